@@ -1,0 +1,58 @@
+// The per-lot defect report: published on SNS, stored in S3 and summarised in DynamoDB.
+import { z } from "zod";
+import { DEFECT_CLASSES, DefectClassSchema, LotIdSchema } from "./common.ts";
+import { DefectSchema, ModelInfoSchema, WaferSchema } from "./detection.ts";
+
+export const ErrorInfoSchema = z.object({ name: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
+
+/** A defect as reported: the endpoint's defect, with the box in the original image's pixels. */
+export const ReportedDefectSchema = DefectSchema;
+export type ReportedDefect = z.infer<typeof ReportedDefectSchema>;
+
+export const ImageResultSchema = z.object({
+  fileName: z.string(),
+  key: z.string(),
+  status: z.enum(["clean", "defects_found", "failed"]),
+  error: ErrorInfoSchema.optional(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  wafer: WaferSchema.optional(),
+  model: ModelInfoSchema.optional(),
+  defects: z.array(ReportedDefectSchema),
+});
+export type ImageResult = z.infer<typeof ImageResultSchema>;
+
+export const LOT_STATUSES = ["defects_found", "clean", "failed"] as const;
+export const LotStatusSchema = z.enum(LOT_STATUSES);
+export type LotStatus = z.infer<typeof LotStatusSchema>;
+
+export const ClassCountsSchema = z.record(DefectClassSchema, z.number().int().nonnegative());
+
+export const ReportSchema = z.object({
+  schemaVersion: z.literal(1),
+  lotId: LotIdSchema,
+  status: LotStatusSchema,
+  executionId: z.string().optional(),
+  completedAt: z.iso.datetime(),
+  counts: z.object({
+    images: z.number().int().nonnegative(),
+    clean: z.number().int().nonnegative(),
+    withDefects: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+    defects: z.number().int().nonnegative(),
+    byClass: ClassCountsSchema,
+  }),
+  images: z.array(ImageResultSchema),
+  /** S3 key of the full report. */
+  reportKey: z.string(),
+  error: ErrorInfoSchema.optional(),
+});
+export type Report = z.infer<typeof ReportSchema>;
+
+export function emptyClassCounts(): Record<(typeof DEFECT_CLASSES)[number], number> {
+  return Object.fromEntries(DEFECT_CLASSES.map((c) => [c, 0])) as Record<
+    (typeof DEFECT_CLASSES)[number],
+    number
+  >;
+}
