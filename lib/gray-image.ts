@@ -1,5 +1,5 @@
 // Decoding wafer images into one grayscale pixel buffer, the form every detector stage reads.
-import sharp from "sharp";
+import sharp, { type Metadata } from "sharp";
 
 /** A decoded single-channel image; full scale is 255 (8 bit) or 65535 (16 bit). */
 export interface GrayImage {
@@ -43,7 +43,7 @@ export async function decodeGray(
   bytes: Uint8Array,
   limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
 ): Promise<GrayImage> {
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (cause) {

@@ -1,0 +1,28 @@
+// Lambda entry for the DetectDefects state of one Map iteration.
+import type { Context } from "aws-lambda";
+import { z } from "zod";
+import { createS3Client, createSageMakerRuntimeClient } from "../../lib/aws.ts";
+import { readConfig } from "../../lib/config.ts";
+import { DetectInputSchema } from "../../schemas/workflow.ts";
+import { createLogger, parseInput } from "../runtime.ts";
+import { detectDefects } from "./core.ts";
+
+const config = readConfig(
+  z.object({ BUCKET_NAME: z.string().min(1), ENDPOINT_NAME: z.string().min(1) }),
+);
+const logger = createLogger("detect-defects");
+const s3 = createS3Client();
+const sagemaker = createSageMakerRuntimeClient();
+
+export async function handler(event: unknown, context?: Context) {
+  if (context) logger.addContext(context);
+  const input = parseInput(DetectInputSchema, "DetectDefects input", event);
+  const outcome = await detectDefects(input, {
+    s3,
+    sagemaker,
+    bucket: config.BUCKET_NAME,
+    endpointName: config.ENDPOINT_NAME,
+  });
+  logger.info("image inspected", { lotId: input.lotId, ...outcome });
+  return outcome;
+}

@@ -1,0 +1,84 @@
+// Named errors of the workflow functions; their names are the Step Functions error names Retry/Catch match.
+import type { ZodError } from "zod";
+
+/** A dependency (S3, DynamoDB, SNS, SageMaker) failed in a way worth retrying: throttling, 5xx, network. */
+export class TransientDependencyError extends Error {
+  override name = "TransientDependencyError";
+}
+
+/** A dependency refused the request for good (4xx other than throttling). */
+export class DependencyError extends Error {
+  override name = "DependencyError";
+}
+
+/** The event or task input does not have the shape this function accepts. */
+export class InvalidInputError extends Error {
+  override name = "InvalidInputError";
+  static fromZod(what: string, error: ZodError): InvalidInputError {
+    const detail = error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    return new InvalidInputError(`invalid ${what}: ${detail.join("; ")}`, { cause: error });
+  }
+}
+
+export class ImageMissingError extends Error {
+  override name = "ImageMissingError";
+}
+
+export class ImageChecksumError extends Error {
+  override name = "ImageChecksumError";
+}
+
+export class ManifestInvalidError extends Error {
+  override name = "ManifestInvalidError";
+}
+
+/** The endpoint answered, but refused this image (for example: no wafer in the frame). */
+export class ImageRejectedByModelError extends Error {
+  override name = "ImageRejectedByModelError";
+}
+
+/** The endpoint's answer does not match the contract in schemas/detection.ts. */
+export class ModelResponseError extends Error {
+  override name = "ModelResponseError";
+}
+
+const TRANSIENT_NAMES = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "TooManyRequestsException",
+  "ProvisionedThroughputExceededException",
+  "RequestLimitExceeded",
+  "ServiceUnavailable",
+  "ServiceUnavailableException",
+  "InternalServerError",
+  "InternalFailure",
+  "InternalServerException",
+  "InternalError",
+  "SlowDown",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+]);
+
+const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"]);
+
+/** Wraps an AWS SDK failure so the state machine retries what may succeed later, and only that. */
+export function dependencyFailure(what: string, error: unknown): Error {
+  const e = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
+  const status = e.$metadata?.httpStatusCode;
+  const transient =
+    TRANSIENT_NAMES.has(e.name ?? "") ||
+    TRANSIENT_CODES.has(e.code ?? "") ||
+    e.$retryable !== undefined ||
+    (status !== undefined && (status >= 500 || status === 429));
+  const message = `${what} failed: ${e.name ?? "Error"}: ${e.message ?? String(error)}`;
+  return transient
+    ? new TransientDependencyError(message, { cause: error })
+    : new DependencyError(message, { cause: error });
+}

@@ -1,0 +1,61 @@
+// The lot table's item layout: one lot item and one item per image, under the lot's partition.
+import { BatchWriteCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { dependencyFailure, TransientDependencyError } from "./errors.ts";
+
+export const LOT_ITEM_STATUSES = ["PROCESSING", "DEFECTS_FOUND", "CLEAN", "FAILED"] as const;
+export type LotItemStatus = (typeof LOT_ITEM_STATUSES)[number];
+
+export const lotItemKey = (lotId: string) => ({ pk: `LOT#${lotId}`, sk: "LOT" });
+export const imageItemKey = (lotId: string, fileName: string) => ({
+  pk: `LOT#${lotId}`,
+  sk: `IMAGE#${fileName}`,
+});
+
+/** Writes items in batches of 25, retrying what DynamoDB hands back unprocessed. */
+export async function batchPut(
+  db: DynamoDBDocumentClient,
+  table: string,
+  items: Record<string, unknown>[],
+): Promise<void> {
+  for (let start = 0; start < items.length; start += 25) {
+    let requests = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > 5) {
+        throw new TransientDependencyError(`${requests.length} items stayed unprocessed in ${table}`);
+      }
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      try {
+        const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+        requests = (result.UnprocessedItems?.[table] ?? []) as typeof requests;
+      } catch (error) {
+        throw dependencyFailure(`writing ${requests.length} items to ${table}`, error);
+      }
+    }
+  }
+}
+
+/** Sets the given attributes on one item (creating it when missing). */
+export async function updateItem(
+  db: DynamoDBDocumentClient,
+  table: string,
+  key: Record<string, string>,
+  values: Record<string, unknown>,
+): Promise<void> {
+  const entries = Object.entries(values).filter(([, v]) => v !== undefined);
+  const names = Object.fromEntries(entries.map(([k], i) => [`#a${i}`, k]));
+  const attributeValues = Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v]));
+  const expression = `SET ${entries.map((_, i) => `#a${i} = :v${i}`).join(", ")}`;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: expression,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: attributeValues,
+      }),
+    );
+  } catch (error) {
+    throw dependencyFailure(`updating ${key.pk}/${key.sk} in ${table}`, error);
+  }
+}

@@ -1,0 +1,55 @@
+// What every workflow handler shares: its logger, its input parsing, and S3/JSON helpers.
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { z } from "zod";
+import { dependencyFailure, InvalidInputError } from "./errors.ts";
+
+export function createLogger(serviceName: string): Logger {
+  return new Logger({ serviceName });
+}
+
+/** The slice of a logger the core functions use, so unit tests can pass a plain recorder. */
+export type CoreLog = Pick<Logger, "info" | "warn" | "error">;
+
+export function parseInput<S extends z.ZodType>(schema: S, what: string, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw InvalidInputError.fromZod(what, parsed.error);
+  return parsed.data;
+}
+
+export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if (!response.Body) throw new Error("empty body");
+    return await response.Body.transformToByteArray();
+  } catch (error) {
+    throw dependencyFailure(`reading s3://${bucket}/${key}`, error);
+  }
+}
+
+export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: "application/json",
+      }),
+    );
+  } catch (error) {
+    throw dependencyFailure(`writing s3://${bucket}/${key}`, error);
+  }
+}
+
+/** Step Functions hands a Lambda error's cause over as JSON text; people want its message. */
+export function errorMessageFromCause(cause: string | undefined): string {
+  if (!cause) return "no cause given";
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is already the message
+  }
+  return cause;
+}

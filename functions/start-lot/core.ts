@@ -1,0 +1,175 @@
+// Turns a manifest that landed in S3 into one Step Functions execution, or quarantines and alerts on it.
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { z } from "zod";
+import { lotIdFromManifestKey, lotKeys, quarantineKey } from "../../lib/keys.ts";
+import type { Alert } from "../../schemas/alert.ts";
+import { type Manifest, ManifestSchema } from "../../schemas/lot.ts";
+import type { LotExecutionInput } from "../../schemas/workflow.ts";
+import { dependencyFailure } from "../errors.ts";
+import type { CoreLog } from "../runtime.ts";
+
+/** The EventBridge "Object Created" event S3 sends (and the local stack imitates). */
+export const ObjectCreatedEventSchema = z.object({
+  "detail-type": z.literal("Object Created"),
+  source: z.literal("aws.s3"),
+  detail: z.object({
+    bucket: z.object({ name: z.string() }),
+    object: z.object({ key: z.string(), size: z.number().optional() }),
+  }),
+});
+export type ObjectCreatedEvent = z.infer<typeof ObjectCreatedEventSchema>;
+
+export interface StartLotConfig {
+  bucket: string;
+  stateMachineArn: string;
+  alertTopicArn: string;
+}
+
+export interface StartLotDeps {
+  s3: S3Client;
+  sfn: SFNClient;
+  sns: SNSClient;
+  config: StartLotConfig;
+  now?: () => Date;
+  log?: CoreLog;
+}
+
+export type StartLotResult =
+  | { outcome: "started"; lotId: string; executionArn: string }
+  | { outcome: "already_started"; lotId: string }
+  | { outcome: "quarantined"; key: string; quarantineKey: string; problems: string[] }
+  | { outcome: "ignored"; key: string; reason: string };
+
+/** Everything wrong with a manifest's text, in words an operator can act on; empty when valid. */
+export function manifestProblems(key: string, text: string): { manifest?: Manifest; problems: string[] } {
+  const keyLotId = lotIdFromManifestKey(key);
+  if (!keyLotId) return { problems: [`key '${key}' is not lots/<lotId>/manifest.json with a valid lot id`] };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { problems: [`manifest is not JSON: ${(error as Error).message}`] };
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    return {
+      problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    };
+  }
+  const manifest = parsed.data;
+  const problems: string[] = [];
+  if (manifest.lotId !== keyLotId) {
+    problems.push(`lotId '${manifest.lotId}' does not match the key's lot '${keyLotId}'`);
+  }
+  const seen = new Set<string>();
+  for (const [index, image] of manifest.images.entries()) {
+    let expected: string | undefined;
+    try {
+      expected = lotKeys.image(keyLotId, image.fileName);
+    } catch (error) {
+      problems.push(`images.${index}.fileName: ${(error as Error).message}`);
+      continue;
+    }
+    if (image.key !== expected) {
+      problems.push(`images.${index}.key '${image.key}' is not the lot's image key '${expected}'`);
+    }
+    if (seen.has(image.key)) problems.push(`images.${index}.key '${image.key}' is listed twice`);
+    seen.add(image.key);
+  }
+  return problems.length ? { problems } : { manifest, problems };
+}
+
+export async function startLot(event: ObjectCreatedEvent, deps: StartLotDeps): Promise<StartLotResult> {
+  const { s3, sfn, sns, config } = deps;
+  const now = deps.now ?? (() => new Date());
+  const { key } = event.detail.object;
+  const bucket = event.detail.bucket.name;
+  if (bucket !== config.bucket) {
+    return { outcome: "ignored", key, reason: `bucket '${bucket}' is not ${config.bucket}` };
+  }
+
+  let text: string;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    text = (await object.Body?.transformToString("utf8")) ?? "";
+  } catch (error) {
+    if ((error as { name?: string }).name === "NoSuchKey") {
+      // Events are at-least-once: a redelivery after quarantine finds nothing left to do.
+      deps.log?.warn("manifest no longer exists", { key });
+      return { outcome: "ignored", key, reason: "manifest no longer exists" };
+    }
+    throw dependencyFailure(`reading manifest s3://${bucket}/${key}`, error);
+  }
+
+  const { manifest, problems } = manifestProblems(key, text);
+  if (!manifest) {
+    const target = quarantineKey(key, now());
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: target,
+          Body: text,
+          ContentType: "application/json",
+          Metadata: { "original-key": key },
+        }),
+      );
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      throw dependencyFailure(`quarantining s3://${bucket}/${key}`, error);
+    }
+    const alert: Alert = {
+      schemaVersion: 1,
+      kind: "manifest_quarantined",
+      at: now().toISOString(),
+      lotId: lotIdFromManifestKey(key),
+      message: `manifest ${key} is invalid and was moved to ${target}`,
+      key: target,
+      problems,
+    };
+    await publish(sns, config.alertTopicArn, "waferflow: manifest quarantined", alert);
+    deps.log?.warn("manifest quarantined", { key, quarantineKey: target, problems });
+    return { outcome: "quarantined", key, quarantineKey: target, problems };
+  }
+
+  const input: LotExecutionInput = {
+    lotId: manifest.lotId,
+    manifestKey: key,
+    metadata: manifest.metadata,
+    images: manifest.images,
+  };
+  try {
+    const started = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: config.stateMachineArn,
+        name: manifest.lotId,
+        input: JSON.stringify(input),
+      }),
+    );
+    deps.log?.info("lot execution started", { lotId: manifest.lotId });
+    return { outcome: "started", lotId: manifest.lotId, executionArn: started.executionArn ?? "" };
+  } catch (error) {
+    if ((error as { name?: string }).name === "ExecutionAlreadyExists") {
+      deps.log?.info("lot execution already exists", { lotId: manifest.lotId });
+      return { outcome: "already_started", lotId: manifest.lotId };
+    }
+    throw dependencyFailure(`starting the execution of lot ${manifest.lotId}`, error);
+  }
+}
+
+export async function publish(sns: SNSClient, topicArn: string, subject: string, body: unknown) {
+  try {
+    await sns.send(
+      new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: JSON.stringify(body) }),
+    );
+  } catch (error) {
+    throw dependencyFailure(`publishing to ${topicArn}`, error);
+  }
+}

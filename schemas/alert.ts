@@ -1,0 +1,14 @@
+// Operator alerts published on the alert topic: a quarantined manifest or a failed lot.
+import { z } from "zod";
+
+export const AlertSchema = z.object({
+  schemaVersion: z.literal(1),
+  kind: z.enum(["manifest_quarantined", "lot_failed"]),
+  at: z.iso.datetime(),
+  lotId: z.string().optional(),
+  message: z.string(),
+  /** Where the evidence is kept (quarantined manifest or failed report). */
+  key: z.string().optional(),
+  problems: z.array(z.string()).optional(),
+});
+export type Alert = z.infer<typeof AlertSchema>;
