@@ -1,5 +1,9 @@
 // The lot table's item layout: one lot item and one item per image, under the lot's partition.
-import { BatchWriteCommand, type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { dependencyFailure, TransientDependencyError } from "./errors.ts";
 
 export const LOT_ITEM_STATUSES = ["PROCESSING", "DEFECTS_FOUND", "CLEAN", "FAILED"] as const;
@@ -21,11 +25,15 @@ export async function batchPut(
     let requests = items.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; requests.length > 0; attempt++) {
       if (attempt > 5) {
-        throw new TransientDependencyError(`${requests.length} items stayed unprocessed in ${table}`);
+        throw new TransientDependencyError(
+          `${requests.length} items stayed unprocessed in ${table}`,
+        );
       }
       if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
       try {
-        const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+        const result = await db.send(
+          new BatchWriteCommand({ RequestItems: { [table]: requests } }),
+        );
         requests = (result.UnprocessedItems?.[table] ?? []) as typeof requests;
       } catch (error) {
         throw dependencyFailure(`writing ${requests.length} items to ${table}`, error);

@@ -1,6 +1,8 @@
 // What every workflow handler shares: its logger, its input parsing, and S3/JSON helpers.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+
 import { Logger } from "@aws-lambda-powertools/logger";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { z } from "zod";
 import { dependencyFailure, InvalidInputError } from "./errors.ts";
 
@@ -11,13 +13,21 @@ export function createLogger(serviceName: string): Logger {
 /** The slice of a logger the core functions use, so unit tests can pass a plain recorder. */
 export type CoreLog = Pick<Logger, "info" | "warn" | "error">;
 
-export function parseInput<S extends z.ZodType>(schema: S, what: string, input: unknown): z.infer<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  what: string,
+  input: unknown,
+): z.infer<S> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw InvalidInputError.fromZod(what, parsed.error);
   return parsed.data;
 }
 
-export async function getObjectBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+export async function getObjectBytes(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Uint8Array> {
   try {
     const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     if (!response.Body) throw new Error("empty body");
@@ -27,7 +37,12 @@ export async function getObjectBytes(s3: S3Client, bucket: string, key: string):
   }
 }
 
-export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+export async function putJson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  value: unknown,
+): Promise<void> {
   try {
     await s3.send(
       new PutObjectCommand({
@@ -52,4 +67,30 @@ export function errorMessageFromCause(cause: string | undefined): string {
     // not JSON: the cause is already the message
   }
   return cause;
+}
+
+/** Publishes JSON with string attributes that subscribers can filter on (status, kind). */
+export async function publish(
+  sns: SNSClient,
+  topicArn: string,
+  message: { subject: string; body: unknown; attributes?: Record<string, string> },
+): Promise<void> {
+  const attributes = Object.fromEntries(
+    Object.entries(message.attributes ?? {}).map(([name, value]) => [
+      name,
+      { DataType: "String", StringValue: value },
+    ]),
+  );
+  try {
+    await sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Subject: message.subject.slice(0, 100),
+        Message: typeof message.body === "string" ? message.body : JSON.stringify(message.body),
+        MessageAttributes: attributes,
+      }),
+    );
+  } catch (error) {
+    throw dependencyFailure(`publishing to ${topicArn}`, error);
+  }
 }

@@ -11,7 +11,14 @@ export const LotIdSchema = z
   .refine((id) => !id.includes(".."), "lot id must not contain '..'");
 export type LotId = z.infer<typeof LotIdSchema>;
 
-export const DEFECT_CLASSES = ["particle", "scratch", "void", "stain", "edge_chip", "unknown"] as const;
+export const DEFECT_CLASSES = [
+  "particle",
+  "scratch",
+  "void",
+  "stain",
+  "edge_chip",
+  "unknown",
+] as const;
 export const DefectClassSchema = z.enum(DEFECT_CLASSES);
 export type DefectClass = z.infer<typeof DefectClassSchema>;
 
@@ -31,7 +38,9 @@ export type Point = z.infer<typeof PointSchema>;
 export const DieSchema = z.object({ row: z.number().int(), col: z.number().int() });
 export type Die = z.infer<typeof DieSchema>;
 
-export const Sha256HexSchema = z.string().regex(/^[a-f0-9]{64}$/, "sha256 must be 64 lowercase hex digits");
+export const Sha256HexSchema = z
+  .string()
+  .regex(/^[a-f0-9]{64}$/, "sha256 must be 64 lowercase hex digits");
 
 export const IMAGE_CONTENT_TYPES = ["image/png", "image/tiff"] as const;
 export const ImageContentTypeSchema = z.enum(IMAGE_CONTENT_TYPES);

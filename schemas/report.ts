@@ -46,6 +46,8 @@ export const ReportSchema = z.object({
   images: z.array(ImageResultSchema),
   /** S3 key of the full report. */
   reportKey: z.string(),
+  /** Set on the SNS copy when per-image defects were left out to fit a message; S3 has them all. */
+  truncated: z.boolean().optional(),
   error: ErrorInfoSchema.optional(),
 });
 export type Report = z.infer<typeof ReportSchema>;

@@ -1,6 +1,10 @@
 // Sends one preprocessed wafer image to the SageMaker endpoint and stores its defects in original pixels.
-import { InvokeEndpointCommand, type SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+
 import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  InvokeEndpointCommand,
+  type SageMakerRuntimeClient,
+} from "@aws-sdk/client-sagemaker-runtime";
 import { lotKeys } from "../../lib/keys.ts";
 import {
   type Defect,
@@ -87,7 +91,11 @@ async function invoke(deps: DetectDeps, body: Uint8Array, attributes: string | u
     return new TextDecoder().decode(response.Body);
   } catch (error) {
     const e = error as { name?: string; OriginalStatusCode?: number; OriginalMessage?: string };
-    if (e.name === "ModelError" && e.OriginalStatusCode !== undefined && e.OriginalStatusCode < 500) {
+    if (
+      e.name === "ModelError" &&
+      e.OriginalStatusCode !== undefined &&
+      e.OriginalStatusCode < 500
+    ) {
       throw new ImageRejectedByModelError(
         `the model refused the image (${e.OriginalStatusCode}): ${describeModelError(e.OriginalMessage)}`,
         { cause: error },
@@ -149,5 +157,11 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
   };
   const resultKey = lotKeys.result(lotId, image.fileName);
   await putJson(deps.s3, deps.bucket, resultKey, result);
-  return { status, fileName: image.fileName, key: image.key, resultKey, defectCount: defects.length };
+  return {
+    status,
+    fileName: image.fileName,
+    key: image.key,
+    resultKey,
+    defectCount: defects.length,
+  };
 }

@@ -88,10 +88,16 @@ export async function preprocessImage(
   try {
     bytes = await getObjectBytes(deps.s3, deps.bucket, image.key);
   } catch (error) {
-    if ((error as Error).cause && ((error as Error).cause as { name?: string }).name === "NoSuchKey") {
-      throw new ImageMissingError(`image ${image.fileName} is listed in the manifest but not in S3`, {
-        cause: error,
-      });
+    if (
+      (error as Error).cause &&
+      ((error as Error).cause as { name?: string }).name === "NoSuchKey"
+    ) {
+      throw new ImageMissingError(
+        `image ${image.fileName} is listed in the manifest but not in S3`,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }

@@ -6,14 +6,14 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import type { SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
 import { lotIdFromManifestKey, lotKeys, quarantineKey } from "../../lib/keys.ts";
 import type { Alert } from "../../schemas/alert.ts";
 import { type Manifest, ManifestSchema } from "../../schemas/lot.ts";
 import type { LotExecutionInput } from "../../schemas/workflow.ts";
 import { dependencyFailure } from "../errors.ts";
-import type { CoreLog } from "../runtime.ts";
+import { type CoreLog, publish } from "../runtime.ts";
 
 /** The EventBridge "Object Created" event S3 sends (and the local stack imitates). */
 export const ObjectCreatedEventSchema = z.object({
@@ -48,9 +48,13 @@ export type StartLotResult =
   | { outcome: "ignored"; key: string; reason: string };
 
 /** Everything wrong with a manifest's text, in words an operator can act on; empty when valid. */
-export function manifestProblems(key: string, text: string): { manifest?: Manifest; problems: string[] } {
+export function manifestProblems(
+  key: string,
+  text: string,
+): { manifest?: Manifest; problems: string[] } {
   const keyLotId = lotIdFromManifestKey(key);
-  if (!keyLotId) return { problems: [`key '${key}' is not lots/<lotId>/manifest.json with a valid lot id`] };
+  if (!keyLotId)
+    return { problems: [`key '${key}' is not lots/<lotId>/manifest.json with a valid lot id`] };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -86,7 +90,10 @@ export function manifestProblems(key: string, text: string): { manifest?: Manife
   return problems.length ? { problems } : { manifest, problems };
 }
 
-export async function startLot(event: ObjectCreatedEvent, deps: StartLotDeps): Promise<StartLotResult> {
+export async function startLot(
+  event: ObjectCreatedEvent,
+  deps: StartLotDeps,
+): Promise<StartLotResult> {
   const { s3, sfn, sns, config } = deps;
   const now = deps.now ?? (() => new Date());
   const { key } = event.detail.object;
@@ -134,7 +141,11 @@ export async function startLot(event: ObjectCreatedEvent, deps: StartLotDeps): P
       key: target,
       problems,
     };
-    await publish(sns, config.alertTopicArn, "waferflow: manifest quarantined", alert);
+    await publish(sns, config.alertTopicArn, {
+      subject: "waferflow: manifest quarantined",
+      body: alert,
+      attributes: { kind: alert.kind },
+    });
     deps.log?.warn("manifest quarantined", { key, quarantineKey: target, problems });
     return { outcome: "quarantined", key, quarantineKey: target, problems };
   }
@@ -161,15 +172,5 @@ export async function startLot(event: ObjectCreatedEvent, deps: StartLotDeps): P
       return { outcome: "already_started", lotId: manifest.lotId };
     }
     throw dependencyFailure(`starting the execution of lot ${manifest.lotId}`, error);
-  }
-}
-
-export async function publish(sns: SNSClient, topicArn: string, subject: string, body: unknown) {
-  try {
-    await sns.send(
-      new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: JSON.stringify(body) }),
-    );
-  } catch (error) {
-    throw dependencyFailure(`publishing to ${topicArn}`, error);
   }
 }
