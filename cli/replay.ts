@@ -1,0 +1,96 @@
+// `waferflow replay`: pushes lot folders through an ephemeral embedded stack and prints their reports.
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { uploadLot } from "../edge-agent/upload.ts";
+import { createS3Client } from "../lib/aws.ts";
+import { type LocalStack, startLocalStack } from "../local/stack.ts";
+import { type LotEnding, LotEndings } from "./reports.ts";
+
+export interface ReplayOutcome {
+  lotDir: string;
+  lotId?: string;
+  ending?: LotEnding;
+  problem?: string;
+}
+
+export interface ReplayOptions {
+  timeoutMs?: number;
+  log?: (line: string) => void;
+  /** Reuse a running stack (tests, benchmarks); otherwise an ephemeral one is started and stopped. */
+  stack?: LocalStack;
+}
+
+export async function replayLots(
+  lotDirs: string[],
+  options: ReplayOptions = {},
+): Promise<ReplayOutcome[]> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const stack = options.stack ?? (await startLocalStack({ ephemeral: true, log }));
+  const s3 = createS3Client();
+  const endings = new LotEndings(stack, s3, undefined, (problem) => log(problem));
+  try {
+    const uploads: ReplayOutcome[] = [];
+    for (const lotDir of lotDirs) {
+      try {
+        const uploaded = await uploadLot({
+          dir: resolve(lotDir),
+          s3,
+          bucket: stack.names.bucket,
+          stateDir: join(stack.dataDir, "agent"),
+          log,
+        });
+        log(`uploaded lot ${uploaded.lotId} from ${lotDir} (${uploaded.uploaded} images)`);
+        uploads.push({ lotDir, lotId: uploaded.lotId });
+      } catch (error) {
+        uploads.push({ lotDir, problem: `upload failed: ${(error as Error).message}` });
+      }
+    }
+    const timeoutMs = options.timeoutMs ?? 600_000;
+    return await Promise.all(
+      uploads.map(async (outcome) => {
+        if (!outcome.lotId) return outcome;
+        const ending = await endings.wait(outcome.lotId, timeoutMs);
+        return ending
+          ? { ...outcome, ending }
+          : { ...outcome, problem: `no report within ${Math.round(timeoutMs / 1000)} s` };
+      }),
+    );
+  } finally {
+    endings.close();
+    if (!options.stack) await stack.stop();
+  }
+}
+
+export async function runReplayCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { "timeout-s": { type: "string", default: "600" } },
+  });
+  if (positionals.length === 0) {
+    console.error("waferflow replay: give at least one lot directory");
+    return 2;
+  }
+  const timeoutS = Number(values["timeout-s"]);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+    console.error(
+      `waferflow replay: --timeout-s must be a positive number, got '${values["timeout-s"]}'`,
+    );
+    return 2;
+  }
+  const outcomes = await replayLots(positionals, { timeoutMs: timeoutS * 1000 });
+  let allFinal = true;
+  for (const outcome of outcomes) {
+    if (outcome.ending?.kind === "report") {
+      process.stdout.write(`${JSON.stringify(outcome.ending.report)}\n`);
+    } else {
+      allFinal = false;
+      const problem =
+        outcome.ending?.kind === "quarantined"
+          ? `manifest quarantined: ${(outcome.ending.alert.problems ?? []).join("; ")}`
+          : outcome.problem;
+      process.stderr.write(`lot ${outcome.lotId ?? outcome.lotDir}: ${problem}\n`);
+    }
+  }
+  return allFinal ? 0 : 1;
+}
