@@ -1,0 +1,508 @@
+// Runs Step Functions executions of the template's state machines with aws-local-stepfunctions, task states wired to our handlers.
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+  type StateMachineDefinition,
+} from "aws-local-stepfunctions";
+import { ExecutionWaitTimeoutError, ServiceApiError, TemplateError } from "./errors.ts";
+import type { LambdaInvoker } from "./lambda.ts";
+import type { LocalStateMachine } from "./model.ts";
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: string;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: string;
+  stopDate?: string;
+  history: HistoryEvent[];
+}
+
+type TaskHandler = (input: unknown) => Promise<unknown>;
+
+interface PreparedStateMachine {
+  spec: LocalStateMachine;
+  machine: StateMachine;
+  taskHandlers: Record<string, TaskHandler>;
+}
+
+/** Step Functions' rule for execution names: 1-80 characters, none of these, no control characters. */
+const EXECUTION_NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
+function isValidExecutionName(name: string): boolean {
+  const hasControl = [...name].some((c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+  });
+  return (
+    name.length >= 1 && name.length <= 80 && !hasControl && !EXECUTION_NAME_FORBIDDEN.test(name)
+  );
+}
+const MAX_INPUT_BYTES = 256 * 1024;
+/** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
+const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
+const LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke";
+const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
+
+interface StateNode {
+  Type?: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Branches?: Array<{ States?: Record<string, StateNode> }>;
+  Iterator?: { States?: Record<string, StateNode> };
+  ItemProcessor?: { States?: Record<string, StateNode> };
+}
+
+/** Every state, including those inside Map and Parallel states, by name. */
+function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
+  for (const [name, state] of Object.entries(states)) {
+    if (found.has(name)) {
+      throw new TemplateError(
+        `state name '${name}' is used twice; aws-local-stepfunctions wires tasks by state name`,
+      );
+    }
+    found.set(name, state);
+    for (const branch of state.Branches ?? []) allStates(branch.States ?? {}, found);
+    const nested = state.ItemProcessor ?? state.Iterator;
+    if (nested) allStates(nested.States ?? {}, found);
+  }
+  return found;
+}
+
+function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedStateMachine {
+  const definition = structuredClone(spec.definition) as unknown as StateMachineDefinition & {
+    States: Record<string, StateNode>;
+  };
+  if (!definition.States || typeof definition.StartAt !== "string") {
+    throw new TemplateError(`${spec.logicalId}: the definition needs StartAt and States`);
+  }
+  const taskHandlers: Record<string, TaskHandler> = {};
+  for (const [stateName, state] of allStates(definition.States)) {
+    if (state.Type !== "Task") continue;
+    const where = `${spec.logicalId} state '${stateName}'`;
+    const resource = state.Resource ?? "";
+    if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
+    }
+    if (LAMBDA_ARN.test(resource)) {
+      const fn = invoker.functionByNameOrArn(resource);
+      if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
+      taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
+    } else if (resource === LAMBDA_INVOKE) {
+      const staticName = state.Parameters?.FunctionName;
+      if (typeof staticName === "string" && !invoker.functionByNameOrArn(staticName)) {
+        throw new TemplateError(`${where}: no template function is named ${staticName}`);
+      }
+      taskHandlers[stateName] = async (input) => {
+        const request = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
+        const fn = invoker.functionByNameOrArn(String(request.FunctionName ?? ""));
+        if (!fn) {
+          const error = new Error(`Function not found: ${String(request.FunctionName)}`);
+          error.name = "Lambda.ResourceNotFoundException";
+          throw error;
+        }
+        const payload = await invoker.invoke(fn, request.Payload ?? {});
+        // The optimised integration wraps the function's answer as Lambda's Invoke API does.
+        return {
+          ExecutedVersion: "$LATEST",
+          Payload: payload,
+          SdkHttpMetadata: { HttpStatusCode: 200 },
+          SdkResponseMetadata: { RequestId: randomUUID() },
+          StatusCode: 200,
+        };
+      };
+    } else {
+      throw new TemplateError(
+        `${where}: the local stack runs only Lambda tasks, not '${resource}'`,
+      );
+    }
+  }
+  let machine: StateMachine;
+  try {
+    machine = new StateMachine(definition);
+  } catch (cause) {
+    throw new TemplateError(
+      `${spec.logicalId}: invalid state machine definition: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  return { spec, machine, taskHandlers };
+}
+
+/** History events in the Step Functions API's shape, from the library's event log. */
+function historyEntry(
+  event: Record<string, unknown>,
+): { type: string; details: Record<string, unknown> } | undefined {
+  const state = event.state as
+    | { name: string; type: string; input?: unknown; output?: unknown }
+    | undefined;
+  const json = (value: unknown) => JSON.stringify(value ?? null);
+  switch (event.type) {
+    case "ExecutionStarted":
+      return {
+        type: "ExecutionStarted",
+        details: { executionStartedEventDetails: { input: json(event.input) } },
+      };
+    case "ExecutionSucceeded":
+      return {
+        type: "ExecutionSucceeded",
+        details: { executionSucceededEventDetails: { output: json(event.output) } },
+      };
+    case "ExecutionFailed":
+      return {
+        type: "ExecutionFailed",
+        details: {
+          executionFailedEventDetails: {
+            error: String(event.Error),
+            cause: String(event.Cause ?? ""),
+          },
+        },
+      };
+    case "ExecutionAborted":
+      return { type: "ExecutionAborted", details: { executionAbortedEventDetails: {} } };
+    case "ExecutionTimeout":
+      return { type: "ExecutionTimedOut", details: { executionTimedOutEventDetails: {} } };
+    case "StateEntered":
+      return {
+        type: `${state?.type}StateEntered`,
+        details: { stateEnteredEventDetails: { name: state?.name, input: json(state?.input) } },
+      };
+    case "StateExited":
+      return {
+        type: `${state?.type}StateExited`,
+        details: { stateExitedEventDetails: { name: state?.name, output: json(state?.output) } },
+      };
+    case "StateFailed":
+      return state?.type === "Task"
+        ? {
+            type: "TaskFailed",
+            details: {
+              taskFailedEventDetails: {
+                resourceType: "lambda",
+                resource: "invoke",
+                error: String(event.Error),
+                cause: String(event.Cause ?? ""),
+              },
+            },
+          }
+        : {
+            type: `${state?.type}StateFailed`,
+            details: {
+              stateFailedEventDetails: {
+                name: state?.name,
+                error: String(event.Error),
+                cause: String(event.Cause ?? ""),
+              },
+            },
+          };
+    case "StateRetried":
+      return { type: "StateRetried", details: { stateRetriedEventDetails: { name: state?.name } } };
+    case "StateCaught":
+      return { type: "StateCaught", details: { stateCaughtEventDetails: { name: state?.name } } };
+    case "MapIterationStarted":
+    case "MapIterationSucceeded":
+    case "MapIterationFailed": {
+      const parent = event.parentState as { name?: string } | undefined;
+      const key = `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`;
+      return { type: event.type, details: { [key]: { name: parent?.name, index: event.index } } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function errorOf(error: unknown): { error: string; cause: string; status: ExecutionStatus } {
+  if (error instanceof ExecutionAbortedError) return { status: "ABORTED", error: "", cause: "" };
+  if (error instanceof ExecutionTimeoutError) {
+    return { status: "TIMED_OUT", error: "States.Timeout", cause: "" };
+  }
+  const runtime = error instanceof ExecutionError ? error.cause : error;
+  if (runtime instanceof Error)
+    return { status: "FAILED", error: runtime.name, cause: runtime.message };
+  return { status: "FAILED", error: "States.Runtime", cause: String(runtime) };
+}
+
+export interface ExecutionEngine {
+  stateMachines: LocalStateMachine[];
+  start(request: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord;
+  get(executionArn: string): ExecutionRecord;
+  list(stateMachineArn: string): ExecutionRecord[];
+  stopExecution(executionArn: string, error?: string, cause?: string): ExecutionRecord;
+  waitFor(name: string, timeoutMs: number): Promise<ExecutionRecord>;
+  close(): Promise<void>;
+}
+
+export function createExecutionEngine(options: {
+  stateMachines: LocalStateMachine[];
+  invoker: LambdaInvoker;
+  dataDir: string;
+  log: (line: string) => void;
+}): ExecutionEngine {
+  const prepared = new Map(
+    options.stateMachines.map((spec) => [spec.arn, prepare(spec, options.invoker)]),
+  );
+  const executions = new Map<string, ExecutionRecord>();
+  const aborters = new Map<string, () => void>();
+  const finished = new Map<string, Promise<void>>();
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const directory = join(options.dataDir, "sfn", "executions");
+  mkdirSync(directory, { recursive: true });
+  const fileOf = (record: ExecutionRecord) =>
+    join(directory, `${record.executionArn.split(":").slice(-2).join("~")}.json`);
+  const writes = new Map<string, Promise<void>>();
+
+  // Writes of one execution go one after another, so the last state is the one on disk.
+  const persist = (record: ExecutionRecord): Promise<void> => {
+    const previous = writes.get(record.executionArn) ?? Promise.resolve();
+    const next = previous
+      .then(() => writeFile(fileOf(record), JSON.stringify(record)))
+      .catch((error: unknown) =>
+        options.log(`sfn: cannot persist ${record.executionArn}: ${String(error)}`),
+      );
+    writes.set(record.executionArn, next);
+    return next;
+  };
+
+  for (const file of readdirSync(directory)) {
+    if (!file.endsWith(".json")) continue;
+    try {
+      const record = JSON.parse(readFileSync(join(directory, file), "utf8")) as ExecutionRecord;
+      if (record.status === "RUNNING") {
+        // Its process ended with it; nothing will ever finish it.
+        Object.assign(record, {
+          status: "ABORTED",
+          stopDate: new Date().toISOString(),
+          error: "waferflow.LocalStackStopped",
+          cause: "the local stack stopped while this execution was running",
+        });
+        void persist(record);
+      }
+      executions.set(record.executionArn, record);
+    } catch (error) {
+      options.log(`sfn: ignoring unreadable execution file ${file}: ${String(error)}`);
+    }
+  }
+
+  const machineOf = (arn: string) => {
+    const found = prepared.get(arn);
+    if (!found) {
+      throw new ServiceApiError(
+        "StateMachineDoesNotExist",
+        `State Machine Does Not Exist: '${arn}'`,
+      );
+    }
+    return found;
+  };
+
+  const run = (record: ExecutionRecord, machine: PreparedStateMachine, input: unknown) => {
+    const execution = machine.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: machine.taskHandlers as never },
+      context: {
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          RoleArn: `arn:aws:iam::000000000000:role/${machine.spec.name}-role`,
+          StartTime: record.startDate,
+          RedriveCount: 0,
+        },
+        StateMachine: { Id: machine.spec.arn, Name: machine.spec.name },
+      },
+    });
+    aborters.set(record.executionArn, execution.abort);
+    const collectHistory = (async () => {
+      for await (const event of execution.eventLogs) {
+        const entry = historyEntry(event as unknown as Record<string, unknown>);
+        if (!entry) continue;
+        const id = record.history.length + 1;
+        record.history.push({
+          id,
+          previousEventId: id - 1,
+          timestamp: new Date(event.timestamp).toISOString(),
+          type: entry.type,
+          ...entry.details,
+        });
+      }
+    })().catch((error: unknown) =>
+      options.log(`sfn: history of ${record.name} lost: ${String(error)}`),
+    );
+    const done = execution.result.then(
+      (output) => {
+        Object.assign(record, { status: "SUCCEEDED", output: JSON.stringify(output ?? null) });
+      },
+      (error: unknown) => {
+        if (record.status !== "RUNNING") return;
+        const failure = errorOf(error);
+        record.status = failure.status;
+        if (failure.error) record.error = failure.error;
+        if (failure.cause) record.cause = failure.cause;
+      },
+    );
+    const settled = done
+      .then(() => Promise.race([collectHistory, new Promise((r) => setTimeout(r, 100))]))
+      .then(async () => {
+        record.stopDate ??= new Date().toISOString();
+        aborters.delete(record.executionArn);
+        options.log(
+          `sfn: ${machine.spec.name}/${record.name} ${record.status}${record.error ? ` ${record.error}` : ""}`,
+        );
+        await persist(record);
+        changes.emit("change", record);
+      });
+    finished.set(record.executionArn, settled);
+  };
+
+  const byName = (name: string) => {
+    const found = [...executions.values()].filter((record) => record.name === name);
+    const mainMachine = options.stateMachines[0]?.arn;
+    return found.find((record) => record.stateMachineArn === mainMachine) ?? found[0];
+  };
+
+  return {
+    stateMachines: options.stateMachines,
+
+    start(request) {
+      const machine = machineOf(request.stateMachineArn);
+      const name = request.name ?? randomUUID();
+      if (!isValidExecutionName(name)) {
+        throw new ServiceApiError("InvalidName", `Invalid Name: '${name}'`);
+      }
+      const inputText = request.input ?? "{}";
+      if (Buffer.byteLength(inputText) > MAX_INPUT_BYTES) {
+        throw new ServiceApiError("InvalidExecutionInput", "Input is over 256 KiB");
+      }
+      let input: unknown;
+      try {
+        input = JSON.parse(inputText);
+      } catch {
+        throw new ServiceApiError(
+          "InvalidExecutionInput",
+          `Invalid State Machine Execution Input: '${inputText.slice(0, 100)}'`,
+        );
+      }
+      const executionArn = `${machine.spec.arn.replace(":stateMachine:", ":execution:")}:${name}`;
+      const existing = executions.get(executionArn);
+      if (existing) {
+        // AWS answers an identical start of a running execution with that execution (idempotency).
+        if (existing.status === "RUNNING" && existing.input === inputText) return existing;
+        throw new ServiceApiError(
+          "ExecutionAlreadyExists",
+          `Execution Already Exists: '${executionArn}'`,
+        );
+      }
+      const record: ExecutionRecord = {
+        executionArn,
+        stateMachineArn: machine.spec.arn,
+        name,
+        status: "RUNNING",
+        input: inputText,
+        startDate: new Date().toISOString(),
+        history: [],
+      };
+      executions.set(executionArn, record);
+      void persist(record);
+      options.log(`sfn: ${machine.spec.name}/${name} started`);
+      changes.emit("change", record);
+      run(record, machine, input);
+      return record;
+    },
+
+    get(executionArn) {
+      const record = executions.get(executionArn);
+      if (!record) {
+        throw new ServiceApiError(
+          "ExecutionDoesNotExist",
+          `Execution Does Not Exist: '${executionArn}'`,
+        );
+      }
+      return record;
+    },
+
+    list(stateMachineArn) {
+      machineOf(stateMachineArn);
+      return [...executions.values()]
+        .filter((record) => record.stateMachineArn === stateMachineArn)
+        .sort((a, b) => b.startDate.localeCompare(a.startDate));
+    },
+
+    stopExecution(executionArn, error, cause) {
+      const record = this.get(executionArn);
+      if (record.status !== "RUNNING") return record;
+      Object.assign(record, {
+        status: "ABORTED",
+        stopDate: new Date().toISOString(),
+        ...(error ? { error } : {}),
+        ...(cause ? { cause } : {}),
+      });
+      aborters.get(executionArn)?.();
+      return record;
+    },
+
+    waitFor(name, timeoutMs) {
+      return new Promise((resolveWait, reject) => {
+        const check = () => {
+          const record = byName(name);
+          if (record && record.status !== "RUNNING" && !aborters.has(record.executionArn)) {
+            cleanup();
+            resolveWait(record);
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          const record = byName(name);
+          reject(
+            new ExecutionWaitTimeoutError(
+              record
+                ? `execution '${name}' is still ${record.status} after ${timeoutMs} ms`
+                : `no execution named '${name}' started within ${timeoutMs} ms`,
+            ),
+          );
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          changes.off("change", check);
+        };
+        changes.on("change", check);
+        check();
+      });
+    },
+
+    async close() {
+      for (const [arn, abort] of aborters) {
+        const record = executions.get(arn);
+        if (record?.status === "RUNNING") {
+          Object.assign(record, {
+            status: "ABORTED",
+            error: "waferflow.LocalStackStopped",
+            cause: "the local stack was stopped while this execution was running",
+          });
+        }
+        abort();
+      }
+      await Promise.allSettled([...finished.values()]);
+      await Promise.allSettled([...writes.values()]);
+    },
+  };
+}

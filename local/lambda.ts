@@ -1,0 +1,144 @@
+// Runs our Lambda handlers in-process, the way the Lambda runtime would: Lambda context, timeout, errorType.
+import { randomUUID } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { LambdaInvocationError } from "./errors.ts";
+import type { LocalFunction } from "./model.ts";
+
+export interface LambdaContext {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+  logGroupName: string;
+  logStreamName: string;
+  callbackWaitsForEmptyEventLoop: boolean;
+  getRemainingTimeInMillis(): number;
+}
+
+type Handler = (event: unknown, context: LambdaContext) => unknown;
+
+export interface LambdaInvoker {
+  invoke(fn: LocalFunction, event: unknown): Promise<unknown>;
+  functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
+}
+
+function traceOf(error: unknown): string[] {
+  return error instanceof Error && error.stack ? error.stack.split("\n") : [];
+}
+
+/** What Lambda reports as errorType: the error's name, or "Error" for thrown non-errors. */
+function asLambdaError(error: unknown): LambdaInvocationError {
+  if (error instanceof LambdaInvocationError) return error;
+  if (error instanceof Error) {
+    return new LambdaInvocationError(error.name || "Error", error.message, traceOf(error), {
+      cause: error,
+    });
+  }
+  return new LambdaInvocationError("Error", String(error), [], { cause: error });
+}
+
+/**
+ * `moduleVersion` goes into the import URL so each stack in a process gets fresh handler modules:
+ * handlers build their AWS clients at load, from the environment of the stack that loaded them.
+ */
+export function createLambdaInvoker(options: {
+  functions: LocalFunction[];
+  moduleVersion: string;
+  log: (line: string) => void;
+}): LambdaInvoker {
+  const loaded = new Map<string, Promise<Handler>>();
+
+  const load = (fn: LocalFunction): Promise<Handler> => {
+    let handler = loaded.get(fn.logicalId);
+    if (!handler) {
+      const url = `${pathToFileURL(fn.modulePath).href}?stack=${options.moduleVersion}`;
+      handler = import(url).then(
+        (module: Record<string, unknown>) => {
+          const exported = module[fn.exportName];
+          if (typeof exported !== "function") {
+            throw new LambdaInvocationError(
+              "Runtime.HandlerNotFound",
+              `${fn.modulePath} does not export a function named '${fn.exportName}'`,
+              [],
+            );
+          }
+          return exported as Handler;
+        },
+        (cause: unknown) => {
+          throw new LambdaInvocationError(
+            "Runtime.ImportModuleError",
+            `cannot load ${fn.modulePath} for ${fn.logicalId}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            traceOf(cause),
+            { cause },
+          );
+        },
+      );
+      // A failed load is retried on the next invocation, as Lambda starts a fresh sandbox.
+      handler.catch(() => loaded.delete(fn.logicalId));
+      loaded.set(fn.logicalId, handler);
+    }
+    return handler;
+  };
+
+  return {
+    functionByNameOrArn(nameOrArn) {
+      const bare = nameOrArn.replace(/:(\$LATEST|[A-Za-z0-9_-]+)$/, "");
+      return options.functions.find(
+        (fn) =>
+          fn.name === nameOrArn ||
+          fn.arn === nameOrArn ||
+          fn.arn === bare ||
+          fn.logicalId === nameOrArn,
+      );
+    },
+
+    async invoke(fn, event) {
+      const awsRequestId = randomUUID();
+      const deadline = Date.now() + fn.timeoutSeconds * 1000;
+      const context: LambdaContext = {
+        functionName: fn.name,
+        functionVersion: "$LATEST",
+        invokedFunctionArn: fn.arn,
+        memoryLimitInMB: String(fn.memorySizeMb),
+        awsRequestId,
+        logGroupName: `/aws/lambda/${fn.name}`,
+        logStreamName: `local/${awsRequestId}`,
+        callbackWaitsForEmptyEventLoop: true,
+        getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      };
+      // Lambda hands the handler a deserialised copy, never the caller's object.
+      const payload = JSON.parse(JSON.stringify(event ?? null)) as unknown;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new LambdaInvocationError(
+                "Sandbox.Timedout",
+                `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+                [],
+              ),
+            ),
+          fn.timeoutSeconds * 1000,
+        );
+      });
+      try {
+        const handler = await load(fn);
+        const result = await Promise.race([
+          Promise.resolve().then(() => handler(payload, context)),
+          timeout,
+        ]);
+        return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
+      } catch (error) {
+        const lambdaError = asLambdaError(error);
+        options.log(
+          `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${lambdaError.errorType}: ${lambdaError.errorMessage}`,
+        );
+        throw lambdaError;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// Child process running s3rver, started with --openssl-legacy-provider because its ListObjectsV2 tokens use DES.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
+
+const require = createRequire(import.meta.url);
+const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverApp;
+
+interface S3rverApp {
+  callback(): (request: unknown, response: unknown) => void;
+  configureBuckets(): Promise<void>;
+  on(event: "event", listener: (event: S3EventNotification) => void): void;
+}
+
+/** The S3 notification record s3rver emits (the shape of a real S3 event notification). */
+interface S3EventNotification {
+  Records: Array<{
+    eventName: string;
+    eventTime: string;
+    responseElements: Record<string, string>;
+    requestParameters: { sourceIPAddress?: string };
+    s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } };
+  }>;
+}
+
+interface RequestFacts {
+  method: string;
+  url: string;
+}
+
+function send(message: S3ChildMessage): void {
+  process.send?.(message);
+}
+
+/**
+ * s3rver reports a completed multipart upload and a browser POST upload alike ("Post"); the
+ * request that caused the event tells them apart, and it is still in scope when s3rver emits.
+ */
+const currentRequest = new AsyncLocalStorage<RequestFacts>();
+
+function reasonFor(eventName: string, request: RequestFacts | undefined): string | undefined {
+  if (eventName === "ObjectCreated:Put") return "PutObject";
+  if (eventName === "ObjectCreated:Copy") return "CopyObject";
+  if (eventName === "ObjectCreated:Post") {
+    return request && /[?&]uploadId=/.test(request.url) ? "CompleteMultipartUpload" : "PostObject";
+  }
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? "{}") as S3ChildConfig;
+  const app = new S3rver({
+    address: "127.0.0.1",
+    port: config.port,
+    directory: config.directory,
+    silent: true,
+    vhostBuckets: false,
+    configureBuckets: config.buckets.map((name) => ({ name })),
+  });
+  await app.configureBuckets();
+  app.on("event", (notification) => {
+    const request = currentRequest.getStore();
+    for (const record of notification.Records) {
+      const reason = reasonFor(record.eventName, request);
+      if (!reason) continue;
+      const created: S3ObjectCreated = {
+        bucket: record.s3.bucket.name,
+        // s3rver puts the raw key here, not the URL-encoded one real notifications carry.
+        key: record.s3.object.key,
+        size: record.s3.object.size ?? 0,
+        etag: record.s3.object.eTag?.replace(/"/g, "") ?? "",
+        requestId: record.responseElements["x-amz-request-id"] ?? "",
+        sourceIp: record.requestParameters.sourceIPAddress ?? "127.0.0.1",
+        time: record.eventTime,
+        reason,
+      };
+      send({ type: "object-created", object: created });
+    }
+  });
+
+  const handle = app.callback();
+  const server = createServer((request, response) => {
+    currentRequest.run({ method: request.method ?? "", url: request.url ?? "" }, () =>
+      handle(request, response),
+    );
+  });
+  server.on("error", (error) => {
+    send({ type: "failed", message: error.message });
+    process.exit(1);
+  });
+  server.listen(config.port, "127.0.0.1", () => {
+    const address = server.address();
+    send({ type: "ready", port: typeof address === "object" && address ? address.port : 0 });
+  });
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  };
+  process.on("message", (message: { type?: string }) => {
+    if (message.type === "stop") stop();
+  });
+  // Without its parent nobody can reach or stop this server: do not linger as an orphan.
+  process.on("disconnect", stop);
+}
+
+main().catch((error: unknown) => {
+  send({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+// Messages between the local stack and its s3rver child process.
+
+export interface S3ChildConfig {
+  port: number;
+  directory: string;
+  buckets: string[];
+}
+
+/** An object that was created in S3, with what EventBridge's "Object Created" event needs. */
+export interface S3ObjectCreated {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  requestId: string;
+  sourceIp: string;
+  time: string;
+  reason: string;
+}
+
+export type S3ChildMessage =
+  | { type: "ready"; port: number }
+  | { type: "failed"; message: string }
+  | { type: "object-created"; object: S3ObjectCreated };

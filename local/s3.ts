@@ -1,0 +1,80 @@
+// Starts the local S3 (s3rver in a child process) and relays the objects created in it.
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ServiceStartError } from "./errors.ts";
+import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
+
+export interface LocalS3 {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface LocalS3Options extends S3ChildConfig {
+  onObjectCreated: (object: S3ObjectCreated) => void;
+  log: (line: string) => void;
+}
+
+const CHILD_MODULE = fileURLToPath(new URL("./s3-child.ts", import.meta.url));
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * s3rver runs in its own Node process because its ListObjectsV2 continuation tokens use DES,
+ * which Node 17+ only offers with the legacy OpenSSL provider; enabling that for the whole
+ * user process (NODE_OPTIONS) would be intrusive and cannot be done after start anyway.
+ */
+export function startS3(options: LocalS3Options): Promise<LocalS3> {
+  const config: S3ChildConfig = {
+    port: options.port,
+    directory: options.directory,
+    buckets: options.buckets,
+  };
+  const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
+    execArgv: ["--openssl-legacy-provider", "--import", import.meta.resolve("tsx")],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  const relay = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) {
+      if (line.trim()) options.log(`s3: ${line}`);
+    }
+  };
+  child.stdout?.on("data", relay);
+  child.stderr?.on("data", relay);
+
+  return new Promise<LocalS3>((resolvePromise, reject) => {
+    let ready = false;
+    child.on("message", (message: S3ChildMessage) => {
+      if (message.type === "object-created") {
+        options.onObjectCreated(message.object);
+      } else if (message.type === "failed" && !ready) {
+        reject(new ServiceStartError(`local S3 failed to start: ${message.message}`));
+      } else if (message.type === "ready") {
+        ready = true;
+        const url = `http://127.0.0.1:${message.port}`;
+        resolvePromise({ url, port: message.port, stop: () => stopChild(child) });
+      }
+    });
+    child.on("error", (cause) => {
+      if (!ready) reject(new ServiceStartError("cannot start the local S3 process", { cause }));
+      else options.log(`s3: child process error: ${cause.message}`);
+    });
+    child.on("exit", (code, signal) => {
+      if (!ready) {
+        reject(new ServiceStartError(`local S3 process exited early (code ${code}, ${signal})`));
+      }
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const forceKill = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    child.once("exit", () => {
+      clearTimeout(forceKill);
+      resolvePromise();
+    });
+    if (child.connected) child.send({ type: "stop" });
+    else child.kill("SIGTERM");
+  });
+}

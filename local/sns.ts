@@ -1,0 +1,232 @@
+// A local SNS speaking the awsQuery protocol: topics from the template, published messages to JSONL and listeners.
+import { randomUUID } from "node:crypto";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { join } from "node:path";
+import { ServiceApiError } from "./errors.ts";
+import { closeServer, listen, readBody } from "./http.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION } from "./model.ts";
+
+export interface PublishedMessage {
+  subject?: string;
+  message: string;
+  attributes: Record<string, string>;
+}
+
+export interface LocalSns {
+  url: string;
+  port: number;
+  topicArn(name: string): string;
+  subscribe(topicArn: string, listener: (message: PublishedMessage) => void): () => void;
+  stop(): Promise<void>;
+}
+
+const NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";
+const MAX_MESSAGE_BYTES = 256 * 1024;
+const MAX_ATTRIBUTES = 10;
+const TOPIC_NAME = /^[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+function escapeXml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;");
+}
+
+function respond(response: ServerResponse, action: string, result: string): void {
+  const body = `<?xml version="1.0"?>\n<${action}Response xmlns="${NAMESPACE}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`;
+  response.writeHead(200, { "content-type": "text/xml" }).end(body);
+}
+
+function respondError(response: ServerResponse, error: ServiceApiError): void {
+  const type = error.statusCode >= 500 ? "Receiver" : "Sender";
+  const body = `<?xml version="1.0"?>\n<ErrorResponse xmlns="${NAMESPACE}"><Error><Type>${type}</Type><Code>${escapeXml(error.code)}</Code><Message>${escapeXml(error.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+  response.writeHead(error.statusCode, { "content-type": "text/xml" }).end(body);
+}
+
+function required(params: URLSearchParams, name: string): string {
+  const value = params.get(name);
+  if (value === null || value === "") {
+    throw new ServiceApiError("InvalidParameter", `Invalid parameter: ${name} is required`);
+  }
+  return value;
+}
+
+/** MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue,Value.BinaryValue}. */
+function messageAttributes(params: URLSearchParams): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (let n = 1; ; n++) {
+    const prefix = `MessageAttributes.entry.${n}`;
+    const name = params.get(`${prefix}.Name`);
+    if (name === null) break;
+    const dataType = params.get(`${prefix}.Value.DataType`);
+    if (!dataType || !/^(String|Number|Binary)(\..+)?$/.test(dataType)) {
+      throw new ServiceApiError(
+        "InvalidParameterValue",
+        `The message attribute '${name}' has an invalid message attribute type '${dataType ?? ""}'`,
+      );
+    }
+    const value = dataType.startsWith("Binary")
+      ? params.get(`${prefix}.Value.BinaryValue`)
+      : params.get(`${prefix}.Value.StringValue`);
+    if (value === null || value === "") {
+      throw new ServiceApiError(
+        "InvalidParameterValue",
+        `The message attribute '${name}' must contain non-empty message attribute value`,
+      );
+    }
+    attributes[name] = value;
+  }
+  if (Object.keys(attributes).length > MAX_ATTRIBUTES) {
+    throw new ServiceApiError(
+      "InvalidParameterValue",
+      `Number of message attributes [${Object.keys(attributes).length}] exceeds the allowed maximum [${MAX_ATTRIBUTES}]`,
+    );
+  }
+  return attributes;
+}
+
+export async function startSns(options: {
+  port: number;
+  dataDir: string;
+  topics: Array<{ name: string }>;
+  log: (line: string) => void;
+}): Promise<LocalSns> {
+  const arnOf = (name: string) => `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
+  const topics = new Map<string, string>(options.topics.map((t) => [arnOf(t.name), t.name]));
+  const listeners = new Map<string, Set<(message: PublishedMessage) => void>>();
+  const messageDir = join(options.dataDir, "sns");
+  mkdirSync(messageDir, { recursive: true });
+
+  const topicNamed = (arn: string) => {
+    const name = topics.get(arn);
+    if (!name) throw new ServiceApiError("NotFound", "Topic does not exist", 404);
+    return name;
+  };
+
+  const publish = (params: URLSearchParams): string => {
+    const topicArn = params.get("TopicArn") ?? params.get("TargetArn") ?? "";
+    if (!topicArn) {
+      throw new ServiceApiError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn");
+    }
+    const topicName = topicNamed(topicArn);
+    const message = required(params, "Message");
+    if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) {
+      throw new ServiceApiError("InvalidParameter", "Invalid parameter: Message too long");
+    }
+    const subject = params.get("Subject") ?? undefined;
+    // SNS rejects what e-mail subjects cannot carry.
+    if (subject !== undefined && (subject.length > 100 || !/^[\x20-\x7e]+$/.test(subject))) {
+      throw new ServiceApiError(
+        "InvalidParameter",
+        "Invalid parameter: Subject must be 1-100 printable ASCII characters without line breaks",
+      );
+    }
+    const attributes = messageAttributes(params);
+    const messageId = randomUUID();
+    const record = {
+      messageId,
+      topicArn,
+      timestamp: new Date().toISOString(),
+      ...(subject !== undefined ? { subject } : {}),
+      message,
+      attributes,
+    };
+    appendFileSync(join(messageDir, `${topicName}.jsonl`), `${JSON.stringify(record)}\n`);
+    const delivered: PublishedMessage = {
+      ...(subject !== undefined ? { subject } : {}),
+      message,
+      attributes,
+    };
+    for (const listener of listeners.get(topicArn) ?? []) {
+      try {
+        listener(delivered);
+      } catch (error) {
+        options.log(`sns: a listener of ${topicName} threw: ${String(error)}`);
+      }
+    }
+    return messageId;
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== "POST") {
+      throw new ServiceApiError("InvalidAction", "Only POST form requests are supported");
+    }
+    const params = new URLSearchParams(await readBody(request, 2 * MAX_MESSAGE_BYTES));
+    const action = params.get("Action") ?? "";
+    switch (action) {
+      case "CreateTopic": {
+        const name = required(params, "Name");
+        if (!TOPIC_NAME.test(name)) {
+          throw new ServiceApiError("InvalidParameter", "Invalid parameter: Topic Name");
+        }
+        topics.set(arnOf(name), name);
+        respond(response, action, `<TopicArn>${escapeXml(arnOf(name))}</TopicArn>`);
+        return;
+      }
+      case "ListTopics": {
+        const members = [...topics.keys()]
+          .map((arn) => `<member><TopicArn>${escapeXml(arn)}</TopicArn></member>`)
+          .join("");
+        respond(response, action, `<Topics>${members}</Topics>`);
+        return;
+      }
+      case "GetTopicAttributes": {
+        const arn = required(params, "TopicArn");
+        topicNamed(arn);
+        const attributes: Record<string, string> = {
+          TopicArn: arn,
+          Owner: LOCAL_ACCOUNT,
+          DisplayName: "",
+          SubscriptionsConfirmed: String(listeners.get(arn)?.size ?? 0),
+          SubscriptionsPending: "0",
+          SubscriptionsDeleted: "0",
+        };
+        const entries = Object.entries(attributes)
+          .map(
+            ([key, value]) => `<entry><key>${key}</key><value>${escapeXml(value)}</value></entry>`,
+          )
+          .join("");
+        respond(response, action, `<Attributes>${entries}</Attributes>`);
+        return;
+      }
+      case "Publish": {
+        const messageId = publish(params);
+        respond(response, action, `<MessageId>${messageId}</MessageId>`);
+        return;
+      }
+      default:
+        throw new ServiceApiError(
+          "InvalidAction",
+          `The local SNS does not support the action '${action}'`,
+        );
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (error instanceof ServiceApiError) {
+        respondError(response, error);
+        return;
+      }
+      options.log(`sns: internal error: ${String(error)}`);
+      respondError(response, new ServiceApiError("InternalError", String(error), 500));
+    });
+  });
+  const port = await listen(server, options.port, "SNS");
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    topicArn: arnOf,
+    subscribe(topicArn, listener) {
+      topicNamed(topicArn);
+      const set = listeners.get(topicArn) ?? new Set();
+      set.add(listener);
+      listeners.set(topicArn, set);
+      return () => set.delete(listener);
+    },
+    stop: () => closeServer(server),
+  };
+}

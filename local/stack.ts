@@ -1,0 +1,283 @@
+// Starts the embedded local AWS stack (S3, DynamoDB, SNS, Step Functions, SageMaker endpoint, S3 trigger) from template.yaml.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
+import { startDynamoDb } from "./dynamodb.ts";
+import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
+import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
+import { createLambdaInvoker } from "./lambda.ts";
+import { buildLocalModel, LOCAL_REGION, type LocalModel } from "./model.ts";
+import { startS3 } from "./s3.ts";
+import { startSfn } from "./sfn.ts";
+import { type PublishedMessage, startSns } from "./sns.ts";
+import { createTrigger, type Trigger } from "./trigger.ts";
+
+export interface LocalStackOptions {
+  /** Where S3 objects, tables, messages and executions live; default ".waferflow". */
+  dataDir?: string;
+  /** Use a fresh temporary data dir and delete it on stop. */
+  ephemeral?: boolean;
+  /** Default: template.yaml at the repo root. */
+  templatePath?: string;
+  /** 0 (the default) picks a free port. */
+  ports?: { s3?: number; dynamodb?: number; sfn?: number; sns?: number; endpoint?: number };
+  log?: (line: string) => void;
+  /** Start the SageMaker model server (endpoint/server.ts); default true. */
+  startEndpoint?: boolean;
+}
+
+export interface ExecutionOutcome {
+  status: string;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+export interface LocalStack {
+  env: Record<string, string>;
+  endpoints: Record<"s3" | "dynamodb" | "sfn" | "sns" | "sagemaker", string>;
+  names: {
+    bucket: string;
+    table: string;
+    reportTopicArn: string;
+    alertTopicArn: string;
+    stateMachineArn: string;
+    endpointName: string;
+  };
+  dataDir: string;
+  onMessage(topic: "reports" | "alerts", listener: (message: PublishedMessage) => void): () => void;
+  waitForExecution(name: string, timeoutMs?: number): Promise<ExecutionOutcome>;
+  stop(): Promise<void>;
+}
+
+/** s3rver accepts exactly these credentials; every client of the stack signs with them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+const DEFAULT_WAIT_MS = 120_000;
+
+interface EndpointServerModule {
+  startEndpointServer(options: {
+    port: number;
+    host: string;
+    endpointName: string;
+    log: (line: string) => void;
+  }): Promise<{ url: string; port: number; close(): Promise<void> }>;
+}
+
+/** Handlers read their configuration (and build their clients) once, so only one stack per process. */
+let runningStack: Promise<LocalStack> | undefined;
+let stackCount = 0;
+
+function pick<T extends { logicalId: string }>(items: T[], logicalId: string, kind: string): T {
+  const found =
+    items.find((item) => item.logicalId === logicalId) ??
+    (items.length === 1 ? items[0] : undefined);
+  if (!found) {
+    throw new TemplateError(
+      `template needs a ${kind} with logical id ${logicalId} (found: ${items.map((i) => i.logicalId).join(", ") || "none"})`,
+    );
+  }
+  return found;
+}
+
+function namesOf(model: LocalModel): LocalStack["names"] {
+  const topic = (logicalId: string) => pick(model.topics, logicalId, "AWS::SNS::Topic").arn;
+  return {
+    bucket: pick(model.buckets, "LotBucket", "AWS::S3::Bucket").name,
+    table: pick(model.tables, "LotTable", "AWS::DynamoDB::Table").name,
+    reportTopicArn: topic("ReportTopic"),
+    alertTopicArn: topic("AlertTopic"),
+    stateMachineArn: pick(model.stateMachines, "LotStateMachine", "AWS::Serverless::StateMachine")
+      .arn,
+    endpointName: model.endpointName,
+  };
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(`[waferflow local] ${line}\n`);
+}
+
+export function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  if (runningStack) {
+    return Promise.reject(
+      new LocalStackError(
+        "a local stack is already running in this process; stop it first (handlers share process.env)",
+      ),
+    );
+  }
+  const starting = start(options);
+  runningStack = starting;
+  starting.catch(() => {
+    runningStack = undefined;
+  });
+  return starting;
+}
+
+async function start(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? defaultLog;
+  const templatePath = resolve(options.templatePath ?? TEMPLATE_PATH);
+  let template: ReturnType<typeof loadTemplate>;
+  try {
+    template = loadTemplate(templatePath);
+  } catch (cause) {
+    throw new TemplateError(`cannot read the template ${templatePath}`, { cause });
+  }
+  const model = buildLocalModel(template, templatePath);
+  const names = namesOf(model);
+  // The lot state machine first: waitForExecution looks there first.
+  model.stateMachines.sort((a) => (a.arn === names.stateMachineArn ? -1 : 0));
+
+  const ephemeral = options.ephemeral === true;
+  const dataDir = ephemeral
+    ? mkdtempSync(join(tmpdir(), "waferflow-"))
+    : resolve(options.dataDir ?? ".waferflow");
+  mkdirSync(dataDir, { recursive: true });
+  const ports = options.ports ?? {};
+  const stoppers: Array<() => Promise<void>> = [];
+  let engine: ExecutionEngine | undefined;
+  let trigger: Trigger | undefined;
+  const previousEnv = new Map<string, string | undefined>();
+
+  const stopAll = async () => {
+    // Deliveries and executions first: they still talk to the servers.
+    await trigger?.drain();
+    await engine?.close();
+    for (const stop of stoppers.reverse()) {
+      await stop().catch((error: unknown) => log(`stopping: ${String(error)}`));
+    }
+    for (const [key, value] of previousEnv) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    const s3 = await startS3({
+      port: ports.s3 ?? 0,
+      directory: join(dataDir, "s3"),
+      buckets: model.buckets.map((bucket) => bucket.name),
+      onObjectCreated: (object) => trigger?.onObjectCreated(object),
+      log,
+    });
+    stoppers.push(s3.stop);
+    const dynamodb = await startDynamoDb({
+      port: ports.dynamodb ?? 0,
+      directory: ephemeral ? undefined : join(dataDir, "dynamodb"),
+      tables: model.tables,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    stoppers.push(dynamodb.stop);
+    const sns = await startSns({ port: ports.sns ?? 0, dataDir, topics: model.topics, log });
+    stoppers.push(sns.stop);
+
+    let sagemakerUrl = "";
+    if (options.startEndpoint !== false) {
+      const modulePath = pathToFileURL(resolve(model.templateDir, "endpoint", "server.ts")).href;
+      let endpointModule: EndpointServerModule;
+      try {
+        endpointModule = (await import(modulePath)) as EndpointServerModule;
+      } catch (cause) {
+        throw new ServiceStartError(`cannot load the model server ${modulePath}`, { cause });
+      }
+      const endpoint = await endpointModule.startEndpointServer({
+        port: ports.endpoint ?? 0,
+        host: "127.0.0.1",
+        endpointName: model.endpointName,
+        log: (line) => log(`endpoint: ${line}`),
+      });
+      stoppers.push(() => endpoint.close());
+      sagemakerUrl = `http://127.0.0.1:${endpoint.port}`;
+    }
+
+    const env: Record<string, string> = {
+      ...model.functionEnvironment,
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
+      AWS_ENDPOINT_URL_SNS: sns.url,
+      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sagemakerUrl,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      WAFERFLOW_LOCAL: "1",
+      // s3rver would store the SDK's default aws-chunked CRC32 framing as object bytes.
+      AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
+      AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
+    };
+
+    const invoker = createLambdaInvoker({
+      functions: model.functions,
+      moduleVersion: String(++stackCount),
+      log,
+    });
+    engine = createExecutionEngine({
+      stateMachines: model.stateMachines,
+      invoker,
+      dataDir,
+      log,
+    });
+    const sfn = await startSfn({ port: ports.sfn ?? 0, engine, log });
+    stoppers.push(sfn.stop);
+    env.AWS_ENDPOINT_URL_SFN = sfn.url;
+
+    // Before any handler module loads: handlers read configuration and build clients at load.
+    for (const [key, value] of Object.entries(env)) {
+      previousEnv.set(key, process.env[key]);
+      process.env[key] = value;
+    }
+    for (const key of ["AWS_SESSION_TOKEN", "AWS_PROFILE"]) {
+      previousEnv.set(key, process.env[key]);
+      delete process.env[key];
+    }
+    trigger = createTrigger({
+      rules: model.eventRules,
+      functions: model.functions,
+      invoker,
+      log,
+    });
+
+    const runningEngine = engine;
+    let stopped: Promise<void> | undefined;
+    log(
+      `S3 ${s3.url}, DynamoDB ${dynamodb.url}, SNS ${sns.url}, Step Functions ${sfn.url}${sagemakerUrl ? `, SageMaker ${sagemakerUrl}` : ""}; data in ${dataDir}`,
+    );
+    return {
+      env,
+      endpoints: {
+        s3: s3.url,
+        dynamodb: dynamodb.url,
+        sfn: sfn.url,
+        sns: sns.url,
+        sagemaker: sagemakerUrl,
+      },
+      names,
+      dataDir,
+      onMessage(topic, listener) {
+        return sns.subscribe(
+          topic === "reports" ? names.reportTopicArn : names.alertTopicArn,
+          listener,
+        );
+      },
+      async waitForExecution(name, timeoutMs = DEFAULT_WAIT_MS) {
+        const record = await runningEngine.waitFor(name, timeoutMs);
+        return {
+          status: record.status,
+          ...(record.output !== undefined ? { output: JSON.parse(record.output) as unknown } : {}),
+          ...(record.error ? { error: record.error } : {}),
+          ...(record.cause ? { cause: record.cause } : {}),
+        };
+      },
+      stop() {
+        stopped ??= stopAll().finally(() => {
+          runningStack = undefined;
+        });
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,184 @@
+// The local EventBridge: turns created S3 objects into "Object Created" events and delivers matching ones to their rule's function.
+import { randomUUID } from "node:crypto";
+import { TriggerDeliveryError } from "./errors.ts";
+import type { LambdaInvoker } from "./lambda.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventRule, type LocalFunction } from "./model.ts";
+import type { S3ObjectCreated } from "./s3-protocol.ts";
+
+export interface ObjectCreatedEvent {
+  version: "0";
+  id: string;
+  "detail-type": "Object Created";
+  source: "aws.s3";
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    version: "0";
+    bucket: { name: string };
+    object: { key: string; size: number; etag: string; sequencer: string };
+    "request-id": string;
+    requester: string;
+    "source-ip-address": string;
+    reason: string;
+  };
+}
+
+/** The event S3 sends to EventBridge for a new object (EventBridge times have no milliseconds). */
+export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Object Created",
+    source: "aws.s3",
+    account: LOCAL_ACCOUNT,
+    time: new Date(object.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region: LOCAL_REGION,
+    resources: [`arn:aws:s3:::${object.bucket}`],
+    detail: {
+      version: "0",
+      bucket: { name: object.bucket },
+      object: {
+        key: object.key,
+        size: object.size,
+        etag: object.etag,
+        sequencer: Date.now().toString(16).toUpperCase().padStart(18, "0"),
+      },
+      "request-id": object.requestId,
+      requester: LOCAL_ACCOUNT,
+      "source-ip-address": object.sourceIp,
+      reason: object.reason,
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function wildcardRegExp(pattern: string): RegExp {
+  const escaped = pattern
+    .split(/(?<!\\)\*/)
+    .map((part) => part.replace(/\\\*/g, "*").replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  return new RegExp(`^${escaped}$`, "s");
+}
+
+function numericMatches(conditions: unknown[], value: unknown): boolean {
+  if (typeof value !== "number") return false;
+  for (let i = 0; i + 1 < conditions.length; i += 2) {
+    const bound = Number(conditions[i + 1]);
+    const ok = {
+      "=": value === bound,
+      "<": value < bound,
+      "<=": value <= bound,
+      ">": value > bound,
+      ">=": value >= bound,
+    }[String(conditions[i])];
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Whether one pattern entry (a literal or a content filter like {prefix}) accepts a value. */
+function matchesFilter(filter: unknown, value: unknown, present: boolean): boolean {
+  if (!isRecord(filter)) return present && value === filter;
+  const [operator, operand] = Object.entries(filter)[0] ?? [];
+  const textValue = typeof value === "string" ? value : undefined;
+  switch (operator) {
+    case "exists":
+      return operand === present;
+    case "prefix":
+      if (isRecord(operand)) {
+        const lower = String(operand["equals-ignore-case"]).toLowerCase();
+        return textValue?.toLowerCase().startsWith(lower) ?? false;
+      }
+      return textValue?.startsWith(String(operand)) ?? false;
+    case "suffix":
+      if (isRecord(operand)) {
+        const lower = String(operand["equals-ignore-case"]).toLowerCase();
+        return textValue?.toLowerCase().endsWith(lower) ?? false;
+      }
+      return textValue?.endsWith(String(operand)) ?? false;
+    case "wildcard":
+      return textValue !== undefined && wildcardRegExp(String(operand)).test(textValue);
+    case "equals-ignore-case":
+      return textValue?.toLowerCase() === String(operand).toLowerCase();
+    case "numeric":
+      return Array.isArray(operand) && numericMatches(operand, value);
+    case "anything-but": {
+      if (!present) return false;
+      const excluded = Array.isArray(operand) ? operand : [operand];
+      return !excluded.some((entry) => matchesFilter(entry, value, present));
+    }
+    default:
+      return false;
+  }
+}
+
+/** EventBridge event-pattern matching: every field in the pattern must match; arrays mean "any of". */
+export function matchesPattern(pattern: Record<string, unknown>, event: unknown): boolean {
+  const data = isRecord(event) ? event : {};
+  return Object.entries(pattern).every(([field, expected]) => {
+    if (field === "$or" && Array.isArray(expected)) {
+      return expected.some(
+        (alternative) => isRecord(alternative) && matchesPattern(alternative, data),
+      );
+    }
+    const present = field in data;
+    const actual = data[field];
+    if (isRecord(expected)) return present && matchesPattern(expected, actual);
+    const filters = Array.isArray(expected) ? expected : [expected];
+    const values = Array.isArray(actual) ? actual : [actual];
+    return filters.some((filter) => values.some((value) => matchesFilter(filter, value, present)));
+  });
+}
+
+export interface Trigger {
+  onObjectCreated(object: S3ObjectCreated): void;
+  /** Waits for the deliveries under way, so stopping does not cut a handler off mid-flight. */
+  drain(): Promise<void>;
+}
+
+export function createTrigger(options: {
+  rules: LocalEventRule[];
+  functions: LocalFunction[];
+  invoker: LambdaInvoker;
+  log: (line: string) => void;
+}): Trigger {
+  const inFlight = new Set<Promise<void>>();
+  return {
+    onObjectCreated(object) {
+      const event = objectCreatedEvent(object);
+      for (const rule of options.rules) {
+        if (!matchesPattern(rule.pattern, event)) continue;
+        const fn = options.functions.find(
+          (candidate) => candidate.logicalId === rule.targetFunction,
+        );
+        if (!fn) continue;
+        options.log(
+          `events: ${rule.id} matched s3://${object.bucket}/${object.key} -> ${fn.logicalId}`,
+        );
+        // Like EventBridge, deliver after S3 has answered, never inside the PUT.
+        const delivery = new Promise<void>((resolveTurn) => setImmediate(resolveTurn))
+          .then(() => options.invoker.invoke(fn, event))
+          .then(
+            () => undefined,
+            (cause: unknown) => {
+              const error = new TriggerDeliveryError(
+                `delivering s3://${object.bucket}/${object.key} to ${fn.logicalId} (rule ${rule.id}) failed: ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}`,
+                { cause },
+              );
+              options.log(`events: ${error.message}`);
+            },
+          )
+          .finally(() => inFlight.delete(delivery));
+        inFlight.add(delivery);
+      }
+    },
+    async drain() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
