@@ -1,0 +1,350 @@
+// Public entry points of the synthetic wafer generator: one wafer from a seed, or whole lots on disk.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import sharp from "sharp";
+import type { Point } from "../schemas/common.ts";
+import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
+import { type Truth, TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import { SYNTH_DEFECT_CLASSES, type SynthDefectClass, type WaferDesign } from "./design.ts";
+import { SynthOptionsError, SynthOutputError } from "./errors.ts";
+import { drawPitch, type PlanOptions, planWafer } from "./plan.ts";
+import { hashName, mixSeed, streamFor } from "./random.ts";
+import { renderWafer } from "./render.ts";
+
+export const GENERATOR_NAME = "waferflow-synth";
+export const GENERATOR_VERSION = "1";
+export const MIN_SIDE = 512;
+export const MAX_SIDE = 8192;
+
+export interface WaferOptions {
+  /** Side of a square frame in px (512-8192); default 1024. */
+  size?: number;
+  /** Pick each wafer's side from these instead (e.g. [1024, 2048, 4096]). */
+  sizes?: number[];
+  bitDepth?: 8 | 16;
+  format?: "png" | "tiff";
+  surface?: "bare" | "patterned";
+  /** Classes to draw from; when given, the first defects go through them in order. */
+  defectClasses?: SynthDefectClass[];
+  /** true: no defects; false: always defects; unset: clean with probability cleanFraction. */
+  clean?: boolean;
+  /** Default 0.25. */
+  cleanFraction?: number;
+  diameterMm?: 200 | 300;
+  notchAngleDeg?: number;
+  /** Exact number of defects on a defective wafer (1-6 drawn when unset). */
+  defectCount?: number;
+  /** Die pitch in mm on patterned wafers (drawn when unset). */
+  diePitchMm?: Point;
+  /** Seeds the die layout so wafers of one product share it. */
+  patternSeed?: number;
+  /** Lowest contrast as a multiple of the detection threshold (default 1.25; max is 4.5). */
+  minContrastFactor?: number;
+  /** Exact frame width and height, overriding size/sizes (nearly square frames). */
+  frame?: { width: number; height: number };
+}
+
+export interface GeneratedWafer {
+  fileName: string;
+  bytes: Buffer;
+  truth: TruthWafer;
+}
+
+const DEFAULT_CLEAN_FRACTION = 0.25;
+const MAX_CONTRAST_FACTOR = 4.5;
+
+function checkSide(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < MIN_SIDE || value > MAX_SIDE) {
+    throw new SynthOptionsError(
+      `${what} must be an integer from ${MIN_SIDE} to ${MAX_SIDE} px, got ${value}`,
+    );
+  }
+}
+
+/** Checks options against the input spec and fills defaults, naming the first bad field. */
+export function planOptionsFrom(options: WaferOptions): PlanOptions {
+  if (options.size !== undefined) checkSide(options.size, "size");
+  for (const side of options.sizes ?? []) checkSide(side, "each of sizes");
+  if (options.frame) {
+    checkSide(options.frame.width, "frame.width");
+    checkSide(options.frame.height, "frame.height");
+  }
+  if (options.bitDepth !== undefined && options.bitDepth !== 8 && options.bitDepth !== 16) {
+    throw new SynthOptionsError(`bitDepth must be 8 or 16, got ${options.bitDepth}`);
+  }
+  if (options.format !== undefined && options.format !== "png" && options.format !== "tiff") {
+    throw new SynthOptionsError(`format must be 'png' or 'tiff', got '${options.format}'`);
+  }
+  if (
+    options.surface !== undefined &&
+    options.surface !== "bare" &&
+    options.surface !== "patterned"
+  ) {
+    throw new SynthOptionsError(`surface must be 'bare' or 'patterned', got '${options.surface}'`);
+  }
+  for (const kind of options.defectClasses ?? []) {
+    if (!SYNTH_DEFECT_CLASSES.includes(kind)) {
+      throw new SynthOptionsError(
+        `defectClasses: '${kind}' is not one of ${SYNTH_DEFECT_CLASSES.join(", ")}`,
+      );
+    }
+  }
+  const cleanFraction = options.cleanFraction ?? DEFAULT_CLEAN_FRACTION;
+  if (!(cleanFraction >= 0 && cleanFraction <= 1)) {
+    throw new SynthOptionsError(
+      `cleanFraction must be between 0 and 1, got ${options.cleanFraction}`,
+    );
+  }
+  if (
+    options.diameterMm !== undefined &&
+    options.diameterMm !== 200 &&
+    options.diameterMm !== 300
+  ) {
+    throw new SynthOptionsError(`diameterMm must be 200 or 300, got ${options.diameterMm}`);
+  }
+  if (
+    options.notchAngleDeg !== undefined &&
+    !(
+      Number.isFinite(options.notchAngleDeg) &&
+      options.notchAngleDeg >= 0 &&
+      options.notchAngleDeg < 360
+    )
+  ) {
+    throw new SynthOptionsError(`notchAngleDeg must be in [0, 360), got ${options.notchAngleDeg}`);
+  }
+  if (
+    options.defectCount !== undefined &&
+    !(
+      Number.isInteger(options.defectCount) &&
+      options.defectCount >= 1 &&
+      options.defectCount <= 12
+    )
+  ) {
+    throw new SynthOptionsError(
+      `defectCount must be an integer from 1 to 12, got ${options.defectCount}`,
+    );
+  }
+  const minContrastFactor = options.minContrastFactor ?? 1.25;
+  if (!(minContrastFactor >= 1.05 && minContrastFactor <= MAX_CONTRAST_FACTOR)) {
+    throw new SynthOptionsError(
+      `minContrastFactor must be from 1.05 to ${MAX_CONTRAST_FACTOR}, got ${options.minContrastFactor}`,
+    );
+  }
+  const diameter = options.diameterMm ?? 300;
+  if (options.diePitchMm) {
+    for (const axis of ["x", "y"] as const) {
+      const pitch = options.diePitchMm[axis];
+      if (!(pitch >= 0.02 * diameter && pitch <= 0.1 * diameter)) {
+        throw new SynthOptionsError(
+          `diePitchMm.${axis} must be 2-10% of the ${diameter} mm diameter, got ${pitch}`,
+        );
+      }
+    }
+  }
+  const plan: PlanOptions = {
+    cleanFraction,
+    minDefects: options.defectCount ?? 1,
+    maxDefects: options.defectCount ?? 6,
+    contrastFactor: [minContrastFactor, Math.max(minContrastFactor * 1.2, MAX_CONTRAST_FACTOR)],
+  };
+  if (options.frame) {
+    plan.width = options.frame.width;
+    plan.height = options.frame.height;
+  } else if (options.sizes?.length) plan.sizes = options.sizes;
+  else plan.width = options.size ?? 1024;
+  if (options.bitDepth !== undefined) plan.bitDepth = options.bitDepth;
+  if (options.format !== undefined) plan.format = options.format;
+  if (options.surface !== undefined) plan.surface = options.surface;
+  if (options.defectClasses?.length) plan.defectClasses = options.defectClasses;
+  if (options.clean !== undefined) plan.clean = options.clean;
+  if (options.diameterMm !== undefined) plan.diameterMm = options.diameterMm;
+  if (options.notchAngleDeg !== undefined) plan.notchAngleDeg = options.notchAngleDeg;
+  if (options.diePitchMm !== undefined) plan.diePitchMm = options.diePitchMm;
+  if (options.patternSeed !== undefined) plan.patternSeed = options.patternSeed;
+  return plan;
+}
+
+export function waferFileName(index: number, format: "png" | "tiff"): string {
+  return `wafer-${String(index + 1).padStart(3, "0")}.${format === "png" ? "png" : "tif"}`;
+}
+
+async function encode(design: WaferDesign, pixels: Uint8Array | Uint16Array): Promise<Buffer> {
+  try {
+    const image = sharp(pixels, {
+      raw: { width: design.width, height: design.height, channels: 1 },
+      limitInputPixels: false,
+    }).toColourspace(design.bitDepth === 16 ? "grey16" : "b-w");
+    return design.format === "png"
+      ? await image.png({ compressionLevel: 6 }).toBuffer()
+      : await image.tiff({ compression: "lzw" }).toBuffer();
+  } catch (cause) {
+    throw new SynthOutputError(
+      `encoding a ${design.width}x${design.height} ${design.format} failed`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Renders the design and returns its pixels untouched by any encoder (for tests and benchmarks). */
+export function renderDesign(design: WaferDesign) {
+  return renderWafer(design);
+}
+
+export function designWafer(seed: number, index: number, options: WaferOptions = {}): WaferDesign {
+  if (!Number.isSafeInteger(seed))
+    throw new SynthOptionsError(`seed must be an integer, got ${seed}`);
+  if (!Number.isSafeInteger(index) || index < 0) {
+    throw new SynthOptionsError(`index must be a non-negative integer, got ${index}`);
+  }
+  return planWafer(seed, index, planOptionsFrom(options));
+}
+
+export async function generateWafer(
+  seed: number,
+  index: number,
+  options: WaferOptions = {},
+): Promise<GeneratedWafer> {
+  const design = designWafer(seed, index, options);
+  const rendered = renderWafer(design);
+  const fileName = waferFileName(index, design.format);
+  const scale = design.frame.diameterMm / (2 * design.frame.radiusPx);
+  const truth: TruthWafer = {
+    fileName,
+    width: design.width,
+    height: design.height,
+    bitDepth: design.bitDepth,
+    format: design.format,
+    surface: design.pattern ? "patterned" : "bare",
+    diameterMm: design.frame.diameterMm === 200 ? 200 : 300,
+    centerPx: { x: round(design.frame.centerPx.x, 3), y: round(design.frame.centerPx.y, 3) },
+    radiusPx: round(design.frame.radiusPx, 3),
+    notchAngleDeg: design.frame.notchAngleDeg,
+    diePitchPx: design.pattern
+      ? {
+          x: round(design.pattern.grid.pitchMm.x / scale, 3),
+          y: round(design.pattern.grid.pitchMm.y / scale, 3),
+        }
+      : null,
+    noiseSigma: round(rendered.effectiveNoiseSigma, 6),
+    defects: rendered.defects,
+  };
+  return { fileName, bytes: await encode(design, rendered.pixels), truth };
+}
+
+export interface LotOptions extends WaferOptions {
+  outDir: string;
+  lots: number;
+  wafers: number;
+  seed: number;
+  writeLotJson?: boolean;
+}
+
+const PRODUCTS = ["AX7-LOGIC", "MEM-2200", "PWR-M48", "SOI-BLANK", "RF-FE12", "IMG-S5"];
+const EQUIPMENT = ["MACRO-INSP-01", "MACRO-INSP-02", "EDGE-CAM-3", "AOI-LINE-B"];
+const RECIPES = ["post-cmp", "post-etch", "post-litho", "incoming", "post-clean"];
+
+/** Writes one lot folder: images, truth.json and (optionally) lot.json. */
+export async function writeLot(
+  lotDir: string,
+  truth: Truth,
+  wafers: readonly GeneratedWafer[],
+  lotFile: LotFile | null,
+): Promise<void> {
+  const checkedTruth = TruthSchema.parse(truth);
+  try {
+    await mkdir(lotDir, { recursive: true });
+    for (const wafer of wafers) await writeFile(join(lotDir, wafer.fileName), wafer.bytes);
+    await writeFile(join(lotDir, "truth.json"), `${JSON.stringify(checkedTruth, null, 2)}\n`);
+    if (lotFile) {
+      await writeFile(
+        join(lotDir, "lot.json"),
+        `${JSON.stringify(LotFileSchema.parse(lotFile), null, 2)}\n`,
+      );
+    }
+  } catch (cause) {
+    throw new SynthOutputError(`writing lot folder ${lotDir} failed: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+export function lotIdFor(seed: number, lotIndex: number): string {
+  return `SYN-${seed}-${lotIndex + 1}`;
+}
+
+/**
+ * Generates `lots` lots of `wafers` wafers under outDir. A lot is one product: its wafers share
+ * diameter, surface and die layout; about half the lots also share a notch angle, which
+ * lot.json then states (as a production line would).
+ */
+export async function generateLots(options: LotOptions): Promise<string[]> {
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
+    throw new SynthOptionsError(`seed must be a non-negative integer, got ${options.seed}`);
+  }
+  if (!Number.isInteger(options.lots) || options.lots < 1 || options.lots > 1000) {
+    throw new SynthOptionsError(`lots must be an integer from 1 to 1000, got ${options.lots}`);
+  }
+  if (!Number.isInteger(options.wafers) || options.wafers < 1 || options.wafers > 1000) {
+    throw new SynthOptionsError(`wafers must be an integer from 1 to 1000, got ${options.wafers}`);
+  }
+  planOptionsFrom(options);
+  const written: string[] = [];
+  for (let lot = 0; lot < options.lots; lot++) {
+    const lotId = lotIdFor(options.seed, lot);
+    const random = streamFor(options.seed, lot, "lot");
+    const diameterMm = options.diameterMm ?? (random.chance(0.75) ? 300 : 200);
+    const surfaceRoll = random.next();
+    const surface =
+      options.surface ?? (surfaceRoll < 0.4 ? "patterned" : surfaceRoll < 0.8 ? "bare" : undefined);
+    const sharedNotch =
+      options.notchAngleDeg ??
+      (random.chance(0.5)
+        ? random.chance(0.6)
+          ? 90
+          : (Math.round(random.uniform(0, 3600)) / 10) % 360
+        : undefined);
+    const diePitchMm = options.diePitchMm ?? drawPitch(random, diameterMm);
+    const patternSeed = options.patternSeed ?? random.nextUint32();
+    const waferOptions: WaferOptions = { ...options, diameterMm, diePitchMm, patternSeed };
+    if (surface) waferOptions.surface = surface;
+    if (sharedNotch !== undefined) waferOptions.notchAngleDeg = sharedNotch;
+    const wafers: GeneratedWafer[] = [];
+    for (let w = 0; w < options.wafers; w++) {
+      // Each lot draws from its own seed so lot 3 is the same whatever the lot count.
+      wafers.push(
+        await generateWafer(mixSeed(options.seed, lot, hashName("lot-wafers")), w, waferOptions),
+      );
+    }
+    const lotDir = join(options.outDir, lotId);
+    const truth: Truth = {
+      generator: { name: GENERATOR_NAME, version: GENERATOR_VERSION, seed: options.seed },
+      lotId,
+      wafers: wafers.map((w) => w.truth),
+    };
+    let lotFile: LotFile | null = null;
+    if (options.writeLotJson ?? true) {
+      lotFile = {
+        lotId,
+        product: random.pick(PRODUCTS),
+        equipment: random.pick(EQUIPMENT),
+        recipe: random.pick(RECIPES),
+        waferDiameterMm: diameterMm,
+      };
+      if (sharedNotch !== undefined) lotFile.notchAngleDeg = sharedNotch;
+      if (wafers.every((w) => w.truth.surface === "patterned")) {
+        lotFile.diePitchMm =
+          diePitchMm.x === diePitchMm.y ? diePitchMm.x : { x: diePitchMm.x, y: diePitchMm.y };
+      }
+    }
+    await writeLot(lotDir, truth, wafers, lotFile);
+    written.push(lotDir);
+  }
+  return written;
+}
