@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { replayLots } from "../../cli/replay.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { Defect } from "../../schemas/detection.ts";
 import type { Report } from "../../schemas/report.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
 
@@ -64,7 +65,9 @@ describe("end to end: a fixture lot through the embedded stack", () => {
       const image = report.images.find((i) => i.fileName === wafer.fileName);
       assert.ok(image, `${wafer.fileName} is in the report`);
       for (const expected of wafer.defects) {
-        const found = image.defects.find((d) => overlaps(d.bbox, expected.bbox));
+        const found: Defect | undefined = image.defects.find((d) =>
+          overlaps(d.bbox, expected.bbox),
+        );
         assert.ok(
           found,
           `${wafer.fileName}: ${expected.class} at ${JSON.stringify(expected.bbox)} found`,
