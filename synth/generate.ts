@@ -246,7 +246,9 @@ export interface LotOptions extends WaferOptions {
   writeLotJson?: boolean;
 }
 
-const PRODUCTS = ["AX7-LOGIC", "MEM-2200", "PWR-M48", "SOI-BLANK", "RF-FE12", "IMG-S5"];
+const PATTERNED_PRODUCTS = ["AX7-LOGIC", "MEM-2200", "PWR-M48", "RF-FE12", "IMG-S5"];
+const BARE_PRODUCTS = ["SOI-BLANK-A", "PRIME-SUB-300", "SOI-BOND-7"];
+const MIXED_PRODUCTS = ["ENG-MIX-01", "QUAL-SPLIT-2"];
 const EQUIPMENT = ["MACRO-INSP-01", "MACRO-INSP-02", "EDGE-CAM-3", "AOI-LINE-B"];
 const RECIPES = ["post-cmp", "post-etch", "post-litho", "incoming", "post-clean"];
 
@@ -332,7 +334,13 @@ export async function generateLots(options: LotOptions): Promise<string[]> {
     if (options.writeLotJson ?? true) {
       lotFile = {
         lotId,
-        product: random.pick(PRODUCTS),
+        product: random.pick(
+          surface === "patterned"
+            ? PATTERNED_PRODUCTS
+            : surface === "bare"
+              ? BARE_PRODUCTS
+              : MIXED_PRODUCTS,
+        ),
         equipment: random.pick(EQUIPMENT),
         recipe: random.pick(RECIPES),
         waferDiameterMm: diameterMm,
