@@ -196,7 +196,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       AWS_ENDPOINT_URL_S3: s3.url,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.url,
       AWS_ENDPOINT_URL_SNS: sns.url,
-      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sagemakerUrl,
+      ...(sagemakerUrl ? { AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: sagemakerUrl } : {}),
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_REGION: LOCAL_REGION,
