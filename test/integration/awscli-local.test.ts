@@ -1,0 +1,312 @@
+// The Debian aws CLI, an independent client, against every local service: the wire protocols, not just our SDK use.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+
+const AWS = "/usr/bin/aws";
+const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
+const run = promisify(execFile);
+
+describe("local stack through the aws CLI", () => {
+  let stack: LocalStack;
+  let workDir: string;
+
+  /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
+  async function aws(service: string, endpoint: string, ...args: string[]): Promise<unknown> {
+    const { stdout } = await run(
+      AWS,
+      [service, "--endpoint-url", endpoint, "--output", "json", ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: workDir,
+          AWS_CONFIG_FILE: join(workDir, "no-config"),
+          AWS_SHARED_CREDENTIALS_FILE: join(workDir, "no-credentials"),
+          AWS_ACCESS_KEY_ID: stack.env.AWS_ACCESS_KEY_ID ?? "",
+          AWS_SECRET_ACCESS_KEY: stack.env.AWS_SECRET_ACCESS_KEY ?? "",
+          AWS_DEFAULT_REGION: "us-east-1",
+          AWS_PAGER: "",
+        },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    return stdout.trim() ? JSON.parse(stdout) : undefined;
+  }
+
+  before(async () => {
+    assert.ok(
+      existsSync(AWS),
+      `${AWS} is missing: install the Debian aws CLI with 'apt-get update && apt-get install -y awscli'`,
+    );
+    workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
+    stack = await startLocalStack({
+      ephemeral: true,
+      templatePath: TEMPLATE,
+      startEndpoint: false,
+      log: () => {},
+    });
+  });
+
+  after(async () => {
+    await stack?.stop();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("puts and gets an object byte for byte", async () => {
+    const source = join(workDir, "bytes.bin");
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
+    writeFileSync(source, bytes);
+    await aws(
+      "s3api",
+      stack.endpoints.s3,
+      "put-object",
+      "--bucket",
+      stack.names.bucket,
+      "--key",
+      "cli/bytes.bin",
+      "--body",
+      source,
+    );
+    const target = join(workDir, "bytes.out");
+    await aws(
+      "s3api",
+      stack.endpoints.s3,
+      "get-object",
+      "--bucket",
+      stack.names.bucket,
+      "--key",
+      "cli/bytes.bin",
+      target,
+    );
+    assert.deepEqual(readFileSync(target), bytes);
+  });
+
+  it("pages through a listing one key per request, following continuation tokens", async () => {
+    const source = join(workDir, "small.txt");
+    writeFileSync(source, "x");
+    for (const name of ["p1", "p2", "p3"]) {
+      await aws(
+        "s3api",
+        stack.endpoints.s3,
+        "put-object",
+        "--bucket",
+        stack.names.bucket,
+        "--key",
+        `cli-paging/${name}`,
+        "--body",
+        source,
+      );
+    }
+    const everything = (await aws(
+      "s3api",
+      stack.endpoints.s3,
+      "list-objects-v2",
+      "--bucket",
+      stack.names.bucket,
+      "--prefix",
+      "cli-paging/",
+      "--page-size",
+      "1",
+    )) as { Contents: Array<{ Key: string }> };
+    assert.deepEqual(
+      everything.Contents.map((object) => object.Key),
+      ["cli-paging/p1", "cli-paging/p2", "cli-paging/p3"],
+    );
+    const first = (await aws(
+      "s3api",
+      stack.endpoints.s3,
+      "list-objects-v2",
+      "--bucket",
+      stack.names.bucket,
+      "--prefix",
+      "cli-paging/",
+      "--max-items",
+      "1",
+      "--page-size",
+      "1",
+    )) as { Contents: Array<{ Key: string }>; NextToken: string };
+    assert.deepEqual(
+      first.Contents.map((object) => object.Key),
+      ["cli-paging/p1"],
+    );
+    const second = (await aws(
+      "s3api",
+      stack.endpoints.s3,
+      "list-objects-v2",
+      "--bucket",
+      stack.names.bucket,
+      "--prefix",
+      "cli-paging/",
+      "--max-items",
+      "1",
+      "--page-size",
+      "1",
+      "--starting-token",
+      first.NextToken,
+    )) as { Contents: Array<{ Key: string }> };
+    assert.deepEqual(
+      second.Contents.map((object) => object.Key),
+      ["cli-paging/p2"],
+    );
+  });
+
+  it("starts the lot's execution when 'aws s3 cp' uploads a manifest in parts", async () => {
+    const manifest = join(workDir, "manifest.json");
+    // Over the CLI's 8 MiB multipart threshold, so the object is completed from parts.
+    writeFileSync(manifest, Buffer.alloc(9 * 1024 * 1024, 0x20));
+    await aws(
+      "s3",
+      stack.endpoints.s3,
+      "cp",
+      "--only-show-errors",
+      manifest,
+      `s3://${stack.names.bucket}/lots/CLI-MULTIPART/manifest.json`,
+    );
+    const outcome = await stack.waitForExecution("CLI-MULTIPART");
+    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
+    const described = (await aws(
+      "stepfunctions",
+      stack.endpoints.sfn,
+      "describe-execution",
+      "--execution-arn",
+      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:CLI-MULTIPART`,
+    )) as { input: string; status: string };
+    assert.equal(described.status, "SUCCEEDED");
+    const input = JSON.parse(described.input) as {
+      event: { detail: { reason: string; object: { key: string; size: number } } };
+    };
+    assert.equal(input.event.detail.reason, "CompleteMultipartUpload");
+    assert.equal(input.event.detail.object.key, "lots/CLI-MULTIPART/manifest.json");
+    assert.equal(input.event.detail.object.size, 9 * 1024 * 1024);
+  });
+
+  it("puts, gets and queries DynamoDB items", async () => {
+    for (const sk of ["IMAGE#1", "IMAGE#2", "META"]) {
+      await aws(
+        "dynamodb",
+        stack.endpoints.dynamodb,
+        "put-item",
+        "--table-name",
+        stack.names.table,
+        "--item",
+        JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: sk }, gsi1pk: { S: "CLI" } }),
+      );
+    }
+    const got = (await aws(
+      "dynamodb",
+      stack.endpoints.dynamodb,
+      "get-item",
+      "--table-name",
+      stack.names.table,
+      "--key",
+      JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: "META" } }),
+    )) as { Item: { gsi1pk: { S: string } } };
+    assert.equal(got.Item.gsi1pk.S, "CLI");
+    const images = (await aws(
+      "dynamodb",
+      stack.endpoints.dynamodb,
+      "query",
+      "--table-name",
+      stack.names.table,
+      "--key-condition-expression",
+      "pk = :pk AND begins_with(sk, :image)",
+      "--expression-attribute-values",
+      JSON.stringify({ ":pk": { S: "LOT#CLI" }, ":image": { S: "IMAGE#" } }),
+    )) as { Count: number };
+    assert.equal(images.Count, 2);
+  });
+
+  it("publishes to SNS with a subject and attributes, delivered to onMessage", async () => {
+    const received: Array<{
+      subject?: string;
+      message: string;
+      attributes: Record<string, string>;
+    }> = [];
+    const unsubscribe = stack.onMessage("reports", (message) => received.push(message));
+    const published = (await aws(
+      "sns",
+      stack.endpoints.sns,
+      "publish",
+      "--topic-arn",
+      stack.names.reportTopicArn,
+      "--subject",
+      "Lot CLI report",
+      "--message",
+      '{"lotId":"CLI"}',
+      "--message-attributes",
+      JSON.stringify({ lotId: { DataType: "String", StringValue: "CLI" } }),
+    )) as { MessageId: string };
+    unsubscribe();
+    assert.ok(published.MessageId);
+    assert.deepEqual(received, [
+      { subject: "Lot CLI report", message: '{"lotId":"CLI"}', attributes: { lotId: "CLI" } },
+    ]);
+    const topics = (await aws("sns", stack.endpoints.sns, "list-topics")) as {
+      Topics: Array<{ TopicArn: string }>;
+    };
+    assert.ok(topics.Topics.some((topic) => topic.TopicArn === stack.names.alertTopicArn));
+  });
+
+  it("starts, describes and lists executions, and refuses a duplicate name", async () => {
+    const started = (await aws(
+      "stepfunctions",
+      stack.endpoints.sfn,
+      "start-execution",
+      "--state-machine-arn",
+      stack.names.stateMachineArn,
+      "--name",
+      "CLI-LOT",
+      "--input",
+      JSON.stringify({ lotId: "CLI-LOT", items: [2] }),
+    )) as { executionArn: string };
+    const outcome = await stack.waitForExecution("CLI-LOT");
+    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
+    const described = (await aws(
+      "stepfunctions",
+      stack.endpoints.sfn,
+      "describe-execution",
+      "--execution-arn",
+      started.executionArn,
+    )) as { status: string; output: string };
+    assert.equal(described.status, "SUCCEEDED");
+    assert.ok(JSON.parse(described.output).messageId);
+    const listed = (await aws(
+      "stepfunctions",
+      stack.endpoints.sfn,
+      "list-executions",
+      "--state-machine-arn",
+      stack.names.stateMachineArn,
+    )) as { executions: Array<{ name: string; status: string }> };
+    assert.ok(listed.executions.some((e) => e.name === "CLI-LOT" && e.status === "SUCCEEDED"));
+    const history = (await aws(
+      "stepfunctions",
+      stack.endpoints.sfn,
+      "get-execution-history",
+      "--execution-arn",
+      started.executionArn,
+    )) as { events: Array<{ type: string }> };
+    assert.equal(history.events.at(-1)?.type, "ExecutionSucceeded");
+    await assert.rejects(
+      aws(
+        "stepfunctions",
+        stack.endpoints.sfn,
+        "start-execution",
+        "--state-machine-arn",
+        stack.names.stateMachineArn,
+        "--name",
+        "CLI-LOT",
+        "--input",
+        "{}",
+      ),
+      (error: Error & { stderr?: string }) => {
+        assert.match(error.stderr ?? "", /ExecutionAlreadyExists/);
+        return true;
+      },
+    );
+  });
+});
