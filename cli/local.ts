@@ -6,7 +6,7 @@ import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { createS3Client } from "../lib/aws.ts";
 import { startLocalStack } from "../local/stack.ts";
-import { LotEndings, summariseReport } from "./reports.ts";
+import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
 export async function runLocalCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -25,6 +25,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  quietHandlerLogs();
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });
   const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), log });

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { createS3Client } from "../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
-import { type LotEnding, LotEndings } from "./reports.ts";
+import { type LotEnding, LotEndings, quietHandlerLogs } from "./reports.ts";
 
 export interface ReplayOutcome {
   lotDir: string;
@@ -25,6 +25,7 @@ export async function replayLots(
   options: ReplayOptions = {},
 ): Promise<ReplayOutcome[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  quietHandlerLogs();
   const stack = options.stack ?? (await startLocalStack({ ephemeral: true, log }));
   const s3 = createS3Client();
   const endings = new LotEndings(stack, s3, undefined, (problem) => log(problem));

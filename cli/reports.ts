@@ -98,3 +98,11 @@ export function summariseReport(report: Report): string {
     .join(" ");
   return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed; report s3://.../${report.reportKey}`;
 }
+
+/**
+ * Handlers log through Powertools, whose INFO lines go to stdout as Lambda wants; here stdout
+ * carries reports, so below WARN (which goes to stderr) they stay quiet unless asked for.
+ */
+export function quietHandlerLogs(): void {
+  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
+}

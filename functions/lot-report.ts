@@ -83,7 +83,8 @@ const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
   failed: "FAILED",
 };
 
-export async function storeAndPublishReport(report: Report, deps: ReportDeps): Promise<void> {
+/** Writes the report to S3 and its summary to the lot's and images' table items. */
+export async function storeReport(report: Report, deps: ReportDeps): Promise<void> {
   await putJson(deps.s3, deps.bucket, report.reportKey, report);
   await updateItem(deps.db, deps.table, lotItemKey(report.lotId), {
     status: ITEM_STATUS[report.status],
@@ -105,9 +106,18 @@ export async function storeAndPublishReport(report: Report, deps: ReportDeps): P
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+export async function publishReportMessage(report: Report, deps: ReportDeps): Promise<void> {
   await publish(deps.sns, deps.reportTopicArn, {
     subject: `waferflow lot ${report.lotId}: ${report.status}`,
     body: reportMessage(report),
     attributes: { lotId: report.lotId, status: report.status },
   });
+}
+
+/** Stored first, then published: a message never points at a report that is not there. */
+export async function storeAndPublishReport(report: Report, deps: ReportDeps): Promise<void> {
+  await storeReport(report, deps);
+  await publishReportMessage(report, deps);
 }

@@ -2,12 +2,12 @@
 import type { Alert } from "../../schemas/alert.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
-import { buildReport, type ReportDeps, storeAndPublishReport } from "../lot-report.ts";
-import { errorMessageFromCause, publish } from "../runtime.ts";
+import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
+import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
 
 export async function failLot(
   input: FailLotInput,
-  deps: ReportDeps & { alertTopicArn: string },
+  deps: ReportDeps & { alertTopicArn: string; log?: CoreLog },
 ): Promise<Report> {
   const now = (deps.now ?? (() => new Date()))();
   const error = { name: input.error.Error, message: errorMessageFromCause(input.error.Cause) };
@@ -25,7 +25,15 @@ export async function failLot(
     error,
     completedAt: now,
   });
-  await storeAndPublishReport(report, deps);
+  // The lot may have failed because the store is down: operators must hear of it all the same.
+  let storeProblem: string | undefined;
+  try {
+    await storeReport(report, deps);
+  } catch (storeError) {
+    storeProblem = `${(storeError as Error).name}: ${(storeError as Error).message}`;
+    deps.log?.error("failed report could not be stored", { lotId: input.lotId, storeProblem });
+  }
+  await publishReportMessage(report, deps);
   const alert: Alert = {
     schemaVersion: 1,
     kind: "lot_failed",
@@ -33,6 +41,9 @@ export async function failLot(
     lotId: input.lotId,
     message: `lot ${input.lotId} failed: ${error.name}: ${error.message}`,
     key: report.reportKey,
+    ...(storeProblem
+      ? { problems: [`the failed report could not be stored: ${storeProblem}`] }
+      : {}),
   };
   await publish(deps.sns, deps.alertTopicArn, {
     subject: `waferflow lot ${input.lotId} FAILED`,

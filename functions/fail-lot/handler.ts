@@ -24,6 +24,7 @@ const deps = {
   table: config.TABLE_NAME,
   reportTopicArn: config.REPORT_TOPIC_ARN,
   alertTopicArn: config.ALERT_TOPIC_ARN,
+  log: logger,
 };
 
 export async function handler(event: unknown, context?: Context) {

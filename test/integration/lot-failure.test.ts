@@ -1,0 +1,59 @@
+// A lot the workflow cannot process ends FAILED: marked in DynamoDB, reported and alerted, never left hanging.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient, createSfnClient } from "../../lib/aws.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { AlertSchema } from "../../schemas/alert.ts";
+import { ReportSchema } from "../../schemas/report.ts";
+
+describe("a lot that fails", () => {
+  let stack: LocalStack;
+  before(async () => {
+    stack = await startLocalStack({ ephemeral: true, startEndpoint: false, log: () => {} });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it("is caught, marked FAILED, reported as failed and alerted", async () => {
+    const reports: unknown[] = [];
+    const alerts: unknown[] = [];
+    const stopReports = stack.onMessage("reports", (m) => reports.push(JSON.parse(m.message)));
+    const stopAlerts = stack.onMessage("alerts", (m) => alerts.push(JSON.parse(m.message)));
+    const lotId = "BROKEN-LOT-1";
+    // A manifest the start function would never pass: no images. Started by hand to reach the Catch.
+    await createSfnClient().send(
+      new StartExecutionCommand({
+        stateMachineArn: stack.names.stateMachineArn,
+        name: lotId,
+        input: JSON.stringify({
+          lotId,
+          manifestKey: `lots/${lotId}/manifest.json`,
+          metadata: {},
+          images: [],
+        }),
+      }),
+    );
+    const outcome = await stack.waitForExecution(lotId, 60_000);
+    stopReports();
+    stopAlerts();
+    assert.equal(outcome.status, "FAILED");
+    assert.equal(outcome.error, "LotFailed");
+
+    const report = ReportSchema.parse(reports[0]);
+    assert.equal(report.status, "failed");
+    assert.equal(report.error?.name, "InvalidInputError");
+    assert.match(report.error?.message ?? "", /images/);
+    const alert = AlertSchema.parse(alerts[0]);
+    assert.equal(alert.kind, "lot_failed");
+    assert.equal(alert.lotId, lotId);
+
+    const item = await createDocumentClient().send(
+      new GetCommand({ TableName: stack.names.table, Key: { pk: `LOT#${lotId}`, sk: "LOT" } }),
+    );
+    assert.equal(item.Item?.status, "FAILED");
+    assert.equal(item.Item?.reportKey, report.reportKey);
+  });
+});
