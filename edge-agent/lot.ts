@@ -1,0 +1,203 @@
+// Reads a lot directory as a machine left it: which files are images, their checksums, and lot.json.
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { safeSegment } from "../lib/keys.ts";
+import type { ImageContentType } from "../schemas/common.ts";
+import { type LotFile, LotFileSchema, type LotMetadata } from "../schemas/lot.ts";
+import {
+  DuplicateKeyError,
+  LotDirectoryError,
+  LotFileError,
+  UnsupportedImageError,
+} from "./errors.ts";
+
+export const LOT_FILE_NAME = "lot.json";
+const IMAGE_EXTENSION = /\.(png|tiff?)$/i;
+
+export interface ScannedImage {
+  /** The name as the machine wrote it; S3 keys come from it through safeSegment. */
+  fileName: string;
+  path: string;
+  /** The sanitised key segment, unique within the lot. */
+  segment: string;
+  sha256: string;
+  bytes: number;
+  mtimeMs: number;
+  contentType: ImageContentType;
+}
+
+export interface RejectedFile {
+  fileName: string;
+  reason: string;
+}
+
+export interface LotScan {
+  dir: string;
+  /** lot.json as parsed, when the lot has one. */
+  lotFile: LotFile | undefined;
+  metadata: LotMetadata;
+  images: ScannedImage[];
+  /** Files that look like images but cannot be uploaded as one, with the reason. */
+  rejected: RejectedFile[];
+  /** Everything else in the directory (hidden files, other extensions, sub-directories). */
+  ignored: string[];
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** The image type the first bytes declare; extensions lie, signatures rarely do. */
+export function detectContentType(head: Uint8Array): ImageContentType | undefined {
+  if (PNG_SIGNATURE.every((byte, i) => head[i] === byte)) return "image/png";
+  const [a, b, c, d] = [head[0], head[1], head[2], head[3]];
+  // Classic TIFF (42) and BigTIFF (43), in both byte orders.
+  if (a === 0x49 && b === 0x49 && (c === 0x2a || c === 0x2b) && d === 0x00) return "image/tiff";
+  if (a === 0x4d && b === 0x4d && c === 0x00 && (d === 0x2a || d === 0x2b)) return "image/tiff";
+  return undefined;
+}
+
+/** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
+export async function hashFile(
+  path: string,
+): Promise<{ sha256: string; bytes: number; head: Buffer }> {
+  const hash = createHash("sha256");
+  const headChunks: Buffer[] = [];
+  let headLength = 0;
+  let bytes = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (headLength < PNG_SIGNATURE.length) {
+      headChunks.push(chunk.subarray(0, PNG_SIGNATURE.length - headLength));
+      headLength += Math.min(chunk.length, PNG_SIGNATURE.length - headLength);
+    }
+  }
+  return { sha256: hash.digest("hex"), bytes, head: Buffer.concat(headChunks) };
+}
+
+function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.length ? path.map(String).join(".") : "(root)";
+}
+
+/** Parses lot.json; every problem names the file and the field so the operator can fix it. */
+export async function readLotFile(path: string): Promise<LotFile> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    throw new LotFileError(`${path}: cannot be read: ${(cause as Error).message}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new LotFileError(`${path}: not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = LotFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const keys =
+        "keys" in issue && Array.isArray(issue.keys) ? ` (${issue.keys.join(", ")})` : "";
+      return `field '${formatZodPath(issue.path)}': ${issue.message}${keys}`;
+    });
+    throw new LotFileError(`${path}: ${problems.join("; ")}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}
+
+/**
+ * Lists a lot directory, checksums every image and reads lot.json. Files that cannot be images
+ * are rejected one by one so the rest of the lot still goes; two names that would share a key
+ * fail the whole lot, because uploading both would silently lose one.
+ */
+export async function scanLot(dir: string): Promise<LotScan> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (cause) {
+    throw new LotDirectoryError(
+      `lot directory ${dir} cannot be read: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  const scan: LotScan = {
+    dir,
+    lotFile: undefined,
+    metadata: {},
+    images: [],
+    rejected: [],
+    ignored: [],
+  };
+  const bySegment = new Map<string, string>();
+  for (const fileName of names) {
+    const path = join(dir, fileName);
+    if (fileName === LOT_FILE_NAME) {
+      scan.lotFile = await readLotFile(path);
+      const { lotId: _lotId, ...metadata } = scan.lotFile;
+      scan.metadata = metadata;
+      continue;
+    }
+    if (fileName.startsWith(".") || !IMAGE_EXTENSION.test(fileName)) {
+      scan.ignored.push(fileName);
+      continue;
+    }
+    // lstat: a symlink could point anywhere on the machine; only files the machine wrote go up.
+    const stats = await lstat(path);
+    if (!stats.isFile()) {
+      scan.ignored.push(fileName);
+      continue;
+    }
+    let segment: string;
+    try {
+      segment = safeSegment(fileName);
+    } catch (error) {
+      scan.rejected.push({ fileName, reason: (error as Error).message });
+      continue;
+    }
+    const { sha256, bytes, head } = await hashFile(path);
+    if (bytes === 0) {
+      scan.rejected.push({ fileName, reason: "file is empty" });
+      continue;
+    }
+    const contentType = detectContentType(head);
+    if (!contentType) {
+      const error = new UnsupportedImageError(
+        `${fileName}: content is neither PNG nor TIFF (first bytes ${head.toString("hex")})`,
+      );
+      scan.rejected.push({ fileName, reason: error.message });
+      continue;
+    }
+    const clash = bySegment.get(segment);
+    if (clash !== undefined) {
+      throw new DuplicateKeyError(
+        `files '${clash}' and '${fileName}' in ${dir} map to the same image key '${segment}'`,
+      );
+    }
+    bySegment.set(segment, fileName);
+    scan.images.push({
+      fileName,
+      path,
+      segment,
+      sha256,
+      bytes,
+      mtimeMs: stats.mtimeMs,
+      contentType,
+    });
+  }
+  return scan;
+}
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** LOT-YYYYMMDD-HHMMSS-XXXXXX (UTC): sorts by time, and the suffix keeps same-second lots apart. */
+export function generateLotId(
+  now: Date = new Date(),
+  random: (n: number) => Uint8Array = randomBytes,
+): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const suffix = Array.from(random(6), (byte) => BASE32[byte % 32]).join("");
+  return `LOT-${stamp}-${suffix}`;
+}

@@ -1,0 +1,720 @@
+// Uploads one lot to S3, resumably: every image checksummed and confirmed, the manifest strictly last.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { open, readFile, stat } from "node:fs/promises";
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { lotKeys } from "../lib/keys.ts";
+import type { JournalFile, JournalMultipart, JournalPart } from "../schemas/agent-journal.ts";
+import { MANIFEST_SCHEMA_VERSION, type Manifest, ManifestSchema } from "../schemas/lot.ts";
+import {
+  AgentConfigError,
+  ChecksumMismatchError,
+  EmptyLotError,
+  SourceChangedError,
+  TooManyImagesError,
+  UploadError,
+} from "./errors.ts";
+import { JournalStore, journalPath, loadJournal, planJournal } from "./journal.ts";
+import { type RejectedFile, type ScannedImage, scanLot } from "./lot.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from "./retry.ts";
+
+const MIB = 1024 * 1024;
+export const DEFAULT_PART_SIZE_BYTES = 8 * MIB;
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
+/** S3 refuses smaller parts (except the last one). */
+export const MIN_PART_SIZE_BYTES = 5 * MIB;
+const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
+const MAX_PARTS = 10_000;
+const MAX_MANIFEST_IMAGES = 1000;
+export const DEFAULT_CONCURRENCY = 4;
+
+export interface UploadLotOptions {
+  dir: string;
+  s3: S3Client;
+  bucket: string;
+  /** Where journals live; survives restarts, so it must not be a temp directory in production. */
+  stateDir: string;
+  partSizeBytes?: number;
+  multipartThresholdBytes?: number;
+  /** Requests in flight at once, across files and parts; also bounds memory to this many parts. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** Re-send the manifest of a lot already finished (and accept a finished lot that changed). */
+  force?: boolean;
+  /** Parts under S3's 5 MiB minimum; only for servers that accept them (s3rver in tests). */
+  allowSmallParts?: boolean;
+  retry?: Partial<RetryPolicy>;
+  /**
+   * Compare each ETag with the MD5 of the bytes sent. True by default; turn off for buckets
+   * encrypted with SSE-KMS, whose ETags are not MD5s (Content-MD5 still guards the transfer).
+   */
+  checkEtagMd5?: boolean;
+  now?: () => Date;
+}
+
+export interface UploadLotResult {
+  lotId: string;
+  manifestKey: string;
+  manifest: Manifest;
+  /** Images sent in this run. */
+  uploaded: number;
+  /** Images already in S3 (confirmed by size and sha256), not sent again. */
+  skipped: number;
+  rejected: RejectedFile[];
+  /** Files in the lot directory that are not images (hidden files, other extensions). */
+  ignored: string[];
+  /** False when the manifest was already in S3 and left alone. */
+  manifestWritten: boolean;
+}
+
+let agentVersion: string | undefined;
+/** "waferflow-edge-agent/<package version>", so a manifest says which agent wrote it. */
+export function agentName(): string {
+  if (agentVersion === undefined) {
+    const path = fileURLToPath(new URL("../package.json", import.meta.url));
+    agentVersion = (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+  }
+  return `waferflow-edge-agent/${agentVersion}`;
+}
+
+interface Settings {
+  partSizeBytes: number;
+  multipartThresholdBytes: number;
+  concurrency: number;
+  retry: RetryPolicy;
+  checkEtagMd5: boolean;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new AgentConfigError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function settingsFrom(options: UploadLotOptions): Settings {
+  const partSizeBytes = positiveInteger(
+    "partSizeBytes",
+    options.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES,
+  );
+  if (partSizeBytes < MIN_PART_SIZE_BYTES && !options.allowSmallParts) {
+    throw new AgentConfigError(
+      `partSizeBytes must be at least ${MIN_PART_SIZE_BYTES} (5 MiB, the S3 minimum), got ${partSizeBytes}`,
+    );
+  }
+  if (partSizeBytes > MAX_PART_SIZE_BYTES) {
+    throw new AgentConfigError(`partSizeBytes must be at most 5 GiB, got ${partSizeBytes}`);
+  }
+  const multipartThresholdBytes = positiveInteger(
+    "multipartThresholdBytes",
+    options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES,
+  );
+  if (multipartThresholdBytes > MAX_PART_SIZE_BYTES) {
+    throw new AgentConfigError(
+      `multipartThresholdBytes must be at most 5 GiB (the PutObject limit)`,
+    );
+  }
+  const retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  positiveInteger("retry.attempts", retry.attempts);
+  return {
+    partSizeBytes,
+    multipartThresholdBytes,
+    concurrency: positiveInteger("concurrency", options.concurrency ?? DEFAULT_CONCURRENCY),
+    retry,
+    checkEtagMd5: options.checkEtagMd5 ?? true,
+  };
+}
+
+/** Hands out `limit` slots; the holder of a slot may have one part's bytes in memory. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(limit: number) {
+    this.free = limit;
+  }
+  async use<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+/**
+ * Runs `task` over `items`, `limit` at a time. A failure does not stop the others (their
+ * progress is worth keeping in the journal); all failures come back together at the end.
+ */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  task: (item: T) => Promise<void>,
+): Promise<Array<{ item: T; error: unknown }>> {
+  const failures: Array<{ item: T; error: unknown }> = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal?.aborted) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (error) {
+        failures.push({ item, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  signal?.throwIfAborted();
+  return failures;
+}
+
+function errorName(error: unknown): string {
+  return (error as { name?: string })?.name ?? "Error";
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function describe(error: unknown): string {
+  return `${errorName(error)}: ${(error as Error)?.message ?? String(error)}`;
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? "").replaceAll('"', "");
+}
+
+interface Run {
+  s3: S3Client;
+  bucket: string;
+  settings: Settings;
+  store: JournalStore;
+  semaphore: Semaphore;
+  signal: AbortSignal | undefined;
+  log: (line: string) => void;
+  lotId: string;
+}
+
+function send<T>(run: Run, what: string, request: () => Promise<T>): Promise<T> {
+  return withRetry(request, {
+    policy: run.settings.retry,
+    signal: run.signal,
+    onRetry: (error, attempt, delayMs) =>
+      run.log(
+        `lot ${run.lotId}: ${what} failed (${describe(error)}); retry ${attempt} in ${delayMs} ms`,
+      ),
+  });
+}
+
+function checkEtag(run: Run, what: string, etag: string | undefined, md5Hex: string): void {
+  if (!run.settings.checkEtagMd5 || unquote(etag) === md5Hex) return;
+  throw new ChecksumMismatchError(
+    `${what}: S3 acknowledged ETag ${etag ?? "(none)"} but the bytes sent have MD5 ${md5Hex}`,
+  );
+}
+
+/** True when S3 holds this exact object: same size and the sha256 we stored with it. */
+async function objectMatches(
+  run: Run,
+  object: { key: string; bytes: number; sha256: string },
+): Promise<boolean> {
+  try {
+    const head = await send(run, `checking ${object.key}`, () =>
+      run.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: object.key }), {
+        abortSignal: run.signal,
+      }),
+    );
+    return head.ContentLength === object.bytes && head.Metadata?.sha256 === object.sha256;
+  } catch (error) {
+    if (
+      errorName(error) === "NotFound" ||
+      errorName(error) === "NoSuchKey" ||
+      httpStatus(error) === 404
+    ) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+async function abortUpload(run: Run, key: string, uploadId: string): Promise<void> {
+  try {
+    await run.s3.send(
+      new AbortMultipartUploadCommand({ Bucket: run.bucket, Key: key, UploadId: uploadId }),
+      {
+        abortSignal: run.signal,
+      },
+    );
+  } catch (error) {
+    // Best effort: a bucket lifecycle rule should clean up what is left; it costs space, not data.
+    run.log(
+      `lot ${run.lotId}: could not abort stale multipart upload of ${key} (${describe(error)})`,
+    );
+  }
+}
+
+async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promise<void> {
+  await run.semaphore.use(async () => {
+    const body = await readFile(image.path);
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    if (sha256 !== file.sha256 || body.length !== file.bytes) {
+      throw new SourceChangedError(
+        `${image.path} changed since it was scanned; the lot is still being written`,
+      );
+    }
+    const md5 = createHash("md5").update(body).digest();
+    await send(run, `uploading ${file.key}`, async () => {
+      const put = await run.s3.send(
+        new PutObjectCommand({
+          Bucket: run.bucket,
+          Key: file.key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: file.contentType,
+          ContentMD5: md5.toString("base64"),
+          Metadata: { sha256: file.sha256 },
+        }),
+        { abortSignal: run.signal },
+      );
+      checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
+    });
+  });
+}
+
+/** The part size for one file: the configured one, raised when the file would need over 10,000 parts. */
+function partSizeFor(bytes: number, configured: number): number {
+  return Math.max(configured, Math.ceil(bytes / MAX_PARTS));
+}
+
+/**
+ * Which journalled parts S3 still has, with the same ETag and size. "gone" means the upload no
+ * longer exists (completed, aborted or expired) and must start over.
+ */
+async function confirmParts(
+  run: Run,
+  file: JournalFile,
+  multipart: JournalMultipart,
+): Promise<JournalPart[] | "gone"> {
+  const listed = new Map<number, { etag: string; size: number | undefined }>();
+  try {
+    let marker: string | undefined;
+    do {
+      const page = await send(run, `listing parts of ${file.key}`, () =>
+        run.s3.send(
+          new ListPartsCommand({
+            Bucket: run.bucket,
+            Key: file.key,
+            UploadId: multipart.uploadId,
+            PartNumberMarker: marker,
+          }),
+          { abortSignal: run.signal },
+        ),
+      );
+      for (const part of page.Parts ?? []) {
+        if (part.PartNumber !== undefined)
+          listed.set(part.PartNumber, { etag: unquote(part.ETag), size: part.Size });
+      }
+      marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (marker);
+  } catch (error) {
+    const status = httpStatus(error);
+    if (errorName(error) === "NoSuchUpload" || status === 404) return "gone";
+    if (
+      status === 405 ||
+      status === 501 ||
+      errorName(error) === "NotImplemented" ||
+      errorName(error) === "MethodNotAllowed"
+    ) {
+      // Some S3 look-alikes (s3rver) cannot list parts; the journal is then the only record.
+      run.log(
+        `lot ${run.lotId}: the server cannot list parts; trusting the journal for ${file.key}`,
+      );
+      return multipart.parts;
+    }
+    throw error;
+  }
+  return multipart.parts.filter((part) => {
+    const found = listed.get(part.partNumber);
+    return (
+      found !== undefined &&
+      found.etag === unquote(part.etag) &&
+      (found.size === undefined || found.size === part.bytes)
+    );
+  });
+}
+
+async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await open(path, "r");
+  try {
+    const buffer = Buffer.alloc(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled !== length) {
+      throw new SourceChangedError(
+        `${path} is shorter than when it was scanned; the lot is still being written`,
+      );
+    }
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): Promise<void> {
+  const partSizeBytes = partSizeFor(file.bytes, run.settings.partSizeBytes);
+  let multipart = file.multipart;
+  if (multipart && multipart.partSizeBytes !== partSizeBytes) {
+    await abortUpload(run, file.key, multipart.uploadId);
+    multipart = undefined;
+  }
+  if (multipart) {
+    const kept = await confirmParts(run, file, multipart);
+    if (kept === "gone") {
+      run.log(`lot ${run.lotId}: multipart upload of ${file.key} is gone; starting it over`);
+      multipart = undefined;
+    } else {
+      if (kept.length !== multipart.parts.length) {
+        run.log(
+          `lot ${run.lotId}: ${multipart.parts.length - kept.length} journalled parts of ${file.key} are missing in S3; re-sending them`,
+        );
+      }
+      multipart.parts = kept;
+      run.log(`lot ${run.lotId}: resuming ${file.key} with ${kept.length} parts already sent`);
+    }
+  }
+  if (!multipart) {
+    const created = await send(run, `starting the upload of ${file.key}`, () =>
+      run.s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: run.bucket,
+          Key: file.key,
+          ContentType: file.contentType,
+          Metadata: { sha256: file.sha256 },
+        }),
+        { abortSignal: run.signal },
+      ),
+    );
+    if (!created.UploadId) throw new UploadError(`S3 returned no UploadId for ${file.key}`);
+    multipart = { uploadId: created.UploadId, partSizeBytes, parts: [] };
+  }
+  const active = multipart;
+  file.multipart = active;
+  // The UploadId is on disk before any part is sent, so a crash never orphans sent parts.
+  await run.store.save();
+
+  const partCount = Math.ceil(file.bytes / partSizeBytes);
+  const sent = new Set(active.parts.map((part) => part.partNumber));
+  const missing = Array.from({ length: partCount }, (_, i) => i + 1).filter((n) => !sent.has(n));
+  const failures = await forEachLimited(
+    missing,
+    run.settings.concurrency,
+    run.signal,
+    async (partNumber) => {
+      await run.semaphore.use(async () => {
+        const offset = (partNumber - 1) * partSizeBytes;
+        const length = Math.min(partSizeBytes, file.bytes - offset);
+        const body = await readRange(image.path, offset, length);
+        const md5 = createHash("md5").update(body).digest();
+        const what = `uploading part ${partNumber}/${partCount} of ${file.key}`;
+        const etag = await send(run, what, async () => {
+          const part = await run.s3.send(
+            new UploadPartCommand({
+              Bucket: run.bucket,
+              Key: file.key,
+              UploadId: active.uploadId,
+              PartNumber: partNumber,
+              Body: body,
+              ContentLength: length,
+              ContentMD5: md5.toString("base64"),
+            }),
+            { abortSignal: run.signal },
+          );
+          checkEtag(run, what, part.ETag, md5.toString("hex"));
+          return part.ETag ?? md5.toString("hex");
+        });
+        active.parts.push({ partNumber, etag, bytes: length });
+        await run.store.save();
+      });
+    },
+  );
+  const failure = failures[0];
+  if (failure) throw failure.error;
+
+  const parts = [...active.parts].sort((a, b) => a.partNumber - b.partNumber);
+  try {
+    await send(run, `completing ${file.key}`, () =>
+      run.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: run.bucket,
+          Key: file.key,
+          UploadId: active.uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
+          },
+        }),
+        { abortSignal: run.signal },
+      ),
+    );
+  } catch (error) {
+    // A completion whose answer was lost leaves no upload behind; the object tells the truth.
+    if (errorName(error) === "NoSuchUpload" && (await objectMatches(run, file))) return;
+    if (errorName(error) === "NoSuchUpload" || errorName(error) === "InvalidPart") {
+      file.multipart = undefined;
+      await run.store.save();
+    }
+    throw error;
+  }
+}
+
+async function assertSourceUnchanged(image: ScannedImage): Promise<void> {
+  const now = await stat(image.path);
+  if (now.size !== image.bytes || now.mtimeMs !== image.mtimeMs) {
+    throw new SourceChangedError(
+      `${image.path} changed while it was uploaded (size ${image.bytes} -> ${now.size}); the lot is still being written`,
+    );
+  }
+}
+
+async function ensureImage(
+  run: Run,
+  image: ScannedImage,
+  counts: { uploaded: number; skipped: number },
+): Promise<void> {
+  const file = run.store.journal.files[image.fileName];
+  if (!file) throw new UploadError(`journal has no entry for ${image.fileName}`);
+  // Checked even when the journal does not say done: a crash may have come between the upload and the journal write.
+  if (await objectMatches(run, file)) {
+    if (!file.done || file.multipart) {
+      file.done = true;
+      file.multipart = undefined;
+      await run.store.save();
+    }
+    counts.skipped++;
+    return;
+  }
+  if (file.done) {
+    run.log(`lot ${run.lotId}: ${file.key} is missing or different in S3; uploading it again`);
+    file.done = false;
+  }
+  if (file.bytes > run.settings.multipartThresholdBytes) await putMultipart(run, image, file);
+  else await putWhole(run, image, file);
+  await assertSourceUnchanged(image);
+  if (!(await objectMatches(run, file))) {
+    throw new ChecksumMismatchError(
+      `${file.key} in S3 does not have the size and sha256 just uploaded`,
+    );
+  }
+  file.done = true;
+  file.multipart = undefined;
+  await run.store.save();
+  counts.uploaded++;
+}
+
+/** The manifest this agent sent earlier, if S3 still holds exactly it (sha256 of its bytes). */
+async function readSentManifest(
+  run: Run,
+  key: string,
+  sha256: string,
+): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await send(run, `reading ${key}`, async () => {
+      const object = await run.s3.send(new GetObjectCommand({ Bucket: run.bucket, Key: key }), {
+        abortSignal: run.signal,
+      });
+      return (await object.Body?.transformToString("utf8")) ?? "";
+    });
+  } catch (error) {
+    if (errorName(error) === "NoSuchKey" || httpStatus(error) === 404) return undefined;
+    throw error;
+  }
+  if (createHash("sha256").update(text).digest("hex") !== sha256) return undefined;
+  const parsed = ManifestSchema.safeParse(JSON.parse(text));
+  return parsed.success ? parsed.data : undefined;
+}
+
+function buildManifest(
+  run: Run,
+  images: ScannedImage[],
+  metadata: Manifest["metadata"],
+  createdAt: string,
+): Manifest {
+  const parsed = ManifestSchema.safeParse({
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    lotId: run.lotId,
+    createdAt,
+    source: { agent: agentName(), host: hostname() },
+    metadata,
+    images: [...images]
+      .sort((a, b) => a.fileName.localeCompare(b.fileName))
+      .map((image) => {
+        const file = run.store.journal.files[image.fileName];
+        return {
+          fileName: image.fileName,
+          key: file?.key,
+          sha256: image.sha256,
+          bytes: image.bytes,
+          contentType: image.contentType,
+        };
+      }),
+  });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${i.path.join(".") || "(root)"}: ${i.message}`,
+    );
+    throw new UploadError(
+      `the manifest of lot ${run.lotId} would be invalid: ${problems.join("; ")}`,
+      {
+        cause: parsed.error,
+      },
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Uploads the lot in `dir`: scans and checksums it, sends every image not already in S3
+ * (resuming multipart uploads from the journal), confirms each one, and only then writes the
+ * manifest that triggers processing. Running it again over a finished lot only confirms.
+ */
+export async function uploadLot(options: UploadLotOptions): Promise<UploadLotResult> {
+  const settings = settingsFrom(options);
+  const log = options.log ?? (() => {});
+  const now = options.now ?? (() => new Date());
+  const { signal } = options;
+  signal?.throwIfAborted();
+
+  const scan = await scanLot(options.dir);
+  for (const rejected of scan.rejected)
+    log(`lot ${options.dir}: not uploading ${rejected.fileName}: ${rejected.reason}`);
+  if (scan.ignored.length) log(`lot ${options.dir}: ignoring ${scan.ignored.join(", ")}`);
+  if (scan.images.length === 0) {
+    throw new EmptyLotError(`lot directory ${options.dir} holds no PNG or TIFF image to upload`);
+  }
+  if (scan.images.length > MAX_MANIFEST_IMAGES) {
+    throw new TooManyImagesError(
+      `lot directory ${options.dir} holds ${scan.images.length} images; a lot may have at most ${MAX_MANIFEST_IMAGES}`,
+    );
+  }
+
+  const path = journalPath(options.stateDir, options.dir);
+  const plan = planJournal({
+    existing: await loadJournal(path),
+    scan,
+    bucket: options.bucket,
+    now: now(),
+    force: options.force,
+  });
+  const store = new JournalStore(path, plan.journal);
+  // The lot id is on disk before anything goes to S3, so a restart can never pick another.
+  await store.save();
+  const run: Run = {
+    s3: options.s3,
+    bucket: options.bucket,
+    settings,
+    store,
+    semaphore: new Semaphore(settings.concurrency),
+    signal,
+    log,
+    lotId: plan.journal.lotId,
+  };
+  log(
+    `lot ${run.lotId}: ${plan.freshLot ? "new" : "resuming"} upload of ${scan.images.length} images from ${options.dir}`,
+  );
+  if (plan.changed.length)
+    log(`lot ${run.lotId}: changed since the last run, starting over: ${plan.changed.join(", ")}`);
+  for (const stale of plan.staleUploads) await abortUpload(run, stale.key, stale.uploadId);
+
+  const counts = { uploaded: 0, skipped: 0 };
+  const failures = await forEachLimited(scan.images, settings.concurrency, signal, (image) =>
+    ensureImage(run, image, counts),
+  );
+  if (failures.length > 0) {
+    const detail = failures
+      .map(({ item, error }) => `${item.fileName}: ${describe(error)}`)
+      .join("; ");
+    throw new UploadError(
+      `lot ${run.lotId}: ${failures.length} of ${scan.images.length} images failed, manifest not written (${detail})`,
+      { cause: failures[0]?.error },
+    );
+  }
+
+  const manifestKey = lotKeys.manifest(run.lotId);
+  const journal = store.journal;
+  if (journal.manifest && !options.force) {
+    const manifest = await readSentManifest(run, manifestKey, journal.manifest.sha256);
+    if (manifest) {
+      log(`lot ${run.lotId}: already uploaded; manifest ${manifestKey} confirmed`);
+      return {
+        lotId: run.lotId,
+        manifestKey,
+        manifest,
+        ...counts,
+        rejected: scan.rejected,
+        ignored: scan.ignored,
+        manifestWritten: false,
+      };
+    }
+    log(
+      `lot ${run.lotId}: manifest ${manifestKey} is missing or different in S3; writing it again`,
+    );
+  }
+  const manifest = buildManifest(
+    run,
+    scan.images,
+    scan.metadata,
+    journal.manifest?.createdAt ?? now().toISOString(),
+  );
+  const body = JSON.stringify(manifest, null, 2);
+  const sha256 = createHash("sha256").update(body).digest("hex");
+  const md5 = createHash("md5").update(body).digest();
+  await send(run, `writing ${manifestKey}`, async () => {
+    const put = await run.s3.send(
+      new PutObjectCommand({
+        Bucket: run.bucket,
+        Key: manifestKey,
+        Body: body,
+        ContentType: "application/json",
+        ContentMD5: md5.toString("base64"),
+        Metadata: { sha256 },
+      }),
+      { abortSignal: signal },
+    );
+    checkEtag(run, `writing ${manifestKey}`, put.ETag, md5.toString("hex"));
+  });
+  journal.manifest = { key: manifestKey, createdAt: manifest.createdAt, sha256 };
+  await store.save();
+  log(
+    `lot ${run.lotId}: ${counts.uploaded} images uploaded, ${counts.skipped} already there; manifest ${manifestKey} written`,
+  );
+  return {
+    lotId: run.lotId,
+    manifestKey,
+    manifest,
+    ...counts,
+    rejected: scan.rejected,
+    ignored: scan.ignored,
+    manifestWritten: true,
+  };
+}

@@ -1,0 +1,352 @@
+// The edge agent against a real S3 server: integrity, manifest order, idempotence, resume, changed sources.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { journalPath, loadJournal } from "../../edge-agent/journal.ts";
+import { uploadLot } from "../../edge-agent/upload.ts";
+import { lotKeys } from "../../lib/keys.ts";
+import { ManifestSchema } from "../../schemas/lot.ts";
+import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const TIFF_SIGNATURE = Buffer.from([0x49, 0x49, 0x2a, 0x00]);
+const PART = 64 * 1024;
+const SMALL_PARTS = {
+  partSizeBytes: PART,
+  multipartThresholdBytes: 2 * PART,
+  allowSmallParts: true,
+  retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+};
+
+function fakeImage(signature: Buffer, bytes: number): Buffer {
+  return Buffer.concat([signature, randomBytes(bytes - signature.length)]);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Counts the S3 commands a client sends, by name, as the agent issues them. */
+function countCommands(client: S3Client): Map<string, number> {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = context.commandName ?? "(unnamed)";
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "countCommands" },
+  );
+  return counts;
+}
+
+async function download(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await (object.Body?.transformToByteArray() ?? new Uint8Array()));
+}
+
+describe("uploadLot against s3rver", () => {
+  let s3: TestS3;
+  let work: string;
+  let lotCounter = 0;
+
+  before(async () => {
+    s3 = await startS3rver();
+    work = await mkdtemp(join(tmpdir(), "waferflow-agent-it-"));
+  });
+  after(async () => {
+    await s3.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function makeLot(
+    files: Record<string, Buffer | string>,
+  ): Promise<{ dir: string; stateDir: string }> {
+    lotCounter++;
+    const dir = join(work, `lot-${lotCounter}`);
+    await mkdir(dir, { recursive: true });
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+    return { dir, stateDir: join(work, `state-${lotCounter}`) };
+  }
+
+  test("uploads every image intact, then the manifest last", async () => {
+    const images = {
+      "wafer 01.png": fakeImage(PNG_SIGNATURE, 10_000),
+      "wafer02.TIF": fakeImage(TIFF_SIGNATURE, 50_000),
+      "big.tiff": fakeImage(TIFF_SIGNATURE, 5 * PART + 123),
+    };
+    const { dir, stateDir } = await makeLot({
+      ...images,
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-FULL", product: "P1", waferDiameterMm: 300 }),
+      "notes.txt": "operator notes",
+      "renamed.png": "this is not an image",
+      ".DS_Store": "x",
+    });
+    const client = s3.client();
+    const eventsBefore = s3.events.length;
+
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+
+    assert.equal(result.lotId, "LOT-IT-FULL");
+    assert.equal(result.manifestKey, "lots/LOT-IT-FULL/manifest.json");
+    assert.equal(result.uploaded, 3);
+    assert.equal(result.skipped, 0);
+    assert.equal(result.manifestWritten, true);
+    assert.deepEqual(
+      result.rejected.map((r) => r.fileName),
+      ["renamed.png"],
+    );
+    assert.match(result.rejected[0]?.reason ?? "", /neither PNG nor TIFF/);
+    assert.deepEqual(result.ignored.sort(), [".DS_Store", "notes.txt"]);
+
+    for (const [fileName, content] of Object.entries(images)) {
+      const key = lotKeys.image("LOT-IT-FULL", fileName);
+      const stored = await download(client, s3.bucket, key);
+      assert.equal(sha256(stored), sha256(content), `${fileName} arrived intact`);
+      const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+      assert.equal(head.Metadata?.sha256, sha256(content));
+    }
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: lotKeys.image("LOT-IT-FULL", "big.tiff") }),
+    );
+    assert.equal(head.ContentType, "image/tiff");
+
+    const manifest = ManifestSchema.parse(
+      JSON.parse((await download(client, s3.bucket, result.manifestKey)).toString("utf8")),
+    );
+    assert.deepEqual(manifest, result.manifest);
+    assert.deepEqual(manifest.metadata, { product: "P1", waferDiameterMm: 300 });
+    assert.match(manifest.source.agent, /^waferflow-edge-agent\/\d+\.\d+\.\d+/);
+    assert.deepEqual(
+      manifest.images.map((i) => [i.fileName, i.key, i.sha256, i.bytes, i.contentType]),
+      [
+        [
+          "big.tiff",
+          "lots/LOT-IT-FULL/images/big.tiff",
+          sha256(images["big.tiff"]),
+          images["big.tiff"].length,
+          "image/tiff",
+        ],
+        [
+          "wafer 01.png",
+          "lots/LOT-IT-FULL/images/wafer_01.png",
+          sha256(images["wafer 01.png"]),
+          10_000,
+          "image/png",
+        ],
+        [
+          "wafer02.TIF",
+          "lots/LOT-IT-FULL/images/wafer02.TIF",
+          sha256(images["wafer02.TIF"]),
+          50_000,
+          "image/tiff",
+        ],
+      ],
+    );
+
+    const created = s3.events
+      .slice(eventsBefore)
+      .filter((e) => e.eventName.startsWith("ObjectCreated"));
+    assert.deepEqual(
+      created.map((e) => e.key).sort(),
+      [...manifest.images.map((i) => i.key), result.manifestKey].sort(),
+    );
+    assert.equal(
+      created.at(-1)?.key,
+      result.manifestKey,
+      "the manifest is the last object created",
+    );
+  });
+
+  test("a second run over a finished lot only confirms", async () => {
+    const { dir, stateDir } = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 3000),
+      "b.png": fakeImage(PNG_SIGNATURE, 3 * PART),
+    });
+    const first = await uploadLot({
+      dir,
+      s3: s3.client(),
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+    assert.match(first.lotId, /^LOT-\d{8}-\d{6}-[A-Z2-7]{6}$/);
+    const eventsAfterFirst = s3.events.length;
+
+    const client = s3.client();
+    const counts = countCommands(client);
+    const second = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+
+    assert.equal(second.lotId, first.lotId, "the generated lot id is kept across runs");
+    assert.equal(second.uploaded, 0);
+    assert.equal(second.skipped, 2);
+    assert.equal(second.manifestWritten, false);
+    assert.deepEqual(second.manifest, first.manifest);
+    assert.equal(s3.events.length, eventsAfterFirst, "nothing was written");
+    for (const name of ["PutObjectCommand", "UploadPartCommand", "CreateMultipartUploadCommand"]) {
+      assert.equal(counts.get(name) ?? 0, 0, `${name} sent on a finished lot`);
+    }
+
+    const forced = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+      force: true,
+    });
+    assert.equal(forced.manifestWritten, true);
+    assert.equal(forced.uploaded, 0);
+    assert.equal(s3.events.at(-1)?.key, forced.manifestKey);
+  });
+
+  test("a crash mid-multipart resumes without re-sending finished parts", async () => {
+    const big = fakeImage(PNG_SIGNATURE, 8 * PART + 77);
+    const { dir, stateDir } = await makeLot({
+      "big.png": big,
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-RESUME" }),
+    });
+    const crashing = s3.client();
+    const crash = new AbortController();
+    let partsAnswered = 0;
+    crashing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        if (context.commandName === "UploadPartCommand" && ++partsAnswered === 3)
+          crash.abort(new Error("simulated crash"));
+        return output;
+      },
+      { step: "initialize", name: "crashAfterThreeParts" },
+    );
+    await assert.rejects(
+      uploadLot({
+        dir,
+        s3: crashing,
+        bucket: s3.bucket,
+        stateDir,
+        ...SMALL_PARTS,
+        concurrency: 1,
+        signal: crash.signal,
+      }),
+      /simulated crash/,
+    );
+    const journal = await loadJournal(journalPath(stateDir, dir));
+    assert.equal(journal?.files["big.png"]?.multipart?.parts.length, 3, "three parts journalled");
+    assert.equal(journal?.manifest, undefined);
+
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+      concurrency: 1,
+    });
+
+    assert.equal(result.uploaded, 1);
+    assert.equal(
+      counts.get("CreateMultipartUploadCommand") ?? 0,
+      0,
+      "the multipart upload was continued",
+    );
+    assert.equal(counts.get("UploadPartCommand"), 9 - 3, "only the missing parts were sent");
+    const stored = await download(client, s3.bucket, lotKeys.image("LOT-IT-RESUME", "big.png"));
+    assert.equal(sha256(stored), sha256(big));
+  });
+
+  test("a source file changed between runs is uploaded again from the start", async () => {
+    const small = fakeImage(PNG_SIGNATURE, 2000);
+    const big = fakeImage(TIFF_SIGNATURE, 6 * PART);
+    const { dir, stateDir } = await makeLot({ "a-small.png": small, "big.tif": big });
+    const crashing = s3.client();
+    const crash = new AbortController();
+    let parts = 0;
+    crashing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        if (context.commandName === "UploadPartCommand" && ++parts === 2)
+          crash.abort(new Error("simulated crash"));
+        return output;
+      },
+      { step: "initialize", name: "crashAfterTwoParts" },
+    );
+    await assert.rejects(
+      uploadLot({
+        dir,
+        s3: crashing,
+        bucket: s3.bucket,
+        stateDir,
+        ...SMALL_PARTS,
+        concurrency: 1,
+        signal: crash.signal,
+      }),
+    );
+    const before = await loadJournal(journalPath(stateDir, dir));
+    assert.equal(
+      before?.files["a-small.png"]?.done,
+      true,
+      "the small file was finished before the crash",
+    );
+
+    const newSmall = fakeImage(PNG_SIGNATURE, 2500);
+    const newBig = fakeImage(TIFF_SIGNATURE, 6 * PART);
+    await writeFile(join(dir, "a-small.png"), newSmall);
+    await writeFile(join(dir, "big.tif"), newBig);
+
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+      concurrency: 1,
+    });
+
+    assert.equal(result.lotId, before?.lotId);
+    assert.equal(result.uploaded, 2);
+    assert.equal(counts.get("CreateMultipartUploadCommand"), 1, "a fresh multipart upload");
+    assert.equal(counts.get("UploadPartCommand"), 6, "every part of the new content");
+    for (const [name, content] of [
+      ["a-small.png", newSmall],
+      ["big.tif", newBig],
+    ] as const) {
+      const stored = await download(client, s3.bucket, lotKeys.image(result.lotId, name));
+      assert.equal(sha256(stored), sha256(content), `${name} holds the new content`);
+    }
+    assert.equal(
+      result.manifest.images.find((i) => i.fileName === "a-small.png")?.sha256,
+      sha256(newSmall),
+    );
+  });
+
+  test("a lot without images fails clearly and writes nothing", async () => {
+    const { dir, stateDir } = await makeLot({ "readme.txt": "no images" });
+    const eventsBefore = s3.events.length;
+    await assert.rejects(
+      uploadLot({ dir, s3: s3.client(), bucket: s3.bucket, stateDir }),
+      (error: Error) => error.name === "EmptyLotError" && error.message.includes(dir),
+    );
+    assert.equal(s3.events.length, eventsBefore);
+    assert.deepEqual(await readdir(dir), ["readme.txt"]);
+  });
+});
