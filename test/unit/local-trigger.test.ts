@@ -1,0 +1,121 @@
+// EventBridge pattern matching and the "Object Created" event the local trigger delivers.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";
+
+const created = objectCreatedEvent({
+  bucket: "lots-bucket",
+  key: "lots/LOT-1/manifest.json",
+  size: 123,
+  etag: "abc",
+  requestId: "REQ1",
+  sourceIp: "127.0.0.1",
+  time: "2026-11-26T07:00:00.123Z",
+  reason: "PutObject",
+});
+
+describe("objectCreatedEvent", () => {
+  it("has the shape S3 sends to EventBridge", () => {
+    assert.equal(created.version, "0");
+    assert.equal(created["detail-type"], "Object Created");
+    assert.equal(created.source, "aws.s3");
+    assert.equal(created.account, "000000000000");
+    assert.equal(created.region, "us-east-1");
+    assert.equal(created.time, "2026-11-26T07:00:00Z");
+    assert.deepEqual(created.resources, ["arn:aws:s3:::lots-bucket"]);
+    assert.deepEqual(created.detail.bucket, { name: "lots-bucket" });
+    assert.equal(created.detail.object.key, "lots/LOT-1/manifest.json");
+    assert.equal(created.detail.object.size, 123);
+    assert.equal(created.detail.object.etag, "abc");
+    assert.equal(created.detail["request-id"], "REQ1");
+    assert.equal(created.detail.reason, "PutObject");
+    assert.match(created.id, /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("matchesPattern", () => {
+  const keyPattern = (filter: unknown) => ({
+    source: ["aws.s3"],
+    "detail-type": ["Object Created"],
+    detail: { bucket: { name: ["lots-bucket"] }, object: { key: [filter] } },
+  });
+
+  it("matches the template's wildcard rule and refuses other keys", () => {
+    const pattern = keyPattern({ wildcard: "lots/*/manifest.json" });
+    assert.equal(matchesPattern(pattern, created), true);
+    const image = {
+      ...created,
+      detail: {
+        ...created.detail,
+        object: { ...created.detail.object, key: "lots/LOT-1/images/a.png" },
+      },
+    };
+    assert.equal(matchesPattern(pattern, image), false);
+  });
+
+  it("matches prefix, suffix and exact values", () => {
+    assert.equal(matchesPattern(keyPattern({ prefix: "lots/" }), created), true);
+    assert.equal(matchesPattern(keyPattern({ prefix: "quarantine/" }), created), false);
+    assert.equal(matchesPattern(keyPattern({ suffix: "manifest.json" }), created), true);
+    assert.equal(matchesPattern(keyPattern({ suffix: ".png" }), created), false);
+    assert.equal(matchesPattern(keyPattern("lots/LOT-1/manifest.json"), created), true);
+    assert.equal(matchesPattern(keyPattern("lots/LOT-2/manifest.json"), created), false);
+  });
+
+  it("needs every field to match, and any one value of a list", () => {
+    assert.equal(matchesPattern({ source: ["aws.ec2", "aws.s3"] }, created), true);
+    assert.equal(
+      matchesPattern({ source: ["aws.s3"], "detail-type": ["Object Deleted"] }, created),
+      false,
+    );
+    assert.equal(matchesPattern({ detail: { bucket: { name: ["other"] } } }, created), false);
+    assert.equal(matchesPattern({ detail: { missing: ["x"] } }, created), false);
+  });
+
+  it("supports anything-but, exists, numeric, equals-ignore-case and $or", () => {
+    assert.equal(
+      matchesPattern({ detail: { reason: [{ "anything-but": "CopyObject" }] } }, created),
+      true,
+    );
+    assert.equal(
+      matchesPattern({ detail: { reason: [{ "anything-but": ["PutObject"] }] } }, created),
+      false,
+    );
+    assert.equal(matchesPattern({ detail: { "version-id": [{ exists: false }] } }, created), true);
+    assert.equal(matchesPattern({ detail: { reason: [{ exists: true }] } }, created), true);
+    assert.equal(
+      matchesPattern(
+        { detail: { object: { size: [{ numeric: [">", 100, "<=", 123] }] } } },
+        created,
+      ),
+      true,
+    );
+    assert.equal(
+      matchesPattern({ detail: { object: { size: [{ numeric: [">", 123] }] } } }, created),
+      false,
+    );
+    assert.equal(matchesPattern({ source: [{ "equals-ignore-case": "AWS.S3" }] }, created), true);
+    assert.equal(
+      matchesPattern(
+        { $or: [{ source: ["aws.ec2"] }, { detail: { reason: ["PutObject"] } }] },
+        created,
+      ),
+      true,
+    );
+  });
+
+  it("treats a '*' escaped in a wildcard as a literal star", () => {
+    const starred = { detail: { object: { key: "a*b" } } };
+    assert.equal(
+      matchesPattern({ detail: { object: { key: [{ wildcard: "a\\*b" }] } } }, starred),
+      true,
+    );
+    assert.equal(
+      matchesPattern(
+        { detail: { object: { key: [{ wildcard: "a\\*b" }] } } },
+        { detail: { object: { key: "axb" } } },
+      ),
+      false,
+    );
+  });
+});
