@@ -40,6 +40,8 @@ export interface WaferOptions {
   patternSeed?: number;
   /** Lowest contrast as a multiple of the detection threshold (default 1.25; max is 4.5). */
   minContrastFactor?: number;
+  /** Spend more CPU for about 10% smaller PNGs (committed fixtures). */
+  compactPng?: boolean;
   /** Exact frame width and height, overriding size/sizes (nearly square frames). */
   frame?: { width: number; height: number };
 }
@@ -168,14 +170,22 @@ export function waferFileName(index: number, format: "png" | "tiff"): string {
   return `wafer-${String(index + 1).padStart(3, "0")}.${format === "png" ? "png" : "tif"}`;
 }
 
-async function encode(design: WaferDesign, pixels: Uint8Array | Uint16Array): Promise<Buffer> {
+async function encode(
+  design: WaferDesign,
+  pixels: Uint8Array | Uint16Array,
+  compactPng: boolean,
+): Promise<Buffer> {
   try {
     const image = sharp(pixels, {
       raw: { width: design.width, height: design.height, channels: 1 },
       limitInputPixels: false,
     }).toColourspace(design.bitDepth === 16 ? "grey16" : "b-w");
     return design.format === "png"
-      ? await image.png({ compressionLevel: 6 }).toBuffer()
+      ? await image
+          .png(
+            compactPng ? { compressionLevel: 9, adaptiveFiltering: true } : { compressionLevel: 6 },
+          )
+          .toBuffer()
       : await image.tiff({ compression: "lzw" }).toBuffer();
   } catch (cause) {
     throw new SynthOutputError(
@@ -235,7 +245,11 @@ export async function generateWafer(
     noiseSigma: round(rendered.effectiveNoiseSigma, 6),
     defects: rendered.defects,
   };
-  return { fileName, bytes: await encode(design, rendered.pixels), truth };
+  return {
+    fileName,
+    bytes: await encode(design, rendered.pixels, options.compactPng ?? false),
+    truth,
+  };
 }
 
 export interface LotOptions extends WaferOptions {
