@@ -23,8 +23,14 @@ export interface LambdaInvoker {
   functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
 }
 
+const OWN_FRAMES = /[/\\](local[/\\]lambda\.ts|aws-local-stepfunctions[/\\])/;
+
+/** The stack as Lambda shows it: the handler's frames, not those of the local runtime calling it. */
 function traceOf(error: unknown): string[] {
-  return error instanceof Error && error.stack ? error.stack.split("\n") : [];
+  if (!(error instanceof Error) || !error.stack) return [];
+  const lines = error.stack.split("\n");
+  const firstOwn = lines.findIndex((line, index) => index > 0 && OWN_FRAMES.test(line));
+  return firstOwn === -1 ? lines : lines.slice(0, firstOwn);
 }
 
 /** What Lambda reports as errorType: the error's name, or "Error" for thrown non-errors. */

@@ -2,12 +2,25 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
+import { Readable } from "node:stream";
+import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
 
 const require = createRequire(import.meta.url);
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverApp;
 
+interface KoaContext {
+  req: unknown;
+  headers: Record<string, string | string[] | undefined>;
+  response: {
+    get(field: string): string;
+    set(field: string, value: string): void;
+    remove(field: string): void;
+  };
+}
+
 interface S3rverApp {
+  middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
   callback(): (request: unknown, response: unknown) => void;
   configureBuckets(): Promise<void>;
   on(event: "event", listener: (event: S3EventNotification) => void): void;
@@ -79,6 +92,22 @@ async function main(): Promise<void> {
     }
   });
 
+  // First in line, so s3rver's object and part handlers see plain bytes; the framing's own
+  // trailing checksum is not verified (our manifests carry SHA-256 for integrity).
+  app.middleware.unshift(async (ctx, next) => {
+    if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+      ctx.req = Readable.from([decodeAwsChunked(Buffer.concat(chunks))]);
+    }
+    await next();
+    const encoding = ctx.response.get("content-encoding");
+    if (encoding.includes("aws-chunked")) {
+      const rest = withoutAwsChunked(encoding);
+      if (rest) ctx.response.set("content-encoding", rest);
+      else ctx.response.remove("content-encoding");
+    }
+  });
   const handle = app.callback();
   const server = createServer((request, response) => {
     currentRequest.run({ method: request.method ?? "", url: request.url ?? "" }, () =>

@@ -8,7 +8,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
 } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
@@ -120,6 +120,41 @@ describe("local stack through the AWS SDK", () => {
       new GetObjectCommand({ Bucket: stack.names.bucket, Key: "paging/b.bin" }),
     );
     assert.deepEqual(Buffer.from(await (got.Body?.transformToByteArray() ?? [])), body);
+  });
+
+  it("stores the bytes, not the aws-chunked framing, for a client on the SDK's default checksums", async () => {
+    const defaultChecksums = new S3Client({
+      forcePathStyle: true,
+      requestChecksumCalculation: "WHEN_SUPPORTED",
+      responseChecksumValidation: "WHEN_SUPPORTED",
+    });
+    try {
+      const body = Buffer.alloc(6 * 1024 * 1024, 0x41);
+      body.write("first part starts here");
+      await defaultChecksums.send(
+        new PutObjectCommand({
+          Bucket: stack.names.bucket,
+          Key: "chunked/small.txt",
+          Body: "plain",
+        }),
+      );
+      await new Upload({
+        client: defaultChecksums,
+        params: { Bucket: stack.names.bucket, Key: "chunked/parts.bin", Body: body },
+        partSize: 5 * 1024 * 1024,
+      }).done();
+      const small = await s3.send(
+        new GetObjectCommand({ Bucket: stack.names.bucket, Key: "chunked/small.txt" }),
+      );
+      assert.equal(await small.Body?.transformToString(), "plain");
+      assert.equal(small.ContentEncoding, undefined);
+      const parts = await s3.send(
+        new GetObjectCommand({ Bucket: stack.names.bucket, Key: "chunked/parts.bin" }),
+      );
+      assert.ok(Buffer.from(await (parts.Body?.transformToByteArray() ?? [])).equals(body));
+    } finally {
+      defaultChecksums.destroy();
+    }
   });
 
   it("puts, gets and queries items in the template's table, including its GSI", async () => {
