@@ -157,8 +157,7 @@ test("defect sizes follow the spec table scaled by size/2048, and contrast clear
     const full = fullScale(image);
     for (const defect of wafer.truth.defects) {
       seen.add(defect.class);
-      const [min, max] =
-        DEFECT_SIZE_AT_2048[defect.class];
+      const [min, max] = DEFECT_SIZE_AT_2048[defect.class];
       const { width, height } = defect.bbox;
       const across =
         defect.class === "scratch" ? Math.hypot(width, height) : Math.max(width, height);
