@@ -1,0 +1,122 @@
+// What the local stack keeps across a restart (objects, items, executions, messages) and what it cleans up.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
+import { LocalStackError } from "../../local/errors.ts";
+import { startLocalStack } from "../../local/stack.ts";
+
+const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
+
+describe("local stack across restarts", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "waferflow-restart-"));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const start = () =>
+    startLocalStack({ dataDir, templatePath: TEMPLATE, startEndpoint: false, log: () => {} });
+  const executionArn = (stateMachineArn: string, name: string) =>
+    `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+
+  it("keeps S3 objects, DynamoDB items, executions and messages, and runs new executions", async () => {
+    const endpointBefore = process.env.AWS_ENDPOINT_URL_S3;
+    const first = await start();
+    await assert.rejects(start(), LocalStackError, "one stack per process");
+    await createS3Client().send(
+      new PutObjectCommand({ Bucket: first.names.bucket, Key: "kept/object.txt", Body: "kept" }),
+    );
+    await createDocumentClient().send(
+      new PutCommand({ TableName: first.names.table, Item: { pk: "KEPT", sk: "ITEM", n: 1 } }),
+    );
+    await new SFNClient({}).send(
+      new StartExecutionCommand({
+        stateMachineArn: first.names.stateMachineArn,
+        name: "BEFORE-RESTART",
+        input: JSON.stringify({ lotId: "BEFORE-RESTART", items: [1] }),
+      }),
+    );
+    assert.equal((await first.waitForExecution("BEFORE-RESTART")).status, "SUCCEEDED");
+    await new SFNClient({}).send(
+      new StartExecutionCommand({
+        stateMachineArn: first.names.stateMachineArn,
+        name: "CUT-OFF",
+        input: JSON.stringify({ lotId: "CUT-OFF", pauseSeconds: 600, items: [] }),
+      }),
+    );
+    await first.stop();
+    assert.equal(process.env.AWS_ENDPOINT_URL_S3, endpointBefore, "process.env is restored");
+
+    const second = await start();
+    try {
+      assert.notEqual(second.endpoints.s3, first.endpoints.s3);
+      const object = await createS3Client().send(
+        new GetObjectCommand({ Bucket: second.names.bucket, Key: "kept/object.txt" }),
+      );
+      assert.equal(await object.Body?.transformToString(), "kept");
+      const item = await createDocumentClient().send(
+        new GetCommand({ TableName: second.names.table, Key: { pk: "KEPT", sk: "ITEM" } }),
+      );
+      assert.equal(item.Item?.n, 1);
+
+      const sfn = new SFNClient({});
+      const kept = await sfn.send(
+        new DescribeExecutionCommand({
+          executionArn: executionArn(second.names.stateMachineArn, "BEFORE-RESTART"),
+        }),
+      );
+      assert.equal(kept.status, "SUCCEEDED");
+      assert.ok(JSON.parse(kept.output ?? "{}").messageId);
+      const cutOff = await second.waitForExecution("CUT-OFF");
+      assert.equal(cutOff.status, "ABORTED");
+      assert.equal(cutOff.error, "waferflow.LocalStackStopped");
+      await assert.rejects(
+        sfn.send(
+          new StartExecutionCommand({
+            stateMachineArn: second.names.stateMachineArn,
+            name: "BEFORE-RESTART",
+            input: JSON.stringify({ lotId: "BEFORE-RESTART", items: [1] }),
+          }),
+        ),
+        ExecutionAlreadyExists,
+      );
+
+      // Handlers loaded by the first stack pointed at its ports; these must use the new ones.
+      await sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: second.names.stateMachineArn,
+          name: "AFTER-RESTART",
+          input: JSON.stringify({ lotId: "AFTER-RESTART", items: [2] }),
+        }),
+      );
+      const after = await second.waitForExecution("AFTER-RESTART");
+      assert.equal(after.status, "SUCCEEDED", after.cause);
+      const messages = readFileSync(join(dataDir, "sns", "fixture-reports-local.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as { subject: string }).subject);
+      assert.deepEqual(messages, ["Lot BEFORE-RESTART", "Lot AFTER-RESTART"]);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("deletes an ephemeral stack's data dir when it stops", async () => {
+    const stack = await startLocalStack({
+      ephemeral: true,
+      templatePath: TEMPLATE,
+      startEndpoint: false,
+      log: () => {},
+    });
+    assert.ok(existsSync(stack.dataDir));
+    await stack.stop();
+    assert.equal(existsSync(stack.dataDir), false);
+  });
+});
