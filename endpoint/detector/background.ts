@@ -1,0 +1,195 @@
+// Smooth illumination model of a bare wafer: a robust low-order 2-D polynomial over the disk.
+import type { DiskRegion } from "./noise.ts";
+import type { FloatMap } from "./raster.ts";
+
+export interface SmoothBackground {
+  degree: number;
+  region: DiskRegion;
+  /** Coefficients of u^i v^j (u, v = offset from the centre / radius), in `terms` order. */
+  coefficients: Float64Array;
+  terms: Array<[number, number]>;
+}
+
+function polynomialTerms(degree: number): Array<[number, number]> {
+  const terms: Array<[number, number]> = [];
+  for (let total = 0; total <= degree; total++) {
+    for (let j = 0; j <= total; j++) terms.push([total - j, j]);
+  }
+  return terms;
+}
+
+/** Solves the symmetric system A x = b in place (Gaussian elimination, partial pivoting). */
+export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float64Array | null {
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let row = col + 1; row < n; row++) {
+      if (Math.abs(a[row * n + col] as number) > Math.abs(a[pivot * n + col] as number))
+        pivot = row;
+    }
+    const p = a[pivot * n + col] as number;
+    if (Math.abs(p) < 1e-12) return null;
+    if (pivot !== col) {
+      for (let k = 0; k < n; k++) {
+        const t = a[col * n + k] as number;
+        a[col * n + k] = a[pivot * n + k] as number;
+        a[pivot * n + k] = t;
+      }
+      const t = b[col] as number;
+      b[col] = b[pivot] as number;
+      b[pivot] = t;
+    }
+    for (let row = col + 1; row < n; row++) {
+      const f = (a[row * n + col] as number) / p;
+      if (f === 0) continue;
+      for (let k = col; k < n; k++)
+        a[row * n + k] = (a[row * n + k] as number) - f * (a[col * n + k] as number);
+      b[row] = (b[row] as number) - f * (b[col] as number);
+    }
+  }
+  const x = new Float64Array(n);
+  for (let row = n - 1; row >= 0; row--) {
+    let s = b[row] as number;
+    for (let k = row + 1; k < n; k++) s -= (a[row * n + k] as number) * (x[k] as number);
+    x[row] = s / (a[row * n + row] as number);
+  }
+  return x;
+}
+
+/**
+ * Fits the polynomial to block means with Tukey-biweight reweighting, so that stains and
+ * voids (a few % of the blocks) do not pull the illumination model towards themselves.
+ */
+export function fitSmoothBackground(
+  map: FloatMap,
+  region: DiskRegion,
+  noiseSigma: number,
+  degree = 4,
+): SmoothBackground {
+  const block = Math.max(2, Math.round(region.r / 24));
+  const us: number[] = [];
+  const vs: number[] = [];
+  const values: number[] = [];
+  for (
+    let by = Math.floor((region.cy - region.r) / block);
+    by * block < region.cy + region.r;
+    by++
+  ) {
+    for (
+      let bx = Math.floor((region.cx - region.r) / block);
+      bx * block < region.cx + region.r;
+      bx++
+    ) {
+      const x0 = bx * block;
+      const y0 = by * block;
+      const mx = x0 + block / 2 - 0.5;
+      const my = y0 + block / 2 - 0.5;
+      if (x0 < 0 || y0 < 0 || x0 + block > map.width || y0 + block > map.height) continue;
+      if (Math.hypot(mx - region.cx, my - region.cy) > region.r - block * 0.75) continue;
+      let sum = 0;
+      for (let y = y0; y < y0 + block; y++) {
+        for (let x = x0; x < x0 + block; x++) sum += map.data[y * map.width + x] as number;
+      }
+      us.push((mx - region.cx) / region.r);
+      vs.push((my - region.cy) / region.r);
+      values.push(sum / (block * block));
+    }
+  }
+  const terms = polynomialTerms(degree);
+  const m = terms.length;
+  const count = values.length;
+  const basis = new Float64Array(count * m);
+  for (let i = 0; i < count; i++) {
+    const u = us[i] as number;
+    const v = vs[i] as number;
+    terms.forEach(([p, q], t) => {
+      basis[i * m + t] = u ** p * v ** q;
+    });
+  }
+  const weights = new Float64Array(count).fill(1);
+  let coefficients: Float64Array = new Float64Array(m);
+  const residuals = new Float64Array(count);
+  // The block mean's own noise floor keeps the biweight from rejecting honest blocks.
+  const floor = (3 * noiseSigma) / block;
+  for (let iteration = 0; iteration < 8; iteration++) {
+    const a = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    for (let i = 0; i < count; i++) {
+      const w = weights[i] as number;
+      if (w === 0) continue;
+      const row = i * m;
+      const value = values[i] as number;
+      for (let r = 0; r < m; r++) {
+        const br = (basis[row + r] as number) * w;
+        b[r] = (b[r] as number) + br * value;
+        for (let c = r; c < m; c++)
+          a[r * m + c] = (a[r * m + c] as number) + br * (basis[row + c] as number);
+      }
+    }
+    for (let r = 0; r < m; r++) for (let c = 0; c < r; c++) a[r * m + c] = a[c * m + r] as number;
+    const solved = solveLinear(a, b, m);
+    if (!solved) break;
+    coefficients = solved;
+    for (let i = 0; i < count; i++) {
+      let model = 0;
+      for (let t = 0; t < m; t++)
+        model += (basis[i * m + t] as number) * (coefficients[t] as number);
+      residuals[i] = (values[i] as number) - model;
+    }
+    const sorted = Float64Array.from(residuals, Math.abs).sort();
+    const scale = Math.max(floor, 1.4826 * (sorted[Math.floor(count / 2)] ?? 0));
+    const c = 4.685 * scale;
+    for (let i = 0; i < count; i++) {
+      const z = (residuals[i] as number) / c;
+      weights[i] = Math.abs(z) < 1 ? (1 - z * z) ** 2 : 0;
+    }
+  }
+  return { degree, region, coefficients, terms };
+}
+
+/** Per-row polynomial in u: evaluating a whole row then costs one Horner chain per pixel. */
+export function backgroundRowCoefficients(
+  bg: SmoothBackground,
+  y: number,
+  out: Float64Array,
+): void {
+  const v = (y - bg.region.cy) / bg.region.r;
+  out.fill(0);
+  bg.terms.forEach(([p, q], t) => {
+    out[p] = (out[p] as number) + (bg.coefficients[t] as number) * v ** q;
+  });
+}
+
+export function evaluateBackground(bg: SmoothBackground, x: number, y: number): number {
+  const u = (x - bg.region.cx) / bg.region.r;
+  const v = (y - bg.region.cy) / bg.region.r;
+  let s = 0;
+  bg.terms.forEach(([p, q], t) => {
+    s += (bg.coefficients[t] as number) * u ** p * v ** q;
+  });
+  return s;
+}
+
+/** residual = map - background inside the disk, 0 elsewhere. */
+export function subtractBackground(map: FloatMap, bg: SmoothBackground, out: Float32Array): void {
+  const row = new Float64Array(bg.degree + 1);
+  const { cx, cy, r } = bg.region;
+  out.fill(0);
+  for (
+    let y = Math.max(0, Math.floor(cy - r));
+    y <= Math.min(map.height - 1, Math.ceil(cy + r));
+    y++
+  ) {
+    backgroundRowCoefficients(bg, y, row);
+    const dy = y - cy;
+    const half = Math.sqrt(Math.max(0, r * r - dy * dy));
+    const x0 = Math.max(0, Math.ceil(cx - half));
+    const x1 = Math.min(map.width - 1, Math.floor(cx + half));
+    for (let x = x0; x <= x1; x++) {
+      const u = (x - cx) / r;
+      let model = 0;
+      for (let p = bg.degree; p >= 0; p--) model = model * u + (row[p] as number);
+      const i = y * map.width + x;
+      out[i] = (map.data[i] as number) - model;
+    }
+  }
+}

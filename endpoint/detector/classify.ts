@@ -1,0 +1,231 @@
+// Turning blobs into defects: merging fragments, shape features and the class decision.
+import type { DefectClass } from "../../schemas/common.ts";
+import type { Blob } from "./segment.ts";
+
+/** Shape and contrast measurements of one (possibly merged) anomaly, in full-resolution px. */
+export interface BlobFeatures {
+  pixelCount: number;
+  areaPx: number;
+  bbox: { x0: number; y0: number; x1: number; y1: number };
+  centroid: { x: number; y: number };
+  /** Major/minor extents from second moments (a uniform bar of length L gives L). */
+  lengthPx: number;
+  widthPx: number;
+  orientation: number;
+  equivalentDiameterPx: number;
+  /** Peak |smoothed residual| in thresholds-units of the detection statistic. */
+  peakScore: number;
+  /** Robust peak |residual| (native units), for contrast against the wafer level. */
+  peakResidual: number;
+  /** Share of pixels above half the robust peak: flat-topped blobs (voids) score high. */
+  flatness: number;
+  sign: 1 | -1;
+}
+
+export interface FeatureContext {
+  mapWidth: number;
+  mapScale: number;
+  residual: Float32Array;
+  score: Float32Array;
+}
+
+export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContext): BlobFeatures {
+  const { mapWidth: w, mapScale: s } = ctx;
+  let x0 = Number.POSITIVE_INFINITY;
+  let y0 = Number.POSITIVE_INFINITY;
+  let x1 = Number.NEGATIVE_INFINITY;
+  let y1 = Number.NEGATIVE_INFINITY;
+  let sw = 0;
+  let swx = 0;
+  let swy = 0;
+  let sx = 0;
+  let sy = 0;
+  let peak = 0;
+  const n = pixels.length;
+  const mags = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    const p = pixels[k] as number;
+    const x = p % w;
+    const y = (p - x) / w;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+    const m = Math.abs(ctx.score[p] as number);
+    if (m > peak) peak = m;
+    sw += m;
+    swx += m * x;
+    swy += m * y;
+    sx += x;
+    sy += y;
+    mags[k] = Math.abs(ctx.residual[p] as number);
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let cxx = 0;
+  let cyy = 0;
+  let cxy = 0;
+  for (let k = 0; k < n; k++) {
+    const p = pixels[k] as number;
+    const x = (p % w) - mx;
+    const y = Math.floor(p / w) - my;
+    cxx += x * x;
+    cyy += y * y;
+    cxy += x * y;
+  }
+  // A pixel is a unit square: its own variance (1/12) keeps tiny blobs from reading as lines.
+  cxx = cxx / n + 1 / 12;
+  cyy = cyy / n + 1 / 12;
+  cxy /= n;
+  const tr = cxx + cyy;
+  const det = cxx * cyy - cxy * cxy;
+  const disc = Math.sqrt(Math.max(0, (tr * tr) / 4 - det));
+  const l1 = tr / 2 + disc;
+  const l2 = Math.max(0, tr / 2 - disc);
+  const sorted = Float32Array.from(mags).sort();
+  const robustPeak = sorted[Math.min(n - 1, Math.floor(0.95 * (n - 1)))] ?? 0;
+  let above = 0;
+  for (let k = 0; k < n; k++) if ((mags[k] as number) >= 0.5 * robustPeak) above++;
+  const toFull = (v: number) => (v + 0.5) * s - 0.5;
+  return {
+    pixelCount: n,
+    areaPx: n * s * s,
+    bbox: { x0: x0 * s, y0: y0 * s, x1: (x1 + 1) * s - 1, y1: (y1 + 1) * s - 1 },
+    centroid: { x: toFull(sw > 0 ? swx / sw : mx), y: toFull(sw > 0 ? swy / sw : my) },
+    lengthPx: Math.sqrt(12 * l1) * s,
+    widthPx: Math.sqrt(12 * l2) * s,
+    orientation: 0.5 * Math.atan2(2 * cxy, cxx - cyy),
+    equivalentDiameterPx: 2 * Math.sqrt((n * s * s) / Math.PI),
+    peakScore: peak,
+    peakResidual: robustPeak,
+    flatness: above / n,
+    sign,
+  };
+}
+
+class UnionFind {
+  private readonly parent: Int32Array;
+  constructor(n: number) {
+    this.parent = Int32Array.from({ length: n }, (_, i) => i);
+  }
+  find(i: number): number {
+    let root = i;
+    while ((this.parent[root] as number) !== root) root = this.parent[root] as number;
+    let j = i;
+    while ((this.parent[j] as number) !== root) {
+      const next = this.parent[j] as number;
+      this.parent[j] = root;
+      j = next;
+    }
+    return root;
+  }
+  union(a: number, b: number): boolean {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra === rb) return false;
+    this.parent[rb] = ra;
+    return true;
+  }
+}
+
+function boxesNear(a: BlobFeatures, b: BlobFeatures, gap: number): boolean {
+  return !(
+    a.bbox.x1 + gap < b.bbox.x0 ||
+    b.bbox.x1 + gap < a.bbox.x0 ||
+    a.bbox.y1 + gap < b.bbox.y0 ||
+    b.bbox.y1 + gap < a.bbox.y0
+  );
+}
+
+/** Two elongated pieces lying on one line with a modest gap: fragments of one scratch. */
+function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean {
+  const elongated = (f: BlobFeatures) =>
+    f.lengthPx >= 3 * Math.max(f.widthPx, 1) && f.lengthPx >= 12 * sizeScale;
+  if (!elongated(a) && !elongated(b)) return false;
+  const line = a.lengthPx >= b.lengthPx ? a : b;
+  const other = line === a ? b : a;
+  const ux = Math.cos(line.orientation);
+  const uy = Math.sin(line.orientation);
+  if (elongated(other)) {
+    const dot = Math.abs(ux * Math.cos(other.orientation) + uy * Math.sin(other.orientation));
+    if (dot < Math.cos((15 * Math.PI) / 180)) return false;
+  }
+  const dx = other.centroid.x - line.centroid.x;
+  const dy = other.centroid.y - line.centroid.y;
+  const along = Math.abs(dx * ux + dy * uy);
+  const across = Math.abs(-dx * uy + dy * ux);
+  const gap = along - (line.lengthPx + other.lengthPx) / 2;
+  return (
+    across <= Math.max(6 * sizeScale, 0.08 * along) &&
+    gap <= Math.max(40 * sizeScale, 0.3 * line.lengthPx)
+  );
+}
+
+/**
+ * Groups blobs that belong to one defect: nearby pieces (a stain's patches, a particle's halo)
+ * and collinear pieces (a scratch broken by noise or by die-to-die masking).
+ */
+export function mergeFragments(
+  blobs: Blob[],
+  ctx: FeatureContext,
+  sizeScale: number,
+): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
+  let groups = blobs.map((b) => ({ pixels: b.pixels, sign: b.sign }));
+  for (let round = 0; round < 4; round++) {
+    const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx));
+    const uf = new UnionFind(groups.length);
+    let merged = false;
+    const gap = Math.max(2 * ctx.mapScale, 5 * sizeScale);
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        const a = features[i] as BlobFeatures;
+        const b = features[j] as BlobFeatures;
+        if (boxesNear(a, b, gap) || collinear(a, b, sizeScale)) merged = uf.union(i, j) || merged;
+      }
+    }
+    if (!merged) break;
+    const byRoot = new Map<number, Array<{ pixels: Int32Array; sign: 1 | -1; weight: number }>>();
+    groups.forEach((g, i) => {
+      const root = uf.find(i);
+      const list = byRoot.get(root) ?? [];
+      list.push({ ...g, weight: (features[i] as BlobFeatures).peakScore * g.pixels.length });
+      byRoot.set(root, list);
+    });
+    groups = [...byRoot.values()].map((list) => {
+      const total = list.reduce((s, g) => s + g.pixels.length, 0);
+      const pixels = new Int32Array(total);
+      let o = 0;
+      for (const g of list) {
+        pixels.set(g.pixels, o);
+        o += g.pixels.length;
+      }
+      const dominant = list.reduce((best, g) => (g.weight > best.weight ? g : best));
+      return { pixels, sign: dominant.sign };
+    });
+  }
+  return groups;
+}
+
+/**
+ * Class from shape, with sizes normalised to a 2048 px frame (the spec's table):
+ * particle 3-16 px, scratch 1-4 px wide and 80-600 long, void 16-90 px with a sharp rim,
+ * stain 60-300 px and soft. Boundaries sit between the ranges; where ranges overlap the
+ * profile decides (voids are flat-topped, particles peaked, stains soft).
+ */
+export function classifyBlob(
+  f: BlobFeatures,
+  sizeScale: number,
+): { cls: DefectClass; confidence: number } {
+  const length = f.lengthPx / sizeScale;
+  const width = f.widthPx / sizeScale;
+  const diameter = f.equivalentDiameterPx / sizeScale;
+  const elongation = length / Math.max(width, 1);
+  if (length >= 40 && elongation >= 4.5)
+    return { cls: "scratch", confidence: Math.min(1, elongation / 8) };
+  if (diameter <= 14) return { cls: "particle", confidence: 0.9 };
+  if (diameter >= 140) return { cls: "stain", confidence: 0.8 };
+  if (f.flatness >= 0.5 && elongation < 2) return { cls: "void", confidence: f.flatness };
+  if (diameter < 28) return { cls: "particle", confidence: 0.6 };
+  if (diameter >= 45) return { cls: "stain", confidence: 1 - f.flatness };
+  return { cls: "unknown", confidence: 0.4 };
+}

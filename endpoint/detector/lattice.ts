@@ -1,0 +1,354 @@
+// Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
+import type { DiskRegion } from "./noise.ts";
+import { type FloatMap, sampleBilinear } from "./raster.ts";
+
+export interface Vector {
+  x: number;
+  y: number;
+}
+
+export interface Lattice {
+  /** Lattice vectors in working-map pixels; a is the one nearer the image x axis. */
+  a: Vector;
+  b: Vector;
+  /** Offset (map px, along each unit vector from the disk centre) of a street centre line. */
+  streetPhase: { a: number; b: number };
+  /** How well one die maps onto the next (1 = perfect repeat, 0 = no periodicity). */
+  periodicity: number;
+}
+
+/** Dominant edge orientation modulo 90 degrees (radians, clockwise from image +x). */
+export function dominantOrientation(map: FloatMap, region: DiskRegion): number {
+  let c4 = 0;
+  let s4 = 0;
+  const { width, data } = map;
+  const r2 = region.r * region.r;
+  for (
+    let y = Math.max(1, Math.ceil(region.cy - region.r));
+    y < Math.min(map.height - 1, region.cy + region.r);
+    y++
+  ) {
+    const dy = y - region.cy;
+    for (
+      let x = Math.max(1, Math.ceil(region.cx - region.r));
+      x < Math.min(width - 1, region.cx + region.r);
+      x++
+    ) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy > r2) continue;
+      const i = y * width + x;
+      const gx = (data[i + 1] as number) - (data[i - 1] as number);
+      const gy = (data[i + width] as number) - (data[i - width] as number);
+      const m2 = gx * gx + gy * gy;
+      if (m2 === 0) continue;
+      // cos/sin of 4*angle from the double-angle identities, without atan2 per pixel.
+      const c2 = (gx * gx - gy * gy) / m2;
+      const s2 = (2 * gx * gy) / m2;
+      c4 += m2 * (c2 * c2 - s2 * s2);
+      s4 += m2 * (2 * s2 * c2);
+    }
+  }
+  return Math.atan2(s4, c4) / 4;
+}
+
+/** Mean map value binned by the coordinate along `dir` (bins of `binPx`), over the disk. */
+function projectionProfile(
+  map: FloatMap,
+  region: DiskRegion,
+  dir: Vector,
+  binPx: number,
+  stride = 1,
+): Float64Array {
+  const bins = Math.ceil((2 * region.r) / binPx) + 2;
+  const sums = new Float64Array(bins);
+  const counts = new Float64Array(bins);
+  const r2 = region.r * region.r;
+  for (
+    let y = Math.max(0, Math.ceil(region.cy - region.r));
+    y < Math.min(map.height, region.cy + region.r);
+    y += stride
+  ) {
+    const dy = y - region.cy;
+    for (
+      let x = Math.max(0, Math.ceil(region.cx - region.r));
+      x < Math.min(map.width, region.cx + region.r);
+      x += stride
+    ) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy > r2) continue;
+      const t = dx * dir.x + dy * dir.y + region.r;
+      const k = Math.floor(t / binPx);
+      sums[k] = (sums[k] as number) + (map.data[y * map.width + x] as number);
+      counts[k] = (counts[k] as number) + 1;
+    }
+  }
+  const profile = new Float64Array(bins);
+  for (let k = 0; k < bins; k++)
+    profile[k] =
+      (counts[k] as number) > 0 ? (sums[k] as number) / (counts[k] as number) : Number.NaN;
+  return profile;
+}
+
+/** Mean squared difference between the map and itself shifted by `v`, over sample points. */
+function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as number;
+    const y = ys[i] as number;
+    const d =
+      (map.data[y * map.width + x] as number) -
+      sampleBilinear(map.data, map.width, map.height, x + v.x, y + v.y);
+    s += d * d;
+  }
+  return s / xs.length;
+}
+
+/** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
+function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
+  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 20000);
+  let best = { ...start };
+  let bestCost = shiftCost(map, px, py, best);
+  for (let delta = 0.5; delta > 0.02; delta /= 2) {
+    let improved = true;
+    while (improved) {
+      improved = false;
+      for (const [ddx, ddy] of [
+        [delta, 0],
+        [-delta, 0],
+        [0, delta],
+        [0, -delta],
+      ] as const) {
+        const candidate = { x: best.x + ddx, y: best.y + ddy };
+        const cost = shiftCost(map, px, py, candidate);
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = candidate;
+          improved = true;
+        }
+      }
+    }
+  }
+  return best;
+}
+
+/** Phase (map px from the centre along `unit`) of the darkest line of a period-`pitch` profile. */
+function streetPhase(map: FloatMap, region: DiskRegion, unit: Vector, pitch: number): number {
+  const bins = 64;
+  const sums = new Float64Array(bins);
+  const counts = new Float64Array(bins);
+  const r2 = region.r * region.r;
+  for (
+    let y = Math.max(0, Math.ceil(region.cy - region.r));
+    y < Math.min(map.height, region.cy + region.r);
+    y += 2
+  ) {
+    const dy = y - region.cy;
+    for (
+      let x = Math.max(0, Math.ceil(region.cx - region.r));
+      x < Math.min(map.width, region.cx + region.r);
+      x++
+    ) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy > r2) continue;
+      const t = dx * unit.x + dy * unit.y;
+      const f = (((t / pitch) % 1) + 1) % 1;
+      const k = Math.min(bins - 1, Math.floor(f * bins));
+      sums[k] = (sums[k] as number) + (map.data[y * map.width + x] as number);
+      counts[k] = (counts[k] as number) + 1;
+    }
+  }
+  let bestK = 0;
+  let bestValue = Number.POSITIVE_INFINITY;
+  for (let k = 0; k < bins; k++) {
+    // A 3-bin circular average steadies the minimum against noise.
+    let s = 0;
+    let c = 0;
+    for (const j of [k - 1, k, k + 1]) {
+      const jj = (j + bins) % bins;
+      s += sums[jj] as number;
+      c += counts[jj] as number;
+    }
+    const mean = c > 0 ? s / c : Number.POSITIVE_INFINITY;
+    if (mean < bestValue) {
+      bestValue = mean;
+      bestK = k;
+    }
+  }
+  return ((bestK + 0.5) / bins) * pitch;
+}
+
+/** Variance of the projection profile: largest when the projection runs exactly along streets. */
+function profileSharpness(map: FloatMap, region: DiskRegion, angle: number): number {
+  const dir = { x: Math.cos(angle), y: Math.sin(angle) };
+  const profile = projectionProfile(map, region, dir, 0.5, 2);
+  let s = 0;
+  let s2 = 0;
+  let n = 0;
+  for (let i = 0; i < profile.length; i++) {
+    const v = profile[i] as number;
+    if (Number.isNaN(v)) continue;
+    s += v;
+    s2 += v * v;
+    n++;
+  }
+  return n > 0 ? s2 / n - (s / n) ** 2 : 0;
+}
+
+/** Coarse-to-fine search of the angle (mod 90) at which street projections are sharpest. */
+function refineOrientation(map: FloatMap, region: DiskRegion, start: number): number {
+  let best = start;
+  for (const [span, step] of [
+    [8, 0.5],
+    [0.5, 0.1],
+    [0.1, 0.02],
+  ] as const) {
+    const centre = best;
+    let bestValue = Number.NEGATIVE_INFINITY;
+    for (let d = -span; d <= span + 1e-9; d += step) {
+      const a = centre + (d * Math.PI) / 180;
+      // Sharpness along a and along a+90 together: both street families must line up.
+      const value =
+        profileSharpness(map, region, a) + profileSharpness(map, region, a + Math.PI / 2);
+      if (value > bestValue) {
+        bestValue = value;
+        best = a;
+      }
+    }
+  }
+  return best;
+}
+
+/** Sample points on a sparse grid inside the disk, kept `reach` px away from its edge. */
+function samplePoints(
+  region: DiskRegion,
+  reach: number,
+  target: number,
+): { xs: Float64Array; ys: Float64Array } {
+  const inner = region.r - reach;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const step = Math.max(1, Math.floor(Math.sqrt((Math.PI * inner * inner) / target)));
+  for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
+    for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
+      if (Math.hypot(x - region.cx, y - region.cy) < inner) {
+        xs.push(x);
+        ys.push(y);
+      }
+    }
+  }
+  return { xs: Float64Array.from(xs), ys: Float64Array.from(ys) };
+}
+
+/**
+ * Pitch along `unit`: the shortest shift that maps the pattern onto itself about as well as
+ * the best shift does. Multiples of the pitch match too, and a motif repeating inside a die
+ * matches only partly (the streets do not line up), so the shortest near-best shift is the pitch.
+ */
+function findPitch(
+  map: FloatMap,
+  region: DiskRegion,
+  unit: Vector,
+  lo: number,
+  hi: number,
+): number {
+  const { xs, ys } = samplePoints(region, hi + 2, 6000);
+  const step = 0.5;
+  const lags: number[] = [];
+  const costs: number[] = [];
+  for (let lag = lo; lag <= hi; lag += step) {
+    lags.push(lag);
+    costs.push(shiftCost(map, xs, ys, { x: unit.x * lag, y: unit.y * lag }));
+  }
+  if (costs.length < 3) return Number.NaN;
+  const sorted = [...costs].sort((a, b) => a - b);
+  const min = sorted[0] as number;
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  const accept = min + 0.2 * (median - min);
+  for (let i = 0; i < costs.length; i++) {
+    const c = costs[i] as number;
+    const left = costs[i - 1] ?? Number.POSITIVE_INFINITY;
+    const right = costs[i + 1] ?? Number.POSITIVE_INFINITY;
+    if (c <= accept && c <= left && c <= right) {
+      const denom = left - 2 * c + right;
+      const shift =
+        Number.isFinite(denom) && denom > 0
+          ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / denom))
+          : 0;
+      return (lags[i] as number) + shift * step;
+    }
+  }
+  return Number.NaN;
+}
+
+/**
+ * Measures the die lattice, or returns null when the surface shows no clear periodicity.
+ * `expectedPitchPx` (map px, from hints) narrows the search when known.
+ */
+export function measureLattice(
+  map: FloatMap,
+  region: DiskRegion,
+  waferDiameterPx: number,
+  expectedPitchPx?: Vector,
+): Lattice | null {
+  const angle = refineOrientation(map, region, dominantOrientation(map, region));
+  const ua = { x: Math.cos(angle), y: Math.sin(angle) };
+  const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
+  const minPitch = 0.015 * waferDiameterPx;
+  const maxPitch = Math.min(0.12 * waferDiameterPx, region.r * 0.5);
+  // The hinted pitch is per oriented axis; which image axis it belongs to is settled below.
+  const aIsMostlyX = Math.abs(ua.x) >= Math.abs(ua.y);
+  const expA = expectedPitchPx ? (aIsMostlyX ? expectedPitchPx.x : expectedPitchPx.y) : undefined;
+  const expB = expectedPitchPx ? (aIsMostlyX ? expectedPitchPx.y : expectedPitchPx.x) : undefined;
+  const pitchA = findPitch(
+    map,
+    region,
+    ua,
+    expA ? expA * 0.95 : minPitch,
+    expA ? expA * 1.05 : maxPitch,
+  );
+  const pitchB = findPitch(
+    map,
+    region,
+    ub,
+    expB ? expB * 0.95 : minPitch,
+    expB ? expB * 1.05 : maxPitch,
+  );
+  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) return null;
+  const a = refineVector(map, region, { x: ua.x * pitchA, y: ua.y * pitchA });
+  const b = refineVector(map, region, { x: ub.x * pitchB, y: ub.y * pitchB });
+  const periodicity = Math.min(matchQuality(map, region, a), matchQuality(map, region, b));
+  if (periodicity < 0.5) return null;
+  const la = Math.hypot(a.x, a.y);
+  const lb = Math.hypot(b.x, b.y);
+  const unitA = { x: a.x / la, y: a.y / la };
+  const unitB = { x: b.x / lb, y: b.y / lb };
+  const lattice: Lattice = {
+    a,
+    b,
+    streetPhase: { a: streetPhase(map, region, unitA, la), b: streetPhase(map, region, unitB, lb) },
+    periodicity,
+  };
+  return Math.abs(unitA.x) >= Math.abs(unitB.x)
+    ? lattice
+    : {
+        a: b,
+        b: a,
+        streetPhase: { a: lattice.streetPhase.b, b: lattice.streetPhase.a },
+        periodicity,
+      };
+}
+
+/** 1 - (shifted difference energy / twice the variance): 1 for a perfect repeat, ~0 for none. */
+function matchQuality(map: FloatMap, region: DiskRegion, v: Vector): number {
+  const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000);
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const value = map.data[(ys[i] as number) * map.width + (xs[i] as number)] as number;
+    s += value;
+    s2 += value * value;
+  }
+  const variance = s2 / xs.length - (s / xs.length) ** 2;
+  if (variance <= 0) return 0;
+  return 1 - shiftCost(map, xs, ys, v) / (2 * variance);
+}

@@ -1,0 +1,315 @@
+// Finding the wafer disk: chuck/wafer threshold, rim points along radial rays, robust circle fit.
+import type { GrayImage } from "../../lib/gray-image.ts";
+import { WaferNotFoundError } from "./errors.ts";
+import { type Circle, fitCircleRobust } from "./geometry.ts";
+import { binMap, type FloatMap, sampleBilinear } from "./raster.ts";
+
+export interface RimProfile {
+  /** Ray angles in radians, clockwise from image +x (image y points down). */
+  angles: Float64Array;
+  /** Measured rim radius per ray (full-resolution px); NaN where the ray saw no rim. */
+  radii: Float64Array;
+}
+
+export interface WaferLocation {
+  circle: Circle;
+  waferIsBright: boolean;
+  /** Chuck/wafer threshold in the image's native units. */
+  threshold: number;
+  rim: RimProfile;
+  /** Robust spread of rim radii about the circle, px: the floor for calling a rim deficit. */
+  rimSigmaPx: number;
+}
+
+/** Otsu's threshold of a float raster, computed on a 256-bin histogram between its extremes. */
+export function otsuThreshold(values: Float32Array): { threshold: number; separation: number } {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const bins = 256;
+  const hist = new Float64Array(bins);
+  const span = max - min || 1;
+  for (let i = 0; i < values.length; i++) {
+    const b = Math.min(bins - 1, Math.floor((((values[i] as number) - min) / span) * bins));
+    hist[b] = (hist[b] as number) + 1;
+  }
+  const total = values.length;
+  let sumAll = 0;
+  for (let b = 0; b < bins; b++) sumAll += b * (hist[b] as number);
+  let weightBelow = 0;
+  let sumBelow = 0;
+  let best = -1;
+  let bestBin = 0;
+  let bestMeans = [0, 0];
+  for (let b = 0; b < bins; b++) {
+    weightBelow += hist[b] as number;
+    if (weightBelow === 0) continue;
+    const weightAbove = total - weightBelow;
+    if (weightAbove === 0) break;
+    sumBelow += b * (hist[b] as number);
+    const meanBelow = sumBelow / weightBelow;
+    const meanAbove = (sumAll - sumBelow) / weightAbove;
+    const between = weightBelow * weightAbove * (meanBelow - meanAbove) ** 2;
+    if (between > best) {
+      best = between;
+      bestBin = b;
+      bestMeans = [meanBelow, meanAbove];
+    }
+  }
+  const toValue = (bin: number) => min + ((bin + 0.5) / bins) * span;
+  return {
+    threshold: toValue(bestBin + 0.5),
+    separation: toValue(bestMeans[1] as number) - toValue(bestMeans[0] as number),
+  };
+}
+
+/**
+ * Outermost crossing from wafer to chuck along one sampled ray, refined to the midpoint of
+ * the local inside/outside levels so that illumination falloff does not bias the radius.
+ */
+function rimCrossing(
+  samples: Float64Array,
+  count: number,
+  threshold: number,
+  bright: boolean,
+): number {
+  const onWafer = (v: number) => (bright ? v > threshold : v < threshold);
+  let k = -1;
+  let sawChuck = false;
+  for (let i = count - 1; i >= 2; i--) {
+    const v = samples[i] as number;
+    if (!onWafer(v)) {
+      sawChuck = true;
+      continue;
+    }
+    if (sawChuck && onWafer(samples[i - 1] as number) && onWafer(samples[i - 2] as number)) {
+      k = i;
+      break;
+    }
+  }
+  if (k < 0 || k >= count - 1) return Number.NaN;
+  const mean = (from: number, to: number): number => {
+    let s = 0;
+    let n = 0;
+    for (let i = Math.max(0, from); i <= Math.min(count - 1, to); i++) {
+      s += samples[i] as number;
+      n++;
+    }
+    return n > 0 ? s / n : Number.NaN;
+  };
+  const inside = mean(k - 6, k - 3);
+  const outside = mean(k + 3, k + 6);
+  const mid = Number.isNaN(inside) || Number.isNaN(outside) ? threshold : (inside + outside) / 2;
+  for (let j = Math.min(count - 2, k + 3); j >= Math.max(0, k - 3); j--) {
+    const a = (samples[j] as number) - mid;
+    const b = (samples[j + 1] as number) - mid;
+    const aOn = bright ? a > 0 : a < 0;
+    const bOn = bright ? b > 0 : b < 0;
+    if (aOn && !bOn) return j + a / (a - b);
+  }
+  const a = (samples[k] as number) - threshold;
+  const b = (samples[k + 1] as number) - threshold;
+  return k + a / (a - b);
+}
+
+function castRays(
+  data: ArrayLike<number>,
+  width: number,
+  height: number,
+  centre: { x: number; y: number },
+  rays: number,
+  rFrom: number,
+  rTo: number,
+  step: number,
+  threshold: number,
+  bright: boolean,
+): RimProfile {
+  const angles = new Float64Array(rays);
+  const radii = new Float64Array(rays);
+  const count = Math.max(8, Math.ceil((rTo - rFrom) / step));
+  const samples = new Float64Array(count);
+  for (let i = 0; i < rays; i++) {
+    const phi = (2 * Math.PI * i) / rays;
+    angles[i] = phi;
+    const c = Math.cos(phi);
+    const s = Math.sin(phi);
+    let usable = count;
+    for (let k = 0; k < count; k++) {
+      const r = rFrom + k * step;
+      const x = centre.x + r * c;
+      const y = centre.y + r * s;
+      // A ray leaving the frame never sees chuck beyond that point: cut it there.
+      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) {
+        usable = k;
+        break;
+      }
+      samples[k] = sampleBilinear(data, width, height, x, y);
+    }
+    const k = rimCrossing(samples, usable, threshold, bright);
+    radii[i] = Number.isNaN(k) ? Number.NaN : rFrom + k * step;
+  }
+  return { angles, radii };
+}
+
+function fitRim(
+  rim: RimProfile,
+  centre: { x: number; y: number },
+  minTolerancePx: number,
+): Circle | null {
+  let valid = 0;
+  for (let i = 0; i < rim.radii.length; i++) if (!Number.isNaN(rim.radii[i] as number)) valid++;
+  if (valid < rim.radii.length * 0.4) return null;
+  const xs = new Float64Array(valid);
+  const ys = new Float64Array(valid);
+  let j = 0;
+  for (let i = 0; i < rim.radii.length; i++) {
+    const r = rim.radii[i] as number;
+    if (Number.isNaN(r)) continue;
+    const phi = rim.angles[i] as number;
+    xs[j] = centre.x + r * Math.cos(phi);
+    ys[j] = centre.y + r * Math.sin(phi);
+    j++;
+  }
+  return fitCircleRobust(xs, ys, minTolerancePx);
+}
+
+/** Re-expresses rim radii about a new centre (the fitted one) so deficits read directly. */
+function recentre(rim: RimProfile, from: { x: number; y: number }, to: Circle): RimProfile {
+  const n = rim.angles.length;
+  const angles = new Float64Array(n);
+  const radii = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rim.radii[i] as number;
+    const phi = rim.angles[i] as number;
+    if (Number.isNaN(r)) {
+      angles[i] = phi;
+      radii[i] = r;
+      continue;
+    }
+    const x = from.x + r * Math.cos(phi) - to.cx;
+    const y = from.y + r * Math.sin(phi) - to.cy;
+    const phiNew = Math.atan2(y, x);
+    angles[i] = phiNew < 0 ? phiNew + 2 * Math.PI : phiNew;
+    radii[i] = Math.hypot(x, y);
+  }
+  return { angles, radii };
+}
+
+/**
+ * Locates the wafer. `work` is the binned working map (used for the coarse pass); the rim is
+ * then measured on the full-resolution image for sub-pixel radius and chip depth.
+ */
+export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
+  const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
+  const overview = factor > 1 ? binMap(work, factor) : work;
+  const { threshold, separation } = otsuThreshold(overview.data);
+  // The spec guarantees 20% of full scale between chuck and wafer; half that leaves room for
+  // vignetting while refusing frames with no disk at all.
+  if (separation < 0.1 * fullScale) {
+    throw new WaferNotFoundError(
+      `no wafer disk found: the frame has no two distinct levels (chuck/wafer separation ${((100 * separation) / fullScale).toFixed(1)}% of full scale, need at least 10%)`,
+    );
+  }
+  const ow = overview.width;
+  const oh = overview.height;
+  let centreSum = 0;
+  let centreCount = 0;
+  for (let y = Math.floor(oh * 0.4); y < Math.ceil(oh * 0.6); y++) {
+    for (let x = Math.floor(ow * 0.4); x < Math.ceil(ow * 0.6); x++) {
+      centreSum += overview.data[y * ow + x] as number;
+      centreCount++;
+    }
+  }
+  const waferIsBright = centreSum / centreCount > threshold;
+  let sx = 0;
+  let sy = 0;
+  let area = 0;
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      const v = overview.data[y * ow + x] as number;
+      if (waferIsBright ? v > threshold : v < threshold) {
+        sx += x;
+        sy += y;
+        area++;
+      }
+    }
+  }
+  const minSide = Math.min(ow, oh);
+  const coarseR = Math.sqrt(area / Math.PI);
+  if (area === 0 || coarseR < 0.3 * minSide || coarseR > 0.62 * minSide) {
+    throw new WaferNotFoundError(
+      `no wafer disk found: the wafer-like region spans ${((200 * coarseR) / minSide).toFixed(0)}% of the frame's shorter side (expected 80-98%)`,
+    );
+  }
+  const coarseCentre = { x: sx / area, y: sy / area };
+  const overviewRim = castRays(
+    overview.data,
+    ow,
+    oh,
+    coarseCentre,
+    360,
+    coarseR * 0.6,
+    coarseR * 1.35,
+    0.5,
+    threshold,
+    waferIsBright,
+  );
+  const coarse = fitRim(overviewRim, coarseCentre, 1);
+  if (!coarse) {
+    throw new WaferNotFoundError(
+      "no wafer disk found: too few rim points around the bright/dark disk",
+    );
+  }
+  const toFull = (v: number) => (v + 0.5) * overview.scale - 0.5;
+  const centreFull = { x: toFull(coarse.cx), y: toFull(coarse.cy) };
+  const rFull = coarse.r * overview.scale;
+  const rays = Math.min(8192, Math.max(720, Math.round((2 * Math.PI * rFull) / 1.5)));
+  // Inward reach covers the deepest edge chips (a few % of the radius) and the notch.
+  const rim = castRays(
+    image.data,
+    image.width,
+    image.height,
+    centreFull,
+    rays,
+    rFull * 0.93 - 2 * overview.scale,
+    rFull * 1.03 + 2 * overview.scale,
+    1,
+    threshold,
+    waferIsBright,
+  );
+  const fine = fitRim(rim, centreFull, 0.75);
+  if (!fine) {
+    throw new WaferNotFoundError(
+      "no wafer disk found: the rim could not be traced at full resolution",
+    );
+  }
+  const rimAbout = recentre(rim, centreFull, fine);
+  const deviations: number[] = [];
+  for (let i = 0; i < rimAbout.radii.length; i++) {
+    const r = rimAbout.radii[i] as number;
+    if (!Number.isNaN(r)) deviations.push(Math.abs(r - fine.r));
+  }
+  deviations.sort((a, b) => a - b);
+  const rimSigmaPx = 1.4826 * (deviations[Math.floor(deviations.length / 2)] ?? 0);
+  const imageMin = Math.min(image.width, image.height);
+  if (fine.r < 0.3 * imageMin || fine.r > 0.62 * imageMin) {
+    throw new WaferNotFoundError(
+      `no wafer disk found: fitted disk diameter is ${((200 * fine.r) / imageMin).toFixed(0)}% of the frame (expected 80-98%)`,
+    );
+  }
+  return { circle: fine, waferIsBright, threshold, rim: sortByAngle(rimAbout), rimSigmaPx };
+}
+
+function sortByAngle(rim: RimProfile): RimProfile {
+  const order = Array.from(rim.angles.keys()).sort(
+    (a, b) => (rim.angles[a] as number) - (rim.angles[b] as number),
+  );
+  return {
+    angles: Float64Array.from(order, (i) => rim.angles[i] as number),
+    radii: Float64Array.from(order, (i) => rim.radii[i] as number),
+  };
+}

@@ -1,0 +1,154 @@
+// Pixel-level building blocks: binned working maps, sub-pixel sampling, fast order statistics.
+import type { GrayImage } from "../../lib/gray-image.ts";
+
+/** A single-channel float raster; `scale` full-resolution pixels per side of one cell. */
+export interface FloatMap {
+  width: number;
+  height: number;
+  scale: number;
+  data: Float32Array;
+}
+
+/**
+ * Averages `factor`x`factor` blocks of the input. Averaging (not decimating) keeps the
+ * full photon budget, so noise drops by `factor` and faint defects survive the shrink.
+ */
+export function binImage(image: GrayImage, factor: number): FloatMap {
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const out = new Float32Array(width * height);
+  const src = image.data;
+  const stride = image.width;
+  const norm = 1 / (factor * factor);
+  for (let by = 0; by < height; by++) {
+    const rowOut = by * width;
+    for (let dy = 0; dy < factor; dy++) {
+      let p = (by * factor + dy) * stride;
+      if (factor === 1) {
+        for (let bx = 0; bx < width; bx++) out[rowOut + bx] = src[p + bx] as number;
+        continue;
+      }
+      for (let bx = 0; bx < width; bx++) {
+        let sum = 0;
+        for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
+        out[rowOut + bx] = (out[rowOut + bx] as number) + sum;
+      }
+    }
+    if (factor !== 1)
+      for (let bx = 0; bx < width; bx++) out[rowOut + bx] = (out[rowOut + bx] as number) * norm;
+  }
+  return { width, height, scale: factor, data: out };
+}
+
+/** Bins an existing map further (the overview is built from the working map, not the image). */
+export function binMap(map: FloatMap, factor: number): FloatMap {
+  const width = Math.floor(map.width / factor);
+  const height = Math.floor(map.height / factor);
+  const out = new Float32Array(width * height);
+  const norm = 1 / (factor * factor);
+  for (let by = 0; by < height; by++) {
+    for (let bx = 0; bx < width; bx++) {
+      let sum = 0;
+      for (let dy = 0; dy < factor; dy++) {
+        let p = (by * factor + dy) * map.width + bx * factor;
+        for (let dx = 0; dx < factor; dx++) sum += map.data[p++] as number;
+      }
+      out[by * width + bx] = sum * norm;
+    }
+  }
+  return { width, height, scale: map.scale * factor, data: out };
+}
+
+/** Bilinear sample of a raster given as a flat array; coordinates are clamped to the frame. */
+export function sampleBilinear(
+  data: ArrayLike<number>,
+  width: number,
+  height: number,
+  x: number,
+  y: number,
+): number {
+  const cx = x < 0 ? 0 : Math.min(x, width - 1.001);
+  const cy = y < 0 ? 0 : Math.min(y, height - 1.001);
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const fx = cx - x0;
+  const fy = cy - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/** In-place quickselect; returns the k-th smallest of values[0..count). */
+export function selectKth(values: Float32Array | Float64Array, count: number, k: number): number {
+  let lo = 0;
+  let hi = count - 1;
+  while (hi > lo) {
+    const pivot = values[(lo + hi) >> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((values[i] as number) < pivot) i++;
+      while ((values[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = values[i] as number;
+        values[i] = values[j] as number;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k] as number;
+  }
+  return values[k] as number;
+}
+
+/** Quantile q in [0,1] of values[0..count), reordering the array. */
+export function quantileInPlace(
+  values: Float32Array | Float64Array,
+  count: number,
+  q: number,
+): number {
+  if (count === 0) return Number.NaN;
+  const k = Math.min(count - 1, Math.max(0, Math.round(q * (count - 1))));
+  return selectKth(values, count, k);
+}
+
+/** 3x3 box mean, edges replicated; `out` may be reused between calls but not alias `src`. */
+export function boxBlur3(
+  src: Float32Array,
+  width: number,
+  height: number,
+  out: Float32Array,
+): void {
+  const rowSum = new Float32Array(width * 3);
+  const sumRow = (y: number, slot: number): void => {
+    const base = y * width;
+    const o = slot * width;
+    for (let x = 0; x < width; x++) {
+      const l = src[base + (x > 0 ? x - 1 : 0)] as number;
+      const r = src[base + (x < width - 1 ? x + 1 : x)] as number;
+      rowSum[o + x] = l + (src[base + x] as number) + r;
+    }
+  };
+  for (let y = 0; y < height; y++) {
+    const up = y > 0 ? y - 1 : 0;
+    const down = y < height - 1 ? y + 1 : y;
+    // Recomputing three row sums per row is simpler than a ring buffer and still one pass each.
+    sumRow(up, 0);
+    sumRow(y, 1);
+    sumRow(down, 2);
+    const base = y * width;
+    for (let x = 0; x < width; x++) {
+      out[base + x] =
+        ((rowSum[x] as number) +
+          (rowSum[width + x] as number) +
+          (rowSum[2 * width + x] as number)) /
+        9;
+    }
+  }
+}

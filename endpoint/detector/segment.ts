@@ -1,0 +1,63 @@
+// Segmenting anomalies: hysteresis thresholding of the smoothed residual into connected blobs.
+import type { DiskRegion } from "./noise.ts";
+
+export interface Blob {
+  /** Working-map pixel indices. */
+  pixels: Int32Array;
+  sign: 1 | -1;
+}
+
+/**
+ * Blobs seeded where |score| >= high and grown (8-connected, same sign) over |score| >= low,
+ * inside the analysis disk. Caps keep a pathological image from exhausting memory.
+ */
+export function hysteresisBlobs(
+  score: Float32Array,
+  width: number,
+  height: number,
+  region: DiskRegion,
+  high: number,
+  low: number,
+  maxBlobs = 4000,
+): Blob[] {
+  const visited = new Uint8Array(width * height);
+  const stack = new Int32Array(width * height);
+  const blobs: Blob[] = [];
+  const { cx, cy, r } = region;
+  const r2 = r * r;
+  const inside = (x: number, y: number) => (x - cx) * (x - cx) + (y - cy) * (y - cy) < r2;
+  for (let y = Math.max(1, Math.ceil(cy - r)); y < Math.min(height - 1, cy + r); y++) {
+    for (let x = Math.max(1, Math.ceil(cx - r)); x < Math.min(width - 1, cx + r); x++) {
+      const seed = y * width + x;
+      const sv = score[seed] as number;
+      if (visited[seed] || (sv < high && sv > -high) || !inside(x, y)) continue;
+      const sign: 1 | -1 = sv > 0 ? 1 : -1;
+      let top = 0;
+      let count = 0;
+      stack[top++] = seed;
+      visited[seed] = 1;
+      const members: number[] = [];
+      while (top > 0) {
+        const p = stack[--top] as number;
+        members.push(p);
+        count++;
+        const px = p % width;
+        const py = (p - px) / width;
+        for (let ny = py - 1; ny <= py + 1; ny++) {
+          if (ny < 0 || ny >= height) continue;
+          for (let nx = px - 1; nx <= px + 1; nx++) {
+            if (nx < 0 || nx >= width) continue;
+            const q = ny * width + nx;
+            if (visited[q]) continue;
+            if ((score[q] as number) * sign < low || !inside(nx, ny)) continue;
+            visited[q] = 1;
+            stack[top++] = q;
+          }
+        }
+      }
+      blobs.push({ pixels: Int32Array.from(members), sign });
+      if (blobs.length >= maxBlobs || count < 0) return blobs;
+    }
+  }
+  return blobs;
+}
