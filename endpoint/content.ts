@@ -1,0 +1,64 @@
+// Decides which image format a request body holds, from its magic bytes and its declared Content-Type.
+import { ImageContentError, UnsupportedContentTypeError } from "./errors.ts";
+
+export type ImageFormat = "png" | "tiff";
+
+export const ACCEPTED_CONTENT_TYPES = ["image/png", "image/tiff", "application/x-image"] as const;
+
+const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
+  return bytes.length >= magic.length && magic.every((byte, i) => bytes[i] === byte);
+}
+
+/** PNG, little- or big-endian TIFF (classic or BigTIFF), or undefined for anything else. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
+  if (startsWith(bytes, PNG_MAGIC)) return "png";
+  const tiffMagics = [
+    [0x49, 0x49, 0x2a, 0x00],
+    [0x4d, 0x4d, 0x00, 0x2a],
+    [0x49, 0x49, 0x2b, 0x00],
+    [0x4d, 0x4d, 0x00, 0x2b],
+  ];
+  if (tiffMagics.some((magic) => startsWith(bytes, magic))) return "tiff";
+  return undefined;
+}
+
+/** The media type without parameters, lower-cased; undefined when the header is absent or blank. */
+export function mediaType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(";")[0]?.trim().toLowerCase();
+  return type ? type : undefined;
+}
+
+/**
+ * Refuses a Content-Type the endpoint does not serve before the body is read, so a wrong client
+ * learns it without uploading megabytes. A missing Content-Type counts as application/x-image.
+ */
+export function checkContentType(contentType: string | undefined): void {
+  const type = mediaType(contentType);
+  if (type === undefined) return;
+  if (!(ACCEPTED_CONTENT_TYPES as readonly string[]).includes(type)) {
+    throw new UnsupportedContentTypeError(
+      `content type '${type}' is not supported; send ${ACCEPTED_CONTENT_TYPES.join(", ")}`,
+    );
+  }
+}
+
+/** The format of the body, checked against what the Content-Type declares. */
+export function imageFormatOf(contentType: string | undefined, bytes: Uint8Array): ImageFormat {
+  checkContentType(contentType);
+  const type = mediaType(contentType) ?? "application/x-image";
+  const sniffed = sniffImageFormat(bytes);
+  if (sniffed === undefined) {
+    const what =
+      bytes.length === 0 ? "the request body is empty" : "the body is neither PNG nor TIFF";
+    throw new ImageContentError(`${what} (declared ${type})`);
+  }
+  const declared = type === "image/png" ? "png" : type === "image/tiff" ? "tiff" : undefined;
+  if (declared !== undefined && declared !== sniffed) {
+    throw new ImageContentError(
+      `content type says ${type} but the body is a ${sniffed.toUpperCase()} image`,
+    );
+  }
+  return sniffed;
+}

@@ -1,0 +1,61 @@
+// Errors the model server and its model plugins raise; the server alone maps them to HTTP statuses.
+
+/** Base class, so the server can tell request and model refusals from programming errors. */
+export class EndpointError extends Error {
+  override name = "EndpointError";
+}
+
+/** The request's Content-Type is not one of the image types the endpoint accepts. */
+export class UnsupportedContentTypeError extends EndpointError {
+  override name = "UnsupportedContentTypeError";
+}
+
+/** The body is not a PNG or TIFF, or is not the image type its Content-Type declares. */
+export class ImageContentError extends EndpointError {
+  override name = "ImageContentError";
+}
+
+/** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed. */
+export class CustomAttributeError extends EndpointError {
+  override name = "CustomAttributeError";
+}
+
+/** The request body is larger than the endpoint accepts (SageMaker's limit is 6 MB). */
+export class PayloadTooLargeError extends EndpointError {
+  override name = "PayloadTooLargeError";
+}
+
+/** The request names an endpoint other than the one this server stands in for. */
+export class UnknownEndpointError extends EndpointError {
+  override name = "UnknownEndpointError";
+}
+
+/** More requests are waiting for the model than the server is willing to queue. */
+export class QueueFullError extends EndpointError {
+  override name = "QueueFullError";
+}
+
+/** The model specification (WAFERFLOW_MODEL or --model) is malformed. */
+export class ModelSpecError extends EndpointError {
+  override name = "ModelSpecError";
+}
+
+/** A model file is missing, unreadable, or its inputs and outputs break the plugin's contract. */
+export class ModelLoadError extends EndpointError {
+  override name = "ModelLoadError";
+}
+
+/** A loaded model produced output the plugin cannot turn into a detection result. */
+export class ModelOutputError extends EndpointError {
+  override name = "ModelOutputError";
+}
+
+/** detect() was called before load() finished. */
+export class ModelNotLoadedError extends EndpointError {
+  override name = "ModelNotLoadedError";
+}
+
+/** Command-line arguments for `waferflow endpoint` are missing or malformed. */
+export class EndpointUsageError extends EndpointError {
+  override name = "EndpointUsageError";
+}

@@ -1,0 +1,79 @@
+// Builds the model the endpoint serves from one specification string (WAFERFLOW_MODEL or --model).
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+import { readConfig } from "../../lib/config.ts";
+import { ModelSpecError } from "../errors.ts";
+import { chainModels } from "./chain.ts";
+import { createClassicalModel } from "./classical.ts";
+import type { WaferModel } from "./model.ts";
+import { createOnnxDetectorModel } from "./onnx-detector.ts";
+import { createOnnxRefinementStage } from "./onnx-stage.ts";
+
+export type { RefinementStage, WaferModel } from "./model.ts";
+
+export const MODEL_SPEC_HELP =
+  "'classical' (default), 'classical+onnx:<file.onnx>' (ONNX second stage after the classical detector) or 'onnx:<file.onnx>' (ONNX model replaces it)";
+
+export type ModelSpec =
+  | { kind: "classical" }
+  | { kind: "classical+onnx"; onnxPath: string }
+  | { kind: "onnx"; onnxPath: string };
+
+function onnxPathFrom(spec: string, text: string): string {
+  if (text.trim() === "")
+    throw new ModelSpecError(
+      `model spec '${spec}' names no ONNX file; expected ${MODEL_SPEC_HELP}`,
+    );
+  const path = resolve(text.trim());
+  if (!existsSync(path))
+    throw new ModelSpecError(`model spec '${spec}': ONNX file ${path} does not exist`);
+  if (!statSync(path).isFile())
+    throw new ModelSpecError(`model spec '${spec}': ${path} is not a file`);
+  return path;
+}
+
+/** Parses a model spec; ONNX paths are resolved against the working directory and must exist. */
+export function parseModelSpec(spec: string): ModelSpec {
+  const text = spec.trim();
+  if (text === "" || text === "classical") return { kind: "classical" };
+  if (text.startsWith("classical+onnx:")) {
+    return {
+      kind: "classical+onnx",
+      onnxPath: onnxPathFrom(spec, text.slice("classical+onnx:".length)),
+    };
+  }
+  if (text.startsWith("onnx:"))
+    return { kind: "onnx", onnxPath: onnxPathFrom(spec, text.slice("onnx:".length)) };
+  throw new ModelSpecError(`unknown model spec '${spec}'; expected ${MODEL_SPEC_HELP}`);
+}
+
+/** The model a spec names, not yet loaded: call load() (the server does) to read and check ONNX files. */
+export function createModel(spec: string): WaferModel {
+  const parsed = parseModelSpec(spec);
+  switch (parsed.kind) {
+    case "classical":
+      return createClassicalModel();
+    case "classical+onnx":
+      return chainModels(createClassicalModel(), [createOnnxRefinementStage(parsed.onnxPath)]);
+    case "onnx":
+      return createOnnxDetectorModel(parsed.onnxPath);
+  }
+}
+
+const ModelEnvSchema = z.object({
+  WAFERFLOW_MODEL: z.string().trim().default("classical"),
+});
+
+/** The model WAFERFLOW_MODEL names (classical when unset), checked once at start. */
+export function modelFromEnv(env: Record<string, string | undefined> = process.env): WaferModel {
+  const config = readConfig(ModelEnvSchema, env);
+  try {
+    return createModel(config.WAFERFLOW_MODEL);
+  } catch (cause) {
+    if (cause instanceof ModelSpecError) {
+      throw new ModelSpecError(`WAFERFLOW_MODEL: ${cause.message}`, { cause });
+    }
+    throw cause;
+  }
+}

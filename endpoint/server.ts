@@ -1,0 +1,382 @@
+// The SageMaker-compatible model server: GET /ping and POST /invocations (container contract) and the runtime API path.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { type InvocationResponse, InvocationResponseSchema } from "../schemas/detection.ts";
+import { checkContentType, imageFormatOf } from "./content.ts";
+import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
+import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
+import {
+  CustomAttributeError,
+  ImageContentError,
+  ModelNotLoadedError,
+  ModelOutputError,
+  PayloadTooLargeError,
+  QueueFullError,
+  UnknownEndpointError,
+  UnsupportedContentTypeError,
+} from "./errors.ts";
+import { createClassicalModel } from "./models/classical.ts";
+import type { WaferModel } from "./models/model.ts";
+import { createSerialQueue } from "./queue.ts";
+
+/** SageMaker real-time endpoints accept at most 6 MB per request. */
+export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+const DEFAULT_MAX_QUEUED = 32;
+const PRODUCTION_VARIANT = "AllTraffic";
+
+export interface EndpointServerOptions {
+  port: number;
+  /** Default 127.0.0.1: the server is for this machine, never the network. */
+  host?: string;
+  model?: WaferModel;
+  /** When set, /endpoints/{name}/invocations answers 404 for any other name. */
+  endpointName?: string;
+  maxBodyBytes?: number;
+  /** Requests running or waiting for the model before new ones get 503. */
+  maxQueuedRequests?: number;
+  /**
+   * Default true: resolve only once the model is loaded, and reject (with the server closed)
+   * when loading fails. false: resolve as soon as the port is bound; /ping answers 503 and
+   * invocations wait until `ready` settles.
+   */
+  awaitLoad?: boolean;
+  /** Receives one JSON line per request; default writes to stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunningEndpoint {
+  url: string;
+  port: number;
+  /** Settles when the model has loaded, or failed to. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+type Route =
+  | { kind: "ping" }
+  | { kind: "invoke"; runtimeApi: boolean; endpointName: string | undefined }
+  | { kind: "unknown" };
+
+function routeOf(pathname: string): Route {
+  if (pathname === "/ping") return { kind: "ping" };
+  if (pathname === "/invocations")
+    return { kind: "invoke", runtimeApi: false, endpointName: undefined };
+  const runtime = /^\/endpoints\/([^/]+)\/invocations$/.exec(pathname);
+  if (runtime?.[1]) {
+    let name: string;
+    try {
+      name = decodeURIComponent(runtime[1]);
+    } catch {
+      name = runtime[1];
+    }
+    return { kind: "invoke", runtimeApi: true, endpointName: name };
+  }
+  return { kind: "unknown" };
+}
+
+/** The one place where error classes become HTTP statuses. */
+export function statusFor(error: unknown): number {
+  if (error instanceof UnsupportedContentTypeError) return 415;
+  if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof UnknownEndpointError) return 404;
+  if (error instanceof QueueFullError || error instanceof ModelNotLoadedError) return 503;
+  if (error instanceof WaferNotFoundError) return 422;
+  if (
+    error instanceof ImageContentError ||
+    error instanceof ImageDecodeError ||
+    error instanceof ImageSizeError ||
+    error instanceof CustomAttributeError ||
+    error instanceof InvalidHintsError
+  ) {
+    return 400;
+  }
+  return 500;
+}
+
+interface ErrorBody {
+  error: { name: string; message: string };
+}
+
+function errorBody(error: unknown): ErrorBody {
+  const err = error instanceof Error ? error : new Error(String(error));
+  return { error: { name: err.name, message: err.message } };
+}
+
+/** Reads the body, refusing (without reading further) once it exceeds `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        req.off("data", onData);
+        req.pause();
+        reject(new PayloadTooLargeError(`request body exceeds the ${limit} byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => {
+      if (!done) resolve(Buffer.concat(chunks, size));
+    });
+    req.once("error", (cause) => {
+      if (!done) reject(cause);
+      done = true;
+    });
+  });
+}
+
+interface RequestLog {
+  method: string | undefined;
+  path: string;
+  status: number;
+  ms: number;
+  bytesIn?: number;
+  defects?: number;
+  error?: string;
+}
+
+export async function startEndpointServer(
+  options: EndpointServerOptions,
+): Promise<RunningEndpoint> {
+  const host = options.host ?? "127.0.0.1";
+  const model = options.model ?? createClassicalModel();
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const queue = createSerialQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let loaded = false;
+  let loadFailure: unknown;
+
+  const writeLog = (entry: RequestLog) => {
+    log(JSON.stringify({ time: new Date().toISOString(), model: model.info.name, ...entry }));
+  };
+
+  const sendJson = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  /**
+   * The runtime API (/endpoints/{name}/invocations) wraps what the container refused as
+   * ModelError (424) carrying the container's status and body, as SageMaker does; the SDK then
+   * raises ModelError with OriginalStatusCode. The container path answers the status directly.
+   */
+  const sendError = (
+    res: ServerResponse,
+    error: unknown,
+    runtimeApi: boolean,
+    extra: Record<string, string> = {},
+  ) => {
+    const status = statusFor(error);
+    const body = errorBody(error);
+    if (!runtimeApi) {
+      sendJson(res, status, body, extra);
+      return status;
+    }
+    if (error instanceof UnknownEndpointError || error instanceof PayloadTooLargeError) {
+      sendJson(
+        res,
+        status,
+        { ...body, message: body.error.message },
+        { ...extra, "x-amzn-errortype": "ValidationError" },
+      );
+      return status;
+    }
+    if (error instanceof QueueFullError || error instanceof ModelNotLoadedError) {
+      sendJson(
+        res,
+        status,
+        { ...body, message: body.error.message },
+        { ...extra, "x-amzn-errortype": "ServiceUnavailable" },
+      );
+      return status;
+    }
+    const original = JSON.stringify(body);
+    sendJson(
+      res,
+      424,
+      {
+        ...body,
+        ErrorCode: status >= 500 ? "SERVER_ERROR_FROM_MODEL" : "CLIENT_ERROR_FROM_MODEL",
+        Message: `Received ${status >= 500 ? "server" : "client"} error (${status}) from primary with message "${body.error.message}"`,
+        OriginalStatusCode: status,
+        OriginalMessage: original,
+      },
+      { ...extra, "x-amzn-errortype": "ModelError" },
+    );
+    return 424;
+  };
+
+  const ready = (async () => {
+    await model.load();
+    loaded = true;
+  })();
+  ready.catch((error: unknown) => {
+    loadFailure = error;
+  });
+
+  const invoke = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Extract<Route, { kind: "invoke" }>,
+    entry: RequestLog,
+  ) => {
+    const variantHeader = { "x-amzn-invoked-production-variant": PRODUCTION_VARIANT };
+    try {
+      if (
+        route.runtimeApi &&
+        options.endpointName !== undefined &&
+        route.endpointName !== options.endpointName
+      ) {
+        throw new UnknownEndpointError(
+          `endpoint '${route.endpointName}' not found; this server is '${options.endpointName}'`,
+        );
+      }
+      checkContentType(req.headers["content-type"]);
+      const declaredLength = Number(req.headers["content-length"]);
+      if (Number.isFinite(declaredLength) && declaredLength > maxBodyBytes) {
+        throw new PayloadTooLargeError(
+          `request body of ${declaredLength} bytes exceeds the ${maxBodyBytes} byte limit`,
+        );
+      }
+      const body = await readBody(req, maxBodyBytes);
+      entry.bytesIn = body.length;
+      imageFormatOf(req.headers["content-type"], body);
+      const header = req.headers[CUSTOM_ATTRIBUTES_HEADER];
+      const hints = parseCustomAttributes(Array.isArray(header) ? header.join(";") : header);
+      if (!loaded) {
+        if (loadFailure !== undefined)
+          throw new ModelNotLoadedError("the model failed to load", { cause: loadFailure });
+        await ready.catch((cause: unknown) => {
+          throw new ModelNotLoadedError("the model failed to load", { cause });
+        });
+      }
+      const result = await queue.run(async () => {
+        const started = performance.now();
+        const image = await decodeGray(body);
+        const decodeMs = Math.round((performance.now() - started) * 100) / 100;
+        const detection = await model.detect(image, hints);
+        return { ...detection, timingMs: { decode: decodeMs, ...detection.timingMs } };
+      });
+      const response: InvocationResponse = { model: model.info, ...result };
+      const checked = InvocationResponseSchema.safeParse(response);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        throw new ModelOutputError(
+          `model answer breaks the contract at ${issue?.path.join(".")}: ${issue?.message}`,
+          {
+            cause: checked.error,
+          },
+        );
+      }
+      entry.defects = checked.data.defects.length;
+      entry.status = 200;
+      sendJson(res, 200, checked.data, variantHeader);
+    } catch (error) {
+      const tooLarge = error instanceof PayloadTooLargeError;
+      // Unread body bytes would be taken as the next request: close the connection after answering.
+      const connection: Record<string, string> = tooLarge ? { connection: "close" } : {};
+      entry.status = sendError(res, error, route.runtimeApi, { ...variantHeader, ...connection });
+      entry.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (statusFor(error) === 500) {
+        entry.error += error instanceof Error && error.stack ? ` ${error.stack}` : "";
+      }
+      if (tooLarge) {
+        // Keep draining what the client still sends so it can read the 413 instead of a reset.
+        req.resume();
+      }
+    }
+  };
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const entry: RequestLog = { method: req.method, path: url.pathname, status: 0, ms: 0 };
+    res.once("finish", () => {
+      entry.ms = Math.round((performance.now() - started) * 100) / 100;
+      writeLog(entry);
+    });
+    const route = routeOf(url.pathname);
+    if (route.kind === "ping") {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        entry.status = 405;
+        sendJson(
+          res,
+          405,
+          { error: { name: "MethodNotAllowed", message: "use GET /ping" } },
+          { allow: "GET, HEAD" },
+        );
+        return;
+      }
+      entry.status = loaded ? 200 : 503;
+      sendJson(
+        res,
+        entry.status,
+        loaded
+          ? { status: "ok", model: model.info }
+          : { status: loadFailure ? "failed" : "loading", model: model.info },
+      );
+      return;
+    }
+    if (route.kind === "invoke") {
+      if (req.method !== "POST") {
+        entry.status = 405;
+        sendJson(
+          res,
+          405,
+          { error: { name: "MethodNotAllowed", message: `use POST ${url.pathname}` } },
+          { allow: "POST" },
+        );
+        return;
+      }
+      void invoke(req, res, route, entry);
+      return;
+    }
+    entry.status = 404;
+    sendJson(res, 404, {
+      error: {
+        name: "NotFound",
+        message: `no route ${req.method} ${url.pathname}; use GET /ping or POST /invocations`,
+      },
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const close = () =>
+    new Promise<void>((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()));
+      server.closeAllConnections();
+    });
+  if (options.awaitLoad ?? true) {
+    try {
+      await ready;
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+  return { url: `http://${host}:${port}`, port, ready, close };
+}
