@@ -80,6 +80,15 @@ function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
   return path.length ? path.map(String).join(".") : "(root)";
 }
 
+function valueAt(json: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let current: unknown = json;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
 /** Parses lot.json; every problem names the file and the field so the operator can fix it. */
 export async function readLotFile(path: string): Promise<LotFile> {
   let text: string;
@@ -97,9 +106,9 @@ export async function readLotFile(path: string): Promise<LotFile> {
   const parsed = LotFileSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      const keys =
-        "keys" in issue && Array.isArray(issue.keys) ? ` (${issue.keys.join(", ")})` : "";
-      return `field '${formatZodPath(issue.path)}': ${issue.message}${keys}`;
+      const got = issue.path.length ? valueAt(json, issue.path) : undefined;
+      const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
+      return `field '${formatZodPath(issue.path)}': ${issue.message}${shown}`;
     });
     throw new LotFileError(`${path}: ${problems.join("; ")}`, { cause: parsed.error });
   }

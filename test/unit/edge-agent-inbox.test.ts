@@ -1,0 +1,62 @@
+// Unit tests of when the inbox watcher considers a lot directory complete, and of error.txt.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type DirSnapshot, describeFailure, LotReadiness } from "../../edge-agent/inbox.ts";
+
+function snap(fingerprint: string, hasLotFile = false, fileCount = 1): DirSnapshot {
+  return { fingerprint, hasLotFile, fileCount };
+}
+
+describe("LotReadiness", () => {
+  test("a lot without lot.json is ready only after quietMs without change", () => {
+    const readiness = new LotReadiness(1000);
+    assert.equal(readiness.observe("lot", snap("a"), 0), false, "first sight");
+    assert.equal(readiness.observe("lot", snap("a"), 500), false, "quiet for too short");
+    assert.equal(
+      readiness.observe("lot", snap("b"), 900),
+      false,
+      "a file grew: the clock restarts",
+    );
+    assert.equal(readiness.observe("lot", snap("b"), 1800), false);
+    assert.equal(readiness.observe("lot", snap("b"), 1900), true);
+  });
+  test("lot.json makes a lot ready once the folder looks the same twice", () => {
+    const readiness = new LotReadiness(60_000);
+    assert.equal(
+      readiness.observe("lot", snap("a", true), 0),
+      false,
+      "lot.json may be half written",
+    );
+    assert.equal(readiness.observe("lot", snap("a2", true), 10), false, "still changing");
+    assert.equal(readiness.observe("lot", snap("a2", true), 20), true);
+  });
+  test("an empty folder is never ready, and lots are tracked apart", () => {
+    const readiness = new LotReadiness(0);
+    assert.equal(readiness.observe("empty", snap("", false, 0), 0), false);
+    assert.equal(readiness.observe("empty", snap("", false, 0), 10_000), false);
+    assert.equal(readiness.observe("one", snap("x"), 0), false);
+    assert.equal(readiness.observe("two", snap("x"), 0), false);
+    assert.equal(readiness.observe("one", snap("x"), 1), true);
+  });
+  test("forgetting a lot makes it start over", () => {
+    const readiness = new LotReadiness(0);
+    readiness.observe("lot", snap("x"), 0);
+    readiness.forget("lot");
+    assert.equal(readiness.observe("lot", snap("x"), 1), false);
+    readiness.keepOnly(new Set());
+    assert.equal(readiness.observe("lot", snap("x"), 2), false);
+  });
+});
+
+describe("describeFailure", () => {
+  test("names the error and its causes for error.txt", () => {
+    const text = describeFailure(
+      new Error("upload failed", { cause: new RangeError("part 3", { cause: "plain string" }) }),
+      new Date("2026-01-01T00:00:00.000Z"),
+    );
+    assert.match(
+      text,
+      /^failed at 2026-01-01T00:00:00.000Z\nerror: Error: upload failed\ncaused by: RangeError: part 3\ncaused by: Error: plain string\n/,
+    );
+  });
+});

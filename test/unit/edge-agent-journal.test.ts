@@ -1,0 +1,241 @@
+// Unit tests of the agent's journal: which lot id a lot keeps, which files start over, atomic storage.
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  JournalStore,
+  journalPath,
+  loadJournal,
+  planJournal,
+  writeJournalAtomically,
+} from "../../edge-agent/journal.ts";
+import type { LotScan, ScannedImage } from "../../edge-agent/lot.ts";
+import type { AgentJournal } from "../../schemas/agent-journal.ts";
+
+const NOW = new Date("2026-01-02T03:04:05.000Z");
+const SHA_A = "a".repeat(64);
+const SHA_B = "b".repeat(64);
+const SHA_C = "c".repeat(64);
+
+function image(fileName: string, sha256: string, bytes = 100): ScannedImage {
+  return {
+    fileName,
+    path: `/lots/x/${fileName}`,
+    segment: fileName,
+    sha256,
+    bytes,
+    mtimeMs: 1,
+    contentType: "image/png",
+  };
+}
+
+function scan(images: ScannedImage[], lotId?: string): LotScan {
+  return {
+    dir: "/lots/x",
+    lotFile: lotId ? { lotId } : undefined,
+    metadata: {},
+    images,
+    rejected: [],
+    ignored: [],
+  };
+}
+
+let generated = 0;
+const newLotId = () => `LOT-GEN-${++generated}`;
+
+function plan(existing: AgentJournal | undefined, lotScan: LotScan, force = false) {
+  return planJournal({ existing, scan: lotScan, bucket: "bucket-1", now: NOW, force, newLotId });
+}
+
+/** A journal as a finished run leaves it. */
+function finished(base: AgentJournal): AgentJournal {
+  const files = Object.fromEntries(
+    Object.entries(base.files).map(([name, file]) => [name, { ...file, done: true }]),
+  );
+  return {
+    ...base,
+    files,
+    manifest: {
+      key: `lots/${base.lotId}/manifest.json`,
+      createdAt: NOW.toISOString(),
+      sha256: SHA_C,
+    },
+  };
+}
+
+describe("planJournal", () => {
+  test("a first run generates an id, or takes lot.json's", () => {
+    const generatedPlan = plan(undefined, scan([image("a.png", SHA_A)]));
+    assert.match(generatedPlan.journal.lotId, /^LOT-GEN-\d+$/);
+    assert.equal(generatedPlan.journal.lotIdSource, "generated");
+    assert.equal(generatedPlan.freshLot, true);
+    assert.deepEqual(generatedPlan.journal.files["a.png"], {
+      key: `lots/${generatedPlan.journal.lotId}/images/a.png`,
+      sha256: SHA_A,
+      bytes: 100,
+      mtimeMs: 1,
+      contentType: "image/png",
+      done: false,
+    });
+    const named = plan(undefined, scan([image("a.png", SHA_A)], "LOT-NAMED"));
+    assert.equal(named.journal.lotId, "LOT-NAMED");
+    assert.equal(named.journal.lotIdSource, "lot.json");
+  });
+
+  test("a restart keeps the generated id and the progress of unchanged files", () => {
+    const first = plan(undefined, scan([image("a.png", SHA_A), image("b.png", SHA_B)])).journal;
+    const a = first.files["a.png"];
+    const b = first.files["b.png"];
+    assert.ok(a && b);
+    a.done = true;
+    b.multipart = {
+      uploadId: "up-1",
+      partSizeBytes: 10,
+      parts: [{ partNumber: 1, etag: '"e1"', bytes: 10 }],
+    };
+
+    const again = plan(first, scan([image("a.png", SHA_A), image("b.png", SHA_B)]));
+    assert.equal(again.journal.lotId, first.lotId);
+    assert.equal(again.freshLot, false);
+    assert.equal(again.journal.files["a.png"]?.done, true);
+    assert.equal(again.journal.files["b.png"]?.multipart?.uploadId, "up-1");
+    assert.deepEqual(again.changed, []);
+    assert.deepEqual(again.staleUploads, []);
+  });
+
+  test("a changed file starts over and its multipart upload is marked stale; a removed one is dropped", () => {
+    const first = plan(
+      undefined,
+      scan([image("a.png", SHA_A), image("b.png", SHA_B), image("c.png", SHA_C)]),
+    ).journal;
+    for (const file of Object.values(first.files)) file.done = true;
+    const b = first.files["b.png"];
+    assert.ok(b);
+    b.done = false;
+    b.multipart = { uploadId: "up-b", partSizeBytes: 10, parts: [] };
+
+    const again = plan(first, scan([image("a.png", SHA_A), image("b.png", SHA_C, 200)]));
+    assert.deepEqual(again.changed, ["b.png"]);
+    assert.deepEqual(again.removed, ["c.png"]);
+    assert.deepEqual(again.staleUploads, [
+      { key: `lots/${first.lotId}/images/b.png`, uploadId: "up-b" },
+    ]);
+    assert.equal(again.journal.files["a.png"]?.done, true);
+    assert.equal(again.journal.files["b.png"]?.done, false);
+    assert.equal(again.journal.files["b.png"]?.multipart, undefined);
+    assert.equal(again.journal.files["b.png"]?.sha256, SHA_C);
+    assert.equal(again.journal.files["c.png"], undefined);
+  });
+
+  test("a lot.json id that differs from the journal's wins and starts a fresh journal", () => {
+    const first = plan(undefined, scan([image("a.png", SHA_A)])).journal;
+    const again = plan(first, scan([image("a.png", SHA_A)], "LOT-FROM-FILE"));
+    assert.equal(again.journal.lotId, "LOT-FROM-FILE");
+    assert.equal(again.freshLot, true);
+    assert.equal(again.journal.files["a.png"]?.key, "lots/LOT-FROM-FILE/images/a.png");
+  });
+
+  test("a finished lot stays finished when nothing changed, unless forced", () => {
+    const done = finished(plan(undefined, scan([image("a.png", SHA_A)])).journal);
+    const again = plan(done, scan([image("a.png", SHA_A)]));
+    assert.equal(again.journal.lotId, done.lotId);
+    assert.deepEqual(again.journal.manifest, done.manifest);
+    const forced = plan(done, scan([image("a.png", SHA_A)]), true);
+    assert.equal(forced.journal.lotId, done.lotId);
+    assert.equal(forced.journal.manifest, undefined, "a forced run writes the manifest again");
+  });
+
+  test("a finished generated lot whose folder now holds other content is a new lot", () => {
+    const done = finished(plan(undefined, scan([image("a.png", SHA_A)])).journal);
+    const next = plan(done, scan([image("a.png", SHA_B)]));
+    assert.notEqual(next.journal.lotId, done.lotId);
+    assert.equal(next.freshLot, true);
+    assert.equal(next.journal.files["a.png"]?.done, false);
+  });
+
+  test("a finished named lot that changed is refused unless forced", () => {
+    const done = finished(plan(undefined, scan([image("a.png", SHA_A)], "LOT-N")).journal);
+    assert.throws(
+      () => plan(done, scan([image("a.png", SHA_A), image("new.png", SHA_B)], "LOT-N")),
+      (error: Error) =>
+        error.name === "LotAlreadyUploadedError" &&
+        /LOT-N/.test(error.message) &&
+        /added: 1/.test(error.message),
+    );
+    const forced = plan(
+      done,
+      scan([image("a.png", SHA_A), image("new.png", SHA_B)], "LOT-N"),
+      true,
+    );
+    assert.equal(forced.journal.lotId, "LOT-N");
+    assert.equal(forced.journal.files["a.png"]?.done, true);
+    assert.equal(forced.journal.files["new.png"]?.done, false);
+  });
+
+  test("another bucket means nothing is known to be uploaded there", () => {
+    const done = finished(plan(undefined, scan([image("a.png", SHA_A)])).journal);
+    const moved = planJournal({
+      existing: done,
+      scan: scan([image("a.png", SHA_A)]),
+      bucket: "bucket-2",
+      now: NOW,
+      newLotId,
+    });
+    assert.equal(moved.journal.lotId, done.lotId);
+    assert.equal(moved.journal.bucket, "bucket-2");
+    assert.equal(moved.journal.files["a.png"]?.done, false);
+    assert.equal(moved.journal.manifest, undefined);
+  });
+});
+
+describe("journal storage", () => {
+  let stateDir: string;
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "waferflow-journal-"));
+  });
+  after(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test("one journal per lot directory, named after its absolute path", () => {
+    const a = journalPath(stateDir, "/inbox/lot 1");
+    assert.equal(a, journalPath(stateDir, "/inbox/x/../lot 1"));
+    assert.notEqual(a, journalPath(stateDir, "/other/lot 1"));
+    assert.match(a, /journals\/lot_1-[0-9a-f]{16}\.json$/);
+    assert.match(journalPath(stateDir, "/inbox/..."), /journals\/lot-[0-9a-f]{16}\.json$/);
+  });
+
+  test("round-trips through atomic writes and leaves no temp files", async () => {
+    const journal = plan(undefined, scan([image("a.png", SHA_A)])).journal;
+    const path = journalPath(stateDir, "/lots/round-trip");
+    const store = new JournalStore(path, journal);
+    const a = journal.files["a.png"];
+    assert.ok(a);
+    // Concurrent saves (parts finishing together) must land in order, the last state winning.
+    const saves = [store.save()];
+    a.multipart = { uploadId: "u", partSizeBytes: 5, parts: [] };
+    saves.push(store.save());
+    a.multipart.parts.push({ partNumber: 1, etag: "e", bytes: 5 });
+    saves.push(store.save());
+    await Promise.all(saves);
+    assert.deepEqual(await loadJournal(path), journal);
+    assert.deepEqual(await readdir(join(stateDir, "journals")), [path.split("/").pop()]);
+    assert.equal(await loadJournal(join(stateDir, "journals", "absent.json")), undefined);
+  });
+
+  test("a corrupt or foreign journal is refused with a way out", async () => {
+    const path = join(stateDir, "journals", "bad.json");
+    await writeFile(path, "{ half a jour");
+    await assert.rejects(
+      loadJournal(path),
+      (error: Error) => error.name === "JournalError" && /delete it/.test(error.message),
+    );
+    await writeJournalAtomically(path, { nonsense: true } as unknown as AgentJournal);
+    await assert.rejects(
+      loadJournal(path),
+      (error: Error) => error.name === "JournalError" && /journalVersion/.test(error.message),
+    );
+  });
+});
