@@ -58,7 +58,8 @@ function isValidExecutionName(name: string): boolean {
     name.length >= 1 && name.length <= 80 && !hasControl && !EXECUTION_NAME_FORBIDDEN.test(name)
   );
 }
-const MAX_INPUT_BYTES = 256 * 1024;
+/** Step Functions' limit on an execution's input and on any state's output. */
+const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
 const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
 const LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke";
@@ -233,6 +234,26 @@ function historyEntry(
   }
 }
 
+/**
+ * AWS fails an execution, uncatchably, when a state's output exceeds 256 KiB; the library does
+ * not, and a lot that only works locally is worse than one that fails the same way everywhere.
+ */
+function enforceDataLimit(
+  record: ExecutionRecord,
+  state: { name: string; output?: unknown },
+  abort: () => void,
+): void {
+  if (record.status !== "RUNNING") return;
+  const bytes = Buffer.byteLength(JSON.stringify(state.output ?? null));
+  if (bytes <= MAX_PAYLOAD_BYTES) return;
+  Object.assign(record, {
+    status: "FAILED",
+    error: "States.DataLimitExceeded",
+    cause: `The state/task '${state.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
+  });
+  abort();
+}
+
 function errorOf(error: unknown): { error: string; cause: string; status: ExecutionStatus } {
   if (error instanceof ExecutionAbortedError) return { status: "ABORTED", error: "", cause: "" };
   if (error instanceof ExecutionTimeoutError) {
@@ -335,6 +356,7 @@ export function createExecutionEngine(options: {
     const collectHistory = (async () => {
       for await (const event of execution.eventLogs) {
         const entry = historyEntry(event as unknown as Record<string, unknown>);
+        if (event.type === "StateExited") enforceDataLimit(record, event.state, execution.abort);
         if (!entry) continue;
         const id = record.history.length + 1;
         record.history.push({
@@ -350,6 +372,7 @@ export function createExecutionEngine(options: {
     );
     const done = execution.result.then(
       (output) => {
+        if (record.status !== "RUNNING") return;
         Object.assign(record, { status: "SUCCEEDED", output: JSON.stringify(output ?? null) });
       },
       (error: unknown) => {
@@ -390,7 +413,7 @@ export function createExecutionEngine(options: {
         throw new ServiceApiError("InvalidName", `Invalid Name: '${name}'`);
       }
       const inputText = request.input ?? "{}";
-      if (Buffer.byteLength(inputText) > MAX_INPUT_BYTES) {
+      if (Buffer.byteLength(inputText) > MAX_PAYLOAD_BYTES) {
         throw new ServiceApiError("InvalidExecutionInput", "Input is over 256 KiB");
       }
       let input: unknown;

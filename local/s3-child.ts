@@ -132,6 +132,8 @@ async function main(): Promise<void> {
   });
   // Without its parent nobody can reach or stop this server: do not linger as an orphan.
   process.on("disconnect", stop);
+  // Ctrl-C reaches the whole process group; the parent stops us once its own work has drained.
+  process.on("SIGINT", () => {});
 }
 
 main().catch((error: unknown) => {

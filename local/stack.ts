@@ -132,7 +132,11 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   const dataDir = ephemeral
     ? mkdtempSync(join(tmpdir(), "waferflow-"))
     : resolve(options.dataDir ?? ".waferflow");
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    throw new LocalStackError(`cannot use ${dataDir} as the data dir`, { cause });
+  }
   const ports = options.ports ?? {};
   const stoppers: Array<() => Promise<void>> = [];
   let engine: ExecutionEngine | undefined;

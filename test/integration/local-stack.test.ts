@@ -359,6 +359,14 @@ describe("local stack through the AWS SDK", () => {
     assert.ok(history.events?.some((event) => event.type === "TaskFailed"));
   });
 
+  it("fails an execution whose state output exceeds 256 KiB, as AWS does", async () => {
+    await startLot("OVERSIZED-LOT", { lotId: "OVERSIZED-LOT", items: [-1] });
+    const outcome = await stack.waitForExecution("OVERSIZED-LOT");
+    assert.equal(outcome.status, "FAILED");
+    assert.equal(outcome.error, "States.DataLimitExceeded");
+    assert.match(outcome.cause ?? "", /'Double'/);
+  });
+
   it("answers a repeated start of a running execution with it, and stops it when asked", async () => {
     const input = { lotId: "PAUSED-LOT", pauseSeconds: 600, items: [] };
     const started = await startLot("PAUSED-LOT", input);
