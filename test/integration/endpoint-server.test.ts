@@ -1,0 +1,311 @@
+// Integration tests of the model server on 127.0.0.1: real wafer images over fetch and the real SageMaker runtime client.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import {
+  InvokeEndpointCommand,
+  ModelError,
+  SageMakerRuntimeClient,
+} from "@aws-sdk/client-sagemaker-runtime";
+import sharp from "sharp";
+import { startEndpointServer } from "../../endpoint/server.ts";
+import { InvocationResponseSchema } from "../../schemas/detection.ts";
+import { generateWafer } from "../../synth/generate.ts";
+
+const ENDPOINT_NAME = "waferflow-test";
+
+function sageMakerClient(url: string): SageMakerRuntimeClient {
+  return new SageMakerRuntimeClient({
+    endpoint: url,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
+}
+
+async function plainImage(width: number, height: number, format: "png" | "tiff"): Promise<Buffer> {
+  const image = sharp(Buffer.alloc(width * height, 128), { raw: { width, height, channels: 1 } });
+  return format === "png" ? image.png().toBuffer() : image.tiff().toBuffer();
+}
+
+describe("endpoint server", () => {
+  const logLines: string[] = [];
+  let server: Awaited<ReturnType<typeof startEndpointServer>>;
+  let client: SageMakerRuntimeClient;
+  let png: Buffer;
+  let tiff: Buffer;
+  let pngTruthCount = 0;
+
+  before(async () => {
+    server = await startEndpointServer({
+      port: 0,
+      endpointName: ENDPOINT_NAME,
+      log: (line) => logLines.push(line),
+    });
+    client = sageMakerClient(server.url);
+    const pngWafer = await generateWafer(11, 0, { size: 1024, format: "png", clean: false });
+    const tiffWafer = await generateWafer(11, 1, { size: 1024, format: "tiff", bitDepth: 16 });
+    png = pngWafer.bytes;
+    tiff = tiffWafer.bytes;
+    pngTruthCount = pngWafer.truth.defects.length;
+  });
+
+  after(async () => {
+    client.destroy();
+    await server.close();
+  });
+
+  const invoke = (
+    body: Uint8Array | string,
+    headers: Record<string, string>,
+    path = "/invocations",
+  ) => fetch(`${server.url}${path}`, { method: "POST", body, headers });
+
+  it("binds 127.0.0.1 and answers /ping once the model is loaded", async () => {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const response = await fetch(`${server.url}/ping`);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { status: string }).status, "ok");
+  });
+
+  it("finds the wafer and defects in a generated PNG over /invocations", async () => {
+    const response = await invoke(png, {
+      "content-type": "image/png",
+      "x-amzn-sagemaker-custom-attributes": "notch_angle_deg=90;wafer_diameter_mm=300",
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-amzn-invoked-production-variant"), "AllTraffic");
+    const body = InvocationResponseSchema.parse(await response.json());
+    assert.equal(body.model.name, "waferflow-classical");
+    assert.equal(body.wafer.imageWidth, 1024);
+    assert.equal(body.wafer.notchSource, "metadata");
+    assert.equal(body.wafer.notchAngleDeg, 90);
+    assert.ok(pngTruthCount > 0);
+    assert.ok(body.defects.length > 0, "a defective wafer came back without defects");
+    assert.equal(typeof body.timingMs?.decode, "number");
+  });
+
+  it("reads a 16-bit TIFF sent as application/x-image", async () => {
+    const response = await invoke(tiff, { "content-type": "application/x-image" });
+    assert.equal(response.status, 200);
+    const body = InvocationResponseSchema.parse(await response.json());
+    assert.equal(body.wafer.imageHeight, 1024);
+  });
+
+  it("answers the real SageMaker runtime client on /endpoints/{name}/invocations", async () => {
+    const output = await client.send(
+      new InvokeEndpointCommand({
+        EndpointName: ENDPOINT_NAME,
+        ContentType: "image/png",
+        Accept: "application/json",
+        Body: png,
+        CustomAttributes: "die_pitch_mm=10x10,wafer_diameter_mm=300",
+      }),
+    );
+    assert.equal(output.InvokedProductionVariant, "AllTraffic");
+    assert.equal(output.ContentType, "application/json");
+    const body = InvocationResponseSchema.parse(JSON.parse(new TextDecoder().decode(output.Body)));
+    assert.equal(body.wafer.diameterMm, 300);
+  });
+
+  it("refuses an unsupported content type with 415 before reading the body", async () => {
+    const response = await invoke(png, { "content-type": "image/jpeg" });
+    assert.equal(response.status, 415);
+    const body = (await response.json()) as { error: { name: string; message: string } };
+    assert.equal(body.error.name, "UnsupportedContentTypeError");
+    assert.match(body.error.message, /image\/jpeg/);
+  });
+
+  it("refuses a declared type that disagrees with the bytes with 400", async () => {
+    const response = await invoke(tiff, { "content-type": "image/png" });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { name: string; message: string } };
+    assert.match(body.error.message, /says image\/png but the body is a TIFF/);
+  });
+
+  it("refuses a corrupt PNG with 400", async () => {
+    const corrupt = Buffer.concat([png.subarray(0, 64), Buffer.alloc(2000, 7)]);
+    const response = await invoke(corrupt, { "content-type": "image/png" });
+    assert.equal(response.status, 400);
+    assert.equal(
+      ((await response.json()) as { error: { name: string } }).error.name,
+      "ImageDecodeError",
+    );
+  });
+
+  it("refuses an image smaller than the spec allows with 400 ImageSizeError", async () => {
+    const response = await invoke(await plainImage(256, 256, "png"), {
+      "content-type": "image/png",
+    });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { name: string; message: string } };
+    assert.equal(body.error.name, "ImageSizeError");
+    assert.match(body.error.message, /256x256/);
+  });
+
+  it("refuses a bad custom attribute with 400 naming it", async () => {
+    const response = await invoke(png, {
+      "content-type": "image/png",
+      "x-amzn-sagemaker-custom-attributes": "wafer_diameter_mm=450",
+    });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { name: string; message: string } };
+    assert.equal(body.error.name, "CustomAttributeError");
+    assert.match(body.error.message, /wafer_diameter_mm/);
+  });
+
+  it("answers 422 when the image holds no wafer", async () => {
+    const response = await invoke(await plainImage(1024, 1024, "tiff"), {
+      "content-type": "image/tiff",
+    });
+    assert.equal(response.status, 422);
+    assert.equal(
+      ((await response.json()) as { error: { name: string } }).error.name,
+      "WaferNotFoundError",
+    );
+  });
+
+  it("answers 413 for a body over 6 MB and closes that connection", async () => {
+    const response = await invoke(new Uint8Array(6 * 1024 * 1024 + 1), {
+      "content-type": "image/png",
+    });
+    assert.equal(response.status, 413);
+    assert.equal(response.headers.get("connection"), "close");
+    assert.equal(
+      ((await response.json()) as { error: { name: string } }).error.name,
+      "PayloadTooLargeError",
+    );
+  });
+
+  it("answers 413 for a chunked body once it passes the limit", async () => {
+    const chunk = new Uint8Array(512 * 1024);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 14; i++) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const response = await fetch(`${server.url}/invocations`, {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "image/png" },
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(response.status, 413);
+    await response.arrayBuffer();
+  });
+
+  it("answers 404 for another endpoint name and unknown routes, 405 for wrong methods", async () => {
+    const other = await invoke(
+      png,
+      { "content-type": "image/png" },
+      "/endpoints/someone-else/invocations",
+    );
+    assert.equal(other.status, 404);
+    assert.match(
+      ((await other.json()) as { error: { message: string } }).error.message,
+      /someone-else/,
+    );
+    assert.equal((await fetch(`${server.url}/nothing`)).status, 404);
+    assert.equal((await fetch(`${server.url}/invocations`)).status, 405);
+  });
+
+  it("gives the SDK a ModelError carrying the container's status, as SageMaker does", async () => {
+    await assert.rejects(
+      client.send(
+        new InvokeEndpointCommand({
+          EndpointName: ENDPOINT_NAME,
+          ContentType: "image/tiff",
+          Body: await plainImage(1024, 1024, "tiff"),
+        }),
+      ),
+      (error: unknown) =>
+        error instanceof ModelError &&
+        error.OriginalStatusCode === 422 &&
+        /WaferNotFoundError/.test(error.OriginalMessage ?? ""),
+    );
+    await assert.rejects(
+      client.send(
+        new InvokeEndpointCommand({
+          EndpointName: ENDPOINT_NAME,
+          ContentType: "image/png",
+          Body: tiff,
+        }),
+      ),
+      (error: unknown) => error instanceof ModelError && error.OriginalStatusCode === 400,
+    );
+  });
+
+  it("serves many concurrent requests, and still serves after all the refusals", async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => invoke(png, { "content-type": "image/png" })),
+    );
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      Array(6).fill(200),
+    );
+    const first = InvocationResponseSchema.parse(await responses[0]?.json());
+    for (const response of responses.slice(1)) {
+      const body = InvocationResponseSchema.parse(await response.json());
+      assert.deepEqual(body.defects, first.defects, "the same image gave different answers");
+    }
+    assert.equal((await fetch(`${server.url}/ping`)).status, 200);
+  });
+
+  it("logs one JSON line per request with its status", () => {
+    const entries = logLines.map((line) => JSON.parse(line) as { path: string; status: number });
+    assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 413));
+    assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 200));
+    assert.ok(entries.every((e) => typeof e.status === "number" && e.status >= 200));
+  });
+});
+
+describe("endpoint server before its model is loaded", () => {
+  it("answers /ping with 503 until load() resolves, and holds invocations until then", async () => {
+    let finishLoading: () => void = () => {};
+    const loading = new Promise<void>((resolve) => {
+      finishLoading = resolve;
+    });
+    const wafer = await generateWafer(12, 0, { size: 1024, format: "png" });
+    const { createClassicalModel } = await import("../../endpoint/models/classical.ts");
+    const classical = createClassicalModel();
+    const server = await startEndpointServer({
+      port: 0,
+      awaitLoad: false,
+      log: () => {},
+      model: { ...classical, load: () => loading },
+    });
+    try {
+      assert.equal((await fetch(`${server.url}/ping`)).status, 503);
+      const pending = fetch(`${server.url}/invocations`, {
+        method: "POST",
+        body: wafer.bytes,
+        headers: { "content-type": "image/png" },
+      });
+      finishLoading();
+      await server.ready;
+      assert.equal((await fetch(`${server.url}/ping`)).status, 200);
+      assert.equal((await pending).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("rejects at start, with the port released, when the model cannot load", async () => {
+    await assert.rejects(
+      startEndpointServer({
+        port: 0,
+        log: () => {},
+        model: {
+          info: { name: "broken", version: "0" },
+          load: async () => {
+            throw new Error("weights missing");
+          },
+          detect: async () => {
+            throw new Error("unreachable");
+          },
+        },
+      }),
+      /weights missing/,
+    );
+  });
+});

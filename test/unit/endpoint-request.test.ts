@@ -1,0 +1,161 @@
+// Unit tests of how the endpoint reads a request: custom-attribute hints, content types and magic bytes, the queue.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { imageFormatOf, sniffImageFormat } from "../../endpoint/content.ts";
+import { parseCustomAttributes } from "../../endpoint/custom-attributes.ts";
+import {
+  CustomAttributeError,
+  ImageContentError,
+  QueueFullError,
+  UnsupportedContentTypeError,
+} from "../../endpoint/errors.ts";
+import { createSerialQueue } from "../../endpoint/queue.ts";
+
+const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+const TIFF_LE = Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0]);
+const TIFF_BE = Uint8Array.from([0x4d, 0x4d, 0x00, 0x2a, 0, 0, 0, 8]);
+const JPEG = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]);
+
+describe("parseCustomAttributes", () => {
+  it("returns no hints for a missing or blank header", () => {
+    assert.deepEqual(parseCustomAttributes(undefined), {});
+    assert.deepEqual(parseCustomAttributes("  "), {});
+  });
+
+  it("reads all three hints separated by ';' or ',' with spaces and any key case", () => {
+    assert.deepEqual(
+      parseCustomAttributes("notch_angle_deg=90; Wafer_Diameter_MM=200 , die_pitch_mm=10x12.5"),
+      { notchAngleDeg: 90, waferDiameterMm: 200, diePitchMm: { x: 10, y: 12.5 } },
+    );
+  });
+
+  it("takes a single die pitch for both axes", () => {
+    assert.deepEqual(parseCustomAttributes("die_pitch_mm=8"), { diePitchMm: { x: 8, y: 8 } });
+  });
+
+  it("brings notch angles outside 0-360 into range, since angles are periodic", () => {
+    assert.deepEqual(parseCustomAttributes("notch_angle_deg=-90"), { notchAngleDeg: 270 });
+    assert.deepEqual(parseCustomAttributes("notch_angle_deg=450"), { notchAngleDeg: 90 });
+  });
+
+  const refusals: Array<[string, RegExp]> = [
+    ["notch_angle_deg=ninety", /notch_angle_deg: 'ninety' is not a number/],
+    ["notch_angle_deg=0x10", /notch_angle_deg: '0x10' is not a number/],
+    ["wafer_diameter_mm=450", /wafer_diameter_mm.*200 or 300/],
+    ["die_pitch_mm=0", /die_pitch_mm/],
+    ["die_pitch_mm=3x4x5", /die_pitch_mm: '3x4x5' is not N or NxM/],
+    ["die_pitch_mm=3xabc", /die_pitch_mm: 'abc' is not a number/],
+    ["notch_angle=90", /unknown custom attribute 'notch_angle'/],
+    ["notch_angle_deg", /'notch_angle_deg' is not a key=value pair/],
+    ["notch_angle_deg=", /notch_angle_deg has no value/],
+    ["notch_angle_deg=1;notch_angle_deg=2", /notch_angle_deg is given twice/],
+    [`notch_angle_deg=${"1".repeat(1100)}`, /at most 1024/],
+  ];
+  for (const [header, message] of refusals) {
+    it(`refuses '${header.slice(0, 40)}' naming what is wrong`, () => {
+      assert.throws(
+        () => parseCustomAttributes(header),
+        (error: unknown) => error instanceof CustomAttributeError && message.test(error.message),
+      );
+    });
+  }
+});
+
+describe("sniffImageFormat", () => {
+  it("recognises PNG and both TIFF byte orders", () => {
+    assert.equal(sniffImageFormat(PNG), "png");
+    assert.equal(sniffImageFormat(TIFF_LE), "tiff");
+    assert.equal(sniffImageFormat(TIFF_BE), "tiff");
+  });
+
+  it("recognises nothing else, nor truncated magic", () => {
+    assert.equal(sniffImageFormat(JPEG), undefined);
+    assert.equal(sniffImageFormat(PNG.subarray(0, 4)), undefined);
+    assert.equal(sniffImageFormat(new Uint8Array(0)), undefined);
+  });
+});
+
+describe("imageFormatOf", () => {
+  it("accepts a declared type that matches the bytes, with parameters and any case", () => {
+    assert.equal(imageFormatOf("image/png", PNG), "png");
+    assert.equal(imageFormatOf("Image/TIFF; charset=binary", TIFF_BE), "tiff");
+  });
+
+  it("sniffs application/x-image and a missing content type", () => {
+    assert.equal(imageFormatOf("application/x-image", TIFF_LE), "tiff");
+    assert.equal(imageFormatOf(undefined, PNG), "png");
+  });
+
+  it("refuses content types it does not serve as unsupported", () => {
+    for (const type of ["image/jpeg", "application/json", "text/plain"]) {
+      assert.throws(
+        () => imageFormatOf(type, PNG),
+        (error: unknown) =>
+          error instanceof UnsupportedContentTypeError && error.message.includes(`'${type}'`),
+      );
+    }
+  });
+
+  it("refuses a body that disagrees with its declared type, naming both", () => {
+    assert.throws(
+      () => imageFormatOf("image/png", TIFF_LE),
+      (error: unknown) =>
+        error instanceof ImageContentError &&
+        /says image\/png but the body is a TIFF/.test(error.message),
+    );
+  });
+
+  it("refuses bodies that are no image at all, and empty ones", () => {
+    assert.throws(() => imageFormatOf("application/x-image", JPEG), /neither PNG nor TIFF/);
+    assert.throws(() => imageFormatOf("image/png", new Uint8Array(0)), /body is empty/);
+  });
+});
+
+describe("createSerialQueue", () => {
+  it("runs one task at a time, in order, and keeps going after a failure", async () => {
+    const queue = createSerialQueue(10);
+    const events: string[] = [];
+    let running = 0;
+    const task =
+      (name: string, fail = false) =>
+      async () => {
+        running++;
+        assert.equal(running, 1, `${name} overlapped another task`);
+        events.push(`start ${name}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        events.push(`end ${name}`);
+        running--;
+        if (fail) throw new Error(`${name} failed`);
+        return name;
+      };
+    const results = await Promise.allSettled([
+      queue.run(task("a")),
+      queue.run(task("b", true)),
+      queue.run(task("c")),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "fulfilled"],
+    );
+    assert.deepEqual(events, ["start a", "end a", "start b", "end b", "start c", "end c"]);
+    assert.equal(queue.depth, 0);
+  });
+
+  it("refuses work beyond its depth instead of queueing without bound", async () => {
+    const queue = createSerialQueue(2);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = queue.run(() => gate);
+    const second = queue.run(async () => "second");
+    await assert.rejects(
+      queue.run(async () => "third"),
+      QueueFullError,
+    );
+    release();
+    await first;
+    assert.equal(await second, "second");
+    assert.equal(await queue.run(async () => "fourth"), "fourth");
+  });
+});
