@@ -51,6 +51,9 @@ export async function replayLots(
       uploads.map(async (outcome) => {
         if (!outcome.lotId) return outcome;
         const ending = await endings.wait(outcome.lotId, timeoutMs);
+        // The report is the execution's last task: let it close before the stack may stop.
+        if (ending?.kind === "report")
+          await stack.waitForExecution(outcome.lotId, 30_000).catch(() => {});
         return ending
           ? { ...outcome, ending }
           : { ...outcome, problem: `no report within ${Math.round(timeoutMs / 1000)} s` };
