@@ -8,6 +8,31 @@ export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_STACK_NAME = "local";
 
+/** Resource types the local stack builds, or that only matter to a real account (keys, roles, logs). */
+const HANDLED_TYPES = new Set([
+  "AWS::S3::Bucket",
+  "AWS::DynamoDB::Table",
+  "AWS::SNS::Topic",
+  "AWS::Serverless::Function",
+  "AWS::Serverless::StateMachine",
+  "AWS::Events::Rule",
+  "AWS::SageMaker::Endpoint",
+  "AWS::SageMaker::EndpointConfig",
+  "AWS::SageMaker::Model",
+  "AWS::Serverless::LayerVersion",
+  "AWS::S3::BucketPolicy",
+  "AWS::SNS::Subscription",
+  "AWS::SNS::TopicPolicy",
+  "AWS::KMS::Key",
+  "AWS::KMS::Alias",
+  "AWS::IAM::Role",
+  "AWS::IAM::Policy",
+  "AWS::IAM::ManagedPolicy",
+  "AWS::Logs::LogGroup",
+  "AWS::CloudWatch::Alarm",
+  "AWS::CloudWatch::Dashboard",
+]);
+
 /** Lambda's runtime owns these; copying them from the template into our process would misconfigure it. */
 const RUNTIME_ONLY_VARIABLES = new Set(["NODE_OPTIONS"]);
 
@@ -56,6 +81,8 @@ export interface LocalEventRule {
 
 export interface LocalModel {
   templateDir: string;
+  /** Deployed resources the local stack does not emulate and that are not mere infrastructure. */
+  notEmulated: string[];
   buckets: LocalBucket[];
   tables: LocalTable[];
   topics: LocalTopic[];
@@ -486,6 +513,7 @@ export function buildLocalModel(
 
   const functions: LocalFunction[] = [];
   const eventRules: LocalEventRule[] = [];
+  const unsupportedEvents: string[] = [];
   for (const [logicalId, resource] of resourcesOfType(
     template,
     resolver,
@@ -508,7 +536,10 @@ export function buildLocalModel(
     for (const [eventName, event] of Object.entries(
       (properties.Events ?? {}) as Record<string, { Type?: string; Properties?: unknown }>,
     )) {
-      if (event.Type !== "EventBridgeRule" && event.Type !== "CloudWatchEvent") continue;
+      if (event.Type !== "EventBridgeRule" && event.Type !== "CloudWatchEvent") {
+        unsupportedEvents.push(`${logicalId}.Events.${eventName} (${event.Type})`);
+        continue;
+      }
       const where = `${logicalId}.Events.${eventName}`;
       const eventProperties = asRecord(event.Properties ?? {}, where);
       eventRules.push({
@@ -569,8 +600,17 @@ export function buildLocalModel(
     }
   }
 
+  const notEmulated = Object.entries(template.Resources)
+    .filter(
+      ([logicalId, resource]) =>
+        !HANDLED_TYPES.has(resource.Type) && resolver.isDeployed(logicalId),
+    )
+    .map(([logicalId, resource]) => `${logicalId} (${resource.Type})`)
+    .concat(unsupportedEvents);
+
   return {
     templateDir,
+    notEmulated,
     buckets,
     tables,
     topics,

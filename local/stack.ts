@@ -125,6 +125,9 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   }
   const model = buildLocalModel(template, templatePath);
   const names = namesOf(model);
+  if (model.notEmulated.length > 0) {
+    log(`not emulated locally: ${model.notEmulated.join(", ")}`);
+  }
   // The lot state machine first: waitForExecution looks there first.
   model.stateMachines.sort((a) => (a.arn === names.stateMachineArn ? -1 : 0));
 

@@ -153,6 +153,18 @@ describe("buildLocalModel refusals", () => {
     );
   });
 
+  it("lists what it does not emulate, so nobody mistakes it for AWS", () => {
+    const path = templateWith(`
+  Q: { Type: AWS::SQS::Queue }
+  F: { Type: AWS::Serverless::Function, Properties: { Handler: f.handler, Events: { Api: { Type: Api } } } }
+  K: { Type: AWS::KMS::Key }
+`);
+    assert.deepEqual(buildLocalModel(loadTemplate(path), path).notEmulated, [
+      "Q (AWS::SQS::Queue)",
+      "F.Events.Api (Api)",
+    ]);
+  });
+
   it("resolves a function's module under its CodeUri, relative to the template", () => {
     const path = templateWith(`
   F: { Type: AWS::Serverless::Function, Properties: { CodeUri: src/f/, Handler: index.run } }
