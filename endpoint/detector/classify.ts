@@ -164,11 +164,49 @@ function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean
 /**
  * Groups blobs that belong to one defect: nearby pieces (a stain's patches, a particle's halo)
  * and collinear pieces (a scratch broken by noise or by die-to-die masking).
+ * On patterned wafers (`echoReachPx` > 0, about one die pitch) a defect larger than a die
+ * breaks into a ring of same-sign pieces and leaves an opposite-sign echo one pitch around
+ * it (its neighbours served as references): the pieces are joined, the echo is dropped.
  */
 export function mergeFragments(
   blobs: Blob[],
   ctx: FeatureContext,
   sizeScale: number,
+  echoReachPx = 0,
+  bigPx = Number.POSITIVE_INFINITY,
+): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
+  const dropped = new Set<number>();
+  if (echoReachPx > 0) {
+    const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx));
+    const strength = (f: BlobFeatures) => f.peakScore * f.pixelCount;
+    features.forEach((f, i) => {
+      const host = features.some(
+        (g, j) =>
+          j !== i &&
+          g.sign !== f.sign &&
+          Math.max(g.bbox.x1 - g.bbox.x0, g.bbox.y1 - g.bbox.y0) >= bigPx &&
+          strength(g) > 2 * strength(f) &&
+          g.peakScore >= f.peakScore &&
+          boxesNear(f, g, echoReachPx),
+      );
+      if (host) dropped.add(i);
+    });
+  }
+  return mergeKept(
+    blobs.filter((_, i) => !dropped.has(i)),
+    ctx,
+    sizeScale,
+    echoReachPx,
+    bigPx,
+  );
+}
+
+function mergeKept(
+  blobs: Blob[],
+  ctx: FeatureContext,
+  sizeScale: number,
+  echoReachPx: number,
+  bigPx: number,
 ): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
   let groups = blobs.map((b) => ({ pixels: b.pixels, sign: b.sign }));
   for (let round = 0; round < 4; round++) {
@@ -180,7 +218,16 @@ export function mergeFragments(
       for (let j = i + 1; j < groups.length; j++) {
         const a = features[i] as BlobFeatures;
         const b = features[j] as BlobFeatures;
-        if (boxesNear(a, b, gap) || collinear(a, b, sizeScale)) merged = uf.union(i, j) || merged;
+        const big = (f: BlobFeatures) =>
+          Math.max(f.bbox.x1 - f.bbox.x0, f.bbox.y1 - f.bbox.y0) >= bigPx;
+        const ringPiece =
+          echoReachPx > 0 &&
+          a.sign === b.sign &&
+          (big(a) || big(b)) &&
+          boxesNear(a, b, echoReachPx);
+        if (ringPiece || boxesNear(a, b, gap) || collinear(a, b, sizeScale)) {
+          merged = uf.union(i, j) || merged;
+        }
       }
     }
     if (!merged) break;

@@ -3,103 +3,138 @@ import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
 
-interface Neighbour {
-  dx: number;
-  dy: number;
+interface Shift {
+  x: number;
+  y: number;
   offset: number;
   fx: number;
   fy: number;
 }
 
+function shiftOf(x: number, y: number, width: number): Shift {
+  const ix = Math.floor(x);
+  const iy = Math.floor(y);
+  return { x, y, offset: iy * width + ix, fx: x - ix, fy: y - iy };
+}
+
 /**
- * residual(p) = how far p stands out from the same die position in its 8 neighbour dies
- * (+-a, +-b, +-(a+b), +-(a-b)). Each comparison tolerates half the local pattern contrast
- * around the neighbour sample (less the noise's share), so sub-pixel misregistration on sharp
- * motif edges is not mistaken for a defect. The reported value is the 3rd smallest deviation:
- * a defect must differ from nearly all neighbours, which keeps a defect in one neighbour die
- * from echoing here and keeps lines running along a lattice axis (where 2 neighbours lie on
- * the same line) visible.
+ * range[i] = max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken
+ * anywhere in that cell can move with sub-pixel misregistration on a pattern edge.
+ */
+function cellRange(data: Float32Array, width: number, height: number, out: Float32Array): void {
+  for (let y = 0; y < height - 1; y++) {
+    let i = y * width;
+    for (let x = 0; x < width - 1; x++, i++) {
+      const a = data[i] as number;
+      const b = data[i + 1] as number;
+      const c = data[i + width] as number;
+      const d = data[i + width + 1] as number;
+      const lo = Math.min(a, b, c, d);
+      out[i] = Math.max(a, b, c, d) - lo;
+    }
+  }
+}
+
+/**
+ * residual(p) = how far p stands out from the same die position in the neighbouring dies
+ * along a, b, a+b and a-b. Opposite neighbours are averaged, which cancels illumination
+ * gradients to first order (vignetting is steep near the rim); where one side leaves the
+ * wafer, a linear extrapolation from two dies on the other side does the same job.
+ * Each comparison tolerates half the pattern's local range at the reference (less the noise's
+ * share), so sub-pixel misregistration on sharp motif edges is not read as a defect.
+ * The reported value is the 2nd smallest of the 4 deviations: a defect must differ along
+ * at least 3 directions, so a defect in a neighbour die does not echo here, and a scratch
+ * running along one lattice axis (where that axis' neighbours share it) stays visible.
  */
 export function dieToDieResidual(
   map: FloatMap,
   a: Vector,
   b: Vector,
   region: DiskRegion,
+  waferRadius: number,
   noiseSigma: number,
   out: Float32Array,
 ): void {
   const { width, height, data } = map;
-  const shifts: Vector[] = [
-    a,
-    { x: -a.x, y: -a.y },
-    b,
-    { x: -b.x, y: -b.y },
-    { x: a.x + b.x, y: a.y + b.y },
-    { x: -a.x - b.x, y: -a.y - b.y },
-    { x: a.x - b.x, y: a.y - b.y },
-    { x: b.x - a.x, y: b.y - a.y },
-  ];
-  const neighbours: Neighbour[] = shifts.map((s) => {
-    const ix = Math.floor(s.x);
-    const iy = Math.floor(s.y);
-    return { dx: s.x, dy: s.y, offset: iy * width + ix, fx: s.x - ix, fy: s.y - iy };
-  });
-  const reach = Math.max(...shifts.map((s) => Math.hypot(s.x, s.y))) + 2;
+  const range = new Float32Array(width * height);
+  cellRange(data, width, height, range);
+  const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  const plus = dirs.map((d) => shiftOf(d.x, d.y, width));
+  const minus = dirs.map((d) => shiftOf(-d.x, -d.y, width));
+  const plus2 = dirs.map((d) => shiftOf(2 * d.x, 2 * d.y, width));
+  const minus2 = dirs.map((d) => shiftOf(-2 * d.x, -2 * d.y, width));
+  const reach = 2 * Math.max(...dirs.map((d) => Math.hypot(d.x, d.y))) + 2;
   const { cx, cy, r } = region;
-  const r2 = r * r;
-  const safeR2 = Math.max(0, r - reach) ** 2;
-  const deviations = new Float64Array(8);
+  const validR = waferRadius - 1.5;
+  const validR2 = validR * validR;
+  const safeR2 = Math.max(0, validR - reach) ** 2;
+  const deviations = new Float64Array(4);
+  let x = 0;
+  let y = 0;
+  let base = 0;
+  const sample = (s: Shift): number => {
+    const j = base + s.offset;
+    const p00 = data[j] as number;
+    const p10 = data[j + 1] as number;
+    const top = p00 + (p10 - p00) * s.fx;
+    const p01 = data[j + width] as number;
+    const bottom = p01 + ((data[j + width + 1] as number) - p01) * s.fx;
+    return top + (bottom - top) * s.fy;
+  };
+  const tolerance = (s: Shift): number => range[base + s.offset] as number;
+  const valid = (s: Shift): boolean => {
+    const qx = x + s.x;
+    const qy = y + s.y;
+    if (qx < 0 || qy < 0 || qx >= width - 1 || qy >= height - 1) return false;
+    return (qx - cx) * (qx - cx) + (qy - cy) * (qy - cy) < validR2;
+  };
   out.fill(0);
-  for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+  const noiseRange = 2 * noiseSigma;
+  for (y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
     const ddy = y - cy;
-    const half = Math.sqrt(Math.max(0, r2 - ddy * ddy));
+    const half = Math.sqrt(Math.max(0, r * r - ddy * ddy));
     const x0 = Math.max(0, Math.ceil(cx - half));
     const x1 = Math.min(width - 1, Math.floor(cx + half));
-    for (let x = x0; x <= x1; x++) {
-      const i = y * width + x;
-      const v = data[i] as number;
+    for (x = x0; x <= x1; x++) {
+      base = y * width + x;
+      const v = data[base] as number;
       const ddx = x - cx;
-      const allInside = ddx * ddx + ddy * ddy < safeR2;
+      const interior = ddx * ddx + ddy * ddy < safeR2;
       let n = 0;
-      for (let q = 0; q < 8; q++) {
-        const nb = neighbours[q] as Neighbour;
-        if (!allInside) {
-          const qx = ddx + nb.dx;
-          const qy = ddy + nb.dy;
-          if (qx * qx + qy * qy >= r2) continue;
-          const sx = x + nb.dx;
-          const sy = y + nb.dy;
-          if (sx < 0 || sy < 0 || sx >= width - 1 || sy >= height - 1) continue;
+      for (let k = 0; k < 4; k++) {
+        const sp = plus[k] as Shift;
+        const sm = minus[k] as Shift;
+        let ref: number;
+        let spread: number;
+        if (interior || (valid(sp) && valid(sm))) {
+          ref = 0.5 * (sample(sp) + sample(sm));
+          spread = 0.5 * (tolerance(sp) + tolerance(sm));
+        } else {
+          const near = valid(sp) ? sp : valid(sm) ? sm : null;
+          if (!near) continue;
+          const far = near === sp ? (plus2[k] as Shift) : (minus2[k] as Shift);
+          if (valid(far)) {
+            ref = 2 * sample(near) - sample(far);
+            spread = 2 * tolerance(near) + tolerance(far);
+          } else {
+            ref = sample(near);
+            spread = tolerance(near);
+          }
         }
-        const j = i + nb.offset;
-        const p00 = data[j] as number;
-        const p10 = data[j + 1] as number;
-        const p01 = data[j + width] as number;
-        const p11 = data[j + width + 1] as number;
-        const top = p00 + (p10 - p00) * nb.fx;
-        const bottom = p01 + (p11 - p01) * nb.fx;
-        const ref = top + (bottom - top) * nb.fy;
-        let lo = Math.min(p00, p10);
-        let hi = Math.max(p00, p10);
-        const lo2 = Math.min(p01, p11);
-        const hi2 = Math.max(p01, p11);
-        if (lo2 < lo) lo = lo2;
-        if (hi2 > hi) hi = hi2;
-        let tolerance = 0.5 * (hi - lo) - noiseSigma;
-        if (tolerance < 0) tolerance = 0;
+        // Half the range is the misregistration allowance; noise alone makes ~2 sigma of range.
+        let allowance = 0.5 * (spread - noiseRange);
+        if (allowance < 0) allowance = 0;
         const d = v - ref;
-        const e = d > tolerance ? d - tolerance : d < -tolerance ? d + tolerance : 0;
-        // Insertion by magnitude: at most 8 entries.
-        let k = n++;
-        while (k > 0 && Math.abs(deviations[k - 1] as number) > Math.abs(e)) {
-          deviations[k] = deviations[k - 1] as number;
-          k--;
+        const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
+        let m = n++;
+        while (m > 0 && Math.abs(deviations[m - 1] as number) > Math.abs(e)) {
+          deviations[m] = deviations[m - 1] as number;
+          m--;
         }
-        deviations[k] = e;
+        deviations[m] = e;
       }
-      if (n < 2) continue;
-      const rank = n >= 7 ? 2 : n >= 5 ? 1 : 0;
-      out[i] = deviations[rank] as number;
+      if (n === 0) continue;
+      out[base] = deviations[n >= 3 ? 1 : 0] as number;
     }
   }
 }

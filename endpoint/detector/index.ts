@@ -183,6 +183,21 @@ function clampBox(x0: number, y0: number, x1: number, y1: number, width: number,
  * never from constants tuned to one image source.
  */
 export function detect(image: GrayImage, hints?: DetectionHints): DetectionResult {
+  return analyseWafer(image, hints).result;
+}
+
+/** Per-defect measurements behind a detection, for tuning and for training-data labelling. */
+export interface DetectionDiagnostics {
+  /** Aligned with result.defects; null for edge chips (measured on the rim, not as blobs). */
+  features: Array<BlobFeatures | null>;
+  thresholds: { high: number; low: number; scoreSigma: number; mapScale: number };
+}
+
+/** detect(), plus the measurements that decided each defect. */
+export function analyseWafer(
+  image: GrayImage,
+  hints?: DetectionHints,
+): { result: DetectionResult; diagnostics: DetectionDiagnostics } {
   const timing: Record<string, number> = {};
   let mark = performance.now();
   const lap = (name: string) => {
@@ -240,7 +255,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   }
   lap("model");
   if (lattice) {
-    dieToDieResidual(work, lattice.a, lattice.b, analysis, sigmaMap, residual);
+    dieToDieResidual(work, lattice.a, lattice.b, analysis, circle.r / scale, sigmaMap, residual);
     lap("dieToDie");
   }
   const score = new Float32Array(work.width * work.height);
@@ -261,9 +276,18 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       y0: c.bbox.y0 - margin,
       x1: c.bbox.x1 + margin,
       y1: c.bbox.y1 + margin,
+      depth: c.depthPx,
     };
   });
-  const groups = mergeFragments(blobs, ctx, sizeScale);
+  const minPitchPx = lattice
+    ? Math.min(Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)) * scale
+    : 0;
+  const maxPitchPx = lattice
+    ? Math.max(Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)) * scale
+    : 0;
+  const groups = lattice
+    ? mergeFragments(blobs, ctx, sizeScale, 1.5 * maxPitchPx, 0.6 * minPitchPx)
+    : mergeFragments(blobs, ctx, sizeScale);
   let dieGrid: DieGrid | null = null;
   let pitchPx: Point | null = null;
   if (lattice) {
@@ -273,16 +297,21 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   }
   const dieOf = (mm: Point): Die | null => (dieGrid ? dieAt(dieGrid, mm) : null);
   const defects: Defect[] = [];
+  const features: Array<BlobFeatures | null> = [];
   for (const group of groups) {
     const f: BlobFeatures = measureBlob(group.pixels, group.sign, ctx);
+    // A chip deeper than the edge exclusion shows up inside the analysed disk too.
+    const fromCentre = Math.hypot(f.centroid.x - circle.cx, f.centroid.y - circle.cy);
     const inChipZone = chipZones.some(
       (z) =>
         f.centroid.x >= z.x0 &&
         f.centroid.x <= z.x1 &&
         f.centroid.y >= z.y0 &&
-        f.centroid.y <= z.y1,
+        f.centroid.y <= z.y1 &&
+        fromCentre > circle.r - exclusionPx - z.depth - 4 * scale,
     );
     if (inChipZone) continue;
+    features.push(f);
     const { cls } = classifyBlob(f, sizeScale);
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
@@ -295,8 +324,10 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       die: dieOf(mm),
     });
   }
-  for (const chip of rimReading.chips)
+  for (const chip of rimReading.chips) {
     defects.push(chipDefect(chip, rimReading.deficitThresholdPx, frame, image, dieOf));
+    features.push(null);
+  }
   lap("classify");
   timing.total = Math.round((performance.now() - started) * 100) / 100;
 
@@ -314,7 +345,10 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     noiseSigma: (sigmaMap * scale) / full,
     waferLevel: level / full,
   };
-  return { wafer, defects, timingMs: timing };
+  return {
+    result: { wafer, defects, timingMs: timing },
+    diagnostics: { features, thresholds: { high, low, scoreSigma, mapScale: scale } },
+  };
 }
 
 function chipDefect(
