@@ -114,7 +114,21 @@ export function startLocalStack(options: LocalStackOptions = {}): Promise<LocalS
   return starting;
 }
 
+function checkOptions(options: LocalStackOptions): void {
+  for (const [service, port] of Object.entries(options.ports ?? {})) {
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+      throw new LocalStackError(
+        `ports.${service} must be an integer from 0 (any free port) to 65535, got ${port}`,
+      );
+    }
+  }
+  if (options.ephemeral && options.dataDir !== undefined) {
+    throw new LocalStackError("give either dataDir or ephemeral, not both");
+  }
+}
+
 async function start(options: LocalStackOptions): Promise<LocalStack> {
+  checkOptions(options);
   const log = options.log ?? defaultLog;
   const templatePath = resolve(options.templatePath ?? TEMPLATE_PATH);
   let template: ReturnType<typeof loadTemplate>;
@@ -129,7 +143,8 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     log(`not emulated locally: ${model.notEmulated.join(", ")}`);
   }
   // The lot state machine first: waitForExecution looks there first.
-  model.stateMachines.sort((a) => (a.arn === names.stateMachineArn ? -1 : 0));
+  const isLot = (arn: string) => Number(arn === names.stateMachineArn);
+  model.stateMachines.sort((a, b) => isLot(b.arn) - isLot(a.arn));
 
   const ephemeral = options.ephemeral === true;
   const dataDir = ephemeral

@@ -108,6 +108,17 @@ describe("local stack across restarts", () => {
     }
   });
 
+  it("refuses bad options and a missing template, naming what is wrong", async () => {
+    await assert.rejects(
+      startLocalStack({ ephemeral: true, templatePath: TEMPLATE, ports: { sns: 70000 } }),
+      /ports\.sns must be an integer from 0/,
+    );
+    await assert.rejects(
+      startLocalStack({ ephemeral: true, templatePath: join(dataDir, "missing.yaml") }),
+      /cannot read the template .*missing\.yaml/,
+    );
+  });
+
   it("deletes an ephemeral stack's data dir when it stops", async () => {
     const stack = await startLocalStack({
       ephemeral: true,
