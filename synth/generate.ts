@@ -1,14 +1,10 @@
 // Public entry points of the synthetic wafer generator: one wafer from a seed, or whole lots on disk.
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import sharp from "sharp";
 import type { Point } from "../schemas/common.ts";
-import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
-import { type Truth, TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import type { TruthWafer } from "../schemas/truth.ts";
 import { SYNTH_DEFECT_CLASSES, type SynthDefectClass, type WaferDesign } from "./design.ts";
 import { SynthOptionsError, SynthOutputError } from "./errors.ts";
-import { drawPitch, type PlanOptions, planWafer } from "./plan.ts";
-import { hashName, mixSeed, streamFor } from "./random.ts";
+import { type PlanOptions, planWafer } from "./plan.ts";
 import { renderWafer } from "./render.ts";
 
 export const GENERATOR_NAME = "waferflow-synth";
@@ -252,121 +248,5 @@ export async function generateWafer(
   };
 }
 
-export interface LotOptions extends WaferOptions {
-  outDir: string;
-  lots: number;
-  wafers: number;
-  seed: number;
-  writeLotJson?: boolean;
-}
-
-const PATTERNED_PRODUCTS = ["AX7-LOGIC", "MEM-2200", "PWR-M48", "RF-FE12", "IMG-S5"];
-const BARE_PRODUCTS = ["SOI-BLANK-A", "PRIME-SUB-300", "SOI-BOND-7"];
-const MIXED_PRODUCTS = ["ENG-MIX-01", "QUAL-SPLIT-2"];
-const EQUIPMENT = ["MACRO-INSP-01", "MACRO-INSP-02", "EDGE-CAM-3", "AOI-LINE-B"];
-const RECIPES = ["post-cmp", "post-etch", "post-litho", "incoming", "post-clean"];
-
-/** Writes one lot folder: images, truth.json and (optionally) lot.json. */
-export async function writeLot(
-  lotDir: string,
-  truth: Truth,
-  wafers: readonly GeneratedWafer[],
-  lotFile: LotFile | null,
-): Promise<void> {
-  const checkedTruth = TruthSchema.parse(truth);
-  try {
-    await mkdir(lotDir, { recursive: true });
-    for (const wafer of wafers) await writeFile(join(lotDir, wafer.fileName), wafer.bytes);
-    await writeFile(join(lotDir, "truth.json"), `${JSON.stringify(checkedTruth, null, 2)}\n`);
-    if (lotFile) {
-      await writeFile(
-        join(lotDir, "lot.json"),
-        `${JSON.stringify(LotFileSchema.parse(lotFile), null, 2)}\n`,
-      );
-    }
-  } catch (cause) {
-    throw new SynthOutputError(`writing lot folder ${lotDir} failed: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-}
-
-export function lotIdFor(seed: number, lotIndex: number): string {
-  return `SYN-${seed}-${lotIndex + 1}`;
-}
-
-/**
- * Generates `lots` lots of `wafers` wafers under outDir. A lot is one product: its wafers share
- * diameter, surface and die layout; about half the lots also share a notch angle, which
- * lot.json then states (as a production line would).
- */
-export async function generateLots(options: LotOptions): Promise<string[]> {
-  if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
-    throw new SynthOptionsError(`seed must be a non-negative integer, got ${options.seed}`);
-  }
-  if (!Number.isInteger(options.lots) || options.lots < 1 || options.lots > 1000) {
-    throw new SynthOptionsError(`lots must be an integer from 1 to 1000, got ${options.lots}`);
-  }
-  if (!Number.isInteger(options.wafers) || options.wafers < 1 || options.wafers > 1000) {
-    throw new SynthOptionsError(`wafers must be an integer from 1 to 1000, got ${options.wafers}`);
-  }
-  planOptionsFrom(options);
-  const written: string[] = [];
-  for (let lot = 0; lot < options.lots; lot++) {
-    const lotId = lotIdFor(options.seed, lot);
-    const random = streamFor(options.seed, lot, "lot");
-    const diameterMm = options.diameterMm ?? (random.chance(0.75) ? 300 : 200);
-    const surfaceRoll = random.next();
-    const surface =
-      options.surface ?? (surfaceRoll < 0.4 ? "patterned" : surfaceRoll < 0.8 ? "bare" : undefined);
-    const sharedNotch =
-      options.notchAngleDeg ??
-      (random.chance(0.5)
-        ? random.chance(0.6)
-          ? 90
-          : (Math.round(random.uniform(0, 3600)) / 10) % 360
-        : undefined);
-    const diePitchMm = options.diePitchMm ?? drawPitch(random, diameterMm);
-    const patternSeed = options.patternSeed ?? random.nextUint32();
-    const waferOptions: WaferOptions = { ...options, diameterMm, diePitchMm, patternSeed };
-    if (surface) waferOptions.surface = surface;
-    if (sharedNotch !== undefined) waferOptions.notchAngleDeg = sharedNotch;
-    const wafers: GeneratedWafer[] = [];
-    for (let w = 0; w < options.wafers; w++) {
-      // Each lot draws from its own seed so lot 3 is the same whatever the lot count.
-      wafers.push(
-        await generateWafer(mixSeed(options.seed, lot, hashName("lot-wafers")), w, waferOptions),
-      );
-    }
-    const lotDir = join(options.outDir, lotId);
-    const truth: Truth = {
-      generator: { name: GENERATOR_NAME, version: GENERATOR_VERSION, seed: options.seed },
-      lotId,
-      wafers: wafers.map((w) => w.truth),
-    };
-    let lotFile: LotFile | null = null;
-    if (options.writeLotJson ?? true) {
-      lotFile = {
-        lotId,
-        product: random.pick(
-          surface === "patterned"
-            ? PATTERNED_PRODUCTS
-            : surface === "bare"
-              ? BARE_PRODUCTS
-              : MIXED_PRODUCTS,
-        ),
-        equipment: random.pick(EQUIPMENT),
-        recipe: random.pick(RECIPES),
-        waferDiameterMm: diameterMm,
-      };
-      if (sharedNotch !== undefined) lotFile.notchAngleDeg = sharedNotch;
-      if (wafers.every((w) => w.truth.surface === "patterned")) {
-        lotFile.diePitchMm =
-          diePitchMm.x === diePitchMm.y ? diePitchMm.x : { x: diePitchMm.x, y: diePitchMm.y };
-      }
-    }
-    await writeLot(lotDir, truth, wafers, lotFile);
-    written.push(lotDir);
-  }
-  return written;
-}
+export type { LotOptions } from "./lots.ts";
+export { generateLots, lotIdFor, writeLot } from "./lots.ts";

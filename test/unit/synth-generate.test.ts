@@ -288,8 +288,16 @@ test("about a quarter of wafers are clean by default", () => {
 test("generateLots writes images, truth.json and lot.json that agree", async () => {
   const outDir = await mkdtemp(join(tmpdir(), "synth-lots-"));
   try {
+    await generateLots({ outDir, lots: 1, wafers: 5, seed: 99, size: 512, format: "png" });
     const dirs = await generateLots({ outDir, lots: 4, wafers: 3, seed: 99, size: 512 });
     assert.equal(dirs.length, 4);
+    // No half-built (hidden) lot folders are left behind, and a rerun replaces a lot whole.
+    assert.deepEqual((await readdir(outDir)).sort(), [
+      "SYN-99-1",
+      "SYN-99-2",
+      "SYN-99-3",
+      "SYN-99-4",
+    ]);
     for (const [lot, dir] of dirs.entries()) {
       assert.equal(dir, join(outDir, `SYN-99-${lot + 1}`));
       const truth = TruthSchema.parse(JSON.parse(await readFile(join(dir, "truth.json"), "utf8")));
