@@ -35,7 +35,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     s3,
     (ending) => {
       if (ending.kind === "report") {
-        console.log(summariseReport(ending.report));
+        console.log(summariseReport(ending.report, stack.names.bucket));
         console.log(JSON.stringify(ending.report));
       } else {
         console.log(`ALERT ${ending.alert.kind}: ${ending.alert.message}`);

@@ -91,12 +91,12 @@ function safeJson(text: string): unknown {
 }
 
 /** One line an operator can read at a glance. */
-export function summariseReport(report: Report): string {
+export function summariseReport(report: Report, bucket: string): string {
   const classes = Object.entries(report.counts.byClass)
     .filter(([, n]) => n > 0)
     .map(([name, n]) => `${name}=${n}`)
     .join(" ");
-  return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed; report s3://.../${report.reportKey}`;
+  return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed; report s3://${bucket}/${report.reportKey}`;
 }
 
 /**
