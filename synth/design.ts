@@ -46,8 +46,10 @@ export type DefectShape =
       center: Point;
       radius: number;
       harmonics: Array<{ order: number; amplitude: number; phase: number }>;
+      /** Depth of the uneven thickness inside the stain, 0-1. */
       mottle: number;
-      mottlePhase: number;
+      /** Plane waves (wavelength in stain radii) whose sum makes that unevenness. */
+      mottleWaves: Array<{ angle: number; wavelength: number; phase: number }>;
     }
   | { kind: "edge_chip"; discs: Array<{ center: Point; radius: number }> };
 

@@ -218,7 +218,11 @@ function drawShape(random: Random, kind: SynthDefectClass, scale: number): Defec
         radius: across / (2 * (1 + wobble)),
         harmonics,
         mottle: random.uniform(0, 0.35),
-        mottlePhase: random.uniform(0, 2 * Math.PI),
+        mottleWaves: [0, 1, 2].map(() => ({
+          angle: random.uniform(0, Math.PI),
+          wavelength: random.uniform(0.6, 1.6),
+          phase: random.uniform(0, 2 * Math.PI),
+        })),
       };
     }
     case "scratch": {

@@ -164,7 +164,7 @@ function stainMask(
   imageWidth: number,
   imageHeight: number,
 ): Patch {
-  const { center, radius, harmonics, mottle, mottlePhase } = shape;
+  const { center, radius, harmonics, mottle, mottleWaves } = shape;
   let wobble = 0;
   for (const h of harmonics) wobble += Math.abs(h.amplitude);
   const outer = radius * (1 + wobble) * 1.15 + 1;
@@ -176,7 +176,12 @@ function stainMask(
     imageWidth,
     imageHeight,
   );
-  const mottleFrequency = (2 * Math.PI) / Math.max(4, radius * 0.9);
+  // Waves at random angles, so the unevenness has no grain along the image axes.
+  const waves = mottleWaves.map((w) => {
+    const k = (2 * Math.PI) / Math.max(4, w.wavelength * radius);
+    return { kx: k * Math.cos(w.angle), ky: k * Math.sin(w.angle), phase: w.phase };
+  });
+  const waveNorm = 1 / Math.max(1, waves.length);
   for (let j = 0; j < patch.height; j++) {
     const dy = patch.y0 + j - center.y;
     for (let i = 0; i < patch.width; i++) {
@@ -187,11 +192,9 @@ function stainMask(
       const rho = Math.hypot(dx, dy) / (radius * edge);
       const body = 1 - smoothstep(0.55, 1.12, rho);
       if (body <= 0) continue;
-      const texture =
-        1 -
-        mottle *
-          0.5 *
-          (1 + Math.sin(dx * mottleFrequency + mottlePhase) * Math.cos(dy * mottleFrequency * 0.8));
+      let wave = 0;
+      for (const w of waves) wave += Math.sin(dx * w.kx + dy * w.ky + w.phase);
+      const texture = 1 - mottle * 0.5 * (1 + wave * waveNorm);
       patch.data[j * patch.width + i] = body * texture;
     }
   }
