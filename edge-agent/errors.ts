@@ -35,6 +35,11 @@ export class UploadError extends Error {
   override name = "UploadError";
 }
 
+/** An S3 request got no answer before its deadline (a silent link); worth retrying. */
+export class RequestTimeoutError extends Error {
+  override name = "RequestTimeoutError";
+}
+
 /** What S3 holds or acknowledged does not match the bytes we sent. */
 export class ChecksumMismatchError extends Error {
   override name = "ChecksumMismatchError";

@@ -26,6 +26,7 @@ const RETRYABLE_NAMES = new Set([
   "RequestTimeout",
   "RequestTimeoutException",
   "TimeoutError",
+  "RequestTimeoutError",
 ]);
 
 const RETRYABLE_CODES = new Set([

@@ -22,6 +22,7 @@ import {
   AgentConfigError,
   ChecksumMismatchError,
   EmptyLotError,
+  RequestTimeoutError,
   SourceChangedError,
   TooManyImagesError,
   UploadError,
@@ -39,6 +40,8 @@ const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
 const MAX_PARTS = 10_000;
 const MAX_MANIFEST_IMAGES = 1000;
 export const DEFAULT_CONCURRENCY = 4;
+/** Long enough for an 8 MiB part over a 1 Mbit/s uplink, with room to spare. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 
 export interface UploadLotOptions {
   dir: string;
@@ -62,6 +65,8 @@ export interface UploadLotOptions {
    * encrypted with SSE-KMS, whose ETags are not MD5s (Content-MD5 still guards the transfer).
    */
   checkEtagMd5?: boolean;
+  /** Deadline of one S3 request; a silent link fails the attempt (then retried) instead of hanging. */
+  requestTimeoutMs?: number;
   now?: () => Date;
 }
 
@@ -96,6 +101,7 @@ interface Settings {
   concurrency: number;
   retry: RetryPolicy;
   checkEtagMd5: boolean;
+  requestTimeoutMs: number;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -135,6 +141,10 @@ function settingsFrom(options: UploadLotOptions): Settings {
     concurrency: positiveInteger("concurrency", options.concurrency ?? DEFAULT_CONCURRENCY),
     retry,
     checkEtagMd5: options.checkEtagMd5 ?? true,
+    requestTimeoutMs: positiveInteger(
+      "requestTimeoutMs",
+      options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    ),
   };
 }
 
@@ -212,15 +222,40 @@ interface Run {
   lotId: string;
 }
 
-function send<T>(run: Run, what: string, request: () => Promise<T>): Promise<T> {
-  return withRetry(request, {
-    policy: run.settings.retry,
-    signal: run.signal,
-    onRetry: (error, attempt, delayMs) =>
-      run.log(
-        `lot ${run.lotId}: ${what} failed (${describe(error)}); retry ${attempt} in ${delayMs} ms`,
-      ),
-  });
+/**
+ * One S3 call with retries. Each attempt gets its own deadline besides the run's signal: a
+ * link that goes silent (no reset, no answer) would otherwise hold the upload forever.
+ */
+function send<T>(
+  run: Run,
+  what: string,
+  request: (abortSignal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return withRetry(
+    async () => {
+      const deadline = AbortSignal.timeout(run.settings.requestTimeoutMs);
+      const abortSignal = run.signal ? AbortSignal.any([run.signal, deadline]) : deadline;
+      try {
+        return await request(abortSignal);
+      } catch (error) {
+        if (deadline.aborted && !run.signal?.aborted) {
+          throw new RequestTimeoutError(
+            `${what}: no answer within ${run.settings.requestTimeoutMs} ms`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    },
+    {
+      policy: run.settings.retry,
+      signal: run.signal,
+      onRetry: (error, attempt, delayMs) =>
+        run.log(
+          `lot ${run.lotId}: ${what} failed (${describe(error)}); retry ${attempt} in ${delayMs} ms`,
+        ),
+    },
+  );
 }
 
 function checkEtag(run: Run, what: string, etag: string | undefined, md5Hex: string): void {
@@ -236,9 +271,9 @@ async function objectMatches(
   object: { key: string; bytes: number; sha256: string },
 ): Promise<boolean> {
   try {
-    const head = await send(run, `checking ${object.key}`, () =>
+    const head = await send(run, `checking ${object.key}`, (abortSignal) =>
       run.s3.send(new HeadObjectCommand({ Bucket: run.bucket, Key: object.key }), {
-        abortSignal: run.signal,
+        abortSignal,
       }),
     );
     return head.ContentLength === object.bytes && head.Metadata?.sha256 === object.sha256;
@@ -256,11 +291,11 @@ async function objectMatches(
 
 async function abortUpload(run: Run, key: string, uploadId: string): Promise<void> {
   try {
-    await run.s3.send(
-      new AbortMultipartUploadCommand({ Bucket: run.bucket, Key: key, UploadId: uploadId }),
-      {
-        abortSignal: run.signal,
-      },
+    await send(run, `aborting the stale upload of ${key}`, (abortSignal) =>
+      run.s3.send(
+        new AbortMultipartUploadCommand({ Bucket: run.bucket, Key: key, UploadId: uploadId }),
+        { abortSignal },
+      ),
     );
   } catch (error) {
     // Best effort: a bucket lifecycle rule should clean up what is left; it costs space, not data.
@@ -280,7 +315,7 @@ async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promi
       );
     }
     const md5 = createHash("md5").update(body).digest();
-    await send(run, `uploading ${file.key}`, async () => {
+    await send(run, `uploading ${file.key}`, async (abortSignal) => {
       const put = await run.s3.send(
         new PutObjectCommand({
           Bucket: run.bucket,
@@ -291,7 +326,7 @@ async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promi
           ContentMD5: md5.toString("base64"),
           Metadata: { sha256: file.sha256 },
         }),
-        { abortSignal: run.signal },
+        { abortSignal },
       );
       checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
     });
@@ -316,7 +351,7 @@ async function confirmParts(
   try {
     let marker: string | undefined;
     do {
-      const page = await send(run, `listing parts of ${file.key}`, () =>
+      const page = await send(run, `listing parts of ${file.key}`, (abortSignal) =>
         run.s3.send(
           new ListPartsCommand({
             Bucket: run.bucket,
@@ -324,7 +359,7 @@ async function confirmParts(
             UploadId: multipart.uploadId,
             PartNumberMarker: marker,
           }),
-          { abortSignal: run.signal },
+          { abortSignal },
         ),
       );
       for (const part of page.Parts ?? []) {
@@ -404,7 +439,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
     }
   }
   if (!multipart) {
-    const created = await send(run, `starting the upload of ${file.key}`, () =>
+    const created = await send(run, `starting the upload of ${file.key}`, (abortSignal) =>
       run.s3.send(
         new CreateMultipartUploadCommand({
           Bucket: run.bucket,
@@ -412,7 +447,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
           ContentType: file.contentType,
           Metadata: { sha256: file.sha256 },
         }),
-        { abortSignal: run.signal },
+        { abortSignal },
       ),
     );
     if (!created.UploadId) throw new UploadError(`S3 returned no UploadId for ${file.key}`);
@@ -437,7 +472,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
         const body = await readRange(image.path, offset, length);
         const md5 = createHash("md5").update(body).digest();
         const what = `uploading part ${partNumber}/${partCount} of ${file.key}`;
-        const etag = await send(run, what, async () => {
+        const etag = await send(run, what, async (abortSignal) => {
           const part = await run.s3.send(
             new UploadPartCommand({
               Bucket: run.bucket,
@@ -448,7 +483,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
               ContentLength: length,
               ContentMD5: md5.toString("base64"),
             }),
-            { abortSignal: run.signal },
+            { abortSignal },
           );
           checkEtag(run, what, part.ETag, md5.toString("hex"));
           return part.ETag ?? md5.toString("hex");
@@ -463,7 +498,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
 
   const parts = [...active.parts].sort((a, b) => a.partNumber - b.partNumber);
   try {
-    await send(run, `completing ${file.key}`, () =>
+    await send(run, `completing ${file.key}`, (abortSignal) =>
       run.s3.send(
         new CompleteMultipartUploadCommand({
           Bucket: run.bucket,
@@ -473,7 +508,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
             Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
           },
         }),
-        { abortSignal: run.signal },
+        { abortSignal },
       ),
     );
   } catch (error) {
@@ -539,9 +574,9 @@ async function readSentManifest(
 ): Promise<Manifest | undefined> {
   let text: string;
   try {
-    text = await send(run, `reading ${key}`, async () => {
+    text = await send(run, `reading ${key}`, async (abortSignal) => {
       const object = await run.s3.send(new GetObjectCommand({ Bucket: run.bucket, Key: key }), {
-        abortSignal: run.signal,
+        abortSignal,
       });
       return (await object.Body?.transformToString("utf8")) ?? "";
     });
@@ -567,7 +602,7 @@ function buildManifest(
     source: { agent: agentName(), host: hostname() },
     metadata,
     images: [...images]
-      .sort((a, b) => a.fileName.localeCompare(b.fileName))
+      .sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))
       .map((image) => {
         const file = run.store.journal.files[image.fileName];
         return {
@@ -689,7 +724,7 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
   const body = JSON.stringify(manifest, null, 2);
   const sha256 = createHash("sha256").update(body).digest("hex");
   const md5 = createHash("md5").update(body).digest();
-  await send(run, `writing ${manifestKey}`, async () => {
+  await send(run, `writing ${manifestKey}`, async (abortSignal) => {
     const put = await run.s3.send(
       new PutObjectCommand({
         Bucket: run.bucket,
@@ -699,7 +734,7 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
         ContentMD5: md5.toString("base64"),
         Metadata: { sha256 },
       }),
-      { abortSignal: signal },
+      { abortSignal },
     );
     checkEtag(run, `writing ${manifestKey}`, put.ETag, md5.toString("hex"));
   });

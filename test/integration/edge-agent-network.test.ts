@@ -17,10 +17,12 @@ const PART = 64 * 1024;
 /**
  * A TCP proxy on 127.0.0.1 that forwards to `upstreamPort` and, `cuts` times, resets both
  * sides of a connection once `cutEveryBytes` more request bytes have gone through: a network
- * cut in the middle of an upload, as a flaky factory uplink produces.
+ * cut in the middle of an upload, as a flaky factory uplink produces. The first
+ * `silentConnections` connections are accepted and then ignored: a link that just goes quiet.
  */
 class CuttingProxy {
   cutsDone = 0;
+  silencedDone = 0;
   private forwarded = 0;
   private nextCutAt: number;
   private readonly server: Server;
@@ -30,6 +32,7 @@ class CuttingProxy {
     private readonly upstreamPort: number,
     private readonly cutEveryBytes: number,
     private cutsLeft: number,
+    private silentConnections = 0,
   ) {
     this.nextCutAt = cutEveryBytes;
     this.server = createServer((client) => this.relay(client));
@@ -48,6 +51,13 @@ class CuttingProxy {
   }
 
   private relay(client: Socket): void {
+    this.sockets.add(client);
+    if (this.silentConnections > 0) {
+      this.silentConnections--;
+      this.silencedDone++;
+      client.on("error", () => client.destroy());
+      return;
+    }
     const upstream = connect(this.upstreamPort, "127.0.0.1");
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
@@ -175,5 +185,44 @@ describe("uploadLot through a link that drops connections", () => {
       s3.events.some((e) => e.key === "lots/LOT-IT-DOWN/manifest.json"),
       false,
     );
+  });
+
+  test("a link that goes silent fails the request at its deadline, and the retry gets through", async () => {
+    const dir = join(work, "lot-silent");
+    await mkdir(dir);
+    const content = Buffer.concat([PNG, randomBytes(20_000)]);
+    await writeFile(join(dir, "a.png"), content);
+    await writeFile(join(dir, "lot.json"), JSON.stringify({ lotId: "LOT-IT-SILENT" }));
+    const proxy = new CuttingProxy(Number(new URL(s3.endpoint).port), 1, 0, 2);
+    const port = await proxy.listen();
+    const throughProxy = s3.client({ endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1 });
+    const lines: string[] = [];
+    try {
+      const result = await uploadLot({
+        dir,
+        s3: throughProxy,
+        bucket: s3.bucket,
+        stateDir: join(work, "state"),
+        requestTimeoutMs: 300,
+        retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 },
+        log: (line) => lines.push(line),
+      });
+      assert.equal(result.manifestWritten, true);
+    } finally {
+      await proxy.close();
+    }
+    assert.equal(proxy.silencedDone, 2);
+    const timeouts = lines.filter((line) =>
+      /RequestTimeoutError: .*no answer within 300 ms/.test(line),
+    );
+    assert.ok(timeouts.length >= 2, `both silent connections timed out:\n${lines.join("\n")}`);
+    const object = await s3
+      .client()
+      .send(
+        new GetObjectCommand({ Bucket: s3.bucket, Key: lotKeys.image("LOT-IT-SILENT", "a.png") }),
+      );
+    const stored = await object.Body?.transformToByteArray();
+    assert.ok(stored);
+    assert.equal(sha256(stored), sha256(content));
   });
 });
