@@ -11,7 +11,12 @@ import {
   StateMachine,
   type StateMachineDefinition,
 } from "aws-local-stepfunctions";
-import { ExecutionWaitTimeoutError, ServiceApiError, TemplateError } from "./errors.ts";
+import {
+  ExecutionWaitTimeoutError,
+  LambdaInvocationError,
+  ServiceApiError,
+  TemplateError,
+} from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import type { LocalStateMachine } from "./model.ts";
 
@@ -120,9 +125,11 @@ function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedState
         const request = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
         const fn = invoker.functionByNameOrArn(String(request.FunctionName ?? ""));
         if (!fn) {
-          const error = new Error(`Function not found: ${String(request.FunctionName)}`);
-          error.name = "Lambda.ResourceNotFoundException";
-          throw error;
+          throw new LambdaInvocationError(
+            "Lambda.ResourceNotFoundException",
+            `Function not found: ${String(request.FunctionName)}`,
+            [],
+          );
         }
         const payload = await invoker.invoke(fn, request.Payload ?? {});
         // The optimised integration wraps the function's answer as Lambda's Invoke API does.
@@ -252,6 +259,18 @@ function enforceDataLimit(
     cause: `The state/task '${state.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
   });
   abort();
+}
+
+/** The library closes its event log when an execution ends; this bounds the wait in case it does not. */
+const HISTORY_DRAIN_MS = 100;
+
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise((resolveLater) => (timer = setTimeout(resolveLater, ms))),
+  ]);
+  clearTimeout(timer);
 }
 
 function errorOf(error: unknown): { error: string; cause: string; status: ExecutionStatus } {
@@ -384,7 +403,7 @@ export function createExecutionEngine(options: {
       },
     );
     const settled = done
-      .then(() => Promise.race([collectHistory, new Promise((r) => setTimeout(r, 100))]))
+      .then(() => settleWithin(collectHistory, HISTORY_DRAIN_MS))
       .then(async () => {
         record.stopDate ??= new Date().toISOString();
         aborters.delete(record.executionArn);
@@ -393,7 +412,8 @@ export function createExecutionEngine(options: {
         );
         await persist(record);
         changes.emit("change", record);
-      });
+      })
+      .finally(() => finished.delete(record.executionArn));
     finished.set(record.executionArn, settled);
   };
 
