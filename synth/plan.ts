@@ -206,7 +206,9 @@ function drawShape(random: Random, kind: SynthDefectClass, scale: number): Defec
     case "stain": {
       const harmonics = [2, 3, 4, 5].map((order) => ({
         order,
-        amplitude: random.uniform(0, 0.14 / order ** 0.5),
+        // A strong second harmonic elongates the patch; higher ones make its outline ragged.
+        amplitude:
+          order === 2 ? random.uniform(0.08, 0.25) : random.uniform(0.02, 0.12) / order ** 0.5,
         phase: random.uniform(0, 2 * Math.PI),
       }));
       let wobble = 0;
