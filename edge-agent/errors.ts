@@ -10,6 +10,11 @@ export class LotDirectoryError extends Error {
   override name = "LotDirectoryError";
 }
 
+/** The inbox to watch does not exist or is not a directory. */
+export class InboxError extends Error {
+  override name = "InboxError";
+}
+
 /** A file has an image extension but its bytes are neither PNG nor TIFF. */
 export class UnsupportedImageError extends Error {
   override name = "UnsupportedImageError";
@@ -53,6 +58,11 @@ export class SourceChangedError extends Error {
 /** The journal in the state directory cannot be read or written. */
 export class JournalError extends Error {
   override name = "JournalError";
+}
+
+/** Another agent process is uploading the same lot directory right now. */
+export class LotBusyError extends Error {
+  override name = "LotBusyError";
 }
 
 /** A lot whose manifest is already out was changed; re-sending it needs an explicit force. */

@@ -2,6 +2,7 @@
 import { lstat, mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { InboxError } from "./errors.ts";
 import { LOT_FILE_NAME } from "./lot.ts";
 import { isRetryable } from "./retry.ts";
 
@@ -222,6 +223,16 @@ export async function watchInbox(options: WatchInboxOptions): Promise<void> {
     for (const name of holdUntil.keys()) if (!present.has(name)) holdUntil.delete(name);
   };
 
+  // A mistyped path should stop the agent at once, not poll an empty nothing forever.
+  try {
+    if (!(await stat(inbox)).isDirectory())
+      throw new InboxError(`inbox ${inbox} is not a directory`);
+  } catch (error) {
+    if (error instanceof InboxError) throw error;
+    throw new InboxError(`inbox ${inbox} cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   log(`inbox: watching ${inbox} (quiet ${options.quietMs} ms, poll ${pollMs} ms)`);
   while (!signal.aborted) {
     try {

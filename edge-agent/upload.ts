@@ -27,8 +27,8 @@ import {
   TooManyImagesError,
   UploadError,
 } from "./errors.ts";
-import { JournalStore, journalPath, loadJournal, planJournal } from "./journal.ts";
-import { type RejectedFile, type ScannedImage, scanLot } from "./lot.ts";
+import { acquireLotLock, JournalStore, journalPath, loadJournal, planJournal } from "./journal.ts";
+import { type LotScan, type RejectedFile, type ScannedImage, scanLot } from "./lot.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetry } from "./retry.ts";
 
 const MIB = 1024 * 1024;
@@ -636,9 +636,7 @@ function buildManifest(
 export async function uploadLot(options: UploadLotOptions): Promise<UploadLotResult> {
   const settings = settingsFrom(options);
   const log = options.log ?? (() => {});
-  const now = options.now ?? (() => new Date());
-  const { signal } = options;
-  signal?.throwIfAborted();
+  options.signal?.throwIfAborted();
 
   const scan = await scanLot(options.dir);
   for (const rejected of scan.rejected)
@@ -654,6 +652,23 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
   }
 
   const path = journalPath(options.stateDir, options.dir);
+  const release = await acquireLotLock(path);
+  try {
+    return await uploadScannedLot(options, settings, scan, path);
+  } finally {
+    await release();
+  }
+}
+
+async function uploadScannedLot(
+  options: UploadLotOptions,
+  settings: Settings,
+  scan: LotScan,
+  path: string,
+): Promise<UploadLotResult> {
+  const log = options.log ?? (() => {});
+  const now = options.now ?? (() => new Date());
+  const { signal } = options;
   const plan = planJournal({
     existing: await loadJournal(path),
     scan,

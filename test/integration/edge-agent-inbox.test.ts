@@ -147,6 +147,19 @@ describe("watchInbox", () => {
     assert.deepEqual((await readdir(inbox)).sort(), ["offline", "slow"]);
   });
 
+  test("a missing inbox is refused at once, by name", async () => {
+    const missing = join(work, "no-such-inbox");
+    await assert.rejects(
+      watchInbox({
+        inbox: missing,
+        quietMs: 0,
+        signal: new AbortController().signal,
+        onLotReady: async () => {},
+      }),
+      (error: Error) => error.name === "InboxError" && error.message.includes(missing),
+    );
+  });
+
   test("a restarted watcher does not redo lots already filed away", async () => {
     const inbox = await newInbox();
     await writeLot(join(inbox, ".done", "old"), { "a.png": PNG, "lot.json": "{}" });

@@ -1,10 +1,11 @@
 // Unit tests of the agent's journal: which lot id a lot keeps, which files start over, atomic storage.
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
+  acquireLotLock,
   JournalStore,
   journalPath,
   loadJournal,
@@ -236,6 +237,35 @@ describe("journal storage", () => {
     await assert.rejects(
       loadJournal(path),
       (error: Error) => error.name === "JournalError" && /journalVersion/.test(error.message),
+    );
+  });
+
+  test("a lot's lock keeps a second agent out until released, and a dead owner's lock is taken over", async () => {
+    const path = journalPath(stateDir, "/lots/locked");
+    const release = await acquireLotLock(path);
+    await assert.rejects(
+      acquireLotLock(path),
+      (error: Error) => error.name === "LotBusyError" && /remove the lock/.test(error.message),
+    );
+    await release();
+    const again = await acquireLotLock(path);
+    await again();
+
+    // A pid far above any pid_max stands for a process that died without releasing its lock.
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({ pid: 2 ** 30, host: hostname(), since: NOW.toISOString() }),
+    );
+    const takenOver = await acquireLotLock(path);
+    await takenOver();
+
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({ pid: 2 ** 30, host: "another-host", since: NOW.toISOString() }),
+    );
+    await assert.rejects(
+      acquireLotLock(path),
+      (error: Error) => error.name === "LotBusyError" && /another-host/.test(error.message),
     );
   });
 });
