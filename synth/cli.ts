@@ -5,7 +5,7 @@ import { generateLots, type LotOptions, MAX_SIDE, MIN_SIDE } from "./generate.ts
 
 export const FIXTURES_USAGE = `waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s>
     [--size <px> | --sizes 1024,2048] [--bit-depth 8|16] [--format png|tiff]
-    [--surface bare|patterned] [--clean-fraction f] [--no-lot-json]`;
+    [--surface bare|patterned] [--clean-fraction f] [--colour] [--no-lot-json]`;
 
 function integerFlag(name: string, raw: string | undefined, min: number, max: number): number {
   if (raw === undefined) throw new SynthOptionsError(`--${name} is required`);
@@ -37,6 +37,7 @@ export function parseFixturesArgs(argv: string[]): LotOptions {
     seed: integerFlag("seed", values.seed, 0, Number.MAX_SAFE_INTEGER),
     writeLotJson: !values["no-lot-json"],
   };
+  if (values.colour) options.colour = true;
   if (values.size !== undefined && values.sizes !== undefined) {
     throw new SynthOptionsError("give either --size or --sizes, not both");
   }
@@ -95,6 +96,7 @@ function parseFlags(argv: string[]) {
       surface: { type: "string" },
       "clean-fraction": { type: "string" },
       "no-lot-json": { type: "boolean" },
+      colour: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

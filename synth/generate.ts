@@ -5,7 +5,7 @@ import type { TruthWafer } from "../schemas/truth.ts";
 import { SYNTH_DEFECT_CLASSES, type SynthDefectClass, type WaferDesign } from "./design.ts";
 import { SynthOptionsError, SynthOutputError } from "./errors.ts";
 import { type PlanOptions, planWafer } from "./plan.ts";
-import { renderWafer } from "./render.ts";
+import { renderWafer, round } from "./render.ts";
 
 export const GENERATOR_NAME = "waferflow-synth";
 export const GENERATOR_VERSION = "1";
@@ -36,6 +36,8 @@ export interface WaferOptions {
   patternSeed?: number;
   /** Lowest contrast as a multiple of the detection threshold (default 1.25; max is 4.5). */
   minContrastFactor?: number;
+  /** Write neutral RGB instead of grayscale (the spec accepts colour files as luminance). */
+  colour?: boolean;
   /** Spend more CPU for about 10% smaller PNGs (committed fixtures). */
   compactPng?: boolean;
   /** Exact frame width and height, overriding size/sizes (nearly square frames). */
@@ -170,12 +172,21 @@ async function encode(
   design: WaferDesign,
   pixels: Uint8Array | Uint16Array,
   compactPng: boolean,
+  colour: boolean,
 ): Promise<Buffer> {
   try {
     const image = sharp(pixels, {
       raw: { width: design.width, height: design.height, channels: 1 },
       limitInputPixels: false,
-    }).toColourspace(design.bitDepth === 16 ? "grey16" : "b-w");
+    }).toColourspace(
+      colour
+        ? design.bitDepth === 16
+          ? "rgb16"
+          : "srgb"
+        : design.bitDepth === 16
+          ? "grey16"
+          : "b-w",
+    );
     return design.format === "png"
       ? await image
           .png(
@@ -191,11 +202,6 @@ async function encode(
       },
     );
   }
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 /** Renders the design and returns its pixels untouched by any encoder (for tests and benchmarks). */
@@ -243,7 +249,12 @@ export async function generateWafer(
   };
   return {
     fileName,
-    bytes: await encode(design, rendered.pixels, options.compactPng ?? false),
+    bytes: await encode(
+      design,
+      rendered.pixels,
+      options.compactPng ?? false,
+      options.colour ?? false,
+    ),
     truth,
   };
 }

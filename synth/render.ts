@@ -58,8 +58,9 @@ function buildDieTemplate(pattern: PatternDesign, pitchPx: { x: number; y: numbe
       raw[j * width + i] = level;
     }
   }
-  const kernelX = Math.max(1, Math.round((width / pitchPx.x) * 1));
-  const kernelY = Math.max(1, Math.round((height / pitchPx.y) * 1));
+  // One image pixel's footprint, in texels.
+  const kernelX = Math.max(1, Math.round(width / pitchPx.x));
+  const kernelY = Math.max(1, Math.round(height / pitchPx.y));
   return {
     data: boxBlurWrapped(raw, width, height, kernelX, kernelY),
     width,
@@ -213,7 +214,8 @@ function composeRegion(
   }
 }
 
-function round(value: number, digits: number): number {
+/** Rounds for truth.json: readable numbers, far finer than any pixel or millimetre matters. */
+export function round(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }

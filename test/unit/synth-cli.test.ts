@@ -36,6 +36,7 @@ test("flags become lot options", () => {
   );
   assert.equal(parseFixturesArgs([...REQUIRED, "--size", "512"]).size, 512);
   assert.equal(parseFixturesArgs([...REQUIRED, "--no-lot-json"]).writeLotJson, false);
+  assert.equal(parseFixturesArgs([...REQUIRED, "--colour"]).colour, true);
 });
 
 test("each bad flag is refused with its name in the message", () => {
@@ -50,7 +51,7 @@ test("each bad flag is refused with its name in the message", () => {
     [[...REQUIRED, "--bit-depth", "12"], /--bit-depth/],
     [[...REQUIRED, "--format", "jpeg"], /--format/],
     [[...REQUIRED, "--clean-fraction", "1.5"], /--clean-fraction/],
-    [[...REQUIRED, "--colour", "red"], /colour/],
+    [[...REQUIRED, "--tint", "red"], /tint/],
     [[...REQUIRED, "stray"], /stray/],
   ];
   for (const [argv, pattern] of cases) {

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import sharp from "sharp";
 import { decodeGray, fullScale } from "../../lib/gray-image.ts";
 import { LotFileSchema } from "../../schemas/lot.ts";
 import { TruthSchema, TruthWaferSchema } from "../../schemas/truth.ts";
@@ -26,6 +27,18 @@ test("the same seed and index give byte-identical images and truth", async () =>
     assert.deepEqual(first.truth, second.truth);
     const other = await generateWafer(32, 4, options);
     assert.ok(!first.bytes.equals(other.bytes), "another seed must give another image");
+  }
+});
+
+test("colour output is neutral RGB that decodes to the same gray pixels", async () => {
+  for (const bitDepth of [8, 16] as const) {
+    const options = { size: 520, bitDepth, clean: false };
+    const gray = await decodeGray((await generateWafer(3, 1, options)).bytes);
+    const colourBytes = (await generateWafer(3, 1, { ...options, colour: true })).bytes;
+    const colour = await decodeGray(colourBytes);
+    assert.equal((await sharp(colourBytes).metadata()).channels, 3);
+    assert.equal(colour.bitDepth, bitDepth);
+    assert.deepEqual(colour.data, gray.data);
   }
 });
 
