@@ -2,16 +2,24 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
+import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
 
 const require = createRequire(import.meta.url);
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverApp;
 
 interface KoaContext {
   req: unknown;
+  method: string;
+  querystring: string;
+  params?: { bucket?: string; key?: string };
   headers: Record<string, string | string[] | undefined>;
+  status: number;
+  body: unknown;
+  type: string;
   response: {
     get(field: string): string;
     set(field: string, value: string): void;
@@ -20,6 +28,7 @@ interface KoaContext {
 }
 
 interface S3rverApp {
+  store: { getResourcePath(bucket: string, key: undefined, resource: string): string };
   middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
   callback(): (request: unknown, response: unknown) => void;
   configureBuckets(): Promise<void>;
@@ -58,6 +67,27 @@ function reasonFor(eventName: string, request: RequestFacts | undefined): string
   if (eventName === "ObjectCreated:Post") {
     return request && /[?&]uploadId=/.test(request.url) ? "CompleteMultipartUpload" : "PostObject";
   }
+  return undefined;
+}
+
+/**
+ * s3rver answers ListParts and AbortMultipartUpload with MethodNotAllowed, after it has checked
+ * the signature and the bucket; those two are answered here instead.
+ */
+async function uploadOperationS3rverLacks(
+  app: S3rverApp,
+  ctx: KoaContext,
+  error: unknown,
+): Promise<S3Reply | undefined> {
+  const query = new URLSearchParams(ctx.querystring);
+  const uploadId = query.get("uploadId");
+  const { bucket, key } = ctx.params ?? {};
+  if ((error as { code?: string }).code !== "MethodNotAllowed" || !uploadId || !bucket || !key) {
+    return undefined;
+  }
+  const uploadDir = join(app.store.getResourcePath(bucket, undefined, "uploads"), uploadId);
+  if (ctx.method === "GET") return listParts({ uploadDir, bucket, key, uploadId, query });
+  if (ctx.method === "DELETE") return abortUpload({ uploadDir, key, uploadId });
   return undefined;
 }
 
@@ -100,7 +130,16 @@ async function main(): Promise<void> {
       for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
       ctx.req = Readable.from([decodeAwsChunked(Buffer.concat(chunks))]);
     }
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      const reply = await uploadOperationS3rverLacks(app, ctx, error);
+      if (!reply) throw error;
+      ctx.status = reply.status;
+      if (reply.contentType) ctx.type = reply.contentType;
+      ctx.body = reply.body || null;
+      return;
+    }
     const encoding = ctx.response.get("content-encoding");
     if (encoding.includes("aws-chunked")) {
       const rest = withoutAwsChunked(encoding);

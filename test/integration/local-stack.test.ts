@@ -5,10 +5,15 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
+  NoSuchUpload,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
@@ -155,6 +160,40 @@ describe("local stack through the AWS SDK", () => {
     } finally {
       defaultChecksums.destroy();
     }
+  });
+
+  it("lists and aborts multipart uploads, which resumable uploads rely on", async () => {
+    const Bucket = stack.names.bucket;
+    const Key = "lots/RESUMED/images/big.png";
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const part = Buffer.alloc(5 * 1024 * 1024, 1);
+    const etags: string[] = [];
+    for (const PartNumber of [1, 2]) {
+      const uploaded = await s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part }),
+      );
+      etags.push(uploaded.ETag ?? "");
+    }
+    const first = await s3.send(new ListPartsCommand({ Bucket, Key, UploadId, MaxParts: 1 }));
+    assert.deepEqual(
+      first.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size]),
+      [[1, etags[0], part.length]],
+    );
+    assert.equal(first.IsTruncated, true);
+    const rest = await s3.send(
+      new ListPartsCommand({ Bucket, Key, UploadId, PartNumberMarker: first.NextPartNumberMarker }),
+    );
+    assert.deepEqual(
+      rest.Parts?.map((p) => p.PartNumber),
+      [2],
+    );
+    assert.equal(rest.IsTruncated, false);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId }));
+    await assert.rejects(s3.send(new ListPartsCommand({ Bucket, Key, UploadId })), NoSuchUpload);
+    await assert.rejects(
+      s3.send(new ListPartsCommand({ Bucket, Key: "another/key", UploadId: "0123abcd" })),
+      NoSuchUpload,
+    );
   });
 
   it("puts, gets and queries items in the template's table, including its GSI", async () => {

@@ -1,0 +1,111 @@
+// ListParts and AbortMultipartUpload, which s3rver lacks, over s3rver's own upload directories (resumable uploads need them).
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
+const MAX_PARTS = 1000;
+
+export interface S3Reply {
+  status: number;
+  contentType?: string;
+  body: string;
+}
+
+function escapeXml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
+}
+
+function xml(status: number, body: string): S3Reply {
+  return {
+    status,
+    contentType: "application/xml",
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n${body}`,
+  };
+}
+
+function s3Error(status: number, code: string, message: string, uploadId?: string): S3Reply {
+  const extra = uploadId ? `<UploadId>${escapeXml(uploadId)}</UploadId>` : "";
+  return xml(
+    status,
+    `<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}</Error>`,
+  );
+}
+
+const noSuchUpload = (uploadId: string) =>
+  s3Error(
+    404,
+    "NoSuchUpload",
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    uploadId,
+  );
+
+/** An upload exists when s3rver's directory for it names the same key. */
+async function uploadMatches(uploadDir: string, key: string): Promise<boolean> {
+  try {
+    return (await readFile(join(uploadDir, "key"), "utf8")) === key;
+  } catch {
+    return false;
+  }
+}
+
+function positiveInteger(value: string | null, fallback: number): number | undefined {
+  if (value === null) return fallback;
+  const parsed = Number(value);
+  return Number.isInteger(parsed) && parsed >= 0 ? parsed : undefined;
+}
+
+export async function listParts(request: {
+  uploadDir: string;
+  bucket: string;
+  key: string;
+  uploadId: string;
+  query: URLSearchParams;
+}): Promise<S3Reply> {
+  const { uploadDir, bucket, key, uploadId, query } = request;
+  if (!/^[0-9a-f]+$/.test(uploadId) || !(await uploadMatches(uploadDir, key))) {
+    return noSuchUpload(uploadId);
+  }
+  const maxParts = positiveInteger(query.get("max-parts"), MAX_PARTS);
+  const marker = positiveInteger(query.get("part-number-marker"), 0);
+  if (maxParts === undefined || marker === undefined) {
+    return s3Error(400, "InvalidArgument", "max-parts and part-number-marker must be integers");
+  }
+  const numbers = (await readdir(uploadDir))
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((number) => number > marker)
+    .sort((a, b) => a - b);
+  const page = numbers.slice(0, Math.min(maxParts, MAX_PARTS));
+  const truncated = numbers.length > page.length;
+  const parts = await Promise.all(
+    page.map(async (number) => {
+      const path = join(uploadDir, String(number));
+      const [info, md5] = await Promise.all([stat(path), readFile(`${path}.md5`, "utf8")]);
+      return `<Part><PartNumber>${number}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${md5.trim()}"</ETag><Size>${info.size}</Size></Part>`;
+    }),
+  );
+  const next = page.at(-1) ?? marker;
+  return xml(
+    200,
+    `<ListPartsResult xmlns="${S3_NAMESPACE}"><Bucket>${escapeXml(bucket)}</Bucket><Key>${escapeXml(key)}</Key><UploadId>${uploadId}</UploadId><StorageClass>STANDARD</StorageClass><PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker><MaxParts>${maxParts}</MaxParts><IsTruncated>${truncated}</IsTruncated>${parts.join("")}</ListPartsResult>`,
+  );
+}
+
+export async function abortUpload(request: {
+  uploadDir: string;
+  key: string;
+  uploadId: string;
+}): Promise<S3Reply> {
+  if (
+    !/^[0-9a-f]+$/.test(request.uploadId) ||
+    !(await uploadMatches(request.uploadDir, request.key))
+  ) {
+    return noSuchUpload(request.uploadId);
+  }
+  await rm(request.uploadDir, { recursive: true, force: true });
+  return { status: 204, body: "" };
+}
