@@ -169,8 +169,9 @@ class Semaphore {
 }
 
 /**
- * Runs `task` over `items`, `limit` at a time. A failure does not stop the others (their
- * progress is worth keeping in the journal); all failures come back together at the end.
+ * Runs `task` over `items`, `limit` at a time. After a failure nothing new starts (when the
+ * link is down, every further item would only burn its own retry budget), but the tasks in
+ * flight finish so their progress reaches the journal; all failures come back at the end.
  */
 async function forEachLimited<T>(
   items: readonly T[],
@@ -181,7 +182,7 @@ async function forEachLimited<T>(
   const failures: Array<{ item: T; error: unknown }> = [];
   let next = 0;
   const worker = async () => {
-    while (next < items.length && !signal?.aborted) {
+    while (next < items.length && failures.length === 0 && !signal?.aborted) {
       const item = items[next++] as T;
       try {
         await task(item);
@@ -705,7 +706,7 @@ async function uploadScannedLot(
       .map(({ item, error }) => `${item.fileName}: ${describe(error)}`)
       .join("; ");
     throw new UploadError(
-      `lot ${run.lotId}: ${failures.length} of ${scan.images.length} images failed, manifest not written (${detail})`,
+      `lot ${run.lotId}: upload stopped after ${failures.length} of ${scan.images.length} images failed, manifest not written (${detail})`,
       { cause: failures[0]?.error },
     );
   }
