@@ -10,7 +10,7 @@ import { LotFileSchema } from "../../schemas/lot.ts";
 import { TruthSchema, TruthWaferSchema } from "../../schemas/truth.ts";
 import type { WaferDesign } from "../../synth/design.ts";
 import { SynthOptionsError } from "../../synth/errors.ts";
-import { designWafer, generateLots, generateWafer } from "../../synth/generate.ts";
+import { designWafer, generateLots, generateWafer, renderDesign } from "../../synth/generate.ts";
 import { dieAt, pixelToWaferMm } from "../../synth/geometry.ts";
 import { DEFECT_SIZE_AT_2048, EDGE_EXCLUSION_MM } from "../../synth/plan.ts";
 
@@ -220,6 +220,64 @@ function localLevel(
   values.sort((a, b) => a - b);
   return values[Math.floor(values.length * 0.9)] ?? 0;
 }
+
+test("truth contrast, box and centroid describe exactly what was drawn", () => {
+  let checked = 0;
+  for (const index of SWEEP.slice(0, 12)) {
+    const design = designWafer(17, index, { size: 600, bitDepth: 16, clean: false });
+    // Without noise the difference of two renders is the defect alone.
+    const quiet = { ...design, noiseSigma: 0 };
+    const plain = renderDesign({ ...quiet, defects: [] }).pixels;
+    for (const defect of design.defects) {
+      const { pixels, defects } = renderDesign({ ...quiet, defects: [defect] });
+      const truth = defects[0];
+      assert.ok(truth, "one defect drawn, one described");
+      let peak = 0;
+      for (let k = 0; k < pixels.length; k++) {
+        const d = ((pixels[k] ?? 0) - (plain[k] ?? 0)) / 65535;
+        if (Math.abs(d) > Math.abs(peak)) peak = d;
+      }
+      assert.ok(
+        Math.abs(peak - truth.contrast) <= 2 / 65535,
+        `${truth.class}: drawn ${peak}, truth ${truth.contrast}`,
+      );
+      let minU = Number.POSITIVE_INFINITY;
+      let minV = Number.POSITIVE_INFINITY;
+      let maxU = -1;
+      let maxV = -1;
+      for (let k = 0; k < pixels.length; k++) {
+        const d = ((pixels[k] ?? 0) - (plain[k] ?? 0)) / 65535;
+        if (Math.abs(d) < Math.abs(peak) * 0.12) continue;
+        const u = k % design.width;
+        const v = Math.floor(k / design.width);
+        minU = Math.min(minU, u);
+        maxU = Math.max(maxU, u);
+        minV = Math.min(minV, v);
+        maxV = Math.max(maxV, v);
+      }
+      const { bbox, centroidPx } = truth;
+      assert.ok(
+        minU >= bbox.x - 1 && maxU <= bbox.x + bbox.width,
+        `${truth.class}: drawn beyond the box`,
+      );
+      assert.ok(
+        minV >= bbox.y - 1 && maxV <= bbox.y + bbox.height,
+        `${truth.class}: drawn beyond the box`,
+      );
+      if (truth.class !== "scratch") {
+        assert.ok(
+          centroidPx.x >= bbox.x &&
+            centroidPx.x <= bbox.x + bbox.width - 1 &&
+            centroidPx.y >= bbox.y &&
+            centroidPx.y <= bbox.y + bbox.height - 1,
+          `${truth.class}: centroid outside its box`,
+        );
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked >= 15, `only ${checked} defects checked`);
+});
 
 test("the notch is drawn where truth says it is", async () => {
   for (const [index, angle] of [
