@@ -63,6 +63,6 @@ describe("lot state machine", () => {
   });
 
   it("refuses to leave a substitution unfilled", () => {
-    assert.throws(() => substitute("${Missing}", {}), SubstitutionError);
+    assert.throws(() => substitute(["$", "{Missing}"].join(""), {}), SubstitutionError);
   });
 });
