@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
 import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
 import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
@@ -155,6 +156,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   } catch (cause) {
     throw new LocalStackError(`cannot use ${dataDir} as the data dir`, { cause });
   }
+  const unlockDataDir = lockDataDir(dataDir);
   const ports = options.ports ?? {};
   const stoppers: Array<() => Promise<void>> = [];
   let engine: ExecutionEngine | undefined;
@@ -172,6 +174,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
+    unlockDataDir();
     if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
   };
 

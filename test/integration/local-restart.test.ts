@@ -1,6 +1,7 @@
 // What the local stack keeps across a restart (objects, items, executions, messages) and what it cleans up.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
@@ -117,6 +118,33 @@ describe("local stack across restarts", () => {
       startLocalStack({ ephemeral: true, templatePath: join(dataDir, "missing.yaml") }),
       /cannot read the template .*missing\.yaml/,
     );
+  });
+
+  it("refuses a data dir another live process holds, and takes over one a dead process left", async () => {
+    const lockedDir = mkdtempSync(join(tmpdir(), "waferflow-locked-"));
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(lockedDir, "stack.lock"), String(holder.pid));
+      await assert.rejects(
+        startLocalStack({ dataDir: lockedDir, templatePath: TEMPLATE, startEndpoint: false }),
+        new RegExp(`in use by another local stack \\(process ${holder.pid}\\)`),
+      );
+      const exited = new Promise((done) => holder.once("exit", done));
+      holder.kill();
+      await exited;
+      const stack = await startLocalStack({
+        dataDir: lockedDir,
+        templatePath: TEMPLATE,
+        startEndpoint: false,
+        log: () => {},
+      });
+      assert.equal(readFileSync(join(lockedDir, "stack.lock"), "utf8"), String(process.pid));
+      await stack.stop();
+      assert.equal(existsSync(join(lockedDir, "stack.lock")), false);
+    } finally {
+      holder.kill();
+      rmSync(lockedDir, { recursive: true, force: true });
+    }
   });
 
   it("deletes an ephemeral stack's data dir when it stops", async () => {
