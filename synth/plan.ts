@@ -383,6 +383,19 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
       );
       if (placed) defects.push(placed);
     }
+    // A wafer meant to be defective must not turn clean because nothing fitted; a particle always fits.
+    if (defects.length === 0) {
+      const fallback = placeDefect(
+        defectRandom,
+        "particle",
+        frame,
+        scale,
+        usableRadius,
+        defects,
+        options.contrastFactor,
+      );
+      if (fallback) defects.push(fallback);
+    }
   }
 
   return {

@@ -1,4 +1,4 @@
-// Seeded, platform-independent random numbers so that a seed always yields the same wafers.
+// Seeded random numbers (integer state, never Math.random) so that a seed always yields the same wafers.
 
 /** Mixes integers into one well-spread 32-bit value (a splitmix/murmur finaliser). */
 export function mixSeed(...parts: number[]): number {
