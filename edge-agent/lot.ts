@@ -60,12 +60,13 @@ export function detectContentType(head: Uint8Array): ImageContentType | undefine
 /** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
 export async function hashFile(
   path: string,
+  signal?: AbortSignal,
 ): Promise<{ sha256: string; bytes: number; head: Buffer }> {
   const hash = createHash("sha256");
   const headChunks: Buffer[] = [];
   let headLength = 0;
   let bytes = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, { signal }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     bytes += chunk.length;
     if (headLength < PNG_SIGNATURE.length) {
@@ -120,7 +121,10 @@ export async function readLotFile(path: string): Promise<LotFile> {
  * are rejected one by one so the rest of the lot still goes; two names that would share a key
  * fail the whole lot, because uploading both would silently lose one.
  */
-export async function scanLot(dir: string): Promise<LotScan> {
+export async function scanLot(
+  dir: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<LotScan> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -166,7 +170,7 @@ export async function scanLot(dir: string): Promise<LotScan> {
       scan.rejected.push({ fileName, reason: (error as Error).message });
       continue;
     }
-    const { sha256, bytes, head } = await hashFile(path);
+    const { sha256, bytes, head } = await hashFile(path, options.signal);
     if (bytes === 0) {
       scan.rejected.push({ fileName, reason: "file is empty" });
       continue;

@@ -639,7 +639,7 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
   const log = options.log ?? (() => {});
   options.signal?.throwIfAborted();
 
-  const scan = await scanLot(options.dir);
+  const scan = await scanLot(options.dir, { signal: options.signal });
   for (const rejected of scan.rejected)
     log(`lot ${options.dir}: not uploading ${rejected.fileName}: ${rejected.reason}`);
   if (scan.ignored.length) log(`lot ${options.dir}: ignoring ${scan.ignored.join(", ")}`);
