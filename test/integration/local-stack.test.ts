@@ -463,6 +463,28 @@ describe("local stack through the AWS SDK", () => {
     assert.ok(!logLines.some((line) => line.includes("IGNORED-LOT")), "the rule did not match");
   });
 
+  it("logs a delivery whose function fails, naming the object, rule and error", async () => {
+    // A colon is fine in an S3 key but not in an execution name, so the start function fails.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: stack.names.bucket,
+        Key: "lots/BAD:NAME/manifest.json",
+        Body: "{}",
+      }),
+    );
+    const failure = () =>
+      logLines.find(
+        (line) => line.includes("lots/BAD:NAME/manifest.json") && line.includes("failed"),
+      );
+    for (let waited = 0; !failure() && waited < 10_000; waited += 50) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    assert.match(
+      failure() ?? "(no such log line)",
+      /StartFunction \(rule StartFunction\.ManifestCreated\) failed: InvalidName/,
+    );
+  });
+
   it("triggers on a manifest completed by a multipart upload", async () => {
     const partSize = 5 * 1024 * 1024;
     const body = Buffer.alloc(partSize + 1024, 0x7b);
