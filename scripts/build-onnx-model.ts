@@ -248,7 +248,7 @@ export async function buildModel(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      wafers: { type: "string", default: "240" },
+      wafers: { type: "string", default: "400" },
       seed: { type: "string", default: "20261126" },
       out: { type: "string", default: DEFAULT_OUT },
       hidden: { type: "string", default: "16" },

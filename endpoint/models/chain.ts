@@ -4,11 +4,14 @@ import type { DetectionHints } from "../../schemas/detection.ts";
 import type { DetectionResult, RefinementStage, WaferModel } from "./model.ts";
 
 export function chainModels(base: WaferModel, stages: RefinementStage[]): WaferModel {
-  const all = [base.info, ...stages.map((stage) => stage.info)];
   return {
-    info: {
-      name: all.map((info) => info.name).join("+"),
-      version: all.map((info) => info.version).join("+"),
+    // A getter, because stages learn their version from their files only when loaded.
+    get info() {
+      const all = [base.info, ...stages.map((stage) => stage.info)];
+      return {
+        name: all.map((info) => info.name).join("+"),
+        version: all.map((info) => info.version).join("+"),
+      };
     },
     load: async () => {
       await base.load();
