@@ -124,6 +124,15 @@ async function fileAway(inbox: string, dirName: string, area: string, now: Date)
   return target;
 }
 
+/**
+ * Failures that say nothing against the lot itself: the link is down, the machine is still
+ * writing, or another agent holds the lot. Moving such a lot to .failed would lose it.
+ */
+export function mayPassLater(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  return isRetryable(error) || name === "SourceChangedError" || name === "LotBusyError";
+}
+
 export function describeFailure(error: unknown, at: Date): string {
   const lines = [`failed at ${at.toISOString()}`];
   let current: unknown = error;
@@ -167,7 +176,7 @@ export async function watchInbox(options: WatchInboxOptions): Promise<void> {
         );
         return;
       }
-      if (isRetryable(error) || (error as Error)?.name === "SourceChangedError") {
+      if (mayPassLater(error)) {
         log(
           `inbox: lot ${dirName} failed for now (${(error as Error).message}); trying again in ${retryLaterMs} ms`,
         );

@@ -5,8 +5,13 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { journalPath, loadJournal } from "../../edge-agent/journal.ts";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { journalPath, loadJournal, writeJournalAtomically } from "../../edge-agent/journal.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
@@ -337,6 +342,61 @@ describe("uploadLot against s3rver", () => {
       result.manifest.images.find((i) => i.fileName === "a-small.png")?.sha256,
       sha256(newSmall),
     );
+  });
+
+  test("objects sent before a crash lost the journal's record are found, not sent again", async () => {
+    const { dir, stateDir } = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 4000),
+      "b.png": fakeImage(PNG_SIGNATURE, 3 * PART),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-LOSTJOURNAL" }),
+    });
+    await uploadLot({ dir, s3: s3.client(), bucket: s3.bucket, stateDir, ...SMALL_PARTS });
+    // As if the process died after S3 stored the objects but before the journal said so.
+    const path = journalPath(stateDir, dir);
+    const journal = await loadJournal(path);
+    assert.ok(journal);
+    for (const file of Object.values(journal.files)) file.done = false;
+    journal.manifest = undefined;
+    await writeJournalAtomically(path, journal);
+
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+    assert.equal(result.uploaded, 0);
+    assert.equal(result.skipped, 2);
+    assert.equal(counts.get("PutObjectCommand"), 1, "only the manifest");
+    assert.equal(counts.get("UploadPartCommand") ?? 0, 0);
+  });
+
+  test("an image that vanished from S3 after the lot finished is sent again", async () => {
+    const content = fakeImage(PNG_SIGNATURE, 4000);
+    const { dir, stateDir } = await makeLot({
+      "a.png": content,
+      "b.png": fakeImage(PNG_SIGNATURE, 100),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-VANISHED" }),
+    });
+    await uploadLot({ dir, s3: s3.client(), bucket: s3.bucket, stateDir, ...SMALL_PARTS });
+    const client = s3.client();
+    const key = lotKeys.image("LOT-IT-VANISHED", "a.png");
+    await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }));
+
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+    assert.equal(result.uploaded, 1);
+    assert.equal(result.skipped, 1);
+    assert.equal(result.manifestWritten, false, "the manifest was still there");
+    assert.equal(sha256(await download(client, s3.bucket, key)), sha256(content));
   });
 
   test("a lot without images fails clearly and writes nothing", async () => {

@@ -1,7 +1,18 @@
 // Unit tests of when the inbox watcher considers a lot directory complete, and of error.txt.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type DirSnapshot, describeFailure, LotReadiness } from "../../edge-agent/inbox.ts";
+import {
+  LotBusyError,
+  LotFileError,
+  SourceChangedError,
+  UploadError,
+} from "../../edge-agent/errors.ts";
+import {
+  type DirSnapshot,
+  describeFailure,
+  LotReadiness,
+  mayPassLater,
+} from "../../edge-agent/inbox.ts";
 
 function snap(fingerprint: string, hasLotFile = false, fileCount = 1): DirSnapshot {
   return { fingerprint, hasLotFile, fileCount };
@@ -57,6 +68,29 @@ describe("describeFailure", () => {
     assert.match(
       text,
       /^failed at 2026-01-01T00:00:00.000Z\nerror: Error: upload failed\ncaused by: RangeError: part 3\ncaused by: Error: plain string\n/,
+    );
+  });
+});
+
+describe("mayPassLater", () => {
+  test("keeps lots in the inbox for network trouble, a busy lot or a machine still writing", () => {
+    const network = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    assert.ok(mayPassLater(new UploadError("upload stopped", { cause: network })));
+    assert.ok(mayPassLater(new LotBusyError("busy")));
+    assert.ok(mayPassLater(new SourceChangedError("growing")));
+  });
+  test("files away lots that are wrong in themselves", () => {
+    assert.equal(mayPassLater(new LotFileError("lot.json: field 'x'")), false);
+    assert.equal(
+      mayPassLater(
+        new UploadError("denied", {
+          cause: Object.assign(new Error("AccessDenied"), {
+            name: "AccessDenied",
+            $metadata: { httpStatusCode: 403 },
+          }),
+        }),
+      ),
+      false,
     );
   });
 });
