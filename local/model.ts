@@ -39,6 +39,8 @@ const RUNTIME_ONLY_VARIABLES = new Set(["NODE_OPTIONS"]);
 export interface LocalBucket {
   logicalId: string;
   name: string;
+  /** S3 sends a bucket's events to EventBridge only when its notification configuration says so. */
+  eventBridgeEnabled: boolean;
 }
 
 export interface LocalTable {
@@ -491,10 +493,20 @@ export function buildLocalModel(
   const globals = (template.Globals?.Function ?? {}) as Record<string, unknown>;
   const globalEnvironment = environmentOf(resolver, globals, "Globals.Function.Environment");
 
-  const buckets = resourcesOfType(template, resolver, "AWS::S3::Bucket").map(([logicalId]) => ({
-    logicalId,
-    name: resolver.physicalName(logicalId),
-  }));
+  const buckets = resourcesOfType(template, resolver, "AWS::S3::Bucket").map(
+    ([logicalId, resource]) => {
+      const notifications = resolver.resolve(
+        resource.Properties?.NotificationConfiguration ?? {},
+        `${logicalId}.NotificationConfiguration`,
+      ) as { EventBridgeConfiguration?: { EventBridgeEnabled?: unknown } };
+      const enabled = notifications.EventBridgeConfiguration?.EventBridgeEnabled;
+      return {
+        logicalId,
+        name: resolver.physicalName(logicalId),
+        eventBridgeEnabled: enabled === true || enabled === "true",
+      };
+    },
+  );
   const tables = resourcesOfType(template, resolver, "AWS::DynamoDB::Table").map(
     ([logicalId, resource]) => ({
       logicalId,

@@ -140,6 +140,11 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   }
   const model = buildLocalModel(template, templatePath);
   const names = namesOf(model);
+  if (model.eventRules.length > 0 && !model.buckets.some((bucket) => bucket.eventBridgeEnabled)) {
+    log(
+      "no bucket has NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled: S3 events trigger nothing (as on AWS)",
+    );
+  }
   if (model.notEmulated.length > 0) {
     log(`not emulated locally: ${model.notEmulated.join(", ")}`);
   }
@@ -257,6 +262,9 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       delete process.env[key];
     }
     trigger = createTrigger({
+      eventBridgeBuckets: model.buckets
+        .filter((bucket) => bucket.eventBridgeEnabled)
+        .map((bucket) => bucket.name),
       rules: model.eventRules,
       functions: model.functions,
       invoker,

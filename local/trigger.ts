@@ -142,6 +142,8 @@ export interface Trigger {
 }
 
 export function createTrigger(options: {
+  /** Buckets whose events go to EventBridge (EventBridgeEnabled); others trigger nothing, as on AWS. */
+  eventBridgeBuckets: string[];
   rules: LocalEventRule[];
   functions: LocalFunction[];
   invoker: LambdaInvoker;
@@ -150,6 +152,7 @@ export function createTrigger(options: {
   const inFlight = new Set<Promise<void>>();
   return {
     onObjectCreated(object) {
+      if (!options.eventBridgeBuckets.includes(object.bucket)) return;
       const event = objectCreatedEvent(object);
       for (const rule of options.rules) {
         if (!matchesPattern(rule.pattern, event)) continue;

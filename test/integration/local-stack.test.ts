@@ -463,6 +463,28 @@ describe("local stack through the AWS SDK", () => {
     assert.ok(!logLines.some((line) => line.includes("IGNORED-LOT")), "the rule did not match");
   });
 
+  it("sends events only from buckets with EventBridge notifications enabled, as S3 does", async () => {
+    const seen: string[] = [];
+    let delivered: () => void = () => {};
+    const lotBucketEvent = new Promise<void>((done) => {
+      delivered = done;
+    });
+    const unsubscribe = stack.onMessage("alerts", (message) => {
+      seen.push(message.message);
+      if (message.message.startsWith(stack.names.bucket)) delivered();
+    });
+    const quietBucket = "fixture-quiet-000000000000";
+    await s3.send(new PutObjectCommand({ Bucket: quietBucket, Key: "any-bucket/x", Body: "q" }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.names.bucket, Key: "any-bucket/x", Body: "l" }),
+    );
+    // S3 events reach the trigger in order: the quiet bucket's was matched (or not) before this one.
+    await lotBucketEvent;
+    unsubscribe();
+    assert.deepEqual(seen, [`${stack.names.bucket}/any-bucket/x`]);
+    assert.ok(!logLines.some((line) => line.includes(`s3://${quietBucket}/`)));
+  });
+
   it("logs a delivery whose function fails, naming the object, rule and error", async () => {
     // A colon is fine in an S3 key but not in an execution name, so the start function fails.
     await s3.send(
