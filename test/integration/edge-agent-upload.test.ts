@@ -1,10 +1,12 @@
 // The edge agent against a real S3 server: integrity, manifest order, idempotence, resume, changed sources.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -275,6 +277,69 @@ describe("uploadLot against s3rver", () => {
     assert.equal(counts.get("UploadPartCommand"), 9 - 3, "only the missing parts were sent");
     const stored = await download(client, s3.bucket, lotKeys.image("LOT-IT-RESUME", "big.png"));
     assert.equal(sha256(stored), sha256(big));
+  });
+
+  test("a process killed mid-multipart resumes from its journal", async () => {
+    const big = fakeImage(PNG_SIGNATURE, 20 * PART);
+    const { dir, stateDir } = await makeLot({
+      "big.png": big,
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-KILLED" }),
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("./helpers/edge-agent-upload-child.ts", import.meta.url)),
+        JSON.stringify({
+          dir,
+          stateDir,
+          endpoint: s3.endpoint,
+          bucket: s3.bucket,
+          partSizeBytes: PART,
+          pauseAfterPartMs: 40,
+        }),
+      ],
+      { stdio: "inherit" },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on("exit", (_code, signal) => resolve(signal)),
+    );
+    const path = journalPath(stateDir, dir);
+    // Wait (without a deadline: the test runner has one) until three parts are on record, then kill -9.
+    for (;;) {
+      const journal = await loadJournal(path).catch(() => undefined);
+      if ((journal?.files["big.png"]?.multipart?.parts.length ?? 0) >= 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL", "the child was killed, not finished");
+
+    const journalled = (await loadJournal(path))?.files["big.png"]?.multipart?.parts.length ?? 0;
+    assert.ok(journalled >= 3 && journalled < 20);
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+      partSizeBytes: PART,
+      multipartThresholdBytes: PART,
+      concurrency: 1,
+    });
+    assert.equal(result.uploaded, 1);
+    assert.equal(counts.get("CreateMultipartUploadCommand") ?? 0, 0);
+    assert.equal(
+      counts.get("UploadPartCommand"),
+      20 - journalled,
+      "only parts not on record were sent",
+    );
+    assert.equal(
+      sha256(await download(client, s3.bucket, lotKeys.image("LOT-IT-KILLED", "big.png"))),
+      sha256(big),
+    );
   });
 
   test("a source file changed between runs is uploaded again from the start", async () => {
