@@ -47,6 +47,7 @@ function asLambdaError(error: unknown): LambdaInvocationError {
 /**
  * `moduleVersion` goes into the import URL so each stack in a process gets fresh handler modules:
  * handlers build their AWS clients at load, from the environment of the stack that loaded them.
+ * Modules the handlers import (lib/, shared helpers) are loaded once per process, as usual.
  */
 export function createLambdaInvoker(options: {
   functions: LocalFunction[];
@@ -54,11 +55,15 @@ export function createLambdaInvoker(options: {
   log: (line: string) => void;
 }): LambdaInvoker {
   const loaded = new Map<string, Promise<Handler>>();
+  let loadAttempts = 0;
 
   const load = (fn: LocalFunction): Promise<Handler> => {
     let handler = loaded.get(fn.logicalId);
     if (!handler) {
-      const url = `${pathToFileURL(fn.modulePath).href}?stack=${options.moduleVersion}`;
+      // Each load gets its own URL: one instance per function, as Lambda gives each its own
+      // sandbox, and a module whose load failed (which stays failed under its URL) can be retried.
+      loadAttempts++;
+      const url = `${pathToFileURL(fn.modulePath).href}?stack=${options.moduleVersion}&load=${loadAttempts}`;
       handler = import(url).then(
         (module: Record<string, unknown>) => {
           const exported = module[fn.exportName];
