@@ -217,6 +217,9 @@ export function compareOnSamples(weights: ClassifierWeights, samples: Sample[], 
   let falseAlarmsDropped = 0;
   let realDropped = 0;
   let real = 0;
+  // Where the stage and the detector disagree, who was right.
+  let stageFixed = 0;
+  let stageBroke = 0;
   for (const s of samples) {
     const truth = STAGE_CLASSES[s.label] as StageClass;
     const p = forwardClassifier(weights, s.features);
@@ -233,12 +236,18 @@ export function compareOnSamples(weights: ClassifierWeights, samples: Sample[], 
     if (dropped) realDropped++;
     if (s.detectorClass === truth) detectorCorrect++;
     if (!dropped && STAGE_CLASSES[best] === truth) stageCorrect++;
+    if (!dropped && STAGE_CLASSES[best] !== s.detectorClass) {
+      if (STAGE_CLASSES[best] === truth) stageFixed++;
+      else if (s.detectorClass === truth) stageBroke++;
+    }
   }
   return {
     realDetections: real,
     detectorClassAccuracy: real ? detectorCorrect / real : 0,
     stageClassAccuracy: real ? stageCorrect / real : 0,
     realDropped,
+    stageFixed,
+    stageBroke,
     falseAlarms,
     falseAlarmsDropped,
   };
