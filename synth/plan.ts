@@ -8,8 +8,9 @@ import type {
   SynthDefectClass,
   WaferDesign,
 } from "./design.ts";
-import type { DieGrid, WaferFrame } from "./geometry.ts";
+import { type DieGrid, pixelToCellAffine, type WaferFrame } from "./geometry.ts";
 import { type Random, streamFor } from "./random.ts";
+import { defectMask } from "./shapes.ts";
 
 /** Everything a wafer can be pinned to; unset fields are drawn from the seed. */
 export interface PlanOptions {
@@ -364,7 +365,15 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
       : (["particle", "scratch", "void", "stain", "edge_chip"] as const);
     const count = defectRandom.int(options.minDefects, options.maxDefects);
     const mmPerPx = diameterMm / (2 * radiusPx);
-    const usableRadius = radiusPx - EDGE_EXCLUSION_MM / mmPerPx - 2;
+    const context: PlacementContext = {
+      frame,
+      width,
+      height,
+      scale,
+      usableRadius: radiusPx - EDGE_EXCLUSION_MM / mmPerPx - 2,
+      pattern,
+      contrastRange: options.contrastFactor,
+    };
     for (let n = 0; n < count; n++) {
       const kind =
         classes[
@@ -372,28 +381,12 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
             ? n
             : defectRandom.int(0, classes.length - 1)
         ] ?? "particle";
-      const placed = placeDefect(
-        defectRandom,
-        kind,
-        frame,
-        scale,
-        usableRadius,
-        defects,
-        options.contrastFactor,
-      );
+      const placed = placeDefect(defectRandom, kind, context, defects);
       if (placed) defects.push(placed);
     }
     // A wafer meant to be defective must not turn clean because nothing fitted; a particle always fits.
     if (defects.length === 0) {
-      const fallback = placeDefect(
-        defectRandom,
-        "particle",
-        frame,
-        scale,
-        usableRadius,
-        defects,
-        options.contrastFactor,
-      );
+      const fallback = placeDefect(defectRandom, "particle", context, defects);
       if (fallback) defects.push(fallback);
     }
   }
@@ -415,23 +408,92 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
   };
 }
 
+/** What placing a defect needs to know about its wafer. */
+interface PlacementContext {
+  frame: WaferFrame;
+  width: number;
+  height: number;
+  scale: number;
+  /** Radius that non-chip defects must stay within (edge exclusion taken off). */
+  usableRadius: number;
+  pattern: PatternDesign | null;
+  contrastRange: [number, number];
+}
+
+/**
+ * Centre of what the renderer will draw, computed the way the truth centroid is: the
+ * mask-weighted mean over pixels at 10% of the peak or more (for chips, only the bitten wafer).
+ */
+function footprintCentroid(shape: DefectShape, context: PlacementContext): Point | null {
+  const patch = defectMask(shape, context.width, context.height);
+  const { centerPx, radiusPx } = context.frame;
+  const weights = new Float32Array(patch.data.length);
+  let peak = 0;
+  for (let j = 0; j < patch.height; j++) {
+    for (let i = 0; i < patch.width; i++) {
+      const k = j * patch.width + i;
+      let w = patch.data[k] ?? 0;
+      if (shape.kind === "edge_chip") {
+        const inside = Math.hypot(patch.x0 + i - centerPx.x, patch.y0 + j - centerPx.y) <= radiusPx;
+        if (!inside) w = 0;
+      }
+      weights[k] = w;
+      peak = Math.max(peak, w);
+    }
+  }
+  let sum = 0;
+  let sumU = 0;
+  let sumV = 0;
+  for (let j = 0; j < patch.height; j++) {
+    for (let i = 0; i < patch.width; i++) {
+      const w = weights[j * patch.width + i] ?? 0;
+      if (w === 0 || w < peak * 0.1) continue;
+      sum += w;
+      sumU += w * (patch.x0 + i);
+      sumV += w * (patch.y0 + j);
+    }
+  }
+  return sum > 0 ? { x: sumU / sum, y: sumV / sum } : null;
+}
+
+/**
+ * True when a point is on or next to a street, where the die a detector assigns could flip
+ * with a pixel of centroid error. Truth keeps defect centres clear of that, so "which die"
+ * has one answer.
+ */
+function nearStreet(point: Point, context: PlacementContext): boolean {
+  const pattern = context.pattern;
+  if (!pattern) return false;
+  const cell = pixelToCellAffine(context.frame, pattern.grid);
+  const mmPerPx = context.frame.diameterMm / (2 * context.frame.radiusPx);
+  for (const axis of ["x", "y"] as const) {
+    const value =
+      axis === "x"
+        ? cell.ax * point.x + cell.bx * point.y + cell.cx
+        : cell.ay * point.x + cell.by * point.y + cell.cy;
+    const fraction = value - Math.floor(value);
+    const pitchPx = pattern.grid.pitchMm[axis] / mmPerPx;
+    const margin = pattern.streetFraction[axis] / 2 + Math.max(0.04, 3 / pitchPx);
+    if (fraction < margin || fraction > 1 - margin) return true;
+  }
+  return false;
+}
+
 function placeDefect(
   random: Random,
   kind: SynthDefectClass,
-  frame: WaferFrame,
-  scale: number,
-  usableRadius: number,
+  context: PlacementContext,
   placed: readonly DefectDesign[],
-  contrastRange: [number, number],
 ): DefectDesign | null {
-  const [lowFactor, highFactor] = contrastRange;
+  const { frame, scale, usableRadius } = context;
+  const [lowFactor, highFactor] = context.contrastRange;
   // Stains are the faint class: keep them in the lower part of the contrast range.
   const contrastFactor =
     kind === "stain"
       ? random.logUniform(lowFactor, Math.max(lowFactor * 1.2, Math.min(highFactor, 2.5)))
       : random.logUniform(lowFactor, highFactor);
   const preferBright = kind === "stain" ? random.chance(0.3) : random.chance(0.5);
-  for (let attempt = 0; attempt < 60; attempt++) {
+  for (let attempt = 0; attempt < 80; attempt++) {
     let shape: DefectShape | null;
     if (kind === "edge_chip") {
       shape = drawEdgeChip(random, frame, scale);
@@ -456,6 +518,10 @@ function placeDefect(
         other.boundRadius + bound.radius + gap,
     );
     if (overlaps) continue;
+    if (context.pattern) {
+      const centroid = footprintCentroid(shape, context);
+      if (!centroid || nearStreet(centroid, context)) continue;
+    }
     return {
       shape,
       boundCenter: bound.center,

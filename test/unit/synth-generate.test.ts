@@ -279,6 +279,36 @@ test("truth contrast, box and centroid describe exactly what was drawn", () => {
   assert.ok(checked >= 15, `only ${checked} defects checked`);
 });
 
+test("on patterned wafers every defect centre is clear of the streets, so its die is unambiguous", async () => {
+  let checked = 0;
+  for (const index of SWEEP.slice(0, 16)) {
+    const options = { size: 700, surface: "patterned" as const, clean: false };
+    const design = designWafer(18, index, options);
+    const wafer = await generateWafer(18, index, options);
+    const pattern = design.pattern;
+    assert.ok(pattern);
+    for (const defect of wafer.truth.defects) {
+      const mm = pixelToWaferMm(wafer.truth, defect.centroidPx.x, defect.centroidPx.y);
+      const cellX: number = (mm.x + pattern.grid.offsetMm.x) / pattern.grid.pitchMm.x;
+      const cellY: number = (-mm.y + pattern.grid.offsetMm.y) / pattern.grid.pitchMm.y;
+      assert.deepEqual(defect.die, { row: Math.floor(cellY), col: Math.floor(cellX) });
+      for (const [value, street] of [
+        [cellX, pattern.streetFraction.x],
+        [cellY, pattern.streetFraction.y],
+      ] as const) {
+        const fraction = value - Math.floor(value);
+        const clearance = Math.min(fraction, 1 - fraction);
+        assert.ok(
+          clearance >= street / 2 + 0.02,
+          `${defect.class} centre ${clearance.toFixed(3)} cells from a die edge`,
+        );
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked >= 20, `only ${checked} defects checked`);
+});
+
 test("the notch is drawn where truth says it is", async () => {
   for (const [index, angle] of [
     [0, 90],
