@@ -6,7 +6,7 @@ import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
 import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../schemas/common.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
-import { type TruthDefect, TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
 import { EvaluationInputError } from "./detector/errors.ts";
 import { type DetectionResult, detect } from "./detector/index.ts";
 
@@ -59,7 +59,7 @@ export function boxesMatch(truth: BBox, report: BBox): boolean {
  * defect find it once and none of them is a false alarm.
  */
 export function scoreWafer(
-  truth: ReadonlyArray<Pick<TruthDefect, "class" | "bbox">>,
+  truth: ReadonlyArray<{ class: DefectClass; bbox: BBox }>,
   reports: ReadonlyArray<Pick<Defect, "class" | "bbox">>,
 ): WaferScore {
   const reportMatched = reports.map(() => false);

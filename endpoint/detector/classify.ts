@@ -19,11 +19,19 @@ export interface BlobFeatures {
   peakResidual: number;
   /** Share of pixels above half the robust peak: flat-topped blobs (voids) score high. */
   flatness: number;
+  /** Diameter (full-res px) of the part above half the robust peak: the defect's own size. */
+  coreDiameterPx: number;
+  /**
+   * Width of the 75%-to-25% fall of the azimuthally averaged profile, as a share of the outer
+   * radius: ~0.1 for a sharp rim (voids, particles), larger for soft-edged stains.
+   */
+  edgeSoftness: number;
   sign: 1 | -1;
 }
 
 export interface FeatureContext {
   mapWidth: number;
+  mapHeight: number;
   mapScale: number;
   residual: Float32Array;
   score: Float32Array;
@@ -86,8 +94,28 @@ export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContex
   const robustPeak = sorted[Math.min(n - 1, Math.floor(0.95 * (n - 1)))] ?? 0;
   let above = 0;
   for (let k = 0; k < n; k++) if ((mags[k] as number) >= 0.5 * robustPeak) above++;
+  let hx0 = Number.POSITIVE_INFINITY;
+  let hx1 = Number.NEGATIVE_INFINITY;
+  let hy0 = Number.POSITIVE_INFINITY;
+  let hy1 = Number.NEGATIVE_INFINITY;
+  for (let k = 0; k < n; k++) {
+    if ((mags[k] as number) < 0.5 * robustPeak) continue;
+    const p = pixels[k] as number;
+    const x = p % w;
+    const y = (p - x) / w;
+    if (x < hx0) hx0 = x;
+    if (x > hx1) hx1 = x;
+    if (y < hy0) hy0 = y;
+    if (y > hy1) hy1 = y;
+  }
+  const coreDiameterPx = above > 0 ? ((hx1 - hx0 + 1 + (hy1 - hy0 + 1)) / 2) * s : 0;
+  const cxMap = sw > 0 ? swx / sw : mx;
+  const cyMap = sw > 0 ? swy / sw : my;
+  const edgeSoftness = radialSoftness(ctx, sign, cxMap, cyMap, Math.max(x1 - x0, y1 - y0) / 2 + 2);
   const toFull = (v: number) => (v + 0.5) * s - 0.5;
   return {
+    coreDiameterPx,
+    edgeSoftness,
     pixelCount: n,
     areaPx: n * s * s,
     bbox: { x0: x0 * s, y0: y0 * s, x1: (x1 + 1) * s - 1, y1: (y1 + 1) * s - 1 },
@@ -101,6 +129,54 @@ export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContex
     flatness: above / n,
     sign,
   };
+}
+
+/** See BlobFeatures.edgeSoftness; measured on the raw residual around the blob's centroid. */
+function radialSoftness(
+  ctx: FeatureContext,
+  sign: 1 | -1,
+  cx: number,
+  cy: number,
+  radius: number,
+): number {
+  const reach = Math.ceil(radius * 1.4 + 2);
+  const bins = reach + 1;
+  const sums = new Float64Array(bins);
+  const counts = new Float64Array(bins);
+  const { mapWidth: w, mapHeight: h, residual } = ctx;
+  for (
+    let y = Math.max(0, Math.floor(cy - reach));
+    y <= Math.min(h - 1, Math.ceil(cy + reach));
+    y++
+  ) {
+    for (
+      let x = Math.max(0, Math.floor(cx - reach));
+      x <= Math.min(w - 1, Math.ceil(cx + reach));
+      x++
+    ) {
+      const d = Math.hypot(x - cx, y - cy);
+      const k = Math.round(d);
+      if (k >= bins) continue;
+      sums[k] = (sums[k] as number) + sign * (residual[y * w + x] as number);
+      counts[k] = (counts[k] as number) + 1;
+    }
+  }
+  const profile = new Float64Array(bins);
+  for (let k = 0; k < bins; k++)
+    profile[k] = (counts[k] as number) > 0 ? (sums[k] as number) / (counts[k] as number) : 0;
+  let peak = 0;
+  for (let k = 0; k < bins; k++) peak = Math.max(peak, profile[k] as number);
+  if (peak <= 0) return 1;
+  let outerHigh = 0;
+  for (let k = 0; k < bins; k++) if ((profile[k] as number) >= 0.75 * peak) outerHigh = k;
+  let low = bins - 1;
+  for (let k = outerHigh; k < bins; k++) {
+    if ((profile[k] as number) < 0.25 * peak) {
+      low = k;
+      break;
+    }
+  }
+  return (low - outerHigh) / Math.max(low, 1);
 }
 
 class UnionFind {
@@ -256,23 +332,29 @@ function mergeKept(
 /**
  * Class from shape, with sizes normalised to a 2048 px frame (the spec's table):
  * particle 3-16 px, scratch 1-4 px wide and 80-600 long, void 16-90 px with a sharp rim,
- * stain 60-300 px and soft. Boundaries sit between the ranges; where ranges overlap the
- * profile decides (voids are flat-topped, particles peaked, stains soft).
+ * stain 60-300 px and soft-edged. Boundaries sit between the ranges; where void and stain
+ * sizes overlap, the edge decides: a sharp rim falls within a couple of working-map pixels.
  */
 export function classifyBlob(
   f: BlobFeatures,
   sizeScale: number,
+  mapScale: number,
 ): { cls: DefectClass; confidence: number } {
   const length = f.lengthPx / sizeScale;
   const width = f.widthPx / sizeScale;
-  const diameter = f.equivalentDiameterPx / sizeScale;
   const elongation = length / Math.max(width, 1);
-  if (length >= 40 && elongation >= 4.5)
+  // Mean width along the major axis: stays thin for crossing or curved scratches too.
+  const meanWidth = f.areaPx / Math.max(f.lengthPx, 1) / sizeScale;
+  if (length >= 40 && (elongation >= 4.5 || (meanWidth <= 14 && meanWidth <= 0.15 * length))) {
     return { cls: "scratch", confidence: Math.min(1, elongation / 8) };
-  if (diameter <= 14) return { cls: "particle", confidence: 0.9 };
-  if (diameter >= 140) return { cls: "stain", confidence: 0.8 };
-  if (f.flatness >= 0.5 && elongation < 2) return { cls: "void", confidence: f.flatness };
-  if (diameter < 28) return { cls: "particle", confidence: 0.6 };
-  if (diameter >= 45) return { cls: "stain", confidence: 1 - f.flatness };
-  return { cls: "unknown", confidence: 0.4 };
+  }
+  const core = f.coreDiameterPx / sizeScale;
+  if (core < 16) return { cls: "particle", confidence: Math.min(1, (16 - core) / 8 + 0.5) };
+  if (core < 45) return { cls: "void", confidence: Math.min(1, (45 - core) / 20 + 0.5) };
+  if (core > 110) return { cls: "stain", confidence: Math.min(1, (core - 110) / 40 + 0.5) };
+  const coreRadiusOnMap = f.coreDiameterPx / mapScale / 2;
+  const sharpLimit = Math.max(0.2, 2.5 / coreRadiusOnMap);
+  return f.edgeSoftness > sharpLimit
+    ? { cls: "stain", confidence: Math.min(1, 0.5 + (f.edgeSoftness - sharpLimit) * 4) }
+    : { cls: "void", confidence: Math.min(1, 0.5 + (sharpLimit - f.edgeSoftness) * 4) };
 }

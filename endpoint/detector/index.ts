@@ -251,7 +251,13 @@ export function analyseWafer(
     const expected = hint.diePitchMm
       ? { x: hint.diePitchMm.x / mmPerPx / scale, y: hint.diePitchMm.y / mmPerPx / scale }
       : undefined;
-    lattice = measureLattice(work, analysis, (2 * circle.r) / scale, expected);
+    lattice = measureLattice(
+      work,
+      analysis,
+      (2 * circle.r) / scale,
+      rimReading.notchAngleDeg,
+      expected,
+    );
   }
   lap("model");
   if (lattice) {
@@ -268,7 +274,13 @@ export function analyseWafer(
   const blobs = hysteresisBlobs(score, work.width, work.height, analysis, high, low);
   lap("segment");
 
-  const ctx: FeatureContext = { mapWidth: work.width, mapScale: scale, residual, score };
+  const ctx: FeatureContext = {
+    mapWidth: work.width,
+    mapHeight: work.height,
+    mapScale: scale,
+    residual,
+    score,
+  };
   const chipZones = rimReading.chips.map((c) => {
     const margin = c.widthPx + 2 * scale;
     return {
@@ -312,7 +324,7 @@ export function analyseWafer(
     );
     if (inChipZone) continue;
     features.push(f);
-    const { cls } = classifyBlob(f, sizeScale);
+    const { cls } = classifyBlob(f, sizeScale, scale);
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
       class: cls,

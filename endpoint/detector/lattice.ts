@@ -17,40 +17,6 @@ export interface Lattice {
   periodicity: number;
 }
 
-/** Dominant edge orientation modulo 90 degrees (radians, clockwise from image +x). */
-export function dominantOrientation(map: FloatMap, region: DiskRegion): number {
-  let c4 = 0;
-  let s4 = 0;
-  const { width, data } = map;
-  const r2 = region.r * region.r;
-  for (
-    let y = Math.max(1, Math.ceil(region.cy - region.r));
-    y < Math.min(map.height - 1, region.cy + region.r);
-    y++
-  ) {
-    const dy = y - region.cy;
-    for (
-      let x = Math.max(1, Math.ceil(region.cx - region.r));
-      x < Math.min(width - 1, region.cx + region.r);
-      x++
-    ) {
-      const dx = x - region.cx;
-      if (dx * dx + dy * dy > r2) continue;
-      const i = y * width + x;
-      const gx = (data[i + 1] as number) - (data[i - 1] as number);
-      const gy = (data[i + width] as number) - (data[i - width] as number);
-      const m2 = gx * gx + gy * gy;
-      if (m2 === 0) continue;
-      // cos/sin of 4*angle from the double-angle identities, without atan2 per pixel.
-      const c2 = (gx * gx - gy * gy) / m2;
-      const s2 = (2 * gx * gy) / m2;
-      c4 += m2 * (c2 * c2 - s2 * s2);
-      s4 += m2 * (2 * s2 * c2);
-    }
-  }
-  return Math.atan2(s4, c4) / 4;
-}
-
 /** Mean map value binned by the coordinate along `dir` (bins of `binPx`), over the disk. */
 function projectionProfile(
   map: FloatMap,
@@ -178,9 +144,14 @@ function streetPhase(map: FloatMap, region: DiskRegion, unit: Vector, pitch: num
 }
 
 /** Variance of the projection profile: largest when the projection runs exactly along streets. */
-function profileSharpness(map: FloatMap, region: DiskRegion, angle: number): number {
+function profileSharpness(
+  map: FloatMap,
+  region: DiskRegion,
+  angle: number,
+  stride: number,
+): number {
   const dir = { x: Math.cos(angle), y: Math.sin(angle) };
-  const profile = projectionProfile(map, region, dir, 0.5, 2);
+  const profile = projectionProfile(map, region, dir, 0.5 * stride, stride);
   let s = 0;
   let s2 = 0;
   let n = 0;
@@ -194,21 +165,26 @@ function profileSharpness(map: FloatMap, region: DiskRegion, angle: number): num
   return n > 0 ? s2 / n - (s / n) ** 2 : 0;
 }
 
-/** Coarse-to-fine search of the angle (mod 90) at which street projections are sharpest. */
-function refineOrientation(map: FloatMap, region: DiskRegion, start: number): number {
-  let best = start;
-  for (const [span, step] of [
-    [8, 0.5],
-    [0.5, 0.1],
-    [0.1, 0.02],
+/**
+ * Angle (mod 90 degrees) at which street projections are sharpest, by a coarse scan of the
+ * whole quadrant and two finer passes. Gradient-orientation estimates are cheaper but get
+ * fooled by pixel staircases on turned grids, so they only seed nothing here.
+ */
+export function gridOrientation(map: FloatMap, region: DiskRegion): number {
+  let best = 0;
+  for (const [span, step, stride] of [
+    [45, 1, 4],
+    [1, 0.1, 2],
+    [0.1, 0.02, 1],
   ] as const) {
     const centre = best;
     let bestValue = Number.NEGATIVE_INFINITY;
-    for (let d = -span; d <= span + 1e-9; d += step) {
+    for (let d = -span; d < span + 1e-9; d += step) {
       const a = centre + (d * Math.PI) / 180;
-      // Sharpness along a and along a+90 together: both street families must line up.
+      // Both street families must line up at once.
       const value =
-        profileSharpness(map, region, a) + profileSharpness(map, region, a + Math.PI / 2);
+        profileSharpness(map, region, a, stride) +
+        profileSharpness(map, region, a + Math.PI / 2, stride);
       if (value > bestValue) {
         bestValue = value;
         best = a;
@@ -288,31 +264,44 @@ export function measureLattice(
   map: FloatMap,
   region: DiskRegion,
   waferDiameterPx: number,
+  notchAngleDeg: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
-  const angle = refineOrientation(map, region, dominantOrientation(map, region));
+  const angle = gridOrientation(map, region);
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
   const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
   const minPitch = 0.015 * waferDiameterPx;
   const maxPitch = Math.min(0.12 * waferDiameterPx, region.r * 0.5);
-  // The hinted pitch is per oriented axis; which image axis it belongs to is settled below.
-  const aIsMostlyX = Math.abs(ua.x) >= Math.abs(ua.y);
-  const expA = expectedPitchPx ? (aIsMostlyX ? expectedPitchPx.x : expectedPitchPx.y) : undefined;
-  const expB = expectedPitchPx ? (aIsMostlyX ? expectedPitchPx.y : expectedPitchPx.x) : undefined;
-  const pitchA = findPitch(
-    map,
-    region,
-    ua,
-    expA ? expA * 0.95 : minPitch,
-    expA ? expA * 1.05 : maxPitch,
-  );
-  const pitchB = findPitch(
-    map,
-    region,
-    ub,
-    expB ? expB * 0.95 : minPitch,
-    expB ? expB * 1.05 : maxPitch,
-  );
+  const search = (unit: Vector, expected: number | undefined) =>
+    expected === undefined
+      ? findPitch(map, region, unit, minPitch, maxPitch)
+      : findPitch(map, region, unit, expected * 0.95, expected * 1.05);
+  let pitchA = Number.NaN;
+  let pitchB = Number.NaN;
+  if (expectedPitchPx) {
+    // The hint is per oriented axis; the oriented x axis points at (notch - 90) degrees
+    // clockwise in the image. A wrongly detected notch would pair them the other way round.
+    const orientedX = ((notchAngleDeg - 90) * Math.PI) / 180;
+    const aIsX = Math.abs(Math.cos(angle - orientedX)) >= Math.SQRT1_2;
+    const pairs = aIsX
+      ? [
+          [expectedPitchPx.x, expectedPitchPx.y],
+          [expectedPitchPx.y, expectedPitchPx.x],
+        ]
+      : [
+          [expectedPitchPx.y, expectedPitchPx.x],
+          [expectedPitchPx.x, expectedPitchPx.y],
+        ];
+    for (const [expA, expB] of pairs) {
+      pitchA = search(ua, expA);
+      pitchB = search(ub, expB);
+      if (!Number.isNaN(pitchA) && !Number.isNaN(pitchB)) break;
+    }
+  }
+  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) {
+    pitchA = search(ua, undefined);
+    pitchB = search(ub, undefined);
+  }
   if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) return null;
   const a = refineVector(map, region, { x: ua.x * pitchA, y: ua.y * pitchA });
   const b = refineVector(map, region, { x: ub.x * pitchB, y: ub.y * pitchB });

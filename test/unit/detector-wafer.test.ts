@@ -1,0 +1,300 @@
+// Unit tests of detect() on wafers drawn here (independent of synth/): geometry, classes, errors.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
+import { scoreWafer } from "../../endpoint/evaluate.ts";
+import type { GrayImage } from "../../lib/gray-image.ts";
+import type { BBox, DefectClass } from "../../schemas/common.ts";
+
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Painted {
+  cls: Exclude<DefectClass, "unknown">;
+  bbox: BBox;
+  /** Adds this defect's contrast (fraction of full scale) at a pixel, 0 outside. */
+  at: (x: number, y: number) => number;
+}
+
+interface WaferSpec {
+  size: number;
+  centre: { x: number; y: number };
+  radius: number;
+  notchDeg: number;
+  waferLevel: number;
+  chuckLevel: number;
+  sigma: number;
+  /** Patterned: pitch in px along the oriented axes; streets are darker. */
+  pitch?: number;
+  defects: Painted[];
+  chip?: { angleDeg: number; radius: number };
+  seed: number;
+}
+
+const smooth = (e0: number, e1: number, v: number) => {
+  const t = Math.min(1, Math.max(0, (v - e0) / (e1 - e0)));
+  return t * t * (3 - 2 * t);
+};
+
+function disc(cls: Painted["cls"], cx: number, cy: number, r: number, contrast: number): Painted {
+  return {
+    cls,
+    bbox: {
+      x: Math.floor(cx - r),
+      y: Math.floor(cy - r),
+      width: Math.ceil(2 * r) + 1,
+      height: Math.ceil(2 * r) + 1,
+    },
+    at: (x, y) => contrast * Math.min(1, Math.max(0, r + 0.5 - Math.hypot(x - cx, y - cy))),
+  };
+}
+
+function stain(cx: number, cy: number, r: number, contrast: number): Painted {
+  return {
+    cls: "stain",
+    bbox: {
+      x: Math.floor(cx - r),
+      y: Math.floor(cy - r),
+      width: Math.ceil(2 * r),
+      height: Math.ceil(2 * r),
+    },
+    at: (x, y) => contrast * (1 - smooth(0.5, 1, Math.hypot(x - cx, y - cy) / r)),
+  };
+}
+
+function scratch(
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  halfWidth: number,
+  contrast: number,
+): Painted {
+  const len = Math.hypot(x1 - x0, y1 - y0);
+  const ux = (x1 - x0) / len;
+  const uy = (y1 - y0) / len;
+  return {
+    cls: "scratch",
+    bbox: {
+      x: Math.floor(Math.min(x0, x1) - 2),
+      y: Math.floor(Math.min(y0, y1) - 2),
+      width: Math.ceil(Math.abs(x1 - x0)) + 4,
+      height: Math.ceil(Math.abs(y1 - y0)) + 4,
+    },
+    at: (x, y) => {
+      const along = (x - x0) * ux + (y - y0) * uy;
+      if (along < 0 || along > len) return 0;
+      const across = Math.abs(-(x - x0) * uy + (y - y0) * ux);
+      return contrast * Math.min(1, Math.max(0, halfWidth + 0.5 - across));
+    },
+  };
+}
+
+/** Renders an 8-bit wafer: disk with notch (and chip), illumination falloff, pattern, noise. */
+function renderWafer(spec: WaferSpec): GrayImage {
+  const { size, centre, radius } = spec;
+  const random = seededRandom(spec.seed);
+  const data = new Uint8Array(size * size);
+  const notch = (spec.notchDeg * Math.PI) / 180;
+  const notchDepth = 0.01 * radius;
+  const notchTip = {
+    x: centre.x + (radius - notchDepth) * Math.cos(notch),
+    y: centre.y + (radius - notchDepth) * Math.sin(notch),
+  };
+  const chipCentre = spec.chip
+    ? {
+        x: centre.x + radius * Math.cos((spec.chip.angleDeg * Math.PI) / 180),
+        y: centre.y + radius * Math.sin((spec.chip.angleDeg * Math.PI) / 180),
+      }
+    : null;
+  // Grid axes turn with the notch: oriented x is (notch - 90) degrees clockwise in the image.
+  const gridAngle = notch - Math.PI / 2;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x - centre.x;
+      const dy = y - centre.y;
+      const r = Math.hypot(dx, dy);
+      let inside = r <= radius;
+      if (inside) {
+        // 90-degree V: a pixel is cut when it lies within 45 degrees of the outward axis from the tip.
+        const tx = x - notchTip.x;
+        const ty = y - notchTip.y;
+        const outward = tx * Math.cos(notch) + ty * Math.sin(notch);
+        if (outward > 0 && Math.abs(-tx * Math.sin(notch) + ty * Math.cos(notch)) < outward)
+          inside = false;
+        if (
+          chipCentre &&
+          spec.chip &&
+          Math.hypot(x - chipCentre.x, y - chipCentre.y) < spec.chip.radius
+        )
+          inside = false;
+      }
+      let level = spec.chuckLevel + 0.02 * (x / size);
+      if (inside) {
+        const rr = r / radius;
+        level = spec.waferLevel * (1 - 0.08 * rr * rr + 0.03 * (dx / radius));
+        if (spec.pitch) {
+          const u = dx * Math.cos(gridAngle) + dy * Math.sin(gridAngle);
+          const v = -dx * Math.sin(gridAngle) + dy * Math.cos(gridAngle);
+          const pu = (((u + 7) % spec.pitch) + spec.pitch) % spec.pitch;
+          const pv = (((v + 11) % spec.pitch) + spec.pitch) % spec.pitch;
+          if (pu < 4 || pv < 4) level *= 0.75;
+          else if (pu > 12 && pu < 22 && pv > 14 && pv < 30) level *= 1.15;
+        }
+        for (const d of spec.defects) {
+          const b = d.bbox;
+          if (x >= b.x - 2 && y >= b.y - 2 && x <= b.x + b.width + 2 && y <= b.y + b.height + 2)
+            level += d.at(x, y);
+        }
+      }
+      const g = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      data[y * size + x] = Math.max(0, Math.min(255, Math.round(255 * (level + spec.sigma * g))));
+    }
+  }
+  return { width: size, height: size, bitDepth: 8, data };
+}
+
+const bareSpec: WaferSpec = {
+  size: 1024,
+  centre: { x: 515.3, y: 508.7 },
+  radius: 452,
+  notchDeg: 90,
+  waferLevel: 0.62,
+  chuckLevel: 0.12,
+  sigma: 0.01,
+  defects: [
+    disc("particle", 300.2, 400.7, 3, 0.16),
+    scratch(560, 620, 640, 700, 0.8, -0.14),
+    disc("void", 700, 380, 16, 0.12),
+    stain(400, 700, 60, -0.09),
+  ],
+  chip: { angleDeg: 200, radius: 9 },
+  seed: 3,
+};
+
+test("bare wafer: finds the disk, the notch and one defect of every class", () => {
+  const image = renderWafer(bareSpec);
+  const result = detect(image);
+  const w = result.wafer;
+  assert.ok(Math.abs(w.centerPx.x - bareSpec.centre.x) < 0.5, `cx ${w.centerPx.x}`);
+  assert.ok(Math.abs(w.centerPx.y - bareSpec.centre.y) < 0.5, `cy ${w.centerPx.y}`);
+  assert.ok(Math.abs(w.radiusPx - bareSpec.radius) < 1, `r ${w.radiusPx}`);
+  assert.ok(Math.abs(w.notchAngleDeg - 90) < 1, `notch ${w.notchAngleDeg}`);
+  assert.equal(w.notchSource, "detected");
+  assert.equal(w.surface, "bare");
+  assert.ok(Math.abs(w.noiseSigma - 0.01) < 0.002, `sigma ${w.noiseSigma}`);
+  const chipAngle = (200 * Math.PI) / 180;
+  const chipX = bareSpec.centre.x + bareSpec.radius * Math.cos(chipAngle);
+  const chipY = bareSpec.centre.y + bareSpec.radius * Math.sin(chipAngle);
+  const truth = [
+    ...bareSpec.defects.map((d) => ({ class: d.cls, bbox: d.bbox })),
+    {
+      class: "edge_chip" as const,
+      bbox: { x: Math.floor(chipX - 9), y: Math.floor(chipY - 9), width: 18, height: 18 },
+    },
+  ];
+  const score = scoreWafer(truth, result.defects);
+  assert.equal(
+    score.found,
+    truth.length,
+    `found ${score.found}: ${JSON.stringify(result.defects.map((d) => [d.class, d.bbox]))}`,
+  );
+  assert.equal(score.falseAlarms, 0);
+  assert.deepEqual(
+    score.confusion.map(([t, r]) => `${t}->${r}`),
+    truth.map((t) => `${t.class}->${t.class}`),
+  );
+  for (const d of result.defects) {
+    assert.ok(d.score > 0 && d.score <= 1);
+    assert.equal(d.die, null);
+  }
+});
+
+test("bare wafer on a bright chuck with a hinted notch and 200 mm diameter", () => {
+  const spec: WaferSpec = {
+    ...bareSpec,
+    waferLevel: 0.35,
+    chuckLevel: 0.85,
+    notchDeg: 300,
+    defects: [disc("void", 600, 500, 20, -0.1)],
+    chip: undefined,
+    seed: 5,
+  };
+  const result = detect(renderWafer(spec), { notchAngleDeg: 300, waferDiameterMm: 200 });
+  assert.equal(result.wafer.notchSource, "metadata");
+  assert.equal(result.wafer.notchAngleDeg, 300);
+  assert.ok(Math.abs(result.wafer.mmPerPx - 100 / spec.radius) < 1e-3);
+  assert.equal(result.defects.length, 1);
+  const [v] = result.defects;
+  assert.equal(v?.class, "void");
+  // waferMm of the void: image offset (84.7, -8.7) px, turned by notch-90 = 210 degrees.
+  const s = 100 / spec.radius;
+  const dx = (600 - spec.centre.x) * s;
+  const dy = -(500 - spec.centre.y) * s;
+  const a = (210 * Math.PI) / 180;
+  assert.ok(Math.abs((v?.waferMm.x ?? 0) - (dx * Math.cos(a) - dy * Math.sin(a))) < 0.3);
+  assert.ok(Math.abs((v?.waferMm.y ?? 0) - (dx * Math.sin(a) + dy * Math.cos(a))) < 0.3);
+});
+
+test("clean wafer: no defects reported", () => {
+  const result = detect(renderWafer({ ...bareSpec, defects: [], chip: undefined, seed: 9 }));
+  assert.deepEqual(result.defects, []);
+});
+
+test("patterned wafer turned with its notch: lattice measured, particle and scratch found, dies indexed", () => {
+  const spec: WaferSpec = {
+    ...bareSpec,
+    notchDeg: 120,
+    pitch: 48,
+    chip: undefined,
+    defects: [disc("particle", 420.4, 380.2, 3, 0.2), scratch(600, 560, 700, 640, 1, 0.15)],
+    seed: 13,
+  };
+  const result = detect(renderWafer(spec));
+  assert.equal(result.wafer.surface, "patterned");
+  assert.ok(Math.abs(result.wafer.notchAngleDeg - 120) < 1, `notch ${result.wafer.notchAngleDeg}`);
+  const pitch = result.wafer.diePitchPx;
+  assert.ok(
+    pitch && Math.abs(pitch.x - 48) < 0.5 && Math.abs(pitch.y - 48) < 0.5,
+    JSON.stringify(pitch),
+  );
+  const score = scoreWafer(
+    spec.defects.map((d) => ({ class: d.cls, bbox: d.bbox })),
+    result.defects,
+  );
+  assert.equal(score.found, 2, JSON.stringify(result.defects.map((d) => [d.class, d.bbox])));
+  assert.equal(score.falseAlarms, 0);
+  assert.equal(score.classCorrect, 2);
+  for (const d of result.defects) assert.ok(d.die !== null);
+});
+
+test("bad input is refused with errors that say what is wrong", () => {
+  assert.throws(
+    () => detect({ width: 100, height: 100, bitDepth: 8, data: new Uint8Array(10) }),
+    (e: unknown) =>
+      e instanceof InvalidImageError && /holds 10 pixels, expected 100x100/.test(e.message),
+  );
+  const blank = {
+    width: 512,
+    height: 512,
+    bitDepth: 8 as const,
+    data: new Uint8Array(512 * 512).fill(90),
+  };
+  assert.throws(
+    () => detect(blank),
+    (e: unknown) => e instanceof WaferNotFoundError && /no wafer disk/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      detect(renderWafer({ ...bareSpec, defects: [], chip: undefined }), { notchAngleDeg: 400 }),
+    /invalid detection hint notchAngleDeg/,
+  );
+});
