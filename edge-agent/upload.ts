@@ -50,6 +50,7 @@ export interface UploadLotOptions {
   /** Where journals live; survives restarts, so it must not be a temp directory in production. */
   stateDir: string;
   partSizeBytes?: number;
+  /** Files up to this size go in one PutObject, read whole into memory; larger ones in parts. */
   multipartThresholdBytes?: number;
   /** Requests in flight at once, across files and parts; also bounds memory to this many parts. */
   concurrency?: number;
@@ -112,6 +113,9 @@ function positiveInteger(name: string, value: number): number {
 }
 
 function settingsFrom(options: UploadLotOptions): Settings {
+  if (!options.bucket) throw new AgentConfigError("bucket must name the S3 bucket lots go to");
+  if (!options.dir) throw new AgentConfigError("dir must name the lot directory to upload");
+  if (!options.stateDir) throw new AgentConfigError("stateDir must name where journals are kept");
   const partSizeBytes = positiveInteger(
     "partSizeBytes",
     options.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES,
@@ -515,7 +519,12 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
   } catch (error) {
     // A completion whose answer was lost leaves no upload behind; the object tells the truth.
     if (errorName(error) === "NoSuchUpload" && (await objectMatches(run, file))) return;
-    if (errorName(error) === "NoSuchUpload" || errorName(error) === "InvalidPart") {
+    // S3 refused these parts for good: the next run must start this file over, not retry them.
+    if (
+      ["NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"].includes(
+        errorName(error),
+      )
+    ) {
       file.multipart = undefined;
       await run.store.save();
     }

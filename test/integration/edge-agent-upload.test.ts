@@ -464,6 +464,26 @@ describe("uploadLot against s3rver", () => {
     assert.equal(sha256(await download(client, s3.bucket, key)), sha256(content));
   });
 
+  test("bad options are refused by name before anything is sent", async () => {
+    const { dir, stateDir } = await makeLot({ "a.png": fakeImage(PNG_SIGNATURE, 100) });
+    const client = s3.client();
+    const base = { dir, s3: client, bucket: s3.bucket, stateDir };
+    const cases: Array<[Partial<Parameters<typeof uploadLot>[0]>, RegExp]> = [
+      [{ partSizeBytes: 1024 * 1024 }, /partSizeBytes must be at least 5242880/],
+      [{ concurrency: 0 }, /concurrency must be a positive integer/],
+      [{ multipartThresholdBytes: 1.5 }, /multipartThresholdBytes must be a positive integer/],
+      [{ bucket: "" }, /bucket must name/],
+    ];
+    const eventsBefore = s3.events.length;
+    for (const [override, pattern] of cases) {
+      await assert.rejects(
+        uploadLot({ ...base, ...override }),
+        (error: Error) => error.name === "AgentConfigError" && pattern.test(error.message),
+      );
+    }
+    assert.equal(s3.events.length, eventsBefore);
+  });
+
   test("a lot without images fails clearly and writes nothing", async () => {
     const { dir, stateDir } = await makeLot({ "readme.txt": "no images" });
     const eventsBefore = s3.events.length;
