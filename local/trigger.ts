@@ -25,6 +25,15 @@ export interface ObjectCreatedEvent {
   };
 }
 
+let lastSequencer = 0n;
+
+/** S3's sequencer orders events of one key: hex, growing with every event here. */
+function nextSequencer(): string {
+  const now = BigInt(Date.now()) << 16n;
+  lastSequencer = now > lastSequencer ? now : lastSequencer + 1n;
+  return lastSequencer.toString(16).toUpperCase().padStart(18, "0");
+}
+
 /** The event S3 sends to EventBridge for a new object (EventBridge times have no milliseconds). */
 export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent {
   return {
@@ -43,7 +52,7 @@ export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent 
         key: object.key,
         size: object.size,
         etag: object.etag,
-        sequencer: Date.now().toString(16).toUpperCase().padStart(18, "0"),
+        sequencer: nextSequencer(),
       },
       "request-id": object.requestId,
       requester: LOCAL_ACCOUNT,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";
 
-const created = objectCreatedEvent({
+const createdInput = {
   bucket: "lots-bucket",
   key: "lots/LOT-1/manifest.json",
   size: 123,
@@ -12,7 +12,8 @@ const created = objectCreatedEvent({
   sourceIp: "127.0.0.1",
   time: "2026-11-26T07:00:00.123Z",
   reason: "PutObject",
-});
+};
+const created = objectCreatedEvent(createdInput);
 
 describe("objectCreatedEvent", () => {
   it("has the shape S3 sends to EventBridge", () => {
@@ -30,6 +31,12 @@ describe("objectCreatedEvent", () => {
     assert.equal(created.detail["request-id"], "REQ1");
     assert.equal(created.detail.reason, "PutObject");
     assert.match(created.id, /^[0-9a-f-]{36}$/);
+  });
+
+  it("gives later events of a key a greater sequencer, as S3 does", () => {
+    const later = objectCreatedEvent({ ...createdInput, time: created.time });
+    assert.equal(later.detail.object.sequencer.length, created.detail.object.sequencer.length);
+    assert.ok(later.detail.object.sequencer > created.detail.object.sequencer);
   });
 });
 
