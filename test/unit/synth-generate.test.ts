@@ -42,6 +42,27 @@ test("colour output is neutral RGB that decodes to the same gray pixels", async 
   }
 });
 
+/** The Compression tag (259) of a TIFF's first directory: 5 is LZW, 1 is none. */
+function tiffCompression(bytes: Buffer): number | undefined {
+  const little = bytes.toString("latin1", 0, 2) === "II";
+  const u16 = (at: number) => (little ? bytes.readUInt16LE(at) : bytes.readUInt16BE(at));
+  const u32 = (at: number) => (little ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at));
+  const directory = u32(4);
+  for (let entry = 0; entry < u16(directory); entry++) {
+    const at = directory + 2 + entry * 12;
+    if (u16(at) === 259) return u16(at + 8);
+  }
+  return undefined;
+}
+
+test("TIFF output is LZW-compressed, 8 and 16 bit", async () => {
+  for (const bitDepth of [8, 16] as const) {
+    const wafer = await generateWafer(4, 0, { size: 512, format: "tiff", bitDepth });
+    assert.equal(tiffCompression(wafer.bytes), 5, `${bitDepth}-bit TIFF compression`);
+    assert.equal((await decodeGray(wafer.bytes)).bitDepth, bitDepth);
+  }
+});
+
 test("truth validates and describes the encoded image", async () => {
   for (const index of [0, 1, 2, 3, 4, 5]) {
     const wafer = await generateWafer(7, index, { size: 560 });
