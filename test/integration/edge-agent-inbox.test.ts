@@ -147,6 +147,32 @@ describe("watchInbox", () => {
     assert.deepEqual((await readdir(inbox)).sort(), ["offline", "slow"]);
   });
 
+  test("a lot that failed for a passing reason is tried again later, then filed under .done", async () => {
+    const inbox = await newInbox();
+    await writeLot(join(inbox, "flaky"), { "a.png": PNG, "lot.json": "{}" });
+    let calls = 0;
+    const succeeded = deferred();
+    const stop = new AbortController();
+    const watching = watchInbox({
+      inbox,
+      quietMs: 10_000,
+      pollMs: 10,
+      retryLaterMs: 0,
+      signal: stop.signal,
+      onLotReady: async () => {
+        if (++calls === 1) {
+          throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+        }
+        succeeded.resolve();
+      },
+    });
+    await succeeded.promise;
+    stop.abort();
+    await watching;
+    assert.equal(calls, 2);
+    assert.deepEqual(await readdir(join(inbox, ".done")), ["flaky"]);
+  });
+
   test("a missing inbox is refused at once, by name", async () => {
     const missing = join(work, "no-such-inbox");
     await assert.rejects(
