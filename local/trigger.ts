@@ -150,6 +150,12 @@ export interface Trigger {
   drain(): Promise<void>;
 }
 
+/**
+ * EventBridge invokes a Lambda target asynchronously; Lambda retries a failed asynchronous
+ * invocation twice, one and then two minutes later (its defaults; the template sets no others).
+ */
+export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
+
 export function createTrigger(options: {
   /** Buckets whose events go to EventBridge (EventBridgeEnabled); others trigger nothing, as on AWS. */
   eventBridgeBuckets: string[];
@@ -157,8 +163,44 @@ export function createTrigger(options: {
   functions: LocalFunction[];
   invoker: LambdaInvoker;
   log: (line: string) => void;
+  retryDelaysMs?: number[];
 }): Trigger {
+  const retryDelaysMs = options.retryDelaysMs ?? ASYNC_RETRY_DELAYS_MS;
   const inFlight = new Set<Promise<void>>();
+  const pendingRetries = new Set<NodeJS.Timeout>();
+  let draining = false;
+
+  const deliver = (
+    fn: LocalFunction,
+    rule: LocalEventRule,
+    object: S3ObjectCreated,
+    event: ObjectCreatedEvent,
+    attempt: number,
+  ) => {
+    const attempts = retryDelaysMs.length + 1;
+    const delivery = options.invoker
+      .invoke(fn, event)
+      .then(
+        () => undefined,
+        (cause: unknown) => {
+          const retryIn = draining ? undefined : retryDelaysMs[attempt - 1];
+          const error = new TriggerDeliveryError(
+            `delivering s3://${object.bucket}/${object.key} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined ? "" : `; retrying in ${retryIn / 1000} s`}`,
+            { cause },
+          );
+          options.log(`events: ${error.message}`);
+          if (retryIn === undefined) return;
+          const timer = setTimeout(() => {
+            pendingRetries.delete(timer);
+            deliver(fn, rule, object, event, attempt + 1);
+          }, retryIn);
+          pendingRetries.add(timer);
+        },
+      )
+      .finally(() => inFlight.delete(delivery));
+    inFlight.add(delivery);
+  };
+
   return {
     onObjectCreated(object) {
       if (!options.eventBridgeBuckets.includes(object.bucket)) return;
@@ -173,23 +215,22 @@ export function createTrigger(options: {
           `events: ${rule.id} matched s3://${object.bucket}/${object.key} -> ${fn.logicalId}`,
         );
         // Like EventBridge, deliver after S3 has answered, never inside the PUT.
-        const delivery = new Promise<void>((resolveTurn) => setImmediate(resolveTurn))
-          .then(() => options.invoker.invoke(fn, event))
-          .then(
-            () => undefined,
-            (cause: unknown) => {
-              const error = new TriggerDeliveryError(
-                `delivering s3://${object.bucket}/${object.key} to ${fn.logicalId} (rule ${rule.id}) failed: ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}`,
-                { cause },
-              );
-              options.log(`events: ${error.message}`);
-            },
-          )
-          .finally(() => inFlight.delete(delivery));
-        inFlight.add(delivery);
+        setImmediate(() => {
+          if (!draining) deliver(fn, rule, object, event, 1);
+        });
       }
     },
     async drain() {
+      // Deliveries already scheduled start first; after that, nothing new is delivered or retried.
+      await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+      draining = true;
+      for (const timer of pendingRetries) clearTimeout(timer);
+      if (pendingRetries.size > 0) {
+        options.log(
+          `events: dropping ${pendingRetries.size} pending delivery retries: the stack is stopping`,
+        );
+      }
+      pendingRetries.clear();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };

@@ -503,7 +503,7 @@ describe("local stack through the AWS SDK", () => {
     }
     assert.match(
       failure() ?? "(no such log line)",
-      /StartFunction \(rule StartFunction\.ManifestCreated\) failed: InvalidName/,
+      /StartFunction \(rule StartFunction\.ManifestCreated\) failed \(attempt 1 of 3\): InvalidName.*retrying in 60 s$/,
     );
   });
 

@@ -1,7 +1,9 @@
 // EventBridge pattern matching and the "Object Created" event the local trigger delivers.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";
+import type { LambdaInvoker } from "../../local/lambda.ts";
+import type { LocalEventRule, LocalFunction } from "../../local/model.ts";
+import { createTrigger, matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";
 
 const createdInput = {
   bucket: "lots-bucket",
@@ -124,5 +126,100 @@ describe("matchesPattern", () => {
       ),
       false,
     );
+  });
+});
+
+describe("createTrigger", () => {
+  const target: LocalFunction = {
+    logicalId: "StartLotFunction",
+    name: "local-StartLotFunction",
+    arn: "arn:aws:lambda:us-east-1:000000000000:function:local-StartLotFunction",
+    modulePath: "/nowhere/handler.ts",
+    exportName: "handler",
+    timeoutSeconds: 3,
+    memorySizeMb: 128,
+    environment: {},
+  };
+  const rule: LocalEventRule = {
+    id: "StartLotFunction.ManifestCreated",
+    pattern: { source: ["aws.s3"], detail: { object: { key: [{ suffix: "manifest.json" }] } } },
+    targetFunction: "StartLotFunction",
+  };
+  /** An invoker whose function fails `failures` times, then succeeds. */
+  const flakyInvoker = (failures: number) => {
+    const events: unknown[] = [];
+    let notify = () => {};
+    const invoker: LambdaInvoker = {
+      functionByNameOrArn: () => target,
+      async invoke(_fn, event) {
+        events.push(event);
+        notify();
+        if (events.length <= failures) throw new Error(`failure ${events.length}`);
+        return null;
+      },
+    };
+    const invoked = (count: number) =>
+      new Promise<void>((done) => {
+        notify = () => {
+          if (events.length >= count) done();
+        };
+        notify();
+      });
+    return { invoker, events, invoked };
+  };
+  const triggerWith = (invoker: LambdaInvoker, retryDelaysMs: number[], log: string[]) =>
+    createTrigger({
+      eventBridgeBuckets: ["lots-bucket"],
+      rules: [rule],
+      functions: [target],
+      invoker,
+      log: (line) => log.push(line),
+      retryDelaysMs,
+    });
+
+  it("retries a failed delivery as Lambda retries an asynchronous invocation, then gives up", async () => {
+    const log: string[] = [];
+    const { invoker, events, invoked } = flakyInvoker(10);
+    const trigger = triggerWith(invoker, [0, 0], log);
+    trigger.onObjectCreated(createdInput);
+    await invoked(3);
+    await trigger.drain();
+    assert.equal(events.length, 3);
+    const failures = log.filter((line) => line.includes("failed"));
+    assert.equal(failures.length, 3);
+    assert.match(failures[0] ?? "", /attempt 1 of 3\): Error: failure 1; retrying in 0 s$/);
+    assert.match(failures[2] ?? "", /attempt 3 of 3\): Error: failure 3$/);
+    assert.deepEqual(events[2], events[0], "the same event is delivered again");
+  });
+
+  it("stops retrying once a delivery succeeds", async () => {
+    const log: string[] = [];
+    const { invoker, events, invoked } = flakyInvoker(1);
+    const trigger = triggerWith(invoker, [0, 0], log);
+    trigger.onObjectCreated(createdInput);
+    await invoked(2);
+    await trigger.drain();
+    assert.equal(events.length, 2);
+  });
+
+  it("drops retries still waiting when the stack stops, and says so", async () => {
+    const log: string[] = [];
+    const { invoker, events, invoked } = flakyInvoker(10);
+    const trigger = triggerWith(invoker, [3_600_000], log);
+    trigger.onObjectCreated(createdInput);
+    await invoked(1);
+    await trigger.drain();
+    assert.equal(events.length, 1);
+    assert.ok(log.some((line) => line.includes("dropping 1 pending delivery retries")));
+  });
+
+  it("delivers nothing for buckets without EventBridge notifications or keys no rule matches", async () => {
+    const log: string[] = [];
+    const { invoker, events } = flakyInvoker(0);
+    const trigger = triggerWith(invoker, [], log);
+    trigger.onObjectCreated({ ...createdInput, bucket: "quiet-bucket" });
+    trigger.onObjectCreated({ ...createdInput, key: "lots/LOT-1/images/a.png" });
+    await trigger.drain();
+    assert.equal(events.length, 0);
   });
 });
