@@ -2,7 +2,6 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
@@ -56,6 +55,8 @@ export interface LocalStack {
 /** s3rver accepts exactly these credentials; every client of the stack signs with them. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 const DEFAULT_WAIT_MS = 120_000;
+/** Imported only when wanted: loading the model is the slowest part of starting. */
+const MODEL_SERVER_MODULE = new URL("../endpoint/server.ts", import.meta.url).href;
 
 interface EndpointServerModule {
   startEndpointServer(options: {
@@ -204,7 +205,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
 
     let sagemakerUrl = "";
     if (options.startEndpoint !== false) {
-      const modulePath = pathToFileURL(resolve(model.templateDir, "endpoint", "server.ts")).href;
+      const modulePath = MODEL_SERVER_MODULE;
       let endpointModule: EndpointServerModule;
       try {
         endpointModule = (await import(modulePath)) as EndpointServerModule;
