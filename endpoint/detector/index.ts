@@ -29,7 +29,7 @@ import {
 import { type Lattice, measureLattice, type Vector } from "./lattice.ts";
 import { locateWafer } from "./locate.ts";
 import { type DiskRegion, estimateNoiseSigma } from "./noise.ts";
-import { binImage, boxBlur3, quantileInPlace } from "./raster.ts";
+import { binImage, binomialBlur3, quantileInPlace } from "./raster.ts";
 import { type RimDeficit, readRim } from "./rim.ts";
 import { hysteresisBlobs } from "./segment.ts";
 
@@ -93,12 +93,13 @@ function parseHints(hints: DetectionHints | undefined): DetectionHints {
   return parsed.data;
 }
 
-/** Median of the map over the disk, sampled on a sparse grid. */
-function diskMedian(
+/** Quantile of the map (or of its magnitude) over the disk, sampled on a sparse grid. */
+function diskQuantile(
   data: Float32Array,
   width: number,
   region: DiskRegion,
   absolute: boolean,
+  q: number,
 ): number {
   const step = Math.max(1, Math.floor(region.r / 150));
   const values: number[] = [];
@@ -110,7 +111,7 @@ function diskMedian(
     }
   }
   const arr = Float64Array.from(values);
-  return quantileInPlace(arr, arr.length, 0.5);
+  return quantileInPlace(arr, arr.length, q);
 }
 
 /** Share of disk pixels that stand far out of the smooth model: near zero on bare wafers. */
@@ -238,7 +239,7 @@ export function analyseWafer(
     estimateNoiseSigma(work.data, work.width, work.height, analysis),
     0.3 / scale,
   );
-  const level = diskMedian(work.data, work.width, analysis, false);
+  const level = diskQuantile(work.data, work.width, analysis, false, 0.5);
   lap("noise");
 
   const residual = new Float32Array(work.width * work.height);
@@ -246,8 +247,8 @@ export function analyseWafer(
   subtractBackground(work, background, residual);
   let lattice: Lattice | null = null;
   const sizeScale = Math.min(image.width, image.height) / 2048;
-  const structured = structuredShare(residual, work.width, analysis, 6 * sigmaMap);
-  if (structured > 0.03 || hint.diePitchMm) {
+  const structured = structuredShare(residual, work.width, analysis, 5 * sigmaMap);
+  if (structured > 0.01 || hint.diePitchMm) {
     const expected = hint.diePitchMm
       ? { x: hint.diePitchMm.x / mmPerPx / scale, y: hint.diePitchMm.y / mmPerPx / scale }
       : undefined;
@@ -265,12 +266,20 @@ export function analyseWafer(
     lap("dieToDie");
   }
   const score = new Float32Array(work.width * work.height);
-  boxBlur3(residual, work.width, work.height, score);
-  const scoreSigma = Math.max(1.4826 * diskMedian(score, work.width, analysis, true), sigmaMap / 3);
+  binomialBlur3(residual, work.width, work.height, score);
+  // Scale from the 95th percentile of |score| (1.96 sigma if Gaussian), not from the median:
+  // die-to-die residuals are zero-inflated by their edge allowance, and false alarms live in
+  // the tail. Defects cover a few % of the disk at most, which moves this little.
+  const scoreSigma = Math.max(
+    diskQuantile(score, work.width, analysis, true, 0.95) / 1.96,
+    0.3 * sigmaMap,
+  );
   // 4% of the level is the spec's floor for a must-find defect; a quarter of it leaves room
   // for the smoothing's attenuation of small defects.
-  const high = Math.max(SEED_SIGMAS * scoreSigma, 0.01 * Math.abs(level));
-  const low = Math.max(GROW_SIGMAS * scoreSigma, 0.005 * Math.abs(level));
+  const high = Math.max(SEED_SIGMAS * scoreSigma, 0.006 * Math.abs(level));
+  const low = Math.max(GROW_SIGMAS * scoreSigma, 0.003 * Math.abs(level));
+  const debug = (globalThis as { __wfDebug?: Record<string, unknown> }).__wfDebug;
+  if (debug) Object.assign(debug, { score, residual, width: work.width, sigmaMap });
   const blobs = hysteresisBlobs(score, work.width, work.height, analysis, high, low);
   lap("segment");
 

@@ -18,43 +18,6 @@ export interface Lattice {
 }
 
 /** Mean map value binned by the coordinate along `dir` (bins of `binPx`), over the disk. */
-function projectionProfile(
-  map: FloatMap,
-  region: DiskRegion,
-  dir: Vector,
-  binPx: number,
-  stride = 1,
-): Float64Array {
-  const bins = Math.ceil((2 * region.r) / binPx) + 2;
-  const sums = new Float64Array(bins);
-  const counts = new Float64Array(bins);
-  const r2 = region.r * region.r;
-  for (
-    let y = Math.max(0, Math.ceil(region.cy - region.r));
-    y < Math.min(map.height, region.cy + region.r);
-    y += stride
-  ) {
-    const dy = y - region.cy;
-    for (
-      let x = Math.max(0, Math.ceil(region.cx - region.r));
-      x < Math.min(map.width, region.cx + region.r);
-      x += stride
-    ) {
-      const dx = x - region.cx;
-      if (dx * dx + dy * dy > r2) continue;
-      const t = dx * dir.x + dy * dir.y + region.r;
-      const k = Math.floor(t / binPx);
-      sums[k] = (sums[k] as number) + (map.data[y * map.width + x] as number);
-      counts[k] = (counts[k] as number) + 1;
-    }
-  }
-  const profile = new Float64Array(bins);
-  for (let k = 0; k < bins; k++)
-    profile[k] =
-      (counts[k] as number) > 0 ? (sums[k] as number) / (counts[k] as number) : Number.NaN;
-  return profile;
-}
-
 /** Mean squared difference between the map and itself shifted by `v`, over sample points. */
 function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector): number {
   let s = 0;
@@ -143,21 +106,61 @@ function streetPhase(map: FloatMap, region: DiskRegion, unit: Vector, pitch: num
   return ((bestK + 0.5) / bins) * pitch;
 }
 
-/** Variance of the projection profile: largest when the projection runs exactly along streets. */
-function profileSharpness(
-  map: FloatMap,
-  region: DiskRegion,
-  angle: number,
-  stride: number,
-): number {
-  const dir = { x: Math.cos(angle), y: Math.sin(angle) };
-  const profile = projectionProfile(map, region, dir, 0.5 * stride, stride);
+/** Disk pixels on a sparse grid, as offsets from the centre with their values. */
+interface PointSet {
+  dx: Float64Array;
+  dy: Float64Array;
+  value: Float64Array;
+}
+
+function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet {
+  const capacity = Math.ceil(((2 * region.r) / stride + 2) ** 2);
+  const dx = new Float64Array(capacity);
+  const dy = new Float64Array(capacity);
+  const value = new Float64Array(capacity);
+  const r2 = region.r * region.r;
+  let n = 0;
+  const yEnd = Math.min(map.height, region.cy + region.r);
+  const xEnd = Math.min(map.width, region.cx + region.r);
+  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += stride) {
+    const oy = y - region.cy;
+    const row = y * map.width;
+    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += stride) {
+      const ox = x - region.cx;
+      if (ox * ox + oy * oy > r2) continue;
+      dx[n] = ox;
+      dy[n] = oy;
+      value[n] = map.data[row + x] as number;
+      n++;
+    }
+  }
+  return { dx: dx.subarray(0, n), dy: dy.subarray(0, n), value: value.subarray(0, n) };
+}
+
+/**
+ * Variance of the projection profile along `angle` (bins of `binPx`): largest when the
+ * projection runs exactly along the streets.
+ */
+function profileSharpness(points: PointSet, radius: number, angle: number, binPx: number): number {
+  const bins = Math.ceil((2 * radius) / binPx) + 2;
+  const sums = new Float64Array(bins);
+  const counts = new Float64Array(bins);
+  const c = Math.cos(angle) / binPx;
+  const sn = Math.sin(angle) / binPx;
+  const offset = radius / binPx;
+  const { dx, dy, value } = points;
+  for (let i = 0; i < value.length; i++) {
+    const k = Math.floor((dx[i] as number) * c + (dy[i] as number) * sn + offset);
+    sums[k] = (sums[k] as number) + (value[i] as number);
+    counts[k] = (counts[k] as number) + 1;
+  }
   let s = 0;
   let s2 = 0;
   let n = 0;
-  for (let i = 0; i < profile.length; i++) {
-    const v = profile[i] as number;
-    if (Number.isNaN(v)) continue;
+  for (let k = 0; k < bins; k++) {
+    const count = counts[k] as number;
+    if (count === 0) continue;
+    const v = (sums[k] as number) / count;
     s += v;
     s2 += v * v;
     n++;
@@ -166,25 +169,36 @@ function profileSharpness(
 }
 
 /**
- * Angle (mod 90 degrees) at which street projections are sharpest, by a coarse scan of the
- * whole quadrant and two finer passes. Gradient-orientation estimates are cheaper but get
- * fooled by pixel staircases on turned grids, so they only seed nothing here.
+ * Angle (mod 90 degrees) at which street projections are sharpest. With a prior (the grid
+ * turns with the notch) only a few degrees around it are searched; without one, the whole
+ * quadrant is scanned coarsely first. Gradient-orientation estimates would be cheaper but
+ * pixel staircases on turned grids fool them.
  */
-export function gridOrientation(map: FloatMap, region: DiskRegion): number {
-  let best = 0;
-  for (const [span, step, stride] of [
-    [45, 1, 4],
-    [1, 0.1, 2],
-    [0.1, 0.02, 1],
-  ] as const) {
+export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: number): number {
+  const coarse = diskPoints(map, region, 4);
+  const fine = diskPoints(map, region, 2);
+  const passes: Array<[number, number, PointSet, number]> =
+    prior === undefined
+      ? [
+          [45, 1, coarse, 2],
+          [1, 0.1, fine, 1],
+          [0.1, 0.02, fine, 0.5],
+        ]
+      : [
+          [2, 0.25, coarse, 2],
+          [0.25, 0.05, fine, 1],
+          [0.05, 0.01, fine, 0.5],
+        ];
+  let best = prior ?? 0;
+  for (const [span, step, points, binPx] of passes) {
     const centre = best;
     let bestValue = Number.NEGATIVE_INFINITY;
     for (let d = -span; d < span + 1e-9; d += step) {
       const a = centre + (d * Math.PI) / 180;
       // Both street families must line up at once.
       const value =
-        profileSharpness(map, region, a, stride) +
-        profileSharpness(map, region, a + Math.PI / 2, stride);
+        profileSharpness(points, region.r, a, binPx) +
+        profileSharpness(points, region.r, a + Math.PI / 2, binPx);
       if (value > bestValue) {
         bestValue = value;
         best = a;
@@ -227,8 +241,9 @@ function findPitch(
   lo: number,
   hi: number,
 ): number {
-  const { xs, ys } = samplePoints(region, hi + 2, 6000);
-  const step = 0.5;
+  const { xs, ys } = samplePoints(region, hi + 2, 3000);
+  // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
+  const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
   const lags: number[] = [];
   const costs: number[] = [];
   for (let lag = lo; lag <= hi; lag += step) {
@@ -267,7 +282,36 @@ export function measureLattice(
   notchAngleDeg: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
-  const angle = gridOrientation(map, region);
+  const withPrior = measureLatticeAt(
+    map,
+    region,
+    waferDiameterPx,
+    notchAngleDeg,
+    gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180),
+    expectedPitchPx,
+  );
+  if (withPrior && withPrior.periodicity >= 0.8) return withPrior;
+  // The notch may be misread (or the grid not square to it): scan the whole quadrant.
+  const scanned = measureLatticeAt(
+    map,
+    region,
+    waferDiameterPx,
+    notchAngleDeg,
+    gridOrientation(map, region),
+    expectedPitchPx,
+  );
+  if (!withPrior) return scanned;
+  return scanned && scanned.periodicity > withPrior.periodicity ? scanned : withPrior;
+}
+
+function measureLatticeAt(
+  map: FloatMap,
+  region: DiskRegion,
+  waferDiameterPx: number,
+  notchAngleDeg: number,
+  angle: number,
+  expectedPitchPx?: Vector,
+): Lattice | null {
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
   const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
   const minPitch = 0.015 * waferDiameterPx;
