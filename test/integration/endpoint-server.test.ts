@@ -7,7 +7,9 @@ import {
   SageMakerRuntimeClient,
 } from "@aws-sdk/client-sagemaker-runtime";
 import sharp from "sharp";
+import type { DetectionResult, WaferModel } from "../../endpoint/models/model.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
+import type { GrayImage } from "../../lib/gray-image.ts";
 import { InvocationResponseSchema } from "../../schemas/detection.ts";
 import { generateWafer } from "../../synth/generate.ts";
 
@@ -307,5 +309,109 @@ describe("endpoint server before its model is loaded", () => {
       }),
       /weights missing/,
     );
+  });
+});
+
+describe("endpoint server under load", () => {
+  const stubResult = (image: GrayImage): DetectionResult => ({
+    wafer: {
+      imageWidth: image.width,
+      imageHeight: image.height,
+      centerPx: { x: image.width / 2, y: image.height / 2 },
+      radiusPx: image.width * 0.45,
+      diameterMm: 300,
+      mmPerPx: 300 / (image.width * 0.9),
+      notchAngleDeg: 90,
+      notchSource: "detected",
+      surface: "bare",
+      diePitchPx: null,
+      noiseSigma: 0.01,
+      waferLevel: 0.5,
+    },
+    defects: [],
+    timingMs: {},
+  });
+
+  it("runs 20 concurrent invocations one at a time", async () => {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const model: WaferModel = {
+      info: { name: "counting", version: "1" },
+      load: async () => {},
+      detect: async (image) => {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+        return stubResult(image);
+      },
+    };
+    const server = await startEndpointServer({ port: 0, model, log: () => {} });
+    try {
+      const png = await plainImage(512, 512, "png");
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const response = await fetch(`${server.url}/invocations`, {
+            method: "POST",
+            body: png,
+            headers: { "content-type": "image/png" },
+          });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      assert.deepEqual(statuses, Array(20).fill(200));
+      assert.equal(mostInFlight, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers 503 when more requests wait than the queue allows, and serves again after", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const detecting = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const model: WaferModel = {
+      info: { name: "gated", version: "1" },
+      load: async () => {},
+      detect: async (image) => {
+        started();
+        await gate;
+        return stubResult(image);
+      },
+    };
+    const server = await startEndpointServer({
+      port: 0,
+      model,
+      maxQueuedRequests: 1,
+      log: () => {},
+    });
+    try {
+      const png = await plainImage(512, 512, "png");
+      const send = () =>
+        fetch(`${server.url}/invocations`, {
+          method: "POST",
+          body: png,
+          headers: { "content-type": "image/png" },
+        });
+      const first = send();
+      await detecting;
+      const refused = await send();
+      assert.equal(refused.status, 503);
+      assert.equal(
+        ((await refused.json()) as { error: { name: string } }).error.name,
+        "QueueFullError",
+      );
+      release();
+      assert.equal((await first).status, 200);
+      assert.equal((await send()).status, 200);
+    } finally {
+      await server.close();
+    }
   });
 });
