@@ -64,12 +64,13 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       quietMs,
       signal: stop.signal,
       log,
-      onLotReady: async (dir: string) => {
+      onLotReady: async (dir: string, { signal }: { signal: AbortSignal }) => {
         const uploaded = await uploadLot({
           dir,
           s3,
           bucket: stack.names.bucket,
           stateDir: join(stack.dataDir, "agent"),
+          signal,
           log,
         });
         log(

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Template, TemplateResource } from "../infra/template.ts";
+import { SubstitutionError, substitute } from "../statemachine/definition.ts";
 import { TemplateError } from "./errors.ts";
 
 export const LOCAL_REGION = "us-east-1";
@@ -423,26 +424,12 @@ function applySubstitutions(
   substitutions: Record<string, string>,
   where: string,
 ): unknown {
-  if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z0-9_.:-]+)\}/g, (_whole, name: string) => {
-      const replacement = substitutions[name];
-      if (replacement === undefined) {
-        throw new TemplateError(`${where}: '\${${name}}' has no DefinitionSubstitutions entry`);
-      }
-      return replacement;
-    });
+  try {
+    return substitute(value, substitutions);
+  } catch (cause) {
+    if (!(cause instanceof SubstitutionError)) throw cause;
+    throw new TemplateError(`${where}: ${cause.message}`, { cause });
   }
-  if (Array.isArray(value))
-    return value.map((item) => applySubstitutions(item, substitutions, where));
-  if (isRecord(value)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        applySubstitutions(item, substitutions, where),
-      ]),
-    );
-  }
-  return value;
 }
 
 function loadDefinition(

@@ -1,4 +1,4 @@
-// Reads the lot state machine's ASL and fills in its ${Substitutions}, for the local runner and the tests.
+// Reads the lot state machine's ASL and fills in its ${Substitutions}: one implementation for the local stack and the tests.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { REPO_ROOT } from "../infra/template.ts";
@@ -9,20 +9,36 @@ export class SubstitutionError extends Error {
   override name = "SubstitutionError";
 }
 
+const REFERENCE = /\$\{([A-Za-z0-9_.:-]+)\}/g;
+
 /** The ${Names} an ASL text refers to, in order of first use. */
 export function substitutionNames(aslText: string): string[] {
-  return [...new Set([...aslText.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string))];
+  return [...new Set([...aslText.matchAll(REFERENCE)].map((m) => m[1] as string))];
 }
 
-/** Replaces every ${Name}; a name without a value is an error, never left for the runner to trip on. */
-export function substitute(aslText: string, values: Record<string, string>): string {
-  return aslText.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
-    const value = values[name];
-    if (value === undefined) throw new SubstitutionError(`no value for \${${name}} in the ASL`);
-    return value;
-  });
+/**
+ * Replaces every ${Name} inside the string values of a parsed definition, as Step Functions
+ * does, so a value can never break the JSON around it; a name without a value is an error.
+ */
+export function substitute(value: unknown, values: Record<string, string>): unknown {
+  if (typeof value === "string") {
+    return value.replace(REFERENCE, (_whole, name: string) => {
+      const replacement = values[name];
+      if (replacement === undefined) {
+        throw new SubstitutionError(`'\${${name}}' has no DefinitionSubstitutions entry`);
+      }
+      return replacement;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item) => substitute(item, values));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substitute(item, values)]),
+    );
+  }
+  return value;
 }
 
 export function loadDefinition(values: Record<string, string>, path = LOT_ASL_PATH): unknown {
-  return JSON.parse(substitute(readFileSync(path, "utf8"), values));
+  return substitute(JSON.parse(readFileSync(path, "utf8")), values);
 }

@@ -63,6 +63,9 @@ describe("lot state machine", () => {
   });
 
   it("refuses to leave a substitution unfilled", () => {
-    assert.throws(() => substitute(["$", "{Missing}"].join(""), {}), SubstitutionError);
+    assert.throws(
+      () => substitute({ Resource: ["$", "{Missing}"].join("") }, {}),
+      SubstitutionError,
+    );
   });
 });
