@@ -1,5 +1,6 @@
 // Trains the second-stage defect classifier on synthetic wafers and writes endpoint/models/wafer-classifier.onnx.
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
@@ -93,6 +94,39 @@ async function collectSamples(
     }
     if ((index + 1) % 25 === 0)
       log(`  ${index + 1}/${wafers} wafers, ${samples.length} detections`);
+  }
+  return samples;
+}
+
+async function loadOrCollectSamples(
+  cachePath: string | undefined,
+  seed: number,
+  wafers: number,
+  log: (line: string) => void,
+): Promise<Sample[]> {
+  if (cachePath && existsSync(cachePath)) {
+    const cached = JSON.parse(await readFile(cachePath, "utf8")) as {
+      seed: number;
+      wafers: number;
+      featureSet: string;
+      samples: Array<Omit<Sample, "features"> & { features: number[] }>;
+    };
+    if (cached.seed !== seed || cached.wafers !== wafers || cached.featureSet !== FEATURE_SET) {
+      throw new RangeError(
+        `${cachePath} holds seed ${cached.seed}, ${cached.wafers} wafers, ${cached.featureSet}; delete it or match it`,
+      );
+    }
+    log(`build-onnx-model: ${cached.samples.length} detections from ${cachePath}`);
+    return cached.samples.map((s) => ({ ...s, features: Float32Array.from(s.features) }));
+  }
+  log(`build-onnx-model: detecting defects on ${wafers} synthetic wafers (seed ${seed})`);
+  const samples = await collectSamples(seed, wafers, log);
+  if (cachePath) {
+    const plain = samples.map((s) => ({ ...s, features: Array.from(s.features) }));
+    await writeFile(
+      cachePath,
+      JSON.stringify({ seed, wafers, featureSet: FEATURE_SET, samples: plain }),
+    );
   }
   return samples;
 }
@@ -262,6 +296,8 @@ export async function buildModel(argv: string[]): Promise<number> {
       out: { type: "string", default: DEFAULT_OUT },
       hidden: { type: "string", default: "16" },
       epochs: { type: "string", default: "1500" },
+      /** Reuse (or write) the detections, to try training settings without re-detecting. */
+      samples: { type: "string" },
     },
     strict: true,
   });
@@ -272,8 +308,7 @@ export async function buildModel(argv: string[]): Promise<number> {
   if (!Number.isInteger(seed))
     throw new RangeError(`--seed must be an integer, got ${values.seed}`);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  log(`build-onnx-model: detecting defects on ${wafers} synthetic wafers (seed ${seed})`);
-  const samples = await collectSamples(seed, wafers, log);
+  const samples = await loadOrCollectSamples(values.samples, seed, wafers, log);
   // Hold out every fifth wafer, so the reported accuracy is on wafers the weights never saw.
   const validation = samples.filter((s) => s.wafer % 5 === 4);
   const training = samples.filter((s) => s.wafer % 5 !== 4);
