@@ -371,17 +371,14 @@ function measureLatticeAt(
       };
 }
 
-/** 1 - (shifted difference energy / twice the variance): 1 for a perfect repeat, ~0 for none. */
+/**
+ * 1 - (difference energy at shift v) / (difference energy at v/2): near 1 when v maps the
+ * pattern onto itself and half of it does not (a die lattice); near 0 on smooth surfaces,
+ * where every small shift matches about equally well.
+ */
 function matchQuality(map: FloatMap, region: DiskRegion, v: Vector): number {
   const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000);
-  let s = 0;
-  let s2 = 0;
-  for (let i = 0; i < xs.length; i++) {
-    const value = map.data[(ys[i] as number) * map.width + (xs[i] as number)] as number;
-    s += value;
-    s2 += value * value;
-  }
-  const variance = s2 / xs.length - (s / xs.length) ** 2;
-  if (variance <= 0) return 0;
-  return 1 - shiftCost(map, xs, ys, v) / (2 * variance);
+  const half = shiftCost(map, xs, ys, { x: v.x / 2, y: v.y / 2 });
+  if (half <= 0) return 0;
+  return 1 - shiftCost(map, xs, ys, v) / half;
 }

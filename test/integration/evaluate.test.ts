@@ -1,0 +1,83 @@
+// Integration test: the default detector scored on the committed labelled fixtures, and the CLI's exit codes.
+import assert from "node:assert/strict";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  evaluateDirectory,
+  formatEvaluationTable,
+  runEvaluateCommand,
+} from "../../endpoint/evaluate.ts";
+import { TruthSchema } from "../../schemas/truth.ts";
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures", "eval");
+
+/** Captures what a CLI run prints, restoring stdout afterwards. */
+async function captureStdout(
+  run: () => Promise<number>,
+): Promise<{ code: number; output: string }> {
+  const original = process.stdout.write.bind(process.stdout);
+  let output = "";
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    output += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { code: await run(), output };
+  } finally {
+    process.stdout.write = original;
+  }
+}
+
+test("the classical detector meets its quality floor on the committed fixtures", async () => {
+  const result = await evaluateDirectory(FIXTURES);
+  const m = result.metrics;
+  const table = formatEvaluationTable(result);
+  assert.ok(m.wafers >= 20, `only ${m.wafers} wafers evaluated`);
+  assert.equal(m.failedImages, 0, table);
+  // A little under the product targets (99/99/95/99.5), so that regressions fail CI.
+  assert.ok(m.recall >= 0.97, table);
+  assert.ok(m.precision >= 0.95, table);
+  assert.ok(m.classAccuracy >= 0.9, table);
+  assert.ok(m.waferAccuracy >= 0.95, table);
+  assert.ok(m.falseAlarmsPerCleanWafer <= 0.25, table);
+  assert.match(table, /recall\s+\d+\.\d+%/);
+});
+
+test("evaluate exits non-zero when a required minimum is not met, and prints JSON on request", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "waferflow-eval-"));
+  try {
+    const truth = TruthSchema.parse(
+      JSON.parse(await readFile(join(FIXTURES, "truth.json"), "utf8")),
+    );
+    const first = truth.wafers.find((w) => w.defects.length > 0);
+    assert.ok(first, "the fixtures hold a defective wafer");
+    await copyFile(join(FIXTURES, first.fileName), join(dir, first.fileName));
+    // A defect that is not in the image: recall cannot reach 1.
+    const phantom = {
+      class: "particle" as const,
+      bbox: { x: 1, y: 1, width: 4, height: 4 },
+      centroidPx: { x: 3, y: 3 },
+      waferMm: { x: -140, y: 140 },
+      die: null,
+      contrast: 0.2,
+    };
+    const lot = { ...truth, wafers: [{ ...first, defects: [...first.defects, phantom] }] };
+    await writeFile(join(dir, "truth.json"), JSON.stringify(lot));
+    const failing = await captureStdout(() =>
+      runEvaluateCommand([dir, "--json", "--min-recall", "1"]),
+    );
+    assert.equal(failing.code, 1);
+    const report = JSON.parse(failing.output) as { recall: number; failures: string[] };
+    assert.ok(report.recall < 1);
+    assert.match(report.failures[0] ?? "", /recall .* is below the required 1/);
+    const passing = await captureStdout(() => runEvaluateCommand([dir, "--min-recall", "0.2"]));
+    assert.equal(passing.code, 0);
+    assert.match(passing.output, /wafer-level accuracy/);
+    const usage = await captureStdout(() => runEvaluateCommand([]));
+    assert.equal(usage.code, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
