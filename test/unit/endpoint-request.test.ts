@@ -3,13 +3,20 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { imageFormatOf, sniffImageFormat } from "../../endpoint/content.ts";
 import { parseCustomAttributes } from "../../endpoint/custom-attributes.ts";
+import { InvalidHintsError, WaferNotFoundError } from "../../endpoint/detector/errors.ts";
 import {
   CustomAttributeError,
   ImageContentError,
+  ModelNotLoadedError,
+  ModelOutputError,
+  PayloadTooLargeError,
   QueueFullError,
+  UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "../../endpoint/errors.ts";
 import { createSerialQueue } from "../../endpoint/queue.ts";
+import { statusFor } from "../../endpoint/server.ts";
+import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 const TIFF_LE = Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0]);
@@ -157,5 +164,29 @@ describe("createSerialQueue", () => {
     await first;
     assert.equal(await second, "second");
     assert.equal(await queue.run(async () => "fourth"), "fourth");
+  });
+});
+
+describe("statusFor", () => {
+  it("maps each refusal to its HTTP status and everything else to 500", () => {
+    const cases: Array<[unknown, number]> = [
+      [new UnsupportedContentTypeError("x"), 415],
+      [new ImageContentError("x"), 400],
+      [new ImageDecodeError("x"), 400],
+      [new ImageSizeError("x"), 400],
+      [new CustomAttributeError("x"), 400],
+      [new InvalidHintsError("x"), 400],
+      [new PayloadTooLargeError("x"), 413],
+      [new UnknownEndpointError("x"), 404],
+      [new WaferNotFoundError("x"), 422],
+      [new QueueFullError("x"), 503],
+      [new ModelNotLoadedError("x"), 503],
+      [new ModelOutputError("x"), 500],
+      [new TypeError("x"), 500],
+      ["a string", 500],
+    ];
+    for (const [error, status] of cases) {
+      assert.equal(statusFor(error), status, String((error as Error).name ?? error));
+    }
   });
 });
