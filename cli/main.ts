@@ -12,6 +12,8 @@ Usage:
   waferflow endpoint --port <n> [--model <spec>]
       Serve the model alone (SageMaker contract: GET /ping, POST /invocations).
   waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s> [--size <px>|--sizes a,b]
+                    [--bit-depth 8|16] [--format png|tiff] [--surface bare|patterned]
+                    [--clean-fraction f] [--colour] [--no-lot-json]
       Write seeded synthetic lots that follow docs/wafer-images.md, with truth.json.
   waferflow evaluate <dir> [--json] [--min-recall x ...]
       Score the detector on a labelled set (images + truth.json).
