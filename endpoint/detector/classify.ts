@@ -37,7 +37,13 @@ export interface FeatureContext {
   score: Float32Array;
 }
 
-export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContext): BlobFeatures {
+/** `detailed` = false skips the profile measures (core, flatness, softness) merging never reads. */
+export function measureBlob(
+  pixels: Int32Array,
+  sign: 1 | -1,
+  ctx: FeatureContext,
+  detailed = true,
+): BlobFeatures {
   const { mapWidth: w, mapScale: s } = ctx;
   let x0 = Number.POSITIVE_INFINITY;
   let y0 = Number.POSITIVE_INFINITY;
@@ -90,7 +96,23 @@ export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContex
   const disc = Math.sqrt(Math.max(0, (tr * tr) / 4 - det));
   const l1 = tr / 2 + disc;
   const l2 = Math.max(0, tr / 2 - disc);
-  const sorted = Float32Array.from(mags).sort();
+  const toFull = (v: number) => (v + 0.5) * s - 0.5;
+  const geometry = {
+    pixelCount: n,
+    areaPx: n * s * s,
+    bbox: { x0: x0 * s, y0: y0 * s, x1: (x1 + 1) * s - 1, y1: (y1 + 1) * s - 1 },
+    centroid: { x: toFull(sw > 0 ? swx / sw : mx), y: toFull(sw > 0 ? swy / sw : my) },
+    lengthPx: Math.sqrt(12 * l1) * s,
+    widthPx: Math.sqrt(12 * l2) * s,
+    orientation: 0.5 * Math.atan2(2 * cxy, cxx - cyy),
+    equivalentDiameterPx: 2 * Math.sqrt((n * s * s) / Math.PI),
+    peakScore: peak,
+    sign,
+  };
+  if (!detailed) {
+    return { ...geometry, peakResidual: 0, flatness: 0, coreDiameterPx: 0, edgeSoftness: 0 };
+  }
+  const sorted = mags.slice().sort();
   const robustPeak = sorted[Math.min(n - 1, Math.floor(0.95 * (n - 1)))] ?? 0;
   let above = 0;
   for (let k = 0; k < n; k++) if ((mags[k] as number) >= 0.5 * robustPeak) above++;
@@ -112,22 +134,12 @@ export function measureBlob(pixels: Int32Array, sign: 1 | -1, ctx: FeatureContex
   const cxMap = sw > 0 ? swx / sw : mx;
   const cyMap = sw > 0 ? swy / sw : my;
   const edgeSoftness = radialSoftness(ctx, sign, cxMap, cyMap, Math.max(x1 - x0, y1 - y0) / 2 + 2);
-  const toFull = (v: number) => (v + 0.5) * s - 0.5;
   return {
-    coreDiameterPx,
-    edgeSoftness,
-    pixelCount: n,
-    areaPx: n * s * s,
-    bbox: { x0: x0 * s, y0: y0 * s, x1: (x1 + 1) * s - 1, y1: (y1 + 1) * s - 1 },
-    centroid: { x: toFull(sw > 0 ? swx / sw : mx), y: toFull(sw > 0 ? swy / sw : my) },
-    lengthPx: Math.sqrt(12 * l1) * s,
-    widthPx: Math.sqrt(12 * l2) * s,
-    orientation: 0.5 * Math.atan2(2 * cxy, cxx - cyy),
-    equivalentDiameterPx: 2 * Math.sqrt((n * s * s) / Math.PI),
-    peakScore: peak,
+    ...geometry,
     peakResidual: robustPeak,
     flatness: above / n,
-    sign,
+    coreDiameterPx,
+    edgeSoftness,
   };
 }
 
@@ -253,7 +265,7 @@ export function mergeFragments(
 ): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
   const dropped = new Set<number>();
   if (echoReachPx > 0) {
-    const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx));
+    const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx, false));
     const strength = (f: BlobFeatures) => f.peakScore * f.pixelCount;
     features.forEach((f, i) => {
       const host = features.some(
@@ -286,7 +298,7 @@ function mergeKept(
 ): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
   let groups = blobs.map((b) => ({ pixels: b.pixels, sign: b.sign }));
   for (let round = 0; round < 4; round++) {
-    const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx));
+    const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx, false));
     const uf = new UnionFind(groups.length);
     let merged = false;
     const gap = Math.max(2 * ctx.mapScale, 5 * sizeScale);

@@ -243,6 +243,8 @@ export function analyseWafer(
   lap("noise");
 
   const residual = new Float32Array(work.width * work.height);
+  // Scratch for the die-to-die pass first, then the smoothed detection score.
+  const score = new Float32Array(work.width * work.height);
   const background = fitSmoothBackground(work, analysis, sigmaMap);
   subtractBackground(work, background, residual);
   let lattice: Lattice | null = null;
@@ -262,10 +264,18 @@ export function analyseWafer(
   }
   lap("model");
   if (lattice) {
-    dieToDieResidual(work, lattice.a, lattice.b, analysis, circle.r / scale, sigmaMap, residual);
+    dieToDieResidual(
+      work,
+      lattice.a,
+      lattice.b,
+      analysis,
+      circle.r / scale,
+      sigmaMap,
+      residual,
+      score,
+    );
     lap("dieToDie");
   }
-  const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
   // Scale from the 95th percentile of |score| (1.96 sigma if Gaussian), not from the median:
   // die-to-die residuals are zero-inflated by their edge allowance, and false alarms live in

@@ -108,16 +108,17 @@ function streetPhase(map: FloatMap, region: DiskRegion, unit: Vector, pitch: num
 
 /** Disk pixels on a sparse grid, as offsets from the centre with their values. */
 interface PointSet {
-  dx: Float64Array;
-  dy: Float64Array;
-  value: Float64Array;
+  dx: Float32Array;
+  dy: Float32Array;
+  value: Float32Array;
 }
 
 function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet {
-  const capacity = Math.ceil(((2 * region.r) / stride + 2) ** 2);
-  const dx = new Float64Array(capacity);
-  const dy = new Float64Array(capacity);
-  const value = new Float64Array(capacity);
+  // The disk fills pi/4 of its bounding square; a little slack covers rounding at the rim.
+  const capacity = Math.ceil(0.8 * ((2 * region.r) / stride + 2) ** 2) + 64;
+  const dx = new Float32Array(capacity);
+  const dy = new Float32Array(capacity);
+  const value = new Float32Array(capacity);
   const r2 = region.r * region.r;
   let n = 0;
   const yEnd = Math.min(map.height, region.cy + region.r);
@@ -127,7 +128,7 @@ function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet
     const row = y * map.width;
     for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += stride) {
       const ox = x - region.cx;
-      if (ox * ox + oy * oy > r2) continue;
+      if (ox * ox + oy * oy > r2 || n >= capacity) continue;
       dx[n] = ox;
       dy[n] = oy;
       value[n] = map.data[row + x] as number;

@@ -21,7 +21,8 @@ export function hysteresisBlobs(
   maxBlobs = 4000,
 ): Blob[] {
   const visited = new Uint8Array(width * height);
-  const stack = new Int32Array(width * height);
+  // Grown on demand: most images have a few small blobs, and this keeps peak memory down.
+  let queue = new Int32Array(4096);
   const blobs: Blob[] = [];
   const { cx, cy, r } = region;
   const r2 = r * r;
@@ -34,12 +35,13 @@ export function hysteresisBlobs(
       const sign: 1 | -1 = sv > 0 ? 1 : -1;
       let top = 0;
       let count = 0;
-      stack[top++] = seed;
+      queue[top++] = seed;
       visited[seed] = 1;
-      const members: number[] = [];
-      while (top > 0) {
-        const p = stack[--top] as number;
-        members.push(p);
+      // Breadth-first with a queue that keeps every visited pixel: after the fill,
+      // queue[0..count) is the blob, without a second array.
+      let next = 0;
+      while (next < top) {
+        const p = queue[next++] as number;
         count++;
         const px = p % width;
         const py = (p - px) / width;
@@ -51,12 +53,17 @@ export function hysteresisBlobs(
             if (visited[q]) continue;
             if ((score[q] as number) * sign < low || !inside(nx, ny)) continue;
             visited[q] = 1;
-            stack[top++] = q;
+            if (top === queue.length) {
+              const grown = new Int32Array(queue.length * 2);
+              grown.set(queue);
+              queue = grown;
+            }
+            queue[top++] = q;
           }
         }
       }
-      blobs.push({ pixels: Int32Array.from(members), sign });
-      if (blobs.length >= maxBlobs || count < 0) return blobs;
+      blobs.push({ pixels: queue.slice(0, count), sign });
+      if (blobs.length >= maxBlobs) return blobs;
     }
   }
   return blobs;
