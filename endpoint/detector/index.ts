@@ -243,7 +243,6 @@ export function analyseWafer(
   lap("noise");
 
   const residual = new Float32Array(work.width * work.height);
-  // Scratch for the die-to-die pass first, then the smoothed detection score.
   const score = new Float32Array(work.width * work.height);
   const background = fitSmoothBackground(work, analysis, sigmaMap);
   subtractBackground(work, background, residual);
