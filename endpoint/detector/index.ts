@@ -9,7 +9,12 @@ import {
   type ModelInfo,
   type Wafer,
 } from "../../schemas/detection.ts";
-import { fitSmoothBackground, subtractBackground } from "./background.ts";
+import {
+  evaluateBackground,
+  fitSmoothBackground,
+  type SmoothBackground,
+  subtractBackground,
+} from "./background.ts";
 import {
   type BlobFeatures,
   classifyBlob,
@@ -29,7 +34,7 @@ import {
 import { type Lattice, measureLattice, type Vector } from "./lattice.ts";
 import { locateWafer } from "./locate.ts";
 import { type DiskRegion, estimateNoiseSigma } from "./noise.ts";
-import { binImage, binomialBlur3, quantileInPlace } from "./raster.ts";
+import { binImage, binomialBlur3, type FloatMap, quantileInPlace } from "./raster.ts";
 import { type RimDeficit, readRim } from "./rim.ts";
 import { hysteresisBlobs } from "./segment.ts";
 
@@ -116,19 +121,21 @@ function diskQuantile(
 
 /** Share of disk pixels that stand far out of the smooth model: near zero on bare wafers. */
 function structuredShare(
-  residual: Float32Array,
-  width: number,
+  work: FloatMap,
+  background: SmoothBackground,
   region: DiskRegion,
   limit: number,
 ): number {
-  const step = Math.max(1, Math.floor(region.r / 200));
+  const step = Math.max(1, Math.floor(region.r / 100));
   let total = 0;
   let out = 0;
   for (let y = Math.ceil(region.cy - region.r); y < region.cy + region.r; y += step) {
     for (let x = Math.ceil(region.cx - region.r); x < region.cx + region.r; x += step) {
       if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
       total++;
-      if (Math.abs(residual[y * width + x] as number) > limit) out++;
+      const deviation =
+        (work.data[y * work.width + x] as number) - evaluateBackground(background, x, y);
+      if (Math.abs(deviation) > limit) out++;
     }
   }
   return total > 0 ? out / total : 0;
@@ -245,10 +252,9 @@ export function analyseWafer(
   const residual = new Float32Array(work.width * work.height);
   const score = new Float32Array(work.width * work.height);
   const background = fitSmoothBackground(work, analysis, sigmaMap);
-  subtractBackground(work, background, residual);
   let lattice: Lattice | null = null;
   const sizeScale = Math.min(image.width, image.height) / 2048;
-  const structured = structuredShare(residual, work.width, analysis, 5 * sigmaMap);
+  const structured = structuredShare(work, background, analysis, 5 * sigmaMap);
   if (structured > 0.01 || hint.diePitchMm) {
     const expected = hint.diePitchMm
       ? { x: hint.diePitchMm.x / mmPerPx / scale, y: hint.diePitchMm.y / mmPerPx / scale }
@@ -258,9 +264,11 @@ export function analyseWafer(
       analysis,
       (2 * circle.r) / scale,
       rimReading.notchAngleDeg,
+      sigmaMap,
       expected,
     );
   }
+  if (!lattice) subtractBackground(work, background, residual);
   lap("model");
   if (lattice) {
     dieToDieResidual(

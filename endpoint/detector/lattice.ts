@@ -17,15 +17,14 @@ export interface Lattice {
   periodicity: number;
 }
 
-/** Mean map value binned by the coordinate along `dir` (bins of `binPx`), over the disk. */
 /** Mean squared difference between the map and itself shifted by `v`, over sample points. */
-function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector): number {
+export function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as number;
     const y = ys[i] as number;
     const d =
-      (map.data[y * map.width + x] as number) -
+      sampleBilinear(map.data, map.width, map.height, x, y) -
       sampleBilinear(map.data, map.width, map.height, x + v.x, y + v.y);
     s += d * d;
   }
@@ -34,7 +33,7 @@ function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector)
 
 /** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
 function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 20000);
+  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 8000);
   let best = { ...start };
   let bestCost = shiftCost(map, px, py, best);
   for (let delta = 0.5; delta > 0.02; delta /= 2) {
@@ -61,30 +60,18 @@ function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector 
 }
 
 /** Phase (map px from the centre along `unit`) of the darkest line of a period-`pitch` profile. */
-function streetPhase(map: FloatMap, region: DiskRegion, unit: Vector, pitch: number): number {
+function streetPhase(points: PointSet, unit: Vector, pitch: number): number {
   const bins = 64;
   const sums = new Float64Array(bins);
   const counts = new Float64Array(bins);
-  const r2 = region.r * region.r;
-  for (
-    let y = Math.max(0, Math.ceil(region.cy - region.r));
-    y < Math.min(map.height, region.cy + region.r);
-    y += 2
-  ) {
-    const dy = y - region.cy;
-    for (
-      let x = Math.max(0, Math.ceil(region.cx - region.r));
-      x < Math.min(map.width, region.cx + region.r);
-      x++
-    ) {
-      const dx = x - region.cx;
-      if (dx * dx + dy * dy > r2) continue;
-      const t = dx * unit.x + dy * unit.y;
-      const f = (((t / pitch) % 1) + 1) % 1;
-      const k = Math.min(bins - 1, Math.floor(f * bins));
-      sums[k] = (sums[k] as number) + (map.data[y * map.width + x] as number);
-      counts[k] = (counts[k] as number) + 1;
-    }
+  const ux = unit.x / pitch;
+  const uy = unit.y / pitch;
+  const { dx, dy, value } = points;
+  for (let i = 0; i < value.length; i++) {
+    const t = (dx[i] as number) * ux + (dy[i] as number) * uy;
+    const k = Math.min(bins - 1, Math.floor((t - Math.floor(t)) * bins));
+    sums[k] = (sums[k] as number) + (value[i] as number);
+    counts[k] = (counts[k] as number) + 1;
   }
   let bestK = 0;
   let bestValue = Number.POSITIVE_INFINITY;
@@ -177,7 +164,7 @@ function profileSharpness(points: PointSet, radius: number, angle: number, binPx
  */
 export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: number): number {
   const coarse = diskPoints(map, region, 4);
-  const fine = diskPoints(map, region, 2);
+  const fine = diskPoints(map, region, 3);
   const passes: Array<[number, number, PointSet, number]> =
     prior === undefined
       ? [
@@ -186,9 +173,9 @@ export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: numbe
           [0.1, 0.02, fine, 0.5],
         ]
       : [
+          // Hundredths of a degree are left to the sub-pixel refinement of each vector.
           [2, 0.25, coarse, 2],
           [0.25, 0.05, fine, 1],
-          [0.05, 0.01, fine, 0.5],
         ];
   let best = prior ?? 0;
   for (const [span, step, points, binPx] of passes) {
@@ -209,8 +196,13 @@ export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: numbe
   return best;
 }
 
-/** Sample points on a sparse grid inside the disk, kept `reach` px away from its edge. */
-function samplePoints(
+/**
+ * Sample points on a sparse grid inside the disk, kept `reach` px from its edge. Each point
+ * sits at a scattered sub-pixel offset: comparing two bilinear samples then costs the same
+ * interpolation noise whatever the shift, so noisy images do not pull shifts towards
+ * half-pixel (noise-averaging) or whole-pixel positions.
+ */
+export function samplePoints(
   region: DiskRegion,
   reach: number,
   target: number,
@@ -219,11 +211,14 @@ function samplePoints(
   const xs: number[] = [];
   const ys: number[] = [];
   const step = Math.max(1, Math.floor(Math.sqrt((Math.PI * inner * inner) / target)));
+  let i = 0;
   for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
     for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
-      if (Math.hypot(x - region.cx, y - region.cy) < inner) {
-        xs.push(x);
-        ys.push(y);
+      if (Math.hypot(x - region.cx, y - region.cy) < inner - 1) {
+        i++;
+        // Additive recurrences with irrational steps: evenly spread, deterministic.
+        xs.push(x + ((i * 0.6180339887498949) % 1));
+        ys.push(y + ((i * 0.7548776662466927) % 1));
       }
     }
   }
@@ -281,6 +276,7 @@ export function measureLattice(
   region: DiskRegion,
   waferDiameterPx: number,
   notchAngleDeg: number,
+  noiseSigma: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
   const withPrior = measureLatticeAt(
@@ -288,6 +284,7 @@ export function measureLattice(
     region,
     waferDiameterPx,
     notchAngleDeg,
+    noiseSigma,
     gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180),
     expectedPitchPx,
   );
@@ -298,6 +295,7 @@ export function measureLattice(
     region,
     waferDiameterPx,
     notchAngleDeg,
+    noiseSigma,
     gridOrientation(map, region),
     expectedPitchPx,
   );
@@ -310,6 +308,7 @@ function measureLatticeAt(
   region: DiskRegion,
   waferDiameterPx: number,
   notchAngleDeg: number,
+  noiseSigma: number,
   angle: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
@@ -350,16 +349,20 @@ function measureLatticeAt(
   if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) return null;
   const a = refineVector(map, region, { x: ua.x * pitchA, y: ua.y * pitchA });
   const b = refineVector(map, region, { x: ub.x * pitchB, y: ub.y * pitchB });
-  const periodicity = Math.min(matchQuality(map, region, a), matchQuality(map, region, b));
+  const periodicity = Math.min(
+    matchQuality(map, region, a, noiseSigma),
+    matchQuality(map, region, b, noiseSigma),
+  );
   if (periodicity < 0.5) return null;
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
+  const phasePoints = diskPoints(map, region, 2);
   const unitA = { x: a.x / la, y: a.y / la };
   const unitB = { x: b.x / lb, y: b.y / lb };
   const lattice: Lattice = {
     a,
     b,
-    streetPhase: { a: streetPhase(map, region, unitA, la), b: streetPhase(map, region, unitB, lb) },
+    streetPhase: { a: streetPhase(phasePoints, unitA, la), b: streetPhase(phasePoints, unitB, lb) },
     periodicity,
   };
   return Math.abs(unitA.x) >= Math.abs(unitB.x)
@@ -373,13 +376,19 @@ function measureLatticeAt(
 }
 
 /**
- * 1 - (difference energy at shift v) / (difference energy at v/2): near 1 when v maps the
- * pattern onto itself and half of it does not (a die lattice); near 0 on smooth surfaces,
- * where every small shift matches about equally well.
+ * 1 - (pattern difference energy at shift v) / (at v/2), the noise's share removed from both:
+ * near 1 when v maps the pattern onto itself and half of it does not (a die lattice), low on
+ * smooth surfaces where no shift matches better than another, and insensitive to how noisy
+ * the image is. A pattern too faint to stand above the noise scores 0.
  */
-function matchQuality(map: FloatMap, region: DiskRegion, v: Vector): number {
+function matchQuality(map: FloatMap, region: DiskRegion, v: Vector, noiseSigma: number): number {
   const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000);
-  const half = shiftCost(map, xs, ys, { x: v.x / 2, y: v.y / 2 });
-  if (half <= 0) return 0;
-  return 1 - shiftCost(map, xs, ys, v) / half;
+  const halfShift = { x: v.x / 2, y: v.y / 2 };
+  const variance = noiseSigma * noiseSigma;
+  // Two bilinear samples at scattered sub-pixel offsets: 2 x E[sum of weights^2] = 8/9 sigma^2.
+  const floor = (8 / 9) * variance;
+  const halfPattern = shiftCost(map, xs, ys, halfShift) - floor;
+  if (halfPattern <= 0.5 * variance) return 0;
+  const fullPattern = Math.max(0, shiftCost(map, xs, ys, v) - floor);
+  return 1 - fullPattern / halfPattern;
 }
