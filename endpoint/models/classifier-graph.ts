@@ -143,3 +143,48 @@ export function encodeClassifierOnnx(
     },
   });
 }
+
+export interface StagePolicy {
+  /** Drop a detection when false_alarm is its most likely class with at least this probability. */
+  dropFalseAlarmAt: number;
+  /** Replace the detector's class only when the stage's best real class is at least this likely. */
+  relabelAt: number;
+}
+
+export const DEFAULT_STAGE_POLICY: StagePolicy = { dropFalseAlarmAt: 0.5, relabelAt: 0.8 };
+
+export type StageDecision =
+  | { drop: true }
+  | { drop: false; class: Exclude<StageClass, "false_alarm">; score: number };
+
+/**
+ * What the second stage does with one detection given its probabilities (STAGE_CLASSES order).
+ * The detector is right most of the time, so an unsure stage keeps the detector's class and
+ * only rescores it; the score is always the stage's probability for the class reported.
+ */
+export function decideStage(
+  probabilities: ArrayLike<number>,
+  detectorClass: string,
+  policy: StagePolicy = DEFAULT_STAGE_POLICY,
+): StageDecision {
+  const falseAlarm = STAGE_CLASSES.indexOf("false_alarm");
+  let best = 0;
+  let bestReal = -1;
+  for (let j = 0; j < STAGE_CLASSES.length; j++) {
+    const p = probabilities[j] as number;
+    if (p > (probabilities[best] as number)) best = j;
+    if (j !== falseAlarm && (bestReal < 0 || p > (probabilities[bestReal] as number))) bestReal = j;
+  }
+  if (best === falseAlarm && (probabilities[best] as number) >= policy.dropFalseAlarmAt) {
+    return { drop: true };
+  }
+  const detectorIndex = STAGE_CLASSES.indexOf(detectorClass as StageClass);
+  const keepDetector =
+    detectorIndex >= 0 &&
+    detectorIndex !== falseAlarm &&
+    (probabilities[bestReal] as number) < policy.relabelAt;
+  const chosen = keepDetector ? detectorIndex : bestReal;
+  const label = STAGE_CLASSES[chosen] as Exclude<StageClass, "false_alarm">;
+  const score = Math.min(1, Math.max(0, probabilities[chosen] as number));
+  return { drop: false, class: label, score };
+}

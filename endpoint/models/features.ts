@@ -4,7 +4,7 @@ import { DEFECT_CLASSES } from "../../schemas/common.ts";
 import type { Defect, Wafer } from "../../schemas/detection.ts";
 
 /** Bump when any feature's definition changes: models record it and the stage refuses others. */
-export const FEATURE_SET = "waferflow-features-v1";
+export const FEATURE_SET = "waferflow-features-v2";
 
 export const FEATURE_NAMES = [
   "log_area_over_r2",
@@ -19,6 +19,8 @@ export const FEATURE_NAMES = [
   "rim_sharpness",
   "interior_over_rim_gradient",
   "flatness",
+  "core_fraction",
+  "log_compactness",
   "radial_position",
   "log1p_rim_distance_mm",
   "patterned",
@@ -44,6 +46,47 @@ function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
   return sorted[index] as number;
+}
+
+/**
+ * Share of the defect (above 30% of its smoothed peak) that is also above 70%: near 1 for a
+ * sharp-rimmed plateau, small for a soft-edged blob whose flanks spread wide.
+ */
+function coreShare(
+  deviations: Float64Array,
+  width: number,
+  height: number,
+  polarity: number,
+): number {
+  const smoothed = new Float64Array(deviations.length);
+  let peak = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0;
+      let n = 0;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= width) continue;
+          sum += polarity * (deviations[yy * width + xx] as number);
+          n++;
+        }
+      }
+      const value = sum / n;
+      smoothed[y * width + x] = value;
+      if (value > peak) peak = value;
+    }
+  }
+  if (!(peak > 0)) return 0;
+  let halo = 0;
+  let core = 0;
+  for (const value of smoothed) {
+    if (value > 0.3 * peak) halo++;
+    if (value > 0.7 * peak) core++;
+  }
+  return halo > 0 ? core / halo : 0;
 }
 
 /**
@@ -115,13 +158,13 @@ export function defectFeatures(image: GrayImage, wafer: Wafer, defect: Defect): 
   let elongation = 0;
   let rimGradient = 0;
   let interiorGradient = 0;
+  let rimCount = 0;
   if (area > 0) {
     const mx = sx / area;
     const my = sy / area;
     let cxx = 0;
     let cyy = 0;
     let cxy = 0;
-    let rimCount = 0;
     let interiorCount = 0;
     const bw1 = bx1 - bx;
     for (let y = by, i = 0; y < by1; y++) {
@@ -165,6 +208,9 @@ export function defectFeatures(image: GrayImage, wafer: Wafer, defect: Defect): 
     interiorGradient = interiorCount ? interiorGradient / interiorCount : 0;
   }
 
+  const coreFraction = coreShare(deviations, bx1 - bx, by1 - by, polarity);
+  // Perimeter squared over 4 pi area: about 1 for a disk, larger for ragged or thin shapes.
+  const compactness = area > 0 ? (rimCount * rimCount) / (4 * Math.PI * area) : 1;
   const distance = Math.hypot(
     defect.centroidPx.x - wafer.centerPx.x,
     defect.centroidPx.y - wafer.centerPx.y,
@@ -185,6 +231,8 @@ export function defectFeatures(image: GrayImage, wafer: Wafer, defect: Defect): 
     rimGradient / peak,
     interiorGradient / Math.max(rimGradient, 1e-9),
     area > 0 ? signal / area / peak : 0,
+    coreFraction,
+    Math.log(Math.max(compactness, 1e-3)),
     distance / R,
     Math.log1p(rimDistanceMm),
     wafer.surface === "patterned" ? 1 : 0,

@@ -6,11 +6,14 @@ import type { GrayImage } from "../../lib/gray-image.ts";
 import type { Defect } from "../../schemas/detection.ts";
 import { ModelLoadError, ModelNotLoadedError, ModelOutputError } from "../errors.ts";
 import {
+  DEFAULT_STAGE_POLICY,
+  decideStage,
   METADATA_CLASSES,
   METADATA_FEATURE_SET,
   STAGE_CLASSES,
   STAGE_INPUT_NAME,
   STAGE_OUTPUT_NAME,
+  type StagePolicy,
 } from "./classifier-graph.ts";
 import { defectFeatures, FEATURE_COUNT, FEATURE_SET } from "./features.ts";
 import type { DetectionResult, RefinementStage } from "./model.ts";
@@ -22,13 +25,7 @@ import { readOnnxMetadata } from "./onnx-proto.ts";
  *   output `probabilities` float32 [N, 6] over STAGE_CLASSES, rows summing to 1
  * Optional metadata_props `waferflow.feature_set` and `waferflow.classes` must match when present.
  */
-export interface OnnxStageOptions {
-  /** Drop a detection when P(false_alarm) is at least this and is its most likely class. */
-  dropFalseAlarmAt?: number;
-}
-
-export const DEFAULT_DROP_FALSE_ALARM_AT = 0.5;
-const FALSE_ALARM_INDEX = STAGE_CLASSES.indexOf("false_alarm");
+export type OnnxStageOptions = Partial<StagePolicy>;
 
 function describeShape(meta: ort.InferenceSession.ValueMetadata | undefined): string {
   if (!meta) return "nothing";
@@ -51,7 +48,7 @@ export function createOnnxRefinementStage(
   path: string,
   options: OnnxStageOptions = {},
 ): RefinementStage {
-  const dropAt = options.dropFalseAlarmAt ?? DEFAULT_DROP_FALSE_ALARM_AT;
+  const policy: StagePolicy = { ...DEFAULT_STAGE_POLICY, ...options };
   let session: ort.InferenceSession | undefined;
   let inputName = STAGE_INPUT_NAME;
   let outputName = STAGE_OUTPUT_NAME;
@@ -156,23 +153,9 @@ export function createOnnxRefinementStage(
           i * STAGE_CLASSES.length,
           (i + 1) * STAGE_CLASSES.length,
         );
-        let best = 0;
-        let bestReal = -1;
-        for (let j = 0; j < row.length; j++) {
-          if ((row[j] as number) > (row[best] as number)) best = j;
-          if (
-            j !== FALSE_ALARM_INDEX &&
-            (bestReal < 0 || (row[j] as number) > (row[bestReal] as number))
-          ) {
-            bestReal = j;
-          }
-        }
-        if (best === FALSE_ALARM_INDEX && (row[best] as number) >= dropAt) return;
-        const label = STAGE_CLASSES[bestReal];
-        if (label === undefined || label === "false_alarm") return;
-        // The score is the probability the model gives the reported class.
-        const score = Math.min(1, Math.max(0, row[bestReal] as number));
-        defects.push({ ...defect, class: label, score });
+        const decision = decideStage(row, defect.class, policy);
+        if (!decision.drop)
+          defects.push({ ...defect, class: decision.class, score: decision.score });
       });
       const onnxMs = Math.round((performance.now() - started) * 100) / 100;
       return { ...result, defects, timingMs: { ...result.timingMs, onnx: onnxMs } };

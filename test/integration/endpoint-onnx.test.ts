@@ -39,7 +39,7 @@ function everythingIs(to: (typeof STAGE_CLASSES)[number]): ClassifierWeights {
   );
   for (const cls of DEFECT_CLASSES) {
     const row = weights[FEATURE_NAMES.indexOf(`detector_is_${cls}`)] as number[];
-    row[STAGE_CLASSES.indexOf(to)] = 3;
+    row[STAGE_CLASSES.indexOf(to)] = 4;
   }
   return {
     mean: new Array<number>(FEATURE_COUNT).fill(0),
@@ -155,7 +155,7 @@ describe("endpoint with ONNX models", () => {
       );
       assert.equal(body.model.name, "waferflow-classical+onnx-all-scratch");
       assert.ok(body.defects.length > 0);
-      const expectedScore = Math.exp(3) / (Math.exp(3) + 5);
+      const expectedScore = Math.exp(4) / (Math.exp(4) + 5);
       for (const defect of body.defects) {
         assert.equal(defect.class, "scratch");
         assert.ok(Math.abs(defect.score - expectedScore) < 1e-5);

@@ -8,6 +8,7 @@ import * as ort from "onnxruntime-node";
 import { ModelLoadError, ModelSpecError } from "../../endpoint/errors.ts";
 import {
   type ClassifierWeights,
+  decideStage,
   encodeClassifierOnnx,
   forwardClassifier,
   STAGE_CLASSES,
@@ -186,6 +187,19 @@ describe("defectFeatures", () => {
     const stainRim = feature(stainFeatures, "rim_sharpness");
     assert.ok(voidRim > 3 * stainRim, `void ${voidRim} vs stain ${stainRim}`);
     assert.ok(feature(voidFeatures, "flatness") > feature(stainFeatures, "flatness"));
+  });
+
+  it("finds most of a void in its core and little of a soft stain", () => {
+    const voidCore = feature(voidFeatures, "core_fraction");
+    const stainCore = feature(stainFeatures, "core_fraction");
+    assert.ok(voidCore > 0.7, `void core ${voidCore}`);
+    assert.ok(stainCore < 0.45, `stain core ${stainCore}`);
+  });
+
+  it("sees a round void as compact and a thin scratch as far from it", () => {
+    const voidCompactness = feature(voidFeatures, "log_compactness");
+    assert.ok(Math.abs(voidCompactness) < 0.5, `void ${voidCompactness}`);
+    assert.ok(feature(scratchFeatures, "log_compactness") > voidCompactness + 1);
   });
 
   it("measures contrast against the noise and the wafer level", () => {
@@ -405,6 +419,49 @@ describe("ONNX second stage", () => {
       (e: unknown) =>
         e instanceof ModelLoadError &&
         /must take one float32 input \[N, \d+\].*takes 'features' float32 \[N, 3\]/.test(e.message),
+    );
+  });
+});
+
+describe("decideStage", () => {
+  const probs = (values: Partial<Record<(typeof STAGE_CLASSES)[number], number>>) =>
+    STAGE_CLASSES.map((c) => values[c] ?? 0);
+
+  it("drops a detection whose most likely class is false_alarm at the drop confidence", () => {
+    assert.deepEqual(decideStage(probs({ false_alarm: 0.6, void: 0.4 }), "void"), { drop: true });
+    assert.deepEqual(
+      decideStage(probs({ false_alarm: 0.6, void: 0.4 }), "void", {
+        dropFalseAlarmAt: 0.7,
+        relabelAt: 0.8,
+      }),
+      {
+        drop: false,
+        class: "void",
+        score: 0.4,
+      },
+    );
+  });
+
+  it("relabels only when confident, and keeps the detector's class (rescored) otherwise", () => {
+    assert.deepEqual(decideStage(probs({ stain: 0.85, void: 0.15 }), "void"), {
+      drop: false,
+      class: "stain",
+      score: 0.85,
+    });
+    const unsure = decideStage(probs({ stain: 0.55, void: 0.45 }), "void");
+    assert.equal(unsure.drop, false);
+    assert.equal(unsure.drop === false && unsure.class, "void");
+    assert.ok(unsure.drop === false && Math.abs(unsure.score - 0.45) < 1e-12);
+  });
+
+  it("always relabels a detection the detector called unknown", () => {
+    assert.deepEqual(
+      decideStage(probs({ scratch: 0.4, particle: 0.3, false_alarm: 0.3 }), "unknown"),
+      {
+        drop: false,
+        class: "scratch",
+        score: 0.4,
+      },
     );
   });
 });

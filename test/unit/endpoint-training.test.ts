@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import { forwardClassifier, STAGE_CLASSES } from "../../endpoint/models/classifier-graph.ts";
 import { FEATURE_COUNT } from "../../endpoint/models/features.ts";
 import {
-  compareOnSamples,
+  compareDecisions,
+  crossValidate,
   labelFor,
   type Sample,
   seededRandom,
@@ -65,12 +66,15 @@ describe("trainClassifier", () => {
     assert.ok(correct / unseen.length > 0.9, `accuracy ${correct / unseen.length}`);
   });
 
-  it("reports how the stage compares with the detector's own labels", () => {
-    const weights = trainClassifier(toySamples(300, 2), options);
-    const report = compareOnSamples(weights, toySamples(120, 4), 0.5);
-    assert.equal(report.realDetections + report.falseAlarms, 120);
+  it("cross-validates by wafer and reports how the stage compares with the detector", () => {
+    const samples = toySamples(300, 2);
+    const predictions = crossValidate(samples, options, 3);
+    assert.equal(predictions.length, samples.length);
+    const report = compareDecisions(predictions);
+    assert.equal(report.realDetections + report.falseAlarms, samples.length);
+    // The toy detector always says "unknown", so it is never right and the stage does all the work.
     assert.equal(report.detectorClassAccuracy, 0);
-    assert.ok(report.stageClassAccuracy > 0.9);
-    assert.ok(report.falseAlarmsDropped / report.falseAlarms > 0.9);
+    assert.ok(report.stageClassAccuracy > 0.85, `stage ${report.stageClassAccuracy}`);
+    assert.ok(report.falseAlarmsDropped / report.falseAlarms > 0.85);
   });
 });
