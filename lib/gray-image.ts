@@ -35,14 +35,18 @@ export function fullScale(image: Pick<GrayImage, "bitDepth">): number {
   return image.bitDepth === 16 ? 65535 : 255;
 }
 
-/**
- * Decodes PNG or TIFF (8 or 16 bit, gray or colour) to luminance. Colour is converted with
- * libvips' sRGB-to-b-w luminance; 16-bit input stays 16 bit so no precision is lost.
- */
-export async function decodeGray(
+export interface ImageHeader {
+  width: number;
+  height: number;
+  bitDepth: 8 | 16;
+  format: "png" | "tiff";
+}
+
+/** Reads only the header: PNG or TIFF, within the size limits, or a named error. */
+export async function readImageHeader(
   bytes: Uint8Array,
   limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
-): Promise<GrayImage> {
+): Promise<ImageHeader> {
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -55,7 +59,19 @@ export async function decodeGray(
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   checkSize(width, height, limits);
-  const sixteen = meta.depth === "ushort" || meta.depth === "short";
+  const bitDepth = meta.depth === "ushort" || meta.depth === "short" ? 16 : 8;
+  return { width, height, bitDepth, format: meta.format };
+}
+
+/**
+ * Decodes PNG or TIFF (8 or 16 bit, gray or colour) to luminance. Colour is converted with
+ * libvips' sRGB-to-b-w luminance; 16-bit input stays 16 bit so no precision is lost.
+ */
+export async function decodeGray(
+  bytes: Uint8Array,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): Promise<GrayImage> {
+  const sixteen = (await readImageHeader(bytes, limits)).bitDepth === 16;
   try {
     const pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels }).removeAlpha();
     if (sixteen) {

@@ -1,12 +1,12 @@
 // Verifies one wafer image against its manifest checksum and turns it into the detector's input.
 import { createHash } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import sharp, { type Metadata } from "sharp";
+import sharp from "sharp";
 import {
-  checkSize,
   DEFAULT_DECODE_LIMITS,
   type DecodeLimits,
   ImageDecodeError,
+  readImageHeader,
 } from "../../lib/gray-image.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import type { ImageTaskInput, PreprocessedImage } from "../../schemas/workflow.ts";
@@ -39,18 +39,9 @@ export async function preprocessBytes(
 ): Promise<{ png: Buffer; info: Omit<PreprocessedImage, "preprocessedKey" | "bytes"> }> {
   const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
   const maxSide = options.maxSide ?? DETECTOR_MAX_SIDE;
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (cause) {
-    throw new ImageDecodeError(`not a decodable image: ${(cause as Error).message}`, { cause });
-  }
-  if (meta.format !== "png" && meta.format !== "tiff") {
-    throw new ImageDecodeError(`unsupported image format '${meta.format}': expected PNG or TIFF`);
-  }
-  const originalWidth = meta.width ?? 0;
-  const originalHeight = meta.height ?? 0;
-  checkSize(originalWidth, originalHeight, limits);
+  const header = await readImageHeader(bytes, limits);
+  const originalWidth = header.width;
+  const originalHeight = header.height;
   const scale = Math.min(1, maxSide / Math.max(originalWidth, originalHeight));
   const width = Math.max(1, Math.round(originalWidth * scale));
   const height = Math.max(1, Math.round(originalHeight * scale));
@@ -68,7 +59,7 @@ export async function preprocessBytes(
       info: {
         originalWidth,
         originalHeight,
-        originalBitDepth: meta.depth === "ushort" || meta.depth === "short" ? 16 : 8,
+        originalBitDepth: header.bitDepth,
         width,
         height,
         scale: width / originalWidth,

@@ -1,48 +1,23 @@
 // The Debian aws CLI, an independent client, against every local service: the wire protocols, not just our SDK use.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
 
-const AWS = "/usr/bin/aws";
 const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
-const run = promisify(execFile);
 
 describe("local stack through the aws CLI", () => {
   let stack: LocalStack;
   let workDir: string;
 
   /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
-  async function aws(service: string, endpoint: string, ...args: string[]): Promise<unknown> {
-    const { stdout } = await run(
-      AWS,
-      [service, "--endpoint-url", endpoint, "--output", "json", ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: workDir,
-          AWS_CONFIG_FILE: join(workDir, "no-config"),
-          AWS_SHARED_CREDENTIALS_FILE: join(workDir, "no-credentials"),
-          AWS_ACCESS_KEY_ID: stack.env.AWS_ACCESS_KEY_ID ?? "",
-          AWS_SECRET_ACCESS_KEY: stack.env.AWS_SECRET_ACCESS_KEY ?? "",
-          AWS_DEFAULT_REGION: "us-east-1",
-          AWS_PAGER: "",
-        },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
-    return stdout.trim() ? JSON.parse(stdout) : undefined;
-  }
+  let aws: AwsCli;
 
   before(async () => {
-    assert.ok(
-      existsSync(AWS),
-      `${AWS} is missing: install the Debian aws CLI with 'apt-get update && apt-get install -y awscli'`,
-    );
+    assertAwsCliInstalled();
     workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
     stack = await startLocalStack({
       ephemeral: true,
@@ -50,6 +25,7 @@ describe("local stack through the aws CLI", () => {
       startEndpoint: false,
       log: () => {},
     });
+    aws = awsCli(stack);
   });
 
   after(async () => {

@@ -1,50 +1,27 @@
 // The Debian aws CLI, an independent client, sees a processed lot in the local stack's S3 and DynamoDB.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { replayLots } from "../../cli/replay.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
+import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
 
-const AWS = "/usr/bin/aws";
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
-const run = promisify(execFile);
 
 describe("a lot seen through the aws CLI", () => {
   let stack: LocalStack;
   let lotDir: string;
   const lotId = "AWSCLI-LOT-1";
 
-  async function aws(service: "s3api" | "dynamodb" | "s3", endpoint: string, ...args: string[]) {
-    const { stdout } = await run(
-      AWS,
-      [service, "--endpoint-url", endpoint, "--output", "json", ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: tmpdir(),
-          AWS_ACCESS_KEY_ID: stack.env.AWS_ACCESS_KEY_ID ?? "",
-          AWS_SECRET_ACCESS_KEY: stack.env.AWS_SECRET_ACCESS_KEY ?? "",
-          AWS_DEFAULT_REGION: "us-east-1",
-          AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
-          AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
-        },
-      },
-    );
-    // `aws s3` speaks to people, the others in JSON.
-    return service !== "s3" && stdout.trim() ? JSON.parse(stdout) : undefined;
-  }
+  let aws: AwsCli;
 
   before(async () => {
-    assert.ok(
-      existsSync(AWS),
-      `${AWS} is missing: apt-get install -y awscli (npm test does it as root)`,
-    );
+    assertAwsCliInstalled();
     stack = await startLocalStack({ ephemeral: true, log: () => {} });
+    aws = awsCli(stack);
     lotDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-"));
     const truth = JSON.parse(readFileSync(join(FIXTURE, "truth.json"), "utf8")) as {
       wafers: Array<{ fileName: string }>;
