@@ -268,13 +268,16 @@ export function mergeFragments(
     const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx, false));
     const strength = (f: BlobFeatures) => f.peakScore * f.pixelCount;
     features.forEach((f, i) => {
+      // Only broad defects echo (a thin line is masked by the rank statistic), and an echo
+      // is at most about half as strong as its host (one of two pair members differs).
       const host = features.some(
         (g, j) =>
           j !== i &&
           g.sign !== f.sign &&
-          Math.max(g.bbox.x1 - g.bbox.x0, g.bbox.y1 - g.bbox.y0) >= bigPx &&
+          g.widthPx >= bigPx &&
           strength(g) > 2 * strength(f) &&
-          g.peakScore >= f.peakScore &&
+          (f.peakScore <= 0.6 * g.peakScore ||
+            (f.peakScore <= g.peakScore && f.lengthPx >= bigPx)) &&
           boxesNear(f, g, echoReachPx),
       );
       if (host) dropped.add(i);

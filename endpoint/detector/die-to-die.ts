@@ -54,7 +54,6 @@ function interiorRun(
   noiseSigma: number,
   range: Float32Array,
 ): void {
-  const halfShare = 0.5 * MISREGISTRATION_SHARE;
   const deviation = (base: number, v: number, k: number): number => {
     const j1 = base + (offsets[k] as number);
     const fx1 = fxs[k] as number;
@@ -78,8 +77,8 @@ function interiorRun(
         (aBottom - aTop) * (fys[k] as number) +
         bTop +
         (bBottom - bTop) * (fys[k + 1] as number));
-    const spread = (range[j1] as number) + (range[j2] as number);
-    const allowance = Math.max(0, halfShare * spread - noiseSigma);
+    const spread = Math.max(range[j1] as number, range[j2] as number);
+    const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
     const d = v - ref;
     return d - Math.min(Math.max(d, -allowance), allowance);
   };
@@ -310,7 +309,7 @@ function edgePixel(
         0.5 *
         (bilinearAt(data, width, j1, fxs[k] as number, fys[k] as number) +
           bilinearAt(data, width, j2, fxs[k + 1] as number, fys[k + 1] as number));
-      e = allowed(v, ref, 0.5 * ((range[j1] as number) + (range[j2] as number)), noiseSigma);
+      e = allowed(v, ref, Math.max(range[j1] as number, range[j2] as number), noiseSigma);
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
