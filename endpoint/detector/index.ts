@@ -102,14 +102,17 @@ function parseHints(hints: DetectionHints | undefined): DetectionHints {
 function diskQuantile(
   data: Float32Array,
   width: number,
+  height: number,
   region: DiskRegion,
   absolute: boolean,
   q: number,
 ): number {
   const step = Math.max(1, Math.floor(region.r / 150));
   const values: number[] = [];
-  for (let y = Math.ceil(region.cy - region.r); y < region.cy + region.r; y += step) {
-    for (let x = Math.ceil(region.cx - region.r); x < region.cx + region.r; x += step) {
+  const yEnd = Math.min(height, region.cy + region.r);
+  const xEnd = Math.min(width, region.cx + region.r);
+  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
       if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
       const v = data[y * width + x] as number;
       values.push(absolute ? Math.abs(v) : v);
@@ -126,11 +129,14 @@ function structuredShare(
   region: DiskRegion,
   limit: number,
 ): number {
+  const { width, height } = work;
   const step = Math.max(1, Math.floor(region.r / 100));
   let total = 0;
   let out = 0;
-  for (let y = Math.ceil(region.cy - region.r); y < region.cy + region.r; y += step) {
-    for (let x = Math.ceil(region.cx - region.r); x < region.cx + region.r; x += step) {
+  const yEnd = Math.min(height, region.cy + region.r);
+  const xEnd = Math.min(width, region.cx + region.r);
+  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
       if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
       total++;
       const deviation =
@@ -246,7 +252,7 @@ export function analyseWafer(
     estimateNoiseSigma(work.data, work.width, work.height, analysis),
     0.3 / scale,
   );
-  const level = diskQuantile(work.data, work.width, analysis, false, 0.5);
+  const level = diskQuantile(work.data, work.width, work.height, analysis, false, 0.5);
   lap("noise");
 
   const residual = new Float32Array(work.width * work.height);
@@ -288,7 +294,7 @@ export function analyseWafer(
   // die-to-die residuals are zero-inflated by their edge allowance, and false alarms live in
   // the tail. Defects cover a few % of the disk at most, which moves this little.
   const scoreSigma = Math.max(
-    diskQuantile(score, work.width, analysis, true, 0.95) / 1.96,
+    diskQuantile(score, work.width, work.height, analysis, true, 0.95) / 1.96,
     0.3 * sigmaMap,
   );
   // 4% of the level is the spec's floor for a must-find defect; a quarter of it leaves room

@@ -33,7 +33,7 @@ export function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: 
 
 /** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
 function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 8000);
+  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 8000, map);
   let best = { ...start };
   let bestCost = shiftCost(map, px, py, best);
   for (let delta = 0.5; delta > 0.02; delta /= 2) {
@@ -206,6 +206,7 @@ export function samplePoints(
   region: DiskRegion,
   reach: number,
   target: number,
+  map: { width: number; height: number },
 ): { xs: Float64Array; ys: Float64Array } {
   const inner = region.r - reach;
   const xs: number[] = [];
@@ -214,7 +215,10 @@ export function samplePoints(
   let i = 0;
   for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
     for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
-      if (Math.hypot(x - region.cx, y - region.cy) < inner - 1) {
+      // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
+      const inFrame =
+        x >= reach && y >= reach && x < map.width - 1 - reach && y < map.height - 1 - reach;
+      if (inFrame && Math.hypot(x - region.cx, y - region.cy) < inner - 1) {
         i++;
         // Additive recurrences with irrational steps: evenly spread, deterministic.
         xs.push(x + ((i * 0.6180339887498949) % 1));
@@ -237,7 +241,7 @@ function findPitch(
   lo: number,
   hi: number,
 ): number {
-  const { xs, ys } = samplePoints(region, hi + 2, 3000);
+  const { xs, ys } = samplePoints(region, hi + 2, 3000, map);
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
   const lags: number[] = [];
@@ -382,7 +386,7 @@ function measureLatticeAt(
  * the image is. A pattern too faint to stand above the noise scores 0.
  */
 function matchQuality(map: FloatMap, region: DiskRegion, v: Vector, noiseSigma: number): number {
-  const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000);
+  const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000, map);
   const halfShift = { x: v.x / 2, y: v.y / 2 };
   const variance = noiseSigma * noiseSigma;
   // Two bilinear samples at scattered sub-pixel offsets: 2 x E[sum of weights^2] = 8/9 sigma^2.

@@ -298,3 +298,24 @@ test("bad input is refused with errors that say what is wrong", () => {
     /invalid detection hint notchAngleDeg/,
   );
 });
+
+test("a wafer that overfills the frame on one side is still measured and inspected", () => {
+  // 98% of the side with the centre 3% off: the rim leaves the frame on the right.
+  const spec: WaferSpec = {
+    ...bareSpec,
+    centre: { x: 512 + 30, y: 512 - 10 },
+    radius: 0.49 * 1024,
+    defects: [disc("void", 400, 600, 14, 0.12)],
+    chip: undefined,
+    seed: 21,
+  };
+  const result = detect(renderWafer(spec));
+  assert.ok(Math.abs(result.wafer.centerPx.x - spec.centre.x) < 1, `cx ${result.wafer.centerPx.x}`);
+  assert.ok(Math.abs(result.wafer.radiusPx - spec.radius) < 1, `r ${result.wafer.radiusPx}`);
+  const score = scoreWafer(
+    [{ class: "void", bbox: spec.defects[0]?.bbox as BBox }],
+    result.defects,
+  );
+  assert.equal(score.found, 1);
+  assert.equal(score.falseAlarms, 0, JSON.stringify(result.defects));
+});
