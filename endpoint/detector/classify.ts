@@ -226,6 +226,11 @@ function boxesNear(a: BlobFeatures, b: BlobFeatures, gap: number): boolean {
 }
 
 /** Two elongated pieces lying on one line with a modest gap: fragments of one scratch. */
+/** Long and thin: a scratch or a piece of one (a spec scratch is 80-600 px by 1-4 px at 2048). */
+function isLine(f: BlobFeatures, sizeScale: number): boolean {
+  return f.lengthPx >= 30 * sizeScale && f.lengthPx >= 4 * Math.max(f.widthPx, 1);
+}
+
 function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean {
   const elongated = (f: BlobFeatures) =>
     f.lengthPx >= 3 * Math.max(f.widthPx, 1) && f.lengthPx >= 12 * sizeScale;
@@ -311,12 +316,17 @@ function mergeKept(
         const b = features[j] as BlobFeatures;
         const big = (f: BlobFeatures) =>
           Math.max(f.bbox.x1 - f.bbox.x0, f.bbox.y1 - f.bbox.y0) >= bigPx;
+        // A line only joins what continues it: a particle or void next to a scratch is its own
+        // defect, and a scratch crossing a stain stays a scratch.
+        const lineInvolved = isLine(a, sizeScale) || isLine(b, sizeScale);
         const ringPiece =
+          !lineInvolved &&
           echoReachPx > 0 &&
           a.sign === b.sign &&
           (big(a) || big(b)) &&
           boxesNear(a, b, echoReachPx);
-        if (ringPiece || boxesNear(a, b, gap) || collinear(a, b, sizeScale)) {
+        const near = !lineInvolved && boxesNear(a, b, gap);
+        if (ringPiece || near || collinear(a, b, sizeScale)) {
           merged = uf.union(i, j) || merged;
         }
       }
