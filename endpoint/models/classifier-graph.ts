@@ -151,7 +151,7 @@ export interface StagePolicy {
   relabelAt: number;
 }
 
-export const DEFAULT_STAGE_POLICY: StagePolicy = { dropFalseAlarmAt: 0.5, relabelAt: 0.8 };
+export const DEFAULT_STAGE_POLICY: StagePolicy = { dropFalseAlarmAt: 0.7, relabelAt: 0.8 };
 
 export type StageDecision =
   | { drop: true }

@@ -428,16 +428,16 @@ describe("decideStage", () => {
     STAGE_CLASSES.map((c) => values[c] ?? 0);
 
   it("drops a detection whose most likely class is false_alarm at the drop confidence", () => {
-    assert.deepEqual(decideStage(probs({ false_alarm: 0.6, void: 0.4 }), "void"), { drop: true });
+    assert.deepEqual(decideStage(probs({ false_alarm: 0.75, void: 0.25 }), "void"), { drop: true });
     assert.deepEqual(
-      decideStage(probs({ false_alarm: 0.6, void: 0.4 }), "void", {
-        dropFalseAlarmAt: 0.7,
+      decideStage(probs({ false_alarm: 0.75, void: 0.25 }), "void", {
+        dropFalseAlarmAt: 0.8,
         relabelAt: 0.8,
       }),
       {
         drop: false,
         class: "void",
-        score: 0.4,
+        score: 0.25,
       },
     );
   });
