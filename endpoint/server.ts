@@ -17,7 +17,7 @@ import {
   UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "./errors.ts";
-import { createClassicalModel } from "./models/classical.ts";
+import { modelFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { createSerialQueue } from "./queue.ts";
 
@@ -146,7 +146,8 @@ export async function startEndpointServer(
   options: EndpointServerOptions,
 ): Promise<RunningEndpoint> {
   const host = options.host ?? "127.0.0.1";
-  const model = options.model ?? createClassicalModel();
+  // Without an explicit model, WAFERFLOW_MODEL decides, so the local stack honours it too.
+  const model = options.model ?? modelFromEnv();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const queue = createSerialQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
