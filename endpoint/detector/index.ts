@@ -37,6 +37,7 @@ import { type DiskRegion, estimateNoiseSigma } from "./noise.ts";
 import { binImage, binomialBlur3, type FloatMap, quantileInPlace } from "./raster.ts";
 import { type RimDeficit, readRim } from "./rim.ts";
 import { hysteresisBlobs } from "./segment.ts";
+import { measureSigmas, type PatternAwareSigma, sigmaAt, smallestSigma } from "./threshold.ts";
 
 export {
   DetectorError,
@@ -58,8 +59,10 @@ const EDGE_EXCLUSION_MM = 3;
 /** The working map is binned to about this many pixels on the shorter side. */
 const WORKING_SIDE = 1024;
 /** Detection thresholds on the smoothed residual, in units of its measured noise. */
-const SEED_SIGMAS = 5.5;
+const SEED_SIGMAS = 6;
 const GROW_SIGMAS = 2.5;
+/** Single working-map pixels: no smoothing gain, so a little stricter than SEED_SIGMAS. */
+const PIXEL_SEED_SIGMAS = 6.5;
 
 function checkImage(image: GrayImage): void {
   const { width, height, bitDepth, data } = image;
@@ -290,20 +293,39 @@ export function analyseWafer(
     lap("dieToDie");
   }
   binomialBlur3(residual, work.width, work.height, score);
-  // Scale from the 95th percentile of |score| (1.96 sigma if Gaussian), not from the median:
+  // Score noise from 95th percentiles of |score| (1.96 sigma if Gaussian), not from medians:
   // die-to-die residuals are zero-inflated by their edge allowance, and false alarms live in
-  // the tail. Defects cover a few % of the disk at most, which moves this little.
-  const scoreSigma = Math.max(
-    diskQuantile(score, work.width, work.height, analysis, true, 0.95) / 1.96,
-    0.3 * sigmaMap,
-  );
-  // 4% of the level is the spec's floor for a must-find defect; a quarter of it leaves room
+  // the tail. Defects cover a few % of the disk at most, which moves this little. On
+  // patterned wafers it is measured per class of pattern activity (flat die areas vs edges).
+  const [sigmaModel, residualModel] = measureSigmas(
+    [score, residual],
+    [0.3 * sigmaMap, 0.8 * sigmaMap],
+    work,
+    analysis,
+    lattice?.a ?? null,
+  ) as [PatternAwareSigma, PatternAwareSigma];
+  const scoreSigma = smallestSigma(sigmaModel);
+  // 4% of the level is the spec's floor for a must-find defect; a fraction of it leaves room
   // for the smoothing's attenuation of small defects.
-  const high = Math.max(SEED_SIGMAS * scoreSigma, 0.006 * Math.abs(level));
-  const low = Math.max(GROW_SIGMAS * scoreSigma, 0.003 * Math.abs(level));
+  const highFloor = 0.006 * Math.abs(level);
+  const lowFloor = 0.003 * Math.abs(level);
+  const highAt = (i: number) => Math.max(SEED_SIGMAS * sigmaAt(sigmaModel, i), highFloor);
+  const high = Math.max(SEED_SIGMAS * scoreSigma, highFloor);
+  const low = Math.max(GROW_SIGMAS * scoreSigma, lowFloor);
   const debug = (globalThis as { __wfDebug?: Record<string, unknown> }).__wfDebug;
-  if (debug) Object.assign(debug, { score, residual, width: work.width, sigmaMap });
-  const blobs = hysteresisBlobs(score, work.width, work.height, analysis, high, low);
+  if (debug) Object.assign(debug, { score, residual, width: work.width, sigmaMap, sigmaModel });
+  const pixelFloor = 2 * highFloor;
+  const blobs = hysteresisBlobs(score, work.width, work.height, analysis, {
+    minHigh: high,
+    minLow: low,
+    high: highAt,
+    low: (i) => Math.max(GROW_SIGMAS * sigmaAt(sigmaModel, i), lowFloor),
+    pixelSeed: {
+      residual,
+      min: Math.max(PIXEL_SEED_SIGMAS * smallestSigma(residualModel), pixelFloor),
+      high: (i) => Math.max(PIXEL_SEED_SIGMAS * sigmaAt(residualModel, i), pixelFloor),
+    },
+  });
   lap("segment");
 
   const ctx: FeatureContext = {
@@ -329,6 +351,9 @@ export function analyseWafer(
   const maxPitchPx = lattice
     ? Math.max(Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)) * scale
     : 0;
+  const mapIndexOf = (p: Point) =>
+    Math.min(work.height - 1, Math.max(0, Math.round(toMap(p.y)))) * work.width +
+    Math.min(work.width - 1, Math.max(0, Math.round(toMap(p.x))));
   const groups = lattice
     ? mergeFragments(blobs, ctx, sizeScale, 1.5 * maxPitchPx, 0.6 * minPitchPx)
     : mergeFragments(blobs, ctx, sizeScale);
@@ -360,7 +385,7 @@ export function analyseWafer(
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
       class: cls,
-      score: scoreFrom(f.peakScore / high),
+      score: scoreFrom(f.peakScore / highAt(mapIndexOf(f.centroid))),
       bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
       centroidPx: f.centroid,
       areaPx: f.areaPx,

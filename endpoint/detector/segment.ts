@@ -11,15 +11,29 @@ export interface Blob {
  * Blobs seeded where |score| >= high and grown (8-connected, same sign) over |score| >= low,
  * inside the analysis disk. Caps keep a pathological image from exhausting memory.
  */
+/** Seed and grow thresholds per pixel (they vary with the die pattern on patterned wafers). */
+export interface Thresholds {
+  /** Lower bounds of high(i) and low(i): cheap first tests before the per-pixel ones. */
+  minHigh: number;
+  minLow: number;
+  high: (i: number) => number;
+  low: (i: number) => number;
+  /**
+   * A second seed test on the unsmoothed residual: a defect smaller than a working-map pixel
+   * loses most of its peak to smoothing, and this keeps it.
+   */
+  pixelSeed?: { residual: Float32Array; min: number; high: (i: number) => number };
+}
+
 export function hysteresisBlobs(
   score: Float32Array,
   width: number,
   height: number,
   region: DiskRegion,
-  high: number,
-  low: number,
+  thresholds: Thresholds,
   maxBlobs = 4000,
 ): Blob[] {
+  const { minHigh, minLow } = thresholds;
   const visited = new Uint8Array(width * height);
   // Grown on demand: most images have a few small blobs, and this keeps peak memory down.
   let queue = new Int32Array(4096);
@@ -31,8 +45,18 @@ export function hysteresisBlobs(
     for (let x = Math.max(1, Math.ceil(cx - r)); x < Math.min(width - 1, cx + r); x++) {
       const seed = y * width + x;
       const sv = score[seed] as number;
-      if (visited[seed] || (sv < high && sv > -high) || !inside(x, y)) continue;
-      const sign: 1 | -1 = sv > 0 ? 1 : -1;
+      if (visited[seed] || !inside(x, y)) continue;
+      let seeded = (sv >= minHigh || sv <= -minHigh) && Math.abs(sv) >= thresholds.high(seed);
+      let sign: 1 | -1 = sv > 0 ? 1 : -1;
+      const alt = thresholds.pixelSeed;
+      if (!seeded && alt) {
+        const rv = alt.residual[seed] as number;
+        if ((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed)) {
+          seeded = true;
+          sign = rv > 0 ? 1 : -1;
+        }
+      }
+      if (!seeded) continue;
       let top = 0;
       let count = 0;
       queue[top++] = seed;
@@ -51,7 +75,8 @@ export function hysteresisBlobs(
             if (nx < 0 || nx >= width) continue;
             const q = ny * width + nx;
             if (visited[q]) continue;
-            if ((score[q] as number) * sign < low || !inside(nx, ny)) continue;
+            const sq = (score[q] as number) * sign;
+            if (sq < minLow || !inside(nx, ny) || sq < thresholds.low(q)) continue;
             visited[q] = 1;
             if (top === queue.length) {
               const grown = new Int32Array(queue.length * 2);

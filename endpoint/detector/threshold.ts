@@ -1,0 +1,146 @@
+// Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
+import type { Vector } from "./lattice.ts";
+import type { DiskRegion } from "./noise.ts";
+import { type FloatMap, quantileInPlace } from "./raster.ts";
+
+/**
+ * Score sigma per class of local pattern activity. On a patterned wafer the die-to-die
+ * residual leaks a little at motif edges and is pure noise on flat die areas; one global
+ * sigma would be too strict on the flat areas or too lax on the edges.
+ */
+export interface PatternAwareSigma {
+  /** Upper bounds of pattern activity per class (ascending); the last is +Infinity. */
+  bounds: Float64Array;
+  sigmas: Float64Array;
+  /** Offset (map px) to the same die position one die away, or 0 on bare wafers. */
+  neighbourOffset: number;
+  map: FloatMap;
+}
+
+const CLASSES = 6;
+/** |score| 95th percentile is 1.96 sigma for Gaussian noise. */
+const Q95_TO_SIGMA = 1 / 1.96;
+
+function range3x3(data: Float32Array, width: number, i: number): number {
+  let lo = data[i] as number;
+  let hi = lo;
+  for (let dy = -width; dy <= width; dy += width) {
+    for (let dx = -1; dx <= 1; dx++) {
+      const v = data[i + dy + dx] as number;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return hi - lo;
+}
+
+/**
+ * Pattern activity at pixel i: the 3x3 range at the same die position in the two neighbour
+ * dies along a, the smaller of the two. Measured on the neighbours so that a defect at i
+ * does not raise its own threshold, and the smaller one so that a defect there does not either.
+ */
+export function patternActivity(model: PatternAwareSigma, i: number): number {
+  if (model.neighbourOffset === 0) return 0;
+  const { data, width } = model.map;
+  const size = data.length - width - 1;
+  const plus = i + model.neighbourOffset;
+  const minus = i - model.neighbourOffset;
+  const a = plus > width && plus < size ? range3x3(data, width, plus) : Number.POSITIVE_INFINITY;
+  const b = minus > width && minus < size ? range3x3(data, width, minus) : Number.POSITIVE_INFINITY;
+  const m = Math.min(a, b);
+  return Number.isFinite(m) ? m : 0;
+}
+
+export function sigmaAt(model: PatternAwareSigma, i: number): number {
+  if (model.sigmas.length === 1) return model.sigmas[0] as number;
+  const activity = patternActivity(model, i);
+  let k = 0;
+  while (k < model.bounds.length - 1 && activity > (model.bounds[k] as number)) k++;
+  return model.sigmas[k] as number;
+}
+
+export function smallestSigma(model: PatternAwareSigma): number {
+  return Math.min(...model.sigmas);
+}
+
+/**
+ * Measures the noise sigma of each raster in `rasters` (from |value| 95th percentiles)
+ * overall on bare wafers, or per class of pattern activity on patterned ones; the classes
+ * are shared. Sigmas never fall below `floors[j]` and never fall as activity rises (busier
+ * areas cannot be quieter), which keeps sparse classes sane.
+ */
+export function measureSigmas(
+  rasters: Float32Array[],
+  floors: number[],
+  map: FloatMap,
+  region: DiskRegion,
+  latticeA: Vector | null,
+): PatternAwareSigma[] {
+  const { width, height } = map;
+  const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
+  const probe: PatternAwareSigma = {
+    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+    sigmas: Float64Array.of(0),
+    neighbourOffset,
+    map,
+  };
+  const step = Math.max(1, Math.floor(region.r / 110));
+  const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
+  const indices = new Int32Array(capacity);
+  let n = 0;
+  const yEnd = Math.min(height - 1, region.cy + region.r);
+  const xEnd = Math.min(width - 1, region.cx + region.r);
+  const r2 = region.r * region.r;
+  for (let y = Math.max(1, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    const dy = y - region.cy;
+    for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy < r2) indices[n++] = y * width + x;
+    }
+  }
+  const classOf = new Uint8Array(n);
+  let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
+  const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
+  if (classes > 1) {
+    const activity = new Float64Array(n);
+    for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
+    const sorted = Float64Array.from(activity).sort();
+    bounds = new Float64Array(CLASSES);
+    for (let k = 0; k < CLASSES - 1; k++) {
+      bounds[k] = sorted[Math.floor(((k + 1) / CLASSES) * (n - 1))] as number;
+    }
+    bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < n; j++) {
+      let k = 0;
+      while (k < CLASSES - 1 && (activity[j] as number) > (bounds[k] as number)) k++;
+      classOf[j] = k;
+    }
+  }
+  const counts = new Int32Array(classes);
+  for (let j = 0; j < n; j++)
+    counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
+  const buckets = Array.from(counts, (c) => new Float64Array(c));
+  return rasters.map((raster, r) => {
+    const fill = new Int32Array(classes);
+    const all = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const magnitude = Math.abs(raster[indices[j] as number] as number);
+      all[j] = magnitude;
+      const k = classOf[j] as number;
+      (buckets[k] as Float64Array)[fill[k] as number] = magnitude;
+      fill[k] = (fill[k] as number) + 1;
+    }
+    const floor = floors[r] ?? 0;
+    const global = Math.max(floor, quantileInPlace(all, n, 0.95) * Q95_TO_SIGMA);
+    const sigmas = new Float64Array(classes);
+    let running = floor;
+    for (let k = 0; k < classes; k++) {
+      const bucket = buckets[k] as Float64Array;
+      const sigma =
+        bucket.length >= 100 ? quantileInPlace(bucket, bucket.length, 0.95) * Q95_TO_SIGMA : global;
+      running = Math.max(running, classes === 1 ? global : sigma);
+      sigmas[k] = running;
+    }
+    return { bounds, sigmas, neighbourOffset, map };
+  });
+}
