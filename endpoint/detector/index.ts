@@ -10,7 +10,7 @@ import {
   type Wafer,
 } from "../../schemas/detection.ts";
 import {
-  evaluateBackground,
+  backgroundRowCoefficients,
   fitSmoothBackground,
   type SmoothBackground,
   subtractBackground,
@@ -138,13 +138,16 @@ function structuredShare(
   let out = 0;
   const yEnd = Math.min(height, region.cy + region.r);
   const xEnd = Math.min(width, region.cx + region.r);
+  const row = new Float64Array(background.degree + 1);
   for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    backgroundRowCoefficients(background, y, row);
     for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
       if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
       total++;
-      const deviation =
-        (work.data[y * work.width + x] as number) - evaluateBackground(background, x, y);
-      if (Math.abs(deviation) > limit) out++;
+      const u = (x - region.cx) / region.r;
+      let model = 0;
+      for (let p = background.degree; p >= 0; p--) model = model * u + (row[p] as number);
+      if (Math.abs((work.data[y * work.width + x] as number) - model) > limit) out++;
     }
   }
   return total > 0 ? out / total : 0;
@@ -260,11 +263,14 @@ export function analyseWafer(
 
   const residual = new Float32Array(work.width * work.height);
   const score = new Float32Array(work.width * work.height);
-  const background = fitSmoothBackground(work, analysis, sigmaMap);
   let lattice: Lattice | null = null;
   const sizeScale = Math.min(image.width, image.height) / 2048;
-  const structured = structuredShare(work, background, analysis, 5 * sigmaMap);
-  if (structured > 0.01 || hint.diePitchMm) {
+  // A hinted pitch says "patterned": the illumination model is then only needed if no
+  // lattice shows up after all.
+  let background: SmoothBackground | null = hint.diePitchMm
+    ? null
+    : fitSmoothBackground(work, analysis, sigmaMap);
+  if (!background || structuredShare(work, background, analysis, 5 * sigmaMap) > 0.01) {
     const expected = hint.diePitchMm
       ? { x: hint.diePitchMm.x / mmPerPx / scale, y: hint.diePitchMm.y / mmPerPx / scale }
       : undefined;
@@ -277,7 +283,10 @@ export function analyseWafer(
       expected,
     );
   }
-  if (!lattice) subtractBackground(work, background, residual);
+  if (!lattice) {
+    background ??= fitSmoothBackground(work, analysis, sigmaMap);
+    subtractBackground(work, background, residual);
+  }
   lap("model");
   if (lattice) {
     dieToDieResidual(

@@ -33,7 +33,7 @@ export function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: 
 
 /** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
 function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 8000, map);
+  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 5000, map);
   let best = { ...start };
   let bestCost = shiftCost(map, px, py, best);
   for (let delta = 0.5; delta > 0.02; delta /= 2) {
