@@ -418,7 +418,14 @@ export async function runEvaluateCommand(argv: string[]): Promise<number> {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
-  const result = await evaluateDirectory(args.dir);
+  let result: EvaluationResult;
+  try {
+    result = await evaluateDirectory(args.dir);
+  } catch (error) {
+    if (!(error instanceof EvaluationInputError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
   const failures: string[] = [];
   for (const [key, minimum] of Object.entries(args.minimums)) {
     const value = result.metrics[key as keyof typeof args.minimums];

@@ -364,6 +364,8 @@ export function classifyBlob(
   f: BlobFeatures,
   sizeScale: number,
   mapScale: number,
+  /** Extra blur (working-map px) the residual carries, e.g. the die-to-die pre-smoothing. */
+  extraBlurPx = 0,
 ): { cls: DefectClass; confidence: number } {
   const length = f.lengthPx / sizeScale;
   const width = f.widthPx / sizeScale;
@@ -378,7 +380,7 @@ export function classifyBlob(
   if (core < 45) return { cls: "void", confidence: Math.min(1, (45 - core) / 20 + 0.5) };
   if (core > 110) return { cls: "stain", confidence: Math.min(1, (core - 110) / 40 + 0.5) };
   const coreRadiusOnMap = f.coreDiameterPx / mapScale / 2;
-  const sharpLimit = Math.max(0.2, 2.5 / coreRadiusOnMap);
+  const sharpLimit = Math.max(0.2, (2.5 + extraBlurPx) / coreRadiusOnMap);
   return f.edgeSoftness > sharpLimit
     ? { cls: "stain", confidence: Math.min(1, 0.5 + (f.edgeSoftness - sharpLimit) * 4) }
     : { cls: "void", confidence: Math.min(1, 0.5 + (sharpLimit - f.edgeSoftness) * 4) };

@@ -61,6 +61,8 @@ const WORKING_SIDE = 1024;
 /** Detection thresholds on the smoothed residual, in units of its measured noise. */
 const SEED_SIGMAS = 6;
 const GROW_SIGMAS = 2.5;
+/** Noise sigma after [1 2 1] x [1 2 1] / 16 smoothing of white noise: 6/16. */
+const BINOMIAL_NOISE_GAIN = 0.375;
 /** Single working-map pixels: no smoothing gain, so a little stricter than SEED_SIGMAS. */
 const PIXEL_SEED_SIGMAS = 6.5;
 
@@ -289,13 +291,18 @@ export function analyseWafer(
   }
   lap("model");
   if (lattice) {
+    // Compared on a lightly smoothed map: box-binned fine motif features alias differently
+    // in each die (a 1 px gap falls in one bin here, across two there); smoothing makes the
+    // map interpolable so that neighbour dies can be sampled at sub-pixel offsets.
+    const smoothMap = new Float32Array(work.width * work.height);
+    binomialBlur3(work.data, work.width, work.height, smoothMap);
     dieToDieResidual(
-      work,
+      { ...work, data: smoothMap },
       lattice.a,
       lattice.b,
       analysis,
       circle.r / scale,
-      sigmaMap,
+      BINOMIAL_NOISE_GAIN * sigmaMap,
       residual,
       score,
     );
@@ -321,8 +328,6 @@ export function analyseWafer(
   const highAt = (i: number) => Math.max(SEED_SIGMAS * sigmaAt(sigmaModel, i), highFloor);
   const high = Math.max(SEED_SIGMAS * scoreSigma, highFloor);
   const low = Math.max(GROW_SIGMAS * scoreSigma, lowFloor);
-  const debug = (globalThis as { __wfDebug?: Record<string, unknown> }).__wfDebug;
-  if (debug) Object.assign(debug, { score, residual, width: work.width, sigmaMap, sigmaModel });
   const pixelFloor = 2 * highFloor;
   const blobs = hysteresisBlobs(score, work.width, work.height, analysis, {
     minHigh: high,
@@ -390,7 +395,7 @@ export function analyseWafer(
     );
     if (inChipZone) continue;
     features.push(f);
-    const { cls } = classifyBlob(f, sizeScale, scale);
+    const { cls } = classifyBlob(f, sizeScale, scale, lattice ? 1.5 : 0);
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
       class: cls,

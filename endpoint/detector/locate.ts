@@ -22,7 +22,12 @@ export interface WaferLocation {
 }
 
 /** Otsu's threshold of a float raster, computed on a 256-bin histogram between its extremes. */
-export function otsuThreshold(values: Float32Array): { threshold: number; separation: number } {
+export function otsuThreshold(values: Float32Array): {
+  threshold: number;
+  separation: number;
+  lowMean: number;
+  highMean: number;
+} {
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < values.length; i++) {
@@ -64,6 +69,8 @@ export function otsuThreshold(values: Float32Array): { threshold: number; separa
   return {
     threshold: toValue(bestBin + 0.5),
     separation: toValue(bestMeans[1] as number) - toValue(bestMeans[0] as number),
+    lowMean: toValue(bestMeans[0] as number),
+    highMean: toValue(bestMeans[1] as number),
   };
 }
 
@@ -206,7 +213,7 @@ function recentre(rim: RimProfile, from: { x: number; y: number }, to: Circle): 
 export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
   const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
   const overview = factor > 1 ? binMap(work, factor) : work;
-  const { threshold, separation } = otsuThreshold(overview.data);
+  const { threshold, separation, lowMean, highMean } = otsuThreshold(overview.data);
   // The spec guarantees 20% of full scale between chuck and wafer; half that leaves room for
   // vignetting while refusing frames with no disk at all.
   if (separation < 0.1 * fullScale) {
@@ -246,6 +253,11 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     );
   }
   const coarseCentre = { x: sx / area, y: sy / area };
+  // The rim is traced nearer the chuck level than Otsu's split: dark die streets reaching
+  // the rim must still read as wafer, or every street would look like an edge chip.
+  const chuckMean = waferIsBright ? lowMean : highMean;
+  const waferMean = waferIsBright ? highMean : lowMean;
+  const rimThreshold = chuckMean + 0.3 * (waferMean - chuckMean);
   const overviewRim = castRays(
     overview.data,
     ow,
@@ -255,7 +267,7 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     coarseR * 0.6,
     coarseR * 1.35,
     0.5,
-    threshold,
+    rimThreshold,
     waferIsBright,
   );
   const coarse = fitRim(overviewRim, coarseCentre, 1);
@@ -278,7 +290,7 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     rFull * 0.93 - 2 * overview.scale,
     rFull * 1.03 + 2 * overview.scale,
     1,
-    threshold,
+    rimThreshold,
     waferIsBright,
   );
   const fine = fitRim(rim, centreFull, 0.75);

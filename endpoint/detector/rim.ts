@@ -146,10 +146,8 @@ export function readRim(
     .map((run) => describeRun(run, rim, deficit, circle));
   let notch: RimDeficit | undefined;
   if (hintedNotchDeg !== undefined) {
-    const tolerance = Math.max(
-      2,
-      ((3 * NOTCH_DEPTH_FRACTION * circle.r) / circle.r) * (180 / Math.PI),
-    );
+    // The notch spans ~1.2 degrees of arc; 2 degrees either side absorbs rounded metadata.
+    const tolerance = 2;
     notch = deficits
       .filter((d) => angleDistanceDeg(d.angleDeg, hintedNotchDeg) <= tolerance)
       .sort(
@@ -167,7 +165,9 @@ export function readRim(
       .sort((a, b) => a.notchCost - b.notchCost);
     notch = candidates[0];
   }
-  const chips = deficits.filter((d) => d !== notch);
+  // A chip is a bite: about as deep as half its width (a V or a round scoop). Deficits much
+  // deeper than wide are slots, i.e. dark die streets running out to the rim, not chips.
+  const chips = deficits.filter((d) => d !== notch && d.depthPx <= 0.9 * d.widthPx);
   return {
     notchAngleDeg: hintedNotchDeg ?? notch?.angleDeg ?? 90,
     notchSource: hintedNotchDeg !== undefined ? "metadata" : "detected",
