@@ -27,27 +27,6 @@ function shiftOf(x: number, y: number, width: number): Shift {
  * max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken anywhere in
  * that cell can move with sub-pixel misregistration on a pattern edge.
  */
-/**
- * max - min over the 3x3 window around pixel i: a reference sample near a fine motif feature
- * (a 1-2 px gap, a small pad) may have the feature split across two binned pixels while the
- * target has it in one, so the whole neighbourhood's range is the honest allowance.
- */
-function windowRange(data: Float32Array, width: number, height: number, i: number): number {
-  const x = i % width;
-  const y = (i - x) / width;
-  if (x < 1 || y < 1 || x >= width - 1 || y >= height - 1) return cellRange(data, width, i);
-  let lo = data[i] as number;
-  let hi = lo;
-  for (let j = i - width - 1; j <= i + width - 1; j += width) {
-    for (let k = j; k <= j + 2; k++) {
-      const v = data[k] as number;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  }
-  return hi - lo;
-}
-
 function cellRange(data: Float32Array, width: number, i: number): number {
   const a = data[i] as number;
   const b = data[i + 1] as number;
@@ -176,7 +155,7 @@ export function dieToDieResidual(
   const range = scratch;
   for (let y = 0; y < height - 1; y++) {
     for (let i = y * width, end = y * width + width - 1; i < end; i++)
-      range[i] = windowRange(data, width, height, i);
+      range[i] = cellRange(data, width, i);
   }
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
