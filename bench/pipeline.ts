@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
-import { LotEndings } from "../cli/reports.ts";
+import { LotEndings, quietHandlerLogs } from "../cli/reports.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { createS3Client, createSfnClient } from "../lib/aws.ts";
 import { startLocalStack } from "../local/stack.ts";
@@ -24,6 +24,7 @@ const seed = Number(values.seed);
 const command = `npm run bench:pipeline -- --wafers ${wafers} --size ${size} --seed ${seed}`;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+quietHandlerLogs();
 const work = mkdtempSync(join(tmpdir(), "waferflow-bench-"));
 try {
   log(`generating ${wafers} wafers of ${size} px (seed ${seed})...`);
@@ -111,8 +112,11 @@ function stageDurations(events: HistoryEvent[]): Record<string, number[]> {
   const durations: Record<string, number[]> = {};
   const imageOf = (text: string | undefined) => {
     try {
-      const value = JSON.parse(text ?? "null") as { image?: { fileName?: string } } | null;
-      return value?.image?.fileName ?? "";
+      const value = JSON.parse(text ?? "null") as {
+        image?: { fileName?: string };
+        fileName?: string;
+      } | null;
+      return value?.image?.fileName ?? value?.fileName ?? "";
     } catch {
       return "";
     }
