@@ -1,5 +1,4 @@
 // An ONNX model that replaces the classical detector: it must find the wafer and the defects itself.
-import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import * as ort from "onnxruntime-node";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
@@ -9,7 +8,7 @@ import { WaferNotFoundError } from "../detector/errors.ts";
 import { pixelToWaferMm, type WaferFrame } from "../detector/geometry.ts";
 import { ModelLoadError, ModelNotLoadedError, ModelOutputError } from "../errors.ts";
 import type { DetectionResult, WaferModel } from "./model.ts";
-import { readOnnxMetadata } from "./onnx-proto.ts";
+import { createOnnxSession, readOnnxFile } from "./onnx-file.ts";
 
 /**
  * The replacement contract (docs in endpoint/models/README.md):
@@ -97,33 +96,8 @@ export function createOnnxDetectorModel(path: string): WaferModel {
   const model: WaferModel = {
     info: { name: `onnx-${basename(path, extname(path))}`, version: "unloaded" },
     async load() {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(path);
-      } catch (cause) {
-        throw new ModelLoadError(`cannot read ONNX model ${path}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-      let metadata: Record<string, string>;
-      try {
-        metadata = readOnnxMetadata(bytes);
-      } catch (cause) {
-        throw new ModelLoadError(`${path} is not an ONNX model: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-      let created: ort.InferenceSession;
-      try {
-        created = await ort.InferenceSession.create(bytes, {
-          intraOpNumThreads: 1,
-          interOpNumThreads: 1,
-        });
-      } catch (cause) {
-        throw new ModelLoadError(`onnxruntime cannot load ${path}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
+      const { bytes, metadata } = await readOnnxFile(path);
+      const created = await createOnnxSession(path, bytes);
       const input = created.inputMetadata.length === 1 ? created.inputMetadata[0] : undefined;
       const shapeOk =
         input?.isTensor === true &&

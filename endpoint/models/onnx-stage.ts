@@ -1,5 +1,4 @@
 // The ONNX second stage: a customer's classifier relabels, rescores or drops what the detector reported.
-import { readFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -17,7 +16,7 @@ import {
 } from "./classifier-graph.ts";
 import { defectFeatures, FEATURE_COUNT, FEATURE_SET } from "./features.ts";
 import type { DetectionResult, RefinementStage } from "./model.ts";
-import { readOnnxMetadata } from "./onnx-proto.ts";
+import { createOnnxSession, readOnnxFile } from "./onnx-file.ts";
 
 /**
  * The second-stage contract (docs in endpoint/models/README.md):
@@ -55,22 +54,7 @@ export function createOnnxRefinementStage(
   const stage: RefinementStage = {
     info: { name: `onnx-${basename(path, extname(path))}`, version: "unloaded" },
     async load() {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(path);
-      } catch (cause) {
-        throw new ModelLoadError(`cannot read ONNX model ${path}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-      let metadata: Record<string, string>;
-      try {
-        metadata = readOnnxMetadata(bytes);
-      } catch (cause) {
-        throw new ModelLoadError(`${path} is not an ONNX model: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
+      const { bytes, metadata } = await readOnnxFile(path);
       const featureSet = metadata[METADATA_FEATURE_SET];
       if (featureSet !== undefined && featureSet !== FEATURE_SET) {
         throw new ModelLoadError(
@@ -83,17 +67,7 @@ export function createOnnxRefinementStage(
           `${path} predicts classes [${classes}]; the second stage expects [${STAGE_CLASSES.join(",")}]`,
         );
       }
-      let created: ort.InferenceSession;
-      try {
-        created = await ort.InferenceSession.create(bytes, {
-          intraOpNumThreads: 1,
-          interOpNumThreads: 1,
-        });
-      } catch (cause) {
-        throw new ModelLoadError(`onnxruntime cannot load ${path}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
+      const created = await createOnnxSession(path, bytes);
       const input = created.inputMetadata.length === 1 ? created.inputMetadata[0] : undefined;
       if (!fits(input, FEATURE_COUNT)) {
         await created.release();
