@@ -2,6 +2,8 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
 import {
   type ErrorInfo,
@@ -120,4 +122,22 @@ export async function publishReportMessage(report: Report, deps: ReportDeps): Pr
 export async function storeAndPublishReport(report: Report, deps: ReportDeps): Promise<void> {
   await storeReport(report, deps);
   await publishReportMessage(report, deps);
+}
+
+/** What a report-writing handler reads from its environment, once, at start. */
+export const ReportConfigSchema = z.object({
+  BUCKET_NAME: z.string().min(1),
+  TABLE_NAME: z.string().min(1),
+  REPORT_TOPIC_ARN: z.string().min(1),
+});
+
+export function reportDepsFrom(config: z.infer<typeof ReportConfigSchema>): ReportDeps {
+  return {
+    s3: createS3Client(),
+    db: createDocumentClient(),
+    sns: createSnsClient(),
+    bucket: config.BUCKET_NAME,
+    table: config.TABLE_NAME,
+    reportTopicArn: config.REPORT_TOPIC_ARN,
+  };
 }

@@ -1,31 +1,15 @@
 // Lambda entry for the MarkLotFailed state, reached from any Catch of the lot state machine.
 import type { Context } from "aws-lambda";
 import { z } from "zod";
-import { createDocumentClient, createS3Client, createSnsClient } from "../../lib/aws.ts";
 import { readConfig } from "../../lib/config.ts";
 import { FailLotInputSchema } from "../../schemas/workflow.ts";
+import { ReportConfigSchema, reportDepsFrom } from "../lot-report.ts";
 import { createLogger, parseInput } from "../runtime.ts";
 import { failLot } from "./core.ts";
 
-const config = readConfig(
-  z.object({
-    BUCKET_NAME: z.string().min(1),
-    TABLE_NAME: z.string().min(1),
-    REPORT_TOPIC_ARN: z.string().min(1),
-    ALERT_TOPIC_ARN: z.string().min(1),
-  }),
-);
+const config = readConfig(ReportConfigSchema.extend({ ALERT_TOPIC_ARN: z.string().min(1) }));
 const logger = createLogger("fail-lot");
-const deps = {
-  s3: createS3Client(),
-  db: createDocumentClient(),
-  sns: createSnsClient(),
-  bucket: config.BUCKET_NAME,
-  table: config.TABLE_NAME,
-  reportTopicArn: config.REPORT_TOPIC_ARN,
-  alertTopicArn: config.ALERT_TOPIC_ARN,
-  log: logger,
-};
+const deps = { ...reportDepsFrom(config), alertTopicArn: config.ALERT_TOPIC_ARN, log: logger };
 
 export async function handler(event: unknown, context?: Context) {
   if (context) logger.addContext(context);
