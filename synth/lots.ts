@@ -42,6 +42,24 @@ async function writeJson(path: string, value: unknown): Promise<void> {
  * outDir (the edge agent's inbox) never sees half a lot. lot.json goes last for the same
  * reason: the agent takes its presence as "lot complete".
  */
+/**
+ * mkdir -p that gives up: Node's recursive mkdir spins forever where the kernel answers ENOENT
+ * for a directory whose parent exists (/proc, some FUSE mounts).
+ */
+async function ensureDir(path: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(path);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return;
+      if (code !== "ENOENT" || attempt > 0 || dirname(path) === path) throw error;
+      await ensureDir(dirname(path));
+    }
+  }
+}
+
 async function publishLot(
   lotDir: string,
   fill: (partialDir: string) => Promise<{ truth: Truth; lotFile: LotFile | null }>,
@@ -49,7 +67,7 @@ async function publishLot(
   const partialDir = join(dirname(lotDir), `.${basename(lotDir)}.partial-${process.pid}`);
   try {
     await rm(partialDir, { recursive: true, force: true });
-    await mkdir(partialDir, { recursive: true });
+    await ensureDir(partialDir);
     const { truth, lotFile } = await fill(partialDir);
     await writeJson(join(partialDir, "truth.json"), TruthSchema.parse(truth));
     if (lotFile) await writeJson(join(partialDir, "lot.json"), LotFileSchema.parse(lotFile));

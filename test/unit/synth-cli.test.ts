@@ -93,3 +93,19 @@ test("runFixturesCommand writes the lots, prints their folders and returns 0; ba
     await rm(outDir, { recursive: true, force: true });
   }
 });
+
+test("an output folder the kernel refuses fails with exit 1 instead of spinning", async () => {
+  const code = await runFixturesCommand([
+    "--out",
+    "/proc/waferflow-cannot-be-here",
+    "--lots",
+    "1",
+    "--wafers",
+    "1",
+    "--seed",
+    "1",
+    "--size",
+    "512",
+  ]);
+  assert.equal(code, 1);
+});
