@@ -94,8 +94,8 @@ test("runFixturesCommand writes the lots, prints their folders and returns 0; ba
   }
 });
 
-test("an output folder the kernel refuses fails with exit 1 instead of spinning", async () => {
-  const code = await runFixturesCommand([
+test("an output folder the kernel refuses is a named error, not an endless spin", async () => {
+  const run = runFixturesCommand([
     "--out",
     "/proc/waferflow-cannot-be-here",
     "--lots",
@@ -107,5 +107,5 @@ test("an output folder the kernel refuses fails with exit 1 instead of spinning"
     "--size",
     "512",
   ]);
-  assert.equal(code, 1);
+  await assert.rejects(run, { name: "SynthOutputError", message: /ENOENT/ });
 });
