@@ -18,6 +18,8 @@ const SECTION_END = "<!-- detector:end -->";
 /** Never used while tuning the detector: the quality numbers are on unseen wafers. */
 const DEFAULT_SEED = 917_263;
 const SIZES = [1024, 1536, 2048, 3072, 4096];
+/** The ONNX second stage the endpoint can chain after the classical detector, scored on the same wafers. */
+const ONNX_CHAIN_SPEC = "classical+onnx:endpoint/models/wafer-classifier.onnx";
 
 interface SpeedRow {
   label: string;
@@ -216,6 +218,10 @@ async function main(): Promise<void> {
     await generateLots({ outDir: join(dir, "lots"), lots, wafers, seed, sizes: SIZES });
     console.error("evaluating ...");
     const evaluation = await evaluateDirectory(join(dir, "lots"));
+    console.error(`evaluating ${ONNX_CHAIN_SPEC} ...`);
+    const chained = await evaluateDirectory(join(dir, "lots"), {
+      model: `classical+onnx:${join(import.meta.dirname, "..", "endpoint", "models", "wafer-classifier.onnx")}`,
+    });
 
     sharp.concurrency(1); // single-core decode, to compare like with like
     console.error("timing 2048x2048 images ...");
@@ -263,6 +269,10 @@ async function main(): Promise<void> {
       `### Quality on ${evaluation.metrics.wafers} fresh wafers (seed ${seed}; sizes ${SIZES.join(", ")}; 8/16 bit; bare and patterned; lot.json hints as the pipeline passes them)`,
       "",
       qualityTable(evaluation.metrics),
+      "",
+      `### Same wafers through the ONNX second stage (\`--model ${ONNX_CHAIN_SPEC}\`)`,
+      "",
+      qualityTable(chained.metrics),
       "",
       `### Speed on 2048 x 2048 (median of ${repeats}; detect = CPU time of one thread; decode = PNG via sharp with one libvips thread)`,
       "",

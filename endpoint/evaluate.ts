@@ -9,6 +9,8 @@ import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
 import { EvaluationInputError } from "./detector/errors.ts";
 import { type DetectionResult, detect } from "./detector/index.ts";
+import { ModelLoadError, ModelSpecError } from "./errors.ts";
+import { createModel } from "./models/index.ts";
 
 /** Spec: a report finds a true defect at IoU >= 0.1, or when one box holds the other's centre. */
 export const MATCH_IOU = 0.1;
@@ -147,6 +149,8 @@ export interface EvaluateOptions {
     image: GrayImage,
     hints: DetectionHints,
   ) => DetectionResult | Promise<DetectionResult>;
+  /** A model spec (as for the endpoint's --model), built and loaded once; ignored when `detector` is given. */
+  model?: string;
   onWafer?: (wafer: WaferEvaluation) => void;
 }
 
@@ -255,6 +259,16 @@ export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
   };
 }
 
+/** The detector a model spec names, loaded once so that ONNX files are read before the first wafer. */
+async function detectorFromSpec(
+  spec: string | undefined,
+): Promise<NonNullable<EvaluateOptions["detector"]>> {
+  if (spec === undefined || spec.trim() === "classical") return detect;
+  const model = createModel(spec);
+  await model.load();
+  return (image, hints) => model.detect(image, hints);
+}
+
 /** Evaluates every lot (folder with truth.json and images) found in `dir`. */
 export async function evaluateDirectory(
   dir: string,
@@ -264,7 +278,7 @@ export async function evaluateDirectory(
   if (lotDirs.length === 0) {
     throw new EvaluationInputError(`no truth.json found in '${dir}' or its sub-folders`);
   }
-  const run = options.detector ?? detect;
+  const run = options.detector ?? (await detectorFromSpec(options.model));
   const wafers: WaferEvaluation[] = [];
   for (const lotDir of lotDirs) {
     const parsedTruth = TruthSchema.safeParse(await readJson(join(lotDir, "truth.json")));
@@ -369,6 +383,8 @@ export function formatEvaluationTable(result: EvaluationResult): string {
 interface EvaluateArgs {
   dir: string;
   json: boolean;
+  /** Model spec; the classical detector when not given. */
+  model: string;
   minimums: Partial<Record<"recall" | "precision" | "classAccuracy" | "waferAccuracy", number>>;
 }
 
@@ -380,15 +396,22 @@ const THRESHOLD_FLAGS = {
 } as const;
 
 const USAGE =
-  "usage: waferflow evaluate <dir> [--json] [--min-recall x] [--min-precision x] [--min-class-accuracy x] [--min-wafer-accuracy x]";
+  "usage: waferflow evaluate <dir> [--json] [--model <spec>] [--min-recall x] [--min-precision x] [--min-class-accuracy x] [--min-wafer-accuracy x]";
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   let dir: string | undefined;
   let json = false;
+  let model = "classical";
   const minimums: EvaluateArgs["minimums"] = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--json") json = true;
+    else if (arg === "--model") {
+      const raw = argv[++i];
+      if (raw === undefined || raw.trim() === "" || raw.startsWith("--"))
+        throw new EvaluationInputError(`--model needs a model spec\n${USAGE}`);
+      model = raw;
+    } else if (arg.startsWith("--model=")) model = arg.slice("--model=".length);
     else if (arg in THRESHOLD_FLAGS) {
       const raw = argv[++i];
       const value = Number(raw);
@@ -406,7 +429,7 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   }
   if (dir === undefined)
     throw new EvaluationInputError(`missing the directory to evaluate\n${USAGE}`);
-  return { dir, json, minimums };
+  return { dir, json, model, minimums };
 }
 
 /** Entry point of `waferflow evaluate`; returns the exit code (1 when below a given minimum). */
@@ -420,9 +443,13 @@ export async function runEvaluateCommand(argv: string[]): Promise<number> {
   }
   let result: EvaluationResult;
   try {
-    result = await evaluateDirectory(args.dir);
+    result = await evaluateDirectory(args.dir, { model: args.model });
   } catch (error) {
-    if (!(error instanceof EvaluationInputError)) throw error;
+    const known =
+      error instanceof EvaluationInputError ||
+      error instanceof ModelSpecError ||
+      error instanceof ModelLoadError;
+    if (!known) throw error;
     process.stderr.write(`${error.message}\n`);
     return 2;
   }

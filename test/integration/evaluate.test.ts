@@ -7,6 +7,7 @@ import { test } from "node:test";
 import {
   evaluateDirectory,
   formatEvaluationTable,
+  parseEvaluateArgs,
   runEvaluateCommand,
 } from "../../endpoint/evaluate.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
@@ -80,4 +81,30 @@ test("evaluate exits non-zero when a required minimum is not met, and prints JSO
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("evaluate --model runs the named model once loaded, and rejects a bad spec", async () => {
+  const onnx = join(import.meta.dirname, "..", "..", "endpoint", "models", "wafer-classifier.onnx");
+  const spec = `classical+onnx:${onnx}`;
+  assert.equal(parseEvaluateArgs([FIXTURES]).model, "classical");
+  assert.equal(parseEvaluateArgs([FIXTURES, "--model", spec]).model, spec);
+  assert.throws(() => parseEvaluateArgs([FIXTURES, "--model"]), /--model needs a model spec/);
+  // The library call, not the CLI: capturing stdout for seconds would swallow the test runner's own reports.
+  const result = await evaluateDirectory(FIXTURES, { model: spec });
+  const table = formatEvaluationTable(result);
+  assert.ok(result.metrics.wafers >= 20, table);
+  assert.equal(result.metrics.failedImages, 0, table);
+  assert.ok(result.metrics.recall >= 0.9, table);
+  const stderr = process.stderr.write.bind(process.stderr);
+  let message = "";
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    message += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    assert.equal(await runEvaluateCommand([FIXTURES, "--model", "onnx:/no/such.onnx"]), 2);
+  } finally {
+    process.stderr.write = stderr;
+  }
+  assert.match(message, /does not exist/);
 });
