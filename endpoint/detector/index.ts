@@ -65,6 +65,14 @@ const GROW_SIGMAS = 2.5;
 const BINOMIAL_NOISE_GAIN = 0.375;
 /** Single working-map pixels: no smoothing gain, so a little stricter than SEED_SIGMAS. */
 const PIXEL_SEED_SIGMAS = 6.5;
+/**
+ * Lines within this angle of a lattice axis on a patterned wafer run along streets and motif
+ * rows, where a sub-pixel lattice error leaves a residual that is coherent along the whole
+ * line: summed along it, it looks far stronger than the per-pixel noise measured elsewhere.
+ */
+const AXIS_ALIGNED_DEG = 1.5;
+/** Such lines need this many times the seed threshold to be reported. */
+const AXIS_LINE_MARGIN = 2;
 
 function checkImage(image: GrayImage): void {
   const { width, height, bitDepth, data } = image;
@@ -394,12 +402,14 @@ export function analyseWafer(
         fromCentre > circle.r - exclusionPx - z.depth - 4 * scale,
     );
     if (inChipZone) continue;
+    const strength = f.peakScore / highAt(mapIndexOf(f.centroid));
+    if (lattice && strength < AXIS_LINE_MARGIN && alongLatticeAxis(f, lattice)) continue;
     features.push(f);
     const { cls } = classifyBlob(f, sizeScale, scale, lattice ? 1.5 : 0);
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
       class: cls,
-      score: scoreFrom(f.peakScore / highAt(mapIndexOf(f.centroid))),
+      score: scoreFrom(strength),
       bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
       centroidPx: f.centroid,
       areaPx: f.areaPx,
@@ -432,6 +442,17 @@ export function analyseWafer(
     result: { wafer, defects, timingMs: timing },
     diagnostics: { features, thresholds: { high, low, scoreSigma, mapScale: scale } },
   };
+}
+
+/** An elongated blob lying along one of the die lattice's axes. */
+function alongLatticeAxis(f: BlobFeatures, lattice: Lattice): boolean {
+  if (f.lengthPx < 4 * Math.max(f.widthPx, 1)) return false;
+  const ux = Math.cos(f.orientation);
+  const uy = Math.sin(f.orientation);
+  const limit = Math.cos((AXIS_ALIGNED_DEG * Math.PI) / 180);
+  return [lattice.a, lattice.b].some(
+    (v) => Math.abs(ux * v.x + uy * v.y) / Math.hypot(v.x, v.y) >= limit,
+  );
 }
 
 function chipDefect(
