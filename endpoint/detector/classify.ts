@@ -1,5 +1,6 @@
 // Turning blobs into defects: merging fragments, shape features and the class decision.
 import type { DefectClass } from "../../schemas/common.ts";
+import type { Vector } from "./lattice.ts";
 import type { Blob } from "./segment.ts";
 
 /** Shape and contrast measurements of one (possibly merged) anomaly, in full-resolution px. */
@@ -254,6 +255,50 @@ function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean
   );
 }
 
+/** How far beyond its box (as a share of the die pitch) a host can still disturb references. */
+const HOST_FRINGE_PITCH_SHARE = 0.25;
+
+/**
+ * Whether some pixel of a blob could be a die-to-die echo of the `hosts` (pieces of one
+ * defect): the residual is the 2nd smallest deviation over the four lattice directions a, b,
+ * a+b, a-b, so a pixel only echoes a defect that its references (one or two dies away) reach
+ * along at least three of them.
+ * A particle beside a stain, one die or less away, does not pass that test.
+ * `steps` are the lattice vectors in full-resolution px; the hosts' boxes stand in for their pixels.
+ */
+function echoGeometry(
+  pixels: Int32Array | undefined,
+  hosts: BlobFeatures[],
+  steps: readonly [Vector, Vector],
+  ctx: FeatureContext,
+): boolean {
+  if (!pixels || pixels.length === 0) return true;
+  const [a, b] = steps;
+  const dirs = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  // A host reaches beyond its box: smoothing spreads it by a couple of map pixels, and a
+  // soft-edged stain's fringe below the blob threshold still shifts the references.
+  const pitch = Math.min(Math.hypot(a.x, a.y), Math.hypot(b.x, b.y));
+  const m = Math.max(2 * ctx.mapScale, HOST_FRINGE_PITCH_SHARE * pitch);
+  const inHost = (x: number, y: number) =>
+    hosts.some(
+      ({ bbox }) => x >= bbox.x0 - m && x <= bbox.x1 + m && y >= bbox.y0 - m && y <= bbox.y1 + m,
+    );
+  const stride = Math.max(1, Math.floor(pixels.length / 64));
+  for (let k = 0; k < pixels.length; k += stride) {
+    const idx = pixels[k] as number;
+    const px = ((idx % ctx.mapWidth) + 0.5) * ctx.mapScale - 0.5;
+    const py = (Math.floor(idx / ctx.mapWidth) + 0.5) * ctx.mapScale - 0.5;
+    let reached = 0;
+    for (const d of dirs) {
+      let hit = false;
+      for (const t of [-2, -1, 1, 2]) hit ||= inHost(px + t * d.x, py + t * d.y);
+      if (hit) reached++;
+    }
+    if (reached >= 3) return true;
+  }
+  return false;
+}
+
 /**
  * Groups blobs that belong to one defect: nearby pieces (a stain's patches, a particle's halo)
  * and collinear pieces (a scratch broken by noise or by die-to-die masking).
@@ -267,6 +312,7 @@ export function mergeFragments(
   sizeScale: number,
   echoReachPx = 0,
   bigPx = Number.POSITIVE_INFINITY,
+  latticeSteps?: readonly [Vector, Vector],
 ): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
   const dropped = new Set<number>();
   if (echoReachPx > 0) {
@@ -283,7 +329,18 @@ export function mergeFragments(
           strength(g) > 2 * strength(f) &&
           (f.peakScore <= 0.6 * g.peakScore ||
             (f.peakScore <= g.peakScore && f.lengthPx >= bigPx)) &&
-          boxesNear(f, g, echoReachPx),
+          boxesNear(f, g, echoReachPx) &&
+          (latticeSteps === undefined ||
+            echoGeometry(
+              blobs[i]?.pixels,
+              // A broad host often splits into pieces; any of them can be a reference's content.
+              features.filter(
+                (h) =>
+                  h.sign !== f.sign && h.peakScore >= f.peakScore && boxesNear(f, h, echoReachPx),
+              ),
+              latticeSteps,
+              ctx,
+            )),
       );
       if (host) dropped.add(i);
     });

@@ -377,7 +377,10 @@ export function analyseWafer(
     Math.min(work.height - 1, Math.max(0, Math.round(toMap(p.y)))) * work.width +
     Math.min(work.width - 1, Math.max(0, Math.round(toMap(p.x))));
   const groups = lattice
-    ? mergeFragments(blobs, ctx, sizeScale, 1.5 * maxPitchPx, 0.6 * minPitchPx)
+    ? mergeFragments(blobs, ctx, sizeScale, 1.5 * maxPitchPx, 0.6 * minPitchPx, [
+        { x: lattice.a.x * scale, y: lattice.a.y * scale },
+        { x: lattice.b.x * scale, y: lattice.b.y * scale },
+      ])
     : mergeFragments(blobs, ctx, sizeScale);
   let dieGrid: DieGrid | null = null;
   let pitchPx: Point | null = null;
