@@ -434,10 +434,15 @@ export function classifyBlob(
   }
   const core = f.coreDiameterPx / sizeScale;
   if (core < 16) return { cls: "particle", confidence: Math.min(1, (16 - core) / 8 + 0.5) };
-  if (core < 45) return { cls: "void", confidence: Math.min(1, (45 - core) / 20 + 0.5) };
+  // A stain is at least 60 px across, so its half-maximum core can be as small as about 35 px;
+  // below that only a void fits.
+  if (core < 35) return { cls: "void", confidence: Math.min(1, (45 - core) / 20 + 0.5) };
   if (core > 110) return { cls: "stain", confidence: Math.min(1, (core - 110) / 40 + 0.5) };
   const coreRadiusOnMap = f.coreDiameterPx / mapScale / 2;
-  const sharpLimit = Math.max(0.2, (2.5 + extraBlurPx) / coreRadiusOnMap);
+  // On a small core the softness is counted in whole map pixels over a few-pixel radius: one
+  // pixel of blur is already 0.2-0.3, so small cores need a higher floor to read as soft.
+  const softFloor = core < 45 ? 0.3 : 0.2;
+  const sharpLimit = Math.max(softFloor, (2.5 + extraBlurPx) / coreRadiusOnMap);
   return f.edgeSoftness > sharpLimit
     ? { cls: "stain", confidence: Math.min(1, 0.5 + (f.edgeSoftness - sharpLimit) * 4) }
     : { cls: "void", confidence: Math.min(1, 0.5 + (sharpLimit - f.edgeSoftness) * 4) };
