@@ -37,12 +37,13 @@ test("the classical detector meets its quality floor on the committed fixtures",
   const table = formatEvaluationTable(result);
   assert.ok(m.wafers >= 20, `only ${m.wafers} wafers evaluated`);
   assert.equal(m.failedImages, 0, table);
-  // A little under the product targets (99/99/95/99.5), so that regressions fail CI.
-  assert.ok(m.recall >= 0.97, table);
-  assert.ok(m.precision >= 0.95, table);
-  assert.ok(m.classAccuracy >= 0.9, table);
+  // A little under the product targets (99/99/95/99.5, <= 0.02 false alarms per clean wafer):
+  // on 66 defects and 22 wafers that leaves room for one miss, one false alarm, one wrong wafer.
+  assert.ok(m.recall >= 0.98, table);
+  assert.ok(m.precision >= 0.98, table);
+  assert.ok(m.classAccuracy >= 0.95, table);
   assert.ok(m.waferAccuracy >= 0.95, table);
-  assert.ok(m.falseAlarmsPerCleanWafer <= 0.25, table);
+  assert.ok(m.falseAlarmsPerCleanWafer <= 0.02, table);
   assert.match(table, /recall\s+\d+\.\d+%/);
 });
 
