@@ -58,6 +58,24 @@ async function download(client: S3Client, bucket: string, key: string): Promise<
 
 describe("uploadLot against s3rver", () => {
   let s3: TestS3;
+
+  /** A client whose process "dies" (the upload's signal aborts) once S3 has answered `parts` parts. */
+  function clientCrashingAfterParts(parts: number) {
+    const client = s3.client();
+    const crash = new AbortController();
+    let answered = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        if (context.commandName === "UploadPartCommand" && ++answered === parts) {
+          crash.abort(new Error("simulated crash"));
+        }
+        return output;
+      },
+      { step: "initialize", name: `crashAfter${parts}Parts` },
+    );
+    return { client, crash };
+  }
   let work: string;
   let lotCounter = 0;
 
@@ -229,18 +247,7 @@ describe("uploadLot against s3rver", () => {
       "big.png": big,
       "lot.json": JSON.stringify({ lotId: "LOT-IT-RESUME" }),
     });
-    const crashing = s3.client();
-    const crash = new AbortController();
-    let partsAnswered = 0;
-    crashing.middlewareStack.add(
-      (next, context) => async (args) => {
-        const output = await next(args);
-        if (context.commandName === "UploadPartCommand" && ++partsAnswered === 3)
-          crash.abort(new Error("simulated crash"));
-        return output;
-      },
-      { step: "initialize", name: "crashAfterThreeParts" },
-    );
+    const { client: crashing, crash } = clientCrashingAfterParts(3);
     await assert.rejects(
       uploadLot({
         dir,
@@ -346,18 +353,7 @@ describe("uploadLot against s3rver", () => {
     const small = fakeImage(PNG_SIGNATURE, 2000);
     const big = fakeImage(TIFF_SIGNATURE, 6 * PART);
     const { dir, stateDir } = await makeLot({ "a-small.png": small, "big.tif": big });
-    const crashing = s3.client();
-    const crash = new AbortController();
-    let parts = 0;
-    crashing.middlewareStack.add(
-      (next, context) => async (args) => {
-        const output = await next(args);
-        if (context.commandName === "UploadPartCommand" && ++parts === 2)
-          crash.abort(new Error("simulated crash"));
-        return output;
-      },
-      { step: "initialize", name: "crashAfterTwoParts" },
-    );
+    const { client: crashing, crash } = clientCrashingAfterParts(2);
     await assert.rejects(
       uploadLot({
         dir,
