@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import type { Defect } from "../../schemas/detection.ts";
@@ -31,7 +31,7 @@ describe("end to end: a fixture lot through the embedded stack", () => {
   let stack: LocalStack;
   let report: Report;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startLocalStack({ ephemeral: true, log: () => {} });
     const [outcome] = await replayLots([FIXTURE], { stack, timeoutMs: 300_000, log: () => {} });
     assert.ok(
@@ -40,7 +40,7 @@ describe("end to end: a fixture lot through the embedded stack", () => {
     );
     report = outcome.ending.report;
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 

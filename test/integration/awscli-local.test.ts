@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
 
@@ -16,7 +16,7 @@ describe("local stack through the aws CLI", () => {
   /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
   let aws: AwsCli;
 
-  before(async () => {
+  beforeAll(async () => {
     assertAwsCliInstalled();
     workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
     stack = await startLocalStack({
@@ -28,7 +28,7 @@ describe("local stack through the aws CLI", () => {
     aws = awsCli(stack);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });

@@ -4,8 +4,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { runAgentCommand } from "../../edge-agent/cli.ts";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
 
@@ -14,11 +14,11 @@ const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 describe("waferflow agent", () => {
   let s3: TestS3;
   let work: string;
-  before(async () => {
+  beforeAll(async () => {
     s3 = await startS3rver();
     work = await mkdtemp(join(tmpdir(), "waferflow-agent-cli-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await s3.stop();
     await rm(work, { recursive: true, force: true });
   });

@@ -4,8 +4,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { watchInbox } from "../../edge-agent/inbox.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
@@ -30,10 +30,10 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 describe("watchInbox", () => {
   let work: string;
   let inboxCounter = 0;
-  before(async () => {
+  beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "waferflow-inbox-it-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(work, { recursive: true, force: true });
   });
 
@@ -214,11 +214,11 @@ describe("watchInbox", () => {
 describe("watchInbox with uploadLot against s3rver", () => {
   let s3: TestS3;
   let work: string;
-  before(async () => {
+  beforeAll(async () => {
     s3 = await startS3rver();
     work = await mkdtemp(join(tmpdir(), "waferflow-agent-e2e-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await s3.stop();
     await rm(work, { recursive: true, force: true });
   });

@@ -5,8 +5,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -95,11 +95,11 @@ function sha256(bytes: Uint8Array): string {
 describe("uploadLot through a link that drops connections", () => {
   let s3: TestS3;
   let work: string;
-  before(async () => {
+  beforeAll(async () => {
     s3 = await startS3rver();
     work = await mkdtemp(join(tmpdir(), "waferflow-agent-net-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await s3.stop();
     await rm(work, { recursive: true, force: true });
   });

@@ -5,7 +5,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
   DeleteObjectCommand,
@@ -13,6 +12,7 @@ import {
   HeadObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { journalPath, loadJournal, writeJournalAtomically } from "../../edge-agent/journal.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
@@ -79,11 +79,11 @@ describe("uploadLot against s3rver", () => {
   let work: string;
   let lotCounter = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     s3 = await startS3rver();
     work = await mkdtemp(join(tmpdir(), "waferflow-agent-it-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await s3.stop();
     await rm(work, { recursive: true, force: true });
   });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 
 const NODE = "node_modules/.bin/node";
 

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { ModelLoadError } from "../../endpoint/errors.ts";
 import { createClassicalModel } from "../../endpoint/models/classical.ts";
 import {
@@ -90,12 +90,12 @@ describe("endpoint with ONNX models", () => {
   let dir: string;
   let png: Buffer;
 
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "waferflow-onnx-it-"));
     png = (await generateWafer(21, 2, { size: 1024, format: "png", clean: false, defectCount: 4 }))
       .bytes;
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,12 +1,12 @@
 // Integration tests of the model server on 127.0.0.1: real wafer images over fetch and the real SageMaker runtime client.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import {
   InvokeEndpointCommand,
   ModelError,
   SageMakerRuntimeClient,
 } from "@aws-sdk/client-sagemaker-runtime";
 import sharp from "sharp";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import type { DetectionResult, WaferModel } from "../../endpoint/models/model.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -37,7 +37,7 @@ describe("endpoint server", () => {
   let tiff: Buffer;
   let pngTruthCount = 0;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startEndpointServer({
       port: 0,
       endpointName: ENDPOINT_NAME,
@@ -51,7 +51,7 @@ describe("endpoint server", () => {
     pngTruthCount = pngWafer.truth.defects.length;
   });
 
-  after(async () => {
+  afterAll(async () => {
     client.destroy();
     await server.close();
   });

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { InvokeEndpointCommand } from "@aws-sdk/client-sagemaker-runtime";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createSageMakerRuntimeClient } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { InvocationResponseSchema } from "../../schemas/detection.ts";
@@ -13,10 +13,10 @@ const WAFER = resolve(import.meta.dirname, "../fixtures/lot-e2e/wafer-001.png");
 describe("local stack on the repository's template, with the model endpoint", () => {
   let stack: LocalStack;
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startLocalStack({ ephemeral: true, log: () => {} });
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 

@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, describe, it } from "vitest";
 import { LambdaInvocationError } from "../../local/errors.ts";
 import { createLambdaInvoker } from "../../local/lambda.ts";
 import type { LocalFunction } from "../../local/model.ts";
 
 describe("local Lambda invoker", () => {
   const dir = mkdtempSync(join(tmpdir(), "waferflow-lambda-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const fn = (name: string, source: string | undefined, timeoutSeconds = 5): LocalFunction => {
     const modulePath = join(dir, `${name}.mjs`);

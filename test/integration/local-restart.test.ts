@@ -4,7 +4,6 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
@@ -13,6 +12,7 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, describe, it } from "vitest";
 import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
 import { LocalStackError } from "../../local/errors.ts";
 import { startLocalStack } from "../../local/stack.ts";
@@ -21,7 +21,7 @@ const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
 
 describe("local stack across restarts", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "waferflow-restart-"));
-  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const start = () =>
     startLocalStack({ dataDir, templatePath: TEMPLATE, startEndpoint: false, log: () => {} });
   const executionArn = (stateMachineArn: string, name: string) =>

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
 import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import {
   AbortMultipartUploadCommand,
@@ -35,6 +34,7 @@ import {
   SNSClient,
 } from "@aws-sdk/client-sns";
 import { Upload } from "@aws-sdk/lib-storage";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 
@@ -47,7 +47,7 @@ describe("local stack through the AWS SDK", () => {
   let sns: SNSClient;
   const logLines: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     stack = await startLocalStack({
       ephemeral: true,
       templatePath: TEMPLATE,
@@ -59,7 +59,7 @@ describe("local stack through the AWS SDK", () => {
     sns = new SNSClient({});
   });
 
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 

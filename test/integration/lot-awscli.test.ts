@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
@@ -18,7 +18,7 @@ describe("a lot seen through the aws CLI", () => {
 
   let aws: AwsCli;
 
-  before(async () => {
+  beforeAll(async () => {
     assertAwsCliInstalled();
     stack = await startLocalStack({ ephemeral: true, log: () => {} });
     aws = awsCli(stack);
@@ -32,7 +32,7 @@ describe("a lot seen through the aws CLI", () => {
     const [outcome] = await replayLots([lotDir], { stack, timeoutMs: 300_000, log: () => {} });
     assert.equal(outcome?.ending?.kind, "report", outcome?.problem);
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
     if (lotDir) rmSync(lotDir, { recursive: true, force: true });
   });

@@ -1,8 +1,8 @@
 // A lot the workflow cannot process ends FAILED: marked in DynamoDB, reported and alerted, never left hanging.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createDocumentClient, createSfnClient } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
@@ -10,10 +10,10 @@ import { ReportSchema } from "../../schemas/report.ts";
 
 describe("a lot that fails", () => {
   let stack: LocalStack;
-  before(async () => {
+  beforeAll(async () => {
     stack = await startLocalStack({ ephemeral: true, startEndpoint: false, log: () => {} });
   });
-  after(async () => {
+  afterAll(async () => {
     await stack?.stop();
   });
 

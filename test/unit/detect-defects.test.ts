@@ -1,6 +1,6 @@
 // The detect function's own logic: lot metadata as custom attributes, boxes mapped back to original pixels.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { customAttributes, toOriginalPixels } from "../../functions/detect-defects/core.ts";
 import type { InvocationResponse } from "../../schemas/detection.ts";
 

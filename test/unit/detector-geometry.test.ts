@@ -1,6 +1,6 @@
 // Unit tests of the detector's geometry: circle fits, pixel-to-millimetre frames, die indices, noise.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import {
   dieAt,
   fitCircleAlgebraic,

@@ -1,6 +1,6 @@
 // Unit tests of the evaluation rules: box matching, fragments, false alarms, metrics and CLI flags.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import {
   boxesMatch,
   iou,

@@ -1,6 +1,6 @@
 // Unit tests of detect() on wafers drawn here (independent of synth/): geometry, classes, errors.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
 import { scoreWafer } from "../../endpoint/evaluate.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";

@@ -1,6 +1,6 @@
 // Unit tests of when the inbox watcher considers a lot directory complete, and of error.txt.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import {
   LotBusyError,
   LotFileError,

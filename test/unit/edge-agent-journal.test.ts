@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import {
   acquireLotLock,
   JournalStore,
@@ -193,10 +193,10 @@ describe("planJournal", () => {
 
 describe("journal storage", () => {
   let stateDir: string;
-  before(async () => {
+  beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "waferflow-journal-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import {
   detectContentType,
   generateLotId,
@@ -52,10 +52,10 @@ describe("generateLotId", () => {
 describe("scanLot", () => {
   let work: string;
   let n = 0;
-  before(async () => {
+  beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "waferflow-scan-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(work, { recursive: true, force: true });
   });
   async function lot(files: Record<string, Buffer | string>): Promise<string> {

@@ -1,6 +1,6 @@
 // Unit tests of the agent's retry policy: what is retried, how long it waits, when it gives up.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test } from "vitest";
 import { ChecksumMismatchError, UploadError } from "../../edge-agent/errors.ts";
 import { backoffDelayMs, isRetryable, withRetry } from "../../edge-agent/retry.ts";
 

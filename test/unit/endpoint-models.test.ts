@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { ModelLoadError, ModelSpecError } from "../../endpoint/errors.ts";
 import {
   type ClassifierWeights,
@@ -90,12 +90,12 @@ function defectAt(bbox: Defect["bbox"], cls: Defect["class"] = "unknown", score 
 describe("parseModelSpec and modelFromEnv", () => {
   let dir: string;
   let onnxPath: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "waferflow-spec-"));
     onnxPath = join(dir, "m.onnx");
     await writeFile(onnxPath, "placeholder");
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -328,10 +328,10 @@ function relabellingWeights(): ClassifierWeights {
 
 describe("ONNX second stage", () => {
   let dir: string;
-  before(async () => {
+  beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "waferflow-stage-"));
   });
-  after(async () => {
+  afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 

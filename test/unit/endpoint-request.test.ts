@@ -1,6 +1,6 @@
 // Unit tests of how the endpoint reads a request: custom-attribute hints, content types and magic bytes, the queue.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { imageFormatOf, sniffImageFormat } from "../../endpoint/content.ts";
 import { parseCustomAttributes } from "../../endpoint/custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "../../endpoint/detector/errors.ts";

@@ -1,6 +1,6 @@
 // Unit tests of how the second-stage classifier is trained: labels from truth matching, seeded and learning training.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { forwardClassifier, STAGE_CLASSES } from "../../endpoint/models/classifier-graph.ts";
 import { FEATURE_COUNT } from "../../endpoint/models/features.ts";
 import {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { ObjectCreatedEventSchema } from "../../functions/start-lot/core.ts";
 import { buildApp } from "../../infra/stack.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";

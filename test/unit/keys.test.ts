@@ -1,6 +1,6 @@
 // Untrusted names become safe S3 key segments; the lot key layout stays inside its lot.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import {
   lotIdFromManifestKey,
   lotKeys,

@@ -1,6 +1,6 @@
 // Decoding the aws-chunked bodies SDK v3 sends with streaming checksums.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "../../local/aws-chunked.ts";
 
 describe("aws-chunked", () => {

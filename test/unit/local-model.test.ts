@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
+import { afterAll, describe, it } from "vitest";
 import { loadTemplate, parseTemplate, TEMPLATE_PATH } from "../../infra/template.ts";
 import { TemplateError } from "../../local/errors.ts";
 import { buildLocalModel, IntrinsicResolver } from "../../local/model.ts";
@@ -114,7 +114,7 @@ describe("buildLocalModel on the repository's template.yaml", () => {
 
 describe("buildLocalModel refusals", () => {
   const dir = mkdtempSync(join(tmpdir(), "waferflow-model-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const templateWith = (resources: string) => {
     const path = join(dir, "template.yaml");
     writeFileSync(

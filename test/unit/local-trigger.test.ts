@@ -1,6 +1,6 @@
 // EventBridge pattern matching and the "Object Created" event the local trigger delivers.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalEventRule, LocalFunction } from "../../local/model.ts";
 import { createTrigger, matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";

@@ -1,6 +1,6 @@
 // Report building: counts, lot status rules, and the SNS copy that must fit a message.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { buildReport, lotStatus, reportMessage } from "../../functions/lot-report.ts";
 import type { Defect } from "../../schemas/detection.ts";
 import { type ImageResult, ReportSchema } from "../../schemas/report.ts";

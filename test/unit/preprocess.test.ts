@@ -1,7 +1,7 @@
 // Preprocessing on real encoded images: luminance, 8-bit full range, size reduction, clear refusals.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
 import sharp from "sharp";
+import { describe, it } from "vitest";
 import { preprocessBytes } from "../../functions/preprocess-image/core.ts";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
 

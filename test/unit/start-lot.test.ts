@@ -1,6 +1,6 @@
 // Manifest validation in the start function: every problem named, nothing invalid ever started.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { manifestProblems } from "../../functions/start-lot/core.ts";
 
 const sha = "a".repeat(64);

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { describe, it } from "node:test";
+import { describe, it } from "vitest";
 import { loadTemplate } from "../../infra/template.ts";
 import {
   LOT_ASL_PATH,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { onTestFinished, test, vi } from "vitest";
 import { parseFixturesArgs, runFixturesCommand } from "../../synth/cli.ts";
 import { SynthOptionsError } from "../../synth/errors.ts";
 
@@ -63,11 +63,15 @@ test("each bad flag is refused with its name in the message", () => {
   }
 });
 
-test("runFixturesCommand writes the lots, prints their folders and returns 0; bad flags give 2", async (t) => {
+test("runFixturesCommand writes the lots, prints their folders and returns 0; bad flags give 2", async () => {
   const outDir = await mkdtemp(join(tmpdir(), "synth-cli-"));
   const printed: string[] = [];
-  t.mock.method(console, "log", (line: string) => printed.push(line));
-  t.mock.method(console, "error", () => {});
+  const log = vi.spyOn(console, "log").mockImplementation((line: string) => printed.push(line));
+  const error = vi.spyOn(console, "error").mockImplementation(() => {});
+  onTestFinished(() => {
+    log.mockRestore();
+    error.mockRestore();
+  });
   try {
     const code = await runFixturesCommand([
       "--out",

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { test } from "vitest";
 import { decodeGray } from "../../lib/gray-image.ts";
 import { LotFileSchema } from "../../schemas/lot.ts";
 import { type Truth, TruthSchema } from "../../schemas/truth.ts";

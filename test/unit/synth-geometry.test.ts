@@ -1,6 +1,6 @@
 // The wafer millimetre and die-grid conventions of docs/wafer-images.md, on points worked out by hand.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { test } from "vitest";
 import {
   type DieGrid,
   dieAt,

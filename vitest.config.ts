@@ -1,0 +1,38 @@
+// The one test runner: unit (no network), integration (embedded stack, real files), e2e (a whole lot).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // Each file gets its own process: handlers read their configuration once, at load, per stack.
+    pool: "forks",
+    coverage: {
+      provider: "v8",
+      include: ["functions/**", "edge-agent/**", "schemas/**", "lib/**", "endpoint/**", "local/**"],
+      reporter: ["text-summary", "json-summary"],
+    },
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
