@@ -28,11 +28,11 @@ export interface ReportDeps {
   now?: () => Date;
 }
 
-/** Defects anywhere win; otherwise a wafer that could not be inspected keeps the lot from "clean". */
+/** Defects anywhere win; otherwise a wafer that was not inspected keeps the lot from "clean". */
 export function lotStatus(images: ImageResult[], lotError?: ErrorInfo): LotStatus {
   if (lotError) return "failed";
   if (images.some((image) => image.defects.length > 0)) return "defects_found";
-  if (images.some((image) => image.status === "failed")) return "failed";
+  if (images.some((image) => image.status !== "clean")) return "incomplete";
   return "clean";
 }
 
@@ -58,6 +58,8 @@ export function buildReport(args: {
       clean: count("clean"),
       withDefects: count("defects_found"),
       failed: count("failed"),
+      unusable: count("unusable"),
+      rejected: count("rejected"),
       defects: args.images.reduce((sum, image) => sum + image.defects.length, 0),
       byClass,
     },
@@ -82,6 +84,7 @@ export function reportMessage(report: Report): string {
 const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
   defects_found: "DEFECTS_FOUND",
   clean: "CLEAN",
+  incomplete: "INCOMPLETE",
   failed: "FAILED",
 };
 

@@ -6,7 +6,13 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { dependencyFailure, TransientDependencyError } from "./errors.ts";
 
-export const LOT_ITEM_STATUSES = ["PROCESSING", "DEFECTS_FOUND", "CLEAN", "FAILED"] as const;
+export const LOT_ITEM_STATUSES = [
+  "PROCESSING",
+  "DEFECTS_FOUND",
+  "CLEAN",
+  "INCOMPLETE",
+  "FAILED",
+] as const;
 export type LotItemStatus = (typeof LOT_ITEM_STATUSES)[number];
 
 export const lotItemKey = (lotId: string) => ({ pk: `LOT#${lotId}`, sk: "LOT" });

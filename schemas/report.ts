@@ -10,10 +10,19 @@ export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
 export const ReportedDefectSchema = DefectSchema;
 export type ReportedDefect = z.infer<typeof ReportedDefectSchema>;
 
+/**
+ * What became of one image the line took: inspected (`clean` / `defects_found`), `failed` (an error
+ * while processing it), `unusable` (the endpoint's quality gate: it cannot be inspected, never clean)
+ * or `rejected` (refused before upload, e.g. empty or not an image; listed in the manifest).
+ */
+export const IMAGE_STATUSES = ["clean", "defects_found", "failed", "unusable", "rejected"] as const;
+export const ImageStatusSchema = z.enum(IMAGE_STATUSES);
+export type ImageStatus = z.infer<typeof ImageStatusSchema>;
+
 export const ImageResultSchema = z.object({
   fileName: z.string(),
   key: z.string(),
-  status: z.enum(["clean", "defects_found", "failed"]),
+  status: ImageStatusSchema,
   error: ErrorInfoSchema.optional(),
   width: z.number().int().positive().optional(),
   height: z.number().int().positive().optional(),
@@ -23,7 +32,12 @@ export const ImageResultSchema = z.object({
 });
 export type ImageResult = z.infer<typeof ImageResultSchema>;
 
-export const LOT_STATUSES = ["defects_found", "clean", "failed"] as const;
+/**
+ * `failed`: the lot itself could not be processed. `defects_found`: any defect on any wafer.
+ * `clean`: every image taken was inspected and is clean. `incomplete`: no defect found, but some
+ * images were not inspected (failed, unusable or rejected), so the lot cannot be called clean.
+ */
+export const LOT_STATUSES = ["defects_found", "clean", "incomplete", "failed"] as const;
 export const LotStatusSchema = z.enum(LOT_STATUSES);
 export type LotStatus = z.infer<typeof LotStatusSchema>;
 
@@ -40,6 +54,8 @@ export const ReportSchema = z.object({
     clean: z.number().int().nonnegative(),
     withDefects: z.number().int().nonnegative(),
     failed: z.number().int().nonnegative(),
+    unusable: z.number().int().nonnegative(),
+    rejected: z.number().int().nonnegative(),
     defects: z.number().int().nonnegative(),
     byClass: ClassCountsSchema,
   }),

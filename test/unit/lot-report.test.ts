@@ -40,7 +40,15 @@ describe("lot report", () => {
     assert.equal(ReportSchema.safeParse(report).success, true);
     assert.equal(report.status, "defects_found");
     const { byClass, ...counts } = report.counts;
-    assert.deepEqual(counts, { images: 3, clean: 1, withDefects: 1, failed: 1, defects: 2 });
+    assert.deepEqual(counts, {
+      images: 3,
+      clean: 1,
+      withDefects: 1,
+      failed: 1,
+      unusable: 0,
+      rejected: 0,
+      defects: 2,
+    });
     assert.equal(byClass.stain, 0);
     assert.equal(report.counts.byClass.scratch, 1);
     assert.equal(report.counts.byClass.particle, 1);
@@ -49,7 +57,8 @@ describe("lot report", () => {
 
   it("is clean only when every wafer was inspected and none has a defect", () => {
     assert.equal(lotStatus([image("a", "clean")]), "clean");
-    assert.equal(lotStatus([image("a", "clean"), image("b", "failed")]), "failed");
+    assert.equal(lotStatus([image("a", "clean"), image("b", "failed")]), "incomplete");
+    assert.equal(lotStatus([image("a", "clean"), image("b", "unusable")]), "incomplete");
     assert.equal(lotStatus([image("a", "clean")], { name: "X", message: "y" }), "failed");
   });
 
