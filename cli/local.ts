@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
-import { createS3Client } from "../lib/aws.ts";
+import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
@@ -30,6 +30,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   mkdirSync(inbox, { recursive: true });
   const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), log });
   const s3 = createS3Client();
+  const agentS3 = createAgentS3Client();
   const endings = new LotEndings(
     stack,
     s3,
@@ -67,7 +68,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       onLotReady: async (dir: string, { signal }: { signal: AbortSignal }) => {
         const uploaded = await uploadLot({
           dir,
-          s3,
+          s3: agentS3,
           bucket: stack.names.bucket,
           stateDir: join(stack.dataDir, "agent"),
           signal,

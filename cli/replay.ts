@@ -2,7 +2,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { uploadLot } from "../edge-agent/upload.ts";
-import { createS3Client } from "../lib/aws.ts";
+import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 import { type LotEnding, LotEndings, quietHandlerLogs } from "./reports.ts";
 
@@ -28,6 +28,7 @@ export async function replayLots(
   quietHandlerLogs();
   const stack = options.stack ?? (await startLocalStack({ ephemeral: true, log }));
   const s3 = createS3Client();
+  const agentS3 = createAgentS3Client();
   const endings = new LotEndings(stack, s3, undefined, (problem) => log(problem));
   try {
     const uploads: ReplayOutcome[] = [];
@@ -35,7 +36,7 @@ export async function replayLots(
       try {
         const uploaded = await uploadLot({
           dir: resolve(lotDir),
-          s3,
+          s3: agentS3,
           bucket: stack.names.bucket,
           stateDir: join(stack.dataDir, "agent"),
           log,

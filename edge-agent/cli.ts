@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { createS3Client } from "../lib/aws.ts";
+import { createAgentS3Client } from "../lib/aws.ts";
 import { readConfig } from "../lib/config.ts";
 import { watchInbox } from "./inbox.ts";
 import { MIN_PART_SIZE_BYTES, uploadLot } from "./upload.ts";
@@ -123,7 +123,8 @@ export async function runAgentCommand(
     return 2;
   }
   const config = readAgentConfig(deps.env);
-  const s3 = deps.s3 ?? createS3Client(deps.env ? { ...process.env, ...deps.env } : process.env);
+  const s3 =
+    deps.s3 ?? createAgentS3Client(deps.env ? { ...process.env, ...deps.env } : process.env);
   const shutdown = deps.signal ? undefined : shutdownSignal();
   const signal = deps.signal ?? (shutdown as { signal: AbortSignal }).signal;
   const log = (line: string) => err(line);

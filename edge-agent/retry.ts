@@ -1,5 +1,6 @@
 // Bounded retries with exponential backoff and full jitter, for the flaky links a factory floor has.
 import { setTimeout as sleep } from "node:timers/promises";
+import { isTransientFailure } from "../lib/transient.ts";
 import { ChecksumMismatchError } from "./errors.ts";
 
 export interface RetryPolicy {
@@ -15,54 +16,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 20_000,
 };
 
-const RETRYABLE_NAMES = new Set([
-  "Throttling",
-  "ThrottlingException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "SlowDown",
-  "ServiceUnavailable",
-  "InternalError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "TimeoutError",
-  "RequestTimeoutError",
-]);
-
-const RETRYABLE_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "ENOTFOUND",
-  "UND_ERR_SOCKET",
-]);
-
-/** Network failures, 5xx and throttling may pass on a later try; a 4xx answer will not. */
+/** Network failures, 5xx and throttling may pass on a later try (lib/transient.ts); so may a bad checksum. */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof ChecksumMismatchError) return true;
-  const e = error as {
-    name?: string;
-    code?: string;
-    message?: string;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    cause?: unknown;
-  };
-  if (!e || typeof e !== "object") return false;
-  if (RETRYABLE_NAMES.has(e.name ?? "") || RETRYABLE_CODES.has(e.code ?? "")) return true;
-  if (e.$retryable !== undefined) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && (status >= 500 || status === 429)) return true;
-  // A connection cut mid-response surfaces as a parse failure or a bare "socket hang up".
-  if (/socket hang up|ECONNRESET|EPIPE|premature close|aborted|terminated/i.test(e.message ?? "")) {
-    return true;
-  }
-  return e.cause !== undefined && e.cause !== error ? isRetryable(e.cause) : false;
+  return error instanceof ChecksumMismatchError || isTransientFailure(error);
 }
 
 /** Full jitter: a random delay up to the exponential cap, so many agents do not retry in step. */

@@ -1,5 +1,6 @@
 // Named errors of the workflow functions; their names are the Step Functions error names Retry/Catch match.
 import type { ZodError } from "zod";
+import { isTransientFailure } from "../lib/transient.ts";
 
 /** A dependency (S3, DynamoDB, SNS, SageMaker) failed in a way worth retrying: throttling, 5xx, network. */
 export class TransientDependencyError extends Error {
@@ -42,43 +43,11 @@ export class ModelResponseError extends Error {
   override name = "ModelResponseError";
 }
 
-const TRANSIENT_NAMES = new Set([
-  "ThrottlingException",
-  "Throttling",
-  "TooManyRequestsException",
-  "ProvisionedThroughputExceededException",
-  "RequestLimitExceeded",
-  "ServiceUnavailable",
-  "ServiceUnavailableException",
-  "InternalServerError",
-  "InternalFailure",
-  "InternalServerException",
-  "InternalError",
-  "SlowDown",
-  "TimeoutError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-]);
-
-const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"]);
-
 /** Wraps an AWS SDK failure so the state machine retries what may succeed later, and only that. */
 export function dependencyFailure(what: string, error: unknown): Error {
-  const e = error as {
-    name?: string;
-    code?: string;
-    message?: string;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: unknown;
-  };
-  const status = e.$metadata?.httpStatusCode;
-  const transient =
-    TRANSIENT_NAMES.has(e.name ?? "") ||
-    TRANSIENT_CODES.has(e.code ?? "") ||
-    e.$retryable !== undefined ||
-    (status !== undefined && (status >= 500 || status === 429));
+  const e = error as { name?: string; message?: string };
   const message = `${what} failed: ${e.name ?? "Error"}: ${e.message ?? String(error)}`;
-  return transient
+  return isTransientFailure(error)
     ? new TransientDependencyError(message, { cause: error })
     : new DependencyError(message, { cause: error });
 }

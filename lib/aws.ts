@@ -31,6 +31,14 @@ export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   return new S3Client({ ...commonConfig(env), forcePathStyle: isLocal(env) });
 }
 
+/**
+ * For the edge agent: it retries every request itself (edge-agent/retry.ts, with backoff sized for
+ * a factory link), so the SDK must not retry underneath it and multiply the attempts.
+ */
+export function createAgentS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  return new S3Client({ ...commonConfig(env), maxAttempts: 1, forcePathStyle: isLocal(env) });
+}
+
 export function createDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient(commonConfig(env)), {
     marshallOptions: { removeUndefinedValues: true },

@@ -1,0 +1,168 @@
+// The pieces every handler core leans on, with mocked SDK clients: retry classification, batch writes, S3/SNS helpers.
+import assert from "node:assert/strict";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, describe, it } from "vitest";
+import { isRetryable } from "../../edge-agent/retry.ts";
+import {
+  DependencyError,
+  dependencyFailure,
+  TransientDependencyError,
+} from "../../functions/errors.ts";
+import { batchPut, updateItem } from "../../functions/lot-table.ts";
+import { getObjectBytes, publish } from "../../functions/runtime.ts";
+import { createAgentS3Client, createS3Client } from "../../lib/aws.ts";
+
+function serviceError(name: string, status: number): S3ServiceException {
+  return new S3ServiceException({
+    name,
+    message: `${name} happened`,
+    $fault: status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+describe("dependencyFailure: what drives every Retry in the state machine", () => {
+  it("calls throttling, 5xx, 429 and socket failures transient", () => {
+    for (const error of [
+      serviceError("ThrottlingException", 400),
+      serviceError("SlowDown", 503),
+      serviceError("Whatever", 500),
+      serviceError("TooMany", 429),
+      Object.assign(new Error("connect failed"), { code: "ECONNREFUSED" }),
+      new Error("outer", { cause: Object.assign(new Error("inner"), { code: "ECONNRESET" }) }),
+    ]) {
+      const wrapped = dependencyFailure("reading s3://b/k", error);
+      assert.ok(wrapped instanceof TransientDependencyError, String(error));
+      assert.equal(wrapped.name, "TransientDependencyError");
+      assert.equal(wrapped.cause, error);
+    }
+  });
+
+  it("calls other 4xx answers final, and names what failed", () => {
+    const wrapped = dependencyFailure("reading s3://b/k", serviceError("AccessDenied", 403));
+    assert.ok(wrapped instanceof DependencyError);
+    assert.equal(wrapped.name, "DependencyError");
+    assert.match(
+      wrapped.message,
+      /^reading s3:\/\/b\/k failed: AccessDenied: AccessDenied happened$/,
+    );
+  });
+
+  it("agrees with the edge agent's retry decision (one table for both)", () => {
+    for (const error of [serviceError("SlowDown", 503), serviceError("AccessDenied", 403)]) {
+      assert.equal(
+        isRetryable(error),
+        dependencyFailure("x", error) instanceof TransientDependencyError,
+      );
+    }
+  });
+});
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
+afterEach(() => ddb.reset());
+
+describe("batchPut", () => {
+  it("writes in batches of 25 and sends back only what DynamoDB left unprocessed", async () => {
+    const items = Array.from({ length: 30 }, (_, i) => ({ pk: "LOT#A", sk: `IMAGE#${i}` }));
+    let calls = 0;
+    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => {
+      calls++;
+      const requests = input.RequestItems.t ?? [];
+      // The first call of the first batch leaves its last two items unprocessed.
+      return calls === 1 ? { UnprocessedItems: { t: requests.slice(-2) } } : {};
+    });
+    await batchPut(db, "t", items);
+    const sent = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((call) => call.args[0].input.RequestItems?.t?.length);
+    assert.deepEqual(sent, [25, 2, 5]);
+  });
+
+  it("gives up as a transient failure when items stay unprocessed", async () => {
+    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => ({
+      UnprocessedItems: { t: input.RequestItems.t },
+    }));
+    await assert.rejects(batchPut(db, "t", [{ pk: "a", sk: "b" }]), (error: Error) => {
+      assert.ok(error instanceof TransientDependencyError);
+      assert.match(error.message, /1 items stayed unprocessed in t/);
+      return true;
+    });
+    assert.equal(ddb.commandCalls(BatchWriteCommand).length, 6);
+  });
+
+  it("wraps a refused write as a final dependency error", async () => {
+    ddb.on(BatchWriteCommand).rejects(serviceError("ValidationException", 400));
+    await assert.rejects(batchPut(db, "t", [{ pk: "a", sk: "b" }]), DependencyError);
+  });
+});
+
+describe("updateItem", () => {
+  it("sets only the defined attributes, through placeholders", async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await updateItem(db, "t", { pk: "LOT#A", sk: "LOT" }, { status: "CLEAN", note: undefined });
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    assert.equal(input?.UpdateExpression, "SET #a0 = :v0");
+    assert.deepEqual(input?.ExpressionAttributeNames, { "#a0": "status" });
+    assert.deepEqual(input?.ExpressionAttributeValues, { ":v0": "CLEAN" });
+  });
+
+  it("turns throttling into a transient failure naming the item", async () => {
+    ddb.on(UpdateCommand).rejects(serviceError("ProvisionedThroughputExceededException", 400));
+    await assert.rejects(
+      updateItem(db, "t", { pk: "LOT#A", sk: "LOT" }, { status: "CLEAN" }),
+      (error: Error) =>
+        error instanceof TransientDependencyError && /LOT#A\/LOT in t/.test(error.message),
+    );
+  });
+});
+
+describe("S3 and SNS helpers", () => {
+  const s3Mock = mockClient(S3Client);
+  const snsMock = mockClient(SNSClient);
+  afterEach(() => {
+    s3Mock.reset();
+    snsMock.reset();
+  });
+
+  it("getObjectBytes returns the body and wraps a missing key as final", async () => {
+    s3Mock
+      .on(GetObjectCommand, { Key: "there" })
+      // The SDK's stream body, as far as getObjectBytes uses it.
+      .resolves({ Body: { transformToByteArray: async () => Buffer.from("wafer") } as never });
+    s3Mock.on(GetObjectCommand, { Key: "gone" }).rejects(serviceError("NoSuchKey", 404));
+    const s3 = new S3Client({ region: "us-east-1" });
+    assert.equal(Buffer.from(await getObjectBytes(s3, "b", "there")).toString(), "wafer");
+    await assert.rejects(getObjectBytes(s3, "b", "gone"), (error: Error) => {
+      return error instanceof DependencyError && /s3:\/\/b\/gone/.test(error.message);
+    });
+  });
+
+  it("publish sends string attributes and cuts the subject to SNS's 100 characters", async () => {
+    snsMock.on(PublishCommand).resolves({ MessageId: "1" });
+    const sns = new SNSClient({ region: "us-east-1" });
+    await publish(sns, "arn:topic", {
+      subject: "x".repeat(150),
+      body: { a: 1 },
+      attributes: { status: "clean" },
+    });
+    const input = snsMock.commandCalls(PublishCommand)[0]?.args[0].input;
+    assert.equal(input?.Subject?.length, 100);
+    assert.equal(input?.Message, '{"a":1}');
+    assert.deepEqual(input?.MessageAttributes, {
+      status: { DataType: "String", StringValue: "clean" },
+    });
+  });
+});
+
+describe("clients", () => {
+  it("the edge agent's S3 client leaves retries to the agent; the workflow's retries 3 times", async () => {
+    const env = { AWS_REGION: "us-east-1" } as NodeJS.ProcessEnv;
+    assert.equal(await createAgentS3Client(env).config.maxAttempts(), 1);
+    assert.equal(await createS3Client(env).config.maxAttempts(), 3);
+  });
+});
