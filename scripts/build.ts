@@ -1,20 +1,18 @@
 // `npm run build`: bundles every function and installs every layer into .aws-sam/build/, the layout `sam build` writes.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import {
+  BUILD_DIR,
+  BUILD_INFO_PATH,
+  BUILT_TEMPLATE_PATH,
+  type BuildInfo,
+  inputsHash,
+} from "../infra/build-layout.ts";
 import {
   loadTemplate,
   REPO_ROOT,
@@ -24,21 +22,10 @@ import {
 
 const run = promisify(execFile);
 
-export const BUILD_DIR = resolve(REPO_ROOT, ".aws-sam/build");
-/** What went into the last build, so runners of the built functions can tell when it is stale. */
-export const BUILD_INFO_PATH = resolve(REPO_ROOT, ".aws-sam/waferflow-build.json");
 const ESBUILD = resolve(REPO_ROOT, "node_modules/.bin/esbuild");
 
 export class BuildError extends Error {
   override name = "BuildError";
-}
-
-export interface BuildInfo {
-  /** sha256 of template.yaml and of every source file the bundles were made from (not node_modules). */
-  inputsHash: string;
-  builtAt: string;
-  functions: string[];
-  layers: string[];
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -87,17 +74,6 @@ function resourcesOf(template: Template, type: string): Array<[string, TemplateR
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 }
 
-function hashFiles(paths: string[]): string {
-  const hash = createHash("sha256");
-  for (const path of [...new Set(paths)].sort()) {
-    hash.update(relative(REPO_ROOT, path));
-    hash.update("\0");
-    hash.update(readFileSync(path));
-    hash.update("\0");
-  }
-  return hash.digest("hex");
-}
-
 /** Our own files a bundle was made from (node_modules is covered by package-lock.json). */
 function ownInputs(metafilePaths: string[]): string[] {
   const inputs: string[] = [];
@@ -108,15 +84,6 @@ function ownInputs(metafilePaths: string[]): string[] {
     }
   }
   return inputs;
-}
-
-/** The hash the last build recorded, recomputed from today's files; equal means the build is current. */
-export function currentInputsHash(templatePath: string, sourceInputs: string[]): string {
-  const lock = resolve(REPO_ROOT, "package-lock.json");
-  const layerFiles = readdirSync(resolve(REPO_ROOT, "layers"), { recursive: true })
-    .map((name) => resolve(REPO_ROOT, "layers", String(name)))
-    .filter((path) => statSync(path).isFile());
-  return hashFiles([templatePath, lock, ...layerFiles, ...sourceInputs.filter(existsSync)]);
 }
 
 /** Lambda's architecture names to npm's --cpu. */
@@ -269,7 +236,8 @@ export async function build(
   const built = structuredClone(template) as Template;
   for (const [logicalId] of functions) {
     const resource = built.Resources[logicalId] as TemplateResource;
-    const properties = (resource.Properties ??= {});
+    resource.Properties ??= {};
+    const properties = resource.Properties;
     properties.CodeUri = logicalId;
     resource.Metadata = { ...resource.Metadata, SamResourceId: logicalId };
     // sam build adds --enable-source-maps where a function has Sourcemap but not the option.
@@ -285,7 +253,8 @@ export async function build(
       buildProperties.Sourcemap === true &&
       !nodeOptions.split(" ").includes("--enable-source-maps")
     ) {
-      const environment = (properties.Environment ??= {}) as { Variables?: Record<string, Json> };
+      properties.Environment ??= {};
+      const environment = properties.Environment as { Variables?: Record<string, Json> };
       environment.Variables = {
         ...environment.Variables,
         NODE_OPTIONS: `${nodeOptions} --enable-source-maps`.trim(),
@@ -294,7 +263,8 @@ export async function build(
   }
   for (const [logicalId] of layers) {
     const resource = built.Resources[logicalId] as TemplateResource;
-    (resource.Properties ??= {}).ContentUri = logicalId;
+    resource.Properties ??= {};
+    resource.Properties.ContentUri = logicalId;
     resource.Metadata = { ...resource.Metadata, SamResourceId: logicalId };
   }
   // Paths the build does not own stay valid relative to the built template's folder.
@@ -307,24 +277,24 @@ export async function build(
       );
     }
   }
-  const builtTemplatePath = join(BUILD_DIR, "template.yaml");
+  const builtTemplatePath = BUILT_TEMPLATE_PATH;
   writeFileSync(
     builtTemplatePath,
     `# Written by npm run build (scripts/build.ts) from template.yaml; do not edit.\n${stringify(built, { lineWidth: 0 })}`,
   );
 
-  const sourceInputs = ownInputs(metafiles);
+  const sourceInputs = [...new Set(ownInputs(metafiles))]
+    .map((path) => relative(REPO_ROOT, path))
+    .sort();
   for (const metafile of metafiles) rmSync(metafile, { force: true });
   const info: BuildInfo = {
-    inputsHash: currentInputsHash(templatePath, sourceInputs),
+    inputsHash: inputsHash(templatePath, sourceInputs),
     builtAt: new Date().toISOString(),
     functions: functions.map(([logicalId]) => logicalId),
     layers: layers.map(([logicalId]) => logicalId),
+    inputs: sourceInputs,
   };
-  writeFileSync(
-    BUILD_INFO_PATH,
-    `${JSON.stringify({ ...info, inputs: sourceInputs.map((path) => relative(REPO_ROOT, path)).sort() }, null, 2)}\n`,
-  );
+  writeFileSync(BUILD_INFO_PATH, `${JSON.stringify(info, null, 2)}\n`);
   return { templatePath: builtTemplatePath, functions: info.functions, layers: info.layers, info };
 }
 
