@@ -20,6 +20,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/setup/build.ts"],
           testTimeout: 240_000,
           hookTimeout: 180_000,
         },
@@ -29,6 +30,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/setup/build.ts"],
           testTimeout: 300_000,
           hookTimeout: 180_000,
         },

@@ -23,6 +23,21 @@ export interface LambdaInvoker {
   functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
 }
 
+/** A function by its name, ARN (with or without a version or alias) or logical id, as Lambda's Invoke accepts. */
+export function findFunction(
+  functions: LocalFunction[],
+  nameOrArn: string,
+): LocalFunction | undefined {
+  const bare = nameOrArn.replace(/:(\$LATEST|[A-Za-z0-9_-]+)$/, "");
+  return functions.find(
+    (fn) =>
+      fn.name === nameOrArn ||
+      fn.arn === nameOrArn ||
+      fn.arn === bare ||
+      fn.logicalId === nameOrArn,
+  );
+}
+
 const OWN_FRAMES = /[/\\](local[/\\]lambda\.ts|aws-local-stepfunctions[/\\])/;
 
 /** The stack as Lambda shows it: the handler's frames, not those of the local runtime calling it. */
@@ -93,16 +108,7 @@ export function createLambdaInvoker(options: {
   };
 
   return {
-    functionByNameOrArn(nameOrArn) {
-      const bare = nameOrArn.replace(/:(\$LATEST|[A-Za-z0-9_-]+)$/, "");
-      return options.functions.find(
-        (fn) =>
-          fn.name === nameOrArn ||
-          fn.arn === nameOrArn ||
-          fn.arn === bare ||
-          fn.logicalId === nameOrArn,
-      );
-    },
+    functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
 
     async invoke(fn, event) {
       const awsRequestId = randomUUID();

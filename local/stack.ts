@@ -2,12 +2,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
 import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
 import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
-import { createLambdaInvoker } from "./lambda.ts";
+import { createLambdaInvoker, type LambdaInvoker } from "./lambda.ts";
+import { createProcessLambdaInvoker } from "./lambda-process.ts";
 import { buildLocalModel, LOCAL_REGION, type LocalModel } from "./model.ts";
 import { startS3 } from "./s3.ts";
 import { startSfn } from "./sfn.ts";
@@ -26,6 +28,24 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Start the SageMaker model server (endpoint/server.ts); default true. */
   startEndpoint?: boolean;
+  /**
+   * "sources": handlers imported in this process from TypeScript (fast inner loop). "built": the
+   * bundles of `npm run build`, one Node process per sandbox, as `sam local invoke` runs them.
+   * Default: WAFERFLOW_FUNCTIONS, else "sources".
+   */
+  functions?: FunctionsMode;
+}
+
+export type FunctionsMode = "sources" | "built";
+
+function functionsModeOf(options: LocalStackOptions): FunctionsMode {
+  const mode = options.functions ?? process.env.WAFERFLOW_FUNCTIONS ?? "sources";
+  if (mode !== "sources" && mode !== "built") {
+    throw new LocalStackError(
+      `functions (WAFERFLOW_FUNCTIONS) must be 'sources' or 'built', got '${mode}'`,
+    );
+  }
+  return mode;
 }
 
 export interface ExecutionOutcome {
@@ -131,6 +151,9 @@ function checkOptions(options: LocalStackOptions): void {
 
 async function start(options: LocalStackOptions): Promise<LocalStack> {
   checkOptions(options);
+  const functionsMode = functionsModeOf(options);
+  // Checked before any server starts: a missing or stale build is the user's next command, not a crash.
+  const built = functionsMode === "built" ? loadBuiltFunctions() : undefined;
   const log = options.log ?? defaultLog;
   const templatePath = resolve(options.templatePath ?? TEMPLATE_PATH);
   let template: ReturnType<typeof loadTemplate>;
@@ -238,11 +261,24 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
     };
 
-    const invoker = createLambdaInvoker({
-      functions: model.functions,
-      moduleVersion: String(++stackCount),
-      log,
-    });
+    let invoker: LambdaInvoker;
+    if (built) {
+      const processInvoker = createProcessLambdaInvoker({
+        functions: model.functions,
+        built,
+        stackEnvironment: () => env,
+        sharedFunctionVariables: Object.keys(model.functionEnvironment),
+        log,
+      });
+      stoppers.push(() => processInvoker.close());
+      invoker = processInvoker;
+    } else {
+      invoker = createLambdaInvoker({
+        functions: model.functions,
+        moduleVersion: String(++stackCount),
+        log,
+      });
+    }
     engine = createExecutionEngine({
       stateMachines: model.stateMachines,
       invoker,

@@ -1,4 +1,4 @@
-// A whole committed fixture lot through the embedded stack: every true defect reported where it is, with its class.
+// A whole committed fixture lot through the embedded stack and the built functions (npm run build): every true defect reported where it is, with its class.
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +32,8 @@ describe("end to end: a fixture lot through the embedded stack", () => {
   let report: Report;
 
   beforeAll(async () => {
-    stack = await startLocalStack({ ephemeral: true, log: () => {} });
+    // The bundles that ship, each in its own Node process, as sam local invoke and Lambda run them.
+    stack = await startLocalStack({ ephemeral: true, log: () => {}, functions: "built" });
     const [outcome] = await replayLots([FIXTURE], { stack, timeoutMs: 300_000, log: () => {} });
     assert.ok(
       outcome?.ending?.kind === "report",

@@ -1,0 +1,128 @@
+// The bundles `npm run build` writes load in a bare Node 22 process, outside the repository, with only their template environment.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { BUILD_DIR, type BuiltFunction, loadBuiltFunctions } from "../../infra/build-layout.ts";
+import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
+import { buildLocalModel } from "../../local/model.ts";
+import { esbuildArguments } from "../../scripts/build.ts";
+
+const run = promisify(execFile);
+const NODE = resolve(REPO_ROOT, "node_modules/.bin/node");
+const template = loadTemplate(TEMPLATE_PATH);
+const model = buildLocalModel(template, TEMPLATE_PATH);
+
+/** A module file that imports the bundle: `node -e` would define a global `require` and hide the crash. */
+const LOADER = `const module = await import(process.argv[2]);
+if (typeof module.handler !== "function") throw new Error("no handler export");
+console.log("loaded");
+`;
+
+interface Loaded {
+  ok: boolean;
+  output: string;
+}
+
+describe("built functions (.aws-sam/build)", () => {
+  let scratch: string;
+  let built: Map<string, BuiltFunction>;
+
+  beforeAll(() => {
+    built = loadBuiltFunctions();
+    scratch = mkdtempSync(join(tmpdir(), "waferflow-built-"));
+    writeFileSync(join(scratch, "load.mjs"), LOADER);
+  });
+  afterAll(() => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /**
+   * Copies the function as Lambda unpacks it (its folder alone) outside the repository, so no
+   * node_modules of ours can be found; its layers' packages are put where plain Node resolution
+   * looks, standing in for Lambda's /opt/nodejs/node_modules.
+   */
+  function stage(fn: BuiltFunction): string {
+    const root = mkdtempSync(join(scratch, `${fn.logicalId}-`));
+    const task = join(root, "task");
+    cpSync(fn.codeDir, task, { recursive: true });
+    const [layer] = fn.layerDirs;
+    if (layer) symlinkSync(join(layer, "nodejs/node_modules"), join(root, "node_modules"), "dir");
+    return join(task, "handler.mjs");
+  }
+
+  async function load(bundle: string, env: Record<string, string>): Promise<Loaded> {
+    try {
+      const { stdout, stderr } = await run(NODE, [join(scratch, "load.mjs"), bundle], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+        cwd: scratch,
+      });
+      return { ok: true, output: stdout + stderr };
+    } catch (error) {
+      const failed = error as { stdout?: string; stderr?: string };
+      return { ok: false, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+    }
+  }
+
+  it("has one handler.mjs with its source map per function of the template, and the built template points at them", () => {
+    const names = model.functions.map((fn) => fn.logicalId).sort();
+    assert.deepEqual([...built.keys()].sort(), names);
+    const builtTemplate = loadTemplate(join(BUILD_DIR, "template.yaml"));
+    for (const fn of built.values()) {
+      assert.equal(fn.handler, "handler.handler");
+      const bundle = readFileSync(join(fn.codeDir, "handler.mjs"), "utf8");
+      assert.match(bundle, /createRequire/, `${fn.logicalId}: the banner is in the bundle`);
+      assert.ok(readFileSync(join(fn.codeDir, "handler.mjs.map"), "utf8").length > 0);
+      assert.equal(builtTemplate.Resources[fn.logicalId]?.Properties?.CodeUri, fn.logicalId);
+    }
+    assert.equal(builtTemplate.Resources.SharpLayer?.Properties?.ContentUri, "SharpLayer");
+  });
+
+  it("ships sharp's linux-x64 glibc binaries in the layer, whatever the build host", () => {
+    const modules = join(BUILD_DIR, "SharpLayer/nodejs/node_modules");
+    for (const name of ["sharp", "@img/sharp-linux-x64", "@img/sharp-libvips-linux-x64"]) {
+      const manifest = JSON.parse(readFileSync(join(modules, name, "package.json"), "utf8")) as {
+        name: string;
+      };
+      assert.equal(manifest.name, name);
+    }
+  });
+
+  it("loads every bundle cleanly with the function's own template environment", async () => {
+    for (const fn of model.functions) {
+      const builtFn = built.get(fn.logicalId) as BuiltFunction;
+      const loaded = await load(stage(builtFn), fn.environment);
+      assert.ok(loaded.ok, `${fn.logicalId} loads: ${loaded.output}`);
+      assert.match(loaded.output, /loaded/);
+    }
+  });
+
+  it("fails only on configuration validation when the environment is empty", async () => {
+    for (const fn of built.values()) {
+      const loaded = await load(stage(fn), {});
+      assert.ok(!loaded.ok, `${fn.logicalId} refuses to start without its configuration`);
+      const summary = `${fn.logicalId}: ${loaded.output.slice(-600)}`;
+      assert.match(loaded.output, /\bConfigError\b/, summary);
+      assert.match(loaded.output, /invalid configuration: /, summary);
+      assert.doesNotMatch(loaded.output, /Dynamic require/, summary);
+    }
+  });
+
+  it("would crash on load without the template's createRequire banner (what the banner is for)", async () => {
+    const resource = template.Resources.StartLotFunction;
+    const { Banner: _banner, ...withoutBanner } = (resource?.Metadata?.BuildProperties ??
+      {}) as Record<string, unknown>;
+    const outdir = join(scratch, "no-banner");
+    const { entryPoints, args } = esbuildArguments(withoutBanner, outdir);
+    await run(resolve(REPO_ROOT, "node_modules/.bin/esbuild"), [...entryPoints, ...args], {
+      cwd: REPO_ROOT,
+    });
+    const fn = model.functions.find((candidate) => candidate.logicalId === "StartLotFunction");
+    const loaded = await load(join(outdir, "handler.mjs"), fn?.environment ?? {});
+    assert.ok(!loaded.ok);
+    assert.match(loaded.output, /Dynamic require of "[^"]+" is not supported/);
+  });
+});
