@@ -73,3 +73,51 @@ export async function updateItem(
     throw dependencyFailure(`updating ${key.pk}/${key.sk} in ${table}`, error);
   }
 }
+
+/** Who ends a lot as FAILED: the workflow's own Catch, or the rule on the execution's end. */
+export type FailureClaimant = "workflow" | "execution-status-change";
+
+/**
+ * Takes the right to end a lot as FAILED, once: only a lot still PROCESSING for this execution
+ * (or not recorded yet) can be claimed, so a lot that already has a final status never gets a
+ * second report or alert. The same claimant may claim again, so a retried task can finish its work.
+ * Returns false when someone else already ended the lot.
+ */
+export async function claimLotFailure(
+  db: DynamoDBDocumentClient,
+  table: string,
+  claim: { lotId: string; executionId: string; claimant: FailureClaimant; at: string },
+): Promise<boolean> {
+  const claimedBy = `${claim.claimant}:${claim.executionId}`;
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: lotItemKey(claim.lotId),
+        UpdateExpression:
+          "SET #status = :failed, #claimedBy = :claimedBy, #updatedAt = :at, #lotId = :lotId",
+        ConditionExpression:
+          "attribute_not_exists(pk) OR (#status = :processing AND (attribute_not_exists(#executionId) OR #executionId = :executionId)) OR (#status = :failed AND #claimedBy = :claimedBy)",
+        ExpressionAttributeNames: {
+          "#status": "status",
+          "#claimedBy": "failureClaimedBy",
+          "#updatedAt": "updatedAt",
+          "#lotId": "lotId",
+          "#executionId": "executionId",
+        },
+        ExpressionAttributeValues: {
+          ":failed": "FAILED",
+          ":processing": "PROCESSING",
+          ":claimedBy": claimedBy,
+          ":executionId": claim.executionId,
+          ":at": claim.at,
+          ":lotId": claim.lotId,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
+    throw dependencyFailure(`claiming lot ${claim.lotId} as FAILED in ${table}`, error);
+  }
+}

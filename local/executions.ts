@@ -299,6 +299,8 @@ export function createExecutionEngine(options: {
   invoker: LambdaInvoker;
   dataDir: string;
   log: (line: string) => void;
+  /** Called once when an execution this engine ran ends (Step Functions' status-change event). */
+  onExecutionEnded?: (record: ExecutionRecord) => void;
 }): ExecutionEngine {
   const prepared = new Map(
     options.stateMachines.map((spec) => [spec.arn, prepare(spec, options.invoker)]),
@@ -412,6 +414,7 @@ export function createExecutionEngine(options: {
         );
         await persist(record);
         changes.emit("change", record);
+        options.onExecutionEnded?.(record);
       })
       .finally(() => finished.delete(record.executionArn));
     finished.set(record.executionArn, settled);

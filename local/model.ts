@@ -32,6 +32,11 @@ const HANDLED_TYPES = new Set([
   "AWS::Logs::LogGroup",
   "AWS::CloudWatch::Alarm",
   "AWS::CloudWatch::Dashboard",
+  "AWS::SQS::QueuePolicy",
+  "AWS::ApplicationAutoScaling::ScalableTarget",
+  "AWS::ApplicationAutoScaling::ScalingPolicy",
+  "AWS::RolesAnywhere::TrustAnchor",
+  "AWS::RolesAnywhere::Profile",
 ]);
 
 /** Lambda's runtime owns these; copying them from the template into our process would misconfigure it. */
@@ -470,6 +475,31 @@ function loadDefinition(
   return asRecord(applySubstitutions(raw, asText, `${logicalId} definition`), where);
 }
 
+/** Queues named only as dead-letter targets of functions (DeadLetterQueue) or their rules (DeadLetterConfig). */
+function deadLetterQueuesOf(template: Template): Set<string> {
+  const queueOf = (arn: unknown): string | undefined => {
+    const getAtt = isRecord(arn) ? arn["Fn::GetAtt"] : undefined;
+    return Array.isArray(getAtt) && typeof getAtt[0] === "string" ? getAtt[0] : undefined;
+  };
+  const found = new Set<string>();
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== "AWS::Serverless::Function") continue;
+    const properties = resource.Properties ?? {};
+    const direct = queueOf((properties.DeadLetterQueue as { TargetArn?: unknown })?.TargetArn);
+    if (direct) found.add(direct);
+    for (const event of Object.values((properties.Events ?? {}) as Record<string, unknown>)) {
+      const config = (event as { Properties?: { DeadLetterConfig?: { Arn?: unknown } } }).Properties
+        ?.DeadLetterConfig;
+      const queue = queueOf(config?.Arn);
+      if (queue) found.add(queue);
+    }
+  }
+  for (const id of found) {
+    if (template.Resources[id]?.Type !== "AWS::SQS::Queue") found.delete(id);
+  }
+  return found;
+}
+
 export function buildLocalModel(
   template: Template,
   templatePath: string,
@@ -599,10 +629,14 @@ export function buildLocalModel(
     }
   }
 
+  // A queue that only receives dead letters needs no emulation: locally the trigger logs a delivery that gives up.
+  const deadLetterQueues = deadLetterQueuesOf(template);
   const notEmulated = Object.entries(template.Resources)
     .filter(
       ([logicalId, resource]) =>
-        !HANDLED_TYPES.has(resource.Type) && resolver.isDeployed(logicalId),
+        !HANDLED_TYPES.has(resource.Type) &&
+        !deadLetterQueues.has(logicalId) &&
+        resolver.isDeployed(logicalId),
     )
     .map(([logicalId, resource]) => `${logicalId} (${resource.Type})`)
     .concat(unsupportedEvents);

@@ -284,6 +284,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       invoker,
       dataDir,
       log,
+      onExecutionEnded: (record) => trigger?.onExecutionEnded(record),
     });
     const sfn = await startSfn({ port: ports.sfn ?? 0, engine, log });
     stoppers.push(sfn.stop);

@@ -1,9 +1,77 @@
-// The local EventBridge: turns created S3 objects into "Object Created" events and delivers matching ones to their rule's function.
+// The local EventBridge: turns created S3 objects and ended executions into the events AWS sends, and delivers matching ones to their rule's function.
 import { randomUUID } from "node:crypto";
 import { TriggerDeliveryError } from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventRule, type LocalFunction } from "./model.ts";
 import type { S3ObjectCreated } from "./s3-protocol.ts";
+
+/** What an execution that has ended tells EventBridge (the engine's record, in the fields used). */
+export interface EndedExecution {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: string;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: string;
+  stopDate?: string;
+}
+
+export interface ExecutionStatusChangeEvent {
+  version: "0";
+  id: string;
+  "detail-type": "Step Functions Execution Status Change";
+  source: "aws.states";
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    executionArn: string;
+    stateMachineArn: string;
+    name: string;
+    status: string;
+    startDate: number;
+    stopDate: number | null;
+    input: string;
+    output: string | null;
+    inputDetails: { included: boolean };
+    outputDetails: { included: boolean } | null;
+    error: string | null;
+    cause: string | null;
+  };
+}
+
+/** The event Step Functions sends to EventBridge when an execution ends (dates in epoch milliseconds). */
+export function executionStatusChangeEvent(execution: EndedExecution): ExecutionStatusChangeEvent {
+  const stopped = execution.stopDate ?? new Date().toISOString();
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Step Functions Execution Status Change",
+    source: "aws.states",
+    account: LOCAL_ACCOUNT,
+    time: new Date(stopped).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    region: LOCAL_REGION,
+    resources: [execution.executionArn],
+    detail: {
+      executionArn: execution.executionArn,
+      stateMachineArn: execution.stateMachineArn,
+      name: execution.name,
+      status: execution.status,
+      startDate: Date.parse(execution.startDate),
+      stopDate: Date.parse(stopped),
+      input: execution.input,
+      output: execution.output ?? null,
+      inputDetails: { included: true },
+      outputDetails: execution.output === undefined ? null : { included: true },
+      error: execution.error ?? null,
+      cause: execution.cause ?? null,
+    },
+  };
+}
 
 export interface ObjectCreatedEvent {
   version: "0";
@@ -146,6 +214,8 @@ export function matchesPattern(pattern: Record<string, unknown>, event: unknown)
 
 export interface Trigger {
   onObjectCreated(object: S3ObjectCreated): void;
+  /** An execution ended: the lot state machine's status-change rule may want to hear of it. */
+  onExecutionEnded(execution: EndedExecution): void;
   /** Waits for the deliveries under way, so stopping does not cut a handler off mid-flight. */
   drain(): Promise<void>;
 }
@@ -173,8 +243,8 @@ export function createTrigger(options: {
   const deliver = (
     fn: LocalFunction,
     rule: LocalEventRule,
-    object: S3ObjectCreated,
-    event: ObjectCreatedEvent,
+    what: string,
+    event: unknown,
     attempt: number,
   ) => {
     const attempts = retryDelaysMs.length + 1;
@@ -185,14 +255,14 @@ export function createTrigger(options: {
         (cause: unknown) => {
           const retryIn = draining ? undefined : retryDelaysMs[attempt - 1];
           const error = new TriggerDeliveryError(
-            `delivering s3://${object.bucket}/${object.key} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined ? "" : `; retrying in ${retryIn / 1000} s`}`,
+            `delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined ? "" : `; retrying in ${retryIn / 1000} s`}`,
             { cause },
           );
           options.log(`events: ${error.message}`);
           if (retryIn === undefined) return;
           const timer = setTimeout(() => {
             pendingRetries.delete(timer);
-            deliver(fn, rule, object, event, attempt + 1);
+            deliver(fn, rule, what, event, attempt + 1);
           }, retryIn);
           pendingRetries.add(timer);
         },
@@ -201,24 +271,29 @@ export function createTrigger(options: {
     inFlight.add(delivery);
   };
 
+  const route = (what: string, event: unknown) => {
+    for (const rule of options.rules) {
+      if (!matchesPattern(rule.pattern, event)) continue;
+      const fn = options.functions.find((candidate) => candidate.logicalId === rule.targetFunction);
+      if (!fn) continue;
+      options.log(`events: ${rule.id} matched ${what} -> ${fn.logicalId}`);
+      // Like EventBridge, deliver after the source has answered, never inside its call.
+      setImmediate(() => {
+        if (!draining) deliver(fn, rule, what, event, 1);
+      });
+    }
+  };
+
   return {
     onObjectCreated(object) {
       if (!options.eventBridgeBuckets.includes(object.bucket)) return;
-      const event = objectCreatedEvent(object);
-      for (const rule of options.rules) {
-        if (!matchesPattern(rule.pattern, event)) continue;
-        const fn = options.functions.find(
-          (candidate) => candidate.logicalId === rule.targetFunction,
-        );
-        if (!fn) continue;
-        options.log(
-          `events: ${rule.id} matched s3://${object.bucket}/${object.key} -> ${fn.logicalId}`,
-        );
-        // Like EventBridge, deliver after S3 has answered, never inside the PUT.
-        setImmediate(() => {
-          if (!draining) deliver(fn, rule, object, event, 1);
-        });
-      }
+      route(`s3://${object.bucket}/${object.key}`, objectCreatedEvent(object));
+    },
+    onExecutionEnded(execution) {
+      route(
+        `execution ${execution.name} ${execution.status}`,
+        executionStatusChangeEvent(execution),
+      );
     },
     async drain() {
       // Deliveries already scheduled start first; after that, nothing new is delivered or retried.

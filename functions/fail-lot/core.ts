@@ -3,13 +3,33 @@ import type { Alert } from "../../schemas/alert.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
 import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
+import { claimLotFailure, type FailureClaimant } from "../lot-table.ts";
 import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
 
-export async function failLot(
-  input: FailLotInput,
-  deps: ReportDeps & { alertTopicArn: string; log?: CoreLog },
-): Promise<Report> {
+export type FailLotResult =
+  | { outcome: "failed"; report: Report }
+  /** The lot already had a final status (or another path ended it): nothing was said twice. */
+  | { outcome: "already_final"; lotId: string };
+
+export interface FailLotDeps extends ReportDeps {
+  alertTopicArn: string;
+  /** Which path ends the lot; each may retry its own claim, never take over another's. */
+  claimant?: FailureClaimant;
+  log?: CoreLog;
+}
+
+export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<FailLotResult> {
   const now = (deps.now ?? (() => new Date()))();
+  const claimed = await claimLotFailure(deps.db, deps.table, {
+    lotId: input.lotId,
+    executionId: input.executionId,
+    claimant: deps.claimant ?? "workflow",
+    at: now.toISOString(),
+  });
+  if (!claimed) {
+    deps.log?.info("lot already has a final status; no second report", { lotId: input.lotId });
+    return { outcome: "already_final", lotId: input.lotId };
+  }
   const error = { name: input.error.Error, message: errorMessageFromCause(input.error.Cause) };
   const images: ImageResult[] = (input.images ?? []).map((image) => ({
     fileName: image.fileName,
@@ -50,5 +70,5 @@ export async function failLot(
     body: alert,
     attributes: { kind: alert.kind, lotId: input.lotId },
   });
-  return report;
+  return { outcome: "failed", report };
 }

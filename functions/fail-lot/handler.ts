@@ -14,7 +14,9 @@ const deps = { ...reportDepsFrom(config), alertTopicArn: config.ALERT_TOPIC_ARN,
 export async function handler(event: unknown, context?: Context) {
   if (context) logger.addContext(context);
   const input = parseInput(FailLotInputSchema, "MarkLotFailed input", event);
-  const report = await failLot(input, deps);
+  const result = await failLot(input, deps);
+  if (result.outcome === "already_final") return { lotId: input.lotId, status: "already_final" };
+  const { report } = result;
   logger.error("lot failed", { lotId: input.lotId, error: report.error });
   return { lotId: report.lotId, status: report.status, reportKey: report.reportKey };
 }

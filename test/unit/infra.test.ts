@@ -1,11 +1,12 @@
 // SAM, CDK and the local stack run the same resources: one template, read three ways, compared here.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, it } from "vitest";
+import { CfnQueue } from "aws-cdk-lib/aws-sqs";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { ObjectCreatedEventSchema } from "../../functions/start-lot/core.ts";
-import { buildApp } from "../../infra/stack.ts";
+import { type BuildAppOptions, buildApp } from "../../infra/stack.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
 import { buildLocalModel } from "../../local/model.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
@@ -41,27 +42,197 @@ const entryPoint = (resource: { Metadata?: Record<string, unknown> }) =>
   ((resource.Metadata?.BuildProperties as { EntryPoints?: string[] } | undefined)?.EntryPoints ??
     [])[0];
 
+/** The properties CDK replaces with uploaded assets: every local path the template names. */
+const LOCAL_PATH_PROPERTIES = ["CodeUri", "ContentUri", "DefinitionUri"];
+const builtIds = Object.entries(template.Resources)
+  .filter(([, r]) =>
+    ["AWS::Serverless::Function", "AWS::Serverless::LayerVersion"].includes(r.Type),
+  )
+  .map(([id]) => id);
+
+interface Synthesized {
+  outdir: string;
+  template: {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+    Parameters?: Record<string, unknown>;
+    Transform?: unknown;
+  };
+  validation?: { pluginReports: Array<{ pluginName: string; violations: unknown[] }> };
+}
+
+/** A stand-in `npm run build` output: each folder holds a file naming its logical id. */
+function standInBuild(root: string, skip?: string): string {
+  const buildDir = join(root, "build");
+  for (const id of builtIds) {
+    if (id === skip) continue;
+    mkdirSync(join(buildDir, id), { recursive: true });
+    writeFileSync(join(buildDir, id, "handler.mjs"), `// stand-in bundle of ${id}\n`);
+  }
+  return buildDir;
+}
+
+function synthesize(root: string, options: Omit<BuildAppOptions, "outdir"> = {}): Synthesized {
+  const outdir = join(root, "cdk.out");
+  const { app, stack } = buildApp({ buildDir: standInBuild(root), ...options, outdir });
+  let failure: unknown;
+  let assembly: ReturnType<typeof app.synth> | undefined;
+  try {
+    assembly = app.synth();
+  } catch (error) {
+    failure = error;
+  }
+  const reportPath = join(outdir, "validation-report.json");
+  const validation = existsSync(reportPath)
+    ? (JSON.parse(readFileSync(reportPath, "utf8")) as Synthesized["validation"])
+    : undefined;
+  if (failure || !assembly) {
+    throw new Error(
+      `synth failed: ${String(failure)}\n${JSON.stringify(validation?.pluginReports, null, 1)}`,
+    );
+  }
+  return {
+    outdir,
+    template: assembly.getStackByName(stack.stackName).template as Synthesized["template"],
+    validation,
+  };
+}
+
 describe("one template for SAM, CDK and the local stack", () => {
+  // One synth of the shipping app (stand-in build, cdk-nag on) serves the checks that only read it.
+  const sharedRoot = mkdtempSync(join(tmpdir(), "waferflow-cdk-"));
+  let shared: Synthesized;
+  beforeAll(() => {
+    shared = synthesize(sharedRoot);
+  }, 180_000);
+  afterAll(() => rmSync(sharedRoot, { recursive: true, force: true }));
+
   it("CDK synthesises exactly template.yaml's resources, nothing redefined by hand", () => {
-    const outdir = mkdtempSync(join(tmpdir(), "waferflow-cdk-"));
-    try {
-      const { app, stack } = buildApp(outdir);
-      const synthesized = app.synth().getStackByName(stack.stackName).template as {
-        Resources: Record<string, unknown>;
-        Transform?: unknown;
-      };
+    {
+      const synthesized = shared.template;
       assert.equal(synthesized.Transform, "AWS::Serverless-2016-10-31");
       const own = Object.keys(synthesized.Resources).filter((id) => id !== "CDKMetadata");
       assert.deepEqual(own.sort(), Object.keys(template.Resources).sort());
+      const withoutLocalPaths = (resource: unknown) => {
+        const copy = structuredClone(resource) as { Properties?: Record<string, unknown> };
+        for (const name of LOCAL_PATH_PROPERTIES) delete copy.Properties?.[name];
+        return normalised(copy);
+      };
       for (const id of own) {
         assert.deepEqual(
-          normalised(synthesized.Resources[id]),
-          normalised(template.Resources[id]),
+          withoutLocalPaths(synthesized.Resources[id]),
+          withoutLocalPaths(template.Resources[id]),
           id,
         );
       }
+    }
+  });
+
+  it("no local path survives: code, layer and ASL are uploaded assets of the build output", () => {
+    {
+      const { outdir, template: synthesized } = shared;
+      const replaced: string[] = [];
+      for (const [id, resource] of Object.entries(synthesized.Resources)) {
+        for (const name of LOCAL_PATH_PROPERTIES) {
+          const value = resource.Properties?.[name];
+          if (value === undefined) continue;
+          assert.equal(typeof value, "object", `${id}.${name} is a local path: ${String(value)}`);
+          const { Bucket, Key } = value as { Bucket?: unknown; Key?: unknown };
+          assert.ok(Bucket && typeof Key === "string", `${id}.${name} is an S3 location`);
+          // The staged asset is the folder of this very logical id (or the ASL file).
+          const staged = join(outdir, `asset.${Key.replace(/\.(zip|json)$/, "")}`);
+          if (name === "DefinitionUri") {
+            assert.deepEqual(
+              JSON.parse(readFileSync(`${staged}.json`, "utf8")),
+              JSON.parse(readFileSync(resolve(REPO_ROOT, "statemachine/lot.asl.json"), "utf8")),
+            );
+          } else {
+            assert.equal(
+              readFileSync(join(staged, "handler.mjs"), "utf8"),
+              `// stand-in bundle of ${id}\n`,
+            );
+          }
+          replaced.push(id);
+        }
+      }
+      assert.deepEqual(
+        replaced.sort(),
+        [...builtIds, "LotStateMachine"].sort(),
+        "every function, layer and state machine",
+      );
+    }
+  });
+
+  it("refuses to synthesise without the build output, naming the missing folder", () => {
+    const root = mkdtempSync(join(tmpdir(), "waferflow-cdk-"));
+    try {
+      const buildDir = standInBuild(root, "ExecutionEndedFunction");
+      assert.throws(
+        () => buildApp({ buildDir, outdir: join(root, "out") }),
+        (error: Error) =>
+          error.name === "MissingBuildError" &&
+          error.message.includes(join(buildDir, "ExecutionEndedFunction")) &&
+          /npm run build/.test(error.message),
+      );
     } finally {
-      rmSync(outdir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("cdk-nag (AWS Solutions, Serverless) finds nothing that is not acknowledged with a reason", () => {
+    const root = mkdtempSync(join(tmpdir(), "waferflow-cdk-"));
+    try {
+      const { validation } = shared;
+      for (const report of validation?.pluginReports ?? []) {
+        assert.deepEqual(report.violations, [], `${report.pluginName} findings`);
+      }
+      // The packs really run: one queue added without encryption or redrive fails the synth.
+      const { app, stack } = buildApp({
+        buildDir: standInBuild(join(root, "again")),
+        outdir: join(root, "again", "cdk.out"),
+      });
+      new CfnQueue(stack, "QueueNobodyReviewed");
+      assert.throws(() => app.synth(), { name: "ValidationFailed" });
+      const failed = JSON.parse(
+        readFileSync(join(root, "again", "cdk.out", "validation-report.json"), "utf8"),
+      ) as NonNullable<Synthesized["validation"]>;
+      const findings = failed.pluginReports.flatMap((report) =>
+        (report.violations as Array<{ ruleName: string; violatingConstructs: unknown[] }>).map(
+          (violation) => `${report.pluginName}:${violation.ruleName}`,
+        ),
+      );
+      assert.ok(findings.includes("AwsSolutions:AwsSolutions-SQS4"), findings.join(", "));
+      assert.ok(findings.includes("Serverless:Serverless-SQSRedrivePolicy"), findings.join(", "));
+      const acknowledgements = readFileSync(resolve(REPO_ROOT, "infra/nag.ts"), "utf8");
+      for (const match of acknowledgements.matchAll(/reason:\s*\n?\s*"([^"]*)"/g)) {
+        assert.ok((match[1] ?? "").length > 40, `a reason, not a placeholder: ${match[1]}`);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("with a model image asset, the image becomes ModelImageUri and the endpoint is created", () => {
+    const root = mkdtempSync(join(tmpdir(), "waferflow-cdk-"));
+    try {
+      const context = join(root, "image");
+      mkdirSync(join(context, "endpoint"), { recursive: true });
+      writeFileSync(join(context, "endpoint", "Dockerfile"), "FROM scratch\n");
+      const { outdir, template: synthesized } = synthesize(root, {
+        modelImage: { directory: context },
+      });
+      assert.equal(synthesized.Parameters?.ModelImageUri, undefined, "no longer a parameter");
+      const model = synthesized.Resources.DetectorModel?.Properties as {
+        PrimaryContainer: { Image: unknown };
+      };
+      assert.match(JSON.stringify(model.PrimaryContainer.Image), /dkr\.ecr\..*container-assets/);
+      const assets = JSON.parse(readFileSync(join(outdir, "Waferflow.assets.json"), "utf8"));
+      const images = Object.values(assets.dockerImages ?? {}) as Array<{
+        source: { directory: string; dockerFile?: string };
+      }>;
+      assert.equal(images.length, 1);
+      assert.equal(images[0]?.source.dockerFile, "endpoint/Dockerfile");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
@@ -154,6 +325,153 @@ describe("one template for SAM, CDK and the local stack", () => {
         /"Resource":"\*"|AdministratorAccess|s3:\*"/,
         `${id} least privilege`,
       );
+    }
+  });
+});
+
+describe("nothing ends silently on AWS, and every grant is used", () => {
+  const resources = template.Resources;
+  const json = (value: unknown) => JSON.stringify(value);
+
+  it("retains the bucket, the table and the key when the stack goes or replaces them", () => {
+    for (const id of ["LotBucket", "LotTable", "DataKey"]) {
+      const resource = resources[id] as unknown as Record<string, unknown>;
+      assert.equal(resource.DeletionPolicy, "Retain", id);
+      assert.equal(resource.UpdateReplacePolicy, "Retain", id);
+    }
+  });
+
+  it("gives every function its own encrypted log group with a retention period, and an Errors alarm", () => {
+    for (const [id, fn] of functions) {
+      const logging = fn.Properties?.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined;
+      const groupId = logging?.LogGroup?.Ref ?? "";
+      const group = resources[groupId];
+      assert.equal(group?.Type, "AWS::Logs::LogGroup", `${id} logs to a template log group`);
+      assert.deepEqual(group?.Properties?.RetentionInDays, { Ref: "LogRetentionDays" }, id);
+      assert.ok(group?.Properties?.KmsKeyId, `${groupId} encrypted`);
+      const alarm = Object.values(resources).find(
+        (r) =>
+          r.Type === "AWS::CloudWatch::Alarm" &&
+          r.Properties?.MetricName === "Errors" &&
+          json(r.Properties?.Dimensions).includes(`{"Ref":"${id}"}`),
+      );
+      assert.deepEqual(alarm?.Properties?.AlarmActions, [{ Ref: "AlertTopic" }], `${id} alarm`);
+    }
+    for (const [id, group] of resourcesOfType("AWS::Logs::LogGroup")) {
+      assert.ok(group.Properties?.RetentionInDays, `${id} expires`);
+    }
+  });
+
+  it("sends what EventBridge or Lambda gives up on to encrypted dead-letter queues that alarm", () => {
+    const start = resources.StartLotFunction?.Properties ?? {};
+    const ended = resources.ExecutionEndedFunction?.Properties ?? {};
+    for (const properties of [start, ended]) {
+      assert.match(json(properties.DeadLetterQueue), /AsyncInvokeDeadLetterQueue/);
+      for (const event of Object.values(properties.Events as Record<string, unknown>)) {
+        assert.match(
+          json(event),
+          /"DeadLetterConfig":\{"Arn":\{"Fn::GetAtt":\["TriggerDeadLetterQueue"/,
+        );
+      }
+    }
+    for (const [id, queue] of resourcesOfType("AWS::SQS::Queue")) {
+      assert.ok(queue.Properties?.KmsMasterKeyId, `${id} encrypted`);
+      assert.ok(
+        Object.values(resources).some(
+          (r) => r.Type === "AWS::CloudWatch::Alarm" && json(r.Properties).includes(`"${id}"`),
+        ),
+        `${id} has an alarm`,
+      );
+    }
+    const rule = (ended.Events as Record<string, { Properties: { Pattern: unknown } }>)
+      .ExecutionEnded?.Properties.Pattern;
+    assert.deepEqual(rule, {
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: {
+        status: ["FAILED", "TIMED_OUT", "ABORTED"],
+        stateMachineArn: [{ Ref: "LotStateMachine" }],
+      },
+    });
+    for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"]) {
+      assert.ok(
+        Object.values(resources).some((r) => r.Properties?.MetricName === metric),
+        `${metric} alarm`,
+      );
+    }
+  });
+
+  it("grants no managed catch-alls and reads only the prefixes each function's core reads", () => {
+    const text = json(resources);
+    assert.doesNotMatch(text, /CloudWatchLogsFullAccess|S3ReadPolicy|S3CrudPolicy|ReadOnly"/);
+    const reads = Object.fromEntries(
+      functions.map(([id, fn]) => [
+        id,
+        (
+          json(fn.Properties?.Policies).match(
+            /"Action":"s3:GetObject","Resource":\{"Fn::Sub":"[^"]+"/g,
+          ) ?? []
+        ).map((statement) => statement.replace(/.*\$\{LotBucket\.Arn\}/, "").replace(/"$/, "")),
+      ]),
+    );
+    assert.deepEqual(reads, {
+      StartLotFunction: ["/lots/*/manifest.json"],
+      RecordLotFunction: [],
+      PreprocessImageFunction: ["/lots/*/images/*"],
+      DetectDefectsFunction: ["/lots/*/preprocessed/*"],
+      PublishReportFunction: ["/lots/*/results/*"],
+      FailLotFunction: [],
+      ExecutionEndedFunction: [],
+    });
+  });
+
+  it("lets services use the key only for this account", () => {
+    const statements = (
+      (resources.DataKey?.Properties?.KeyPolicy ?? { Statement: [] }) as {
+        Statement: Array<{ Principal: { Service?: unknown }; Condition?: unknown }>;
+      }
+    ).Statement.filter((statement) => statement.Principal.Service);
+    assert.ok(statements.length >= 3);
+    for (const statement of statements) {
+      assert.match(
+        json(statement.Condition),
+        /"aws:SourceAccount":\{"Ref":"AWS::AccountId"\}|kms:EncryptionContext:aws:logs:arn.*\$\{AWS::AccountId\}/,
+        json(statement.Principal),
+      );
+    }
+  });
+
+  it("lets an edge host only upload and read back under lots/, with a certificate, never a key", () => {
+    const role = resources.EdgeAgentRole;
+    assert.equal(role?.Condition, "HasEdgeTrustAnchor");
+    assert.match(json(role?.Properties?.AssumeRolePolicyDocument), /rolesanywhere\.amazonaws\.com/);
+    const statements = (
+      (role?.Properties?.Policies ?? []) as Array<{
+        PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+      }>
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    assert.deepEqual(actions.sort(), [
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+      "s3:AbortMultipartUpload",
+      "s3:GetObject",
+      "s3:ListBucket",
+      "s3:ListMultipartUploadParts",
+      "s3:PutObject",
+    ]);
+    assert.match(json(statements), /lots\/\*/);
+    assert.match(json(statements), /"kms:ViaService"/);
+    assert.equal(resourcesOfType("AWS::IAM::AccessKey").length, 0);
+    assert.equal(resourcesOfType("AWS::IAM::User").length, 0);
+    for (const output of [
+      "EdgeAgentRoleArn",
+      "EdgeAgentProfileArn",
+      "EdgeTrustAnchorArn",
+      "DataKeyArn",
+      "LotBucketName",
+    ]) {
+      assert.ok(template.Outputs?.[output], `output ${output}`);
     }
   });
 });

@@ -106,9 +106,26 @@ describe("buildLocalModel on the repository's template.yaml", () => {
     }
   });
 
-  it("routes S3 object-created events to the function with the EventBridge rule", () => {
-    assert.equal(model.eventRules.length, 1);
-    assert.equal(model.eventRules[0]?.targetFunction, "StartLotFunction");
+  it("routes S3 object-created and execution status-change events to their rules' functions", () => {
+    assert.deepEqual(
+      model.eventRules.map((rule) => [rule.id, rule.targetFunction]),
+      [
+        ["StartLotFunction.ManifestCreated", "StartLotFunction"],
+        ["ExecutionEndedFunction.ExecutionEnded", "ExecutionEndedFunction"],
+      ],
+    );
+    assert.deepEqual(model.eventRules[1]?.pattern, {
+      source: ["aws.states"],
+      "detail-type": ["Step Functions Execution Status Change"],
+      detail: {
+        status: ["FAILED", "TIMED_OUT", "ABORTED"],
+        stateMachineArn: [model.stateMachines[0]?.arn],
+      },
+    });
+  });
+
+  it("emulates everything the template deploys by default (dead-letter queues are logged deliveries)", () => {
+    assert.deepEqual(model.notEmulated, []);
   });
 });
 
@@ -156,6 +173,8 @@ describe("buildLocalModel refusals", () => {
   it("lists what it does not emulate, so nobody mistakes it for AWS", () => {
     const path = templateWith(`
   Q: { Type: AWS::SQS::Queue }
+  D: { Type: AWS::SQS::Queue }
+  G: { Type: AWS::Serverless::Function, Properties: { Handler: g.handler, DeadLetterQueue: { Type: SQS, TargetArn: !GetAtt D.Arn } } }
   F: { Type: AWS::Serverless::Function, Properties: { Handler: f.handler, Events: { Api: { Type: Api } } } }
   K: { Type: AWS::KMS::Key }
 `);

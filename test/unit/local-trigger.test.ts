@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalEventRule, LocalFunction } from "../../local/model.ts";
-import { createTrigger, matchesPattern, objectCreatedEvent } from "../../local/trigger.ts";
+import {
+  createTrigger,
+  executionStatusChangeEvent,
+  matchesPattern,
+  objectCreatedEvent,
+} from "../../local/trigger.ts";
+import { ExecutionStatusChangeEventSchema } from "../../schemas/execution-event.ts";
 
 const createdInput = {
   bucket: "lots-bucket",
@@ -221,5 +227,41 @@ describe("createTrigger", () => {
     trigger.onObjectCreated({ ...createdInput, key: "lots/LOT-1/images/a.png" });
     await trigger.drain();
     assert.equal(events.length, 0);
+  });
+});
+
+describe("executionStatusChangeEvent", () => {
+  const machine = "arn:aws:states:us-east-1:000000000000:stateMachine:lots";
+  const ended = executionStatusChangeEvent({
+    executionArn: "arn:aws:states:us-east-1:000000000000:execution:lots:LOT-1",
+    stateMachineArn: machine,
+    name: "LOT-1",
+    status: "ABORTED",
+    input: '{"lotId":"LOT-1"}',
+    startDate: "2026-11-26T07:00:00.000Z",
+    stopDate: "2026-11-26T07:00:05.250Z",
+  });
+  const rulePattern = {
+    source: ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    detail: { status: ["FAILED", "TIMED_OUT", "ABORTED"], stateMachineArn: [machine] },
+  };
+
+  it("has the shape Step Functions sends to EventBridge (dates in epoch ms, nulls for what is absent)", () => {
+    assert.equal(ExecutionStatusChangeEventSchema.safeParse(ended).success, true);
+    assert.equal(ended.time, "2026-11-26T07:00:05Z");
+    assert.deepEqual(ended.resources, [ended.detail.executionArn]);
+    assert.equal(ended.detail.startDate, Date.parse("2026-11-26T07:00:00.000Z"));
+    assert.equal(ended.detail.stopDate, Date.parse("2026-11-26T07:00:05.250Z"));
+    assert.equal(ended.detail.error, null);
+    assert.equal(ended.detail.output, null);
+  });
+
+  it("matches the template's rule only for ends without a report, of the lot state machine", () => {
+    assert.equal(matchesPattern(rulePattern, ended), true);
+    const succeeded = { ...ended, detail: { ...ended.detail, status: "SUCCEEDED" } };
+    assert.equal(matchesPattern(rulePattern, succeeded), false);
+    const other = { ...ended, detail: { ...ended.detail, stateMachineArn: `${machine}-other` } };
+    assert.equal(matchesPattern(rulePattern, other), false);
   });
 });
