@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
-import { type InvocationResponse, InvocationResponseSchema } from "../schemas/detection.ts";
+import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
 import { checkContentType, imageFormatOf } from "./content.ts";
 import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import { modelFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
+import { gatedDetect } from "./quality/index.ts";
 import { createSerialQueue } from "./queue.ts";
 
 /** SageMaker real-time endpoints accept at most 6 MB per request. */
@@ -139,6 +140,7 @@ interface RequestLog {
   ms: number;
   bytesIn?: number;
   defects?: number;
+  unusable?: boolean;
   error?: string;
 }
 
@@ -272,11 +274,12 @@ export async function startEndpointServer(
         const started = performance.now();
         const image = await decodeGray(body);
         const decodeMs = Math.round((performance.now() - started) * 100) / 100;
-        const detection = await model.detect(image, hints);
-        return { ...detection, timingMs: { decode: decodeMs, ...detection.timingMs } };
+        // The quality gate answers `unusable` (200, with reasons) before any model sees the image.
+        const gated = await gatedDetect(image, hints, (clean, h) => model.detect(clean, h));
+        return { ...gated, timingMs: { decode: decodeMs, ...gated.timingMs } };
       });
-      const response: InvocationResponse = { model: model.info, ...result };
-      const checked = InvocationResponseSchema.safeParse(response);
+      const response: EndpointAnswer = { model: model.info, ...result };
+      const checked = EndpointAnswerSchema.safeParse(response);
       if (!checked.success) {
         const issue = checked.error.issues[0];
         throw new ModelOutputError(
@@ -287,6 +290,7 @@ export async function startEndpointServer(
         );
       }
       entry.defects = checked.data.defects.length;
+      if (checked.data.status === "unusable") entry.unusable = true;
       entry.status = 200;
       sendJson(res, 200, checked.data, variantHeader);
     } catch (error) {

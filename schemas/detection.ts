@@ -38,13 +38,64 @@ export type Wafer = z.infer<typeof WaferSchema>;
 export const ModelInfoSchema = z.object({ name: z.string(), version: z.string() });
 export type ModelInfo = z.infer<typeof ModelInfoSchema>;
 
+/** One measure of the image-quality gate that fell outside the spec, with its limit and why. */
+export const QualityReasonSchema = z.object({
+  measure: z.string(),
+  /** The measured value (null when it could not be measured, e.g. no disk to measure on). */
+  value: z.number().nullable(),
+  limit: z.number(),
+  unit: z.string(),
+  message: z.string(),
+});
+export type QualityReason = z.infer<typeof QualityReasonSchema>;
+
+/** What the gate measured before detection (endpoint/quality/); `reasons` is empty when in spec. */
+export const QualitySchema = z.object({
+  /** Sensor noise sigma on the wafer, fraction of full scale. */
+  noiseSigma: z.number().nonnegative(),
+  /** Rim edge spread as a Gaussian sigma, in px of a 2048 px frame; null without a disk. */
+  blurSigmaPx2048: z.number().nonnegative().nullable(),
+  /** Share of the wafer area at the top / bottom code (0-1). */
+  saturatedFraction: z.number().min(0).max(1),
+  blackFraction: z.number().min(0).max(1),
+  /** Wafer minus chuck level, fraction of full scale (absolute). */
+  chuckContrast: z.number().nonnegative(),
+  /** RMS radial distance of rim points from the fitted circle, fraction of its radius. */
+  rimResidual: z.number().nonnegative().nullable(),
+  /** Fitted diameter / the frame's shorter side. */
+  diameterFraction: z.number().nonnegative().nullable(),
+  /** Fitted centre's distance from the frame centre / the shorter side. */
+  centreOffsetFraction: z.number().nonnegative().nullable(),
+  /** Isolated single-pixel outliers (hot or dead pixels) replaced before detection. */
+  hotPixelsRemoved: z.number().int().nonnegative(),
+  reasons: z.array(QualityReasonSchema),
+});
+export type Quality = z.infer<typeof QualitySchema>;
+
+/** The wafer was inspected: what was found on it (status and quality may be absent from older models). */
 export const InvocationResponseSchema = z.object({
+  status: z.literal("inspected").optional(),
   model: ModelInfoSchema,
   wafer: WaferSchema,
   defects: z.array(DefectSchema),
+  quality: QualitySchema.optional(),
   timingMs: z.record(z.string(), z.number()).optional(),
 });
 export type InvocationResponse = z.infer<typeof InvocationResponseSchema>;
+
+/** The image cannot be inspected (docs/wafer-images.md): never a clean wafer. Answered with 200. */
+export const UnusableResponseSchema = z.object({
+  status: z.literal("unusable"),
+  model: ModelInfoSchema,
+  quality: QualitySchema,
+  defects: z.array(DefectSchema).max(0),
+  timingMs: z.record(z.string(), z.number()).optional(),
+});
+
+/** Everything the endpoint answers with 200: an inspected wafer or an unusable image. */
+export const EndpointAnswerSchema = z.union([UnusableResponseSchema, InvocationResponseSchema]);
+export type EndpointAnswer = z.infer<typeof EndpointAnswerSchema>;
+export type UnusableResponse = z.infer<typeof UnusableResponseSchema>;
 
 /** Optional hints, sent as X-Amzn-SageMaker-Custom-Attributes `key=value` pairs. */
 export const DetectionHintsSchema = z.object({

@@ -1,7 +1,7 @@
 // The per-lot defect report: published on SNS, stored in S3 and summarised in DynamoDB.
 import { z } from "zod";
 import { DEFECT_CLASSES, DefectClassSchema, LotIdSchema } from "./common.ts";
-import { DefectSchema, ModelInfoSchema, WaferSchema } from "./detection.ts";
+import { DefectSchema, ModelInfoSchema, QualitySchema, WaferSchema } from "./detection.ts";
 
 export const ErrorInfoSchema = z.object({ name: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
@@ -28,6 +28,8 @@ export const ImageResultSchema = z.object({
   height: z.number().int().positive().optional(),
   wafer: WaferSchema.optional(),
   model: ModelInfoSchema.optional(),
+  /** The endpoint's image-quality measures; on `unusable` images, `reasons` says why. */
+  quality: QualitySchema.optional(),
   defects: z.array(ReportedDefectSchema),
 });
 export type ImageResult = z.infer<typeof ImageResultSchema>;

@@ -27,6 +27,15 @@ export const TruthWaferSchema = z.object({
   diePitchPx: PointSchema.nullable(),
   noiseSigma: z.number().nonnegative(),
   defects: z.array(TruthDefectSchema),
+  /** Camera and process artefacts drawn on this wafer (synth/artefacts.ts); absent = none. */
+  artefacts: z.array(z.string()).optional(),
+  /**
+   * `unusable`: the image is outside the spec and must be reported unusable, never inspected.
+   * Absent = it must be inspected. For `noise` and `checkerboard` the geometry fields describe
+   * the wafer that was not drawn.
+   */
+  expected: z.literal("unusable").optional(),
+  outOfSpec: z.string().optional(),
 });
 export type TruthWafer = z.infer<typeof TruthWaferSchema>;
 

@@ -44,10 +44,11 @@ export const DetectInputSchema = ImageTaskInputSchema.extend({
 });
 export type DetectInput = z.infer<typeof DetectInputSchema>;
 
-/** One Map iteration's result: inspected (result stored in S3) or failed with a reason. */
+/** One Map iteration's result: inspected or unusable (result stored in S3), or failed with a reason. */
 export const ImageOutcomeSchema = z.discriminatedUnion("status", [
   z.object({
-    status: z.enum(["clean", "defects_found"]),
+    /** `unusable`: the endpoint's quality gate refused to inspect it; the stored result says why. */
+    status: z.enum(["clean", "defects_found", "unusable"]),
     fileName: z.string(),
     key: z.string(),
     resultKey: z.string(),

@@ -1,11 +1,28 @@
 // `waferflow fixtures`: writes seeded synthetic lots (images, truth.json, lot.json) from the command line.
 import { parseArgs } from "node:util";
+import {
+  ARTEFACT_KINDS,
+  type ArtefactKind,
+  OUT_OF_SPEC_KINDS,
+  type OutOfSpecKind,
+} from "./artefacts.ts";
 import { SynthOptionsError } from "./errors.ts";
 import { generateLots, type LotOptions, MAX_SIDE, MIN_SIDE } from "./generate.ts";
 
 export const FIXTURES_USAGE = `waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s>
     [--size <px> | --sizes 1024,2048] [--bit-depth 8|16] [--format png|tiff]
-    [--surface bare|patterned] [--clean-fraction f] [--colour] [--no-lot-json]`;
+    [--surface bare|patterned] [--clean-fraction f] [--colour] [--no-lot-json]
+    [--artefacts all|<kind,...>] [--artefact-mix p] [--out-of-spec <kind>] [--out-of-spec-fraction f]
+  artefacts: ${ARTEFACT_KINDS.join(", ")}
+  out-of-spec: ${OUT_OF_SPEC_KINDS.join(", ")}`;
+
+function fractionFlag(name: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new SynthOptionsError(`--${name} must be a number from 0 to 1, got '${raw}'`);
+  }
+  return value;
+}
 
 function integerFlag(name: string, raw: string | undefined, min: number, max: number): number {
   if (raw === undefined) throw new SynthOptionsError(`--${name} is required`);
@@ -76,6 +93,36 @@ export function parseFixturesArgs(argv: string[]): LotOptions {
     }
     options.cleanFraction = fraction;
   }
+  if (values.artefacts !== undefined) {
+    const kinds =
+      values.artefacts.trim() === "all"
+        ? [...ARTEFACT_KINDS]
+        : values.artefacts.split(",").map((k) => k.trim().replaceAll("-", "_"));
+    for (const kind of kinds) {
+      if (!ARTEFACT_KINDS.includes(kind as ArtefactKind)) {
+        throw new SynthOptionsError(
+          `--artefacts: '${kind}' is not one of all, ${ARTEFACT_KINDS.join(", ")}`,
+        );
+      }
+    }
+    options.artefacts = kinds as ArtefactKind[];
+  }
+  if (values["artefact-mix"] !== undefined)
+    options.artefactMix = fractionFlag("artefact-mix", values["artefact-mix"]);
+  if (values["out-of-spec"] !== undefined) {
+    const kind = values["out-of-spec"].trim();
+    if (!OUT_OF_SPEC_KINDS.includes(kind as OutOfSpecKind)) {
+      throw new SynthOptionsError(
+        `--out-of-spec must be one of ${OUT_OF_SPEC_KINDS.join(", ")}, got '${kind}'`,
+      );
+    }
+    options.outOfSpec = kind as OutOfSpecKind;
+  }
+  if (values["out-of-spec-fraction"] !== undefined)
+    options.outOfSpecFraction = fractionFlag(
+      "out-of-spec-fraction",
+      values["out-of-spec-fraction"],
+    );
   return options;
 }
 
@@ -97,6 +144,10 @@ function parseFlags(argv: string[]) {
       "clean-fraction": { type: "string" },
       "no-lot-json": { type: "boolean" },
       colour: { type: "boolean" },
+      artefacts: { type: "string" },
+      "artefact-mix": { type: "string" },
+      "out-of-spec": { type: "string" },
+      "out-of-spec-fraction": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -1,5 +1,6 @@
 // The plain-data description of one synthetic wafer, drawn from a seed before any pixel is rendered.
 import type { Point } from "../schemas/common.ts";
+import type { ArtefactDesign, OutOfSpecDesign } from "./artefacts.ts";
 import type { DieGrid, WaferFrame } from "./geometry.ts";
 
 export type SynthDefectClass = "particle" | "scratch" | "void" | "stain" | "edge_chip";
@@ -40,7 +41,15 @@ export interface Illumination {
 export type DefectShape =
   | { kind: "particle"; center: Point; radius: number }
   | { kind: "scratch"; points: Point[]; width: number }
-  | { kind: "void"; center: Point; radius: number; rimWidth: number; interior: number }
+  | {
+      kind: "void";
+      center: Point;
+      radius: number;
+      rimWidth: number;
+      interior: number;
+      /** Width (px) over which the outer rim fades in; absent = sharp (area coverage). */
+      rimSoftness?: number;
+    }
   | {
       kind: "stain";
       center: Point;
@@ -79,4 +88,8 @@ export interface WaferDesign {
   noiseSeed: number;
   pattern: PatternDesign | null;
   defects: DefectDesign[];
+  /** Camera and process artefacts of the spec (absent: an ideal camera). */
+  artefacts?: ArtefactDesign;
+  /** Set when the image is deliberately outside the spec (to be reported unusable). */
+  outOfSpec?: OutOfSpecDesign;
 }

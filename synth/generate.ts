@@ -2,10 +2,18 @@
 import sharp from "sharp";
 import type { Point } from "../schemas/common.ts";
 import type { TruthWafer } from "../schemas/truth.ts";
+import {
+  ARTEFACT_KINDS,
+  type ArtefactKind,
+  applyHotPixels,
+  jpegPass,
+  OUT_OF_SPEC_KINDS,
+  type OutOfSpecKind,
+} from "./artefacts.ts";
 import { SYNTH_DEFECT_CLASSES, type SynthDefectClass, type WaferDesign } from "./design.ts";
 import { SynthOptionsError, SynthOutputError } from "./errors.ts";
 import { type PlanOptions, planWafer } from "./plan.ts";
-import { renderWafer, round } from "./render.ts";
+import { renderWafer, renderWithFaults, round } from "./render.ts";
 
 export const GENERATOR_NAME = "waferflow-synth";
 export const GENERATOR_VERSION = "1";
@@ -42,6 +50,14 @@ export interface WaferOptions {
   compactPng?: boolean;
   /** Exact frame width and height, overriding size/sizes (nearly square frames). */
   frame?: { width: number; height: number };
+  /** Camera and process artefacts every wafer gets (docs/wafer-images.md); default none. */
+  artefacts?: ArtefactKind[];
+  /** Probability (0-1) with which each artefact is added to a wafer; default 0. */
+  artefactMix?: number;
+  /** Make every image this kind of out-of-spec image (truth: expected unusable). */
+  outOfSpec?: OutOfSpecKind;
+  /** Probability (0-1) that an image is out of spec, of a random kind; default 0. */
+  outOfSpecFraction?: number;
 }
 
 export interface GeneratedWafer {
@@ -130,6 +146,26 @@ export function planOptionsFrom(options: WaferOptions): PlanOptions {
       `minContrastFactor must be from 1.05 to ${MAX_CONTRAST_FACTOR}, got ${options.minContrastFactor}`,
     );
   }
+  for (const kind of options.artefacts ?? []) {
+    if (!ARTEFACT_KINDS.includes(kind)) {
+      throw new SynthOptionsError(
+        `artefacts: '${kind}' is not one of ${ARTEFACT_KINDS.join(", ")}`,
+      );
+    }
+  }
+  if (options.outOfSpec !== undefined && !OUT_OF_SPEC_KINDS.includes(options.outOfSpec)) {
+    throw new SynthOptionsError(
+      `outOfSpec: '${options.outOfSpec}' is not one of ${OUT_OF_SPEC_KINDS.join(", ")}`,
+    );
+  }
+  for (const [name, value] of [
+    ["artefactMix", options.artefactMix],
+    ["outOfSpecFraction", options.outOfSpecFraction],
+  ] as const) {
+    if (value !== undefined && !(value >= 0 && value <= 1)) {
+      throw new SynthOptionsError(`${name} must be between 0 and 1, got ${value}`);
+    }
+  }
   const diameter = options.diameterMm ?? 300;
   if (options.diePitchMm) {
     for (const axis of ["x", "y"] as const) {
@@ -161,6 +197,10 @@ export function planOptionsFrom(options: WaferOptions): PlanOptions {
   if (options.notchAngleDeg !== undefined) plan.notchAngleDeg = options.notchAngleDeg;
   if (options.diePitchMm !== undefined) plan.diePitchMm = options.diePitchMm;
   if (options.patternSeed !== undefined) plan.patternSeed = options.patternSeed;
+  if (options.artefacts?.length) plan.artefacts = options.artefacts;
+  if (options.artefactMix) plan.artefactMix = options.artefactMix;
+  if (options.outOfSpec !== undefined) plan.outOfSpec = options.outOfSpec;
+  if (options.outOfSpecFraction) plan.outOfSpecFraction = options.outOfSpecFraction;
   return plan;
 }
 
@@ -206,7 +246,7 @@ async function encode(
 
 /** Renders the design and returns its pixels untouched by any encoder (for tests and benchmarks). */
 export function renderDesign(design: WaferDesign) {
-  return renderWafer(design);
+  return renderWithFaults(design);
 }
 
 export function designWafer(seed: number, index: number, options: WaferOptions = {}): WaferDesign {
@@ -225,6 +265,9 @@ export async function generateWafer(
 ): Promise<GeneratedWafer> {
   const design = designWafer(seed, index, options);
   const rendered = renderWafer(design);
+  // After the sensor: a JPEG pass (if any), then hot and dead pixels, which stay single pixels.
+  const pixels = await jpegPass(design, rendered.pixels);
+  applyHotPixels(design, pixels);
   const fileName = waferFileName(index, design.format);
   const scale = design.frame.diameterMm / (2 * design.frame.radiusPx);
   const truth: TruthWafer = {
@@ -247,14 +290,14 @@ export async function generateWafer(
     noiseSigma: round(rendered.effectiveNoiseSigma, 6),
     defects: rendered.defects,
   };
+  if (design.artefacts?.kinds.length) truth.artefacts = [...design.artefacts.kinds];
+  if (design.outOfSpec) {
+    truth.expected = "unusable";
+    truth.outOfSpec = design.outOfSpec.kind;
+  }
   return {
     fileName,
-    bytes: await encode(
-      design,
-      rendered.pixels,
-      options.compactPng ?? false,
-      options.colour ?? false,
-    ),
+    bytes: await encode(design, pixels, options.compactPng ?? false, options.colour ?? false),
     truth,
   };
 }

@@ -12,7 +12,7 @@ import {
   planOptionsFrom,
   type WaferOptions,
 } from "./generate.ts";
-import { drawPitch } from "./plan.ts";
+import { drawAspectPitch, drawPitch } from "./plan.ts";
 import { hashName, mixSeed, streamFor } from "./random.ts";
 
 export interface LotOptions extends WaferOptions {
@@ -130,7 +130,14 @@ export async function generateLots(options: LotOptions): Promise<string[]> {
           ? 90
           : (Math.round(random.uniform(0, 3600)) / 10) % 360
         : undefined);
-    const diePitchMm = options.diePitchMm ?? drawPitch(random, diameterMm);
+    const usualPitch = options.diePitchMm ?? drawPitch(random, diameterMm);
+    // The spec's die aspect extremes are a product's, so the whole lot shares them.
+    const aspectRandom = streamFor(options.seed, lot, "lot-die-aspect");
+    const wideAspect =
+      !options.diePitchMm &&
+      (options.artefacts?.includes("die_aspect") ||
+        (options.artefactMix ? aspectRandom.chance(options.artefactMix) : false));
+    const diePitchMm = wideAspect ? drawAspectPitch(aspectRandom, diameterMm) : usualPitch;
     const patternSeed = options.patternSeed ?? random.nextUint32();
     const waferOptions: WaferOptions = { ...options, diameterMm, diePitchMm, patternSeed };
     if (surface) waferOptions.surface = surface;

@@ -1,5 +1,14 @@
 // Draws a WaferDesign from a seed: every range of the input spec, varied per wafer.
 import type { Point } from "../schemas/common.ts";
+import {
+  type ArtefactKind,
+  chooseArtefacts,
+  drawArtefacts,
+  drawOutOfSpec,
+  OUT_OF_SPEC_KINDS,
+  type OutOfSpecKind,
+  rimRadiusAt,
+} from "./artefacts.ts";
 import type {
   DefectDesign,
   DefectShape,
@@ -32,6 +41,14 @@ export interface PlanOptions {
   maxDefects: number;
   /** Range of contrast as a multiple of the detection threshold. */
   contrastFactor: [number, number];
+  /** Artefacts every wafer gets (synth/artefacts.ts). */
+  artefacts?: ArtefactKind[];
+  /** Probability with which each artefact is added to a wafer. */
+  artefactMix?: number;
+  /** Make every wafer this kind of out-of-spec image. */
+  outOfSpec?: OutOfSpecKind;
+  /** Probability that a wafer is an out-of-spec image of a random kind. */
+  outOfSpecFraction?: number;
 }
 
 /** Defect sizes across at 2048 px (docs/wafer-images.md), scaled by the shorter side / 2048. */
@@ -269,7 +286,19 @@ function angularDistanceDeg(a: number, b: number): number {
   return Math.min(d, 360 - d);
 }
 
-function drawEdgeChip(random: Random, frame: WaferFrame, scale: number): DefectShape | null {
+/** Where the rim is and which chips the frame shows; the defaults describe an ideal camera. */
+interface RimContext {
+  rimAt: (angleRad: number) => number;
+  /** Frame size when the disk may leave it: chips must stay visible. */
+  clipTo?: { width: number; height: number };
+}
+
+function drawEdgeChip(
+  random: Random,
+  frame: WaferFrame,
+  scale: number,
+  rim: RimContext | undefined,
+): DefectShape | null {
   const [minSize, maxSize] = DEFECT_SIZE_AT_2048.edge_chip;
   const across = random.logUniform(minSize * scale, maxSize * scale);
   const radius = across / 2;
@@ -281,10 +310,22 @@ function drawEdgeChip(random: Random, frame: WaferFrame, scale: number): DefectS
     const radial = { x: Math.cos(angle), y: Math.sin(angle) };
     const tangent = { x: -radial.y, y: radial.x };
     const depth = radius * random.uniform(0.1, 0.5);
+    const rimRadius = rim ? rim.rimAt(angle) : frame.radiusPx;
     const at = (inward: number, sideways: number) => ({
-      x: frame.centerPx.x + radial.x * (frame.radiusPx - inward) + tangent.x * sideways,
-      y: frame.centerPx.y + radial.y * (frame.radiusPx - inward) + tangent.y * sideways,
+      x: frame.centerPx.x + radial.x * (rimRadius - inward) + tangent.x * sideways,
+      y: frame.centerPx.y + radial.y * (rimRadius - inward) + tangent.y * sideways,
     });
+    if (rim?.clipTo) {
+      const centre = at(0, 0);
+      const margin = radius + 2;
+      if (
+        centre.x < margin ||
+        centre.y < margin ||
+        centre.x > rim.clipTo.width - 1 - margin ||
+        centre.y > rim.clipTo.height - 1 - margin
+      )
+        continue;
+    }
     const discs = [{ center: at(depth, 0), radius }];
     // A second, smaller lobe makes the bite irregular, as real chips are.
     if (random.chance(0.6)) {
@@ -328,15 +369,36 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
     notchAngleDeg: options.notchAngleDeg ?? drawNotchAngle(layout),
   };
 
+  const artefactRandom = streamFor(seed, index, "artefacts");
+  const wanted =
+    options.artefacts?.length || options.artefactMix
+      ? chooseArtefacts(seed, index, options.artefacts ?? [], options.artefactMix ?? 0)
+      : [];
+  if (wanted.includes("frame_clip")) {
+    // The spec's extreme: a disk filling 98% of the frame, 1-2% off centre, leaving it by up to 1%.
+    frame.radiusPx = (shorter * 0.98) / 2;
+    const angle = artefactRandom.uniform(0, 2 * Math.PI);
+    const shift = shorter * artefactRandom.uniform(0.01, 0.02);
+    frame.centerPx = {
+      x: (width - 1) / 2 + Math.cos(angle) * shift,
+      y: (height - 1) / 2 + Math.sin(angle) * shift,
+    };
+  }
+
   const surfaceKind = options.surface ?? (look.chance(0.5) ? "patterned" : "bare");
   const waferLevel =
     surfaceKind === "patterned" ? look.uniform(0.4, 0.56) : look.uniform(0.3, 0.66);
   const patternRandom =
     options.patternSeed !== undefined ? streamFor(options.patternSeed, 0, "pattern") : look;
+  const widePitch =
+    surfaceKind === "patterned" && wanted.includes("die_aspect") && !options.diePitchMm
+      ? drawAspectPitch(artefactRandom, diameterMm)
+      : options.diePitchMm;
   const pattern =
     surfaceKind === "patterned"
-      ? drawPattern(patternRandom, diameterMm, waferLevel, options.diePitchMm)
+      ? drawPattern(patternRandom, diameterMm, waferLevel, widePitch)
       : null;
+  if (pattern && wanted.includes("dark_streets")) widenStreets(artefactRandom, pattern);
   const [surfaceMin, surfaceMax] = surfaceLevelRange(pattern, waferLevel);
   // 20% of full scale must separate chuck and wafer even where illumination is weakest (x0.88).
   const gap = 0.2 / 0.88 + 0.012;
@@ -374,6 +436,18 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
       pattern,
       contrastRange: options.contrastFactor,
     };
+    if (wanted.includes("out_of_round") || wanted.includes("frame_clip")) {
+      const outline = drawArtefacts(
+        streamFor(seed, index, "artefact-strength"),
+        wanted,
+        scale,
+        pattern !== null,
+      );
+      context.rim = {
+        rimAt: (angle) => rimRadiusAt({ frame, artefacts: outline }, angle),
+        ...(wanted.includes("frame_clip") ? { clipTo: { width, height } } : {}),
+      };
+    }
     for (let n = 0; n < count; n++) {
       const kind =
         classes[
@@ -391,7 +465,7 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
     }
   }
 
-  return {
+  const design: WaferDesign = {
     width,
     height,
     bitDepth: options.bitDepth ?? (look.chance(0.6) ? 8 : 16),
@@ -406,6 +480,65 @@ export function planWafer(seed: number, index: number, options: PlanOptions): Wa
     pattern,
     defects,
   };
+  const aspect = pattern ? pattern.grid.pitchMm.x / pattern.grid.pitchMm.y : 1;
+  const extremeAspect = aspect < DIE_ASPECT_LABEL[0] || aspect > DIE_ASPECT_LABEL[1];
+  if (wanted.length > 0 || extremeAspect) {
+    const artefacts = drawArtefacts(
+      streamFor(seed, index, "artefact-strength"),
+      wanted,
+      scale,
+      pattern !== null,
+    );
+    // Die aspect is a property of the pitch (a lot's, often): named when it is outside the usual range.
+    artefacts.kinds = artefacts.kinds.filter((k) => k !== "die_aspect");
+    if (extremeAspect) artefacts.kinds.push("die_aspect");
+    if (artefacts.voidRimSoftnessPx !== undefined) {
+      for (const defect of defects) {
+        if (defect.shape.kind === "void") defect.shape.rimSoftness = artefacts.voidRimSoftnessPx;
+      }
+    }
+    design.artefacts = artefacts;
+  }
+  const outRandom = streamFor(seed, index, "out-of-spec");
+  const outKind =
+    options.outOfSpec ??
+    (options.outOfSpecFraction && outRandom.chance(options.outOfSpecFraction)
+      ? outRandom.pick(OUT_OF_SPEC_KINDS)
+      : undefined);
+  if (outKind) {
+    design.outOfSpec = drawOutOfSpec(outRandom, outKind, scale);
+    // No wafer was drawn: nothing on it can be found.
+    if (outKind === "noise" || outKind === "checkerboard") design.defects = [];
+    if (outKind === "noisy") design.noiseSigma = design.outOfSpec.amount;
+  }
+  return design;
+}
+
+/** Pitch aspect ratios (x / y) outside this range are labelled `die_aspect` (the default draws 0.7-1.43). */
+const DIE_ASPECT_LABEL: readonly [number, number] = [0.65, 1 / 0.65];
+
+/** A die pitch with an aspect ratio at the spec's extremes (0.5-0.65 or 1.54-2), each axis 2-10% of the diameter. */
+export function drawAspectPitch(random: Random, diameterMm: number): Point {
+  const aspect = random.chance(0.5) ? random.uniform(0.5, 0.64) : random.uniform(1 / 0.64, 2);
+  const x = diameterMm * random.uniform(0.03, 0.095);
+  const y = Math.min(diameterMm * 0.095, Math.max(diameterMm * 0.022, x / aspect));
+  const round = (value: number) => Math.round(value * 100) / 100;
+  return { x: round(x), y: round(y) };
+}
+
+/** The spec's street extremes: 2-15% of the pitch wide, 60-95% of the die level. */
+function widenStreets(random: Random, pattern: PatternDesign): void {
+  pattern.streetFraction = { x: random.uniform(0.02, 0.15), y: random.uniform(0.02, 0.15) };
+  pattern.streetLevel = pattern.dieLevel * random.uniform(0.6, 0.95);
+  // Keep the wafer centre inside die (0, 0), off the wider streets.
+  for (const axis of ["x", "y"] as const) {
+    const pitch = pattern.grid.pitchMm[axis];
+    const margin = pitch * (pattern.streetFraction[axis] + 0.05);
+    pattern.grid.offsetMm[axis] = Math.min(
+      pitch - margin,
+      Math.max(margin, pattern.grid.offsetMm[axis]),
+    );
+  }
 }
 
 /** What placing a defect needs to know about its wafer. */
@@ -418,6 +551,7 @@ interface PlacementContext {
   usableRadius: number;
   pattern: PatternDesign | null;
   contrastRange: [number, number];
+  rim?: RimContext;
 }
 
 /**
@@ -496,7 +630,7 @@ function placeDefect(
   for (let attempt = 0; attempt < 80; attempt++) {
     let shape: DefectShape | null;
     if (kind === "edge_chip") {
-      shape = drawEdgeChip(random, frame, scale);
+      shape = drawEdgeChip(random, frame, scale, context.rim);
       if (!shape) return null;
     } else {
       const local = drawShape(random, kind, scale);

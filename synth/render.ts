@@ -1,5 +1,13 @@
 // Turns a WaferDesign into pixels and the ground truth of what was drawn.
 import type { TruthDefect } from "../schemas/truth.ts";
+import {
+  applyHotPixels,
+  frameVignetteGain,
+  gaussianBlur,
+  gaussianNoiseGain,
+  nonWaferLevels,
+  rimRadiusAt,
+} from "./artefacts.ts";
 import type { PatternDesign, WaferDesign } from "./design.ts";
 import { dieAt, pixelToCellAffine, pixelToWaferMm } from "./geometry.ts";
 import { Random } from "./random.ts";
@@ -107,6 +115,7 @@ function diskCoverage(design: WaferDesign): Float32Array {
   const coverage = new Float32Array(width * height);
   const innerSq = (radiusPx - 1) ** 2;
   const outerSq = (radiusPx + 1) ** 2;
+  const ellipse = design.artefacts?.axisRatio !== undefined;
   for (let v = 0; v < height; v++) {
     const dy = v - centerPx.y;
     const dySq = dy * dy;
@@ -119,6 +128,12 @@ function diskCoverage(design: WaferDesign): Float32Array {
     for (let u = u0; u <= u1; u++) {
       const dx = u - centerPx.x;
       const rSq = dx * dx + dySq;
+      if (ellipse) {
+        // Distance to a slightly elliptical rim, along the ray from the centre.
+        const rim = rimRadiusAt(design, Math.atan2(dy, dx));
+        coverage[row + u] = Math.min(1, Math.max(0, rim - Math.sqrt(rSq) + 0.5));
+        continue;
+      }
       if (rSq <= innerSq) coverage[row + u] = 1;
       else if (rSq < outerSq) {
         coverage[row + u] = Math.min(1, Math.max(0, radiusPx - Math.sqrt(rSq) + 0.5));
@@ -135,8 +150,9 @@ function cutNotch(design: WaferDesign, coverage: Float32Array): void {
   // Image angles run clockwise because v points down, which matches the notch convention.
   const nx = Math.cos(angle);
   const ny = Math.sin(angle);
-  const apexX = centerPx.x + nx * (radiusPx - design.notchDepthPx);
-  const apexY = centerPx.y + ny * (radiusPx - design.notchDepthPx);
+  const rim = design.artefacts ? rimRadiusAt(design, angle) : radiusPx;
+  const apexX = centerPx.x + nx * (rim - design.notchDepthPx);
+  const apexY = centerPx.y + ny * (rim - design.notchDepthPx);
   const reach = design.notchDepthPx * 2 + 3;
   const u0 = Math.max(0, Math.floor(apexX - reach));
   const u1 = Math.min(design.width - 1, Math.ceil(apexX + reach));
@@ -182,6 +198,9 @@ function composeRegion(
   const tw = template?.width ?? 1;
   const th = template?.height ?? 1;
   const tdata = template?.data ?? new Float32Array(1);
+  const artefacts = design.artefacts;
+  const reticle = artefacts?.reticle;
+  const pattern = design.pattern;
   for (let v = bounds.v0; v <= bounds.v1; v++) {
     const dy = v - centerPx.y;
     const rowGain = 1 + gy * dy + vignette * 0.5 - vig * dy * dy;
@@ -209,9 +228,44 @@ function composeRegion(
         const bottom = (tdata[y1 + x0] ?? 0) * (1 - fx) + (tdata[y1 + x1] ?? 0) * fx;
         surface = top * (1 - fy) + bottom * fy;
       }
+      if (artefacts) {
+        if (reticle && cell !== null && c > 0) surface *= reticleGain(reticle, pattern, cell, u, v);
+        out[outRow + u] = (surface * c + chuck * (1 - c)) * gain * frameVignetteGain(design, u, v);
+        continue;
+      }
       out[outRow + u] = (surface * c + chuck * (1 - c)) * gain;
     }
   }
+}
+
+/**
+ * Reticle fields: dies at each position of a field differ slightly in level, and the streets on
+ * field boundaries are a little darker than the others.
+ */
+function reticleGain(
+  reticle: NonNullable<NonNullable<WaferDesign["artefacts"]>["reticle"]>,
+  pattern: PatternDesign | null,
+  cell: ReturnType<typeof pixelToCellAffine>,
+  u: number,
+  v: number,
+): number {
+  if (!pattern) return 1;
+  const cellX = cell.ax * u + cell.bx * v + cell.cx;
+  const cellY = cell.ay * u + cell.by * v + cell.cy;
+  const col = Math.floor(cellX);
+  const row = Math.floor(cellY);
+  const fx = reticle.fieldDies.x;
+  const fy = reticle.fieldDies.y;
+  const inX = ((col % fx) + fx) % fx;
+  const inY = ((row % fy) + fy) % fy;
+  const fracX = cellX - col;
+  const fracY = cellY - row;
+  const halfX = pattern.streetFraction.x / 2;
+  const halfY = pattern.streetFraction.y / 2;
+  const boundaryX = (fracX < halfX && inX === 0) || (fracX > 1 - halfX && inX === fx - 1);
+  const boundaryY = (fracY < halfY && inY === 0) || (fracY > 1 - halfY && inY === fy - 1);
+  const gain = 1 + (reticle.dieGain[inY]?.[inX] ?? 0);
+  return boundaryX || boundaryY ? gain * (1 - reticle.boundaryDarkening) : gain;
 }
 
 /** Rounds for truth.json: readable numbers, far finer than any pixel or millimetre matters. */
@@ -328,6 +382,7 @@ export function renderWafer(design: WaferDesign): RenderedWafer {
 
   const defects: TruthDefect[] = [];
   let chipIndex = 0;
+  const blurPx = design.artefacts?.blurPx ?? 0;
   for (const defect of design.defects) {
     if (defect.shape.kind === "edge_chip") {
       const chip = chips[chipIndex++];
@@ -386,7 +441,10 @@ export function renderWafer(design: WaferDesign): RenderedWafer {
     else if (!bright && magnitude > headroomDark && headroomBright >= magnitude) bright = true;
     const headroom = bright ? headroomBright : headroomDark;
     if (magnitude > headroom) magnitude = Math.max(threshold * 1.1, headroom);
+    // A camera blur in spec lowers a small defect's peak: draw it stronger so the peak seen is the one recorded.
+    const attenuation = blurPx > 0 ? blurAttenuation(patch, blurPx) : 1;
     const contrast = bright ? magnitude : -magnitude;
+    const drawn = contrast / attenuation;
     const values = new Float32Array(patch.data.length);
     for (let j = 0; j < patch.height; j++) {
       for (let i = 0; i < patch.width; i++) {
@@ -394,14 +452,70 @@ export function renderWafer(design: WaferDesign): RenderedWafer {
         const d = (patch.data[k] ?? 0) * contrast;
         values[k] = d;
         const target = (patch.y0 + j) * width + patch.x0 + i;
-        level[target] = (level[target] ?? 0) + d;
+        level[target] =
+          (level[target] ?? 0) + (attenuation === 1 ? d : (patch.data[k] ?? 0) * drawn);
       }
     }
     const truth = truthFor(design, defect.shape.kind, patch, values, contrast);
     if (truth) defects.push(truth);
   }
 
-  return { pixels: quantise(design, level, fullScale), defects, effectiveNoiseSigma };
+  let final: Float32Array = level;
+  const spec = design.outOfSpec;
+  if (blurPx > 0) final = gaussianBlur(final, width, height, blurPx);
+  if (spec) final = outOfSpecLevels(design, final);
+  const pixels = quantise(design, final, fullScale);
+  return {
+    pixels,
+    defects: spec?.kind === "noise" || spec?.kind === "checkerboard" ? [] : defects,
+    effectiveNoiseSigma,
+  };
+}
+
+/** Renders, then adds what happens after the sensor's read-out: here, hot and dead pixels. */
+export function renderWithFaults(design: WaferDesign): RenderedWafer {
+  const rendered = renderWafer(design);
+  applyHotPixels(design, rendered.pixels);
+  return rendered;
+}
+
+/** The image an out-of-spec camera would give instead of `level`. */
+function outOfSpecLevels(design: WaferDesign, level: Float32Array): Float32Array {
+  const spec = design.outOfSpec;
+  if (!spec) return level;
+  const replaced = nonWaferLevels(design, spec);
+  if (replaced) return replaced;
+  switch (spec.kind) {
+    case "defocus":
+      return gaussianBlur(level, design.width, design.height, spec.amount);
+    case "overexposed": {
+      // The wafer ends up well above full scale.
+      const gain = (spec.amount * 0.6) / design.waferLevel;
+      return level.map((v) => v * gain);
+    }
+    case "underexposed": {
+      const floor = design.waferLevel * 0.8;
+      return level.map((v) => (v - floor) * spec.amount);
+    }
+    default:
+      return level;
+  }
+}
+
+/** Peak of the defect's mask after the camera blur (the mask's own peak is 1). */
+function blurAttenuation(patch: Patch, sigma: number): number {
+  const pad = Math.ceil(3 * sigma) + 1;
+  const width = patch.width + 2 * pad;
+  const height = patch.height + 2 * pad;
+  const padded = new Float32Array(width * height);
+  for (let j = 0; j < patch.height; j++) {
+    for (let i = 0; i < patch.width; i++) {
+      padded[(j + pad) * width + i + pad] = patch.data[j * patch.width + i] ?? 0;
+    }
+  }
+  let peak = 0;
+  for (const v of gaussianBlur(padded, width, height, sigma)) peak = Math.max(peak, v);
+  return Math.max(0.05, Math.min(1, peak));
 }
 
 /** Adds Gaussian sensor noise and rounds to the output bit depth. */
@@ -419,6 +533,24 @@ function quantise(
   let state = (design.noiseSeed | 1) >>> 0 || 1;
   const pixels = fullScale === 255 ? new Uint8Array(level.length) : new Uint16Array(level.length);
   const shift = 32 - tableBits;
+  const correlation = design.artefacts?.noiseCorrelationPx;
+  if (correlation !== undefined) {
+    // Spatially correlated noise at the same per-pixel sigma: white noise, blurred, rescaled.
+    const white = new Float32Array(level.length);
+    for (let k = 0; k < level.length; k++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      white[k] = table[(state >>> shift) & 0xffff] ?? 0;
+    }
+    const gain = 1 / gaussianNoiseGain(correlation);
+    const noise = gaussianBlur(white, design.width, design.height, correlation);
+    for (let k = 0; k < level.length; k++) {
+      const value = (level[k] ?? 0) * fullScale + (noise[k] ?? 0) * gain + 0.5;
+      pixels[k] = value <= 0 ? 0 : Math.min(value, fullScale);
+    }
+    return pixels;
+  }
   for (let k = 0; k < level.length; k++) {
     state ^= state << 13;
     state ^= state >>> 17;

@@ -207,13 +207,27 @@ function voidMask(
   imageHeight: number,
 ): Patch {
   const { center, radius, rimWidth, interior } = shape;
+  const softness =
+    shape.rimSoftness !== undefined && shape.rimSoftness > 1 ? shape.rimSoftness : undefined;
   const outer = [{ cx: center.x, cy: center.y, r: radius }];
   const inner = [{ cx: center.x, cy: center.y, r: Math.max(0, radius - rimWidth) }];
-  const patch = discPatch(outer, imageWidth, imageHeight);
+  // A soft rim reaches half its width beyond the radius.
+  const patchDiscs = [{ cx: center.x, cy: center.y, r: radius + (softness ?? 0) / 2 }];
+  const patch = discPatch(patchDiscs, imageWidth, imageHeight);
   for (let j = 0; j < patch.height; j++) {
     for (let i = 0; i < patch.width; i++) {
       const u = patch.x0 + i;
       const v = patch.y0 + j;
+      if (softness !== undefined) {
+        // A soft rim: coverage ramps linearly over `softness` px around each edge.
+        const d = Math.hypot(u - center.x, v - center.y);
+        const all = Math.min(1, Math.max(0, (radius - d) / softness + 0.5));
+        if (all === 0) continue;
+        const innerR = Math.max(0, radius - rimWidth);
+        const core = Math.min(1, Math.max(0, (innerR - d) / softness + 0.5));
+        patch.data[j * patch.width + i] = interior * core + (all - core);
+        continue;
+      }
       const all = discUnionCoverage(u, v, outer);
       if (all === 0) continue;
       const core = discUnionCoverage(u, v, inner);

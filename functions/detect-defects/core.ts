@@ -8,8 +8,8 @@ import {
 import { lotKeys } from "../../lib/keys.ts";
 import {
   type Defect,
+  EndpointAnswerSchema,
   type InvocationResponse,
-  InvocationResponseSchema,
   type Wafer,
 } from "../../schemas/detection.ts";
 import type { LotMetadata } from "../../schemas/lot.ts";
@@ -131,7 +131,7 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
   } catch (cause) {
     throw new ModelResponseError(`endpoint answered non-JSON: ${text.slice(0, 200)}`, { cause });
   }
-  const parsed = InvocationResponseSchema.safeParse(json);
+  const parsed = EndpointAnswerSchema.safeParse(json);
   if (!parsed.success) {
     throw new ModelResponseError(
       `endpoint answer breaks the contract: ${parsed.error.issues
@@ -139,6 +139,19 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
         .map((i) => `${i.path.join(".")}: ${i.message}`)
         .join("; ")}`,
     );
+  }
+  if (parsed.data.status === "unusable") {
+    // The quality gate refused the image: reported with its reasons, never as clean.
+    return storeResult(deps, lotId, {
+      fileName: image.fileName,
+      key: image.key,
+      status: "unusable",
+      width: preprocessed.originalWidth,
+      height: preprocessed.originalHeight,
+      model: parsed.data.model,
+      quality: parsed.data.quality,
+      defects: [],
+    });
   }
   const { wafer, defects } = toOriginalPixels(parsed.data, preprocessed.scale, {
     width: preprocessed.originalWidth,
@@ -153,15 +166,28 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     height: preprocessed.originalHeight,
     wafer,
     model: parsed.data.model,
+    ...(parsed.data.quality ? { quality: parsed.data.quality } : {}),
     defects,
   };
-  const resultKey = lotKeys.result(lotId, image.fileName);
+  return storeResult(deps, lotId, result);
+}
+
+async function storeResult(
+  deps: DetectDeps,
+  lotId: string,
+  result: ImageResult,
+): Promise<ImageOutcome> {
+  const status = result.status;
+  if (status !== "clean" && status !== "defects_found" && status !== "unusable") {
+    throw new RangeError(`an endpoint answer cannot give status '${status}'`);
+  }
+  const resultKey = lotKeys.result(lotId, result.fileName);
   await putJson(deps.s3, deps.bucket, resultKey, result);
   return {
     status,
-    fileName: image.fileName,
-    key: image.key,
+    fileName: result.fileName,
+    key: result.key,
     resultKey,
-    defectCount: defects.length,
+    defectCount: result.defects.length,
   };
 }

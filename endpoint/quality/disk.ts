@@ -1,0 +1,235 @@
+// Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
+import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+
+/** The overview the rim is scanned on has about this many pixels on its shorter side. */
+const OVERVIEW_SIDE = 256;
+/** Directions the rim is looked for along. */
+export const RIM_RAYS = 360;
+/** A run of this many overview pixels of the wafer's class marks the rim (not one noisy pixel). */
+const RIM_RUN = 3;
+
+export interface Overview {
+  width: number;
+  height: number;
+  /** Full-resolution pixels per overview pixel. */
+  factor: number;
+  /** Levels as fractions of full scale. */
+  data: Float32Array;
+}
+
+export interface RimPoint {
+  angle: number;
+  x: number;
+  y: number;
+}
+
+export interface DiskFit {
+  /** Level between the wafer and chuck classes, fraction of full scale. */
+  contrast: number;
+  /** Otsu threshold between them, fraction of full scale. */
+  threshold: number;
+  /** Rim points found (full-resolution pixels); clipped rays are left out. */
+  rim: RimPoint[];
+  /** Share of the rays on which a rim was found. */
+  coverage: number;
+  circle: { cx: number; cy: number; r: number } | null;
+  /** RMS radial residual of the inlier rim points, fraction of r. */
+  residual: number | null;
+  /** Rim points kept by the robust refit. */
+  inliers: RimPoint[];
+}
+
+export function overviewOf(image: GrayImage): Overview {
+  const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const data = new Float32Array(width * height);
+  const norm = 1 / (factor * factor * fullScale(image));
+  const src = image.data;
+  for (let by = 0; by < height; by++) {
+    for (let dy = 0; dy < factor; dy++) {
+      const row = (by * factor + dy) * image.width;
+      for (let bx = 0; bx < width; bx++) {
+        let sum = 0;
+        const start = row + bx * factor;
+        for (let dx = 0; dx < factor; dx++) sum += src[start + dx] as number;
+        data[by * width + bx] = (data[by * width + bx] as number) + sum;
+      }
+    }
+  }
+  for (let k = 0; k < data.length; k++) data[k] = (data[k] as number) * norm;
+  return { width, height, factor, data };
+}
+
+/** Otsu's threshold over [0, 1] and the means of the two classes it separates. */
+export function otsu(data: Float32Array): { threshold: number; low: number; high: number } {
+  const bins = 256;
+  const hist = new Float64Array(bins);
+  for (const v of data) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(v * bins)));
+    hist[b] = (hist[b] as number) + 1;
+  }
+  const total = data.length;
+  let sumAll = 0;
+  for (let b = 0; b < bins; b++) sumAll += b * (hist[b] as number);
+  let weightLow = 0;
+  let sumLow = 0;
+  let best = -1;
+  let bestBin = 0;
+  for (let b = 0; b < bins - 1; b++) {
+    weightLow += hist[b] as number;
+    sumLow += b * (hist[b] as number);
+    const weightHigh = total - weightLow;
+    if (weightLow === 0 || weightHigh === 0) continue;
+    const meanLow = sumLow / weightLow;
+    const meanHigh = (sumAll - sumLow) / weightHigh;
+    const between = weightLow * weightHigh * (meanLow - meanHigh) ** 2;
+    if (between > best) {
+      best = between;
+      bestBin = b;
+    }
+  }
+  let wl = 0;
+  let sl = 0;
+  for (let b = 0; b <= bestBin; b++) {
+    wl += hist[b] as number;
+    sl += b * (hist[b] as number);
+  }
+  const wh = total - wl;
+  const low = wl > 0 ? (sl / wl + 0.5) / bins : 0;
+  const high = wh > 0 ? ((sumAll - sl) / wh + 0.5) / bins : 1;
+  return { threshold: (bestBin + 1) / bins, low, high };
+}
+
+/** Least-squares circle through points (Kasa): solves x^2 + y^2 + Dx + Ey + F = 0. */
+export function fitCircle(points: ReadonlyArray<{ x: number; y: number }>) {
+  const n = points.length;
+  if (n < 3) return null;
+  let mx = 0;
+  let my = 0;
+  for (const p of points) {
+    mx += p.x;
+    my += p.y;
+  }
+  mx /= n;
+  my /= n;
+  let suu = 0;
+  let svv = 0;
+  let suv = 0;
+  let suuu = 0;
+  let svvv = 0;
+  let suvv = 0;
+  let svuu = 0;
+  for (const p of points) {
+    const u = p.x - mx;
+    const v = p.y - my;
+    suu += u * u;
+    svv += v * v;
+    suv += u * v;
+    suuu += u * u * u;
+    svvv += v * v * v;
+    suvv += u * v * v;
+    svuu += v * u * u;
+  }
+  const det = suu * svv - suv * suv;
+  if (Math.abs(det) < 1e-9) return null;
+  const bu = 0.5 * (suuu + suvv);
+  const bv = 0.5 * (svvv + svuu);
+  const uc = (bu * svv - bv * suv) / det;
+  const vc = (suu * bv - suv * bu) / det;
+  const r = Math.sqrt(uc * uc + vc * vc + (suu + svv) / n);
+  return { cx: uc + mx, cy: vc + my, r };
+}
+
+function rmsResidual(points: ReadonlyArray<RimPoint>, c: { cx: number; cy: number; r: number }) {
+  let sum = 0;
+  for (const p of points) sum += (Math.hypot(p.x - c.cx, p.y - c.cy) - c.r) ** 2;
+  return Math.sqrt(sum / Math.max(1, points.length)) / c.r;
+}
+
+/**
+ * Scans each ray from the frame edge inward (so defects inside the wafer never matter) for the
+ * first run of wafer-class pixels; rays that start on the wafer (a disk leaving the frame, or
+ * texture everywhere) find no rim.
+ */
+export function fitDisk(overview: Overview): DiskFit {
+  const { width, height, data, factor } = overview;
+  const split = otsu(data);
+  // The wafer is the class at the frame centre (the spec keeps its centre within 3% of it).
+  const central: number[] = [];
+  const cx0 = (width - 1) / 2;
+  const cy0 = (height - 1) / 2;
+  const half = Math.max(1, Math.round(Math.min(width, height) * 0.1));
+  for (let y = Math.round(cy0 - half); y <= Math.round(cy0 + half); y++) {
+    for (let x = Math.round(cx0 - half); x <= Math.round(cx0 + half); x++) {
+      central.push(data[y * width + x] as number);
+    }
+  }
+  central.sort((a, b) => a - b);
+  const centreLevel = central[Math.floor(central.length / 2)] ?? 0;
+  const waferBright = centreLevel >= split.threshold;
+  const contrast = split.high - split.low;
+  const isWafer = (v: number) => (waferBright ? v >= split.threshold : v < split.threshold);
+  const rim: RimPoint[] = [];
+  const maxReach = Math.hypot(width, height) / 2;
+  for (let ray = 0; ray < RIM_RAYS; ray++) {
+    const angle = (2 * Math.PI * ray) / RIM_RAYS;
+    const dx = Math.cos(angle);
+    const dy = Math.sin(angle);
+    // Last step still inside the frame along this ray.
+    let reach = maxReach;
+    if (dx > 1e-9) reach = Math.min(reach, (width - 1 - cx0) / dx);
+    if (dx < -1e-9) reach = Math.min(reach, -cx0 / dx);
+    if (dy > 1e-9) reach = Math.min(reach, (height - 1 - cy0) / dy);
+    if (dy < -1e-9) reach = Math.min(reach, -cy0 / dy);
+    const sample = (t: number) => {
+      const x = Math.round(cx0 + dx * t);
+      const y = Math.round(cy0 + dy * t);
+      return data[y * width + x] as number;
+    };
+    if (isWafer(sample(reach)) || isWafer(sample(reach - 1))) continue;
+    let run = 0;
+    let found = -1;
+    for (let t = reach; t >= 0; t -= 0.5) {
+      if (isWafer(sample(t))) {
+        run++;
+        if (run >= RIM_RUN * 2) {
+          found = t + (RIM_RUN * 2 - 1) * 0.5;
+          break;
+        }
+      } else run = 0;
+    }
+    if (found < 0) continue;
+    // Sub-pixel: where the level crosses the threshold between the last chuck and first wafer sample.
+    const outer = sample(found + 0.5);
+    const inner = sample(found);
+    const frac = inner !== outer ? (inner - split.threshold) / (inner - outer) : 0.5;
+    const t = found + 0.5 * Math.min(1, Math.max(0, frac));
+    // Overview pixel centres sit at factor*(i + 0.5) - 0.5 in full-resolution pixels.
+    rim.push({
+      angle,
+      x: (cx0 + dx * t + 0.5) * factor - 0.5,
+      y: (cy0 + dy * t + 0.5) * factor - 0.5,
+    });
+  }
+  const coverage = rim.length / RIM_RAYS;
+  let circle = fitCircle(rim);
+  let inliers = rim;
+  if (circle) {
+    // Drop the notch, edge chips and anything else off the disk, then refit.
+    const fitted = circle;
+    const deviations = rim.map((p) =>
+      Math.abs(Math.hypot(p.x - fitted.cx, p.y - fitted.cy) - fitted.r),
+    );
+    const sorted = [...deviations].sort((a, b) => a - b);
+    const cut = Math.max(1.5 * factor, 3 * (sorted[Math.floor(sorted.length * 0.5)] ?? 0) * 1.4826);
+    const keep = rim.filter((_, i) => (deviations[i] as number) <= cut);
+    const refit = keep.length >= 3 ? fitCircle(keep) : null;
+    if (refit) {
+      circle = refit;
+      inliers = keep;
+    }
+  }
+  const residual = circle ? rmsResidual(inliers, circle) : null;
+  return { contrast, threshold: split.threshold, rim, coverage, circle, residual, inliers };
+}
