@@ -1,6 +1,7 @@
 // Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, sampleBilinear } from "./raster.ts";
+import { LATTICE } from "./thresholds.ts";
 
 export interface Vector {
   x: number;
@@ -230,17 +231,19 @@ export function samplePoints(
 }
 
 /**
- * Pitch along `unit`: the shortest shift that maps the pattern onto itself about as well as
- * the best shift does. Multiples of the pitch match too, and a motif repeating inside a die
- * matches only partly (the streets do not line up), so the shortest near-best shift is the pitch.
+ * Candidate pitches along `unit`, shortest first: every local minimum of the shift cost that
+ * maps the pattern onto itself about as well as the best shift does. Multiples of the pitch
+ * match too, and a motif repeating inside a die matches only partly (the streets do not line
+ * up), so the shortest near-best shift is usually the pitch; when it is not (a motif repeat
+ * that happens to match well, a reticle field), the caller tries the next candidate.
  */
-function findPitch(
+export function pitchCandidates(
   map: FloatMap,
   region: DiskRegion,
   unit: Vector,
   lo: number,
   hi: number,
-): number {
+): number[] {
   const { xs, ys } = samplePoints(region, hi + 2, 3000, map);
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
@@ -250,11 +253,12 @@ function findPitch(
     lags.push(lag);
     costs.push(shiftCost(map, xs, ys, { x: unit.x * lag, y: unit.y * lag }));
   }
-  if (costs.length < 3) return Number.NaN;
+  if (costs.length < 3) return [];
   const sorted = [...costs].sort((a, b) => a - b);
   const min = sorted[0] as number;
   const median = sorted[Math.floor(sorted.length / 2)] as number;
-  const accept = min + 0.2 * (median - min);
+  const accept = min + LATTICE.nearBestShare * (median - min);
+  const found: number[] = [];
   for (let i = 0; i < costs.length; i++) {
     const c = costs[i] as number;
     const left = costs[i - 1] ?? Number.POSITIVE_INFINITY;
@@ -265,10 +269,32 @@ function findPitch(
         Number.isFinite(denom) && denom > 0
           ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / denom))
           : 0;
-      return (lags[i] as number) + shift * step;
+      found.push((lags[i] as number) + shift * step);
+      if (found.length >= LATTICE.maxCandidates) break;
     }
   }
-  return Number.NaN;
+  return found;
+}
+
+/**
+ * The lattice vector along `unit`: candidates are refined and scored in turn (shortest first)
+ * until one repeats the pattern well; otherwise the best-scoring one, or null below the floor.
+ */
+function bestVector(
+  map: FloatMap,
+  region: DiskRegion,
+  unit: Vector,
+  candidates: number[],
+  noiseSigma: number,
+): { v: Vector; quality: number } | null {
+  let best: { v: Vector; quality: number } | null = null;
+  for (const pitch of candidates) {
+    const v = refineVector(map, region, { x: unit.x * pitch, y: unit.y * pitch });
+    const quality = matchQuality(map, region, v, noiseSigma);
+    if (!best || quality > best.quality) best = { v, quality };
+    if (quality >= LATTICE.goodPeriodicity) break;
+  }
+  return best && best.quality >= LATTICE.minPeriodicity ? best : null;
 }
 
 /**
@@ -292,7 +318,7 @@ export function measureLattice(
     gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180),
     expectedPitchPx,
   );
-  if (withPrior && withPrior.periodicity >= 0.8) return withPrior;
+  if (withPrior && withPrior.periodicity >= LATTICE.goodPeriodicity) return withPrior;
   // The notch may be misread (or the grid not square to it): scan the whole quadrant.
   const scanned = measureLatticeAt(
     map,
@@ -318,14 +344,19 @@ function measureLatticeAt(
 ): Lattice | null {
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
   const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
-  const minPitch = 0.015 * waferDiameterPx;
-  const maxPitch = Math.min(0.12 * waferDiameterPx, region.r * 0.5);
+  const minPitch = LATTICE.minPitchShare * waferDiameterPx;
+  const maxPitch = Math.min(LATTICE.maxPitchShare * waferDiameterPx, region.r * 0.5);
   const search = (unit: Vector, expected: number | undefined) =>
     expected === undefined
-      ? findPitch(map, region, unit, minPitch, maxPitch)
-      : findPitch(map, region, unit, expected * 0.95, expected * 1.05);
-  let pitchA = Number.NaN;
-  let pitchB = Number.NaN;
+      ? pitchCandidates(map, region, unit, minPitch, maxPitch)
+      : pitchCandidates(
+          map,
+          region,
+          unit,
+          expected * (1 - LATTICE.hintTolerance),
+          expected * (1 + LATTICE.hintTolerance),
+        );
+  let found: [ReturnType<typeof bestVector>, ReturnType<typeof bestVector>] = [null, null];
   if (expectedPitchPx) {
     // The hint is per oriented axis; the oriented x axis points at (notch - 90) degrees
     // clockwise in the image. A wrongly detected notch would pair them the other way round.
@@ -341,23 +372,24 @@ function measureLatticeAt(
           [expectedPitchPx.x, expectedPitchPx.y],
         ];
     for (const [expA, expB] of pairs) {
-      pitchA = search(ua, expA);
-      pitchB = search(ub, expB);
-      if (!Number.isNaN(pitchA) && !Number.isNaN(pitchB)) break;
+      found = [
+        bestVector(map, region, ua, search(ua, expA), noiseSigma),
+        bestVector(map, region, ub, search(ub, expB), noiseSigma),
+      ];
+      if (found[0] && found[1]) break;
     }
   }
-  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) {
-    pitchA = search(ua, undefined);
-    pitchB = search(ub, undefined);
+  if (!found[0] || !found[1]) {
+    found = [
+      bestVector(map, region, ua, search(ua, undefined), noiseSigma),
+      bestVector(map, region, ub, search(ub, undefined), noiseSigma),
+    ];
   }
-  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) return null;
-  const a = refineVector(map, region, { x: ua.x * pitchA, y: ua.y * pitchA });
-  const b = refineVector(map, region, { x: ub.x * pitchB, y: ub.y * pitchB });
-  const periodicity = Math.min(
-    matchQuality(map, region, a, noiseSigma),
-    matchQuality(map, region, b, noiseSigma),
-  );
-  if (periodicity < 0.5) return null;
+  const [fa, fb] = found;
+  if (!fa || !fb) return null;
+  const { v: a } = fa;
+  const { v: b } = fb;
+  const periodicity = Math.min(fa.quality, fb.quality);
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
   const phasePoints = diskPoints(map, region, 2);
