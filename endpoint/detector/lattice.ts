@@ -216,14 +216,18 @@ export function samplePoints(
   let i = 0;
   for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
     for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
+      i++;
+      // Additive recurrences with irrational steps spread the points over the whole grid
+      // cell, deterministically: a grid step that divides the die pitch would otherwise
+      // sample the same few rows of every die and never see its streets.
+      const px = x + ((i * 0.6180339887498949) % 1) * step;
+      const py = y + ((i * 0.7548776662466927) % 1) * step;
       // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
       const inFrame =
-        x >= reach && y >= reach && x < map.width - 1 - reach && y < map.height - 1 - reach;
-      if (inFrame && Math.hypot(x - region.cx, y - region.cy) < inner - 1) {
-        i++;
-        // Additive recurrences with irrational steps: evenly spread, deterministic.
-        xs.push(x + ((i * 0.6180339887498949) % 1));
-        ys.push(y + ((i * 0.7548776662466927) % 1));
+        px >= reach && py >= reach && px < map.width - 1 - reach && py < map.height - 1 - reach;
+      if (inFrame && Math.hypot(px - region.cx, py - region.cy) < inner - 1) {
+        xs.push(px);
+        ys.push(py);
       }
     }
   }
@@ -277,8 +281,10 @@ export function pitchCandidates(
 }
 
 /**
- * The lattice vector along `unit`: candidates are refined and scored in turn (shortest first)
- * until one repeats the pattern well; otherwise the best-scoring one, or null below the floor.
+ * The lattice vector along `unit`: every candidate is refined and scored, and the one that
+ * repeats the pattern best wins. Multiples of the pitch score near 0 (half of them is a
+ * repeat too) and a motif repeat inside the die scores below the pitch (its streets do not
+ * line up), so the best score is the die pitch; null when none reaches the floor.
  */
 function bestVector(
   map: FloatMap,
@@ -288,11 +294,18 @@ function bestVector(
   noiseSigma: number,
 ): { v: Vector; quality: number } | null {
   let best: { v: Vector; quality: number } | null = null;
+  const goodRepeats: number[] = [];
   for (const pitch of candidates) {
+    // A multiple of a shift that already repeats the pattern well cannot beat it.
+    const multiple = goodRepeats.some((p) => {
+      const k = Math.round(pitch / p);
+      return k >= 2 && Math.abs(pitch / p - k) < 0.03 * k;
+    });
+    if (multiple) continue;
     const v = refineVector(map, region, { x: unit.x * pitch, y: unit.y * pitch });
     const quality = matchQuality(map, region, v, noiseSigma);
+    if (quality >= LATTICE.goodPeriodicity) goodRepeats.push(Math.hypot(v.x, v.y));
     if (!best || quality > best.quality) best = { v, quality };
-    if (quality >= LATTICE.goodPeriodicity) break;
   }
   return best && best.quality >= LATTICE.minPeriodicity ? best : null;
 }

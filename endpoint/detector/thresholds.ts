@@ -85,11 +85,15 @@ export const LATTICE = {
   maxPitchShare: 0.12,
   /** A shift is a pitch candidate when its cost is within this share of (median - min) of the best. */
   nearBestShare: 0.2,
-  /** Candidates tried per axis, shortest first (pitch, a motif repeat, 2-3x pitch for reticles). */
-  maxCandidates: 4,
+  /**
+   * Candidates kept per axis, shortest first: motif repeats inside a die come before the
+   * pitch, multiples of it (and reticle fields) after; each is scored, the best repeat wins.
+   */
+  maxCandidates: 6,
   /**
    * matchQuality = 1 - (energy left at the shift) / (energy at half of it), noise removed:
-   * 0.8 means 80% of the pattern's difference energy cancels, a clear repeat; stop there.
+   * 0.8 means 80% of the pattern's difference energy cancels, a clear repeat: its multiples
+   * are not scored, and the notch-aligned orientation is accepted without a full scan.
    */
   goodPeriodicity: 0.8,
   /** Below half the energy cancelled, the surface is not a die lattice. */
