@@ -159,14 +159,51 @@ export function backgroundRowCoefficients(
   });
 }
 
-export function evaluateBackground(bg: SmoothBackground, x: number, y: number): number {
-  const u = (x - bg.region.cx) / bg.region.r;
-  const v = (y - bg.region.cy) / bg.region.r;
-  let s = 0;
-  bg.terms.forEach(([p, q], t) => {
-    s += (bg.coefficients[t] as number) * u ** p * v ** q;
-  });
-  return s;
+/**
+ * Median over blocks of the disk of the share of pixels standing more than `limit` out of the
+ * smooth model. A die pattern covers every block; one large stain or void covers a few, so a
+ * bare wafer with a big defect does not pay for the lattice search.
+ */
+export function structuredBlockShare(
+  work: FloatMap,
+  background: SmoothBackground,
+  region: DiskRegion,
+  limit: number,
+  blocksPerSide: number,
+): number {
+  const { width, height } = work;
+  const step = Math.max(1, Math.floor(region.r / 100));
+  const blocks = blocksPerSide * blocksPerSide;
+  const totals = new Float64Array(blocks);
+  const outs = new Float64Array(blocks);
+  const blockSide = (2 * region.r) / blocksPerSide;
+  const x0 = region.cx - region.r;
+  const y0 = region.cy - region.r;
+  const yEnd = Math.min(height, region.cy + region.r);
+  const xEnd = Math.min(width, region.cx + region.r);
+  const row = new Float64Array(background.degree + 1);
+  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    backgroundRowCoefficients(background, y, row);
+    const by = Math.min(blocksPerSide - 1, Math.floor((y - y0) / blockSide));
+    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+      if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
+      const b = by * blocksPerSide + Math.min(blocksPerSide - 1, Math.floor((x - x0) / blockSide));
+      totals[b] = (totals[b] as number) + 1;
+      const u = (x - region.cx) / region.r;
+      let model = 0;
+      for (let p = background.degree; p >= 0; p--) model = model * u + (row[p] as number);
+      if (Math.abs((work.data[y * width + x] as number) - model) > limit)
+        outs[b] = (outs[b] as number) + 1;
+    }
+  }
+  // Blocks mostly off the disk (corners) say little: only those with a fair sample count.
+  const counts = Array.from(totals);
+  const fair = 0.5 * Math.max(...counts);
+  const shares = counts
+    .map((t, b) => (t >= fair && t > 0 ? (outs[b] as number) / t : Number.NaN))
+    .filter((v) => !Number.isNaN(v))
+    .sort((p, q) => p - q);
+  return shares.length > 0 ? (shares[Math.floor(shares.length / 2)] as number) : 0;
 }
 
 /** residual = map - background inside the disk, 0 elsewhere. */

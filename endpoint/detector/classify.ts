@@ -2,6 +2,7 @@
 import type { DefectClass } from "../../schemas/common.ts";
 import type { Vector } from "./lattice.ts";
 import type { Blob } from "./segment.ts";
+import { CLASSIFY, MERGE, SPEC } from "./thresholds.ts";
 
 /** Shape and contrast measurements of one (possibly merged) anomaly, in full-resolution px. */
 export interface BlobFeatures {
@@ -23,10 +24,11 @@ export interface BlobFeatures {
   /** Diameter (full-res px) of the part above half the robust peak: the defect's own size. */
   coreDiameterPx: number;
   /**
-   * Width of the 75%-to-25% fall of the azimuthally averaged profile, as a share of the outer
-   * radius: ~0.1 for a sharp rim (voids, particles), larger for soft-edged stains.
+   * Width (full-resolution px) of the 75%-to-25% fall of the azimuthally averaged residual
+   * profile around the centroid, interpolated between half-pixel radial bins: a few px for a
+   * void's rim, a good share of the radius for a soft-edged stain.
    */
-  edgeSoftness: number;
+  edgeWidthPx: number;
   sign: 1 | -1;
 }
 
@@ -111,7 +113,7 @@ export function measureBlob(
     sign,
   };
   if (!detailed) {
-    return { ...geometry, peakResidual: 0, flatness: 0, coreDiameterPx: 0, edgeSoftness: 0 };
+    return { ...geometry, peakResidual: 0, flatness: 0, coreDiameterPx: 0, edgeWidthPx: 0 };
   }
   const sorted = mags.slice().sort();
   const robustPeak = sorted[Math.min(n - 1, Math.floor(0.95 * (n - 1)))] ?? 0;
@@ -134,26 +136,29 @@ export function measureBlob(
   const coreDiameterPx = above > 0 ? ((hx1 - hx0 + 1 + (hy1 - hy0 + 1)) / 2) * s : 0;
   const cxMap = sw > 0 ? swx / sw : mx;
   const cyMap = sw > 0 ? swy / sw : my;
-  const edgeSoftness = radialSoftness(ctx, sign, cxMap, cyMap, Math.max(x1 - x0, y1 - y0) / 2 + 2);
+  const edgeWidthPx =
+    s * radialEdgeWidth(ctx, sign, cxMap, cyMap, Math.max(x1 - x0, y1 - y0) / 2 + 2);
   return {
     ...geometry,
     peakResidual: robustPeak,
     flatness: above / n,
     coreDiameterPx,
-    edgeSoftness,
+    edgeWidthPx,
   };
 }
 
-/** See BlobFeatures.edgeSoftness; measured on the raw residual around the blob's centroid. */
-function radialSoftness(
+/** See BlobFeatures.edgeWidthPx; in map px, on the raw residual around the blob's centroid. */
+function radialEdgeWidth(
   ctx: FeatureContext,
   sign: 1 | -1,
   cx: number,
   cy: number,
   radius: number,
 ): number {
+  // Half-pixel radial bins: a void's rim is only a couple of map pixels wide.
+  const binsPerPx = 2;
   const reach = Math.ceil(radius * 1.4 + 2);
-  const bins = reach + 1;
+  const bins = reach * binsPerPx + 1;
   const sums = new Float64Array(bins);
   const counts = new Float64Array(bins);
   const { mapWidth: w, mapHeight: h, residual } = ctx;
@@ -167,29 +172,34 @@ function radialSoftness(
       x <= Math.min(w - 1, Math.ceil(cx + reach));
       x++
     ) {
-      const d = Math.hypot(x - cx, y - cy);
-      const k = Math.round(d);
+      const k = Math.round(Math.hypot(x - cx, y - cy) * binsPerPx);
       if (k >= bins) continue;
       sums[k] = (sums[k] as number) + sign * (residual[y * w + x] as number);
       counts[k] = (counts[k] as number) + 1;
     }
   }
-  const profile = new Float64Array(bins);
-  for (let k = 0; k < bins; k++)
-    profile[k] = (counts[k] as number) > 0 ? (sums[k] as number) / (counts[k] as number) : 0;
-  let peak = 0;
-  for (let k = 0; k < bins; k++) peak = Math.max(peak, profile[k] as number);
-  if (peak <= 0) return 1;
-  let outerHigh = 0;
-  for (let k = 0; k < bins; k++) if ((profile[k] as number) >= 0.75 * peak) outerHigh = k;
-  let low = bins - 1;
-  for (let k = outerHigh; k < bins; k++) {
-    if ((profile[k] as number) < 0.25 * peak) {
-      low = k;
-      break;
-    }
+  const profile: number[] = [];
+  const radii: number[] = [];
+  for (let k = 0; k < bins; k++) {
+    if ((counts[k] as number) === 0) continue;
+    profile.push((sums[k] as number) / (counts[k] as number));
+    radii.push(k / binsPerPx);
   }
-  return (low - outerHigh) / Math.max(low, 1);
+  let peak = 0;
+  for (const v of profile) peak = Math.max(peak, v);
+  if (peak <= 0) return radius;
+  /** Outermost radius where the profile falls through `level`, interpolated linearly. */
+  const crossing = (level: number): number => {
+    let last = -1;
+    for (let k = 0; k < profile.length; k++) if ((profile[k] as number) >= level) last = k;
+    if (last < 0) return 0;
+    if (last >= profile.length - 1) return radii[last] as number;
+    const v0 = profile[last] as number;
+    const v1 = profile[last + 1] as number;
+    const t = v0 === v1 ? 0 : (v0 - level) / (v0 - v1);
+    return (radii[last] as number) + t * ((radii[last + 1] as number) - (radii[last] as number));
+  };
+  return Math.max(0, crossing(0.25 * peak) - crossing(0.75 * peak));
 }
 
 class UnionFind {
@@ -217,6 +227,11 @@ class UnionFind {
   }
 }
 
+/** Largest side of a blob's box, full-resolution px. */
+function extent(f: BlobFeatures): number {
+  return Math.max(f.bbox.x1 - f.bbox.x0, f.bbox.y1 - f.bbox.y0) + 1;
+}
+
 function boxesNear(a: BlobFeatures, b: BlobFeatures, gap: number): boolean {
   return !(
     a.bbox.x1 + gap < b.bbox.x0 ||
@@ -242,7 +257,7 @@ function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean
   const uy = Math.sin(line.orientation);
   if (elongated(other)) {
     const dot = Math.abs(ux * Math.cos(other.orientation) + uy * Math.sin(other.orientation));
-    if (dot < Math.cos((15 * Math.PI) / 180)) return false;
+    if (dot < Math.cos((MERGE.collinearDeg * Math.PI) / 180)) return false;
   }
   const dx = other.centroid.x - line.centroid.x;
   const dy = other.centroid.y - line.centroid.y;
@@ -250,13 +265,10 @@ function collinear(a: BlobFeatures, b: BlobFeatures, sizeScale: number): boolean
   const across = Math.abs(-dx * uy + dy * ux);
   const gap = along - (line.lengthPx + other.lengthPx) / 2;
   return (
-    across <= Math.max(6 * sizeScale, 0.08 * along) &&
-    gap <= Math.max(40 * sizeScale, 0.3 * line.lengthPx)
+    across <= Math.max(MERGE.collinearAcrossPx * sizeScale, 0.08 * along) &&
+    gap <= Math.max(MERGE.collinearGapPx * sizeScale, 0.3 * line.lengthPx)
   );
 }
-
-/** How far beyond its box (as a share of the die pitch) a host can still disturb references. */
-const HOST_FRINGE_PITCH_SHARE = 0.25;
 
 /**
  * Whether some pixel of a blob could be a die-to-die echo of the `hosts` (pieces of one
@@ -278,7 +290,7 @@ function echoGeometry(
   // A host reaches beyond its box: smoothing spreads it by a couple of map pixels, and a
   // soft-edged stain's fringe below the blob threshold still shifts the references.
   const pitch = Math.min(Math.hypot(a.x, a.y), Math.hypot(b.x, b.y));
-  const m = Math.max(2 * ctx.mapScale, HOST_FRINGE_PITCH_SHARE * pitch);
+  const m = Math.max(2 * ctx.mapScale, MERGE.hostFringePitchShare * pitch);
   const inHost = (x: number, y: number) =>
     hosts.some(
       ({ bbox }) => x >= bbox.x0 - m && x <= bbox.x1 + m && y >= bbox.y0 - m && y <= bbox.y1 + m,
@@ -327,7 +339,7 @@ export function mergeFragments(
           g.sign !== f.sign &&
           g.widthPx >= bigPx &&
           strength(g) > 2 * strength(f) &&
-          (f.peakScore <= 0.6 * g.peakScore ||
+          (f.peakScore <= MERGE.echoPeakShare * g.peakScore ||
             (f.peakScore <= g.peakScore && f.lengthPx >= bigPx)) &&
           boxesNear(f, g, echoReachPx) &&
           (latticeSteps === undefined ||
@@ -366,22 +378,27 @@ function mergeKept(
     const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx, false));
     const uf = new UnionFind(groups.length);
     let merged = false;
-    const gap = Math.max(2 * ctx.mapScale, 5 * sizeScale);
+    const gap = Math.max(MERGE.nearGapMapPx * ctx.mapScale, MERGE.nearGapPx * sizeScale);
     for (let i = 0; i < groups.length; i++) {
       for (let j = i + 1; j < groups.length; j++) {
         const a = features[i] as BlobFeatures;
         const b = features[j] as BlobFeatures;
-        const big = (f: BlobFeatures) =>
-          Math.max(f.bbox.x1 - f.bbox.x0, f.bbox.y1 - f.bbox.y0) >= bigPx;
+        const big = (f: BlobFeatures) => extent(f) >= bigPx;
         // A line only joins what continues it: a particle or void next to a scratch is its own
         // defect, and a scratch crossing a stain stays a scratch.
         const lineInvolved = isLine(a, sizeScale) || isLine(b, sizeScale);
+        // Pieces of one broken-up defect lie within its own extent; the spec keeps two defects
+        // more than twice the larger one's size apart, whatever the die pitch.
+        const ringReach = Math.min(
+          echoReachPx,
+          SPEC.separateAtSizes * Math.max(extent(a), extent(b)),
+        );
         const ringPiece =
           !lineInvolved &&
           echoReachPx > 0 &&
           a.sign === b.sign &&
           (big(a) || big(b)) &&
-          boxesNear(a, b, echoReachPx);
+          boxesNear(a, b, ringReach);
         const near = !lineInvolved && boxesNear(a, b, gap);
         if (ringPiece || near || collinear(a, b, sizeScale)) {
           merged = uf.union(i, j) || merged;
@@ -412,38 +429,53 @@ function mergeKept(
 }
 
 /**
+ * Widest 75%-to-25% edge fall (full-res px) a void can show here: its rim (the spec's 5 px
+ * ramp falls 75-25% over half that) and the optical blur (1.35 sigma), both scaled with the
+ * image, plus what our own processing adds: box binning (sigma = scale / sqrt 12 px) and any
+ * extra smoothing of the residual (given in map px of sigma), all in quadrature.
+ */
+export function voidEdgeWidthPx(
+  sizeScale: number,
+  mapScale: number,
+  extraBlurSigmaMapPx: number,
+): number {
+  const rim = 0.5 * SPEC.voidRimSoftPx * sizeScale;
+  const optics = 1.35 * SPEC.blurSigmaPx * sizeScale;
+  const binning = 1.35 * (mapScale / Math.sqrt(12));
+  const smoothing = 1.35 * extraBlurSigmaMapPx * mapScale;
+  return Math.sqrt(rim ** 2 + optics ** 2 + binning ** 2 + smoothing ** 2);
+}
+
+/**
  * Class from shape, with sizes normalised to a 2048 px frame (the spec's table):
  * particle 3-16 px, scratch 1-4 px wide and 80-600 long, void 16-90 px with a sharp rim,
- * stain 60-300 px and soft-edged. Boundaries sit between the ranges; where void and stain
- * sizes overlap, the edge decides: a sharp rim falls within a couple of working-map pixels.
+ * stain 60-300 px and soft-edged. Where void and stain sizes overlap, the edge decides:
+ * wider than a void's rim can be (voidEdgeWidthPx, with a safety factor) is a stain.
  */
 export function classifyBlob(
   f: BlobFeatures,
   sizeScale: number,
   mapScale: number,
-  /** Extra blur (working-map px) the residual carries, e.g. the die-to-die pre-smoothing. */
-  extraBlurPx = 0,
-): { cls: DefectClass; confidence: number } {
+  /** Extra smoothing (sigma, working-map px) the residual carries, e.g. die-to-die pre-smoothing. */
+  extraBlurSigmaMapPx = 0,
+): DefectClass {
   const length = f.lengthPx / sizeScale;
   const width = f.widthPx / sizeScale;
   const elongation = length / Math.max(width, 1);
   // Mean width along the major axis: stays thin for crossing or curved scratches too.
   const meanWidth = f.areaPx / Math.max(f.lengthPx, 1) / sizeScale;
-  if (length >= 40 && (elongation >= 4.5 || (meanWidth <= 14 && meanWidth <= 0.15 * length))) {
-    return { cls: "scratch", confidence: Math.min(1, elongation / 8) };
+  if (
+    length >= CLASSIFY.scratchMinLengthPx &&
+    (elongation >= CLASSIFY.scratchMinElongation ||
+      (meanWidth <= CLASSIFY.scratchMaxMeanWidthPx &&
+        meanWidth <= CLASSIFY.scratchMaxMeanWidthShare * length))
+  ) {
+    return "scratch";
   }
   const core = f.coreDiameterPx / sizeScale;
-  if (core < 16) return { cls: "particle", confidence: Math.min(1, (16 - core) / 8 + 0.5) };
-  // A stain is at least 60 px across, so its half-maximum core can be as small as about 35 px;
-  // below that only a void fits.
-  if (core < 35) return { cls: "void", confidence: Math.min(1, (45 - core) / 20 + 0.5) };
-  if (core > 110) return { cls: "stain", confidence: Math.min(1, (core - 110) / 40 + 0.5) };
-  const coreRadiusOnMap = f.coreDiameterPx / mapScale / 2;
-  // On a small core the softness is counted in whole map pixels over a few-pixel radius: one
-  // pixel of blur is already 0.2-0.3, so small cores need a higher floor to read as soft.
-  const softFloor = core < 45 ? 0.3 : 0.2;
-  const sharpLimit = Math.max(softFloor, (2.5 + extraBlurPx) / coreRadiusOnMap);
-  return f.edgeSoftness > sharpLimit
-    ? { cls: "stain", confidence: Math.min(1, 0.5 + (f.edgeSoftness - sharpLimit) * 4) }
-    : { cls: "void", confidence: Math.min(1, 0.5 + (sharpLimit - f.edgeSoftness) * 4) };
+  if (core < CLASSIFY.particleMaxCorePx) return "particle";
+  if (core < CLASSIFY.stainMinCorePx) return "void";
+  if (core > CLASSIFY.voidMaxCorePx) return "stain";
+  const limit = CLASSIFY.softEdgeFactor * voidEdgeWidthPx(sizeScale, mapScale, extraBlurSigmaMapPx);
+  return f.edgeWidthPx > limit ? "stain" : "void";
 }

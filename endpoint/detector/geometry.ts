@@ -149,7 +149,3 @@ export function angleDistanceDeg(a: number, b: number): number {
   const d = (((a - b) % 360) + 360) % 360;
   return d > 180 ? 360 - d : d;
 }
-
-export function normaliseDeg(a: number): number {
-  return ((a % 360) + 360) % 360;
-}

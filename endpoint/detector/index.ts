@@ -10,9 +10,9 @@ import {
   type Wafer,
 } from "../../schemas/detection.ts";
 import {
-  backgroundRowCoefficients,
   fitSmoothBackground,
   type SmoothBackground,
+  structuredBlockShare,
   subtractBackground,
 } from "./background.ts";
 import {
@@ -25,6 +25,7 @@ import {
 import { dieToDieResidual } from "./die-to-die.ts";
 import { InvalidHintsError, InvalidImageError } from "./errors.ts";
 import {
+  type Circle,
   type DieGrid,
   dieAt,
   pixelToWaferMm,
@@ -34,10 +35,17 @@ import {
 import { type Lattice, measureLattice, type Vector } from "./lattice.ts";
 import { locateWafer } from "./locate.ts";
 import { type DiskRegion, estimateNoiseSigma } from "./noise.ts";
-import { binImage, binomialBlur3, type FloatMap, quantileInPlace } from "./raster.ts";
-import { type RimDeficit, readRim } from "./rim.ts";
-import { hysteresisBlobs } from "./segment.ts";
+import {
+  binImage,
+  binomialBlur3,
+  type FloatMap,
+  quantileInPlace,
+  sampleBilinear,
+} from "./raster.ts";
+import { type RimDeficit, type RimReading, readRim, rimRadiusAt } from "./rim.ts";
+import { type Blob, hysteresisBlobs, type Thresholds } from "./segment.ts";
 import { measureSigmas, type PatternAwareSigma, sigmaAt, smallestSigma } from "./threshold.ts";
+import { DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC } from "./thresholds.ts";
 
 export {
   DetectorError,
@@ -53,26 +61,6 @@ export interface DetectionResult {
   defects: Defect[];
   timingMs: Record<string, number>;
 }
-
-/** Edge exclusion from the spec: only edge chips are reported this close to the rim. */
-const EDGE_EXCLUSION_MM = 3;
-/** The working map is binned to about this many pixels on the shorter side. */
-const WORKING_SIDE = 1024;
-/** Detection thresholds on the smoothed residual, in units of its measured noise. */
-const SEED_SIGMAS = 6;
-const GROW_SIGMAS = 2.5;
-/** Noise sigma after [1 2 1] x [1 2 1] / 16 smoothing of white noise: 6/16. */
-const BINOMIAL_NOISE_GAIN = 0.375;
-/** Single working-map pixels: no smoothing gain, so a little stricter than SEED_SIGMAS. */
-const PIXEL_SEED_SIGMAS = 6.5;
-/**
- * Lines within this angle of a lattice axis on a patterned wafer run along streets and motif
- * rows, where a sub-pixel lattice error leaves a residual that is coherent along the whole
- * line: summed along it, it looks far stronger than the per-pixel noise measured elsewhere.
- */
-const AXIS_ALIGNED_DEG = 1.5;
-/** Such lines need this many times the seed threshold to be reported. */
-const AXIS_LINE_MARGIN = 2;
 
 function checkImage(image: GrayImage): void {
   const { width, height, bitDepth, data } = image;
@@ -135,34 +123,6 @@ function diskQuantile(
   return quantileInPlace(arr, arr.length, q);
 }
 
-/** Share of disk pixels that stand far out of the smooth model: near zero on bare wafers. */
-function structuredShare(
-  work: FloatMap,
-  background: SmoothBackground,
-  region: DiskRegion,
-  limit: number,
-): number {
-  const { width, height } = work;
-  const step = Math.max(1, Math.floor(region.r / 100));
-  let total = 0;
-  let out = 0;
-  const yEnd = Math.min(height, region.cy + region.r);
-  const xEnd = Math.min(width, region.cx + region.r);
-  const row = new Float64Array(background.degree + 1);
-  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
-    backgroundRowCoefficients(background, y, row);
-    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
-      if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
-      total++;
-      const u = (x - region.cx) / region.r;
-      let model = 0;
-      for (let p = background.degree; p >= 0; p--) model = model * u + (row[p] as number);
-      if (Math.abs((work.data[y * work.width + x] as number) - model) > limit) out++;
-    }
-  }
-  return total > 0 ? out / total : 0;
-}
-
 function dieGridFrom(
   lattice: Lattice,
   frame: WaferFrame,
@@ -196,7 +156,7 @@ function dieGridFrom(
 
 function scoreFrom(strength: number): number {
   // strength = signal / threshold (>= 1 for anything reported); saturates towards 1.
-  return Math.min(1, Math.max(0, 1 - 0.5 * Math.exp(-(strength - 1))));
+  return Math.min(1, Math.max(0, 1 - (1 - SCORE.atThreshold) * Math.exp(-(strength - 1))));
 }
 
 function clampBox(x0: number, y0: number, x1: number, y1: number, width: number, height: number) {
@@ -210,44 +170,85 @@ function clampBox(x0: number, y0: number, x1: number, y1: number, width: number,
 /**
  * Finds the wafer and its defects in one decoded frame. Thresholds derive from the noise
  * measured in this image and from the spec's contrast rule (5 sigma and 4% of the local level),
- * never from constants tuned to one image source.
+ * never from constants tuned to one image source (all of them are named in thresholds.ts).
+ *
+ * The pipeline, one named stage per step:
+ *   bin -> locate (disk, rim shape, notch, chip candidates) -> noise -> surface model
+ *   (illumination polynomial on bare wafers, die-to-die residual on patterned ones)
+ *   -> thresholds -> segment -> group and classify -> edge chips.
  */
 export function detect(image: GrayImage, hints?: DetectionHints): DetectionResult {
-  return analyseWafer(image, hints).result;
-}
-
-/** Per-defect measurements behind a detection, for tuning and for training-data labelling. */
-export interface DetectionDiagnostics {
-  /** Aligned with result.defects; null for edge chips (measured on the rim, not as blobs). */
-  features: Array<BlobFeatures | null>;
-  thresholds: { high: number; low: number; scoreSigma: number; mapScale: number };
-}
-
-/** detect(), plus the measurements that decided each defect. */
-export function analyseWafer(
-  image: GrayImage,
-  hints?: DetectionHints,
-): { result: DetectionResult; diagnostics: DetectionDiagnostics } {
-  const timing: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = (name: string) => {
-    const now = performance.now();
-    timing[name] = Math.round((now - mark) * 100) / 100;
-    mark = now;
-  };
-  const started = mark;
+  const timer = new StageTimer();
   checkImage(image);
   const hint = parseHints(hints);
-  const full = fullScale(image);
-  const scale = Math.max(1, Math.round(Math.min(image.width, image.height) / WORKING_SIDE));
-  const work = binImage(image, scale);
-  lap("bin");
+  const work = timer.run("bin", () => workingMap(image));
+  const wafer = timer.run("locate", () => locate(image, work, hint));
+  const noise = timer.run("noise", () => measureNoise(work, wafer));
+  const surface = timer.run("model", () => modelSurface(work, wafer, noise, hint));
+  const residual = surface.lattice
+    ? timer.run("dieToDie", () => dieToDie(work, wafer, noise, surface.lattice as Lattice))
+    : (surface.residual as Float32Array);
+  const thresholds = timer.run("threshold", () =>
+    detectionThresholds(work, wafer, noise, residual, surface.lattice),
+  );
+  const blobs = timer.run("segment", () =>
+    hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),
+  );
+  const defects = timer.run("classify", () => [
+    ...blobDefects(image, work, wafer, surface.lattice, residual, thresholds, blobs),
+    ...chipDefects(image, work, wafer, surface.lattice, noise),
+  ]);
+  return {
+    wafer: waferReport(image, wafer, noise, surface.lattice),
+    defects,
+    timingMs: timer.done(),
+  };
+}
 
-  const location = locateWafer(image, work, full);
-  const circle = location.circle;
-  const rimReading = readRim(location.rim, circle, location.rimSigmaPx, hint.notchAngleDeg);
-  lap("locate");
+/** Per-stage wall times, ms to 0.01. */
+class StageTimer {
+  private readonly started = performance.now();
+  private readonly timing: Record<string, number> = {};
+  run<T>(name: string, stage: () => T): T {
+    const t = performance.now();
+    const out = stage();
+    this.timing[name] = Math.round((performance.now() - t) * 100) / 100;
+    return out;
+  }
+  done(): Record<string, number> {
+    this.timing.total = Math.round((performance.now() - this.started) * 100) / 100;
+    return this.timing;
+  }
+}
 
+/** The binned working map: about SPEC.workingSide px on the shorter side. */
+function workingMap(image: GrayImage): FloatMap {
+  const scale = Math.max(1, Math.round(Math.min(image.width, image.height) / SPEC.workingSide));
+  return binImage(image, scale);
+}
+
+/** Where the wafer is, how it is turned, and the disk the defect search covers. */
+interface WaferPlace {
+  circle: Circle;
+  rim: RimReading;
+  frame: WaferFrame;
+  mmPerPx: number;
+  exclusionPx: number;
+  /** Analysis disk in map px: the wafer less the edge exclusion. */
+  analysis: DiskRegion;
+  /** Spec sizes scale with the image: shorter side / 2048. */
+  sizeScale: number;
+  /** Full-resolution px to map px. */
+  toMap: (v: number) => number;
+  /** Wafer and chuck levels (native units) the rim was traced between. */
+  waferLevel: number;
+  chuckLevel: number;
+}
+
+function locate(image: GrayImage, work: FloatMap, hint: DetectionHints): WaferPlace {
+  const location = locateWafer(image, work, fullScale(image));
+  const { circle } = location;
+  const rim = readRim(location.rim, circle, hint.notchAngleDeg);
   const diameterMm = hint.waferDiameterMm ?? 300;
   const mmPerPx = diameterMm / (2 * circle.r);
   const frame: WaferFrame = {
@@ -255,32 +256,83 @@ export function analyseWafer(
     cy: circle.cy,
     radiusPx: circle.r,
     diameterMm,
-    notchAngleDeg: rimReading.notchAngleDeg,
+    notchAngleDeg: rim.notchAngleDeg,
   };
-  const exclusionPx = EDGE_EXCLUSION_MM / mmPerPx;
+  const exclusionPx = SPEC.edgeExclusionMm / mmPerPx;
+  const scale = work.scale;
   const toMap = (v: number) => (v + 0.5) / scale - 0.5;
-  const analysis: DiskRegion = {
-    cx: toMap(circle.cx),
-    cy: toMap(circle.cy),
-    r: (circle.r - exclusionPx) / scale - 1,
+  // The disk may be slightly out of round: the analysis disk stays inside its smallest radius.
+  const shortest = Math.min(circle.r, rimMinimumRadius(rim));
+  return {
+    circle,
+    rim,
+    frame,
+    mmPerPx,
+    exclusionPx,
+    analysis: {
+      cx: toMap(circle.cx),
+      cy: toMap(circle.cy),
+      r: (shortest - exclusionPx) / scale - 1,
+    },
+    sizeScale: Math.min(image.width, image.height) / 2048,
+    toMap,
+    waferLevel: location.waferLevel,
+    chuckLevel: location.chuckLevel,
   };
+}
+
+/** Smallest radius of the fitted rim shape (sampled every degree). */
+function rimMinimumRadius(rim: RimReading): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let d = 0; d < 360; d++) min = Math.min(min, rimRadiusAt(rim.shape, (d * Math.PI) / 180));
+  return min;
+}
+
+interface Noise {
+  /** Sensor noise sigma on the working map (native units). */
+  sigmaMap: number;
+  /** Median wafer level on the working map. */
+  level: number;
+}
+
+function measureNoise(work: FloatMap, wafer: WaferPlace): Noise {
+  const { analysis } = wafer;
+  // A third of a grey level (binned) is the quantisation floor of an integer image.
   const sigmaMap = Math.max(
     estimateNoiseSigma(work.data, work.width, work.height, analysis),
-    0.3 / scale,
+    0.3 / work.scale,
   );
   const level = diskQuantile(work.data, work.width, work.height, analysis, false, 0.5);
-  lap("noise");
+  return { sigmaMap, level };
+}
 
-  const residual = new Float32Array(work.width * work.height);
-  const score = new Float32Array(work.width * work.height);
-  let lattice: Lattice | null = null;
-  const sizeScale = Math.min(image.width, image.height) / 2048;
-  // A hinted pitch says "patterned": the illumination model is then only needed if no
-  // lattice shows up after all.
+/**
+ * Bare or patterned. A hinted pitch says "patterned"; otherwise the smooth illumination model
+ * is fitted first, and only a surface that stands out of it all over the disk (a die grid,
+ * not one large stain) pays for the lattice search.
+ */
+function modelSurface(
+  work: FloatMap,
+  wafer: WaferPlace,
+  noise: Noise,
+  hint: DetectionHints,
+): { lattice: Lattice | null; residual: Float32Array | null } {
+  const { analysis, mmPerPx, circle, rim } = wafer;
+  const scale = work.scale;
   let background: SmoothBackground | null = hint.diePitchMm
     ? null
-    : fitSmoothBackground(work, analysis, sigmaMap);
-  if (!background || structuredShare(work, background, analysis, 5 * sigmaMap) > 0.01) {
+    : fitSmoothBackground(work, analysis, noise.sigmaMap);
+  let lattice: Lattice | null = null;
+  if (
+    !background ||
+    structuredBlockShare(
+      work,
+      background,
+      analysis,
+      LATTICE.structuredSigmas * noise.sigmaMap,
+      LATTICE.structuredBlocks,
+    ) > LATTICE.structuredShare
+  ) {
     const expected = hint.diePitchMm
       ? { x: hint.diePitchMm.x / mmPerPx / scale, y: hint.diePitchMm.y / mmPerPx / scale }
       : undefined;
@@ -288,76 +340,136 @@ export function analyseWafer(
       work,
       analysis,
       (2 * circle.r) / scale,
-      rimReading.notchAngleDeg,
-      sigmaMap,
+      rim.notchAngleDeg,
+      noise.sigmaMap,
       expected,
     );
   }
-  if (!lattice) {
-    background ??= fitSmoothBackground(work, analysis, sigmaMap);
-    subtractBackground(work, background, residual);
-  }
-  lap("model");
-  if (lattice) {
-    // Compared on a lightly smoothed map: box-binned fine motif features alias differently
-    // in each die (a 1 px gap falls in one bin here, across two there); smoothing makes the
-    // map interpolable so that neighbour dies can be sampled at sub-pixel offsets.
-    const smoothMap = new Float32Array(work.width * work.height);
-    binomialBlur3(work.data, work.width, work.height, smoothMap);
-    dieToDieResidual(
-      { ...work, data: smoothMap },
-      lattice.a,
-      lattice.b,
-      analysis,
-      circle.r / scale,
-      BINOMIAL_NOISE_GAIN * sigmaMap,
-      residual,
-      score,
-    );
-    lap("dieToDie");
-  }
+  if (lattice) return { lattice, residual: null };
+  background ??= fitSmoothBackground(work, analysis, noise.sigmaMap);
+  const residual = new Float32Array(work.width * work.height);
+  subtractBackground(work, background, residual);
+  return { lattice: null, residual };
+}
+
+/** Std-dev of the [1 2 1] / 4 kernel, px: sqrt(0.5). */
+const BINOMIAL_SIGMA_PX = Math.SQRT1_2;
+
+/**
+ * Die-to-die residual, compared on a lightly smoothed map: box-binned fine motif features
+ * alias differently in each die (a 1 px gap falls in one bin here, across two there);
+ * smoothing makes the map interpolable so neighbour dies can be sampled at sub-pixel offsets.
+ */
+function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Lattice): Float32Array {
+  const smoothMap = new Float32Array(work.width * work.height);
+  binomialBlur3(work.data, work.width, work.height, smoothMap);
+  const residual = new Float32Array(work.width * work.height);
+  dieToDieResidual(
+    { ...work, data: smoothMap },
+    lattice.a,
+    lattice.b,
+    wafer.analysis,
+    wafer.circle.r / work.scale,
+    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    residual,
+    new Float32Array(work.width * work.height),
+  );
+  return residual;
+}
+
+interface DetectionThresholds {
+  /** The smoothed residual the seeds and growth are tested on. */
+  score: Float32Array;
+  seeds: Thresholds;
+  /** Seed threshold at a map pixel (for scoring). */
+  highAt: (i: number) => number;
+}
+
+/**
+ * Seed and grow thresholds from the residual's own measured noise: from 95th percentiles of
+ * |score| (1.96 sigma if Gaussian), not from medians: die-to-die residuals are zero-inflated
+ * by their edge allowance, and false alarms live in the tail. Defects cover a few % of the
+ * disk at most, which moves this little. On patterned wafers it is measured per class of
+ * pattern activity (flat die areas vs edges). Floors from the spec's 4% level rule.
+ */
+function detectionThresholds(
+  work: FloatMap,
+  wafer: WaferPlace,
+  noise: Noise,
+  residual: Float32Array,
+  lattice: Lattice | null,
+): DetectionThresholds {
+  const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
-  // Score noise from 95th percentiles of |score| (1.96 sigma if Gaussian), not from medians:
-  // die-to-die residuals are zero-inflated by their edge allowance, and false alarms live in
-  // the tail. Defects cover a few % of the disk at most, which moves this little. On
-  // patterned wafers it is measured per class of pattern activity (flat die areas vs edges).
+  const { sigmaMap, level } = noise;
   const [sigmaModel, residualModel] = measureSigmas(
     [score, residual],
-    [0.3 * sigmaMap, 0.8 * sigmaMap],
+    // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
+    [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap],
     work,
-    analysis,
+    wafer.analysis,
     lattice?.a ?? null,
   ) as [PatternAwareSigma, PatternAwareSigma];
-  const scoreSigma = smallestSigma(sigmaModel);
-  // 4% of the level is the spec's floor for a must-find defect; a fraction of it leaves room
-  // for the smoothing's attenuation of small defects.
-  const highFloor = 0.006 * Math.abs(level);
-  const lowFloor = 0.003 * Math.abs(level);
-  const highAt = (i: number) => Math.max(SEED_SIGMAS * sigmaAt(sigmaModel, i), highFloor);
-  const high = Math.max(SEED_SIGMAS * scoreSigma, highFloor);
-  const low = Math.max(GROW_SIGMAS * scoreSigma, lowFloor);
-  const pixelFloor = 2 * highFloor;
-  const blobs = hysteresisBlobs(score, work.width, work.height, analysis, {
-    minHigh: high,
-    minLow: low,
-    high: highAt,
-    low: (i) => Math.max(GROW_SIGMAS * sigmaAt(sigmaModel, i), lowFloor),
-    pixelSeed: {
-      residual,
-      min: Math.max(PIXEL_SEED_SIGMAS * smallestSigma(residualModel), pixelFloor),
-      high: (i) => Math.max(PIXEL_SEED_SIGMAS * sigmaAt(residualModel, i), pixelFloor),
+  const highFloor = DETECTION.seedLevelShare * Math.abs(level);
+  const lowFloor = DETECTION.growLevelShare * Math.abs(level);
+  const pixelFloor = DETECTION.pixelSeedFloorFactor * highFloor;
+  const highAt = (i: number) => Math.max(DETECTION.seedSigmas * sigmaAt(sigmaModel, i), highFloor);
+  return {
+    score,
+    highAt,
+    seeds: {
+      minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(sigmaModel), highFloor),
+      minLow: Math.max(DETECTION.growSigmas * smallestSigma(sigmaModel), lowFloor),
+      high: highAt,
+      low: (i) => Math.max(DETECTION.growSigmas * sigmaAt(sigmaModel, i), lowFloor),
+      pixelSeed: {
+        residual,
+        min: Math.max(DETECTION.pixelSeedSigmas * smallestSigma(residualModel), pixelFloor),
+        high: (i) => Math.max(DETECTION.pixelSeedSigmas * sigmaAt(residualModel, i), pixelFloor),
+      },
     },
-  });
-  lap("segment");
+  };
+}
 
+/** Blobs grouped into defects (fragments joined, die-to-die echoes dropped) and classified. */
+function blobDefects(
+  image: GrayImage,
+  work: FloatMap,
+  wafer: WaferPlace,
+  lattice: Lattice | null,
+  residual: Float32Array,
+  thresholds: DetectionThresholds,
+  blobs: Blob[],
+): Defect[] {
+  const { circle, exclusionPx, sizeScale, frame, toMap } = wafer;
+  const scale = work.scale;
   const ctx: FeatureContext = {
     mapWidth: work.width,
     mapHeight: work.height,
     mapScale: scale,
     residual,
-    score,
+    score: thresholds.score,
   };
-  const chipZones = rimReading.chips.map((c) => {
+  const pitches = lattice
+    ? [Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)].map(
+        (p) => p * scale,
+      )
+    : [];
+  const groups = lattice
+    ? mergeFragments(
+        blobs,
+        ctx,
+        sizeScale,
+        MERGE.echoReachPitches * Math.max(...pitches),
+        MERGE.bigPitchShare * Math.min(...pitches),
+        [
+          { x: lattice.a.x * scale, y: lattice.a.y * scale },
+          { x: lattice.b.x * scale, y: lattice.b.y * scale },
+        ],
+      )
+    : mergeFragments(blobs, ctx, sizeScale);
+  // A chip deeper than the edge exclusion shows up inside the analysed disk too: its zone.
+  const chipZones = wafer.rim.chips.map((c) => {
     const margin = c.widthPx + 2 * scale;
     return {
       x0: c.bbox.x0 - margin,
@@ -367,34 +479,13 @@ export function analyseWafer(
       depth: c.depthPx,
     };
   });
-  const minPitchPx = lattice
-    ? Math.min(Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)) * scale
-    : 0;
-  const maxPitchPx = lattice
-    ? Math.max(Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)) * scale
-    : 0;
   const mapIndexOf = (p: Point) =>
     Math.min(work.height - 1, Math.max(0, Math.round(toMap(p.y)))) * work.width +
     Math.min(work.width - 1, Math.max(0, Math.round(toMap(p.x))));
-  const groups = lattice
-    ? mergeFragments(blobs, ctx, sizeScale, 1.5 * maxPitchPx, 0.6 * minPitchPx, [
-        { x: lattice.a.x * scale, y: lattice.a.y * scale },
-        { x: lattice.b.x * scale, y: lattice.b.y * scale },
-      ])
-    : mergeFragments(blobs, ctx, sizeScale);
-  let dieGrid: DieGrid | null = null;
-  let pitchPx: Point | null = null;
-  if (lattice) {
-    const g = dieGridFrom(lattice, frame, scale, mmPerPx);
-    dieGrid = g.grid;
-    pitchPx = g.pitchPx;
-  }
-  const dieOf = (mm: Point): Die | null => (dieGrid ? dieAt(dieGrid, mm) : null);
+  const dieOf = dieLookup(lattice, wafer, scale);
   const defects: Defect[] = [];
-  const features: Array<BlobFeatures | null> = [];
   for (const group of groups) {
     const f: BlobFeatures = measureBlob(group.pixels, group.sign, ctx);
-    // A chip deeper than the edge exclusion shows up inside the analysed disk too.
     const fromCentre = Math.hypot(f.centroid.x - circle.cx, f.centroid.y - circle.cy);
     const inChipZone = chipZones.some(
       (z) =>
@@ -405,13 +496,11 @@ export function analyseWafer(
         fromCentre > circle.r - exclusionPx - z.depth - 4 * scale,
     );
     if (inChipZone) continue;
-    const strength = f.peakScore / highAt(mapIndexOf(f.centroid));
-    if (lattice && strength < AXIS_LINE_MARGIN && alongLatticeAxis(f, lattice)) continue;
-    features.push(f);
-    const { cls } = classifyBlob(f, sizeScale, scale, lattice ? 1.5 : 0);
+    const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
+    if (lattice && strength < LATTICE_LINE.margin && alongLatticeAxis(f, lattice)) continue;
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
-      class: cls,
+      class: classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0),
       score: scoreFrom(strength),
       bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
       centroidPx: f.centroid,
@@ -420,42 +509,124 @@ export function analyseWafer(
       die: dieOf(mm),
     });
   }
-  for (const chip of rimReading.chips) {
-    defects.push(chipDefect(chip, rimReading.deficitThresholdPx, frame, image, dieOf));
-    features.push(null);
-  }
-  lap("classify");
-  timing.total = Math.round((performance.now() - started) * 100) / 100;
+  return defects;
+}
 
-  const wafer: Wafer = {
+function dieLookup(
+  lattice: Lattice | null,
+  wafer: WaferPlace,
+  scale: number,
+): (mm: Point) => Die | null {
+  if (!lattice) return () => null;
+  const { grid } = dieGridFrom(lattice, wafer.frame, scale, wafer.mmPerPx);
+  return (mm) => dieAt(grid, mm);
+}
+
+/** Rim deficits that are chips; on patterned wafers not a street that runs out to the rim. */
+function chipDefects(
+  image: GrayImage,
+  work: FloatMap,
+  wafer: WaferPlace,
+  lattice: Lattice | null,
+  noise: Noise,
+): Defect[] {
+  const dieOf = dieLookup(lattice, wafer, work.scale);
+  return wafer.rim.chips
+    .filter((chip) => !lattice || !isStreetAtRim(image, wafer, lattice, work.scale, chip, noise))
+    .map((chip) => chipDefect(chip, wafer.rim.deficitThresholdPx, wafer.frame, image, dieOf));
+}
+
+function waferReport(
+  image: GrayImage,
+  wafer: WaferPlace,
+  noise: Noise,
+  lattice: Lattice | null,
+): Wafer {
+  const full = fullScale(image);
+  const scale = Math.max(1, Math.round(Math.min(image.width, image.height) / SPEC.workingSide));
+  return {
     imageWidth: image.width,
     imageHeight: image.height,
-    centerPx: { x: circle.cx, y: circle.cy },
-    radiusPx: circle.r,
-    diameterMm,
-    mmPerPx,
-    notchAngleDeg: rimReading.notchAngleDeg,
-    notchSource: rimReading.notchSource,
+    centerPx: { x: wafer.circle.cx, y: wafer.circle.cy },
+    radiusPx: wafer.circle.r,
+    diameterMm: wafer.frame.diameterMm,
+    mmPerPx: wafer.mmPerPx,
+    notchAngleDeg: wafer.rim.notchAngleDeg,
+    notchSource: wafer.rim.notchSource,
     surface: lattice ? "patterned" : "bare",
-    diePitchPx: pitchPx,
-    noiseSigma: (sigmaMap * scale) / full,
-    waferLevel: level / full,
-  };
-  return {
-    result: { wafer, defects, timingMs: timing },
-    diagnostics: { features, thresholds: { high, low, scoreSigma, mapScale: scale } },
+    diePitchPx: lattice ? dieGridFrom(lattice, wafer.frame, scale, wafer.mmPerPx).pitchPx : null,
+    noiseSigma: (noise.sigmaMap * scale) / full,
+    waferLevel: noise.level / full,
   };
 }
 
 /** An elongated blob lying along one of the die lattice's axes. */
 function alongLatticeAxis(f: BlobFeatures, lattice: Lattice): boolean {
-  if (f.lengthPx < 4 * Math.max(f.widthPx, 1)) return false;
+  if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return false;
   const ux = Math.cos(f.orientation);
   const uy = Math.sin(f.orientation);
-  const limit = Math.cos((AXIS_ALIGNED_DEG * Math.PI) / 180);
+  const limit = Math.cos((LATTICE_LINE.alignedDeg * Math.PI) / 180);
   return [lattice.a, lattice.b].some(
     (v) => Math.abs(ux * v.x + uy * v.y) / Math.hypot(v.x, v.y) >= limit,
   );
+}
+
+/**
+ * Die-to-die physics at the rim: a street that runs out to the rim, as dark as the chuck, is
+ * read as a deficit; but its dark pixels look like the same place one die inwards (the street
+ * continues there), while a chip's chuck pixels look like die there. A fourth of the
+ * chuck/wafer separation (>= 20% of full scale by the spec) as tolerance is far above the
+ * illumination change over one pitch and the reticle's level differences, and far below the
+ * chuck-to-die step a chip shows.
+ */
+function isStreetAtRim(
+  image: GrayImage,
+  wafer: WaferPlace,
+  lattice: Lattice,
+  scale: number,
+  chip: RimDeficit,
+  noise: Noise,
+): boolean {
+  const { circle, waferLevel, chuckLevel } = wafer;
+  const inward = { x: circle.cx - chip.centroid.x, y: circle.cy - chip.centroid.y };
+  const steps = [lattice.a, lattice.b].flatMap((v) => [
+    { x: v.x * scale, y: v.y * scale },
+    { x: -v.x * scale, y: -v.y * scale },
+  ]);
+  const step = steps.reduce((best, v) =>
+    v.x * inward.x + v.y * inward.y > best.x * inward.x + best.y * inward.y ? v : best,
+  );
+  const mid = 0.5 * (waferLevel + chuckLevel);
+  const chuckIsDark = chuckLevel < waferLevel;
+  const tolerance = Math.max(
+    5 * Math.SQRT2 * noise.sigmaMap * scale,
+    0.25 * Math.abs(waferLevel - chuckLevel),
+  );
+  let dark = 0;
+  let matched = 0;
+  const { width, height, data } = image;
+  for (
+    let y = Math.max(0, Math.floor(chip.bbox.y0));
+    y <= Math.min(height - 1, chip.bbox.y1);
+    y++
+  ) {
+    for (
+      let x = Math.max(0, Math.floor(chip.bbox.x0));
+      x <= Math.min(width - 1, chip.bbox.x1);
+      x++
+    ) {
+      const phi = Math.atan2(y - circle.cy, x - circle.cx);
+      if (Math.hypot(x - circle.cx, y - circle.cy) >= rimRadiusAt(wafer.rim.shape, phi)) continue;
+      const v = data[y * width + x] as number;
+      if (chuckIsDark ? v >= mid : v <= mid) continue;
+      const qx = x + step.x;
+      const qy = y + step.y;
+      if (qx < 0 || qy < 0 || qx > width - 1 || qy > height - 1) continue;
+      dark++;
+      if (Math.abs(sampleBilinear(data, width, height, qx, qy) - v) <= tolerance) matched++;
+    }
+  }
+  return dark > 0 && matched >= RIM.streetMatchShare * dark;
 }
 
 function chipDefect(

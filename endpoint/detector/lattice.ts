@@ -1,6 +1,7 @@
 // Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, sampleBilinear } from "./raster.ts";
+import { LATTICE } from "./thresholds.ts";
 
 export interface Vector {
   x: number;
@@ -215,14 +216,18 @@ export function samplePoints(
   let i = 0;
   for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
     for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
+      i++;
+      // Additive recurrences with irrational steps spread the points over the whole grid
+      // cell, deterministically: a grid step that divides the die pitch would otherwise
+      // sample the same few rows of every die and never see its streets.
+      const px = x + ((i * 0.6180339887498949) % 1) * step;
+      const py = y + ((i * 0.7548776662466927) % 1) * step;
       // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
       const inFrame =
-        x >= reach && y >= reach && x < map.width - 1 - reach && y < map.height - 1 - reach;
-      if (inFrame && Math.hypot(x - region.cx, y - region.cy) < inner - 1) {
-        i++;
-        // Additive recurrences with irrational steps: evenly spread, deterministic.
-        xs.push(x + ((i * 0.6180339887498949) % 1));
-        ys.push(y + ((i * 0.7548776662466927) % 1));
+        px >= reach && py >= reach && px < map.width - 1 - reach && py < map.height - 1 - reach;
+      if (inFrame && Math.hypot(px - region.cx, py - region.cy) < inner - 1) {
+        xs.push(px);
+        ys.push(py);
       }
     }
   }
@@ -230,17 +235,19 @@ export function samplePoints(
 }
 
 /**
- * Pitch along `unit`: the shortest shift that maps the pattern onto itself about as well as
- * the best shift does. Multiples of the pitch match too, and a motif repeating inside a die
- * matches only partly (the streets do not line up), so the shortest near-best shift is the pitch.
+ * Candidate pitches along `unit`, shortest first: every local minimum of the shift cost that
+ * maps the pattern onto itself about as well as the best shift does. Multiples of the pitch
+ * match too, and a motif repeating inside a die matches only partly (the streets do not line
+ * up), so the shortest near-best shift is usually the pitch; when it is not (a motif repeat
+ * that happens to match well, a reticle field), the caller tries the next candidate.
  */
-function findPitch(
+export function pitchCandidates(
   map: FloatMap,
   region: DiskRegion,
   unit: Vector,
   lo: number,
   hi: number,
-): number {
+): number[] {
   const { xs, ys } = samplePoints(region, hi + 2, 3000, map);
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
@@ -250,11 +257,12 @@ function findPitch(
     lags.push(lag);
     costs.push(shiftCost(map, xs, ys, { x: unit.x * lag, y: unit.y * lag }));
   }
-  if (costs.length < 3) return Number.NaN;
+  if (costs.length < 3) return [];
   const sorted = [...costs].sort((a, b) => a - b);
   const min = sorted[0] as number;
   const median = sorted[Math.floor(sorted.length / 2)] as number;
-  const accept = min + 0.2 * (median - min);
+  const accept = min + LATTICE.nearBestShare * (median - min);
+  const found: number[] = [];
   for (let i = 0; i < costs.length; i++) {
     const c = costs[i] as number;
     const left = costs[i - 1] ?? Number.POSITIVE_INFINITY;
@@ -265,10 +273,41 @@ function findPitch(
         Number.isFinite(denom) && denom > 0
           ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / denom))
           : 0;
-      return (lags[i] as number) + shift * step;
+      found.push((lags[i] as number) + shift * step);
+      if (found.length >= LATTICE.maxCandidates) break;
     }
   }
-  return Number.NaN;
+  return found;
+}
+
+/**
+ * The lattice vector along `unit`: every candidate is refined and scored, and the one that
+ * repeats the pattern best wins. Multiples of the pitch score near 0 (half of them is a
+ * repeat too) and a motif repeat inside the die scores below the pitch (its streets do not
+ * line up), so the best score is the die pitch; null when none reaches the floor.
+ */
+function bestVector(
+  map: FloatMap,
+  region: DiskRegion,
+  unit: Vector,
+  candidates: number[],
+  noiseSigma: number,
+): { v: Vector; quality: number } | null {
+  let best: { v: Vector; quality: number } | null = null;
+  const goodRepeats: number[] = [];
+  for (const pitch of candidates) {
+    // A multiple of a shift that already repeats the pattern well cannot beat it.
+    const multiple = goodRepeats.some((p) => {
+      const k = Math.round(pitch / p);
+      return k >= 2 && Math.abs(pitch / p - k) < 0.03 * k;
+    });
+    if (multiple) continue;
+    const v = refineVector(map, region, { x: unit.x * pitch, y: unit.y * pitch });
+    const quality = matchQuality(map, region, v, noiseSigma);
+    if (quality >= LATTICE.goodPeriodicity) goodRepeats.push(Math.hypot(v.x, v.y));
+    if (!best || quality > best.quality) best = { v, quality };
+  }
+  return best && best.quality >= LATTICE.minPeriodicity ? best : null;
 }
 
 /**
@@ -292,7 +331,7 @@ export function measureLattice(
     gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180),
     expectedPitchPx,
   );
-  if (withPrior && withPrior.periodicity >= 0.8) return withPrior;
+  if (withPrior && withPrior.periodicity >= LATTICE.goodPeriodicity) return withPrior;
   // The notch may be misread (or the grid not square to it): scan the whole quadrant.
   const scanned = measureLatticeAt(
     map,
@@ -318,14 +357,19 @@ function measureLatticeAt(
 ): Lattice | null {
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
   const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
-  const minPitch = 0.015 * waferDiameterPx;
-  const maxPitch = Math.min(0.12 * waferDiameterPx, region.r * 0.5);
+  const minPitch = LATTICE.minPitchShare * waferDiameterPx;
+  const maxPitch = Math.min(LATTICE.maxPitchShare * waferDiameterPx, region.r * 0.5);
   const search = (unit: Vector, expected: number | undefined) =>
     expected === undefined
-      ? findPitch(map, region, unit, minPitch, maxPitch)
-      : findPitch(map, region, unit, expected * 0.95, expected * 1.05);
-  let pitchA = Number.NaN;
-  let pitchB = Number.NaN;
+      ? pitchCandidates(map, region, unit, minPitch, maxPitch)
+      : pitchCandidates(
+          map,
+          region,
+          unit,
+          expected * (1 - LATTICE.hintTolerance),
+          expected * (1 + LATTICE.hintTolerance),
+        );
+  let found: [ReturnType<typeof bestVector>, ReturnType<typeof bestVector>] = [null, null];
   if (expectedPitchPx) {
     // The hint is per oriented axis; the oriented x axis points at (notch - 90) degrees
     // clockwise in the image. A wrongly detected notch would pair them the other way round.
@@ -341,23 +385,24 @@ function measureLatticeAt(
           [expectedPitchPx.x, expectedPitchPx.y],
         ];
     for (const [expA, expB] of pairs) {
-      pitchA = search(ua, expA);
-      pitchB = search(ub, expB);
-      if (!Number.isNaN(pitchA) && !Number.isNaN(pitchB)) break;
+      found = [
+        bestVector(map, region, ua, search(ua, expA), noiseSigma),
+        bestVector(map, region, ub, search(ub, expB), noiseSigma),
+      ];
+      if (found[0] && found[1]) break;
     }
   }
-  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) {
-    pitchA = search(ua, undefined);
-    pitchB = search(ub, undefined);
+  if (!found[0] || !found[1]) {
+    found = [
+      bestVector(map, region, ua, search(ua, undefined), noiseSigma),
+      bestVector(map, region, ub, search(ub, undefined), noiseSigma),
+    ];
   }
-  if (Number.isNaN(pitchA) || Number.isNaN(pitchB)) return null;
-  const a = refineVector(map, region, { x: ua.x * pitchA, y: ua.y * pitchA });
-  const b = refineVector(map, region, { x: ub.x * pitchB, y: ub.y * pitchB });
-  const periodicity = Math.min(
-    matchQuality(map, region, a, noiseSigma),
-    matchQuality(map, region, b, noiseSigma),
-  );
-  if (periodicity < 0.5) return null;
+  const [fa, fb] = found;
+  if (!fa || !fb) return null;
+  const { v: a } = fa;
+  const { v: b } = fb;
+  const periodicity = Math.min(fa.quality, fb.quality);
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
   const phasePoints = diskPoints(map, region, 2);

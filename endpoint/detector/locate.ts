@@ -3,6 +3,7 @@ import type { GrayImage } from "../../lib/gray-image.ts";
 import { WaferNotFoundError } from "./errors.ts";
 import { type Circle, fitCircleRobust } from "./geometry.ts";
 import { binMap, type FloatMap, sampleBilinear } from "./raster.ts";
+import { RIM } from "./thresholds.ts";
 
 export interface RimProfile {
   /** Ray angles in radians, clockwise from image +x (image y points down). */
@@ -13,12 +14,11 @@ export interface RimProfile {
 
 export interface WaferLocation {
   circle: Circle;
-  waferIsBright: boolean;
-  /** Chuck/wafer threshold in the image's native units. */
-  threshold: number;
+  /** Rim radii per ray about the fitted circle's centre, sorted by angle. */
   rim: RimProfile;
-  /** Robust spread of rim radii about the circle, px: the floor for calling a rim deficit. */
-  rimSigmaPx: number;
+  /** Mean wafer and chuck levels (native units) the rim was traced between. */
+  waferLevel: number;
+  chuckLevel: number;
 }
 
 /** Otsu's threshold of a float raster, computed on a 256-bin histogram between its extremes. */
@@ -257,7 +257,7 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
   // the rim must still read as wafer, or every street would look like an edge chip.
   const chuckMean = waferIsBright ? lowMean : highMean;
   const waferMean = waferIsBright ? highMean : lowMean;
-  const rimThreshold = chuckMean + 0.3 * (waferMean - chuckMean);
+  const rimThreshold = chuckMean + RIM.traceShare * (waferMean - chuckMean);
   const overviewRim = castRays(
     overview.data,
     ow,
@@ -300,20 +300,13 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     );
   }
   const rimAbout = recentre(rim, centreFull, fine);
-  const deviations: number[] = [];
-  for (let i = 0; i < rimAbout.radii.length; i++) {
-    const r = rimAbout.radii[i] as number;
-    if (!Number.isNaN(r)) deviations.push(Math.abs(r - fine.r));
-  }
-  deviations.sort((a, b) => a - b);
-  const rimSigmaPx = 1.4826 * (deviations[Math.floor(deviations.length / 2)] ?? 0);
   const imageMin = Math.min(image.width, image.height);
   if (fine.r < 0.3 * imageMin || fine.r > 0.62 * imageMin) {
     throw new WaferNotFoundError(
       `no wafer disk found: fitted disk diameter is ${((200 * fine.r) / imageMin).toFixed(0)}% of the frame (expected 80-98%)`,
     );
   }
-  return { circle: fine, waferIsBright, threshold, rim: sortByAngle(rimAbout), rimSigmaPx };
+  return { circle: fine, rim: sortByAngle(rimAbout), waferLevel: waferMean, chuckLevel: chuckMean };
 }
 
 function sortByAngle(rim: RimProfile): RimProfile {

@@ -1,6 +1,7 @@
 // Reading the rim profile: the orientation notch (V, ~1% of the radius deep) and edge chips.
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
+import { RIM, SPEC } from "./thresholds.ts";
 
 export interface RimDeficit {
   /** Centre angle in degrees, clockwise from image +x. */
@@ -17,14 +18,137 @@ export interface RimDeficit {
 export interface RimReading {
   notchAngleDeg: number;
   notchSource: "metadata" | "detected";
-  /** False when no rim deficit looked like the notch and the angle is a default. */
-  notchFound: boolean;
   chips: RimDeficit[];
   /** Minimum depth a rim deficit needed to count, px. */
   deficitThresholdPx: number;
+  shape: RimShape;
 }
 
-const NOTCH_DEPTH_FRACTION = 0.01;
+/**
+ * The rim's own shape: r(phi) = r0 + sum over k of (c_k cos k phi + s_k sin k phi), fitted
+ * robustly, so a disk slightly out of round (an ellipse is the k = 2 term) is not read as a
+ * long shallow deficit that swallows the notch or hides chips.
+ */
+export interface RimShape {
+  r0: number;
+  cos: Float64Array;
+  sin: Float64Array;
+  /** Robust spread of the rim radii about the shape, px: the floor for calling a deficit. */
+  sigmaPx: number;
+}
+
+export function rimRadiusAt(shape: RimShape, phi: number): number {
+  let r = shape.r0;
+  for (let k = 1; k <= shape.cos.length; k++) {
+    r +=
+      (shape.cos[k - 1] as number) * Math.cos(k * phi) +
+      (shape.sin[k - 1] as number) * Math.sin(k * phi);
+  }
+  return r;
+}
+
+/**
+ * Fits the rim shape to the traced radii by iteratively reweighted least squares (Tukey's
+ * biweight at 4.685 robust sigmas): the notch and chips are a few % of the rays and get
+ * weight 0, so the model follows the disk, not its bites.
+ */
+export function fitRimShape(rim: RimProfile, r0: number, order = RIM.shapeOrder): RimShape {
+  const n = rim.radii.length;
+  const m = 1 + 2 * order;
+  const weights = new Float64Array(n);
+  for (let i = 0; i < n; i++) weights[i] = Number.isNaN(rim.radii[i] as number) ? 0 : 1;
+  let coef: Float64Array = new Float64Array(m);
+  coef[0] = r0;
+  const basis = (phi: number, out: Float64Array) => {
+    out[0] = 1;
+    for (let k = 1; k <= order; k++) {
+      out[2 * k - 1] = Math.cos(k * phi);
+      out[2 * k] = Math.sin(k * phi);
+    }
+  };
+  const row = new Float64Array(m);
+  const residuals = new Float64Array(n);
+  let sigma = 0;
+  for (let iteration = 0; iteration < 6; iteration++) {
+    const a = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    for (let i = 0; i < n; i++) {
+      const w = weights[i] as number;
+      if (w === 0) continue;
+      basis(rim.angles[i] as number, row);
+      const r = rim.radii[i] as number;
+      for (let p = 0; p < m; p++) {
+        const bp = (row[p] as number) * w;
+        b[p] = (b[p] as number) + bp * r;
+        for (let q = 0; q < m; q++)
+          a[p * m + q] = (a[p * m + q] as number) + bp * (row[q] as number);
+      }
+    }
+    const solved = solveSmall(a, b, m);
+    if (!solved) break;
+    coef = solved;
+    const abs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = rim.radii[i] as number;
+      if (Number.isNaN(r)) continue;
+      basis(rim.angles[i] as number, row);
+      let model = 0;
+      for (let p = 0; p < m; p++) model += (row[p] as number) * (coef[p] as number);
+      residuals[i] = r - model;
+      abs.push(Math.abs(r - model));
+    }
+    abs.sort((x, y) => x - y);
+    // Sub-pixel tracing leaves ~0.1 px of spread at best; the floor keeps weights sane.
+    sigma = Math.max(0.1, 1.4826 * (abs[Math.floor(abs.length / 2)] ?? 0));
+    const c = 4.685 * sigma;
+    for (let i = 0; i < n; i++) {
+      if (Number.isNaN(rim.radii[i] as number)) continue;
+      const z = (residuals[i] as number) / c;
+      weights[i] = Math.abs(z) < 1 ? (1 - z * z) ** 2 : 0;
+    }
+  }
+  const cos = new Float64Array(order);
+  const sin = new Float64Array(order);
+  for (let k = 1; k <= order; k++) {
+    cos[k - 1] = coef[2 * k - 1] as number;
+    sin[k - 1] = coef[2 * k] as number;
+  }
+  return { r0: coef[0] as number, cos, sin, sigmaPx: sigma };
+}
+
+/** Gaussian elimination with partial pivoting for the small normal equations above. */
+function solveSmall(a: Float64Array, b: Float64Array, n: number): Float64Array | null {
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++)
+      if (Math.abs(a[r * n + col] as number) > Math.abs(a[pivot * n + col] as number)) pivot = r;
+    const p = a[pivot * n + col] as number;
+    if (Math.abs(p) < 1e-12) return null;
+    if (pivot !== col) {
+      for (let k = 0; k < n; k++) {
+        const t = a[col * n + k] as number;
+        a[col * n + k] = a[pivot * n + k] as number;
+        a[pivot * n + k] = t;
+      }
+      const t = b[col] as number;
+      b[col] = b[pivot] as number;
+      b[pivot] = t;
+    }
+    for (let r = col + 1; r < n; r++) {
+      const f = (a[r * n + col] as number) / p;
+      for (let k = col; k < n; k++)
+        a[r * n + k] = (a[r * n + k] as number) - f * (a[col * n + k] as number);
+      b[r] = (b[r] as number) - f * (b[col] as number);
+    }
+  }
+  const x = new Float64Array(n);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = b[r] as number;
+    for (let k = r + 1; k < n; k++) s -= (a[r * n + k] as number) * (x[k] as number);
+    x[r] = s / (a[r * n + r] as number);
+  }
+  return x;
+}
 
 /** Contiguous runs (circularly) of rays whose deficit exceeds `low`, keeping those peaking over `high`. */
 function deficitRuns(deficit: Float64Array, low: number, high: number): number[][] {
@@ -51,6 +175,7 @@ function describeRun(
   rim: RimProfile,
   deficit: Float64Array,
   circle: Circle,
+  shape: RimShape,
 ): RimDeficit {
   const n = rim.angles.length;
   const first = rim.angles[run[0] as number] as number;
@@ -82,11 +207,12 @@ function describeRun(
     angleSum += d * rel;
     const c = Math.cos(phi);
     const s = Math.sin(phi);
-    const mid = circle.r - d / 2;
+    const edge = rimRadiusAt(shape, phi);
+    const mid = edge - d / 2;
     cxSum += d * (circle.cx + mid * c);
     cySum += d * (circle.cy + mid * s);
-    area += d * spacing * circle.r;
-    for (const r of [circle.r - d, circle.r]) {
+    area += d * spacing * edge;
+    for (const r of [edge - d, edge]) {
       const x = circle.cx + r * c;
       const y = circle.cy + r * s;
       x0 = Math.min(x0, x);
@@ -112,7 +238,7 @@ function describeRun(
       best = Math.min(best, Math.sqrt(err / run.length) / depth);
     }
   }
-  const expected = NOTCH_DEPTH_FRACTION * circle.r;
+  const expected = SPEC.notchDepthShare * circle.r;
   const notchCost = Math.abs(Math.log(depth / expected)) / Math.log(2) + best / 0.15;
   const angleDeg = (((((first + centreRel) * 180) / Math.PI) % 360) + 360) % 360;
   return {
@@ -126,28 +252,31 @@ function describeRun(
   };
 }
 
-/** Splits the rim's deficits into the notch and edge chips. */
+/** Splits the rim's deficits (against its fitted shape) into the notch and edge chips. */
 export function readRim(
   rim: RimProfile,
   circle: Circle,
-  rimSigmaPx: number,
   hintedNotchDeg: number | undefined,
 ): RimReading {
   const n = rim.radii.length;
+  const shape = fitRimShape(rim, circle.r);
   const deficit = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const r = rim.radii[i] as number;
-    deficit[i] = Number.isNaN(r) ? 0 : circle.r - r;
+    deficit[i] = Number.isNaN(r) ? 0 : rimRadiusAt(shape, rim.angles[i] as number) - r;
   }
-  const high = Math.max(4 * rimSigmaPx, 1.2, 0.0015 * circle.r);
-  const low = Math.max(2 * rimSigmaPx, 0.5);
+  const high = Math.max(
+    RIM.seedSigmas * shape.sigmaPx,
+    RIM.seedFloorPx,
+    RIM.seedRadiusShare * circle.r,
+  );
+  const low = Math.max(RIM.growSigmas * shape.sigmaPx, RIM.growFloorPx);
   const deficits = deficitRuns(deficit, low, high)
     .filter((run) => run.length >= 2)
-    .map((run) => describeRun(run, rim, deficit, circle));
+    .map((run) => describeRun(run, rim, deficit, circle, shape));
   let notch: RimDeficit | undefined;
   if (hintedNotchDeg !== undefined) {
-    // The notch spans ~1.2 degrees of arc; 2 degrees either side absorbs rounded metadata.
-    const tolerance = 2;
+    const tolerance = RIM.notchHintToleranceDeg;
     notch = deficits
       .filter((d) => angleDistanceDeg(d.angleDeg, hintedNotchDeg) <= tolerance)
       .sort(
@@ -156,23 +285,26 @@ export function readRim(
           angleDistanceDeg(b.angleDeg, hintedNotchDeg),
       )[0];
   } else {
+    const [lo, hi] = RIM.notchDepthRange;
     const candidates = deficits
       .filter(
         (d) =>
-          d.depthPx > 0.4 * NOTCH_DEPTH_FRACTION * circle.r &&
-          d.depthPx < 2.5 * NOTCH_DEPTH_FRACTION * circle.r,
+          d.depthPx > lo * SPEC.notchDepthShare * circle.r &&
+          d.depthPx < hi * SPEC.notchDepthShare * circle.r,
       )
       .sort((a, b) => a.notchCost - b.notchCost);
     notch = candidates[0];
   }
   // A chip is a bite: about as deep as half its width (a V or a round scoop). Deficits much
   // deeper than wide are slots, i.e. dark die streets running out to the rim, not chips.
-  const chips = deficits.filter((d) => d !== notch && d.depthPx <= 0.9 * d.widthPx);
+  const chips = deficits.filter(
+    (d) => d !== notch && d.depthPx <= RIM.chipMaxDepthToWidth * d.widthPx,
+  );
   return {
     notchAngleDeg: hintedNotchDeg ?? notch?.angleDeg ?? 90,
     notchSource: hintedNotchDeg !== undefined ? "metadata" : "detected",
-    notchFound: hintedNotchDeg !== undefined || notch !== undefined,
     chips,
     deficitThresholdPx: high,
+    shape,
   };
 }

@@ -1,0 +1,218 @@
+// Every threshold of the classical detector, in one table, each with the spec clause or noise derivation behind it.
+//
+// Units: "sigma" = the noise sigma measured in the image (or of the statistic named); "px at
+// 2048" = full-resolution pixels of a 2048 px frame, scaled by (shorter side / 2048) as the
+// spec's sizes are; "map px" = pixels of the binned working map. Nothing here is fitted to
+// how synth/ draws: where a number is a judgement (a safety factor), the comment says so.
+// The hash of this table is part of the detector's version (see version.ts), so a change
+// here invalidates any ONNX second stage trained against the previous detector.
+
+/** Spec "The image" / "Defects": the contrast and size rules every stage starts from. */
+export const SPEC = {
+  /** Frames are binned to about this many px on the shorter side (speed; a 3 px particle at 2048 still covers a 2x2 bin). */
+  workingSide: 1024,
+  /** Edge exclusion, mm: only edge chips are reported inside it. */
+  edgeExclusionMm: 3,
+  /** A must-find defect peaks at >= 5 sigma ... */
+  mustFindSigmas: 5,
+  /** ... and at >= 4% of the local wafer level. */
+  mustFindLevelShare: 0.04,
+  /** Defect sizes across, px at 2048 (the spec's table). */
+  particlePx: [3, 16] as const,
+  scratchWidthPx: [1, 4] as const,
+  scratchLengthPx: [80, 600] as const,
+  voidPx: [16, 90] as const,
+  stainPx: [60, 300] as const,
+  edgeChipPx: [12, 56] as const,
+  /** Void rims are up to 5 px soft at 2048 ("What real cameras and processes add"). */
+  voidRimSoftPx: 5,
+  /** Optical blur up to a Gaussian sigma of 1 px at 2048. */
+  blurSigmaPx: 1,
+  /** Two defects more than this many times the larger one's size apart are two defects. */
+  separateAtSizes: 2,
+  /** Notch: a V about 1% of the radius deep. */
+  notchDepthShare: 0.01,
+  /** Die pitch is 2-10% of the wafer diameter. */
+  diePitchShare: [0.02, 0.1] as const,
+  /** Dies of one reticle field differ in level by up to +-0.75% of the die level. */
+  reticleLevelShare: 0.0075,
+} as const;
+
+/** Seed/grow thresholds on the residual (segment.ts), from the noise measured in the image. */
+export const DETECTION = {
+  /**
+   * Seed threshold on the smoothed residual, in its own measured sigma. The residual map holds
+   * ~10^6 pixels; a Gaussian tail beyond 6 sigma has p = 1e-9 per pixel, i.e. < 0.002 false
+   * seeds per wafer, while a must-find defect (5 sigma of the *raw* noise) gains about
+   * 1/0.375 = 2.7x in SNR from the 3x3 binomial smoothing when it covers a few map pixels.
+   */
+  seedSigmas: 6,
+  /** Grow threshold: 2.5 sigma keeps a defect's flanks without flooding noise (p = 0.6% per pixel). */
+  growSigmas: 2.5,
+  /**
+   * Single-pixel seed on the unsmoothed residual (a defect smaller than a map pixel loses most
+   * of its peak to smoothing). No smoothing gain here, and each seed tests one pixel instead of
+   * a 3x3 average: 6.5 sigma gives p = 8e-11 per pixel.
+   */
+  pixelSeedSigmas: 6.5,
+  /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */
+  binomialNoiseGain: 0.375,
+  /**
+   * Floors as shares of the wafer level, for images with almost no noise: a fraction of the
+   * spec's 4% so that the smoothing's attenuation of a 3 px particle (to about a quarter of
+   * its peak) still leaves it above the seed floor.
+   */
+  seedLevelShare: 0.006,
+  growLevelShare: 0.003,
+  /** The single-pixel seed floor is twice the smoothed one (no smoothing gain). */
+  pixelSeedFloorFactor: 2,
+  /** |x| 95th percentile = 1.96 sigma for a Gaussian: residual sigmas come from the tail, where false alarms live. */
+  q95ToSigma: 1 / 1.96,
+  /** Pattern-activity classes for the per-class residual sigma on patterned wafers. */
+  activityClasses: 6,
+  /**
+   * Share of the reference's local 2x2 range forgiven as misregistration on pattern edges
+   * (die-to-die): a bilinear sample of a 1-map-px-wide anti-aliased edge moves by up to the
+   * whole step for a half-pixel registration error; 0.75 leaves a quarter as sensitivity.
+   */
+  misregistrationShare: 0.75,
+} as const;
+
+/** Die lattice search (lattice.ts). */
+export const LATTICE = {
+  /** Pitch search range, shares of the wafer diameter: the spec's 2-10% with 25% slack each way. */
+  minPitchShare: 0.015,
+  maxPitchShare: 0.12,
+  /** A shift is a pitch candidate when its cost is within this share of (median - min) of the best. */
+  nearBestShare: 0.2,
+  /**
+   * Candidates kept per axis, shortest first: motif repeats inside a die come before the
+   * pitch, multiples of it (and reticle fields) after; each is scored, the best repeat wins.
+   */
+  maxCandidates: 6,
+  /**
+   * matchQuality = 1 - (energy left at the shift) / (energy at half of it), noise removed:
+   * 0.8 means 80% of the pattern's difference energy cancels, a clear repeat: its multiples
+   * are not scored, and the notch-aligned orientation is accepted without a full scan.
+   */
+  goodPeriodicity: 0.8,
+  /** Below half the energy cancelled, the surface is not a die lattice. */
+  minPeriodicity: 0.5,
+  /** A hinted pitch is searched +-5% (rounded metadata, out-of-round disks). */
+  hintTolerance: 0.05,
+  /**
+   * Bare-wafer precheck: share of disk pixels standing more than 5 sigma out of the smooth
+   * illumination model, per block of the disk. A die pattern covers every block; a stain or
+   * void covers a few. The median block over 1% says "patterned, measure the lattice".
+   */
+  structuredSigmas: 5,
+  structuredShare: 0.01,
+  /** Blocks per side of the disk's bounding square for that precheck. */
+  structuredBlocks: 6,
+} as const;
+
+/**
+ * Lines along a lattice axis on patterned wafers. A sub-pixel error in the measured lattice
+ * leaves a residual (error x pattern gradient) that is coherent along a whole street or motif
+ * row; the per-pixel noise measured elsewhere does not describe it, since a line's length
+ * sums it coherently. Kept (justified, not derived): a line within 1.5 degrees of an axis
+ * (the lattice's angular accuracy over a die pitch) needs twice the seed threshold. A spec
+ * scratch at the must-find floor along an exact lattice axis can therefore be missed; a
+ * measured per-line noise (projection of the residual along each axis) would replace it.
+ */
+export const LATTICE_LINE = {
+  alignedDeg: 1.5,
+  minElongation: 4,
+  margin: 2,
+} as const;
+
+/** Rim, notch and edge chips (locate.ts, rim.ts). */
+export const RIM = {
+  /**
+   * The rim is traced at this share of the way from the chuck to the wafer level: below the
+   * darkest street the spec allows (60% of the die level) for any chuck at least 20% of full
+   * scale away, so streets reaching the rim read as wafer.
+   */
+  traceShare: 0.3,
+  /** A deficit is seeded at 4 rim sigmas (p = 3e-5 per ray for Gaussian rim noise) ... */
+  seedSigmas: 4,
+  /** ... and grown down to 2 rim sigmas. */
+  growSigmas: 2,
+  /** Absolute floors, full-res px: sub-pixel rim tracing is good to about half a pixel. */
+  seedFloorPx: 1.2,
+  growFloorPx: 0.5,
+  /** A chip must be at least 0.15% of the radius deep (a 12 px chip at 2048 bites ~1.5 px at least). */
+  seedRadiusShare: 0.0015,
+  /**
+   * Out-of-round disks (axis ratio down to 0.993) are modelled by the rim radius's Fourier
+   * terms up to this order (2 = ellipse; 3 absorbs a slightly off-centre trace), fitted
+   * robustly; deficits are read against that model, not against a circle.
+   */
+  shapeOrder: 3,
+  /** Notch candidates: 40-250% of the nominal 1% depth. */
+  notchDepthRange: [0.4, 2.5] as const,
+  /** A hinted notch angle matches a deficit within 2 degrees (the notch spans ~1.2 degrees). */
+  notchHintToleranceDeg: 2,
+  /** A chip is a bite about as deep as half its width; deeper than 0.9 x its width is a slot (a dark street). */
+  chipMaxDepthToWidth: 0.9,
+  /**
+   * A chip candidate on a patterned wafer whose dark area looks like the same place one die
+   * inwards (a street reaching the rim) is pattern, not a chip, when at least this share of
+   * its pixels matches within the residual threshold.
+   */
+  streetMatchShare: 0.6,
+} as const;
+
+/** Grouping blobs into defects (classify.ts mergeFragments). */
+export const MERGE = {
+  /** Pieces closer than max(2 map px, 5 px at 2048) are one defect (a stain's patches, a halo). */
+  nearGapPx: 5,
+  nearGapMapPx: 2,
+  /**
+   * On patterned wafers a defect larger than this share of the die pitch breaks into a ring of
+   * pieces (the rank statistic masks where neighbour dies share it) and leaves an echo.
+   */
+  bigPitchShare: 0.6,
+  /** Echo reach: the references are one die (1.5 pitches covers the diagonal ones) away. */
+  echoReachPitches: 1.5,
+  /** How far beyond its box (share of the pitch) a host can still disturb references. */
+  hostFringePitchShare: 0.25,
+  /** An echo is at most about half as strong as its host (one of two pair members differs). */
+  echoPeakShare: 0.6,
+  /** Collinear scratch pieces: within 15 degrees ... */
+  collinearDeg: 15,
+  /** ... 6 px at 2048 (or 8% of the distance) across and 40 px (or 30% of the length) apart. */
+  collinearAcrossPx: 6,
+  collinearGapPx: 40,
+} as const;
+
+/** Class decision (classify.ts classifyBlob), sizes in px at 2048. */
+export const CLASSIFY = {
+  /** Scratch: at least 40 px long (half the spec's 80, for pieces) and 4.5x longer than wide. */
+  scratchMinLengthPx: 40,
+  scratchMinElongation: 4.5,
+  /** ... or a curved/crossing scratch: mean width <= 14 px and <= 15% of its length. */
+  scratchMaxMeanWidthPx: 14,
+  scratchMaxMeanWidthShare: 0.15,
+  /** Particle/void boundary: the spec's 16 px (particle max = void min). */
+  particleMaxCorePx: 16,
+  /**
+   * Half-maximum core of the smallest stain: a 60 px stain's soft edge puts half its contrast
+   * at about 60% of its diameter, 35 px; below that only a void fits.
+   */
+  stainMinCorePx: 35,
+  /** Above the largest void (90 px) with a 20% margin only a stain fits. */
+  voidMaxCorePx: 110,
+  /**
+   * Void vs stain where sizes overlap: a void's rim (75%-to-25% fall) is at most the spec's
+   * 5 px ramp (2.5 px) and 1 px blur (1.35 px) wide at 2048; our own binning and smoothing
+   * add their width in quadrature. An edge wider than this factor times that is a stain.
+   */
+  softEdgeFactor: 1.6,
+} as const;
+
+/** Edge chips are scored against the rim threshold; blobs against the seed threshold. */
+export const SCORE = {
+  /** Score 0.5 at the threshold, saturating towards 1 one threshold above it. */
+  atThreshold: 0.5,
+} as const;

@@ -1,0 +1,426 @@
+// Per-stage unit tests of the detector on small rasters built here, so a threshold change shows which stage moved.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import {
+  type BlobFeatures,
+  classifyBlob,
+  type FeatureContext,
+  measureBlob,
+  mergeFragments,
+  voidEdgeWidthPx,
+} from "../../endpoint/detector/classify.ts";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { detect } from "../../endpoint/detector/index.ts";
+import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
+import type { RimProfile } from "../../endpoint/detector/locate.ts";
+import type { DiskRegion } from "../../endpoint/detector/noise.ts";
+import type { FloatMap } from "../../endpoint/detector/raster.ts";
+import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
+import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
+import { measureSigmas } from "../../endpoint/detector/threshold.ts";
+import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
+import type { GrayImage } from "../../lib/gray-image.ts";
+
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** Angular distance in degrees. */
+function angleGap(a: number, b: number): number {
+  const d = (((a - b) % 360) + 360) % 360;
+  return d > 180 ? 360 - d : d;
+}
+
+/**
+ * Rim radii of a disk `axisRatio` out of round (major axis at `majorDeg`), with a 90-degree V
+ * notch of 1% of the radius at `notchDeg` and optional chips, sampled by `rays` rays.
+ */
+function rimProfile(opts: {
+  r: number;
+  axisRatio: number;
+  majorDeg: number;
+  notchDeg: number;
+  chips?: Array<{ deg: number; widthPx: number; depthPx: number }>;
+  noisePx: number;
+  rays: number;
+  seed: number;
+}): RimProfile {
+  const random = seededRandom(opts.seed);
+  const angles = new Float64Array(opts.rays);
+  const radii = new Float64Array(opts.rays);
+  const major = (opts.majorDeg * Math.PI) / 180;
+  // r(phi) of an ellipse with semi-axes r and r * axisRatio.
+  const a = opts.r;
+  const b = opts.r * opts.axisRatio;
+  for (let i = 0; i < opts.rays; i++) {
+    const phi = (2 * Math.PI * i) / opts.rays;
+    angles[i] = phi;
+    const t = phi - major;
+    let r = (a * b) / Math.hypot(b * Math.cos(t), a * Math.sin(t));
+    const arcFromNotch = ((angleGap((phi * 180) / Math.PI, opts.notchDeg) * Math.PI) / 180) * r;
+    r -= Math.max(0, 0.01 * opts.r - arcFromNotch);
+    for (const chip of opts.chips ?? []) {
+      const arc = ((angleGap((phi * 180) / Math.PI, chip.deg) * Math.PI) / 180) * r;
+      const half = chip.widthPx / 2;
+      if (arc < half) r -= chip.depthPx * Math.sqrt(1 - (arc / half) ** 2);
+    }
+    radii[i] = r + opts.noisePx * gaussian(random);
+  }
+  return { angles, radii };
+}
+
+describe("rim: shape, notch and chips", () => {
+  const base = {
+    r: 900,
+    majorDeg: 30,
+    notchDeg: 250,
+    noisePx: 0.25,
+    rays: 3770,
+    seed: 3,
+  };
+
+  it("fits a disk 0.7% out of round so that its deficits stay under a pixel", () => {
+    const rim = rimProfile({ ...base, axisRatio: 0.993 });
+    const shape = fitRimShape(rim, 900);
+    let worst = 0;
+    for (let i = 0; i < rim.angles.length; i++) {
+      const deg = ((rim.angles[i] as number) * 180) / Math.PI;
+      if (angleGap(deg, base.notchDeg) < 2) continue;
+      worst = Math.max(
+        worst,
+        Math.abs(rimRadiusAt(shape, rim.angles[i] as number) - (rim.radii[i] as number)),
+      );
+    }
+    assert.ok(worst < 1.2, `worst deviation ${worst.toFixed(2)} px`);
+    // A circle (order 0) leaves the ellipse's 3 px swing: the test would catch a regression.
+    const circleOnly = fitRimShape(rim, 900, 0);
+    assert.ok(circleOnly.sigmaPx > 4 * shape.sigmaPx, `${circleOnly.sigmaPx} vs ${shape.sigmaPx}`);
+  });
+
+  it("finds the notch and exactly the real chip on an out-of-round disk", () => {
+    const rim = rimProfile({
+      ...base,
+      axisRatio: 0.993,
+      chips: [{ deg: 120, widthPx: 30, depthPx: 8 }],
+    });
+    const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, undefined);
+    assert.ok(angleGap(reading.notchAngleDeg, base.notchDeg) < 0.5, `${reading.notchAngleDeg}`);
+    assert.equal(reading.notchSource, "detected");
+    assert.equal(reading.chips.length, 1, JSON.stringify(reading.chips.map((c) => c.angleDeg)));
+    assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
+  });
+
+  it("reports no chip on a clean round disk, and a hinted notch wins", () => {
+    const rim = rimProfile({ ...base, axisRatio: 1 });
+    const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, 251);
+    assert.equal(reading.notchAngleDeg, 251);
+    assert.equal(reading.notchSource, "metadata");
+    assert.equal(reading.chips.length, 0);
+  });
+});
+
+/** A map with a die grid: pitch (px) per axis, dark streets, and a motif drawn by `motif`. */
+function patternedMap(
+  size: number,
+  pitch: number,
+  street: number,
+  motif: (u: number, v: number) => number,
+  noise: number,
+  seed: number,
+): FloatMap {
+  const random = seededRandom(seed);
+  const data = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const u = (((x + 0.5) % pitch) + pitch) % pitch;
+      const v = (((y + 0.5) % pitch) + pitch) % pitch;
+      const inStreet = u < street || v < street;
+      data[y * size + x] = (inStreet ? 600 : 1000 + motif(u, v)) + noise * gaussian(random);
+    }
+  }
+  return { width: size, height: size, scale: 1, data };
+}
+
+describe("lattice", () => {
+  const size = 400;
+  const region: DiskRegion = { cx: 200, cy: 200, r: 190 };
+
+  it("finds the pitch of a plain die grid", () => {
+    const map = patternedMap(
+      size,
+      32,
+      3,
+      (u, v) => (u > 10 && u < 20 && v > 8 && v < 24 ? 150 : 0),
+      4,
+      1,
+    );
+    const lattice = measureLattice(map, region, 380, 90, 4);
+    assert.ok(lattice, "lattice found");
+    const pitches = [Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)];
+    for (const p of pitches) assert.ok(Math.abs(p - 32) < 0.1, `pitch ${p}`);
+  });
+
+  it("moves on to the next candidate when the shortest near-best repeat is a motif repeat", () => {
+    // A strong motif repeating every half die, weak streets: half the pitch matches nearly as
+    // well as the pitch itself, but the streets do not line up there.
+    const motif = (u: number) => 400 * Math.sin((2 * Math.PI * (u - 1)) / 20) ** 2;
+    const map = patternedMap(size, 40, 2, motif, 3, 2);
+    const candidates = pitchCandidates(map, region, { x: 1, y: 0 }, 6, 46);
+    assert.ok(candidates.length >= 2, `candidates ${candidates}`);
+    // The motif repeats every 10 px: the shortest near-best shift, not the pitch.
+    assert.ok(Math.abs((candidates[0] as number) - 10) < 1, `first candidate ${candidates[0]}`);
+    const lattice = measureLattice(map, region, 380, 90, 3);
+    assert.ok(lattice, "patterned wafer not read as bare");
+    const along = Math.max(Math.abs(lattice.a.x), Math.abs(lattice.b.x));
+    assert.ok(Math.abs(along - 40) < 0.3, `pitch along x ${along}`);
+  });
+
+  it("returns null on a smooth surface with noise only", () => {
+    const random = seededRandom(5);
+    const data = Float32Array.from({ length: size * size }, () => 1000 + 5 * gaussian(random));
+    assert.equal(
+      measureLattice({ width: size, height: size, scale: 1, data }, region, 380, 90, 5),
+      null,
+    );
+  });
+});
+
+describe("die-to-die and thresholds", () => {
+  const size = 320;
+  const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
+  const motif = (u: number, v: number) => (u > 6 && u < 14 && v > 9 && v < 19 ? 200 : 0);
+
+  it("a particle stands out of its die by its own contrast; its neighbours do not echo it", () => {
+    const map = patternedMap(size, 24, 2, motif, 0, 1);
+    const at = (x: number, y: number) => y * size + x;
+    for (const [dx, dy] of [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ])
+      map.data[at(170 + dx, 150 + dy)] += 80;
+    const out = new Float32Array(size * size);
+    dieToDieResidual(
+      map,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+      region,
+      155,
+      1,
+      out,
+      new Float32Array(size * size),
+    );
+    assert.ok((out[at(170, 150)] as number) > 70, `particle residual ${out[at(170, 150)]}`);
+    for (const [nx, ny] of [
+      [194, 150],
+      [146, 150],
+      [170, 174],
+      [170, 126],
+    ]) {
+      assert.ok(Math.abs(out[at(nx, ny)] as number) < 5, `echo at ${nx},${ny}: ${out[at(nx, ny)]}`);
+    }
+  });
+
+  it("measures the residual's noise sigma from its tail (Gaussian noise of sigma 3)", () => {
+    const random = seededRandom(9);
+    const residual = Float32Array.from({ length: size * size }, () => 3 * gaussian(random));
+    const map = { width: size, height: size, scale: 1, data: residual };
+    const [model] = measureSigmas([residual], [0], map, region, null);
+    const sigma = model?.sigmas[0] as number;
+    assert.ok(Math.abs(sigma - 3) < 0.2, `sigma ${sigma}`);
+    // The seed threshold derived from it leaves no noise seed on this 10^5-pixel map.
+    const blobs = hysteresisBlobs(residual, size, size, region, {
+      minHigh: DETECTION.seedSigmas * sigma,
+      minLow: DETECTION.growSigmas * sigma,
+      high: () => DETECTION.seedSigmas * sigma,
+      low: () => DETECTION.growSigmas * sigma,
+    });
+    assert.equal(blobs.length, 0);
+  });
+});
+
+/** A residual map holding round defects: profile(distance from centre) per defect. */
+function residualWith(
+  size: number,
+  defects: Array<{ cx: number; cy: number; profile: (d: number) => number }>,
+): Float32Array {
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      let v = 0;
+      for (const d of defects) v += d.profile(Math.hypot(x - d.cx, y - d.cy));
+      out[y * size + x] = v;
+    }
+  }
+  return out;
+}
+
+/** A flat disk of radius r whose rim falls linearly over `ramp` px. */
+const disc = (r: number, ramp: number, contrast: number) => (d: number) =>
+  contrast * Math.min(1, Math.max(0, (r + ramp / 2 - d) / Math.max(ramp, 1e-9)));
+
+function blobsOf(residual: Float32Array, size: number, threshold: number) {
+  return hysteresisBlobs(
+    residual,
+    size,
+    size,
+    { cx: size / 2, cy: size / 2, r: size / 2 - 2 },
+    {
+      minHigh: threshold,
+      minLow: threshold / 3,
+      high: () => threshold,
+      low: () => threshold / 3,
+    },
+  );
+}
+
+describe("segmentation and grouping", () => {
+  it("keeps two small defects apart when they are more than twice their size apart, even within one die pitch", () => {
+    const size = 200;
+    // Map at scale 2 (a 2048 px frame): two 30 px voids 80 px apart (gap 50 px > 2 x 30 px? no:
+    // 80 - 30 = 50 px gap, twice the size is 60 px) -> use 110 px between centres (gap 80 px).
+    const residual = residualWith(size, [
+      { cx: 60, cy: 100, profile: disc(7.5, 1, 50) },
+      { cx: 115, cy: 100, profile: disc(7.5, 1, 50) },
+    ]);
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 2,
+      residual,
+      score: residual,
+    };
+    const blobs = blobsOf(residual, size, 20);
+    assert.equal(blobs.length, 2);
+    // A die pitch of 300 px: the old 1.5-pitch ring reach (450 px) would have joined them.
+    const groups = mergeFragments(blobs, ctx, 1, 450, 20, [
+      { x: 300, y: 0 },
+      { x: 0, y: 300 },
+    ]);
+    assert.equal(groups.length, 2);
+  });
+
+  it("joins the pieces of one defect broken by a gap smaller than the piece", () => {
+    const size = 200;
+    const residual = residualWith(size, [
+      { cx: 80, cy: 100, profile: disc(10, 1, 50) },
+      { cx: 104, cy: 100, profile: disc(10, 1, 50) },
+    ]);
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 2,
+      residual,
+      score: residual,
+    };
+    const blobs = blobsOf(residual, size, 20);
+    assert.equal(blobs.length, 2, "two pieces before grouping");
+    const groups = mergeFragments(blobs, ctx, 1, 450, 20, [
+      { x: 300, y: 0 },
+      { x: 0, y: 300 },
+    ]);
+    assert.equal(groups.length, 1);
+  });
+});
+
+describe("classification", () => {
+  const size = 160;
+  const classify = (profile: (d: number) => number, mapScale = 2, sizeScale = 1): string => {
+    const residual = residualWith(size, [{ cx: 80, cy: 80, profile }]);
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale,
+      residual,
+      score: residual,
+    };
+    const [blob] = blobsOf(residual, size, 10);
+    assert.ok(blob);
+    const f: BlobFeatures = measureBlob(blob.pixels, blob.sign, ctx);
+    return classifyBlob(f, sizeScale, mapScale);
+  };
+
+  it("a void of 80 px with a razor-sharp rim is a void", () => {
+    assert.equal(classify(disc(20, 0.5, 40)), "void");
+  });
+
+  it("a void of 80 px whose rim is 5 px soft (the spec's limit) is still a void", () => {
+    // 5 px at 2048 is 2.5 map px at scale 2; one more px of blur on top.
+    assert.equal(classify(disc(20, 3, 40)), "void");
+  });
+
+  it("an 80 px region whose edge falls over a third of its radius is a stain", () => {
+    const smoothstep = (e0: number, e1: number, x: number) => {
+      const t = Math.min(1, Math.max(0, (x - e0) / (e1 - e0)));
+      return t * t * (3 - 2 * t);
+    };
+    assert.equal(
+      classify((d) => 30 * (1 - smoothstep(11, 26, d))),
+      "stain",
+    );
+  });
+
+  it("spec sizes scale with the image: a 5 px spot is a particle at 2048 and a void at 512", () => {
+    // At 512 px (map scale 1) a 5 px core is 20 px at 2048: inside the void range.
+    assert.equal(classify(disc(1.5, 0.5, 40)), "particle");
+    assert.equal(classify(disc(2.5, 0.5, 40), 1, 0.25), "void");
+  });
+
+  it("the void edge limit grows with our own binning and smoothing, in quadrature", () => {
+    const sharp = voidEdgeWidthPx(1, 1, 0);
+    const binned = voidEdgeWidthPx(1, 4, 0);
+    const smoothed = voidEdgeWidthPx(1, 2, Math.SQRT1_2);
+    assert.ok(binned > sharp && smoothed > voidEdgeWidthPx(1, 2, 0));
+    assert.ok(CLASSIFY.softEdgeFactor * sharp < 6, "a 6 px soft edge at 2048 is never a void's");
+  });
+});
+
+/** A bare wafer frame with an out-of-round disk and a notch, for the whole-pipeline check. */
+function ellipticalWafer(size: number, axisRatio: number, notchDeg: number): GrayImage {
+  const random = seededRandom(11);
+  const data = new Uint16Array(size * size);
+  const cx = size / 2 + 7;
+  const cy = size / 2 - 5;
+  const a = 0.45 * size;
+  const b = a * axisRatio;
+  const major = (20 * Math.PI) / 180;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const phi = Math.atan2(dy, dx);
+      const t = phi - major;
+      let edge = (a * b) / Math.hypot(b * Math.cos(t), a * Math.sin(t));
+      const arc = ((angleGap((phi * 180) / Math.PI, notchDeg) * Math.PI) / 180) * edge;
+      edge -= Math.max(0, 0.01 * a - arc);
+      const inside = Math.min(1, Math.max(0, edge - Math.hypot(dx, dy) + 0.5));
+      const level = 12000 + inside * 30000;
+      data[y * size + x] = Math.round(level + 300 * gaussian(random));
+    }
+  }
+  return { width: size, height: size, bitDepth: 16, data };
+}
+
+describe("whole pipeline on an out-of-round disk", () => {
+  it("finds the notch and reports nothing on a clean disk of axis ratio 0.993", () => {
+    const result = detect(ellipticalWafer(1024, 0.993, 135));
+    assert.ok(angleGap(result.wafer.notchAngleDeg, 135) < 1, `notch ${result.wafer.notchAngleDeg}`);
+    assert.deepEqual(
+      result.defects.map((d) => d.class),
+      [],
+    );
+    assert.equal(result.wafer.surface, "bare");
+  });
+});
