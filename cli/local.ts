@@ -4,7 +4,10 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
+import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
+import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
+import { buildLocalModel } from "../local/model.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
@@ -29,6 +32,17 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });
   const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), log });
+  // Other processes (waferflow invoke, scripts) find this stack, and may use the file as --env-vars.
+  const removeEndpointsFile = writeEndpointsFile({
+    Parameters: stackConnection(
+      stack.env,
+      Object.keys(buildLocalModel(loadTemplate(), TEMPLATE_PATH).functionEnvironment),
+    ),
+    pid: process.pid,
+    dataDir: stack.dataDir,
+    endpoints: stack.endpoints,
+    names: stack.names,
+  });
   const s3 = createS3Client();
   const agentS3 = createAgentS3Client();
   const endings = new LotEndings(
@@ -51,6 +65,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   console.error(`  bucket     ${stack.names.bucket}`);
   console.error(`  table      ${stack.names.table}`);
   console.error(`  reports    ${join(stack.dataDir, "sns")}`);
+  console.error(`  endpoints  ${join(stack.dataDir, ENDPOINTS_FILE)}`);
   console.error(
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
@@ -80,6 +95,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       },
     });
   } finally {
+    removeEndpointsFile();
     endings.close();
     await stack.stop();
   }

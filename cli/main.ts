@@ -19,6 +19,8 @@ Usage:
       Score the detector on a labelled set (images + truth.json).
   waferflow agent upload <lotDir...> | agent watch <inbox>
       The edge agent alone, against the S3 bucket named by WAFERFLOW_BUCKET.
+  waferflow invoke <LogicalId> -e <event.json> [--env-vars <file>] [--data-dir <dir>]
+      Run one built function (npm run build) with one event against the local stack.
 
 Options common to all: --help, --version`;
 
@@ -31,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,
+  invoke: async () => (await import("./invoke.ts")).runInvokeCommand,
 };
 
 function version(): string {

@@ -1,113 +1,180 @@
-// Writes events/*.json, one fixture event per function, from the committed e2e lot, for `sam local invoke`.
+// `npm run make:events`: writes events/*.json (one event per function) and events/env.json from the committed e2e lot and template.yaml.
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { REPO_ROOT } from "../infra/template.ts";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { preprocessBytes } from "../functions/preprocess-image/core.ts";
+import { loadTemplate, REPO_ROOT, TEMPLATE_PATH, type Template } from "../infra/template.ts";
 import { lotKeys } from "../lib/keys.ts";
+import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION } from "../local/model.ts";
 import { LotFileSchema, type Manifest, ManifestSchema } from "../schemas/lot.ts";
+import { TruthSchema } from "../schemas/truth.ts";
 import type { ImageOutcome } from "../schemas/workflow.ts";
 
-const LOT_DIR = resolve(REPO_ROOT, "test/fixtures/lot-e2e");
-const EVENTS_DIR = resolve(REPO_ROOT, "events");
-/** sam local invoke talks to real AWS: the bucket is a placeholder replaced at deploy time. */
-const BUCKET = "waferflow-lots-123456789012-eu-west-1";
-const EXECUTION_ID = "arn:aws:states:eu-west-1:123456789012:execution:waferflow-lot-waferflow:";
+export const LOT_DIR = resolve(REPO_ROOT, "test/fixtures/lot-e2e");
+export const EVENTS_DIR = resolve(REPO_ROOT, "events");
 
-const lotFile = LotFileSchema.parse(JSON.parse(readFileSync(join(LOT_DIR, "lot.json"), "utf8")));
-const lotId = lotFile.lotId ?? "FIXTURE-LOT";
-const { lotId: _ignored, ...metadata } = lotFile;
-const images = readdirSync(LOT_DIR)
-  .filter((name) => /\.(png|tiff?)$/i.test(name))
-  .sort()
-  .map((fileName) => {
-    const bytes = readFileSync(join(LOT_DIR, fileName));
-    return {
-      fileName,
-      key: lotKeys.image(lotId, fileName),
-      sha256: createHash("sha256").update(bytes).digest("hex"),
-      bytes: statSync(join(LOT_DIR, fileName)).size,
-      contentType: fileName.endsWith(".png") ? ("image/png" as const) : ("image/tiff" as const),
-    };
-  });
-const manifest: Manifest = ManifestSchema.parse({
-  schemaVersion: 1,
-  lotId,
-  createdAt: "2026-11-26T08:00:00.000Z",
-  source: { agent: "waferflow-edge-agent/0.1.0", host: "line-7" },
-  metadata,
-  images,
-});
-const [first] = manifest.images;
-if (!first) throw new Error("the fixture lot has no images");
-
-const events: Record<string, unknown> = {
-  "manifest-created": {
-    version: "0",
-    id: "7bf73129-1428-4cd3-a780-95db273d1602",
-    "detail-type": "Object Created",
-    source: "aws.s3",
-    account: "123456789012",
-    time: "2026-11-26T08:00:01Z",
-    region: "eu-west-1",
-    resources: [`arn:aws:s3:::${BUCKET}`],
-    detail: {
-      version: "0",
-      bucket: { name: BUCKET },
-      object: {
-        key: lotKeys.manifest(lotId),
-        size: 2048,
-        etag: "d41d8cd98f00b204e9800998ecf8427e",
-      },
-      "request-id": "N4N7GDK58NMKJ12R",
-      requester: "123456789012",
-      reason: "PutObject",
-    },
-  },
-  "record-lot": {
-    lotId,
-    manifestKey: lotKeys.manifest(lotId),
-    metadata,
-    images,
-    executionId: `${EXECUTION_ID}${lotId}`,
-    startedAt: "2026-11-26T08:00:02.000Z",
-  },
-  "preprocess-image": { lotId, metadata, image: first },
-  "detect-defects": {
-    lotId,
-    metadata,
-    image: first,
-    preprocessed: {
-      preprocessedKey: lotKeys.preprocessed(lotId, first.fileName),
-      originalWidth: 1024,
-      originalHeight: 1024,
-      originalBitDepth: 8,
-      width: 1024,
-      height: 1024,
-      scale: 1,
-      bytes: 900000,
-    },
-  },
-  "publish-report": {
-    lotId,
-    executionId: `${EXECUTION_ID}${lotId}`,
-    results: images.map(
-      (image): ImageOutcome => ({
-        status: "clean",
-        fileName: image.fileName,
-        key: image.key,
-        resultKey: lotKeys.result(lotId, image.fileName),
-        defectCount: 0,
-      }),
-    ),
-  },
-  "fail-lot": {
-    lotId,
-    executionId: `${EXECUTION_ID}${lotId}`,
-    images,
-    error: { Error: "States.Timeout", Cause: "the lot did not finish within 3600 s" },
-  },
-};
-for (const [name, event] of Object.entries(events)) {
-  writeFileSync(join(EVENTS_DIR, `${name}.json`), `${JSON.stringify(event, null, 2)}\n`);
+/**
+ * Every function's variables for `sam local invoke --env-vars`: a value the template gives as a
+ * reference to a resource becomes `${<Output>}`, the stack output holding the same reference (fill
+ * them from `aws cloudformation describe-stacks`); a parameter becomes its default; text stays.
+ */
+export function envVarsFile(template: Template): Record<string, Record<string, string>> {
+  const outputs = Object.entries(template.Outputs ?? {}) as Array<[string, { Value?: unknown }]>;
+  const placeholder = (value: unknown, where: string): string => {
+    if (typeof value === "string" || typeof value === "number") return String(value);
+    const output = outputs.find(([, o]) => JSON.stringify(o.Value) === JSON.stringify(value));
+    if (output) return `\${${output[0]}}`;
+    const ref = (value as { Ref?: string } | null)?.Ref;
+    const parameter = ref ? template.Parameters?.[ref] : undefined;
+    if (parameter?.Default !== undefined) return String(parameter.Default);
+    throw new Error(
+      `${where}: add a stack output for ${JSON.stringify(value)} so env.json can name it`,
+    );
+  };
+  const variablesOf = (properties: Record<string, unknown> | undefined, where: string) =>
+    Object.fromEntries(
+      Object.entries(
+        ((properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+          ?.Variables ?? {}) as Record<string, unknown>,
+      ).map(([name, value]) => [name, placeholder(value, `${where}.${name}`)]),
+    );
+  const file: Record<string, Record<string, string>> = {
+    Parameters: variablesOf(template.Globals?.Function, "Globals.Function.Environment"),
+  };
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== "AWS::Serverless::Function") continue;
+    const own = variablesOf(resource.Properties, `${logicalId}.Environment`);
+    if (Object.keys(own).length > 0) file[logicalId] = own;
+  }
+  return file;
 }
-console.log(`wrote ${Object.keys(events).length} events for lot ${lotId} to ${EVENTS_DIR}`);
+
+/** Every file of events/, by name, as JSON text; `bucket` defaults to the local stack's lot bucket. */
+export async function makeEvents(options: { bucket?: string } = {}): Promise<Map<string, string>> {
+  const template = loadTemplate(TEMPLATE_PATH);
+  const model = buildLocalModel(template, TEMPLATE_PATH);
+  const bucket = options.bucket ?? model.buckets.find((b) => b.logicalId === "LotBucket")?.name;
+  const stateMachine = model.stateMachines.find((sm) => sm.logicalId === "LotStateMachine");
+  if (!bucket || !stateMachine) throw new Error("template.yaml lacks LotBucket or LotStateMachine");
+  // The template names the bucket waferflow-lots-<account>-<region>: the event's account and region follow it.
+  const named = /-(\d{12})-([a-z]{2}(?:-[a-z]+)+-\d)$/.exec(bucket);
+  const account = named?.[1] ?? LOCAL_ACCOUNT;
+  const region = named?.[2] ?? LOCAL_REGION;
+
+  const lotFile = LotFileSchema.parse(JSON.parse(readFileSync(join(LOT_DIR, "lot.json"), "utf8")));
+  const truth = TruthSchema.parse(JSON.parse(readFileSync(join(LOT_DIR, "truth.json"), "utf8")));
+  const lotId = lotFile.lotId ?? truth.lotId;
+  const { lotId: _lotId, ...metadata } = lotFile;
+  const images = readdirSync(LOT_DIR)
+    .filter((name) => /\.(png|tiff?)$/i.test(name))
+    .sort()
+    .map((fileName) => {
+      const bytes = readFileSync(join(LOT_DIR, fileName));
+      return {
+        fileName,
+        key: lotKeys.image(lotId, fileName),
+        sha256: createHash("sha256").update(bytes).digest("hex"),
+        bytes: bytes.length,
+        contentType: fileName.endsWith(".png") ? ("image/png" as const) : ("image/tiff" as const),
+      };
+    });
+  const manifest: Manifest = ManifestSchema.parse({
+    schemaVersion: 1,
+    lotId,
+    createdAt: "2026-11-26T08:00:00.000Z",
+    source: { agent: "waferflow-edge-agent/0.1.0", host: "line-7" },
+    metadata,
+    images,
+  });
+  const [first] = manifest.images;
+  if (!first) throw new Error("the fixture lot has no images");
+  // What PreprocessImage writes for the first image, so DetectDefects gets the real sizes and scale.
+  const { png, info } = await preprocessBytes(readFileSync(join(LOT_DIR, first.fileName)));
+  const executionId = `${stateMachine.arn.replace(":stateMachine:", ":execution:")}:${lotId}`;
+  const defectsOf = (fileName: string) =>
+    truth.wafers.find((wafer) => wafer.fileName === fileName)?.defects.length ?? 0;
+
+  const events: Record<string, unknown> = {
+    "manifest-created": {
+      version: "0",
+      id: "7bf73129-1428-4cd3-a780-95db273d1602",
+      "detail-type": "Object Created",
+      source: "aws.s3",
+      account,
+      time: "2026-11-26T08:00:01Z",
+      region,
+      resources: [`arn:aws:s3:::${bucket}`],
+      detail: {
+        version: "0",
+        bucket: { name: bucket },
+        object: {
+          key: lotKeys.manifest(lotId),
+          size: Buffer.byteLength(JSON.stringify(manifest)),
+          etag: "d41d8cd98f00b204e9800998ecf8427e",
+        },
+        "request-id": "N4N7GDK58NMKJ12R",
+        requester: account,
+        reason: "PutObject",
+      },
+    },
+    "record-lot": {
+      lotId,
+      manifestKey: lotKeys.manifest(lotId),
+      metadata,
+      images,
+      executionId,
+      startedAt: "2026-11-26T08:00:02.000Z",
+    },
+    "preprocess-image": { lotId, metadata, image: first },
+    "detect-defects": {
+      lotId,
+      metadata,
+      image: first,
+      preprocessed: {
+        preprocessedKey: lotKeys.preprocessed(lotId, first.fileName),
+        ...info,
+        bytes: png.length,
+      },
+    },
+    "publish-report": {
+      lotId,
+      executionId,
+      results: images.map((image): ImageOutcome => {
+        const defectCount = defectsOf(image.fileName);
+        return {
+          status: defectCount > 0 ? "defects_found" : "clean",
+          fileName: image.fileName,
+          key: image.key,
+          resultKey: lotKeys.result(lotId, image.fileName),
+          defectCount,
+        };
+      }),
+    },
+    "fail-lot": {
+      lotId,
+      executionId,
+      images,
+      error: { Error: "States.Timeout", Cause: "the lot did not finish within 3600 s" },
+    },
+    env: envVarsFile(template),
+  };
+  return new Map(
+    Object.entries(events).map(([name, event]) => [
+      `${name}.json`,
+      `${JSON.stringify(event, null, 2)}\n`,
+    ]),
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const { values } = parseArgs({
+    options: { out: { type: "string" }, bucket: { type: "string" } },
+  });
+  const out = resolve(values.out ?? EVENTS_DIR);
+  const files = await makeEvents({ bucket: values.bucket });
+  mkdirSync(out, { recursive: true });
+  for (const [name, text] of files) writeFileSync(join(out, name), text);
+  console.log(`wrote ${[...files.keys()].join(", ")} to ${relative(process.cwd(), out) || "."}`);
+}

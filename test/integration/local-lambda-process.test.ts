@@ -1,7 +1,6 @@
 // The local Lambda runtime for built functions: a Node process per sandbox, Lambda's errors, timeout, environment and layers.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import type { BuiltFunction } from "../../infra/build-layout.ts";
