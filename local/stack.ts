@@ -26,6 +26,8 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Start the SageMaker model server (endpoint/server.ts); default true. */
   startEndpoint?: boolean;
+  /** A SageMaker runtime endpoint already running (a container, a fault injector); no model server is started. */
+  sagemakerUrl?: string;
 }
 
 export interface ExecutionOutcome {
@@ -203,8 +205,8 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     const sns = await startSns({ port: ports.sns ?? 0, dataDir, topics: model.topics, log });
     stoppers.push(sns.stop);
 
-    let sagemakerUrl = "";
-    if (options.startEndpoint !== false) {
+    let sagemakerUrl = options.sagemakerUrl ?? "";
+    if (!sagemakerUrl && options.startEndpoint !== false) {
       const modulePath = MODEL_SERVER_MODULE;
       let endpointModule: EndpointServerModule;
       try {
