@@ -23,11 +23,11 @@ export interface LocalStackOptions {
   templatePath?: string;
   /** 0 (the default) picks a free port. */
   ports?: { s3?: number; dynamodb?: number; sfn?: number; sns?: number; endpoint?: number };
+  /** A SageMaker runtime endpoint already running (a container, a fault injector); no model server is started. */
+  sagemakerUrl?: string;
   log?: (line: string) => void;
   /** Start the SageMaker model server (endpoint/server.ts); default true. */
   startEndpoint?: boolean;
-  /** A SageMaker runtime endpoint already running (a container, a fault injector); no model server is started. */
-  sagemakerUrl?: string;
 }
 
 export interface ExecutionOutcome {
