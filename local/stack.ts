@@ -25,6 +25,8 @@ export interface LocalStackOptions {
   templatePath?: string;
   /** 0 (the default) picks a free port. */
   ports?: { s3?: number; dynamodb?: number; sfn?: number; sns?: number; endpoint?: number };
+  /** A SageMaker runtime endpoint already running (a container, a fault injector); no model server is started. */
+  sagemakerUrl?: string;
   log?: (line: string) => void;
   /** Start the SageMaker model server (endpoint/server.ts); default true. */
   startEndpoint?: boolean;
@@ -226,8 +228,8 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     const sns = await startSns({ port: ports.sns ?? 0, dataDir, topics: model.topics, log });
     stoppers.push(sns.stop);
 
-    let sagemakerUrl = "";
-    if (options.startEndpoint !== false) {
+    let sagemakerUrl = options.sagemakerUrl ?? "";
+    if (!sagemakerUrl && options.startEndpoint !== false) {
       const modulePath = MODEL_SERVER_MODULE;
       let endpointModule: EndpointServerModule;
       try {

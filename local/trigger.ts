@@ -272,6 +272,8 @@ export function createTrigger(options: {
   };
 
   const route = (what: string, event: unknown) => {
+    // A stopping stack aborts its executions itself: that is no event of theirs to deliver.
+    if (draining) return;
     for (const rule of options.rules) {
       if (!matchesPattern(rule.pattern, event)) continue;
       const fn = options.functions.find((candidate) => candidate.logicalId === rule.targetFunction);

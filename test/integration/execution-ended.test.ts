@@ -55,18 +55,15 @@ async function startSilentEndpoint(): Promise<{
 describe("an execution that ends without a report", () => {
   let stack: LocalStack;
   let silentEndpoint: Awaited<ReturnType<typeof startSilentEndpoint>>;
-  const previousSageMakerUrl = process.env.AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME;
   const reports: Report[] = [];
   const alerts: ReturnType<typeof AlertSchema.parse>[] = [];
   const logLines: string[] = [];
 
   beforeAll(async () => {
     silentEndpoint = await startSilentEndpoint();
-    // The stack sets no SageMaker endpoint without its model server; the handlers then use this one.
-    process.env.AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = silentEndpoint.url;
     stack = await startLocalStack({
       ephemeral: true,
-      startEndpoint: false,
+      sagemakerUrl: silentEndpoint.url,
       log: (line) => logLines.push(line),
     });
     stack.onMessage("reports", (m) => reports.push(ReportSchema.parse(JSON.parse(m.message))));
@@ -76,8 +73,6 @@ describe("an execution that ends without a report", () => {
   afterAll(async () => {
     await silentEndpoint?.close();
     await stack?.stop();
-    if (previousSageMakerUrl === undefined) delete process.env.AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME;
-    else process.env.AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = previousSageMakerUrl;
   });
 
   const lotItem = async (lotId: string) =>
@@ -166,7 +161,16 @@ describe("an execution that ends without a report", () => {
       }),
     );
     // DetectDefects has called the endpoint, which never answers: the lot is in the Map.
-    await silentEndpoint.requested;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      silentEndpoint.requested,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`DetectDefects never called ${silentEndpoint.url}`)),
+          60_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     await sfn.send(new StopExecutionCommand({ executionArn: started.executionArn }));
     const outcome = await stack.waitForExecution(lotId, 60_000);
     assert.equal(outcome.status, "ABORTED");
