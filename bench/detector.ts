@@ -9,12 +9,20 @@ import { parseArgs } from "node:util";
 import { build, type Plugin } from "esbuild";
 import sharp from "sharp";
 import { detect } from "../endpoint/detector/index.ts";
-import { type EvaluationMetrics, evaluateDirectory } from "../endpoint/evaluate.ts";
+import {
+  type EvaluationMetrics,
+  evaluateDirectory,
+  type SubsetMetrics,
+} from "../endpoint/evaluate.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
 import { generateLots, generateWafer } from "../synth/generate.ts";
 
 const SECTION_START = "<!-- detector:start -->";
 const SECTION_END = "<!-- detector:end -->";
+const QUALITY_START = "<!-- quality:start -->";
+const QUALITY_END = "<!-- quality:end -->";
+/** Artefact runs stay at 1024-2048 px: a 4096 px defocused frame costs minutes to render. */
+const QUALITY_SIZES = [1024, 1536, 2048];
 /** Never used while tuning the detector: the quality numbers are on unseen wafers. */
 const DEFAULT_SEED = 917_263;
 const SIZES = [1024, 1536, 2048, 3072, 4096];
@@ -160,6 +168,7 @@ function qualityTable(m: EvaluationMetrics): string {
     ["wafer-level accuracy", pct(m.waferAccuracy), ">= 99.5%"],
     ["false alarms per clean wafer", m.falseAlarmsPerCleanWafer.toFixed(3), "<= 0.02"],
     ["failed images", String(m.failedImages), "0"],
+    ["in-spec images reported unusable", `${m.inSpecUnusable}/${m.inSpecWafers}`, "0%"],
     ["mean detect ms / image (all sizes, wall)", m.msPerImage.toFixed(1), ""],
   ];
   const perClass = Object.entries(m.perClassRecall)
@@ -182,14 +191,42 @@ function qualityTable(m: EvaluationMetrics): string {
   ].join("\n");
 }
 
-async function writeSection(text: string): Promise<string> {
+const ratio = (a: number, b: number) => (b > 0 ? pct(a / b) : "-");
+
+/** Per artefact: defect metrics on the in-spec wafers carrying it, and the gate's verdicts. */
+function artefactTable(m: EvaluationMetrics): string {
+  const row = (kind: string, a: SubsetMetrics) =>
+    `| ${kind} | ${a.wafers} (${a.cleanWafers}) | ${a.truthDefects} | ${pct(a.recall)} | ${pct(a.precision)} | ${pct(a.classAccuracy)} | ${pct(a.waferAccuracy)} | ${a.falseAlarmsPerCleanWafer.toFixed(3)} | ${a.unusable} |`;
+  return [
+    "| artefact (in-spec wafers carrying it) | wafers (clean) | true defects | recall | precision | class | wafer acc. | FA / clean wafer | reported unusable |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...Object.entries(m.perArtefact).map(([kind, a]) => row(kind, a)),
+    "",
+    "| out-of-spec image | images | reported unusable | target |",
+    "| --- | --- | --- | --- |",
+    ...Object.entries(m.perOutOfSpec).map(
+      ([kind, o]) =>
+        `| ${kind} | ${o.wafers} | ${o.unusable} (${ratio(o.unusable, o.wafers)}) | 100% |`,
+    ),
+    `| **all out-of-spec** | ${m.outOfSpecWafers} | ${m.outOfSpecUnusable} (${ratio(m.outOfSpecUnusable, m.outOfSpecWafers)}) | 100% |`,
+    `| **in-spec images reported unusable** | ${m.inSpecWafers} | ${m.inSpecUnusable} (${ratio(m.inSpecUnusable, m.inSpecWafers)}) | 0% |`,
+    "",
+    `Hot/dead pixels removed by the gate over the run: ${m.hotPixelsRemoved}.`,
+  ].join("\n");
+}
+
+async function writeSection(
+  text: string,
+  startMarker = SECTION_START,
+  endMarker = SECTION_END,
+): Promise<string> {
   const path = join(import.meta.dirname, "..", "docs", "benchmarks.md");
-  const section = `${SECTION_START}\n${text}\n${SECTION_END}`;
+  const section = `${startMarker}\n${text}\n${endMarker}`;
   let doc = existsSync(path) ? await readFile(path, "utf8") : "# Benchmarks\n";
-  const start = doc.indexOf(SECTION_START);
-  const end = doc.indexOf(SECTION_END);
+  const start = doc.indexOf(startMarker);
+  const end = doc.indexOf(endMarker);
   if (start >= 0 && end > start)
-    doc = doc.slice(0, start) + section + doc.slice(end + SECTION_END.length);
+    doc = doc.slice(0, start) + section + doc.slice(end + endMarker.length);
   else doc = `${doc.trimEnd()}\n\n${section}\n`;
   await writeFile(path, doc);
   return path;
@@ -203,6 +240,9 @@ async function main(): Promise<void> {
       wafers: { type: "string" },
       repeats: { type: "string" },
       "no-write": { type: "boolean" },
+      /** Each artefact of the spec is added to a wafer with this probability (writes the quality section). */
+      "artefact-mix": { type: "string" },
+      "out-of-spec-fraction": { type: "string" },
     },
     allowPositionals: true,
   });
@@ -212,6 +252,24 @@ async function main(): Promise<void> {
   const repeats = Number(values.repeats ?? 7);
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new Error(`--seed must be a non-negative integer, got '${values.seed}'`);
+  const artefactMix = Number(values["artefact-mix"] ?? 0);
+  const outOfSpecFraction = Number(values["out-of-spec-fraction"] ?? 0);
+  if (
+    !(artefactMix >= 0 && artefactMix <= 1) ||
+    !(outOfSpecFraction >= 0 && outOfSpecFraction <= 1)
+  )
+    throw new Error("--artefact-mix and --out-of-spec-fraction must be numbers from 0 to 1");
+  if (artefactMix > 0 || outOfSpecFraction > 0) {
+    await qualityRun({
+      seed,
+      lots,
+      wafers,
+      artefactMix,
+      outOfSpecFraction,
+      write: !values["no-write"],
+    });
+    return;
+  }
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-"));
   try {
     console.error(`generating ${lots * wafers} wafers (seed ${seed}) in ${dir} ...`);
@@ -298,6 +356,66 @@ async function main(): Promise<void> {
     ].join("\n");
     console.log(text);
     if (!values["no-write"]) console.error(`updated ${await writeSection(text)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The quality-gate run: a mix of the spec's artefacts and out-of-spec images, scored per artefact. */
+async function qualityRun(args: {
+  seed: number;
+  lots: number;
+  wafers: number;
+  artefactMix: number;
+  outOfSpecFraction: number;
+  write: boolean;
+}): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-quality-"));
+  try {
+    const total = args.lots * args.wafers;
+    console.error(`generating ${total} wafers with artefacts (seed ${args.seed}) in ${dir} ...`);
+    await generateLots({
+      outDir: join(dir, "lots"),
+      lots: args.lots,
+      wafers: args.wafers,
+      seed: args.seed,
+      sizes: QUALITY_SIZES,
+      artefactMix: args.artefactMix,
+      outOfSpecFraction: args.outOfSpecFraction,
+    });
+    console.error("evaluating through the quality gate ...");
+    let done = 0;
+    const evaluation = await evaluateDirectory(join(dir, "lots"), {
+      onWafer: () => {
+        done++;
+        if (done % 20 === 0) console.error(`  ${done}/${total}`);
+      },
+    });
+    const m = evaluation.metrics;
+    const cpu = cpus()[0]?.model ?? "unknown CPU";
+    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}`;
+    const text = [
+      "## Quality gate and artefacts",
+      "",
+      `Machine: ${cpu}, ${cpus().length} cores, Node ${process.version}. Run on ${new Date().toISOString().slice(0, 10)}.`,
+      "",
+      "```",
+      command,
+      "```",
+      "",
+      `${m.wafers} fresh wafers (seed ${args.seed}, never used while tuning; sizes ${QUALITY_SIZES.join(", ")}; lot.json hints as the pipeline passes them). Each artefact of the spec's "What real cameras and processes add" is drawn on a wafer with probability ${args.artefactMix}; ${pct(args.outOfSpecFraction)} of the images are out of spec (noise, checkerboard, defocus, over/under-exposed, noisy) and must come back \`unusable\`. The quality gate (\`endpoint/quality/\`) runs before the classical detector, as in the endpoint.`,
+      "",
+      "### All in-spec wafers",
+      "",
+      qualityTable(m),
+      "",
+      "### Per artefact and out-of-spec kind",
+      "",
+      artefactTable(m),
+    ].join("\n");
+    console.log(text);
+    if (args.write)
+      console.error(`updated ${await writeSection(text, QUALITY_START, QUALITY_END)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

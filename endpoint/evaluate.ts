@@ -11,6 +11,7 @@ import { EvaluationInputError } from "./detector/errors.ts";
 import { type DetectionResult, detect } from "./detector/index.ts";
 import { ModelLoadError, ModelSpecError } from "./errors.ts";
 import { createModel } from "./models/index.ts";
+import { gatedDetect } from "./quality/index.ts";
 
 /** Spec: a report finds a true defect at IoU >= 0.1, or when one box holds the other's centre. */
 export const MATCH_IOU = 0.1;
@@ -113,6 +114,32 @@ export interface WaferEvaluation {
   decodeMs: number;
   detectMs: number;
   error?: string;
+  /** What truth.json expects: `unusable` for out-of-spec images, else `inspected`. */
+  expected?: "inspected" | "unusable";
+  /** What came back (the quality gate's verdict); `failed` when detection threw. */
+  answered?: "inspected" | "unusable" | "failed";
+  /** Artefacts drawn on the wafer (truth.json), and the out-of-spec kind if any. */
+  artefacts?: string[];
+  outOfSpec?: string;
+  hotPixelsRemoved?: number;
+  /** The gate's reasons when it answered unusable. */
+  reasons?: string[];
+}
+
+/** Defect metrics over a subset of in-spec wafers (one artefact kind, or all). */
+export interface SubsetMetrics {
+  wafers: number;
+  cleanWafers: number;
+  truthDefects: number;
+  found: number;
+  falseAlarms: number;
+  recall: number;
+  precision: number;
+  classAccuracy: number;
+  waferAccuracy: number;
+  falseAlarmsPerCleanWafer: number;
+  /** In-spec wafers the gate called unusable (should be 0). */
+  unusable: number;
 }
 
 export interface EvaluationMetrics {
@@ -133,6 +160,17 @@ export interface EvaluationMetrics {
   perClassRecall: Record<string, { truth: number; found: number; recall: number }>;
   /** confusion[trueClass][reportedClass] = count over found defects. */
   confusion: Record<string, Record<string, number>>;
+  /** In-spec wafers (the defect metrics above are over these) and how many the gate refused. */
+  inSpecWafers: number;
+  inSpecUnusable: number;
+  /** Out-of-spec images (truth expects `unusable`) and how many the gate refused. */
+  outOfSpecWafers: number;
+  outOfSpecUnusable: number;
+  /** Defect metrics per artefact kind (`none`: wafers without artefacts). */
+  perArtefact: Record<string, SubsetMetrics>;
+  /** Out-of-spec images per kind and how many were reported unusable. */
+  perOutOfSpec: Record<string, { wafers: number; unusable: number }>;
+  hotPixelsRemoved: number;
 }
 
 export interface EvaluationResult {
@@ -152,6 +190,8 @@ export interface EvaluateOptions {
   /** A model spec (as for the endpoint's --model), built and loaded once; ignored when `detector` is given. */
   model?: string;
   onWafer?: (wafer: WaferEvaluation) => void;
+  /** Put the endpoint's image-quality gate in front of the detector, as the server does (default true). */
+  qualityGate?: boolean;
 }
 
 /** Lot folders under `dir` (or `dir` itself) that hold a truth.json. */
@@ -195,7 +235,67 @@ function safeRatio(a: number, b: number, empty: number): number {
   return b > 0 ? a / b : empty;
 }
 
-export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
+function subsetMetrics(wafers: WaferEvaluation[]): SubsetMetrics {
+  let cleanWafers = 0;
+  let truthDefects = 0;
+  let found = 0;
+  let falseAlarms = 0;
+  let classCorrect = 0;
+  let cleanFalseAlarms = 0;
+  let waferCorrect = 0;
+  let unusable = 0;
+  for (const w of wafers) {
+    const clean = w.truthDefects === 0;
+    truthDefects += w.truthDefects;
+    found += w.score.found;
+    falseAlarms += w.score.falseAlarms;
+    classCorrect += w.score.classCorrect;
+    if (clean) {
+      cleanWafers++;
+      cleanFalseAlarms += w.score.falseAlarms;
+    }
+    if (w.answered === "unusable") unusable++;
+    if (w.answered !== "unusable" && !w.error && clean === (w.reports === 0)) waferCorrect++;
+  }
+  return {
+    wafers: wafers.length,
+    cleanWafers,
+    truthDefects,
+    found,
+    falseAlarms,
+    recall: safeRatio(found, truthDefects, 1),
+    precision: safeRatio(found, found + falseAlarms, 1),
+    classAccuracy: safeRatio(classCorrect, found, 1),
+    waferAccuracy: safeRatio(waferCorrect, wafers.length, 1),
+    falseAlarmsPerCleanWafer: safeRatio(cleanFalseAlarms, cleanWafers, 0),
+    unusable,
+  };
+}
+
+/**
+ * Headline metrics. Defect metrics count in-spec wafers only (an in-spec wafer the gate refused
+ * has all its defects missed); out-of-spec images are scored on being reported unusable.
+ */
+export function summarise(allWafers: WaferEvaluation[]): EvaluationMetrics {
+  const wafers = allWafers.filter((w) => w.expected !== "unusable");
+  const outOfSpec = allWafers.filter((w) => w.expected === "unusable");
+  const perArtefact: Record<string, SubsetMetrics> = {};
+  const kinds = new Set<string>(["none"]);
+  for (const w of wafers) for (const k of w.artefacts ?? []) kinds.add(k);
+  for (const kind of [...kinds].sort()) {
+    const subset = wafers.filter((w) =>
+      kind === "none" ? !w.artefacts?.length : (w.artefacts ?? []).includes(kind),
+    );
+    if (subset.length > 0) perArtefact[kind] = subsetMetrics(subset);
+  }
+  const perOutOfSpec: Record<string, { wafers: number; unusable: number }> = {};
+  for (const w of outOfSpec) {
+    const kind = w.outOfSpec ?? "unknown";
+    const entry = perOutOfSpec[kind] ?? { wafers: 0, unusable: 0 };
+    perOutOfSpec[kind] = entry;
+    entry.wafers++;
+    if (w.answered === "unusable") entry.unusable++;
+  }
   let truthDefects = 0;
   let reports = 0;
   let found = 0;
@@ -213,8 +313,8 @@ export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
     perClass[c] = { truth: 0, found: 0, recall: 0 };
     confusion[c] = Object.fromEntries(DEFECT_CLASSES.map((d) => [d, 0]));
   }
+  for (const w of allWafers) if (w.error) failed++;
   for (const w of wafers) {
-    if (w.error) failed++;
     truthDefects += w.truthDefects;
     reports += w.reports;
     found += w.score.found;
@@ -227,7 +327,7 @@ export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
       cleanWafers++;
       cleanFalseAlarms += w.score.falseAlarms;
     }
-    if (!w.error && clean === (w.reports === 0)) waferCorrect++;
+    if (!w.error && w.answered !== "unusable" && clean === (w.reports === 0)) waferCorrect++;
     for (const [t, r] of w.score.confusion) {
       const row = confusion[t] as Record<string, number>;
       row[r] = (row[r] ?? 0) + 1;
@@ -240,7 +340,7 @@ export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
   for (const entry of Object.values(perClass))
     entry.recall = safeRatio(entry.found, entry.truth, 1);
   return {
-    wafers: wafers.length,
+    wafers: allWafers.length,
     cleanWafers,
     truthDefects,
     reports,
@@ -256,6 +356,13 @@ export function summarise(wafers: WaferEvaluation[]): EvaluationMetrics {
     failedImages: failed,
     perClassRecall: perClass,
     confusion,
+    inSpecWafers: wafers.length,
+    inSpecUnusable: wafers.filter((w) => w.answered === "unusable").length,
+    outOfSpecWafers: outOfSpec.length,
+    outOfSpecUnusable: outOfSpec.filter((w) => w.answered === "unusable").length,
+    perArtefact,
+    perOutOfSpec,
+    hotPixelsRemoved: allWafers.reduce((sum, w) => sum + (w.hotPixelsRemoved ?? 0), 0),
   };
 }
 
@@ -300,7 +407,13 @@ export async function evaluateDirectory(
     }
     const hints = hintsFromLot(lotFile);
     for (const truthWafer of parsedTruth.data.wafers) {
-      const evaluation = await evaluateWafer(lotDir, truthWafer, hints, run);
+      const evaluation = await evaluateWafer(
+        lotDir,
+        truthWafer,
+        hints,
+        run,
+        options.qualityGate ?? true,
+      );
       wafers.push(evaluation);
       options.onWafer?.(evaluation);
     }
@@ -313,8 +426,13 @@ async function evaluateWafer(
   truth: TruthWafer,
   hints: DetectionHints,
   run: NonNullable<EvaluateOptions["detector"]>,
+  qualityGate: boolean,
 ): Promise<WaferEvaluation> {
+  const expected = truth.expected === "unusable" ? ("unusable" as const) : ("inspected" as const);
   const base = {
+    expected,
+    artefacts: truth.artefacts ?? [],
+    ...(truth.outOfSpec ? { outOfSpec: truth.outOfSpec } : {}),
     lot: lotDir,
     fileName: truth.fileName,
     width: truth.width,
@@ -332,13 +450,48 @@ async function evaluateWafer(
     const image = await decodeGray(bytes);
     decodeMs = performance.now() - t;
     t = performance.now();
-    const result = await run(image, hints);
+    const result = qualityGate
+      ? await gatedDetect(image, hints, run)
+      : { status: "inspected" as const, ...(await run(image, hints)) };
     detectMs = performance.now() - t;
-    const score = scoreWafer(truth.defects, result.defects);
-    return { ...base, reports: result.defects.length, score, decodeMs, detectMs };
+    const gate =
+      "quality" in result && result.quality
+        ? {
+            hotPixelsRemoved: result.quality.hotPixelsRemoved,
+            ...(result.status === "unusable"
+              ? { reasons: result.quality.reasons.map((r) => r.message) }
+              : {}),
+          }
+        : {};
+    // An out-of-spec image has no defects to score: it is judged on being refused.
+    const truthDefects = expected === "unusable" ? [] : truth.defects;
+    const reports = expected === "unusable" ? [] : result.defects;
+    const score = scoreWafer(truthDefects, reports);
+    return {
+      ...base,
+      truthDefects: truthDefects.length,
+      truthClasses: truthDefects.map((d) => d.class),
+      answered: result.status,
+      reports: reports.length,
+      score,
+      decodeMs,
+      detectMs,
+      ...gate,
+    };
   } catch (cause) {
-    const score = scoreWafer(truth.defects, []);
-    return { ...base, reports: 0, score, decodeMs, detectMs, error: (cause as Error).message };
+    const truthDefects = expected === "unusable" ? [] : truth.defects;
+    const score = scoreWafer(truthDefects, []);
+    return {
+      ...base,
+      truthDefects: truthDefects.length,
+      truthClasses: truthDefects.map((d) => d.class),
+      answered: "failed",
+      reports: 0,
+      score,
+      decodeMs,
+      detectMs,
+      error: (cause as Error).message,
+    };
   }
 }
 
@@ -359,6 +512,9 @@ export function formatEvaluationTable(result: EvaluationResult): string {
     ["detect ms / image", m.msPerImage.toFixed(1)],
     ["decode ms / image", m.decodeMsPerImage.toFixed(1)],
     ["failed images", String(m.failedImages)],
+    ["in-spec reported unusable", `${m.inSpecUnusable}/${m.inSpecWafers}`],
+    ["out-of-spec reported unusable", `${m.outOfSpecUnusable}/${m.outOfSpecWafers}`],
+    ["hot/dead pixels removed", String(m.hotPixelsRemoved)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [
@@ -377,7 +533,24 @@ export function formatEvaluationTable(result: EvaluationResult): string {
       `  ${cls.padEnd(10)} ${String(entry.found).padStart(5)}/${String(entry.truth).padEnd(5)} ${pct(entry.recall).padStart(8)}   ${reported}`,
     );
   }
+  const artefacts = Object.entries(m.perArtefact);
+  if (artefacts.length > 1 || artefacts[0]?.[0] !== "none") {
+    lines.push("", "  per artefact (in-spec wafers carrying it)");
+    lines.push(`  ${formatArtefactHeader()}`);
+    for (const [kind, a] of artefacts) lines.push(`  ${formatArtefactRow(kind, a)}`);
+  }
+  for (const [kind, o] of Object.entries(m.perOutOfSpec)) {
+    lines.push(`  out of spec: ${kind.padEnd(13)} ${o.unusable}/${o.wafers} reported unusable`);
+  }
   return lines.join("\n");
+}
+
+function formatArtefactHeader(): string {
+  return `${"artefact".padEnd(17)} ${"wafers".padStart(6)} ${"recall".padStart(8)} ${"precision".padStart(9)} ${"class".padStart(8)} ${"FA/clean".padStart(8)} ${"unusable".padStart(8)}`;
+}
+
+function formatArtefactRow(kind: string, a: SubsetMetrics): string {
+  return `${kind.padEnd(17)} ${String(a.wafers).padStart(6)} ${pct(a.recall).padStart(8)} ${pct(a.precision).padStart(9)} ${pct(a.classAccuracy).padStart(8)} ${a.falseAlarmsPerCleanWafer.toFixed(3).padStart(8)} ${String(a.unusable).padStart(8)}`;
 }
 
 interface EvaluateArgs {

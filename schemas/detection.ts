@@ -66,6 +66,8 @@ export const QualitySchema = z.object({
   diameterFraction: z.number().nonnegative().nullable(),
   /** Fitted centre's distance from the frame centre / the shorter side. */
   centreOffsetFraction: z.number().nonnegative().nullable(),
+  /** Share of the fitted disk with the wafer's brightness (a wafer is one surface). */
+  waferInterior: z.number().min(0).max(1).nullable(),
   /** Isolated single-pixel outliers (hot or dead pixels) replaced before detection. */
   hotPixelsRemoved: z.number().int().nonnegative(),
   reasons: z.array(QualityReasonSchema),

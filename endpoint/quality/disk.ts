@@ -2,7 +2,7 @@
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
-const OVERVIEW_SIDE = 256;
+const OVERVIEW_SIDE = 512;
 /** Directions the rim is looked for along. */
 export const RIM_RAYS = 360;
 /** A run of this many overview pixels of the wafer's class marks the rim (not one noisy pixel). */
@@ -37,6 +37,8 @@ export interface DiskFit {
   residual: number | null;
   /** Rim points kept by the robust refit. */
   inliers: RimPoint[];
+  /** Share of the disk (0.9 of its radius) that is of the wafer's brightness class. */
+  interior: number | null;
 }
 
 export function overviewOf(image: GrayImage): Overview {
@@ -187,7 +189,7 @@ export function fitDisk(overview: Overview): DiskFit {
       const y = Math.round(cy0 + dy * t);
       return data[y * width + x] as number;
     };
-    if (isWafer(sample(reach)) || isWafer(sample(reach - 1))) continue;
+    if (isWafer(sample(reach))) continue;
     let run = 0;
     let found = -1;
     for (let t = reach; t >= 0; t -= 0.5) {
@@ -231,5 +233,31 @@ export function fitDisk(overview: Overview): DiskFit {
     }
   }
   const residual = circle ? rmsResidual(inliers, circle) : null;
-  return { contrast, threshold: split.threshold, rim, coverage, circle, residual, inliers };
+  // A wafer is one surface: inside its rim nearly everything is of the wafer's class.
+  let interior: number | null = null;
+  if (circle) {
+    const r = (0.9 * circle.r) / factor;
+    const ocx = (circle.cx + 0.5) / factor - 0.5;
+    const ocy = (circle.cy + 0.5) / factor - 0.5;
+    let inside = 0;
+    let total = 0;
+    for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y++) {
+      const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
+      for (let x = Math.max(0, Math.ceil(ocx - half)); x <= Math.min(width - 1, ocx + half); x++) {
+        total++;
+        if (isWafer(data[y * width + x] as number)) inside++;
+      }
+    }
+    interior = total > 0 ? inside / total : null;
+  }
+  return {
+    contrast,
+    threshold: split.threshold,
+    rim,
+    coverage,
+    circle,
+    residual,
+    inliers,
+    interior,
+  };
 }

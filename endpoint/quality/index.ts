@@ -21,6 +21,7 @@ import {
   MAX_SATURATED_FRACTION,
   MIN_CHUCK_CONTRAST,
   MIN_RIM_COVERAGE,
+  MIN_WAFER_INTERIOR,
 } from "./thresholds.ts";
 
 export * as thresholds from "./thresholds.ts";
@@ -99,6 +100,15 @@ export function assessQuality(image: GrayImage): QualityAssessment {
         message: `the outline is not a round wafer: rim points lie ${(100 * (fit.residual ?? 0)).toFixed(1)}% of the radius (RMS) off the fitted circle`,
       });
     }
+    if (fit.interior !== null && fit.interior < MIN_WAFER_INTERIOR) {
+      reasons.push({
+        measure: "waferInterior",
+        value: round(fit.interior, 4),
+        limit: MIN_WAFER_INTERIOR,
+        unit: "fraction of the disk",
+        message: `not one wafer surface: only ${(100 * fit.interior).toFixed(0)}% of the disk found has the wafer's brightness`,
+      });
+    }
     disk = { cx: circle.cx, cy: circle.cy, r: circle.r };
   }
   // Measured on the wafer inside the rim, or on the central disk the spec guarantees is wafer.
@@ -163,6 +173,7 @@ export function assessQuality(image: GrayImage): QualityAssessment {
       rimResidual: fit.residual === null ? null : round(fit.residual, 5),
       diameterFraction: diameterFraction === null ? null : round(diameterFraction, 4),
       centreOffsetFraction: centreOffsetFraction === null ? null : round(centreOffsetFraction, 4),
+      waferInterior: fit.interior === null ? null : round(fit.interior, 4),
       hotPixelsRemoved: cleaned.removed,
       reasons,
     },

@@ -43,10 +43,18 @@ export const DIAMETER_FRACTION_RANGE: readonly [number, number] = [0.7, 1.05];
 export const MAX_CENTRE_OFFSET_FRACTION = 0.06;
 
 /**
- * A rim must be seen on at least this share of the directions from the centre: a disk that
- * leaves the frame by 1% still shows most of its rim, a frame of texture shows none.
+ * A rim must be seen on at least this share of the directions from the centre. At the spec's
+ * extreme (98% of the frame, 3% off centre, leaving it by 1%) over half of the rim is still in
+ * the frame; a frame of noise or texture has no rim to find.
  */
-export const MIN_RIM_COVERAGE = 0.5;
+export const MIN_RIM_COVERAGE = 0.3;
+
+/**
+ * Inside the rim, a wafer is one surface: dies, streets and motif all differ from the chuck by
+ * the spec's 20% of full scale, and the largest defect (a 300 px stain at 2048 px) covers under
+ * 2% of the disk. A checkerboard or other picture fills a "disk" with both classes.
+ */
+export const MIN_WAFER_INTERIOR = 0.9;
 
 /**
  * Hot or dead pixels (the spec's camera faults, up to 50 per image) differ from all 8 neighbours
