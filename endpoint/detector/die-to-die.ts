@@ -123,6 +123,8 @@ export function dieToDieResidual(
   out: Float32Array,
   /** Working space of the map's size (overwritten). */
   scratch: Float32Array,
+  /** When given, set to 1 where some reference is extrapolated (near the rim), else 0. */
+  edgeMask?: Uint8Array,
 ): void {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
@@ -167,6 +169,7 @@ export function dieToDieResidual(
   const lower2 = new Int32Array(8);
   const upper2 = new Int32Array(8);
   out.fill(0);
+  edgeMask?.fill(0);
   for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
     const ddy = y - cy;
     const half = Math.sqrt(Math.max(0, r * r - ddy * ddy));
@@ -202,6 +205,7 @@ export function dieToDieResidual(
         x = runTo;
         continue;
       }
+      if (edgeMask) edgeMask[y * width + x] = 1;
       out[y * width + x] = edgePixel(
         data,
         width,
@@ -339,4 +343,93 @@ function edgePixel(
   }
   if (n === 0) return 0;
   return n >= 3 ? secondSigned : bestSigned;
+}
+
+/**
+ * Removes each die's own level offset from the residual: dies of one reticle field differ in
+ * level (by up to +-0.75% by the spec), which the die-to-die comparison reads as a whole die
+ * standing out. The offset is the median residual over the die's cell (robust to defects
+ * covering less than half of it), clamped to what the spec allows between two dies, so a
+ * stain covering whole dies keeps all but that much of its contrast. Only where every
+ * reference is a pair average: near the rim (edgeMask) the offset is not one number per die.
+ * `phase` is the offset (map px, along each lattice unit vector from the disk centre) of a
+ * street centre line, as the lattice measures it; cells run street to street.
+ */
+export function levelDies(
+  residual: Float32Array,
+  width: number,
+  a: Vector,
+  b: Vector,
+  phase: { a: number; b: number },
+  region: DiskRegion,
+  maxOffset: number,
+  /** 1 where some reference is extrapolated, not a pair average (from dieToDieResidual). */
+  edgeMask: Uint8Array,
+): void {
+  const la = Math.hypot(a.x, a.y);
+  const lb = Math.hypot(b.x, b.y);
+  const { cx, cy, r } = region;
+  // Cell coordinates in the lattice basis (a and b need not be orthogonal): solve p = s a + t b.
+  const det = a.x * b.y - a.y * b.x;
+  if (Math.abs(det) < 1e-9) return;
+  const sOffset = phase.a / la;
+  const tOffset = phase.b / lb;
+  const cells = Math.ceil((2 * r) / Math.min(la, lb)) + 4;
+  const half = Math.floor(cells / 2);
+  const key = (x: number, y: number): number => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const s = (dx * b.y - dy * b.x) / det - sOffset;
+    const t = (a.x * dy - a.y * dx) / det - tOffset;
+    const i = Math.floor(s) + half;
+    const j = Math.floor(t) + half;
+    // A die crossing the edge zone has two references (pair, extrapolation): two offsets.
+    const zone = edgeMask[y * width + x] as number;
+    return i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i) + zone;
+  };
+  // Sampled every other pixel: a die holds hundreds of map pixels at the smallest pitch.
+  const samples = new Map<number, number[]>();
+
+  const y0 = Math.max(0, Math.ceil(cy - r));
+  const y1 = Math.floor(cy + r);
+  for (let y = y0; y <= y1; y += 2) {
+    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
+      const k = key(x, y);
+      if (k < 0) continue;
+      let list = samples.get(k);
+      if (!list) {
+        list = [];
+        samples.set(k, list);
+      }
+      list.push(residual[y * width + x] as number);
+    }
+  }
+
+  const offsets = new Map<number, number>();
+  const minSamples = 0.05 * ((la * lb) / 4);
+  for (const [k, list] of samples) {
+    if (list.length < minSamples) continue;
+    list.sort((p, q) => p - q);
+    const median = list[Math.floor(list.length / 2)] as number;
+    // In the edge zone the references change from pixel to pixel (pairs along some
+    // directions, extrapolations along others): no single die offset there. Left as it is.
+    if (k % 2 === 1) continue;
+    const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
+    if (clamped !== 0) offsets.set(k, clamped);
+  }
+  if (offsets.size === 0) return;
+  for (let y = y0; y <= y1; y++) {
+    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
+      const offset = offsets.get(key(x, y));
+      if (offset === undefined) continue;
+      // Shrunk towards zero, never past it nor grown: where the edge allowance forgave a
+      // pixel (residual 0), the die's offset lies within what was forgiven.
+      const i = y * width + x;
+      const v = residual[i] as number;
+      residual[i] =
+        offset > 0 ? (v > 0 ? Math.max(0, v - offset) : v) : v < 0 ? Math.min(0, v - offset) : v;
+    }
+  }
 }

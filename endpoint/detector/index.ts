@@ -22,7 +22,7 @@ import {
   measureBlob,
   mergeFragments,
 } from "./classify.ts";
-import { dieToDieResidual } from "./die-to-die.ts";
+import { dieToDieResidual, levelDies } from "./die-to-die.ts";
 import { InvalidHintsError, InvalidImageError } from "./errors.ts";
 import {
   type Circle,
@@ -364,6 +364,7 @@ function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Latt
   const smoothMap = new Float32Array(work.width * work.height);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(work.width * work.height);
+  const edgeMask = new Uint8Array(work.width * work.height);
   dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,
@@ -373,6 +374,18 @@ function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Latt
     DETECTION.binomialNoiseGain * noise.sigmaMap,
     residual,
     new Float32Array(work.width * work.height),
+    edgeMask,
+  );
+  // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
+  levelDies(
+    residual,
+    work.width,
+    lattice.a,
+    lattice.b,
+    lattice.streetPhase,
+    wafer.analysis,
+    2 * SPEC.reticleLevelShare * Math.abs(noise.level),
+    edgeMask,
   );
   return residual;
 }

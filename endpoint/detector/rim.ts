@@ -52,7 +52,7 @@ export function rimRadiusAt(shape: RimShape, phi: number): number {
  * biweight at 4.685 robust sigmas): the notch and chips are a few % of the rays and get
  * weight 0, so the model follows the disk, not its bites.
  */
-export function fitRimShape(rim: RimProfile, r0: number, order = RIM.shapeOrder): RimShape {
+export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.shapeOrder): RimShape {
   const n = rim.radii.length;
   const m = 1 + 2 * order;
   const weights = new Float64Array(n);

@@ -9,7 +9,7 @@ import {
   mergeFragments,
   voidEdgeWidthPx,
 } from "../../endpoint/detector/classify.ts";
-import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual, levelDies } from "../../endpoint/detector/die-to-die.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
@@ -204,13 +204,15 @@ describe("die-to-die and thresholds", () => {
   it("a particle stands out of its die by its own contrast; its neighbours do not echo it", () => {
     const map = patternedMap(size, 24, 2, motif, 0, 1);
     const at = (x: number, y: number) => y * size + x;
-    for (const [dx, dy] of [
+    const spot: Array<[number, number]> = [
       [0, 0],
       [1, 0],
       [0, 1],
       [1, 1],
-    ])
-      map.data[at(170 + dx, 150 + dy)] += 80;
+    ];
+    for (const [dx, dy] of spot) {
+      map.data[at(170 + dx, 150 + dy)] = (map.data[at(170 + dx, 150 + dy)] as number) + 80;
+    }
     const out = new Float32Array(size * size);
     dieToDieResidual(
       map,
@@ -223,14 +225,75 @@ describe("die-to-die and thresholds", () => {
       new Float32Array(size * size),
     );
     assert.ok((out[at(170, 150)] as number) > 70, `particle residual ${out[at(170, 150)]}`);
-    for (const [nx, ny] of [
+    const neighbours: Array<[number, number]> = [
       [194, 150],
       [146, 150],
       [170, 174],
       [170, 126],
-    ]) {
+    ];
+    for (const [nx, ny] of neighbours) {
       assert.ok(Math.abs(out[at(nx, ny)] as number) < 5, `echo at ${nx},${ny}: ${out[at(nx, ny)]}`);
     }
+  });
+
+  it("dies of a 2 x 2 reticle field at +-0.75% do not stand out once levelled (away from the rim); a particle still does", () => {
+    const map = patternedMap(size, 24, 2, motif, 0, 1);
+    // Street centre lines at x, y = 24k + 0.5: the reticle field is 2 x 2 dies.
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const field =
+          (Math.floor((x + 0.5 - 1) / 24) % 2) + 2 * (Math.floor((y + 0.5 - 1) / 24) % 2);
+        map.data[y * size + x] =
+          (map.data[y * size + x] as number) * (1 + [0.0075, -0.0075, -0.004, 0.005][field]!);
+      }
+    }
+    const at = (x: number, y: number) => y * size + x;
+    map.data[at(170, 150)] = (map.data[at(170, 150)] as number) + 60;
+    const out = new Float32Array(size * size);
+    const edgeMask = new Uint8Array(size * size);
+    dieToDieResidual(
+      map,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+      region,
+      155,
+      1,
+      out,
+      new Float32Array(size * size),
+      edgeMask,
+    );
+    // Pixels (away from the particle and the rim zone) whose residual exceeds 2, a level step
+    // of 0.2% of the die level: every die of the field before levelling.
+    const standingOut = (residual: Float32Array) => {
+      let n = 0;
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          if (Math.hypot(x - 170, y - 150) < 4 || Math.hypot(x - 160, y - 160) > 150) continue;
+          if (edgeMask[at(x, y)] === 0 && Math.abs(residual[at(x, y)] as number) > 2) n++;
+        }
+      }
+      return n;
+    };
+    const before = standingOut(out);
+    assert.ok(before > 10_000, `${before} pixels stand out before levelling`);
+    // Streets cover pixels 24k and 24k + 1 (centre line 24k + 0.5); the disk centre is 160,
+    // so a street centre line lies (144.5 - 160) mod 24 = 8.5 px along both axes from it.
+    levelDies(
+      out,
+      size,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+      { a: 8.5, b: 8.5 },
+      region,
+      0.015 * 1000,
+      edgeMask,
+    );
+    const after = standingOut(out);
+    assert.ok(
+      after < 0.01 * before,
+      `${after} pixels stand out after levelling (${before} before)`,
+    );
+    assert.ok((out[at(170, 150)] as number) > 45, `particle ${out[at(170, 150)]}`);
   });
 
   it("measures the residual's noise sigma from its tail (Gaussian noise of sigma 3)", () => {
