@@ -48,12 +48,16 @@ export async function executionEnded(
     return { outcome: "ignored", reason: `status ${status} is not an end without a report` };
   }
   const endStatus = status as (typeof EXECUTION_END_STATUSES)[number];
-  const images = ManifestImageSchema.array().safeParse(parsedInput(detail.input).images);
+  const input = parsedInput(detail.input);
+  // Whatever the execution input carries to name the lot's images: the list, or the manifest's key.
+  const images = ManifestImageSchema.array().safeParse(input.images);
+  const manifestKey = typeof input.manifestKey === "string" ? input.manifestKey : undefined;
   return failLot(
     {
       lotId: lotIdOf(event),
       executionId: detail.executionArn,
       ...(images.success ? { images: images.data } : {}),
+      ...(manifestKey ? { manifestKey } : {}),
       error: {
         Error: detail.error || DEFAULT_ERROR[endStatus],
         Cause: detail.cause || `execution ${detail.name} ended ${endStatus}`,

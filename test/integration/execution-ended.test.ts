@@ -147,17 +147,21 @@ describe("an execution that ends without a report", () => {
       bytes: bytes.length,
       contentType: "image/png",
     };
-    const sfn = createSfnClient();
-    const started = await sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: stack.names.stateMachineArn,
-        name: lotId,
-        input: JSON.stringify({
-          lotId,
-          manifestKey: `lots/${lotId}/manifest.json`,
-          metadata: {},
-          images: [image],
-        }),
+    // The real path: the manifest lands, the trigger runs StartLot, StartLot starts the execution.
+    const manifest = {
+      schemaVersion: 1,
+      lotId,
+      createdAt: new Date().toISOString(),
+      source: { agent: "execution-ended.test" },
+      metadata: {},
+      images: [image],
+    };
+    await createS3Client().send(
+      new PutObjectCommand({
+        Bucket: stack.names.bucket,
+        Key: `lots/${lotId}/manifest.json`,
+        Body: JSON.stringify(manifest),
+        ContentType: "application/json",
       }),
     );
     // DetectDefects has called the endpoint, which never answers: the lot is in the Map.
@@ -171,7 +175,8 @@ describe("an execution that ends without a report", () => {
         );
       }),
     ]).finally(() => clearTimeout(timer));
-    await sfn.send(new StopExecutionCommand({ executionArn: started.executionArn }));
+    const executionArn = `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`;
+    await createSfnClient().send(new StopExecutionCommand({ executionArn }));
     const outcome = await stack.waitForExecution(lotId, 60_000);
     assert.equal(outcome.status, "ABORTED");
     await waitForDelivery(lotId, "ABORTED");
