@@ -59,6 +59,8 @@ describe("built functions (.aws-sam/build)", () => {
       const { stdout, stderr } = await run(NODE, [join(scratch, "load.mjs"), bundle], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
         cwd: scratch,
+        // Node prints the throwing line, and a minified bundle's line is long.
+        maxBuffer: 64 * 1024 * 1024,
       });
       return { ok: true, output: stdout + stderr };
     } catch (error) {
@@ -102,7 +104,8 @@ describe("built functions (.aws-sam/build)", () => {
 
   it("fails only on configuration validation when the environment is empty", async () => {
     for (const fn of built.values()) {
-      const loaded = await load(stage(fn), {});
+      // Nothing but the template's NODE_OPTIONS, so the error points at TypeScript, not a minified line.
+      const loaded = await load(stage(fn), { NODE_OPTIONS: "--enable-source-maps" });
       assert.ok(!loaded.ok, `${fn.logicalId} refuses to start without its configuration`);
       const summary = `${fn.logicalId}: ${loaded.output.slice(-600)}`;
       assert.match(loaded.output, /\bConfigError\b/, summary);
