@@ -6,7 +6,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { BUILD_DIR, type BuiltFunction, loadBuiltFunctions } from "../../infra/build-layout.ts";
+import {
+  BUILD_DIR,
+  type BuiltFunction,
+  buildProblem,
+  loadBuiltFunctions,
+} from "../../infra/build-layout.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
 import { buildLocalModel } from "../../local/model.ts";
 import { esbuildArguments } from "../../scripts/build.ts";
@@ -81,6 +86,13 @@ describe("built functions (.aws-sam/build)", () => {
       assert.equal(builtTemplate.Resources[fn.logicalId]?.Properties?.CodeUri, fn.logicalId);
     }
     assert.equal(builtTemplate.Resources.SharpLayer?.Properties?.ContentUri, "SharpLayer");
+  });
+
+  it("is current, and would be called stale once the template changes", () => {
+    assert.equal(buildProblem(TEMPLATE_PATH), undefined);
+    const changed = join(scratch, "template.yaml");
+    writeFileSync(changed, `${readFileSync(TEMPLATE_PATH, "utf8")}# one more line\n`);
+    assert.match(buildProblem(changed) ?? "", /older than template\.yaml.*run npm run build/);
   });
 
   it("ships sharp's linux-x64 glibc binaries in the layer, whatever the build host", () => {

@@ -176,3 +176,24 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
     assert.match(unknown.stderr, /no function 'NoSuchFunction'.*StartLotFunction/);
   });
 });
+
+describe("waferflow invoke without a running stack", () => {
+  it("starts a stack of its own for the one invocation", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-invoke-own-"));
+    try {
+      const run = await waferflow([
+        "invoke",
+        "RecordLotFunction",
+        "-e",
+        join(EVENTS_DIR, "record-lot.json"),
+        "--data-dir",
+        join(dir, "nobody-runs-here"),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /no running stack holds .*starting one on a temporary dir/);
+      assert.deepEqual(JSON.parse(run.stdout), { lotId: "E2E-FIX-1", images: 6 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
