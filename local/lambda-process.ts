@@ -143,7 +143,9 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
         child.on("message", (message: ChildMessage) => {
           if (message.type === "ready") resolveReady();
           else if (message.type === "init-error") initFailure = message;
-          else if ("id" in message && sandbox.pending && message.id === sandbox.pending.id) {
+          // A sandbox whose code crashed is about to exit: never hand it out again.
+          if (message.type === "crash") sandbox.dead = true;
+          if ("id" in message && sandbox.pending && message.id === sandbox.pending.id) {
             sandbox.pending.settle(message);
           }
         });

@@ -51,8 +51,41 @@ export function envVarsFile(template: Template): Record<string, Record<string, s
   return file;
 }
 
-/** Every file of events/, by name, as JSON text; `bucket` defaults to the local stack's lot bucket. */
-export async function makeEvents(options: { bucket?: string } = {}): Promise<Map<string, string>> {
+function fillPlaceholders(
+  file: Record<string, Record<string, string>>,
+  outputs: Record<string, string> | undefined,
+): Record<string, Record<string, string>> {
+  if (!outputs) return file;
+  return Object.fromEntries(
+    Object.entries(file).map(([section, variables]) => [
+      section,
+      Object.fromEntries(
+        Object.entries(variables).map(([name, value]) => [
+          name,
+          value.replace(/\$\{(\w+)\}/g, (whole, key: string) => outputs[key] ?? whole),
+        ]),
+      ),
+    ]),
+  );
+}
+
+/** `aws cloudformation describe-stacks --query Stacks[0].Outputs` as OutputKey to OutputValue. */
+function readStackOutputs(path: string): Record<string, string> {
+  const outputs = JSON.parse(readFileSync(path, "utf8")) as Array<{
+    OutputKey: string;
+    OutputValue: string;
+  }>;
+  if (!Array.isArray(outputs)) throw new Error(`${path}: expected the stack's Outputs list`);
+  return Object.fromEntries(outputs.map((output) => [output.OutputKey, output.OutputValue]));
+}
+
+/**
+ * Every file of events/, by name, as JSON text. `bucket` defaults to the local stack's lot bucket;
+ * `stackOutputs` (OutputKey to OutputValue of a deployed stack) fills env.json's placeholders.
+ */
+export async function makeEvents(
+  options: { bucket?: string; stackOutputs?: Record<string, string> } = {},
+): Promise<Map<string, string>> {
   const template = loadTemplate(TEMPLATE_PATH);
   const model = buildLocalModel(template, TEMPLATE_PATH);
   const bucket = options.bucket ?? model.buckets.find((b) => b.logicalId === "LotBucket")?.name;
@@ -92,7 +125,8 @@ export async function makeEvents(options: { bucket?: string } = {}): Promise<Map
   if (!first) throw new Error("the fixture lot has no images");
   // What PreprocessImage writes for the first image, so DetectDefects gets the real sizes and scale.
   const { png, info } = await preprocessBytes(readFileSync(join(LOT_DIR, first.fileName)));
-  const executionId = `${stateMachine.arn.replace(":stateMachine:", ":execution:")}:${lotId}`;
+  const stateMachineArn = options.stackOutputs?.LotStateMachineArn ?? stateMachine.arn;
+  const executionId = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`;
   const defectsOf = (fileName: string) =>
     truth.wafers.find((wafer) => wafer.fileName === fileName)?.defects.length ?? 0;
 
@@ -158,7 +192,7 @@ export async function makeEvents(options: { bucket?: string } = {}): Promise<Map
       images,
       error: { Error: "States.Timeout", Cause: "the lot did not finish within 3600 s" },
     },
-    env: envVarsFile(template),
+    env: fillPlaceholders(envVarsFile(template), options.stackOutputs),
   };
   return new Map(
     Object.entries(events).map(([name, event]) => [
@@ -170,10 +204,20 @@ export async function makeEvents(options: { bucket?: string } = {}): Promise<Map
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { values } = parseArgs({
-    options: { out: { type: "string" }, bucket: { type: "string" } },
+    options: {
+      out: { type: "string" },
+      bucket: { type: "string" },
+      "stack-outputs": { type: "string" },
+    },
   });
   const out = resolve(values.out ?? EVENTS_DIR);
-  const files = await makeEvents({ bucket: values.bucket });
+  const stackOutputs = values["stack-outputs"]
+    ? readStackOutputs(values["stack-outputs"])
+    : undefined;
+  const files = await makeEvents({
+    bucket: values.bucket ?? stackOutputs?.LotBucketName,
+    stackOutputs,
+  });
   mkdirSync(out, { recursive: true });
   for (const [name, text] of files) writeFileSync(join(out, name), text);
   console.log(`wrote ${[...files.keys()].join(", ")} to ${relative(process.cwd(), out) || "."}`);

@@ -6,7 +6,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { BUILD_DIR, type BuiltFunction, loadBuiltFunctions } from "../../infra/build-layout.ts";
+import {
+  BUILD_DIR,
+  type BuiltFunction,
+  buildProblem,
+  loadBuiltFunctions,
+} from "../../infra/build-layout.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
 import { buildLocalModel } from "../../local/model.ts";
 import { esbuildArguments } from "../../scripts/build.ts";
@@ -59,6 +64,8 @@ describe("built functions (.aws-sam/build)", () => {
       const { stdout, stderr } = await run(NODE, [join(scratch, "load.mjs"), bundle], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
         cwd: scratch,
+        // Node prints the throwing line, and a minified bundle's line is long.
+        maxBuffer: 64 * 1024 * 1024,
       });
       return { ok: true, output: stdout + stderr };
     } catch (error) {
@@ -79,6 +86,13 @@ describe("built functions (.aws-sam/build)", () => {
       assert.equal(builtTemplate.Resources[fn.logicalId]?.Properties?.CodeUri, fn.logicalId);
     }
     assert.equal(builtTemplate.Resources.SharpLayer?.Properties?.ContentUri, "SharpLayer");
+  });
+
+  it("is current, and would be called stale once the template changes", () => {
+    assert.equal(buildProblem(TEMPLATE_PATH), undefined);
+    const changed = join(scratch, "template.yaml");
+    writeFileSync(changed, `${readFileSync(TEMPLATE_PATH, "utf8")}# one more line\n`);
+    assert.match(buildProblem(changed) ?? "", /older than template\.yaml.*run npm run build/);
   });
 
   it("ships sharp's linux-x64 glibc binaries in the layer, whatever the build host", () => {
@@ -102,7 +116,8 @@ describe("built functions (.aws-sam/build)", () => {
 
   it("fails only on configuration validation when the environment is empty", async () => {
     for (const fn of built.values()) {
-      const loaded = await load(stage(fn), {});
+      // Nothing but the template's NODE_OPTIONS, so the error points at TypeScript, not a minified line.
+      const loaded = await load(stage(fn), { NODE_OPTIONS: "--enable-source-maps" });
       assert.ok(!loaded.ok, `${fn.logicalId} refuses to start without its configuration`);
       const summary = `${fn.logicalId}: ${loaded.output.slice(-600)}`;
       assert.match(loaded.output, /\bConfigError\b/, summary);

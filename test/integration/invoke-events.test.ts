@@ -119,16 +119,22 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
 
   it("replays every event successfully through the built functions", async () => {
     const dataDir = endpoints.dataDir;
+    // Independent of each other (every object they name exists): run side by side to keep CI short.
+    const runs = await Promise.all(
+      Object.entries(EVENT_FUNCTIONS).map(async ([file, logicalId]) => {
+        const run = await waferflow([
+          "invoke",
+          logicalId,
+          "-e",
+          join(EVENTS_DIR, file),
+          "--data-dir",
+          dataDir,
+        ]);
+        return { file, logicalId, run };
+      }),
+    );
     const results: Record<string, unknown> = {};
-    for (const [file, logicalId] of Object.entries(EVENT_FUNCTIONS)) {
-      const run = await waferflow([
-        "invoke",
-        logicalId,
-        "-e",
-        join(EVENTS_DIR, file),
-        "--data-dir",
-        dataDir,
-      ]);
+    for (const { file, logicalId, run } of runs) {
       assert.equal(run.code, 0, `${logicalId} with events/${file}: ${run.stderr}`);
       assert.match(run.stderr, /using the local stack of process/, "the running stack was used");
       results[file] = JSON.parse(run.stdout) as unknown;
@@ -174,5 +180,26 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
     ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no function 'NoSuchFunction'.*StartLotFunction/);
+  });
+});
+
+describe("waferflow invoke without a running stack", () => {
+  it("starts a stack of its own for the one invocation", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-invoke-own-"));
+    try {
+      const run = await waferflow([
+        "invoke",
+        "RecordLotFunction",
+        "-e",
+        join(EVENTS_DIR, "record-lot.json"),
+        "--data-dir",
+        join(dir, "nobody-runs-here"),
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /no running stack holds .*starting one on a temporary dir/);
+      assert.deepEqual(JSON.parse(run.stdout), { lotId: "E2E-FIX-1", images: 6 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
