@@ -51,6 +51,8 @@ function summary(record: ExecutionRecord) {
     status: record.status,
     startDate: epochSeconds(record.startDate),
     ...(record.stopDate ? { stopDate: epochSeconds(record.stopDate) } : {}),
+    ...(record.redriveCount ? { redriveCount: record.redriveCount } : {}),
+    ...(record.redriveDate ? { redriveDate: epochSeconds(record.redriveDate) } : {}),
   };
 }
 
@@ -68,6 +70,7 @@ function describe(record: ExecutionRecord) {
 }
 
 function operations(engine: ExecutionEngine) {
+  const options = { redrive: (arn: string) => engine.redrive(arn) };
   const machine = (arn: string) => {
     const found = engine.stateMachines.find((sm) => sm.arn === arn);
     if (!found) {
@@ -105,6 +108,10 @@ function operations(engine: ExecutionEngine) {
         text(body, "cause"),
       );
       return { stopDate: epochSeconds(record.stopDate ?? new Date().toISOString()) };
+    },
+    RedriveExecution(body: Record<string, unknown>) {
+      const record = options.redrive(text(body, "executionArn", true));
+      return { redriveDate: epochSeconds(record.redriveDate ?? new Date().toISOString()) };
     },
     GetExecutionHistory(body: Record<string, unknown>) {
       const record = engine.get(text(body, "executionArn", true));

@@ -272,6 +272,8 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       log,
     });
 
+    // Only now can the executions a stop or crash cut off run again: their handlers need it all.
+    engine.resumeInterrupted();
     const runningEngine = engine;
     let stopped: Promise<void> | undefined;
     log(
