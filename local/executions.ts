@@ -738,7 +738,8 @@ export function createExecutionEngine(options: {
           Object.assign(record, {
             status: "ABORTED",
             error: LOCAL_STACK_STOPPED,
-            cause: "the local stack was stopped while this execution was running; it resumes when the stack starts again",
+            cause:
+              "the local stack was stopped while this execution was running; it resumes when the stack starts again",
           });
         }
         abort();

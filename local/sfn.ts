@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
-import { closeServer, listen, readBody } from "./http.ts";
+import { closeServer, listen, readBodyBytes, requireSignature } from "./http.ts";
+import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
 
 export interface LocalSfn {
   url: string;
@@ -151,6 +152,7 @@ function operations(engine: ExecutionEngine) {
 export async function startSfn(options: {
   port: number;
   engine: ExecutionEngine;
+  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSfn> {
   const handlers: Record<string, (body: Record<string, unknown>) => unknown> = operations(
@@ -158,6 +160,8 @@ export async function startSfn(options: {
   );
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const bytes = await readBodyBytes(request, MAX_REQUEST_BYTES);
+    requireSignature(request, bytes, options.credentials, jsonProtocolError);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
     const handler = handlers[operation];
@@ -167,7 +171,7 @@ export async function startSfn(options: {
         `The local Step Functions does not support '${target}'`,
       );
     }
-    const raw = await readBody(request, MAX_REQUEST_BYTES);
+    const raw = bytes.toString("utf8");
     let body: unknown;
     try {
       body = raw ? JSON.parse(raw) : {};

@@ -10,6 +10,7 @@ import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
 import { createLambdaInvoker } from "./lambda.ts";
 import { buildLocalModel, LOCAL_REGION, type LocalModel } from "./model.ts";
 import { startS3 } from "./s3.ts";
+import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
 import { createTrigger, type Trigger } from "./trigger.ts";
@@ -26,6 +27,18 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Start the SageMaker model server (endpoint/server.ts); default true. */
   startEndpoint?: boolean;
+  /**
+   * How many times the local EventBridge delivers each matching event (default 1). EventBridge
+   * delivers at least once; fault tests use 3 to prove a duplicate does no harm.
+   */
+  eventDeliveries?: number;
+}
+
+export interface LocalStackFaults {
+  /** The next `times` InvokeEndpoint calls answer HTTP 400 ThrottlingException. */
+  throttleEndpoint(times: number): void;
+  /** Stops the model server: InvokeEndpoint then answers 503 ServiceUnavailable, as with a dead container. */
+  stopModelServer(): Promise<void>;
 }
 
 export interface ExecutionOutcome {
@@ -47,6 +60,8 @@ export interface LocalStack {
     endpointName: string;
   };
   dataDir: string;
+  /** Real faults, injected into the running stack (for fault tests and drills). */
+  faults: LocalStackFaults;
   onMessage(topic: "reports" | "alerts", listener: (message: PublishedMessage) => void): () => void;
   waitForExecution(name: string, timeoutMs?: number): Promise<ExecutionOutcome>;
   stop(): Promise<void>;
@@ -165,6 +180,10 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   const unlockDataDir = lockDataDir(dataDir);
   const ports = options.ports ?? {};
   const stoppers: Array<() => Promise<void>> = [];
+  const noEndpoint = () => {
+    throw new LocalStackError("the stack was started without the model endpoint");
+  };
+  const faults: LocalStackFaults = { throttleEndpoint: noEndpoint, stopModelServer: noEndpoint };
   let engine: ExecutionEngine | undefined;
   let trigger: Trigger | undefined;
   const previousEnv = new Map<string, string | undefined>();
@@ -189,6 +208,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.s3 ?? 0,
       directory: join(dataDir, "s3"),
       buckets: model.buckets.map((bucket) => bucket.name),
+      credentials: LOCAL_CREDENTIALS,
       onObjectCreated: (object) => trigger?.onObjectCreated(object),
       log,
     });
@@ -198,9 +218,16 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       directory: ephemeral ? undefined : join(dataDir, "dynamodb"),
       tables: model.tables,
       credentials: LOCAL_CREDENTIALS,
+      log,
     });
     stoppers.push(dynamodb.stop);
-    const sns = await startSns({ port: ports.sns ?? 0, dataDir, topics: model.topics, log });
+    const sns = await startSns({
+      port: ports.sns ?? 0,
+      dataDir,
+      topics: model.topics,
+      credentials: LOCAL_CREDENTIALS,
+      log,
+    });
     stoppers.push(sns.stop);
 
     let sagemakerUrl = "";
@@ -212,14 +239,34 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       } catch (cause) {
         throw new ServiceStartError(`cannot load the model server ${modulePath}`, { cause });
       }
+      // The model server has no idea of AWS signatures: it listens on a private port behind a
+      // front that checks them on the runtime API path (and can inject faults).
       const endpoint = await endpointModule.startEndpointServer({
-        port: ports.endpoint ?? 0,
+        port: 0,
         host: "127.0.0.1",
         endpointName: model.endpointName,
         log: (line) => log(`endpoint: ${line}`),
       });
-      stoppers.push(() => endpoint.close());
-      sagemakerUrl = `http://127.0.0.1:${endpoint.port}`;
+      let endpointRunning = true;
+      const stopModelServer = async () => {
+        if (!endpointRunning) return;
+        endpointRunning = false;
+        await endpoint.close();
+      };
+      stoppers.push(stopModelServer);
+      const front = await startSageMakerFront({
+        port: ports.endpoint ?? 0,
+        modelPort: endpoint.port,
+        credentials: LOCAL_CREDENTIALS,
+        log,
+      });
+      stoppers.push(front.stop);
+      sagemakerUrl = front.url;
+      faults.throttleEndpoint = (times) => front.throttle(times);
+      faults.stopModelServer = async () => {
+        front.setModelPort(undefined);
+        await stopModelServer();
+      };
     }
 
     const env: Record<string, string> = {
@@ -249,7 +296,12 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       dataDir,
       log,
     });
-    const sfn = await startSfn({ port: ports.sfn ?? 0, engine, log });
+    const sfn = await startSfn({
+      port: ports.sfn ?? 0,
+      engine,
+      credentials: LOCAL_CREDENTIALS,
+      log,
+    });
     stoppers.push(sfn.stop);
     env.AWS_ENDPOINT_URL_SFN = sfn.url;
 
@@ -270,6 +322,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       functions: model.functions,
       invoker,
       log,
+      ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
     });
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.
@@ -290,6 +343,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       },
       names,
       dataDir,
+      faults,
       onMessage(topic, listener) {
         return sns.subscribe(
           topic === "reports" ? names.reportTopicArn : names.alertTopicArn,

@@ -164,6 +164,8 @@ export function createTrigger(options: {
   invoker: LambdaInvoker;
   log: (line: string) => void;
   retryDelaysMs?: number[];
+  /** Copies of each event delivered at once (at-least-once delivery; default 1). */
+  deliveries?: number;
 }): Trigger {
   const retryDelaysMs = options.retryDelaysMs ?? ASYNC_RETRY_DELAYS_MS;
   const inFlight = new Set<Promise<void>>();
@@ -216,7 +218,9 @@ export function createTrigger(options: {
         );
         // Like EventBridge, deliver after S3 has answered, never inside the PUT.
         setImmediate(() => {
-          if (!draining) deliver(fn, rule, object, event, 1);
+          for (let copy = 0; copy < (options.deliveries ?? 1); copy++) {
+            if (!draining) deliver(fn, rule, object, event, 1);
+          }
         });
       }
     },
