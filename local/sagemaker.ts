@@ -45,6 +45,7 @@ export async function startSageMakerFront(options: {
     intercept: () => {
       if (throttlesLeft <= 0) return undefined;
       throttlesLeft -= 1;
+      options.log(`sagemaker: fault injected: ThrottlingException (${throttlesLeft} more to come)`);
       return restJsonError("ThrottlingException", 400, "Rate exceeded");
     },
     // What InvokeEndpoint answers when the model container does not.

@@ -217,6 +217,8 @@ export function createTrigger(options: {
           `events: ${rule.id} matched s3://${object.bucket}/${object.key} -> ${fn.logicalId}`,
         );
         // Like EventBridge, deliver after S3 has answered, never inside the PUT.
+        const copies = options.deliveries ?? 1;
+        if (copies > 1) options.log(`events: delivering ${copies} copies of the event at once`);
         setImmediate(() => {
           for (let copy = 0; copy < (options.deliveries ?? 1); copy++) {
             if (!draining) deliver(fn, rule, object, event, 1);
