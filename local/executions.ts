@@ -479,16 +479,15 @@ export function createExecutionEngine(options: {
         // A redriven execution's history goes on from where it ended; the library's own
         // ExecutionStarted of the resumed run is not a new start.
         if (from.stateName !== undefined && event.type === "ExecutionStarted") continue;
-        // The data limit already ended it; the library reports that as an abort.
-        if (event.type === "ExecutionAborted" && record.error === "States.DataLimitExceeded") {
-          continue;
-        }
+        // Once the data limit has ended it, nothing more happened as far as AWS would show.
+        if (record.error === "States.DataLimitExceeded") continue;
         if (event.type === "StateExited" || event.type === "StateEntered") {
           const data = event.type === "StateExited" ? event.state.output : event.state.input;
           const bytes = payloadBytes(data);
           if (bytes > MAX_PAYLOAD_BYTES) {
             failOnDataLimit(record, event.state.name, bytes);
             execution.abort();
+            continue;
           }
         }
         const entry = historyEntry(raw);
