@@ -1,7 +1,7 @@
 // Runs Step Functions executions of the template's state machines with aws-local-stepfunctions, task states wired to our handlers.
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -627,7 +627,11 @@ export function createExecutionEngine(options: {
         history: [],
       };
       executions.set(executionArn, record);
-      void persist(record);
+      // On disk before StartExecution answers: once the caller is told "started", a crash of
+      // the stack must not lose the execution (it is resumed at the next start).
+      const file = fileOf(record);
+      writeFileSync(`${file}.tmp`, JSON.stringify(record));
+      renameSync(`${file}.tmp`, file);
       options.log(`sfn: ${machine.spec.name}/${name} started`);
       changes.emit("change", record);
       run(record, machine, { input });
@@ -691,6 +695,7 @@ export function createExecutionEngine(options: {
           });
           options.log(`sfn: ${record.name} left ABORTED: ${record.cause}`);
           void persist(record);
+          changes.emit("change", record);
           continue;
         }
         try {

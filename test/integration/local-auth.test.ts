@@ -45,6 +45,21 @@ describe("the embedded stack checks signatures", () => {
     return "accepted";
   };
 
+  it("accepts signed calls whose keys and queries need percent-encoding", async () => {
+    const s3 = createS3Client();
+    const Key = "odd keys/wafer #1 (ä+b)=~*'!.png";
+    await s3.send(new PutObjectCommand({ Bucket: stack.names.bucket, Key, Body: "odd" }));
+    const object = await s3.send(new GetObjectCommand({ Bucket: stack.names.bucket, Key }));
+    assert.equal(await object.Body?.transformToString(), "odd");
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: stack.names.bucket, Prefix: "odd keys/wafer #1 (ä+" }),
+    );
+    assert.deepEqual(
+      listed.Contents?.map((entry) => entry.Key),
+      [Key],
+    );
+  });
+
   it("refuses an unsigned SNS Publish form POST and publishes nothing", async () => {
     const form = new URLSearchParams({
       Action: "Publish",
