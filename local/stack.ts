@@ -323,10 +323,12 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       invoker,
       log,
       ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
+      pendingDir: join(dataDir, "events", "pending"),
     });
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.
     engine.resumeInterrupted();
+    trigger.redeliverPending();
     const runningEngine = engine;
     let stopped: Promise<void> | undefined;
     log(

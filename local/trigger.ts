@@ -1,5 +1,7 @@
 // The local EventBridge: turns created S3 objects into "Object Created" events and delivers matching ones to their rule's function.
 import { randomUUID } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { TriggerDeliveryError } from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventRule, type LocalFunction } from "./model.ts";
@@ -146,6 +148,8 @@ export function matchesPattern(pattern: Record<string, unknown>, event: unknown)
 
 export interface Trigger {
   onObjectCreated(object: S3ObjectCreated): void;
+  /** Delivers again what a stop or crash left undelivered (EventBridge keeps events it has not delivered). */
+  redeliverPending(): void;
   /** Waits for the deliveries under way, so stopping does not cut a handler off mid-flight. */
   drain(): Promise<void>;
 }
@@ -166,11 +170,36 @@ export function createTrigger(options: {
   retryDelaysMs?: number[];
   /** Copies of each event delivered at once (at-least-once delivery; default 1). */
   deliveries?: number;
+  /** Where events wait until delivered or given up on, so a crash does not lose them. */
+  pendingDir?: string;
 }): Trigger {
   const retryDelaysMs = options.retryDelaysMs ?? ASYNC_RETRY_DELAYS_MS;
   const inFlight = new Set<Promise<void>>();
   const pendingRetries = new Set<NodeJS.Timeout>();
   let draining = false;
+  const pendingDir = options.pendingDir;
+  if (pendingDir) mkdirSync(pendingDir, { recursive: true });
+  interface PendingDelivery {
+    ruleId: string;
+    /** The attempt due next, so a restart does not give a failing event a fresh set of retries. */
+    attempt: number;
+    object: S3ObjectCreated;
+    event: ObjectCreatedEvent;
+  }
+  const pendingFile = (event: ObjectCreatedEvent, rule: LocalEventRule) =>
+    pendingDir
+      ? join(pendingDir, `${event.id}~${rule.id.replace(/[^A-Za-z0-9_-]/g, "_")}.json`)
+      : "";
+  const remember = (delivery: PendingDelivery, rule: LocalEventRule) => {
+    const file = pendingFile(delivery.event, rule);
+    if (!file) return;
+    writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
+    renameSync(`${file}.tmp`, file);
+  };
+  const forget = (event: ObjectCreatedEvent, rule: LocalEventRule) => {
+    const file = pendingFile(event, rule);
+    if (file) rmSync(file, { force: true });
+  };
 
   const deliver = (
     fn: LocalFunction,
@@ -183,15 +212,18 @@ export function createTrigger(options: {
     const delivery = options.invoker
       .invoke(fn, event)
       .then(
-        () => undefined,
+        () => forget(event, rule),
         (cause: unknown) => {
+          // Stopping keeps the event for the next start; otherwise the last attempt gives up on it.
           const retryIn = draining ? undefined : retryDelaysMs[attempt - 1];
+          if (retryIn === undefined && !draining) forget(event, rule);
           const error = new TriggerDeliveryError(
             `delivering s3://${object.bucket}/${object.key} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined ? "" : `; retrying in ${retryIn / 1000} s`}`,
             { cause },
           );
           options.log(`events: ${error.message}`);
           if (retryIn === undefined) return;
+          if (!draining) remember({ ruleId: rule.id, attempt: attempt + 1, object, event }, rule);
           const timer = setTimeout(() => {
             pendingRetries.delete(timer);
             deliver(fn, rule, object, event, attempt + 1);
@@ -217,6 +249,7 @@ export function createTrigger(options: {
           `events: ${rule.id} matched s3://${object.bucket}/${object.key} -> ${fn.logicalId}`,
         );
         // Like EventBridge, deliver after S3 has answered, never inside the PUT.
+        remember({ ruleId: rule.id, attempt: 1, object, event }, rule);
         const copies = options.deliveries ?? 1;
         if (copies > 1) options.log(`events: delivering ${copies} copies of the event at once`);
         setImmediate(() => {
@@ -224,6 +257,32 @@ export function createTrigger(options: {
             if (!draining) deliver(fn, rule, object, event, 1);
           }
         });
+      }
+    },
+    redeliverPending() {
+      if (!pendingDir) return;
+      for (const name of readdirSync(pendingDir)) {
+        if (!name.endsWith(".json")) continue;
+        try {
+          const pending = JSON.parse(
+            readFileSync(join(pendingDir, name), "utf8"),
+          ) as PendingDelivery;
+          const rule = options.rules.find((candidate) => candidate.id === pending.ruleId);
+          const fn = options.functions.find(
+            (candidate) => candidate.logicalId === rule?.targetFunction,
+          );
+          if (!rule || !fn) {
+            options.log(`events: dropping pending ${name}: its rule or function is gone`);
+            rmSync(join(pendingDir, name), { force: true });
+            continue;
+          }
+          options.log(
+            `events: delivering again s3://${pending.object.bucket}/${pending.object.key} to ${fn.logicalId}: the stack stopped before it was delivered`,
+          );
+          deliver(fn, rule, pending.object, pending.event, pending.attempt);
+        } catch (error) {
+          options.log(`events: ignoring unreadable pending event ${name}: ${String(error)}`);
+        }
       }
     },
     async drain() {

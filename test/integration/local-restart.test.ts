@@ -115,6 +115,50 @@ describe("local stack across restarts", () => {
     }
   });
 
+  it("delivers at the next start an S3 event the stop left undelivered, keeping its attempt count", async () => {
+    const lines: string[] = [];
+    const startLogged = () =>
+      startLocalStack({
+        dataDir,
+        templatePath: TEMPLATE,
+        startEndpoint: false,
+        log: (line) => lines.push(line),
+      });
+    const first = await startLogged();
+    // A colon is fine in an S3 key but not in an execution name: the start function fails, and
+    // its retry (60 s later) is still pending when the stack stops.
+    await createS3Client().send(
+      new PutObjectCommand({
+        Bucket: first.names.bucket,
+        Key: "lots/LATE:ONE/manifest.json",
+        Body: "{}",
+      }),
+    );
+    const attemptLogged = (attempt: number) =>
+      lines.some(
+        (line) =>
+          line.includes("lots/LATE:ONE/manifest.json") && line.includes(`attempt ${attempt} of 3`),
+      );
+    for (let waited = 0; !attemptLogged(1) && waited < 10_000; waited += 50) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    assert.ok(attemptLogged(1), lines.join("\n"));
+    await first.stop();
+
+    const second = await startLogged();
+    try {
+      for (let waited = 0; !attemptLogged(2) && waited < 10_000; waited += 50) {
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      assert.ok(
+        lines.some((line) => line.includes("delivering again s3://") && line.includes("LATE:ONE")),
+      );
+      assert.ok(attemptLogged(2), "the retry goes on where it stopped");
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("refuses bad options and a missing template, naming what is wrong", async () => {
     await assert.rejects(
       startLocalStack({ ephemeral: true, templatePath: TEMPLATE, ports: { sns: 70000 } }),
