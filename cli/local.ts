@@ -6,9 +6,10 @@ import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
+import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
-import { startLocalStack } from "../local/stack.ts";
+import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
 import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
 export async function runLocalCommand(argv: string[]): Promise<number> {
@@ -18,8 +19,16 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       "data-dir": { type: "string", default: ".waferflow" },
       inbox: { type: "string", default: "inbox" },
       "quiet-ms": { type: "string", default: "5000" },
+      ports: { type: "string" },
     },
   });
+  let ports: ReturnType<typeof parsePorts> = {};
+  try {
+    ports = parsePorts(values.ports ?? "");
+  } catch (error) {
+    console.error(`waferflow local: ${(error as Error).message}`);
+    return 2;
+  }
   const quietMs = Number(values["quiet-ms"]);
   if (!Number.isFinite(quietMs) || quietMs < 0) {
     console.error(
@@ -31,7 +40,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   quietHandlerLogs();
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });
-  const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), log });
+  const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), ports, log });
   // Other processes (waferflow invoke, scripts) find this stack, and may use the file as --env-vars.
   const removeEndpointsFile = writeEndpointsFile({
     Parameters: stackConnection(
@@ -66,6 +75,19 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   console.error(`  table      ${stack.names.table}`);
   console.error(`  reports    ${join(stack.dataDir, "sns")}`);
   console.error(`  endpoints  ${join(stack.dataDir, ENDPOINTS_FILE)}`);
+  const clientFiles = writeClientFiles(stack.dataDir, {
+    credentials: LOCAL_CREDENTIALS,
+    region: stack.env.AWS_REGION ?? "us-east-1",
+    endpoints: stack.endpoints,
+    bucket: stack.names.bucket,
+  });
+  console.error(
+    `Every call must be signed (SigV4) with access key ${LOCAL_CREDENTIALS.accessKeyId}, secret ${LOCAL_CREDENTIALS.secretAccessKey}, region ${stack.env.AWS_REGION}.`,
+  );
+  console.error(`  env file   ${clientFiles.envFile}   (set -a; . ${clientFiles.envFile}; set +a)`);
+  console.error(
+    `  profile    ${LOCAL_PROFILE}: AWS_SHARED_CREDENTIALS_FILE=${clientFiles.credentialsFile} AWS_CONFIG_FILE=${clientFiles.configFile} aws --profile ${LOCAL_PROFILE} --endpoint-url <url> ...`,
+  );
   console.error(
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );

@@ -6,7 +6,9 @@ const USAGE = `waferflow - wafer defect detection pipeline
 
 Usage:
   waferflow local [--data-dir .waferflow] [--inbox ./inbox] [--quiet-ms 5000]
-      Start the embedded AWS stack, watch the inbox for lot folders, print each report.
+                  [--ports s3=4566,dynamodb=4567,sfn=4568,sns=4569,endpoint=4570]
+      Start the embedded AWS stack, watch the inbox for lot folders, print each report;
+      client credentials and endpoints go to <data-dir>/aws.env and <data-dir>/aws/.
   waferflow replay <lotDir...> [--timeout-s 600]
       Push lots through an ephemeral stack; one JSON report line per lot on stdout.
   waferflow endpoint --port <n> [--model <spec>]

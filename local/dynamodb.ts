@@ -9,9 +9,11 @@ import {
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
 import { ServiceStartError, TemplateError } from "./errors.ts";
+import { startFront } from "./front.ts";
 import { closeServer, listen } from "./http.ts";
 import type { LocalTable } from "./model.ts";
 import { LOCAL_REGION } from "./model.ts";
+import { jsonProtocolError } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
 const dynalite = require("dynalite") as (options: Record<string, unknown>) => Server;
@@ -23,6 +25,17 @@ export interface LocalDynamoDb {
 }
 
 const TABLE_ACTIVE_WAIT_MS = 10_000;
+/** DynamoDB's own cap on a request (BatchWriteItem of 25 items of 400 KB is 10 MB). */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** An awsJson1_0 error as DynamoDB writes it. */
+function jsonError(code: string, status: number, message: string) {
+  return {
+    status,
+    headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-errortype": code },
+    body: JSON.stringify({ __type: `com.amazon.coral.service#${code}`, message }),
+  };
+}
 
 /** The parts of AWS::DynamoDB::Table that shape data access; SSE, PITR, tags do not matter locally. */
 export function createTableInput(table: LocalTable): CreateTableCommandInput {
@@ -63,6 +76,7 @@ export async function startDynamoDb(options: {
   directory: string | undefined;
   tables: LocalTable[];
   credentials: { accessKeyId: string; secretAccessKey: string };
+  log: (line: string) => void;
 }): Promise<LocalDynamoDb> {
   const server = dynalite({
     ...(options.directory ? { path: options.directory } : {}),
@@ -70,8 +84,27 @@ export async function startDynamoDb(options: {
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  const port = await listen(server, options.port, "DynamoDB");
-  const url = `http://127.0.0.1:${port}`;
+  // dynalite checks no signature: it listens on a private port behind a front that does.
+  const innerPort = await listen(server, 0, "DynamoDB (dynalite)");
+  const front = await startFront({
+    port: options.port,
+    label: "DynamoDB",
+    targetPort: () => innerPort,
+    credentials: options.credentials,
+    maxBodyBytes: MAX_REQUEST_BYTES,
+    refusal: (error) => {
+      const { code, status } = jsonProtocolError(error);
+      return jsonError(code, status, error.message);
+    },
+    unreachable: (error) => jsonError("InternalServerError", 500, error.message),
+    log: options.log,
+  });
+  const stop = async () => {
+    await front.stop();
+    await closeServer(server);
+  };
+  const port = front.port;
+  const url = front.url;
   const client = new DynamoDBClient({
     endpoint: url,
     region: LOCAL_REGION,
@@ -88,7 +121,7 @@ export async function startDynamoDb(options: {
       await waitUntilActive(client, table.name);
     }
   } catch (cause) {
-    await closeServer(server);
+    await stop();
     if (cause instanceof TemplateError) throw cause;
     throw new ServiceStartError(`cannot create the local DynamoDB tables: ${String(cause)}`, {
       cause,
@@ -96,7 +129,7 @@ export async function startDynamoDb(options: {
   } finally {
     client.destroy();
   }
-  return { url, port, stop: () => closeServer(server) };
+  return { url, port, stop };
 }
 
 async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {

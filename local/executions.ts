@@ -1,8 +1,8 @@
 // Runs Step Functions executions of the template's state machines with aws-local-stepfunctions, task states wired to our handlers.
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   ExecutionAbortedError,
@@ -41,6 +41,9 @@ export interface ExecutionRecord {
   cause?: string;
   startDate: string;
   stopDate?: string;
+  /** How often this execution was re-driven (RedriveExecution, or the stack resuming it after a stop or crash). */
+  redriveCount?: number;
+  redriveDate?: string;
   history: HistoryEvent[];
 }
 
@@ -49,6 +52,8 @@ type TaskHandler = (input: unknown) => Promise<unknown>;
 interface PreparedStateMachine {
   spec: LocalStateMachine;
   machine: StateMachine;
+  /** The definition as run (task timeouts filled in), to resume it at any top-level state. */
+  definition: StateMachineDefinition & { States: Record<string, StateNode> };
   taskHandlers: Record<string, TaskHandler>;
 }
 
@@ -72,6 +77,8 @@ const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
 
 interface StateNode {
   Type?: string;
+  Next?: string;
+  End?: boolean;
   Resource?: string;
   Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
@@ -156,7 +163,7 @@ function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedState
       { cause },
     );
   }
-  return { spec, machine, taskHandlers };
+  return { spec, machine, definition, taskHandlers };
 }
 
 /** History events in the Step Functions API's shape, from the library's event log. */
@@ -241,24 +248,64 @@ function historyEntry(
   }
 }
 
+const payloadBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null));
+
 /**
- * AWS fails an execution, uncatchably, when a state's output exceeds 256 KiB; the library does
- * not, and a lot that only works locally is worse than one that fails the same way everywhere.
+ * AWS fails an execution, uncatchably (no Catch sees it), when a state's input or output or a
+ * task's result exceeds 256 KiB; the library does not, and a lot that only works locally is worse
+ * than one that fails the same way everywhere.
  */
-function enforceDataLimit(
-  record: ExecutionRecord,
-  state: { name: string; output?: unknown },
-  abort: () => void,
-): void {
+function failOnDataLimit(record: ExecutionRecord, stateName: string, bytes: number): void {
   if (record.status !== "RUNNING") return;
-  const bytes = Buffer.byteLength(JSON.stringify(state.output ?? null));
-  if (bytes <= MAX_PAYLOAD_BYTES) return;
+  const now = new Date().toISOString();
   Object.assign(record, {
     status: "FAILED",
+    stopDate: now,
     error: "States.DataLimitExceeded",
-    cause: `The state/task '${state.name}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
+    cause: `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
   });
-  abort();
+  const id = record.history.length + 1;
+  record.history.push({
+    id,
+    previousEventId: id - 1,
+    timestamp: now,
+    type: "ExecutionFailed",
+    executionFailedEventDetails: { error: record.error, cause: record.cause },
+  });
+}
+
+/** Where a re-driven execution starts again: the top-level state it was in, with that state's input. */
+interface ResumePoint {
+  /** undefined: the execution's own start. */
+  stateName?: string;
+  input: unknown;
+  /** The execution had already finished its last state; only its end was not recorded. */
+  finished?: { status: "SUCCEEDED"; output: unknown };
+}
+
+function resumePoint(
+  record: ExecutionRecord,
+  definition: { StartAt: string; States: Record<string, StateNode> },
+): ResumePoint {
+  const parse = (text: unknown) => JSON.parse(typeof text === "string" ? text : "null") as unknown;
+  for (let i = record.history.length - 1; i >= 0; i--) {
+    const event = record.history[i] as HistoryEvent;
+    const entered = event.stateEnteredEventDetails as { name?: string; input?: string } | undefined;
+    const exited = event.stateExitedEventDetails as { name?: string; output?: string } | undefined;
+    const name = entered?.name ?? exited?.name;
+    // State names are unique machine-wide (allStates), so a top-level name means a top-level event.
+    const state = name ? definition.States[name] : undefined;
+    if (!name || !state) continue;
+    if (entered) return { stateName: name, input: parse(entered.input) };
+    const output = parse(exited?.output);
+    if (state.End || state.Type === "Succeed") {
+      return { input: output, finished: { status: "SUCCEEDED", output } };
+    }
+    // A Choice passes its input on; run it again to pick the branch.
+    if (state.Type === "Choice" || !state.Next) return { stateName: name, input: output };
+    return { stateName: state.Next, input: output };
+  }
+  return { input: parse(record.input) };
 }
 
 /** The library closes its event log when an execution ends; this bounds the wait in case it does not. */
@@ -290,9 +337,18 @@ export interface ExecutionEngine {
   get(executionArn: string): ExecutionRecord;
   list(stateMachineArn: string): ExecutionRecord[];
   stopExecution(executionArn: string, error?: string, cause?: string): ExecutionRecord;
+  /** RedriveExecution: runs a FAILED, ABORTED or TIMED_OUT execution again from the state it ended in. */
+  redrive(executionArn: string): ExecutionRecord;
+  /** Re-drives the executions a stop or crash of the stack cut off; call once the services are up. */
+  resumeInterrupted(): void;
   waitFor(name: string, timeoutMs: number): Promise<ExecutionRecord>;
   close(): Promise<void>;
 }
+
+/** The error an execution cut off by the stack's own stop carries; such executions are re-driven at the next start. */
+export const LOCAL_STACK_STOPPED = "waferflow.LocalStackStopped";
+/** An execution that dies with the stack this often is left ABORTED: it may be what kills the stack. */
+export const MAX_LOCAL_REDRIVES = 3;
 
 export function createExecutionEngine(options: {
   stateMachines: LocalStateMachine[];
@@ -316,11 +372,16 @@ export function createExecutionEngine(options: {
     join(directory, `${record.executionArn.split(":").slice(-2).join("~")}.json`);
   const writes = new Map<string, Promise<void>>();
 
-  // Writes of one execution go one after another, so the last state is the one on disk.
+  // Writes of one execution go one after another, so the last state is the one on disk; each
+  // goes to a temporary file renamed over the old one, so a kill mid-write never tears it.
   const persist = (record: ExecutionRecord): Promise<void> => {
     const previous = writes.get(record.executionArn) ?? Promise.resolve();
     const next = previous
-      .then(() => writeFile(fileOf(record), JSON.stringify(record)))
+      .then(async () => {
+        const file = fileOf(record);
+        await writeFile(`${file}.tmp`, JSON.stringify(record));
+        await rename(`${file}.tmp`, file);
+      })
       .catch((error: unknown) =>
         options.log(`sfn: cannot persist ${record.executionArn}: ${String(error)}`),
       );
@@ -328,21 +389,17 @@ export function createExecutionEngine(options: {
     return next;
   };
 
+  /** Executions the last stop or crash of the stack cut off, in the order found. */
+  const interrupted: ExecutionRecord[] = [];
   for (const file of readdirSync(directory)) {
     if (!file.endsWith(".json")) continue;
     try {
       const record = JSON.parse(readFileSync(join(directory, file), "utf8")) as ExecutionRecord;
-      if (record.status === "RUNNING") {
-        // Its process ended with it; nothing will ever finish it.
-        Object.assign(record, {
-          status: "ABORTED",
-          stopDate: new Date().toISOString(),
-          error: "waferflow.LocalStackStopped",
-          cause: "the local stack stopped while this execution was running",
-        });
-        void persist(record);
-      }
       executions.set(record.executionArn, record);
+      const cutOff =
+        record.status === "RUNNING" ||
+        (record.status === "ABORTED" && record.error === LOCAL_STACK_STOPPED);
+      if (cutOff) interrupted.push(record);
     } catch (error) {
       options.log(`sfn: ignoring unreadable execution file ${file}: ${String(error)}`);
     }
@@ -359,34 +416,96 @@ export function createExecutionEngine(options: {
     return found;
   };
 
-  const run = (record: ExecutionRecord, machine: PreparedStateMachine, input: unknown) => {
-    const execution = machine.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: machine.taskHandlers as never },
+  const pushHistory = (record: ExecutionRecord, type: string, details: Record<string, unknown>) => {
+    const id = record.history.length + 1;
+    record.history.push({
+      id,
+      previousEventId: id - 1,
+      timestamp: new Date().toISOString(),
+      type,
+      ...details,
+    });
+  };
+
+  const run = (record: ExecutionRecord, machine: PreparedStateMachine, from: ResumePoint) => {
+    const topLevel = machine.definition.States;
+    const runnable =
+      from.stateName === undefined
+        ? machine.machine
+        : new StateMachine(
+            { ...machine.definition, StartAt: from.stateName },
+            { validationOptions: { noValidate: true } },
+          );
+    let abortRun = () => {};
+    const never = new Promise<never>(() => {});
+    // Each task of this execution waits one turn of the event loop before it runs, so the history
+    // collector has seen the previous state's exit: a payload over the limit ends the execution
+    // before any later state runs, as on AWS.
+    const gatedHandlers = Object.fromEntries(
+      Object.entries(machine.taskHandlers).map(([stateName, handler]) => [
+        stateName,
+        async (input: unknown) => {
+          await new Promise((resolveTurn) => setImmediate(resolveTurn));
+          if (record.status !== "RUNNING") return never;
+          const result = await handler(input);
+          if (record.status !== "RUNNING") return never;
+          const bytes = payloadBytes(result);
+          if (bytes > MAX_PAYLOAD_BYTES) {
+            failOnDataLimit(record, stateName, bytes);
+            abortRun();
+            return never;
+          }
+          return result;
+        },
+      ]),
+    );
+    const execution = runnable.run(from.input as never, {
+      overrides: { taskResourceLocalHandlers: gatedHandlers as never },
       context: {
         Execution: {
           Id: record.executionArn,
           Name: record.name,
+          Input: JSON.parse(record.input) as never,
           RoleArn: `arn:aws:iam::000000000000:role/${machine.spec.name}-role`,
           StartTime: record.startDate,
-          RedriveCount: 0,
+          RedriveCount: record.redriveCount ?? 0,
         },
         StateMachine: { Id: machine.spec.arn, Name: machine.spec.name },
       },
     });
+    abortRun = execution.abort;
     aborters.set(record.executionArn, execution.abort);
     const collectHistory = (async () => {
       for await (const event of execution.eventLogs) {
-        const entry = historyEntry(event as unknown as Record<string, unknown>);
-        if (event.type === "StateExited") enforceDataLimit(record, event.state, execution.abort);
+        const raw = event as unknown as Record<string, unknown>;
+        // A redriven execution's history goes on from where it ended; the library's own
+        // ExecutionStarted of the resumed run is not a new start.
+        if (from.stateName !== undefined && event.type === "ExecutionStarted") continue;
+        // Once the data limit has ended it, nothing more happened as far as AWS would show.
+        if (record.error === "States.DataLimitExceeded") continue;
+        if (event.type === "StateExited" || event.type === "StateEntered") {
+          const data = event.type === "StateExited" ? event.state.output : event.state.input;
+          const bytes = payloadBytes(data);
+          if (bytes > MAX_PAYLOAD_BYTES) {
+            failOnDataLimit(record, event.state.name, bytes);
+            execution.abort();
+            continue;
+          }
+        }
+        const entry = historyEntry(raw);
         if (!entry) continue;
-        const id = record.history.length + 1;
-        record.history.push({
-          id,
-          previousEventId: id - 1,
-          timestamp: new Date(event.timestamp).toISOString(),
-          type: entry.type,
-          ...entry.details,
-        });
+        pushHistory(record, entry.type, entry.details);
+        // Top-level steps are saved as they happen: after a crash, the execution resumes there.
+        const stateName = (raw.state as { name?: string } | undefined)?.name;
+        const nested = raw.index !== undefined;
+        if (
+          !nested &&
+          stateName !== undefined &&
+          topLevel[stateName] &&
+          (event.type === "StateEntered" || event.type === "StateExited")
+        ) {
+          void persist(record);
+        }
       }
     })().catch((error: unknown) =>
       options.log(`sfn: history of ${record.name} lost: ${String(error)}`),
@@ -420,6 +539,44 @@ export function createExecutionEngine(options: {
     finished.set(record.executionArn, settled);
   };
 
+  const redrive = (record: ExecutionRecord, why: string): ExecutionRecord => {
+    const machine = machineOf(record.stateMachineArn);
+    const from = resumePoint(record, machine.definition);
+    const now = new Date().toISOString();
+    const redriveCount = (record.redriveCount ?? 0) + 1;
+    pushHistory(record, "ExecutionRedriven", {
+      executionRedrivenEventDetails: { redriveCount },
+    });
+    if (from.finished) {
+      // Its last state had ended; only the stack died before it wrote the execution's end.
+      Object.assign(record, {
+        status: from.finished.status,
+        output: JSON.stringify(from.finished.output),
+        stopDate: now,
+        redriveCount,
+        redriveDate: now,
+      });
+      delete record.error;
+      delete record.cause;
+      options.log(`sfn: ${machine.spec.name}/${record.name} had finished (${why}): SUCCEEDED`);
+      void persist(record);
+      changes.emit("change", record);
+      return record;
+    }
+    Object.assign(record, { status: "RUNNING", redriveCount, redriveDate: now });
+    delete record.error;
+    delete record.cause;
+    delete record.stopDate;
+    delete record.output;
+    options.log(
+      `sfn: ${machine.spec.name}/${record.name} redriven (${why}) from ${from.stateName ?? "its start"}`,
+    );
+    void persist(record);
+    changes.emit("change", record);
+    run(record, machine, from);
+    return record;
+  };
+
   const byName = (name: string) => {
     const found = [...executions.values()].filter((record) => record.name === name);
     const mainMachine = options.stateMachines[0]?.arn;
@@ -436,8 +593,13 @@ export function createExecutionEngine(options: {
         throw new ServiceApiError("InvalidName", `Invalid Name: '${name}'`);
       }
       const inputText = request.input ?? "{}";
-      if (Buffer.byteLength(inputText) > MAX_PAYLOAD_BYTES) {
-        throw new ServiceApiError("InvalidExecutionInput", "Input is over 256 KiB");
+      const inputBytes = Buffer.byteLength(inputText);
+      if (inputBytes > MAX_PAYLOAD_BYTES) {
+        // The API's length constraint on input (262144 bytes of UTF-8), checked before anything runs.
+        throw new ServiceApiError(
+          "ValidationException",
+          `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${MAX_PAYLOAD_BYTES} (it has ${inputBytes} bytes)`,
+        );
       }
       let input: unknown;
       try {
@@ -468,10 +630,14 @@ export function createExecutionEngine(options: {
         history: [],
       };
       executions.set(executionArn, record);
-      void persist(record);
+      // On disk before StartExecution answers: once the caller is told "started", a crash of
+      // the stack must not lose the execution (it is resumed at the next start).
+      const file = fileOf(record);
+      writeFileSync(`${file}.tmp`, JSON.stringify(record));
+      renameSync(`${file}.tmp`, file);
       options.log(`sfn: ${machine.spec.name}/${name} started`);
       changes.emit("change", record);
-      run(record, machine, input);
+      run(record, machine, { input });
       return record;
     },
 
@@ -504,6 +670,43 @@ export function createExecutionEngine(options: {
       });
       aborters.get(executionArn)?.();
       return record;
+    },
+
+    redrive(executionArn) {
+      const record = this.get(executionArn);
+      if (
+        !["FAILED", "ABORTED", "TIMED_OUT"].includes(record.status) ||
+        aborters.has(executionArn)
+      ) {
+        throw new ServiceApiError(
+          "ExecutionNotRedrivable",
+          `Execution '${executionArn}' is ${record.status}; only FAILED, ABORTED or TIMED_OUT executions can be redriven`,
+        );
+      }
+      return redrive(record, "RedriveExecution");
+    },
+
+    resumeInterrupted() {
+      for (const record of interrupted.splice(0)) {
+        if (record.status !== "RUNNING" && record.status !== "ABORTED") continue;
+        if ((record.redriveCount ?? 0) >= MAX_LOCAL_REDRIVES) {
+          Object.assign(record, {
+            status: "ABORTED",
+            stopDate: record.stopDate ?? new Date().toISOString(),
+            error: "waferflow.RedriveLimitExceeded",
+            cause: `the local stack stopped during this execution ${MAX_LOCAL_REDRIVES + 1} times; it is not resumed again (RedriveExecution still can)`,
+          });
+          options.log(`sfn: ${record.name} left ABORTED: ${record.cause}`);
+          void persist(record);
+          changes.emit("change", record);
+          continue;
+        }
+        try {
+          redrive(record, "the local stack stopped while it ran");
+        } catch (error) {
+          options.log(`sfn: cannot resume ${record.executionArn}: ${String(error)}`);
+        }
+      }
     },
 
     waitFor(name, timeoutMs) {
@@ -541,8 +744,9 @@ export function createExecutionEngine(options: {
         if (record?.status === "RUNNING") {
           Object.assign(record, {
             status: "ABORTED",
-            error: "waferflow.LocalStackStopped",
-            cause: "the local stack was stopped while this execution was running",
+            error: LOCAL_STACK_STOPPED,
+            cause:
+              "the local stack was stopped while this execution was running; it resumes when the stack starts again",
           });
         }
         abort();

@@ -1,6 +1,12 @@
 // HTTP plumbing shared by the local service stand-ins: loopback-only listening, bounded bodies, clean close.
 import type { IncomingMessage, Server } from "node:http";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
+import {
+  type LocalCredentials,
+  SignatureError,
+  signedRequestOf,
+  verifySignature,
+} from "./sigv4.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -33,6 +39,10 @@ export function closeServer(server: Server): Promise<void> {
 }
 
 export async function readBody(request: IncomingMessage, limitBytes: number): Promise<string> {
+  return (await readBodyBytes(request, limitBytes)).toString("utf8");
+}
+
+export async function readBodyBytes(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of request) {
@@ -47,5 +57,24 @@ export async function readBody(request: IncomingMessage, limitBytes: number): Pr
     }
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Verifies the request's SigV4 signature with the local key pair, turning a refusal into the
+ * service's own API error (how it is worded depends on the protocol).
+ */
+export function requireSignature(
+  request: IncomingMessage,
+  body: Buffer,
+  credentials: LocalCredentials,
+  wording: (error: SignatureError) => { code: string; status: number },
+): void {
+  try {
+    verifySignature(signedRequestOf(request, body), { credentials, doubleEncodePath: true });
+  } catch (error) {
+    if (!(error instanceof SignatureError)) throw error;
+    const { code, status } = wording(error);
+    throw new ServiceApiError(code, error.message, status, { cause: error });
+  }
 }

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
 import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
+import { SignatureError, s3Error, verifySignature } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverApp;
@@ -14,6 +15,7 @@ const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3
 interface KoaContext {
   req: unknown;
   method: string;
+  originalUrl: string;
   querystring: string;
   params?: { bucket?: string; key?: string };
   headers: Record<string, string | string[] | undefined>;
@@ -122,9 +124,26 @@ async function main(): Promise<void> {
     }
   });
 
-  // First in line, so s3rver's object and part handlers see plain bytes; the framing's own
-  // trailing checksum is not verified (our manifests carry SHA-256 for integrity).
+  // First in line: s3rver lets anonymous requests through and checks no V4 signature, so an
+  // unsigned or wrongly signed request is refused here, before s3rver sees it. S3 signs the
+  // payload's hash as the x-amz-content-sha256 header; the body itself is not hashed again.
+  // Then aws-chunked bodies are decoded, so s3rver's object and part handlers see plain bytes
+  // (the framing's trailing checksum is not verified; our manifests carry SHA-256).
   app.middleware.unshift(async (ctx, next) => {
+    const request = ctx.req as { rawHeaders: string[] };
+    try {
+      verifySignature(
+        { method: ctx.method, url: ctx.originalUrl, rawHeaders: request.rawHeaders },
+        { credentials: config.credentials, doubleEncodePath: false },
+      );
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      const { code, status } = s3Error(error);
+      ctx.status = status;
+      ctx.type = "application/xml";
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${error.message.replace(/[<>&]/g, "")}</Message></Error>`;
+      return;
+    }
     if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
       const chunks: Buffer[] = [];
       for await (const chunk of ctx.req) chunks.push(chunk as Buffer);

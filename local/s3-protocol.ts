@@ -4,6 +4,8 @@ export interface S3ChildConfig {
   port: number;
   directory: string;
   buckets: string[];
+  /** The one key pair requests must be signed with (SigV4); s3rver itself checks no V4 signature. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** An object that was created in S3, with what EventBridge's "Object Created" event needs. */

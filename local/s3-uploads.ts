@@ -1,4 +1,6 @@
 // ListParts and AbortMultipartUpload, which s3rver lacks, over s3rver's own upload directories (resumable uploads need them).
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -58,6 +60,30 @@ function positiveInteger(value: string | null, fallback: number): number | undef
   return Number.isInteger(parsed) && parsed >= 0 ? parsed : undefined;
 }
 
+interface StoredPart {
+  md5: string;
+  size: number;
+  modified: Date;
+}
+
+async function md5Of(path: string): Promise<string> {
+  const hash = createHash("md5");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** A part s3rver finished writing: its .md5 names exactly its bytes; undefined when torn. */
+async function completePart(path: string): Promise<StoredPart | undefined> {
+  try {
+    const [info, recorded] = await Promise.all([stat(path), readFile(`${path}.md5`, "utf8")]);
+    const md5 = recorded.trim();
+    if (!/^[0-9a-f]{32}$/.test(md5) || (await md5Of(path)) !== md5) return undefined;
+    return { md5, size: info.size, modified: info.mtime };
+  } catch {
+    return undefined;
+  }
+}
+
 export async function listParts(request: {
   uploadDir: string;
   bucket: string;
@@ -74,21 +100,25 @@ export async function listParts(request: {
   if (maxParts === undefined || marker === undefined) {
     return s3Error(400, "InvalidArgument", "max-parts and part-number-marker must be integers");
   }
-  const numbers = (await readdir(uploadDir))
+  const candidates = (await readdir(uploadDir))
     .filter((name) => /^\d+$/.test(name))
     .map(Number)
     .filter((number) => number > marker)
     .sort((a, b) => a - b);
+  // A process killed mid-part leaves a part without its .md5, or bytes that do not match it: such
+  // a part was never acknowledged, so it is not listed and the client uploads it again.
+  const numbers: Array<{ number: number; part: StoredPart }> = [];
+  for (const number of candidates) {
+    const part = await completePart(join(uploadDir, String(number)));
+    if (part) numbers.push({ number, part });
+  }
   const page = numbers.slice(0, Math.min(maxParts, MAX_PARTS));
   const truncated = numbers.length > page.length;
-  const parts = await Promise.all(
-    page.map(async (number) => {
-      const path = join(uploadDir, String(number));
-      const [info, md5] = await Promise.all([stat(path), readFile(`${path}.md5`, "utf8")]);
-      return `<Part><PartNumber>${number}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${md5.trim()}"</ETag><Size>${info.size}</Size></Part>`;
-    }),
+  const parts = page.map(
+    ({ number, part }) =>
+      `<Part><PartNumber>${number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified><ETag>"${part.md5}"</ETag><Size>${part.size}</Size></Part>`,
   );
-  const next = page.at(-1) ?? marker;
+  const next = page.at(-1)?.number ?? marker;
   return xml(
     200,
     `<ListPartsResult xmlns="${S3_NAMESPACE}"><Bucket>${escapeXml(bucket)}</Bucket><Key>${escapeXml(key)}</Key><UploadId>${uploadId}</UploadId><StorageClass>STANDARD</StorageClass><PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker><MaxParts>${maxParts}</MaxParts><IsTruncated>${truncated}</IsTruncated>${parts.join("")}</ListPartsResult>`,

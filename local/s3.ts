@@ -28,6 +28,7 @@ export function startS3(options: LocalS3Options): Promise<LocalS3> {
     port: options.port,
     directory: options.directory,
     buckets: options.buckets,
+    credentials: options.credentials,
   };
   const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
     execArgv: ["--openssl-legacy-provider", "--import", import.meta.resolve("tsx")],

@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
-import { closeServer, listen, readBody } from "./http.ts";
+import { closeServer, listen, readBodyBytes, requireSignature } from "./http.ts";
+import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
 
 export interface LocalSfn {
   url: string;
@@ -51,6 +52,8 @@ function summary(record: ExecutionRecord) {
     status: record.status,
     startDate: epochSeconds(record.startDate),
     ...(record.stopDate ? { stopDate: epochSeconds(record.stopDate) } : {}),
+    ...(record.redriveCount ? { redriveCount: record.redriveCount } : {}),
+    ...(record.redriveDate ? { redriveDate: epochSeconds(record.redriveDate) } : {}),
   };
 }
 
@@ -68,6 +71,7 @@ function describe(record: ExecutionRecord) {
 }
 
 function operations(engine: ExecutionEngine) {
+  const options = { redrive: (arn: string) => engine.redrive(arn) };
   const machine = (arn: string) => {
     const found = engine.stateMachines.find((sm) => sm.arn === arn);
     if (!found) {
@@ -105,6 +109,10 @@ function operations(engine: ExecutionEngine) {
         text(body, "cause"),
       );
       return { stopDate: epochSeconds(record.stopDate ?? new Date().toISOString()) };
+    },
+    RedriveExecution(body: Record<string, unknown>) {
+      const record = options.redrive(text(body, "executionArn", true));
+      return { redriveDate: epochSeconds(record.redriveDate ?? new Date().toISOString()) };
     },
     GetExecutionHistory(body: Record<string, unknown>) {
       const record = engine.get(text(body, "executionArn", true));
@@ -144,6 +152,7 @@ function operations(engine: ExecutionEngine) {
 export async function startSfn(options: {
   port: number;
   engine: ExecutionEngine;
+  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSfn> {
   const handlers: Record<string, (body: Record<string, unknown>) => unknown> = operations(
@@ -151,6 +160,8 @@ export async function startSfn(options: {
   );
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const bytes = await readBodyBytes(request, MAX_REQUEST_BYTES);
+    requireSignature(request, bytes, options.credentials, jsonProtocolError);
     const target = String(request.headers["x-amz-target"] ?? "");
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
     const handler = handlers[operation];
@@ -160,7 +171,7 @@ export async function startSfn(options: {
         `The local Step Functions does not support '${target}'`,
       );
     }
-    const raw = await readBody(request, MAX_REQUEST_BYTES);
+    const raw = bytes.toString("utf8");
     let body: unknown;
     try {
       body = raw ? JSON.parse(raw) : {};

@@ -4,8 +4,9 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { ServiceApiError } from "./errors.ts";
-import { closeServer, listen, readBody } from "./http.ts";
+import { closeServer, listen, readBodyBytes, requireSignature } from "./http.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION } from "./model.ts";
+import { type LocalCredentials, queryProtocolError } from "./sigv4.ts";
 
 export interface PublishedMessage {
   subject?: string;
@@ -92,6 +93,7 @@ export async function startSns(options: {
   port: number;
   dataDir: string;
   topics: Array<{ name: string }>;
+  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSns> {
   const arnOf = (name: string) => `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
@@ -154,7 +156,10 @@ export async function startSns(options: {
     if (request.method !== "POST") {
       throw new ServiceApiError("InvalidAction", "Only POST form requests are supported");
     }
-    const params = new URLSearchParams(await readBody(request, 2 * MAX_MESSAGE_BYTES));
+    const body = await readBodyBytes(request, 2 * MAX_MESSAGE_BYTES);
+    // A form POST any web page can send must not pass for a report: only signed calls count.
+    requireSignature(request, body, options.credentials, queryProtocolError);
+    const params = new URLSearchParams(body.toString("utf8"));
     const action = params.get("Action") ?? "";
     switch (action) {
       case "CreateTopic": {

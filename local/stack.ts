@@ -12,6 +12,7 @@ import { createLambdaInvoker, type LambdaInvoker } from "./lambda.ts";
 import { createProcessLambdaInvoker } from "./lambda-process.ts";
 import { buildLocalModel, LOCAL_REGION, type LocalModel } from "./model.ts";
 import { startS3 } from "./s3.ts";
+import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
 import { createTrigger, type Trigger } from "./trigger.ts";
@@ -36,6 +37,18 @@ export interface LocalStackOptions {
    * Default: WAFERFLOW_FUNCTIONS, else "sources".
    */
   functions?: FunctionsMode;
+  /**
+   * How many times the local EventBridge delivers each matching event (default 1). EventBridge
+   * delivers at least once; fault tests use 3 to prove a duplicate does no harm.
+   */
+  eventDeliveries?: number;
+}
+
+export interface LocalStackFaults {
+  /** The next `times` InvokeEndpoint calls answer HTTP 400 ThrottlingException. */
+  throttleEndpoint(times: number): void;
+  /** Stops the model server: InvokeEndpoint then answers 503 ServiceUnavailable, as with a dead container. */
+  stopModelServer(): Promise<void>;
 }
 
 export type FunctionsMode = "sources" | "built";
@@ -69,6 +82,8 @@ export interface LocalStack {
     endpointName: string;
   };
   dataDir: string;
+  /** Real faults, injected into the running stack (for fault tests and drills). */
+  faults: LocalStackFaults;
   onMessage(topic: "reports" | "alerts", listener: (message: PublishedMessage) => void): () => void;
   waitForExecution(name: string, timeoutMs?: number): Promise<ExecutionOutcome>;
   stop(): Promise<void>;
@@ -190,6 +205,10 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   const unlockDataDir = lockDataDir(dataDir);
   const ports = options.ports ?? {};
   const stoppers: Array<() => Promise<void>> = [];
+  const noEndpoint = () => {
+    throw new LocalStackError("the stack was started without the model endpoint");
+  };
+  const faults: LocalStackFaults = { throttleEndpoint: noEndpoint, stopModelServer: noEndpoint };
   let engine: ExecutionEngine | undefined;
   let trigger: Trigger | undefined;
   const previousEnv = new Map<string, string | undefined>();
@@ -214,6 +233,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.s3 ?? 0,
       directory: join(dataDir, "s3"),
       buckets: model.buckets.map((bucket) => bucket.name),
+      credentials: LOCAL_CREDENTIALS,
       onObjectCreated: (object) => trigger?.onObjectCreated(object),
       log,
     });
@@ -223,9 +243,16 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       directory: ephemeral ? undefined : join(dataDir, "dynamodb"),
       tables: model.tables,
       credentials: LOCAL_CREDENTIALS,
+      log,
     });
     stoppers.push(dynamodb.stop);
-    const sns = await startSns({ port: ports.sns ?? 0, dataDir, topics: model.topics, log });
+    const sns = await startSns({
+      port: ports.sns ?? 0,
+      dataDir,
+      topics: model.topics,
+      credentials: LOCAL_CREDENTIALS,
+      log,
+    });
     stoppers.push(sns.stop);
 
     let sagemakerUrl = options.sagemakerUrl ?? "";
@@ -237,14 +264,34 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       } catch (cause) {
         throw new ServiceStartError(`cannot load the model server ${modulePath}`, { cause });
       }
+      // The model server has no idea of AWS signatures: it listens on a private port behind a
+      // front that checks them on the runtime API path (and can inject faults).
       const endpoint = await endpointModule.startEndpointServer({
-        port: ports.endpoint ?? 0,
+        port: 0,
         host: "127.0.0.1",
         endpointName: model.endpointName,
         log: (line) => log(`endpoint: ${line}`),
       });
-      stoppers.push(() => endpoint.close());
-      sagemakerUrl = `http://127.0.0.1:${endpoint.port}`;
+      let endpointRunning = true;
+      const stopModelServer = async () => {
+        if (!endpointRunning) return;
+        endpointRunning = false;
+        await endpoint.close();
+      };
+      stoppers.push(stopModelServer);
+      const front = await startSageMakerFront({
+        port: ports.endpoint ?? 0,
+        modelPort: endpoint.port,
+        credentials: LOCAL_CREDENTIALS,
+        log,
+      });
+      stoppers.push(front.stop);
+      sagemakerUrl = front.url;
+      faults.throttleEndpoint = (times) => front.throttle(times);
+      faults.stopModelServer = async () => {
+        front.setModelPort(undefined);
+        await stopModelServer();
+      };
     }
 
     const env: Record<string, string> = {
@@ -288,7 +335,12 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       log,
       onExecutionEnded: (record) => trigger?.onExecutionEnded(record),
     });
-    const sfn = await startSfn({ port: ports.sfn ?? 0, engine, log });
+    const sfn = await startSfn({
+      port: ports.sfn ?? 0,
+      engine,
+      credentials: LOCAL_CREDENTIALS,
+      log,
+    });
     stoppers.push(sfn.stop);
     env.AWS_ENDPOINT_URL_SFN = sfn.url;
 
@@ -309,8 +361,13 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       functions: model.functions,
       invoker,
       log,
+      ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
+      pendingDir: join(dataDir, "events", "pending"),
     });
 
+    // Only now can the executions a stop or crash cut off run again: their handlers need it all.
+    engine.resumeInterrupted();
+    trigger.redeliverPending();
     const runningEngine = engine;
     let stopped: Promise<void> | undefined;
     log(
@@ -327,6 +384,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       },
       names,
       dataDir,
+      faults,
       onMessage(topic, listener) {
         return sns.subscribe(
           topic === "reports" ? names.reportTopicArn : names.alertTopicArn,

@@ -1,10 +1,11 @@
 // The local stack through the real AWS SDK v3 clients: S3, DynamoDB, SNS, Step Functions and the S3 trigger.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -37,6 +38,14 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+
+/** The directory called `name` somewhere under `root` (s3rver's upload directory). */
+function findDirectory(root: string, name: string): string {
+  for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isDirectory() && entry.name === name) return join(entry.parentPath, entry.name);
+  }
+  throw new Error(`no directory ${name} under ${root}`);
+}
 
 const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
 
@@ -398,12 +407,101 @@ describe("local stack through the AWS SDK", () => {
     assert.ok(history.events?.some((event) => event.type === "TaskFailed"));
   });
 
-  it("fails an execution whose state output exceeds 256 KiB, as AWS does", async () => {
-    await startLot("OVERSIZED-LOT", { lotId: "OVERSIZED-LOT", items: [-1] });
+  const reportsOf = (lotId: string) => {
+    const file = join(stack.dataDir, "sns", "fixture-reports-local.jsonl");
+    return readFileSync(file, { encoding: "utf8", flag: "a+" })
+      .split("\n")
+      .filter((line) => line.includes(`"Lot ${lotId}"`));
+  };
+  const enteredStates = async (name: string) => {
+    const history = await sfn.send(
+      new GetExecutionHistoryCommand({
+        executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
+      }),
+    );
+    return (history.events ?? []).map((event) => event.stateEnteredEventDetails?.name);
+  };
+
+  it("fails an execution whose task result exceeds 256 KiB before any later state runs, as AWS does", async () => {
+    await startLot("OVERSIZED-LOT", { lotId: "OVERSIZED-LOT", items: [-300] });
     const outcome = await stack.waitForExecution("OVERSIZED-LOT");
     assert.equal(outcome.status, "FAILED");
     assert.equal(outcome.error, "States.DataLimitExceeded");
     assert.match(outcome.cause ?? "", /'Double'/);
+    assert.ok(!(await enteredStates("OVERSIZED-LOT")).includes("Report"));
+    assert.deepEqual(reportsOf("OVERSIZED-LOT"), [], "no report from that data");
+  });
+
+  it("fails an execution whose Map output exceeds 256 KiB (each result under it) before the report runs", async () => {
+    await startLot("BIG-MAP-LOT", { lotId: "BIG-MAP-LOT", items: [-100, -100, -100] });
+    const outcome = await stack.waitForExecution("BIG-MAP-LOT");
+    assert.equal(outcome.status, "FAILED");
+    assert.equal(outcome.error, "States.DataLimitExceeded");
+    assert.match(outcome.cause ?? "", /'EachItem'/);
+    assert.ok(!(await enteredStates("BIG-MAP-LOT")).includes("Report"));
+    assert.deepEqual(reportsOf("BIG-MAP-LOT"), []);
+  });
+
+  it("refuses an execution input over 256 KiB at StartExecution, starting nothing", async () => {
+    const input = { lotId: "HUGE-INPUT", items: [], padding: "x".repeat(256 * 1024) };
+    await assert.rejects(startLot("HUGE-INPUT", input), (error: Error) => {
+      assert.equal(error.name, "ValidationException");
+      assert.match(error.message, /262144/);
+      return true;
+    });
+    await assert.rejects(
+      sfn.send(
+        new DescribeExecutionCommand({
+          executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:HUGE-INPUT`,
+        }),
+      ),
+      ExecutionDoesNotExist,
+    );
+  });
+
+  it("lists only whole parts after a process died mid-part, so the upload can resume", async () => {
+    const Bucket = stack.names.bucket;
+    const Key = "lots/TORN/images/big.png";
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    const part = Buffer.alloc(5 * 1024 * 1024, 7);
+    const etags: string[] = [];
+    for (const PartNumber of [1, 2, 3]) {
+      const uploaded = await s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part }),
+      );
+      etags.push(uploaded.ETag ?? "");
+    }
+    // What a kill -9 in s3rver's putPart leaves: a part cut short under an older .md5, and a
+    // part whose .md5 was never written.
+    const uploadDir = findDirectory(join(stack.dataDir, "s3"), UploadId ?? "");
+    truncateSync(join(uploadDir, "2"), 1000);
+    rmSync(join(uploadDir, "3.md5"));
+    const listed = await s3.send(new ListPartsCommand({ Bucket, Key, UploadId }));
+    assert.deepEqual(
+      listed.Parts?.map((p) => p.PartNumber),
+      [1],
+    );
+    for (const PartNumber of [2, 3]) {
+      const uploaded = await s3.send(
+        new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: part }),
+      );
+      etags[PartNumber - 1] = uploaded.ETag ?? "";
+    }
+    const again = await s3.send(new ListPartsCommand({ Bucket, Key, UploadId }));
+    assert.deepEqual(
+      again.Parts?.map((p) => [p.PartNumber, p.ETag]),
+      etags.map((etag, i) => [i + 1, etag]),
+    );
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    const object = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    assert.equal((await object.Body?.transformToByteArray())?.length, 3 * part.length);
   });
 
   it("answers a repeated start of a running execution with it, and stops it when asked", async () => {

@@ -1,0 +1,69 @@
+// The local SageMaker runtime: a signed front on the model server's /endpoints/{name}/invocations, with fault injection for tests.
+import { type Front, type FrontReply, startFront } from "./front.ts";
+import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
+
+/** The container contract SageMaker itself calls inside the container: no AWS signature there. */
+const CONTAINER_PATHS = new Set(["/ping", "/invocations"]);
+/** InvokeEndpoint takes at most 25 MB (real-time endpoints, 6 MB; the local stack is lenient). */
+const MAX_REQUEST_BYTES = 25 * 1024 * 1024;
+
+/** A rest-json error as the SageMaker runtime writes it. */
+function restJsonError(code: string, status: number, message: string): FrontReply {
+  return {
+    status,
+    headers: { "content-type": "application/json", "x-amzn-errortype": code },
+    body: JSON.stringify({ message }),
+  };
+}
+
+export interface LocalSageMaker extends Front {
+  /** The next `times` InvokeEndpoint calls answer HTTP 400 ThrottlingException, as a busy endpoint does. */
+  throttle(times: number): void;
+  /** Points the front at another model server port, or at none (a dead container). */
+  setModelPort(port: number | undefined): void;
+}
+
+export async function startSageMakerFront(options: {
+  port: number;
+  modelPort: number;
+  credentials: LocalCredentials;
+  log: (line: string) => void;
+}): Promise<LocalSageMaker> {
+  let throttlesLeft = 0;
+  let modelPort: number | undefined = options.modelPort;
+  const front = await startFront({
+    port: options.port,
+    label: "SageMaker runtime",
+    targetPort: () => modelPort,
+    credentials: options.credentials,
+    maxBodyBytes: MAX_REQUEST_BYTES,
+    unsigned: (path) => CONTAINER_PATHS.has(path),
+    refusal: (error) => {
+      const { code, status } = jsonProtocolError(error);
+      return restJsonError(code, status, error.message);
+    },
+    intercept: () => {
+      if (throttlesLeft <= 0) return undefined;
+      throttlesLeft -= 1;
+      options.log(`sagemaker: fault injected: ThrottlingException (${throttlesLeft} more to come)`);
+      return restJsonError("ThrottlingException", 400, "Rate exceeded");
+    },
+    // What InvokeEndpoint answers when the model container does not.
+    unreachable: () =>
+      restJsonError(
+        "ServiceUnavailable",
+        503,
+        "The service is unavailable: the endpoint's model container does not answer.",
+      ),
+    log: options.log,
+  });
+  return {
+    ...front,
+    throttle(times) {
+      throttlesLeft = times;
+    },
+    setModelPort(port) {
+      modelPort = port;
+    },
+  };
+}
