@@ -21,6 +21,7 @@ import {
   ModelResponseError,
   TransientDependencyError,
 } from "../errors.ts";
+import { writeOverlay } from "../artifacts/store.ts";
 import { getObjectBytes, putJson } from "../runtime.ts";
 
 export interface DetectDeps {
@@ -145,6 +146,8 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     height: preprocessed.originalHeight,
   });
   const status = defects.length > 0 ? "defects_found" : "clean";
+  // Drawn here because this function already holds the (reduced) pixels: no second decode of the original.
+  const overlayKey = await writeOverlay(deps, lotId, image.fileName, body, parsed.data);
   const result: ImageResult = {
     fileName: image.fileName,
     key: image.key,
@@ -154,6 +157,7 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     wafer,
     model: parsed.data.model,
     defects,
+    overlayKey,
   };
   const resultKey = lotKeys.result(lotId, image.fileName);
   await putJson(deps.s3, deps.bucket, resultKey, result);

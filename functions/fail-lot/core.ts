@@ -1,5 +1,6 @@
 // Ends a lot that could not be processed: FAILED in the table, a failed report, and an operator alert.
 import type { Alert } from "../../schemas/alert.ts";
+import { alertEmail, alertSubject } from "../artifacts/message.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
 import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
@@ -18,17 +19,18 @@ export async function failLot(
     error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
     defects: [],
   }));
-  const report = buildReport({
+  let report = buildReport({
     lotId: input.lotId,
     executionId: input.executionId,
     images,
+    metadata: input.metadata,
     error,
     completedAt: now,
   });
   // The lot may have failed because the store is down: operators must hear of it all the same.
   let storeProblem: string | undefined;
   try {
-    await storeReport(report, deps);
+    report = await storeReport(report, deps);
   } catch (storeError) {
     storeProblem = `${(storeError as Error).name}: ${(storeError as Error).message}`;
     deps.log?.error("failed report could not be stored", { lotId: input.lotId, storeProblem });
@@ -46,9 +48,18 @@ export async function failLot(
       : {}),
   };
   await publish(deps.sns, deps.alertTopicArn, {
-    subject: `waferflow lot ${input.lotId} FAILED`,
+    subject: alertSubject(alert, input.metadata, error.name),
     body: alert,
-    attributes: { kind: alert.kind, lotId: input.lotId },
+    email: alertEmail(alert, input.metadata, report.links?.report),
+    attributes: {
+      kind: alert.kind,
+      lotId: input.lotId,
+      severity: "critical",
+      status: "failed",
+      product: input.metadata?.product ?? "",
+      equipment: input.metadata?.equipment ?? "",
+      recipe: input.metadata?.recipe ?? "",
+    },
   });
   return report;
 }
