@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
+import type { LotMetadata } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
   emptyClassCounts,
@@ -12,10 +13,9 @@ import {
   type LotStatus,
   type Report,
 } from "../schemas/report.ts";
-import { imageItemKey, type LotItemStatus, lotItemKey, updateItem } from "./lot-table.ts";
-import type { LotMetadata } from "../schemas/lot.ts";
 import { reportAttributes, reportEmail, reportSubject } from "./artifacts/message.ts";
 import { type LinkDeps, withLinks, writeLotArtifacts } from "./artifacts/store.ts";
+import { imageItemKey, type LotItemStatus, lotItemKey, updateItem } from "./lot-table.ts";
 import { publish, putJson } from "./runtime.ts";
 
 /** SNS takes 256 KiB per message (JSON copy and e-mail text together); leave room for attributes. */

@@ -72,8 +72,14 @@ export function waferDieGrid(image: ImageResult, metadata?: LotMetadata): DieGri
   };
 }
 
-/** The grid shared by a lot's patterned wafers, when they agree on one; else the first wafer's. */
-export function lotDieGrid(images: ImageResult[], metadata?: LotMetadata): DieGrid | null {
+/**
+ * The grid shared by a lot's patterned wafers of the first wafer's pitch (`fileNames`: the wafers
+ * on it), when their dies agree on one offset; else the first wafer's grid alone.
+ */
+export function lotDieGrid(
+  images: ImageResult[],
+  metadata?: LotMetadata,
+): (DieGrid & { fileNames: string[] }) | null {
   const patterned = images.filter((image) => waferDieGrid(image, metadata));
   const first = patterned[0];
   if (!first) return null;
@@ -82,7 +88,9 @@ export function lotDieGrid(images: ImageResult[], metadata?: LotMetadata): DieGr
     const p = pitchOf(image, metadata) as { x: number; y: number };
     return Math.abs(p.x - pitch.x) <= 0.01 * pitch.x && Math.abs(p.y - pitch.y) <= 0.01 * pitch.y;
   });
-  return gridFrom(same, pitch) ?? waferDieGrid(first, metadata);
+  const shared = gridFrom(same, pitch);
+  if (shared) return { ...shared, fileNames: same.map((image) => image.fileName) };
+  return { ...(waferDieGrid(first, metadata) as DieGrid), fileNames: [first.fileName] };
 }
 
 /** The die a point in wafer millimetres lies in, on this grid. */

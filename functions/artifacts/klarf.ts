@@ -74,7 +74,9 @@ function waferBlock(image: ImageResult, slot: number, report: Report): string[] 
     `SampleCenterLocation ${sci(ox * UM_PER_MM)} ${sci((py - oy) * UM_PER_MM)};`,
     "InspectionTest 1;",
   ];
-  const dies = bare ? [{ row: 0, col: 0 }] : diesOnWafer(grid, (image.wafer?.diameterMm ?? 300) / 2);
+  const dies = bare
+    ? [{ row: 0, col: 0 }]
+    : diesOnWafer(grid, (image.wafer?.diameterMm ?? 300) / 2);
   lines.push(`SampleTestPlan ${dies.length}`);
   for (const die of dies) lines.push(`${die.col} ${-die.row}`);
   lines[lines.length - 1] += ";";

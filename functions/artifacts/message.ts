@@ -9,7 +9,10 @@ export const EMAIL_BUDGET = 48 * 1024;
 
 /** SNS subjects are printable ASCII without line breaks, at most 100 characters. */
 export function asciiSubject(text: string): string {
-  const clean = text.normalize("NFKD").replace(/[^\x20-\x7e]+/g, "?").trim();
+  const clean = text
+    .normalize("NFKD")
+    .replace(/[^\x20-\x7e]+/g, "?")
+    .trim();
   return clean.length <= SUBJECT_MAX ? clean : `${clean.slice(0, SUBJECT_MAX - 3)}...`;
 }
 
@@ -27,7 +30,8 @@ export function reportSubject(report: Report): string {
     return asciiSubject(`${head}FAILED (${report.error?.name ?? "error"})`);
   }
   const parts: string[] = [];
-  if (report.status === "defects_found") parts.push(`${plural(c.withDefects, "wafer")} with defects`);
+  if (report.status === "defects_found")
+    parts.push(`${plural(c.withDefects, "wafer")} with defects`);
   if (report.status === "clean") parts.push(`all ${plural(c.images, "wafer")} clean`);
   if (report.status === "incomplete") parts.push("no defects found");
   if (c.unusable) parts.push(`${c.unusable} unusable`);
@@ -113,13 +117,13 @@ export function reportEmail(report: Report, budget = EMAIL_BUDGET): string {
       String(index + 1).padStart(4),
       pad(image.fileName, 18),
       pad(image.status, 14),
-      pad(byClassText(image) || "-", 26),
+      pad(byClassText(image) || "-", 34),
       worstText(image) || "-",
     ].join(" "),
   );
   const table = [
     "",
-    ["Slot", pad("File", 18), pad("Status", 14), pad("Defects", 26), "Worst defect"].join(" "),
+    ["Slot", pad("File", 18), pad("Status", 14), pad("Defects", 34), "Worst defect"].join(" "),
     ...rows,
   ];
   const problems = report.images
@@ -147,9 +151,9 @@ export function reportEmail(report: Report, budget = EMAIL_BUDGET): string {
   let text = [...head, ...table, ...tail].join("\n");
   // A large lot: keep the wafers that need a look, say how many clean ones were left out.
   if (Buffer.byteLength(text) > budget) {
-    const kept = table.slice(0, 2).concat(
-      rows.filter((_, i) => report.images[i]?.status !== "clean").slice(0, 200),
-    );
+    const kept = table
+      .slice(0, 2)
+      .concat(rows.filter((_, i) => report.images[i]?.status !== "clean").slice(0, 200));
     const dropped = rows.length - (kept.length - 2);
     text = [...head, ...kept, `  ... and ${dropped} more wafers in the full report`, ...tail].join(
       "\n",

@@ -1,7 +1,7 @@
 // The lot's wafer map as SVG: die grid coloured by defect count, every defect a mark at its wafer millimetres, the notch.
 import type { DefectClass } from "../../schemas/common.ts";
 import type { Report } from "../../schemas/report.ts";
-import { type DieGrid, diesOnWafer, lotDieGrid } from "./die-grid.ts";
+import { diesOnWafer, lotDieGrid } from "./die-grid.ts";
 import { CLASS_COLOURS, escapeXml } from "./style.ts";
 
 /** Fill of a die by how many defects it holds (0, 1, 2-3, 4+). */
@@ -34,9 +34,10 @@ export function renderWaferMap(report: Report, options: WaferMapOptions = {}): s
     report.metadata?.waferDiameterMm ??
     300;
   const radius = diameter / 2;
-  const grid: DieGrid | null = lotDieGrid(images, report.metadata);
+  const grid = lotDieGrid(images, report.metadata);
   const counts = new Map<string, number>();
-  for (const image of images) {
+  // Only wafers on the drawn grid colour its dies; the others' defects are marks alone.
+  for (const image of images.filter((i) => grid?.fileNames.includes(i.fileName))) {
     for (const defect of image.defects) {
       if (!defect.die) continue;
       const key = `${defect.die.row},${defect.die.col}`;
@@ -83,28 +84,36 @@ export function renderWaferMap(report: Report, options: WaferMapOptions = {}): s
   }
   parts.push("</g>");
   // Legend under the wafer: classes present, then the die colour scale.
-  const classes = [...new Set(images.flatMap((i) => i.defects.map((d) => d.class)))] as DefectClass[];
-  const legendY = radius + margin + legendHeight * 0.35;
-  const step = size / Math.max(4, classes.length + 0.5);
+  const classes = [
+    ...new Set(images.flatMap((i) => i.defects.map((d) => d.class))),
+  ] as DefectClass[];
   const font = diameter * 0.03;
+  const left = -radius - margin / 2;
+  const legendY = radius + margin + font * 1.2;
+  const step = size / 6;
   classes.forEach((name, i) => {
-    const x = -radius - margin / 2 + i * step;
+    const x = left + i * step;
     parts.push(
       `<circle cx="${f(x + font / 2)}" cy="${f(legendY - font / 3)}" r="${f(font / 2.5)}" fill="${CLASS_COLOURS[name]}"/>`,
       `<text x="${f(x + font * 1.2)}" y="${f(legendY)}" font-size="${f(font)}" font-family="sans-serif" fill="#1f2328">${name}</text>`,
     );
   });
-  const scaleY = legendY + font * 1.6;
-  [
-    [0, "0"],
-    [1, "1"],
-    [2, "2-3"],
-    [4, "4+"],
-  ].forEach(([count, label], i) => {
-    const x = -radius - margin / 2 + i * step;
+  const scaleY = legendY + font * 1.8;
+  parts.push(
+    `<text x="${f(left)}" y="${f(scaleY)}" font-size="${f(font)}" font-family="sans-serif" fill="#1f2328">defects per die:</text>`,
+  );
+  (
+    [
+      [0, "0"],
+      [1, "1"],
+      [2, "2-3"],
+      [4, "4+"],
+    ] as const
+  ).forEach(([count, label], i) => {
+    const x = left + font * 9 + i * font * 4.5;
     parts.push(
-      `<rect x="${f(x)}" y="${f(scaleY - font)}" width="${f(font)}" height="${f(font)}" fill="${dieFill(count as number)}" stroke="#9aa4ad" stroke-width="${f(diameter / 1000)}"/>`,
-      `<text x="${f(x + font * 1.3)}" y="${f(scaleY)}" font-size="${f(font)}" font-family="sans-serif" fill="#1f2328">${label} defects/die</text>`,
+      `<rect x="${f(x)}" y="${f(scaleY - font)}" width="${f(font)}" height="${f(font)}" fill="${dieFill(count)}" stroke="#9aa4ad" stroke-width="${f(diameter / 1000)}"/>`,
+      `<text x="${f(x + font * 1.3)}" y="${f(scaleY)}" font-size="${f(font)}" font-family="sans-serif" fill="#1f2328">${label}</text>`,
     );
   });
   parts.push("</svg>");

@@ -15,13 +15,13 @@ import {
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
+import { writeOverlay } from "../artifacts/store.ts";
 import {
   dependencyFailure,
   ImageRejectedByModelError,
   ModelResponseError,
   TransientDependencyError,
 } from "../errors.ts";
-import { writeOverlay } from "../artifacts/store.ts";
 import { getObjectBytes, putJson } from "../runtime.ts";
 
 export interface DetectDeps {

@@ -1,8 +1,8 @@
 // Ends a lot that could not be processed: FAILED in the table, a failed report, and an operator alert.
 import type { Alert } from "../../schemas/alert.ts";
-import { alertEmail, alertSubject } from "../artifacts/message.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
+import { alertEmail, alertSubject } from "../artifacts/message.ts";
 import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
 import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
 
