@@ -72,7 +72,7 @@ export function renderWaferMap(report: Report, options: WaferMapOptions = {}): s
   parts.push(
     `<polygon class="notch" points="${f(-notch)},${f(radius + notch * 0.2)} ${f(notch)},${f(radius + notch * 0.2)} 0,${f(radius - notch * 1.2)}" fill="#00b8d4"/>`,
   );
-  const markRadius = diameter / 200;
+  const markRadius = diameter / 120;
   parts.push(`<g class="defects">`);
   for (const image of images) {
     image.defects.forEach((defect, index) => {
