@@ -77,24 +77,30 @@ export function buildReport(args: {
   };
 }
 
+/** Bytes `text` takes inside a JSON string (MessageStructure json escapes the report's quotes). */
+const escapedBytes = (text: string) => Buffer.byteLength(JSON.stringify(text));
+
 /**
- * The SNS copy of a report within `budget` bytes: whole when it fits, else without per-image
- * defect lists, else without the per-image links too.
+ * The SNS copy of a report within `budget` bytes (measured as it travels inside a JSON message
+ * structure): whole when it fits, else without per-image defect lists, else without per-image
+ * links, else without the image list (the S3 copy always has everything).
  */
 export function reportMessage(report: Report, budget = SNS_MESSAGE_BUDGET): string {
   const whole = JSON.stringify(report);
-  if (Buffer.byteLength(whole) <= budget) return whole;
+  if (escapedBytes(whole) <= budget) return whole;
   const slim: Report = {
     ...report,
     truncated: true,
     images: report.images.map((image) => ({ ...image, wafer: undefined, defects: [] })),
   };
   const slimText = JSON.stringify(slim);
-  if (Buffer.byteLength(slimText) <= budget) return slimText;
-  return JSON.stringify({
+  if (escapedBytes(slimText) <= budget) return slimText;
+  const slimmer = JSON.stringify({
     ...slim,
     images: slim.images.map((image) => ({ ...image, overlayUrl: undefined, model: undefined })),
   });
+  if (escapedBytes(slimmer) <= budget) return slimmer;
+  return JSON.stringify({ ...slim, images: [] });
 }
 
 const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
@@ -151,7 +157,7 @@ export async function publishReportMessage(report: Report, deps: ReportDeps): Pr
   const email = reportEmail(report);
   await publish(deps.sns, deps.reportTopicArn, {
     subject: reportSubject(report),
-    body: reportMessage(report, SNS_MESSAGE_BUDGET - Buffer.byteLength(email) - 1024),
+    body: reportMessage(report, SNS_MESSAGE_BUDGET - escapedBytes(email) - 1024),
     email,
     attributes: reportAttributes(report),
   });
