@@ -73,8 +73,9 @@ describe("KLARF 1.8 of a fixture lot", () => {
   it("puts each defect inside its die: 0 <= XREL < pitch, 0 <= YREL < pitch, die in the test plan", () => {
     for (const wafer of klarf.wafers) {
       for (const defect of wafer.defects) {
-        assert.ok(defect.fields.XREL >= 0 && defect.fields.XREL < wafer.diePitchUm.x);
-        assert.ok(defect.fields.YREL >= 0 && defect.fields.YREL < wafer.diePitchUm.y);
+        const { XREL: xrel = -1, YREL: yrel = -1 } = defect.fields;
+        assert.ok(xrel >= 0 && xrel < wafer.diePitchUm.x, `XREL ${xrel} of ${wafer.waferId}`);
+        assert.ok(yrel >= 0 && yrel < wafer.diePitchUm.y, `YREL ${yrel} of ${wafer.waferId}`);
         assert.ok(
           wafer.testPlan.some((d) => d.x === defect.fields.XINDEX && d.y === defect.fields.YINDEX),
           `die ${defect.fields.XINDEX},${defect.fields.YINDEX} of ${wafer.waferId} is in its test plan`,
