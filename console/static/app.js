@@ -208,9 +208,34 @@ function paintSwatches(root) {
 
 // ---- lot page --------------------------------------------------------------------------------
 
+/** A lot without a report yet is still being inspected: say so; the page follows it live. */
+async function reportOrWait(lotId) {
+  const response = await fetch(`/api/lots/${encodeURIComponent(lotId)}`);
+  if (response.status === 404) {
+    waitingFor = lotId;
+    show(
+      h("p", {}, h("a", { href: "/" }, "All lots")),
+      h("h1", {}, `Lot ${lotId} `, badge("PROCESSING")),
+      h(
+        "p",
+        { class: "meta" },
+        "No report yet: this page shows the lot as soon as its report arrives.",
+      ),
+    );
+    return undefined;
+  }
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${body.error?.name}: ${body.error?.message}`);
+  waitingFor = undefined;
+  return body;
+}
+
+let waitingFor;
+
 async function showLot(lotId) {
   document.title = `Lot ${lotId} - waferflow`;
-  const report = await getJson(`/api/lots/${encodeURIComponent(lotId)}`);
+  const report = await reportOrWait(lotId);
+  if (!report) return;
   const m = report.metadata ?? {};
   const c = report.counts;
   const classes = Object.entries(c.byClass)
@@ -474,7 +499,14 @@ function listen() {
     live.classList.remove("on");
   });
   source.addEventListener("lots", (event) => {
-    if (location.pathname === "/") renderList(JSON.parse(event.data));
+    const lots = JSON.parse(event.data);
+    if (location.pathname === "/") renderList(lots);
+    else if (
+      waitingFor &&
+      lots.some((lot) => lot.lotId === waitingFor && lot.status !== "PROCESSING")
+    ) {
+      void route();
+    }
   });
 }
 

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, it } from "vitest";
+import { reportTable } from "../../cli/reports.ts";
 import {
   alertEmail,
   alertSubject,
@@ -163,5 +164,22 @@ describe("failed-lot alert", () => {
     assert.match(text, /Product P7 \| Equipment CMP-2/);
     assert.match(text, /drop the lot again/);
     assert.match(text, /Report: https:\/\/x\/report/);
+  });
+});
+
+describe("terminal table (waferflow local)", () => {
+  it("has a line per wafer with its status and defects by class, and the reason of an uninspected one", () => {
+    const lines = reportTable(withUnusable(fixture)).split("\n");
+    assert.match(
+      lines[0] ?? "",
+      /^Lot E2E-FIX-1 on MACRO-INSP-01: DEFECTS_FOUND - 6 wafers, 5 with defects, 13 defects, 1 unusable$/,
+    );
+    assert.match(
+      lines[1] ?? "",
+      /slot\s+wafer\s+status\s+particle\s+scratch\s+void\s+stain\s+edge_chip$/,
+    );
+    assert.match(lines[3] ?? "", /^\s+2\s+wafer-002\.png\s+defects_found\s+1\s+\.\s+1\s+\.\s+\.$/);
+    assert.match(lines[4] ?? "", /^\s+3\s+wafer-003\.tif\s+unusable .*ImageUnusable: out of focus/);
+    assert.equal(lines.length, 2 + fixture.images.length);
   });
 });
