@@ -1,16 +1,32 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { type ConsoleServer, startConsole } from "../console/server.ts";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
-import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
+import { createAgentS3Client, createDocumentClient, createS3Client } from "../lib/aws.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
-import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
+import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
+
+export const DEFAULT_CONSOLE_PORT = 8642;
+/** Where a running `waferflow local` says where its console is, for `waferflow report`. */
+export const CONSOLE_FILE = "console.json";
+
+/** The console on its usual port, or on any free one when that is taken. */
+async function openConsole(port: number, log: (line: string) => void): Promise<ConsoleServer> {
+  try {
+    return await startConsole({ port, log });
+  } catch (error) {
+    if (port === 0) throw error;
+    log(`console: port ${port} is taken (${(error as Error).message}); using a free one`);
+    return startConsole({ port: 0, log });
+  }
+}
 
 export async function runLocalCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +36,8 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       inbox: { type: "string", default: "inbox" },
       "quiet-ms": { type: "string", default: "5000" },
       ports: { type: "string" },
+      "console-port": { type: "string", default: String(DEFAULT_CONSOLE_PORT) },
+      json: { type: "boolean", default: false },
     },
   });
   let ports: ReturnType<typeof parsePorts> = {};
@@ -27,6 +45,13 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     ports = parsePorts(values.ports ?? "");
   } catch (error) {
     console.error(`waferflow local: ${(error as Error).message}`);
+    return 2;
+  }
+  const consolePort = Number(values["console-port"]);
+  if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
+    console.error(
+      `waferflow local: --console-port must be a port number (0 = any free one), got '${values["console-port"]}'`,
+    );
     return 2;
   }
   const quietMs = Number(values["quiet-ms"]);
@@ -40,7 +65,16 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   quietHandlerLogs();
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });
-  const stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), ports, log });
+  // The console first: reports link to it, and handlers read REPORT_LINK_BASE_URL when they load.
+  const operatorConsole = await openConsole(consolePort, log);
+  process.env.REPORT_LINK_BASE_URL = operatorConsole.url;
+  let stack: Awaited<ReturnType<typeof startLocalStack>>;
+  try {
+    stack = await startLocalStack({ dataDir: resolve(values["data-dir"]), ports, log });
+  } catch (error) {
+    await operatorConsole.close();
+    throw error;
+  }
   // Other processes (waferflow invoke, scripts) find this stack, and may use the file as --env-vars.
   const removeEndpointsFile = writeEndpointsFile({
     Parameters: stackConnection(
@@ -54,13 +88,26 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   });
   const s3 = createS3Client();
   const agentS3 = createAgentS3Client();
+  operatorConsole.attach({
+    s3,
+    db: createDocumentClient(),
+    bucket: stack.names.bucket,
+    table: stack.names.table,
+  });
+  const consoleFile = join(stack.dataDir, CONSOLE_FILE);
+  writeFileSync(consoleFile, JSON.stringify({ url: operatorConsole.url, pid: process.pid }));
   const endings = new LotEndings(
     stack,
     s3,
     (ending) => {
       if (ending.kind === "report") {
-        console.log(summariseReport(ending.report, stack.names.bucket));
-        console.log(JSON.stringify(ending.report));
+        operatorConsole.lotChanged(ending.report.lotId);
+        if (values.json) {
+          console.log(summariseReport(ending.report, stack.names.bucket));
+          console.log(JSON.stringify(ending.report));
+        } else {
+          console.log(`${reportTable(ending.report)}\n`);
+        }
       } else {
         console.log(`ALERT ${ending.alert.kind}: ${ending.alert.message}`);
       }
@@ -88,6 +135,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   console.error(
     `  profile    ${LOCAL_PROFILE}: AWS_SHARED_CREDENTIALS_FILE=${clientFiles.credentialsFile} AWS_CONFIG_FILE=${clientFiles.configFile} aws --profile ${LOCAL_PROFILE} --endpoint-url <url> ...`,
   );
+  console.error(`Console: ${operatorConsole.url}`);
   console.error(
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
@@ -119,6 +167,8 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   } finally {
     removeEndpointsFile();
     endings.close();
+    rmSync(consoleFile, { force: true });
+    await operatorConsole.close();
     await stack.stop();
   }
   return 0;

@@ -7,8 +7,12 @@ const USAGE = `waferflow - wafer defect detection pipeline
 Usage:
   waferflow local [--data-dir .waferflow] [--inbox ./inbox] [--quiet-ms 5000]
                   [--ports s3=4566,dynamodb=4567,sfn=4568,sns=4569,endpoint=4570]
-      Start the embedded AWS stack, watch the inbox for lot folders, print each report;
-      client credentials and endpoints go to <data-dir>/aws.env and <data-dir>/aws/.
+                  [--console-port 8642] [--json]
+      Start the embedded AWS stack and its console, watch the inbox for lot folders, print
+      each report as a table (--json: as JSON); client credentials and endpoints go to
+      <data-dir>/aws.env and <data-dir>/aws/.
+  waferflow report <lotId> [--format json|klarf|csv] [--data-dir .waferflow]
+      Print a stored lot report (from the running local stack, or from its data dir).
   waferflow replay <lotDir...> [--timeout-s 600]
       Push lots through an ephemeral stack; one JSON report line per lot on stdout.
   waferflow endpoint --port <n> [--model <spec>]
@@ -31,6 +35,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   local: async () => (await import("./local.ts")).runLocalCommand,
   replay: async () => (await import("./replay.ts")).runReplayCommand,
+  report: async () => (await import("./report.ts")).runReportCommand,
   endpoint: async () => (await import("../endpoint/cli.ts")).runEndpointCommand,
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,

@@ -2,6 +2,7 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { LocalStack } from "../local/stack.ts";
 import { type Alert, AlertSchema } from "../schemas/alert.ts";
+import { DEFECT_CLASSES } from "../schemas/common.ts";
 import { type Report, ReportSchema } from "../schemas/report.ts";
 
 export type LotEnding = { kind: "report"; report: Report } | { kind: "quarantined"; alert: Alert };
@@ -97,6 +98,43 @@ export function summariseReport(report: Report, bucket: string): string {
     .map(([name, n]) => `${name}=${n}`)
     .join(" ");
   return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed; report s3://${bucket}/${report.reportKey}`;
+}
+
+/**
+ * A lot as a compact terminal table: one line per wafer with its status and defects by class
+ * (only the classes the lot has), the reason beside any wafer that was not inspected.
+ */
+export function reportTable(report: Report): string {
+  const classes = DEFECT_CLASSES.filter((name) => report.counts.byClass[name] > 0);
+  const c = report.counts;
+  const where = report.metadata?.equipment ? ` on ${report.metadata.equipment}` : "";
+  const lines = [
+    `Lot ${report.lotId}${where}: ${report.status.toUpperCase()} - ${c.images} wafers, ${c.withDefects} with defects, ${c.defects} defects${c.unusable ? `, ${c.unusable} unusable` : ""}${c.failed ? `, ${c.failed} failed` : ""}${c.rejected ? `, ${c.rejected} rejected` : ""}`,
+  ];
+  if (report.error) lines.push(`  lot error: ${report.error.name}: ${report.error.message}`);
+  const fileWidth = Math.max(5, ...report.images.map((image) => image.fileName.length));
+  const header = [
+    "slot",
+    "wafer".padEnd(fileWidth),
+    "status".padEnd(13),
+    ...classes.map((name) => name.padStart(Math.max(5, name.length))),
+  ];
+  lines.push(`  ${header.join("  ")}`);
+  report.images.forEach((image, index) => {
+    const count = (name: string) => image.defects.filter((d) => d.class === name).length;
+    const cells = [
+      String(index + 1).padStart(4),
+      image.fileName.padEnd(fileWidth),
+      image.status.padEnd(13),
+      ...classes.map((name) =>
+        (count(name) ? String(count(name)) : ".").padStart(Math.max(5, name.length)),
+      ),
+    ];
+    const reason = image.error ? `  ${image.error.name}: ${image.error.message}` : "";
+    lines.push(`  ${cells.join("  ")}${reason}`.trimEnd());
+  });
+  if (report.links?.console) lines.push(`  ${report.links.console}`);
+  return lines.join("\n");
 }
 
 /**

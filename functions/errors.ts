@@ -51,3 +51,8 @@ export function dependencyFailure(what: string, error: unknown): Error {
     ? new TransientDependencyError(message, { cause: error })
     : new DependencyError(message, { cause: error });
 }
+
+/** A picture or file made from a result (overlay, wafer map, KLARF) could not be made. */
+export class ArtifactError extends Error {
+  override name = "ArtifactError";
+}

@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
+import type { LotMetadata } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
   emptyClassCounts,
@@ -12,10 +13,12 @@ import {
   type LotStatus,
   type Report,
 } from "../schemas/report.ts";
+import { reportAttributes, reportEmail, reportSubject } from "./artifacts/message.ts";
+import { type LinkDeps, withLinks, writeLotArtifacts } from "./artifacts/store.ts";
 import { imageItemKey, type LotItemStatus, lotItemKey, updateItem } from "./lot-table.ts";
 import { publish, putJson } from "./runtime.ts";
 
-/** SNS takes 256 KiB per message; leave room for attributes and the envelope. */
+/** SNS takes 256 KiB per message (JSON copy and e-mail text together); leave room for attributes. */
 const SNS_MESSAGE_BUDGET = 240 * 1024;
 
 export interface ReportDeps {
@@ -25,6 +28,9 @@ export interface ReportDeps {
   bucket: string;
   table: string;
   reportTopicArn: string;
+  /** The console's base URL on the local stack; on AWS links are presigned S3 URLs. */
+  linkBaseUrl?: string;
+  linkTtlSeconds?: number;
   now?: () => Date;
 }
 
@@ -40,6 +46,7 @@ export function buildReport(args: {
   lotId: string;
   executionId?: string;
   images: ImageResult[];
+  metadata?: LotMetadata;
   error?: ErrorInfo;
   completedAt: Date;
 }): Report {
@@ -65,20 +72,35 @@ export function buildReport(args: {
     },
     images: args.images,
     reportKey: lotKeys.report(args.lotId),
+    ...(args.metadata ? { metadata: args.metadata } : {}),
     ...(args.error ? { error: args.error } : {}),
   };
 }
 
-/** The SNS copy of a report: whole when it fits, else without per-image defect lists. */
-export function reportMessage(report: Report): string {
+/** Bytes `text` takes inside a JSON string (MessageStructure json escapes the report's quotes). */
+const escapedBytes = (text: string) => Buffer.byteLength(JSON.stringify(text));
+
+/**
+ * The SNS copy of a report within `budget` bytes (measured as it travels inside a JSON message
+ * structure): whole when it fits, else without per-image defect lists, else without per-image
+ * links, else without the image list (the S3 copy always has everything).
+ */
+export function reportMessage(report: Report, budget = SNS_MESSAGE_BUDGET): string {
   const whole = JSON.stringify(report);
-  if (Buffer.byteLength(whole) <= SNS_MESSAGE_BUDGET) return whole;
+  if (escapedBytes(whole) <= budget) return whole;
   const slim: Report = {
     ...report,
     truncated: true,
     images: report.images.map((image) => ({ ...image, wafer: undefined, defects: [] })),
   };
-  return JSON.stringify(slim);
+  const slimText = JSON.stringify(slim);
+  if (escapedBytes(slimText) <= budget) return slimText;
+  const slimmer = JSON.stringify({
+    ...slim,
+    images: slim.images.map((image) => ({ ...image, overlayUrl: undefined, model: undefined })),
+  });
+  if (escapedBytes(slimmer) <= budget) return slimmer;
+  return JSON.stringify({ ...slim, images: [] });
 }
 
 const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
@@ -88,8 +110,14 @@ const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
   failed: "FAILED",
 };
 
-/** Writes the report to S3 and its summary to the lot's and images' table items. */
-export async function storeReport(report: Report, deps: ReportDeps): Promise<void> {
+/**
+ * Writes the lot's KLARF and wafer map (not for a failed lot: nothing was inspected), then the
+ * report with its links to S3, then its summary to the lot's and images' table items. Returns
+ * the report as stored.
+ */
+export async function storeReport(input: Report, deps: ReportDeps): Promise<Report> {
+  const withArtifacts = input.status === "failed" ? input : await writeLotArtifacts(input, deps);
+  const report = await withLinks(withArtifacts, linkDeps(deps));
   await putJson(deps.s3, deps.bucket, report.reportKey, report);
   await updateItem(deps.db, deps.table, lotItemKey(report.lotId), {
     status: ITEM_STATUS[report.status],
@@ -106,25 +134,40 @@ export async function storeReport(report: Report, deps: ReportDeps): Promise<voi
         status: image.status.toUpperCase(),
         defectCount: image.defects.length,
         error: image.error,
+        overlayKey: image.overlayKey,
         updatedAt: report.completedAt,
       });
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
+  return report;
 }
 
+function linkDeps(deps: ReportDeps): LinkDeps {
+  return {
+    s3: deps.s3,
+    bucket: deps.bucket,
+    linkBaseUrl: deps.linkBaseUrl,
+    linkTtlSeconds: deps.linkTtlSeconds,
+  };
+}
+
+/** Subject, e-mail text and JSON together within SNS's limit; attributes for filter policies. */
 export async function publishReportMessage(report: Report, deps: ReportDeps): Promise<void> {
+  const email = reportEmail(report);
   await publish(deps.sns, deps.reportTopicArn, {
-    subject: `waferflow lot ${report.lotId}: ${report.status}`,
-    body: reportMessage(report),
-    attributes: { lotId: report.lotId, status: report.status },
+    subject: reportSubject(report),
+    body: reportMessage(report, SNS_MESSAGE_BUDGET - escapedBytes(email) - 1024),
+    email,
+    attributes: reportAttributes(report),
   });
 }
 
 /** Stored first, then published: a message never points at a report that is not there. */
-export async function storeAndPublishReport(report: Report, deps: ReportDeps): Promise<void> {
-  await storeReport(report, deps);
+export async function storeAndPublishReport(input: Report, deps: ReportDeps): Promise<Report> {
+  const report = await storeReport(input, deps);
   await publishReportMessage(report, deps);
+  return report;
 }
 
 /** What a report-writing handler reads from its environment, once, at start. */
@@ -132,6 +175,9 @@ export const ReportConfigSchema = z.object({
   BUCKET_NAME: z.string().min(1),
   TABLE_NAME: z.string().min(1),
   REPORT_TOPIC_ARN: z.string().min(1),
+  /** Set by `waferflow local` to its console; unset on AWS, where links are presigned. */
+  REPORT_LINK_BASE_URL: z.url().optional(),
+  REPORT_LINK_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(604_800),
 });
 
 export function reportDepsFrom(config: z.infer<typeof ReportConfigSchema>): ReportDeps {
@@ -142,5 +188,7 @@ export function reportDepsFrom(config: z.infer<typeof ReportConfigSchema>): Repo
     bucket: config.BUCKET_NAME,
     table: config.TABLE_NAME,
     reportTopicArn: config.REPORT_TOPIC_ARN,
+    linkBaseUrl: config.REPORT_LINK_BASE_URL,
+    linkTtlSeconds: config.REPORT_LINK_TTL_SECONDS,
   };
 }

@@ -69,24 +69,43 @@ export function errorMessageFromCause(cause: string | undefined): string {
   return cause;
 }
 
-/** Publishes JSON with string attributes that subscribers can filter on (status, kind). */
+/**
+ * Publishes JSON with attributes that subscribers can filter on (status, kind, classes). With an
+ * `email` text the message is `MessageStructure: json`: e-mail subscribers get the text, every
+ * other protocol the JSON (`default`). A list attribute goes as `String.Array`.
+ */
 export async function publish(
   sns: SNSClient,
   topicArn: string,
-  message: { subject: string; body: unknown; attributes?: Record<string, string> },
+  message: {
+    subject: string;
+    body: unknown;
+    email?: string;
+    attributes?: Record<string, string | string[]>;
+  },
 ): Promise<void> {
   const attributes = Object.fromEntries(
-    Object.entries(message.attributes ?? {}).map(([name, value]) => [
-      name,
-      { DataType: "String", StringValue: value },
-    ]),
+    Object.entries(message.attributes ?? {})
+      .filter(([, value]) => (Array.isArray(value) ? true : value !== ""))
+      .map(([name, value]) => [
+        name,
+        Array.isArray(value)
+          ? { DataType: "String.Array", StringValue: JSON.stringify(value) }
+          : { DataType: "String", StringValue: value },
+      ]),
   );
+  const json = typeof message.body === "string" ? message.body : JSON.stringify(message.body);
   try {
     await sns.send(
       new PublishCommand({
         TopicArn: topicArn,
         Subject: message.subject.slice(0, 100),
-        Message: typeof message.body === "string" ? message.body : JSON.stringify(message.body),
+        ...(message.email === undefined
+          ? { Message: json }
+          : {
+              Message: JSON.stringify({ default: json, email: message.email }),
+              MessageStructure: "json",
+            }),
         MessageAttributes: attributes,
       }),
     );

@@ -44,6 +44,10 @@ export const lotKeys = {
   result: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/results/${safeSegment(fileName)}.json`,
   report: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/report.json`,
+  klarf: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/report.klarf`,
+  waferMap: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/wafer-map.svg`,
+  overlay: (lotId: string, fileName: string) =>
+    `${LOTS_PREFIX}${assertLotId(lotId)}/overlays/${safeSegment(fileName)}.webp`,
 };
 
 /** Where a manifest that failed validation is kept, for people to look at. */

@@ -10,6 +10,7 @@ import { type LocalCredentials, queryProtocolError } from "./sigv4.ts";
 
 export interface PublishedMessage {
   subject?: string;
+  /** With MessageStructure json: the `default` text, what non-e-mail subscribers get. */
   message: string;
   attributes: Record<string, string>;
 }
@@ -89,6 +90,30 @@ function messageAttributes(params: URLSearchParams): Record<string, string> {
   return attributes;
 }
 
+/** MessageStructure json: an object of strings per protocol, of which `default` is required. */
+function perProtocol(raw: string): { default: string; email?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  const record = parsed as Record<string, unknown> | undefined;
+  if (!record || typeof record !== "object" || typeof record.default !== "string") {
+    throw new ServiceApiError(
+      "InvalidParameter",
+      "Invalid parameter: Message Structure - No default entry in JSON message body",
+    );
+  }
+  if (Object.values(record).some((value) => typeof value !== "string")) {
+    throw new ServiceApiError(
+      "InvalidParameter",
+      "Invalid parameter: Message Structure - JSON message body failed to parse",
+    );
+  }
+  return record as { default: string; email?: string };
+}
+
 export async function startSns(options: {
   port: number;
   dataDir: string;
@@ -114,10 +139,12 @@ export async function startSns(options: {
       throw new ServiceApiError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn");
     }
     const topicName = topicNamed(topicArn);
-    const message = required(params, "Message");
-    if (Buffer.byteLength(message) > MAX_MESSAGE_BYTES) {
+    const raw = required(params, "Message");
+    if (Buffer.byteLength(raw) > MAX_MESSAGE_BYTES) {
       throw new ServiceApiError("InvalidParameter", "Invalid parameter: Message too long");
     }
+    const structured = params.get("MessageStructure") === "json" ? perProtocol(raw) : undefined;
+    const message = structured ? structured.default : raw;
     const subject = params.get("Subject") ?? undefined;
     // SNS rejects what e-mail subjects cannot carry.
     if (subject !== undefined && (subject.length > 100 || !/^[\x20-\x7e]+$/.test(subject))) {
@@ -134,6 +161,7 @@ export async function startSns(options: {
       timestamp: new Date().toISOString(),
       ...(subject !== undefined ? { subject } : {}),
       message,
+      ...(structured?.email !== undefined ? { email: structured.email } : {}),
       attributes,
     };
     appendFileSync(join(messageDir, `${topicName}.jsonl`), `${JSON.stringify(record)}\n`);

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { DEFECT_CLASSES, DefectClassSchema, LotIdSchema } from "./common.ts";
 import { DefectSchema, ModelInfoSchema, QualitySchema, WaferSchema } from "./detection.ts";
+import { LotMetadataSchema } from "./lot.ts";
 
 export const ErrorInfoSchema = z.object({ name: z.string(), message: z.string() });
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
@@ -31,6 +32,10 @@ export const ImageResultSchema = z.object({
   /** The endpoint's image-quality measures; on `unusable` images, `reasons` says why. */
   quality: QualitySchema.optional(),
   defects: z.array(ReportedDefectSchema),
+  /** S3 key of the wafer's overlay picture (defects boxed on the downscaled wafer), when drawn. */
+  overlayKey: z.string().optional(),
+  /** A link people can open to that picture (presigned on AWS, the console's on the local stack). */
+  overlayUrl: z.string().optional(),
 });
 export type ImageResult = z.infer<typeof ImageResultSchema>;
 
@@ -64,6 +69,20 @@ export const ReportSchema = z.object({
   images: z.array(ImageResultSchema),
   /** S3 key of the full report. */
   reportKey: z.string(),
+  /** The lot's metadata from its manifest (product, equipment, recipe, wafer geometry). */
+  metadata: LotMetadataSchema.optional(),
+  /** S3 keys of what is written next to the report. */
+  artifacts: z.object({ klarfKey: z.string(), waferMapKey: z.string() }).optional(),
+  /** Links people can open (presigned on AWS, expiring; the console's on the local stack). */
+  links: z
+    .object({
+      report: z.string(),
+      klarf: z.string(),
+      waferMap: z.string(),
+      console: z.string(),
+    })
+    .partial()
+    .optional(),
   /** Set on the SNS copy when per-image defects were left out to fit a message; S3 has them all. */
   truncated: z.boolean().optional(),
   error: ErrorInfoSchema.optional(),

@@ -66,6 +66,8 @@ export type ImageOutcome = z.infer<typeof ImageOutcomeSchema>;
 export const PublishReportInputSchema = z.object({
   lotId: LotIdSchema,
   executionId: z.string(),
+  /** Optional so that executions started before it was passed still publish. */
+  metadata: LotMetadataSchema.optional(),
   results: z.array(ImageOutcomeSchema),
 });
 export type PublishReportInput = z.infer<typeof PublishReportInputSchema>;
@@ -76,6 +78,7 @@ export const StatesErrorSchema = z.object({ Error: z.string(), Cause: z.string()
 export const FailLotInputSchema = z.object({
   lotId: LotIdSchema,
   executionId: z.string(),
+  metadata: LotMetadataSchema.optional(),
   images: z.array(ManifestImageSchema).optional(),
   error: StatesErrorSchema,
 });

@@ -15,6 +15,7 @@ import {
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
+import { writeOverlay } from "../artifacts/store.ts";
 import {
   dependencyFailure,
   ImageRejectedByModelError,
@@ -158,6 +159,8 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     height: preprocessed.originalHeight,
   });
   const status = defects.length > 0 ? "defects_found" : "clean";
+  // Drawn here because this function already holds the (reduced) pixels: no second decode of the original.
+  const overlayKey = await writeOverlay(deps, lotId, image.fileName, body, parsed.data);
   const result: ImageResult = {
     fileName: image.fileName,
     key: image.key,
@@ -168,6 +171,7 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     model: parsed.data.model,
     ...(parsed.data.quality ? { quality: parsed.data.quality } : {}),
     defects,
+    overlayKey,
   };
   return storeResult(deps, lotId, result);
 }

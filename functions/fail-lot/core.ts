@@ -2,6 +2,7 @@
 import type { Alert } from "../../schemas/alert.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
+import { alertEmail, alertSubject } from "../artifacts/message.ts";
 import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
 import { claimLotFailure, type FailureClaimant } from "../lot-table.ts";
 import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
@@ -38,17 +39,18 @@ export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<F
     error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
     defects: [],
   }));
-  const report = buildReport({
+  let report = buildReport({
     lotId: input.lotId,
     executionId: input.executionId,
     images,
+    metadata: input.metadata,
     error,
     completedAt: now,
   });
   // The lot may have failed because the store is down: operators must hear of it all the same.
   let storeProblem: string | undefined;
   try {
-    await storeReport(report, deps);
+    report = await storeReport(report, deps);
   } catch (storeError) {
     storeProblem = `${(storeError as Error).name}: ${(storeError as Error).message}`;
     deps.log?.error("failed report could not be stored", { lotId: input.lotId, storeProblem });
@@ -66,9 +68,18 @@ export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<F
       : {}),
   };
   await publish(deps.sns, deps.alertTopicArn, {
-    subject: `waferflow lot ${input.lotId} FAILED`,
+    subject: alertSubject(alert, input.metadata, error.name),
     body: alert,
-    attributes: { kind: alert.kind, lotId: input.lotId },
+    email: alertEmail(alert, input.metadata, report.links?.report),
+    attributes: {
+      kind: alert.kind,
+      lotId: input.lotId,
+      severity: "critical",
+      status: "failed",
+      product: input.metadata?.product ?? "",
+      equipment: input.metadata?.equipment ?? "",
+      recipe: input.metadata?.recipe ?? "",
+    },
   });
   return { outcome: "failed", report };
 }

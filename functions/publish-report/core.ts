@@ -38,8 +38,8 @@ export async function publishReport(input: PublishReportInput, deps: ReportDeps)
     lotId: input.lotId,
     executionId: input.executionId,
     images,
+    metadata: input.metadata,
     completedAt: (deps.now ?? (() => new Date()))(),
   });
-  await storeAndPublishReport(report, deps);
-  return report;
+  return storeAndPublishReport(report, deps);
 }

@@ -1,0 +1,93 @@
+// Draws one wafer's overlay: the wafer downscaled to about 1024 px, each defect boxed and labelled by class, the notch marked.
+import sharp from "sharp";
+import type { Defect, Wafer } from "../../schemas/detection.ts";
+import { GLYPH_HEIGHT, textPath, textWidth } from "./font.ts";
+import { CLASS_COLOURS } from "./style.ts";
+
+export const OVERLAY_MAX_SIDE = 1024;
+
+export interface OverlayInput {
+  /** Encoded image (PNG, TIFF...) the defects and wafer are measured in. */
+  image: Uint8Array;
+  wafer: Pick<Wafer, "centerPx" | "radiusPx" | "notchAngleDeg">;
+  defects: Array<Pick<Defect, "class" | "bbox">>;
+  maxSide?: number;
+}
+
+export interface Overlay {
+  webp: Buffer;
+  width: number;
+  height: number;
+  /** Overlay pixels per input pixel. */
+  scale: number;
+}
+
+/** The SVG drawn over the downscaled wafer; coordinates already in overlay pixels. */
+export function overlaySvg(
+  input: Omit<OverlayInput, "image" | "maxSide">,
+  size: { width: number; height: number; scale: number },
+): string {
+  const { width, height, scale } = size;
+  const label = Math.max(1, Math.round(Math.max(width, height) / 512));
+  const lineWidth = Math.max(1.5, label);
+  const parts: string[] = [];
+  // The notch: a triangle on the rim pointing at the centre, with its name inside the wafer.
+  const angle = (input.wafer.notchAngleDeg * Math.PI) / 180;
+  const cx = input.wafer.centerPx.x * scale;
+  const cy = input.wafer.centerPx.y * scale;
+  const r = input.wafer.radiusPx * scale;
+  const along = { x: Math.cos(angle), y: Math.sin(angle) };
+  const across = { x: -along.y, y: along.x };
+  const tip = { x: cx + along.x * r * 0.93, y: cy + along.y * r * 0.93 };
+  const side = r * 0.04;
+  const base = (s: number) =>
+    `${(cx + along.x * r * 1.01 + across.x * side * s).toFixed(1)},${(cy + along.y * r * 1.01 + across.y * side * s).toFixed(1)}`;
+  parts.push(
+    `<polygon points="${tip.x.toFixed(1)},${tip.y.toFixed(1)} ${base(1)} ${base(-1)}" fill="#00e5ff" stroke="#000" stroke-width="1"/>`,
+  );
+  const notchText = "notch";
+  const textX = cx + along.x * r * 0.84 - textWidth(notchText, label) / 2;
+  const textY = cy + along.y * r * 0.84 - (GLYPH_HEIGHT * label) / 2;
+  parts.push(`<path d="${textPath(notchText, textX, textY, label)}" fill="#00e5ff"/>`);
+
+  for (const defect of input.defects) {
+    const colour = CLASS_COLOURS[defect.class];
+    // At least 8 px across, so a one-pixel particle still shows as a box.
+    const pad = 3;
+    const w = Math.max(8, defect.bbox.width * scale + 2 * pad);
+    const h = Math.max(8, defect.bbox.height * scale + 2 * pad);
+    const x = (defect.bbox.x + defect.bbox.width / 2) * scale - w / 2;
+    const y = (defect.bbox.y + defect.bbox.height / 2) * scale - h / 2;
+    parts.push(
+      `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${lineWidth}"/>`,
+    );
+    const text = defect.class;
+    const tagW = textWidth(text, label) + 4 * label;
+    const tagH = (GLYPH_HEIGHT + 4) * label;
+    const tagX = Math.min(Math.max(0, x), width - tagW);
+    const tagY = y - tagH - 1 >= 0 ? y - tagH - 1 : Math.min(height - tagH, y + h + 1);
+    parts.push(
+      `<rect x="${tagX.toFixed(1)}" y="${tagY.toFixed(1)}" width="${tagW}" height="${tagH}" fill="${colour}"/>`,
+      `<path d="${textPath(text, tagX + 2 * label, tagY + 2 * label, label)}" fill="#000"/>`,
+    );
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;
+}
+
+/** Decodes the image once, downscales it, draws the boxes and encodes WebP. */
+export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
+  const meta = await sharp(input.image).metadata();
+  if (!meta.width || !meta.height) throw new Error("the image has no size");
+  const maxSide = input.maxSide ?? OVERLAY_MAX_SIDE;
+  const scale = Math.min(1, maxSide / Math.max(meta.width, meta.height));
+  const width = Math.max(1, Math.round(meta.width * scale));
+  const height = Math.max(1, Math.round(meta.height * scale));
+  const svg = overlaySvg(input, { width, height, scale: width / meta.width });
+  const webp = await sharp(input.image)
+    .resize(width, height, { fit: "fill" })
+    .toColourspace("srgb")
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+    .webp({ quality: 82 })
+    .toBuffer();
+  return { webp, width, height, scale: width / meta.width };
+}

@@ -1,0 +1,321 @@
+// The operator's view end to end: `waferflow local`, a fixture lot dropped into its inbox, the console in Debian's chromium.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
+import { ReportSchema } from "../../schemas/report.ts";
+import { TruthSchema, type TruthWafer } from "../../schemas/truth.ts";
+import { readKlarf } from "../helpers/klarf-reader.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const FIXTURE = join(ROOT, "test/fixtures/lot-e2e");
+const DOCS = join(ROOT, "docs");
+const CHROMIUM = "/usr/bin/chromium";
+const truth = TruthSchema.parse(JSON.parse(readFileSync(join(FIXTURE, "truth.json"), "utf8")));
+/** A patterned wafer with defects in dies: the one whose overlay and map are checked. */
+const WAFER = truth.wafers.find(
+  (w) => w.surface === "patterned" && w.defects.some((d) => d.die),
+) as TruthWafer;
+
+type Box = { x: number; y: number; width: number; height: number };
+const centre = (b: Box) => ({ x: b.x + b.width / 2, y: b.y + b.height / 2 });
+const contains = (b: Box, p: { x: number; y: number }) =>
+  p.x >= b.x && p.x <= b.x + b.width && p.y >= b.y && p.y <= b.y + b.height;
+function iou(a: Box, b: Box): number {
+  const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
+  const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+  return (ix * iy) / (a.width * a.height + b.width * b.height - ix * iy);
+}
+/** The spec's rule for a found defect: IoU >= 0.1, or one box holds the other's centre. */
+const overlaps = (a: Box, b: Box) =>
+  iou(a, b) >= 0.1 || contains(a, centre(b)) || contains(b, centre(a));
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolveLine, reject) => {
+    let seen = "";
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; stderr:\n${seen}`)),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = pattern.exec(seen);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        child.stderr?.off("data", onData);
+        resolveLine(match[1]);
+      }
+    };
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`waferflow local exited (${code}) early; stderr:\n${seen}`));
+    });
+  });
+}
+
+describe("the operator console on a running local stack", () => {
+  const work = mkdtempSync(join(tmpdir(), "waferflow-console-"));
+  const dataDir = join(work, "data");
+  const inbox = join(work, "inbox");
+  let child: ChildProcess;
+  let browser: BrowserContext;
+  let page: Page;
+  let url: string;
+
+  beforeAll(async () => {
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: npm test installs it (scripts/ensure-chromium.js)`,
+    );
+    mkdirSync(inbox, { recursive: true });
+    child = spawn(
+      process.execPath,
+      [
+        "bin/waferflow.js",
+        "local",
+        "--data-dir",
+        dataDir,
+        "--inbox",
+        inbox,
+        "--console-port",
+        "0",
+        "--quiet-ms",
+        "1000",
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout?.resume();
+    url = await waitForLine(child, /Console: (http:\/\/127\.0\.0\.1:\d+)/, 150_000);
+    browser = await chromium.launchPersistentContext(join(work, "chromium-profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      viewport: { width: 1400, height: 1000 },
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    // Nothing may leave the machine: every request the page makes must go to the console.
+    await page.route("**/*", (route) =>
+      route.request().url().startsWith(url) ? route.continue() : route.abort(),
+    );
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGINT");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("shows a lot dropped into the inbox as it arrives, without reloading the page", async () => {
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.evaluate("window.sameLoad = true");
+    // Staged beside the inbox and renamed in, so the watcher never sees half a folder.
+    const staged = join(work, "lot-e2e");
+    cpSync(FIXTURE, staged, { recursive: true });
+    renameSync(staged, join(inbox, "lot-e2e"));
+    const row = page.locator(`tr[data-lot-id="${truth.lotId}"][data-status="DEFECTS_FOUND"]`);
+    await row.waitFor({ timeout: 240_000 });
+    assert.equal(await page.evaluate("window.sameLoad"), true, "the row came without a reload");
+    assert.match((await row.textContent()) ?? "", /MACRO-INSP-01/);
+  });
+
+  it("opens the lot: wafer map, every wafer's overlay, filters; screenshot for the docs", async () => {
+    await page.locator(`tr[data-lot-id="${truth.lotId}"] a`).click();
+    await page.waitForURL(`${url}/lots/${truth.lotId}`);
+    await page.waitForSelector("#wafer-map svg.wafer-map");
+    assert.equal(await page.locator(".card").count(), truth.wafers.length);
+    assert.equal(await page.locator(".card .overlay img").count(), truth.wafers.length);
+    const marks = truth.wafers.reduce((n, w) => n + w.defects.length, 0);
+    assert.equal(await page.locator("#wafer-map circle.defect").count(), marks);
+    // Filtering by class hides the other classes' marks.
+    await page.locator('input[data-filter=class][value="scratch"]').uncheck();
+    assert.equal(
+      await page.locator('#wafer-map circle.defect[data-class="scratch"]:visible').count(),
+      0,
+    );
+    await page.locator('input[data-filter=class][value="scratch"]').check();
+    await page.evaluate("Promise.all([...document.images].map((i) => i.decode()))");
+    await page.screenshot({ path: join(DOCS, "console.png"), fullPage: true });
+  });
+
+  it("draws a true defect's box where it is on the overlay, and marks it in its die on the wafer map", async () => {
+    await page.goto(`${url}/lots/${truth.lotId}/wafers/${WAFER.fileName}`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.waitForSelector("#wafer-map svg.wafer-map");
+    const img = page.locator("#wafer-overlay img");
+    await img.evaluate((el) => (el as unknown as { decode(): Promise<void> }).decode());
+    const shown = await img.boundingBox();
+    assert.ok(shown);
+    const toImage = WAFER.width / shown.width;
+    type ShownBox = Box & { cls: string | null };
+    const boxes: ShownBox[] = await page
+      .locator("#wafer-overlay rect.defect-box")
+      .evaluateAll((rects) =>
+        rects.map((r) => {
+          const b = r.getBoundingClientRect();
+          return {
+            cls: r.getAttribute("data-class"),
+            x: b.x,
+            y: b.y,
+            width: b.width,
+            height: b.height,
+          };
+        }),
+      );
+    // The picture itself: the class colour is drawn around each true defect.
+    const src = await img.getAttribute("src");
+    const webp = Buffer.from(await (await page.request.get(`${url}${src}`)).body());
+    writeFileSync(join(DOCS, "overlay-example.webp"), webp);
+    const { data, info } = await sharp(webp)
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const scale = info.width / WAFER.width;
+
+    for (const expected of WAFER.defects) {
+      const onPage: ShownBox | undefined = boxes.find((b) =>
+        overlaps(
+          {
+            x: (b.x - shown.x) * toImage,
+            y: (b.y - shown.y) * toImage,
+            width: b.width * toImage,
+            height: b.height * toImage,
+          },
+          expected.bbox,
+        ),
+      );
+      assert.ok(onPage, `a box over the ${expected.class} at ${JSON.stringify(expected.bbox)}`);
+      assert.equal(onPage.cls, expected.class);
+
+      const colour = CLASS_COLOURS[expected.class];
+      const want = [1, 3, 5].map((i) => Number.parseInt(colour.slice(i, i + 2), 16));
+      const margin = 14;
+      let inked = 0;
+      for (
+        let y = Math.floor(expected.bbox.y * scale) - margin;
+        y <= (expected.bbox.y + expected.bbox.height) * scale + margin;
+        y++
+      ) {
+        for (
+          let x = Math.floor(expected.bbox.x * scale) - margin;
+          x <= (expected.bbox.x + expected.bbox.width) * scale + margin;
+          x++
+        ) {
+          if (x < 0 || y < 0 || x >= info.width || y >= info.height) continue;
+          const at = (y * info.width + x) * info.channels;
+          const distance = want.reduce(
+            (sum, v, c) => sum + Math.abs((data[at + c] as number) - v),
+            0,
+          );
+          if (distance < 90) inked++;
+        }
+      }
+      assert.ok(
+        inked >= 8,
+        `${expected.class} box drawn in ${colour} on the overlay (${inked} px)`,
+      );
+    }
+
+    for (const expected of WAFER.defects.filter((d) => d.die)) {
+      const die = expected.die as { row: number; col: number };
+      const mark = await page.locator("#wafer-map circle.defect").evaluateAll((circles, want) => {
+        const near = circles
+          .map((c) => ({
+            c,
+            d: Math.hypot(
+              Number(c.getAttribute("cx")) - want.x,
+              Number(c.getAttribute("cy")) + want.y,
+            ),
+          }))
+          .sort((a, b) => a.d - b.d)[0];
+        if (!near || near.d > 3) return undefined;
+        const b = near.c.getBoundingClientRect();
+        return {
+          x: b.x + b.width / 2,
+          y: b.y + b.height / 2,
+          cls: near.c.getAttribute("data-class"),
+        };
+      }, expected.waferMm);
+      assert.ok(mark, `a mark near (${expected.waferMm.x}, ${expected.waferMm.y}) mm`);
+      assert.equal(mark.cls, expected.class);
+      const cell = await page
+        .locator(`#wafer-map rect.die[data-row="${die.row}"][data-col="${die.col}"]`)
+        .boundingBox();
+      assert.ok(cell, `die r${die.row} c${die.col} is drawn`);
+      assert.ok(
+        contains(cell, mark),
+        `the ${expected.class} mark lies in die r${die.row} c${die.col}`,
+      );
+    }
+    await page.screenshot({ path: join(DOCS, "console-wafer.png"), fullPage: true });
+  });
+
+  it("stores a KLARF that reads back to the report's defects, dies and classes, and an e-mail an operator reads", async () => {
+    const report = ReportSchema.parse(
+      await (await page.request.get(`${url}/files/lots/${truth.lotId}/report.json`)).json(),
+    );
+    assert.equal(report.links?.console, `${url}/lots/${truth.lotId}`);
+    const klarf = readKlarf(
+      await (await page.request.get(`${url}/files/lots/${truth.lotId}/report.klarf`)).text(),
+    );
+    for (const image of report.images) {
+      const wafer = klarf.wafers.find((w) => w.waferId === image.fileName);
+      assert.ok(wafer, image.fileName);
+      assert.deepEqual(
+        wafer.defects.map((d) => [d.className, image.defects.some((e) => e.die) ? d.die : null]),
+        image.defects.map((d) => [d.class, d.die]),
+      );
+      wafer.defects.forEach((d, i) => {
+        const e = image.defects[i];
+        assert.ok(e && Math.hypot(d.waferMm.x - e.waferMm.x, d.waferMm.y - e.waferMm.y) < 0.01);
+      });
+    }
+    const sns = join(dataDir, "sns");
+    const file = readdirSync(sns).find((name) => name.startsWith("waferflow-reports"));
+    assert.ok(file);
+    const published = readFileSync(join(sns, file), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const last = published.at(-1) as {
+      subject: string;
+      email: string;
+      attributes: Record<string, string>;
+    };
+    assert.equal(last.subject, `Lot ${truth.lotId} on MACRO-INSP-01: 5 wafers with defects`);
+    assert.equal(last.attributes.severity, "major");
+    assert.match(last.email, new RegExp(`Console:\\s+${url}/lots/${truth.lotId}`));
+    writeFileSync(join(DOCS, "alert-email.txt"), `Subject: ${last.subject}\n\n${last.email}\n`);
+  });
+});

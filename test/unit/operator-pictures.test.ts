@@ -1,0 +1,114 @@
+// The pictures of a lot: every defect marked inside its die on the wafer map, boxes drawn in class colour on the overlay.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import sharp from "sharp";
+import { describe, it } from "vitest";
+import { renderOverlay } from "../../functions/artifacts/overlay.ts";
+import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
+import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
+import { type Report, ReportSchema } from "../../schemas/report.ts";
+import { TruthSchema } from "../../schemas/truth.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../fixtures");
+const report: Report = ReportSchema.parse(
+  JSON.parse(readFileSync(resolve(FIXTURES, "reports/E2E-FIX-1.json"), "utf8")),
+);
+const truth = TruthSchema.parse(
+  JSON.parse(readFileSync(resolve(FIXTURES, "lot-e2e/truth.json"), "utf8")),
+);
+
+const attr = (element: string, name: string) =>
+  Number(new RegExp(`\\b${name}="([^"]+)"`).exec(element)?.[1]);
+
+describe("wafer map", () => {
+  it("marks each of a wafer's defects inside the die the report gives it", () => {
+    for (const image of report.images.filter((i) => i.defects.some((d) => d.die))) {
+      const svg = renderWaferMap(report, { fileNames: [image.fileName] });
+      const marks = svg.match(/<circle class="defect"[^>]*>/g) ?? [];
+      assert.equal(marks.length, image.defects.length);
+      image.defects.forEach((defect, index) => {
+        const mark = marks.find((m) => m.includes(`data-index="${index}"`)) as string;
+        assert.equal(attr(mark, "cx"), Number(defect.waferMm.x.toFixed(3)));
+        assert.equal(attr(mark, "cy"), Number((-defect.waferMm.y).toFixed(3)));
+        if (!defect.die) return;
+        const die = new RegExp(
+          `<rect class="die" data-row="${defect.die.row}" data-col="${defect.die.col}" data-defects="(\\d+)"[^>]*>`,
+        ).exec(svg);
+        assert.ok(die, `${image.fileName}: die r${defect.die.row} c${defect.die.col} drawn`);
+        assert.ok(Number(die[1]) >= 1, "the die is coloured as holding a defect");
+        const [x = 0, y = 0, w = 0, h = 0] = ["x", "y", "width", "height"].map((n) =>
+          attr(die[0], n),
+        );
+        const cx = attr(mark, "cx");
+        const cy = attr(mark, "cy");
+        assert.ok(cx >= x && cx <= x + w && cy >= y && cy <= y + h, `${image.fileName} #${index}`);
+      });
+    }
+  });
+
+  it("escapes file names and marks the notch at the bottom", () => {
+    const odd: Report = {
+      ...report,
+      images: report.images.map((i) => ({ ...i, fileName: `<b>${i.fileName}"` })),
+    };
+    const svg = renderWaferMap(odd);
+    assert.ok(!svg.includes("<b>"));
+    // Below the centre in SVG units (wafer y down), on the rim of the 300 mm wafer.
+    const notch = /<polygon class="notch" points="([^"]+)"/.exec(svg)?.[1] ?? "";
+    const ys = notch.split(" ").map((p) => Number(p.split(",")[1]));
+    assert.ok(Math.max(...ys) > 150 && Math.min(...ys) > 140, notch);
+  });
+});
+
+describe("overlay", () => {
+  it("shrinks the wafer to 1024 px and draws each box in its class colour where the defect is", async () => {
+    const wafer = truth.wafers.find((w) => w.defects.length > 0 && w.width > 512);
+    assert.ok(wafer);
+    const image = readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName));
+    const overlay = await renderOverlay({ image, wafer, defects: wafer.defects, maxSide: 512 });
+    const { data, info } = await sharp(overlay.webp)
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    assert.equal(Math.max(info.width, info.height), 512);
+    const inkNear = (box: { x: number; y: number; width: number; height: number }, hex: string) => {
+      const want = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+      let count = 0;
+      const s = overlay.scale;
+      for (let y = Math.floor(box.y * s) - 10; y <= (box.y + box.height) * s + 10; y++) {
+        for (let x = Math.floor(box.x * s) - 10; x <= (box.x + box.width) * s + 10; x++) {
+          if (x < 0 || y < 0 || x >= info.width || y >= info.height) continue;
+          const at = (y * info.width + x) * info.channels;
+          const d = want.reduce((sum, v, c) => sum + Math.abs((data[at + c] as number) - v), 0);
+          if (d < 90) count++;
+        }
+      }
+      return count;
+    };
+    for (const defect of wafer.defects) {
+      assert.ok(inkNear(defect.bbox, CLASS_COLOURS[defect.class]) >= 8, defect.class);
+    }
+    // A clean wafer's overlay has no box colour anywhere near its centre.
+    const clean = await renderOverlay({ image, wafer, defects: [], maxSide: 512 });
+    const plain = await sharp(clean.webp).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    assert.equal(plain.info.width, info.width);
+    const first = wafer.defects[0];
+    assert.ok(first);
+    const before = inkNear(first.bbox, CLASS_COLOURS[first.class]);
+    const { data: cleanData } = plain;
+    const classColours = Object.values(CLASS_COLOURS).map((hex) =>
+      [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)),
+    );
+    let after = 0;
+    for (let i = 0; i < cleanData.length; i += plain.info.channels) {
+      const near = classColours.some(
+        (rgb) =>
+          rgb.reduce((sum, v, c) => sum + Math.abs((cleanData[i + c] as number) - v), 0) < 90,
+      );
+      if (near) after++;
+    }
+    assert.ok(before > 0);
+    assert.ok(after < 20, `no coloured boxes on a wafer without defects (${after} px)`);
+  });
+});
