@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
+import type { Manifest } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
   emptyClassCounts,
@@ -26,6 +27,17 @@ export interface ReportDeps {
   table: string;
   reportTopicArn: string;
   now?: () => Date;
+}
+
+/** The files the agent refused, as the report shows them: never uploaded, never inspected. */
+export function rejectedResults(manifest: Pick<Manifest, "rejected">): ImageResult[] {
+  return (manifest.rejected ?? []).map((file) => ({
+    fileName: file.fileName,
+    key: "",
+    status: "rejected",
+    error: { name: "Rejected", message: file.reason },
+    defects: [],
+  }));
 }
 
 /** Defects anywhere win; otherwise a wafer that was not inspected keeps the lot from "clean". */

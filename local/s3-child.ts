@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
+import { conditionalWrites } from "./s3-conditional.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
 import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
 
@@ -28,7 +29,10 @@ interface KoaContext {
 }
 
 interface S3rverApp {
-  store: { getResourcePath(bucket: string, key: undefined, resource: string): string };
+  store: {
+    getResourcePath(bucket: string, key: undefined, resource: string): string;
+    existsObject(bucket: string, key: string): Promise<boolean>;
+  };
   middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
   callback(): (request: unknown, response: unknown) => void;
   configureBuckets(): Promise<void>;
@@ -122,6 +126,8 @@ async function main(): Promise<void> {
     }
   });
 
+  // Behind the framing decoder below (unshifted after this): If-None-Match on writes, as AWS S3.
+  app.middleware.unshift(conditionalWrites(() => app.store) as never);
   // First in line, so s3rver's object and part handlers see plain bytes; the framing's own
   // trailing checksum is not verified (our manifests carry SHA-256 for integrity).
   app.middleware.unshift(async (ctx, next) => {

@@ -37,6 +37,10 @@ const manifest: Manifest = ManifestSchema.parse({
   metadata,
   images,
 });
+/** The checksum of the manifest as the agent writes it (2-space JSON), which RecordLot returns. */
+const manifestSha256 = createHash("sha256")
+  .update(JSON.stringify(manifest, null, 2))
+  .digest("hex");
 const [first] = manifest.images;
 if (!first) throw new Error("the fixture lot has no images");
 
@@ -65,15 +69,19 @@ const events: Record<string, unknown> = {
   },
   "record-lot": {
     lotId,
-    manifestKey: lotKeys.manifest(lotId),
-    metadata,
-    images,
+    manifestKey: lotKeys.acceptedManifest(lotId),
     executionId: `${EXECUTION_ID}${lotId}`,
     startedAt: "2026-11-26T08:00:02.000Z",
   },
-  "preprocess-image": { lotId, metadata, image: first },
+  "preprocess-image": {
+    lotId,
+    manifestKey: lotKeys.acceptedManifest(lotId),
+    manifestSha256,
+    index: 0,
+  },
   "detect-defects": {
     lotId,
+    index: 0,
     metadata,
     image: first,
     preprocessed: {
@@ -90,20 +98,16 @@ const events: Record<string, unknown> = {
   "publish-report": {
     lotId,
     executionId: `${EXECUTION_ID}${lotId}`,
+    manifestKey: lotKeys.acceptedManifest(lotId),
+    manifestSha256,
     results: images.map(
-      (image): ImageOutcome => ({
-        status: "clean",
-        fileName: image.fileName,
-        key: image.key,
-        resultKey: lotKeys.result(lotId, image.fileName),
-        defectCount: 0,
-      }),
+      (_image, index): ImageOutcome => ({ index, status: "clean", defectCount: 0 }),
     ),
   },
   "fail-lot": {
     lotId,
     executionId: `${EXECUTION_ID}${lotId}`,
-    images,
+    manifestKey: lotKeys.acceptedManifest(lotId),
     error: { Error: "States.Timeout", Cause: "the lot did not finish within 3600 s" },
   },
 };

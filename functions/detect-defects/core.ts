@@ -157,11 +157,6 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
   };
   const resultKey = lotKeys.result(lotId, image.fileName);
   await putJson(deps.s3, deps.bucket, resultKey, result);
-  return {
-    status,
-    fileName: image.fileName,
-    key: image.key,
-    resultKey,
-    defectCount: defects.length,
-  };
+  // Only the index travels on: the report finds the result at lotKeys.result(lotId, fileName).
+  return { index: input.index, status, defectCount: defects.length };
 }

@@ -1,23 +1,50 @@
 // Ends a lot that could not be processed: FAILED in the table, a failed report, and an operator alert.
 import type { Alert } from "../../schemas/alert.ts";
+import type { Manifest } from "../../schemas/lot.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
-import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
-import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
+import { MAX_FAILURE_MESSAGE_LENGTH } from "../image-failure.ts";
+import {
+  buildReport,
+  publishReportMessage,
+  type ReportDeps,
+  rejectedResults,
+  storeReport,
+} from "../lot-report.ts";
+import { loadManifest } from "../manifest.ts";
+import { type CoreLog, errorMessageFromCause, publish, truncate } from "../runtime.ts";
 
 export async function failLot(
   input: FailLotInput,
   deps: ReportDeps & { alertTopicArn: string; log?: CoreLog },
 ): Promise<Report> {
   const now = (deps.now ?? (() => new Date()))();
-  const error = { name: input.error.Error, message: errorMessageFromCause(input.error.Cause) };
-  const images: ImageResult[] = (input.images ?? []).map((image) => ({
-    fileName: image.fileName,
-    key: image.key,
-    status: "failed",
-    error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
-    defects: [],
-  }));
+  const error = {
+    name: input.error.Error,
+    message: truncate(errorMessageFromCause(input.error.Cause), MAX_FAILURE_MESSAGE_LENGTH),
+  };
+  // The manifest lists the lot's images; when it is what failed, the report has none to name.
+  let manifest: Manifest | undefined;
+  if (input.manifestKey) {
+    try {
+      ({ manifest } = await loadManifest(deps.s3, deps.bucket, input.manifestKey));
+    } catch (manifestError) {
+      deps.log?.warn("the failed lot's manifest cannot be read", {
+        lotId: input.lotId,
+        manifestError: (manifestError as Error).message,
+      });
+    }
+  }
+  const images: ImageResult[] = [
+    ...(manifest?.images ?? []).map((image) => ({
+      fileName: image.fileName,
+      key: image.key,
+      status: "failed" as const,
+      error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
+      defects: [],
+    })),
+    ...(manifest ? rejectedResults(manifest) : []),
+  ];
   const report = buildReport({
     lotId: input.lotId,
     executionId: input.executionId,

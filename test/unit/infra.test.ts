@@ -12,7 +12,7 @@ import { ManifestSchema } from "../../schemas/lot.ts";
 import {
   DetectInputSchema,
   FailLotInputSchema,
-  ImageTaskInputSchema,
+  ImageRefSchema,
   PublishReportInputSchema,
   RecordLotInputSchema,
 } from "../../schemas/workflow.ts";
@@ -164,7 +164,7 @@ describe("events/ for sam local invoke", () => {
   it("each event is a valid input of its function", () => {
     assert.equal(ObjectCreatedEventSchema.safeParse(event("manifest-created")).success, true);
     assert.equal(RecordLotInputSchema.safeParse(event("record-lot")).success, true);
-    assert.equal(ImageTaskInputSchema.safeParse(event("preprocess-image")).success, true);
+    assert.equal(ImageRefSchema.safeParse(event("preprocess-image")).success, true);
     assert.equal(DetectInputSchema.safeParse(event("detect-defects")).success, true);
     assert.equal(PublishReportInputSchema.safeParse(event("publish-report")).success, true);
     assert.equal(FailLotInputSchema.safeParse(event("fail-lot")).success, true);
