@@ -1,11 +1,14 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
+import { DEFAULT_STUCK_AFTER_SECONDS } from "../functions/lot-watch/core.ts";
 import { createS3Client } from "../lib/aws.ts";
-import { startLocalStack } from "../local/stack.ts";
+import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
+import { createLotWatch } from "./lot-watch.ts";
+import { parseSeconds, STACK_FILE, type StackFile } from "./lots.ts";
 import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
 export async function runLocalCommand(argv: string[]): Promise<number> {
@@ -15,8 +18,10 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       "data-dir": { type: "string", default: ".waferflow" },
       inbox: { type: "string", default: "inbox" },
       "quiet-ms": { type: "string", default: "5000" },
+      "stuck-after": { type: "string", default: String(DEFAULT_STUCK_AFTER_SECONDS) },
     },
   });
+  const stuckAfterSeconds = parseSeconds("--stuck-after", values["stuck-after"]);
   const quietMs = Number(values["quiet-ms"]);
   if (!Number.isFinite(quietMs) || quietMs < 0) {
     console.error(
@@ -54,6 +59,19 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
 
+  // Other commands (waferflow lots, reprocess) find this stack through its data dir.
+  const stackFile = join(stack.dataDir, STACK_FILE);
+  const described: StackFile = {
+    pid: process.pid,
+    endpoints: stack.endpoints,
+    names: stack.names,
+    credentials: LOCAL_CREDENTIALS,
+    region: stack.env.AWS_REGION ?? "us-east-1",
+  };
+  writeFileSync(stackFile, `${JSON.stringify(described, null, 2)}\n`, { mode: 0o600 });
+  // The same check the scheduled LotWatchFunction runs on AWS, every minute.
+  const watch = createLotWatch(stack, stuckAfterSeconds, log);
+
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
@@ -79,6 +97,8 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       },
     });
   } finally {
+    watch.stop();
+    rmSync(stackFile, { force: true });
     endings.close();
     await stack.stop();
   }

@@ -19,6 +19,10 @@ Usage:
       Score the detector on a labelled set (images + truth.json).
   waferflow agent upload <lotDir...> | agent watch <inbox>
       The edge agent alone, against the S3 bucket named by WAFERFLOW_BUCKET.
+  waferflow lots [--status s1,s2] [--since 24h|<ISO date>] [--stuck-after 2h] [--data-dir d] [--json]
+      List lots from the lot table: status (STUCK when processing too long), age, counts, execution.
+  waferflow reprocess <lotId> [--data-dir d]
+      Run a finished lot again as a new execution <lotId>--r<n>; its previous report is kept.
 
 Options common to all: --help, --version`;
 
@@ -31,6 +35,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,
+  lots: async () => (await import("./lots.ts")).runLotsCommand,
+  reprocess: async () => (await import("./lots.ts")).runReprocessCommand,
 };
 
 function version(): string {
