@@ -58,7 +58,7 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
         hashes.set(
           object.Key ?? "",
           createHash("sha256")
-            .update(bytes ?? [])
+            .update(bytes ?? new Uint8Array())
             .digest("hex"),
         );
       }
