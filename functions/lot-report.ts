@@ -81,16 +81,20 @@ export function buildReport(args: {
   };
 }
 
-/** The SNS copy of a report: whole when it fits, else without per-image defect lists. */
+/**
+ * The SNS copy of a report: whole when it fits, else without per-image defect lists, else (a
+ * thousand images with long names and errors) the counts alone; S3 always has the whole report.
+ */
 export function reportMessage(report: Report): string {
   const whole = JSON.stringify(report);
   if (Buffer.byteLength(whole) <= SNS_MESSAGE_BUDGET) return whole;
-  const slim: Report = {
+  const slim = JSON.stringify({
     ...report,
     truncated: true,
     images: report.images.map((image) => ({ ...image, wafer: undefined, defects: [] })),
-  };
-  return JSON.stringify(slim);
+  } satisfies Report);
+  if (Buffer.byteLength(slim) <= SNS_MESSAGE_BUDGET) return slim;
+  return JSON.stringify({ ...report, truncated: true, images: [] } satisfies Report);
 }
 
 const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
