@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { reprocessLot } from "../../cli/lots.ts";
+import { reprocessLot, runLotsCommand } from "../../cli/lots.ts";
 import { LotEndings } from "../../cli/reports.ts";
 import { LotIdTakenError } from "../../edge-agent/errors.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
@@ -181,6 +181,40 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
     assert.equal(result.manifestWritten, false);
     assert.equal(result.uploaded, 0);
     assert.equal(await reportText(), reportBefore);
+  });
+
+  it("refuses a conditional write over an image of the lot in the local S3, as AWS does", async () => {
+    const key = lotKeys.image(LOT_ID, "wafer-001.png");
+    await assert.rejects(
+      s3.send(
+        new PutObjectCommand({
+          Bucket: stack.names.bucket,
+          Key: key,
+          Body: "other bytes",
+          IfNoneMatch: "*",
+        }),
+      ),
+      (error: Error & { $metadata?: { httpStatusCode?: number } }) =>
+        error.name === "PreconditionFailed" && error.$metadata?.httpStatusCode === 412,
+    );
+    assert.deepEqual(await objectHashes(), objectsBefore);
+  });
+
+  it("waferflow lots prints the lot as JSON, and filters by status", async () => {
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      assert.equal(await runLotsCommand(["--json", "--status", first.status]), 0);
+      assert.equal(await runLotsCommand(["--json", "--status", "failed,stuck"]), 0);
+    } finally {
+      console.log = log;
+    }
+    const listed = lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      listed.map((lot) => [lot.lotId, lot.status]),
+      [[LOT_ID, first.status.toUpperCase()]],
+    );
   });
 
   it("lists the lot with its status, counts and execution", async () => {
