@@ -113,7 +113,12 @@ export function shortError(
   context?: Record<string, unknown>,
 ): Error {
   const original = error instanceof Error ? error : new Error(String(error));
-  log?.error("task failed", { ...context, error: original });
+  // A transient failure is retried by the state machine: worth a warning, not yet an error.
+  if (original.name === "TransientDependencyError") {
+    log?.warn("task failed, may be retried", { ...context, error: original });
+  } else {
+    log?.error("task failed", { ...context, error: original });
+  }
   const short = new Error(truncate(original.message, MAX_ERROR_MESSAGE_LENGTH));
   short.name = truncate(original.name || "Error", 64);
   short.stack = "";
