@@ -63,7 +63,10 @@ export interface UploadLotOptions {
   concurrency?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
-  /** Re-send the manifest of a lot already finished (and accept a finished lot that changed). */
+  /**
+   * Re-send the manifest of a lot already finished. A lot whose images or metadata differ from
+   * the lot already in S3 under its id is refused even so (LotIdTakenError): give it its own id.
+   */
   force?: boolean;
   /** Parts under S3's 5 MiB minimum; only for servers that accept them (s3rver in tests). */
   allowSmallParts?: boolean;
