@@ -5,12 +5,15 @@ import { parseArgs } from "node:util";
 import { type ConsoleServer, startConsole } from "../console/server.ts";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
+import { DEFAULT_STUCK_AFTER_SECONDS } from "../functions/lot-watch/core.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { createAgentS3Client, createDocumentClient, createS3Client } from "../lib/aws.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
+import { createLotWatch } from "./lot-watch.ts";
+import { parseSeconds, STACK_FILE, type StackFile } from "./lots.ts";
 import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
 
 export const DEFAULT_CONSOLE_PORT = 8642;
@@ -38,6 +41,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       ports: { type: "string" },
       "console-port": { type: "string", default: String(DEFAULT_CONSOLE_PORT) },
       json: { type: "boolean", default: false },
+      "stuck-after": { type: "string", default: String(DEFAULT_STUCK_AFTER_SECONDS) },
     },
   });
   let ports: ReturnType<typeof parsePorts> = {};
@@ -47,6 +51,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     console.error(`waferflow local: ${(error as Error).message}`);
     return 2;
   }
+  const stuckAfterSeconds = parseSeconds("--stuck-after", values["stuck-after"]);
   const consolePort = Number(values["console-port"]);
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
     console.error(
@@ -140,6 +145,19 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
 
+  // Other commands (waferflow lots, reprocess) find this stack through its data dir.
+  const stackFile = join(stack.dataDir, STACK_FILE);
+  const described: StackFile = {
+    pid: process.pid,
+    endpoints: stack.endpoints,
+    names: stack.names,
+    credentials: LOCAL_CREDENTIALS,
+    region: stack.env.AWS_REGION ?? "us-east-1",
+  };
+  writeFileSync(stackFile, `${JSON.stringify(described, null, 2)}\n`, { mode: 0o600 });
+  // The same check the scheduled LotWatchFunction runs on AWS, every minute.
+  const watch = createLotWatch(stack, stuckAfterSeconds, log);
+
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
@@ -166,6 +184,8 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     });
   } finally {
     removeEndpointsFile();
+    watch.stop();
+    rmSync(stackFile, { force: true });
     endings.close();
     rmSync(consoleFile, { force: true });
     await operatorConsole.close();

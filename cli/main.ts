@@ -27,6 +27,10 @@ Usage:
       The edge agent alone, against the S3 bucket named by WAFERFLOW_BUCKET.
   waferflow invoke <LogicalId> -e <event.json> [--env-vars <file>] [--data-dir <dir>]
       Run one built function (npm run build) with one event against the local stack.
+  waferflow lots [--status s1,s2] [--since 24h|<ISO date>] [--stuck-after 2h] [--data-dir d] [--json]
+      List lots from the lot table: status (STUCK when processing too long), age, counts, execution.
+  waferflow reprocess <lotId> [--data-dir d]
+      Run a finished lot again as a new execution <lotId>--r<n>; its previous report is kept.
 
 Options common to all: --help, --version`;
 
@@ -41,6 +45,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,
   invoke: async () => (await import("./invoke.ts")).runInvokeCommand,
+  lots: async () => (await import("./lots.ts")).runLotsCommand,
+  reprocess: async () => (await import("./lots.ts")).runReprocessCommand,
 };
 
 function version(): string {

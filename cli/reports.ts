@@ -97,7 +97,7 @@ export function summariseReport(report: Report, bucket: string): string {
     .filter(([, n]) => n > 0)
     .map(([name, n]) => `${name}=${n}`)
     .join(" ");
-  return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed; report s3://${bucket}/${report.reportKey}`;
+  return `lot ${report.lotId}: ${report.status.toUpperCase()} - ${report.counts.images} wafers, ${report.counts.defects} defects${classes ? ` (${classes})` : ""}, ${report.counts.failed} failed${report.counts.rejected ? `, ${report.counts.rejected} rejected` : ""}; report s3://${bucket}/${report.reportKey}`;
 }
 
 /**

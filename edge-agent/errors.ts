@@ -70,6 +70,11 @@ export class LotAlreadyUploadedError extends Error {
   override name = "LotAlreadyUploadedError";
 }
 
+/** The lot id already names another lot in S3 (other images or hashes): nothing is overwritten. */
+export class LotIdTakenError extends Error {
+  override name = "LotIdTakenError";
+}
+
 /** The agent's options or environment are invalid. */
 export class AgentConfigError extends Error {
   override name = "AgentConfigError";

@@ -5,7 +5,12 @@ import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { safeSegment } from "../lib/keys.ts";
 import type { ImageContentType } from "../schemas/common.ts";
-import { type LotFile, LotFileSchema, type LotMetadata } from "../schemas/lot.ts";
+import {
+  type LotFile,
+  LotFileSchema,
+  type LotMetadata,
+  type RejectedFile,
+} from "../schemas/lot.ts";
 import {
   DuplicateKeyError,
   LotDirectoryError,
@@ -28,10 +33,7 @@ export interface ScannedImage {
   contentType: ImageContentType;
 }
 
-export interface RejectedFile {
-  fileName: string;
-  reason: string;
-}
+export type { RejectedFile };
 
 export interface LotScan {
   dir: string;

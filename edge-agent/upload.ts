@@ -17,11 +17,18 @@ import {
 } from "@aws-sdk/client-s3";
 import { lotKeys } from "../lib/keys.ts";
 import type { JournalFile, JournalMultipart, JournalPart } from "../schemas/agent-journal.ts";
-import { MANIFEST_SCHEMA_VERSION, type Manifest, ManifestSchema } from "../schemas/lot.ts";
+import {
+  MANIFEST_SCHEMA_VERSION,
+  MAX_FILE_NAME_LENGTH,
+  MAX_LOT_IMAGES,
+  type Manifest,
+  ManifestSchema,
+} from "../schemas/lot.ts";
 import {
   AgentConfigError,
   ChecksumMismatchError,
   EmptyLotError,
+  LotIdTakenError,
   RequestTimeoutError,
   SourceChangedError,
   TooManyImagesError,
@@ -38,7 +45,7 @@ export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
 export const MIN_PART_SIZE_BYTES = 5 * MIB;
 const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
 const MAX_PARTS = 10_000;
-const MAX_MANIFEST_IMAGES = 1000;
+const MAX_MANIFEST_IMAGES = MAX_LOT_IMAGES;
 export const DEFAULT_CONCURRENCY = 4;
 /** Long enough for an 8 MiB part over a 1 Mbit/s uplink, with room to spare. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
@@ -56,7 +63,10 @@ export interface UploadLotOptions {
   concurrency?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
-  /** Re-send the manifest of a lot already finished (and accept a finished lot that changed). */
+  /**
+   * Re-send the manifest of a lot already finished. A lot whose images or metadata differ from
+   * the lot already in S3 under its id is refused even so (LotIdTakenError): give it its own id.
+   */
   force?: boolean;
   /** Parts under S3's 5 MiB minimum; only for servers that accept them (s3rver in tests). */
   allowSmallParts?: boolean;
@@ -225,6 +235,13 @@ interface Run {
   signal: AbortSignal | undefined;
   log: (line: string) => void;
   lotId: string;
+  /**
+   * Image keys this run may overwrite: ones this folder uploaded before with other content
+   * (per its journal) and, when the lot's manifest is already out, the lot's own images being
+   * restored. Every other image write is conditional (If-None-Match: *), so bytes of another
+   * lot under the same id are never replaced in place.
+   */
+  replaceable: Set<string>;
 }
 
 /**
@@ -320,21 +337,26 @@ async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promi
       );
     }
     const md5 = createHash("md5").update(body).digest();
-    await send(run, `uploading ${file.key}`, async (abortSignal) => {
-      const put = await run.s3.send(
-        new PutObjectCommand({
-          Bucket: run.bucket,
-          Key: file.key,
-          Body: body,
-          ContentLength: body.length,
-          ContentType: file.contentType,
-          ContentMD5: md5.toString("base64"),
-          Metadata: { sha256: file.sha256 },
-        }),
-        { abortSignal },
-      );
-      checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
-    });
+    try {
+      await send(run, `uploading ${file.key}`, async (abortSignal) => {
+        const put = await run.s3.send(
+          new PutObjectCommand({
+            Bucket: run.bucket,
+            Key: file.key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: file.contentType,
+            ContentMD5: md5.toString("base64"),
+            Metadata: { sha256: file.sha256 },
+            ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
+          }),
+          { abortSignal },
+        );
+        checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
+      });
+    } catch (error) {
+      await refuseUnlessSame(run, file, error);
+    }
   });
 }
 
@@ -512,11 +534,19 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
           MultipartUpload: {
             Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })),
           },
+          ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
         }),
         { abortSignal },
       ),
     );
   } catch (error) {
+    if (isPreconditionFailed(error)) {
+      await abortUpload(run, file.key, active.uploadId);
+      file.multipart = undefined;
+      await run.store.save();
+      await refuseUnlessSame(run, file, error);
+      return;
+    }
     // A completion whose answer was lost leaves no upload behind; the object tells the truth.
     if (errorName(error) === "NoSuchUpload" && (await objectMatches(run, file))) return;
     // S3 refused these parts for good: the next run must start this file over, not retry them.
@@ -530,6 +560,87 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
     }
     throw error;
   }
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  return errorName(error) === "PreconditionFailed" || httpStatus(error) === 412;
+}
+
+/**
+ * After a conditional write found the key taken: the same bytes there (an earlier run of this
+ * lot, or a lost answer) are fine; other bytes belong to another lot with this id and stay.
+ */
+async function refuseUnlessSame(run: Run, file: JournalFile, error: unknown): Promise<void> {
+  if (!isPreconditionFailed(error)) throw error;
+  if (await objectMatches(run, file)) return;
+  throw new LotIdTakenError(
+    `lot id ${run.lotId} is taken: s3://${run.bucket}/${file.key} already holds other bytes than ${file.sha256}; ` +
+      "nothing was overwritten. Give this lot its own lotId in lot.json",
+    { cause: error },
+  );
+}
+
+/** The image set a manifest describes: file name to SHA-256 and size. */
+function imageSet(images: ReadonlyArray<{ fileName: string; sha256: string; bytes: number }>) {
+  return new Map(images.map((image) => [image.fileName, `${image.sha256}/${image.bytes}`]));
+}
+
+async function readManifestAt(run: Run, key: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await send(run, `reading ${key}`, async (abortSignal) => {
+      const object = await run.s3.send(new GetObjectCommand({ Bucket: run.bucket, Key: key }), {
+        abortSignal,
+      });
+      return (await object.Body?.transformToString("utf8")) ?? "";
+    });
+  } catch (error) {
+    if (errorName(error) === "NoSuchKey" || httpStatus(error) === 404) return undefined;
+    throw error;
+  }
+  try {
+    const parsed = ManifestSchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not JSON: below
+  }
+  throw new LotIdTakenError(
+    `lot id ${run.lotId} is taken: s3://${run.bucket}/${key} holds a manifest this agent cannot read; nothing was uploaded`,
+  );
+}
+
+/**
+ * Lot ids are identities. Before any byte goes up: when S3 already has a lot under this id
+ * (its accepted manifest, or its manifest), the folder must hold exactly that lot's images;
+ * otherwise the upload is refused with the differences, and the lot in S3 stays as it is.
+ * Returns the manifest found (the same lot), if any.
+ */
+async function refuseReusedLotId(run: Run, scan: LotScan): Promise<Manifest | undefined> {
+  const existing =
+    (await readManifestAt(run, lotKeys.acceptedManifest(run.lotId))) ??
+    (await readManifestAt(run, lotKeys.manifest(run.lotId)));
+  if (!existing) return undefined;
+  const there = imageSet(existing.images);
+  const here = imageSet(scan.images);
+  const differences: string[] = [];
+  for (const [fileName, identity] of here) {
+    const other = there.get(fileName);
+    if (other === undefined) differences.push(`${fileName} is not in it`);
+    else if (other !== identity) differences.push(`${fileName} has other content`);
+  }
+  for (const fileName of there.keys()) {
+    if (!here.has(fileName)) differences.push(`its ${fileName} is not in this folder`);
+  }
+  if (JSON.stringify(existing.metadata) !== JSON.stringify(scan.metadata)) {
+    differences.push(`its lot.json metadata is ${JSON.stringify(existing.metadata)}`);
+  }
+  if (differences.length === 0) return existing;
+  const shown = differences.slice(0, 10).join("; ");
+  const more = differences.length > 10 ? `; and ${differences.length - 10} more` : "";
+  throw new LotIdTakenError(
+    `lot id ${run.lotId} is already taken by another lot in s3://${run.bucket}/${lotKeys.prefix(run.lotId)} ` +
+      `(${shown}${more}); nothing was uploaded. Give this lot its own lotId in lot.json`,
+  );
 }
 
 async function assertSourceUnchanged(image: ScannedImage): Promise<void> {
@@ -599,19 +710,19 @@ async function readSentManifest(
   return parsed.success ? parsed.data : undefined;
 }
 
-function buildManifest(
-  run: Run,
-  images: ScannedImage[],
-  metadata: Manifest["metadata"],
-  createdAt: string,
-): Manifest {
+function buildManifest(run: Run, scan: LotScan, createdAt: string): Manifest {
+  const rejected = scan.rejected.slice(0, MAX_LOT_IMAGES).map((file) => ({
+    fileName: file.fileName.slice(0, MAX_FILE_NAME_LENGTH),
+    reason: file.reason.slice(0, 500),
+  }));
   const parsed = ManifestSchema.safeParse({
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     lotId: run.lotId,
     createdAt,
     source: { agent: agentName(), host: hostname() },
-    metadata,
-    images: [...images]
+    metadata: scan.metadata,
+    ...(rejected.length ? { rejected } : {}),
+    images: [...scan.images]
       .sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0))
       .map((image) => {
         const file = run.store.journal.files[image.fileName];
@@ -698,12 +809,22 @@ async function uploadScannedLot(
     signal,
     log,
     lotId: plan.journal.lotId,
+    replaceable: new Set(
+      plan.changed.flatMap((fileName) => {
+        const file = plan.journal.files[fileName];
+        return file ? [file.key] : [];
+      }),
+    ),
   };
   log(
     `lot ${run.lotId}: ${plan.freshLot ? "new" : "resuming"} upload of ${scan.images.length} images from ${options.dir}`,
   );
   if (plan.changed.length)
     log(`lot ${run.lotId}: changed since the last run, starting over: ${plan.changed.join(", ")}`);
+  const sameLotInS3 = await refuseReusedLotId(run, scan);
+  // The lot is already out: a differing object under its keys is damage, restored from here.
+  if (sameLotInS3)
+    for (const file of Object.values(store.journal.files)) run.replaceable.add(file.key);
   for (const stale of plan.staleUploads) await abortUpload(run, stale.key, stale.uploadId);
 
   const counts = { uploaded: 0, skipped: 0 };
@@ -740,12 +861,20 @@ async function uploadScannedLot(
       `lot ${run.lotId}: manifest ${manifestKey} is missing or different in S3; writing it again`,
     );
   }
-  const manifest = buildManifest(
-    run,
-    scan.images,
-    scan.metadata,
-    journal.manifest?.createdAt ?? now().toISOString(),
-  );
+  const manifest = buildManifest(run, scan, journal.manifest?.createdAt ?? now().toISOString());
+  if (sameLotInS3 && !options.force) {
+    // Another run (or another folder with the same images) already sent this lot: a no-op.
+    log(`lot ${run.lotId}: already in S3 with the same images; manifest left as it is`);
+    return {
+      lotId: run.lotId,
+      manifestKey,
+      manifest: sameLotInS3,
+      ...counts,
+      rejected: scan.rejected,
+      ignored: scan.ignored,
+      manifestWritten: false,
+    };
+  }
   const body = JSON.stringify(manifest, null, 2);
   const sha256 = createHash("sha256").update(body).digest("hex");
   const md5 = createHash("md5").update(body).digest();
@@ -758,10 +887,18 @@ async function uploadScannedLot(
         ContentType: "application/json",
         ContentMD5: md5.toString("base64"),
         Metadata: { sha256 },
+        // Two folders racing for a new id: only the first manifest lands.
+        ...(sameLotInS3 ? {} : { IfNoneMatch: "*" }),
       }),
       { abortSignal },
     );
     checkEtag(run, `writing ${manifestKey}`, put.ETag, md5.toString("hex"));
+  }).catch((error: unknown) => {
+    if (!isPreconditionFailed(error)) throw error;
+    throw new LotIdTakenError(
+      `lot id ${run.lotId} was taken by another manifest while this lot uploaded; its manifest was not written`,
+      { cause: error },
+    );
   });
   journal.manifest = { key: manifestKey, createdAt: manifest.createdAt, sha256 };
   await store.save();

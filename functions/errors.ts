@@ -33,6 +33,21 @@ export class ManifestInvalidError extends Error {
   override name = "ManifestInvalidError";
 }
 
+/** The manifest an execution was started for is not in S3 (any more). */
+export class ManifestMissingError extends Error {
+  override name = "ManifestMissingError";
+}
+
+/** The manifest's bytes are not the ones the lot was recorded with: it was replaced mid-lot. */
+export class ManifestChangedError extends Error {
+  override name = "ManifestChangedError";
+}
+
+/** A manifest names an image index the manifest does not have. */
+export class ImageIndexError extends Error {
+  override name = "ImageIndexError";
+}
+
 /** The endpoint answered, but refused this image (for example: no wafer in the frame). */
 export class ImageRejectedByModelError extends Error {
   override name = "ImageRejectedByModelError";

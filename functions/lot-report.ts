@@ -5,7 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
-import type { LotMetadata } from "../schemas/lot.ts";
+import type { LotMetadata, Manifest } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
   emptyClassCounts,
@@ -32,6 +32,17 @@ export interface ReportDeps {
   linkBaseUrl?: string;
   linkTtlSeconds?: number;
   now?: () => Date;
+}
+
+/** The files the agent refused, as the report shows them: never uploaded, never inspected. */
+export function rejectedResults(manifest: Pick<Manifest, "rejected">): ImageResult[] {
+  return (manifest.rejected ?? []).map((file) => ({
+    fileName: file.fileName,
+    key: "",
+    status: "rejected",
+    error: { name: "Rejected", message: file.reason },
+    defects: [],
+  }));
 }
 
 /** Defects anywhere win; otherwise a wafer that was not inspected keeps the lot from "clean". */

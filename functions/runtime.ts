@@ -113,3 +113,33 @@ export async function publish(
     throw dependencyFailure(`publishing to ${topicArn}`, error);
   }
 }
+
+/** Longest error message a handler lets through to Step Functions (its Cause); the rest is in the logs. */
+export const MAX_ERROR_MESSAGE_LENGTH = 300;
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * The error a handler lets out to Step Functions: same name (Retry and Catch match on it), a
+ * message cut to MAX_ERROR_MESSAGE_LENGTH and no stack, so the Cause stays a few hundred bytes.
+ * The whole error, stack and causes included, goes to the log first.
+ */
+export function shortError(
+  error: unknown,
+  log?: CoreLog,
+  context?: Record<string, unknown>,
+): Error {
+  const original = error instanceof Error ? error : new Error(String(error));
+  // A transient failure is retried by the state machine: worth a warning, not yet an error.
+  if (original.name === "TransientDependencyError") {
+    log?.warn("task failed, may be retried", { ...context, error: original });
+  } else {
+    log?.error("task failed", { ...context, error: original });
+  }
+  const short = new Error(truncate(original.message, MAX_ERROR_MESSAGE_LENGTH));
+  short.name = truncate(original.name || "Error", 64);
+  short.stack = "";
+  return short;
+}

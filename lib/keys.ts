@@ -32,6 +32,7 @@ export function assertLotId(lotId: string): string {
 
 export const LOTS_PREFIX = "lots/";
 export const MANIFEST_FILE = "manifest.json";
+export const ACCEPTED_MANIFEST_FILE = "accepted-manifest.json";
 export const QUARANTINE_PREFIX = "quarantine/";
 
 export const lotKeys = {
@@ -39,6 +40,12 @@ export const lotKeys = {
   image: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/images/${safeSegment(fileName)}`,
   manifest: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/${MANIFEST_FILE}`,
+  /**
+   * The manifest StartLot accepted for the lot id, written once (never overwritten): what the
+   * lot's executions read, and what a different manifest under the same id is compared with.
+   */
+  acceptedManifest: (lotId: string) =>
+    `${LOTS_PREFIX}${assertLotId(lotId)}/${ACCEPTED_MANIFEST_FILE}`,
   preprocessed: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/preprocessed/${safeSegment(fileName)}.png`,
   result: (lotId: string, fileName: string) =>

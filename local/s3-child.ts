@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
+import { conditionalWrites } from "./s3-conditional.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
 import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
 import { SignatureError, s3Error, verifySignature } from "./sigv4.ts";
@@ -30,7 +31,10 @@ interface KoaContext {
 }
 
 interface S3rverApp {
-  store: { getResourcePath(bucket: string, key: undefined, resource: string): string };
+  store: {
+    getResourcePath(bucket: string, key: undefined, resource: string): string;
+    existsObject(bucket: string, key: string): Promise<boolean>;
+  };
   middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>>;
   callback(): (request: unknown, response: unknown) => void;
   configureBuckets(): Promise<void>;
@@ -124,6 +128,9 @@ async function main(): Promise<void> {
     }
   });
 
+  // Behind the signature check and framing decoder below (unshifted after this): If-None-Match on
+  // writes, as AWS S3 answers it, only for requests already known to be signed.
+  app.middleware.unshift(conditionalWrites(() => app.store) as never);
   // First in line: s3rver lets anonymous requests through and checks no V4 signature, so an
   // unsigned or wrongly signed request is refused here, before s3rver sees it. S3 signs the
   // payload's hash as the x-amz-content-sha256 header; the body itself is not hashed again.

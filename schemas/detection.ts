@@ -1,6 +1,7 @@
 // What the model endpoint answers for one image: the wafer it found and the defects on it.
 import { z } from "zod";
 import { BBoxSchema, DefectClassSchema, DieSchema, PointSchema } from "./common.ts";
+import { DiePitchAxisSchema } from "./lot.ts";
 
 export const DefectSchema = z.object({
   class: DefectClassSchema,
@@ -103,7 +104,7 @@ export type UnusableResponse = z.infer<typeof UnusableResponseSchema>;
 export const DetectionHintsSchema = z.object({
   notchAngleDeg: z.number().min(0).lt(360).optional(),
   waferDiameterMm: z.union([z.literal(200), z.literal(300)]).optional(),
-  /** Die pitch in millimetres (x and y). */
-  diePitchMm: z.object({ x: z.number().positive(), y: z.number().positive() }).optional(),
+  /** Die pitch in millimetres (x and y), within the spec's bounds (schemas/lot.ts). */
+  diePitchMm: z.object({ x: DiePitchAxisSchema, y: DiePitchAxisSchema }).optional(),
 });
 export type DetectionHints = z.infer<typeof DetectionHintsSchema>;

@@ -121,6 +121,10 @@ export async function makeEvents(
     metadata,
     images,
   });
+  /** The checksum of the manifest as the agent writes it (2-space JSON), which RecordLot returns. */
+  const manifestSha256 = createHash("sha256")
+    .update(JSON.stringify(manifest, null, 2))
+    .digest("hex");
   const [first] = manifest.images;
   if (!first) throw new Error("the fixture lot has no images");
   // What PreprocessImage writes for the first image, so DetectDefects gets the real sizes and scale.
@@ -155,15 +159,19 @@ export async function makeEvents(
     },
     "record-lot": {
       lotId,
-      manifestKey: lotKeys.manifest(lotId),
-      metadata,
-      images,
+      manifestKey: lotKeys.acceptedManifest(lotId),
       executionId,
       startedAt: "2026-11-26T08:00:02.000Z",
     },
-    "preprocess-image": { lotId, metadata, image: first },
+    "preprocess-image": {
+      lotId,
+      manifestKey: lotKeys.acceptedManifest(lotId),
+      manifestSha256,
+      index: 0,
+    },
     "detect-defects": {
       lotId,
+      index: 0,
       metadata,
       image: first,
       preprocessed: {
@@ -175,21 +183,17 @@ export async function makeEvents(
     "publish-report": {
       lotId,
       executionId,
-      results: images.map((image): ImageOutcome => {
+      manifestKey: lotKeys.acceptedManifest(lotId),
+      manifestSha256,
+      results: images.map((image, index): ImageOutcome => {
         const defectCount = defectsOf(image.fileName);
-        return {
-          status: defectCount > 0 ? "defects_found" : "clean",
-          fileName: image.fileName,
-          key: image.key,
-          resultKey: lotKeys.result(lotId, image.fileName),
-          defectCount,
-        };
+        return { index, status: defectCount > 0 ? "defects_found" : "clean", defectCount };
       }),
     },
     "fail-lot": {
       lotId,
       executionId,
-      images,
+      manifestKey: lotKeys.acceptedManifest(lotId),
       error: { Error: "States.Timeout", Cause: "the lot did not finish within 3600 s" },
     },
     env: fillPlaceholders(envVarsFile(template), options.stackOutputs),

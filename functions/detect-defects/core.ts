@@ -143,7 +143,7 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
   }
   if (parsed.data.status === "unusable") {
     // The quality gate refused the image: reported with its reasons, never as clean.
-    return storeResult(deps, lotId, {
+    return storeResult(deps, lotId, input.index, {
       fileName: image.fileName,
       key: image.key,
       status: "unusable",
@@ -173,12 +173,13 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     defects,
     overlayKey,
   };
-  return storeResult(deps, lotId, result);
+  return storeResult(deps, lotId, input.index, result);
 }
 
 async function storeResult(
   deps: DetectDeps,
   lotId: string,
+  index: number,
   result: ImageResult,
 ): Promise<ImageOutcome> {
   const status = result.status;
@@ -187,11 +188,6 @@ async function storeResult(
   }
   const resultKey = lotKeys.result(lotId, result.fileName);
   await putJson(deps.s3, deps.bucket, resultKey, result);
-  return {
-    status,
-    fileName: result.fileName,
-    key: result.key,
-    resultKey,
-    defectCount: result.defects.length,
-  };
+  // Only the index travels on: the report finds the result at lotKeys.result(lotId, fileName).
+  return { index, status, defectCount: result.defects.length };
 }

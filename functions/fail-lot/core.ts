@@ -1,11 +1,20 @@
 // Ends a lot that could not be processed: FAILED in the table, a failed report, and an operator alert.
 import type { Alert } from "../../schemas/alert.ts";
+import type { Manifest } from "../../schemas/lot.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
 import { alertEmail, alertSubject } from "../artifacts/message.ts";
-import { buildReport, publishReportMessage, type ReportDeps, storeReport } from "../lot-report.ts";
+import { MAX_FAILURE_MESSAGE_LENGTH } from "../image-failure.ts";
+import {
+  buildReport,
+  publishReportMessage,
+  type ReportDeps,
+  rejectedResults,
+  storeReport,
+} from "../lot-report.ts";
 import { claimLotFailure, type FailureClaimant } from "../lot-table.ts";
-import { type CoreLog, errorMessageFromCause, publish } from "../runtime.ts";
+import { loadManifest } from "../manifest.ts";
+import { type CoreLog, errorMessageFromCause, publish, truncate } from "../runtime.ts";
 
 export type FailLotResult =
   | { outcome: "failed"; report: Report }
@@ -31,19 +40,38 @@ export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<F
     deps.log?.info("lot already has a final status; no second report", { lotId: input.lotId });
     return { outcome: "already_final", lotId: input.lotId };
   }
-  const error = { name: input.error.Error, message: errorMessageFromCause(input.error.Cause) };
-  const images: ImageResult[] = (input.images ?? []).map((image) => ({
-    fileName: image.fileName,
-    key: image.key,
-    status: "failed",
-    error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
-    defects: [],
-  }));
+  const error = {
+    name: input.error.Error,
+    message: truncate(errorMessageFromCause(input.error.Cause), MAX_FAILURE_MESSAGE_LENGTH),
+  };
+  // The manifest lists the lot's images; when it is what failed, the report has none to name.
+  let manifest: Manifest | undefined;
+  if (input.manifestKey) {
+    try {
+      ({ manifest } = await loadManifest(deps.s3, deps.bucket, input.manifestKey));
+    } catch (manifestError) {
+      deps.log?.warn("the failed lot's manifest cannot be read", {
+        lotId: input.lotId,
+        manifestError: (manifestError as Error).message,
+      });
+    }
+  }
+  const images: ImageResult[] = [
+    ...(manifest?.images ?? []).map((image) => ({
+      fileName: image.fileName,
+      key: image.key,
+      status: "failed" as const,
+      error: { name: "LotFailed", message: "the lot failed before this image was inspected" },
+      defects: [],
+    })),
+    ...(manifest ? rejectedResults(manifest) : []),
+  ];
+  const metadata = manifest?.metadata;
   let report = buildReport({
     lotId: input.lotId,
     executionId: input.executionId,
     images,
-    metadata: input.metadata,
+    metadata,
     error,
     completedAt: now,
   });
@@ -68,17 +96,17 @@ export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<F
       : {}),
   };
   await publish(deps.sns, deps.alertTopicArn, {
-    subject: alertSubject(alert, input.metadata, error.name),
+    subject: alertSubject(alert, metadata, error.name),
     body: alert,
-    email: alertEmail(alert, input.metadata, report.links?.report),
+    email: alertEmail(alert, metadata, report.links?.report),
     attributes: {
       kind: alert.kind,
       lotId: input.lotId,
       severity: "critical",
       status: "failed",
-      product: input.metadata?.product ?? "",
-      equipment: input.metadata?.equipment ?? "",
-      recipe: input.metadata?.recipe ?? "",
+      product: metadata?.product ?? "",
+      equipment: metadata?.equipment ?? "",
+      recipe: metadata?.recipe ?? "",
     },
   });
   return { outcome: "failed", report };

@@ -9,8 +9,20 @@ import {
   readImageHeader,
 } from "../../lib/gray-image.ts";
 import { lotKeys } from "../../lib/keys.ts";
-import type { ImageTaskInput, PreprocessedImage } from "../../schemas/workflow.ts";
-import { dependencyFailure, ImageChecksumError, ImageMissingError } from "../errors.ts";
+import type { ManifestImage } from "../../schemas/lot.ts";
+import type {
+  DetectInput,
+  ImageRef,
+  ImageTaskInput,
+  PreprocessedImage,
+} from "../../schemas/workflow.ts";
+import {
+  dependencyFailure,
+  ImageChecksumError,
+  ImageIndexError,
+  ImageMissingError,
+} from "../errors.ts";
+import { loadManifest } from "../manifest.ts";
 import { getObjectBytes } from "../runtime.ts";
 
 /**
@@ -113,4 +125,32 @@ export async function preprocessImage(
     throw dependencyFailure(`writing ${preprocessedKey}`, error);
   }
   return { preprocessedKey, bytes: png.length, ...info };
+}
+
+/**
+ * One Map item (an index into the lot's manifest) to the detector's input: the manifest is read
+ * (checked against the checksum RecordLot saw), the image looked up, then preprocessed.
+ * `onResolved` learns the image as soon as it is known, so a later failure can name it.
+ */
+export async function preprocessImageRef(
+  ref: ImageRef,
+  deps: PreprocessDeps,
+  onResolved?: (image: ManifestImage) => void,
+): Promise<DetectInput> {
+  const { manifest } = await loadManifest(
+    deps.s3,
+    deps.bucket,
+    ref.manifestKey,
+    ref.manifestSha256,
+  );
+  const image = manifest.images[ref.index];
+  if (!image) {
+    throw new ImageIndexError(
+      `manifest ${ref.manifestKey} has ${manifest.images.length} images; there is no image ${ref.index}`,
+    );
+  }
+  onResolved?.(image);
+  const task = { lotId: ref.lotId, metadata: manifest.metadata, image };
+  const preprocessed = await preprocessImage(task, deps);
+  return { ...task, index: ref.index, preprocessed };
 }

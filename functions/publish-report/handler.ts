@@ -3,7 +3,7 @@ import type { Context } from "aws-lambda";
 import { readConfig } from "../../lib/config.ts";
 import { PublishReportInputSchema } from "../../schemas/workflow.ts";
 import { ReportConfigSchema, reportDepsFrom } from "../lot-report.ts";
-import { createLogger, parseInput } from "../runtime.ts";
+import { createLogger, parseInput, shortError } from "../runtime.ts";
 import { publishReport } from "./core.ts";
 
 const config = readConfig(ReportConfigSchema);
@@ -12,8 +12,15 @@ const deps = reportDepsFrom(config);
 
 export async function handler(event: unknown, context?: Context) {
   if (context) logger.addContext(context);
-  const input = parseInput(PublishReportInputSchema, "PublishReport input", event);
-  const report = await publishReport(input, deps);
+  let report: Awaited<ReturnType<typeof publishReport>>;
+  try {
+    report = await publishReport(
+      parseInput(PublishReportInputSchema, "PublishReport input", event),
+      deps,
+    );
+  } catch (error) {
+    throw shortError(error, logger);
+  }
   logger.info("report published", { lotId: report.lotId, status: report.status, ...report.counts });
   // The execution output stays small: the report itself lives in S3.
   return {

@@ -1,4 +1,6 @@
 // Turns a manifest that landed in S3 into one Step Functions execution, or quarantines and alerts on it.
+
+import { createHash } from "node:crypto";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -45,6 +47,13 @@ export type StartLotResult =
   | { outcome: "started"; lotId: string; executionArn: string }
   | { outcome: "already_started"; lotId: string }
   | { outcome: "quarantined"; key: string; quarantineKey: string; problems: string[] }
+  | {
+      outcome: "lot_id_reused";
+      lotId: string;
+      key: string;
+      quarantineKey: string;
+      problems: string[];
+    }
   | { outcome: "ignored"; key: string; reason: string };
 
 /** Everything wrong with a manifest's text, in words an operator can act on; empty when valid. */
@@ -88,6 +97,96 @@ export function manifestProblems(
     seen.add(image.key);
   }
   return problems.length ? { problems } : { manifest, problems };
+}
+
+/**
+ * How a manifest differs from the one accepted for its lot id, as problems an operator can read;
+ * empty when both describe the same lot (the same images with the same SHA-256, the same
+ * metadata and refused files: a re-sent manifest differs only in createdAt or source).
+ */
+export function lotDifferences(accepted: Manifest, candidate: Manifest): string[] {
+  const problems: string[] = [];
+  const before = new Map(accepted.images.map((image) => [image.fileName, image]));
+  const after = new Map(candidate.images.map((image) => [image.fileName, image]));
+  for (const [fileName, image] of after) {
+    const old = before.get(fileName);
+    if (!old) problems.push(`image ${fileName} is not in the accepted lot`);
+    else if (old.sha256 !== image.sha256 || old.bytes !== image.bytes) {
+      problems.push(
+        `image ${fileName} has SHA-256 ${image.sha256}, the accepted lot's has ${old.sha256}`,
+      );
+    }
+  }
+  for (const fileName of before.keys()) {
+    if (!after.has(fileName)) problems.push(`image ${fileName} of the accepted lot is missing`);
+  }
+  if (JSON.stringify(accepted.metadata) !== JSON.stringify(candidate.metadata)) {
+    problems.push(
+      `metadata ${JSON.stringify(candidate.metadata)} differs from the accepted ${JSON.stringify(accepted.metadata)}`,
+    );
+  }
+  const rejected = (m: Manifest) =>
+    JSON.stringify([...(m.rejected ?? [])].sort((a, b) => a.fileName.localeCompare(b.fileName)));
+  if (rejected(accepted) !== rejected(candidate)) {
+    problems.push("the files refused by the agent differ from the accepted lot's");
+  }
+  // A long list helps nobody: the first few say enough, and the count says the rest.
+  return problems.length > 20
+    ? [...problems.slice(0, 20), `... and ${problems.length - 20} more differences`]
+    : problems;
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === "PreconditionFailed" || e.$metadata?.httpStatusCode === 412;
+}
+
+/**
+ * The manifest accepted for `lotId`: the one stored at its accepted key, or `text` itself,
+ * stored there now with If-None-Match so two manifests racing for a new lot id cannot both win.
+ */
+async function acceptedManifestFor(
+  s3: S3Client,
+  bucket: string,
+  lotId: string,
+  text: string,
+): Promise<{ key: string; text: string }> {
+  const key = lotKeys.acceptedManifest(lotId);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { key, text: (await object.Body?.transformToString("utf8")) ?? "" };
+    } catch (error) {
+      if ((error as { name?: string }).name !== "NoSuchKey") {
+        throw dependencyFailure(`reading s3://${bucket}/${key}`, error);
+      }
+    }
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: text,
+          ContentType: "application/json",
+          IfNoneMatch: "*",
+        }),
+      );
+      return { key, text };
+    } catch (error) {
+      // Someone accepted a manifest for this id a moment ago: compare with theirs.
+      if (!isPreconditionFailed(error)) {
+        throw dependencyFailure(`writing s3://${bucket}/${key}`, error);
+      }
+    }
+  }
+  throw dependencyFailure(
+    `accepting the manifest of lot ${lotId}`,
+    new Error("the accepted manifest keeps changing"),
+  );
+}
+
+async function alert(sns: SNSClient, topicArn: string, body: Alert, subject: string) {
+  await publish(sns, topicArn, { subject, body, attributes: { kind: body.kind } });
 }
 
 export async function startLot(
@@ -150,12 +249,69 @@ export async function startLot(
     return { outcome: "quarantined", key, quarantineKey: target, problems };
   }
 
-  const input: LotExecutionInput = {
-    lotId: manifest.lotId,
-    manifestKey: key,
-    metadata: manifest.metadata,
-    images: manifest.images,
-  };
+  // Lot ids are identities: a different lot under an id already taken is refused, and the
+  // lot that owns the id keeps its manifest.
+  const accepted = await acceptedManifestFor(s3, bucket, manifest.lotId, text);
+  if (accepted.text !== text) {
+    const acceptedManifest = manifestProblems(key, accepted.text).manifest;
+    const differences = acceptedManifest
+      ? lotDifferences(acceptedManifest, manifest)
+      : [`the accepted manifest ${accepted.key} is unreadable`];
+    if (differences.length > 0) {
+      const target = quarantineKey(key, now());
+      try {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: target,
+            Body: text,
+            ContentType: "application/json",
+            Metadata: { "original-key": key },
+          }),
+        );
+        // Put back the manifest of the lot that owns the id (its event is then a no-op here).
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: accepted.text,
+            ContentType: "application/json",
+          }),
+        );
+      } catch (error) {
+        throw dependencyFailure(`quarantining s3://${bucket}/${key}`, error);
+      }
+      const sha256 = createHash("sha256").update(text).digest("hex");
+      await alert(
+        sns,
+        config.alertTopicArn,
+        {
+          schemaVersion: 1,
+          kind: "manifest_quarantined",
+          at: now().toISOString(),
+          lotId: manifest.lotId,
+          message: `lot id ${manifest.lotId} is already taken by another lot: manifest ${key} (SHA-256 ${sha256}) was refused and moved to ${target}; the first lot is kept as it was. Give the new lot its own id.`,
+          key: target,
+          problems: differences,
+        },
+        `waferflow: lot id ${manifest.lotId} reused`,
+      );
+      deps.log?.warn("lot id reused; manifest quarantined", {
+        lotId: manifest.lotId,
+        quarantineKey: target,
+        differences,
+      });
+      return {
+        outcome: "lot_id_reused",
+        lotId: manifest.lotId,
+        key,
+        quarantineKey: target,
+        problems: differences,
+      };
+    }
+  }
+
+  const input: LotExecutionInput = { lotId: manifest.lotId, manifestKey: accepted.key };
   try {
     const started = await sfn.send(
       new StartExecutionCommand({

@@ -1,9 +1,10 @@
 // A lot the workflow cannot process ends FAILED: marked in DynamoDB, reported and alerted, never left hanging.
 import assert from "node:assert/strict";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { createDocumentClient, createSfnClient } from "../../lib/aws.ts";
+import { createDocumentClient, createS3Client, createSfnClient } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
 import { ReportSchema } from "../../schemas/report.ts";
@@ -23,17 +24,28 @@ describe("a lot that fails", () => {
     const stopReports = stack.onMessage("reports", (m) => reports.push(JSON.parse(m.message)));
     const stopAlerts = stack.onMessage("alerts", (m) => alerts.push(JSON.parse(m.message)));
     const lotId = "BROKEN-LOT-1";
-    // A manifest the start function would never pass: no images. Started by hand to reach the Catch.
+    // A manifest the start function would never accept (no images), stored where no event
+    // fires and started by hand to reach the Catch.
+    const manifestKey = `lots/${lotId}/accepted-manifest.json`;
+    await createS3Client().send(
+      new PutObjectCommand({
+        Bucket: stack.names.bucket,
+        Key: manifestKey,
+        Body: JSON.stringify({
+          schemaVersion: 1,
+          lotId,
+          createdAt: new Date().toISOString(),
+          source: { agent: "test" },
+          metadata: {},
+          images: [],
+        }),
+      }),
+    );
     await createSfnClient().send(
       new StartExecutionCommand({
         stateMachineArn: stack.names.stateMachineArn,
         name: lotId,
-        input: JSON.stringify({
-          lotId,
-          manifestKey: `lots/${lotId}/manifest.json`,
-          metadata: {},
-          images: [],
-        }),
+        input: JSON.stringify({ lotId, manifestKey }),
       }),
     );
     const outcome = await stack.waitForExecution(lotId, 60_000);
@@ -44,7 +56,7 @@ describe("a lot that fails", () => {
 
     const report = ReportSchema.parse(reports[0]);
     assert.equal(report.status, "failed");
-    assert.equal(report.error?.name, "InvalidInputError");
+    assert.equal(report.error?.name, "ManifestInvalidError");
     assert.match(report.error?.message ?? "", /images/);
     const alert = AlertSchema.parse(alerts[0]);
     assert.equal(alert.kind, "lot_failed");

@@ -1,7 +1,17 @@
 // Manifest validation in the start function: every problem named, nothing invalid ever started.
 import assert from "node:assert/strict";
-import { describe, it } from "vitest";
-import { manifestProblems } from "../../functions/start-lot/core.ts";
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, it } from "vitest";
+import { lotDifferences, manifestProblems, startLot } from "../../functions/start-lot/core.ts";
+import { ManifestSchema } from "../../schemas/lot.ts";
 
 const sha = "a".repeat(64);
 function manifest(overrides: Record<string, unknown> = {}) {
@@ -74,5 +84,158 @@ describe("manifestProblems", () => {
       JSON.stringify(manifest({ images: [image, image] })),
     );
     assert.match(problems.join(" "), /listed twice/);
+  });
+});
+
+describe("numeric bounds of the manifest's metadata (docs/wafer-images.md)", () => {
+  for (const pitch of [1e8, 1e20]) {
+    it(`refuses diePitchMm ${pitch}, naming the field`, () => {
+      const { manifest: parsed, problems } = manifestProblems(
+        key,
+        JSON.stringify(manifest({ metadata: { waferDiameterMm: 300, diePitchMm: pitch } })),
+      );
+      assert.equal(parsed, undefined);
+      assert.match(problems.join(" "), /metadata\.diePitchMm: die pitch must be at most 30 mm/);
+    });
+  }
+  it("refuses a pitch outside 2-10% of the wafer's diameter and a die aspect beyond 0.5-2", () => {
+    const small = manifestProblems(
+      key,
+      JSON.stringify(
+        manifest({ metadata: { waferDiameterMm: 200, diePitchMm: { x: 25, y: 10 } } }),
+      ),
+    );
+    assert.match(
+      small.problems.join(" "),
+      /metadata\.diePitchMm\.x: die pitch must be 2-10% of the 200 mm/,
+    );
+    assert.match(small.problems.join(" "), /die aspect/);
+  });
+  it("accepts a pitch inside the bounds", () => {
+    const ok = manifestProblems(
+      key,
+      JSON.stringify(
+        manifest({ metadata: { waferDiameterMm: 300, diePitchMm: { x: 10, y: 12 } } }),
+      ),
+    );
+    assert.deepEqual(ok.problems, []);
+  });
+  it("refuses a notch angle and a diameter outside the spec", () => {
+    const { problems } = manifestProblems(
+      key,
+      JSON.stringify(manifest({ metadata: { waferDiameterMm: 450, notchAngleDeg: 1e9 } })),
+    );
+    assert.ok(problems.some((p) => p.startsWith("metadata.waferDiameterMm")));
+    assert.ok(problems.some((p) => p.startsWith("metadata.notchAngleDeg")));
+  });
+});
+
+describe("lotDifferences", () => {
+  const base = ManifestSchema.parse(manifest());
+  it("finds none between a manifest and its re-sent copy", () => {
+    const resent = { ...base, createdAt: "2026-11-27T08:00:00.000Z", source: { agent: "other" } };
+    assert.deepEqual(lotDifferences(base, resent), []);
+  });
+  it("names an image with other bytes, a missing one, an added one and other metadata", () => {
+    const other = ManifestSchema.parse(
+      manifest({
+        metadata: { waferDiameterMm: 200 },
+        images: [
+          { ...base.images[0], sha256: "b".repeat(64) },
+          { ...base.images[0], fileName: "w2.png", key: "lots/LOT-7/images/w2.png" },
+        ],
+      }),
+    );
+    const problems = lotDifferences(base, other).join("\n");
+    assert.match(problems, /image w1\.png has SHA-256 b{64}/);
+    assert.match(problems, /image w2\.png is not in the accepted lot/);
+    assert.match(problems, /metadata/);
+  });
+});
+
+describe("startLot with a lot id that is taken", () => {
+  const s3 = mockClient(S3Client);
+  const sfn = mockClient(SFNClient);
+  const sns = mockClient(SNSClient);
+  const config = {
+    bucket: "lots-bucket",
+    stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:lot",
+    alertTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts",
+  };
+  const event = {
+    "detail-type": "Object Created" as const,
+    source: "aws.s3" as const,
+    detail: { bucket: { name: config.bucket }, object: { key } },
+  };
+  const body = (text: string) =>
+    ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput["Body"];
+  const deps = () => ({
+    s3: new S3Client({}),
+    sfn: new SFNClient({}),
+    sns: new SNSClient({}),
+    config,
+    now: () => new Date("2026-11-30T00:00:00.000Z"),
+  });
+  beforeEach(() => {
+    s3.reset();
+    sfn.reset();
+    sns.reset();
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: "arn:execution" });
+  });
+
+  it("accepts a new lot id once, then starts the execution on the accepted manifest", async () => {
+    const text = JSON.stringify(manifest());
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(text) });
+    s3.on(GetObjectCommand, { Key: "lots/LOT-7/accepted-manifest.json" }).rejects(
+      Object.assign(new Error("missing"), { name: "NoSuchKey" }),
+    );
+    s3.on(PutObjectCommand).resolves({});
+    const result = await startLot(event, deps());
+    assert.equal(result.outcome, "started");
+    const accept = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    assert.equal(accept?.Key, "lots/LOT-7/accepted-manifest.json");
+    assert.equal(accept?.IfNoneMatch, "*");
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? "");
+    assert.deepEqual(input, { lotId: "LOT-7", manifestKey: "lots/LOT-7/accepted-manifest.json" });
+  });
+
+  it("quarantines a different lot under the id, restores the first lot's manifest and alerts", async () => {
+    const acceptedText = JSON.stringify(manifest());
+    const otherText = JSON.stringify(
+      manifest({ images: [{ ...manifest().images[0], sha256: "c".repeat(64) }] }),
+    );
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(otherText) });
+    s3.on(GetObjectCommand, { Key: "lots/LOT-7/accepted-manifest.json" }).resolves({
+      Body: body(acceptedText),
+    });
+    s3.on(PutObjectCommand).resolves({});
+    const result = await startLot(event, deps());
+    assert.equal(result.outcome, "lot_id_reused");
+    assert.equal(sfn.commandCalls(StartExecutionCommand).length, 0, "nothing started");
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    assert.match(puts[0]?.Key ?? "", /^quarantine\/.*lots\/LOT-7\/manifest\.json$/);
+    assert.equal(puts[0]?.Body, otherText);
+    assert.equal(puts[1]?.Key, key, "the first lot's manifest is put back");
+    assert.equal(puts[1]?.Body, acceptedText);
+    const alert = JSON.parse(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message ?? "");
+    assert.equal(alert.kind, "manifest_quarantined");
+    assert.match(alert.message, /already taken/);
+    assert.match(alert.problems.join(" "), /w1\.png has SHA-256 c{64}/);
+  });
+
+  it("treats the accepted lot's own manifest, re-sent, as the same lot", async () => {
+    const acceptedText = JSON.stringify(manifest());
+    const resent = JSON.stringify(manifest({ createdAt: "2026-11-28T08:00:00.000Z" }));
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(resent) });
+    s3.on(GetObjectCommand, { Key: "lots/LOT-7/accepted-manifest.json" }).resolves({
+      Body: body(acceptedText),
+    });
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error("exists"), { name: "ExecutionAlreadyExists" }));
+    const result = await startLot(event, deps());
+    assert.equal(result.outcome, "already_started");
+    assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
   });
 });

@@ -62,6 +62,35 @@ describe("lot state machine", () => {
     }
   });
 
+  it("lets only indexes and error names travel through the Map, never causes or image lists", () => {
+    const definition = loadDefinition(fakeArns) as {
+      States: Record<string, State & Record<string, unknown>>;
+    };
+    const map = definition.States.InspectImages as unknown as {
+      ItemsPath: string;
+      ItemSelector: Record<string, string>;
+      ItemProcessor: { States: Record<string, { Parameters?: unknown }> };
+    };
+    assert.equal(map.ItemsPath, "$.lot.indexes");
+    assert.deepEqual(Object.keys(map.ItemSelector).sort(), [
+      "index.$",
+      "lotId.$",
+      "manifestKey.$",
+      "manifestSha256.$",
+    ]);
+    const failed = JSON.stringify(map.ItemProcessor.States.ImageFailed?.Parameters);
+    assert.doesNotMatch(
+      failed,
+      /Cause/,
+      "a Lambda's Cause (with its stack) never enters the results",
+    );
+    assert.doesNotMatch(
+      JSON.stringify(definition.States.RecordLot),
+      /\$\.images/,
+      "the execution input carries no image list",
+    );
+  });
+
   it("refuses to leave a substitution unfilled", () => {
     assert.throws(
       () => substitute({ Resource: ["$", "{Missing}"].join("") }, {}),

@@ -1,0 +1,131 @@
+// Lots at the manifest's limits through the embedded stack: 300 images that all fail and 1000 images with 63-character names each end with one report.
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { LotEndings } from "../../cli/reports.ts";
+import { uploadLot } from "../../edge-agent/upload.ts";
+import { createS3Client, createSfnClient } from "../../lib/aws.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { Report } from "../../schemas/report.ts";
+
+const STATE_DATA_LIMIT = 256 * 1024;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The largest state output and the execution input of one execution, from its history. */
+async function largestPayload(executionArn: string): Promise<number> {
+  const sfn = createSfnClient();
+  let largest = 0;
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
+    );
+    for (const event of page.events ?? ([] as HistoryEvent[])) {
+      const payload =
+        event.stateExitedEventDetails?.output ?? event.executionStartedEventDetails?.input ?? "";
+      largest = Math.max(largest, Buffer.byteLength(payload));
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return largest;
+}
+
+describe("lots at the limits on the embedded stack", () => {
+  let stack: LocalStack;
+  let endings: LotEndings;
+  const s3 = createS3Client();
+  const reports: Report[] = [];
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ ephemeral: true, log: () => {} });
+    endings = new LotEndings(stack, s3, (ending) => {
+      if (ending.kind === "report") reports.push(ending.report);
+    });
+  });
+  afterAll(async () => {
+    endings?.close();
+    await stack?.stop();
+  });
+
+  async function run(dir: string, lotId: string): Promise<Report> {
+    await uploadLot({
+      dir,
+      s3,
+      bucket: stack.names.bucket,
+      stateDir: join(stack.dataDir, "agent"),
+      concurrency: 8,
+    });
+    const ending = await endings.wait(lotId, 800_000);
+    assert.ok(ending?.kind === "report", `lot ${lotId} ended with a report`);
+    const outcome = await stack.waitForExecution(lotId, 60_000);
+    assert.equal(outcome.status, "SUCCEEDED");
+    return ending.report;
+  }
+
+  it("300 images that all fail: one report naming each failure, small state payloads", async () => {
+    const lotId = "LIMITS-300-FAILING";
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-300-"));
+    for (let i = 0; i < 300; i++) {
+      // A PNG signature, then bytes no decoder accepts: the agent takes it, preprocessing fails fast.
+      const garbage = Buffer.alloc(64, i % 251);
+      writeFileSync(
+        join(dir, `w${String(i).padStart(3, "0")}.png`),
+        Buffer.concat([PNG_SIGNATURE, garbage]),
+      );
+    }
+    writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
+    const report = await run(dir, lotId);
+    assert.equal(report.counts.images, 300);
+    assert.equal(report.counts.failed, 300);
+    assert.equal(report.status, "incomplete");
+    for (const image of report.images) {
+      assert.equal(image.status, "failed");
+      assert.ok(image.error?.name, `${image.fileName} has an error name`);
+      assert.ok((image.error?.message.length ?? 0) <= 500, "messages stay short");
+      assert.doesNotMatch(image.error?.message ?? "", /\n\s+at /, "no stack trace in the report");
+    }
+    assert.equal(reports.filter((r) => r.lotId === lotId).length, 1, "exactly one report");
+    const largest = await largestPayload(
+      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,
+    );
+    assert.ok(largest < STATE_DATA_LIMIT / 2, `largest state payload ${largest} B`);
+  }, 600_000);
+
+  it("1000 images with 63-character names: one report accounting for every image", async () => {
+    const lotId = "LIMITS-1000-LONG-NAMES";
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-1000-"));
+    const tiny = await sharp(Buffer.alloc(64 * 64, 90), {
+      raw: { width: 64, height: 64, channels: 1 },
+    })
+      .png()
+      .toBuffer();
+    const names: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const stem = `wafer-${String(i).padStart(4, "0")}-`;
+      const name = `${stem.padEnd(59, "x")}.png`;
+      assert.equal(name.length, 63);
+      names.push(name);
+      writeFileSync(join(dir, name), tiny);
+    }
+    writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
+    const report = await run(dir, lotId);
+    assert.equal(report.counts.images, 1000);
+    assert.deepEqual(report.images.map((i) => i.fileName).sort(), names.sort());
+    const accounted =
+      report.counts.clean +
+      report.counts.withDefects +
+      report.counts.failed +
+      report.counts.unusable +
+      report.counts.rejected;
+    assert.equal(accounted, 1000, "every image has an outcome");
+    assert.equal(reports.filter((r) => r.lotId === lotId).length, 1, "exactly one report");
+    const largest = await largestPayload(
+      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,
+    );
+    assert.ok(largest < STATE_DATA_LIMIT / 2, `largest state payload ${largest} B`);
+  }, 900_000);
+});

@@ -1,0 +1,139 @@
+// The report from a Map's small outcomes: inspected results and failure messages read from S3, refused files from the manifest.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, it } from "vitest";
+import { publishReport } from "../../functions/publish-report/core.ts";
+import type { ImageResult } from "../../schemas/report.ts";
+
+const LOT = "LOT-R";
+const image = (fileName: string) => ({
+  fileName,
+  key: `lots/${LOT}/images/${fileName}`,
+  sha256: "a".repeat(64),
+  bytes: 10,
+  contentType: "image/png",
+});
+const manifestText = JSON.stringify({
+  schemaVersion: 1,
+  lotId: LOT,
+  createdAt: "2026-11-30T00:00:00.000Z",
+  source: { agent: "test" },
+  metadata: {},
+  images: [image("a.png"), image("b.png"), image("c.png")],
+  rejected: [{ fileName: "empty.png", reason: "file is empty" }],
+});
+const manifestSha256 = createHash("sha256").update(manifestText).digest("hex");
+const body = (text: string) => ({
+  transformToString: async () => text,
+  transformToByteArray: async () => new TextEncoder().encode(text),
+});
+
+describe("publishReport", () => {
+  const s3 = mockClient(S3Client);
+  const sns = mockClient(SNSClient);
+  const ddb = mockClient(DynamoDBDocumentClient);
+  beforeEach(() => {
+    s3.reset();
+    sns.reset();
+    ddb.reset();
+    s3.on(PutObjectCommand).resolves({});
+    sns.on(PublishCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/accepted-manifest.json` }).resolves({
+      Body: body(manifestText) as never,
+    });
+    const clean: ImageResult = {
+      fileName: "a.png",
+      key: image("a.png").key,
+      status: "clean",
+      model: { name: "classical", version: "1" },
+      defects: [],
+    };
+    const failed: ImageResult = {
+      fileName: "b.png",
+      key: image("b.png").key,
+      status: "failed",
+      error: { name: "ImageDecodeError", message: "image data is corrupt: bad IDAT" },
+      defects: [],
+    };
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/results/a.png.json` }).resolves({
+      Body: body(JSON.stringify(clean)) as never,
+    });
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/results/b.png.json` }).resolves({
+      Body: body(JSON.stringify(failed)) as never,
+    });
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/results/c.png.json` }).rejects(
+      Object.assign(new Error("no such key"), { name: "NoSuchKey" }),
+    );
+  });
+
+  it("accounts for every file: inspected, failed (message from S3 or the logs), rejected", async () => {
+    const report = await publishReport(
+      {
+        lotId: LOT,
+        executionId: "arn:execution:LOT-R",
+        manifestKey: `lots/${LOT}/accepted-manifest.json`,
+        manifestSha256,
+        results: [
+          { index: 0, status: "clean", defectCount: 0 },
+          { index: 1, status: "failed", error: { name: "ImageDecodeError" } },
+          { index: 2, status: "failed", error: { name: "States.Timeout" } },
+        ],
+      },
+      {
+        s3: new S3Client({}),
+        sns: new SNSClient({}),
+        db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+        bucket: "b",
+        table: "t",
+        reportTopicArn: "arn:topic",
+      },
+    );
+    assert.deepEqual(
+      report.images.map((i) => [i.fileName, i.status]),
+      [
+        ["a.png", "clean"],
+        ["b.png", "failed"],
+        ["c.png", "failed"],
+        ["empty.png", "rejected"],
+      ],
+    );
+    assert.equal(report.images[1]?.error?.message, "image data is corrupt: bad IDAT");
+    assert.equal(report.images[2]?.error?.name, "States.Timeout");
+    assert.match(report.images[2]?.error?.message ?? "", /logs/);
+    assert.equal(report.images[3]?.error?.message, "file is empty");
+    assert.deepEqual(
+      [report.counts.images, report.counts.clean, report.counts.failed, report.counts.rejected],
+      [4, 1, 2, 1],
+    );
+    assert.equal(report.status, "incomplete");
+  });
+
+  it("refuses a manifest that is not the one the lot was recorded with", async () => {
+    await assert.rejects(
+      publishReport(
+        {
+          lotId: LOT,
+          executionId: "x",
+          manifestKey: `lots/${LOT}/accepted-manifest.json`,
+          manifestSha256: "f".repeat(64),
+          results: [],
+        },
+        {
+          s3: new S3Client({}),
+          sns: new SNSClient({}),
+          db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+          bucket: "b",
+          table: "t",
+          reportTopicArn: "arn:topic",
+        },
+      ),
+      { name: "ManifestChangedError" },
+    );
+  });
+});
