@@ -5,15 +5,13 @@ import { parseArgs } from "node:util";
 import { type ConsoleServer, startConsole } from "../console/server.ts";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
-import { DEFAULT_STUCK_AFTER_SECONDS } from "../functions/lot-watch/core.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { createAgentS3Client, createDocumentClient, createS3Client } from "../lib/aws.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
-import { createLotWatch } from "./lot-watch.ts";
-import { parseSeconds, STACK_FILE, type StackFile } from "./lots.ts";
+import { STACK_FILE, type StackFile } from "./lots.ts";
 import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
 
 export const DEFAULT_CONSOLE_PORT = 8642;
@@ -41,7 +39,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       ports: { type: "string" },
       "console-port": { type: "string", default: String(DEFAULT_CONSOLE_PORT) },
       json: { type: "boolean", default: false },
-      "stuck-after": { type: "string", default: String(DEFAULT_STUCK_AFTER_SECONDS) },
     },
   });
   let ports: ReturnType<typeof parsePorts> = {};
@@ -51,7 +48,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     console.error(`waferflow local: ${(error as Error).message}`);
     return 2;
   }
-  const stuckAfterSeconds = parseSeconds("--stuck-after", values["stuck-after"]);
   const consolePort = Number(values["console-port"]);
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
     console.error(
@@ -155,8 +151,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     region: stack.env.AWS_REGION ?? "us-east-1",
   };
   writeFileSync(stackFile, `${JSON.stringify(described, null, 2)}\n`, { mode: 0o600 });
-  // The same check the scheduled LotWatchFunction runs on AWS, every minute.
-  const watch = createLotWatch(stack, stuckAfterSeconds, log);
 
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -184,7 +178,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     });
   } finally {
     removeEndpointsFile();
-    watch.stop();
     rmSync(stackFile, { force: true });
     endings.close();
     rmSync(consoleFile, { force: true });

@@ -80,6 +80,22 @@ export interface LocalStateMachine {
   definition: Record<string, unknown>;
 }
 
+/** A SAM `Schedule` event: EventBridge invokes the function every `rateSeconds`. */
+export interface LocalSchedule {
+  id: string;
+  rateSeconds: number;
+  targetFunction: string;
+}
+
+/** `rate(15 minutes)` in seconds; cron expressions are not emulated (the template uses none). */
+export function scheduleRateSeconds(expression: string, where: string): number {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!match)
+    throw new TemplateError(`${where}: only rate(N minutes|hours|days) schedules run locally`);
+  const unit = match[2]?.startsWith("minute") ? 60 : match[2]?.startsWith("hour") ? 3600 : 86400;
+  return Number(match[1]) * unit;
+}
+
 export interface LocalEventRule {
   /** "<function logical id>.<event name>" for SAM events, the rule's logical id otherwise. */
   id: string;
@@ -97,6 +113,7 @@ export interface LocalModel {
   functions: LocalFunction[];
   stateMachines: LocalStateMachine[];
   eventRules: LocalEventRule[];
+  schedules: LocalSchedule[];
   endpointName: string;
   /** Every function's configuration variables, merged: all handlers share this one process. */
   functionEnvironment: Record<string, string>;
@@ -542,6 +559,7 @@ export function buildLocalModel(
 
   const functions: LocalFunction[] = [];
   const eventRules: LocalEventRule[] = [];
+  const schedules: LocalSchedule[] = [];
   const unsupportedEvents: string[] = [];
   for (const [logicalId, resource] of resourcesOfType(
     template,
@@ -565,6 +583,16 @@ export function buildLocalModel(
     for (const [eventName, event] of Object.entries(
       (properties.Events ?? {}) as Record<string, { Type?: string; Properties?: unknown }>,
     )) {
+      if (event.Type === "Schedule") {
+        const where = `${logicalId}.Events.${eventName}`;
+        const expression = asRecord(event.Properties ?? {}, where).Schedule;
+        schedules.push({
+          id: `${logicalId}.${eventName}`,
+          rateSeconds: scheduleRateSeconds(String(expression), where),
+          targetFunction: logicalId,
+        });
+        continue;
+      }
       if (event.Type !== "EventBridgeRule" && event.Type !== "CloudWatchEvent") {
         unsupportedEvents.push(`${logicalId}.Events.${eventName} (${event.Type})`);
         continue;
@@ -650,6 +678,7 @@ export function buildLocalModel(
     functions,
     stateMachines,
     eventRules,
+    schedules,
     endpointName,
     functionEnvironment,
   };

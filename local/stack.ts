@@ -1,4 +1,5 @@
 // Starts the embedded local AWS stack (S3, DynamoDB, SNS, Step Functions, SageMaker endpoint, S3 trigger) from template.yaml.
+import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,7 +11,7 @@ import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
 import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
 import { createLambdaInvoker, type LambdaInvoker } from "./lambda.ts";
 import { createProcessLambdaInvoker } from "./lambda-process.ts";
-import { buildLocalModel, LOCAL_REGION, type LocalModel } from "./model.ts";
+import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION, type LocalModel } from "./model.ts";
 import { startS3 } from "./s3.ts";
 import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
@@ -364,6 +365,32 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
       pendingDir: join(dataDir, "events", "pending"),
     });
+
+    // Scheduled functions (SAM `Schedule` events) run on their rate, as EventBridge Scheduler would.
+    for (const schedule of model.schedules) {
+      const fn = model.functions.find(
+        (candidate) => candidate.logicalId === schedule.targetFunction,
+      );
+      if (!fn) continue;
+      const timer = setInterval(() => {
+        const event = {
+          version: "0",
+          id: randomUUID(),
+          "detail-type": "Scheduled Event",
+          source: "aws.events",
+          account: LOCAL_ACCOUNT,
+          time: new Date().toISOString(),
+          region: LOCAL_REGION,
+          resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${schedule.id}`],
+          detail: {},
+        };
+        invoker.invoke(fn, event).catch((error: unknown) => {
+          log(`schedule ${schedule.id}: ${fn.logicalId} failed: ${String(error)}`);
+        });
+      }, schedule.rateSeconds * 1000);
+      timer.unref();
+      stoppers.push(async () => clearInterval(timer));
+    }
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.
     engine.resumeInterrupted();

@@ -403,24 +403,43 @@ describe("nothing ends silently on AWS, and every grant is used", () => {
   it("grants no managed catch-alls and reads only the prefixes each function's core reads", () => {
     const text = json(resources);
     assert.doesNotMatch(text, /CloudWatchLogsFullAccess|S3ReadPolicy|S3CrudPolicy|ReadOnly"/);
+    /** Every key pattern a function may s3:GetObject, from statements of one or many resources. */
+    const readsOf = (policies: unknown): string[] => {
+      const found: string[] = [];
+      const visit = (node: unknown): void => {
+        if (Array.isArray(node)) {
+          for (const item of node) visit(item);
+          return;
+        }
+        if (!node || typeof node !== "object") return;
+        const statement = node as { Action?: unknown; Resource?: unknown };
+        const actions = [statement.Action].flat();
+        if (actions.includes("s3:GetObject")) {
+          for (const resource of [statement.Resource].flat()) {
+            const sub = (resource as { "Fn::Sub"?: unknown } | undefined)?.["Fn::Sub"];
+            if (typeof sub === "string") found.push(sub.replace(/.*\$\{LotBucket\.Arn\}/, ""));
+          }
+          return;
+        }
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(policies);
+      return found.sort();
+    };
     const reads = Object.fromEntries(
-      functions.map(([id, fn]) => [
-        id,
-        (
-          json(fn.Properties?.Policies).match(
-            /"Action":"s3:GetObject","Resource":\{"Fn::Sub":"[^"]+"/g,
-          ) ?? []
-        ).map((statement) => statement.replace(/.*\$\{LotBucket\.Arn\}/, "").replace(/"$/, "")),
-      ]),
+      functions.map(([id, fn]) => [id, readsOf(fn.Properties?.Policies)]),
     );
+    const manifest = "/lots/*/accepted-manifest.json";
     assert.deepEqual(reads, {
-      StartLotFunction: ["/lots/*/manifest.json"],
-      RecordLotFunction: [],
-      PreprocessImageFunction: ["/lots/*/images/*"],
+      StartLotFunction: [manifest, "/lots/*/manifest.json"],
+      RecordLotFunction: [manifest],
+      PreprocessImageFunction: [manifest, "/lots/*/images/*"],
       DetectDefectsFunction: ["/lots/*/preprocessed/*"],
-      PublishReportFunction: ["/lots/*/results/*"],
-      FailLotFunction: [],
-      ExecutionEndedFunction: [],
+      PublishReportFunction: [manifest, "/lots/*/results/*"],
+      // report.json only so that the presigned link in the failed lot's alert opens
+      FailLotFunction: [manifest, "/lots/*/report.json"],
+      ExecutionEndedFunction: [manifest],
+      LotWatchFunction: [],
     });
   });
 

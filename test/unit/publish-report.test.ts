@@ -86,7 +86,7 @@ describe("publishReport", () => {
         ],
       },
       {
-        s3: new S3Client({}),
+        s3: new S3Client({ region: "us-east-1" }),
         sns: new SNSClient({}),
         db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
         bucket: "b",
@@ -125,7 +125,7 @@ describe("publishReport", () => {
           results: [],
         },
         {
-          s3: new S3Client({}),
+          s3: new S3Client({ region: "us-east-1" }),
           sns: new SNSClient({}),
           db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
           bucket: "b",
