@@ -86,7 +86,10 @@ describe("publishReport", () => {
         ],
       },
       {
-        s3: new S3Client({ region: "us-east-1" }),
+        s3: new S3Client({
+          region: "us-east-1",
+          credentials: { accessKeyId: "test", secretAccessKey: "test" },
+        }),
         sns: new SNSClient({}),
         db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
         bucket: "b",
@@ -125,7 +128,10 @@ describe("publishReport", () => {
           results: [],
         },
         {
-          s3: new S3Client({ region: "us-east-1" }),
+          s3: new S3Client({
+            region: "us-east-1",
+            credentials: { accessKeyId: "test", secretAccessKey: "test" },
+          }),
           sns: new SNSClient({}),
           db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
           bucket: "b",
