@@ -389,6 +389,8 @@ function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Latt
     wafer.analysis,
     2 * SPEC.reticleLevelShare * Math.abs(noise.level),
     edgeMask,
+    // Offsets the grow threshold's level floor cannot see do not matter.
+    DETECTION.growLevelShare * Math.abs(noise.level),
   );
   return residual;
 }

@@ -287,6 +287,7 @@ describe("die-to-die and thresholds", () => {
       region,
       0.015 * 1000,
       edgeMask,
+      0.003 * 1000,
     );
     const after = standingOut(out);
     assert.ok(
