@@ -2,6 +2,7 @@
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
+import { DETECTION } from "./thresholds.ts";
 
 interface Shift {
   x: number;
@@ -11,11 +12,8 @@ interface Shift {
   fy: number;
 }
 
-/**
- * Share of the reference's local 2x2 range forgiven as interpolation/misregistration error.
- * Bilinear samples of an anti-aliased edge can miss by most of the edge step on turned grids.
- */
-const MISREGISTRATION_SHARE = 0.75;
+/** Share of the reference's local 2x2 range forgiven as misregistration (thresholds.ts). */
+const MISREGISTRATION_SHARE = DETECTION.misregistrationShare;
 
 function shiftOf(x: number, y: number, width: number): Shift {
   const ix = Math.floor(x);
