@@ -244,7 +244,8 @@ describe("die-to-die and thresholds", () => {
         const field =
           (Math.floor((x + 0.5 - 1) / 24) % 2) + 2 * (Math.floor((y + 0.5 - 1) / 24) % 2);
         map.data[y * size + x] =
-          (map.data[y * size + x] as number) * (1 + [0.0075, -0.0075, -0.004, 0.005][field]!);
+          (map.data[y * size + x] as number) *
+          (1 + ([0.0075, -0.0075, -0.004, 0.005][field] as number));
       }
     }
     const at = (x: number, y: number) => y * size + x;
