@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
+import { DETECTOR_VERSION, detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
 import { boxesMatch, iou } from "../endpoint/evaluate.ts";
 import {
   type ClassifierWeights,
@@ -26,7 +26,7 @@ import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import type { TruthDefect } from "../schemas/truth.ts";
 import { generateWafer } from "../synth/generate.ts";
 
-export const MODEL_VERSION = "1.0.0";
+export const MODEL_VERSION = "2.0.0";
 const DEFAULT_OUT = "endpoint/models/wafer-classifier.onnx";
 
 export interface Sample {
@@ -115,11 +115,17 @@ async function loadOrCollectSamples(
       seed: number;
       wafers: number;
       featureSet: string;
+      detectorVersion?: string;
       samples: Array<Omit<Sample, "features"> & { features: number[] }>;
     };
-    if (cached.seed !== seed || cached.wafers !== wafers || cached.featureSet !== FEATURE_SET) {
+    if (
+      cached.seed !== seed ||
+      cached.wafers !== wafers ||
+      cached.featureSet !== FEATURE_SET ||
+      cached.detectorVersion !== DETECTOR_VERSION
+    ) {
       throw new RangeError(
-        `${cachePath} holds seed ${cached.seed}, ${cached.wafers} wafers, ${cached.featureSet}; delete it or match it`,
+        `${cachePath} holds seed ${cached.seed}, ${cached.wafers} wafers, ${cached.featureSet}, detector ${cached.detectorVersion ?? "unknown"}; delete it or match it (detector ${DETECTOR_VERSION})`,
       );
     }
     log(`build-onnx-model: ${cached.samples.length} detections from ${cachePath}`);
@@ -131,7 +137,13 @@ async function loadOrCollectSamples(
     const plain = samples.map((s) => ({ ...s, features: Array.from(s.features) }));
     await writeFile(
       cachePath,
-      JSON.stringify({ seed, wafers, featureSet: FEATURE_SET, samples: plain }),
+      JSON.stringify({
+        seed,
+        wafers,
+        featureSet: FEATURE_SET,
+        detectorVersion: DETECTOR_VERSION,
+        samples: plain,
+      }),
     );
   }
   return samples;
@@ -351,11 +363,12 @@ export async function buildModel(argv: string[]): Promise<number> {
   log(`  5-fold cross-validation by wafer: ${JSON.stringify(report)}`);
   // The shipped weights see every wafer; the cross-validated figures describe their quality.
   const weights = trainClassifier(samples, options);
-  const doc = `waferflow second-stage defect classifier ${MODEL_VERSION}: features ${FEATURE_SET} (${FEATURE_NAMES.join(", ")}) -> softmax over ${STAGE_CLASSES.join(", ")}. Trained by scripts/build-onnx-model.ts on ${wafers} synthetic wafers, seed ${seed}. Cross-validated: ${JSON.stringify(report)}`;
+  const doc = `waferflow second-stage defect classifier ${MODEL_VERSION}: features ${FEATURE_SET} (${FEATURE_NAMES.join(", ")}) -> softmax over ${STAGE_CLASSES.join(", ")}. Trained by scripts/build-onnx-model.ts on the output of detector ${DETECTOR_VERSION} on ${wafers} synthetic wafers, seed ${seed}. Cross-validated: ${JSON.stringify(report)}`;
   const bytes = encodeClassifierOnnx(weights, {
     version: MODEL_VERSION,
     featureSet: FEATURE_SET,
     docString: doc,
+    detectorVersion: DETECTOR_VERSION,
   });
   const out = resolve(values.out);
   await writeFile(out, bytes);

@@ -2,6 +2,7 @@
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
+import { DETECTION } from "./thresholds.ts";
 
 interface Shift {
   x: number;
@@ -11,11 +12,8 @@ interface Shift {
   fy: number;
 }
 
-/**
- * Share of the reference's local 2x2 range forgiven as interpolation/misregistration error.
- * Bilinear samples of an anti-aliased edge can miss by most of the edge step on turned grids.
- */
-const MISREGISTRATION_SHARE = 0.75;
+/** Share of the reference's local 2x2 range forgiven as misregistration (thresholds.ts). */
+const MISREGISTRATION_SHARE = DETECTION.misregistrationShare;
 
 function shiftOf(x: number, y: number, width: number): Shift {
   const ix = Math.floor(x);
@@ -365,13 +363,19 @@ export function levelDies(
   maxOffset: number,
   /** 1 where some reference is extrapolated, not a pair average (from dieToDieResidual). */
   edgeMask: Uint8Array,
-): void {
+  /**
+   * Reticle level differences are a property of the whole wafer: offsets are removed only
+   * when the typical die (median |offset| over all dies) is offset by at least this much.
+   * A stain covering a few whole dies then keeps its contrast on an ordinary wafer.
+   */
+  minTypicalOffset: number,
+): boolean {
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
   const { cx, cy, r } = region;
   // Cell coordinates in the lattice basis (a and b need not be orthogonal): solve p = s a + t b.
   const det = a.x * b.y - a.y * b.x;
-  if (Math.abs(det) < 1e-9) return;
+  if (Math.abs(det) < 1e-9) return false;
   const sOffset = phase.a / la;
   const tOffset = phase.b / lb;
   const cells = Math.ceil((2 * r) / Math.min(la, lb)) + 4;
@@ -407,6 +411,7 @@ export function levelDies(
   }
 
   const offsets = new Map<number, number>();
+  const magnitudes: number[] = [];
   const minSamples = 0.05 * ((la * lb) / 4);
   for (const [k, list] of samples) {
     if (list.length < minSamples) continue;
@@ -416,9 +421,12 @@ export function levelDies(
     // directions, extrapolations along others): no single die offset there. Left as it is.
     if (k % 2 === 1) continue;
     const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
+    magnitudes.push(Math.abs(clamped));
     if (clamped !== 0) offsets.set(k, clamped);
   }
-  if (offsets.size === 0) return;
+  magnitudes.sort((p, q) => p - q);
+  const typical = magnitudes[Math.floor(magnitudes.length / 2)] ?? 0;
+  if (offsets.size === 0 || typical < minTypicalOffset) return false;
   for (let y = y0; y <= y1; y++) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
@@ -432,4 +440,5 @@ export function levelDies(
         offset > 0 ? (v > 0 ? Math.max(0, v - offset) : v) : v < 0 ? Math.min(0, v - offset) : v;
     }
   }
+  return true;
 }

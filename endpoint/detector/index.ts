@@ -46,6 +46,7 @@ import { type RimDeficit, type RimReading, readRim, rimRadiusAt } from "./rim.ts
 import { type Blob, hysteresisBlobs, type Thresholds } from "./segment.ts";
 import { measureSigmas, type PatternAwareSigma, sigmaAt, smallestSigma } from "./threshold.ts";
 import { DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC } from "./thresholds.ts";
+import { DETECTOR_VERSION } from "./version.ts";
 
 export {
   DetectorError,
@@ -54,7 +55,9 @@ export {
   WaferNotFoundError,
 } from "./errors.ts";
 
-export const DETECTOR_INFO: ModelInfo = { name: "waferflow-classical", version: "1.0.0" };
+export { DETECTOR_VERSION } from "./version.ts";
+
+export const DETECTOR_INFO: ModelInfo = { name: "waferflow-classical", version: DETECTOR_VERSION };
 
 export interface DetectionResult {
   wafer: Wafer;
@@ -386,6 +389,8 @@ function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Latt
     wafer.analysis,
     2 * SPEC.reticleLevelShare * Math.abs(noise.level),
     edgeMask,
+    // Offsets the grow threshold's level floor cannot see do not matter.
+    DETECTION.growLevelShare * Math.abs(noise.level),
   );
   return residual;
 }

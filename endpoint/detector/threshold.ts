@@ -2,6 +2,7 @@
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, quantileInPlace } from "./raster.ts";
+import { DETECTION } from "./thresholds.ts";
 
 /**
  * Score sigma per class of local pattern activity. On a patterned wafer the die-to-die
@@ -17,9 +18,8 @@ export interface PatternAwareSigma {
   map: FloatMap;
 }
 
-const CLASSES = 6;
-/** |score| 95th percentile is 1.96 sigma for Gaussian noise. */
-const Q95_TO_SIGMA = 1 / 1.96;
+const CLASSES = DETECTION.activityClasses;
+const Q95_TO_SIGMA = DETECTION.q95ToSigma;
 
 function range3x3(data: Float32Array, width: number, i: number): number {
   let lo = data[i] as number;

@@ -17,6 +17,8 @@ export const STAGE_OUTPUT_NAME = "probabilities";
 /** metadata_props keys the stage checks, so a model trained on other features is refused. */
 export const METADATA_FEATURE_SET = "waferflow.feature_set";
 export const METADATA_CLASSES = "waferflow.classes";
+/** The classical detector version (endpoint/detector/version.ts) whose output the stage was trained on. */
+export const METADATA_DETECTOR_VERSION = "waferflow.detector_version";
 
 export interface DenseLayer {
   /** Row-major [inputs][outputs]. */
@@ -80,7 +82,7 @@ export function forwardClassifier(
  */
 export function encodeClassifierOnnx(
   weights: ClassifierWeights,
-  info: { version: string; featureSet: string; docString?: string },
+  info: { version: string; featureSet: string; docString?: string; detectorVersion?: string },
 ): Uint8Array {
   checkShapes(weights);
   const featureCount = weights.mean.length;
@@ -140,6 +142,7 @@ export function encodeClassifierOnnx(
       [METADATA_FEATURE_SET]: info.featureSet,
       [METADATA_CLASSES]: STAGE_CLASSES.join(","),
       "waferflow.model_version": info.version,
+      ...(info.detectorVersion ? { [METADATA_DETECTOR_VERSION]: info.detectorVersion } : {}),
     },
   });
 }

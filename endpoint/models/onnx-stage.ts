@@ -3,11 +3,13 @@ import { basename, extname } from "node:path";
 import * as ort from "onnxruntime-node";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import type { Defect } from "../../schemas/detection.ts";
+import { DETECTOR_VERSION } from "../detector/version.ts";
 import { ModelLoadError, ModelNotLoadedError, ModelOutputError } from "../errors.ts";
 import {
   DEFAULT_STAGE_POLICY,
   decideStage,
   METADATA_CLASSES,
+  METADATA_DETECTOR_VERSION,
   METADATA_FEATURE_SET,
   STAGE_CLASSES,
   STAGE_INPUT_NAME,
@@ -22,7 +24,9 @@ import { createOnnxSession, readOnnxFile } from "./onnx-file.ts";
  * The second-stage contract (docs in endpoint/models/README.md):
  *   input  `features`      float32 [N, FEATURE_COUNT]  (features.ts, FEATURE_SET)
  *   output `probabilities` float32 [N, 6] over STAGE_CLASSES, rows summing to 1
- * Optional metadata_props `waferflow.feature_set` and `waferflow.classes` must match when present.
+ * Optional metadata_props `waferflow.feature_set`, `waferflow.classes` and
+ * `waferflow.detector_version` must match when present: a stage trained on the output of
+ * another detector version (other thresholds, other false alarms) is refused.
  */
 export type OnnxStageOptions = Partial<StagePolicy>;
 
@@ -59,6 +63,12 @@ export function createOnnxRefinementStage(
       if (featureSet !== undefined && featureSet !== FEATURE_SET) {
         throw new ModelLoadError(
           `${path} was trained on features '${featureSet}'; this server computes '${FEATURE_SET}'`,
+        );
+      }
+      const trainedFor = metadata[METADATA_DETECTOR_VERSION];
+      if (trainedFor !== undefined && trainedFor !== DETECTOR_VERSION) {
+        throw new ModelLoadError(
+          `${path} was trained on the output of detector ${trainedFor}; this server runs detector ${DETECTOR_VERSION}: retrain it (npm run build:model)`,
         );
       }
       const classes = metadata[METADATA_CLASSES];

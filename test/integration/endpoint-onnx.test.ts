@@ -1,10 +1,12 @@
 // Integration tests of the ONNX model paths through the real server: the shipped second stage, a relabelling stage, a replacement detector.
+
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { DETECTOR_VERSION } from "../../endpoint/detector/version.ts";
 import { ModelLoadError } from "../../endpoint/errors.ts";
 import { createClassicalModel } from "../../endpoint/models/classical.ts";
 import {
@@ -20,6 +22,7 @@ import { startEndpointServer } from "../../endpoint/server.ts";
 import { decodeGray } from "../../lib/gray-image.ts";
 import { DEFECT_CLASSES } from "../../schemas/common.ts";
 import { type InvocationResponse, InvocationResponseSchema } from "../../schemas/detection.ts";
+import { MODEL_VERSION } from "../../scripts/build-onnx-model.ts";
 import { generateWafer } from "../../synth/generate.ts";
 
 const SHIPPED_MODEL = "endpoint/models/wafer-classifier.onnx";
@@ -112,7 +115,8 @@ describe("endpoint with ONNX models", () => {
       assert.equal(response.status, 200);
       const body = InvocationResponseSchema.parse(await response.json());
       assert.equal(body.model.name, "waferflow-classical+onnx-wafer-classifier");
-      assert.match(body.model.version, /^1\.0\.0\+\d+\.\d+\.\d+$/);
+      // The chain's version: the detector's (release + thresholds hash), then the stage's.
+      assert.equal(body.model.version, `${DETECTOR_VERSION}+${MODEL_VERSION}`);
       assert.equal(typeof body.timingMs?.onnx, "number");
 
       const image = await decodeGray(png);

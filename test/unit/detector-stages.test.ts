@@ -244,7 +244,8 @@ describe("die-to-die and thresholds", () => {
         const field =
           (Math.floor((x + 0.5 - 1) / 24) % 2) + 2 * (Math.floor((y + 0.5 - 1) / 24) % 2);
         map.data[y * size + x] =
-          (map.data[y * size + x] as number) * (1 + [0.0075, -0.0075, -0.004, 0.005][field]!);
+          (map.data[y * size + x] as number) *
+          (1 + ([0.0075, -0.0075, -0.004, 0.005][field] as number));
       }
     }
     const at = (x: number, y: number) => y * size + x;
@@ -287,6 +288,7 @@ describe("die-to-die and thresholds", () => {
       region,
       0.015 * 1000,
       edgeMask,
+      0.003 * 1000,
     );
     const after = standingOut(out);
     assert.ok(
@@ -485,5 +487,56 @@ describe("whole pipeline on an out-of-round disk", () => {
       [],
     );
     assert.equal(result.wafer.surface, "bare");
+  });
+});
+
+/**
+ * A patterned wafer whose streets (60% of the die level) are as dark as the chuck, so every
+ * street reaching the rim reads as a rim deficit; one real chip at `chipDeg`.
+ */
+function darkStreetWafer(size: number, chipDeg: number): GrayImage {
+  const random = seededRandom(12);
+  const data = new Uint16Array(size * size);
+  const cx = size / 2;
+  const cy = size / 2;
+  const radius = 0.44 * size;
+  const pitch = 0.045 * 2 * radius;
+  const street = 0.12 * pitch;
+  const full = 65535;
+  const chuck = 0.3 * full;
+  const die = 0.5 * full;
+  const chipX = cx + radius * Math.cos((chipDeg * Math.PI) / 180);
+  const chipY = cy + radius * Math.sin((chipDeg * Math.PI) / 180);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const phi = Math.atan2(dy, dx);
+      let edge = radius;
+      const arc = ((angleGap((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
+      edge -= Math.max(0, 0.01 * radius - arc);
+      const onDisk = Math.hypot(dx, dy) < edge && Math.hypot(x - chipX, y - chipY) > 14;
+      // Streets off the notch (bottom centre): a half pitch to the side of it.
+      const u = (((x - cx + 0.5 * pitch) % pitch) + pitch) % pitch;
+      const v = (((y - cy + 0.5 * street) % pitch) + pitch) % pitch;
+      const inStreet = u < street || v < street;
+      const motif = u > 0.4 * pitch && u < 0.6 * pitch && v > 0.3 * pitch && v < 0.7 * pitch;
+      const level = onDisk ? (inStreet ? 0.6 * die : motif ? 1.2 * die : die) : chuck;
+      data[y * size + x] = Math.round(level + 0.003 * full * gaussian(random));
+    }
+  }
+  return { width: size, height: size, bitDepth: 16, data };
+}
+
+describe("whole pipeline: streets as dark as the chuck reach the rim", () => {
+  it("reports the real chip and no chip where a street meets the rim", () => {
+    const result = detect(darkStreetWafer(1024, 200), { notchAngleDeg: 90 });
+    assert.equal(result.wafer.surface, "patterned");
+    const chips = result.defects.filter((d) => d.class === "edge_chip");
+    assert.equal(chips.length, 1, JSON.stringify(chips.map((c) => c.bbox)));
+    const chip = chips[0];
+    assert.ok(chip);
+    const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
+    assert.ok(angleGap(angle, 200) < 3, `chip at ${angle}`);
   });
 });

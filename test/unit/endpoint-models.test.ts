@@ -1,10 +1,11 @@
 // Unit tests of the model plugins: spec parsing, feature extraction, the ONNX writer round trip and the ONNX second stage.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { DETECTOR_VERSION } from "../../endpoint/detector/version.ts";
 import { ModelLoadError, ModelSpecError } from "../../endpoint/errors.ts";
 import {
   type ClassifierWeights,
@@ -463,5 +464,38 @@ describe("decideStage", () => {
         score: 0.4,
       },
     );
+  });
+});
+
+describe("second stage and detector version", () => {
+  it("refuses a stage trained on another detector version, naming both", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "waferflow-stage-version-"));
+    try {
+      const path = join(dir, "old.onnx");
+      await writeFile(
+        path,
+        encodeClassifierOnnx(randomWeights([FEATURE_COUNT, 6], 2), {
+          version: "1",
+          featureSet: FEATURE_SET,
+          detectorVersion: "1.0.0+000000000000",
+        }),
+      );
+      await assert.rejects(
+        createOnnxRefinementStage(path).load(),
+        (e: unknown) =>
+          e instanceof ModelLoadError &&
+          e.message.includes("detector 1.0.0+000000000000") &&
+          e.message.includes(DETECTOR_VERSION),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the shipped second stage was trained on this detector (retrain after a threshold change)", async () => {
+    const bytes = await readFile(
+      join(import.meta.dirname, "../../endpoint/models/wafer-classifier.onnx"),
+    );
+    assert.equal(readOnnxMetadata(bytes)["waferflow.detector_version"], DETECTOR_VERSION);
   });
 });

@@ -1,0 +1,27 @@
+// The detector's version: a release number for its algorithms plus a hash of its thresholds table.
+import { createHash } from "node:crypto";
+import {
+  CLASSIFY,
+  DETECTION,
+  LATTICE,
+  LATTICE_LINE,
+  MERGE,
+  RIM,
+  SCORE,
+  SPEC,
+} from "./thresholds.ts";
+
+/** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
+export const DETECTOR_RELEASE = "2.0.0";
+
+/** sha-256 of the thresholds table, first 12 hex digits. */
+export const THRESHOLDS_HASH = createHash("sha256")
+  .update(JSON.stringify({ CLASSIFY, DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC }))
+  .digest("hex")
+  .slice(0, 12);
+
+/**
+ * What a second stage trained on this detector's output records (ONNX metadata
+ * `waferflow.detector_version`) and what the endpoint checks before loading it.
+ */
+export const DETECTOR_VERSION = `${DETECTOR_RELEASE}+${THRESHOLDS_HASH}`;
