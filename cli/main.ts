@@ -10,7 +10,9 @@ Usage:
   waferflow replay <lotDir...> [--timeout-s 600]
       Push lots through an ephemeral stack; one JSON report line per lot on stdout.
   waferflow endpoint --port <n> [--model <spec>]
-      Serve the model alone (SageMaker contract: GET /ping, POST /invocations).
+      Serve the model alone on 127.0.0.1 (SageMaker contract: GET /ping, POST /invocations).
+  waferflow serve
+      The model container's command: the same server on 0.0.0.0:8080 (SAGEMAKER_BIND_TO_PORT).
   waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s> [--size <px>|--sizes a,b]
                     [--bit-depth 8|16] [--format png|tiff] [--surface bare|patterned]
                     [--clean-fraction f] [--colour] [--no-lot-json]
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   local: async () => (await import("./local.ts")).runLocalCommand,
   replay: async () => (await import("./replay.ts")).runReplayCommand,
   endpoint: async () => (await import("../endpoint/cli.ts")).runEndpointCommand,
+  serve: async () => (await import("../endpoint/cli.ts")).runServeCommand,
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,

@@ -51,8 +51,15 @@ export interface RunningEndpoint {
   port: number;
   /** Settles when the model has loaded, or failed to. */
   ready: Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests already received finish (up to `drainMs`,
+   * default 30 s; SageMaker and `docker stop` wait that long before SIGKILL), then closes.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
+
+/** How long close() waits for in-flight requests by default. */
+export const DEFAULT_DRAIN_MS = 30_000;
 
 type Route =
   | { kind: "ping" }
@@ -153,6 +160,10 @@ export async function startEndpointServer(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let loaded = false;
   let loadFailure: unknown;
+  /** Requests received and not yet answered; close() waits for them. */
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  let drained: (() => void) | undefined;
 
   const writeLog = (entry: RequestLog) => {
     log(JSON.stringify({ time: new Date().toISOString(), model: model.info.name, ...entry }));
@@ -168,6 +179,8 @@ export async function startEndpointServer(
     res.writeHead(status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
+      // While draining, every answer ends its connection so keep-alive clients cannot hold us open.
+      ...(draining ? { connection: "close" } : {}),
       ...headers,
     });
     res.end(text);
@@ -309,6 +322,11 @@ export async function startEndpointServer(
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://localhost");
     const entry: RequestLog = { method: req.method, path: url.pathname, status: 0, ms: 0 };
+    inFlight.add(res);
+    res.once("close", () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
+    });
     res.once("finish", () => {
       entry.ms = Math.round((performance.now() - started) * 100) / 100;
       writeLog(entry);
@@ -366,16 +384,33 @@ export async function startEndpointServer(
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const close = () =>
-    new Promise<void>((resolve, reject) => {
+  const close = async ({ drainMs = DEFAULT_DRAIN_MS }: { drainMs?: number } = {}) => {
+    draining = true;
+    const closed = new Promise<void>((resolve, reject) => {
       server.close((error) => (error ? reject(error) : resolve()));
-      server.closeAllConnections();
     });
+    server.closeIdleConnections();
+    if (inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          drained = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // What is left is idle keep-alive sockets, or requests that overran the drain period.
+    server.closeAllConnections();
+    await closed;
+  };
   if (options.awaitLoad ?? true) {
     try {
       await ready;
     } catch (error) {
-      await close();
+      await close({ drainMs: 0 });
       throw error;
     }
   }
