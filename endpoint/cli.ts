@@ -21,11 +21,10 @@ const PortSchema = z.coerce.number().int().min(0).max(65535);
 
 /** SageMaker names the port in SAGEMAKER_BIND_TO_PORT when it is not 8080 (inference pipelines). */
 const ServeEnvSchema = z.object({
-  SAGEMAKER_BIND_TO_PORT: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? "8080" : v))
-    .pipe(PortSchema),
+  SAGEMAKER_BIND_TO_PORT: z.preprocess(
+    (value) => (value === undefined || String(value).trim() === "" ? "8080" : value),
+    PortSchema,
+  ),
 });
 
 /** All interfaces: inside a container, SageMaker's health checks and traffic arrive on the container's address. */

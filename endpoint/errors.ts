@@ -15,6 +15,19 @@ export class ImageContentError extends EndpointError {
   override name = "ImageContentError";
 }
 
+/**
+ * An S3 image reference is malformed, names a bucket or key this endpoint does not read, names
+ * no object, or its bytes do not match the SHA-256 the request gives.
+ */
+export class ImageReferenceError extends EndpointError {
+  override name = "ImageReferenceError";
+}
+
+/** Reading a referenced image from S3 failed for a reason other than the request (permissions, network). */
+export class ImageSourceError extends EndpointError {
+  override name = "ImageSourceError";
+}
+
 /** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed. */
 export class CustomAttributeError extends EndpointError {
   override name = "CustomAttributeError";

@@ -4,12 +4,19 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
 import { type InvocationResponse, InvocationResponseSchema } from "../schemas/detection.ts";
-import { checkContentType, imageFormatOf } from "./content.ts";
+import {
+  checkContentType,
+  imageFormatOf,
+  isImageReference,
+  parseImageReference,
+  sniffImageFormat,
+} from "./content.ts";
 import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {
   CustomAttributeError,
   ImageContentError,
+  ImageReferenceError,
   ModelNotLoadedError,
   ModelOutputError,
   PayloadTooLargeError,
@@ -17,6 +24,7 @@ import {
   UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "./errors.ts";
+import { type ImageSource, imageSourceFromEnv } from "./image-source.ts";
 import { modelFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { createSerialQueue } from "./queue.ts";
@@ -42,6 +50,11 @@ export interface EndpointServerOptions {
    * invocations wait until `ready` settles.
    */
   awaitLoad?: boolean;
+  /**
+   * Where application/json requests ({ "s3Uri" }) are read from. Default: WAFERFLOW_IMAGE_BUCKET's
+   * bucket, or none (such requests get 400). null: none, whatever the environment says.
+   */
+  imageSource?: ImageSource | null;
   /** Receives one JSON line per request; default writes to stderr. */
   log?: (line: string) => void;
 }
@@ -92,6 +105,7 @@ export function statusFor(error: unknown): number {
   if (error instanceof WaferNotFoundError) return 422;
   if (
     error instanceof ImageContentError ||
+    error instanceof ImageReferenceError ||
     error instanceof ImageDecodeError ||
     error instanceof ImageSizeError ||
     error instanceof CustomAttributeError ||
@@ -145,6 +159,8 @@ interface RequestLog {
   status: number;
   ms: number;
   bytesIn?: number;
+  /** The S3 object a reference request named. */
+  source?: string;
   defects?: number;
   error?: string;
 }
@@ -156,6 +172,8 @@ export async function startEndpointServer(
   // Without an explicit model, WAFERFLOW_MODEL decides, so the local stack honours it too.
   const model = options.model ?? modelFromEnv();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const imageSource =
+    options.imageSource === null ? undefined : (options.imageSource ?? imageSourceFromEnv());
   const queue = createSerialQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let loaded = false;
@@ -271,7 +289,25 @@ export async function startEndpointServer(
       }
       const body = await readBody(req, maxBodyBytes);
       entry.bytesIn = body.length;
-      imageFormatOf(req.headers["content-type"], body);
+      const fetchStarted = performance.now();
+      let image: Uint8Array = body;
+      let fetchMs: number | undefined;
+      if (isImageReference(req.headers["content-type"])) {
+        const reference = parseImageReference(body);
+        entry.source = reference.s3Uri;
+        if (!imageSource) {
+          throw new ImageReferenceError(
+            "this endpoint reads no S3 references (WAFERFLOW_IMAGE_BUCKET is not set); send the image itself",
+          );
+        }
+        image = await imageSource.read(reference);
+        fetchMs = Math.round((performance.now() - fetchStarted) * 100) / 100;
+        if (sniffImageFormat(image) === undefined) {
+          throw new ImageContentError(`${reference.s3Uri} is neither PNG nor TIFF`);
+        }
+      } else {
+        imageFormatOf(req.headers["content-type"], body);
+      }
       const header = req.headers[CUSTOM_ATTRIBUTES_HEADER];
       const hints = parseCustomAttributes(Array.isArray(header) ? header.join(";") : header);
       if (!loaded) {
@@ -283,10 +319,17 @@ export async function startEndpointServer(
       }
       const result = await queue.run(async () => {
         const started = performance.now();
-        const image = await decodeGray(body);
+        const gray = await decodeGray(image);
         const decodeMs = Math.round((performance.now() - started) * 100) / 100;
-        const detection = await model.detect(image, hints);
-        return { ...detection, timingMs: { decode: decodeMs, ...detection.timingMs } };
+        const detection = await model.detect(gray, hints);
+        return {
+          ...detection,
+          timingMs: {
+            ...(fetchMs !== undefined ? { fetch: fetchMs } : {}),
+            decode: decodeMs,
+            ...detection.timingMs,
+          },
+        };
       });
       const response: InvocationResponse = { model: model.info, ...result };
       const checked = InvocationResponseSchema.safeParse(response);

@@ -39,8 +39,6 @@ export const lotKeys = {
   image: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/images/${safeSegment(fileName)}`,
   manifest: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/${MANIFEST_FILE}`,
-  preprocessed: (lotId: string, fileName: string) =>
-    `${LOTS_PREFIX}${assertLotId(lotId)}/preprocessed/${safeSegment(fileName)}.png`,
   result: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/results/${safeSegment(fileName)}.json`,
   report: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/report.json`,

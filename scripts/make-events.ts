@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { inspectImageBytes } from "../functions/preprocess-image/core.ts";
 import { REPO_ROOT } from "../infra/template.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { LotFileSchema, type Manifest, ManifestSchema } from "../schemas/lot.ts";
@@ -76,16 +77,8 @@ const events: Record<string, unknown> = {
     lotId,
     metadata,
     image: first,
-    preprocessed: {
-      preprocessedKey: lotKeys.preprocessed(lotId, first.fileName),
-      originalWidth: 1024,
-      originalHeight: 1024,
-      originalBitDepth: 8,
-      width: 1024,
-      height: 1024,
-      scale: 1,
-      bytes: 900000,
-    },
+    // What PreprocessImage answers for this image: read from its header, as the function does.
+    preprocessed: await inspectImageBytes(readFileSync(join(LOT_DIR, first.fileName))),
   },
   "publish-report": {
     lotId,

@@ -15,7 +15,7 @@ export async function handler(event: unknown, context?: Context) {
   if (context) logger.addContext(context);
   const input = parseInput(ImageTaskInputSchema, "PreprocessImage input", event);
   const result = await preprocessImage(input, { s3, bucket: config.BUCKET_NAME });
-  logger.info("image preprocessed", {
+  logger.info("image verified", {
     lotId: input.lotId,
     fileName: input.image.fileName,
     ...result,
