@@ -1,28 +1,35 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { createS3Client } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotEndings, quietHandlerLogs, summariseReport } from "./reports.ts";
 
+export const LOCAL_USAGE = `Usage: waferflow local [--data-dir .waferflow] [--inbox ./inbox] [--quiet-ms 5000]
+  Starts the embedded AWS stack on 127.0.0.1 and watches the inbox: each lot folder dropped
+  there is uploaded by the edge agent, and its report is printed when published. Ctrl-C stops.
+  --data-dir   where the stack keeps its state across restarts (default .waferflow)
+  --inbox      the folder watched for lot folders (default ./inbox)
+  --quiet-ms   a lot without lot.json is complete after this long without changes (default 5000)`;
+
 export async function runLocalCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      "data-dir": { type: "string", default: ".waferflow" },
-      inbox: { type: "string", default: "inbox" },
-      "quiet-ms": { type: "string", default: "5000" },
-    },
+  if (wantsHelp(argv)) {
+    console.log(LOCAL_USAGE);
+    return 0;
+  }
+  const { values } = parseCommandLine(argv, {
+    "data-dir": { type: "string", default: ".waferflow" },
+    inbox: { type: "string", default: "inbox" },
+    "quiet-ms": { type: "string", default: "5000" },
   });
   const quietMs = Number(values["quiet-ms"]);
   if (!Number.isFinite(quietMs) || quietMs < 0) {
-    console.error(
-      `waferflow local: --quiet-ms must be a number of milliseconds, got '${values["quiet-ms"]}'`,
+    throw new UsageError(
+      `--quiet-ms must be a number of milliseconds, got '${values["quiet-ms"]}'`,
     );
-    return 2;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   quietHandlerLogs();

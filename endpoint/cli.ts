@@ -33,12 +33,11 @@ const CONTAINER_HOST = "0.0.0.0";
 function parseOptions<T extends Record<string, { type: "string" | "boolean"; short?: string }>>(
   argv: string[],
   options: T,
-  usage: string,
 ) {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (cause) {
-    throw new EndpointUsageError(`${(cause as Error).message}\n${usage}`, { cause });
+    throw new EndpointUsageError((cause as Error).message, { cause });
   }
 }
 
@@ -60,16 +59,12 @@ async function serveUntilSignal(server: RunningEndpoint, name: string): Promise<
 }
 
 export async function runEndpointCommand(argv: string[]): Promise<number> {
-  const values = parseOptions(
-    argv,
-    {
-      port: { type: "string" },
-      model: { type: "string" },
-      "endpoint-name": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    ENDPOINT_USAGE,
-  );
+  const values = parseOptions(argv, {
+    port: { type: "string" },
+    model: { type: "string" },
+    "endpoint-name": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     console.log(ENDPOINT_USAGE);
     return 0;
@@ -91,7 +86,7 @@ export async function runEndpointCommand(argv: string[]): Promise<number> {
 }
 
 export async function runServeCommand(argv: string[]): Promise<number> {
-  const values = parseOptions(argv, { help: { type: "boolean", short: "h" } }, SERVE_USAGE);
+  const values = parseOptions(argv, { help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(SERVE_USAGE);
     return 0;

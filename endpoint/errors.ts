@@ -1,4 +1,5 @@
 // Errors the model server and its model plugins raise; the server alone maps them to HTTP statuses.
+import { UsageError } from "../lib/cli.ts";
 
 /** Base class, so the server can tell request and model refusals from programming errors. */
 export class EndpointError extends Error {
@@ -68,7 +69,7 @@ export class ModelNotLoadedError extends EndpointError {
   override name = "ModelNotLoadedError";
 }
 
-/** Command-line arguments for `waferflow endpoint` are missing or malformed. */
-export class EndpointUsageError extends EndpointError {
+/** Command-line arguments for `waferflow endpoint` or `serve` are missing or malformed (exit 2). */
+export class EndpointUsageError extends UsageError {
   override name = "EndpointUsageError";
 }
