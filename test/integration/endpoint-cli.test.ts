@@ -56,7 +56,10 @@ describe("waferflow endpoint", () => {
     const cli = startCli(["--port", "0", "--model", "onnx:does/not/exist.onnx"]);
     const [code] = await cli.exited;
     assert.equal(code, 1);
-    assert.match(cli.output().stderr, /waferflow endpoint: .*does\/not\/exist\.onnx does not exist/);
+    assert.match(
+      cli.output().stderr,
+      /waferflow endpoint: .*does\/not\/exist\.onnx does not exist/,
+    );
     assert.doesNotMatch(cli.output().stderr, /ModelSpecError/, "no class names in messages");
   });
 
