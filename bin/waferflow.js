@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `waferflow` CLI: makes sure Node 22+ runs it, then loads the TypeScript CLI through tsx.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -14,13 +14,33 @@ if (major < 22) {
     );
     process.exit(1);
   }
-  const result = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: "inherit",
   });
-  process.exit(result.status ?? 1);
+  // A supervisor (systemd, docker stop, Ctrl-C in a pipeline) signals this process, not the child:
+  // pass each signal on so the child can drain and exit the way it chose.
+  const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const signal of forwarded) {
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
+  child.once("error", (error) => {
+    console.error(`waferflow: cannot start ${pinned}: ${error.message}`);
+    process.exit(1);
+  });
+  child.once("exit", (code, signal) => {
+    if (signal) {
+      // Die of the same signal, so our parent sees what the child saw.
+      for (const name of forwarded) process.removeAllListeners(name);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code ?? 1);
+  });
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  const { main } = await import("../cli/main.ts");
+  process.exitCode = await main(process.argv.slice(2));
 }
-
-const { register } = await import("tsx/esm/api");
-register();
-const { main } = await import("../cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));

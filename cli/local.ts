@@ -1,12 +1,12 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { type ConsoleServer, startConsole } from "../console/server.ts";
 import { watchInbox } from "../edge-agent/inbox.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { createAgentS3Client, createDocumentClient, createS3Client } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
@@ -29,38 +29,49 @@ async function openConsole(port: number, log: (line: string) => void): Promise<C
   }
 }
 
+export const LOCAL_USAGE = `Usage: waferflow local [--data-dir .waferflow] [--inbox ./inbox] [--quiet-ms 5000]
+                       [--ports s3=4566,dynamodb=4567,sfn=4568,sns=4569,endpoint=4570]
+                       [--console-port 8642] [--json]
+  Starts the embedded AWS stack and the operator console on 127.0.0.1 and watches the inbox:
+  each lot folder dropped there is uploaded by the edge agent, and its report is printed when
+  published. Ctrl-C stops.
+  --data-dir      where the stack keeps its state across restarts (default .waferflow)
+  --inbox         the folder watched for lot folders (default ./inbox)
+  --quiet-ms      a lot without lot.json is complete after this long without changes (default 5000)
+  --ports         fixed ports per service (default: free ones); every call must be SigV4-signed
+  --console-port  the console's port (default 8642, a free one when taken; 0 = any)
+  --json          print each report as its JSON line instead of a table`;
+
 export async function runLocalCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      "data-dir": { type: "string", default: ".waferflow" },
-      inbox: { type: "string", default: "inbox" },
-      "quiet-ms": { type: "string", default: "5000" },
-      ports: { type: "string" },
-      "console-port": { type: "string", default: String(DEFAULT_CONSOLE_PORT) },
-      json: { type: "boolean", default: false },
-    },
+  if (wantsHelp(argv)) {
+    console.log(LOCAL_USAGE);
+    return 0;
+  }
+  const { values } = parseCommandLine(argv, {
+    "data-dir": { type: "string", default: ".waferflow" },
+    inbox: { type: "string", default: "inbox" },
+    "quiet-ms": { type: "string", default: "5000" },
+    ports: { type: "string" },
+    "console-port": { type: "string", default: String(DEFAULT_CONSOLE_PORT) },
+    json: { type: "boolean", default: false },
   });
   let ports: ReturnType<typeof parsePorts> = {};
   try {
     ports = parsePorts(values.ports ?? "");
   } catch (error) {
-    console.error(`waferflow local: ${(error as Error).message}`);
-    return 2;
+    throw new UsageError((error as Error).message, { cause: error });
   }
   const consolePort = Number(values["console-port"]);
   if (!Number.isInteger(consolePort) || consolePort < 0 || consolePort > 65535) {
-    console.error(
-      `waferflow local: --console-port must be a port number (0 = any free one), got '${values["console-port"]}'`,
+    throw new UsageError(
+      `--console-port must be a port number (0 = any free one), got '${values["console-port"]}'`,
     );
-    return 2;
   }
   const quietMs = Number(values["quiet-ms"]);
   if (!Number.isFinite(quietMs) || quietMs < 0) {
-    console.error(
-      `waferflow local: --quiet-ms must be a number of milliseconds, got '${values["quiet-ms"]}'`,
+    throw new UsageError(
+      `--quiet-ms must be a number of milliseconds, got '${values["quiet-ms"]}'`,
     );
-    return 2;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
   quietHandlerLogs();

@@ -1,6 +1,7 @@
 // The `waferflow` command line: one entry, one sub-command per job, each loaded only when used.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { UsageError, usageErrorLine } from "../lib/cli.ts";
 
 const USAGE = `waferflow - wafer defect detection pipeline
 
@@ -15,14 +16,17 @@ Usage:
       Print a stored lot report (from the running local stack, or from its data dir).
   waferflow replay <lotDir...> [--timeout-s 600]
       Push lots through an ephemeral stack; one JSON report line per lot on stdout.
-  waferflow endpoint --port <n> [--model <spec>]
-      Serve the model alone (SageMaker contract: GET /ping, POST /invocations).
+  waferflow endpoint [--port <n>] [--model <spec>] [--endpoint-name <name>]
+      Serve the model alone on 127.0.0.1 (SageMaker contract: GET /ping, POST /invocations).
+  waferflow serve
+      The model container's command: the same server on 0.0.0.0:8080 (SAGEMAKER_BIND_TO_PORT).
   waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s> [--size <px>|--sizes a,b]
                     [--bit-depth 8|16] [--format png|tiff] [--surface bare|patterned]
                     [--clean-fraction f] [--colour] [--no-lot-json]
       Write seeded synthetic lots that follow docs/wafer-images.md, with truth.json.
-  waferflow evaluate <dir> [--json] [--min-recall x ...]
-      Score the detector on a labelled set (images + truth.json).
+  waferflow evaluate <dir> [--json] [--model <spec>] [--min-recall x] [--min-precision x]
+                    [--min-class-accuracy x] [--min-wafer-accuracy x]
+      Score a model on a labelled set (images + truth.json).
   waferflow agent upload <lotDir...> | agent watch <inbox>
       The edge agent alone, against the S3 bucket named by WAFERFLOW_BUCKET.
   waferflow invoke <LogicalId> -e <event.json> [--env-vars <file>] [--data-dir <dir>]
@@ -32,7 +36,8 @@ Usage:
   waferflow reprocess <lotId> [--data-dir d]
       Run a finished lot again as a new execution <lotId>--r<n>; its previous report is kept.
 
-Options common to all: --help, --version`;
+'waferflow <command> --help' shows a command's options. Also: waferflow --help, --version.
+Exit status: 0 done, 1 failed, 2 the command line is wrong.`;
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -41,6 +46,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import("./replay.ts")).runReplayCommand,
   report: async () => (await import("./report.ts")).runReportCommand,
   endpoint: async () => (await import("../endpoint/cli.ts")).runEndpointCommand,
+  serve: async () => (await import("../endpoint/cli.ts")).runServeCommand,
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
   evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,
@@ -49,6 +55,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   reprocess: async () => (await import("./lots.ts")).runReprocessCommand,
 };
 
+/** Every command `waferflow` knows, in the order its usage lists them. */
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
 function version(): string {
   const path = fileURLToPath(new URL("../package.json", import.meta.url));
   return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
@@ -56,25 +65,34 @@ function version(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(USAGE);
-    return name ? 0 : 2;
+    return 0;
   }
   if (name === "--version" || name === "-v") {
     console.log(version());
     return 0;
   }
+  if (!name) {
+    console.error(usageErrorLine("waferflow", "give a command"));
+    return 2;
+  }
   const load = COMMANDS[name];
   if (!load) {
-    console.error(`waferflow: unknown command '${name}'\n\n${USAGE}`);
+    console.error(usageErrorLine("waferflow", `unknown command '${name}'`));
     return 2;
   }
   try {
     return await (await load())(rest);
   } catch (error) {
-    const e = error as Error;
-    console.error(`waferflow ${name}: ${e.name}: ${e.message}`);
-    if (process.env.WAFERFLOW_DEBUG) console.error(e.stack);
+    if (error instanceof UsageError) {
+      console.error(usageErrorLine(`waferflow ${name}`, error.message));
+      return 2;
+    }
+    // The message says what went wrong; class names and stacks are for WAFERFLOW_DEBUG.
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`waferflow ${name}: ${message}`);
+    if (process.env.WAFERFLOW_DEBUG) console.error(error instanceof Error ? error.stack : error);
     return 1;
   }
 }

@@ -1,8 +1,8 @@
 // `waferflow replay`: pushes lot folders through an ephemeral embedded stack and prints their reports.
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { uploadLot } from "../edge-agent/upload.ts";
 import { createAgentS3Client, createS3Client } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 import { type LotEnding, LotEndings, quietHandlerLogs } from "./reports.ts";
 
@@ -66,22 +66,25 @@ export async function replayLots(
   }
 }
 
+export const REPLAY_USAGE = `Usage: waferflow replay <lotDir...> [--timeout-s 600]
+  Pushes each lot folder through an ephemeral embedded stack and prints one JSON report line
+  per lot on stdout (logs on stderr). Exit 0 when every lot got a report, 1 otherwise.
+  --timeout-s  how long to wait for each lot's report (default 600)`;
+
 export async function runReplayCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { "timeout-s": { type: "string", default: "600" } },
-  });
-  if (positionals.length === 0) {
-    console.error("waferflow replay: give at least one lot directory");
-    return 2;
+  if (wantsHelp(argv)) {
+    console.log(REPLAY_USAGE);
+    return 0;
   }
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { "timeout-s": { type: "string", default: "600" } },
+    { allowPositionals: true },
+  );
+  if (positionals.length === 0) throw new UsageError("give at least one lot directory");
   const timeoutS = Number(values["timeout-s"]);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
-    console.error(
-      `waferflow replay: --timeout-s must be a positive number, got '${values["timeout-s"]}'`,
-    );
-    return 2;
+    throw new UsageError(`--timeout-s must be a positive number, got '${values["timeout-s"]}'`);
   }
   const outcomes = await replayLots(positionals, { timeoutMs: timeoutS * 1000 });
   let allFinal = true;

@@ -1,9 +1,9 @@
 // `waferflow agent upload|watch`: the edge agent on its own, configured from the environment once.
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { createAgentS3Client } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, usageErrorLine, wantsHelp } from "../lib/cli.ts";
 import { readConfig } from "../lib/config.ts";
 import { watchInbox } from "./inbox.ts";
 import { MIN_PART_SIZE_BYTES, uploadLot } from "./upload.ts";
@@ -63,10 +63,6 @@ export interface AgentCommandDeps {
   signal?: AbortSignal;
 }
 
-class UsageError extends Error {
-  override name = "UsageError";
-}
-
 function numberOption(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
@@ -106,12 +102,16 @@ export async function runAgentCommand(
   const out = deps.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const err = deps.err ?? ((line: string) => process.stderr.write(`${line}\n`));
   const [sub, ...rest] = argv;
-  if (!sub || sub === "--help" || sub === "-h" || sub === "help") {
-    err(USAGE);
-    return sub ? 0 : 2;
+  if (sub === "--help" || sub === "-h" || sub === "help" || (sub && wantsHelp(rest))) {
+    out(USAGE);
+    return 0;
+  }
+  if (!sub) {
+    err(usageErrorLine("waferflow agent", "give a sub-command: upload or watch"));
+    return 2;
   }
   if (sub !== "upload" && sub !== "watch") {
-    err(`waferflow agent: unknown sub-command '${sub}'\n\n${USAGE}`);
+    err(usageErrorLine("waferflow agent", `unknown sub-command '${sub}'`));
     return 2;
   }
 
@@ -119,7 +119,7 @@ export async function runAgentCommand(
   try {
     parsed = parseCommand(sub, rest);
   } catch (error) {
-    err(`waferflow agent ${sub}: ${(error as Error).message}\n\n${USAGE}`);
+    err(usageErrorLine(`waferflow agent ${sub}`, (error as Error).message));
     return 2;
   }
   const config = readAgentConfig(deps.env);
@@ -150,9 +150,7 @@ export async function runAgentCommand(
         } catch (error) {
           if (signal.aborted) throw error;
           failed++;
-          err(
-            `waferflow agent upload: ${dir}: ${(error as Error).name}: ${(error as Error).message}`,
-          );
+          err(`waferflow agent upload: ${dir}: ${(error as Error).message}`);
         }
       }
       return failed === 0 ? 0 : 1;
@@ -182,17 +180,17 @@ export async function runAgentCommand(
 }
 
 function parseCommand(sub: "upload" | "watch", args: string[]) {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine(
     args,
-    allowPositionals: true,
-    options: {
+    {
       force: { type: "boolean", default: false },
       concurrency: { type: "string" },
       "part-size-mib": { type: "string" },
       "quiet-ms": { type: "string", default: "5000" },
       "poll-ms": { type: "string", default: "1000" },
     },
-  });
+    { allowPositionals: true },
+  );
   const partSizeMib = numberOption(
     "part-size-mib",
     values["part-size-mib"],

@@ -1,9 +1,46 @@
-// Decides which image format a request body holds, from its magic bytes and its declared Content-Type.
-import { ImageContentError, UnsupportedContentTypeError } from "./errors.ts";
+// Decides what a request body holds (an image, or a JSON reference to one in S3) from its Content-Type and magic bytes.
+import {
+  IMAGE_REFERENCE_CONTENT_TYPE,
+  type ImageReference,
+  ImageReferenceSchema,
+} from "../schemas/detection.ts";
+import { ImageContentError, ImageReferenceError, UnsupportedContentTypeError } from "./errors.ts";
 
 export type ImageFormat = "png" | "tiff";
 
-export const ACCEPTED_CONTENT_TYPES = ["image/png", "image/tiff", "application/x-image"] as const;
+export const ACCEPTED_CONTENT_TYPES = [
+  "image/png",
+  "image/tiff",
+  "application/x-image",
+  IMAGE_REFERENCE_CONTENT_TYPE,
+] as const;
+
+/** application/json names the image in S3 (images over the request limit); anything else carries it. */
+export function isImageReference(contentType: string | undefined): boolean {
+  return mediaType(contentType) === IMAGE_REFERENCE_CONTENT_TYPE;
+}
+
+/** The JSON body of a reference request, or a named error saying what is wrong with it. */
+export function parseImageReference(body: Uint8Array): ImageReference {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch (cause) {
+    throw new ImageReferenceError(
+      `an ${IMAGE_REFERENCE_CONTENT_TYPE} request must be a JSON object { "s3Uri": "s3://<bucket>/<key>", "sha256"?: "<hex>" }`,
+      { cause },
+    );
+  }
+  const parsed = ImageReferenceSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ImageReferenceError(
+      `image reference: ${issue?.path.join(".") || "(body)"}: ${issue?.message}`,
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -47,6 +84,11 @@ export function checkContentType(contentType: string | undefined): void {
 /** The format of the body, checked against what the Content-Type declares. */
 export function imageFormatOf(contentType: string | undefined, bytes: Uint8Array): ImageFormat {
   checkContentType(contentType);
+  if (isImageReference(contentType)) {
+    throw new ImageContentError(
+      `an ${IMAGE_REFERENCE_CONTENT_TYPE} body names an image in S3; it is not an image itself`,
+    );
+  }
   const type = mediaType(contentType) ?? "application/x-image";
   const sniffed = sniffImageFormat(bytes);
   if (sniffed === undefined) {

@@ -1,4 +1,5 @@
 // Errors the model server and its model plugins raise; the server alone maps them to HTTP statuses.
+import { UsageError } from "../lib/cli.ts";
 
 /** Base class, so the server can tell request and model refusals from programming errors. */
 export class EndpointError extends Error {
@@ -13,6 +14,19 @@ export class UnsupportedContentTypeError extends EndpointError {
 /** The body is not a PNG or TIFF, or is not the image type its Content-Type declares. */
 export class ImageContentError extends EndpointError {
   override name = "ImageContentError";
+}
+
+/**
+ * An S3 image reference is malformed, names a bucket or key this endpoint does not read, names
+ * no object, or its bytes do not match the SHA-256 the request gives.
+ */
+export class ImageReferenceError extends EndpointError {
+  override name = "ImageReferenceError";
+}
+
+/** Reading a referenced image from S3 failed for a reason other than the request (permissions, network). */
+export class ImageSourceError extends EndpointError {
+  override name = "ImageSourceError";
 }
 
 /** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed. */
@@ -55,7 +69,7 @@ export class ModelNotLoadedError extends EndpointError {
   override name = "ModelNotLoadedError";
 }
 
-/** Command-line arguments for `waferflow endpoint` are missing or malformed. */
-export class EndpointUsageError extends EndpointError {
+/** Command-line arguments for `waferflow endpoint` or `serve` are missing or malformed (exit 2). */
+export class EndpointUsageError extends UsageError {
   override name = "EndpointUsageError";
 }

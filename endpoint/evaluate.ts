@@ -2,6 +2,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { UsageError, wantsHelp } from "../lib/cli.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
 import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../schemas/common.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
@@ -568,8 +569,13 @@ const THRESHOLD_FLAGS = {
   "--min-wafer-accuracy": "waferAccuracy",
 } as const;
 
-const USAGE =
-  "usage: waferflow evaluate <dir> [--json] [--model <spec>] [--min-recall x] [--min-precision x] [--min-class-accuracy x] [--min-wafer-accuracy x]";
+export const EVALUATE_USAGE = `Usage: waferflow evaluate <dir> [--json] [--model <spec>] [--min-recall x] [--min-precision x]
+                          [--min-class-accuracy x] [--min-wafer-accuracy x]
+  Scores a model on a labelled set (images + truth.json) with the spec's matching rules.
+  Exit 1 when a metric is below its --min-* (a number from 0 to 1).
+  --json   print the metrics as JSON
+  --model  the model spec, as for waferflow endpoint (default classical)`;
+const USAGE = EVALUATE_USAGE;
 
 export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
   let dir: string | undefined;
@@ -607,12 +613,15 @@ export function parseEvaluateArgs(argv: string[]): EvaluateArgs {
 
 /** Entry point of `waferflow evaluate`; returns the exit code (1 when below a given minimum). */
 export async function runEvaluateCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    console.log(EVALUATE_USAGE);
+    return 0;
+  }
   let args: EvaluateArgs;
   try {
     args = parseEvaluateArgs(argv);
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    return 2;
+    throw new UsageError((error as Error).message, { cause: error });
   }
   let result: EvaluationResult;
   try {
@@ -623,8 +632,9 @@ export async function runEvaluateCommand(argv: string[]): Promise<number> {
       error instanceof ModelSpecError ||
       error instanceof ModelLoadError;
     if (!known) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 2;
+    // The command line was fine; the data or the model was not.
+    process.stderr.write(`waferflow evaluate: ${error.message}\n`);
+    return 1;
   }
   const failures: string[] = [];
   for (const [key, minimum] of Object.entries(args.minimums)) {

@@ -4,12 +4,19 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
 import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
-import { checkContentType, imageFormatOf } from "./content.ts";
+import {
+  checkContentType,
+  imageFormatOf,
+  isImageReference,
+  parseImageReference,
+  sniffImageFormat,
+} from "./content.ts";
 import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {
   CustomAttributeError,
   ImageContentError,
+  ImageReferenceError,
   ModelNotLoadedError,
   ModelOutputError,
   PayloadTooLargeError,
@@ -17,6 +24,7 @@ import {
   UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "./errors.ts";
+import { type ImageSource, imageSourceFromEnv } from "./image-source.ts";
 import { modelFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { gatedDetect } from "./quality/index.ts";
@@ -43,6 +51,11 @@ export interface EndpointServerOptions {
    * invocations wait until `ready` settles.
    */
   awaitLoad?: boolean;
+  /**
+   * Where application/json requests ({ "s3Uri" }) are read from. Default: WAFERFLOW_IMAGE_BUCKET's
+   * bucket, or none (such requests get 400). null: none, whatever the environment says.
+   */
+  imageSource?: ImageSource | null;
   /** Receives one JSON line per request; default writes to stderr. */
   log?: (line: string) => void;
 }
@@ -52,8 +65,15 @@ export interface RunningEndpoint {
   port: number;
   /** Settles when the model has loaded, or failed to. */
   ready: Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests already received finish (up to `drainMs`,
+   * default 30 s; SageMaker and `docker stop` wait that long before SIGKILL), then closes.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
+
+/** How long close() waits for in-flight requests by default. */
+export const DEFAULT_DRAIN_MS = 30_000;
 
 type Route =
   | { kind: "ping" }
@@ -86,6 +106,7 @@ export function statusFor(error: unknown): number {
   if (error instanceof WaferNotFoundError) return 422;
   if (
     error instanceof ImageContentError ||
+    error instanceof ImageReferenceError ||
     error instanceof ImageDecodeError ||
     error instanceof ImageSizeError ||
     error instanceof CustomAttributeError ||
@@ -139,6 +160,8 @@ interface RequestLog {
   status: number;
   ms: number;
   bytesIn?: number;
+  /** The S3 object a reference request named. */
+  source?: string;
   defects?: number;
   unusable?: boolean;
   error?: string;
@@ -151,10 +174,16 @@ export async function startEndpointServer(
   // Without an explicit model, WAFERFLOW_MODEL decides, so the local stack honours it too.
   const model = options.model ?? modelFromEnv();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const imageSource =
+    options.imageSource === null ? undefined : (options.imageSource ?? imageSourceFromEnv());
   const queue = createSerialQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let loaded = false;
   let loadFailure: unknown;
+  /** Requests received and not yet answered; close() waits for them. */
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  let drained: (() => void) | undefined;
 
   const writeLog = (entry: RequestLog) => {
     log(JSON.stringify({ time: new Date().toISOString(), model: model.info.name, ...entry }));
@@ -170,6 +199,8 @@ export async function startEndpointServer(
     res.writeHead(status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),
+      // While draining, every answer ends its connection so keep-alive clients cannot hold us open.
+      ...(draining ? { connection: "close" } : {}),
       ...headers,
     });
     res.end(text);
@@ -260,7 +291,25 @@ export async function startEndpointServer(
       }
       const body = await readBody(req, maxBodyBytes);
       entry.bytesIn = body.length;
-      imageFormatOf(req.headers["content-type"], body);
+      const fetchStarted = performance.now();
+      let image: Uint8Array = body;
+      let fetchMs: number | undefined;
+      if (isImageReference(req.headers["content-type"])) {
+        const reference = parseImageReference(body);
+        entry.source = reference.s3Uri;
+        if (!imageSource) {
+          throw new ImageReferenceError(
+            "this endpoint reads no S3 references (WAFERFLOW_IMAGE_BUCKET is not set); send the image itself",
+          );
+        }
+        image = await imageSource.read(reference);
+        fetchMs = Math.round((performance.now() - fetchStarted) * 100) / 100;
+        if (sniffImageFormat(image) === undefined) {
+          throw new ImageContentError(`${reference.s3Uri} is neither PNG nor TIFF`);
+        }
+      } else {
+        imageFormatOf(req.headers["content-type"], body);
+      }
       const header = req.headers[CUSTOM_ATTRIBUTES_HEADER];
       const hints = parseCustomAttributes(Array.isArray(header) ? header.join(";") : header);
       if (!loaded) {
@@ -272,11 +321,18 @@ export async function startEndpointServer(
       }
       const result = await queue.run(async () => {
         const started = performance.now();
-        const image = await decodeGray(body);
+        const gray = await decodeGray(image);
         const decodeMs = Math.round((performance.now() - started) * 100) / 100;
         // The quality gate answers `unusable` (200, with reasons) before any model sees the image.
-        const gated = await gatedDetect(image, hints, (clean, h) => model.detect(clean, h));
-        return { ...gated, timingMs: { decode: decodeMs, ...gated.timingMs } };
+        const gated = await gatedDetect(gray, hints, (clean, h) => model.detect(clean, h));
+        return {
+          ...gated,
+          timingMs: {
+            ...(fetchMs !== undefined ? { fetch: fetchMs } : {}),
+            decode: decodeMs,
+            ...gated.timingMs,
+          },
+        };
       });
       const response: EndpointAnswer = { model: model.info, ...result };
       const checked = EndpointAnswerSchema.safeParse(response);
@@ -313,6 +369,11 @@ export async function startEndpointServer(
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://localhost");
     const entry: RequestLog = { method: req.method, path: url.pathname, status: 0, ms: 0 };
+    inFlight.add(res);
+    res.once("close", () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) drained?.();
+    });
     res.once("finish", () => {
       entry.ms = Math.round((performance.now() - started) * 100) / 100;
       writeLog(entry);
@@ -370,16 +431,33 @@ export async function startEndpointServer(
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const close = () =>
-    new Promise<void>((resolve, reject) => {
+  const close = async ({ drainMs = DEFAULT_DRAIN_MS }: { drainMs?: number } = {}) => {
+    draining = true;
+    const closed = new Promise<void>((resolve, reject) => {
       server.close((error) => (error ? reject(error) : resolve()));
-      server.closeAllConnections();
     });
+    server.closeIdleConnections();
+    if (inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          drained = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // What is left is idle keep-alive sockets, or requests that overran the drain period.
+    server.closeAllConnections();
+    await closed;
+  };
   if (options.awaitLoad ?? true) {
     try {
       await ready;
     } catch (error) {
-      await close();
+      await close({ drainMs: 0 });
       throw error;
     }
   }

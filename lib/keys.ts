@@ -46,8 +46,6 @@ export const lotKeys = {
    */
   acceptedManifest: (lotId: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/${ACCEPTED_MANIFEST_FILE}`,
-  preprocessed: (lotId: string, fileName: string) =>
-    `${LOTS_PREFIX}${assertLotId(lotId)}/preprocessed/${safeSegment(fileName)}.png`,
   result: (lotId: string, fileName: string) =>
     `${LOTS_PREFIX}${assertLotId(lotId)}/results/${safeSegment(fileName)}.json`,
   report: (lotId: string) => `${LOTS_PREFIX}${assertLotId(lotId)}/report.json`,

@@ -3,6 +3,8 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { createS3ImageSource, type ImageSource } from "../endpoint/image-source.ts";
 import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -101,6 +103,7 @@ interface EndpointServerModule {
     port: number;
     host: string;
     endpointName: string;
+    imageSource: ImageSource;
     log: (line: string) => void;
   }): Promise<{ url: string; port: number; close(): Promise<void> }>;
 }
@@ -271,6 +274,18 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         port: 0,
         host: "127.0.0.1",
         endpointName: model.endpointName,
+        // As on AWS (WAFERFLOW_IMAGE_BUCKET on the model): images too large for a request are read from the lot bucket.
+        imageSource: createS3ImageSource({
+          bucket: names.bucket,
+          s3: new S3Client({
+            endpoint: s3.url,
+            region: LOCAL_REGION,
+            credentials: LOCAL_CREDENTIALS,
+            forcePathStyle: true,
+            requestChecksumCalculation: "WHEN_REQUIRED",
+            responseChecksumValidation: "WHEN_REQUIRED",
+          }),
+        }),
         log: (line) => log(`endpoint: ${line}`),
       });
       let endpointRunning = true;

@@ -108,3 +108,23 @@ export const DetectionHintsSchema = z.object({
   diePitchMm: z.object({ x: DiePitchAxisSchema, y: DiePitchAxisSchema }).optional(),
 });
 export type DetectionHints = z.infer<typeof DetectionHintsSchema>;
+
+/**
+ * SageMaker's InvokeEndpoint takes at most 6 MB per request body. An image up to this size is
+ * sent as it is (its own bytes, image/png or image/tiff); a larger one as an ImageReference.
+ * 6,000,000 bytes stays under the limit whether "6 MB" means 10^6 or 2^20 bytes.
+ */
+export const INLINE_IMAGE_MAX_BYTES = 6_000_000;
+
+/** Content type of a request that names its image in S3 instead of carrying it. */
+export const IMAGE_REFERENCE_CONTENT_TYPE = "application/json";
+
+/** An image the endpoint reads from S3 itself: the original bytes, checked against their SHA-256. */
+export const ImageReferenceSchema = z.strictObject({
+  s3Uri: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, "s3://<bucket>/<key>"),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits")
+    .optional(),
+});
+export type ImageReference = z.infer<typeof ImageReferenceSchema>;

@@ -45,15 +45,17 @@ export const ImageTaskInputSchema = z.object({
 });
 export type ImageTaskInput = z.infer<typeof ImageTaskInputSchema>;
 
+/**
+ * PreprocessImage's verdict on the original: its SHA-256 matches the manifest and its header is a
+ * PNG or TIFF within the spec's sizes. Pixels are not decoded here: the endpoint decodes the
+ * original once (docs/endpoint-input.md).
+ */
 export const PreprocessedImageSchema = z.object({
-  preprocessedKey: z.string(),
-  originalWidth: z.number().int().positive(),
-  originalHeight: z.number().int().positive(),
-  originalBitDepth: z.union([z.literal(8), z.literal(16)]),
+  format: z.enum(["png", "tiff"]),
   width: z.number().int().positive(),
   height: z.number().int().positive(),
-  /** Preprocessed pixels per original pixel (<= 1); divide by it to map back. */
-  scale: z.number().positive().max(1),
+  bitDepth: z.union([z.literal(8), z.literal(16)]),
+  /** Size of the original object; over INLINE_IMAGE_MAX_BYTES it goes to the endpoint by S3 reference. */
   bytes: z.number().int().positive(),
 });
 export type PreprocessedImage = z.infer<typeof PreprocessedImageSchema>;

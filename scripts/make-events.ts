@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { preprocessBytes } from "../functions/preprocess-image/core.ts";
+import { inspectImageBytes } from "../functions/preprocess-image/core.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH, type Template } from "../infra/template.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION } from "../local/model.ts";
@@ -127,8 +127,8 @@ export async function makeEvents(
     .digest("hex");
   const [first] = manifest.images;
   if (!first) throw new Error("the fixture lot has no images");
-  // What PreprocessImage writes for the first image, so DetectDefects gets the real sizes and scale.
-  const { png, info } = await preprocessBytes(readFileSync(join(LOT_DIR, first.fileName)));
+  // What PreprocessImage reads of the first image (its header), so DetectDefects gets the real sizes.
+  const preprocessed = await inspectImageBytes(readFileSync(join(LOT_DIR, first.fileName)));
   const stateMachineArn = options.stackOutputs?.LotStateMachineArn ?? stateMachine.arn;
   const executionId = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`;
   const defectsOf = (fileName: string) =>
@@ -174,11 +174,7 @@ export async function makeEvents(
       index: 0,
       metadata,
       image: first,
-      preprocessed: {
-        preprocessedKey: lotKeys.preprocessed(lotId, first.fileName),
-        ...info,
-        bytes: png.length,
-      },
+      preprocessed,
     },
     "publish-report": {
       lotId,

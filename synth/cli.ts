@@ -1,5 +1,6 @@
 // `waferflow fixtures`: writes seeded synthetic lots (images, truth.json, lot.json) from the command line.
 import { parseArgs } from "node:util";
+import { UsageError, wantsHelp } from "../lib/cli.ts";
 import {
   ARTEFACT_KINDS,
   type ArtefactKind,
@@ -154,8 +155,8 @@ function parseFlags(argv: string[]) {
 }
 
 export async function runFixturesCommand(argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(FIXTURES_USAGE);
+  if (wantsHelp(argv)) {
+    console.log(`Usage: ${FIXTURES_USAGE}`);
     return 0;
   }
   let options: LotOptions;
@@ -163,8 +164,7 @@ export async function runFixturesCommand(argv: string[]): Promise<number> {
     options = parseFixturesArgs(argv);
   } catch (error) {
     if (!(error instanceof SynthOptionsError)) throw error;
-    console.error(`waferflow fixtures: ${error.message}\n\nUsage:\n  ${FIXTURES_USAGE}`);
-    return 2;
+    throw new UsageError(error.message, { cause: error });
   }
   const lotDirs = await generateLots(options);
   for (const dir of lotDirs) console.log(dir);

@@ -1,5 +1,5 @@
-// Sends one preprocessed wafer image to the SageMaker endpoint and stores its defects in original pixels.
-
+// Sends one verified wafer image (its original bytes, or an S3 reference when too large) to the endpoint and stores its defects.
+import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
   InvokeEndpointCommand,
@@ -7,10 +7,10 @@ import {
 } from "@aws-sdk/client-sagemaker-runtime";
 import { lotKeys } from "../../lib/keys.ts";
 import {
-  type Defect,
   EndpointAnswerSchema,
-  type InvocationResponse,
-  type Wafer,
+  IMAGE_REFERENCE_CONTENT_TYPE,
+  type ImageReference,
+  INLINE_IMAGE_MAX_BYTES,
 } from "../../schemas/detection.ts";
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
@@ -18,6 +18,7 @@ import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
 import { writeOverlay } from "../artifacts/store.ts";
 import {
   dependencyFailure,
+  ImageChecksumError,
   ImageRejectedByModelError,
   ModelResponseError,
   TransientDependencyError,
@@ -29,6 +30,8 @@ export interface DetectDeps {
   sagemaker: SageMakerRuntimeClient;
   bucket: string;
   endpointName: string;
+  /** Images larger than this go by S3 reference; default INLINE_IMAGE_MAX_BYTES (SageMaker's 6 MB). */
+  inlineMaxBytes?: number;
 }
 
 /** Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes `key=value` pairs. */
@@ -45,47 +48,54 @@ export function customAttributes(metadata: LotMetadata): string | undefined {
   return pairs.length ? pairs.join(";") : undefined;
 }
 
-/** Maps what the endpoint found in the reduced image back to the original image's pixels. */
-export function toOriginalPixels(
-  response: InvocationResponse,
-  scale: number,
-  original: { width: number; height: number },
-): { wafer: Wafer; defects: Defect[] } {
-  const up = (v: number) => v / scale;
-  const wafer: Wafer = {
-    ...response.wafer,
-    imageWidth: original.width,
-    imageHeight: original.height,
-    centerPx: { x: up(response.wafer.centerPx.x), y: up(response.wafer.centerPx.y) },
-    radiusPx: up(response.wafer.radiusPx),
-    mmPerPx: response.wafer.mmPerPx * scale,
-    diePitchPx: response.wafer.diePitchPx
-      ? { x: up(response.wafer.diePitchPx.x), y: up(response.wafer.diePitchPx.y) }
-      : null,
+/** The request body for one image: its own bytes when they fit a request, else where to read them. */
+export type EndpointRequest =
+  | { kind: "inline"; contentType: "image/png" | "image/tiff"; body: Uint8Array }
+  | { kind: "reference"; contentType: typeof IMAGE_REFERENCE_CONTENT_TYPE; body: Uint8Array };
+
+export function referenceRequest(reference: ImageReference): EndpointRequest {
+  return {
+    kind: "reference",
+    contentType: IMAGE_REFERENCE_CONTENT_TYPE,
+    body: new TextEncoder().encode(JSON.stringify(reference)),
   };
-  const defects = response.defects.map((defect) => {
-    const x0 = Math.max(0, Math.floor(up(defect.bbox.x)));
-    const y0 = Math.max(0, Math.floor(up(defect.bbox.y)));
-    const x1 = Math.min(original.width, Math.ceil(up(defect.bbox.x + defect.bbox.width)));
-    const y1 = Math.min(original.height, Math.ceil(up(defect.bbox.y + defect.bbox.height)));
-    return {
-      ...defect,
-      bbox: { x: x0, y: y0, width: Math.max(1, x1 - x0), height: Math.max(1, y1 - y0) },
-      centroidPx: { x: up(defect.centroidPx.x), y: up(defect.centroidPx.y) },
-      areaPx: defect.areaPx / (scale * scale),
-    };
-  });
-  return { wafer, defects };
 }
 
-async function invoke(deps: DetectDeps, body: Uint8Array, attributes: string | undefined) {
+/**
+ * Decides how the endpoint gets the image, and for an inline image reads it and checks it is
+ * still the one the manifest names (the object could have been replaced since PreprocessImage).
+ */
+export async function endpointRequest(
+  input: DetectInput,
+  deps: DetectDeps,
+): Promise<EndpointRequest> {
+  const { image, preprocessed } = input;
+  const limit = deps.inlineMaxBytes ?? INLINE_IMAGE_MAX_BYTES;
+  if (preprocessed.bytes > limit) {
+    return referenceRequest({ s3Uri: `s3://${deps.bucket}/${image.key}`, sha256: image.sha256 });
+  }
+  const body = await getObjectBytes(deps.s3, deps.bucket, image.key);
+  const sha256 = createHash("sha256").update(body).digest("hex");
+  if (sha256 !== image.sha256) {
+    throw new ImageChecksumError(
+      `image ${image.fileName} has SHA-256 ${sha256}, the manifest says ${image.sha256}`,
+    );
+  }
+  return {
+    kind: "inline",
+    contentType: preprocessed.format === "png" ? "image/png" : "image/tiff",
+    body,
+  };
+}
+
+async function invoke(deps: DetectDeps, request: EndpointRequest, attributes: string | undefined) {
   try {
     const response = await deps.sagemaker.send(
       new InvokeEndpointCommand({
         EndpointName: deps.endpointName,
-        ContentType: "image/png",
+        ContentType: request.contentType,
         Accept: "application/json",
-        Body: body,
+        Body: request.body,
         CustomAttributes: attributes,
       }),
     );
@@ -124,8 +134,8 @@ function describeModelError(body: string | undefined): string {
 
 export async function detectDefects(input: DetectInput, deps: DetectDeps): Promise<ImageOutcome> {
   const { image, lotId, preprocessed } = input;
-  const body = await getObjectBytes(deps.s3, deps.bucket, preprocessed.preprocessedKey);
-  const text = await invoke(deps, body, customAttributes(input.metadata));
+  const request = await endpointRequest(input, deps);
+  const text = await invoke(deps, request, customAttributes(input.metadata));
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -147,26 +157,34 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
       fileName: image.fileName,
       key: image.key,
       status: "unusable",
-      width: preprocessed.originalWidth,
-      height: preprocessed.originalHeight,
+      width: preprocessed.width,
+      height: preprocessed.height,
       model: parsed.data.model,
       quality: parsed.data.quality,
       defects: [],
     });
   }
-  const { wafer, defects } = toOriginalPixels(parsed.data, preprocessed.scale, {
-    width: preprocessed.originalWidth,
-    height: preprocessed.originalHeight,
-  });
+  // The endpoint read the original, so its pixels are the report's pixels: nothing to map back.
+  const { wafer, defects } = parsed.data;
+  if (wafer.imageWidth !== preprocessed.width || wafer.imageHeight !== preprocessed.height) {
+    throw new ModelResponseError(
+      `endpoint saw a ${wafer.imageWidth}x${wafer.imageHeight} image, ${image.fileName} is ${preprocessed.width}x${preprocessed.height}`,
+    );
+  }
   const status = defects.length > 0 ? "defects_found" : "clean";
-  // Drawn here because this function already holds the (reduced) pixels: no second decode of the original.
-  const overlayKey = await writeOverlay(deps, lotId, image.fileName, body, parsed.data);
+  // Drawn here, from the bytes this function already holds when they went inline (an image too
+  // large for a request is read once more for its picture).
+  const pixels =
+    request.kind === "inline"
+      ? request.body
+      : await getObjectBytes(deps.s3, deps.bucket, image.key);
+  const overlayKey = await writeOverlay(deps, lotId, image.fileName, pixels, parsed.data);
   const result: ImageResult = {
     fileName: image.fileName,
     key: image.key,
     status,
-    width: preprocessed.originalWidth,
-    height: preprocessed.originalHeight,
+    width: preprocessed.width,
+    height: preprocessed.height,
     wafer,
     model: parsed.data.model,
     ...(parsed.data.quality ? { quality: parsed.data.quality } : {}),

@@ -1,14 +1,7 @@
-// Verifies one wafer image against its manifest checksum and turns it into the detector's input.
+// Verifies one wafer image against its manifest checksum and reads its header: a PNG or TIFF the endpoint can take.
 import { createHash } from "node:crypto";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import sharp from "sharp";
-import {
-  DEFAULT_DECODE_LIMITS,
-  type DecodeLimits,
-  ImageDecodeError,
-  readImageHeader,
-} from "../../lib/gray-image.ts";
-import { lotKeys } from "../../lib/keys.ts";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { type DecodeLimits, readImageHeader } from "../../lib/gray-image.ts";
 import type { ManifestImage } from "../../schemas/lot.ts";
 import type {
   DetectInput,
@@ -16,77 +9,40 @@ import type {
   ImageTaskInput,
   PreprocessedImage,
 } from "../../schemas/workflow.ts";
-import {
-  dependencyFailure,
-  ImageChecksumError,
-  ImageIndexError,
-  ImageMissingError,
-} from "../errors.ts";
+import { ImageChecksumError, ImageIndexError, ImageMissingError } from "../errors.ts";
 import { loadManifest } from "../manifest.ts";
 import { getObjectBytes } from "../runtime.ts";
-
-/**
- * The endpoint takes at most 6 MB per request. An 8-bit PNG of at most 2048 px a side stays
- * under that even when noisy, and defect sizes scale with the image, so a larger frame loses
- * no defect the spec asks for by being reduced to it.
- */
-export const DETECTOR_MAX_SIDE = 2048;
 
 export interface PreprocessDeps {
   s3: S3Client;
   bucket: string;
   limits?: DecodeLimits;
-  maxSide?: number;
 }
 
-export interface PreprocessResult {
-  preprocessed: PreprocessedImage;
-  png: Buffer;
-}
-
-/** Decodes, converts to luminance, reduces to the detector's size and stretches to 8-bit full range. */
-export async function preprocessBytes(
+/**
+ * The header of an image's bytes, as the workflow carries it. No decode and no re-encode: the
+ * endpoint reads the original, so detection sees the same pixels on the pipeline path as when
+ * the image is sent to the endpoint directly (docs/endpoint-input.md).
+ */
+export async function inspectImageBytes(
   bytes: Uint8Array,
-  options: { limits?: DecodeLimits; maxSide?: number } = {},
-): Promise<{ png: Buffer; info: Omit<PreprocessedImage, "preprocessedKey" | "bytes"> }> {
-  const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-  const maxSide = options.maxSide ?? DETECTOR_MAX_SIDE;
+  limits?: DecodeLimits,
+): Promise<PreprocessedImage> {
   const header = await readImageHeader(bytes, limits);
-  const originalWidth = header.width;
-  const originalHeight = header.height;
-  const scale = Math.min(1, maxSide / Math.max(originalWidth, originalHeight));
-  const width = Math.max(1, Math.round(originalWidth * scale));
-  const height = Math.max(1, Math.round(originalHeight * scale));
-
-  let pipeline = sharp(bytes, { limitInputPixels: limits.maxPixels }).removeAlpha().greyscale();
-  if (scale < 1) pipeline = pipeline.resize(width, height, { kernel: "mitchell", fit: "fill" });
-  try {
-    const png = await pipeline
-      .normalise({ lower: 0, upper: 100 })
-      .toColourspace("b-w")
-      .png({ compressionLevel: 4, adaptiveFiltering: false })
-      .toBuffer();
-    return {
-      png,
-      info: {
-        originalWidth,
-        originalHeight,
-        originalBitDepth: header.bitDepth,
-        width,
-        height,
-        scale: width / originalWidth,
-      },
-    };
-  } catch (cause) {
-    throw new ImageDecodeError(`image data is corrupt: ${(cause as Error).message}`, { cause });
-  }
+  return {
+    format: header.format,
+    width: header.width,
+    height: header.height,
+    bitDepth: header.bitDepth,
+    bytes: bytes.length,
+  };
 }
 
 export async function preprocessImage(
   input: ImageTaskInput,
   deps: PreprocessDeps,
 ): Promise<PreprocessedImage> {
-  const { image, lotId } = input;
+  const { image } = input;
   let bytes: Uint8Array;
   try {
     bytes = await getObjectBytes(deps.s3, deps.bucket, image.key);
@@ -110,21 +66,7 @@ export async function preprocessImage(
       `image ${image.fileName} has SHA-256 ${sha256}, the manifest says ${image.sha256}`,
     );
   }
-  const { png, info } = await preprocessBytes(bytes, deps);
-  const preprocessedKey = lotKeys.preprocessed(lotId, image.fileName);
-  try {
-    await deps.s3.send(
-      new PutObjectCommand({
-        Bucket: deps.bucket,
-        Key: preprocessedKey,
-        Body: png,
-        ContentType: "image/png",
-      }),
-    );
-  } catch (error) {
-    throw dependencyFailure(`writing ${preprocessedKey}`, error);
-  }
-  return { preprocessedKey, bytes: png.length, ...info };
+  return inspectImageBytes(bytes, deps.limits);
 }
 
 /**

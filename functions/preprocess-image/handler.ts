@@ -23,7 +23,7 @@ export async function handler(event: unknown, context?: Context) {
     const result = await preprocessImageRef(ref, deps, (resolved) => {
       image = resolved;
     });
-    logger.info("image preprocessed", {
+    logger.info("image verified", {
       lotId: ref.lotId,
       fileName: result.image.fileName,
       ...result.preprocessed,

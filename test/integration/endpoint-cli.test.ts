@@ -56,13 +56,17 @@ describe("waferflow endpoint", () => {
     const cli = startCli(["--port", "0", "--model", "onnx:does/not/exist.onnx"]);
     const [code] = await cli.exited;
     assert.equal(code, 1);
-    assert.match(cli.output().stderr, /ModelSpecError: .*does\/not\/exist\.onnx does not exist/);
+    assert.match(
+      cli.output().stderr,
+      /waferflow endpoint: .*does\/not\/exist\.onnx does not exist/,
+    );
+    assert.doesNotMatch(cli.output().stderr, /ModelSpecError/, "no class names in messages");
   });
 
   it("refuses a bad port", async () => {
     const cli = startCli(["--port", "70000"]);
     const [code] = await cli.exited;
-    assert.equal(code, 1);
+    assert.equal(code, 2, "a usage error");
     assert.match(cli.output().stderr, /--port must be an integer from 0 to 65535, got '70000'/);
   });
 });

@@ -53,7 +53,8 @@ describe("a lot seen through the aws CLI", () => {
     assert.ok(keys.includes(`lots/${lotId}/manifest.json`));
     assert.ok(keys.includes(`lots/${lotId}/report.json`));
     assert.equal(keys.filter((k) => k.includes("/images/")).length, 2);
-    assert.equal(keys.filter((k) => k.includes("/preprocessed/")).length, 2);
+    // Preprocessing only verifies: the endpoint reads the originals, so nothing is written beside them.
+    assert.equal(keys.filter((k) => k.includes("/preprocessed/")).length, 0);
     assert.equal(keys.filter((k) => k.includes("/results/")).length, 2);
   });
 

@@ -1,59 +1,72 @@
-// The detect function's own logic: lot metadata as custom attributes, boxes mapped back to original pixels.
+// The detect function's own logic: lot metadata as custom attributes, how each image travels to the endpoint.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, it } from "vitest";
-import { customAttributes, toOriginalPixels } from "../../functions/detect-defects/core.ts";
-import type { InvocationResponse } from "../../schemas/detection.ts";
+import { customAttributes, endpointRequest } from "../../functions/detect-defects/core.ts";
+import { ImageChecksumError } from "../../functions/errors.ts";
+import { INLINE_IMAGE_MAX_BYTES } from "../../schemas/detection.ts";
+import type { DetectInput } from "../../schemas/workflow.ts";
 
-const response: InvocationResponse = {
-  model: { name: "m", version: "1" },
-  wafer: {
-    imageWidth: 2048,
-    imageHeight: 2048,
-    centerPx: { x: 1024, y: 1020 },
-    radiusPx: 900,
-    diameterMm: 300,
-    mmPerPx: 300 / 1800,
-    notchAngleDeg: 90,
-    notchSource: "detected",
-    surface: "patterned",
-    diePitchPx: { x: 100, y: 120 },
-    noiseSigma: 0.01,
-    waferLevel: 0.5,
-  },
-  defects: [
-    {
-      class: "particle",
-      score: 0.8,
-      bbox: { x: 101, y: 203, width: 5, height: 7 },
-      centroidPx: { x: 103.5, y: 206.5 },
-      areaPx: 30,
-      waferMm: { x: -10, y: 20 },
-      die: { row: -3, col: 1 },
+describe("endpointRequest", () => {
+  const s3 = mockClient(S3Client);
+  const bytes = Buffer.from("\x89PNG\r\n\x1a\n pretend pixels", "latin1");
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const input = (size: number, format: "png" | "tiff", digest = sha256): DetectInput => ({
+    lotId: "LOT-1",
+    index: 0,
+    metadata: {},
+    image: {
+      fileName: "w.png",
+      key: "lots/LOT-1/images/w.png",
+      sha256: digest,
+      bytes: size,
+      contentType: format === "png" ? "image/png" : "image/tiff",
     },
-  ],
-};
-
-describe("toOriginalPixels", () => {
-  it("scales boxes, centroids, areas and wafer geometry back up, covering the defect", () => {
-    const { wafer, defects } = toOriginalPixels(response, 0.5, { width: 4096, height: 4096 });
-    assert.deepEqual(defects[0]?.bbox, { x: 202, y: 406, width: 10, height: 14 });
-    assert.deepEqual(defects[0]?.centroidPx, { x: 207, y: 413 });
-    assert.equal(defects[0]?.areaPx, 120);
-    assert.deepEqual(defects[0]?.waferMm, { x: -10, y: 20 });
-    assert.equal(wafer.radiusPx, 1800);
-    assert.equal(wafer.mmPerPx, 300 / 3600);
-    assert.deepEqual(wafer.diePitchPx, { x: 200, y: 240 });
-    assert.equal(wafer.imageWidth, 4096);
+    preprocessed: { format, width: 2048, height: 2048, bitDepth: 16, bytes: size },
   });
-  it("clamps boxes to the original frame", () => {
-    const [first] = response.defects;
-    assert.ok(first);
-    const edge = {
-      ...response,
-      defects: [{ ...first, bbox: { x: 2040, y: 0, width: 8, height: 8 } }],
-    };
-    const [mapped] = toOriginalPixels(edge, 0.6, { width: 3413, height: 3413 }).defects;
-    assert.ok(mapped && mapped.bbox.x + mapped.bbox.width <= 3413);
+  const deps = (inlineMaxBytes?: number) => ({
+    s3: new S3Client({ region: "us-east-1" }),
+    sagemaker: new SageMakerRuntimeClient({ region: "us-east-1" }),
+    bucket: "lot-bucket",
+    endpointName: "ep",
+    ...(inlineMaxBytes !== undefined ? { inlineMaxBytes } : {}),
+  });
+  const serve = () => {
+    s3.reset();
+    s3.on(GetObjectCommand).resolves({
+      Body: { transformToByteArray: async () => new Uint8Array(bytes) },
+    } as never);
+  };
+
+  it("sends the original bytes, with their format's content type, when they fit a request", async () => {
+    serve();
+    const request = await endpointRequest(input(bytes.length, "tiff"), deps());
+    assert.equal(request.kind, "inline");
+    assert.equal(request.contentType, "image/tiff");
+    assert.deepEqual(Buffer.from(request.body), bytes);
+  });
+
+  it("names the image in S3, with its SHA-256, when it is over the request limit", async () => {
+    serve();
+    const request = await endpointRequest(input(INLINE_IMAGE_MAX_BYTES + 1, "png"), deps());
+    assert.equal(request.kind, "reference");
+    assert.equal(request.contentType, "application/json");
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(request.body)), {
+      s3Uri: "s3://lot-bucket/lots/LOT-1/images/w.png",
+      sha256,
+    });
+    assert.equal(s3.commandCalls(GetObjectCommand).length, 0, "the endpoint reads it, not us");
+  });
+
+  it("refuses to send bytes that are no longer the manifest's", async () => {
+    serve();
+    await assert.rejects(
+      endpointRequest(input(bytes.length, "png", "f".repeat(64)), deps()),
+      ImageChecksumError,
+    );
   });
 });
 

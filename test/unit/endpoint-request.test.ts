@@ -94,7 +94,7 @@ describe("imageFormatOf", () => {
   });
 
   it("refuses content types it does not serve as unsupported", () => {
-    for (const type of ["image/jpeg", "application/json", "text/plain"]) {
+    for (const type of ["image/jpeg", "application/xml", "text/plain"]) {
       assert.throws(
         () => imageFormatOf(type, PNG),
         (error: unknown) =>

@@ -1,9 +1,13 @@
-// Preprocessing on real encoded images: luminance, 8-bit full range, size reduction, clear refusals.
+// PreprocessImage on real encoded images: the checksum is verified, only the header is read, bad images are named.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import sharp from "sharp";
 import { describe, it } from "vitest";
-import { preprocessBytes } from "../../functions/preprocess-image/core.ts";
-import { decodeGray, ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
+import { ImageChecksumError } from "../../functions/errors.ts";
+import { inspectImageBytes, preprocessImage } from "../../functions/preprocess-image/core.ts";
+import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
 
 async function ramp16(width: number, height: number, low: number, high: number): Promise<Buffer> {
   const pixels = new Uint16Array(width * height);
@@ -17,51 +21,36 @@ async function ramp16(width: number, height: number, low: number, high: number):
     .toBuffer();
 }
 
-describe("preprocessBytes", () => {
-  it("stretches a narrow 16-bit range to full 8-bit and keeps small frames at size", async () => {
-    const { png, info } = await preprocessBytes(await ramp16(640, 600, 30000, 31000));
-    assert.deepEqual(
-      { w: info.width, h: info.height, scale: info.scale, depth: info.originalBitDepth },
-      { w: 640, h: 600, scale: 1, depth: 16 },
-    );
-    const gray = await decodeGray(png);
-    assert.equal(gray.bitDepth, 8);
-    let min = 255;
-    let max = 0;
-    for (const v of gray.data) {
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-    }
-    assert.ok(min <= 2 && max >= 253, `range ${min}-${max} is stretched`);
-  });
-
-  it("reduces frames over the detector's side and reports the scale", async () => {
-    const { info } = await preprocessBytes(await ramp16(1200, 1000, 0, 65535), { maxSide: 600 });
-    assert.equal(info.width, 600);
-    assert.equal(info.height, 500);
-    assert.equal(info.scale, 0.5);
-  });
-
-  it("converts colour to luminance", async () => {
-    const rgb = await sharp({
-      create: { width: 600, height: 600, channels: 3, background: { r: 200, g: 30, b: 30 } },
+describe("inspectImageBytes", () => {
+  it("reads format, size and bit depth from the header, nothing altered", async () => {
+    const png = await ramp16(640, 600, 30000, 31000);
+    assert.deepEqual(await inspectImageBytes(png), {
+      format: "png",
+      width: 640,
+      height: 600,
+      bitDepth: 16,
+      bytes: png.length,
+    });
+    const tiff = await sharp({
+      create: { width: 600, height: 520, channels: 3, background: { r: 200, g: 30, b: 30 } },
     })
       .tiff({ compression: "lzw" })
       .toBuffer();
-    const gray = await decodeGray((await preprocessBytes(rgb)).png);
-    assert.equal(gray.bitDepth, 8);
-    assert.equal(gray.data.length, 600 * 600);
+    assert.deepEqual(await inspectImageBytes(tiff), {
+      format: "tiff",
+      width: 600,
+      height: 520,
+      bitDepth: 8,
+      bytes: tiff.length,
+    });
   });
 
-  it("names a corrupt image", async () => {
-    const good = await ramp16(600, 600, 0, 65535);
-    const corrupt = Buffer.concat([good.subarray(0, 200), Buffer.alloc(500, 7)]);
-    await assert.rejects(preprocessBytes(corrupt), ImageDecodeError);
-    await assert.rejects(preprocessBytes(Buffer.from("not an image at all")), ImageDecodeError);
+  it("names bytes that are not an image", async () => {
+    await assert.rejects(inspectImageBytes(Buffer.from("not an image at all")), ImageDecodeError);
   });
 
   it("refuses frames outside 512-8192 px", async () => {
-    await assert.rejects(preprocessBytes(await ramp16(300, 300, 0, 100)), ImageSizeError);
+    await assert.rejects(inspectImageBytes(await ramp16(300, 300, 0, 100)), ImageSizeError);
   });
 
   it("refuses formats other than PNG and TIFF", async () => {
@@ -70,6 +59,51 @@ describe("preprocessBytes", () => {
     })
       .jpeg()
       .toBuffer();
-    await assert.rejects(preprocessBytes(jpeg), /unsupported image format 'jpeg'/);
+    await assert.rejects(inspectImageBytes(jpeg), /unsupported image format 'jpeg'/);
+  });
+});
+
+describe("preprocessImage", () => {
+  const s3 = mockClient(S3Client);
+  const input = async (bytes: Buffer, sha256?: string) => ({
+    lotId: "LOT-1",
+    metadata: {},
+    image: {
+      fileName: "w.png",
+      key: "lots/LOT-1/images/w.png",
+      sha256: sha256 ?? createHash("sha256").update(bytes).digest("hex"),
+      bytes: bytes.length,
+      contentType: "image/png" as const,
+    },
+  });
+  const serve = (bytes: Buffer) => {
+    s3.reset();
+    // The one Body method getObjectBytes uses.
+    s3.on(GetObjectCommand).resolves({
+      Body: { transformToByteArray: async () => new Uint8Array(bytes) },
+    } as never);
+  };
+
+  it("verifies the SHA-256 and writes nothing: the endpoint reads the original", async () => {
+    const png = await ramp16(600, 600, 0, 65535);
+    serve(png);
+    const result = await preprocessImage(await input(png), {
+      s3: new S3Client({ region: "us-east-1" }),
+      bucket: "b",
+    });
+    assert.equal(result.width, 600);
+    assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
+  });
+
+  it("fails the image, by name, when its bytes are not the manifest's", async () => {
+    const png = await ramp16(600, 600, 0, 65535);
+    serve(png);
+    await assert.rejects(
+      preprocessImage(await input(png, "0".repeat(64)), {
+        s3: new S3Client({ region: "us-east-1" }),
+        bucket: "b",
+      }),
+      ImageChecksumError,
+    );
   });
 });

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onTestFinished, test, vi } from "vitest";
+import { UsageError } from "../../lib/cli.ts";
 import { parseFixturesArgs, runFixturesCommand } from "../../synth/cli.ts";
 import { SynthOptionsError } from "../../synth/errors.ts";
 
@@ -63,7 +64,7 @@ test("each bad flag is refused with its name in the message", () => {
   }
 });
 
-test("runFixturesCommand writes the lots, prints their folders and returns 0; bad flags give 2", async () => {
+test("runFixturesCommand writes the lots, prints their folders and returns 0; bad flags are a usage error", async () => {
   const outDir = await mkdtemp(join(tmpdir(), "synth-cli-"));
   const printed: string[] = [];
   const log = vi.spyOn(console, "log").mockImplementation((line: string) => printed.push(line));
@@ -89,9 +90,10 @@ test("runFixturesCommand writes the lots, prints their folders and returns 0; ba
     assert.deepEqual(printed, [join(outDir, "SYN-3-1"), join(outDir, "SYN-3-2")]);
     const files = await readdir(join(outDir, "SYN-3-2"));
     assert.ok(files.includes("truth.json") && files.includes("lot.json"));
-    assert.equal(
-      await runFixturesCommand(["--out", outDir, "--lots", "0", "--wafers", "1", "--seed", "3"]),
-      2,
+    // A usage error: cli/main.ts turns it into exit status 2 with one stderr line.
+    await assert.rejects(
+      runFixturesCommand(["--out", outDir, "--lots", "0", "--wafers", "1", "--seed", "3"]),
+      UsageError,
     );
   } finally {
     await rm(outDir, { recursive: true, force: true });

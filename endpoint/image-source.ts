@@ -1,0 +1,107 @@
+// Reads the images that requests name by S3 reference: one bucket, only lot image keys, bytes checked against their SHA-256.
+import { createHash } from "node:crypto";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { createS3Client } from "../lib/aws.ts";
+import { readConfig } from "../lib/config.ts";
+import { LOTS_PREFIX } from "../lib/keys.ts";
+import type { ImageReference } from "../schemas/detection.ts";
+import { ImageReferenceError, ImageSourceError } from "./errors.ts";
+
+/** docs/wafer-images.md: at most 8192 x 8192 px at 16 bit; an encoded image this large is not a wafer. */
+export const DEFAULT_MAX_REFERENCED_BYTES = 256 * 1024 * 1024;
+
+export interface ImageSource {
+  /** The bucket references may name; anything else is refused before S3 is asked. */
+  readonly bucket: string;
+  read(reference: ImageReference): Promise<Uint8Array>;
+}
+
+/** Only the originals the edge agent uploads (lots/<lotId>/images/<file>), never reports or manifests. */
+const IMAGE_KEY = new RegExp(`^${LOTS_PREFIX}[A-Za-z0-9._-]+/images/[A-Za-z0-9._-]+$`);
+
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match?.[1] || !match[2]) {
+    throw new ImageReferenceError(`'${uri}' is not an s3://<bucket>/<key> URI`);
+  }
+  return { bucket: match[1], key: match[2] };
+}
+
+export function createS3ImageSource(options: {
+  s3: S3Client;
+  bucket: string;
+  maxBytes?: number;
+}): ImageSource {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_REFERENCED_BYTES;
+  return {
+    bucket: options.bucket,
+    async read(reference) {
+      const { bucket, key } = parseS3Uri(reference.s3Uri);
+      if (bucket !== options.bucket) {
+        throw new ImageReferenceError(
+          `bucket '${bucket}' is not the one this endpoint reads images from ('${options.bucket}')`,
+        );
+      }
+      if (!IMAGE_KEY.test(key)) {
+        throw new ImageReferenceError(
+          `key '${key}' is not a lot image (${LOTS_PREFIX}<lotId>/images/<file>)`,
+        );
+      }
+      let bytes: Uint8Array;
+      try {
+        const response = await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
+          response.Body?.transformToWebStream().cancel();
+          throw new ImageReferenceError(
+            `${reference.s3Uri} is ${response.ContentLength} bytes, over the ${maxBytes} byte limit`,
+          );
+        }
+        if (!response.Body) throw new ImageSourceError(`${reference.s3Uri} has no body`);
+        bytes = await response.Body.transformToByteArray();
+      } catch (error) {
+        if (error instanceof ImageReferenceError || error instanceof ImageSourceError) throw error;
+        const name = (error as { name?: string }).name;
+        if (name === "NoSuchKey" || name === "NotFound") {
+          throw new ImageReferenceError(`${reference.s3Uri} does not exist`, { cause: error });
+        }
+        throw new ImageSourceError(
+          `reading ${reference.s3Uri} failed: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (reference.sha256 !== undefined) {
+        const actual = createHash("sha256").update(bytes).digest("hex");
+        if (actual !== reference.sha256) {
+          throw new ImageReferenceError(
+            `${reference.s3Uri} has SHA-256 ${actual}, the request says ${reference.sha256}`,
+          );
+        }
+      }
+      return bytes;
+    },
+  };
+}
+
+/**
+ * WAFERFLOW_IMAGE_BUCKET names the one bucket S3 references may point into (the stack sets it on
+ * the SageMaker model); unset, the endpoint takes images in the request body only.
+ */
+export function imageSourceFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): ImageSource | undefined {
+  const config = readConfig(
+    z.object({
+      WAFERFLOW_IMAGE_BUCKET: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name")
+        .optional()
+        .or(z.literal("").transform(() => undefined)),
+    }),
+    env,
+  );
+  if (!config.WAFERFLOW_IMAGE_BUCKET) return undefined;
+  return createS3ImageSource({ s3: createS3Client(env), bucket: config.WAFERFLOW_IMAGE_BUCKET });
+}

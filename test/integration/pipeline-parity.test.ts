@@ -1,0 +1,104 @@
+// The pipeline must not change what the detector sees: each wafer's defects through the embedded stack equal the endpoint's answer to the original file.
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { replayLots } from "../../cli/replay.ts";
+import { startEndpointServer } from "../../endpoint/server.ts";
+import { customAttributes } from "../../functions/detect-defects/core.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import {
+  INLINE_IMAGE_MAX_BYTES,
+  type InvocationResponse,
+  InvocationResponseSchema,
+} from "../../schemas/detection.ts";
+import { LotFileSchema } from "../../schemas/lot.ts";
+import type { Report } from "../../schemas/report.ts";
+import { generateWafer } from "../../synth/generate.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
+/** 2048 px at 16 bit: about 7.7 MB, over the inline limit, so it travels as an S3 reference. */
+const LARGE_WAFER = "wafer-large-16bit.png";
+
+describe("native path and pipeline path agree", () => {
+  let stack: LocalStack;
+  let native: Awaited<ReturnType<typeof startEndpointServer>>;
+  let lotDir: string;
+  let report: Report;
+  const sizes = new Map<string, number>();
+  const stackLog: string[] = [];
+
+  beforeAll(async () => {
+    lotDir = mkdtempSync(join(tmpdir(), "waferflow-parity-"));
+    cpSync(FIXTURE, lotDir, { recursive: true });
+    const lotFile = join(lotDir, "lot.json");
+    writeFileSync(
+      lotFile,
+      JSON.stringify({ ...JSON.parse(readFileSync(lotFile, "utf8")), lotId: "PARITY-1" }),
+    );
+    // truth.json belongs to the fixture's wafers only; the agent ignores it either way.
+    const large = await generateWafer(7, 0, { size: 2048, format: "png", bitDepth: 16 });
+    writeFileSync(join(lotDir, LARGE_WAFER), large.bytes);
+    for (const name of readdirSync(lotDir).filter((n) => /\.(png|tiff?)$/.test(n))) {
+      sizes.set(name, readFileSync(join(lotDir, name)).length);
+    }
+    stack = await startLocalStack({ ephemeral: true, log: (line) => stackLog.push(line) });
+    // The endpoint alone, as a customer would call it with the file in hand (any size, no S3).
+    native = await startEndpointServer({
+      port: 0,
+      maxBodyBytes: 64 * 1024 * 1024,
+      imageSource: null,
+      log: () => {},
+    });
+    const [outcome] = await replayLots([lotDir], { stack, timeoutMs: 300_000, log: () => {} });
+    assert.ok(outcome?.ending?.kind === "report", `lot reported: ${outcome?.problem}`);
+    report = outcome.ending.report;
+  });
+
+  afterAll(async () => {
+    await native?.close();
+    await stack?.stop();
+    if (lotDir) rmSync(lotDir, { recursive: true, force: true });
+  });
+
+  async function nativeAnswer(fileName: string): Promise<InvocationResponse> {
+    const metadata = LotFileSchema.parse(
+      JSON.parse(readFileSync(join(lotDir, "lot.json"), "utf8")),
+    );
+    const attributes = customAttributes(metadata);
+    const response = await fetch(`${native.url}/invocations`, {
+      method: "POST",
+      headers: {
+        "content-type": fileName.endsWith(".png") ? "image/png" : "image/tiff",
+        ...(attributes ? { "x-amzn-sagemaker-custom-attributes": attributes } : {}),
+      },
+      body: readFileSync(join(lotDir, fileName)),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    return InvocationResponseSchema.parse(await response.json());
+  }
+
+  it("covers both ways to the endpoint: inline bytes and an S3 reference", () => {
+    assert.ok([...sizes.values()].some((size) => size <= INLINE_IMAGE_MAX_BYTES));
+    assert.ok((sizes.get(LARGE_WAFER) ?? 0) > INLINE_IMAGE_MAX_BYTES);
+    assert.equal(report.counts.images, sizes.size);
+    assert.equal(report.counts.failed, 0, JSON.stringify(report.images.map((i) => i.error)));
+    // The endpoint logs the object a reference named: the large wafer came that way, read from S3.
+    const referenced = stackLog.filter((line) => line.includes('"source":"s3://'));
+    assert.equal(referenced.length, 1, referenced.join("\n"));
+    assert.match(referenced[0] ?? "", new RegExp(`/images/${LARGE_WAFER}"`));
+    assert.match(referenced[0] ?? "", /"status":200/);
+  });
+
+  it("gives every wafer the same wafer geometry and the same defects", async () => {
+    for (const fileName of sizes.keys()) {
+      const piped = report.images.find((image) => image.fileName === fileName);
+      assert.ok(piped, `${fileName} is in the report`);
+      const direct = await nativeAnswer(fileName);
+      assert.deepEqual(piped.wafer, direct.wafer, `${fileName}: wafer`);
+      assert.deepEqual(piped.defects, direct.defects, `${fileName}: defects`);
+      assert.equal(piped.width, direct.wafer.imageWidth, `${fileName}: reported in its own pixels`);
+    }
+  });
+});
