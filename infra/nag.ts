@@ -46,6 +46,11 @@ const ACCEPTED: Record<string, Array<{ id: string; reason: string }>> = {
       reason:
         "The endpoint's own log group; SageMaker creates one log stream per instance, named at run time.",
     },
+    {
+      id: "AwsSolutions-IAM5[Resource::<LotBucket.Arn>/lots/*/images/*]",
+      reason:
+        "Images over SageMaker's 6 MB request limit arrive as S3 references: the container may read lot originals (any lot id, any file name), nothing else in the bucket.",
+    },
   ],
   EdgeAgentRole: [
     {
