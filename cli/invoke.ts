@@ -1,9 +1,9 @@
 // `waferflow invoke <LogicalId> -e <event.json>`: one built function, one event, against a running `waferflow local` or an own stack.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { buildProblem, loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { readRunningStack } from "../local/endpoints-file.ts";
 import { LambdaInvocationError } from "../local/errors.ts";
 import { createProcessLambdaInvoker } from "../local/lambda-process.ts";
@@ -24,10 +24,6 @@ a stack started for this one invocation (on --data-dir when given, else on a tem
 
 Prints the function's result (JSON) on stdout. Exit 0: success; 1: the function failed (errorType
 and message on stderr); 2: usage error.`;
-
-class UsageError extends Error {
-  override name = "UsageError";
-}
 
 function readJson(path: string, what: string): unknown {
   let text: string;
@@ -67,13 +63,11 @@ function envVarsFor(path: string, logicalId: string): Record<string, string> {
 }
 
 export async function runInvokeCommand(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseOptions>;
-  try {
-    parsed = parseOptions(argv);
-  } catch (error) {
-    console.error(`waferflow invoke: ${(error as Error).message}\n\n${INVOKE_USAGE}`);
-    return 2;
+  if (wantsHelp(argv)) {
+    console.log(INVOKE_USAGE);
+    return 0;
   }
+  const parsed = parseOptions(argv);
   if (parsed.help) {
     console.log(INVOKE_USAGE);
     return 0;
@@ -130,10 +124,6 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`waferflow invoke: ${error.message}`);
-      return 2;
-    }
     if (error instanceof LambdaInvocationError) {
       console.error(`${error.errorType}: ${error.errorMessage}`);
       return 1;
@@ -146,16 +136,16 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
 }
 
 function parseOptions(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
       event: { type: "string", short: "e" },
       "env-vars": { type: "string" },
       "data-dir": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-  });
+    { allowPositionals: true },
+  );
   if (values.help) return { help: true as const, logicalId: "", eventPath: "" };
   const [logicalId, ...extra] = positionals;
   if (!logicalId) throw new UsageError("give the function's logical id, e.g. StartLotFunction");

@@ -1,7 +1,7 @@
 // `waferflow lots` and `waferflow reprocess`: what became of each lot (stuck ones flagged), and an explicit re-run of a finished one.
+
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CopyObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListExecutionsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
@@ -14,6 +14,7 @@ import {
   listLots,
 } from "../functions/lot-watch/core.ts";
 import { createDocumentClient, createS3Client, createSfnClient } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 
@@ -215,16 +216,32 @@ export function formatLots(lots: LotSummary[]): string {
     .join("\n");
 }
 
+export const LOTS_USAGE = `Usage: waferflow lots [--status s1,s2] [--since 24h|<ISO date>] [--stuck-after 2h] [--data-dir d] [--json]
+  Lists lots from the lot table (the running 'waferflow local', its data dir, or TABLE_NAME on
+  AWS): status, age, counts, execution. A lot PROCESSING longer than --stuck-after shows as STUCK
+  and the command exits 3.
+  --status       only these statuses (PROCESSING, DEFECTS_FOUND, CLEAN, INCOMPLETE, FAILED, STUCK)
+  --since        only lots started after this (a duration back from now, or an ISO date)
+  --stuck-after  how long PROCESSING may last (default 2h, twice the state machine's timeout)
+  --data-dir     the embedded stack's data dir (default .waferflow)
+  --json         one JSON object per lot`;
+
+export const REPROCESS_USAGE = `Usage: waferflow reprocess <lotId> [--data-dir d]
+  Runs a finished lot again as a new execution <lotId>--r<n>; its previous report is kept
+  under lots/<lotId>/reports/.
+  --data-dir   the embedded stack's data dir (default .waferflow)`;
+
 export async function runLotsCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      status: { type: "string" },
-      since: { type: "string" },
-      "data-dir": { type: "string" },
-      "stuck-after": { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+  if (wantsHelp(argv)) {
+    console.log(LOTS_USAGE);
+    return 0;
+  }
+  const { values } = parseCommandLine(argv, {
+    status: { type: "string" },
+    since: { type: "string" },
+    "data-dir": { type: "string" },
+    "stuck-after": { type: "string" },
+    json: { type: "boolean", default: false },
   });
   const statuses = values.status ? parseStatuses(values.status) : undefined;
   const since = values.since ? parseSince(values.since) : undefined;
@@ -324,15 +341,16 @@ export async function reprocessLot(
 }
 
 export async function runReprocessCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { "data-dir": { type: "string" } },
-  });
-  if (positionals.length !== 1) {
-    console.error("waferflow reprocess: give exactly one lot id");
-    return 2;
+  if (wantsHelp(argv)) {
+    console.log(REPROCESS_USAGE);
+    return 0;
   }
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { "data-dir": { type: "string" } },
+    { allowPositionals: true },
+  );
+  if (positionals.length !== 1) throw new UsageError("give exactly one lot id");
   const clients = await connect(values["data-dir"], true);
   try {
     const { s3, sfn, bucket, stateMachineArn } = clients;

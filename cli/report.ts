@@ -1,10 +1,11 @@
 // `waferflow report <lotId>`: prints a stored lot report as JSON, KLARF or CSV from a local stack's data dir.
+
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { type LotSource, readObject, readReport } from "../console/lots.ts";
 import { writeKlarf } from "../functions/artifacts/klarf.ts";
 import { createDocumentClient, createS3Client } from "../lib/aws.ts";
+import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotIdSchema } from "../schemas/common.ts";
@@ -137,36 +138,36 @@ async function fromDataDir(dataDir: string, lotId: string, format: Format): Prom
   }
 }
 
+export const REPORT_USAGE = `Usage: waferflow report <lotId> [--format json|klarf|csv] [--data-dir .waferflow]
+  Prints a stored lot report: from the running 'waferflow local' on that data dir, or by
+  opening the data dir briefly (without the model) when none runs.
+  --format     json (the report as stored), klarf (KLARF 1.8) or csv (one row per defect)
+  --data-dir   the embedded stack's data dir (default .waferflow)`;
+
 export async function runReportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  if (wantsHelp(argv)) {
+    console.log(REPORT_USAGE);
+    return 0;
+  }
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
       format: { type: "string", default: "json" },
       "data-dir": { type: "string", default: ".waferflow" },
     },
-  });
+    { allowPositionals: true },
+  );
   const [lotId, ...extra] = positionals;
-  if (!lotId || extra.length > 0) {
-    console.error("waferflow report: give exactly one lot id");
-    return 2;
-  }
-  if (!LotIdSchema.safeParse(lotId).success) {
-    console.error(`waferflow report: '${lotId}' is not a lot id`);
-    return 2;
-  }
+  if (!lotId || extra.length > 0) throw new UsageError("give exactly one lot id");
+  if (!LotIdSchema.safeParse(lotId).success) throw new UsageError(`'${lotId}' is not a lot id`);
   const format = values.format as Format;
   if (!REPORT_FORMATS.includes(format)) {
-    console.error(
-      `waferflow report: --format must be one of ${REPORT_FORMATS.join(", ")}, got '${values.format}'`,
+    throw new UsageError(
+      `--format must be one of ${REPORT_FORMATS.join(", ")}, got '${values.format}'`,
     );
-    return 2;
   }
   const dataDir = resolve(values["data-dir"]);
-  if (!existsSync(dataDir)) {
-    console.error(`waferflow report: no data dir ${dataDir}`);
-    return 2;
-  }
+  if (!existsSync(dataDir)) throw new UsageError(`no data dir ${dataDir}`);
   const url = runningConsole(dataDir);
   try {
     process.stdout.write(
