@@ -91,6 +91,11 @@ export function otsu(data: Float32Array): { threshold: number; low: number; high
       bestBin = b;
     }
   }
+  if (best < 0) {
+    // One level everywhere: there are not two classes to tell apart.
+    const mean = (sumAll / Math.max(1, total) + 0.5) / bins;
+    return { threshold: mean, low: mean, high: mean };
+  }
   let wl = 0;
   let sl = 0;
   for (let b = 0; b <= bestBin; b++) {
