@@ -1,10 +1,14 @@
 // The spec's camera artefacts and out-of-spec images as seeded synth knobs, and their CLI flags.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
 import { decodeGray } from "../../lib/gray-image.ts";
+import { TruthSchema } from "../../schemas/truth.ts";
 import { ARTEFACT_KINDS, OUT_OF_SPEC_KINDS, PATTERN_ARTEFACTS } from "../../synth/artefacts.ts";
 import { parseFixturesArgs } from "../../synth/cli.ts";
 import { SynthOptionsError } from "../../synth/errors.ts";
+import { FIXTURE_SEED, qualityOptions } from "../../synth/fixtures.ts";
 import { designWafer, generateWafer, renderDesign } from "../../synth/generate.ts";
 
 const SIZE = 512;
@@ -129,5 +133,23 @@ describe("waferflow fixtures flags for artefacts", () => {
       /--out-of-spec must be one of/,
     );
     assert.throws(() => parseFixturesArgs([...base, "--artefact-mix", "1.5"]), /--artefact-mix/);
+  });
+});
+
+describe("the committed lot-quality fixture", () => {
+  it("is still what the generator makes (an artefact wafer and a defocused one)", async () => {
+    const dir = fileURLToPath(new URL("../fixtures/lot-quality/", import.meta.url));
+    const truth = TruthSchema.parse(JSON.parse(await readFile(`${dir}truth.json`, "utf8")));
+    for (const index of [0, 6]) {
+      const fresh = await generateWafer(FIXTURE_SEED + 2, index, qualityOptions(index));
+      assert.deepEqual(
+        fresh.truth,
+        truth.wafers[index],
+        "truth changed; run synth/make-fixtures.ts",
+      );
+      const committed = await decodeGray(await readFile(`${dir}${fresh.fileName}`));
+      const regenerated = await decodeGray(fresh.bytes);
+      assert.ok(Buffer.from(committed.data).equals(Buffer.from(regenerated.data)), fresh.fileName);
+    }
   });
 });
