@@ -15,12 +15,15 @@ import {
   type SubsetMetrics,
 } from "../endpoint/evaluate.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
+import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
 import { generateLots, generateWafer } from "../synth/generate.ts";
 
 const SECTION_START = "<!-- detector:start -->";
 const SECTION_END = "<!-- detector:end -->";
 const QUALITY_START = "<!-- quality:start -->";
 const QUALITY_END = "<!-- quality:end -->";
+const ISOLATED_START = "<!-- quality-isolated:start -->";
+const ISOLATED_END = "<!-- quality-isolated:end -->";
 /** Artefact runs stay at 1024-2048 px: a 4096 px defocused frame costs minutes to render. */
 const QUALITY_SIZES = [1024, 1536, 2048];
 /** Never used while tuning the detector: the quality numbers are on unseen wafers. */
@@ -160,7 +163,7 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 function qualityTable(m: EvaluationMetrics): string {
   const rows = [
-    ["wafers (clean)", `${m.wafers} (${m.cleanWafers})`, ""],
+    ["wafers (clean)", `${m.inSpecWafers} (${m.cleanWafers})`, ""],
     ["true defects", String(m.truthDefects), ""],
     ["recall", pct(m.recall), ">= 99%"],
     ["precision", pct(m.precision), ">= 99%"],
@@ -245,6 +248,8 @@ async function main(): Promise<void> {
       "out-of-spec-fraction": { type: "string" },
       /** Score without lot.json hints (diameter, notch, die pitch): the detector finds them. */
       "no-hints": { type: "boolean" },
+      /** Also run this many wafers per artefact with that artefact alone (and a lot with none). */
+      isolate: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -261,6 +266,7 @@ async function main(): Promise<void> {
     !(outOfSpecFraction >= 0 && outOfSpecFraction <= 1)
   )
     throw new Error("--artefact-mix and --out-of-spec-fraction must be numbers from 0 to 1");
+  const isolate = Number(values.isolate ?? 0);
   if (artefactMix > 0 || outOfSpecFraction > 0) {
     await qualityRun({
       seed,
@@ -268,8 +274,13 @@ async function main(): Promise<void> {
       wafers,
       artefactMix,
       outOfSpecFraction,
+      isolate,
       write: !values["no-write"],
     });
+    return;
+  }
+  if (isolate > 0) {
+    await isolatedRun({ seed, isolate, write: !values["no-write"] });
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-"));
@@ -374,6 +385,7 @@ async function qualityRun(args: {
   wafers: number;
   artefactMix: number;
   outOfSpecFraction: number;
+  isolate: number;
   write: boolean;
 }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-quality-"));
@@ -398,8 +410,12 @@ async function qualityRun(args: {
       },
     });
     const m = evaluation.metrics;
+    const onOthers = evaluation.wafers
+      .filter((w) => !(w.artefacts ?? []).includes("hot_pixels") && w.expected !== "unusable")
+      .reduce((sum, w) => sum + (w.hotPixelsRemoved ?? 0), 0);
+    const isolated = args.isolate > 0 ? await isolatedTable(dir, args.seed, args.isolate) : [];
     const cpu = cpus()[0]?.model ?? "unknown CPU";
-    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}`;
+    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}${args.isolate ? ` --isolate ${args.isolate}` : ""}`;
     const text = [
       "## Quality gate and artefacts",
       "",
@@ -415,13 +431,60 @@ async function qualityRun(args: {
       "",
       qualityTable(m),
       "",
-      "### Per artefact and out-of-spec kind",
+      "### Per artefact (wafers carrying it among others) and out-of-spec kind",
       "",
       artefactTable(m),
+      `Of those, removed on in-spec wafers drawn without hot pixels: ${onOthers}.`,
+      ...isolated,
     ].join("\n");
     console.log(text);
     if (args.write)
       console.error(`updated ${await writeSection(text, QUALITY_START, QUALITY_END)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** One artefact per wafer, so a weak artefact is not hidden among the others it came with. */
+async function isolatedTable(dir: string, seed: number, perKind: number): Promise<string[]> {
+  const kinds = ["none", ...ARTEFACT_KINDS];
+  for (const [k, kind] of kinds.entries()) {
+    await generateLots({
+      outDir: join(dir, "isolated", kind),
+      lots: 1,
+      wafers: perKind,
+      seed: seed + 1000 + k,
+      sizes: QUALITY_SIZES,
+      ...(kind === "none" ? {} : { artefacts: [kind as ArtefactKind] }),
+      ...(PATTERN_ARTEFACTS.includes(kind as ArtefactKind)
+        ? { surface: "patterned" as const }
+        : {}),
+    });
+  }
+  console.error(`evaluating ${kinds.length * perKind} wafers with one artefact each ...`);
+  const alone = await evaluateDirectory(join(dir, "isolated"));
+  return [
+    "",
+    `### One artefact per wafer (${perKind} wafers per artefact, seeds ${seed + 1000}-${seed + 1000 + kinds.length - 1}, never used while tuning; sizes ${QUALITY_SIZES.join(", ")}; pattern artefacts on patterned wafers)`,
+    "",
+    artefactTable(alone.metrics).split("\n\n")[0] ?? "",
+  ];
+}
+
+/** Only the one-artefact-per-wafer table, in its own section. */
+async function isolatedRun(args: { seed: number; isolate: number; write: boolean }): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-isolated-"));
+  try {
+    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --isolate ${args.isolate}`;
+    const text = [
+      "```",
+      command,
+      "```",
+      ...(await isolatedTable(dir, args.seed, args.isolate)),
+    ].join("\n");
+    console.log(text);
+    if (args.write)
+      console.error(`updated ${await writeSection(text, ISOLATED_START, ISOLATED_END)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

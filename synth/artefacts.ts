@@ -37,7 +37,10 @@ export const PATTERN_ARTEFACTS: readonly ArtefactKind[] = ["die_aspect", "dark_s
 export interface ArtefactDesign {
   kinds: ArtefactKind[];
   hotPixels?: number;
-  /** Gaussian sigma (px) that correlates the sensor noise; its sigma is kept. */
+  /**
+   * Correlation length (px) of the sensor noise: the distance at which its autocorrelation falls
+   * to 1/e. White noise blurred by a Gaussian of sigma L/2 has exactly that; its sigma is kept.
+   */
   noiseCorrelationPx?: number;
   /** Gaussian blur sigma in image px. */
   blurPx?: number;

@@ -106,7 +106,61 @@ export function e2eOptions(index: number): WaferOptions {
   return options;
 }
 
-/** Writes test/fixtures/lot-e2e and test/fixtures/eval under fixturesDir. */
+export const QUALITY_LOT_ID = "QUALITY-FIX-1";
+
+/**
+ * Camera artefacts the spec accepts (must be inspected) and images it does not (must come back
+ * unusable): small frames, so the lot stays a few MB with its incompressible noise images.
+ */
+const QUALITY_CONTENT: WaferOptions[] = [
+  {
+    surface: "bare",
+    artefacts: ["hot_pixels", "jpeg"],
+    clean: false,
+    defectClasses: ["particle", "scratch"],
+    defectCount: 2,
+  },
+  {
+    surface: "patterned",
+    artefacts: ["reticle", "dark_streets", "blur"],
+    clean: false,
+    defectClasses: ["void", "stain"],
+    defectCount: 2,
+  },
+  { surface: "bare", artefacts: ["frame_clip", "out_of_round", "frame_vignetting"], clean: true },
+  {
+    surface: "bare",
+    artefacts: ["correlated_noise", "soft_void_rim"],
+    clean: false,
+    defectClasses: ["void", "particle"],
+    defectCount: 2,
+  },
+  { size: 512, outOfSpec: "noise" },
+  { size: 512, outOfSpec: "checkerboard" },
+  { outOfSpec: "defocus", clean: false, defectClasses: ["particle", "void"], defectCount: 2 },
+  { outOfSpec: "overexposed" },
+  { outOfSpec: "underexposed" },
+  { outOfSpec: "noisy" },
+];
+
+export const QUALITY_WAFERS: readonly WaferOptions[] = QUALITY_CONTENT.map((options) => ({
+  size: 768,
+  bitDepth: 8 as const,
+  format: "png" as const,
+  diameterMm: 300 as const,
+  minContrastFactor: CLEAR,
+  compactPng: true,
+  ...options,
+}));
+
+export function qualityOptions(index: number): WaferOptions {
+  const options = QUALITY_WAFERS[index];
+  if (!options)
+    throw new RangeError(`the quality lot has ${QUALITY_WAFERS.length} wafers, not ${index + 1}`);
+  return options;
+}
+
+/** Writes test/fixtures/lot-e2e, test/fixtures/eval and test/fixtures/lot-quality under fixturesDir. */
 export async function makeFixtures(fixturesDir: string): Promise<string[]> {
   const e2eDir = join(fixturesDir, "lot-e2e");
   await buildLot(e2eDir, E2E_LOT_ID, FIXTURE_SEED, e2eOptions, E2E_WAFERS.length, {
@@ -124,5 +178,20 @@ export async function makeFixtures(fixturesDir: string): Promise<string[]> {
     recipe: "incoming",
     waferDiameterMm: 300,
   });
-  return [e2eDir, evalDir];
+  const qualityDir = join(fixturesDir, "lot-quality");
+  await buildLot(
+    qualityDir,
+    QUALITY_LOT_ID,
+    FIXTURE_SEED + 2,
+    qualityOptions,
+    QUALITY_WAFERS.length,
+    {
+      lotId: QUALITY_LOT_ID,
+      product: "ENG-MIX-01",
+      equipment: "EDGE-CAM-3",
+      recipe: "incoming",
+      waferDiameterMm: 300,
+    },
+  );
+  return [e2eDir, evalDir, qualityDir];
 }

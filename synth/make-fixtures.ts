@@ -6,6 +6,6 @@ import { makeFixtures } from "./fixtures.ts";
 
 const fixturesDir = process.argv[2] ?? fileURLToPath(new URL("../test/fixtures/", import.meta.url));
 // Stale wafers from an older layout would otherwise linger beside the new truth.json.
-for (const lot of ["lot-e2e", "eval"])
+for (const lot of ["lot-e2e", "eval", "lot-quality"])
   await rm(join(fixturesDir, lot), { recursive: true, force: true });
 for (const dir of await makeFixtures(fixturesDir)) console.log(dir);

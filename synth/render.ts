@@ -543,8 +543,9 @@ function quantise(
       state ^= state << 5;
       white[k] = table[(state >>> shift) & 0xffff] ?? 0;
     }
-    const gain = 1 / gaussianNoiseGain(correlation);
-    const noise = gaussianBlur(white, design.width, design.height, correlation);
+    const kernelSigma = correlation / 2;
+    const gain = 1 / gaussianNoiseGain(kernelSigma);
+    const noise = gaussianBlur(white, design.width, design.height, kernelSigma);
     for (let k = 0; k < level.length; k++) {
       const value = (level[k] ?? 0) * fullScale + (noise[k] ?? 0) * gain + 0.5;
       pixels[k] = value <= 0 ? 0 : Math.min(value, fullScale);

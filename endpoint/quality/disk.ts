@@ -1,5 +1,6 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+import { quantileInPlace } from "../detector/raster.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
 const OVERVIEW_SIDE = 512;
@@ -91,6 +92,11 @@ export function otsu(data: Float32Array): { threshold: number; low: number; high
       bestBin = b;
     }
   }
+  if (best < 0) {
+    // One level everywhere: there are not two classes to tell apart.
+    const mean = (sumAll / Math.max(1, total) + 0.5) / bins;
+    return { threshold: mean, low: mean, high: mean };
+  }
   let wl = 0;
   let sl = 0;
   for (let b = 0; b <= bestBin; b++) {
@@ -158,17 +164,17 @@ export function fitDisk(overview: Overview): DiskFit {
   const { width, height, data, factor } = overview;
   const split = otsu(data);
   // The wafer is the class at the frame centre (the spec keeps its centre within 3% of it).
-  const central: number[] = [];
   const cx0 = (width - 1) / 2;
   const cy0 = (height - 1) / 2;
   const half = Math.max(1, Math.round(Math.min(width, height) * 0.1));
+  const central = new Float32Array((2 * half + 1) * (2 * half + 1));
+  let n = 0;
   for (let y = Math.round(cy0 - half); y <= Math.round(cy0 + half); y++) {
     for (let x = Math.round(cx0 - half); x <= Math.round(cx0 + half); x++) {
-      central.push(data[y * width + x] as number);
+      central[n++] = data[y * width + x] as number;
     }
   }
-  central.sort((a, b) => a - b);
-  const centreLevel = central[Math.floor(central.length / 2)] ?? 0;
+  const centreLevel = quantileInPlace(central, n, 0.5);
   const waferBright = centreLevel >= split.threshold;
   const contrast = split.high - split.low;
   const isWafer = (v: number) => (waferBright ? v >= split.threshold : v < split.threshold);
@@ -192,21 +198,21 @@ export function fitDisk(overview: Overview): DiskFit {
     if (isWafer(sample(reach))) continue;
     let run = 0;
     let found = -1;
-    for (let t = reach; t >= 0; t -= 0.5) {
+    for (let t = reach; t >= 0; t -= 1) {
       if (isWafer(sample(t))) {
         run++;
-        if (run >= RIM_RUN * 2) {
-          found = t + (RIM_RUN * 2 - 1) * 0.5;
+        if (run >= RIM_RUN) {
+          found = t + RIM_RUN - 1;
           break;
         }
       } else run = 0;
     }
     if (found < 0) continue;
     // Sub-pixel: where the level crosses the threshold between the last chuck and first wafer sample.
-    const outer = sample(found + 0.5);
+    const outer = sample(found + 1);
     const inner = sample(found);
     const frac = inner !== outer ? (inner - split.threshold) / (inner - outer) : 0.5;
-    const t = found + 0.5 * Math.min(1, Math.max(0, frac));
+    const t = found + Math.min(1, Math.max(0, frac));
     // Overview pixel centres sit at factor*(i + 0.5) - 0.5 in full-resolution pixels.
     rim.push({
       angle,
@@ -241,9 +247,13 @@ export function fitDisk(overview: Overview): DiskFit {
     const ocy = (circle.cy + 0.5) / factor - 0.5;
     let inside = 0;
     let total = 0;
-    for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y++) {
+    for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
       const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
-      for (let x = Math.max(0, Math.ceil(ocx - half)); x <= Math.min(width - 1, ocx + half); x++) {
+      for (
+        let x = Math.max(0, Math.ceil(ocx - half));
+        x <= Math.min(width - 1, ocx + half);
+        x += 2
+      ) {
         total++;
         if (isWafer(data[y * width + x] as number)) inside++;
       }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import type { DetectionResult, WaferModel } from "../../endpoint/models/model.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
-import { InvocationResponseSchema } from "../../schemas/detection.ts";
+import { InvocationResponseSchema, UnusableResponseSchema } from "../../schemas/detection.ts";
 import { generateWafer } from "../../synth/generate.ts";
 
 const ENDPOINT_NAME = "waferflow-test";
@@ -155,15 +155,13 @@ describe("endpoint server", () => {
     assert.match(body.error.message, /wafer_diameter_mm/);
   });
 
-  it("answers 422 when the image holds no wafer", async () => {
+  it("answers 200 `unusable` with the measured reasons when the image holds no wafer", async () => {
     const response = await invoke(await plainImage(1024, 1024, "tiff"), {
       "content-type": "image/tiff",
     });
-    assert.equal(response.status, 422);
-    assert.equal(
-      ((await response.json()) as { error: { name: string } }).error.name,
-      "WaferNotFoundError",
-    );
+    assert.equal(response.status, 200);
+    const body = UnusableResponseSchema.parse(await response.json());
+    assert.ok(body.quality.reasons.some((r) => r.measure === "chuckContrast"));
   });
 
   it("answers 413 for a body over 6 MB and closes that connection", async () => {
@@ -216,14 +214,14 @@ describe("endpoint server", () => {
       client.send(
         new InvokeEndpointCommand({
           EndpointName: ENDPOINT_NAME,
-          ContentType: "image/tiff",
-          Body: await plainImage(1024, 1024, "tiff"),
+          ContentType: "image/png",
+          Body: await plainImage(256, 256, "png"),
         }),
       ),
       (error: unknown) =>
         error instanceof ModelError &&
-        error.OriginalStatusCode === 422 &&
-        /WaferNotFoundError/.test(error.OriginalMessage ?? ""),
+        error.OriginalStatusCode === 400 &&
+        /ImageSizeError/.test(error.OriginalMessage ?? ""),
     );
     await assert.rejects(
       client.send(
@@ -346,7 +344,8 @@ describe("endpoint server under load", () => {
         return stubResult(image);
       },
     };
-    const server = await startEndpointServer({ port: 0, model, log: () => {} });
+    // Plain frames reach the stub model: this tests the queue, not the quality gate.
+    const server = await startEndpointServer({ port: 0, model, log: () => {}, qualityGate: false });
     try {
       const png = await plainImage(512, 512, "png");
       const statuses = await Promise.all(
@@ -390,6 +389,7 @@ describe("endpoint server under load", () => {
       model,
       maxQueuedRequests: 1,
       log: () => {},
+      qualityGate: false,
     });
     try {
       const png = await plainImage(512, 512, "png");

@@ -1,0 +1,158 @@
+// The image-quality gate on small synthetic rasters: each measure, its limit, and hot-pixel removal.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { assessQuality, gatedDetect, thresholds } from "../../endpoint/quality/index.ts";
+import type { GrayImage } from "../../lib/gray-image.ts";
+import { gaussianBlur } from "../../synth/artefacts.ts";
+import { Random } from "../../synth/random.ts";
+
+const SIDE = 512;
+
+interface DiskOptions {
+  noise?: number;
+  waferLevel?: number;
+  chuckLevel?: number;
+  blurPx?: number;
+  seed?: number;
+}
+
+/** A 512 px frame with an anti-aliased disk (88% of the frame), Gaussian noise, 8 bit. */
+function diskImage(options: DiskOptions = {}): GrayImage {
+  const { noise = 0.008, waferLevel = 0.5, chuckLevel = 0.12, blurPx = 0, seed = 1 } = options;
+  const cx = 255.5 + 4;
+  const cy = 255.5 - 3;
+  const r = SIDE * 0.44;
+  let level: Float32Array = new Float32Array(SIDE * SIDE);
+  for (let v = 0; v < SIDE; v++) {
+    for (let u = 0; u < SIDE; u++) {
+      const c = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
+      level[v * SIDE + u] = waferLevel * c + chuckLevel * (1 - c);
+    }
+  }
+  if (blurPx > 0) level = gaussianBlur(level, SIDE, SIDE, blurPx);
+  const random = new Random(seed);
+  const data = new Uint8Array(SIDE * SIDE);
+  for (let k = 0; k < data.length; k++) {
+    const value = ((level[k] as number) + noise * random.normal()) * 255 + 0.5;
+    data[k] = Math.max(0, Math.min(255, value));
+  }
+  return { width: SIDE, height: SIDE, bitDepth: 8, data };
+}
+
+const measures = (image: GrayImage) => assessQuality(image).quality.reasons.map((r) => r.measure);
+
+describe("quality gate", () => {
+  it("passes an in-spec wafer and measures its noise, focus and disk", () => {
+    const { usable, quality } = assessQuality(diskImage({ noise: 0.01 }));
+    assert.ok(usable, JSON.stringify(quality.reasons));
+    assert.ok(Math.abs(quality.noiseSigma - 0.01) < 0.002, `noise ${quality.noiseSigma}`);
+    assert.ok(
+      quality.blurSigmaPx2048 !== null && quality.blurSigmaPx2048 < 2.5,
+      `blur ${quality.blurSigmaPx2048}`,
+    );
+    assert.ok(Math.abs((quality.diameterFraction ?? 0) - 0.88) < 0.01);
+    assert.ok((quality.rimResidual ?? 1) < 0.005);
+    assert.equal(quality.saturatedFraction, 0);
+    assert.equal(quality.hotPixelsRemoved, 0);
+  });
+
+  it("refuses noise far above the spec's 1.5% sigma", () => {
+    assert.ok(measures(diskImage({ noise: 0.06 })).includes("noiseSigma"));
+  });
+
+  it("refuses a defocused wafer and keeps 1 px of blur (at 2048) in spec", () => {
+    // 512 px frame: 1 px at 2048 px is 0.25 px here, 20 px is 5 px.
+    assert.deepEqual(measures(diskImage({ blurPx: 0.25 })), []);
+    const blurred = assessQuality(diskImage({ blurPx: 5 }));
+    assert.ok(blurred.quality.reasons.some((r) => r.measure === "blurSigmaPx2048"));
+    const blur = blurred.quality.blurSigmaPx2048 ?? 0;
+    assert.ok(blur > 15 && blur < 25, `20 px blur measured as ${blur}`);
+  });
+
+  it("refuses an over-exposed wafer (saturated) and an under-exposed one (black)", () => {
+    const bright = assessQuality(diskImage({ waferLevel: 1.2, chuckLevel: 0.2 }));
+    assert.ok(bright.quality.saturatedFraction > 0.9);
+    assert.ok(bright.quality.reasons.some((r) => r.measure === "saturatedFraction"));
+    const dark = assessQuality(diskImage({ waferLevel: 0, chuckLevel: 0.4, noise: 0.004 }));
+    assert.ok(dark.quality.reasons.some((r) => r.measure === "blackFraction"));
+  });
+
+  it("refuses a frame without a wafer: pure noise, a uniform grey, a checkerboard", () => {
+    const random = new Random(7);
+    const noise = new Uint8Array(SIDE * SIDE).map(() =>
+      Math.max(0, Math.min(255, 128 + 40 * random.normal())),
+    );
+    assert.equal(
+      assessQuality({ width: SIDE, height: SIDE, bitDepth: 8, data: noise }).usable,
+      false,
+    );
+    const grey = new Uint8Array(SIDE * SIDE).fill(120);
+    assert.ok(
+      measures({ width: SIDE, height: SIDE, bitDepth: 8, data: grey }).includes("chuckContrast"),
+    );
+    const board = new Uint8Array(SIDE * SIDE);
+    for (let v = 0; v < SIDE; v++)
+      for (let u = 0; u < SIDE; u++)
+        board[v * SIDE + u] = (Math.floor(u / 40) + Math.floor(v / 40)) % 2 ? 200 : 50;
+    assert.equal(
+      assessQuality({ width: SIDE, height: SIDE, bitDepth: 8, data: board }).usable,
+      false,
+    );
+  });
+
+  it("removes and counts isolated hot and dead pixels, and leaves a 3 px particle alone", () => {
+    const image = diskImage({ noise: 0.008 });
+    const faults = [
+      [200, 200, 255],
+      [300, 220, 250],
+      [180, 320, 0],
+      [260, 140, 3],
+      [330, 330, 255],
+    ] as const;
+    for (const [u, v, value] of faults) image.data[v * SIDE + u] = value;
+    // A 3 px particle as area coverage draws it: centre 1, edge neighbours ~0.65, corners ~0.4.
+    for (let dv = -1; dv <= 1; dv++) {
+      for (let du = -1; du <= 1; du++) {
+        const share = du === 0 && dv === 0 ? 1 : du === 0 || dv === 0 ? 0.65 : 0.4;
+        image.data[(240 + dv) * SIDE + 280 + du] = Math.round(128 + 100 * share);
+      }
+    }
+    const before = Uint8Array.from(image.data);
+    const assessment = assessQuality(image);
+    assert.ok(assessment.usable);
+    assert.equal(assessment.quality.hotPixelsRemoved, faults.length);
+    for (const [u, v] of faults) {
+      const value = assessment.image.data[v * SIDE + u] as number;
+      assert.ok(Math.abs(value - 128) < 12, `fault at ${u},${v} replaced by ${value}`);
+    }
+    assert.equal(assessment.image.data[240 * SIDE + 280], 228, "the particle keeps its peak");
+    assert.deepEqual(Uint8Array.from(image.data), before, "the caller's image is not modified");
+  });
+
+  it("names every limit with a unit and a reason the spec gives", () => {
+    const { reasons } = assessQuality(diskImage({ noise: 0.06, blurPx: 5 })).quality;
+    for (const reason of reasons) {
+      assert.ok(reason.unit.length > 0 && reason.message.length > 0);
+      assert.equal(typeof reason.limit, "number");
+    }
+    assert.equal(thresholds.MAX_SATURATED_FRACTION, 0.05);
+    assert.equal(thresholds.MAX_BLACK_FRACTION, 0.05);
+  });
+
+  it("never calls the detector for an unusable image, and hands it the cleaned image otherwise", async () => {
+    const unusable = await gatedDetect(diskImage({ noise: 0.08 }), {}, () => {
+      throw new Error("the detector must not run");
+    });
+    assert.equal(unusable.status, "unusable");
+    assert.deepEqual(unusable.defects, []);
+    const image = diskImage();
+    image.data[200 * SIDE + 200] = 255;
+    let seen: GrayImage | undefined;
+    const inspected = await gatedDetect(image, {}, (clean) => {
+      seen = clean;
+      throw new Error("stop");
+    }).catch((error: Error) => error.message);
+    assert.equal(inspected, "stop");
+    assert.ok(seen && (seen.data[200 * SIDE + 200] as number) < 160);
+  });
+});
