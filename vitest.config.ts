@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.
     pool: "forks",
+    // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.
+    silent: "passed-only",
     coverage: {
       provider: "v8",
       include: ["functions/**", "edge-agent/**", "schemas/**", "lib/**", "endpoint/**", "local/**"],

@@ -24,7 +24,13 @@ import { readKlarf } from "../helpers/klarf-reader.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const FIXTURE = join(ROOT, "test/fixtures/lot-e2e");
-const DOCS = join(ROOT, "docs");
+/**
+ * Where the screenshots, overlay and e-mail go: a temp dir, so a test run never rewrites tracked
+ * files. Refresh the README's pictures with `WAFERFLOW_DOCS_OUT=docs npx vitest run test/e2e/console.test.ts`.
+ */
+const DOCS = process.env.WAFERFLOW_DOCS_OUT
+  ? resolve(ROOT, process.env.WAFERFLOW_DOCS_OUT)
+  : mkdtempSync(join(tmpdir(), "waferflow-console-docs-"));
 const CHROMIUM = "/usr/bin/chromium";
 const truth = TruthSchema.parse(JSON.parse(readFileSync(join(FIXTURE, "truth.json"), "utf8")));
 /** A patterned wafer with defects in dies: the one whose overlay and map are checked. */
