@@ -2,11 +2,9 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { lotKeys } from "../../lib/keys.ts";
-import type { InvocationResponse } from "../../schemas/detection.ts";
 import type { Report } from "../../schemas/report.ts";
 import { ArtifactError, dependencyFailure } from "../errors.ts";
 import { writeKlarf } from "./klarf.ts";
-import { renderOverlay } from "./overlay.ts";
 import { renderWaferMap } from "./wafer-map.ts";
 
 export const CONTENT_TYPES = {
@@ -29,27 +27,6 @@ export async function putObject(
   } catch (error) {
     throw dependencyFailure(`writing s3://${bucket}/${key}`, error);
   }
-}
-
-/** Draws the wafer's overlay from the image the endpoint measured, stores it, returns its key. */
-export async function writeOverlay(
-  deps: { s3: S3Client; bucket: string },
-  lotId: string,
-  fileName: string,
-  image: Uint8Array,
-  response: Pick<InvocationResponse, "wafer" | "defects">,
-): Promise<string> {
-  let webp: Buffer;
-  try {
-    ({ webp } = await renderOverlay({ image, wafer: response.wafer, defects: response.defects }));
-  } catch (cause) {
-    throw new ArtifactError(`cannot draw the overlay of ${fileName}: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-  const key = lotKeys.overlay(lotId, fileName);
-  await putObject(deps.s3, deps.bucket, key, webp, CONTENT_TYPES.webp);
-  return key;
 }
 
 /** The lot's KLARF and wafer map, stored next to its report; the report names them. */

@@ -15,7 +15,7 @@ import {
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
-import { writeOverlay } from "../artifacts/store.ts";
+import { writeOverlay } from "../artifacts/overlay-store.ts";
 import {
   dependencyFailure,
   ImageChecksumError,
