@@ -23,7 +23,10 @@ Usage:
   waferflow fixtures --out <dir> --lots <n> --wafers <m> --seed <s> [--size <px>|--sizes a,b]
                     [--bit-depth 8|16] [--format png|tiff] [--surface bare|patterned]
                     [--clean-fraction f] [--colour] [--no-lot-json]
-      Write seeded synthetic lots that follow docs/wafer-images.md, with truth.json.
+                    [--artefacts all|<kind,...>] [--artefact-mix p]
+                    [--out-of-spec <kind>] [--out-of-spec-fraction f]
+      Write seeded synthetic lots that follow docs/wafer-images.md, with truth.json; camera
+      artefacts and out-of-spec images on request.
   waferflow evaluate <dir> [--json] [--model <spec>] [--min-recall x] [--min-precision x]
                     [--min-class-accuracy x] [--min-wafer-accuracy x]
       Score a model on a labelled set (images + truth.json).

@@ -80,22 +80,10 @@ function readStackOutputs(path: string): Record<string, string> {
 }
 
 /**
- * Every file of events/, by name, as JSON text. `bucket` defaults to the local stack's lot bucket;
- * `stackOutputs` (OutputKey to OutputValue of a deployed stack) fills env.json's placeholders.
+ * The fixture lot's manifest as the events name it: its exact text (what StartLot accepts byte
+ * for byte) and SHA-256. A stack seeded with this text (images + manifest.json) replays every event.
  */
-export async function makeEvents(
-  options: { bucket?: string; stackOutputs?: Record<string, string> } = {},
-): Promise<Map<string, string>> {
-  const template = loadTemplate(TEMPLATE_PATH);
-  const model = buildLocalModel(template, TEMPLATE_PATH);
-  const bucket = options.bucket ?? model.buckets.find((b) => b.logicalId === "LotBucket")?.name;
-  const stateMachine = model.stateMachines.find((sm) => sm.logicalId === "LotStateMachine");
-  if (!bucket || !stateMachine) throw new Error("template.yaml lacks LotBucket or LotStateMachine");
-  // The template names the bucket waferflow-lots-<account>-<region>: the event's account and region follow it.
-  const named = /-(\d{12})-([a-z]{2}(?:-[a-z]+)+-\d)$/.exec(bucket);
-  const account = named?.[1] ?? LOCAL_ACCOUNT;
-  const region = named?.[2] ?? LOCAL_REGION;
-
+export function fixtureManifest() {
   const lotFile = LotFileSchema.parse(JSON.parse(readFileSync(join(LOT_DIR, "lot.json"), "utf8")));
   const truth = TruthSchema.parse(JSON.parse(readFileSync(join(LOT_DIR, "truth.json"), "utf8")));
   const lotId = lotFile.lotId ?? truth.lotId;
@@ -121,10 +109,30 @@ export async function makeEvents(
     metadata,
     images,
   });
-  /** The checksum of the manifest as the agent writes it (2-space JSON), which RecordLot returns. */
-  const manifestSha256 = createHash("sha256")
-    .update(JSON.stringify(manifest, null, 2))
-    .digest("hex");
+  /** The manifest as the agent writes it (2-space JSON); RecordLot returns its checksum. */
+  const manifestText = JSON.stringify(manifest, null, 2);
+  const manifestSha256 = createHash("sha256").update(manifestText).digest("hex");
+  return { lotId, metadata, truth, images, manifest, manifestText, manifestSha256 };
+}
+
+/**
+ * Every file of events/, by name, as JSON text. `bucket` defaults to the local stack's lot bucket;
+ * `stackOutputs` (OutputKey to OutputValue of a deployed stack) fills env.json's placeholders.
+ */
+export async function makeEvents(
+  options: { bucket?: string; stackOutputs?: Record<string, string> } = {},
+): Promise<Map<string, string>> {
+  const template = loadTemplate(TEMPLATE_PATH);
+  const model = buildLocalModel(template, TEMPLATE_PATH);
+  const bucket = options.bucket ?? model.buckets.find((b) => b.logicalId === "LotBucket")?.name;
+  const stateMachine = model.stateMachines.find((sm) => sm.logicalId === "LotStateMachine");
+  if (!bucket || !stateMachine) throw new Error("template.yaml lacks LotBucket or LotStateMachine");
+  // The template names the bucket waferflow-lots-<account>-<region>: the event's account and region follow it.
+  const named = /-(\d{12})-([a-z]{2}(?:-[a-z]+)+-\d)$/.exec(bucket);
+  const account = named?.[1] ?? LOCAL_ACCOUNT;
+  const region = named?.[2] ?? LOCAL_REGION;
+
+  const { lotId, metadata, truth, images, manifest, manifestSha256 } = fixtureManifest();
   const [first] = manifest.images;
   if (!first) throw new Error("the fixture lot has no images");
   // What PreprocessImage reads of the first image (its header), so DetectDefects gets the real sizes.

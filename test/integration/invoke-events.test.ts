@@ -5,10 +5,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPO_ROOT } from "../../infra/template.ts";
+import { lotKeys } from "../../lib/keys.ts";
 import { ENDPOINTS_FILE, type EndpointsFile } from "../../local/endpoints-file.ts";
-import { EVENTS_DIR } from "../../scripts/make-events.ts";
+import { LOCAL_CREDENTIALS } from "../../local/stack.ts";
+import { EVENTS_DIR, fixtureManifest } from "../../scripts/make-events.ts";
 
 const runFile = promisify(execFile);
 const NODE = resolve(REPO_ROOT, "node_modules/.bin/node");
@@ -65,10 +68,22 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "waferflow-invoke-"));
     const dataDir = join(dir, "data");
-    // The stack runs the built functions too, so the agent's upload goes through what ships.
+    // The stack runs the built functions too, so seeding the lot goes through what ships.
     local = spawn(
       NODE,
-      [CLI, "local", "--data-dir", dataDir, "--inbox", join(dir, "inbox"), "--quiet-ms", "600000"],
+      [
+        CLI,
+        "local",
+        "--data-dir",
+        dataDir,
+        "--inbox",
+        join(dir, "inbox"),
+        "--quiet-ms",
+        "600000",
+        "--console-port",
+        "0",
+        "--json",
+      ],
       { cwd: REPO_ROOT, env: { ...process.env, WAFERFLOW_FUNCTIONS: "built" } },
     );
     local.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -85,15 +100,37 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
         : undefined;
     });
 
-    // Seed the bucket with the fixture lot exactly as a site would: the edge agent, through S3.
-    const agentEnv = {
-      PATH: process.env.PATH,
-      ...endpoints.Parameters,
-      WAFERFLOW_BUCKET: endpoints.names.bucket ?? "",
-      WAFERFLOW_STATE_DIR: join(dir, "agent"),
-    };
-    const upload = await waferflow(["agent", "upload", LOT], agentEnv);
-    assert.equal(upload.code, 0, `agent upload: ${upload.stderr}`);
+    // Seed the bucket with the fixture lot as the events name it: its images and the very manifest
+    // text the events' checksums are of (an agent upload would stamp its own createdAt and host).
+    const { manifest, manifestText } = fixtureManifest();
+    const s3 = new S3Client({
+      endpoint: endpoints.endpoints.s3,
+      region: "us-east-1",
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const bucket = endpoints.names.bucket ?? "";
+    for (const image of manifest.images) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: image.key,
+          Body: readFileSync(join(LOT, image.fileName)),
+          ContentType: image.contentType,
+        }),
+      );
+    }
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: lotKeys.manifest(manifest.lotId),
+        Body: manifestText,
+        ContentType: "application/json",
+      }),
+    );
+    s3.destroy();
     // The upload triggers the pipeline; its report means every object the events name exists.
     await until("the fixture lot's report", 240_000, () => {
       if (local.exitCode !== null) throw new Error(`waferflow local exited: ${stderr}`);
@@ -119,20 +156,20 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
 
   it("replays every event successfully through the built functions", async () => {
     const dataDir = endpoints.dataDir;
-    // Independent of each other (every object they name exists): run side by side to keep CI short.
-    const runs = await Promise.all(
-      Object.entries(EVENT_FUNCTIONS).map(async ([file, logicalId]) => {
-        const run = await waferflow([
-          "invoke",
-          logicalId,
-          "-e",
-          join(EVENTS_DIR, file),
-          "--data-dir",
-          dataDir,
-        ]);
-        return { file, logicalId, run };
-      }),
-    );
+    // One after the other, in the workflow's order: RecordLot sets the lot PROCESSING again, so
+    // PublishReport must come after it, and FailLot last, on a lot that has its final report.
+    const runs: Array<{ file: string; logicalId: string; run: Run }> = [];
+    for (const [file, logicalId] of Object.entries(EVENT_FUNCTIONS)) {
+      const run = await waferflow([
+        "invoke",
+        logicalId,
+        "-e",
+        join(EVENTS_DIR, file),
+        "--data-dir",
+        dataDir,
+      ]);
+      runs.push({ file, logicalId, run });
+    }
     const results: Record<string, unknown> = {};
     for (const { file, logicalId, run } of runs) {
       assert.equal(run.code, 0, `${logicalId} with events/${file}: ${run.stderr}`);
@@ -144,9 +181,10 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
       outcome: "already_started",
       lotId: "E2E-FIX-1",
     });
-    assert.deepEqual(results["record-lot.json"], { lotId: "E2E-FIX-1", images: 6 });
+    assert.equal((results["record-lot.json"] as { imageCount: number }).imageCount, 6);
     assert.equal((results["publish-report.json"] as { status: string }).status, "defects_found");
-    assert.equal((results["fail-lot.json"] as { status: string }).status, "failed");
+    // The lot already has its final report: ending it again says nothing twice.
+    assert.equal((results["fail-lot.json"] as { status: string }).status, "already_final");
   });
 
   it("exits 1 with the function's errorType on stderr when the function fails", async () => {
@@ -189,15 +227,16 @@ describe("waferflow invoke without a running stack", () => {
     try {
       const run = await waferflow([
         "invoke",
-        "RecordLotFunction",
+        "FailLotFunction",
         "-e",
-        join(EVENTS_DIR, "record-lot.json"),
+        join(EVENTS_DIR, "fail-lot.json"),
         "--data-dir",
         join(dir, "nobody-runs-here"),
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /no running stack holds .*starting one on a temporary dir/);
-      assert.deepEqual(JSON.parse(run.stdout), { lotId: "E2E-FIX-1", images: 6 });
+      // An empty stack: no manifest to name the images, yet the lot is ended and said so.
+      assert.equal((JSON.parse(run.stdout) as { status: string }).status, "failed");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
