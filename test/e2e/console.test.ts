@@ -1,6 +1,6 @@
 // The operator's view end to end: `waferflow local`, a fixture lot dropped into its inbox, the console in Debian's chromium.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -22,6 +23,7 @@ import { ReportSchema } from "../../schemas/report.ts";
 import { TruthSchema, type TruthWafer } from "../../schemas/truth.ts";
 import { readKlarf } from "../helpers/klarf-reader.ts";
 
+const runFile = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
 const FIXTURE = join(ROOT, "test/fixtures/lot-e2e");
 /**
@@ -323,5 +325,33 @@ describe("the operator console on a running local stack", () => {
     assert.equal(last.attributes.severity, "major");
     assert.match(last.email, new RegExp(`Console:\\s+${url}/lots/${truth.lotId}`));
     writeFileSync(join(DOCS, "alert-email.txt"), `Subject: ${last.subject}\n\n${last.email}\n`);
+  });
+
+  it("prints the stored report with `waferflow report` as JSON, KLARF and CSV", async () => {
+    const report = async (format: string) =>
+      (
+        await runFile(
+          process.execPath,
+          ["bin/waferflow.js", "report", truth.lotId, "--format", format, "--data-dir", dataDir],
+          { cwd: ROOT },
+        )
+      ).stdout;
+    const json = ReportSchema.parse(JSON.parse(await report("json")));
+    assert.equal(json.lotId, truth.lotId);
+    const klarf = readKlarf(await report("klarf"));
+    assert.equal(
+      klarf.wafers.reduce((sum, wafer) => sum + wafer.defects.length, 0),
+      json.counts.defects,
+    );
+    const csv = (await report("csv")).trim().split("\n");
+    const waferRows = json.images.reduce((n, image) => n + Math.max(1, image.defects.length), 0);
+    assert.equal(csv.length, 1 + waferRows, "a header, a row per defect, a row per clean wafer");
+    const bad = await runFile(
+      process.execPath,
+      ["bin/waferflow.js", "report", truth.lotId, "--format", "pdf", "--data-dir", dataDir],
+      { cwd: ROOT },
+    ).catch((error: { code: number; stderr: string }) => error);
+    assert.equal((bad as { code: number }).code, 2);
+    assert.match((bad as { stderr: string }).stderr, /--format must be one of json, klarf, csv/);
   });
 });
