@@ -8,9 +8,9 @@ export interface DiskRegion {
 }
 
 /** MAD to sigma for a normal distribution. */
-const MAD_TO_SIGMA = 1.4826;
+export const MAD_TO_SIGMA = 1.4826;
 /** Var(p - mean of 4 neighbours) = (1 + 4/16) sigma^2 for white noise. */
-const LAPLACIAN_GAIN = Math.sqrt(1.25);
+export const LAPLACIAN_GAIN = Math.sqrt(1.25);
 
 /**
  * Noise sigma (in the raster's units) from the MAD of a 5-point Laplacian over the disk.

@@ -1,6 +1,7 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { quantileInPlace } from "../detector/raster.ts";
+import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
+import { quantileInPlace, sampleBilinear } from "../detector/raster.ts";
 import {
   HOT_PIXEL_ISOLATION,
   HOT_PIXEL_MIN_STEP,
@@ -8,16 +9,8 @@ import {
   NOISE_FLOOR,
 } from "./thresholds.ts";
 
-export interface Disk {
-  cx: number;
-  cy: number;
-  r: number;
-}
-
-/** MAD to sigma for a normal distribution. */
-const MAD_TO_SIGMA = 1.4826;
-/** Var(p - mean of its 4 neighbours) = 1.25 sigma^2 for white noise. */
-const LAPLACIAN_GAIN = Math.sqrt(1.25);
+/** The disk the gate measures on: the same shape the detector's noise estimate takes. */
+export type Disk = DiskRegion;
 /** 10-90% width of a Gaussian-blurred step is 2.563 sigma. */
 const EDGE_WIDTH_PER_SIGMA = 2.563;
 
@@ -98,22 +91,6 @@ export function measureClipping(
   return n === 0 ? { saturated: 0, black: 0 } : { saturated: saturated / n, black: black / n };
 }
 
-function bilinear(image: GrayImage, x: number, y: number): number {
-  const { width, height, data } = image;
-  const cx = Math.min(Math.max(x, 0), width - 1.001);
-  const cy = Math.min(Math.max(y, 0), height - 1.001);
-  const x0 = Math.floor(cx);
-  const y0 = Math.floor(cy);
-  const fx = cx - x0;
-  const fy = cy - y0;
-  const i = y0 * width + x0;
-  const a = data[i] as number;
-  const b = data[i + 1] as number;
-  const c = data[i + width] as number;
-  const d = data[i + width + 1] as number;
-  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
-}
-
 /**
  * Blur as the Gaussian sigma (full-resolution px) of the wafer rim, the one sharp edge every
  * wafer has: profiles across the rim along many rays are aligned on their own mid-level
@@ -146,7 +123,9 @@ export function measureRimBlur(
     if (outX < 0 || outY < 0 || outX > image.width - 1 || outY > image.height - 1) continue;
     for (let s = 0; s < samples; s++) {
       const t = r0 - halfWindow + s * step;
-      profile[s] = bilinear(image, disk.cx + dx * t, disk.cy + dy * t) / full;
+      profile[s] =
+        sampleBilinear(image.data, image.width, image.height, disk.cx + dx * t, disk.cy + dy * t) /
+        full;
     }
     const quarter = Math.floor(samples / 4);
     const inside = quantileInPlace(profile.slice(0, quarter), quarter, 0.5);
