@@ -16,6 +16,7 @@ import {
 import { createDocumentClient, createS3Client, createSfnClient } from "../lib/aws.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
+import { isProcessAlive } from "../lib/process.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 
 /** What `waferflow local` writes into its data dir so other commands can reach the running stack. */
@@ -43,20 +44,11 @@ interface Clients {
   close(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function readStackFile(dataDir: string): StackFile | undefined {
   const path = join(dataDir, STACK_FILE);
   if (!existsSync(path)) return undefined;
   const file = JSON.parse(readFileSync(path, "utf8")) as StackFile;
-  return alive(file.pid) ? file : undefined;
+  return isProcessAlive(file.pid) ? file : undefined;
 }
 
 /**

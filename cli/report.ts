@@ -7,6 +7,7 @@ import { writeKlarf } from "../functions/artifacts/klarf.ts";
 import { createDocumentClient, createS3Client } from "../lib/aws.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
+import { isProcessAlive } from "../lib/process.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 import { type Report, ReportSchema } from "../schemas/report.ts";
@@ -87,8 +88,7 @@ function runningConsole(dataDir: string): string | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const { url, pid } = JSON.parse(readFileSync(path, "utf8")) as { url: string; pid: number };
-    process.kill(pid, 0);
-    return url;
+    return isProcessAlive(pid) ? url : undefined;
   } catch {
     return undefined;
   }

@@ -1,9 +1,11 @@
 // The per-lot journal in the agent's state directory: lot id, finished objects and multipart progress.
+
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { lotKeys, safeSegment } from "../lib/keys.ts";
+import { isProcessAlive } from "../lib/process.ts";
 import {
   type AgentJournal,
   AgentJournalSchema,
@@ -87,16 +89,6 @@ interface LockOwner {
   since: string;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else, which still means it is alive.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Takes the lot's lock next to its journal, so two agents (a watcher and a manual upload)
  * never interleave their journal writes. A lock left by a dead process on this host is taken
@@ -133,7 +125,7 @@ export async function acquireLotLock(journalFile: string): Promise<() => Promise
     const stale =
       owner.host === me.host &&
       typeof owner.pid === "number" &&
-      (owner.pid === process.pid ? !locksHeldHere.has(lockPath) : !processAlive(owner.pid));
+      (owner.pid === process.pid ? !locksHeldHere.has(lockPath) : !isProcessAlive(owner.pid));
     if (!stale) {
       throw new LotBusyError(
         `the lot is being uploaded by process ${owner.pid ?? "?"} on ${owner.host ?? "?"} since ${owner.since ?? "?"} ` +

@@ -1,19 +1,11 @@
 // One stack per data dir: a second one would corrupt the LevelDB tables and interleave execution files.
+
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { isProcessAlive } from "../lib/process.ts";
 import { LocalStackError } from "./errors.ts";
 
 const LOCK_FILE = "stack.lock";
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else, which still means the dir is taken.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Takes the data dir for this process; a lock left by a process that died is taken over. */
 export function lockDataDir(dataDir: string): () => void {
@@ -29,7 +21,7 @@ export function lockDataDir(dataDir: string): () => void {
         throw new LocalStackError(`cannot lock the data dir ${dataDir}`, { cause: error });
       }
       const owner = Number.parseInt(readFileSync(path, "utf8"), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+      if (Number.isInteger(owner) && owner !== process.pid && isProcessAlive(owner)) {
         throw new LocalStackError(
           `data dir ${dataDir} is in use by another local stack (process ${owner}); stop it or use another --data-dir`,
         );

@@ -1,7 +1,9 @@
 // <dataDir>/endpoints.json: how other processes (waferflow invoke, scripts) reach a running local stack; also an env-vars file.
+
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { isProcessAlive } from "../lib/process.ts";
 import { LocalStackError } from "./errors.ts";
 
 export const ENDPOINTS_FILE = "endpoints.json";
@@ -44,15 +46,6 @@ export function writeEndpointsFile(content: EndpointsFile): () => void {
   };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The endpoints of the stack that holds `dataDir` right now, or undefined when none does. */
 export function readRunningStack(dataDir: string): EndpointsFile | undefined {
   const path = join(dataDir, ENDPOINTS_FILE);
@@ -64,5 +57,5 @@ export function readRunningStack(dataDir: string): EndpointsFile | undefined {
     throw new LocalStackError(`${path} is not an endpoints file of waferflow local`, { cause });
   }
   // A file left by a stack that was killed says nothing about now.
-  return isAlive(parsed.pid) ? parsed : undefined;
+  return isProcessAlive(parsed.pid) ? parsed : undefined;
 }
