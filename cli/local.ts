@@ -1,5 +1,5 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ConsoleServer, startConsole } from "../console/server.ts";
 import { watchInbox } from "../edge-agent/inbox.ts";
@@ -11,12 +11,9 @@ import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-fil
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
 import { buildLocalModel } from "../local/model.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
-import { STACK_FILE, type StackFile } from "./lots.ts";
 import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
 
 export const DEFAULT_CONSOLE_PORT = 8642;
-/** Where a running `waferflow local` says where its console is, for `waferflow report`. */
-export const CONSOLE_FILE = "console.json";
 
 /** The console on its usual port, or on any free one when that is taken. */
 async function openConsole(port: number, log: (line: string) => void): Promise<ConsoleServer> {
@@ -97,6 +94,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     dataDir: stack.dataDir,
     endpoints: stack.endpoints,
     names: stack.names,
+    consoleUrl: operatorConsole.url,
   });
   const s3 = createS3Client();
   const agentS3 = createAgentS3Client();
@@ -106,8 +104,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     bucket: stack.names.bucket,
     table: stack.names.table,
   });
-  const consoleFile = join(stack.dataDir, CONSOLE_FILE);
-  writeFileSync(consoleFile, JSON.stringify({ url: operatorConsole.url, pid: process.pid }));
   const endings = new LotEndings(
     stack,
     s3,
@@ -152,17 +148,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
 
-  // Other commands (waferflow lots, reprocess) find this stack through its data dir.
-  const stackFile = join(stack.dataDir, STACK_FILE);
-  const described: StackFile = {
-    pid: process.pid,
-    endpoints: stack.endpoints,
-    names: stack.names,
-    credentials: LOCAL_CREDENTIALS,
-    region: stack.env.AWS_REGION ?? "us-east-1",
-  };
-  writeFileSync(stackFile, `${JSON.stringify(described, null, 2)}\n`, { mode: 0o600 });
-
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once("SIGINT", onSignal);
@@ -189,9 +174,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     });
   } finally {
     removeEndpointsFile();
-    rmSync(stackFile, { force: true });
     endings.close();
-    rmSync(consoleFile, { force: true });
     await operatorConsole.close();
     await stack.stop();
   }

@@ -1,6 +1,6 @@
 // `waferflow lots` and `waferflow reprocess`: what became of each lot (stuck ones flagged), and an explicit re-run of a finished one.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CopyObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -16,19 +16,8 @@ import {
 import { createDocumentClient, createS3Client, createSfnClient } from "../lib/aws.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
-import { isProcessAlive } from "../lib/process.ts";
+import { readRunningStack } from "../local/endpoints-file.ts";
 import { LotIdSchema } from "../schemas/common.ts";
-
-/** What `waferflow local` writes into its data dir so other commands can reach the running stack. */
-export const STACK_FILE = "stack.json";
-
-export interface StackFile {
-  pid: number;
-  endpoints: Record<string, string>;
-  names: { bucket: string; table: string; stateMachineArn: string };
-  credentials: { accessKeyId: string; secretAccessKey: string };
-  region: string;
-}
 
 export class LotsCommandError extends Error {
   override name = "LotsCommandError";
@@ -42,13 +31,6 @@ interface Clients {
   bucket?: string;
   stateMachineArn?: string;
   close(): Promise<void>;
-}
-
-function readStackFile(dataDir: string): StackFile | undefined {
-  const path = join(dataDir, STACK_FILE);
-  if (!existsSync(path)) return undefined;
-  const file = JSON.parse(readFileSync(path, "utf8")) as StackFile;
-  return isProcessAlive(file.pid) ? file : undefined;
 }
 
 /**
@@ -71,9 +53,16 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
     };
   }
   const dataDir = resolve(dataDirOption ?? ".waferflow");
-  const running = readStackFile(dataDir);
+  const running = readRunningStack(dataDir);
   if (running) {
-    const common = { region: running.region, credentials: running.credentials };
+    const env = running.Parameters;
+    const common = {
+      region: env.AWS_REGION ?? "us-east-1",
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? "",
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "",
+      },
+    };
     return {
       db: DynamoDBDocumentClient.from(
         new DynamoDBClient({ ...common, endpoint: running.endpoints.dynamodb }),
@@ -86,7 +75,7 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
         responseChecksumValidation: "WHEN_REQUIRED",
       }),
       sfn: new SFNClient({ ...common, endpoint: running.endpoints.sfn }),
-      table: running.names.table,
+      table: running.names.table ?? "",
       bucket: running.names.bucket,
       stateMachineArn: running.names.stateMachineArn,
       close: async () => {},

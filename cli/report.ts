@@ -1,17 +1,16 @@
 // `waferflow report <lotId>`: prints a stored lot report as JSON, KLARF or CSV from a local stack's data dir.
 
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { type LotSource, readObject, readReport } from "../console/lots.ts";
 import { writeKlarf } from "../functions/artifacts/klarf.ts";
 import { createDocumentClient, createS3Client } from "../lib/aws.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
-import { isProcessAlive } from "../lib/process.ts";
+import { readRunningStack } from "../local/endpoints-file.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 import { type Report, ReportSchema } from "../schemas/report.ts";
-import { CONSOLE_FILE } from "./local.ts";
 
 export const REPORT_FORMATS = ["json", "klarf", "csv"] as const;
 type Format = (typeof REPORT_FORMATS)[number];
@@ -82,16 +81,9 @@ export function reportCsv(report: Report): string {
   return `${[CSV_COLUMNS, ...rows].map((row) => row.map(csvCell).join(",")).join("\n")}\n`;
 }
 
-/** A `waferflow local` on this data dir, if one is running and says where its console is. */
+/** The console of a `waferflow local` running on this data dir, if one is. */
 function runningConsole(dataDir: string): string | undefined {
-  const path = join(dataDir, CONSOLE_FILE);
-  if (!existsSync(path)) return undefined;
-  try {
-    const { url, pid } = JSON.parse(readFileSync(path, "utf8")) as { url: string; pid: number };
-    return isProcessAlive(pid) ? url : undefined;
-  } catch {
-    return undefined;
-  }
+  return readRunningStack(dataDir)?.consoleUrl;
 }
 
 async function fromConsole(url: string, lotId: string, format: Format): Promise<string> {

@@ -1,4 +1,4 @@
-// <dataDir>/endpoints.json: how other processes (waferflow invoke, scripts) reach a running local stack; also an env-vars file.
+// <dataDir>/endpoints.json: how other processes (invoke, lots, reprocess, report, scripts) reach a running local stack; also an env-vars file.
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ export const EndpointsFileSchema = z.object({
   dataDir: z.string(),
   endpoints: z.record(z.string(), z.string()),
   names: z.record(z.string(), z.string()),
+  /** The operator console `waferflow local` serves, when it serves one. */
+  consoleUrl: z.string().optional(),
 });
 export type EndpointsFile = z.infer<typeof EndpointsFileSchema>;
 

@@ -3,7 +3,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { lotKeys } from "../../lib/keys.ts";
 import type { Report } from "../../schemas/report.ts";
-import { ArtifactError, dependencyFailure } from "../errors.ts";
+import { dependencyFailure } from "../errors.ts";
 import { writeKlarf } from "./klarf.ts";
 import { renderWaferMap } from "./wafer-map.ts";
 

@@ -354,4 +354,20 @@ describe("the operator console on a running local stack", () => {
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /--format must be one of json, klarf, csv/);
   });
+
+  it("lists the lot with `waferflow lots`, reaching the running stack through its data dir", async () => {
+    const { stdout } = await runFile(
+      process.execPath,
+      ["bin/waferflow.js", "lots", "--json", "--data-dir", dataDir],
+      { cwd: ROOT },
+    );
+    const lots = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { lotId: string; status: string });
+    assert.deepEqual(
+      lots.map((lot) => [lot.lotId, lot.status]),
+      [[truth.lotId, "DEFECTS_FOUND"]],
+    );
+  });
 });
