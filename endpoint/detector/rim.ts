@@ -1,4 +1,5 @@
 // Reading the rim profile: the orientation notch (V, ~1% of the radius deep) and edge chips.
+import { solveLinear } from "./background.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
 import { RIM, SPEC } from "./thresholds.ts";
@@ -84,7 +85,7 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
           a[p * m + q] = (a[p * m + q] as number) + bp * (row[q] as number);
       }
     }
-    const solved = solveSmall(a, b, m);
+    const solved = solveLinear(a, b, m);
     if (!solved) break;
     coef = solved;
     const abs: number[] = [];
@@ -114,40 +115,6 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
     sin[k - 1] = coef[2 * k] as number;
   }
   return { r0: coef[0] as number, cos, sin, sigmaPx: sigma };
-}
-
-/** Gaussian elimination with partial pivoting for the small normal equations above. */
-function solveSmall(a: Float64Array, b: Float64Array, n: number): Float64Array | null {
-  for (let col = 0; col < n; col++) {
-    let pivot = col;
-    for (let r = col + 1; r < n; r++)
-      if (Math.abs(a[r * n + col] as number) > Math.abs(a[pivot * n + col] as number)) pivot = r;
-    const p = a[pivot * n + col] as number;
-    if (Math.abs(p) < 1e-12) return null;
-    if (pivot !== col) {
-      for (let k = 0; k < n; k++) {
-        const t = a[col * n + k] as number;
-        a[col * n + k] = a[pivot * n + k] as number;
-        a[pivot * n + k] = t;
-      }
-      const t = b[col] as number;
-      b[col] = b[pivot] as number;
-      b[pivot] = t;
-    }
-    for (let r = col + 1; r < n; r++) {
-      const f = (a[r * n + col] as number) / p;
-      for (let k = col; k < n; k++)
-        a[r * n + k] = (a[r * n + k] as number) - f * (a[col * n + k] as number);
-      b[r] = (b[r] as number) - f * (b[col] as number);
-    }
-  }
-  const x = new Float64Array(n);
-  for (let r = n - 1; r >= 0; r--) {
-    let s = b[r] as number;
-    for (let k = r + 1; k < n; k++) s -= (a[r * n + k] as number) * (x[k] as number);
-    x[r] = s / (a[r * n + r] as number);
-  }
-  return x;
 }
 
 /** Contiguous runs (circularly) of rays whose deficit exceeds `low`, keeping those peaking over `high`. */

@@ -1,5 +1,6 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { quantileInPlace } from "../detector/raster.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
@@ -109,44 +110,13 @@ export function otsu(data: Float32Array): { threshold: number; low: number; high
   return { threshold: (bestBin + 1) / bins, low, high };
 }
 
-/** Least-squares circle through points (Kasa): solves x^2 + y^2 + Dx + Ey + F = 0. */
+/** Least-squares (Kasa) circle through points: the detector's algebraic fit, on point objects. */
 export function fitCircle(points: ReadonlyArray<{ x: number; y: number }>) {
-  const n = points.length;
-  if (n < 3) return null;
-  let mx = 0;
-  let my = 0;
-  for (const p of points) {
-    mx += p.x;
-    my += p.y;
-  }
-  mx /= n;
-  my /= n;
-  let suu = 0;
-  let svv = 0;
-  let suv = 0;
-  let suuu = 0;
-  let svvv = 0;
-  let suvv = 0;
-  let svuu = 0;
-  for (const p of points) {
-    const u = p.x - mx;
-    const v = p.y - my;
-    suu += u * u;
-    svv += v * v;
-    suv += u * v;
-    suuu += u * u * u;
-    svvv += v * v * v;
-    suvv += u * v * v;
-    svuu += v * u * u;
-  }
-  const det = suu * svv - suv * suv;
-  if (Math.abs(det) < 1e-9) return null;
-  const bu = 0.5 * (suuu + suvv);
-  const bv = 0.5 * (svvv + svuu);
-  const uc = (bu * svv - bv * suv) / det;
-  const vc = (suu * bv - suv * bu) / det;
-  const r = Math.sqrt(uc * uc + vc * vc + (suu + svv) / n);
-  return { cx: uc + mx, cy: vc + my, r };
+  if (points.length < 3) return null;
+  return fitCircleAlgebraic(
+    points.map((p) => p.x),
+    points.map((p) => p.y),
+  );
 }
 
 function rmsResidual(points: ReadonlyArray<RimPoint>, c: { cx: number; cy: number; r: number }) {
