@@ -585,10 +585,10 @@ function imageSet(images: ReadonlyArray<{ fileName: string; sha256: string; byte
   return new Map(images.map((image) => [image.fileName, `${image.sha256}/${image.bytes}`]));
 }
 
-async function readManifestAt(run: Run, key: string): Promise<Manifest | undefined> {
-  let text: string;
+/** An object's text, or undefined when the bucket has no such key. */
+async function readTextIfPresent(run: Run, key: string): Promise<string | undefined> {
   try {
-    text = await send(run, `reading ${key}`, async (abortSignal) => {
+    return await send(run, `reading ${key}`, async (abortSignal) => {
       const object = await run.s3.send(new GetObjectCommand({ Bucket: run.bucket, Key: key }), {
         abortSignal,
       });
@@ -598,6 +598,11 @@ async function readManifestAt(run: Run, key: string): Promise<Manifest | undefin
     if (errorName(error) === "NoSuchKey" || httpStatus(error) === 404) return undefined;
     throw error;
   }
+}
+
+async function readManifestAt(run: Run, key: string): Promise<Manifest | undefined> {
+  const text = await readTextIfPresent(run, key);
+  if (text === undefined) return undefined;
   try {
     const parsed = ManifestSchema.safeParse(JSON.parse(text));
     if (parsed.success) return parsed.data;
@@ -693,18 +698,8 @@ async function readSentManifest(
   key: string,
   sha256: string,
 ): Promise<Manifest | undefined> {
-  let text: string;
-  try {
-    text = await send(run, `reading ${key}`, async (abortSignal) => {
-      const object = await run.s3.send(new GetObjectCommand({ Bucket: run.bucket, Key: key }), {
-        abortSignal,
-      });
-      return (await object.Body?.transformToString("utf8")) ?? "";
-    });
-  } catch (error) {
-    if (errorName(error) === "NoSuchKey" || httpStatus(error) === 404) return undefined;
-    throw error;
-  }
+  const text = await readTextIfPresent(run, key);
+  if (text === undefined) return undefined;
   if (createHash("sha256").update(text).digest("hex") !== sha256) return undefined;
   const parsed = ManifestSchema.safeParse(JSON.parse(text));
   return parsed.success ? parsed.data : undefined;

@@ -189,6 +189,17 @@ async function alert(sns: SNSClient, topicArn: string, body: Alert, subject: str
   await publish(sns, topicArn, { subject, body, attributes: { kind: body.kind } });
 }
 
+/** The PUT that keeps a refused manifest under quarantine/, naming where it came from. */
+function quarantineCopy(bucket: string, key: string, target: string, text: string) {
+  return new PutObjectCommand({
+    Bucket: bucket,
+    Key: target,
+    Body: text,
+    ContentType: "application/json",
+    Metadata: { "original-key": key },
+  });
+}
+
 export async function startLot(
   event: ObjectCreatedEvent,
   deps: StartLotDeps,
@@ -218,15 +229,7 @@ export async function startLot(
   if (!manifest) {
     const target = quarantineKey(key, now());
     try {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: target,
-          Body: text,
-          ContentType: "application/json",
-          Metadata: { "original-key": key },
-        }),
-      );
+      await s3.send(quarantineCopy(bucket, key, target, text));
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
       throw dependencyFailure(`quarantining s3://${bucket}/${key}`, error);
@@ -260,15 +263,7 @@ export async function startLot(
     if (differences.length > 0) {
       const target = quarantineKey(key, now());
       try {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: target,
-            Body: text,
-            ContentType: "application/json",
-            Metadata: { "original-key": key },
-          }),
-        );
+        await s3.send(quarantineCopy(bucket, key, target, text));
         // Put back the manifest of the lot that owns the id (its event is then a no-op here).
         await s3.send(
           new PutObjectCommand({
