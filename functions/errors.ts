@@ -2,18 +2,21 @@
 import type { ZodError } from "zod";
 import { isTransientFailure } from "../lib/transient.ts";
 
+/** Every error below: its name is a Step Functions error name, kept as is at the handler's edge. */
+export class WorkflowError extends Error {}
+
 /** A dependency (S3, DynamoDB, SNS, SageMaker) failed in a way worth retrying: throttling, 5xx, network. */
-export class TransientDependencyError extends Error {
+export class TransientDependencyError extends WorkflowError {
   override name = "TransientDependencyError";
 }
 
 /** A dependency refused the request for good (4xx other than throttling). */
-export class DependencyError extends Error {
+export class DependencyError extends WorkflowError {
   override name = "DependencyError";
 }
 
 /** The event or task input does not have the shape this function accepts. */
-export class InvalidInputError extends Error {
+export class InvalidInputError extends WorkflowError {
   override name = "InvalidInputError";
   static fromZod(what: string, error: ZodError): InvalidInputError {
     const detail = error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
@@ -21,40 +24,40 @@ export class InvalidInputError extends Error {
   }
 }
 
-export class ImageMissingError extends Error {
+export class ImageMissingError extends WorkflowError {
   override name = "ImageMissingError";
 }
 
-export class ImageChecksumError extends Error {
+export class ImageChecksumError extends WorkflowError {
   override name = "ImageChecksumError";
 }
 
-export class ManifestInvalidError extends Error {
+export class ManifestInvalidError extends WorkflowError {
   override name = "ManifestInvalidError";
 }
 
 /** The manifest an execution was started for is not in S3 (any more). */
-export class ManifestMissingError extends Error {
+export class ManifestMissingError extends WorkflowError {
   override name = "ManifestMissingError";
 }
 
 /** The manifest's bytes are not the ones the lot was recorded with: it was replaced mid-lot. */
-export class ManifestChangedError extends Error {
+export class ManifestChangedError extends WorkflowError {
   override name = "ManifestChangedError";
 }
 
 /** A manifest names an image index the manifest does not have. */
-export class ImageIndexError extends Error {
+export class ImageIndexError extends WorkflowError {
   override name = "ImageIndexError";
 }
 
 /** The endpoint answered, but refused this image (for example: no wafer in the frame). */
-export class ImageRejectedByModelError extends Error {
+export class ImageRejectedByModelError extends WorkflowError {
   override name = "ImageRejectedByModelError";
 }
 
 /** The endpoint's answer does not match the contract in schemas/detection.ts. */
-export class ModelResponseError extends Error {
+export class ModelResponseError extends WorkflowError {
   override name = "ModelResponseError";
 }
 
@@ -68,6 +71,22 @@ export function dependencyFailure(what: string, error: unknown): Error {
 }
 
 /** A picture or file made from a result (overlay, wafer map, KLARF) could not be made. */
-export class ArtifactError extends Error {
+export class ArtifactError extends WorkflowError {
   override name = "ArtifactError";
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Step Functions hands a Lambda error's cause over as JSON text; people want its message. */
+export function errorMessageFromCause(cause: string | undefined): string {
+  if (!cause) return "no cause given";
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is already the message
+  }
+  return cause;
 }

@@ -3,7 +3,9 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { lotKeys } from "../lib/keys.ts";
 import type { ManifestImage } from "../schemas/lot.ts";
 import type { ImageResult } from "../schemas/report.ts";
-import { type CoreLog, putJson, truncate } from "./runtime.ts";
+import { putJson } from "./aws-io.ts";
+import { truncate } from "./errors.ts";
+import type { CoreLog } from "./lambda-handler.ts";
 
 /** Longest failure message kept for the report (the full error with its stack is in the logs). */
 export const MAX_FAILURE_MESSAGE_LENGTH = 500;

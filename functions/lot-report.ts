@@ -15,8 +15,8 @@ import {
 } from "../schemas/report.ts";
 import { reportAttributes, reportEmail, reportSubject } from "./artifacts/message.ts";
 import { type LinkDeps, withLinks, writeLotArtifacts } from "./artifacts/store.ts";
+import { publish, putJson } from "./aws-io.ts";
 import { imageItemKey, type LotItemStatus, lotItemKey, updateItem } from "./lot-table.ts";
-import { publish, putJson } from "./runtime.ts";
 
 /** SNS takes 256 KiB per message (JSON copy and e-mail text together); leave room for attributes. */
 const SNS_MESSAGE_BUDGET = 240 * 1024;

@@ -16,6 +16,7 @@ import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
 import { writeOverlay } from "../artifacts/overlay-store.ts";
+import { getObjectBytes, putJson } from "../aws-io.ts";
 import {
   dependencyFailure,
   ImageChecksumError,
@@ -23,7 +24,6 @@ import {
   ModelResponseError,
   TransientDependencyError,
 } from "../errors.ts";
-import { getObjectBytes, putJson } from "../runtime.ts";
 
 export interface DetectDeps {
   s3: S3Client;

@@ -4,7 +4,10 @@ import type { Manifest } from "../../schemas/lot.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import type { FailLotInput } from "../../schemas/workflow.ts";
 import { alertEmail, alertSubject } from "../artifacts/message.ts";
+import { publish } from "../aws-io.ts";
+import { errorMessageFromCause, truncate } from "../errors.ts";
 import { MAX_FAILURE_MESSAGE_LENGTH } from "../image-failure.ts";
+import type { CoreLog } from "../lambda-handler.ts";
 import {
   buildReport,
   publishReportMessage,
@@ -14,7 +17,6 @@ import {
 } from "../lot-report.ts";
 import { claimLotFailure, type FailureClaimant } from "../lot-table.ts";
 import { loadManifest } from "../manifest.ts";
-import { type CoreLog, errorMessageFromCause, publish, truncate } from "../runtime.ts";
 
 export type FailLotResult =
   | { outcome: "failed"; report: Report }

@@ -3,9 +3,10 @@
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Alert } from "../../schemas/alert.ts";
+import { publish } from "../aws-io.ts";
 import { dependencyFailure } from "../errors.ts";
+import type { CoreLog } from "../lambda-handler.ts";
 import { lotItemKey } from "../lot-table.ts";
-import { type CoreLog, publish } from "../runtime.ts";
 
 /** The lot state machine's TimeoutSeconds: a lot PROCESSING for twice that has lost its execution. */
 export const STATE_MACHINE_TIMEOUT_SECONDS = 3600;

@@ -9,9 +9,9 @@ import type {
   ImageTaskInput,
   PreprocessedImage,
 } from "../../schemas/workflow.ts";
+import { getObjectBytes } from "../aws-io.ts";
 import { ImageChecksumError, ImageIndexError, ImageMissingError } from "../errors.ts";
 import { loadManifest } from "../manifest.ts";
-import { getObjectBytes } from "../runtime.ts";
 
 export interface PreprocessDeps {
   s3: S3Client;

@@ -3,6 +3,7 @@ import { lotKeys } from "../../lib/keys.ts";
 import type { Manifest } from "../../schemas/lot.ts";
 import { type ImageResult, ImageResultSchema, type Report } from "../../schemas/report.ts";
 import type { ImageOutcome, PublishReportInput } from "../../schemas/workflow.ts";
+import { getObjectBytes } from "../aws-io.ts";
 import { ModelResponseError } from "../errors.ts";
 import {
   buildReport,
@@ -11,7 +12,6 @@ import {
   storeAndPublishReport,
 } from "../lot-report.ts";
 import { loadManifest } from "../manifest.ts";
-import { getObjectBytes } from "../runtime.ts";
 
 async function readStoredResult(key: string, deps: ReportDeps): Promise<ImageResult | undefined> {
   let bytes: Uint8Array;

@@ -14,8 +14,9 @@ import { lotIdFromManifestKey, lotKeys, quarantineKey } from "../../lib/keys.ts"
 import type { Alert } from "../../schemas/alert.ts";
 import { type Manifest, ManifestSchema } from "../../schemas/lot.ts";
 import type { LotExecutionInput } from "../../schemas/workflow.ts";
+import { publish } from "../aws-io.ts";
 import { dependencyFailure } from "../errors.ts";
-import { type CoreLog, publish } from "../runtime.ts";
+import type { CoreLog } from "../lambda-handler.ts";
 
 /** The EventBridge "Object Created" event S3 sends (and the local stack imitates). */
 export const ObjectCreatedEventSchema = z.object({

@@ -7,13 +7,13 @@ import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-s
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, it } from "vitest";
 import { isRetryable } from "../../edge-agent/retry.ts";
+import { getObjectBytes, publish } from "../../functions/aws-io.ts";
 import {
   DependencyError,
   dependencyFailure,
   TransientDependencyError,
 } from "../../functions/errors.ts";
 import { batchPut, updateItem } from "../../functions/lot-table.ts";
-import { getObjectBytes, publish } from "../../functions/runtime.ts";
 import { createAgentS3Client, createS3Client } from "../../lib/aws.ts";
 
 function serviceError(name: string, status: number): S3ServiceException {
