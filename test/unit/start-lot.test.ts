@@ -1,6 +1,7 @@
 // Manifest validation in the start function: every problem named, nothing invalid ever started.
 import assert from "node:assert/strict";
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   PutObjectCommand,
@@ -11,7 +12,9 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, it } from "vitest";
 import { lotDifferences, manifestProblems, startLot } from "../../functions/start-lot/core.ts";
+import { AlertSchema } from "../../schemas/alert.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
+import { serviceError } from "../helpers/aws-fakes.ts";
 
 const sha = "a".repeat(64);
 function manifest(overrides: Record<string, unknown> = {}) {
@@ -237,5 +240,150 @@ describe("startLot with a lot id that is taken", () => {
     const result = await startLot(event, deps());
     assert.equal(result.outcome, "already_started");
     assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
+  });
+});
+
+describe("startLot's branches", () => {
+  const s3 = mockClient(S3Client);
+  const sfn = mockClient(SFNClient);
+  const sns = mockClient(SNSClient);
+  const config = {
+    bucket: "lots-bucket",
+    stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:lot",
+    alertTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts",
+  };
+  const eventFor = (objectKey: string, bucket = config.bucket) => ({
+    "detail-type": "Object Created" as const,
+    source: "aws.s3" as const,
+    detail: { bucket: { name: bucket }, object: { key: objectKey } },
+  });
+  const body = (text: string) =>
+    ({ transformToString: async () => text }) as unknown as GetObjectCommandOutput["Body"];
+  const warnings: string[] = [];
+  const deps = () => ({
+    s3: new S3Client({}),
+    sfn: new SFNClient({}),
+    sns: new SNSClient({}),
+    config,
+    now: () => new Date("2026-11-30T00:00:00.000Z"),
+    log: {
+      info: () => undefined,
+      warn: (message: string) => warnings.push(message),
+      error: () => undefined,
+    },
+  });
+  const accepted = "lots/LOT-7/accepted-manifest.json";
+  beforeEach(() => {
+    s3.reset();
+    sfn.reset();
+    sns.reset();
+    warnings.length = 0;
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    s3.on(PutObjectCommand).resolves({});
+    s3.on(DeleteObjectCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: "arn:execution" });
+  });
+
+  it("ignores an object of another bucket without reading it", async () => {
+    const result = await startLot(eventFor(key, "someone-elses"), deps());
+    assert.deepEqual(result, {
+      outcome: "ignored",
+      key,
+      reason: "bucket 'someone-elses' is not lots-bucket",
+    });
+    assert.equal(s3.calls().length + sfn.calls().length + sns.calls().length, 0);
+  });
+
+  it("ignores a manifest that is gone (a redelivered event after quarantine)", async () => {
+    s3.on(GetObjectCommand, { Key: key }).rejects(serviceError("NoSuchKey", 404));
+    const result = await startLot(eventFor(key), deps());
+    assert.deepEqual(result, { outcome: "ignored", key, reason: "manifest no longer exists" });
+    assert.deepEqual(warnings, ["manifest no longer exists"]);
+    assert.equal(sfn.calls().length + sns.calls().length, 0);
+  });
+
+  it("lets a manifest it cannot read out as a dependency failure, transient or not", async () => {
+    s3.on(GetObjectCommand, { Key: key }).rejects(serviceError("SlowDown", 503));
+    await assert.rejects(startLot(eventFor(key), deps()), {
+      name: "TransientDependencyError",
+      message: /reading manifest s3:\/\/lots-bucket\/lots\/LOT-7\/manifest\.json failed: SlowDown/,
+    });
+    s3.on(GetObjectCommand, { Key: key }).rejects(serviceError("AccessDenied", 403));
+    await assert.rejects(startLot(eventFor(key), deps()), { name: "DependencyError" });
+  });
+
+  it("moves a bad manifest to quarantine, deletes it and alerts with every problem", async () => {
+    const text = JSON.stringify(manifest({ schemaVersion: 2 }));
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(text) });
+    const result = await startLot(eventFor(key), deps());
+    const target = "quarantine/2026-11-30T00-00-00-000Z/lots/LOT-7/manifest.json";
+    assert.equal(result.outcome, "quarantined");
+    assert.equal(result.outcome === "quarantined" && result.quarantineKey, target);
+    const copy = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    assert.equal(copy?.Key, target);
+    assert.equal(copy?.Body, text, "the refused bytes are kept as they came");
+    assert.deepEqual(copy?.Metadata, { "original-key": key });
+    assert.equal(s3.commandCalls(DeleteObjectCommand)[0]?.args[0].input.Key, key);
+    const published = sns.commandCalls(PublishCommand)[0]?.args[0].input;
+    assert.equal(published?.TopicArn, config.alertTopicArn);
+    assert.equal(published?.MessageAttributes?.kind?.StringValue, "manifest_quarantined");
+    const alert = AlertSchema.parse(JSON.parse(published?.Message ?? ""));
+    assert.equal(alert.lotId, "LOT-7");
+    assert.equal(alert.key, target);
+    assert.match(alert.problems?.join(" ") ?? "", /schemaVersion/);
+    assert.equal(sfn.calls().length, 0, "nothing invalid is ever started");
+  });
+
+  it("quarantines a manifest that is not JSON, and one under a key that names no lot", async () => {
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body("{nope") });
+    const notJson = await startLot(eventFor(key), deps());
+    assert.equal(notJson.outcome, "quarantined");
+    assert.match(notJson.outcome === "quarantined" ? (notJson.problems[0] ?? "") : "", /not JSON/);
+    const odd = "lots/bad id/manifest.json";
+    s3.on(GetObjectCommand, { Key: odd }).resolves({ Body: body(JSON.stringify(manifest())) });
+    const badKey = await startLot(eventFor(odd), deps());
+    assert.equal(badKey.outcome, "quarantined");
+    assert.equal(sfn.calls().length, 0);
+  });
+
+  it("leaves the manifest in place when the quarantine copy cannot be written", async () => {
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body("{nope") });
+    s3.on(PutObjectCommand).rejects(serviceError("InternalError", 500));
+    await assert.rejects(startLot(eventFor(key), deps()), {
+      name: "TransientDependencyError",
+      message: /quarantining s3:\/\/lots-bucket\/lots\/LOT-7\/manifest\.json/,
+    });
+    assert.equal(s3.commandCalls(DeleteObjectCommand).length, 0, "nothing deleted, nothing lost");
+    assert.equal(sns.calls().length, 0);
+  });
+
+  it("calls a lot whose execution exists already_started, and retries a throttled start", async () => {
+    const text = JSON.stringify(manifest());
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(text) });
+    s3.on(GetObjectCommand, { Key: accepted }).resolves({ Body: body(text) });
+    sfn.on(StartExecutionCommand).rejects(serviceError("ExecutionAlreadyExists", 400));
+    assert.deepEqual(await startLot(eventFor(key), deps()), {
+      outcome: "already_started",
+      lotId: "LOT-7",
+    });
+    sfn.on(StartExecutionCommand).rejects(serviceError("ThrottlingException", 400));
+    await assert.rejects(startLot(eventFor(key), deps()), { name: "TransientDependencyError" });
+  });
+
+  it("compares with the winner when another manifest took the lot id a moment before", async () => {
+    const text = JSON.stringify(manifest());
+    const winner = JSON.stringify(
+      manifest({ images: [{ ...manifest().images[0], sha256: "d".repeat(64) }] }),
+    );
+    s3.on(GetObjectCommand, { Key: key }).resolves({ Body: body(text) });
+    s3.on(GetObjectCommand, { Key: accepted })
+      .rejectsOnce(serviceError("NoSuchKey", 404))
+      .resolves({ Body: body(winner) });
+    s3.on(PutObjectCommand, { Key: accepted, IfNoneMatch: "*" }).rejects(
+      serviceError("PreconditionFailed", 412),
+    );
+    const result = await startLot(eventFor(key), deps());
+    assert.equal(result.outcome, "lot_id_reused");
+    assert.equal(sfn.calls().length, 0);
   });
 });
