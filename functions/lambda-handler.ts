@@ -22,13 +22,13 @@ export interface HandlerSpec<
   /** Its environment, read and validated once, when the module loads (a bad one fails the cold start, by name). */
   config: ConfigSchema;
   /** Its clients and settings, built once per module from the validated configuration. */
-  deps: (config: z.output<ConfigSchema>, log: Logger) => Deps;
+  deps: (config: z.output<ConfigSchema>) => Deps;
   /** The event or task input it accepts; anything else is an InvalidInputError naming `inputName`. */
   input: InputSchema;
   inputName: string;
   /** What of the input every log line names (lot id, image index). */
   logKeys?: (input: z.output<InputSchema>) => InvocationKeys;
-  /** The handler's work: call the core, map its result to the function's output. */
+  /** The handler's work: call the core (handing it `log`), map its result to the function's output. */
   run: (input: z.output<InputSchema>, deps: Deps, log: Logger) => Promise<Output>;
   /** For tests; a Lambda reads process.env. */
   env?: Record<string, string | undefined>;
@@ -38,9 +38,11 @@ export type LambdaHandler<Output> = (event: unknown, context?: Context) => Promi
 
 /**
  * Builds a handler in the manner of Powertools' `injectLambdaContext`: the Lambda context and the
- * input's keys (lot id, index) go on every log line of the invocation, and are reset before the
- * next one (a warm sandbox serves many lots). Whatever `run` throws leaves through
- * `toStepFunctionsError`, so Retry and Catch see the name the state machine expects.
+ * input's keys (lot id, index) go on every log line of the invocation, through a logger of its
+ * own, so nothing carries over to the next lot of a warm sandbox, and invocations that overlap
+ * (the local stack runs a function's handler concurrently in one process) never swap keys.
+ * Whatever `run` throws leaves through `toStepFunctionsError`, so Retry and Catch see the name
+ * the state machine expects.
  */
 export function lambdaHandler<
   ConfigSchema extends z.ZodType,
@@ -50,16 +52,17 @@ export function lambdaHandler<
 >(spec: HandlerSpec<ConfigSchema, InputSchema, Deps, Output>): LambdaHandler<Output> {
   const config = readConfig(spec.config, spec.env);
   const logger = new Logger({ serviceName: spec.service });
-  const deps = spec.deps(config, logger);
+  const deps = spec.deps(config);
   return async (event, context) => {
-    logger.resetKeys();
+    // The module's logger keeps the cold-start flag; the child copies its context at once.
     if (context) logger.addContext(context);
+    const log = logger.createChild();
     try {
       const input = parseInput(spec.input, spec.inputName, event);
-      if (spec.logKeys) logger.appendKeys(spec.logKeys(input));
-      return await spec.run(input, deps, logger);
+      if (spec.logKeys) log.appendKeys(spec.logKeys(input));
+      return await spec.run(input, deps, log);
     } catch (error) {
-      throw toStepFunctionsError(error, logger);
+      throw toStepFunctionsError(error, log);
     }
   };
 }

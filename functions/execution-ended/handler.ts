@@ -8,16 +8,15 @@ import { executionEnded } from "./core.ts";
 export const handler = lambdaHandler({
   service: "execution-ended",
   config: ReportConfigSchema.extend({ ALERT_TOPIC_ARN: z.string().min(1) }),
-  deps: (config, log) => ({
+  deps: (config) => ({
     ...reportDepsFrom(config),
     alertTopicArn: config.ALERT_TOPIC_ARN,
-    log,
   }),
   input: ExecutionStatusChangeEventSchema,
   inputName: "Step Functions Execution Status Change event",
   logKeys: (event) => ({ executionArn: event.detail.executionArn, status: event.detail.status }),
   run: async (event, deps, log) => {
-    const result = await executionEnded(event, deps);
+    const result = await executionEnded(event, { ...deps, log });
     if (result.outcome === "failed") {
       log.error("lot ended without a report; marked FAILED", { lotId: result.report.lotId });
       return { lotId: result.report.lotId, outcome: result.outcome };

@@ -8,16 +8,15 @@ import { failLot } from "./core.ts";
 export const handler = lambdaHandler({
   service: "fail-lot",
   config: ReportConfigSchema.extend({ ALERT_TOPIC_ARN: z.string().min(1) }),
-  deps: (config, log) => ({
+  deps: (config) => ({
     ...reportDepsFrom(config),
     alertTopicArn: config.ALERT_TOPIC_ARN,
-    log,
   }),
   input: FailLotInputSchema,
   inputName: "MarkLotFailed input",
   logKeys: (input) => ({ lotId: input.lotId }),
   run: async (input, deps, log) => {
-    const result = await failLot(input, deps);
+    const result = await failLot(input, { ...deps, log });
     if (result.outcome === "already_final") return { lotId: input.lotId, status: "already_final" };
     const { report } = result;
     log.error("lot failed", { error: report.error });

@@ -17,19 +17,18 @@ export const handler = lambdaHandler({
       .max(7 * 24 * 3600)
       .default(DEFAULT_STUCK_AFTER_SECONDS),
   }),
-  deps: (config, log) => ({
+  deps: (config) => ({
     db: createDocumentClient(),
     sns: createSnsClient(),
     table: config.TABLE_NAME,
     alertTopicArn: config.ALERT_TOPIC_ARN,
     stuckAfterSeconds: config.STUCK_AFTER_SECONDS,
-    log,
   }),
   // The schedule's event says only that it is time: whatever it holds is not read.
   input: z.unknown(),
   inputName: "scheduled event",
-  run: async (_event, deps) => {
-    const alerted = await alertStuckLots(deps);
+  run: async (_event, deps, log) => {
+    const alerted = await alertStuckLots({ ...deps, log });
     return { stuck: alerted.map((lot) => lot.lotId) };
   },
 });

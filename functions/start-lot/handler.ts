@@ -12,11 +12,10 @@ export const handler = lambdaHandler({
     STATE_MACHINE_ARN: z.string().min(1),
     ALERT_TOPIC_ARN: z.string().min(1),
   }),
-  deps: (config, log) => ({
+  deps: (config) => ({
     s3: createS3Client(),
     sfn: createSfnClient(),
     sns: createSnsClient(),
-    log,
     config: {
       bucket: config.BUCKET_NAME,
       stateMachineArn: config.STATE_MACHINE_ARN,
@@ -29,5 +28,5 @@ export const handler = lambdaHandler({
     key: event.detail.object.key,
     lotId: lotIdFromManifestKey(event.detail.object.key),
   }),
-  run: (event, deps): Promise<StartLotResult> => startLot(event, deps),
+  run: (event, deps, log): Promise<StartLotResult> => startLot(event, { ...deps, log }),
 });

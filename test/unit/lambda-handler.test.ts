@@ -150,6 +150,36 @@ describe("lambdaHandler", () => {
     assert.equal(next.index, undefined);
   });
 
+  it("keeps overlapping invocations' keys apart (the local stack runs them in one process)", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handler = lambdaHandler({
+      service: "overlap-test",
+      config: z.object({}),
+      deps: () => ({}),
+      input: InputSchema,
+      inputName: "test input",
+      logKeys: (input) => ({ lotId: input.lotId, index: input.index }),
+      run: async (input, _deps, log) => {
+        // The first invocation logs only after the second one has started.
+        if (input.index === 0) await gate;
+        log.info("inspected", { expected: input.index });
+        if (input.index === 1) release();
+        return input.index;
+      },
+      env: {},
+    });
+    const lines = await logLines(() =>
+      Promise.all([handler({ lotId: "A", index: 0 }), handler({ lotId: "B", index: 1 })]),
+    );
+    const inspected = lines.filter((entry) => entry.message === "inspected");
+    assert.equal(inspected.length, 2);
+    for (const entry of inspected) assert.equal(entry.index, entry.expected);
+    assert.deepEqual(inspected.map((entry) => entry.lotId).sort(), ["A", "B"]);
+  });
+
   it("lets a failure out under its Step Functions name, logged whole with the lot's keys", async () => {
     const handler = lambdaHandler({
       service: "test",
