@@ -6,8 +6,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import sharp from "sharp";
 import { describe, it } from "vitest";
 import { ImageChecksumError } from "../../functions/errors.ts";
-import { inspectImageBytes, preprocessImage } from "../../functions/preprocess-image/core.ts";
+import {
+  inspectImageBytes,
+  preprocessImage,
+  preprocessImageRef,
+} from "../../functions/preprocess-image/core.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
+import { manifestImage, manifestText, s3Body, serviceError } from "../helpers/aws-fakes.ts";
 
 async function ramp16(width: number, height: number, low: number, high: number): Promise<Buffer> {
   const pixels = new Uint16Array(width * height);
@@ -105,5 +110,80 @@ describe("preprocessImage", () => {
       }),
       ImageChecksumError,
     );
+  });
+});
+
+describe("preprocessImage's failures, by name", () => {
+  const s3 = mockClient(S3Client);
+  const deps = () => ({ s3: new S3Client({ region: "us-east-1" }), bucket: "b" });
+  const task = (image: ReturnType<typeof manifestImage>) => ({
+    lotId: "LOT-P",
+    metadata: {},
+    image,
+  });
+
+  it("names a header that is no image, though its checksum matches", async () => {
+    s3.reset();
+    const image = manifestImage("LOT-P", "w.png", "these bytes are no PNG");
+    s3.on(GetObjectCommand).resolves(s3Body("these bytes are no PNG"));
+    await assert.rejects(preprocessImage(task(image), deps()), ImageDecodeError);
+  });
+
+  it("names an image the manifest lists but S3 does not have", async () => {
+    s3.reset();
+    s3.on(GetObjectCommand).rejects(serviceError("NoSuchKey", 404));
+    const image = manifestImage("LOT-P", "gone.png");
+    await assert.rejects(preprocessImage(task(image), deps()), {
+      name: "ImageMissingError",
+      message: "image gone.png is listed in the manifest but not in S3",
+    });
+  });
+
+  it("lets an S3 outage out as TransientDependencyError, not as a missing image", async () => {
+    s3.reset();
+    s3.on(GetObjectCommand).rejects(serviceError("ServiceUnavailable", 503));
+    await assert.rejects(preprocessImage(task(manifestImage("LOT-P", "w.png")), deps()), {
+      name: "TransientDependencyError",
+    });
+  });
+});
+
+describe("preprocessImageRef", () => {
+  const s3 = mockClient(S3Client);
+  const deps = () => ({ s3: new S3Client({ region: "us-east-1" }), bucket: "b" });
+  const manifestKey = "lots/LOT-P/accepted-manifest.json";
+
+  it("resolves the index to its image, names it at once, and hands DetectDefects the header", async () => {
+    const png = await ramp16(600, 512, 0, 65535);
+    const images = [manifestImage("LOT-P", "a.png"), manifestImage("LOT-P", "b.png", png)];
+    const manifest = manifestText("LOT-P", images);
+    s3.reset();
+    s3.on(GetObjectCommand, { Key: manifestKey }).resolves(s3Body(manifest.text));
+    s3.on(GetObjectCommand, { Key: images[1]?.key }).resolves(s3Body(png));
+    const named: string[] = [];
+    const ref = { lotId: "LOT-P", manifestKey, manifestSha256: manifest.sha256, index: 1 };
+    const result = await preprocessImageRef(ref, deps(), (image) => named.push(image.fileName));
+    assert.deepEqual(named, ["b.png"]);
+    assert.deepEqual(result, {
+      lotId: "LOT-P",
+      metadata: { waferDiameterMm: 300 },
+      image: images[1],
+      index: 1,
+      preprocessed: { format: "png", width: 600, height: 512, bitDepth: 16, bytes: png.length },
+    });
+  });
+
+  it("refuses an index the manifest does not have, and a manifest replaced since RecordLot", async () => {
+    const manifest = manifestText("LOT-P", [manifestImage("LOT-P", "only.png")]);
+    s3.reset();
+    s3.on(GetObjectCommand, { Key: manifestKey }).resolves(s3Body(manifest.text));
+    const ref = { lotId: "LOT-P", manifestKey, manifestSha256: manifest.sha256, index: 3 };
+    await assert.rejects(preprocessImageRef(ref, deps()), {
+      name: "ImageIndexError",
+      message: /has 1 images; there is no image 3/,
+    });
+    await assert.rejects(preprocessImageRef({ ...ref, manifestSha256: "e".repeat(64) }, deps()), {
+      name: "ManifestChangedError",
+    });
   });
 });
