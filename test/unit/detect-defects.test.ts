@@ -1,14 +1,24 @@
 // The detect function's own logic: lot metadata as custom attributes, how each image travels to the endpoint.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  InvokeEndpointCommand,
+  ModelError,
+  ModelNotReadyException,
+  SageMakerRuntimeClient,
+} from "@aws-sdk/client-sagemaker-runtime";
 import { mockClient } from "aws-sdk-client-mock";
-import { describe, it } from "vitest";
-import { customAttributes, endpointRequest } from "../../functions/detect-defects/core.ts";
+import { beforeEach, describe, it } from "vitest";
+import {
+  customAttributes,
+  detectDefects,
+  endpointRequest,
+} from "../../functions/detect-defects/core.ts";
 import { ImageChecksumError } from "../../functions/errors.ts";
 import { INLINE_IMAGE_MAX_BYTES } from "../../schemas/detection.ts";
 import type { DetectInput } from "../../schemas/workflow.ts";
+import { s3Body, serviceError } from "../helpers/aws-fakes.ts";
 
 describe("endpointRequest", () => {
   const s3 = mockClient(S3Client);
@@ -80,5 +90,164 @@ describe("customAttributes", () => {
   });
   it("sends nothing when the lot gives nothing", () => {
     assert.equal(customAttributes({ product: "X" }), undefined);
+  });
+});
+
+describe("detectDefects: what each endpoint failure is called (Retry, EndpointUnavailable, ImageFailed)", () => {
+  const s3 = mockClient(S3Client);
+  const sagemaker = mockClient(SageMakerRuntimeClient);
+  const bytes = Buffer.from("\x89PNG\r\n\x1a\n pretend pixels", "latin1");
+  const input: DetectInput = {
+    lotId: "LOT-D",
+    index: 4,
+    metadata: { notchAngleDeg: 270 },
+    image: {
+      fileName: "w.png",
+      key: "lots/LOT-D/images/w.png",
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      bytes: bytes.length,
+      contentType: "image/png",
+    },
+    preprocessed: { format: "png", width: 1024, height: 1024, bitDepth: 8, bytes: bytes.length },
+  };
+  const deps = {
+    s3: new S3Client({ region: "us-east-1" }),
+    sagemaker: new SageMakerRuntimeClient({ region: "us-east-1" }),
+    bucket: "b",
+    endpointName: "detector",
+  };
+  const modelError = (status: number | undefined, body?: string) =>
+    new ModelError({
+      message: "Received client error from primary with message ...",
+      $metadata: { httpStatusCode: 424 },
+      ...(status !== undefined ? { OriginalStatusCode: status } : {}),
+      ...(body !== undefined ? { OriginalMessage: body } : {}),
+    });
+  const answer = (value: unknown) => ({
+    Body: new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)),
+  });
+  const wafer = {
+    imageWidth: 1024,
+    imageHeight: 1024,
+    centerPx: { x: 512, y: 512 },
+    radiusPx: 480,
+    diameterMm: 300,
+    mmPerPx: 0.3125,
+    notchAngleDeg: 270,
+    notchSource: "metadata",
+    surface: "bare",
+    diePitchPx: null,
+    noiseSigma: 0.01,
+    waferLevel: 0.5,
+  };
+  beforeEach(() => {
+    s3.reset();
+    sagemaker.reset();
+    s3.on(GetObjectCommand).resolves(s3Body(new Uint8Array(bytes)));
+    s3.on(PutObjectCommand).resolves({});
+  });
+
+  it("sends the original bytes with the lot's metadata as custom attributes", async () => {
+    sagemaker.on(InvokeEndpointCommand).rejects(modelError(500));
+    await assert.rejects(detectDefects(input, deps));
+    const sent = sagemaker.commandCalls(InvokeEndpointCommand)[0]?.args[0].input;
+    assert.equal(sent?.EndpointName, "detector");
+    assert.equal(sent?.ContentType, "image/png");
+    assert.equal(sent?.CustomAttributes, "notch_angle_deg=270");
+    assert.deepEqual(Buffer.from(sent?.Body as Uint8Array), bytes);
+  });
+
+  it("calls a 4xx from the model a refusal of this image, with the model's own words", async () => {
+    sagemaker
+      .on(InvokeEndpointCommand)
+      .rejects(modelError(422, '{"error":{"name":"NoWaferError","message":"no wafer found"}}'));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ImageRejectedByModelError",
+      message: "the model refused the image (422): NoWaferError: no wafer found",
+    });
+    sagemaker.on(InvokeEndpointCommand).rejects(modelError(415, "unsupported media type"));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ImageRejectedByModelError",
+      message: "the model refused the image (415): unsupported media type",
+    });
+    sagemaker.on(InvokeEndpointCommand).rejects(modelError(400));
+    await assert.rejects(detectDefects(input, deps), { message: /\(400\): no message$/ });
+  });
+
+  it("calls a 5xx from the model, a model without a status and a model not ready transient", async () => {
+    for (const error of [
+      modelError(500),
+      modelError(503),
+      modelError(undefined),
+      new ModelNotReadyException({ message: "loading", $metadata: { httpStatusCode: 429 } }),
+    ]) {
+      sagemaker.on(InvokeEndpointCommand).rejects(error);
+      await assert.rejects(detectDefects(input, deps), {
+        name: "TransientDependencyError",
+        message: `endpoint detector failed: ${error.name}`,
+      });
+    }
+  });
+
+  it("calls throttling and time-outs transient, and any other refusal by SageMaker final", async () => {
+    for (const error of [
+      serviceError("ThrottlingException", 400),
+      serviceError("ServiceUnavailable", 503),
+      Object.assign(new Error("Connection timed out after 60000 ms"), { name: "TimeoutError" }),
+      Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }),
+    ]) {
+      sagemaker.on(InvokeEndpointCommand).rejects(error);
+      await assert.rejects(detectDefects(input, deps), {
+        name: "TransientDependencyError",
+        message: /^invoking endpoint detector failed: /,
+      });
+    }
+    sagemaker.on(InvokeEndpointCommand).rejects(serviceError("ValidationError", 400));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "DependencyError",
+      message: /^invoking endpoint detector failed: ValidationError/,
+    });
+  });
+
+  it("calls an answer that is not JSON, or breaks the contract, a ModelResponseError and stores nothing", async () => {
+    sagemaker.on(InvokeEndpointCommand).resolves(answer("<html>502 Bad Gateway</html>"));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ModelResponseError",
+      message: "endpoint answered non-JSON: <html>502 Bad Gateway</html>",
+    });
+    sagemaker
+      .on(InvokeEndpointCommand)
+      .resolves(answer({ model: { name: "m", version: "1" }, defects: [] }));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ModelResponseError",
+      // The union's issue names no field yet (zod issue wording is unified elsewhere).
+      message: /^endpoint answer breaks the contract: /,
+    });
+    // An unusable answer must carry the gate's reasons and no defects.
+    sagemaker
+      .on(InvokeEndpointCommand)
+      .resolves(answer({ status: "unusable", model: { name: "m", version: "1" }, defects: [] }));
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ModelResponseError",
+      message: /breaks the contract/,
+    });
+    assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
+  });
+
+  it("refuses an answer about an image of another size: its pixels are not the report's", async () => {
+    sagemaker
+      .on(InvokeEndpointCommand)
+      .resolves(
+        answer({
+          model: { name: "m", version: "1" },
+          wafer: { ...wafer, imageWidth: 2048 },
+          defects: [],
+        }),
+      );
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ModelResponseError",
+      message: "endpoint saw a 2048x1024 image, w.png is 1024x1024",
+    });
+    assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
   });
 });
