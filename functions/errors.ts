@@ -63,7 +63,11 @@ export class ModelResponseError extends WorkflowError {
 
 /** Wraps an AWS SDK failure so the state machine retries what may succeed later, and only that. */
 export function dependencyFailure(what: string, error: unknown): Error {
-  const e = error as { name?: string; message?: string };
+  // Anything can be thrown: `undefined` or a string must still give a message, not a TypeError.
+  const e = (error && typeof error === "object" ? error : {}) as {
+    name?: string;
+    message?: string;
+  };
   const message = `${what} failed: ${e.name ?? "Error"}: ${e.message ?? String(error)}`;
   return isTransientFailure(error)
     ? new TransientDependencyError(message, { cause: error })

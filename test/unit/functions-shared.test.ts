@@ -62,6 +62,97 @@ describe("dependencyFailure: what drives every Retry in the state machine", () =
   });
 });
 
+describe("dependencyFailure's table, entry by entry", () => {
+  const transient = (error: unknown) =>
+    dependencyFailure("calling", error) instanceof TransientDependencyError;
+
+  it("retries every throttling, overload and time-out name AWS uses, whatever the status", () => {
+    for (const name of [
+      "Throttling",
+      "ThrottlingException",
+      "TooManyRequestsException",
+      "ProvisionedThroughputExceededException",
+      "RequestLimitExceeded",
+      "SlowDown",
+      "ServiceUnavailable",
+      "ServiceUnavailableException",
+      "InternalServerError",
+      "InternalFailure",
+      "InternalServerException",
+      "InternalError",
+      "TimeoutError",
+      "RequestTimeout",
+      "RequestTimeoutException",
+      "RequestTimeoutError",
+    ]) {
+      assert.ok(transient(Object.assign(new Error(name), { name })), name);
+    }
+  });
+
+  it("retries every socket failure code", () => {
+    for (const code of [
+      "ECONNRESET",
+      "ECONNREFUSED",
+      "ECONNABORTED",
+      "EPIPE",
+      "ETIMEDOUT",
+      "EAI_AGAIN",
+      "ENETUNREACH",
+      "EHOSTUNREACH",
+      "ENOTFOUND",
+      "UND_ERR_SOCKET",
+    ]) {
+      assert.ok(transient(Object.assign(new Error("socket"), { code })), code);
+    }
+  });
+
+  it("retries by status: every 5xx and 429; and what the SDK itself calls retryable", () => {
+    for (const status of [500, 502, 503, 504, 599, 429]) {
+      assert.ok(transient(serviceError("Whatever", status)), String(status));
+    }
+    assert.ok(transient(Object.assign(new Error("x"), { $retryable: {} })));
+  });
+
+  it("retries a connection cut mid-answer, which shows only in the message", () => {
+    for (const message of [
+      "socket hang up",
+      "read ECONNRESET",
+      "write EPIPE",
+      "Premature close",
+      "The operation was aborted",
+      "terminated",
+    ]) {
+      assert.ok(transient(new Error(message)), message);
+    }
+  });
+
+  it("follows causes, so a wrapped throttling is still retried", () => {
+    const inner = serviceError("SlowDown", 503);
+    assert.ok(transient(new Error("outer", { cause: new Error("middle", { cause: inner }) })));
+  });
+
+  it("never retries other 4xx answers, plain errors or non-errors", () => {
+    for (const [name, status] of [
+      ["ValidationException", 400],
+      ["AccessDenied", 403],
+      ["NoSuchKey", 404],
+      ["ConditionalCheckFailedException", 400],
+      ["ResourceNotFoundException", 400],
+      ["PreconditionFailed", 412],
+    ] as const) {
+      const wrapped = dependencyFailure("calling", serviceError(name, status));
+      assert.ok(wrapped instanceof DependencyError, name);
+      assert.equal(wrapped.name, "DependencyError");
+    }
+    assert.ok(!transient(new TypeError("x is undefined")));
+    for (const odd of [undefined, null, "a string", 42]) {
+      const wrapped = dependencyFailure("calling", odd);
+      assert.ok(wrapped instanceof DependencyError, String(odd));
+      assert.match(wrapped.message, /^calling failed: Error: /);
+    }
+  });
+});
+
 const ddb = mockClient(DynamoDBDocumentClient);
 const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: "us-east-1" }));
 afterEach(() => ddb.reset());
@@ -81,18 +172,6 @@ describe("batchPut", () => {
       .commandCalls(BatchWriteCommand)
       .map((call) => call.args[0].input.RequestItems?.t?.length);
     assert.deepEqual(sent, [25, 2, 5]);
-  });
-
-  it("gives up as a transient failure when items stay unprocessed", async () => {
-    ddb.on(BatchWriteCommand).callsFake((input: { RequestItems: Record<string, unknown[]> }) => ({
-      UnprocessedItems: { t: input.RequestItems.t },
-    }));
-    await assert.rejects(batchPut(db, "t", [{ pk: "a", sk: "b" }]), (error: Error) => {
-      assert.ok(error instanceof TransientDependencyError);
-      assert.match(error.message, /1 items stayed unprocessed in t/);
-      return true;
-    });
-    assert.equal(ddb.commandCalls(BatchWriteCommand).length, 6);
   });
 
   it("wraps a refused write as a final dependency error", async () => {
