@@ -32,7 +32,7 @@ export function manifestImage(lotId: string, fileName: string, content: string |
     key: `lots/${lotId}/images/${fileName}`,
     sha256: sha256Hex(content),
     bytes: typeof content === "string" ? Buffer.byteLength(content) : content.length,
-    contentType: fileName.endsWith(".tif") ? "image/tiff" : "image/png",
+    contentType: fileName.endsWith(".tif") ? ("image/tiff" as const) : ("image/png" as const),
   };
 }
 

@@ -123,9 +123,11 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
       ...(status !== undefined ? { OriginalStatusCode: status } : {}),
       ...(body !== undefined ? { OriginalMessage: body } : {}),
     });
-  const answer = (value: unknown) => ({
-    Body: new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)),
-  });
+  // The SDK's Body is a Uint8Array with helpers; core.ts decodes it as plain bytes.
+  const answer = (value: unknown) =>
+    ({
+      Body: new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)),
+    }) as never;
   const wafer = {
     imageWidth: 1024,
     imageHeight: 1024,
@@ -235,15 +237,13 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
   });
 
   it("refuses an answer about an image of another size: its pixels are not the report's", async () => {
-    sagemaker
-      .on(InvokeEndpointCommand)
-      .resolves(
-        answer({
-          model: { name: "m", version: "1" },
-          wafer: { ...wafer, imageWidth: 2048 },
-          defects: [],
-        }),
-      );
+    sagemaker.on(InvokeEndpointCommand).resolves(
+      answer({
+        model: { name: "m", version: "1" },
+        wafer: { ...wafer, imageWidth: 2048 },
+        defects: [],
+      }),
+    );
     await assert.rejects(detectDefects(input, deps), {
       name: "ModelResponseError",
       message: "endpoint saw a 2048x1024 image, w.png is 1024x1024",
