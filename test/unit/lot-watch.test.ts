@@ -140,6 +140,47 @@ describe("alertStuckLots", () => {
     assert.equal(sns.commandCalls(PublishCommand).length, 0, "no second alert");
   });
 
+  it("does not mark a lot that finished between the scan and the alert, and is not upset by it", async () => {
+    ddb.on(ScanCommand).resolves({ Items: items.slice(1, 2) });
+    ddb
+      .on(UpdateCommand)
+      .rejects(
+        Object.assign(new Error("finished meanwhile"), { name: "ConditionalCheckFailedException" }),
+      );
+    assert.deepEqual(
+      (await alertStuckLots(deps())).map((lot) => lot.lotId),
+      ["B"],
+    );
+    const update = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    assert.equal(update?.ConditionExpression, "#status = :processing");
+  });
+
+  it("lets a failed scan or mark out as a dependency failure, naming the table or the lot", async () => {
+    ddb.on(ScanCommand).rejects(
+      Object.assign(new Error("slow down"), {
+        name: "ProvisionedThroughputExceededException",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    await assert.rejects(alertStuckLots(deps()), {
+      name: "TransientDependencyError",
+      message: /^scanning t for lots failed/,
+    });
+    ddb.on(ScanCommand).resolves({ Items: items.slice(1, 2) });
+    ddb
+      .on(UpdateCommand)
+      .rejects(
+        Object.assign(new Error("no"), {
+          name: "AccessDeniedException",
+          $metadata: { httpStatusCode: 403 },
+        }),
+      );
+    await assert.rejects(alertStuckLots(deps()), {
+      name: "DependencyError",
+      message: /^marking lot B as alerted failed/,
+    });
+  });
+
   it("alerts again when another execution of the lot gets stuck", async () => {
     ddb.on(ScanCommand).resolves({
       Items: [{ ...items[1], stuckAlertedAt: "arn:old-execution" }],

@@ -142,4 +142,70 @@ describe("publishReport", () => {
       { name: "ManifestChangedError" },
     );
   });
+
+  const deps = () => ({
+    s3: new S3Client({
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    }),
+    sns: new SNSClient({}),
+    db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    bucket: "b",
+    table: "t",
+    reportTopicArn: "arn:topic",
+  });
+  const base = {
+    lotId: LOT,
+    executionId: "x",
+    manifestKey: `lots/${LOT}/accepted-manifest.json`,
+    manifestSha256,
+  };
+
+  it("names an image the Map left without an outcome as failed, NoOutcome", async () => {
+    const report = await publishReport(
+      { ...base, results: [{ index: 0, status: "clean", defectCount: 0 }] },
+      deps(),
+    );
+    assert.deepEqual(report.images[1]?.error?.name, "NoOutcome");
+    assert.deepEqual(report.images[2]?.error?.name, "NoOutcome");
+  });
+
+  it("refuses to call an image inspected whose result is missing or malformed", async () => {
+    await assert.rejects(
+      publishReport({ ...base, results: [{ index: 2, status: "clean", defectCount: 0 }] }, deps()),
+      { name: "ModelResponseError", message: /result of c\.png is missing/ },
+    );
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/results/a.png.json` }).resolves({
+      Body: body(JSON.stringify({ fileName: "a.png", status: "shiny" })) as never,
+    });
+    await assert.rejects(
+      publishReport({ ...base, results: [{ index: 0, status: "clean", defectCount: 0 }] }, deps()),
+      { name: "ModelResponseError", message: /stored result .*a\.png\.json is malformed/ },
+    );
+  });
+
+  it("stores the report before it publishes it, and publishes nothing when storing fails", async () => {
+    const results = [{ index: 0, status: "clean" as const, defectCount: 0 }];
+    await publishReport({ ...base, results }, deps());
+    const reportPut = s3
+      .commandCalls(PutObjectCommand)
+      .find((call) => call.args[0].input.Key === `lots/${LOT}/report.json`);
+    assert.ok(reportPut, "the report is stored");
+    assert.equal(sns.commandCalls(PublishCommand).length, 1);
+    sns.resetHistory();
+    s3.on(PutObjectCommand).rejects(
+      Object.assign(new Error("down"), {
+        name: "ServiceUnavailable",
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+    await assert.rejects(publishReport({ ...base, results }, deps()), {
+      name: "TransientDependencyError",
+    });
+    assert.equal(
+      sns.commandCalls(PublishCommand).length,
+      0,
+      "no message points at a missing report",
+    );
+  });
 });
