@@ -296,7 +296,7 @@ describe("one template for SAM, CDK and the local stack", () => {
       assert.equal(resource.Properties?.Handler, "handler.handler", id);
       assert.match(
         readFileSync(resolve(REPO_ROOT, path ?? ""), "utf8"),
-        /export async function handler\(/,
+        /export const handler = lambdaHandler\(/,
         id,
       );
     }
