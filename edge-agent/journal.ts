@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { lotKeys, safeSegment } from "../lib/keys.ts";
 import { isProcessAlive } from "../lib/process.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import {
   type AgentJournal,
   AgentJournalSchema,
@@ -51,11 +52,8 @@ export async function loadJournal(path: string): Promise<AgentJournal | undefine
   }
   const parsed = AgentJournalSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.join(".") || "(root)"}: ${i.message}`,
-    );
     throw new JournalError(
-      `journal ${path} is invalid (${problems.join("; ")}); delete it to start the lot over`,
+      `journal ${path} is invalid (${describeZodError(parsed.error)}); delete it to start the lot over`,
       { cause: parsed.error },
     );
   }

@@ -1,9 +1,11 @@
 // Reads a lot directory as a machine left it: which files are images, their checksums, and lot.json.
+
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { safeSegment } from "../lib/keys.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import type { ImageContentType } from "../schemas/common.ts";
 import {
   type LotFile,
@@ -79,19 +81,6 @@ export async function hashFile(
   return { sha256: hash.digest("hex"), bytes, head: Buffer.concat(headChunks) };
 }
 
-function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.length ? path.map(String).join(".") : "(root)";
-}
-
-function valueAt(json: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let current: unknown = json;
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
-}
-
 /** Parses lot.json; every problem names the file and the field so the operator can fix it. */
 export async function readLotFile(path: string): Promise<LotFile> {
   let text: string;
@@ -108,12 +97,12 @@ export async function readLotFile(path: string): Promise<LotFile> {
   }
   const parsed = LotFileSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const got = issue.path.length ? valueAt(json, issue.path) : undefined;
-      const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
-      return `field '${formatZodPath(issue.path)}': ${issue.message}${shown}`;
+    const problems = describeZodError(parsed.error, {
+      limit: Number.POSITIVE_INFINITY,
+      label: (field) => `field '${field}'`,
+      input: json,
     });
-    throw new LotFileError(`${path}: ${problems.join("; ")}`, { cause: parsed.error });
+    throw new LotFileError(`${path}: ${problems}`, { cause: parsed.error });
   }
   return parsed.data;
 }

@@ -1,4 +1,5 @@
 // Uploads one lot to S3, resumably: every image checksummed and confirmed, the manifest strictly last.
+
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
@@ -16,6 +17,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { lotKeys } from "../lib/keys.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import type { JournalFile, JournalMultipart, JournalPart } from "../schemas/agent-journal.ts";
 import {
   MANIFEST_SCHEMA_VERSION,
@@ -731,11 +733,8 @@ function buildManifest(run: Run, scan: LotScan, createdAt: string): Manifest {
       }),
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.join(".") || "(root)"}: ${i.message}`,
-    );
     throw new UploadError(
-      `the manifest of lot ${run.lotId} would be invalid: ${problems.join("; ")}`,
+      `the manifest of lot ${run.lotId} would be invalid: ${describeZodError(parsed.error)}`,
       {
         cause: parsed.error,
       },

@@ -1,4 +1,5 @@
 // Decides what a request body holds (an image, or a JSON reference to one in S3) from its Content-Type and magic bytes.
+import { describeZodError } from "../lib/zod-issues.ts";
 import {
   IMAGE_REFERENCE_CONTENT_TYPE,
   type ImageReference,
@@ -33,11 +34,9 @@ export function parseImageReference(body: Uint8Array): ImageReference {
   }
   const parsed = ImageReferenceSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ImageReferenceError(
-      `image reference: ${issue?.path.join(".") || "(body)"}: ${issue?.message}`,
-      { cause: parsed.error },
-    );
+    throw new ImageReferenceError(`image reference: ${describeZodError(parsed.error)}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
 }

@@ -1,9 +1,12 @@
 // `waferflow evaluate`: scores the detector against labelled lots (truth.json) with the spec's rules.
+
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { UsageError, wantsHelp } from "../lib/cli.ts";
+import { hintsFromMetadata } from "../lib/custom-attributes.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../schemas/common.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
@@ -218,20 +221,6 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function hintsFromLot(lot: LotFile | null): DetectionHints {
-  const hints: DetectionHints = {};
-  if (!lot) return hints;
-  if (lot.waferDiameterMm !== undefined) hints.waferDiameterMm = lot.waferDiameterMm;
-  if (lot.notchAngleDeg !== undefined) hints.notchAngleDeg = lot.notchAngleDeg;
-  if (lot.diePitchMm !== undefined) {
-    hints.diePitchMm =
-      typeof lot.diePitchMm === "number"
-        ? { x: lot.diePitchMm, y: lot.diePitchMm }
-        : lot.diePitchMm;
-  }
-  return hints;
-}
-
 function safeRatio(a: number, b: number, empty: number): number {
   return b > 0 ? a / b : empty;
 }
@@ -391,9 +380,9 @@ export async function evaluateDirectory(
   for (const lotDir of lotDirs) {
     const parsedTruth = TruthSchema.safeParse(await readJson(join(lotDir, "truth.json")));
     if (!parsedTruth.success) {
-      const issue = parsedTruth.error.issues[0];
       throw new EvaluationInputError(
-        `${join(lotDir, "truth.json")} does not match the truth schema at ${issue?.path.join(".")}: ${issue?.message}`,
+        `${join(lotDir, "truth.json")} does not match the truth schema: ${describeZodError(parsedTruth.error)}`,
+        { cause: parsedTruth.error },
       );
     }
     let lotFile: LotFile | null = null;
@@ -406,7 +395,7 @@ export async function evaluateDirectory(
         );
       lotFile = parsedLot.data;
     }
-    const hints = hintsFromLot(lotFile);
+    const hints = lotFile ? hintsFromMetadata(lotFile) : {};
     for (const truthWafer of parsedTruth.data.wafers) {
       const evaluation = await evaluateWafer(
         lotDir,

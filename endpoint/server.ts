@@ -1,8 +1,11 @@
 // The SageMaker-compatible model server: GET /ping and POST /invocations (container contract) and the runtime API path.
+
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "../lib/custom-attributes.ts";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
 import {
   checkContentType,
@@ -11,7 +14,6 @@ import {
   parseImageReference,
   sniffImageFormat,
 } from "./content.ts";
-import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {
   CustomAttributeError,
@@ -345,9 +347,8 @@ export async function startEndpointServer(
       const response: EndpointAnswer = { model: model.info, ...result };
       const checked = EndpointAnswerSchema.safeParse(response);
       if (!checked.success) {
-        const issue = checked.error.issues[0];
         throw new ModelOutputError(
-          `model answer breaks the contract at ${issue?.path.join(".")}: ${issue?.message}`,
+          `model answer breaks the contract: ${describeZodError(checked.error)}`,
           {
             cause: checked.error,
           },

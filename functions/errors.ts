@@ -1,6 +1,8 @@
 // Named errors of the workflow functions; their names are the Step Functions error names Retry/Catch match.
+
 import type { ZodError } from "zod";
 import { isTransientFailure } from "../lib/transient.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 
 /** A dependency (S3, DynamoDB, SNS, SageMaker) failed in a way worth retrying: throttling, 5xx, network. */
 export class TransientDependencyError extends Error {
@@ -16,8 +18,7 @@ export class DependencyError extends Error {
 export class InvalidInputError extends Error {
   override name = "InvalidInputError";
   static fromZod(what: string, error: ZodError): InvalidInputError {
-    const detail = error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    return new InvalidInputError(`invalid ${what}: ${detail.join("; ")}`, { cause: error });
+    return new InvalidInputError(`invalid ${what}: ${describeZodError(error)}`, { cause: error });
   }
 }
 
