@@ -4,6 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { contentTypeOf, SIGNATURE_BYTES, sniffImageFormat } from "../lib/image-format.ts";
 import { safeSegment } from "../lib/keys.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import type { ImageContentType } from "../schemas/common.ts";
@@ -49,16 +50,10 @@ export interface LotScan {
   ignored: string[];
 }
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
 /** The image type the first bytes declare; extensions lie, signatures rarely do. */
 export function detectContentType(head: Uint8Array): ImageContentType | undefined {
-  if (PNG_SIGNATURE.every((byte, i) => head[i] === byte)) return "image/png";
-  const [a, b, c, d] = [head[0], head[1], head[2], head[3]];
-  // Classic TIFF (42) and BigTIFF (43), in both byte orders.
-  if (a === 0x49 && b === 0x49 && (c === 0x2a || c === 0x2b) && d === 0x00) return "image/tiff";
-  if (a === 0x4d && b === 0x4d && c === 0x00 && (d === 0x2a || d === 0x2b)) return "image/tiff";
-  return undefined;
+  const format = sniffImageFormat(head);
+  return format && contentTypeOf(format);
 }
 
 /** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
@@ -73,9 +68,9 @@ export async function hashFile(
   for await (const chunk of createReadStream(path, { signal }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     bytes += chunk.length;
-    if (headLength < PNG_SIGNATURE.length) {
-      headChunks.push(chunk.subarray(0, PNG_SIGNATURE.length - headLength));
-      headLength += Math.min(chunk.length, PNG_SIGNATURE.length - headLength);
+    if (headLength < SIGNATURE_BYTES) {
+      headChunks.push(chunk.subarray(0, SIGNATURE_BYTES - headLength));
+      headLength += Math.min(chunk.length, SIGNATURE_BYTES - headLength);
     }
   }
   return { sha256: hash.digest("hex"), bytes, head: Buffer.concat(headChunks) };

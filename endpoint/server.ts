@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "../lib/custom-attributes.ts";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { sniffImageFormat } from "../lib/image-format.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
 import {
@@ -12,7 +13,6 @@ import {
   imageFormatOf,
   isImageReference,
   parseImageReference,
-  sniffImageFormat,
 } from "./content.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {

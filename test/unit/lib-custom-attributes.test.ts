@@ -31,7 +31,10 @@ describe("custom attributes: one table for DetectDefects and the endpoint", () =
       encodeCustomAttributes(hintsFromMetadata({ diePitchMm: { x: 10, y: 12.5 } })),
       "die_pitch_mm=10x12.5",
     );
-    assert.equal(encodeCustomAttributes(hintsFromMetadata({ product: "X" } as LotMetadata)), undefined);
+    assert.equal(
+      encodeCustomAttributes(hintsFromMetadata({ product: "X" } as LotMetadata)),
+      undefined,
+    );
   });
 
   it("names the attribute, not the hint field, when a value is out of bounds", () => {
