@@ -1,5 +1,4 @@
 // The per-lot journal in the agent's state directory: lot id, finished objects and multipart progress.
-
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";

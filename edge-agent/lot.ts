@@ -1,5 +1,4 @@
 // Reads a lot directory as a machine left it: which files are images, their checksums, and lot.json.
-
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";

@@ -1,5 +1,4 @@
 // Uploads one lot to S3, resumably: every image checksummed and confirmed, the manifest strictly last.
-
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
@@ -17,6 +16,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { lotKeys } from "../lib/keys.ts";
+import { forEachLimited, Semaphore } from "../lib/pool.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import type { JournalFile, JournalMultipart, JournalPart } from "../schemas/agent-journal.ts";
 import {
@@ -164,54 +164,6 @@ function settingsFrom(options: UploadLotOptions): Settings {
   };
 }
 
-/** Hands out `limit` slots; the holder of a slot may have one part's bytes in memory. */
-class Semaphore {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(limit: number) {
-    this.free = limit;
-  }
-  async use<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
-
-/**
- * Runs `task` over `items`, `limit` at a time. After a failure nothing new starts (when the
- * link is down, every further item would only burn its own retry budget), but the tasks in
- * flight finish so their progress reaches the journal; all failures come back at the end.
- */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  task: (item: T) => Promise<void>,
-): Promise<Array<{ item: T; error: unknown }>> {
-  const failures: Array<{ item: T; error: unknown }> = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && failures.length === 0 && !signal?.aborted) {
-      const item = items[next++] as T;
-      try {
-        await task(item);
-      } catch (error) {
-        failures.push({ item, error });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  signal?.throwIfAborted();
-  return failures;
-}
-
 function errorName(error: unknown): string {
   return (error as { name?: string })?.name ?? "Error";
 }
@@ -233,6 +185,7 @@ interface Run {
   bucket: string;
   settings: Settings;
   store: JournalStore;
+  /** One slot per part in flight across all files: the holder may have one part's bytes in memory. */
   semaphore: Semaphore;
   signal: AbortSignal | undefined;
   log: (line: string) => void;
@@ -493,7 +446,6 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
   const failures = await forEachLimited(
     missing,
     run.settings.concurrency,
-    run.signal,
     async (partNumber) => {
       await run.semaphore.use(async () => {
         const offset = (partNumber - 1) * partSizeBytes;
@@ -521,6 +473,7 @@ async function putMultipart(run: Run, image: ScannedImage, file: JournalFile): P
         await run.store.save();
       });
     },
+    run.signal,
   );
   const failure = failures[0];
   if (failure) throw failure.error;
@@ -822,8 +775,11 @@ async function uploadScannedLot(
   for (const stale of plan.staleUploads) await abortUpload(run, stale.key, stale.uploadId);
 
   const counts = { uploaded: 0, skipped: 0 };
-  const failures = await forEachLimited(scan.images, settings.concurrency, signal, (image) =>
-    ensureImage(run, image, counts),
+  const failures = await forEachLimited(
+    scan.images,
+    settings.concurrency,
+    (image) => ensureImage(run, image, counts),
+    signal,
   );
   if (failures.length > 0) {
     const detail = failures

@@ -1,5 +1,4 @@
 // `waferflow evaluate`: scores the detector against labelled lots (truth.json) with the spec's rules.
-
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";

@@ -1,5 +1,4 @@
 // The SageMaker-compatible model server: GET /ping and POST /invocations (container contract) and the runtime API path.
-
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";

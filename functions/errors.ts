@@ -1,5 +1,4 @@
 // Named errors of the workflow functions; their names are the Step Functions error names Retry/Catch match.
-
 import type { ZodError } from "zod";
 import { isTransientFailure } from "../lib/transient.ts";
 import { describeZodError } from "../lib/zod-issues.ts";

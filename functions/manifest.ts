@@ -1,5 +1,4 @@
 // Reads a lot's manifest from S3 for the states that need its image list, verified against the checksum the lot was recorded with.
-
 import { createHash } from "node:crypto";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { describeZodError } from "../lib/zod-issues.ts";

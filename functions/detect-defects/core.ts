@@ -1,5 +1,4 @@
 // Sends one verified wafer image (its original bytes, or an S3 reference when too large) to the endpoint and stores its defects.
-
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
