@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DETECTOR_VERSION, detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
-import { boxesMatch, iou } from "../endpoint/evaluate.ts";
+import { boxesMatch, iou } from "../qa/evaluate.ts";
 import {
   type ClassifierWeights,
   DEFAULT_STAGE_POLICY,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "vitest";
 import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
-import { scoreWafer } from "../../endpoint/evaluate.ts";
+import { scoreWafer } from "../../qa/evaluate.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";

@@ -1,7 +1,12 @@
-// `waferflow evaluate`: scores the detector against labelled lots (truth.json) with the spec's rules.
+// `waferflow evaluate`: scores a model against labelled lots (truth.json) with the spec's rules; a QA tool, kept out of the model container.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { EvaluationInputError } from "../endpoint/detector/errors.ts";
+import { type DetectionResult, detect } from "../endpoint/detector/index.ts";
+import { ModelLoadError, ModelSpecError } from "../endpoint/errors.ts";
+import { createModel } from "../endpoint/models/index.ts";
+import { gatedDetect } from "../endpoint/quality/index.ts";
 import { UsageError, wantsHelp } from "../lib/cli.ts";
 import { hintsFromMetadata } from "../lib/custom-attributes.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
@@ -10,11 +15,6 @@ import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../sche
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
-import { EvaluationInputError } from "./detector/errors.ts";
-import { type DetectionResult, detect } from "./detector/index.ts";
-import { ModelLoadError, ModelSpecError } from "./errors.ts";
-import { createModel } from "./models/index.ts";
-import { gatedDetect } from "./quality/index.ts";
 
 /** Spec: a report finds a true defect at IoU >= 0.1, or when one box holds the other's centre. */
 export const MATCH_IOU = 0.1;
