@@ -13,7 +13,7 @@ import {
   type EvaluationMetrics,
   evaluateDirectory,
   type SubsetMetrics,
-} from "../endpoint/evaluate.ts";
+} from "../qa/evaluate.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
 import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
 import { generateLots, generateWafer } from "../synth/generate.ts";

@@ -51,7 +51,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   endpoint: async () => (await import("../endpoint/cli.ts")).runEndpointCommand,
   serve: async () => (await import("../endpoint/cli.ts")).runServeCommand,
   fixtures: async () => (await import("../synth/cli.ts")).runFixturesCommand,
-  evaluate: async () => (await import("../endpoint/evaluate.ts")).runEvaluateCommand,
+  evaluate: async () => (await import("../qa/evaluate.ts")).runEvaluateCommand,
   agent: async () => (await import("../edge-agent/cli.ts")).runAgentCommand,
   invoke: async () => (await import("./invoke.ts")).runInvokeCommand,
   lots: async () => (await import("./lots.ts")).runLotsCommand,

@@ -1,11 +1,10 @@
 // The per-lot journal in the agent's state directory: lot id, finished objects and multipart progress.
-
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { lotKeys, safeSegment } from "../lib/keys.ts";
-import { isProcessAlive } from "../lib/process.ts";
+import { acquirePidLock } from "../lib/pid-lock.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import {
   type AgentJournal,
   AgentJournalSchema,
@@ -51,11 +50,8 @@ export async function loadJournal(path: string): Promise<AgentJournal | undefine
   }
   const parsed = AgentJournalSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${i.path.join(".") || "(root)"}: ${i.message}`,
-    );
     throw new JournalError(
-      `journal ${path} is invalid (${problems.join("; ")}); delete it to start the lot over`,
+      `journal ${path} is invalid (${describeZodError(parsed.error)}); delete it to start the lot over`,
       { cause: parsed.error },
     );
   }
@@ -83,58 +79,30 @@ export async function writeJournalAtomically(path: string, journal: AgentJournal
   }
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  since: string;
-}
-
 /**
  * Takes the lot's lock next to its journal, so two agents (a watcher and a manual upload)
  * never interleave their journal writes. A lock left by a dead process on this host is taken
  * over; one held by a live process, or by another host sharing the state dir, is refused.
  */
-const locksHeldHere = new Set<string>();
-
 export async function acquireLotLock(journalFile: string): Promise<() => Promise<void>> {
   const lockPath = `${journalFile}.lock`;
-  await mkdir(dirname(lockPath), { recursive: true });
-  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(lockPath, JSON.stringify(me), { flag: "wx" });
-      locksHeldHere.add(lockPath);
-      return async () => {
-        locksHeldHere.delete(lockPath);
-        await rm(lockPath, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new JournalError(`lock ${lockPath} cannot be created: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-    }
-    let owner: Partial<LockOwner> = {};
-    try {
-      owner = JSON.parse(await readFile(lockPath, "utf8")) as Partial<LockOwner>;
-    } catch {
-      // Unreadable or half-written: treated like a lock whose owner is unknown, below.
-    }
-    // Our own pid on a lock we do not hold is a previous incarnation's (containers reuse pid 1).
-    const stale =
-      owner.host === me.host &&
-      typeof owner.pid === "number" &&
-      (owner.pid === process.pid ? !locksHeldHere.has(lockPath) : !isProcessAlive(owner.pid));
-    if (!stale) {
-      throw new LotBusyError(
-        `the lot is being uploaded by process ${owner.pid ?? "?"} on ${owner.host ?? "?"} since ${owner.since ?? "?"} ` +
-          `(lock ${lockPath}); remove the lock if that process is gone`,
-      );
-    }
-    await rm(lockPath, { force: true });
+  let release: () => void;
+  try {
+    release = acquirePidLock(
+      lockPath,
+      (owner) =>
+        new LotBusyError(
+          `the lot is being uploaded by process ${owner.pid ?? "?"} on ${owner.host ?? "?"} since ${owner.since ?? "?"} ` +
+            `(lock ${lockPath}); remove the lock if that process is gone`,
+        ),
+    );
+  } catch (error) {
+    if (error instanceof LotBusyError) throw error;
+    throw new JournalError(`lock ${lockPath} cannot be created: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  throw new LotBusyError(`lock ${lockPath} keeps being taken by another process`);
+  return async () => release();
 }
 
 /** Owns one lot's journal in memory and serialises its writes, since parts finish concurrently. */

@@ -3,7 +3,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { contentTypeOf, SIGNATURE_BYTES, sniffImageFormat } from "../lib/image-format.ts";
 import { safeSegment } from "../lib/keys.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import type { ImageContentType } from "../schemas/common.ts";
 import {
   type LotFile,
@@ -47,16 +49,10 @@ export interface LotScan {
   ignored: string[];
 }
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
 /** The image type the first bytes declare; extensions lie, signatures rarely do. */
 export function detectContentType(head: Uint8Array): ImageContentType | undefined {
-  if (PNG_SIGNATURE.every((byte, i) => head[i] === byte)) return "image/png";
-  const [a, b, c, d] = [head[0], head[1], head[2], head[3]];
-  // Classic TIFF (42) and BigTIFF (43), in both byte orders.
-  if (a === 0x49 && b === 0x49 && (c === 0x2a || c === 0x2b) && d === 0x00) return "image/tiff";
-  if (a === 0x4d && b === 0x4d && c === 0x00 && (d === 0x2a || d === 0x2b)) return "image/tiff";
-  return undefined;
+  const format = sniffImageFormat(head);
+  return format && contentTypeOf(format);
 }
 
 /** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
@@ -71,25 +67,12 @@ export async function hashFile(
   for await (const chunk of createReadStream(path, { signal }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     bytes += chunk.length;
-    if (headLength < PNG_SIGNATURE.length) {
-      headChunks.push(chunk.subarray(0, PNG_SIGNATURE.length - headLength));
-      headLength += Math.min(chunk.length, PNG_SIGNATURE.length - headLength);
+    if (headLength < SIGNATURE_BYTES) {
+      headChunks.push(chunk.subarray(0, SIGNATURE_BYTES - headLength));
+      headLength += Math.min(chunk.length, SIGNATURE_BYTES - headLength);
     }
   }
   return { sha256: hash.digest("hex"), bytes, head: Buffer.concat(headChunks) };
-}
-
-function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.length ? path.map(String).join(".") : "(root)";
-}
-
-function valueAt(json: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let current: unknown = json;
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }
 
 /** Parses lot.json; every problem names the file and the field so the operator can fix it. */
@@ -108,12 +91,12 @@ export async function readLotFile(path: string): Promise<LotFile> {
   }
   const parsed = LotFileSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const got = issue.path.length ? valueAt(json, issue.path) : undefined;
-      const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
-      return `field '${formatZodPath(issue.path)}': ${issue.message}${shown}`;
+    const problems = describeZodError(parsed.error, {
+      limit: Number.POSITIVE_INFINITY,
+      label: (field) => `field '${field}'`,
+      input: json,
     });
-    throw new LotFileError(`${path}: ${problems.join("; ")}`, { cause: parsed.error });
+    throw new LotFileError(`${path}: ${problems}`, { cause: parsed.error });
   }
   return parsed.data;
 }

@@ -1,12 +1,12 @@
 // Decides what a request body holds (an image, or a JSON reference to one in S3) from its Content-Type and magic bytes.
+import { type ImageFormat, sniffImageFormat } from "../lib/image-format.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import {
   IMAGE_REFERENCE_CONTENT_TYPE,
   type ImageReference,
   ImageReferenceSchema,
 } from "../schemas/detection.ts";
 import { ImageContentError, ImageReferenceError, UnsupportedContentTypeError } from "./errors.ts";
-
-export type ImageFormat = "png" | "tiff";
 
 export const ACCEPTED_CONTENT_TYPES = [
   "image/png",
@@ -33,32 +33,11 @@ export function parseImageReference(body: Uint8Array): ImageReference {
   }
   const parsed = ImageReferenceSchema.safeParse(json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ImageReferenceError(
-      `image reference: ${issue?.path.join(".") || "(body)"}: ${issue?.message}`,
-      { cause: parsed.error },
-    );
+    throw new ImageReferenceError(`image reference: ${describeZodError(parsed.error)}`, {
+      cause: parsed.error,
+    });
   }
   return parsed.data;
-}
-
-const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
-  return bytes.length >= magic.length && magic.every((byte, i) => bytes[i] === byte);
-}
-
-/** PNG, little- or big-endian TIFF (classic or BigTIFF), or undefined for anything else. */
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
-  if (startsWith(bytes, PNG_MAGIC)) return "png";
-  const tiffMagics = [
-    [0x49, 0x49, 0x2a, 0x00],
-    [0x4d, 0x4d, 0x00, 0x2a],
-    [0x49, 0x49, 0x2b, 0x00],
-    [0x4d, 0x4d, 0x00, 0x2b],
-  ];
-  if (tiffMagics.some((magic) => startsWith(bytes, magic))) return "tiff";
-  return undefined;
 }
 
 /** The media type without parameters, lower-cased; undefined when the header is absent or blank. */

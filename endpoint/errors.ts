@@ -29,10 +29,8 @@ export class ImageSourceError extends EndpointError {
   override name = "ImageSourceError";
 }
 
-/** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed. */
-export class CustomAttributeError extends EndpointError {
-  override name = "CustomAttributeError";
-}
+/** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed (lib/custom-attributes.ts reads them). */
+export { CustomAttributeError } from "../lib/custom-attributes.ts";
 
 /** The request body is larger than the endpoint accepts (SageMaker's limit is 6 MB). */
 export class PayloadTooLargeError extends EndpointError {

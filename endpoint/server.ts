@@ -2,16 +2,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "../lib/custom-attributes.ts";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { readBodyUpTo } from "../lib/http-body.ts";
+import { sniffImageFormat } from "../lib/image-format.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
 import {
   checkContentType,
   imageFormatOf,
   isImageReference,
   parseImageReference,
-  sniffImageFormat,
 } from "./content.ts";
-import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "./custom-attributes.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {
   CustomAttributeError,
@@ -129,34 +131,6 @@ interface ErrorBody {
 function errorBody(error: unknown): ErrorBody {
   const err = error instanceof Error ? error : new Error(String(error));
   return { error: { name: err.name, message: err.message } };
-}
-
-/** Reads the body, refusing (without reading further) once it exceeds `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        req.off("data", onData);
-        req.pause();
-        reject(new PayloadTooLargeError(`request body exceeds the ${limit} byte limit`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => {
-      if (!done) resolve(Buffer.concat(chunks, size));
-    });
-    req.once("error", (cause) => {
-      if (!done) reject(cause);
-      done = true;
-    });
-  });
 }
 
 interface RequestLog {
@@ -294,7 +268,11 @@ export async function startEndpointServer(
           `request body of ${declaredLength} bytes exceeds the ${maxBodyBytes} byte limit`,
         );
       }
-      const body = await readBody(req, maxBodyBytes);
+      const body = await readBodyUpTo(
+        req,
+        maxBodyBytes,
+        (limit) => new PayloadTooLargeError(`request body exceeds the ${limit} byte limit`),
+      );
       entry.bytesIn = body.length;
       const fetchStarted = performance.now();
       let image: Uint8Array = body;
@@ -345,9 +323,8 @@ export async function startEndpointServer(
       const response: EndpointAnswer = { model: model.info, ...result };
       const checked = EndpointAnswerSchema.safeParse(response);
       if (!checked.success) {
-        const issue = checked.error.issues[0];
         throw new ModelOutputError(
-          `model answer breaks the contract at ${issue?.path.join(".")}: ${issue?.message}`,
+          `model answer breaks the contract: ${describeZodError(checked.error)}`,
           {
             cause: checked.error,
           },

@@ -1,6 +1,7 @@
 // Named errors of the workflow functions; their names are the Step Functions error names Retry/Catch match.
 import type { ZodError } from "zod";
 import { isTransientFailure } from "../lib/transient.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 
 /** Every error below: its name is a Step Functions error name, kept as is at the handler's edge. */
 export class WorkflowError extends Error {}
@@ -19,8 +20,7 @@ export class DependencyError extends WorkflowError {
 export class InvalidInputError extends WorkflowError {
   override name = "InvalidInputError";
   static fromZod(what: string, error: ZodError): InvalidInputError {
-    const detail = error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    return new InvalidInputError(`invalid ${what}: ${detail.join("; ")}`, { cause: error });
+    return new InvalidInputError(`invalid ${what}: ${describeZodError(error)}`, { cause: error });
   }
 }
 

@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
+import { mapLimited } from "../lib/pool.ts";
 import type { LotMetadata, Manifest } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
@@ -138,19 +139,15 @@ export async function storeReport(input: Report, deps: ReportDeps): Promise<Repo
     updatedAt: report.completedAt,
     error: report.error,
   });
-  const queue = [...report.images];
-  const worker = async () => {
-    for (let image = queue.shift(); image; image = queue.shift()) {
-      await updateItem(deps.db, deps.table, imageItemKey(report.lotId, image.fileName), {
-        status: image.status.toUpperCase(),
-        defectCount: image.defects.length,
-        error: image.error,
-        overlayKey: image.overlayKey,
-        updatedAt: report.completedAt,
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await mapLimited(report.images, 8, (image) =>
+    updateItem(deps.db, deps.table, imageItemKey(report.lotId, image.fileName), {
+      status: image.status.toUpperCase(),
+      defectCount: image.defects.length,
+      error: image.error,
+      overlayKey: image.overlayKey,
+      updatedAt: report.completedAt,
+    }),
+  );
   return report;
 }
 

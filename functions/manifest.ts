@@ -1,6 +1,7 @@
 // Reads a lot's manifest from S3 for the states that need its image list, verified against the checksum the lot was recorded with.
 import { createHash } from "node:crypto";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { describeZodError } from "../lib/zod-issues.ts";
 import { type Manifest, ManifestSchema } from "../schemas/lot.ts";
 import {
   dependencyFailure,
@@ -64,12 +65,12 @@ export async function loadManifest(
   }
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new ManifestInvalidError(`manifest ${key} is invalid: ${problems.join("; ")}`, {
-      cause: parsed.error,
-    });
+    throw new ManifestInvalidError(
+      `manifest ${key} is invalid: ${describeZodError(parsed.error)}`,
+      {
+        cause: parsed.error,
+      },
+    );
   }
   remember(sha256, parsed.data);
   return { manifest: parsed.data, sha256 };

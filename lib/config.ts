@@ -1,5 +1,6 @@
 // Reads a module's configuration from the environment once, validated, with errors naming each bad variable.
 import type { z } from "zod";
+import { describeZodError } from "./zod-issues.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -12,9 +13,7 @@ export function readConfig<S extends z.ZodType>(
 ): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`)
-      .join("; ");
+    const problems = describeZodError(parsed.error, { limit: Number.POSITIVE_INFINITY });
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   return parsed.data;

@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DETECTOR_VERSION, detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
-import { boxesMatch, iou } from "../endpoint/evaluate.ts";
+import { boxesMatch, iou } from "../qa/evaluate.ts";
 import {
   type ClassifierWeights,
   DEFAULT_STAGE_POLICY,
@@ -22,6 +22,7 @@ import {
   FEATURE_SET,
 } from "../endpoint/models/features.ts";
 import { decodeGray } from "../lib/gray-image.ts";
+import { seededRandom } from "../lib/random.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import type { TruthDefect } from "../schemas/truth.ts";
 import { generateWafer } from "../synth/generate.ts";
@@ -34,18 +35,6 @@ export interface Sample {
   label: number;
   detectorClass: Defect["class"];
   wafer: number;
-}
-
-/** Mulberry32: a small seeded generator, so weights are the same on every machine. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The class a report deserves: the best-overlapping true defect it matches, else a false alarm. */

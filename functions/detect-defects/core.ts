@@ -5,7 +5,9 @@ import {
   InvokeEndpointCommand,
   type SageMakerRuntimeClient,
 } from "@aws-sdk/client-sagemaker-runtime";
+import { encodeCustomAttributes, hintsFromMetadata } from "../../lib/custom-attributes.ts";
 import { lotKeys } from "../../lib/keys.ts";
+import { describeZodError } from "../../lib/zod-issues.ts";
 import {
   EndpointAnswerSchema,
   IMAGE_REFERENCE_CONTENT_TYPE,
@@ -34,18 +36,9 @@ export interface DetectDeps {
   inlineMaxBytes?: number;
 }
 
-/** Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes `key=value` pairs. */
+/** Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes (lib/custom-attributes.ts). */
 export function customAttributes(metadata: LotMetadata): string | undefined {
-  const pairs: string[] = [];
-  if (metadata.notchAngleDeg !== undefined) pairs.push(`notch_angle_deg=${metadata.notchAngleDeg}`);
-  if (metadata.waferDiameterMm !== undefined) {
-    pairs.push(`wafer_diameter_mm=${metadata.waferDiameterMm}`);
-  }
-  if (metadata.diePitchMm !== undefined) {
-    const pitch = metadata.diePitchMm;
-    pairs.push(`die_pitch_mm=${typeof pitch === "number" ? pitch : `${pitch.x}x${pitch.y}`}`);
-  }
-  return pairs.length ? pairs.join(";") : undefined;
+  return encodeCustomAttributes(hintsFromMetadata(metadata));
 }
 
 /** The request body for one image: its own bytes when they fit a request, else where to read them. */
@@ -145,10 +138,8 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
   const parsed = EndpointAnswerSchema.safeParse(json);
   if (!parsed.success) {
     throw new ModelResponseError(
-      `endpoint answer breaks the contract: ${parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join(".")}: ${i.message}`)
-        .join("; ")}`,
+      `endpoint answer breaks the contract: ${describeZodError(parsed.error)}`,
+      { cause: parsed.error },
     );
   }
   if (parsed.data.status === "unusable") {

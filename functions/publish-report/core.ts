@@ -1,5 +1,6 @@
 // Gathers every image's result of a lot into its report (inspected, failed and rejected files alike); stores, records and publishes it.
 import { lotKeys } from "../../lib/keys.ts";
+import { mapLimited } from "../../lib/pool.ts";
 import type { Manifest } from "../../schemas/lot.ts";
 import { type ImageResult, ImageResultSchema, type Report } from "../../schemas/report.ts";
 import type { ImageOutcome, PublishReportInput } from "../../schemas/workflow.ts";
@@ -69,15 +70,9 @@ export async function publishReport(input: PublishReportInput, deps: ReportDeps)
     input.manifestSha256,
   );
   const outcomes = new Map(input.results.map((outcome) => [outcome.index, outcome]));
-  const images: ImageResult[] = new Array(manifest.images.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < manifest.images.length; i = next++) {
-      const image = manifest.images[i] as Manifest["images"][number];
-      images[i] = await loadResult(input.lotId, image, outcomes.get(i), deps);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  const images = await mapLimited(manifest.images, 8, (image, i) =>
+    loadResult(input.lotId, image, outcomes.get(i), deps),
+  );
   const report = buildReport({
     lotId: input.lotId,
     executionId: input.executionId,

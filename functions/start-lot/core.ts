@@ -11,6 +11,7 @@ import { type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
 import { lotIdFromManifestKey, lotKeys, quarantineKey } from "../../lib/keys.ts";
+import { issueWords } from "../../lib/zod-issues.ts";
 import type { Alert } from "../../schemas/alert.ts";
 import { type Manifest, ManifestSchema } from "../../schemas/lot.ts";
 import type { LotExecutionInput } from "../../schemas/workflow.ts";
@@ -74,7 +75,7 @@ export function manifestProblems(
   const parsed = ManifestSchema.safeParse(json);
   if (!parsed.success) {
     return {
-      problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+      problems: issueWords(parsed.error, { limit: Number.POSITIVE_INFINITY }),
     };
   }
   const manifest = parsed.data;

@@ -9,7 +9,7 @@ import {
   formatEvaluationTable,
   parseEvaluateArgs,
   runEvaluateCommand,
-} from "../../endpoint/evaluate.ts";
+} from "../../qa/evaluate.ts";
 import { UsageError } from "../../lib/cli.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
 

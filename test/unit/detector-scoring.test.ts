@@ -8,7 +8,7 @@ import {
   scoreWafer,
   summarise,
   type WaferEvaluation,
-} from "../../endpoint/evaluate.ts";
+} from "../../qa/evaluate.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";
 
 const box = (x: number, y: number, width: number, height: number): BBox => ({

@@ -2,20 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "vitest";
 import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
-import { scoreWafer } from "../../endpoint/evaluate.ts";
+import { scoreWafer } from "../../qa/evaluate.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { seededRandom } from "../../lib/random.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Painted {
   cls: Exclude<DefectClass, "unknown">;

@@ -25,6 +25,7 @@ import type { DetectionResult } from "../../endpoint/models/model.ts";
 import { readOnnxMetadata } from "../../endpoint/models/onnx-proto.ts";
 import { createOnnxRefinementStage } from "../../endpoint/models/onnx-stage.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { seededRandom } from "../../lib/random.ts";
 import { DEFECT_CLASSES } from "../../schemas/common.ts";
 import type { Defect, Wafer } from "../../schemas/detection.ts";
 
@@ -36,17 +37,9 @@ const LEVEL = 120;
 const feature = (values: Float32Array, name: (typeof FEATURE_NAMES)[number]) =>
   values[FEATURE_NAMES.indexOf(name)] as number;
 
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 16807) % 2147483647;
-    return state / 2147483647;
-  };
-}
-
 /** A flat 8-bit wafer with a little seeded noise, drawn on by `paint`. */
 function waferImage(paint: (x: number, y: number) => number): GrayImage {
-  const random = seeded(7);
+  const random = seededRandom(7);
   const data = new Uint8Array(SIDE * SIDE);
   for (let y = 0; y < SIDE; y++) {
     for (let x = 0; x < SIDE; x++) {
@@ -220,7 +213,7 @@ describe("defectFeatures", () => {
 
 /** Seeded random weights of the given widths. */
 function randomWeights(widths: number[], seed: number): ClassifierWeights {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const first = widths[0] as number;
   return {
     mean: Array.from({ length: first }, () => random() * 4 - 2),
@@ -247,7 +240,7 @@ describe("encodeClassifierOnnx", () => {
       try {
         assert.deepEqual(session.inputNames, ["features"]);
         assert.deepEqual(session.outputNames, ["probabilities"]);
-        const random = seeded(99);
+        const random = seededRandom(99);
         const rows = 5;
         const input = Float32Array.from({ length: rows * FEATURE_COUNT }, () => random() * 6 - 3);
         const out = await session.run({

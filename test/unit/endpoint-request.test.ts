@@ -1,8 +1,7 @@
 // Unit tests of how the endpoint reads a request: custom-attribute hints, content types and magic bytes, the queue.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { imageFormatOf, sniffImageFormat } from "../../endpoint/content.ts";
-import { parseCustomAttributes } from "../../endpoint/custom-attributes.ts";
+import { imageFormatOf } from "../../endpoint/content.ts";
 import { InvalidHintsError, WaferNotFoundError } from "../../endpoint/detector/errors.ts";
 import {
   CustomAttributeError,
@@ -16,7 +15,9 @@ import {
 } from "../../endpoint/errors.ts";
 import { createSerialQueue } from "../../endpoint/queue.ts";
 import { statusFor } from "../../endpoint/server.ts";
+import { parseCustomAttributes } from "../../lib/custom-attributes.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
+import { sniffImageFormat } from "../../lib/image-format.ts";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 const TIFF_LE = Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0]);

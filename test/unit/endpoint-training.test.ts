@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { forwardClassifier, STAGE_CLASSES } from "../../endpoint/models/classifier-graph.ts";
 import { FEATURE_COUNT } from "../../endpoint/models/features.ts";
+import { seededRandom } from "../../lib/random.ts";
 import {
   compareDecisions,
   crossValidate,
   labelFor,
   type Sample,
-  seededRandom,
   trainClassifier,
 } from "../../scripts/build-onnx-model.ts";
 

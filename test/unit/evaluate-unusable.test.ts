@@ -1,7 +1,7 @@
 // Scoring `unusable` expectations: out-of-spec images are judged on being refused, in-spec refusals miss their defects.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { scoreWafer, summarise, type WaferEvaluation } from "../../endpoint/evaluate.ts";
+import { scoreWafer, summarise, type WaferEvaluation } from "../../qa/evaluate.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";
 
 const box: BBox = { x: 10, y: 10, width: 8, height: 8 };

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { describe, it } from "vitest";
 import { LotFileError } from "../../edge-agent/errors.ts";
 import { readLotFile } from "../../edge-agent/lot.ts";
-import { parseCustomAttributes } from "../../endpoint/custom-attributes.ts";
 import { CustomAttributeError } from "../../endpoint/errors.ts";
+import { parseCustomAttributes } from "../../lib/custom-attributes.ts";
 
 function lotJson(content: unknown): string {
   const path = join(mkdtempSync(join(tmpdir(), "waferflow-bounds-")), "lot.json");

@@ -1,18 +1,20 @@
-// `waferflow evaluate`: scores the detector against labelled lots (truth.json) with the spec's rules.
+// `waferflow evaluate`: scores a model against labelled lots (truth.json) with the spec's rules; a QA tool, kept out of the model container.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { EvaluationInputError } from "../endpoint/detector/errors.ts";
+import { type DetectionResult, detect } from "../endpoint/detector/index.ts";
+import { ModelLoadError, ModelSpecError } from "../endpoint/errors.ts";
+import { createModel } from "../endpoint/models/index.ts";
+import { gatedDetect } from "../endpoint/quality/index.ts";
 import { UsageError, wantsHelp } from "../lib/cli.ts";
+import { hintsFromMetadata } from "../lib/custom-attributes.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
+import { describeZodError } from "../lib/zod-issues.ts";
 import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../schemas/common.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
-import { EvaluationInputError } from "./detector/errors.ts";
-import { type DetectionResult, detect } from "./detector/index.ts";
-import { ModelLoadError, ModelSpecError } from "./errors.ts";
-import { createModel } from "./models/index.ts";
-import { gatedDetect } from "./quality/index.ts";
 
 /** Spec: a report finds a true defect at IoU >= 0.1, or when one box holds the other's centre. */
 export const MATCH_IOU = 0.1;
@@ -218,20 +220,6 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function hintsFromLot(lot: LotFile | null): DetectionHints {
-  const hints: DetectionHints = {};
-  if (!lot) return hints;
-  if (lot.waferDiameterMm !== undefined) hints.waferDiameterMm = lot.waferDiameterMm;
-  if (lot.notchAngleDeg !== undefined) hints.notchAngleDeg = lot.notchAngleDeg;
-  if (lot.diePitchMm !== undefined) {
-    hints.diePitchMm =
-      typeof lot.diePitchMm === "number"
-        ? { x: lot.diePitchMm, y: lot.diePitchMm }
-        : lot.diePitchMm;
-  }
-  return hints;
-}
-
 function safeRatio(a: number, b: number, empty: number): number {
   return b > 0 ? a / b : empty;
 }
@@ -391,9 +379,9 @@ export async function evaluateDirectory(
   for (const lotDir of lotDirs) {
     const parsedTruth = TruthSchema.safeParse(await readJson(join(lotDir, "truth.json")));
     if (!parsedTruth.success) {
-      const issue = parsedTruth.error.issues[0];
       throw new EvaluationInputError(
-        `${join(lotDir, "truth.json")} does not match the truth schema at ${issue?.path.join(".")}: ${issue?.message}`,
+        `${join(lotDir, "truth.json")} does not match the truth schema: ${describeZodError(parsedTruth.error)}`,
+        { cause: parsedTruth.error },
       );
     }
     let lotFile: LotFile | null = null;
@@ -406,7 +394,7 @@ export async function evaluateDirectory(
         );
       lotFile = parsedLot.data;
     }
-    const hints = hintsFromLot(lotFile);
+    const hints = lotFile ? hintsFromMetadata(lotFile) : {};
     for (const truthWafer of parsedTruth.data.wafers) {
       const evaluation = await evaluateWafer(
         lotDir,

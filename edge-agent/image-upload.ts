@@ -1,0 +1,86 @@
+// Sends one image so that S3 ends up holding exactly its scanned bytes: skipped when already there, whole or in parts, confirmed after.
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import type { JournalFile } from "../schemas/agent-journal.ts";
+import { ChecksumMismatchError, SourceChangedError, UploadError } from "./errors.ts";
+import type { ScannedImage } from "./lot.ts";
+import { putMultipart } from "./multipart.ts";
+import { checkEtag, objectMatches, type Run, refuseUnlessSame, send } from "./s3-calls.ts";
+
+export async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promise<void> {
+  await run.semaphore.use(async () => {
+    const body = await readFile(image.path);
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    if (sha256 !== file.sha256 || body.length !== file.bytes) {
+      throw new SourceChangedError(
+        `${image.path} changed since it was scanned; the lot is still being written`,
+      );
+    }
+    const md5 = createHash("md5").update(body).digest();
+    try {
+      await send(run, `uploading ${file.key}`, async (abortSignal) => {
+        const put = await run.s3.send(
+          new PutObjectCommand({
+            Bucket: run.bucket,
+            Key: file.key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: file.contentType,
+            ContentMD5: md5.toString("base64"),
+            Metadata: { sha256: file.sha256 },
+            ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
+          }),
+          { abortSignal },
+        );
+        checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
+      });
+    } catch (error) {
+      await refuseUnlessSame(run, file, error);
+    }
+  });
+}
+
+export async function assertSourceUnchanged(image: ScannedImage): Promise<void> {
+  const now = await stat(image.path);
+  if (now.size !== image.bytes || now.mtimeMs !== image.mtimeMs) {
+    throw new SourceChangedError(
+      `${image.path} changed while it was uploaded (size ${image.bytes} -> ${now.size}); the lot is still being written`,
+    );
+  }
+}
+
+export async function ensureImage(
+  run: Run,
+  image: ScannedImage,
+  counts: { uploaded: number; skipped: number },
+): Promise<void> {
+  const file = run.store.journal.files[image.fileName];
+  if (!file) throw new UploadError(`journal has no entry for ${image.fileName}`);
+  // Checked even when the journal does not say done: a crash may have come between the upload and the journal write.
+  if (await objectMatches(run, file)) {
+    if (!file.done || file.multipart) {
+      file.done = true;
+      file.multipart = undefined;
+      await run.store.save();
+    }
+    counts.skipped++;
+    return;
+  }
+  if (file.done) {
+    run.log(`lot ${run.lotId}: ${file.key} is missing or different in S3; uploading it again`);
+    file.done = false;
+  }
+  if (file.bytes > run.settings.multipartThresholdBytes) await putMultipart(run, image, file);
+  else await putWhole(run, image, file);
+  await assertSourceUnchanged(image);
+  if (!(await objectMatches(run, file))) {
+    throw new ChecksumMismatchError(
+      `${file.key} in S3 does not have the size and sha256 just uploaded`,
+    );
+  }
+  file.done = true;
+  file.multipart = undefined;
+  await run.store.save();
+  counts.uploaded++;
+}
