@@ -7,7 +7,7 @@ import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { readRunningStack } from "../local/endpoints-file.ts";
 import { LambdaInvocationError } from "../local/errors.ts";
 import { createProcessLambdaInvoker } from "../local/lambda-process.ts";
-import { buildLocalModel } from "../local/model.ts";
+import { buildLocalModel } from "../local/resource-model.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 import { quietHandlerLogs } from "./reports.ts";
 

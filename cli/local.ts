@@ -9,7 +9,7 @@ import { createAgentS3Client, createDocumentClient, createS3Client } from "../li
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
 import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
-import { buildLocalModel } from "../local/model.ts";
+import { buildLocalModel } from "../local/resource-model.ts";
 import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
 import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
 

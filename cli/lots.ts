@@ -91,7 +91,7 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
   }
   // Only the table, read-only in spirit: starting the whole stack would resume its executions.
   const { loadTemplate } = await import("../infra/template.ts");
-  const { buildLocalModel, LOCAL_REGION } = await import("../local/model.ts");
+  const { buildLocalModel, LOCAL_REGION } = await import("../local/resource-model.ts");
   const { startDynamoDb } = await import("../local/dynamodb.ts");
   const { LOCAL_CREDENTIALS } = await import("../local/stack.ts");
   const model = buildLocalModel(loadTemplate(), resolve("template.yaml"));

@@ -1,5 +1,5 @@
 // Starts the local DynamoDB (dynalite) and creates the template's tables in it.
-import type { Server } from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import {
   CreateTableCommand,
@@ -8,11 +8,11 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
-import { ServiceStartError, TemplateError } from "./errors.ts";
+import { LOCAL_REGION } from "./account.ts";
+import { ServiceApiError, ServiceStartError } from "./errors.ts";
 import { startFront } from "./front.ts";
 import { closeServer, listen } from "./http.ts";
-import type { LocalTable } from "./model.ts";
-import { LOCAL_REGION } from "./model.ts";
+import type { LocalTable } from "./resource-model.ts";
 import { jsonProtocolError } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
@@ -29,44 +29,24 @@ const TABLE_ACTIVE_WAIT_MS = 10_000;
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** An awsJson1_0 error as DynamoDB writes it. */
-function jsonError(code: string, status: number, message: string) {
-  return {
-    status,
-    headers: { "content-type": "application/x-amz-json-1.0", "x-amzn-errortype": code },
-    body: JSON.stringify({ __type: `com.amazon.coral.service#${code}`, message }),
-  };
+function replyError(response: ServerResponse, error: ServiceApiError): void {
+  response
+    .writeHead(error.statusCode, {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amzn-errortype": error.code,
+    })
+    .end(
+      JSON.stringify({ __type: `com.amazon.coral.service#${error.code}`, message: error.message }),
+    );
 }
 
-/** The parts of AWS::DynamoDB::Table that shape data access; SSE, PITR, tags do not matter locally. */
+/** The table as the template declares it: keys only (SSE and PITR only matter to a real account). */
 export function createTableInput(table: LocalTable): CreateTableCommandInput {
-  const p = table.properties;
-  if (!Array.isArray(p.KeySchema) || !Array.isArray(p.AttributeDefinitions)) {
-    throw new TemplateError(`${table.logicalId}: needs KeySchema and AttributeDefinitions`);
-  }
-  const throughput = { ReadCapacityUnits: 5, WriteCapacityUnits: 5 };
-  const onDemand = p.BillingMode === "PAY_PER_REQUEST";
-  const withThroughput = (index: Record<string, unknown>) =>
-    onDemand ? index : { ProvisionedThroughput: throughput, ...index };
   return {
     TableName: table.name,
-    KeySchema: p.KeySchema as CreateTableCommandInput["KeySchema"],
-    AttributeDefinitions: p.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
-    ...(onDemand
-      ? { BillingMode: "PAY_PER_REQUEST" }
-      : { ProvisionedThroughput: (p.ProvisionedThroughput as typeof throughput) ?? throughput }),
-    ...(Array.isArray(p.GlobalSecondaryIndexes)
-      ? {
-          GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map(
-            withThroughput,
-          ) as unknown as CreateTableCommandInput["GlobalSecondaryIndexes"],
-        }
-      : {}),
-    ...(Array.isArray(p.LocalSecondaryIndexes)
-      ? {
-          LocalSecondaryIndexes:
-            p.LocalSecondaryIndexes as CreateTableCommandInput["LocalSecondaryIndexes"],
-        }
-      : {}),
+    KeySchema: table.keySchema,
+    AttributeDefinitions: table.attributeDefinitions,
+    BillingMode: "PAY_PER_REQUEST",
   };
 }
 
@@ -92,11 +72,9 @@ export async function startDynamoDb(options: {
     targetPort: () => innerPort,
     credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
-    refusal: (error) => {
-      const { code, status } = jsonProtocolError(error);
-      return jsonError(code, status, error.message);
-    },
-    unreachable: (error) => jsonError("InternalServerError", 500, error.message),
+    refusal: jsonProtocolError,
+    replyError,
+    unreachable: (error) => new ServiceApiError("InternalServerError", error.message, 500),
     log: options.log,
   });
   const stop = async () => {
@@ -122,7 +100,6 @@ export async function startDynamoDb(options: {
     }
   } catch (cause) {
     await stop();
-    if (cause instanceof TemplateError) throw cause;
     throw new ServiceStartError(`cannot create the local DynamoDB tables: ${String(cause)}`, {
       cause,
     });

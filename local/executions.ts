@@ -1,312 +1,30 @@
-// Runs Step Functions executions of the template's state machines with aws-local-stepfunctions, task states wired to our handlers.
+// Runs Step Functions executions of the template's state machines with aws-local-stepfunctions: start, stop, redrive, persist, resume after a crash.
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { StateMachine } from "aws-local-stepfunctions";
+import { executionArnOf } from "./account.ts";
+import { ExecutionWaitTimeoutError, ServiceApiError } from "./errors.ts";
 import {
-  ExecutionAbortedError,
-  ExecutionError,
-  ExecutionTimeoutError,
-  StateMachine,
-  type StateMachineDefinition,
-} from "aws-local-stepfunctions";
-import {
-  ExecutionWaitTimeoutError,
-  LambdaInvocationError,
-  ServiceApiError,
-  TemplateError,
-} from "./errors.ts";
+  type ExecutionRecord,
+  type ExecutionStatus,
+  errorOf,
+  failOnDataLimit,
+  type HistoryEvent,
+  historyEntry,
+  isValidExecutionName,
+  MAX_PAYLOAD_BYTES,
+  payloadBytes,
+  type ResumePoint,
+  resumePoint,
+} from "./execution-record.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalStateMachine } from "./model.ts";
+import type { LocalStateMachine } from "./resource-model.ts";
+import { type PreparedStateMachine, prepare } from "./state-machine.ts";
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
-
-export interface HistoryEvent {
-  id: number;
-  previousEventId: number;
-  timestamp: string;
-  type: string;
-  [details: string]: unknown;
-}
-
-export interface ExecutionRecord {
-  executionArn: string;
-  stateMachineArn: string;
-  name: string;
-  status: ExecutionStatus;
-  input: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-  startDate: string;
-  stopDate?: string;
-  /** How often this execution was re-driven (RedriveExecution, or the stack resuming it after a stop or crash). */
-  redriveCount?: number;
-  redriveDate?: string;
-  history: HistoryEvent[];
-}
-
-type TaskHandler = (input: unknown) => Promise<unknown>;
-
-interface PreparedStateMachine {
-  spec: LocalStateMachine;
-  machine: StateMachine;
-  /** The definition as run (task timeouts filled in), to resume it at any top-level state. */
-  definition: StateMachineDefinition & { States: Record<string, StateNode> };
-  taskHandlers: Record<string, TaskHandler>;
-}
-
-/** Step Functions' rule for execution names: 1-80 characters, none of these, no control characters. */
-const EXECUTION_NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
-function isValidExecutionName(name: string): boolean {
-  const hasControl = [...name].some((c) => {
-    const code = c.codePointAt(0) ?? 0;
-    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
-  });
-  return (
-    name.length >= 1 && name.length <= 80 && !hasControl && !EXECUTION_NAME_FORBIDDEN.test(name)
-  );
-}
-/** Step Functions' limit on an execution's input and on any state's output. */
-const MAX_PAYLOAD_BYTES = 256 * 1024;
-/** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
-const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
-const LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke";
-const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
-
-interface StateNode {
-  Type?: string;
-  Next?: string;
-  End?: boolean;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  TimeoutSeconds?: number;
-  TimeoutSecondsPath?: string;
-  Branches?: Array<{ States?: Record<string, StateNode> }>;
-  Iterator?: { States?: Record<string, StateNode> };
-  ItemProcessor?: { States?: Record<string, StateNode> };
-}
-
-/** Every state, including those inside Map and Parallel states, by name. */
-function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
-  for (const [name, state] of Object.entries(states)) {
-    if (found.has(name)) {
-      throw new TemplateError(
-        `state name '${name}' is used twice; aws-local-stepfunctions wires tasks by state name`,
-      );
-    }
-    found.set(name, state);
-    for (const branch of state.Branches ?? []) allStates(branch.States ?? {}, found);
-    const nested = state.ItemProcessor ?? state.Iterator;
-    if (nested) allStates(nested.States ?? {}, found);
-  }
-  return found;
-}
-
-function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedStateMachine {
-  const definition = structuredClone(spec.definition) as unknown as StateMachineDefinition & {
-    States: Record<string, StateNode>;
-  };
-  if (!definition.States || typeof definition.StartAt !== "string") {
-    throw new TemplateError(`${spec.logicalId}: the definition needs StartAt and States`);
-  }
-  const taskHandlers: Record<string, TaskHandler> = {};
-  for (const [stateName, state] of allStates(definition.States)) {
-    if (state.Type !== "Task") continue;
-    const where = `${spec.logicalId} state '${stateName}'`;
-    const resource = state.Resource ?? "";
-    if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
-      state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
-    }
-    if (LAMBDA_ARN.test(resource)) {
-      const fn = invoker.functionByNameOrArn(resource);
-      if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
-      taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
-    } else if (resource === LAMBDA_INVOKE) {
-      const staticName = state.Parameters?.FunctionName;
-      if (typeof staticName === "string" && !invoker.functionByNameOrArn(staticName)) {
-        throw new TemplateError(`${where}: no template function is named ${staticName}`);
-      }
-      taskHandlers[stateName] = async (input) => {
-        const request = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
-        const fn = invoker.functionByNameOrArn(String(request.FunctionName ?? ""));
-        if (!fn) {
-          throw new LambdaInvocationError(
-            "Lambda.ResourceNotFoundException",
-            `Function not found: ${String(request.FunctionName)}`,
-            [],
-          );
-        }
-        const payload = await invoker.invoke(fn, request.Payload ?? {});
-        // The optimised integration wraps the function's answer as Lambda's Invoke API does.
-        return {
-          ExecutedVersion: "$LATEST",
-          Payload: payload,
-          SdkHttpMetadata: { HttpStatusCode: 200 },
-          SdkResponseMetadata: { RequestId: randomUUID() },
-          StatusCode: 200,
-        };
-      };
-    } else {
-      throw new TemplateError(
-        `${where}: the local stack runs only Lambda tasks, not '${resource}'`,
-      );
-    }
-  }
-  let machine: StateMachine;
-  try {
-    machine = new StateMachine(definition);
-  } catch (cause) {
-    throw new TemplateError(
-      `${spec.logicalId}: invalid state machine definition: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-  }
-  return { spec, machine, definition, taskHandlers };
-}
-
-/** History events in the Step Functions API's shape, from the library's event log. */
-function historyEntry(
-  event: Record<string, unknown>,
-): { type: string; details: Record<string, unknown> } | undefined {
-  const state = event.state as
-    | { name: string; type: string; input?: unknown; output?: unknown }
-    | undefined;
-  const json = (value: unknown) => JSON.stringify(value ?? null);
-  switch (event.type) {
-    case "ExecutionStarted":
-      return {
-        type: "ExecutionStarted",
-        details: { executionStartedEventDetails: { input: json(event.input) } },
-      };
-    case "ExecutionSucceeded":
-      return {
-        type: "ExecutionSucceeded",
-        details: { executionSucceededEventDetails: { output: json(event.output) } },
-      };
-    case "ExecutionFailed":
-      return {
-        type: "ExecutionFailed",
-        details: {
-          executionFailedEventDetails: {
-            error: String(event.Error),
-            cause: String(event.Cause ?? ""),
-          },
-        },
-      };
-    case "ExecutionAborted":
-      return { type: "ExecutionAborted", details: { executionAbortedEventDetails: {} } };
-    case "ExecutionTimeout":
-      return { type: "ExecutionTimedOut", details: { executionTimedOutEventDetails: {} } };
-    case "StateEntered":
-      return {
-        type: `${state?.type}StateEntered`,
-        details: { stateEnteredEventDetails: { name: state?.name, input: json(state?.input) } },
-      };
-    case "StateExited":
-      return {
-        type: `${state?.type}StateExited`,
-        details: { stateExitedEventDetails: { name: state?.name, output: json(state?.output) } },
-      };
-    case "StateFailed":
-      return state?.type === "Task"
-        ? {
-            type: "TaskFailed",
-            details: {
-              taskFailedEventDetails: {
-                resourceType: "lambda",
-                resource: "invoke",
-                error: String(event.Error),
-                cause: String(event.Cause ?? ""),
-              },
-            },
-          }
-        : {
-            type: `${state?.type}StateFailed`,
-            details: {
-              stateFailedEventDetails: {
-                name: state?.name,
-                error: String(event.Error),
-                cause: String(event.Cause ?? ""),
-              },
-            },
-          };
-    case "StateRetried":
-      return { type: "StateRetried", details: { stateRetriedEventDetails: { name: state?.name } } };
-    case "StateCaught":
-      return { type: "StateCaught", details: { stateCaughtEventDetails: { name: state?.name } } };
-    case "MapIterationStarted":
-    case "MapIterationSucceeded":
-    case "MapIterationFailed": {
-      const parent = event.parentState as { name?: string } | undefined;
-      const key = `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`;
-      return { type: event.type, details: { [key]: { name: parent?.name, index: event.index } } };
-    }
-    default:
-      return undefined;
-  }
-}
-
-const payloadBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null));
-
-/**
- * AWS fails an execution, uncatchably (no Catch sees it), when a state's input or output or a
- * task's result exceeds 256 KiB; the library does not, and a lot that only works locally is worse
- * than one that fails the same way everywhere.
- */
-function failOnDataLimit(record: ExecutionRecord, stateName: string, bytes: number): void {
-  if (record.status !== "RUNNING") return;
-  const now = new Date().toISOString();
-  Object.assign(record, {
-    status: "FAILED",
-    stopDate: now,
-    error: "States.DataLimitExceeded",
-    cause: `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
-  });
-  const id = record.history.length + 1;
-  record.history.push({
-    id,
-    previousEventId: id - 1,
-    timestamp: now,
-    type: "ExecutionFailed",
-    executionFailedEventDetails: { error: record.error, cause: record.cause },
-  });
-}
-
-/** Where a re-driven execution starts again: the top-level state it was in, with that state's input. */
-interface ResumePoint {
-  /** undefined: the execution's own start. */
-  stateName?: string;
-  input: unknown;
-  /** The execution had already finished its last state; only its end was not recorded. */
-  finished?: { status: "SUCCEEDED"; output: unknown };
-}
-
-function resumePoint(
-  record: ExecutionRecord,
-  definition: { StartAt: string; States: Record<string, StateNode> },
-): ResumePoint {
-  const parse = (text: unknown) => JSON.parse(typeof text === "string" ? text : "null") as unknown;
-  for (let i = record.history.length - 1; i >= 0; i--) {
-    const event = record.history[i] as HistoryEvent;
-    const entered = event.stateEnteredEventDetails as { name?: string; input?: string } | undefined;
-    const exited = event.stateExitedEventDetails as { name?: string; output?: string } | undefined;
-    const name = entered?.name ?? exited?.name;
-    // State names are unique machine-wide (allStates), so a top-level name means a top-level event.
-    const state = name ? definition.States[name] : undefined;
-    if (!name || !state) continue;
-    if (entered) return { stateName: name, input: parse(entered.input) };
-    const output = parse(exited?.output);
-    if (state.End || state.Type === "Succeed") {
-      return { input: output, finished: { status: "SUCCEEDED", output } };
-    }
-    // A Choice passes its input on; run it again to pick the branch.
-    if (state.Type === "Choice" || !state.Next) return { stateName: name, input: output };
-    return { stateName: state.Next, input: output };
-  }
-  return { input: parse(record.input) };
-}
+export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
 
 /** The library closes its event log when an execution ends; this bounds the wait in case it does not. */
 const HISTORY_DRAIN_MS = 100;
@@ -320,17 +38,6 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
   clearTimeout(timer);
 }
 
-function errorOf(error: unknown): { error: string; cause: string; status: ExecutionStatus } {
-  if (error instanceof ExecutionAbortedError) return { status: "ABORTED", error: "", cause: "" };
-  if (error instanceof ExecutionTimeoutError) {
-    return { status: "TIMED_OUT", error: "States.Timeout", cause: "" };
-  }
-  const runtime = error instanceof ExecutionError ? error.cause : error;
-  if (runtime instanceof Error)
-    return { status: "FAILED", error: runtime.name, cause: runtime.message };
-  return { status: "FAILED", error: "States.Runtime", cause: String(runtime) };
-}
-
 export interface ExecutionEngine {
   stateMachines: LocalStateMachine[];
   start(request: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord;
@@ -341,7 +48,8 @@ export interface ExecutionEngine {
   redrive(executionArn: string): ExecutionRecord;
   /** Re-drives the executions a stop or crash of the stack cut off; call once the services are up. */
   resumeInterrupted(): void;
-  waitFor(name: string, timeoutMs: number): Promise<ExecutionRecord>;
+  /** Resolves once the execution has ended (it may not have started yet). */
+  waitFor(executionArn: string, timeoutMs: number): Promise<ExecutionRecord>;
   close(): Promise<void>;
 }
 
@@ -466,7 +174,7 @@ export function createExecutionEngine(options: {
           Id: record.executionArn,
           Name: record.name,
           Input: JSON.parse(record.input) as never,
-          RoleArn: `arn:aws:iam::000000000000:role/${machine.spec.name}-role`,
+          RoleArn: machine.spec.roleArn,
           StartTime: record.startDate,
           RedriveCount: record.redriveCount ?? 0,
         },
@@ -577,12 +285,6 @@ export function createExecutionEngine(options: {
     return record;
   };
 
-  const byName = (name: string) => {
-    const found = [...executions.values()].filter((record) => record.name === name);
-    const mainMachine = options.stateMachines[0]?.arn;
-    return found.find((record) => record.stateMachineArn === mainMachine) ?? found[0];
-  };
-
   return {
     stateMachines: options.stateMachines,
 
@@ -610,7 +312,7 @@ export function createExecutionEngine(options: {
           `Invalid State Machine Execution Input: '${inputText.slice(0, 100)}'`,
         );
       }
-      const executionArn = `${machine.spec.arn.replace(":stateMachine:", ":execution:")}:${name}`;
+      const executionArn = executionArnOf(machine.spec.arn, name);
       const existing = executions.get(executionArn);
       if (existing) {
         // AWS answers an identical start of a running execution with that execution (idempotency).
@@ -709,10 +411,11 @@ export function createExecutionEngine(options: {
       }
     },
 
-    waitFor(name, timeoutMs) {
+    waitFor(executionArn, timeoutMs) {
+      const name = executionArn.split(":").at(-1);
       return new Promise((resolveWait, reject) => {
         const check = () => {
-          const record = byName(name);
+          const record = executions.get(executionArn);
           if (record && record.status !== "RUNNING" && !aborters.has(record.executionArn)) {
             cleanup();
             resolveWait(record);
@@ -720,7 +423,7 @@ export function createExecutionEngine(options: {
         };
         const timer = setTimeout(() => {
           cleanup();
-          const record = byName(name);
+          const record = executions.get(executionArn);
           reject(
             new ExecutionWaitTimeoutError(
               record

@@ -1,5 +1,5 @@
-// HTTP plumbing shared by the local service stand-ins: loopback-only listening, bounded bodies, clean close.
-import type { IncomingMessage, Server } from "node:http";
+// HTTP plumbing of every local service: loopback-only listening, one bounded body reader, SigV4 checked before any handler runs, errors in the service's own wording.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
 import {
   type LocalCredentials,
@@ -38,11 +38,11 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function readBody(request: IncomingMessage, limitBytes: number): Promise<string> {
-  return (await readBodyBytes(request, limitBytes)).toString("utf8");
-}
-
-export async function readBodyBytes(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
+/** The whole body of a request, refused with 413 once it passes `limitBytes`. */
+export async function readBody(
+  request: AsyncIterable<unknown>,
+  limitBytes: number,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of request) {
@@ -60,21 +60,67 @@ export async function readBodyBytes(request: IncomingMessage, limitBytes: number
   return Buffer.concat(chunks);
 }
 
-/**
- * Verifies the request's SigV4 signature with the local key pair, turning a refusal into the
- * service's own API error (how it is worded depends on the protocol).
- */
-export function requireSignature(
-  request: IncomingMessage,
-  body: Buffer,
-  credentials: LocalCredentials,
-  wording: (error: SignatureError) => { code: string; status: number },
-): void {
-  try {
-    verifySignature(signedRequestOf(request, body), { credentials, doubleEncodePath: true });
-  } catch (error) {
-    if (!(error instanceof SignatureError)) throw error;
-    const { code, status } = wording(error);
-    throw new ServiceApiError(code, error.message, status, { cause: error });
-  }
+/** A signed request, read whole. */
+export interface ServiceCall {
+  request: IncomingMessage;
+  body: Buffer;
+  /** The URL path, without the query. */
+  path: string;
+}
+
+export interface ServiceOptions {
+  port: number;
+  label: string;
+  credentials: LocalCredentials;
+  maxBodyBytes: number;
+  /** The service's own error code and status for a refused signature. */
+  refusal: (error: SignatureError) => { code: string; status: number };
+  /** Paths that are not AWS API calls and stay unsigned (the SageMaker container contract). */
+  unsigned?: (path: string) => boolean;
+  handle: (call: ServiceCall, response: ServerResponse) => Promise<void> | void;
+  /** Writes an API error in the service's protocol (awsJson, awsQuery, rest-json). */
+  replyError: (response: ServerResponse, error: ServiceApiError) => void;
+  log: (line: string) => void;
+}
+
+export interface LocalService {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** A local AWS service: every request is read, its signature verified, then handled; any failure is the service's error. */
+export async function startService(options: ServiceOptions): Promise<LocalService> {
+  const serve = async (request: IncomingMessage, response: ServerResponse) => {
+    const body = await readBody(request, options.maxBodyBytes);
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    if (!options.unsigned?.(path)) {
+      try {
+        verifySignature(signedRequestOf(request, body), {
+          credentials: options.credentials,
+          doubleEncodePath: true,
+        });
+      } catch (error) {
+        if (!(error instanceof SignatureError)) throw error;
+        const { code, status } = options.refusal(error);
+        throw new ServiceApiError(code, error.message, status, { cause: error });
+      }
+    }
+    await options.handle({ request, body, path }, response);
+  };
+  const server = createServer((request, response) => {
+    serve(request, response).catch((error: unknown) => {
+      if (!(error instanceof ServiceApiError)) {
+        options.log(`${options.label}: internal error: ${String(error)}`);
+      }
+      const apiError =
+        error instanceof ServiceApiError
+          ? error
+          : new ServiceApiError("InternalFailure", String(error), 500);
+      if (response.headersSent) response.destroy();
+      else options.replyError(response, apiError);
+    });
+  });
+  const port = await listen(server, options.port, options.label);
+  return { url: `http://${LOOPBACK}:${port}`, port, stop: () => closeServer(server) };
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
 import { findFunction, type LambdaInvoker } from "./lambda.ts";
-import type { LocalFunction } from "./model.ts";
+import type { LocalFunction } from "./resource-model.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
 /** Sandboxes per function at once; further invocations wait for one, as with reserved concurrency. */

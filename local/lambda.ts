@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { LambdaInvocationError } from "./errors.ts";
-import type { LocalFunction } from "./model.ts";
+import type { LocalFunction } from "./resource-model.ts";
 
 export interface LambdaContext {
   functionName: string;

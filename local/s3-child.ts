@@ -5,12 +5,15 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
+import { readBody } from "./http.ts";
+import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
-import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
 import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
 import { SignatureError, s3Error, verifySignature } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
+/** S3's largest single PUT (and part). */
+const MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverApp;
 
 interface KoaContext {
@@ -152,9 +155,7 @@ async function main(): Promise<void> {
       return;
     }
     if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
-      ctx.req = Readable.from([decodeAwsChunked(Buffer.concat(chunks))]);
+      ctx.req = Readable.from([decodeAwsChunked(await readBody(ctx.req, MAX_OBJECT_BYTES))]);
     }
     try {
       await next();

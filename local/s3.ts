@@ -1,8 +1,32 @@
-// Starts the local S3 (s3rver in a child process) and relays the objects created in it.
+// The local S3: s3rver in a child process, and every s3rver quirk the stack works around, in one place (the child fixes the rest on the wire).
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ServiceStartError } from "./errors.ts";
-import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3-protocol.ts";
+
+export interface S3ChildConfig {
+  port: number;
+  directory: string;
+  buckets: string[];
+  /** The one key pair requests must be signed with (SigV4); s3rver itself checks no V4 signature. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** An object that was created in S3, with what EventBridge's "Object Created" event needs. */
+export interface S3ObjectCreated {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  requestId: string;
+  sourceIp: string;
+  time: string;
+  reason: string;
+}
+
+export type S3ChildMessage =
+  | { type: "ready"; port: number }
+  | { type: "failed"; message: string }
+  | { type: "object-created"; object: S3ObjectCreated };
 
 export interface LocalS3 {
   url: string;
@@ -14,6 +38,25 @@ export interface LocalS3Options extends S3ChildConfig {
   onObjectCreated: (object: S3ObjectCreated) => void;
   log: (line: string) => void;
 }
+
+/** s3rver accepts exactly these credentials; every service of the stack signs with them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/**
+ * How a client talks to s3rver: path-style URLs (it serves no virtual-host buckets), checksums
+ * only when required (the child decodes aws-chunked framing too, for clients that cannot be told).
+ */
+export const S3RVER_CLIENT_CONFIG = {
+  forcePathStyle: true,
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+} as const;
+
+/** The checksum settings as the SDK reads them from the environment (handlers, child processes). */
+export const S3RVER_CLIENT_ENV = {
+  AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
+  AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
+} as const;
 
 const CHILD_MODULE = fileURLToPath(new URL("./s3-child.ts", import.meta.url));
 const STOP_GRACE_MS = 5_000;

@@ -1,5 +1,8 @@
 // The local SageMaker runtime: a signed front on the model server's /endpoints/{name}/invocations, with fault injection for tests.
-import { type Front, type FrontReply, startFront } from "./front.ts";
+import type { ServerResponse } from "node:http";
+import { ServiceApiError } from "./errors.ts";
+import { startFront } from "./front.ts";
+import type { LocalService } from "./http.ts";
 import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
 
 /** The container contract SageMaker itself calls inside the container: no AWS signature there. */
@@ -8,15 +11,16 @@ const CONTAINER_PATHS = new Set(["/ping", "/invocations"]);
 const MAX_REQUEST_BYTES = 25 * 1024 * 1024;
 
 /** A rest-json error as the SageMaker runtime writes it. */
-function restJsonError(code: string, status: number, message: string): FrontReply {
-  return {
-    status,
-    headers: { "content-type": "application/json", "x-amzn-errortype": code },
-    body: JSON.stringify({ message }),
-  };
+function replyError(response: ServerResponse, error: ServiceApiError): void {
+  response
+    .writeHead(error.statusCode, {
+      "content-type": "application/json",
+      "x-amzn-errortype": error.code,
+    })
+    .end(JSON.stringify({ message: error.message }));
 }
 
-export interface LocalSageMaker extends Front {
+export interface LocalSageMaker extends LocalService {
   /** The next `times` InvokeEndpoint calls answer HTTP 400 ThrottlingException, as a busy endpoint does. */
   throttle(times: number): void;
   /** Points the front at another model server port, or at none (a dead container). */
@@ -38,22 +42,20 @@ export async function startSageMakerFront(options: {
     credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     unsigned: (path) => CONTAINER_PATHS.has(path),
-    refusal: (error) => {
-      const { code, status } = jsonProtocolError(error);
-      return restJsonError(code, status, error.message);
-    },
+    refusal: jsonProtocolError,
+    replyError,
     intercept: () => {
       if (throttlesLeft <= 0) return undefined;
       throttlesLeft -= 1;
       options.log(`sagemaker: fault injected: ThrottlingException (${throttlesLeft} more to come)`);
-      return restJsonError("ThrottlingException", 400, "Rate exceeded");
+      return new ServiceApiError("ThrottlingException", "Rate exceeded", 400);
     },
     // What InvokeEndpoint answers when the model container does not.
     unreachable: () =>
-      restJsonError(
+      new ServiceApiError(
         "ServiceUnavailable",
-        503,
         "The service is unavailable: the endpoint's model container does not answer.",
+        503,
       ),
     log: options.log,
   });

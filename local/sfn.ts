@@ -1,15 +1,10 @@
 // A local Step Functions API speaking awsJson1_0 (X-Amz-Target: AWSStepFunctions.*) over the execution engine.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
-import { closeServer, listen, readBodyBytes, requireSignature } from "./http.ts";
+import { type LocalService, startService } from "./http.ts";
 import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
 
-export interface LocalSfn {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
+export type LocalSfn = LocalService;
 
 const TARGET_PREFIX = "AWSStepFunctions.";
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -131,7 +126,7 @@ function operations(engine: ExecutionEngine) {
         name: found.name,
         status: "ACTIVE",
         definition: JSON.stringify(found.definition),
-        roleArn: `arn:aws:iam::000000000000:role/${found.name}-role`,
+        roleArn: found.roleArn,
         type: "STANDARD",
         creationDate: 0,
       };
@@ -159,49 +154,44 @@ export async function startSfn(options: {
     options.engine,
   );
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const bytes = await readBodyBytes(request, MAX_REQUEST_BYTES);
-    requireSignature(request, bytes, options.credentials, jsonProtocolError);
-    const target = String(request.headers["x-amz-target"] ?? "");
-    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
-    const handler = handlers[operation];
-    if (request.method !== "POST" || !handler) {
-      throw new ServiceApiError(
-        "UnknownOperationException",
-        `The local Step Functions does not support '${target}'`,
-      );
-    }
-    const raw = bytes.toString("utf8");
-    let body: unknown;
-    try {
-      body = raw ? JSON.parse(raw) : {};
-    } catch {
-      throw new ServiceApiError("SerializationException", "request body is not valid JSON");
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) {
-      throw new ServiceApiError("SerializationException", "request body must be a JSON object");
-    }
-    const result = handler(body as Record<string, unknown>);
-    response
-      .writeHead(200, { "content-type": "application/x-amz-json-1.0" })
-      .end(JSON.stringify(result));
-  };
-
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      const apiError =
-        error instanceof ServiceApiError
-          ? error
-          : new ServiceApiError("InternalFailure", String(error), 500);
-      if (!(error instanceof ServiceApiError)) options.log(`sfn: internal error: ${String(error)}`);
+  return startService({
+    port: options.port,
+    label: "Step Functions",
+    credentials: options.credentials,
+    maxBodyBytes: MAX_REQUEST_BYTES,
+    refusal: jsonProtocolError,
+    log: options.log,
+    replyError: (response, error) =>
       response
-        .writeHead(apiError.statusCode, {
+        .writeHead(error.statusCode, {
           "content-type": "application/x-amz-json-1.0",
-          "x-amzn-errortype": apiError.code,
+          "x-amzn-errortype": error.code,
         })
-        .end(JSON.stringify({ __type: apiError.code, message: apiError.message }));
-    });
+        .end(JSON.stringify({ __type: error.code, message: error.message })),
+    handle: ({ request, body: bytes }, response) => {
+      const target = String(request.headers["x-amz-target"] ?? "");
+      const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";
+      const handler = handlers[operation];
+      if (request.method !== "POST" || !handler) {
+        throw new ServiceApiError(
+          "UnknownOperationException",
+          `The local Step Functions does not support '${target}'`,
+        );
+      }
+      const raw = bytes.toString("utf8");
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : {};
+      } catch {
+        throw new ServiceApiError("SerializationException", "request body is not valid JSON");
+      }
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
+        throw new ServiceApiError("SerializationException", "request body must be a JSON object");
+      }
+      const result = handler(body as Record<string, unknown>);
+      response
+        .writeHead(200, { "content-type": "application/x-amz-json-1.0" })
+        .end(JSON.stringify(result));
+    },
   });
-  const port = await listen(server, options.port, "Step Functions");
-  return { url: `http://127.0.0.1:${port}`, port, stop: () => closeServer(server) };
 }

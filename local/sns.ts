@@ -1,11 +1,11 @@
 // A local SNS speaking the awsQuery protocol: topics from the template, published messages to JSONL and listeners.
 import { randomUUID } from "node:crypto";
 import { appendFileSync, mkdirSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import { LOCAL_ACCOUNT } from "./account.ts";
 import { ServiceApiError } from "./errors.ts";
-import { closeServer, listen, readBodyBytes, requireSignature } from "./http.ts";
-import { LOCAL_ACCOUNT, LOCAL_REGION } from "./model.ts";
+import { type LocalService, startService } from "./http.ts";
 import { type LocalCredentials, queryProtocolError } from "./sigv4.ts";
 
 export interface PublishedMessage {
@@ -18,7 +18,6 @@ export interface PublishedMessage {
 export interface LocalSns {
   url: string;
   port: number;
-  topicArn(name: string): string;
   subscribe(topicArn: string, listener: (message: PublishedMessage) => void): () => void;
   stop(): Promise<void>;
 }
@@ -26,7 +25,6 @@ export interface LocalSns {
 const NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_ATTRIBUTES = 10;
-const TOPIC_NAME = /^[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
 function escapeXml(text: string): string {
   return text
@@ -117,12 +115,11 @@ function perProtocol(raw: string): { default: string; email?: string } {
 export async function startSns(options: {
   port: number;
   dataDir: string;
-  topics: Array<{ name: string }>;
+  topics: Array<{ name: string; arn: string }>;
   credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSns> {
-  const arnOf = (name: string) => `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
-  const topics = new Map<string, string>(options.topics.map((t) => [arnOf(t.name), t.name]));
+  const topics = new Map<string, string>(options.topics.map((t) => [t.arn, t.name]));
   const listeners = new Map<string, Set<(message: PublishedMessage) => void>>();
   const messageDir = join(options.dataDir, "sns");
   mkdirSync(messageDir, { recursive: true });
@@ -180,79 +177,64 @@ export async function startSns(options: {
     return messageId;
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    if (request.method !== "POST") {
-      throw new ServiceApiError("InvalidAction", "Only POST form requests are supported");
-    }
-    const body = await readBodyBytes(request, 2 * MAX_MESSAGE_BYTES);
+  const service = await startService({
+    port: options.port,
+    label: "SNS",
+    credentials: options.credentials,
+    maxBodyBytes: 2 * MAX_MESSAGE_BYTES,
     // A form POST any web page can send must not pass for a report: only signed calls count.
-    requireSignature(request, body, options.credentials, queryProtocolError);
-    const params = new URLSearchParams(body.toString("utf8"));
-    const action = params.get("Action") ?? "";
-    switch (action) {
-      case "CreateTopic": {
-        const name = required(params, "Name");
-        if (!TOPIC_NAME.test(name)) {
-          throw new ServiceApiError("InvalidParameter", "Invalid parameter: Topic Name");
+    refusal: queryProtocolError,
+    replyError: respondError,
+    log: options.log,
+    handle: ({ request, body }, response) => {
+      if (request.method !== "POST") {
+        throw new ServiceApiError("InvalidAction", "Only POST form requests are supported");
+      }
+      const params = new URLSearchParams(body.toString("utf8"));
+      const action = params.get("Action") ?? "";
+      switch (action) {
+        case "ListTopics": {
+          const members = [...topics.keys()]
+            .map((arn) => `<member><TopicArn>${escapeXml(arn)}</TopicArn></member>`)
+            .join("");
+          respond(response, action, `<Topics>${members}</Topics>`);
+          return;
         }
-        topics.set(arnOf(name), name);
-        respond(response, action, `<TopicArn>${escapeXml(arnOf(name))}</TopicArn>`);
-        return;
+        case "GetTopicAttributes": {
+          const arn = required(params, "TopicArn");
+          topicNamed(arn);
+          const attributes: Record<string, string> = {
+            TopicArn: arn,
+            Owner: LOCAL_ACCOUNT,
+            DisplayName: "",
+            SubscriptionsConfirmed: String(listeners.get(arn)?.size ?? 0),
+            SubscriptionsPending: "0",
+            SubscriptionsDeleted: "0",
+          };
+          const entries = Object.entries(attributes)
+            .map(
+              ([key, value]) =>
+                `<entry><key>${key}</key><value>${escapeXml(value)}</value></entry>`,
+            )
+            .join("");
+          respond(response, action, `<Attributes>${entries}</Attributes>`);
+          return;
+        }
+        case "Publish": {
+          const messageId = publish(params);
+          respond(response, action, `<MessageId>${messageId}</MessageId>`);
+          return;
+        }
+        default:
+          throw new ServiceApiError(
+            "InvalidAction",
+            `The local SNS does not support the action '${action}'`,
+          );
       }
-      case "ListTopics": {
-        const members = [...topics.keys()]
-          .map((arn) => `<member><TopicArn>${escapeXml(arn)}</TopicArn></member>`)
-          .join("");
-        respond(response, action, `<Topics>${members}</Topics>`);
-        return;
-      }
-      case "GetTopicAttributes": {
-        const arn = required(params, "TopicArn");
-        topicNamed(arn);
-        const attributes: Record<string, string> = {
-          TopicArn: arn,
-          Owner: LOCAL_ACCOUNT,
-          DisplayName: "",
-          SubscriptionsConfirmed: String(listeners.get(arn)?.size ?? 0),
-          SubscriptionsPending: "0",
-          SubscriptionsDeleted: "0",
-        };
-        const entries = Object.entries(attributes)
-          .map(
-            ([key, value]) => `<entry><key>${key}</key><value>${escapeXml(value)}</value></entry>`,
-          )
-          .join("");
-        respond(response, action, `<Attributes>${entries}</Attributes>`);
-        return;
-      }
-      case "Publish": {
-        const messageId = publish(params);
-        respond(response, action, `<MessageId>${messageId}</MessageId>`);
-        return;
-      }
-      default:
-        throw new ServiceApiError(
-          "InvalidAction",
-          `The local SNS does not support the action '${action}'`,
-        );
-    }
-  };
-
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (error instanceof ServiceApiError) {
-        respondError(response, error);
-        return;
-      }
-      options.log(`sns: internal error: ${String(error)}`);
-      respondError(response, new ServiceApiError("InternalError", String(error), 500));
-    });
+    },
   });
-  const port = await listen(server, options.port, "SNS");
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    topicArn: arnOf,
+    ...service,
     subscribe(topicArn, listener) {
       topicNamed(topicArn);
       const set = listeners.get(topicArn) ?? new Set();
@@ -260,6 +242,5 @@ export async function startSns(options: {
       listeners.set(topicArn, set);
       return () => set.delete(listener);
     },
-    stop: () => closeServer(server),
   };
 }

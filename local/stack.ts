@@ -7,14 +7,15 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { createS3ImageSource, type ImageSource } from "../endpoint/image-source.ts";
 import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
+import { executionArnOf, LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
 import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
 import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
 import { createLambdaInvoker, type LambdaInvoker } from "./lambda.ts";
 import { createProcessLambdaInvoker } from "./lambda-process.ts";
-import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION, type LocalModel } from "./model.ts";
-import { startS3 } from "./s3.ts";
+import { buildLocalModel, type LocalModel } from "./resource-model.ts";
+import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, S3RVER_CLIENT_ENV, startS3 } from "./s3.ts";
 import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
@@ -92,8 +93,8 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-/** s3rver accepts exactly these credentials; every client of the stack signs with them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+export { LOCAL_CREDENTIALS };
+
 const DEFAULT_WAIT_MS = 120_000;
 /** Imported only when wanted: loading the model is the slowest part of starting. */
 const MODEL_SERVER_MODULE = new URL("../endpoint/server.ts", import.meta.url).href;
@@ -112,29 +113,27 @@ interface EndpointServerModule {
 let runningStack: Promise<LocalStack> | undefined;
 let stackCount = 0;
 
-function pick<T extends { logicalId: string }>(items: T[], logicalId: string, kind: string): T {
-  const found =
-    items.find((item) => item.logicalId === logicalId) ??
-    (items.length === 1 ? items[0] : undefined);
-  if (!found) {
-    throw new TemplateError(
-      `template needs a ${kind} with logical id ${logicalId} (found: ${items.map((i) => i.logicalId).join(", ") || "none"})`,
-    );
-  }
-  return found;
-}
+/** The stack's names are its template's Outputs, as a deployed stack's are: one source for both. */
+const NAME_OUTPUTS = {
+  bucket: "LotBucketName",
+  table: "LotTableName",
+  reportTopicArn: "ReportTopicArn",
+  alertTopicArn: "AlertTopicArn",
+  stateMachineArn: "LotStateMachineArn",
+} as const;
 
 function namesOf(model: LocalModel): LocalStack["names"] {
-  const topic = (logicalId: string) => pick(model.topics, logicalId, "AWS::SNS::Topic").arn;
-  return {
-    bucket: pick(model.buckets, "LotBucket", "AWS::S3::Bucket").name,
-    table: pick(model.tables, "LotTable", "AWS::DynamoDB::Table").name,
-    reportTopicArn: topic("ReportTopic"),
-    alertTopicArn: topic("AlertTopic"),
-    stateMachineArn: pick(model.stateMachines, "LotStateMachine", "AWS::Serverless::StateMachine")
-      .arn,
-    endpointName: model.endpointName,
-  };
+  const names: Record<string, string> = { endpointName: model.endpointName };
+  for (const [field, output] of Object.entries(NAME_OUTPUTS)) {
+    const value = model.outputs[output];
+    if (value === undefined) {
+      throw new TemplateError(
+        `template needs the output ${output} (the local stack's names.${field})`,
+      );
+    }
+    names[field] = value;
+  }
+  return names as LocalStack["names"];
 }
 
 function defaultLog(line: string): void {
@@ -185,18 +184,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
   }
   const model = buildLocalModel(template, templatePath);
   const names = namesOf(model);
-  if (model.eventRules.length > 0 && !model.buckets.some((bucket) => bucket.eventBridgeEnabled)) {
-    log(
-      "no bucket has NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled: S3 events trigger nothing (as on AWS)",
-    );
-  }
-  if (model.notEmulated.length > 0) {
-    log(`not emulated locally: ${model.notEmulated.join(", ")}`);
-  }
-  // The lot state machine first: waitForExecution looks there first.
-  const isLot = (arn: string) => Number(arn === names.stateMachineArn);
-  model.stateMachines.sort((a, b) => isLot(b.arn) - isLot(a.arn));
-
   const ephemeral = options.ephemeral === true;
   const dataDir = ephemeral
     ? mkdtempSync(join(tmpdir(), "waferflow-"))
@@ -281,9 +268,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
             endpoint: s3.url,
             region: LOCAL_REGION,
             credentials: LOCAL_CREDENTIALS,
-            forcePathStyle: true,
-            requestChecksumCalculation: "WHEN_REQUIRED",
-            responseChecksumValidation: "WHEN_REQUIRED",
+            ...S3RVER_CLIENT_CONFIG,
           }),
         }),
         log: (line) => log(`endpoint: ${line}`),
@@ -321,9 +306,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       WAFERFLOW_LOCAL: "1",
-      // s3rver would store the SDK's default aws-chunked CRC32 framing as object bytes.
-      AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
-      AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
+      ...S3RVER_CLIENT_ENV,
     };
 
     let invoker: LambdaInvoker;
@@ -396,7 +379,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
           account: LOCAL_ACCOUNT,
           time: new Date().toISOString(),
           region: LOCAL_REGION,
-          resources: [`arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${schedule.id}`],
+          resources: [localArn("events", `rule/${schedule.id}`)],
           detail: {},
         };
         invoker.invoke(fn, event).catch((error: unknown) => {
@@ -434,7 +417,10 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         );
       },
       async waitForExecution(name, timeoutMs = DEFAULT_WAIT_MS) {
-        const record = await runningEngine.waitFor(name, timeoutMs);
+        const record = await runningEngine.waitFor(
+          executionArnOf(names.stateMachineArn, name),
+          timeoutMs,
+        );
         return {
           status: record.status,
           ...(record.output !== undefined ? { output: JSON.parse(record.output) as unknown } : {}),

@@ -2,10 +2,12 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
 import { TriggerDeliveryError } from "./errors.ts";
+import { isRecord } from "./intrinsics.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventRule, type LocalFunction } from "./model.ts";
-import type { S3ObjectCreated } from "./s3-protocol.ts";
+import type { LocalEventRule, LocalFunction } from "./resource-model.ts";
+import type { S3ObjectCreated } from "./s3.ts";
 
 /** What an execution that has ended tells EventBridge (the engine's record, in the fields used). */
 export interface EndedExecution {
@@ -114,7 +116,7 @@ export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent 
     account: LOCAL_ACCOUNT,
     time: new Date(object.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
     region: LOCAL_REGION,
-    resources: [`arn:aws:s3:::${object.bucket}`],
+    resources: [localArn("s3", object.bucket)],
     detail: {
       version: "0",
       bucket: { name: object.bucket },
@@ -132,10 +134,6 @@ export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent 
   };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function wildcardRegExp(pattern: string): RegExp {
   const escaped = pattern
     .split(/(?<!\\)\*/)
@@ -144,73 +142,25 @@ function wildcardRegExp(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, "s");
 }
 
-function numericMatches(conditions: unknown[], value: unknown): boolean {
-  if (typeof value !== "number") return false;
-  for (let i = 0; i + 1 < conditions.length; i += 2) {
-    const bound = Number(conditions[i + 1]);
-    const ok = {
-      "=": value === bound,
-      "<": value < bound,
-      "<=": value <= bound,
-      ">": value > bound,
-      ">=": value >= bound,
-    }[String(conditions[i])];
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/** Whether one pattern entry (a literal or a content filter like {prefix}) accepts a value. */
-function matchesFilter(filter: unknown, value: unknown, present: boolean): boolean {
-  if (!isRecord(filter)) return present && value === filter;
-  const [operator, operand] = Object.entries(filter)[0] ?? [];
-  const textValue = typeof value === "string" ? value : undefined;
-  switch (operator) {
-    case "exists":
-      return operand === present;
-    case "prefix":
-      if (isRecord(operand)) {
-        const lower = String(operand["equals-ignore-case"]).toLowerCase();
-        return textValue?.toLowerCase().startsWith(lower) ?? false;
-      }
-      return textValue?.startsWith(String(operand)) ?? false;
-    case "suffix":
-      if (isRecord(operand)) {
-        const lower = String(operand["equals-ignore-case"]).toLowerCase();
-        return textValue?.toLowerCase().endsWith(lower) ?? false;
-      }
-      return textValue?.endsWith(String(operand)) ?? false;
-    case "wildcard":
-      return textValue !== undefined && wildcardRegExp(String(operand)).test(textValue);
-    case "equals-ignore-case":
-      return textValue?.toLowerCase() === String(operand).toLowerCase();
-    case "numeric":
-      return Array.isArray(operand) && numericMatches(operand, value);
-    case "anything-but": {
-      if (!present) return false;
-      const excluded = Array.isArray(operand) ? operand : [operand];
-      return !excluded.some((entry) => matchesFilter(entry, value, present));
-    }
-    default:
-      return false;
-  }
-}
-
-/** EventBridge event-pattern matching: every field in the pattern must match; arrays mean "any of". */
+/**
+ * EventBridge event-pattern matching as template.yaml uses it: every field in the pattern must
+ * match; a list means "any of"; an entry is an exact value or a `wildcard` (template-support.ts
+ * refuses any other operator when the stack starts).
+ */
 export function matchesPattern(pattern: Record<string, unknown>, event: unknown): boolean {
   const data = isRecord(event) ? event : {};
   return Object.entries(pattern).every(([field, expected]) => {
-    if (field === "$or" && Array.isArray(expected)) {
-      return expected.some(
-        (alternative) => isRecord(alternative) && matchesPattern(alternative, data),
-      );
-    }
-    const present = field in data;
+    if (!(field in data)) return false;
     const actual = data[field];
-    if (isRecord(expected)) return present && matchesPattern(expected, actual);
-    const filters = Array.isArray(expected) ? expected : [expected];
+    if (isRecord(expected)) return matchesPattern(expected, actual);
     const values = Array.isArray(actual) ? actual : [actual];
-    return filters.some((filter) => values.some((value) => matchesFilter(filter, value, present)));
+    return (expected as unknown[]).some((filter) =>
+      values.some((value) =>
+        isRecord(filter)
+          ? typeof value === "string" && wildcardRegExp(String(filter.wildcard)).test(value)
+          : value === filter,
+      ),
+    );
   });
 }
 
@@ -334,7 +284,7 @@ export function createTrigger(options: {
   return {
     onObjectCreated(object) {
       if (!options.eventBridgeBuckets.includes(object.bucket)) return;
-      route(`s3://${object.bucket}/${object.key}`, objectCreatedEvent(object));
+      route(`s3://${object.bucket}/${object.key} (${object.reason})`, objectCreatedEvent(object));
     },
     onExecutionEnded(execution) {
       route(

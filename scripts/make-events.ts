@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { inspectImageBytes } from "../functions/preprocess-image/core.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH, type Template } from "../infra/template.ts";
 import { lotKeys } from "../lib/keys.ts";
-import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION } from "../local/model.ts";
+import { buildLocalModel, LOCAL_ACCOUNT, LOCAL_REGION } from "../local/resource-model.ts";
 import { LotFileSchema, type Manifest, ManifestSchema } from "../schemas/lot.ts";
 import { TruthSchema } from "../schemas/truth.ts";
 import type { ImageOutcome } from "../schemas/workflow.ts";

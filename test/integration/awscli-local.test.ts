@@ -2,12 +2,10 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
-
-const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
 
 describe("local stack through the aws CLI", () => {
   let stack: LocalStack;
@@ -15,15 +13,15 @@ describe("local stack through the aws CLI", () => {
 
   /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
   let aws: AwsCli;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     assertAwsCliInstalled();
     workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
     stack = await startLocalStack({
       ephemeral: true,
-      templatePath: TEMPLATE,
       startEndpoint: false,
-      log: () => {},
+      log: (line) => logLines.push(line),
     });
     aws = awsCli(stack);
   });
@@ -131,7 +129,9 @@ describe("local stack through the aws CLI", () => {
     );
   });
 
-  it("starts the lot's execution when 'aws s3 cp' uploads a manifest in parts", async () => {
+  it("triggers StartLot when 'aws s3 cp' uploads a manifest in parts", async () => {
+    const alerts: string[] = [];
+    const unsubscribe = stack.onMessage("alerts", (message) => alerts.push(message.message));
     const manifest = join(workDir, "manifest.json");
     // Over the CLI's 8 MiB multipart threshold, so the object is completed from parts.
     writeFileSync(manifest, Buffer.alloc(9 * 1024 * 1024, 0x20));
@@ -143,22 +143,21 @@ describe("local stack through the aws CLI", () => {
       manifest,
       `s3://${stack.names.bucket}/lots/CLI-MULTIPART/manifest.json`,
     );
-    const outcome = await stack.waitForExecution("CLI-MULTIPART");
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
-    const described = (await aws(
-      "stepfunctions",
-      stack.endpoints.sfn,
-      "describe-execution",
-      "--execution-arn",
-      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:CLI-MULTIPART`,
-    )) as { input: string; status: string };
-    assert.equal(described.status, "SUCCEEDED");
-    const input = JSON.parse(described.input) as {
-      event: { detail: { reason: string; object: { key: string; size: number } } };
-    };
-    assert.equal(input.event.detail.reason, "CompleteMultipartUpload");
-    assert.equal(input.event.detail.object.key, "lots/CLI-MULTIPART/manifest.json");
-    assert.equal(input.event.detail.object.size, 9 * 1024 * 1024);
+    // Nine MiB of spaces is no manifest: StartLot quarantines it and alerts.
+    for (let waited = 0; alerts.length === 0 && waited < 20_000; waited += 50) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
+    unsubscribe();
+    const alert = JSON.parse(alerts[0] ?? "{}") as { kind?: string; lotId?: string };
+    assert.equal(alert.kind, "manifest_quarantined");
+    assert.equal(alert.lotId, "CLI-MULTIPART");
+    assert.ok(
+      logLines.some((line) =>
+        line.endsWith(
+          `matched s3://${stack.names.bucket}/lots/CLI-MULTIPART/manifest.json (CompleteMultipartUpload) -> StartLotFunction`,
+        ),
+      ),
+    );
   });
 
   it("puts, gets and queries DynamoDB items", async () => {
@@ -170,7 +169,7 @@ describe("local stack through the aws CLI", () => {
         "--table-name",
         stack.names.table,
         "--item",
-        JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: sk }, gsi1pk: { S: "CLI" } }),
+        JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: sk }, status: { S: "CLI" } }),
       );
     }
     const got = (await aws(
@@ -181,8 +180,8 @@ describe("local stack through the aws CLI", () => {
       stack.names.table,
       "--key",
       JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: "META" } }),
-    )) as { Item: { gsi1pk: { S: string } } };
-    assert.equal(got.Item.gsi1pk.S, "CLI");
+    )) as { Item: { status: { S: string } } };
+    assert.equal(got.Item.status.S, "CLI");
     const images = (await aws(
       "dynamodb",
       stack.endpoints.dynamodb,
@@ -229,6 +228,11 @@ describe("local stack through the aws CLI", () => {
   });
 
   it("starts, describes and lists executions, and refuses a duplicate name", async () => {
+    // Its manifest was never uploaded: RecordLot fails and the Catch ends the lot FAILED.
+    const input = JSON.stringify({
+      lotId: "CLI-LOT",
+      manifestKey: "lots/CLI-LOT/accepted-manifest.json",
+    });
     const started = (await aws(
       "stepfunctions",
       stack.endpoints.sfn,
@@ -238,19 +242,20 @@ describe("local stack through the aws CLI", () => {
       "--name",
       "CLI-LOT",
       "--input",
-      JSON.stringify({ lotId: "CLI-LOT", items: [2] }),
+      input,
     )) as { executionArn: string };
     const outcome = await stack.waitForExecution("CLI-LOT");
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
+    assert.equal(outcome.status, "FAILED");
     const described = (await aws(
       "stepfunctions",
       stack.endpoints.sfn,
       "describe-execution",
       "--execution-arn",
       started.executionArn,
-    )) as { status: string; output: string };
-    assert.equal(described.status, "SUCCEEDED");
-    assert.ok(JSON.parse(described.output).messageId);
+    )) as { status: string; input: string; error: string };
+    assert.equal(described.status, "FAILED");
+    assert.equal(described.error, "LotFailed");
+    assert.equal(described.input, input);
     const listed = (await aws(
       "stepfunctions",
       stack.endpoints.sfn,
@@ -258,7 +263,7 @@ describe("local stack through the aws CLI", () => {
       "--state-machine-arn",
       stack.names.stateMachineArn,
     )) as { executions: Array<{ name: string; status: string }> };
-    assert.ok(listed.executions.some((e) => e.name === "CLI-LOT" && e.status === "SUCCEEDED"));
+    assert.ok(listed.executions.some((e) => e.name === "CLI-LOT" && e.status === "FAILED"));
     const history = (await aws(
       "stepfunctions",
       stack.endpoints.sfn,
@@ -266,7 +271,8 @@ describe("local stack through the aws CLI", () => {
       "--execution-arn",
       started.executionArn,
     )) as { events: Array<{ type: string }> };
-    assert.equal(history.events.at(-1)?.type, "ExecutionSucceeded");
+    assert.equal(history.events.at(-1)?.type, "ExecutionFailed");
+    assert.ok(history.events.some((event) => event.type === "TaskFailed"));
     await assert.rejects(
       aws(
         "stepfunctions",

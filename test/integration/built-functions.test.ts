@@ -13,7 +13,7 @@ import {
   loadBuiltFunctions,
 } from "../../infra/build-layout.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
-import { buildLocalModel } from "../../local/model.ts";
+import { buildLocalModel } from "../../local/resource-model.ts";
 import { esbuildArguments } from "../../scripts/build.ts";
 
 const run = promisify(execFile);

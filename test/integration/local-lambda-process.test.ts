@@ -9,7 +9,7 @@ import {
   createProcessLambdaInvoker,
   type ProcessLambdaInvoker,
 } from "../../local/lambda-process.ts";
-import type { LocalFunction } from "../../local/model.ts";
+import type { LocalFunction } from "../../local/resource-model.ts";
 
 const HANDLER = `
 import { readFileSync } from "node:fs";

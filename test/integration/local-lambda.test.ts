@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { LambdaInvocationError } from "../../local/errors.ts";
 import { createLambdaInvoker } from "../../local/lambda.ts";
-import type { LocalFunction } from "../../local/model.ts";
+import type { LocalFunction } from "../../local/resource-model.ts";
 
 describe("local Lambda invoker", () => {
   const dir = mkdtempSync(join(tmpdir(), "waferflow-lambda-"));

@@ -2,33 +2,56 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
+  GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, describe, it } from "vitest";
-import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { uploadLot } from "../../edge-agent/upload.ts";
+import { createAgentS3Client, createDocumentClient, createS3Client } from "../../lib/aws.ts";
 import { LocalStackError } from "../../local/errors.ts";
 import { startLocalStack } from "../../local/stack.ts";
-
-const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
+import { fixtureLot, published, topicName } from "./helpers/fixture-lot.ts";
 
 describe("local stack across restarts", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "waferflow-restart-"));
-  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-  const start = () =>
-    startLocalStack({ dataDir, templatePath: TEMPLATE, startEndpoint: false, log: () => {} });
+  /** A SageMaker runtime that takes every request and never answers: a lot's execution stays RUNNING. */
+  const silentEndpoint = createServer(() => {});
+  let sagemakerUrl = "";
+  beforeAll(async () => {
+    await new Promise<void>((listening) => silentEndpoint.listen(0, "127.0.0.1", listening));
+    sagemakerUrl = `http://127.0.0.1:${(silentEndpoint.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    silentEndpoint.closeAllConnections();
+    silentEndpoint.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const start = (log: (line: string) => void = () => {}) =>
+    startLocalStack({ dataDir, sagemakerUrl, log });
   const executionArn = (stateMachineArn: string, name: string) =>
     `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+  /** A lot whose manifest was never uploaded: RecordLot fails, the Catch runs FailLot, which reports. */
+  const startLotWithoutManifest = (stateMachineArn: string, lotId: string) =>
+    new SFNClient({}).send(
+      new StartExecutionCommand({
+        stateMachineArn,
+        name: lotId,
+        input: JSON.stringify({ lotId, manifestKey: `lots/${lotId}/accepted-manifest.json` }),
+      }),
+    );
 
-  it("keeps S3 objects, DynamoDB items, executions and messages, and runs new executions", async () => {
+  it("keeps S3 objects, DynamoDB items, executions and messages, resumes a cut-off execution and runs new ones", async () => {
     const endpointBefore = process.env.AWS_ENDPOINT_URL_S3;
     const first = await start();
     await assert.rejects(start(), LocalStackError, "one stack per process");
@@ -38,21 +61,26 @@ describe("local stack across restarts", () => {
     await createDocumentClient().send(
       new PutCommand({ TableName: first.names.table, Item: { pk: "KEPT", sk: "ITEM", n: 1 } }),
     );
-    await new SFNClient({}).send(
-      new StartExecutionCommand({
-        stateMachineArn: first.names.stateMachineArn,
-        name: "BEFORE-RESTART",
-        input: JSON.stringify({ lotId: "BEFORE-RESTART", items: [1] }),
-      }),
-    );
-    assert.equal((await first.waitForExecution("BEFORE-RESTART")).status, "SUCCEEDED");
-    await new SFNClient({}).send(
-      new StartExecutionCommand({
-        stateMachineArn: first.names.stateMachineArn,
-        name: "CUT-OFF",
-        input: JSON.stringify({ lotId: "CUT-OFF", pauseSeconds: 600, items: [] }),
-      }),
-    );
+    await startLotWithoutManifest(first.names.stateMachineArn, "BEFORE-RESTART");
+    assert.equal((await first.waitForExecution("BEFORE-RESTART")).status, "FAILED");
+    // StartLot starts CUT-OFF's execution; DetectDefects then waits on the silent endpoint.
+    await uploadLot({
+      dir: fixtureLot("CUT-OFF", 1),
+      s3: createAgentS3Client(),
+      bucket: first.names.bucket,
+      stateDir: join(dataDir, "agent"),
+    });
+    const sfn = new SFNClient({});
+    const cutOffArn = executionArn(first.names.stateMachineArn, "CUT-OFF");
+    let entered: string[] = [];
+    for (let waited = 0; !entered.includes("InspectImages") && waited < 30_000; waited += 100) {
+      const history = await sfn
+        .send(new GetExecutionHistoryCommand({ executionArn: cutOffArn, maxResults: 1000 }))
+        .catch(() => ({ events: [] }));
+      entered = (history.events ?? []).map((event) => event.stateEnteredEventDetails?.name ?? "");
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    assert.ok(entered.includes("InspectImages"), "CUT-OFF is inspecting its images");
     await first.stop();
     assert.equal(process.env.AWS_ENDPOINT_URL_S3, endpointBefore, "process.env is restored");
 
@@ -68,91 +96,71 @@ describe("local stack across restarts", () => {
       );
       assert.equal(item.Item?.n, 1);
 
-      const sfn = new SFNClient({});
-      const kept = await sfn.send(
+      const sfnAgain = new SFNClient({});
+      const kept = await sfnAgain.send(
         new DescribeExecutionCommand({
           executionArn: executionArn(second.names.stateMachineArn, "BEFORE-RESTART"),
         }),
       );
-      assert.equal(kept.status, "SUCCEEDED");
-      assert.ok(JSON.parse(kept.output ?? "{}").messageId);
-      // The stop cut CUT-OFF off in its Wait state: the new stack re-drives it from there.
-      const cutOffArn = executionArn(second.names.stateMachineArn, "CUT-OFF");
-      const resumed = await sfn.send(new DescribeExecutionCommand({ executionArn: cutOffArn }));
+      assert.equal(kept.status, "FAILED");
+      assert.equal(kept.error, "LotFailed");
+      // The stop cut CUT-OFF off while it inspected its images: the new stack re-drives it from there.
+      const resumed = await sfnAgain.send(
+        new DescribeExecutionCommand({ executionArn: cutOffArn }),
+      );
       assert.equal(resumed.status, "RUNNING");
       assert.equal(resumed.redriveCount, 1);
-      await sfn.send(new StopExecutionCommand({ executionArn: cutOffArn }));
+      await sfnAgain.send(new StopExecutionCommand({ executionArn: cutOffArn }));
       const cutOff = await second.waitForExecution("CUT-OFF");
       assert.equal(cutOff.status, "ABORTED");
       await assert.rejects(
-        sfn.send(
-          new StartExecutionCommand({
-            stateMachineArn: second.names.stateMachineArn,
-            name: "BEFORE-RESTART",
-            input: JSON.stringify({ lotId: "BEFORE-RESTART", items: [1] }),
-          }),
-        ),
+        startLotWithoutManifest(second.names.stateMachineArn, "BEFORE-RESTART"),
         ExecutionAlreadyExists,
       );
 
       // Handlers loaded by the first stack pointed at its ports; these must use the new ones.
-      await sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: second.names.stateMachineArn,
-          name: "AFTER-RESTART",
-          input: JSON.stringify({ lotId: "AFTER-RESTART", items: [2] }),
-        }),
-      );
+      await startLotWithoutManifest(second.names.stateMachineArn, "AFTER-RESTART");
       const after = await second.waitForExecution("AFTER-RESTART");
-      assert.equal(after.status, "SUCCEEDED", after.cause);
-      const messages = readFileSync(join(dataDir, "sns", "fixture-reports-local.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => (JSON.parse(line) as { subject: string }).subject);
-      assert.deepEqual(messages, ["Lot BEFORE-RESTART", "Lot AFTER-RESTART"]);
+      assert.equal(after.status, "FAILED");
+      assert.equal(after.error, "LotFailed");
+      const reported = published(dataDir, topicName(second.names.reportTopicArn)).map(
+        (message) => message.attributes.lotId,
+      );
+      assert.deepEqual(
+        reported.filter((lotId) => lotId !== "CUT-OFF"),
+        ["BEFORE-RESTART", "AFTER-RESTART"],
+      );
     } finally {
       await second.stop();
     }
   });
 
-  it("delivers at the next start an S3 event the stop left undelivered, keeping its attempt count", async () => {
+  it("delivers at the next start an event the stop left undelivered, keeping its attempt count", async () => {
     const lines: string[] = [];
-    const startLogged = () =>
-      startLocalStack({
-        dataDir,
-        templatePath: TEMPLATE,
-        startEndpoint: false,
-        log: (line) => lines.push(line),
-      });
-    const first = await startLogged();
-    // A colon is fine in an S3 key but not in an execution name: the start function fails, and
-    // its retry (60 s later) is still pending when the stack stops.
-    await createS3Client().send(
-      new PutObjectCommand({
-        Bucket: first.names.bucket,
-        Key: "lots/LATE:ONE/manifest.json",
-        Body: "{}",
-      }),
-    );
     const attemptLogged = (attempt: number) =>
       lines.some(
         (line) =>
-          line.includes("lots/LATE:ONE/manifest.json") && line.includes(`attempt ${attempt} of 3`),
+          line.includes("execution _LATE FAILED") && line.includes(`attempt ${attempt} of 3`),
       );
-    for (let waited = 0; !attemptLogged(1) && waited < 10_000; waited += 50) {
-      await new Promise((done) => setTimeout(done, 50));
-    }
+    const waitFor = async (done: () => boolean) => {
+      for (let waited = 0; !done() && waited < 20_000; waited += 50) {
+        await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+      }
+    };
+    const first = await start((line) => lines.push(line));
+    // No lot at all: the execution fails at once, and ExecutionEnded cannot tell which lot it
+    // was; its retry (60 s later) is still pending when the stack stops.
+    await new SFNClient({}).send(
+      new StartExecutionCommand({ stateMachineArn: first.names.stateMachineArn, name: "_LATE" }),
+    );
+    await waitFor(() => attemptLogged(1));
     assert.ok(attemptLogged(1), lines.join("\n"));
     await first.stop();
 
-    const second = await startLogged();
+    const second = await start((line) => lines.push(line));
     try {
-      for (let waited = 0; !attemptLogged(2) && waited < 10_000; waited += 50) {
-        await new Promise((done) => setTimeout(done, 50));
-      }
-      assert.ok(
-        lines.some((line) => line.includes("delivering again s3://") && line.includes("LATE:ONE")),
-      );
+      await waitFor(() => attemptLogged(2));
+      assert.ok(lines.some((line) => line.includes("delivering again execution _LATE FAILED")));
       assert.ok(attemptLogged(2), "the retry goes on where it stopped");
     } finally {
       await second.stop();
@@ -161,7 +169,7 @@ describe("local stack across restarts", () => {
 
   it("refuses bad options and a missing template, naming what is wrong", async () => {
     await assert.rejects(
-      startLocalStack({ ephemeral: true, templatePath: TEMPLATE, ports: { sns: 70000 } }),
+      startLocalStack({ ephemeral: true, ports: { sns: 70000 } }),
       /ports\.sns must be an integer from 0/,
     );
     await assert.rejects(
@@ -176,7 +184,7 @@ describe("local stack across restarts", () => {
     try {
       writeFileSync(join(lockedDir, "stack.lock"), String(holder.pid));
       await assert.rejects(
-        startLocalStack({ dataDir: lockedDir, templatePath: TEMPLATE, startEndpoint: false }),
+        startLocalStack({ dataDir: lockedDir, startEndpoint: false }),
         new RegExp(`in use by another local stack \\(process ${holder.pid}\\)`),
       );
       const exited = new Promise((done) => holder.once("exit", done));
@@ -184,7 +192,6 @@ describe("local stack across restarts", () => {
       await exited;
       const stack = await startLocalStack({
         dataDir: lockedDir,
-        templatePath: TEMPLATE,
         startEndpoint: false,
         log: () => {},
       });
@@ -200,7 +207,6 @@ describe("local stack across restarts", () => {
   it("deletes an ephemeral stack's data dir when it stops", async () => {
     const stack = await startLocalStack({
       ephemeral: true,
-      templatePath: TEMPLATE,
       startEndpoint: false,
       log: () => {},
     });

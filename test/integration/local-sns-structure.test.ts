@@ -12,17 +12,16 @@ describe("local SNS with MessageStructure json", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "waferflow-sns-"));
   let sns: LocalSns;
   let client: SNSClient;
-  let topicArn: string;
+  const topicArn = "arn:aws:sns:us-east-1:000000000000:reports";
 
   beforeAll(async () => {
     sns = await startSns({
       port: 0,
       dataDir,
-      topics: [{ name: "reports" }],
+      topics: [{ name: "reports", arn: topicArn }],
       credentials: LOCAL_CREDENTIALS,
       log: () => {},
     });
-    topicArn = sns.topicArn("reports");
     client = new SNSClient({
       endpoint: sns.url,
       region: "us-east-1",

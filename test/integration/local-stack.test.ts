@@ -1,8 +1,15 @@
-// The local stack through the real AWS SDK v3 clients: S3, DynamoDB, SNS, Step Functions and the S3 trigger.
+// The local stack of template.yaml through the real AWS SDK v3 clients: S3, DynamoDB, SNS, Step Functions and the EventBridge rules, with the real handlers.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -36,8 +43,10 @@ import {
 } from "@aws-sdk/client-sns";
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { createDocumentClient, createS3Client } from "../../lib/aws.ts";
+import { uploadLot } from "../../edge-agent/upload.ts";
+import { createAgentS3Client, createS3Client } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { fixtureLot, topicName } from "./helpers/fixture-lot.ts";
 
 /** The directory called `name` somewhere under `root` (s3rver's upload directory). */
 function findDirectory(root: string, name: string): string {
@@ -47,7 +56,15 @@ function findDirectory(root: string, name: string): string {
   throw new Error(`no directory ${name} under ${root}`);
 }
 
-const TEMPLATE = resolve(import.meta.dirname, "local-fixture/template.yaml");
+/** Waits for a line (log lines, messages) that passes `test`, up to `ms`. */
+async function logged(lines: string[], test: (line: string) => boolean, ms = 20_000) {
+  for (let waited = 0; waited < ms; waited += 50) {
+    const found = lines.find(test);
+    if (found) return found;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  return "(no such line)";
+}
 
 describe("local stack through the AWS SDK", () => {
   let stack: LocalStack;
@@ -56,11 +73,15 @@ describe("local stack through the AWS SDK", () => {
   let sns: SNSClient;
   const logLines: string[] = [];
 
+  /** A SageMaker runtime that takes every request and never answers: an execution stays RUNNING. */
+  const silentEndpoint = createServer(() => {});
+
   beforeAll(async () => {
+    await new Promise<void>((listening) => silentEndpoint.listen(0, "127.0.0.1", listening));
+    const { port } = silentEndpoint.address() as AddressInfo;
     stack = await startLocalStack({
       ephemeral: true,
-      templatePath: TEMPLATE,
-      startEndpoint: false,
+      sagemakerUrl: `http://127.0.0.1:${port}`,
       log: (line) => logLines.push(line),
     });
     s3 = createS3Client();
@@ -69,33 +90,25 @@ describe("local stack through the AWS SDK", () => {
   });
 
   afterAll(async () => {
+    silentEndpoint.closeAllConnections();
+    silentEndpoint.close();
     await stack?.stop();
   });
 
-  const startLot = (name: string, input: Record<string, unknown>) =>
-    sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: stack.names.stateMachineArn,
-        name,
-        input: JSON.stringify(input),
-      }),
-    );
-
   it("derives names, endpoints and handler configuration from the template", () => {
-    assert.equal(stack.names.bucket, "fixture-lots-000000000000-us-east-1");
-    assert.equal(stack.names.table, "fixture-lots-local");
-    assert.equal(
-      stack.names.reportTopicArn,
-      "arn:aws:sns:us-east-1:000000000000:fixture-reports-local",
-    );
-    assert.equal(
-      stack.names.stateMachineArn,
-      "arn:aws:states:us-east-1:000000000000:stateMachine:fixture-lot-local",
-    );
-    assert.equal(stack.names.endpointName, "fixture-detector");
+    assert.deepEqual(stack.names, {
+      bucket: "waferflow-lots-000000000000-us-east-1",
+      table: "waferflow-lots-local",
+      reportTopicArn: "arn:aws:sns:us-east-1:000000000000:waferflow-reports-local",
+      alertTopicArn: "arn:aws:sns:us-east-1:000000000000:waferflow-alerts-local",
+      stateMachineArn: "arn:aws:states:us-east-1:000000000000:stateMachine:waferflow-lot-local",
+      endpointName: "waferflow-detector",
+    });
     assert.equal(stack.env.BUCKET_NAME, stack.names.bucket);
     assert.equal(stack.env.STATE_MACHINE_ARN, stack.names.stateMachineArn);
     assert.equal(stack.env.REPORT_TOPIC_ARN, stack.names.reportTopicArn);
+    assert.equal(stack.env.ALERT_TOPIC_ARN, stack.names.alertTopicArn);
+    assert.equal(stack.env.ENDPOINT_NAME, stack.names.endpointName);
     assert.equal(process.env.AWS_ENDPOINT_URL_S3, stack.endpoints.s3);
     assert.equal(process.env.AWS_ENDPOINT_URL_SFN, stack.endpoints.sfn);
     assert.equal(process.env.WAFERFLOW_LOCAL, "1");
@@ -205,29 +218,23 @@ describe("local stack through the AWS SDK", () => {
     );
   });
 
-  it("puts, gets and queries items in the template's table, including its GSI", async () => {
-    const documents = createDocumentClient();
-    const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+  it("puts, gets and queries items in the template's table", async () => {
     const dynamodb = new DynamoDBClient({});
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: stack.names.table,
-        Item: { pk: { S: "LOT#Q1" }, sk: { S: "IMAGE#1" }, gsi1pk: { S: "OPEN" } },
-      }),
-    );
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: stack.names.table,
-        Item: { pk: { S: "LOT#Q1" }, sk: { S: "IMAGE#2" }, gsi1pk: { S: "OPEN" } },
-      }),
-    );
+    for (const sk of ["IMAGE#1", "IMAGE#2"]) {
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: stack.names.table,
+          Item: { pk: { S: "LOT#Q1" }, sk: { S: sk }, status: { S: "OPEN" } },
+        }),
+      );
+    }
     const item = await dynamodb.send(
       new GetItemCommand({
         TableName: stack.names.table,
         Key: { pk: { S: "LOT#Q1" }, sk: { S: "IMAGE#2" } },
       }),
     );
-    assert.equal(item.Item?.gsi1pk?.S, "OPEN");
+    assert.equal(item.Item?.status?.S, "OPEN");
     const byKey = await dynamodb.send(
       new QueryCommand({
         TableName: stack.names.table,
@@ -236,16 +243,6 @@ describe("local stack through the AWS SDK", () => {
       }),
     );
     assert.equal(byKey.Count, 2);
-    const byIndex = await dynamodb.send(
-      new QueryCommand({
-        TableName: stack.names.table,
-        IndexName: "byStatus",
-        KeyConditionExpression: "gsi1pk = :open",
-        ExpressionAttributeValues: { ":open": { S: "OPEN" } },
-      }),
-    );
-    assert.equal(byIndex.Count, 2);
-    documents.destroy();
     dynamodb.destroy();
   });
 
@@ -276,7 +273,10 @@ describe("local stack through the AWS SDK", () => {
         attributes: { lotId: "ALERT-1", severity: "3" },
       },
     ]);
-    const lines = readFileSync(join(stack.dataDir, "sns", "fixture-alerts-local.jsonl"), "utf8")
+    const lines = readFileSync(
+      join(stack.dataDir, "sns", `${topicName(stack.names.alertTopicArn)}.jsonl`),
+      "utf8",
+    )
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as { messageId: string; subject: string });
@@ -302,46 +302,60 @@ describe("local stack through the AWS SDK", () => {
     );
   });
 
-  it("runs an execution through the handlers: task, Map over lambda:invoke, report on SNS", async () => {
+  const startLot = (name: string, input: Record<string, unknown>) =>
+    sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: stack.names.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
+    );
+  const arnOf = (name: string) =>
+    `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+  /** A lot whose manifest was never uploaded: RecordLot fails, the Catch runs FailLot, which reports. */
+  const lotWithoutManifest = (lotId: string) => ({
+    lotId,
+    manifestKey: `lots/${lotId}/accepted-manifest.json`,
+  });
+
+  it("runs an execution through the real handlers: a task's error to its Catch, FailLot's report on SNS", async () => {
     const reports: string[] = [];
-    const unsubscribe = stack.onMessage("reports", (message) => reports.push(message.message));
-    const started = await startLot("SDK-LOT-1", { lotId: "SDK-LOT-1", items: [5, 7] });
+    const unsubscribe = stack.onMessage("reports", (message) =>
+      reports.push(JSON.stringify(message)),
+    );
+    const started = await startLot("SDK-LOT-1", lotWithoutManifest("SDK-LOT-1"));
     assert.equal(
       started.executionArn,
-      "arn:aws:states:us-east-1:000000000000:execution:fixture-lot-local:SDK-LOT-1",
+      "arn:aws:states:us-east-1:000000000000:execution:waferflow-lot-local:SDK-LOT-1",
     );
     const outcome = await stack.waitForExecution("SDK-LOT-1");
     unsubscribe();
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
-    assert.deepEqual(JSON.parse(reports[0] ?? "{}"), {
-      lotId: "SDK-LOT-1",
-      doubled: [10, 14],
-      attempts: 1,
-    });
+    assert.equal(outcome.status, "FAILED");
+    assert.equal(outcome.error, "LotFailed");
+    assert.ok(
+      reports.some((report) => report.includes("SDK-LOT-1")),
+      "FailLot published the lot's report",
+    );
     const described = await sfn.send(
       new DescribeExecutionCommand({ executionArn: started.executionArn }),
     );
-    assert.equal(described.status, "SUCCEEDED");
+    assert.equal(described.status, "FAILED");
     assert.equal(described.name, "SDK-LOT-1");
     assert.ok(described.startDate instanceof Date && described.stopDate instanceof Date);
-    assert.deepEqual(JSON.parse(described.input ?? "{}"), { lotId: "SDK-LOT-1", items: [5, 7] });
-    assert.ok(JSON.parse(described.output ?? "{}").messageId);
-
-    const recorded = await createDocumentClient().send(
-      new (await import("@aws-sdk/lib-dynamodb")).GetCommand({
-        TableName: stack.names.table,
-        Key: { pk: "LOT#SDK-LOT-1", sk: "META" },
-      }),
-    );
-    assert.equal(recorded.Item?.lotId, "SDK-LOT-1", "the task handler wrote through DynamoDB");
+    assert.deepEqual(JSON.parse(described.input ?? "{}"), lotWithoutManifest("SDK-LOT-1"));
 
     const history = await sfn.send(
       new GetExecutionHistoryCommand({ executionArn: started.executionArn, maxResults: 1000 }),
     );
-    const types = (history.events ?? []).map((event) => event.type);
-    assert.equal(types[0], "ExecutionStarted");
-    assert.equal(types.at(-1), "ExecutionSucceeded");
-    assert.ok(types.includes("MapIterationSucceeded"));
+    const events = history.events ?? [];
+    assert.equal(events[0]?.type, "ExecutionStarted");
+    assert.equal(events.at(-1)?.type, "ExecutionFailed");
+    const failed = events.find((event) => event.type === "TaskFailed");
+    assert.equal(failed?.taskFailedEventDetails?.error, "ManifestMissingError");
+    assert.ok(
+      events.some((event) => event.stateEnteredEventDetails?.name === "MarkLotFailed"),
+      "the Catch went to MarkLotFailed",
+    );
     const listed = await sfn.send(
       new ListExecutionsCommand({ stateMachineArn: stack.names.stateMachineArn }),
     );
@@ -349,16 +363,16 @@ describe("local stack through the AWS SDK", () => {
   });
 
   it("rejects a second execution with the same name, as AWS does", async () => {
-    await startLot("DUP-LOT", { lotId: "DUP-LOT", items: [] });
+    await startLot("DUP-LOT", lotWithoutManifest("DUP-LOT"));
     await stack.waitForExecution("DUP-LOT");
     await assert.rejects(
-      startLot("DUP-LOT", { lotId: "DUP-LOT", items: [] }),
+      startLot("DUP-LOT", lotWithoutManifest("DUP-LOT")),
       ExecutionAlreadyExists,
     );
   });
 
   it("answers bad requests with the AWS error a caller can catch by class", async () => {
-    await assert.rejects(startLot("has space", { lotId: "x", items: [] }), InvalidName);
+    await assert.rejects(startLot("has space", lotWithoutManifest("x")), InvalidName);
     await assert.rejects(
       sfn.send(
         new StartExecutionCommand({
@@ -369,92 +383,20 @@ describe("local stack through the AWS SDK", () => {
       StateMachineDoesNotExist,
     );
     await assert.rejects(
-      sfn.send(
-        new DescribeExecutionCommand({
-          executionArn: "arn:aws:states:us-east-1:000000000000:execution:fixture-lot-local:nope",
-        }),
-      ),
+      sfn.send(new DescribeExecutionCommand({ executionArn: arnOf("nope") })),
       ExecutionDoesNotExist,
     );
   });
 
-  it("routes an error a handler throws to the Catch naming it, with Lambda's error payload as Cause", async () => {
-    const reports: Array<Record<string, string>> = [];
-    const unsubscribe = stack.onMessage("reports", (message) =>
-      reports.push(JSON.parse(message.message)),
-    );
-    await startLot("REJECTED-LOT", { lotId: "REJECTED-LOT", reject: true, items: [] });
-    const outcome = await stack.waitForExecution("REJECTED-LOT");
-    unsubscribe();
-    assert.equal(outcome.status, "FAILED");
-    assert.equal(outcome.error, "LotRejected");
-    const caught = reports.find((report) => report.lotId === "REJECTED-LOT");
-    assert.equal(caught?.rejectedWith, "LotRejectedError");
-    const cause = JSON.parse(caught?.cause ?? "{}") as { errorType: string; errorMessage: string };
-    assert.equal(cause.errorType, "LotRejectedError");
-    assert.equal(cause.errorMessage, "lot REJECTED-LOT is rejected");
-  });
-
-  it("retries a task whose error a Retry names", async () => {
-    await startLot("FLAKY-LOT", { lotId: "FLAKY-LOT", failOnce: true, items: [1] });
-    const outcome = await stack.waitForExecution("FLAKY-LOT");
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
-    const history = await sfn.send(
-      new GetExecutionHistoryCommand({
-        executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:FLAKY-LOT`,
-      }),
-    );
-    assert.ok(history.events?.some((event) => event.type === "TaskFailed"));
-  });
-
-  const reportsOf = (lotId: string) => {
-    const file = join(stack.dataDir, "sns", "fixture-reports-local.jsonl");
-    return readFileSync(file, { encoding: "utf8", flag: "a+" })
-      .split("\n")
-      .filter((line) => line.includes(`"Lot ${lotId}"`));
-  };
-  const enteredStates = async (name: string) => {
-    const history = await sfn.send(
-      new GetExecutionHistoryCommand({
-        executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`,
-      }),
-    );
-    return (history.events ?? []).map((event) => event.stateEnteredEventDetails?.name);
-  };
-
-  it("fails an execution whose task result exceeds 256 KiB before any later state runs, as AWS does", async () => {
-    await startLot("OVERSIZED-LOT", { lotId: "OVERSIZED-LOT", items: [-300] });
-    const outcome = await stack.waitForExecution("OVERSIZED-LOT");
-    assert.equal(outcome.status, "FAILED");
-    assert.equal(outcome.error, "States.DataLimitExceeded");
-    assert.match(outcome.cause ?? "", /'Double'/);
-    assert.ok(!(await enteredStates("OVERSIZED-LOT")).includes("Report"));
-    assert.deepEqual(reportsOf("OVERSIZED-LOT"), [], "no report from that data");
-  });
-
-  it("fails an execution whose Map output exceeds 256 KiB (each result under it) before the report runs", async () => {
-    await startLot("BIG-MAP-LOT", { lotId: "BIG-MAP-LOT", items: [-100, -100, -100] });
-    const outcome = await stack.waitForExecution("BIG-MAP-LOT");
-    assert.equal(outcome.status, "FAILED");
-    assert.equal(outcome.error, "States.DataLimitExceeded");
-    assert.match(outcome.cause ?? "", /'EachItem'/);
-    assert.ok(!(await enteredStates("BIG-MAP-LOT")).includes("Report"));
-    assert.deepEqual(reportsOf("BIG-MAP-LOT"), []);
-  });
-
   it("refuses an execution input over 256 KiB at StartExecution, starting nothing", async () => {
-    const input = { lotId: "HUGE-INPUT", items: [], padding: "x".repeat(256 * 1024) };
+    const input = { ...lotWithoutManifest("HUGE-INPUT"), padding: "x".repeat(256 * 1024) };
     await assert.rejects(startLot("HUGE-INPUT", input), (error: Error) => {
       assert.equal(error.name, "ValidationException");
       assert.match(error.message, /262144/);
       return true;
     });
     await assert.rejects(
-      sfn.send(
-        new DescribeExecutionCommand({
-          executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:HUGE-INPUT`,
-        }),
-      ),
+      sfn.send(new DescribeExecutionCommand({ executionArn: arnOf("HUGE-INPUT") })),
       ExecutionDoesNotExist,
     );
   });
@@ -505,20 +447,47 @@ describe("local stack through the AWS SDK", () => {
   });
 
   it("answers a repeated start of a running execution with it, and stops it when asked", async () => {
-    const input = { lotId: "PAUSED-LOT", pauseSeconds: 600, items: [] };
-    const started = await startLot("PAUSED-LOT", input);
-    const again = await startLot("PAUSED-LOT", input);
-    assert.equal(again.executionArn, started.executionArn);
-    await assert.rejects(startLot("PAUSED-LOT", { ...input, items: [1] }), ExecutionAlreadyExists);
-    await sfn.send(
-      new StopExecutionCommand({ executionArn: started.executionArn, error: "Operator" }),
-    );
-    const outcome = await stack.waitForExecution("PAUSED-LOT");
+    const lotId = "RUNNING-LOT";
+    // StartLot starts the lot's execution; DetectDefects then waits on the silent endpoint.
+    await uploadLot({
+      dir: fixtureLot(lotId, 1),
+      s3: createAgentS3Client(),
+      bucket: stack.names.bucket,
+      stateDir: join(stack.dataDir, "agent"),
+    });
+    const executionArn = arnOf(lotId);
+    let running: { status?: string; input?: string } = {};
+    for (let waited = 0; running.status !== "RUNNING" && waited < 20_000; waited += 100) {
+      running = await sfn.send(new DescribeExecutionCommand({ executionArn })).catch(() => ({}));
+      if (running.status !== "RUNNING") await new Promise((done) => setTimeout(done, 100));
+    }
+    assert.equal(running.status, "RUNNING");
+    const input = JSON.parse(running.input ?? "{}") as Record<string, unknown>;
+    const again = await startLot(lotId, input);
+    assert.equal(again.executionArn, executionArn);
+    await assert.rejects(startLot(lotId, { ...input, other: 1 }), ExecutionAlreadyExists);
+    await sfn.send(new StopExecutionCommand({ executionArn, error: "Operator" }));
+    const outcome = await stack.waitForExecution(lotId);
     assert.equal(outcome.status, "ABORTED");
     assert.equal(outcome.error, "Operator");
   });
 
-  it("starts the rule's function when a manifest lands in S3, and not for other keys", async () => {
+  it("logs an end event its rule's function fails on, naming the execution, rule and error", async () => {
+    // No lot at all: the execution fails at once, and ExecutionEnded cannot tell which lot it was.
+    await startLot("_NOT-A-LOT", {});
+    assert.equal((await stack.waitForExecution("_NOT-A-LOT")).status, "FAILED");
+    assert.match(
+      await logged(
+        logLines,
+        (line) => line.includes("execution _NOT-A-LOT FAILED") && line.includes("failed"),
+      ),
+      /ExecutionEndedFunction \(rule ExecutionEndedFunction\.ExecutionEnded\) failed \(attempt 1 of 3\): InvalidInputError.*retrying in 60 s$/,
+    );
+  });
+
+  it("starts StartLot when a manifest lands in S3 (it quarantines a bad one), and nothing for other keys", async () => {
+    const alerts: string[] = [];
+    const unsubscribe = stack.onMessage("alerts", (message) => alerts.push(message.message));
     await s3.send(
       new PutObjectCommand({
         Bucket: stack.names.bucket,
@@ -533,76 +502,20 @@ describe("local stack through the AWS SDK", () => {
         Body: "{}",
       }),
     );
-    const outcome = await stack.waitForExecution("TRIGGERED-LOT");
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
-    const described = await sfn.send(
-      new DescribeExecutionCommand({
-        executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:TRIGGERED-LOT`,
-      }),
+    const matched = await logged(logLines, (line) => line.includes("lots/TRIGGERED-LOT/"));
+    assert.equal(
+      matched,
+      `events: StartLotFunction.ManifestCreated matched s3://${stack.names.bucket}/lots/TRIGGERED-LOT/manifest.json (PutObject) -> StartLotFunction`,
     );
-    const input = JSON.parse(described.input ?? "{}") as { event: Record<string, unknown> };
-    const event = input.event as {
-      source: string;
-      "detail-type": string;
-      resources: string[];
-      detail: { bucket: { name: string }; object: { key: string; size: number }; reason: string };
-    };
-    assert.equal(event.source, "aws.s3");
-    assert.equal(event["detail-type"], "Object Created");
-    assert.deepEqual(event.resources, [`arn:aws:s3:::${stack.names.bucket}`]);
-    assert.equal(event.detail.bucket.name, stack.names.bucket);
-    assert.equal(event.detail.object.key, "lots/TRIGGERED-LOT/manifest.json");
-    assert.equal(event.detail.object.size, 2);
-    assert.equal(event.detail.reason, "PutObject");
-    const listed = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: stack.names.stateMachineArn }),
-    );
-    assert.ok(!listed.executions?.some((execution) => execution.name === "IGNORED-LOT"));
-    assert.ok(!logLines.some((line) => line.includes("IGNORED-LOT")), "the rule did not match");
-  });
-
-  it("sends events only from buckets with EventBridge notifications enabled, as S3 does", async () => {
-    const seen: string[] = [];
-    let delivered: () => void = () => {};
-    const lotBucketEvent = new Promise<void>((done) => {
-      delivered = done;
-    });
-    const unsubscribe = stack.onMessage("alerts", (message) => {
-      seen.push(message.message);
-      if (message.message.startsWith(stack.names.bucket)) delivered();
-    });
-    const quietBucket = "fixture-quiet-000000000000";
-    await s3.send(new PutObjectCommand({ Bucket: quietBucket, Key: "any-bucket/x", Body: "q" }));
-    await s3.send(
-      new PutObjectCommand({ Bucket: stack.names.bucket, Key: "any-bucket/x", Body: "l" }),
-    );
-    // S3 events reach the trigger in order: the quiet bucket's was matched (or not) before this one.
-    await lotBucketEvent;
+    await logged(alerts, (alert) => alert.includes("TRIGGERED-LOT"));
     unsubscribe();
-    assert.deepEqual(seen, [`${stack.names.bucket}/any-bucket/x`]);
-    assert.ok(!logLines.some((line) => line.includes(`s3://${quietBucket}/`)));
-  });
-
-  it("logs a delivery whose function fails, naming the object, rule and error", async () => {
-    // A colon is fine in an S3 key but not in an execution name, so the start function fails.
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: stack.names.bucket,
-        Key: "lots/BAD:NAME/manifest.json",
-        Body: "{}",
-      }),
+    const alert = JSON.parse(alerts.find((text) => text.includes("TRIGGERED-LOT")) ?? "{}");
+    assert.equal(alert.kind, "manifest_quarantined");
+    const quarantined = await s3.send(
+      new GetObjectCommand({ Bucket: stack.names.bucket, Key: alert.key }),
     );
-    const failure = () =>
-      logLines.find(
-        (line) => line.includes("lots/BAD:NAME/manifest.json") && line.includes("failed"),
-      );
-    for (let waited = 0; !failure() && waited < 10_000; waited += 50) {
-      await new Promise((done) => setTimeout(done, 50));
-    }
-    assert.match(
-      failure() ?? "(no such log line)",
-      /StartFunction \(rule StartFunction\.ManifestCreated\) failed \(attempt 1 of 3\): InvalidName.*retrying in 60 s$/,
-    );
+    assert.equal(await quarantined.Body?.transformToString(), "{}");
+    assert.ok(!logLines.some((line) => line.includes("IGNORED-LOT")), "the rule did not match");
   });
 
   it("triggers on a manifest completed by a multipart upload", async () => {
@@ -614,17 +527,9 @@ describe("local stack through the AWS SDK", () => {
       partSize,
       queueSize: 1,
     }).done();
-    const outcome = await stack.waitForExecution("MULTIPART-LOT");
-    assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
-    const described = await sfn.send(
-      new DescribeExecutionCommand({
-        executionArn: `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:MULTIPART-LOT`,
-      }),
+    assert.match(
+      await logged(logLines, (line) => line.includes("lots/MULTIPART-LOT/manifest.json")),
+      /matched s3:\/\/.*\/lots\/MULTIPART-LOT\/manifest\.json \(CompleteMultipartUpload\) -> StartLotFunction$/,
     );
-    const input = JSON.parse(described.input ?? "{}") as {
-      event: { detail: { reason: string; object: { size: number } } };
-    };
-    assert.equal(input.event.detail.reason, "CompleteMultipartUpload");
-    assert.equal(input.event.detail.object.size, body.length);
   });
 });

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { loadTemplate, TEMPLATE_PATH } from "../../infra/template.ts";
-import { buildLocalModel } from "../../local/model.ts";
+import { buildLocalModel } from "../../local/resource-model.ts";
 import { EVENTS_DIR, makeEvents } from "../../scripts/make-events.ts";
 
 describe("events/ (npm run make:events)", () => {

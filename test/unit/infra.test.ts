@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { ObjectCreatedEventSchema } from "../../functions/start-lot/core.ts";
 import { type BuildAppOptions, buildApp } from "../../infra/stack.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "../../infra/template.ts";
-import { buildLocalModel } from "../../local/model.ts";
+import { buildLocalModel } from "../../local/resource-model.ts";
 import {
   DetectInputSchema,
   FailLotInputSchema,

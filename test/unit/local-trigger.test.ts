@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { LambdaInvoker } from "../../local/lambda.ts";
-import type { LocalEventRule, LocalFunction } from "../../local/model.ts";
+import type { LocalEventRule, LocalFunction } from "../../local/resource-model.ts";
+import { patternProblems } from "../../local/template-support.ts";
 import {
   createTrigger,
   executionStatusChangeEvent,
@@ -68,11 +69,7 @@ describe("matchesPattern", () => {
     assert.equal(matchesPattern(pattern, image), false);
   });
 
-  it("matches prefix, suffix and exact values", () => {
-    assert.equal(matchesPattern(keyPattern({ prefix: "lots/" }), created), true);
-    assert.equal(matchesPattern(keyPattern({ prefix: "quarantine/" }), created), false);
-    assert.equal(matchesPattern(keyPattern({ suffix: "manifest.json" }), created), true);
-    assert.equal(matchesPattern(keyPattern({ suffix: ".png" }), created), false);
+  it("matches exact values", () => {
     assert.equal(matchesPattern(keyPattern("lots/LOT-1/manifest.json"), created), true);
     assert.equal(matchesPattern(keyPattern("lots/LOT-2/manifest.json"), created), false);
   });
@@ -87,35 +84,17 @@ describe("matchesPattern", () => {
     assert.equal(matchesPattern({ detail: { missing: ["x"] } }, created), false);
   });
 
-  it("supports anything-but, exists, numeric, equals-ignore-case and $or", () => {
-    assert.equal(
-      matchesPattern({ detail: { reason: [{ "anything-but": "CopyObject" }] } }, created),
-      true,
-    );
-    assert.equal(
-      matchesPattern({ detail: { reason: [{ "anything-but": ["PutObject"] }] } }, created),
-      false,
-    );
-    assert.equal(matchesPattern({ detail: { "version-id": [{ exists: false }] } }, created), true);
-    assert.equal(matchesPattern({ detail: { reason: [{ exists: true }] } }, created), true);
-    assert.equal(
-      matchesPattern(
-        { detail: { object: { size: [{ numeric: [">", 100, "<=", 123] }] } } },
-        created,
+  it("is only asked to run exact values and wildcard: the stack refuses other operators at start", () => {
+    assert.deepEqual(patternProblems(keyPattern({ wildcard: "lots/*" }), "R"), []);
+    assert.deepEqual(
+      patternProblems(
+        { detail: { reason: [{ "anything-but": "CopyObject" }] }, source: "aws.s3" },
+        "R",
       ),
-      true,
-    );
-    assert.equal(
-      matchesPattern({ detail: { object: { size: [{ numeric: [">", 123] }] } } }, created),
-      false,
-    );
-    assert.equal(matchesPattern({ source: [{ "equals-ignore-case": "AWS.S3" }] }, created), true);
-    assert.equal(
-      matchesPattern(
-        { $or: [{ source: ["aws.ec2"] }, { detail: { reason: ["PutObject"] } }] },
-        created,
-      ),
-      true,
+      [
+        "R.detail.reason: operator anything-but (only exact values and wildcard run)",
+        "R.source: a pattern value must be a list",
+      ],
     );
   });
 
@@ -148,7 +127,7 @@ describe("createTrigger", () => {
   };
   const rule: LocalEventRule = {
     id: "StartLotFunction.ManifestCreated",
-    pattern: { source: ["aws.s3"], detail: { object: { key: [{ suffix: "manifest.json" }] } } },
+    pattern: { source: ["aws.s3"], detail: { object: { key: [{ wildcard: "*/manifest.json" }] } } },
     targetFunction: "StartLotFunction",
   };
   /** An invoker whose function fails `failures` times, then succeeds. */

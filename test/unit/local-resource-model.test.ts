@@ -1,12 +1,13 @@
-// How the local stack reads template.yaml: intrinsic functions, names, handler modules, state machine substitutions.
+// How the local stack reads template.yaml: intrinsics, names and ARNs, handler modules, substitutions, and what it refuses to run.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { loadTemplate, parseTemplate, TEMPLATE_PATH } from "../../infra/template.ts";
 import { TemplateError } from "../../local/errors.ts";
-import { buildLocalModel, IntrinsicResolver } from "../../local/model.ts";
+import { IntrinsicResolver } from "../../local/intrinsics.ts";
+import { buildLocalModel } from "../../local/resource-model.ts";
 
 describe("IntrinsicResolver", () => {
   const template = parseTemplate(`
@@ -14,8 +15,7 @@ Parameters:
   Stage: { Type: String, Default: dev }
 Conditions:
   IsProd: !Equals [!Ref Stage, prod]
-Mappings:
-  Sizes: { dev: { memory: 512 } }
+  NotProd: !Not [!Equals [!Ref Stage, prod]]
 Resources:
   Bucket: { Type: AWS::S3::Bucket, Properties: { BucketName: !Sub "data-\${Stage}-\${AWS::AccountId}" } }
   Topic: { Type: AWS::SNS::Topic }
@@ -44,31 +44,25 @@ Resources:
     );
     assert.equal(
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation/SAM placeholder syntax, not a JS template
-      resolver.resolve({ "Fn::Sub": "${Bucket.Arn}/*" }, "t"),
-      "arn:aws:s3:::data-dev-000000000000/*",
-    );
-    assert.equal(
+      resolver.resolve({ "Fn::Sub": "${Bucket.Arn}/*-${!Literal}" }, "t"),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation/SAM placeholder syntax, not a JS template
-      resolver.resolve({ "Fn::Sub": ["${X}-${!Literal}", { X: "x" }] }, "t"),
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation/SAM placeholder syntax, not a JS template
-      "x-${Literal}",
+      "arn:aws:s3:::data-dev-000000000000/*-${Literal}",
     );
   });
 
-  it("evaluates conditions, If, Join, Select, Split and FindInMap", () => {
+  it("evaluates Equals and Not conditions", () => {
     assert.equal(resolver.condition("IsProd"), false);
-    assert.equal(resolver.resolve({ "Fn::If": ["IsProd", "a", "b"] }, "t"), "b");
-    assert.equal(resolver.resolve({ "Fn::Join": ["-", ["a", { Ref: "Stage" }]] }, "t"), "a-dev");
-    assert.equal(
-      resolver.resolve({ "Fn::Select": [1, { "Fn::Split": [",", "a,b,c"] }] }, "t"),
-      "b",
-    );
-    assert.equal(resolver.resolve({ "Fn::FindInMap": ["Sizes", "dev", "memory"] }, "t"), 512);
+    assert.equal(resolver.condition("NotProd"), true);
   });
 
-  it("names what it cannot resolve", () => {
+  it("names what it cannot resolve, and any intrinsic template.yaml does not use", () => {
     assert.throws(() => resolver.resolve({ Ref: "Nope" }, "t"), /no resource 'Nope'/);
-    assert.throws(() => resolver.resolve({ "Fn::ImportValue": "x" }, "Outputs.X"), TemplateError);
+    assert.throws(
+      () => resolver.resolve({ "Fn::Join": ["-", ["a", "b"]] }, "Fn.Environment.X"),
+      (error: Error) =>
+        error instanceof TemplateError &&
+        /Fn\.Environment\.X: the local stack cannot resolve Fn::Join/.test(error.message),
+    );
   });
 });
 
@@ -76,14 +70,34 @@ describe("buildLocalModel on the repository's template.yaml", () => {
   const model = buildLocalModel(loadTemplate(), TEMPLATE_PATH);
 
   it("finds the lot bucket, table, topics, state machine and endpoint", () => {
-    assert.ok(model.buckets.some((bucket) => bucket.logicalId === "LotBucket"));
-    assert.ok(model.tables.some((table) => table.logicalId === "LotTable"));
+    assert.deepEqual(
+      model.buckets.map((bucket) => [bucket.logicalId, bucket.eventBridgeEnabled]),
+      [["LotBucket", true]],
+    );
+    assert.deepEqual(
+      model.tables.map((table) => table.logicalId),
+      ["LotTable"],
+    );
     assert.deepEqual(model.topics.map((topic) => topic.logicalId).sort(), [
       "AlertTopic",
       "ReportTopic",
     ]);
-    assert.ok(model.stateMachines.some((sm) => sm.logicalId === "LotStateMachine"));
-    assert.ok(model.endpointName.length > 0);
+    assert.deepEqual(
+      model.stateMachines.map((sm) => [sm.logicalId, sm.roleArn]),
+      [["LotStateMachine", "arn:aws:iam::000000000000:role/waferflow-lot-local-role"]],
+    );
+    assert.equal(model.endpointName, "waferflow-detector");
+  });
+
+  it("resolves the template's Outputs to the same names and ARNs as its resources", () => {
+    assert.equal(model.outputs.LotBucketName, model.buckets[0]?.name);
+    assert.equal(model.outputs.LotTableName, model.tables[0]?.name);
+    assert.equal(model.outputs.LotStateMachineArn, model.stateMachines[0]?.arn);
+    assert.equal(
+      model.outputs.AlertTopicArn,
+      model.topics.find((topic) => topic.logicalId === "AlertTopic")?.arn,
+    );
+    assert.equal(model.outputs.EdgeAgentRoleArn, undefined, "a conditional output not deployed");
   });
 
   it("targets every function's handler module, which exists", () => {
@@ -122,15 +136,17 @@ describe("buildLocalModel on the repository's template.yaml", () => {
         stateMachineArn: [model.stateMachines[0]?.arn],
       },
     });
-  });
-
-  it("emulates everything the template deploys by default (dead-letter queues are logged deliveries)", () => {
-    assert.deepEqual(model.notEmulated, []);
+    assert.deepEqual(
+      model.schedules.map((schedule) => [schedule.id, schedule.rateSeconds]),
+      [["LotWatchFunction.EveryQuarterHour", 900]],
+    );
   });
 });
 
 describe("buildLocalModel refusals", () => {
   const dir = mkdtempSync(join(tmpdir(), "waferflow-model-"));
+  mkdirSync(join(dir, "src"));
+  writeFileSync(join(dir, "src", "a.ts"), "export const handler = () => 1;\n");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const templateWith = (resources: string) => {
     const path = join(dir, "template.yaml");
@@ -140,11 +156,12 @@ describe("buildLocalModel refusals", () => {
     );
     return path;
   };
+  const entry = "Metadata: { BuildProperties: { EntryPoints: [src/a.ts] } }";
 
   it("refuses two functions that disagree on a shared environment variable", () => {
     const path = templateWith(`
-  A: { Type: AWS::Serverless::Function, Properties: { Handler: a.handler, Environment: { Variables: { MODE: one } } } }
-  B: { Type: AWS::Serverless::Function, Properties: { Handler: b.handler, Environment: { Variables: { MODE: two } } } }
+  A: { Type: AWS::Serverless::Function, Properties: { Handler: a.handler, Environment: { Variables: { MODE: one } } }, ${entry} }
+  B: { Type: AWS::Serverless::Function, Properties: { Handler: b.handler, Environment: { Variables: { MODE: two } } }, ${entry} }
 `);
     assert.throws(
       () => buildLocalModel(loadTemplate(path), path),
@@ -170,26 +187,64 @@ describe("buildLocalModel refusals", () => {
     );
   });
 
-  it("lists what it does not emulate, so nobody mistakes it for AWS", () => {
-    const path = templateWith(`
+  it("fails at start on every type, property, event source and pattern operator it cannot run, naming each", () => {
+    const path = join(dir, "template.yaml");
+    writeFileSync(
+      path,
+      `Parameters:\n  EndpointName: { Type: String, Default: e }\nConditions:\n  Off: !Equals [a, b]\nResources:
   Q: { Type: AWS::SQS::Queue }
   D: { Type: AWS::SQS::Queue }
-  G: { Type: AWS::Serverless::Function, Properties: { Handler: g.handler, DeadLetterQueue: { Type: SQS, TargetArn: !GetAtt D.Arn } } }
-  F: { Type: AWS::Serverless::Function, Properties: { Handler: f.handler, Events: { Api: { Type: Api } } } }
+  V: { Type: AWS::EC2::VPC }
+  Never: { Type: AWS::EC2::VPC, Condition: Off }
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{ AttributeName: pk, KeyType: HASH }]
+      AttributeDefinitions: [{ AttributeName: pk, AttributeType: S }]
+      GlobalSecondaryIndexes: []
+  G: { Type: AWS::Serverless::Function, Properties: { Handler: a.handler, DeadLetterQueue: { Type: SQS, TargetArn: !GetAtt D.Arn } }, ${entry} }
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: a.handler
+      ReservedConcurrentExecutions: 2
+      Events:
+        Api: { Type: Api }
+        Images:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: { detail: { object: { key: [{ prefix: "lots/" }] } } }
+    ${entry}
   K: { Type: AWS::KMS::Key }
-`);
-    assert.deepEqual(buildLocalModel(loadTemplate(path), path).notEmulated, [
-      "Q (AWS::SQS::Queue)",
-      "F.Events.Api (Api)",
-    ]);
+`,
+    );
+    assert.throws(
+      () => buildLocalModel(loadTemplate(path), path),
+      (error: Error) => {
+        assert.ok(error instanceof TemplateError);
+        const lines = error.message
+          .split("\n")
+          .slice(1)
+          .map((line) => line.trim());
+        assert.deepEqual(lines, [
+          "Q: an SQS queue that is not a dead-letter queue",
+          "V: resource type AWS::EC2::VPC",
+          "T: property GlobalSecondaryIndexes",
+          "F: property ReservedConcurrentExecutions",
+          "F.Events.Api: event source Api",
+          "F.Events.Images.Pattern.detail.object.key: operator prefix (only exact values and wildcard run)",
+        ]);
+        return true;
+      },
+    );
   });
 
-  it("resolves a function's module under its CodeUri, relative to the template", () => {
+  it("resolves a function's module from its esbuild entry point, relative to the template and CodeUri", () => {
     const path = templateWith(`
-  F: { Type: AWS::Serverless::Function, Properties: { CodeUri: src/f/, Handler: index.run } }
+  F: { Type: AWS::Serverless::Function, Properties: { CodeUri: ./, Handler: index.run }, ${entry} }
 `);
     const [fn] = buildLocalModel(loadTemplate(path), path).functions;
-    assert.equal(fn?.modulePath, resolve(dir, "src/f/index.ts"));
+    assert.equal(fn?.modulePath, resolve(dir, "src/a.ts"));
     assert.equal(fn?.exportName, "run");
   });
 });

@@ -1,0 +1,201 @@
+// An execution as the Step Functions API shows it: its record and history, its name and size limits, where a redrive resumes it.
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+} from "aws-local-stepfunctions";
+import type { StateNode } from "./state-machine.ts";
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: string;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: string;
+  stopDate?: string;
+  /** How often this execution was re-driven (RedriveExecution, or the stack resuming it after a stop or crash). */
+  redriveCount?: number;
+  redriveDate?: string;
+  history: HistoryEvent[];
+}
+
+/** Step Functions' rule for execution names: 1-80 characters, none of these, no control characters. */
+const EXECUTION_NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
+export function isValidExecutionName(name: string): boolean {
+  const hasControl = [...name].some((c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
+  });
+  return (
+    name.length >= 1 && name.length <= 80 && !hasControl && !EXECUTION_NAME_FORBIDDEN.test(name)
+  );
+}
+/** Step Functions' limit on an execution's input and on any state's output. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+/** History events in the Step Functions API's shape, from the library's event log. */
+export function historyEntry(
+  event: Record<string, unknown>,
+): { type: string; details: Record<string, unknown> } | undefined {
+  const state = event.state as
+    | { name: string; type: string; input?: unknown; output?: unknown }
+    | undefined;
+  const json = (value: unknown) => JSON.stringify(value ?? null);
+  switch (event.type) {
+    case "ExecutionStarted":
+      return {
+        type: "ExecutionStarted",
+        details: { executionStartedEventDetails: { input: json(event.input) } },
+      };
+    case "ExecutionSucceeded":
+      return {
+        type: "ExecutionSucceeded",
+        details: { executionSucceededEventDetails: { output: json(event.output) } },
+      };
+    case "ExecutionFailed":
+      return {
+        type: "ExecutionFailed",
+        details: {
+          executionFailedEventDetails: {
+            error: String(event.Error),
+            cause: String(event.Cause ?? ""),
+          },
+        },
+      };
+    case "ExecutionAborted":
+      return { type: "ExecutionAborted", details: { executionAbortedEventDetails: {} } };
+    case "ExecutionTimeout":
+      return { type: "ExecutionTimedOut", details: { executionTimedOutEventDetails: {} } };
+    case "StateEntered":
+      return {
+        type: `${state?.type}StateEntered`,
+        details: { stateEnteredEventDetails: { name: state?.name, input: json(state?.input) } },
+      };
+    case "StateExited":
+      return {
+        type: `${state?.type}StateExited`,
+        details: { stateExitedEventDetails: { name: state?.name, output: json(state?.output) } },
+      };
+    case "StateFailed":
+      return state?.type === "Task"
+        ? {
+            type: "TaskFailed",
+            details: {
+              taskFailedEventDetails: {
+                resourceType: "lambda",
+                resource: "invoke",
+                error: String(event.Error),
+                cause: String(event.Cause ?? ""),
+              },
+            },
+          }
+        : {
+            type: `${state?.type}StateFailed`,
+            details: {
+              stateFailedEventDetails: {
+                name: state?.name,
+                error: String(event.Error),
+                cause: String(event.Cause ?? ""),
+              },
+            },
+          };
+    case "StateRetried":
+      return { type: "StateRetried", details: { stateRetriedEventDetails: { name: state?.name } } };
+    case "StateCaught":
+      return { type: "StateCaught", details: { stateCaughtEventDetails: { name: state?.name } } };
+    case "MapIterationStarted":
+    case "MapIterationSucceeded":
+    case "MapIterationFailed": {
+      const parent = event.parentState as { name?: string } | undefined;
+      const key = `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`;
+      return { type: event.type, details: { [key]: { name: parent?.name, index: event.index } } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export const payloadBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null));
+
+/**
+ * AWS fails an execution, uncatchably (no Catch sees it), when a state's input or output or a
+ * task's result exceeds 256 KiB; the library does not, and a lot that only works locally is worse
+ * than one that fails the same way everywhere.
+ */
+export function failOnDataLimit(record: ExecutionRecord, stateName: string, bytes: number): void {
+  if (record.status !== "RUNNING") return;
+  const now = new Date().toISOString();
+  Object.assign(record, {
+    status: "FAILED",
+    stopDate: now,
+    error: "States.DataLimitExceeded",
+    cause: `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
+  });
+  const id = record.history.length + 1;
+  record.history.push({
+    id,
+    previousEventId: id - 1,
+    timestamp: now,
+    type: "ExecutionFailed",
+    executionFailedEventDetails: { error: record.error, cause: record.cause },
+  });
+}
+
+/** Where a re-driven execution starts again: the top-level state it was in, with that state's input. */
+export interface ResumePoint {
+  /** undefined: the execution's own start. */
+  stateName?: string;
+  input: unknown;
+  /** The execution had already finished its last state; only its end was not recorded. */
+  finished?: { status: "SUCCEEDED"; output: unknown };
+}
+
+export function resumePoint(
+  record: ExecutionRecord,
+  definition: { StartAt: string; States: Record<string, StateNode> },
+): ResumePoint {
+  const parse = (text: unknown) => JSON.parse(typeof text === "string" ? text : "null") as unknown;
+  for (let i = record.history.length - 1; i >= 0; i--) {
+    const event = record.history[i] as HistoryEvent;
+    const entered = event.stateEnteredEventDetails as { name?: string; input?: string } | undefined;
+    const exited = event.stateExitedEventDetails as { name?: string; output?: string } | undefined;
+    const name = entered?.name ?? exited?.name;
+    // State names are unique machine-wide (allStates), so a top-level name means a top-level event.
+    const state = name ? definition.States[name] : undefined;
+    if (!name || !state) continue;
+    if (entered) return { stateName: name, input: parse(entered.input) };
+    const output = parse(exited?.output);
+    if (state.End || state.Type === "Succeed") {
+      return { input: output, finished: { status: "SUCCEEDED", output } };
+    }
+    // A Choice passes its input on; run it again to pick the branch.
+    if (state.Type === "Choice" || !state.Next) return { stateName: name, input: output };
+    return { stateName: state.Next, input: output };
+  }
+  return { input: parse(record.input) };
+}
+
+export function errorOf(error: unknown): { error: string; cause: string; status: ExecutionStatus } {
+  if (error instanceof ExecutionAbortedError) return { status: "ABORTED", error: "", cause: "" };
+  if (error instanceof ExecutionTimeoutError) {
+    return { status: "TIMED_OUT", error: "States.Timeout", cause: "" };
+  }
+  const runtime = error instanceof ExecutionError ? error.cause : error;
+  if (runtime instanceof Error)
+    return { status: "FAILED", error: runtime.name, cause: runtime.message };
+  return { status: "FAILED", error: "States.Runtime", cause: String(runtime) };
+}

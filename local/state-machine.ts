@@ -1,0 +1,85 @@
+// Prepares a template state machine for aws-local-stepfunctions: every Task state wired to the template function its ARN names.
+import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { TemplateError } from "./errors.ts";
+import type { LambdaInvoker } from "./lambda.ts";
+import type { LocalStateMachine } from "./resource-model.ts";
+
+export type TaskHandler = (input: unknown) => Promise<unknown>;
+
+export interface PreparedStateMachine {
+  spec: LocalStateMachine;
+  machine: StateMachine;
+  /** The definition as run (task timeouts filled in), to resume it at any top-level state. */
+  definition: StateMachineDefinition & { States: Record<string, StateNode> };
+  taskHandlers: Record<string, TaskHandler>;
+}
+
+/** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
+const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
+const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
+
+export interface StateNode {
+  Type?: string;
+  Next?: string;
+  End?: boolean;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  Branches?: Array<{ States?: Record<string, StateNode> }>;
+  Iterator?: { States?: Record<string, StateNode> };
+  ItemProcessor?: { States?: Record<string, StateNode> };
+}
+
+/** Every state, including those inside Map and Parallel states, by name. */
+function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
+  for (const [name, state] of Object.entries(states)) {
+    if (found.has(name)) {
+      throw new TemplateError(
+        `state name '${name}' is used twice; aws-local-stepfunctions wires tasks by state name`,
+      );
+    }
+    found.set(name, state);
+    for (const branch of state.Branches ?? []) allStates(branch.States ?? {}, found);
+    const nested = state.ItemProcessor ?? state.Iterator;
+    if (nested) allStates(nested.States ?? {}, found);
+  }
+  return found;
+}
+
+export function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedStateMachine {
+  const definition = structuredClone(spec.definition) as unknown as StateMachineDefinition & {
+    States: Record<string, StateNode>;
+  };
+  if (!definition.States || typeof definition.StartAt !== "string") {
+    throw new TemplateError(`${spec.logicalId}: the definition needs StartAt and States`);
+  }
+  const taskHandlers: Record<string, TaskHandler> = {};
+  for (const [stateName, state] of allStates(definition.States)) {
+    if (state.Type !== "Task") continue;
+    const where = `${spec.logicalId} state '${stateName}'`;
+    const resource = state.Resource ?? "";
+    if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+      state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
+    }
+    if (LAMBDA_ARN.test(resource)) {
+      const fn = invoker.functionByNameOrArn(resource);
+      if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
+      taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
+    } else {
+      throw new TemplateError(
+        `${where}: the local stack runs only Lambda tasks, not '${resource}'`,
+      );
+    }
+  }
+  let machine: StateMachine;
+  try {
+    machine = new StateMachine(definition);
+  } catch (cause) {
+    throw new TemplateError(
+      `${spec.logicalId}: invalid state machine definition: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  return { spec, machine, definition, taskHandlers };
+}
