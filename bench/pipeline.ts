@@ -226,17 +226,14 @@ async function executionHistory(stateMachineArn: string, name: string): Promise<
   return events;
 }
 
-/** Pairs each state's entered and exited events; Map iterations are told apart by their image. */
+/** Pairs each state's entered and exited events; Map iterations are told apart by their image index. */
 function stageDurations(events: HistoryEvent[]): Record<string, number[]> {
   const open = new Map<string, number>();
   const durations: Record<string, number[]> = {};
   const imageOf = (text: string | undefined) => {
     try {
-      const value = JSON.parse(text ?? "null") as {
-        image?: { fileName?: string };
-        fileName?: string;
-      } | null;
-      return value?.image?.fileName ?? value?.fileName ?? "";
+      const value = JSON.parse(text ?? "null") as { index?: number } | null;
+      return value?.index === undefined ? "" : String(value.index);
     } catch {
       return "";
     }

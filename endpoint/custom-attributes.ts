@@ -1,5 +1,9 @@
 // Parses X-Amzn-SageMaker-Custom-Attributes into detection hints, naming the attribute that is wrong.
-import { type DetectionHints, DetectionHintsSchema } from "../schemas/detection.ts";
+import {
+  type DetectionHints,
+  DetectionHintsSchema,
+  PREVIEW_MAX_SIDE_LIMIT,
+} from "../schemas/detection.ts";
 import { CustomAttributeError } from "./errors.ts";
 
 export const CUSTOM_ATTRIBUTES_HEADER = "x-amzn-sagemaker-custom-attributes";
@@ -7,7 +11,12 @@ export const CUSTOM_ATTRIBUTES_HEADER = "x-amzn-sagemaker-custom-attributes";
 /** SageMaker refuses longer headers, so a longer one cannot have come through a real endpoint. */
 const MAX_HEADER_LENGTH = 1024;
 
-const KNOWN_ATTRIBUTES = ["notch_angle_deg", "wafer_diameter_mm", "die_pitch_mm"] as const;
+const KNOWN_ATTRIBUTES = [
+  "notch_angle_deg",
+  "wafer_diameter_mm",
+  "die_pitch_mm",
+  "preview_px",
+] as const;
 type KnownAttribute = (typeof KNOWN_ATTRIBUTES)[number];
 
 function isKnown(key: string): key is KnownAttribute {
@@ -22,13 +31,26 @@ function parseNumber(key: string, text: string): number {
   return Number(text);
 }
 
-/**
- * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12` → hints. Pairs are split on
- * ';' or ','; keys are case-insensitive; an unknown key is refused so a typo does not silently
- * turn into a detection without the hint.
- */
+/** What a request's custom attributes ask for: detection hints, and optionally a preview of the image. */
+export interface InvocationAttributes {
+  hints: DetectionHints;
+  /** Longest side of the preview the answer should carry (`preview_px`); none when absent. */
+  previewMaxSide?: number;
+}
+
+/** The detection hints alone (see parseInvocationAttributes). */
 export function parseCustomAttributes(header: string | undefined): DetectionHints {
-  if (header === undefined || header.trim() === "") return {};
+  return parseInvocationAttributes(header).hints;
+}
+
+/**
+ * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12; preview_px=1024` → hints and
+ * the preview size. Pairs are split on ';' or ','; keys are case-insensitive; an unknown key is
+ * refused so a typo does not silently turn into a detection without the hint.
+ */
+export function parseInvocationAttributes(header: string | undefined): InvocationAttributes {
+  if (header === undefined || header.trim() === "") return { hints: {} };
+  let previewMaxSide: number | undefined;
   if (header.length > MAX_HEADER_LENGTH) {
     throw new CustomAttributeError(
       `custom attributes are ${header.length} characters; at most ${MAX_HEADER_LENGTH} are allowed`,
@@ -72,6 +94,16 @@ export function parseCustomAttributes(header: string | undefined): DetectionHint
         raw.diePitchMm = { x, y };
         break;
       }
+      case "preview_px": {
+        const side = parseNumber(key, value);
+        if (!Number.isInteger(side) || side < 1 || side > PREVIEW_MAX_SIDE_LIMIT) {
+          throw new CustomAttributeError(
+            `custom attribute ${key}: '${value}' must be a whole number of pixels from 1 to ${PREVIEW_MAX_SIDE_LIMIT}`,
+          );
+        }
+        previewMaxSide = side;
+        break;
+      }
     }
   }
   const parsed = DetectionHintsSchema.safeParse(raw);
@@ -90,5 +122,7 @@ export function parseCustomAttributes(header: string | undefined): DetectionHint
       { cause: parsed.error },
     );
   }
-  return parsed.data;
+  return previewMaxSide === undefined
+    ? { hints: parsed.data }
+    : { hints: parsed.data, previewMaxSide };
 }
