@@ -93,7 +93,8 @@ export function startInferencePool(options: {
       settleLoad?.reject(new Error(why));
       slot.task?.reject(new Error(why));
       slot.task = undefined;
-      if (closing) return;
+      // A worker whose model never loaded has said why (ready rejects); another would fail alike.
+      if (closing || !slot.loaded) return;
       // A crashed worker (out of memory, a native fault) is replaced, so the pool keeps its size.
       options.log(JSON.stringify({ event: "inference-worker-replaced", reason: why }));
       const replacement = spawn();
