@@ -31,7 +31,7 @@ import {
   type InferencePool,
   startInferencePool,
 } from "./inference-pool.ts";
-import { createModel, modelSpecFromEnv } from "./models/index.ts";
+import { createModel, modelFromEnv, modelSpecFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { createWorkQueue } from "./queue.ts";
 
@@ -199,7 +199,9 @@ export async function startEndpointServer(
   // Without an explicit model, WAFERFLOW_MODEL decides, so the local stack honours it too.
   const modelSpec = options.modelSpec ?? (options.model ? undefined : modelSpecFromEnv());
   // Built here too (checks the spec now, names the model); the worker threads build their own.
-  const model = options.model ?? createModel(modelSpec ?? "classical");
+  const model =
+    options.model ??
+    (options.modelSpec !== undefined ? createModel(options.modelSpec) : modelFromEnv());
   const threads = options.model ? 0 : (options.inferenceThreads ?? defaultInferenceThreads());
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const imageSource =
