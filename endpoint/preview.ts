@@ -5,6 +5,12 @@ import { PREVIEW_MAX_SIDE_LIMIT, type Preview } from "../schemas/detection.ts";
 
 /** Lossy, but far above what an operator's overlay needs; keeps a 1024 px preview near 100-200 kB. */
 const PREVIEW_WEBP_QUALITY = 90;
+/**
+ * libwebp's effort 1 instead of the default 4: measured on a 1024 px wafer, 42 ms of CPU instead
+ * of 100 (about the cost of decoding the 2048 px original) for a file 2% larger. The preview is
+ * read once, by whoever draws the overlay, so its size hardly matters.
+ */
+const PREVIEW_WEBP_EFFORT = 1;
 
 /** The preview's size: the image scaled so its longer side is at most `maxSide` (never enlarged). */
 export function previewSize(
@@ -38,7 +44,7 @@ export async function renderPreview(image: GrayImage, maxSide: number): Promise<
     raw: { width: image.width, height: image.height, channels: 1 },
   })
     .resize(width, height, { fit: "fill" })
-    .webp({ quality: PREVIEW_WEBP_QUALITY })
+    .webp({ quality: PREVIEW_WEBP_QUALITY, effort: PREVIEW_WEBP_EFFORT })
     .toBuffer();
   return { format: "webp", width, height, data: webp.toString("base64") };
 }

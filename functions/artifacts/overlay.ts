@@ -93,7 +93,9 @@ export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
     .resize(width, height, { fit: "fill" })
     .toColourspace("srgb")
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .webp({ quality: 82 })
+    // Effort 2, not libwebp's default 4: less than half the CPU (about 40 ms instead of 100 at
+    // 1024 px, more than decoding the original costs) for a file 1-2% larger.
+    .webp({ quality: 82, effort: 2 })
     .toBuffer();
   return { webp, width, height, scale: width / measured.width };
 }
