@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { readConfig } from "../lib/config.ts";
 import { EndpointUsageError } from "./errors.ts";
-import { createModel, MODEL_SPEC_HELP, modelFromEnv } from "./models/index.ts";
+import { createModel, MODEL_SPEC_HELP, modelFromEnv, modelSpecFromEnv } from "./models/index.ts";
 import { type RunningEndpoint, startEndpointServer } from "./server.ts";
 
 export const ENDPOINT_USAGE = `Usage: waferflow endpoint [--port <n>] [--model <spec>] [--endpoint-name <name>]
@@ -73,14 +73,16 @@ export async function runEndpointCommand(argv: string[]): Promise<number> {
   if (!port.success) {
     throw new EndpointUsageError(`--port must be an integer from 0 to 65535, got '${values.port}'`);
   }
-  const model = values.model !== undefined ? createModel(values.model) : modelFromEnv();
+  // Checked here so a bad spec is a usage error before any port is bound.
+  const modelSpec = values.model ?? modelSpecFromEnv();
+  createModel(modelSpec);
   const server = await startEndpointServer({
     port: port.data,
-    model,
+    modelSpec,
     ...(values["endpoint-name"] ? { endpointName: values["endpoint-name"] } : {}),
   });
   console.log(
-    `waferflow endpoint: model ${model.info.name} ${model.info.version} listening on ${server.url} (GET /ping, POST /invocations)`,
+    `waferflow endpoint: model ${server.model.name} ${server.model.version} (${server.concurrency} inference threads) listening on ${server.url} (GET /ping, POST /invocations)`,
   );
   return serveUntilSignal(server, "endpoint");
 }
@@ -92,14 +94,14 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const config = readConfig(ServeEnvSchema);
-  const model = modelFromEnv();
+  modelFromEnv(); // a bad WAFERFLOW_MODEL fails here, naming the variable
   const server = await startEndpointServer({
     port: config.SAGEMAKER_BIND_TO_PORT,
     host: CONTAINER_HOST,
-    model,
+    modelSpec: modelSpecFromEnv(),
   });
   console.log(
-    `waferflow serve: model ${model.info.name} ${model.info.version} listening on ${CONTAINER_HOST}:${server.port} (GET /ping, POST /invocations)`,
+    `waferflow serve: model ${server.model.name} ${server.model.version} (${server.concurrency} inference threads) listening on ${CONTAINER_HOST}:${server.port} (GET /ping, POST /invocations)`,
   );
   return serveUntilSignal(server, "serve");
 }

@@ -2,12 +2,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { CUSTOM_ATTRIBUTES_HEADER, parseCustomAttributes } from "../lib/custom-attributes.ts";
-import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { CUSTOM_ATTRIBUTES_HEADER, parseInvocationAttributes } from "../lib/custom-attributes.ts";
+import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
 import { readBodyUpTo } from "../lib/http-body.ts";
 import { sniffImageFormat } from "../lib/image-format.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
-import { type EndpointAnswer, EndpointAnswerSchema } from "../schemas/detection.ts";
+import { type EndpointAnswer, EndpointAnswerSchema, type ModelInfo } from "../schemas/detection.ts";
 import {
   checkContentType,
   imageFormatOf,
@@ -27,10 +27,15 @@ import {
   UnsupportedContentTypeError,
 } from "./errors.ts";
 import { type ImageSource, imageSourceFromEnv } from "./image-source.ts";
-import { modelFromEnv } from "./models/index.ts";
+import { type InferenceRequest, type InferenceResult, runInference } from "./inference.ts";
+import {
+  defaultInferenceThreads,
+  type InferencePool,
+  startInferencePool,
+} from "./inference-pool.ts";
+import { createModel, modelFromEnv, modelSpecFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
-import { gatedDetect } from "./quality/index.ts";
-import { createSerialQueue } from "./queue.ts";
+import { createWorkQueue } from "./queue.ts";
 
 /** SageMaker real-time endpoints accept at most 6 MB per request. */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -41,7 +46,18 @@ export interface EndpointServerOptions {
   port: number;
   /** Default 127.0.0.1: the server is for this machine, never the network. */
   host?: string;
+  /**
+   * A model object, run in the server's own thread one inference at a time (tests' stub models,
+   * a model built in code). Without it the server builds `modelSpec` in worker threads.
+   */
   model?: WaferModel;
+  /** The model spec (models/index.ts) each inference thread builds; default WAFERFLOW_MODEL. */
+  modelSpec?: string;
+  /**
+   * Worker threads running inferences side by side when the model comes from a spec; default one
+   * per core. 0 runs them in the server's thread, one at a time.
+   */
+  inferenceThreads?: number;
   /** When set, /endpoints/{name}/invocations answers 404 for any other name. */
   endpointName?: string;
   maxBodyBytes?: number;
@@ -70,6 +86,10 @@ export interface EndpointServerOptions {
 export interface RunningEndpoint {
   url: string;
   port: number;
+  /** The model served (name and version). */
+  model: ModelInfo;
+  /** Inferences that run at once (worker threads, or 1 in the server's thread). */
+  concurrency: number;
   /** Settles when the model has loaded, or failed to. */
   ready: Promise<void>;
   /**
@@ -151,11 +171,15 @@ export async function startEndpointServer(
 ): Promise<RunningEndpoint> {
   const host = options.host ?? "127.0.0.1";
   // Without an explicit model, WAFERFLOW_MODEL decides, so the local stack honours it too.
-  const model = options.model ?? modelFromEnv();
+  const modelSpec = options.modelSpec ?? (options.model ? undefined : modelSpecFromEnv());
+  // Built here too (checks the spec now, names the model); the worker threads build their own.
+  const model =
+    options.model ??
+    (options.modelSpec !== undefined ? createModel(options.modelSpec) : modelFromEnv());
+  const threads = options.model ? 0 : (options.inferenceThreads ?? defaultInferenceThreads());
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const imageSource =
     options.imageSource === null ? undefined : (options.imageSource ?? imageSourceFromEnv());
-  const queue = createSerialQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let loaded = false;
   let loadFailure: unknown;
@@ -236,8 +260,18 @@ export async function startEndpointServer(
     return 424;
   };
 
+  const pool: InferencePool | undefined =
+    threads > 0 && modelSpec !== undefined
+      ? startInferencePool({ modelSpec, threads, log })
+      : undefined;
+  const concurrency = pool?.size ?? 1;
+  // Requests beyond `concurrency` wait here (bounded: over maxQueuedRequests they get 503).
+  const queue = createWorkQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED, concurrency);
+  const infer = (request: InferenceRequest): Promise<InferenceResult> =>
+    pool ? pool.run(request) : runInference(model, request);
+
   const ready = (async () => {
-    await model.load();
+    await (pool ? pool.ready : model.load());
     loaded = true;
   })();
   ready.catch((error: unknown) => {
@@ -294,7 +328,9 @@ export async function startEndpointServer(
         imageFormatOf(req.headers["content-type"], body);
       }
       const header = req.headers[CUSTOM_ATTRIBUTES_HEADER];
-      const hints = parseCustomAttributes(Array.isArray(header) ? header.join(";") : header);
+      const { hints, previewMaxSide } = parseInvocationAttributes(
+        Array.isArray(header) ? header.join(";") : header,
+      );
       if (!loaded) {
         if (loadFailure !== undefined)
           throw new ModelNotLoadedError("the model failed to load", { cause: loadFailure });
@@ -302,25 +338,25 @@ export async function startEndpointServer(
           throw new ModelNotLoadedError("the model failed to load", { cause });
         });
       }
-      const result = await queue.run(async () => {
-        const started = performance.now();
-        const gray = await decodeGray(image);
-        const decodeMs = Math.round((performance.now() - started) * 100) / 100;
-        // The quality gate answers `unusable` (200, with reasons) before any model sees the image.
-        const gated =
-          options.qualityGate === false
-            ? { status: "inspected" as const, ...(await model.detect(gray, hints)) }
-            : await gatedDetect(gray, hints, (clean, h) => model.detect(clean, h));
-        return {
-          ...gated,
-          timingMs: {
-            ...(fetchMs !== undefined ? { fetch: fetchMs } : {}),
-            decode: decodeMs,
-            ...gated.timingMs,
-          },
-        };
-      });
-      const response: EndpointAnswer = { model: model.info, ...result };
+      const queued = performance.now();
+      const result = await queue.run(() =>
+        infer({
+          image,
+          hints,
+          qualityGate: options.qualityGate !== false,
+          ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
+        }),
+      );
+      const response: EndpointAnswer = {
+        model: model.info,
+        ...result,
+        timingMs: {
+          ...(fetchMs !== undefined ? { fetch: fetchMs } : {}),
+          // Time from the request's turn in the queue to its answer, waiting included.
+          inference: Math.round((performance.now() - queued) * 100) / 100,
+          ...result.timingMs,
+        },
+      };
       const checked = EndpointAnswerSchema.safeParse(response);
       if (!checked.success) {
         throw new ModelOutputError(
@@ -437,6 +473,7 @@ export async function startEndpointServer(
     // What is left is idle keep-alive sockets, or requests that overran the drain period.
     server.closeAllConnections();
     await closed;
+    await pool?.close();
   };
   if (options.awaitLoad ?? true) {
     try {
@@ -446,5 +483,5 @@ export async function startEndpointServer(
       throw error;
     }
   }
-  return { url: `http://${host}:${port}`, port, ready, close };
+  return { url: `http://${host}:${port}`, port, model: model.info, concurrency, ready, close };
 }

@@ -1,5 +1,9 @@
 // Detection hints from a lot's metadata, written as X-Amzn-SageMaker-Custom-Attributes by DetectDefects and read back by the endpoint: one table for both ends.
-import { type DetectionHints, DetectionHintsSchema } from "../schemas/detection.ts";
+import {
+  type DetectionHints,
+  DetectionHintsSchema,
+  PREVIEW_MAX_SIDE_LIMIT,
+} from "../schemas/detection.ts";
 import type { LotMetadata } from "../schemas/lot.ts";
 import { describeZodError } from "./zod-issues.ts";
 
@@ -15,8 +19,11 @@ const ATTRIBUTE_OF = {
   diePitchMm: "die_pitch_mm",
 } as const satisfies Record<keyof DetectionHints, string>;
 
-type Attribute = (typeof ATTRIBUTE_OF)[keyof typeof ATTRIBUTE_OF];
-const ATTRIBUTES = Object.values(ATTRIBUTE_OF) as Attribute[];
+/** Not a hint: asks the endpoint for a preview of the image it decoded (the overlay is drawn on it). */
+const PREVIEW_ATTRIBUTE = "preview_px";
+
+type Attribute = (typeof ATTRIBUTE_OF)[keyof typeof ATTRIBUTE_OF] | typeof PREVIEW_ATTRIBUTE;
+const ATTRIBUTES: Attribute[] = [...Object.values(ATTRIBUTE_OF), PREVIEW_ATTRIBUTE];
 
 /** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed (the endpoint answers 400). */
 export class CustomAttributeError extends Error {
@@ -37,9 +44,23 @@ export function hintsFromMetadata(
   return hints;
 }
 
-/** Hints as the header's `key=value` pairs (`die_pitch_mm=10x12`), or undefined when there are none. */
-export function encodeCustomAttributes(hints: DetectionHints): string | undefined {
+/** What a request's custom attributes ask for: detection hints, and optionally a preview of the image. */
+export interface InvocationAttributes {
+  hints: DetectionHints;
+  /** Longest side of the preview the answer should carry (`preview_px`); none when absent. */
+  previewMaxSide?: number;
+}
+
+/**
+ * Hints (and the preview size, when asked) as the header's `key=value` pairs
+ * (`preview_px=1024;die_pitch_mm=10x12`), or undefined when there are none.
+ */
+export function encodeCustomAttributes(
+  hints: DetectionHints,
+  previewMaxSide?: number,
+): string | undefined {
   const pairs: string[] = [];
+  if (previewMaxSide !== undefined) pairs.push(`${PREVIEW_ATTRIBUTE}=${previewMaxSide}`);
   if (hints.notchAngleDeg !== undefined) {
     pairs.push(`${ATTRIBUTE_OF.notchAngleDeg}=${hints.notchAngleDeg}`);
   }
@@ -66,13 +87,19 @@ function parseNumber(key: string, text: string): number {
   return Number(text);
 }
 
-/**
- * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12` → hints. Pairs are split on
- * ';' or ','; keys are case-insensitive; an unknown key is refused so a typo does not silently
- * turn into a detection without the hint.
- */
+/** The detection hints alone (see parseInvocationAttributes). */
 export function parseCustomAttributes(header: string | undefined): DetectionHints {
-  if (header === undefined || header.trim() === "") return {};
+  return parseInvocationAttributes(header).hints;
+}
+
+/**
+ * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12; preview_px=1024` → hints and
+ * the preview size. Pairs are split on ';' or ','; keys are case-insensitive; an unknown key is
+ * refused so a typo does not silently turn into a detection without the hint.
+ */
+export function parseInvocationAttributes(header: string | undefined): InvocationAttributes {
+  if (header === undefined || header.trim() === "") return { hints: {} };
+  let previewMaxSide: number | undefined;
   if (header.length > MAX_HEADER_LENGTH) {
     throw new CustomAttributeError(
       `custom attributes are ${header.length} characters; at most ${MAX_HEADER_LENGTH} are allowed`,
@@ -116,6 +143,16 @@ export function parseCustomAttributes(header: string | undefined): DetectionHint
         raw.diePitchMm = { x, y };
         break;
       }
+      case PREVIEW_ATTRIBUTE: {
+        const side = parseNumber(key, value);
+        if (!Number.isInteger(side) || side < 1 || side > PREVIEW_MAX_SIDE_LIMIT) {
+          throw new CustomAttributeError(
+            `custom attribute ${key}: '${value}' must be a whole number of pixels from 1 to ${PREVIEW_MAX_SIDE_LIMIT}`,
+          );
+        }
+        previewMaxSide = side;
+        break;
+      }
     }
   }
   const parsed = DetectionHintsSchema.safeParse(raw);
@@ -132,5 +169,7 @@ export function parseCustomAttributes(header: string | undefined): DetectionHint
     const allowed = diameterWrong ? " (wafer_diameter_mm must be 200 or 300)" : "";
     throw new CustomAttributeError(`${problems}${allowed}`, { cause: parsed.error });
   }
-  return parsed.data;
+  return previewMaxSide === undefined
+    ? { hints: parsed.data }
+    : { hints: parsed.data, previewMaxSide };
 }

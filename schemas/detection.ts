@@ -75,6 +75,24 @@ export const QualitySchema = z.object({
 });
 export type Quality = z.infer<typeof QualitySchema>;
 
+/** Largest preview side a request may ask for (custom attribute `preview_px`). */
+export const PREVIEW_MAX_SIDE_LIMIT = 2048;
+
+/**
+ * A small picture of the image the endpoint decoded (docs/endpoint-input.md), sent only when the
+ * request asks for one (`preview_px=<side>`): the operator's overlay is drawn on it, so the
+ * pipeline decodes each wafer once. At most 2048 px on a side: a few hundred kB of base64 at
+ * most, far inside SageMaker's 6 MB response limit.
+ */
+export const PreviewSchema = z.object({
+  format: z.literal("webp"),
+  width: z.number().int().positive().max(PREVIEW_MAX_SIDE_LIMIT),
+  height: z.number().int().positive().max(PREVIEW_MAX_SIDE_LIMIT),
+  /** The WebP file, base64. */
+  data: z.base64().max(4_000_000),
+});
+export type Preview = z.infer<typeof PreviewSchema>;
+
 /** The wafer was inspected: what was found on it (status and quality may be absent from older models). */
 export const InvocationResponseSchema = z.object({
   status: z.literal("inspected").optional(),
@@ -82,6 +100,8 @@ export const InvocationResponseSchema = z.object({
   wafer: WaferSchema,
   defects: z.array(DefectSchema),
   quality: QualitySchema.optional(),
+  /** Present when the request asked for it (custom attribute preview_px). */
+  preview: PreviewSchema.optional(),
   timingMs: z.record(z.string(), z.number()).optional(),
 });
 export type InvocationResponse = z.infer<typeof InvocationResponseSchema>;

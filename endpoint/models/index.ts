@@ -65,11 +65,15 @@ const ModelEnvSchema = z.object({
   WAFERFLOW_MODEL: z.string().trim().default("classical"),
 });
 
+/** The spec WAFERFLOW_MODEL gives ('classical' when unset), for servers that build the model in worker threads. */
+export function modelSpecFromEnv(env: Record<string, string | undefined> = process.env): string {
+  return readConfig(ModelEnvSchema, env).WAFERFLOW_MODEL;
+}
+
 /** The model WAFERFLOW_MODEL names (classical when unset), checked once at start. */
 export function modelFromEnv(env: Record<string, string | undefined> = process.env): WaferModel {
-  const config = readConfig(ModelEnvSchema, env);
   try {
-    return createModel(config.WAFERFLOW_MODEL);
+    return createModel(modelSpecFromEnv(env));
   } catch (cause) {
     if (cause instanceof ModelSpecError) {
       throw new ModelSpecError(`WAFERFLOW_MODEL: ${cause.message}`, { cause });

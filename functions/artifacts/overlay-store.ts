@@ -6,17 +6,26 @@ import { ArtifactError } from "../errors.ts";
 import { renderOverlay } from "./overlay.ts";
 import { CONTENT_TYPES, putObject } from "./store.ts";
 
-/** Draws the wafer's overlay from the image the endpoint measured, stores it, returns its key. */
+/**
+ * Draws the wafer's overlay on the preview the endpoint rendered from the raster it decoded (so
+ * the original is decoded once, by the endpoint), stores it, returns its key.
+ */
 export async function writeOverlay(
   deps: { s3: S3Client; bucket: string },
   lotId: string,
   fileName: string,
-  image: Uint8Array,
-  response: Pick<InvocationResponse, "wafer" | "defects">,
+  response: Pick<InvocationResponse, "wafer" | "defects" | "preview">,
 ): Promise<string> {
+  const { wafer, defects, preview } = response;
   let webp: Buffer;
   try {
-    ({ webp } = await renderOverlay({ image, wafer: response.wafer, defects: response.defects }));
+    if (!preview) throw new Error("the endpoint's answer carries no preview to draw on");
+    ({ webp } = await renderOverlay({
+      image: Buffer.from(preview.data, "base64"),
+      measuredIn: { width: wafer.imageWidth, height: wafer.imageHeight },
+      wafer,
+      defects,
+    }));
   } catch (cause) {
     throw new ArtifactError(`cannot draw the overlay of ${fileName}: ${(cause as Error).message}`, {
       cause,

@@ -17,6 +17,7 @@ import {
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
+import { OVERLAY_MAX_SIDE } from "../artifacts/overlay.ts";
 import { writeOverlay } from "../artifacts/overlay-store.ts";
 import { getObjectBytes, putJson } from "../aws-io.ts";
 import {
@@ -36,9 +37,12 @@ export interface DetectDeps {
   inlineMaxBytes?: number;
 }
 
-/** Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes (lib/custom-attributes.ts). */
-export function customAttributes(metadata: LotMetadata): string | undefined {
-  return encodeCustomAttributes(hintsFromMetadata(metadata));
+/**
+ * Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes (lib/custom-attributes.ts),
+ * with the preview the overlay is drawn on (so this function never decodes the image itself).
+ */
+export function customAttributes(metadata: LotMetadata): string {
+  return encodeCustomAttributes(hintsFromMetadata(metadata), OVERLAY_MAX_SIDE) ?? "";
 }
 
 /** The request body for one image: its own bytes when they fit a request, else where to read them. */
@@ -81,7 +85,7 @@ export async function endpointRequest(
   };
 }
 
-async function invoke(deps: DetectDeps, request: EndpointRequest, attributes: string | undefined) {
+async function invoke(deps: DetectDeps, request: EndpointRequest, attributes: string) {
   try {
     const response = await deps.sagemaker.send(
       new InvokeEndpointCommand({
@@ -163,13 +167,13 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     );
   }
   const status = defects.length > 0 ? "defects_found" : "clean";
-  // Drawn here, from the bytes this function already holds when they went inline (an image too
-  // large for a request is read once more for its picture).
-  const pixels =
-    request.kind === "inline"
-      ? request.body
-      : await getObjectBytes(deps.s3, deps.bucket, image.key);
-  const overlayKey = await writeOverlay(deps, lotId, image.fileName, pixels, parsed.data);
+  if (!parsed.data.preview) {
+    throw new ModelResponseError(
+      `endpoint answered without the preview it was asked for (preview_px=${OVERLAY_MAX_SIDE})`,
+    );
+  }
+  // Drawn on the endpoint's preview of the raster it decoded: the original is decoded once.
+  const overlayKey = await writeOverlay(deps, lotId, image.fileName, parsed.data);
   const result: ImageResult = {
     fileName: image.fileName,
     key: image.key,

@@ -258,4 +258,17 @@ describe("endpoint with ONNX models", () => {
         e instanceof ModelLoadError && /must take one float32 image \[1, 1, H, W\]/.test(e.message),
     );
   });
+
+  it("refuses to start when the model its inference threads build fails to load, with the same error", async () => {
+    await assert.rejects(
+      startEndpointServer({
+        port: 0,
+        modelSpec: `onnx:${SHIPPED_MODEL}`,
+        inferenceThreads: 1,
+        log: () => {},
+      }),
+      (e: unknown) =>
+        e instanceof ModelLoadError && /must take one float32 image \[1, 1, H, W\]/.test(e.message),
+    );
+  });
 });

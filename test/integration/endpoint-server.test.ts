@@ -1,5 +1,6 @@
 // Integration tests of the model server on 127.0.0.1: real wafer images over fetch and the real SageMaker runtime client.
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import {
   InvokeEndpointCommand,
   ModelError,
@@ -84,6 +85,27 @@ describe("endpoint server", () => {
     assert.ok(pngTruthCount > 0);
     assert.ok(body.defects.length > 0, "a defective wafer came back without defects");
     assert.equal(typeof body.timingMs?.decode, "number");
+  });
+
+  it("runs inferences in one worker thread per core and draws the preview it is asked for", async () => {
+    assert.equal(server.concurrency, availableParallelism());
+    const [withPreview, without] = await Promise.all([
+      invoke(tiff, {
+        "content-type": "image/tiff",
+        "x-amzn-sagemaker-custom-attributes": "preview_px=256",
+      }),
+      invoke(tiff, { "content-type": "image/tiff" }),
+    ]);
+    assert.equal(withPreview.status, 200);
+    const body = InvocationResponseSchema.parse(await withPreview.json());
+    assert.ok(body.preview, "a preview was asked for");
+    assert.equal(Math.max(body.preview.width, body.preview.height), 256);
+    const meta = await sharp(Buffer.from(body.preview.data, "base64")).metadata();
+    assert.equal(meta.format, "webp");
+    assert.equal(meta.width, body.preview.width);
+    const plain = InvocationResponseSchema.parse(await without.json());
+    assert.equal(plain.preview, undefined);
+    assert.deepEqual(plain.defects, body.defects, "the preview does not change detection");
   });
 
   it("reads a 16-bit TIFF sent as application/x-image", async () => {

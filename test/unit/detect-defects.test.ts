@@ -84,12 +84,12 @@ describe("customAttributes", () => {
   it("passes notch, diameter and die pitch when the lot gives them", () => {
     assert.equal(
       customAttributes({ notchAngleDeg: 90, waferDiameterMm: 200, diePitchMm: { x: 10, y: 12.5 } }),
-      "notch_angle_deg=90;wafer_diameter_mm=200;die_pitch_mm=10x12.5",
+      "preview_px=1024;notch_angle_deg=90;wafer_diameter_mm=200;die_pitch_mm=10x12.5",
     );
-    assert.equal(customAttributes({ diePitchMm: 8 }), "die_pitch_mm=8");
+    assert.equal(customAttributes({ diePitchMm: 8 }), "preview_px=1024;die_pitch_mm=8");
   });
-  it("sends nothing when the lot gives nothing", () => {
-    assert.equal(customAttributes({ product: "X" }), undefined);
+  it("asks only for the overlay's preview when the lot gives nothing", () => {
+    assert.equal(customAttributes({ product: "X" }), "preview_px=1024");
   });
 });
 

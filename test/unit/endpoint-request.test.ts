@@ -13,9 +13,9 @@ import {
   UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "../../endpoint/errors.ts";
-import { createSerialQueue } from "../../endpoint/queue.ts";
+import { createSerialQueue, createWorkQueue } from "../../endpoint/queue.ts";
 import { statusFor } from "../../endpoint/server.ts";
-import { parseCustomAttributes } from "../../lib/custom-attributes.ts";
+import { parseCustomAttributes, parseInvocationAttributes } from "../../lib/custom-attributes.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
 import { sniffImageFormat } from "../../lib/image-format.ts";
 
@@ -58,7 +58,20 @@ describe("parseCustomAttributes", () => {
     ["notch_angle_deg=", /notch_angle_deg has no value/],
     ["notch_angle_deg=1;notch_angle_deg=2", /notch_angle_deg is given twice/],
     [`notch_angle_deg=${"1".repeat(1100)}`, /at most 1024/],
+    ["preview_px=0", /preview_px: '0' must be a whole number of pixels from 1 to 2048/],
+    ["preview_px=4096", /preview_px: '4096' must be/],
+    ["preview_px=512.5", /preview_px: '512.5' must be/],
   ];
+  it("reads the preview size apart from the detection hints", () => {
+    assert.deepEqual(parseInvocationAttributes("preview_px=1024;notch_angle_deg=90"), {
+      hints: { notchAngleDeg: 90 },
+      previewMaxSide: 1024,
+    });
+    assert.deepEqual(parseInvocationAttributes("notch_angle_deg=90"), {
+      hints: { notchAngleDeg: 90 },
+    });
+    assert.deepEqual(parseCustomAttributes("preview_px=256"), {});
+  });
   for (const [header, message] of refusals) {
     it(`refuses '${header.slice(0, 40)}' naming what is wrong`, () => {
       assert.throws(
@@ -165,6 +178,58 @@ describe("createSerialQueue", () => {
     await first;
     assert.equal(await second, "second");
     assert.equal(await queue.run(async () => "fourth"), "fourth");
+  });
+});
+
+describe("createWorkQueue", () => {
+  it("runs at most `concurrency` tasks at once, starting them in arrival order", async () => {
+    const queue = createWorkQueue(10, 2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const gates: Array<() => void> = [];
+    const tasks = Array.from({ length: 5 }, (_, i) =>
+      queue.run(async () => {
+        started.push(i);
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running--;
+        return i;
+      }),
+    );
+    // Let the first two start; the other three must wait.
+    for (let tick = 0; tick < 5; tick++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(started, [0, 1]);
+    assert.equal(queue.depth, 5);
+    while (started.length < 5 || gates.length > 0) {
+      gates.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(await Promise.all(tasks), [0, 1, 2, 3, 4]);
+    assert.deepEqual(started, [0, 1, 2, 3, 4]);
+    assert.equal(most, 2);
+    assert.equal(queue.depth, 0);
+  });
+
+  it("counts running and waiting tasks against its depth", async () => {
+    const queue = createWorkQueue(2, 2);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const both = [queue.run(() => gate), queue.run(() => gate)];
+    await assert.rejects(
+      queue.run(async () => "third"),
+      QueueFullError,
+    );
+    release();
+    await Promise.all(both);
+    assert.equal(await queue.run(async () => "again"), "again");
+  });
+
+  it("refuses a concurrency that is not a positive integer", () => {
+    assert.throws(() => createWorkQueue(4, 0), RangeError);
   });
 });
 

@@ -4,9 +4,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import sharp from "sharp";
 import { describe, it } from "vitest";
+import { renderPreview } from "../../endpoint/preview.ts";
 import { renderOverlay } from "../../functions/artifacts/overlay.ts";
 import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
 import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
+import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
+import { type Preview, PreviewSchema } from "../../schemas/detection.ts";
 import { type Report, ReportSchema } from "../../schemas/report.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
 
@@ -110,5 +113,54 @@ describe("overlay", () => {
     }
     assert.ok(before > 0);
     assert.ok(after < 20, `no coloured boxes on a wafer without defects (${after} px)`);
+  });
+
+  it("draws on the endpoint's preview: the original decoded once, boxes where the defects are in its pixels", async () => {
+    const wafer = truth.wafers.find((w) => w.defects.length > 0);
+    assert.ok(wafer);
+    const eight = await decodeGray(readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName)));
+    // The same wafer at 16 bit: the preview scales full scale to 8 bit, so both look the same.
+    const gray: GrayImage = {
+      ...eight,
+      bitDepth: 16,
+      data: Uint16Array.from(eight.data, (v) => v * 257),
+    };
+    const preview = PreviewSchema.parse(await renderPreview(gray, 512));
+    assert.equal(Math.max(preview.width, preview.height), 512);
+    const mean = async (p: Preview) =>
+      (await sharp(Buffer.from(p.data, "base64")).stats()).channels[0]?.mean ?? 0;
+    const eightMean = await mean(await renderPreview(eight, 512));
+    assert.ok(eightMean > 30, `preview mean ${eightMean}`);
+    assert.ok(Math.abs((await mean(preview)) - eightMean) < 1, "16 bit scaled, not truncated");
+    const overlay = await renderOverlay({
+      image: Buffer.from(preview.data, "base64"),
+      measuredIn: { width: gray.width, height: gray.height },
+      wafer,
+      defects: wafer.defects,
+      maxSide: 512,
+    });
+    assert.equal(overlay.width, preview.width);
+    assert.equal(overlay.scale, preview.width / gray.width);
+    const { data, info } = await sharp(overlay.webp)
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    for (const defect of wafer.defects) {
+      const want = [1, 3, 5].map((i) =>
+        Number.parseInt(CLASS_COLOURS[defect.class].slice(i, i + 2), 16),
+      );
+      const s = overlay.scale;
+      const box = defect.bbox;
+      let inked = 0;
+      for (let y = Math.floor(box.y * s) - 10; y <= (box.y + box.height) * s + 10; y++) {
+        for (let x = Math.floor(box.x * s) - 10; x <= (box.x + box.width) * s + 10; x++) {
+          if (x < 0 || y < 0 || x >= info.width || y >= info.height) continue;
+          const at = (y * info.width + x) * info.channels;
+          const d = want.reduce((sum, v, c) => sum + Math.abs((data[at + c] as number) - v), 0);
+          if (d < 90) inked++;
+        }
+      }
+      assert.ok(inked >= 8, `${defect.class} box drawn where it is (${inked} px)`);
+    }
   });
 });

@@ -1,0 +1,142 @@
+// Worker threads that each hold a loaded model, so inferences use every core and the server's thread stays free for I/O.
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import {
+  type InferenceRequest,
+  type InferenceResult,
+  rebuildError,
+  type SerialisedError,
+} from "./inference.ts";
+import type { WorkerMessage, WorkerTask } from "./inference-worker.ts";
+
+const WORKER_ENTRY = new URL("./inference-worker.mjs", import.meta.url);
+
+export interface InferencePool {
+  /** Worker threads, each running one inference at a time. */
+  readonly size: number;
+  /** Settles when every worker has loaded its model, or rejects with the first load failure. */
+  readonly ready: Promise<void>;
+  /** Runs one inference on an idle worker (waiting for one if all are busy). */
+  run(request: InferenceRequest): Promise<InferenceResult>;
+  /** Stops every worker; inferences still running are rejected. */
+  close(): Promise<void>;
+}
+
+/** One thread per core: detection is CPU-bound JavaScript, decoding runs on libvips' own threads. */
+export function defaultInferenceThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+interface Slot {
+  worker: Worker;
+  loaded: boolean;
+  task?: { id: number; resolve(result: InferenceResult): void; reject(error: Error): void };
+}
+
+export function startInferencePool(options: {
+  modelSpec: string;
+  threads: number;
+  log: (line: string) => void;
+}): InferencePool {
+  if (!Number.isInteger(options.threads) || options.threads < 1) {
+    throw new RangeError(`inference threads must be a positive integer, got ${options.threads}`);
+  }
+  const slots: Slot[] = [];
+  const waiting: Array<(slot: Slot) => void> = [];
+  let nextId = 1;
+  let closing = false;
+
+  const release = (slot: Slot) => {
+    const next = waiting.shift();
+    if (next) next(slot);
+  };
+
+  const spawn = (): { slot: Slot; loaded: Promise<void> } => {
+    const worker = new Worker(WORKER_ENTRY, { workerData: { modelSpec: options.modelSpec } });
+    // An idle pool must not keep the process alive; the server's socket does while it serves.
+    worker.unref();
+    const slot: Slot = { worker, loaded: false };
+    let settleLoad: { resolve(): void; reject(error: Error): void } | undefined;
+    const loaded = new Promise<void>((resolve, reject) => {
+      settleLoad = { resolve, reject };
+    });
+    worker.on("message", (message: WorkerMessage) => {
+      switch (message.kind) {
+        case "ready":
+          slot.loaded = true;
+          settleLoad?.resolve();
+          release(slot);
+          return;
+        case "load-failed":
+          settleLoad?.reject(rebuildError(message.error));
+          return;
+        case "done":
+        case "failed": {
+          const task = slot.task;
+          if (task?.id !== message.id) return;
+          slot.task = undefined;
+          if (message.kind === "done") task.resolve(message.result);
+          else task.reject(rebuildError(message.error));
+          release(slot);
+          return;
+        }
+      }
+    });
+    let lastError: SerialisedError | undefined;
+    worker.on("error", (error) => {
+      lastError = { name: error.name, message: error.message };
+    });
+    worker.on("exit", (code) => {
+      const index = slots.indexOf(slot);
+      if (index >= 0) slots.splice(index, 1);
+      const why = `inference worker stopped (exit code ${code}${lastError ? `: ${lastError.name}: ${lastError.message}` : ""})`;
+      settleLoad?.reject(new Error(why));
+      slot.task?.reject(new Error(why));
+      slot.task = undefined;
+      // A worker whose model never loaded has said why (ready rejects); another would fail alike.
+      if (closing || !slot.loaded) return;
+      // A crashed worker (out of memory, a native fault) is replaced, so the pool keeps its size.
+      options.log(JSON.stringify({ event: "inference-worker-replaced", reason: why }));
+      const replacement = spawn();
+      replacement.loaded.catch((error: Error) =>
+        options.log(
+          JSON.stringify({ event: "inference-worker-load-failed", reason: error.message }),
+        ),
+      );
+    });
+    slots.push(slot);
+    return { slot, loaded };
+  };
+
+  const initial = Array.from({ length: options.threads }, () => spawn().loaded);
+  const ready = Promise.all(initial).then(() => undefined);
+  // Observed by the server; a rejection here must not count as unhandled.
+  ready.catch(() => {});
+
+  const idleSlot = (): Promise<Slot> => {
+    const idle = slots.find((slot) => slot.loaded && !slot.task);
+    if (idle) return Promise.resolve(idle);
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+
+  return {
+    size: options.threads,
+    ready,
+    async run(request) {
+      if (closing) throw new Error("the inference pool is closed");
+      let slot = await idleSlot();
+      // A slot handed over while busy (a race between release and a new run) waits again.
+      while (slot.task) slot = await idleSlot();
+      const id = nextId++;
+      return new Promise<InferenceResult>((resolve, reject) => {
+        slot.task = { id, resolve, reject };
+        const task: WorkerTask = { id, request };
+        slot.worker.postMessage(task);
+      });
+    },
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    },
+  };
+}

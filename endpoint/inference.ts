@@ -1,0 +1,93 @@
+// One inference, the same in the server's thread or a worker thread: decode once, gate, detect, and draw the preview from that raster.
+import { performance } from "node:perf_hooks";
+import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import type { DetectionHints, EndpointAnswer } from "../schemas/detection.ts";
+import { InvalidHintsError, InvalidImageError, WaferNotFoundError } from "./detector/index.ts";
+import {
+  ImageContentError,
+  ModelLoadError,
+  ModelNotLoadedError,
+  ModelOutputError,
+} from "./errors.ts";
+import type { WaferModel } from "./models/model.ts";
+import { renderPreview } from "./preview.ts";
+import { gatedDetect } from "./quality/index.ts";
+
+export interface InferenceRequest {
+  /** The encoded image (PNG or TIFF), as received or read from S3. */
+  image: Uint8Array;
+  hints: DetectionHints;
+  /** Draw a preview of at most this side from the decoded raster (custom attribute preview_px). */
+  previewMaxSide?: number;
+  /** false only for tests of the server's machinery with stub models. */
+  qualityGate: boolean;
+}
+
+/** The answer without the model's name (the server adds it). */
+export type InferenceResult = DistributiveOmit<EndpointAnswer, "model">;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;
+
+export async function runInference(
+  model: WaferModel,
+  request: InferenceRequest,
+): Promise<InferenceResult> {
+  const started = performance.now();
+  const gray = await decodeGray(request.image);
+  const decodeMs = ms(started);
+  // The quality gate answers `unusable` (200, with reasons) before any model sees the image.
+  const gated = request.qualityGate
+    ? await gatedDetect(gray, request.hints, (clean, hints) => model.detect(clean, hints))
+    : { status: "inspected" as const, ...(await model.detect(gray, request.hints)) };
+  if (gated.status === "unusable" || request.previewMaxSide === undefined) {
+    return { ...gated, timingMs: { decode: decodeMs, ...gated.timingMs } };
+  }
+  // Drawn from the raster just decoded: whoever shows the wafer need not decode it again.
+  const previewStarted = performance.now();
+  const preview = await renderPreview(gray, request.previewMaxSide);
+  return {
+    ...gated,
+    preview,
+    timingMs: { decode: decodeMs, ...gated.timingMs, preview: ms(previewStarted) },
+  };
+}
+
+/** Errors an inference raises on purpose, rebuilt by name when they cross from a worker thread. */
+const KNOWN_ERRORS: Record<string, new (message: string) => Error> = {
+  ImageDecodeError,
+  ImageSizeError,
+  ImageContentError,
+  InvalidHintsError,
+  InvalidImageError,
+  WaferNotFoundError,
+  ModelLoadError,
+  ModelNotLoadedError,
+  ModelOutputError,
+};
+
+export interface SerialisedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export function serialiseError(error: unknown): SerialisedError {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.stack ? { stack: error.stack } : {}),
+    };
+  }
+  return { name: "Error", message: String(error) };
+}
+
+/** The same class (so the server maps it to the same status), message and the worker's stack. */
+export function rebuildError(serialised: SerialisedError): Error {
+  const Known = KNOWN_ERRORS[serialised.name];
+  const error = Known ? new Known(serialised.message) : new Error(serialised.message);
+  if (!Known) error.name = serialised.name;
+  if (serialised.stack) error.stack = serialised.stack;
+  return error;
+}
