@@ -27,8 +27,9 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           // One embedded stack for the files that need none of their own (helpers/shared-stack.ts).
           globalSetup: ["test/setup/build.ts", "test/setup/shared-stack.ts"],
-          testTimeout: 240_000,
-          hookTimeout: 180_000,
+          // Generous: limits for a hung test, not for a machine that is merely shared.
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
