@@ -98,8 +98,14 @@ function dropLot(name: string, fill: (dir: string) => void): void {
 async function storedReport(lotId: string, timeoutMs: number): Promise<Report> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const response = await fetch(`${url}/files/lots/${lotId}/report.json`);
-    if (response.ok) return ReportSchema.parse(await response.json());
+    // A kept-alive socket the server closes just as it is reused resets: ask again, it is a wait.
+    const response = await fetch(`${url}/files/lots/${lotId}/report.json`).catch(
+      (error: Error & { cause?: { code?: string } }) => {
+        if (error.cause?.code === "ECONNRESET") return undefined;
+        throw error;
+      },
+    );
+    if (response?.ok) return ReportSchema.parse(await response.json());
     if (child.exitCode !== null) throw new Error(`waferflow local exited (${child.exitCode})`);
     if (Date.now() > deadline) throw new Error(`no report of ${lotId} within ${timeoutMs} ms`);
     await new Promise((wake) => setTimeout(wake, 250));
