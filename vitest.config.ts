@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.
     pool: "forks",
+    // vitest's default on 2 cores is one worker, so every file waited for the one before; most
+    // integration and e2e time is spent waiting on child processes, servers and the aws CLI.
+    maxWorkers: "150%",
     // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.
     silent: "passed-only",
     coverage: {
@@ -22,9 +25,11 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/setup/build.ts"],
-          testTimeout: 240_000,
-          hookTimeout: 180_000,
+          // One embedded stack for the files that need none of their own (helpers/shared-stack.ts).
+          globalSetup: ["test/setup/build.ts", "test/setup/shared-stack.ts"],
+          // Generous: limits for a hung test, not for a machine that is merely shared.
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
@@ -34,7 +39,7 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/setup/build.ts"],
           testTimeout: 300_000,
-          hookTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -84,6 +84,9 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     await operatorConsole.close();
     throw error;
   }
+  // Built functions (WAFERFLOW_FUNCTIONS=built) run in sandbox processes with the stack's
+  // environment, not this process's: the console link must be there too.
+  stack.env.REPORT_LINK_BASE_URL = operatorConsole.url;
   // Other processes (waferflow invoke, scripts) find this stack, and may use the file as --env-vars.
   const removeEndpointsFile = writeEndpointsFile({
     Parameters: stackConnection(

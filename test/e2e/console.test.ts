@@ -1,4 +1,4 @@
-// The operator's view end to end: `waferflow local`, a fixture lot dropped into its inbox, the console in Debian's chromium.
+// The fixture lot end to end, replayed once: `waferflow local` running the built bundles, the lot dropped into its inbox, the console in Debian's chromium, every true defect reported where it is.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
@@ -19,7 +19,8 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
-import { ReportSchema } from "../../schemas/report.ts";
+import type { Defect } from "../../schemas/detection.ts";
+import { type Report, ReportSchema } from "../../schemas/report.ts";
 import { TruthSchema, type TruthWafer } from "../../schemas/truth.ts";
 import { readKlarf } from "../helpers/klarf-reader.ts";
 
@@ -77,81 +78,109 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
+const work = mkdtempSync(join(tmpdir(), "waferflow-console-"));
+const dataDir = join(work, "data");
+const inbox = join(work, "inbox");
+let child: ChildProcess;
+let browser: BrowserContext;
+let page: Page;
+let url: string;
+
+/** A lot folder staged beside the inbox and renamed in, so the watcher never sees half a folder. */
+function dropLot(name: string, fill: (dir: string) => void): void {
+  const staged = join(work, name);
+  mkdirSync(staged, { recursive: true });
+  fill(staged);
+  renameSync(staged, join(inbox, name));
+}
+
+/** The stored report of a lot, once its workflow has written it (the console serves the bucket's files). */
+async function storedReport(lotId: string, timeoutMs: number): Promise<Report> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // A kept-alive socket the server closes just as it is reused resets: ask again, it is a wait.
+    const response = await fetch(`${url}/files/lots/${lotId}/report.json`).catch(
+      (error: Error & { cause?: { code?: string } }) => {
+        if (error.cause?.code === "ECONNRESET") return undefined;
+        throw error;
+      },
+    );
+    if (response?.ok) return ReportSchema.parse(await response.json());
+    if (child.exitCode !== null) throw new Error(`waferflow local exited (${child.exitCode})`);
+    if (Date.now() > deadline) throw new Error(`no report of ${lotId} within ${timeoutMs} ms`);
+    await new Promise((wake) => setTimeout(wake, 250));
+  }
+}
+
+beforeAll(async () => {
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: npm test installs it (scripts/ensure-chromium.js)`,
+  );
+  mkdirSync(inbox, { recursive: true });
+  child = spawn(
+    process.execPath,
+    [
+      "bin/waferflow.js",
+      "local",
+      "--data-dir",
+      dataDir,
+      "--inbox",
+      inbox,
+      "--console-port",
+      "0",
+      "--quiet-ms",
+      "1000",
+    ],
+    // The bundles that ship (npm run build), each in its own Node process, as Lambda runs them.
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WAFERFLOW_FUNCTIONS: "built" },
+    },
+  );
+  child.stdout?.resume();
+  url = await waitForLine(child, /Console: (http:\/\/127\.0\.0\.1:\d+)/, 240_000);
+  browser = await chromium.launchPersistentContext(join(work, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1400, height: 1000 },
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  // Nothing may leave the machine: every request the page makes must go to the console.
+  await page.route("**/*", (route) =>
+    route.request().url().startsWith(url) ? route.continue() : route.abort(),
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGINT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
 describe("the operator console on a running local stack", () => {
-  const work = mkdtempSync(join(tmpdir(), "waferflow-console-"));
-  const dataDir = join(work, "data");
-  const inbox = join(work, "inbox");
-  let child: ChildProcess;
-  let browser: BrowserContext;
-  let page: Page;
-  let url: string;
-
-  beforeAll(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: npm test installs it (scripts/ensure-chromium.js)`,
-    );
-    mkdirSync(inbox, { recursive: true });
-    child = spawn(
-      process.execPath,
-      [
-        "bin/waferflow.js",
-        "local",
-        "--data-dir",
-        dataDir,
-        "--inbox",
-        inbox,
-        "--console-port",
-        "0",
-        "--quiet-ms",
-        "1000",
-      ],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child.stdout?.resume();
-    url = await waitForLine(child, /Console: (http:\/\/127\.0\.0\.1:\d+)/, 150_000);
-    browser = await chromium.launchPersistentContext(join(work, "chromium-profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1400, height: 1000 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    // Nothing may leave the machine: every request the page makes must go to the console.
-    await page.route("**/*", (route) =>
-      route.request().url().startsWith(url) ? route.continue() : route.abort(),
-    );
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGINT");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(work, { recursive: true, force: true });
-  });
-
   it("shows a lot dropped into the inbox as it arrives, without reloading the page", async () => {
     await page.goto(url);
     await page.waitForSelector("body[data-ready=true]");
     await page.evaluate("window.sameLoad = true");
-    // Staged beside the inbox and renamed in, so the watcher never sees half a folder.
-    const staged = join(work, "lot-e2e");
-    cpSync(FIXTURE, staged, { recursive: true });
-    renameSync(staged, join(inbox, "lot-e2e"));
+    dropLot("lot-e2e", (dir) => cpSync(FIXTURE, dir, { recursive: true }));
     const row = page.locator(`tr[data-lot-id="${truth.lotId}"][data-status="DEFECTS_FOUND"]`);
     await row.waitFor({ timeout: 240_000 });
     assert.equal(await page.evaluate("window.sameLoad"), true, "the row came without a reload");
@@ -368,6 +397,98 @@ describe("the operator console on a running local stack", () => {
     assert.deepEqual(
       lots.map((lot) => [lot.lotId, lot.status]),
       [[truth.lotId, "DEFECTS_FOUND"]],
+    );
+  });
+});
+
+describe("the lot's report through the shipped bundles", () => {
+  let report: Report;
+  beforeAll(async () => {
+    // The lot the console showed above: replayed once for both.
+    report = await storedReport(truth.lotId, 240_000);
+  });
+
+  it("covers what the issue asks of the fixture: 5+ wafers, bare and patterned, every class, a clean one", () => {
+    assert.ok(truth.wafers.length >= 5);
+    const surfaces = new Set(truth.wafers.map((w) => w.surface));
+    assert.deepEqual([...surfaces].sort(), ["bare", "patterned"]);
+    const classes = new Set(truth.wafers.flatMap((w) => w.defects.map((d) => d.class)));
+    assert.deepEqual([...classes].sort(), ["edge_chip", "particle", "scratch", "stain", "void"]);
+    assert.ok(truth.wafers.some((w) => w.defects.length === 0));
+  });
+
+  it("reports every wafer of the lot, none failed", () => {
+    assert.equal(report.lotId, truth.lotId);
+    assert.equal(report.status, "defects_found");
+    assert.equal(report.counts.images, truth.wafers.length);
+    assert.equal(report.counts.failed, 0);
+  });
+
+  it("finds every true defect at its true place (pixels and wafer mm) with its class", () => {
+    for (const wafer of truth.wafers) {
+      const image = report.images.find((i) => i.fileName === wafer.fileName);
+      assert.ok(image, `${wafer.fileName} is in the report`);
+      for (const expected of wafer.defects) {
+        const found: Defect | undefined = image.defects.find((d) =>
+          overlaps(d.bbox, expected.bbox),
+        );
+        assert.ok(
+          found,
+          `${wafer.fileName}: ${expected.class} at ${JSON.stringify(expected.bbox)} found`,
+        );
+        assert.equal(
+          found.class,
+          expected.class,
+          `${wafer.fileName}: class of defect at ${JSON.stringify(expected.bbox)}`,
+        );
+        const mmTolerance = Math.max(2, (wafer.diameterMm / (2 * wafer.radiusPx)) * 12);
+        assert.ok(
+          Math.hypot(found.waferMm.x - expected.waferMm.x, found.waferMm.y - expected.waferMm.y) <=
+            mmTolerance,
+          `${wafer.fileName}: ${expected.class} at ${JSON.stringify(found.waferMm)} mm, truth ${JSON.stringify(expected.waferMm)}`,
+        );
+        if (expected.die)
+          assert.deepEqual(found.die, expected.die, `${wafer.fileName}: die of ${expected.class}`);
+      }
+    }
+  });
+
+  it("reports nothing on clean wafers and no false alarms elsewhere", () => {
+    for (const wafer of truth.wafers) {
+      const image = report.images.find((i) => i.fileName === wafer.fileName);
+      const spurious = (image?.defects ?? []).filter(
+        (d) => !wafer.defects.some((t) => overlaps(d.bbox, t.bbox)),
+      );
+      assert.deepEqual(spurious, [], `${wafer.fileName}: no false alarms`);
+      if (wafer.defects.length === 0) assert.equal(image?.status, "clean");
+    }
+  });
+
+  it("reports a corrupt image of a lot while processing the rest", async () => {
+    // Two wafers are enough: one cut short after its header, one whole.
+    const [victim, intact] = truth.wafers.map((wafer) => wafer.fileName);
+    assert.ok(victim && intact);
+    const lotId = "E2E-CORRUPT";
+    dropLot("lot-corrupt", (dir) => {
+      const bytes = readFileSync(join(FIXTURE, victim));
+      writeFileSync(
+        join(dir, victim),
+        Buffer.concat([bytes.subarray(0, 400), Buffer.alloc(4000, 0x5a)]),
+      );
+      cpSync(join(FIXTURE, intact), join(dir, intact));
+      const lot = JSON.parse(readFileSync(join(FIXTURE, "lot.json"), "utf8")) as object;
+      writeFileSync(join(dir, "lot.json"), JSON.stringify({ ...lot, lotId }));
+    });
+    const corrupt = await storedReport(lotId, 240_000);
+    assert.equal(corrupt.counts.images, 2);
+    assert.equal(corrupt.counts.failed, 1);
+    const failed = corrupt.images.find((i) => i.fileName === victim);
+    assert.equal(failed?.status, "failed");
+    assert.match(failed?.error?.message ?? "", /corrupt|decod/i);
+    const processed = corrupt.images.find((i) => i.fileName === intact);
+    assert.ok(
+      processed?.status === "clean" || processed?.status === "defects_found",
+      `${intact} inspected (${processed?.status})`,
     );
   });
 });

@@ -1,4 +1,4 @@
-// Lots at the manifest's limits through the embedded stack: 300 images that all fail and 1000 images with 63-character names each end with one report.
+// A lot at the manifest's limits through the embedded stack: 1000 images with 63-character names, every one failing (300 undecodable, 700 too small), ends with one report.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { LotEndings } from "../../cli/reports.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { createS3Client, createSfnClient } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { MAX_LOT_IMAGES } from "../../schemas/lot.ts";
 import type { Report } from "../../schemas/report.ts";
 
 const STATE_DATA_LIMIT = 256 * 1024;
@@ -34,7 +35,7 @@ async function largestPayload(executionArn: string): Promise<number> {
   return largest;
 }
 
-describe("lots at the limits on the embedded stack", () => {
+describe("a lot at the limits on the embedded stack", () => {
   let stack: LocalStack;
   let endings: LotEndings;
   const s3 = createS3Client();
@@ -66,54 +67,37 @@ describe("lots at the limits on the embedded stack", () => {
     return ending.report;
   }
 
-  it("300 images that all fail: one report naming each failure, small state payloads", async () => {
-    const lotId = "LIMITS-300-FAILING";
-    const dir = mkdtempSync(join(tmpdir(), "waferflow-300-"));
-    for (let i = 0; i < 300; i++) {
-      // A PNG signature, then bytes no decoder accepts: the agent takes it, preprocessing fails fast.
-      const garbage = Buffer.alloc(64, i % 251);
-      writeFileSync(
-        join(dir, `w${String(i).padStart(3, "0")}.png`),
-        Buffer.concat([PNG_SIGNATURE, garbage]),
-      );
-    }
-    writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
-    const report = await run(dir, lotId);
-    assert.equal(report.counts.images, 300);
-    assert.equal(report.counts.failed, 300);
-    assert.equal(report.status, "incomplete");
-    for (const image of report.images) {
-      assert.equal(image.status, "failed");
-      assert.ok(image.error?.name, `${image.fileName} has an error name`);
-      assert.ok((image.error?.message.length ?? 0) <= 500, "messages stay short");
-      assert.doesNotMatch(image.error?.message ?? "", /\n\s+at /, "no stack trace in the report");
-    }
-    assert.equal(reports.filter((r) => r.lotId === lotId).length, 1, "exactly one report");
-    const largest = await largestPayload(
-      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,
-    );
-    assert.ok(largest < STATE_DATA_LIMIT / 2, `largest state payload ${largest} B`);
-  }, 600_000);
-
-  it("1000 images with 63-character names: one report accounting for every image", async () => {
-    const lotId = "LIMITS-1000-LONG-NAMES";
+  it("1000 images with 63-character names, all failing: one report naming each failure, small state payloads", async () => {
+    // One lot at the manifest's limit (MAX_LOT_IMAGES) carries both stresses: the most images a
+    // lot may have, and every one of them failing, so each carries its error through the Map.
+    assert.equal(MAX_LOT_IMAGES, 1000);
+    const lotId = "LIMITS-1000-FAILING";
     const dir = mkdtempSync(join(tmpdir(), "waferflow-1000-"));
+    // Too small for the spec: preprocessing refuses them on their header.
     const tiny = await sharp(Buffer.alloc(64 * 64, 90), {
       raw: { width: 64, height: 64, channels: 1 },
     })
       .png()
       .toBuffer();
     const names: string[] = [];
-    for (let i = 0; i < 1000; i++) {
+    const undecodable = new Set<string>();
+    for (let i = 0; i < MAX_LOT_IMAGES; i++) {
       const stem = `wafer-${String(i).padStart(4, "0")}-`;
       const name = `${stem.padEnd(59, "x")}.png`;
       assert.equal(name.length, 63);
       names.push(name);
-      writeFileSync(join(dir, name), tiny);
+      if (i % 10 < 3) {
+        // A PNG signature, then bytes no decoder accepts: the agent takes it, preprocessing fails fast.
+        undecodable.add(name);
+        writeFileSync(join(dir, name), Buffer.concat([PNG_SIGNATURE, Buffer.alloc(64, i % 251)]));
+      } else {
+        writeFileSync(join(dir, name), tiny);
+      }
     }
+    assert.equal(undecodable.size, 300);
     writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
     const report = await run(dir, lotId);
-    assert.equal(report.counts.images, 1000);
+    assert.equal(report.counts.images, MAX_LOT_IMAGES);
     assert.deepEqual(report.images.map((i) => i.fileName).sort(), names.sort());
     const accounted =
       report.counts.clean +
@@ -121,7 +105,21 @@ describe("lots at the limits on the embedded stack", () => {
       report.counts.failed +
       report.counts.unusable +
       report.counts.rejected;
-    assert.equal(accounted, 1000, "every image has an outcome");
+    assert.equal(accounted, MAX_LOT_IMAGES, "every image has an outcome");
+    assert.equal(report.counts.failed, MAX_LOT_IMAGES, "every image failed");
+    assert.equal(report.status, "incomplete");
+    for (const image of report.images) {
+      assert.equal(image.status, "failed");
+      assert.ok(image.error?.name, `${image.fileName} has an error name`);
+      assert.ok((image.error?.message.length ?? 0) <= 500, "messages stay short");
+      assert.doesNotMatch(image.error?.message ?? "", /\n\s+at /, "no stack trace in the report");
+    }
+    const undecodableImages = report.images.filter((i) => undecodable.has(i.fileName));
+    assert.equal(undecodableImages.length, 300);
+    assert.ok(
+      undecodableImages.every((i) => i.error?.name !== "ImageSizeError"),
+      "the undecodable images fail on their bytes, not on their size",
+    );
     assert.equal(reports.filter((r) => r.lotId === lotId).length, 1, "exactly one report");
     const largest = await largestPayload(
       `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,

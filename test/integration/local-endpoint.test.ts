@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvokeEndpointCommand } from "@aws-sdk/client-sagemaker-runtime";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, it } from "vitest";
 import { createSageMakerRuntimeClient } from "../../lib/aws.ts";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import { InvocationResponseSchema } from "../../schemas/detection.ts";
+import { sharedStack } from "./helpers/shared-stack.ts";
 
 const WAFER = resolve(import.meta.dirname, "../fixtures/lot-e2e/wafer-001.png");
 
@@ -14,10 +15,7 @@ describe("local stack on the repository's template, with the model endpoint", ()
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack({ ephemeral: true, log: () => {} });
-  });
-  afterAll(async () => {
-    await stack?.stop();
+    stack = sharedStack();
   });
 
   it("points the handlers' configuration at the template's resources", () => {

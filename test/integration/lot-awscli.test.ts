@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
 import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
+import { sharedStack } from "./helpers/shared-stack.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
 
@@ -20,7 +21,7 @@ describe("a lot seen through the aws CLI", () => {
 
   beforeAll(async () => {
     assertAwsCliInstalled();
-    stack = await startLocalStack({ ephemeral: true, log: () => {} });
+    stack = sharedStack();
     aws = awsCli(stack);
     lotDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-"));
     const truth = JSON.parse(readFileSync(join(FIXTURE, "truth.json"), "utf8")) as {
@@ -33,7 +34,6 @@ describe("a lot seen through the aws CLI", () => {
     assert.equal(outcome?.ending?.kind, "report", outcome?.problem);
   });
   afterAll(async () => {
-    await stack?.stop();
     if (lotDir) rmSync(lotDir, { recursive: true, force: true });
   });
 
@@ -130,7 +130,11 @@ describe("a lot seen through the aws CLI", () => {
 
   it("quarantines a bad manifest put by the aws CLI and alerts on it", async () => {
     const alerts: unknown[] = [];
-    const stop = stack.onMessage("alerts", (m) => alerts.push(JSON.parse(m.message)));
+    // The stack is shared: only this lot's alerts count.
+    const stop = stack.onMessage("alerts", (m) => {
+      const alert = JSON.parse(m.message) as { lotId?: string };
+      if (alert.lotId === "BAD-LOT") alerts.push(alert);
+    });
     const bad = join(lotDir, "bad-manifest.json");
     writeFileSync(bad, JSON.stringify({ schemaVersion: 1, lotId: "BAD-LOT", images: [] }));
     await aws(

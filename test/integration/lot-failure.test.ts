@@ -3,27 +3,30 @@ import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, it } from "vitest";
 import { createDocumentClient, createS3Client, createSfnClient } from "../../lib/aws.ts";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import { AlertSchema } from "../../schemas/alert.ts";
 import { ReportSchema } from "../../schemas/report.ts";
+import { sharedStack } from "./helpers/shared-stack.ts";
 
 describe("a lot that fails", () => {
   let stack: LocalStack;
   beforeAll(async () => {
-    stack = await startLocalStack({ ephemeral: true, startEndpoint: false, log: () => {} });
-  });
-  afterAll(async () => {
-    await stack?.stop();
+    stack = sharedStack();
   });
 
   it("is caught, marked FAILED, reported as failed and alerted", async () => {
+    const lotId = "BROKEN-LOT-1";
+    // The stack is shared: only this lot's messages count.
     const reports: unknown[] = [];
     const alerts: unknown[] = [];
-    const stopReports = stack.onMessage("reports", (m) => reports.push(JSON.parse(m.message)));
-    const stopAlerts = stack.onMessage("alerts", (m) => alerts.push(JSON.parse(m.message)));
-    const lotId = "BROKEN-LOT-1";
+    const ofLot = (into: unknown[]) => (m: { message: string }) => {
+      const parsed = JSON.parse(m.message) as { lotId?: string };
+      if (parsed.lotId === lotId) into.push(parsed);
+    };
+    const stopReports = stack.onMessage("reports", ofLot(reports));
+    const stopAlerts = stack.onMessage("alerts", ofLot(alerts));
     // A manifest the start function would never accept (no images), stored where no event
     // fires and started by hand to reach the Catch.
     const manifestKey = `lots/${lotId}/accepted-manifest.json`;

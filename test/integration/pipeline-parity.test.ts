@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import { customAttributes } from "../../functions/detect-defects/core.ts";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import {
   INLINE_IMAGE_MAX_BYTES,
   type InvocationResponse,
@@ -16,6 +16,7 @@ import {
 import { LotFileSchema } from "../../schemas/lot.ts";
 import type { Report } from "../../schemas/report.ts";
 import { generateWafer } from "../../synth/generate.ts";
+import { sharedStack, sharedStackLog } from "./helpers/shared-stack.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
 /** 2048 px at 16 bit: about 7.7 MB, over the inline limit, so it travels as an S3 reference. */
@@ -27,7 +28,6 @@ describe("native path and pipeline path agree", () => {
   let lotDir: string;
   let report: Report;
   const sizes = new Map<string, number>();
-  const stackLog: string[] = [];
 
   beforeAll(async () => {
     lotDir = mkdtempSync(join(tmpdir(), "waferflow-parity-"));
@@ -43,7 +43,7 @@ describe("native path and pipeline path agree", () => {
     for (const name of readdirSync(lotDir).filter((n) => /\.(png|tiff?)$/.test(n))) {
       sizes.set(name, readFileSync(join(lotDir, name)).length);
     }
-    stack = await startLocalStack({ ephemeral: true, log: (line) => stackLog.push(line) });
+    stack = sharedStack();
     // The endpoint alone, as a customer would call it with the file in hand (any size, no S3).
     native = await startEndpointServer({
       port: 0,
@@ -58,7 +58,6 @@ describe("native path and pipeline path agree", () => {
 
   afterAll(async () => {
     await native?.close();
-    await stack?.stop();
     if (lotDir) rmSync(lotDir, { recursive: true, force: true });
   });
 
@@ -84,8 +83,11 @@ describe("native path and pipeline path agree", () => {
     assert.ok((sizes.get(LARGE_WAFER) ?? 0) > INLINE_IMAGE_MAX_BYTES);
     assert.equal(report.counts.images, sizes.size);
     assert.equal(report.counts.failed, 0, JSON.stringify(report.images.map((i) => i.error)));
-    // The endpoint logs the object a reference named: the large wafer came that way, read from S3.
-    const referenced = stackLog.filter((line) => line.includes('"source":"s3://'));
+    // The endpoint logs the object a reference named: the large wafer came that way, read from S3
+    // (the stack is shared: this lot's lines only).
+    const referenced = sharedStackLog().filter(
+      (line) => line.includes('"source":"s3://') && line.includes("/lots/PARITY-1/"),
+    );
     assert.equal(referenced.length, 1, referenced.join("\n"));
     assert.match(referenced[0] ?? "", new RegExp(`/images/${LARGE_WAFER}"`));
     assert.match(referenced[0] ?? "", /"status":200/);

@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import type { Report } from "../../schemas/report.ts";
+import { sharedStack } from "./helpers/shared-stack.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-quality");
 /** A clean in-spec wafer (frame clip, out of round, vignetting), pure noise, a defocused wafer. */
@@ -26,7 +27,7 @@ describe("pipeline: unusable images", () => {
       join(lotDir, "lot.json"),
       JSON.stringify({ lotId: "QUALITY-UNUSABLE-1", waferDiameterMm: 300 }),
     );
-    stack = await startLocalStack({ ephemeral: true, log: () => {} });
+    stack = sharedStack();
     const [outcome] = await replayLots([lotDir], { stack, timeoutMs: 300_000, log: () => {} });
     assert.ok(
       outcome?.ending?.kind === "report",
@@ -35,7 +36,6 @@ describe("pipeline: unusable images", () => {
     report = outcome.ending.report;
   });
   afterAll(async () => {
-    await stack?.stop();
     if (lotDir) rmSync(resolve(lotDir, ".."), { recursive: true, force: true });
   });
 
