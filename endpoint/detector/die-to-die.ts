@@ -1,7 +1,7 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
-import type { FloatMap } from "./raster.ts";
+import { type FloatMap, selectKth } from "./raster.ts";
 import { DETECTION } from "./thresholds.ts";
 
 interface Shift {
@@ -34,6 +34,46 @@ function cellRange(data: Float32Array, width: number, i: number): number {
 }
 
 /**
+ * Deviation of v from the average of its two opposite neighbour samples (bilinear at offsets
+ * o1 and o2 with sub-pixel fractions), less the misregistration allowance. A top-level
+ * function of numbers only, so the optimiser inlines it into the per-pixel loop.
+ */
+function pairDeviation(
+  data: Float32Array,
+  width: number,
+  range: Float32Array,
+  base: number,
+  v: number,
+  o1: number,
+  fx1: number,
+  fy1: number,
+  o2: number,
+  fx2: number,
+  fy2: number,
+  noiseSigma: number,
+): number {
+  const j1 = base + o1;
+  const a00 = data[j1] as number;
+  const a10 = data[j1 + 1] as number;
+  const a01 = data[j1 + width] as number;
+  const a11 = data[j1 + width + 1] as number;
+  const aTop = a00 + (a10 - a00) * fx1;
+  const aBottom = a01 + (a11 - a01) * fx1;
+  const j2 = base + o2;
+  const b00 = data[j2] as number;
+  const b10 = data[j2 + 1] as number;
+  const b01 = data[j2 + width] as number;
+  const b11 = data[j2 + width + 1] as number;
+  const bTop = b00 + (b10 - b00) * fx2;
+  const bBottom = b01 + (b11 - b01) * fx2;
+  const ref = 0.5 * (aTop + (aBottom - aTop) * fy1 + bTop + (bBottom - bTop) * fy2);
+  const spread = Math.max(range[j1] as number, range[j2] as number);
+  const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
+  const d = v - ref;
+  return d - Math.min(Math.max(d, -allowance), allowance);
+}
+
+/**
  * Residuals of pixels rowBase+from .. rowBase+to, all of whose neighbour samples lie on the
  * wafer: pair-averaged references, edge allowance, 2nd smallest deviation. Closure-free and
  * branch-free (min/max instead of ifs): on real, noisy data the branches of a naive version
@@ -52,40 +92,37 @@ function interiorRun(
   noiseSigma: number,
   range: Float32Array,
 ): void {
-  const deviation = (base: number, v: number, k: number): number => {
-    const j1 = base + (offsets[k] as number);
-    const fx1 = fxs[k] as number;
-    const a00 = data[j1] as number;
-    const a10 = data[j1 + 1] as number;
-    const a01 = data[j1 + width] as number;
-    const a11 = data[j1 + width + 1] as number;
-    const aTop = a00 + (a10 - a00) * fx1;
-    const aBottom = a01 + (a11 - a01) * fx1;
-    const j2 = base + (offsets[k + 1] as number);
-    const fx2 = fxs[k + 1] as number;
-    const b00 = data[j2] as number;
-    const b10 = data[j2 + 1] as number;
-    const b01 = data[j2 + width] as number;
-    const b11 = data[j2 + width + 1] as number;
-    const bTop = b00 + (b10 - b00) * fx2;
-    const bBottom = b01 + (b11 - b01) * fx2;
-    const ref =
-      0.5 *
-      (aTop +
-        (aBottom - aTop) * (fys[k] as number) +
-        bTop +
-        (bBottom - bTop) * (fys[k + 1] as number));
-    const spread = Math.max(range[j1] as number, range[j2] as number);
-    const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
-    const d = v - ref;
-    return d - Math.min(Math.max(d, -allowance), allowance);
-  };
+  // The four directions' tables, read once per run instead of once per pixel.
+  const o0 = offsets[0] as number;
+  const o1 = offsets[1] as number;
+  const o2 = offsets[2] as number;
+  const o3 = offsets[3] as number;
+  const o4 = offsets[4] as number;
+  const o5 = offsets[5] as number;
+  const o6 = offsets[6] as number;
+  const o7 = offsets[7] as number;
+  const fx0 = fxs[0] as number;
+  const fx1 = fxs[1] as number;
+  const fx2 = fxs[2] as number;
+  const fx3 = fxs[3] as number;
+  const fx4 = fxs[4] as number;
+  const fx5 = fxs[5] as number;
+  const fx6 = fxs[6] as number;
+  const fx7 = fxs[7] as number;
+  const fy0 = fys[0] as number;
+  const fy1 = fys[1] as number;
+  const fy2 = fys[2] as number;
+  const fy3 = fys[3] as number;
+  const fy4 = fys[4] as number;
+  const fy5 = fys[5] as number;
+  const fy6 = fys[6] as number;
+  const fy7 = fys[7] as number;
   for (let base = rowBase + from; base <= rowBase + to; base++) {
     const v = data[base] as number;
-    const e0 = deviation(base, v, 0);
-    const e1 = deviation(base, v, 2);
-    const e2 = deviation(base, v, 4);
-    const e3 = deviation(base, v, 6);
+    const e0 = pairDeviation(data, width, range, base, v, o0, fx0, fy0, o1, fx1, fy1, noiseSigma);
+    const e1 = pairDeviation(data, width, range, base, v, o2, fx2, fy2, o3, fx3, fy3, noiseSigma);
+    const e2 = pairDeviation(data, width, range, base, v, o4, fx4, fy4, o5, fx5, fy5, noiseSigma);
+    const e3 = pairDeviation(data, width, range, base, v, o6, fx6, fy6, o7, fx7, fy7, noiseSigma);
     const m0 = Math.abs(e0);
     const m1 = Math.abs(e1);
     const m2 = Math.abs(e2);
@@ -392,46 +429,62 @@ export function levelDies(
     return i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i) + zone;
   };
   // Sampled every other pixel: a die holds hundreds of map pixels at the smallest pitch.
-  const samples = new Map<number, number[]>();
-
+  // Samples are bucketed by cell in flat typed arrays (a counting sort by key), not in lists.
+  const keyCount = 2 * cells * cells;
   const y0 = Math.max(0, Math.ceil(cy - r));
   const y1 = Math.floor(cy + r);
+  const capacity = Math.ceil(((y1 - y0) / 2 + 1) * (r + 1)) + 16;
+  const sampleKeys = new Int32Array(capacity);
+  const sampleValues = new Float32Array(capacity);
+  const perKey = new Int32Array(keyCount + 1);
+  let n = 0;
   for (let y = y0; y <= y1; y += 2) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
       const k = key(x, y);
-      if (k < 0) continue;
-      let list = samples.get(k);
-      if (!list) {
-        list = [];
-        samples.set(k, list);
-      }
-      list.push(residual[y * width + x] as number);
+      if (k < 0 || n >= capacity) continue;
+      sampleKeys[n] = k;
+      sampleValues[n] = residual[y * width + x] as number;
+      perKey[k + 1] = (perKey[k + 1] as number) + 1;
+      n++;
     }
   }
-
-  const offsets = new Map<number, number>();
-  const magnitudes: number[] = [];
-  const minSamples = 0.05 * ((la * lb) / 4);
-  for (const [k, list] of samples) {
-    if (list.length < minSamples) continue;
-    list.sort((p, q) => p - q);
-    const median = list[Math.floor(list.length / 2)] as number;
-    // In the edge zone the references change from pixel to pixel (pairs along some
-    // directions, extrapolations along others): no single die offset there. Left as it is.
-    if (k % 2 === 1) continue;
-    const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
-    magnitudes.push(Math.abs(clamped));
-    if (clamped !== 0) offsets.set(k, clamped);
+  for (let k = 0; k < keyCount; k++)
+    perKey[k + 1] = (perKey[k + 1] as number) + (perKey[k] as number);
+  const byKey = new Float32Array(n);
+  const fill = perKey.slice(0, keyCount);
+  for (let j = 0; j < n; j++) {
+    const k = sampleKeys[j] as number;
+    byKey[fill[k] as number] = sampleValues[j] as number;
+    fill[k] = (fill[k] as number) + 1;
   }
-  magnitudes.sort((p, q) => p - q);
-  const typical = magnitudes[Math.floor(magnitudes.length / 2)] ?? 0;
-  if (offsets.size === 0 || typical < minTypicalOffset) return false;
+
+  const offsets = new Float64Array(keyCount);
+  let withOffset = 0;
+  const magnitudes = new Float64Array(keyCount);
+  let dies = 0;
+  const minSamples = 0.05 * ((la * lb) / 4);
+  // In the edge zone (odd keys) the references change from pixel to pixel (pairs along some
+  // directions, extrapolations along others): no single die offset there. Left as it is.
+  for (let k = 0; k < keyCount; k += 2) {
+    const from = perKey[k] as number;
+    const count = (perKey[k + 1] as number) - from;
+    if (count === 0 || count < minSamples) continue;
+    const cell = byKey.subarray(from, from + count);
+    const median = selectKth(cell, count, Math.floor(count / 2));
+    const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
+    magnitudes[dies++] = Math.abs(clamped);
+    offsets[k] = clamped;
+    if (clamped !== 0) withOffset++;
+  }
+  const typical = dies > 0 ? selectKth(magnitudes, dies, Math.floor(dies / 2)) : 0;
+  if (withOffset === 0 || typical < minTypicalOffset) return false;
   for (let y = y0; y <= y1; y++) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
-      const offset = offsets.get(key(x, y));
-      if (offset === undefined) continue;
+      const k = key(x, y);
+      const offset = k < 0 ? 0 : (offsets[k] as number);
+      if (offset === 0) continue;
       // Shrunk towards zero, never past it nor grown: where the edge allowance forgave a
       // pixel (residual 0), the die's offset lies within what was forgiven.
       const i = y * width + x;
