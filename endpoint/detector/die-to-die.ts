@@ -34,46 +34,6 @@ function cellRange(data: Float32Array, width: number, i: number): number {
 }
 
 /**
- * Deviation of v from the average of its two opposite neighbour samples (bilinear at offsets
- * o1 and o2 with sub-pixel fractions), less the misregistration allowance. A top-level
- * function of numbers only, so the optimiser inlines it into the per-pixel loop.
- */
-function pairDeviation(
-  data: Float32Array,
-  width: number,
-  range: Float32Array,
-  base: number,
-  v: number,
-  o1: number,
-  fx1: number,
-  fy1: number,
-  o2: number,
-  fx2: number,
-  fy2: number,
-  noiseSigma: number,
-): number {
-  const j1 = base + o1;
-  const a00 = data[j1] as number;
-  const a10 = data[j1 + 1] as number;
-  const a01 = data[j1 + width] as number;
-  const a11 = data[j1 + width + 1] as number;
-  const aTop = a00 + (a10 - a00) * fx1;
-  const aBottom = a01 + (a11 - a01) * fx1;
-  const j2 = base + o2;
-  const b00 = data[j2] as number;
-  const b10 = data[j2 + 1] as number;
-  const b01 = data[j2 + width] as number;
-  const b11 = data[j2 + width + 1] as number;
-  const bTop = b00 + (b10 - b00) * fx2;
-  const bBottom = b01 + (b11 - b01) * fx2;
-  const ref = 0.5 * (aTop + (aBottom - aTop) * fy1 + bTop + (bBottom - bTop) * fy2);
-  const spread = Math.max(range[j1] as number, range[j2] as number);
-  const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
-  const d = v - ref;
-  return d - Math.min(Math.max(d, -allowance), allowance);
-}
-
-/**
  * Residuals of pixels rowBase+from .. rowBase+to, all of whose neighbour samples lie on the
  * wafer: pair-averaged references, edge allowance, 2nd smallest deviation. Closure-free and
  * branch-free (min/max instead of ifs): on real, noisy data the branches of a naive version
@@ -92,37 +52,43 @@ function interiorRun(
   noiseSigma: number,
   range: Float32Array,
 ): void {
-  // The four directions' tables, read once per run instead of once per pixel.
-  const o0 = offsets[0] as number;
-  const o1 = offsets[1] as number;
-  const o2 = offsets[2] as number;
-  const o3 = offsets[3] as number;
-  const o4 = offsets[4] as number;
-  const o5 = offsets[5] as number;
-  const o6 = offsets[6] as number;
-  const o7 = offsets[7] as number;
-  const fx0 = fxs[0] as number;
-  const fx1 = fxs[1] as number;
-  const fx2 = fxs[2] as number;
-  const fx3 = fxs[3] as number;
-  const fx4 = fxs[4] as number;
-  const fx5 = fxs[5] as number;
-  const fx6 = fxs[6] as number;
-  const fx7 = fxs[7] as number;
-  const fy0 = fys[0] as number;
-  const fy1 = fys[1] as number;
-  const fy2 = fys[2] as number;
-  const fy3 = fys[3] as number;
-  const fy4 = fys[4] as number;
-  const fy5 = fys[5] as number;
-  const fy6 = fys[6] as number;
-  const fy7 = fys[7] as number;
+  // Deviations are stored in a typed array, not returned from a helper: a double returned by a
+  // call the optimiser does not inline is boxed on the heap, four times per pixel.
+  const e = new Float64Array(4);
   for (let base = rowBase + from; base <= rowBase + to; base++) {
     const v = data[base] as number;
-    const e0 = pairDeviation(data, width, range, base, v, o0, fx0, fy0, o1, fx1, fy1, noiseSigma);
-    const e1 = pairDeviation(data, width, range, base, v, o2, fx2, fy2, o3, fx3, fy3, noiseSigma);
-    const e2 = pairDeviation(data, width, range, base, v, o4, fx4, fy4, o5, fx5, fy5, noiseSigma);
-    const e3 = pairDeviation(data, width, range, base, v, o6, fx6, fy6, o7, fx7, fy7, noiseSigma);
+    for (let k = 0; k < 4; k++) {
+      const j1 = base + (offsets[2 * k] as number);
+      const fx1 = fxs[2 * k] as number;
+      const a00 = data[j1] as number;
+      const a10 = data[j1 + 1] as number;
+      const a01 = data[j1 + width] as number;
+      const a11 = data[j1 + width + 1] as number;
+      const aTop = a00 + (a10 - a00) * fx1;
+      const aBottom = a01 + (a11 - a01) * fx1;
+      const j2 = base + (offsets[2 * k + 1] as number);
+      const fx2 = fxs[2 * k + 1] as number;
+      const b00 = data[j2] as number;
+      const b10 = data[j2 + 1] as number;
+      const b01 = data[j2 + width] as number;
+      const b11 = data[j2 + width + 1] as number;
+      const bTop = b00 + (b10 - b00) * fx2;
+      const bBottom = b01 + (b11 - b01) * fx2;
+      const ref =
+        0.5 *
+        (aTop +
+          (aBottom - aTop) * (fys[2 * k] as number) +
+          bTop +
+          (bBottom - bTop) * (fys[2 * k + 1] as number));
+      const spread = Math.max(range[j1] as number, range[j2] as number);
+      const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
+      const d = v - ref;
+      e[k] = d - Math.min(Math.max(d, -allowance), allowance);
+    }
+    const e0 = e[0] as number;
+    const e1 = e[1] as number;
+    const e2 = e[2] as number;
+    const e3 = e[3] as number;
     const m0 = Math.abs(e0);
     const m1 = Math.abs(e1);
     const m2 = Math.abs(e2);
@@ -241,9 +207,10 @@ export function dieToDieResidual(
         continue;
       }
       if (edgeMask) edgeMask[y * width + x] = 1;
-      out[y * width + x] = edgePixel(
+      edgePixel(
         data,
         width,
+        out,
         y * width + x,
         x,
         lower,
@@ -300,14 +267,6 @@ function rowIntervals(
   }
 }
 
-function allowed(v: number, ref: number, spread: number, noiseSigma: number): number {
-  // Noise alone makes ~2 sigma of range; that part is not forgiven.
-  let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
-  if (allowance < 0) allowance = 0;
-  const d = v - ref;
-  return d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
-}
-
 /**
  * One pixel near the rim, where some neighbour dies fall off the wafer: a pair average where
  * both sides exist, else a two-die linear extrapolation from the side that does, else that
@@ -316,6 +275,7 @@ function allowed(v: number, ref: number, spread: number, noiseSigma: number): nu
 function edgePixel(
   data: Float32Array,
   width: number,
+  out: Float32Array,
   base: number,
   x: number,
   lower: Int32Array,
@@ -330,7 +290,7 @@ function edgePixel(
   fys2: Float64Array,
   noiseSigma: number,
   range: Float32Array,
-): number {
+): void {
   const v = data[base] as number;
   let best = Number.POSITIVE_INFINITY;
   let bestSigned = 0;
@@ -340,15 +300,16 @@ function edgePixel(
   for (let k = 0; k < 8; k += 2) {
     const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
-    let e: number;
+    let ref: number;
+    let spread: number;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
-      const ref =
+      ref =
         0.5 *
         (bilinearAt(data, width, j1, fxs[k] as number, fys[k] as number) +
           bilinearAt(data, width, j2, fxs[k + 1] as number, fys[k + 1] as number));
-      e = allowed(v, ref, Math.max(range[j1] as number, range[j2] as number), noiseSigma);
+      spread = Math.max(range[j1] as number, range[j2] as number);
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -356,14 +317,20 @@ function edgePixel(
       if (x >= (lower2[slot] as number) && x <= (upper2[slot] as number)) {
         const jFar = base + (offsets2[slot] as number);
         const far = bilinearAt(data, width, jFar, fxs2[slot] as number, fys2[slot] as number);
-        const spread = 2 * (range[jNear] as number) + (range[jFar] as number);
-        e = allowed(v, 2 * near - far, spread, noiseSigma);
+        ref = 2 * near - far;
+        spread = 2 * (range[jNear] as number) + (range[jFar] as number);
       } else {
-        e = allowed(v, near, range[jNear] as number, noiseSigma);
+        ref = near;
+        spread = range[jNear] as number;
       }
     } else {
       continue;
     }
+    // Noise alone makes ~2 sigma of range; that part is not forgiven.
+    let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
+    if (allowance < 0) allowance = 0;
+    const d = v - ref;
+    const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
     n++;
     const mag = e < 0 ? -e : e;
     if (mag < best) {
@@ -376,8 +343,8 @@ function edgePixel(
       secondSigned = e;
     }
   }
-  if (n === 0) return 0;
-  return n >= 3 ? secondSigned : bestSigned;
+  // Written here, not returned: a returned double would be boxed on the heap for every pixel.
+  out[base] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
 }
 
 /**
