@@ -61,6 +61,7 @@ function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector 
   );
   let best = { ...start };
   let bestCost = shiftCost(map, samples, best);
+  const known = new Map<string, number>([[`${best.x},${best.y}`, bestCost]]);
   for (let delta = 0.5; delta > 0.02; delta /= 2) {
     let improved = true;
     while (improved) {
@@ -72,7 +73,10 @@ function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector 
         [0, -delta],
       ] as const) {
         const candidate = { x: best.x + ddx, y: best.y + ddy };
-        const cost = shiftCost(map, samples, candidate);
+        // Each move's next round tries the point it came from again: its cost is known.
+        const key = `${candidate.x},${candidate.y}`;
+        const cost = known.get(key) ?? shiftCost(map, samples, candidate);
+        known.set(key, cost);
         if (cost < bestCost) {
           bestCost = cost;
           best = candidate;
