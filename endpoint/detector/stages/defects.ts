@@ -2,13 +2,9 @@
 import type { GrayImage } from "../../../lib/gray-image.ts";
 import type { Point } from "../../../schemas/common.ts";
 import type { Defect } from "../../../schemas/detection.ts";
-import {
-  type BlobFeatures,
-  classifyBlob,
-  type FeatureContext,
-  measureBlob,
-  mergeFragments,
-} from "../classify.ts";
+import { type BlobFeatures, type FeatureContext, measureBlob } from "../blob-features.ts";
+import { classifyBlob } from "../classify.ts";
+import { mergeFragments } from "../fragments.ts";
 import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
 import type { FloatMap } from "../raster.ts";
