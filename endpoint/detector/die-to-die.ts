@@ -1,7 +1,7 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
-import type { FloatMap } from "./raster.ts";
+import { type FloatMap, selectKth } from "./raster.ts";
 import { DETECTION } from "./thresholds.ts";
 
 interface Shift {
@@ -52,40 +52,43 @@ function interiorRun(
   noiseSigma: number,
   range: Float32Array,
 ): void {
-  const deviation = (base: number, v: number, k: number): number => {
-    const j1 = base + (offsets[k] as number);
-    const fx1 = fxs[k] as number;
-    const a00 = data[j1] as number;
-    const a10 = data[j1 + 1] as number;
-    const a01 = data[j1 + width] as number;
-    const a11 = data[j1 + width + 1] as number;
-    const aTop = a00 + (a10 - a00) * fx1;
-    const aBottom = a01 + (a11 - a01) * fx1;
-    const j2 = base + (offsets[k + 1] as number);
-    const fx2 = fxs[k + 1] as number;
-    const b00 = data[j2] as number;
-    const b10 = data[j2 + 1] as number;
-    const b01 = data[j2 + width] as number;
-    const b11 = data[j2 + width + 1] as number;
-    const bTop = b00 + (b10 - b00) * fx2;
-    const bBottom = b01 + (b11 - b01) * fx2;
-    const ref =
-      0.5 *
-      (aTop +
-        (aBottom - aTop) * (fys[k] as number) +
-        bTop +
-        (bBottom - bTop) * (fys[k + 1] as number));
-    const spread = Math.max(range[j1] as number, range[j2] as number);
-    const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
-    const d = v - ref;
-    return d - Math.min(Math.max(d, -allowance), allowance);
-  };
+  // Deviations are stored in a typed array, not returned from a helper: a double returned by a
+  // call the optimiser does not inline is boxed on the heap, four times per pixel.
+  const e = new Float64Array(4);
   for (let base = rowBase + from; base <= rowBase + to; base++) {
     const v = data[base] as number;
-    const e0 = deviation(base, v, 0);
-    const e1 = deviation(base, v, 2);
-    const e2 = deviation(base, v, 4);
-    const e3 = deviation(base, v, 6);
+    for (let k = 0; k < 4; k++) {
+      const j1 = base + (offsets[2 * k] as number);
+      const fx1 = fxs[2 * k] as number;
+      const a00 = data[j1] as number;
+      const a10 = data[j1 + 1] as number;
+      const a01 = data[j1 + width] as number;
+      const a11 = data[j1 + width + 1] as number;
+      const aTop = a00 + (a10 - a00) * fx1;
+      const aBottom = a01 + (a11 - a01) * fx1;
+      const j2 = base + (offsets[2 * k + 1] as number);
+      const fx2 = fxs[2 * k + 1] as number;
+      const b00 = data[j2] as number;
+      const b10 = data[j2 + 1] as number;
+      const b01 = data[j2 + width] as number;
+      const b11 = data[j2 + width + 1] as number;
+      const bTop = b00 + (b10 - b00) * fx2;
+      const bBottom = b01 + (b11 - b01) * fx2;
+      const ref =
+        0.5 *
+        (aTop +
+          (aBottom - aTop) * (fys[2 * k] as number) +
+          bTop +
+          (bBottom - bTop) * (fys[2 * k + 1] as number));
+      const spread = Math.max(range[j1] as number, range[j2] as number);
+      const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
+      const d = v - ref;
+      e[k] = d - Math.min(Math.max(d, -allowance), allowance);
+    }
+    const e0 = e[0] as number;
+    const e1 = e[1] as number;
+    const e2 = e[2] as number;
+    const e3 = e[3] as number;
     const m0 = Math.abs(e0);
     const m1 = Math.abs(e1);
     const m2 = Math.abs(e2);
@@ -204,9 +207,10 @@ export function dieToDieResidual(
         continue;
       }
       if (edgeMask) edgeMask[y * width + x] = 1;
-      out[y * width + x] = edgePixel(
+      edgePixel(
         data,
         width,
+        out,
         y * width + x,
         x,
         lower,
@@ -263,14 +267,6 @@ function rowIntervals(
   }
 }
 
-function allowed(v: number, ref: number, spread: number, noiseSigma: number): number {
-  // Noise alone makes ~2 sigma of range; that part is not forgiven.
-  let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
-  if (allowance < 0) allowance = 0;
-  const d = v - ref;
-  return d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
-}
-
 /**
  * One pixel near the rim, where some neighbour dies fall off the wafer: a pair average where
  * both sides exist, else a two-die linear extrapolation from the side that does, else that
@@ -279,6 +275,7 @@ function allowed(v: number, ref: number, spread: number, noiseSigma: number): nu
 function edgePixel(
   data: Float32Array,
   width: number,
+  out: Float32Array,
   base: number,
   x: number,
   lower: Int32Array,
@@ -293,7 +290,7 @@ function edgePixel(
   fys2: Float64Array,
   noiseSigma: number,
   range: Float32Array,
-): number {
+): void {
   const v = data[base] as number;
   let best = Number.POSITIVE_INFINITY;
   let bestSigned = 0;
@@ -303,15 +300,16 @@ function edgePixel(
   for (let k = 0; k < 8; k += 2) {
     const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
-    let e: number;
+    let ref: number;
+    let spread: number;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
-      const ref =
+      ref =
         0.5 *
         (bilinearAt(data, width, j1, fxs[k] as number, fys[k] as number) +
           bilinearAt(data, width, j2, fxs[k + 1] as number, fys[k + 1] as number));
-      e = allowed(v, ref, Math.max(range[j1] as number, range[j2] as number), noiseSigma);
+      spread = Math.max(range[j1] as number, range[j2] as number);
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -319,14 +317,20 @@ function edgePixel(
       if (x >= (lower2[slot] as number) && x <= (upper2[slot] as number)) {
         const jFar = base + (offsets2[slot] as number);
         const far = bilinearAt(data, width, jFar, fxs2[slot] as number, fys2[slot] as number);
-        const spread = 2 * (range[jNear] as number) + (range[jFar] as number);
-        e = allowed(v, 2 * near - far, spread, noiseSigma);
+        ref = 2 * near - far;
+        spread = 2 * (range[jNear] as number) + (range[jFar] as number);
       } else {
-        e = allowed(v, near, range[jNear] as number, noiseSigma);
+        ref = near;
+        spread = range[jNear] as number;
       }
     } else {
       continue;
     }
+    // Noise alone makes ~2 sigma of range; that part is not forgiven.
+    let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
+    if (allowance < 0) allowance = 0;
+    const d = v - ref;
+    const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
     n++;
     const mag = e < 0 ? -e : e;
     if (mag < best) {
@@ -339,8 +343,8 @@ function edgePixel(
       secondSigned = e;
     }
   }
-  if (n === 0) return 0;
-  return n >= 3 ? secondSigned : bestSigned;
+  // Written here, not returned: a returned double would be boxed on the heap for every pixel.
+  out[base] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
 }
 
 /**
@@ -392,46 +396,62 @@ export function levelDies(
     return i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i) + zone;
   };
   // Sampled every other pixel: a die holds hundreds of map pixels at the smallest pitch.
-  const samples = new Map<number, number[]>();
-
+  // Samples are bucketed by cell in flat typed arrays (a counting sort by key), not in lists.
+  const keyCount = 2 * cells * cells;
   const y0 = Math.max(0, Math.ceil(cy - r));
   const y1 = Math.floor(cy + r);
+  const capacity = Math.ceil(((y1 - y0) / 2 + 1) * (r + 1)) + 16;
+  const sampleKeys = new Int32Array(capacity);
+  const sampleValues = new Float32Array(capacity);
+  const perKey = new Int32Array(keyCount + 1);
+  let n = 0;
   for (let y = y0; y <= y1; y += 2) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
       const k = key(x, y);
-      if (k < 0) continue;
-      let list = samples.get(k);
-      if (!list) {
-        list = [];
-        samples.set(k, list);
-      }
-      list.push(residual[y * width + x] as number);
+      if (k < 0 || n >= capacity) continue;
+      sampleKeys[n] = k;
+      sampleValues[n] = residual[y * width + x] as number;
+      perKey[k + 1] = (perKey[k + 1] as number) + 1;
+      n++;
     }
   }
-
-  const offsets = new Map<number, number>();
-  const magnitudes: number[] = [];
-  const minSamples = 0.05 * ((la * lb) / 4);
-  for (const [k, list] of samples) {
-    if (list.length < minSamples) continue;
-    list.sort((p, q) => p - q);
-    const median = list[Math.floor(list.length / 2)] as number;
-    // In the edge zone the references change from pixel to pixel (pairs along some
-    // directions, extrapolations along others): no single die offset there. Left as it is.
-    if (k % 2 === 1) continue;
-    const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
-    magnitudes.push(Math.abs(clamped));
-    if (clamped !== 0) offsets.set(k, clamped);
+  for (let k = 0; k < keyCount; k++)
+    perKey[k + 1] = (perKey[k + 1] as number) + (perKey[k] as number);
+  const byKey = new Float32Array(n);
+  const fill = perKey.slice(0, keyCount);
+  for (let j = 0; j < n; j++) {
+    const k = sampleKeys[j] as number;
+    byKey[fill[k] as number] = sampleValues[j] as number;
+    fill[k] = (fill[k] as number) + 1;
   }
-  magnitudes.sort((p, q) => p - q);
-  const typical = magnitudes[Math.floor(magnitudes.length / 2)] ?? 0;
-  if (offsets.size === 0 || typical < minTypicalOffset) return false;
+
+  const offsets = new Float64Array(keyCount);
+  let withOffset = 0;
+  const magnitudes = new Float64Array(keyCount);
+  let dies = 0;
+  const minSamples = 0.05 * ((la * lb) / 4);
+  // In the edge zone (odd keys) the references change from pixel to pixel (pairs along some
+  // directions, extrapolations along others): no single die offset there. Left as it is.
+  for (let k = 0; k < keyCount; k += 2) {
+    const from = perKey[k] as number;
+    const count = (perKey[k + 1] as number) - from;
+    if (count === 0 || count < minSamples) continue;
+    const cell = byKey.subarray(from, from + count);
+    const median = selectKth(cell, count, Math.floor(count / 2));
+    const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
+    magnitudes[dies++] = Math.abs(clamped);
+    offsets[k] = clamped;
+    if (clamped !== 0) withOffset++;
+  }
+  const typical = dies > 0 ? selectKth(magnitudes, dies, Math.floor(dies / 2)) : 0;
+  if (withOffset === 0 || typical < minTypicalOffset) return false;
   for (let y = y0; y <= y1; y++) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
-      const offset = offsets.get(key(x, y));
-      if (offset === undefined) continue;
+      const k = key(x, y);
+      const offset = k < 0 ? 0 : (offsets[k] as number);
+      if (offset === 0) continue;
       // Shrunk towards zero, never past it nor grown: where the edge allowance forgave a
       // pixel (residual 0), the die's offset lies within what was forgiven.
       const i = y * width + x;

@@ -18,15 +18,36 @@ export interface Lattice {
   periodicity: number;
 }
 
+/**
+ * Sample points with the map's value at each, read once: every shift compared against the
+ * same points (dozens of lags, the refinement's steps) then pays one bilinear sample per point.
+ */
+interface ShiftSamples {
+  xs: Float64Array;
+  ys: Float64Array;
+  base: Float64Array;
+}
+
+function withBaseValues(
+  map: FloatMap,
+  points: { xs: Float64Array; ys: Float64Array },
+): ShiftSamples {
+  const { xs, ys } = points;
+  const base = new Float64Array(xs.length);
+  for (let i = 0; i < xs.length; i++)
+    base[i] = sampleBilinear(map.data, map.width, map.height, xs[i] as number, ys[i] as number);
+  return { xs, ys, base };
+}
+
 /** Mean squared difference between the map and itself shifted by `v`, over sample points. */
-export function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: Vector): number {
+export function shiftCost(map: FloatMap, samples: ShiftSamples, v: Vector): number {
+  const { xs, ys, base } = samples;
+  const { data, width, height } = map;
   let s = 0;
   for (let i = 0; i < xs.length; i++) {
-    const x = xs[i] as number;
-    const y = ys[i] as number;
     const d =
-      sampleBilinear(map.data, map.width, map.height, x, y) -
-      sampleBilinear(map.data, map.width, map.height, x + v.x, y + v.y);
+      (base[i] as number) -
+      sampleBilinear(data, width, height, (xs[i] as number) + v.x, (ys[i] as number) + v.y);
     s += d * d;
   }
   return s / xs.length;
@@ -34,9 +55,13 @@ export function shiftCost(map: FloatMap, xs: Float64Array, ys: Float64Array, v: 
 
 /** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
 function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const { xs: px, ys: py } = samplePoints(region, Math.hypot(start.x, start.y) + 2, 5000, map);
+  const samples = withBaseValues(
+    map,
+    samplePoints(region, Math.hypot(start.x, start.y) + 2, 5000, map),
+  );
   let best = { ...start };
-  let bestCost = shiftCost(map, px, py, best);
+  let bestCost = shiftCost(map, samples, best);
+  const known = new Map<string, number>([[`${best.x},${best.y}`, bestCost]]);
   for (let delta = 0.5; delta > 0.02; delta /= 2) {
     let improved = true;
     while (improved) {
@@ -48,7 +73,10 @@ function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector 
         [0, -delta],
       ] as const) {
         const candidate = { x: best.x + ddx, y: best.y + ddy };
-        const cost = shiftCost(map, px, py, candidate);
+        // Each move's next round tries the point it came from again: its cost is known.
+        const key = `${candidate.x},${candidate.y}`;
+        const cost = known.get(key) ?? shiftCost(map, samples, candidate);
+        known.set(key, cost);
         if (cost < bestCost) {
           bestCost = cost;
           best = candidate;
@@ -248,14 +276,14 @@ export function pitchCandidates(
   lo: number,
   hi: number,
 ): number[] {
-  const { xs, ys } = samplePoints(region, hi + 2, 3000, map);
+  const samples = withBaseValues(map, samplePoints(region, hi + 2, 3000, map));
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
   const lags: number[] = [];
   const costs: number[] = [];
   for (let lag = lo; lag <= hi; lag += step) {
     lags.push(lag);
-    costs.push(shiftCost(map, xs, ys, { x: unit.x * lag, y: unit.y * lag }));
+    costs.push(shiftCost(map, samples, { x: unit.x * lag, y: unit.y * lag }));
   }
   if (costs.length < 3) return [];
   const sorted = [...costs].sort((a, b) => a - b);
@@ -431,13 +459,13 @@ function measureLatticeAt(
  * the image is. A pattern too faint to stand above the noise scores 0.
  */
 function matchQuality(map: FloatMap, region: DiskRegion, v: Vector, noiseSigma: number): number {
-  const { xs, ys } = samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000, map);
+  const samples = withBaseValues(map, samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000, map));
   const halfShift = { x: v.x / 2, y: v.y / 2 };
   const variance = noiseSigma * noiseSigma;
   // Two bilinear samples at scattered sub-pixel offsets: 2 x E[sum of weights^2] = 8/9 sigma^2.
   const floor = (8 / 9) * variance;
-  const halfPattern = shiftCost(map, xs, ys, halfShift) - floor;
+  const halfPattern = shiftCost(map, samples, halfShift) - floor;
   if (halfPattern <= 0.5 * variance) return 0;
-  const fullPattern = Math.max(0, shiftCost(map, xs, ys, v) - floor);
+  const fullPattern = Math.max(0, shiftCost(map, samples, v) - floor);
   return 1 - fullPattern / halfPattern;
 }

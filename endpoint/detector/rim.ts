@@ -2,6 +2,7 @@
 import { solveLinear } from "./background.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
+import { selectKth } from "./raster.ts";
 import { RIM, SPEC } from "./thresholds.ts";
 
 export interface RimDeficit {
@@ -60,15 +61,19 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
   for (let i = 0; i < n; i++) weights[i] = Number.isNaN(rim.radii[i] as number) ? 0 : 1;
   let coef: Float64Array = new Float64Array(m);
   coef[0] = r0;
-  const basis = (phi: number, out: Float64Array) => {
-    out[0] = 1;
+  // The Fourier basis of each ray, computed once for all reweighting passes.
+  const basis = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    const phi = rim.angles[i] as number;
+    const row = i * m;
+    basis[row] = 1;
     for (let k = 1; k <= order; k++) {
-      out[2 * k - 1] = Math.cos(k * phi);
-      out[2 * k] = Math.sin(k * phi);
+      basis[row + 2 * k - 1] = Math.cos(k * phi);
+      basis[row + 2 * k] = Math.sin(k * phi);
     }
-  };
-  const row = new Float64Array(m);
+  }
   const residuals = new Float64Array(n);
+  const abs = new Float64Array(n);
   let sigma = 0;
   for (let iteration = 0; iteration < 6; iteration++) {
     const a = new Float64Array(m * m);
@@ -76,31 +81,31 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
     for (let i = 0; i < n; i++) {
       const w = weights[i] as number;
       if (w === 0) continue;
-      basis(rim.angles[i] as number, row);
+      const row = i * m;
       const r = rim.radii[i] as number;
       for (let p = 0; p < m; p++) {
-        const bp = (row[p] as number) * w;
+        const bp = (basis[row + p] as number) * w;
         b[p] = (b[p] as number) + bp * r;
         for (let q = 0; q < m; q++)
-          a[p * m + q] = (a[p * m + q] as number) + bp * (row[q] as number);
+          a[p * m + q] = (a[p * m + q] as number) + bp * (basis[row + q] as number);
       }
     }
     const solved = solveLinear(a, b, m);
     if (!solved) break;
     coef = solved;
-    const abs: number[] = [];
+    let count = 0;
     for (let i = 0; i < n; i++) {
       const r = rim.radii[i] as number;
       if (Number.isNaN(r)) continue;
-      basis(rim.angles[i] as number, row);
+      const row = i * m;
       let model = 0;
-      for (let p = 0; p < m; p++) model += (row[p] as number) * (coef[p] as number);
+      for (let p = 0; p < m; p++) model += (basis[row + p] as number) * (coef[p] as number);
       residuals[i] = r - model;
-      abs.push(Math.abs(r - model));
+      abs[count++] = Math.abs(r - model);
     }
-    abs.sort((x, y) => x - y);
     // Sub-pixel tracing leaves ~0.1 px of spread at best; the floor keeps weights sane.
-    sigma = Math.max(0.1, 1.4826 * (abs[Math.floor(abs.length / 2)] ?? 0));
+    const median = count > 0 ? selectKth(abs, count, Math.floor(count / 2)) : 0;
+    sigma = Math.max(0.1, 1.4826 * median);
     const c = 4.685 * sigma;
     for (let i = 0; i < n; i++) {
       if (Number.isNaN(rim.radii[i] as number)) continue;

@@ -3,13 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   type BlobFeatures,
-  classifyBlob,
   type FeatureContext,
   measureBlob,
-  mergeFragments,
-  voidEdgeWidthPx,
-} from "../../endpoint/detector/classify.ts";
+} from "../../endpoint/detector/blob-features.ts";
+import { classifyBlob, voidEdgeWidthPx } from "../../endpoint/detector/classify.ts";
 import { dieToDieResidual, levelDies } from "../../endpoint/detector/die-to-die.ts";
+import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";

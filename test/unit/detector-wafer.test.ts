@@ -208,6 +208,19 @@ test("bare wafer: finds the disk, the notch and one defect of every class", () =
   }
 });
 
+test("a bare wafer with one stain of the spec's largest size does not pay for the lattice search", () => {
+  // 150 px across at 1024 px: the spec's largest stain (300 px at 2048).
+  const big = stain(470, 560, 75, -0.09);
+  const result = detect(renderWafer({ ...bareSpec, defects: [big], chip: undefined, seed: 11 }));
+  assert.equal(result.wafer.surface, "bare");
+  // Stage names, not times: the lattice stage never ran, the bare residual did.
+  assert.equal("lattice" in result.timingMs, false, JSON.stringify(result.timingMs));
+  assert.equal("residual" in result.timingMs, true, JSON.stringify(result.timingMs));
+  const score = scoreWafer([{ class: big.cls, bbox: big.bbox }], result.defects);
+  assert.equal(score.found, 1, JSON.stringify(result.defects.map((d) => [d.class, d.bbox])));
+  assert.equal(score.falseAlarms, 0);
+});
+
 test("bare wafer on a bright chuck with a hinted notch and 200 mm diameter", () => {
   const spec: WaferSpec = {
     ...bareSpec,

@@ -1,0 +1,127 @@
+// Stages "group" and "classify": blobs joined into defects (fragments merged, echoes dropped), then named.
+import type { GrayImage } from "../../../lib/gray-image.ts";
+import type { Point } from "../../../schemas/common.ts";
+import type { Defect } from "../../../schemas/detection.ts";
+import { type BlobFeatures, type FeatureContext, measureBlob } from "../blob-features.ts";
+import { classifyBlob } from "../classify.ts";
+import { mergeFragments } from "../fragments.ts";
+import { pixelToWaferMm } from "../geometry.ts";
+import type { Lattice } from "../lattice.ts";
+import type { FloatMap } from "../raster.ts";
+import type { Blob } from "../segment.ts";
+import { LATTICE_LINE, MERGE } from "../thresholds.ts";
+import type { WaferPlace } from "./place.ts";
+import { clampBox, dieLookup, scoreFrom } from "./report.ts";
+import type { DetectionThresholds } from "./thresholds.ts";
+
+/** Std-dev of the [1 2 1] / 4 kernel, px: sqrt(0.5). */
+const BINOMIAL_SIGMA_PX = Math.SQRT1_2;
+
+export interface BlobGroups {
+  groups: Blob[];
+  ctx: FeatureContext;
+}
+
+/** Stage "group": fragments of one defect joined; on patterned wafers die-to-die echoes dropped. */
+export function groupBlobs(
+  blobs: Blob[],
+  work: FloatMap,
+  wafer: WaferPlace,
+  lattice: Lattice | null,
+  residual: Float32Array,
+  thresholds: DetectionThresholds,
+): BlobGroups {
+  const scale = work.scale;
+  const ctx: FeatureContext = {
+    mapWidth: work.width,
+    mapHeight: work.height,
+    mapScale: scale,
+    residual,
+    score: thresholds.score,
+  };
+  if (!lattice) return { groups: mergeFragments(blobs, ctx, wafer.sizeScale), ctx };
+  const pitches = [Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)].map(
+    (p) => p * scale,
+  );
+  const groups = mergeFragments(
+    blobs,
+    ctx,
+    wafer.sizeScale,
+    MERGE.echoReachPitches * Math.max(...pitches),
+    MERGE.bigPitchShare * Math.min(...pitches),
+    [
+      { x: lattice.a.x * scale, y: lattice.a.y * scale },
+      { x: lattice.b.x * scale, y: lattice.b.y * scale },
+    ],
+  );
+  return { groups, ctx };
+}
+
+/**
+ * Stage "classify": each group measured, dropped when it is a chip's inward part or a weak
+ * line along a lattice axis, else classified and placed on the wafer and its die grid.
+ */
+export function classifyGroups(
+  { groups, ctx }: BlobGroups,
+  image: GrayImage,
+  work: FloatMap,
+  wafer: WaferPlace,
+  lattice: Lattice | null,
+  thresholds: DetectionThresholds,
+): Defect[] {
+  const { circle, exclusionPx, sizeScale, frame, toMap } = wafer;
+  const scale = work.scale;
+  // A chip deeper than the edge exclusion shows up inside the analysed disk too: its zone.
+  const chipZones = wafer.rim.chips.map((c) => {
+    const margin = c.widthPx + 2 * scale;
+    return {
+      x0: c.bbox.x0 - margin,
+      y0: c.bbox.y0 - margin,
+      x1: c.bbox.x1 + margin,
+      y1: c.bbox.y1 + margin,
+      depth: c.depthPx,
+    };
+  });
+  const mapIndexOf = (p: Point) =>
+    Math.min(work.height - 1, Math.max(0, Math.round(toMap(p.y)))) * work.width +
+    Math.min(work.width - 1, Math.max(0, Math.round(toMap(p.x))));
+  const dieOf = dieLookup(lattice, wafer, scale);
+  const defects: Defect[] = [];
+  for (const group of groups) {
+    const f: BlobFeatures = measureBlob(group.pixels, group.sign, ctx);
+    const fromCentre = Math.hypot(f.centroid.x - circle.cx, f.centroid.y - circle.cy);
+    const inChipZone = chipZones.some(
+      (z) =>
+        f.centroid.x >= z.x0 &&
+        f.centroid.x <= z.x1 &&
+        f.centroid.y >= z.y0 &&
+        f.centroid.y <= z.y1 &&
+        fromCentre > circle.r - exclusionPx - z.depth - 4 * scale,
+    );
+    if (inChipZone) continue;
+    const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
+    if (lattice && strength < LATTICE_LINE.margin && alongLatticeAxis(f, lattice)) continue;
+    const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
+    defects.push({
+      class: classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0),
+      score: scoreFrom(strength),
+      bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
+      centroidPx: f.centroid,
+      areaPx: f.areaPx,
+      waferMm: mm,
+      die: dieOf(mm),
+    });
+  }
+  return defects;
+}
+
+/** An elongated blob lying along one of the die lattice's axes. */
+function alongLatticeAxis(f: BlobFeatures, lattice: Lattice): boolean {
+  if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return false;
+  const ux = Math.cos(f.orientation);
+  const uy = Math.sin(f.orientation);
+  const limit = Math.cos((LATTICE_LINE.alignedDeg * Math.PI) / 180);
+  return [lattice.a, lattice.b].some(
+    (v) => Math.abs(ux * v.x + uy * v.y) / Math.hypot(v.x, v.y) >= limit,
+  );
+}

@@ -1,0 +1,50 @@
+// Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
+import { dieToDieResidual, levelDies } from "../die-to-die.ts";
+import type { Lattice } from "../lattice.ts";
+import { binomialBlur3, type FloatMap } from "../raster.ts";
+import { DETECTION, SPEC } from "../thresholds.ts";
+import type { Noise } from "./noise.ts";
+import type { WaferPlace } from "./place.ts";
+
+/**
+ * Die-to-die residual, compared on a lightly smoothed map: box-binned fine motif features
+ * alias differently in each die (a 1 px gap falls in one bin here, across two there);
+ * smoothing makes the map interpolable so neighbour dies can be sampled at sub-pixel offsets.
+ */
+export function dieToDie(
+  work: FloatMap,
+  wafer: WaferPlace,
+  noise: Noise,
+  lattice: Lattice,
+): Float32Array {
+  const size = work.width * work.height;
+  const smoothMap = new Float32Array(size);
+  binomialBlur3(work.data, work.width, work.height, smoothMap);
+  const residual = new Float32Array(size);
+  const edgeMask = new Uint8Array(size);
+  dieToDieResidual(
+    { ...work, data: smoothMap },
+    lattice.a,
+    lattice.b,
+    wafer.analysis,
+    wafer.circle.r / work.scale,
+    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    residual,
+    new Float32Array(size),
+    edgeMask,
+  );
+  // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
+  levelDies(
+    residual,
+    work.width,
+    lattice.a,
+    lattice.b,
+    lattice.streetPhase,
+    wafer.analysis,
+    2 * SPEC.reticleLevelShare * Math.abs(noise.level),
+    edgeMask,
+    // Offsets the grow threshold's level floor cannot see do not matter.
+    DETECTION.growLevelShare * Math.abs(noise.level),
+  );
+  return residual;
+}

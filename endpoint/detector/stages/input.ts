@@ -1,0 +1,51 @@
+// Stage "input": the decoded frame and the caller's hints are checked before any pixel is read.
+import type { GrayImage } from "../../../lib/gray-image.ts";
+import { type DetectionHints, DetectionHintsSchema } from "../../../schemas/detection.ts";
+import { InvalidHintsError, InvalidImageError } from "../errors.ts";
+import { binImage, type FloatMap } from "../raster.ts";
+import { SPEC } from "../thresholds.ts";
+
+export function checkImage(image: GrayImage): void {
+  const { width, height, bitDepth, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 64 || height < 64) {
+    throw new InvalidImageError(
+      `image size ${width}x${height} is not a usable frame (need integers >= 64)`,
+    );
+  }
+  if (bitDepth !== 8 && bitDepth !== 16)
+    throw new InvalidImageError(`bit depth ${bitDepth} is not 8 or 16`);
+  if (bitDepth === 8 && !(data instanceof Uint8Array)) {
+    throw new InvalidImageError("8-bit image data must be a Uint8Array");
+  }
+  if (bitDepth === 16 && !(data instanceof Uint16Array)) {
+    throw new InvalidImageError("16-bit image data must be a Uint16Array");
+  }
+  if (data.length !== width * height) {
+    throw new InvalidImageError(
+      `image data holds ${data.length} pixels, expected ${width}x${height} = ${width * height}`,
+    );
+  }
+}
+
+export function parseHints(hints: DetectionHints | undefined): DetectionHints {
+  if (hints === undefined) return {};
+  const parsed = DetectionHintsSchema.safeParse(hints);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidHintsError(
+      `invalid detection hint ${issue?.path.join(".")}: ${issue?.message}`,
+      { cause: parsed.error },
+    );
+  }
+  return parsed.data;
+}
+
+/** Full-resolution px per working-map px: the map is about SPEC.workingSide px on the shorter side. */
+export function workingScale(image: GrayImage): number {
+  return Math.max(1, Math.round(Math.min(image.width, image.height) / SPEC.workingSide));
+}
+
+/** Stage "bin": the binned working map every later stage reads. */
+export function workingMap(image: GrayImage): FloatMap {
+  return binImage(image, workingScale(image));
+}

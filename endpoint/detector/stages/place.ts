@@ -1,0 +1,80 @@
+// Stages "locate" and "rim": where the wafer is, how it is turned, and the disk the defect search covers.
+import type { GrayImage } from "../../../lib/gray-image.ts";
+import type { DetectionHints } from "../../../schemas/detection.ts";
+import type { Circle, WaferFrame } from "../geometry.ts";
+import { locateWafer, type WaferLocation } from "../locate.ts";
+import type { DiskRegion } from "../noise.ts";
+import type { FloatMap } from "../raster.ts";
+import { type RimReading, readRim, rimRadiusAt } from "../rim.ts";
+import { SPEC } from "../thresholds.ts";
+
+export interface WaferPlace {
+  circle: Circle;
+  rim: RimReading;
+  frame: WaferFrame;
+  mmPerPx: number;
+  exclusionPx: number;
+  /** Analysis disk in map px: the wafer less the edge exclusion. */
+  analysis: DiskRegion;
+  /** Spec sizes scale with the image: shorter side / 2048. */
+  sizeScale: number;
+  /** Full-resolution px to map px. */
+  toMap: (v: number) => number;
+  /** Wafer and chuck levels (native units) the rim was traced between. */
+  waferLevel: number;
+  chuckLevel: number;
+}
+
+/** Stage "locate": the disk (chuck/wafer levels, rim traced at full resolution, circle fit). */
+export { locateWafer as locateDisk };
+
+/**
+ * Stage "rim": the rim's own shape, the notch (hinted or found) and the chips, then the wafer
+ * frame (mm per px, notch-up coordinates) and the analysis disk inside the edge exclusion.
+ */
+export function placeWafer(
+  image: GrayImage,
+  work: FloatMap,
+  location: WaferLocation,
+  hint: DetectionHints,
+): WaferPlace {
+  const { circle } = location;
+  const rim = readRim(location.rim, circle, hint.notchAngleDeg);
+  const diameterMm = hint.waferDiameterMm ?? 300;
+  const mmPerPx = diameterMm / (2 * circle.r);
+  const frame: WaferFrame = {
+    cx: circle.cx,
+    cy: circle.cy,
+    radiusPx: circle.r,
+    diameterMm,
+    notchAngleDeg: rim.notchAngleDeg,
+  };
+  const exclusionPx = SPEC.edgeExclusionMm / mmPerPx;
+  const scale = work.scale;
+  const toMap = (v: number) => (v + 0.5) / scale - 0.5;
+  // The disk may be slightly out of round: the analysis disk stays inside its smallest radius.
+  const shortest = Math.min(circle.r, rimMinimumRadius(rim));
+  return {
+    circle,
+    rim,
+    frame,
+    mmPerPx,
+    exclusionPx,
+    analysis: {
+      cx: toMap(circle.cx),
+      cy: toMap(circle.cy),
+      r: (shortest - exclusionPx) / scale - 1,
+    },
+    sizeScale: Math.min(image.width, image.height) / 2048,
+    toMap,
+    waferLevel: location.waferLevel,
+    chuckLevel: location.chuckLevel,
+  };
+}
+
+/** Smallest radius of the fitted rim shape (sampled every degree). */
+function rimMinimumRadius(rim: RimReading): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let d = 0; d < 360; d++) min = Math.min(min, rimRadiusAt(rim.shape, (d * Math.PI) / 180));
+  return min;
+}
