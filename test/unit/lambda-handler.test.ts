@@ -55,7 +55,8 @@ async function logLines(work: () => Promise<unknown>): Promise<Array<Record<stri
 
 describe("lambdaHandler", () => {
   beforeEach(() => {
-    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
+    // Powertools writes to the process's stdout, past vitest's console capture: quiet unless read.
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   });
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -117,6 +118,7 @@ describe("lambdaHandler", () => {
   });
 
   it("puts the input's keys and the Lambda context on every log line, and forgets them for the next invocation", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     const handler = lambdaHandler({
       service: "keys-test",
       config: z.object({}),
@@ -151,6 +153,7 @@ describe("lambdaHandler", () => {
   });
 
   it("keeps overlapping invocations' keys apart (the local stack runs them in one process)", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -181,6 +184,7 @@ describe("lambdaHandler", () => {
   });
 
   it("lets a failure out under its Step Functions name, logged whole with the lot's keys", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     const handler = lambdaHandler({
       service: "test",
       config: z.object({}),
