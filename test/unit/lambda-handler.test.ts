@@ -8,6 +8,7 @@ import {
   DependencyError,
   ImageRejectedByModelError,
   InvalidInputError,
+  isWorkflowError,
   ManifestChangedError,
   TransientDependencyError,
 } from "../../functions/errors.ts";
@@ -250,6 +251,22 @@ describe("stepFunctionsErrorName: the names statemachine/lot.asl.json matches", 
     // A library error whose message happens to look like a network failure is still not one.
     assert.equal(stepFunctionsErrorName(new RangeError("stream terminated")), "RangeError");
     assert.equal(stepFunctionsErrorName("a string"), "Error");
+  });
+});
+
+describe("functions/errors.ts", () => {
+  it("lists every error class it exports as ours, so none loses its name at the edge", async () => {
+    const errors = (await import("../../functions/errors.ts")) as Record<string, unknown>;
+    const classes = Object.entries(errors).filter(
+      ([, value]) => typeof value === "function" && value.prototype instanceof Error,
+    ) as Array<[string, new (message: string) => Error]>;
+    assert.ok(classes.length >= 12);
+    for (const [exported, ErrorClass] of classes) {
+      const error = new ErrorClass("x");
+      assert.equal(error.name, exported, "each class's name is its Step Functions name");
+      assert.ok(isWorkflowError(error), `${exported} is listed in isWorkflowError`);
+      assert.equal(stepFunctionsErrorName(error), exported);
+    }
   });
 });
 
