@@ -167,14 +167,12 @@ describe("alertStuckLots", () => {
       message: /^scanning t for lots failed/,
     });
     ddb.on(ScanCommand).resolves({ Items: items.slice(1, 2) });
-    ddb
-      .on(UpdateCommand)
-      .rejects(
-        Object.assign(new Error("no"), {
-          name: "AccessDeniedException",
-          $metadata: { httpStatusCode: 403 },
-        }),
-      );
+    ddb.on(UpdateCommand).rejects(
+      Object.assign(new Error("no"), {
+        name: "AccessDeniedException",
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
     await assert.rejects(alertStuckLots(deps()), {
       name: "DependencyError",
       message: /^marking lot B as alerted failed/,
