@@ -12,8 +12,18 @@ export default defineConfig({
     silent: "passed-only",
     coverage: {
       provider: "v8",
-      include: ["functions/**", "edge-agent/**", "schemas/**", "lib/**", "endpoint/**", "local/**"],
+      // Sources only: a README, Dockerfile or .onnx model in these folders is not JavaScript.
+      include: ["{functions,edge-agent,schemas,lib,endpoint,local}/**/*.ts"],
       reporter: ["text-summary", "json-summary"],
+      // `npm run coverage` fails under these floors. Each sits just under what the unit project
+      // alone measured (npx vitest run --project unit --coverage, 2026-11-30), per folder:
+      // functions/ 96.4 lines, 95.2 statements, 98.0 functions, 83.8 branches; edge-agent/ 31.5,
+      // 30.9, 29.6, 28.8 (its upload paths are tested against the embedded stack); schemas/ 100.
+      thresholds: {
+        "functions/**/*.ts": { lines: 96, statements: 95, functions: 97, branches: 83 },
+        "edge-agent/**/*.ts": { lines: 31, statements: 30, functions: 29, branches: 28 },
+        "schemas/**/*.ts": { lines: 99, statements: 99, functions: 99, branches: 99 },
+      },
     },
     projects: [
       {

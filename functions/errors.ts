@@ -3,61 +3,58 @@ import type { ZodError } from "zod";
 import { isTransientFailure } from "../lib/transient.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 
-/** Every error below: its name is a Step Functions error name, kept as is at the handler's edge. */
-export class WorkflowError extends Error {}
-
 /** A dependency (S3, DynamoDB, SNS, SageMaker) failed in a way worth retrying: throttling, 5xx, network. */
-export class TransientDependencyError extends WorkflowError {
+export class TransientDependencyError extends Error {
   override name = "TransientDependencyError";
 }
 
 /** A dependency refused the request for good (4xx other than throttling). */
-export class DependencyError extends WorkflowError {
+export class DependencyError extends Error {
   override name = "DependencyError";
 }
 
 /** The event or task input does not have the shape this function accepts. */
-export class InvalidInputError extends WorkflowError {
+export class InvalidInputError extends Error {
   override name = "InvalidInputError";
   static fromZod(what: string, error: ZodError): InvalidInputError {
     return new InvalidInputError(`invalid ${what}: ${describeZodError(error)}`, { cause: error });
   }
 }
 
-export class ImageMissingError extends WorkflowError {
+export class ImageMissingError extends Error {
   override name = "ImageMissingError";
 }
 
-export class ImageChecksumError extends WorkflowError {
+export class ImageChecksumError extends Error {
   override name = "ImageChecksumError";
 }
 
-export class ManifestInvalidError extends WorkflowError {
+export class ManifestInvalidError extends Error {
   override name = "ManifestInvalidError";
 }
 
 /** The manifest an execution was started for is not in S3 (any more). */
-export class ManifestMissingError extends WorkflowError {
+export class ManifestMissingError extends Error {
   override name = "ManifestMissingError";
 }
 
 /** The manifest's bytes are not the ones the lot was recorded with: it was replaced mid-lot. */
-export class ManifestChangedError extends WorkflowError {
+export class ManifestChangedError extends Error {
   override name = "ManifestChangedError";
 }
 
 /** A manifest names an image index the manifest does not have. */
-export class ImageIndexError extends WorkflowError {
+export class ImageIndexError extends Error {
   override name = "ImageIndexError";
 }
 
 /** The endpoint answered, but refused this image (for example: no wafer in the frame). */
-export class ImageRejectedByModelError extends WorkflowError {
+export class ImageRejectedByModelError extends Error {
   override name = "ImageRejectedByModelError";
 }
 
 /** The endpoint's answer does not match the contract in schemas/detection.ts. */
-export class ModelResponseError extends WorkflowError {
+export class ModelResponseError extends Error {
   override name = "ModelResponseError";
 }
 
@@ -75,7 +72,7 @@ export function dependencyFailure(what: string, error: unknown): Error {
 }
 
 /** A picture or file made from a result (overlay, wafer map, KLARF) could not be made. */
-export class ArtifactError extends WorkflowError {
+export class ArtifactError extends Error {
   override name = "ArtifactError";
 }
 
@@ -93,4 +90,24 @@ export function errorMessageFromCause(cause: string | undefined): string {
     // not JSON: the cause is already the message
   }
   return cause;
+}
+
+/** Every error above: its name is a Step Functions error name, kept as is at a handler's edge. */
+const WORKFLOW_ERRORS = [
+  TransientDependencyError,
+  DependencyError,
+  InvalidInputError,
+  ImageMissingError,
+  ImageChecksumError,
+  ManifestInvalidError,
+  ManifestMissingError,
+  ManifestChangedError,
+  ImageIndexError,
+  ImageRejectedByModelError,
+  ModelResponseError,
+  ArtifactError,
+];
+
+export function isWorkflowError(error: unknown): error is Error {
+  return WORKFLOW_ERRORS.some((type) => error instanceof type);
 }

@@ -3,7 +3,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import { readConfig } from "../lib/config.ts";
-import { dependencyFailure, InvalidInputError, truncate, WorkflowError } from "./errors.ts";
+import { dependencyFailure, InvalidInputError, isWorkflowError, truncate } from "./errors.ts";
 
 /** The slice of a logger the core functions use, so unit tests can pass a plain recorder. */
 export type CoreLog = Pick<Logger, "info" | "warn" | "error">;
@@ -89,12 +89,12 @@ function isUnwrappedDependencyFailure(error: unknown): boolean {
 
 /**
  * The Step Functions error name of whatever a handler threw: our named errors keep their name
- * (errors.ts: Retry and Catch match on it); an SDK or network failure that escaped
+ * (functions/errors.ts: Retry and Catch match on it); an SDK or network failure that escaped
  * `dependencyFailure` is named as it would have named it; anything else (a bug, a library's
  * own error) keeps its name, which only `States.ALL` catches.
  */
 export function stepFunctionsErrorName(error: unknown): string {
-  if (error instanceof WorkflowError) return error.name;
+  if (isWorkflowError(error)) return error.name;
   if (isUnwrappedDependencyFailure(error)) return dependencyFailure("a call", error).name;
   return (error instanceof Error && error.name) || "Error";
 }

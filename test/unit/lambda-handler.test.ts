@@ -8,6 +8,7 @@ import {
   DependencyError,
   ImageRejectedByModelError,
   InvalidInputError,
+  isWorkflowError,
   ManifestChangedError,
   TransientDependencyError,
 } from "../../functions/errors.ts";
@@ -55,7 +56,8 @@ async function logLines(work: () => Promise<unknown>): Promise<Array<Record<stri
 
 describe("lambdaHandler", () => {
   beforeEach(() => {
-    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
+    // Powertools writes to the process's stdout, past vitest's console capture: quiet unless read.
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
   });
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -117,6 +119,7 @@ describe("lambdaHandler", () => {
   });
 
   it("puts the input's keys and the Lambda context on every log line, and forgets them for the next invocation", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     const handler = lambdaHandler({
       service: "keys-test",
       config: z.object({}),
@@ -151,6 +154,7 @@ describe("lambdaHandler", () => {
   });
 
   it("keeps overlapping invocations' keys apart (the local stack runs them in one process)", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -181,6 +185,7 @@ describe("lambdaHandler", () => {
   });
 
   it("lets a failure out under its Step Functions name, logged whole with the lot's keys", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
     const handler = lambdaHandler({
       service: "test",
       config: z.object({}),
@@ -246,6 +251,22 @@ describe("stepFunctionsErrorName: the names statemachine/lot.asl.json matches", 
     // A library error whose message happens to look like a network failure is still not one.
     assert.equal(stepFunctionsErrorName(new RangeError("stream terminated")), "RangeError");
     assert.equal(stepFunctionsErrorName("a string"), "Error");
+  });
+});
+
+describe("functions/errors.ts", () => {
+  it("lists every error class it exports as ours, so none loses its name at the edge", async () => {
+    const errors = (await import("../../functions/errors.ts")) as Record<string, unknown>;
+    const classes = Object.entries(errors).filter(
+      ([, value]) => typeof value === "function" && value.prototype instanceof Error,
+    ) as Array<[string, new (message: string) => Error]>;
+    assert.ok(classes.length >= 12);
+    for (const [exported, ErrorClass] of classes) {
+      const error = new ErrorClass("x");
+      assert.equal(error.name, exported, "each class's name is its Step Functions name");
+      assert.ok(isWorkflowError(error), `${exported} is listed in isWorkflowError`);
+      assert.equal(stepFunctionsErrorName(error), exported);
+    }
   });
 });
 
