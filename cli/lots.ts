@@ -126,7 +126,7 @@ export function parseSince(text: string, now = new Date()): Date {
   }
   const at = Date.parse(text);
   if (!Number.isFinite(at)) {
-    throw new LotsCommandError(
+    throw new UsageError(
       `--since must be a duration (90s, 15m, 24h, 7d) or an ISO date, got '${text}'`,
     );
   }
@@ -139,9 +139,7 @@ export function parseSeconds(name: string, text: string): number {
   const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[(match?.[2] ?? "") as "s"];
   const seconds = match ? Number(match[1]) * unit : Number.NaN;
   if (!Number.isFinite(seconds) || seconds < 1 || seconds > 30 * 86400) {
-    throw new LotsCommandError(
-      `${name} must be 1 s to 30 days (e.g. 7200, 90m, 2h), got '${text}'`,
-    );
+    throw new UsageError(`${name} must be 1 s to 30 days (e.g. 7200, 90m, 2h), got '${text}'`);
   }
   return Math.round(seconds);
 }
@@ -160,7 +158,7 @@ function parseStatuses(text: string): ListedStatus[] {
   return text.split(",").map((raw) => {
     const status = raw.trim().toUpperCase() as ListedStatus;
     if (!STATUSES.includes(status)) {
-      throw new LotsCommandError(`--status '${raw}' is not one of ${STATUSES.join(", ")}`);
+      throw new UsageError(`--status '${raw}' is not one of ${STATUSES.join(", ")}`);
     }
     return status;
   });

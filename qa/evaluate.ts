@@ -145,18 +145,9 @@ export interface SubsetMetrics {
   unusable: number;
 }
 
-export interface EvaluationMetrics {
-  wafers: number;
-  cleanWafers: number;
-  truthDefects: number;
+/** The defect metrics over all in-spec wafers, with what only the whole set has. */
+export interface EvaluationMetrics extends Omit<SubsetMetrics, "unusable"> {
   reports: number;
-  found: number;
-  falseAlarms: number;
-  recall: number;
-  precision: number;
-  classAccuracy: number;
-  waferAccuracy: number;
-  falseAlarmsPerCleanWafer: number;
   msPerImage: number;
   decodeMsPerImage: number;
   failedImages: number;
@@ -285,38 +276,20 @@ export function summarise(allWafers: WaferEvaluation[]): EvaluationMetrics {
     entry.wafers++;
     if (w.answered === "unusable") entry.unusable++;
   }
-  let truthDefects = 0;
+  const { unusable: inSpecUnusable, ...defects } = subsetMetrics(wafers);
   let reports = 0;
-  let found = 0;
-  let falseAlarms = 0;
-  let classCorrect = 0;
-  let waferCorrect = 0;
-  let cleanWafers = 0;
-  let cleanFalseAlarms = 0;
   let detectMs = 0;
   let decodeMs = 0;
-  let failed = 0;
   const perClass: Record<string, { truth: number; found: number; recall: number }> = {};
   const confusion: Record<string, Record<string, number>> = {};
   for (const c of DEFECT_CLASSES) {
     perClass[c] = { truth: 0, found: 0, recall: 0 };
     confusion[c] = Object.fromEntries(DEFECT_CLASSES.map((d) => [d, 0]));
   }
-  for (const w of allWafers) if (w.error) failed++;
   for (const w of wafers) {
-    truthDefects += w.truthDefects;
     reports += w.reports;
-    found += w.score.found;
-    falseAlarms += w.score.falseAlarms;
-    classCorrect += w.score.classCorrect;
     detectMs += w.detectMs;
     decodeMs += w.decodeMs;
-    const clean = w.truthDefects === 0;
-    if (clean) {
-      cleanWafers++;
-      cleanFalseAlarms += w.score.falseAlarms;
-    }
-    if (!w.error && w.answered !== "unusable" && clean === (w.reports === 0)) waferCorrect++;
     for (const [t, r] of w.score.confusion) {
       const row = confusion[t] as Record<string, number>;
       row[r] = (row[r] ?? 0) + 1;
@@ -329,24 +302,16 @@ export function summarise(allWafers: WaferEvaluation[]): EvaluationMetrics {
   for (const entry of Object.values(perClass))
     entry.recall = safeRatio(entry.found, entry.truth, 1);
   return {
+    ...defects,
     wafers: allWafers.length,
-    cleanWafers,
-    truthDefects,
     reports,
-    found,
-    falseAlarms,
-    recall: safeRatio(found, truthDefects, 1),
-    precision: safeRatio(found, found + falseAlarms, 1),
-    classAccuracy: safeRatio(classCorrect, found, 1),
-    waferAccuracy: safeRatio(waferCorrect, wafers.length, 1),
-    falseAlarmsPerCleanWafer: safeRatio(cleanFalseAlarms, cleanWafers, 0),
     msPerImage: safeRatio(detectMs, wafers.length, 0),
     decodeMsPerImage: safeRatio(decodeMs, wafers.length, 0),
-    failedImages: failed,
+    failedImages: allWafers.filter((w) => w.error).length,
     perClassRecall: perClass,
     confusion,
     inSpecWafers: wafers.length,
-    inSpecUnusable: wafers.filter((w) => w.answered === "unusable").length,
+    inSpecUnusable,
     outOfSpecWafers: outOfSpec.length,
     outOfSpecUnusable: outOfSpec.filter((w) => w.answered === "unusable").length,
     perArtefact,

@@ -45,6 +45,20 @@ const MISTAKES: string[][] = [
   ["agent", "watch", "--no-such-flag"],
 ];
 
+/** Flags given values they cannot take: usage errors too, however deep the value is checked. */
+const BAD_VALUES: string[][] = [
+  ["local", "--quiet-ms", "soon"],
+  ["replay", "--timeout-s", "x", "lot"],
+  ["report", "A1", "--format", "pdf"],
+  ["endpoint", "--port", "http"],
+  ["fixtures", "--out", "x", "--lots", "many"],
+  ["evaluate", "--min-recall", "2", "set"],
+  ["agent", "upload", "--concurrency", "0", "lot"],
+  ["lots", "--since", "yesterday"],
+  ["lots", "--status", "nope"],
+  ["lots", "--stuck-after", "0"],
+];
+
 describe("waferflow command line", () => {
   let help: HelpText[];
 
@@ -67,7 +81,7 @@ describe("waferflow command line", () => {
   });
 
   it("turns every usage mistake into one stderr line and exit 2", async () => {
-    const cases = [[], ["no-such-command"], ...MISTAKES];
+    const cases = [[], ["no-such-command"], ...MISTAKES, ...BAD_VALUES];
     // Two at a time, as allHelp does: each start is a Node process loading its command.
     const runs: Run[] = [];
     for (let i = 0; i < cases.length; i += 2) {
