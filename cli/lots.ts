@@ -17,6 +17,7 @@ import { createDocumentClient, createS3Client, createSfnClient } from "../lib/aw
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { readRunningStack } from "../local/endpoints-file.ts";
+import { S3RVER_CLIENT_CONFIG } from "../local/s3.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 
 export class LotsCommandError extends Error {
@@ -70,9 +71,7 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
       s3: new S3Client({
         ...common,
         endpoint: running.endpoints.s3,
-        forcePathStyle: true,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
+        ...S3RVER_CLIENT_CONFIG,
       }),
       sfn: new SFNClient({ ...common, endpoint: running.endpoints.sfn }),
       table: running.names.table ?? "",

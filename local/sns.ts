@@ -15,11 +15,8 @@ export interface PublishedMessage {
   attributes: Record<string, string>;
 }
 
-export interface LocalSns {
-  url: string;
-  port: number;
+export interface LocalSns extends LocalService {
   subscribe(topicArn: string, listener: (message: PublishedMessage) => void): () => void;
-  stop(): Promise<void>;
 }
 
 const NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";

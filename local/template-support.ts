@@ -2,55 +2,26 @@
 import type { Template } from "../infra/template.ts";
 import { type IntrinsicResolver, isRecord } from "./intrinsics.ts";
 
+const names = (list: string) => list.split(" ");
+
 /** Properties the local stack honours, or that only change what a real account does (keys, policies, logs, tracing). */
-const FUNCTION_PROPERTIES = [
-  "Description",
-  "CodeUri",
-  "Handler",
-  "Runtime",
-  "Architectures",
-  "MemorySize",
-  "Timeout",
-  "Tracing",
-  "LoggingConfig",
-  "Environment",
-  "Layers",
-  "Policies",
-  "DeadLetterQueue",
-  "EventInvokeConfig",
-  "Events",
-];
+const FUNCTION_PROPERTIES = names(
+  "Description CodeUri Handler Runtime Architectures MemorySize Timeout Tracing LoggingConfig Environment Layers Policies DeadLetterQueue EventInvokeConfig Events",
+);
 
 /** The resource types the local stack runs, each with the properties it accepts. */
 const RUNS: Record<string, string[]> = {
-  "AWS::S3::Bucket": [
-    "BucketName",
-    "NotificationConfiguration",
-    "BucketEncryption",
-    "PublicAccessBlockConfiguration",
-    "OwnershipControls",
-    "VersioningConfiguration",
-    "LifecycleConfiguration",
-  ],
-  "AWS::DynamoDB::Table": [
-    "TableName",
-    "BillingMode",
-    "AttributeDefinitions",
-    "KeySchema",
-    "SSESpecification",
-    "PointInTimeRecoverySpecification",
-  ],
-  "AWS::SNS::Topic": ["TopicName", "KmsMasterKeyId"],
+  "AWS::S3::Bucket": names(
+    "BucketName NotificationConfiguration BucketEncryption PublicAccessBlockConfiguration OwnershipControls VersioningConfiguration LifecycleConfiguration",
+  ),
+  "AWS::DynamoDB::Table": names(
+    "TableName BillingMode AttributeDefinitions KeySchema SSESpecification PointInTimeRecoverySpecification",
+  ),
+  "AWS::SNS::Topic": names("TopicName KmsMasterKeyId"),
   "AWS::Serverless::Function": FUNCTION_PROPERTIES,
-  "AWS::Serverless::StateMachine": [
-    "Name",
-    "Type",
-    "DefinitionUri",
-    "DefinitionSubstitutions",
-    "Tracing",
-    "Logging",
-    "Policies",
-  ],
+  "AWS::Serverless::StateMachine": names(
+    "Name Type DefinitionUri DefinitionSubstitutions Tracing Logging Policies",
+  ),
 };
 
 /**
@@ -58,27 +29,15 @@ const RUNS: Record<string, string[]> = {
  * SageMaker endpoint is the model server started under the EndpointName parameter; the sharp
  * layer is node_modules; dead-letter queues are deliveries that give up, logged.
  */
-const ACCOUNT_ONLY = new Set([
-  "AWS::KMS::Key",
-  "AWS::IAM::Role",
-  "AWS::Logs::LogGroup",
-  "AWS::CloudWatch::Alarm",
-  "AWS::S3::BucketPolicy",
-  "AWS::SNS::TopicPolicy",
-  "AWS::SQS::QueuePolicy",
-  "AWS::Serverless::LayerVersion",
-  "AWS::SageMaker::Model",
-  "AWS::SageMaker::EndpointConfig",
-  "AWS::SageMaker::Endpoint",
-  "AWS::ApplicationAutoScaling::ScalableTarget",
-  "AWS::ApplicationAutoScaling::ScalingPolicy",
-  "AWS::RolesAnywhere::TrustAnchor",
-  "AWS::RolesAnywhere::Profile",
-]);
+const ACCOUNT_ONLY = new Set(
+  names(
+    "AWS::KMS::Key AWS::IAM::Role AWS::Logs::LogGroup AWS::CloudWatch::Alarm AWS::S3::BucketPolicy AWS::SNS::TopicPolicy AWS::SQS::QueuePolicy AWS::Serverless::LayerVersion AWS::SageMaker::Model AWS::SageMaker::EndpointConfig AWS::SageMaker::Endpoint AWS::ApplicationAutoScaling::ScalableTarget AWS::ApplicationAutoScaling::ScalingPolicy AWS::RolesAnywhere::TrustAnchor AWS::RolesAnywhere::Profile",
+  ),
+);
 
 const EVENT_PROPERTIES: Record<string, string[]> = {
-  EventBridgeRule: ["Pattern", "RetryPolicy", "DeadLetterConfig"],
-  Schedule: ["Schedule"],
+  EventBridgeRule: names("Pattern RetryPolicy DeadLetterConfig"),
+  Schedule: names("Schedule"),
 };
 
 /** Queues a function or its rule names as where undeliverable events go. */

@@ -4,52 +4,14 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
 import { TriggerDeliveryError } from "./errors.ts";
+import type { ExecutionRecord } from "./execution-record.ts";
 import { isRecord } from "./intrinsics.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import type { LocalEventRule, LocalFunction } from "./resource-model.ts";
 import type { S3ObjectCreated } from "./s3.ts";
 
-/** What an execution that has ended tells EventBridge (the engine's record, in the fields used). */
-export interface EndedExecution {
-  executionArn: string;
-  stateMachineArn: string;
-  name: string;
-  status: string;
-  input: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-  startDate: string;
-  stopDate?: string;
-}
-
-export interface ExecutionStatusChangeEvent {
-  version: "0";
-  id: string;
-  "detail-type": "Step Functions Execution Status Change";
-  source: "aws.states";
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: {
-    executionArn: string;
-    stateMachineArn: string;
-    name: string;
-    status: string;
-    startDate: number;
-    stopDate: number | null;
-    input: string;
-    output: string | null;
-    inputDetails: { included: boolean };
-    outputDetails: { included: boolean } | null;
-    error: string | null;
-    cause: string | null;
-  };
-}
-
 /** The event Step Functions sends to EventBridge when an execution ends (dates in epoch milliseconds). */
-export function executionStatusChangeEvent(execution: EndedExecution): ExecutionStatusChangeEvent {
+export function executionStatusChangeEvent(execution: Omit<ExecutionRecord, "history">) {
   const stopped = execution.stopDate ?? new Date().toISOString();
   return {
     version: "0",
@@ -77,26 +39,6 @@ export function executionStatusChangeEvent(execution: EndedExecution): Execution
   };
 }
 
-export interface ObjectCreatedEvent {
-  version: "0";
-  id: string;
-  "detail-type": "Object Created";
-  source: "aws.s3";
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: {
-    version: "0";
-    bucket: { name: string };
-    object: { key: string; size: number; etag: string; sequencer: string };
-    "request-id": string;
-    requester: string;
-    "source-ip-address": string;
-    reason: string;
-  };
-}
-
 let lastSequencer = 0n;
 
 /** S3's sequencer orders events of one key: hex, growing with every event here. */
@@ -107,7 +49,7 @@ function nextSequencer(): string {
 }
 
 /** The event S3 sends to EventBridge for a new object (EventBridge times have no milliseconds). */
-export function objectCreatedEvent(object: S3ObjectCreated): ObjectCreatedEvent {
+export function objectCreatedEvent(object: S3ObjectCreated) {
   return {
     version: "0",
     id: randomUUID(),
@@ -167,7 +109,7 @@ export function matchesPattern(pattern: Record<string, unknown>, event: unknown)
 export interface Trigger {
   onObjectCreated(object: S3ObjectCreated): void;
   /** An execution ended: the lot state machine's status-change rule may want to hear of it. */
-  onExecutionEnded(execution: EndedExecution): void;
+  onExecutionEnded(execution: ExecutionRecord): void;
   /** Delivers again what a stop or crash left undelivered (EventBridge keeps events it has not delivered). */
   redeliverPending(): void;
   /** Waits for the deliveries under way, so stopping does not cut a handler off mid-flight. */
