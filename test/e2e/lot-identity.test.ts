@@ -158,15 +158,24 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
         Body: JSON.stringify(forged),
       }),
     );
-    for (let i = 0; i < 100 && alerts.length === alertsBefore; i++) {
+    // Waits on the alert itself, not on a time budget a loaded machine may not meet.
+    const deadline = Date.now() + 120_000;
+    while (alerts.length === alertsBefore && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const alert = alerts.at(-1);
     assert.equal(alert?.kind, "manifest_quarantined");
     assert.match(alert?.message ?? "", /already taken/);
     assert.match((alert?.problems ?? []).join(" "), /wafer-001\.png has SHA-256 0{64}/);
-    // The restore of the first lot's manifest is itself an event; let it pass.
-    await new Promise((r) => setTimeout(r, 1000));
+    // StartLot puts the first lot's manifest back (itself an event): wait until it is there again.
+    const manifestKey = lotKeys.manifest(LOT_ID);
+    const restoredBy = Date.now() + 120_000;
+    while (
+      (await objectHashes()).get(manifestKey) !== objectsBefore.get(manifestKey) &&
+      Date.now() < restoredBy
+    ) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const after = await objectHashes();
     for (const [key, sha] of objectsBefore) assert.equal(after.get(key), sha, `${key} unchanged`);
     assert.equal(await reportText(), reportBefore, "the first lot's report is unchanged");
