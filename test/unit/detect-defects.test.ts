@@ -149,13 +149,13 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
     s3.on(PutObjectCommand).resolves({});
   });
 
-  it("sends the original bytes with the lot's metadata as custom attributes", async () => {
+  it("sends the original bytes with the lot's metadata and the overlay's preview size as custom attributes", async () => {
     sagemaker.on(InvokeEndpointCommand).rejects(modelError(500));
     await assert.rejects(detectDefects(input, deps));
     const sent = sagemaker.commandCalls(InvokeEndpointCommand)[0]?.args[0].input;
     assert.equal(sent?.EndpointName, "detector");
     assert.equal(sent?.ContentType, "image/png");
-    assert.equal(sent?.CustomAttributes, "notch_angle_deg=270");
+    assert.equal(sent?.CustomAttributes, "preview_px=1024;notch_angle_deg=270");
     assert.deepEqual(Buffer.from(sent?.Body as Uint8Array), bytes);
   });
 
