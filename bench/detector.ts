@@ -9,12 +9,8 @@ import { parseArgs } from "node:util";
 import { build, type Plugin } from "esbuild";
 import sharp from "sharp";
 import { DETECTOR_VERSION, detect } from "../endpoint/detector/index.ts";
-import {
-  type EvaluationMetrics,
-  evaluateDirectory,
-  type SubsetMetrics,
-} from "../qa/evaluate.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
+import { type EvaluationMetrics, evaluateDirectory, type SubsetMetrics } from "../qa/evaluate.ts";
 import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
 import { generateLots, generateWafer } from "../synth/generate.ts";
 

@@ -4,7 +4,6 @@ import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DETECTOR_VERSION, detect, WaferNotFoundError } from "../endpoint/detector/index.ts";
-import { boxesMatch, iou } from "../qa/evaluate.ts";
 import {
   type ClassifierWeights,
   DEFAULT_STAGE_POLICY,
@@ -23,6 +22,7 @@ import {
 } from "../endpoint/models/features.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import { seededRandom } from "../lib/random.ts";
+import { boxesMatch, iou } from "../qa/evaluate.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
 import type { TruthDefect } from "../schemas/truth.ts";
 import { generateWafer } from "../synth/generate.ts";

@@ -4,13 +4,13 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "vitest";
+import { UsageError } from "../../lib/cli.ts";
 import {
   evaluateDirectory,
   formatEvaluationTable,
   parseEvaluateArgs,
   runEvaluateCommand,
 } from "../../qa/evaluate.ts";
-import { UsageError } from "../../lib/cli.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
 
 const FIXTURES = join(import.meta.dirname, "..", "fixtures", "eval");

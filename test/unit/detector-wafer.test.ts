@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "vitest";
 import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
-import { scoreWafer } from "../../qa/evaluate.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
+import { scoreWafer } from "../../qa/evaluate.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";
 
 interface Painted {
