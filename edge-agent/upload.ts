@@ -211,20 +211,21 @@ async function uploadScannedLot(
   }
 
   const manifestKey = lotKeys.manifest(run.lotId);
+  const result = (manifest: Manifest, manifestWritten: boolean): UploadLotResult => ({
+    lotId: run.lotId,
+    manifestKey,
+    manifest,
+    ...counts,
+    rejected: scan.rejected,
+    ignored: scan.ignored,
+    manifestWritten,
+  });
   const journal = store.journal;
   if (journal.manifest && !options.force) {
     const manifest = await readSentManifest(run, manifestKey, journal.manifest.sha256);
     if (manifest) {
       log(`lot ${run.lotId}: already uploaded; manifest ${manifestKey} confirmed`);
-      return {
-        lotId: run.lotId,
-        manifestKey,
-        manifest,
-        ...counts,
-        rejected: scan.rejected,
-        ignored: scan.ignored,
-        manifestWritten: false,
-      };
+      return result(manifest, false);
     }
     log(
       `lot ${run.lotId}: manifest ${manifestKey} is missing or different in S3; writing it again`,
@@ -234,15 +235,7 @@ async function uploadScannedLot(
   if (sameLotInS3 && !options.force) {
     // Another run (or another folder with the same images) already sent this lot: a no-op.
     log(`lot ${run.lotId}: already in S3 with the same images; manifest left as it is`);
-    return {
-      lotId: run.lotId,
-      manifestKey,
-      manifest: sameLotInS3,
-      ...counts,
-      rejected: scan.rejected,
-      ignored: scan.ignored,
-      manifestWritten: false,
-    };
+    return result(sameLotInS3, false);
   }
   const sha256 = await writeManifest(run, manifest, sameLotInS3 !== undefined);
   journal.manifest = { key: manifestKey, createdAt: manifest.createdAt, sha256 };
@@ -250,13 +243,5 @@ async function uploadScannedLot(
   log(
     `lot ${run.lotId}: ${counts.uploaded} images uploaded, ${counts.skipped} already there; manifest ${manifestKey} written`,
   );
-  return {
-    lotId: run.lotId,
-    manifestKey,
-    manifest,
-    ...counts,
-    rejected: scan.rejected,
-    ignored: scan.ignored,
-    manifestWritten: true,
-  };
+  return result(manifest, true);
 }

@@ -226,21 +226,19 @@ export async function startEndpointServer(
       sendJson(res, status, body, extra);
       return status;
     }
-    if (error instanceof UnknownEndpointError || error instanceof PayloadTooLargeError) {
+    // SageMaker's own refusals (a bad request to it, or no capacity) come back as they are.
+    const ownError =
+      error instanceof UnknownEndpointError || error instanceof PayloadTooLargeError
+        ? "ValidationError"
+        : error instanceof QueueFullError || error instanceof ModelNotLoadedError
+          ? "ServiceUnavailable"
+          : undefined;
+    if (ownError) {
       sendJson(
         res,
         status,
         { ...body, message: body.error.message },
-        { ...extra, "x-amzn-errortype": "ValidationError" },
-      );
-      return status;
-    }
-    if (error instanceof QueueFullError || error instanceof ModelNotLoadedError) {
-      sendJson(
-        res,
-        status,
-        { ...body, message: body.error.message },
-        { ...extra, "x-amzn-errortype": "ServiceUnavailable" },
+        { ...extra, "x-amzn-errortype": ownError },
       );
       return status;
     }
