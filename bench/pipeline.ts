@@ -18,7 +18,7 @@ import { runInference } from "../endpoint/inference.ts";
 import { defaultInferenceThreads } from "../endpoint/inference-pool.ts";
 import { createModel } from "../endpoint/models/index.ts";
 import { customAttributes } from "../functions/detect-defects/core.ts";
-import { createS3Client, createSfnClient } from "../lib/aws.ts";
+import { createAgentS3Client, createS3Client, createSfnClient } from "../lib/aws.ts";
 import { parseInvocationAttributes } from "../lib/custom-attributes.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
@@ -137,7 +137,8 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     const cpuStart = process.cpuUsage();
     const uploaded = await uploadLot({
       dir: lotDir,
-      s3,
+      // The agent's client: the agent retries itself, so the SDK must not retry underneath.
+      s3: createAgentS3Client(),
       bucket: stack.names.bucket,
       stateDir: join(stack.dataDir, "agent"),
     });

@@ -64,18 +64,6 @@ export async function confirmParts(
   } catch (error) {
     const status = httpStatus(error);
     if (errorName(error) === "NoSuchUpload" || status === 404) return "gone";
-    if (
-      status === 405 ||
-      status === 501 ||
-      errorName(error) === "NotImplemented" ||
-      errorName(error) === "MethodNotAllowed"
-    ) {
-      // Some S3 look-alikes (s3rver) cannot list parts; the journal is then the only record.
-      run.log(
-        `lot ${run.lotId}: the server cannot list parts; trusting the journal for ${file.key}`,
-      );
-      return multipart.parts;
-    }
     throw error;
   }
   return multipart.parts.filter((part) => {
