@@ -195,7 +195,10 @@ describe("local stack across restarts", () => {
         startEndpoint: false,
         log: () => {},
       });
-      assert.equal(readFileSync(join(lockedDir, "stack.lock"), "utf8"), String(process.pid));
+      assert.equal(
+        JSON.parse(readFileSync(join(lockedDir, "stack.lock"), "utf8")).pid,
+        process.pid,
+      );
       await stack.stop();
       assert.equal(existsSync(join(lockedDir, "stack.lock")), false);
     } finally {
