@@ -1,23 +1,9 @@
-// Starts a real S3 server (s3rver) on 127.0.0.1 for integration tests, with a client wired to it.
+// Starts the local stack's S3 (s3rver behind local/s3.ts, which fixes its wire quirks) on 127.0.0.1 for the agent's tests, with a client wired to it.
 import { mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-
-const require = createRequire(import.meta.url);
-const S3rver = require("s3rver") as new (options: Record<string, unknown>) => S3rverInstance;
-
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-  on(event: "event", listener: (event: S3rverNotification) => void): void;
-}
-
-interface S3rverNotification {
-  Records: Array<{ eventName: string; s3: { object: { key: string } } }>;
-}
+import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, startS3 } from "../../../local/s3.ts";
 
 export const TEST_BUCKET = "waferflow-test";
 
@@ -33,21 +19,17 @@ export interface TestS3 {
 
 export async function startS3rver(): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "waferflow-s3rver-"));
-  const server = new S3rver({
-    port: 0,
-    address: "127.0.0.1",
-    silent: true,
-    directory,
-    configureBuckets: [{ name: TEST_BUCKET }],
-  });
-  const address = await server.run();
-  const endpoint = `http://127.0.0.1:${address.port}`;
   const events: TestS3["events"] = [];
-  server.on("event", (notification) => {
-    for (const record of notification.Records) {
-      events.push({ eventName: record.eventName, key: record.s3.object.key });
-    }
+  const server = await startS3({
+    port: 0,
+    directory,
+    buckets: [TEST_BUCKET],
+    credentials: LOCAL_CREDENTIALS,
+    onObjectCreated: (object) =>
+      events.push({ eventName: `ObjectCreated:${object.reason}`, key: object.key }),
+    log: () => {},
   });
+  const endpoint = server.url;
   const clients: S3Client[] = [];
   return {
     endpoint,
@@ -57,10 +39,8 @@ export async function startS3rver(): Promise<TestS3> {
       const client = new S3Client({
         endpoint,
         region: "us-east-1",
-        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-        forcePathStyle: true,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
+        credentials: LOCAL_CREDENTIALS,
+        ...S3RVER_CLIENT_CONFIG,
         ...overrides,
       });
       clients.push(client);
@@ -68,7 +48,7 @@ export async function startS3rver(): Promise<TestS3> {
     },
     async stop() {
       for (const client of clients) client.destroy();
-      await server.close();
+      await server.stop();
       await rm(directory, { recursive: true, force: true });
     },
   };
