@@ -1,6 +1,14 @@
 // The one test runner: unit (no network), integration (embedded stack, real files), e2e (a whole lot).
 import { defineConfig } from "vitest/config";
 
+/**
+ * Handlers run in the test's own process write their JSON logs straight to stdout, past vitest's
+ * console capture (Powertools' own Console), so a green run would print thousands of lines (a
+ * 1000-image lot logs every failed image). Quiet by default; `POWERTOOLS_LOG_LEVEL=INFO npx
+ * vitest run <file>` shows them.
+ */
+const HANDLER_LOGS = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT" };
+
 export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.
@@ -35,6 +43,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          env: HANDLER_LOGS,
           // One embedded stack for the files that need none of their own (helpers/shared-stack.ts).
           globalSetup: ["test/setup/build.ts", "test/setup/shared-stack.ts"],
           // Generous: limits for a hung test, not for a machine that is merely shared.
@@ -47,6 +56,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          env: HANDLER_LOGS,
           globalSetup: ["test/setup/build.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
