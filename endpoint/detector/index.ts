@@ -34,7 +34,7 @@ import {
 } from "./geometry.ts";
 import { type Lattice, measureLattice, type Vector } from "./lattice.ts";
 import { locateWafer } from "./locate.ts";
-import { type DiskRegion, estimateNoiseSigma } from "./noise.ts";
+import { type DiskRegion, estimateDieDifferenceNoise, estimateNoiseSigma } from "./noise.ts";
 import {
   binImage,
   binomialBlur3,
@@ -368,13 +368,27 @@ function dieToDie(work: FloatMap, wafer: WaferPlace, noise: Noise, lattice: Latt
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(work.width * work.height);
   const edgeMask = new Uint8Array(work.width * work.height);
+  // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
+  // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
+  // from the white-noise gain would forgive most of their residual as misregistration.
+  const smoothSigma = Math.max(
+    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    estimateDieDifferenceNoise(
+      smoothMap,
+      work.width,
+      work.height,
+      wafer.analysis,
+      lattice.a,
+      lattice.b,
+    ),
+  );
   dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,
     lattice.b,
     wafer.analysis,
     wafer.circle.r / work.scale,
-    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    smoothSigma,
     residual,
     new Float32Array(work.width * work.height),
     edgeMask,
