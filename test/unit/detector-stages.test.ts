@@ -420,6 +420,33 @@ describe("noise of the die-to-die comparison", () => {
   });
 });
 
+describe("noise zones", () => {
+  const size = 320;
+  const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
+
+  it("measures a rim ring of its own noise apart from the interior (sigma 2 inside, 5 in the ring)", () => {
+    const random = seededRandom(12);
+    const ring = new Uint8Array(size * size);
+    const residual = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const i = y * size + x;
+        ring[i] = Math.hypot(x - 160, y - 160) > 110 ? 1 : 0;
+        residual[i] = (ring[i] ? 5 : 2) * gaussian(random);
+      }
+    }
+    const map = { width: size, height: size, scale: 1, data: residual };
+    const [whole] = measureSigmas([residual], [0], map, region, null);
+    const [inside] = measureSigmas([residual], [0], map, region, null, ring, 0);
+    const [outside] = measureSigmas([residual], [0], map, region, null, ring, 1);
+    const at = (m: typeof whole) => m?.sigmas[0] as number;
+    assert.ok(Math.abs(at(inside) - 2) < 0.15, `interior sigma ${at(inside)}`);
+    assert.ok(Math.abs(at(outside) - 5) < 0.4, `ring sigma ${at(outside)}`);
+    // One sigma for both would sit in between: too strict inside, too lax in the ring.
+    assert.ok(at(whole) > 2.5 && at(whole) < 4.5, `whole-disk sigma ${at(whole)}`);
+  });
+});
+
 /** A residual map holding round defects: profile(distance from centre) per defect. */
 function residualWith(
   size: number,
