@@ -392,6 +392,7 @@ async function main(): Promise<void> {
       outOfSpecFraction,
       isolate,
       write: !values["no-write"],
+      useLotHints: !values["no-hints"],
     });
     return;
   }
@@ -473,6 +474,7 @@ async function qualityRun(args: {
   outOfSpecFraction: number;
   isolate: number;
   write: boolean;
+  useLotHints: boolean;
 }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-quality-"));
   try {
@@ -490,6 +492,7 @@ async function qualityRun(args: {
     console.error("evaluating through the quality gate ...");
     let done = 0;
     const evaluation = await evaluateDirectory(join(dir, "lots"), {
+      useLotHints: args.useLotHints,
       onWafer: () => {
         done++;
         if (done % 20 === 0) console.error(`  ${done}/${total}`);
@@ -501,7 +504,7 @@ async function qualityRun(args: {
       .reduce((sum, w) => sum + (w.hotPixelsRemoved ?? 0), 0);
     const isolated = args.isolate > 0 ? await isolatedTable(dir, args.seed, args.isolate) : [];
     const cpu = cpus()[0]?.model ?? "unknown CPU";
-    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}${args.isolate ? ` --isolate ${args.isolate}` : ""}`;
+    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}${args.isolate ? ` --isolate ${args.isolate}` : ""}${args.useLotHints ? "" : " --no-hints"}`;
     const text = [
       "## Quality gate and artefacts",
       "",
@@ -511,7 +514,7 @@ async function qualityRun(args: {
       command,
       "```",
       "",
-      `${m.wafers} fresh wafers (seed ${args.seed}, never used while tuning; sizes ${QUALITY_SIZES.join(", ")}; lot.json hints as the pipeline passes them). Each artefact of the spec's "What real cameras and processes add" is drawn on a wafer with probability ${args.artefactMix}; ${pct(args.outOfSpecFraction)} of the images are out of spec (noise, checkerboard, defocus, over/under-exposed, noisy) and must come back \`unusable\`. The quality gate (\`endpoint/quality/\`) runs before the classical detector, as in the endpoint.`,
+      `${m.wafers} fresh wafers (seed ${args.seed}, never used while tuning; sizes ${QUALITY_SIZES.join(", ")}; ${args.useLotHints ? "lot.json hints as the pipeline passes them" : "no hints: diameter 300 mm assumed, notch and die grid found by the detector"}). Each artefact of the spec's "What real cameras and processes add" is drawn on a wafer with probability ${args.artefactMix}; ${pct(args.outOfSpecFraction)} of the images are out of spec (noise, checkerboard, defocus, over/under-exposed, noisy) and must come back \`unusable\`. The quality gate (\`endpoint/quality/\`) runs before the classical detector, as in the endpoint.`,
       "",
       "### All in-spec wafers",
       "",

@@ -50,11 +50,17 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   const lattice = illumination.mayBePatterned
     ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))
     : null;
-  const residual = lattice
+  const compared = lattice
     ? timer.run("dieToDie", () => dieToDie(work, wafer, noise, lattice))
-    : timer.run("residual", () => bareResidual(work, wafer, noise, illumination.background));
+    : {
+        residual: timer.run("residual", () =>
+          bareResidual(work, wafer, noise, illumination.background),
+        ),
+        edgeMask: null,
+      };
+  const residual = compared.residual;
   const thresholds = timer.run("threshold", () =>
-    detectionThresholds(work, wafer, noise, residual, lattice),
+    detectionThresholds(work, wafer, noise, residual, lattice, compared.edgeMask),
   );
   const blobs = timer.run("segment", () =>
     hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),

@@ -64,3 +64,70 @@ export function estimateNoiseSigma(
   if (m < n * 0.2) return first;
   return (MAD_TO_SIGMA * quantileInPlace(abs, m, 0.5)) / LAPLACIAN_GAIN;
 }
+
+/** Var(p - mean of two independent samples) = (1 + 1/2) sigma^2. */
+export const PAIR_DIFFERENCE_GAIN = Math.sqrt(1.5);
+
+/**
+ * Noise sigma of `data` as the die-to-die comparison sees it: from the MAD of
+ * p - (p(+a) + p(-a)) / 2, one die pitch apart along a. The pattern cancels there and the
+ * noise of samples a pitch apart is independent whatever its spatial correlation (correlated
+ * sensor noise, blur, JPEG smoothing), so this measures the per-pixel sigma of the map the
+ * comparison runs on, which a neighbour-pixel Laplacian underestimates when noise is
+ * correlated. References are taken at the nearest pixel, so each carries the full sigma. Pixels near pattern edges (where misregistration adds to the difference) are
+ * left out by a gate on the local range in the dies along b, which shares no sample with the
+ * difference and so does not bias it.
+ */
+export function estimateDieDifferenceNoise(
+  data: Float32Array,
+  width: number,
+  height: number,
+  region: DiskRegion,
+  a: { x: number; y: number },
+  b: { x: number; y: number },
+  maxSamples = 100_000,
+): number {
+  const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
+  const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2;
+  const inner = region.r - reach;
+  if (inner <= 4) return 0;
+  // Nearest-pixel samples: a bilinear one averages noise away and would understate sigma.
+  const sample = (x: number, y: number): number =>
+    data[Math.round(y) * width + Math.round(x)] as number;
+  const localRange = (x: number, y: number): number => {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const v = sample(x + dx, y + dy);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return hi - lo;
+  };
+  const diffs: number[] = [];
+  const ranges: number[] = [];
+  for (let y = Math.ceil(region.cy - inner); y <= region.cy + inner; y += step) {
+    if (y < 2 || y >= height - 2) continue;
+    for (let x = Math.ceil(region.cx - inner); x <= region.cx + inner; x += step) {
+      if (x < 2 || x >= width - 2) continue;
+      if ((x - region.cx) ** 2 + (y - region.cy) ** 2 > inner * inner) continue;
+      const v = data[y * width + x] as number;
+      diffs.push(v - 0.5 * (sample(x + a.x, y + a.y) + sample(x - a.x, y - a.y)));
+      ranges.push(Math.min(localRange(x + b.x, y + b.y), localRange(x - b.x, y - b.y)));
+    }
+  }
+  const n = diffs.length;
+  if (n < 64) return 0;
+  const abs = Float64Array.from(diffs, Math.abs);
+  const first = (MAD_TO_SIGMA * quantileInPlace(abs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
+  const gate = 5 * first;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    if ((ranges[i] as number) <= gate) abs[m++] = Math.abs(diffs[i] as number);
+  }
+  if (m < 0.2 * n) return first;
+  return (MAD_TO_SIGMA * quantileInPlace(abs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+}

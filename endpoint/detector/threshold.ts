@@ -75,6 +75,9 @@ export function measureSigmas(
   map: FloatMap,
   region: DiskRegion,
   latticeA: Vector | null,
+  /** When given, only pixels where mask[i] === maskValue are measured (a zone of its own noise). */
+  mask?: Uint8Array,
+  maskValue = 1,
 ): PatternAwareSigma[] {
   const { width, height } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -95,7 +98,8 @@ export function measureSigmas(
     const dy = y - region.cy;
     for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
       const dx = x - region.cx;
-      if (dx * dx + dy * dy < r2) indices[n++] = y * width + x;
+      const i = y * width + x;
+      if (dx * dx + dy * dy < r2 && (!mask || mask[i] === maskValue)) indices[n++] = i;
     }
   }
   const classOf = new Uint8Array(n);

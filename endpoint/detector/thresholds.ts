@@ -71,6 +71,12 @@ export const DETECTION = {
   /** Pattern-activity classes for the per-class residual sigma on patterned wafers. */
   activityClasses: 6,
   /**
+   * A zone of its own noise (the rim ring where die-to-die references are extrapolated) is
+   * measured apart when it holds at least this many map pixels: its sampled share then gives
+   * the 95th percentile from a few hundred values at least.
+   */
+  minZoneSamples: 20_000,
+  /**
    * Share of the reference's local 2x2 range forgiven as misregistration on pattern edges
    * (die-to-die): a bilinear sample of a 1-map-px-wide anti-aliased edge moves by up to the
    * whole step for a half-pixel registration error; 0.75 leaves a quarter as sensitivity.

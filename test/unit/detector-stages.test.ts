@@ -12,7 +12,11 @@ import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
-import type { DiskRegion } from "../../endpoint/detector/noise.ts";
+import {
+  type DiskRegion,
+  estimateDieDifferenceNoise,
+  estimateNoiseSigma,
+} from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
@@ -302,6 +306,133 @@ describe("die-to-die and thresholds", () => {
       low: () => DETECTION.growSigmas * sigma,
     });
     assert.equal(blobs.length, 0);
+  });
+});
+
+describe("noise of the die-to-die comparison", () => {
+  const size = 320;
+  const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
+  const motif = (u: number, v: number) => (u > 6 && u < 14 && v > 9 && v < 19 ? 200 : 0);
+
+  /** The die grid with white noise of sigma 4 blurred by a Gaussian of `blurPx`, rescaled to sigma 4. */
+  function correlatedNoiseMap(blurPx: number, seed: number): FloatMap {
+    const map = patternedMap(size, 24, 2, motif, 0, seed);
+    const random = seededRandom(seed);
+    const white = Float32Array.from({ length: size * size }, () => gaussian(random));
+    const reach = Math.ceil(3 * blurPx);
+    const kernel = Array.from({ length: 2 * reach + 1 }, (_, k) =>
+      Math.exp(-((k - reach) ** 2) / (2 * blurPx * blurPx)),
+    );
+    const norm = Math.sqrt(kernel.reduce((s, w) => s + w * w, 0));
+    const rows = new Float32Array(size * size);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let k = -reach; k <= reach; k++)
+          sum +=
+            (kernel[k + reach] as number) *
+            (white[y * size + Math.min(size - 1, Math.max(0, x + k))] as number);
+        rows[y * size + x] = sum / norm;
+      }
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let k = -reach; k <= reach; k++)
+          sum +=
+            (kernel[k + reach] as number) *
+            (rows[Math.min(size - 1, Math.max(0, y + k)) * size + x] as number);
+        map.data[y * size + x] = (map.data[y * size + x] as number) + (4 * sum) / norm;
+      }
+    return map;
+  }
+
+  it("the Laplacian underestimates correlated noise; the die difference measures it", () => {
+    const map = correlatedNoiseMap(1, 4);
+    const laplacian = estimateNoiseSigma(map.data, size, size, region);
+    const dieDifference = estimateDieDifferenceNoise(
+      map.data,
+      size,
+      size,
+      region,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+    );
+    assert.ok(laplacian < 0.5 * 4, `Laplacian sigma ${laplacian} (noise correlated over 1 px)`);
+    assert.ok(Math.abs(dieDifference - 4) < 0.4, `die-difference sigma ${dieDifference}, true 4`);
+  });
+
+  it("agrees with the Laplacian on white noise, and motif edges do not inflate it", () => {
+    const map = patternedMap(size, 24, 2, motif, 4, 5);
+    const dieDifference = estimateDieDifferenceNoise(
+      map.data,
+      size,
+      size,
+      region,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+    );
+    const laplacian = estimateNoiseSigma(map.data, size, size, region);
+    assert.ok(Math.abs(dieDifference - 4) < 0.3, `die-difference sigma ${dieDifference}`);
+    assert.ok(Math.abs(laplacian - 4) < 0.3, `Laplacian sigma ${laplacian}`);
+  });
+
+  it("with the measured sigma the die-to-die residual of correlated noise is not mostly forgiven, and no noise seeds", () => {
+    const map = correlatedNoiseMap(1, 6);
+    const sigma = estimateDieDifferenceNoise(
+      map.data,
+      size,
+      size,
+      region,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+    );
+    const out = new Float32Array(size * size);
+    dieToDieResidual(
+      map,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+      region,
+      155,
+      sigma,
+      out,
+      new Float32Array(size * size),
+    );
+    const [model] = measureSigmas([out], [0], map, region, { x: 24, y: 0 });
+    const seed = DETECTION.seedSigmas * Math.min(...(model?.sigmas ?? [0]));
+    const blobs = hysteresisBlobs(out, size, size, region, {
+      minHigh: seed,
+      minLow: seed / 2,
+      high: () => seed,
+      low: () => seed / 2,
+    });
+    assert.equal(blobs.length, 0, `${blobs.length} noise blobs at seed ${seed}`);
+  });
+});
+
+describe("noise zones", () => {
+  const size = 320;
+  const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
+
+  it("measures a rim ring of its own noise apart from the interior (sigma 2 inside, 5 in the ring)", () => {
+    const random = seededRandom(12);
+    const ring = new Uint8Array(size * size);
+    const residual = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const i = y * size + x;
+        ring[i] = Math.hypot(x - 160, y - 160) > 110 ? 1 : 0;
+        residual[i] = (ring[i] ? 5 : 2) * gaussian(random);
+      }
+    }
+    const map = { width: size, height: size, scale: 1, data: residual };
+    const [whole] = measureSigmas([residual], [0], map, region, null);
+    const [inside] = measureSigmas([residual], [0], map, region, null, ring, 0);
+    const [outside] = measureSigmas([residual], [0], map, region, null, ring, 1);
+    const at = (m: typeof whole) => m?.sigmas[0] as number;
+    assert.ok(Math.abs(at(inside) - 2) < 0.15, `interior sigma ${at(inside)}`);
+    assert.ok(Math.abs(at(outside) - 5) < 0.4, `ring sigma ${at(outside)}`);
+    // One sigma for both would sit in between: too strict inside, too lax in the ring.
+    assert.ok(at(whole) > 2.5 && at(whole) < 4.5, `whole-disk sigma ${at(whole)}`);
   });
 });
 

@@ -1,6 +1,7 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
 import { dieToDieResidual, levelDies } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
+import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { DETECTION, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
@@ -16,19 +17,33 @@ export function dieToDie(
   wafer: WaferPlace,
   noise: Noise,
   lattice: Lattice,
-): Float32Array {
+): { residual: Float32Array; edgeMask: Uint8Array } {
   const size = work.width * work.height;
   const smoothMap = new Float32Array(size);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(size);
   const edgeMask = new Uint8Array(size);
+  // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
+  // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
+  // from the white-noise gain would forgive most of their residual as misregistration.
+  const smoothSigma = Math.max(
+    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    estimateDieDifferenceNoise(
+      smoothMap,
+      work.width,
+      work.height,
+      wafer.analysis,
+      lattice.a,
+      lattice.b,
+    ),
+  );
   dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,
     lattice.b,
     wafer.analysis,
     wafer.circle.r / work.scale,
-    DETECTION.binomialNoiseGain * noise.sigmaMap,
+    smoothSigma,
     residual,
     new Float32Array(size),
     edgeMask,
@@ -46,5 +61,5 @@ export function dieToDie(
     // Offsets the grow threshold's level floor cannot see do not matter.
     DETECTION.growLevelShare * Math.abs(noise.level),
   );
-  return residual;
+  return { residual, edgeMask };
 }

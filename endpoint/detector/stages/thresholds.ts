@@ -28,35 +28,59 @@ export function detectionThresholds(
   noise: Noise,
   residual: Float32Array,
   lattice: Lattice | null,
+  /** 1 where the die-to-die references are extrapolated (near the rim): noise of its own. */
+  edgeMask: Uint8Array | null,
 ): DetectionThresholds {
   const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
   const { sigmaMap, level } = noise;
-  const [sigmaModel, residualModel] = measureSigmas(
-    [score, residual],
-    // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
-    [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap],
-    work,
-    wafer.analysis,
-    lattice?.a ?? null,
-  ) as [PatternAwareSigma, PatternAwareSigma];
+  // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
+  const floors = [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap];
+  const measure = (zone?: 0 | 1) =>
+    measureSigmas(
+      [score, residual],
+      floors,
+      work,
+      wafer.analysis,
+      lattice?.a ?? null,
+      zone === undefined ? undefined : (edgeMask as Uint8Array),
+      zone,
+    ) as [PatternAwareSigma, PatternAwareSigma];
+  // Near the rim the die-to-die references are extrapolated from two dies on one side
+  // (2 near - far: five times the variance of one pixel, against half of it for a pair
+  // average): that ring's noise is measured apart, never below the interior's.
+  const ring = edgeMask && countOnes(edgeMask) >= DETECTION.minZoneSamples ? edgeMask : null;
+  const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
+  const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
+  const zoned =
+    (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
+    (i: number): number =>
+      edge && ring?.[i] ? Math.max(sigmaAt(edge, i), sigmaAt(interior, i)) : sigmaAt(interior, i);
+  const scoreSigma = zoned(interiorScore, ringScore);
+  const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
   const lowFloor = DETECTION.growLevelShare * Math.abs(level);
   const pixelFloor = DETECTION.pixelSeedFloorFactor * highFloor;
-  const highAt = (i: number) => Math.max(DETECTION.seedSigmas * sigmaAt(sigmaModel, i), highFloor);
+  const highAt = (i: number) => Math.max(DETECTION.seedSigmas * scoreSigma(i), highFloor);
   return {
     score,
     highAt,
     seeds: {
-      minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(sigmaModel), highFloor),
-      minLow: Math.max(DETECTION.growSigmas * smallestSigma(sigmaModel), lowFloor),
+      minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(interiorScore), highFloor),
+      minLow: Math.max(DETECTION.growSigmas * smallestSigma(interiorScore), lowFloor),
       high: highAt,
-      low: (i) => Math.max(DETECTION.growSigmas * sigmaAt(sigmaModel, i), lowFloor),
+      low: (i) => Math.max(DETECTION.growSigmas * scoreSigma(i), lowFloor),
       pixelSeed: {
         residual,
-        min: Math.max(DETECTION.pixelSeedSigmas * smallestSigma(residualModel), pixelFloor),
-        high: (i) => Math.max(DETECTION.pixelSeedSigmas * sigmaAt(residualModel, i), pixelFloor),
+        min: Math.max(DETECTION.pixelSeedSigmas * smallestSigma(interiorResidual), pixelFloor),
+        high: (i) => Math.max(DETECTION.pixelSeedSigmas * residualSigma(i), pixelFloor),
       },
     },
   };
+}
+
+function countOnes(mask: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i] as number;
+  return n;
 }
