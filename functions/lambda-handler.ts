@@ -3,6 +3,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import { readConfig } from "../lib/config.ts";
+import { MAX_TRAVELLING_ERROR_NAME } from "../schemas/workflow.ts";
 import { dependencyFailure, InvalidInputError, isWorkflowError, truncate } from "./errors.ts";
 
 /** The slice of a logger the core functions use, so unit tests can pass a plain recorder. */
@@ -114,7 +115,7 @@ export function toStepFunctionsError(error: unknown, log?: CoreLog): Error {
     log?.error("task failed", { error: original });
   }
   const short = new Error(truncate(original.message, MAX_ERROR_MESSAGE_LENGTH));
-  short.name = truncate(name, 64);
+  short.name = truncate(name, MAX_TRAVELLING_ERROR_NAME);
   short.stack = "";
   return short;
 }

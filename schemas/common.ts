@@ -9,7 +9,6 @@ export const LotIdSchema = z
     "lot id must be 1-80 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
   )
   .refine((id) => !id.includes(".."), "lot id must not contain '..'");
-export type LotId = z.infer<typeof LotIdSchema>;
 
 export const DEFECT_CLASSES = [
   "particle",

@@ -9,7 +9,6 @@ export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
 
 /** A defect as reported: the endpoint's defect, with the box in the original image's pixels. */
 export const ReportedDefectSchema = DefectSchema;
-export type ReportedDefect = z.infer<typeof ReportedDefectSchema>;
 
 /**
  * What became of one image the line took: inspected (`clean` / `defects_found`), `failed` (an error
@@ -18,7 +17,6 @@ export type ReportedDefect = z.infer<typeof ReportedDefectSchema>;
  */
 export const IMAGE_STATUSES = ["clean", "defects_found", "failed", "unusable", "rejected"] as const;
 export const ImageStatusSchema = z.enum(IMAGE_STATUSES);
-export type ImageStatus = z.infer<typeof ImageStatusSchema>;
 
 export const ImageResultSchema = z.object({
   fileName: z.string(),

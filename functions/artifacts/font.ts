@@ -44,7 +44,6 @@ const GLYPHS: Record<string, string[]> = {
   "9": [".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."],
 };
 
-export const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 7;
 /** One column of space between letters. */
 export const GLYPH_ADVANCE = 6;
