@@ -1,7 +1,8 @@
 // The pieces every handler core leans on, with mocked SDK clients: retry classification, batch writes, S3/SNS helpers.
+
 import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { GetObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
@@ -15,15 +16,7 @@ import {
 } from "../../functions/errors.ts";
 import { batchPut, updateItem } from "../../functions/lot-table.ts";
 import { createAgentS3Client, createS3Client } from "../../lib/aws.ts";
-
-function serviceError(name: string, status: number): S3ServiceException {
-  return new S3ServiceException({
-    name,
-    message: `${name} happened`,
-    $fault: status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: status },
-  });
-}
+import { serviceError } from "../helpers/aws-fakes.ts";
 
 describe("dependencyFailure: what drives every Retry in the state machine", () => {
   it("calls throttling, 5xx, 429 and socket failures transient", () => {

@@ -1,6 +1,6 @@
 // The handler factory: configuration once at load, one log context per invocation, zod input, Step Functions error names.
+
 import assert from "node:assert/strict";
-import { S3ServiceException } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, it, vi } from "vitest";
 import { z } from "zod";
@@ -19,15 +19,7 @@ import {
   toStepFunctionsError,
 } from "../../functions/lambda-handler.ts";
 import { ConfigError } from "../../lib/config.ts";
-
-function serviceError(name: string, status: number): S3ServiceException {
-  return new S3ServiceException({
-    name,
-    message: `${name} happened`,
-    $fault: status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: status },
-  });
-}
+import { serviceError } from "../helpers/aws-fakes.ts";
 
 const InputSchema = z.object({ lotId: z.string().min(1), index: z.number().int() });
 
