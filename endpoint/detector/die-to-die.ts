@@ -22,22 +22,63 @@ function shiftOf(x: number, y: number, width: number): Shift {
 }
 
 /**
- * max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken anywhere in
- * that cell can move with sub-pixel misregistration on a pattern edge.
+ * range[i] = max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken
+ * anywhere in that cell can move with sub-pixel misregistration on a pattern edge. Filled for
+ * every cell a sample within validR of (cx, cy) can fall in (the disk plus a margin; the rest
+ * of the frame is never read). The 2x2 max and min come from each row's max and min of
+ * horizontal pairs, so each comparison is made once per row pair, not three times per cell
+ * (max and min are exact: the same values as comparing the four pixels).
  */
-function cellRange(data: Float32Array, width: number, i: number): number {
-  const a = data[i] as number;
-  const b = data[i + 1] as number;
-  const c = data[i + width] as number;
-  const d = data[i + width + 1] as number;
-  return Math.max(a, b, c, d) - Math.min(a, b, c, d);
+function cellRanges(
+  data: Float32Array,
+  width: number,
+  height: number,
+  cx: number,
+  cy: number,
+  validR: number,
+  range: Float32Array,
+): void {
+  const pairMax = [new Float32Array(width), new Float32Array(width)];
+  const pairMin = [new Float32Array(width), new Float32Array(width)];
+  const pairs = (y: number, x0: number, x1: number, slot: number): void => {
+    const hi = pairMax[slot] as Float32Array;
+    const lo = pairMin[slot] as Float32Array;
+    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
+      const p = data[i] as number;
+      const q = data[i + 1] as number;
+      hi[x] = Math.max(p, q);
+      lo[x] = Math.min(p, q);
+    }
+  };
+  const reach = validR + 2;
+  for (let y = Math.max(0, Math.floor(cy - reach)); y <= Math.min(height - 2, cy + reach); y++) {
+    // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
+    const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
+    if (dy >= reach) continue;
+    const half = Math.sqrt(reach * reach - dy * dy);
+    const x0 = Math.max(0, Math.floor(cx - half));
+    const x1 = Math.min(width - 2, Math.ceil(cx + half));
+    pairs(y, x0, x1, 0);
+    pairs(y + 1, x0, x1, 1);
+    const hiTop = pairMax[0] as Float32Array;
+    const loTop = pairMin[0] as Float32Array;
+    const hiBottom = pairMax[1] as Float32Array;
+    const loBottom = pairMin[1] as Float32Array;
+    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
+      range[i] =
+        Math.max(hiTop[x] as number, hiBottom[x] as number) -
+        Math.min(loTop[x] as number, loBottom[x] as number);
+    }
+  }
 }
 
 /**
  * Residuals of pixels rowBase+from .. rowBase+to, all of whose neighbour samples lie on the
  * wafer: pair-averaged references, edge allowance, 2nd smallest deviation. Closure-free and
  * branch-free (min/max instead of ifs): on real, noisy data the branches of a naive version
- * mispredict about half the time and cost three times the arithmetic.
+ * mispredict about half the time and cost three times the arithmetic. The four directions
+ * are written out with their shifts in locals (registers), not read from tables per pixel:
+ * this loop is most of the die-to-die stage.
  */
 function interiorRun(
   data: Float32Array,
@@ -52,43 +93,100 @@ function interiorRun(
   noiseSigma: number,
   range: Float32Array,
 ): void {
-  // Deviations are stored in a typed array, not returned from a helper: a double returned by a
-  // call the optimiser does not inline is boxed on the heap, four times per pixel.
-  const e = new Float64Array(4);
+  const o0 = offsets[0] as number;
+  const fx0 = fxs[0] as number;
+  const fy0 = fys[0] as number;
+  const o1 = offsets[1] as number;
+  const fx1 = fxs[1] as number;
+  const fy1 = fys[1] as number;
+  const o2 = offsets[2] as number;
+  const fx2 = fxs[2] as number;
+  const fy2 = fys[2] as number;
+  const o3 = offsets[3] as number;
+  const fx3 = fxs[3] as number;
+  const fy3 = fys[3] as number;
+  const o4 = offsets[4] as number;
+  const fx4 = fxs[4] as number;
+  const fy4 = fys[4] as number;
+  const o5 = offsets[5] as number;
+  const fx5 = fxs[5] as number;
+  const fy5 = fys[5] as number;
+  const o6 = offsets[6] as number;
+  const fx6 = fxs[6] as number;
+  const fy6 = fys[6] as number;
+  const o7 = offsets[7] as number;
+  const fx7 = fxs[7] as number;
+  const fy7 = fys[7] as number;
   for (let base = rowBase + from; base <= rowBase + to; base++) {
     const v = data[base] as number;
-    for (let k = 0; k < 4; k++) {
-      const j1 = base + (offsets[2 * k] as number);
-      const fx1 = fxs[2 * k] as number;
-      const a00 = data[j1] as number;
-      const a10 = data[j1 + 1] as number;
-      const a01 = data[j1 + width] as number;
-      const a11 = data[j1 + width + 1] as number;
-      const aTop = a00 + (a10 - a00) * fx1;
-      const aBottom = a01 + (a11 - a01) * fx1;
-      const j2 = base + (offsets[2 * k + 1] as number);
-      const fx2 = fxs[2 * k + 1] as number;
-      const b00 = data[j2] as number;
-      const b10 = data[j2 + 1] as number;
-      const b01 = data[j2 + width] as number;
-      const b11 = data[j2 + width + 1] as number;
-      const bTop = b00 + (b10 - b00) * fx2;
-      const bBottom = b01 + (b11 - b01) * fx2;
-      const ref =
-        0.5 *
-        (aTop +
-          (aBottom - aTop) * (fys[2 * k] as number) +
-          bTop +
-          (bBottom - bTop) * (fys[2 * k + 1] as number));
-      const spread = Math.max(range[j1] as number, range[j2] as number);
-      const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
-      const d = v - ref;
-      e[k] = d - Math.min(Math.max(d, -allowance), allowance);
-    }
-    const e0 = e[0] as number;
-    const e1 = e[1] as number;
-    const e2 = e[2] as number;
-    const e3 = e[3] as number;
+    const j10 = base + o0;
+    const aTop0 = (data[j10] as number) + ((data[j10 + 1] as number) - (data[j10] as number)) * fx0;
+    const aBottom0 =
+      (data[j10 + width] as number) +
+      ((data[j10 + width + 1] as number) - (data[j10 + width] as number)) * fx0;
+    const j20 = base + o1;
+    const bTop0 = (data[j20] as number) + ((data[j20 + 1] as number) - (data[j20] as number)) * fx1;
+    const bBottom0 =
+      (data[j20 + width] as number) +
+      ((data[j20 + width + 1] as number) - (data[j20 + width] as number)) * fx1;
+    const ref0 = 0.5 * (aTop0 + (aBottom0 - aTop0) * fy0 + bTop0 + (bBottom0 - bTop0) * fy1);
+    const allowance0 = Math.max(
+      0,
+      MISREGISTRATION_SHARE * Math.max(range[j10] as number, range[j20] as number) - noiseSigma,
+    );
+    const d0 = v - ref0;
+    const e0 = d0 - Math.min(Math.max(d0, -allowance0), allowance0);
+    const j11 = base + o2;
+    const aTop1 = (data[j11] as number) + ((data[j11 + 1] as number) - (data[j11] as number)) * fx2;
+    const aBottom1 =
+      (data[j11 + width] as number) +
+      ((data[j11 + width + 1] as number) - (data[j11 + width] as number)) * fx2;
+    const j21 = base + o3;
+    const bTop1 = (data[j21] as number) + ((data[j21 + 1] as number) - (data[j21] as number)) * fx3;
+    const bBottom1 =
+      (data[j21 + width] as number) +
+      ((data[j21 + width + 1] as number) - (data[j21 + width] as number)) * fx3;
+    const ref1 = 0.5 * (aTop1 + (aBottom1 - aTop1) * fy2 + bTop1 + (bBottom1 - bTop1) * fy3);
+    const allowance1 = Math.max(
+      0,
+      MISREGISTRATION_SHARE * Math.max(range[j11] as number, range[j21] as number) - noiseSigma,
+    );
+    const d1 = v - ref1;
+    const e1 = d1 - Math.min(Math.max(d1, -allowance1), allowance1);
+    const j12 = base + o4;
+    const aTop2 = (data[j12] as number) + ((data[j12 + 1] as number) - (data[j12] as number)) * fx4;
+    const aBottom2 =
+      (data[j12 + width] as number) +
+      ((data[j12 + width + 1] as number) - (data[j12 + width] as number)) * fx4;
+    const j22 = base + o5;
+    const bTop2 = (data[j22] as number) + ((data[j22 + 1] as number) - (data[j22] as number)) * fx5;
+    const bBottom2 =
+      (data[j22 + width] as number) +
+      ((data[j22 + width + 1] as number) - (data[j22 + width] as number)) * fx5;
+    const ref2 = 0.5 * (aTop2 + (aBottom2 - aTop2) * fy4 + bTop2 + (bBottom2 - bTop2) * fy5);
+    const allowance2 = Math.max(
+      0,
+      MISREGISTRATION_SHARE * Math.max(range[j12] as number, range[j22] as number) - noiseSigma,
+    );
+    const d2 = v - ref2;
+    const e2 = d2 - Math.min(Math.max(d2, -allowance2), allowance2);
+    const j13 = base + o6;
+    const aTop3 = (data[j13] as number) + ((data[j13 + 1] as number) - (data[j13] as number)) * fx6;
+    const aBottom3 =
+      (data[j13 + width] as number) +
+      ((data[j13 + width + 1] as number) - (data[j13 + width] as number)) * fx6;
+    const j23 = base + o7;
+    const bTop3 = (data[j23] as number) + ((data[j23 + 1] as number) - (data[j23] as number)) * fx7;
+    const bBottom3 =
+      (data[j23 + width] as number) +
+      ((data[j23 + width + 1] as number) - (data[j23 + width] as number)) * fx7;
+    const ref3 = 0.5 * (aTop3 + (aBottom3 - aTop3) * fy6 + bTop3 + (bBottom3 - bTop3) * fy7);
+    const allowance3 = Math.max(
+      0,
+      MISREGISTRATION_SHARE * Math.max(range[j13] as number, range[j23] as number) - noiseSigma,
+    );
+    const d3 = v - ref3;
+    const e3 = d3 - Math.min(Math.max(d3, -allowance3), allowance3);
     const m0 = Math.abs(e0);
     const m1 = Math.abs(e1);
     const m2 = Math.abs(e2);
@@ -155,14 +253,11 @@ export function dieToDieResidual(
       fys2[slot] = two.fy;
     }
   });
-  const range = scratch;
-  for (let y = 0; y < height - 1; y++) {
-    for (let i = y * width, end = y * width + width - 1; i < end; i++)
-      range[i] = cellRange(data, width, i);
-  }
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
   const validR2 = validR * validR;
+  const range = scratch;
+  cellRanges(data, width, height, cx, cy, validR, range);
   const shiftX2 = shiftX.map((v) => 2 * v);
   const shiftY2 = shiftY.map((v) => 2 * v);
   const lower = new Int32Array(8);

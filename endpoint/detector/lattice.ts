@@ -53,6 +53,33 @@ export function shiftCost(map: FloatMap, samples: ShiftSamples, v: Vector): numb
   return s / xs.length;
 }
 
+/**
+ * shiftCost at every lag along `unit`, point by point: all lags of one point lie on one line
+ * through it (a row, for the axis near x), so its samples stay in cache, where pricing one
+ * lag at a time over all points misses the cache at nearly every point. Each lag's sum adds
+ * the same terms in the same order as shiftCost, so the costs are identical.
+ */
+function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: number[]): number[] {
+  const { xs, ys, base } = samples;
+  const { data, width, height } = map;
+  const count = lags.length;
+  const shiftX = Float64Array.from(lags, (lag) => unit.x * lag);
+  const shiftY = Float64Array.from(lags, (lag) => unit.y * lag);
+  const sums = new Float64Array(count);
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as number;
+    const y = ys[i] as number;
+    const b = base[i] as number;
+    for (let l = 0; l < count; l++) {
+      const d =
+        b -
+        sampleBilinear(data, width, height, x + (shiftX[l] as number), y + (shiftY[l] as number));
+      sums[l] = (sums[l] as number) + d * d;
+    }
+  }
+  return Array.from(sums, (sum) => sum / xs.length);
+}
+
 /** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
 function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
   const samples = withBaseValues(
@@ -280,11 +307,8 @@ export function pitchCandidates(
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
   const lags: number[] = [];
-  const costs: number[] = [];
-  for (let lag = lo; lag <= hi; lag += step) {
-    lags.push(lag);
-    costs.push(shiftCost(map, samples, { x: unit.x * lag, y: unit.y * lag }));
-  }
+  for (let lag = lo; lag <= hi; lag += step) lags.push(lag);
+  const costs = lagCosts(map, samples, unit, lags);
   if (costs.length < 3) return [];
   const sorted = [...costs].sort((a, b) => a - b);
   const min = sorted[0] as number;
