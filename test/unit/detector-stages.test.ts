@@ -20,7 +20,7 @@ import {
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
-import { measureSigmas } from "../../endpoint/detector/threshold.ts";
+import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -433,6 +433,41 @@ describe("noise zones", () => {
     assert.ok(Math.abs(at(outside) - 5) < 0.4, `ring sigma ${at(outside)}`);
     // One sigma for both would sit in between: too strict inside, too lax in the ring.
     assert.ok(at(whole) > 2.5 && at(whole) < 4.5, `whole-disk sigma ${at(whole)}`);
+  });
+});
+
+describe("thresholds: the measured tail of the residual sets the pixel seed", () => {
+  const size = 400;
+  const region: DiskRegion = { cx: 200, cy: 200, r: 190 };
+  const map = (data: Float32Array) => ({ width: size, height: size, scale: 1, data });
+  const noise = (draw: (random: () => number) => number, seed: number) => {
+    const random = seededRandom(seed);
+    return Float32Array.from({ length: size * size }, () => draw(random));
+  };
+
+  it("keeps the Gaussian pixel-seed threshold on Gaussian noise", () => {
+    const residual = noise((random) => 3 * gaussian(random), 21);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(factor >= 1 && factor < 1.08, `factor ${factor}`);
+  });
+
+  it("raises it by the measured tail on heavy-tailed (Laplacian, as JPEG errors) noise", () => {
+    // Laplace: |x| quantile 0.999 / quantile 0.95 = ln(1000) / ln(20) = 2.31, Gaussian 1.68.
+    const residual = noise((random) => {
+      const u = random() - 0.5;
+      return -Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
+    }, 22);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(Math.abs(factor - 2.31 / 1.68) < 0.1, `factor ${factor}`);
+  });
+
+  it("is not raised by an extended defect (a stain covering 3% of the disk)", () => {
+    const residual = noise((random) => 3 * gaussian(random), 23);
+    const stain = residualWith(size, [{ cx: 120, cy: 200, profile: disc(33, 6, 15) }]);
+    for (let i = 0; i < residual.length; i++)
+      residual[i] = (residual[i] as number) + (stain[i] as number);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(factor < 1.1, `factor ${factor}`);
   });
 });
 
