@@ -65,6 +65,13 @@ export const DETECTION = {
    * ratio. Gaussian noise keeps the threshold (and the recall) it had.
    */
   pixelTailQuantile: 0.999,
+  /**
+   * A blob seeded on one unsmoothed pixel must grow (on the smoothed score) to at least this
+   * many map pixels. The smallest particle is 3 px across at 2048 (1.5 map px at the working
+   * side), blurred by up to a 1 px PSF: it always lends a neighbour part of its contrast, while
+   * a single-pixel excursion of the noise (JPEG's heavy tail) has no support around it.
+   */
+  pixelSeedMinPixels: 2,
   /** |x| quantile 0.999 of a unit Gaussian (two-sided p = 1e-3). */
   pixelTailGaussianSigmas: 3.29,
   /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */

@@ -17,7 +17,7 @@ import {
   estimateDieDifferenceNoise,
   estimateNoiseSigma,
 } from "../../endpoint/detector/noise.ts";
-import type { FloatMap } from "../../endpoint/detector/raster.ts";
+import { binomialBlur3, type FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
 import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
@@ -507,6 +507,43 @@ function blobsOf(residual: Float32Array, size: number, threshold: number) {
 }
 
 describe("segmentation and grouping", () => {
+  it("drops a pixel seed the smoothed score does not support, keeps the smallest particle seeded the same way", () => {
+    const size = 64;
+    const region = { cx: 32, cy: 32, r: 30 };
+    // Residual in noise sigmas; the smoothed seed is out of reach, so only pixel seeds fire.
+    const pixelSeeded = (residual: Float32Array, minPixels: number) => {
+      const score = new Float32Array(size * size);
+      binomialBlur3(residual, size, size, score);
+      const low = DETECTION.growSigmas * DETECTION.binomialNoiseGain;
+      return hysteresisBlobs(score, size, size, region, {
+        minHigh: 1e9,
+        minLow: low,
+        high: () => 1e9,
+        low: () => low,
+        pixelSeed: {
+          residual,
+          min: DETECTION.pixelSeedSigmas,
+          high: () => DETECTION.pixelSeedSigmas,
+          minPixels,
+        },
+      });
+    };
+    const peak = DETECTION.pixelSeedSigmas + 0.5;
+    const lone = new Float32Array(size * size);
+    lone[20 * size + 20] = peak;
+    // A 3 px particle at 2048 is 1.5 map px: by area coverage, edge neighbours ~0.65, corners ~0.4.
+    const particle = new Float32Array(size * size);
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const share = dx === 0 && dy === 0 ? 1 : dx === 0 || dy === 0 ? 0.65 : 0.4;
+        particle[(40 + dy) * size + 40 + dx] = peak * share;
+      }
+    }
+    assert.equal(pixelSeeded(lone, 1).length, 1, "without the rule the lone pixel is a blob");
+    assert.equal(pixelSeeded(lone, DETECTION.pixelSeedMinPixels).length, 0);
+    assert.equal(pixelSeeded(particle, DETECTION.pixelSeedMinPixels).length, 1);
+  });
+
   it("keeps two small defects apart when they are more than twice their size apart, even within one die pitch", () => {
     const size = 200;
     // Map at scale 2 (a 2048 px frame): two 30 px voids 80 px apart (gap 50 px > 2 x 30 px? no:

@@ -82,6 +82,7 @@ export function detectionThresholds(
         residual,
         min: Math.max(pixelSigmas * smallestSigma(interiorResidual), pixelFloor),
         high: (i) => Math.max(pixelSigmas * residualSigma(i), pixelFloor),
+        minPixels: DETECTION.pixelSeedMinPixels,
       },
     },
   };
