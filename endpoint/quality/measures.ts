@@ -193,40 +193,9 @@ export function measureRimBlur(
 }
 
 /**
- * Interpolation along the local structure: the mean of the opposite pair (at `distance` px
- * left-right, up-down, or along one of the diagonals) that differ least. Next to a die street
- * or at a motif's corner this follows the edge; the median of all 8 neighbours does not (it
- * lies between the two levels, or takes its reference from the other side of the edge).
- */
-function alongLocalStructure(
-  src: Uint8Array | Uint16Array,
-  i: number,
-  width: number,
-  distance: number,
-): number {
-  let best = Number.POSITIVE_INFINITY;
-  let value = 0;
-  for (const step of [1, width, width - 1, width + 1]) {
-    const a = src[i - distance * step] as number;
-    const b = src[i + distance * step] as number;
-    const gap = Math.abs(a - b);
-    if (gap < best) {
-      best = gap;
-      value = 0.5 * (a + b);
-    }
-  }
-  return value;
-}
-
-/**
- * Replaces isolated single-pixel outliers (hot or dead pixels) in a copy of the image; returns
- * the copy (or the image itself when none) and how many were replaced. The local surface is
- * read two pixels away along the structure (a particle's flanks do not reach there), and a
- * pixel is a fault when it stands out of that by the threshold while its own neighbours (one
- * pixel away, along the structure) do not: a particle lends them over half its contrast,
- * a camera fault nothing. The fault is replaced by its neighbours along the structure, so a
- * repaired pixel beside a street is not left half-way between the two levels (a spot the
- * die-to-die comparison would report). `noiseSigma` is a fraction of full scale.
+ * Replaces isolated single-pixel outliers (hot or dead pixels) by the median of their 8
+ * neighbours, in a copy of the image; returns the copy (or the image itself when none) and how
+ * many were replaced. `noiseSigma` is a fraction of full scale.
  */
 export function removeHotPixels(
   image: GrayImage,
@@ -240,23 +209,33 @@ export function removeHotPixels(
   const quick = threshold * HOT_PIXEL_ISOLATION;
   let out: Uint8Array | Uint16Array | null = null;
   let removed = 0;
-  for (let y = 2; y < height - 2; y++) {
+  const n = new Float64Array(8);
+  for (let y = 1; y < height - 1; y++) {
     const row = y * width;
-    for (let x = 2; x < width - 2; x++) {
+    for (let x = 1; x < width - 1; x++) {
       const i = row + x;
       const c = src[i] as number;
-      // Most pixels fail on their left or right neighbour; only then look further.
+      // Most pixels fail on their left or right neighbour; only then look at all eight.
       const dl = c - (src[i - 1] as number);
       if (dl < quick && dl > -quick) continue;
       const dr = c - (src[i + 1] as number);
       if (dr * dl <= 0 || (dr < quick && dr > -quick)) continue;
-      const surface = alongLocalStructure(src, i, width, 2);
-      const spike = Math.abs(c - surface);
+      n[0] = src[i - 1] as number;
+      n[1] = src[i + 1] as number;
+      n[2] = src[i - width - 1] as number;
+      n[3] = src[i - width] as number;
+      n[4] = src[i - width + 1] as number;
+      n[5] = src[i + width - 1] as number;
+      n[6] = src[i + width] as number;
+      n[7] = src[i + width + 1] as number;
+      const sorted = Array.from(n).sort((a, b) => a - b);
+      const med = 0.5 * ((sorted[3] as number) + (sorted[4] as number));
+      const spike = Math.abs(c - med);
       if (spike < threshold) continue;
-      const neighbours = alongLocalStructure(src, i, width, 1);
-      if (Math.abs(neighbours - surface) > (1 - HOT_PIXEL_ISOLATION) * spike) continue;
+      const nearest = c > med ? c - (sorted[7] as number) : (sorted[0] as number) - c;
+      if (nearest < HOT_PIXEL_ISOLATION * spike) continue;
       if (!out) out = src.slice();
-      out[i] = Math.round(neighbours);
+      out[i] = Math.round(med);
       removed++;
     }
   }

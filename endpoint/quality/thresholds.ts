@@ -64,10 +64,9 @@ export const MIN_WAFER_INTERIOR = 0.9;
 export const HOT_PIXEL_SIGMAS = 12;
 
 /**
- * ... while its neighbours (interpolated along the local structure, so a street or motif edge
- * beside the fault does not count) carry at most 1 - this share of that spike: the fault is
- * alone. The smallest particle (3 px across at 2048 px) lends its 4-neighbours over half its
- * contrast, so it is never taken for a hot pixel at 2048 px and above.
+ * ... and from each neighbour by at least this share of that: the neighbours agree with each
+ * other. The smallest particle (3 px across at 2048 px) lends its 4-neighbours over half its
+ * contrast (share <= 0.7), so it is never taken for a hot pixel at 2048 px and above.
  */
 export const HOT_PIXEL_ISOLATION = 0.8;
 
