@@ -22,7 +22,13 @@ export interface Thresholds {
    * A second seed test on the unsmoothed residual: a defect smaller than a working-map pixel
    * loses most of its peak to smoothing, and this keeps it.
    */
-  pixelSeed?: { residual: Float32Array; min: number; high: (i: number) => number };
+  pixelSeed?: {
+    residual: Float32Array;
+    min: number;
+    high: (i: number) => number;
+    /** A blob seeded only here is kept when it grows to at least this many pixels. */
+    minPixels: number;
+  };
 }
 
 export function hysteresisBlobs(
@@ -49,11 +55,13 @@ export function hysteresisBlobs(
       let seeded = (sv >= minHigh || sv <= -minHigh) && Math.abs(sv) >= thresholds.high(seed);
       let sign: 1 | -1 = sv > 0 ? 1 : -1;
       const alt = thresholds.pixelSeed;
+      let minPixels = 1;
       if (!seeded && alt) {
         const rv = alt.residual[seed] as number;
         if ((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed)) {
           seeded = true;
           sign = rv > 0 ? 1 : -1;
+          minPixels = alt.minPixels;
         }
       }
       if (!seeded) continue;
@@ -87,6 +95,8 @@ export function hysteresisBlobs(
           }
         }
       }
+      // Pixels stay visited either way: an unsupported pixel seed is noise, not a later seed.
+      if (count < minPixels) continue;
       blobs.push({ pixels: queue.slice(0, count), sign });
       if (blobs.length >= maxBlobs) return blobs;
     }

@@ -148,3 +148,59 @@ export function measureSigmas(
     return { bounds, sigmas, neighbourOffset, map };
   });
 }
+
+/**
+ * How much heavier than a Gaussian the tail of `residual` is, measured where it matters for
+ * single-pixel seeds: the |residual| quantile DETECTION.pixelTailQuantile over its 95th
+ * percentile, each in units of what a Gaussian gives (3.29 and 1.96 sigma), never below 1.
+ * Pixels whose eight neighbours (binomial weights, centre left out) stand out are left out:
+ * an extended defect or stain is not noise, while an isolated noise extreme, the thing
+ * the pixel seed must not fire on, keeps quiet neighbours and stays in the sample.
+ */
+export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
+  const { width, height } = map;
+  // About four times the samples of measureSigmas: ~150,000, so 150 lie beyond a 1e-3 quantile.
+  const step = Math.max(1, Math.floor(region.r / 220));
+  const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
+  const centre = new Float64Array(capacity);
+  const around = new Float64Array(capacity);
+  let n = 0;
+  const r2 = region.r * region.r;
+  const yEnd = Math.min(height - 1, region.cy + region.r);
+  const xEnd = Math.min(width - 1, region.cx + region.r);
+  for (let y = Math.max(1, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    const dy = y - region.cy;
+    for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy >= r2) continue;
+      const i = y * width + x;
+      const edges =
+        (residual[i - 1] as number) +
+        (residual[i + 1] as number) +
+        (residual[i - width] as number) +
+        (residual[i + width] as number);
+      const corners =
+        (residual[i - width - 1] as number) +
+        (residual[i - width + 1] as number) +
+        (residual[i + width - 1] as number) +
+        (residual[i + width + 1] as number);
+      centre[n] = Math.abs(residual[i] as number);
+      around[n] = (2 * edges + corners) / 12;
+      n++;
+    }
+  }
+  if (n < 1000) return 1;
+  const aroundAbs = Float64Array.from(around.subarray(0, n), Math.abs);
+  const aroundSigma = quantileInPlace(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
+  const quiet = new Float64Array(n);
+  let m = 0;
+  for (let j = 0; j < n; j++) {
+    if (Math.abs(around[j] as number) < DETECTION.growSigmas * aroundSigma)
+      quiet[m++] = centre[j] as number;
+  }
+  if (m < 1000) return 1;
+  const tail =
+    quantileInPlace(quiet, m, DETECTION.pixelTailQuantile) / DETECTION.pixelTailGaussianSigmas;
+  const body = quantileInPlace(quiet, m, 0.95) * Q95_TO_SIGMA;
+  return body > 0 ? Math.max(1, tail / body) : 1;
+}

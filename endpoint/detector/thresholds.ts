@@ -55,6 +55,25 @@ export const DETECTION = {
    * a 3x3 average: 6.5 sigma gives p = 8e-11 per pixel.
    */
   pixelSeedSigmas: 6.5,
+  /**
+   * The pixel-seed threshold assumes a Gaussian tail, which JPEG errors (quantised DCT
+   * blocks) and smeared sensor faults do not have. The tail is therefore measured: the
+   * |residual| quantile at this probability (1e-3 per pixel: about 40 of the ~40,000 sampled
+   * pixels lie beyond it, enough for a stable estimate; a Gaussian puts it at 3.29 sigma)
+   * is read on pixels without smoothed support (no extended defect there), and when it
+   * lies further out than the Gaussian would put it, the pixel-seed sigma grows by the same
+   * ratio. Gaussian noise keeps the threshold (and the recall) it had.
+   */
+  pixelTailQuantile: 0.999,
+  /**
+   * A blob seeded on one unsmoothed pixel must grow (on the smoothed score) to at least this
+   * many map pixels. The smallest particle is 3 px across at 2048 (1.5 map px at the working
+   * side), blurred by up to a 1 px PSF: it always lends a neighbour part of its contrast, while
+   * a single-pixel excursion of the noise (JPEG's heavy tail) has no support around it.
+   */
+  pixelSeedMinPixels: 2,
+  /** |x| quantile 0.999 of a unit Gaussian (two-sided p = 1e-3). */
+  pixelTailGaussianSigmas: 3.29,
   /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */
   binomialNoiseGain: 0.375,
   /**

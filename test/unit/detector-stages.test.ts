@@ -17,10 +17,10 @@ import {
   estimateDieDifferenceNoise,
   estimateNoiseSigma,
 } from "../../endpoint/detector/noise.ts";
-import type { FloatMap } from "../../endpoint/detector/raster.ts";
+import { binomialBlur3, type FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
-import { measureSigmas } from "../../endpoint/detector/threshold.ts";
+import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -436,6 +436,41 @@ describe("noise zones", () => {
   });
 });
 
+describe("thresholds: the measured tail of the residual sets the pixel seed", () => {
+  const size = 400;
+  const region: DiskRegion = { cx: 200, cy: 200, r: 190 };
+  const map = (data: Float32Array) => ({ width: size, height: size, scale: 1, data });
+  const noise = (draw: (random: () => number) => number, seed: number) => {
+    const random = seededRandom(seed);
+    return Float32Array.from({ length: size * size }, () => draw(random));
+  };
+
+  it("keeps the Gaussian pixel-seed threshold on Gaussian noise", () => {
+    const residual = noise((random) => 3 * gaussian(random), 21);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(factor >= 1 && factor < 1.08, `factor ${factor}`);
+  });
+
+  it("raises it by the measured tail on heavy-tailed (Laplacian, as JPEG errors) noise", () => {
+    // Laplace: |x| quantile 0.999 / quantile 0.95 = ln(1000) / ln(20) = 2.31, Gaussian 1.68.
+    const residual = noise((random) => {
+      const u = random() - 0.5;
+      return -Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
+    }, 22);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(Math.abs(factor - 2.31 / 1.68) < 0.1, `factor ${factor}`);
+  });
+
+  it("is not raised by an extended defect (a stain covering 3% of the disk)", () => {
+    const residual = noise((random) => 3 * gaussian(random), 23);
+    const stain = residualWith(size, [{ cx: 120, cy: 200, profile: disc(33, 6, 15) }]);
+    for (let i = 0; i < residual.length; i++)
+      residual[i] = (residual[i] as number) + (stain[i] as number);
+    const factor = pixelTailFactor(map(residual), residual, region);
+    assert.ok(factor < 1.1, `factor ${factor}`);
+  });
+});
+
 /** A residual map holding round defects: profile(distance from centre) per defect. */
 function residualWith(
   size: number,
@@ -472,6 +507,43 @@ function blobsOf(residual: Float32Array, size: number, threshold: number) {
 }
 
 describe("segmentation and grouping", () => {
+  it("drops a pixel seed the smoothed score does not support, keeps the smallest particle seeded the same way", () => {
+    const size = 64;
+    const region = { cx: 32, cy: 32, r: 30 };
+    // Residual in noise sigmas; the smoothed seed is out of reach, so only pixel seeds fire.
+    const pixelSeeded = (residual: Float32Array, minPixels: number) => {
+      const score = new Float32Array(size * size);
+      binomialBlur3(residual, size, size, score);
+      const low = DETECTION.growSigmas * DETECTION.binomialNoiseGain;
+      return hysteresisBlobs(score, size, size, region, {
+        minHigh: 1e9,
+        minLow: low,
+        high: () => 1e9,
+        low: () => low,
+        pixelSeed: {
+          residual,
+          min: DETECTION.pixelSeedSigmas,
+          high: () => DETECTION.pixelSeedSigmas,
+          minPixels,
+        },
+      });
+    };
+    const peak = DETECTION.pixelSeedSigmas + 0.5;
+    const lone = new Float32Array(size * size);
+    lone[20 * size + 20] = peak;
+    // A 3 px particle at 2048 is 1.5 map px: by area coverage, edge neighbours ~0.65, corners ~0.4.
+    const particle = new Float32Array(size * size);
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const share = dx === 0 && dy === 0 ? 1 : dx === 0 || dy === 0 ? 0.65 : 0.4;
+        particle[(40 + dy) * size + 40 + dx] = peak * share;
+      }
+    }
+    assert.equal(pixelSeeded(lone, 1).length, 1, "without the rule the lone pixel is a blob");
+    assert.equal(pixelSeeded(lone, DETECTION.pixelSeedMinPixels).length, 0);
+    assert.equal(pixelSeeded(particle, DETECTION.pixelSeedMinPixels).length, 1);
+  });
+
   it("keeps two small defects apart when they are more than twice their size apart, even within one die pitch", () => {
     const size = 200;
     // Map at scale 2 (a 2048 px frame): two 30 px voids 80 px apart (gap 50 px > 2 x 30 px? no:

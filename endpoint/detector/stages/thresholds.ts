@@ -2,7 +2,13 @@
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import type { Thresholds } from "../segment.ts";
-import { measureSigmas, type PatternAwareSigma, sigmaAt, smallestSigma } from "../threshold.ts";
+import {
+  measureSigmas,
+  type PatternAwareSigma,
+  pixelTailFactor,
+  sigmaAt,
+  smallestSigma,
+} from "../threshold.ts";
 import { DETECTION } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
@@ -61,6 +67,8 @@ export function detectionThresholds(
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
   const lowFloor = DETECTION.growLevelShare * Math.abs(level);
   const pixelFloor = DETECTION.pixelSeedFloorFactor * highFloor;
+  // Single-pixel seeds assume a Gaussian tail; JPEG and smeared sensor faults have heavier ones.
+  const pixelSigmas = DETECTION.pixelSeedSigmas * pixelTailFactor(work, residual, wafer.analysis);
   const highAt = (i: number) => Math.max(DETECTION.seedSigmas * scoreSigma(i), highFloor);
   return {
     score,
@@ -72,8 +80,9 @@ export function detectionThresholds(
       low: (i) => Math.max(DETECTION.growSigmas * scoreSigma(i), lowFloor),
       pixelSeed: {
         residual,
-        min: Math.max(DETECTION.pixelSeedSigmas * smallestSigma(interiorResidual), pixelFloor),
-        high: (i) => Math.max(DETECTION.pixelSeedSigmas * residualSigma(i), pixelFloor),
+        min: Math.max(pixelSigmas * smallestSigma(interiorResidual), pixelFloor),
+        high: (i) => Math.max(pixelSigmas * residualSigma(i), pixelFloor),
+        minPixels: DETECTION.pixelSeedMinPixels,
       },
     },
   };
