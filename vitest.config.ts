@@ -1,5 +1,6 @@
 // The one test runner: unit (no network), integration (embedded stack, real files), e2e (a whole lot).
 import { defineConfig } from "vitest/config";
+import SlowestFirst from "./test/setup/sequencer.ts";
 
 /**
  * Handlers run in the test's own process write their JSON logs straight to stdout, past vitest's
@@ -16,6 +17,8 @@ export default defineConfig({
     // vitest's default on 2 cores is one worker, so every file waited for the one before; most
     // integration and e2e time is spent waiting on child processes, servers and the aws CLI.
     maxWorkers: "150%",
+    // The slowest files first, across projects (test/setup/sequencer.ts): the run ends together.
+    sequence: { sequencer: SlowestFirst },
     // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.
     silent: "passed-only",
     coverage: {
