@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, it } from "vitest";
-import { COMMAND_NAMES, main } from "../../cli/main.ts";
+import { COMMAND_NAMES } from "../../cli/main.ts";
 import {
   commandKey,
   flagsOf,
@@ -14,6 +14,7 @@ import {
   renderCliDoc,
   synopses,
 } from "../../scripts/cli-doc.ts";
+import { inProcess } from "./helpers/cli-in-process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = fileURLToPath(new URL("../../node_modules/.bin/node", import.meta.url));
@@ -37,55 +38,6 @@ function waferflow(args: string[]): Promise<Run> {
       },
     );
   });
-}
-
-/**
- * The same `main()` bin/waferflow.js calls, in this process, its console and stdout/stderr
- * captured: each process start costs 1-2 s of CPU, and the matrix below has dozens of cases. The
- * tests at the end compare it with real processes, so the two cannot drift apart unseen.
- */
-async function inProcess(args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const saved = {
-    log: console.log,
-    info: console.info,
-    warn: console.warn,
-    error: console.error,
-    out: process.stdout.write,
-    err: process.stderr.write,
-  };
-  const toOut = (...parts: unknown[]) => {
-    stdout += `${parts.map(String).join(" ")}\n`;
-  };
-  const toErr = (...parts: unknown[]) => {
-    stderr += `${parts.map(String).join(" ")}\n`;
-  };
-  console.log = toOut;
-  console.info = toOut;
-  console.warn = toErr;
-  console.error = toErr;
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  const debug = process.env.WAFERFLOW_DEBUG;
-  delete process.env.WAFERFLOW_DEBUG;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    console.log = saved.log;
-    console.info = saved.info;
-    console.warn = saved.warn;
-    console.error = saved.error;
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-    if (debug !== undefined) process.env.WAFERFLOW_DEBUG = debug;
-  }
 }
 
 /** Each command and sub-command with a flag it does not have: the same usage error everywhere. */
