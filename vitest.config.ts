@@ -1,5 +1,6 @@
 // The one test runner: unit (no network), integration (embedded stack, real files), e2e (a whole lot).
 import { defineConfig } from "vitest/config";
+import SlowestFirst from "./test/setup/sequencer.ts";
 
 /**
  * Handlers run in the test's own process write their JSON logs straight to stdout, past vitest's
@@ -16,6 +17,8 @@ export default defineConfig({
     // vitest's default on 2 cores is one worker, so every file waited for the one before; most
     // integration and e2e time is spent waiting on child processes, servers and the aws CLI.
     maxWorkers: "150%",
+    // The slowest files first, across projects (test/setup/sequencer.ts): the run ends together.
+    sequence: { sequencer: SlowestFirst },
     // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.
     silent: "passed-only",
     coverage: {
@@ -23,13 +26,14 @@ export default defineConfig({
       // Sources only: a README, Dockerfile or .onnx model in these folders is not JavaScript.
       include: ["{functions,edge-agent,schemas,lib,endpoint,local}/**/*.ts"],
       reporter: ["text-summary", "json-summary"],
-      // `npm run coverage` fails under these floors. Each sits just under what the unit project
-      // alone measured (npx vitest run --project unit --coverage, 2026-11-30), per folder:
-      // functions/ 96.4 lines, 95.2 statements, 98.0 functions, 83.8 branches; edge-agent/ 31.5,
-      // 30.9, 29.6, 28.8 (its upload paths are tested against the embedded stack); schemas/ 100.
+      // `npm run coverage` (every project: unit, integration, e2e) fails under these floors. Each
+      // sits just under what the full run measured (2026-11-30), per folder: functions/ 98.0 lines,
+      // 96.7 statements, 99.5 functions, 87.2 branches; edge-agent/ 89.9, 87.9, 94.9, 78.9 (its
+      // upload paths run in the integration tests' own process); schemas/ 100. Handlers and
+      // stacks that run in child processes are not counted.
       thresholds: {
-        "functions/**/*.ts": { lines: 96, statements: 95, functions: 97, branches: 83 },
-        "edge-agent/**/*.ts": { lines: 31, statements: 30, functions: 29, branches: 28 },
+        "functions/**/*.ts": { lines: 97, statements: 96, functions: 99, branches: 86 },
+        "edge-agent/**/*.ts": { lines: 88, statements: 86, functions: 93, branches: 77 },
         "schemas/**/*.ts": { lines: 99, statements: 99, functions: 99, branches: 99 },
       },
     },

@@ -63,6 +63,8 @@ export function createExecutionEngine(options: {
   invoker: LambdaInvoker;
   dataDir: string;
   log: (line: string) => void;
+  /** Tests only: every Retry waits this long instead of the ASL's back-off (LocalStackOptions). */
+  retryIntervalMs?: number;
   /** Called once when an execution this engine ran ends (Step Functions' status-change event). */
   onExecutionEnded?: (record: ExecutionRecord) => void;
 }): ExecutionEngine {
@@ -168,7 +170,12 @@ export function createExecutionEngine(options: {
       ]),
     );
     const execution = runnable.run(from.input as never, {
-      overrides: { taskResourceLocalHandlers: gatedHandlers as never },
+      overrides: {
+        taskResourceLocalHandlers: gatedHandlers as never,
+        ...(options.retryIntervalMs === undefined
+          ? {}
+          : { retryIntervalOverrides: retryOverrides(topLevel, options.retryIntervalMs) }),
+      },
       context: {
         Execution: {
           Id: record.executionArn,
@@ -458,4 +465,23 @@ export function createExecutionEngine(options: {
       await Promise.allSettled([...writes.values()]);
     },
   };
+}
+
+/** Every state with a Retry, at any depth (Map iterators too), waiting `intervalMs` per attempt. */
+export function retryOverrides(states: unknown, intervalMs: number): Record<string, number> {
+  const overrides: Record<string, number> = {};
+  const visit = (level: unknown) => {
+    for (const [name, state] of Object.entries((level ?? {}) as Record<string, unknown>)) {
+      const fields = state as {
+        Retry?: unknown;
+        Iterator?: { States?: unknown };
+        ItemProcessor?: { States?: unknown };
+      };
+      if (Array.isArray(fields.Retry)) overrides[name] = intervalMs;
+      visit(fields.Iterator?.States);
+      visit(fields.ItemProcessor?.States);
+    }
+  };
+  visit(states);
+  return overrides;
 }

@@ -46,6 +46,12 @@ export interface LocalStackOptions {
    * delivers at least once; fault tests use 3 to prove a duplicate does no harm.
    */
   eventDeliveries?: number;
+  /**
+   * Tests only: every state machine Retry waits this many milliseconds between attempts instead of
+   * IntervalSeconds x BackoffRate^n with jitter (aws-local-stepfunctions' retryIntervalOverrides).
+   * ErrorEquals and MaxAttempts still apply, and the ASL itself is unchanged. Default: the ASL's own.
+   */
+  retryIntervalMs?: number;
 }
 
 export interface LocalStackFaults {
@@ -332,6 +338,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       invoker,
       dataDir,
       log,
+      retryIntervalMs: options.retryIntervalMs,
       onExecutionEnded: (record) => trigger?.onExecutionEnded(record),
     });
     const sfn = await startSfn({

@@ -1,11 +1,12 @@
 // The Debian aws CLI, an independent client, against every local service: the wire protocols, not just our SDK use.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import type { LocalStack } from "../../local/stack.ts";
 import { type AwsCli, assertAwsCliInstalled, awsCli } from "./helpers/awscli.ts";
+import { sharedStack, sharedStackLog } from "./helpers/shared-stack.ts";
 
 describe("local stack through the aws CLI", () => {
   let stack: LocalStack;
@@ -13,21 +14,17 @@ describe("local stack through the aws CLI", () => {
 
   /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
   let aws: AwsCli;
-  const logLines: string[] = [];
 
-  beforeAll(async () => {
+  // The shared stack: every name below (keys, items, executions) is this file's own. Each `aws`
+  // start costs about 2 s of CPU, so objects and items go in one command where the CLI has one.
+  beforeAll(() => {
     assertAwsCliInstalled();
     workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
-    stack = await startLocalStack({
-      ephemeral: true,
-      startEndpoint: false,
-      log: (line) => logLines.push(line),
-    });
+    stack = sharedStack();
     aws = awsCli(stack);
   });
 
-  afterAll(async () => {
-    await stack?.stop();
+  afterAll(() => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -61,21 +58,19 @@ describe("local stack through the aws CLI", () => {
   });
 
   it("pages through a listing one key per request, following continuation tokens", async () => {
-    const source = join(workDir, "small.txt");
-    writeFileSync(source, "x");
-    for (const name of ["p1", "p2", "p3"]) {
-      await aws(
-        "s3api",
-        stack.endpoints.s3,
-        "put-object",
-        "--bucket",
-        stack.names.bucket,
-        "--key",
-        `cli-paging/${name}`,
-        "--body",
-        source,
-      );
-    }
+    // Three PutObjects from one `aws s3 cp --recursive`.
+    const folder = join(workDir, "paging");
+    mkdirSync(folder);
+    for (const name of ["p1", "p2", "p3"]) writeFileSync(join(folder, name), name);
+    await aws(
+      "s3",
+      stack.endpoints.s3,
+      "cp",
+      "--recursive",
+      "--only-show-errors",
+      folder,
+      `s3://${stack.names.bucket}/cli-paging/`,
+    );
     const everything = (await aws(
       "s3api",
       stack.endpoints.s3,
@@ -131,7 +126,12 @@ describe("local stack through the aws CLI", () => {
 
   it("triggers StartLot when 'aws s3 cp' uploads a manifest in parts", async () => {
     const alerts: string[] = [];
-    const unsubscribe = stack.onMessage("alerts", (message) => alerts.push(message.message));
+    // The stack is shared: only this lot's alerts count.
+    const unsubscribe = stack.onMessage("alerts", (message) => {
+      if ((JSON.parse(message.message) as { lotId?: string }).lotId === "CLI-MULTIPART") {
+        alerts.push(message.message);
+      }
+    });
     const manifest = join(workDir, "manifest.json");
     // Over the CLI's 8 MiB multipart threshold, so the object is completed from parts.
     writeFileSync(manifest, Buffer.alloc(9 * 1024 * 1024, 0x20));
@@ -152,7 +152,7 @@ describe("local stack through the aws CLI", () => {
     assert.equal(alert.kind, "manifest_quarantined");
     assert.equal(alert.lotId, "CLI-MULTIPART");
     assert.ok(
-      logLines.some((line) =>
+      sharedStackLog().some((line) =>
         line.endsWith(
           `matched s3://${stack.names.bucket}/lots/CLI-MULTIPART/manifest.json (CompleteMultipartUpload) -> StartLotFunction`,
         ),
@@ -161,17 +161,18 @@ describe("local stack through the aws CLI", () => {
   });
 
   it("puts, gets and queries DynamoDB items", async () => {
-    for (const sk of ["IMAGE#1", "IMAGE#2", "META"]) {
-      await aws(
-        "dynamodb",
-        stack.endpoints.dynamodb,
-        "put-item",
-        "--table-name",
-        stack.names.table,
-        "--item",
-        JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: sk }, status: { S: "CLI" } }),
-      );
-    }
+    // Three PutRequests in one BatchWriteItem.
+    const item = (sk: string) => ({
+      PutRequest: { Item: { pk: { S: "LOT#AWSCLI-ITEMS" }, sk: { S: sk }, status: { S: "CLI" } } },
+    });
+    const written = (await aws(
+      "dynamodb",
+      stack.endpoints.dynamodb,
+      "batch-write-item",
+      "--request-items",
+      JSON.stringify({ [stack.names.table]: ["IMAGE#1", "IMAGE#2", "META"].map(item) }),
+    )) as { UnprocessedItems: Record<string, unknown> };
+    assert.deepEqual(written.UnprocessedItems, {});
     const got = (await aws(
       "dynamodb",
       stack.endpoints.dynamodb,
@@ -179,7 +180,7 @@ describe("local stack through the aws CLI", () => {
       "--table-name",
       stack.names.table,
       "--key",
-      JSON.stringify({ pk: { S: "LOT#CLI" }, sk: { S: "META" } }),
+      JSON.stringify({ pk: { S: "LOT#AWSCLI-ITEMS" }, sk: { S: "META" } }),
     )) as { Item: { status: { S: string } } };
     assert.equal(got.Item.status.S, "CLI");
     const images = (await aws(
@@ -191,7 +192,7 @@ describe("local stack through the aws CLI", () => {
       "--key-condition-expression",
       "pk = :pk AND begins_with(sk, :image)",
       "--expression-attribute-values",
-      JSON.stringify({ ":pk": { S: "LOT#CLI" }, ":image": { S: "IMAGE#" } }),
+      JSON.stringify({ ":pk": { S: "LOT#AWSCLI-ITEMS" }, ":image": { S: "IMAGE#" } }),
     )) as { Count: number };
     assert.equal(images.Count, 2);
   });
@@ -202,7 +203,10 @@ describe("local stack through the aws CLI", () => {
       message: string;
       attributes: Record<string, string>;
     }> = [];
-    const unsubscribe = stack.onMessage("reports", (message) => received.push(message));
+    // The stack is shared: only this file's message counts.
+    const unsubscribe = stack.onMessage("reports", (message) => {
+      if (message.attributes.lotId === "AWSCLI-SNS") received.push(message);
+    });
     const published = (await aws(
       "sns",
       stack.endpoints.sns,
@@ -210,16 +214,20 @@ describe("local stack through the aws CLI", () => {
       "--topic-arn",
       stack.names.reportTopicArn,
       "--subject",
-      "Lot CLI report",
+      "Lot AWSCLI-SNS report",
       "--message",
-      '{"lotId":"CLI"}',
+      '{"lotId":"AWSCLI-SNS"}',
       "--message-attributes",
-      JSON.stringify({ lotId: { DataType: "String", StringValue: "CLI" } }),
+      JSON.stringify({ lotId: { DataType: "String", StringValue: "AWSCLI-SNS" } }),
     )) as { MessageId: string };
     unsubscribe();
     assert.ok(published.MessageId);
     assert.deepEqual(received, [
-      { subject: "Lot CLI report", message: '{"lotId":"CLI"}', attributes: { lotId: "CLI" } },
+      {
+        subject: "Lot AWSCLI-SNS report",
+        message: '{"lotId":"AWSCLI-SNS"}',
+        attributes: { lotId: "AWSCLI-SNS" },
+      },
     ]);
     const topics = (await aws("sns", stack.endpoints.sns, "list-topics")) as {
       Topics: Array<{ TopicArn: string }>;
@@ -230,8 +238,8 @@ describe("local stack through the aws CLI", () => {
   it("starts, describes and lists executions, and refuses a duplicate name", async () => {
     // Its manifest was never uploaded: RecordLot fails and the Catch ends the lot FAILED.
     const input = JSON.stringify({
-      lotId: "CLI-LOT",
-      manifestKey: "lots/CLI-LOT/accepted-manifest.json",
+      lotId: "AWSCLI-EXEC",
+      manifestKey: "lots/AWSCLI-EXEC/accepted-manifest.json",
     });
     const started = (await aws(
       "stepfunctions",
@@ -240,11 +248,11 @@ describe("local stack through the aws CLI", () => {
       "--state-machine-arn",
       stack.names.stateMachineArn,
       "--name",
-      "CLI-LOT",
+      "AWSCLI-EXEC",
       "--input",
       input,
     )) as { executionArn: string };
-    const outcome = await stack.waitForExecution("CLI-LOT");
+    const outcome = await stack.waitForExecution("AWSCLI-EXEC");
     assert.equal(outcome.status, "FAILED");
     const described = (await aws(
       "stepfunctions",
@@ -263,7 +271,7 @@ describe("local stack through the aws CLI", () => {
       "--state-machine-arn",
       stack.names.stateMachineArn,
     )) as { executions: Array<{ name: string; status: string }> };
-    assert.ok(listed.executions.some((e) => e.name === "CLI-LOT" && e.status === "FAILED"));
+    assert.ok(listed.executions.some((e) => e.name === "AWSCLI-EXEC" && e.status === "FAILED"));
     const history = (await aws(
       "stepfunctions",
       stack.endpoints.sfn,
@@ -281,7 +289,7 @@ describe("local stack through the aws CLI", () => {
         "--state-machine-arn",
         stack.names.stateMachineArn,
         "--name",
-        "CLI-LOT",
+        "AWSCLI-EXEC",
         "--input",
         "{}",
       ),

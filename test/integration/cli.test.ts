@@ -6,14 +6,15 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, it } from "vitest";
 import { COMMAND_NAMES } from "../../cli/main.ts";
 import {
-  allHelp,
   commandKey,
   flagsOf,
+  HELP_COMMANDS,
   type HelpText,
   referenceSynopses,
   renderCliDoc,
   synopses,
 } from "../../scripts/cli-doc.ts";
+import { inProcess } from "./helpers/cli-in-process.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = fileURLToPath(new URL("../../node_modules/.bin/node", import.meta.url));
@@ -24,6 +25,7 @@ interface Run {
   stderr: string;
 }
 
+/** A real `waferflow` process through bin/waferflow.js, as a user starts it. */
 function waferflow(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
@@ -63,7 +65,12 @@ describe("waferflow command line", () => {
   let help: HelpText[];
 
   beforeAll(async () => {
-    help = await allHelp();
+    help = [];
+    for (const command of HELP_COMMANDS) {
+      const run = await inProcess([...command, "--help"]);
+      assert.equal(run.code, 0, `waferflow ${command.join(" ")} --help: ${run.stderr}`);
+      help.push({ command, stdout: run.stdout });
+    }
   });
 
   it("answers --help for every command with usage on stdout and exit 0", async () => {
@@ -74,7 +81,7 @@ describe("waferflow command line", () => {
       ["agent", "upload"],
       ["agent", "watch"],
     ]) {
-      const run = await waferflow([...sub, "--help"]);
+      const run = await inProcess([...sub, "--help"]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, new RegExp(`waferflow ${sub.join(" ")} `));
     }
@@ -82,13 +89,8 @@ describe("waferflow command line", () => {
 
   it("turns every usage mistake into one stderr line and exit 2", async () => {
     const cases = [[], ["no-such-command"], ...MISTAKES, ...BAD_VALUES];
-    // Two at a time, as allHelp does: each start is a Node process loading its command.
-    const runs: Run[] = [];
-    for (let i = 0; i < cases.length; i += 2) {
-      runs.push(...(await Promise.all(cases.slice(i, i + 2).map(waferflow))));
-    }
-    for (const [index, args] of cases.entries()) {
-      const run = runs[index] as Run;
+    for (const args of cases) {
+      const run = await inProcess(args);
       const where = `waferflow ${args.join(" ")}`;
       assert.equal(run.code, 2, `${where}: ${run.stderr}`);
       assert.equal(run.stdout, "", where);
@@ -100,7 +102,7 @@ describe("waferflow command line", () => {
   });
 
   it("fails other errors with exit 1 and a message free of class names", async () => {
-    const run = await waferflow(["evaluate", "/no/such/labelled/set"]);
+    const run = await inProcess(["evaluate", "/no/such/labelled/set"]);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /^waferflow evaluate: .*\/no\/such\/labelled\/set/);
     assert.doesNotMatch(run.stderr, /\b[A-Z][A-Za-z]*Error\b/);
@@ -135,5 +137,26 @@ describe("waferflow command line", () => {
     const own = new Map(referenceSynopses(help).map((line) => [commandKey(line), flagsOf(line)]));
     assert.deepEqual([...documented.keys()].sort(), [...own.keys()].sort());
     for (const [key, flags] of own) assert.deepEqual(documented.get(key), flags, key);
+  });
+
+  it("answers the same through real processes: help texts, a usage error, a failure", async () => {
+    // Real starts of bin/waferflow.js (the launcher, tsx, streams, exit codes), two at a time; the
+    // commands whose --help once crashed or exited 2 among them.
+    const cases = [
+      ["--help"],
+      ["local", "--help"],
+      ["replay", "--help"],
+      ["evaluate", "--help"],
+      ["no-such-command"],
+      ["agent", "upload", "--no-such-flag"],
+      ["evaluate", "/no/such/labelled/set"],
+    ];
+    for (let i = 0; i < cases.length; i += 2) {
+      const batch = cases.slice(i, i + 2);
+      const runs = await Promise.all(batch.map(waferflow));
+      for (const [index, args] of batch.entries()) {
+        assert.deepEqual(runs[index], await inProcess(args), `waferflow ${args.join(" ")}`);
+      }
+    }
   });
 });

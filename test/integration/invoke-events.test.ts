@@ -12,6 +12,7 @@ import { lotKeys } from "../../lib/keys.ts";
 import { ENDPOINTS_FILE, type EndpointsFile } from "../../local/endpoints-file.ts";
 import { LOCAL_CREDENTIALS } from "../../local/stack.ts";
 import { EVENTS_DIR, fixtureManifest } from "../../scripts/make-events.ts";
+import { inProcess } from "./helpers/cli-in-process.ts";
 
 const runFile = promisify(execFile);
 const NODE = resolve(REPO_ROOT, "node_modules/.bin/node");
@@ -203,14 +204,15 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
     assert.equal(run.stdout, "");
   });
 
+  // In-process through main() (a Node start each is 1-2 s of CPU); cli.test.ts checks real starts.
   it("exits 2 on usage errors and 0 for --help", async () => {
-    const help = await waferflow(["invoke", "--help"]);
+    const help = await inProcess(["invoke", "--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: waferflow invoke <LogicalId> -e <event.json>/);
-    const noEvent = await waferflow(["invoke", "StartLotFunction"]);
+    const noEvent = await inProcess(["invoke", "StartLotFunction"]);
     assert.equal(noEvent.code, 2);
     assert.match(noEvent.stderr, /-e <event.json>/);
-    const unknown = await waferflow([
+    const unknown = await inProcess([
       "invoke",
       "NoSuchFunction",
       "-e",

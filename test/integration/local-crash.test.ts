@@ -63,7 +63,7 @@ describe("a stack killed with SIGKILL in the middle of a lot", () => {
     assert.equal(cutOff.status, "RUNNING", "the kill left the execution running on disk");
     const reportTopic = (arn: string) => topicName(arn);
 
-    const stack = await startLocalStack({ dataDir, log: () => {} });
+    const stack = await startLocalStack({ dataDir, retryIntervalMs: 50, log: () => {} });
     try {
       const outcome = await stack.waitForExecution(lotId, 180_000);
       assert.equal(outcome.status, "SUCCEEDED", outcome.cause);

@@ -16,6 +16,9 @@ describe("the embedded stack under injected faults", () => {
     stack = await startLocalStack({
       ephemeral: true,
       eventDeliveries: 3,
+      // The ASL's Retry waits (2 s doubling, with jitter: up to 62 s for DetectDefects) shrunk;
+      // which errors are retried and how often is still the ASL's.
+      retryIntervalMs: 50,
       log: (line) => logs.push(line),
     });
   });
@@ -79,7 +82,7 @@ describe("the embedded stack under injected faults", () => {
     const lotId = "FAULT-DOWN-1";
     await stack.faults.stopModelServer();
     await upload(lotId, 2);
-    // SDK retries, then the state machine's own (2 s doubling, five attempts) before it gives up.
+    // SDK retries, then the state machine's own (five attempts, 50 ms apart here) before it gives up.
     const outcome = await stack.waitForExecution(lotId, 200_000);
     assert.equal(outcome.status, "FAILED");
     assert.equal(outcome.error, "LotFailed");

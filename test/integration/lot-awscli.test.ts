@@ -58,41 +58,6 @@ describe("a lot seen through the aws CLI", () => {
     assert.equal(keys.filter((k) => k.includes("/results/")).length, 2);
   });
 
-  it("pages through the listing one key at a time", async () => {
-    const page = (await aws(
-      "s3api",
-      stack.endpoints.s3,
-      "list-objects-v2",
-      "--bucket",
-      stack.names.bucket,
-      "--prefix",
-      `lots/${lotId}/`,
-      "--max-items",
-      "1",
-    )) as {
-      Contents: unknown[];
-      NextToken?: string;
-    };
-    assert.equal(page.Contents.length, 1);
-    assert.ok(page.NextToken, "a continuation token for the next page");
-    const next = (await aws(
-      "s3api",
-      stack.endpoints.s3,
-      "list-objects-v2",
-      "--bucket",
-      stack.names.bucket,
-      "--prefix",
-      `lots/${lotId}/`,
-      "--max-items",
-      "1",
-      "--starting-token",
-      page.NextToken,
-    )) as {
-      Contents: unknown[];
-    };
-    assert.equal(next.Contents.length, 1);
-  });
-
   it("reads the lot's DynamoDB record with its final status and counts", async () => {
     const key = JSON.stringify({ pk: { S: `LOT#${lotId}` }, sk: { S: "LOT" } });
     const item = (await aws(

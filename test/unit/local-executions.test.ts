@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { localArn } from "../../local/account.ts";
 import { LambdaInvocationError, ServiceApiError } from "../../local/errors.ts";
-import { createExecutionEngine } from "../../local/executions.ts";
+import { createExecutionEngine, retryOverrides } from "../../local/executions.ts";
 import { findFunction, type LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalFunction, LocalStateMachine } from "../../local/resource-model.ts";
 
@@ -194,5 +194,50 @@ describe("createExecutionEngine", () => {
     const stopped = await engine.waitFor(first.executionArn, 5_000);
     assert.deepEqual([stopped.status, stopped.error], ["ABORTED", "Operator"]);
     assert.ok(calls.includes("Work"));
+  });
+});
+
+describe("retryOverrides (the tests' retryIntervalMs)", () => {
+  it("names every state with a Retry, inside Map iterators too, and no other", () => {
+    const states = {
+      Top: { Type: "Task", Retry: [{ ErrorEquals: ["A"] }] },
+      Plain: { Type: "Pass" },
+      EachItem: {
+        Type: "Map",
+        ItemProcessor: { States: { Inner: { Type: "Task", Retry: [{ ErrorEquals: ["B"] }] } } },
+      },
+      Legacy: { Type: "Map", Iterator: { States: { Old: { Type: "Task", Retry: [] } } } },
+    };
+    assert.deepEqual(retryOverrides(states, 20), { Top: 20, Inner: 20, Old: 20 });
+  });
+
+  it("retries with the short wait, as many times as the ASL allows", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "waferflow-engine-retry-"));
+    const { invoker } = fakeInvoker();
+    const slowRetry = structuredClone(machine);
+    const work = (slowRetry.definition.States as Record<string, { Retry?: unknown[] }>).Work;
+    // An hour between attempts: only the override lets the execution finish.
+    if (work)
+      work.Retry = [{ ErrorEquals: ["TransientError"], IntervalSeconds: 3600, MaxAttempts: 1 }];
+    const engine = createExecutionEngine({
+      stateMachines: [slowRetry],
+      invoker,
+      dataDir,
+      log: () => {},
+      retryIntervalMs: 10,
+    });
+    try {
+      const started = engine.start({
+        stateMachineArn: slowRetry.arn,
+        name: "FLAKY",
+        input: JSON.stringify({ lotId: "FLAKY", failOnce: true, items: [] }),
+      });
+      const record = await engine.waitFor(started.executionArn, 20_000);
+      assert.equal(record.status, "SUCCEEDED", record.cause);
+      assert.equal(record.history.filter((event) => event.type === "TaskFailed").length, 1);
+    } finally {
+      await engine.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
