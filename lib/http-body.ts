@@ -1,12 +1,12 @@
 // Reads an HTTP request body into memory up to a limit, refusing (without reading on) once it is exceeded.
-import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
 
 /**
  * The whole body, or `tooLarge(limit)` as soon as more than `limit` bytes arrived. The request
  * is paused, not destroyed, so the server can still answer (413) on the same connection.
  */
 export function readBodyUpTo(
-  request: IncomingMessage,
+  request: Readable,
   limit: number,
   tooLarge: (limit: number) => Error,
 ): Promise<Buffer> {

@@ -1,5 +1,6 @@
 // HTTP plumbing of every local service: loopback-only listening, one bounded body reader, SigV4 checked before any handler runs, errors in the service's own wording.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readBodyUpTo } from "../lib/http-body.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
 import {
   type LocalCredentials,
@@ -38,26 +39,13 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** The whole body of a request, refused with 413 once it passes `limitBytes`. */
-export async function readBody(
-  request: AsyncIterable<unknown>,
-  limitBytes: number,
-): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    total += buffer.length;
-    if (total > limitBytes) {
-      throw new ServiceApiError(
-        "RequestEntityTooLarge",
-        `request body is over ${limitBytes} bytes`,
-        413,
-      );
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
+/** A body over the service's limit: 413, as AWS answers it (read with lib/http-body.ts). */
+export function bodyTooLarge(limitBytes: number): ServiceApiError {
+  return new ServiceApiError(
+    "RequestEntityTooLarge",
+    `request body is over ${limitBytes} bytes`,
+    413,
+  );
 }
 
 /** A signed request, read whole. */
@@ -92,7 +80,7 @@ export interface LocalService {
 /** A local AWS service: every request is read, its signature verified, then handled; any failure is the service's error. */
 export async function startService(options: ServiceOptions): Promise<LocalService> {
   const serve = async (request: IncomingMessage, response: ServerResponse) => {
-    const body = await readBody(request, options.maxBodyBytes);
+    const body = await readBodyUpTo(request, options.maxBodyBytes, bodyTooLarge);
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     if (!options.unsigned?.(path)) {
       try {

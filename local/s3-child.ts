@@ -4,8 +4,9 @@ import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { readBodyUpTo } from "../lib/http-body.ts";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
-import { readBody } from "./http.ts";
+import { bodyTooLarge } from "./http.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
       return;
     }
     if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
-      ctx.req = Readable.from([decodeAwsChunked(await readBody(ctx.req, MAX_OBJECT_BYTES))]);
+      ctx.req = Readable.from([
+        decodeAwsChunked(await readBodyUpTo(ctx.req, MAX_OBJECT_BYTES, bodyTooLarge)),
+      ]);
     }
     try {
       await next();
