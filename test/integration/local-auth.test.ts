@@ -78,6 +78,17 @@ describe("the embedded stack checks signatures", () => {
     assert.deepEqual(forged, []);
   });
 
+  it("answers 413 to a body over a service's limit, before reading the rest of it", async () => {
+    // Step Functions' API takes at most 1 MiB per request.
+    const response = await fetch(stack.endpoints.sfn as string, {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.0" },
+      body: "x".repeat(1024 * 1024 + 1),
+    });
+    assert.equal(response.status, 413);
+    assert.match(await response.text(), /RequestEntityTooLarge/);
+  });
+
   it("refuses an anonymous S3 PUT, so it stores nothing and starts no lot", async () => {
     const key = "lots/ANON-1/manifest.json";
     const response = await fetch(`${stack.endpoints.s3}/${stack.names.bucket}/${key}`, {
