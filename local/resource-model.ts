@@ -42,6 +42,18 @@ export interface LocalFunction {
   timeoutSeconds: number;
   memorySizeMb: number;
   environment: Record<string, string>;
+  /** How Lambda handles a failed asynchronous invocation (EventBridge invokes asynchronously). */
+  asyncInvoke: AsyncInvokeConfig;
+}
+
+/** `EventInvokeConfig` and `DeadLetterQueue` of a function, with Lambda's defaults where unset. */
+export interface AsyncInvokeConfig {
+  /** Retries after the first attempt (0-2; Lambda's default 2). */
+  maximumRetryAttempts: number;
+  /** An event older than this is not tried again (60-21600; Lambda's default 21600). */
+  maximumEventAgeSeconds: number;
+  /** The queue an event goes to when Lambda gives up on it; none: it is dropped, logged. */
+  deadLetterQueue?: string;
 }
 
 export interface LocalStateMachine {
@@ -66,6 +78,17 @@ export interface LocalEventRule {
   id: string;
   pattern: Record<string, unknown>;
   targetFunction: string;
+  /**
+   * The rule's `RetryPolicy` and `DeadLetterConfig`: they govern EventBridge handing the event to
+   * Lambda's asynchronous queue, which fails on AWS only when Lambda throttles or is down. Locally
+   * that hand-over is a function call that cannot fail, so these are read, checked and shown, and
+   * the function's `asyncInvoke` decides what a failing handler gets.
+   */
+  delivery: {
+    maximumRetryAttempts: number;
+    maximumEventAgeSeconds: number;
+    deadLetterQueue?: string;
+  };
 }
 
 export interface LocalModel {
@@ -188,6 +211,102 @@ function mergedEnvironment(functions: LocalFunction[]): Record<string, string> {
   return merged;
 }
 
+/** The queue name at the end of an SQS ARN (`arn:aws:sqs:region:account:name`). */
+function queueName(arn: unknown, where: string): string | undefined {
+  if (arn === undefined) return undefined;
+  const name = typeof arn === "string" && arn.startsWith("arn:aws:sqs:") ? arn.split(":")[5] : "";
+  if (!name) throw new TemplateError(`${where}: '${String(arn)}' is not an SQS queue ARN`);
+  return name;
+}
+
+/** A whole number within [min, max], or the default when unset; anything else fails the start, named. */
+function boundedInteger(
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+  where: string,
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw new TemplateError(
+      `${where}: ${String(value)} is not a whole number from ${min} to ${max}`,
+    );
+  }
+  return number;
+}
+
+function asyncInvokeOf(
+  resolver: IntrinsicResolver,
+  properties: Record<string, unknown>,
+  globals: Record<string, unknown>,
+  logicalId: string,
+): AsyncInvokeConfig {
+  const where = `${logicalId}.EventInvokeConfig`;
+  const config = asRecord(
+    resolver.resolve(properties.EventInvokeConfig ?? globals.EventInvokeConfig ?? {}, where),
+    where,
+  );
+  const deadLetter = resolver.resolve(
+    properties.DeadLetterQueue ?? globals.DeadLetterQueue,
+    `${logicalId}.DeadLetterQueue`,
+  ) as { Type?: unknown; TargetArn?: unknown } | undefined;
+  if (deadLetter && deadLetter.Type !== "SQS") {
+    throw new TemplateError(
+      `${logicalId}.DeadLetterQueue: Type ${String(deadLetter.Type)} (only SQS runs)`,
+    );
+  }
+  const deadLetterQueue = queueName(
+    deadLetter?.TargetArn,
+    `${logicalId}.DeadLetterQueue.TargetArn`,
+  );
+  return {
+    maximumRetryAttempts: boundedInteger(
+      config.MaximumRetryAttempts,
+      2,
+      0,
+      2,
+      `${where}.MaximumRetryAttempts`,
+    ),
+    maximumEventAgeSeconds: boundedInteger(
+      config.MaximumEventAgeInSeconds,
+      21_600,
+      60,
+      21_600,
+      `${where}.MaximumEventAgeInSeconds`,
+    ),
+    ...(deadLetterQueue ? { deadLetterQueue } : {}),
+  };
+}
+
+function ruleDeliveryOf(
+  eventProperties: Record<string, unknown>,
+  id: string,
+): LocalEventRule["delivery"] {
+  const retry = (eventProperties.RetryPolicy ?? {}) as Record<string, unknown>;
+  const deadLetter = eventProperties.DeadLetterConfig as { Arn?: unknown } | undefined;
+  const deadLetterQueue = queueName(deadLetter?.Arn, `${id}.DeadLetterConfig.Arn`);
+  return {
+    // EventBridge's defaults: 185 attempts over 24 hours.
+    maximumRetryAttempts: boundedInteger(
+      retry.MaximumRetryAttempts,
+      185,
+      0,
+      185,
+      `${id}.RetryPolicy.MaximumRetryAttempts`,
+    ),
+    maximumEventAgeSeconds: boundedInteger(
+      retry.MaximumEventAgeInSeconds,
+      86_400,
+      60,
+      86_400,
+      `${id}.RetryPolicy.MaximumEventAgeInSeconds`,
+    ),
+    ...(deadLetterQueue ? { deadLetterQueue } : {}),
+  };
+}
+
 export function buildLocalModel(template: Template, templatePath: string): LocalModel {
   const templateDir = dirname(resolve(templatePath));
   const resolver = new IntrinsicResolver(template);
@@ -254,6 +373,7 @@ export function buildLocalModel(template: Template, templatePath: string): Local
         ...globalEnvironment,
         ...environmentOf(resolver, properties, `${logicalId}.Environment`),
       },
+      asyncInvoke: asyncInvokeOf(resolver, properties, globals, logicalId),
     });
     const events = (properties.Events ?? {}) as Record<
       string,
@@ -267,7 +387,12 @@ export function buildLocalModel(template: Template, templatePath: string): Local
         schedules.push({ id, rateSeconds, targetFunction: logicalId });
       } else {
         const pattern = asRecord(eventProperties.Pattern, `${id}.Pattern`);
-        eventRules.push({ id, pattern, targetFunction: logicalId });
+        eventRules.push({
+          id,
+          pattern,
+          targetFunction: logicalId,
+          delivery: ruleDeliveryOf(eventProperties, id),
+        });
       }
     }
   }

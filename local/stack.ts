@@ -369,6 +369,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       log,
       ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
       pendingDir: join(dataDir, "events", "pending"),
+      deadLetterDir: join(dataDir, "events", "dead-letters"),
     });
 
     // Scheduled functions (SAM `Schedule` events) run on their rate, as EventBridge Scheduler would.

@@ -27,7 +27,7 @@ const RUNS: Record<string, string[]> = {
 /**
  * Types that only matter to a real account: the local stack deploys nothing for them. The
  * SageMaker endpoint is the model server started under the EndpointName parameter; the sharp
- * layer is node_modules; dead-letter queues are deliveries that give up, logged.
+ * layer is node_modules; dead-letter queues are folders of the data dir (local/trigger.ts).
  */
 const ACCOUNT_ONLY = new Set(
   names(

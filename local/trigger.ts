@@ -118,9 +118,16 @@ export interface Trigger {
 
 /**
  * EventBridge invokes a Lambda target asynchronously; Lambda retries a failed asynchronous
- * invocation twice, one and then two minutes later (its defaults; the template sets no others).
+ * invocation about one and then two minutes later, as many times as the function's
+ * `EventInvokeConfig.MaximumRetryAttempts` allows (0-2).
  */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
+
+/** An event as it travels: its id names its files, its time decides when it is too old to try. */
+interface DeliveredEvent {
+  id: string;
+  time?: string;
+}
 
 /** An event on its way to one rule's target, as kept on disk until delivered or given up on. */
 interface PendingDelivery {
@@ -129,7 +136,7 @@ interface PendingDelivery {
   attempt: number;
   /** What the event is about, for the log ("s3://bucket/key", "execution X FAILED"). */
   what: string;
-  event: { id: string };
+  event: DeliveredEvent;
 }
 
 export function createTrigger(options: {
@@ -139,71 +146,115 @@ export function createTrigger(options: {
   functions: LocalFunction[];
   invoker: LambdaInvoker;
   log: (line: string) => void;
+  /** Lambda's wait before each retry (tests shorten it); the function's config says how many run. */
   retryDelaysMs?: number[];
   /** Copies of each event delivered at once (at-least-once delivery; default 1). */
   deliveries?: number;
   /** Where events wait until delivered or given up on, so a crash does not lose them. */
   pendingDir?: string;
+  /** Where events given up on land, one folder per dead-letter queue (the function's DeadLetterQueue). */
+  deadLetterDir?: string;
+  /** The clock that ages events (tests move it). */
+  now?: () => number;
 }): Trigger {
   const retryDelaysMs = options.retryDelaysMs ?? ASYNC_RETRY_DELAYS_MS;
+  const now = options.now ?? Date.now;
   const inFlight = new Set<Promise<void>>();
   const pendingRetries = new Set<NodeJS.Timeout>();
   let draining = false;
   const pendingDir = options.pendingDir;
   if (pendingDir) mkdirSync(pendingDir, { recursive: true });
 
-  const pendingFile = (event: { id: string }, rule: LocalEventRule) =>
-    pendingDir
-      ? join(pendingDir, `${event.id}~${rule.id.replace(/[^A-Za-z0-9_-]/g, "_")}.json`)
-      : "";
+  const fileSafe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, "_");
+  const pendingFile = (event: DeliveredEvent, rule: LocalEventRule) =>
+    pendingDir ? join(pendingDir, `${fileSafe(event.id)}~${fileSafe(rule.id)}.json`) : "";
   const remember = (delivery: PendingDelivery, rule: LocalEventRule) => {
     const file = pendingFile(delivery.event, rule);
     if (!file) return;
     writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
     renameSync(`${file}.tmp`, file);
   };
-  const forget = (event: { id: string }, rule: LocalEventRule) => {
+  const forget = (event: DeliveredEvent, rule: LocalEventRule) => {
     const file = pendingFile(event, rule);
     if (file) rmSync(file, { force: true });
   };
   const targetOf = (rule: LocalEventRule | undefined) =>
     options.functions.find((candidate) => candidate.logicalId === rule?.targetFunction);
 
-  const deliver = (
+  /** Lambda gave up on the event: it goes to the function's dead-letter queue, or is dropped; either way it is said. */
+  const giveUp = (
     fn: LocalFunction,
     rule: LocalEventRule,
-    what: string,
-    event: { id: string },
-    attempt: number,
+    delivery: PendingDelivery,
+    reason: string,
   ) => {
-    const attempts = retryDelaysMs.length + 1;
-    const delivery = options.invoker
+    forget(delivery.event, rule);
+    const queue = fn.asyncInvoke.deadLetterQueue;
+    if (!queue || !options.deadLetterDir) {
+      options.log(`events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; dropped`);
+      return;
+    }
+    const dir = join(options.deadLetterDir, fileSafe(queue));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${fileSafe(delivery.event.id)}~${fileSafe(rule.id)}.json`);
+    const message = { queue, function: fn.logicalId, rule: rule.id, reason, ...delivery };
+    writeFileSync(`${file}.tmp`, JSON.stringify(message, null, 2));
+    renameSync(`${file}.tmp`, file);
+    options.log(
+      `events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; sent to dead-letter queue ${queue} (${file})`,
+    );
+  };
+
+  const ageMs = (event: DeliveredEvent) => {
+    const sent = event.time === undefined ? Number.NaN : Date.parse(event.time);
+    return Number.isNaN(sent) ? 0 : now() - sent;
+  };
+
+  const deliver = (fn: LocalFunction, rule: LocalEventRule, delivery: PendingDelivery) => {
+    const { what, event, attempt } = delivery;
+    const retries = Math.min(fn.asyncInvoke.maximumRetryAttempts, retryDelaysMs.length);
+    const attempts = retries + 1;
+    const maxAgeMs = fn.asyncInvoke.maximumEventAgeSeconds * 1000;
+    if (attempt > 1 && ageMs(event) > maxAgeMs) {
+      giveUp(
+        fn,
+        rule,
+        delivery,
+        `the event is older than MaximumEventAgeInSeconds (${fn.asyncInvoke.maximumEventAgeSeconds} s) before attempt ${attempt} of ${attempts}`,
+      );
+      return;
+    }
+    const running = options.invoker
       .invoke(fn, event)
       .then(
         () => forget(event, rule),
         (cause: unknown) => {
           // Stopping keeps the event for the next start; otherwise the last attempt gives up on it.
-          const retryIn = draining ? undefined : retryDelaysMs[attempt - 1];
-          if (retryIn === undefined && !draining) forget(event, rule);
+          const retryIn = attempt <= retries ? retryDelaysMs[attempt - 1] : undefined;
           const error = new TriggerDeliveryError(
-            `delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined ? "" : `; retrying in ${retryIn / 1000} s`}`,
+            `delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined || draining ? "" : `; retrying in ${retryIn / 1000} s`}`,
             { cause },
           );
           options.log(`events: ${error.message}`);
-          if (retryIn === undefined) return;
-          if (!draining) remember({ ruleId: rule.id, attempt: attempt + 1, what, event }, rule);
+          if (draining) return;
+          if (retryIn === undefined) {
+            giveUp(fn, rule, delivery, `all ${attempts} attempts failed`);
+            return;
+          }
+          const next = { ...delivery, attempt: attempt + 1 };
+          remember(next, rule);
           const timer = setTimeout(() => {
             pendingRetries.delete(timer);
-            deliver(fn, rule, what, event, attempt + 1);
+            deliver(fn, rule, next);
           }, retryIn);
           pendingRetries.add(timer);
         },
       )
-      .finally(() => inFlight.delete(delivery));
-    inFlight.add(delivery);
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
   };
 
-  const route = (what: string, event: { id: string }) => {
+  const route = (what: string, event: DeliveredEvent) => {
     // A stopping stack aborts its executions itself: that is no event of theirs to deliver.
     if (draining) return;
     const copies = options.deliveries ?? 1;
@@ -213,11 +264,12 @@ export function createTrigger(options: {
       if (!fn) continue;
       options.log(`events: ${rule.id} matched ${what} -> ${fn.logicalId}`);
       if (copies > 1) options.log(`events: delivering ${copies} copies of the event at once`);
-      remember({ ruleId: rule.id, attempt: 1, what, event }, rule);
+      const delivery = { ruleId: rule.id, attempt: 1, what, event };
+      remember(delivery, rule);
       // Like EventBridge, deliver after the source has answered, never inside its call.
       setImmediate(() => {
         for (let copy = 0; copy < copies; copy++) {
-          if (!draining) deliver(fn, rule, what, event, 1);
+          if (!draining) deliver(fn, rule, delivery);
         }
       });
     }
@@ -252,7 +304,7 @@ export function createTrigger(options: {
           options.log(
             `events: delivering again ${pending.what} to ${fn.logicalId}: the stack stopped before it was delivered`,
           );
-          deliver(fn, rule, pending.what, pending.event, pending.attempt);
+          deliver(fn, rule, pending);
         } catch (error) {
           options.log(`events: ignoring unreadable pending event ${name}: ${String(error)}`);
         }

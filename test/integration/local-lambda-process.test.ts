@@ -50,6 +50,7 @@ describe("local Lambda runtime for built functions (local/lambda-process.ts)", (
     timeoutSeconds: 3,
     memorySizeMb: 256,
     environment: { OWN_SETTING: "mine", NODE_OPTIONS: "--enable-source-maps" },
+    asyncInvoke: { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 },
   };
   const logs: string[] = [];
 

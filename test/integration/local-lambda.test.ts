@@ -24,6 +24,7 @@ describe("local Lambda invoker", () => {
       timeoutSeconds,
       memorySizeMb: 256,
       environment: {},
+      asyncInvoke: { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 },
     };
   };
   const invokerFor = (...functions: LocalFunction[]) =>

@@ -19,6 +19,7 @@ const fn = (logicalId: string): LocalFunction => ({
   timeoutSeconds: 60,
   memorySizeMb: 128,
   environment: {},
+  asyncInvoke: { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 },
 });
 const functions = [fn("Work"), fn("Double"), fn("Report")];
 const [work, double, report] = functions.map((f) => f.arn);

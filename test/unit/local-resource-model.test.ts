@@ -141,6 +141,28 @@ describe("buildLocalModel on the repository's template.yaml", () => {
       [["LotWatchFunction.EveryQuarterHour", 900]],
     );
   });
+
+  it("reads each triggered function's EventInvokeConfig and dead-letter queue, and each rule's RetryPolicy", () => {
+    const resolver = new IntrinsicResolver(loadTemplate());
+    const queueNamed = (logicalId: string) => resolver.physicalName(logicalId);
+    const triggered = model.eventRules.map((rule) =>
+      model.functions.find((fn) => fn.logicalId === rule.targetFunction),
+    );
+    for (const fn of triggered) {
+      assert.deepEqual(fn?.asyncInvoke, {
+        maximumRetryAttempts: 2,
+        maximumEventAgeSeconds: 3600,
+        deadLetterQueue: queueNamed("AsyncInvokeDeadLetterQueue"),
+      });
+    }
+    for (const rule of model.eventRules) {
+      assert.deepEqual(rule.delivery, {
+        maximumRetryAttempts: 8,
+        maximumEventAgeSeconds: 3600,
+        deadLetterQueue: queueNamed("TriggerDeadLetterQueue"),
+      });
+    }
+  });
 });
 
 describe("buildLocalModel refusals", () => {
@@ -167,6 +189,30 @@ describe("buildLocalModel refusals", () => {
       () => buildLocalModel(loadTemplate(path), path),
       /MODE is 'one' in A but 'two' in B/,
     );
+  });
+
+  it("refuses an EventInvokeConfig or RetryPolicy Lambda or EventBridge would refuse, naming the field", () => {
+    const withConfig = (config: string) =>
+      templateWith(`
+  A: { Type: AWS::Serverless::Function, Properties: { Handler: a.handler, ${config} }, ${entry} }
+`);
+    const invokeConfig = withConfig("EventInvokeConfig: { MaximumRetryAttempts: 3 }");
+    assert.throws(
+      () => buildLocalModel(loadTemplate(invokeConfig), invokeConfig),
+      /A\.EventInvokeConfig\.MaximumRetryAttempts: 3 is not a whole number from 0 to 2/,
+    );
+    const retryPolicy = withConfig(
+      "Events: { E: { Type: EventBridgeRule, Properties: { Pattern: { source: [x] }, RetryPolicy: { MaximumEventAgeInSeconds: 30 } } } }",
+    );
+    assert.throws(
+      () => buildLocalModel(loadTemplate(retryPolicy), retryPolicy),
+      /A\.E\.RetryPolicy\.MaximumEventAgeInSeconds: 30 is not a whole number from 60 to 86400/,
+    );
+    const defaults = withConfig("Timeout: 5");
+    assert.deepEqual(buildLocalModel(loadTemplate(defaults), defaults).functions[0]?.asyncInvoke, {
+      maximumRetryAttempts: 2,
+      maximumEventAgeSeconds: 21_600,
+    });
   });
 
   it("refuses a definition placeholder without a substitution, naming it", () => {

@@ -1,5 +1,8 @@
 // EventBridge pattern matching and the "Object Created" event the local trigger delivers.
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "vitest";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalEventRule, LocalFunction } from "../../local/resource-model.ts";
@@ -124,11 +127,13 @@ describe("createTrigger", () => {
     timeoutSeconds: 3,
     memorySizeMb: 128,
     environment: {},
+    asyncInvoke: { maximumRetryAttempts: 2, maximumEventAgeSeconds: 3600, deadLetterQueue: "dlq" },
   };
   const rule: LocalEventRule = {
     id: "StartLotFunction.ManifestCreated",
     pattern: { source: ["aws.s3"], detail: { object: { key: [{ wildcard: "*/manifest.json" }] } } },
     targetFunction: "StartLotFunction",
+    delivery: { maximumRetryAttempts: 8, maximumEventAgeSeconds: 3600 },
   };
   /** An invoker whose function fails `failures` times, then succeeds. */
   const flakyInvoker = (failures: number) => {
@@ -152,7 +157,12 @@ describe("createTrigger", () => {
       });
     return { invoker, events, invoked };
   };
-  const triggerWith = (invoker: LambdaInvoker, retryDelaysMs: number[], log: string[]) =>
+  const triggerWith = (
+    invoker: LambdaInvoker,
+    retryDelaysMs: number[],
+    log: string[],
+    more: Partial<Parameters<typeof createTrigger>[0]> = {},
+  ) =>
     createTrigger({
       eventBridgeBuckets: ["lots-bucket"],
       rules: [rule],
@@ -160,7 +170,16 @@ describe("createTrigger", () => {
       invoker,
       log: (line) => log.push(line),
       retryDelaysMs,
+      // The fixture's object was created in the past: by default the clock stands at that moment.
+      now: () => Date.parse(createdInput.time),
+      ...more,
     });
+  const deadLetters = (dir: string) => {
+    const queueDir = join(dir, "dlq");
+    return existsSync(queueDir)
+      ? readdirSync(queueDir).map((name) => JSON.parse(readFileSync(join(queueDir, name), "utf8")))
+      : [];
+  };
 
   it("retries a failed delivery as Lambda retries an asynchronous invocation, then gives up", async () => {
     const log: string[] = [];
@@ -170,11 +189,62 @@ describe("createTrigger", () => {
     await invoked(3);
     await trigger.drain();
     assert.equal(events.length, 3);
-    const failures = log.filter((line) => line.includes("failed"));
+    const failures = log.filter((line) => line.includes("failed ("));
     assert.equal(failures.length, 3);
     assert.match(failures[0] ?? "", /attempt 1 of 3\): Error: failure 1; retrying in 0 s$/);
     assert.match(failures[2] ?? "", /attempt 3 of 3\): Error: failure 3$/);
     assert.deepEqual(events[2], events[0], "the same event is delivered again");
+  });
+
+  it("retries only as often as the function's EventInvokeConfig says", async () => {
+    const log: string[] = [];
+    const { invoker, events, invoked } = flakyInvoker(10);
+    const noRetries = {
+      ...target,
+      asyncInvoke: { ...target.asyncInvoke, maximumRetryAttempts: 0 },
+    };
+    const trigger = triggerWith(invoker, [0, 0], log, { functions: [noRetries] });
+    trigger.onObjectCreated(createdInput);
+    await invoked(1);
+    await trigger.drain();
+    assert.equal(events.length, 1);
+    assert.ok(log.some((line) => /attempt 1 of 1\): Error: failure 1$/.test(line)));
+  });
+
+  it("sends an event it gives up on to the function's dead-letter queue, whole", async () => {
+    const log: string[] = [];
+    const deadLetterDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const { invoker, events, invoked } = flakyInvoker(10);
+    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir });
+    trigger.onObjectCreated(createdInput);
+    await invoked(3);
+    await trigger.drain();
+    const [letter, ...others] = deadLetters(deadLetterDir);
+    assert.equal(others.length, 0);
+    assert.equal(letter.queue, "dlq");
+    assert.equal(letter.function, "StartLotFunction");
+    assert.equal(letter.reason, "all 3 attempts failed");
+    assert.deepEqual(letter.event, events[0]);
+    assert.ok(log.some((line) => line.includes("sent to dead-letter queue dlq")));
+  });
+
+  it("does not try again an event older than MaximumEventAgeInSeconds: it is dead-lettered", async () => {
+    const log: string[] = [];
+    const deadLetterDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const { invoker, events, invoked } = flakyInvoker(10);
+    // The clock stands two hours after the object was created: past the 3600 s the function allows.
+    const now = () => Date.parse(createdInput.time) + 7_200_000;
+    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir, now });
+    trigger.onObjectCreated(createdInput);
+    await invoked(1);
+    while (deadLetters(deadLetterDir).length === 0) await new Promise((r) => setTimeout(r, 5));
+    await trigger.drain();
+    assert.equal(events.length, 1, "the first attempt runs; the retry is refused for age");
+    const [letter] = deadLetters(deadLetterDir);
+    assert.match(
+      letter.reason,
+      /older than MaximumEventAgeInSeconds \(3600 s\) before attempt 2 of 3/,
+    );
   });
 
   it("stops retrying once a delivery succeeds", async () => {
