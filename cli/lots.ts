@@ -18,6 +18,7 @@ import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { readRunningStack } from "../local/endpoints-file.ts";
 import { S3RVER_CLIENT_CONFIG } from "../local/s3.ts";
+import { type DeadLetter, readDeadLetters } from "../local/trigger.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 
 export class LotsCommandError extends Error {
@@ -31,6 +32,8 @@ interface Clients {
   table: string;
   bucket?: string;
   stateMachineArn?: string;
+  /** The embedded stack's data dir, when the lots are local (its dead letters are files there). */
+  dataDir?: string;
   close(): Promise<void>;
 }
 
@@ -77,6 +80,7 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
       table: running.names.table ?? "",
       bucket: running.names.bucket,
       stateMachineArn: running.names.stateMachineArn,
+      dataDir,
       close: async () => {},
     };
   }
@@ -112,6 +116,7 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
       }),
     ),
     table: table.name,
+    dataDir,
     close: () => dynamodb.stop(),
   };
 }
@@ -194,10 +199,22 @@ export function formatLots(lots: LotSummary[]): string {
     .join("\n");
 }
 
+/** Events the local stack gave up on: a manifest among them is a lot that never started. */
+export function formatDeadLetters(letters: DeadLetter[]): string {
+  return [
+    `${letters.length} event(s) the stack gave up on (dead-letter queues; once the cause is fixed, re-deliver one with 'waferflow invoke <function> -e <its event file>'):`,
+    ...letters.map(
+      (letter) =>
+        `  DEAD-LETTER  ${letter.queue}  ${letter.function}  ${letter.what}: ${letter.reason}  ${letter.eventFile}`,
+    ),
+  ].join("\n");
+}
+
 export const LOTS_USAGE = `Usage: waferflow lots [--status s1,s2] [--since 24h|<ISO date>] [--stuck-after 2h] [--data-dir d] [--json]
   Lists lots from the lot table (the running 'waferflow local', its data dir, or TABLE_NAME on
   AWS): status, age, counts, execution. A lot PROCESSING longer than --stuck-after shows as STUCK
-  and the command exits 3.
+  and the command exits 3. Locally it also lists the events the stack gave up on (a manifest
+  among them is a lot that never started), and exits 3 when there are any.
   --status       only these statuses (PROCESSING, DEFECTS_FOUND, CLEAN, INCOMPLETE, FAILED, STUCK)
   --since        only lots started after this (a duration back from now, or an ISO date)
   --stuck-after  how long PROCESSING may last (default 2h, twice the state machine's timeout)
@@ -229,9 +246,15 @@ export async function runLotsCommand(argv: string[]): Promise<number> {
   const clients = await connect(values["data-dir"], false);
   try {
     const lots = await listLots(clients.db, clients.table, { statuses, since, stuckAfterSeconds });
-    if (values.json) for (const lot of lots) console.log(JSON.stringify(lot));
-    else console.log(lots.length ? formatLots(lots) : "no lots");
-    return lots.some((lot) => lot.status === "STUCK") ? 3 : 0;
+    const deadLetters = clients.dataDir ? readDeadLetters(clients.dataDir) : [];
+    if (values.json) {
+      for (const lot of lots) console.log(JSON.stringify(lot));
+      for (const deadLetter of deadLetters) console.log(JSON.stringify({ deadLetter }));
+    } else {
+      console.log(lots.length ? formatLots(lots) : "no lots");
+      if (deadLetters.length > 0) console.log(formatDeadLetters(deadLetters));
+    }
+    return lots.some((lot) => lot.status === "STUCK") || deadLetters.length > 0 ? 3 : 0;
   } finally {
     await clients.close();
   }

@@ -1,6 +1,14 @@
 // The local EventBridge: turns created S3 objects and ended executions into the events AWS sends, and delivers matching ones to their rule's function.
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
 import { TriggerDeliveryError } from "./errors.ts";
@@ -123,6 +131,36 @@ export interface Trigger {
  */
 export const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 
+/** Where, under a stack's data dir, the events Lambda gave up on are kept: one folder per dead-letter queue. */
+export const DEAD_LETTER_DIR = join("events", "dead-letters");
+
+/** One event Lambda gave up on, as written to its queue's folder. */
+export interface DeadLetter {
+  queue: string;
+  function: string;
+  rule: string;
+  reason: string;
+  what: string;
+  attempt: number;
+  event: { id: string; time?: string };
+  /** The event alone, as the queue's message body: what to invoke the function with again. */
+  eventFile: string;
+}
+
+/** Every dead letter under a data dir, oldest event first; none when the folder is absent. */
+export function readDeadLetters(dataDir: string): DeadLetter[] {
+  const root = join(dataDir, DEAD_LETTER_DIR);
+  if (!existsSync(root)) return [];
+  const letters: DeadLetter[] = [];
+  for (const queue of readdirSync(root)) {
+    for (const name of readdirSync(join(root, queue))) {
+      if (!name.endsWith(".json") || name.endsWith(".event.json")) continue;
+      letters.push(JSON.parse(readFileSync(join(root, queue, name), "utf8")) as DeadLetter);
+    }
+  }
+  return letters.sort((a, b) => String(a.event.time).localeCompare(String(b.event.time)));
+}
+
 /** An event as it travels: its id names its files, its time decides when it is too old to try. */
 interface DeliveredEvent {
   id: string;
@@ -152,7 +190,7 @@ export function createTrigger(options: {
   deliveries?: number;
   /** Where events wait until delivered or given up on, so a crash does not lose them. */
   pendingDir?: string;
-  /** Where events given up on land, one folder per dead-letter queue (the function's DeadLetterQueue). */
+  /** Where events given up on land (`<data dir>/${DEAD_LETTER_DIR}`), one folder per dead-letter queue. */
   deadLetterDir?: string;
   /** The clock that ages events (tests move it). */
   now?: () => number;
@@ -196,10 +234,26 @@ export function createTrigger(options: {
     }
     const dir = join(options.deadLetterDir, fileSafe(queue));
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${fileSafe(delivery.event.id)}~${fileSafe(rule.id)}.json`);
-    const message = { queue, function: fn.logicalId, rule: rule.id, reason, ...delivery };
-    writeFileSync(`${file}.tmp`, JSON.stringify(message, null, 2));
-    renameSync(`${file}.tmp`, file);
+    const base = join(dir, `${fileSafe(delivery.event.id)}~${fileSafe(rule.id)}`);
+    // As in SQS: the message body is the event itself (ready to invoke the function with again);
+    // why it failed travels beside it, as the message attributes do on AWS.
+    const eventFile = `${base}.event.json`;
+    const message = {
+      queue,
+      function: fn.logicalId,
+      rule: rule.id,
+      reason,
+      eventFile,
+      ...delivery,
+    };
+    for (const [file, body] of [
+      [eventFile, delivery.event],
+      [`${base}.json`, message],
+    ] as const) {
+      writeFileSync(`${file}.tmp`, JSON.stringify(body, null, 2));
+      renameSync(`${file}.tmp`, file);
+    }
+    const file = eventFile;
     options.log(
       `events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; sent to dead-letter queue ${queue} (${file})`,
     );

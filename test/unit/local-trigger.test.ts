@@ -1,17 +1,20 @@
 // EventBridge pattern matching and the "Object Created" event the local trigger delivers.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "vitest";
+import { formatDeadLetters } from "../../cli/lots.ts";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalEventRule, LocalFunction } from "../../local/resource-model.ts";
 import { patternProblems } from "../../local/template-support.ts";
 import {
   createTrigger,
+  DEAD_LETTER_DIR,
   executionStatusChangeEvent,
   matchesPattern,
   objectCreatedEvent,
+  readDeadLetters,
 } from "../../local/trigger.ts";
 import { ExecutionStatusChangeEventSchema } from "../../schemas/execution-event.ts";
 
@@ -174,12 +177,9 @@ describe("createTrigger", () => {
       now: () => Date.parse(createdInput.time),
       ...more,
     });
-  const deadLetters = (dir: string) => {
-    const queueDir = join(dir, "dlq");
-    return existsSync(queueDir)
-      ? readdirSync(queueDir).map((name) => JSON.parse(readFileSync(join(queueDir, name), "utf8")))
-      : [];
-  };
+  /** The trigger is given `<data dir>/events/dead-letters` as its dead-letter dir, as the stack does. */
+  const deadLetterDirOf = (dataDir: string) => join(dataDir, DEAD_LETTER_DIR);
+  const deadLetters = (dataDir: string) => readDeadLetters(dataDir);
 
   it("retries a failed delivery as Lambda retries an asynchronous invocation, then gives up", async () => {
     const log: string[] = [];
@@ -213,36 +213,44 @@ describe("createTrigger", () => {
 
   it("sends an event it gives up on to the function's dead-letter queue, whole", async () => {
     const log: string[] = [];
-    const deadLetterDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const dataDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
     const { invoker, events, invoked } = flakyInvoker(10);
-    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir });
+    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir: deadLetterDirOf(dataDir) });
     trigger.onObjectCreated(createdInput);
     await invoked(3);
     await trigger.drain();
-    const [letter, ...others] = deadLetters(deadLetterDir);
+    const [letter, ...others] = deadLetters(dataDir);
     assert.equal(others.length, 0);
-    assert.equal(letter.queue, "dlq");
-    assert.equal(letter.function, "StartLotFunction");
-    assert.equal(letter.reason, "all 3 attempts failed");
-    assert.deepEqual(letter.event, events[0]);
+    assert.equal(letter?.queue, "dlq");
+    assert.equal(letter?.function, "StartLotFunction");
+    assert.equal(letter?.reason, "all 3 attempts failed");
+    assert.deepEqual(letter?.event, events[0]);
+    assert.deepEqual(JSON.parse(readFileSync(letter?.eventFile ?? "", "utf8")), events[0]);
     assert.ok(log.some((line) => line.includes("sent to dead-letter queue dlq")));
+    assert.match(
+      formatDeadLetters(deadLetters(dataDir)),
+      /^1 event\(s\) the stack gave up on[^\n]*\n {2}DEAD-LETTER {2}dlq {2}StartLotFunction {2}s3:\/\/lots-bucket\/lots\/LOT-1\/manifest\.json \(PutObject\): all 3 attempts failed {2}\/.*\.event\.json$/,
+    );
   });
 
   it("does not try again an event older than MaximumEventAgeInSeconds: it is dead-lettered", async () => {
     const log: string[] = [];
-    const deadLetterDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const dataDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
     const { invoker, events, invoked } = flakyInvoker(10);
     // The clock stands two hours after the object was created: past the 3600 s the function allows.
     const now = () => Date.parse(createdInput.time) + 7_200_000;
-    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir, now });
+    const trigger = triggerWith(invoker, [0, 0], log, {
+      deadLetterDir: deadLetterDirOf(dataDir),
+      now,
+    });
     trigger.onObjectCreated(createdInput);
     await invoked(1);
-    while (deadLetters(deadLetterDir).length === 0) await new Promise((r) => setTimeout(r, 5));
+    while (deadLetters(dataDir).length === 0) await new Promise((r) => setTimeout(r, 5));
     await trigger.drain();
     assert.equal(events.length, 1, "the first attempt runs; the retry is refused for age");
-    const [letter] = deadLetters(deadLetterDir);
+    const [letter] = deadLetters(dataDir);
     assert.match(
-      letter.reason,
+      letter?.reason ?? "",
       /older than MaximumEventAgeInSeconds \(3600 s\) before attempt 2 of 3/,
     );
   });
