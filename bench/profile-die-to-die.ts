@@ -1,0 +1,121 @@
+// CPU time of each part of the die-to-die stage on one generated 2048 px patterned wafer (where that stage's time goes).
+//
+//   nice -n 10 node --import tsx bench/profile-die-to-die.ts [--seed 5772157] [--index 2] [--bit-depth 8] [--repeats 9]
+//
+// Runs the detector's stages up to the lattice once, then each part of the die-to-die stage
+// `repeats` times after 3 warm-ups and prints the median CPU ms of each (CPU time of this one
+// thread, so a loaded machine inflates it less than wall time). Defaults: the speed bench's
+// patterned 8-bit wafer (seed 5772156 + 1, index 2).
+import { parseArgs } from "node:util";
+import { fullScale } from "../lib/gray-image.ts";
+import { decodeGray } from "../lib/gray-image.ts";
+import { levelDies, dieToDieResidual } from "../endpoint/detector/die-to-die.ts";
+import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
+import { binomialBlur3 } from "../endpoint/detector/raster.ts";
+import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
+import { parseHints, workingMap } from "../endpoint/detector/stages/input.ts";
+import { measureNoise } from "../endpoint/detector/stages/noise.ts";
+import { locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
+import { findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
+import { DETECTION, SPEC } from "../endpoint/detector/thresholds.ts";
+import { generateWafer } from "../synth/generate.ts";
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string" },
+    index: { type: "string" },
+    "bit-depth": { type: "string" },
+    repeats: { type: "string" },
+  },
+});
+const seed = Number(values.seed ?? 5_772_157);
+const index = Number(values.index ?? 2);
+const bitDepth = values["bit-depth"] === "16" ? 16 : 8;
+const repeats = Number(values.repeats ?? 9);
+
+function cpuMs(run: () => void): number {
+  const before = process.cpuUsage();
+  run();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+function medianCpu(run: () => void): number {
+  for (let i = 0; i < 3; i++) run();
+  const times = Array.from({ length: repeats }, () => cpuMs(run)).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+const wafer = await generateWafer(seed, index, {
+  size: 2048,
+  surface: "patterned",
+  bitDepth,
+  format: "png",
+  clean: false,
+});
+const image = await decodeGray(wafer.bytes);
+const hint = parseHints(undefined);
+const work = workingMap(image);
+const disk = locateDisk(image, work, fullScale(image));
+const place = placeWafer(image, work, disk, hint);
+const noise = measureNoise(work, place);
+fitIllumination(work, place, noise, hint);
+const lattice = findLattice(work, place, noise, hint);
+if (!lattice) throw new Error("no lattice found on the patterned wafer");
+
+const size = work.width * work.height;
+const smoothMap = new Float32Array(size);
+const residual = new Float32Array(size);
+const scratch = new Float32Array(size);
+const edgeMask = new Uint8Array(size);
+binomialBlur3(work.data, work.width, work.height, smoothMap);
+const sigma = Math.max(
+  DETECTION.binomialNoiseGain * noise.sigmaMap,
+  estimateDieDifferenceNoise(smoothMap, work.width, work.height, place.analysis, lattice.a, lattice.b),
+);
+const levelled = new Float32Array(size);
+const rows: Array<[string, () => void]> = [
+  ["whole stage (dieToDie)", () => dieToDie(work, place, noise, lattice)],
+  ["smoothing (binomialBlur3)", () => binomialBlur3(work.data, work.width, work.height, smoothMap)],
+  [
+    "die-difference noise (estimateDieDifferenceNoise)",
+    () =>
+      estimateDieDifferenceNoise(smoothMap, work.width, work.height, place.analysis, lattice.a, lattice.b),
+  ],
+  [
+    "residual (dieToDieResidual)",
+    () =>
+      dieToDieResidual(
+        { ...work, data: smoothMap },
+        lattice.a,
+        lattice.b,
+        place.analysis,
+        place.circle.r / work.scale,
+        sigma,
+        residual,
+        scratch,
+        edgeMask,
+      ),
+  ],
+  [
+    "levelling (levelDies, on a copy)",
+    () => {
+      levelled.set(residual);
+      levelDies(
+        levelled,
+        work.width,
+        lattice.a,
+        lattice.b,
+        lattice.streetPhase,
+        place.analysis,
+        2 * SPEC.reticleLevelShare * Math.abs(noise.level),
+        edgeMask,
+        DETECTION.growLevelShare * Math.abs(noise.level),
+      );
+    },
+  ],
+];
+console.log(
+  `seed ${seed} index ${index}, ${bitDepth} bit, map ${work.width}x${work.height}, pitch a (${lattice.a.x.toFixed(2)}, ${lattice.a.y.toFixed(2)}) b (${lattice.b.x.toFixed(2)}, ${lattice.b.y.toFixed(2)}); median CPU ms of ${repeats}`,
+);
+for (const [label, run] of rows) console.log(`${medianCpu(run).toFixed(1).padStart(7)}  ${label}`);
