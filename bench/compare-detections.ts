@@ -112,8 +112,12 @@ async function diff(oldPath: string, newPath: string): Promise<void> {
     if (same) continue;
     differing++;
     console.log(`DIFFERS ${name}`);
-    console.log(`  old: ${JSON.stringify(a && { wafer: a.wafer, defects: a.defects, error: a.error })}`);
-    console.log(`  new: ${JSON.stringify(b && { wafer: b.wafer, defects: b.defects, error: b.error })}`);
+    console.log(
+      `  old: ${JSON.stringify(a && { wafer: a.wafer, defects: a.defects, error: a.error })}`,
+    );
+    console.log(
+      `  new: ${JSON.stringify(b && { wafer: b.wafer, defects: b.defects, error: b.error })}`,
+    );
   }
   const total = new Set([...Object.keys(before), ...Object.keys(after)]).size;
   console.log(`${total - differing} of ${total} wafers identical`);
@@ -136,10 +140,13 @@ if (command === "run") {
   const seed = Number(values.seed ?? 8_146_723);
   const wafers = Number(values.wafers ?? 20);
   if (!Number.isInteger(seed) || seed < 0 || !Number.isInteger(wafers) || wafers < 0) {
-    throw new Error(`--seed and --wafers must be non-negative integers, got '${values.seed}', '${values.wafers}'`);
+    throw new Error(
+      `--seed and --wafers must be non-negative integers, got '${values.seed}', '${values.wafers}'`,
+    );
   }
   await run({
-    detector: values.detector ?? join(import.meta.dirname, "..", "endpoint", "detector", "index.ts"),
+    detector:
+      values.detector ?? join(import.meta.dirname, "..", "endpoint", "detector", "index.ts"),
     out: values.out,
     cache: values.cache ?? join(tmpdir(), "waferflow-compare-detections"),
     seed,
@@ -148,5 +155,7 @@ if (command === "run") {
 } else if (command === "diff" && rest.length === 2) {
   await diff(rest[0] as string, rest[1] as string);
 } else {
-  throw new Error("usage: compare-detections.ts run [--detector index.ts] --out file.json | diff old.json new.json");
+  throw new Error(
+    "usage: compare-detections.ts run [--detector index.ts] --out file.json | diff old.json new.json",
+  );
 }

@@ -7,9 +7,7 @@
 // thread, so a loaded machine inflates it less than wall time). Defaults: the speed bench's
 // patterned 8-bit wafer (seed 5772156 + 1, index 2).
 import { parseArgs } from "node:util";
-import { fullScale } from "../lib/gray-image.ts";
-import { decodeGray } from "../lib/gray-image.ts";
-import { levelDies, dieToDieResidual } from "../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual, levelDies } from "../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
 import { binomialBlur3 } from "../endpoint/detector/raster.ts";
 import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
@@ -18,6 +16,7 @@ import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import { locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
 import { DETECTION, SPEC } from "../endpoint/detector/thresholds.ts";
+import { decodeGray, fullScale } from "../lib/gray-image.ts";
 import { generateWafer } from "../synth/generate.ts";
 
 const { values } = parseArgs({
@@ -71,7 +70,14 @@ const edgeMask = new Uint8Array(size);
 binomialBlur3(work.data, work.width, work.height, smoothMap);
 const sigma = Math.max(
   DETECTION.binomialNoiseGain * noise.sigmaMap,
-  estimateDieDifferenceNoise(smoothMap, work.width, work.height, place.analysis, lattice.a, lattice.b),
+  estimateDieDifferenceNoise(
+    smoothMap,
+    work.width,
+    work.height,
+    place.analysis,
+    lattice.a,
+    lattice.b,
+  ),
 );
 const levelled = new Float32Array(size);
 const rows: Array<[string, () => void]> = [
@@ -80,7 +86,14 @@ const rows: Array<[string, () => void]> = [
   [
     "die-difference noise (estimateDieDifferenceNoise)",
     () =>
-      estimateDieDifferenceNoise(smoothMap, work.width, work.height, place.analysis, lattice.a, lattice.b),
+      estimateDieDifferenceNoise(
+        smoothMap,
+        work.width,
+        work.height,
+        place.analysis,
+        lattice.a,
+        lattice.b,
+      ),
   ],
   [
     "residual (dieToDieResidual)",
