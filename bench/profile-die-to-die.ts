@@ -4,8 +4,11 @@
 //
 // Runs the detector's stages up to the lattice once, then each part of the die-to-die stage
 // `repeats` times after 3 warm-ups and prints the median CPU ms of each (CPU time of this one
-// thread, so a loaded machine inflates it less than wall time). Defaults: the speed bench's
+// thread, so a loaded machine inflates it less than wall time). `--reference <checkout>`
+// first checks that this checkout's stage output equals that one's, bit for bit. Defaults: the speed bench's
 // patterned 8-bit wafer (seed 5772156 + 1, index 2).
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { dieToDieResidual, levelDies } from "../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
@@ -25,6 +28,8 @@ const { values } = parseArgs({
     index: { type: "string" },
     "bit-depth": { type: "string" },
     repeats: { type: "string" },
+    /** Another checkout: its die-to-die stage must give the same residual and edge mask, bit for bit. */
+    reference: { type: "string" },
   },
 });
 const seed = Number(values.seed ?? 5_772_157);
@@ -131,4 +136,19 @@ const rows: Array<[string, () => void]> = [
 console.log(
   `seed ${seed} index ${index}, ${bitDepth} bit, map ${work.width}x${work.height}, pitch a (${lattice.a.x.toFixed(2)}, ${lattice.a.y.toFixed(2)}) b (${lattice.b.x.toFixed(2)}, ${lattice.b.y.toFixed(2)}); median CPU ms of ${repeats}`,
 );
+if (values.reference) {
+  const module = (await import(
+    pathToFileURL(join(values.reference, "endpoint", "detector", "stages", "die-to-die.ts")).href
+  )) as { dieToDie: typeof dieToDie };
+  const expected = module.dieToDie(work, place, noise, lattice);
+  const actual = dieToDie(work, place, noise, lattice);
+  const same = (x: ArrayBufferView, y: ArrayBufferView): boolean =>
+    Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+      Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+    );
+  const identical =
+    same(expected.residual, actual.residual) && same(expected.edgeMask, actual.edgeMask);
+  console.log(`die-to-die output ${identical ? "identical to" : "DIFFERS from"} ${values.reference}`);
+  if (!identical) process.exitCode = 1;
+}
 for (const [label, run] of rows) console.log(`${medianCpu(run).toFixed(1).padStart(7)}  ${label}`);
