@@ -148,7 +148,9 @@ if (values.reference) {
     );
   const identical =
     same(expected.residual, actual.residual) && same(expected.edgeMask, actual.edgeMask);
-  console.log(`die-to-die output ${identical ? "identical to" : "DIFFERS from"} ${values.reference}`);
+  console.log(
+    `die-to-die output ${identical ? "identical to" : "DIFFERS from"} ${values.reference}`,
+  );
   if (!identical) process.exitCode = 1;
 }
 for (const [label, run] of rows) console.log(`${medianCpu(run).toFixed(1).padStart(7)}  ${label}`);
