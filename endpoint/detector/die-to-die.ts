@@ -25,9 +25,9 @@ function shiftOf(x: number, y: number, width: number): Shift {
  * range[i] = max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken
  * anywhere in that cell can move with sub-pixel misregistration on a pattern edge. Filled for
  * every cell a sample within validR of (cx, cy) can fall in (the disk plus a margin; the rest
- * of the frame is never read). The 2x2 max and min come from each row's max and min of
- * horizontal pairs, so each comparison is made once per row pair, not three times per cell
- * (max and min are exact: the same values as comparing the four pixels).
+ * of the frame is never read). Each column's max and min of its two pixels is taken once and
+ * carried to the next cell, which shares that column. Math.max and Math.min are exact and
+ * order-free (signed zeros and NaN included), so any grouping of the four gives the same value.
  */
 function cellRanges(
   data: Float32Array,
@@ -38,18 +38,6 @@ function cellRanges(
   validR: number,
   range: Float32Array,
 ): void {
-  const pairMax = [new Float32Array(width), new Float32Array(width)];
-  const pairMin = [new Float32Array(width), new Float32Array(width)];
-  const pairs = (y: number, x0: number, x1: number, slot: number): void => {
-    const hi = pairMax[slot] as Float32Array;
-    const lo = pairMin[slot] as Float32Array;
-    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
-      const p = data[i] as number;
-      const q = data[i + 1] as number;
-      hi[x] = Math.max(p, q);
-      lo[x] = Math.min(p, q);
-    }
-  };
   const reach = validR + 2;
   for (let y = Math.max(0, Math.floor(cy - reach)); y <= Math.min(height - 2, cy + reach); y++) {
     // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
@@ -58,16 +46,19 @@ function cellRanges(
     const half = Math.sqrt(reach * reach - dy * dy);
     const x0 = Math.max(0, Math.floor(cx - half));
     const x1 = Math.min(width - 2, Math.ceil(cx + half));
-    pairs(y, x0, x1, 0);
-    pairs(y + 1, x0, x1, 1);
-    const hiTop = pairMax[0] as Float32Array;
-    const loTop = pairMin[0] as Float32Array;
-    const hiBottom = pairMax[1] as Float32Array;
-    const loBottom = pairMin[1] as Float32Array;
-    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
-      range[i] =
-        Math.max(hiTop[x] as number, hiBottom[x] as number) -
-        Math.min(loTop[x] as number, loBottom[x] as number);
+    let i = y * width + x0;
+    let top = data[i] as number;
+    let bottom = data[i + width] as number;
+    let columnHi = Math.max(top, bottom);
+    let columnLo = Math.min(top, bottom);
+    for (let x = x0; x <= x1; x++, i++) {
+      top = data[i + 1] as number;
+      bottom = data[i + width + 1] as number;
+      const nextHi = Math.max(top, bottom);
+      const nextLo = Math.min(top, bottom);
+      range[i] = Math.max(columnHi, nextHi) - Math.min(columnLo, nextLo);
+      columnHi = nextHi;
+      columnLo = nextLo;
     }
   }
 }
