@@ -70,7 +70,6 @@ if (!lattice) throw new Error("no lattice found on the patterned wafer");
 const size = work.width * work.height;
 const smoothMap = new Float32Array(size);
 const residual = new Float32Array(size);
-const scratch = new Float32Array(size);
 const edgeMask = new Uint8Array(size);
 binomialBlur3(work.data, work.width, work.height, smoothMap);
 const sigma = Math.max(
@@ -111,7 +110,6 @@ const rows: Array<[string, () => void]> = [
         place.circle.r / work.scale,
         sigma,
         residual,
-        scratch,
         edgeMask,
       ),
   ],

@@ -22,44 +22,89 @@ function shiftOf(x: number, y: number, width: number): Shift {
 }
 
 /**
- * range[i] = max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken
- * anywhere in that cell can move with sub-pixel misregistration on a pattern edge. Filled for
- * every cell a sample within validR of (cx, cy) can fall in (the disk plus a margin; the rest
- * of the frame is never read). Each column's max and min of its two pixels is taken once and
- * carried to the next cell, which shares that column. Math.max and Math.min are exact and
- * order-free (signed zeros and NaN included), so any grouping of the four gives the same value.
+ * One row of cell ranges: into[intoBase + x] = max - min of the 2x2 cell whose top-left pixel
+ * is (x, y): how much a sample taken anywhere in that cell can move with sub-pixel
+ * misregistration on a pattern edge. Filled for every cell a sample within validR of (cx, cy)
+ * can fall in (the disk plus a margin); the rest of the row is 0. Each column's max and min of
+ * its two pixels is taken once and carried to the next cell, which shares that column.
+ * Math.max and Math.min are exact and order-free (signed zeros and NaN included), so any
+ * grouping of the four gives the same value.
  */
-function cellRanges(
+function cellRangeRow(
   data: Float32Array,
   width: number,
   height: number,
   cx: number,
   cy: number,
   validR: number,
-  range: Float32Array,
+  y: number,
+  into: Float32Array,
+  intoBase: number,
 ): void {
+  into.fill(0, intoBase, intoBase + width);
   const reach = validR + 2;
-  for (let y = Math.max(0, Math.floor(cy - reach)); y <= Math.min(height - 2, cy + reach); y++) {
-    // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
-    const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
-    if (dy >= reach) continue;
-    const half = Math.sqrt(reach * reach - dy * dy);
-    const x0 = Math.max(0, Math.floor(cx - half));
-    const x1 = Math.min(width - 2, Math.ceil(cx + half));
-    let i = y * width + x0;
-    let top = data[i] as number;
-    let bottom = data[i + width] as number;
-    let columnHi = Math.max(top, bottom);
-    let columnLo = Math.min(top, bottom);
-    for (let x = x0; x <= x1; x++, i++) {
-      top = data[i + 1] as number;
-      bottom = data[i + width + 1] as number;
-      const nextHi = Math.max(top, bottom);
-      const nextLo = Math.min(top, bottom);
-      range[i] = Math.max(columnHi, nextHi) - Math.min(columnLo, nextLo);
-      columnHi = nextHi;
-      columnLo = nextLo;
+  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return;
+  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
+  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
+  if (dy >= reach) return;
+  const half = Math.sqrt(reach * reach - dy * dy);
+  const x0 = Math.max(0, Math.floor(cx - half));
+  const x1 = Math.min(width - 2, Math.ceil(cx + half));
+  let i = y * width + x0;
+  let o = intoBase + x0;
+  let top = data[i] as number;
+  let bottom = data[i + width] as number;
+  let columnHi = Math.max(top, bottom);
+  let columnLo = Math.min(top, bottom);
+  for (let x = x0; x <= x1; x++, i++, o++) {
+    top = data[i + 1] as number;
+    bottom = data[i + width + 1] as number;
+    const nextHi = Math.max(top, bottom);
+    const nextLo = Math.min(top, bottom);
+    into[o] = Math.max(columnHi, nextHi) - Math.min(columnLo, nextLo);
+    columnHi = nextHi;
+    columnLo = nextLo;
+  }
+}
+
+/**
+ * The cell ranges of the rows the current image row's references can reach, in a ring of
+ * rows (not a map of the frame: a few hundred rows at most, a quarter of the memory or less).
+ * Cell row y lives in ring row y mod rows; `delta(y, iy, ix)` turns a pixel index of image
+ * row y into the ring index of the cell iy rows and ix columns away.
+ */
+class CellRangeRing {
+  readonly values: Float32Array;
+  private nextRow: number;
+
+  constructor(
+    private readonly map: FloatMap,
+    private readonly cx: number,
+    private readonly cy: number,
+    private readonly validR: number,
+    private readonly rows: number,
+    firstRow: number,
+  ) {
+    this.values = new Float32Array(rows * map.width);
+    this.nextRow = firstRow;
+  }
+
+  /** Computes every cell row up to `lastRow` not computed yet (rows are needed in order). */
+  fillTo(lastRow: number): void {
+    const { data, width, height } = this.map;
+    for (; this.nextRow <= lastRow; this.nextRow++) {
+      const slot = this.slotOf(this.nextRow);
+      const { cx, cy, validR, values } = this;
+      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width);
     }
+  }
+
+  delta(y: number, iy: number, ix: number): number {
+    return (this.slotOf(y + iy) - y) * this.map.width + ix;
+  }
+
+  private slotOf(row: number): number {
+    return ((row % this.rows) + this.rows) % this.rows;
   }
 }
 
@@ -85,6 +130,8 @@ function interiorRun(
   fys: Float64Array,
   noiseSigma: number,
   range: Float32Array,
+  /** Per shift, ring index of its reference's cell minus the pixel index (CellRangeRing). */
+  rangeDeltas: Int32Array,
 ): void {
   const o0 = offsets[0] as number;
   const fx0 = fxs[0] as number;
@@ -110,6 +157,14 @@ function interiorRun(
   const o7 = offsets[7] as number;
   const fx7 = fxs[7] as number;
   const fy7 = fys[7] as number;
+  const r0 = rangeDeltas[0] as number;
+  const r1 = rangeDeltas[1] as number;
+  const r2 = rangeDeltas[2] as number;
+  const r3 = rangeDeltas[3] as number;
+  const r4 = rangeDeltas[4] as number;
+  const r5 = rangeDeltas[5] as number;
+  const r6 = rangeDeltas[6] as number;
+  const r7 = rangeDeltas[7] as number;
   const first = rowBase + from;
   let top0 = data[first + o0] as number;
   let bottom0 = data[first + o0 + width] as number;
@@ -146,7 +201,8 @@ function interiorRun(
     const ref0 = 0.5 * (aTop0 + (aBottom0 - aTop0) * fy0 + bTop0 + (bBottom0 - bTop0) * fy1);
     const allowance0 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j0] as number, range[j1] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r0] as number, range[base + r1] as number) -
+        noiseSigma,
     );
     const d0 = v - ref0;
     const e0 = d0 - Math.min(Math.max(d0, -allowance0), allowance0);
@@ -167,7 +223,8 @@ function interiorRun(
     const ref1 = 0.5 * (aTop1 + (aBottom1 - aTop1) * fy2 + bTop1 + (bBottom1 - bTop1) * fy3);
     const allowance1 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j2] as number, range[j3] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r2] as number, range[base + r3] as number) -
+        noiseSigma,
     );
     const d1 = v - ref1;
     const e1 = d1 - Math.min(Math.max(d1, -allowance1), allowance1);
@@ -188,7 +245,8 @@ function interiorRun(
     const ref2 = 0.5 * (aTop2 + (aBottom2 - aTop2) * fy4 + bTop2 + (bBottom2 - bTop2) * fy5);
     const allowance2 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j4] as number, range[j5] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r4] as number, range[base + r5] as number) -
+        noiseSigma,
     );
     const d2 = v - ref2;
     const e2 = d2 - Math.min(Math.max(d2, -allowance2), allowance2);
@@ -209,7 +267,8 @@ function interiorRun(
     const ref3 = 0.5 * (aTop3 + (aBottom3 - aTop3) * fy6 + bTop3 + (bBottom3 - bTop3) * fy7);
     const allowance3 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j6] as number, range[j7] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r6] as number, range[base + r7] as number) -
+        noiseSigma,
     );
     const d3 = v - ref3;
     const e3 = d3 - Math.min(Math.max(d3, -allowance3), allowance3);
@@ -246,8 +305,6 @@ export function dieToDieResidual(
   waferRadius: number,
   noiseSigma: number,
   out: Float32Array,
-  /** Working space of the map's size (overwritten). */
-  scratch: Float32Array,
   /** When given, set to 1 where some reference is extrapolated (near the rim), else 0. */
   edgeMask?: Uint8Array,
 ): void {
@@ -282,8 +339,6 @@ export function dieToDieResidual(
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
   const validR2 = validR * validR;
-  const range = scratch;
-  cellRanges(data, width, height, cx, cy, validR, range);
   const shiftX2 = shiftX.map((v) => 2 * v);
   const shiftY2 = shiftY.map((v) => 2 * v);
   const lower = new Int32Array(8);
@@ -292,7 +347,39 @@ export function dieToDieResidual(
   const upper2 = new Int32Array(8);
   out.fill(0);
   edgeMask?.fill(0);
-  for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+  // Cell rows of the references, relative to the pixel's row (one and two dies away).
+  const cellDy = new Int32Array(16);
+  const cellDx = new Int32Array(16);
+  for (let k = 0; k < 8; k++) {
+    cellDy[k] = Math.floor(shiftY[k] as number);
+    cellDx[k] = Math.floor(shiftX[k] as number);
+    cellDy[8 + k] = Math.floor(shiftY2[k] as number);
+    cellDx[8 + k] = Math.floor(shiftX2[k] as number);
+  }
+  let reachUp = 0;
+  let reachDown = 0;
+  for (const dy of cellDy) {
+    reachUp = Math.min(reachUp, dy);
+    reachDown = Math.max(reachDown, dy);
+  }
+  const yFirst = Math.max(0, Math.ceil(cy - r));
+  const ring = new CellRangeRing(
+    map,
+    cx,
+    cy,
+    validR,
+    Math.min(height, reachDown - reachUp + 1),
+    yFirst + reachUp,
+  );
+  const range = ring.values;
+  const rangeDeltas = new Int32Array(8);
+  const rangeDeltas2 = new Int32Array(8);
+  for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+    ring.fillTo(y + reachDown);
+    for (let k = 0; k < 8; k++) {
+      rangeDeltas[k] = ring.delta(y, cellDy[k] as number, cellDx[k] as number);
+      rangeDeltas2[k] = ring.delta(y, cellDy[8 + k] as number, cellDx[8 + k] as number);
+    }
     const ddy = y - cy;
     const half = Math.sqrt(Math.max(0, r * r - ddy * ddy));
     const x0 = Math.max(0, Math.ceil(cx - half));
@@ -320,6 +407,7 @@ export function dieToDieResidual(
         fys,
         noiseSigma,
         range,
+        rangeDeltas,
       );
     }
     for (let x = x0; x <= x1; x++) {
@@ -346,6 +434,8 @@ export function dieToDieResidual(
         fys2,
         noiseSigma,
         range,
+        rangeDeltas,
+        rangeDeltas2,
       );
     }
   }
@@ -411,6 +501,8 @@ function edgePixel(
   fys2: Float64Array,
   noiseSigma: number,
   range: Float32Array,
+  rangeDeltas: Int32Array,
+  rangeDeltas2: Int32Array,
 ): void {
   const v = data[base] as number;
   let best = Number.POSITIVE_INFINITY;
@@ -430,7 +522,10 @@ function edgePixel(
         0.5 *
         (bilinearAt(data, width, j1, fxs[k] as number, fys[k] as number) +
           bilinearAt(data, width, j2, fxs[k + 1] as number, fys[k + 1] as number));
-      spread = Math.max(range[j1] as number, range[j2] as number);
+      spread = Math.max(
+        range[base + (rangeDeltas[k] as number)] as number,
+        range[base + (rangeDeltas[k + 1] as number)] as number,
+      );
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -439,10 +534,12 @@ function edgePixel(
         const jFar = base + (offsets2[slot] as number);
         const far = bilinearAt(data, width, jFar, fxs2[slot] as number, fys2[slot] as number);
         ref = 2 * near - far;
-        spread = 2 * (range[jNear] as number) + (range[jFar] as number);
+        spread =
+          2 * (range[base + (rangeDeltas[slot] as number)] as number) +
+          (range[base + (rangeDeltas2[slot] as number)] as number);
       } else {
         ref = near;
-        spread = range[jNear] as number;
+        spread = range[base + (rangeDeltas[slot] as number)] as number;
       }
     } else {
       continue;

@@ -1,8 +1,10 @@
 // The die-to-die stage's faster code gives exactly the numbers of the plain versions written out here (speed work must not move a detection).
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise } from "../../endpoint/detector/noise.ts";
 import { quantileInPlace } from "../../endpoint/detector/raster.ts";
+import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 
 interface Region {
@@ -158,4 +160,203 @@ describe("die-difference noise estimate", () => {
       0,
     );
   });
+});
+
+/** Bilinear sample with the top-left pixel j, in the arithmetic order of the detector. */
+function bilinear(data: Float32Array, width: number, j: number, fx: number, fy: number): number {
+  const p00 = data[j] as number;
+  const top = p00 + ((data[j + 1] as number) - p00) * fx;
+  const p01 = data[j + width] as number;
+  const bottom = p01 + ((data[j + width + 1] as number) - p01) * fx;
+  return top + (bottom - top) * fy;
+}
+
+/** max - min of the 2x2 cell with top-left pixel j, as float32 (a stored map of it was). */
+function cellRange(data: Float32Array, width: number, j: number): number {
+  const values = [data[j], data[j + 1], data[j + width], data[j + width + 1]] as number[];
+  return Math.fround(Math.max(...values) - Math.min(...values));
+}
+
+/**
+ * The die-to-die residual pixel by pixel, straight from its definition: for each pixel, which
+ * of the 8 neighbour samples (and the 8 two dies away) lie on the wafer; all 8 -> pair
+ * averages in the interior's arithmetic order, else the rim's pair / extrapolation / single
+ * reference. The fast version (runs, carried columns, a ring of cell ranges) must match it.
+ */
+function plainDieToDieResidual(
+  data: Float32Array,
+  width: number,
+  height: number,
+  a: Vec,
+  b: Vec,
+  region: Region,
+  waferRadius: number,
+  noiseSigma: number,
+): { out: Float32Array; edgeMask: Uint8Array } {
+  const share = DETECTION.misregistrationShare;
+  const out = new Float32Array(width * height);
+  const edgeMask = new Uint8Array(width * height);
+  const dirs = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  const shifts: Array<{ sx: number; sy: number }> = [];
+  for (const d of dirs) {
+    shifts.push({ sx: d.x, sy: d.y }, { sx: -d.x, sy: -d.y });
+  }
+  const validR = waferRadius - 1.5;
+  const validR2 = validR * validR;
+  const { cx, cy, r } = region;
+  /** Index, fractions and whether the sample at (x, y) + times * shift lies on the wafer. */
+  const tap = (x: number, y: number, k: number, times: 1 | 2) => {
+    const sx = times * (shifts[k] as { sx: number }).sx;
+    const sy = times * (shifts[k] as { sy: number }).sy;
+    const ix = Math.floor(sx);
+    const iy = Math.floor(sy);
+    const qy = y + sy;
+    const oy = qy - cy;
+    const h2 = validR2 - oy * oy;
+    let ok = !(h2 <= 0 || qy < 0 || qy >= height - 1);
+    if (ok) {
+      const h = Math.sqrt(h2);
+      const lower = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
+      const upper = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
+      ok = x >= lower && x <= upper;
+    }
+    return { j: y * width + x + iy * width + ix, fx: sx - ix, fy: sy - iy, ok };
+  };
+  for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+    const half = Math.sqrt(Math.max(0, r * r - (y - cy) * (y - cy)));
+    for (
+      let x = Math.max(0, Math.ceil(cx - half));
+      x <= Math.min(width - 1, Math.floor(cx + half));
+      x++
+    ) {
+      const i = y * width + x;
+      const v = data[i] as number;
+      const one = shifts.map((_, k) => tap(x, y, k, 1));
+      if (one.every((t) => t.ok)) {
+        const e: number[] = [];
+        for (let d = 0; d < 4; d++) {
+          const p = one[2 * d] as ReturnType<typeof tap>;
+          const m = one[2 * d + 1] as ReturnType<typeof tap>;
+          const aTop =
+            (data[p.j] as number) + ((data[p.j + 1] as number) - (data[p.j] as number)) * p.fx;
+          const aBottom =
+            (data[p.j + width] as number) +
+            ((data[p.j + width + 1] as number) - (data[p.j + width] as number)) * p.fx;
+          const bTop =
+            (data[m.j] as number) + ((data[m.j + 1] as number) - (data[m.j] as number)) * m.fx;
+          const bBottom =
+            (data[m.j + width] as number) +
+            ((data[m.j + width + 1] as number) - (data[m.j + width] as number)) * m.fx;
+          const ref = 0.5 * (aTop + (aBottom - aTop) * p.fy + bTop + (bBottom - bTop) * m.fy);
+          const allowance = Math.max(
+            0,
+            share * Math.max(cellRange(data, width, p.j), cellRange(data, width, m.j)) - noiseSigma,
+          );
+          const diff = v - ref;
+          e.push(diff - Math.min(Math.max(diff, -allowance), allowance));
+        }
+        const [m0, m1, m2, m3] = e.map(Math.abs) as [number, number, number, number];
+        const second = Math.min(
+          Math.max(Math.min(m0, m1), Math.min(m2, m3)),
+          Math.min(Math.max(m0, m1), Math.max(m2, m3)),
+        );
+        out[i] =
+          Math.sign((e[0] as number) + (e[1] as number) + (e[2] as number) + (e[3] as number)) *
+          second;
+        continue;
+      }
+      edgeMask[i] = 1;
+      let best = Number.POSITIVE_INFINITY;
+      let bestSigned = 0;
+      let second = Number.POSITIVE_INFINITY;
+      let secondSigned = 0;
+      let n = 0;
+      for (let k = 0; k < 8; k += 2) {
+        const plus = one[k] as ReturnType<typeof tap>;
+        const minus = one[k + 1] as ReturnType<typeof tap>;
+        let ref: number;
+        let spread: number;
+        if (plus.ok && minus.ok) {
+          ref =
+            0.5 *
+            (bilinear(data, width, plus.j, plus.fx, plus.fy) +
+              bilinear(data, width, minus.j, minus.fx, minus.fy));
+          spread = Math.max(cellRange(data, width, plus.j), cellRange(data, width, minus.j));
+        } else if (plus.ok || minus.ok) {
+          const slot = plus.ok ? k : k + 1;
+          const near = one[slot] as ReturnType<typeof tap>;
+          const far = tap(x, y, slot, 2);
+          const nearValue = bilinear(data, width, near.j, near.fx, near.fy);
+          if (far.ok) {
+            ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
+            spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
+          } else {
+            ref = nearValue;
+            spread = cellRange(data, width, near.j);
+          }
+        } else {
+          continue;
+        }
+        const allowance = Math.max(0, share * spread - noiseSigma);
+        const diff = v - ref;
+        const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
+        n++;
+        const mag = Math.abs(e);
+        if (mag < best) {
+          second = best;
+          secondSigned = bestSigned;
+          best = mag;
+          bestSigned = e;
+        } else if (mag < second) {
+          second = mag;
+          secondSigned = e;
+        }
+      }
+      out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+    }
+  }
+  return { out, edgeMask };
+}
+
+const sameBits = (x: ArrayBufferView, y: ArrayBufferView): boolean =>
+  Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+    Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+  );
+
+describe("die-to-die residual", () => {
+  for (const [k, lattice] of LATTICES.entries()) {
+    it(`matches the pixel-by-pixel definition bit for bit (lattice ${k})`, () => {
+      const width = 300;
+      const height = 290;
+      const data = patternedRaster(width, height, lattice.a, lattice.b, 70 + k, k % 2 === 1);
+      const region = { cx: 151.3, cy: 143.8, r: 135 };
+      const expected = plainDieToDieResidual(
+        data,
+        width,
+        height,
+        lattice.a,
+        lattice.b,
+        region,
+        139.5,
+        4,
+      );
+      const out = new Float32Array(width * height).fill(7);
+      const edgeMask = new Uint8Array(width * height).fill(3);
+      dieToDieResidual(
+        { width, height, scale: 1, data },
+        lattice.a,
+        lattice.b,
+        region,
+        139.5,
+        4,
+        out,
+        edgeMask,
+      );
+      let interior = 0;
+      for (const m of expected.edgeMask) interior += m === 0 ? 1 : 0;
+      assert.ok(interior > 0.3 * width * height, `${interior} interior pixels`);
+      assert.ok(sameBits(out, expected.out), "residual differs from the definition");
+      assert.ok(sameBits(edgeMask, expected.edgeMask), "edge mask differs");
+    });
+  }
 });
