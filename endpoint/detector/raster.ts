@@ -149,18 +149,10 @@ export function binomialBlur3(
   let above = new Float32Array(width);
   let current = new Float32Array(width);
   let below = new Float32Array(width);
-  const smoothRow = (y: number, into: Float32Array): void => {
-    const base = y * width;
-    for (let x = 0; x < width; x++) {
-      const l = src[base + (x > 0 ? x - 1 : 0)] as number;
-      const r = src[base + (x < width - 1 ? x + 1 : x)] as number;
-      into[x] = 0.25 * (l + r) + 0.5 * (src[base + x] as number);
-    }
-  };
-  smoothRow(0, current);
+  binomialRow(src, 0, width, current);
   above.set(current);
   for (let y = 0; y < height; y++) {
-    if (y < height - 1) smoothRow(y + 1, below);
+    if (y < height - 1) binomialRow(src, (y + 1) * width, width, below);
     else below.set(current);
     const base = y * width;
     for (let x = 0; x < width; x++) {
@@ -173,4 +165,22 @@ export function binomialBlur3(
     current = below;
     below = spare;
   }
+}
+
+/**
+ * One row of binomialBlur3's horizontal [1 2 1] / 4 pass, edges replicated. Each pixel is read
+ * once and carried as the next pixel's left and centre; the arithmetic (and the float32
+ * rounding of `into`) is that of the per-pixel formula 0.25 * (l + r) + 0.5 * c.
+ */
+function binomialRow(src: Float32Array, base: number, width: number, into: Float32Array): void {
+  let left = src[base] as number;
+  let centre = left;
+  for (let x = 0; x < width - 1; x++) {
+    const right = src[base + x + 1] as number;
+    into[x] = 0.25 * (left + right) + 0.5 * centre;
+    left = centre;
+    centre = right;
+  }
+  // The last pixel is its own right neighbour.
+  into[width - 1] = 0.25 * (left + centre) + 0.5 * centre;
 }

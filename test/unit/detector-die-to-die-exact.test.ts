@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise } from "../../endpoint/detector/noise.ts";
-import { quantileInPlace } from "../../endpoint/detector/raster.ts";
+import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 
@@ -357,6 +357,45 @@ describe("die-to-die residual", () => {
       assert.ok(interior > 0.3 * width * height, `${interior} interior pixels`);
       assert.ok(sameBits(out, expected.out), "residual differs from the definition");
       assert.ok(sameBits(edgeMask, expected.edgeMask), "edge mask differs");
+    });
+  }
+});
+
+describe("binomial smoothing", () => {
+  /** [1 2 1] x [1 2 1] / 16 per pixel with replicated edges, rows first, through float32 rows. */
+  function plainBinomial(src: Float32Array, width: number, height: number): Float32Array {
+    const rows = new Float32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const l = src[y * width + Math.max(0, x - 1)] as number;
+        const r = src[y * width + Math.min(width - 1, x + 1)] as number;
+        rows[y * width + x] = 0.25 * (l + r) + 0.5 * (src[y * width + x] as number);
+      }
+    }
+    const out = new Float32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const u = rows[Math.max(0, y - 1) * width + x] as number;
+        const d = rows[Math.min(height - 1, y + 1) * width + x] as number;
+        out[y * width + x] = 0.25 * (u + d) + 0.5 * (rows[y * width + x] as number);
+      }
+    }
+    return out;
+  }
+
+  for (const [width, height] of [
+    [1, 1],
+    [1, 5],
+    [2, 3],
+    [5, 1],
+    [37, 29],
+  ] as const) {
+    it(`matches the per-pixel formula bit for bit on ${width} x ${height}`, () => {
+      const random = seededRandom(width * 100 + height);
+      const src = Float32Array.from({ length: width * height }, () => 1000 * random() - 300);
+      const out = new Float32Array(width * height);
+      binomialBlur3(src, width, height, out);
+      assert.ok(sameBits(out, plainBinomial(src, width, height)));
     });
   }
 });
