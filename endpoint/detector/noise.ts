@@ -99,9 +99,8 @@ export function estimateDieDifferenceNoise(
   const rows = sampleTaps(Math.ceil(cy - inner), cy + inner, step, 2, height - 2, a.y, b.y, width);
   const capacity = columns.count * rows.count;
   if (capacity < 64) return 0;
-  // |difference| and the gate's local range of each sample, in grid order.
+  // |difference| of each sample, in grid order.
   const absDiffs = new Float64Array(capacity);
-  const ranges = new Float64Array(capacity);
   const innerSquared = inner * inner;
   let n = 0;
   for (let r = 0; r < rows.count; r++) {
@@ -110,7 +109,6 @@ export function estimateDieDifferenceNoise(
     const rowBase = y * width;
     const rowPlusA = rows.plusA[r] as number;
     const rowMinusA = rows.minusA[r] as number;
-    const rb = 3 * r;
     for (let c = 0; c < columns.count; c++) {
       const x = columns.at[c] as number;
       if ((x - cx) ** 2 + dy > innerSquared) continue;
@@ -120,23 +118,34 @@ export function estimateDieDifferenceNoise(
         0.5 *
           ((data[rowPlusA + (columns.plusA[c] as number)] as number) +
             (data[rowMinusA + (columns.minusA[c] as number)] as number));
-      absDiffs[n] = Math.abs(diff);
-      const cb = 3 * c;
-      ranges[n] = Math.min(
-        range3x3(data, rows.plusB, rb, columns.plusB, cb),
-        range3x3(data, rows.minusB, rb, columns.minusB, cb),
-      );
-      n++;
+      absDiffs[n++] = Math.abs(diff);
     }
   }
   if (n < 64) return 0;
   const work = absDiffs.slice(0, n);
   const first = (MAD_TO_SIGMA * quantileInPlace(work, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
+  // A sample passes when the smaller of its two ranges (dies at +b and -b) is within the gate:
+  // the one at +b first, the one at -b only when that fails (the same samples pass).
   const gate = 5 * first;
   let m = 0;
-  for (let i = 0; i < n; i++) {
-    if ((ranges[i] as number) <= gate) work[m++] = absDiffs[i] as number;
+  let i = 0;
+  for (let r = 0; r < rows.count; r++) {
+    const y = rows.at[r] as number;
+    const dy = (y - cy) ** 2;
+    const rb = 3 * r;
+    for (let c = 0; c < columns.count; c++) {
+      const x = columns.at[c] as number;
+      if ((x - cx) ** 2 + dy > innerSquared) continue;
+      const cb = 3 * c;
+      if (
+        range3x3(data, rows.plusB, rb, columns.plusB, cb) <= gate ||
+        range3x3(data, rows.minusB, rb, columns.minusB, cb) <= gate
+      ) {
+        work[m++] = absDiffs[i] as number;
+      }
+      i++;
+    }
   }
   if (m < 0.2 * n) return first;
   return (MAD_TO_SIGMA * quantileInPlace(work, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
@@ -190,7 +199,11 @@ function sampleTaps(
   return { count, at, plusA, minusA, plusB, minusB };
 }
 
-/** max - min of the 9 pixels at rowTerms[rb..rb+2] x columnTerms[cb..cb+2] (index terms). */
+/**
+ * max - min of the 9 pixels at rowTerms[rb..rb+2] x columnTerms[cb..cb+2] (index terms).
+ * Math.max / Math.min, not ifs: on noisy data the branches of a running max mispredict often
+ * and cost most of the sampling. Same max and min as comparing one by one (pixels are finite).
+ */
 function range3x3(
   data: Float32Array,
   rowTerms: Int32Array,
@@ -201,19 +214,19 @@ function range3x3(
   const c0 = columnTerms[cb] as number;
   const c1 = columnTerms[cb + 1] as number;
   const c2 = columnTerms[cb + 2] as number;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < 3; k++) {
-    const row = rowTerms[rb + k] as number;
-    const v0 = data[row + c0] as number;
-    const v1 = data[row + c1] as number;
-    const v2 = data[row + c2] as number;
-    if (v0 < lo) lo = v0;
-    if (v0 > hi) hi = v0;
-    if (v1 < lo) lo = v1;
-    if (v1 > hi) hi = v1;
-    if (v2 < lo) lo = v2;
-    if (v2 > hi) hi = v2;
-  }
+  const r0 = rowTerms[rb] as number;
+  const r1 = rowTerms[rb + 1] as number;
+  const r2 = rowTerms[rb + 2] as number;
+  const a0 = data[r0 + c0] as number;
+  const a1 = data[r0 + c1] as number;
+  const a2 = data[r0 + c2] as number;
+  const b0 = data[r1 + c0] as number;
+  const b1 = data[r1 + c1] as number;
+  const b2 = data[r1 + c2] as number;
+  const d0 = data[r2 + c0] as number;
+  const d1 = data[r2 + c1] as number;
+  const d2 = data[r2 + c2] as number;
+  const hi = Math.max(Math.max(a0, a1, a2), Math.max(b0, b1, b2), Math.max(d0, d1, d2));
+  const lo = Math.min(Math.min(a0, a1, a2), Math.min(b0, b1, b2), Math.min(d0, d1, d2));
   return hi - lo;
 }
