@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { dieToDieResidual, levelDies } from "../endpoint/detector/die-to-die.ts";
-import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
+import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../endpoint/detector/noise.ts";
 import { binomialBlur3 } from "../endpoint/detector/raster.ts";
 import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
 import { parseHints, workingMap } from "../endpoint/detector/stages/input.ts";
@@ -102,6 +102,11 @@ console.log(
   `disk ${Math.round(Math.PI * r * r)} px, of them ${rimPixels} near the rim (some reference extrapolated)`,
 );
 const rows: Array<[string, () => void]> = [
+  ["noise stage (measureNoise)", () => measureNoise(work, place)],
+  [
+    "sensor noise (estimateNoiseSigma)",
+    () => estimateNoiseSigma(work.data, work.width, work.height, place.analysis),
+  ],
   ["whole stage (dieToDie)", () => dieToDie(work, place, noise, lattice)],
   ["smoothing (binomialBlur3)", () => binomialBlur3(work.data, work.width, work.height, smoothMap)],
   [
