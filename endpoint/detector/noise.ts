@@ -1,5 +1,5 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
-import { quantileInPlace } from "./raster.ts";
+import { quantileOfNonNegative } from "./raster.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -31,6 +31,7 @@ export function estimateNoiseSigma(
   const approxPixels = Math.PI * region.r * region.r;
   const rowStride = Math.max(1, Math.round(approxPixels / maxSamples));
   for (let y = y0; y <= y1; y += rowStride) rows.push(y);
+  // |Laplacian| (only its size is used) and the largest central difference of each sample.
   const lap = new Float32Array(Math.ceil(approxPixels / rowStride) + width * 2);
   const grad = new Float32Array(lap.length);
   let n = 0;
@@ -46,23 +47,22 @@ export function estimateNoiseSigma(
       const r = data[i + 1] as number;
       const u = data[i - width] as number;
       const d = data[i + width] as number;
-      lap[n] = c - 0.25 * (l + r + u + d);
+      lap[n] = Math.abs(c - 0.25 * (l + r + u + d));
       grad[n] = Math.max(Math.abs(r - l), Math.abs(d - u));
       n++;
     }
   }
   if (n < 16) return 0;
-  const abs = new Float32Array(n);
-  for (let i = 0; i < n; i++) abs[i] = Math.abs(lap[i] as number);
-  const first = (MAD_TO_SIGMA * quantileInPlace(abs, n, 0.5)) / LAPLACIAN_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfNonNegative(lap, n, 0.5)) / LAPLACIAN_GAIN;
   // sqrt(2)*sigma is the spread of a central difference; 3 of those passes 99.7% of noise.
   const gate = 3 * Math.SQRT2 * first;
+  // The passing samples, moved to the front in place (m <= i: nothing is overwritten unread).
   let m = 0;
   for (let i = 0; i < n; i++) {
-    if ((grad[i] as number) <= gate) abs[m++] = Math.abs(lap[i] as number);
+    if ((grad[i] as number) <= gate) lap[m++] = lap[i] as number;
   }
   if (m < n * 0.2) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(abs, m, 0.5)) / LAPLACIAN_GAIN;
+  return (MAD_TO_SIGMA * quantileOfNonNegative(lap, m, 0.5)) / LAPLACIAN_GAIN;
 }
 
 /** Var(p - mean of two independent samples) = (1 + 1/2) sigma^2. */
@@ -122,11 +122,11 @@ export function estimateDieDifferenceNoise(
     }
   }
   if (n < 64) return 0;
-  const work = absDiffs.slice(0, n);
-  const first = (MAD_TO_SIGMA * quantileInPlace(work, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
   // A sample passes when the smaller of its two ranges (dies at +b and -b) is within the gate:
-  // the one at +b first, the one at -b only when that fails (the same samples pass).
+  // the one at +b first, the one at -b only when that fails (the same samples pass). Passing
+  // samples move to the front in place (m <= i: nothing is overwritten unread).
   const gate = 5 * first;
   let m = 0;
   let i = 0;
@@ -142,13 +142,13 @@ export function estimateDieDifferenceNoise(
         range3x3(data, rows.plusB, rb, columns.plusB, cb) <= gate ||
         range3x3(data, rows.minusB, rb, columns.minusB, cb) <= gate
       ) {
-        work[m++] = absDiffs[i] as number;
+        absDiffs[m++] = absDiffs[i] as number;
       }
       i++;
     }
   }
   if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(work, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  return (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
 }
 
 /**

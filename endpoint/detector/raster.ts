@@ -184,3 +184,46 @@ function binomialRow(src: Float32Array, base: number, width: number, into: Float
   // The last pixel is its own right neighbour.
   into[width - 1] = 0.25 * (left + centre) + 0.5 * centre;
 }
+
+/** Bins of the histogram pass of quantileOfNonNegative (the top 16 bits of each value). */
+const HISTOGRAM_BINS = 1 << 16;
+
+/**
+ * Quantile q of values[0..count), all >= 0 (no NaN): the same value as quantileInPlace, found
+ * in two passes instead of a quickselect, and the array is left as it is. The bit pattern of a
+ * non-negative float orders as its value, so a histogram of the top 16 bits (sign, exponent,
+ * leading mantissa bits) finds the bin holding the k-th value; only that bin's few values are
+ * then selected among. Noise samples of a few hundred thousand values: several times faster.
+ */
+export function quantileOfNonNegative(
+  values: Float32Array | Float64Array,
+  count: number,
+  q: number,
+): number {
+  if (count === 0) return Number.NaN;
+  const k = Math.min(count - 1, Math.max(0, Math.round(q * (count - 1))));
+  if (count < 4096) return selectKth(values.slice(0, count), count, k);
+  const wide = values instanceof Float64Array;
+  // The word holding sign, exponent and leading mantissa bits (little-endian: the high one).
+  const words = new Uint32Array(values.buffer, values.byteOffset, wide ? 2 * count : count);
+  const stride = wide ? 2 : 1;
+  const first = wide ? 1 : 0;
+  // -0 has the sign bit set: masked, it lands with +0.
+  const shift = 15;
+  const histogram = new Int32Array(HISTOGRAM_BINS);
+  for (let i = first; i < words.length; i += stride) {
+    const bin = ((words[i] as number) & 0x7fffffff) >>> shift;
+    histogram[bin] = (histogram[bin] as number) + 1;
+  }
+  let below = 0;
+  let bin = 0;
+  while (below + (histogram[bin] as number) <= k) below += histogram[bin++] as number;
+  const inBin = wide
+    ? new Float64Array(histogram[bin] as number)
+    : new Float32Array(histogram[bin] as number);
+  let n = 0;
+  for (let i = first, j = 0; i < words.length; i += stride, j++) {
+    if (((words[i] as number) & 0x7fffffff) >>> shift === bin) inBin[n++] = values[j] as number;
+  }
+  return selectKth(inBin, n, k - below);
+}

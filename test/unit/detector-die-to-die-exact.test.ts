@@ -2,8 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
-import { estimateDieDifferenceNoise } from "../../endpoint/detector/noise.ts";
-import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
+import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
+import {
+  binomialBlur3,
+  quantileInPlace,
+  quantileOfNonNegative,
+} from "../../endpoint/detector/raster.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 
@@ -398,4 +402,111 @@ describe("binomial smoothing", () => {
       assert.ok(sameBits(out, plainBinomial(src, width, height)));
     });
   }
+});
+
+/** The sensor-noise estimate as first written (a separate |Laplacian| array, quickselect). */
+function plainNoiseSigma(
+  data: Float32Array,
+  width: number,
+  height: number,
+  region: Region,
+  maxSamples = 200_000,
+): number {
+  const rows: number[] = [];
+  const y0 = Math.max(1, Math.ceil(region.cy - region.r));
+  const y1 = Math.min(height - 2, Math.floor(region.cy + region.r));
+  const approxPixels = Math.PI * region.r * region.r;
+  const rowStride = Math.max(1, Math.round(approxPixels / maxSamples));
+  for (let y = y0; y <= y1; y += rowStride) rows.push(y);
+  const lap = new Float32Array(Math.ceil(approxPixels / rowStride) + width * 2);
+  const grad = new Float32Array(lap.length);
+  let n = 0;
+  for (const y of rows) {
+    const dy = y - region.cy;
+    const half = Math.sqrt(Math.max(0, region.r * region.r - dy * dy));
+    const xa = Math.max(1, Math.ceil(region.cx - half));
+    const xb = Math.min(width - 2, Math.floor(region.cx + half));
+    for (let x = xa; x <= xb && n < lap.length; x++) {
+      const i = y * width + x;
+      const c = data[i] as number;
+      const l = data[i - 1] as number;
+      const r = data[i + 1] as number;
+      const u = data[i - width] as number;
+      const d = data[i + width] as number;
+      lap[n] = c - 0.25 * (l + r + u + d);
+      grad[n] = Math.max(Math.abs(r - l), Math.abs(d - u));
+      n++;
+    }
+  }
+  if (n < 16) return 0;
+  const abs = new Float32Array(n);
+  for (let i = 0; i < n; i++) abs[i] = Math.abs(lap[i] as number);
+  const first = (1.4826 * quantileInPlace(abs, n, 0.5)) / Math.sqrt(1.25);
+  // sqrt(2)*sigma is the spread of a central difference; 3 of those passes 99.7% of noise.
+  const gate = 3 * Math.SQRT2 * first;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    if ((grad[i] as number) <= gate) abs[m++] = Math.abs(lap[i] as number);
+  }
+  if (m < n * 0.2) return first;
+  return (1.4826 * quantileInPlace(abs, m, 0.5)) / Math.sqrt(1.25);
+}
+
+describe("sensor noise estimate", () => {
+  for (const [k, lattice] of LATTICES.entries()) {
+    it(`matches the plain version exactly (lattice ${k})`, () => {
+      const width = 410;
+      const height = 395;
+      const data = patternedRaster(width, height, lattice.a, lattice.b, 50 + k, k % 2 === 0);
+      for (const region of [
+        { cx: 200, cy: 190, r: 180 },
+        { cx: 205, cy: 197, r: 196 },
+      ]) {
+        for (const maxSamples of [200_000, 30_000]) {
+          const expected = plainNoiseSigma(data, width, height, region, maxSamples);
+          const actual = estimateNoiseSigma(data, width, height, region, maxSamples);
+          assert.ok(expected > 0);
+          assert.ok(Object.is(actual, expected), `${actual} vs ${expected}`);
+        }
+      }
+    });
+  }
+});
+
+describe("quantile of non-negative values", () => {
+  const cases: Array<[string, number]> = [
+    ["continuous", 0],
+    ["integers with many ties", 1],
+    ["zeros and tiny values", 2],
+  ];
+  for (const [label, kind] of cases) {
+    for (const wide of [false, true]) {
+      it(`equals quantileInPlace (${label}, ${wide ? "float64" : "float32"})`, () => {
+        const random = seededRandom(kind * 10 + (wide ? 1 : 0));
+        for (const count of [1, 7, 4095, 4096, 50_000]) {
+          const values = (wide ? new Float64Array(count + 5) : new Float32Array(count + 5)).map(
+            () => {
+              if (kind === 0) return -Math.log(1 - random()) * 3.7;
+              if (kind === 1) return Math.floor(random() * 12);
+              return random() < 0.6 ? 0 : random() * 1e-30;
+            },
+          );
+          for (const q of [0, 0.05, 0.5, 0.95, 1]) {
+            const before = values.slice();
+            const expected = quantileInPlace(values.slice(), count, q);
+            const actual = quantileOfNonNegative(values, count, q);
+            assert.ok(
+              Object.is(actual, expected),
+              `${count} values, q ${q}: ${actual} vs ${expected}`,
+            );
+            assert.ok(sameBits(values, before), "the values are left in place");
+          }
+        }
+      });
+    }
+  }
+
+  it("returns NaN for no values", () => {
+    assert.ok(Number.isNaN(quantileOfNonNegative(new Float32Array(3), 0, 0.5)));
+  });
 });
