@@ -187,6 +187,8 @@ function binomialRow(src: Float32Array, base: number, width: number, into: Float
 
 /** Bins of the histogram pass of quantileOfNonNegative (the top 16 bits of each value). */
 const HISTOGRAM_BINS = 1 << 16;
+/** The histogram reads a float's high word where little-endian memory keeps it. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * Quantile q of values[0..count), all >= 0 (no NaN): the same value as quantileInPlace, found
@@ -202,7 +204,7 @@ export function quantileOfNonNegative(
 ): number {
   if (count === 0) return Number.NaN;
   const k = Math.min(count - 1, Math.max(0, Math.round(q * (count - 1))));
-  if (count < 4096) return selectKth(values.slice(0, count), count, k);
+  if (count < 4096 || !LITTLE_ENDIAN) return selectKth(values.slice(0, count), count, k);
   const wide = values instanceof Float64Array;
   // The word holding sign, exponent and leading mantissa bits (little-endian: the high one).
   const words = new Uint32Array(values.buffer, values.byteOffset, wide ? 2 * count : count);
