@@ -22,53 +22,89 @@ function shiftOf(x: number, y: number, width: number): Shift {
 }
 
 /**
- * range[i] = max - min of the 2x2 cell whose top-left pixel is i: how much a sample taken
- * anywhere in that cell can move with sub-pixel misregistration on a pattern edge. Filled for
- * every cell a sample within validR of (cx, cy) can fall in (the disk plus a margin; the rest
- * of the frame is never read). The 2x2 max and min come from each row's max and min of
- * horizontal pairs, so each comparison is made once per row pair, not three times per cell
- * (max and min are exact: the same values as comparing the four pixels).
+ * One row of cell ranges: into[intoBase + x] = max - min of the 2x2 cell whose top-left pixel
+ * is (x, y): how much a sample taken anywhere in that cell can move with sub-pixel
+ * misregistration on a pattern edge. Filled for every cell a sample within validR of (cx, cy)
+ * can fall in (the disk plus a margin); the rest of the row is 0. Each column's max and min of
+ * its two pixels is taken once and carried to the next cell, which shares that column.
+ * Math.max and Math.min are exact and order-free (signed zeros and NaN included), so any
+ * grouping of the four gives the same value.
  */
-function cellRanges(
+function cellRangeRow(
   data: Float32Array,
   width: number,
   height: number,
   cx: number,
   cy: number,
   validR: number,
-  range: Float32Array,
+  y: number,
+  into: Float32Array,
+  intoBase: number,
 ): void {
-  const pairMax = [new Float32Array(width), new Float32Array(width)];
-  const pairMin = [new Float32Array(width), new Float32Array(width)];
-  const pairs = (y: number, x0: number, x1: number, slot: number): void => {
-    const hi = pairMax[slot] as Float32Array;
-    const lo = pairMin[slot] as Float32Array;
-    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
-      const p = data[i] as number;
-      const q = data[i + 1] as number;
-      hi[x] = Math.max(p, q);
-      lo[x] = Math.min(p, q);
-    }
-  };
+  into.fill(0, intoBase, intoBase + width);
   const reach = validR + 2;
-  for (let y = Math.max(0, Math.floor(cy - reach)); y <= Math.min(height - 2, cy + reach); y++) {
-    // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
-    const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
-    if (dy >= reach) continue;
-    const half = Math.sqrt(reach * reach - dy * dy);
-    const x0 = Math.max(0, Math.floor(cx - half));
-    const x1 = Math.min(width - 2, Math.ceil(cx + half));
-    pairs(y, x0, x1, 0);
-    pairs(y + 1, x0, x1, 1);
-    const hiTop = pairMax[0] as Float32Array;
-    const loTop = pairMin[0] as Float32Array;
-    const hiBottom = pairMax[1] as Float32Array;
-    const loBottom = pairMin[1] as Float32Array;
-    for (let x = x0, i = y * width + x0; x <= x1; x++, i++) {
-      range[i] =
-        Math.max(hiTop[x] as number, hiBottom[x] as number) -
-        Math.min(loTop[x] as number, loBottom[x] as number);
+  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return;
+  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
+  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
+  if (dy >= reach) return;
+  const half = Math.sqrt(reach * reach - dy * dy);
+  const x0 = Math.max(0, Math.floor(cx - half));
+  const x1 = Math.min(width - 2, Math.ceil(cx + half));
+  let i = y * width + x0;
+  let o = intoBase + x0;
+  let top = data[i] as number;
+  let bottom = data[i + width] as number;
+  let columnHi = Math.max(top, bottom);
+  let columnLo = Math.min(top, bottom);
+  for (let x = x0; x <= x1; x++, i++, o++) {
+    top = data[i + 1] as number;
+    bottom = data[i + width + 1] as number;
+    const nextHi = Math.max(top, bottom);
+    const nextLo = Math.min(top, bottom);
+    into[o] = Math.max(columnHi, nextHi) - Math.min(columnLo, nextLo);
+    columnHi = nextHi;
+    columnLo = nextLo;
+  }
+}
+
+/**
+ * The cell ranges of the rows the current image row's references can reach, in a ring of
+ * rows (not a map of the frame: a few hundred rows at most, a quarter of the memory or less).
+ * Cell row y lives in ring row y mod rows; `delta(y, iy, ix)` turns a pixel index of image
+ * row y into the ring index of the cell iy rows and ix columns away.
+ */
+class CellRangeRing {
+  readonly values: Float32Array;
+  private nextRow: number;
+
+  constructor(
+    private readonly map: FloatMap,
+    private readonly cx: number,
+    private readonly cy: number,
+    private readonly validR: number,
+    private readonly rows: number,
+    firstRow: number,
+  ) {
+    this.values = new Float32Array(rows * map.width);
+    this.nextRow = firstRow;
+  }
+
+  /** Computes every cell row up to `lastRow` not computed yet (rows are needed in order). */
+  fillTo(lastRow: number): void {
+    const { data, width, height } = this.map;
+    for (; this.nextRow <= lastRow; this.nextRow++) {
+      const slot = this.slotOf(this.nextRow);
+      const { cx, cy, validR, values } = this;
+      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width);
     }
+  }
+
+  delta(y: number, iy: number, ix: number): number {
+    return (this.slotOf(y + iy) - y) * this.map.width + ix;
+  }
+
+  private slotOf(row: number): number {
+    return ((row % this.rows) + this.rows) % this.rows;
   }
 }
 
@@ -76,9 +112,11 @@ function cellRanges(
  * Residuals of pixels rowBase+from .. rowBase+to, all of whose neighbour samples lie on the
  * wafer: pair-averaged references, edge allowance, 2nd smallest deviation. Closure-free and
  * branch-free (min/max instead of ifs): on real, noisy data the branches of a naive version
- * mispredict about half the time and cost three times the arithmetic. The four directions
- * are written out with their shifts in locals (registers), not read from tables per pixel:
- * this loop is most of the die-to-die stage.
+ * mispredict about half the time and cost three times the arithmetic. The eight shifts are
+ * written out with their offsets and fractions in locals, not read from tables per pixel: this
+ * loop is most of the die-to-die stage. Each bilinear sample's right-hand column is the next
+ * pixel's left-hand one, so it is carried over (top, bottom) instead of read again: half the
+ * reads, the same arithmetic on the same values.
  */
 function interiorRun(
   data: Float32Array,
@@ -92,6 +130,8 @@ function interiorRun(
   fys: Float64Array,
   noiseSigma: number,
   range: Float32Array,
+  /** Per shift, ring index of its reference's cell minus the pixel index (CellRangeRing). */
+  rangeDeltas: Int32Array,
 ): void {
   const o0 = offsets[0] as number;
   const fx0 = fxs[0] as number;
@@ -117,73 +157,118 @@ function interiorRun(
   const o7 = offsets[7] as number;
   const fx7 = fxs[7] as number;
   const fy7 = fys[7] as number;
-  for (let base = rowBase + from; base <= rowBase + to; base++) {
+  const r0 = rangeDeltas[0] as number;
+  const r1 = rangeDeltas[1] as number;
+  const r2 = rangeDeltas[2] as number;
+  const r3 = rangeDeltas[3] as number;
+  const r4 = rangeDeltas[4] as number;
+  const r5 = rangeDeltas[5] as number;
+  const r6 = rangeDeltas[6] as number;
+  const r7 = rangeDeltas[7] as number;
+  const first = rowBase + from;
+  let top0 = data[first + o0] as number;
+  let bottom0 = data[first + o0 + width] as number;
+  let top1 = data[first + o1] as number;
+  let bottom1 = data[first + o1 + width] as number;
+  let top2 = data[first + o2] as number;
+  let bottom2 = data[first + o2 + width] as number;
+  let top3 = data[first + o3] as number;
+  let bottom3 = data[first + o3 + width] as number;
+  let top4 = data[first + o4] as number;
+  let bottom4 = data[first + o4 + width] as number;
+  let top5 = data[first + o5] as number;
+  let bottom5 = data[first + o5 + width] as number;
+  let top6 = data[first + o6] as number;
+  let bottom6 = data[first + o6 + width] as number;
+  let top7 = data[first + o7] as number;
+  let bottom7 = data[first + o7 + width] as number;
+  for (let base = first; base <= rowBase + to; base++) {
     const v = data[base] as number;
-    const j10 = base + o0;
-    const aTop0 = (data[j10] as number) + ((data[j10 + 1] as number) - (data[j10] as number)) * fx0;
-    const aBottom0 =
-      (data[j10 + width] as number) +
-      ((data[j10 + width + 1] as number) - (data[j10 + width] as number)) * fx0;
-    const j20 = base + o1;
-    const bTop0 = (data[j20] as number) + ((data[j20 + 1] as number) - (data[j20] as number)) * fx1;
-    const bBottom0 =
-      (data[j20 + width] as number) +
-      ((data[j20 + width + 1] as number) - (data[j20 + width] as number)) * fx1;
+    const j0 = base + o0;
+    const aLeft0 = top0;
+    top0 = data[j0 + 1] as number;
+    const aTop0 = aLeft0 + (top0 - aLeft0) * fx0;
+    const aBottomLeft0 = bottom0;
+    bottom0 = data[j0 + width + 1] as number;
+    const aBottom0 = aBottomLeft0 + (bottom0 - aBottomLeft0) * fx0;
+    const j1 = base + o1;
+    const bLeft0 = top1;
+    top1 = data[j1 + 1] as number;
+    const bTop0 = bLeft0 + (top1 - bLeft0) * fx1;
+    const bBottomLeft0 = bottom1;
+    bottom1 = data[j1 + width + 1] as number;
+    const bBottom0 = bBottomLeft0 + (bottom1 - bBottomLeft0) * fx1;
     const ref0 = 0.5 * (aTop0 + (aBottom0 - aTop0) * fy0 + bTop0 + (bBottom0 - bTop0) * fy1);
     const allowance0 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j10] as number, range[j20] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r0] as number, range[base + r1] as number) -
+        noiseSigma,
     );
     const d0 = v - ref0;
     const e0 = d0 - Math.min(Math.max(d0, -allowance0), allowance0);
-    const j11 = base + o2;
-    const aTop1 = (data[j11] as number) + ((data[j11 + 1] as number) - (data[j11] as number)) * fx2;
-    const aBottom1 =
-      (data[j11 + width] as number) +
-      ((data[j11 + width + 1] as number) - (data[j11 + width] as number)) * fx2;
-    const j21 = base + o3;
-    const bTop1 = (data[j21] as number) + ((data[j21 + 1] as number) - (data[j21] as number)) * fx3;
-    const bBottom1 =
-      (data[j21 + width] as number) +
-      ((data[j21 + width + 1] as number) - (data[j21 + width] as number)) * fx3;
+    const j2 = base + o2;
+    const aLeft1 = top2;
+    top2 = data[j2 + 1] as number;
+    const aTop1 = aLeft1 + (top2 - aLeft1) * fx2;
+    const aBottomLeft1 = bottom2;
+    bottom2 = data[j2 + width + 1] as number;
+    const aBottom1 = aBottomLeft1 + (bottom2 - aBottomLeft1) * fx2;
+    const j3 = base + o3;
+    const bLeft1 = top3;
+    top3 = data[j3 + 1] as number;
+    const bTop1 = bLeft1 + (top3 - bLeft1) * fx3;
+    const bBottomLeft1 = bottom3;
+    bottom3 = data[j3 + width + 1] as number;
+    const bBottom1 = bBottomLeft1 + (bottom3 - bBottomLeft1) * fx3;
     const ref1 = 0.5 * (aTop1 + (aBottom1 - aTop1) * fy2 + bTop1 + (bBottom1 - bTop1) * fy3);
     const allowance1 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j11] as number, range[j21] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r2] as number, range[base + r3] as number) -
+        noiseSigma,
     );
     const d1 = v - ref1;
     const e1 = d1 - Math.min(Math.max(d1, -allowance1), allowance1);
-    const j12 = base + o4;
-    const aTop2 = (data[j12] as number) + ((data[j12 + 1] as number) - (data[j12] as number)) * fx4;
-    const aBottom2 =
-      (data[j12 + width] as number) +
-      ((data[j12 + width + 1] as number) - (data[j12 + width] as number)) * fx4;
-    const j22 = base + o5;
-    const bTop2 = (data[j22] as number) + ((data[j22 + 1] as number) - (data[j22] as number)) * fx5;
-    const bBottom2 =
-      (data[j22 + width] as number) +
-      ((data[j22 + width + 1] as number) - (data[j22 + width] as number)) * fx5;
+    const j4 = base + o4;
+    const aLeft2 = top4;
+    top4 = data[j4 + 1] as number;
+    const aTop2 = aLeft2 + (top4 - aLeft2) * fx4;
+    const aBottomLeft2 = bottom4;
+    bottom4 = data[j4 + width + 1] as number;
+    const aBottom2 = aBottomLeft2 + (bottom4 - aBottomLeft2) * fx4;
+    const j5 = base + o5;
+    const bLeft2 = top5;
+    top5 = data[j5 + 1] as number;
+    const bTop2 = bLeft2 + (top5 - bLeft2) * fx5;
+    const bBottomLeft2 = bottom5;
+    bottom5 = data[j5 + width + 1] as number;
+    const bBottom2 = bBottomLeft2 + (bottom5 - bBottomLeft2) * fx5;
     const ref2 = 0.5 * (aTop2 + (aBottom2 - aTop2) * fy4 + bTop2 + (bBottom2 - bTop2) * fy5);
     const allowance2 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j12] as number, range[j22] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r4] as number, range[base + r5] as number) -
+        noiseSigma,
     );
     const d2 = v - ref2;
     const e2 = d2 - Math.min(Math.max(d2, -allowance2), allowance2);
-    const j13 = base + o6;
-    const aTop3 = (data[j13] as number) + ((data[j13 + 1] as number) - (data[j13] as number)) * fx6;
-    const aBottom3 =
-      (data[j13 + width] as number) +
-      ((data[j13 + width + 1] as number) - (data[j13 + width] as number)) * fx6;
-    const j23 = base + o7;
-    const bTop3 = (data[j23] as number) + ((data[j23 + 1] as number) - (data[j23] as number)) * fx7;
-    const bBottom3 =
-      (data[j23 + width] as number) +
-      ((data[j23 + width + 1] as number) - (data[j23 + width] as number)) * fx7;
+    const j6 = base + o6;
+    const aLeft3 = top6;
+    top6 = data[j6 + 1] as number;
+    const aTop3 = aLeft3 + (top6 - aLeft3) * fx6;
+    const aBottomLeft3 = bottom6;
+    bottom6 = data[j6 + width + 1] as number;
+    const aBottom3 = aBottomLeft3 + (bottom6 - aBottomLeft3) * fx6;
+    const j7 = base + o7;
+    const bLeft3 = top7;
+    top7 = data[j7 + 1] as number;
+    const bTop3 = bLeft3 + (top7 - bLeft3) * fx7;
+    const bBottomLeft3 = bottom7;
+    bottom7 = data[j7 + width + 1] as number;
+    const bBottom3 = bBottomLeft3 + (bottom7 - bBottomLeft3) * fx7;
     const ref3 = 0.5 * (aTop3 + (aBottom3 - aTop3) * fy6 + bTop3 + (bBottom3 - bTop3) * fy7);
     const allowance3 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[j13] as number, range[j23] as number) - noiseSigma,
+      MISREGISTRATION_SHARE * Math.max(range[base + r6] as number, range[base + r7] as number) -
+        noiseSigma,
     );
     const d3 = v - ref3;
     const e3 = d3 - Math.min(Math.max(d3, -allowance3), allowance3);
@@ -220,8 +305,6 @@ export function dieToDieResidual(
   waferRadius: number,
   noiseSigma: number,
   out: Float32Array,
-  /** Working space of the map's size (overwritten). */
-  scratch: Float32Array,
   /** When given, set to 1 where some reference is extrapolated (near the rim), else 0. */
   edgeMask?: Uint8Array,
 ): void {
@@ -256,8 +339,6 @@ export function dieToDieResidual(
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
   const validR2 = validR * validR;
-  const range = scratch;
-  cellRanges(data, width, height, cx, cy, validR, range);
   const shiftX2 = shiftX.map((v) => 2 * v);
   const shiftY2 = shiftY.map((v) => 2 * v);
   const lower = new Int32Array(8);
@@ -266,7 +347,39 @@ export function dieToDieResidual(
   const upper2 = new Int32Array(8);
   out.fill(0);
   edgeMask?.fill(0);
-  for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+  // Cell rows of the references, relative to the pixel's row (one and two dies away).
+  const cellDy = new Int32Array(16);
+  const cellDx = new Int32Array(16);
+  for (let k = 0; k < 8; k++) {
+    cellDy[k] = Math.floor(shiftY[k] as number);
+    cellDx[k] = Math.floor(shiftX[k] as number);
+    cellDy[8 + k] = Math.floor(shiftY2[k] as number);
+    cellDx[8 + k] = Math.floor(shiftX2[k] as number);
+  }
+  let reachUp = 0;
+  let reachDown = 0;
+  for (const dy of cellDy) {
+    reachUp = Math.min(reachUp, dy);
+    reachDown = Math.max(reachDown, dy);
+  }
+  const yFirst = Math.max(0, Math.ceil(cy - r));
+  const ring = new CellRangeRing(
+    map,
+    cx,
+    cy,
+    validR,
+    Math.min(height, reachDown - reachUp + 1),
+    yFirst + reachUp,
+  );
+  const range = ring.values;
+  const rangeDeltas = new Int32Array(8);
+  const rangeDeltas2 = new Int32Array(8);
+  for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+    ring.fillTo(y + reachDown);
+    for (let k = 0; k < 8; k++) {
+      rangeDeltas[k] = ring.delta(y, cellDy[k] as number, cellDx[k] as number);
+      rangeDeltas2[k] = ring.delta(y, cellDy[8 + k] as number, cellDx[8 + k] as number);
+    }
     const ddy = y - cy;
     const half = Math.sqrt(Math.max(0, r * r - ddy * ddy));
     const x0 = Math.max(0, Math.ceil(cx - half));
@@ -294,6 +407,7 @@ export function dieToDieResidual(
         fys,
         noiseSigma,
         range,
+        rangeDeltas,
       );
     }
     for (let x = x0; x <= x1; x++) {
@@ -320,6 +434,8 @@ export function dieToDieResidual(
         fys2,
         noiseSigma,
         range,
+        rangeDeltas,
+        rangeDeltas2,
       );
     }
   }
@@ -385,6 +501,8 @@ function edgePixel(
   fys2: Float64Array,
   noiseSigma: number,
   range: Float32Array,
+  rangeDeltas: Int32Array,
+  rangeDeltas2: Int32Array,
 ): void {
   const v = data[base] as number;
   let best = Number.POSITIVE_INFINITY;
@@ -404,7 +522,10 @@ function edgePixel(
         0.5 *
         (bilinearAt(data, width, j1, fxs[k] as number, fys[k] as number) +
           bilinearAt(data, width, j2, fxs[k + 1] as number, fys[k + 1] as number));
-      spread = Math.max(range[j1] as number, range[j2] as number);
+      spread = Math.max(
+        range[base + (rangeDeltas[k] as number)] as number,
+        range[base + (rangeDeltas[k + 1] as number)] as number,
+      );
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -413,10 +534,12 @@ function edgePixel(
         const jFar = base + (offsets2[slot] as number);
         const far = bilinearAt(data, width, jFar, fxs2[slot] as number, fys2[slot] as number);
         ref = 2 * near - far;
-        spread = 2 * (range[jNear] as number) + (range[jFar] as number);
+        spread =
+          2 * (range[base + (rangeDeltas[slot] as number)] as number) +
+          (range[base + (rangeDeltas2[slot] as number)] as number);
       } else {
         ref = near;
-        spread = range[jNear] as number;
+        spread = range[base + (rangeDeltas[slot] as number)] as number;
       }
     } else {
       continue;

@@ -1,5 +1,5 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
-import { quantileInPlace } from "./raster.ts";
+import { quantileOfNonNegative } from "./raster.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -31,6 +31,7 @@ export function estimateNoiseSigma(
   const approxPixels = Math.PI * region.r * region.r;
   const rowStride = Math.max(1, Math.round(approxPixels / maxSamples));
   for (let y = y0; y <= y1; y += rowStride) rows.push(y);
+  // |Laplacian| (only its size is used) and the largest central difference of each sample.
   const lap = new Float32Array(Math.ceil(approxPixels / rowStride) + width * 2);
   const grad = new Float32Array(lap.length);
   let n = 0;
@@ -46,23 +47,22 @@ export function estimateNoiseSigma(
       const r = data[i + 1] as number;
       const u = data[i - width] as number;
       const d = data[i + width] as number;
-      lap[n] = c - 0.25 * (l + r + u + d);
+      lap[n] = Math.abs(c - 0.25 * (l + r + u + d));
       grad[n] = Math.max(Math.abs(r - l), Math.abs(d - u));
       n++;
     }
   }
   if (n < 16) return 0;
-  const abs = new Float32Array(n);
-  for (let i = 0; i < n; i++) abs[i] = Math.abs(lap[i] as number);
-  const first = (MAD_TO_SIGMA * quantileInPlace(abs, n, 0.5)) / LAPLACIAN_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfNonNegative(lap, n, 0.5)) / LAPLACIAN_GAIN;
   // sqrt(2)*sigma is the spread of a central difference; 3 of those passes 99.7% of noise.
   const gate = 3 * Math.SQRT2 * first;
+  // The passing samples, moved to the front in place (m <= i: nothing is overwritten unread).
   let m = 0;
   for (let i = 0; i < n; i++) {
-    if ((grad[i] as number) <= gate) abs[m++] = Math.abs(lap[i] as number);
+    if ((grad[i] as number) <= gate) lap[m++] = lap[i] as number;
   }
   if (m < n * 0.2) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(abs, m, 0.5)) / LAPLACIAN_GAIN;
+  return (MAD_TO_SIGMA * quantileOfNonNegative(lap, m, 0.5)) / LAPLACIAN_GAIN;
 }
 
 /** Var(p - mean of two independent samples) = (1 + 1/2) sigma^2. */
@@ -91,43 +91,142 @@ export function estimateDieDifferenceNoise(
   const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2;
   const inner = region.r - reach;
   if (inner <= 4) return 0;
-  // Nearest-pixel samples: a bilinear one averages noise away and would understate sigma.
-  const sample = (x: number, y: number): number =>
-    data[Math.round(y) * width + Math.round(x)] as number;
-  const localRange = (x: number, y: number): number => {
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        const v = sample(x + dx, y + dy);
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-    }
-    return hi - lo;
-  };
-  const diffs: number[] = [];
-  const ranges: number[] = [];
-  for (let y = Math.ceil(region.cy - inner); y <= region.cy + inner; y += step) {
-    if (y < 2 || y >= height - 2) continue;
-    for (let x = Math.ceil(region.cx - inner); x <= region.cx + inner; x += step) {
-      if (x < 2 || x >= width - 2) continue;
-      if ((x - region.cx) ** 2 + (y - region.cy) ** 2 > inner * inner) continue;
-      const v = data[y * width + x] as number;
-      diffs.push(v - 0.5 * (sample(x + a.x, y + a.y) + sample(x - a.x, y - a.y)));
-      ranges.push(Math.min(localRange(x + b.x, y + b.y), localRange(x - b.x, y - b.y)));
+  const { cx, cy } = region;
+  // The grid's sampled columns and rows, each with the nearest pixels of its references
+  // (nearest-pixel samples: a bilinear one averages noise away and would understate sigma).
+  // Tabled once per column and per row, so the loop over the grid only adds and reads.
+  const columns = sampleTaps(Math.ceil(cx - inner), cx + inner, step, 2, width - 2, a.x, b.x, 1);
+  const rows = sampleTaps(Math.ceil(cy - inner), cy + inner, step, 2, height - 2, a.y, b.y, width);
+  const capacity = columns.count * rows.count;
+  if (capacity < 64) return 0;
+  // |difference| of each sample, in grid order.
+  const absDiffs = new Float64Array(capacity);
+  const innerSquared = inner * inner;
+  let n = 0;
+  for (let r = 0; r < rows.count; r++) {
+    const y = rows.at[r] as number;
+    const dy = (y - cy) ** 2;
+    const rowBase = y * width;
+    const rowPlusA = rows.plusA[r] as number;
+    const rowMinusA = rows.minusA[r] as number;
+    for (let c = 0; c < columns.count; c++) {
+      const x = columns.at[c] as number;
+      if ((x - cx) ** 2 + dy > innerSquared) continue;
+      const v = data[rowBase + x] as number;
+      const diff =
+        v -
+        0.5 *
+          ((data[rowPlusA + (columns.plusA[c] as number)] as number) +
+            (data[rowMinusA + (columns.minusA[c] as number)] as number));
+      absDiffs[n++] = Math.abs(diff);
     }
   }
-  const n = diffs.length;
   if (n < 64) return 0;
-  const abs = Float64Array.from(diffs, Math.abs);
-  const first = (MAD_TO_SIGMA * quantileInPlace(abs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
+  // A sample passes when the smaller of its two ranges (dies at +b and -b) is within the gate:
+  // the one at +b first, the one at -b only when that fails (the same samples pass). Passing
+  // samples move to the front in place (m <= i: nothing is overwritten unread).
   const gate = 5 * first;
   let m = 0;
-  for (let i = 0; i < n; i++) {
-    if ((ranges[i] as number) <= gate) abs[m++] = Math.abs(diffs[i] as number);
+  let i = 0;
+  for (let r = 0; r < rows.count; r++) {
+    const y = rows.at[r] as number;
+    const dy = (y - cy) ** 2;
+    const rb = 3 * r;
+    for (let c = 0; c < columns.count; c++) {
+      const x = columns.at[c] as number;
+      if ((x - cx) ** 2 + dy > innerSquared) continue;
+      const cb = 3 * c;
+      if (
+        range3x3(data, rows.plusB, rb, columns.plusB, cb) <= gate ||
+        range3x3(data, rows.minusB, rb, columns.minusB, cb) <= gate
+      ) {
+        absDiffs[m++] = absDiffs[i] as number;
+      }
+      i++;
+    }
   }
   if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(abs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  return (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+}
+
+/**
+ * Along one axis of the sampling grid (coordinates from, from + step, ... up to `to`, those in
+ * [lowest, below) kept): each coordinate and the nearest-pixel index terms of its references,
+ * times `unit` (1 for columns, the row width for rows). `plusA`/`minusA` are round(p +- da);
+ * `plusB`/`minusB` hold, three per coordinate, round((p +- db) + k) for k = -1, 0, 1, the 3x3
+ * neighbourhood of the gate's range, rounded exactly as a per-pixel lookup of p +- db would.
+ */
+function sampleTaps(
+  from: number,
+  to: number,
+  step: number,
+  lowest: number,
+  below: number,
+  da: number,
+  db: number,
+  unit: number,
+): {
+  count: number;
+  at: Int32Array;
+  plusA: Int32Array;
+  minusA: Int32Array;
+  plusB: Int32Array;
+  minusB: Int32Array;
+} {
+  let count = 0;
+  for (let p = from; p <= to; p += step) if (p >= lowest && p < below) count++;
+  const at = new Int32Array(count);
+  const plusA = new Int32Array(count);
+  const minusA = new Int32Array(count);
+  const plusB = new Int32Array(3 * count);
+  const minusB = new Int32Array(3 * count);
+  let i = 0;
+  for (let p = from; p <= to; p += step) {
+    if (p < lowest || p >= below) continue;
+    at[i] = p;
+    plusA[i] = Math.round(p + da) * unit;
+    minusA[i] = Math.round(p - da) * unit;
+    const centrePlus = p + db;
+    const centreMinus = p - db;
+    for (let k = -1; k <= 1; k++) {
+      plusB[3 * i + k + 1] = Math.round(centrePlus + k) * unit;
+      minusB[3 * i + k + 1] = Math.round(centreMinus + k) * unit;
+    }
+    i++;
+  }
+  return { count, at, plusA, minusA, plusB, minusB };
+}
+
+/**
+ * max - min of the 9 pixels at rowTerms[rb..rb+2] x columnTerms[cb..cb+2] (index terms).
+ * Math.max / Math.min, not ifs: on noisy data the branches of a running max mispredict often
+ * and cost most of the sampling. Same max and min as comparing one by one (pixels are finite).
+ */
+function range3x3(
+  data: Float32Array,
+  rowTerms: Int32Array,
+  rb: number,
+  columnTerms: Int32Array,
+  cb: number,
+): number {
+  const c0 = columnTerms[cb] as number;
+  const c1 = columnTerms[cb + 1] as number;
+  const c2 = columnTerms[cb + 2] as number;
+  const r0 = rowTerms[rb] as number;
+  const r1 = rowTerms[rb + 1] as number;
+  const r2 = rowTerms[rb + 2] as number;
+  const a0 = data[r0 + c0] as number;
+  const a1 = data[r0 + c1] as number;
+  const a2 = data[r0 + c2] as number;
+  const b0 = data[r1 + c0] as number;
+  const b1 = data[r1 + c1] as number;
+  const b2 = data[r1 + c2] as number;
+  const d0 = data[r2 + c0] as number;
+  const d1 = data[r2 + c1] as number;
+  const d2 = data[r2 + c2] as number;
+  const hi = Math.max(Math.max(a0, a1, a2), Math.max(b0, b1, b2), Math.max(d0, d1, d2));
+  const lo = Math.min(Math.min(a0, a1, a2), Math.min(b0, b1, b2), Math.min(d0, d1, d2));
+  return hi - lo;
 }

@@ -149,18 +149,10 @@ export function binomialBlur3(
   let above = new Float32Array(width);
   let current = new Float32Array(width);
   let below = new Float32Array(width);
-  const smoothRow = (y: number, into: Float32Array): void => {
-    const base = y * width;
-    for (let x = 0; x < width; x++) {
-      const l = src[base + (x > 0 ? x - 1 : 0)] as number;
-      const r = src[base + (x < width - 1 ? x + 1 : x)] as number;
-      into[x] = 0.25 * (l + r) + 0.5 * (src[base + x] as number);
-    }
-  };
-  smoothRow(0, current);
+  binomialRow(src, 0, width, current);
   above.set(current);
   for (let y = 0; y < height; y++) {
-    if (y < height - 1) smoothRow(y + 1, below);
+    if (y < height - 1) binomialRow(src, (y + 1) * width, width, below);
     else below.set(current);
     const base = y * width;
     for (let x = 0; x < width; x++) {
@@ -173,4 +165,67 @@ export function binomialBlur3(
     current = below;
     below = spare;
   }
+}
+
+/**
+ * One row of binomialBlur3's horizontal [1 2 1] / 4 pass, edges replicated. Each pixel is read
+ * once and carried as the next pixel's left and centre; the arithmetic (and the float32
+ * rounding of `into`) is that of the per-pixel formula 0.25 * (l + r) + 0.5 * c.
+ */
+function binomialRow(src: Float32Array, base: number, width: number, into: Float32Array): void {
+  let left = src[base] as number;
+  let centre = left;
+  for (let x = 0; x < width - 1; x++) {
+    const right = src[base + x + 1] as number;
+    into[x] = 0.25 * (left + right) + 0.5 * centre;
+    left = centre;
+    centre = right;
+  }
+  // The last pixel is its own right neighbour.
+  into[width - 1] = 0.25 * (left + centre) + 0.5 * centre;
+}
+
+/** Bins of the histogram pass of quantileOfNonNegative (the top 16 bits of each value). */
+const HISTOGRAM_BINS = 1 << 16;
+/** The histogram reads a float's high word where little-endian memory keeps it. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * Quantile q of values[0..count), all >= 0 (no NaN): the same value as quantileInPlace, found
+ * in two passes instead of a quickselect, and the array is left as it is. The bit pattern of a
+ * non-negative float orders as its value, so a histogram of the top 16 bits (sign, exponent,
+ * leading mantissa bits) finds the bin holding the k-th value; only that bin's few values are
+ * then selected among. Noise samples of a few hundred thousand values: several times faster.
+ */
+export function quantileOfNonNegative(
+  values: Float32Array | Float64Array,
+  count: number,
+  q: number,
+): number {
+  if (count === 0) return Number.NaN;
+  const k = Math.min(count - 1, Math.max(0, Math.round(q * (count - 1))));
+  if (count < 4096 || !LITTLE_ENDIAN) return selectKth(values.slice(0, count), count, k);
+  const wide = values instanceof Float64Array;
+  // The word holding sign, exponent and leading mantissa bits (little-endian: the high one).
+  const words = new Uint32Array(values.buffer, values.byteOffset, wide ? 2 * count : count);
+  const stride = wide ? 2 : 1;
+  const first = wide ? 1 : 0;
+  // -0 has the sign bit set: masked, it lands with +0.
+  const shift = 15;
+  const histogram = new Int32Array(HISTOGRAM_BINS);
+  for (let i = first; i < words.length; i += stride) {
+    const bin = ((words[i] as number) & 0x7fffffff) >>> shift;
+    histogram[bin] = (histogram[bin] as number) + 1;
+  }
+  let below = 0;
+  let bin = 0;
+  while (below + (histogram[bin] as number) <= k) below += histogram[bin++] as number;
+  const inBin = wide
+    ? new Float64Array(histogram[bin] as number)
+    : new Float32Array(histogram[bin] as number);
+  let n = 0;
+  for (let i = first, j = 0; i < words.length; i += stride, j++) {
+    if (((words[i] as number) & 0x7fffffff) >>> shift === bin) inBin[n++] = values[j] as number;
+  }
+  return selectKth(inBin, n, k - below);
 }

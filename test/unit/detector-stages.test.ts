@@ -207,16 +207,7 @@ describe("die-to-die and thresholds", () => {
       map.data[at(170 + dx, 150 + dy)] = (map.data[at(170 + dx, 150 + dy)] as number) + 80;
     }
     const out = new Float32Array(size * size);
-    dieToDieResidual(
-      map,
-      { x: 24, y: 0 },
-      { x: 0, y: 24 },
-      region,
-      155,
-      1,
-      out,
-      new Float32Array(size * size),
-    );
+    dieToDieResidual(map, { x: 24, y: 0 }, { x: 0, y: 24 }, region, 155, 1, out);
     assert.ok((out[at(170, 150)] as number) > 70, `particle residual ${out[at(170, 150)]}`);
     const neighbours: Array<[number, number]> = [
       [194, 150],
@@ -245,17 +236,7 @@ describe("die-to-die and thresholds", () => {
     map.data[at(170, 150)] = (map.data[at(170, 150)] as number) + 60;
     const out = new Float32Array(size * size);
     const edgeMask = new Uint8Array(size * size);
-    dieToDieResidual(
-      map,
-      { x: 24, y: 0 },
-      { x: 0, y: 24 },
-      region,
-      155,
-      1,
-      out,
-      new Float32Array(size * size),
-      edgeMask,
-    );
+    dieToDieResidual(map, { x: 24, y: 0 }, { x: 0, y: 24 }, region, 155, 1, out, edgeMask);
     // Pixels (away from the particle and the rim zone) whose residual exceeds 2, a level step
     // of 0.2% of the die level: every die of the field before levelling.
     const standingOut = (residual: Float32Array) => {
@@ -387,16 +368,7 @@ describe("noise of the die-to-die comparison", () => {
       { x: 0, y: 24 },
     );
     const out = new Float32Array(size * size);
-    dieToDieResidual(
-      map,
-      { x: 24, y: 0 },
-      { x: 0, y: 24 },
-      region,
-      155,
-      sigma,
-      out,
-      new Float32Array(size * size),
-    );
+    dieToDieResidual(map, { x: 24, y: 0 }, { x: 0, y: 24 }, region, 155, sigma, out);
     const [model] = measureSigmas([out], [0], map, region, { x: 24, y: 0 });
     const seed = DETECTION.seedSigmas * Math.min(...(model?.sigmas ?? [0]));
     const blobs = hysteresisBlobs(out, size, size, region, {

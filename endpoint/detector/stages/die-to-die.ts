@@ -45,7 +45,6 @@ export function dieToDie(
     wafer.circle.r / work.scale,
     smoothSigma,
     residual,
-    new Float32Array(size),
     edgeMask,
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.

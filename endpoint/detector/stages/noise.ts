@@ -1,6 +1,6 @@
 // Stage "noise": the sensor noise and the wafer level, measured on the working map inside the disk.
 import { estimateNoiseSigma } from "../noise.ts";
-import { type FloatMap, quantileInPlace } from "../raster.ts";
+import { type FloatMap, quantileInPlace, quantileOfNonNegative } from "../raster.ts";
 import type { WaferPlace } from "./place.ts";
 
 export interface Noise {
@@ -27,13 +27,17 @@ function medianOnDisk(work: FloatMap, wafer: WaferPlace): number {
   const step = Math.max(1, Math.floor(r / 150));
   const values = new Float64Array((Math.ceil((2 * r) / step) + 1) ** 2);
   let n = 0;
+  let lowest = Number.POSITIVE_INFINITY;
   const yEnd = Math.min(height, cy + r);
   const xEnd = Math.min(width, cx + r);
   for (let y = Math.max(0, Math.ceil(cy - r)); y < yEnd; y += step) {
     for (let x = Math.max(0, Math.ceil(cx - r)); x < xEnd; x += step) {
       if ((x - cx) ** 2 + (y - cy) ** 2 >= r ** 2) continue;
-      values[n++] = data[y * width + x] as number;
+      const v = data[y * width + x] as number;
+      values[n++] = v;
+      if (v < lowest) lowest = v;
     }
   }
-  return quantileInPlace(values, n, 0.5);
+  // A map binned from an image is never negative: the faster select then gives the same value.
+  return lowest >= 0 ? quantileOfNonNegative(values, n, 0.5) : quantileInPlace(values, n, 0.5);
 }
