@@ -190,7 +190,10 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
     }
   }
   if (n < 1000) return 1;
-  const aroundAbs = Float64Array.from(around.subarray(0, n), Math.abs);
+  // A plain loop: Float64Array.from(view, Math.abs) walks an iterator and boxes every value
+  // (about 50-140 ms and as much garbage on a 2048 px wafer, against 1 ms).
+  const aroundAbs = new Float64Array(n);
+  for (let j = 0; j < n; j++) aroundAbs[j] = Math.abs(around[j] as number);
   const aroundSigma = quantileInPlace(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
   const quiet = new Float64Array(n);
   let m = 0;

@@ -1,0 +1,137 @@
+// Speed work must not move detections: records gate + detect outputs of wafer folders, diffs two records, and times stages in CPU ms.
+//
+//   node --import tsx bench/detect-compare.ts record --out before.json <dir>...
+//   node --import tsx bench/detect-compare.ts diff before.json after.json
+//   node --import tsx bench/detect-compare.ts stages [--repeats 7] <image>...
+//
+// `record` runs every image of every lot folder under the given dirs twice through the quality
+// gate and the detector: with the lot.json hints (as the pipeline passes them) and without
+// (the detector then finds notch and die grid itself, the costlier path). The record holds
+// every box, class, score, the wafer block (lattice pitch and angle) and the gate's measures,
+// everything but times. `diff` names each wafer whose output changed in any digit.
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { detect } from "../endpoint/detector/index.ts";
+import { StageTimer } from "../endpoint/detector/stages/timer.ts";
+import { gatedDetect } from "../endpoint/quality/index.ts";
+import { hintsFromMetadata } from "../lib/custom-attributes.ts";
+import { decodeGray } from "../lib/gray-image.ts";
+import type { DetectionHints } from "../schemas/detection.ts";
+import { LotFileSchema } from "../schemas/lot.ts";
+
+const IMAGE = /\.(png|tiff?)$/i;
+
+async function lotFolders(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const found: string[] = [];
+  if (entries.some((e) => e.isFile() && IMAGE.test(e.name))) found.push(dir);
+  for (const e of entries)
+    if (e.isDirectory()) found.push(...(await lotFolders(join(dir, e.name))));
+  return found.sort();
+}
+
+async function lotHints(dir: string): Promise<DetectionHints> {
+  const path = join(dir, "lot.json");
+  if (!(await stat(path).catch(() => null))) return {};
+  const parsed = LotFileSchema.safeParse(JSON.parse(await readFile(path, "utf8")));
+  if (!parsed.success) throw new Error(`${path} is not a valid lot file: ${parsed.error.message}`);
+  return hintsFromMetadata(parsed.data);
+}
+
+async function record(out: string, dirs: string[]): Promise<void> {
+  const results: Record<string, unknown> = {};
+  for (const root of dirs) {
+    for (const dir of await lotFolders(root)) {
+      const hints = await lotHints(dir);
+      const names = (await readdir(dir)).filter((n) => IMAGE.test(n)).sort();
+      for (const name of names) {
+        const image = await decodeGray(await readFile(join(dir, name)));
+        for (const [mode, h] of [
+          ["hints", hints],
+          ["no-hints", {}],
+        ] as const) {
+          const { timingMs: _times, ...rest } = await gatedDetect(image, h, detect);
+          results[`${join(dir, name)} ${mode}`] = rest;
+          const defects = rest.defects.length;
+          console.error(`${join(dir, name)} ${mode}: ${rest.status}, ${defects} defects`);
+        }
+      }
+    }
+  }
+  await writeFile(out, `${JSON.stringify(results, null, 1)}\n`);
+  console.error(`wrote ${Object.keys(results).length} results to ${out}`);
+}
+
+async function diff(beforePath: string, afterPath: string): Promise<number> {
+  const before = JSON.parse(await readFile(beforePath, "utf8")) as Record<string, unknown>;
+  const after = JSON.parse(await readFile(afterPath, "utf8")) as Record<string, unknown>;
+  let changed = 0;
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const a = JSON.stringify(before[key]);
+    const b = JSON.stringify(after[key]);
+    if (a === b) continue;
+    changed++;
+    console.log(`CHANGED ${key}\n  before ${a?.slice(0, 600)}\n  after  ${b?.slice(0, 600)}`);
+  }
+  const total = Object.keys(before).length;
+  console.log(`${changed} of ${total} results differ`);
+  return changed;
+}
+
+/** Stage times in CPU ms: the detector's own stage timer, reading process CPU instead of wall time. */
+async function stages(paths: string[], repeats: number): Promise<void> {
+  const cpu: Record<string, number[]> = {};
+  StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
+    const t = process.cpuUsage();
+    const out = stage();
+    const used = process.cpuUsage(t);
+    const times = cpu[name] ?? [];
+    times.push((used.user + used.system) / 1000);
+    cpu[name] = times;
+    return out;
+  };
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  for (const path of paths) {
+    const image = await decodeGray(await readFile(path));
+    const gate: number[] = [];
+    const total: number[] = [];
+    for (const key of Object.keys(cpu)) delete cpu[key];
+    for (let i = 0; i < 3 + repeats; i++) {
+      if (i === 3) for (const key of Object.keys(cpu)) delete cpu[key];
+      let t = process.cpuUsage();
+      await gatedDetect(image, {}, (im) => {
+        const used = process.cpuUsage(t);
+        if (i >= 3) gate.push((used.user + used.system) / 1000);
+        t = process.cpuUsage();
+        const result = detect(im);
+        const run = process.cpuUsage(t);
+        if (i >= 3) total.push((run.user + run.system) / 1000);
+        return result;
+      });
+    }
+    const parts = Object.entries(cpu).map(([k, v]) => `${k} ${median(v).toFixed(1)}`);
+    console.log(
+      `${path}: gate ${median(gate).toFixed(1)}, detect ${median(total).toFixed(1)} CPU ms; ${parts.join(", ")}`,
+    );
+  }
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const { values, positionals } = parseArgs({
+  args: rest,
+  options: { out: { type: "string" }, repeats: { type: "string" } },
+  allowPositionals: true,
+});
+if (command === "record" && values.out && positionals.length > 0) {
+  await record(values.out, positionals);
+} else if (command === "diff" && positionals.length === 2) {
+  process.exitCode = (await diff(positionals[0] as string, positionals[1] as string)) ? 1 : 0;
+} else if (command === "stages" && positionals.length > 0) {
+  await stages(positionals, Number(values.repeats ?? 7));
+} else {
+  console.error(
+    "usage: detect-compare.ts record --out <file> <dir>... | diff <before> <after> | stages [--repeats n] <image>...",
+  );
+  process.exitCode = 2;
+}
