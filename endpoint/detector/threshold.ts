@@ -1,7 +1,8 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
-import { type FloatMap, quantileInPlace } from "./raster.ts";
+import type { FloatMap } from "./raster.ts";
+import { quantileOfMagnitudes, selectKthMagnitude } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
 /**
@@ -108,10 +109,11 @@ export function measureSigmas(
   if (classes > 1) {
     const activity = new Float64Array(n);
     for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
-    const sorted = Float64Array.from(activity).sort();
+    // The class bounds are order statistics: selected exactly, without sorting all of them.
+    const scratch = activity.slice();
     bounds = new Float64Array(CLASSES);
     for (let k = 0; k < CLASSES - 1; k++) {
-      bounds[k] = sorted[Math.floor(((k + 1) / CLASSES) * (n - 1))] as number;
+      bounds[k] = selectKthMagnitude(scratch, n, Math.floor(((k + 1) / CLASSES) * (n - 1)));
     }
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
@@ -135,13 +137,15 @@ export function measureSigmas(
       fill[k] = (fill[k] as number) + 1;
     }
     const floor = floors[r] ?? 0;
-    const global = Math.max(floor, quantileInPlace(all, n, 0.95) * Q95_TO_SIGMA);
+    const global = Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA);
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
       const bucket = buckets[k] as Float64Array;
       const sigma =
-        bucket.length >= 100 ? quantileInPlace(bucket, bucket.length, 0.95) * Q95_TO_SIGMA : global;
+        bucket.length >= 100
+          ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * Q95_TO_SIGMA
+          : global;
       running = Math.max(running, classes === 1 ? global : sigma);
       sigmas[k] = running;
     }
@@ -194,7 +198,7 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
   // (about 50-140 ms and as much garbage on a 2048 px wafer, against 1 ms).
   const aroundAbs = new Float64Array(n);
   for (let j = 0; j < n; j++) aroundAbs[j] = Math.abs(around[j] as number);
-  const aroundSigma = quantileInPlace(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
+  const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
   const quiet = new Float64Array(n);
   let m = 0;
   for (let j = 0; j < n; j++) {
@@ -203,7 +207,7 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
   }
   if (m < 1000) return 1;
   const tail =
-    quantileInPlace(quiet, m, DETECTION.pixelTailQuantile) / DETECTION.pixelTailGaussianSigmas;
-  const body = quantileInPlace(quiet, m, 0.95) * Q95_TO_SIGMA;
+    quantileOfMagnitudes(quiet, m, DETECTION.pixelTailQuantile) / DETECTION.pixelTailGaussianSigmas;
+  const body = quantileOfMagnitudes(quiet, m, 0.95) * Q95_TO_SIGMA;
   return body > 0 ? Math.max(1, tail / body) : 1;
 }
