@@ -26,11 +26,22 @@ describe("selectKthMagnitude", () => {
     }
   });
 
-  it("leaves the values where they were", () => {
-    const values = magnitudes(20_000, 8);
-    const copy = values.slice();
-    selectKthMagnitude(values, values.length, 19_000);
-    assert.deepEqual(values, copy);
+  it("reads float32 samples exactly like float64 ones", () => {
+    const values = Float32Array.from(magnitudes(60_000, 11));
+    for (const k of [0, 30_000, 57_000, 59_940, 59_999]) {
+      const expected = selectKth(values.slice(), values.length, k);
+      assert.equal(selectKthMagnitude(values, values.length, k), expected, `rank ${k}`);
+    }
+  });
+
+  it("leaves the values where they were, also when it falls back", () => {
+    for (const odd of [undefined, -1]) {
+      const values = magnitudes(20_000, 8);
+      if (odd !== undefined) values[77] = odd;
+      const copy = values.slice();
+      selectKthMagnitude(values, values.length, 19_000);
+      assert.deepEqual(values, copy);
+    }
   });
 
   it("uses only the first `count` values", () => {
@@ -45,6 +56,9 @@ describe("selectKthMagnitude", () => {
       values[1234] = odd;
       const expected = selectKth(values.slice(), values.length, 9_000);
       assert.equal(selectKthMagnitude(values, values.length, 9_000), expected);
+      const narrow = Float32Array.from(values);
+      const expectedNarrow = selectKth(narrow.slice(), narrow.length, 9_000);
+      assert.equal(selectKthMagnitude(narrow, narrow.length, 9_000), expectedNarrow);
     }
   });
 
