@@ -41,6 +41,14 @@ async function lotHints(dir: string): Promise<DetectionHints> {
 
 async function record(out: string, dirs: string[]): Promise<void> {
   const results: Record<string, unknown> = {};
+  // The lattice itself (vectors, street phase, periodicity), which the report gives only as pitches.
+  let lattice: unknown = null;
+  const timed = StageTimer.prototype.run;
+  StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
+    const out = timed.call(this, name, stage) as T;
+    if (name === "lattice") lattice = out;
+    return out;
+  };
   for (const root of dirs) {
     for (const dir of await lotFolders(root)) {
       const hints = await lotHints(dir);
@@ -51,8 +59,9 @@ async function record(out: string, dirs: string[]): Promise<void> {
           ["hints", hints],
           ["no-hints", {}],
         ] as const) {
+          lattice = null;
           const { timingMs: _times, ...rest } = await gatedDetect(image, h, detect);
-          results[`${join(dir, name)} ${mode}`] = rest;
+          results[`${join(dir, name)} ${mode}`] = { ...rest, lattice };
           const defects = rest.defects.length;
           console.error(`${join(dir, name)} ${mode}: ${rest.status}, ${defects} defects`);
         }
