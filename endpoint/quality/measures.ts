@@ -212,13 +212,22 @@ export function removeHotPixels(
   const n = new Float64Array(8);
   for (let y = 1; y < height - 1; y++) {
     const row = y * width;
+    // The row is walked with its left, centre and right values in locals: one read per pixel.
+    let left = src[row] as number;
+    let c = src[row + 1] as number;
     for (let x = 1; x < width - 1; x++) {
       const i = row + x;
-      const c = src[i] as number;
+      const right = src[i + 1] as number;
       // Most pixels fail on their left or right neighbour; only then look at all eight.
-      const dl = c - (src[i - 1] as number);
-      if (dl < quick && dl > -quick) continue;
-      const dr = c - (src[i + 1] as number);
+      const dl = c - left;
+      left = c;
+      if (dl < quick && dl > -quick) {
+        c = right;
+        continue;
+      }
+      const dr = c - right;
+      const centre = c;
+      c = right;
       if (dr * dl <= 0 || (dr < quick && dr > -quick)) continue;
       n[0] = src[i - 1] as number;
       n[1] = src[i + 1] as number;
@@ -230,9 +239,10 @@ export function removeHotPixels(
       n[7] = src[i + width + 1] as number;
       const sorted = Array.from(n).sort((a, b) => a - b);
       const med = 0.5 * ((sorted[3] as number) + (sorted[4] as number));
-      const spike = Math.abs(c - med);
+      const spike = Math.abs(centre - med);
       if (spike < threshold) continue;
-      const nearest = c > med ? c - (sorted[7] as number) : (sorted[0] as number) - c;
+      const nearest =
+        centre > med ? centre - (sorted[7] as number) : (sorted[0] as number) - centre;
       if (nearest < HOT_PIXEL_ISOLATION * spike) continue;
       if (!out) out = src.slice();
       out[i] = Math.round(med);
