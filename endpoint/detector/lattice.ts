@@ -329,12 +329,25 @@ export function samplePoints(
   map: { width: number; height: number },
 ): { xs: Float64Array; ys: Float64Array; reach: number } {
   const inner = region.r - reach;
-  const xs: number[] = [];
-  const ys: number[] = [];
   const step = Math.max(1, Math.floor(Math.sqrt((Math.PI * inner * inner) / target)));
+  const x0 = Math.ceil(region.cx - inner);
+  const y0 = Math.ceil(region.cy - inner);
+  let columns = 0;
+  for (let x = x0; x < region.cx + inner; x += step) columns++;
+  let rows = 0;
+  for (let y = y0; y < region.cy + inner; y += step) rows++;
+  // Typed arrays sized for the whole grid: no growing number[] copies, no garbage.
+  const xs = new Float64Array(columns * rows);
+  const ys = new Float64Array(columns * rows);
+  let n = 0;
+  // Math.hypot is called only where the squared distance cannot settle the disk test: a
+  // relative margin of 1e-9 is far wider than either rounding error, so the same points pass.
+  const limit = inner - 1;
+  const surelyIn = limit > 0 ? limit * limit * (1 - 1e-9) : Number.NEGATIVE_INFINITY;
+  const surelyOut = limit > 0 ? limit * limit * (1 + 1e-9) : Number.POSITIVE_INFINITY;
   let i = 0;
-  for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
-    for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
+  for (let y = y0; y < region.cy + inner; y += step) {
+    for (let x = x0; x < region.cx + inner; x += step) {
       i++;
       // Additive recurrences with irrational steps spread the points over the whole grid
       // cell, deterministically: a grid step that divides the die pitch would otherwise
@@ -344,13 +357,19 @@ export function samplePoints(
       // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
       const inFrame =
         px >= reach && py >= reach && px < map.width - 1 - reach && py < map.height - 1 - reach;
-      if (inFrame && Math.hypot(px - region.cx, py - region.cy) < inner - 1) {
-        xs.push(px);
-        ys.push(py);
+      if (!inFrame) continue;
+      const dx = px - region.cx;
+      const dy = py - region.cy;
+      const d2 = dx * dx + dy * dy;
+      const inDisk = d2 < surelyIn ? true : d2 > surelyOut ? false : Math.hypot(dx, dy) < limit;
+      if (inDisk) {
+        xs[n] = px;
+        ys[n] = py;
+        n++;
       }
     }
   }
-  return { xs: Float64Array.from(xs), ys: Float64Array.from(ys), reach };
+  return { xs: xs.slice(0, n), ys: ys.slice(0, n), reach };
 }
 
 /**
