@@ -1,11 +1,13 @@
 // Exact order statistics of large non-negative samples in about two linear passes (noise tails of the residual).
 import { selectKth } from "./raster.ts";
 
-/** Below this many values one quickselect is as cheap as the histogram. */
-const SMALL = 4096;
+/** Below this many values one quickselect is as cheap as clearing and filling the histogram. */
+const SMALL = 16_384;
 /** Histogram bins: the top 16 bits of a value's (high) word, sign and exponent first. */
 const BINS = 1 << 16;
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** One histogram for every call (detection is synchronous): cleared, never reallocated. */
+const histogram = new Int32Array(BINS);
 
 /**
  * The k-th smallest of values[0..count), the same value selectKth returns, for samples of
@@ -28,7 +30,7 @@ export function selectKthMagnitude(
   const stride = wide ? 2 : 1;
   // Infinity, NaN or a set sign bit (negative values, -0) from here up.
   const odd = wide ? 0x7ff00000 : 0x7f800000;
-  const histogram = new Int32Array(BINS);
+  histogram.fill(0);
   for (let w = first; w < words.length; w += stride) {
     const word = words[w] as number;
     if (word >= odd) return selectKth(values.slice(0, count), count, k);

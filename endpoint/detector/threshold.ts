@@ -109,11 +109,11 @@ export function measureSigmas(
   if (classes > 1) {
     const activity = new Float64Array(n);
     for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
-    // The class bounds are order statistics: selected exactly, without sorting all of them.
-    const scratch = activity.slice();
+    // The class bounds are order statistics: selected exactly, without sorting all of them
+    // (the selection leaves `activity` in its order).
     bounds = new Float64Array(CLASSES);
     for (let k = 0; k < CLASSES - 1; k++) {
-      bounds[k] = selectKthMagnitude(scratch, n, Math.floor(((k + 1) / CLASSES) * (n - 1)));
+      bounds[k] = selectKthMagnitude(activity, n, Math.floor(((k + 1) / CLASSES) * (n - 1)));
     }
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
