@@ -3,15 +3,23 @@
 //   node --import tsx bench/detect-compare.ts record --out before.json <dir>...
 //   node --import tsx bench/detect-compare.ts diff before.json after.json
 //   node --import tsx bench/detect-compare.ts stages [--repeats 7] <image>...
+//   node --import tsx bench/detect-compare.ts ab --against <old checkout> [--repeats 7] <image>...
 //
 // `record` runs every image of every lot folder under the given dirs twice through the quality
 // gate and the detector: with the lot.json hints (as the pipeline passes them) and without
 // (the detector then finds notch and die grid itself, the costlier path). The record holds
 // every box, class, score, the wafer block (lattice pitch and angle) and the gate's measures,
 // everything but times. `diff` names each wafer whose output changed in any digit.
+//
+// `ab` loads the detector and gate of this checkout and of another one (e.g. `git archive
+// <commit> | tar -x -C /tmp/old`, with node_modules linked) into one process and runs them in
+// turn on the same decoded image, each stage timed in CPU ms of the main thread
+// (process.threadCpuUsage), next to the PNG decode's CPU time (one libvips thread): on a loaded
+// shared machine, old and new then see the same load, which two separate runs do not.
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import sharp from "sharp";
 import { detect } from "../endpoint/detector/index.ts";
 import { StageTimer } from "../endpoint/detector/stages/timer.ts";
 import { gatedDetect } from "../endpoint/quality/index.ts";
@@ -126,10 +134,93 @@ async function stages(paths: string[], repeats: number): Promise<void> {
   }
 }
 
+type DetectFn = typeof detect;
+type GateFn = typeof gatedDetect;
+
+/** Old and new detector, turn about on each image; main-thread CPU ms per stage, gate and decode. */
+async function ab(paths: string[], against: string, repeats: number): Promise<void> {
+  sharp.concurrency(1);
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+  const threadMs = (t: NodeJS.CpuUsage) => {
+    const u = process.threadCpuUsage(t);
+    return (u.user + u.system) / 1000;
+  };
+  const trees: Array<{
+    name: string;
+    detect: DetectFn;
+    gate: GateFn;
+    cpu: Record<string, number[]>;
+  }> = [];
+  for (const [name, root] of [
+    ["old", resolve(against)],
+    ["new", resolve(import.meta.dirname, "..")],
+  ] as const) {
+    const detector = (await import(join(root, "endpoint/detector/index.ts"))) as {
+      detect: DetectFn;
+    };
+    const timer = (await import(join(root, "endpoint/detector/stages/timer.ts"))) as {
+      StageTimer: typeof StageTimer;
+    };
+    const quality = (await import(join(root, "endpoint/quality/index.ts"))) as {
+      gatedDetect: GateFn;
+    };
+    const cpu: Record<string, number[]> = {};
+    timer.StageTimer.prototype.run = function run<T>(stage: string, work: () => T): T {
+      const t = process.threadCpuUsage();
+      const out = work();
+      const times = cpu[stage] ?? [];
+      times.push(threadMs(t));
+      cpu[stage] = times;
+      return out;
+    };
+    trees.push({ name, detect: detector.detect, gate: quality.gatedDetect, cpu });
+  }
+  for (const path of paths) {
+    const bytes = await readFile(path);
+    const decodes: number[] = [];
+    let image = await decodeGray(bytes);
+    for (let i = 0; i < repeats; i++) {
+      const t = process.cpuUsage();
+      image = await decodeGray(bytes);
+      const used = process.cpuUsage(t);
+      decodes.push((used.user + used.system) / 1000);
+    }
+    const decodeCpu = median(decodes);
+    const totals = new Map(
+      trees.map((tree) => [tree.name, { gate: [] as number[], detect: [] as number[] }]),
+    );
+    for (let i = 0; i < 3 + repeats; i++) {
+      // Warm-ups first; then old and new alternate which goes first.
+      const order = i % 2 ? trees : [...trees].reverse();
+      for (const tree of order) {
+        if (i === 3) for (const stage of Object.keys(tree.cpu)) delete tree.cpu[stage];
+        const total = totals.get(tree.name) as { gate: number[]; detect: number[] };
+        let t = process.threadCpuUsage();
+        await tree.gate(image, {}, (cleaned) => {
+          if (i >= 3) total.gate.push(threadMs(t));
+          t = process.threadCpuUsage();
+          const result = tree.detect(cleaned);
+          if (i >= 3) total.detect.push(threadMs(t));
+          return result;
+        });
+      }
+    }
+    console.log(`${path}: decode ${decodeCpu.toFixed(1)} CPU ms`);
+    for (const tree of trees) {
+      const total = totals.get(tree.name) as { gate: number[]; detect: number[] };
+      const detectMs = median(total.detect);
+      const stages = Object.entries(tree.cpu).map(([k, v]) => `${k} ${median(v).toFixed(1)}`);
+      console.log(
+        `  ${tree.name}: detect ${detectMs.toFixed(1)} (${(detectMs / decodeCpu).toFixed(2)}x decode), gate ${median(total.gate).toFixed(1)}; ${stages.join(", ")}`,
+      );
+    }
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 const { values, positionals } = parseArgs({
   args: rest,
-  options: { out: { type: "string" }, repeats: { type: "string" } },
+  options: { out: { type: "string" }, repeats: { type: "string" }, against: { type: "string" } },
   allowPositionals: true,
 });
 if (command === "record" && values.out && positionals.length > 0) {
@@ -138,9 +229,11 @@ if (command === "record" && values.out && positionals.length > 0) {
   process.exitCode = (await diff(positionals[0] as string, positionals[1] as string)) ? 1 : 0;
 } else if (command === "stages" && positionals.length > 0) {
   await stages(positionals, Number(values.repeats ?? 7));
+} else if (command === "ab" && values.against && positionals.length > 0) {
+  await ab(positionals, values.against, Number(values.repeats ?? 7));
 } else {
   console.error(
-    "usage: detect-compare.ts record --out <file> <dir>... | diff <before> <after> | stages [--repeats n] <image>...",
+    "usage: detect-compare.ts record --out <file> <dir>... | diff <before> <after> | stages [--repeats n] <image>... | ab --against <old checkout> [--repeats n] <image>...",
   );
   process.exitCode = 2;
 }
