@@ -2,7 +2,7 @@
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
-import { quantileOfMagnitudes, selectKthMagnitude } from "./select.ts";
+import { quantileOfMagnitudes, quantilesOfMagnitudes, selectRanksOfMagnitudes } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
 /**
@@ -111,10 +111,11 @@ export function measureSigmas(
     for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
     // The class bounds are order statistics: selected exactly, without sorting all of them
     // (the selection leaves `activity` in its order).
+    const ranks = Array.from({ length: CLASSES - 1 }, (_, k) =>
+      Math.floor(((k + 1) / CLASSES) * (n - 1)),
+    );
     bounds = new Float64Array(CLASSES);
-    for (let k = 0; k < CLASSES - 1; k++) {
-      bounds[k] = selectKthMagnitude(activity, n, Math.floor(((k + 1) / CLASSES) * (n - 1)));
-    }
+    bounds.set(selectRanksOfMagnitudes(activity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
       let k = 0;
@@ -215,8 +216,12 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
       quiet[m++] = centre[k] as number;
   }
   if (m < 1000) return 1;
-  const tail =
-    quantileOfMagnitudes(quiet, m, DETECTION.pixelTailQuantile) / DETECTION.pixelTailGaussianSigmas;
-  const body = quantileOfMagnitudes(quiet, m, 0.95) * Q95_TO_SIGMA;
+  // Both quantiles from one histogram pass over the sample.
+  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(quiet, m, [
+    DETECTION.pixelTailQuantile,
+    0.95,
+  ]) as [number, number];
+  const tail = tailQuantile / DETECTION.pixelTailGaussianSigmas;
+  const body = bodyQuantile * Q95_TO_SIGMA;
   return body > 0 ? Math.max(1, tail / body) : 1;
 }

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { quantileInPlace, selectKth } from "../../endpoint/detector/raster.ts";
-import { quantileOfMagnitudes, selectKthMagnitude } from "../../endpoint/detector/select.ts";
+import {
+  quantileOfMagnitudes,
+  quantilesOfMagnitudes,
+  selectKthMagnitude,
+  selectRanksOfMagnitudes,
+} from "../../endpoint/detector/select.ts";
 import { seededRandom } from "../../lib/random.ts";
 
 function magnitudes(count: number, seed: number): Float64Array {
@@ -72,6 +77,19 @@ describe("selectKthMagnitude", () => {
         const expected = quantileInPlace(values.slice(), count, q);
         assert.ok(Object.is(quantileOfMagnitudes(values, count, q), expected), `${count} ${q}`);
       }
+    }
+  });
+
+  it("selects several ranks in one pass: neighbouring, repeated and far apart", () => {
+    for (const values of [magnitudes(80_000, 13), Float32Array.from(magnitudes(80_000, 14))]) {
+      const ranks = [79_999, 76_000, 76_001, 76_000, 0, 40_000, 79_920];
+      const expected = ranks.map((k) => selectKth(values.slice(), values.length, k));
+      assert.deepEqual(selectRanksOfMagnitudes(values, values.length, ranks), expected);
+      const qs = [0.999, 0.95, 0.5];
+      assert.deepEqual(
+        quantilesOfMagnitudes(values, values.length, qs),
+        qs.map((q) => quantileInPlace(values.slice(), values.length, q)),
+      );
     }
   });
 });
