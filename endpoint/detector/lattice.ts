@@ -26,17 +26,47 @@ interface ShiftSamples {
   xs: Float64Array;
   ys: Float64Array;
   base: Float64Array;
+  /** Every point lies at least this far inside the frame (samplePoints' reach). */
+  reach: number;
 }
 
 function withBaseValues(
   map: FloatMap,
-  points: { xs: Float64Array; ys: Float64Array },
+  points: { xs: Float64Array; ys: Float64Array; reach: number },
 ): ShiftSamples {
-  const { xs, ys } = points;
+  const { xs, ys, reach } = points;
   const base = new Float64Array(xs.length);
   for (let i = 0; i < xs.length; i++)
     base[i] = sampleBilinear(map.data, map.width, map.height, xs[i] as number, ys[i] as number);
-  return { xs, ys, base };
+  return { xs, ys, base, reach };
+}
+
+/**
+ * sampleBilinear without its clamp to the frame, for points known to lie in [0, width - 1.001]
+ * x [0, height - 1.001], where the clamp returns the coordinate unchanged: the same
+ * arithmetic in the same order, so the same value to the last digit.
+ */
+function bilinearInside(data: Float32Array, width: number, x: number, y: number): number {
+  const x0 = Math.floor(x);
+  const y0 = Math.floor(y);
+  const fx = x - x0;
+  const fy = y - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/**
+ * Whether every sample point shifted by (sx, sy) stays where sampleBilinear does not clamp:
+ * points lie in [reach, side - 1 - reach), so a shift of at most reach - 0.001 per axis
+ * keeps them in [0, side - 1.001].
+ */
+function staysInside(samples: ShiftSamples, sx: number, sy: number): boolean {
+  const limit = samples.reach - 0.001;
+  return Math.abs(sx) <= limit && Math.abs(sy) <= limit;
 }
 
 /** Mean squared difference between the map and itself shifted by `v`, over sample points. */
@@ -44,6 +74,15 @@ export function shiftCost(map: FloatMap, samples: ShiftSamples, v: Vector): numb
   const { xs, ys, base } = samples;
   const { data, width, height } = map;
   let s = 0;
+  if (staysInside(samples, v.x, v.y)) {
+    for (let i = 0; i < xs.length; i++) {
+      const d =
+        (base[i] as number) -
+        bilinearInside(data, width, (xs[i] as number) + v.x, (ys[i] as number) + v.y);
+      s += d * d;
+    }
+    return s / xs.length;
+  }
   for (let i = 0; i < xs.length; i++) {
     const d =
       (base[i] as number) -
@@ -66,10 +105,19 @@ function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: numb
   const shiftX = Float64Array.from(lags, (lag) => unit.x * lag);
   const shiftY = Float64Array.from(lags, (lag) => unit.y * lag);
   const sums = new Float64Array(count);
+  const inside = lags.every((lag) => staysInside(samples, unit.x * lag, unit.y * lag));
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as number;
     const y = ys[i] as number;
     const b = base[i] as number;
+    if (inside) {
+      for (let l = 0; l < count; l++) {
+        const d =
+          b - bilinearInside(data, width, x + (shiftX[l] as number), y + (shiftY[l] as number));
+        sums[l] = (sums[l] as number) + d * d;
+      }
+      continue;
+    }
     for (let l = 0; l < count; l++) {
       const d =
         b -
@@ -181,27 +229,12 @@ function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet
   return { dx: dx.subarray(0, n), dy: dy.subarray(0, n), value: value.subarray(0, n) };
 }
 
-/**
- * Variance of the projection profile along `angle` (bins of `binPx`): largest when the
- * projection runs exactly along the streets.
- */
-function profileSharpness(points: PointSet, radius: number, angle: number, binPx: number): number {
-  const bins = Math.ceil((2 * radius) / binPx) + 2;
-  const sums = new Float64Array(bins);
-  const counts = new Float64Array(bins);
-  const c = Math.cos(angle) / binPx;
-  const sn = Math.sin(angle) / binPx;
-  const offset = radius / binPx;
-  const { dx, dy, value } = points;
-  for (let i = 0; i < value.length; i++) {
-    const k = Math.floor((dx[i] as number) * c + (dy[i] as number) * sn + offset);
-    sums[k] = (sums[k] as number) + (value[i] as number);
-    counts[k] = (counts[k] as number) + 1;
-  }
+/** Variance of the bin means of one projection profile (empty bins left out). */
+function profileVariance(sums: Float64Array, counts: Float64Array): number {
   let s = 0;
   let s2 = 0;
   let n = 0;
-  for (let k = 0; k < bins; k++) {
+  for (let k = 0; k < sums.length; k++) {
     const count = counts[k] as number;
     if (count === 0) continue;
     const v = (sums[k] as number) / count;
@@ -210,6 +243,39 @@ function profileSharpness(points: PointSet, radius: number, angle: number, binPx
     n++;
   }
   return n > 0 ? s2 / n - (s / n) ** 2 : 0;
+}
+
+/**
+ * Variance of the projection profile along `angle` (bins of `binPx`), plus the same along
+ * angle + 90 degrees: largest when the projections run exactly along both street families.
+ * Both profiles are binned in one pass over the points (each point read once, not twice);
+ * each profile's bins add the same values in the same order as a pass of its own would.
+ */
+function gridSharpness(points: PointSet, radius: number, angle: number, binPx: number): number {
+  const bins = Math.ceil((2 * radius) / binPx) + 2;
+  const sumsA = new Float64Array(bins);
+  const countsA = new Float64Array(bins);
+  const sumsB = new Float64Array(bins);
+  const countsB = new Float64Array(bins);
+  const ca = Math.cos(angle) / binPx;
+  const sa = Math.sin(angle) / binPx;
+  const turned = angle + Math.PI / 2;
+  const cb = Math.cos(turned) / binPx;
+  const sb = Math.sin(turned) / binPx;
+  const offset = radius / binPx;
+  const { dx, dy, value } = points;
+  for (let i = 0; i < value.length; i++) {
+    const x = dx[i] as number;
+    const y = dy[i] as number;
+    const v = value[i] as number;
+    const ka = Math.floor(x * ca + y * sa + offset);
+    sumsA[ka] = (sumsA[ka] as number) + v;
+    countsA[ka] = (countsA[ka] as number) + 1;
+    const kb = Math.floor(x * cb + y * sb + offset);
+    sumsB[kb] = (sumsB[kb] as number) + v;
+    countsB[kb] = (countsB[kb] as number) + 1;
+  }
+  return profileVariance(sumsA, countsA) + profileVariance(sumsB, countsB);
 }
 
 /**
@@ -240,9 +306,7 @@ export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: numbe
     for (let d = -span; d < span + 1e-9; d += step) {
       const a = centre + (d * Math.PI) / 180;
       // Both street families must line up at once.
-      const value =
-        profileSharpness(points, region.r, a, binPx) +
-        profileSharpness(points, region.r, a + Math.PI / 2, binPx);
+      const value = gridSharpness(points, region.r, a, binPx);
       if (value > bestValue) {
         bestValue = value;
         best = a;
@@ -263,14 +327,27 @@ export function samplePoints(
   reach: number,
   target: number,
   map: { width: number; height: number },
-): { xs: Float64Array; ys: Float64Array } {
+): { xs: Float64Array; ys: Float64Array; reach: number } {
   const inner = region.r - reach;
-  const xs: number[] = [];
-  const ys: number[] = [];
   const step = Math.max(1, Math.floor(Math.sqrt((Math.PI * inner * inner) / target)));
+  const x0 = Math.ceil(region.cx - inner);
+  const y0 = Math.ceil(region.cy - inner);
+  let columns = 0;
+  for (let x = x0; x < region.cx + inner; x += step) columns++;
+  let rows = 0;
+  for (let y = y0; y < region.cy + inner; y += step) rows++;
+  // Typed arrays sized for the whole grid: no growing number[] copies, no garbage.
+  const xs = new Float64Array(columns * rows);
+  const ys = new Float64Array(columns * rows);
+  let n = 0;
+  // Math.hypot is called only where the squared distance cannot settle the disk test: a
+  // relative margin of 1e-9 is far wider than either rounding error, so the same points pass.
+  const limit = inner - 1;
+  const surelyIn = limit > 0 ? limit * limit * (1 - 1e-9) : Number.NEGATIVE_INFINITY;
+  const surelyOut = limit > 0 ? limit * limit * (1 + 1e-9) : Number.POSITIVE_INFINITY;
   let i = 0;
-  for (let y = Math.ceil(region.cy - inner); y < region.cy + inner; y += step) {
-    for (let x = Math.ceil(region.cx - inner); x < region.cx + inner; x += step) {
+  for (let y = y0; y < region.cy + inner; y += step) {
+    for (let x = x0; x < region.cx + inner; x += step) {
       i++;
       // Additive recurrences with irrational steps spread the points over the whole grid
       // cell, deterministically: a grid step that divides the die pitch would otherwise
@@ -280,13 +357,19 @@ export function samplePoints(
       // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
       const inFrame =
         px >= reach && py >= reach && px < map.width - 1 - reach && py < map.height - 1 - reach;
-      if (inFrame && Math.hypot(px - region.cx, py - region.cy) < inner - 1) {
-        xs.push(px);
-        ys.push(py);
+      if (!inFrame) continue;
+      const dx = px - region.cx;
+      const dy = py - region.cy;
+      const d2 = dx * dx + dy * dy;
+      const inDisk = d2 < surelyIn ? true : d2 > surelyOut ? false : Math.hypot(dx, dy) < limit;
+      if (inDisk) {
+        xs[n] = px;
+        ys[n] = py;
+        n++;
       }
     }
   }
-  return { xs: Float64Array.from(xs), ys: Float64Array.from(ys) };
+  return { xs: xs.slice(0, n), ys: ys.slice(0, n), reach };
 }
 
 /**

@@ -47,24 +47,27 @@ export function hysteresisBlobs(
   const { cx, cy, r } = region;
   const r2 = r * r;
   const inside = (x: number, y: number) => (x - cx) * (x - cx) + (y - cy) * (y - cy) < r2;
+  const alt = thresholds.pixelSeed;
+  const xFirst = Math.max(1, Math.ceil(cx - r));
+  const xLimit = Math.min(width - 1, cx + r);
   for (let y = Math.max(1, Math.ceil(cy - r)); y < Math.min(height - 1, cy + r); y++) {
-    for (let x = Math.max(1, Math.ceil(cx - r)); x < Math.min(width - 1, cx + r); x++) {
+    // The row's run inside the disk, found once: the same pixels `inside` accepts one by one.
+    const [xStart, xEnd] = insideRun(y, xFirst, xLimit, region, inside);
+    for (let x = xStart; x < xEnd; x++) {
       const seed = y * width + x;
+      if (visited[seed]) continue;
       const sv = score[seed] as number;
-      if (visited[seed] || !inside(x, y)) continue;
-      let seeded = (sv >= minHigh || sv <= -minHigh) && Math.abs(sv) >= thresholds.high(seed);
-      let sign: 1 | -1 = sv > 0 ? 1 : -1;
-      const alt = thresholds.pixelSeed;
+      let sign: 1 | -1;
       let minPixels = 1;
-      if (!seeded && alt) {
+      if ((sv >= minHigh || sv <= -minHigh) && Math.abs(sv) >= thresholds.high(seed)) {
+        sign = sv > 0 ? 1 : -1;
+      } else {
+        if (!alt) continue;
         const rv = alt.residual[seed] as number;
-        if ((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed)) {
-          seeded = true;
-          sign = rv > 0 ? 1 : -1;
-          minPixels = alt.minPixels;
-        }
+        if (!((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed))) continue;
+        sign = rv > 0 ? 1 : -1;
+        minPixels = alt.minPixels;
       }
-      if (!seeded) continue;
       let top = 0;
       let count = 0;
       queue[top++] = seed;
@@ -102,4 +105,32 @@ export function hysteresisBlobs(
     }
   }
   return blobs;
+}
+
+/**
+ * The x range [start, end) of row y, within the columns first, first + 1, ... below limit,
+ * where `inside` holds. The disk test grows with |x - cx| only (in floating point too), so a
+ * row's accepted pixels are one run: its ends are estimated from the circle and then moved
+ * with the same test until they sit exactly where the per-pixel test would put them.
+ */
+export function insideRun(
+  y: number,
+  first: number,
+  limit: number,
+  region: DiskRegion,
+  inside: (x: number, y: number) => boolean,
+): [number, number] {
+  const last = Math.ceil(limit) - 1;
+  if (last < first) return [first, first];
+  const { cx, cy, r } = region;
+  // The column nearest the centre is inside when any column of the row is.
+  if (!inside(Math.min(last, Math.max(first, Math.round(cx))), y)) return [first, first];
+  const half = Math.sqrt(Math.max(0, r * r - (y - cy) * (y - cy)));
+  let start = Math.min(last, Math.max(first, Math.ceil(cx - half)));
+  while (start > first && inside(start - 1, y)) start--;
+  while (!inside(start, y)) start++;
+  let end = Math.max(start + 1, Math.min(last + 1, Math.floor(cx + half) + 1));
+  while (end <= last && inside(end, y)) end++;
+  while (!inside(end - 1, y)) end--;
+  return [start, end];
 }

@@ -1,7 +1,8 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
-import { type FloatMap, quantileInPlace } from "./raster.ts";
+import type { FloatMap } from "./raster.ts";
+import { quantileOfMagnitudes, quantilesOfMagnitudes, selectRanksOfMagnitudes } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
 /**
@@ -108,11 +109,13 @@ export function measureSigmas(
   if (classes > 1) {
     const activity = new Float64Array(n);
     for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
-    const sorted = Float64Array.from(activity).sort();
+    // The class bounds are order statistics: selected exactly, without sorting all of them
+    // (the selection leaves `activity` in its order).
+    const ranks = Array.from({ length: CLASSES - 1 }, (_, k) =>
+      Math.floor(((k + 1) / CLASSES) * (n - 1)),
+    );
     bounds = new Float64Array(CLASSES);
-    for (let k = 0; k < CLASSES - 1; k++) {
-      bounds[k] = sorted[Math.floor(((k + 1) / CLASSES) * (n - 1))] as number;
-    }
+    bounds.set(selectRanksOfMagnitudes(activity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
       let k = 0;
@@ -135,13 +138,15 @@ export function measureSigmas(
       fill[k] = (fill[k] as number) + 1;
     }
     const floor = floors[r] ?? 0;
-    const global = Math.max(floor, quantileInPlace(all, n, 0.95) * Q95_TO_SIGMA);
+    const global = Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA);
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
       const bucket = buckets[k] as Float64Array;
       const sigma =
-        bucket.length >= 100 ? quantileInPlace(bucket, bucket.length, 0.95) * Q95_TO_SIGMA : global;
+        bucket.length >= 100
+          ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * Q95_TO_SIGMA
+          : global;
       running = Math.max(running, classes === 1 ? global : sigma);
       sigmas[k] = running;
     }
@@ -160,17 +165,31 @@ export function measureSigmas(
 export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
   const { width, height } = map;
   // About four times the samples of measureSigmas: ~150,000, so 150 lie beyond a 1e-3 quantile.
+  // (At 2048 px the step is 1: about 550,000 samples.)
   const step = Math.max(1, Math.floor(region.r / 220));
-  const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
-  const centre = new Float64Array(capacity);
-  const around = new Float64Array(capacity);
-  let n = 0;
   const r2 = region.r * region.r;
+  const yStart = Math.max(1, Math.ceil(region.cy - region.r));
   const yEnd = Math.min(height - 1, region.cy + region.r);
+  const xStart = Math.max(1, Math.ceil(region.cx - region.r));
   const xEnd = Math.min(width - 1, region.cx + region.r);
-  for (let y = Math.max(1, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+  // Counted first, so the sample arrays are no larger than the sample (the bounding
+  // square's arrays were 12 MB at 2048 px, and large buffers drive the garbage collector).
+  let n = 0;
+  for (let y = yStart; y < yEnd; y += step) {
     const dy = y - region.cy;
-    for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+    for (let x = xStart; x < xEnd; x += step) {
+      const dx = x - region.cx;
+      if (dx * dx + dy * dy < r2) n++;
+    }
+  }
+  if (n < 1000) return 1;
+  // |centre| is a float32 value: a Float32Array holds it exactly, in half the memory.
+  const centre = new Float32Array(n);
+  const aroundAbs = new Float64Array(n);
+  let j = 0;
+  for (let y = yStart; y < yEnd; y += step) {
+    const dy = y - region.cy;
+    for (let x = xStart; x < xEnd; x += step) {
       const dx = x - region.cx;
       if (dx * dx + dy * dy >= r2) continue;
       const i = y * width + x;
@@ -184,23 +203,25 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
         (residual[i - width + 1] as number) +
         (residual[i + width - 1] as number) +
         (residual[i + width + 1] as number);
-      centre[n] = Math.abs(residual[i] as number);
-      around[n] = (2 * edges + corners) / 12;
-      n++;
+      centre[j] = Math.abs(residual[i] as number);
+      aroundAbs[j] = Math.abs((2 * edges + corners) / 12);
+      j++;
     }
   }
-  if (n < 1000) return 1;
-  const aroundAbs = Float64Array.from(around.subarray(0, n), Math.abs);
-  const aroundSigma = quantileInPlace(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
-  const quiet = new Float64Array(n);
+  const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
+  const quiet = new Float32Array(n);
   let m = 0;
-  for (let j = 0; j < n; j++) {
-    if (Math.abs(around[j] as number) < DETECTION.growSigmas * aroundSigma)
-      quiet[m++] = centre[j] as number;
+  for (let k = 0; k < n; k++) {
+    if ((aroundAbs[k] as number) < DETECTION.growSigmas * aroundSigma)
+      quiet[m++] = centre[k] as number;
   }
   if (m < 1000) return 1;
-  const tail =
-    quantileInPlace(quiet, m, DETECTION.pixelTailQuantile) / DETECTION.pixelTailGaussianSigmas;
-  const body = quantileInPlace(quiet, m, 0.95) * Q95_TO_SIGMA;
+  // Both quantiles from one histogram pass over the sample.
+  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(quiet, m, [
+    DETECTION.pixelTailQuantile,
+    0.95,
+  ]) as [number, number];
+  const tail = tailQuantile / DETECTION.pixelTailGaussianSigmas;
+  const body = bodyQuantile * Q95_TO_SIGMA;
   return body > 0 ? Math.max(1, tail / body) : 1;
 }

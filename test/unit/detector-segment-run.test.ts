@@ -1,0 +1,34 @@
+// The segmenter's per-row disk runs (segment.ts insideRun) hold exactly the pixels the per-pixel disk test accepts.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { insideRun } from "../../endpoint/detector/segment.ts";
+import { seededRandom } from "../../lib/random.ts";
+
+describe("insideRun", () => {
+  it("matches the per-pixel test on every row, for centred, off-centre and clipped disks", () => {
+    const random = seededRandom(42);
+    for (let trial = 0; trial < 60; trial++) {
+      const width = 40 + Math.floor(random() * 200);
+      const height = 40 + Math.floor(random() * 200);
+      // Fractional centres and radii, some disks larger than the frame or hanging off it.
+      const region = {
+        cx: random() * width * 1.2 - 0.1 * width,
+        cy: random() * height * 1.2 - 0.1 * height,
+        r: trial === 0 ? 0.4 : 1 + random() * Math.max(width, height) * 0.7,
+      };
+      const r2 = region.r * region.r;
+      const inside = (x: number, y: number) =>
+        (x - region.cx) * (x - region.cx) + (y - region.cy) * (y - region.cy) < r2;
+      const first = Math.max(1, Math.ceil(region.cx - region.r));
+      const limit = Math.min(width - 1, region.cx + region.r);
+      for (let y = 0; y < height; y++) {
+        const expected: number[] = [];
+        for (let x = first; x < limit; x++) if (inside(x, y)) expected.push(x);
+        const [start, end] = insideRun(y, first, limit, region, inside);
+        const got: number[] = [];
+        for (let x = start; x < end; x++) got.push(x);
+        assert.deepEqual(got, expected, `trial ${trial} row ${y}`);
+      }
+    }
+  });
+});

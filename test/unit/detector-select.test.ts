@@ -1,0 +1,95 @@
+// The detector's exact order statistics on magnitudes (select.ts) give what a quickselect gives, digit for digit.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { quantileInPlace, selectKth } from "../../endpoint/detector/raster.ts";
+import {
+  quantileOfMagnitudes,
+  quantilesOfMagnitudes,
+  selectKthMagnitude,
+  selectRanksOfMagnitudes,
+} from "../../endpoint/detector/select.ts";
+import { seededRandom } from "../../lib/random.ts";
+
+function magnitudes(count: number, seed: number): Float64Array {
+  const random = seededRandom(seed);
+  const values = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const u = random();
+    // Gaussian-like bulk, a heavy tail, exact zeros and many ties (binned raw levels).
+    values[i] =
+      u < 0.05 ? 0 : u < 0.3 ? Math.round(random() * 40) / 4 : Math.abs(Math.log(1 - random())) * 3;
+  }
+  return values;
+}
+
+describe("selectKthMagnitude", () => {
+  it("returns the k-th smallest, the same value as selectKth, at every rank tried", () => {
+    const values = magnitudes(60_000, 7);
+    for (const k of [0, 1, 2999, 30_000, 56_999, 57_000, 59_940, 59_998, 59_999]) {
+      const expected = selectKth(values.slice(), values.length, k);
+      assert.equal(selectKthMagnitude(values, values.length, k), expected, `rank ${k}`);
+    }
+  });
+
+  it("reads float32 samples exactly like float64 ones", () => {
+    const values = Float32Array.from(magnitudes(60_000, 11));
+    for (const k of [0, 30_000, 57_000, 59_940, 59_999]) {
+      const expected = selectKth(values.slice(), values.length, k);
+      assert.equal(selectKthMagnitude(values, values.length, k), expected, `rank ${k}`);
+    }
+  });
+
+  it("leaves the values where they were, also when it falls back", () => {
+    for (const odd of [undefined, -1]) {
+      const values = magnitudes(20_000, 8);
+      if (odd !== undefined) values[77] = odd;
+      const copy = values.slice();
+      selectKthMagnitude(values, values.length, 19_000);
+      assert.deepEqual(values, copy);
+    }
+  });
+
+  it("uses only the first `count` values", () => {
+    const values = magnitudes(40_000, 9);
+    values.fill(1e9, 20_000);
+    assert.equal(
+      selectKthMagnitude(values, 20_000, 19_999),
+      selectKth(values.slice(), 20_000, 19_999),
+    );
+  });
+
+  it("falls back to a quickselect when a value is negative, -0 or not finite", () => {
+    for (const odd of [-1, -0, Number.POSITIVE_INFINITY]) {
+      const values = magnitudes(30_000, 10);
+      values[1234] = odd;
+      const expected = selectKth(values.slice(), values.length, 29_000);
+      assert.equal(selectKthMagnitude(values, values.length, 29_000), expected);
+      const narrow = Float32Array.from(values);
+      const expectedNarrow = selectKth(narrow.slice(), narrow.length, 29_000);
+      assert.equal(selectKthMagnitude(narrow, narrow.length, 29_000), expectedNarrow);
+    }
+  });
+
+  it("quantileOfMagnitudes matches quantileInPlace, small and large samples", () => {
+    for (const count of [0, 1, 17, 16_383, 150_000]) {
+      const values = magnitudes(count, count + 1);
+      for (const q of [0, 0.5, 0.95, 0.999, 1]) {
+        const expected = quantileInPlace(values.slice(), count, q);
+        assert.ok(Object.is(quantileOfMagnitudes(values, count, q), expected), `${count} ${q}`);
+      }
+    }
+  });
+
+  it("selects several ranks in one pass: neighbouring, repeated and far apart", () => {
+    for (const values of [magnitudes(80_000, 13), Float32Array.from(magnitudes(80_000, 14))]) {
+      const ranks = [79_999, 76_000, 76_001, 76_000, 0, 40_000, 79_920];
+      const expected = ranks.map((k) => selectKth(values.slice(), values.length, k));
+      assert.deepEqual(selectRanksOfMagnitudes(values, values.length, ranks), expected);
+      const qs = [0.999, 0.95, 0.5];
+      assert.deepEqual(
+        quantilesOfMagnitudes(values, values.length, qs),
+        qs.map((q) => quantileInPlace(values.slice(), values.length, q)),
+      );
+    }
+  });
+});
