@@ -204,7 +204,8 @@ export function measureRimBlur(
  * street, an edge or a corner lies on some line of its own structure and carries nothing; a
  * particle's flank, a two-pixel dot or a line ending at the pixel stands out of every line
  * through it (the particle is 3 px across: two steps out is off it), so it carries its share
- * and protects the pixel. Returns the repaired level (the mean of the fault's two neighbours
+ * and protects the pixel. No pixel two out may reach the fault's level either (a motif
+ * finer than the test's two-pixel lines). Returns the repaired level (the mean of the fault's two neighbours
  * along the structure), or NaN when it is no fault.
  */
 function faultAlongStructure(
@@ -237,6 +238,16 @@ function faultAlongStructure(
   for (const step of steps) {
     const pair = 0.5 * ((src[i - step] as number) + (src[i + step] as number));
     if (sign * (c - pair) < HOT_PIXEL_OFF_LINE * Math.abs(spike)) return Number.NaN;
+  }
+  // Alone two pixels out as well: a motif of pads or lines two pixels apart (or any texture
+  // that fine) has pixels there that carry half the spike or more; a street beside a fault
+  // carries at most 40% of it (the spec's darkest street is 60% of the die level).
+  const reach = HOT_PIXEL_OFF_LINE * Math.abs(spike);
+  for (let dy = -2; dy <= 2; dy++) {
+    for (let dx = -2; dx <= 2; dx++) {
+      if (Math.max(Math.abs(dx), Math.abs(dy)) !== 2) continue;
+      if (sign * ((src[i + dy * width + dx] as number) - surface) >= reach) return Number.NaN;
+    }
   }
   const allowed = (1 - HOT_PIXEL_ISOLATION) * Math.abs(spike);
   for (const offset of NEIGHBOUR_OFFSETS(width)) {

@@ -79,7 +79,9 @@ export const HOT_PIXEL_ISOLATION = 0.8;
  * scratch or motif line has both line neighbours at its level (it stands out of that pair by
  * nothing), a fault beside an edge has at most one neighbour of each pair on the far side, so
  * the pair's mean lies at most half-way (the spec's darkest street, 60% of the die level, puts
- * it at 0.6-0.8 of the spike for a dead pixel on the die).
+ * it at 0.6-0.8 of the spike for a dead pixel on the die). For the same reason no pixel two
+ * out may carry this share of the spike: a motif finer than that (pads two pixels apart) does,
+ * a street beside the fault carries at most 40% of a dead pixel's spike.
  */
 export const HOT_PIXEL_OFF_LINE = 0.5;
 
