@@ -159,6 +159,12 @@ export const RIM = {
    * scale away, so streets reaching the rim read as wafer.
    */
   traceShare: 0.3,
+  /**
+   * The spec puts 20% of full scale between chuck and wafer; with the rim up to 12% darkened
+   * by vignetting and a soft edge, half of that is the least a rim can show: a frame with no
+   * two levels (or no rim step) this far apart holds no wafer.
+   */
+  minStepShare: 0.1,
   /** A deficit is seeded at 4 rim sigmas (p = 3e-5 per ray for Gaussian rim noise) ... */
   seedSigmas: 4,
   /** ... and grown down to 2 rim sigmas. */
