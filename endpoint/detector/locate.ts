@@ -393,14 +393,7 @@ function coarseBySteps(overview: FloatMap, fullScale: number): CoarseDisk {
   const oh = overview.height;
   const centre = { x: (ow - 1) / 2, y: (oh - 1) / 2 };
   const rays = 360;
-  const steps = findRimBySteps(
-    overview.data,
-    ow,
-    oh,
-    centre,
-    rays,
-    RIM.minStepShare * fullScale,
-  );
+  const steps = findRimBySteps(overview.data, ow, oh, centre, rays, RIM.minStepShare * fullScale);
   if (steps.contrast < RIM.minStepShare * fullScale) {
     throw new WaferNotFoundError(
       `no wafer disk found: the frame has no two distinct levels and no rim step (chuck/wafer step ${((100 * steps.contrast) / fullScale).toFixed(1)}% of full scale, need at least ${100 * RIM.minStepShare}%)`,
@@ -426,7 +419,9 @@ function coarseBySteps(overview: FloatMap, fullScale: number): CoarseDisk {
   const global = finiteMedian(level);
   const rimThreshold = (phi: number) => {
     // phi is about the fitted centre, a few pixels from the frame centre: the nearest ray is close.
-    const at = Math.round((((phi % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / ((2 * Math.PI) / rays));
+    const at = Math.round(
+      (((phi % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / ((2 * Math.PI) / rays),
+    );
     for (let d = 0; d <= rays / 2; d++) {
       for (const j of [at + d, at - d]) {
         const v = level[((j % rays) + rays) % rays] as number;

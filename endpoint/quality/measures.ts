@@ -200,7 +200,8 @@ export function measureRimBlur(
  * when it stands out of that surface by the threshold while none of its 8 neighbours carries
  * more than 1 - HOT_PIXEL_ISOLATION of the spike. What a neighbour carries is its excess (in the
  * spike's direction) over the local line through it that fits it best: the mean of the pixels
- * two steps either way, in whichever of the four directions leaves the least. A neighbour on a
+ * two steps either way (outward only along the line through the fault, whose other side is
+ * the fault's other flank), in whichever of the four directions leaves the least. A neighbour on a
  * street, an edge or a corner lies on some line of its own structure and carries nothing; a
  * particle's flank, a two-pixel dot or a line ending at the pixel stands out of every line
  * through it (the particle is 3 px across: two steps out is off it), so it carries its share
@@ -256,7 +257,11 @@ function faultAlongStructure(
     // What the neighbour carries: its excess over the local line through it that fits it best.
     let carried = Number.POSITIVE_INFINITY;
     for (const step of steps) {
-      const line = 0.5 * ((src[p - 2 * step] as number) + (src[p + 2 * step] as number));
+      // The line through the fault itself would reach the fault's other flank: read it outward.
+      const through = step === offset || step === -offset;
+      const line = through
+        ? 0.5 * ((src[p + offset] as number) + (src[p + 2 * offset] as number))
+        : 0.5 * ((src[p - 2 * step] as number) + (src[p + 2 * step] as number));
       carried = Math.min(carried, sign * (v - line));
     }
     if (carried > allowed) return Number.NaN;

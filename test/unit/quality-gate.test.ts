@@ -147,7 +147,7 @@ describe("quality gate", () => {
     assert.ok(Math.abs(hot - 89) < 6, `hot pixel in the street repaired to ${hot}`);
   });
 
-  it("leaves real content beside a street alone: a small particle, a two-pixel dot, a line across", () => {
+  it("leaves real content alone: a small particle beside a street, a JPEG-blurred one, a two-pixel dot, a line across", () => {
     const image = diskImage({ noise: 0.004 });
     // Horizontal street rows 250-253 (0.35); content touching its upper edge (row 249).
     for (let v = 250; v < 254; v++) {
@@ -164,6 +164,20 @@ describe("quality gate", () => {
     // Two bright pixels side by side on the die's last row.
     image.data[249 * SIDE + 240] = 250;
     image.data[249 * SIDE + 241] = 250;
+    // A small particle after JPEG and correlated noise (7x7 pixels of a tuning wafer, +22 to
+    // the wafer's 128 here): its flanks carry a quarter to a third of its peak, unevenly.
+    const jpegged = [
+      [103, 106, 108, 105, 107, 109, 102],
+      [103, 102, 102, 102, 105, 106, 107],
+      [101, 101, 106, 117, 106, 103, 100],
+      [110, 108, 111, 146, 114, 105, 103],
+      [107, 104, 109, 120, 106, 104, 98],
+      [106, 108, 109, 102, 106, 107, 104],
+      [109, 103, 103, 110, 105, 105, 109],
+    ];
+    for (const [dv, row] of jpegged.entries())
+      for (const [du, value] of row.entries())
+        image.data[(197 + dv) * SIDE + 217 + du] = value + 22;
     // A one-pixel bright line across the street edge (a scratch), rows 244-258 in column 300.
     for (let v = 244; v <= 258; v++) image.data[v * SIDE + 300] = 250;
     const assessment = assessQuality(image);

@@ -30,7 +30,10 @@ function vignettedDisk(opts: { wafer: number; chuck: number; seed: number }): Gr
       const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
       const gain = (1 + amplitude) / (q * q);
       const level = (opts.wafer * cover + opts.chuck * (1 - cover)) * gain;
-      data[v * SIDE + u] = Math.max(0, Math.min(255, (level + 0.006 * random.normal()) * 255 + 0.5));
+      data[v * SIDE + u] = Math.max(
+        0,
+        Math.min(255, (level + 0.006 * random.normal()) * 255 + 0.5),
+      );
     }
   }
   return { width: SIDE, height: SIDE, bitDepth: 8, data };
