@@ -210,6 +210,12 @@ export const MERGE = {
   hostFringePitchShare: 0.25,
   /** An echo is at most about half as strong as its host (one of two pair members differs). */
   echoPeakShare: 0.6,
+  /**
+   * ... unless the host is at least this many die pitches wide: then some of its own pixels
+   * are compared with references inside it, its residual peak understates its contrast, and
+   * an echo (half that contrast) may reach the host's peak.
+   */
+  broadHostPitches: 1,
   /** Collinear scratch pieces: within 15 degrees ... */
   collinearDeg: 15,
   /** ... 6 px at 2048 (or 8% of the distance) across and 40 px (or 30% of the length) apart. */

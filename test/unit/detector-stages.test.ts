@@ -592,6 +592,41 @@ describe("segmentation and grouping", () => {
   });
 });
 
+describe("echoes of a defect wider than a die", () => {
+  // Map at scale 2; dies 45 px (full resolution) apart. A bright stain 100 px across is partly
+  // compared with itself, so its residual peak understates its contrast; one die beside it the
+  // references hold it, and an opposite-sign echo of 70% of its residual peak appears.
+  const size = 200;
+  const steps = [
+    { x: 45, y: 0 },
+    { x: 0, y: 45 },
+  ] as const;
+  const groupsWith = (echoContrast: number) => {
+    const residual = residualWith(size, [
+      { cx: 80, cy: 100, profile: disc(25, 2, 50) },
+      { cx: 114, cy: 100, profile: disc(5, 2, echoContrast) },
+    ]);
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 2,
+      residual,
+      score: residual,
+    };
+    const blobs = blobsOf(residual, size, 20);
+    assert.equal(blobs.length, 2, "host and echo before grouping");
+    return mergeFragments(blobs, ctx, 1, 1.5 * 45, 0.6 * 45, steps);
+  };
+
+  it("drops an opposite-sign echo up to the host's peak beside a host wider than a pitch", () => {
+    assert.equal(groupsWith(-35).length, 1);
+  });
+
+  it("keeps an opposite-sign defect stronger than the host's residual peak", () => {
+    assert.equal(groupsWith(-60).length, 2);
+  });
+});
+
 describe("classification", () => {
   const size = 160;
   const classify = (profile: (d: number) => number, mapScale = 2, sizeScale = 1): string => {
