@@ -114,6 +114,19 @@ describe("rim: shape, notch and chips", () => {
     assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
   });
 
+  it("a small chip about as deep as its width is a chip, not a street's slot", () => {
+    // 12 px across, 12.5 px deep: its width counted in rays (1.5 px apart) reads 13.5 px, one
+    // ray short of its reach; read to one ray spacing it is within 0.9 of its depth.
+    const rim = rimProfile({
+      ...base,
+      axisRatio: 1,
+      chips: [{ deg: 120, widthPx: 12, depthPx: 12.5 }],
+    });
+    const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, undefined);
+    assert.equal(reading.chips.length, 1, JSON.stringify(reading.chips));
+    assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
+  });
+
   it("reports no chip on a clean round disk, and a hinted notch wins", () => {
     const rim = rimProfile({ ...base, axisRatio: 1 });
     const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, 251);
