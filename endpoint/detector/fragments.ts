@@ -132,9 +132,14 @@ export function mergeFragments(
   if (echoReachPx > 0) {
     const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx, false));
     const strength = (f: BlobFeatures) => f.peakScore * f.pixelCount;
+    // The smaller die pitch: bigPx is a share of it.
+    const pitch = bigPx / MERGE.bigPitchShare;
     features.forEach((f, i) => {
       // Only broad defects echo (a thin line is masked by the rank statistic), and an echo
-      // is at most about half as strong as its host (one of two pair members differs).
+      // is at most about half as strong as its host (one of two pair members differs). A host
+      // at least a die pitch wide is partly compared with itself (both members of some pairs
+      // lie in it), so its own residual peak understates the contrast its echo is half of: the
+      // echo may then reach the host's peak, as a long echo may.
       const host = features.some(
         (g, j) =>
           j !== i &&
@@ -142,7 +147,8 @@ export function mergeFragments(
           g.widthPx >= bigPx &&
           strength(g) > 2 * strength(f) &&
           (f.peakScore <= MERGE.echoPeakShare * g.peakScore ||
-            (f.peakScore <= g.peakScore && f.lengthPx >= bigPx)) &&
+            (f.peakScore <= g.peakScore &&
+              (f.lengthPx >= bigPx || g.widthPx >= MERGE.broadHostPitches * pitch))) &&
           boxesNear(f, g, echoReachPx) &&
           (latticeSteps === undefined ||
             echoGeometry(

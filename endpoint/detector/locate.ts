@@ -132,7 +132,7 @@ function castRays(
   rFrom: number,
   rTo: number,
   step: number,
-  threshold: number,
+  threshold: number | ((phi: number) => number),
   bright: boolean,
 ): RimProfile {
   const angles = new Float64Array(rays);
@@ -156,10 +156,120 @@ function castRays(
       }
       samples[k] = sampleBilinear(data, width, height, x, y);
     }
-    const k = rimCrossing(samples, usable, threshold, bright);
+    const level = typeof threshold === "number" ? threshold : threshold(phi);
+    const k = rimCrossing(samples, usable, level, bright);
     radii[i] = Number.isNaN(k) ? Number.NaN : rFrom + k * step;
   }
   return { angles, radii };
+}
+
+export interface StepRim extends RimProfile {
+  /** Local wafer and chuck levels beside the rim per ray (NaN where the ray found none). */
+  waferLevels: Float64Array;
+  chuckLevels: Float64Array;
+  waferIsBright: boolean;
+  /** Median local step between wafer and chuck over the rays that found the rim. */
+  contrast: number;
+}
+
+/**
+ * The rim found by its local step instead of one global level: along each ray from `centre`
+ * to the frame edge, the outermost place where the means of `baseline` samples either side
+ * (the two samples at the edge itself left out: blur) differ by at least `minStep`. Frame-
+ * centred vignetting (cos^4, +-12%) can leave the chuck in the frame's corners as dark as the
+ * wafer's centre, so that no global threshold separates them, while the rim itself remains a
+ * local step of most of the spec's 20% of full scale. The wafer is the side most rays find on
+ * the inside of their step; a ray whose step has the other sign started on the wafer (a disk
+ * leaving the frame) and met a street or motif edge: it is dropped.
+ */
+export function findRimBySteps(
+  data: ArrayLike<number>,
+  width: number,
+  height: number,
+  centre: { x: number; y: number },
+  rays: number,
+  minStep: number,
+  baseline = 3,
+): StepRim {
+  const angles = new Float64Array(rays);
+  const radii = new Float64Array(rays).fill(Number.NaN);
+  const waferLevels = new Float64Array(rays).fill(Number.NaN);
+  const chuckLevels = new Float64Array(rays).fill(Number.NaN);
+  const signs = new Int8Array(rays);
+  const maxReach = Math.ceil(Math.hypot(width, height));
+  const samples = new Float64Array(maxReach + 1);
+  const mean = (from: number, to: number) => {
+    let sum = 0;
+    for (let j = from; j <= to; j++) sum += samples[j] as number;
+    return sum / (to - from + 1);
+  };
+  for (let i = 0; i < rays; i++) {
+    const phi = (2 * Math.PI * i) / rays;
+    angles[i] = phi;
+    const c = Math.cos(phi);
+    const sn = Math.sin(phi);
+    let count = 0;
+    for (let t = 0; t <= maxReach; t++) {
+      const x = centre.x + t * c;
+      const y = centre.y + t * sn;
+      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) break;
+      samples[count++] = sampleBilinear(data, width, height, x, y);
+    }
+    const step = (k: number) => mean(k - 1 - baseline, k - 2) - mean(k + 2, k + 1 + baseline);
+    let k = -1;
+    for (let j = count - 2 - baseline; j >= baseline + 1; j--) {
+      if (Math.abs(step(j)) >= minStep) {
+        k = j;
+        break;
+      }
+    }
+    if (k < 0) continue;
+    // Inward to the strongest step nearby: the outermost sample above minStep is its outer flank.
+    while (k - 1 >= baseline + 1 && Math.abs(step(k - 1)) > Math.abs(step(k))) k--;
+    const inner = mean(k - 1 - baseline, k - 2);
+    const outer = mean(k + 2, k + 1 + baseline);
+    const mid = 0.5 * (inner + outer);
+    let at = k;
+    for (let j = k + 2; j >= k - 2; j--) {
+      const a = (samples[j] as number) - mid;
+      const b = (samples[j + 1] as number) - mid;
+      if ((inner > outer ? a > 0 && b <= 0 : a < 0 && b >= 0) && a !== b) {
+        at = j + a / (a - b);
+        break;
+      }
+    }
+    radii[i] = at;
+    waferLevels[i] = inner;
+    chuckLevels[i] = outer;
+    signs[i] = inner > outer ? 1 : -1;
+  }
+  let brighter = 0;
+  let darker = 0;
+  for (const sign of signs) {
+    if (sign > 0) brighter++;
+    else if (sign < 0) darker++;
+  }
+  const waferIsBright = brighter >= darker;
+  const steps: number[] = [];
+  for (let i = 0; i < rays; i++) {
+    if ((signs[i] as number) === (waferIsBright ? -1 : 1) || (signs[i] as number) === 0) {
+      radii[i] = Number.NaN;
+      waferLevels[i] = Number.NaN;
+      chuckLevels[i] = Number.NaN;
+      continue;
+    }
+    steps.push(Math.abs((waferLevels[i] as number) - (chuckLevels[i] as number)));
+  }
+  steps.sort((a, b) => a - b);
+  const contrast = steps.length > 0 ? (steps[Math.floor(steps.length / 2)] as number) : 0;
+  return { angles, radii, waferLevels, chuckLevels, waferIsBright, contrast };
+}
+
+/** Median of the finite values. */
+function finiteMedian(values: Float64Array): number {
+  const finite = Array.from(values).filter((v) => Number.isFinite(v));
+  finite.sort((a, b) => a - b);
+  return finite.length > 0 ? (finite[Math.floor(finite.length / 2)] as number) : Number.NaN;
 }
 
 function fitRim(
@@ -206,21 +316,23 @@ function recentre(rim: RimProfile, from: { x: number; y: number }, to: Circle): 
   return { angles, radii };
 }
 
+interface CoarseDisk {
+  /** In overview pixels. */
+  circle: Circle;
+  /** Level the rim is traced at: one for the frame, or one per ray angle (local steps). */
+  rimThreshold: number | ((phi: number) => number);
+  waferIsBright: boolean;
+  waferMean: number;
+  chuckMean: number;
+}
+
 /**
- * Locates the wafer. `work` is the binned working map (used for the coarse pass); the rim is
- * then measured on the full-resolution image for sub-pixel radius and chip depth.
+ * The disk from one global level (Otsu's split of the overview), or null when that level does
+ * not outline a disk of the spec's size (then the local steps are asked instead).
  */
-export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
-  const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
-  const overview = factor > 1 ? binMap(work, factor) : work;
+function coarseByLevel(overview: FloatMap, fullScale: number): CoarseDisk | null {
   const { threshold, separation, lowMean, highMean } = otsuThreshold(overview.data);
-  // The spec guarantees 20% of full scale between chuck and wafer; half that leaves room for
-  // vignetting while refusing frames with no disk at all.
-  if (separation < 0.1 * fullScale) {
-    throw new WaferNotFoundError(
-      `no wafer disk found: the frame has no two distinct levels (chuck/wafer separation ${((100 * separation) / fullScale).toFixed(1)}% of full scale, need at least 10%)`,
-    );
-  }
+  if (separation < RIM.minStepShare * fullScale) return null;
   const ow = overview.width;
   const oh = overview.height;
   let centreSum = 0;
@@ -247,11 +359,7 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
   }
   const minSide = Math.min(ow, oh);
   const coarseR = Math.sqrt(area / Math.PI);
-  if (area === 0 || coarseR < 0.3 * minSide || coarseR > 0.62 * minSide) {
-    throw new WaferNotFoundError(
-      `no wafer disk found: the wafer-like region spans ${((200 * coarseR) / minSide).toFixed(0)}% of the frame's shorter side (expected 80-98%)`,
-    );
-  }
+  if (area === 0 || coarseR < 0.3 * minSide || coarseR > 0.62 * minSide) return null;
   const coarseCentre = { x: sx / area, y: sy / area };
   // The rim is traced nearer the chuck level than Otsu's split: dark die streets reaching
   // the rim must still read as wafer, or every street would look like an edge chip.
@@ -270,15 +378,79 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     rimThreshold,
     waferIsBright,
   );
-  const coarse = fitRim(overviewRim, coarseCentre, 1);
-  if (!coarse) {
+  const circle = fitRim(overviewRim, coarseCentre, 1);
+  return circle ? { circle, rimThreshold, waferIsBright, waferMean, chuckMean } : null;
+}
+
+/**
+ * The disk from the rim's local step along rays from the frame centre (the spec keeps the
+ * wafer's centre within 3% of it), for frames where no global level outlines it: vignetting
+ * centred on the frame darkens the corners' chuck to the wafer's level. The rim is then traced
+ * at a level of its own per ray (between the wafer and chuck levels beside it there).
+ */
+function coarseBySteps(overview: FloatMap, fullScale: number): CoarseDisk {
+  const ow = overview.width;
+  const oh = overview.height;
+  const centre = { x: (ow - 1) / 2, y: (oh - 1) / 2 };
+  const rays = 360;
+  const steps = findRimBySteps(overview.data, ow, oh, centre, rays, RIM.minStepShare * fullScale);
+  if (steps.contrast < RIM.minStepShare * fullScale) {
     throw new WaferNotFoundError(
-      "no wafer disk found: too few rim points around the bright/dark disk",
+      `no wafer disk found: the frame has no two distinct levels and no rim step (chuck/wafer step ${((100 * steps.contrast) / fullScale).toFixed(1)}% of full scale, need at least ${100 * RIM.minStepShare}%)`,
     );
   }
+  const circle = fitRim(steps, centre, 1);
+  const minSide = Math.min(ow, oh);
+  if (!circle || circle.r < 0.3 * minSide || circle.r > 0.62 * minSide) {
+    throw new WaferNotFoundError(
+      circle
+        ? `no wafer disk found: the rim steps outline a disk ${((200 * circle.r) / minSide).toFixed(0)}% of the frame's shorter side (expected 80-98%)`
+        : "no wafer disk found: too few rim steps around the frame centre",
+    );
+  }
+  // Per-ray trace level, from the nearest rays that found the rim (angles about the frame centre).
+  const level = new Float64Array(rays).fill(Number.NaN);
+  for (let i = 0; i < rays; i++) {
+    const wafer = steps.waferLevels[i] as number;
+    const chuck = steps.chuckLevels[i] as number;
+    if (Number.isFinite(wafer) && Number.isFinite(chuck))
+      level[i] = chuck + RIM.traceShare * (wafer - chuck);
+  }
+  const global = finiteMedian(level);
+  const rimThreshold = (phi: number) => {
+    // phi is about the fitted centre, a few pixels from the frame centre: the nearest ray is close.
+    const at = Math.round(
+      (((phi % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)) / ((2 * Math.PI) / rays),
+    );
+    for (let d = 0; d <= rays / 2; d++) {
+      for (const j of [at + d, at - d]) {
+        const v = level[((j % rays) + rays) % rays] as number;
+        if (Number.isFinite(v)) return v;
+      }
+    }
+    return global;
+  };
+  return {
+    circle,
+    rimThreshold,
+    waferIsBright: steps.waferIsBright,
+    waferMean: finiteMedian(steps.waferLevels),
+    chuckMean: finiteMedian(steps.chuckLevels),
+  };
+}
+
+/**
+ * Locates the wafer. `work` is the binned working map (used for the coarse pass); the rim is
+ * then measured on the full-resolution image for sub-pixel radius and chip depth.
+ */
+export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
+  const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
+  const overview = factor > 1 ? binMap(work, factor) : work;
+  const coarse = coarseByLevel(overview, fullScale) ?? coarseBySteps(overview, fullScale);
+  const { circle, rimThreshold, waferIsBright, waferMean, chuckMean } = coarse;
   const toFull = (v: number) => (v + 0.5) * overview.scale - 0.5;
-  const centreFull = { x: toFull(coarse.cx), y: toFull(coarse.cy) };
-  const rFull = coarse.r * overview.scale;
+  const centreFull = { x: toFull(circle.cx), y: toFull(circle.cy) };
+  const rFull = circle.r * overview.scale;
   const rays = Math.min(8192, Math.max(720, Math.round((2 * Math.PI * rFull) / 1.5)));
   // Inward reach covers the deepest edge chips (a few % of the radius) and the notch.
   const rim = castRays(

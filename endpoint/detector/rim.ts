@@ -268,9 +268,12 @@ export function readRim(
     notch = candidates[0];
   }
   // A chip is a bite: about as deep as half its width (a V or a round scoop). Deficits much
-  // deeper than wide are slots, i.e. dark die streets running out to the rim, not chips.
+  // deeper than wide are slots, i.e. dark die streets running out to the rim, not chips. The
+  // width is counted in rays, so it is known to one ray spacing: a small chip (12 px at 2048
+  // spans a handful of rays) is not called a slot for that rounding.
+  const raySpacingPx = ((2 * Math.PI) / n) * circle.r;
   const chips = deficits.filter(
-    (d) => d !== notch && d.depthPx <= RIM.chipMaxDepthToWidth * d.widthPx,
+    (d) => d !== notch && d.depthPx <= RIM.chipMaxDepthToWidth * (d.widthPx + raySpacingPx),
   );
   return {
     notchAngleDeg: hintedNotchDeg ?? notch?.angleDeg ?? 90,

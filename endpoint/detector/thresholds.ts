@@ -159,6 +159,12 @@ export const RIM = {
    * scale away, so streets reaching the rim read as wafer.
    */
   traceShare: 0.3,
+  /**
+   * The spec puts 20% of full scale between chuck and wafer; with the rim up to 12% darkened
+   * by vignetting and a soft edge, half of that is the least a rim can show: a frame with no
+   * two levels (or no rim step) this far apart holds no wafer.
+   */
+  minStepShare: 0.1,
   /** A deficit is seeded at 4 rim sigmas (p = 3e-5 per ray for Gaussian rim noise) ... */
   seedSigmas: 4,
   /** ... and grown down to 2 rim sigmas. */
@@ -204,6 +210,12 @@ export const MERGE = {
   hostFringePitchShare: 0.25,
   /** An echo is at most about half as strong as its host (one of two pair members differs). */
   echoPeakShare: 0.6,
+  /**
+   * ... unless the host is at least this many die pitches wide: then some of its own pixels
+   * are compared with references inside it, its residual peak understates its contrast, and
+   * an echo (half that contrast) may reach the host's peak.
+   */
+  broadHostPitches: 1,
   /** Collinear scratch pieces: within 15 degrees ... */
   collinearDeg: 15,
   /** ... 6 px at 2048 (or 8% of the distance) across and 40 px (or 30% of the length) apart. */

@@ -1,7 +1,9 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
+import { findRimBySteps } from "../detector/locate.ts";
 import { quantileInPlace } from "../detector/raster.ts";
+import { MIN_CHUCK_CONTRAST, MIN_RIM_COVERAGE } from "./thresholds.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
 const OVERVIEW_SIDE = 512;
@@ -125,12 +127,36 @@ function rmsResidual(points: ReadonlyArray<RimPoint>, c: { cx: number; cy: numbe
   return Math.sqrt(sum / Math.max(1, points.length)) / c.r;
 }
 
+/** Circle through the rim points, refitted without the notch, chips and anything else off it. */
+function robustCircle(
+  rim: RimPoint[],
+  factor: number,
+): { circle: { cx: number; cy: number; r: number } | null; inliers: RimPoint[] } {
+  let circle = fitCircle(rim);
+  let inliers = rim;
+  if (circle) {
+    const fitted = circle;
+    const deviations = rim.map((p) =>
+      Math.abs(Math.hypot(p.x - fitted.cx, p.y - fitted.cy) - fitted.r),
+    );
+    const sorted = [...deviations].sort((a, b) => a - b);
+    const cut = Math.max(1.5 * factor, 3 * (sorted[Math.floor(sorted.length * 0.5)] ?? 0) * 1.4826);
+    const keep = rim.filter((_, i) => (deviations[i] as number) <= cut);
+    const refit = keep.length >= 3 ? fitCircle(keep) : null;
+    if (refit) {
+      circle = refit;
+      inliers = keep;
+    }
+  }
+  return { circle, inliers };
+}
+
 /**
  * Scans each ray from the frame edge inward (so defects inside the wafer never matter) for the
  * first run of wafer-class pixels; rays that start on the wafer (a disk leaving the frame, or
  * texture everywhere) find no rim.
  */
-export function fitDisk(overview: Overview): DiskFit {
+function fitDiskByLevel(overview: Overview): DiskFit {
   const { width, height, data, factor } = overview;
   const split = otsu(data);
   // The wafer is the class at the frame centre (the spec keeps its centre within 3% of it).
@@ -191,23 +217,7 @@ export function fitDisk(overview: Overview): DiskFit {
     });
   }
   const coverage = rim.length / RIM_RAYS;
-  let circle = fitCircle(rim);
-  let inliers = rim;
-  if (circle) {
-    // Drop the notch, edge chips and anything else off the disk, then refit.
-    const fitted = circle;
-    const deviations = rim.map((p) =>
-      Math.abs(Math.hypot(p.x - fitted.cx, p.y - fitted.cy) - fitted.r),
-    );
-    const sorted = [...deviations].sort((a, b) => a - b);
-    const cut = Math.max(1.5 * factor, 3 * (sorted[Math.floor(sorted.length * 0.5)] ?? 0) * 1.4826);
-    const keep = rim.filter((_, i) => (deviations[i] as number) <= cut);
-    const refit = keep.length >= 3 ? fitCircle(keep) : null;
-    if (refit) {
-      circle = refit;
-      inliers = keep;
-    }
-  }
+  const { circle, inliers } = robustCircle(rim, factor);
   const residual = circle ? rmsResidual(inliers, circle) : null;
   // A wafer is one surface: inside its rim nearly everything is of the wafer's class.
   let interior: number | null = null;
@@ -239,5 +249,57 @@ export function fitDisk(overview: Overview): DiskFit {
     residual,
     inliers,
     interior,
+  };
+}
+
+/**
+ * The disk: by one global level first; when that finds no disk (two classes closer than the
+ * spec allows, or a rim on too few rays), by the rim's local step along rays from the frame
+ * centre. Vignetting centred on the frame (+-12%) can darken the chuck in the corners to the
+ * wafer's own level, so that no global level separates them, while the rim is still a step of
+ * most of the spec's 20% of full scale wherever it lies.
+ */
+export function fitDisk(overview: Overview): DiskFit {
+  const byLevel = fitDiskByLevel(overview);
+  if (
+    byLevel.circle &&
+    byLevel.contrast >= MIN_CHUCK_CONTRAST &&
+    byLevel.inliers.length / RIM_RAYS >= MIN_RIM_COVERAGE
+  )
+    return byLevel;
+  const { width, height, data, factor } = overview;
+  const steps = findRimBySteps(
+    data,
+    width,
+    height,
+    { x: (width - 1) / 2, y: (height - 1) / 2 },
+    RIM_RAYS,
+    MIN_CHUCK_CONTRAST,
+  );
+  const rim: RimPoint[] = [];
+  for (let i = 0; i < RIM_RAYS; i++) {
+    const t = steps.radii[i] as number;
+    if (!Number.isFinite(t)) continue;
+    const angle = steps.angles[i] as number;
+    rim.push({
+      angle,
+      x: ((width - 1) / 2 + Math.cos(angle) * t + 0.5) * factor - 0.5,
+      y: ((height - 1) / 2 + Math.sin(angle) * t + 0.5) * factor - 0.5,
+    });
+  }
+  const { circle, inliers } = robustCircle(rim, factor);
+  // Only a better answer replaces the global level's (never on frames where both fail).
+  if (!circle || inliers.length <= byLevel.inliers.length) return byLevel;
+  return {
+    contrast: steps.contrast,
+    threshold: byLevel.threshold,
+    rim,
+    coverage: rim.length / RIM_RAYS,
+    circle,
+    residual: rmsResidual(inliers, circle),
+    inliers,
+    // One surface by one level cannot be judged under such vignetting; the outline (residual,
+    // diameter, centre) and the noise and clipping measures still are.
+    interior: null,
   };
 }

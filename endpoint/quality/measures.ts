@@ -5,6 +5,7 @@ import { quantileInPlace, sampleBilinear } from "../detector/raster.ts";
 import {
   HOT_PIXEL_ISOLATION,
   HOT_PIXEL_MIN_STEP,
+  HOT_PIXEL_OFF_LINE,
   HOT_PIXEL_SIGMAS,
   NOISE_FLOOR,
 } from "./thresholds.ts";
@@ -193,9 +194,100 @@ export function measureRimBlur(
 }
 
 /**
- * Replaces isolated single-pixel outliers (hot or dead pixels) by the median of their 8
- * neighbours, in a copy of the image; returns the copy (or the image itself when none) and how
- * many were replaced. `noiseSigma` is a fraction of full scale.
+ * Along-structure test for a pixel the 8-neighbour rule did not take (a street or motif edge
+ * beside it). The surface is read two pixels away on the opposite pair (left-right, up-down or
+ * a diagonal) that differ least: along the edge, on the fault's side of it. The pixel is a fault
+ * when it stands out of that surface by the threshold while none of its 8 neighbours carries
+ * more than 1 - HOT_PIXEL_ISOLATION of the spike. What a neighbour carries is its excess (in the
+ * spike's direction) over the local line through it that fits it best: the mean of the pixels
+ * two steps either way (outward only along the line through the fault, whose other side is
+ * the fault's other flank), in whichever of the four directions leaves the least. A neighbour on a
+ * street, an edge or a corner lies on some line of its own structure and carries nothing; a
+ * particle's flank, a two-pixel dot or a line ending at the pixel stands out of every line
+ * through it (the particle is 3 px across: two steps out is off it), so it carries its share
+ * and protects the pixel. No pixel two out may reach the fault's level either (a motif
+ * finer than the test's two-pixel lines). Returns the repaired level (the mean of the fault's two neighbours
+ * along the structure), or NaN when it is no fault.
+ */
+function faultAlongStructure(
+  src: Uint8Array | Uint16Array,
+  i: number,
+  width: number,
+  threshold: number,
+): number {
+  const c = src[i] as number;
+  let bestGap = Number.POSITIVE_INFINITY;
+  let along = 0;
+  let surface = 0;
+  for (const step of ALONG_STEPS(width)) {
+    const a = src[i - 2 * step] as number;
+    const b = src[i + 2 * step] as number;
+    const gap = Math.abs(a - b);
+    if (gap < bestGap) {
+      bestGap = gap;
+      along = step;
+      surface = 0.5 * (a + b);
+    }
+  }
+  const spike = c - surface;
+  if (Math.abs(spike) < threshold) return Number.NaN;
+  // The surface's own two pixels must agree to well within the spike (not the far side of a dot).
+  if (bestGap > (1 - HOT_PIXEL_ISOLATION) * Math.abs(spike)) return Number.NaN;
+  const sign = spike > 0 ? 1 : -1;
+  const steps = ALONG_STEPS(width);
+  // Not on a line of its own: on a scratch or motif line both line neighbours share the level.
+  for (const step of steps) {
+    const pair = 0.5 * ((src[i - step] as number) + (src[i + step] as number));
+    if (sign * (c - pair) < HOT_PIXEL_OFF_LINE * Math.abs(spike)) return Number.NaN;
+  }
+  // Alone two pixels out as well: a motif of pads or lines two pixels apart (or any texture
+  // that fine) has pixels there that carry half the spike or more; a street beside a fault
+  // carries at most 40% of it (the spec's darkest street is 60% of the die level).
+  const reach = HOT_PIXEL_OFF_LINE * Math.abs(spike);
+  for (let dy = -2; dy <= 2; dy++) {
+    for (let dx = -2; dx <= 2; dx++) {
+      if (Math.max(Math.abs(dx), Math.abs(dy)) !== 2) continue;
+      if (sign * ((src[i + dy * width + dx] as number) - surface) >= reach) return Number.NaN;
+    }
+  }
+  const allowed = (1 - HOT_PIXEL_ISOLATION) * Math.abs(spike);
+  for (const offset of NEIGHBOUR_OFFSETS(width)) {
+    const p = i + offset;
+    const v = src[p] as number;
+    // What the neighbour carries: its excess over the local line through it that fits it best.
+    let carried = Number.POSITIVE_INFINITY;
+    for (const step of steps) {
+      // The line through the fault itself would reach the fault's other flank: read it outward.
+      const through = step === offset || step === -offset;
+      const line = through
+        ? 0.5 * ((src[p + offset] as number) + (src[p + 2 * offset] as number))
+        : 0.5 * ((src[p - 2 * step] as number) + (src[p + 2 * step] as number));
+      carried = Math.min(carried, sign * (v - line));
+    }
+    if (carried > allowed) return Number.NaN;
+  }
+  return 0.5 * ((src[i - along] as number) + (src[i + along] as number));
+}
+
+const ALONG_STEPS = (width: number) => [1, width, width - 1, width + 1];
+const NEIGHBOUR_OFFSETS = (width: number) => [
+  -width - 1,
+  -width,
+  -width + 1,
+  -1,
+  1,
+  width - 1,
+  width,
+  width + 1,
+];
+
+/**
+ * Replaces isolated single-pixel outliers (hot or dead pixels) in a copy of the image; returns
+ * the copy (or the image itself when none) and how many were replaced. A pixel is a fault when
+ * it stands out of its 8 neighbours' median by the threshold while every neighbour differs from
+ * it by most of that (the neighbours agree with each other), or, beside a street or motif edge
+ * where the neighbours do not agree, by the along-structure test above. `noiseSigma` is a
+ * fraction of full scale.
  */
 export function removeHotPixels(
   image: GrayImage,
@@ -210,41 +302,52 @@ export function removeHotPixels(
   let out: Uint8Array | Uint16Array | null = null;
   let removed = 0;
   const n = new Float64Array(8);
-  for (let y = 1; y < height - 1; y++) {
+  // Three pixels of margin: the along-structure test reads a neighbour's line two steps on.
+  for (let y = 3; y < height - 3; y++) {
     const row = y * width;
-    let x = 1;
-    while (x < width - 1) {
+    for (let x = 3; x < width - 3; x++) {
       const i = row + x;
       const c = src[i] as number;
-      const right = src[i + 1] as number;
-      // A step below `quick` between this pixel and the next rules out both: this one by its
-      // right neighbour, the next by its left one. Most steps are small: two pixels per test.
-      const dr = c - right;
-      if (dr < quick && dr > -quick) {
-        x += 2;
-        continue;
-      }
-      x += 1;
-      // Most pixels fail on their left or right neighbour; only then look at all eight.
+      // Most pixels are within reach of their left and upper neighbours; a fault is not (it
+      // would share its level with them, and two such pixels are no isolated fault).
       const dl = c - (src[i - 1] as number);
-      if (dl < quick && dl > -quick) continue;
-      if (dr * dl <= 0) continue;
-      n[0] = src[i - 1] as number;
-      n[1] = src[i + 1] as number;
-      n[2] = src[i - width - 1] as number;
-      n[3] = src[i - width] as number;
-      n[4] = src[i - width + 1] as number;
-      n[5] = src[i + width - 1] as number;
-      n[6] = src[i + width] as number;
-      n[7] = src[i + width + 1] as number;
-      const sorted = Array.from(n).sort((a, b) => a - b);
-      const med = 0.5 * ((sorted[3] as number) + (sorted[4] as number));
-      const spike = Math.abs(c - med);
-      if (spike < threshold) continue;
-      const nearest = c > med ? c - (sorted[7] as number) : (sorted[0] as number) - c;
-      if (nearest < HOT_PIXEL_ISOLATION * spike) continue;
+      const du = c - (src[i - width] as number);
+      if (dl < quick && dl > -quick && du < quick && du > -quick) continue;
+      const dr = c - (src[i + 1] as number);
+      const dd = c - (src[i + width] as number);
+      // A fault stands out of its neighbours along at least one axis (along the structure).
+      const horizontal = dr * dl > 0 && Math.abs(dl) >= quick && Math.abs(dr) >= quick;
+      const vertical = du * dd > 0 && Math.abs(du) >= quick && Math.abs(dd) >= quick;
+      if (!horizontal && !vertical) {
+        const da = c - (src[i - width - 1] as number);
+        const db = c - (src[i + width + 1] as number);
+        const dc = c - (src[i - width + 1] as number);
+        const de = c - (src[i + width - 1] as number);
+        const diagonal =
+          (da * db > 0 && Math.abs(da) >= quick && Math.abs(db) >= quick) ||
+          (dc * de > 0 && Math.abs(dc) >= quick && Math.abs(de) >= quick);
+        if (!diagonal) continue;
+      }
+      let repaired = Number.NaN;
+      if (horizontal) {
+        n[0] = src[i - 1] as number;
+        n[1] = src[i + 1] as number;
+        n[2] = src[i - width - 1] as number;
+        n[3] = src[i - width] as number;
+        n[4] = src[i - width + 1] as number;
+        n[5] = src[i + width - 1] as number;
+        n[6] = src[i + width] as number;
+        n[7] = src[i + width + 1] as number;
+        const sorted = Array.from(n).sort((a, b) => a - b);
+        const med = 0.5 * ((sorted[3] as number) + (sorted[4] as number));
+        const spike = Math.abs(c - med);
+        const nearest = c > med ? c - (sorted[7] as number) : (sorted[0] as number) - c;
+        if (spike >= threshold && nearest >= HOT_PIXEL_ISOLATION * spike) repaired = med;
+      }
+      if (Number.isNaN(repaired)) repaired = faultAlongStructure(src, i, width, threshold);
+      if (Number.isNaN(repaired)) continue;
       if (!out) out = src.slice();
-      out[i] = Math.round(med);
+      out[i] = Math.round(repaired);
       removed++;
     }
   }

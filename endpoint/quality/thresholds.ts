@@ -71,6 +71,21 @@ export const HOT_PIXEL_SIGMAS = 12;
 export const HOT_PIXEL_ISOLATION = 0.8;
 
 /**
+ * Beside a street or motif edge the 8 neighbours do not agree, and the pixel is judged along
+ * the structure instead (measures.ts): against the opposite pair two pixels out that differ
+ * least, with no neighbour carrying more than 1 - HOT_PIXEL_ISOLATION of the spike above its
+ * own best-fitting local line. There it must also stand out of every line through itself (the
+ * mean of each opposite pair of neighbours) by at least this share of the spike: a pixel of a
+ * scratch or motif line has both line neighbours at its level (it stands out of that pair by
+ * nothing), a fault beside an edge has at most one neighbour of each pair on the far side, so
+ * the pair's mean lies at most half-way (the spec's darkest street, 60% of the die level, puts
+ * it at 0.6-0.8 of the spike for a dead pixel on the die). For the same reason no pixel two
+ * out may carry this share of the spike: a motif finer than that (pads two pixels apart) does,
+ * a street beside the fault carries at most 40% of a dead pixel's spike.
+ */
+export const HOT_PIXEL_OFF_LINE = 0.5;
+
+/**
  * ... and by at least this share of full scale. A die motif can hold single-pixel features
  * (pads of a small die) a few percent off their surroundings, repeated in every die: those are
  * surface, left to the detector's die-to-die comparison. A stuck or dead pixel sits near a rail,

@@ -114,6 +114,19 @@ describe("rim: shape, notch and chips", () => {
     assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
   });
 
+  it("a small chip about as deep as its width is a chip, not a street's slot", () => {
+    // 12 px across, 12.5 px deep: its width counted in rays (1.5 px apart) reads 13.5 px, one
+    // ray short of its reach; read to one ray spacing it is within 0.9 of its depth.
+    const rim = rimProfile({
+      ...base,
+      axisRatio: 1,
+      chips: [{ deg: 120, widthPx: 12, depthPx: 12.5 }],
+    });
+    const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, undefined);
+    assert.equal(reading.chips.length, 1, JSON.stringify(reading.chips));
+    assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
+  });
+
   it("reports no chip on a clean round disk, and a hinted notch wins", () => {
     const rim = rimProfile({ ...base, axisRatio: 1 });
     const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, 251);
@@ -561,6 +574,41 @@ describe("segmentation and grouping", () => {
       { x: 0, y: 300 },
     ]);
     assert.equal(groups.length, 1);
+  });
+});
+
+describe("echoes of a defect wider than a die", () => {
+  // Map at scale 2; dies 45 px (full resolution) apart. A bright stain 100 px across is partly
+  // compared with itself, so its residual peak understates its contrast; one die beside it the
+  // references hold it, and an opposite-sign echo of 70% of its residual peak appears.
+  const size = 200;
+  const steps = [
+    { x: 45, y: 0 },
+    { x: 0, y: 45 },
+  ] as const;
+  const groupsWith = (echoContrast: number) => {
+    const residual = residualWith(size, [
+      { cx: 80, cy: 100, profile: disc(25, 2, 50) },
+      { cx: 114, cy: 100, profile: disc(5, 2, echoContrast) },
+    ]);
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 2,
+      residual,
+      score: residual,
+    };
+    const blobs = blobsOf(residual, size, 20);
+    assert.equal(blobs.length, 2, "host and echo before grouping");
+    return mergeFragments(blobs, ctx, 1, 1.5 * 45, 0.6 * 45, steps);
+  };
+
+  it("drops an opposite-sign echo up to the host's peak beside a host wider than a pitch", () => {
+    assert.equal(groupsWith(-35).length, 1);
+  });
+
+  it("keeps an opposite-sign defect stronger than the host's residual peak", () => {
+    assert.equal(groupsWith(-60).length, 2);
   });
 });
 

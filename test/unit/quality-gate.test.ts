@@ -129,6 +129,62 @@ describe("quality gate", () => {
     assert.deepEqual(Uint8Array.from(image.data), before, "the caller's image is not modified");
   });
 
+  it("repairs a fault beside a die street along the street's edge, not to a level between die and street", () => {
+    const image = diskImage({ noise: 0.004 });
+    // A vertical street (level 0.35 against the wafer's 0.5) from column 262 on; a dead pixel
+    // in the last die column and a hot one in the first street column.
+    for (let v = 150; v < 350; v++) {
+      for (let u = 262; u < 266; u++) image.data[v * SIDE + u] = Math.round(0.35 * 255);
+    }
+    image.data[240 * SIDE + 261] = 2;
+    image.data[260 * SIDE + 262] = 250;
+    const assessment = assessQuality(image);
+    assert.equal(assessment.quality.hotPixelsRemoved, 2);
+    const dead = assessment.image.data[240 * SIDE + 261] as number;
+    const hot = assessment.image.data[260 * SIDE + 262] as number;
+    // Measured against the 8 neighbours, the street beside each fault hid it (left in place).
+    assert.ok(Math.abs(dead - 128) < 6, `dead pixel beside the street repaired to ${dead}`);
+    assert.ok(Math.abs(hot - 89) < 6, `hot pixel in the street repaired to ${hot}`);
+  });
+
+  it("leaves real content alone: a small particle beside a street, a JPEG-blurred one, a two-pixel dot, a line across", () => {
+    const image = diskImage({ noise: 0.004 });
+    // Horizontal street rows 250-253 (0.35); content touching its upper edge (row 249).
+    for (let v = 250; v < 254; v++) {
+      for (let u = 150; u < 370; u++) image.data[v * SIDE + u] = Math.round(0.35 * 255);
+    }
+    // A 3 px particle (dark) centred on the die's last row, its lower flank on the street.
+    for (let dv = -1; dv <= 1; dv++) {
+      for (let du = -1; du <= 1; du++) {
+        const share = du === 0 && dv === 0 ? 1 : du === 0 || dv === 0 ? 0.65 : 0.4;
+        const k = (249 + dv) * SIDE + 200 + du;
+        image.data[k] = Math.round((image.data[k] as number) * (1 - 0.9 * share));
+      }
+    }
+    // Two bright pixels side by side on the die's last row.
+    image.data[249 * SIDE + 240] = 250;
+    image.data[249 * SIDE + 241] = 250;
+    // A small particle after JPEG and correlated noise (7x7 pixels of a tuning wafer, +22 to
+    // the wafer's 128 here): its flanks carry a quarter to a third of its peak, unevenly.
+    const jpegged = [
+      [103, 106, 108, 105, 107, 109, 102],
+      [103, 102, 102, 102, 105, 106, 107],
+      [101, 101, 106, 117, 106, 103, 100],
+      [110, 108, 111, 146, 114, 105, 103],
+      [107, 104, 109, 120, 106, 104, 98],
+      [106, 108, 109, 102, 106, 107, 104],
+      [109, 103, 103, 110, 105, 105, 109],
+    ];
+    for (const [dv, row] of jpegged.entries())
+      for (const [du, value] of row.entries())
+        image.data[(197 + dv) * SIDE + 217 + du] = value + 22;
+    // A one-pixel bright line across the street edge (a scratch), rows 244-258 in column 300.
+    for (let v = 244; v <= 258; v++) image.data[v * SIDE + 300] = 250;
+    const assessment = assessQuality(image);
+    assert.equal(assessment.quality.hotPixelsRemoved, 0);
+    assert.deepEqual(Uint8Array.from(assessment.image.data), Uint8Array.from(image.data));
+  });
+
   it("names every limit with a unit and a reason the spec gives", () => {
     const { reasons } = assessQuality(diskImage({ noise: 0.06, blurPx: 5 })).quality;
     for (const reason of reasons) {
