@@ -54,13 +54,53 @@ interface LotRun {
   wallMs: number;
   /** The manifest landing in S3 (the agent's last PUT answered: the trigger) to report. */
   landedMs: number;
-  /** The manifest landing to the execution's first history event: S3 event, rule, StartLot. */
-  triggerMs: number;
   executionMs: number;
+  /** The lot's CPU by thread kind (undefined off Linux). */
+  threads: ThreadCpu | undefined;
   loadBefore: number;
   loadAfter: number;
   report: Report;
   stages: Record<string, number[]>;
+}
+
+/** CPU milliseconds by thread kind, from /proc (Linux); empty elsewhere. */
+type ThreadCpu = Record<"main" | "libvips" | "other", number>;
+
+/**
+ * CPU per kind of thread of this process: the main thread runs the whole stack (services,
+ * functions, SDK calls, hashing, the endpoint's HTTP side); libvips' threads decode and encode
+ * images (the endpoint's decode and preview, the overlay); "other" holds the inference worker
+ * threads (named "node" like V8's helper threads, so not told apart from them) and libuv's pool.
+ */
+function threadCpu(): ThreadCpu | undefined {
+  const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+  const sums: ThreadCpu = { main: 0, libvips: 0, other: 0 };
+  try {
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ms = (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+      const kind =
+        tid === String(process.pid) ? "main" : comm.startsWith("libvips") ? "libvips" : "other";
+      sums[kind] += ms;
+    }
+  } catch {
+    return undefined;
+  }
+  return sums;
+}
+
+/**
+ * The CPU by thread kind since `start`. libvips' threads come and go (an idle one exits, taking
+ * its count with it), so theirs is the process's CPU less the main and the other threads'.
+ */
+function threadCpuSince(start: ThreadCpu | undefined, processCpuMs: number): ThreadCpu | undefined {
+  const now = threadCpu();
+  if (!start || !now) return undefined;
+  const main = now.main - start.main;
+  const other = now.other - start.other;
+  return { main, libvips: Math.max(0, processCpuMs - main - other), other };
 }
 
 /** Milliseconds of CPU this process has used (all its threads: libvips' too). */
@@ -113,9 +153,15 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
     });
   const pass = async (): Promise<Timing> => {
     const cpuStart = process.cpuUsage();
+    const threadsStart = threadCpu();
     const started = performance.now();
     for (const file of files) await infer(file);
-    return { totalMs: performance.now() - started, cpuMs: cpuMsSince(cpuStart) };
+    const cpuMs = cpuMsSince(cpuStart);
+    return {
+      totalMs: performance.now() - started,
+      cpuMs,
+      threads: threadCpuSince(threadsStart, cpuMs),
+    };
   };
   const first = files[0];
   if (first) await infer(first); // one warm-up wafer, as the bench always had
@@ -126,6 +172,7 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
 interface Timing {
   totalMs: number;
   cpuMs: number;
+  threads: ThreadCpu | undefined;
 }
 
 /**
@@ -162,6 +209,7 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     const loadBefore = loadavg()[0] ?? 0;
     const t0 = performance.now();
     const cpuStart = process.cpuUsage();
+    const threadsStart = threadCpu();
     const uploaded = await uploadLot({
       dir: lotDir,
       // The agent's client: the agent retries itself, so the SDK must not retry underneath.
@@ -171,12 +219,12 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     });
     // uploadLot returns once the manifest's PUT is answered: the object is in S3, the trigger fires.
     const landed = performance.now();
-    const landedAt = Date.now();
     const uploadMs = landed - t0;
     const ending = await endings.wait(uploaded.lotId, 3_600_000);
     const end = performance.now();
     if (ending?.kind !== "report") throw new Error(`lot ${uploaded.lotId} ended without a report`);
     const cpuMs = cpuMsSince(cpuStart);
+    const threads = threadCpuSince(threadsStart, cpuMs);
     const loadAfter = loadavg()[0] ?? 0;
     await stack.waitForExecution(uploaded.lotId, 60_000).catch(() => {});
     const history = await executionHistory(stack.names.stateMachineArn, uploaded.lotId);
@@ -187,8 +235,8 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
       cpuMs,
       uploadMs,
       wallMs: end - t0,
+      threads,
       landedMs: end - landed,
-      triggerMs: firstEvent - landedAt,
       loadBefore,
       loadAfter,
       executionMs: times.length ? Math.max(...times) - firstEvent : Number.NaN,
@@ -242,8 +290,12 @@ try {
       const decodeWall = perWaferDecode.wall * run.wafers;
       const decodeCpu = perWaferDecode.cpu * run.wafers;
       const added = run.cpuMs - inferenceCpuPerWafer(warmCode) * run.wafers;
-      return `| ${name} | ${run.wafers} | ${run.loadBefore.toFixed(1)} / ${run.loadAfter.toFixed(1)} | ${s(run.uploadMs)} s | **${s(run.wallMs)} s (${x(run.wallMs / decodeWall)})** | ${s(run.landedMs)} s (${x(run.landedMs / decodeWall)}) | ${run.triggerMs.toFixed(0)} ms | ${s(run.cpuMs)} s (${x(run.cpuMs / decodeCpu)}) | ${s(added)} s (${x(added / decodeCpu)}) | ${(run.wallMs / run.wafers).toFixed(0)} ms | ${(run.cpuMs / run.wafers).toFixed(0)} ms |`;
+      return `| ${name} | ${run.wafers} | ${run.loadBefore.toFixed(1)} / ${run.loadAfter.toFixed(1)} | ${s(run.uploadMs)} s | **${s(run.wallMs)} s (${x(run.wallMs / decodeWall)})** | ${s(run.landedMs)} s (${x(run.landedMs / decodeWall)}) | ${s(run.cpuMs)} s (${x(run.cpuMs / decodeCpu)}) | ${s(added)} s (${x(added / decodeCpu)}) | ${(run.wallMs / run.wafers).toFixed(0)} ms | ${(run.cpuMs / run.wafers).toFixed(0)} ms |`;
     };
+    const perWafer = (ms: number | undefined, count: number) =>
+      ms === undefined ? "n/a" : `${(ms / count).toFixed(0)} ms`;
+    const threadRow = (name: string, threads: ThreadCpu | undefined, count: number) =>
+      `| ${name} | ${perWafer(threads?.main, count)} | ${perWafer(threads?.libvips, count)} | ${perWafer(threads?.other, count)} |`;
     const row = (name: string, durations: number[]) => {
       const st = stats(durations);
       return `| ${name} | ${durations.length} | ${st.mean.toFixed(0)} | ${st.p50.toFixed(0)} | ${st.max.toFixed(0)} | ${st.total.toFixed(0)} |`;
@@ -268,11 +320,22 @@ try {
         "",
         "Each lot against the same work done directly (decode and inference per wafer above, times the lot's wafers). Wall times in brackets are over the decode's wall time, CPU over the decode's CPU time; CPU is this process's (stack, functions, endpoint threads, libvips), not the s3rver child's. \"Pipeline CPU\" is lot CPU minus inference-alone CPU (its first pass for the cold lot, its warm pass for the others): what the pipeline adds.",
         "",
-        "| lot | wafers | load (1 min) before / after | upload | upload start to report | manifest landed to report | manifest landed to execution start | lot CPU | pipeline CPU | wall per wafer | CPU per wafer |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| lot | wafers | load (1 min) before / after | upload | upload start to report | manifest landed to report | lot CPU | pipeline CPU | wall per wafer | CPU per wafer |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         lotRow("cold (fresh stack)", cold, false),
         lotRow("warm (same wafers, new lot id)", warm, true),
         ...(scaled ? [lotRow(`scaled (the ${wafers} repeated)`, scaled, true)] : []),
+        "",
+        "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds apart from the overlay; libvips' threads decode the original and encode the preview (in the endpoint) and decode the preview and encode the overlay (in DetectDefects); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs detection in the main thread.",
+        "",
+        "| run | main thread | libvips threads | inference threads and V8 helpers |",
+        "| --- | --- | --- | --- |",
+        threadRow("inference alone, warm pass", inference.warm.threads, wafers),
+        threadRow("cold lot", cold.threads, cold.wafers),
+        threadRow("warm lot", warm.threads, warm.wafers),
+        ...(scaled
+          ? [threadRow(`scaled lot (${scaled.wafers})`, scaled.threads, scaled.wafers)]
+          : []),
         "",
         ...(scaled
           ? [
