@@ -1,4 +1,6 @@
 // `npm run bench:pipeline`: a seeded 2048 px lot through the embedded stack, against decoding its originals once, in the same run.
+
+import { execFileSync } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -8,7 +10,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { getPriority, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
@@ -43,6 +45,16 @@ const size = Number(values.size);
 const seed = Number(values.seed);
 const command = `npm run bench:pipeline -- --wafers ${wafers} --scale-to ${scaleTo} --size ${size} --seed ${seed}`;
 const log = (line: string) => process.stderr.write(`${line}\n`);
+/** The commit measured, marked when the tree has changes on top of it. */
+function commitMeasured(): string {
+  try {
+    const git = (...args: string[]) => execFileSync("git", args, { encoding: "utf8" }).trim();
+    const dirty = git("status", "--porcelain", "--", ".", ":!docs/benchmarks.md") !== "";
+    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " plus uncommitted changes" : ""}`;
+  } catch {
+    return "unknown (no git)";
+  }
+}
 const isImage = (name: string) => /\.(png|tiff?)$/i.test(name);
 
 interface LotRun {
@@ -304,7 +316,7 @@ try {
       [
         "## Pipeline (embedded stack)",
         "",
-        `Machine: ${machineDescription()}. Command: \`${command}\`. Measured ${new Date().toISOString()}.`,
+        `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}.`,
         "",
         `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (SHA-256 and header), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; the overlay drawn on the endpoint's preview), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, preview), report. The lot runs first on the freshly started stack (cold: each inference thread's first detections, each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px preview, with the lot's hints, after one warm-up wafer), one after another in one thread.`,
         "",
