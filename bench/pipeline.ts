@@ -69,6 +69,8 @@ interface LotRun {
   executionMs: number;
   /** The lot's CPU by thread kind (undefined off Linux). */
   threads: ThreadCpu | undefined;
+  /** CPU of the child processes (the local S3) during the lot; not in cpuMs. */
+  childCpuMs: number | undefined;
   loadBefore: number;
   loadAfter: number;
   report: Report;
@@ -113,6 +115,26 @@ function threadCpuSince(start: ThreadCpu | undefined, processCpuMs: number): Thr
   const main = now.main - start.main;
   const other = now.other - start.other;
   return { main, libvips: Math.max(0, processCpuMs - main - other), other };
+}
+
+/** CPU milliseconds of this process's child processes (the local S3, s3rver), from /proc (Linux). */
+function childProcessCpu(): number | undefined {
+  try {
+    let sum = 0;
+    for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue; // ended meanwhile
+      }
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[1] === String(process.pid)) sum += (Number(fields[11]) + Number(fields[12])) * 10;
+    }
+    return sum;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Milliseconds of CPU this process has used (all its threads: libvips' too). */
@@ -222,6 +244,7 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     const t0 = performance.now();
     const cpuStart = process.cpuUsage();
     const threadsStart = threadCpu();
+    const childStart = childProcessCpu();
     const uploaded = await uploadLot({
       dir: lotDir,
       // The agent's client: the agent retries itself, so the SDK must not retry underneath.
@@ -237,6 +260,9 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     if (ending?.kind !== "report") throw new Error(`lot ${uploaded.lotId} ended without a report`);
     const cpuMs = cpuMsSince(cpuStart);
     const threads = threadCpuSince(threadsStart, cpuMs);
+    const childEnd = childProcessCpu();
+    const childCpuMs =
+      childStart === undefined || childEnd === undefined ? undefined : childEnd - childStart;
     const loadAfter = loadavg()[0] ?? 0;
     await stack.waitForExecution(uploaded.lotId, 60_000).catch(() => {});
     const history = await executionHistory(stack.names.stateMachineArn, uploaded.lotId);
@@ -248,6 +274,7 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
       uploadMs,
       wallMs: end - t0,
       threads,
+      childCpuMs,
       landedMs: end - landed,
       loadBefore,
       loadAfter,
@@ -306,8 +333,13 @@ try {
     };
     const perWafer = (ms: number | undefined, count: number) =>
       ms === undefined ? "n/a" : `${(ms / count).toFixed(0)} ms`;
-    const threadRow = (name: string, threads: ThreadCpu | undefined, count: number) =>
-      `| ${name} | ${perWafer(threads?.main, count)} | ${perWafer(threads?.libvips, count)} | ${perWafer(threads?.other, count)} |`;
+    const threadRow = (
+      name: string,
+      threads: ThreadCpu | undefined,
+      count: number,
+      childCpuMs?: number,
+    ) =>
+      `| ${name} | ${perWafer(threads?.main, count)} | ${perWafer(threads?.libvips, count)} | ${perWafer(threads?.other, count)} | ${childCpuMs === undefined ? "-" : perWafer(childCpuMs, count)} |`;
     const row = (name: string, durations: number[]) => {
       const st = stats(durations);
       return `| ${name} | ${durations.length} | ${st.mean.toFixed(0)} | ${st.p50.toFixed(0)} | ${st.max.toFixed(0)} | ${st.total.toFixed(0)} |`;
@@ -330,7 +362,7 @@ try {
         }),
         `| floor on ${concurrency} cores: warm inference CPU / ${concurrency} | ${(inference.warm.cpuMs / concurrency / 1000).toFixed(2)} s (${x(inference.warm.cpuMs / concurrency / decode.cpuMs)} decode CPU) |`,
         "",
-        "Each lot against the same work done directly (decode and inference per wafer above, times the lot's wafers). Wall times in brackets are over the decode's wall time, CPU over the decode's CPU time; CPU is this process's (stack, functions, endpoint threads, libvips), not the s3rver child's. \"Pipeline CPU\" is lot CPU minus inference-alone CPU (its first pass for the cold lot, its warm pass for the others): what the pipeline adds.",
+        "Each lot against the same work done directly (decode and inference per wafer above, times the lot's wafers). Wall times in brackets are over the decode's wall time, CPU over the decode's CPU time; CPU is this process's (stack, functions, endpoint threads, libvips), not the local S3 child process's (its share is in the next table). \"Pipeline CPU\" is lot CPU minus inference-alone CPU (its first pass for the cold lot, its warm pass for the others): what the pipeline adds.",
         "",
         "| lot | wafers | load (1 min) before / after | upload | upload start to report | manifest landed to report | lot CPU | pipeline CPU | wall per wafer | CPU per wafer |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -340,13 +372,20 @@ try {
         "",
         "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds apart from the overlay; libvips' threads decode the original and encode the preview (in the endpoint) and decode the preview and encode the overlay (in DetectDefects); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs detection in the main thread.",
         "",
-        "| run | main thread | libvips threads | inference threads and V8 helpers |",
-        "| --- | --- | --- | --- |",
+        "| run | main thread | libvips threads | inference threads and V8 helpers | local S3 process (not in lot CPU) |",
+        "| --- | --- | --- | --- | --- |",
         threadRow("inference alone, warm pass", inference.warm.threads, wafers),
-        threadRow("cold lot", cold.threads, cold.wafers),
-        threadRow("warm lot", warm.threads, warm.wafers),
+        threadRow("cold lot", cold.threads, cold.wafers, cold.childCpuMs),
+        threadRow("warm lot", warm.threads, warm.wafers, warm.childCpuMs),
         ...(scaled
-          ? [threadRow(`scaled lot (${scaled.wafers})`, scaled.threads, scaled.wafers)]
+          ? [
+              threadRow(
+                `scaled lot (${scaled.wafers})`,
+                scaled.threads,
+                scaled.wafers,
+                scaled.childCpuMs,
+              ),
+            ]
           : []),
         "",
         ...(scaled
@@ -367,7 +406,7 @@ try {
         "| --- | --- | --- | --- | --- | --- |",
         ...Object.entries(cold.stages).map(([name, durations]) => row(name, durations)),
         "",
-        "On a machine shared with other jobs the wall-time ratio mostly measures the other jobs: the decode reference is a few seconds and the lot a few minutes, so they see different loads. CPU time is the steadier ratio: it counts only work this process does (the embedded stack, the functions and the endpoint run in it; the s3rver child process is not counted).",
+        "On a machine shared with other jobs the wall-time ratio mostly measures the other jobs: the decode reference is a few seconds and the lot a few minutes, so they see different loads. CPU time is the steadier ratio: it counts only work this process does (the embedded stack, the functions and the endpoint run in it; the local S3's child process is shown apart).",
         "",
         `Stage times come from the execution history (state entered to state exited). Per-image stages overlap: the Map runs up to 8 images at once, so their sum exceeds the wall time; the endpoint runs ${concurrency} inferences at a time (one per worker thread), so DetectDefects includes waiting in its queue.`,
         "",
