@@ -8,6 +8,25 @@ import type { ScannedImage } from "./lot.ts";
 import { putMultipart } from "./multipart.ts";
 import { checkEtag, objectMatches, type Run, refuseUnlessSame, send } from "./s3-calls.ts";
 
+/** SigV4's payload-hash header: S3 refuses a body whose SHA-256 is not this value. */
+export const PAYLOAD_SHA256_HEADER = "x-amz-content-sha256";
+
+/**
+ * Gives the signer the SHA-256 just computed over the body as the payload hash, so the SDK does
+ * not hash the same bytes once more; S3 still checks the body against it (and refuses the PUT).
+ */
+function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): PutObjectCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers[PAYLOAD_SHA256_HEADER] = sha256Hex;
+      return next(args);
+    },
+    { step: "build", name: "agentPayloadSha256" },
+  );
+  return command;
+}
+
 export async function putWhole(run: Run, image: ScannedImage, file: JournalFile): Promise<void> {
   await run.semaphore.use(async () => {
     const body = await readFile(image.path);
@@ -21,16 +40,19 @@ export async function putWhole(run: Run, image: ScannedImage, file: JournalFile)
     try {
       await send(run, `uploading ${file.key}`, async (abortSignal) => {
         const put = await run.s3.send(
-          new PutObjectCommand({
-            Bucket: run.bucket,
-            Key: file.key,
-            Body: body,
-            ContentLength: body.length,
-            ContentType: file.contentType,
-            ContentMD5: md5.toString("base64"),
-            Metadata: { sha256: file.sha256 },
-            ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
-          }),
+          signWithPayloadSha256(
+            new PutObjectCommand({
+              Bucket: run.bucket,
+              Key: file.key,
+              Body: body,
+              ContentLength: body.length,
+              ContentType: file.contentType,
+              ContentMD5: md5.toString("base64"),
+              Metadata: { sha256: file.sha256 },
+              ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
+            }),
+            sha256,
+          ),
           { abortSignal },
         );
         checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));

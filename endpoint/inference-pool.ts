@@ -16,7 +16,10 @@ export interface InferencePool {
   readonly size: number;
   /** Settles when every worker has loaded its model, or rejects with the first load failure. */
   readonly ready: Promise<void>;
-  /** Runs one inference on an idle worker (waiting for one if all are busy). */
+  /**
+   * Runs one inference on an idle worker (waiting for one if all are busy). The request's image
+   * is moved to the worker when it owns its memory: do not read it after the call.
+   */
   run(request: InferenceRequest): Promise<InferenceResult>;
   /** Stops every worker; inferences still running are rejected. */
   close(): Promise<void>;
@@ -31,6 +34,20 @@ interface Slot {
   worker: Worker;
   loaded: boolean;
   task?: { id: number; resolve(result: InferenceResult): void; reject(error: Error): void };
+}
+
+/**
+ * The image's memory, moved to the worker instead of copied (a few MB per wafer) when the image
+ * owns all of it; the caller must not read the image afterwards. A view into a larger buffer
+ * (a pooled or shared one) is copied as before.
+ */
+function transferable(image: Uint8Array): ArrayBuffer[] {
+  const { buffer } = image;
+  return buffer instanceof ArrayBuffer &&
+    image.byteOffset === 0 &&
+    image.byteLength === buffer.byteLength
+    ? [buffer]
+    : [];
 }
 
 export function startInferencePool(options: {
@@ -131,7 +148,7 @@ export function startInferencePool(options: {
       return new Promise<InferenceResult>((resolve, reject) => {
         slot.task = { id, resolve, reject };
         const task: WorkerTask = { id, request };
-        slot.worker.postMessage(task);
+        slot.worker.postMessage(task, transferable(request.image));
       });
     },
     async close() {

@@ -1,4 +1,4 @@
-// Sends one verified wafer image (its original bytes, or an S3 reference when too large) to the endpoint and stores its defects.
+// Sends one verified wafer image to the endpoint (an S3 reference it reads and checks, or the original bytes) and stores its defects.
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
@@ -33,9 +33,23 @@ export interface DetectDeps {
   sagemaker: SageMakerRuntimeClient;
   bucket: string;
   endpointName: string;
-  /** Images larger than this go by S3 reference; default INLINE_IMAGE_MAX_BYTES (SageMaker's 6 MB). */
+  /**
+   * Images up to this size go inline, larger ones by S3 reference; default 0, every image by
+   * reference (DEFAULT_INLINE_MAX_BYTES). Inline is for an endpoint that cannot read the bucket,
+   * and can be at most SageMaker's 6 MB (INLINE_IMAGE_MAX_BYTES).
+   */
   inlineMaxBytes?: number;
 }
+
+/**
+ * Every image by S3 reference. The endpoint reads the object once and checks it against the
+ * manifest's SHA-256 itself, so this function does not download and hash the image, and its bytes
+ * are not signed (one more SHA-256), proxied, checked against the signature (another) and copied
+ * to an inference thread on their way to the endpoint (docs/benchmarks.md, "Pipeline"). On AWS it
+ * is one GetObject either way, made by the endpoint instead of the Lambda, which no longer holds
+ * the image.
+ */
+export const DEFAULT_INLINE_MAX_BYTES = 0;
 
 /**
  * Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes (lib/custom-attributes.ts),
@@ -59,15 +73,16 @@ export function referenceRequest(reference: ImageReference): EndpointRequest {
 }
 
 /**
- * Decides how the endpoint gets the image, and for an inline image reads it and checks it is
- * still the one the manifest names (the object could have been replaced since PreprocessImage).
+ * Decides how the endpoint gets the image. A reference carries the manifest's SHA-256, which the
+ * endpoint checks the object against; an inline image is read here and checked the same way (the
+ * object could have been replaced since PreprocessImage).
  */
 export async function endpointRequest(
   input: DetectInput,
   deps: DetectDeps,
 ): Promise<EndpointRequest> {
   const { image, preprocessed } = input;
-  const limit = deps.inlineMaxBytes ?? INLINE_IMAGE_MAX_BYTES;
+  const limit = Math.min(deps.inlineMaxBytes ?? DEFAULT_INLINE_MAX_BYTES, INLINE_IMAGE_MAX_BYTES);
   if (preprocessed.bytes > limit) {
     return referenceRequest({ s3Uri: `s3://${deps.bucket}/${image.key}`, sha256: image.sha256 });
   }

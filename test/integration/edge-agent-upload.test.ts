@@ -113,6 +113,19 @@ describe("uploadLot against s3rver", () => {
     });
     const client = s3.client();
     const eventsBefore = s3.events.length;
+    // The payload hash each whole-object PUT was signed with, by key, as it went on the wire.
+    const signedPayloads = new Map<string, string | undefined>();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { path?: string; headers?: Record<string, string> };
+        if (context.commandName === "PutObjectCommand" && request.path?.includes("/images/")) {
+          const key = decodeURIComponent(request.path).replace(`/${s3.bucket}/`, "");
+          signedPayloads.set(key, request.headers?.["x-amz-content-sha256"]);
+        }
+        return next(args);
+      },
+      { step: "deserialize", name: "signedPayloadHash" },
+    );
 
     const result = await uploadLot({
       dir,
@@ -140,6 +153,10 @@ describe("uploadLot against s3rver", () => {
       assert.equal(sha256(stored), sha256(content), `${fileName} arrived intact`);
       const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
       assert.equal(head.Metadata?.sha256, sha256(content));
+      if (content.length < SMALL_PARTS.multipartThresholdBytes) {
+        // The agent's own SHA-256 is the signed payload hash (the SDK does not hash it again).
+        assert.equal(signedPayloads.get(key), sha256(content), `${fileName} signed with its hash`);
+      }
     }
     const head = await client.send(
       new HeadObjectCommand({ Bucket: s3.bucket, Key: lotKeys.image("LOT-IT-FULL", "big.tiff") }),

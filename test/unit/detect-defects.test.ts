@@ -51,30 +51,45 @@ describe("endpointRequest", () => {
     } as never);
   };
 
-  it("sends the original bytes, with their format's content type, when they fit a request", async () => {
+  it("names every image in S3, with its SHA-256, by default, and reads none itself", async () => {
     serve();
-    const request = await endpointRequest(input(bytes.length, "tiff"), deps());
+    for (const size of [bytes.length, INLINE_IMAGE_MAX_BYTES + 1]) {
+      const request = await endpointRequest(input(size, "png"), deps());
+      assert.equal(request.kind, "reference");
+      assert.equal(request.contentType, "application/json");
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(request.body)), {
+        s3Uri: "s3://lot-bucket/lots/LOT-1/images/w.png",
+        sha256,
+      });
+    }
+    assert.equal(s3.commandCalls(GetObjectCommand).length, 0, "the endpoint reads it, not us");
+  });
+
+  it("sends the original bytes, with their format's content type, when told to and they fit", async () => {
+    serve();
+    const request = await endpointRequest(
+      input(bytes.length, "tiff"),
+      deps(INLINE_IMAGE_MAX_BYTES),
+    );
     assert.equal(request.kind, "inline");
     assert.equal(request.contentType, "image/tiff");
     assert.deepEqual(Buffer.from(request.body), bytes);
   });
 
-  it("names the image in S3, with its SHA-256, when it is over the request limit", async () => {
+  it("names the image in S3 when it is over SageMaker's request limit, whatever it is told", async () => {
     serve();
-    const request = await endpointRequest(input(INLINE_IMAGE_MAX_BYTES + 1, "png"), deps());
+    const request = await endpointRequest(
+      input(INLINE_IMAGE_MAX_BYTES + 1, "png"),
+      deps(10 * INLINE_IMAGE_MAX_BYTES),
+    );
     assert.equal(request.kind, "reference");
-    assert.equal(request.contentType, "application/json");
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(request.body)), {
-      s3Uri: "s3://lot-bucket/lots/LOT-1/images/w.png",
-      sha256,
-    });
     assert.equal(s3.commandCalls(GetObjectCommand).length, 0, "the endpoint reads it, not us");
   });
 
-  it("refuses to send bytes that are no longer the manifest's", async () => {
+  it("refuses to send inline bytes that are no longer the manifest's", async () => {
     serve();
     await assert.rejects(
-      endpointRequest(input(bytes.length, "png", "f".repeat(64)), deps()),
+      endpointRequest(input(bytes.length, "png", "f".repeat(64)), deps(INLINE_IMAGE_MAX_BYTES)),
       ImageChecksumError,
     );
   });
@@ -149,14 +164,17 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
     s3.on(PutObjectCommand).resolves({});
   });
 
-  it("sends the original bytes with the lot's metadata and the overlay's preview size as custom attributes", async () => {
+  it("sends the image's S3 reference with the lot's metadata and the overlay's preview size as custom attributes", async () => {
     sagemaker.on(InvokeEndpointCommand).rejects(modelError(500));
     await assert.rejects(detectDefects(input, deps));
     const sent = sagemaker.commandCalls(InvokeEndpointCommand)[0]?.args[0].input;
     assert.equal(sent?.EndpointName, "detector");
-    assert.equal(sent?.ContentType, "image/png");
+    assert.equal(sent?.ContentType, "application/json");
     assert.equal(sent?.CustomAttributes, "preview_px=1024;notch_angle_deg=270");
-    assert.deepEqual(Buffer.from(sent?.Body as Uint8Array), bytes);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(sent?.Body as Uint8Array)), {
+      s3Uri: `s3://b/${input.image.key}`,
+      sha256: input.image.sha256,
+    });
   });
 
   it("calls a 4xx from the model a refusal of this image, with the model's own words", async () => {

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import sharp from "sharp";
 import { describe, it } from "vitest";
 import { renderPreview } from "../../endpoint/preview.ts";
-import { renderOverlay } from "../../functions/artifacts/overlay.ts";
+import { overlaySvg, renderOverlay } from "../../functions/artifacts/overlay.ts";
 import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
 import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
 import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
@@ -162,5 +162,34 @@ describe("overlay", () => {
       }
       assert.ok(inked >= 8, `${defect.class} box drawn where it is (${inked} px)`);
     }
+  });
+
+  it("draws each mark on its own area exactly as one full-size layer would, marks at the edge cut off", async () => {
+    const wafer = truth.wafers.find((w) => w.defects.length > 0);
+    assert.ok(wafer);
+    const image = readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName));
+    // Boxes in the corners and over the edge: their tags and strokes must be clipped, not lost.
+    const defects = [
+      ...wafer.defects,
+      { class: "scratch" as const, bbox: { x: 0, y: 0, width: 3, height: 3 } },
+      {
+        class: "particle" as const,
+        bbox: { x: wafer.width - 2, y: wafer.height - 2, width: 6, height: 6 },
+      },
+    ];
+    const overlay = await renderOverlay({ image, wafer, defects, maxSide: 512 });
+    const size = { width: overlay.width, height: overlay.height, scale: overlay.scale };
+    const oneLayer = await sharp(image)
+      .resize(overlay.width, overlay.height, { fit: "fill" })
+      .toColourspace("srgb")
+      .composite([{ input: Buffer.from(overlaySvg({ wafer, defects }, size)), top: 0, left: 0 }])
+      .webp({ quality: 82, effort: 2 })
+      .toBuffer();
+    const pixels = async (webp: Buffer) => sharp(webp).removeAlpha().raw().toBuffer();
+    const [ours, reference] = await Promise.all([pixels(overlay.webp), pixels(oneLayer)]);
+    assert.equal(ours.length, reference.length);
+    let differing = 0;
+    for (let i = 0; i < ours.length; i++) if (ours[i] !== reference[i]) differing++;
+    assert.equal(differing, 0, `${differing} bytes differ from the full-size layer`);
   });
 });

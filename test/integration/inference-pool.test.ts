@@ -1,0 +1,39 @@
+// The endpoint's inference threads: an image that owns its memory is moved to the worker, not copied; a view into a larger buffer is copied and left intact.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { type InferencePool, startInferencePool } from "../../endpoint/inference-pool.ts";
+
+const WAFER = resolve(import.meta.dirname, "../fixtures/lot-e2e/wafer-001.png");
+
+describe("inference pool", () => {
+  let pool: InferencePool;
+  beforeAll(async () => {
+    pool = startInferencePool({ modelSpec: "classical", threads: 1, log: () => {} });
+    await pool.ready;
+  });
+  afterAll(async () => {
+    await pool?.close();
+  });
+
+  it("moves an image that owns its memory to the worker and answers for it", async () => {
+    const file = readFileSync(WAFER);
+    const image = new Uint8Array(file.byteLength);
+    image.set(file);
+    const result = await pool.run({ image, hints: {}, qualityGate: true });
+    assert.equal(result.status, "inspected");
+    assert.equal(image.byteLength, 0, "the image's memory went to the worker");
+  });
+
+  it("copies a view into a larger buffer, which stays readable, and answers the same", async () => {
+    const file = readFileSync(WAFER);
+    const larger = new Uint8Array(file.byteLength + 16);
+    larger.set(file, 16);
+    const view = larger.subarray(16);
+    const result = await pool.run({ image: view, hints: {}, qualityGate: true });
+    assert.equal(result.status, "inspected");
+    assert.equal(view.byteLength, file.byteLength);
+    assert.deepEqual(Buffer.from(view), file, "the caller's bytes are untouched");
+  });
+});
