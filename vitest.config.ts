@@ -21,6 +21,8 @@ export default defineConfig({
     sequence: { sequencer: SlowestFirst },
     // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.
     silent: "passed-only",
+    // `WAFERFLOW_CPU_REPORT=<folder> npm test`: each file's CPU seconds (test/setup/cpu-report.ts).
+    setupFiles: process.env.WAFERFLOW_CPU_REPORT ? ["test/setup/cpu-report.ts"] : [],
     coverage: {
       provider: "v8",
       // Sources only: a README, Dockerfile or .onnx model in these folders is not JavaScript.
