@@ -12,7 +12,7 @@ import { lotKeys } from "../../lib/keys.ts";
 import { ENDPOINTS_FILE, type EndpointsFile } from "../../local/endpoints-file.ts";
 import { LOCAL_CREDENTIALS } from "../../local/stack.ts";
 import { EVENTS_DIR, fixtureManifest } from "../../scripts/make-events.ts";
-import { inProcess } from "./helpers/cli-in-process.ts";
+import { type CliRun, inProcess } from "./helpers/cli-in-process.ts";
 
 const runFile = promisify(execFile);
 const NODE = resolve(REPO_ROOT, "node_modules/.bin/node");
@@ -159,9 +159,11 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
     const dataDir = endpoints.dataDir;
     // One after the other, in the workflow's order: RecordLot sets the lot PROCESSING again, so
     // PublishReport must come after it, and FailLot last, on a lot that has its final report.
-    const runs: Array<{ file: string; logicalId: string; run: Run }> = [];
+    // In this process through main(): a `waferflow` start is 1-2 s of CPU, and the wiring from
+    // bin/waferflow.js to the command's exit code and stderr is proven by the real start below.
+    const runs: Array<{ file: string; logicalId: string; run: CliRun }> = [];
     for (const [file, logicalId] of Object.entries(EVENT_FUNCTIONS)) {
-      const run = await waferflow([
+      const run = await inProcess([
         "invoke",
         logicalId,
         "-e",
@@ -188,6 +190,7 @@ describe("waferflow invoke: every event in events/ against a seeded local stack"
     assert.equal((results["fail-lot.json"] as { status: string }).status, "already_final");
   });
 
+  // A real `waferflow` process: what the in-process runs above stand for reaches a shell this way.
   it("exits 1 with the function's errorType on stderr when the function fails", async () => {
     const bad = join(dir, "bad-event.json");
     writeFileSync(bad, JSON.stringify({ lotId: "E2E-FIX-1" }));
@@ -227,7 +230,7 @@ describe("waferflow invoke without a running stack", () => {
   it("starts a stack of its own for the one invocation", async () => {
     const dir = mkdtempSync(join(tmpdir(), "waferflow-invoke-own-"));
     try {
-      const run = await waferflow([
+      const run = await inProcess([
         "invoke",
         "FailLotFunction",
         "-e",
