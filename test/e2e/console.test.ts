@@ -1,4 +1,4 @@
-// The fixture lot end to end, replayed once: `waferflow local` running the built bundles, the lot dropped into its inbox, the console in Debian's chromium, every true defect reported where it is.
+// The fixture lot end to end, replayed once: `waferflow local` running the built bundles, the lot's files put into its bucket, the console in Debian's chromium, every true defect reported where it is, a lot dropped into its inbox, and every event of events/ replayed through `waferflow invoke` against it.
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import {
@@ -15,14 +15,20 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
+import { lotKeys } from "../../lib/keys.ts";
+import { readRunningStack } from "../../local/endpoints-file.ts";
+import { LOCAL_CREDENTIALS } from "../../local/stack.ts";
 import type { Defect } from "../../schemas/detection.ts";
 import { type Report, ReportSchema } from "../../schemas/report.ts";
 import { TruthSchema, type TruthWafer } from "../../schemas/truth.ts";
+import { EVENTS_DIR, fixtureManifest } from "../../scripts/make-events.ts";
 import { readKlarf } from "../helpers/klarf-reader.ts";
+import { type CliRun, inProcess } from "../integration/helpers/cli-in-process.ts";
 
 const runFile = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -92,6 +98,50 @@ function dropLot(name: string, fill: (dir: string) => void): void {
   mkdirSync(staged, { recursive: true });
   fill(staged);
   renameSync(staged, join(inbox, name));
+}
+
+/**
+ * The fixture lot put into the running stack's bucket as events/ name it: its images and the very
+ * manifest text the events' checksums are of (an agent upload would stamp its own createdAt and
+ * host, and the replayed events below would no longer match it). The inbox and the agent are the
+ * way in of the corrupt lot further down.
+ */
+async function putFixtureLot(): Promise<void> {
+  const running = readRunningStack(dataDir);
+  assert.ok(running, `waferflow local wrote no endpoints.json in ${dataDir}`);
+  const { manifest, manifestText } = fixtureManifest();
+  const s3 = new S3Client({
+    endpoint: running.endpoints.s3,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  const bucket = running.names.bucket ?? "";
+  try {
+    for (const image of manifest.images) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: image.key,
+          Body: readFileSync(join(FIXTURE, image.fileName)),
+          ContentType: image.contentType,
+        }),
+      );
+    }
+    // The manifest last: its arrival starts the lot, as the agent's upload order makes it.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: lotKeys.manifest(manifest.lotId),
+        Body: manifestText,
+        ContentType: "application/json",
+      }),
+    );
+  } finally {
+    s3.destroy();
+  }
 }
 
 /** The stored report of a lot, once its workflow has written it (the console serves the bucket's files). */
@@ -176,11 +226,11 @@ afterAll(async () => {
 });
 
 describe("the operator console on a running local stack", () => {
-  it("shows a lot dropped into the inbox as it arrives, without reloading the page", async () => {
+  it("shows a lot as it arrives, without reloading the page", async () => {
     await page.goto(url);
     await page.waitForSelector("body[data-ready=true]");
     await page.evaluate("window.sameLoad = true");
-    dropLot("lot-e2e", (dir) => cpSync(FIXTURE, dir, { recursive: true }));
+    await putFixtureLot();
     const row = page.locator(`tr[data-lot-id="${truth.lotId}"][data-status="DEFECTS_FOUND"]`);
     await row.waitFor({ timeout: 240_000 });
     assert.equal(await page.evaluate("window.sameLoad"), true, "the row came without a reload");
@@ -357,15 +407,25 @@ describe("the operator console on a running local stack", () => {
   });
 
   it("prints the stored report with `waferflow report` as JSON, KLARF and CSV", async () => {
-    const report = async (format: string) =>
-      (
-        await runFile(
-          process.execPath,
-          ["bin/waferflow.js", "report", truth.lotId, "--format", format, "--data-dir", dataDir],
-          { cwd: ROOT },
-        )
-      ).stdout;
-    const json = ReportSchema.parse(JSON.parse(await report("json")));
+    const args = (format: string) => [
+      "report",
+      truth.lotId,
+      "--format",
+      format,
+      "--data-dir",
+      dataDir,
+    ];
+    // JSON from a real `waferflow` process; the other formats from main() in this process (a
+    // start is 1-2 s of CPU; cli.test.ts holds main() to what a real process answers).
+    const realJson = (
+      await runFile(process.execPath, ["bin/waferflow.js", ...args("json")], { cwd: ROOT })
+    ).stdout;
+    const report = async (format: string) => {
+      const run = await inProcess(args(format));
+      assert.equal(run.code, 0, run.stderr);
+      return run.stdout;
+    };
+    const json = ReportSchema.parse(JSON.parse(realJson));
     assert.equal(json.lotId, truth.lotId);
     const klarf = readKlarf(await report("klarf"));
     assert.equal(
@@ -375,21 +435,16 @@ describe("the operator console on a running local stack", () => {
     const csv = (await report("csv")).trim().split("\n");
     const waferRows = json.images.reduce((n, image) => n + Math.max(1, image.defects.length), 0);
     assert.equal(csv.length, 1 + waferRows, "a header, a row per defect, a row per clean wafer");
-    const bad = await runFile(
-      process.execPath,
-      ["bin/waferflow.js", "report", truth.lotId, "--format", "pdf", "--data-dir", dataDir],
-      { cwd: ROOT },
-    ).catch((error: { code: number; stderr: string }) => error);
-    assert.equal((bad as { code: number }).code, 2);
-    assert.match((bad as { stderr: string }).stderr, /--format must be one of json, klarf, csv/);
+    const bad = await inProcess(args("pdf"));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--format must be one of json, klarf, csv/);
   });
 
   it("lists the lot with `waferflow lots`, reaching the running stack through its data dir", async () => {
-    const { stdout } = await runFile(
-      process.execPath,
-      ["bin/waferflow.js", "lots", "--json", "--data-dir", dataDir],
-      { cwd: ROOT },
-    );
+    // main() in this process: the real starts of this file are `waferflow local`, `report` and
+    // `invoke`; how `lots` finds the stack (endpoints.json in the data dir) is the same in both.
+    const { code, stdout, stderr } = await inProcess(["lots", "--json", "--data-dir", dataDir]);
+    assert.equal(code, 0, stderr);
     const lots = stdout
       .trim()
       .split("\n")
@@ -490,5 +545,108 @@ describe("the lot's report through the shipped bundles", () => {
       processed?.status === "clean" || processed?.status === "defects_found",
       `${intact} inspected (${processed?.status})`,
     );
+  });
+});
+
+/** Which function each event is for; an event file missing here fails the test. */
+const EVENT_FUNCTIONS: Record<string, string> = {
+  "manifest-created.json": "StartLotFunction",
+  "record-lot.json": "RecordLotFunction",
+  "preprocess-image.json": "PreprocessImageFunction",
+  "detect-defects.json": "DetectDefectsFunction",
+  "publish-report.json": "PublishReportFunction",
+  "fail-lot.json": "FailLotFunction",
+};
+
+// Last in this file: RecordLot sets the lot PROCESSING again and PublishReport publishes again, so
+// what the console and the report tests above read is the lot's first run.
+describe("waferflow invoke: every event in events/ against the running local stack and its fixture lot", () => {
+  it("knows which function each event file is for", () => {
+    const files = readdirSync(EVENTS_DIR).filter(
+      (name) => name.endsWith(".json") && name !== "env.json",
+    );
+    assert.deepEqual(files.sort(), Object.keys(EVENT_FUNCTIONS).sort());
+  });
+
+  it("replays every event successfully through the built functions", async () => {
+    // The events name the objects the lot's run wrote (preprocessed images, results).
+    await storedReport(truth.lotId, 240_000);
+    // In this process through main(): a `waferflow` start is 1-2 s of CPU, and the wiring from
+    // bin/waferflow.js to the command's exit code and stderr is proven by the real start below.
+    // One after the other, in the workflow's order: RecordLot sets the lot PROCESSING again, so
+    // PublishReport must come after it, and FailLot last, on a lot that has its final report.
+    const runs: Array<{ file: string; logicalId: string; run: CliRun }> = [];
+    for (const [file, logicalId] of Object.entries(EVENT_FUNCTIONS)) {
+      const run = await inProcess([
+        "invoke",
+        logicalId,
+        "-e",
+        join(EVENTS_DIR, file),
+        "--data-dir",
+        dataDir,
+      ]);
+      runs.push({ file, logicalId, run });
+    }
+    const results: Record<string, unknown> = {};
+    for (const { file, logicalId, run } of runs) {
+      assert.equal(run.code, 0, `${logicalId} with events/${file}: ${run.stderr}`);
+      assert.match(run.stderr, /using the local stack of process/, "the running stack was used");
+      results[file] = JSON.parse(run.stdout) as unknown;
+    }
+    // The lot was started by its manifest's arrival: the replayed event is recognised, not ignored.
+    assert.deepEqual(results["manifest-created.json"], {
+      outcome: "already_started",
+      lotId: truth.lotId,
+    });
+    assert.equal((results["record-lot.json"] as { imageCount: number }).imageCount, 6);
+    assert.equal((results["publish-report.json"] as { status: string }).status, "defects_found");
+    // The lot already has its final report: ending it again says nothing twice.
+    assert.equal((results["fail-lot.json"] as { status: string }).status, "already_final");
+  });
+
+  // A real `waferflow` process: what the in-process runs above stand for reaches a shell this way.
+  it("exits 1 with the function's errorType on stderr when the function fails", async () => {
+    const bad = join(work, "bad-event.json");
+    writeFileSync(bad, JSON.stringify({ lotId: truth.lotId }));
+    const run = await runFile(
+      process.execPath,
+      ["bin/waferflow.js", "invoke", "RecordLotFunction", "-e", bad, "--data-dir", dataDir],
+      { cwd: ROOT },
+    ).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    assert.equal((run as { code?: number }).code, 1);
+    assert.match(run.stderr, /^InvalidInputError: invalid RecordLot input/m);
+    assert.equal(run.stdout, "");
+  });
+
+  it("exits 2 on usage errors and 0 for --help", async () => {
+    const help = await inProcess(["invoke", "--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: waferflow invoke <LogicalId> -e <event.json>/);
+    const noEvent = await inProcess(["invoke", "StartLotFunction"]);
+    assert.equal(noEvent.code, 2);
+    assert.match(noEvent.stderr, /-e <event.json>/);
+    const unknown = await inProcess([
+      "invoke",
+      "NoSuchFunction",
+      "-e",
+      join(EVENTS_DIR, "record-lot.json"),
+    ]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no function 'NoSuchFunction'.*StartLotFunction/);
+  });
+
+  it("starts a stack of its own for the one invocation when none runs on --data-dir", async () => {
+    const run = await inProcess([
+      "invoke",
+      "FailLotFunction",
+      "-e",
+      join(EVENTS_DIR, "fail-lot.json"),
+      "--data-dir",
+      join(work, "nobody-runs-here"),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /no running stack holds .*starting one on a temporary dir/);
+    // An empty stack: no manifest to name the images, yet the lot is ended and said so.
+    assert.equal((JSON.parse(run.stdout) as { status: string }).status, "failed");
   });
 });

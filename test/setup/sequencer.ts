@@ -9,10 +9,9 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 const MEASURED_SECONDS: Record<string, number> = {
   "test/e2e/lot-limits.test.ts": 58,
-  "test/integration/invoke-events.test.ts": 53,
   "test/integration/evaluate.test.ts": 45,
   "test/integration/awscli-local.test.ts": 45,
-  "test/e2e/console.test.ts": 37,
+  "test/e2e/console.test.ts": 69,
   "test/integration/lot-awscli.test.ts": 35,
   "test/integration/built-functions.test.ts": 31,
   "test/unit/synth-generate.test.ts": 27,
