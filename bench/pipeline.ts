@@ -1,4 +1,4 @@
-// `npm run bench:pipeline`: a seeded 2048 px lot through the embedded stack, against decoding its originals once, in the same run.
+// `npm run bench:pipeline`: a seeded 2048 px lot through the embedded stack, cold then warm (then scaled up), against decoding and inferring its originals directly, in the same run.
 
 import { execFileSync } from "node:child_process";
 import {

@@ -55,7 +55,7 @@ export async function putWhole(run: Run, image: ScannedImage, file: JournalFile)
           ),
           { abortSignal },
         );
-        checkEtag(run, `uploading ${file.key}`, put.ETag, md5.toString("hex"));
+        checkEtag(run, `uploading ${file.key}`, put, md5.toString("hex"));
       });
     } catch (error) {
       await refuseUnlessSame(run, file, error);

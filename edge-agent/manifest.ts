@@ -159,7 +159,7 @@ export async function writeManifest(
       }),
       { abortSignal },
     );
-    checkEtag(run, `writing ${manifestKey}`, put.ETag, md5.toString("hex"));
+    checkEtag(run, `writing ${manifestKey}`, put, md5.toString("hex"));
   }).catch((error: unknown) => {
     if (!isPreconditionFailed(error)) throw error;
     throw new LotIdTakenError(

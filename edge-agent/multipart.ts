@@ -169,7 +169,7 @@ export async function putMultipart(
             }),
             { abortSignal },
           );
-          checkEtag(run, what, part.ETag, md5.toString("hex"));
+          checkEtag(run, what, part, md5.toString("hex"));
           return part.ETag ?? md5.toString("hex");
         });
         active.parts.push({ partNumber, etag, bytes: length });

@@ -92,10 +92,24 @@ export function send<T>(
   );
 }
 
-export function checkEtag(run: Run, what: string, etag: string | undefined, md5Hex: string): void {
-  if (!run.settings.checkEtagMd5 || unquote(etag) === md5Hex) return;
+/** What a PutObject or UploadPart answer says about the bytes S3 stored. */
+export interface StoredAnswer {
+  ETag?: string;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
+}
+
+/**
+ * Compares S3's ETag with the MD5 of the bytes sent, where the ETag is one: S3 makes an object's
+ * (or part's) ETag the MD5 of its data only when it is stored plain or SSE-S3 (AES256). Under
+ * SSE-KMS (the lot bucket's default encryption) or SSE-C it is not, so there is nothing to compare;
+ * S3 has checked the Content-MD5 and the signed payload hash on receipt either way.
+ */
+export function checkEtag(run: Run, what: string, answer: StoredAnswer, md5Hex: string): void {
+  if (!run.settings.checkEtagMd5 || unquote(answer.ETag) === md5Hex) return;
+  if (answer.SSECustomerAlgorithm || answer.ServerSideEncryption?.startsWith("aws:kms")) return;
   throw new ChecksumMismatchError(
-    `${what}: S3 acknowledged ETag ${etag ?? "(none)"} but the bytes sent have MD5 ${md5Hex}`,
+    `${what}: S3 acknowledged ETag ${answer.ETag ?? "(none)"} but the bytes sent have MD5 ${md5Hex}`,
   );
 }
 

@@ -55,7 +55,7 @@ export const PreprocessedImageSchema = z.object({
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   bitDepth: z.union([z.literal(8), z.literal(16)]),
-  /** Size of the original object; over INLINE_IMAGE_MAX_BYTES it goes to the endpoint by S3 reference. */
+  /** Size of the original object; DetectDefects sends it inline only when configured to and it fits (INLINE_IMAGE_MAX_BYTES). */
   bytes: z.number().int().positive(),
 });
 export type PreprocessedImage = z.infer<typeof PreprocessedImageSchema>;
