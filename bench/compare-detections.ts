@@ -4,6 +4,9 @@
 //   node --import tsx bench/compare-detections.ts run --out new.json          (this checkout's detector)
 //   node --import tsx bench/compare-detections.ts diff old.json new.json
 //
+// An old checkout to run: `git archive <commit> | tar -x -C /tmp/old` and
+// `ln -s "$PWD/node_modules" /tmp/old/node_modules` (bench/stage-cpu.ts --checkout and
+// bench/profile-die-to-die.ts --reference take such a directory too).
 // The wafers: every image of test/fixtures/lot-e2e and lot-quality, and `--wafers` generated
 // 2048 px patterned wafers (seeded, half of them with --artefact-mix 0.3), cached as PNG under
 // `--cache` so both runs read the same bytes and the second does not pay for generating them.

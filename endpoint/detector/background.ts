@@ -98,12 +98,25 @@ export function fitSmoothBackground(
   const m = terms.length;
   const count = values.length;
   const basis = new Float64Array(count * m);
+  // Blocks of one column share u, of one row v: each power is taken once per distinct value
+  // (the same u ** p as per block, so the same basis to the last bit).
+  const powers = new Map<number, Float64Array>();
+  const powersOf = (w: number): Float64Array => {
+    let table = powers.get(w);
+    if (!table) {
+      table = new Float64Array(degree + 1);
+      for (let p = 0; p <= degree; p++) table[p] = w ** p;
+      powers.set(w, table);
+    }
+    return table;
+  };
   for (let i = 0; i < count; i++) {
-    const u = us[i] as number;
-    const v = vs[i] as number;
-    terms.forEach(([p, q], t) => {
-      basis[i * m + t] = u ** p * v ** q;
-    });
+    const pu = powersOf(us[i] as number);
+    const pv = powersOf(vs[i] as number);
+    for (let t = 0; t < m; t++) {
+      const [p, q] = terms[t] as [number, number];
+      basis[i * m + t] = (pu[p] as number) * (pv[q] as number);
+    }
   }
   const weights = new Float64Array(count).fill(1);
   let coefficients: Float64Array = new Float64Array(m);

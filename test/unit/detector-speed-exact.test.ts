@@ -1,6 +1,7 @@
-// The die-to-die stage's faster code gives exactly the numbers of the plain versions written out here (speed work must not move a detection).
+// The detector's faster code (die-to-die, noise, smoothing, illumination fit) gives exactly the numbers of the plain versions written out here: speed work must not move a detection.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { fitSmoothBackground, solveLinear } from "../../endpoint/detector/background.ts";
 import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import {
@@ -508,5 +509,127 @@ describe("quantile of non-negative values", () => {
 
   it("returns NaN for no values", () => {
     assert.ok(Number.isNaN(quantileOfNonNegative(new Float32Array(3), 0, 0.5)));
+  });
+});
+
+function plainTerms(degree: number): Array<[number, number]> {
+  const terms: Array<[number, number]> = [];
+  for (let total = 0; total <= degree; total++) {
+    for (let j = 0; j <= total; j++) terms.push([total - j, j]);
+  }
+  return terms;
+}
+
+/** The illumination fit as first written (a power per block and term): the reference. */
+function plainSmoothBackground(
+  map: { width: number; height: number; data: Float32Array },
+  region: Region,
+  noiseSigma: number,
+  degree = 4,
+): { degree: number; region: Region; coefficients: Float64Array; terms: Array<[number, number]> } {
+  const block = Math.max(2, Math.round(region.r / 24));
+  const us: number[] = [];
+  const vs: number[] = [];
+  const values: number[] = [];
+  for (
+    let by = Math.floor((region.cy - region.r) / block);
+    by * block < region.cy + region.r;
+    by++
+  ) {
+    for (
+      let bx = Math.floor((region.cx - region.r) / block);
+      bx * block < region.cx + region.r;
+      bx++
+    ) {
+      const x0 = bx * block;
+      const y0 = by * block;
+      const mx = x0 + block / 2 - 0.5;
+      const my = y0 + block / 2 - 0.5;
+      if (x0 < 0 || y0 < 0 || x0 + block > map.width || y0 + block > map.height) continue;
+      if (Math.hypot(mx - region.cx, my - region.cy) > region.r - block * 0.75) continue;
+      let sum = 0;
+      for (let y = y0; y < y0 + block; y++) {
+        for (let x = x0; x < x0 + block; x++) sum += map.data[y * map.width + x] as number;
+      }
+      us.push((mx - region.cx) / region.r);
+      vs.push((my - region.cy) / region.r);
+      values.push(sum / (block * block));
+    }
+  }
+  const terms = plainTerms(degree);
+  const m = terms.length;
+  const count = values.length;
+  const basis = new Float64Array(count * m);
+  for (let i = 0; i < count; i++) {
+    const u = us[i] as number;
+    const v = vs[i] as number;
+    terms.forEach(([p, q], t) => {
+      basis[i * m + t] = u ** p * v ** q;
+    });
+  }
+  const weights = new Float64Array(count).fill(1);
+  let coefficients: Float64Array = new Float64Array(m);
+  const residuals = new Float64Array(count);
+  // The block mean's own noise floor keeps the biweight from rejecting honest blocks.
+  const floor = (3 * noiseSigma) / block;
+  for (let iteration = 0; iteration < 8; iteration++) {
+    const a = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    for (let i = 0; i < count; i++) {
+      const w = weights[i] as number;
+      if (w === 0) continue;
+      const row = i * m;
+      const value = values[i] as number;
+      for (let r = 0; r < m; r++) {
+        const br = (basis[row + r] as number) * w;
+        b[r] = (b[r] as number) + br * value;
+        for (let c = r; c < m; c++)
+          a[r * m + c] = (a[r * m + c] as number) + br * (basis[row + c] as number);
+      }
+    }
+    for (let r = 0; r < m; r++) for (let c = 0; c < r; c++) a[r * m + c] = a[c * m + r] as number;
+    const solved = solveLinear(a, b, m);
+    if (!solved) break;
+    coefficients = solved;
+    for (let i = 0; i < count; i++) {
+      let model = 0;
+      for (let t = 0; t < m; t++)
+        model += (basis[i * m + t] as number) * (coefficients[t] as number);
+      residuals[i] = (values[i] as number) - model;
+    }
+    const sorted = Float64Array.from(residuals, Math.abs).sort();
+    const scale = Math.max(floor, 1.4826 * (sorted[Math.floor(count / 2)] ?? 0));
+    const c = 4.685 * scale;
+    for (let i = 0; i < count; i++) {
+      const z = (residuals[i] as number) / c;
+      weights[i] = Math.abs(z) < 1 ? (1 - z * z) ** 2 : 0;
+    }
+  }
+  return { degree, region, coefficients, terms };
+}
+
+describe("smooth illumination fit", () => {
+  it("gives the plain version's coefficients to the last bit", () => {
+    const width = 410;
+    const height = 395;
+    const random = seededRandom(91);
+    const data = Float32Array.from({ length: width * height }, (_, i) => {
+      const x = i % width;
+      const y = Math.floor(i / width);
+      const vignette = 900 - 0.004 * ((x - 205) ** 2 + (y - 197) ** 2);
+      const stain = Math.hypot(x - 120, y - 240) < 30 ? -150 : 0;
+      return vignette + stain + 5 * (random() - 0.5);
+    });
+    const map = { width, height, scale: 1, data };
+    for (const region of [
+      { cx: 205, cy: 197, r: 190 },
+      { cx: 201.5, cy: 195.25, r: 160.7 },
+    ]) {
+      for (const degree of [2, 4]) {
+        const expected = plainSmoothBackground(map, region, 3, degree).coefficients;
+        const actual = fitSmoothBackground(map, region, 3, degree).coefficients;
+        assert.ok(sameBits(actual, expected), `degree ${degree}: ${actual} vs ${expected}`);
+      }
+    }
   });
 });
