@@ -137,9 +137,9 @@ function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: numb
  */
 const SEARCH_POINTS = {
   /** Every lag from the shortest to the longest pitch (about 100 lags per axis at 2048 px). */
-  lagScan: 1000,
+  lagScan: 600,
   /** Lags whose rough cost is within this share of (median - min) of the best are priced again... */
-  shortlistShare: 0.35,
+  shortlistShare: 0.4,
   /** ... on this many points, as every lag was before (the pitch rule's nearBestShare is 0.2). */
   lagConfirm: 3000,
   /** Halving steps of 0.5 to 0.125 px: they only move the start by fractions of a pixel. */
@@ -337,9 +337,10 @@ export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: numbe
           [0.1, 0.02, fine, 0.5],
         ]
       : [
-          // Hundredths of a degree are left to the sub-pixel refinement of each vector.
+          // Tenths of a degree are left to the sub-pixel refinement of each vector: it moves
+          // both coordinates, and 0.05 degrees is 0.1 px across a 100 px pitch.
           [2, 0.25, coarse, 2],
-          [0.25, 0.05, fine, 1],
+          [0.2, 0.1, fine, 1],
         ];
   let best = prior ?? 0;
   for (const [span, step, points, binPx] of passes) {
