@@ -193,7 +193,7 @@ function patternSearch(
 /**
  * The shift that best maps the pattern onto itself, near `start`: halving steps of 0.5 px down
  * to 0.125 px on a coarse point set, then down to 0.03 px on the full one. The fine steps may
- * walk as far as they need, so a coarse start a step off still ends at the full set's minimum.
+ * walk as far as they need: a coarse start a step off still ends in a minimum of the full cost.
  */
 export function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
   const reach = Math.hypot(start.x, start.y) + 2;
