@@ -128,16 +128,43 @@ function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: numb
   return Array.from(sums, (sum) => sum / xs.length);
 }
 
-/** Pattern search (halving steps) for the shift that best maps the pattern onto itself. */
-function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const samples = withBaseValues(
-    map,
-    samplePoints(region, Math.hypot(start.x, start.y) + 2, 5000, map),
-  );
+/**
+ * Sample counts of the search. They set how finely the shift cost is estimated, not what is
+ * measured: the coarse stages (the lag scan, the first halving steps) only have to land near
+ * the right minimum, so they price a few points; the steps that fix the vector to hundredths of
+ * a pixel and the match quality keep the full count. These are cost knobs, not detection
+ * thresholds, hence here and not in thresholds.ts.
+ */
+const SEARCH_POINTS = {
+  /** Every lag from the shortest to the longest pitch (about 100 lags per axis at 2048 px). */
+  lagScan: 600,
+  /** Lags whose rough cost is within this share of (median - min) of the best are priced again... */
+  shortlistShare: 0.4,
+  /** ... on this many points, as every lag was before (the pitch rule's nearBestShare is 0.2). */
+  lagConfirm: 3000,
+  /** Halving steps of 0.5 to 0.125 px: they only move the start by fractions of a pixel. */
+  coarseRefine: 1500,
+  /** Halving steps below 0.125 px: the vector as measured. */
+  fineRefine: 5000,
+  /** The last halving step the coarse points take. */
+  coarseUntilPx: 0.125,
+} as const;
+
+/**
+ * Pattern search (halving steps) from `start` for the shift with the lowest cost over `samples`,
+ * steps from `firstDelta` while above `lastDelta`.
+ */
+function patternSearch(
+  map: FloatMap,
+  samples: ShiftSamples,
+  start: Vector,
+  firstDelta: number,
+  lastDelta: number,
+): Vector {
   let best = { ...start };
   let bestCost = shiftCost(map, samples, best);
   const known = new Map<string, number>([[`${best.x},${best.y}`, bestCost]]);
-  for (let delta = 0.5; delta > 0.02; delta /= 2) {
+  for (let delta = firstDelta; delta > lastDelta; delta /= 2) {
     let improved = true;
     while (improved) {
       improved = false;
@@ -161,6 +188,19 @@ function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector 
     }
   }
   return best;
+}
+
+/**
+ * The shift that best maps the pattern onto itself, near `start`: halving steps of 0.5 px down
+ * to 0.125 px on a coarse point set, then down to 0.03 px on the full one. The fine steps may
+ * walk as far as they need: a coarse start a step off still ends in a minimum of the full cost.
+ */
+export function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
+  const reach = Math.hypot(start.x, start.y) + 2;
+  const coarse = withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.coarseRefine, map));
+  const near = patternSearch(map, coarse, start, 0.5, SEARCH_POINTS.coarseUntilPx / 2);
+  const fine = withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.fineRefine, map));
+  return patternSearch(map, fine, near, SEARCH_POINTS.coarseUntilPx / 2, 0.02);
 }
 
 /** Phase (map px from the centre along `unit`) of the darkest line of a period-`pitch` profile. */
@@ -285,7 +325,9 @@ function gridSharpness(points: PointSet, radius: number, angle: number, binPx: n
  * pixel staircases on turned grids fool them.
  */
 export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: number): number {
-  const coarse = diskPoints(map, region, 4);
+  // The coarse pass only has to land within its step (a quarter degree, or a degree) of the
+  // sharpest angle: every sixth pixel each way prices it at half the cost of every fourth.
+  const coarse = diskPoints(map, region, 6);
   const fine = diskPoints(map, region, 3);
   const passes: Array<[number, number, PointSet, number]> =
     prior === undefined
@@ -295,9 +337,10 @@ export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: numbe
           [0.1, 0.02, fine, 0.5],
         ]
       : [
-          // Hundredths of a degree are left to the sub-pixel refinement of each vector.
+          // Tenths of a degree are left to the sub-pixel refinement of each vector: it moves
+          // both coordinates, and 0.05 degrees is 0.1 px across a 100 px pitch.
           [2, 0.25, coarse, 2],
-          [0.25, 0.05, fine, 1],
+          [0.2, 0.1, fine, 1],
         ];
   let best = prior ?? 0;
   for (const [span, step, points, binPx] of passes) {
@@ -386,23 +429,52 @@ export function pitchCandidates(
   lo: number,
   hi: number,
 ): number[] {
-  const samples = withBaseValues(map, samplePoints(region, hi + 2, 3000, map));
   // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
   const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
   const lags: number[] = [];
   for (let lag = lo; lag <= hi; lag += step) lags.push(lag);
-  const costs = lagCosts(map, samples, unit, lags);
-  if (costs.length < 3) return [];
-  const sorted = [...costs].sort((a, b) => a - b);
-  const min = sorted[0] as number;
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  if (lags.length < 3) return [];
+  // Every lag is priced on a few points first; only lags that could pass (and their two
+  // neighbours, for the local-minimum test and the parabola) are priced on the full set. The
+  // full costs are the same numbers a full scan gives; only the median comes from the rough scan.
+  const reach = hi + 2;
+  const rough = lagCosts(
+    map,
+    withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.lagScan, map)),
+    unit,
+    lags,
+  );
+  const roughSorted = [...rough].sort((a, b) => a - b);
+  const roughMin = roughSorted[0] as number;
+  const median = roughSorted[Math.floor(roughSorted.length / 2)] as number;
+  const shortlistBelow = roughMin + SEARCH_POINTS.shortlistShare * (median - roughMin);
+  const shortlisted = new Uint8Array(lags.length);
+  const priced = new Uint8Array(lags.length);
+  for (let i = 0; i < lags.length; i++) {
+    if ((rough[i] as number) > shortlistBelow) continue;
+    shortlisted[i] = 1;
+    for (let j = Math.max(0, i - 1); j <= Math.min(lags.length - 1, i + 1); j++) priced[j] = 1;
+  }
+  const pricedIndex: number[] = [];
+  for (let i = 0; i < lags.length; i++) if (priced[i]) pricedIndex.push(i);
+  const fullCosts = lagCosts(
+    map,
+    withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.lagConfirm, map)),
+    unit,
+    pricedIndex.map((i) => lags[i] as number),
+  );
+  const costs: number[] = new Array(lags.length).fill(Number.POSITIVE_INFINITY);
+  pricedIndex.forEach((i, k) => {
+    costs[i] = fullCosts[k] as number;
+  });
+  const min = Math.min(...fullCosts);
   const accept = min + LATTICE.nearBestShare * (median - min);
   const found: number[] = [];
   for (let i = 0; i < costs.length; i++) {
     const c = costs[i] as number;
     const left = costs[i - 1] ?? Number.POSITIVE_INFINITY;
     const right = costs[i + 1] ?? Number.POSITIVE_INFINITY;
-    if (c <= accept && c <= left && c <= right) {
+    if (shortlisted[i] && c <= accept && c <= left && c <= right) {
       const denom = left - 2 * c + right;
       const shift =
         Number.isFinite(denom) && denom > 0
