@@ -304,6 +304,13 @@ describe("the model container (endpoint/Dockerfile)", () => {
     image = mkdtempSync(join(tmpdir(), "waferflow-container-"));
     copyAsDockerfileSays(dockerfile, image);
     assert.ok(existsSync(join(image, "package-lock.json")), "the Dockerfile copies the lock");
+    // The image's own `npm ci` is not run here: without this line onnxruntime-node's install
+    // script downloads CUDA from the internet (npm 10 runs it), so the build would hang or fail.
+    assert.match(
+      readFileSync(join(image, ".npmrc"), "utf8"),
+      /^onnxruntime-node-install=skip$/m,
+      "the Dockerfile copies the .npmrc that skips onnxruntime-node's CUDA download",
+    );
     const installed = installProductionDependencies(image);
     assert.ok(installed.includes("node_modules/tsx"), "tsx, which runs the server, is installed");
     assert.ok(
