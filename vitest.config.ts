@@ -10,6 +10,14 @@ import SlowestFirst from "./test/setup/sequencer.ts";
  */
 const HANDLER_LOGS = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT" };
 
+/**
+ * Each endpoint inference thread inspects WAFERFLOW_WARMUP_WAFERS seeded wafers before /ping
+ * answers 200 (12 by default, about 5 s of CPU per thread). Tests start many stacks: one wafer
+ * each runs the same warm-up path for a tenth of that. Set here so stacks started in global setup
+ * and in child processes inherit it; an explicit value wins.
+ */
+process.env.WAFERFLOW_WARMUP_WAFERS ??= "1";
+
 export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.
