@@ -12,11 +12,12 @@ const HANDLER_LOGS = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ??
 
 /**
  * Each endpoint inference thread inspects WAFERFLOW_WARMUP_WAFERS seeded wafers before /ping
- * answers 200 (12 by default, about 5 s of CPU per thread). Tests start many stacks: one wafer
- * each runs the same warm-up path for a tenth of that. Set here so stacks started in global setup
- * and in child processes inherit it; an explicit value wins.
+ * answers 200 (12 by default, about 17 s of CPU for 2 threads; even 1 costs about 3.7 s, as the
+ * generator and the detector are compiled). The tests start some 25 endpoints: 0 here. The tests
+ * of the warm-up (endpoint-server, inference-pool) ask for wafers explicitly. Set here so stacks
+ * started in global setup and in child processes inherit it; an explicit value wins.
  */
-process.env.WAFERFLOW_WARMUP_WAFERS ??= "1";
+process.env.WAFERFLOW_WARMUP_WAFERS ??= "0";
 
 export default defineConfig({
   test: {

@@ -1,9 +1,10 @@
-// WAFERFLOW_WARMUP_WAFERS: the default, the accepted range, and a clear error naming the variable.
+// WAFERFLOW_WARMUP_WAFERS: the default, the accepted range, a clear error naming the variable; a warm-up of 0 wafers does nothing.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   DEFAULT_WARMUP_WAFERS,
   MAX_WARMUP_WAFERS,
+  warmUp,
   warmupWafersFromEnv,
 } from "../../endpoint/warmup.ts";
 import { ConfigError } from "../../lib/config.ts";
@@ -33,4 +34,20 @@ describe("warm-up wafers setting", () => {
       );
     });
   }
+});
+
+describe("warm-up", () => {
+  it("with 0 wafers runs no inference and reports none", async () => {
+    const report = await warmUp(
+      {
+        info: { name: "untouched", version: "0" },
+        load: async () => {},
+        detect: async () => {
+          throw new Error("a warm-up of 0 wafers ran an inference");
+        },
+      },
+      0,
+    );
+    assert.deepEqual(report, { wafers: 0, sidePx: 768, ms: 0, cpuMs: 0 });
+  });
 });
