@@ -94,13 +94,16 @@ export function startInferencePool(options: {
     worker.on("message", (message: WorkerMessage) => {
       switch (message.kind) {
         case "ready":
-          options.log(
-            JSON.stringify({
-              event: "inference-worker-warm",
-              threadId: worker.threadId,
-              ...message.warmup,
-            }),
-          );
+          // What the start cost (docs/container.md); nothing to say when there was no warm-up.
+          if (message.warmup.wafers > 0) {
+            options.log(
+              JSON.stringify({
+                event: "inference-worker-warm",
+                threadId: worker.threadId,
+                ...message.warmup,
+              }),
+            );
+          }
           slot.loaded = true;
           settleLoad?.resolve();
           release(slot);
