@@ -39,6 +39,15 @@ const INTEGRATION_SHARED_WORKER = [
   "pipeline-unusable",
 ].map((name) => `test/integration/${name}.test.ts`);
 
+/**
+ * Each endpoint inference thread inspects WAFERFLOW_WARMUP_WAFERS seeded wafers before /ping
+ * answers 200 (12 by default, about 17 s of CPU for 2 threads; even 1 costs about 3.7 s, as the
+ * generator and the detector are compiled). The tests start some 25 endpoints: 0 here. The tests
+ * of the warm-up (endpoint-server, inference-pool) ask for wafers explicitly. Set here so stacks
+ * started in global setup and in child processes inherit it; an explicit value wins.
+ */
+process.env.WAFERFLOW_WARMUP_WAFERS ??= "0";
+
 export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.

@@ -19,6 +19,7 @@ import { uploadLot } from "../edge-agent/upload.ts";
 import { runInference } from "../endpoint/inference.ts";
 import { defaultInferenceThreads } from "../endpoint/inference-pool.ts";
 import { createModel } from "../endpoint/models/index.ts";
+import { WARMUP_SIDE_PX, warmUp, warmupWafersFromEnv } from "../endpoint/warmup.ts";
 import { customAttributes } from "../functions/detect-defects/core.ts";
 import { createAgentS3Client, createS3Client, createSfnClient } from "../lib/aws.ts";
 import { parseInvocationAttributes } from "../lib/custom-attributes.ts";
@@ -55,6 +56,8 @@ function commitMeasured(): string {
     return "unknown (no git)";
   }
 }
+/** Read once, as the endpoint the stack starts reads it. */
+const warmupWafers = warmupWafersFromEnv();
 const isImage = (name: string) => /\.(png|tiff?)$/i.test(name);
 
 interface LotRun {
@@ -167,8 +170,8 @@ async function decodeOnce(
  * What the endpoint does per wafer (decode, quality gate, detection, preview), one wafer after
  * another in this thread, with the hints and preview size the pipeline asks for: the work no
  * pipeline can avoid, so lot time over this is what the pipeline itself costs. Two passes: the
- * first after one warm-up wafer (the detector's code still being compiled, as in a fresh
- * endpoint thread), the second with the code warm (as in an endpoint that has served a lot).
+ * first after the warm-up each endpoint thread runs at start (endpoint/warmup.ts, as in a freshly
+ * started endpoint), the second after the first (as in an endpoint that has served a lot).
  */
 async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing }> {
   const { lotId: _lotId, ...metadata } = LotFileSchema.parse(
@@ -198,7 +201,9 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
     };
   };
   const first = files[0];
-  if (first) await infer(first); // one warm-up wafer, as the bench always had
+  // The endpoint's own warm-up (WAFERFLOW_WARMUP_WAFERS), or one lot wafer when that is 0.
+  if (warmupWafers > 0) await warmUp(model, warmupWafers);
+  else if (first) await infer(first);
   const firstPass = await pass();
   return { first: firstPass, warm: await pass() };
 }
@@ -298,8 +303,19 @@ try {
   const scaledDir = scaleTo > wafers ? repeatLot(lotDir, work, scaleTo, "x") : undefined;
 
   const stackStarted = performance.now();
-  const stack = await startLocalStack({ ephemeral: true, log: () => {} });
+  const stackCpuStart = process.cpuUsage();
+  // The endpoint's inference threads report their warm-up (endpoint/warmup.ts) on the stack's log.
+  const warmups: Array<{ ms: number; cpuMs: number }> = [];
+  const stack = await startLocalStack({
+    ephemeral: true,
+    log: (line) => {
+      const json = line.indexOf("{");
+      if (!line.includes('"inference-worker-warm"') || json < 0) return;
+      warmups.push(JSON.parse(line.slice(json)) as { ms: number; cpuMs: number });
+    },
+  });
   const stackStartMs = performance.now() - stackStarted;
+  const stackStartCpuMs = cpuMsSince(stackCpuStart);
   // The stack's endpoint runs one inference thread per core (endpoint/inference-pool.ts).
   const concurrency = defaultInferenceThreads();
   try {
@@ -350,15 +366,16 @@ try {
         "",
         `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}.`,
         "",
-        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (SHA-256 and header), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; the overlay drawn on the endpoint's preview), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, preview), report. The lot runs first on the freshly started stack (cold: each inference thread's first detections, each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px preview, with the lot's hints, after one warm-up wafer), one after another in one thread.`,
+        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (SHA-256 and header), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; the overlay drawn on the endpoint's preview), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, preview), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px preview, with the lot's hints, after the endpoint's warm-up), one after another in one thread.`,
         "",
         "| measure | value |",
         "| --- | --- |",
-        `| stack start | ${stackStartMs.toFixed(0)} ms |`,
+        `| stack start, the endpoint's warm-up included | ${stackStartMs.toFixed(0)} ms wall, ${(stackStartCpuMs / 1000).toFixed(2)} s CPU |`,
+        `| endpoint warm-up (${warmupWafers} wafers of ${WARMUP_SIDE_PX} px per thread), per inference thread | ${warmups.map((w) => `${w.ms} ms wall, ${w.cpuMs} ms thread CPU`).join("; ") || "none reported"} |`,
         `| decode the ${wafers} originals once, before / after the cold lot | ${(decodeBefore.totalMs / 1000).toFixed(2)} s / ${(decodeAfter.totalMs / 1000).toFixed(2)} s wall (mean ${perWaferDecode.wall.toFixed(0)} ms per wafer), ${(decode.cpuMs / 1000).toFixed(2)} s CPU |`,
         ...(["first", "warm"] as const).map((which) => {
           const t = inference[which];
-          return `| inference alone, the ${wafers} originals one after another (one thread), ${which === "first" ? "first pass (after one warm-up wafer)" : "second pass (code warm)"} | ${(t.totalMs / 1000).toFixed(2)} s wall (${x(t.totalMs / decode.totalMs)} decode), ${(t.cpuMs / 1000).toFixed(2)} s CPU (${x(t.cpuMs / decode.cpuMs)} decode) |`;
+          return `| inference alone, the ${wafers} originals one after another (one thread), ${which === "first" ? "first pass (after the endpoint's warm-up)" : "second pass (code warm)"} | ${(t.totalMs / 1000).toFixed(2)} s wall (${x(t.totalMs / decode.totalMs)} decode), ${(t.cpuMs / 1000).toFixed(2)} s CPU (${x(t.cpuMs / decode.cpuMs)} decode) |`;
         }),
         `| floor on ${concurrency} cores: warm inference CPU / ${concurrency} | ${(inference.warm.cpuMs / concurrency / 1000).toFixed(2)} s (${x(inference.warm.cpuMs / concurrency / decode.cpuMs)} decode CPU) |`,
         "",
@@ -366,7 +383,7 @@ try {
         "",
         "| lot | wafers | load (1 min) before / after | upload | upload start to report | manifest landed to report | lot CPU | pipeline CPU | wall per wafer | CPU per wafer |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        lotRow("cold (fresh stack)", cold, false),
+        lotRow("cold (fresh stack, warmed up)", cold, false),
         lotRow("warm (same wafers, new lot id)", warm, true),
         ...(scaled ? [lotRow(`scaled (the ${wafers} repeated)`, scaled, true)] : []),
         "",

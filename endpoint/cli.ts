@@ -14,8 +14,9 @@ export const ENDPOINT_USAGE = `Usage: waferflow endpoint [--port <n>] [--model <
 export const SERVE_USAGE = `Usage: waferflow serve
   The model container's command (SageMaker runs the image with the argument 'serve'):
   serves GET /ping and POST /invocations on 0.0.0.0, port SAGEMAKER_BIND_TO_PORT or 8080.
-  The model is WAFERFLOW_MODEL (default classical). SIGTERM or SIGINT: finish the requests
-  already received, then exit 0.`;
+  The model is WAFERFLOW_MODEL (default classical). /ping answers 503 until each inference
+  thread has inspected WAFERFLOW_WARMUP_WAFERS seeded wafers (default 12; 0-64). SIGTERM or
+  SIGINT: finish the requests already received, then exit 0.`;
 
 const PortSchema = z.coerce.number().int().min(0).max(65535);
 

@@ -7,14 +7,17 @@ import {
   rebuildError,
   type SerialisedError,
 } from "./inference.ts";
-import type { WorkerMessage, WorkerTask } from "./inference-worker.ts";
+import type { WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
 
 const WORKER_ENTRY = new URL("./inference-worker.mjs", import.meta.url);
 
 export interface InferencePool {
   /** Worker threads, each running one inference at a time. */
   readonly size: number;
-  /** Settles when every worker has loaded its model, or rejects with the first load failure. */
+  /**
+   * Settles when every worker has loaded its model and run its warm-up wafers, or rejects with the
+   * first failure.
+   */
   readonly ready: Promise<void>;
   /**
    * Runs one inference on an idle worker (waiting for one if all are busy). The request's image
@@ -53,10 +56,17 @@ function transferable(image: Uint8Array): ArrayBuffer[] {
 export function startInferencePool(options: {
   modelSpec: string;
   threads: number;
+  /** Seeded wafers each worker (a replacement too) inspects before it takes a request. */
+  warmupWafers: number;
   log: (line: string) => void;
 }): InferencePool {
   if (!Number.isInteger(options.threads) || options.threads < 1) {
     throw new RangeError(`inference threads must be a positive integer, got ${options.threads}`);
+  }
+  if (!Number.isInteger(options.warmupWafers) || options.warmupWafers < 0) {
+    throw new RangeError(
+      `warm-up wafers must be a non-negative integer, got ${options.warmupWafers}`,
+    );
   }
   const slots: Slot[] = [];
   const waiting: Array<(slot: Slot) => void> = [];
@@ -69,7 +79,11 @@ export function startInferencePool(options: {
   };
 
   const spawn = (): { slot: Slot; loaded: Promise<void> } => {
-    const worker = new Worker(WORKER_ENTRY, { workerData: { modelSpec: options.modelSpec } });
+    const workerData: WorkerData = {
+      modelSpec: options.modelSpec,
+      warmupWafers: options.warmupWafers,
+    };
+    const worker = new Worker(WORKER_ENTRY, { workerData });
     // An idle pool must not keep the process alive; the server's socket does while it serves.
     worker.unref();
     const slot: Slot = { worker, loaded: false };
@@ -80,6 +94,16 @@ export function startInferencePool(options: {
     worker.on("message", (message: WorkerMessage) => {
       switch (message.kind) {
         case "ready":
+          // What the start cost (docs/container.md); nothing to say when there was no warm-up.
+          if (message.warmup.wafers > 0) {
+            options.log(
+              JSON.stringify({
+                event: "inference-worker-warm",
+                threadId: worker.threadId,
+                ...message.warmup,
+              }),
+            );
+          }
           slot.loaded = true;
           settleLoad?.resolve();
           release(slot);

@@ -36,6 +36,7 @@ import {
 import { createModel, modelFromEnv, modelSpecFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { createWorkQueue } from "./queue.ts";
+import { warmUp, warmupWafersFromEnv } from "./warmup.ts";
 
 /** SageMaker real-time endpoints accept at most 6 MB per request. */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
@@ -58,13 +59,19 @@ export interface EndpointServerOptions {
    * per core. 0 runs them in the server's thread, one at a time.
    */
   inferenceThreads?: number;
+  /**
+   * Seeded wafers each inference thread inspects before /ping answers 200 (endpoint/warmup.ts), for
+   * a model built from a spec; default WAFERFLOW_WARMUP_WAFERS, else 12. A `model` object is not
+   * warmed up.
+   */
+  warmupWafers?: number;
   /** When set, /endpoints/{name}/invocations answers 404 for any other name. */
   endpointName?: string;
   maxBodyBytes?: number;
   /** Requests running or waiting for the model before new ones get 503. */
   maxQueuedRequests?: number;
   /**
-   * Default true: resolve only once the model is loaded, and reject (with the server closed)
+   * Default true: resolve only once the model is loaded and warmed up, and reject (with the server closed)
    * when loading fails. false: resolve as soon as the port is bound; /ping answers 503 and
    * invocations wait until `ready` settles.
    */
@@ -177,6 +184,7 @@ export async function startEndpointServer(
     options.model ??
     (options.modelSpec !== undefined ? createModel(options.modelSpec) : modelFromEnv());
   const threads = options.model ? 0 : (options.inferenceThreads ?? defaultInferenceThreads());
+  const warmupWafers = options.model ? 0 : (options.warmupWafers ?? warmupWafersFromEnv());
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const imageSource =
     options.imageSource === null ? undefined : (options.imageSource ?? imageSourceFromEnv());
@@ -260,7 +268,7 @@ export async function startEndpointServer(
 
   const pool: InferencePool | undefined =
     threads > 0 && modelSpec !== undefined
-      ? startInferencePool({ modelSpec, threads, log })
+      ? startInferencePool({ modelSpec, threads, warmupWafers, log })
       : undefined;
   const concurrency = pool?.size ?? 1;
   // Requests beyond `concurrency` wait here (bounded: over maxQueuedRequests they get 503).
@@ -269,7 +277,16 @@ export async function startEndpointServer(
     pool ? pool.run(request) : runInference(model, request);
 
   const ready = (async () => {
-    await (pool ? pool.ready : model.load());
+    if (pool) {
+      await pool.ready;
+    } else {
+      await model.load();
+      if (warmupWafers > 0) {
+        const warmup = await warmUp(model, warmupWafers);
+        log(JSON.stringify({ event: "inference-thread-warm", ...warmup }));
+      }
+    }
+    // /ping answers 200 from here on: SageMaker sends traffic only to a container that does.
     loaded = true;
   })();
   ready.catch((error: unknown) => {

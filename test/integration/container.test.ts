@@ -333,6 +333,9 @@ describe("the model container (endpoint/Dockerfile)", () => {
         PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
         HOME: image,
         ...dockerfile.env,
+        // One warm-up wafer per thread: proves the image's files can render and inspect it (the
+        // default 12 would cost this test about 17 s of CPU more).
+        WAFERFLOW_WARMUP_WAFERS: "1",
         ...(port !== 8080 ? { SAGEMAKER_BIND_TO_PORT: String(port) } : {}),
       },
     });
@@ -373,6 +376,10 @@ describe("the model container (endpoint/Dockerfile)", () => {
   it("answers /ping and /invocations through 127.0.0.1 with a fixture wafer", async () => {
     const ping = await send(port, "GET", "/ping");
     assert.equal(ping.status, 200, ping.body);
+    // Healthy only after each inference thread warmed up, from what the Dockerfile copies.
+    const warm = output.split("\n").filter((line) => line.includes('"inference-worker-warm"'));
+    assert.ok(warm.length > 0, output);
+    for (const line of warm) assert.equal(JSON.parse(line).wafers, 1, line);
     const answer = await send(port, "POST", "/invocations", readFileSync(WAFER));
     assert.equal(answer.status, 200, answer.body);
     const parsed = InvocationResponseSchema.parse(JSON.parse(answer.body));

@@ -274,7 +274,11 @@ describe("endpoint server", () => {
   });
 
   it("logs one JSON line per request with its status", () => {
-    const entries = logLines.map((line) => JSON.parse(line) as { path: string; status: number });
+    // Request lines only: the inference threads log their warm-up on the same stream.
+    const entries = logLines
+      .map((line) => JSON.parse(line) as { path?: string; status: number })
+      .filter((entry) => entry.path !== undefined);
+    assert.ok(entries.length > 0);
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 413));
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 200));
     assert.ok(entries.every((e) => typeof e.status === "number" && e.status >= 200));
@@ -307,6 +311,40 @@ describe("endpoint server before its model is loaded", () => {
       await server.ready;
       assert.equal((await fetch(`${server.url}/ping`)).status, 200);
       assert.equal((await pending).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("answers /ping with 503 while its inference thread warms up, 200 once warm", async () => {
+    const logLines: string[] = [];
+    const server = await startEndpointServer({
+      port: 0,
+      awaitLoad: false,
+      modelSpec: "classical",
+      inferenceThreads: 1,
+      warmupWafers: 2,
+      log: (line) => logLines.push(line),
+    });
+    let warm = false;
+    void server.ready.then(() => {
+      warm = true;
+    });
+    try {
+      const early = await fetch(`${server.url}/ping`);
+      // Asked right after the port is bound: the worker has still to load and inspect 2 wafers.
+      assert.equal(warm, false, "warm-up finished before the first /ping");
+      assert.equal(early.status, 503);
+      assert.equal(((await early.json()) as { status: string }).status, "loading");
+      await server.ready;
+      assert.equal((await fetch(`${server.url}/ping`)).status, 200);
+      const events = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      const warmup = events.find((entry) => entry.event === "inference-worker-warm");
+      assert.equal(warmup?.wafers, 2, logLines.join("\n"));
+      // The warm event comes before any /ping that answered 200.
+      const warmAt = events.indexOf(warmup as Record<string, unknown>);
+      const firstOk = events.findIndex((entry) => entry.path === "/ping" && entry.status === 200);
+      assert.ok(warmAt >= 0 && warmAt < firstOk);
     } finally {
       await server.close();
     }

@@ -1,4 +1,4 @@
-// The endpoint's inference threads: an image that owns its memory is moved to the worker, not copied; a view into a larger buffer is copied and left intact.
+// The endpoint's inference threads: each warms up before it is ready; an image that owns its memory is moved to the worker, not copied; a view into a larger buffer is copied and left intact.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -9,12 +9,36 @@ const WAFER = resolve(import.meta.dirname, "../fixtures/lot-e2e/wafer-001.png");
 
 describe("inference pool", () => {
   let pool: InferencePool;
+  const logLines: string[] = [];
   beforeAll(async () => {
-    pool = startInferencePool({ modelSpec: "classical", threads: 1, log: () => {} });
+    pool = startInferencePool({
+      modelSpec: "classical",
+      threads: 1,
+      warmupWafers: 2,
+      log: (line) => logLines.push(line),
+    });
     await pool.ready;
   });
   afterAll(async () => {
     await pool?.close();
+  });
+
+  it("is ready only once its worker has inspected its warm-up wafers", () => {
+    const warm = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.event === "inference-worker-warm");
+    assert.equal(warm.length, 1, logLines.join("\n"));
+    assert.equal(warm[0]?.wafers, 2);
+    assert.equal(warm[0]?.sidePx, 768);
+    assert.ok(Number(warm[0]?.cpuMs) > 0, "the warm-up ran inferences in the worker");
+  });
+
+  it("refuses a warm-up count that is not a non-negative integer", () => {
+    assert.throws(
+      () =>
+        startInferencePool({ modelSpec: "classical", threads: 1, warmupWafers: -1, log: () => {} }),
+      /warm-up wafers must be a non-negative integer, got -1/,
+    );
   });
 
   it("moves an image that owns its memory to the worker and answers for it", async () => {
