@@ -41,7 +41,11 @@ interface SpeedRow {
 }
 
 /** Detect runs before timing: V8 optimises a function after several calls, not after one. */
-const WARM_UPS = 3;
+/**
+ * Runs of detect before timing: V8 needs about a dozen 2048 px wafers before the detector is
+ * compiled (the endpoint warms each inference thread the same way before /ping answers 200).
+ */
+const WARM_UPS = 12;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -151,7 +155,7 @@ async function speedAndMemory(
     SPEED_START,
     `Speed and memory measured on ${cpu}, ${cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, with \`${command}\`.`,
     "",
-    `### Speed on 2048 x 2048 (median of ${repeats} after ${WARM_UPS} warm-up runs; detect = CPU time of one thread; decode = PNG via sharp with one libvips thread, wall and CPU time)`,
+    `### Speed on 2048 x 2048 (median of ${repeats} after ${WARM_UPS} warm-up runs; detect = CPU time of the process, all threads (V8's compiler and GC included); decode = PNG via sharp with one libvips thread, wall and CPU time)`,
     "",
     "| image | decode wall ms | decode CPU ms | detect CPU ms | detect wall ms | detect CPU / decode CPU | detect CPU / decode wall |",
     "| --- | --- | --- | --- | --- | --- | --- |",
