@@ -1,5 +1,5 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
-import { quantileOfNonNegative } from "./raster.ts";
+import { quantileOfMagnitudes } from "./select.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -53,7 +53,7 @@ export function estimateNoiseSigma(
     }
   }
   if (n < 16) return 0;
-  const first = (MAD_TO_SIGMA * quantileOfNonNegative(lap, n, 0.5)) / LAPLACIAN_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   // sqrt(2)*sigma is the spread of a central difference; 3 of those passes 99.7% of noise.
   const gate = 3 * Math.SQRT2 * first;
   // The passing samples, moved to the front in place (m <= i: nothing is overwritten unread).
@@ -62,7 +62,7 @@ export function estimateNoiseSigma(
     if ((grad[i] as number) <= gate) lap[m++] = lap[i] as number;
   }
   if (m < n * 0.2) return first;
-  return (MAD_TO_SIGMA * quantileOfNonNegative(lap, m, 0.5)) / LAPLACIAN_GAIN;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(lap, m, 0.5)) / LAPLACIAN_GAIN;
 }
 
 /** Var(p - mean of two independent samples) = (1 + 1/2) sigma^2. */
@@ -122,7 +122,7 @@ export function estimateDieDifferenceNoise(
     }
   }
   if (n < 64) return 0;
-  const first = (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
   // A sample passes when the smaller of its two ranges (dies at +b and -b) is within the gate:
   // the one at +b first, the one at -b only when that fails (the same samples pass). Passing
@@ -148,7 +148,7 @@ export function estimateDieDifferenceNoise(
     }
   }
   if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileOfNonNegative(absDiffs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
 }
 
 /**

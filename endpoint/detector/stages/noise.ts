@@ -1,6 +1,7 @@
 // Stage "noise": the sensor noise and the wafer level, measured on the working map inside the disk.
 import { estimateNoiseSigma } from "../noise.ts";
-import { type FloatMap, quantileInPlace, quantileOfNonNegative } from "../raster.ts";
+import { type FloatMap, quantileInPlace } from "../raster.ts";
+import { quantileOfMagnitudes } from "../select.ts";
 import type { WaferPlace } from "./place.ts";
 
 export interface Noise {
@@ -39,5 +40,5 @@ function medianOnDisk(work: FloatMap, wafer: WaferPlace): number {
     }
   }
   // A map binned from an image is never negative: the faster select then gives the same value.
-  return lowest >= 0 ? quantileOfNonNegative(values, n, 0.5) : quantileInPlace(values, n, 0.5);
+  return lowest >= 0 ? quantileOfMagnitudes(values, n, 0.5) : quantileInPlace(values, n, 0.5);
 }
