@@ -4,6 +4,7 @@ export interface BucketConfigStore {
   getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
   putSubresource(bucket: string, key: string | undefined, resource: unknown): Promise<unknown>;
   deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
+  getBucket(bucket: string): Promise<unknown>;
   putBucket(bucket: string): Promise<unknown>;
   deleteBucket(bucket: string): Promise<unknown>;
   reset(): unknown;
@@ -15,7 +16,8 @@ export interface BucketConfigStore {
  * process's CPU in a 1000-image lot. The bucket's configuration is kept in memory once read;
  * every store call that can change it (put/delete of a configuration, of a bucket, reset) empties
  * the cache first, so a request still sees what the last write left. Object-level configuration
- * (tagging) is read from disk as before.
+ * (tagging) is read from disk as before. The same holds for the bucket itself, which s3rver
+ * stat()s on every request to answer NoSuchBucket.
  */
 export function cacheBucketConfig(store: BucketConfigStore): void {
   const cache = new Map<string, Promise<unknown>>();
@@ -31,6 +33,17 @@ export function cacheBucketConfig(store: BucketConfigStore): void {
       config.catch(() => cache.delete(id));
     }
     return config;
+  };
+  const readBucket = store.getBucket.bind(store);
+  store.getBucket = (bucket) => {
+    const id = `${bucket}\nbucket`;
+    let found = cache.get(id);
+    if (!found) {
+      found = readBucket(bucket);
+      cache.set(id, found);
+      found.catch(() => cache.delete(id));
+    }
+    return found;
   };
   for (const change of [
     "putSubresource",

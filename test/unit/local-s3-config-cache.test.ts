@@ -31,7 +31,9 @@ describe("cacheBucketConfig", () => {
   test("a bucket's configuration is read once, and every change through the store is seen by the next read", async () => {
     const store = new FilesystemStore(directory);
     cacheBucketConfig(store);
+    assert.equal(await store.getBucket("lots"), null);
     await store.putBucket("lots");
+    assert.ok(await store.getBucket("lots"), "a created bucket is seen at once");
     assert.equal(await store.getSubresource("lots", undefined, "cors"), null);
 
     // Written behind the store's back: the cached answer stands (this is what saves the disk reads).
@@ -52,7 +54,9 @@ describe("cacheBucketConfig", () => {
     await store.putSubresource("lots", undefined, new Cors(CORS));
     assert.ok(await store.getSubresource("lots", undefined, "cors"));
     await store.deleteBucket("lots");
+    assert.equal(await store.getBucket("lots"), null);
     await store.putBucket("lots");
+    assert.ok(await store.getBucket("lots"), "a created bucket is seen at once");
     assert.equal(await store.getSubresource("lots", undefined, "cors"), null);
   });
 });
