@@ -1,5 +1,6 @@
 // Unit tests of the agent's journal: which lot id a lot keeps, which files start over, atomic storage.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -224,6 +225,107 @@ describe("journal storage", () => {
     assert.deepEqual(await loadJournal(path), journal);
     assert.deepEqual(await readdir(join(stateDir, "journals")), [path.split("/").pop()]);
     assert.equal(await loadJournal(join(stateDir, "journals", "absent.json")), undefined);
+  });
+
+  test("saves made while a write is under way share the next write, and each resolves with its state on disk", async () => {
+    const journal = plan(undefined, scan([image("a.png", SHA_A)])).journal;
+    const a = journal.files["a.png"];
+    assert.ok(a);
+    a.multipart = { uploadId: "u", partSizeBytes: 5, parts: [] };
+    const written: AgentJournal[] = [];
+    let releaseWrite: () => void = () => {};
+    // Each write takes the journal as it is when the write starts, then waits until released.
+    const store = new JournalStore("unused", journal, async (_path, state) => {
+      written.push(structuredClone(state));
+      await new Promise<void>((resolve) => {
+        releaseWrite = resolve;
+      });
+    });
+    const first = store.save();
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(written.length, 1, "the first save writes at once");
+    // Ten parts finish while that write is under way: their saves share one write.
+    const later: Promise<void>[] = [];
+    for (let part = 1; part <= 10; part++) {
+      a.multipart.parts.push({ partNumber: part, etag: `e${part}`, bytes: 5 });
+      later.push(store.save());
+    }
+    assert.equal(new Set(later).size, 1, "saves behind a running write share one promise");
+    releaseWrite();
+    await first;
+    while (written.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(written[0]?.files["a.png"]?.multipart?.parts.length, 0);
+    assert.equal(
+      written[1]?.files["a.png"]?.multipart?.parts.length,
+      10,
+      "the shared write holds every part",
+    );
+    releaseWrite();
+    await Promise.all(later);
+    assert.equal(written.length, 2, "eleven saves, two writes");
+    // A save after the last write resolved writes again: nothing is dropped.
+    a.done = true;
+    const last = store.save();
+    while (written.length < 3) await new Promise((resolve) => setImmediate(resolve));
+    releaseWrite();
+    await last;
+    assert.equal(written[2]?.files["a.png"]?.done, true);
+  });
+
+  test("a failed write rejects the saves that shared it, and the next save writes again", async () => {
+    const journal = plan(undefined, scan([image("a.png", SHA_A)])).journal;
+    let fail = true;
+    let writes = 0;
+    const store = new JournalStore("unused", journal, async () => {
+      writes++;
+      if (fail) throw new Error("disk full");
+    });
+    await assert.rejects(store.save(), /disk full/);
+    fail = false;
+    await store.save();
+    assert.equal(writes, 2);
+  });
+
+  test("an agent killed while it rewrites its journal leaves the old or the new journal, whole", async () => {
+    // A real process rewrites a 1000-file journal in a loop, alternating two states, and is
+    // SIGKILLed mid-loop: whatever it was doing (temp file, fsync, rename), the journal on disk
+    // must load and be one of the two.
+    const path = journalPath(stateDir, "/lots/killed");
+    const images = Array.from({ length: 1000 }, (_, i) => image(`w${i}.png`, SHA_A));
+    const journal = plan(undefined, scan(images)).journal;
+    await writeJournalAtomically(path, journal);
+    const journalModule = new URL("../../edge-agent/journal.ts", import.meta.url).href;
+    const script = `
+      import { loadJournal, writeJournalAtomically } from ${JSON.stringify(journalModule)};
+      const journal = await loadJournal(${JSON.stringify(path)});
+      for (let round = 0; ; round++) {
+        for (const file of Object.values(journal.files)) file.done = round % 2 === 0;
+        await writeJournalAtomically(${JSON.stringify(path)}, journal);
+        process.stdout.write(".");
+      }`;
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let rounds = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        rounds += chunk.length;
+        // Killed at whatever point of its next rewrite it has reached.
+        if (rounds >= 3) {
+          child.kill("SIGKILL");
+          resolve();
+        }
+      });
+    });
+    await new Promise((resolve) => child.once("exit", resolve));
+    const survived = await loadJournal(path);
+    assert.ok(survived, "the journal is still there");
+    const done = new Set(Object.values(survived.files).map((file) => file.done));
+    assert.equal(done.size, 1, "one whole state, not a mix");
+    assert.equal(Object.keys(survived.files).length, 1000);
   });
 
   test("a corrupt or foreign journal is refused with a way out", async () => {
