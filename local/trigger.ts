@@ -253,9 +253,8 @@ export function createTrigger(options: {
       writeFileSync(`${file}.tmp`, JSON.stringify(body, null, 2));
       renameSync(`${file}.tmp`, file);
     }
-    const file = eventFile;
     options.log(
-      `events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; sent to dead-letter queue ${queue} (${file})`,
+      `events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; sent to dead-letter queue ${queue} (${eventFile})`,
     );
   };
 
