@@ -26,6 +26,7 @@ const INTEGRATION_SHARED_WORKER = [
   "edge-agent-network",
   "edge-agent-upload",
   "endpoint-cli",
+  "image-integrity",
   "launcher",
   "local-auth",
   "local-cli",

@@ -24,6 +24,15 @@ export class ImageReferenceError extends EndpointError {
   override name = "ImageReferenceError";
 }
 
+/**
+ * A referenced image's bytes are not the ones the request's SHA-256 names (replaced or corrupted
+ * since the manifest was written). A 400 like any bad reference; named apart so the workflow can
+ * report it as the image's checksum failure.
+ */
+export class ImageChecksumError extends ImageReferenceError {
+  override name = "ImageChecksumError";
+}
+
 /** Reading a referenced image from S3 failed for a reason other than the request (permissions, network). */
 export class ImageSourceError extends EndpointError {
   override name = "ImageSourceError";

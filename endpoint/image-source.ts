@@ -6,7 +6,7 @@ import { createS3Client } from "../lib/aws.ts";
 import { readConfig } from "../lib/config.ts";
 import { LOTS_PREFIX } from "../lib/keys.ts";
 import type { ImageReference } from "../schemas/detection.ts";
-import { ImageReferenceError, ImageSourceError } from "./errors.ts";
+import { ImageChecksumError, ImageReferenceError, ImageSourceError } from "./errors.ts";
 
 /** docs/wafer-images.md: at most 8192 x 8192 px at 16 bit; an encoded image this large is not a wafer. */
 export const DEFAULT_MAX_REFERENCED_BYTES = 256 * 1024 * 1024;
@@ -75,7 +75,7 @@ export function createS3ImageSource(options: {
       if (reference.sha256 !== undefined) {
         const actual = createHash("sha256").update(bytes).digest("hex");
         if (actual !== reference.sha256) {
-          throw new ImageReferenceError(
+          throw new ImageChecksumError(
             `${reference.s3Uri} has SHA-256 ${actual}, the request says ${reference.sha256}`,
           );
         }

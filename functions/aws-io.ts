@@ -17,6 +17,43 @@ export async function getObjectBytes(
   }
 }
 
+/**
+ * Up to `length` bytes of an object from `start` (a ranged GET), where they start and the
+ * object's whole size (from Content-Range; a server that ignored the range sent the whole
+ * object from 0). An empty object answers 416 to a range from 0 (it has no byte 0): that is
+ * returned as no bytes of an object of size 0.
+ */
+export async function getObjectRange(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  start: number,
+  length: number,
+): Promise<{ bytes: Uint8Array; offset: number; size: number }> {
+  try {
+    const response = await s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Range: `bytes=${start}-${start + length - 1}`,
+      }),
+    );
+    if (!response.Body) throw new Error("empty body");
+    const bytes = await response.Body.transformToByteArray();
+    // "bytes 0-65535/7557075"
+    const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(response.ContentRange ?? "");
+    if (!range) return { bytes, offset: 0, size: bytes.length };
+    return { bytes, offset: Number(range[1]), size: Number(range[2]) };
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (start === 0 && (name === "InvalidRange" || status === 416)) {
+      return { bytes: new Uint8Array(0), offset: 0, size: 0 };
+    }
+    throw dependencyFailure(`reading s3://${bucket}/${key}`, error);
+  }
+}
+
 export async function putJson(
   s3: S3Client,
   bucket: string,

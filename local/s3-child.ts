@@ -175,6 +175,17 @@ async function main(): Promise<void> {
       ctx.body = reply.body || null;
       return;
     }
+    // s3rver answers a range of an empty object with "bytes 0-0/0" and a length of 1 it never
+    // sends, so the client sees the connection reset; S3 answers 416 InvalidRange (an empty
+    // object has no byte 0), which is what PreprocessImage's ranged read expects.
+    if (ctx.status === 206 && /\/0$/.test(ctx.response.get("content-range"))) {
+      (ctx.body as { destroy?: () => void } | null)?.destroy?.();
+      ctx.response.remove("content-range");
+      ctx.status = 416;
+      ctx.type = "application/xml";
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message><ActualObjectSize>0</ActualObjectSize></Error>`;
+      return;
+    }
     const encoding = ctx.response.get("content-encoding");
     if (encoding.includes("aws-chunked")) {
       const rest = withoutAwsChunked(encoding);

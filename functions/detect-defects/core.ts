@@ -119,8 +119,17 @@ async function invoke(deps: DetectDeps, request: EndpointRequest, attributes: st
       e.OriginalStatusCode !== undefined &&
       e.OriginalStatusCode < 500
     ) {
+      const refusal = describeModelError(e.OriginalMessage);
+      // The endpoint found the referenced bytes are not the manifest's: the image's checksum
+      // failure, as PreprocessImage reported it before it stopped reading whole images.
+      if (refusal.startsWith("ImageChecksumError: ")) {
+        throw new ImageChecksumError(
+          `the endpoint refused the image (${e.OriginalStatusCode}): ${refusal}`,
+          { cause: error },
+        );
+      }
       throw new ImageRejectedByModelError(
-        `the model refused the image (${e.OriginalStatusCode}): ${describeModelError(e.OriginalMessage)}`,
+        `the model refused the image (${e.OriginalStatusCode}): ${refusal}`,
         { cause: error },
       );
     }

@@ -1,7 +1,6 @@
-// Verifies one wafer image against its manifest checksum and reads its header: a PNG or TIFF the endpoint can take.
-import { createHash } from "node:crypto";
+// Checks one wafer image's size against its manifest and reads its header by ranged GETs: a PNG or TIFF the endpoint can take.
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type DecodeLimits, readImageHeader } from "../../lib/gray-image.ts";
+import { type DecodeLimits, ImageDecodeError, readImageHeader } from "../../lib/gray-image.ts";
 import type { ManifestImage } from "../../schemas/lot.ts";
 import type {
   DetectInput,
@@ -9,7 +8,7 @@ import type {
   ImageTaskInput,
   PreprocessedImage,
 } from "../../schemas/workflow.ts";
-import { getObjectBytes } from "../aws-io.ts";
+import { getObjectBytes, getObjectRange } from "../aws-io.ts";
 import { ImageChecksumError, ImageIndexError, ImageMissingError } from "../errors.ts";
 import { loadManifest } from "../manifest.ts";
 
@@ -38,14 +37,48 @@ export async function inspectImageBytes(
   };
 }
 
+/**
+ * The head read first: a PNG's header (IHDR) is its first chunk, and a TIFF's first directory is
+ * often within it. 64 KiB is one read however the image was written.
+ */
+export const HEADER_READ_BYTES = 64 * 1024;
+/** Around a TIFF directory past the head: the directory and the tag arrays written before it. */
+const TIFF_DIRECTORY_BEFORE = 60 * 1024;
+const TIFF_DIRECTORY_AFTER = 4 * 1024;
+
+/** The offset of a TIFF's first directory (bytes 4-7, in the file's byte order), or undefined. */
+function tiffDirectoryOffset(head: Uint8Array): number | undefined {
+  if (head.length < 8) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head[0] === 0x49 && head[1] === 0x49 && view.getUint16(2, true) === 42) {
+    return view.getUint32(4, true);
+  }
+  if (head[0] === 0x4d && head[1] === 0x4d && view.getUint16(2, false) === 42) {
+    return view.getUint32(4, false);
+  }
+  return undefined;
+}
+
+/**
+ * Reads the image's size and header without reading its pixels: one ranged GET of the head, and
+ * for a TIFF whose directory lies past it (libtiff writes it after the pixel data) one more
+ * around the directory, laid at their offsets in an otherwise empty buffer the size of the
+ * object for sharp to read the header from. Anything those cannot settle is read whole, as
+ * before, so an odd but valid file is never refused for where its header lies.
+ *
+ * The SHA-256 is not checked here: the endpoint checks the manifest's digest on the bytes it
+ * decodes (DetectDefects does for an inline image), and a mismatch fails the image there as
+ * ImageChecksumError. Here the object's size must be the manifest's: a truncated or replaced
+ * upload of another size fails before any inference.
+ */
 export async function preprocessImage(
   input: ImageTaskInput,
   deps: PreprocessDeps,
 ): Promise<PreprocessedImage> {
   const { image } = input;
-  let bytes: Uint8Array;
+  let head: { bytes: Uint8Array; size: number };
   try {
-    bytes = await getObjectBytes(deps.s3, deps.bucket, image.key);
+    head = await getObjectRange(deps.s3, deps.bucket, image.key, 0, HEADER_READ_BYTES);
   } catch (error) {
     if (
       (error as Error).cause &&
@@ -60,13 +93,40 @@ export async function preprocessImage(
     }
     throw error;
   }
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (sha256 !== image.sha256) {
+  if (head.size !== image.bytes) {
     throw new ImageChecksumError(
-      `image ${image.fileName} has SHA-256 ${sha256}, the manifest says ${image.sha256}`,
+      `image ${image.fileName} is ${head.size} bytes in S3, the manifest says ${image.bytes}`,
     );
   }
-  return inspectImageBytes(bytes, deps.limits);
+  if (head.bytes.length >= head.size) return inspectImageBytes(head.bytes, deps.limits);
+  try {
+    return { ...(await inspectImageBytes(head.bytes, deps.limits)), bytes: head.size };
+  } catch (error) {
+    if (!(error instanceof ImageDecodeError)) throw error;
+  }
+  const directory = tiffDirectoryOffset(head.bytes);
+  if (directory !== undefined && directory < head.size) {
+    const start = Math.max(0, directory - TIFF_DIRECTORY_BEFORE);
+    const around = await getObjectRange(
+      deps.s3,
+      deps.bucket,
+      image.key,
+      start,
+      Math.min(head.size, directory + TIFF_DIRECTORY_AFTER) - start,
+    );
+    if (around.size === head.size) {
+      const sparse = new Uint8Array(head.size);
+      sparse.set(head.bytes, 0);
+      sparse.set(around.bytes.subarray(0, head.size - around.offset), around.offset);
+      try {
+        return await inspectImageBytes(sparse, deps.limits);
+      } catch (error) {
+        if (!(error instanceof ImageDecodeError)) throw error;
+      }
+    }
+  }
+  const whole = await getObjectBytes(deps.s3, deps.bucket, image.key);
+  return inspectImageBytes(whole, deps.limits);
 }
 
 /**

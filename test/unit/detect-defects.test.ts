@@ -194,6 +194,22 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
     await assert.rejects(detectDefects(input, deps), { message: /\(400\): no message$/ });
   });
 
+  it("reports the endpoint's checksum refusal as the image's ImageChecksumError", async () => {
+    const refusal = `s3://b/${input.image.key} has SHA-256 ${"1".repeat(64)}, the request says ${input.image.sha256}`;
+    sagemaker
+      .on(InvokeEndpointCommand)
+      .rejects(
+        modelError(
+          400,
+          JSON.stringify({ error: { name: "ImageChecksumError", message: refusal } }),
+        ),
+      );
+    await assert.rejects(detectDefects(input, deps), {
+      name: "ImageChecksumError",
+      message: `the endpoint refused the image (400): ImageChecksumError: ${refusal}`,
+    });
+  });
+
   it("calls a 5xx from the model, a model without a status and a model not ready transient", async () => {
     for (const error of [
       modelError(500),

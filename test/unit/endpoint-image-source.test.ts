@@ -58,9 +58,13 @@ describe("createS3ImageSource", () => {
   it("reads a lot image and checks its SHA-256", async () => {
     serve();
     assert.deepEqual(await source.read({ s3Uri: `s3://lot-bucket/${KEY}`, sha256: SHA256 }), BYTES);
+    // ImageChecksumError (an ImageReferenceError, so a 400), named apart for the workflow.
     await assert.rejects(
       source.read({ s3Uri: `s3://lot-bucket/${KEY}`, sha256: "0".repeat(64) }),
-      /has SHA-256 .* the request says 0{64}/,
+      (error: unknown) =>
+        error instanceof ImageReferenceError &&
+        error.name === "ImageChecksumError" &&
+        /has SHA-256 .* the request says 0{64}/.test(error.message),
     );
   });
 

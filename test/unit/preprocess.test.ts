@@ -1,4 +1,4 @@
-// PreprocessImage on real encoded images: the checksum is verified, only the header is read, bad images are named.
+// PreprocessImage on real encoded images: only the header is read (ranged GETs), the size is checked, bad images are named.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -7,6 +7,7 @@ import sharp from "sharp";
 import { describe, it } from "vitest";
 import { ImageChecksumError } from "../../functions/errors.ts";
 import {
+  HEADER_READ_BYTES,
   inspectImageBytes,
   preprocessImage,
   preprocessImageRef,
@@ -70,46 +71,98 @@ describe("inspectImageBytes", () => {
 
 describe("preprocessImage", () => {
   const s3 = mockClient(S3Client);
-  const input = async (bytes: Buffer, sha256?: string) => ({
+  const input = async (bytes: Buffer, sha256?: string, fileName = "w.png") => ({
     lotId: "LOT-1",
     metadata: {},
     image: {
-      fileName: "w.png",
-      key: "lots/LOT-1/images/w.png",
+      fileName,
+      key: `lots/LOT-1/images/${fileName}`,
       sha256: sha256 ?? createHash("sha256").update(bytes).digest("hex"),
       bytes: bytes.length,
-      contentType: "image/png" as const,
+      contentType: fileName.endsWith(".tif") ? ("image/tiff" as const) : ("image/png" as const),
     },
   });
+  const deps = () => ({ s3: new S3Client({ region: "us-east-1" }), bucket: "b" });
+  /** Answers GetObject as S3 does, a Range with 206's Content-Range; records the ranges asked. */
   const serve = (bytes: Buffer) => {
     s3.reset();
-    // The one Body method getObjectBytes uses.
-    s3.on(GetObjectCommand).resolves({
-      Body: { transformToByteArray: async () => new Uint8Array(bytes) },
-    } as never);
+    const ranges: Array<string | undefined> = [];
+    s3.on(GetObjectCommand).callsFake((request: { Range?: string }) => {
+      ranges.push(request.Range);
+      const match = /^bytes=(\d+)-(\d+)$/.exec(request.Range ?? "");
+      if (!match) return { Body: { transformToByteArray: async () => new Uint8Array(bytes) } };
+      if (bytes.length === 0) throw serviceError("InvalidRange", 416);
+      const start = Number(match[1]);
+      const end = Math.min(bytes.length - 1, Number(match[2]));
+      return {
+        ContentRange: `bytes ${start}-${end}/${bytes.length}`,
+        Body: { transformToByteArray: async () => new Uint8Array(bytes.subarray(start, end + 1)) },
+      };
+    });
+    return ranges;
   };
 
-  it("verifies the SHA-256 and writes nothing: the endpoint reads the original", async () => {
-    const png = await ramp16(600, 600, 0, 65535);
-    serve(png);
-    const result = await preprocessImage(await input(png), {
-      s3: new S3Client({ region: "us-east-1" }),
-      bucket: "b",
+  it("reads only the head of a PNG, by one ranged GET, and writes nothing", async () => {
+    const png = await ramp16(2048, 2048, 0, 65535);
+    assert.ok(png.length > HEADER_READ_BYTES);
+    const ranges = serve(png);
+    const result = await preprocessImage(await input(png), deps());
+    assert.deepEqual(result, {
+      format: "png",
+      width: 2048,
+      height: 2048,
+      bitDepth: 16,
+      bytes: png.length,
     });
-    assert.equal(result.width, 600);
+    assert.deepEqual(ranges, [`bytes=0-${HEADER_READ_BYTES - 1}`]);
     assert.equal(s3.commandCalls(PutObjectCommand).length, 0);
   });
 
-  it("fails the image, by name, when its bytes are not the manifest's", async () => {
+  it("reads a TIFF whose directory follows its pixels by two ranged GETs, not whole", async () => {
+    const noise = Buffer.alloc(1200 * 1100);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+    const tiff = await sharp(noise, { raw: { width: 1200, height: 1100, channels: 1 } })
+      .tiff({ compression: "lzw" })
+      .toBuffer();
+    const directory = tiff.readUInt32LE(4);
+    assert.ok(directory > HEADER_READ_BYTES, `directory at ${directory}`);
+    const ranges = serve(tiff);
+    const result = await preprocessImage(await input(tiff, undefined, "w.tif"), deps());
+    assert.deepEqual(result, {
+      format: "tiff",
+      width: 1200,
+      height: 1100,
+      bitDepth: 8,
+      bytes: tiff.length,
+    });
+    assert.equal(ranges.length, 2);
+    assert.ok(ranges.every((range) => range !== undefined));
+  });
+
+  it("fails the image, by name, when S3 holds another size than the manifest's", async () => {
     const png = await ramp16(600, 600, 0, 65535);
     serve(png);
-    await assert.rejects(
-      preprocessImage(await input(png, "0".repeat(64)), {
-        s3: new S3Client({ region: "us-east-1" }),
-        bucket: "b",
-      }),
-      ImageChecksumError,
-    );
+    const listed = await input(Buffer.concat([png, Buffer.from("tail")]));
+    await assert.rejects(preprocessImage(listed, deps()), {
+      name: "ImageChecksumError",
+      message: `image w.png is ${png.length} bytes in S3, the manifest says ${png.length + 4}`,
+    });
+    serve(Buffer.alloc(0));
+    await assert.rejects(preprocessImage(await input(png), deps()), ImageChecksumError);
+  });
+
+  it("leaves the SHA-256 to the endpoint: same-size bytes pass here (the endpoint refuses them)", async () => {
+    const png = await ramp16(600, 600, 0, 65535);
+    serve(png);
+    const result = await preprocessImage(await input(png, "0".repeat(64)), deps());
+    assert.equal(result.width, 600);
+  });
+
+  it("reads the whole object when the head and directory cannot settle the header", async () => {
+    const bytes = Buffer.alloc(HEADER_READ_BYTES + 10, 7);
+    const ranges = serve(bytes);
+    await assert.rejects(preprocessImage(await input(bytes), deps()), ImageDecodeError);
+    assert.deepEqual(ranges, [`bytes=0-${HEADER_READ_BYTES - 1}`, undefined]);
   });
 });
 
