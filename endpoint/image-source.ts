@@ -58,7 +58,7 @@ export function createS3ImageSource(options: {
           );
         }
         if (!response.Body) throw new ImageSourceError(`${reference.s3Uri} has no body`);
-        bytes = await response.Body.transformToByteArray();
+        bytes = await readBody(response.Body, response.ContentLength, reference.s3Uri);
       } catch (error) {
         if (error instanceof ImageReferenceError || error instanceof ImageSourceError) throw error;
         const name = (error as { name?: string }).name;
@@ -83,6 +83,33 @@ export function createS3ImageSource(options: {
       return bytes;
     },
   };
+}
+
+/**
+ * The object's bytes in one buffer of its announced length, filled as the chunks arrive: the
+ * SDK's transformToByteArray keeps every chunk and copies them into a new buffer at the end (one
+ * more copy of each image, and its garbage, on the server's thread). A body that is not a Node
+ * stream, or of unknown length, goes the SDK's way.
+ */
+async function readBody(
+  body: { transformToByteArray(): Promise<Uint8Array> },
+  length: number | undefined,
+  uri: string,
+): Promise<Uint8Array> {
+  if (length === undefined || !(Symbol.asyncIterator in body)) return body.transformToByteArray();
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    if (filled + chunk.length > length) {
+      throw new ImageSourceError(`${uri} sent more than the ${length} bytes it announced`);
+    }
+    bytes.set(chunk, filled);
+    filled += chunk.length;
+  }
+  if (filled !== length) {
+    throw new ImageSourceError(`${uri} ended after ${filled} of the ${length} bytes it announced`);
+  }
+  return bytes;
 }
 
 /**

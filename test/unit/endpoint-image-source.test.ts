@@ -68,6 +68,32 @@ describe("createS3ImageSource", () => {
     );
   });
 
+  it("assembles a streamed body into one buffer of its announced length, and names a short one", async () => {
+    const streamed = (chunks: Uint8Array[], length: number) => {
+      s3.reset();
+      s3.on(GetObjectCommand).resolves({
+        ContentLength: length,
+        Body: {
+          async *[Symbol.asyncIterator]() {
+            yield* chunks;
+          },
+          transformToByteArray: async () => {
+            throw new Error("a streamed body is read as a stream");
+          },
+        },
+      } as never);
+    };
+    streamed([BYTES.subarray(0, 4), BYTES.subarray(4)], BYTES.length);
+    assert.deepEqual(await source.read({ s3Uri: `s3://lot-bucket/${KEY}`, sha256: SHA256 }), BYTES);
+    streamed([BYTES.subarray(0, 4)], BYTES.length);
+    await assert.rejects(source.read({ s3Uri: `s3://lot-bucket/${KEY}` }), {
+      name: "ImageSourceError",
+      message: `s3://lot-bucket/${KEY} ended after 4 of the ${BYTES.length} bytes it announced`,
+    });
+    streamed([BYTES, BYTES], BYTES.length);
+    await assert.rejects(source.read({ s3Uri: `s3://lot-bucket/${KEY}` }), /sent more than/);
+  });
+
   it("refuses other buckets and keys that are not lot images, without asking S3", async () => {
     serve();
     await assert.rejects(
