@@ -141,6 +141,13 @@ function markLayers(marks: OverlayMark[], width: number, height: number) {
   return layers;
 }
 
+/**
+ * Effort 0, libwebp's lowest (the default 4 took about 100 ms at 1024 px, effort 2 about 40 with
+ * the preview's decode): about 10 ms less again than effort 2 for a file about 25% larger (45
+ * against 37 kB), at the same quality setting (docs/benchmarks.md, round 6).
+ */
+export const OVERLAY_WEBP = { quality: 82, effort: 0 } as const;
+
 /** Decodes the picture (a preview is small), scales it to at most `maxSide`, draws the marks and encodes WebP. */
 export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
   const meta = await sharp(input.image).metadata();
@@ -159,9 +166,7 @@ export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
   const webp = await picture
     .toColourspace("srgb")
     .composite(markLayers(marks, width, height))
-    // Effort 2, not libwebp's default 4: less than half the CPU (about 40 ms instead of 100 at
-    // 1024 px, more than decoding the original costs) for a file 1-2% larger.
-    .webp({ quality: 82, effort: 2 })
+    .webp(OVERLAY_WEBP)
     .toBuffer();
   return { webp, width, height, scale: width / measured.width };
 }

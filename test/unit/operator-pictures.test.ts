@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import sharp from "sharp";
 import { describe, it } from "vitest";
 import { renderPreview } from "../../endpoint/preview.ts";
-import { overlaySvg, renderOverlay } from "../../functions/artifacts/overlay.ts";
+import { OVERLAY_WEBP, overlaySvg, renderOverlay } from "../../functions/artifacts/overlay.ts";
 import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
 import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
 import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
@@ -183,7 +183,7 @@ describe("overlay", () => {
       .resize(overlay.width, overlay.height, { fit: "fill" })
       .toColourspace("srgb")
       .composite([{ input: Buffer.from(overlaySvg({ wafer, defects }, size)), top: 0, left: 0 }])
-      .webp({ quality: 82, effort: 2 })
+      .webp(OVERLAY_WEBP)
       .toBuffer();
     const pixels = async (webp: Buffer) => sharp(webp).removeAlpha().raw().toBuffer();
     const [ours, reference] = await Promise.all([pixels(overlay.webp), pixels(oneLayer)]);
