@@ -246,10 +246,12 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
   const endings = new LotEndings(stack, s3, undefined, log);
   try {
     const loadBefore = loadavg()[0] ?? 0;
+    // Before the clocks start: it reads /proc/<pid>/stat of every process on the machine (about
+    // 50 ms on a shared one), which counted in the lot's CPU and upload time.
+    const childStart = childProcessCpu();
     const t0 = performance.now();
     const cpuStart = process.cpuUsage();
     const threadsStart = threadCpu();
-    const childStart = childProcessCpu();
     const uploaded = await uploadLot({
       dir: lotDir,
       // The agent's client: the agent retries itself, so the SDK must not retry underneath.

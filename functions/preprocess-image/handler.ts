@@ -21,7 +21,7 @@ export const handler = lambdaHandler({
         image = resolved;
         log.appendKeys({ fileName: resolved.fileName });
       });
-      log.info("image verified", { ...result.preprocessed });
+      log.info("image header read", { ...result.preprocessed });
       return result;
     } catch (error) {
       // Before the manifest names the image there is no result object to keep the failure in.
