@@ -77,6 +77,13 @@ export const DETECTION = {
   /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */
   binomialNoiseGain: 0.375,
   /**
+   * The same smoothing applied to a field that is already binomial-smoothed white noise (the
+   * die-to-die residual of a patterned wafer is taken on the smoothed map, and the score smooths
+   * it again): the two passes make a [1 4 6 4 1]^2 / 256 kernel, gain 70/256, over the first
+   * pass's 6/16: 0.729 of the field's own sigma.
+   */
+  smoothedBinomialNoiseGain: 70 / 256 / (6 / 16),
+  /**
    * Floors as shares of the wafer level, for images with almost no noise: a fraction of the
    * spec's 4% so that the smoothing's attenuation of a 3 px particle (to about a quarter of
    * its peak) still leaves it above the seed floor.

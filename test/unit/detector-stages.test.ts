@@ -10,7 +10,7 @@ import { classifyBlob, voidEdgeWidthPx } from "../../endpoint/detector/classify.
 import { dieToDieResidual, levelDies } from "../../endpoint/detector/die-to-die.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
+import { type Lattice, measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
 import {
   type DiskRegion,
@@ -20,6 +20,8 @@ import {
 import { binomialBlur3, type FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
+import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
+import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -453,6 +455,51 @@ describe("thresholds: the measured tail of the residual sets the pixel seed", ()
       residual[i] = (residual[i] as number) + (stain[i] as number);
     const factor = pixelTailFactor(map(residual), residual, region);
     assert.ok(factor < 1.1, `factor ${factor}`);
+  });
+});
+
+describe("thresholds: noise floors of the statistic each seed tests", () => {
+  const size = 200;
+  const region: DiskRegion = { cx: 100, cy: 100, r: 90 };
+  const work = { width: size, height: size, scale: 1, data: new Float32Array(size * size) };
+  const wafer = { analysis: region } as WaferPlace;
+  const noise = { sigmaMap: 10, level: 100 };
+  // A residual with no noise at all: every threshold is its floor.
+  const quiet = new Float32Array(size * size);
+  const lattice: Lattice = {
+    a: { x: 20, y: 0 },
+    b: { x: 0, y: 20 },
+    streetPhase: { a: 0, b: 0 },
+    periodicity: 1,
+  };
+
+  it("bare wafers: floors from the raw map's sigma (score smoothed once, residual raw)", () => {
+    const t = detectionThresholds(work, wafer, noise, quiet, null, null);
+    const score = 0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap;
+    assert.ok(Math.abs(t.seeds.minHigh - DETECTION.seedSigmas * score) < 1e-9);
+    assert.ok(
+      Math.abs((t.seeds.pixelSeed?.min ?? 0) - DETECTION.pixelSeedSigmas * 0.8 * 10) < 1e-9,
+    );
+  });
+
+  it("patterned wafers: floors from the comparison's own sigma on the smoothed map it differences", () => {
+    // The comparison ran on a binomial-smoothed map whose per-pixel sigma was measured at 3.75
+    // (white noise of 10 smoothed: 0.375 * 10). Its residual is such a map's difference, and the
+    // score smooths it once more (gain 70/256 over 6/16 = 0.729).
+    const comparisonSigma = 3.75;
+    const t = detectionThresholds(work, wafer, noise, quiet, lattice, null, comparisonSigma);
+    const score = 0.8 * DETECTION.smoothedBinomialNoiseGain * comparisonSigma;
+    assert.ok(Math.abs(DETECTION.smoothedBinomialNoiseGain - 0.7292) < 1e-4);
+    assert.ok(
+      Math.abs(t.seeds.minHigh - DETECTION.seedSigmas * score) < 1e-9,
+      `${t.seeds.minHigh}`,
+    );
+    const pixel = DETECTION.pixelSeedSigmas * 0.8 * comparisonSigma;
+    assert.ok(Math.abs((t.seeds.pixelSeed?.min ?? 0) - pixel) < 1e-9, `${t.seeds.pixelSeed?.min}`);
+    // The raw map's floors (the bare rule) were 1.37x and 2.7x higher: a particle at the spec's
+    // floor, which the smoothing before the comparison already attenuated, fell under them.
+    const bare = detectionThresholds(work, wafer, noise, quiet, lattice, null);
+    assert.ok(bare.seeds.minHigh > 1.3 * t.seeds.minHigh);
   });
 });
 

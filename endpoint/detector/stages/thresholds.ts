@@ -36,12 +36,25 @@ export function detectionThresholds(
   lattice: Lattice | null,
   /** 1 where the die-to-die references are extrapolated (near the rim): noise of its own. */
   edgeMask: Uint8Array | null,
+  /**
+   * On patterned wafers, the per-pixel noise sigma of the smoothed map the die-to-die
+   * comparison ran on (stages/die-to-die.ts); null on bare wafers.
+   */
+  comparisonSigma: number | null = null,
 ): DetectionThresholds {
   const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
   const { sigmaMap, level } = noise;
-  // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
-  const floors = [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap];
+  // Noise floors, 80% of what the sensor noise alone puts into each statistic (the measured
+  // 95th percentiles may read lower: allowance and order statistics shrink the body, not the
+  // tail). Bare wafers: the residual is the raw map less a smooth model (sigmaMap), the score
+  // its binomial smoothing. Patterned wafers: the residual is a difference of binomial-smoothed
+  // values whose tail is set by the centre pixel's noise, shared by all four comparisons
+  // (comparisonSigma, measured die to die on that map), and the score smooths it a second time.
+  const floors =
+    comparisonSigma !== null
+      ? [0.8 * DETECTION.smoothedBinomialNoiseGain * comparisonSigma, 0.8 * comparisonSigma]
+      : [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap];
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
