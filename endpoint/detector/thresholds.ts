@@ -77,13 +77,6 @@ export const DETECTION = {
   /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */
   binomialNoiseGain: 0.375,
   /**
-   * The same smoothing applied to a field that is already binomial-smoothed white noise (the
-   * die-to-die residual of a patterned wafer is taken on the smoothed map, and the score smooths
-   * it again): the two passes make a [1 4 6 4 1]^2 / 256 kernel, gain 70/256, over the first
-   * pass's 6/16: 0.729 of the field's own sigma.
-   */
-  smoothedBinomialNoiseGain: 70 / 256 / (6 / 16),
-  /**
    * Floors as shares of the wafer level, for images with almost no noise: a fraction of the
    * spec's 4% so that the smoothing's attenuation of a 3 px particle (to about a quarter of
    * its peak) still leaves it above the seed floor.
@@ -94,6 +87,13 @@ export const DETECTION = {
   pixelSeedFloorFactor: 2,
   /** |x| 95th percentile = 1.96 sigma for a Gaussian: residual sigmas come from the tail, where false alarms live. */
   q95ToSigma: 1 / 1.96,
+  /**
+   * Lag (map px, along x) between the two pair differences whose difference measures the
+   * die-to-die noise (noise.ts estimateDieDifferenceNoise): a die's own level cancels between
+   * them, and their noise is independent once the lag passes the spec's correlation length
+   * (1 px) plus the binomial smoothing's reach (2 px); one more for margin.
+   */
+  dieDifferenceLagPx: 4,
   /** Pattern-activity classes for the per-class residual sigma on patterned wafers. */
   activityClasses: 6,
   /**
@@ -108,6 +108,14 @@ export const DETECTION = {
    * whole step for a half-pixel registration error; 0.75 leaves a quarter as sensitivity.
    */
   misregistrationShare: 0.75,
+  /**
+   * Away from the rim ring (all eight neighbour dies on the wafer), each direction's pair
+   * average cancels a lattice error to first order, and what is left is the bilinear samples' own blur,
+   * fx(1 - fx) + fy(1 - fy) of the range at the direction's fractional offsets (die-to-die.ts
+   * pairMisregistrationShare), plus this much for the die under test's own sampling phase:
+   * the largest f(1 - f), a quarter. A judgement, not a fit: at most 0.75, as above.
+   */
+  samplingPhaseShare: 0.25,
 } as const;
 
 /** Die lattice search (lattice.ts). */

@@ -47,14 +47,16 @@ export function detectionThresholds(
   const { sigmaMap, level } = noise;
   // Noise floors, 80% of what the sensor noise alone puts into each statistic (the measured
   // 95th percentiles may read lower: allowance and order statistics shrink the body, not the
-  // tail). Bare wafers: the residual is the raw map less a smooth model (sigmaMap), the score
-  // its binomial smoothing. Patterned wafers: the residual is a difference of binomial-smoothed
-  // values whose tail is set by the centre pixel's noise, shared by all four comparisons
-  // (comparisonSigma, measured die to die on that map), and the score smooths it a second time.
-  const floors =
-    comparisonSigma !== null
-      ? [0.8 * DETECTION.smoothedBinomialNoiseGain * comparisonSigma, 0.8 * comparisonSigma]
-      : [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap];
+  // tail). The score: the raw map's noise smoothed once (on patterned wafers the comparison's
+  // smoothing makes its noise lower still, but its tail on correlated noise is not: the raw
+  // rule is kept). The residual: the raw map less a smooth model on bare wafers (sigmaMap);
+  // on patterned wafers a difference of binomial-smoothed values, whose tail is set by the
+  // centre pixel's noise shared by all four comparisons: comparisonSigma, measured die to die
+  // on that map (correlated noise included), not the raw map's sigma.
+  const floors = [
+    0.8 * DETECTION.binomialNoiseGain * sigmaMap,
+    0.8 * (comparisonSigma ?? sigmaMap),
+  ];
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
