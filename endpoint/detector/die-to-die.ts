@@ -12,8 +12,35 @@ interface Shift {
   fy: number;
 }
 
-/** Share of the reference's local 2x2 range forgiven as misregistration (thresholds.ts). */
+/**
+ * Share of the reference's local 2x2 range forgiven in the rim ring, where some reference is
+ * not a pair average (an extrapolation from two dies, or a single die): a lattice error does
+ * not cancel there, the steep vignetting near the rim leaves curvature the pairs do not
+ * remove, and the ring's own misregistration is not measured; so the fixed share of
+ * thresholds.ts, for every comparison of a ring pixel.
+ */
 const MISREGISTRATION_SHARE = DETECTION.misregistrationShare;
+
+/**
+ * Share of the reference's local 2x2 range forgiven for the pair average along a die vector
+ * d (map px). The two bilinear samples at p + d and p - d sit at fractional offsets (fx, fy)
+ * and (1 - fx, 1 - fy): an error in the measured lattice moves them in opposite directions and
+ * cancels to first order, and their average is the pattern blurred by a kernel of variance
+ * fx(1 - fx) along x and fy(1 - fy) along y. That blur moves a value by half the variance
+ * times the second difference, at most twice the first differences that the cell's range
+ * bounds: fx(1 - fx) + fy(1 - fy) of the range (0 on an integer lattice, 0.5 at half-pixel
+ * offsets on both axes). The die under test was itself sampled at its own phase, which the
+ * lattice does not know: up to one more quarter (the largest f(1 - f)) is forgiven for that
+ * (DETECTION.samplingPhaseShare). Never more than the fixed share used where a pair is missing.
+ */
+export function pairMisregistrationShare(d: Vector): number {
+  const fx = d.x - Math.floor(d.x);
+  const fy = d.y - Math.floor(d.y);
+  return Math.min(
+    MISREGISTRATION_SHARE,
+    fx * (1 - fx) + fy * (1 - fy) + DETECTION.samplingPhaseShare,
+  );
+}
 
 function shiftOf(x: number, y: number, width: number): Shift {
   const ix = Math.floor(x);
@@ -132,7 +159,13 @@ function interiorRun(
   range: Float32Array,
   /** Per shift, ring index of its reference's cell minus the pixel index (CellRangeRing). */
   rangeDeltas: Int32Array,
+  /** Per direction, the share of the range forgiven (pairMisregistrationShare). */
+  shares: Float64Array,
 ): void {
+  const share0 = shares[0] as number;
+  const share1 = shares[1] as number;
+  const share2 = shares[2] as number;
+  const share3 = shares[3] as number;
   const o0 = offsets[0] as number;
   const fx0 = fxs[0] as number;
   const fy0 = fys[0] as number;
@@ -201,8 +234,7 @@ function interiorRun(
     const ref0 = 0.5 * (aTop0 + (aBottom0 - aTop0) * fy0 + bTop0 + (bBottom0 - bTop0) * fy1);
     const allowance0 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[base + r0] as number, range[base + r1] as number) -
-        noiseSigma,
+      share0 * Math.max(range[base + r0] as number, range[base + r1] as number) - noiseSigma,
     );
     const d0 = v - ref0;
     const e0 = d0 - Math.min(Math.max(d0, -allowance0), allowance0);
@@ -223,8 +255,7 @@ function interiorRun(
     const ref1 = 0.5 * (aTop1 + (aBottom1 - aTop1) * fy2 + bTop1 + (bBottom1 - bTop1) * fy3);
     const allowance1 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[base + r2] as number, range[base + r3] as number) -
-        noiseSigma,
+      share1 * Math.max(range[base + r2] as number, range[base + r3] as number) - noiseSigma,
     );
     const d1 = v - ref1;
     const e1 = d1 - Math.min(Math.max(d1, -allowance1), allowance1);
@@ -245,8 +276,7 @@ function interiorRun(
     const ref2 = 0.5 * (aTop2 + (aBottom2 - aTop2) * fy4 + bTop2 + (bBottom2 - bTop2) * fy5);
     const allowance2 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[base + r4] as number, range[base + r5] as number) -
-        noiseSigma,
+      share2 * Math.max(range[base + r4] as number, range[base + r5] as number) - noiseSigma,
     );
     const d2 = v - ref2;
     const e2 = d2 - Math.min(Math.max(d2, -allowance2), allowance2);
@@ -267,8 +297,7 @@ function interiorRun(
     const ref3 = 0.5 * (aTop3 + (aBottom3 - aTop3) * fy6 + bTop3 + (bBottom3 - bTop3) * fy7);
     const allowance3 = Math.max(
       0,
-      MISREGISTRATION_SHARE * Math.max(range[base + r6] as number, range[base + r7] as number) -
-        noiseSigma,
+      share3 * Math.max(range[base + r6] as number, range[base + r7] as number) - noiseSigma,
     );
     const d3 = v - ref3;
     const e3 = d3 - Math.min(Math.max(d3, -allowance3), allowance3);
@@ -310,6 +339,7 @@ export function dieToDieResidual(
 ): void {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  const shares = Float64Array.from(dirs, pairMisregistrationShare);
   // Tables, interleaved +d, -d per direction; the x2 tables hold the two-die extrapolation.
   const shiftX = new Float64Array(8);
   const shiftY = new Float64Array(8);
@@ -408,6 +438,7 @@ export function dieToDieResidual(
         noiseSigma,
         range,
         rangeDeltas,
+        shares,
       );
     }
     for (let x = x0; x <= x1; x++) {
@@ -481,7 +512,8 @@ function rowIntervals(
 /**
  * One pixel near the rim, where some neighbour dies fall off the wafer: a pair average where
  * both sides exist, else a two-die linear extrapolation from the side that does, else that
- * single die. Closure-free for speed (this ring can hold a third of the disk).
+ * single die. Every comparison here forgives the fixed share (MISREGISTRATION_SHARE).
+ * Closure-free for speed (this ring can hold a third of the disk).
  */
 function edgePixel(
   data: Float32Array,

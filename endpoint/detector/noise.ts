@@ -1,5 +1,6 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
 import { quantileOfMagnitudes } from "./select.ts";
+import { DETECTION } from "./thresholds.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -70,12 +71,17 @@ export const PAIR_DIFFERENCE_GAIN = Math.sqrt(1.5);
 
 /**
  * Noise sigma of `data` as the die-to-die comparison sees it: from the MAD of
- * p - (p(+a) + p(-a)) / 2, one die pitch apart along a. The pattern cancels there and the
- * noise of samples a pitch apart is independent whatever its spatial correlation (correlated
- * sensor noise, blur, JPEG smoothing), so this measures the per-pixel sigma of the map the
- * comparison runs on, which a neighbour-pixel Laplacian underestimates when noise is
- * correlated. References are taken at the nearest pixel, so each carries the full sigma. Pixels near pattern edges (where misregistration adds to the difference) are
- * left out by a gate on the local range in the dies along b, which shares no sample with the
+ * D(p) - D(q), where D(p) = p - (p(+a) + p(-a)) / 2 is the pair difference one die pitch apart
+ * along a, and q lies DETECTION.dieDifferenceLagPx further along x in the same dies. The
+ * pattern cancels in D, and a level that a whole die holds against its neighbours (dies of one
+ * reticle field differ by up to +-0.75%, several noise sigmas: the spec allows it, it is not
+ * noise, and the per-die levelling removes it from the residual) cancels in D(p) - D(q). The
+ * noise of samples a pitch or the lag apart is independent whatever its spatial correlation
+ * (correlated sensor noise, blur, JPEG smoothing), so this measures the per-pixel sigma of the
+ * map the comparison runs on, which a neighbour-pixel Laplacian underestimates when noise is
+ * correlated. References are taken at the nearest pixel, so each carries the full sigma.
+ * Pixels near pattern edges (where misregistration adds to the difference) are left out by a
+ * gate on the local range in the dies along b, at p and at q, which shares no sample with the
  * difference and so does not bias it.
  */
 export function estimateDieDifferenceNoise(
@@ -87,19 +93,30 @@ export function estimateDieDifferenceNoise(
   b: { x: number; y: number },
   maxSamples = 100_000,
 ): number {
+  const lag = DETECTION.dieDifferenceLagPx;
   const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
-  const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2;
+  const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2 + lag;
   const inner = region.r - reach;
   if (inner <= 4) return 0;
   const { cx, cy } = region;
   // The grid's sampled columns and rows, each with the nearest pixels of its references
   // (nearest-pixel samples: a bilinear one averages noise away and would understate sigma).
-  // Tabled once per column and per row, so the loop over the grid only adds and reads.
-  const columns = sampleTaps(Math.ceil(cx - inner), cx + inner, step, 2, width - 2, a.x, b.x, 1);
+  // Tabled once per column and per row, so the loop over the grid only adds and reads; q's
+  // references are p's moved by the lag (an integer), so the same tables serve both.
+  const columns = sampleTaps(
+    Math.ceil(cx - inner),
+    cx + inner,
+    step,
+    2,
+    width - 2 - lag,
+    a.x,
+    b.x,
+    1,
+  );
   const rows = sampleTaps(Math.ceil(cy - inner), cy + inner, step, 2, height - 2, a.y, b.y, width);
   const capacity = columns.count * rows.count;
   if (capacity < 64) return 0;
-  // |difference| of each sample, in grid order.
+  // |D(p) - D(q)| of each sample, in grid order.
   const absDiffs = new Float64Array(capacity);
   const innerSquared = inner * inner;
   let n = 0;
@@ -112,21 +129,23 @@ export function estimateDieDifferenceNoise(
     for (let c = 0; c < columns.count; c++) {
       const x = columns.at[c] as number;
       if ((x - cx) ** 2 + dy > innerSquared) continue;
-      const v = data[rowBase + x] as number;
-      const diff =
-        v -
-        0.5 *
-          ((data[rowPlusA + (columns.plusA[c] as number)] as number) +
-            (data[rowMinusA + (columns.minusA[c] as number)] as number));
-      absDiffs[n++] = Math.abs(diff);
+      const plus = rowPlusA + (columns.plusA[c] as number);
+      const minus = rowMinusA + (columns.minusA[c] as number);
+      const atP =
+        (data[rowBase + x] as number) - 0.5 * ((data[plus] as number) + (data[minus] as number));
+      const atQ =
+        (data[rowBase + x + lag] as number) -
+        0.5 * ((data[plus + lag] as number) + (data[minus + lag] as number));
+      absDiffs[n++] = Math.abs(atP - atQ);
     }
   }
   if (n < 64) return 0;
-  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  const gain = PAIR_DIFFERENCE_GAIN * Math.SQRT2;
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / gain;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
-  // A sample passes when the smaller of its two ranges (dies at +b and -b) is within the gate:
-  // the one at +b first, the one at -b only when that fails (the same samples pass). Passing
-  // samples move to the front in place (m <= i: nothing is overwritten unread).
+  // A sample passes when, at p and at q, the smaller of the two ranges (dies at +b and -b) is
+  // within the gate: the one at +b first, the one at -b only when that fails (the same samples
+  // pass). Passing samples move to the front in place (m <= i: nothing is overwritten unread).
   const gate = 5 * first;
   let m = 0;
   let i = 0;
@@ -139,8 +158,10 @@ export function estimateDieDifferenceNoise(
       if ((x - cx) ** 2 + dy > innerSquared) continue;
       const cb = 3 * c;
       if (
-        range3x3(data, rows.plusB, rb, columns.plusB, cb) <= gate ||
-        range3x3(data, rows.minusB, rb, columns.minusB, cb) <= gate
+        (range3x3(data, rows.plusB, rb, columns.plusB, cb, 0) <= gate ||
+          range3x3(data, rows.minusB, rb, columns.minusB, cb, 0) <= gate) &&
+        (range3x3(data, rows.plusB, rb, columns.plusB, cb, lag) <= gate ||
+          range3x3(data, rows.minusB, rb, columns.minusB, cb, lag) <= gate)
       ) {
         absDiffs[m++] = absDiffs[i] as number;
       }
@@ -148,7 +169,7 @@ export function estimateDieDifferenceNoise(
     }
   }
   if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / PAIR_DIFFERENCE_GAIN;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain;
 }
 
 /**
@@ -200,7 +221,7 @@ function sampleTaps(
 }
 
 /**
- * max - min of the 9 pixels at rowTerms[rb..rb+2] x columnTerms[cb..cb+2] (index terms).
+ * max - min of the 9 pixels at rowTerms[rb..rb+2] x (columnTerms[cb..cb+2] + shift) (index terms).
  * Math.max / Math.min, not ifs: on noisy data the branches of a running max mispredict often
  * and cost most of the sampling. Same max and min as comparing one by one (pixels are finite).
  */
@@ -210,10 +231,11 @@ function range3x3(
   rb: number,
   columnTerms: Int32Array,
   cb: number,
+  shift: number,
 ): number {
-  const c0 = columnTerms[cb] as number;
-  const c1 = columnTerms[cb + 1] as number;
-  const c2 = columnTerms[cb + 2] as number;
+  const c0 = (columnTerms[cb] as number) + shift;
+  const c1 = (columnTerms[cb + 1] as number) + shift;
+  const c2 = (columnTerms[cb + 2] as number) + shift;
   const r0 = rowTerms[rb] as number;
   const r1 = rowTerms[rb + 1] as number;
   const r2 = rowTerms[rb + 2] as number;

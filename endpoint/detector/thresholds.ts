@@ -87,6 +87,13 @@ export const DETECTION = {
   pixelSeedFloorFactor: 2,
   /** |x| 95th percentile = 1.96 sigma for a Gaussian: residual sigmas come from the tail, where false alarms live. */
   q95ToSigma: 1 / 1.96,
+  /**
+   * Lag (map px, along x) between the two pair differences whose difference measures the
+   * die-to-die noise (noise.ts estimateDieDifferenceNoise): a die's own level cancels between
+   * them, and their noise is independent once the lag passes the spec's correlation length
+   * (1 px) plus the binomial smoothing's reach (2 px); one more for margin.
+   */
+  dieDifferenceLagPx: 4,
   /** Pattern-activity classes for the per-class residual sigma on patterned wafers. */
   activityClasses: 6,
   /**
@@ -101,6 +108,14 @@ export const DETECTION = {
    * whole step for a half-pixel registration error; 0.75 leaves a quarter as sensitivity.
    */
   misregistrationShare: 0.75,
+  /**
+   * Away from the rim ring (all eight neighbour dies on the wafer), each direction's pair
+   * average cancels a lattice error to first order, and what is left is the bilinear samples' own blur,
+   * fx(1 - fx) + fy(1 - fy) of the range at the direction's fractional offsets (die-to-die.ts
+   * pairMisregistrationShare), plus this much for the die under test's own sampling phase:
+   * the largest f(1 - f), a quarter. A judgement, not a fit: at most 0.75, as above.
+   */
+  samplingPhaseShare: 0.25,
 } as const;
 
 /** Die lattice search (lattice.ts). */

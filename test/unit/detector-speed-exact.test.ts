@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { fitSmoothBackground, solveLinear } from "../../endpoint/detector/background.ts";
-import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual, pairMisregistrationShare } from "../../endpoint/detector/die-to-die.ts";
 import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes } from "../../endpoint/detector/select.ts";
@@ -32,47 +32,54 @@ function plainDieDifferenceNoise(
   b: Vec,
   maxSamples = 100_000,
 ): number {
+  const lag = DETECTION.dieDifferenceLagPx;
   const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
-  const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2;
+  const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2 + lag;
   const inner = region.r - reach;
   if (inner <= 4) return 0;
-  const sample = (x: number, y: number): number =>
-    data[Math.round(y) * width + Math.round(x)] as number;
-  const localRange = (x: number, y: number): number => {
+  /** The nearest pixel to (x, y), then `shift` columns on. */
+  const sample = (x: number, y: number, shift = 0): number =>
+    data[Math.round(y) * width + Math.round(x) + shift] as number;
+  const localRange = (x: number, y: number, shift: number): number => {
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
-        const v = sample(x + dx, y + dy);
+        const v = sample(x + dx, y + dy, shift);
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
     }
     return hi - lo;
   };
+  const pairDifference = (x: number, y: number, shift: number): number =>
+    (data[y * width + x + shift] as number) -
+    0.5 * (sample(x + a.x, y + a.y, shift) + sample(x - a.x, y - a.y, shift));
   const diffs: number[] = [];
   const ranges: number[] = [];
   for (let y = Math.ceil(region.cy - inner); y <= region.cy + inner; y += step) {
     if (y < 2 || y >= height - 2) continue;
     for (let x = Math.ceil(region.cx - inner); x <= region.cx + inner; x += step) {
-      if (x < 2 || x >= width - 2) continue;
+      if (x < 2 || x >= width - 2 - lag) continue;
       if ((x - region.cx) ** 2 + (y - region.cy) ** 2 > inner * inner) continue;
-      const v = data[y * width + x] as number;
-      diffs.push(v - 0.5 * (sample(x + a.x, y + a.y) + sample(x - a.x, y - a.y)));
-      ranges.push(Math.min(localRange(x + b.x, y + b.y), localRange(x - b.x, y - b.y)));
+      diffs.push(pairDifference(x, y, 0) - pairDifference(x, y, lag));
+      const rangeAt = (shift: number) =>
+        Math.min(localRange(x + b.x, y + b.y, shift), localRange(x - b.x, y - b.y, shift));
+      ranges.push(Math.max(rangeAt(0), rangeAt(lag)));
     }
   }
   const n = diffs.length;
   if (n < 64) return 0;
   const abs = Float64Array.from(diffs, Math.abs);
-  const first = (1.4826 * quantileInPlace(abs, n, 0.5)) / Math.sqrt(1.5);
+  const gain = Math.sqrt(1.5) * Math.SQRT2;
+  const first = (1.4826 * quantileInPlace(abs, n, 0.5)) / gain;
   const gate = 5 * first;
   let m = 0;
   for (let i = 0; i < n; i++) {
     if ((ranges[i] as number) <= gate) abs[m++] = Math.abs(diffs[i] as number);
   }
   if (m < 0.2 * n) return first;
-  return (1.4826 * quantileInPlace(abs, m, 0.5)) / Math.sqrt(1.5);
+  return (1.4826 * quantileInPlace(abs, m, 0.5)) / gain;
 }
 
 /**
@@ -199,6 +206,7 @@ function plainDieToDieResidual(
   const out = new Float32Array(width * height);
   const edgeMask = new Uint8Array(width * height);
   const dirs = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  const pairShares = dirs.map(pairMisregistrationShare);
   const shifts: Array<{ sx: number; sy: number }> = [];
   for (const d of dirs) {
     shifts.push({ sx: d.x, sy: d.y }, { sx: -d.x, sy: -d.y });
@@ -252,7 +260,9 @@ function plainDieToDieResidual(
           const ref = 0.5 * (aTop + (aBottom - aTop) * p.fy + bTop + (bBottom - bTop) * m.fy);
           const allowance = Math.max(
             0,
-            share * Math.max(cellRange(data, width, p.j), cellRange(data, width, m.j)) - noiseSigma,
+            (pairShares[d] as number) *
+              Math.max(cellRange(data, width, p.j), cellRange(data, width, m.j)) -
+              noiseSigma,
           );
           const diff = v - ref;
           e.push(diff - Math.min(Math.max(diff, -allowance), allowance));

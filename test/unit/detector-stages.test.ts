@@ -7,10 +7,14 @@ import {
   measureBlob,
 } from "../../endpoint/detector/blob-features.ts";
 import { classifyBlob, voidEdgeWidthPx } from "../../endpoint/detector/classify.ts";
-import { dieToDieResidual, levelDies } from "../../endpoint/detector/die-to-die.ts";
+import {
+  dieToDieResidual,
+  levelDies,
+  pairMisregistrationShare,
+} from "../../endpoint/detector/die-to-die.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import { measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
+import { type Lattice, measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
 import {
   type DiskRegion,
@@ -20,6 +24,8 @@ import {
 import { binomialBlur3, type FloatMap } from "../../endpoint/detector/raster.ts";
 import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.ts";
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
+import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
+import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -303,6 +309,108 @@ describe("die-to-die and thresholds", () => {
   });
 });
 
+describe("die-to-die misregistration allowance from the lattice's geometry", () => {
+  const size = 320;
+  const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
+  const motif = (u: number, v: number) => (u > 6 && u < 14 && v > 9 && v < 19 ? 200 : 0);
+
+  /**
+   * A die grid of any (fractional) pitch as a camera sees it: each pixel the mean of 4 x 4
+   * point samples over its area (streets 2 px wide at 600, dies at 1000 with a motif), plus
+   * white noise, then the binomial smoothing the die-to-die stage applies.
+   */
+  function cameraGrid(pitch: number, noise: number, seed: number, spot?: [number, number, number]) {
+    const random = seededRandom(seed);
+    const raw = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let sy = 0; sy < 4; sy++) {
+          for (let sx = 0; sx < 4; sx++) {
+            const u = (x + (sx + 0.5) / 4) % pitch;
+            const v = (y + (sy + 0.5) / 4) % pitch;
+            sum += u < 2 || v < 2 ? 600 : 1000 + motif(u, v);
+          }
+        }
+        raw[y * size + x] = sum / 16 + noise * gaussian(random);
+      }
+    }
+    if (spot) {
+      const [sx, sy, contrast] = spot;
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ] as const)
+        raw[(sy + dy) * size + sx + dx] = (raw[(sy + dy) * size + sx + dx] as number) + contrast;
+    }
+    const data = new Float32Array(size * size);
+    binomialBlur3(raw, size, size, data);
+    return { width: size, height: size, scale: 1, data };
+  }
+
+  it("forgives a quarter of the range on a whole-pixel lattice and 0.75 at half-pixel offsets", () => {
+    assert.equal(pairMisregistrationShare({ x: 24, y: 0 }), DETECTION.samplingPhaseShare);
+    assert.equal(pairMisregistrationShare({ x: 24.5, y: -0.5 }), DETECTION.misregistrationShare);
+    // The pair at +d and -d sits at fractions f and 1 - f: the same share either way.
+    assert.ok(
+      Math.abs(
+        pairMisregistrationShare({ x: 24.3, y: 7.9 }) -
+          pairMisregistrationShare({ x: -24.3, y: -7.9 }),
+      ) < 1e-12,
+    );
+    assert.ok(Math.abs(pairMisregistrationShare({ x: 24.3, y: 0 }) - (0.21 + 0.25)) < 1e-12);
+  });
+
+  it("a particle on the street's smoothed ramp keeps its contrast less a quarter of the ramp, not three quarters", () => {
+    // Pitch 24: streets cover x = 24k, 24k + 1 (600), dies 1000; after the binomial smoothing
+    // x = 24k + 2 sits on the ramp at 900, and its reference cell (x, x + 1) spans 900..1000.
+    // A 2 x 2 spot of +60 at x = 170, 171 (u = 2, 3) adds 60 * 9/16 there once smoothed.
+    const clean = cameraGrid(24, 0, 1);
+    const map = cameraGrid(24, 0, 1, [170, 150, 60]);
+    const at = 150 * size + 170;
+    const peak = (map.data[at] as number) - (clean.data[at] as number);
+    const ramp = (clean.data[at + 1] as number) - (clean.data[at] as number);
+    assert.ok(Math.abs(peak - 33.75) < 0.01 && Math.abs(ramp - 100) < 0.01, `${peak} ${ramp}`);
+    const out = new Float32Array(size * size);
+    const noiseSigma = 1;
+    dieToDieResidual(map, { x: 24, y: 0 }, { x: 0, y: 24 }, region, 155, noiseSigma, out);
+    // Whole-pixel lattice: each pair forgives a quarter of the ramp (less the noise), so about
+    // 10 of the 34 stay; the fixed 0.75 share forgave 74 and left nothing.
+    const expected = peak - (DETECTION.samplingPhaseShare * ramp - noiseSigma);
+    assert.ok(
+      Math.abs((out[at] as number) - expected) < 0.01,
+      `residual ${out[at]}, expected ${expected}`,
+    );
+    assert.ok(expected > 0.25 * peak);
+  });
+
+  for (const pitch of [24, 24.4, 24.5]) {
+    it(`leaves no noise seed on an area-sampled grid of pitch ${pitch} (its sub-pixel offsets forgiven)`, () => {
+      const map = cameraGrid(pitch, 4, 7);
+      const a = { x: pitch, y: 0 };
+      const b = { x: 0, y: pitch };
+      const sigma = estimateDieDifferenceNoise(map.data, size, size, region, a, b);
+      const out = new Float32Array(size * size);
+      dieToDieResidual(map, a, b, region, 155, sigma, out);
+      const score = new Float32Array(size * size);
+      binomialBlur3(out, size, size, score);
+      const [model] = measureSigmas([score], [0], map, region, a);
+      // The score's floor (stages/thresholds.ts): the raw noise (sigma 4) smoothed once.
+      const floor = 0.8 * DETECTION.binomialNoiseGain * 4;
+      const seed = DETECTION.seedSigmas * Math.max(floor, Math.min(...(model?.sigmas ?? [0])));
+      const blobs = hysteresisBlobs(score, size, size, region, {
+        minHigh: seed,
+        minLow: seed / 2,
+        high: () => seed,
+        low: () => seed / 2,
+      });
+      assert.equal(blobs.length, 0, `${blobs.length} noise blobs at seed ${seed}`);
+    });
+  }
+});
+
 describe("noise of the die-to-die comparison", () => {
   const size = 320;
   const region: DiskRegion = { cx: 160, cy: 160, r: 150 };
@@ -368,6 +476,30 @@ describe("noise of the die-to-die comparison", () => {
     const laplacian = estimateNoiseSigma(map.data, size, size, region);
     assert.ok(Math.abs(dieDifference - 4) < 0.3, `die-difference sigma ${dieDifference}`);
     assert.ok(Math.abs(laplacian - 4) < 0.3, `Laplacian sigma ${laplacian}`);
+  });
+
+  it("dies of reticle fields at +-0.75% (several sigmas apart) do not count as noise", () => {
+    const map = patternedMap(size, 24, 2, motif, 2, 8);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const field =
+          (Math.floor((x + 0.5 - 1) / 24) % 2) + 2 * (Math.floor((y + 0.5 - 1) / 24) % 2);
+        map.data[y * size + x] =
+          (map.data[y * size + x] as number) *
+          (1 + ([0.0075, -0.0075, -0.004, 0.005][field] as number));
+      }
+    }
+    const sigma = estimateDieDifferenceNoise(
+      map.data,
+      size,
+      size,
+      region,
+      { x: 24, y: 0 },
+      { x: 0, y: 24 },
+    );
+    // A die at +0.75% against neighbours at -0.75% differs by 15 on a level of 1000: a pair
+    // difference alone read that as noise (sigma ~5); the lagged difference cancels it.
+    assert.ok(Math.abs(sigma - 2) < 0.25, `die-difference sigma ${sigma}, true 2`);
   });
 
   it("with the measured sigma the die-to-die residual of correlated noise is not mostly forgiven, and no noise seeds", () => {
@@ -453,6 +585,47 @@ describe("thresholds: the measured tail of the residual sets the pixel seed", ()
       residual[i] = (residual[i] as number) + (stain[i] as number);
     const factor = pixelTailFactor(map(residual), residual, region);
     assert.ok(factor < 1.1, `factor ${factor}`);
+  });
+});
+
+describe("thresholds: noise floors of the statistic each seed tests", () => {
+  const size = 200;
+  const region: DiskRegion = { cx: 100, cy: 100, r: 90 };
+  const work = { width: size, height: size, scale: 1, data: new Float32Array(size * size) };
+  const wafer = { analysis: region } as WaferPlace;
+  const noise = { sigmaMap: 10, level: 100 };
+  // A residual with no noise at all: every threshold is its floor.
+  const quiet = new Float32Array(size * size);
+  const lattice: Lattice = {
+    a: { x: 20, y: 0 },
+    b: { x: 0, y: 20 },
+    streetPhase: { a: 0, b: 0 },
+    periodicity: 1,
+  };
+
+  it("bare wafers: floors from the raw map's sigma (score smoothed once, residual raw)", () => {
+    const t = detectionThresholds(work, wafer, noise, quiet, null, null);
+    const score = 0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap;
+    assert.ok(Math.abs(t.seeds.minHigh - DETECTION.seedSigmas * score) < 1e-9);
+    assert.ok(
+      Math.abs((t.seeds.pixelSeed?.min ?? 0) - DETECTION.pixelSeedSigmas * 0.8 * 10) < 1e-9,
+    );
+  });
+
+  it("patterned wafers: the pixel seed's floor from the comparison's own sigma on the smoothed map it differences", () => {
+    // The comparison ran on a binomial-smoothed map whose per-pixel sigma was measured at 3.75
+    // (white noise of 10 smoothed: 0.375 * 10); its residual is such a map's difference.
+    const comparisonSigma = 3.75;
+    const t = detectionThresholds(work, wafer, noise, quiet, lattice, null, comparisonSigma);
+    const pixel = DETECTION.pixelSeedSigmas * 0.8 * comparisonSigma;
+    assert.ok(Math.abs((t.seeds.pixelSeed?.min ?? 0) - pixel) < 1e-9, `${t.seeds.pixelSeed?.min}`);
+    // The score keeps the raw rule.
+    const score = 0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap;
+    assert.ok(Math.abs(t.seeds.minHigh - DETECTION.seedSigmas * score) < 1e-9);
+    // The raw map's floor (the bare rule) was 2.7x higher: a particle at the spec's floor,
+    // which the smoothing before the comparison already attenuated, fell under it.
+    const raw = detectionThresholds(work, wafer, noise, quiet, lattice, null);
+    assert.ok((raw.seeds.pixelSeed?.min ?? 0) > 2.5 * (t.seeds.pixelSeed?.min ?? 0));
   });
 });
 

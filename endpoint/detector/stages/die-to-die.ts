@@ -7,6 +7,18 @@ import { DETECTION, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
+export interface DieToDieResult {
+  residual: Float32Array;
+  /** 1 where some reference is extrapolated (near the rim), else 0. */
+  edgeMask: Uint8Array;
+  /**
+   * Per-pixel noise sigma of the smoothed map the comparison runs on (measured die to die).
+   * The residual is a difference of that map's values, so its noise follows from this one,
+   * not from the raw map's sigma.
+   */
+  comparisonSigma: number;
+}
+
 /**
  * Die-to-die residual, compared on a lightly smoothed map: box-binned fine motif features
  * alias differently in each die (a 1 px gap falls in one bin here, across two there);
@@ -17,7 +29,7 @@ export function dieToDie(
   wafer: WaferPlace,
   noise: Noise,
   lattice: Lattice,
-): { residual: Float32Array; edgeMask: Uint8Array } {
+): DieToDieResult {
   const size = work.width * work.height;
   const smoothMap = new Float32Array(size);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
@@ -60,5 +72,5 @@ export function dieToDie(
     // Offsets the grow threshold's level floor cannot see do not matter.
     DETECTION.growLevelShare * Math.abs(noise.level),
   );
-  return { residual, edgeMask };
+  return { residual, edgeMask, comparisonSigma: smoothSigma };
 }

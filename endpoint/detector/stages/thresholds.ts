@@ -36,12 +36,27 @@ export function detectionThresholds(
   lattice: Lattice | null,
   /** 1 where the die-to-die references are extrapolated (near the rim): noise of its own. */
   edgeMask: Uint8Array | null,
+  /**
+   * On patterned wafers, the per-pixel noise sigma of the smoothed map the die-to-die
+   * comparison ran on (stages/die-to-die.ts); null on bare wafers.
+   */
+  comparisonSigma: number | null = null,
 ): DetectionThresholds {
   const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
   const { sigmaMap, level } = noise;
-  // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
-  const floors = [0.8 * DETECTION.binomialNoiseGain * sigmaMap, 0.8 * sigmaMap];
+  // Noise floors, 80% of what the sensor noise alone puts into each statistic (the measured
+  // 95th percentiles may read lower: allowance and order statistics shrink the body, not the
+  // tail). The score: the raw map's noise smoothed once (on patterned wafers the comparison's
+  // smoothing makes its noise lower still, but its tail on correlated noise is not: the raw
+  // rule is kept). The residual: the raw map less a smooth model on bare wafers (sigmaMap);
+  // on patterned wafers a difference of binomial-smoothed values, whose tail is set by the
+  // centre pixel's noise shared by all four comparisons: comparisonSigma, measured die to die
+  // on that map (correlated noise included), not the raw map's sigma.
+  const floors = [
+    0.8 * DETECTION.binomialNoiseGain * sigmaMap,
+    0.8 * (comparisonSigma ?? sigmaMap),
+  ];
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
