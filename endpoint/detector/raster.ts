@@ -63,15 +63,31 @@ export function binMap(map: FloatMap, factor: number): FloatMap {
   const height = Math.floor(map.height / factor);
   const out = new Float32Array(width * height);
   const norm = 1 / (factor * factor);
+  const src = map.data;
+  // Each block's sum in double precision, rows of the block in turn and left to right within
+  // each (the order of a per-block double loop, so the same sums), kept per output row.
+  const sums = new Float64Array(width);
   for (let by = 0; by < height; by++) {
-    for (let bx = 0; bx < width; bx++) {
-      let sum = 0;
-      for (let dy = 0; dy < factor; dy++) {
-        let p = (by * factor + dy) * map.width + bx * factor;
-        for (let dx = 0; dx < factor; dx++) sum += map.data[p++] as number;
+    sums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      let p = (by * factor + dy) * map.width;
+      if (factor === 3) {
+        for (let bx = 0; bx < width; bx++, p += 3)
+          sums[bx] =
+            (sums[bx] as number) +
+            (src[p] as number) +
+            (src[p + 1] as number) +
+            (src[p + 2] as number);
+      } else {
+        for (let bx = 0; bx < width; bx++) {
+          let sum = sums[bx] as number;
+          for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
+          sums[bx] = sum;
+        }
       }
-      out[by * width + bx] = sum * norm;
     }
+    const rowOut = by * width;
+    for (let bx = 0; bx < width; bx++) out[rowOut + bx] = (sums[bx] as number) * norm;
   }
   return { width, height, scale: map.scale * factor, data: out };
 }

@@ -1,0 +1,208 @@
+// The detector's rewritten hot loops (rim rays, overview binning, ...) give exactly the numbers of the plain versions written out here.
+import assert from "node:assert/strict";
+import { describe, it } from "vitest";
+import { castRays } from "../../endpoint/detector/locate.ts";
+import { binMap, type FloatMap, sampleBilinear } from "../../endpoint/detector/raster.ts";
+import { seededRandom } from "../../lib/random.ts";
+
+/** A disk of `wafer` level on `chuck`, with a notch and noise, as 8-bit, 16-bit or float data. */
+function diskRaster(
+  width: number,
+  height: number,
+  disk: { cx: number; cy: number; r: number },
+  levels: { wafer: number; chuck: number; noise: number },
+  kind: "u8" | "u16" | "f32",
+  seed: number,
+): Uint8Array | Uint16Array | Float32Array {
+  const random = seededRandom(seed);
+  const data =
+    kind === "u8"
+      ? new Uint8Array(width * height)
+      : kind === "u16"
+        ? new Uint16Array(width * height)
+        : new Float32Array(width * height);
+  const top = kind === "u8" ? 255 : 65535;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dx = x - disk.cx;
+      const dy = y - disk.cy;
+      const d = Math.hypot(dx, dy);
+      const notch = Math.hypot(x - disk.cx, y - (disk.cy + disk.r)) < 0.03 * disk.r;
+      // A soft rim over about 2 px, a little illumination falloff, uniform noise.
+      const share = Math.min(1, Math.max(0, (disk.r - d) / 2 + 0.5));
+      const inside = notch ? 0 : share;
+      const level =
+        levels.chuck +
+        inside * (levels.wafer - levels.chuck) * (1 - 0.1 * (d / disk.r) ** 2) +
+        (random() - 0.5) * 2 * levels.noise;
+      data[y * width + x] = kind === "f32" ? level : Math.max(0, Math.min(top, Math.round(level)));
+    }
+  }
+  return data;
+}
+
+/** castRays as first written: every sample of every ray, then the crossing read off them. */
+function plainCastRays(
+  data: ArrayLike<number>,
+  width: number,
+  height: number,
+  centre: { x: number; y: number },
+  rays: number,
+  rFrom: number,
+  rTo: number,
+  step: number,
+  threshold: number | ((phi: number) => number),
+  bright: boolean,
+): { angles: Float64Array; radii: Float64Array } {
+  const angles = new Float64Array(rays);
+  const radii = new Float64Array(rays);
+  const count = Math.max(8, Math.ceil((rTo - rFrom) / step));
+  const samples = new Float64Array(count);
+  for (let i = 0; i < rays; i++) {
+    const phi = (2 * Math.PI * i) / rays;
+    angles[i] = phi;
+    const c = Math.cos(phi);
+    const s = Math.sin(phi);
+    let usable = count;
+    for (let k = 0; k < count; k++) {
+      const r = rFrom + k * step;
+      const x = centre.x + r * c;
+      const y = centre.y + r * s;
+      if (x < 0 || y < 0 || x > width - 1 || y > height - 1) {
+        usable = k;
+        break;
+      }
+      samples[k] = sampleBilinear(data, width, height, x, y);
+    }
+    const level = typeof threshold === "number" ? threshold : threshold(phi);
+    const k = plainCrossing(samples, usable, level, bright);
+    radii[i] = Number.isNaN(k) ? Number.NaN : rFrom + k * step;
+  }
+  return { angles, radii };
+}
+
+function plainCrossing(
+  samples: Float64Array,
+  count: number,
+  threshold: number,
+  bright: boolean,
+): number {
+  const onWafer = (v: number) => (bright ? v > threshold : v < threshold);
+  let k = -1;
+  let sawChuck = false;
+  for (let i = count - 1; i >= 2; i--) {
+    const v = samples[i] as number;
+    if (!onWafer(v)) {
+      sawChuck = true;
+      continue;
+    }
+    if (sawChuck && onWafer(samples[i - 1] as number) && onWafer(samples[i - 2] as number)) {
+      k = i;
+      break;
+    }
+  }
+  if (k < 0 || k >= count - 1) return Number.NaN;
+  const mean = (from: number, to: number): number => {
+    let s = 0;
+    let n = 0;
+    for (let i = Math.max(0, from); i <= Math.min(count - 1, to); i++) {
+      s += samples[i] as number;
+      n++;
+    }
+    return n > 0 ? s / n : Number.NaN;
+  };
+  const inside = mean(k - 6, k - 3);
+  const outside = mean(k + 3, k + 6);
+  const mid = Number.isNaN(inside) || Number.isNaN(outside) ? threshold : (inside + outside) / 2;
+  for (let j = Math.min(count - 2, k + 3); j >= Math.max(0, k - 3); j--) {
+    const a = (samples[j] as number) - mid;
+    const b = (samples[j + 1] as number) - mid;
+    const aOn = bright ? a > 0 : a < 0;
+    const bOn = bright ? b > 0 : b < 0;
+    if (aOn && !bOn) return j + a / (a - b);
+  }
+  const a = (samples[k] as number) - threshold;
+  const b = (samples[k + 1] as number) - threshold;
+  return k + a / (a - b);
+}
+
+const sameBits = (a: Float64Array, b: Float64Array) =>
+  assert.deepEqual(Array.from(a, String), Array.from(b, String));
+
+describe("rim rays (locate.ts castRays)", () => {
+  const cases = [
+    // A disk inside the frame; one whose rim leaves the frame (rays cut short); a dark wafer.
+    { label: "8 bit, disk inside", kind: "u8", cx: 150.3, cy: 148.7, r: 120, bright: true },
+    { label: "16 bit, disk leaves frame", kind: "u16", cx: 160.2, cy: 140.9, r: 150, bright: true },
+    { label: "float, dark wafer", kind: "f32", cx: 149.5, cy: 151.5, r: 125, bright: false },
+  ] as const;
+  for (const c of cases) {
+    it(`gives the plain version's radii to the last bit (${c.label})`, () => {
+      const width = 300;
+      const height = 290;
+      const top = c.kind === "u8" ? 255 : c.kind === "u16" ? 65535 : 1000;
+      const levels = c.bright
+        ? { wafer: 0.7 * top, chuck: 0.15 * top, noise: 0.04 * top }
+        : { wafer: 0.2 * top, chuck: 0.8 * top, noise: 0.04 * top };
+      const data = diskRaster(width, height, c, levels, c.kind, 11);
+      const threshold = 0.5 * (levels.wafer + levels.chuck);
+      // One fixed level and one per ray angle, as the two coarse passes give them.
+      const perRay = (phi: number) => threshold * (1 + 0.05 * Math.sin(3 * phi));
+      for (const level of [threshold, perRay]) {
+        for (const [rFrom, rTo, step] of [
+          [0.93 * c.r - 4, 1.03 * c.r + 4, 1],
+          [0.6 * c.r, 1.35 * c.r, 0.5],
+        ] as const) {
+          const centre = { x: c.cx + 0.4, y: c.cy - 0.3 };
+          const args = [
+            data,
+            width,
+            height,
+            centre,
+            1024,
+            rFrom,
+            rTo,
+            step,
+            level,
+            c.bright,
+          ] as const;
+          const fast = castRays(...args);
+          const plain = plainCastRays(...args);
+          sameBits(fast.angles, plain.angles);
+          sameBits(fast.radii, plain.radii);
+          const found = Array.from(fast.radii).filter(Number.isFinite).length;
+          assert.ok(found > 500, `only ${found} rays found the rim`);
+        }
+      }
+    });
+  }
+});
+
+describe("overview binning (raster.ts binMap)", () => {
+  for (const factor of [2, 3, 4]) {
+    it(`gives the per-block sums' values to the last bit (factor ${factor})`, () => {
+      const random = seededRandom(factor);
+      const width = 101;
+      const height = 67;
+      const data = Float32Array.from({ length: width * height }, () => 1000 * random() - 10);
+      const map: FloatMap = { width, height, scale: 2, data };
+      const binned = binMap(map, factor);
+      const w = Math.floor(width / factor);
+      const h = Math.floor(height / factor);
+      assert.equal(binned.width, w);
+      assert.equal(binned.height, h);
+      assert.equal(binned.scale, 2 * factor);
+      const plain = new Float32Array(w * h);
+      for (let by = 0; by < h; by++) {
+        for (let bx = 0; bx < w; bx++) {
+          let sum = 0;
+          for (let dy = 0; dy < factor; dy++)
+            for (let dx = 0; dx < factor; dx++)
+              sum += data[(by * factor + dy) * width + bx * factor + dx] as number;
+          plain[by * w + bx] = sum * (1 / (factor * factor));
+        }
+      }
+      assert.deepEqual(Array.from(binned.data, String), Array.from(plain, String));
+    });
+  }
+});
