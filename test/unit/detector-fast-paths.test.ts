@@ -3,6 +3,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { castRays } from "../../endpoint/detector/locate.ts";
 import { binMap, type FloatMap, sampleBilinear } from "../../endpoint/detector/raster.ts";
+import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/detector/select.ts";
+import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
+import {
+  diskRowRun,
+  type PatternAwareSigma,
+  patternActivity,
+  pixelTailFactor,
+} from "../../endpoint/detector/threshold.ts";
+import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 
 /** A disk of `wafer` level on `chuck`, with a notch and noise, as 8-bit, 16-bit or float data. */
@@ -205,4 +214,154 @@ describe("overview binning (raster.ts binMap)", () => {
       assert.deepEqual(Array.from(binned.data, String), Array.from(plain, String));
     });
   }
+});
+
+describe("disk row runs (threshold.ts diskRowRun)", () => {
+  it("holds exactly the grid points the per-pixel disk test passes", () => {
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 400; trial++) {
+      const step = 1 + Math.floor(random() * 3);
+      const cx = 20 + 80 * random();
+      const r = 3 + 60 * random();
+      const r2 = r * r;
+      const xStart = Math.max(1, Math.ceil(cx - r) + Math.floor(random() * 3) - 1);
+      const xEnd = Math.min(150, cx + r + 2 * random() - 1);
+      const dy = (2 * random() - 1) * (r + 2);
+      const dy2 = dy * dy;
+      const passing: number[] = [];
+      for (let x = xStart; x < xEnd; x += step) {
+        const dx = x - cx;
+        if (dx * dx + dy * dy < r2) passing.push(x);
+      }
+      const run = diskRowRun(xStart, xEnd, step, cx, dy2, r2);
+      const got = Array.from({ length: run.count }, (_, t) => run.first + t * step);
+      assert.deepEqual(got, passing, `trial ${trial}`);
+    }
+  });
+});
+
+/** pixelTailFactor as first written: every bounding-square pixel tested, three fresh arrays. */
+function plainPixelTailFactor(
+  map: FloatMap,
+  residual: Float32Array,
+  region: { cx: number; cy: number; r: number },
+): number {
+  const { width, height } = map;
+  const step = Math.max(1, Math.floor(region.r / 220));
+  const r2 = region.r * region.r;
+  const yStart = Math.max(1, Math.ceil(region.cy - region.r));
+  const yEnd = Math.min(height - 1, region.cy + region.r);
+  const xStart = Math.max(1, Math.ceil(region.cx - region.r));
+  const xEnd = Math.min(width - 1, region.cx + region.r);
+  const centre: number[] = [];
+  const aroundAbs: number[] = [];
+  for (let y = yStart; y < yEnd; y += step) {
+    for (let x = xStart; x < xEnd; x += step) {
+      const dx = x - region.cx;
+      const dy = y - region.cy;
+      if (dx * dx + dy * dy >= r2) continue;
+      const i = y * width + x;
+      const at = (j: number) => residual[j] as number;
+      const edges = at(i - 1) + at(i + 1) + at(i - width) + at(i + width);
+      const corners = at(i - width - 1) + at(i - width + 1) + at(i + width - 1) + at(i + width + 1);
+      centre.push(Math.abs(at(i)));
+      aroundAbs.push(Math.abs((2 * edges + corners) / 12));
+    }
+  }
+  if (centre.length < 1000) return 1;
+  const around = Float64Array.from(aroundAbs);
+  const aroundSigma = quantileOfMagnitudes(around, around.length, 0.95) * DETECTION.q95ToSigma;
+  const quiet = Float32Array.from(
+    centre.filter((_, k) => (aroundAbs[k] as number) < DETECTION.growSigmas * aroundSigma),
+  );
+  if (quiet.length < 1000) return 1;
+  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(quiet, quiet.length, [
+    DETECTION.pixelTailQuantile,
+    0.95,
+  ]) as [number, number];
+  const tail = tailQuantile / DETECTION.pixelTailGaussianSigmas;
+  const body = bodyQuantile * DETECTION.q95ToSigma;
+  return body > 0 ? Math.max(1, tail / body) : 1;
+}
+
+describe("pixel-tail factor (threshold.ts pixelTailFactor)", () => {
+  // Gaussian-ish noise, mostly exact zeros (a die-to-die residual), a few heavy outliers.
+  const width = 700;
+  const height = 660;
+  const random = seededRandom(9);
+  const residual = new Float32Array(width * height);
+  for (let i = 0; i < residual.length; i++) {
+    const u = random();
+    const noise = (random() + random() + random() - 1.5) * 4;
+    residual[i] = u < 0.6 ? 0 : u > 0.997 ? 60 * (random() - 0.5) : noise;
+  }
+  const map: FloatMap = { width, height, scale: 2, data: new Float32Array(width * height) };
+  const regions = [
+    { cx: 350.3, cy: 329.6, r: 300.2 }, // step 1
+    { cx: 349.7, cy: 330.2, r: 445.5 }, // step 2, clipped by the frame
+    { cx: 200.5, cy: 240.1, r: 90.3 },
+  ];
+  for (const region of regions) {
+    it(`gives the plain version's factor to the last bit (r ${region.r})`, () => {
+      // Twice: the second call reuses the scratch arrays the first one grew.
+      for (let round = 0; round < 2; round++) {
+        const factor = pixelTailFactor(map, residual, region);
+        assert.ok(Object.is(factor, plainPixelTailFactor(map, residual, region)));
+      }
+    });
+  }
+  it("finds the heavy tail it is built for", () => {
+    assert.ok(pixelTailFactor(map, residual, regions[0] as (typeof regions)[0]) > 1.5);
+  });
+});
+
+describe("pattern activity (threshold.ts patternActivity)", () => {
+  it("is the smaller 3x3 range of the two neighbour dies, as a plain loop gives it", () => {
+    const random = seededRandom(3);
+    const width = 90;
+    const height = 80;
+    const data = Float32Array.from({ length: width * height }, () => Math.round(200 * random()));
+    const map: FloatMap = { width, height, scale: 1, data };
+    const offset = 7 * width + 11;
+    const model: PatternAwareSigma = {
+      bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+      sigmas: Float64Array.of(1),
+      neighbourOffset: offset,
+      map,
+    };
+    const range = (i: number) => {
+      const values: number[] = [];
+      for (const dy of [-width, 0, width])
+        for (const dx of [-1, 0, 1]) values.push(data[i + dy + dx] as number);
+      return Math.max(...values) - Math.min(...values);
+    };
+    const size = data.length - width - 1;
+    for (let i = 0; i < data.length; i++) {
+      const plus = i + offset;
+      const minus = i - offset;
+      const a = plus > width && plus < size ? range(plus) : Number.POSITIVE_INFINITY;
+      const b = minus > width && minus < size ? range(minus) : Number.POSITIVE_INFINITY;
+      const m = Math.min(a, b);
+      assert.equal(patternActivity(model, i), Number.isFinite(m) ? m : 0, `pixel ${i}`);
+    }
+  });
+});
+
+describe("mask counts (stages/thresholds.ts countOnes)", () => {
+  it("sums every byte, aligned or not, whatever the byte values", () => {
+    const random = seededRandom(4);
+    const bytes = Uint8Array.from({ length: 4099 }, () =>
+      random() < 0.5 ? 0 : random() < 0.9 ? 1 : Math.floor(256 * random()),
+    );
+    for (const [from, to] of [
+      [0, 4099],
+      [1, 4099],
+      [4, 4096],
+      [3, 10],
+    ] as const) {
+      const view = bytes.subarray(from, to);
+      const plain = view.reduce((sum, v) => sum + v, 0);
+      assert.equal(countOnes(view), plain, `bytes ${from}-${to}`);
+    }
+  });
 });

@@ -88,8 +88,20 @@ export function detectionThresholds(
   };
 }
 
-function countOnes(mask: Uint8Array): number {
+/** Sum of the mask's bytes; four at a time where the buffer allows (a 1M-pixel mask per wafer). */
+export function countOnes(mask: Uint8Array): number {
   let n = 0;
-  for (let i = 0; i < mask.length; i++) n += mask[i] as number;
+  let i = 0;
+  if (mask.byteOffset % 4 === 0) {
+    const words = new Uint32Array(mask.buffer, mask.byteOffset, mask.length >>> 2);
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w] as number;
+      // Two 16-bit lanes of byte pairs (each at most 510), then the lanes added: exact.
+      const pairs = (word & 0x00ff00ff) + ((word >>> 8) & 0x00ff00ff);
+      n += (pairs & 0xffff) + (pairs >>> 16);
+    }
+    i = words.length * 4;
+  }
+  for (; i < mask.length; i++) n += mask[i] as number;
   return n;
 }
