@@ -185,9 +185,10 @@ export function measureSigmas(
  */
 export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
   const { width, height } = map;
-  // About four times the samples of measureSigmas: ~150,000, so 150 lie beyond a 1e-3 quantile.
-  // (At 2048 px the step is 1: about 550,000 samples.)
-  const step = Math.max(1, Math.floor(region.r / 220));
+  // About four times the samples of measureSigmas: ~150,000 (a step of r / 220 px), so 150
+  // lie beyond a 1e-3 quantile. The step is that rounded: 85,000-340,000 samples. (It was
+  // rounded down: a disk of r = 411 map px, 82% of a 2048 px frame, then took all 530,000.)
+  const step = Math.max(1, Math.round(region.r / 220));
   const r2 = region.r * region.r;
   const yStart = Math.max(1, Math.ceil(region.cy - region.r));
   const yEnd = Math.min(height - 1, region.cy + region.r);

@@ -240,14 +240,14 @@ describe("disk row runs (threshold.ts diskRowRun)", () => {
   });
 });
 
-/** pixelTailFactor as first written: every bounding-square pixel tested, three fresh arrays. */
+/** pixelTailFactor as first written (every bounding-square pixel tested, three fresh arrays), with its step of r / 220 rounded. */
 function plainPixelTailFactor(
   map: FloatMap,
   residual: Float32Array,
   region: { cx: number; cy: number; r: number },
 ): number {
   const { width, height } = map;
-  const step = Math.max(1, Math.floor(region.r / 220));
+  const step = Math.max(1, Math.round(region.r / 220));
   const r2 = region.r * region.r;
   const yStart = Math.max(1, Math.ceil(region.cy - region.r));
   const yEnd = Math.min(height - 1, region.cy + region.r);
@@ -297,8 +297,9 @@ describe("pixel-tail factor (threshold.ts pixelTailFactor)", () => {
   }
   const map: FloatMap = { width, height, scale: 2, data: new Float32Array(width * height) };
   const regions = [
-    { cx: 350.3, cy: 329.6, r: 300.2 }, // step 1
+    { cx: 350.3, cy: 329.6, r: 230.2 }, // step 1
     { cx: 349.7, cy: 330.2, r: 445.5 }, // step 2, clipped by the frame
+    { cx: 350.2, cy: 330.1, r: 300.4 }, // step 1 before, now 1 in 2 rows and columns
     { cx: 200.5, cy: 240.1, r: 90.3 },
   ];
   for (const region of regions) {
