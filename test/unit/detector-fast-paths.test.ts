@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { castRays } from "../../endpoint/detector/locate.ts";
-import { binMap, type FloatMap, sampleBilinear } from "../../endpoint/detector/raster.ts";
+import {
+  binMap,
+  binomialBlur3,
+  type FloatMap,
+  sampleBilinear,
+} from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/detector/select.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
 import {
@@ -365,4 +370,56 @@ describe("mask counts (stages/thresholds.ts countOnes)", () => {
       assert.equal(countOnes(view), plain, `bytes ${from}-${to}`);
     }
   });
+});
+
+describe("binomial smoothing of a residual that is +0 outside a disk (raster.ts binomialBlur3)", () => {
+  /** [1 2 1] x [1 2 1] / 16 per pixel with replicated edges, rows first, through float32 rows. */
+  function plainBinomial(src: Float32Array, width: number, height: number): Float32Array {
+    const rows = new Float32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const l = src[y * width + Math.max(0, x - 1)] as number;
+        const r = src[y * width + Math.min(width - 1, x + 1)] as number;
+        rows[y * width + x] = 0.25 * (l + r) + 0.5 * (src[y * width + x] as number);
+      }
+    }
+    const out = new Float32Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const u = rows[Math.max(0, y - 1) * width + x] as number;
+        const d = rows[Math.min(height - 1, y + 1) * width + x] as number;
+        out[y * width + x] = 0.25 * (u + d) + 0.5 * (rows[y * width + x] as number);
+      }
+    }
+    return out;
+  }
+  const cases = [
+    { label: "disk inside the frame", width: 61, height: 53, cx: 30, cy: 26, r: 18 },
+    { label: "disk touching every edge", width: 40, height: 40, cx: 19.5, cy: 19.5, r: 30 },
+    { label: "one nonzero pixel in a corner", width: 9, height: 7, cx: 0, cy: 0, r: 0.5 },
+    { label: "single column", width: 1, height: 9, cx: 0, cy: 4, r: 2 },
+    { label: "all zero", width: 12, height: 5, cx: -50, cy: -50, r: 1 },
+  ];
+  for (const c of cases) {
+    it(`matches the per-pixel formula bit for bit, signed zeros included (${c.label})`, () => {
+      const random = seededRandom(c.width * 7 + c.height);
+      const src = new Float32Array(c.width * c.height);
+      for (let y = 0; y < c.height; y++) {
+        for (let x = 0; x < c.width; x++) {
+          if (Math.hypot(x - c.cx, y - c.cy) >= c.r) continue;
+          const u = random();
+          // Mostly exact zeros inside too (a die-to-die residual), some -0, the rest noise.
+          src[y * c.width + x] = u < 0.5 ? 0 : u < 0.6 ? -0 : 20 * random() - 10;
+        }
+      }
+      // Out of a used buffer: the zeros must be written, not assumed.
+      const out = new Float32Array(c.width * c.height).fill(7);
+      binomialBlur3(src, c.width, c.height, out);
+      const plain = plainBinomial(src, c.width, c.height);
+      assert.deepEqual(
+        Array.from(out, (v) => (Object.is(v, -0) ? "-0" : String(v))),
+        Array.from(plain, (v) => (Object.is(v, -0) ? "-0" : String(v))),
+      );
+    });
+  }
 });
