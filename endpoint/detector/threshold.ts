@@ -148,24 +148,30 @@ export function measureSigmas(
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
   const buckets = Array.from(counts, (c) => new Float64Array(c));
+  // The overall sigma stands in for a class of under 100 samples, and is the only one on a
+  // bare wafer; when every class has its 100, it is never read and not measured.
+  const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
+  const all = new Float64Array(needsGlobal ? n : 0);
   return rasters.map((raster, r) => {
     const fill = new Int32Array(classes);
-    const all = new Float64Array(n);
     for (let j = 0; j < n; j++) {
       const magnitude = Math.abs(raster[indices[j] as number] as number);
-      all[j] = magnitude;
+      if (needsGlobal) all[j] = magnitude;
       const k = classOf[j] as number;
       (buckets[k] as Float64Array)[fill[k] as number] = magnitude;
       fill[k] = (fill[k] as number) + 1;
     }
     const floor = floors[r] ?? 0;
-    const global = Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA);
+    const global = needsGlobal
+      ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
+      : Number.NaN;
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
       const bucket = buckets[k] as Float64Array;
+      // One class is the whole sample: its sigma is the overall one, measured once.
       const sigma =
-        bucket.length >= 100
+        classes > 1 && bucket.length >= 100
           ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * Q95_TO_SIGMA
           : global;
       running = Math.max(running, classes === 1 ? global : sigma);
