@@ -13,10 +13,13 @@ export interface FloatMap {
  * Averages `factor`x`factor` blocks of the input. Averaging (not decimating) keeps the
  * full photon budget, so noise drops by `factor` and faint defects survive the shrink.
  */
-export function binImage(image: GrayImage, factor: number): FloatMap {
+export function binImage(image: GrayImage, factor: number, into?: Float32Array): FloatMap {
   const width = Math.floor(image.width / factor);
   const height = Math.floor(image.height / factor);
-  const out = new Float32Array(width * height);
+  // `into` (zeroed, the map's size) lets a caller reuse a buffer; the sums below start from 0.
+  const out = into ?? new Float32Array(width * height);
+  if (out.length !== width * height)
+    throw new RangeError(`binImage: buffer of ${out.length} values for a ${width}x${height} map`);
   const src = image.data;
   const stride = image.width;
   const norm = 1 / (factor * factor);

@@ -1,6 +1,7 @@
 // The detector's rewritten hot loops (rim rays, overview binning, ...) give exactly the numbers of the plain versions written out here.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { detect } from "../../endpoint/detector/index.ts";
 import { castRays } from "../../endpoint/detector/locate.ts";
 import {
   binMap,
@@ -9,6 +10,7 @@ import {
   sampleBilinear,
 } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/detector/select.ts";
+import { workingMap, workingMapSize } from "../../endpoint/detector/stages/input.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
 import {
   diskRowRun,
@@ -17,7 +19,9 @@ import {
   pixelTailFactor,
 } from "../../endpoint/detector/threshold.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
+import { decodeGray } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
+import { generateWafer } from "../../synth/generate.ts";
 
 /** A disk of `wafer` level on `chuck`, with a notch and noise, as 8-bit, 16-bit or float data. */
 function diskRaster(
@@ -422,4 +426,38 @@ describe("binomial smoothing of a residual that is +0 outside a disk (raster.ts 
       );
     });
   }
+});
+
+describe("frame buffers kept from one detection for the next (index.ts)", () => {
+  it("gives every wafer the result it gets first, whatever ran in between", async () => {
+    const wafer = async (index: number, size: number, surface: "bare" | "patterned") =>
+      decodeGray(
+        (await generateWafer(4242, index, { size, surface, format: "png", clean: false })).bytes,
+      );
+    const bare = await wafer(0, 640, "bare");
+    const patterned = await wafer(1, 640, "patterned");
+    const small = await wafer(2, 512, "bare");
+    const answer = (image: Awaited<ReturnType<typeof wafer>>) => {
+      const { timingMs: _times, ...rest } = detect(image);
+      return JSON.stringify(rest);
+    };
+    const first = [answer(bare), answer(patterned), answer(small)];
+    // Again, in another order: the buffers now hold the other wafers' maps (or another size).
+    assert.equal(answer(small), first[2]);
+    assert.equal(answer(patterned), first[1]);
+    assert.equal(answer(bare), first[0]);
+    assert.equal(answer(small), first[2]);
+    assert.ok(JSON.parse(first[1] as string).defects.length > 0, "the patterned wafer has defects");
+  });
+
+  it("refuses a working-map buffer of the wrong size, naming both sizes", async () => {
+    const image = await decodeGray(
+      (await generateWafer(4243, 0, { size: 512, format: "png", clean: false })).bytes,
+    );
+    assert.equal(workingMapSize(image), 512 * 512);
+    assert.throws(
+      () => workingMap(image, new Float32Array(100)),
+      /buffer of 100 values for a 512x512 map/,
+    );
+  });
 });

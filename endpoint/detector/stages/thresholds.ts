@@ -36,8 +36,14 @@ export function detectionThresholds(
   lattice: Lattice | null,
   /** 1 where the die-to-die references are extrapolated (near the rim): noise of its own. */
   edgeMask: Uint8Array | null,
+  /** A buffer of the map's size for the score (every value is written), else a new one. */
+  scoreBuffer?: Float32Array,
 ): DetectionThresholds {
-  const score = new Float32Array(work.width * work.height);
+  const score = scoreBuffer ?? new Float32Array(work.width * work.height);
+  if (score.length !== work.width * work.height)
+    throw new RangeError(
+      `score buffer of ${score.length} values for a ${work.width}x${work.height} map`,
+    );
   binomialBlur3(residual, work.width, work.height, score);
   const { sigmaMap, level } = noise;
   // Noise floors: the smoothing gain for the score, most of the raw sigma for the residual.
