@@ -5,7 +5,7 @@ import { hysteresisBlobs } from "./segment.ts";
 import { chipDefects } from "./stages/chips.ts";
 import { classifyGroups, groupBlobs } from "./stages/defects.ts";
 import { dieToDie } from "./stages/die-to-die.ts";
-import { checkImage, parseHints, workingMap } from "./stages/input.ts";
+import { checkImage, parseHints, workingMap, workingMapSize } from "./stages/input.ts";
 import { measureNoise } from "./stages/noise.ts";
 import { locateDisk, placeWafer } from "./stages/place.ts";
 import { waferReport } from "./stages/report.ts";
@@ -33,6 +33,27 @@ export interface DetectionResult {
 }
 
 /**
+ * Working-map-sized buffers (the map, a bare wafer's residual, the score) kept from one
+ * detection for the next: a fresh 4 MB array costs about 2 ms of page faults at first touch,
+ * and a dozen MB of new buffers per wafer sets off one of V8's external-memory collections
+ * every detection. Detection is synchronous and the result holds numbers only, so no buffer
+ * outlives the detection that took it; each is zeroed when taken.
+ */
+const frameBuffers = {
+  work: new Float32Array(0),
+  residual: new Float32Array(0),
+  score: new Float32Array(0),
+};
+
+function frameBuffer(slot: keyof typeof frameBuffers, length: number): Float32Array {
+  const kept = frameBuffers[slot];
+  if (kept.length === length) return kept.fill(0);
+  const fresh = new Float32Array(length);
+  frameBuffers[slot] = fresh;
+  return fresh;
+}
+
+/**
  * Finds the wafer and its defects in one decoded frame. Thresholds derive from the noise
  * measured in this image and from the spec's contrast rule (5 sigma and 4% of the local level),
  * never from constants tuned to one image source (all of them are named in thresholds.ts).
@@ -42,7 +63,8 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   const timer = new StageTimer();
   checkImage(image);
   const hint = parseHints(hints);
-  const work = timer.run("bin", () => workingMap(image));
+  const mapSize = workingMapSize(image);
+  const work = timer.run("bin", () => workingMap(image, frameBuffer("work", mapSize)));
   const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
   const wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
   const noise = timer.run("noise", () => measureNoise(work, wafer));
@@ -54,7 +76,13 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     ? timer.run("dieToDie", () => dieToDie(work, wafer, noise, lattice))
     : {
         residual: timer.run("residual", () =>
-          bareResidual(work, wafer, noise, illumination.background),
+          bareResidual(
+            work,
+            wafer,
+            noise,
+            illumination.background,
+            frameBuffer("residual", mapSize),
+          ),
         ),
         edgeMask: null,
         comparisonSigma: null,
@@ -69,6 +97,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       lattice,
       compared.edgeMask,
       compared.comparisonSigma,
+      frameBuffer("score", mapSize),
     ),
   );
   const blobs = timer.run("segment", () =>

@@ -36,8 +36,13 @@ function withBaseValues(
 ): ShiftSamples {
   const { xs, ys, reach } = points;
   const base = new Float64Array(xs.length);
+  // samplePoints keeps every point at least reach (>= 2) px inside the frame, where
+  // sampleBilinear's clamp changes nothing: bilinearInside gives the same values.
+  const clear = reach >= 0.001;
   for (let i = 0; i < xs.length; i++)
-    base[i] = sampleBilinear(map.data, map.width, map.height, xs[i] as number, ys[i] as number);
+    base[i] = clear
+      ? bilinearInside(map.data, map.width, xs[i] as number, ys[i] as number)
+      : sampleBilinear(map.data, map.width, map.height, xs[i] as number, ys[i] as number);
   return { xs, ys, base, reach };
 }
 
@@ -324,11 +329,16 @@ function gridSharpness(points: PointSet, radius: number, angle: number, binPx: n
  * quadrant is scanned coarsely first. Gradient-orientation estimates would be cheaper but
  * pixel staircases on turned grids fool them.
  */
-export function gridOrientation(map: FloatMap, region: DiskRegion, prior?: number): number {
+export function gridOrientation(
+  map: FloatMap,
+  region: DiskRegion,
+  prior?: number,
+  pointsAt: (stride: number) => PointSet = (stride) => diskPoints(map, region, stride),
+): number {
   // The coarse pass only has to land within its step (a quarter degree, or a degree) of the
   // sharpest angle: every sixth pixel each way prices it at half the cost of every fourth.
-  const coarse = diskPoints(map, region, 6);
-  const fine = diskPoints(map, region, 3);
+  const coarse = pointsAt(6);
+  const fine = pointsAt(3);
   const passes: Array<[number, number, PointSet, number]> =
     prior === undefined
       ? [
@@ -395,8 +405,11 @@ export function samplePoints(
       // Additive recurrences with irrational steps spread the points over the whole grid
       // cell, deterministically: a grid step that divides the die pitch would otherwise
       // sample the same few rows of every die and never see its streets.
-      const px = x + ((i * 0.6180339887498949) % 1) * step;
-      const py = y + ((i * 0.7548776662466927) % 1) * step;
+      // The fractional parts as t - floor(t): exact for t >= 0, as t % 1 is, without fmod.
+      const tx = i * 0.6180339887498949;
+      const ty = i * 0.7548776662466927;
+      const px = x + (tx - Math.floor(tx)) * step;
+      const py = y + (ty - Math.floor(ty)) * step;
       // The frame may clip the wafer: keep p and any p + shift (|shift| < reach) inside it.
       const inFrame =
         px >= reach && py >= reach && px < map.width - 1 - reach && py < map.height - 1 - reach;
@@ -529,13 +542,24 @@ export function measureLattice(
   noiseSigma: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
+  // The point sets of the orientation passes and the street phase, read once per wafer even
+  // when the quadrant scan below runs too (the same points either way).
+  const pointSets = new Map<number, PointSet>();
+  const pointsAt = (stride: number): PointSet => {
+    const known = pointSets.get(stride);
+    if (known) return known;
+    const points = diskPoints(map, region, stride);
+    pointSets.set(stride, points);
+    return points;
+  };
   const withPrior = measureLatticeAt(
     map,
     region,
     waferDiameterPx,
     notchAngleDeg,
     noiseSigma,
-    gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180),
+    gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180, pointsAt),
+    pointsAt,
     expectedPitchPx,
   );
   if (withPrior && withPrior.periodicity >= LATTICE.goodPeriodicity) return withPrior;
@@ -546,7 +570,8 @@ export function measureLattice(
     waferDiameterPx,
     notchAngleDeg,
     noiseSigma,
-    gridOrientation(map, region),
+    gridOrientation(map, region, undefined, pointsAt),
+    pointsAt,
     expectedPitchPx,
   );
   if (!withPrior) return scanned;
@@ -560,6 +585,7 @@ function measureLatticeAt(
   notchAngleDeg: number,
   noiseSigma: number,
   angle: number,
+  pointsAt: (stride: number) => PointSet,
   expectedPitchPx?: Vector,
 ): Lattice | null {
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
@@ -612,7 +638,7 @@ function measureLatticeAt(
   const periodicity = Math.min(fa.quality, fb.quality);
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
-  const phasePoints = diskPoints(map, region, 2);
+  const phasePoints = pointsAt(2);
   const unitA = { x: a.x / la, y: a.y / la };
   const unitB = { x: b.x / lb, y: b.y / lb };
   const lattice: Lattice = {

@@ -13,10 +13,13 @@ export interface FloatMap {
  * Averages `factor`x`factor` blocks of the input. Averaging (not decimating) keeps the
  * full photon budget, so noise drops by `factor` and faint defects survive the shrink.
  */
-export function binImage(image: GrayImage, factor: number): FloatMap {
+export function binImage(image: GrayImage, factor: number, into?: Float32Array): FloatMap {
   const width = Math.floor(image.width / factor);
   const height = Math.floor(image.height / factor);
-  const out = new Float32Array(width * height);
+  // `into` (zeroed, the map's size) lets a caller reuse a buffer; the sums below start from 0.
+  const out = into ?? new Float32Array(width * height);
+  if (out.length !== width * height)
+    throw new RangeError(`binImage: buffer of ${out.length} values for a ${width}x${height} map`);
   const src = image.data;
   const stride = image.width;
   const norm = 1 / (factor * factor);
@@ -63,15 +66,31 @@ export function binMap(map: FloatMap, factor: number): FloatMap {
   const height = Math.floor(map.height / factor);
   const out = new Float32Array(width * height);
   const norm = 1 / (factor * factor);
+  const src = map.data;
+  // Each block's sum in double precision, rows of the block in turn and left to right within
+  // each (the order of a per-block double loop, so the same sums), kept per output row.
+  const sums = new Float64Array(width);
   for (let by = 0; by < height; by++) {
-    for (let bx = 0; bx < width; bx++) {
-      let sum = 0;
-      for (let dy = 0; dy < factor; dy++) {
-        let p = (by * factor + dy) * map.width + bx * factor;
-        for (let dx = 0; dx < factor; dx++) sum += map.data[p++] as number;
+    sums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      let p = (by * factor + dy) * map.width;
+      if (factor === 3) {
+        for (let bx = 0; bx < width; bx++, p += 3)
+          sums[bx] =
+            (sums[bx] as number) +
+            (src[p] as number) +
+            (src[p + 1] as number) +
+            (src[p + 2] as number);
+      } else {
+        for (let bx = 0; bx < width; bx++) {
+          let sum = sums[bx] as number;
+          for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
+          sums[bx] = sum;
+        }
       }
-      out[by * width + bx] = sum * norm;
     }
+    const rowOut = by * width;
+    for (let bx = 0; bx < width; bx++) out[rowOut + bx] = (sums[bx] as number) * norm;
   }
   return { width, height, scale: map.scale * factor, data: out };
 }
@@ -139,6 +158,9 @@ export function quantileInPlace(
  * 3x3 binomial smoothing ([1 2 1] x [1 2 1] / 16), edges replicated; `out` must not alias `src`.
  * Closer to a matched filter than a box for the smallest defects (1-2 px spots, 1 px lines),
  * while still averaging the noise of larger ones.
+ * Only the columns within a pixel of a row's nonzero values are smoothed: a residual is +0
+ * outside the disk (a third or more of the frame), and smoothing +0 gives +0, which is written
+ * there directly. Zero means the bit pattern of +0: a -0 or NaN is smoothed like any value.
  */
 export function binomialBlur3(
   src: Float32Array,
@@ -146,18 +168,57 @@ export function binomialBlur3(
   height: number,
   out: Float32Array,
 ): void {
+  // Per row, the first and last column holding anything but +0 (first > last: none).
+  const firstSet = new Int32Array(height);
+  const lastSet = new Int32Array(height);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, width * height);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let first = 0;
+    while (first < width && bits[base + first] === 0) first++;
+    let last = width - 1;
+    while (last > first && bits[base + last] === 0) last--;
+    firstSet[y] = first;
+    lastSet[y] = first < width ? last : -1;
+  }
   let above = new Float32Array(width);
   let current = new Float32Array(width);
   let below = new Float32Array(width);
-  binomialRow(src, 0, width, current);
+  binomialRow(src, 0, width, current, firstSet[0] as number, lastSet[0] as number);
   above.set(current);
   for (let y = 0; y < height; y++) {
-    if (y < height - 1) binomialRow(src, (y + 1) * width, width, below);
-    else below.set(current);
+    if (y < height - 1) {
+      const next = y + 1;
+      binomialRow(
+        src,
+        next * width,
+        width,
+        below,
+        firstSet[next] as number,
+        lastSet[next] as number,
+      );
+    } else below.set(current);
     const base = y * width;
-    for (let x = 0; x < width; x++) {
-      out[base + x] =
-        0.25 * ((above[x] as number) + (below[x] as number)) + 0.5 * (current[x] as number);
+    // Columns where any of the three rows' smoothed values may be nonzero.
+    const up = Math.max(0, y - 1);
+    const down = Math.min(height - 1, y + 1);
+    const from = Math.max(
+      0,
+      Math.min(firstSet[up] as number, firstSet[y] as number, firstSet[down] as number) - 1,
+    );
+    const to = Math.min(
+      width - 1,
+      Math.max(lastSet[up] as number, lastSet[y] as number, lastSet[down] as number) + 1,
+    );
+    if (from > to) {
+      out.fill(0, base, base + width);
+    } else {
+      out.fill(0, base, base + from);
+      for (let x = from; x <= to; x++) {
+        out[base + x] =
+          0.25 * ((above[x] as number) + (below[x] as number)) + 0.5 * (current[x] as number);
+      }
+      out.fill(0, base + to + 1, base + width);
     }
     // Rotate the three row buffers instead of recomputing.
     const spare = above;
@@ -170,17 +231,34 @@ export function binomialBlur3(
 /**
  * One row of binomialBlur3's horizontal [1 2 1] / 4 pass, edges replicated. Each pixel is read
  * once and carried as the next pixel's left and centre; the arithmetic (and the float32
- * rounding of `into`) is that of the per-pixel formula 0.25 * (l + r) + 0.5 * c.
+ * rounding of `into`) is that of the per-pixel formula 0.25 * (l + r) + 0.5 * c. Columns more
+ * than a pixel from the row's nonzero span [first, last] are +0 (smoothed +0).
  */
-function binomialRow(src: Float32Array, base: number, width: number, into: Float32Array): void {
-  let left = src[base] as number;
-  let centre = left;
-  for (let x = 0; x < width - 1; x++) {
+function binomialRow(
+  src: Float32Array,
+  base: number,
+  width: number,
+  into: Float32Array,
+  first: number,
+  last: number,
+): void {
+  if (first > last) {
+    into.fill(0);
+    return;
+  }
+  const from = Math.max(0, first - 1);
+  const to = Math.min(width - 1, last + 1);
+  into.fill(0, 0, from);
+  into.fill(0, to + 1, width);
+  let left = src[base + Math.max(0, from - 1)] as number;
+  let centre = src[base + from] as number;
+  for (let x = from; x < to; x++) {
     const right = src[base + x + 1] as number;
     into[x] = 0.25 * (left + right) + 0.5 * centre;
     left = centre;
     centre = right;
   }
-  // The last pixel is its own right neighbour.
-  into[width - 1] = 0.25 * (left + centre) + 0.5 * centre;
+  // The last column computed; at the frame's edge it is its own right neighbour.
+  const right = to < width - 1 ? (src[base + to + 1] as number) : centre;
+  into[to] = 0.25 * (left + right) + 0.5 * centre;
 }

@@ -23,15 +23,36 @@ const CLASSES = DETECTION.activityClasses;
 const Q95_TO_SIGMA = DETECTION.q95ToSigma;
 
 function range3x3(data: Float32Array, width: number, i: number): number {
-  let lo = data[i] as number;
-  let hi = lo;
-  for (let dy = -width; dy <= width; dy += width) {
-    for (let dx = -1; dx <= 1; dx++) {
-      const v = data[i + dy + dx] as number;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  }
+  // The nine values in the order of a row-by-row walk (min and max do not depend on it).
+  const up = i - width;
+  const down = i + width;
+  const a0 = data[up - 1] as number;
+  const a1 = data[up] as number;
+  const a2 = data[up + 1] as number;
+  const b0 = data[i - 1] as number;
+  const b1 = data[i] as number;
+  const b2 = data[i + 1] as number;
+  const c0 = data[down - 1] as number;
+  const c1 = data[down] as number;
+  const c2 = data[down + 1] as number;
+  let lo = b1;
+  let hi = b1;
+  if (a0 < lo) lo = a0;
+  if (a0 > hi) hi = a0;
+  if (a1 < lo) lo = a1;
+  if (a1 > hi) hi = a1;
+  if (a2 < lo) lo = a2;
+  if (a2 > hi) hi = a2;
+  if (b0 < lo) lo = b0;
+  if (b0 > hi) hi = b0;
+  if (b2 < lo) lo = b2;
+  if (b2 > hi) hi = b2;
+  if (c0 < lo) lo = c0;
+  if (c0 > hi) hi = c0;
+  if (c1 < lo) lo = c1;
+  if (c1 > hi) hi = c1;
+  if (c2 < lo) lo = c2;
+  if (c2 > hi) hi = c2;
   return hi - lo;
 }
 
@@ -127,24 +148,30 @@ export function measureSigmas(
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
   const buckets = Array.from(counts, (c) => new Float64Array(c));
+  // The overall sigma stands in for a class of under 100 samples, and is the only one on a
+  // bare wafer; when every class has its 100, it is never read and not measured.
+  const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
+  const all = new Float64Array(needsGlobal ? n : 0);
   return rasters.map((raster, r) => {
     const fill = new Int32Array(classes);
-    const all = new Float64Array(n);
     for (let j = 0; j < n; j++) {
       const magnitude = Math.abs(raster[indices[j] as number] as number);
-      all[j] = magnitude;
+      if (needsGlobal) all[j] = magnitude;
       const k = classOf[j] as number;
       (buckets[k] as Float64Array)[fill[k] as number] = magnitude;
       fill[k] = (fill[k] as number) + 1;
     }
     const floor = floors[r] ?? 0;
-    const global = Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA);
+    const global = needsGlobal
+      ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
+      : Number.NaN;
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
       const bucket = buckets[k] as Float64Array;
+      // One class is the whole sample: its sigma is the overall one, measured once.
       const sigma =
-        bucket.length >= 100
+        classes > 1 && bucket.length >= 100
           ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * Q95_TO_SIGMA
           : global;
       running = Math.max(running, classes === 1 ? global : sigma);
@@ -164,34 +191,39 @@ export function measureSigmas(
  */
 export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
   const { width, height } = map;
-  // About four times the samples of measureSigmas: ~150,000, so 150 lie beyond a 1e-3 quantile.
-  // (At 2048 px the step is 1: about 550,000 samples.)
-  const step = Math.max(1, Math.floor(region.r / 220));
+  // About four times the samples of measureSigmas: ~150,000 (a step of r / 220 px), so 150
+  // lie beyond a 1e-3 quantile. The step is that rounded: 85,000-340,000 samples. (It was
+  // rounded down: a disk of r = 411 map px, 82% of a 2048 px frame, then took all 530,000.)
+  const step = Math.max(1, Math.round(region.r / 220));
   const r2 = region.r * region.r;
   const yStart = Math.max(1, Math.ceil(region.cy - region.r));
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xStart = Math.max(1, Math.ceil(region.cx - region.r));
   const xEnd = Math.min(width - 1, region.cx + region.r);
-  // Counted first, so the sample arrays are no larger than the sample (the bounding
-  // square's arrays were 12 MB at 2048 px, and large buffers drive the garbage collector).
+  // Each row's samples inside the disk form one run of the x grid: found once per row (the
+  // same per-pixel test at its ends), counted first so the sample arrays fit the sample.
+  const rows = Math.max(0, Math.ceil((yEnd - yStart) / step));
+  const runFirst = new Int32Array(rows + 1);
+  const runCount = new Int32Array(rows + 1);
   let n = 0;
-  for (let y = yStart; y < yEnd; y += step) {
+  for (let row = 0, y = yStart; y < yEnd; row++, y += step) {
     const dy = y - region.cy;
-    for (let x = xStart; x < xEnd; x += step) {
-      const dx = x - region.cx;
-      if (dx * dx + dy * dy < r2) n++;
-    }
+    const run = diskRowRun(xStart, xEnd, step, region.cx, dy * dy, r2);
+    runFirst[row] = run.first;
+    runCount[row] = run.count;
+    n += run.count;
   }
   if (n < 1000) return 1;
-  // |centre| is a float32 value: a Float32Array holds it exactly, in half the memory.
-  const centre = new Float32Array(n);
-  const aroundAbs = new Float64Array(n);
+  // Scratch kept between calls (detection is synchronous): |centre| is a float32 value, held
+  // exactly in a Float32Array; |around| is a double.
+  const centre = tailScratch.centre.length >= n ? tailScratch.centre : new Float32Array(n);
+  const aroundAbs = tailScratch.around.length >= n ? tailScratch.around : new Float64Array(n);
+  tailScratch.centre = centre;
+  tailScratch.around = aroundAbs;
   let j = 0;
-  for (let y = yStart; y < yEnd; y += step) {
-    const dy = y - region.cy;
-    for (let x = xStart; x < xEnd; x += step) {
-      const dx = x - region.cx;
-      if (dx * dx + dy * dy >= r2) continue;
+  for (let row = 0, y = yStart; y < yEnd; row++, y += step) {
+    const count = runCount[row] as number;
+    for (let t = 0, x = runFirst[row] as number; t < count; t++, x += step) {
       const i = y * width + x;
       const edges =
         (residual[i - 1] as number) +
@@ -209,19 +241,65 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
     }
   }
   const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
-  const quiet = new Float32Array(n);
+  // The quiet samples, compacted in place at the front of `centre` (never ahead of the reads).
+  const cut = DETECTION.growSigmas * aroundSigma;
   let m = 0;
   for (let k = 0; k < n; k++) {
-    if ((aroundAbs[k] as number) < DETECTION.growSigmas * aroundSigma)
-      quiet[m++] = centre[k] as number;
+    if ((aroundAbs[k] as number) < cut) centre[m++] = centre[k] as number;
   }
   if (m < 1000) return 1;
   // Both quantiles from one histogram pass over the sample.
-  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(quiet, m, [
+  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(centre, m, [
     DETECTION.pixelTailQuantile,
     0.95,
   ]) as [number, number];
   const tail = tailQuantile / DETECTION.pixelTailGaussianSigmas;
   const body = bodyQuantile * Q95_TO_SIGMA;
   return body > 0 ? Math.max(1, tail / body) : 1;
+}
+
+/** pixelTailFactor's sample arrays, grown to the largest sample seen (about 6 MB at 2048 px). */
+const tailScratch = { centre: new Float32Array(0), around: new Float64Array(0) };
+
+/**
+ * The grid points x = xStart + t * step (x < xEnd) with (x - cx)^2 + dy2 < r2: one run, since
+ * the test only grows with |x - cx| (in floating point too). Its ends are estimated from the
+ * circle and then moved with the test itself, so the run holds exactly the points that pass.
+ */
+export function diskRowRun(
+  xStart: number,
+  xEnd: number,
+  step: number,
+  cx: number,
+  dy2: number,
+  r2: number,
+): { first: number; count: number } {
+  const inside = (x: number) => (x - cx) * (x - cx) + dy2 < r2;
+  if (xStart >= xEnd) return { first: xStart, count: 0 };
+  const last = xStart + Math.ceil((xEnd - xStart) / step - 1) * step;
+  // The grid point nearest the centre passes if any point does.
+  const nearest = Math.min(
+    last,
+    Math.max(xStart, xStart + Math.round((cx - xStart) / step) * step),
+  );
+  let middle = nearest;
+  if (!inside(middle)) {
+    if (middle - step >= xStart && inside(middle - step)) middle -= step;
+    else if (middle + step <= last && inside(middle + step)) middle += step;
+    else return { first: xStart, count: 0 };
+  }
+  const half = Math.sqrt(Math.max(0, r2 - dy2));
+  let lo = Math.min(
+    middle,
+    Math.max(xStart, xStart + Math.ceil((cx - half - xStart) / step) * step),
+  );
+  while (lo < middle && !inside(lo)) lo += step;
+  while (lo - step >= xStart && inside(lo - step)) lo -= step;
+  let hi = Math.max(
+    middle,
+    Math.min(last, xStart + Math.floor((cx + half - xStart) / step) * step),
+  );
+  while (hi > middle && !inside(hi)) hi -= step;
+  while (hi + step <= last && inside(hi + step)) hi += step;
+  return { first: lo, count: (hi - lo) / step + 1 };
 }

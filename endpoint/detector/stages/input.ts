@@ -45,7 +45,13 @@ export function workingScale(image: GrayImage): number {
   return Math.max(1, Math.round(Math.min(image.width, image.height) / SPEC.workingSide));
 }
 
-/** Stage "bin": the binned working map every later stage reads. */
-export function workingMap(image: GrayImage): FloatMap {
-  return binImage(image, workingScale(image));
+/** The working map's size in map px: what workingMap's buffer must hold. */
+export function workingMapSize(image: GrayImage): number {
+  const scale = workingScale(image);
+  return Math.floor(image.width / scale) * Math.floor(image.height / scale);
+}
+
+/** Stage "bin": the binned working map every later stage reads (into `buffer`, zeroed, when given). */
+export function workingMap(image: GrayImage, buffer?: Float32Array): FloatMap {
+  return binImage(image, workingScale(image), buffer);
 }

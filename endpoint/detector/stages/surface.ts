@@ -70,9 +70,15 @@ export function bareResidual(
   wafer: WaferPlace,
   noise: Noise,
   background: SmoothBackground | null,
+  /** A buffer of the map's size (subtractBackground writes every value), else a new one. */
+  buffer?: Float32Array,
 ): Float32Array {
   const model = background ?? fitSmoothBackground(work, wafer.analysis, noise.sigmaMap);
-  const residual = new Float32Array(work.width * work.height);
+  const residual = buffer ?? new Float32Array(work.width * work.height);
+  if (residual.length !== work.width * work.height)
+    throw new RangeError(
+      `residual buffer of ${residual.length} values for a ${work.width}x${work.height} map`,
+    );
   subtractBackground(work, model, residual);
   return residual;
 }
