@@ -57,10 +57,19 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
           bareResidual(work, wafer, noise, illumination.background),
         ),
         edgeMask: null,
+        edgeGain: null,
       };
   const residual = compared.residual;
   const thresholds = timer.run("threshold", () =>
-    detectionThresholds(work, wafer, noise, residual, lattice, compared.edgeMask),
+    detectionThresholds(
+      work,
+      wafer,
+      noise,
+      residual,
+      lattice,
+      compared.edgeMask,
+      compared.edgeGain,
+    ),
   );
   const blobs = timer.run("segment", () =>
     hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),

@@ -17,12 +17,14 @@ export function dieToDie(
   wafer: WaferPlace,
   noise: Noise,
   lattice: Lattice,
-): { residual: Float32Array; edgeMask: Uint8Array } {
+): { residual: Float32Array; edgeMask: Uint8Array; edgeGain: Uint8Array } {
   const size = work.width * work.height;
   const smoothMap = new Float32Array(size);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(size);
   const edgeMask = new Uint8Array(size);
+  // Rim-ring pixels compare with extrapolated or single references: their noise gain.
+  const edgeGain = new Uint8Array(size);
   // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
   // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
   // from the white-noise gain would forgive most of their residual as misregistration.
@@ -46,6 +48,7 @@ export function dieToDie(
     smoothSigma,
     residual,
     edgeMask,
+    edgeGain,
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
@@ -60,5 +63,5 @@ export function dieToDie(
     // Offsets the grow threshold's level floor cannot see do not matter.
     DETECTION.growLevelShare * Math.abs(noise.level),
   );
-  return { residual, edgeMask };
+  return { residual, edgeMask, edgeGain };
 }

@@ -1,4 +1,5 @@
 // Stage "threshold": seed and grow thresholds from the residual's own measured noise.
+import { EDGE_GAIN_UNIT } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import type { Thresholds } from "../segment.ts";
@@ -36,6 +37,12 @@ export function detectionThresholds(
   lattice: Lattice | null,
   /** 1 where the die-to-die references are extrapolated (near the rim): noise of its own. */
   edgeMask: Uint8Array | null,
+  /**
+   * Per pixel, the noise gain of its comparison over an interior one (die-to-die.ts
+   * edgeGain, in EDGE_GAIN_UNIT sixteenths): the ring's measured noise mixes pixels of every
+   * gain, so its outer pixels also get the interior's sigma times their own gain.
+   */
+  edgeGain: Uint8Array | null = null,
 ): DetectionThresholds {
   const score = new Float32Array(work.width * work.height);
   binomialBlur3(residual, work.width, work.height, score);
@@ -58,10 +65,14 @@ export function detectionThresholds(
   const ring = edgeMask && countOnes(edgeMask) >= DETECTION.minZoneSamples ? edgeMask : null;
   const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
+  const gainAt = (i: number): number =>
+    edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   const zoned =
     (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
     (i: number): number =>
-      edge && ring?.[i] ? Math.max(sigmaAt(edge, i), sigmaAt(interior, i)) : sigmaAt(interior, i);
+      edgeMask?.[i]
+        ? Math.max(edge && ring ? sigmaAt(edge, i) : 0, gainAt(i) * sigmaAt(interior, i))
+        : sigmaAt(interior, i);
   const scoreSigma = zoned(interiorScore, ringScore);
   const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
