@@ -1,4 +1,4 @@
-// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain.
+// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain, the notch as traced.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
@@ -8,6 +8,10 @@ import {
 } from "../../endpoint/detector/die-to-die.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
+import { NOTCH_TIP_LOSS_SIGMAS, readRim } from "../../endpoint/detector/rim.ts";
+import { workingMap } from "../../endpoint/detector/stages/input.ts";
+import { locateDisk, placeWafer } from "../../endpoint/detector/stages/place.ts";
+import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
 
 function gaussian(random: () => number): number {
@@ -101,5 +105,107 @@ describe("rim ring: the noise gain of extrapolated references", () => {
         `ring q${q} / gain ${scaled} vs interior ${inner}`,
       );
     }
+  });
+});
+
+/**
+ * A 1024 px frame: a wafer disk (level 180 on a chuck of 40) with a 90-degree V notch of 1% of
+ * the radius at `notchDeg` and round bites (chips) given as depth and width, each pixel
+ * supersampled 4 x 4, then blurred by a Gaussian of `blurPx`.
+ */
+function blurredWafer(opts: {
+  notchDeg: number;
+  chips: Array<{ deg: number; widthPx: number; depthPx: number }>;
+  blurPx: number;
+}): GrayImage {
+  const size = 1024;
+  const cx = 511.3;
+  const cy = 514.8;
+  const r = 450;
+  const notchDepth = 0.01 * r;
+  const onWafer = (x: number, y: number) => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const rho = Math.hypot(dx, dy);
+    if (rho > r) return false;
+    const phi = (Math.atan2(dy, dx) * 180) / Math.PI;
+    const gap = (d: number) => {
+      const g = Math.abs(((((phi - d) % 360) + 540) % 360) - 180);
+      return ((g * Math.PI) / 180) * r;
+    };
+    if (r - rho < notchDepth - gap(opts.notchDeg)) return false;
+    for (const chip of opts.chips) {
+      const s = gap(chip.deg);
+      const half = chip.widthPx / 2;
+      if (s < half && r - rho < chip.depthPx * Math.sqrt(1 - (s / half) ** 2)) return false;
+    }
+    return true;
+  };
+  const sharp = new Float64Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (Math.abs(Math.hypot(x - cx, y - cy) - r) > 16) {
+        sharp[y * size + x] = Math.hypot(x - cx, y - cy) < r ? 180 : 40;
+        continue;
+      }
+      let n = 0;
+      for (let j = 0; j < 4; j++)
+        for (let i = 0; i < 4; i++) if (onWafer(x - 0.375 + i / 4, y - 0.375 + j / 4)) n++;
+      sharp[y * size + x] = 40 + (140 * n) / 16;
+    }
+  }
+  const radius = Math.ceil(3 * opts.blurPx);
+  const kernel = Array.from({ length: 2 * radius + 1 }, (_, k) =>
+    Math.exp(-((k - radius) ** 2) / (2 * opts.blurPx ** 2)),
+  );
+  const total = kernel.reduce((a, b) => a + b, 0);
+  const pass = (src: Float64Array, horizontal: boolean) => {
+    const out = new Float64Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        let sum = 0;
+        for (let k = -radius; k <= radius; k++) {
+          const xx = horizontal ? Math.min(size - 1, Math.max(0, x + k)) : x;
+          const yy = horizontal ? y : Math.min(size - 1, Math.max(0, y + k));
+          sum += (kernel[k + radius] as number) * (src[yy * size + xx] as number);
+        }
+        out[y * size + x] = sum / total;
+      }
+    }
+    return out;
+  };
+  const blurred = pass(pass(sharp, true), false);
+  const data = new Uint8Array(size * size);
+  for (let i = 0; i < data.length; i++) data[i] = Math.round(blurred[i] as number);
+  return { width: size, height: size, bitDepth: 8, data };
+}
+
+describe("rim: the notch as the trace shows it", () => {
+  it("derives the traced notch's depth loss from the trace level: 0.86 edge sigmas at traceShare 0.3", () => {
+    assert.ok(Math.abs(NOTCH_TIP_LOSS_SIGMAS - 0.863) < 0.002, `${NOTCH_TIP_LOSS_SIGMAS}`);
+  });
+
+  it("a chip as deep as the nominal notch is not taken for the blurred notch once the trace's loss is counted", () => {
+    // The chip (8 px wide, 4.7 px deep at 1024, inside the spec's 12-56 px at 2048) reads
+    // closer to the nominal 4.5 px notch depth than the blurred notch itself does. Blur 0.75 px
+    // at 1024: the spec's optics (0.5 px) with a camera's own pixel and focus on top.
+    const image = blurredWafer({
+      notchDeg: 110,
+      chips: [{ deg: 200, widthPx: 8, depthPx: 4.7 }],
+      blurPx: 0.75,
+    });
+    const work = workingMap(image);
+    const location = locateDisk(image, work, fullScale(image));
+    const hinted = placeWafer(image, work, location, { notchAngleDeg: 110 });
+    const notchRead = readRim(location.rim, location.circle, undefined).chips.find(
+      (c) => Math.abs(c.angleDeg - 110) < 2,
+    );
+    const found = placeWafer(image, work, location, {});
+    assert.ok(Math.abs(found.rim.notchAngleDeg - 110) < 2, `notch at ${found.rim.notchAngleDeg}`);
+    assert.equal(found.rim.chips.length, 1);
+    assert.ok(Math.abs((found.rim.chips[0]?.angleDeg ?? 0) - 200) < 2, "the chip stays a chip");
+    assert.equal(hinted.rim.chips.length, 1);
+    // Without the trace's loss the chip wins and the notch is reported as a chip.
+    assert.ok(notchRead !== undefined, "without the edge spread the notch is read as a chip");
   });
 });
