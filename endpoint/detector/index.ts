@@ -75,7 +75,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),
   );
   const groups = timer.run("group", () =>
-    groupBlobs(blobs, work, wafer, lattice, residual, thresholds),
+    groupBlobs(blobs, work, wafer, lattice, residual, thresholds, compared.edgeMask),
   );
   const defects = timer.run("classify", () => [
     ...classifyGroups(groups, image, work, wafer, lattice, thresholds),

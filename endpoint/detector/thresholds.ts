@@ -211,6 +211,12 @@ export const MERGE = {
   /** An echo is at most about half as strong as its host (one of two pair members differs). */
   echoPeakShare: 0.6,
   /**
+   * In the rim ring a reference may be extrapolated, 2 near - far: a host in the near die
+   * enters it with weight 2 instead of a pair member's 1/2, so its echo is up to 4 times as
+   * strong as in the interior (echoPeakShare scales by this).
+   */
+  extrapolatedEchoGain: 4,
+  /**
    * ... unless the host is at least this many die pitches wide: then some of its own pixels
    * are compared with references inside it, its residual peak understates its contrast, and
    * an echo (half that contrast) may reach the host's peak.

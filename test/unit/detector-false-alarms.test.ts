@@ -1,11 +1,13 @@
-// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain, the notch as traced.
+// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain and echoes, the notch as traced.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import type { FeatureContext } from "../../endpoint/detector/blob-features.ts";
 import {
   dieToDieResidual,
   EDGE_GAIN_UNIT,
   referenceNoiseGain,
 } from "../../endpoint/detector/die-to-die.ts";
+import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { NOTCH_TIP_LOSS_SIGMAS, readRim } from "../../endpoint/detector/rim.ts";
@@ -207,5 +209,172 @@ describe("rim: the notch as the trace shows it", () => {
     assert.equal(hinted.rim.chips.length, 1);
     // Without the trace's loss the chip wins and the notch is reported as a chip.
     assert.ok(notchRead !== undefined, "without the edge spread the notch is read as a chip");
+  });
+});
+
+describe("echoes in the rim ring", () => {
+  // Map at scale 1, dies 40 px apart; a bright host 60 px across and, 10-18 px beyond its edge
+  // (one die from its centre), an opposite-sign blob of `echo` (the host's residual is 50).
+  const size = 200;
+  const steps = [
+    { x: 40, y: 0 },
+    { x: 0, y: 40 },
+  ] as const;
+  const groupsWith = (echo: number, ring: boolean) => {
+    const residual = new Float32Array(size * size);
+    const host: number[] = [];
+    const spot: number[] = [];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const i = y * size + x;
+        if (Math.hypot(x - 80, y - 100) <= 30) {
+          residual[i] = 50;
+          host.push(i);
+        } else if (Math.hypot(x - 124, y - 100) <= 4) {
+          residual[i] = echo;
+          spot.push(i);
+        }
+      }
+    }
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 1,
+      residual,
+      score: residual,
+    };
+    // The rim ring (references extrapolated) covers x >= 112 when `ring`.
+    const mask = new Uint8Array(size * size);
+    if (ring) for (let i = 0; i < mask.length; i++) mask[i] = i % size >= 112 ? 1 : 0;
+    return mergeFragments(
+      [
+        { pixels: Int32Array.from(host), sign: 1 },
+        { pixels: Int32Array.from(spot), sign: -1 },
+      ],
+      ctx,
+      1,
+      1.5 * 40,
+      0.6 * 40,
+      steps,
+      mask,
+    );
+  };
+
+  it("inside, an opposite-sign blob stronger than the host is a defect of its own", () => {
+    assert.equal(groupsWith(-75, false).length, 2);
+  });
+
+  it("in the ring, where a reference is 2 near - far, an echo of 1.5 times the host's peak is dropped", () => {
+    assert.equal(groupsWith(-75, true).length, 1);
+  });
+
+  it("in the ring, an opposite-sign blob beyond what extrapolation can make (2.4 times) stays", () => {
+    assert.equal(groupsWith(-150, true).length, 2);
+  });
+});
+
+describe("echoes beside a defect broken into die-sized pieces", () => {
+  // Dies 40 px apart: a dark stain 52 x 80 px that the rank statistic left as six 24 px pieces
+  // (residual -50), and a bright blob of `echo` one die beside it.
+  const size = 200;
+  const steps = [
+    { x: 40, y: 0 },
+    { x: 0, y: 40 },
+  ] as const;
+  const groupsWith = (echo: number) => {
+    const residual = new Float32Array(size * size);
+    const blobs: Array<{ pixels: Int32Array; sign: 1 | -1 }> = [];
+    for (const x0 of [40, 68]) {
+      for (const y0 of [30, 58, 86]) {
+        const piece: number[] = [];
+        for (let y = y0; y < y0 + 24; y++) {
+          for (let x = x0; x < x0 + 24; x++) {
+            residual[y * size + x] = -50;
+            piece.push(y * size + x);
+          }
+        }
+        blobs.push({ pixels: Int32Array.from(piece), sign: -1 });
+      }
+    }
+    const spot: number[] = [];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        if (Math.hypot(x - 101, y - 70) > 4) continue;
+        residual[y * size + x] = echo;
+        spot.push(y * size + x);
+      }
+    }
+    blobs.push({ pixels: Int32Array.from(spot), sign: 1 });
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 1,
+      residual,
+      score: residual,
+    };
+    return mergeFragments(blobs, ctx, 1, 1.5 * 40, 0.6 * 40, steps);
+  };
+
+  it("the pieces make one host wider than a pitch: an echo up to its peak is dropped", () => {
+    assert.equal(groupsWith(40).length, 1);
+  });
+
+  it("an opposite-sign blob stronger than the host's residual peak stays", () => {
+    assert.equal(groupsWith(60).length, 2);
+  });
+});
+
+describe("echoes of a line along a lattice axis", () => {
+  // Dies 40 px apart; a bright scratch 120 px long along a at y = 60 (residual 50) and a short
+  // dark blob of -45 one die below it, whose references along b, a+b and a-b all hold the line.
+  const size = 200;
+  const steps = [
+    { x: 40, y: 0 },
+    { x: 0, y: 40 },
+  ] as const;
+  const groupsWith = (ring: boolean) => {
+    const residual = new Float32Array(size * size);
+    const line: number[] = [];
+    const echo: number[] = [];
+    for (let y = 59; y <= 61; y++) {
+      for (let x = 40; x < 160; x++) {
+        residual[y * size + x] = 50;
+        line.push(y * size + x);
+      }
+      for (let x = 94; x < 106; x++) {
+        residual[(y + 40) * size + x] = -45;
+        echo.push((y + 40) * size + x);
+      }
+    }
+    const ctx: FeatureContext = {
+      mapWidth: size,
+      mapHeight: size,
+      mapScale: 1,
+      residual,
+      score: residual,
+    };
+    // The rim ring (references extrapolated) covers y >= 90 when `ring`.
+    const mask = new Uint8Array(size * size);
+    if (ring) mask.fill(1, 90 * size);
+    return mergeFragments(
+      [
+        { pixels: Int32Array.from(line), sign: 1 },
+        { pixels: Int32Array.from(echo), sign: -1 },
+      ],
+      ctx,
+      1,
+      1.5 * 40,
+      0.6 * 40,
+      steps,
+      mask,
+    );
+  };
+
+  it("inside, a blob of 90% of the line's peak is more than its echo can be: kept", () => {
+    assert.equal(groupsWith(false).length, 2);
+  });
+
+  it("in the ring, where the line enters an extrapolated reference twice, it is its echo: dropped", () => {
+    assert.equal(groupsWith(true).length, 1);
   });
 });

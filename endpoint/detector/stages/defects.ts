@@ -30,6 +30,8 @@ export function groupBlobs(
   lattice: Lattice | null,
   residual: Float32Array,
   thresholds: DetectionThresholds,
+  /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
+  edgeMask: Uint8Array | null = null,
 ): BlobGroups {
   const scale = work.scale;
   const ctx: FeatureContext = {
@@ -53,6 +55,7 @@ export function groupBlobs(
       { x: lattice.a.x * scale, y: lattice.a.y * scale },
       { x: lattice.b.x * scale, y: lattice.b.y * scale },
     ],
+    edgeMask,
   );
   return { groups, ctx };
 }
