@@ -1,4 +1,4 @@
-// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain and echoes, the notch as traced.
+// Unit tests of the detector's false-alarm defences on small rasters built here: the rim ring's noise gain and echoes, the notch as traced, the score's tail.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { FeatureContext } from "../../endpoint/detector/blob-features.ts";
@@ -11,6 +11,7 @@ import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { NOTCH_TIP_LOSS_SIGMAS, readRim } from "../../endpoint/detector/rim.ts";
+import { scoreTailFactor } from "../../endpoint/detector/score-tail.ts";
 import { workingMap } from "../../endpoint/detector/stages/input.ts";
 import { locateDisk, placeWafer } from "../../endpoint/detector/stages/place.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
@@ -376,5 +377,37 @@ describe("echoes of a line along a lattice axis", () => {
 
   it("in the ring, where the line enters an extrapolated reference twice, it is its echo: dropped", () => {
     assert.equal(groupsWith(true).length, 1);
+  });
+});
+
+describe("seed threshold: the measured tail of the smoothed score", () => {
+  // As large as a working map: each of the 16 sectors then holds enough samples.
+  const size = 1000;
+  const region: DiskRegion = { cx: 500, cy: 500, r: 490 };
+  const random = seededRandom(5);
+  const unitSigma = () => 1;
+
+  it("stays 1 on Gaussian scores", () => {
+    const score = Float32Array.from({ length: size * size }, () => gaussian(random));
+    const factor = scoreTailFactor(score, size, region, unitSigma);
+    assert.ok(factor < 1.05, `factor ${factor}`);
+  });
+
+  it("grows on a heavy tail (Laplacian scores of the same 95th percentile)", () => {
+    // A Laplacian's |x| 95th percentile is 3 b, its 1e-3 quantile 6.9 b: 2.3 times, a Gaussian's 1.68.
+    const b = 1.96 / 3;
+    const score = Float32Array.from(
+      { length: size * size },
+      () => -b * Math.log(1 - random()) * (random() < 0.5 ? -1 : 1),
+    );
+    const factor = scoreTailFactor(score, size, region, unitSigma);
+    assert.ok(factor > 1.25 && factor < 1.55, `factor ${factor}`);
+  });
+
+  it("is not raised by a defect covering a sector of the disk", () => {
+    const score = Float32Array.from({ length: size * size }, () => gaussian(random));
+    for (let y = 100; y < 300; y++) for (let x = 400; x < 600; x++) score[y * size + x] = 40;
+    const factor = scoreTailFactor(score, size, region, unitSigma);
+    assert.ok(factor < 1.05, `factor ${factor}`);
   });
 });

@@ -2,6 +2,7 @@
 import { EDGE_GAIN_UNIT } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
+import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
   measureSigmas,
@@ -20,6 +21,12 @@ export interface DetectionThresholds {
   seeds: Thresholds;
   /** Seed threshold at a map pixel (for scoring). */
   highAt: (i: number) => number;
+  /**
+   * How much heavier than a Gaussian the score's tail is (score-tail.ts, >= 1): a single
+   * excursion of die-specific detail (a JPEG block, correlated noise) is particle-sized, so a
+   * particle-sized blob must stand this much further out than the seed threshold.
+   */
+  scoreTail: number;
 }
 
 /**
@@ -84,6 +91,7 @@ export function detectionThresholds(
   return {
     score,
     highAt,
+    scoreTail: scoreTailFactor(score, work.width, wafer.analysis, scoreSigma),
     seeds: {
       minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(interiorScore), highFloor),
       minLow: Math.max(DETECTION.growSigmas * smallestSigma(interiorScore), lowFloor),
