@@ -42,6 +42,38 @@ export function pairMisregistrationShare(d: Vector): number {
   );
 }
 
+/**
+ * Precision (1 / variance, in units of one die's own variance: sensor noise and die-specific
+ * detail alike) of each kind of reference: a pair average (n1 + n2) / 2 has variance 1/2, a
+ * two-die extrapolation 2 near - far has 4 + 1 = 5, a single die 1. See referenceNoiseGain.
+ */
+const PRECISION_PAIR = 2;
+const PRECISION_EXTRAPOLATED = 1 / 5;
+const PRECISION_SINGLE = 1;
+/** The interior's summed precision: three pair references (referenceNoiseGain). */
+const INTERIOR_PRECISION = 3 * PRECISION_PAIR;
+/** edgeGain's unit (a gain of 1); a Uint8Array then holds gains up to 7.9. */
+export const EDGE_GAIN_UNIT = 32;
+const MAX_EDGE_GAIN = 255 / EDGE_GAIN_UNIT;
+
+/**
+ * How much further out than an interior pixel's the residual's tail lies at a pixel compared
+ * with references of summed precision `precision` over its dominant set (below). The reported
+ * value v - ref_k exceeds t along every comparison of that set; the cheapest way for Gaussian
+ * terms is the pixel's own deviation v plus each reference's c_k = t - v, of cost
+ * v^2 / 2 + (t - v)^2 W / 2 (W = sum of the references' precisions), least at v = W t / (1 + W):
+ * cost t^2 W / (2 (1 + W)), a tail of effective variance 1 + 1/W. The interior's residual is
+ * the 2nd smallest of four pair comparisons, exceeded when three are: W = 6, variance 7/6.
+ * Their ratio, as a standard deviation, is the gain (1 inside, 1.51 with three or four
+ * extrapolated references, where most of the ring's false alarms sat).
+ */
+export function referenceNoiseGain(precision: number): number {
+  if (!(precision > 0)) return MAX_EDGE_GAIN;
+  const variance = 1 + 1 / precision;
+  const interior = 1 + 1 / INTERIOR_PRECISION;
+  return Math.min(MAX_EDGE_GAIN, Math.sqrt(variance / interior));
+}
+
 function shiftOf(x: number, y: number, width: number): Shift {
   const ix = Math.floor(x);
   const iy = Math.floor(y);
@@ -336,6 +368,11 @@ export function dieToDieResidual(
   out: Float32Array,
   /** When given, set to 1 where some reference is extrapolated (near the rim), else 0. */
   edgeMask?: Uint8Array,
+  /**
+   * When given, each rim-ring pixel's noise gain over an interior pixel (referenceNoiseGain),
+   * in units of 1 / EDGE_GAIN_UNIT; interior pixels are set to EDGE_GAIN_UNIT (a gain of 1).
+   */
+  edgeGain?: Uint8Array,
 ): void {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
@@ -377,6 +414,7 @@ export function dieToDieResidual(
   const upper2 = new Int32Array(8);
   out.fill(0);
   edgeMask?.fill(0);
+  edgeGain?.fill(EDGE_GAIN_UNIT);
   // Cell rows of the references, relative to the pixel's row (one and two dies away).
   const cellDy = new Int32Array(16);
   const cellDx = new Int32Array(16);
@@ -467,6 +505,7 @@ export function dieToDieResidual(
         range,
         rangeDeltas,
         rangeDeltas2,
+        edgeGain,
       );
     }
   }
@@ -535,8 +574,12 @@ function edgePixel(
   range: Float32Array,
   rangeDeltas: Int32Array,
   rangeDeltas2: Int32Array,
+  edgeGain: Uint8Array | undefined,
 ): void {
   const v = data[base] as number;
+  // Summed precision of the references compared, and the largest (referenceNoiseGain).
+  let precisions = 0;
+  let largestPrecision = 0;
   let best = Number.POSITIVE_INFINITY;
   let bestSigned = 0;
   let second = Number.POSITIVE_INFINITY;
@@ -547,6 +590,7 @@ function edgePixel(
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
     let ref: number;
     let spread: number;
+    let precision: number;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
@@ -558,6 +602,7 @@ function edgePixel(
         range[base + (rangeDeltas[k] as number)] as number,
         range[base + (rangeDeltas[k + 1] as number)] as number,
       );
+      precision = PRECISION_PAIR;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -569,9 +614,11 @@ function edgePixel(
         spread =
           2 * (range[base + (rangeDeltas[slot] as number)] as number) +
           (range[base + (rangeDeltas2[slot] as number)] as number);
+        precision = PRECISION_EXTRAPOLATED;
       } else {
         ref = near;
         spread = range[base + (rangeDeltas[slot] as number)] as number;
+        precision = PRECISION_SINGLE;
       }
     } else {
       continue;
@@ -582,6 +629,8 @@ function edgePixel(
     const d = v - ref;
     const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
     n++;
+    precisions += precision;
+    if (precision > largestPrecision) largestPrecision = precision;
     const mag = e < 0 ? -e : e;
     if (mag < best) {
       second = best;
@@ -595,6 +644,12 @@ function edgePixel(
   }
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
   out[base] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+  if (edgeGain) {
+    // The 2nd smallest of 3 or 4 comparisons exceeds t when all but one do: the cheapest set
+    // leaves out the most precise reference. The smallest of 1 or 2 needs all of them.
+    const dominant = n >= 3 ? precisions - largestPrecision : precisions;
+    edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
+  }
 }
 
 /**

@@ -127,6 +127,8 @@ export function mergeFragments(
   echoReachPx = 0,
   bigPx = Number.POSITIVE_INFINITY,
   latticeSteps?: readonly [Vector, Vector],
+  /** 1 where die-to-die references are extrapolated (the rim ring). */
+  edgeMask: Uint8Array | null = null,
 ): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
   const dropped = new Set<number>();
   if (echoReachPx > 0) {
@@ -134,9 +136,17 @@ export function mergeFragments(
     const strength = (f: BlobFeatures) => f.peakScore * f.pixelCount;
     // The smaller die pitch: bigPx is a share of it.
     const pitch = bigPx / MERGE.bigPitchShare;
+    const span = defectSpans(features, echoReachPx, bigPx);
     features.forEach((f, i) => {
-      // Only broad defects echo (a thin line is masked by the rank statistic), and an echo
-      // is at most about half as strong as its host (one of two pair members differs). A host
+      // In the rim ring a reference may be 2 near - far: the near die's content enters it
+      // twice, so an echo there reaches twice the host's contrast instead of half of it.
+      const echoGain =
+        edgeMask && inZone(blobs[i]?.pixels, edgeMask) ? MERGE.extrapolatedEchoGain : 1;
+      const peakShare = MERGE.echoPeakShare * echoGain;
+      // Only defects larger than a good part of a die echo (a small one is masked by the rank
+      // statistic; a long line echoes where its references reach it along three directions,
+      // as along a lattice axis, which echoGeometry tells), and an echo is at most about half
+      // as strong as its host (one of two pair members differs). A host
       // at least a die pitch wide is partly compared with itself (both members of some pairs
       // lie in it), so its own residual peak understates the contrast its echo is half of: the
       // echo may then reach the host's peak, as a long echo may.
@@ -144,11 +154,11 @@ export function mergeFragments(
         (g, j) =>
           j !== i &&
           g.sign !== f.sign &&
-          g.widthPx >= bigPx &&
+          (g.widthPx >= bigPx || g.lengthPx >= bigPx) &&
           strength(g) > 2 * strength(f) &&
-          (f.peakScore <= MERGE.echoPeakShare * g.peakScore ||
+          (f.peakScore <= peakShare * g.peakScore ||
             (f.peakScore <= g.peakScore &&
-              (f.lengthPx >= bigPx || g.widthPx >= MERGE.broadHostPitches * pitch))) &&
+              (f.lengthPx >= bigPx || (span[j] as number) >= MERGE.broadHostPitches * pitch))) &&
           boxesNear(f, g, echoReachPx) &&
           (latticeSteps === undefined ||
             echoGeometry(
@@ -156,7 +166,9 @@ export function mergeFragments(
               // A broad host often splits into pieces; any of them can be a reference's content.
               features.filter(
                 (h) =>
-                  h.sign !== f.sign && h.peakScore >= f.peakScore && boxesNear(f, h, echoReachPx),
+                  h.sign !== f.sign &&
+                  echoGain * h.peakScore >= f.peakScore &&
+                  boxesNear(f, h, echoReachPx),
               ),
               latticeSteps,
               ctx,
@@ -172,6 +184,50 @@ export function mergeFragments(
     echoReachPx,
     bigPx,
   );
+}
+
+/**
+ * Per blob, the width of the defect it is a piece of: a defect larger than a die breaks into
+ * die-sized same-sign pieces (the rank statistic masks it where neighbour dies share it), which
+ * mergeKept joins by the same rule as here; the host test needs the whole defect's width, not
+ * its piece's. Width = the smaller side of the pieces' joint box.
+ */
+function defectSpans(features: BlobFeatures[], echoReachPx: number, bigPx: number): number[] {
+  const uf = new UnionFind(features.length);
+  for (let i = 0; i < features.length; i++) {
+    for (let j = i + 1; j < features.length; j++) {
+      const a = features[i] as BlobFeatures;
+      const b = features[j] as BlobFeatures;
+      if (a.sign !== b.sign || Math.max(extent(a), extent(b)) < bigPx) continue;
+      const reach = Math.min(echoReachPx, SPEC.separateAtSizes * Math.max(extent(a), extent(b)));
+      if (boxesNear(a, b, reach)) uf.union(i, j);
+    }
+  }
+  const boxes = new Map<number, { x0: number; y0: number; x1: number; y1: number }>();
+  features.forEach((f, i) => {
+    const root = uf.find(i);
+    const box = boxes.get(root);
+    if (!box) boxes.set(root, { ...f.bbox });
+    else {
+      box.x0 = Math.min(box.x0, f.bbox.x0);
+      box.y0 = Math.min(box.y0, f.bbox.y0);
+      box.x1 = Math.max(box.x1, f.bbox.x1);
+      box.y1 = Math.max(box.y1, f.bbox.y1);
+    }
+  });
+  return features.map((f, i) => {
+    const box = boxes.get(uf.find(i));
+    if (!box) return f.widthPx;
+    return Math.max(f.widthPx, Math.min(box.x1 - box.x0, box.y1 - box.y0) + 1);
+  });
+}
+
+/** Whether most of a blob's pixels lie where `mask` is set. */
+function inZone(pixels: Int32Array | undefined, mask: Uint8Array): boolean {
+  if (!pixels || pixels.length === 0) return false;
+  let inside = 0;
+  for (let k = 0; k < pixels.length; k++) if (mask[pixels[k] as number]) inside++;
+  return 2 * inside > pixels.length;
 }
 
 function mergeKept(

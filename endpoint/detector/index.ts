@@ -86,6 +86,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
         ),
         edgeMask: null,
         comparisonSigma: null,
+        edgeGain: null,
       };
   const residual = compared.residual;
   const thresholds = timer.run("threshold", () =>
@@ -97,6 +98,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       lattice,
       compared.edgeMask,
       compared.comparisonSigma,
+      compared.edgeGain,
       frameBuffer("score", mapSize),
     ),
   );
@@ -104,7 +106,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),
   );
   const groups = timer.run("group", () =>
-    groupBlobs(blobs, work, wafer, lattice, residual, thresholds),
+    groupBlobs(blobs, work, wafer, lattice, residual, thresholds, compared.edgeMask),
   );
   const defects = timer.run("classify", () => [
     ...classifyGroups(groups, image, work, wafer, lattice, thresholds),

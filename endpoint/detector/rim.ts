@@ -17,6 +17,43 @@ export interface RimDeficit {
   centroid: { x: number; y: number };
 }
 
+/** Standard normal CDF (erf by Abramowitz & Stegun 7.1.26, |error| < 1.5e-7). */
+function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * z);
+  const poly =
+    t *
+    (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  const erf = 1 - poly * Math.exp(-z * z);
+  return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+/** Inverse of normalCdf by bisection (only evaluated once, at load). */
+function normalQuantile(p: number): number {
+  let lo = -8;
+  let hi = 8;
+  for (let i = 0; i < 80; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/**
+ * How much shallower than it is a 90-degree V notch reads on the rim trace, in sigmas of the
+ * rim's edge spread (a Gaussian PSF: optics, the spec's blur, the camera). The trace follows the
+ * level RIM.traceShare of the way from chuck to wafer, where the chuck's share of the PSF is
+ * c = 1 - traceShare. Along the straight rim that level lies Phi^-1(c) sigmas out on the chuck
+ * side (the fitted rim shape carries that offset). At the V's tip the chuck is a quarter plane
+ * (two perpendicular half planes, so its share is the product Phi(u) Phi(v)): on the bisector the
+ * level lies where Phi(s / (sqrt 2 sigma))^2 = c, i.e. s = sqrt(2) Phi^-1(sqrt c) sigmas out. The
+ * traced depth is the depth less the difference: 0.86 sigma at traceShare 0.3. (The rays'
+ * spacing costs depth too: see readRim.)
+ */
+export const NOTCH_TIP_LOSS_SIGMAS =
+  Math.SQRT2 * normalQuantile(Math.sqrt(1 - RIM.traceShare)) - normalQuantile(1 - RIM.traceShare);
+
 export interface RimReading {
   notchAngleDeg: number;
   notchSource: "metadata" | "detected";
@@ -148,6 +185,8 @@ function describeRun(
   deficit: Float64Array,
   circle: Circle,
   shape: RimShape,
+  /** The depth a spec notch reads on this rim's trace (readRim). */
+  expectedNotchDepthPx: number,
 ): RimDeficit {
   const n = rim.angles.length;
   const first = rim.angles[run[0] as number] as number;
@@ -210,8 +249,7 @@ function describeRun(
       best = Math.min(best, Math.sqrt(err / run.length) / depth);
     }
   }
-  const expected = SPEC.notchDepthShare * circle.r;
-  const notchCost = Math.abs(Math.log(depth / expected)) / Math.log(2) + best / 0.15;
+  const notchCost = Math.abs(Math.log(depth / expectedNotchDepthPx)) / Math.log(2) + best / 0.15;
   const angleDeg = (((((first + centreRel) * 180) / Math.PI) % 360) + 360) % 360;
   return {
     angleDeg,
@@ -229,6 +267,12 @@ export function readRim(
   rim: RimProfile,
   circle: Circle,
   hintedNotchDeg: number | undefined,
+  /**
+   * The rim's edge spread (Gaussian sigma, full-resolution px) when measured: a spec notch then
+   * reads NOTCH_TIP_LOSS_SIGMAS of it shallower than 1% of the radius (never below half of it),
+   * and a chip that happens to be 1% deep is not taken for it.
+   */
+  edgeSigmaPx = 0,
 ): RimReading {
   const n = rim.radii.length;
   const shape = fitRimShape(rim, circle.r);
@@ -243,9 +287,20 @@ export function readRim(
     RIM.seedRadiusShare * circle.r,
   );
   const low = Math.max(RIM.growSigmas * shape.sigmaPx, RIM.growFloorPx);
+  // The deepest ray misses the V's tip by up to half a ray spacing, a quarter on average, and a
+  // 45-degree side loses as much depth as that offset.
+  const raySpacingPx = ((2 * Math.PI) / n) * circle.r;
+  const nominalNotchDepth = SPEC.notchDepthShare * circle.r;
+  const expectedNotchDepth =
+    edgeSigmaPx > 0
+      ? Math.max(
+          0.5 * nominalNotchDepth,
+          nominalNotchDepth - NOTCH_TIP_LOSS_SIGMAS * edgeSigmaPx - raySpacingPx / 4,
+        )
+      : nominalNotchDepth;
   const deficits = deficitRuns(deficit, low, high)
     .filter((run) => run.length >= 2)
-    .map((run) => describeRun(run, rim, deficit, circle, shape));
+    .map((run) => describeRun(run, rim, deficit, circle, shape, expectedNotchDepth));
   let notch: RimDeficit | undefined;
   if (hintedNotchDeg !== undefined) {
     const tolerance = RIM.notchHintToleranceDeg;
@@ -271,7 +326,6 @@ export function readRim(
   // deeper than wide are slots, i.e. dark die streets running out to the rim, not chips. The
   // width is counted in rays, so it is known to one ray spacing: a small chip (12 px at 2048
   // spans a handful of rays) is not called a slot for that rounding.
-  const raySpacingPx = ((2 * Math.PI) / n) * circle.r;
   const chips = deficits.filter(
     (d) => d !== notch && d.depthPx <= RIM.chipMaxDepthToWidth * (d.widthPx + raySpacingPx),
   );

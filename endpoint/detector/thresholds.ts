@@ -72,6 +72,15 @@ export const DETECTION = {
    * a single-pixel excursion of the noise (JPEG's heavy tail) has no support around it.
    */
   pixelSeedMinPixels: 2,
+  /**
+   * The smoothed score's tail is measured the same way (score-tail.ts; a particle-sized blob
+   * must clear the seed threshold by it) per sector of the disk,
+   * 4 rings of equal area x 4 angles, each of ~3,000 samples at every 4th map pixel of every 4th
+   * row (a few beyond its 1e-3 quantile: the median of 16 sectors steadies it; denser sampling
+   * cost 75 ms of CPU at 2048 px); the median sector stands for the wafer, so a defect (one or
+   * two sectors) does not raise its own threshold.
+   */
+  scoreTailSectors: { rings: 4, angles: 4, step: 4 },
   /** |x| quantile 0.999 of a unit Gaussian (two-sided p = 1e-3). */
   pixelTailGaussianSigmas: 3.29,
   /** Noise sigma of [1 2 1] x [1 2 1] / 16 smoothing of white noise: sqrt(36/256) = 0.375. */
@@ -225,6 +234,12 @@ export const MERGE = {
   hostFringePitchShare: 0.25,
   /** An echo is at most about half as strong as its host (one of two pair members differs). */
   echoPeakShare: 0.6,
+  /**
+   * In the rim ring a reference may be extrapolated, 2 near - far: a host in the near die
+   * enters it with weight 2 instead of a pair member's 1/2, so its echo is up to 4 times as
+   * strong as in the interior (echoPeakShare scales by this).
+   */
+  extrapolatedEchoGain: 4,
   /**
    * ... unless the host is at least this many die pitches wide: then some of its own pixels
    * are compared with references inside it, its residual peak understates its contrast, and

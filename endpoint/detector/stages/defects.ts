@@ -30,6 +30,8 @@ export function groupBlobs(
   lattice: Lattice | null,
   residual: Float32Array,
   thresholds: DetectionThresholds,
+  /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
+  edgeMask: Uint8Array | null = null,
 ): BlobGroups {
   const scale = work.scale;
   const ctx: FeatureContext = {
@@ -53,6 +55,7 @@ export function groupBlobs(
       { x: lattice.a.x * scale, y: lattice.a.y * scale },
       { x: lattice.b.x * scale, y: lattice.b.y * scale },
     ],
+    edgeMask,
   );
   return { groups, ctx };
 }
@@ -101,9 +104,14 @@ export function classifyGroups(
     if (inChipZone) continue;
     const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
     if (lattice && strength < LATTICE_LINE.margin && alongLatticeAxis(f, lattice)) continue;
+    const defectClass = classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0);
+    // The seed threshold assumes a Gaussian tail; where the score's tail is measured heavier,
+    // a particle-sized blob (the footprint of one such excursion) must clear it by that much.
+    // Larger defects are not single excursions: their extent is their evidence.
+    if (defectClass === "particle" && strength < thresholds.scoreTail) continue;
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
-      class: classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0),
+      class: defectClass,
       score: scoreFrom(strength),
       bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
       centroidPx: f.centroid,

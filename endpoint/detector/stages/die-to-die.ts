@@ -17,6 +17,8 @@ export interface DieToDieResult {
    * not from the raw map's sigma.
    */
   comparisonSigma: number;
+  /** Per pixel, the noise gain of its references over an interior pixel's (EDGE_GAIN_UNIT = 1). */
+  edgeGain: Uint8Array;
 }
 
 /**
@@ -35,6 +37,8 @@ export function dieToDie(
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(size);
   const edgeMask = new Uint8Array(size);
+  // Rim-ring pixels compare with extrapolated or single references: their noise gain.
+  const edgeGain = new Uint8Array(size);
   // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
   // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
   // from the white-noise gain would forgive most of their residual as misregistration.
@@ -58,6 +62,7 @@ export function dieToDie(
     smoothSigma,
     residual,
     edgeMask,
+    edgeGain,
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
@@ -72,5 +77,5 @@ export function dieToDie(
     // Offsets the grow threshold's level floor cannot see do not matter.
     DETECTION.growLevelShare * Math.abs(noise.level),
   );
-  return { residual, edgeMask, comparisonSigma: smoothSigma };
+  return { residual, edgeMask, comparisonSigma: smoothSigma, edgeGain };
 }

@@ -1,6 +1,7 @@
 // Stages "locate" and "rim": where the wafer is, how it is turned, and the disk the defect search covers.
 import type { GrayImage } from "../../../lib/gray-image.ts";
 import type { DetectionHints } from "../../../schemas/detection.ts";
+import { measureRimBlur } from "../../quality/measures.ts";
 import type { Circle, WaferFrame } from "../geometry.ts";
 import { locateWafer, type WaferLocation } from "../locate.ts";
 import type { DiskRegion } from "../noise.ts";
@@ -39,7 +40,9 @@ export function placeWafer(
   hint: DetectionHints,
 ): WaferPlace {
   const { circle } = location;
-  const rim = readRim(location.rim, circle, hint.notchAngleDeg);
+  // Without a hinted notch angle the notch is told from chips by its depth as the trace shows it.
+  const edgeSigmaPx = hint.notchAngleDeg === undefined ? rimEdgeSigma(image, location) : 0;
+  const rim = readRim(location.rim, circle, hint.notchAngleDeg, edgeSigmaPx);
   const diameterMm = hint.waferDiameterMm ?? 300;
   const mmPerPx = diameterMm / (2 * circle.r);
   const frame: WaferFrame = {
@@ -70,6 +73,31 @@ export function placeWafer(
     waferLevel: location.waferLevel,
     chuckLevel: location.chuckLevel,
   };
+}
+
+/**
+ * Rim points handed to measureRimBlur (which profiles every other one): a mean profile of 50
+ * rays is far below the noise, and each profile costs a window of the image.
+ */
+const EDGE_SPREAD_RAYS = 100;
+
+/**
+ * The rim's edge spread as a Gaussian sigma (full-resolution px), measured as the quality gate
+ * measures blur (measureRimBlur: profiles across the rim aligned and averaged); 0 when it
+ * cannot be measured.
+ */
+function rimEdgeSigma(image: GrayImage, location: WaferLocation): number {
+  const { circle, rim } = location;
+  const step = Math.max(1, Math.floor(rim.radii.length / EDGE_SPREAD_RAYS));
+  const points: Array<{ x: number; y: number; angle: number }> = [];
+  for (let i = 0; i < rim.radii.length; i += step) {
+    const r = rim.radii[i] as number;
+    const angle = rim.angles[i] as number;
+    if (Number.isNaN(r)) continue;
+    points.push({ x: circle.cx + r * Math.cos(angle), y: circle.cy + r * Math.sin(angle), angle });
+  }
+  const sigma = measureRimBlur(image, { cx: circle.cx, cy: circle.cy, r: circle.r }, points);
+  return sigma !== null && Number.isFinite(sigma) ? sigma : 0;
 }
 
 /** Smallest radius of the fitted rim shape (sampled every degree). */

@@ -1,6 +1,8 @@
 // Stage "threshold": seed and grow thresholds from the residual's own measured noise.
+import { EDGE_GAIN_UNIT } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
+import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
   measureSigmas,
@@ -19,6 +21,12 @@ export interface DetectionThresholds {
   seeds: Thresholds;
   /** Seed threshold at a map pixel (for scoring). */
   highAt: (i: number) => number;
+  /**
+   * How much heavier than a Gaussian the score's tail is (score-tail.ts, >= 1): a single
+   * excursion of die-specific detail (a JPEG block, correlated noise) is particle-sized, so a
+   * particle-sized blob must stand this much further out than the seed threshold.
+   */
+  scoreTail: number;
 }
 
 /**
@@ -41,6 +49,12 @@ export function detectionThresholds(
    * comparison ran on (stages/die-to-die.ts); null on bare wafers.
    */
   comparisonSigma: number | null = null,
+  /**
+   * Per pixel, the noise gain of its comparison over an interior one (die-to-die.ts
+   * edgeGain, EDGE_GAIN_UNIT being a gain of 1): the ring's measured noise mixes pixels of every
+   * gain, so its outer pixels also get the interior's sigma times their own gain.
+   */
+  edgeGain: Uint8Array | null = null,
   /** A buffer of the map's size for the score (every value is written), else a new one. */
   scoreBuffer?: Float32Array,
 ): DetectionThresholds {
@@ -79,10 +93,14 @@ export function detectionThresholds(
   const ring = edgeMask && countOnes(edgeMask) >= DETECTION.minZoneSamples ? edgeMask : null;
   const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
+  const gainAt = (i: number): number =>
+    edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   const zoned =
     (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
     (i: number): number =>
-      edge && ring?.[i] ? Math.max(sigmaAt(edge, i), sigmaAt(interior, i)) : sigmaAt(interior, i);
+      edgeMask?.[i]
+        ? Math.max(edge && ring ? sigmaAt(edge, i) : 0, gainAt(i) * sigmaAt(interior, i))
+        : sigmaAt(interior, i);
   const scoreSigma = zoned(interiorScore, ringScore);
   const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
@@ -94,6 +112,7 @@ export function detectionThresholds(
   return {
     score,
     highAt,
+    scoreTail: scoreTailFactor(score, work.width, wafer.analysis, scoreSigma),
     seeds: {
       minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(interiorScore), highFloor),
       minLow: Math.max(DETECTION.growSigmas * smallestSigma(interiorScore), lowFloor),
