@@ -1,4 +1,5 @@
 // The one test runner: unit (no network), integration (embedded stack, real files), e2e (a whole lot).
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 import SlowestFirst from "./test/setup/sequencer.ts";
 
@@ -49,13 +50,22 @@ const INTEGRATION_SHARED_WORKER = [
  */
 process.env.WAFERFLOW_WARMUP_WAFERS ??= "0";
 
+/**
+ * One inference thread per endpoint, not one per core: each thread costs about 0.5 s of CPU to
+ * start (tsx's loader, the detector's modules) and compiles the detector for itself, and the tests'
+ * stacks see a few wafers each. The tests of the default (endpoint-server) unset it.
+ */
+process.env.WAFERFLOW_INFERENCE_THREADS ??= "1";
+
 export default defineConfig({
   test: {
     // Each file gets its own process: handlers read their configuration once, at load, per stack.
     pool: "forks",
-    // vitest's default on 2 cores is one worker, so every file waited for the one before; most
-    // integration and e2e time is spent waiting on child processes, servers and the aws CLI.
-    maxWorkers: "150%",
+    // 1.5 workers per core (3 on 2): most integration and e2e time is spent waiting on child
+    // processes, servers and the aws CLI (measured: the two longest files are busy about 40% of
+    // their wall time). A number, not "150%": vitest caps a percentage at the core count, so
+    // "150%" ran 2 workers on 2 cores, and its default runs one.
+    maxWorkers: Math.max(2, Math.ceil(availableParallelism() * 1.5)),
     // The slowest files first, across projects (test/setup/sequencer.ts): the run ends together.
     sequence: { sequencer: SlowestFirst },
     // Handler logs (JSON lines) only for the tests that fail: a green run stays readable.

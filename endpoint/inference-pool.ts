@@ -1,6 +1,8 @@
 // Worker threads that each hold a loaded model, so inferences use every core and the server's thread stays free for I/O.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { z } from "zod";
+import { readConfig } from "../lib/config.ts";
 import {
   type InferenceRequest,
   type InferenceResult,
@@ -28,9 +30,33 @@ export interface InferencePool {
   close(): Promise<void>;
 }
 
-/** One thread per core: detection is CPU-bound JavaScript, decoding runs on libvips' own threads. */
-export function defaultInferenceThreads(): number {
-  return Math.max(1, availableParallelism());
+export const MAX_INFERENCE_THREADS = 64;
+
+const ThreadsEnvSchema = z.object({
+  WAFERFLOW_INFERENCE_THREADS: z.preprocess(
+    (value) => (value === undefined || String(value).trim() === "" ? undefined : value),
+    z
+      .string()
+      .regex(/^\d+$/, `a whole number from 1 to ${MAX_INFERENCE_THREADS}`)
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(MAX_INFERENCE_THREADS))
+      .optional(),
+  ),
+});
+
+/**
+ * One thread per core: detection is CPU-bound JavaScript, decoding runs on libvips' own threads.
+ * WAFERFLOW_INFERENCE_THREADS sets another number (a whole number from 1 to 64; a bad value fails
+ * naming it): each thread costs its own start and its own compile of the detector, which a small
+ * host, or a test that starts a stack for a few wafers, does not win back.
+ */
+export function defaultInferenceThreads(
+  env: Record<string, string | undefined> = process.env,
+): number {
+  return (
+    readConfig(ThreadsEnvSchema, env).WAFERFLOW_INFERENCE_THREADS ??
+    Math.max(1, availableParallelism())
+  );
 }
 
 interface Slot {

@@ -1,6 +1,6 @@
 // cdk-nag on the included template: the packs that run, and the findings accepted on purpose, each with its reason.
-import { type App, type Stack, Validations } from "aws-cdk-lib";
 import type { CfnInclude } from "aws-cdk-lib/cloudformation-include";
+import { type App, type Stack, Validations } from "aws-cdk-lib/core";
 import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 

@@ -1,10 +1,10 @@
 // The CDK view of waferflow: includes template.yaml as it is and swaps each local path for an uploaded asset.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { App, type CfnResource, Stack, type StackProps } from "aws-cdk-lib";
 import { DockerImageAsset, Platform } from "aws-cdk-lib/aws-ecr-assets";
 import { Asset } from "aws-cdk-lib/aws-s3-assets";
 import { CfnInclude } from "aws-cdk-lib/cloudformation-include";
+import { App, type CfnResource, Stack, type StackProps } from "aws-cdk-lib/core";
 import type { Construct } from "constructs";
 import { acknowledgeAcceptedFindings, addNagPacks } from "./nag.ts";
 import { loadTemplate, REPO_ROOT, TEMPLATE_PATH } from "./template.ts";

@@ -15,8 +15,10 @@ describe("local stack through the aws CLI", () => {
   /** Runs the CLI with only the stack's credentials: no user profile or config can leak in. */
   let aws: AwsCli;
 
-  // The shared stack: every name below (keys, items, executions) is this file's own. Each `aws`
-  // start costs about 2 s of CPU, so objects and items go in one command where the CLI has one.
+  // The shared stack: every name below (keys, items, executions) is this file's own. The commands
+  // run in one resident interpreter (helpers/awscli.ts); the refused duplicate execution is a real
+  // `aws` process, whose exit status and stderr are checked. Objects and items go in one command
+  // where the CLI has one.
   beforeAll(() => {
     assertAwsCliInstalled();
     workDir = mkdtempSync(join(tmpdir(), "waferflow-awscli-local-"));
@@ -24,7 +26,8 @@ describe("local stack through the aws CLI", () => {
     aws = awsCli(stack);
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await aws?.close();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -282,7 +285,7 @@ describe("local stack through the aws CLI", () => {
     assert.equal(history.events.at(-1)?.type, "ExecutionFailed");
     assert.ok(history.events.some((event) => event.type === "TaskFailed"));
     await assert.rejects(
-      aws(
+      aws.started(
         "stepfunctions",
         stack.endpoints.sfn,
         "start-execution",
@@ -293,7 +296,8 @@ describe("local stack through the aws CLI", () => {
         "--input",
         "{}",
       ),
-      (error: Error & { stderr?: string }) => {
+      (error: Error & { code?: number; stderr?: string }) => {
+        assert.notEqual(error.code, 0, "the aws process exits non-zero");
         assert.match(error.stderr ?? "", /ExecutionAlreadyExists/);
         return true;
       },

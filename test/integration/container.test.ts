@@ -333,9 +333,11 @@ describe("the model container (endpoint/Dockerfile)", () => {
         PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
         HOME: image,
         ...dockerfile.env,
-        // One warm-up wafer per thread: proves the image's files can render and inspect it (the
-        // default 12 would cost this test about 17 s of CPU more).
+        // One warm-up wafer in one thread: proves the image's files can render and inspect it (the
+        // default 12 would cost this test about 17 s of CPU more; a second thread would only
+        // repeat the same start and warm-up, about 2 s).
         WAFERFLOW_WARMUP_WAFERS: "1",
+        WAFERFLOW_INFERENCE_THREADS: "1",
         ...(port !== 8080 ? { SAGEMAKER_BIND_TO_PORT: String(port) } : {}),
       },
     });

@@ -30,6 +30,10 @@ async function plainImage(width: number, height: number, format: "png" | "tiff")
   return format === "png" ? image.png().toBuffer() : image.tiff().toBuffer();
 }
 
+// This file checks the default, one inference thread per core: the other tests' single thread
+// (WAFERFLOW_INFERENCE_THREADS in vitest.config.ts) is not for it. Its own process, so only here.
+delete process.env.WAFERFLOW_INFERENCE_THREADS;
+
 describe("endpoint server", () => {
   const logLines: string[] = [];
   let server: Awaited<ReturnType<typeof startEndpointServer>>;

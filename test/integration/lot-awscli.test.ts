@@ -34,6 +34,7 @@ describe("a lot seen through the aws CLI", () => {
     assert.equal(outcome?.ending?.kind, "report", outcome?.problem);
   });
   afterAll(async () => {
+    await aws?.close();
     if (lotDir) rmSync(lotDir, { recursive: true, force: true });
   });
 

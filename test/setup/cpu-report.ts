@@ -20,6 +20,8 @@ function cpuSeconds(): { self: number; children: number } {
 if (REPORT_DIR) {
   // The worker's start (vitest's runtime, this file's imports) happened before this line.
   const atSetup = cpuSeconds();
+  // Wall clock too: with the files' start and end, a run's report shows idle workers and the tail.
+  const startedAt = Date.now();
   afterAll(() => {
     const atEnd = cpuSeconds();
     const file = relative(process.cwd(), expect.getState().testPath ?? "unknown");
@@ -32,6 +34,8 @@ if (REPORT_DIR) {
         workerStart: atSetup.self,
         own: +(atEnd.self - atSetup.self).toFixed(2),
         children: +(atEnd.children - atSetup.children).toFixed(2),
+        startedAt,
+        endedAt: Date.now(),
       })}\n`,
     );
   });

@@ -2,31 +2,31 @@
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Seconds each slow file took in a full run on 2 cores (vitest json reporter, 2026-11-30), for
+ * Wall seconds each slow file took in a full run on 2 cores (WAFERFLOW_CPU_REPORT's startedAt and
+ * endedAt, clean clone, load average 2-6, 2026-11-30 09:48), for
  * a clean clone: vitest's own results cache (which it prefers, below) is empty there, and its
  * fallback, file size, puts every e2e file before every integration file and the unit files last.
  * A file not listed costs nothing here and keeps vitest's order. Keep the list to the slow ones.
  */
 const MEASURED_SECONDS: Record<string, number> = {
-  "test/e2e/lot-limits.test.ts": 58,
-  "test/integration/evaluate.test.ts": 45,
-  "test/integration/awscli-local.test.ts": 45,
-  "test/e2e/console.test.ts": 69,
-  "test/integration/lot-awscli.test.ts": 35,
-  "test/integration/built-functions.test.ts": 31,
-  "test/unit/synth-generate.test.ts": 27,
-  "test/integration/local-restart.test.ts": 21,
-  "test/integration/local-faults.test.ts": 20,
-  "test/integration/local-crash.test.ts": 20,
-  "test/integration/pipeline-parity.test.ts": 17,
-  "test/unit/detector-wafer.test.ts": 16,
-  "test/integration/endpoint-server.test.ts": 14,
-  "test/integration/endpoint-cli.test.ts": 14,
-  "test/e2e/lot-identity.test.ts": 12,
-  "test/unit/detector-stages.test.ts": 12,
-  "test/integration/launcher.test.ts": 11,
-  "test/integration/cli.test.ts": 10,
-  "test/unit/infra.test.ts": 8,
+  "test/e2e/lot-limits.test.ts": 95,
+  "test/e2e/console.test.ts": 87,
+  "test/integration/pipeline-parity.test.ts": 48,
+  "test/integration/endpoint-server.test.ts": 40,
+  "test/integration/local-faults.test.ts": 22,
+  "test/integration/built-functions.test.ts": 21,
+  "test/integration/awscli-local.test.ts": 21,
+  "test/integration/evaluate.test.ts": 20,
+  "test/integration/local-restart.test.ts": 19,
+  "test/integration/local-crash.test.ts": 19,
+  "test/e2e/lot-identity.test.ts": 16,
+  "test/integration/container.test.ts": 13,
+  "test/unit/infra.test.ts": 11,
+  "test/unit/synth-generate.test.ts": 9,
+  "test/integration/lot-awscli.test.ts": 8,
+  "test/integration/endpoint-cli.test.ts": 7,
+  "test/integration/edge-agent-upload.test.ts": 6,
+  "test/integration/edge-agent-network.test.ts": 5,
 };
 
 export default class SlowestFirst extends BaseSequencer {

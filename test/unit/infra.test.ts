@@ -1,6 +1,14 @@
 // SAM, CDK and the local stack run the same resources: one template, read three ways, compared here.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CfnQueue } from "aws-cdk-lib/aws-sqs";
@@ -514,5 +522,53 @@ describe("events/ for sam local invoke", () => {
       "startedAt",
     ]);
     assert.equal(event("detect-defects").index, event("preprocess-image").index);
+  });
+});
+
+describe("type checking resolves aws-cdk-lib's root to aws-cdk-lib/core (tsconfig.json paths)", () => {
+  /** Every .d.ts under a folder of node_modules. */
+  const declarations = (dir: string): string[] =>
+    readdirSync(resolve(REPO_ROOT, "node_modules", dir), { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".d.ts"))
+      .map((file) => readFileSync(resolve(REPO_ROOT, "node_modules", dir, file), "utf8"));
+
+  it("nothing of ours imports the root, and every name cdk-nag takes from it is core's", () => {
+    const tsconfig = readFileSync(resolve(REPO_ROOT, "tsconfig.json"), "utf8");
+    assert.match(
+      tsconfig,
+      /"aws-cdk-lib": \["\.\/node_modules\/aws-cdk-lib\/core\/index\.d\.ts"\]/,
+    );
+    // Ours would silently be typed against core only: infra/ imports subpaths.
+    for (const file of readdirSync(resolve(REPO_ROOT, "infra")).filter((f) => f.endsWith(".ts"))) {
+      const source = readFileSync(resolve(REPO_ROOT, "infra", file), "utf8");
+      assert.doesNotMatch(source, /from "aws-cdk-lib"/, `infra/${file} imports the package root`);
+    }
+    // cdk-nag's declarations are not type-checked (skipLibCheck): a name missing from core would
+    // quietly become `any`. Each name they import from the root must be declared in core.
+    const wanted = new Set<string>();
+    for (const text of declarations("cdk-nag/lib")) {
+      for (const [, names] of text.matchAll(/import \{([^}]*)\} from 'aws-cdk-lib';/g)) {
+        for (const name of (names ?? "").split(",")) {
+          const bare = name.replace(/^\s*type\s+/, "").trim();
+          if (bare) wanted.add(bare);
+        }
+      }
+    }
+    assert.ok(wanted.has("CfnResource"), "the declarations were read");
+    const core = declarations("aws-cdk-lib/core/lib").join("\n");
+    for (const name of wanted) {
+      assert.match(
+        core,
+        new RegExp(
+          `export (declare )?(abstract )?(class|interface|type|enum|function|const) ${name}\\b`,
+        ),
+        `cdk-nag imports ${name} from aws-cdk-lib, which core does not declare`,
+      );
+    }
+    // The root re-exports core whole: core's declarations are the very ones the root gives.
+    assert.match(
+      readFileSync(resolve(REPO_ROOT, "node_modules/aws-cdk-lib/index.d.ts"), "utf8"),
+      /export \* from '\.\/core';/,
+    );
   });
 });
