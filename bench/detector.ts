@@ -503,6 +503,11 @@ async function qualityRun(args: {
       },
     });
     const m = evaluation.metrics;
+    // A failed image is a bug to chase, not a number: name each with its error.
+    for (const w of evaluation.wafers.filter((w) => w.error))
+      console.error(
+        `failed: ${join(w.lot, w.fileName)} (${w.artefacts?.join(", ") || "no artefacts"}): ${w.error}`,
+      );
     const onOthers = evaluation.wafers
       .filter((w) => !(w.artefacts ?? []).includes("hot_pixels") && w.expected !== "unusable")
       .reduce((sum, w) => sum + (w.hotPixelsRemoved ?? 0), 0);
