@@ -510,7 +510,26 @@ function coarseBySteps(overview: FloatMap, fullScale: number): CoarseDisk {
 export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
   const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
   const overview = factor > 1 ? binMap(work, factor) : work;
-  const coarse = coarseByLevel(overview, fullScale) ?? coarseBySteps(overview, fullScale);
+  const byLevel = coarseByLevel(overview, fullScale);
+  if (!byLevel) return traceRim(image, overview, coarseBySteps(overview, fullScale));
+  try {
+    return traceRim(image, overview, byLevel);
+  } catch (levelError) {
+    // The global level outlined a disk that the full-resolution trace does not confirm: under
+    // strong vignetting it can outline the bright centre only (a "disk" of half the frame).
+    // The rim's local step does not depend on one level for the whole frame; if it finds no
+    // plausible disk either, the level's own reason is the one reported.
+    if (!(levelError instanceof WaferNotFoundError)) throw levelError;
+    try {
+      return traceRim(image, overview, coarseBySteps(overview, fullScale));
+    } catch {
+      throw levelError;
+    }
+  }
+}
+
+/** The rim at full resolution from a coarse disk: sub-pixel radius and chip depth. */
+function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): WaferLocation {
   const { circle, rimThreshold, waferIsBright, waferMean, chuckMean } = coarse;
   const toFull = (v: number) => (v + 0.5) * overview.scale - 0.5;
   const centreFull = { x: toFull(circle.cx), y: toFull(circle.cy) };
