@@ -1,5 +1,7 @@
 // Finding the wafer disk: chuck/wafer threshold, rim points along radial rays, robust circle fit.
+
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { DIAMETER_FRACTION_RANGE } from "../quality/thresholds.ts";
 import { WaferNotFoundError } from "./errors.ts";
 import { type Circle, fitCircleRobust } from "./geometry.ts";
 import { binMap, type FloatMap, sampleBilinear } from "./raster.ts";
@@ -555,10 +557,14 @@ function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): Waf
     );
   }
   const rimAbout = recentre(rim, centreFull, fine);
+  // The gate's plausible range for the spec's 80-98%: a disk outside it is not the wafer (a
+  // level can outline a vignetted wafer's bright centre only), whatever the coarse pass said.
   const imageMin = Math.min(image.width, image.height);
-  if (fine.r < 0.3 * imageMin || fine.r > 0.62 * imageMin) {
+  const diameterFraction = (2 * fine.r) / imageMin;
+  const [least, most] = DIAMETER_FRACTION_RANGE;
+  if (diameterFraction < least || diameterFraction > most) {
     throw new WaferNotFoundError(
-      `no wafer disk found: fitted disk diameter is ${((200 * fine.r) / imageMin).toFixed(0)}% of the frame (expected 80-98%)`,
+      `no wafer disk found: fitted disk diameter is ${(100 * diameterFraction).toFixed(0)}% of the frame (expected 80-98%)`,
     );
   }
   return { circle: fine, rim: sortByAngle(rimAbout), waferLevel: waferMean, chuckLevel: chuckMean };

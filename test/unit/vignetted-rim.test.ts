@@ -61,3 +61,49 @@ describe("a vignetted disk filling 98% of the frame", () => {
     });
   }
 });
+
+/**
+ * A wafer whose own level falls towards its rim (5% here), under the same frame-centred
+ * vignetting, on a chuck 20% brighter: one global level then outlines the wafer's bright centre
+ * (a "disk" of two thirds of the frame), which the detector used to report as the wafer. The
+ * rim's local step finds the real one.
+ */
+function shadedDisk(seed: number): GrayImage {
+  const r = 0.485 * SIDE;
+  const cx = (SIDE - 1) / 2 + 4;
+  const cy = (SIDE - 1) / 2 - 3;
+  const amplitude = 0.12;
+  const half = SIDE / 2;
+  const edge = (1 - amplitude) / (1 + amplitude);
+  const f2 = (half * half) / (1 / Math.sqrt(edge) - 1);
+  const random = new Random(seed);
+  const data = new Uint8Array(SIDE * SIDE);
+  for (let v = 0; v < SIDE; v++) {
+    for (let u = 0; u < SIDE; u++) {
+      const rho = Math.hypot(u - cx, v - cy);
+      const cover = Math.min(1, Math.max(0, r - rho + 0.5));
+      const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
+      const gain = (1 + amplitude) / (q * q);
+      const wafer = 0.56 - 0.05 * Math.min(1, (rho / r) ** 2);
+      const level = (wafer * cover + 0.76 * (1 - cover)) * gain;
+      data[v * SIDE + u] = Math.max(
+        0,
+        Math.min(255, (level + 0.006 * random.normal()) * 255 + 0.5),
+      );
+    }
+  }
+  return { width: SIDE, height: SIDE, bitDepth: 8, data };
+}
+
+describe("a wafer shaded towards its rim, under vignetting", () => {
+  it("is located at its rim, not at the bright centre one level outlines", () => {
+    const image = shadedDisk(3);
+    const { usable, quality } = assessQuality(image);
+    assert.ok(usable, JSON.stringify(quality.reasons));
+    const result = detect(image);
+    assert.ok(
+      Math.abs(result.wafer.radiusPx - 0.485 * SIDE) < 2,
+      `radius ${result.wafer.radiusPx} vs ${0.485 * SIDE}`,
+    );
+  });
+});
