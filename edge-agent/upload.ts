@@ -175,6 +175,7 @@ async function uploadScannedLot(
     signal,
     log,
     lotId: plan.journal.lotId,
+    freshLot: plan.freshLot,
     replaceable: new Set(
       plan.changed.flatMap((fileName) => {
         const file = plan.journal.files[fileName];
