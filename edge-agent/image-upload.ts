@@ -6,7 +6,7 @@ import type { JournalFile } from "../schemas/agent-journal.ts";
 import { ChecksumMismatchError, SourceChangedError, UploadError } from "./errors.ts";
 import type { ScannedImage } from "./lot.ts";
 import { putMultipart } from "./multipart.ts";
-import { checkEtag, objectMatches, type Run, refuseUnlessSame, send } from "./s3-calls.ts";
+import { checkEtag, objectMatches, type Run, refuseUnlessSame, send, unquote } from "./s3-calls.ts";
 
 /** SigV4's payload-hash header: S3 refuses a body whose SHA-256 is not this value. */
 export const PAYLOAD_SHA256_HEADER = "x-amz-content-sha256";
@@ -28,14 +28,18 @@ function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): Pu
 }
 
 /**
- * Sends the image in one PUT. Resolves "present" when the conditional PUT found the key taken by
- * these very bytes (checked by a HEAD): nothing was sent, and S3 already holds the image.
+ * Sends the image in one PUT. Resolves "stored" when S3's answer is the MD5 of the bytes sent (its
+ * ETag, for an object stored plain or SSE-S3): S3 computed it over what it stored, and the size
+ * and sha256 metadata went in that same request, so the object is confirmed without a HEAD.
+ * "sent" when the ETag says nothing of the bytes (SSE-KMS): the caller confirms by a HEAD.
+ * "present" when the conditional PUT found the key taken by these very bytes (checked by a
+ * HEAD): nothing was sent, and S3 already holds the image.
  */
 export async function putWhole(
   run: Run,
   image: ScannedImage,
   file: JournalFile,
-): Promise<"sent" | "present"> {
+): Promise<"stored" | "sent" | "present"> {
   return run.semaphore.use(async () => {
     const body = await readFile(image.path);
     const sha256 = createHash("sha256").update(body).digest("hex");
@@ -46,7 +50,8 @@ export async function putWhole(
     }
     const md5 = createHash("md5").update(body).digest();
     try {
-      await send(run, `uploading ${file.key}`, async (abortSignal) => {
+      const md5Hex = md5.toString("hex");
+      return await send(run, `uploading ${file.key}`, async (abortSignal) => {
         const put = await run.s3.send(
           signWithPayloadSha256(
             new PutObjectCommand({
@@ -63,9 +68,9 @@ export async function putWhole(
           ),
           { abortSignal },
         );
-        checkEtag(run, `uploading ${file.key}`, put, md5.toString("hex"));
+        checkEtag(run, `uploading ${file.key}`, put, md5Hex);
+        return unquote(put.ETag) === md5Hex ? "stored" : "sent";
       });
-      return "sent";
     } catch (error) {
       await refuseUnlessSame(run, file, error);
       return "present";
@@ -114,15 +119,18 @@ export async function ensureImage(
     run.log(`lot ${run.lotId}: ${file.key} is missing or different in S3; uploading it again`);
     file.done = false;
   }
+  let sent: "stored" | "sent" | "present" = "sent";
   if (!whole) await putMultipart(run, image, file);
-  else if ((await putWhole(run, image, file)) === "present") {
+  else sent = await putWhole(run, image, file);
+  if (sent === "present") {
     markDone(file);
     await run.store.save();
     counts.skipped++;
     return;
   }
   await assertSourceUnchanged(image);
-  if (!(await objectMatches(run, file))) {
+  // A multipart object's ETag is not its MD5, nor is an SSE-KMS object's: those are confirmed here.
+  if (sent !== "stored" && !(await objectMatches(run, file))) {
     throw new ChecksumMismatchError(
       `${file.key} in S3 does not have the size and sha256 just uploaded`,
     );

@@ -454,7 +454,7 @@ describe("uploadLot against s3rver", () => {
     assert.equal(counts.get("UploadPartCommand") ?? 0, 0);
   });
 
-  test("a new lot's small images go out in one conditional PUT each, with no HEAD before it", async () => {
+  test("a new lot's small images go out in one conditional PUT each, no HEAD before or after", async () => {
     const { dir, stateDir } = await makeLot({
       "a.png": fakeImage(PNG_SIGNATURE, 4000),
       "b.png": fakeImage(PNG_SIGNATURE, 100),
@@ -471,9 +471,10 @@ describe("uploadLot against s3rver", () => {
       ...SMALL_PARTS,
     });
     assert.equal(result.uploaded, 3);
-    // One HEAD per image, confirming each after it is sent; the multipart image (c.png) keeps
-    // its HEAD before too, so a part-by-part resend is never started for bytes already there.
-    assert.equal(counts.get("HeadObjectCommand") ?? 0, 3 + 1);
+    // s3rver answers a PUT with the MD5 of what it stored: that confirms a.png and b.png. The
+    // multipart image (c.png), whose ETag is no MD5, keeps its HEAD after, and its HEAD before,
+    // so a part-by-part resend is never started for bytes already there.
+    assert.equal(counts.get("HeadObjectCommand") ?? 0, 2);
     assert.equal(counts.get("PutObjectCommand") ?? 0, 2 + 1, "a.png, b.png and the manifest");
   });
 
