@@ -515,6 +515,7 @@ describe("uploadLot against s3rver", () => {
     );
     const second = await makeLot({
       "a.png": fakeImage(PNG_SIGNATURE, 5000),
+      "b.png": fakeImage(PNG_SIGNATURE, 100),
       "lot.json": JSON.stringify({ lotId: "LOT-IT-TAKENKEY" }),
     });
     await assert.rejects(
@@ -522,6 +523,10 @@ describe("uploadLot against s3rver", () => {
       (error: Error) => error.name === "UploadError" && /LotIdTakenError/.test(error.message),
     );
     assert.equal(sha256(await download(client, s3.bucket, key)), before, "nothing was overwritten");
+    // The image that did go out is in the journal the failed run left.
+    const journal = await loadJournal(journalPath(second.stateDir, second.dir));
+    assert.equal(journal?.files["b.png"]?.done, true);
+    assert.equal(journal?.files["a.png"]?.done, false);
   });
 
   test("an image that vanished from S3 after the lot finished is sent again", async () => {
