@@ -112,9 +112,9 @@ export async function acquireLotLock(journalFile: string): Promise<() => Promise
 /**
  * Owns one lot's journal in memory and serialises its writes, since parts finish concurrently.
  * Saves that arrive while a write is under way share the one next write: it serialises the
- * journal when it starts, so it holds every change made before any of those saves. The
- * 1000-image lot of test/e2e/lot-limits (8 uploads in flight) wrote its journal 443 times
- * instead of 1002. Still one whole rewrite per write: an append-only journal would end that.
+ * journal when it starts, so it holds every change made before any of those saves. Whole images'
+ * done marks are not saved one by one (image-upload.ts markDone): multipart progress, the start
+ * and the end of a run write the journal.
  */
 export class JournalStore {
   private pending: Promise<void> = Promise.resolve();

@@ -54,6 +54,12 @@ export interface Run {
    * lot under the same id are never replaced in place.
    */
   replaceable: Set<string>;
+  /**
+   * True when this folder's journal had no record of the lot: no earlier run of this agent sent
+   * any of its images, so checking for each before sending it is one request per image for
+   * nothing. A conditional PUT (If-None-Match: *) still finds an object someone else put there.
+   */
+  freshLot: boolean;
 }
 
 /**

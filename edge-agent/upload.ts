@@ -175,6 +175,7 @@ async function uploadScannedLot(
     signal,
     log,
     lotId: plan.journal.lotId,
+    freshLot: plan.freshLot,
     replaceable: new Set(
       plan.changed.flatMap((fileName) => {
         const file = plan.journal.files[fileName];
@@ -201,6 +202,8 @@ async function uploadScannedLot(
     signal,
   );
   if (failures.length > 0) {
+    // The images that did go out are marked in the journal (best effort: the next run checks S3).
+    await store.save().catch(() => undefined);
     const detail = failures
       .map(({ item, error }) => `${item.fileName}: ${describe(error)}`)
       .join("; ");
@@ -211,6 +214,8 @@ async function uploadScannedLot(
   }
 
   const manifestKey = lotKeys.manifest(run.lotId);
+  // The images' done marks (image-upload.ts writes them with the journal's next write).
+  await store.save();
   const result = (manifest: Manifest, manifestWritten: boolean): UploadLotResult => ({
     lotId: run.lotId,
     manifestKey,

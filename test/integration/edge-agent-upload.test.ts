@@ -454,6 +454,81 @@ describe("uploadLot against s3rver", () => {
     assert.equal(counts.get("UploadPartCommand") ?? 0, 0);
   });
 
+  test("a new lot's small images go out in one conditional PUT each, no HEAD before or after", async () => {
+    const { dir, stateDir } = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 4000),
+      "b.png": fakeImage(PNG_SIGNATURE, 100),
+      "c.png": fakeImage(PNG_SIGNATURE, 3 * PART),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-NOHEADFIRST" }),
+    });
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+    });
+    assert.equal(result.uploaded, 3);
+    // s3rver answers a PUT with the MD5 of what it stored: that confirms a.png and b.png. The
+    // multipart image (c.png), whose ETag is no MD5, keeps its HEAD after, and its HEAD before,
+    // so a part-by-part resend is never started for bytes already there.
+    assert.equal(counts.get("HeadObjectCommand") ?? 0, 2);
+    assert.equal(counts.get("PutObjectCommand") ?? 0, 2 + 1, "a.png, b.png and the manifest");
+  });
+
+  test("a new journal over images already in S3 (no manifest yet) finds them by the conditional PUT", async () => {
+    const files = {
+      "a.png": fakeImage(PNG_SIGNATURE, 4000),
+      "b.png": fakeImage(PNG_SIGNATURE, 100),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-NEWJOURNAL" }),
+    };
+    const first = await makeLot(files);
+    await uploadLot({ ...first, s3: s3.client(), bucket: s3.bucket, ...SMALL_PARTS });
+    const client = s3.client();
+    // As if another agent (another state directory) sent the images and died before the manifest.
+    await client.send(
+      new DeleteObjectCommand({ Bucket: s3.bucket, Key: lotKeys.manifest("LOT-IT-NEWJOURNAL") }),
+    );
+    const second = await makeLot(files);
+    const counts = countCommands(client);
+    const result = await uploadLot({ ...second, s3: client, bucket: s3.bucket, ...SMALL_PARTS });
+    assert.equal(result.uploaded, 0);
+    assert.equal(result.skipped, 2);
+    assert.equal(result.manifestWritten, true);
+    // Each image: its conditional PUT refused (412), then one HEAD finding the same bytes.
+    assert.equal(counts.get("PutObjectCommand") ?? 0, 2 + 1, "two refused PUTs and the manifest");
+  });
+
+  test("a new journal over other bytes under the lot's keys overwrites nothing", async () => {
+    const first = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 4000),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-TAKENKEY" }),
+    });
+    await uploadLot({ ...first, s3: s3.client(), bucket: s3.bucket, ...SMALL_PARTS });
+    const client = s3.client();
+    const key = lotKeys.image("LOT-IT-TAKENKEY", "a.png");
+    const before = sha256(await download(client, s3.bucket, key));
+    await client.send(
+      new DeleteObjectCommand({ Bucket: s3.bucket, Key: lotKeys.manifest("LOT-IT-TAKENKEY") }),
+    );
+    const second = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 5000),
+      "b.png": fakeImage(PNG_SIGNATURE, 100),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-TAKENKEY" }),
+    });
+    await assert.rejects(
+      uploadLot({ ...second, s3: client, bucket: s3.bucket, ...SMALL_PARTS }),
+      (error: Error) => error.name === "UploadError" && /LotIdTakenError/.test(error.message),
+    );
+    assert.equal(sha256(await download(client, s3.bucket, key)), before, "nothing was overwritten");
+    // The image that did go out is in the journal the failed run left.
+    const journal = await loadJournal(journalPath(second.stateDir, second.dir));
+    assert.equal(journal?.files["b.png"]?.done, true);
+    assert.equal(journal?.files["a.png"]?.done, false);
+  });
+
   test("an image that vanished from S3 after the lot finished is sent again", async () => {
     const content = fakeImage(PNG_SIGNATURE, 4000);
     const { dir, stateDir } = await makeLot({
