@@ -1,7 +1,7 @@
 // A small Lambda runtime for one sandbox: imports a built handler.mjs as an ES module and answers invocations over IPC.
 // Plain JavaScript on purpose: it runs in a bare Node process (no tsx, no global `require`), like Lambda's runtime.
 import { existsSync } from "node:fs";
-import { isBuiltin, registerHooks } from "node:module";
+import { flushCompileCache, isBuiltin, registerHooks } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -136,6 +136,9 @@ try {
 }
 
 if (handler) {
+  // With NODE_COMPILE_CACHE set, the bundle's compiled code goes to disk now: a sandbox ends by
+  // SIGTERM, which would skip Node's write at exit, and the next sandbox of this bundle reads it.
+  flushCompileCache?.();
   process.on("message", async (message) => {
     if (message?.type !== "invoke") return;
     current = message.id;

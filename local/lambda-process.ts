@@ -113,6 +113,11 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
       _HANDLER: built.handler,
       NODE_PATH: layerModules.join(":"),
       WAFERFLOW_LAYER_DIRS: JSON.stringify(built.layerDirs),
+      // Node's on-disk compile cache (npm test sets it): the sandboxes of one bundle compile it once
+      // between them instead of once each. It changes no behaviour, only V8's compile work.
+      ...(process.env.NODE_COMPILE_CACHE
+        ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE }
+        : {}),
       // A developer's choice of handler log level carries over, as in the in-process mode.
       ...(process.env.POWERTOOLS_LOG_LEVEL
         ? { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL }

@@ -52,6 +52,12 @@ export interface LocalStackOptions {
    * ErrorEquals and MaxAttempts still apply, and the ASL itself is unchanged. Default: the ASL's own.
    */
   retryIntervalMs?: number;
+  /**
+   * Built functions only: sandboxes (Node processes) each function may run at once; invocations
+   * beyond wait for a free one, as with reserved concurrency. Default: WAFERFLOW_MAX_SANDBOXES,
+   * else 4. A test whose lot is a few images sets 1: every extra sandbox is a process start.
+   */
+  maxSandboxesPerFunction?: number;
 }
 
 export interface LocalStackFaults {
@@ -71,6 +77,18 @@ function functionsModeOf(options: LocalStackOptions): FunctionsMode {
     );
   }
   return mode;
+}
+
+function maxSandboxesOf(options: LocalStackOptions): number | undefined {
+  const setting = options.maxSandboxesPerFunction ?? process.env.WAFERFLOW_MAX_SANDBOXES;
+  if (setting === undefined || setting === "") return undefined;
+  const count = Number(setting);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new LocalStackError(
+      `maxSandboxesPerFunction (WAFERFLOW_MAX_SANDBOXES) must be a whole number from 1, got '${setting}'`,
+    );
+  }
+  return count;
 }
 
 export interface ExecutionOutcome {
@@ -178,6 +196,7 @@ function checkOptions(options: LocalStackOptions): void {
 async function start(options: LocalStackOptions): Promise<LocalStack> {
   checkOptions(options);
   const functionsMode = functionsModeOf(options);
+  const maxSandboxesPerFunction = maxSandboxesOf(options);
   // Checked before any server starts: a missing or stale build is the user's next command, not a crash.
   const built = functionsMode === "built" ? loadBuiltFunctions() : undefined;
   const log = options.log ?? defaultLog;
@@ -323,6 +342,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         stackEnvironment: () => env,
         sharedFunctionVariables: Object.keys(model.functionEnvironment),
         log,
+        ...(maxSandboxesPerFunction ? { maxSandboxesPerFunction } : {}),
       });
       stoppers.push(() => processInvoker.close());
       invoker = processInvoker;

@@ -183,10 +183,11 @@ beforeAll(async () => {
       "1000",
     ],
     // The bundles that ship (npm run build), each in its own Node process, as Lambda runs them.
+    // One sandbox per function: a lot of six images needs no more, and each is a process start.
     {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WAFERFLOW_FUNCTIONS: "built" },
+      env: { ...process.env, WAFERFLOW_FUNCTIONS: "built", WAFERFLOW_MAX_SANDBOXES: "1" },
     },
   );
   child.stdout?.resume();

@@ -133,6 +133,42 @@ describe("local Lambda runtime for built functions (local/lambda-process.ts)", (
     assert.equal(first.pid, second.pid);
   });
 
+  it("runs at most maxSandboxesPerFunction sandboxes at once; further invocations wait for one", async () => {
+    const together = async (target: ProcessLambdaInvoker) =>
+      new Set(
+        (
+          (await Promise.all([1, 2, 3].map(() => target.invoke(fn, { action: "env" })))) as Array<{
+            pid: number;
+          }>
+        ).map((result) => result.pid),
+      );
+    // The default (4): three at once start sandboxes beside the warm one.
+    assert.ok((await together(invoker)).size > 1);
+    const single = createProcessLambdaInvoker({
+      functions: [fn],
+      built: new Map([
+        [
+          "ProbeFunction",
+          {
+            logicalId: "ProbeFunction",
+            codeDir: join(dir, "ProbeFunction"),
+            handler: "handler.handler",
+            layerDirs: [],
+          },
+        ],
+      ]),
+      stackEnvironment: () => ({}),
+      log: () => {},
+      functionOutput: () => {},
+      maxSandboxesPerFunction: 1,
+    });
+    try {
+      assert.equal((await together(single)).size, 1);
+    } finally {
+      await single.close();
+    }
+  });
+
   it("reports a thrown error as Lambda does: errorType is its name", async () => {
     const error = await failure({ action: "throw" });
     assert.equal(error.errorType, "LotGoneError");
