@@ -524,8 +524,8 @@ export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number)
     if (!(levelError instanceof WaferNotFoundError)) throw levelError;
     try {
       return traceRim(image, overview, coarseBySteps(overview, fullScale));
-    } catch {
-      throw levelError;
+    } catch (stepsError) {
+      throw stepsError instanceof WaferNotFoundError ? levelError : stepsError;
     }
   }
 }
