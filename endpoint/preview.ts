@@ -1,5 +1,6 @@
 // A small WebP of the raster the endpoint already decoded, so the operator's overlay is drawn without decoding the original again.
 import sharp from "sharp";
+import { blockSums } from "../lib/block-sums.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
 import { PREVIEW_MAX_SIDE_LIMIT, type Preview } from "../schemas/detection.ts";
 
@@ -49,28 +50,13 @@ function toEightBit(image: GrayImage): Uint8Array {
  * docs/benchmarks.md, round 6.
  */
 function blockMeans(image: GrayImage, factor: number): GrayImage {
-  const width = Math.floor(image.width / factor);
-  const height = Math.floor(image.height / factor);
-  const src = image.data;
+  const { width, height, sums } = blockSums(image, factor);
   const out = new Uint8Array(width * height);
   const area = factor * factor;
   const scale = image.bitDepth === 16 ? 1 / (257 * area) : 1 / area;
   // 8 bit: the rounded mean. 16 bit: the mean to 8 bit by full scale, as toEightBit rounds a pixel.
   const offset = image.bitDepth === 16 ? 128 * area : area / 2;
-  const sums = new Float64Array(width);
-  for (let y = 0; y < height; y++) {
-    sums.fill(0);
-    for (let dy = 0; dy < factor; dy++) {
-      let p = (y * factor + dy) * image.width;
-      for (let x = 0; x < width; x++) {
-        let sum = 0;
-        for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
-        sums[x] = (sums[x] as number) + sum;
-      }
-    }
-    const row = y * width;
-    for (let x = 0; x < width; x++) out[row + x] = ((sums[x] as number) + offset) * scale;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = ((sums[i] as number) + offset) * scale;
   return { width, height, bitDepth: 8, data: out };
 }
 

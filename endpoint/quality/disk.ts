@@ -1,4 +1,5 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
+import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { findRimBySteps } from "../detector/locate.ts";
@@ -47,63 +48,11 @@ export interface DiskFit {
 
 export function overviewOf(image: GrayImage): Overview {
   const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
-  const width = Math.floor(image.width / factor);
-  const height = Math.floor(image.height / factor);
+  const { width, height, sums } = blockSums(image, factor);
   const data = new Float32Array(width * height);
   const norm = 1 / (factor * factor * fullScale(image));
-  // Block sums are whole numbers under 2^24 (256 pixels of 65535 at most), exact in float32.
-  if (image.data instanceof Uint8Array)
-    addBlockSums8(image.data, image.width, factor, width, height, data);
-  else addBlockSums16(image.data, image.width, factor, width, height, data);
-  for (let k = 0; k < data.length; k++) data[k] = (data[k] as number) * norm;
+  for (let k = 0; k < data.length; k++) data[k] = (sums[k] as number) * norm;
   return { width, height, factor, data };
-}
-
-/**
- * Adds each factor x factor block of `src` into one pixel of `sums`. Written once per pixel type
- * so V8 compiles each for one array type: it reads every pixel of the frame.
- */
-function addBlockSums8(
-  src: Uint8Array,
-  srcWidth: number,
-  factor: number,
-  width: number,
-  height: number,
-  sums: Float32Array,
-): void {
-  for (let by = 0; by < height; by++) {
-    const out = by * width;
-    for (let dy = 0; dy < factor; dy++) {
-      let p = (by * factor + dy) * srcWidth;
-      for (let bx = 0; bx < width; bx++) {
-        let sum = 0;
-        for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
-        sums[out + bx] = (sums[out + bx] as number) + sum;
-      }
-    }
-  }
-}
-
-/** addBlockSums8 for 16-bit pixels (the same code, compiled for the other array type). */
-function addBlockSums16(
-  src: Uint16Array,
-  srcWidth: number,
-  factor: number,
-  width: number,
-  height: number,
-  sums: Float32Array,
-): void {
-  for (let by = 0; by < height; by++) {
-    const out = by * width;
-    for (let dy = 0; dy < factor; dy++) {
-      let p = (by * factor + dy) * srcWidth;
-      for (let bx = 0; bx < width; bx++) {
-        let sum = 0;
-        for (let dx = 0; dx < factor; dx++) sum += src[p++] as number;
-        sums[out + bx] = (sums[out + bx] as number) + sum;
-      }
-    }
-  }
 }
 
 /** Otsu's threshold over [0, 1] and the means of the two classes it separates. */
