@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
-import { readConfig } from "../lib/config.ts";
+import { readConfig, wholeNumberVariable } from "../lib/config.ts";
 import {
   type InferenceRequest,
   type InferenceResult,
@@ -33,15 +33,7 @@ export interface InferencePool {
 export const MAX_INFERENCE_THREADS = 64;
 
 const ThreadsEnvSchema = z.object({
-  WAFERFLOW_INFERENCE_THREADS: z.preprocess(
-    (value) => (value === undefined || String(value).trim() === "" ? undefined : value),
-    z
-      .string()
-      .regex(/^\d+$/, `a whole number from 1 to ${MAX_INFERENCE_THREADS}`)
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(MAX_INFERENCE_THREADS))
-      .optional(),
-  ),
+  WAFERFLOW_INFERENCE_THREADS: wholeNumberVariable(1, MAX_INFERENCE_THREADS),
 });
 
 /**

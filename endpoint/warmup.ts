@@ -1,7 +1,7 @@
 // Warms an inference thread before it takes traffic: the real inference (decode, gate, detect, preview) on small seeded wafers made in memory.
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import { readConfig } from "../lib/config.ts";
+import { readConfig, wholeNumberVariable } from "../lib/config.ts";
 import type { DetectionHints } from "../schemas/detection.ts";
 import { runInference } from "./inference.ts";
 import type { WaferModel } from "./models/model.ts";
@@ -21,20 +21,12 @@ const WARMUP_PREVIEW_PX = 1024;
 const WARMUP_SEED = 20261130;
 
 const WarmupEnvSchema = z.object({
-  WAFERFLOW_WARMUP_WAFERS: z.preprocess(
-    (value) =>
-      value === undefined || String(value).trim() === "" ? String(DEFAULT_WARMUP_WAFERS) : value,
-    z
-      .string()
-      .regex(/^\d+$/, `a whole number from 0 to ${MAX_WARMUP_WAFERS}`)
-      .transform(Number)
-      .pipe(z.number().int().min(0).max(MAX_WARMUP_WAFERS)),
-  ),
+  WAFERFLOW_WARMUP_WAFERS: wholeNumberVariable(0, MAX_WARMUP_WAFERS),
 });
 
 /** Warm-up wafers per inference thread: WAFERFLOW_WARMUP_WAFERS, default 12; a bad value fails naming it. */
 export function warmupWafersFromEnv(env: Record<string, string | undefined> = process.env): number {
-  return readConfig(WarmupEnvSchema, env).WAFERFLOW_WARMUP_WAFERS;
+  return readConfig(WarmupEnvSchema, env).WAFERFLOW_WARMUP_WAFERS ?? DEFAULT_WARMUP_WAFERS;
 }
 
 export interface WarmupReport {

@@ -4,9 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
+import { z } from "zod";
 import { createS3ImageSource, type ImageSource } from "../endpoint/image-source.ts";
 import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
+import { readConfig, wholeNumberVariable } from "../lib/config.ts";
 import { executionArnOf, LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
@@ -79,13 +81,14 @@ function functionsModeOf(options: LocalStackOptions): FunctionsMode {
   return mode;
 }
 
+const SandboxEnvSchema = z.object({ WAFERFLOW_MAX_SANDBOXES: wholeNumberVariable(1) });
+
 function maxSandboxesOf(options: LocalStackOptions): number | undefined {
-  const setting = options.maxSandboxesPerFunction ?? process.env.WAFERFLOW_MAX_SANDBOXES;
-  if (setting === undefined || setting === "") return undefined;
-  const count = Number(setting);
+  const count = options.maxSandboxesPerFunction;
+  if (count === undefined) return readConfig(SandboxEnvSchema).WAFERFLOW_MAX_SANDBOXES;
   if (!Number.isInteger(count) || count < 1) {
     throw new LocalStackError(
-      `maxSandboxesPerFunction (WAFERFLOW_MAX_SANDBOXES) must be a whole number from 1, got '${setting}'`,
+      `maxSandboxesPerFunction must be a whole number from 1, got ${count}`,
     );
   }
   return count;
