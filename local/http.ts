@@ -84,7 +84,7 @@ export async function startService(options: ServiceOptions): Promise<LocalServic
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     if (!options.unsigned?.(path)) {
       try {
-        verifySignature(signedRequestOf(request, body), {
+        await verifySignature(signedRequestOf(request, body), {
           credentials: options.credentials,
           doubleEncodePath: true,
         });

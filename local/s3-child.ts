@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   app.middleware.unshift(async (ctx, next) => {
     const request = ctx.req as { rawHeaders: string[] };
     try {
-      verifySignature(
+      await verifySignature(
         { method: ctx.method, url: ctx.originalUrl, rawHeaders: request.rawHeaders },
         { credentials: config.credentials, doubleEncodePath: false },
       );
