@@ -8,6 +8,7 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { executionArnOf } from "./account.ts";
 import { ExecutionWaitTimeoutError, ServiceApiError } from "./errors.ts";
 import {
+  appendHistory,
   type ExecutionRecord,
   type ExecutionStatus,
   errorOf,
@@ -22,7 +23,7 @@ import {
 } from "./execution-record.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import type { LocalStateMachine } from "./resource-model.ts";
-import { type PreparedStateMachine, prepare } from "./state-machine.ts";
+import { allStates, type PreparedStateMachine, prepare, type StateNode } from "./state-machine.ts";
 
 export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
 
@@ -126,17 +127,6 @@ export function createExecutionEngine(options: {
     return found;
   };
 
-  const pushHistory = (record: ExecutionRecord, type: string, details: Record<string, unknown>) => {
-    const id = record.history.length + 1;
-    record.history.push({
-      id,
-      previousEventId: id - 1,
-      timestamp: new Date().toISOString(),
-      type,
-      ...details,
-    });
-  };
-
   const run = (record: ExecutionRecord, machine: PreparedStateMachine, from: ResumePoint) => {
     const topLevel = machine.definition.States;
     const runnable =
@@ -209,7 +199,7 @@ export function createExecutionEngine(options: {
         }
         const entry = historyEntry(raw);
         if (!entry) continue;
-        pushHistory(record, entry.type, entry.details);
+        appendHistory(record, entry.type, entry.details);
         // Top-level steps are saved as they happen: after a crash, the execution resumes there.
         const stateName = (raw.state as { name?: string } | undefined)?.name;
         const nested = raw.index !== undefined;
@@ -259,36 +249,23 @@ export function createExecutionEngine(options: {
     const from = resumePoint(record, machine.definition);
     const now = new Date().toISOString();
     const redriveCount = (record.redriveCount ?? 0) + 1;
-    pushHistory(record, "ExecutionRedriven", {
-      executionRedrivenEventDetails: { redriveCount },
-    });
+    appendHistory(record, "ExecutionRedriven", { executionRedrivenEventDetails: { redriveCount } });
+    for (const field of ["error", "cause", "stopDate", "output"] as const) delete record[field];
+    Object.assign(record, { status: "RUNNING", redriveCount, redriveDate: now });
+    // Its last state had ended: only the stack died before it wrote the execution's end.
     if (from.finished) {
-      // Its last state had ended; only the stack died before it wrote the execution's end.
       Object.assign(record, {
         status: from.finished.status,
         output: JSON.stringify(from.finished.output),
         stopDate: now,
-        redriveCount,
-        redriveDate: now,
       });
-      delete record.error;
-      delete record.cause;
-      options.log(`sfn: ${machine.spec.name}/${record.name} had finished (${why}): SUCCEEDED`);
-      void persist(record);
-      changes.emit("change", record);
-      return record;
     }
-    Object.assign(record, { status: "RUNNING", redriveCount, redriveDate: now });
-    delete record.error;
-    delete record.cause;
-    delete record.stopDate;
-    delete record.output;
     options.log(
-      `sfn: ${machine.spec.name}/${record.name} redriven (${why}) from ${from.stateName ?? "its start"}`,
+      `sfn: ${machine.spec.name}/${record.name} ${from.finished ? `had finished (${why}): SUCCEEDED` : `redriven (${why}) from ${from.stateName ?? "its start"}`}`,
     );
     void persist(record);
     changes.emit("change", record);
-    run(record, machine, from);
+    if (!from.finished) run(record, machine, from);
     return record;
   };
 
@@ -468,20 +445,10 @@ export function createExecutionEngine(options: {
 }
 
 /** Every state with a Retry, at any depth (Map iterators too), waiting `intervalMs` per attempt. */
-export function retryOverrides(states: unknown, intervalMs: number): Record<string, number> {
-  const overrides: Record<string, number> = {};
-  const visit = (level: unknown) => {
-    for (const [name, state] of Object.entries((level ?? {}) as Record<string, unknown>)) {
-      const fields = state as {
-        Retry?: unknown;
-        Iterator?: { States?: unknown };
-        ItemProcessor?: { States?: unknown };
-      };
-      if (Array.isArray(fields.Retry)) overrides[name] = intervalMs;
-      visit(fields.Iterator?.States);
-      visit(fields.ItemProcessor?.States);
-    }
-  };
-  visit(states);
-  return overrides;
+export function retryOverrides(
+  states: Record<string, StateNode>,
+  intervalMs: number,
+): Record<string, number> {
+  const retrying = [...allStates(states)].filter(([, state]) => Array.isArray(state.Retry));
+  return Object.fromEntries(retrying.map(([name]) => [name, intervalMs]));
 }

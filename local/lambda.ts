@@ -23,6 +23,41 @@ export interface LambdaInvoker {
   functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
 }
 
+/** What Lambda's context tells a handler about its function and invocation (both runtimes). */
+export function contextFields(fn: LocalFunction) {
+  const awsRequestId = randomUUID();
+  return {
+    functionName: fn.name,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: String(fn.memorySizeMb),
+    awsRequestId,
+    logGroupName: `/aws/lambda/${fn.name}`,
+    logStreamName: `local/${awsRequestId}`,
+  };
+}
+
+/** What Lambda reports when a handler outlives its function's Timeout. */
+export const timedOut = (fn: LocalFunction) =>
+  new LambdaInvocationError(
+    "Sandbox.Timedout",
+    `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+    [],
+  );
+
+/** Logs a failed invocation as Lambda's log would show it, and hands the error back to throw. */
+export function logFailure(
+  log: (line: string) => void,
+  fn: LocalFunction,
+  awsRequestId: string,
+  failure: LambdaInvocationError,
+): LambdaInvocationError {
+  log(
+    `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${failure.errorType}: ${failure.errorMessage}`,
+  );
+  return failure;
+}
+
 /** A function by its name, ARN (with or without a version or alias) or logical id, as Lambda's Invoke accepts. */
 export function findFunction(
   functions: LocalFunction[],
@@ -111,16 +146,9 @@ export function createLambdaInvoker(options: {
     functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
 
     async invoke(fn, event) {
-      const awsRequestId = randomUUID();
       const deadline = Date.now() + fn.timeoutSeconds * 1000;
       const context: LambdaContext = {
-        functionName: fn.name,
-        functionVersion: "$LATEST",
-        invokedFunctionArn: fn.arn,
-        memoryLimitInMB: String(fn.memorySizeMb),
-        awsRequestId,
-        logGroupName: `/aws/lambda/${fn.name}`,
-        logStreamName: `local/${awsRequestId}`,
+        ...contextFields(fn),
         callbackWaitsForEmptyEventLoop: true,
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       };
@@ -128,17 +156,7 @@ export function createLambdaInvoker(options: {
       const payload = JSON.parse(JSON.stringify(event ?? null)) as unknown;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new LambdaInvocationError(
-                "Sandbox.Timedout",
-                `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
-                [],
-              ),
-            ),
-          fn.timeoutSeconds * 1000,
-        );
+        timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
       });
       try {
         const handler = await load(fn);
@@ -148,11 +166,7 @@ export function createLambdaInvoker(options: {
         ]);
         return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
       } catch (error) {
-        const lambdaError = asLambdaError(error);
-        options.log(
-          `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${lambdaError.errorType}: ${lambdaError.errorMessage}`,
-        );
-        throw lambdaError;
+        throw logFailure(options.log, fn, context.awsRequestId, asLambdaError(error));
       } finally {
         clearTimeout(timer);
       }

@@ -26,13 +26,14 @@ export interface StateNode {
   Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
+  Retry?: unknown[];
   Branches?: Array<{ States?: Record<string, StateNode> }>;
   Iterator?: { States?: Record<string, StateNode> };
   ItemProcessor?: { States?: Record<string, StateNode> };
 }
 
 /** Every state, including those inside Map and Parallel states, by name. */
-function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
+export function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
   for (const [name, state] of Object.entries(states)) {
     if (found.has(name)) {
       throw new TemplateError(
