@@ -48,6 +48,19 @@ export function bodyTooLarge(limitBytes: number): ServiceApiError {
   );
 }
 
+/**
+ * An error as the JSON-protocol services write it: the code in x-amzn-errortype, the message in the
+ * body, and for awsJson services (DynamoDB, Step Functions) the code again as `__type`.
+ */
+export function jsonErrorReply(contentType: string, typeOf?: (code: string) => string) {
+  return (response: ServerResponse, error: ServiceApiError): void => {
+    const type = typeOf ? { __type: typeOf(error.code) } : {};
+    response
+      .writeHead(error.statusCode, { "content-type": contentType, "x-amzn-errortype": error.code })
+      .end(JSON.stringify({ ...type, message: error.message }));
+  };
+}
+
 /** A signed request, read whole. */
 export interface ServiceCall {
   request: IncomingMessage;

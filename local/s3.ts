@@ -2,6 +2,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ServiceStartError } from "./errors.ts";
+import type { LocalService } from "./http.ts";
 
 export interface S3ChildConfig {
   port: number;
@@ -27,12 +28,6 @@ export type S3ChildMessage =
   | { type: "ready"; port: number }
   | { type: "failed"; message: string }
   | { type: "object-created"; object: S3ObjectCreated };
-
-export interface LocalS3 {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
 
 export interface LocalS3Options extends S3ChildConfig {
   onObjectCreated: (object: S3ObjectCreated) => void;
@@ -66,7 +61,7 @@ const STOP_GRACE_MS = 5_000;
  * which Node 17+ only offers with the legacy OpenSSL provider; enabling that for the whole
  * user process (NODE_OPTIONS) would be intrusive and cannot be done after start anyway.
  */
-export function startS3(options: LocalS3Options): Promise<LocalS3> {
+export function startS3(options: LocalS3Options): Promise<LocalService> {
   const config: S3ChildConfig = {
     port: options.port,
     directory: options.directory,
@@ -85,7 +80,7 @@ export function startS3(options: LocalS3Options): Promise<LocalS3> {
   child.stdout?.on("data", relay);
   child.stderr?.on("data", relay);
 
-  return new Promise<LocalS3>((resolvePromise, reject) => {
+  return new Promise<LocalService>((resolvePromise, reject) => {
     let ready = false;
     child.on("message", (message: S3ChildMessage) => {
       if (message.type === "object-created") {

@@ -1,10 +1,8 @@
 // A local Step Functions API speaking awsJson1_0 (X-Amz-Target: AWSStepFunctions.*) over the execution engine.
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
-import { type LocalService, startService } from "./http.ts";
+import { jsonErrorReply, type LocalService, startService } from "./http.ts";
 import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
-
-export type LocalSfn = LocalService;
 
 const TARGET_PREFIX = "AWSStepFunctions.";
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -149,7 +147,7 @@ export async function startSfn(options: {
   engine: ExecutionEngine;
   credentials: LocalCredentials;
   log: (line: string) => void;
-}): Promise<LocalSfn> {
+}): Promise<LocalService> {
   const handlers: Record<string, (body: Record<string, unknown>) => unknown> = operations(
     options.engine,
   );
@@ -161,13 +159,7 @@ export async function startSfn(options: {
     maxBodyBytes: MAX_REQUEST_BYTES,
     refusal: jsonProtocolError,
     log: options.log,
-    replyError: (response, error) =>
-      response
-        .writeHead(error.statusCode, {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amzn-errortype": error.code,
-        })
-        .end(JSON.stringify({ __type: error.code, message: error.message })),
+    replyError: jsonErrorReply("application/x-amz-json-1.0", (code) => code),
     handle: ({ request, body: bytes }, response) => {
       const target = String(request.headers["x-amz-target"] ?? "");
       const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";

@@ -1,15 +1,14 @@
 // Starts the embedded local AWS stack (S3, DynamoDB, SNS, Step Functions, SageMaker endpoint, S3 trigger) from template.yaml.
-import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { createS3ImageSource, type ImageSource } from "../endpoint/image-source.ts";
+import { createS3ImageSource } from "../endpoint/image-source.ts";
 import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
-import { executionArnOf, LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
+import { executionArnOf, LOCAL_REGION } from "./account.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
 import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
@@ -126,15 +125,7 @@ const DEFAULT_WAIT_MS = 120_000;
 /** Imported only when wanted: loading the model is the slowest part of starting. */
 const MODEL_SERVER_MODULE = new URL("../endpoint/server.ts", import.meta.url).href;
 
-interface EndpointServerModule {
-  startEndpointServer(options: {
-    port: number;
-    host: string;
-    endpointName: string;
-    imageSource: ImageSource;
-    log: (line: string) => void;
-  }): Promise<{ url: string; port: number; close(): Promise<void> }>;
-}
+type EndpointServerModule = typeof import("../endpoint/server.ts");
 
 /** Handlers read their configuration (and build their clients) once, so only one stack per process. */
 let runningStack: Promise<LocalStack> | undefined;
@@ -301,11 +292,10 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         }),
         log: (line) => log(`endpoint: ${line}`),
       });
-      let endpointRunning = true;
-      const stopModelServer = async () => {
-        if (!endpointRunning) return;
-        endpointRunning = false;
-        await endpoint.close();
+      let closing: Promise<void> | undefined;
+      const stopModelServer = () => {
+        closing ??= endpoint.close();
+        return closing;
       };
       stoppers.push(stopModelServer);
       const front = await startSageMakerFront({
@@ -317,9 +307,9 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       stoppers.push(front.stop);
       sagemakerUrl = front.url;
       faults.throttleEndpoint = (times) => front.throttle(times);
-      faults.stopModelServer = async () => {
+      faults.stopModelServer = () => {
         front.setModelPort(undefined);
-        await stopModelServer();
+        return stopModelServer();
       };
     }
 
@@ -387,6 +377,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         .filter((bucket) => bucket.eventBridgeEnabled)
         .map((bucket) => bucket.name),
       rules: model.eventRules,
+      schedules: model.schedules,
       functions: model.functions,
       invoker,
       log,
@@ -394,32 +385,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       pendingDir: join(dataDir, "events", "pending"),
       deadLetterDir: join(dataDir, DEAD_LETTER_DIR),
     });
-
-    // Scheduled functions (SAM `Schedule` events) run on their rate, as EventBridge Scheduler would.
-    for (const schedule of model.schedules) {
-      const fn = model.functions.find(
-        (candidate) => candidate.logicalId === schedule.targetFunction,
-      );
-      if (!fn) continue;
-      const timer = setInterval(() => {
-        const event = {
-          version: "0",
-          id: randomUUID(),
-          "detail-type": "Scheduled Event",
-          source: "aws.events",
-          account: LOCAL_ACCOUNT,
-          time: new Date().toISOString(),
-          region: LOCAL_REGION,
-          resources: [localArn("events", `rule/${schedule.id}`)],
-          detail: {},
-        };
-        invoker.invoke(fn, event).catch((error: unknown) => {
-          log(`schedule ${schedule.id}: ${fn.logicalId} failed: ${String(error)}`);
-        });
-      }, schedule.rateSeconds * 1000);
-      timer.unref();
-      stoppers.push(async () => clearInterval(timer));
-    }
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.
     engine.resumeInterrupted();

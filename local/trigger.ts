@@ -15,36 +15,40 @@ import { TriggerDeliveryError } from "./errors.ts";
 import type { ExecutionRecord } from "./execution-record.ts";
 import { isRecord } from "./intrinsics.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalEventRule, LocalFunction } from "./resource-model.ts";
+import type { LocalEventRule, LocalFunction, LocalSchedule } from "./resource-model.ts";
 import type { S3ObjectCreated } from "./s3.ts";
+
+/** An event as EventBridge delivers it (its time without milliseconds). */
+function eventOf<Detail>(
+  source: string,
+  detailType: string,
+  time: string | number,
+  resources: string[],
+  detail: Detail,
+) {
+  const at = new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const envelope = { version: "0", id: randomUUID(), "detail-type": detailType, source };
+  return { ...envelope, account: LOCAL_ACCOUNT, time: at, region: LOCAL_REGION, resources, detail };
+}
 
 /** The event Step Functions sends to EventBridge when an execution ends (dates in epoch milliseconds). */
 export function executionStatusChangeEvent(execution: Omit<ExecutionRecord, "history">) {
   const stopped = execution.stopDate ?? new Date().toISOString();
-  return {
-    version: "0",
-    id: randomUUID(),
-    "detail-type": "Step Functions Execution Status Change",
-    source: "aws.states",
-    account: LOCAL_ACCOUNT,
-    time: new Date(stopped).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region: LOCAL_REGION,
-    resources: [execution.executionArn],
-    detail: {
-      executionArn: execution.executionArn,
-      stateMachineArn: execution.stateMachineArn,
-      name: execution.name,
-      status: execution.status,
-      startDate: Date.parse(execution.startDate),
-      stopDate: Date.parse(stopped),
-      input: execution.input,
-      output: execution.output ?? null,
-      inputDetails: { included: true },
-      outputDetails: execution.output === undefined ? null : { included: true },
-      error: execution.error ?? null,
-      cause: execution.cause ?? null,
-    },
-  };
+  const status = "Step Functions Execution Status Change";
+  return eventOf("aws.states", status, stopped, [execution.executionArn], {
+    executionArn: execution.executionArn,
+    stateMachineArn: execution.stateMachineArn,
+    name: execution.name,
+    status: execution.status,
+    startDate: Date.parse(execution.startDate),
+    stopDate: Date.parse(stopped),
+    input: execution.input,
+    output: execution.output ?? null,
+    inputDetails: { included: true },
+    outputDetails: execution.output === undefined ? null : { included: true },
+    error: execution.error ?? null,
+    cause: execution.cause ?? null,
+  });
 }
 
 let lastSequencer = 0n;
@@ -58,30 +62,20 @@ function nextSequencer(): string {
 
 /** The event S3 sends to EventBridge for a new object (EventBridge times have no milliseconds). */
 export function objectCreatedEvent(object: S3ObjectCreated) {
-  return {
+  return eventOf("aws.s3", "Object Created", object.time, [localArn("s3", object.bucket)], {
     version: "0",
-    id: randomUUID(),
-    "detail-type": "Object Created",
-    source: "aws.s3",
-    account: LOCAL_ACCOUNT,
-    time: new Date(object.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region: LOCAL_REGION,
-    resources: [localArn("s3", object.bucket)],
-    detail: {
-      version: "0",
-      bucket: { name: object.bucket },
-      object: {
-        key: object.key,
-        size: object.size,
-        etag: object.etag,
-        sequencer: nextSequencer(),
-      },
-      "request-id": object.requestId,
-      requester: LOCAL_ACCOUNT,
-      "source-ip-address": object.sourceIp,
-      reason: object.reason,
+    bucket: { name: object.bucket },
+    object: {
+      key: object.key,
+      size: object.size,
+      etag: object.etag,
+      sequencer: nextSequencer(),
     },
-  };
+    "request-id": object.requestId,
+    requester: LOCAL_ACCOUNT,
+    "source-ip-address": object.sourceIp,
+    reason: object.reason,
+  });
 }
 
 function wildcardRegExp(pattern: string): RegExp {
@@ -181,6 +175,8 @@ export function createTrigger(options: {
   /** Buckets whose events go to EventBridge (EventBridgeEnabled); others trigger nothing, as on AWS. */
   eventBridgeBuckets: string[];
   rules: LocalEventRule[];
+  /** SAM `Schedule` events: each invokes its function on its rate, as EventBridge Scheduler would. */
+  schedules?: LocalSchedule[];
   functions: LocalFunction[];
   invoker: LambdaInvoker;
   log: (line: string) => void;
@@ -216,8 +212,21 @@ export function createTrigger(options: {
     const file = pendingFile(event, rule);
     if (file) rmSync(file, { force: true });
   };
-  const targetOf = (rule: LocalEventRule | undefined) =>
+  const targetOf = (rule: { targetFunction: string } | undefined) =>
     options.functions.find((candidate) => candidate.logicalId === rule?.targetFunction);
+
+  const timers = (options.schedules ?? []).flatMap((schedule) => {
+    const fn = targetOf(schedule);
+    if (!fn) return [];
+    const resources = [localArn("events", `rule/${schedule.id}`)];
+    const timer = setInterval(() => {
+      const event = eventOf("aws.events", "Scheduled Event", Date.now(), resources, {});
+      options.invoker.invoke(fn, event).catch((error: unknown) => {
+        options.log(`schedule ${schedule.id}: ${schedule.targetFunction} failed: ${String(error)}`);
+      });
+    }, schedule.rateSeconds * 1000);
+    return [timer.unref()];
+  });
 
   /** Lambda gave up on the event: it goes to the function's dead-letter queue, or is dropped; either way it is said. */
   const giveUp = (
@@ -367,6 +376,7 @@ export function createTrigger(options: {
       // Deliveries already scheduled start first; after that, nothing new is delivered or retried.
       await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
       draining = true;
+      for (const timer of timers) clearInterval(timer);
       for (const timer of pendingRetries) clearTimeout(timer);
       if (pendingRetries.size > 0) {
         options.log(
