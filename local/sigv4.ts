@@ -323,7 +323,7 @@ export const queryProtocolError = refusals({
   expired: ["RequestExpired", 400],
 });
 
-const s3Refusal = refusals({
+const s3Refusals = refusals({
   missing: ["AccessDenied", 403],
   incomplete: ["AuthorizationHeaderMalformed", 400],
   "unknown-key": ["InvalidAccessKeyId", 403],
@@ -332,8 +332,8 @@ const s3Refusal = refusals({
 });
 
 /** How S3 words a refusal: an expired presigned URL is AccessDenied, a skewed clock RequestTimeTooSkewed. */
-export function s3Error(error: SignatureError): Refusal {
+export function s3Refusal(error: SignatureError): Refusal {
   return error.message.startsWith("Request has expired")
     ? { code: "AccessDenied", status: 403 }
-    : s3Refusal(error);
+    : s3Refusals(error);
 }
