@@ -41,6 +41,8 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
 
 export interface ExecutionEngine {
   stateMachines: LocalStateMachine[];
+  /** The state machine of that ARN, or StateMachineDoesNotExist. */
+  stateMachine(arn: string): LocalStateMachine;
   start(request: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord;
   get(executionArn: string): ExecutionRecord;
   list(stateMachineArn: string): ExecutionRecord[];
@@ -271,6 +273,7 @@ export function createExecutionEngine(options: {
 
   return {
     stateMachines: options.stateMachines,
+    stateMachine: (arn) => machineOf(arn).spec,
 
     start(request) {
       const machine = machineOf(request.stateMachineArn);

@@ -1,5 +1,6 @@
 // Runs the built functions (.aws-sam/build) as `sam local invoke` does: one Node process per sandbox, the bundle imported as an ES module.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
 import { Semaphore } from "../lib/pool.ts";
@@ -57,18 +58,8 @@ function lambdaError(message: Extract<ChildMessage, { errorType: string }>): Lam
 }
 
 function forwardLines(stream: NodeJS.ReadableStream | null, write: (line: string) => void): void {
-  if (!stream) return;
-  let buffered = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) write(line);
-  });
-  stream.on("end", () => {
-    if (buffered) write(buffered);
-  });
+  if (stream)
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", write);
 }
 
 export function createProcessLambdaInvoker(options: ProcessInvokerOptions): ProcessLambdaInvoker {

@@ -62,19 +62,14 @@ const STOP_GRACE_MS = 5_000;
  * user process (NODE_OPTIONS) would be intrusive and cannot be done after start anyway.
  */
 export function startS3(options: LocalS3Options): Promise<LocalService> {
-  const config: S3ChildConfig = {
-    port: options.port,
-    directory: options.directory,
-    buckets: options.buckets,
-    credentials: options.credentials,
-  };
+  const { onObjectCreated, log, ...config } = options;
   const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
     execArgv: ["--openssl-legacy-provider", "--import", import.meta.resolve("tsx")],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) {
-      if (line.trim()) options.log(`s3: ${line}`);
+      if (line.trim()) log(`s3: ${line}`);
     }
   };
   child.stdout?.on("data", relay);
@@ -84,7 +79,7 @@ export function startS3(options: LocalS3Options): Promise<LocalService> {
     let ready = false;
     child.on("message", (message: S3ChildMessage) => {
       if (message.type === "object-created") {
-        options.onObjectCreated(message.object);
+        onObjectCreated(message.object);
       } else if (message.type === "failed" && !ready) {
         reject(new ServiceStartError(`local S3 failed to start: ${message.message}`));
       } else if (message.type === "ready") {
@@ -95,7 +90,7 @@ export function startS3(options: LocalS3Options): Promise<LocalService> {
     });
     child.on("error", (cause) => {
       if (!ready) reject(new ServiceStartError("cannot start the local S3 process", { cause }));
-      else options.log(`s3: child process error: ${cause.message}`);
+      else log(`s3: child process error: ${cause.message}`);
     });
     child.on("exit", (code, signal) => {
       if (!ready) {

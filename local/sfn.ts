@@ -64,17 +64,6 @@ function describe(record: ExecutionRecord) {
 }
 
 function operations(engine: ExecutionEngine) {
-  const options = { redrive: (arn: string) => engine.redrive(arn) };
-  const machine = (arn: string) => {
-    const found = engine.stateMachines.find((sm) => sm.arn === arn);
-    if (!found) {
-      throw new ServiceApiError(
-        "StateMachineDoesNotExist",
-        `State Machine Does Not Exist: '${arn}'`,
-      );
-    }
-    return found;
-  };
   return {
     StartExecution(body: Record<string, unknown>) {
       const record = engine.start({
@@ -104,7 +93,7 @@ function operations(engine: ExecutionEngine) {
       return { stopDate: epochSeconds(record.stopDate ?? new Date().toISOString()) };
     },
     RedriveExecution(body: Record<string, unknown>) {
-      const record = options.redrive(text(body, "executionArn", true));
+      const record = engine.redrive(text(body, "executionArn", true));
       return { redriveDate: epochSeconds(record.redriveDate ?? new Date().toISOString()) };
     },
     GetExecutionHistory(body: Record<string, unknown>) {
@@ -118,7 +107,7 @@ function operations(engine: ExecutionEngine) {
       return { events: page, ...(nextToken ? { nextToken } : {}) };
     },
     DescribeStateMachine(body: Record<string, unknown>) {
-      const found = machine(text(body, "stateMachineArn", true));
+      const found = engine.stateMachine(text(body, "stateMachineArn", true));
       return {
         stateMachineArn: found.arn,
         name: found.name,
