@@ -94,26 +94,23 @@ function asLambdaError(error: unknown): LambdaInvocationError {
   return new LambdaInvocationError("Error", String(error), [], { cause: error });
 }
 
-/**
- * `moduleVersion` goes into the import URL so each stack in a process gets fresh handler modules:
- * handlers build their AWS clients at load, from the environment of the stack that loaded them.
- * Modules the handlers import (lib/, shared helpers) are loaded once per process, as usual.
- */
+/** Handler loads in this process so far: each load's import URL is new (see below). */
+let loads = 0;
+
 export function createLambdaInvoker(options: {
   functions: LocalFunction[];
-  moduleVersion: string;
   log: (line: string) => void;
 }): LambdaInvoker {
   const loaded = new Map<string, Promise<Handler>>();
-  let loadAttempts = 0;
 
   const load = (fn: LocalFunction): Promise<Handler> => {
     let handler = loaded.get(fn.logicalId);
     if (!handler) {
-      // Each load gets its own URL: one instance per function, as Lambda gives each its own
-      // sandbox, and a module whose load failed (which stays failed under its URL) can be retried.
-      loadAttempts++;
-      const url = `${pathToFileURL(fn.modulePath).href}?stack=${options.moduleVersion}&load=${loadAttempts}`;
+      // Each load gets its own URL: one instance per function and stack, as Lambda gives each its
+      // own sandbox (handlers build their clients at load, from the environment of the stack that
+      // loaded them), and a module whose load failed (it stays failed under its URL) can be
+      // retried. Modules the handlers import (lib/, shared helpers) load once per process.
+      const url = `${pathToFileURL(fn.modulePath).href}?load=${++loads}`;
       handler = import(url).then(
         (module: Record<string, unknown>) => {
           const exported = module[fn.exportName];

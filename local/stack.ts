@@ -70,28 +70,7 @@ export interface LocalStackFaults {
 
 export type FunctionsMode = "sources" | "built";
 
-function functionsModeOf(options: LocalStackOptions): FunctionsMode {
-  const mode = options.functions ?? process.env.WAFERFLOW_FUNCTIONS ?? "sources";
-  if (mode !== "sources" && mode !== "built") {
-    throw new LocalStackError(
-      `functions (WAFERFLOW_FUNCTIONS) must be 'sources' or 'built', got '${mode}'`,
-    );
-  }
-  return mode;
-}
-
 const SandboxEnvSchema = z.object({ WAFERFLOW_MAX_SANDBOXES: wholeNumberVariable(1) });
-
-function maxSandboxesOf(options: LocalStackOptions): number | undefined {
-  const count = options.maxSandboxesPerFunction;
-  if (count === undefined) return readConfig(SandboxEnvSchema).WAFERFLOW_MAX_SANDBOXES;
-  if (!Number.isInteger(count) || count < 1) {
-    throw new LocalStackError(
-      `maxSandboxesPerFunction must be a whole number from 1, got ${count}`,
-    );
-  }
-  return count;
-}
 
 export interface ExecutionOutcome {
   status: string;
@@ -129,7 +108,6 @@ type EndpointServerModule = typeof import("../endpoint/server.ts");
 
 /** Handlers read their configuration (and build their clients) once, so only one stack per process. */
 let runningStack: Promise<LocalStack> | undefined;
-let stackCount = 0;
 
 /** The stack's names are its template's Outputs, as a deployed stack's are: one source for both. */
 const NAME_OUTPUTS = {
@@ -174,7 +152,8 @@ export function startLocalStack(options: LocalStackOptions = {}): Promise<LocalS
   return starting;
 }
 
-function checkOptions(options: LocalStackOptions): void {
+/** Checks the options before anything starts; the functions' mode and sandbox limit fall back on the environment. */
+function checkOptions(options: LocalStackOptions) {
   for (const [service, port] of Object.entries(options.ports ?? {})) {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
       throw new LocalStackError(
@@ -185,12 +164,24 @@ function checkOptions(options: LocalStackOptions): void {
   if (options.ephemeral && options.dataDir !== undefined) {
     throw new LocalStackError("give either dataDir or ephemeral, not both");
   }
+  const functionsMode = options.functions ?? process.env.WAFERFLOW_FUNCTIONS ?? "sources";
+  if (functionsMode !== "sources" && functionsMode !== "built") {
+    throw new LocalStackError(
+      `functions (WAFERFLOW_FUNCTIONS) must be 'sources' or 'built', got '${functionsMode}'`,
+    );
+  }
+  const count = options.maxSandboxesPerFunction;
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
+    throw new LocalStackError(
+      `maxSandboxesPerFunction must be a whole number from 1, got ${count}`,
+    );
+  }
+  const maxSandboxes = count ?? readConfig(SandboxEnvSchema).WAFERFLOW_MAX_SANDBOXES;
+  return { functionsMode, maxSandboxes };
 }
 
 async function start(options: LocalStackOptions): Promise<LocalStack> {
-  checkOptions(options);
-  const functionsMode = functionsModeOf(options);
-  const maxSandboxesPerFunction = maxSandboxesOf(options);
+  const { functionsMode, maxSandboxes: maxSandboxesPerFunction } = checkOptions(options);
   // Checked before any server starts: a missing or stale build is the user's next command, not a crash.
   const built = functionsMode === "built" ? loadBuiltFunctions() : undefined;
   const log = options.log ?? defaultLog;
@@ -340,11 +331,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       stoppers.push(() => processInvoker.close());
       invoker = processInvoker;
     } else {
-      invoker = createLambdaInvoker({
-        functions: model.functions,
-        moduleVersion: String(++stackCount),
-        log,
-      });
+      invoker = createLambdaInvoker({ functions: model.functions, log });
     }
     engine = createExecutionEngine({
       stateMachines: model.stateMachines,

@@ -28,7 +28,7 @@ describe("local Lambda invoker", () => {
     };
   };
   const invokerFor = (...functions: LocalFunction[]) =>
-    createLambdaInvoker({ functions, moduleVersion: "test", log: () => {} });
+    createLambdaInvoker({ functions, log: () => {} });
   const rejectsAs = (errorType: string, pattern: RegExp) => (error: unknown) => {
     assert.ok(error instanceof LambdaInvocationError);
     assert.equal(error.name, errorType);
