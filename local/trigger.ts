@@ -11,7 +11,6 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
-import { TriggerDeliveryError } from "./errors.ts";
 import type { ExecutionRecord } from "./execution-record.ts";
 import { isRecord } from "./intrinsics.ts";
 import type { LambdaInvoker } from "./lambda.ts";
@@ -293,11 +292,13 @@ export function createTrigger(options: {
         (cause: unknown) => {
           // Stopping keeps the event for the next start; otherwise the last attempt gives up on it.
           const retryIn = attempt <= retries ? retryDelaysMs[attempt - 1] : undefined;
-          const error = new TriggerDeliveryError(
-            `delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined || draining ? "" : `; retrying in ${retryIn / 1000} s`}`,
-            { cause },
+          const why =
+            cause instanceof Error
+              ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}`
+              : String(cause);
+          options.log(
+            `events: delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${why}${retryIn === undefined || draining ? "" : `; retrying in ${retryIn / 1000} s`}`,
           );
-          options.log(`events: ${error.message}`);
           if (draining) return;
           if (retryIn === undefined) {
             giveUp(fn, rule, delivery, `all ${attempts} attempts failed`);
