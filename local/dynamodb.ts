@@ -7,7 +7,7 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
-import { LOCAL_REGION } from "./account.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./account.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
 import { startFront } from "./front.ts";
 import { closeServer, jsonErrorReply, type LocalService, listen } from "./http.ts";
@@ -26,7 +26,6 @@ export async function startDynamoDb(options: {
   /** LevelDB directory; in memory when undefined. */
   directory: string | undefined;
   tables: LocalTable[];
-  credentials: { accessKeyId: string; secretAccessKey: string };
   log: (line: string) => void;
 }): Promise<LocalService> {
   const server = dynalite({
@@ -41,7 +40,6 @@ export async function startDynamoDb(options: {
     port: options.port,
     label: "DynamoDB",
     targetPort: () => innerPort,
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     refusal: jsonProtocolError,
     replyError: jsonErrorReply(
@@ -60,7 +58,7 @@ export async function startDynamoDb(options: {
   const client = new DynamoDBClient({
     endpoint: url,
     region: LOCAL_REGION,
-    credentials: options.credentials,
+    credentials: LOCAL_CREDENTIALS,
   });
   try {
     for (const table of options.tables) {

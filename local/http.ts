@@ -1,13 +1,9 @@
 // HTTP plumbing of every local service: loopback-only listening, one bounded body reader, SigV4 checked before any handler runs, errors in the service's own wording.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readBodyUpTo } from "../lib/http-body.ts";
+import { LOCAL_CREDENTIALS } from "./account.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
-import {
-  type LocalCredentials,
-  SignatureError,
-  signedRequestOf,
-  verifySignature,
-} from "./sigv4.ts";
+import { SignatureError, signedRequestOf, verifySignature } from "./sigv4.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -72,7 +68,6 @@ export interface ServiceCall {
 export interface ServiceOptions {
   port: number;
   label: string;
-  credentials: LocalCredentials;
   maxBodyBytes: number;
   /** The service's own error code and status for a refused signature. */
   refusal: (error: SignatureError) => { code: string; status: number };
@@ -98,7 +93,7 @@ export async function startService(options: ServiceOptions): Promise<LocalServic
     if (!options.unsigned?.(path)) {
       try {
         await verifySignature(signedRequestOf(request, body), {
-          credentials: options.credentials,
+          credentials: LOCAL_CREDENTIALS,
           doubleEncodePath: true,
         });
       } catch (error) {

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { readBodyUpTo } from "../lib/http-body.ts";
+import { LOCAL_CREDENTIALS } from "./account.ts";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import { bodyTooLarge } from "./http.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
     try {
       await verifySignature(
         { method: ctx.method, url: ctx.originalUrl, rawHeaders: request.rawHeaders },
-        { credentials: config.credentials, doubleEncodePath: false },
+        { credentials: LOCAL_CREDENTIALS, doubleEncodePath: false },
       );
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;

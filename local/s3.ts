@@ -8,8 +8,6 @@ export interface S3ChildConfig {
   port: number;
   directory: string;
   buckets: string[];
-  /** The one key pair requests must be signed with (SigV4); s3rver itself checks no V4 signature. */
-  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** An object that was created in S3, with what EventBridge's "Object Created" event needs. */
@@ -34,8 +32,7 @@ export interface LocalS3Options extends S3ChildConfig {
   log: (line: string) => void;
 }
 
-/** s3rver accepts exactly these credentials; every service of the stack signs with them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+export { LOCAL_CREDENTIALS } from "./account.ts";
 
 /**
  * How a client talks to s3rver: path-style URLs (it serves no virtual-host buckets), checksums

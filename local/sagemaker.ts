@@ -2,7 +2,7 @@
 import { ServiceApiError } from "./errors.ts";
 import { startFront } from "./front.ts";
 import { jsonErrorReply, type LocalService } from "./http.ts";
-import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
+import { jsonProtocolError } from "./sigv4.ts";
 
 /** The container contract SageMaker itself calls inside the container: no AWS signature there. */
 const CONTAINER_PATHS = new Set(["/ping", "/invocations"]);
@@ -19,7 +19,6 @@ export interface LocalSageMaker extends LocalService {
 export async function startSageMakerFront(options: {
   port: number;
   modelPort: number;
-  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSageMaker> {
   let throttlesLeft = 0;
@@ -28,7 +27,6 @@ export async function startSageMakerFront(options: {
     port: options.port,
     label: "SageMaker runtime",
     targetPort: () => modelPort,
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     unsigned: (path) => CONTAINER_PATHS.has(path),
     refusal: jsonProtocolError,

@@ -2,7 +2,7 @@
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
 import { jsonErrorReply, type LocalService, startService } from "./http.ts";
-import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
+import { jsonProtocolError } from "./sigv4.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -134,7 +134,6 @@ function operations(engine: ExecutionEngine) {
 export async function startSfn(options: {
   port: number;
   engine: ExecutionEngine;
-  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalService> {
   const handlers: Record<string, (body: Record<string, unknown>) => unknown> = operations(
@@ -144,7 +143,6 @@ export async function startSfn(options: {
   return startService({
     port: options.port,
     label: "Step Functions",
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     refusal: jsonProtocolError,
     log: options.log,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { LOCAL_ACCOUNT } from "./account.ts";
 import { ServiceApiError } from "./errors.ts";
 import { type LocalService, startService } from "./http.ts";
-import { type LocalCredentials, queryProtocolError } from "./sigv4.ts";
+import { queryProtocolError } from "./sigv4.ts";
 
 export interface PublishedMessage {
   subject?: string;
@@ -111,7 +111,6 @@ export async function startSns(options: {
   port: number;
   dataDir: string;
   topics: Array<{ name: string; arn: string }>;
-  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSns> {
   const topics = new Map<string, string>(options.topics.map((t) => [t.arn, t.name]));
@@ -172,7 +171,6 @@ export async function startSns(options: {
   const service = await startService({
     port: options.port,
     label: "SNS",
-    credentials: options.credentials,
     maxBodyBytes: 2 * MAX_MESSAGE_BYTES,
     // A form POST any web page can send must not pass for a report: only signed calls count.
     refusal: queryProtocolError,

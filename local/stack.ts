@@ -234,7 +234,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.s3 ?? 0,
       directory: join(dataDir, "s3"),
       buckets: model.buckets.map((bucket) => bucket.name),
-      credentials: LOCAL_CREDENTIALS,
       onObjectCreated: (object) => trigger?.onObjectCreated(object),
       log,
     });
@@ -243,7 +242,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.dynamodb ?? 0,
       directory: ephemeral ? undefined : join(dataDir, "dynamodb"),
       tables: model.tables,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(dynamodb.stop);
@@ -251,7 +249,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.sns ?? 0,
       dataDir,
       topics: model.topics,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(sns.stop);
@@ -292,7 +289,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       const front = await startSageMakerFront({
         port: ports.endpoint ?? 0,
         modelPort: endpoint.port,
-        credentials: LOCAL_CREDENTIALS,
         log,
       });
       stoppers.push(front.stop);
@@ -344,7 +340,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     const sfn = await startSfn({
       port: ports.sfn ?? 0,
       engine,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(sfn.stop);
