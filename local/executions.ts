@@ -22,7 +22,7 @@ import {
   resumePoint,
 } from "./execution-record.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalStateMachine } from "./resource-model.ts";
+import type { LocalFunction, LocalStateMachine } from "./resource-model.ts";
 import { allStates, type PreparedStateMachine, prepare, type StateNode } from "./state-machine.ts";
 
 export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
@@ -63,6 +63,8 @@ export const MAX_LOCAL_REDRIVES = 3;
 
 export function createExecutionEngine(options: {
   stateMachines: LocalStateMachine[];
+  /** The template's functions, which Task states name by ARN. */
+  functions: LocalFunction[];
   invoker: LambdaInvoker;
   dataDir: string;
   log: (line: string) => void;
@@ -72,7 +74,10 @@ export function createExecutionEngine(options: {
   onExecutionEnded?: (record: ExecutionRecord) => void;
 }): ExecutionEngine {
   const prepared = new Map(
-    options.stateMachines.map((spec) => [spec.arn, prepare(spec, options.invoker)]),
+    options.stateMachines.map((spec) => [
+      spec.arn,
+      prepare(spec, options.functions, options.invoker),
+    ]),
   );
   const executions = new Map<string, ExecutionRecord>();
   const aborters = new Map<string, () => void>();

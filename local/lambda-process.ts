@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
 import { Semaphore } from "../lib/pool.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
-import { contextFields, findFunction, type LambdaInvoker, logFailure, timedOut } from "./lambda.ts";
+import { contextFields, type LambdaInvoker, logFailure, timedOut } from "./lambda.ts";
 import type { LocalFunction } from "./resource-model.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
@@ -201,8 +201,6 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
   };
 
   return {
-    functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
-
     invoke(fn, event) {
       return limitOf(fn).use(async () => {
         const sandbox = acquire(fn);

@@ -20,7 +20,6 @@ type Handler = (event: unknown, context: LambdaContext) => unknown;
 
 export interface LambdaInvoker {
   invoke(fn: LocalFunction, event: unknown): Promise<unknown>;
-  functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
 }
 
 /** What Lambda's context tells a handler about its function and invocation (both runtimes). */
@@ -56,21 +55,6 @@ export function logFailure(
     `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${failure.errorType}: ${failure.errorMessage}`,
   );
   return failure;
-}
-
-/** A function by its name, ARN (with or without a version or alias) or logical id, as Lambda's Invoke accepts. */
-export function findFunction(
-  functions: LocalFunction[],
-  nameOrArn: string,
-): LocalFunction | undefined {
-  const bare = nameOrArn.replace(/:(\$LATEST|[A-Za-z0-9_-]+)$/, "");
-  return functions.find(
-    (fn) =>
-      fn.name === nameOrArn ||
-      fn.arn === nameOrArn ||
-      fn.arn === bare ||
-      fn.logicalId === nameOrArn,
-  );
 }
 
 const OWN_FRAMES = /[/\\](local[/\\]lambda\.ts|aws-local-stepfunctions[/\\])/;
@@ -140,8 +124,6 @@ export function createLambdaInvoker(options: {
   };
 
   return {
-    functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
-
     async invoke(fn, event) {
       const deadline = Date.now() + fn.timeoutSeconds * 1000;
       const context: LambdaContext = {

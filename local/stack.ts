@@ -331,6 +331,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     }
     engine = createExecutionEngine({
       stateMachines: model.stateMachines,
+      functions: model.functions,
       invoker,
       dataDir,
       log,

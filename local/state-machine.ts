@@ -2,7 +2,7 @@
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { TemplateError } from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalStateMachine } from "./resource-model.ts";
+import type { LocalFunction, LocalStateMachine } from "./resource-model.ts";
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
@@ -48,7 +48,12 @@ export function allStates(states: Record<string, StateNode>, found = new Map<str
   return found;
 }
 
-export function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedStateMachine {
+/** Wires each Task to the template function whose ARN it names (the ASL gets them by GetAtt Arn). */
+export function prepare(
+  spec: LocalStateMachine,
+  functions: LocalFunction[],
+  invoker: LambdaInvoker,
+): PreparedStateMachine {
   const definition = structuredClone(spec.definition) as unknown as StateMachineDefinition & {
     States: Record<string, StateNode>;
   };
@@ -64,7 +69,7 @@ export function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): Prepar
       state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
     }
     if (LAMBDA_ARN.test(resource)) {
-      const fn = invoker.functionByNameOrArn(resource);
+      const fn = functions.find((candidate) => candidate.arn === resource);
       if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
       taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
     } else {

@@ -7,7 +7,7 @@ import { afterAll, describe, it } from "vitest";
 import { localArn } from "../../local/account.ts";
 import { LambdaInvocationError, ServiceApiError } from "../../local/errors.ts";
 import { createExecutionEngine, retryOverrides } from "../../local/executions.ts";
-import { findFunction, type LambdaInvoker } from "../../local/lambda.ts";
+import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalFunction, LocalStateMachine } from "../../local/resource-model.ts";
 
 const fn = (logicalId: string): LocalFunction => ({
@@ -68,7 +68,6 @@ function fakeInvoker() {
   const calls: string[] = [];
   const attemptsByLot = new Map<string, number>();
   const invoker: LambdaInvoker = {
-    functionByNameOrArn: (nameOrArn) => findFunction(functions, nameOrArn),
     async invoke(target, event) {
       calls.push(target.logicalId);
       if (target.logicalId === "Work") {
@@ -100,6 +99,7 @@ describe("createExecutionEngine", () => {
   const { invoker, calls } = fakeInvoker();
   const engine = createExecutionEngine({
     stateMachines: [machine],
+    functions,
     invoker,
     dataDir,
     log: () => {},
@@ -222,6 +222,7 @@ describe("retryOverrides (the tests' retryIntervalMs)", () => {
       work.Retry = [{ ErrorEquals: ["TransientError"], IntervalSeconds: 3600, MaxAttempts: 1 }];
     const engine = createExecutionEngine({
       stateMachines: [slowRetry],
+      functions,
       invoker,
       dataDir,
       log: () => {},

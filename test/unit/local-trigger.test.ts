@@ -143,7 +143,6 @@ describe("createTrigger", () => {
     const events: unknown[] = [];
     let notify = () => {};
     const invoker: LambdaInvoker = {
-      functionByNameOrArn: () => target,
       async invoke(_fn, event) {
         events.push(event);
         notify();
