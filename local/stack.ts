@@ -20,7 +20,7 @@ import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, S3RVER_CLIENT_ENV, startS3 } f
 import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
-import { createTrigger, DEAD_LETTER_DIR, type Trigger } from "./trigger.ts";
+import { createTrigger, type Trigger } from "./trigger.ts";
 
 export interface LocalStackOptions {
   /** Where S3 objects, tables, messages and executions live; default ".waferflow". */
@@ -365,8 +365,7 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       invoker,
       log,
       ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
-      pendingDir: join(dataDir, "events", "pending"),
-      deadLetterDir: join(dataDir, DEAD_LETTER_DIR),
+      dataDir,
     });
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.

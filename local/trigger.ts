@@ -183,10 +183,11 @@ export function createTrigger(options: {
   retryDelaysMs?: number[];
   /** Copies of each event delivered at once (at-least-once delivery; default 1). */
   deliveries?: number;
-  /** Where events wait until delivered or given up on, so a crash does not lose them. */
-  pendingDir?: string;
-  /** Where events given up on land (`<data dir>/${DEAD_LETTER_DIR}`), one folder per dead-letter queue. */
-  deadLetterDir?: string;
+  /**
+   * The stack's data dir: events wait in `events/pending/` until delivered or given up on, so a
+   * crash does not lose them; those given up on land in DEAD_LETTER_DIR, a folder per queue.
+   */
+  dataDir: string;
   /** The clock that ages events (tests move it). */
   now?: () => number;
 }): Trigger {
@@ -195,22 +196,19 @@ export function createTrigger(options: {
   const inFlight = new Set<Promise<void>>();
   const pendingRetries = new Set<NodeJS.Timeout>();
   let draining = false;
-  const pendingDir = options.pendingDir;
-  if (pendingDir) mkdirSync(pendingDir, { recursive: true });
+  const pendingDir = join(options.dataDir, "events", "pending");
+  mkdirSync(pendingDir, { recursive: true });
 
   const fileSafe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, "_");
   const pendingFile = (event: DeliveredEvent, rule: LocalEventRule) =>
-    pendingDir ? join(pendingDir, `${fileSafe(event.id)}~${fileSafe(rule.id)}.json`) : "";
+    join(pendingDir, `${fileSafe(event.id)}~${fileSafe(rule.id)}.json`);
   const remember = (delivery: PendingDelivery, rule: LocalEventRule) => {
     const file = pendingFile(delivery.event, rule);
-    if (!file) return;
     writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
     renameSync(`${file}.tmp`, file);
   };
-  const forget = (event: DeliveredEvent, rule: LocalEventRule) => {
-    const file = pendingFile(event, rule);
-    if (file) rmSync(file, { force: true });
-  };
+  const forget = (event: DeliveredEvent, rule: LocalEventRule) =>
+    rmSync(pendingFile(event, rule), { force: true });
   const targetOf = (rule: { targetFunction: string } | undefined) =>
     options.functions.find((candidate) => candidate.logicalId === rule?.targetFunction);
 
@@ -236,11 +234,11 @@ export function createTrigger(options: {
   ) => {
     forget(delivery.event, rule);
     const queue = fn.asyncInvoke.deadLetterQueue;
-    if (!queue || !options.deadLetterDir) {
+    if (!queue) {
       options.log(`events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; dropped`);
       return;
     }
-    const dir = join(options.deadLetterDir, fileSafe(queue));
+    const dir = join(options.dataDir, DEAD_LETTER_DIR, fileSafe(queue));
     mkdirSync(dir, { recursive: true });
     const base = join(dir, `${fileSafe(delivery.event.id)}~${fileSafe(rule.id)}`);
     // As in SQS: the message body is the event itself (ready to invoke the function with again);
@@ -350,7 +348,6 @@ export function createTrigger(options: {
       );
     },
     redeliverPending() {
-      if (!pendingDir) return;
       for (const name of readdirSync(pendingDir)) {
         if (!name.endsWith(".json")) continue;
         try {
