@@ -16,7 +16,6 @@ export interface PreparedStateMachine {
 
 /** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
 const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
-const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
 
 export interface StateNode {
   Type?: string;
@@ -68,15 +67,13 @@ export function prepare(
     if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
       state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
     }
-    if (LAMBDA_ARN.test(resource)) {
-      const fn = functions.find((candidate) => candidate.arn === resource);
-      if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
-      taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
-    } else {
+    const fn = functions.find((candidate) => candidate.arn === resource);
+    if (!fn) {
       throw new TemplateError(
-        `${where}: the local stack runs only Lambda tasks, not '${resource}'`,
+        `${where}: the local stack runs only Lambda tasks naming a template function's ARN, not '${resource}'`,
       );
     }
+    taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
   }
   let machine: StateMachine;
   try {

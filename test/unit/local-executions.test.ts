@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { localArn } from "../../local/account.ts";
-import { LambdaInvocationError, ServiceApiError } from "../../local/errors.ts";
+import { LambdaInvocationError, ServiceApiError, TemplateError } from "../../local/errors.ts";
 import { createExecutionEngine, retryOverrides } from "../../local/executions.ts";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalFunction, LocalStateMachine } from "../../local/resource-model.ts";
@@ -195,6 +195,35 @@ describe("createExecutionEngine", () => {
     const stopped = await engine.waitFor(first.executionArn, 5_000);
     assert.deepEqual([stopped.status, stopped.error], ["ABORTED", "Operator"]);
     assert.ok(calls.includes("Work"));
+  });
+});
+
+describe("the engine's refusals", () => {
+  it("refuses, naming the state, a Task that is not a template function's Lambda ARN", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "waferflow-engine-refusal-"));
+    const { invoker } = fakeInvoker();
+    for (const resource of ["arn:aws:states:::sqs:sendMessage", `${work}-gone`]) {
+      const odd = structuredClone(machine);
+      (odd.definition.States as Record<string, { Resource?: string }>).Report = {
+        ...(odd.definition.States as Record<string, object>).Report,
+        Resource: resource,
+      };
+      assert.throws(
+        () =>
+          createExecutionEngine({
+            stateMachines: [odd],
+            functions,
+            invoker,
+            dataDir,
+            log: () => {},
+          }),
+        (error: Error) =>
+          error instanceof TemplateError &&
+          error.message.includes("Machine state 'Report'") &&
+          error.message.includes(resource),
+      );
+    }
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });
 
