@@ -4,6 +4,7 @@ import { EventEmitter } from "node:events";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { StateMachine } from "aws-local-stepfunctions";
 import { executionArnOf } from "./account.ts";
 import { ExecutionWaitTimeoutError, ServiceApiError } from "./errors.ts";
@@ -29,15 +30,6 @@ export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
 
 /** The library closes its event log when an execution ends; this bounds the wait in case it does not. */
 const HISTORY_DRAIN_MS = 100;
-
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolveLater) => (timer = setTimeout(resolveLater, ms))),
-  ]);
-  clearTimeout(timer);
-}
 
 export interface ExecutionEngine {
   stateMachines: LocalStateMachine[];
@@ -236,7 +228,7 @@ export function createExecutionEngine(options: {
       },
     );
     const settled = done
-      .then(() => settleWithin(collectHistory, HISTORY_DRAIN_MS))
+      .then(() => Promise.race([collectHistory, delay(HISTORY_DRAIN_MS)]))
       .then(async () => {
         record.stopDate ??= new Date().toISOString();
         aborters.delete(record.executionArn);
