@@ -110,16 +110,15 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
       });
       connection = stack.env;
     }
+    const target = { ...fn, environment: { ...fn.environment, ...overrides } };
     const invoker = createProcessLambdaInvoker({
-      functions: [{ ...fn, environment: { ...fn.environment, ...overrides } }],
+      functions: [target],
       built,
       stackEnvironment: () => connection,
       sharedFunctionVariables: Object.keys(model.functionEnvironment),
       log: () => {},
     });
     closeInvoker = () => invoker.close();
-    const target = invoker.functionByNameOrArn(fn.logicalId);
-    if (!target) throw new UsageError(`no function '${fn.logicalId}'`);
     const result = await invoker.invoke(target, event);
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;

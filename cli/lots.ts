@@ -104,7 +104,6 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
     port: 0,
     directory: join(dataDir, "dynamodb"),
     tables: model.tables,
-    credentials: LOCAL_CREDENTIALS,
     log: () => {},
   });
   return {

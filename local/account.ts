@@ -1,8 +1,10 @@
-// The one local account: its id, region and stack name, and every ARN the local stack hands out is built here.
+// The one local account: its id, region, stack name and key pair, and every ARN the local stack hands out is built here.
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
 export const LOCAL_STACK_NAME = "local";
+/** The one key pair: s3rver accepts exactly these, and every service of the stack checks signatures against them. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 
 /** arn:aws:<service>:<region>:<account>:<resource>; S3 ARNs carry neither region nor account. */
 export function localArn(service: string, resource: string): string {

@@ -1,63 +1,33 @@
 // Starts the local DynamoDB (dynalite) and creates the template's tables in it.
-import type { Server, ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import {
   CreateTableCommand,
-  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
-import { LOCAL_REGION } from "./account.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./account.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
 import { startFront } from "./front.ts";
-import { closeServer, listen } from "./http.ts";
+import { closeServer, jsonErrorReply, type LocalService, listen } from "./http.ts";
 import type { LocalTable } from "./resource-model.ts";
 import { jsonProtocolError } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
 const dynalite = require("dynalite") as (options: Record<string, unknown>) => Server;
 
-export interface LocalDynamoDb {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
 const TABLE_ACTIVE_WAIT_MS = 10_000;
 /** DynamoDB's own cap on a request (BatchWriteItem of 25 items of 400 KB is 10 MB). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
-
-/** An awsJson1_0 error as DynamoDB writes it. */
-function replyError(response: ServerResponse, error: ServiceApiError): void {
-  response
-    .writeHead(error.statusCode, {
-      "content-type": "application/x-amz-json-1.0",
-      "x-amzn-errortype": error.code,
-    })
-    .end(
-      JSON.stringify({ __type: `com.amazon.coral.service#${error.code}`, message: error.message }),
-    );
-}
-
-/** The table as the template declares it: keys only (SSE and PITR only matter to a real account). */
-export function createTableInput(table: LocalTable): CreateTableCommandInput {
-  return {
-    TableName: table.name,
-    KeySchema: table.keySchema,
-    AttributeDefinitions: table.attributeDefinitions,
-    BillingMode: "PAY_PER_REQUEST",
-  };
-}
 
 export async function startDynamoDb(options: {
   port: number;
   /** LevelDB directory; in memory when undefined. */
   directory: string | undefined;
   tables: LocalTable[];
-  credentials: { accessKeyId: string; secretAccessKey: string };
   log: (line: string) => void;
-}): Promise<LocalDynamoDb> {
+}): Promise<LocalService> {
   const server = dynalite({
     ...(options.directory ? { path: options.directory } : {}),
     createTableMs: 0,
@@ -70,10 +40,12 @@ export async function startDynamoDb(options: {
     port: options.port,
     label: "DynamoDB",
     targetPort: () => innerPort,
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     refusal: jsonProtocolError,
-    replyError,
+    replyError: jsonErrorReply(
+      "application/x-amz-json-1.0",
+      (code) => `com.amazon.coral.service#${code}`,
+    ),
     unreachable: (error) => new ServiceApiError("InternalServerError", error.message, 500),
     log: options.log,
   });
@@ -86,12 +58,21 @@ export async function startDynamoDb(options: {
   const client = new DynamoDBClient({
     endpoint: url,
     region: LOCAL_REGION,
-    credentials: options.credentials,
+    credentials: LOCAL_CREDENTIALS,
   });
   try {
     for (const table of options.tables) {
       try {
-        await client.send(new CreateTableCommand(createTableInput(table)));
+        // Keys only: SSE and PITR only matter to a real account.
+        const { name: TableName, keySchema: KeySchema, attributeDefinitions } = table;
+        await client.send(
+          new CreateTableCommand({
+            TableName,
+            KeySchema,
+            AttributeDefinitions: attributeDefinitions,
+            BillingMode: "PAY_PER_REQUEST",
+          }),
+        );
       } catch (error) {
         // A persisted data dir keeps its tables from the last run.
         if (!(error instanceof ResourceInUseException)) throw error;

@@ -20,11 +20,6 @@ export class ExecutionWaitTimeoutError extends LocalStackError {
   override name = "ExecutionWaitTimeoutError";
 }
 
-/** Delivering an S3 event to the function an EventBridge rule targets failed. */
-export class TriggerDeliveryError extends LocalStackError {
-  override name = "TriggerDeliveryError";
-}
-
 /**
  * What a handler threw, shaped as Lambda reports it: `name` is Lambda's errorType (so ASL Retry
  * and Catch match it by name) and the message is Lambda's JSON error payload, which Step Functions

@@ -34,20 +34,24 @@ export interface ExecutionRecord {
 }
 
 /** Step Functions' rule for execution names: 1-80 characters, none of these, no control characters. */
-const EXECUTION_NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
-export function isValidExecutionName(name: string): boolean {
-  const hasControl = [...name].some((c) => {
-    const code = c.codePointAt(0) ?? 0;
-    return code < 0x20 || (code >= 0x7f && code <= 0x9f);
-  });
-  return (
-    name.length >= 1 && name.length <= 80 && !hasControl && !EXECUTION_NAME_FORBIDDEN.test(name)
-  );
-}
+export const isValidExecutionName = (name: string) =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  name.length <= 80 && /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]+$/u.test(name);
 /** Step Functions' limit on an execution's input and on any state's output. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
-/** History events in the Step Functions API's shape, from the library's event log. */
+/** Adds an event to the record's history, numbered as the API numbers them. */
+export function appendHistory(
+  record: ExecutionRecord,
+  type: string,
+  details: Record<string, unknown>,
+  timestamp = new Date().toISOString(),
+): void {
+  const id = record.history.length + 1;
+  record.history.push({ id, previousEventId: id - 1, timestamp, type, ...details });
+}
+
+/** History events in the Step Functions API's shape (type, and `<type>EventDetails`), from the library's event log. */
 export function historyEntry(
   event: Record<string, unknown>,
 ): { type: string; details: Record<string, unknown> } | undefined {
@@ -55,74 +59,54 @@ export function historyEntry(
     | { name: string; type: string; input?: unknown; output?: unknown }
     | undefined;
   const json = (value: unknown) => JSON.stringify(value ?? null);
+  const failure = { error: String(event.Error), cause: String(event.Cause ?? "") };
+  const entry = (type: string, detailsOf: string, details: Record<string, unknown>) => ({
+    type,
+    details: { [`${detailsOf}EventDetails`]: details },
+  });
   switch (event.type) {
     case "ExecutionStarted":
-      return {
-        type: "ExecutionStarted",
-        details: { executionStartedEventDetails: { input: json(event.input) } },
-      };
+      return entry("ExecutionStarted", "executionStarted", { input: json(event.input) });
     case "ExecutionSucceeded":
-      return {
-        type: "ExecutionSucceeded",
-        details: { executionSucceededEventDetails: { output: json(event.output) } },
-      };
+      return entry("ExecutionSucceeded", "executionSucceeded", { output: json(event.output) });
     case "ExecutionFailed":
-      return {
-        type: "ExecutionFailed",
-        details: {
-          executionFailedEventDetails: {
-            error: String(event.Error),
-            cause: String(event.Cause ?? ""),
-          },
-        },
-      };
+      return entry("ExecutionFailed", "executionFailed", failure);
     case "ExecutionAborted":
-      return { type: "ExecutionAborted", details: { executionAbortedEventDetails: {} } };
+      return entry("ExecutionAborted", "executionAborted", {});
     case "ExecutionTimeout":
-      return { type: "ExecutionTimedOut", details: { executionTimedOutEventDetails: {} } };
+      return entry("ExecutionTimedOut", "executionTimedOut", {});
     case "StateEntered":
-      return {
-        type: `${state?.type}StateEntered`,
-        details: { stateEnteredEventDetails: { name: state?.name, input: json(state?.input) } },
-      };
+      return entry(`${state?.type}StateEntered`, "stateEntered", {
+        name: state?.name,
+        input: json(state?.input),
+      });
     case "StateExited":
-      return {
-        type: `${state?.type}StateExited`,
-        details: { stateExitedEventDetails: { name: state?.name, output: json(state?.output) } },
-      };
+      return entry(`${state?.type}StateExited`, "stateExited", {
+        name: state?.name,
+        output: json(state?.output),
+      });
     case "StateFailed":
+      // A Task's failure is the Lambda call's, as AWS records it.
       return state?.type === "Task"
-        ? {
-            type: "TaskFailed",
-            details: {
-              taskFailedEventDetails: {
-                resourceType: "lambda",
-                resource: "invoke",
-                error: String(event.Error),
-                cause: String(event.Cause ?? ""),
-              },
-            },
-          }
-        : {
-            type: `${state?.type}StateFailed`,
-            details: {
-              stateFailedEventDetails: {
-                name: state?.name,
-                error: String(event.Error),
-                cause: String(event.Cause ?? ""),
-              },
-            },
-          };
+        ? entry("TaskFailed", "taskFailed", {
+            resourceType: "lambda",
+            resource: "invoke",
+            ...failure,
+          })
+        : entry(`${state?.type}StateFailed`, "stateFailed", { name: state?.name, ...failure });
     case "StateRetried":
-      return { type: "StateRetried", details: { stateRetriedEventDetails: { name: state?.name } } };
     case "StateCaught":
-      return { type: "StateCaught", details: { stateCaughtEventDetails: { name: state?.name } } };
+      return entry(event.type, event.type === "StateRetried" ? "stateRetried" : "stateCaught", {
+        name: state?.name,
+      });
     case "MapIterationStarted":
     case "MapIterationSucceeded":
     case "MapIterationFailed": {
       const parent = event.parentState as { name?: string } | undefined;
-      const key = `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`;
-      return { type: event.type, details: { [key]: { name: parent?.name, index: event.index } } };
+      return entry(event.type, `m${event.type.slice(1)}`, {
+        name: parent?.name,
+        index: event.index,
+      });
     }
     default:
       return undefined;
@@ -139,20 +123,10 @@ export const payloadBytes = (value: unknown) => Buffer.byteLength(JSON.stringify
 export function failOnDataLimit(record: ExecutionRecord, stateName: string, bytes: number): void {
   if (record.status !== "RUNNING") return;
   const now = new Date().toISOString();
-  Object.assign(record, {
-    status: "FAILED",
-    stopDate: now,
-    error: "States.DataLimitExceeded",
-    cause: `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`,
-  });
-  const id = record.history.length + 1;
-  record.history.push({
-    id,
-    previousEventId: id - 1,
-    timestamp: now,
-    type: "ExecutionFailed",
-    executionFailedEventDetails: { error: record.error, cause: record.cause },
-  });
+  const error = "States.DataLimitExceeded";
+  const cause = `The state/task '${stateName}' returned a result with a size exceeding the maximum number of bytes service limit (${bytes} > ${MAX_PAYLOAD_BYTES}).`;
+  Object.assign(record, { status: "FAILED", stopDate: now, error, cause });
+  appendHistory(record, "ExecutionFailed", { executionFailedEventDetails: { error, cause } }, now);
 }
 
 /** Where a re-driven execution starts again: the top-level state it was in, with that state's input. */

@@ -4,10 +4,12 @@ import { EventEmitter } from "node:events";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { StateMachine } from "aws-local-stepfunctions";
 import { executionArnOf } from "./account.ts";
 import { ExecutionWaitTimeoutError, ServiceApiError } from "./errors.ts";
 import {
+  appendHistory,
   type ExecutionRecord,
   type ExecutionStatus,
   errorOf,
@@ -21,25 +23,18 @@ import {
   resumePoint,
 } from "./execution-record.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalStateMachine } from "./resource-model.ts";
-import { type PreparedStateMachine, prepare } from "./state-machine.ts";
+import type { LocalFunction, LocalStateMachine } from "./resource-model.ts";
+import { allStates, type PreparedStateMachine, prepare, type StateNode } from "./state-machine.ts";
 
 export type { ExecutionRecord, ExecutionStatus, HistoryEvent };
 
 /** The library closes its event log when an execution ends; this bounds the wait in case it does not. */
 const HISTORY_DRAIN_MS = 100;
 
-async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolveLater) => (timer = setTimeout(resolveLater, ms))),
-  ]);
-  clearTimeout(timer);
-}
-
 export interface ExecutionEngine {
   stateMachines: LocalStateMachine[];
+  /** The state machine of that ARN, or StateMachineDoesNotExist. */
+  stateMachine(arn: string): LocalStateMachine;
   start(request: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord;
   get(executionArn: string): ExecutionRecord;
   list(stateMachineArn: string): ExecutionRecord[];
@@ -60,6 +55,8 @@ export const MAX_LOCAL_REDRIVES = 3;
 
 export function createExecutionEngine(options: {
   stateMachines: LocalStateMachine[];
+  /** The template's functions, which Task states name by ARN. */
+  functions: LocalFunction[];
   invoker: LambdaInvoker;
   dataDir: string;
   log: (line: string) => void;
@@ -69,7 +66,10 @@ export function createExecutionEngine(options: {
   onExecutionEnded?: (record: ExecutionRecord) => void;
 }): ExecutionEngine {
   const prepared = new Map(
-    options.stateMachines.map((spec) => [spec.arn, prepare(spec, options.invoker)]),
+    options.stateMachines.map((spec) => [
+      spec.arn,
+      prepare(spec, options.functions, options.invoker),
+    ]),
   );
   const executions = new Map<string, ExecutionRecord>();
   const aborters = new Map<string, () => void>();
@@ -124,17 +124,6 @@ export function createExecutionEngine(options: {
       );
     }
     return found;
-  };
-
-  const pushHistory = (record: ExecutionRecord, type: string, details: Record<string, unknown>) => {
-    const id = record.history.length + 1;
-    record.history.push({
-      id,
-      previousEventId: id - 1,
-      timestamp: new Date().toISOString(),
-      type,
-      ...details,
-    });
   };
 
   const run = (record: ExecutionRecord, machine: PreparedStateMachine, from: ResumePoint) => {
@@ -209,7 +198,7 @@ export function createExecutionEngine(options: {
         }
         const entry = historyEntry(raw);
         if (!entry) continue;
-        pushHistory(record, entry.type, entry.details);
+        appendHistory(record, entry.type, entry.details);
         // Top-level steps are saved as they happen: after a crash, the execution resumes there.
         const stateName = (raw.state as { name?: string } | undefined)?.name;
         const nested = raw.index !== undefined;
@@ -239,7 +228,7 @@ export function createExecutionEngine(options: {
       },
     );
     const settled = done
-      .then(() => settleWithin(collectHistory, HISTORY_DRAIN_MS))
+      .then(() => Promise.race([collectHistory, delay(HISTORY_DRAIN_MS)]))
       .then(async () => {
         record.stopDate ??= new Date().toISOString();
         aborters.delete(record.executionArn);
@@ -259,41 +248,29 @@ export function createExecutionEngine(options: {
     const from = resumePoint(record, machine.definition);
     const now = new Date().toISOString();
     const redriveCount = (record.redriveCount ?? 0) + 1;
-    pushHistory(record, "ExecutionRedriven", {
-      executionRedrivenEventDetails: { redriveCount },
-    });
+    appendHistory(record, "ExecutionRedriven", { executionRedrivenEventDetails: { redriveCount } });
+    for (const field of ["error", "cause", "stopDate", "output"] as const) delete record[field];
+    Object.assign(record, { status: "RUNNING", redriveCount, redriveDate: now });
+    // Its last state had ended: only the stack died before it wrote the execution's end.
     if (from.finished) {
-      // Its last state had ended; only the stack died before it wrote the execution's end.
       Object.assign(record, {
         status: from.finished.status,
         output: JSON.stringify(from.finished.output),
         stopDate: now,
-        redriveCount,
-        redriveDate: now,
       });
-      delete record.error;
-      delete record.cause;
-      options.log(`sfn: ${machine.spec.name}/${record.name} had finished (${why}): SUCCEEDED`);
-      void persist(record);
-      changes.emit("change", record);
-      return record;
     }
-    Object.assign(record, { status: "RUNNING", redriveCount, redriveDate: now });
-    delete record.error;
-    delete record.cause;
-    delete record.stopDate;
-    delete record.output;
     options.log(
-      `sfn: ${machine.spec.name}/${record.name} redriven (${why}) from ${from.stateName ?? "its start"}`,
+      `sfn: ${machine.spec.name}/${record.name} ${from.finished ? `had finished (${why}): SUCCEEDED` : `redriven (${why}) from ${from.stateName ?? "its start"}`}`,
     );
     void persist(record);
     changes.emit("change", record);
-    run(record, machine, from);
+    if (!from.finished) run(record, machine, from);
     return record;
   };
 
   return {
     stateMachines: options.stateMachines,
+    stateMachine: (arn) => machineOf(arn).spec,
 
     start(request) {
       const machine = machineOf(request.stateMachineArn);
@@ -468,20 +445,10 @@ export function createExecutionEngine(options: {
 }
 
 /** Every state with a Retry, at any depth (Map iterators too), waiting `intervalMs` per attempt. */
-export function retryOverrides(states: unknown, intervalMs: number): Record<string, number> {
-  const overrides: Record<string, number> = {};
-  const visit = (level: unknown) => {
-    for (const [name, state] of Object.entries((level ?? {}) as Record<string, unknown>)) {
-      const fields = state as {
-        Retry?: unknown;
-        Iterator?: { States?: unknown };
-        ItemProcessor?: { States?: unknown };
-      };
-      if (Array.isArray(fields.Retry)) overrides[name] = intervalMs;
-      visit(fields.Iterator?.States);
-      visit(fields.ItemProcessor?.States);
-    }
-  };
-  visit(states);
-  return overrides;
+export function retryOverrides(
+  states: Record<string, StateNode>,
+  intervalMs: number,
+): Record<string, number> {
+  const retrying = [...allStates(states)].filter(([, state]) => Array.isArray(state.Retry));
+  return Object.fromEntries(retrying.map(([name]) => [name, intervalMs]));
 }

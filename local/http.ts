@@ -1,13 +1,9 @@
 // HTTP plumbing of every local service: loopback-only listening, one bounded body reader, SigV4 checked before any handler runs, errors in the service's own wording.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readBodyUpTo } from "../lib/http-body.ts";
+import { LOCAL_CREDENTIALS } from "./account.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
-import {
-  type LocalCredentials,
-  SignatureError,
-  signedRequestOf,
-  verifySignature,
-} from "./sigv4.ts";
+import { SignatureError, signedRequestOf, verifySignature } from "./sigv4.ts";
 
 export const LOOPBACK = "127.0.0.1";
 
@@ -48,6 +44,19 @@ export function bodyTooLarge(limitBytes: number): ServiceApiError {
   );
 }
 
+/**
+ * An error as the JSON-protocol services write it: the code in x-amzn-errortype, the message in the
+ * body, and for awsJson services (DynamoDB, Step Functions) the code again as `__type`.
+ */
+export function jsonErrorReply(contentType: string, typeOf?: (code: string) => string) {
+  return (response: ServerResponse, error: ServiceApiError): void => {
+    const type = typeOf ? { __type: typeOf(error.code) } : {};
+    response
+      .writeHead(error.statusCode, { "content-type": contentType, "x-amzn-errortype": error.code })
+      .end(JSON.stringify({ ...type, message: error.message }));
+  };
+}
+
 /** A signed request, read whole. */
 export interface ServiceCall {
   request: IncomingMessage;
@@ -59,7 +68,6 @@ export interface ServiceCall {
 export interface ServiceOptions {
   port: number;
   label: string;
-  credentials: LocalCredentials;
   maxBodyBytes: number;
   /** The service's own error code and status for a refused signature. */
   refusal: (error: SignatureError) => { code: string; status: number };
@@ -84,8 +92,8 @@ export async function startService(options: ServiceOptions): Promise<LocalServic
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     if (!options.unsigned?.(path)) {
       try {
-        verifySignature(signedRequestOf(request, body), {
-          credentials: options.credentials,
+        await verifySignature(signedRequestOf(request, body), {
+          credentials: LOCAL_CREDENTIALS,
           doubleEncodePath: true,
         });
       } catch (error) {

@@ -15,8 +15,6 @@ const NAME_PROPERTY: Record<string, string> = {
   "AWS::SQS::Queue": "QueueName",
   "AWS::Serverless::Function": "FunctionName",
   "AWS::Serverless::StateMachine": "Name",
-  "AWS::Logs::LogGroup": "LogGroupName",
-  "AWS::SageMaker::Endpoint": "EndpointName",
 };
 
 export class IntrinsicResolver {
@@ -66,8 +64,6 @@ export class IntrinsicResolver {
     if (type === "AWS::SNS::Topic" || type === "AWS::Serverless::StateMachine") {
       return this.attribute(name, "Arn");
     }
-    // A key's id: a UUID-shaped stand-in; only its ARN ever reaches code.
-    if (type === "AWS::KMS::Key") return `00000000-0000-0000-0000-${"0".repeat(12)}`;
     return this.physicalName(name);
   }
 
@@ -97,8 +93,6 @@ export class IntrinsicResolver {
     switch (`${type}.${attribute}`) {
       case "AWS::S3::Bucket.Arn":
         return localArn("s3", name());
-      case "AWS::DynamoDB::Table.Arn":
-        return localArn("dynamodb", `table/${name()}`);
       case "AWS::SNS::Topic.TopicArn":
       case "AWS::SNS::Topic.Arn":
         return localArn("sns", name());
@@ -108,16 +102,12 @@ export class IntrinsicResolver {
         return localArn("lambda", `function:${name()}`);
       case "AWS::Serverless::StateMachine.Arn":
         return localArn("states", `stateMachine:${name()}`);
-      case "AWS::KMS::Key.Arn":
-        return localArn("kms", `key/${this.ref(logicalId)}`);
-      case "AWS::Logs::LogGroup.Arn":
-        return localArn("logs", `log-group:${name()}:*`);
       case "AWS::SNS::Topic.TopicName":
       case "AWS::SQS::Queue.QueueName":
       case "AWS::Serverless::StateMachine.Name":
         return name();
     }
-    // Attributes of account-only resources (roles, models, trust anchors) never reach code locally.
+    // Attributes of account-only resources (keys, roles, log groups, models) never reach code locally.
     if (attribute === "Arn") return localArn("local", logicalId);
     return `${logicalId}.${attribute}`;
   }

@@ -1,10 +1,11 @@
 // Runs the built functions (.aws-sam/build) as `sam local invoke` does: one Node process per sandbox, the bundle imported as an ES module.
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
+import { Semaphore } from "../lib/pool.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
-import { findFunction, type LambdaInvoker } from "./lambda.ts";
+import { contextFields, type LambdaInvoker, logFailure, timedOut } from "./lambda.ts";
 import type { LocalFunction } from "./resource-model.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
@@ -57,18 +58,8 @@ function lambdaError(message: Extract<ChildMessage, { errorType: string }>): Lam
 }
 
 function forwardLines(stream: NodeJS.ReadableStream | null, write: (line: string) => void): void {
-  if (!stream) return;
-  let buffered = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) write(line);
-  });
-  stream.on("end", () => {
-    if (buffered) write(buffered);
-  });
+  if (stream)
+    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", write);
 }
 
 export function createProcessLambdaInvoker(options: ProcessInvokerOptions): ProcessLambdaInvoker {
@@ -78,7 +69,13 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
     options.functionOutput ??
     ((logicalId: string, line: string) => process.stderr.write(`[${logicalId}] ${line}\n`));
   const sandboxes = new Map<string, Sandbox[]>();
-  const waiting = new Map<string, Array<() => void>>();
+  /** Invocations each function runs at once: one per sandbox it may have, as with reserved concurrency. */
+  const limits = new Map<string, Semaphore>();
+  const limitOf = (fn: LocalFunction) => {
+    const limit = limits.get(fn.logicalId) ?? new Semaphore(maxSandboxes);
+    limits.set(fn.logicalId, limit);
+    return limit;
+  };
   let closed = false;
 
   for (const fn of options.functions) {
@@ -165,7 +162,8 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
         );
         child.on("exit", (code, signal) => {
           sandbox.dead = true;
-          removeSandbox(fn.logicalId, sandbox);
+          const list = sandboxes.get(fn.logicalId) ?? [];
+          if (list.includes(sandbox)) list.splice(list.indexOf(sandbox), 1);
           const exitError = new LambdaInvocationError(
             initFailure ? initFailure.errorType : "Runtime.ExitError",
             initFailure
@@ -191,105 +189,63 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
     return sandbox;
   };
 
-  const removeSandbox = (logicalId: string, sandbox: Sandbox) => {
-    const list = sandboxes.get(logicalId) ?? [];
-    const index = list.indexOf(sandbox);
-    if (index >= 0) list.splice(index, 1);
-    waiting.get(logicalId)?.shift()?.();
-  };
-
-  /** An idle sandbox, a new one while under the limit, or the next one freed. */
-  const acquire = async (fn: LocalFunction): Promise<Sandbox> => {
-    for (;;) {
-      if (closed) throw new LocalStackError("the local stack is stopping");
-      const list = (sandboxes.get(fn.logicalId) ?? []).filter((sandbox) => !sandbox.dead);
-      const idle = list.find((sandbox) => !sandbox.busy && !sandbox.dead);
-      if (idle) {
-        idle.busy = true;
-        return idle;
-      }
-      if (list.length < maxSandboxes) {
-        const fresh = startSandbox(fn);
-        fresh.busy = true;
-        return fresh;
-      }
-      await new Promise<void>((wake) => {
-        const queue = waiting.get(fn.logicalId) ?? [];
-        queue.push(wake);
-        waiting.set(fn.logicalId, queue);
-      });
-    }
-  };
-
-  const release = (fn: LocalFunction, sandbox: Sandbox) => {
-    sandbox.busy = false;
-    sandbox.pending = undefined;
-    waiting.get(fn.logicalId)?.shift()?.();
-  };
-
-  const timeoutError = (fn: LocalFunction) =>
-    new LambdaInvocationError(
-      "Sandbox.Timedout",
-      `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
-      [],
+  /** An idle sandbox of the function, or a new one; the function's semaphore bounds how many are busy, so how many exist. */
+  const acquire = (fn: LocalFunction): Sandbox => {
+    if (closed) throw new LocalStackError("the local stack is stopping");
+    const idle = (sandboxes.get(fn.logicalId) ?? []).find(
+      (sandbox) => !sandbox.busy && !sandbox.dead,
     );
+    const sandbox = idle ?? startSandbox(fn);
+    sandbox.busy = true;
+    return sandbox;
+  };
 
   return {
-    functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
-
-    async invoke(fn, event) {
-      const awsRequestId = randomUUID();
-      const sandbox = await acquire(fn);
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        // A cold start gets the function's timeout for its init too (Lambda allows 10 s, then retries).
-        const initTimeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timeoutError(fn)), fn.timeoutSeconds * 1000);
-        });
-        await Promise.race([sandbox.ready, initTimeout]);
-        clearTimeout(timer);
-        const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
-        const answer = await new Promise<ChildMessage>((settle, reject) => {
-          sandbox.pending = { id: awsRequestId, settle };
-          timer = setTimeout(() => reject(timeoutError(fn)), fn.timeoutSeconds * 1000);
-          sandbox.child.send({
-            type: "invoke",
-            id: awsRequestId,
-            // Lambda hands the handler a deserialised copy, never the caller's object.
-            event: JSON.stringify(event ?? null),
-            context: {
-              functionName: fn.name,
-              functionVersion: "$LATEST",
-              invokedFunctionArn: fn.arn,
-              memoryLimitInMB: String(fn.memorySizeMb),
-              awsRequestId,
-              logGroupName: `/aws/lambda/${fn.name}`,
-              logStreamName: `local/${awsRequestId}`,
-              deadlineMs,
-            },
+    invoke(fn, event) {
+      return limitOf(fn).use(async () => {
+        const sandbox = acquire(fn);
+        const context = contextFields(fn);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          // A cold start gets the function's timeout for its init too (Lambda allows 10 s, then retries).
+          const initTimeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
           });
-        });
-        if (answer.type === "result") return JSON.parse(answer.result) as unknown;
-        if (answer.type === "ready") throw new LocalStackError("sandbox answered out of turn");
-        throw lambdaError(answer);
-      } catch (error) {
-        const failure =
-          error instanceof LambdaInvocationError
-            ? error
-            : new LambdaInvocationError("Runtime.Unknown", String(error), [], { cause: error });
-        // A sandbox that timed out or crashed is gone for good, as Lambda resets it.
-        if (failure.errorType === "Sandbox.Timedout") {
-          sandbox.dead = true;
-          sandbox.child.kill("SIGKILL");
+          await Promise.race([sandbox.ready, initTimeout]);
+          clearTimeout(timer);
+          const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
+          const answer = await new Promise<ChildMessage>((settle, reject) => {
+            sandbox.pending = { id: context.awsRequestId, settle };
+            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
+            // Lambda hands the handler a deserialised copy, never the caller's object.
+            const payload = JSON.stringify(event ?? null);
+            sandbox.child.send({
+              type: "invoke",
+              id: context.awsRequestId,
+              event: payload,
+              context: { ...context, deadlineMs },
+            });
+          });
+          if (answer.type === "result") return JSON.parse(answer.result) as unknown;
+          if (answer.type === "ready") throw new LocalStackError("sandbox answered out of turn");
+          throw lambdaError(answer);
+        } catch (error) {
+          const failure =
+            error instanceof LambdaInvocationError
+              ? error
+              : new LambdaInvocationError("Runtime.Unknown", String(error), [], { cause: error });
+          // A sandbox that timed out or crashed is gone for good, as Lambda resets it.
+          if (failure.errorType === "Sandbox.Timedout") {
+            sandbox.dead = true;
+            sandbox.child.kill("SIGKILL");
+          }
+          throw logFailure(options.log, fn, context.awsRequestId, failure);
+        } finally {
+          clearTimeout(timer);
+          sandbox.busy = false;
+          sandbox.pending = undefined;
         }
-        options.log(
-          `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${failure.errorType}: ${failure.errorMessage}`,
-        );
-        throw failure;
-      } finally {
-        clearTimeout(timer);
-        release(fn, sandbox);
-      }
+      });
     },
 
     async close() {
@@ -309,7 +265,6 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
             }),
         ),
       );
-      for (const queue of waiting.values()) for (const wake of queue.splice(0)) wake();
     },
   };
 }

@@ -20,22 +20,41 @@ type Handler = (event: unknown, context: LambdaContext) => unknown;
 
 export interface LambdaInvoker {
   invoke(fn: LocalFunction, event: unknown): Promise<unknown>;
-  functionByNameOrArn(nameOrArn: string): LocalFunction | undefined;
 }
 
-/** A function by its name, ARN (with or without a version or alias) or logical id, as Lambda's Invoke accepts. */
-export function findFunction(
-  functions: LocalFunction[],
-  nameOrArn: string,
-): LocalFunction | undefined {
-  const bare = nameOrArn.replace(/:(\$LATEST|[A-Za-z0-9_-]+)$/, "");
-  return functions.find(
-    (fn) =>
-      fn.name === nameOrArn ||
-      fn.arn === nameOrArn ||
-      fn.arn === bare ||
-      fn.logicalId === nameOrArn,
+/** What Lambda's context tells a handler about its function and invocation (both runtimes). */
+export function contextFields(fn: LocalFunction) {
+  const awsRequestId = randomUUID();
+  return {
+    functionName: fn.name,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: fn.arn,
+    memoryLimitInMB: String(fn.memorySizeMb),
+    awsRequestId,
+    logGroupName: `/aws/lambda/${fn.name}`,
+    logStreamName: `local/${awsRequestId}`,
+  };
+}
+
+/** What Lambda reports when a handler outlives its function's Timeout. */
+export const timedOut = (fn: LocalFunction) =>
+  new LambdaInvocationError(
+    "Sandbox.Timedout",
+    `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
+    [],
   );
+
+/** Logs a failed invocation as Lambda's log would show it, and hands the error back to throw. */
+export function logFailure(
+  log: (line: string) => void,
+  fn: LocalFunction,
+  awsRequestId: string,
+  failure: LambdaInvocationError,
+): LambdaInvocationError {
+  log(
+    `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${failure.errorType}: ${failure.errorMessage}`,
+  );
+  return failure;
 }
 
 const OWN_FRAMES = /[/\\](local[/\\]lambda\.ts|aws-local-stepfunctions[/\\])/;
@@ -59,26 +78,23 @@ function asLambdaError(error: unknown): LambdaInvocationError {
   return new LambdaInvocationError("Error", String(error), [], { cause: error });
 }
 
-/**
- * `moduleVersion` goes into the import URL so each stack in a process gets fresh handler modules:
- * handlers build their AWS clients at load, from the environment of the stack that loaded them.
- * Modules the handlers import (lib/, shared helpers) are loaded once per process, as usual.
- */
+/** Handler loads in this process so far: each load's import URL is new (see below). */
+let loads = 0;
+
 export function createLambdaInvoker(options: {
   functions: LocalFunction[];
-  moduleVersion: string;
   log: (line: string) => void;
 }): LambdaInvoker {
   const loaded = new Map<string, Promise<Handler>>();
-  let loadAttempts = 0;
 
   const load = (fn: LocalFunction): Promise<Handler> => {
     let handler = loaded.get(fn.logicalId);
     if (!handler) {
-      // Each load gets its own URL: one instance per function, as Lambda gives each its own
-      // sandbox, and a module whose load failed (which stays failed under its URL) can be retried.
-      loadAttempts++;
-      const url = `${pathToFileURL(fn.modulePath).href}?stack=${options.moduleVersion}&load=${loadAttempts}`;
+      // Each load gets its own URL: one instance per function and stack, as Lambda gives each its
+      // own sandbox (handlers build their clients at load, from the environment of the stack that
+      // loaded them), and a module whose load failed (it stays failed under its URL) can be
+      // retried. Modules the handlers import (lib/, shared helpers) load once per process.
+      const url = `${pathToFileURL(fn.modulePath).href}?load=${++loads}`;
       handler = import(url).then(
         (module: Record<string, unknown>) => {
           const exported = module[fn.exportName];
@@ -108,19 +124,10 @@ export function createLambdaInvoker(options: {
   };
 
   return {
-    functionByNameOrArn: (nameOrArn) => findFunction(options.functions, nameOrArn),
-
     async invoke(fn, event) {
-      const awsRequestId = randomUUID();
       const deadline = Date.now() + fn.timeoutSeconds * 1000;
       const context: LambdaContext = {
-        functionName: fn.name,
-        functionVersion: "$LATEST",
-        invokedFunctionArn: fn.arn,
-        memoryLimitInMB: String(fn.memorySizeMb),
-        awsRequestId,
-        logGroupName: `/aws/lambda/${fn.name}`,
-        logStreamName: `local/${awsRequestId}`,
+        ...contextFields(fn),
         callbackWaitsForEmptyEventLoop: true,
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       };
@@ -128,17 +135,7 @@ export function createLambdaInvoker(options: {
       const payload = JSON.parse(JSON.stringify(event ?? null)) as unknown;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new LambdaInvocationError(
-                "Sandbox.Timedout",
-                `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
-                [],
-              ),
-            ),
-          fn.timeoutSeconds * 1000,
-        );
+        timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
       });
       try {
         const handler = await load(fn);
@@ -148,11 +145,7 @@ export function createLambdaInvoker(options: {
         ]);
         return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
       } catch (error) {
-        const lambdaError = asLambdaError(error);
-        options.log(
-          `lambda: ${fn.logicalId} (${awsRequestId}) failed: ${lambdaError.errorType}: ${lambdaError.errorMessage}`,
-        );
-        throw lambdaError;
+        throw logFailure(options.log, fn, context.awsRequestId, asLambdaError(error));
       } finally {
         clearTimeout(timer);
       }

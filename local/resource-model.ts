@@ -1,8 +1,8 @@
 // Turns template.yaml into the local stack's one resource model: the names, ARNs, handlers, rules and schedules of what it runs.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Template, TemplateResource } from "../infra/template.ts";
-import { SubstitutionError, substitute } from "../statemachine/definition.ts";
+import { loadDefinition, SubstitutionError } from "../statemachine/definition.ts";
 import { localArn } from "./account.ts";
 import { TemplateError } from "./errors.ts";
 import { IntrinsicResolver, isRecord } from "./intrinsics.ts";
@@ -42,17 +42,17 @@ export interface LocalFunction {
   timeoutSeconds: number;
   memorySizeMb: number;
   environment: Record<string, string>;
-  /** How Lambda handles a failed asynchronous invocation (EventBridge invokes asynchronously). */
-  asyncInvoke: AsyncInvokeConfig;
+  /** How Lambda handles a failed asynchronous invocation (EventBridge invokes asynchronously): `EventInvokeConfig` and `DeadLetterQueue`. */
+  asyncInvoke: DeliveryLimits;
 }
 
-/** `EventInvokeConfig` and `DeadLetterQueue` of a function, with Lambda's defaults where unset. */
-export interface AsyncInvokeConfig {
-  /** Retries after the first attempt (0-2; Lambda's default 2). */
+/** How an event is retried, and where it goes once given up on. */
+export interface DeliveryLimits {
+  /** Retries after the first attempt. */
   maximumRetryAttempts: number;
-  /** An event older than this is not tried again (60-21600; Lambda's default 21600). */
+  /** An event older than this is not tried again. */
   maximumEventAgeSeconds: number;
-  /** The queue an event goes to when Lambda gives up on it; none: it is dropped, logged. */
+  /** The queue an event goes to when it is given up on; none: it is dropped, logged. */
   deadLetterQueue?: string;
 }
 
@@ -84,11 +84,7 @@ export interface LocalEventRule {
    * that hand-over is a function call that cannot fail, so these are read, checked and shown, and
    * the function's `asyncInvoke` decides what a failing handler gets.
    */
-  delivery: {
-    maximumRetryAttempts: number;
-    maximumEventAgeSeconds: number;
-    deadLetterQueue?: string;
-  };
+  delivery: DeliveryLimits;
 }
 
 export interface LocalModel {
@@ -159,7 +155,8 @@ function functionModule(
   return { modulePath, exportName: handler.slice(dot + 1) };
 }
 
-function loadDefinition(
+/** The state machine's definition file with its DefinitionSubstitutions applied, as AWS runs it. */
+function definitionOf(
   templateDir: string,
   logicalId: string,
   properties: Record<string, unknown>,
@@ -167,28 +164,23 @@ function loadDefinition(
 ): Record<string, unknown> {
   const where = `${logicalId}.Properties`;
   const uri = properties.DefinitionUri;
-  if (typeof uri !== "string")
+  if (typeof uri !== "string") {
     throw new TemplateError(`${where}: needs a local DefinitionUri path`);
-  const path = resolve(templateDir, uri);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (cause) {
-    throw new TemplateError(`${where}.DefinitionUri: cannot read ${path} as JSON`, { cause });
   }
+  const path = resolve(templateDir, uri);
   const substitutions = asRecord(
     resolver.resolve(properties.DefinitionSubstitutions ?? {}, `${where}.DefinitionSubstitutions`),
     `${where}.DefinitionSubstitutions`,
   );
+  const values = Object.entries(substitutions).map(([key, value]) => [key, String(value)]);
+  let definition: unknown;
   try {
-    const values = Object.fromEntries(
-      Object.entries(substitutions).map(([key, value]) => [key, String(value)]),
-    );
-    return asRecord(substitute(raw, values), where);
+    definition = loadDefinition(Object.fromEntries(values), path);
   } catch (cause) {
-    if (!(cause instanceof SubstitutionError)) throw cause;
-    throw new TemplateError(`${logicalId} definition: ${cause.message}`, { cause });
+    const what = cause instanceof SubstitutionError ? cause.message : `cannot read ${path} as JSON`;
+    throw new TemplateError(`${logicalId} definition: ${what}`, { cause });
   }
+  return asRecord(definition, where);
 }
 
 /** All handlers share this process's environment, so every variable must mean one thing. */
@@ -219,22 +211,32 @@ function queueName(arn: unknown, where: string): string | undefined {
   return name;
 }
 
-/** A whole number within [min, max], or the default when unset; anything else fails the start, named. */
-function boundedInteger(
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
+/**
+ * A function's or a rule's retry settings: Lambda and EventBridge both take 0 retries up to their
+ * maximum and 60 s up to their maximum age, both maxima being the defaults. Anything else fails
+ * the start, naming the field.
+ */
+function deliveryLimits(
+  config: Record<string, unknown>,
   where: string,
-): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < min || number > max) {
-    throw new TemplateError(
-      `${where}: ${String(value)} is not a whole number from ${min} to ${max}`,
-    );
-  }
-  return number;
+  maxima: { retries: number; ageSeconds: number },
+  deadLetterQueue: string | undefined,
+): DeliveryLimits {
+  const bounded = (field: string, min: number, max: number) => {
+    const value = config[field];
+    const number = value === undefined ? max : Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      throw new TemplateError(
+        `${where}.${field}: ${String(value)} is not a whole number from ${min} to ${max}`,
+      );
+    }
+    return number;
+  };
+  return {
+    maximumRetryAttempts: bounded("MaximumRetryAttempts", 0, maxima.retries),
+    maximumEventAgeSeconds: bounded("MaximumEventAgeInSeconds", 60, maxima.ageSeconds),
+    ...(deadLetterQueue ? { deadLetterQueue } : {}),
+  };
 }
 
 function asyncInvokeOf(
@@ -242,7 +244,7 @@ function asyncInvokeOf(
   properties: Record<string, unknown>,
   globals: Record<string, unknown>,
   logicalId: string,
-): AsyncInvokeConfig {
+): DeliveryLimits {
   const where = `${logicalId}.EventInvokeConfig`;
   const config = asRecord(
     resolver.resolve(properties.EventInvokeConfig ?? globals.EventInvokeConfig ?? {}, where),
@@ -257,54 +259,16 @@ function asyncInvokeOf(
       `${logicalId}.DeadLetterQueue: Type ${String(deadLetter.Type)} (only SQS runs)`,
     );
   }
-  const deadLetterQueue = queueName(
-    deadLetter?.TargetArn,
-    `${logicalId}.DeadLetterQueue.TargetArn`,
-  );
-  return {
-    maximumRetryAttempts: boundedInteger(
-      config.MaximumRetryAttempts,
-      2,
-      0,
-      2,
-      `${where}.MaximumRetryAttempts`,
-    ),
-    maximumEventAgeSeconds: boundedInteger(
-      config.MaximumEventAgeInSeconds,
-      21_600,
-      60,
-      21_600,
-      `${where}.MaximumEventAgeInSeconds`,
-    ),
-    ...(deadLetterQueue ? { deadLetterQueue } : {}),
-  };
+  const queue = queueName(deadLetter?.TargetArn, `${logicalId}.DeadLetterQueue.TargetArn`);
+  return deliveryLimits(config, where, { retries: 2, ageSeconds: 21_600 }, queue);
 }
 
-function ruleDeliveryOf(
-  eventProperties: Record<string, unknown>,
-  id: string,
-): LocalEventRule["delivery"] {
+function ruleDeliveryOf(eventProperties: Record<string, unknown>, id: string): DeliveryLimits {
   const retry = (eventProperties.RetryPolicy ?? {}) as Record<string, unknown>;
   const deadLetter = eventProperties.DeadLetterConfig as { Arn?: unknown } | undefined;
-  const deadLetterQueue = queueName(deadLetter?.Arn, `${id}.DeadLetterConfig.Arn`);
-  return {
-    // EventBridge's defaults: 185 attempts over 24 hours.
-    maximumRetryAttempts: boundedInteger(
-      retry.MaximumRetryAttempts,
-      185,
-      0,
-      185,
-      `${id}.RetryPolicy.MaximumRetryAttempts`,
-    ),
-    maximumEventAgeSeconds: boundedInteger(
-      retry.MaximumEventAgeInSeconds,
-      86_400,
-      60,
-      86_400,
-      `${id}.RetryPolicy.MaximumEventAgeInSeconds`,
-    ),
-    ...(deadLetterQueue ? { deadLetterQueue } : {}),
-  };
+  const queue = queueName(deadLetter?.Arn, `${id}.DeadLetterConfig.Arn`);
+  // EventBridge: 185 attempts over 24 hours.
+  return deliveryLimits(retry, `${id}.RetryPolicy`, { retries: 185, ageSeconds: 86_400 }, queue);
 }
 
 export function buildLocalModel(template: Template, templatePath: string): LocalModel {
@@ -404,7 +368,7 @@ export function buildLocalModel(template: Template, templatePath: string): Local
       name,
       arn: resolver.attribute(logicalId, "Arn"),
       roleArn: localArn("iam", `role/${name}-role`),
-      definition: loadDefinition(templateDir, logicalId, resource.Properties ?? {}, resolver),
+      definition: definitionOf(templateDir, logicalId, resource.Properties ?? {}, resolver),
     };
   });
 

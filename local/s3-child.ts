@@ -5,13 +5,14 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { readBodyUpTo } from "../lib/http-body.ts";
+import { LOCAL_CREDENTIALS } from "./account.ts";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import { bodyTooLarge } from "./http.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
-import { abortUpload, listParts, type S3Reply } from "./s3-uploads.ts";
-import { SignatureError, s3Error, verifySignature } from "./sigv4.ts";
+import { abortUpload, listParts, type S3Reply, s3Error } from "./s3-uploads.ts";
+import { SignatureError, s3Refusal, verifySignature } from "./sigv4.ts";
 
 const require = createRequire(import.meta.url);
 /** S3's largest single PUT (and part). */
@@ -60,6 +61,12 @@ interface S3EventNotification {
 interface RequestFacts {
   method: string;
   url: string;
+}
+
+function reply(ctx: KoaContext, answer: S3Reply): void {
+  ctx.status = answer.status;
+  if (answer.contentType) ctx.type = answer.contentType;
+  ctx.body = answer.body || null;
 }
 
 function send(message: S3ChildMessage): void {
@@ -148,16 +155,14 @@ async function main(): Promise<void> {
   app.middleware.unshift(async (ctx, next) => {
     const request = ctx.req as { rawHeaders: string[] };
     try {
-      verifySignature(
+      await verifySignature(
         { method: ctx.method, url: ctx.originalUrl, rawHeaders: request.rawHeaders },
-        { credentials: config.credentials, doubleEncodePath: false },
+        { credentials: LOCAL_CREDENTIALS, doubleEncodePath: false },
       );
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;
-      const { code, status } = s3Error(error);
-      ctx.status = status;
-      ctx.type = "application/xml";
-      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${error.message.replace(/[<>&]/g, "")}</Message></Error>`;
+      const { code, status } = s3Refusal(error);
+      reply(ctx, s3Error(status, code, error.message));
       return;
     }
     if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
@@ -168,11 +173,9 @@ async function main(): Promise<void> {
     try {
       await next();
     } catch (error) {
-      const reply = await uploadOperationS3rverLacks(app, ctx, error);
-      if (!reply) throw error;
-      ctx.status = reply.status;
-      if (reply.contentType) ctx.type = reply.contentType;
-      ctx.body = reply.body || null;
+      const answer = await uploadOperationS3rverLacks(app, ctx, error);
+      if (!answer) throw error;
+      reply(ctx, answer);
       return;
     }
     // s3rver answers a range of an empty object with "bytes 0-0/0" and a length of 1 it never
@@ -181,9 +184,8 @@ async function main(): Promise<void> {
     if (ctx.status === 206 && /\/0$/.test(ctx.response.get("content-range"))) {
       (ctx.body as { destroy?: () => void } | null)?.destroy?.();
       ctx.response.remove("content-range");
-      ctx.status = 416;
-      ctx.type = "application/xml";
-      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message><ActualObjectSize>0</ActualObjectSize></Error>`;
+      const message = "The requested range is not satisfiable";
+      reply(ctx, s3Error(416, "InvalidRange", message, { ActualObjectSize: "0" }));
       return;
     }
     const encoding = ctx.response.get("content-encoding");

@@ -1,4 +1,5 @@
 // Conditional writes (If-None-Match: *) for the local S3: s3rver ignores the header on PUT, AWS S3 answers 412 when the key exists.
+import { s3Error } from "./s3-uploads.ts";
 
 interface ConditionalContext {
   method: string;
@@ -14,10 +15,12 @@ interface ObjectStore {
   existsObject(bucket: string, key: string): Promise<boolean>;
 }
 
-const PRECONDITION_FAILED =
-  '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-  "<Message>At least one of the pre-conditions you specified did not hold</Message>" +
-  "<Condition>If-None-Match</Condition></Error>";
+const PRECONDITION_FAILED = s3Error(
+  412,
+  "PreconditionFailed",
+  "At least one of the pre-conditions you specified did not hold",
+  { Condition: "If-None-Match" },
+);
 
 /** Bucket and key of a path-style object URL, or undefined for bucket-level requests. */
 function objectOf(path: string): { bucket: string; key: string } | undefined {
@@ -53,9 +56,9 @@ export function conditionalWrites(store: () => ObjectStore) {
     );
     try {
       if (await store().existsObject(target.bucket, target.key)) {
-        ctx.status = 412;
+        ctx.status = PRECONDITION_FAILED.status;
         ctx.type = "application/xml";
-        ctx.body = PRECONDITION_FAILED;
+        ctx.body = PRECONDITION_FAILED.body;
         return;
       }
       await next();

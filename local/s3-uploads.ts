@@ -1,4 +1,4 @@
-// ListParts and AbortMultipartUpload, which s3rver lacks, over s3rver's own upload directories (resumable uploads need them).
+// ListParts and AbortMultipartUpload, which s3rver lacks, over s3rver's own upload directories (resumable uploads need them); S3's error document.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile, rm, stat } from "node:fs/promises";
@@ -29,20 +29,28 @@ function xml(status: number, body: string): S3Reply {
   };
 }
 
-function s3Error(status: number, code: string, message: string, uploadId?: string): S3Reply {
-  const extra = uploadId ? `<UploadId>${escapeXml(uploadId)}</UploadId>` : "";
+/** An S3 error document: code, message and the fields S3 adds for that error (UploadId, Condition...). */
+export function s3Error(
+  status: number,
+  code: string,
+  message: string,
+  fields: Record<string, string> = {},
+): S3Reply {
+  const extra = Object.entries(fields).map(
+    ([name, value]) => `<${name}>${escapeXml(value)}</${name}>`,
+  );
   return xml(
     status,
-    `<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}</Error>`,
+    `<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra.join("")}</Error>`,
   );
 }
 
-const noSuchUpload = (uploadId: string) =>
+const noSuchUpload = (UploadId: string) =>
   s3Error(
     404,
     "NoSuchUpload",
     "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-    uploadId,
+    { UploadId },
   );
 
 /** An upload exists when s3rver's directory for it names the same key. */

@@ -2,13 +2,12 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ServiceStartError } from "./errors.ts";
+import type { LocalService } from "./http.ts";
 
 export interface S3ChildConfig {
   port: number;
   directory: string;
   buckets: string[];
-  /** The one key pair requests must be signed with (SigV4); s3rver itself checks no V4 signature. */
-  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 /** An object that was created in S3, with what EventBridge's "Object Created" event needs. */
@@ -28,19 +27,12 @@ export type S3ChildMessage =
   | { type: "failed"; message: string }
   | { type: "object-created"; object: S3ObjectCreated };
 
-export interface LocalS3 {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
 export interface LocalS3Options extends S3ChildConfig {
   onObjectCreated: (object: S3ObjectCreated) => void;
   log: (line: string) => void;
 }
 
-/** s3rver accepts exactly these credentials; every service of the stack signs with them. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+export { LOCAL_CREDENTIALS } from "./account.ts";
 
 /**
  * How a client talks to s3rver: path-style URLs (it serves no virtual-host buckets), checksums
@@ -66,30 +58,25 @@ const STOP_GRACE_MS = 5_000;
  * which Node 17+ only offers with the legacy OpenSSL provider; enabling that for the whole
  * user process (NODE_OPTIONS) would be intrusive and cannot be done after start anyway.
  */
-export function startS3(options: LocalS3Options): Promise<LocalS3> {
-  const config: S3ChildConfig = {
-    port: options.port,
-    directory: options.directory,
-    buckets: options.buckets,
-    credentials: options.credentials,
-  };
+export function startS3(options: LocalS3Options): Promise<LocalService> {
+  const { onObjectCreated, log, ...config } = options;
   const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
     execArgv: ["--openssl-legacy-provider", "--import", import.meta.resolve("tsx")],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const relay = (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n")) {
-      if (line.trim()) options.log(`s3: ${line}`);
+      if (line.trim()) log(`s3: ${line}`);
     }
   };
   child.stdout?.on("data", relay);
   child.stderr?.on("data", relay);
 
-  return new Promise<LocalS3>((resolvePromise, reject) => {
+  return new Promise<LocalService>((resolvePromise, reject) => {
     let ready = false;
     child.on("message", (message: S3ChildMessage) => {
       if (message.type === "object-created") {
-        options.onObjectCreated(message.object);
+        onObjectCreated(message.object);
       } else if (message.type === "failed" && !ready) {
         reject(new ServiceStartError(`local S3 failed to start: ${message.message}`));
       } else if (message.type === "ready") {
@@ -100,7 +87,7 @@ export function startS3(options: LocalS3Options): Promise<LocalS3> {
     });
     child.on("error", (cause) => {
       if (!ready) reject(new ServiceStartError("cannot start the local S3 process", { cause }));
-      else options.log(`s3: child process error: ${cause.message}`);
+      else log(`s3: child process error: ${cause.message}`);
     });
     child.on("exit", (code, signal) => {
       if (!ready) {

@@ -1,24 +1,13 @@
 // The local SageMaker runtime: a signed front on the model server's /endpoints/{name}/invocations, with fault injection for tests.
-import type { ServerResponse } from "node:http";
 import { ServiceApiError } from "./errors.ts";
 import { startFront } from "./front.ts";
-import type { LocalService } from "./http.ts";
-import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
+import { jsonErrorReply, type LocalService } from "./http.ts";
+import { jsonProtocolError } from "./sigv4.ts";
 
 /** The container contract SageMaker itself calls inside the container: no AWS signature there. */
 const CONTAINER_PATHS = new Set(["/ping", "/invocations"]);
 /** InvokeEndpoint takes at most 25 MB (real-time endpoints, 6 MB; the local stack is lenient). */
 const MAX_REQUEST_BYTES = 25 * 1024 * 1024;
-
-/** A rest-json error as the SageMaker runtime writes it. */
-function replyError(response: ServerResponse, error: ServiceApiError): void {
-  response
-    .writeHead(error.statusCode, {
-      "content-type": "application/json",
-      "x-amzn-errortype": error.code,
-    })
-    .end(JSON.stringify({ message: error.message }));
-}
 
 export interface LocalSageMaker extends LocalService {
   /** The next `times` InvokeEndpoint calls answer HTTP 400 ThrottlingException, as a busy endpoint does. */
@@ -30,7 +19,6 @@ export interface LocalSageMaker extends LocalService {
 export async function startSageMakerFront(options: {
   port: number;
   modelPort: number;
-  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSageMaker> {
   let throttlesLeft = 0;
@@ -39,11 +27,11 @@ export async function startSageMakerFront(options: {
     port: options.port,
     label: "SageMaker runtime",
     targetPort: () => modelPort,
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     unsigned: (path) => CONTAINER_PATHS.has(path),
     refusal: jsonProtocolError,
-    replyError,
+    // rest-json: the code in the header only.
+    replyError: jsonErrorReply("application/json"),
     intercept: () => {
       if (throttlesLeft <= 0) return undefined;
       throttlesLeft -= 1;

@@ -1,10 +1,8 @@
 // A local Step Functions API speaking awsJson1_0 (X-Amz-Target: AWSStepFunctions.*) over the execution engine.
 import { ServiceApiError } from "./errors.ts";
 import type { ExecutionEngine, ExecutionRecord } from "./executions.ts";
-import { type LocalService, startService } from "./http.ts";
-import { jsonProtocolError, type LocalCredentials } from "./sigv4.ts";
-
-export type LocalSfn = LocalService;
+import { jsonErrorReply, type LocalService, startService } from "./http.ts";
+import { jsonProtocolError } from "./sigv4.ts";
 
 const TARGET_PREFIX = "AWSStepFunctions.";
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -66,17 +64,6 @@ function describe(record: ExecutionRecord) {
 }
 
 function operations(engine: ExecutionEngine) {
-  const options = { redrive: (arn: string) => engine.redrive(arn) };
-  const machine = (arn: string) => {
-    const found = engine.stateMachines.find((sm) => sm.arn === arn);
-    if (!found) {
-      throw new ServiceApiError(
-        "StateMachineDoesNotExist",
-        `State Machine Does Not Exist: '${arn}'`,
-      );
-    }
-    return found;
-  };
   return {
     StartExecution(body: Record<string, unknown>) {
       const record = engine.start({
@@ -106,7 +93,7 @@ function operations(engine: ExecutionEngine) {
       return { stopDate: epochSeconds(record.stopDate ?? new Date().toISOString()) };
     },
     RedriveExecution(body: Record<string, unknown>) {
-      const record = options.redrive(text(body, "executionArn", true));
+      const record = engine.redrive(text(body, "executionArn", true));
       return { redriveDate: epochSeconds(record.redriveDate ?? new Date().toISOString()) };
     },
     GetExecutionHistory(body: Record<string, unknown>) {
@@ -120,7 +107,7 @@ function operations(engine: ExecutionEngine) {
       return { events: page, ...(nextToken ? { nextToken } : {}) };
     },
     DescribeStateMachine(body: Record<string, unknown>) {
-      const found = machine(text(body, "stateMachineArn", true));
+      const found = engine.stateMachine(text(body, "stateMachineArn", true));
       return {
         stateMachineArn: found.arn,
         name: found.name,
@@ -147,9 +134,8 @@ function operations(engine: ExecutionEngine) {
 export async function startSfn(options: {
   port: number;
   engine: ExecutionEngine;
-  credentials: LocalCredentials;
   log: (line: string) => void;
-}): Promise<LocalSfn> {
+}): Promise<LocalService> {
   const handlers: Record<string, (body: Record<string, unknown>) => unknown> = operations(
     options.engine,
   );
@@ -157,17 +143,10 @@ export async function startSfn(options: {
   return startService({
     port: options.port,
     label: "Step Functions",
-    credentials: options.credentials,
     maxBodyBytes: MAX_REQUEST_BYTES,
     refusal: jsonProtocolError,
     log: options.log,
-    replyError: (response, error) =>
-      response
-        .writeHead(error.statusCode, {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amzn-errortype": error.code,
-        })
-        .end(JSON.stringify({ __type: error.code, message: error.message })),
+    replyError: jsonErrorReply("application/x-amz-json-1.0", (code) => code),
     handle: ({ request, body: bytes }, response) => {
       const target = String(request.headers["x-amz-target"] ?? "");
       const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : "";

@@ -1,6 +1,7 @@
-// Verifies AWS Signature Version 4 on requests to the embedded stack, with its one local key pair; every service front uses it.
+// Verifies AWS Signature Version 4 on requests to the embedded stack by signing each again with the SDK's own signer and the one local key pair; every service front uses it.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { SignatureV4 } from "@smithy/signature-v4";
 
 export interface LocalCredentials {
   accessKeyId: string;
@@ -41,21 +42,28 @@ export interface VerifyOptions {
   now?: Date;
 }
 
-export const ALGORITHM = "AWS4-HMAC-SHA256";
+const ALGORITHM = "AWS4-HMAC-SHA256";
 /** What AWS tolerates between the signer's clock and its own. */
-export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
-const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
-const sha256Hex = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-const hmac = (key: string | Buffer, data: string) =>
-  createHmac("sha256", key).update(data).digest();
-
-/** RFC 3986 encoding, as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ is %XX. */
-function uriEncode(text: string): string {
-  return encodeURIComponent(text).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
+/** The hash the signer asks for: SHA-256, keyed (HMAC) when given a secret. */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash =
+      secret === undefined
+        ? createHash("sha256")
+        : createHmac(
+            "sha256",
+            typeof secret === "string" ? secret : Buffer.from(secret as Uint8Array),
+          );
+  }
+  update(data: Uint8Array): void {
+    this.hash.update(data);
+  }
+  async digest(): Promise<Uint8Array> {
+    return this.hash.digest();
+  }
 }
 
 function safeDecode(text: string): string {
@@ -66,46 +74,26 @@ function safeDecode(text: string): string {
   }
 }
 
-function canonicalQuery(query: string, skip: string | undefined): string {
-  if (!query) return "";
-  return query
-    .split("&")
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf("=");
-      const name = safeDecode(at < 0 ? pair : pair.slice(0, at));
-      const value = at < 0 ? "" : safeDecode(pair.slice(at + 1));
-      return [uriEncode(name), uriEncode(value)] as const;
-    })
-    .filter(([name]) => name !== skip)
-    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join("&");
+/** The query as the signer takes it: decoded names and values ('+' stays '+', as SigV4 signs it). */
+function queryOf(rawQuery: string): Record<string, string[]> {
+  const query = new Map<string, string[]>();
+  for (const pair of rawQuery.split("&").filter(Boolean)) {
+    const at = pair.indexOf("=");
+    const name = safeDecode(at < 0 ? pair : pair.slice(0, at));
+    query.set(name, [...(query.get(name) ?? []), at < 0 ? "" : safeDecode(pair.slice(at + 1))]);
+  }
+  return Object.fromEntries(query);
 }
 
+/** Each header once, lower-case, repeated values joined by commas (as SigV4 canonicalises them). */
 function headerValues(rawHeaders: string[]): Map<string, string> {
-  const values = new Map<string, string[]>();
+  const values = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase();
-    const value = (rawHeaders[i + 1] as string).trim().replace(/\s+/g, " ");
-    values.set(name, [...(values.get(name) ?? []), value]);
+    const value = (rawHeaders[i + 1] as string).trim();
+    values.set(name, values.has(name) ? `${values.get(name)},${value}` : value);
   }
-  return new Map([...values].map(([name, list]) => [name, list.join(",")]));
-}
-
-/** 20240101T000000Z -> epoch ms, or NaN. */
-function parseAmzDate(text: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!m) return Number.NaN;
-  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return Date.UTC(year, month - 1, day, hour, minute, second);
+  return values;
 }
 
 interface Authorization {
@@ -116,7 +104,6 @@ interface Authorization {
   amzDate: string;
   /** Presigned URLs only: seconds the signature stays valid. */
   expiresSeconds?: number;
-  presigned: boolean;
 }
 
 function parseCredential(credential: string | undefined) {
@@ -131,9 +118,11 @@ function parseCredential(credential: string | undefined) {
   return { accessKeyId, scope: { date, region, service } };
 }
 
-function parseAuthorization(request: SignedRequest, headers: Map<string, string>): Authorization {
+function parseAuthorization(
+  query: Record<string, string[]>,
+  headers: Map<string, string>,
+): Authorization {
   const header = headers.get("authorization");
-  const query = new URLSearchParams(request.url.split("?")[1] ?? "");
   if (header !== undefined) {
     const space = header.indexOf(" ");
     const algorithm = space < 0 ? header : header.slice(0, space);
@@ -147,12 +136,7 @@ function parseAuthorization(request: SignedRequest, headers: Map<string, string>
       header
         .slice(space + 1)
         .split(",")
-        .map((field) => field.trim())
-        .filter(Boolean)
-        .map((field) => {
-          const at = field.indexOf("=");
-          return [field.slice(0, at), field.slice(at + 1)] as const;
-        }),
+        .map((field) => field.trim().split(/=(.*)/s) as [string, string | undefined]),
     );
     const signedHeaders = fields.get("SignedHeaders");
     const signature = fields.get("Signature");
@@ -163,69 +147,48 @@ function parseAuthorization(request: SignedRequest, headers: Map<string, string>
         "Authorization needs Credential, SignedHeaders and Signature, and the request an X-Amz-Date header",
       );
     }
-    return {
-      ...parseCredential(fields.get("Credential")),
-      signedHeaders: signedHeaders.split(";"),
-      signature,
-      amzDate,
-      presigned: false,
-    };
+    const credential = parseCredential(fields.get("Credential"));
+    return { ...credential, signedHeaders: signedHeaders.split(";"), signature, amzDate };
   }
-  if (query.has("X-Amz-Signature") || query.has("X-Amz-Algorithm")) {
-    if (query.get("X-Amz-Algorithm") !== ALGORITHM) {
-      throw new SignatureError("incomplete", `X-Amz-Algorithm must be ${ALGORITHM}`);
-    }
-    const signedHeaders = query.get("X-Amz-SignedHeaders");
-    const signature = query.get("X-Amz-Signature");
-    const amzDate = query.get("X-Amz-Date");
-    const expires = Number(query.get("X-Amz-Expires") ?? "");
-    if (!signedHeaders || !signature || !amzDate || !Number.isInteger(expires) || expires < 1) {
-      throw new SignatureError(
-        "incomplete",
-        "a presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature",
-      );
-    }
-    return {
-      ...parseCredential(query.get("X-Amz-Credential") ?? undefined),
-      signedHeaders: signedHeaders.split(";"),
-      signature,
-      amzDate,
-      expiresSeconds: expires,
-      presigned: true,
-    };
-  }
-  throw new SignatureError(
-    "missing",
-    "the request is not signed: it has no Authorization header and no X-Amz-Signature",
-  );
-}
-
-/**
- * Checks a request's SigV4 signature against the local secret; throws SignatureError saying why
- * it is refused. Returns the signer's key id, region and service from the credential scope.
- */
-export function verifySignature(
-  request: SignedRequest,
-  options: VerifyOptions,
-): { accessKeyId: string; region: string; service: string } {
-  const headers = headerValues(request.rawHeaders);
-  const auth = parseAuthorization(request, headers);
-  if (auth.accessKeyId !== options.credentials.accessKeyId) {
+  const param = (name: string) => query[name]?.[0];
+  if (param("X-Amz-Signature") === undefined && param("X-Amz-Algorithm") === undefined) {
     throw new SignatureError(
-      "unknown-key",
-      `the access key id '${auth.accessKeyId}' is not the local stack's`,
+      "missing",
+      "the request is not signed: it has no Authorization header and no X-Amz-Signature",
     );
   }
-  const signedAt = parseAmzDate(auth.amzDate);
+  if (param("X-Amz-Algorithm") !== ALGORITHM) {
+    throw new SignatureError("incomplete", `X-Amz-Algorithm must be ${ALGORITHM}`);
+  }
+  const signedHeaders = param("X-Amz-SignedHeaders");
+  const signature = param("X-Amz-Signature");
+  const amzDate = param("X-Amz-Date");
+  const expires = Number(param("X-Amz-Expires") ?? "");
+  if (!signedHeaders || !signature || !amzDate || !Number.isInteger(expires) || expires < 1) {
+    throw new SignatureError(
+      "incomplete",
+      "a presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature",
+    );
+  }
+  const credential = parseCredential(param("X-Amz-Credential"));
+  const signed = { signedHeaders: signedHeaders.split(";"), signature, amzDate };
+  return { ...credential, ...signed, expiresSeconds: expires };
+}
+
+/** Refuses a request signed at a time AWS would not accept now. */
+function checkClock(auth: Authorization, now: number): Date {
+  const parts = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(auth.amzDate);
+  const signedAt = parts
+    ? Date.parse(`${parts.slice(1, 4).join("-")}T${parts.slice(4).join(":")}Z`)
+    : NaN;
   if (Number.isNaN(signedAt) || auth.scope.date !== auth.amzDate.slice(0, 8)) {
     throw new SignatureError(
       "incomplete",
       `X-Amz-Date '${auth.amzDate}' is not YYYYMMDD'T'HHMMSS'Z' of the credential's day ${auth.scope.date}`,
     );
   }
-  const now = (options.now ?? new Date()).getTime();
-  if (auth.presigned) {
-    if (now > signedAt + (auth.expiresSeconds ?? 0) * 1000 || signedAt - now > MAX_CLOCK_SKEW_MS) {
+  if (auth.expiresSeconds !== undefined) {
+    if (now > signedAt + auth.expiresSeconds * 1000 || signedAt - now > MAX_CLOCK_SKEW_MS) {
       throw new SignatureError("expired", "Request has expired");
     }
   } else if (Math.abs(now - signedAt) > MAX_CLOCK_SKEW_MS) {
@@ -234,44 +197,74 @@ export function verifySignature(
       `Signature expired: ${auth.amzDate} is more than 15 minutes from the server's time ${new Date(now).toISOString()}`,
     );
   }
+  return new Date(signedAt);
+}
+
+const sha256Hex = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+/**
+ * Checks a request's SigV4 signature against the local secret; throws SignatureError saying why
+ * it is refused. Returns the signer's key id, region and service from the credential scope.
+ */
+export async function verifySignature(
+  request: SignedRequest,
+  options: VerifyOptions,
+): Promise<{ accessKeyId: string; region: string; service: string }> {
+  const [path = "/", rawQuery = ""] = request.url.split("?", 2) as [string, string?];
+  const query = queryOf(rawQuery);
+  const headers = headerValues(request.rawHeaders);
+  const auth = parseAuthorization(query, headers);
+  if (auth.accessKeyId !== options.credentials.accessKeyId) {
+    throw new SignatureError(
+      "unknown-key",
+      `the access key id '${auth.accessKeyId}' is not the local stack's`,
+    );
+  }
+  const signingDate = checkClock(auth, (options.now ?? new Date()).getTime());
   if (!auth.signedHeaders.includes("host")) {
     throw new SignatureError("incomplete", "the host header must be signed");
   }
-  const canonicalHeaders = auth.signedHeaders
-    .map((name) => `${name}:${headers.get(name) ?? ""}\n`)
-    .join("");
-
-  const [rawPath = "/", rawQuery = ""] = request.url.split("?", 2) as [string, string?];
-  const path = options.doubleEncodePath
-    ? rawPath
-        .split("/")
-        .map((segment) => uriEncode(segment))
-        .join("/")
-    : rawPath;
+  // The signer signs every header it is given: only those the client signed go in. The payload
+  // hash is the declared one (S3 signs that header, not the body); a presigned URL without one is
+  // UNSIGNED-PAYLOAD; otherwise the body's. x-amz-date comes from the signing date.
   const declaredHash = headers.get("x-amz-content-sha256");
   const payloadHash =
     declaredHash ??
-    (auth.presigned && !request.body
-      ? UNSIGNED_PAYLOAD
-      : sha256Hex(request.body ?? Buffer.alloc(0)));
-  const canonicalRequest = [
-    request.method,
-    path || "/",
-    canonicalQuery(rawQuery, auth.presigned ? "X-Amz-Signature" : undefined),
-    canonicalHeaders,
-    auth.signedHeaders.join(";"),
-    payloadHash,
-  ].join("\n");
-  const scope = `${auth.scope.date}/${auth.scope.region}/${auth.scope.service}/aws4_request`;
-  const stringToSign = [ALGORITHM, auth.amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
-  const key = hmac(
-    hmac(
-      hmac(hmac(`AWS4${options.credentials.secretAccessKey}`, auth.scope.date), auth.scope.region),
-      auth.scope.service,
-    ),
-    "aws4_request",
+    (auth.expiresSeconds !== undefined && !request.body ? "UNSIGNED-PAYLOAD" : undefined);
+  const signedHeaders = Object.fromEntries(
+    auth.signedHeaders.map((name) => [name, headers.get(name) ?? ""]),
   );
-  const expected = createHmac("sha256", key).update(stringToSign).digest();
+  const signer = new SignatureV4({
+    credentials: options.credentials,
+    region: auth.scope.region,
+    service: auth.scope.service,
+    sha256: Sha256,
+    uriEscapePath: options.doubleEncodePath,
+    applyChecksum: false,
+  });
+  const resigned = await signer.sign(
+    {
+      method: request.method,
+      protocol: "http:",
+      hostname: headers.get("host") ?? "",
+      path: path || "/",
+      query,
+      headers: {
+        ...signedHeaders,
+        ...(payloadHash ? { "x-amz-content-sha256": payloadHash } : {}),
+      },
+      ...(request.body ? { body: request.body } : {}),
+    },
+    {
+      signingDate,
+      signableHeaders: new Set(auth.signedHeaders),
+      unsignableHeaders: new Set(["x-amz-date", "x-amz-content-sha256"]),
+    },
+  );
+  const expected = Buffer.from(
+    /Signature=([0-9a-f]+)/.exec(resigned.headers.authorization ?? "")?.[1] ?? "",
+    "hex",
+  );
   const given = Buffer.from(auth.signature, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new SignatureError(
@@ -304,53 +297,43 @@ export function signedRequestOf(request: IncomingMessage, body?: Buffer): Signed
   };
 }
 
+type Refusal = { code: string; status: number };
+const refusals =
+  (table: Record<SignatureProblem, [string, number]>) =>
+  (error: SignatureError): Refusal => {
+    const [code, status] = table[error.problem];
+    return { code, status };
+  };
+
 /** How the JSON-protocol services (DynamoDB, Step Functions, SageMaker runtime) word a refusal. */
-export function jsonProtocolError(error: SignatureError): { code: string; status: number } {
-  switch (error.problem) {
-    case "missing":
-      return { code: "MissingAuthenticationTokenException", status: 400 };
-    case "incomplete":
-      return { code: "IncompleteSignatureException", status: 400 };
-    case "unknown-key":
-      return { code: "UnrecognizedClientException", status: 400 };
-    default:
-      return { code: "InvalidSignatureException", status: 400 };
-  }
-}
+export const jsonProtocolError = refusals({
+  missing: ["MissingAuthenticationTokenException", 400],
+  incomplete: ["IncompleteSignatureException", 400],
+  "unknown-key": ["UnrecognizedClientException", 400],
+  mismatch: ["InvalidSignatureException", 400],
+  expired: ["InvalidSignatureException", 400],
+});
 
 /** How the query-protocol services (SNS) word a refusal. */
-export function queryProtocolError(error: SignatureError): { code: string; status: number } {
-  switch (error.problem) {
-    case "missing":
-      return { code: "MissingAuthenticationToken", status: 403 };
-    case "incomplete":
-      return { code: "IncompleteSignature", status: 400 };
-    case "unknown-key":
-      return { code: "InvalidClientTokenId", status: 403 };
-    case "expired":
-      return { code: "RequestExpired", status: 400 };
-    default:
-      return { code: "SignatureDoesNotMatch", status: 403 };
-  }
-}
+export const queryProtocolError = refusals({
+  missing: ["MissingAuthenticationToken", 403],
+  incomplete: ["IncompleteSignature", 400],
+  "unknown-key": ["InvalidClientTokenId", 403],
+  mismatch: ["SignatureDoesNotMatch", 403],
+  expired: ["RequestExpired", 400],
+});
 
-/** How S3 words a refusal. */
-export function s3Error(error: SignatureError): { code: string; status: number } {
-  switch (error.problem) {
-    case "missing":
-      return { code: "AccessDenied", status: 403 };
-    case "incomplete":
-      return { code: "AuthorizationHeaderMalformed", status: 400 };
-    case "unknown-key":
-      return { code: "InvalidAccessKeyId", status: 403 };
-    case "expired":
-      return {
-        code: error.message.startsWith("Request has expired")
-          ? "AccessDenied"
-          : "RequestTimeTooSkewed",
-        status: 403,
-      };
-    default:
-      return { code: "SignatureDoesNotMatch", status: 403 };
-  }
+const s3Refusals = refusals({
+  missing: ["AccessDenied", 403],
+  incomplete: ["AuthorizationHeaderMalformed", 400],
+  "unknown-key": ["InvalidAccessKeyId", 403],
+  mismatch: ["SignatureDoesNotMatch", 403],
+  expired: ["RequestTimeTooSkewed", 403],
+});
+
+/** How S3 words a refusal: an expired presigned URL is AccessDenied, a skewed clock RequestTimeTooSkewed. */
+export function s3Refusal(error: SignatureError): Refusal {
+  return error.message.startsWith("Request has expired")
+    ? { code: "AccessDenied", status: 403 }
+    : s3Refusals(error);
 }

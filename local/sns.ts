@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { LOCAL_ACCOUNT } from "./account.ts";
 import { ServiceApiError } from "./errors.ts";
 import { type LocalService, startService } from "./http.ts";
-import { type LocalCredentials, queryProtocolError } from "./sigv4.ts";
+import { queryProtocolError } from "./sigv4.ts";
 
 export interface PublishedMessage {
   subject?: string;
@@ -51,7 +51,7 @@ function required(params: URLSearchParams, name: string): string {
   return value;
 }
 
-/** MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue,Value.BinaryValue}. */
+/** MessageAttributes.entry.N.{Name,Value.DataType,Value.StringValue}: String and Number types (our functions send String and String.Array). */
 function messageAttributes(params: URLSearchParams): Record<string, string> {
   const attributes: Record<string, string> = {};
   for (let n = 1; ; n++) {
@@ -59,15 +59,13 @@ function messageAttributes(params: URLSearchParams): Record<string, string> {
     const name = params.get(`${prefix}.Name`);
     if (name === null) break;
     const dataType = params.get(`${prefix}.Value.DataType`);
-    if (!dataType || !/^(String|Number|Binary)(\..+)?$/.test(dataType)) {
+    if (!dataType || !/^(String|Number)(\..+)?$/.test(dataType)) {
       throw new ServiceApiError(
         "InvalidParameterValue",
         `The message attribute '${name}' has an invalid message attribute type '${dataType ?? ""}'`,
       );
     }
-    const value = dataType.startsWith("Binary")
-      ? params.get(`${prefix}.Value.BinaryValue`)
-      : params.get(`${prefix}.Value.StringValue`);
+    const value = params.get(`${prefix}.Value.StringValue`);
     if (value === null || value === "") {
       throw new ServiceApiError(
         "InvalidParameterValue",
@@ -113,7 +111,6 @@ export async function startSns(options: {
   port: number;
   dataDir: string;
   topics: Array<{ name: string; arn: string }>;
-  credentials: LocalCredentials;
   log: (line: string) => void;
 }): Promise<LocalSns> {
   const topics = new Map<string, string>(options.topics.map((t) => [t.arn, t.name]));
@@ -128,10 +125,7 @@ export async function startSns(options: {
   };
 
   const publish = (params: URLSearchParams): string => {
-    const topicArn = params.get("TopicArn") ?? params.get("TargetArn") ?? "";
-    if (!topicArn) {
-      throw new ServiceApiError("InvalidParameter", "Invalid parameter: TopicArn or TargetArn");
-    }
+    const topicArn = required(params, "TopicArn");
     const topicName = topicNamed(topicArn);
     const raw = required(params, "Message");
     if (Buffer.byteLength(raw) > MAX_MESSAGE_BYTES) {
@@ -177,7 +171,6 @@ export async function startSns(options: {
   const service = await startService({
     port: options.port,
     label: "SNS",
-    credentials: options.credentials,
     maxBodyBytes: 2 * MAX_MESSAGE_BYTES,
     // A form POST any web page can send must not pass for a report: only signed calls count.
     refusal: queryProtocolError,

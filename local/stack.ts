@@ -1,15 +1,14 @@
 // Starts the embedded local AWS stack (S3, DynamoDB, SNS, Step Functions, SageMaker endpoint, S3 trigger) from template.yaml.
-import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { createS3ImageSource, type ImageSource } from "../endpoint/image-source.ts";
+import { createS3ImageSource } from "../endpoint/image-source.ts";
 import { loadBuiltFunctions } from "../infra/build-layout.ts";
 import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
-import { executionArnOf, LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
+import { executionArnOf, LOCAL_REGION } from "./account.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { startDynamoDb } from "./dynamodb.ts";
 import { LocalStackError, ServiceStartError, TemplateError } from "./errors.ts";
@@ -21,7 +20,7 @@ import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, S3RVER_CLIENT_ENV, startS3 } f
 import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
-import { createTrigger, DEAD_LETTER_DIR, type Trigger } from "./trigger.ts";
+import { createTrigger, type Trigger } from "./trigger.ts";
 
 export interface LocalStackOptions {
   /** Where S3 objects, tables, messages and executions live; default ".waferflow". */
@@ -71,28 +70,7 @@ export interface LocalStackFaults {
 
 export type FunctionsMode = "sources" | "built";
 
-function functionsModeOf(options: LocalStackOptions): FunctionsMode {
-  const mode = options.functions ?? process.env.WAFERFLOW_FUNCTIONS ?? "sources";
-  if (mode !== "sources" && mode !== "built") {
-    throw new LocalStackError(
-      `functions (WAFERFLOW_FUNCTIONS) must be 'sources' or 'built', got '${mode}'`,
-    );
-  }
-  return mode;
-}
-
 const SandboxEnvSchema = z.object({ WAFERFLOW_MAX_SANDBOXES: wholeNumberVariable(1) });
-
-function maxSandboxesOf(options: LocalStackOptions): number | undefined {
-  const count = options.maxSandboxesPerFunction;
-  if (count === undefined) return readConfig(SandboxEnvSchema).WAFERFLOW_MAX_SANDBOXES;
-  if (!Number.isInteger(count) || count < 1) {
-    throw new LocalStackError(
-      `maxSandboxesPerFunction must be a whole number from 1, got ${count}`,
-    );
-  }
-  return count;
-}
 
 export interface ExecutionOutcome {
   status: string;
@@ -126,19 +104,10 @@ const DEFAULT_WAIT_MS = 120_000;
 /** Imported only when wanted: loading the model is the slowest part of starting. */
 const MODEL_SERVER_MODULE = new URL("../endpoint/server.ts", import.meta.url).href;
 
-interface EndpointServerModule {
-  startEndpointServer(options: {
-    port: number;
-    host: string;
-    endpointName: string;
-    imageSource: ImageSource;
-    log: (line: string) => void;
-  }): Promise<{ url: string; port: number; close(): Promise<void> }>;
-}
+type EndpointServerModule = typeof import("../endpoint/server.ts");
 
 /** Handlers read their configuration (and build their clients) once, so only one stack per process. */
 let runningStack: Promise<LocalStack> | undefined;
-let stackCount = 0;
 
 /** The stack's names are its template's Outputs, as a deployed stack's are: one source for both. */
 const NAME_OUTPUTS = {
@@ -183,7 +152,8 @@ export function startLocalStack(options: LocalStackOptions = {}): Promise<LocalS
   return starting;
 }
 
-function checkOptions(options: LocalStackOptions): void {
+/** Checks the options before anything starts; the functions' mode and sandbox limit fall back on the environment. */
+function checkOptions(options: LocalStackOptions) {
   for (const [service, port] of Object.entries(options.ports ?? {})) {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
       throw new LocalStackError(
@@ -194,12 +164,24 @@ function checkOptions(options: LocalStackOptions): void {
   if (options.ephemeral && options.dataDir !== undefined) {
     throw new LocalStackError("give either dataDir or ephemeral, not both");
   }
+  const functionsMode = options.functions ?? process.env.WAFERFLOW_FUNCTIONS ?? "sources";
+  if (functionsMode !== "sources" && functionsMode !== "built") {
+    throw new LocalStackError(
+      `functions (WAFERFLOW_FUNCTIONS) must be 'sources' or 'built', got '${functionsMode}'`,
+    );
+  }
+  const count = options.maxSandboxesPerFunction;
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
+    throw new LocalStackError(
+      `maxSandboxesPerFunction must be a whole number from 1, got ${count}`,
+    );
+  }
+  const maxSandboxes = count ?? readConfig(SandboxEnvSchema).WAFERFLOW_MAX_SANDBOXES;
+  return { functionsMode, maxSandboxes };
 }
 
 async function start(options: LocalStackOptions): Promise<LocalStack> {
-  checkOptions(options);
-  const functionsMode = functionsModeOf(options);
-  const maxSandboxesPerFunction = maxSandboxesOf(options);
+  const { functionsMode, maxSandboxes: maxSandboxesPerFunction } = checkOptions(options);
   // Checked before any server starts: a missing or stale build is the user's next command, not a crash.
   const built = functionsMode === "built" ? loadBuiltFunctions() : undefined;
   const log = options.log ?? defaultLog;
@@ -252,7 +234,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.s3 ?? 0,
       directory: join(dataDir, "s3"),
       buckets: model.buckets.map((bucket) => bucket.name),
-      credentials: LOCAL_CREDENTIALS,
       onObjectCreated: (object) => trigger?.onObjectCreated(object),
       log,
     });
@@ -261,7 +242,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.dynamodb ?? 0,
       directory: ephemeral ? undefined : join(dataDir, "dynamodb"),
       tables: model.tables,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(dynamodb.stop);
@@ -269,7 +249,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.sns ?? 0,
       dataDir,
       topics: model.topics,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(sns.stop);
@@ -301,25 +280,23 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         }),
         log: (line) => log(`endpoint: ${line}`),
       });
-      let endpointRunning = true;
-      const stopModelServer = async () => {
-        if (!endpointRunning) return;
-        endpointRunning = false;
-        await endpoint.close();
+      let closing: Promise<void> | undefined;
+      const stopModelServer = () => {
+        closing ??= endpoint.close();
+        return closing;
       };
       stoppers.push(stopModelServer);
       const front = await startSageMakerFront({
         port: ports.endpoint ?? 0,
         modelPort: endpoint.port,
-        credentials: LOCAL_CREDENTIALS,
         log,
       });
       stoppers.push(front.stop);
       sagemakerUrl = front.url;
       faults.throttleEndpoint = (times) => front.throttle(times);
-      faults.stopModelServer = async () => {
+      faults.stopModelServer = () => {
         front.setModelPort(undefined);
-        await stopModelServer();
+        return stopModelServer();
       };
     }
 
@@ -350,14 +327,11 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       stoppers.push(() => processInvoker.close());
       invoker = processInvoker;
     } else {
-      invoker = createLambdaInvoker({
-        functions: model.functions,
-        moduleVersion: String(++stackCount),
-        log,
-      });
+      invoker = createLambdaInvoker({ functions: model.functions, log });
     }
     engine = createExecutionEngine({
       stateMachines: model.stateMachines,
+      functions: model.functions,
       invoker,
       dataDir,
       log,
@@ -367,7 +341,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
     const sfn = await startSfn({
       port: ports.sfn ?? 0,
       engine,
-      credentials: LOCAL_CREDENTIALS,
       log,
     });
     stoppers.push(sfn.stop);
@@ -387,39 +360,13 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
         .filter((bucket) => bucket.eventBridgeEnabled)
         .map((bucket) => bucket.name),
       rules: model.eventRules,
+      schedules: model.schedules,
       functions: model.functions,
       invoker,
       log,
       ...(options.eventDeliveries ? { deliveries: options.eventDeliveries } : {}),
-      pendingDir: join(dataDir, "events", "pending"),
-      deadLetterDir: join(dataDir, DEAD_LETTER_DIR),
+      dataDir,
     });
-
-    // Scheduled functions (SAM `Schedule` events) run on their rate, as EventBridge Scheduler would.
-    for (const schedule of model.schedules) {
-      const fn = model.functions.find(
-        (candidate) => candidate.logicalId === schedule.targetFunction,
-      );
-      if (!fn) continue;
-      const timer = setInterval(() => {
-        const event = {
-          version: "0",
-          id: randomUUID(),
-          "detail-type": "Scheduled Event",
-          source: "aws.events",
-          account: LOCAL_ACCOUNT,
-          time: new Date().toISOString(),
-          region: LOCAL_REGION,
-          resources: [localArn("events", `rule/${schedule.id}`)],
-          detail: {},
-        };
-        invoker.invoke(fn, event).catch((error: unknown) => {
-          log(`schedule ${schedule.id}: ${fn.logicalId} failed: ${String(error)}`);
-        });
-      }, schedule.rateSeconds * 1000);
-      timer.unref();
-      stoppers.push(async () => clearInterval(timer));
-    }
 
     // Only now can the executions a stop or crash cut off run again: their handlers need it all.
     engine.resumeInterrupted();

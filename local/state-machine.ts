@@ -2,7 +2,7 @@
 import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
 import { TemplateError } from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalStateMachine } from "./resource-model.ts";
+import type { LocalFunction, LocalStateMachine } from "./resource-model.ts";
 
 export type TaskHandler = (input: unknown) => Promise<unknown>;
 
@@ -16,7 +16,6 @@ export interface PreparedStateMachine {
 
 /** The library's own Task default is 60 s; AWS has none, so a long Lambda would fail only locally. */
 const TASK_TIMEOUT_SECONDS = 24 * 24 * 3600;
-const LAMBDA_ARN = /^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:/;
 
 export interface StateNode {
   Type?: string;
@@ -26,13 +25,14 @@ export interface StateNode {
   Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
+  Retry?: unknown[];
   Branches?: Array<{ States?: Record<string, StateNode> }>;
   Iterator?: { States?: Record<string, StateNode> };
   ItemProcessor?: { States?: Record<string, StateNode> };
 }
 
 /** Every state, including those inside Map and Parallel states, by name. */
-function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
+export function allStates(states: Record<string, StateNode>, found = new Map<string, StateNode>()) {
   for (const [name, state] of Object.entries(states)) {
     if (found.has(name)) {
       throw new TemplateError(
@@ -47,7 +47,12 @@ function allStates(states: Record<string, StateNode>, found = new Map<string, St
   return found;
 }
 
-export function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): PreparedStateMachine {
+/** Wires each Task to the template function whose ARN it names (the ASL gets them by GetAtt Arn). */
+export function prepare(
+  spec: LocalStateMachine,
+  functions: LocalFunction[],
+  invoker: LambdaInvoker,
+): PreparedStateMachine {
   const definition = structuredClone(spec.definition) as unknown as StateMachineDefinition & {
     States: Record<string, StateNode>;
   };
@@ -62,15 +67,13 @@ export function prepare(spec: LocalStateMachine, invoker: LambdaInvoker): Prepar
     if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
       state.TimeoutSeconds = TASK_TIMEOUT_SECONDS;
     }
-    if (LAMBDA_ARN.test(resource)) {
-      const fn = invoker.functionByNameOrArn(resource);
-      if (!fn) throw new TemplateError(`${where}: no template function has the ARN ${resource}`);
-      taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
-    } else {
+    const fn = functions.find((candidate) => candidate.arn === resource);
+    if (!fn) {
       throw new TemplateError(
-        `${where}: the local stack runs only Lambda tasks, not '${resource}'`,
+        `${where}: the local stack runs only Lambda tasks naming a template function's ARN, not '${resource}'`,
       );
     }
+    taskHandlers[stateName] = (input) => invoker.invoke(fn, input);
   }
   let machine: StateMachine;
   try {

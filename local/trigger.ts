@@ -11,40 +11,43 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LOCAL_ACCOUNT, LOCAL_REGION, localArn } from "./account.ts";
-import { TriggerDeliveryError } from "./errors.ts";
 import type { ExecutionRecord } from "./execution-record.ts";
 import { isRecord } from "./intrinsics.ts";
 import type { LambdaInvoker } from "./lambda.ts";
-import type { LocalEventRule, LocalFunction } from "./resource-model.ts";
+import type { LocalEventRule, LocalFunction, LocalSchedule } from "./resource-model.ts";
 import type { S3ObjectCreated } from "./s3.ts";
+
+/** An event as EventBridge delivers it (its time without milliseconds). */
+function eventOf<Detail>(
+  source: string,
+  detailType: string,
+  time: string | number,
+  resources: string[],
+  detail: Detail,
+) {
+  const at = new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const envelope = { version: "0", id: randomUUID(), "detail-type": detailType, source };
+  return { ...envelope, account: LOCAL_ACCOUNT, time: at, region: LOCAL_REGION, resources, detail };
+}
 
 /** The event Step Functions sends to EventBridge when an execution ends (dates in epoch milliseconds). */
 export function executionStatusChangeEvent(execution: Omit<ExecutionRecord, "history">) {
   const stopped = execution.stopDate ?? new Date().toISOString();
-  return {
-    version: "0",
-    id: randomUUID(),
-    "detail-type": "Step Functions Execution Status Change",
-    source: "aws.states",
-    account: LOCAL_ACCOUNT,
-    time: new Date(stopped).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region: LOCAL_REGION,
-    resources: [execution.executionArn],
-    detail: {
-      executionArn: execution.executionArn,
-      stateMachineArn: execution.stateMachineArn,
-      name: execution.name,
-      status: execution.status,
-      startDate: Date.parse(execution.startDate),
-      stopDate: Date.parse(stopped),
-      input: execution.input,
-      output: execution.output ?? null,
-      inputDetails: { included: true },
-      outputDetails: execution.output === undefined ? null : { included: true },
-      error: execution.error ?? null,
-      cause: execution.cause ?? null,
-    },
-  };
+  const status = "Step Functions Execution Status Change";
+  return eventOf("aws.states", status, stopped, [execution.executionArn], {
+    executionArn: execution.executionArn,
+    stateMachineArn: execution.stateMachineArn,
+    name: execution.name,
+    status: execution.status,
+    startDate: Date.parse(execution.startDate),
+    stopDate: Date.parse(stopped),
+    input: execution.input,
+    output: execution.output ?? null,
+    inputDetails: { included: true },
+    outputDetails: execution.output === undefined ? null : { included: true },
+    error: execution.error ?? null,
+    cause: execution.cause ?? null,
+  });
 }
 
 let lastSequencer = 0n;
@@ -58,30 +61,20 @@ function nextSequencer(): string {
 
 /** The event S3 sends to EventBridge for a new object (EventBridge times have no milliseconds). */
 export function objectCreatedEvent(object: S3ObjectCreated) {
-  return {
+  return eventOf("aws.s3", "Object Created", object.time, [localArn("s3", object.bucket)], {
     version: "0",
-    id: randomUUID(),
-    "detail-type": "Object Created",
-    source: "aws.s3",
-    account: LOCAL_ACCOUNT,
-    time: new Date(object.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    region: LOCAL_REGION,
-    resources: [localArn("s3", object.bucket)],
-    detail: {
-      version: "0",
-      bucket: { name: object.bucket },
-      object: {
-        key: object.key,
-        size: object.size,
-        etag: object.etag,
-        sequencer: nextSequencer(),
-      },
-      "request-id": object.requestId,
-      requester: LOCAL_ACCOUNT,
-      "source-ip-address": object.sourceIp,
-      reason: object.reason,
+    bucket: { name: object.bucket },
+    object: {
+      key: object.key,
+      size: object.size,
+      etag: object.etag,
+      sequencer: nextSequencer(),
     },
-  };
+    "request-id": object.requestId,
+    requester: LOCAL_ACCOUNT,
+    "source-ip-address": object.sourceIp,
+    reason: object.reason,
+  });
 }
 
 function wildcardRegExp(pattern: string): RegExp {
@@ -181,6 +174,8 @@ export function createTrigger(options: {
   /** Buckets whose events go to EventBridge (EventBridgeEnabled); others trigger nothing, as on AWS. */
   eventBridgeBuckets: string[];
   rules: LocalEventRule[];
+  /** SAM `Schedule` events: each invokes its function on its rate, as EventBridge Scheduler would. */
+  schedules?: LocalSchedule[];
   functions: LocalFunction[];
   invoker: LambdaInvoker;
   log: (line: string) => void;
@@ -188,10 +183,11 @@ export function createTrigger(options: {
   retryDelaysMs?: number[];
   /** Copies of each event delivered at once (at-least-once delivery; default 1). */
   deliveries?: number;
-  /** Where events wait until delivered or given up on, so a crash does not lose them. */
-  pendingDir?: string;
-  /** Where events given up on land (`<data dir>/${DEAD_LETTER_DIR}`), one folder per dead-letter queue. */
-  deadLetterDir?: string;
+  /**
+   * The stack's data dir: events wait in `events/pending/` until delivered or given up on, so a
+   * crash does not lose them; those given up on land in DEAD_LETTER_DIR, a folder per queue.
+   */
+  dataDir: string;
   /** The clock that ages events (tests move it). */
   now?: () => number;
 }): Trigger {
@@ -200,24 +196,34 @@ export function createTrigger(options: {
   const inFlight = new Set<Promise<void>>();
   const pendingRetries = new Set<NodeJS.Timeout>();
   let draining = false;
-  const pendingDir = options.pendingDir;
-  if (pendingDir) mkdirSync(pendingDir, { recursive: true });
+  const pendingDir = join(options.dataDir, "events", "pending");
+  mkdirSync(pendingDir, { recursive: true });
 
   const fileSafe = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, "_");
   const pendingFile = (event: DeliveredEvent, rule: LocalEventRule) =>
-    pendingDir ? join(pendingDir, `${fileSafe(event.id)}~${fileSafe(rule.id)}.json`) : "";
+    join(pendingDir, `${fileSafe(event.id)}~${fileSafe(rule.id)}.json`);
   const remember = (delivery: PendingDelivery, rule: LocalEventRule) => {
     const file = pendingFile(delivery.event, rule);
-    if (!file) return;
     writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
     renameSync(`${file}.tmp`, file);
   };
-  const forget = (event: DeliveredEvent, rule: LocalEventRule) => {
-    const file = pendingFile(event, rule);
-    if (file) rmSync(file, { force: true });
-  };
-  const targetOf = (rule: LocalEventRule | undefined) =>
+  const forget = (event: DeliveredEvent, rule: LocalEventRule) =>
+    rmSync(pendingFile(event, rule), { force: true });
+  const targetOf = (rule: { targetFunction: string } | undefined) =>
     options.functions.find((candidate) => candidate.logicalId === rule?.targetFunction);
+
+  const timers = (options.schedules ?? []).flatMap((schedule) => {
+    const fn = targetOf(schedule);
+    if (!fn) return [];
+    const resources = [localArn("events", `rule/${schedule.id}`)];
+    const timer = setInterval(() => {
+      const event = eventOf("aws.events", "Scheduled Event", Date.now(), resources, {});
+      options.invoker.invoke(fn, event).catch((error: unknown) => {
+        options.log(`schedule ${schedule.id}: ${schedule.targetFunction} failed: ${String(error)}`);
+      });
+    }, schedule.rateSeconds * 1000);
+    return [timer.unref()];
+  });
 
   /** Lambda gave up on the event: it goes to the function's dead-letter queue, or is dropped; either way it is said. */
   const giveUp = (
@@ -228,11 +234,11 @@ export function createTrigger(options: {
   ) => {
     forget(delivery.event, rule);
     const queue = fn.asyncInvoke.deadLetterQueue;
-    if (!queue || !options.deadLetterDir) {
+    if (!queue) {
       options.log(`events: gave up on ${delivery.what} for ${fn.logicalId}: ${reason}; dropped`);
       return;
     }
-    const dir = join(options.deadLetterDir, fileSafe(queue));
+    const dir = join(options.dataDir, DEAD_LETTER_DIR, fileSafe(queue));
     mkdirSync(dir, { recursive: true });
     const base = join(dir, `${fileSafe(delivery.event.id)}~${fileSafe(rule.id)}`);
     // As in SQS: the message body is the event itself (ready to invoke the function with again);
@@ -284,11 +290,13 @@ export function createTrigger(options: {
         (cause: unknown) => {
           // Stopping keeps the event for the next start; otherwise the last attempt gives up on it.
           const retryIn = attempt <= retries ? retryDelaysMs[attempt - 1] : undefined;
-          const error = new TriggerDeliveryError(
-            `delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${cause instanceof Error ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}` : String(cause)}${retryIn === undefined || draining ? "" : `; retrying in ${retryIn / 1000} s`}`,
-            { cause },
+          const why =
+            cause instanceof Error
+              ? `${cause.name}: ${(cause as { errorMessage?: string }).errorMessage ?? cause.message}`
+              : String(cause);
+          options.log(
+            `events: delivering ${what} to ${fn.logicalId} (rule ${rule.id}) failed (attempt ${attempt} of ${attempts}): ${why}${retryIn === undefined || draining ? "" : `; retrying in ${retryIn / 1000} s`}`,
           );
-          options.log(`events: ${error.message}`);
           if (draining) return;
           if (retryIn === undefined) {
             giveUp(fn, rule, delivery, `all ${attempts} attempts failed`);
@@ -340,7 +348,6 @@ export function createTrigger(options: {
       );
     },
     redeliverPending() {
-      if (!pendingDir) return;
       for (const name of readdirSync(pendingDir)) {
         if (!name.endsWith(".json")) continue;
         try {
@@ -367,6 +374,7 @@ export function createTrigger(options: {
       // Deliveries already scheduled start first; after that, nothing new is delivered or retried.
       await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
       draining = true;
+      for (const timer of timers) clearInterval(timer);
       for (const timer of pendingRetries) clearTimeout(timer);
       if (pendingRetries.size > 0) {
         options.log(

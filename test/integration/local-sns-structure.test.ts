@@ -19,7 +19,6 @@ describe("local SNS with MessageStructure json", () => {
       port: 0,
       dataDir,
       topics: [{ name: "reports", arn: topicArn }],
-      credentials: LOCAL_CREDENTIALS,
       log: () => {},
     });
     client = new SNSClient({

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, it } from "vitest";
 import { localArn } from "../../local/account.ts";
-import { LambdaInvocationError, ServiceApiError } from "../../local/errors.ts";
+import { LambdaInvocationError, ServiceApiError, TemplateError } from "../../local/errors.ts";
 import { createExecutionEngine, retryOverrides } from "../../local/executions.ts";
-import { findFunction, type LambdaInvoker } from "../../local/lambda.ts";
+import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalFunction, LocalStateMachine } from "../../local/resource-model.ts";
 
 const fn = (logicalId: string): LocalFunction => ({
@@ -68,7 +68,6 @@ function fakeInvoker() {
   const calls: string[] = [];
   const attemptsByLot = new Map<string, number>();
   const invoker: LambdaInvoker = {
-    functionByNameOrArn: (nameOrArn) => findFunction(functions, nameOrArn),
     async invoke(target, event) {
       calls.push(target.logicalId);
       if (target.logicalId === "Work") {
@@ -100,6 +99,7 @@ describe("createExecutionEngine", () => {
   const { invoker, calls } = fakeInvoker();
   const engine = createExecutionEngine({
     stateMachines: [machine],
+    functions,
     invoker,
     dataDir,
     log: () => {},
@@ -198,6 +198,35 @@ describe("createExecutionEngine", () => {
   });
 });
 
+describe("the engine's refusals", () => {
+  it("refuses, naming the state, a Task that is not a template function's Lambda ARN", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "waferflow-engine-refusal-"));
+    const { invoker } = fakeInvoker();
+    for (const resource of ["arn:aws:states:::sqs:sendMessage", `${work}-gone`]) {
+      const odd = structuredClone(machine);
+      (odd.definition.States as Record<string, { Resource?: string }>).Report = {
+        ...(odd.definition.States as Record<string, object>).Report,
+        Resource: resource,
+      };
+      assert.throws(
+        () =>
+          createExecutionEngine({
+            stateMachines: [odd],
+            functions,
+            invoker,
+            dataDir,
+            log: () => {},
+          }),
+        (error: Error) =>
+          error instanceof TemplateError &&
+          error.message.includes("Machine state 'Report'") &&
+          error.message.includes(resource),
+      );
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
 describe("retryOverrides (the tests' retryIntervalMs)", () => {
   it("names every state with a Retry, inside Map iterators too, and no other", () => {
     const states = {
@@ -222,6 +251,7 @@ describe("retryOverrides (the tests' retryIntervalMs)", () => {
       work.Retry = [{ ErrorEquals: ["TransientError"], IntervalSeconds: 3600, MaxAttempts: 1 }];
     const engine = createExecutionEngine({
       stateMachines: [slowRetry],
+      functions,
       invoker,
       dataDir,
       log: () => {},

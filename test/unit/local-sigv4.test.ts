@@ -1,7 +1,8 @@
 // The SigV4 verifier of the embedded stack, on requests the AWS SDK itself signed (captured before sending, no network).
 import assert from "node:assert/strict";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { describe, it } from "vitest";
 import { SignatureError, type SignedRequest, verifySignature } from "../../local/sigv4.ts";
 
@@ -58,9 +59,9 @@ const dynamodb = (secret = credentials.secretAccessKey, offsetMs = 0) =>
     systemClockOffset: offsetMs,
   });
 
-const problem = (request: SignedRequest, doubleEncodePath = true) => {
+const problem = async (request: SignedRequest, doubleEncodePath = true) => {
   try {
-    verifySignature(request, { credentials, doubleEncodePath });
+    await verifySignature(request, { credentials, doubleEncodePath });
     return "accepted";
   } catch (error) {
     assert.ok(error instanceof SignatureError);
@@ -71,18 +72,23 @@ const problem = (request: SignedRequest, doubleEncodePath = true) => {
 describe("verifySignature", () => {
   it("accepts what the SDK signs with the local key pair", async () => {
     const request = await signedBy(dynamodb(), new ListTablesCommand({}));
-    assert.equal(problem(request), "accepted");
+    assert.equal(await problem(request), "accepted");
   });
 
   it("refuses a changed body, another secret, another key and a clock 16 minutes off", async () => {
     const request = await signedBy(dynamodb(), new ListTablesCommand({ Limit: 5 }));
-    assert.equal(problem({ ...request, body: Buffer.from('{"Limit":50}') }), "mismatch");
-    assert.equal(problem(await signedBy(dynamodb("other"), new ListTablesCommand({}))), "mismatch");
+    assert.equal(await problem({ ...request, body: Buffer.from('{"Limit":50}') }), "mismatch");
+    assert.equal(
+      await problem(await signedBy(dynamodb("other"), new ListTablesCommand({}))),
+      "mismatch",
+    );
     const stranger = await signedBy(dynamodb(), new ListTablesCommand({}));
     const rawHeaders = stranger.rawHeaders.map((value) => value.replace("LOCALKEY/", "STRANGER/"));
-    assert.equal(problem({ ...stranger, rawHeaders }), "unknown-key");
+    assert.equal(await problem({ ...stranger, rawHeaders }), "unknown-key");
     assert.equal(
-      problem(await signedBy(dynamodb(undefined, -16 * 60 * 1000), new ListTablesCommand({}))),
+      await problem(
+        await signedBy(dynamodb(undefined, -16 * 60 * 1000), new ListTablesCommand({})),
+      ),
       "expired",
     );
   });
@@ -94,9 +100,9 @@ describe("verifySignature", () => {
       if (request.rawHeaders[i]?.toLowerCase() === "authorization") continue;
       withoutAuth.push(request.rawHeaders[i] ?? "", request.rawHeaders[i + 1] ?? "");
     }
-    assert.equal(problem({ ...request, rawHeaders: withoutAuth }), "missing");
+    assert.equal(await problem({ ...request, rawHeaders: withoutAuth }), "missing");
     assert.equal(
-      problem({
+      await problem({
         ...request,
         rawHeaders: [...withoutAuth, "Authorization", "AWS4-HMAC-SHA256 Credential=x"],
       }),
@@ -116,10 +122,45 @@ describe("verifySignature", () => {
       s3,
       new PutObjectCommand({ Bucket: "b", Key: "a key/ä (1).png", Body: "bytes" }),
     );
-    assert.equal(problem({ ...request, body: undefined }, false), "accepted");
+    assert.equal(await problem({ ...request, body: undefined }, false), "accepted");
     const rawHeaders = request.rawHeaders.map((value) =>
       /^[0-9a-f]{64}$/.test(value) ? "0".repeat(64) : value,
     );
-    assert.equal(problem({ ...request, body: undefined, rawHeaders }, false), "mismatch");
+    assert.equal(await problem({ ...request, body: undefined, rawHeaders }, false), "mismatch");
+  });
+});
+
+describe("verifySignature on presigned URLs", () => {
+  const presigned = async (key: string, expiresIn: number) => {
+    const s3 = new S3Client({
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:4566",
+      forcePathStyle: true,
+      credentials,
+    });
+    const url = new URL(
+      await getSignedUrl(s3, new GetObjectCommand({ Bucket: "b", Key: key }), { expiresIn }),
+    );
+    return { method: "GET", url: `${url.pathname}${url.search}`, rawHeaders: ["Host", url.host] };
+  };
+
+  it("accepts a presigned GET until it expires, and not once its key is changed", async () => {
+    const request = await presigned("lots/a b+c.png", 300);
+    assert.equal(await problem(request, false), "accepted");
+    const other = { ...request, url: request.url.replace("a%20b", "a%20x") };
+    assert.equal(await problem(other, false), "mismatch");
+    const late = async () => {
+      try {
+        await verifySignature(request, {
+          credentials,
+          doubleEncodePath: false,
+          now: new Date(Date.now() + 301_000),
+        });
+        return "accepted";
+      } catch (error) {
+        return (error as SignatureError).problem;
+      }
+    };
+    assert.equal(await late(), "expired");
   });
 });

@@ -1,16 +1,15 @@
 // EventBridge pattern matching and the "Object Created" event the local trigger delivers.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
 import { formatDeadLetters } from "../../cli/lots.ts";
 import type { LambdaInvoker } from "../../local/lambda.ts";
 import type { LocalEventRule, LocalFunction } from "../../local/resource-model.ts";
 import { patternProblems } from "../../local/template-support.ts";
 import {
   createTrigger,
-  DEAD_LETTER_DIR,
   executionStatusChangeEvent,
   matchesPattern,
   objectCreatedEvent,
@@ -121,6 +120,10 @@ describe("matchesPattern", () => {
 });
 
 describe("createTrigger", () => {
+  /** Every trigger's data dir lives under one scratch dir, removed at the end. */
+  const scratch = mkdtempSync(join(tmpdir(), "wf-trigger-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const freshDataDir = () => mkdtempSync(join(scratch, "data-"));
   const target: LocalFunction = {
     logicalId: "StartLotFunction",
     name: "local-StartLotFunction",
@@ -143,7 +146,6 @@ describe("createTrigger", () => {
     const events: unknown[] = [];
     let notify = () => {};
     const invoker: LambdaInvoker = {
-      functionByNameOrArn: () => target,
       async invoke(_fn, event) {
         events.push(event);
         notify();
@@ -175,10 +177,9 @@ describe("createTrigger", () => {
       retryDelaysMs,
       // The fixture's object was created in the past: by default the clock stands at that moment.
       now: () => Date.parse(createdInput.time),
+      dataDir: freshDataDir(),
       ...more,
     });
-  /** The trigger is given `<data dir>/events/dead-letters` as its dead-letter dir, as the stack does. */
-  const deadLetterDirOf = (dataDir: string) => join(dataDir, DEAD_LETTER_DIR);
   const deadLetters = (dataDir: string) => readDeadLetters(dataDir);
 
   it("retries a failed delivery as Lambda retries an asynchronous invocation, then gives up", async () => {
@@ -213,9 +214,9 @@ describe("createTrigger", () => {
 
   it("sends an event it gives up on to the function's dead-letter queue, whole", async () => {
     const log: string[] = [];
-    const dataDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const dataDir = freshDataDir();
     const { invoker, events, invoked } = flakyInvoker(10);
-    const trigger = triggerWith(invoker, [0, 0], log, { deadLetterDir: deadLetterDirOf(dataDir) });
+    const trigger = triggerWith(invoker, [0, 0], log, { dataDir });
     trigger.onObjectCreated(createdInput);
     await invoked(3);
     await trigger.drain();
@@ -235,12 +236,12 @@ describe("createTrigger", () => {
 
   it("does not try again an event older than MaximumEventAgeInSeconds: it is dead-lettered", async () => {
     const log: string[] = [];
-    const dataDir = mkdtempSync(join(tmpdir(), "wf-dlq-"));
+    const dataDir = freshDataDir();
     const { invoker, events, invoked } = flakyInvoker(10);
     // The clock stands two hours after the object was created: past the 3600 s the function allows.
     const now = () => Date.parse(createdInput.time) + 7_200_000;
     const trigger = triggerWith(invoker, [0, 0], log, {
-      deadLetterDir: deadLetterDirOf(dataDir),
+      dataDir,
       now,
     });
     trigger.onObjectCreated(createdInput);

@@ -24,7 +24,6 @@ export async function startS3rver(): Promise<TestS3> {
     port: 0,
     directory,
     buckets: [TEST_BUCKET],
-    credentials: LOCAL_CREDENTIALS,
     onObjectCreated: (object) =>
       events.push({ eventName: `ObjectCreated:${object.reason}`, key: object.key }),
     log: () => {},
