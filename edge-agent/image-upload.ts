@@ -105,7 +105,7 @@ export async function ensureImage(
   run: Run,
   image: ScannedImage,
   counts: { uploaded: number; skipped: number },
-): Promise<void> {
+): Promise<"uploaded" | "skipped"> {
   const file = run.store.journal.files[image.fileName];
   if (!file) throw new UploadError(`journal has no entry for ${image.fileName}`);
   const whole = file.bytes <= run.settings.multipartThresholdBytes;
@@ -119,7 +119,7 @@ export async function ensureImage(
   if (!conditionalFirstSend && (await objectMatches(run, file))) {
     await markDone(run, file);
     counts.skipped++;
-    return;
+    return "skipped";
   }
   if (file.done) {
     run.log(`lot ${run.lotId}: ${file.key} is missing or different in S3; uploading it again`);
@@ -131,7 +131,7 @@ export async function ensureImage(
   if (sent === "present") {
     await markDone(run, file);
     counts.skipped++;
-    return;
+    return "skipped";
   }
   await assertSourceUnchanged(image);
   // A multipart object's ETag is not its MD5, nor is an SSE-KMS object's: those are confirmed here.
@@ -142,4 +142,5 @@ export async function ensureImage(
   }
   await markDone(run, file);
   counts.uploaded++;
+  return "uploaded";
 }

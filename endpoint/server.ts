@@ -171,6 +171,14 @@ interface RequestLog {
   defects?: number;
   unusable?: boolean;
   error?: string;
+  /** Reading the referenced object from S3, ms. */
+  fetchMs?: number;
+  /** Requests already running or waiting for an inference thread when this one joined them. */
+  queueDepth?: number;
+  /** Waiting for an inference thread, ms. */
+  queueMs?: number;
+  /** On the inference thread (decode, gate, detection, preview), ms. */
+  runMs?: number;
 }
 
 export async function startEndpointServer(
@@ -353,15 +361,22 @@ export async function startEndpointServer(
           throw new ModelNotLoadedError("the model failed to load", { cause });
         });
       }
+      if (fetchMs !== undefined) entry.fetchMs = fetchMs;
+      entry.queueDepth = queue.depth;
       const queued = performance.now();
-      const result = await queue.run(() =>
-        infer({
+      let turn = queued;
+      const result = await queue.run(() => {
+        turn = performance.now();
+        return infer({
           image,
           hints,
           qualityGate: options.qualityGate !== false,
           ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
-        }),
-      );
+        });
+      });
+      // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.
+      entry.queueMs = Math.round((turn - queued) * 100) / 100;
+      entry.runMs = Math.round((performance.now() - turn) * 100) / 100;
       const response: EndpointAnswer = {
         model: model.info,
         ...result,

@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { journalPath, loadJournal, writeJournalAtomically } from "../../edge-agent/journal.ts";
-import { uploadLot } from "../../edge-agent/upload.ts";
+import { type UploadProgress, uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -127,15 +127,28 @@ describe("uploadLot against s3rver", () => {
       { step: "deserialize", name: "signedPayloadHash" },
     );
 
+    const progress: UploadProgress[] = [];
     const result = await uploadLot({
       dir,
       s3: client,
       bucket: s3.bucket,
       stateDir,
       ...SMALL_PARTS,
+      onProgress: (event) => progress.push(event),
     });
 
     assert.equal(result.lotId, "LOT-IT-FULL");
+    // The scan first, then each image as S3 holds it (in the order they finished).
+    assert.deepEqual(progress[0], { kind: "scanned", images: 3 });
+    assert.deepEqual(
+      progress
+        .slice(1)
+        .map((event) =>
+          event.kind === "image" ? `${event.fileName}:${event.outcome}` : event.kind,
+        )
+        .sort(),
+      ["big.tiff:uploaded", "wafer 01.png:uploaded", "wafer02.TIF:uploaded"],
+    );
     assert.equal(result.manifestKey, "lots/LOT-IT-FULL/manifest.json");
     assert.equal(result.uploaded, 3);
     assert.equal(result.skipped, 0);
@@ -227,13 +240,18 @@ describe("uploadLot against s3rver", () => {
 
     const client = s3.client();
     const counts = countCommands(client);
+    const outcomes: string[] = [];
     const second = await uploadLot({
       dir,
       s3: client,
       bucket: s3.bucket,
       stateDir,
       ...SMALL_PARTS,
+      onProgress: (event) => {
+        if (event.kind === "image") outcomes.push(`${event.fileName}:${event.outcome}`);
+      },
     });
+    assert.deepEqual(outcomes.sort(), ["a.png:skipped", "b.png:skipped"]);
 
     assert.equal(second.lotId, first.lotId, "the generated lot id is kept across runs");
     assert.equal(second.uploaded, 0);

@@ -286,6 +286,16 @@ describe("endpoint server", () => {
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 413));
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 200));
     assert.ok(entries.every((e) => typeof e.status === "number" && e.status >= 200));
+    // An answered inference says where its time went: waiting for a thread, and on one.
+    const answered = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.path === "/invocations" && entry.status === 200);
+    for (const entry of answered) {
+      assert.equal(typeof entry.queueDepth, "number", JSON.stringify(entry));
+      assert.ok((entry.queueMs as number) >= 0, JSON.stringify(entry));
+      assert.ok((entry.runMs as number) > 0, JSON.stringify(entry));
+      assert.ok((entry.runMs as number) <= (entry.ms as number), JSON.stringify(entry));
+    }
   });
 });
 
