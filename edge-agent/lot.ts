@@ -30,6 +30,11 @@ export interface ScannedImage {
   /** The sanitised key segment, unique within the lot. */
   segment: string;
   sha256: string;
+  /**
+   * MD5 of the whole file (hex), taken in the scan's one pass beside the SHA-256, for a file small
+   * enough to go in one PUT (scanLot's md5UpToBytes): its Content-MD5, so sending it hashes nothing.
+   */
+  md5?: string;
   bytes: number;
   mtimeMs: number;
   contentType: ImageContentType;
@@ -55,24 +60,35 @@ export function detectContentType(head: Uint8Array): ImageContentType | undefine
   return format && contentTypeOf(format);
 }
 
-/** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
+/**
+ * SHA-256 (and, asked, MD5) and leading bytes of a file in one streaming pass, so big images never
+ * sit in memory and no image is read or hashed twice for its checksums.
+ */
 export async function hashFile(
   path: string,
   signal?: AbortSignal,
-): Promise<{ sha256: string; bytes: number; head: Buffer }> {
+  options: { md5?: boolean } = {},
+): Promise<{ sha256: string; md5?: string; bytes: number; head: Buffer }> {
   const hash = createHash("sha256");
+  const md5 = options.md5 ? createHash("md5") : undefined;
   const headChunks: Buffer[] = [];
   let headLength = 0;
   let bytes = 0;
   for await (const chunk of createReadStream(path, { signal }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
+    md5?.update(chunk);
     bytes += chunk.length;
     if (headLength < SIGNATURE_BYTES) {
       headChunks.push(chunk.subarray(0, SIGNATURE_BYTES - headLength));
       headLength += Math.min(chunk.length, SIGNATURE_BYTES - headLength);
     }
   }
-  return { sha256: hash.digest("hex"), bytes, head: Buffer.concat(headChunks) };
+  return {
+    sha256: hash.digest("hex"),
+    ...(md5 ? { md5: md5.digest("hex") } : {}),
+    bytes,
+    head: Buffer.concat(headChunks),
+  };
 }
 
 /** Parses lot.json; every problem names the file and the field so the operator can fix it. */
@@ -108,7 +124,11 @@ export async function readLotFile(path: string): Promise<LotFile> {
  */
 export async function scanLot(
   dir: string,
-  options: { signal?: AbortSignal } = {},
+  options: {
+    signal?: AbortSignal;
+    /** Files up to this size (the ones sent in one PUT) also get their MD5 in the same pass. */
+    md5UpToBytes?: number;
+  } = {},
 ): Promise<LotScan> {
   let names: string[];
   try {
@@ -155,7 +175,9 @@ export async function scanLot(
       scan.rejected.push({ fileName, reason: (error as Error).message });
       continue;
     }
-    const { sha256, bytes, head } = await hashFile(path, options.signal);
+    const { sha256, md5, bytes, head } = await hashFile(path, options.signal, {
+      md5: stats.size <= (options.md5UpToBytes ?? 0),
+    });
     if (bytes === 0) {
       scan.rejected.push({ fileName, reason: "file is empty" });
       continue;
@@ -180,6 +202,7 @@ export async function scanLot(
       path,
       segment,
       sha256,
+      ...(md5 !== undefined ? { md5 } : {}),
       bytes,
       mtimeMs: stats.mtimeMs,
       contentType,

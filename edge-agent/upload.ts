@@ -132,7 +132,10 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
   const log = options.log ?? (() => {});
   options.signal?.throwIfAborted();
 
-  const scan = await scanLot(options.dir, { signal: options.signal });
+  const scan = await scanLot(options.dir, {
+    signal: options.signal,
+    md5UpToBytes: settings.multipartThresholdBytes,
+  });
   options.onProgress?.({ kind: "scanned", images: scan.images.length });
   for (const rejected of scan.rejected)
     log(`lot ${options.dir}: not uploading ${rejected.fileName}: ${rejected.reason}`);
