@@ -96,6 +96,8 @@ export interface EndpointRequest {
   end: number;
   ms: number;
   source: string;
+  /** Waiting for a read-ahead slot before the S3 read. */
+  readWaitMs: number;
   fetchMs: number;
   queueMs: number;
   runMs: number;
@@ -113,6 +115,7 @@ export function parseEndpointLine(line: string): EndpointRequest | undefined {
       end: Date.parse(entry.time),
       ms: number("ms"),
       source: entry.source,
+      readWaitMs: number("readWaitMs"),
       fetchMs: number("fetchMs"),
       queueMs: number("queueMs"),
       runMs: number("runMs"),
@@ -334,6 +337,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "PreprocessImage left to DetectDefects entered": [],
     "DetectDefects (state)": [],
     "of it: to the endpoint and back, before its S3 read": [],
+    "of it: waiting to read ahead (a few images per thread)": [],
     "of it: the endpoint's S3 read": [],
     "of it: waiting for an inference thread": [],
     "of it: on an inference thread": [],
@@ -351,6 +355,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     const requestStart = request.end - request.ms;
     push("DetectDefects (state)", state);
     push("of it: to the endpoint and back, before its S3 read", requestStart - span.detect.from);
+    push("of it: waiting to read ahead (a few images per thread)", request.readWaitMs);
     push("of it: the endpoint's S3 read", request.fetchMs);
     push("of it: waiting for an inference thread", request.queueMs);
     push("of it: on an inference thread", request.runMs);
