@@ -256,7 +256,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       "scan",
       start,
       trace.scanned,
-      "the agent reads and hashes every image (one core at most: one file after another)",
+      "the agent reads and hashes every image (two at once, SHA-256 on libuv's pool, MD5 on the main thread)",
     ],
     [
       "send",
