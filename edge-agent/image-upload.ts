@@ -37,7 +37,7 @@ function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): Pu
 }
 
 /** S3's answers when a body is not the one its Content-MD5 or signed payload hash describes. */
-const DIGEST_REFUSALS = new Set(["BadDigest", "XAmzContentSHA256Mismatch", "InvalidDigest"]);
+const DIGEST_REFUSALS = new Set(["BadDigest", "XAmzContentSHA256Mismatch"]);
 
 /**
  * Sends the image in one PUT. Resolves "stored" when S3's answer is the MD5 of the bytes sent (its
