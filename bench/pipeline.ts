@@ -10,7 +10,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { getPriority, loadavg, tmpdir } from "node:os";
+import { availableParallelism, getPriority, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
@@ -29,6 +29,12 @@ import { LotFileSchema } from "../schemas/lot.ts";
 import type { Report } from "../schemas/report.ts";
 import { generateLots } from "../synth/generate.ts";
 import { BENCHMARKS_PATH, machineDescription, stats, writeSection } from "./report.ts";
+import {
+  CpuSampler,
+  describeTimeline,
+  type EndpointRequest,
+  parseEndpointLine,
+} from "./timeline.ts";
 
 const { values } = parseArgs({
   options: {
@@ -59,6 +65,8 @@ function commitMeasured(): string {
 /** Read once, as the endpoint the stack starts reads it. */
 const warmupWafers = warmupWafersFromEnv();
 const isImage = (name: string) => /\.(png|tiff?)$/i.test(name);
+/** Every /invocations request the stack's endpoint logged (its request log), for the timelines. */
+const endpointRequests: EndpointRequest[] = [];
 
 interface LotRun {
   wafers: number;
@@ -78,6 +86,8 @@ interface LotRun {
   loadAfter: number;
   report: Report;
   stages: Record<string, number[]>;
+  /** Where the lot's wall time went (bench/timeline.ts), markdown. */
+  timeline: string;
 }
 
 /** CPU milliseconds by thread kind, from /proc (Linux); empty elsewhere. */
@@ -249,10 +259,18 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     // Before the clocks start: it reads /proc/<pid>/stat of every process on the machine (about
     // 50 ms on a shared one), which counted in the lot's CPU and upload time.
     const childStart = childProcessCpu();
+    const sampler = new CpuSampler(100);
+    const startedAt = Date.now();
+    let scannedAt = startedAt;
+    const imagesSent: number[] = [];
     const t0 = performance.now();
     const cpuStart = process.cpuUsage();
     const threadsStart = threadCpu();
     const uploaded = await uploadLot({
+      onProgress: (event) => {
+        if (event.kind === "scanned") scannedAt = Date.now();
+        else imagesSent.push(Date.now());
+      },
       dir: lotDir,
       // The agent's client: the agent retries itself, so the SDK must not retry underneath.
       s3: createAgentS3Client(),
@@ -261,9 +279,12 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
     });
     // uploadLot returns once the manifest's PUT is answered: the object is in S3, the trigger fires.
     const landed = performance.now();
+    const landedAt = Date.now();
     const uploadMs = landed - t0;
     const ending = await endings.wait(uploaded.lotId, 3_600_000);
     const end = performance.now();
+    const endedAt = Date.now();
+    const cpuSamples = sampler.stop();
     if (ending?.kind !== "report") throw new Error(`lot ${uploaded.lotId} ended without a report`);
     const cpuMs = cpuMsSince(cpuStart);
     const threads = threadCpuSince(threadsStart, cpuMs);
@@ -288,6 +309,18 @@ async function runLot(stack: LocalStack, lotDir: string): Promise<LotRun> {
       executionMs: times.length ? Math.max(...times) - firstEvent : Number.NaN,
       report: ending.report,
       stages: stageDurations(history),
+      timeline: describeTimeline({
+        start: startedAt,
+        scanned: scannedAt,
+        landed: landedAt,
+        end: endedAt,
+        imagesSent,
+        history,
+        requests: endpointRequests,
+        cpu: cpuSamples,
+        threads: defaultInferenceThreads(),
+        cores: availableParallelism(),
+      }),
     };
   } finally {
     endings.close();
@@ -311,6 +344,8 @@ try {
   const stack = await startLocalStack({
     ephemeral: true,
     log: (line) => {
+      const request = parseEndpointLine(line);
+      if (request) endpointRequests.push(request);
       const json = line.indexOf("{");
       if (!line.includes('"inference-worker-warm"') || json < 0) return;
       warmups.push(JSON.parse(line.slice(json)) as { ms: number; cpuMs: number });
@@ -430,6 +465,18 @@ try {
         `Stage times come from the execution history (state entered to state exited). Per-image stages overlap: the Map runs up to 8 images at once, so their sum exceeds the wall time; the endpoint runs ${concurrency} inferences at a time (one per worker thread), so DetectDefects includes waiting in its queue.`,
         "",
         "Reading it: the lot cannot take less than its inference (decode, gate, detection) spread over the cores, plus the upload. The ratio to inference alone is what the pipeline costs; the ratio of inference alone to decode is the detector's (`npm run bench:detector`).",
+        "",
+        "### Where the wall goes",
+        "",
+        "CPU sampled every 100 ms (this process and the local S3 process, /proc), the per-image states from the execution history, each inference's wait for a thread and time on it from the endpoint's request log, each image's arrival in S3 from the agent. \"Idle core-s\" is what the cores could still have done in a phase: cores x wall minus the CPU used (by anything of the lot; other jobs on the machine are not counted, so on a loaded machine it is an upper bound of what the lot could gain).",
+        "",
+        "The warm lot:",
+        "",
+        warm.timeline,
+        "",
+        "The cold lot:",
+        "",
+        cold.timeline,
       ].join("\n");
     // Written after each lot, so a long scaled run that is stopped still leaves the main result.
     writeSection("pipeline", section(undefined));

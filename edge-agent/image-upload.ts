@@ -6,7 +6,16 @@ import type { JournalFile } from "../schemas/agent-journal.ts";
 import { ChecksumMismatchError, SourceChangedError, UploadError } from "./errors.ts";
 import type { ScannedImage } from "./lot.ts";
 import { putMultipart } from "./multipart.ts";
-import { checkEtag, objectMatches, type Run, refuseUnlessSame, send, unquote } from "./s3-calls.ts";
+import {
+  checkEtag,
+  describe,
+  errorName,
+  objectMatches,
+  type Run,
+  refuseUnlessSame,
+  send,
+  unquote,
+} from "./s3-calls.ts";
 
 /** SigV4's payload-hash header: S3 refuses a body whose SHA-256 is not this value. */
 export const PAYLOAD_SHA256_HEADER = "x-amz-content-sha256";
@@ -27,6 +36,9 @@ function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): Pu
   return command;
 }
 
+/** S3's answers when a body is not the one its Content-MD5 or signed payload hash describes. */
+const DIGEST_REFUSALS = new Set(["BadDigest", "XAmzContentSHA256Mismatch"]);
+
 /**
  * Sends the image in one PUT. Resolves "stored" when S3's answer is the MD5 of the bytes sent (its
  * ETag, for an object stored plain or SSE-S3): S3 computed it over what it stored, and the size
@@ -34,6 +46,12 @@ function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): Pu
  * "sent" when the ETag says nothing of the bytes (SSE-KMS): the caller confirms by a HEAD.
  * "present" when the conditional PUT found the key taken by these very bytes (checked by a
  * HEAD): nothing was sent, and S3 already holds the image.
+ *
+ * The bytes are not hashed here: the PUT carries the scan's MD5 (Content-MD5) and SHA-256 (the
+ * signed payload hash), and S3 refuses a body that is not the one they describe. A file rewritten
+ * since the scan is caught before sending by its size and modification time, and otherwise by
+ * that refusal; only then is the file hashed again, to tell a changed file (SourceChangedError)
+ * from bytes damaged on the way (ChecksumMismatchError, retried).
  */
 export async function putWhole(
   run: Run,
@@ -42,40 +60,72 @@ export async function putWhole(
 ): Promise<"stored" | "sent" | "present"> {
   return run.semaphore.use(async () => {
     const body = await readFile(image.path);
-    const sha256 = createHash("sha256").update(body).digest("hex");
-    if (sha256 !== file.sha256 || body.length !== file.bytes) {
+    if (body.length !== file.bytes || image.sha256 !== file.sha256) {
       throw new SourceChangedError(
         `${image.path} changed since it was scanned; the lot is still being written`,
       );
     }
-    const md5 = createHash("md5").update(body).digest();
+    await assertSourceUnchanged(image);
+    // Scanned without an MD5 (a file that grew past the threshold meanwhile is caught above).
+    const md5Hex = image.md5 ?? createHash("md5").update(body).digest("hex");
     try {
-      const md5Hex = md5.toString("hex");
       return await send(run, `uploading ${file.key}`, async (abortSignal) => {
-        const put = await run.s3.send(
-          signWithPayloadSha256(
-            new PutObjectCommand({
-              Bucket: run.bucket,
-              Key: file.key,
-              Body: body,
-              ContentLength: body.length,
-              ContentType: file.contentType,
-              ContentMD5: md5.toString("base64"),
-              Metadata: { sha256: file.sha256 },
-              ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
-            }),
-            sha256,
-          ),
-          { abortSignal },
-        );
-        checkEtag(run, `uploading ${file.key}`, put, md5Hex);
-        return unquote(put.ETag) === md5Hex ? "stored" : "sent";
+        try {
+          const put = await run.s3.send(
+            signWithPayloadSha256(
+              new PutObjectCommand({
+                Bucket: run.bucket,
+                Key: file.key,
+                Body: body,
+                ContentLength: body.length,
+                ContentType: file.contentType,
+                ContentMD5: Buffer.from(md5Hex, "hex").toString("base64"),
+                Metadata: { sha256: file.sha256 },
+                ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
+              }),
+              file.sha256,
+            ),
+            { abortSignal },
+          );
+          checkEtag(run, `uploading ${file.key}`, put, md5Hex);
+          return unquote(put.ETag) === md5Hex ? "stored" : "sent";
+        } catch (error) {
+          // Refused by S3 (AWS checks both digests on receipt), or stored and answered with an
+          // ETag that is not the scanned MD5 (the local S3 checks neither and tells by its ETag).
+          const stored = error instanceof ChecksumMismatchError;
+          if (stored || DIGEST_REFUSALS.has(errorName(error))) {
+            await explainDigestRefusal(image, error);
+            // The file is as scanned: the bytes were damaged on the way. What S3 stored under the
+            // key is this run's own write, so the next try replaces it instead of finding the key
+            // taken (a conditional PUT would answer 412 and the HEAD match the metadata we sent).
+            if (stored) run.replaceable.add(file.key);
+            throw new ChecksumMismatchError(
+              `${image.path}: S3 received other bytes than were sent (${describe(error)}); sending again`,
+              { cause: error },
+            );
+          }
+          throw error;
+        }
       });
     } catch (error) {
       await refuseUnlessSame(run, file, error);
       return "present";
     }
   });
+}
+
+/**
+ * What S3 holds or refused is not the scanned bytes: a file changed since the scan (its size and
+ * time kept) fails here as SourceChangedError; a file still as scanned returns (damage on the way).
+ */
+async function explainDigestRefusal(image: ScannedImage, error: unknown): Promise<void> {
+  const now = await readFile(image.path);
+  if (createHash("sha256").update(now).digest("hex") !== image.sha256) {
+    throw new SourceChangedError(
+      `${image.path} changed since it was scanned (S3 did not get the scanned bytes: ${describe(error)}); the lot is still being written`,
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -105,7 +155,7 @@ export async function ensureImage(
   run: Run,
   image: ScannedImage,
   counts: { uploaded: number; skipped: number },
-): Promise<void> {
+): Promise<"uploaded" | "skipped"> {
   const file = run.store.journal.files[image.fileName];
   if (!file) throw new UploadError(`journal has no entry for ${image.fileName}`);
   const whole = file.bytes <= run.settings.multipartThresholdBytes;
@@ -119,7 +169,7 @@ export async function ensureImage(
   if (!conditionalFirstSend && (await objectMatches(run, file))) {
     await markDone(run, file);
     counts.skipped++;
-    return;
+    return "skipped";
   }
   if (file.done) {
     run.log(`lot ${run.lotId}: ${file.key} is missing or different in S3; uploading it again`);
@@ -131,7 +181,7 @@ export async function ensureImage(
   if (sent === "present") {
     await markDone(run, file);
     counts.skipped++;
-    return;
+    return "skipped";
   }
   await assertSourceUnchanged(image);
   // A multipart object's ETag is not its MD5, nor is an SSE-KMS object's: those are confirmed here.
@@ -142,4 +192,5 @@ export async function ensureImage(
   }
   await markDone(run, file);
   counts.uploaded++;
+  return "uploaded";
 }

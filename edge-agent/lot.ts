@@ -1,10 +1,11 @@
 // Reads a lot directory as a machine left it: which files are images, their checksums, and lot.json.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, webcrypto } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { contentTypeOf, SIGNATURE_BYTES, sniffImageFormat } from "../lib/image-format.ts";
 import { safeSegment } from "../lib/keys.ts";
+import { mapLimited } from "../lib/pool.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import type { ImageContentType } from "../schemas/common.ts";
 import {
@@ -30,6 +31,11 @@ export interface ScannedImage {
   /** The sanitised key segment, unique within the lot. */
   segment: string;
   sha256: string;
+  /**
+   * MD5 of the whole file (hex), taken in the scan's one pass beside the SHA-256, for a file small
+   * enough to go in one PUT (scanLot's md5UpToBytes): its Content-MD5, so sending it hashes nothing.
+   */
+  md5?: string;
   bytes: number;
   mtimeMs: number;
   contentType: ImageContentType;
@@ -55,11 +61,28 @@ export function detectContentType(head: Uint8Array): ImageContentType | undefine
   return format && contentTypeOf(format);
 }
 
-/** SHA-256 and leading bytes of a file in one streaming pass, so big images never sit in memory. */
+/**
+ * SHA-256 (and, asked, MD5) and leading bytes of a file, each hash taken once. A file that wants
+ * its MD5 is one small enough for a single PUT (held in memory to send anyway): it is read whole
+ * and its SHA-256 taken on libuv's thread pool (WebCrypto) while this thread takes the MD5. A
+ * larger one is streamed, so big images never sit in memory.
+ */
 export async function hashFile(
   path: string,
   signal?: AbortSignal,
-): Promise<{ sha256: string; bytes: number; head: Buffer }> {
+  options: { md5?: boolean } = {},
+): Promise<{ sha256: string; md5?: string; bytes: number; head: Buffer }> {
+  if (options.md5) {
+    const body = await readFile(path, { signal });
+    const sha256 = webcrypto.subtle.digest("SHA-256", body);
+    const md5 = createHash("md5").update(body).digest("hex");
+    return {
+      sha256: Buffer.from(await sha256).toString("hex"),
+      md5,
+      bytes: body.length,
+      head: Buffer.from(body.subarray(0, SIGNATURE_BYTES)),
+    };
+  }
   const hash = createHash("sha256");
   const headChunks: Buffer[] = [];
   let headLength = 0;
@@ -101,6 +124,61 @@ export async function readLotFile(path: string): Promise<LotFile> {
   return parsed.data;
 }
 
+/** Files read and hashed at once while scanning. */
+const SCAN_CONCURRENCY = 2;
+
+type ExaminedFile =
+  | { kind: "lot-file"; lotFile: LotFile }
+  | { kind: "ignored"; fileName: string }
+  | { kind: "rejected"; fileName: string; reason: string }
+  | { kind: "image"; image: ScannedImage };
+
+/** What one directory entry is: lot.json, not ours, refused (with why), or an image with its checksums. */
+async function examineFile(
+  dir: string,
+  fileName: string,
+  options: { signal?: AbortSignal; md5UpToBytes?: number },
+): Promise<ExaminedFile> {
+  const path = join(dir, fileName);
+  if (fileName === LOT_FILE_NAME) return { kind: "lot-file", lotFile: await readLotFile(path) };
+  if (fileName.startsWith(".") || !IMAGE_EXTENSION.test(fileName)) {
+    return { kind: "ignored", fileName };
+  }
+  // lstat: a symlink could point anywhere on the machine; only files the machine wrote go up.
+  const stats = await lstat(path);
+  if (!stats.isFile()) return { kind: "ignored", fileName };
+  let segment: string;
+  try {
+    segment = safeSegment(fileName);
+  } catch (error) {
+    return { kind: "rejected", fileName, reason: (error as Error).message };
+  }
+  const { sha256, md5, bytes, head } = await hashFile(path, options.signal, {
+    md5: stats.size <= (options.md5UpToBytes ?? 0),
+  });
+  if (bytes === 0) return { kind: "rejected", fileName, reason: "file is empty" };
+  const contentType = detectContentType(head);
+  if (!contentType) {
+    const error = new UnsupportedImageError(
+      `${fileName}: content is neither PNG nor TIFF (first bytes ${head.toString("hex")})`,
+    );
+    return { kind: "rejected", fileName, reason: error.message };
+  }
+  return {
+    kind: "image",
+    image: {
+      fileName,
+      path,
+      segment,
+      sha256,
+      ...(md5 !== undefined ? { md5 } : {}),
+      bytes,
+      mtimeMs: stats.mtimeMs,
+      contentType,
+    },
+  };
+}
+
 /**
  * Lists a lot directory, checksums every image and reads lot.json. Files that cannot be images
  * are rejected one by one so the rest of the lot still goes; two names that would share a key
@@ -108,7 +186,11 @@ export async function readLotFile(path: string): Promise<LotFile> {
  */
 export async function scanLot(
   dir: string,
-  options: { signal?: AbortSignal } = {},
+  options: {
+    signal?: AbortSignal;
+    /** Files up to this size (the ones sent in one PUT) also get their MD5 in the same pass. */
+    md5UpToBytes?: number;
+  } = {},
 ): Promise<LotScan> {
   let names: string[];
   try {
@@ -129,61 +211,39 @@ export async function scanLot(
     rejected: [],
     ignored: [],
   };
+  // Up to two files are read and hashed at once (their SHA-256 off this thread): the scan is on
+  // the upload's critical path, one file after another it kept one core busy and left the other idle.
+  const examined = await mapLimited(names, SCAN_CONCURRENCY, (fileName) =>
+    examineFile(dir, fileName, options),
+  );
   const bySegment = new Map<string, string>();
-  for (const fileName of names) {
-    const path = join(dir, fileName);
-    if (fileName === LOT_FILE_NAME) {
-      scan.lotFile = await readLotFile(path);
-      const { lotId: _lotId, ...metadata } = scan.lotFile;
-      scan.metadata = metadata;
-      continue;
+  for (const entry of examined) {
+    switch (entry.kind) {
+      case "lot-file": {
+        scan.lotFile = entry.lotFile;
+        const { lotId: _lotId, ...metadata } = entry.lotFile;
+        scan.metadata = metadata;
+        break;
+      }
+      case "ignored":
+        scan.ignored.push(entry.fileName);
+        break;
+      case "rejected":
+        scan.rejected.push({ fileName: entry.fileName, reason: entry.reason });
+        break;
+      case "image": {
+        const { image } = entry;
+        const clash = bySegment.get(image.segment);
+        if (clash !== undefined) {
+          throw new DuplicateKeyError(
+            `files '${clash}' and '${image.fileName}' in ${dir} map to the same image key '${image.segment}'`,
+          );
+        }
+        bySegment.set(image.segment, image.fileName);
+        scan.images.push(image);
+        break;
+      }
     }
-    if (fileName.startsWith(".") || !IMAGE_EXTENSION.test(fileName)) {
-      scan.ignored.push(fileName);
-      continue;
-    }
-    // lstat: a symlink could point anywhere on the machine; only files the machine wrote go up.
-    const stats = await lstat(path);
-    if (!stats.isFile()) {
-      scan.ignored.push(fileName);
-      continue;
-    }
-    let segment: string;
-    try {
-      segment = safeSegment(fileName);
-    } catch (error) {
-      scan.rejected.push({ fileName, reason: (error as Error).message });
-      continue;
-    }
-    const { sha256, bytes, head } = await hashFile(path, options.signal);
-    if (bytes === 0) {
-      scan.rejected.push({ fileName, reason: "file is empty" });
-      continue;
-    }
-    const contentType = detectContentType(head);
-    if (!contentType) {
-      const error = new UnsupportedImageError(
-        `${fileName}: content is neither PNG nor TIFF (first bytes ${head.toString("hex")})`,
-      );
-      scan.rejected.push({ fileName, reason: error.message });
-      continue;
-    }
-    const clash = bySegment.get(segment);
-    if (clash !== undefined) {
-      throw new DuplicateKeyError(
-        `files '${clash}' and '${fileName}' in ${dir} map to the same image key '${segment}'`,
-      );
-    }
-    bySegment.set(segment, fileName);
-    scan.images.push({
-      fileName,
-      path,
-      segment,
-      sha256,
-      bytes,
-      mtimeMs: stats.mtimeMs,
-      contentType,
-    });
   }
   return scan;
 }

@@ -51,7 +51,14 @@ export interface UploadLotOptions {
   /** Deadline of one S3 request; a silent link fails the attempt (then retried) instead of hanging. */
   requestTimeoutMs?: number;
   now?: () => Date;
+  /** Told when the lot is scanned and as each image is settled in S3 (bench/pipeline.ts draws its timeline from it). */
+  onProgress?: (event: UploadProgress) => void;
 }
+
+/** The upload's milestones, as they happen. */
+export type UploadProgress =
+  | { kind: "scanned"; images: number }
+  | { kind: "image"; fileName: string; outcome: "uploaded" | "skipped" };
 
 export interface UploadLotResult {
   lotId: string;
@@ -125,7 +132,11 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
   const log = options.log ?? (() => {});
   options.signal?.throwIfAborted();
 
-  const scan = await scanLot(options.dir, { signal: options.signal });
+  const scan = await scanLot(options.dir, {
+    signal: options.signal,
+    md5UpToBytes: settings.multipartThresholdBytes,
+  });
+  options.onProgress?.({ kind: "scanned", images: scan.images.length });
   for (const rejected of scan.rejected)
     log(`lot ${options.dir}: not uploading ${rejected.fileName}: ${rejected.reason}`);
   if (scan.ignored.length) log(`lot ${options.dir}: ignoring ${scan.ignored.join(", ")}`);
@@ -198,7 +209,10 @@ async function uploadScannedLot(
   const failures = await forEachLimited(
     scan.images,
     settings.concurrency,
-    (image) => ensureImage(run, image, counts),
+    async (image) => {
+      const outcome = await ensureImage(run, image, counts);
+      options.onProgress?.({ kind: "image", fileName: image.fileName, outcome });
+    },
     signal,
   );
   if (failures.length > 0) {

@@ -6,6 +6,7 @@ import { CUSTOM_ATTRIBUTES_HEADER, parseInvocationAttributes } from "../lib/cust
 import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
 import { readBodyUpTo } from "../lib/http-body.ts";
 import { sniffImageFormat } from "../lib/image-format.ts";
+import { Semaphore } from "../lib/pool.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import { type EndpointAnswer, EndpointAnswerSchema, type ModelInfo } from "../schemas/detection.ts";
 import {
@@ -41,6 +42,12 @@ import { warmUp, warmupWafersFromEnv } from "./warmup.ts";
 /** SageMaker real-time endpoints accept at most 6 MB per request. */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 const DEFAULT_MAX_QUEUED = 32;
+/**
+ * Images read from S3 ahead of their inference, per inference thread. The workflow sends up to 8
+ * wafers at once: read all at once, they shared the S3 reads and the first inference waited for
+ * the slowest of 8 (and 8 images sat in memory); a few ahead keep every thread fed.
+ */
+const READ_AHEAD_PER_THREAD = 2;
 const PRODUCTION_VARIANT = "AllTraffic";
 
 export interface EndpointServerOptions {
@@ -171,6 +178,16 @@ interface RequestLog {
   defects?: number;
   unusable?: boolean;
   error?: string;
+  /** Waiting for a read-ahead slot before reading the referenced object, ms. */
+  readWaitMs?: number;
+  /** Reading the referenced object from S3, ms. */
+  fetchMs?: number;
+  /** Requests already running or waiting for an inference thread when this one joined them. */
+  queueDepth?: number;
+  /** Waiting for an inference thread, ms. */
+  queueMs?: number;
+  /** On the inference thread (decode, gate, detection, preview), ms. */
+  runMs?: number;
 }
 
 export async function startEndpointServer(
@@ -272,7 +289,11 @@ export async function startEndpointServer(
       : undefined;
   const concurrency = pool?.size ?? 1;
   // Requests beyond `concurrency` wait here (bounded: over maxQueuedRequests they get 503).
-  const queue = createWorkQueue(options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED, concurrency);
+  const maxQueued = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED;
+  const queue = createWorkQueue(maxQueued, concurrency);
+  /** S3 reads in flight or done and not yet on a thread; `reading` counts the requests at it. */
+  const readAhead = new Semaphore(READ_AHEAD_PER_THREAD * concurrency);
+  let reading = 0;
   const infer = (request: InferenceRequest): Promise<InferenceResult> =>
     pool ? pool.run(request) : runInference(model, request);
 
@@ -300,6 +321,8 @@ export async function startEndpointServer(
     entry: RequestLog,
   ) => {
     const variantHeader = { "x-amzn-invoked-production-variant": PRODUCTION_VARIANT };
+    // A read-ahead slot, held from the image's S3 read until it is on a thread (or it failed).
+    let releaseReadSlot = () => {};
     try {
       if (
         route.runtimeApi &&
@@ -323,7 +346,6 @@ export async function startEndpointServer(
         (limit) => new PayloadTooLargeError(`request body exceeds the ${limit} byte limit`),
       );
       entry.bytesIn = body.length;
-      const fetchStarted = performance.now();
       let image: Uint8Array = body;
       let fetchMs: number | undefined;
       if (isImageReference(req.headers["content-type"])) {
@@ -334,8 +356,23 @@ export async function startEndpointServer(
             "this endpoint reads no S3 references (WAFERFLOW_IMAGE_BUCKET is not set); send the image itself",
           );
         }
-        image = await imageSource.read(reference);
-        fetchMs = Math.round((performance.now() - fetchStarted) * 100) / 100;
+        // Waiting for a read slot is waiting for the model: counted against the same bound.
+        if (queue.depth + reading >= maxQueued) {
+          throw new QueueFullError(
+            `${queue.depth + reading} requests are already waiting for the model; try again later`,
+          );
+        }
+        reading++;
+        try {
+          const waitStarted = performance.now();
+          releaseReadSlot = await readAhead.acquire();
+          entry.readWaitMs = Math.round((performance.now() - waitStarted) * 100) / 100;
+          const fetchStarted = performance.now();
+          image = await imageSource.read(reference);
+          fetchMs = Math.round((performance.now() - fetchStarted) * 100) / 100;
+        } finally {
+          reading--;
+        }
         if (sniffImageFormat(image) === undefined) {
           throw new ImageContentError(`${reference.s3Uri} is neither PNG nor TIFF`);
         }
@@ -353,15 +390,24 @@ export async function startEndpointServer(
           throw new ModelNotLoadedError("the model failed to load", { cause });
         });
       }
+      if (fetchMs !== undefined) entry.fetchMs = fetchMs;
+      entry.queueDepth = queue.depth;
       const queued = performance.now();
-      const result = await queue.run(() =>
-        infer({
+      let turn = queued;
+      const result = await queue.run(() => {
+        turn = performance.now();
+        // On a thread now: the next image may be read.
+        releaseReadSlot();
+        return infer({
           image,
           hints,
           qualityGate: options.qualityGate !== false,
           ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
-        }),
-      );
+        });
+      });
+      // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.
+      entry.queueMs = Math.round((turn - queued) * 100) / 100;
+      entry.runMs = Math.round((performance.now() - turn) * 100) / 100;
       const response: EndpointAnswer = {
         model: model.info,
         ...result,
@@ -398,6 +444,8 @@ export async function startEndpointServer(
         // Keep draining what the client still sends so it can read the 413 instead of a reset.
         req.resume();
       }
+    } finally {
+      releaseReadSlot();
     }
   };
 

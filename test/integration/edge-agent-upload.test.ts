@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { utimesSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { journalPath, loadJournal, writeJournalAtomically } from "../../edge-agent/journal.ts";
-import { uploadLot } from "../../edge-agent/upload.ts";
+import { type UploadProgress, uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -127,15 +128,28 @@ describe("uploadLot against s3rver", () => {
       { step: "deserialize", name: "signedPayloadHash" },
     );
 
+    const progress: UploadProgress[] = [];
     const result = await uploadLot({
       dir,
       s3: client,
       bucket: s3.bucket,
       stateDir,
       ...SMALL_PARTS,
+      onProgress: (event) => progress.push(event),
     });
 
     assert.equal(result.lotId, "LOT-IT-FULL");
+    // The scan first, then each image as S3 holds it (in the order they finished).
+    assert.deepEqual(progress[0], { kind: "scanned", images: 3 });
+    assert.deepEqual(
+      progress
+        .slice(1)
+        .map((event) =>
+          event.kind === "image" ? `${event.fileName}:${event.outcome}` : event.kind,
+        )
+        .sort(),
+      ["big.tiff:uploaded", "wafer 01.png:uploaded", "wafer02.TIF:uploaded"],
+    );
     assert.equal(result.manifestKey, "lots/LOT-IT-FULL/manifest.json");
     assert.equal(result.uploaded, 3);
     assert.equal(result.skipped, 0);
@@ -227,13 +241,18 @@ describe("uploadLot against s3rver", () => {
 
     const client = s3.client();
     const counts = countCommands(client);
+    const outcomes: string[] = [];
     const second = await uploadLot({
       dir,
       s3: client,
       bucket: s3.bucket,
       stateDir,
       ...SMALL_PARTS,
+      onProgress: (event) => {
+        if (event.kind === "image") outcomes.push(`${event.fileName}:${event.outcome}`);
+      },
     });
+    assert.deepEqual(outcomes.sort(), ["a.png:skipped", "b.png:skipped"]);
 
     assert.equal(second.lotId, first.lotId, "the generated lot id is kept across runs");
     assert.equal(second.uploaded, 0);
@@ -572,6 +591,106 @@ describe("uploadLot against s3rver", () => {
       );
     }
     assert.equal(s3.events.length, eventsBefore);
+  });
+
+  test("a file rewritten after the scan, size and time kept, is caught by S3's digest and named as changed", async () => {
+    // Sending hashes nothing (the scan's MD5 and SHA-256 go with the PUT): S3's answer tells.
+    const original = fakeImage(PNG_SIGNATURE, 20_000);
+    const { dir, stateDir } = await makeLot({ "a.png": original });
+    const path = join(dir, "a.png");
+    // A whole second, so setting it again gives the very mtime the scan saw.
+    const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    utimesSync(path, mtime, mtime);
+    const eventsBefore = s3.events.length;
+    await assert.rejects(
+      uploadLot({
+        dir,
+        s3: s3.client(),
+        bucket: s3.bucket,
+        stateDir,
+        ...SMALL_PARTS,
+        onProgress: (event) => {
+          if (event.kind !== "scanned") return;
+          // Between the scan and the send: other bytes, the same length and modification time.
+          const rewritten = fakeImage(PNG_SIGNATURE, 20_000);
+          // Synchronous, so it is done before the upload reads the file.
+          writeFileSync(path, rewritten);
+          utimesSync(path, mtime, mtime);
+        },
+      }),
+      (error: Error) =>
+        error.name === "UploadError" &&
+        (error.cause as Error)?.name === "SourceChangedError" &&
+        /changed since it was scanned \(S3 did not get the scanned bytes/.test(error.message),
+    );
+    assert.ok(
+      !s3.events.slice(eventsBefore).some((e) => e.key.endsWith("manifest.json")),
+      "no manifest",
+    );
+  });
+
+  test("bytes damaged on the way are refused by S3 and sent again", async () => {
+    const image = fakeImage(PNG_SIGNATURE, 20_000);
+    const { dir, stateDir } = await makeLot({ "a.png": image });
+    const client = s3.client();
+    let damaged = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { body?: unknown };
+        if (
+          context.commandName === "PutObjectCommand" &&
+          damaged === 0 &&
+          Buffer.isBuffer(request.body)
+        ) {
+          damaged++;
+          const copy = Buffer.from(request.body);
+          copy[copy.length - 1] = (copy[copy.length - 1] ?? 0) ^ 0xff;
+          request.body = copy;
+        }
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "damageFirstBody" },
+    );
+    const retried: string[] = [];
+    const result = await uploadLot({
+      dir,
+      s3: client,
+      bucket: s3.bucket,
+      stateDir,
+      ...SMALL_PARTS,
+      log: (line) => {
+        if (line.includes("retry")) retried.push(line);
+      },
+    });
+    assert.equal(damaged, 1);
+    assert.equal(result.uploaded, 1);
+    assert.match(retried.join("\n"), /ChecksumMismatchError: .*other bytes than were sent/);
+    const stored = await download(client, s3.bucket, lotKeys.image(result.lotId, "a.png"));
+    assert.equal(sha256(stored), sha256(image));
+  });
+
+  test("a file rewritten after the scan with a new time is refused before anything is sent", async () => {
+    const { dir, stateDir } = await makeLot({ "a.png": fakeImage(PNG_SIGNATURE, 20_000) });
+    const path = join(dir, "a.png");
+    const client = s3.client();
+    const counts = countCommands(client);
+    await assert.rejects(
+      uploadLot({
+        dir,
+        s3: client,
+        bucket: s3.bucket,
+        stateDir,
+        ...SMALL_PARTS,
+        onProgress: (event) => {
+          if (event.kind !== "scanned") return;
+          writeFileSync(path, fakeImage(PNG_SIGNATURE, 20_000));
+          const later = new Date(Date.now() + 60_000);
+          utimesSync(path, later, later);
+        },
+      }),
+      (error: Error) => (error.cause as Error)?.name === "SourceChangedError",
+    );
+    assert.equal(counts.get("PutObjectCommand") ?? 0, 0);
   });
 
   test("a lot without images fails clearly and writes nothing", async () => {

@@ -286,6 +286,16 @@ describe("endpoint server", () => {
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 413));
     assert.ok(entries.some((e) => e.path === "/invocations" && e.status === 200));
     assert.ok(entries.every((e) => typeof e.status === "number" && e.status >= 200));
+    // An answered inference says where its time went: waiting for a thread, and on one.
+    const answered = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.path === "/invocations" && entry.status === 200);
+    for (const entry of answered) {
+      assert.equal(typeof entry.queueDepth, "number", JSON.stringify(entry));
+      assert.ok((entry.queueMs as number) >= 0, JSON.stringify(entry));
+      assert.ok((entry.runMs as number) > 0, JSON.stringify(entry));
+      assert.ok((entry.runMs as number) <= (entry.ms as number), JSON.stringify(entry));
+    }
   });
 });
 
@@ -426,6 +436,72 @@ describe("endpoint server under load", () => {
       assert.deepEqual(statuses, Array(20).fill(200));
       assert.equal(mostInFlight, 1);
     } finally {
+      await server.close();
+    }
+  });
+
+  it("reads S3 references a few ahead of the model, not all at once, and logs the wait", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const detecting = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const model: WaferModel = {
+      info: { name: "gated", version: "1" },
+      load: async () => {},
+      detect: async (image) => {
+        started();
+        await gate;
+        return stubResult(image);
+      },
+    };
+    const png = await plainImage(512, 512, "png");
+    let reads = 0;
+    const logLines: string[] = [];
+    const server = await startEndpointServer({
+      port: 0,
+      model,
+      log: (line) => logLines.push(line),
+      qualityGate: false,
+      imageSource: {
+        bucket: "lot-bucket",
+        read: async () => {
+          reads++;
+          return png;
+        },
+      },
+    });
+    try {
+      const send = (i: number) =>
+        fetch(`${server.url}/invocations`, {
+          method: "POST",
+          body: JSON.stringify({ s3Uri: `s3://lot-bucket/lots/L1/images/w${i}.png` }),
+          headers: { "content-type": "application/json" },
+        });
+      const answers = [0, 1, 2, 3, 4, 5].map(send);
+      await detecting;
+      // Time for the other five to arrive and be read if nothing held them back; a slow machine
+      // can only make this pass without proving anything, never fail.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // One model thread: the image on it and two read ahead.
+      assert.equal(reads, 3, "images read while the model holds one");
+      release();
+      assert.deepEqual(
+        (await Promise.all(answers)).map((answer) => answer.status),
+        Array(6).fill(200),
+      );
+      assert.equal(reads, 6);
+      const entries = logLines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((entry) => entry.path === "/invocations");
+      assert.equal(entries.length, 6);
+      assert.ok(entries.every((entry) => typeof entry.readWaitMs === "number"));
+      assert.ok(entries.every((entry) => typeof entry.fetchMs === "number"));
+    } finally {
+      release();
       await server.close();
     }
   });

@@ -75,4 +75,26 @@ describe("Semaphore", () => {
     );
     assert.equal(most(), 2);
   });
+
+  it("acquire hands slots out in arrival order, and a release given twice frees one slot", async () => {
+    const slots = new Semaphore(1);
+    const first = await slots.acquire();
+    const order: string[] = [];
+    const second = slots.acquire().then((release) => {
+      order.push("second");
+      return release;
+    });
+    const third = slots.acquire().then((release) => {
+      order.push("third");
+      return release;
+    });
+    first();
+    first(); // a second call must not free another slot
+    const releaseSecond = await second;
+    await Promise.resolve();
+    assert.deepEqual(order, ["second"], "the third waits while the second holds the only slot");
+    releaseSecond();
+    (await third)();
+    assert.deepEqual(order, ["second", "third"]);
+  });
 });
