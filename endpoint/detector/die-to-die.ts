@@ -1,4 +1,5 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
+import { KERNEL_BASE64 } from "./die-to-die-kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, selectKth } from "./raster.ts";
@@ -99,16 +100,22 @@ function cellRangeRow(
   y: number,
   into: Float32Array,
   intoBase: number,
+  frame: KernelFrame | null,
 ): void {
   into.fill(0, intoBase, intoBase + width);
-  const reach = validR + 2;
-  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return;
-  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
-  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
-  if (dy >= reach) return;
-  const half = Math.sqrt(reach * reach - dy * dy);
-  const x0 = Math.max(0, Math.floor(cx - half));
-  const x1 = Math.min(width - 2, Math.ceil(cx + half));
+  const span = cellSpan(width, height, cx, cy, validR, y);
+  if (!span) return;
+  const [x0, x1] = span;
+  if (frame) {
+    // Same values, four cells per instruction (die-to-die.wat); `into` is the kernel's ring.
+    frame.kernel.cellRanges(
+      frame.dataOffset + 4 * (y * width + x0),
+      width,
+      frame.ringOffset + 4 * (intoBase + x0),
+      x1 - x0 + 1,
+    );
+    return;
+  }
   let i = y * width + x0;
   let o = intoBase + x0;
   let top = data[i] as number;
@@ -124,6 +131,24 @@ function cellRangeRow(
     columnHi = nextHi;
     columnLo = nextLo;
   }
+}
+
+/** The cells [x0, x1] of cell row y that a sample within validR of (cx, cy) can fall in, or null. */
+function cellSpan(
+  width: number,
+  height: number,
+  cx: number,
+  cy: number,
+  validR: number,
+  y: number,
+): [number, number] | null {
+  const reach = validR + 2;
+  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return null;
+  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
+  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
+  if (dy >= reach) return null;
+  const half = Math.sqrt(reach * reach - dy * dy);
+  return [Math.max(0, Math.floor(cx - half)), Math.min(width - 2, Math.ceil(cx + half))];
 }
 
 /**
@@ -143,8 +168,10 @@ class CellRangeRing {
     private readonly validR: number,
     private readonly rows: number,
     firstRow: number,
+    /** When given, the ring lives in the kernel's memory and its rows are filled there. */
+    private readonly frame: KernelFrame | null,
   ) {
-    this.values = new Float32Array(rows * map.width);
+    this.values = frame ? frame.ring(rows * map.width) : new Float32Array(rows * map.width);
     this.nextRow = firstRow;
   }
 
@@ -153,8 +180,8 @@ class CellRangeRing {
     const { data, width, height } = this.map;
     for (; this.nextRow <= lastRow; this.nextRow++) {
       const slot = this.slotOf(this.nextRow);
-      const { cx, cy, validR, values } = this;
-      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width);
+      const { cx, cy, validR, values, frame } = this;
+      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width, frame);
     }
   }
 
@@ -348,6 +375,128 @@ function interiorRun(
 }
 
 /**
+ * The interior loop and the cell ranges in WebAssembly SIMD (die-to-die.wat, assembled into
+ * die-to-die-kernel.ts by npm run build:wasm): the same IEEE operations in the same order on
+ * doubles, two pixels per instruction (four cells for the ranges), so the same bits as the
+ * JavaScript above, which stays as the reference and the path where WebAssembly SIMD is missing.
+ * Its memory holds the parameters (bytes 0-255), the smoothed map, the ring of cell ranges and
+ * one output row; it is grown for the largest map seen and kept, like detect's frame buffers.
+ */
+interface Kernel {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  interior(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    width: number,
+    first: number,
+    last: number,
+  ): void;
+  cellRanges(top: number, width: number, into: number, count: number): void;
+}
+
+/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
+interface WebAssemblyApi {
+  validate(binary: Uint8Array): boolean;
+  Module: new (binary: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+const PARAMETER_BYTES = 256;
+let loadedKernel: Kernel | null | undefined;
+let kernelEnabled = true;
+
+/**
+ * Turns the WebAssembly kernel off (false) or back on: the JavaScript path then runs, with the
+ * same results; for tests and benchmarks that compare the two.
+ */
+export function useResidualKernel(enabled: boolean): void {
+  kernelEnabled = enabled;
+}
+
+function residualKernel(): Kernel | null {
+  if (loadedKernel !== undefined) return loadedKernel;
+  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
+  // A runtime without SIMD cannot validate it: the JavaScript path does the same work.
+  loadedKernel = wasm?.validate(binary)
+    ? (new wasm.Instance(new wasm.Module(binary)).exports as Kernel)
+    : null;
+  return loadedKernel;
+}
+
+interface KernelFrame {
+  kernel: Kernel;
+  dataOffset: number;
+  ringOffset: number;
+  /** The map the kernel reads (width x height floats in its memory). */
+  data(): Float32Array;
+  /** The ring of cell ranges, `length` floats in the kernel's memory. */
+  ring(length: number): Float32Array;
+  setParameters(
+    fxs: Float64Array,
+    fys: Float64Array,
+    shares: Float64Array,
+    noiseSigma: number,
+    offsets: Int32Array,
+  ): void;
+  /** Residuals of pixels first..last of one row into out (interiorRun's work). */
+  interiorRow(rangeDeltas: Int32Array, first: number, last: number, out: Float32Array): void;
+}
+
+/**
+ * The kernel's memory laid out for a width x height map (grown if needed: a grow detaches every
+ * earlier view of it, so views are taken after this call). Room is kept past the map, the
+ * ring (as many rows as the map, at most) and the output row, since the kernel may read and
+ * write one pixel past a run of odd length.
+ */
+function kernelFrame(width: number, height: number): KernelFrame | null {
+  const kernel = kernelEnabled ? residualKernel() : null;
+  if (!kernel) return null;
+  const size = width * height;
+  const pad = 4 * (width + 16);
+  const dataOffset = PARAMETER_BYTES;
+  const ringOffset = dataOffset + 4 * size + pad;
+  const outOffset = ringOffset + 4 * size + pad;
+  const needed = outOffset + pad;
+  const { memory } = kernel;
+  if (memory.buffer.byteLength < needed)
+    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));
+  const buffer = memory.buffer;
+  const doubles = new Float64Array(buffer, 0, 24);
+  const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
+  const outRow = new Float32Array(buffer, outOffset, width + 16);
+  return {
+    kernel,
+    dataOffset,
+    ringOffset,
+    data: () => new Float32Array(buffer, dataOffset, size),
+    ring: (length) => new Float32Array(buffer, ringOffset, length),
+    setParameters(fxs, fys, shares, noiseSigma, offsets) {
+      doubles.set(fxs, 0);
+      doubles.set(fys, 8);
+      doubles.set(shares, 16);
+      doubles[20] = noiseSigma;
+      integers.set(offsets, 48);
+    },
+    interiorRow(rangeDeltas, first, last, out) {
+      integers.set(rangeDeltas, 56);
+      kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
+      out.set(outRow.subarray(0, last - first + 1), first);
+    },
+  };
+}
+
+/**
+ * A width x height buffer for the smoothed map the residual compares: inside the kernel's
+ * memory when it runs (then dieToDieResidual reads it in place; valid until the next call of
+ * this or of dieToDieResidual for a larger map), else a new array.
+ */
+export function comparisonBuffer(width: number, height: number): Float32Array {
+  return kernelFrame(width, height)?.data() ?? new Float32Array(width * height);
+}
+
+/**
  * residual(p) = how far p stands out from the same die position in the neighbouring dies
  * along a, b, a+b and a-b. Opposite neighbours are averaged, which cancels illumination
  * gradients to first order (vignetting is steep near the rim); where one side leaves the
@@ -431,6 +580,14 @@ export function dieToDieResidual(
     reachDown = Math.max(reachDown, dy);
   }
   const yFirst = Math.max(0, Math.ceil(cy - r));
+  const frame = kernelFrame(width, height);
+  if (frame) {
+    // The kernel reads the map from its own memory: the stage smooths straight into it
+    // (comparisonBuffer); any other map is copied in.
+    const inside = frame.data();
+    if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
+    frame.setParameters(fxs, fys, shares, noiseSigma, offsets);
+  }
   const ring = new CellRangeRing(
     map,
     cx,
@@ -438,6 +595,7 @@ export function dieToDieResidual(
     validR,
     Math.min(height, reachDown - reachUp + 1),
     yFirst + reachUp,
+    frame,
   );
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
@@ -462,7 +620,9 @@ export function dieToDieResidual(
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
-    if (runFrom <= runTo) {
+    if (runFrom <= runTo && frame) {
+      frame.interiorRow(rangeDeltas, y * width + runFrom, y * width + runTo, out);
+    } else if (runFrom <= runTo) {
       interiorRun(
         data,
         width,

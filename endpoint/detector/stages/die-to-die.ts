@@ -1,5 +1,5 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
-import { dieToDieResidual, levelDies } from "../die-to-die.ts";
+import { comparisonBuffer, dieToDieResidual, levelDies } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
@@ -33,7 +33,8 @@ export function dieToDie(
   lattice: Lattice,
 ): DieToDieResult {
   const size = work.width * work.height;
-  const smoothMap = new Float32Array(size);
+  // Smoothed straight into the residual kernel's memory, which then reads it in place.
+  const smoothMap = comparisonBuffer(work.width, work.height);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
   const residual = new Float32Array(size);
   const edgeMask = new Uint8Array(size);

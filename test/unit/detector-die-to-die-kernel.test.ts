@@ -1,0 +1,124 @@
+// The die-to-die WebAssembly kernel: its binary is the assembled WAT source, and it gives the JavaScript path's residual bit for bit.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { afterEach, describe, it } from "vitest";
+import {
+  comparisonBuffer,
+  dieToDieResidual,
+  useResidualKernel,
+} from "../../endpoint/detector/die-to-die.ts";
+import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
+import { seededRandom } from "../../lib/random.ts";
+import { assemble, KERNELS, kernelModule } from "../../scripts/build-wasm.ts";
+
+interface Vec {
+  x: number;
+  y: number;
+}
+
+const sameBits = (x: ArrayBufferView, y: ArrayBufferView): boolean =>
+  Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+    Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+  );
+
+/** The residual, edge mask and edge gain with the kernel on or off. */
+function residual(
+  data: Float32Array,
+  width: number,
+  height: number,
+  a: Vec,
+  b: Vec,
+  region: { cx: number; cy: number; r: number },
+  waferRadius: number,
+  sigma: number,
+  kernel: boolean,
+) {
+  useResidualKernel(kernel);
+  const out = new Float32Array(width * height).fill(5);
+  const edgeMask = new Uint8Array(width * height);
+  const edgeGain = new Uint8Array(width * height);
+  const map = { width, height, scale: 1, data };
+  dieToDieResidual(map, a, b, region, waferRadius, sigma, out, edgeMask, edgeGain);
+  return { out, edgeMask, edgeGain };
+}
+
+describe("die-to-die WebAssembly kernel", () => {
+  afterEach(() => useResidualKernel(true));
+
+  it("ships the binary its WAT source assembles to", async () => {
+    for (const kernel of KERNELS) {
+      const binary = await assemble(kernel.source);
+      const committed = await readFile(kernel.module, "utf8");
+      assert.equal(committed, kernelModule(committed.match(/of (\S+),/)?.[1] ?? "", binary));
+    }
+    assert.ok(Buffer.from(KERNEL_BASE64, "base64").length > 1000);
+  });
+
+  // Random values with long runs of +0 and -0 (the residual's allowance zeros), negative values,
+  // widths giving runs of odd and even length, lattices with fractions of every kind.
+  const cases: Array<{ width: number; height: number; a: Vec; b: Vec; sigma: number }> = [
+    { width: 211, height: 197, a: { x: 23.5, y: 0.5 }, b: { x: -0.5, y: 19.5 }, sigma: 3 },
+    { width: 160, height: 171, a: { x: 17, y: 0 }, b: { x: 0, y: 17 }, sigma: 0 },
+    { width: 233, height: 240, a: { x: -31.25, y: 9.7 }, b: { x: 8.3, y: 29.41 }, sigma: 12 },
+  ];
+  for (const [k, c] of cases.entries()) {
+    it(`equals the JavaScript path bit for bit on random rasters (case ${k})`, () => {
+      const random = seededRandom(9100 + k);
+      const data = Float32Array.from({ length: c.width * c.height }, () => {
+        const u = random();
+        if (u < 0.01) return 0;
+        if (u < 0.02) return -0;
+        if (u < 0.025) return 1e6 * random() - 5e5;
+        return 100 + 20 * random();
+      });
+      const region = { cx: c.width / 2 + 0.3, cy: c.height / 2 - 0.2, r: c.width / 2 - 6 };
+      const js = residual(data, c.width, c.height, c.a, c.b, region, region.r + 2, c.sigma, false);
+      const simd = residual(data, c.width, c.height, c.a, c.b, region, region.r + 2, c.sigma, true);
+      let nonzero = 0;
+      for (const v of js.out) if (v !== 0) nonzero++;
+      let interior = 0;
+      for (let i = 0; i < js.edgeMask.length; i++) {
+        const dx = (i % c.width) - region.cx;
+        const dy = Math.floor(i / c.width) - region.cy;
+        if (js.edgeMask[i] === 0 && dx * dx + dy * dy < region.r * region.r) interior++;
+      }
+      assert.ok(nonzero > 0.1 * c.width * c.height, `${nonzero} nonzero residuals`);
+      assert.ok(
+        interior > 0.25 * c.width * c.height,
+        `${interior} pixels in the kernel's interior`,
+      );
+      assert.ok(sameBits(simd.out, js.out), "residual differs");
+      assert.ok(sameBits(simd.edgeMask, js.edgeMask), "edge mask differs");
+      assert.ok(sameBits(simd.edgeGain, js.edgeGain), "edge gain differs");
+    });
+  }
+
+  it("reads a map smoothed into its own memory in place, across map sizes", () => {
+    const a = { x: 21.5, y: 0.25 };
+    const b = { x: -0.25, y: 21.5 };
+    for (const [width, height] of [
+      [150, 140],
+      [260, 250],
+      [150, 140],
+    ] as const) {
+      const random = seededRandom(width);
+      const plain = Float32Array.from({ length: width * height }, () => 100 * random());
+      const region = { cx: width / 2, cy: height / 2, r: height / 2 - 5 };
+      const js = residual(plain, width, height, a, b, region, region.r + 2, 2, false);
+      useResidualKernel(true);
+      const inPlace = comparisonBuffer(width, height);
+      inPlace.set(plain);
+      const out = new Float32Array(width * height);
+      dieToDieResidual(
+        { width, height, scale: 1, data: inPlace },
+        a,
+        b,
+        region,
+        region.r + 2,
+        2,
+        out,
+      );
+      assert.ok(sameBits(out, js.out), `residual differs at ${width} x ${height}`);
+    }
+  });
+});
