@@ -22,8 +22,15 @@ export interface PatternAwareSigma {
 const CLASSES = DETECTION.activityClasses;
 const Q95_TO_SIGMA = DETECTION.q95ToSigma;
 
-function range3x3(data: Float32Array, width: number, i: number): number {
-  // The nine values in the order of a row-by-row walk (min and max do not depend on it).
+/**
+ * max - min of the 3x3 block around i, as a pairwise tree of Math.max / Math.min: no
+ * data-dependent branches (a running min and max with ifs mispredicts on noisy maps). The
+ * same value as a running min and max with ifs for every finite map (the working map is one):
+ * both find the same extremes, and where they differ (a +0 against a -0 as max or min) the
+ * difference max - min has the same bits, since x - (+0) = x - (-0) for x != 0 and
+ * max - min = +0 either way when both are zeros.
+ */
+export function range3x3(data: Float32Array, width: number, i: number): number {
   const up = i - width;
   const down = i + width;
   const a0 = data[up - 1] as number;
@@ -35,24 +42,14 @@ function range3x3(data: Float32Array, width: number, i: number): number {
   const c0 = data[down - 1] as number;
   const c1 = data[down] as number;
   const c2 = data[down + 1] as number;
-  let lo = b1;
-  let hi = b1;
-  if (a0 < lo) lo = a0;
-  if (a0 > hi) hi = a0;
-  if (a1 < lo) lo = a1;
-  if (a1 > hi) hi = a1;
-  if (a2 < lo) lo = a2;
-  if (a2 > hi) hi = a2;
-  if (b0 < lo) lo = b0;
-  if (b0 > hi) hi = b0;
-  if (b2 < lo) lo = b2;
-  if (b2 > hi) hi = b2;
-  if (c0 < lo) lo = c0;
-  if (c0 > hi) hi = c0;
-  if (c1 < lo) lo = c1;
-  if (c1 > hi) hi = c1;
-  if (c2 < lo) lo = c2;
-  if (c2 > hi) hi = c2;
+  const hi = Math.max(
+    Math.max(Math.max(a0, a1), Math.max(a2, b0)),
+    Math.max(Math.max(b1, b2), Math.max(Math.max(c0, c1), c2)),
+  );
+  const lo = Math.min(
+    Math.min(Math.min(a0, a1), Math.min(a2, b0)),
+    Math.min(Math.min(b1, b2), Math.min(Math.min(c0, c1), c2)),
+  );
   return hi - lo;
 }
 
@@ -75,7 +72,15 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
 
 export function sigmaAt(model: PatternAwareSigma, i: number): number {
   if (model.sigmas.length === 1) return model.sigmas[0] as number;
-  const activity = patternActivity(model, i);
+  return sigmaOfActivity(model, patternActivity(model, i));
+}
+
+/**
+ * sigmaAt for a pixel whose pattern activity is known: models measured on the same map with
+ * the same lattice (the zones of one wafer) share it, so it is taken once for all of them.
+ */
+export function sigmaOfActivity(model: PatternAwareSigma, activity: number): number {
+  if (model.sigmas.length === 1) return model.sigmas[0] as number;
   let k = 0;
   while (k < model.bounds.length - 1 && activity > (model.bounds[k] as number)) k++;
   return model.sigmas[k] as number;
@@ -144,23 +149,28 @@ export function measureSigmas(
       classOf[j] = k;
     }
   }
+  // Samples ordered by class once (a counting sort; order within a class does not change an
+  // order statistic): each raster's magnitudes then go into one array, a class per slice.
   const counts = new Int32Array(classes);
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
-  const buckets = Array.from(counts, (c) => new Float64Array(c));
+  const starts = new Int32Array(classes + 1);
+  for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
+  const byClass = new Int32Array(n);
+  const next = starts.slice(0, classes);
+  for (let j = 0; j < n; j++) {
+    const k = classOf[j] as number;
+    byClass[next[k] as number] = indices[j] as number;
+    next[k] = (next[k] as number) + 1;
+  }
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
+  const magnitudes = new Float64Array(n);
   const all = new Float64Array(needsGlobal ? n : 0);
   return rasters.map((raster, r) => {
-    const fill = new Int32Array(classes);
-    for (let j = 0; j < n; j++) {
-      const magnitude = Math.abs(raster[indices[j] as number] as number);
-      if (needsGlobal) all[j] = magnitude;
-      const k = classOf[j] as number;
-      (buckets[k] as Float64Array)[fill[k] as number] = magnitude;
-      fill[k] = (fill[k] as number) + 1;
-    }
+    for (let j = 0; j < n; j++) magnitudes[j] = Math.abs(raster[byClass[j] as number] as number);
+    if (needsGlobal) all.set(magnitudes);
     const floor = floors[r] ?? 0;
     const global = needsGlobal
       ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
@@ -168,7 +178,7 @@ export function measureSigmas(
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
-      const bucket = buckets[k] as Float64Array;
+      const bucket = magnitudes.subarray(starts[k] as number, starts[k + 1] as number);
       // One class is the whole sample: its sigma is the overall one, measured once.
       const sigma =
         classes > 1 && bucket.length >= 100

@@ -7,8 +7,10 @@ import type { Thresholds } from "../segment.ts";
 import {
   measureSigmas,
   type PatternAwareSigma,
+  patternActivity,
   pixelTailFactor,
   sigmaAt,
+  sigmaOfActivity,
   smallestSigma,
 } from "../threshold.ts";
 import { DETECTION } from "../thresholds.ts";
@@ -95,12 +97,18 @@ export function detectionThresholds(
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
+  // Both zones' models were measured on the same map with the same lattice: one pattern
+  // activity per pixel serves both.
   const zoned =
     (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
-    (i: number): number =>
-      edgeMask?.[i]
-        ? Math.max(edge && ring ? sigmaAt(edge, i) : 0, gainAt(i) * sigmaAt(interior, i))
-        : sigmaAt(interior, i);
+    (i: number): number => {
+      if (!edgeMask?.[i]) return sigmaAt(interior, i);
+      const activity = patternActivity(interior, i);
+      return Math.max(
+        edge && ring ? sigmaOfActivity(edge, activity) : 0,
+        gainAt(i) * sigmaOfActivity(interior, activity),
+      );
+    };
   const scoreSigma = zoned(interiorScore, ringScore);
   const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
