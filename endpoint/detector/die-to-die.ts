@@ -392,6 +392,19 @@ interface Kernel {
     first: number,
     last: number,
   ): void;
+  edge(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    width: number,
+    first: number,
+    last: number,
+    mode0: number,
+    mode1: number,
+    mode2: number,
+    mode3: number,
+    useSecond: number,
+  ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
 }
 
@@ -403,7 +416,7 @@ interface WebAssemblyApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
 
-const PARAMETER_BYTES = 256;
+const PARAMETER_BYTES = 512;
 let loadedKernel: Kernel | null | undefined;
 let kernelEnabled = true;
 
@@ -433,15 +446,29 @@ interface KernelFrame {
   data(): Float32Array;
   /** The ring of cell ranges, `length` floats in the kernel's memory. */
   ring(length: number): Float32Array;
+  /** The shifts one die away (the interior's), then two dies away (the ring's extrapolations). */
   setParameters(
     fxs: Float64Array,
     fys: Float64Array,
     shares: Float64Array,
     noiseSigma: number,
     offsets: Int32Array,
+    fxs2: Float64Array,
+    fys2: Float64Array,
+    offsets2: Int32Array,
   ): void;
+  /** The ring offsets of the current row's reference cells, one and two dies away. */
+  setRow(rangeDeltas: Int32Array, rangeDeltas2: Int32Array): void;
   /** Residuals of pixels first..last of one row into out (interiorRun's work). */
-  interiorRow(rangeDeltas: Int32Array, first: number, last: number, out: Float32Array): void;
+  interiorRow(first: number, last: number, out: Float32Array): void;
+  /** Residuals of ring pixels first..last sharing one set of references (edgePixel's work). */
+  edgeRow(
+    first: number,
+    last: number,
+    modes: Int32Array,
+    useSecond: boolean,
+    out: Float32Array,
+  ): void;
 }
 
 /**
@@ -463,7 +490,7 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
   if (memory.buffer.byteLength < needed)
     memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));
   const buffer = memory.buffer;
-  const doubles = new Float64Array(buffer, 0, 24);
+  const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
   return {
@@ -472,16 +499,40 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
     ringOffset,
     data: () => new Float32Array(buffer, dataOffset, size),
     ring: (length) => new Float32Array(buffer, ringOffset, length),
-    setParameters(fxs, fys, shares, noiseSigma, offsets) {
+    setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2) {
       doubles.set(fxs, 0);
       doubles.set(fys, 8);
       doubles.set(shares, 16);
       doubles[20] = noiseSigma;
+      doubles[21] = MISREGISTRATION_SHARE;
       integers.set(offsets, 48);
+      doubles.set(fxs2, 32);
+      doubles.set(fys2, 40);
+      integers.set(offsets2, 96);
     },
-    interiorRow(rangeDeltas, first, last, out) {
+    setRow(rangeDeltas, rangeDeltas2) {
       integers.set(rangeDeltas, 56);
+      integers.set(rangeDeltas2, 104);
+    },
+    interiorRow(first, last, out) {
       kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
+      out.set(outRow.subarray(0, last - first + 1), first);
+    },
+    edgeRow(first, last, modes, useSecond, out) {
+      const [m0, m1, m2, m3] = modes as unknown as [number, number, number, number];
+      kernel.edge(
+        dataOffset,
+        ringOffset,
+        outOffset,
+        width,
+        first,
+        last,
+        m0,
+        m1,
+        m2,
+        m3,
+        +useSecond,
+      );
       out.set(outRow.subarray(0, last - first + 1), first);
     },
   };
@@ -586,7 +637,7 @@ export function dieToDieResidual(
     // (comparisonBuffer); any other map is copied in.
     const inside = frame.data();
     if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
-    frame.setParameters(fxs, fys, shares, noiseSigma, offsets);
+    frame.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
   }
   const ring = new CellRangeRing(
     map,
@@ -600,6 +651,8 @@ export function dieToDieResidual(
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
   const rangeDeltas2 = new Int32Array(8);
+  const cuts = new Int32Array(36);
+  const modes = new Int32Array(4);
   for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
     ring.fillTo(y + reachDown);
     for (let k = 0; k < 8; k++) {
@@ -620,8 +673,9 @@ export function dieToDieResidual(
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
+    if (frame) frame.setRow(rangeDeltas, rangeDeltas2);
     if (runFrom <= runTo && frame) {
-      frame.interiorRow(rangeDeltas, y * width + runFrom, y * width + runTo, out);
+      frame.interiorRow(y * width + runFrom, y * width + runTo, out);
     } else if (runFrom <= runTo) {
       interiorRun(
         data,
@@ -638,6 +692,11 @@ export function dieToDieResidual(
         rangeDeltas,
         shares,
       );
+    }
+    if (frame) {
+      const row = { y, width, x0, x1, runFrom, runTo };
+      ringRow(frame, row, lower, upper, lower2, upper2, cuts, modes, out, edgeMask, edgeGain);
+      continue;
     }
     for (let x = x0; x <= x1; x++) {
       if (x === runFrom && runFrom <= runTo) {
@@ -705,6 +764,85 @@ function rowIntervals(
     const sx = shiftX[k] as number;
     lower[k] = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
     upper[k] = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
+  }
+}
+
+/**
+ * The rim-ring pixels of one row through the kernel: along a row, which references a pixel has
+ * (a pair, a two-die extrapolation, a single die, none; per direction) changes only where some
+ * shift's run [lower, upper] starts or ends, so the row falls into segments of one set of
+ * references each, and the kernel does edgePixel's arithmetic on a whole segment. The edge
+ * mask and gain are the same for every pixel of a segment (edgePixel's rule, here per segment).
+ */
+function ringRow(
+  frame: KernelFrame,
+  row: { y: number; width: number; x0: number; x1: number; runFrom: number; runTo: number },
+  lower: Int32Array,
+  upper: Int32Array,
+  lower2: Int32Array,
+  upper2: Int32Array,
+  cuts: Int32Array,
+  modes: Int32Array,
+  out: Float32Array,
+  edgeMask: Uint8Array | undefined,
+  edgeGain: Uint8Array | undefined,
+): void {
+  const { y, width, x0, x1, runFrom, runTo } = row;
+  let n = 0;
+  cuts[n++] = x0;
+  cuts[n++] = x1 + 1;
+  if (runFrom <= runTo) {
+    cuts[n++] = runFrom;
+    cuts[n++] = runTo + 1;
+  }
+  for (let k = 0; k < 8; k++) {
+    cuts[n++] = lower[k] as number;
+    cuts[n++] = (upper[k] as number) + 1;
+    cuts[n++] = lower2[k] as number;
+    cuts[n++] = (upper2[k] as number) + 1;
+  }
+  const sorted = cuts.subarray(0, n).sort();
+  const base = y * width;
+  for (let c = 0; c + 1 < n; c++) {
+    const from = Math.max(x0, sorted[c] as number);
+    const to = Math.min(x1 + 1, sorted[c + 1] as number);
+    if (from >= to || (runFrom <= runTo && from >= runFrom && from <= runTo)) continue;
+    // edgePixel's choice of references and its precision sums, in its order, at `from`.
+    let precisions = 0;
+    let largestPrecision = 0;
+    let count = 0;
+    for (let d = 0; d < 4; d++) {
+      const k = 2 * d;
+      const plusOk = from >= (lower[k] as number) && from <= (upper[k] as number);
+      const minusOk = from >= (lower[k + 1] as number) && from <= (upper[k + 1] as number);
+      let precision: number;
+      if (plusOk && minusOk) {
+        modes[d] = 1;
+        precision = PRECISION_PAIR;
+      } else if (plusOk || minusOk) {
+        const slot = plusOk ? k : k + 1;
+        const far = from >= (lower2[slot] as number) && from <= (upper2[slot] as number);
+        modes[d] = (far ? 2 : 4) + (plusOk ? 0 : 1);
+        precision = far ? PRECISION_EXTRAPOLATED : PRECISION_SINGLE;
+      } else {
+        modes[d] = 0;
+        continue;
+      }
+      count++;
+      precisions += precision;
+      if (precision > largestPrecision) largestPrecision = precision;
+    }
+    // With no reference the residual stays the +0 it was filled with, as edgePixel writes.
+    if (count > 0) frame.edgeRow(base + from, base + to - 1, modes, count >= 3, out);
+    if (edgeMask) edgeMask.fill(1, base + from, base + to);
+    if (edgeGain) {
+      const dominant = count >= 3 ? precisions - largestPrecision : precisions;
+      edgeGain.fill(
+        Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant)),
+        base + from,
+        base + to,
+      );
+    }
   }
 }
 

@@ -56,10 +56,19 @@ describe("die-to-die WebAssembly kernel", () => {
 
   // Random values with long runs of +0 and -0 (the residual's allowance zeros), negative values,
   // widths giving runs of odd and even length, lattices with fractions of every kind.
-  const cases: Array<{ width: number; height: number; a: Vec; b: Vec; sigma: number }> = [
+  const cases: Array<{
+    width: number;
+    height: number;
+    a: Vec;
+    b: Vec;
+    sigma: number;
+    whole?: boolean;
+  }> = [
     { width: 211, height: 197, a: { x: 23.5, y: 0.5 }, b: { x: -0.5, y: 19.5 }, sigma: 3 },
     { width: 160, height: 171, a: { x: 17, y: 0 }, b: { x: 0, y: 17 }, sigma: 0 },
     { width: 233, height: 240, a: { x: -31.25, y: 9.7 }, b: { x: 8.3, y: 29.41 }, sigma: 12 },
+    // Whole numbers on a whole-pixel lattice: many exact ties between comparisons.
+    { width: 190, height: 185, a: { x: 19, y: 0 }, b: { x: 0, y: 19 }, sigma: 1, whole: true },
   ];
   for (const [k, c] of cases.entries()) {
     it(`equals the JavaScript path bit for bit on random rasters (case ${k})`, () => {
@@ -69,7 +78,7 @@ describe("die-to-die WebAssembly kernel", () => {
         if (u < 0.01) return 0;
         if (u < 0.02) return -0;
         if (u < 0.025) return 1e6 * random() - 5e5;
-        return 100 + 20 * random();
+        return c.whole ? Math.round(100 + 8 * random()) : 100 + 20 * random();
       });
       const region = { cx: c.width / 2 + 0.3, cy: c.height / 2 - 0.2, r: c.width / 2 - 6 };
       const js = residual(data, c.width, c.height, c.a, c.b, region, region.r + 2, c.sigma, false);
