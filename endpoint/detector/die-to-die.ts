@@ -1,5 +1,5 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
-import { KERNEL_BASE64 } from "./die-to-die-kernel.ts";
+import { type Kernel, kernelLayout, PARAMETER_BYTES } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, selectKth } from "./raster.ts";
@@ -374,70 +374,6 @@ function interiorRun(
   }
 }
 
-/**
- * The interior loop and the cell ranges in WebAssembly SIMD (die-to-die.wat, assembled into
- * die-to-die-kernel.ts by npm run build:wasm): the same IEEE operations in the same order on
- * doubles, two pixels per instruction (four cells for the ranges), so the same bits as the
- * JavaScript above, which stays as the reference and the path where WebAssembly SIMD is missing.
- * Its memory holds the parameters (bytes 0-255), the smoothed map, the ring of cell ranges and
- * one output row; it is grown for the largest map seen and kept, like detect's frame buffers.
- */
-interface Kernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  interior(
-    dataOffset: number,
-    ringOffset: number,
-    outOffset: number,
-    width: number,
-    first: number,
-    last: number,
-  ): void;
-  edge(
-    dataOffset: number,
-    ringOffset: number,
-    outOffset: number,
-    width: number,
-    first: number,
-    last: number,
-    mode0: number,
-    mode1: number,
-    mode2: number,
-    mode3: number,
-    useSecond: number,
-  ): void;
-  cellRanges(top: number, width: number, into: number, count: number): void;
-}
-
-/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
-interface WebAssemblyApi {
-  validate(binary: Uint8Array): boolean;
-  Module: new (binary: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-
-const PARAMETER_BYTES = 512;
-let loadedKernel: Kernel | null | undefined;
-let kernelEnabled = true;
-
-/**
- * Turns the WebAssembly kernel off (false) or back on: the JavaScript path then runs, with the
- * same results; for tests and benchmarks that compare the two.
- */
-export function useResidualKernel(enabled: boolean): void {
-  kernelEnabled = enabled;
-}
-
-function residualKernel(): Kernel | null {
-  if (loadedKernel !== undefined) return loadedKernel;
-  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
-  // A runtime without SIMD cannot validate it: the JavaScript path does the same work.
-  loadedKernel = wasm?.validate(binary)
-    ? (new wasm.Instance(new wasm.Module(binary)).exports as Kernel)
-    : null;
-  return loadedKernel;
-}
-
 interface KernelFrame {
   kernel: Kernel;
   dataOffset: number;
@@ -472,24 +408,14 @@ interface KernelFrame {
 }
 
 /**
- * The kernel's memory laid out for a width x height map (grown if needed: a grow detaches every
- * earlier view of it, so views are taken after this call). Room is kept past the map, the
- * ring (as many rows as the map, at most) and the output row, since the kernel may read and
- * write one pixel past a run of odd length.
+ * The kernel's memory laid out for a width x height map (kernel.ts), with views of its
+ * parameters and output row, or null when the JavaScript path runs.
  */
 function kernelFrame(width: number, height: number): KernelFrame | null {
-  const kernel = kernelEnabled ? residualKernel() : null;
-  if (!kernel) return null;
+  const layout = kernelLayout(width, height);
+  if (!layout) return null;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset } = layout;
   const size = width * height;
-  const pad = 4 * (width + 16);
-  const dataOffset = PARAMETER_BYTES;
-  const ringOffset = dataOffset + 4 * size + pad;
-  const outOffset = ringOffset + 4 * size + pad;
-  const needed = outOffset + pad;
-  const { memory } = kernel;
-  if (memory.buffer.byteLength < needed)
-    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));
-  const buffer = memory.buffer;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
@@ -537,6 +463,8 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
     },
   };
 }
+
+export { useKernels as useResidualKernel } from "./kernel.ts";
 
 /**
  * A width x height buffer for the smoothed map the residual compares: inside the kernel's

@@ -792,6 +792,76 @@
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
 
+  ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
+  ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.
+  (func (export "blurRow") (param $src i32) (param $dst i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $quarter v128) (local $half v128)
+    (local.set $quarter (f64x2.splat (f64.const 0.25)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    ;; The ends (one pixel when the row has one): the outer neighbour is the pixel itself.
+    (f32.store (local.get $dst) (f32.demote_f64 (f64.add
+      (f64.mul (f64.const 0.25) (f64.add (f64.promote_f32 (f32.load (local.get $src)))
+        (f64.promote_f32 (f32.load (i32.add (local.get $src)
+          (i32.shl (select (i32.const 1) (i32.const 0) (i32.gt_s (local.get $width) (i32.const 1))) (i32.const 2)))))))
+      (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (local.get $src)))))))
+    (if (i32.gt_s (local.get $width) (i32.const 1)) (then
+      (local.set $i (i32.shl (i32.sub (local.get $width) (i32.const 1)) (i32.const 2)))
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))))))
+    ;; Pixels 1 .. width - 2: pairs, then one left over.
+    (local.set $i (i32.const 4))
+    (local.set $end (i32.shl (i32.sub (local.get $width) (i32.const 2)) (i32.const 2)))
+    (block $pairsDone
+      (loop $pairs
+        (br_if $pairsDone (i32.ge_s (local.get $i) (local.get $end)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (f32x4.demote_f64x2_zero (f64x2.add
+            (f64x2.mul (local.get $quarter) (f64x2.add
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+              (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $src) (local.get $i))))))
+            (f64x2.mul (local.get $half)
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $src) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $pairs)))
+    (if (i32.eq (local.get $i) (local.get $end)) (then
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+          (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $src) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))))))
+  )
+
+  ;; binomialBlur3's vertical pass on one row: 0.25 * (above + below) + 0.5 * current, in
+  ;; doubles, rounded to float32. Two pixels at a time, then one left over.
+  (func (export "blurColumns")
+    (param $above i32) (param $current i32) (param $below i32) (param $dst i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $quarter v128) (local $half v128)
+    (local.set $quarter (f64x2.splat (f64.const 0.25)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $end (i32.shl (i32.and (local.get $width) (i32.const -2)) (i32.const 2)))
+    (block $pairsDone
+      (loop $pairs
+        (br_if $pairsDone (i32.ge_u (local.get $i) (local.get $end)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (f32x4.demote_f64x2_zero (f64x2.add
+            (f64x2.mul (local.get $quarter) (f64x2.add
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $above) (local.get $i))))
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $below) (local.get $i))))))
+            (f64x2.mul (local.get $half)
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $current) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $pairs)))
+    (if (i32.and (local.get $width) (i32.const 1)) (then
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.add (local.get $above) (local.get $i))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $below) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $current) (local.get $i))))))))))
+  )
+
   ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
   ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.
   ;; Reads one column past the last cell, as cellRangeRow does.

@@ -8,6 +8,7 @@ import {
   useResidualKernel,
 } from "../../endpoint/detector/die-to-die.ts";
 import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
+import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import { seededRandom } from "../../lib/random.ts";
 import { assemble, KERNELS, kernelModule } from "../../scripts/build-wasm.ts";
 
@@ -130,4 +131,34 @@ describe("die-to-die WebAssembly kernel", () => {
       assert.ok(sameBits(out, js.out), `residual differs at ${width} x ${height}`);
     }
   });
+
+  for (const [width, height] of [
+    [2, 2],
+    [3, 7],
+    [64, 1],
+    [101, 77],
+  ] as const) {
+    it(`smooths like the JavaScript path, bit for bit, on ${width} x ${height}`, () => {
+      const random = seededRandom(width * 1000 + height);
+      // A disk of values in a frame of +0 (the residual's shape), with -0s and large values.
+      const src = Float32Array.from({ length: width * height }, (_, i) => {
+        const dx = (i % width) - width / 2;
+        const dy = Math.floor(i / width) - height / 2;
+        if (dx * dx + dy * dy > (width * width) / 5) return 0;
+        const u = random();
+        return u < 0.05 ? -0 : u < 0.07 ? 3e37 * (random() - 0.5) : 200 * random() - 100;
+      });
+      useResidualKernel(false);
+      const js = new Float32Array(width * height);
+      binomialBlur3(src, width, height, js);
+      useResidualKernel(true);
+      const simd = new Float32Array(width * height).fill(9);
+      binomialBlur3(src, width, height, simd);
+      assert.ok(sameBits(simd, js), "smoothing differs");
+      // Written straight into the kernel's memory, as the die-to-die stage does.
+      const inPlace = comparisonBuffer(width, height);
+      binomialBlur3(src, width, height, inPlace);
+      assert.ok(sameBits(inPlace, js), "smoothing into the kernel's memory differs");
+    });
+  }
 });
