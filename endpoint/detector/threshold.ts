@@ -22,15 +22,8 @@ export interface PatternAwareSigma {
 const CLASSES = DETECTION.activityClasses;
 const Q95_TO_SIGMA = DETECTION.q95ToSigma;
 
-/**
- * max - min of the 3x3 block around i, as a pairwise tree of Math.max / Math.min: no
- * data-dependent branches (a running min and max with ifs mispredicts on noisy maps). The
- * same value as a running min and max with ifs for every finite map (the working map is one):
- * both find the same extremes, and where they differ (a +0 against a -0 as max or min) the
- * difference max - min has the same bits, since x - (+0) = x - (-0) for x != 0 and
- * max - min = +0 either way when both are zeros.
- */
-export function range3x3(data: Float32Array, width: number, i: number): number {
+function range3x3(data: Float32Array, width: number, i: number): number {
+  // The nine values in the order of a row-by-row walk (min and max do not depend on it).
   const up = i - width;
   const down = i + width;
   const a0 = data[up - 1] as number;
@@ -42,14 +35,24 @@ export function range3x3(data: Float32Array, width: number, i: number): number {
   const c0 = data[down - 1] as number;
   const c1 = data[down] as number;
   const c2 = data[down + 1] as number;
-  const hi = Math.max(
-    Math.max(Math.max(a0, a1), Math.max(a2, b0)),
-    Math.max(Math.max(b1, b2), Math.max(Math.max(c0, c1), c2)),
-  );
-  const lo = Math.min(
-    Math.min(Math.min(a0, a1), Math.min(a2, b0)),
-    Math.min(Math.min(b1, b2), Math.min(Math.min(c0, c1), c2)),
-  );
+  let lo = b1;
+  let hi = b1;
+  if (a0 < lo) lo = a0;
+  if (a0 > hi) hi = a0;
+  if (a1 < lo) lo = a1;
+  if (a1 > hi) hi = a1;
+  if (a2 < lo) lo = a2;
+  if (a2 > hi) hi = a2;
+  if (b0 < lo) lo = b0;
+  if (b0 > hi) hi = b0;
+  if (b2 < lo) lo = b2;
+  if (b2 > hi) hi = b2;
+  if (c0 < lo) lo = c0;
+  if (c0 > hi) hi = c0;
+  if (c1 < lo) lo = c1;
+  if (c1 > hi) hi = c1;
+  if (c2 < lo) lo = c2;
+  if (c2 > hi) hi = c2;
   return hi - lo;
 }
 

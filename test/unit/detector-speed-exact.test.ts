@@ -6,7 +6,6 @@ import { dieToDieResidual, pairMisregistrationShare } from "../../endpoint/detec
 import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes } from "../../endpoint/detector/select.ts";
-import { range3x3 } from "../../endpoint/detector/threshold.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 
@@ -639,56 +638,5 @@ describe("smooth illumination fit", () => {
         assert.ok(sameBits(actual, expected), `degree ${degree}: ${actual} vs ${expected}`);
       }
     }
-  });
-});
-
-describe("pattern activity's 3x3 range (threshold.ts)", () => {
-  /** The running min and max with ifs, as first written. */
-  function plainRange(data: Float32Array, width: number, i: number): number {
-    let lo = data[i] as number;
-    let hi = lo;
-    for (const j of [
-      i - width - 1,
-      i - width,
-      i - width + 1,
-      i - 1,
-      i + 1,
-      i + width - 1,
-      i + width,
-      i + width + 1,
-    ]) {
-      const v = data[j] as number;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return hi - lo;
-  }
-
-  it("gives the same bits on finite maps, signed zeros and ties included", () => {
-    const random = seededRandom(8807);
-    const width = 61;
-    const height = 47;
-    const choices = [0, -0, 0, -0, 3, -3, 7.25, -1e-30, 1e30];
-    const data = Float32Array.from({ length: width * height }, () =>
-      random() < 0.6
-        ? (choices[Math.floor(random() * choices.length)] as number)
-        : 500 * random() - 250,
-    );
-    // Patches of signed zeros only and of one repeated value (ties).
-    for (let y = 5; y < 15; y++) {
-      for (let x = 5; x < 25; x++) data[y * width + x] = random() < 0.5 ? 0 : -0;
-      for (let x = 30; x < 40; x++) data[y * width + x] = 7.25;
-    }
-    let zeros = 0;
-    for (let y = 1; y < height - 1; y++) {
-      for (let x = 1; x < width - 1; x++) {
-        const i = y * width + x;
-        const fast = range3x3(data, width, i);
-        const plain = plainRange(data, width, i);
-        if (plain === 0) zeros++;
-        assert.ok(Object.is(fast, plain), `range at ${x},${y}: ${fast} vs ${plain}`);
-      }
-    }
-    assert.ok(zeros > 0, "some all-zero blocks");
   });
 });
