@@ -862,6 +862,47 @@
         (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $current) (local.get $i))))))))))
   )
 
+  ;; The pattern activity's 3x3 max and min (threshold.ts), in two separable passes over flat
+  ;; pixel indices (as range3x3 reads them, a row's ends neighbour the next row's): rangeRow
+  ;; takes max and min of src[x], src[x + 1], src[x + 2] for x = 0 .. width - 1 (src starts one
+  ;; pixel before the row), rangeColumns those of three such rows. Four pixels per
+  ;; instruction; up to three values past a row are written (the caller pads).
+  (func (export "rangeRow") (param $src i32) (param $hi i32) (param $lo i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $a v128) (local $b v128) (local $c v128)
+    (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $a (v128.load (i32.add (local.get $src) (local.get $i))))
+        (local.set $b (v128.load offset=4 (i32.add (local.get $src) (local.get $i))))
+        (local.set $c (v128.load offset=8 (i32.add (local.get $src) (local.get $i))))
+        (v128.store (i32.add (local.get $hi) (local.get $i))
+          (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c)))
+        (v128.store (i32.add (local.get $lo) (local.get $i))
+          (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $pixels))))
+
+  (func (export "rangeColumns")
+    (param $hiAbove i32) (param $hiCurrent i32) (param $hiBelow i32)
+    (param $loAbove i32) (param $loCurrent i32) (param $loBelow i32)
+    (param $hi i32) (param $lo i32) (param $width i32)
+    (local $i i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (v128.store (i32.add (local.get $hi) (local.get $i))
+          (f32x4.max (f32x4.max (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
+            (v128.load (i32.add (local.get $hiCurrent) (local.get $i))))
+            (v128.load (i32.add (local.get $hiBelow) (local.get $i)))))
+        (v128.store (i32.add (local.get $lo) (local.get $i))
+          (f32x4.min (f32x4.min (v128.load (i32.add (local.get $loAbove) (local.get $i)))
+            (v128.load (i32.add (local.get $loCurrent) (local.get $i))))
+            (v128.load (i32.add (local.get $loBelow) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $pixels))))
+
   ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
   ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.
   ;; Reads one column past the last cell, as cellRangeRow does.

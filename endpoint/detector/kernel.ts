@@ -34,6 +34,18 @@ export interface Kernel {
   cellRanges(top: number, width: number, into: number, count: number): void;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
+  rangeRow(src: number, hi: number, lo: number, width: number): void;
+  rangeColumns(
+    hiAbove: number,
+    hiCurrent: number,
+    hiBelow: number,
+    loAbove: number,
+    loCurrent: number,
+    loBelow: number,
+    hi: number,
+    lo: number,
+    width: number,
+  ): void;
 }
 
 /** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
@@ -76,7 +88,10 @@ export interface KernelLayout {
   ringOffset: number;
   /** One output row of the residual kernels. */
   outOffset: number;
-  /** Five rows for binomial smoothing: three smoothed rows, a source row, an output row. */
+  /**
+   * Rows for binomial smoothing (three smoothed rows, a source row, an output row) and for
+   * the pattern-activity maps (a source row, three rows of max, three of min): seven.
+   */
   blurOffset: number;
   /** Bytes per row of each region (room for a pixel past the row: kernels run in pairs). */
   rowBytes: number;
@@ -97,7 +112,7 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
   const ringOffset = dataOffset + 4 * size + rowBytes;
   const outOffset = ringOffset + 4 * size + rowBytes;
   const blurOffset = outOffset + rowBytes;
-  const needed = blurOffset + 5 * rowBytes;
+  const needed = blurOffset + 7 * rowBytes;
   const { memory } = kernel;
   if (memory.buffer.byteLength < needed)
     memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));

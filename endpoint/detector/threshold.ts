@@ -1,4 +1,6 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
+
+import { kernelLayout } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
@@ -17,6 +19,14 @@ export interface PatternAwareSigma {
   /** Offset (map px) to the same die position one die away, or 0 on bare wafers. */
   neighbourOffset: number;
   map: FloatMap;
+  /** The 3x3 max and min of `map` at every pixel (activityMaps), when taken. */
+  activity?: ActivityMaps | null;
+}
+
+/** range3x3 of every pixel, as its max and min: activity = hi - lo, the same bits. */
+export interface ActivityMaps {
+  hi: Float32Array;
+  lo: Float32Array;
 }
 
 const CLASSES = DETECTION.activityClasses;
@@ -67,6 +77,21 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   const size = data.length - width - 1;
   const plus = i + model.neighbourOffset;
   const minus = i - model.neighbourOffset;
+  const maps = model.activity;
+  // A view of the kernel's memory reads as empty once detached: then range3x3 again.
+  if (maps && maps.hi.length === data.length) {
+    const { hi, lo } = maps;
+    const a =
+      plus > width && plus < size
+        ? (hi[plus] as number) - (lo[plus] as number)
+        : Number.POSITIVE_INFINITY;
+    const b =
+      minus > width && minus < size
+        ? (hi[minus] as number) - (lo[minus] as number)
+        : Number.POSITIVE_INFINITY;
+    const m = Math.min(a, b);
+    return Number.isFinite(m) ? m : 0;
+  }
   const a = plus > width && plus < size ? range3x3(data, width, plus) : Number.POSITIVE_INFINITY;
   const b = minus > width && minus < size ? range3x3(data, width, minus) : Number.POSITIVE_INFINITY;
   const m = Math.min(a, b);
@@ -108,6 +133,8 @@ export function measureSigmas(
   /** When given, only pixels where mask[i] === maskValue are measured (a zone of its own noise). */
   mask?: Uint8Array,
   maskValue = 1,
+  /** activityMaps(map), read instead of two 3x3 ranges per pattern activity (same values). */
+  activity: ActivityMaps | null = null,
 ): PatternAwareSigma[] {
   const { width, height } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -116,6 +143,7 @@ export function measureSigmas(
     sigmas: Float64Array.of(0),
     neighbourOffset,
     map,
+    activity,
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
@@ -190,8 +218,63 @@ export function measureSigmas(
       running = Math.max(running, classes === 1 ? global : sigma);
       sigmas[k] = running;
     }
-    return { bounds, sigmas, neighbourOffset, map };
+    return { bounds, sigmas, neighbourOffset, map, activity };
   });
+}
+
+/**
+ * range3x3's max and min at every pixel of a finite map, through the WebAssembly kernel
+ * (kernel.ts): two separable passes of f32x4 max/min over flat pixel indices, which is how
+ * range3x3 reads its block (a row's last pixel neighbours the next row's first). Its
+ * hi - lo equals range3x3 bit for bit on finite maps (the working map is one): both take
+ * the same extremes, and where they may differ, a +0 against a -0 as max or min, the
+ * difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both are
+ * zeros). Rows 1 .. height - 2 are filled: all that patternActivity reads. The maps are views
+ * of the kernel's memory where the die-to-die stage kept its smoothed map and ring, free by
+ * the threshold stage; they hold until the next detection's die-to-die stage (or a grow,
+ * which empties the views, and patternActivity then takes range3x3 again). Null without the
+ * kernel or on a map under 3 x 3.
+ */
+export function activityMaps(map: FloatMap): ActivityMaps | null {
+  const { width, height, data } = map;
+  if (width < 3 || height < 3) return null;
+  const layout = kernelLayout(width, height);
+  if (!layout) return null;
+  const { kernel, buffer, dataOffset, ringOffset, blurOffset, rowBytes } = layout;
+  const size = width * height;
+  // The source row and its neighbours in flat order: pixels y * width - 1 .. y * width + width.
+  const source = new Float32Array(buffer, blurOffset, width + 2);
+  const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
+  const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
+  const rowPass = (y: number): void => {
+    const from = y * width - 1;
+    if (from >= 0 && from + width + 2 <= size) source.set(data.subarray(from, from + width + 2));
+    // Past the frame's first or last pixel (only for outputs never read): the nearest pixel.
+    else
+      for (let k = 0; k < width + 2; k++)
+        source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
+    kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
+  };
+  rowPass(0);
+  rowPass(1);
+  for (let y = 1; y < height - 1; y++) {
+    rowPass(y + 1);
+    kernel.rangeColumns(
+      hiRow(y - 1),
+      hiRow(y),
+      hiRow(y + 1),
+      loRow(y - 1),
+      loRow(y),
+      loRow(y + 1),
+      dataOffset + 4 * y * width,
+      ringOffset + 4 * y * width,
+      width,
+    );
+  }
+  return {
+    hi: new Float32Array(buffer, dataOffset, size),
+    lo: new Float32Array(buffer, ringOffset, size),
+  };
 }
 
 /**

@@ -9,6 +9,11 @@ import {
 } from "../../endpoint/detector/die-to-die.ts";
 import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
+import {
+  activityMaps,
+  type PatternAwareSigma,
+  patternActivity,
+} from "../../endpoint/detector/threshold.ts";
 import { seededRandom } from "../../lib/random.ts";
 import { assemble, KERNELS, kernelModule } from "../../scripts/build-wasm.ts";
 
@@ -159,6 +164,45 @@ describe("die-to-die WebAssembly kernel", () => {
       const inPlace = comparisonBuffer(width, height);
       binomialBlur3(src, width, height, inPlace);
       assert.ok(sameBits(inPlace, js), "smoothing into the kernel's memory differs");
+    });
+  }
+
+  for (const [width, height, offset] of [
+    [3, 3, 1],
+    [37, 29, 40],
+    [130, 97, 25 * 130 + 24],
+  ] as const) {
+    it(`gives the pattern activity of two 3x3 ranges bit for bit (${width} x ${height})`, () => {
+      const random = seededRandom(width * 7 + height);
+      const choices = [0, -0, 5, -5, 1e-30];
+      const data = Float32Array.from({ length: width * height }, () =>
+        random() < 0.4
+          ? (choices[Math.floor(random() * choices.length)] as number)
+          : 400 * random() - 200,
+      );
+      // A patch of signed zeros only, and one of ties.
+      for (let i = 0; i < Math.min(data.length, 3 * width); i++) {
+        if (i % width < width / 2) data[i] = random() < 0.5 ? 0 : -0;
+        else data[i] = 5;
+      }
+      const map = { width, height, scale: 1, data };
+      const model: PatternAwareSigma = {
+        bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+        sigmas: Float64Array.of(1),
+        neighbourOffset: offset,
+        map,
+      };
+      const maps = activityMaps(map);
+      assert.ok(maps, "the kernel runs");
+      const withMaps = { ...model, activity: maps };
+      let finite = 0;
+      for (let i = 0; i < data.length; i++) {
+        const expected = patternActivity(model, i);
+        const got = patternActivity(withMaps, i);
+        if (expected > 0) finite++;
+        assert.ok(Object.is(got, expected), `activity at ${i}: ${got} vs ${expected}`);
+      }
+      assert.ok(finite > 0, "some pixels have activity");
     });
   }
 });

@@ -5,6 +5,7 @@ import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
+  activityMaps,
   measureSigmas,
   type PatternAwareSigma,
   patternActivity,
@@ -79,6 +80,9 @@ export function detectionThresholds(
     0.8 * DETECTION.binomialNoiseGain * sigmaMap,
     0.8 * (comparisonSigma ?? sigmaMap),
   ];
+  // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
+  // sample and each pixel segmentation tests: the ranges of the whole map are taken once.
+  const activity = lattice ? activityMaps(work) : null;
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
@@ -88,6 +92,7 @@ export function detectionThresholds(
       lattice?.a ?? null,
       zone === undefined ? undefined : (edgeMask as Uint8Array),
       zone,
+      activity,
     ) as [PatternAwareSigma, PatternAwareSigma];
   // Near the rim the die-to-die references are extrapolated from two dies on one side
   // (2 near - far: five times the variance of one pixel, against half of it for a pair
