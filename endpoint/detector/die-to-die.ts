@@ -408,6 +408,19 @@ interface KernelFrame {
 }
 
 /**
+ * The first `count` values of `row` into `out` from `at`. The rim ring comes in some ten
+ * thousand short segments per wafer: a subarray view for each (a few hundred ns) cost more
+ * than copying its values one by one; long runs go through one view.
+ */
+function copyRow(row: Float32Array, count: number, out: Float32Array, at: number): void {
+  if (count > 64) {
+    out.set(row.subarray(0, count), at);
+    return;
+  }
+  for (let k = 0; k < count; k++) out[at + k] = row[k] as number;
+}
+
+/**
  * The kernel's memory laid out for a width x height map (kernel.ts), with views of its
  * parameters and output row, or null when the JavaScript path runs.
  */
@@ -442,10 +455,9 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
     },
     interiorRow(first, last, out) {
       kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
-      out.set(outRow.subarray(0, last - first + 1), first);
+      copyRow(outRow, last - first + 1, out, first);
     },
     edgeRow(first, last, modes, useSecond, out) {
-      const [m0, m1, m2, m3] = modes as unknown as [number, number, number, number];
       kernel.edge(
         dataOffset,
         ringOffset,
@@ -453,13 +465,13 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
         width,
         first,
         last,
-        m0,
-        m1,
-        m2,
-        m3,
-        +useSecond,
+        modes[0] as number,
+        modes[1] as number,
+        modes[2] as number,
+        modes[3] as number,
+        useSecond ? 1 : 0,
       );
-      out.set(outRow.subarray(0, last - first + 1), first);
+      copyRow(outRow, last - first + 1, out, first);
     },
   };
 }
