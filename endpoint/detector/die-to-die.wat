@@ -883,25 +883,40 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $pixels))))
 
+  ;; rangeColumns writes range = max - min in float32 and returns 1 when, at every pixel,
+  ;; that float32 equals the double max - min (what range3x3 returns), else 0.
   (func (export "rangeColumns")
     (param $hiAbove i32) (param $hiCurrent i32) (param $hiBelow i32)
     (param $loAbove i32) (param $loCurrent i32) (param $loBelow i32)
-    (param $hi i32) (param $lo i32) (param $width i32)
-    (local $i i32) (local $end i32)
+    (param $range i32) (param $width i32) (result i32)
+    (local $i i32) (local $end i32) (local $hi v128) (local $lo v128) (local $d v128)
+    (local $same v128)
     (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $same (i32x4.splat (i32.const -1)))
     (block $done
       (loop $pixels
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (v128.store (i32.add (local.get $hi) (local.get $i))
-          (f32x4.max (f32x4.max (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
-            (v128.load (i32.add (local.get $hiCurrent) (local.get $i))))
-            (v128.load (i32.add (local.get $hiBelow) (local.get $i)))))
-        (v128.store (i32.add (local.get $lo) (local.get $i))
-          (f32x4.min (f32x4.min (v128.load (i32.add (local.get $loAbove) (local.get $i)))
-            (v128.load (i32.add (local.get $loCurrent) (local.get $i))))
-            (v128.load (i32.add (local.get $loBelow) (local.get $i)))))
+        (local.set $hi (f32x4.max (f32x4.max (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
+          (v128.load (i32.add (local.get $hiCurrent) (local.get $i))))
+          (v128.load (i32.add (local.get $hiBelow) (local.get $i)))))
+        (local.set $lo (f32x4.min (f32x4.min (v128.load (i32.add (local.get $loAbove) (local.get $i)))
+          (v128.load (i32.add (local.get $loCurrent) (local.get $i))))
+          (v128.load (i32.add (local.get $loBelow) (local.get $i)))))
+        (local.set $d (f32x4.sub (local.get $hi) (local.get $lo)))
+        (v128.store (i32.add (local.get $range) (local.get $i)) (local.get $d))
+        ;; Lanes 0 and 1, then 2 and 3, in doubles (pixels past the row compare too: the
+        ;; caller's padding holds finite values, so only a real inexact pixel clears it).
+        (local.set $same (v128.and (local.get $same) (f64x2.eq
+          (f64x2.sub (f64x2.promote_low_f32x4 (local.get $hi)) (f64x2.promote_low_f32x4 (local.get $lo)))
+          (f64x2.promote_low_f32x4 (local.get $d)))))
+        (local.set $same (v128.and (local.get $same) (f64x2.eq
+          (f64x2.sub
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi)))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo))))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $d) (local.get $d))))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $pixels))))
+        (br $pixels)))
+    (i64x2.all_true (local.get $same)))
 
   ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
   ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.

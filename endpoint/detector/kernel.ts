@@ -42,10 +42,9 @@ export interface Kernel {
     loAbove: number,
     loCurrent: number,
     loBelow: number,
-    hi: number,
-    lo: number,
+    range: number,
     width: number,
-  ): void;
+  ): number;
 }
 
 /** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */

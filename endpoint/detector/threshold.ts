@@ -19,14 +19,13 @@ export interface PatternAwareSigma {
   /** Offset (map px) to the same die position one die away, or 0 on bare wafers. */
   neighbourOffset: number;
   map: FloatMap;
-  /** The 3x3 max and min of `map` at every pixel (activityMaps), when taken. */
-  activity?: ActivityMaps | null;
+  /** range3x3 of `map` at every pixel (activityMap), when taken. */
+  activity?: ActivityMap | null;
 }
 
-/** range3x3 of every pixel, as its max and min: activity = hi - lo, the same bits. */
-export interface ActivityMaps {
-  hi: Float32Array;
-  lo: Float32Array;
+/** range3x3 of every pixel, held exactly as float32 (activityMap checks that it is). */
+export interface ActivityMap {
+  range: Float32Array;
 }
 
 const CLASSES = DETECTION.activityClasses;
@@ -77,18 +76,11 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   const size = data.length - width - 1;
   const plus = i + model.neighbourOffset;
   const minus = i - model.neighbourOffset;
-  const maps = model.activity;
+  const range = model.activity?.range;
   // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-  if (maps && maps.hi.length === data.length) {
-    const { hi, lo } = maps;
-    const a =
-      plus > width && plus < size
-        ? (hi[plus] as number) - (lo[plus] as number)
-        : Number.POSITIVE_INFINITY;
-    const b =
-      minus > width && minus < size
-        ? (hi[minus] as number) - (lo[minus] as number)
-        : Number.POSITIVE_INFINITY;
+  if (range && range.length === data.length) {
+    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
+    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
     const m = Math.min(a, b);
     return Number.isFinite(m) ? m : 0;
   }
@@ -133,8 +125,8 @@ export function measureSigmas(
   /** When given, only pixels where mask[i] === maskValue are measured (a zone of its own noise). */
   mask?: Uint8Array,
   maskValue = 1,
-  /** activityMaps(map), read instead of two 3x3 ranges per pattern activity (same values). */
-  activity: ActivityMaps | null = null,
+  /** activityMap(map), read instead of two 3x3 ranges per pattern activity (same values). */
+  activity: ActivityMap | null = null,
 ): PatternAwareSigma[] {
   const { width, height } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -223,27 +215,31 @@ export function measureSigmas(
 }
 
 /**
- * range3x3's max and min at every pixel of a finite map, through the WebAssembly kernel
- * (kernel.ts): two separable passes of f32x4 max/min over flat pixel indices, which is how
- * range3x3 reads its block (a row's last pixel neighbours the next row's first). Its
- * hi - lo equals range3x3 bit for bit on finite maps (the working map is one): both take
- * the same extremes, and where they may differ, a +0 against a -0 as max or min, the
- * difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both are
- * zeros). Rows 1 .. height - 2 are filled: all that patternActivity reads. The maps are views
- * of the kernel's memory where the die-to-die stage kept its smoothed map and ring, free by
- * the threshold stage; they hold until the next detection's die-to-die stage (or a grow,
- * which empties the views, and patternActivity then takes range3x3 again). Null without the
- * kernel or on a map under 3 x 3.
+ * range3x3 at every pixel of the map, through the WebAssembly kernel (kernel.ts): 3x3 max and
+ * min in two separable f32x4 passes over flat pixel indices, which is how range3x3 reads its
+ * block (a row's last pixel neighbours the next row's first), then max - min in float32. It
+ * is kept only when every such float32 equals the double max - min range3x3 computes (the
+ * kernel checks each pixel; a working map of binned integer levels always passes), else
+ * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
+ * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
+ * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled: all patternActivity
+ * reads. The map is a view of the kernel's memory where the die-to-die stage kept its
+ * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
+ * stage (or a grow, which empties the view; patternActivity then takes range3x3 again).
+ * Null without the kernel or on a map under 3 x 3.
  */
-export function activityMaps(map: FloatMap): ActivityMaps | null {
+export function activityMap(map: FloatMap): ActivityMap | null {
   const { width, height, data } = map;
   if (width < 3 || height < 3) return null;
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, blurOffset, rowBytes } = layout;
+  const { kernel, buffer, dataOffset, blurOffset, rowBytes } = layout;
   const size = width * height;
-  // The source row and its neighbours in flat order: pixels y * width - 1 .. y * width + width.
-  const source = new Float32Array(buffer, blurOffset, width + 2);
+  // The source row and its neighbours in flat order: pixels y * width - 1 .. y * width + width;
+  // the padding the four-wide passes read past it is zero.
+  const padded = new Float32Array(buffer, blurOffset, rowBytes / 4);
+  padded.fill(0, width + 2);
+  const source = padded.subarray(0, width + 2);
   const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
   const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
   const rowPass = (y: number): void => {
@@ -257,9 +253,10 @@ export function activityMaps(map: FloatMap): ActivityMaps | null {
   };
   rowPass(0);
   rowPass(1);
+  let exact = 1;
   for (let y = 1; y < height - 1; y++) {
     rowPass(y + 1);
-    kernel.rangeColumns(
+    exact &= kernel.rangeColumns(
       hiRow(y - 1),
       hiRow(y),
       hiRow(y + 1),
@@ -267,14 +264,10 @@ export function activityMaps(map: FloatMap): ActivityMaps | null {
       loRow(y),
       loRow(y + 1),
       dataOffset + 4 * y * width,
-      ringOffset + 4 * y * width,
       width,
     );
   }
-  return {
-    hi: new Float32Array(buffer, dataOffset, size),
-    lo: new Float32Array(buffer, ringOffset, size),
-  };
+  return exact ? { range: new Float32Array(buffer, dataOffset, size) } : null;
 }
 
 /**

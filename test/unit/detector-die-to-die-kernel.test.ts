@@ -10,7 +10,7 @@ import {
 import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import {
-  activityMaps,
+  activityMap,
   type PatternAwareSigma,
   patternActivity,
 } from "../../endpoint/detector/threshold.ts";
@@ -174,11 +174,12 @@ describe("die-to-die WebAssembly kernel", () => {
   ] as const) {
     it(`gives the pattern activity of two 3x3 ranges bit for bit (${width} x ${height})`, () => {
       const random = seededRandom(width * 7 + height);
-      const choices = [0, -0, 5, -5, 1e-30];
+      // Binned levels (quarters of whole numbers, as a 2x2-binned image gives), signed zeros.
+      const choices = [0, -0, 5, -5, 0.25];
       const data = Float32Array.from({ length: width * height }, () =>
         random() < 0.4
           ? (choices[Math.floor(random() * choices.length)] as number)
-          : 400 * random() - 200,
+          : Math.round(1600 * random() - 800) / 4,
       );
       // A patch of signed zeros only, and one of ties.
       for (let i = 0; i < Math.min(data.length, 3 * width); i++) {
@@ -192,8 +193,8 @@ describe("die-to-die WebAssembly kernel", () => {
         neighbourOffset: offset,
         map,
       };
-      const maps = activityMaps(map);
-      assert.ok(maps, "the kernel runs");
+      const maps = activityMap(map);
+      assert.ok(maps, "the kernel runs and every range is a float32");
       const withMaps = { ...model, activity: maps };
       let finite = 0;
       for (let i = 0; i < data.length; i++) {
@@ -205,4 +206,15 @@ describe("die-to-die WebAssembly kernel", () => {
       assert.ok(finite > 0, "some pixels have activity");
     });
   }
+
+  it("is not taken where a float32 cannot hold some 3x3 range exactly", () => {
+    const width = 20;
+    const height = 10;
+    // 1 + 2^-23 less 3 * 2^-30 needs 31 significant bits: a double holds it, a float32 not.
+    const data = new Float32Array(width * height).fill(1 + 2 ** -23);
+    data[5 * width + 7] = 3 * 2 ** -30;
+    assert.equal(activityMap({ width, height, scale: 1, data }), null);
+    data[5 * width + 7] = 0.5;
+    assert.ok(activityMap({ width, height, scale: 1, data }));
+  });
 });

@@ -5,7 +5,7 @@ import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
-  activityMaps,
+  activityMap,
   measureSigmas,
   type PatternAwareSigma,
   patternActivity,
@@ -82,7 +82,7 @@ export function detectionThresholds(
   ];
   // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
   // sample and each pixel segmentation tests: the ranges of the whole map are taken once.
-  const activity = lattice ? activityMaps(work) : null;
+  const activity = lattice ? activityMap(work) : null;
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
