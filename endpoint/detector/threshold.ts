@@ -219,7 +219,7 @@ export function measureSigmas(
  * min in two separable f32x4 passes over flat pixel indices, which is how range3x3 reads its
  * block (a row's last pixel neighbours the next row's first), then max - min in float32. It
  * is kept only when every such float32 equals the double max - min range3x3 computes (the
- * kernel checks each pixel; a working map of binned integer levels always passes), else
+ * kernel checks each pixel; a working map of binned integer levels passes), else
  * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
  * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
  * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled: all patternActivity
