@@ -1,4 +1,5 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
+import { type Kernel, kernelLayout, PARAMETER_BYTES } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, selectKth } from "./raster.ts";
@@ -99,16 +100,22 @@ function cellRangeRow(
   y: number,
   into: Float32Array,
   intoBase: number,
+  frame: KernelFrame | null,
 ): void {
   into.fill(0, intoBase, intoBase + width);
-  const reach = validR + 2;
-  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return;
-  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
-  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
-  if (dy >= reach) return;
-  const half = Math.sqrt(reach * reach - dy * dy);
-  const x0 = Math.max(0, Math.floor(cx - half));
-  const x1 = Math.min(width - 2, Math.ceil(cx + half));
+  const span = cellSpan(width, height, cx, cy, validR, y);
+  if (!span) return;
+  const [x0, x1] = span;
+  if (frame) {
+    // Same values, four cells per instruction (die-to-die.wat); `into` is the kernel's ring.
+    frame.kernel.cellRanges(
+      frame.dataOffset + 4 * (y * width + x0),
+      width,
+      frame.ringOffset + 4 * (intoBase + x0),
+      x1 - x0 + 1,
+    );
+    return;
+  }
   let i = y * width + x0;
   let o = intoBase + x0;
   let top = data[i] as number;
@@ -124,6 +131,24 @@ function cellRangeRow(
     columnHi = nextHi;
     columnLo = nextLo;
   }
+}
+
+/** The cells [x0, x1] of cell row y that a sample within validR of (cx, cy) can fall in, or null. */
+function cellSpan(
+  width: number,
+  height: number,
+  cx: number,
+  cy: number,
+  validR: number,
+  y: number,
+): [number, number] | null {
+  const reach = validR + 2;
+  if (y < Math.max(0, Math.floor(cy - reach)) || y > Math.min(height - 2, cy + reach)) return null;
+  // Samples in this cell row lie at y <= py < y + 1; the nearest of them to the centre row.
+  const dy = cy < y ? y - cy : cy > y + 1 ? cy - (y + 1) : 0;
+  if (dy >= reach) return null;
+  const half = Math.sqrt(reach * reach - dy * dy);
+  return [Math.max(0, Math.floor(cx - half)), Math.min(width - 2, Math.ceil(cx + half))];
 }
 
 /**
@@ -143,8 +168,10 @@ class CellRangeRing {
     private readonly validR: number,
     private readonly rows: number,
     firstRow: number,
+    /** When given, the ring lives in the kernel's memory and its rows are filled there. */
+    private readonly frame: KernelFrame | null,
   ) {
-    this.values = new Float32Array(rows * map.width);
+    this.values = frame ? frame.ring(rows * map.width) : new Float32Array(rows * map.width);
     this.nextRow = firstRow;
   }
 
@@ -153,8 +180,8 @@ class CellRangeRing {
     const { data, width, height } = this.map;
     for (; this.nextRow <= lastRow; this.nextRow++) {
       const slot = this.slotOf(this.nextRow);
-      const { cx, cy, validR, values } = this;
-      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width);
+      const { cx, cy, validR, values, frame } = this;
+      cellRangeRow(data, width, height, cx, cy, validR, this.nextRow, values, slot * width, frame);
     }
   }
 
@@ -347,6 +374,119 @@ function interiorRun(
   }
 }
 
+interface KernelFrame {
+  kernel: Kernel;
+  dataOffset: number;
+  ringOffset: number;
+  /** The map the kernel reads (width x height floats in its memory). */
+  data(): Float32Array;
+  /** The ring of cell ranges, `length` floats in the kernel's memory. */
+  ring(length: number): Float32Array;
+  /** The shifts one die away (the interior's), then two dies away (the ring's extrapolations). */
+  setParameters(
+    fxs: Float64Array,
+    fys: Float64Array,
+    shares: Float64Array,
+    noiseSigma: number,
+    offsets: Int32Array,
+    fxs2: Float64Array,
+    fys2: Float64Array,
+    offsets2: Int32Array,
+  ): void;
+  /** The ring offsets of the current row's reference cells, one and two dies away. */
+  setRow(rangeDeltas: Int32Array, rangeDeltas2: Int32Array): void;
+  /** Residuals of pixels first..last of one row into out (interiorRun's work). */
+  interiorRow(first: number, last: number, out: Float32Array): void;
+  /** Residuals of ring pixels first..last sharing one set of references (edgePixel's work). */
+  edgeRow(
+    first: number,
+    last: number,
+    modes: Int32Array,
+    useSecond: boolean,
+    out: Float32Array,
+  ): void;
+}
+
+/**
+ * The first `count` values of `row` into `out` from `at`. The rim ring comes in some ten
+ * thousand short segments per wafer: a subarray view for each (a few hundred ns) cost more
+ * than copying its values one by one; long runs go through one view.
+ */
+function copyRow(row: Float32Array, count: number, out: Float32Array, at: number): void {
+  if (count > 64) {
+    out.set(row.subarray(0, count), at);
+    return;
+  }
+  for (let k = 0; k < count; k++) out[at + k] = row[k] as number;
+}
+
+/**
+ * The kernel's memory laid out for a width x height map (kernel.ts), with views of its
+ * parameters and output row, or null when the JavaScript path runs.
+ */
+function kernelFrame(width: number, height: number): KernelFrame | null {
+  const layout = kernelLayout(width, height);
+  if (!layout) return null;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset } = layout;
+  const size = width * height;
+  const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
+  const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
+  const outRow = new Float32Array(buffer, outOffset, width + 16);
+  return {
+    kernel,
+    dataOffset,
+    ringOffset,
+    data: () => new Float32Array(buffer, dataOffset, size),
+    ring: (length) => new Float32Array(buffer, ringOffset, length),
+    setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2) {
+      doubles.set(fxs, 0);
+      doubles.set(fys, 8);
+      doubles.set(shares, 16);
+      doubles[20] = noiseSigma;
+      doubles[21] = MISREGISTRATION_SHARE;
+      integers.set(offsets, 48);
+      doubles.set(fxs2, 32);
+      doubles.set(fys2, 40);
+      integers.set(offsets2, 96);
+    },
+    setRow(rangeDeltas, rangeDeltas2) {
+      integers.set(rangeDeltas, 56);
+      integers.set(rangeDeltas2, 104);
+    },
+    interiorRow(first, last, out) {
+      kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
+      copyRow(outRow, last - first + 1, out, first);
+    },
+    edgeRow(first, last, modes, useSecond, out) {
+      kernel.edge(
+        dataOffset,
+        ringOffset,
+        outOffset,
+        width,
+        first,
+        last,
+        modes[0] as number,
+        modes[1] as number,
+        modes[2] as number,
+        modes[3] as number,
+        useSecond ? 1 : 0,
+      );
+      copyRow(outRow, last - first + 1, out, first);
+    },
+  };
+}
+
+export { useKernels as useResidualKernel } from "./kernel.ts";
+
+/**
+ * A width x height buffer for the smoothed map the residual compares: inside the kernel's
+ * memory when it runs (then dieToDieResidual reads it in place; valid until the next call of
+ * this or of dieToDieResidual for a larger map), else a new array.
+ */
+export function comparisonBuffer(width: number, height: number): Float32Array {
+  return kernelFrame(width, height)?.data() ?? new Float32Array(width * height);
+}
+
 /**
  * residual(p) = how far p stands out from the same die position in the neighbouring dies
  * along a, b, a+b and a-b. Opposite neighbours are averaged, which cancels illumination
@@ -431,6 +571,14 @@ export function dieToDieResidual(
     reachDown = Math.max(reachDown, dy);
   }
   const yFirst = Math.max(0, Math.ceil(cy - r));
+  const frame = kernelFrame(width, height);
+  if (frame) {
+    // The kernel reads the map from its own memory: the stage smooths straight into it
+    // (comparisonBuffer); any other map is copied in.
+    const inside = frame.data();
+    if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
+    frame.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
+  }
   const ring = new CellRangeRing(
     map,
     cx,
@@ -438,10 +586,13 @@ export function dieToDieResidual(
     validR,
     Math.min(height, reachDown - reachUp + 1),
     yFirst + reachUp,
+    frame,
   );
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
   const rangeDeltas2 = new Int32Array(8);
+  const cuts = new Int32Array(36);
+  const modes = new Int32Array(4);
   for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
     ring.fillTo(y + reachDown);
     for (let k = 0; k < 8; k++) {
@@ -462,7 +613,10 @@ export function dieToDieResidual(
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
-    if (runFrom <= runTo) {
+    if (frame) frame.setRow(rangeDeltas, rangeDeltas2);
+    if (runFrom <= runTo && frame) {
+      frame.interiorRow(y * width + runFrom, y * width + runTo, out);
+    } else if (runFrom <= runTo) {
       interiorRun(
         data,
         width,
@@ -478,6 +632,11 @@ export function dieToDieResidual(
         rangeDeltas,
         shares,
       );
+    }
+    if (frame) {
+      const row = { y, width, x0, x1, runFrom, runTo };
+      ringRow(frame, row, lower, upper, lower2, upper2, cuts, modes, out, edgeMask, edgeGain);
+      continue;
     }
     for (let x = x0; x <= x1; x++) {
       if (x === runFrom && runFrom <= runTo) {
@@ -545,6 +704,85 @@ function rowIntervals(
     const sx = shiftX[k] as number;
     lower[k] = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
     upper[k] = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
+  }
+}
+
+/**
+ * The rim-ring pixels of one row through the kernel: along a row, which references a pixel has
+ * (a pair, a two-die extrapolation, a single die, none; per direction) changes only where some
+ * shift's run [lower, upper] starts or ends, so the row falls into segments of one set of
+ * references each, and the kernel does edgePixel's arithmetic on a whole segment. The edge
+ * mask and gain are the same for every pixel of a segment (edgePixel's rule, here per segment).
+ */
+function ringRow(
+  frame: KernelFrame,
+  row: { y: number; width: number; x0: number; x1: number; runFrom: number; runTo: number },
+  lower: Int32Array,
+  upper: Int32Array,
+  lower2: Int32Array,
+  upper2: Int32Array,
+  cuts: Int32Array,
+  modes: Int32Array,
+  out: Float32Array,
+  edgeMask: Uint8Array | undefined,
+  edgeGain: Uint8Array | undefined,
+): void {
+  const { y, width, x0, x1, runFrom, runTo } = row;
+  let n = 0;
+  cuts[n++] = x0;
+  cuts[n++] = x1 + 1;
+  if (runFrom <= runTo) {
+    cuts[n++] = runFrom;
+    cuts[n++] = runTo + 1;
+  }
+  for (let k = 0; k < 8; k++) {
+    cuts[n++] = lower[k] as number;
+    cuts[n++] = (upper[k] as number) + 1;
+    cuts[n++] = lower2[k] as number;
+    cuts[n++] = (upper2[k] as number) + 1;
+  }
+  const sorted = cuts.subarray(0, n).sort();
+  const base = y * width;
+  for (let c = 0; c + 1 < n; c++) {
+    const from = Math.max(x0, sorted[c] as number);
+    const to = Math.min(x1 + 1, sorted[c + 1] as number);
+    if (from >= to || (runFrom <= runTo && from >= runFrom && from <= runTo)) continue;
+    // edgePixel's choice of references and its precision sums, in its order, at `from`.
+    let precisions = 0;
+    let largestPrecision = 0;
+    let count = 0;
+    for (let d = 0; d < 4; d++) {
+      const k = 2 * d;
+      const plusOk = from >= (lower[k] as number) && from <= (upper[k] as number);
+      const minusOk = from >= (lower[k + 1] as number) && from <= (upper[k + 1] as number);
+      let precision: number;
+      if (plusOk && minusOk) {
+        modes[d] = 1;
+        precision = PRECISION_PAIR;
+      } else if (plusOk || minusOk) {
+        const slot = plusOk ? k : k + 1;
+        const far = from >= (lower2[slot] as number) && from <= (upper2[slot] as number);
+        modes[d] = (far ? 2 : 4) + (plusOk ? 0 : 1);
+        precision = far ? PRECISION_EXTRAPOLATED : PRECISION_SINGLE;
+      } else {
+        modes[d] = 0;
+        continue;
+      }
+      count++;
+      precisions += precision;
+      if (precision > largestPrecision) largestPrecision = precision;
+    }
+    // With no reference the residual stays the +0 it was filled with, as edgePixel writes.
+    if (count > 0) frame.edgeRow(base + from, base + to - 1, modes, count >= 3, out);
+    if (edgeMask) edgeMask.fill(1, base + from, base + to);
+    if (edgeGain) {
+      const dominant = count >= 3 ? precisions - largestPrecision : precisions;
+      edgeGain.fill(
+        Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant)),
+        base + from,
+        base + to,
+      );
+    }
   }
 }
 

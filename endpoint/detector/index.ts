@@ -33,7 +33,7 @@ export interface DetectionResult {
 }
 
 /**
- * Working-map-sized buffers (the map, a bare wafer's residual, the score) kept from one
+ * Working-map-sized buffers (the map, the residual of either kind, the score) kept from one
  * detection for the next: a fresh 4 MB array costs about 2 ms of page faults at first touch,
  * and a dozen MB of new buffers per wafer sets off one of V8's external-memory collections
  * every detection. Detection is synchronous and the result holds numbers only, so no buffer
@@ -50,6 +50,17 @@ function frameBuffer(slot: keyof typeof frameBuffers, length: number): Float32Ar
   if (kept.length === length) return kept.fill(0);
   const fresh = new Float32Array(length);
   frameBuffers[slot] = fresh;
+  return fresh;
+}
+
+/** The same for the die-to-die stage's byte maps (its edge mask and edge gain). */
+const byteBuffers = { edgeMask: new Uint8Array(0), edgeGain: new Uint8Array(0) };
+
+function byteBuffer(slot: keyof typeof byteBuffers, length: number): Uint8Array {
+  const kept = byteBuffers[slot];
+  if (kept.length === length) return kept.fill(0);
+  const fresh = new Uint8Array(length);
+  byteBuffers[slot] = fresh;
   return fresh;
 }
 
@@ -73,7 +84,13 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))
     : null;
   const compared = lattice
-    ? timer.run("dieToDie", () => dieToDie(work, wafer, noise, lattice))
+    ? timer.run("dieToDie", () =>
+        dieToDie(work, wafer, noise, lattice, {
+          residual: frameBuffer("residual", mapSize),
+          edgeMask: byteBuffer("edgeMask", mapSize),
+          edgeGain: byteBuffer("edgeGain", mapSize),
+        }),
+      )
     : {
         residual: timer.run("residual", () =>
           bareResidual(

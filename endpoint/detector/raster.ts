@@ -1,5 +1,6 @@
 // Pixel-level building blocks: binned working maps, sub-pixel sampling, fast order statistics.
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { type KernelLayout, kernelLayout } from "./kernel.ts";
 
 /** A single-channel float raster; `scale` full-resolution pixels per side of one cell. */
 export interface FloatMap {
@@ -168,6 +169,11 @@ export function binomialBlur3(
   height: number,
   out: Float32Array,
 ): void {
+  const layout = kernelLayout(width, height);
+  if (layout) {
+    kernelBlur(layout, src, width, height, out);
+    return;
+  }
   // Per row, the first and last column holding anything but +0 (first > last: none).
   const firstSet = new Int32Array(height);
   const lastSet = new Int32Array(height);
@@ -225,6 +231,48 @@ export function binomialBlur3(
     above = current;
     current = below;
     below = spare;
+  }
+}
+
+/**
+ * binomialBlur3 through the WebAssembly kernel (kernel.ts): every pixel smoothed with the same
+ * arithmetic, two at a time (the +0 shortcut of the JavaScript path gives the bits a full
+ * computation gives, so none is needed). Rows stream through five rows of the kernel's memory;
+ * a source or output that already lies in that memory (the die-to-die stage smooths into it)
+ * is read or written in place.
+ */
+function kernelBlur(
+  layout: KernelLayout,
+  src: Float32Array,
+  width: number,
+  height: number,
+  out: Float32Array,
+): void {
+  const { kernel, buffer, blurOffset, rowBytes } = layout;
+  const srcInside = src.buffer === buffer;
+  const outInside = out.buffer === buffer;
+  const sourceRow = blurOffset + 3 * rowBytes;
+  const outputRow = blurOffset + 4 * rowBytes;
+  const sourceView = new Float32Array(buffer, sourceRow, width);
+  const outputView = new Float32Array(buffer, outputRow, width);
+  // Smoothed row y lives in slot y mod 3: rows y - 1, y and y + 1 are there when row y is output.
+  const smooth = (y: number): void => {
+    let from = sourceRow;
+    if (srcInside) from = src.byteOffset + 4 * y * width;
+    else sourceView.set(src.subarray(y * width, (y + 1) * width));
+    kernel.blurRow(from, blurOffset + (y % 3) * rowBytes, width);
+  };
+  smooth(0);
+  if (height > 1) smooth(1);
+  for (let y = 0; y < height; y++) {
+    const current = blurOffset + (y % 3) * rowBytes;
+    const above = y > 0 ? blurOffset + ((y - 1) % 3) * rowBytes : current;
+    const below = y + 1 < height ? blurOffset + ((y + 1) % 3) * rowBytes : current;
+    const into = outInside ? out.byteOffset + 4 * y * width : outputRow;
+    kernel.blurColumns(above, current, below, into, width);
+    if (!outInside) out.set(outputView, y * width);
+    // Row y - 1's slot is free now.
+    if (y + 2 < height) smooth(y + 2);
   }
 }
 

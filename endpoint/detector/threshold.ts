@@ -1,4 +1,6 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
+
+import { kernelLayout } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
@@ -17,6 +19,13 @@ export interface PatternAwareSigma {
   /** Offset (map px) to the same die position one die away, or 0 on bare wafers. */
   neighbourOffset: number;
   map: FloatMap;
+  /** range3x3 of `map` at every pixel (activityMap), when taken. */
+  activity?: ActivityMap | null;
+}
+
+/** range3x3 of every pixel, held exactly as float32 (activityMap checks that it is). */
+export interface ActivityMap {
+  range: Float32Array;
 }
 
 const CLASSES = DETECTION.activityClasses;
@@ -67,6 +76,14 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   const size = data.length - width - 1;
   const plus = i + model.neighbourOffset;
   const minus = i - model.neighbourOffset;
+  const range = model.activity?.range;
+  // A view of the kernel's memory reads as empty once detached: then range3x3 again.
+  if (range && range.length === data.length) {
+    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
+    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+    const m = Math.min(a, b);
+    return Number.isFinite(m) ? m : 0;
+  }
   const a = plus > width && plus < size ? range3x3(data, width, plus) : Number.POSITIVE_INFINITY;
   const b = minus > width && minus < size ? range3x3(data, width, minus) : Number.POSITIVE_INFINITY;
   const m = Math.min(a, b);
@@ -75,7 +92,15 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
 
 export function sigmaAt(model: PatternAwareSigma, i: number): number {
   if (model.sigmas.length === 1) return model.sigmas[0] as number;
-  const activity = patternActivity(model, i);
+  return sigmaOfActivity(model, patternActivity(model, i));
+}
+
+/**
+ * sigmaAt for a pixel whose pattern activity is known: models measured on the same map with
+ * the same lattice (the zones of one wafer) share it, so it is taken once for all of them.
+ */
+export function sigmaOfActivity(model: PatternAwareSigma, activity: number): number {
+  if (model.sigmas.length === 1) return model.sigmas[0] as number;
   let k = 0;
   while (k < model.bounds.length - 1 && activity > (model.bounds[k] as number)) k++;
   return model.sigmas[k] as number;
@@ -100,6 +125,8 @@ export function measureSigmas(
   /** When given, only pixels where mask[i] === maskValue are measured (a zone of its own noise). */
   mask?: Uint8Array,
   maskValue = 1,
+  /** activityMap(map), read instead of two 3x3 ranges per pattern activity (same values). */
+  activity: ActivityMap | null = null,
 ): PatternAwareSigma[] {
   const { width, height } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -108,6 +135,7 @@ export function measureSigmas(
     sigmas: Float64Array.of(0),
     neighbourOffset,
     map,
+    activity,
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
@@ -144,23 +172,28 @@ export function measureSigmas(
       classOf[j] = k;
     }
   }
+  // Samples ordered by class once (a counting sort; order within a class does not change an
+  // order statistic): each raster's magnitudes then go into one array, a class per slice.
   const counts = new Int32Array(classes);
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
-  const buckets = Array.from(counts, (c) => new Float64Array(c));
+  const starts = new Int32Array(classes + 1);
+  for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
+  const byClass = new Int32Array(n);
+  const next = starts.slice(0, classes);
+  for (let j = 0; j < n; j++) {
+    const k = classOf[j] as number;
+    byClass[next[k] as number] = indices[j] as number;
+    next[k] = (next[k] as number) + 1;
+  }
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
+  const magnitudes = new Float64Array(n);
   const all = new Float64Array(needsGlobal ? n : 0);
   return rasters.map((raster, r) => {
-    const fill = new Int32Array(classes);
-    for (let j = 0; j < n; j++) {
-      const magnitude = Math.abs(raster[indices[j] as number] as number);
-      if (needsGlobal) all[j] = magnitude;
-      const k = classOf[j] as number;
-      (buckets[k] as Float64Array)[fill[k] as number] = magnitude;
-      fill[k] = (fill[k] as number) + 1;
-    }
+    for (let j = 0; j < n; j++) magnitudes[j] = Math.abs(raster[byClass[j] as number] as number);
+    if (needsGlobal) all.set(magnitudes);
     const floor = floors[r] ?? 0;
     const global = needsGlobal
       ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
@@ -168,7 +201,7 @@ export function measureSigmas(
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
-      const bucket = buckets[k] as Float64Array;
+      const bucket = magnitudes.subarray(starts[k] as number, starts[k + 1] as number);
       // One class is the whole sample: its sigma is the overall one, measured once.
       const sigma =
         classes > 1 && bucket.length >= 100
@@ -177,8 +210,64 @@ export function measureSigmas(
       running = Math.max(running, classes === 1 ? global : sigma);
       sigmas[k] = running;
     }
-    return { bounds, sigmas, neighbourOffset, map };
+    return { bounds, sigmas, neighbourOffset, map, activity };
   });
+}
+
+/**
+ * range3x3 at every pixel of the map, through the WebAssembly kernel (kernel.ts): 3x3 max and
+ * min in two separable f32x4 passes over flat pixel indices, which is how range3x3 reads its
+ * block (a row's last pixel neighbours the next row's first), then max - min in float32. It
+ * is kept only when every such float32 equals the double max - min range3x3 computes (the
+ * kernel checks each pixel; a working map of binned integer levels passes), else
+ * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
+ * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
+ * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled: all patternActivity
+ * reads. The map is a view of the kernel's memory where the die-to-die stage kept its
+ * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
+ * stage (or a grow, which empties the view; patternActivity then takes range3x3 again).
+ * Null without the kernel or on a map under 3 x 3.
+ */
+export function activityMap(map: FloatMap): ActivityMap | null {
+  const { width, height, data } = map;
+  if (width < 3 || height < 3) return null;
+  const layout = kernelLayout(width, height);
+  if (!layout) return null;
+  const { kernel, buffer, dataOffset, blurOffset, rowBytes } = layout;
+  const size = width * height;
+  // The source row and its neighbours in flat order: pixels y * width - 1 .. y * width + width;
+  // the padding the four-wide passes read past it is zero.
+  const padded = new Float32Array(buffer, blurOffset, rowBytes / 4);
+  padded.fill(0, width + 2);
+  const source = padded.subarray(0, width + 2);
+  const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
+  const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
+  const rowPass = (y: number): void => {
+    const from = y * width - 1;
+    if (from >= 0 && from + width + 2 <= size) source.set(data.subarray(from, from + width + 2));
+    // Past the frame's first or last pixel (only for outputs never read): the nearest pixel.
+    else
+      for (let k = 0; k < width + 2; k++)
+        source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
+    kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
+  };
+  rowPass(0);
+  rowPass(1);
+  let exact = 1;
+  for (let y = 1; y < height - 1; y++) {
+    rowPass(y + 1);
+    exact &= kernel.rangeColumns(
+      hiRow(y - 1),
+      hiRow(y),
+      hiRow(y + 1),
+      loRow(y - 1),
+      loRow(y),
+      loRow(y + 1),
+      dataOffset + 4 * y * width,
+      width,
+    );
+  }
+  return exact ? { range: new Float32Array(buffer, dataOffset, size) } : null;
 }
 
 /**

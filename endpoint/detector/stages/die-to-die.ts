@@ -1,5 +1,5 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
-import { dieToDieResidual, levelDies } from "../die-to-die.ts";
+import { comparisonBuffer, dieToDieResidual, levelDies } from "../die-to-die.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
@@ -31,14 +31,26 @@ export function dieToDie(
   wafer: WaferPlace,
   noise: Noise,
   lattice: Lattice,
+  /**
+   * Map-sized buffers for the outputs (each fully written here), else new ones: detect passes
+   * the ones it keeps between detections (a fresh 4 MB array costs page faults and, a few MB of
+   * them per wafer, one of V8's external-memory collections).
+   */
+  buffers: { residual?: Float32Array; edgeMask?: Uint8Array; edgeGain?: Uint8Array } = {},
 ): DieToDieResult {
   const size = work.width * work.height;
-  const smoothMap = new Float32Array(size);
+  for (const [name, buffer] of Object.entries(buffers))
+    if (buffer.length !== size)
+      throw new RangeError(
+        `${name} buffer of ${buffer.length} values for a ${work.width}x${work.height} map`,
+      );
+  // Smoothed straight into the residual kernel's memory, which then reads it in place.
+  const smoothMap = comparisonBuffer(work.width, work.height);
   binomialBlur3(work.data, work.width, work.height, smoothMap);
-  const residual = new Float32Array(size);
-  const edgeMask = new Uint8Array(size);
+  const residual = buffers.residual ?? new Float32Array(size);
+  const edgeMask = buffers.edgeMask ?? new Uint8Array(size);
   // Rim-ring pixels compare with extrapolated or single references: their noise gain.
-  const edgeGain = new Uint8Array(size);
+  const edgeGain = buffers.edgeGain ?? new Uint8Array(size);
   // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
   // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
   // from the white-noise gain would forgive most of their residual as misregistration.

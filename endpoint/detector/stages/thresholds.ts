@@ -5,10 +5,13 @@ import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
+  activityMap,
   measureSigmas,
   type PatternAwareSigma,
+  patternActivity,
   pixelTailFactor,
   sigmaAt,
+  sigmaOfActivity,
   smallestSigma,
 } from "../threshold.ts";
 import { DETECTION } from "../thresholds.ts";
@@ -77,6 +80,9 @@ export function detectionThresholds(
     0.8 * DETECTION.binomialNoiseGain * sigmaMap,
     0.8 * (comparisonSigma ?? sigmaMap),
   ];
+  // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
+  // sample and each pixel segmentation tests: the ranges of the whole map are taken once.
+  const activity = lattice ? activityMap(work) : null;
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
@@ -86,6 +92,7 @@ export function detectionThresholds(
       lattice?.a ?? null,
       zone === undefined ? undefined : (edgeMask as Uint8Array),
       zone,
+      activity,
     ) as [PatternAwareSigma, PatternAwareSigma];
   // Near the rim the die-to-die references are extrapolated from two dies on one side
   // (2 near - far: five times the variance of one pixel, against half of it for a pair
@@ -95,12 +102,18 @@ export function detectionThresholds(
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
+  // Both zones' models were measured on the same map with the same lattice: one pattern
+  // activity per pixel serves both.
   const zoned =
     (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
-    (i: number): number =>
-      edgeMask?.[i]
-        ? Math.max(edge && ring ? sigmaAt(edge, i) : 0, gainAt(i) * sigmaAt(interior, i))
-        : sigmaAt(interior, i);
+    (i: number): number => {
+      if (!edgeMask?.[i]) return sigmaAt(interior, i);
+      const activity = patternActivity(interior, i);
+      return Math.max(
+        edge && ring ? sigmaOfActivity(edge, activity) : 0,
+        gainAt(i) * sigmaOfActivity(interior, activity),
+      );
+    };
   const scoreSigma = zoned(interiorScore, ringScore);
   const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);

@@ -1,0 +1,957 @@
+;; Die-to-die residual kernels in WebAssembly SIMD (f64x2 / f32x4): the same arithmetic, in the
+;; same order and precision, as the JavaScript of die-to-die.ts (interiorRun, edgePixel,
+;; cellRangeRow), two or four pixels per instruction. Assembled by scripts/build-wasm.ts into die-to-die-kernel.ts.
+;;
+;; Why it is exact: every JavaScript step is one IEEE operation on doubles (float32 samples are
+;; promoted exactly); f64x2 add/sub/mul/neg/abs/min/max are the same operations lane by lane
+;; (min/max propagate NaN and order -0 below +0, as Math.min/Math.max do; edgePixel's comparisons
+;; and conditionals become lane masks and bitselects), the float32 store is
+;; the same round-to-nearest (f32x4.demote_f64x2_zero), and nothing is fused or reassociated.
+;; The cell ranges are max - min of four float32 values: f32x4 max/min equal Math.max/Math.min of
+;; the promoted values, and a float32 subtraction equals the double one rounded to float32
+;; (double rounding is exact for +, -, *, / when 53 >= 2 * 24 + 2).
+;;
+;; Memory (exported, grown by the caller): bytes 0..511 hold the parameters:
+;;   f64 fx[8] at 0, f64 fy[8] at 64, f64 share[4] at 128, f64 noiseSigma at 160,
+;;   f64 the rim ring's fixed misregistration share at 168,
+;;   i32 offset[8] at 192 (pixel index of each shift's top-left sample minus the pixel's),
+;;   i32 rangeDelta[8] at 224 (ring index of each shift's cell minus the pixel's index),
+;;   and the same for the shifts two dies away (the rim ring's extrapolations):
+;;   f64 fx2[8] at 256, f64 fy2[8] at 320, i32 offset2[8] at 384, i32 rangeDelta2[8] at 416.
+;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
+(module
+  (memory (export "memory") 1)
+
+  ;; Residuals of pixels first..last (indices into the map at dataPtr; every shift's samples lie
+  ;; on the map), written as float32 to outPtr + 4 * (p - first). Pixels go two at a time: when
+  ;; the count is odd, one value past `last` is computed and written too (the caller pads both
+  ;; the map and the output).
+  (func (export "interior")
+    (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
+    (param $first i32) (param $last i32)
+    (local $q i32) (local $end i32) (local $outBase i32)
+    (local $top0 i32) (local $bottom0 i32) (local $range0 i32) (local $fx0 v128) (local $fy0 v128)
+    (local $top1 i32) (local $bottom1 i32) (local $range1 i32) (local $fx1 v128) (local $fy1 v128)
+    (local $top2 i32) (local $bottom2 i32) (local $range2 i32) (local $fx2 v128) (local $fy2 v128)
+    (local $top3 i32) (local $bottom3 i32) (local $range3 i32) (local $fx3 v128) (local $fy3 v128)
+    (local $top4 i32) (local $bottom4 i32) (local $range4 i32) (local $fx4 v128) (local $fy4 v128)
+    (local $top5 i32) (local $bottom5 i32) (local $range5 i32) (local $fx5 v128) (local $fy5 v128)
+    (local $top6 i32) (local $bottom6 i32) (local $range6 i32) (local $fx6 v128) (local $fy6 v128)
+    (local $top7 i32) (local $bottom7 i32) (local $range7 i32) (local $fx7 v128) (local $fy7 v128)
+    (local $share0 v128) (local $share1 v128) (local $share2 v128) (local $share3 v128)
+    (local $sigma v128) (local $half v128) (local $zero v128) (local $one v128) (local $minusOne v128)
+    (local $v v128) (local $left v128) (local $aTop v128) (local $aBottom v128) (local $bTop v128)
+    (local $bBottom v128) (local $ref v128) (local $allowance v128) (local $d v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
+    (local $sum v128) (local $second v128)
+    (local.set $top0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=192 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom0 (i32.add (local.get $top0) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=224 (i32.const 0)) (i32.const 2))))
+    (local.set $fx0 (f64x2.splat (f64.load offset=0 (i32.const 0))))
+    (local.set $fy0 (f64x2.splat (f64.load offset=64 (i32.const 0))))
+    (local.set $top1 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=196 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom1 (i32.add (local.get $top1) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range1 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=228 (i32.const 0)) (i32.const 2))))
+    (local.set $fx1 (f64x2.splat (f64.load offset=8 (i32.const 0))))
+    (local.set $fy1 (f64x2.splat (f64.load offset=72 (i32.const 0))))
+    (local.set $top2 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=200 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom2 (i32.add (local.get $top2) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range2 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=232 (i32.const 0)) (i32.const 2))))
+    (local.set $fx2 (f64x2.splat (f64.load offset=16 (i32.const 0))))
+    (local.set $fy2 (f64x2.splat (f64.load offset=80 (i32.const 0))))
+    (local.set $top3 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=204 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom3 (i32.add (local.get $top3) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range3 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=236 (i32.const 0)) (i32.const 2))))
+    (local.set $fx3 (f64x2.splat (f64.load offset=24 (i32.const 0))))
+    (local.set $fy3 (f64x2.splat (f64.load offset=88 (i32.const 0))))
+    (local.set $top4 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=208 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom4 (i32.add (local.get $top4) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range4 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=240 (i32.const 0)) (i32.const 2))))
+    (local.set $fx4 (f64x2.splat (f64.load offset=32 (i32.const 0))))
+    (local.set $fy4 (f64x2.splat (f64.load offset=96 (i32.const 0))))
+    (local.set $top5 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=212 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom5 (i32.add (local.get $top5) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range5 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=244 (i32.const 0)) (i32.const 2))))
+    (local.set $fx5 (f64x2.splat (f64.load offset=40 (i32.const 0))))
+    (local.set $fy5 (f64x2.splat (f64.load offset=104 (i32.const 0))))
+    (local.set $top6 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=216 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom6 (i32.add (local.get $top6) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range6 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=248 (i32.const 0)) (i32.const 2))))
+    (local.set $fx6 (f64x2.splat (f64.load offset=48 (i32.const 0))))
+    (local.set $fy6 (f64x2.splat (f64.load offset=112 (i32.const 0))))
+    (local.set $top7 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=220 (i32.const 0)) (i32.const 2))))
+    (local.set $bottom7 (i32.add (local.get $top7) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $range7 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=252 (i32.const 0)) (i32.const 2))))
+    (local.set $fx7 (f64x2.splat (f64.load offset=56 (i32.const 0))))
+    (local.set $fy7 (f64x2.splat (f64.load offset=120 (i32.const 0))))
+    (local.set $share0 (f64x2.splat (f64.load offset=128 (i32.const 0))))
+    (local.set $share1 (f64x2.splat (f64.load offset=136 (i32.const 0))))
+    (local.set $share2 (f64x2.splat (f64.load offset=144 (i32.const 0))))
+    (local.set $share3 (f64x2.splat (f64.load offset=152 (i32.const 0))))
+    (local.set $sigma (f64x2.splat (f64.load offset=160 (i32.const 0))))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $zero (f64x2.splat (f64.const 0)))
+    (local.set $one (f64x2.splat (f64.const 1)))
+    (local.set $minusOne (f64x2.splat (f64.const -1)))
+    (local.set $q (i32.shl (local.get $first) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $last) (i32.const 2)))
+    (local.set $outBase (i32.sub (local.get $outPtr) (local.get $q)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.gt_u (local.get $q) (local.get $end)))
+        (local.set $v (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dataPtr) (local.get $q)))))
+
+      ;; Direction 0: the pair average of shifts 0 (+d) and 1 (-d), bilinear at fractions fx, fy.
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top0) (local.get $q)))))
+      (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top0) (local.get $q))))
+        (local.get $left)) (local.get $fx0))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom0) (local.get $q)))))
+      (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom0) (local.get $q))))
+        (local.get $left)) (local.get $fx0))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top1) (local.get $q)))))
+      (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top1) (local.get $q))))
+        (local.get $left)) (local.get $fx1))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom1) (local.get $q)))))
+      (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom1) (local.get $q))))
+        (local.get $left)) (local.get $fx1))))
+      ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
+      (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
+        (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy0)))
+        (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy1)))))
+      ;; allowance = max(0, share * max(range_a, range_b) - sigma)
+      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share0)
+        (f64x2.max
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q))))
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
+        (local.get $sigma))))
+      ;; e = d - min(max(d, -allowance), allowance), d = v - ref
+      (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+      (local.set $e0 (f64x2.sub (local.get $d) (f64x2.min
+        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $m0 (f64x2.abs (local.get $e0)))
+      ;; Direction 1: the pair average of shifts 2 (+d) and 3 (-d), bilinear at fractions fx, fy.
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top2) (local.get $q)))))
+      (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top2) (local.get $q))))
+        (local.get $left)) (local.get $fx2))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom2) (local.get $q)))))
+      (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom2) (local.get $q))))
+        (local.get $left)) (local.get $fx2))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top3) (local.get $q)))))
+      (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top3) (local.get $q))))
+        (local.get $left)) (local.get $fx3))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom3) (local.get $q)))))
+      (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom3) (local.get $q))))
+        (local.get $left)) (local.get $fx3))))
+      ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
+      (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
+        (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy2)))
+        (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy3)))))
+      ;; allowance = max(0, share * max(range_a, range_b) - sigma)
+      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share1)
+        (f64x2.max
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q))))
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
+        (local.get $sigma))))
+      ;; e = d - min(max(d, -allowance), allowance), d = v - ref
+      (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+      (local.set $e1 (f64x2.sub (local.get $d) (f64x2.min
+        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $m1 (f64x2.abs (local.get $e1)))
+      ;; Direction 2: the pair average of shifts 4 (+d) and 5 (-d), bilinear at fractions fx, fy.
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top4) (local.get $q)))))
+      (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top4) (local.get $q))))
+        (local.get $left)) (local.get $fx4))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom4) (local.get $q)))))
+      (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom4) (local.get $q))))
+        (local.get $left)) (local.get $fx4))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top5) (local.get $q)))))
+      (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top5) (local.get $q))))
+        (local.get $left)) (local.get $fx5))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom5) (local.get $q)))))
+      (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom5) (local.get $q))))
+        (local.get $left)) (local.get $fx5))))
+      ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
+      (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
+        (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy4)))
+        (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy5)))))
+      ;; allowance = max(0, share * max(range_a, range_b) - sigma)
+      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share2)
+        (f64x2.max
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q))))
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
+        (local.get $sigma))))
+      ;; e = d - min(max(d, -allowance), allowance), d = v - ref
+      (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+      (local.set $e2 (f64x2.sub (local.get $d) (f64x2.min
+        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $m2 (f64x2.abs (local.get $e2)))
+      ;; Direction 3: the pair average of shifts 6 (+d) and 7 (-d), bilinear at fractions fx, fy.
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top6) (local.get $q)))))
+      (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top6) (local.get $q))))
+        (local.get $left)) (local.get $fx6))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom6) (local.get $q)))))
+      (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom6) (local.get $q))))
+        (local.get $left)) (local.get $fx6))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top7) (local.get $q)))))
+      (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top7) (local.get $q))))
+        (local.get $left)) (local.get $fx7))))
+      (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom7) (local.get $q)))))
+      (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+        (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom7) (local.get $q))))
+        (local.get $left)) (local.get $fx7))))
+      ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
+      (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
+        (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy6)))
+        (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy7)))))
+      ;; allowance = max(0, share * max(range_a, range_b) - sigma)
+      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share3)
+        (f64x2.max
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q))))
+          (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
+        (local.get $sigma))))
+      ;; e = d - min(max(d, -allowance), allowance), d = v - ref
+      (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+      (local.set $e3 (f64x2.sub (local.get $d) (f64x2.min
+        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $m3 (f64x2.abs (local.get $e3)))
+
+        ;; 2nd smallest of the four magnitudes, signed by the sum ((e0 + e1) + e2) + e3.
+        (local.set $second (f64x2.min
+          (f64x2.max (f64x2.min (local.get $m0) (local.get $m1)) (f64x2.min (local.get $m2) (local.get $m3)))
+          (f64x2.min (f64x2.max (local.get $m0) (local.get $m1)) (f64x2.max (local.get $m2) (local.get $m3)))))
+        (local.set $sum (f64x2.add (f64x2.add (f64x2.add (local.get $e0) (local.get $e1)) (local.get $e2)) (local.get $e3)))
+        ;; Math.sign(sum): 1 above 0, -1 below, else the sum itself (+0, -0, NaN).
+        (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
+          (f32x4.demote_f64x2_zero (f64x2.mul
+            (v128.bitselect (local.get $one)
+              (v128.bitselect (local.get $minusOne) (local.get $sum) (f64x2.lt (local.get $sum) (local.get $zero)))
+              (f64x2.gt (local.get $sum) (local.get $zero)))
+            (local.get $second))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br $pixels))))
+
+  ;; Residuals of rim-ring pixels first..last (edgePixel's work) that share one set of
+  ;; references: per direction d, mode{d} says which (1 the pair average, 2 / 3 the two-die
+  ;; extrapolation from its +d / -d side, 4 / 5 that one die, 0 none). The reported value is the
+  ;; signed 2nd smallest deviation when `useSecond` is 1 (three or four references), else the
+  ;; smallest; ties keep the earlier direction, as edgePixel's running best and second do.
+  ;; Two pixels at a time, like `interior`.
+  (func (export "edge")
+    (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
+    (param $first i32) (param $last i32)
+    (param $mode0 i32) (param $mode1 i32) (param $mode2 i32) (param $mode3 i32) (param $useSecond i32)
+    (local $q i32) (local $end i32) (local $outBase i32) (local $rowBytes i32) (local $p i32)
+    (local $top0 i32) (local $twoTop0 i32) (local $range0 i32) (local $twoRange0 i32)
+    (local $fx0 v128) (local $fy0 v128) (local $twoFx0 v128) (local $twoFy0 v128)
+    (local $top1 i32) (local $twoTop1 i32) (local $range1 i32) (local $twoRange1 i32)
+    (local $fx1 v128) (local $fy1 v128) (local $twoFx1 v128) (local $twoFy1 v128)
+    (local $top2 i32) (local $twoTop2 i32) (local $range2 i32) (local $twoRange2 i32)
+    (local $fx2 v128) (local $fy2 v128) (local $twoFx2 v128) (local $twoFy2 v128)
+    (local $top3 i32) (local $twoTop3 i32) (local $range3 i32) (local $twoRange3 i32)
+    (local $fx3 v128) (local $fy3 v128) (local $twoFx3 v128) (local $twoFy3 v128)
+    (local $top4 i32) (local $twoTop4 i32) (local $range4 i32) (local $twoRange4 i32)
+    (local $fx4 v128) (local $fy4 v128) (local $twoFx4 v128) (local $twoFy4 v128)
+    (local $top5 i32) (local $twoTop5 i32) (local $range5 i32) (local $twoRange5 i32)
+    (local $fx5 v128) (local $fy5 v128) (local $twoFx5 v128) (local $twoFy5 v128)
+    (local $top6 i32) (local $twoTop6 i32) (local $range6 i32) (local $twoRange6 i32)
+    (local $fx6 v128) (local $fy6 v128) (local $twoFx6 v128) (local $twoFy6 v128)
+    (local $top7 i32) (local $twoTop7 i32) (local $range7 i32) (local $twoRange7 i32)
+    (local $fx7 v128) (local $fy7 v128) (local $twoFx7 v128) (local $twoFy7 v128)
+    (local $share v128) (local $sigma v128) (local $half v128) (local $two v128) (local $zero v128)
+    (local $infinity v128)
+    (local $v v128) (local $left v128) (local $upper v128) (local $lower v128) (local $near v128)
+    (local $far v128) (local $ref v128) (local $spread v128) (local $allowance v128) (local $d v128)
+    (local $e v128) (local $mag v128) (local $c1 v128) (local $c2 v128)
+    (local $best v128) (local $second v128) (local $bestSigned v128) (local $secondSigned v128)
+    (local.set $top0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=192 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=384 (i32.const 0)) (i32.const 2))))
+    (local.set $range0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=224 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=416 (i32.const 0)) (i32.const 2))))
+    (local.set $fx0 (f64x2.splat (f64.load offset=0 (i32.const 0))))
+    (local.set $fy0 (f64x2.splat (f64.load offset=64 (i32.const 0))))
+    (local.set $twoFx0 (f64x2.splat (f64.load offset=256 (i32.const 0))))
+    (local.set $twoFy0 (f64x2.splat (f64.load offset=320 (i32.const 0))))
+    (local.set $top1 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=196 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop1 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=388 (i32.const 0)) (i32.const 2))))
+    (local.set $range1 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=228 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange1 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=420 (i32.const 0)) (i32.const 2))))
+    (local.set $fx1 (f64x2.splat (f64.load offset=8 (i32.const 0))))
+    (local.set $fy1 (f64x2.splat (f64.load offset=72 (i32.const 0))))
+    (local.set $twoFx1 (f64x2.splat (f64.load offset=264 (i32.const 0))))
+    (local.set $twoFy1 (f64x2.splat (f64.load offset=328 (i32.const 0))))
+    (local.set $top2 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=200 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop2 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=392 (i32.const 0)) (i32.const 2))))
+    (local.set $range2 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=232 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange2 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=424 (i32.const 0)) (i32.const 2))))
+    (local.set $fx2 (f64x2.splat (f64.load offset=16 (i32.const 0))))
+    (local.set $fy2 (f64x2.splat (f64.load offset=80 (i32.const 0))))
+    (local.set $twoFx2 (f64x2.splat (f64.load offset=272 (i32.const 0))))
+    (local.set $twoFy2 (f64x2.splat (f64.load offset=336 (i32.const 0))))
+    (local.set $top3 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=204 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop3 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=396 (i32.const 0)) (i32.const 2))))
+    (local.set $range3 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=236 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange3 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=428 (i32.const 0)) (i32.const 2))))
+    (local.set $fx3 (f64x2.splat (f64.load offset=24 (i32.const 0))))
+    (local.set $fy3 (f64x2.splat (f64.load offset=88 (i32.const 0))))
+    (local.set $twoFx3 (f64x2.splat (f64.load offset=280 (i32.const 0))))
+    (local.set $twoFy3 (f64x2.splat (f64.load offset=344 (i32.const 0))))
+    (local.set $top4 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=208 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop4 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=400 (i32.const 0)) (i32.const 2))))
+    (local.set $range4 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=240 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange4 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=432 (i32.const 0)) (i32.const 2))))
+    (local.set $fx4 (f64x2.splat (f64.load offset=32 (i32.const 0))))
+    (local.set $fy4 (f64x2.splat (f64.load offset=96 (i32.const 0))))
+    (local.set $twoFx4 (f64x2.splat (f64.load offset=288 (i32.const 0))))
+    (local.set $twoFy4 (f64x2.splat (f64.load offset=352 (i32.const 0))))
+    (local.set $top5 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=212 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop5 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=404 (i32.const 0)) (i32.const 2))))
+    (local.set $range5 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=244 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange5 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=436 (i32.const 0)) (i32.const 2))))
+    (local.set $fx5 (f64x2.splat (f64.load offset=40 (i32.const 0))))
+    (local.set $fy5 (f64x2.splat (f64.load offset=104 (i32.const 0))))
+    (local.set $twoFx5 (f64x2.splat (f64.load offset=296 (i32.const 0))))
+    (local.set $twoFy5 (f64x2.splat (f64.load offset=360 (i32.const 0))))
+    (local.set $top6 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=216 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop6 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=408 (i32.const 0)) (i32.const 2))))
+    (local.set $range6 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=248 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange6 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=440 (i32.const 0)) (i32.const 2))))
+    (local.set $fx6 (f64x2.splat (f64.load offset=48 (i32.const 0))))
+    (local.set $fy6 (f64x2.splat (f64.load offset=112 (i32.const 0))))
+    (local.set $twoFx6 (f64x2.splat (f64.load offset=304 (i32.const 0))))
+    (local.set $twoFy6 (f64x2.splat (f64.load offset=368 (i32.const 0))))
+    (local.set $top7 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=220 (i32.const 0)) (i32.const 2))))
+    (local.set $twoTop7 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=412 (i32.const 0)) (i32.const 2))))
+    (local.set $range7 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=252 (i32.const 0)) (i32.const 2))))
+    (local.set $twoRange7 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=444 (i32.const 0)) (i32.const 2))))
+    (local.set $fx7 (f64x2.splat (f64.load offset=56 (i32.const 0))))
+    (local.set $fy7 (f64x2.splat (f64.load offset=120 (i32.const 0))))
+    (local.set $twoFx7 (f64x2.splat (f64.load offset=312 (i32.const 0))))
+    (local.set $twoFy7 (f64x2.splat (f64.load offset=376 (i32.const 0))))
+    (local.set $share (f64x2.splat (f64.load offset=168 (i32.const 0))))
+    (local.set $sigma (f64x2.splat (f64.load offset=160 (i32.const 0))))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $two (f64x2.splat (f64.const 2)))
+    (local.set $zero (f64x2.splat (f64.const 0)))
+    (local.set $infinity (f64x2.splat (f64.const inf)))
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $q (i32.shl (local.get $first) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $last) (i32.const 2)))
+    (local.set $outBase (i32.sub (local.get $outPtr) (local.get $q)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.gt_u (local.get $q) (local.get $end)))
+        (local.set $v (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dataPtr) (local.get $q)))))
+        (local.set $best (local.get $infinity))
+        (local.set $second (local.get $infinity))
+        (local.set $bestSigned (local.get $zero))
+        (local.set $secondSigned (local.get $zero))
+
+        ;; Direction 0 (shifts 0 and 1): mode 1 pair, 2 / 3 extrapolated from shift 0 / 1,
+        ;; 4 / 5 that single die, 0 none.
+        (if (local.get $mode0) (then
+          (if (i32.eq (local.get $mode0) (i32.const 1)) (then 
+          (local.set $p (i32.add (local.get $top0) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy0))))
+          (local.set $p (i32.add (local.get $top1) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
+          (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
+          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode0) (i32.const 2)) (then 
+          (local.set $p (i32.add (local.get $top0) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy0))))
+          (local.set $p (i32.add (local.get $twoTop0) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx0))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx0))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy0))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange0) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode0) (i32.const 3)) (then 
+          (local.set $p (i32.add (local.get $top1) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
+          (local.set $p (i32.add (local.get $twoTop1) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx1))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx1))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy1))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange1) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode0) (i32.const 4)) (then 
+          (local.set $p (i32.add (local.get $top0) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx0))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy0))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))))
+          ) (else 
+          (local.set $p (i32.add (local.get $top1) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q)))))
+          ))))))))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
+            (f64x2.lt (local.get $allowance) (local.get $zero))))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+          (local.set $e (v128.bitselect (f64x2.sub (local.get $d) (local.get $allowance))
+            (v128.bitselect (f64x2.add (local.get $d) (local.get $allowance)) (local.get $zero)
+              (f64x2.lt (local.get $d) (f64x2.neg (local.get $allowance))))
+            (f64x2.gt (local.get $d) (local.get $allowance))))
+          (local.set $mag (v128.bitselect (f64x2.neg (local.get $e)) (local.get $e) (f64x2.lt (local.get $e) (local.get $zero))))
+          (local.set $c1 (f64x2.lt (local.get $mag) (local.get $best)))
+          (local.set $c2 (v128.andnot (f64x2.lt (local.get $mag) (local.get $second)) (local.get $c1)))
+          (local.set $second (v128.bitselect (local.get $best)
+            (v128.bitselect (local.get $mag) (local.get $second) (local.get $c2)) (local.get $c1)))
+          (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
+            (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
+          (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+        ;; Direction 1 (shifts 2 and 3): mode 1 pair, 2 / 3 extrapolated from shift 2 / 3,
+        ;; 4 / 5 that single die, 0 none.
+        (if (local.get $mode1) (then
+          (if (i32.eq (local.get $mode1) (i32.const 1)) (then 
+          (local.set $p (i32.add (local.get $top2) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy2))))
+          (local.set $p (i32.add (local.get $top3) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
+          (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
+          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode1) (i32.const 2)) (then 
+          (local.set $p (i32.add (local.get $top2) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy2))))
+          (local.set $p (i32.add (local.get $twoTop2) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx2))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx2))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy2))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange2) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode1) (i32.const 3)) (then 
+          (local.set $p (i32.add (local.get $top3) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
+          (local.set $p (i32.add (local.get $twoTop3) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx3))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx3))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy3))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange3) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode1) (i32.const 4)) (then 
+          (local.set $p (i32.add (local.get $top2) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx2))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy2))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))))
+          ) (else 
+          (local.set $p (i32.add (local.get $top3) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q)))))
+          ))))))))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
+            (f64x2.lt (local.get $allowance) (local.get $zero))))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+          (local.set $e (v128.bitselect (f64x2.sub (local.get $d) (local.get $allowance))
+            (v128.bitselect (f64x2.add (local.get $d) (local.get $allowance)) (local.get $zero)
+              (f64x2.lt (local.get $d) (f64x2.neg (local.get $allowance))))
+            (f64x2.gt (local.get $d) (local.get $allowance))))
+          (local.set $mag (v128.bitselect (f64x2.neg (local.get $e)) (local.get $e) (f64x2.lt (local.get $e) (local.get $zero))))
+          (local.set $c1 (f64x2.lt (local.get $mag) (local.get $best)))
+          (local.set $c2 (v128.andnot (f64x2.lt (local.get $mag) (local.get $second)) (local.get $c1)))
+          (local.set $second (v128.bitselect (local.get $best)
+            (v128.bitselect (local.get $mag) (local.get $second) (local.get $c2)) (local.get $c1)))
+          (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
+            (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
+          (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+        ;; Direction 2 (shifts 4 and 5): mode 1 pair, 2 / 3 extrapolated from shift 4 / 5,
+        ;; 4 / 5 that single die, 0 none.
+        (if (local.get $mode2) (then
+          (if (i32.eq (local.get $mode2) (i32.const 1)) (then 
+          (local.set $p (i32.add (local.get $top4) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy4))))
+          (local.set $p (i32.add (local.get $top5) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
+          (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
+          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode2) (i32.const 2)) (then 
+          (local.set $p (i32.add (local.get $top4) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy4))))
+          (local.set $p (i32.add (local.get $twoTop4) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx4))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx4))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy4))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange4) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode2) (i32.const 3)) (then 
+          (local.set $p (i32.add (local.get $top5) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
+          (local.set $p (i32.add (local.get $twoTop5) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx5))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx5))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy5))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange5) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode2) (i32.const 4)) (then 
+          (local.set $p (i32.add (local.get $top4) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx4))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy4))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))))
+          ) (else 
+          (local.set $p (i32.add (local.get $top5) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q)))))
+          ))))))))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
+            (f64x2.lt (local.get $allowance) (local.get $zero))))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+          (local.set $e (v128.bitselect (f64x2.sub (local.get $d) (local.get $allowance))
+            (v128.bitselect (f64x2.add (local.get $d) (local.get $allowance)) (local.get $zero)
+              (f64x2.lt (local.get $d) (f64x2.neg (local.get $allowance))))
+            (f64x2.gt (local.get $d) (local.get $allowance))))
+          (local.set $mag (v128.bitselect (f64x2.neg (local.get $e)) (local.get $e) (f64x2.lt (local.get $e) (local.get $zero))))
+          (local.set $c1 (f64x2.lt (local.get $mag) (local.get $best)))
+          (local.set $c2 (v128.andnot (f64x2.lt (local.get $mag) (local.get $second)) (local.get $c1)))
+          (local.set $second (v128.bitselect (local.get $best)
+            (v128.bitselect (local.get $mag) (local.get $second) (local.get $c2)) (local.get $c1)))
+          (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
+            (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
+          (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+        ;; Direction 3 (shifts 6 and 7): mode 1 pair, 2 / 3 extrapolated from shift 6 / 7,
+        ;; 4 / 5 that single die, 0 none.
+        (if (local.get $mode3) (then
+          (if (i32.eq (local.get $mode3) (i32.const 1)) (then 
+          (local.set $p (i32.add (local.get $top6) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy6))))
+          (local.set $p (i32.add (local.get $top7) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
+          (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
+          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode3) (i32.const 2)) (then 
+          (local.set $p (i32.add (local.get $top6) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy6))))
+          (local.set $p (i32.add (local.get $twoTop6) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx6))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx6))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy6))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange6) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode3) (i32.const 3)) (then 
+          (local.set $p (i32.add (local.get $top7) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $near (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
+          (local.set $p (i32.add (local.get $twoTop7) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx7))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $twoFx7))))
+          (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $twoFy7))))
+          (local.set $ref (f64x2.sub (f64x2.mul (local.get $two) (local.get $near)) (local.get $far)))
+          (local.set $spread (f64x2.add (f64x2.mul (local.get $two) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $twoRange7) (local.get $q))))))
+          ) (else (if (i32.eq (local.get $mode3) (i32.const 4)) (then 
+          (local.set $p (i32.add (local.get $top6) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx6))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy6))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))))
+          ) (else 
+          (local.set $p (i32.add (local.get $top7) (local.get $q)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $upper (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+          (local.set $lower (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
+            (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
+          (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
+          (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q)))))
+          ))))))))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
+            (f64x2.lt (local.get $allowance) (local.get $zero))))
+          (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
+          (local.set $e (v128.bitselect (f64x2.sub (local.get $d) (local.get $allowance))
+            (v128.bitselect (f64x2.add (local.get $d) (local.get $allowance)) (local.get $zero)
+              (f64x2.lt (local.get $d) (f64x2.neg (local.get $allowance))))
+            (f64x2.gt (local.get $d) (local.get $allowance))))
+          (local.set $mag (v128.bitselect (f64x2.neg (local.get $e)) (local.get $e) (f64x2.lt (local.get $e) (local.get $zero))))
+          (local.set $c1 (f64x2.lt (local.get $mag) (local.get $best)))
+          (local.set $c2 (v128.andnot (f64x2.lt (local.get $mag) (local.get $second)) (local.get $c1)))
+          (local.set $second (v128.bitselect (local.get $best)
+            (v128.bitselect (local.get $mag) (local.get $second) (local.get $c2)) (local.get $c1)))
+          (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
+            (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
+          (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+        (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
+          (f32x4.demote_f64x2_zero
+            (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (br $pixels))))
+
+  ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
+  ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.
+  (func (export "blurRow") (param $src i32) (param $dst i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $quarter v128) (local $half v128)
+    (local.set $quarter (f64x2.splat (f64.const 0.25)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    ;; The ends (one pixel when the row has one): the outer neighbour is the pixel itself.
+    (f32.store (local.get $dst) (f32.demote_f64 (f64.add
+      (f64.mul (f64.const 0.25) (f64.add (f64.promote_f32 (f32.load (local.get $src)))
+        (f64.promote_f32 (f32.load (i32.add (local.get $src)
+          (i32.shl (select (i32.const 1) (i32.const 0) (i32.gt_s (local.get $width) (i32.const 1))) (i32.const 2)))))))
+      (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (local.get $src)))))))
+    (if (i32.gt_s (local.get $width) (i32.const 1)) (then
+      (local.set $i (i32.shl (i32.sub (local.get $width) (i32.const 1)) (i32.const 2)))
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))))))
+    ;; Pixels 1 .. width - 2: pairs, then one left over.
+    (local.set $i (i32.const 4))
+    (local.set $end (i32.shl (i32.sub (local.get $width) (i32.const 2)) (i32.const 2)))
+    (block $pairsDone
+      (loop $pairs
+        (br_if $pairsDone (i32.ge_s (local.get $i) (local.get $end)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (f32x4.demote_f64x2_zero (f64x2.add
+            (f64x2.mul (local.get $quarter) (f64x2.add
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+              (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $src) (local.get $i))))))
+            (f64x2.mul (local.get $half)
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $src) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $pairs)))
+    (if (i32.eq (local.get $i) (local.get $end)) (then
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.sub (i32.add (local.get $src) (local.get $i)) (i32.const 4))))
+          (f64.promote_f32 (f32.load offset=4 (i32.add (local.get $src) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $src) (local.get $i))))))))))
+  )
+
+  ;; binomialBlur3's vertical pass on one row: 0.25 * (above + below) + 0.5 * current, in
+  ;; doubles, rounded to float32. Two pixels at a time, then one left over.
+  (func (export "blurColumns")
+    (param $above i32) (param $current i32) (param $below i32) (param $dst i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $quarter v128) (local $half v128)
+    (local.set $quarter (f64x2.splat (f64.const 0.25)))
+    (local.set $half (f64x2.splat (f64.const 0.5)))
+    (local.set $end (i32.shl (i32.and (local.get $width) (i32.const -2)) (i32.const 2)))
+    (block $pairsDone
+      (loop $pairs
+        (br_if $pairsDone (i32.ge_u (local.get $i) (local.get $end)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (local.get $i))
+          (f32x4.demote_f64x2_zero (f64x2.add
+            (f64x2.mul (local.get $quarter) (f64x2.add
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $above) (local.get $i))))
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $below) (local.get $i))))))
+            (f64x2.mul (local.get $half)
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $current) (local.get $i))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 8)))
+        (br $pairs)))
+    (if (i32.and (local.get $width) (i32.const 1)) (then
+      (f32.store (i32.add (local.get $dst) (local.get $i)) (f32.demote_f64 (f64.add
+        (f64.mul (f64.const 0.25) (f64.add
+          (f64.promote_f32 (f32.load (i32.add (local.get $above) (local.get $i))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $below) (local.get $i))))))
+        (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $current) (local.get $i))))))))))
+  )
+
+  ;; The pattern activity's 3x3 max and min (threshold.ts), in two separable passes over flat
+  ;; pixel indices (as range3x3 reads them, a row's ends neighbour the next row's): rangeRow
+  ;; takes max and min of src[x], src[x + 1], src[x + 2] for x = 0 .. width - 1 (src starts one
+  ;; pixel before the row), rangeColumns those of three such rows. Four pixels per
+  ;; instruction; up to three values past a row are written (the caller pads).
+  (func (export "rangeRow") (param $src i32) (param $hi i32) (param $lo i32) (param $width i32)
+    (local $i i32) (local $end i32) (local $a v128) (local $b v128) (local $c v128)
+    (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $a (v128.load (i32.add (local.get $src) (local.get $i))))
+        (local.set $b (v128.load offset=4 (i32.add (local.get $src) (local.get $i))))
+        (local.set $c (v128.load offset=8 (i32.add (local.get $src) (local.get $i))))
+        (v128.store (i32.add (local.get $hi) (local.get $i))
+          (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c)))
+        (v128.store (i32.add (local.get $lo) (local.get $i))
+          (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $pixels))))
+
+  ;; rangeColumns writes range = max - min in float32 and returns 1 when, at every pixel,
+  ;; that float32 equals the double max - min (what range3x3 returns), else 0.
+  (func (export "rangeColumns")
+    (param $hiAbove i32) (param $hiCurrent i32) (param $hiBelow i32)
+    (param $loAbove i32) (param $loCurrent i32) (param $loBelow i32)
+    (param $range i32) (param $width i32) (result i32)
+    (local $i i32) (local $end i32) (local $hi v128) (local $lo v128) (local $d v128)
+    (local $same v128)
+    (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $same (i32x4.splat (i32.const -1)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $hi (f32x4.max (f32x4.max (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
+          (v128.load (i32.add (local.get $hiCurrent) (local.get $i))))
+          (v128.load (i32.add (local.get $hiBelow) (local.get $i)))))
+        (local.set $lo (f32x4.min (f32x4.min (v128.load (i32.add (local.get $loAbove) (local.get $i)))
+          (v128.load (i32.add (local.get $loCurrent) (local.get $i))))
+          (v128.load (i32.add (local.get $loBelow) (local.get $i)))))
+        (local.set $d (f32x4.sub (local.get $hi) (local.get $lo)))
+        (v128.store (i32.add (local.get $range) (local.get $i)) (local.get $d))
+        ;; Lanes 0 and 1, then 2 and 3, in doubles (pixels past the row compare too: the
+        ;; caller's padding holds finite values, so only a real inexact pixel clears it).
+        (local.set $same (v128.and (local.get $same) (f64x2.eq
+          (f64x2.sub (f64x2.promote_low_f32x4 (local.get $hi)) (f64x2.promote_low_f32x4 (local.get $lo)))
+          (f64x2.promote_low_f32x4 (local.get $d)))))
+        (local.set $same (v128.and (local.get $same) (f64x2.eq
+          (f64x2.sub
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi)))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo))))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $d) (local.get $d))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $pixels)))
+    (i64x2.all_true (local.get $same)))
+
+  ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
+  ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.
+  ;; Reads one column past the last cell, as cellRangeRow does.
+  (func (export "cellRanges")
+    (param $top i32) (param $width i32) (param $into i32) (param $count i32)
+    (local $bottom i32) (local $i i32) (local $vectorEnd i32) (local $end i32)
+    (local $t0 v128) (local $t1 v128) (local $b0 v128) (local $b1 v128)
+    (local $hi f32) (local $lo f32)
+    (local.set $bottom (i32.add (local.get $top) (i32.shl (local.get $width) (i32.const 2))))
+    (local.set $vectorEnd (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $vectorsDone
+      (loop $vectors
+        (br_if $vectorsDone (i32.ge_u (local.get $i) (local.get $vectorEnd)))
+        (local.set $t0 (v128.load (i32.add (local.get $top) (local.get $i))))
+        (local.set $t1 (v128.load offset=4 (i32.add (local.get $top) (local.get $i))))
+        (local.set $b0 (v128.load (i32.add (local.get $bottom) (local.get $i))))
+        (local.set $b1 (v128.load offset=4 (i32.add (local.get $bottom) (local.get $i))))
+        (v128.store (i32.add (local.get $into) (local.get $i))
+          (f32x4.sub
+            (f32x4.max (f32x4.max (local.get $t0) (local.get $b0)) (f32x4.max (local.get $t1) (local.get $b1)))
+            (f32x4.min (f32x4.min (local.get $t0) (local.get $b0)) (f32x4.min (local.get $t1) (local.get $b1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vectors)))
+    (block $scalarsDone
+      (loop $scalars
+        (br_if $scalarsDone (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $hi (f32.max
+          (f32.max (f32.load (i32.add (local.get $top) (local.get $i))) (f32.load (i32.add (local.get $bottom) (local.get $i))))
+          (f32.max (f32.load offset=4 (i32.add (local.get $top) (local.get $i))) (f32.load offset=4 (i32.add (local.get $bottom) (local.get $i))))))
+        (local.set $lo (f32.min
+          (f32.min (f32.load (i32.add (local.get $top) (local.get $i))) (f32.load (i32.add (local.get $bottom) (local.get $i))))
+          (f32.min (f32.load offset=4 (i32.add (local.get $top) (local.get $i))) (f32.load offset=4 (i32.add (local.get $bottom) (local.get $i))))))
+        (f32.store (i32.add (local.get $into) (local.get $i)) (f32.sub (local.get $hi) (local.get $lo)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $scalars))))
+)

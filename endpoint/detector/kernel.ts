@@ -1,0 +1,127 @@
+// The detector's WebAssembly SIMD kernels (die-to-die.wat): loading them, and the memory they work in.
+import { KERNEL_BASE64 } from "./die-to-die-kernel.ts";
+
+/**
+ * The kernels (die-to-die.wat, assembled into die-to-die-kernel.ts by npm run build:wasm): the
+ * die-to-die residual's interior and rim ring, its cell ranges, and binomial smoothing, each
+ * the same IEEE operations in the same order and precision as its JavaScript version, two
+ * (four) pixels per instruction, so the same bits. The JavaScript stays as the reference and
+ * the path where WebAssembly SIMD is missing.
+ */
+export interface Kernel {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  interior(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    width: number,
+    first: number,
+    last: number,
+  ): void;
+  edge(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    width: number,
+    first: number,
+    last: number,
+    mode0: number,
+    mode1: number,
+    mode2: number,
+    mode3: number,
+    useSecond: number,
+  ): void;
+  cellRanges(top: number, width: number, into: number, count: number): void;
+  blurRow(src: number, dst: number, width: number): void;
+  blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
+  rangeRow(src: number, hi: number, lo: number, width: number): void;
+  rangeColumns(
+    hiAbove: number,
+    hiCurrent: number,
+    hiBelow: number,
+    loAbove: number,
+    loCurrent: number,
+    loBelow: number,
+    range: number,
+    width: number,
+  ): number;
+}
+
+/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
+interface WebAssemblyApi {
+  validate(binary: Uint8Array): boolean;
+  Module: new (binary: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+/** Bytes 0..511 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
+export const PARAMETER_BYTES = 512;
+let loaded: Kernel | null | undefined;
+let enabled = true;
+
+/**
+ * Turns the WebAssembly kernels off (false) or back on: the JavaScript paths then run, with
+ * the same results; for tests and benchmarks that compare the two.
+ */
+export function useKernels(on: boolean): void {
+  enabled = on;
+}
+
+function loadKernel(): Kernel | null {
+  if (loaded !== undefined) return loaded;
+  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
+  // A runtime without SIMD cannot validate it: the JavaScript paths do the same work.
+  loaded = wasm?.validate(binary)
+    ? (new wasm.Instance(new wasm.Module(binary)).exports as Kernel)
+    : null;
+  return loaded;
+}
+
+export interface KernelLayout {
+  kernel: Kernel;
+  buffer: ArrayBuffer;
+  /** The map the residual compares (width x height floats). */
+  dataOffset: number;
+  /** The residual's ring of cell ranges (at most as many rows as the map). */
+  ringOffset: number;
+  /** One output row of the residual kernels. */
+  outOffset: number;
+  /**
+   * Rows for binomial smoothing (three smoothed rows, a source row, an output row) and for
+   * the pattern-activity maps (a source row, three rows of max, three of min): seven.
+   */
+  blurOffset: number;
+  /** Bytes per row of each region (room for a pixel past the row: kernels run in pairs). */
+  rowBytes: number;
+}
+
+/**
+ * The kernels' memory laid out for a width x height map, grown if needed and kept (like
+ * detect's frame buffers). A grow detaches every earlier view of the memory, so views are
+ * taken after this call, and a view handed out stays valid until a call for a larger map.
+ * Room is kept past the map and the ring, since a kernel may read a pixel past a run.
+ */
+export function kernelLayout(width: number, height: number): KernelLayout | null {
+  const kernel = enabled ? loadKernel() : null;
+  if (!kernel) return null;
+  const size = width * height;
+  const rowBytes = 4 * (width + 16);
+  const dataOffset = PARAMETER_BYTES;
+  const ringOffset = dataOffset + 4 * size + rowBytes;
+  const outOffset = ringOffset + 4 * size + rowBytes;
+  const blurOffset = outOffset + rowBytes;
+  const needed = blurOffset + 7 * rowBytes;
+  const { memory } = kernel;
+  if (memory.buffer.byteLength < needed)
+    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));
+  return {
+    kernel,
+    buffer: memory.buffer,
+    dataOffset,
+    ringOffset,
+    outOffset,
+    blurOffset,
+    rowBytes,
+  };
+}
