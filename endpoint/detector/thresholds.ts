@@ -175,6 +175,20 @@ export const LATTICE_LINE = {
   margin: 2,
 } as const;
 
+/**
+ * A blob on a patterned wafer that one comparison direction cancels (direction-evidence.ts
+ * repeatedAlongDirection): a pattern repeated along that row or column of dies (a reticle
+ * field-boundary street, up to 3% darker by the spec, or a field's level) rather than a
+ * defect in this die, which shows its contrast c along every direction.
+ */
+export const REPEAT = {
+  /**
+   * Evidence along the cancelling direction is c for a defect and 0 for a repeated pattern:
+   * the midpoint between the two hypotheses (equal noise on both) decides.
+   */
+  evidenceShare: 0.5,
+} as const;
+
 /** Rim, notch and edge chips (locate.ts, rim.ts). */
 export const RIM = {
   /**
