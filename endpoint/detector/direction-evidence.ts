@@ -36,10 +36,18 @@ function smoothedBilinear(map: FloatMap, x: number, y: number): number {
   return top * (1 - fy) + bottom * fy;
 }
 
+/** A blob's mean signed evidence against one direction's references: the pair and each side alone. */
+export interface DirectionEvidence {
+  /** sign x (S(p) - (S(p + d) + S(p - d)) / 2): what the die-to-die residual compares along d. */
+  pair: number;
+  /** sign x (S(p) - S(p + d)) and sign x (S(p) - S(p - d)). */
+  plus: number;
+  minus: number;
+}
+
 /**
- * Mean signed evidence of a blob along each comparison direction: over its pixels (map
- * indices), sign x (S(p) - (S(p + d) + S(p - d)) / 2) on the smoothed map S, the pair
- * comparison the die-to-die residual takes along d before its misregistration allowance.
+ * Mean signed evidence of a blob along each comparison direction, over its pixels (map
+ * indices), on the smoothed map S, before the comparison's misregistration allowance.
  * Pixels whose references fall outside the map are skipped.
  */
 export function directionEvidence(
@@ -47,24 +55,26 @@ export function directionEvidence(
   pixels: Int32Array,
   sign: 1 | -1,
   directions: readonly Vector[],
-): number[] {
+): DirectionEvidence[] {
   const { width, height } = map;
+  const inside = (qx: number, qy: number) =>
+    qx >= 0 && qy >= 0 && qx < width - 1 && qy < height - 1;
   return directions.map((d) => {
-    let sum = 0;
+    let plus = 0;
+    let minus = 0;
     let n = 0;
     for (let k = 0; k < pixels.length; k++) {
       const p = pixels[k] as number;
       const x = p % width;
       const y = (p - x) / width;
-      const inside = (qx: number, qy: number) =>
-        qx >= 0 && qy >= 0 && qx < width - 1 && qy < height - 1;
       if (!inside(x + d.x, y + d.y) || !inside(x - d.x, y - d.y)) continue;
-      const ref =
-        0.5 * (smoothedBilinear(map, x + d.x, y + d.y) + smoothedBilinear(map, x - d.x, y - d.y));
-      sum += sign * (smoothedAt(map, x, y) - ref);
+      const v = smoothedAt(map, x, y);
+      plus += sign * (v - smoothedBilinear(map, x + d.x, y + d.y));
+      minus += sign * (v - smoothedBilinear(map, x - d.x, y - d.y));
       n++;
     }
-    return n > 0 ? sum / n : 0;
+    if (n === 0) return { pair: 0, plus: 0, minus: 0 };
+    return { pair: (plus + minus) / (2 * n), plus: plus / n, minus: minus / n };
   });
 }
 
@@ -74,8 +84,12 @@ export function directionEvidence(
  * along d holds the same pattern and cancels it, while the three other pairs reach into the
  * next row or column and show it. A defect in this die shows its full contrast c in all four.
  * The two hypotheses give evidence c or 0 along d; the blob is taken for the pattern when the
- * evidence along d is nearer 0 than c, c read as the median of the other three (a defect's
- * reference noise moves each by far less than c at any blob clearing the seed threshold).
+ * evidence along d is nearer 0 than c, c read as the median of the other three pairs (a
+ * defect's reference noise moves each by far less than c at any blob clearing the seed
+ * threshold). But the pair also cancels a defect whose neighbour on one side along d holds a
+ * stronger anomaly of the same sign at the same place (another defect: a reference that is
+ * itself anomalous, which the residual's 2nd-smallest rule tolerates): that side alone then
+ * reads about -c. So a side reading below -c/2 (the same midpoint) leaves the blob a defect.
  * Only for a blob shorter than |d| along d (its references along d then lie outside it: a
  * scratch or stain reaching the next die along d cancels itself there) whose pixels all have
  * pair references on the wafer (interior; `edgeMask` 0).
@@ -107,9 +121,14 @@ export function repeatedAlongDirection(
       hi = Math.max(hi, t);
     }
     if (hi - lo + 1 >= length) continue;
-    const others = evidence.filter((_, j) => j !== k).sort((p, q) => p - q);
+    const others = evidence
+      .filter((_, j) => j !== k)
+      .map((e) => e.pair)
+      .sort((p, q) => p - q);
     const c = others[1] as number;
-    if (c > 0 && (evidence[k] as number) < REPEAT.evidenceShare * c) return true;
+    const along = evidence[k] as DirectionEvidence;
+    const cut = REPEAT.evidenceShare * c;
+    if (c > 0 && along.pair < cut && Math.min(along.plus, along.minus) > -cut) return true;
   }
   return false;
 }
