@@ -187,6 +187,12 @@ export const REPEAT = {
    * the midpoint between the two hypotheses (equal noise on both) decides.
    */
   evidenceShare: 0.5,
+  /**
+   * Pixels of a blob the evidence is averaged over, at most (evenly strided): a blob that
+   * clears the seed threshold stands several sigmas out on every pixel's mean, so a few hundred
+   * pixels give each direction's mean to a small fraction of c.
+   */
+  maxSamples: 256,
 } as const;
 
 /** Rim, notch and edge chips (locate.ts, rim.ts). */
