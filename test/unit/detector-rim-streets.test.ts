@@ -1,4 +1,4 @@
-// Unit test of the edge-chip stage on a patterned wafer built here: blurred streets at 60% of the die level meeting the rim at grazing angles are not chips; a real chip is.
+// Unit tests of the rim on patterned wafers built here: blurred streets at 60% of the die level meeting the rim at grazing angles are not chips; a notch-like chip off the die grid's axes is not the notch.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
@@ -96,5 +96,58 @@ describe("edge chips: blurred streets meeting the rim at grazing angles", () => 
     assert.ok(chip);
     const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
     assert.ok(angleGap(angle, 200) < 3, `chip at ${angle}`);
+  });
+});
+
+/**
+ * A patterned wafer whose die grid is square to the image (the notch at 90 degrees lies along
+ * its axis, as the spec turns the grid with the notch), with a notch `notchShare` of the radius
+ * deep and a chip cut as a 90-degree V the nominal notch depth (1%) deep at `chipDeg`; 1 px blur.
+ */
+function notchAndVChipWafer(size: number, notchShare: number, chipDeg: number): GrayImage {
+  const random = seededRandom(31);
+  const level = new Float64Array(size * size);
+  const cx = size / 2;
+  const cy = size / 2;
+  const radius = 0.44 * size;
+  const pitch = 0.06 * 2 * radius;
+  const street = 0.1 * pitch;
+  const full = 65535;
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const dx = x - cx;
+      const dy = y - cy;
+      const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
+      // Rim length from each V's centre; a 90-degree V is as deep as that length is short.
+      const arc = (centreDeg: number) => ((angleGap(deg, centreDeg) * Math.PI) / 180) * radius;
+      const edge =
+        radius - Math.max(0, notchShare * radius - arc(90), 0.01 * radius - arc(chipDeg));
+      const u = ((dx % pitch) + pitch) % pitch;
+      const v = ((dy % pitch) + pitch) % pitch;
+      const inStreet = u < street || v < street;
+      level[y * size + x] = Math.hypot(dx, dy) < edge ? (inStreet ? 0.4 : 0.5) * full : 0.15 * full;
+    }
+  const blurred = blur(level, size, 1);
+  const data = new Uint16Array(size * size);
+  for (let i = 0; i < data.length; i++)
+    data[i] = Math.round((blurred[i] as number) + 0.004 * full * gaussian(random));
+  return { width: size, height: size, bitDepth: 16, data };
+}
+
+describe("notch: the die grid is turned with it", () => {
+  it("a V chip of the nominal notch depth off the grid's axes is a chip; the shallower V on an axis is the notch", () => {
+    const result = detect(notchAndVChipWafer(1024, 0.007, 343));
+    assert.equal(result.wafer.surface, "patterned");
+    assert.equal(result.wafer.notchSource, "detected");
+    assert.ok(
+      angleGap(result.wafer.notchAngleDeg, 90) < 1,
+      `notch at ${result.wafer.notchAngleDeg}`,
+    );
+    const chips = result.defects.filter((d) => d.class === "edge_chip");
+    assert.equal(chips.length, 1, JSON.stringify(chips.map((c) => c.bbox)));
+    const chip = chips[0];
+    assert.ok(chip);
+    const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
+    assert.ok(angleGap(angle, 343) < 2, `chip at ${angle}`);
   });
 });
