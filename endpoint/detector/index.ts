@@ -7,7 +7,7 @@ import { classifyGroups, groupBlobs } from "./stages/defects.ts";
 import { dieToDie } from "./stages/die-to-die.ts";
 import { checkImage, parseHints, workingMap, workingMapSize } from "./stages/input.ts";
 import { measureNoise } from "./stages/noise.ts";
-import { locateDisk, placeWafer } from "./stages/place.ts";
+import { alignNotchWithGrid, locateDisk, placeWafer } from "./stages/place.ts";
 import { waferReport } from "./stages/report.ts";
 import { bareResidual, findLattice, fitIllumination } from "./stages/surface.ts";
 import { detectionThresholds } from "./stages/thresholds.ts";
@@ -77,12 +77,13 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   const mapSize = workingMapSize(image);
   const work = timer.run("bin", () => workingMap(image, frameBuffer("work", mapSize)));
   const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
-  const wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
+  let wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
   const noise = timer.run("noise", () => measureNoise(work, wafer));
   const illumination = timer.run("background", () => fitIllumination(work, wafer, noise, hint));
   const lattice = illumination.mayBePatterned
     ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))
     : null;
+  if (lattice) wafer = alignNotchWithGrid(wafer, lattice);
   const compared = lattice
     ? timer.run("dieToDie", () =>
         dieToDie(work, wafer, noise, lattice, {

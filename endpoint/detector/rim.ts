@@ -57,6 +57,8 @@ export const NOTCH_TIP_LOSS_SIGMAS =
 export interface RimReading {
   notchAngleDeg: number;
   notchSource: "metadata" | "detected";
+  /** The deficit read as the notch (none when the notch was not seen, e.g. clipped by the frame). */
+  notch?: RimDeficit;
   chips: RimDeficit[];
   /** Minimum depth a rim deficit needed to count, px. */
   deficitThresholdPx: number;
@@ -332,6 +334,7 @@ export function readRim(
   return {
     notchAngleDeg: hintedNotchDeg ?? notch?.angleDeg ?? 90,
     notchSource: hintedNotchDeg !== undefined ? "metadata" : "detected",
+    ...(notch ? { notch } : {}),
     chips,
     deficitThresholdPx: high,
     shape,

@@ -175,6 +175,26 @@ export const LATTICE_LINE = {
   margin: 2,
 } as const;
 
+/**
+ * A blob on a patterned wafer that one comparison direction cancels (direction-evidence.ts
+ * repeatedAlongDirection): a pattern repeated along that row or column of dies (a reticle
+ * field-boundary street, up to 3% darker by the spec, or a field's level) rather than a
+ * defect in this die, which shows its contrast c along every direction.
+ */
+export const REPEAT = {
+  /**
+   * Evidence along the cancelling direction is c for a defect and 0 for a repeated pattern:
+   * the midpoint between the two hypotheses (equal noise on both) decides.
+   */
+  evidenceShare: 0.5,
+  /**
+   * Pixels of a blob the evidence is averaged over, at most (evenly strided): a blob that
+   * clears the seed threshold stands several sigmas out on every pixel's mean, so a few hundred
+   * pixels give each direction's mean to a small fraction of c.
+   */
+  maxSamples: 256,
+} as const;
+
 /** Rim, notch and edge chips (locate.ts, rim.ts). */
 export const RIM = {
   /**

@@ -6,6 +6,7 @@ import {
   LATTICE,
   LATTICE_LINE,
   MERGE,
+  REPEAT,
   RIM,
   SCORE,
   SPEC,
@@ -16,7 +17,9 @@ export const DETECTOR_RELEASE = "2.5.0";
 
 /** sha-256 of the thresholds table, first 12 hex digits. */
 export const THRESHOLDS_HASH = createHash("sha256")
-  .update(JSON.stringify({ CLASSIFY, DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC }))
+  .update(
+    JSON.stringify({ CLASSIFY, DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC, REPEAT }),
+  )
   .digest("hex")
   .slice(0, 12);
 

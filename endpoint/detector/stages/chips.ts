@@ -31,7 +31,11 @@ export function chipDefects(
  * continues there), while a chip's chuck pixels look like die there. A fourth of the
  * chuck/wafer separation (>= 20% of full scale by the spec) as tolerance is far above the
  * illumination change over one pitch and the reticle's level differences, and far below the
- * chuck-to-die step a chip shows.
+ * chuck-to-die step a chip shows. The pixels compared are those measurably darker than the
+ * wafer (by more than that tolerance), not only those past the chuck/wafer midpoint: a street
+ * at 60-95% of the die level meeting the rim at a grazing angle, blurred into the chuck, dips
+ * the rim trace by 1-2 px while only a pixel or two (or none) passes the midpoint, too few to
+ * judge by; its street pixels are darker than the wafer all the same and continue inwards.
  */
 function isStreetAtRim(
   image: GrayImage,
@@ -50,12 +54,12 @@ function isStreetAtRim(
   const step = steps.reduce((best, v) =>
     v.x * inward.x + v.y * inward.y > best.x * inward.x + best.y * inward.y ? v : best,
   );
-  const mid = 0.5 * (waferLevel + chuckLevel);
   const chuckIsDark = chuckLevel < waferLevel;
   const tolerance = Math.max(
     5 * Math.SQRT2 * noise.sigmaMap * scale,
     0.25 * Math.abs(waferLevel - chuckLevel),
   );
+  const towardChuck = chuckIsDark ? waferLevel - tolerance : waferLevel + tolerance;
   let dark = 0;
   let matched = 0;
   const { width, height, data } = image;
@@ -72,7 +76,7 @@ function isStreetAtRim(
       const phi = Math.atan2(y - circle.cy, x - circle.cx);
       if (Math.hypot(x - circle.cx, y - circle.cy) >= rimRadiusAt(wafer.rim.shape, phi)) continue;
       const v = data[y * width + x] as number;
-      if (chuckIsDark ? v >= mid : v <= mid) continue;
+      if (chuckIsDark ? v >= towardChuck : v <= towardChuck) continue;
       const qx = x + step.x;
       const qy = y + step.y;
       if (qx < 0 || qy < 0 || qx > width - 1 || qy > height - 1) continue;

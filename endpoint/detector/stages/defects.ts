@@ -4,6 +4,7 @@ import type { Point } from "../../../schemas/common.ts";
 import type { Defect } from "../../../schemas/detection.ts";
 import { type BlobFeatures, type FeatureContext, measureBlob } from "../blob-features.ts";
 import { classifyBlob } from "../classify.ts";
+import { repeatedAlongDirection } from "../direction-evidence.ts";
 import { mergeFragments } from "../fragments.ts";
 import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
@@ -20,6 +21,8 @@ const BINOMIAL_SIGMA_PX = Math.SQRT1_2;
 export interface BlobGroups {
   groups: Blob[];
   ctx: FeatureContext;
+  /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
+  edgeMask?: Uint8Array | null;
 }
 
 /** Stage "group": fragments of one defect joined; on patterned wafers die-to-die echoes dropped. */
@@ -57,7 +60,7 @@ export function groupBlobs(
     ],
     edgeMask,
   );
-  return { groups, ctx };
+  return { groups, ctx, edgeMask };
 }
 
 /**
@@ -65,7 +68,7 @@ export function groupBlobs(
  * line along a lattice axis, else classified and placed on the wafer and its die grid.
  */
 export function classifyGroups(
-  { groups, ctx }: BlobGroups,
+  { groups, ctx, edgeMask = null }: BlobGroups,
   image: GrayImage,
   work: FloatMap,
   wafer: WaferPlace,
@@ -104,6 +107,12 @@ export function classifyGroups(
     if (inChipZone) continue;
     const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
     if (lattice && strength < LATTICE_LINE.margin && alongLatticeAxis(f, lattice)) continue;
+    // A pattern repeated along a row or column of dies, not a defect in this one.
+    if (
+      lattice &&
+      repeatedAlongDirection(work, group.pixels, group.sign, lattice.a, lattice.b, edgeMask)
+    )
+      continue;
     const defectClass = classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0);
     // The seed threshold assumes a Gaussian tail; where the score's tail is measured heavier,
     // a particle-sized blob (the footprint of one such excursion) must clear it by that much.

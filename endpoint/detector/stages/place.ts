@@ -2,12 +2,13 @@
 import type { GrayImage } from "../../../lib/gray-image.ts";
 import type { DetectionHints } from "../../../schemas/detection.ts";
 import { measureRimBlur } from "../../quality/measures.ts";
-import type { Circle, WaferFrame } from "../geometry.ts";
+import { angleDistanceDeg, type Circle, type WaferFrame } from "../geometry.ts";
+import type { Lattice } from "../lattice.ts";
 import { locateWafer, type WaferLocation } from "../locate.ts";
 import type { DiskRegion } from "../noise.ts";
 import type { FloatMap } from "../raster.ts";
 import { type RimReading, readRim, rimRadiusAt } from "../rim.ts";
-import { SPEC } from "../thresholds.ts";
+import { RIM, SPEC } from "../thresholds.ts";
 
 export interface WaferPlace {
   circle: Circle;
@@ -105,4 +106,51 @@ function rimMinimumRadius(rim: RimReading): number {
   let min = Number.POSITIVE_INFINITY;
   for (let d = 0; d < 360; d++) min = Math.min(min, rimRadiusAt(rim.shape, (d * Math.PI) / 180));
   return min;
+}
+
+/** Degrees from `angleDeg` to the nearest direction along either lattice axis (0-45). */
+function offGridDeg(angleDeg: number, lattice: Lattice): number {
+  return Math.min(
+    ...[lattice.a, lattice.b].flatMap((v) => {
+      const axis = (Math.atan2(v.y, v.x) * 180) / Math.PI;
+      return [axis, axis + 90, axis + 180, axis + 270].map((d) => angleDistanceDeg(angleDeg, d));
+    }),
+  );
+}
+
+/**
+ * The spec turns the die grid with the notch: the notch lies along a grid axis, as seen from
+ * the centre. A detected notch off every axis of the measured lattice (by more than the notch
+ * hint's tolerance) is a chip that looked like a notch (a V of about the notch's depth); when a
+ * deficit within the notch's depth range lies on an axis, it is the notch (the best of them by
+ * notch cost) and the other is a chip again. A hinted notch, or no deficit on an axis (the
+ * notch clipped by the frame), leaves the reading as it is.
+ */
+export function alignNotchWithGrid(wafer: WaferPlace, lattice: Lattice): WaferPlace {
+  const { rim, circle } = wafer;
+  const tolerance = RIM.notchHintToleranceDeg;
+  if (rim.notchSource !== "detected" || !rim.notch) return wafer;
+  if (offGridDeg(rim.notch.angleDeg, lattice) <= tolerance) return wafer;
+  const [lo, hi] = RIM.notchDepthRange;
+  const nominal = SPEC.notchDepthShare * circle.r;
+  const onGrid = rim.chips
+    .filter(
+      (d) =>
+        d.depthPx > lo * nominal &&
+        d.depthPx < hi * nominal &&
+        offGridDeg(d.angleDeg, lattice) <= tolerance,
+    )
+    .sort((p, q) => p.notchCost - q.notchCost)[0];
+  if (!onGrid) return wafer;
+  const notchAngleDeg = onGrid.angleDeg;
+  return {
+    ...wafer,
+    rim: {
+      ...rim,
+      notchAngleDeg,
+      notch: onGrid,
+      chips: [...rim.chips.filter((d) => d !== onGrid), rim.notch],
+    },
+    frame: { ...wafer.frame, notchAngleDeg },
+  };
 }
