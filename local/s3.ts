@@ -74,7 +74,12 @@ export function startS3(options: LocalS3Options): Promise<LocalS3> {
     credentials: options.credentials,
   };
   const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
-    execArgv: ["--openssl-legacy-provider", "--import", import.meta.resolve("tsx")],
+    // Node's own type stripping where it has it (22.18+: about 0.2 s of CPU less per start than
+    // tsx's loader); s3-child.ts and what it imports use erasable syntax only. tsx otherwise.
+    execArgv: [
+      "--openssl-legacy-provider",
+      ...(process.features.typescript ? [] : ["--import", import.meta.resolve("tsx")]),
+    ],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const relay = (chunk: Buffer) => {
