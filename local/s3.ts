@@ -78,7 +78,9 @@ export function startS3(options: LocalS3Options): Promise<LocalS3> {
     // tsx's loader); s3-child.ts and what it imports use erasable syntax only. tsx otherwise.
     execArgv: [
       "--openssl-legacy-provider",
-      ...(process.features.typescript ? [] : ["--import", import.meta.resolve("tsx")]),
+      ...(process.features.typescript && !CHILD_MODULE.includes("/node_modules/")
+        ? []
+        : ["--import", import.meta.resolve("tsx")]),
     ],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });

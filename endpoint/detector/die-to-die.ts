@@ -136,14 +136,25 @@ class CellRangeRing {
   readonly values: Float32Array;
   private nextRow: number;
 
+  private readonly map: FloatMap;
+  private readonly cx: number;
+  private readonly cy: number;
+  private readonly validR: number;
+  private readonly rows: number;
+
   constructor(
-    private readonly map: FloatMap,
-    private readonly cx: number,
-    private readonly cy: number,
-    private readonly validR: number,
-    private readonly rows: number,
+    map: FloatMap,
+    cx: number,
+    cy: number,
+    validR: number,
+    rows: number,
     firstRow: number,
   ) {
+    this.map = map;
+    this.cx = cx;
+    this.cy = cy;
+    this.validR = validR;
+    this.rows = rows;
     this.values = new Float32Array(rows * map.width);
     this.nextRow = firstRow;
   }

@@ -306,7 +306,7 @@ describe("journal storage", () => {
       }`;
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", script],
+      ["--input-type=module", "-e", script],
       { stdio: ["ignore", "pipe", "inherit"] },
     );
     let rounds = 0;
