@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point of the `waferflow` CLI: makes sure Node 22+ runs it, then loads the TypeScript CLI through tsx.
+// Entry point of the `waferflow` CLI: makes sure Node 22+ runs it, then loads the TypeScript CLI (Node's own type stripping, or tsx where Node lacks it).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -39,8 +39,13 @@ if (major < 22) {
     process.exit(code ?? 1);
   });
 } else {
-  const { register } = await import("tsx/esm/api");
-  register();
+  // Node strips the types itself from 22.18 on (the source is erasable TypeScript only:
+  // tsconfig.json's erasableSyntaxOnly): 0.1-0.4 s of CPU less per start than tsx's loader. Node
+  // never strips files under node_modules: an installed copy keeps tsx.
+  if (!process.features.typescript || import.meta.url.includes("/node_modules/")) {
+    const { register } = await import("tsx/esm/api");
+    register();
+  }
   const { main } = await import("../cli/main.ts");
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -27,12 +27,17 @@ export class LotEndings {
   private readonly waiters = new Map<string, (ending: LotEnding) => void>();
   private readonly unsubscribe: Array<() => void> = [];
 
+  private readonly onEnding: ((ending: LotEnding) => void) | undefined;
+  private readonly onProblem: ((message: string) => void) | undefined;
+
   constructor(
     stack: LocalStack,
     s3: S3Client,
-    private readonly onEnding?: (ending: LotEnding) => void,
-    private readonly onProblem?: (message: string) => void,
+    onEnding?: (ending: LotEnding) => void,
+    onProblem?: (message: string) => void,
   ) {
+    this.onEnding = onEnding;
+    this.onProblem = onProblem;
     this.unsubscribe.push(
       stack.onMessage("reports", (message) => {
         const parsed = ReportSchema.safeParse(safeJson(message.message));

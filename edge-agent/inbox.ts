@@ -51,7 +51,11 @@ interface Tracked {
 export class LotReadiness {
   private readonly tracked = new Map<string, Tracked>();
 
-  constructor(private readonly quietMs: number) {}
+  private readonly quietMs: number;
+
+  constructor(quietMs: number) {
+    this.quietMs = quietMs;
+  }
 
   observe(name: string, snapshot: DirSnapshot, nowMs: number): boolean {
     if (snapshot.fileCount === 0) {

@@ -121,15 +121,20 @@ export class JournalStore {
   /** The write queued behind the one under way, not yet started; later saves join it. */
   private queued: Promise<void> | undefined;
 
+  readonly path: string;
+  readonly journal: AgentJournal;
+  /** The one write; replaceable so a unit test can count and pace the writes. */
+  private readonly write: (path: string, journal: AgentJournal) => Promise<void>;
+
   constructor(
-    readonly path: string,
-    readonly journal: AgentJournal,
-    /** The one write; replaceable so a unit test can count and pace the writes. */
-    private readonly write: (
-      path: string,
-      journal: AgentJournal,
-    ) => Promise<void> = writeJournalAtomically,
-  ) {}
+    path: string,
+    journal: AgentJournal,
+    write: (path: string, journal: AgentJournal) => Promise<void> = writeJournalAtomically,
+  ) {
+    this.path = path;
+    this.journal = journal;
+    this.write = write;
+  }
 
   /** Persists the journal as it is now; resolves once that state (or a later one) is on disk. */
   save(): Promise<void> {

@@ -20,7 +20,11 @@ const NAME_PROPERTY: Record<string, string> = {
 export class IntrinsicResolver {
   private readonly resolving = new Set<string>();
 
-  constructor(private readonly template: Template) {}
+  private readonly template: Template;
+
+  constructor(template: Template) {
+    this.template = template;
+  }
 
   parameter(name: string): string {
     const declared = this.template.Parameters?.[name];

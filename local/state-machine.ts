@@ -1,5 +1,6 @@
 // Prepares a template state machine for aws-local-stepfunctions: every Task state wired to the template function its ARN names.
-import { StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import type { StateMachine, StateMachineDefinition } from "aws-local-stepfunctions";
+import { validatedStateMachine } from "./asl-validation-cache.ts";
 import { TemplateError } from "./errors.ts";
 import type { LambdaInvoker } from "./lambda.ts";
 import type { LocalFunction, LocalStateMachine } from "./resource-model.ts";
@@ -77,7 +78,7 @@ export function prepare(
   }
   let machine: StateMachine;
   try {
-    machine = new StateMachine(definition);
+    machine = validatedStateMachine(definition);
   } catch (cause) {
     throw new TemplateError(
       `${spec.logicalId}: invalid state machine definition: ${cause instanceof Error ? cause.message : String(cause)}`,

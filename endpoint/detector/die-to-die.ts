@@ -161,16 +161,29 @@ class CellRangeRing {
   readonly values: Float32Array;
   private nextRow: number;
 
+  private readonly map: FloatMap;
+  private readonly cx: number;
+  private readonly cy: number;
+  private readonly validR: number;
+  private readonly rows: number;
+  /** When given, the ring lives in the kernel's memory and its rows are filled there. */
+  private readonly frame: KernelFrame | null;
+
   constructor(
-    private readonly map: FloatMap,
-    private readonly cx: number,
-    private readonly cy: number,
-    private readonly validR: number,
-    private readonly rows: number,
+    map: FloatMap,
+    cx: number,
+    cy: number,
+    validR: number,
+    rows: number,
     firstRow: number,
-    /** When given, the ring lives in the kernel's memory and its rows are filled there. */
-    private readonly frame: KernelFrame | null,
+    frame: KernelFrame | null,
   ) {
+    this.map = map;
+    this.cx = cx;
+    this.cy = cy;
+    this.validR = validR;
+    this.rows = rows;
+    this.frame = frame;
     this.values = frame ? frame.ring(rows * map.width) : new Float32Array(rows * map.width);
     this.nextRow = firstRow;
   }

@@ -379,12 +379,15 @@ class FaultJudge {
   private readonly neighbours = new Float64Array(8);
   private readonly steps: readonly number[];
   private readonly offsets: readonly number[];
-  constructor(
-    private readonly src: Uint8Array | Uint16Array,
-    private readonly width: number,
-    private readonly threshold: number,
-    private readonly quick: number,
-  ) {
+  private readonly src: Uint8Array | Uint16Array;
+  private readonly width: number;
+  private readonly threshold: number;
+  private readonly quick: number;
+  constructor(src: Uint8Array | Uint16Array, width: number, threshold: number, quick: number) {
+    this.src = src;
+    this.width = width;
+    this.threshold = threshold;
+    this.quick = quick;
     this.steps = ALONG_STEPS(width);
     this.offsets = NEIGHBOUR_OFFSETS(width);
   }

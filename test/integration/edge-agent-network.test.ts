@@ -28,12 +28,21 @@ class CuttingProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
+  private readonly upstreamPort: number;
+  private readonly cutEveryBytes: number;
+  private cutsLeft: number;
+  private silentConnections: number;
+
   constructor(
-    private readonly upstreamPort: number,
-    private readonly cutEveryBytes: number,
-    private cutsLeft: number,
-    private silentConnections = 0,
+    upstreamPort: number,
+    cutEveryBytes: number,
+    cutsLeft: number,
+    silentConnections = 0,
   ) {
+    this.upstreamPort = upstreamPort;
+    this.cutEveryBytes = cutEveryBytes;
+    this.cutsLeft = cutsLeft;
+    this.silentConnections = silentConnections;
     this.nextCutAt = cutEveryBytes;
     this.server = createServer((client) => this.relay(client));
   }

@@ -331,8 +331,6 @@ describe("uploadLot against s3rver", () => {
     const child = spawn(
       process.execPath,
       [
-        "--import",
-        "tsx",
         fileURLToPath(new URL("./helpers/edge-agent-upload-child.ts", import.meta.url)),
         JSON.stringify({
           dir,

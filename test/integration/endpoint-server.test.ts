@@ -30,6 +30,26 @@ async function plainImage(width: number, height: number, format: "png" | "tiff")
   return format === "png" ? image.png().toBuffer() : image.tiff().toBuffer();
 }
 
+/** A detection result for a stub model: these tests are about the server, not the detector. */
+const stubResult = (image: GrayImage): DetectionResult => ({
+  wafer: {
+    imageWidth: image.width,
+    imageHeight: image.height,
+    centerPx: { x: image.width / 2, y: image.height / 2 },
+    radiusPx: image.width * 0.45,
+    diameterMm: 300,
+    mmPerPx: 300 / (image.width * 0.9),
+    notchAngleDeg: 90,
+    notchSource: "detected",
+    surface: "bare",
+    diePitchPx: null,
+    noiseSigma: 0.01,
+    waferLevel: 0.5,
+  },
+  defects: [],
+  timingMs: {},
+});
+
 // This file checks the default, one inference thread per core: the other tests' single thread
 // (WAFERFLOW_INFERENCE_THREADS in vitest.config.ts) is not for it. Its own process, so only here.
 delete process.env.WAFERFLOW_INFERENCE_THREADS;
@@ -262,12 +282,14 @@ describe("endpoint server", () => {
   });
 
   it("serves many concurrent requests, and still serves after all the refusals", async () => {
+    // Two for each inference thread at once: every thread serves one while another waits.
+    const count = 2 * server.concurrency;
     const responses = await Promise.all(
-      Array.from({ length: 6 }, () => invoke(png, { "content-type": "image/png" })),
+      Array.from({ length: count }, () => invoke(png, { "content-type": "image/png" })),
     );
     assert.deepEqual(
       responses.map((r) => r.status),
-      Array(6).fill(200),
+      Array(count).fill(200),
     );
     const first = InvocationResponseSchema.parse(await responses[0]?.json());
     for (const response of responses.slice(1)) {
@@ -305,14 +327,19 @@ describe("endpoint server before its model is loaded", () => {
     const loading = new Promise<void>((resolve) => {
       finishLoading = resolve;
     });
-    const wafer = await generateWafer(12, 0, { size: 1024, format: "png" });
-    const { createClassicalModel } = await import("../../endpoint/models/classical.ts");
-    const classical = createClassicalModel();
+    // What is held is the server's gate, not the detector: a model that answers at once, and a
+    // plain frame past no quality gate (the detector's own start is the warm-up test's below).
+    const wafer = { bytes: await plainImage(512, 512, "png") };
     const server = await startEndpointServer({
       port: 0,
       awaitLoad: false,
       log: () => {},
-      model: { ...classical, load: () => loading },
+      qualityGate: false,
+      model: {
+        info: { name: "held", version: "1" },
+        load: () => loading,
+        detect: async (image) => stubResult(image),
+      },
     });
     try {
       assert.equal((await fetch(`${server.url}/ping`)).status, 503);
@@ -385,25 +412,6 @@ describe("endpoint server before its model is loaded", () => {
 });
 
 describe("endpoint server under load", () => {
-  const stubResult = (image: GrayImage): DetectionResult => ({
-    wafer: {
-      imageWidth: image.width,
-      imageHeight: image.height,
-      centerPx: { x: image.width / 2, y: image.height / 2 },
-      radiusPx: image.width * 0.45,
-      diameterMm: 300,
-      mmPerPx: 300 / (image.width * 0.9),
-      notchAngleDeg: 90,
-      notchSource: "detected",
-      surface: "bare",
-      diePitchPx: null,
-      noiseSigma: 0.01,
-      waferLevel: 0.5,
-    },
-    defects: [],
-    timingMs: {},
-  });
-
   it("runs 20 concurrent invocations one at a time", async () => {
     let inFlight = 0;
     let mostInFlight = 0;

@@ -32,7 +32,7 @@ describe("a stack killed with SIGKILL in the middle of a lot", () => {
     const lotId = "CRASH-LOT-1";
     let stdout = "";
     let stderr = "";
-    child = spawn(NODE, ["--import", "tsx", CHILD, dataDir, fixtureLot(lotId, 3)], {
+    child = spawn(NODE, [CHILD, dataDir, fixtureLot(lotId, 3)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.on("data", (chunk: Buffer) => {

@@ -58,7 +58,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const work = mkdtempSync(join(tmpdir(), "waferflow-shared-stack-"));
   const child = spawn(
     NODE,
-    ["--import", "tsx", CHILD, join(work, "data"), join(work, "stack.log")],
+    // Node's own type stripping, not tsx's loader (tsconfig.json's erasableSyntaxOnly).
+    [CHILD, join(work, "data"), join(work, "stack.log")],
     {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe", "ipc"],

@@ -304,11 +304,9 @@ describe("journal storage", () => {
         await writeJournalAtomically(${JSON.stringify(path)}, journal);
         process.stdout.write(".");
       }`;
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", script],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let rounds = 0;
     await new Promise<void>((resolve) => {
       child.stdout.on("data", (chunk: Buffer) => {

@@ -10,8 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), "waferflow-pid-lock-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 class Busy extends Error {
-  constructor(readonly owner: LockOwner) {
+  readonly owner: LockOwner;
+  constructor(owner: LockOwner) {
     super(`busy: ${owner.pid}`);
+    this.owner = owner;
   }
 }
 const busy = (owner: LockOwner) => new Busy(owner);

@@ -22,12 +22,14 @@ export function assertAwsCliInstalled(): void {
 /** A failed command: its exit code and what it wrote to stderr, as execFile reports them. */
 export class AwsCliError extends Error {
   override name = "AwsCliError";
-  constructor(
-    readonly args: string[],
-    readonly code: number,
-    readonly stderr: string,
-  ) {
+  readonly args: string[];
+  readonly code: number;
+  readonly stderr: string;
+  constructor(args: string[], code: number, stderr: string) {
     super(`aws ${args.join(" ")} exited ${code}: ${stderr.trim()}`);
+    this.args = args;
+    this.code = code;
+    this.stderr = stderr;
   }
 }
 
