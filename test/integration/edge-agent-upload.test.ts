@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { journalPath, loadJournal, writeJournalAtomically } from "../../edge-agent/journal.ts";
-import { type UploadProgress, uploadLot } from "../../edge-agent/upload.ts";
+import { type UploadLotOptions, type UploadProgress, uploadLot } from "../../edge-agent/upload.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { ManifestSchema } from "../../schemas/lot.ts";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -59,6 +59,10 @@ async function download(client: S3Client, bucket: string, key: string): Promise<
 
 describe("uploadLot against s3rver", () => {
   let s3: TestS3;
+
+  /** uploadLot into the test bucket with small parts; each test adds the client and options it is about. */
+  const upload = (options: Omit<UploadLotOptions, "bucket">) =>
+    uploadLot({ bucket: s3.bucket, ...SMALL_PARTS, ...options });
 
   /** A client whose process "dies" (the upload's signal aborts) once S3 has answered `parts` parts. */
   function clientCrashingAfterParts(parts: number) {
@@ -129,12 +133,10 @@ describe("uploadLot against s3rver", () => {
     );
 
     const progress: UploadProgress[] = [];
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       onProgress: (event) => progress.push(event),
     });
 
@@ -229,12 +231,10 @@ describe("uploadLot against s3rver", () => {
       "a.png": fakeImage(PNG_SIGNATURE, 3000),
       "b.png": fakeImage(PNG_SIGNATURE, 3 * PART),
     });
-    const first = await uploadLot({
+    const first = await upload({
       dir,
       s3: s3.client(),
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
     });
     assert.match(first.lotId, /^LOT-\d{8}-\d{6}-[A-Z2-7]{6}$/);
     const eventsAfterFirst = s3.events.length;
@@ -242,12 +242,10 @@ describe("uploadLot against s3rver", () => {
     const client = s3.client();
     const counts = countCommands(client);
     const outcomes: string[] = [];
-    const second = await uploadLot({
+    const second = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       onProgress: (event) => {
         if (event.kind === "image") outcomes.push(`${event.fileName}:${event.outcome}`);
       },
@@ -264,12 +262,10 @@ describe("uploadLot against s3rver", () => {
       assert.equal(counts.get(name) ?? 0, 0, `${name} sent on a finished lot`);
     }
 
-    const forced = await uploadLot({
+    const forced = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       force: true,
     });
     assert.equal(forced.manifestWritten, true);
@@ -285,12 +281,10 @@ describe("uploadLot against s3rver", () => {
     });
     const { client: crashing, crash } = clientCrashingAfterParts(3);
     await assert.rejects(
-      uploadLot({
+      upload({
         dir,
         s3: crashing,
-        bucket: s3.bucket,
         stateDir,
-        ...SMALL_PARTS,
         concurrency: 1,
         signal: crash.signal,
       }),
@@ -302,12 +296,10 @@ describe("uploadLot against s3rver", () => {
 
     const client = s3.client();
     const counts = countCommands(client);
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       concurrency: 1,
     });
 
@@ -360,12 +352,10 @@ describe("uploadLot against s3rver", () => {
     assert.ok(journalled >= 3 && journalled < 20);
     const client = s3.client();
     const counts = countCommands(client);
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       partSizeBytes: PART,
       multipartThresholdBytes: PART,
       concurrency: 1,
@@ -389,12 +379,10 @@ describe("uploadLot against s3rver", () => {
     const { dir, stateDir } = await makeLot({ "a-small.png": small, "big.tif": big });
     const { client: crashing, crash } = clientCrashingAfterParts(2);
     await assert.rejects(
-      uploadLot({
+      upload({
         dir,
         s3: crashing,
-        bucket: s3.bucket,
         stateDir,
-        ...SMALL_PARTS,
         concurrency: 1,
         signal: crash.signal,
       }),
@@ -413,12 +401,10 @@ describe("uploadLot against s3rver", () => {
 
     const client = s3.client();
     const counts = countCommands(client);
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       concurrency: 1,
     });
 
@@ -445,7 +431,7 @@ describe("uploadLot against s3rver", () => {
       "b.png": fakeImage(PNG_SIGNATURE, 3 * PART),
       "lot.json": JSON.stringify({ lotId: "LOT-IT-LOSTJOURNAL" }),
     });
-    await uploadLot({ dir, s3: s3.client(), bucket: s3.bucket, stateDir, ...SMALL_PARTS });
+    await upload({ dir, s3: s3.client(), stateDir });
     // As if the process died after S3 stored the objects but before the journal said so.
     const path = journalPath(stateDir, dir);
     const journal = await loadJournal(path);
@@ -456,12 +442,10 @@ describe("uploadLot against s3rver", () => {
 
     const client = s3.client();
     const counts = countCommands(client);
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
     });
     assert.equal(result.uploaded, 0);
     assert.equal(result.skipped, 2);
@@ -480,12 +464,10 @@ describe("uploadLot against s3rver", () => {
     });
     const client = s3.client();
     const counts = countCommands(client);
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
     });
     assert.equal(result.uploaded, 3);
     // s3rver answers a PUT with the MD5 of what it stored: that confirms a.png and b.png. The
@@ -502,7 +484,7 @@ describe("uploadLot against s3rver", () => {
       "lot.json": JSON.stringify({ lotId: "LOT-IT-NEWJOURNAL" }),
     };
     const first = await makeLot(files);
-    await uploadLot({ ...first, s3: s3.client(), bucket: s3.bucket, ...SMALL_PARTS });
+    await upload({ ...first, s3: s3.client() });
     const client = s3.client();
     // As if another agent (another state directory) sent the images and died before the manifest.
     await client.send(
@@ -510,7 +492,7 @@ describe("uploadLot against s3rver", () => {
     );
     const second = await makeLot(files);
     const counts = countCommands(client);
-    const result = await uploadLot({ ...second, s3: client, bucket: s3.bucket, ...SMALL_PARTS });
+    const result = await upload({ ...second, s3: client });
     assert.equal(result.uploaded, 0);
     assert.equal(result.skipped, 2);
     assert.equal(result.manifestWritten, true);
@@ -523,7 +505,7 @@ describe("uploadLot against s3rver", () => {
       "a.png": fakeImage(PNG_SIGNATURE, 4000),
       "lot.json": JSON.stringify({ lotId: "LOT-IT-TAKENKEY" }),
     });
-    await uploadLot({ ...first, s3: s3.client(), bucket: s3.bucket, ...SMALL_PARTS });
+    await upload({ ...first, s3: s3.client() });
     const client = s3.client();
     const key = lotKeys.image("LOT-IT-TAKENKEY", "a.png");
     const before = sha256(await download(client, s3.bucket, key));
@@ -536,7 +518,7 @@ describe("uploadLot against s3rver", () => {
       "lot.json": JSON.stringify({ lotId: "LOT-IT-TAKENKEY" }),
     });
     await assert.rejects(
-      uploadLot({ ...second, s3: client, bucket: s3.bucket, ...SMALL_PARTS }),
+      upload({ ...second, s3: client }),
       (error: Error) => error.name === "UploadError" && /LotIdTakenError/.test(error.message),
     );
     assert.equal(sha256(await download(client, s3.bucket, key)), before, "nothing was overwritten");
@@ -553,17 +535,15 @@ describe("uploadLot against s3rver", () => {
       "b.png": fakeImage(PNG_SIGNATURE, 100),
       "lot.json": JSON.stringify({ lotId: "LOT-IT-VANISHED" }),
     });
-    await uploadLot({ dir, s3: s3.client(), bucket: s3.bucket, stateDir, ...SMALL_PARTS });
+    await upload({ dir, s3: s3.client(), stateDir });
     const client = s3.client();
     const key = lotKeys.image("LOT-IT-VANISHED", "a.png");
     await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }));
 
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
     });
     assert.equal(result.uploaded, 1);
     assert.equal(result.skipped, 1);
@@ -601,12 +581,10 @@ describe("uploadLot against s3rver", () => {
     utimesSync(path, mtime, mtime);
     const eventsBefore = s3.events.length;
     await assert.rejects(
-      uploadLot({
+      upload({
         dir,
         s3: s3.client(),
-        bucket: s3.bucket,
         stateDir,
-        ...SMALL_PARTS,
         onProgress: (event) => {
           if (event.kind !== "scanned") return;
           // Between the scan and the send: other bytes, the same length and modification time.
@@ -650,12 +628,10 @@ describe("uploadLot against s3rver", () => {
       { step: "finalizeRequest", name: "damageFirstBody" },
     );
     const retried: string[] = [];
-    const result = await uploadLot({
+    const result = await upload({
       dir,
       s3: client,
-      bucket: s3.bucket,
       stateDir,
-      ...SMALL_PARTS,
       log: (line) => {
         if (line.includes("retry")) retried.push(line);
       },
@@ -673,12 +649,10 @@ describe("uploadLot against s3rver", () => {
     const client = s3.client();
     const counts = countCommands(client);
     await assert.rejects(
-      uploadLot({
+      upload({
         dir,
         s3: client,
-        bucket: s3.bucket,
         stateDir,
-        ...SMALL_PARTS,
         onProgress: (event) => {
           if (event.kind !== "scanned") return;
           writeFileSync(path, fakeImage(PNG_SIGNATURE, 20_000));
