@@ -54,6 +54,31 @@ const stubResult = (image: GrayImage): DetectionResult => ({
 // (WAFERFLOW_INFERENCE_THREADS in vitest.config.ts) is not for it. Its own process, so only here.
 delete process.env.WAFERFLOW_INFERENCE_THREADS;
 
+/**
+ * A stub model whose first detection signals `detecting` and every detection waits until
+ * `release()`: a test holds the inference thread busy while it looks at the queue.
+ */
+function gatedModel(): { model: WaferModel; detecting: Promise<void>; release: () => void } {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started: () => void = () => {};
+  const detecting = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const model: WaferModel = {
+    info: { name: "gated", version: "1" },
+    load: async () => {},
+    detect: async (image) => {
+      started();
+      await gate;
+      return stubResult(image);
+    },
+  };
+  return { model, detecting, release: () => release() };
+}
+
 describe("endpoint server", () => {
   const logLines: string[] = [];
   let server: Awaited<ReturnType<typeof startEndpointServer>>;
@@ -449,23 +474,7 @@ describe("endpoint server under load", () => {
   });
 
   it("reads S3 references a few ahead of the model, not all at once, and logs the wait", async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started: () => void = () => {};
-    const detecting = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    const model: WaferModel = {
-      info: { name: "gated", version: "1" },
-      load: async () => {},
-      detect: async (image) => {
-        started();
-        await gate;
-        return stubResult(image);
-      },
-    };
+    const { model, detecting, release } = gatedModel();
     const png = await plainImage(512, 512, "png");
     let reads = 0;
     const logLines: string[] = [];
@@ -515,23 +524,7 @@ describe("endpoint server under load", () => {
   });
 
   it("answers 503 when more requests wait than the queue allows, and serves again after", async () => {
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let started: () => void = () => {};
-    const detecting = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    const model: WaferModel = {
-      info: { name: "gated", version: "1" },
-      load: async () => {},
-      detect: async (image) => {
-        started();
-        await gate;
-        return stubResult(image);
-      },
-    };
+    const { model, detecting, release } = gatedModel();
     const server = await startEndpointServer({
       port: 0,
       model,
