@@ -7,11 +7,7 @@ import {
   repeatedAlongDirection,
 } from "../../endpoint/detector/direction-evidence.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
-import { seededRandom } from "../../lib/random.ts";
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 // Dies of pitch 20 x 24 map px at level 100 with streets 3 px wide at 70 (the spec's 60-95%),
 // sensor noise sigma 0.5; a defect or pattern change of 3 codes (3%) is 6 sigmas.
@@ -27,7 +23,7 @@ function lattice(seed: number): FloatMap {
   for (let y = 0; y < height; y++)
     for (let x = 0; x < width; x++) {
       const street = x % a.x < 3 || y % b.y < 3;
-      data[y * width + x] = (street ? 70 : 100) + 0.5 * gaussian(random);
+      data[y * width + x] = (street ? 70 : 100) + 0.5 * standardNormal(random);
     }
   return { width, height, scale: 1, data };
 }

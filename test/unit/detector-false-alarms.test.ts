@@ -15,11 +15,7 @@ import { scoreTailFactor } from "../../endpoint/detector/score-tail.ts";
 import { workingMap } from "../../endpoint/detector/stages/input.ts";
 import { locateDisk, placeWafer } from "../../endpoint/detector/stages/place.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { seededRandom } from "../../lib/random.ts";
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -34,7 +30,7 @@ describe("rim ring: the noise gain of extrapolated references", () => {
   const region: DiskRegion = { cx: 300, cy: 300, r: 290 };
   const random = seededRandom(11);
   const dies = Math.ceil(size / pitch) + 1;
-  const levels = Float64Array.from({ length: dies * dies }, () => 5 * gaussian(random));
+  const levels = Float64Array.from({ length: dies * dies }, () => 5 * standardNormal(random));
   const data = new Float32Array(size * size);
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++)
@@ -388,7 +384,7 @@ describe("seed threshold: the measured tail of the smoothed score", () => {
   const unitSigma = () => 1;
 
   it("stays 1 on Gaussian scores", () => {
-    const score = Float32Array.from({ length: size * size }, () => gaussian(random));
+    const score = Float32Array.from({ length: size * size }, () => standardNormal(random));
     const factor = scoreTailFactor(score, size, region, unitSigma);
     assert.ok(factor < 1.05, `factor ${factor}`);
   });
@@ -405,7 +401,7 @@ describe("seed threshold: the measured tail of the smoothed score", () => {
   });
 
   it("is not raised by a defect covering a sector of the disk", () => {
-    const score = Float32Array.from({ length: size * size }, () => gaussian(random));
+    const score = Float32Array.from({ length: size * size }, () => standardNormal(random));
     for (let y = 100; y < 300; y++) for (let x = 400; x < 600; x++) score[y * size + x] = 40;
     const factor = scoreTailFactor(score, size, region, unitSigma);
     assert.ok(factor < 1.05, `factor ${factor}`);

@@ -11,11 +11,7 @@ import {
 } from "../../endpoint/detector/geometry.ts";
 import { estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { quantileInPlace } from "../../endpoint/detector/raster.ts";
-import { seededRandom } from "../../lib/random.ts";
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 test("algebraic circle fit recovers an exact circle", () => {
   const xs: number[] = [];
@@ -39,7 +35,7 @@ test("robust circle fit ignores a notch and chips that pull rim points inwards",
   const ys = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const a = (i / n) * 2 * Math.PI;
-    let r = 900 + 0.3 * gaussian(random);
+    let r = 900 + 0.3 * standardNormal(random);
     if (i > 300 && i < 330) r -= 9; // notch-like deficit
     if (i > 1200 && i < 1300) r -= 25; // a wide chip
     xs[i] = 1024 + r * Math.cos(a);
@@ -101,7 +97,7 @@ test("noise sigma: measured within 5% on white noise, unbiased by a strong grid 
   const patterned = new Float32Array(size * size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const n = sigma * gaussian(random);
+      const n = sigma * standardNormal(random);
       flat[y * size + x] = 100 + n;
       const street = x % 37 < 3 || y % 41 < 3;
       const pad = x % 37 > 10 && x % 37 < 20 && y % 41 > 12 && y % 41 < 18;

@@ -10,7 +10,7 @@ import {
 } from "../../endpoint/detector/lattice.ts";
 import { type FloatMap, sampleBilinear } from "../../endpoint/detector/raster.ts";
 import { LATTICE } from "../../endpoint/detector/thresholds.ts";
-import { seededRandom } from "../../lib/random.ts";
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 const size = 420;
 const region = { cx: 210, cy: 210, r: 200 };
@@ -18,7 +18,7 @@ const region = { cx: 210, cy: 210, r: 200 };
 /** A die grid turned by `angleDeg`: dark streets, a bright block per die, Gaussian noise. */
 function turnedGrid(pitch: number, angleDeg: number, noise: number, seed: number): FloatMap {
   const random = seededRandom(seed);
-  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const gaussian = () => standardNormal(random);
   const c = Math.cos((angleDeg * Math.PI) / 180);
   const s = Math.sin((angleDeg * Math.PI) / 180);
   const data = new Float32Array(size * size);

@@ -3,11 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
-import { seededRandom } from "../../lib/random.ts";
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 function angleGap(a: number, b: number): number {
   const d = (((a - b) % 360) + 360) % 360;
@@ -76,7 +72,7 @@ function grazingStreetWafer(size: number, chipDeg: number | null): GrayImage {
   const blurred = blur(level, size, 1);
   const data = new Uint16Array(size * size);
   for (let i = 0; i < data.length; i++)
-    data[i] = Math.round((blurred[i] as number) + 0.01 * full * gaussian(random));
+    data[i] = Math.round((blurred[i] as number) + 0.01 * full * standardNormal(random));
   return { width: size, height: size, bitDepth: 16, data };
 }
 
@@ -130,7 +126,7 @@ function notchAndVChipWafer(size: number, notchShare: number, chipDeg: number): 
   const blurred = blur(level, size, 1);
   const data = new Uint16Array(size * size);
   for (let i = 0; i < data.length; i++)
-    data[i] = Math.round((blurred[i] as number) + 0.004 * full * gaussian(random));
+    data[i] = Math.round((blurred[i] as number) + 0.004 * full * standardNormal(random));
   return { width: size, height: size, bitDepth: 16, data };
 }
 

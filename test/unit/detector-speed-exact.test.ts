@@ -7,7 +7,7 @@ import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/d
 import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes } from "../../endpoint/detector/select.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
-import { seededRandom } from "../../lib/random.ts";
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 interface Region {
   cx: number;
@@ -104,7 +104,7 @@ function patternedRaster(
       const u = s - Math.floor(s);
       const v = t - Math.floor(t);
       const motif = u > 0.3 && u < 0.6 && v > 0.2 && v < 0.7 ? 180 : u < 0.08 || v < 0.08 ? -90 : 0;
-      const noise = 6 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      const noise = 6 * standardNormal(random);
       const value = 900 + 0.2 * x - 0.1 * y + motif + noise + (random() < 0.001 ? 400 : 0);
       data[y * width + x] = integer ? Math.round(value) : value;
     }

@@ -29,11 +29,7 @@ import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.t
 import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
-import { seededRandom } from "../../lib/random.ts";
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 /** Angular distance in degrees. */
 function angleGap(a: number, b: number): number {
@@ -74,7 +70,7 @@ function rimProfile(opts: {
       const half = chip.widthPx / 2;
       if (arc < half) r -= chip.depthPx * Math.sqrt(1 - (arc / half) ** 2);
     }
-    radii[i] = r + opts.noisePx * gaussian(random);
+    radii[i] = r + opts.noisePx * standardNormal(random);
   }
   return { angles, radii };
 }
@@ -158,7 +154,7 @@ function patternedMap(
       const u = (((x + 0.5) % pitch) + pitch) % pitch;
       const v = (((y + 0.5) % pitch) + pitch) % pitch;
       const inStreet = u < street || v < street;
-      data[y * size + x] = (inStreet ? 600 : 1000 + motif(u, v)) + noise * gaussian(random);
+      data[y * size + x] = (inStreet ? 600 : 1000 + motif(u, v)) + noise * standardNormal(random);
     }
   }
   return { width: size, height: size, scale: 1, data };
@@ -200,7 +196,10 @@ describe("lattice", () => {
 
   it("returns null on a smooth surface with noise only", () => {
     const random = seededRandom(5);
-    const data = Float32Array.from({ length: size * size }, () => 1000 + 5 * gaussian(random));
+    const data = Float32Array.from(
+      { length: size * size },
+      () => 1000 + 5 * standardNormal(random),
+    );
     assert.equal(
       measureLattice({ width: size, height: size, scale: 1, data }, region, 380, 90, 5),
       null,
@@ -293,7 +292,7 @@ describe("die-to-die and thresholds", () => {
 
   it("measures the residual's noise sigma from its tail (Gaussian noise of sigma 3)", () => {
     const random = seededRandom(9);
-    const residual = Float32Array.from({ length: size * size }, () => 3 * gaussian(random));
+    const residual = Float32Array.from({ length: size * size }, () => 3 * standardNormal(random));
     const map = { width: size, height: size, scale: 1, data: residual };
     const [model] = measureSigmas([residual], [0], map, region, null);
     const sigma = model?.sigmas[0] as number;
@@ -332,7 +331,7 @@ describe("die-to-die misregistration allowance from the lattice's geometry", () 
             sum += u < 2 || v < 2 ? 600 : 1000 + motif(u, v);
           }
         }
-        raw[y * size + x] = sum / 16 + noise * gaussian(random);
+        raw[y * size + x] = sum / 16 + noise * standardNormal(random);
       }
     }
     if (spot) {
@@ -420,7 +419,7 @@ describe("noise of the die-to-die comparison", () => {
   function correlatedNoiseMap(blurPx: number, seed: number): FloatMap {
     const map = patternedMap(size, 24, 2, motif, 0, seed);
     const random = seededRandom(seed);
-    const white = Float32Array.from({ length: size * size }, () => gaussian(random));
+    const white = Float32Array.from({ length: size * size }, () => standardNormal(random));
     const reach = Math.ceil(3 * blurPx);
     const kernel = Array.from({ length: 2 * reach + 1 }, (_, k) =>
       Math.exp(-((k - reach) ** 2) / (2 * blurPx * blurPx)),
@@ -538,7 +537,7 @@ describe("noise zones", () => {
       for (let x = 0; x < size; x++) {
         const i = y * size + x;
         ring[i] = Math.hypot(x - 160, y - 160) > 110 ? 1 : 0;
-        residual[i] = (ring[i] ? 5 : 2) * gaussian(random);
+        residual[i] = (ring[i] ? 5 : 2) * standardNormal(random);
       }
     }
     const map = { width: size, height: size, scale: 1, data: residual };
@@ -563,7 +562,7 @@ describe("thresholds: the measured tail of the residual sets the pixel seed", ()
   };
 
   it("keeps the Gaussian pixel-seed threshold on Gaussian noise", () => {
-    const residual = noise((random) => 3 * gaussian(random), 21);
+    const residual = noise((random) => 3 * standardNormal(random), 21);
     const factor = pixelTailFactor(map(residual), residual, region);
     assert.ok(factor >= 1 && factor < 1.08, `factor ${factor}`);
   });
@@ -579,7 +578,7 @@ describe("thresholds: the measured tail of the residual sets the pixel seed", ()
   });
 
   it("is not raised by an extended defect (a stain covering 3% of the disk)", () => {
-    const residual = noise((random) => 3 * gaussian(random), 23);
+    const residual = noise((random) => 3 * standardNormal(random), 23);
     const stain = residualWith(size, [{ cx: 120, cy: 200, profile: disc(33, 6, 15) }]);
     for (let i = 0; i < residual.length; i++)
       residual[i] = (residual[i] as number) + (stain[i] as number);
@@ -857,7 +856,7 @@ function ellipticalWafer(size: number, axisRatio: number, notchDeg: number): Gra
       edge -= Math.max(0, 0.01 * a - arc);
       const inside = Math.min(1, Math.max(0, edge - Math.hypot(dx, dy) + 0.5));
       const level = 12000 + inside * 30000;
-      data[y * size + x] = Math.round(level + 300 * gaussian(random));
+      data[y * size + x] = Math.round(level + 300 * standardNormal(random));
     }
   }
   return { width: size, height: size, bitDepth: 16, data };
@@ -907,7 +906,7 @@ function darkStreetWafer(size: number, chipDeg: number): GrayImage {
       const inStreet = u < street || v < street;
       const motif = u > 0.4 * pitch && u < 0.6 * pitch && v > 0.3 * pitch && v < 0.7 * pitch;
       const level = onDisk ? (inStreet ? 0.6 * die : motif ? 1.2 * die : die) : chuck;
-      data[y * size + x] = Math.round(level + 0.003 * full * gaussian(random));
+      data[y * size + x] = Math.round(level + 0.003 * full * standardNormal(random));
     }
   }
   return { width: size, height: size, bitDepth: 16, data };

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "vitest";
 import { detect, InvalidImageError, WaferNotFoundError } from "../../endpoint/detector/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
-import { seededRandom } from "../../lib/random.ts";
+import { seededRandom, standardNormal } from "../../lib/random.ts";
 import { scoreWafer } from "../../qa/evaluate.ts";
 import type { BBox, DefectClass } from "../../schemas/common.ts";
 
@@ -145,7 +145,7 @@ function renderWafer(spec: WaferSpec): GrayImage {
             level += d.at(x, y);
         }
       }
-      const g = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      const g = standardNormal(random);
       data[y * size + x] = Math.max(0, Math.min(255, Math.round(255 * (level + spec.sigma * g))));
     }
   }
