@@ -16,6 +16,7 @@ import { workingMap } from "../../endpoint/detector/stages/input.ts";
 import { locateDisk, placeWafer } from "../../endpoint/detector/stages/place.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { gaussianBlur } from "../helpers/gaussian-blur.ts";
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -153,27 +154,7 @@ function blurredWafer(opts: {
       sharp[y * size + x] = 40 + (140 * n) / 16;
     }
   }
-  const radius = Math.ceil(3 * opts.blurPx);
-  const kernel = Array.from({ length: 2 * radius + 1 }, (_, k) =>
-    Math.exp(-((k - radius) ** 2) / (2 * opts.blurPx ** 2)),
-  );
-  const total = kernel.reduce((a, b) => a + b, 0);
-  const pass = (src: Float64Array, horizontal: boolean) => {
-    const out = new Float64Array(size * size);
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        let sum = 0;
-        for (let k = -radius; k <= radius; k++) {
-          const xx = horizontal ? Math.min(size - 1, Math.max(0, x + k)) : x;
-          const yy = horizontal ? y : Math.min(size - 1, Math.max(0, y + k));
-          sum += (kernel[k + radius] as number) * (src[yy * size + xx] as number);
-        }
-        out[y * size + x] = sum / total;
-      }
-    }
-    return out;
-  };
-  const blurred = pass(pass(sharp, true), false);
+  const blurred = gaussianBlur(sharp, size, opts.blurPx);
   const data = new Uint8Array(size * size);
   for (let i = 0; i < data.length; i++) data[i] = Math.round(blurred[i] as number);
   return { width: size, height: size, bitDepth: 8, data };

@@ -1,38 +1,11 @@
 // Unit tests of the rim on patterned wafers built here: blurred streets at 60% of the die level meeting the rim at grazing angles are not chips; a notch-like chip off the die grid's axes is not the notch.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
+import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
-
-function angleGap(a: number, b: number): number {
-  const d = (((a - b) % 360) + 360) % 360;
-  return d > 180 ? 360 - d : d;
-}
-
-/** Separable Gaussian blur (sigma in px, kernel to 3 sigma), edges clamped. */
-function blur(data: Float64Array, size: number, sigma: number): Float64Array {
-  const reach = Math.ceil(3 * sigma);
-  const kernel = Array.from({ length: 2 * reach + 1 }, (_, k) =>
-    Math.exp(-((k - reach) ** 2) / (2 * sigma * sigma)),
-  );
-  const norm = kernel.reduce((s, w) => s + w, 0);
-  const pass = (src: Float64Array, horizontal: boolean) => {
-    const out = new Float64Array(src.length);
-    for (let y = 0; y < size; y++)
-      for (let x = 0; x < size; x++) {
-        let sum = 0;
-        for (let k = -reach; k <= reach; k++) {
-          const xx = horizontal ? Math.min(size - 1, Math.max(0, x + k)) : x;
-          const yy = horizontal ? y : Math.min(size - 1, Math.max(0, y + k));
-          sum += (kernel[k + reach] as number) * (src[yy * size + xx] as number);
-        }
-        out[y * size + x] = sum / norm;
-      }
-    return out;
-  };
-  return pass(pass(data, true), false);
-}
+import { gaussianBlur } from "../helpers/gaussian-blur.ts";
 
 /**
  * A patterned wafer (spec: streets at 60% of the die level (the spec's darkest), 12% of a 27 px pitch wide; grid turned
@@ -60,7 +33,7 @@ function grazingStreetWafer(size: number, chipDeg: number | null): GrayImage {
       const dx = x - cx;
       const dy = y - cy;
       const phi = Math.atan2(dy, dx);
-      const arc = ((angleGap((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
+      const arc = ((angleDistanceDeg((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
       const edge = radius - Math.max(0, 0.01 * radius - arc);
       const chipped = chipDeg !== null && Math.hypot(x - chipX, y - chipY) <= 12;
       const onDisk = Math.hypot(dx, dy) < edge && !chipped;
@@ -69,7 +42,7 @@ function grazingStreetWafer(size: number, chipDeg: number | null): GrayImage {
       const inStreet = u < street || v < street;
       level[y * size + x] = onDisk ? (inStreet ? 0.6 * die : die) : chuck;
     }
-  const blurred = blur(level, size, 1);
+  const blurred = gaussianBlur(level, size, 1);
   const data = new Uint16Array(size * size);
   for (let i = 0; i < data.length; i++)
     data[i] = Math.round((blurred[i] as number) + 0.01 * full * standardNormal(random));
@@ -91,7 +64,7 @@ describe("edge chips: blurred streets meeting the rim at grazing angles", () => 
     const chip = chips[0];
     assert.ok(chip);
     const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
-    assert.ok(angleGap(angle, 200) < 3, `chip at ${angle}`);
+    assert.ok(angleDistanceDeg(angle, 200) < 3, `chip at ${angle}`);
   });
 });
 
@@ -115,7 +88,8 @@ function notchAndVChipWafer(size: number, notchShare: number, chipDeg: number): 
       const dy = y - cy;
       const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
       // Rim length from each V's centre; a 90-degree V is as deep as that length is short.
-      const arc = (centreDeg: number) => ((angleGap(deg, centreDeg) * Math.PI) / 180) * radius;
+      const arc = (centreDeg: number) =>
+        ((angleDistanceDeg(deg, centreDeg) * Math.PI) / 180) * radius;
       const edge =
         radius - Math.max(0, notchShare * radius - arc(90), 0.01 * radius - arc(chipDeg));
       const u = ((dx % pitch) + pitch) % pitch;
@@ -123,7 +97,7 @@ function notchAndVChipWafer(size: number, notchShare: number, chipDeg: number): 
       const inStreet = u < street || v < street;
       level[y * size + x] = Math.hypot(dx, dy) < edge ? (inStreet ? 0.4 : 0.5) * full : 0.15 * full;
     }
-  const blurred = blur(level, size, 1);
+  const blurred = gaussianBlur(level, size, 1);
   const data = new Uint16Array(size * size);
   for (let i = 0; i < data.length; i++)
     data[i] = Math.round((blurred[i] as number) + 0.004 * full * standardNormal(random));
@@ -136,7 +110,7 @@ describe("notch: the die grid is turned with it", () => {
     assert.equal(result.wafer.surface, "patterned");
     assert.equal(result.wafer.notchSource, "detected");
     assert.ok(
-      angleGap(result.wafer.notchAngleDeg, 90) < 1,
+      angleDistanceDeg(result.wafer.notchAngleDeg, 90) < 1,
       `notch at ${result.wafer.notchAngleDeg}`,
     );
     const chips = result.defects.filter((d) => d.class === "edge_chip");
@@ -144,6 +118,6 @@ describe("notch: the die grid is turned with it", () => {
     const chip = chips[0];
     assert.ok(chip);
     const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
-    assert.ok(angleGap(angle, 343) < 2, `chip at ${angle}`);
+    assert.ok(angleDistanceDeg(angle, 343) < 2, `chip at ${angle}`);
   });
 });

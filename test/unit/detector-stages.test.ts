@@ -13,6 +13,7 @@ import {
   pairMisregistrationShare,
 } from "../../endpoint/detector/die-to-die.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
+import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { type Lattice, measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
@@ -32,11 +33,6 @@ import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 /** Angular distance in degrees. */
-function angleGap(a: number, b: number): number {
-  const d = (((a - b) % 360) + 360) % 360;
-  return d > 180 ? 360 - d : d;
-}
-
 /**
  * Rim radii of a disk `axisRatio` out of round (major axis at `majorDeg`), with a 90-degree V
  * notch of 1% of the radius at `notchDeg` and optional chips, sampled by `rays` rays.
@@ -63,10 +59,11 @@ function rimProfile(opts: {
     angles[i] = phi;
     const t = phi - major;
     let r = (a * b) / Math.hypot(b * Math.cos(t), a * Math.sin(t));
-    const arcFromNotch = ((angleGap((phi * 180) / Math.PI, opts.notchDeg) * Math.PI) / 180) * r;
+    const arcFromNotch =
+      ((angleDistanceDeg((phi * 180) / Math.PI, opts.notchDeg) * Math.PI) / 180) * r;
     r -= Math.max(0, 0.01 * opts.r - arcFromNotch);
     for (const chip of opts.chips ?? []) {
-      const arc = ((angleGap((phi * 180) / Math.PI, chip.deg) * Math.PI) / 180) * r;
+      const arc = ((angleDistanceDeg((phi * 180) / Math.PI, chip.deg) * Math.PI) / 180) * r;
       const half = chip.widthPx / 2;
       if (arc < half) r -= chip.depthPx * Math.sqrt(1 - (arc / half) ** 2);
     }
@@ -91,7 +88,7 @@ describe("rim: shape, notch and chips", () => {
     let worst = 0;
     for (let i = 0; i < rim.angles.length; i++) {
       const deg = ((rim.angles[i] as number) * 180) / Math.PI;
-      if (angleGap(deg, base.notchDeg) < 2) continue;
+      if (angleDistanceDeg(deg, base.notchDeg) < 2) continue;
       worst = Math.max(
         worst,
         Math.abs(rimRadiusAt(shape, rim.angles[i] as number) - (rim.radii[i] as number)),
@@ -110,10 +107,13 @@ describe("rim: shape, notch and chips", () => {
       chips: [{ deg: 120, widthPx: 30, depthPx: 8 }],
     });
     const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, undefined);
-    assert.ok(angleGap(reading.notchAngleDeg, base.notchDeg) < 0.5, `${reading.notchAngleDeg}`);
+    assert.ok(
+      angleDistanceDeg(reading.notchAngleDeg, base.notchDeg) < 0.5,
+      `${reading.notchAngleDeg}`,
+    );
     assert.equal(reading.notchSource, "detected");
     assert.equal(reading.chips.length, 1, JSON.stringify(reading.chips.map((c) => c.angleDeg)));
-    assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
+    assert.ok(angleDistanceDeg(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
   });
 
   it("a small chip about as deep as its width is a chip, not a street's slot", () => {
@@ -126,7 +126,7 @@ describe("rim: shape, notch and chips", () => {
     });
     const reading = readRim(rim, { cx: 1024, cy: 1024, r: 900 }, undefined);
     assert.equal(reading.chips.length, 1, JSON.stringify(reading.chips));
-    assert.ok(angleGap(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
+    assert.ok(angleDistanceDeg(reading.chips[0]?.angleDeg ?? 0, 120) < 1);
   });
 
   it("reports no chip on a clean round disk, and a hinted notch wins", () => {
@@ -852,7 +852,7 @@ function ellipticalWafer(size: number, axisRatio: number, notchDeg: number): Gra
       const phi = Math.atan2(dy, dx);
       const t = phi - major;
       let edge = (a * b) / Math.hypot(b * Math.cos(t), a * Math.sin(t));
-      const arc = ((angleGap((phi * 180) / Math.PI, notchDeg) * Math.PI) / 180) * edge;
+      const arc = ((angleDistanceDeg((phi * 180) / Math.PI, notchDeg) * Math.PI) / 180) * edge;
       edge -= Math.max(0, 0.01 * a - arc);
       const inside = Math.min(1, Math.max(0, edge - Math.hypot(dx, dy) + 0.5));
       const level = 12000 + inside * 30000;
@@ -865,7 +865,10 @@ function ellipticalWafer(size: number, axisRatio: number, notchDeg: number): Gra
 describe("whole pipeline on an out-of-round disk", () => {
   it("finds the notch and reports nothing on a clean disk of axis ratio 0.993", () => {
     const result = detect(ellipticalWafer(1024, 0.993, 135));
-    assert.ok(angleGap(result.wafer.notchAngleDeg, 135) < 1, `notch ${result.wafer.notchAngleDeg}`);
+    assert.ok(
+      angleDistanceDeg(result.wafer.notchAngleDeg, 135) < 1,
+      `notch ${result.wafer.notchAngleDeg}`,
+    );
     assert.deepEqual(
       result.defects.map((d) => d.class),
       [],
@@ -897,7 +900,7 @@ function darkStreetWafer(size: number, chipDeg: number): GrayImage {
       const dy = y - cy;
       const phi = Math.atan2(dy, dx);
       let edge = radius;
-      const arc = ((angleGap((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
+      const arc = ((angleDistanceDeg((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
       edge -= Math.max(0, 0.01 * radius - arc);
       const onDisk = Math.hypot(dx, dy) < edge && Math.hypot(x - chipX, y - chipY) > 14;
       // Streets off the notch (bottom centre): a half pitch to the side of it.
@@ -921,6 +924,6 @@ describe("whole pipeline: streets as dark as the chuck reach the rim", () => {
     const chip = chips[0];
     assert.ok(chip);
     const angle = (Math.atan2(chip.centroidPx.y - 512, chip.centroidPx.x - 512) * 180) / Math.PI;
-    assert.ok(angleGap(angle, 200) < 3, `chip at ${angle}`);
+    assert.ok(angleDistanceDeg(angle, 200) < 3, `chip at ${angle}`);
   });
 });
