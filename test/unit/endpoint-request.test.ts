@@ -61,8 +61,10 @@ describe("parseCustomAttributes", () => {
     ["preview_px=0", /preview_px: '0' must be a whole number of pixels from 1 to 2048/],
     ["preview_px=4096", /preview_px: '4096' must be/],
     ["preview_px=512.5", /preview_px: '512.5' must be/],
+    ["overlay_px=0", /overlay_px: '0' must be a whole number of pixels from 1 to 2048/],
+    ["overlay_px=1024;overlay_px=512", /overlay_px is given twice/],
   ];
-  it("reads the preview size apart from the detection hints", () => {
+  it("reads the preview and overlay sizes apart from the detection hints", () => {
     assert.deepEqual(parseInvocationAttributes("preview_px=1024;notch_angle_deg=90"), {
       hints: { notchAngleDeg: 90 },
       previewMaxSide: 1024,
@@ -71,6 +73,11 @@ describe("parseCustomAttributes", () => {
       hints: { notchAngleDeg: 90 },
     });
     assert.deepEqual(parseCustomAttributes("preview_px=256"), {});
+    assert.deepEqual(parseInvocationAttributes("overlay_px=1024;die_pitch_mm=8;preview_px=256"), {
+      hints: { diePitchMm: { x: 8, y: 8 } },
+      previewMaxSide: 256,
+      overlayMaxSide: 1024,
+    });
   });
   for (const [header, message] of refusals) {
     it(`refuses '${header.slice(0, 40)}' naming what is wrong`, () => {
