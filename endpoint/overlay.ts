@@ -1,8 +1,8 @@
 // Draws one wafer's overlay from the raster the endpoint decoded: the wafer downscaled to about 1024 px, each defect boxed and labelled by class, the notch marked.
 import { CLASS_COLOURS } from "../lib/defect-style.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
-import { GLYPH_HEIGHT, textPath, textWidth } from "../lib/label-font.ts";
 import type { Defect, Picture, Wafer } from "../schemas/detection.ts";
+import { GLYPH_HEIGHT, textPath, textWidth } from "./label-font.ts";
 import { previewPicture } from "./preview.ts";
 
 export interface OverlayInput {
