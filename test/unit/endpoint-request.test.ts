@@ -17,7 +17,7 @@ import { createSerialQueue, createWorkQueue } from "../../endpoint/queue.ts";
 import { statusFor } from "../../endpoint/server.ts";
 import { parseCustomAttributes, parseInvocationAttributes } from "../../lib/custom-attributes.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
-import { sniffImageFormat } from "../../lib/image-format.ts";
+import { isWebpFile, sniffImageFormat } from "../../lib/image-format.ts";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 const TIFF_LE = Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0]);
@@ -100,6 +100,17 @@ describe("sniffImageFormat", () => {
     assert.equal(sniffImageFormat(JPEG), undefined);
     assert.equal(sniffImageFormat(PNG.subarray(0, 4)), undefined);
     assert.equal(sniffImageFormat(new Uint8Array(0)), undefined);
+  });
+});
+
+describe("isWebpFile", () => {
+  it("takes a RIFF container of WEBP, nothing else, nor a truncated one", () => {
+    const riff = (kind: string) =>
+      new TextEncoder().encode(`RIFF\u0004\u0000\u0000\u0000${kind}VP8 `);
+    assert.equal(isWebpFile(riff("WEBP")), true);
+    assert.equal(isWebpFile(riff("WAVE")), false);
+    assert.equal(isWebpFile(riff("WEBP").subarray(0, 11)), false);
+    assert.equal(isWebpFile(PNG), false);
   });
 });
 
