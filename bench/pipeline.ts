@@ -96,7 +96,7 @@ type ThreadCpu = Record<"main" | "libvips" | "other", number>;
 /**
  * CPU per kind of thread of this process: the main thread runs the whole stack (services,
  * functions, SDK calls, hashing, the endpoint's HTTP side); libvips' threads decode and encode
- * images (the endpoint's decode and preview, the overlay); "other" holds the inference worker
+ * images (the endpoint's decode and overlay); "other" holds the inference worker
  * threads (named "node" like V8's helper threads, so not told apart from them) and libuv's pool.
  */
 function threadCpu(): ThreadCpu | undefined {
@@ -177,8 +177,8 @@ async function decodeOnce(
 }
 
 /**
- * What the endpoint does per wafer (decode, quality gate, detection, preview), one wafer after
- * another in this thread, with the hints and preview size the pipeline asks for: the work no
+ * What the endpoint does per wafer (decode, quality gate, detection, overlay), one wafer after
+ * another in this thread, with the hints and overlay size the pipeline asks for: the work no
  * pipeline can avoid, so lot time over this is what the pipeline itself costs. Two passes: the
  * first after the warm-up each endpoint thread runs at start (endpoint/warmup.ts, as in a freshly
  * started endpoint), the second after the first (as in an endpoint that has served a lot).
@@ -187,7 +187,9 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
   const { lotId: _lotId, ...metadata } = LotFileSchema.parse(
     JSON.parse(readFileSync(join(lotDir, "lot.json"), "utf8")),
   );
-  const { hints, previewMaxSide } = parseInvocationAttributes(customAttributes(metadata));
+  const { hints, previewMaxSide, overlayMaxSide } = parseInvocationAttributes(
+    customAttributes(metadata),
+  );
   const model = createModel("classical");
   await model.load();
   const files = readdirSync(lotDir).filter(isImage).sort();
@@ -197,6 +199,7 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
       hints,
       qualityGate: true,
       ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
+      ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
     });
   const pass = async (): Promise<Timing> => {
     const cpuStart = process.cpuUsage();
@@ -403,7 +406,7 @@ try {
         "",
         `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}.`,
         "",
-        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (size and header by ranged GET; the SHA-256 is checked by the endpoint), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; the overlay drawn on the endpoint's preview), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, preview), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px preview, with the lot's hints, after the endpoint's warm-up), one after another in one thread.`,
+        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (size and header by ranged GET; the SHA-256 is checked by the endpoint), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; stores the overlay the endpoint drew), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, 1024 px overlay), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px overlay, with the lot's hints, after the endpoint's warm-up), one after another in one thread.`,
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -424,7 +427,7 @@ try {
         lotRow("warm (same wafers, new lot id)", warm, true),
         ...(scaled ? [lotRow(`scaled (the ${wafers} repeated)`, scaled, true)] : []),
         "",
-        "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds apart from the overlay; libvips' threads decode the original and encode the preview (in the endpoint) and decode the preview and encode the overlay (in DetectDefects); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs detection in the main thread.",
+        "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds; libvips' threads decode the original and draw and encode the overlay (in the endpoint's inference threads); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs detection in the main thread.",
         "",
         "| run | main thread | libvips threads | inference threads and V8 helpers | local S3 process (not in lot CPU) |",
         "| --- | --- | --- | --- | --- |",

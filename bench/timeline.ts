@@ -274,13 +274,13 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       "inference",
       firstRun,
       lastRun,
-      "from the first inference's start to the last one's end; overlays, results and S3 reads run beside it",
+      "from the first inference's start to the last one's end; results and S3 reads run beside it",
     ],
     [
       "tail",
       lastRun,
       trace.end,
-      "the last overlay and result, the Map's end, PublishReport, the report reaching the bench",
+      "the last overlay and result PUTs, the Map's end, PublishReport, the report reaching the bench",
     ],
   ];
   const lines: string[] = [];
@@ -341,7 +341,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "of it: the endpoint's S3 read": [],
     "of it: waiting for an inference thread": [],
     "of it: on an inference thread": [],
-    "of it: after the answer (overlay, result PUT, the runner)": [],
+    "of it: after the answer (overlay and result PUTs, the runner)": [],
     "endpoint queue depth when the request came": [],
   };
   const push = (name: string, value: number) => parts[name]?.push(value);
@@ -359,7 +359,10 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     push("of it: the endpoint's S3 read", request.fetchMs);
     push("of it: waiting for an inference thread", request.queueMs);
     push("of it: on an inference thread", request.runMs);
-    push("of it: after the answer (overlay, result PUT, the runner)", span.detect.to - request.end);
+    push(
+      "of it: after the answer (overlay and result PUTs, the runner)",
+      span.detect.to - request.end,
+    );
     push("endpoint queue depth when the request came", request.queueDepth);
   }
   lines.push(

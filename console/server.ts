@@ -2,8 +2,8 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { extname, join } from "node:path";
-import { CLASS_COLOURS } from "../functions/artifacts/style.ts";
 import { renderWaferMap } from "../functions/artifacts/wafer-map.ts";
+import { CLASS_COLOURS } from "../lib/defect-style.ts";
 import { BadRequestError, ConsoleStartError, NotFoundError, NotReadyError } from "./errors.ts";
 import {
   checkLotId,

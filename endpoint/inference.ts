@@ -1,7 +1,7 @@
-// One inference, the same in the server's thread or a worker thread: decode once, gate, detect, and draw the preview from that raster.
+// One inference, the same in the server's thread or a worker thread: decode once, gate, detect, and draw the preview and overlay from that raster.
 import { performance } from "node:perf_hooks";
 import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
-import type { DetectionHints, EndpointAnswer } from "../schemas/detection.ts";
+import type { DetectionHints, EndpointAnswer, InvocationResponse } from "../schemas/detection.ts";
 import { InvalidHintsError, InvalidImageError, WaferNotFoundError } from "./detector/index.ts";
 import {
   ImageContentError,
@@ -10,6 +10,7 @@ import {
   ModelOutputError,
 } from "./errors.ts";
 import type { WaferModel } from "./models/model.ts";
+import { renderOverlayPicture } from "./overlay.ts";
 import { renderPreview } from "./preview.ts";
 import { gatedDetect } from "./quality/index.ts";
 
@@ -19,6 +20,8 @@ export interface InferenceRequest {
   hints: DetectionHints;
   /** Draw a preview of at most this side from the decoded raster (custom attribute preview_px). */
   previewMaxSide?: number;
+  /** Draw the operator's overlay, at most this side, from the decoded raster (overlay_px). */
+  overlayMaxSide?: number;
   /** false only for tests of the server's machinery with stub models. */
   qualityGate: boolean;
 }
@@ -40,16 +43,32 @@ export async function runInference(
   const gated = request.qualityGate
     ? await gatedDetect(gray, request.hints, (clean, hints) => model.detect(clean, hints))
     : { status: "inspected" as const, ...(await model.detect(gray, request.hints)) };
-  if (gated.status === "unusable" || request.previewMaxSide === undefined) {
+  if (gated.status === "unusable") {
     return { ...gated, timingMs: { decode: decodeMs, ...gated.timingMs } };
   }
-  // Drawn from the raster just decoded: whoever shows the wafer need not decode it again.
-  const previewStarted = performance.now();
-  const preview = await renderPreview(gray, request.previewMaxSide);
+  // Drawn from the raster just decoded: whoever shows the wafer need not decode it again, and the
+  // overlay is drawn here, where the defects are known, so nobody decodes a preview to draw on it.
+  const pictures: Pick<InvocationResponse, "preview" | "overlay"> = {};
+  const pictureMs: Record<string, number> = {};
+  if (request.previewMaxSide !== undefined) {
+    const started = performance.now();
+    pictures.preview = await renderPreview(gray, request.previewMaxSide);
+    pictureMs.preview = ms(started);
+  }
+  if (request.overlayMaxSide !== undefined) {
+    const started = performance.now();
+    pictures.overlay = await renderOverlayPicture({
+      image: gray,
+      wafer: gated.wafer,
+      defects: gated.defects,
+      maxSide: request.overlayMaxSide,
+    });
+    pictureMs.overlay = ms(started);
+  }
   return {
     ...gated,
-    preview,
-    timingMs: { decode: decodeMs, ...gated.timingMs, preview: ms(previewStarted) },
+    ...pictures,
+    timingMs: { decode: decodeMs, ...gated.timingMs, ...pictureMs },
   };
 }
 

@@ -1,23 +1,19 @@
-// A small WebP of the raster the endpoint already decoded, so the operator's overlay is drawn without decoding the original again.
-import sharp from "sharp";
+// A small WebP of the raster the endpoint already decoded (the answer's `preview`), and the downscaled picture the endpoint's overlay is drawn on.
+import sharp, { type Sharp } from "sharp";
 import { blockSums } from "../lib/block-sums.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
 import { PREVIEW_MAX_SIDE_LIMIT, type Preview } from "../schemas/detection.ts";
 
 /**
- * Lossy, but above what the operator's overlay keeps: the overlay is drawn on the preview and
- * stored at WebP quality 82. Measured on two 2048 px wafers (8 and 16 bit), the overlay drawn on
- * a quality 85 preview is as close to one drawn on a lossless preview (PSNR 41.4 / 42.9 dB) as
- * the overlay drawn on a quality 90 preview (39.0 / 43.5 dB), and the encode takes 5-7 ms (about
- * 20%) less; a 1024 px preview stays near 50-100 kB (docs/benchmarks.md, round 6).
+ * Lossy, for a client that draws its own marks on it (the pipeline asks for the overlay instead):
+ * quality 85 kept an overlay drawn on it within 41-43 dB PSNR of one drawn on a lossless preview,
+ * about 20% cheaper to encode than 90 (docs/benchmarks.md, round 6).
  */
 const PREVIEW_WEBP_QUALITY = 85;
 /**
  * libwebp's lowest effort, 0, instead of the default 4: measured on a 1024 px wafer, 42 ms of CPU
  * at effort 1 instead of 100 (about the cost of decoding the 2048 px original) for a file 2%
- * larger; effort 0 takes 7 ms less again (43 against 50 ms with the resize, five 1024-2048 px
- * wafers) for 1% more bytes. The preview is read once, by whoever draws the overlay, so its size
- * hardly matters.
+ * larger; effort 0 takes 7 ms less again for 1% more bytes.
  */
 const PREVIEW_WEBP_EFFORT = 0;
 
@@ -60,24 +56,41 @@ function blockMeans(image: GrayImage, factor: number): GrayImage {
   return { width, height, bitDepth: 8, data: out };
 }
 
-/** Renders the decoded image, downscaled to `maxSide`, as a base64 WebP (the response's `preview`). */
-export async function renderPreview(image: GrayImage, maxSide: number): Promise<Preview> {
+/** Checks a requested picture side (preview_px, overlay_px) before any work is done for it. */
+export function checkPictureSide(maxSide: number): void {
   if (!Number.isInteger(maxSide) || maxSide < 1 || maxSide > PREVIEW_MAX_SIDE_LIMIT) {
     throw new RangeError(`preview side must be 1-${PREVIEW_MAX_SIDE_LIMIT} px, got ${maxSide}`);
   }
+}
+
+/**
+ * The decoded image downscaled to `maxSide`, in 8 bit, as a sharp pipeline not yet encoded: the
+ * preview encodes it as it is, the overlay draws its marks on it first. Whole blocks are averaged
+ * in JS first (2048 -> 1024 px exactly); libvips resamples only what is left (Lanczos-3), and
+ * only encodes when the blocks are the picture already.
+ */
+export function previewPicture(
+  image: GrayImage,
+  maxSide: number,
+): { picture: Sharp; width: number; height: number } {
+  checkPictureSide(maxSide);
   const { width, height } = previewSize(image, maxSide);
-  // Whole blocks are averaged in JS first (2048 -> 1024 px exactly); libvips resamples only what
-  // is left (Lanczos-3, as before), and only encodes when the blocks are the preview already.
   const factor = Math.floor(Math.min(image.width / width, image.height / height));
   const reduced = factor >= 2 ? blockMeans(image, factor) : image;
   const pixels = toEightBit(reduced);
-  let encoder = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
+  let picture = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
     raw: { width: reduced.width, height: reduced.height, channels: 1 },
   });
   if (reduced.width !== width || reduced.height !== height) {
-    encoder = encoder.resize(width, height, { fit: "fill" });
+    picture = picture.resize(width, height, { fit: "fill" });
   }
-  const webp = await encoder
+  return { picture, width, height };
+}
+
+/** Renders the decoded image, downscaled to `maxSide`, as a base64 WebP (the response's `preview`). */
+export async function renderPreview(image: GrayImage, maxSide: number): Promise<Preview> {
+  const { picture, width, height } = previewPicture(image, maxSide);
+  const webp = await picture
     .webp({ quality: PREVIEW_WEBP_QUALITY, effort: PREVIEW_WEBP_EFFORT })
     .toBuffer();
   return { format: "webp", width, height, data: webp.toString("base64") };

@@ -186,7 +186,7 @@ interface RequestLog {
   queueDepth?: number;
   /** Waiting for an inference thread, ms. */
   queueMs?: number;
-  /** On the inference thread (decode, gate, detection, preview), ms. */
+  /** On the inference thread (decode, gate, detection, preview and overlay), ms. */
   runMs?: number;
 }
 
@@ -380,7 +380,7 @@ export async function startEndpointServer(
         imageFormatOf(req.headers["content-type"], body);
       }
       const header = req.headers[CUSTOM_ATTRIBUTES_HEADER];
-      const { hints, previewMaxSide } = parseInvocationAttributes(
+      const { hints, previewMaxSide, overlayMaxSide } = parseInvocationAttributes(
         Array.isArray(header) ? header.join(";") : header,
       );
       if (!loaded) {
@@ -403,6 +403,7 @@ export async function startEndpointServer(
           hints,
           qualityGate: options.qualityGate !== false,
           ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
+          ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
         });
       });
       // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.

@@ -1,4 +1,4 @@
-// Warms an inference thread before it takes traffic: the real inference (decode, gate, detect, preview) on small seeded wafers made in memory.
+// Warms an inference thread before it takes traffic: the real inference (decode, gate, detect, overlay) on small seeded wafers made in memory.
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
@@ -15,8 +15,8 @@ export const DEFAULT_WARMUP_WAFERS = 12;
 /** Small enough to render and inspect cheaply, large enough to run every stage as a 2048 px wafer does. */
 export const WARMUP_SIDE_PX = 768;
 export const MAX_WARMUP_WAFERS = 64;
-/** The preview DetectDefects asks for (functions/artifacts/overlay.ts OVERLAY_MAX_SIDE). */
-const WARMUP_PREVIEW_PX = 1024;
+/** The overlay DetectDefects asks for (functions/detect-defects/core.ts OVERLAY_MAX_SIDE). */
+const WARMUP_OVERLAY_PX = 1024;
 /** Any fixed seed: the same wafers on every start, so every start costs the same. */
 const WARMUP_SEED = 20261130;
 
@@ -61,7 +61,7 @@ export async function warmUp(model: WaferModel, wafers: number): Promise<WarmupR
       image: wafer.bytes,
       hints,
       qualityGate: true,
-      previewMaxSide: WARMUP_PREVIEW_PX,
+      overlayMaxSide: WARMUP_OVERLAY_PX,
     });
   }
   const cpu = process.threadCpuUsage(cpuBefore);

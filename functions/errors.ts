@@ -71,11 +71,6 @@ export function dependencyFailure(what: string, error: unknown): Error {
     : new DependencyError(message, { cause: error });
 }
 
-/** A picture or file made from a result (overlay, wafer map, KLARF) could not be made. */
-export class ArtifactError extends Error {
-  override name = "ArtifactError";
-}
-
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
@@ -105,7 +100,6 @@ const WORKFLOW_ERRORS = [
   ImageIndexError,
   ImageRejectedByModelError,
   ModelResponseError,
-  ArtifactError,
 ];
 
 export function isWorkflowError(error: unknown): error is Error {

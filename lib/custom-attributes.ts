@@ -19,11 +19,19 @@ const ATTRIBUTE_OF = {
   diePitchMm: "die_pitch_mm",
 } as const satisfies Record<keyof DetectionHints, string>;
 
-/** Not a hint: asks the endpoint for a preview of the image it decoded (the overlay is drawn on it). */
-const PREVIEW_ATTRIBUTE = "preview_px";
+/** Not hints: ask the endpoint for a picture of the image it decoded, plain or with the overlay drawn on it. */
+const PICTURE_ATTRIBUTE_OF = {
+  previewMaxSide: "preview_px",
+  overlayMaxSide: "overlay_px",
+} as const;
 
-type Attribute = (typeof ATTRIBUTE_OF)[keyof typeof ATTRIBUTE_OF] | typeof PREVIEW_ATTRIBUTE;
-const ATTRIBUTES: Attribute[] = [...Object.values(ATTRIBUTE_OF), PREVIEW_ATTRIBUTE];
+type Attribute =
+  | (typeof ATTRIBUTE_OF)[keyof typeof ATTRIBUTE_OF]
+  | (typeof PICTURE_ATTRIBUTE_OF)[keyof typeof PICTURE_ATTRIBUTE_OF];
+const ATTRIBUTES: Attribute[] = [
+  ...Object.values(ATTRIBUTE_OF),
+  ...Object.values(PICTURE_ATTRIBUTE_OF),
+];
 
 /** An X-Amzn-SageMaker-Custom-Attributes pair is unknown or malformed (the endpoint answers 400). */
 export class CustomAttributeError extends Error {
@@ -44,23 +52,32 @@ export function hintsFromMetadata(
   return hints;
 }
 
-/** What a request's custom attributes ask for: detection hints, and optionally a preview of the image. */
-export interface InvocationAttributes {
-  hints: DetectionHints;
-  /** Longest side of the preview the answer should carry (`preview_px`); none when absent. */
+/** The pictures a request asks for, by their longest side (each absent when not asked). */
+export interface PictureRequest {
+  /** The image alone (`preview_px`). */
   previewMaxSide?: number;
+  /** The operator's overlay: the image with its defects and notch marked (`overlay_px`). */
+  overlayMaxSide?: number;
+}
+
+/** What a request's custom attributes ask for: detection hints, and optionally pictures of the image. */
+export interface InvocationAttributes extends PictureRequest {
+  hints: DetectionHints;
 }
 
 /**
- * Hints (and the preview size, when asked) as the header's `key=value` pairs
- * (`preview_px=1024;die_pitch_mm=10x12`), or undefined when there are none.
+ * Hints (and the pictures' sizes, when asked) as the header's `key=value` pairs
+ * (`overlay_px=1024;die_pitch_mm=10x12`), or undefined when there are none.
  */
 export function encodeCustomAttributes(
   hints: DetectionHints,
-  previewMaxSide?: number,
+  pictures: PictureRequest = {},
 ): string | undefined {
   const pairs: string[] = [];
-  if (previewMaxSide !== undefined) pairs.push(`${PREVIEW_ATTRIBUTE}=${previewMaxSide}`);
+  for (const [field, attribute] of Object.entries(PICTURE_ATTRIBUTE_OF)) {
+    const side = pictures[field as keyof PictureRequest];
+    if (side !== undefined) pairs.push(`${attribute}=${side}`);
+  }
   if (hints.notchAngleDeg !== undefined) {
     pairs.push(`${ATTRIBUTE_OF.notchAngleDeg}=${hints.notchAngleDeg}`);
   }
@@ -93,13 +110,13 @@ export function parseCustomAttributes(header: string | undefined): DetectionHint
 }
 
 /**
- * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12; preview_px=1024` → hints and
- * the preview size. Pairs are split on ';' or ','; keys are case-insensitive; an unknown key is
+ * `notch_angle_deg=90; wafer_diameter_mm=300, die_pitch_mm=10x12; overlay_px=1024` → hints and
+ * the pictures' sizes. Pairs are split on ';' or ','; keys are case-insensitive; an unknown key is
  * refused so a typo does not silently turn into a detection without the hint.
  */
 export function parseInvocationAttributes(header: string | undefined): InvocationAttributes {
   if (header === undefined || header.trim() === "") return { hints: {} };
-  let previewMaxSide: number | undefined;
+  const pictures: PictureRequest = {};
   if (header.length > MAX_HEADER_LENGTH) {
     throw new CustomAttributeError(
       `custom attributes are ${header.length} characters; at most ${MAX_HEADER_LENGTH} are allowed`,
@@ -143,14 +160,15 @@ export function parseInvocationAttributes(header: string | undefined): Invocatio
         raw.diePitchMm = { x, y };
         break;
       }
-      case PREVIEW_ATTRIBUTE: {
+      case PICTURE_ATTRIBUTE_OF.previewMaxSide:
+      case PICTURE_ATTRIBUTE_OF.overlayMaxSide: {
         const side = parseNumber(key, value);
         if (!Number.isInteger(side) || side < 1 || side > PREVIEW_MAX_SIDE_LIMIT) {
           throw new CustomAttributeError(
             `custom attribute ${key}: '${value}' must be a whole number of pixels from 1 to ${PREVIEW_MAX_SIDE_LIMIT}`,
           );
         }
-        previewMaxSide = side;
+        pictures[key === "preview_px" ? "previewMaxSide" : "overlayMaxSide"] = side;
         break;
       }
     }
@@ -169,7 +187,5 @@ export function parseInvocationAttributes(header: string | undefined): Invocatio
     const allowed = diameterWrong ? " (wafer_diameter_mm must be 200 or 300)" : "";
     throw new CustomAttributeError(`${problems}${allowed}`, { cause: parsed.error });
   }
-  return previewMaxSide === undefined
-    ? { hints: parsed.data }
-    : { hints: parsed.data, previewMaxSide };
+  return { hints: parsed.data, ...pictures };
 }

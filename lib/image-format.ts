@@ -25,3 +25,9 @@ export function sniffImageFormat(head: Uint8Array): ImageFormat | undefined {
 export function contentTypeOf(format: ImageFormat): "image/png" | "image/tiff" {
   return format === "png" ? "image/png" : "image/tiff";
 }
+
+/** A WebP file by its RIFF container signature ("RIFF", four bytes of length, "WEBP"). */
+export function isWebpFile(bytes: Uint8Array): boolean {
+  const ascii = (from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
+  return bytes.length >= 12 && ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP";
+}

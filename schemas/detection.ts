@@ -75,23 +75,27 @@ export const QualitySchema = z.object({
 });
 export type Quality = z.infer<typeof QualitySchema>;
 
-/** Largest preview side a request may ask for (custom attribute `preview_px`). */
+/** Largest preview or overlay side a request may ask for (custom attributes `preview_px`, `overlay_px`). */
 export const PREVIEW_MAX_SIDE_LIMIT = 2048;
 
 /**
  * A small picture of the image the endpoint decoded (docs/endpoint-input.md), sent only when the
- * request asks for one (`preview_px=<side>`): the operator's overlay is drawn on it, so the
- * pipeline decodes each wafer once. At most 2048 px on a side: a few hundred kB of base64 at
- * most, far inside SageMaker's 6 MB response limit.
+ * request asks for one: the raster alone (`preview_px=<side>`) or the operator's overlay drawn on
+ * it (`overlay_px=<side>`: defects boxed and labelled, the notch marked), so the pipeline decodes
+ * each wafer once. At most 2048 px on a side: a few hundred kB of base64 at most, far inside
+ * SageMaker's 6 MB response limit.
  */
-export const PreviewSchema = z.object({
+export const PictureSchema = z.object({
   format: z.literal("webp"),
   width: z.number().int().positive().max(PREVIEW_MAX_SIDE_LIMIT),
   height: z.number().int().positive().max(PREVIEW_MAX_SIDE_LIMIT),
   /** The WebP file, base64. */
   data: z.base64().max(4_000_000),
 });
-export type Preview = z.infer<typeof PreviewSchema>;
+export type Picture = z.infer<typeof PictureSchema>;
+/** The answer's `preview`: the picture without marks. */
+export const PreviewSchema = PictureSchema;
+export type Preview = Picture;
 
 /** The wafer was inspected: what was found on it (status and quality may be absent from older models). */
 export const InvocationResponseSchema = z.object({
@@ -102,6 +106,8 @@ export const InvocationResponseSchema = z.object({
   quality: QualitySchema.optional(),
   /** Present when the request asked for it (custom attribute preview_px). */
   preview: PreviewSchema.optional(),
+  /** The operator's overlay, present when the request asked for it (custom attribute overlay_px). */
+  overlay: PictureSchema.optional(),
   timingMs: z.record(z.string(), z.number()).optional(),
 });
 export type InvocationResponse = z.infer<typeof InvocationResponseSchema>;

@@ -1,8 +1,9 @@
 // A lot's defects as a KLARF 1.8 file, the format fab yield-management systems read.
+
+import { CLASS_NUMBERS } from "../../lib/defect-style.ts";
 import { DEFECT_CLASSES } from "../../schemas/common.ts";
 import type { ImageResult, Report } from "../../schemas/report.ts";
 import { type DieGrid, diesOnWafer, waferDieGrid } from "./die-grid.ts";
-import { CLASS_NUMBERS } from "./style.ts";
 
 /**
  * Lengths are in micrometres, as KLARF has them. Each inspected wafer gets its own block after

@@ -1,35 +1,27 @@
-// Draws and stores one wafer's overlay: the only artifact that needs pixels (sharp), so only DetectDefects bundles it.
+// Stores one wafer's overlay as the endpoint drew it (the answer's `overlay`): no pixels are touched here, so DetectDefects needs no image library.
 import type { S3Client } from "@aws-sdk/client-s3";
+import { isWebpFile } from "../../lib/image-format.ts";
 import { lotKeys } from "../../lib/keys.ts";
-import type { InvocationResponse } from "../../schemas/detection.ts";
-import { ArtifactError } from "../errors.ts";
-import { renderOverlay } from "./overlay.ts";
+import type { Picture } from "../../schemas/detection.ts";
+import { ModelResponseError } from "../errors.ts";
 import { CONTENT_TYPES, putObject } from "./store.ts";
 
 /**
- * Draws the wafer's overlay on the preview the endpoint rendered from the raster it decoded (so
- * the original is decoded once, by the endpoint), stores it, returns its key.
+ * Stores the overlay the endpoint drew on the raster it decoded (so the original is decoded once,
+ * and the picture encoded once) and returns its key. Bytes that are not a WebP file are the
+ * endpoint breaking its contract, and are not stored under an overlay's name.
  */
-export async function writeOverlay(
+export async function storeOverlay(
   deps: { s3: S3Client; bucket: string },
   lotId: string,
   fileName: string,
-  response: Pick<InvocationResponse, "wafer" | "defects" | "preview">,
+  overlay: Picture,
 ): Promise<string> {
-  const { wafer, defects, preview } = response;
-  let webp: Buffer;
-  try {
-    if (!preview) throw new Error("the endpoint's answer carries no preview to draw on");
-    ({ webp } = await renderOverlay({
-      image: Buffer.from(preview.data, "base64"),
-      measuredIn: { width: wafer.imageWidth, height: wafer.imageHeight },
-      wafer,
-      defects,
-    }));
-  } catch (cause) {
-    throw new ArtifactError(`cannot draw the overlay of ${fileName}: ${(cause as Error).message}`, {
-      cause,
-    });
+  const webp = Buffer.from(overlay.data, "base64");
+  if (!isWebpFile(webp)) {
+    throw new ModelResponseError(
+      `the endpoint's overlay of ${fileName} is not a WebP file (${webp.length} bytes)`,
+    );
   }
   const key = lotKeys.overlay(lotId, fileName);
   await putObject(deps.s3, deps.bucket, key, webp, CONTENT_TYPES.webp);

@@ -1,8 +1,9 @@
 // The lot's wafer map as SVG: die grid coloured by defect count, every defect a mark at its wafer millimetres, the notch.
+
+import { CLASS_COLOURS, escapeXml } from "../../lib/defect-style.ts";
 import type { DefectClass } from "../../schemas/common.ts";
 import type { Report } from "../../schemas/report.ts";
 import { diesOnWafer, lotDieGrid } from "./die-grid.ts";
-import { CLASS_COLOURS, escapeXml } from "./style.ts";
 
 /** Fill of a die by how many defects it holds (0, 1, 2-3, 4+). */
 export function dieFill(count: number): string {

@@ -17,8 +17,7 @@ import {
 import type { LotMetadata } from "../../schemas/lot.ts";
 import type { ImageResult } from "../../schemas/report.ts";
 import type { DetectInput, ImageOutcome } from "../../schemas/workflow.ts";
-import { OVERLAY_MAX_SIDE } from "../artifacts/overlay.ts";
-import { writeOverlay } from "../artifacts/overlay-store.ts";
+import { storeOverlay } from "../artifacts/overlay-store.ts";
 import { getObjectBytes, putJson } from "../aws-io.ts";
 import {
   dependencyFailure,
@@ -51,12 +50,18 @@ export interface DetectDeps {
  */
 export const DEFAULT_INLINE_MAX_BYTES = 0;
 
+/** The operator's overlay: the wafer at about this many pixels on its longer side. */
+export const OVERLAY_MAX_SIDE = 1024;
+
 /**
  * Lot metadata as the endpoint's X-Amzn-SageMaker-Custom-Attributes (lib/custom-attributes.ts),
- * with the preview the overlay is drawn on (so this function never decodes the image itself).
+ * with the overlay the endpoint draws on the raster it decoded (so this function never decodes
+ * or encodes an image, and the original is decoded once).
  */
 export function customAttributes(metadata: LotMetadata): string {
-  return encodeCustomAttributes(hintsFromMetadata(metadata), OVERLAY_MAX_SIDE) ?? "";
+  return (
+    encodeCustomAttributes(hintsFromMetadata(metadata), { overlayMaxSide: OVERLAY_MAX_SIDE }) ?? ""
+  );
 }
 
 /** The request body for one image: its own bytes when they fit a request, else where to read them. */
@@ -191,13 +196,13 @@ export async function detectDefects(input: DetectInput, deps: DetectDeps): Promi
     );
   }
   const status = defects.length > 0 ? "defects_found" : "clean";
-  if (!parsed.data.preview) {
+  if (!parsed.data.overlay) {
     throw new ModelResponseError(
-      `endpoint answered without the preview it was asked for (preview_px=${OVERLAY_MAX_SIDE})`,
+      `endpoint answered without the overlay it was asked for (overlay_px=${OVERLAY_MAX_SIDE})`,
     );
   }
-  // Drawn on the endpoint's preview of the raster it decoded: the original is decoded once.
-  const overlayKey = await writeOverlay(deps, lotId, image.fileName, parsed.data);
+  // Drawn by the endpoint on the raster it decoded: stored as it comes.
+  const overlayKey = await storeOverlay(deps, lotId, image.fileName, parsed.data.overlay);
   const result: ImageResult = {
     fileName: image.fileName,
     key: image.key,

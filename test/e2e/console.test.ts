@@ -19,7 +19,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
+import { CLASS_COLOURS } from "../../lib/defect-style.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { readRunningStack } from "../../local/endpoints-file.ts";
 import { LOCAL_CREDENTIALS } from "../../local/stack.ts";

@@ -136,12 +136,12 @@ describe("endpoint server", () => {
     assert.equal(typeof body.timingMs?.decode, "number");
   });
 
-  it("runs inferences in one worker thread per core and draws the preview it is asked for", async () => {
+  it("runs inferences in one worker thread per core and draws the preview and overlay it is asked for", async () => {
     assert.equal(server.concurrency, availableParallelism());
     const [withPreview, without] = await Promise.all([
       invoke(tiff, {
         "content-type": "image/tiff",
-        "x-amzn-sagemaker-custom-attributes": "preview_px=256",
+        "x-amzn-sagemaker-custom-attributes": "preview_px=256;overlay_px=512",
       }),
       invoke(tiff, { "content-type": "image/tiff" }),
     ]);
@@ -152,9 +152,18 @@ describe("endpoint server", () => {
     const meta = await sharp(Buffer.from(body.preview.data, "base64")).metadata();
     assert.equal(meta.format, "webp");
     assert.equal(meta.width, body.preview.width);
+    // The overlay: the same raster at its own size, in colour (the marks), drawn on the thread.
+    assert.ok(body.overlay, "an overlay was asked for");
+    assert.equal(Math.max(body.overlay.width, body.overlay.height), 512);
+    const drawn = await sharp(Buffer.from(body.overlay.data, "base64")).metadata();
+    assert.equal(drawn.format, "webp");
+    assert.equal(drawn.width, body.overlay.width);
+    assert.equal(drawn.channels, 3);
+    assert.equal(typeof body.timingMs?.overlay, "number");
     const plain = InvocationResponseSchema.parse(await without.json());
     assert.equal(plain.preview, undefined);
-    assert.deepEqual(plain.defects, body.defects, "the preview does not change detection");
+    assert.equal(plain.overlay, undefined);
+    assert.deepEqual(plain.defects, body.defects, "the pictures do not change detection");
   });
 
   it("reads a 16-bit TIFF sent as application/x-image", async () => {

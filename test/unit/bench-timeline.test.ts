@@ -119,7 +119,7 @@ describe("describeTimeline", () => {
     assert.match(text, /\| DetectDefects \(state\) \| 2 \| 2050 \|/);
     assert.match(
       text,
-      /\| of it: after the answer \(overlay, result PUT, the runner\) \| 2 \| 300 \|/,
+      /\| of it: after the answer \(overlay and result PUTs, the runner\) \| 2 \| 300 \|/,
     );
     assert.match(text, /\| of it: waiting for an inference thread \| 2 \| 700 \|/);
   });

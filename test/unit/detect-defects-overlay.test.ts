@@ -1,13 +1,12 @@
-// DetectDefects draws the operator's overlay on the endpoint's preview: it never reads or decodes the original for it.
+// DetectDefects stores the overlay the endpoint drew on the raster it decoded: it never reads, decodes or encodes an image for it.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import sharp from "sharp";
 import { beforeAll, describe, it } from "vitest";
-import { renderPreview } from "../../endpoint/preview.ts";
+import { renderOverlayPicture } from "../../endpoint/overlay.ts";
 import { detectDefects } from "../../functions/detect-defects/core.ts";
 import { ModelResponseError } from "../../functions/errors.ts";
 import { decodeGray } from "../../lib/gray-image.ts";
@@ -22,8 +21,8 @@ const wafer = truth.wafers.find((w) => w.defects.length > 0 && w.fileName.endsWi
 if (!wafer) throw new Error("the e2e fixture lot has no PNG wafer with defects");
 const bytes = readFileSync(resolve(FIXTURES, wafer.fileName));
 
-/** What the endpoint answers for this wafer: its true defects, with or without a preview. */
-function answer(preview: InvocationResponse["preview"]): InvocationResponse {
+/** What the endpoint answers for this wafer: its true defects, with or without an overlay. */
+function answer(overlay: InvocationResponse["overlay"]): InvocationResponse {
   return {
     status: "inspected",
     model: { name: "waferflow-classical", version: "test" },
@@ -50,7 +49,7 @@ function answer(preview: InvocationResponse["preview"]): InvocationResponse {
       waferMm: d.waferMm,
       die: null,
     })),
-    ...(preview ? { preview } : {}),
+    ...(overlay ? { overlay } : {}),
   };
 }
 
@@ -104,35 +103,50 @@ function run(response: InvocationResponse, inlineMaxBytes: number) {
 }
 
 describe("detectDefects and the overlay", () => {
-  let preview: InvocationResponse["preview"];
+  let overlay: NonNullable<InvocationResponse["overlay"]>;
   beforeAll(async () => {
-    preview = await renderPreview(await decodeGray(bytes), 1024);
+    const response = answer(undefined);
+    overlay = await renderOverlayPicture({
+      image: await decodeGray(bytes),
+      wafer: response.wafer,
+      defects: response.defects,
+      maxSide: 1024,
+    });
   });
 
-  it("asks for a preview and draws the overlay on it; an image sent by reference is never read", async () => {
+  it("asks for the overlay and stores the endpoint's bytes as they come; an image sent by reference is never read", async () => {
     // inlineMaxBytes 1: the image goes by S3 reference, so any GetObject would be for the picture.
-    const call = run(answer(preview), 1);
+    const call = run(answer(overlay), 1);
     assert.deepEqual(await call.outcome, {
       index: 0,
       status: "defects_found",
       defectCount: wafer.defects.length,
     });
-    assert.match(String(call.attributes()), /(^|;)preview_px=1024(;|$)/);
+    assert.match(String(call.attributes()), /(^|;)overlay_px=1024(;|$)/);
+    assert.doesNotMatch(String(call.attributes()), /preview_px/);
     assert.deepEqual(call.reads, [], "the original is not read again for its picture");
-    const overlay = call.stored.get(lotKeys.overlay("LOT-OV1", wafer.fileName));
-    assert.ok(overlay instanceof Uint8Array);
-    const meta = await sharp(overlay).metadata();
-    assert.equal(meta.format, "webp");
-    assert.equal(meta.width, preview?.width);
-    assert.equal(meta.height, preview?.height);
+    const stored = call.stored.get(lotKeys.overlay("LOT-OV1", wafer.fileName));
+    assert.ok(stored instanceof Uint8Array);
+    assert.deepEqual(Buffer.from(stored), Buffer.from(overlay.data, "base64"));
   });
 
-  it("fails the image, naming the preview, when the endpoint answers without one", async () => {
+  it("fails the image, naming the overlay, when the endpoint answers without one", async () => {
     const call = run(answer(undefined), 1);
     await assert.rejects(
       call.outcome,
       (error: unknown) =>
-        error instanceof ModelResponseError && /preview_px=1024/.test(error.message),
+        error instanceof ModelResponseError && /overlay_px=1024/.test(error.message),
     );
+  });
+
+  it("fails the image and stores nothing under the overlay's name when the overlay is not a WebP file", async () => {
+    const call = run(answer({ ...overlay, data: bytes.subarray(0, 4096).toString("base64") }), 1);
+    await assert.rejects(
+      call.outcome,
+      (error: unknown) =>
+        error instanceof ModelResponseError &&
+        error.message.includes(`overlay of ${wafer.fileName} is not a WebP file`),
+    );
+    assert.equal(call.stored.get(lotKeys.overlay("LOT-OV1", wafer.fileName)), undefined);
   });
 });

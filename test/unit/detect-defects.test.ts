@@ -99,12 +99,12 @@ describe("customAttributes", () => {
   it("passes notch, diameter and die pitch when the lot gives them", () => {
     assert.equal(
       customAttributes({ notchAngleDeg: 90, waferDiameterMm: 200, diePitchMm: { x: 10, y: 12.5 } }),
-      "preview_px=1024;notch_angle_deg=90;wafer_diameter_mm=200;die_pitch_mm=10x12.5",
+      "overlay_px=1024;notch_angle_deg=90;wafer_diameter_mm=200;die_pitch_mm=10x12.5",
     );
-    assert.equal(customAttributes({ diePitchMm: 8 }), "preview_px=1024;die_pitch_mm=8");
+    assert.equal(customAttributes({ diePitchMm: 8 }), "overlay_px=1024;die_pitch_mm=8");
   });
-  it("asks only for the overlay's preview when the lot gives nothing", () => {
-    assert.equal(customAttributes({ product: "X" }), "preview_px=1024");
+  it("asks only for the overlay when the lot gives nothing", () => {
+    assert.equal(customAttributes({ product: "X" }), "overlay_px=1024");
   });
 });
 
@@ -164,13 +164,13 @@ describe("detectDefects: what each endpoint failure is called (Retry, EndpointUn
     s3.on(PutObjectCommand).resolves({});
   });
 
-  it("sends the image's S3 reference with the lot's metadata and the overlay's preview size as custom attributes", async () => {
+  it("sends the image's S3 reference with the lot's metadata and the overlay's size as custom attributes", async () => {
     sagemaker.on(InvokeEndpointCommand).rejects(modelError(500));
     await assert.rejects(detectDefects(input, deps));
     const sent = sagemaker.commandCalls(InvokeEndpointCommand)[0]?.args[0].input;
     assert.equal(sent?.EndpointName, "detector");
     assert.equal(sent?.ContentType, "application/json");
-    assert.equal(sent?.CustomAttributes, "preview_px=1024;notch_angle_deg=270");
+    assert.equal(sent?.CustomAttributes, "overlay_px=1024;notch_angle_deg=270");
     assert.deepEqual(JSON.parse(new TextDecoder().decode(sent?.Body as Uint8Array)), {
       s3Uri: `s3://b/${input.image.key}`,
       sha256: input.image.sha256,

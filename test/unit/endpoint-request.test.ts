@@ -17,7 +17,7 @@ import { createSerialQueue, createWorkQueue } from "../../endpoint/queue.ts";
 import { statusFor } from "../../endpoint/server.ts";
 import { parseCustomAttributes, parseInvocationAttributes } from "../../lib/custom-attributes.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
-import { sniffImageFormat } from "../../lib/image-format.ts";
+import { isWebpFile, sniffImageFormat } from "../../lib/image-format.ts";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
 const TIFF_LE = Uint8Array.from([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0]);
@@ -61,8 +61,10 @@ describe("parseCustomAttributes", () => {
     ["preview_px=0", /preview_px: '0' must be a whole number of pixels from 1 to 2048/],
     ["preview_px=4096", /preview_px: '4096' must be/],
     ["preview_px=512.5", /preview_px: '512.5' must be/],
+    ["overlay_px=0", /overlay_px: '0' must be a whole number of pixels from 1 to 2048/],
+    ["overlay_px=1024;overlay_px=512", /overlay_px is given twice/],
   ];
-  it("reads the preview size apart from the detection hints", () => {
+  it("reads the preview and overlay sizes apart from the detection hints", () => {
     assert.deepEqual(parseInvocationAttributes("preview_px=1024;notch_angle_deg=90"), {
       hints: { notchAngleDeg: 90 },
       previewMaxSide: 1024,
@@ -71,6 +73,11 @@ describe("parseCustomAttributes", () => {
       hints: { notchAngleDeg: 90 },
     });
     assert.deepEqual(parseCustomAttributes("preview_px=256"), {});
+    assert.deepEqual(parseInvocationAttributes("overlay_px=1024;die_pitch_mm=8;preview_px=256"), {
+      hints: { diePitchMm: { x: 8, y: 8 } },
+      previewMaxSide: 256,
+      overlayMaxSide: 1024,
+    });
   });
   for (const [header, message] of refusals) {
     it(`refuses '${header.slice(0, 40)}' naming what is wrong`, () => {
@@ -93,6 +100,17 @@ describe("sniffImageFormat", () => {
     assert.equal(sniffImageFormat(JPEG), undefined);
     assert.equal(sniffImageFormat(PNG.subarray(0, 4)), undefined);
     assert.equal(sniffImageFormat(new Uint8Array(0)), undefined);
+  });
+});
+
+describe("isWebpFile", () => {
+  it("takes a RIFF container of WEBP, nothing else, nor a truncated one", () => {
+    const riff = (kind: string) =>
+      new TextEncoder().encode(`RIFF\u0004\u0000\u0000\u0000${kind}VP8 `);
+    assert.equal(isWebpFile(riff("WEBP")), true);
+    assert.equal(isWebpFile(riff("WAVE")), false);
+    assert.equal(isWebpFile(riff("WEBP").subarray(0, 11)), false);
+    assert.equal(isWebpFile(PNG), false);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   encodeCustomAttributes,
   hintsFromMetadata,
   parseCustomAttributes,
+  parseInvocationAttributes,
 } from "../../lib/custom-attributes.ts";
 import type { LotMetadata } from "../../schemas/lot.ts";
 
@@ -23,6 +24,18 @@ describe("custom attributes: one table for DetectDefects and the endpoint", () =
       const hints = hintsFromMetadata(metadata);
       assert.deepEqual(parseCustomAttributes(encodeCustomAttributes(hints)), hints);
     }
+  });
+
+  it("writes the pictures asked for first, and reads them back apart from the hints", () => {
+    const header = encodeCustomAttributes(hintsFromMetadata({ notchAngleDeg: 90 }), {
+      overlayMaxSide: 1024,
+    });
+    assert.equal(header, "overlay_px=1024;notch_angle_deg=90");
+    assert.deepEqual(parseInvocationAttributes(header), {
+      hints: { notchAngleDeg: 90 },
+      overlayMaxSide: 1024,
+    });
+    assert.equal(encodeCustomAttributes({}, { previewMaxSide: 256 }), "preview_px=256");
   });
 
   it("writes a square pitch as one number and no header for no hints", () => {

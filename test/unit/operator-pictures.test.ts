@@ -4,10 +4,10 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import sharp from "sharp";
 import { describe, it } from "vitest";
-import { renderPreview } from "../../endpoint/preview.ts";
-import { OVERLAY_WEBP, overlaySvg, renderOverlay } from "../../functions/artifacts/overlay.ts";
-import { CLASS_COLOURS } from "../../functions/artifacts/style.ts";
+import { OVERLAY_WEBP, overlaySvg, renderOverlay } from "../../endpoint/overlay.ts";
+import { previewPicture, renderPreview } from "../../endpoint/preview.ts";
 import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
+import { CLASS_COLOURS } from "../../lib/defect-style.ts";
 import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
 import { type Preview, PreviewSchema } from "../../schemas/detection.ts";
 import { type Report, ReportSchema } from "../../schemas/report.ts";
@@ -68,7 +68,7 @@ describe("overlay", () => {
   it("shrinks the wafer to 1024 px and draws each box in its class colour where the defect is", async () => {
     const wafer = truth.wafers.find((w) => w.defects.length > 0 && w.width > 512);
     assert.ok(wafer);
-    const image = readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName));
+    const image = await decodeGray(readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName)));
     const overlay = await renderOverlay({ image, wafer, defects: wafer.defects, maxSide: 512 });
     const { data, info } = await sharp(overlay.webp)
       .removeAlpha()
@@ -115,7 +115,7 @@ describe("overlay", () => {
     assert.ok(after < 20, `no coloured boxes on a wafer without defects (${after} px)`);
   });
 
-  it("draws on the endpoint's preview: the original decoded once, boxes where the defects are in its pixels", async () => {
+  it("is drawn from the raster the endpoint decoded, 16 bit as its 8-bit twin, boxes where the defects are in its pixels", async () => {
     const wafer = truth.wafers.find((w) => w.defects.length > 0);
     assert.ok(wafer);
     const eight = await decodeGray(readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName)));
@@ -133,8 +133,7 @@ describe("overlay", () => {
     assert.ok(eightMean > 30, `preview mean ${eightMean}`);
     assert.ok(Math.abs((await mean(preview)) - eightMean) < 1, "16 bit scaled, not truncated");
     const overlay = await renderOverlay({
-      image: Buffer.from(preview.data, "base64"),
-      measuredIn: { width: gray.width, height: gray.height },
+      image: gray,
       wafer,
       defects: wafer.defects,
       maxSide: 512,
@@ -167,7 +166,7 @@ describe("overlay", () => {
   it("draws each mark on its own area exactly as one full-size layer would, marks at the edge cut off", async () => {
     const wafer = truth.wafers.find((w) => w.defects.length > 0);
     assert.ok(wafer);
-    const image = readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName));
+    const image = await decodeGray(readFileSync(resolve(FIXTURES, "lot-e2e", wafer.fileName)));
     // Boxes in the corners and over the edge: their tags and strokes must be clipped, not lost.
     const defects = [
       ...wafer.defects,
@@ -179,9 +178,8 @@ describe("overlay", () => {
     ];
     const overlay = await renderOverlay({ image, wafer, defects, maxSide: 512 });
     const size = { width: overlay.width, height: overlay.height, scale: overlay.scale };
-    const oneLayer = await sharp(image)
-      .resize(overlay.width, overlay.height, { fit: "fill" })
-      .toColourspace("srgb")
+    const oneLayer = await previewPicture(image, 512)
+      .picture.toColourspace("srgb")
       .composite([{ input: Buffer.from(overlaySvg({ wafer, defects }, size)), top: 0, left: 0 }])
       .webp(OVERLAY_WEBP)
       .toBuffer();

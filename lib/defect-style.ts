@@ -1,5 +1,5 @@
 // Colours and labels shared by every picture of a lot (overlay, wafer map, console), one per defect class.
-import type { DefectClass } from "../../schemas/common.ts";
+import type { DefectClass } from "../schemas/common.ts";
 
 /** Saturated hues that stand out on a grey wafer and from each other. */
 export const CLASS_COLOURS: Record<DefectClass, string> = {

@@ -1,22 +1,17 @@
-// Draws one wafer's overlay: the wafer downscaled to about 1024 px, each defect boxed and labelled by class, the notch marked.
-import sharp from "sharp";
-import type { Defect, Wafer } from "../../schemas/detection.ts";
-import { GLYPH_HEIGHT, textPath, textWidth } from "./font.ts";
-import { CLASS_COLOURS } from "./style.ts";
-
-export const OVERLAY_MAX_SIDE = 1024;
+// Draws one wafer's overlay from the raster the endpoint decoded: the wafer downscaled to about 1024 px, each defect boxed and labelled by class, the notch marked.
+import { CLASS_COLOURS } from "../lib/defect-style.ts";
+import type { GrayImage } from "../lib/gray-image.ts";
+import type { Defect, Picture, Wafer } from "../schemas/detection.ts";
+import { GLYPH_HEIGHT, textPath, textWidth } from "./label-font.ts";
+import { previewPicture } from "./preview.ts";
 
 export interface OverlayInput {
-  /**
-   * Encoded picture of the wafer (PNG, TIFF, WebP...): the image itself, or a smaller preview of
-   * it (the endpoint's `preview`), stretched to the size `measuredIn` names.
-   */
-  image: Uint8Array;
-  /** Size of the image the defects and wafer are measured in; default the picture's own size. */
-  measuredIn?: { width: number; height: number };
+  /** The raster the endpoint decoded: the defects and the wafer are measured in its pixels. */
+  image: GrayImage;
   wafer: Pick<Wafer, "centerPx" | "radiusPx" | "notchAngleDeg">;
   defects: Array<Pick<Defect, "class" | "bbox">>;
-  maxSide?: number;
+  /** The overlay's longer side (custom attribute overlay_px); never larger than the image. */
+  maxSide: number;
 }
 
 export interface Overlay {
@@ -35,7 +30,7 @@ export interface OverlayMark {
 
 /** The marks drawn over the downscaled wafer; coordinates already in overlay pixels. */
 export function overlayMarks(
-  input: Omit<OverlayInput, "image" | "maxSide" | "measuredIn">,
+  input: Omit<OverlayInput, "image" | "maxSide">,
   size: { width: number; height: number; scale: number },
 ): OverlayMark[] {
   const { width, height, scale } = size;
@@ -107,7 +102,7 @@ export function overlayMarks(
 
 /** The whole overlay as one SVG (what the marks draw, for a viewer or a test). */
 export function overlaySvg(
-  input: Omit<OverlayInput, "image" | "maxSide" | "measuredIn">,
+  input: Omit<OverlayInput, "image" | "maxSide">,
   size: { width: number; height: number; scale: number },
 ): string {
   const { width, height } = size;
@@ -143,30 +138,30 @@ function markLayers(marks: OverlayMark[], width: number, height: number) {
 
 /**
  * Effort 0, libwebp's lowest (the default 4 took about 100 ms at 1024 px, effort 2 about 40 with
- * the preview's decode): about 10 ms less again than effort 2 for a file about 25% larger (45
- * against 37 kB), at the same quality setting (docs/benchmarks.md, round 6).
+ * a decode): about 10 ms less again than effort 2 for a file about 25% larger (45 against 37 kB),
+ * at the same quality setting (docs/benchmarks.md, round 6).
  */
 export const OVERLAY_WEBP = { quality: 82, effort: 0 } as const;
 
-/** Decodes the picture (a preview is small), scales it to at most `maxSide`, draws the marks and encodes WebP. */
+/**
+ * The wafer downscaled as the preview is (endpoint/preview.ts), the marks drawn on it, encoded
+ * once: nothing decodes a preview to draw on it, and the picture is compressed once, not twice
+ * (docs/benchmarks.md, round 8).
+ */
 export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
-  const meta = await sharp(input.image).metadata();
-  if (!meta.width || !meta.height) throw new Error("the image has no size");
-  const measured = input.measuredIn ?? { width: meta.width, height: meta.height };
-  const maxSide = input.maxSide ?? OVERLAY_MAX_SIDE;
-  const scale = Math.min(1, maxSide / Math.max(measured.width, measured.height));
-  const width = Math.max(1, Math.round(measured.width * scale));
-  const height = Math.max(1, Math.round(measured.height * scale));
-  const marks = overlayMarks(input, { width, height, scale: width / measured.width });
-  let picture = sharp(input.image);
-  // A preview already at the overlay's size (the endpoint draws it so) is not resampled.
-  if (meta.width !== width || meta.height !== height) {
-    picture = picture.resize(width, height, { fit: "fill" });
-  }
+  const { picture, width, height } = previewPicture(input.image, input.maxSide);
+  const scale = width / input.image.width;
+  const marks = overlayMarks(input, { width, height, scale });
   const webp = await picture
     .toColourspace("srgb")
     .composite(markLayers(marks, width, height))
     .webp(OVERLAY_WEBP)
     .toBuffer();
-  return { webp, width, height, scale: width / measured.width };
+  return { webp, width, height, scale };
+}
+
+/** The overlay as the endpoint's answer carries it (`overlay`, base64 WebP). */
+export async function renderOverlayPicture(input: OverlayInput): Promise<Picture> {
+  const { webp, width, height } = await renderOverlay(input);
+  return { format: "webp", width, height, data: webp.toString("base64") };
 }
