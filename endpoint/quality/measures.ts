@@ -293,7 +293,7 @@ const NEIGHBOUR_OFFSETS = (width: number) => [
 export function removeHotPixels(
   image: GrayImage,
   noiseSigma: number,
-): { image: GrayImage; removed: number } {
+): { image: GrayImage; removed: number; repaired: number[] } {
   const { width, height } = image;
   const src = image.data;
   const threshold =
@@ -306,16 +306,19 @@ export function removeHotPixels(
       ? candidatesOf8(src, width, height, quick)
       : candidatesOf16(src, width, height, quick);
   let out: Uint8Array | Uint16Array | null = null;
-  let removed = 0;
+  // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
+  const repaired: number[] = [];
   const judge = new FaultJudge(src, width, threshold, quick);
   for (const i of candidates) {
-    const repaired = judge.repairedLevel(i);
-    if (Number.isNaN(repaired)) continue;
+    const level = judge.repairedLevel(i);
+    if (Number.isNaN(level)) continue;
     if (!out) out = src.slice();
-    out[i] = Math.round(repaired);
-    removed++;
+    out[i] = Math.round(level);
+    repaired.push(i);
   }
-  return out ? { image: { ...image, data: out }, removed } : { image, removed: 0 };
+  return out
+    ? { image: { ...image, data: out }, removed: repaired.length, repaired }
+    : { image, removed: 0, repaired };
 }
 
 /*
