@@ -1,5 +1,6 @@
 // Pixel-level building blocks: binned working maps, sub-pixel sampling, fast order statistics.
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { bin2Kernel } from "./frame-passes.ts";
 import { type KernelLayout, kernelLayout } from "./kernel.ts";
 
 /** A single-channel float raster; `scale` full-resolution pixels per side of one cell. */
@@ -25,7 +26,10 @@ export function binImage(image: GrayImage, factor: number, into?: Float32Array):
   const stride = image.width;
   const norm = 1 / (factor * factor);
   if (factor === 2) {
-    // The common case (2048 px frames) gets a loop without the inner block walk.
+    // The common case (2048 px frames): in WebAssembly SIMD where available (frame-passes.ts,
+    // the same bits), else a loop without the inner block walk.
+    if (bin2Kernel(src, stride, width, height, out))
+      return { width, height, scale: factor, data: out };
     for (let by = 0; by < height; by++) {
       let p = 2 * by * stride;
       let q = p + stride;

@@ -1,5 +1,6 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+import { scanKernel } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace, sampleBilinear } from "../detector/raster.ts";
 import {
@@ -331,6 +332,8 @@ export function removeHotPixels(
 function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number[] {
   const found: number[] = [];
   const { reach, span } = withinReach(quick);
+  // In WebAssembly SIMD where available (frame-passes.ts): the same candidates, in this order.
+  if (scanKernel(src, width, height, 3, reach, found)) return found;
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -361,6 +364,7 @@ function withinReach(quick: number): { reach: number; span: number } {
 function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number[] {
   const found: number[] = [];
   const { reach, span } = withinReach(quick);
+  if (scanKernel(src, width, height, 3, reach, found)) return found;
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
