@@ -99,8 +99,10 @@ function overviewOfMap(work: FloatMap, factor: number, norm: number): Overview {
 export function otsu(data: Float32Array): { threshold: number; low: number; high: number } {
   const bins = 256;
   const hist = new Float64Array(bins);
-  for (const v of data) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(v * bins)));
+  for (let i = 0; i < data.length; i++) {
+    const x = (data[i] as number) * bins;
+    // Truncation is the floor on [0, bins): the common case without the clamps' calls.
+    const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
     hist[b] = (hist[b] as number) + 1;
   }
   const total = data.length;

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
+import { otsuThreshold } from "../../endpoint/detector/locate.ts";
 import { binImage, rebinPixels } from "../../endpoint/detector/raster.ts";
 import {
   gateWorkingMap,
@@ -11,7 +12,7 @@ import {
   takeHandedOverMap,
   workingMap,
 } from "../../endpoint/detector/stages/input.ts";
-import { overviewOf } from "../../endpoint/quality/disk.ts";
+import { otsu, overviewOf } from "../../endpoint/quality/disk.ts";
 import { assessQuality, gatedDetect } from "../../endpoint/quality/index.ts";
 import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -131,5 +132,58 @@ describe("the working map the gate hands over", () => {
     handOverWorkingMap(second, gateWorkingMap(second));
     assert.equal(takeHandedOverMap(first), undefined, "only the latest gate's map is held");
     assert.ok(takeHandedOverMap(second));
+  });
+});
+
+describe("Otsu's histograms by truncation", () => {
+  // Bin boundaries, the ends, values past them, and a NaN: every path of the clamp.
+  function awkwardValues(nan: boolean): Float32Array {
+    const random = seededRandom(11);
+    const values = new Float32Array(5000);
+    for (let i = 0; i < values.length; i++) values[i] = random() * 1.2 - 0.1;
+    values.set([0, 1, 1 / 256, 255 / 256, -0, -1e-9, 1.0000001, 0.5, 0.25 + 1e-7], 0);
+    if (nan) values[100] = Number.NaN;
+    return values;
+  }
+
+  /** The class split of a histogram as both functions take it (their shared Otsu sweep). */
+  function plainHistogram(data: Float32Array, bin: (v: number) => number): Float64Array {
+    const hist = new Float64Array(256);
+    for (const v of data) {
+      const b = bin(v);
+      hist[b] = (hist[b] as number) + 1;
+    }
+    return hist;
+  }
+
+  /**
+   * Values at the centres of the histogram's bins, in [0, 1): every function bins them alike;
+   * and the NaN again (it is counted in the total, in no bin).
+   */
+  function fromHistogram(hist: Float64Array, nan: boolean): Float32Array {
+    const centres = Array.from(hist).flatMap((n, b) => Array<number>(n).fill((b + 0.5) / 256));
+    return Float32Array.from(nan ? [...centres, Number.NaN] : centres);
+  }
+
+  it("otsu (gate) bins as the plain floor-and-clamp does", () => {
+    for (const nan of [false, true]) {
+      const values = awkwardValues(nan);
+      const hist = plainHistogram(values, (v) => Math.min(255, Math.max(0, Math.floor(v * 256))));
+      // The split depends on the histogram only: the plain histogram's values give the same split.
+      assert.deepEqual(otsu(values), otsu(fromHistogram(hist, nan)), `NaN ${nan}`);
+    }
+  });
+
+  it("otsuThreshold (locate) bins as the plain floor-and-clamp does", () => {
+    // Values already in [0, 1] with 0 and 1 present: min 0 and span 1 map each value to itself.
+    for (const nan of [false, true]) {
+      const values = awkwardValues(nan).map((v) => (v < 0 ? 0 : v > 1 ? 1 : v));
+      const hist = plainHistogram(values, (v) => Math.min(255, Math.floor(v * 256)));
+      const rebuilt = fromHistogram(hist, nan);
+      // The extremes stay (they set the span): the first value of bin 0 and the last of bin 255.
+      rebuilt[0] = 0;
+      rebuilt[(hist[0] as number) + (hist.slice(1).reduce((a, b) => a + b, 0) - 1)] = 1;
+      assert.deepEqual(otsuThreshold(values), otsuThreshold(rebuilt), `NaN ${nan}`);
+    }
   });
 });
