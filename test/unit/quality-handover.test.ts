@@ -177,7 +177,7 @@ describe("Otsu's histograms by truncation", () => {
   it("otsuThreshold (locate) bins as the plain floor-and-clamp does", () => {
     // Values already in [0, 1] with 0 and 1 present: min 0 and span 1 map each value to itself.
     for (const nan of [false, true]) {
-      const values = awkwardValues(nan).map((v) => (v < 0 ? 0 : v > 1 ? 1 : v));
+      const values = awkwardValues(nan).map((v) => Math.max(0, Math.min(1, v)));
       const hist = plainHistogram(values, (v) => Math.min(255, Math.floor(v * 256)));
       const rebuilt = fromHistogram(hist, nan);
       // The extremes stay (they set the span): the first value of bin 0 and the last of bin 255.
