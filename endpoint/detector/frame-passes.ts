@@ -21,6 +21,24 @@ interface FrameKernel {
     reach: number,
     out: number,
   ): number;
+  blockSumsU8(
+    src: number,
+    stride: number,
+    factor: number,
+    width: number,
+    rows: number,
+    acc: number,
+    out: number,
+  ): void;
+  blockSumsU16(
+    src: number,
+    stride: number,
+    factor: number,
+    width: number,
+    rows: number,
+    acc: number,
+    out: number,
+  ): void;
   scanU16(
     src: number,
     width: number,
@@ -138,4 +156,37 @@ export function scanKernel(
     for (let i = 0; i < n; i++) found.push(base + (indices[i] as number));
   }
   return true;
+}
+
+/**
+ * lib/block-sums.ts blockSums (whole factor x factor blocks, a last partial block dropped, exact
+ * whole numbers) through the kernel, a band of block rows at a time; null where it is not
+ * available or the sums could leave its 32-bit lanes (factor above 16).
+ */
+export function blockSumsKernel(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+): { width: number; height: number; sums: Float64Array } | null {
+  const k = kernel();
+  if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const sums = new Float64Array(width * height);
+  const src = image.data;
+  const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
+  const stride = image.width;
+  // Block rows per band: about BAND_ROWS image rows.
+  const band = Math.max(1, Math.floor(BAND_ROWS / factor));
+  const bandBytes = band * factor * stride * bytesPerPixel + PAD;
+  const accOffset = Math.ceil(bandBytes / 16) * 16;
+  const outOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
+  const buffer = memoryOf(k, outOffset + 8 * band * width);
+  const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
+  for (let by = 0; by < height; by += band) {
+    const rows = Math.min(band, height - by);
+    copyIn(buffer, src, by * factor * stride, (by + rows) * factor * stride);
+    sum(0, stride * bytesPerPixel, factor, width, rows, accOffset, outOffset);
+    sums.set(new Float64Array(buffer, outOffset, rows * width), by * width);
+  }
+  return { width, height, sums };
 }

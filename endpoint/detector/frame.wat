@@ -236,4 +236,149 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowLoop)))
     (local.get $n))
+
+;; Block sums of 8-bit pixels (lib/block-sums.ts blockSums, for the gate's overview where the
+;; working map's blocks do not tile it): output row r (r < rows) sums image rows r factor ..
+;; r factor + factor - 1 from src (stride in bytes) over width * factor columns, as whole numbers
+;; (below 2^31 for factor <= 16), written as f64 to out + 8 (r width + x). Columns are summed
+;; down the block's rows 16 at a time into acc (i32 per column), then across each block.
+  (func (export "blockSumsU8")
+    (param $src i32) (param $stride i32) (param $factor i32) (param $width i32) (param $rows i32)
+    (param $acc i32) (param $out i32)
+    (local $r i32) (local $dy i32) (local $row i32) (local $x i32) (local $cover i32)
+    (local $vector i32) (local $at i32) (local $v v128) (local $half v128)
+    (local.set $cover (i32.mul (local.get $width) (local.get $factor)))
+    (local.set $vector (i32.and (local.get $cover) (i32.const -16)))
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (call $zero (local.get $acc) (i32.shl (local.get $cover) (i32.const 2)))
+        (local.set $dy (i32.const 0))
+        (block $downDone
+          (loop $down
+            (br_if $downDone (i32.ge_u (local.get $dy) (local.get $factor)))
+            (local.set $row
+              (i32.add (local.get $src)
+                (i32.mul
+                  (i32.add (i32.mul (local.get $r) (local.get $factor)) (local.get $dy))
+                  (local.get $stride))))
+            (local.set $x (i32.const 0))
+            (block $vectorDone
+              (loop $vectorLoop
+                (br_if $vectorDone (i32.ge_u (local.get $x) (local.get $vector)))
+                (local.set $v (v128.load (i32.add (local.get $row) (local.get $x))))
+                (local.set $at (i32.add (local.get $acc) (i32.shl (local.get $x) (i32.const 2))))
+                (local.set $half (i16x8.extend_low_i8x16_u (local.get $v)))
+                (v128.store (local.get $at)
+                  (i32x4.add (v128.load (local.get $at)) (i32x4.extend_low_i16x8_u (local.get $half))))
+                (v128.store offset=16 (local.get $at)
+                  (i32x4.add (v128.load offset=16 (local.get $at))
+                    (i32x4.extend_high_i16x8_u (local.get $half))))
+                (local.set $half (i16x8.extend_high_i8x16_u (local.get $v)))
+                (v128.store offset=32 (local.get $at)
+                  (i32x4.add (v128.load offset=32 (local.get $at))
+                    (i32x4.extend_low_i16x8_u (local.get $half))))
+                (v128.store offset=48 (local.get $at)
+                  (i32x4.add (v128.load offset=48 (local.get $at))
+                    (i32x4.extend_high_i16x8_u (local.get $half))))
+                (local.set $x (i32.add (local.get $x) (i32.const 16)))
+                (br $vectorLoop)))
+            (block $tailDone
+              (loop $tail
+                (br_if $tailDone (i32.ge_u (local.get $x) (local.get $cover)))
+                (local.set $at (i32.add (local.get $acc) (i32.shl (local.get $x) (i32.const 2))))
+                (i32.store (local.get $at)
+                  (i32.add (i32.load (local.get $at))
+                    (i32.load8_u (i32.add (local.get $row) (local.get $x)))))
+                (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                (br $tail)))
+            (local.set $dy (i32.add (local.get $dy) (i32.const 1)))
+            (br $down)))
+        (call $acrossBlocks (local.get $acc) (local.get $factor) (local.get $width)
+          (i32.add (local.get $out) (i32.shl (i32.mul (local.get $r) (local.get $width)) (i32.const 3))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; Block sums of 16-bit pixels, as blockSumsU8 (eight columns per step).
+  (func (export "blockSumsU16")
+    (param $src i32) (param $stride i32) (param $factor i32) (param $width i32) (param $rows i32)
+    (param $acc i32) (param $out i32)
+    (local $r i32) (local $dy i32) (local $row i32) (local $x i32) (local $cover i32)
+    (local $vector i32) (local $at i32) (local $v v128)
+    (local.set $cover (i32.mul (local.get $width) (local.get $factor)))
+    (local.set $vector (i32.and (local.get $cover) (i32.const -8)))
+    (block $rowsDone
+      (loop $rowLoop
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (call $zero (local.get $acc) (i32.shl (local.get $cover) (i32.const 2)))
+        (local.set $dy (i32.const 0))
+        (block $downDone
+          (loop $down
+            (br_if $downDone (i32.ge_u (local.get $dy) (local.get $factor)))
+            (local.set $row
+              (i32.add (local.get $src)
+                (i32.mul
+                  (i32.add (i32.mul (local.get $r) (local.get $factor)) (local.get $dy))
+                  (local.get $stride))))
+            (local.set $x (i32.const 0))
+            (block $vectorDone
+              (loop $vectorLoop
+                (br_if $vectorDone (i32.ge_u (local.get $x) (local.get $vector)))
+                (local.set $v
+                  (v128.load (i32.add (local.get $row) (i32.shl (local.get $x) (i32.const 1)))))
+                (local.set $at (i32.add (local.get $acc) (i32.shl (local.get $x) (i32.const 2))))
+                (v128.store (local.get $at)
+                  (i32x4.add (v128.load (local.get $at)) (i32x4.extend_low_i16x8_u (local.get $v))))
+                (v128.store offset=16 (local.get $at)
+                  (i32x4.add (v128.load offset=16 (local.get $at))
+                    (i32x4.extend_high_i16x8_u (local.get $v))))
+                (local.set $x (i32.add (local.get $x) (i32.const 8)))
+                (br $vectorLoop)))
+            (block $tailDone
+              (loop $tail
+                (br_if $tailDone (i32.ge_u (local.get $x) (local.get $cover)))
+                (local.set $at (i32.add (local.get $acc) (i32.shl (local.get $x) (i32.const 2))))
+                (i32.store (local.get $at)
+                  (i32.add (i32.load (local.get $at))
+                    (i32.load16_u (i32.add (local.get $row) (i32.shl (local.get $x) (i32.const 1))))))
+                (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                (br $tail)))
+            (local.set $dy (i32.add (local.get $dy) (i32.const 1)))
+            (br $down)))
+        (call $acrossBlocks (local.get $acc) (local.get $factor) (local.get $width)
+          (i32.add (local.get $out) (i32.shl (i32.mul (local.get $r) (local.get $width)) (i32.const 3))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowLoop))))
+
+;; Zeroes bytes [at, at + bytes rounded up to 16) (the column sums; the caller pads them).
+  (func $zero (param $at i32) (param $bytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $at) (local.get $bytes)))
+    (block $done
+      (loop $fill
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (v128.store (local.get $at) (v128.const i64x2 0 0))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $fill))))
+
+  ;; Sums each run of `factor` column sums at acc into one f64 at out (width of them).
+  (func $acrossBlocks (param $acc i32) (param $factor i32) (param $width i32) (param $out i32)
+    (local $bx i32) (local $dx i32) (local $sum i32) (local $at i32)
+    (local.set $at (local.get $acc))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $bx) (local.get $width)))
+        (local.set $sum (i32.const 0))
+        (local.set $dx (i32.const 0))
+        (block $blockDone
+          (loop $block
+            (br_if $blockDone (i32.ge_u (local.get $dx) (local.get $factor)))
+            (local.set $sum (i32.add (local.get $sum) (i32.load (local.get $at))))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (local.set $dx (i32.add (local.get $dx) (i32.const 1)))
+            (br $block)))
+        (f64.store (i32.add (local.get $out) (i32.shl (local.get $bx) (i32.const 3)))
+          (f64.convert_i32_u (local.get $sum)))
+        (local.set $bx (i32.add (local.get $bx) (i32.const 1)))
+        (br $blocks))))
 )

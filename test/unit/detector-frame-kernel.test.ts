@@ -1,9 +1,15 @@
 // The frame kernels (frame.wat): 2x2 binning and the gate's hot-pixel scan give the JavaScript's bits and candidates.
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
-import { bin2Kernel, scanKernel, useFrameKernels } from "../../endpoint/detector/frame-passes.ts";
+import {
+  bin2Kernel,
+  blockSumsKernel,
+  scanKernel,
+  useFrameKernels,
+} from "../../endpoint/detector/frame-passes.ts";
 import { binImage } from "../../endpoint/detector/raster.ts";
 import { removeHotPixels } from "../../endpoint/quality/measures.ts";
+import { blockSums } from "../../lib/block-sums.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
 
@@ -103,6 +109,26 @@ describe("frame kernels (frame.wat)", () => {
         assert.equal(scanKernel(image.data, width, height, 3, -1, []), false, "left to JavaScript");
       });
     }
+
+    for (const factor of [1, 2, 3, 5, 7, 16]) {
+      it(`sums ${bitDepth}-bit ${factor}x${factor} blocks as blockSums does`, () => {
+        // Partial blocks at the right and bottom, rows over several bands, the lanes' top.
+        const image = frame(16 * factor + 35, 9 * factor + 2, bitDepth, 31 * factor + bitDepth);
+        image.data.fill(top, 0, 3 * image.width);
+        const byKernel = blockSumsKernel(image, factor);
+        const byJavaScript = blockSums(image, factor);
+        assert.ok(byKernel);
+        assert.deepEqual(
+          [byKernel.width, byKernel.height],
+          [byJavaScript.width, byJavaScript.height],
+        );
+        assert.deepEqual(byKernel.sums, byJavaScript.sums);
+      });
+    }
+
+    it(`leaves ${bitDepth}-bit blocks over 16 px to JavaScript (32-bit lanes)`, () => {
+      assert.equal(blockSumsKernel(frame(40, 40, bitDepth, 1), 17), null);
+    });
 
     it(`removes the same hot pixels of a ${bitDepth}-bit frame with and without the kernel`, () => {
       const image = frame(301, 203, bitDepth, 99 + bitDepth);
