@@ -11,6 +11,10 @@ export const KERNELS = [
     source: resolve(DETECTOR, "die-to-die.wat"),
     module: resolve(DETECTOR, "die-to-die-kernel.ts"),
   },
+  {
+    source: resolve(DETECTOR, "frame.wat"),
+    module: resolve(DETECTOR, "frame-kernel.ts"),
+  },
 ] as const;
 
 /** The binary of a WAT source; SIMD is the only feature beyond the MVP it may use. */

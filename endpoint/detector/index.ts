@@ -5,7 +5,13 @@ import { hysteresisBlobs } from "./segment.ts";
 import { chipDefects } from "./stages/chips.ts";
 import { classifyGroups, groupBlobs } from "./stages/defects.ts";
 import { dieToDie } from "./stages/die-to-die.ts";
-import { checkImage, parseHints, workingMap, workingMapSize } from "./stages/input.ts";
+import {
+  checkImage,
+  parseHints,
+  takeHandedOverMap,
+  workingMap,
+  workingMapSize,
+} from "./stages/input.ts";
 import { measureNoise } from "./stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "./stages/place.ts";
 import { waferReport } from "./stages/report.ts";
@@ -75,7 +81,11 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   checkImage(image);
   const hint = parseHints(hints);
   const mapSize = workingMapSize(image);
-  const work = timer.run("bin", () => workingMap(image, frameBuffer("work", mapSize)));
+  // The quality gate hands over the map it binned of these very pixels (stages/input.ts).
+  const work = timer.run(
+    "bin",
+    () => takeHandedOverMap(image) ?? workingMap(image, frameBuffer("work", mapSize)),
+  );
   const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
   let wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
   const noise = timer.run("noise", () => measureNoise(work, wafer));

@@ -41,7 +41,9 @@ export function otsuThreshold(values: Float32Array): {
   const hist = new Float64Array(bins);
   const span = max - min || 1;
   for (let i = 0; i < values.length; i++) {
-    const b = Math.min(bins - 1, Math.floor((((values[i] as number) - min) / span) * bins));
+    const x = (((values[i] as number) - min) / span) * bins;
+    // Truncation is the floor on [0, bins): the common case without the clamp's calls.
+    const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.floor(x));
     hist[b] = (hist[b] as number) + 1;
   }
   const total = values.length;

@@ -1,5 +1,6 @@
 // Pixel-level building blocks: binned working maps, sub-pixel sampling, fast order statistics.
 import type { GrayImage } from "../../lib/gray-image.ts";
+import { bin2Kernel } from "./frame-passes.ts";
 import { type KernelLayout, kernelLayout } from "./kernel.ts";
 
 /** A single-channel float raster; `scale` full-resolution pixels per side of one cell. */
@@ -25,7 +26,10 @@ export function binImage(image: GrayImage, factor: number, into?: Float32Array):
   const stride = image.width;
   const norm = 1 / (factor * factor);
   if (factor === 2) {
-    // The common case (2048 px frames) gets a loop without the inner block walk.
+    // The common case (2048 px frames): in WebAssembly SIMD where available (frame-passes.ts,
+    // the same bits), else a loop without the inner block walk.
+    if (bin2Kernel(src, stride, width, height, out))
+      return { width, height, scale: factor, data: out };
     for (let by = 0; by < height; by++) {
       let p = 2 * by * stride;
       let q = p + stride;
@@ -59,6 +63,46 @@ export function binImage(image: GrayImage, factor: number, into?: Float32Array):
       for (let bx = 0; bx < width; bx++) out[rowOut + bx] = (out[rowOut + bx] as number) * norm;
   }
   return { width, height, scale: factor, data: out };
+}
+
+/**
+ * Re-bins the blocks of `map` (binImage(image, map.scale) of an earlier state of the image)
+ * that hold any of the pixels `changed` (flat indices into the image): with binImage's own
+ * arithmetic per block, so the map then equals binImage of the image as it is now, bit for bit.
+ * The quality gate bins the frame before it repairs hot pixels, and repairs a few dozen.
+ */
+export function rebinPixels(image: GrayImage, map: FloatMap, changed: ArrayLike<number>): void {
+  const factor = map.scale;
+  const { width, height, data: out } = map;
+  const src = image.data;
+  const stride = image.width;
+  const norm = 1 / (factor * factor);
+  for (let c = 0; c < changed.length; c++) {
+    const index = changed[c] as number;
+    const bx = Math.floor((index % stride) / factor);
+    const by = Math.floor(Math.floor(index / stride) / factor);
+    if (bx >= width || by >= height) continue;
+    const p = by * factor * stride + bx * factor;
+    if (factor === 2) {
+      const q = p + stride;
+      out[by * width + bx] =
+        0.25 *
+        ((src[p] as number) + (src[p + 1] as number) + (src[q] as number) + (src[q + 1] as number));
+      continue;
+    }
+    if (factor === 1) {
+      out[by * width + bx] = src[p] as number;
+      continue;
+    }
+    // binImage adds each row's sum into the float32 map, then scales it.
+    let value = 0;
+    for (let dy = 0; dy < factor; dy++) {
+      let sum = 0;
+      for (let dx = 0, r = p + dy * stride; dx < factor; dx++) sum += src[r + dx] as number;
+      value = Math.fround(value + sum);
+    }
+    out[by * width + bx] = value * norm;
+  }
 }
 
 /** Bins an existing map further (the overview is built from the working map, not the image). */

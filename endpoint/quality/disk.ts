@@ -1,9 +1,10 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+import { blockSumsKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { findRimBySteps } from "../detector/locate.ts";
-import { quantileInPlace } from "../detector/raster.ts";
+import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
 import { MIN_CHUCK_CONTRAST, MIN_RIM_COVERAGE } from "./thresholds.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
@@ -46,12 +47,53 @@ export interface DiskFit {
   interior: number | null;
 }
 
-export function overviewOf(image: GrayImage): Overview {
+/**
+ * The overview: mean levels of factor x factor blocks. From `work` (binImage of the same frame)
+ * when its blocks tile the overview's and its scale is a power of two: each binned value is
+ * then a block sum over scale^2 exactly (binImage's sums are whole numbers below 2^24, and
+ * dividing by a power of two is exact), so the overview's block sums, whole numbers, come out
+ * the same and so does every level. Otherwise (1536 px frames: factor 3 on scale 2) the frame
+ * is read again.
+ */
+export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
   const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
-  const { width, height, sums } = blockSums(image, factor);
-  const data = new Float32Array(width * height);
   const norm = 1 / (factor * factor * fullScale(image));
+  if (work && exactBlocks(work.scale, factor)) return overviewOfMap(work, factor, norm);
+  // In WebAssembly SIMD where available (the same whole numbers), else in JavaScript.
+  const { width, height, sums } = blockSumsKernel(image, factor) ?? blockSums(image, factor);
+  const data = new Float32Array(width * height);
   for (let k = 0; k < data.length; k++) data[k] = (sums[k] as number) * norm;
+  return { width, height, factor, data };
+}
+
+function exactBlocks(scale: number, factor: number): boolean {
+  const powerOfTwo = Number.isInteger(scale) && scale >= 1 && (scale & (scale - 1)) === 0;
+  return powerOfTwo && factor % scale === 0;
+}
+
+/** overviewOf from the working map: each block's sum is the sum of its binned values times scale^2. */
+function overviewOfMap(work: FloatMap, factor: number, norm: number): Overview {
+  const per = factor / work.scale;
+  const area = work.scale * work.scale;
+  // floor(floor(w / s) / k) = floor(w / (s k)): the same blocks as blockSums takes of the frame.
+  const width = Math.floor(work.width / per);
+  const height = Math.floor(work.height / per);
+  const src = work.data;
+  const data = new Float32Array(width * height);
+  const sums = new Float64Array(width);
+  for (let by = 0; by < height; by++) {
+    sums.fill(0);
+    for (let dy = 0; dy < per; dy++) {
+      let p = (by * per + dy) * work.width;
+      for (let bx = 0; bx < width; bx++) {
+        let sum = sums[bx] as number;
+        for (let dx = 0; dx < per; dx++) sum += src[p++] as number;
+        sums[bx] = sum;
+      }
+    }
+    const row = by * width;
+    for (let bx = 0; bx < width; bx++) data[row + bx] = (sums[bx] as number) * area * norm;
+  }
   return { width, height, factor, data };
 }
 
@@ -59,8 +101,10 @@ export function overviewOf(image: GrayImage): Overview {
 export function otsu(data: Float32Array): { threshold: number; low: number; high: number } {
   const bins = 256;
   const hist = new Float64Array(bins);
-  for (const v of data) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(v * bins)));
+  for (let i = 0; i < data.length; i++) {
+    const x = (data[i] as number) * bins;
+    // Truncation is the floor on [0, bins): the common case without the clamps' calls.
+    const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
     hist[b] = (hist[b] as number) + 1;
   }
   const total = data.length;

@@ -3,6 +3,8 @@ import { performance } from "node:perf_hooks";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import type { DetectionHints, Quality, QualityReason } from "../../schemas/detection.ts";
 import type { DetectionResult } from "../detector/index.ts";
+import { rebinPixels } from "../detector/raster.ts";
+import { gateWorkingMap, handOverWorkingMap } from "../detector/stages/input.ts";
 import { fitDisk, overviewOf, RIM_RAYS } from "./disk.ts";
 import {
   type Disk,
@@ -38,7 +40,10 @@ const round = (value: number, digits = 5) => Math.round(value * 10 ** digits) / 
 /** Measures the image against the spec's ranges; never throws on a frame of any content. */
 export function assessQuality(image: GrayImage): QualityAssessment {
   const shorter = Math.min(image.width, image.height);
-  const fit = fitDisk(overviewOf(image));
+  // The detector's working map, taken here once: the overview is binned from it, and a usable
+  // image's detection gets it (with its repaired pixels' blocks re-binned) instead of binning.
+  const work = gateWorkingMap(image);
+  const fit = fitDisk(overviewOf(image, work));
   const reasons: QualityReason[] = [];
   const chuckContrast = Math.max(0, fit.contrast);
   if (chuckContrast < MIN_CHUCK_CONTRAST) {
@@ -160,7 +165,11 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   }
   const usable = reasons.length === 0;
   // Hot pixels are removed only from images that will be inspected.
-  const cleaned = usable ? removeHotPixels(image, noiseSigma) : { image, removed: 0 };
+  const cleaned = usable ? removeHotPixels(image, noiseSigma) : { image, removed: 0, repaired: [] };
+  if (usable) {
+    rebinPixels(cleaned.image, work, cleaned.repaired);
+    handOverWorkingMap(cleaned.image, work);
+  }
   return {
     usable,
     image: cleaned.image,

@@ -1,7 +1,8 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
+import { scanKernel } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
-import { quantileInPlace, sampleBilinear } from "../detector/raster.ts";
+import { quantileInPlace } from "../detector/raster.ts";
 import {
   HOT_PIXEL_ISOLATION,
   HOT_PIXEL_MIN_STEP,
@@ -111,6 +112,10 @@ export function measureRimBlur(
   const sum = new Float64Array(2 * binsHalf + 1);
   const count = new Float64Array(2 * binsHalf + 1);
   const profile = new Float64Array(samples);
+  const quarter = Math.floor(samples / 4);
+  // The median's scratch: quantileInPlace reorders what it is given, the profile must stay.
+  const scratch = new Float64Array(quarter);
+  const { data, width, height } = image;
   let used = 0;
   // Every other direction is plenty: the mean profile of ~150 rays is far below the noise.
   for (let index = 0; index < rim.length; index += 2) {
@@ -124,13 +129,12 @@ export function measureRimBlur(
     if (outX < 0 || outY < 0 || outX > image.width - 1 || outY > image.height - 1) continue;
     for (let s = 0; s < samples; s++) {
       const t = r0 - halfWindow + s * step;
-      profile[s] =
-        sampleBilinear(image.data, image.width, image.height, disk.cx + dx * t, disk.cy + dy * t) /
-        full;
+      profile[s] = samplePixels(data, width, height, disk.cx + dx * t, disk.cy + dy * t) / full;
     }
-    const quarter = Math.floor(samples / 4);
-    const inside = quantileInPlace(profile.slice(0, quarter), quarter, 0.5);
-    const outside = quantileInPlace(profile.slice(samples - quarter), quarter, 0.5);
+    scratch.set(profile.subarray(0, quarter));
+    const inside = quantileInPlace(scratch, quarter, 0.5);
+    scratch.set(profile.subarray(samples - quarter));
+    const outside = quantileInPlace(scratch, quarter, 0.5);
     if (Math.abs(inside - outside) < 0.05) continue;
     const mid = 0.5 * (inside + outside);
     // Crossing nearest the rim point, on a profile smoothed over 1 px against noise.
@@ -191,6 +195,32 @@ export function measureRimBlur(
   }
   if (high < 0 || low < 0) return (2 * halfWindow) / EDGE_WIDTH_PER_SIGMA;
   return ((low - high) * step) / EDGE_WIDTH_PER_SIGMA;
+}
+
+/**
+ * sampleBilinear (raster.ts), the same arithmetic, in a copy of its own: V8's type feedback here
+ * then sees only the frame's two pixel types, not every raster the detector samples (shared,
+ * the rim profiles' samples cost about three times as much).
+ */
+function samplePixels(
+  data: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  x: number,
+  y: number,
+): number {
+  const cx = x < 0 ? 0 : Math.min(x, width - 1.001);
+  const cy = y < 0 ? 0 : Math.min(y, height - 1.001);
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const fx = cx - x0;
+  const fy = cy - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
 }
 
 /**
@@ -293,7 +323,7 @@ const NEIGHBOUR_OFFSETS = (width: number) => [
 export function removeHotPixels(
   image: GrayImage,
   noiseSigma: number,
-): { image: GrayImage; removed: number } {
+): { image: GrayImage; removed: number; repaired: number[] } {
   const { width, height } = image;
   const src = image.data;
   const threshold =
@@ -306,16 +336,19 @@ export function removeHotPixels(
       ? candidatesOf8(src, width, height, quick)
       : candidatesOf16(src, width, height, quick);
   let out: Uint8Array | Uint16Array | null = null;
-  let removed = 0;
+  // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
+  const repaired: number[] = [];
   const judge = new FaultJudge(src, width, threshold, quick);
   for (const i of candidates) {
-    const repaired = judge.repairedLevel(i);
-    if (Number.isNaN(repaired)) continue;
+    const level = judge.repairedLevel(i);
+    if (Number.isNaN(level)) continue;
     if (!out) out = src.slice();
-    out[i] = Math.round(repaired);
-    removed++;
+    out[i] = Math.round(level);
+    repaired.push(i);
   }
-  return out ? { image: { ...image, data: out }, removed } : { image, removed: 0 };
+  return out
+    ? { image: { ...image, data: out }, removed: repaired.length, repaired }
+    : { image, removed: 0, repaired };
 }
 
 /*
@@ -328,6 +361,8 @@ export function removeHotPixels(
 function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number[] {
   const found: number[] = [];
   const { reach, span } = withinReach(quick);
+  // In WebAssembly SIMD where available (frame-passes.ts): the same candidates, in this order.
+  if (scanKernel(src, width, height, 3, reach, found)) return found;
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -358,6 +393,7 @@ function withinReach(quick: number): { reach: number; span: number } {
 function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number[] {
   const found: number[] = [];
   const { reach, span } = withinReach(quick);
+  if (scanKernel(src, width, height, 3, reach, found)) return found;
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;

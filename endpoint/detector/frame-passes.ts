@@ -1,0 +1,192 @@
+// The whole-frame passes in WebAssembly SIMD (frame.wat): 2x2 binning and the gate's hot-pixel candidate scan, fed a band of rows at a time.
+import { KERNEL_BASE64 } from "./frame-kernel.ts";
+
+/**
+ * frame.wat, assembled into frame-kernel.ts by npm run build:wasm: the same results as the
+ * JavaScript of binImage (factor 2) and of the gate's candidate scan, 8 or 16 pixels per
+ * instruction (why they are exact: the WAT source's head). Its memory is its own (not the
+ * die-to-die kernels'), and holds one band of rows of the frame and the band's output: the
+ * frame is copied in band by band, so the memory stays under 2 MB whatever the frame's size.
+ */
+interface FrameKernel {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  bin2U8(src: number, stride: number, dst: number, width: number, rows: number): void;
+  bin2U16(src: number, stride: number, dst: number, width: number, rows: number): void;
+  scanU8(
+    src: number,
+    width: number,
+    from: number,
+    to: number,
+    rows: number,
+    reach: number,
+    out: number,
+  ): number;
+  blockSumsU8(
+    src: number,
+    stride: number,
+    factor: number,
+    width: number,
+    rows: number,
+    acc: number,
+    out: number,
+  ): void;
+  blockSumsU16(
+    src: number,
+    stride: number,
+    factor: number,
+    width: number,
+    rows: number,
+    acc: number,
+    out: number,
+  ): void;
+  scanU16(
+    src: number,
+    width: number,
+    from: number,
+    to: number,
+    rows: number,
+    reach: number,
+    out: number,
+  ): number;
+}
+
+/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
+interface WebAssemblyApi {
+  validate(binary: Uint8Array): boolean;
+  Module: new (binary: Uint8Array) => object;
+  Instance: new (module: object) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+
+/** Image rows per band: 32 rows of an 8192 px 16-bit frame are 512 kB, their candidates 1 MB. */
+const BAND_ROWS = 32;
+/** Bytes a kernel may read past a band (its last 16-byte load of a row). */
+const PAD = 64;
+
+let loaded: FrameKernel | null | undefined;
+let enabled = true;
+
+/** Turns the frame kernels off (false) or back on: the JavaScript runs, with the same results. */
+export function useFrameKernels(on: boolean): void {
+  enabled = on;
+}
+
+function kernel(): FrameKernel | null {
+  if (!enabled) return null;
+  if (loaded !== undefined) return loaded;
+  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
+  // A runtime without SIMD cannot validate it: the JavaScript does the same work.
+  loaded = wasm?.validate(binary)
+    ? (new wasm.Instance(new wasm.Module(binary)).exports as FrameKernel)
+    : null;
+  return loaded;
+}
+
+/** The memory grown to `bytes` (kept, like detect's frame buffers); its buffer after the grow. */
+function memoryOf(k: FrameKernel, bytes: number): ArrayBuffer {
+  const { memory } = k;
+  if (memory.buffer.byteLength < bytes)
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65_536));
+  return memory.buffer;
+}
+
+/** Copies pixels [from, to) of `src` into the kernel's memory at byte 0. */
+function copyIn(buffer: ArrayBuffer, src: Uint8Array | Uint16Array, from: number, to: number) {
+  if (src instanceof Uint8Array) new Uint8Array(buffer, 0, to - from).set(src.subarray(from, to));
+  else new Uint16Array(buffer, 0, to - from).set(src.subarray(from, to));
+}
+
+/**
+ * binImage's factor-2 map of the frame (width x height map px) into `out`, through the kernel;
+ * false (nothing written) where it is not available.
+ */
+export function bin2Kernel(
+  src: Uint8Array | Uint16Array,
+  stride: number,
+  width: number,
+  height: number,
+  out: Float32Array,
+): boolean {
+  const k = kernel();
+  if (!k) return false;
+  const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
+  const bandBytes = 2 * BAND_ROWS * stride * bytesPerPixel + PAD;
+  const outOffset = Math.ceil(bandBytes / 16) * 16;
+  const buffer = memoryOf(k, outOffset + 4 * BAND_ROWS * width + PAD);
+  const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
+  for (let y = 0; y < height; y += BAND_ROWS) {
+    const rows = Math.min(BAND_ROWS, height - y);
+    copyIn(buffer, src, 2 * y * stride, 2 * (y + rows) * stride);
+    bin(0, stride * bytesPerPixel, outOffset, width, rows);
+    out.set(new Float32Array(buffer, outOffset, rows * width), y * width);
+  }
+  return true;
+}
+
+/**
+ * The gate's hot-pixel candidates: indices of the pixels at x, y in [margin, side - margin) that
+ * differ from their left or upper neighbour by more than `reach`, row by row, into `found`;
+ * false (nothing found) where the kernel is not available or reach is outside its lanes.
+ */
+export function scanKernel(
+  src: Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  margin: number,
+  reach: number,
+  found: number[],
+): boolean {
+  const k = kernel();
+  const top = src instanceof Uint8Array ? 255 : 65535;
+  if (!k || !Number.isInteger(reach) || reach < 0 || margin < 1) return false;
+  // No difference of two pixels exceeds the lane's top: no candidates.
+  if (reach >= top) return true;
+  const bytesPerPixel = top === 255 ? 1 : 2;
+  const bandBytes = (BAND_ROWS + 1) * width * bytesPerPixel + PAD;
+  const outOffset = Math.ceil(bandBytes / 16) * 16;
+  const buffer = memoryOf(k, outOffset + 4 * BAND_ROWS * width);
+  const scan = bytesPerPixel === 1 ? k.scanU8 : k.scanU16;
+  const indices = new Int32Array(buffer, outOffset, BAND_ROWS * width);
+  for (let y = margin; y < height - margin; y += BAND_ROWS) {
+    const rows = Math.min(BAND_ROWS, height - margin - y);
+    // The band's rows and the row above it.
+    copyIn(buffer, src, (y - 1) * width, (y + rows) * width);
+    const n = scan(width * bytesPerPixel, width, margin, width - margin, rows, reach, outOffset);
+    const base = y * width;
+    for (let i = 0; i < n; i++) found.push(base + (indices[i] as number));
+  }
+  return true;
+}
+
+/**
+ * lib/block-sums.ts blockSums (whole factor x factor blocks, a last partial block dropped, exact
+ * whole numbers) through the kernel, a band of block rows at a time; null where it is not
+ * available or the sums could leave its 32-bit lanes (factor above 16).
+ */
+export function blockSumsKernel(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+): { width: number; height: number; sums: Float64Array } | null {
+  const k = kernel();
+  if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const sums = new Float64Array(width * height);
+  const src = image.data;
+  const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
+  const stride = image.width;
+  // Block rows per band: about BAND_ROWS image rows.
+  const band = Math.max(1, Math.floor(BAND_ROWS / factor));
+  const bandBytes = band * factor * stride * bytesPerPixel + PAD;
+  const accOffset = Math.ceil(bandBytes / 16) * 16;
+  const outOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
+  const buffer = memoryOf(k, outOffset + 8 * band * width);
+  const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
+  for (let by = 0; by < height; by += band) {
+    const rows = Math.min(band, height - by);
+    copyIn(buffer, src, by * factor * stride, (by + rows) * factor * stride);
+    sum(0, stride * bytesPerPixel, factor, width, rows, accOffset, outOffset);
+    sums.set(new Float64Array(buffer, outOffset, rows * width), by * width);
+  }
+  return { width, height, sums };
+}
