@@ -236,6 +236,8 @@ export interface LatticeSearch {
   samples: Partial<Record<keyof typeof SEARCH_POINTS, ShiftSamples>>;
   /** The street phase's points (phasePoints), built on first use. */
   phase?: PointSet;
+  /** Whether any candidate showed pattern energy above the noise (refineVector). */
+  sawPattern: boolean;
 }
 
 /** A search over pitches from `shortest` to `longest` map px. */
@@ -245,7 +247,14 @@ export function latticeSearch(
   shortest: number,
   longest: number,
 ): LatticeSearch {
-  return { map, region, coarse: coarseView(map, region, shortest), longest, samples: {} };
+  return {
+    map,
+    region,
+    coarse: coarseView(map, region, shortest),
+    longest,
+    samples: {},
+    sawPattern: false,
+  };
 }
 
 /** The search's point set `kind`, built on first use. */
@@ -381,6 +390,19 @@ export function refineVector(
 ): { v: Vector; quality: number } {
   const { coarse } = search;
   const f = coarse.factor;
+  const samples = samplesFor(search, "fine");
+  // matchQuality scores 0 when the difference energy at half the shift does not stand half a
+  // noise variance above the noise floor. Where it is below a quarter at the start, the fit
+  // (moving the half shift by a pixel or two) cannot lift it past half: no pattern to fit.
+  const variance = noiseSigma * noiseSigma;
+  const halfStart = { x: start.x / 2, y: start.y / 2 };
+  if (
+    variance > 0 &&
+    shiftCost(map, samples, halfStart) - NOISE_FLOOR * variance <=
+      LATTICE_SEARCH.faintShare * variance
+  )
+    return { v: start, quality: 0 };
+  search.sawPattern = true;
   const onCoarse = fitShift(
     coarse.map,
     samplesFor(search, "coarseFit"),
@@ -390,7 +412,6 @@ export function refineVector(
     },
     0.05,
   ).v;
-  const samples = samplesFor(search, "fine");
   const fitted = fitShift(map, samples, { x: onCoarse.x * f, y: onCoarse.y * f }, 0.005);
   return { v: fitted.v, quality: matchQuality(map, samples, fitted.v, fitted.cost, noiseSigma) };
 }
@@ -783,6 +804,10 @@ export function measureLattice(
     expectedPitchPx,
   );
   if (withPrior && withPrior.periodicity >= LATTICE.goodPeriodicity) return withPrior;
+  // No candidate shift showed pattern energy above the noise: the surface has no pattern (a
+  // bare wafer, a stain), and a die grid turned any other way would have shown it too (half
+  // a pitch along any direction but a lattice vector moves it off itself).
+  if (!withPrior && !context.sawPattern) return null;
   // The notch may be misread (or the grid not square to it): scan the whole quadrant. When the
   // scan finds the orientation already searched (within its quarter-degree step), searching it
   // again would find the same lattice, or the same lack of one.
@@ -911,6 +936,12 @@ function measureLatticeAt(
 }
 
 /**
+ * The noise's share of a shift cost, in noise variances: two bilinear samples at scattered
+ * sub-pixel offsets each keep 2 x E[sum of weights^2] = 8/9 of it.
+ */
+const NOISE_FLOOR = 8 / 9;
+
+/**
  * 1 - (pattern difference energy at shift v) / (at v/2), the noise's share removed from both:
  * near 1 when v maps the pattern onto itself and half of it does not (a die lattice), low on
  * smooth surfaces where no shift matches better than another, and insensitive to how noisy
@@ -926,8 +957,7 @@ function matchQuality(
 ): number {
   const halfShift = { x: v.x / 2, y: v.y / 2 };
   const variance = noiseSigma * noiseSigma;
-  // Two bilinear samples at scattered sub-pixel offsets: 2 x E[sum of weights^2] = 8/9 sigma^2.
-  const floor = (8 / 9) * variance;
+  const floor = NOISE_FLOOR * variance;
   const halfPattern = shiftCost(map, samples, halfShift) - floor;
   if (halfPattern <= 0.5 * variance) return 0;
   const fullPattern = Math.max(0, costAtV - floor);

@@ -320,4 +320,10 @@ export const LATTICE_SEARCH = {
    * vectors' 2-D refinement absorbs less: 0.25 degrees is 0.4 px across a 100 px pitch).
    */
   sameOrientationDeg: 0.25,
+  /**
+   * A pitch candidate is not fitted when the difference energy at half its shift stands less
+   * than this many noise variances above the noise floor: the match quality needs 0.5 there,
+   * and the fit moves the half shift by a pixel or two, which cannot double a pattern's energy.
+   */
+  faintShare: 0.25,
 } as const;
