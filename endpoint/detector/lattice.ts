@@ -479,6 +479,9 @@ function diskPoints(
   let cell = 0;
   const yEnd = Math.min(map.height, region.cy + region.r);
   const xEnd = Math.min(map.width, region.cx + region.r);
+  // The last whole pixel before each end: a scattered pick stays on a pixel of the frame.
+  const xLast = Math.ceil(xEnd) - 1;
+  const yLast = Math.ceil(yEnd) - 1;
   for (let gy = Math.max(0, Math.ceil(region.cy - region.r)); gy < yEnd; gy += stride) {
     for (let gx = Math.max(0, Math.ceil(region.cx - region.r)); gx < xEnd; gx += stride) {
       let x = gx;
@@ -487,8 +490,8 @@ function diskPoints(
         cell++;
         const tx = cell * 0.6180339887498949;
         const ty = cell * 0.7548776662466927;
-        x = Math.min(xEnd - 1, gx + Math.floor((tx - Math.floor(tx)) * stride));
-        y = Math.min(yEnd - 1, gy + Math.floor((ty - Math.floor(ty)) * stride));
+        x = Math.min(xLast, gx + Math.floor((tx - Math.floor(tx)) * stride));
+        y = Math.min(yLast, gy + Math.floor((ty - Math.floor(ty)) * stride));
       }
       const ox = x - region.cx;
       const oy = y - region.cy;
