@@ -836,23 +836,14 @@ function angleModQuarterTurn(angle: number): number {
 }
 
 /**
- * Points for the street phase: every other coarse pixel each way (each the mean of f x f map
- * pixels, placed at their centre) when there is a coarse map, else every other map pixel.
+ * Points for the street phase: one map pixel picked at random from each 4 x 4 cell (a quarter
+ * of the every-other-pixel grid it had, at the same map values). Whole-pixel positions on a
+ * regular grid of step s fold onto only pitch / s distinct phases of an axis-aligned grid; the
+ * scattered picks fill all 64 bins of the profile.
  */
 function phasePoints(context: LatticeSearch): PointSet {
-  if (context.phase) return context.phase;
-  const { coarse } = context;
-  const f = coarse.factor;
-  const points =
-    f === 1 ? diskPoints(context.map, context.region, 2) : diskPoints(coarse.map, coarse.region, 2);
-  if (f !== 1) {
-    for (let i = 0; i < points.dx.length; i++) {
-      points.dx[i] = (points.dx[i] as number) * f;
-      points.dy[i] = (points.dy[i] as number) * f;
-    }
-  }
-  context.phase = points;
-  return points;
+  context.phase ??= diskPoints(context.map, context.region, 4, true);
+  return context.phase;
 }
 
 /** The pitch search range (map px): the spec's range with slack, at most half the disk's radius. */
