@@ -392,8 +392,9 @@ export function refineVector(
   const f = coarse.factor;
   const samples = samplesFor(search, "fine");
   // matchQuality scores 0 when the difference energy at half the shift does not stand half a
-  // noise variance above the noise floor. Where it is below a quarter at the start, the fit
-  // (moving the half shift by a pixel or two) cannot lift it past half: no pattern to fit.
+  // noise variance above the noise floor. Below a quarter at the start, there is no pattern
+  // here, or half the start lies on a repeat of it and the fit (onto twice that repeat) keeps
+  // it there: nothing to fit (LATTICE_SEARCH.faintShare).
   const variance = noiseSigma * noiseSigma;
   const halfStart = { x: start.x / 2, y: start.y / 2 };
   if (

@@ -322,8 +322,9 @@ export const LATTICE_SEARCH = {
   sameOrientationDeg: 0.25,
   /**
    * A pitch candidate is not fitted when the difference energy at half its shift stands less
-   * than this many noise variances above the noise floor: the match quality needs 0.5 there,
-   * and the fit moves the half shift by a pixel or two, which cannot double a pattern's energy.
+   * than this many noise variances above the noise floor (the match quality scores 0 below
+   * 0.5): then the surface has no pattern there, or half the candidate lands on a repeat of it,
+   * and fitting the candidate onto that repeat's multiple keeps its half on the repeat.
    */
   faintShare: 0.25,
 } as const;
