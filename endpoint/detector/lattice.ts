@@ -1,7 +1,7 @@
 // Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, sampleBilinear } from "./raster.ts";
-import { LATTICE } from "./thresholds.ts";
+import { LATTICE, LATTICE_SEARCH } from "./thresholds.ts";
 
 export interface Vector {
   x: number;
@@ -135,77 +135,286 @@ function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: numb
 
 /**
  * Sample counts of the search. They set how finely the shift cost is estimated, not what is
- * measured: the coarse stages (the lag scan, the first halving steps) only have to land near
- * the right minimum, so they price a few points; the steps that fix the vector to hundredths of
- * a pixel and the match quality keep the full count. These are cost knobs, not detection
- * thresholds, hence here and not in thresholds.ts.
+ * measured: the coarse stages (the lag scan and each candidate's first fit, on the coarse map)
+ * only have to land inside the basin of the right minimum; the vector and its match quality
+ * are then fixed on the full-resolution map. These are cost knobs, not detection thresholds,
+ * hence here and not in thresholds.ts.
  */
 const SEARCH_POINTS = {
-  /** Every lag from the shortest to the longest pitch (about 100 lags per axis at 2048 px). */
-  lagScan: 600,
-  /** Lags whose rough cost is within this share of (median - min) of the best are priced again... */
-  shortlistShare: 0.4,
-  /** ... on this many points, as every lag was before (the pitch rule's nearBestShare is 0.2). */
-  lagConfirm: 3000,
-  /** Halving steps of 0.5 to 0.125 px: they only move the start by fractions of a pixel. */
-  coarseRefine: 1500,
-  /** Halving steps below 0.125 px: the vector as measured. */
-  fineRefine: 5000,
-  /** The last halving step the coarse points take. */
-  coarseUntilPx: 0.125,
+  /** Every lag from the shortest to the longest pitch (about 90 lags per axis at 1024 map px). */
+  lagScan: { 1: 600, 2: 400 },
+  /**
+   * The shortlisted lags (SHORTLIST_SHARE) are priced again on this many points, and the pitch
+   * rule (nearBestShare 0.2) runs on those costs. A coarse point averages four map pixels (a
+   * quarter of the noise variance), so the coarse map needs fewer.
+   */
+  lagConfirm: { 1: 3000, 2: 1200 },
+  /** The first fit of each candidate, on the coarse map. */
+  coarseFit: { 1: 1500, 2: 1500 },
+  /** The full-resolution fit of the vector and its match quality. */
+  fine: { 1: 6000, 2: 6000 },
 } as const;
 
+/** Lags whose rough cost is within this share of (median - min) of the best are priced again. */
+const SHORTLIST_SHARE = 0.4;
+
+/** How far (px of the map fitted on, per axis) a fit may move from its start. */
+const FIT_MOVE = 2;
+
 /**
- * Pattern search (halving steps) from `start` for the shift with the lowest cost over `samples`,
- * steps from `firstDelta` while above `lastDelta`.
+ * The coarse map the search runs on first: the map averaged over f x f blocks, so its pixels
+ * are fewer (the scattered samples stay in cache) and its noise lower, while the die pattern,
+ * repeating over at least LATTICE_SEARCH.coarsePxPerPitch coarse px, keeps its fundamental and
+ * the harmonics that make the shift cost dip at the pitch. Coarse x = (map x - (f - 1) / 2) / f.
  */
-function patternSearch(
+export interface CoarseView {
+  map: FloatMap;
+  region: DiskRegion;
+  factor: number;
+}
+
+/**
+ * One coarse map's buffer for every wafer (detection is synchronous; the view is dropped when
+ * measureLattice returns): a megabyte per wafer less for the garbage collector.
+ */
+let coarseBuffer = new Float32Array(0);
+
+function keptCoarseBuffer(length: number): Float32Array {
+  if (coarseBuffer.length !== length) coarseBuffer = new Float32Array(length);
+  else coarseBuffer.fill(0);
+  return coarseBuffer;
+}
+
+/** The coarse view for a search whose shortest pitch is `minPitch` map px (f = 1: the map itself). */
+export function coarseView(map: FloatMap, region: DiskRegion, minPitch: number): CoarseView {
+  const factor = minPitch / 2 >= LATTICE_SEARCH.coarsePxPerPitch ? 2 : 1;
+  if (factor === 1) return { map, region, factor };
+  const width = Math.floor(map.width / 2);
+  const height = Math.floor(map.height / 2);
+  const data = keptCoarseBuffer(width * height);
+  // Only the disk's bounding square is read: every sample and every shifted sample of the
+  // search lies inside the disk.
+  const i0 = Math.max(0, Math.floor((region.cx - region.r) / 2) - 1);
+  const i1 = Math.min(width, Math.ceil((region.cx + region.r) / 2) + 2);
+  const j0 = Math.max(0, Math.floor((region.cy - region.r) / 2) - 1);
+  const j1 = Math.min(height, Math.ceil((region.cy + region.r) / 2) + 2);
+  const src = map.data;
+  const w = map.width;
+  for (let j = j0; j < j1; j++) {
+    const top = 2 * j * w;
+    const bottom = top + w;
+    const row = j * width;
+    for (let i = i0; i < i1; i++) {
+      const x = 2 * i;
+      data[row + i] =
+        ((src[top + x] as number) +
+          (src[top + x + 1] as number) +
+          (src[bottom + x] as number) +
+          (src[bottom + x + 1] as number)) *
+        0.25;
+    }
+  }
+  return {
+    map: { width, height, scale: map.scale * 2, data },
+    region: { cx: (region.cx - 0.5) / 2, cy: (region.cy - 0.5) / 2, r: region.r / 2 },
+    factor,
+  };
+}
+
+/**
+ * One wafer's search: the map, its coarse view, and the sample point sets with their base
+ * values, each built once and shared by both axes, every candidate and both orientations
+ * tried. Their reach covers the longest shift any stage prices, so which candidate comes first
+ * never changes the points.
+ */
+export interface LatticeSearch {
+  map: FloatMap;
+  region: DiskRegion;
+  coarse: CoarseView;
+  /** Longest lag (map px) the pitch scan prices. */
+  longest: number;
+  samples: Partial<Record<keyof typeof SEARCH_POINTS, ShiftSamples>>;
+  /** The street phase's points (phasePoints), built on first use. */
+  phase?: PointSet;
+  /** Whether any candidate showed pattern energy above the noise (refineVector). */
+  sawPattern: boolean;
+}
+
+/** A search over pitches from `shortest` to `longest` map px. */
+export function latticeSearch(
+  map: FloatMap,
+  region: DiskRegion,
+  shortest: number,
+  longest: number,
+): LatticeSearch {
+  return {
+    map,
+    region,
+    coarse: coarseView(map, region, shortest),
+    longest,
+    samples: {},
+    sawPattern: false,
+  };
+}
+
+/** The search's point set `kind`, built on first use. */
+function samplesFor(
+  search: LatticeSearch,
+  kind: "lagScan" | "lagConfirm" | "coarseFit" | "fine",
+): ShiftSamples {
+  const known = search.samples[kind];
+  if (known) return known;
+  const { coarse } = search;
+  const f = coarse.factor;
+  // A candidate lies at most half a lag step (0.5 px) past the longest lag; a coarse fit
+  // moves it FIT_MOVE coarse px per axis, the full-resolution fit FIT_MOVE map px more.
+  const longestStart = search.longest + 0.5;
+  const onCoarse = kind !== "fine";
+  const reach =
+    kind === "lagScan" || kind === "lagConfirm"
+      ? search.longest / f + 2
+      : kind === "coarseFit"
+        ? longestStart / f + FIT_MOVE * Math.SQRT2 + 2
+        : longestStart + (f + 1) * FIT_MOVE * Math.SQRT2 + 2;
+  const map = onCoarse ? coarse.map : search.map;
+  const region = onCoarse ? coarse.region : search.region;
+  const count = SEARCH_POINTS[kind][f === 1 ? 1 : 2];
+  const samples = withBaseValues(map, samplePoints(region, reach, count, map));
+  search.samples[kind] = samples;
+  return samples;
+}
+
+/**
+ * Gauss-Newton fit of the shift `v` minimising the mean squared difference between the map
+ * at the sample points and at the points shifted by v, from a start inside the minimum's
+ * basin: each step solves the 2x2 normal equations of the linearised difference (bilinear
+ * gradients at the shifted points); a step that raises the cost is halved. Stops when a step
+ * is below `tolerance` px per axis; moves at most FIT_MOVE px from the start per axis. Returns
+ * the lowest-cost shift priced, with its cost.
+ */
+function fitShift(
   map: FloatMap,
   samples: ShiftSamples,
   start: Vector,
-  firstDelta: number,
-  lastDelta: number,
-): Vector {
-  let best = { ...start };
-  let bestCost = shiftCost(map, samples, best);
-  const known = new Map<string, number>([[`${best.x},${best.y}`, bestCost]]);
-  for (let delta = firstDelta; delta > lastDelta; delta /= 2) {
-    let improved = true;
-    while (improved) {
-      improved = false;
-      for (const [ddx, ddy] of [
-        [delta, 0],
-        [-delta, 0],
-        [0, delta],
-        [0, -delta],
-      ] as const) {
-        const candidate = { x: best.x + ddx, y: best.y + ddy };
-        // Each move's next round tries the point it came from again: its cost is known.
-        const key = `${candidate.x},${candidate.y}`;
-        const cost = known.get(key) ?? shiftCost(map, samples, candidate);
-        known.set(key, cost);
-        if (cost < bestCost) {
-          bestCost = cost;
-          best = candidate;
-          improved = true;
-        }
-      }
+  tolerance: number,
+): { v: Vector; cost: number } {
+  // Off the unclamped reads' reach (only when the sample disk is tiny): price the start only.
+  if (!staysInside(samples, Math.abs(start.x) + FIT_MOVE, Math.abs(start.y) + FIT_MOVE))
+    return { v: start, cost: shiftCost(map, samples, start) };
+  const { xs, ys, base } = samples;
+  const { data, width } = map;
+  const n = xs.length;
+  let v = { ...start };
+  let best = { v: { ...start }, cost: Number.POSITIVE_INFINITY };
+  let step = { x: 0, y: 0 };
+  for (let pass = 0; pass < 12; pass++) {
+    let cost = 0;
+    let hxx = 0;
+    let hxy = 0;
+    let hyy = 0;
+    let gx = 0;
+    let gy = 0;
+    for (let i = 0; i < n; i++) {
+      const x = (xs[i] as number) + v.x;
+      const y = (ys[i] as number) + v.y;
+      const x0 = Math.floor(x);
+      const y0 = Math.floor(y);
+      const fx = x - x0;
+      const fy = y - y0;
+      const k = y0 * width + x0;
+      const a = data[k] as number;
+      const b = data[k + 1] as number;
+      const c = data[k + width] as number;
+      const d = data[k + width + 1] as number;
+      const cross = a - b - c + d;
+      const r = (base[i] as number) - (a + (b - a) * fx + (c - a) * fy + cross * fx * fy);
+      const dx = b - a + cross * fy;
+      const dy = c - a + cross * fx;
+      cost += r * r;
+      hxx += dx * dx;
+      hxy += dx * dy;
+      hyy += dy * dy;
+      gx += dx * r;
+      gy += dy * r;
     }
+    cost /= n;
+    if (cost >= best.cost) {
+      // The last step overshot: go back half of it.
+      step = { x: step.x / 2, y: step.y / 2 };
+      if (Math.abs(step.x) < tolerance && Math.abs(step.y) < tolerance) break;
+      v = { x: best.v.x + step.x, y: best.v.y + step.y };
+      continue;
+    }
+    best = { v, cost };
+    const det = hxx * hyy - hxy * hxy;
+    if (!(det > 0)) break;
+    const next = {
+      x: Math.max(
+        start.x - FIT_MOVE,
+        Math.min(
+          start.x + FIT_MOVE,
+          v.x + Math.max(-0.5, Math.min(0.5, (hyy * gx - hxy * gy) / det)),
+        ),
+      ),
+      y: Math.max(
+        start.y - FIT_MOVE,
+        Math.min(
+          start.y + FIT_MOVE,
+          v.y + Math.max(-0.5, Math.min(0.5, (hxx * gy - hxy * gx) / det)),
+        ),
+      ),
+    };
+    step = { x: next.x - v.x, y: next.y - v.y };
+    if (Math.abs(step.x) < tolerance && Math.abs(step.y) < tolerance) break;
+    v = next;
   }
   return best;
 }
 
 /**
- * The shift that best maps the pattern onto itself, near `start`: halving steps of 0.5 px down
- * to 0.125 px on a coarse point set, then down to 0.03 px on the full one. The fine steps may
- * walk as far as they need: a coarse start a step off still ends in a minimum of the full cost.
+ * The shift that best maps the pattern onto itself near `start` (map px), with its match
+ * quality: a fit on the coarse map (to a twentieth of its pixel), then a fit to a few
+ * thousandths of a pixel and the quality on the full-resolution map, on one point set.
  */
-export function refineVector(map: FloatMap, region: DiskRegion, start: Vector): Vector {
-  const reach = Math.hypot(start.x, start.y) + 2;
-  const coarse = withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.coarseRefine, map));
-  const near = patternSearch(map, coarse, start, 0.5, SEARCH_POINTS.coarseUntilPx / 2);
-  const fine = withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.fineRefine, map));
-  return patternSearch(map, fine, near, SEARCH_POINTS.coarseUntilPx / 2, 0.02);
+export function refineVector(
+  map: FloatMap,
+  region: DiskRegion,
+  start: Vector,
+  noiseSigma = 0,
+  search: LatticeSearch = latticeSearch(
+    map,
+    region,
+    Math.hypot(start.x, start.y),
+    Math.hypot(start.x, start.y),
+  ),
+): { v: Vector; quality: number } {
+  const { coarse } = search;
+  const f = coarse.factor;
+  const samples = samplesFor(search, "fine");
+  // matchQuality scores 0 when the difference energy at half the shift does not stand half a
+  // noise variance above the noise floor. Below a quarter at the start, there is no pattern
+  // here, or half the start lies on a repeat of it and the fit (onto twice that repeat) keeps
+  // it there: nothing to fit (LATTICE_SEARCH.faintShare).
+  const variance = noiseSigma * noiseSigma;
+  const halfStart = { x: start.x / 2, y: start.y / 2 };
+  if (
+    variance > 0 &&
+    shiftCost(map, samples, halfStart) - NOISE_FLOOR * variance <=
+      LATTICE_SEARCH.faintShare * variance
+  )
+    return { v: start, quality: 0 };
+  search.sawPattern = true;
+  const onCoarse = fitShift(
+    coarse.map,
+    samplesFor(search, "coarseFit"),
+    {
+      x: start.x / f,
+      y: start.y / f,
+    },
+    0.05,
+  ).v;
+  const fitted = fitShift(map, samples, { x: onCoarse.x * f, y: onCoarse.y * f }, 0.005);
+  return { v: fitted.v, quality: matchQuality(map, samples, fitted.v, fitted.cost, noiseSigma) };
 }
 
 /** Phase (map px from the centre along `unit`) of the darkest line of a period-`pitch` profile. */
@@ -249,7 +458,18 @@ interface PointSet {
   value: Float32Array;
 }
 
-function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet {
+/**
+ * Disk pixels on a grid of `stride` px cells, as offsets from the centre with their values:
+ * the cell's corner, or with `scattered` a pixel of the cell picked by additive recurrences
+ * with irrational steps (as samplePoints does), so that on a grid turned by a whole number of
+ * degrees the points still fill every bin of a projection instead of every stride-th one.
+ */
+function diskPoints(
+  map: FloatMap,
+  region: DiskRegion,
+  stride: number,
+  scattered = false,
+): PointSet {
   // The disk fills pi/4 of its bounding square; a little slack covers rounding at the rim.
   const capacity = Math.ceil(0.8 * ((2 * region.r) / stride + 2) ** 2) + 64;
   const dx = new Float32Array(capacity);
@@ -257,17 +477,29 @@ function diskPoints(map: FloatMap, region: DiskRegion, stride: number): PointSet
   const value = new Float32Array(capacity);
   const r2 = region.r * region.r;
   let n = 0;
+  let cell = 0;
   const yEnd = Math.min(map.height, region.cy + region.r);
   const xEnd = Math.min(map.width, region.cx + region.r);
-  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += stride) {
-    const oy = y - region.cy;
-    const row = y * map.width;
-    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += stride) {
+  // The last whole pixel before each end: a scattered pick stays on a pixel of the frame.
+  const xLast = Math.ceil(xEnd) - 1;
+  const yLast = Math.ceil(yEnd) - 1;
+  for (let gy = Math.max(0, Math.ceil(region.cy - region.r)); gy < yEnd; gy += stride) {
+    for (let gx = Math.max(0, Math.ceil(region.cx - region.r)); gx < xEnd; gx += stride) {
+      let x = gx;
+      let y = gy;
+      if (scattered) {
+        cell++;
+        const tx = cell * 0.6180339887498949;
+        const ty = cell * 0.7548776662466927;
+        x = Math.min(xLast, gx + Math.floor((tx - Math.floor(tx)) * stride));
+        y = Math.min(yLast, gy + Math.floor((ty - Math.floor(ty)) * stride));
+      }
       const ox = x - region.cx;
+      const oy = y - region.cy;
       if (ox * ox + oy * oy > r2 || n >= capacity) continue;
       dx[n] = ox;
       dy[n] = oy;
-      value[n] = map.data[row + x] as number;
+      value[n] = map.data[y * map.width + x] as number;
       n++;
     }
   }
@@ -324,6 +556,14 @@ function gridSharpness(points: PointSet, radius: number, angle: number, binPx: n
 }
 
 /**
+ * The points the orientation is measured on: one scattered pixel per 8 x 8 cell, about 13,000 on
+ * a 1024 px map, a few dozen per 2 px bin of the projection profiles.
+ */
+function orientationPoints(map: FloatMap, region: DiskRegion): PointSet {
+  return diskPoints(map, region, 8, true);
+}
+
+/**
  * Angle (mod 90 degrees) at which street projections are sharpest. With a prior (the grid
  * turns with the notch) only a few degrees around it are searched; without one, the whole
  * quadrant is scanned coarsely first. Gradient-orientation estimates would be cheaper but
@@ -333,38 +573,39 @@ export function gridOrientation(
   map: FloatMap,
   region: DiskRegion,
   prior?: number,
-  pointsAt: (stride: number) => PointSet = (stride) => diskPoints(map, region, stride),
+  points: PointSet = orientationPoints(map, region),
 ): number {
-  // The coarse pass only has to land within its step (a quarter degree, or a degree) of the
-  // sharpest angle: every sixth pixel each way prices it at half the cost of every fourth.
-  const coarse = pointsAt(6);
-  const fine = pointsAt(3);
-  const passes: Array<[number, number, PointSet, number]> =
+  // The projections only have to peak within a step of the sharpest angle. The last pass's
+  // peak is placed between its neighbours by a parabola; what is left (hundredths of a degree,
+  // 0.05 degrees being 0.1 px across a 100 px pitch) is the sub-pixel refinement of each
+  // vector, which moves both coordinates.
+  const passes: Array<[number, number]> =
     prior === undefined
       ? [
-          [45, 1, coarse, 2],
-          [1, 0.1, fine, 1],
-          [0.1, 0.02, fine, 0.5],
+          [45, 1],
+          [1, 0.25],
         ]
-      : [
-          // Tenths of a degree are left to the sub-pixel refinement of each vector: it moves
-          // both coordinates, and 0.05 degrees is 0.1 px across a 100 px pitch.
-          [2, 0.25, coarse, 2],
-          [0.2, 0.1, fine, 1],
-        ];
+      : [[2, 0.25]];
   let best = prior ?? 0;
-  for (const [span, step, points, binPx] of passes) {
+  for (const [span, step] of passes) {
     const centre = best;
-    let bestValue = Number.NEGATIVE_INFINITY;
+    const values: number[] = [];
+    let bestIndex = 0;
     for (let d = -span; d < span + 1e-9; d += step) {
-      const a = centre + (d * Math.PI) / 180;
       // Both street families must line up at once.
-      const value = gridSharpness(points, region.r, a, binPx);
-      if (value > bestValue) {
-        bestValue = value;
-        best = a;
-      }
+      const value = gridSharpness(points, region.r, centre + (d * Math.PI) / 180, 2);
+      if (value > (values[bestIndex] ?? Number.NEGATIVE_INFINITY)) bestIndex = values.length;
+      values.push(value);
     }
+    const peak = values[bestIndex] as number;
+    const left = values[bestIndex - 1];
+    const right = values[bestIndex + 1];
+    const curvature = left === undefined || right === undefined ? 0 : left - 2 * peak + right;
+    const offset =
+      left !== undefined && right !== undefined && curvature < 0
+        ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / curvature))
+        : 0;
+    best = centre + ((-span + (bestIndex + offset) * step) * Math.PI) / 180;
   }
   return best;
 }
@@ -441,26 +682,26 @@ export function pitchCandidates(
   unit: Vector,
   lo: number,
   hi: number,
+  search: LatticeSearch = latticeSearch(map, region, lo, hi),
 ): number[] {
-  // Coarse steps over a wide range: the vector refinement afterwards is sub-pixel anyway.
-  const step = Math.max(0.5, Math.min(1, (hi - lo) / 60));
+  const { coarse } = search;
+  // Lags in map px as before (steps of 1 px, or 0.5 on short ranges); priced on the coarse
+  // map, whose px are `factor` map px. The vector refinement afterwards is sub-pixel anyway.
+  const f = coarse.factor;
+  const stepMap = Math.max(0.5, Math.min(1, (hi - lo) / 60));
+  const step = stepMap / f;
   const lags: number[] = [];
-  for (let lag = lo; lag <= hi; lag += step) lags.push(lag);
+  for (let lag = lo; lag <= hi; lag += stepMap) lags.push(lag / f);
   if (lags.length < 3) return [];
+  const scanned = coarse.map;
   // Every lag is priced on a few points first; only lags that could pass (and their two
-  // neighbours, for the local-minimum test and the parabola) are priced on the full set. The
-  // full costs are the same numbers a full scan gives; only the median comes from the rough scan.
-  const reach = hi + 2;
-  const rough = lagCosts(
-    map,
-    withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.lagScan, map)),
-    unit,
-    lags,
-  );
+  // neighbours, for the local-minimum test and the parabola) are priced on more points, and
+  // the candidate rule runs on those costs; only the median comes from the rough scan.
+  const rough = lagCosts(scanned, samplesFor(search, "lagScan"), unit, lags);
   const roughSorted = [...rough].sort((a, b) => a - b);
   const roughMin = roughSorted[0] as number;
   const median = roughSorted[Math.floor(roughSorted.length / 2)] as number;
-  const shortlistBelow = roughMin + SEARCH_POINTS.shortlistShare * (median - roughMin);
+  const shortlistBelow = roughMin + SHORTLIST_SHARE * (median - roughMin);
   const shortlisted = new Uint8Array(lags.length);
   const priced = new Uint8Array(lags.length);
   for (let i = 0; i < lags.length; i++) {
@@ -471,8 +712,8 @@ export function pitchCandidates(
   const pricedIndex: number[] = [];
   for (let i = 0; i < lags.length; i++) if (priced[i]) pricedIndex.push(i);
   const fullCosts = lagCosts(
-    map,
-    withBaseValues(map, samplePoints(region, reach, SEARCH_POINTS.lagConfirm, map)),
+    scanned,
+    samplesFor(search, "lagConfirm"),
     unit,
     pricedIndex.map((i) => lags[i] as number),
   );
@@ -493,7 +734,7 @@ export function pitchCandidates(
         Number.isFinite(denom) && denom > 0
           ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / denom))
           : 0;
-      found.push((lags[i] as number) + shift * step);
+      found.push(((lags[i] as number) + shift * step) * f);
       if (found.length >= LATTICE.maxCandidates) break;
     }
   }
@@ -507,8 +748,7 @@ export function pitchCandidates(
  * line up), so the best score is the die pitch; null when none reaches the floor.
  */
 function bestVector(
-  map: FloatMap,
-  region: DiskRegion,
+  search: LatticeSearch,
   unit: Vector,
   candidates: number[],
   noiseSigma: number,
@@ -522,10 +762,16 @@ function bestVector(
       return k >= 2 && Math.abs(pitch / p - k) < 0.03 * k;
     });
     if (multiple) continue;
-    const v = refineVector(map, region, { x: unit.x * pitch, y: unit.y * pitch });
-    const quality = matchQuality(map, region, v, noiseSigma);
-    if (quality >= LATTICE.goodPeriodicity) goodRepeats.push(Math.hypot(v.x, v.y));
-    if (!best || quality > best.quality) best = { v, quality };
+    const fitted = refineVector(
+      search.map,
+      search.region,
+      { x: unit.x * pitch, y: unit.y * pitch },
+      noiseSigma,
+      search,
+    );
+    if (fitted.quality >= LATTICE.goodPeriodicity)
+      goodRepeats.push(Math.hypot(fitted.v.x, fitted.v.y));
+    if (!best || fitted.quality > best.quality) best = fitted;
   }
   return best && best.quality >= LATTICE.minPeriodicity ? best : null;
 }
@@ -542,66 +788,101 @@ export function measureLattice(
   noiseSigma: number,
   expectedPitchPx?: Vector,
 ): Lattice | null {
-  // The point sets of the orientation passes and the street phase, read once per wafer even
-  // when the quadrant scan below runs too (the same points either way).
-  const pointSets = new Map<number, PointSet>();
-  const pointsAt = (stride: number): PointSet => {
-    const known = pointSets.get(stride);
-    if (known) return known;
-    const points = diskPoints(map, region, stride);
-    pointSets.set(stride, points);
-    return points;
-  };
-  const withPrior = measureLatticeAt(
+  // The orientation's points, read once per wafer even when the quadrant scan below runs too.
+  const points = orientationPoints(map, region);
+  const { minPitch, maxPitch } = pitchRange(region, waferDiameterPx);
+  const hinted = expectedPitchPx ? [expectedPitchPx.x, expectedPitchPx.y] : [];
+  const context = latticeSearch(
     map,
     region,
+    Math.min(minPitch, ...hinted.map((p) => p * (1 - LATTICE.hintTolerance))),
+    Math.max(maxPitch, ...hinted.map((p) => p * (1 + LATTICE.hintTolerance))),
+  );
+  const priorAngle = gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180, points);
+  const withPrior = measureLatticeAt(
+    context,
     waferDiameterPx,
     notchAngleDeg,
     noiseSigma,
-    gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180, pointsAt),
-    pointsAt,
+    priorAngle,
     expectedPitchPx,
   );
   if (withPrior && withPrior.periodicity >= LATTICE.goodPeriodicity) return withPrior;
-  // The notch may be misread (or the grid not square to it): scan the whole quadrant.
+  // No candidate shift showed pattern energy above the noise: the surface has no pattern (a
+  // bare wafer, a stain), and a die grid turned any other way would have shown it too (half
+  // a pitch along any direction but a lattice vector moves it off itself).
+  if (!withPrior && !context.sawPattern) return null;
+  // The notch may be misread (or the grid not square to it): scan the whole quadrant. When the
+  // scan finds the orientation already searched (within its quarter-degree step), searching it
+  // again would find the same lattice, or the same lack of one.
+  const scannedAngle = gridOrientation(map, region, undefined, points);
+  const apart = Math.abs(angleModQuarterTurn(scannedAngle - priorAngle));
+  if (apart <= (LATTICE_SEARCH.sameOrientationDeg * Math.PI) / 180) return withPrior;
   const scanned = measureLatticeAt(
-    map,
-    region,
+    context,
     waferDiameterPx,
     notchAngleDeg,
     noiseSigma,
-    gridOrientation(map, region, undefined, pointsAt),
-    pointsAt,
+    scannedAngle,
     expectedPitchPx,
   );
   if (!withPrior) return scanned;
   return scanned && scanned.periodicity > withPrior.periodicity ? scanned : withPrior;
 }
 
-function measureLatticeAt(
-  map: FloatMap,
+/** An angle (radians) folded into [-45, 45) degrees: a grid looks the same turned by 90. */
+function angleModQuarterTurn(angle: number): number {
+  const quarter = Math.PI / 2;
+  return angle - quarter * Math.round(angle / quarter);
+}
+
+/**
+ * Points for the street phase: one map pixel picked at random from each 4 x 4 cell (a quarter
+ * of the every-other-pixel grid it had, at the same map values). Whole-pixel positions on a
+ * regular grid of step s fold onto only pitch / s distinct phases of an axis-aligned grid; the
+ * scattered picks fill all 64 bins of the profile.
+ */
+function phasePoints(context: LatticeSearch): PointSet {
+  context.phase ??= diskPoints(context.map, context.region, 4, true);
+  return context.phase;
+}
+
+/** The pitch search range (map px): the spec's range with slack, at most half the disk's radius. */
+function pitchRange(
   region: DiskRegion,
+  waferDiameterPx: number,
+): { minPitch: number; maxPitch: number } {
+  return {
+    minPitch: LATTICE.minPitchShare * waferDiameterPx,
+    maxPitch: Math.min(LATTICE.maxPitchShare * waferDiameterPx, region.r * 0.5),
+  };
+}
+
+function measureLatticeAt(
+  context: LatticeSearch,
   waferDiameterPx: number,
   notchAngleDeg: number,
   noiseSigma: number,
   angle: number,
-  pointsAt: (stride: number) => PointSet,
   expectedPitchPx?: Vector,
 ): Lattice | null {
+  const { map, region } = context;
   const ua = { x: Math.cos(angle), y: Math.sin(angle) };
   const ub = { x: -Math.sin(angle), y: Math.cos(angle) };
-  const minPitch = LATTICE.minPitchShare * waferDiameterPx;
-  const maxPitch = Math.min(LATTICE.maxPitchShare * waferDiameterPx, region.r * 0.5);
+  const { minPitch, maxPitch } = pitchRange(region, waferDiameterPx);
   const search = (unit: Vector, expected: number | undefined) =>
     expected === undefined
-      ? pitchCandidates(map, region, unit, minPitch, maxPitch)
+      ? pitchCandidates(map, region, unit, minPitch, maxPitch, context)
       : pitchCandidates(
           map,
           region,
           unit,
           expected * (1 - LATTICE.hintTolerance),
           expected * (1 + LATTICE.hintTolerance),
+          context,
         );
+  const best = (unit: Vector, expected: number | undefined) =>
+    bestVector(context, unit, search(unit, expected), noiseSigma);
   let found: [ReturnType<typeof bestVector>, ReturnType<typeof bestVector>] = [null, null];
   if (expectedPitchPx) {
     // The hint is per oriented axis; the oriented x axis points at (notch - 90) degrees
@@ -618,19 +899,11 @@ function measureLatticeAt(
           [expectedPitchPx.x, expectedPitchPx.y],
         ];
     for (const [expA, expB] of pairs) {
-      found = [
-        bestVector(map, region, ua, search(ua, expA), noiseSigma),
-        bestVector(map, region, ub, search(ub, expB), noiseSigma),
-      ];
+      found = [best(ua, expA), best(ub, expB)];
       if (found[0] && found[1]) break;
     }
   }
-  if (!found[0] || !found[1]) {
-    found = [
-      bestVector(map, region, ua, search(ua, undefined), noiseSigma),
-      bestVector(map, region, ub, search(ub, undefined), noiseSigma),
-    ];
-  }
+  if (!found[0] || !found[1]) found = [best(ua, undefined), best(ub, undefined)];
   const [fa, fb] = found;
   if (!fa || !fb) return null;
   const { v: a } = fa;
@@ -638,13 +911,13 @@ function measureLatticeAt(
   const periodicity = Math.min(fa.quality, fb.quality);
   const la = Math.hypot(a.x, a.y);
   const lb = Math.hypot(b.x, b.y);
-  const phasePoints = pointsAt(2);
+  const points = phasePoints(context);
   const unitA = { x: a.x / la, y: a.y / la };
   const unitB = { x: b.x / lb, y: b.y / lb };
   const lattice: Lattice = {
     a,
     b,
-    streetPhase: { a: streetPhase(phasePoints, unitA, la), b: streetPhase(phasePoints, unitB, lb) },
+    streetPhase: { a: streetPhase(points, unitA, la), b: streetPhase(points, unitB, lb) },
     periodicity,
   };
   return Math.abs(unitA.x) >= Math.abs(unitB.x)
@@ -658,19 +931,30 @@ function measureLatticeAt(
 }
 
 /**
+ * The noise's share of a shift cost, in noise variances: two bilinear samples at scattered
+ * sub-pixel offsets each keep 2 x E[sum of weights^2] = 8/9 of it.
+ */
+const NOISE_FLOOR = 8 / 9;
+
+/**
  * 1 - (pattern difference energy at shift v) / (at v/2), the noise's share removed from both:
  * near 1 when v maps the pattern onto itself and half of it does not (a die lattice), low on
  * smooth surfaces where no shift matches better than another, and insensitive to how noisy
- * the image is. A pattern too faint to stand above the noise scores 0.
+ * the image is. A pattern too faint to stand above the noise scores 0. `costAtV` is
+ * shiftCost(map, samples, v), already known from the fit.
  */
-function matchQuality(map: FloatMap, region: DiskRegion, v: Vector, noiseSigma: number): number {
-  const samples = withBaseValues(map, samplePoints(region, Math.hypot(v.x, v.y) + 2, 6000, map));
+function matchQuality(
+  map: FloatMap,
+  samples: ShiftSamples,
+  v: Vector,
+  costAtV: number,
+  noiseSigma: number,
+): number {
   const halfShift = { x: v.x / 2, y: v.y / 2 };
   const variance = noiseSigma * noiseSigma;
-  // Two bilinear samples at scattered sub-pixel offsets: 2 x E[sum of weights^2] = 8/9 sigma^2.
-  const floor = (8 / 9) * variance;
+  const floor = NOISE_FLOOR * variance;
   const halfPattern = shiftCost(map, samples, halfShift) - floor;
   if (halfPattern <= 0.5 * variance) return 0;
-  const fullPattern = Math.max(0, shiftCost(map, samples, v) - floor);
+  const fullPattern = Math.max(0, costAtV - floor);
   return 1 - fullPattern / halfPattern;
 }

@@ -303,3 +303,28 @@ export const SCORE = {
   /** Score 0.5 at the threshold, saturating towards 1 one threshold above it. */
   atThreshold: 0.5,
 } as const;
+
+/**
+ * Lattice search, coarse to fine (lattice.ts, branch lat2). The pitch candidates and each
+ * candidate's first refinement are measured on the map averaged over 2 x 2 blocks when the
+ * shortest pitch searched still spans this many of its pixels: 4 px per period leave the die
+ * pattern's fundamental and its second harmonic below the coarse map's Nyquist limit (2 px per
+ * period), and those carry the shift cost's dip at the pitch. The vector and its periodicity
+ * are then fitted on the full-resolution map.
+ */
+export const LATTICE_SEARCH = {
+  coarsePxPerPitch: 4,
+  /**
+   * When the notch-aligned orientation gave no clear lattice, the quadrant scan's orientation
+   * is searched only if it differs from it by more than the scan's quarter-degree step (the
+   * vectors' 2-D refinement absorbs less: 0.25 degrees is 0.4 px across a 100 px pitch).
+   */
+  sameOrientationDeg: 0.25,
+  /**
+   * A pitch candidate is not fitted when the difference energy at half its shift stands less
+   * than this many noise variances above the noise floor (the match quality scores 0 below
+   * 0.5): then the surface has no pattern there, or half the candidate lands on a repeat of it,
+   * and fitting the candidate onto that repeat's multiple keeps its half on the repeat.
+   */
+  faintShare: 0.25,
+} as const;
