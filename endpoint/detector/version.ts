@@ -5,6 +5,7 @@ import {
   DETECTION,
   LATTICE,
   LATTICE_LINE,
+  LATTICE_SEARCH,
   MERGE,
   REPEAT,
   RIM,
@@ -13,12 +14,23 @@ import {
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
-export const DETECTOR_RELEASE = "2.6.0";
+export const DETECTOR_RELEASE = "2.7.0";
 
 /** sha-256 of the thresholds table, first 12 hex digits. */
 export const THRESHOLDS_HASH = createHash("sha256")
   .update(
-    JSON.stringify({ CLASSIFY, DETECTION, LATTICE, LATTICE_LINE, MERGE, RIM, SCORE, SPEC, REPEAT }),
+    JSON.stringify({
+      CLASSIFY,
+      DETECTION,
+      LATTICE,
+      LATTICE_LINE,
+      LATTICE_SEARCH,
+      MERGE,
+      RIM,
+      SCORE,
+      SPEC,
+      REPEAT,
+    }),
   )
   .digest("hex")
   .slice(0, 12);
