@@ -5,7 +5,6 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { createDocumentClient, createS3Client, createSnsClient } from "../lib/aws.ts";
 import { lotKeys } from "../lib/keys.ts";
-import { mapLimited } from "../lib/pool.ts";
 import type { LotMetadata, Manifest } from "../schemas/lot.ts";
 import {
   type ErrorInfo,
@@ -17,7 +16,14 @@ import {
 import { reportAttributes, reportEmail, reportSubject } from "./artifacts/message.ts";
 import { type LinkDeps, withLinks, writeLotArtifacts } from "./artifacts/store.ts";
 import { publish, putJson } from "./aws-io.ts";
-import { imageItemKey, type LotItemStatus, lotItemKey, updateItem } from "./lot-table.ts";
+import {
+  batchPut,
+  imageItemKey,
+  type LotItemStatus,
+  lotItemKey,
+  recordedImageItem,
+  updateItem,
+} from "./lot-table.ts";
 
 /** SNS takes 256 KiB per message (JSON copy and e-mail text together); leave room for attributes. */
 const SNS_MESSAGE_BUDGET = 240 * 1024;
@@ -123,11 +129,46 @@ const ITEM_STATUS: Record<LotStatus, LotItemStatus> = {
 };
 
 /**
- * Writes the lot's KLARF and wafer map (not for a failed lot: nothing was inspected), then the
- * report with its links to S3, then its summary to the lot's and images' table items. Returns
- * the report as stored.
+ * Each image's table item as the report leaves it: the item RecordLot wrote from the manifest
+ * (`manifestImages`, in manifest order) with the image's outcome over its PENDING status. A file
+ * the manifest does not list (one the agent refused) gets the outcome alone.
  */
-export async function storeReport(input: Report, deps: ReportDeps): Promise<Report> {
+export function reportedImageItems(
+  report: Pick<Report, "lotId" | "completedAt" | "images">,
+  manifestImages: Manifest["images"] = [],
+): Record<string, unknown>[] {
+  const recorded = new Map(
+    manifestImages.map((image, index) => [
+      image.fileName,
+      recordedImageItem(report.lotId, index, image),
+    ]),
+  );
+  return report.images.map((image) => {
+    const item: Record<string, unknown> = {
+      ...(recorded.get(image.fileName) ?? imageItemKey(report.lotId, image.fileName)),
+      status: image.status.toUpperCase(),
+      defectCount: image.defects.length,
+      error: image.error,
+      overlayKey: image.overlayKey,
+      updatedAt: report.completedAt,
+    };
+    // A put writes the item whole: an absent attribute is left out, as the update left it unset.
+    for (const [name, value] of Object.entries(item)) if (value === undefined) delete item[name];
+    return item;
+  });
+}
+
+/**
+ * Writes the lot's KLARF and wafer map (not for a failed lot: nothing was inspected), then the
+ * report with its links to S3, then its summary to the lot's and images' table items (the images'
+ * in batches of 25: a 1000-image lot is 40 requests, not 1000). `manifestImages` are the images
+ * RecordLot recorded; their items keep what it wrote. Returns the report as stored.
+ */
+export async function storeReport(
+  input: Report,
+  deps: ReportDeps,
+  manifestImages?: Manifest["images"],
+): Promise<Report> {
   const withArtifacts = input.status === "failed" ? input : await writeLotArtifacts(input, deps);
   const report = await withLinks(withArtifacts, linkDeps(deps));
   await putJson(deps.s3, deps.bucket, report.reportKey, report);
@@ -139,15 +180,7 @@ export async function storeReport(input: Report, deps: ReportDeps): Promise<Repo
     updatedAt: report.completedAt,
     error: report.error,
   });
-  await mapLimited(report.images, 8, (image) =>
-    updateItem(deps.db, deps.table, imageItemKey(report.lotId, image.fileName), {
-      status: image.status.toUpperCase(),
-      defectCount: image.defects.length,
-      error: image.error,
-      overlayKey: image.overlayKey,
-      updatedAt: report.completedAt,
-    }),
-  );
+  await batchPut(deps.db, deps.table, reportedImageItems(report, manifestImages));
   return report;
 }
 
@@ -172,8 +205,12 @@ export async function publishReportMessage(report: Report, deps: ReportDeps): Pr
 }
 
 /** Stored first, then published: a message never points at a report that is not there. */
-export async function storeAndPublishReport(input: Report, deps: ReportDeps): Promise<Report> {
-  const report = await storeReport(input, deps);
+export async function storeAndPublishReport(
+  input: Report,
+  deps: ReportDeps,
+  manifestImages?: Manifest["images"],
+): Promise<Report> {
+  const report = await storeReport(input, deps, manifestImages);
   await publishReportMessage(report, deps);
   return report;
 }

@@ -4,6 +4,7 @@ import {
   type DynamoDBDocumentClient,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type { ManifestImage } from "../schemas/lot.ts";
 import { dependencyFailure, TransientDependencyError } from "./errors.ts";
 
 export const LOT_ITEM_STATUSES = [
@@ -20,6 +21,28 @@ export const imageItemKey = (lotId: string, fileName: string) => ({
   pk: `LOT#${lotId}`,
   sk: `IMAGE#${fileName}`,
 });
+
+/**
+ * What an image's item holds from its manifest entry: RecordLot writes it with status PENDING, and
+ * the report rewrites the whole item (a put in a batch, 25 items per request, not one UpdateItem
+ * per image), so both build it here and the report's rewrite loses none of RecordLot's attributes.
+ */
+export function recordedImageItem(
+  lotId: string,
+  index: number,
+  image: Pick<ManifestImage, "fileName" | "key" | "sha256" | "bytes">,
+) {
+  return {
+    ...imageItemKey(lotId, image.fileName),
+    entity: "image",
+    lotId,
+    index,
+    fileName: image.fileName,
+    key: image.key,
+    sha256: image.sha256,
+    bytes: image.bytes,
+  };
+}
 
 /** Writes items in batches of 25, retrying what DynamoDB hands back unprocessed. */
 export async function batchPut(

@@ -80,7 +80,7 @@ export async function failLot(input: FailLotInput, deps: FailLotDeps): Promise<F
   // The lot may have failed because the store is down: operators must hear of it all the same.
   let storeProblem: string | undefined;
   try {
-    report = await storeReport(report, deps);
+    report = await storeReport(report, deps, manifest?.images);
   } catch (storeError) {
     storeProblem = `${(storeError as Error).name}: ${(storeError as Error).message}`;
     deps.log?.error("failed report could not be stored", { lotId: input.lotId, storeProblem });

@@ -80,5 +80,5 @@ export async function publishReport(input: PublishReportInput, deps: ReportDeps)
     metadata: manifest.metadata,
     completedAt: (deps.now ?? (() => new Date()))(),
   });
-  return storeAndPublishReport(report, deps);
+  return storeAndPublishReport(report, deps, manifest.images);
 }

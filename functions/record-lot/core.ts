@@ -3,7 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { RecordLotInput, RecordLotOutput } from "../../schemas/workflow.ts";
 import { ManifestInvalidError } from "../errors.ts";
-import { batchPut, imageItemKey, lotItemKey } from "../lot-table.ts";
+import { batchPut, lotItemKey, recordedImageItem } from "../lot-table.ts";
 import { loadManifest } from "../manifest.ts";
 
 export async function recordLot(
@@ -39,14 +39,7 @@ export async function recordLot(
     updatedAt,
   };
   const imageItems = manifest.images.map((image, index) => ({
-    ...imageItemKey(input.lotId, image.fileName),
-    entity: "image",
-    lotId: input.lotId,
-    index,
-    fileName: image.fileName,
-    key: image.key,
-    sha256: image.sha256,
-    bytes: image.bytes,
+    ...recordedImageItem(input.lotId, index, image),
     status: "PENDING",
     updatedAt,
   }));

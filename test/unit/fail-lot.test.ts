@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, it } from "vitest";
 import { executionEnded } from "../../functions/execution-ended/core.ts";
@@ -73,6 +73,7 @@ beforeEach(() => {
   s3.on(PutObjectCommand).resolves({});
   sns.on(PublishCommand).resolves({ MessageId: "m" });
   ddb.on(UpdateCommand).resolves({});
+  ddb.on(BatchWriteCommand).resolves({});
 });
 
 describe("failLot", () => {
@@ -97,6 +98,19 @@ describe("failLot", () => {
         ["a.png", "failed"],
         ["b.png", "failed"],
         ["empty.png", "rejected"],
+      ],
+    );
+    // Each image's item rewritten with its outcome in one batch, RecordLot's attributes kept.
+    const items = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((call) => call.args[0].input.RequestItems?.lots ?? [])
+      .map((request) => request.PutRequest?.Item);
+    assert.deepEqual(
+      items.map((item) => [item?.sk, item?.status, item?.index, item?.sha256 !== undefined]),
+      [
+        ["IMAGE#a.png", "FAILED", 0, true],
+        ["IMAGE#b.png", "FAILED", 1, true],
+        ["IMAGE#empty.png", "REJECTED", undefined, false],
       ],
     );
     assert.equal(published(REPORTS).length, 1);
@@ -181,6 +195,7 @@ describe("executionEnded", () => {
     ] as const) {
       ddb.reset();
       ddb.on(UpdateCommand).resolves({});
+      ddb.on(BatchWriteCommand).resolves({});
       const result = await executionEnded(event(status), deps());
       assert.ok(result.outcome === "failed", status);
       assert.deepEqual(result.report.error, {

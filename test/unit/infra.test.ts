@@ -483,6 +483,42 @@ describe("nothing ends silently on AWS, and every grant is used", () => {
     });
   });
 
+  it("grants each function the DynamoDB actions its core sends, and no other", () => {
+    /** Every dynamodb: action of a function's policy statements. */
+    const tableActionsOf = (policies: unknown): string[] => {
+      const found = new Set<string>();
+      const visit = (node: unknown): void => {
+        if (Array.isArray(node)) {
+          for (const item of node) visit(item);
+          return;
+        }
+        if (!node || typeof node !== "object") return;
+        for (const action of [(node as { Action?: unknown }).Action].flat()) {
+          if (typeof action === "string" && action.startsWith("dynamodb:")) found.add(action);
+        }
+        for (const value of Object.values(node)) visit(value);
+      };
+      visit(policies);
+      return [...found].sort();
+    };
+    const actions = Object.fromEntries(
+      functions.map(([id, fn]) => [id, tableActionsOf(fn.Properties?.Policies)]),
+    );
+    // The report writers update the lot's item and put its images' items 25 per BatchWriteItem
+    // (functions/lot-report.ts); RecordLot puts the lot and its images the same way.
+    const reportWriter = ["dynamodb:BatchWriteItem", "dynamodb:UpdateItem"];
+    assert.deepEqual(actions, {
+      StartLotFunction: [],
+      RecordLotFunction: ["dynamodb:BatchWriteItem"],
+      PreprocessImageFunction: [],
+      DetectDefectsFunction: [],
+      PublishReportFunction: reportWriter,
+      FailLotFunction: reportWriter,
+      ExecutionEndedFunction: reportWriter,
+      LotWatchFunction: ["dynamodb:Scan", "dynamodb:UpdateItem"],
+    });
+  });
+
   it("lets services use the key only for this account", () => {
     const statements = (
       (resources.DataKey?.Properties?.KeyPolicy ?? { Statement: [] }) as {

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, it } from "vitest";
 import { publishReport } from "../../functions/publish-report/core.ts";
@@ -44,6 +44,7 @@ describe("publishReport", () => {
     s3.on(PutObjectCommand).resolves({});
     sns.on(PublishCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
+    ddb.on(BatchWriteCommand).resolves({});
     s3.on(GetObjectCommand, { Key: `lots/${LOT}/accepted-manifest.json` }).resolves({
       Body: body(manifestText) as never,
     });
@@ -115,6 +116,103 @@ describe("publishReport", () => {
       [4, 1, 2, 1],
     );
     assert.equal(report.status, "incomplete");
+  });
+
+  it("rewrites each image's item whole in one batch: RecordLot's attributes kept, the outcome over PENDING", async () => {
+    const report = await publishReport(
+      {
+        lotId: LOT,
+        executionId: "arn:execution:LOT-R",
+        manifestKey: `lots/${LOT}/accepted-manifest.json`,
+        manifestSha256,
+        results: [
+          { index: 0, status: "clean", defectCount: 0 },
+          { index: 1, status: "failed", error: { name: "ImageDecodeError" } },
+          { index: 2, status: "failed", error: { name: "States.Timeout" } },
+        ],
+      },
+      deps(),
+    );
+    // The lot's own item is still an update (RecordLot's lot attributes stay); no image is one.
+    assert.deepEqual(
+      ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.Key),
+      [{ pk: `LOT#${LOT}`, sk: "LOT" }],
+    );
+    const batches = ddb.commandCalls(BatchWriteCommand);
+    assert.equal(batches.length, 1, "four images, one request");
+    const items = (batches[0]?.args[0].input.RequestItems?.t ?? []).map(
+      (request) => request.PutRequest?.Item,
+    );
+    const recorded = (index: number, fileName: string) => ({
+      pk: `LOT#${LOT}`,
+      sk: `IMAGE#${fileName}`,
+      entity: "image",
+      lotId: LOT,
+      index,
+      fileName,
+      key: image(fileName).key,
+      sha256: image(fileName).sha256,
+      bytes: image(fileName).bytes,
+      updatedAt: report.completedAt,
+    });
+    assert.deepEqual(items, [
+      { ...recorded(0, "a.png"), status: "CLEAN", defectCount: 0 },
+      {
+        ...recorded(1, "b.png"),
+        status: "FAILED",
+        defectCount: 0,
+        error: { name: "ImageDecodeError", message: "image data is corrupt: bad IDAT" },
+      },
+      {
+        ...recorded(2, "c.png"),
+        status: "FAILED",
+        defectCount: 0,
+        error: report.images[2]?.error,
+      },
+      // Refused by the agent, never recorded: the outcome alone, as before.
+      {
+        pk: `LOT#${LOT}`,
+        sk: "IMAGE#empty.png",
+        status: "REJECTED",
+        defectCount: 0,
+        error: { name: "Rejected", message: "file is empty" },
+        updatedAt: report.completedAt,
+      },
+    ]);
+  });
+
+  it("writes a 1000-image lot's items in 40 requests of 25", async () => {
+    const many = Array.from({ length: 1000 }, (_, i) =>
+      image(`w${String(i).padStart(4, "0")}.png`),
+    );
+    const text = JSON.stringify({ ...JSON.parse(manifestText), images: many, rejected: [] });
+    // No stored failure records: each message says to look in the logs.
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error("no such key"), { name: "NoSuchKey" }));
+    s3.on(GetObjectCommand, { Key: `lots/${LOT}/accepted-manifest.json` }).resolves({
+      Body: body(text) as never,
+    });
+    await publishReport(
+      {
+        lotId: LOT,
+        executionId: "x",
+        manifestKey: `lots/${LOT}/accepted-manifest.json`,
+        manifestSha256: createHash("sha256").update(text).digest("hex"),
+        results: many.map((_, index) => ({
+          index,
+          status: "failed" as const,
+          error: { name: "ImageSizeError" },
+        })),
+      },
+      deps(),
+    );
+    const sizes = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((call) => call.args[0].input.RequestItems?.t?.length);
+    assert.deepEqual(
+      sizes,
+      Array.from({ length: 40 }, () => 25),
+    );
+    assert.equal(ddb.commandCalls(UpdateCommand).length, 1, "the lot's item only");
   });
 
   it("refuses a manifest that is not the one the lot was recorded with", async () => {
