@@ -18,11 +18,11 @@
 // shared machine, old and new then see the same load, which two separate runs do not.
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { detect } from "../endpoint/detector/index.ts";
 import { StageTimer } from "../endpoint/detector/stages/timer.ts";
 import { gatedDetect } from "../endpoint/quality/index.ts";
+import { commandLineOrExit } from "../lib/cli.ts";
 import { hintsFromMetadata } from "../lib/custom-attributes.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import type { DetectionHints } from "../schemas/detection.ts";
@@ -217,12 +217,16 @@ async function ab(paths: string[], against: string, repeats: number): Promise<vo
   }
 }
 
-const [command, ...rest] = process.argv.slice(2);
-const { values, positionals } = parseArgs({
-  args: rest,
-  options: { out: { type: "string" }, repeats: { type: "string" }, against: { type: "string" } },
-  allowPositionals: true,
-});
+const DETECT_COMPARE_USAGE =
+  "Usage: detect-compare.ts record --out <file> <dir>... | diff <before> <after> | stages [--repeats n] <image>... | ab --against <old checkout> [--repeats n] <image>...";
+const { values, positionals: args } = commandLineOrExit(
+  "bench/detect-compare.ts",
+  DETECT_COMPARE_USAGE,
+  process.argv.slice(2),
+  { out: { type: "string" }, repeats: { type: "string" }, against: { type: "string" } },
+  { allowPositionals: true },
+);
+const [command, ...positionals] = args;
 if (command === "record" && values.out && positionals.length > 0) {
   await record(values.out, positionals);
 } else if (command === "diff" && positionals.length === 2) {
@@ -232,8 +236,6 @@ if (command === "record" && values.out && positionals.length > 0) {
 } else if (command === "ab" && values.against && positionals.length > 0) {
   await ab(positionals, values.against, Number(values.repeats ?? 7));
 } else {
-  console.error(
-    "usage: detect-compare.ts record --out <file> <dir>... | diff <before> <after> | stages [--repeats n] <image>... | ab --against <old checkout> [--repeats n] <image>...",
-  );
+  console.error(DETECT_COMPARE_USAGE);
   process.exitCode = 2;
 }

@@ -5,10 +5,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { build, type Plugin } from "esbuild";
 import sharp from "sharp";
 import { DETECTOR_VERSION, detect } from "../endpoint/detector/index.ts";
+import { commandLineOrExit } from "../lib/cli.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
 import { type EvaluationMetrics, evaluateDirectory, type SubsetMetrics } from "../qa/evaluate.ts";
 import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
@@ -353,9 +353,26 @@ async function writeSection(
   return path;
 }
 
+const DETECTOR_BENCH_USAGE = `Usage: npm run bench:detector -- [options]
+  (no quality options)         quality of the classical detector and of it with the ONNX stage on seeded
+                               lots, then speed and memory; rewrites the detector section of docs/benchmarks.md
+  --seed <n>                   generator seed (default ${DEFAULT_SEED})
+  --lots <n> --wafers <n>      lots and wafers per lot of the quality run (default 20 x 10)
+  --repeats <n>                timed runs per speed image (default 7)
+  --artefact-mix <p>           draw each artefact of the spec with probability p (quality-gate run)
+  --out-of-spec-fraction <p>   share of out-of-spec images that must come back unusable
+  --isolate <n>                n wafers per artefact drawn alone (with the quality options: as well)
+  --no-hints                   score without lot.json hints (the detector finds diameter, notch, grid)
+  --speed-only                 only the 2048 px speed and memory tables
+  --no-write                   print the tables, leave docs/benchmarks.md alone
+  -h, --help                   this text`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const { values } = commandLineOrExit(
+    "bench/detector.ts",
+    DETECTOR_BENCH_USAGE,
+    process.argv.slice(2),
+    {
       seed: { type: "string" },
       lots: { type: "string" },
       wafers: { type: "string" },
@@ -371,8 +388,8 @@ async function main(): Promise<void> {
       /** Only the 2048 px speed and memory tables (rewrites that part of the detector section). */
       "speed-only": { type: "boolean" },
     },
-    allowPositionals: true,
-  });
+    { allowPositionals: true },
+  );
   const seed = Number(values.seed ?? DEFAULT_SEED);
   const lots = Number(values.lots ?? 20);
   const wafers = Number(values.wafers ?? 10);

@@ -12,7 +12,6 @@ import {
 } from "node:fs";
 import { availableParallelism, getPriority, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
 import { LotEndings, quietHandlerLogs } from "../cli/reports.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
@@ -22,6 +21,7 @@ import { createModel } from "../endpoint/models/index.ts";
 import { WARMUP_SIDE_PX, warmUp, warmupWafersFromEnv } from "../endpoint/warmup.ts";
 import { customAttributes } from "../functions/detect-defects/core.ts";
 import { createAgentS3Client, createS3Client, createSfnClient } from "../lib/aws.ts";
+import { commandLineOrExit } from "../lib/cli.ts";
 import { parseInvocationAttributes } from "../lib/custom-attributes.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
@@ -36,14 +36,26 @@ import {
   parseEndpointLine,
 } from "./timeline.ts";
 
-const { values } = parseArgs({
-  options: {
+const PIPELINE_BENCH_USAGE = `Usage: npm run bench:pipeline -- [options]
+  One seeded lot through the embedded stack (cold, warm, then scaled) against decoding and
+  inferring the same wafers directly; rewrites the pipeline section of docs/benchmarks.md.
+  --wafers <n>     wafers in the lot (default 25)
+  --scale-to <n>   wafers of the scaled lot, the lot repeated (default 200)
+  --size <px>      side of each wafer (default 2048)
+  --seed <n>       generator seed (default 20261126)
+  -h, --help       this text`;
+
+const { values } = commandLineOrExit(
+  "bench/pipeline.ts",
+  PIPELINE_BENCH_USAGE,
+  process.argv.slice(2),
+  {
     wafers: { type: "string", default: "25" },
     "scale-to": { type: "string", default: "200" },
     size: { type: "string", default: "2048" },
     seed: { type: "string", default: "20261126" },
   },
-});
+);
 const wafers = Number(values.wafers);
 const scaleTo = Number(values["scale-to"]);
 /** The scale-up issue 10 asks for: per-wafer time flat from 25 to 200 wafers. */

@@ -31,3 +31,27 @@ export function usageErrorLine(command: string, message: string): string {
   const first = message.split("\n")[0]?.trim() || "bad arguments";
   return `${command}: ${first} (see '${command} --help')`;
 }
+
+/**
+ * For scripts with no dispatcher of their own (the benchmarks): answers --help with `usage`
+ * (stdout, exit 0) and a usage error with its one line (stderr, exit 2); else the parsed values.
+ */
+export function commandLineOrExit<T extends Options>(
+  command: string,
+  usage: string,
+  argv: string[],
+  options: T,
+  settings: { allowPositionals?: boolean } = {},
+) {
+  if (wantsHelp(argv)) {
+    process.stdout.write(`${usage.trimEnd()}\n`);
+    process.exit(0);
+  }
+  try {
+    return parseCommandLine(argv, options, settings);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${usageErrorLine(command, error.message)}\n`);
+    process.exit(2);
+  }
+}
