@@ -4,8 +4,10 @@ import { afterEach, describe, it, vi } from "vitest";
 import { commandLineOrExit } from "../../lib/cli.ts";
 
 class Exited extends Error {
-  constructor(readonly code: number | undefined) {
+  readonly code: number | undefined;
+  constructor(code: number | undefined) {
     super(`exit ${code}`);
+    this.code = code;
   }
 }
 
