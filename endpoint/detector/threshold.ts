@@ -106,6 +106,46 @@ export function sigmaOfActivity(model: PatternAwareSigma, activity: number): num
   return model.sigmas[k] as number;
 }
 
+/**
+ * patternActivity(model, i) as a closure with the model's fields read once: the same reads in
+ * the same order, so the same values. The thresholds ask it at every sample of the score tail
+ * and every pixel segmentation tests (tens of thousands per wafer), where walking the model's
+ * fields each time cost more than the activity itself.
+ */
+export function activityReader(model: PatternAwareSigma): (i: number) => number {
+  const offset = model.neighbourOffset;
+  if (offset === 0) return () => 0;
+  const { data, width } = model.map;
+  const size = data.length - width - 1;
+  const range = model.activity?.range;
+  if (!range) return (i) => patternActivity(model, i);
+  return (i) => {
+    // A view of the kernel's memory reads as empty once detached: then range3x3 again.
+    if (range.length !== data.length) return patternActivity(model, i);
+    const plus = i + offset;
+    const minus = i - offset;
+    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
+    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+    const m = Math.min(a, b);
+    return Number.isFinite(m) ? m : 0;
+  };
+}
+
+/** sigmaOfActivity(model, activity) with the model's fields read once (same values). */
+export function classSigmaReader(model: PatternAwareSigma): (activity: number) => number {
+  const { bounds, sigmas } = model;
+  if (sigmas.length === 1) {
+    const only = sigmas[0] as number;
+    return () => only;
+  }
+  const last = bounds.length - 1;
+  return (activity) => {
+    let k = 0;
+    while (k < last && activity > (bounds[k] as number)) k++;
+    return sigmas[k] as number;
+  };
+}
+
 export function smallestSigma(model: PatternAwareSigma): number {
   return Math.min(...model.sigmas);
 }
@@ -139,7 +179,7 @@ export function measureSigmas(
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
-  const indices = new Int32Array(capacity);
+  const { indices, sampleActivity, classOf, slot, magnitudes } = sigmaScratch(capacity);
   let n = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
@@ -152,51 +192,66 @@ export function measureSigmas(
       if (dx * dx + dy * dy < r2 && (!mask || mask[i] === maskValue)) indices[n++] = i;
     }
   }
-  const classOf = new Uint8Array(n);
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
+  classOf.fill(0, 0, n);
   if (classes > 1) {
-    const activity = new Float64Array(n);
-    for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
+    const range = activity?.range;
+    const { data } = map;
+    if (range && range.length === data.length && neighbourOffset !== 0) {
+      // patternActivity's map branch, inlined: same reads, same min, same values.
+      const size = data.length - width - 1;
+      for (let j = 0; j < n; j++) {
+        const plus = (indices[j] as number) + neighbourOffset;
+        const minus = (indices[j] as number) - neighbourOffset;
+        const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
+        const b =
+          minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+        const m = Math.min(a, b);
+        sampleActivity[j] = Number.isFinite(m) ? m : 0;
+      }
+    } else {
+      for (let j = 0; j < n; j++) sampleActivity[j] = patternActivity(probe, indices[j] as number);
+    }
     // The class bounds are order statistics: selected exactly, without sorting all of them
-    // (the selection leaves `activity` in its order).
+    // (the selection leaves the activities in their order).
     const ranks = Array.from({ length: CLASSES - 1 }, (_, k) =>
       Math.floor(((k + 1) / CLASSES) * (n - 1)),
     );
     bounds = new Float64Array(CLASSES);
-    bounds.set(selectRanksOfMagnitudes(activity, n, ranks));
+    bounds.set(selectRanksOfMagnitudes(sampleActivity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
       let k = 0;
-      while (k < CLASSES - 1 && (activity[j] as number) > (bounds[k] as number)) k++;
+      while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
       classOf[j] = k;
     }
   }
-  // Samples ordered by class once (a counting sort; order within a class does not change an
-  // order statistic): each raster's magnitudes then go into one array, a class per slice.
+  // Samples ordered by class (a stable counting sort; order within a class does not change an
+  // order statistic): each sample's slot in that order, so that each raster is read in pixel
+  // order (a stream through memory, where reading it in class order jumped about the map)
+  // and its magnitudes land in one array, a class per slice.
   const counts = new Int32Array(classes);
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
   const starts = new Int32Array(classes + 1);
   for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
-  const byClass = new Int32Array(n);
   const next = starts.slice(0, classes);
   for (let j = 0; j < n; j++) {
     const k = classOf[j] as number;
-    byClass[next[k] as number] = indices[j] as number;
+    slot[j] = next[k] as number;
     next[k] = (next[k] as number) + 1;
   }
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
-  const magnitudes = new Float64Array(n);
-  const all = new Float64Array(needsGlobal ? n : 0);
   return rasters.map((raster, r) => {
-    for (let j = 0; j < n; j++) magnitudes[j] = Math.abs(raster[byClass[j] as number] as number);
-    if (needsGlobal) all.set(magnitudes);
+    for (let j = 0; j < n; j++)
+      magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
     const floor = floors[r] ?? 0;
+    // The selections never reorder `magnitudes`, so the class slices below read it as filled.
     const global = needsGlobal
-      ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
+      ? Math.max(floor, quantileOfMagnitudes(magnitudes, n, 0.95) * Q95_TO_SIGMA)
       : Number.NaN;
     const sigmas = new Float64Array(classes);
     let running = floor;
@@ -212,6 +267,31 @@ export function measureSigmas(
     }
     return { bounds, sigmas, neighbourOffset, map, activity };
   });
+}
+
+/**
+ * measureSigmas' per-sample arrays, kept between calls and grown to the largest sample seen
+ * (about 60,000 samples, 1.6 MB at 2048 px; detection is synchronous and nothing returned
+ * refers to them): fresh ones, twice per patterned wafer, were external memory that set off
+ * V8's collector.
+ */
+const sigmaSamples = {
+  indices: new Int32Array(0),
+  sampleActivity: new Float64Array(0),
+  classOf: new Uint8Array(0),
+  slot: new Int32Array(0),
+  magnitudes: new Float64Array(0),
+};
+
+function sigmaScratch(capacity: number): typeof sigmaSamples {
+  if (sigmaSamples.indices.length < capacity) {
+    sigmaSamples.indices = new Int32Array(capacity);
+    sigmaSamples.sampleActivity = new Float64Array(capacity);
+    sigmaSamples.classOf = new Uint8Array(capacity);
+    sigmaSamples.slot = new Int32Array(capacity);
+    sigmaSamples.magnitudes = new Float64Array(capacity);
+  }
+  return sigmaSamples;
 }
 
 /**
