@@ -23,9 +23,14 @@ export interface PatternAwareSigma {
   activity?: ActivityMap | null;
 }
 
-/** range3x3 of every pixel, held exactly as float32 (activityMap checks that it is). */
+/**
+ * range3x3 of the pixels [from, to) (whole rows), held exactly as float32 (activityMap checks
+ * that it is); range3x3 itself answers for any other pixel.
+ */
 export interface ActivityMap {
   range: Float32Array;
+  from: number;
+  to: number;
 }
 
 const CLASSES = DETECTION.activityClasses;
@@ -76,11 +81,23 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   const size = data.length - width - 1;
   const plus = i + model.neighbourOffset;
   const minus = i - model.neighbourOffset;
-  const range = model.activity?.range;
+  const held = model.activity;
+  const range = held?.range;
   // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-  if (range && range.length === data.length) {
-    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
-    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+  if (held && range && range.length === data.length) {
+    const { from, to } = held;
+    const a =
+      plus > width && plus < size
+        ? plus >= from && plus < to
+          ? (range[plus] as number)
+          : range3x3(data, width, plus)
+        : Number.POSITIVE_INFINITY;
+    const b =
+      minus > width && minus < size
+        ? minus >= from && minus < to
+          ? (range[minus] as number)
+          : range3x3(data, width, minus)
+        : Number.POSITIVE_INFINITY;
     const m = Math.min(a, b);
     return Number.isFinite(m) ? m : 0;
   }
@@ -117,15 +134,26 @@ export function activityReader(model: PatternAwareSigma): (i: number) => number 
   if (offset === 0) return () => 0;
   const { data, width } = model.map;
   const size = data.length - width - 1;
-  const range = model.activity?.range;
-  if (!range) return (i) => patternActivity(model, i);
+  const held = model.activity;
+  if (!held) return (i) => patternActivity(model, i);
+  const { range, from, to } = held;
   return (i) => {
     // A view of the kernel's memory reads as empty once detached: then range3x3 again.
     if (range.length !== data.length) return patternActivity(model, i);
     const plus = i + offset;
     const minus = i - offset;
-    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
-    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+    const a =
+      plus > width && plus < size
+        ? plus >= from && plus < to
+          ? (range[plus] as number)
+          : range3x3(data, width, plus)
+        : Number.POSITIVE_INFINITY;
+    const b =
+      minus > width && minus < size
+        ? minus >= from && minus < to
+          ? (range[minus] as number)
+          : range3x3(data, width, minus)
+        : Number.POSITIVE_INFINITY;
     const m = Math.min(a, b);
     return Number.isFinite(m) ? m : 0;
   };
@@ -196,17 +224,26 @@ export function measureSigmas(
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
   classOf.fill(0, 0, n);
   if (classes > 1) {
-    const range = activity?.range;
     const { data } = map;
-    if (range && range.length === data.length && neighbourOffset !== 0) {
+    if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
       // patternActivity's map branch, inlined: same reads, same min, same values.
+      const { range, from, to } = activity;
       const size = data.length - width - 1;
       for (let j = 0; j < n; j++) {
         const plus = (indices[j] as number) + neighbourOffset;
         const minus = (indices[j] as number) - neighbourOffset;
-        const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
+        const a =
+          plus > width && plus < size
+            ? plus >= from && plus < to
+              ? (range[plus] as number)
+              : range3x3(data, width, plus)
+            : Number.POSITIVE_INFINITY;
         const b =
-          minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+          minus > width && minus < size
+            ? minus >= from && minus < to
+              ? (range[minus] as number)
+              : range3x3(data, width, minus)
+            : Number.POSITIVE_INFINITY;
         const m = Math.min(a, b);
         sampleActivity[j] = Number.isFinite(m) ? m : 0;
       }
@@ -302,15 +339,23 @@ function sigmaScratch(capacity: number): typeof sigmaSamples {
  * kernel checks each pixel; a working map of binned integer levels passes), else
  * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
  * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
- * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled: all patternActivity
- * reads. The map is a view of the kernel's memory where the die-to-die stage kept its
+ * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled, or those of `rows`
+ * among them (the readers take range3x3 for any other pixel: the rows only decide speed). The
+ * map is a view of the kernel's memory where the die-to-die stage kept its
  * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
  * stage (or a grow, which empties the view; patternActivity then takes range3x3 again).
  * Null without the kernel or on a map under 3 x 3.
  */
-export function activityMap(map: FloatMap): ActivityMap | null {
+export function activityMap(
+  map: FloatMap,
+  /** Rows [first, end) worth holding (those the thresholds read); all when not given. */
+  rows?: { first: number; end: number },
+): ActivityMap | null {
   const { width, height, data } = map;
   if (width < 3 || height < 3) return null;
+  const first = Math.max(1, Math.floor(rows?.first ?? 1));
+  const end = Math.min(height - 1, Math.ceil(rows?.end ?? height - 1));
+  if (end <= first) return null;
   const layout = kernelLayout(width, height);
   if (!layout) return null;
   const { kernel, buffer, dataOffset, blurOffset, rowBytes } = layout;
@@ -331,10 +376,10 @@ export function activityMap(map: FloatMap): ActivityMap | null {
         source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
     kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
   };
-  rowPass(0);
-  rowPass(1);
+  rowPass(first - 1);
+  rowPass(first);
   let exact = 1;
-  for (let y = 1; y < height - 1; y++) {
+  for (let y = first; y < end; y++) {
     rowPass(y + 1);
     exact &= kernel.rangeColumns(
       hiRow(y - 1),
@@ -347,7 +392,9 @@ export function activityMap(map: FloatMap): ActivityMap | null {
       width,
     );
   }
-  return exact ? { range: new Float32Array(buffer, dataOffset, size) } : null;
+  return exact
+    ? { range: new Float32Array(buffer, dataOffset, size), from: first * width, to: end * width }
+    : null;
 }
 
 /**

@@ -8,6 +8,7 @@ import { type Blob, hysteresisBlobs, type Thresholds } from "../../endpoint/dete
 import { quantileOfMagnitudes, selectRanksOfMagnitudes } from "../../endpoint/detector/select.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
 import {
+  type ActivityMap,
   activityMap,
   activityReader,
   classSigmaReader,
@@ -59,7 +60,7 @@ function plainMeasureSigmas(
   latticeA: { x: number; y: number } | null,
   mask?: Uint8Array,
   maskValue = 1,
-  activity: { range: Float32Array } | null = null,
+  activity: ActivityMap | null = null,
 ): Array<{ bounds: Float64Array; sigmas: Float64Array }> {
   const { width, height } = map;
   const CLASSES = DETECTION.activityClasses;
@@ -160,6 +161,49 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
       zone: 1,
     },
   ];
+  it("gives the same sigmas with an activity map of some rows only (the rest read through range3x3)", () => {
+    const other = patternMap(width, height, 98);
+    for (const rows of [
+      { first: 120, end: 200 },
+      { first: -50, end: 40 },
+      { first: 300, end: 900 },
+    ]) {
+      activityMap(other);
+      const partial = activityMap(map, rows);
+      assert.ok(partial, "the kernel's activity map is taken");
+      const got = measureSigmas(
+        [score, residual],
+        [0.5, 0.1],
+        map,
+        region,
+        lattice,
+        ringMask,
+        0,
+        partial,
+      );
+      const want = plainMeasureSigmas(
+        [score, residual],
+        [0.5, 0.1],
+        map,
+        region,
+        lattice,
+        ringMask,
+        0,
+        null,
+      );
+      for (const [r, model] of got.entries()) {
+        assert.deepEqual(
+          bitsOf(model.bounds),
+          bitsOf((want[r] as { bounds: Float64Array }).bounds),
+        );
+        assert.deepEqual(
+          bitsOf(model.sigmas),
+          bitsOf((want[r] as { sigmas: Float64Array }).sigmas),
+        );
+      }
+    }
+  });
+
   for (const c of cases) {
     for (const withMap of [false, true]) {
       it(`gives the plain version's bounds and sigmas to the last bit (${c.label}${withMap ? ", activity map" : ""})`, () => {
@@ -218,11 +262,26 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
     );
     assert.ok(model && model.sigmas.length === DETECTION.activityClasses);
     const withoutMap: PatternAwareSigma = { ...model, activity: null };
-    for (const m of [model, withoutMap]) {
+    const other = patternMap(width, height, 99);
+    // Taken just before each use: every map is a view of the same kernel memory.
+    const variants: Array<() => PatternAwareSigma> = [
+      () => ({ ...model, activity: activityMap(map) }),
+      () => withoutMap,
+      () => {
+        // Rows outside the range hold another map's ranges (as in a detection, where the
+        // die-to-die stage's smoothed map lies there): they must not be read.
+        activityMap(other);
+        return { ...model, activity: activityMap(map, { first: 90, end: 170 }) };
+      },
+    ];
+    for (const variant of variants) {
+      const m = variant();
       const activityAt = activityReader(m);
       const sigmaOf = classSigmaReader(m);
       for (let i = 0; i < width * height; i += 7) {
         const a = patternActivity(m, i);
+        // The same value whether read from the map (whole or some rows) or through range3x3.
+        assert.ok(Object.is(a, patternActivity(withoutMap, i)), `map against range3x3 at ${i}`);
         assert.ok(Object.is(activityAt(i), a), `activity at ${i}`);
         assert.ok(Object.is(sigmaOf(a), sigmaOfActivity(m, a)), `sigma at ${i}`);
       }

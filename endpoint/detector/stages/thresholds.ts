@@ -81,7 +81,14 @@ export function detectionThresholds(
   ];
   // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
   // sample and each pixel segmentation tests: the ranges of the whole map are taken once.
-  const activity = lattice ? activityMap(work) : null;
+  // Only the rows it is read at are worth the pass: pixels of the analysis disk (and blob
+  // centroids rounded onto the map, a row beyond) read it one die away along a, whose flat
+  // offset can also wrap a row. Any other pixel is read through range3x3, so this is speed only.
+  const reach = lattice ? Math.abs(Math.round(lattice.a.y)) + 3 : 0;
+  const { cy, r } = wafer.analysis;
+  const activity = lattice
+    ? activityMap(work, { first: Math.floor(cy - r) - reach, end: Math.ceil(cy + r) + reach + 1 })
+    : null;
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
