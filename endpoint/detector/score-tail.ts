@@ -30,12 +30,8 @@ export function scoreTailFactor(
   const quadrants = angles === 4;
   // One pass places every sample in its sector; a second fills each sector's values.
   const capacity = (Math.floor((y1 - y0) / step) + 1) * (Math.floor((x1 - x0) / step) + 1);
-  if (tailSamples.indices.length < capacity) {
-    tailSamples.indices = new Int32Array(capacity);
-    tailSamples.sectorOf = new Uint8Array(capacity);
-    tailSamples.values = new Float64Array(capacity);
-  }
-  const { indices, sectorOf, values } = tailSamples;
+  const indices = new Int32Array(Math.max(0, capacity));
+  const sectorOf = new Uint8Array(Math.max(0, capacity));
   const counts = new Int32Array(sectors);
   let n = 0;
   const r2 = r * r;
@@ -56,6 +52,7 @@ export function scoreTailFactor(
     }
   }
   // Each sector's values in one slice of `values`, in sample order.
+  const values = new Float64Array(n);
   const starts = new Int32Array(sectors + 1);
   for (let s = 0; s < sectors; s++) starts[s + 1] = (starts[s] as number) + (counts[s] as number);
   const fill = starts.slice(0, sectors);
@@ -84,16 +81,6 @@ export function scoreTailFactor(
   const median = tails[Math.floor(tails.length / 2)] as number;
   return Math.max(1, median / DETECTION.pixelTailGaussianSigmas);
 }
-
-/**
- * scoreTailFactor's per-sample arrays, kept between calls and grown to the largest sample seen
- * (about 45,000 at 2048 px; detection is synchronous and nothing returned refers to them).
- */
-const tailSamples = {
-  indices: new Int32Array(0),
-  sectorOf: new Uint8Array(0),
-  values: new Float64Array(0),
-};
 
 /** The angle sector of (dx, dy): `angles` equal sectors counted from -pi, anticlockwise. */
 export function angleSector(dx: number, dy: number, angles: number): number {

@@ -40,7 +40,8 @@ export function hysteresisBlobs(
   maxBlobs = 4000,
 ): Blob[] {
   const { minHigh, minLow } = thresholds;
-  const visited = visitedMap(width * height);
+  // Fresh (not kept between detections): only the pages of the pixels it marks are touched.
+  const visited = new Uint8Array(width * height);
   // Grown on demand: most images have a few small blobs, and this keeps peak memory down.
   let queue = new Int32Array(4096);
   const blobs: Blob[] = [];
@@ -139,19 +140,6 @@ function nextCandidate(
     if (sv >= minHigh || sv <= -minHigh) return i;
   }
   return to;
-}
-
-/**
- * hysteresisBlobs' visited map, kept between calls and zeroed when taken (detection is
- * synchronous; blobs hold copies of their pixels): a fresh 1 MB map per wafer was external
- * memory that set off V8's collector, and cost its page faults at first touch.
- */
-let visitedScratch = new Uint8Array(0);
-
-function visitedMap(length: number): Uint8Array {
-  if (visitedScratch.length !== length) visitedScratch = new Uint8Array(length);
-  else visitedScratch.fill(0);
-  return visitedScratch;
 }
 
 /**

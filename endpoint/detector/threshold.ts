@@ -207,7 +207,7 @@ export function measureSigmas(
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
-  const { indices, sampleActivity, classOf, slot, magnitudes } = sigmaScratch(capacity);
+  const indices = new Int32Array(capacity);
   let n = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
@@ -222,8 +222,11 @@ export function measureSigmas(
   }
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
-  classOf.fill(0, 0, n);
+  const classOf = new Uint8Array(n);
+  // The samples' pattern activities, then (once classed) their magnitudes in class order.
+  const values = new Float64Array(n);
   if (classes > 1) {
+    const sampleActivity = values;
     const { data } = map;
     if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
       // patternActivity's map branch, inlined: same reads, same min, same values.
@@ -274,6 +277,7 @@ export function measureSigmas(
   const starts = new Int32Array(classes + 1);
   for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
   const next = starts.slice(0, classes);
+  const slot = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const k = classOf[j] as number;
     slot[j] = next[k] as number;
@@ -282,6 +286,7 @@ export function measureSigmas(
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
+  const magnitudes = values;
   return rasters.map((raster, r) => {
     for (let j = 0; j < n; j++)
       magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
@@ -304,31 +309,6 @@ export function measureSigmas(
     }
     return { bounds, sigmas, neighbourOffset, map, activity };
   });
-}
-
-/**
- * measureSigmas' per-sample arrays, kept between calls and grown to the largest sample seen
- * (about 60,000 samples, 1.6 MB at 2048 px; detection is synchronous and nothing returned
- * refers to them): fresh ones, twice per patterned wafer, were external memory that set off
- * V8's collector.
- */
-const sigmaSamples = {
-  indices: new Int32Array(0),
-  sampleActivity: new Float64Array(0),
-  classOf: new Uint8Array(0),
-  slot: new Int32Array(0),
-  magnitudes: new Float64Array(0),
-};
-
-function sigmaScratch(capacity: number): typeof sigmaSamples {
-  if (sigmaSamples.indices.length < capacity) {
-    sigmaSamples.indices = new Int32Array(capacity);
-    sigmaSamples.sampleActivity = new Float64Array(capacity);
-    sigmaSamples.classOf = new Uint8Array(capacity);
-    sigmaSamples.slot = new Int32Array(capacity);
-    sigmaSamples.magnitudes = new Float64Array(capacity);
-  }
-  return sigmaSamples;
 }
 
 /**
