@@ -21,9 +21,11 @@ export interface BlobFeatures {
   /**
    * Width (full-resolution px) of the 75%-to-25% fall of the azimuthally averaged residual
    * profile around the centroid, interpolated between half-pixel radial bins: a few px for a
-   * void's rim, a good share of the radius for a soft-edged stain.
+   * void's rim, a good share of the radius for a soft-edged stain. Measured when first read
+   * (measureBlob): its profile covers the blob's whole bounding square and more, which for a
+   * long diagonal scratch is 100,000+ map pixels, and only the void/stain decision reads it.
    */
-  edgeWidthPx: number;
+  readonly edgeWidthPx: number;
   sign: 1 | -1;
 }
 
@@ -131,14 +133,19 @@ export function measureBlob(
   const coreDiameterPx = above > 0 ? ((hx1 - hx0 + 1 + (hy1 - hy0 + 1)) / 2) * s : 0;
   const cxMap = sw > 0 ? swx / sw : mx;
   const cyMap = sw > 0 ? swy / sw : my;
-  const edgeWidthPx =
-    s * radialEdgeWidth(ctx, sign, cxMap, cyMap, Math.max(x1 - x0, y1 - y0) / 2 + 2);
+  const reach = Math.max(x1 - x0, y1 - y0) / 2 + 2;
+  // Taken once, when first read: the same value as taken here (ctx's maps are not written after
+  // segmentation), without the cost for the blobs whose class is settled before it is needed.
+  let edgeWidthPx: number | undefined;
   return {
     ...geometry,
     peakResidual: robustPeak,
     flatness: above / n,
     coreDiameterPx,
-    edgeWidthPx,
+    get edgeWidthPx(): number {
+      edgeWidthPx ??= s * radialEdgeWidth(ctx, sign, cxMap, cyMap, reach);
+      return edgeWidthPx;
+    },
   };
 }
 

@@ -51,9 +51,10 @@ const frameBuffers = {
   score: new Float32Array(0),
 };
 
-function frameBuffer(slot: keyof typeof frameBuffers, length: number): Float32Array {
+/** `zeroed` false: for a stage that writes every value (the score's smoothing). */
+function frameBuffer(slot: keyof typeof frameBuffers, length: number, zeroed = true): Float32Array {
   const kept = frameBuffers[slot];
-  if (kept.length === length) return kept.fill(0);
+  if (kept.length === length) return zeroed ? kept.fill(0) : kept;
   const fresh = new Float32Array(length);
   frameBuffers[slot] = fresh;
   return fresh;
@@ -127,7 +128,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       compared.edgeMask,
       compared.comparisonSigma,
       compared.edgeGain,
-      frameBuffer("score", mapSize),
+      frameBuffer("score", mapSize, false),
     ),
   );
   const blobs = timer.run("segment", () =>

@@ -40,6 +40,7 @@ export function hysteresisBlobs(
   maxBlobs = 4000,
 ): Blob[] {
   const { minHigh, minLow } = thresholds;
+  // Fresh (not kept between detections): only the pages of the pixels it marks are touched.
   const visited = new Uint8Array(width * height);
   // Grown on demand: most images have a few small blobs, and this keeps peak memory down.
   let queue = new Int32Array(4096);
@@ -48,22 +49,29 @@ export function hysteresisBlobs(
   const r2 = r * r;
   const inside = (x: number, y: number) => (x - cx) * (x - cx) + (y - cy) * (y - cy) < r2;
   const alt = thresholds.pixelSeed;
+  // The pixel seed's cheap test, read once: this scan passes every pixel of the disk.
+  const altResidual = alt?.residual;
+  const altMin = alt ? alt.min : Number.POSITIVE_INFINITY;
   const xFirst = Math.max(1, Math.ceil(cx - r));
   const xLimit = Math.min(width - 1, cx + r);
   for (let y = Math.max(1, Math.ceil(cy - r)); y < Math.min(height - 1, cy + r); y++) {
     // The row's run inside the disk, found once: the same pixels `inside` accepts one by one.
     const [xStart, xEnd] = insideRun(y, xFirst, xLimit, region, inside);
-    for (let x = xStart; x < xEnd; x++) {
-      const seed = y * width + x;
+    const rowEnd = y * width + xEnd;
+    for (let seed = y * width + xStart; seed < rowEnd; seed++) {
+      // Nearly every pixel fails both cheap tests: a tight scan skips them.
+      seed = nextCandidate(score, altResidual, seed, rowEnd, minHigh, altMin);
+      if (seed === rowEnd) break;
       if (visited[seed]) continue;
       const sv = score[seed] as number;
+      const scoreMayPass = sv >= minHigh || sv <= -minHigh;
+      const rv = altResidual ? (altResidual[seed] as number) : 0;
       let sign: 1 | -1;
       let minPixels = 1;
-      if ((sv >= minHigh || sv <= -minHigh) && Math.abs(sv) >= thresholds.high(seed)) {
+      if (scoreMayPass && Math.abs(sv) >= thresholds.high(seed)) {
         sign = sv > 0 ? 1 : -1;
       } else {
         if (!alt) continue;
-        const rv = alt.residual[seed] as number;
         if (!((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed))) continue;
         sign = rv > 0 ? 1 : -1;
         minPixels = alt.minPixels;
@@ -105,6 +113,33 @@ export function hysteresisBlobs(
     }
   }
   return blobs;
+}
+
+/**
+ * The first pixel of [from, to) whose score, or whose residual (when given), passes the cheap
+ * seed test (|value| >= its minimum), else `to`.
+ */
+function nextCandidate(
+  score: Float32Array,
+  residual: Float32Array | undefined,
+  from: number,
+  to: number,
+  minHigh: number,
+  minResidual: number,
+): number {
+  if (residual) {
+    for (let i = from; i < to; i++) {
+      const sv = score[i] as number;
+      const rv = residual[i] as number;
+      if (sv >= minHigh || sv <= -minHigh || rv >= minResidual || rv <= -minResidual) return i;
+    }
+    return to;
+  }
+  for (let i = from; i < to; i++) {
+    const sv = score[i] as number;
+    if (sv >= minHigh || sv <= -minHigh) return i;
+  }
+  return to;
 }
 
 /**

@@ -23,9 +23,14 @@ export interface PatternAwareSigma {
   activity?: ActivityMap | null;
 }
 
-/** range3x3 of every pixel, held exactly as float32 (activityMap checks that it is). */
+/**
+ * range3x3 of the pixels [from, to) (whole rows), held exactly as float32 (activityMap checks
+ * that it is); range3x3 itself answers for any other pixel.
+ */
 export interface ActivityMap {
   range: Float32Array;
+  from: number;
+  to: number;
 }
 
 const CLASSES = DETECTION.activityClasses;
@@ -76,11 +81,23 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   const size = data.length - width - 1;
   const plus = i + model.neighbourOffset;
   const minus = i - model.neighbourOffset;
-  const range = model.activity?.range;
+  const held = model.activity;
+  const range = held?.range;
   // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-  if (range && range.length === data.length) {
-    const a = plus > width && plus < size ? (range[plus] as number) : Number.POSITIVE_INFINITY;
-    const b = minus > width && minus < size ? (range[minus] as number) : Number.POSITIVE_INFINITY;
+  if (held && range && range.length === data.length) {
+    const { from, to } = held;
+    const a =
+      plus > width && plus < size
+        ? plus >= from && plus < to
+          ? (range[plus] as number)
+          : range3x3(data, width, plus)
+        : Number.POSITIVE_INFINITY;
+    const b =
+      minus > width && minus < size
+        ? minus >= from && minus < to
+          ? (range[minus] as number)
+          : range3x3(data, width, minus)
+        : Number.POSITIVE_INFINITY;
     const m = Math.min(a, b);
     return Number.isFinite(m) ? m : 0;
   }
@@ -104,6 +121,57 @@ export function sigmaOfActivity(model: PatternAwareSigma, activity: number): num
   let k = 0;
   while (k < model.bounds.length - 1 && activity > (model.bounds[k] as number)) k++;
   return model.sigmas[k] as number;
+}
+
+/**
+ * patternActivity(model, i) as a closure with the model's fields read once: the same reads in
+ * the same order, so the same values. The thresholds ask it at every sample of the score tail
+ * and every pixel segmentation tests (tens of thousands per wafer), where walking the model's
+ * fields each time cost more than the activity itself.
+ */
+export function activityReader(model: PatternAwareSigma): (i: number) => number {
+  const offset = model.neighbourOffset;
+  if (offset === 0) return () => 0;
+  const { data, width } = model.map;
+  const size = data.length - width - 1;
+  const held = model.activity;
+  if (!held) return (i) => patternActivity(model, i);
+  const { range, from, to } = held;
+  return (i) => {
+    // A view of the kernel's memory reads as empty once detached: then range3x3 again.
+    if (range.length !== data.length) return patternActivity(model, i);
+    const plus = i + offset;
+    const minus = i - offset;
+    const a =
+      plus > width && plus < size
+        ? plus >= from && plus < to
+          ? (range[plus] as number)
+          : range3x3(data, width, plus)
+        : Number.POSITIVE_INFINITY;
+    const b =
+      minus > width && minus < size
+        ? minus >= from && minus < to
+          ? (range[minus] as number)
+          : range3x3(data, width, minus)
+        : Number.POSITIVE_INFINITY;
+    const m = Math.min(a, b);
+    return Number.isFinite(m) ? m : 0;
+  };
+}
+
+/** sigmaOfActivity(model, activity) with the model's fields read once (same values). */
+export function classSigmaReader(model: PatternAwareSigma): (activity: number) => number {
+  const { bounds, sigmas } = model;
+  if (sigmas.length === 1) {
+    const only = sigmas[0] as number;
+    return () => only;
+  }
+  const last = bounds.length - 1;
+  return (activity) => {
+    let k = 0;
+    while (k < last && activity > (bounds[k] as number)) k++;
+    return sigmas[k] as number;
+  };
 }
 
 export function smallestSigma(model: PatternAwareSigma): number {
@@ -152,51 +220,80 @@ export function measureSigmas(
       if (dx * dx + dy * dy < r2 && (!mask || mask[i] === maskValue)) indices[n++] = i;
     }
   }
-  const classOf = new Uint8Array(n);
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
+  const classOf = new Uint8Array(n);
+  // The samples' pattern activities, then (once classed) their magnitudes in class order.
+  const values = new Float64Array(n);
   if (classes > 1) {
-    const activity = new Float64Array(n);
-    for (let j = 0; j < n; j++) activity[j] = patternActivity(probe, indices[j] as number);
+    const sampleActivity = values;
+    const { data } = map;
+    if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
+      // patternActivity's map branch, inlined: same reads, same min, same values.
+      const { range, from, to } = activity;
+      const size = data.length - width - 1;
+      for (let j = 0; j < n; j++) {
+        const plus = (indices[j] as number) + neighbourOffset;
+        const minus = (indices[j] as number) - neighbourOffset;
+        const a =
+          plus > width && plus < size
+            ? plus >= from && plus < to
+              ? (range[plus] as number)
+              : range3x3(data, width, plus)
+            : Number.POSITIVE_INFINITY;
+        const b =
+          minus > width && minus < size
+            ? minus >= from && minus < to
+              ? (range[minus] as number)
+              : range3x3(data, width, minus)
+            : Number.POSITIVE_INFINITY;
+        const m = Math.min(a, b);
+        sampleActivity[j] = Number.isFinite(m) ? m : 0;
+      }
+    } else {
+      for (let j = 0; j < n; j++) sampleActivity[j] = patternActivity(probe, indices[j] as number);
+    }
     // The class bounds are order statistics: selected exactly, without sorting all of them
-    // (the selection leaves `activity` in its order).
+    // (the selection leaves the activities in their order).
     const ranks = Array.from({ length: CLASSES - 1 }, (_, k) =>
       Math.floor(((k + 1) / CLASSES) * (n - 1)),
     );
     bounds = new Float64Array(CLASSES);
-    bounds.set(selectRanksOfMagnitudes(activity, n, ranks));
+    bounds.set(selectRanksOfMagnitudes(sampleActivity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
     for (let j = 0; j < n; j++) {
       let k = 0;
-      while (k < CLASSES - 1 && (activity[j] as number) > (bounds[k] as number)) k++;
+      while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
       classOf[j] = k;
     }
   }
-  // Samples ordered by class once (a counting sort; order within a class does not change an
-  // order statistic): each raster's magnitudes then go into one array, a class per slice.
+  // Samples ordered by class (a stable counting sort; order within a class does not change an
+  // order statistic): each sample's slot in that order, so that each raster is read in pixel
+  // order (a stream through memory, where reading it in class order jumped about the map)
+  // and its magnitudes land in one array, a class per slice.
   const counts = new Int32Array(classes);
   for (let j = 0; j < n; j++)
     counts[classOf[j] as number] = (counts[classOf[j] as number] as number) + 1;
   const starts = new Int32Array(classes + 1);
   for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
-  const byClass = new Int32Array(n);
   const next = starts.slice(0, classes);
+  const slot = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const k = classOf[j] as number;
-    byClass[next[k] as number] = indices[j] as number;
+    slot[j] = next[k] as number;
     next[k] = (next[k] as number) + 1;
   }
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
-  const magnitudes = new Float64Array(n);
-  const all = new Float64Array(needsGlobal ? n : 0);
+  const magnitudes = values;
   return rasters.map((raster, r) => {
-    for (let j = 0; j < n; j++) magnitudes[j] = Math.abs(raster[byClass[j] as number] as number);
-    if (needsGlobal) all.set(magnitudes);
+    for (let j = 0; j < n; j++)
+      magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
     const floor = floors[r] ?? 0;
+    // The selections never reorder `magnitudes`, so the class slices below read it as filled.
     const global = needsGlobal
-      ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * Q95_TO_SIGMA)
+      ? Math.max(floor, quantileOfMagnitudes(magnitudes, n, 0.95) * Q95_TO_SIGMA)
       : Number.NaN;
     const sigmas = new Float64Array(classes);
     let running = floor;
@@ -222,15 +319,23 @@ export function measureSigmas(
  * kernel checks each pixel; a working map of binned integer levels passes), else
  * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
  * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
- * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled: all patternActivity
- * reads. The map is a view of the kernel's memory where the die-to-die stage kept its
+ * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled, or those of `rows`
+ * among them (the readers take range3x3 for any other pixel: the rows only decide speed). The
+ * map is a view of the kernel's memory where the die-to-die stage kept its
  * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
  * stage (or a grow, which empties the view; patternActivity then takes range3x3 again).
  * Null without the kernel or on a map under 3 x 3.
  */
-export function activityMap(map: FloatMap): ActivityMap | null {
+export function activityMap(
+  map: FloatMap,
+  /** Rows [first, end) worth holding (those the thresholds read); all when not given. */
+  rows?: { first: number; end: number },
+): ActivityMap | null {
   const { width, height, data } = map;
   if (width < 3 || height < 3) return null;
+  const first = Math.max(1, Math.floor(rows?.first ?? 1));
+  const end = Math.min(height - 1, Math.ceil(rows?.end ?? height - 1));
+  if (end <= first) return null;
   const layout = kernelLayout(width, height);
   if (!layout) return null;
   const { kernel, buffer, dataOffset, blurOffset, rowBytes } = layout;
@@ -251,10 +356,10 @@ export function activityMap(map: FloatMap): ActivityMap | null {
         source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
     kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
   };
-  rowPass(0);
-  rowPass(1);
+  rowPass(first - 1);
+  rowPass(first);
   let exact = 1;
-  for (let y = 1; y < height - 1; y++) {
+  for (let y = first; y < end; y++) {
     rowPass(y + 1);
     exact &= kernel.rangeColumns(
       hiRow(y - 1),
@@ -267,7 +372,9 @@ export function activityMap(map: FloatMap): ActivityMap | null {
       width,
     );
   }
-  return exact ? { range: new Float32Array(buffer, dataOffset, size) } : null;
+  return exact
+    ? { range: new Float32Array(buffer, dataOffset, size), from: first * width, to: end * width }
+    : null;
 }
 
 /**

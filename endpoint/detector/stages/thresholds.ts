@@ -6,12 +6,11 @@ import { scoreTailFactor } from "../score-tail.ts";
 import type { Thresholds } from "../segment.ts";
 import {
   activityMap,
+  activityReader,
+  classSigmaReader,
   measureSigmas,
   type PatternAwareSigma,
-  patternActivity,
   pixelTailFactor,
-  sigmaAt,
-  sigmaOfActivity,
   smallestSigma,
 } from "../threshold.ts";
 import { DETECTION } from "../thresholds.ts";
@@ -82,7 +81,14 @@ export function detectionThresholds(
   ];
   // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
   // sample and each pixel segmentation tests: the ranges of the whole map are taken once.
-  const activity = lattice ? activityMap(work) : null;
+  // Only the rows it is read at are worth the pass: pixels of the analysis disk (and blob
+  // centroids rounded onto the map, a row beyond) read it one die away along a, whose flat
+  // offset can also wrap a row. Any other pixel is read through range3x3, so this is speed only.
+  const reach = lattice ? Math.abs(Math.round(lattice.a.y)) + 3 : 0;
+  const { cy, r } = wafer.analysis;
+  const activity = lattice
+    ? activityMap(work, { first: Math.floor(cy - r) - reach, end: Math.ceil(cy + r) + reach + 1 })
+    : null;
   const measure = (zone?: 0 | 1) =>
     measureSigmas(
       [score, residual],
@@ -97,23 +103,28 @@ export function detectionThresholds(
   // Near the rim the die-to-die references are extrapolated from two dies on one side
   // (2 near - far: five times the variance of one pixel, against half of it for a pair
   // average): that ring's noise is measured apart, never below the interior's.
-  const ring = edgeMask && countOnes(edgeMask) >= DETECTION.minZoneSamples ? edgeMask : null;
+  const ring =
+    edgeMask && countOnes(edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
+      ? edgeMask
+      : null;
   const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
-  // activity per pixel serves both.
-  const zoned =
-    (interior: PatternAwareSigma, edge: PatternAwareSigma | null) =>
-    (i: number): number => {
-      if (!edgeMask?.[i]) return sigmaAt(interior, i);
-      const activity = patternActivity(interior, i);
-      return Math.max(
-        edge && ring ? sigmaOfActivity(edge, activity) : 0,
-        gainAt(i) * sigmaOfActivity(interior, activity),
-      );
+  // activity per pixel serves both. The models' fields are read once (activityReader,
+  // classSigmaReader: the values of sigmaAt, patternActivity and sigmaOfActivity).
+  const zoned = (interior: PatternAwareSigma, edge: PatternAwareSigma | null) => {
+    const activityAt = activityReader(interior);
+    const interiorSigma = classSigmaReader(interior);
+    const edgeSigma = edge && ring ? classSigmaReader(edge) : null;
+    const singleClass = interior.sigmas.length === 1;
+    return (i: number): number => {
+      if (!edgeMask?.[i]) return singleClass ? interiorSigma(0) : interiorSigma(activityAt(i));
+      const activity = activityAt(i);
+      return Math.max(edgeSigma ? edgeSigma(activity) : 0, gainAt(i) * interiorSigma(activity));
     };
+  };
   const scoreSigma = zoned(interiorScore, ringScore);
   const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
@@ -141,18 +152,26 @@ export function detectionThresholds(
   };
 }
 
-/** Sum of the mask's bytes; four at a time where the buffer allows (a 1M-pixel mask per wafer). */
-export function countOnes(mask: Uint8Array): number {
+/**
+ * Sum of the mask's bytes; four at a time where the buffer allows (a 1M-pixel mask per wafer).
+ * With `enough`, the count may stop once it reaches that (checked every 4 kB): a caller that
+ * only asks "at least this many?" then reads a fraction of the mask, with the same answer.
+ */
+export function countOnes(mask: Uint8Array, enough = Number.POSITIVE_INFINITY): number {
   let n = 0;
   let i = 0;
   if (mask.byteOffset % 4 === 0) {
     const words = new Uint32Array(mask.buffer, mask.byteOffset, mask.length >>> 2);
-    for (let w = 0; w < words.length; w++) {
-      const word = words[w] as number;
-      // Two 16-bit lanes of byte pairs (each at most 510), then the lanes added: exact.
-      const pairs = (word & 0x00ff00ff) + ((word >>> 8) & 0x00ff00ff);
-      n += (pairs & 0xffff) + (pairs >>> 16);
+    for (let from = 0; from < words.length && n < enough; from += 1024) {
+      const to = Math.min(words.length, from + 1024);
+      for (let w = from; w < to; w++) {
+        const word = words[w] as number;
+        // Two 16-bit lanes of byte pairs (each at most 510), then the lanes added: exact.
+        const pairs = (word & 0x00ff00ff) + ((word >>> 8) & 0x00ff00ff);
+        n += (pairs & 0xffff) + (pairs >>> 16);
+      }
     }
+    if (n >= enough) return n;
     i = words.length * 4;
   }
   for (; i < mask.length; i++) n += mask[i] as number;
