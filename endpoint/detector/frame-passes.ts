@@ -1,5 +1,6 @@
 // The whole-frame passes in WebAssembly SIMD (frame.wat): 2x2 binning and the gate's hot-pixel candidate scan, fed a band of rows at a time.
 import { KERNEL_BASE64 } from "./frame-kernel.ts";
+import { instantiateKernel, type KernelMemory, memoryOfAtLeast } from "./wasm-module.ts";
 
 /**
  * frame.wat, assembled into frame-kernel.ts by npm run build:wasm: the same results as the
@@ -8,8 +9,7 @@ import { KERNEL_BASE64 } from "./frame-kernel.ts";
  * die-to-die kernels'), and holds one band of rows of the frame and the band's output: the
  * frame is copied in band by band, so the memory stays under 2 MB whatever the frame's size.
  */
-interface FrameKernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+interface FrameKernel extends KernelMemory {
   bin2U8(src: number, stride: number, dst: number, width: number, rows: number): void;
   bin2U16(src: number, stride: number, dst: number, width: number, rows: number): void;
   scanU8(
@@ -50,14 +50,6 @@ interface FrameKernel {
   ): number;
 }
 
-/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
-interface WebAssemblyApi {
-  validate(binary: Uint8Array): boolean;
-  Module: new (binary: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-
 /** Image rows per band: 32 rows of an 8192 px 16-bit frame are 512 kB, their candidates 1 MB. */
 const BAND_ROWS = 32;
 /** Bytes a kernel may read past a band (its last 16-byte load of a row). */
@@ -74,20 +66,9 @@ export function useFrameKernels(on: boolean): void {
 function kernel(): FrameKernel | null {
   if (!enabled) return null;
   if (loaded !== undefined) return loaded;
-  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
   // A runtime without SIMD cannot validate it: the JavaScript does the same work.
-  loaded = wasm?.validate(binary)
-    ? (new wasm.Instance(new wasm.Module(binary)).exports as FrameKernel)
-    : null;
+  loaded = instantiateKernel<FrameKernel>(KERNEL_BASE64);
   return loaded;
-}
-
-/** The memory grown to `bytes` (kept, like detect's frame buffers); its buffer after the grow. */
-function memoryOf(k: FrameKernel, bytes: number): ArrayBuffer {
-  const { memory } = k;
-  if (memory.buffer.byteLength < bytes)
-    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65_536));
-  return memory.buffer;
 }
 
 /** Copies pixels [from, to) of `src` into the kernel's memory at byte 0. */
@@ -112,7 +93,7 @@ export function bin2Kernel(
   const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
   const bandBytes = 2 * BAND_ROWS * stride * bytesPerPixel + PAD;
   const outOffset = Math.ceil(bandBytes / 16) * 16;
-  const buffer = memoryOf(k, outOffset + 4 * BAND_ROWS * width + PAD);
+  const buffer = memoryOfAtLeast(k, outOffset + 4 * BAND_ROWS * width + PAD);
   const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
   for (let y = 0; y < height; y += BAND_ROWS) {
     const rows = Math.min(BAND_ROWS, height - y);
@@ -144,7 +125,7 @@ export function scanKernel(
   const bytesPerPixel = top === 255 ? 1 : 2;
   const bandBytes = (BAND_ROWS + 1) * width * bytesPerPixel + PAD;
   const outOffset = Math.ceil(bandBytes / 16) * 16;
-  const buffer = memoryOf(k, outOffset + 4 * BAND_ROWS * width);
+  const buffer = memoryOfAtLeast(k, outOffset + 4 * BAND_ROWS * width);
   const scan = bytesPerPixel === 1 ? k.scanU8 : k.scanU16;
   const indices = new Int32Array(buffer, outOffset, BAND_ROWS * width);
   for (let y = margin; y < height - margin; y += BAND_ROWS) {
@@ -180,7 +161,7 @@ export function blockSumsKernel(
   const bandBytes = band * factor * stride * bytesPerPixel + PAD;
   const accOffset = Math.ceil(bandBytes / 16) * 16;
   const outOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryOf(k, outOffset + 8 * band * width);
+  const buffer = memoryOfAtLeast(k, outOffset + 8 * band * width);
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   for (let by = 0; by < height; by += band) {
     const rows = Math.min(band, height - by);

@@ -1,5 +1,6 @@
 // The detector's WebAssembly SIMD kernels (die-to-die.wat): loading them, and the memory they work in.
 import { KERNEL_BASE64 } from "./die-to-die-kernel.ts";
+import { instantiateKernel, type KernelMemory, memoryOfAtLeast } from "./wasm-module.ts";
 
 /**
  * The kernels (die-to-die.wat, assembled into die-to-die-kernel.ts by npm run build:wasm): the
@@ -8,8 +9,7 @@ import { KERNEL_BASE64 } from "./die-to-die-kernel.ts";
  * (four) pixels per instruction, so the same bits. The JavaScript stays as the reference and
  * the path where WebAssembly SIMD is missing.
  */
-export interface Kernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+export interface Kernel extends KernelMemory {
   interior(
     dataOffset: number,
     ringOffset: number,
@@ -47,14 +47,6 @@ export interface Kernel {
   ): number;
 }
 
-/** The part of the WebAssembly API used here (this project's TypeScript lib does not declare it). */
-interface WebAssemblyApi {
-  validate(binary: Uint8Array): boolean;
-  Module: new (binary: Uint8Array) => object;
-  Instance: new (module: object) => { exports: object };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-
 /** Bytes 0..511 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
 export const PARAMETER_BYTES = 512;
 let loaded: Kernel | null | undefined;
@@ -70,11 +62,8 @@ export function useKernels(on: boolean): void {
 
 function loadKernel(): Kernel | null {
   if (loaded !== undefined) return loaded;
-  const binary = Uint8Array.from(Buffer.from(KERNEL_BASE64, "base64"));
   // A runtime without SIMD cannot validate it: the JavaScript paths do the same work.
-  loaded = wasm?.validate(binary)
-    ? (new wasm.Instance(new wasm.Module(binary)).exports as Kernel)
-    : null;
+  loaded = instantiateKernel<Kernel>(KERNEL_BASE64);
   return loaded;
 }
 
@@ -112,12 +101,9 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
   const outOffset = ringOffset + 4 * size + rowBytes;
   const blurOffset = outOffset + rowBytes;
   const needed = blurOffset + 7 * rowBytes;
-  const { memory } = kernel;
-  if (memory.buffer.byteLength < needed)
-    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65_536));
   return {
     kernel,
-    buffer: memory.buffer,
+    buffer: memoryOfAtLeast(kernel, needed),
     dataOffset,
     ringOffset,
     outOffset,
