@@ -3,13 +3,19 @@
 //   node bench/report-table-writes.ts [--rounds 3]
 import { batchPut, imageItemKey, recordedImageItem, updateItem } from "../functions/lot-table.ts";
 import { createDocumentClient } from "../lib/aws.ts";
+import { commandLineOrExit } from "../lib/cli.ts";
 import { startLocalStack } from "../local/stack.ts";
 
 const IMAGES = 1000;
 /** updateItem's callers ran eight at a time (mapLimited(..., 8)). */
 const UPDATE_CONCURRENCY = 8;
-const roundsFlag = process.argv.indexOf("--rounds");
-const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : 3;
+const { values } = commandLineOrExit(
+  "bench/report-table-writes.ts",
+  "Usage: node bench/report-table-writes.ts [--rounds n]   (default 3)",
+  process.argv.slice(2),
+  { rounds: { type: "string", default: "3" } },
+);
+const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds must be a whole number >= 1");
 

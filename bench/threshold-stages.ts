@@ -11,22 +11,20 @@
 // Prints the median over rounds, per tree and stage.
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { commandLineOrExit } from "../lib/cli.ts";
 import { fullScale } from "../lib/gray-image.ts";
 
-const { values, positionals } = parseArgs({
-  args: process.argv.slice(2),
-  options: {
-    against: { type: "string" },
-    rounds: { type: "string" },
-    inner: { type: "string" },
-  },
-  allowPositionals: true,
-});
+const USAGE =
+  "Usage: threshold-stages.ts --against <old checkout> [--rounds n] [--inner n] <image>...";
+const { values, positionals } = commandLineOrExit(
+  "bench/threshold-stages.ts",
+  USAGE,
+  process.argv.slice(2),
+  { against: { type: "string" }, rounds: { type: "string" }, inner: { type: "string" } },
+  { allowPositionals: true },
+);
 if (!values.against || positionals.length === 0) {
-  console.error(
-    "usage: threshold-stages.ts --against <old checkout> [--rounds n] [--inner n] <image>...",
-  );
+  console.error(USAGE);
   process.exit(2);
 }
 const rounds = Number(values.rounds ?? 15);
