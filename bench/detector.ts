@@ -556,13 +556,15 @@ async function qualityRun(args: {
         if (done % 20 === 0) console.error(`  ${done}/${total}`);
       },
     });
-    if (args.listMisses)
+    if (args.listMisses) {
+      const lines = await listMisses(evaluation.wafers, reportsByWafer);
       console.error(
         [
           "misses, false alarms and wrong wafer verdicts:",
-          ...(await listMisses(evaluation.wafers, reportsByWafer)),
+          ...(lines.length ? lines : ["  none"]),
         ].join("\n"),
       );
+    }
     const m = evaluation.metrics;
     // A failed image is a bug to chase, not a number: name each with its error.
     for (const w of evaluation.wafers.filter((w) => w.error))
