@@ -1,18 +1,25 @@
 // Benchmark of the default detector: quality on fresh seeded wafers, single-core speed vs decode, peak memory.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { build, type Plugin } from "esbuild";
 import sharp from "sharp";
-import { DETECTOR_VERSION, detect } from "../endpoint/detector/index.ts";
+import { DETECTOR_VERSION, type DetectionResult, detect } from "../endpoint/detector/index.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
 import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
-import { type EvaluationMetrics, evaluateDirectory, type SubsetMetrics } from "../qa/evaluate.ts";
+import {
+  type EvaluationMetrics,
+  evaluateDirectory,
+  type SubsetMetrics,
+  type WaferEvaluation,
+} from "../qa/evaluate.ts";
+import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
 import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
 import { generateLots, generateWafer } from "../synth/generate.ts";
+import { missLines, type WaferForMisses } from "./misses.ts";
 
 const SECTION_START = "<!-- detector:start -->";
 const SECTION_END = "<!-- detector:end -->";
@@ -365,6 +372,9 @@ const DETECTOR_BENCH_USAGE = `Usage: npm run bench:detector -- [options]
   --no-hints                   score without lot.json hints (the detector finds diameter, notch, grid)
   --speed-only                 only the 2048 px speed and memory tables
   --no-write                   print the tables, leave docs/benchmarks.md alone
+  --keep <dir>                 quality run: generate the wafers into <dir> and keep them (to follow a miss)
+  --list-misses                quality run: list per in-spec wafer the missed defects, false alarms and
+                               wrong wafer verdicts (with size, bit depth, pattern, artefacts) on stderr
   -h, --help                   this text`;
 
 async function main(): Promise<void> {
@@ -387,6 +397,10 @@ async function main(): Promise<void> {
       isolate: { type: "string" },
       /** Only the 2048 px speed and memory tables (rewrites that part of the detector section). */
       "speed-only": { type: "boolean" },
+      /** Quality run: write the wafers here and leave them, so a miss can be followed stage by stage. */
+      keep: { type: "string" },
+      /** Quality run: name each missed defect, false alarm and wrong wafer verdict. */
+      "list-misses": { type: "boolean" },
     },
     { allowPositionals: true },
   );
@@ -414,6 +428,8 @@ async function main(): Promise<void> {
       isolate,
       write: !values["no-write"],
       useLotHints: !values["no-hints"],
+      ...(values.keep ? { keepDir: values.keep } : {}),
+      listMisses: values["list-misses"] ?? false,
     });
     return;
   }
@@ -496,8 +512,17 @@ async function qualityRun(args: {
   isolate: number;
   write: boolean;
   useLotHints: boolean;
+  /** Generate into this folder and keep it (else a temp folder, removed at the end). */
+  keepDir?: string;
+  listMisses?: boolean;
 }): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-quality-"));
+  const dir = args.keepDir ?? (await mkdtemp(join(tmpdir(), "waferflow-bench-quality-")));
+  if (args.keepDir) {
+    // A kept folder must not mix two runs: the evaluation reads every lot under it.
+    if (existsSync(join(dir, "lots")))
+      throw new Error(`--keep ${dir}: it already holds lots/; give an empty or new folder`);
+    await mkdir(dir, { recursive: true });
+  }
   try {
     const total = args.lots * args.wafers;
     console.error(`generating ${total} wafers with artefacts (seed ${args.seed}) in ${dir} ...`);
@@ -512,13 +537,34 @@ async function qualityRun(args: {
     });
     console.error("evaluating through the quality gate ...");
     let done = 0;
+    // The evaluation keeps counts, not boxes: the detector is wrapped to keep each wafer's reports.
+    let lastResult: DetectionResult | null = null;
+    const reportsByWafer = new Map<WaferEvaluation, DetectionResult["defects"]>();
     const evaluation = await evaluateDirectory(join(dir, "lots"), {
       useLotHints: args.useLotHints,
-      onWafer: () => {
+      detector: (image, hints) => {
+        lastResult = detect(image, hints);
+        return lastResult;
+      },
+      onWafer: (wafer) => {
+        reportsByWafer.set(
+          wafer,
+          wafer.answered === "inspected" ? (lastResult?.defects ?? []) : [],
+        );
+        lastResult = null;
         done++;
         if (done % 20 === 0) console.error(`  ${done}/${total}`);
       },
     });
+    if (args.listMisses) {
+      const lines = await listMisses(evaluation.wafers, reportsByWafer);
+      console.error(
+        [
+          "misses, false alarms and wrong wafer verdicts:",
+          ...(lines.length ? lines : ["  none"]),
+        ].join("\n"),
+      );
+    }
     const m = evaluation.metrics;
     // A failed image is a bug to chase, not a number: name each with its error.
     for (const w of evaluation.wafers.filter((w) => w.error))
@@ -556,8 +602,32 @@ async function qualityRun(args: {
     if (args.write)
       console.error(`updated ${await writeSection(text, QUALITY_START, QUALITY_END)}`);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (args.keepDir) console.error(`kept the wafers in ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The miss listing of a quality run: each wafer's truth is read back from its lot's truth.json. */
+async function listMisses(
+  wafers: readonly WaferEvaluation[],
+  reportsByWafer: ReadonlyMap<WaferEvaluation, DetectionResult["defects"]>,
+): Promise<string[]> {
+  const truthByLot = new Map<string, Map<string, TruthWafer>>();
+  const rows: WaferForMisses[] = [];
+  for (const evaluation of wafers) {
+    let lot = truthByLot.get(evaluation.lot);
+    if (!lot) {
+      const truth = TruthSchema.parse(
+        JSON.parse(await readFile(join(evaluation.lot, "truth.json"), "utf8")),
+      );
+      lot = new Map(truth.wafers.map((w) => [w.fileName, w]));
+      truthByLot.set(evaluation.lot, lot);
+    }
+    const truth = lot.get(evaluation.fileName);
+    if (!truth) throw new Error(`${evaluation.fileName} is not in ${evaluation.lot}/truth.json`);
+    rows.push({ evaluation, truth, reports: reportsByWafer.get(evaluation) ?? [] });
+  }
+  return missLines(rows);
 }
 
 /** One artefact per wafer, so a weak artefact is not hidden among the others it came with. */
