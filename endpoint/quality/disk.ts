@@ -5,7 +5,13 @@ import { blockSumsKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
-import { MIN_CHUCK_CONTRAST, MIN_RIM_COVERAGE } from "./thresholds.ts";
+import {
+  DIAMETER_FRACTION_RANGE,
+  MAX_CENTRE_OFFSET_FRACTION,
+  MIN_CHUCK_CONTRAST,
+  MIN_RIM_COVERAGE,
+  MIN_WAFER_INTERIOR,
+} from "./thresholds.ts";
 
 /** The overview the rim is scanned on has about this many pixels on its shorter side. */
 const OVERVIEW_SIDE = 512;
@@ -285,6 +291,30 @@ function fitDiskByLevel(overview: Overview): DiskFit {
 }
 
 /**
+ * Whether a fit is a disk the gate would pass on its outline and surface: its size and centre
+ * within the gate's ranges of the spec's (assessQuality reports them), and, where judged, its
+ * inside of the wafer's brightness. A global level that splits a frame-centred vignette rather
+ * than wafer from chuck fits a circle too, one the spec cannot hold (a disk larger than the
+ * frame); the rim's local step is then asked before the image is called unusable.
+ */
+function specDisk(overview: Overview, fit: Pick<DiskFit, "circle" | "interior">): boolean {
+  const { circle } = fit;
+  if (!circle) return false;
+  const { width, height, factor } = overview;
+  const shorter = Math.min(width, height) * factor;
+  const diameter = (2 * circle.r) / shorter;
+  const offset =
+    Math.hypot(circle.cx - (width * factor - 1) / 2, circle.cy - (height * factor - 1) / 2) /
+    shorter;
+  return (
+    diameter >= DIAMETER_FRACTION_RANGE[0] &&
+    diameter <= DIAMETER_FRACTION_RANGE[1] &&
+    offset <= MAX_CENTRE_OFFSET_FRACTION &&
+    (fit.interior === null || fit.interior >= MIN_WAFER_INTERIOR)
+  );
+}
+
+/**
  * The disk: by one global level first; when that finds no disk (two classes closer than the
  * spec allows, or a rim on too few rays), by the rim's local step along rays from the frame
  * centre. Vignetting centred on the frame (+-12%) can darken the chuck in the corners to the
@@ -296,7 +326,8 @@ export function fitDisk(overview: Overview): DiskFit {
   if (
     byLevel.circle &&
     byLevel.contrast >= MIN_CHUCK_CONTRAST &&
-    byLevel.inliers.length / RIM_RAYS >= MIN_RIM_COVERAGE
+    byLevel.inliers.length / RIM_RAYS >= MIN_RIM_COVERAGE &&
+    specDisk(overview, byLevel)
   )
     return byLevel;
   const { width, height, data, factor } = overview;
@@ -320,8 +351,13 @@ export function fitDisk(overview: Overview): DiskFit {
     });
   }
   const { circle, inliers } = robustCircle(rim, factor);
-  // Only a better answer replaces the global level's (never on frames where both fail).
-  if (!circle || inliers.length <= byLevel.inliers.length) return byLevel;
+  // Only a better answer replaces the global level's (never on frames where both fail): more
+  // rim points, or a disk the spec allows where the level found none.
+  if (!circle) return byLevel;
+  const stepsFit = { circle, interior: null };
+  const moreRim = inliers.length > byLevel.inliers.length;
+  const allowedWhereLevelIsNot = specDisk(overview, stepsFit) && !specDisk(overview, byLevel);
+  if (!moreRim && !allowedWhereLevelIsNot) return byLevel;
   return {
     contrast: steps.contrast,
     threshold: byLevel.threshold,

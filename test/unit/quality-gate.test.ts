@@ -14,11 +14,21 @@ interface DiskOptions {
   chuckLevel?: number;
   blurPx?: number;
   seed?: number;
+  /** Fall-off centred on the frame: levels times 1 - vignette x (distance / corner distance)^2. */
+  vignette?: number;
 }
 
 /** A 512 px frame with an anti-aliased disk (88% of the frame), Gaussian noise, 8 bit. */
 function diskImage(options: DiskOptions = {}): GrayImage {
-  const { noise = 0.008, waferLevel = 0.5, chuckLevel = 0.12, blurPx = 0, seed = 1 } = options;
+  const {
+    noise = 0.008,
+    waferLevel = 0.5,
+    chuckLevel = 0.12,
+    blurPx = 0,
+    seed = 1,
+    vignette = 0,
+  } = options;
+  const corner2 = 2 * (SIDE / 2) ** 2;
   const cx = 255.5 + 4;
   const cy = 255.5 - 3;
   const r = SIDE * 0.44;
@@ -26,7 +36,8 @@ function diskImage(options: DiskOptions = {}): GrayImage {
   for (let v = 0; v < SIDE; v++) {
     for (let u = 0; u < SIDE; u++) {
       const c = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
-      level[v * SIDE + u] = waferLevel * c + chuckLevel * (1 - c);
+      const fall = 1 - (vignette * ((u - 255.5) ** 2 + (v - 255.5) ** 2)) / corner2;
+      level[v * SIDE + u] = (waferLevel * c + chuckLevel * (1 - c)) * fall;
     }
   }
   if (blurPx > 0) level = gaussianBlur(level, SIDE, SIDE, blurPx);
@@ -54,6 +65,25 @@ describe("quality gate", () => {
     assert.ok((quality.rimResidual ?? 1) < 0.005);
     assert.equal(quality.saturatedFraction, 0);
     assert.equal(quality.hotPixelsRemoved, 0);
+  });
+
+  it("finds the disk by its rim step when a frame-centred fall-off defeats one global level", () => {
+    // A bright chuck falling off towards the corners and a wafer falling about 23% from its
+    // centre to its rim (a fresh seed drew this with its illumination gradient and vignetting
+    // together): the rim is still a step of 20% of full scale all round, but one global level
+    // traces an iso-level circle of the chuck's fall-off, larger than the frame.
+    const image = diskImage({ waferLevel: 0.67, chuckLevel: 1, vignette: 0.6 });
+    const { usable, quality } = assessQuality(image);
+    assert.ok(usable, JSON.stringify(quality.reasons));
+    assert.ok(
+      Math.abs((quality.diameterFraction ?? 0) - 0.88) < 0.01,
+      `${quality.diameterFraction}`,
+    );
+    // A wafer the level alone would not pass is still refused by what the rim step measures.
+    const blurred = assessQuality(
+      diskImage({ waferLevel: 0.67, chuckLevel: 1, vignette: 0.6, blurPx: 12 }),
+    );
+    assert.ok(!blurred.usable);
   });
 
   it("refuses noise far above the spec's 1.5% sigma", () => {
