@@ -20,12 +20,3 @@ export const CLASS_NUMBERS: Record<DefectClass, number> = {
   edge_chip: 5,
   unknown: 6,
 };
-
-export function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}

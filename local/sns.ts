@@ -1,8 +1,10 @@
 // A local SNS speaking the awsQuery protocol: topics from the template, published messages to JSONL and listeners.
+
 import { randomUUID } from "node:crypto";
 import { appendFileSync, mkdirSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import { escapeXml } from "../lib/xml.ts";
 import { LOCAL_ACCOUNT } from "./account.ts";
 import { ServiceApiError } from "./errors.ts";
 import { type LocalService, startService } from "./http.ts";
@@ -22,15 +24,6 @@ export interface LocalSns extends LocalService {
 const NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/";
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_ATTRIBUTES = 10;
-
-function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}
 
 function respond(response: ServerResponse, action: string, result: string): void {
   const body = `<?xml version="1.0"?>\n<${action}Response xmlns="${NAMESPACE}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`;

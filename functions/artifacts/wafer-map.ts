@@ -1,6 +1,7 @@
 // The lot's wafer map as SVG: die grid coloured by defect count, every defect a mark at its wafer millimetres, the notch.
 
-import { CLASS_COLOURS, escapeXml } from "../../lib/defect-style.ts";
+import { CLASS_COLOURS } from "../../lib/defect-style.ts";
+import { escapeXml } from "../../lib/xml.ts";
 import type { DefectClass } from "../../schemas/common.ts";
 import type { Report } from "../../schemas/report.ts";
 import { diesOnWafer, lotDieGrid } from "./die-grid.ts";
