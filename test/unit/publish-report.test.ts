@@ -37,6 +37,35 @@ describe("publishReport", () => {
   const s3 = mockClient(S3Client);
   const sns = mockClient(SNSClient);
   const ddb = mockClient(DynamoDBDocumentClient);
+  const deps = () => ({
+    s3: new S3Client({
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    }),
+    sns: new SNSClient({}),
+    db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    bucket: "b",
+    table: "t",
+    reportTopicArn: "arn:topic",
+  });
+  const base = {
+    lotId: LOT,
+    executionId: "x",
+    manifestKey: `lots/${LOT}/accepted-manifest.json`,
+    manifestSha256,
+  };
+
+  /** Three images' outcomes (clean, a decode failure, a timeout) for the manifest's a, b, c. */
+  const threeOutcomes = {
+    ...base,
+    executionId: "arn:execution:LOT-R",
+    results: [
+      { index: 0, status: "clean" as const, defectCount: 0 },
+      { index: 1, status: "failed" as const, error: { name: "ImageDecodeError" } },
+      { index: 2, status: "failed" as const, error: { name: "States.Timeout" } },
+    ],
+  };
+
   beforeEach(() => {
     s3.reset();
     sns.reset();
@@ -74,30 +103,7 @@ describe("publishReport", () => {
   });
 
   it("accounts for every file: inspected, failed (message from S3 or the logs), rejected", async () => {
-    const report = await publishReport(
-      {
-        lotId: LOT,
-        executionId: "arn:execution:LOT-R",
-        manifestKey: `lots/${LOT}/accepted-manifest.json`,
-        manifestSha256,
-        results: [
-          { index: 0, status: "clean", defectCount: 0 },
-          { index: 1, status: "failed", error: { name: "ImageDecodeError" } },
-          { index: 2, status: "failed", error: { name: "States.Timeout" } },
-        ],
-      },
-      {
-        s3: new S3Client({
-          region: "us-east-1",
-          credentials: { accessKeyId: "test", secretAccessKey: "test" },
-        }),
-        sns: new SNSClient({}),
-        db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-        bucket: "b",
-        table: "t",
-        reportTopicArn: "arn:topic",
-      },
-    );
+    const report = await publishReport(threeOutcomes, deps());
     assert.deepEqual(
       report.images.map((i) => [i.fileName, i.status]),
       [
@@ -119,20 +125,7 @@ describe("publishReport", () => {
   });
 
   it("rewrites each image's item whole in one batch: RecordLot's attributes kept, the outcome over PENDING", async () => {
-    const report = await publishReport(
-      {
-        lotId: LOT,
-        executionId: "arn:execution:LOT-R",
-        manifestKey: `lots/${LOT}/accepted-manifest.json`,
-        manifestSha256,
-        results: [
-          { index: 0, status: "clean", defectCount: 0 },
-          { index: 1, status: "failed", error: { name: "ImageDecodeError" } },
-          { index: 2, status: "failed", error: { name: "States.Timeout" } },
-        ],
-      },
-      deps(),
-    );
+    const report = await publishReport(threeOutcomes, deps());
     // The lot's own item is still an update (RecordLot's lot attributes stay); no image is one.
     assert.deepEqual(
       ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.Key),
@@ -225,39 +218,11 @@ describe("publishReport", () => {
           manifestSha256: "f".repeat(64),
           results: [],
         },
-        {
-          s3: new S3Client({
-            region: "us-east-1",
-            credentials: { accessKeyId: "test", secretAccessKey: "test" },
-          }),
-          sns: new SNSClient({}),
-          db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-          bucket: "b",
-          table: "t",
-          reportTopicArn: "arn:topic",
-        },
+        deps(),
       ),
       { name: "ManifestChangedError" },
     );
   });
-
-  const deps = () => ({
-    s3: new S3Client({
-      region: "us-east-1",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    }),
-    sns: new SNSClient({}),
-    db: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-    bucket: "b",
-    table: "t",
-    reportTopicArn: "arn:topic",
-  });
-  const base = {
-    lotId: LOT,
-    executionId: "x",
-    manifestKey: `lots/${LOT}/accepted-manifest.json`,
-    manifestSha256,
-  };
 
   it("names an image the Map left without an outcome as failed, NoOutcome", async () => {
     const report = await publishReport(
