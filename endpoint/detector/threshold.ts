@@ -79,30 +79,35 @@ export function patternActivity(model: PatternAwareSigma, i: number): number {
   if (model.neighbourOffset === 0) return 0;
   const { data, width } = model.map;
   const size = data.length - width - 1;
-  const plus = i + model.neighbourOffset;
-  const minus = i - model.neighbourOffset;
   const held = model.activity;
-  const range = held?.range;
   // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-  if (held && range && range.length === data.length) {
-    const { from, to } = held;
-    const a =
-      plus > width && plus < size
-        ? plus >= from && plus < to
-          ? (range[plus] as number)
-          : range3x3(data, width, plus)
-        : Number.POSITIVE_INFINITY;
-    const b =
-      minus > width && minus < size
-        ? minus >= from && minus < to
-          ? (range[minus] as number)
-          : range3x3(data, width, minus)
-        : Number.POSITIVE_INFINITY;
-    const m = Math.min(a, b);
-    return Number.isFinite(m) ? m : 0;
-  }
-  const a = plus > width && plus < size ? range3x3(data, width, plus) : Number.POSITIVE_INFINITY;
-  const b = minus > width && minus < size ? range3x3(data, width, minus) : Number.POSITIVE_INFINITY;
+  const map = held && held.range.length === data.length ? held : NO_ACTIVITY_MAP;
+  return smallerRange(
+    rangeAt(data, width, size, map, i + model.neighbourOffset),
+    rangeAt(data, width, size, map, i - model.neighbourOffset),
+  );
+}
+
+/** Stands for "no activity map": it holds no pixel, so every range is computed. */
+const NO_ACTIVITY_MAP: ActivityMap = { range: new Float32Array(0), from: 0, to: 0 };
+
+/**
+ * The 3x3 range at pixel j: read from the activity map where it holds j, else computed; +Infinity
+ * off the map's interior (no neighbour die there).
+ */
+function rangeAt(
+  data: Float32Array,
+  width: number,
+  size: number,
+  map: ActivityMap,
+  j: number,
+): number {
+  if (!(j > width && j < size)) return Number.POSITIVE_INFINITY;
+  return j >= map.from && j < map.to ? (map.range[j] as number) : range3x3(data, width, j);
+}
+
+/** Pattern activity from the two neighbours' ranges: the smaller, 0 where neither die exists. */
+function smallerRange(a: number, b: number): number {
   const m = Math.min(a, b);
   return Number.isFinite(m) ? m : 0;
 }
@@ -136,26 +141,13 @@ export function activityReader(model: PatternAwareSigma): (i: number) => number 
   const size = data.length - width - 1;
   const held = model.activity;
   if (!held) return (i) => patternActivity(model, i);
-  const { range, from, to } = held;
   return (i) => {
     // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-    if (range.length !== data.length) return patternActivity(model, i);
-    const plus = i + offset;
-    const minus = i - offset;
-    const a =
-      plus > width && plus < size
-        ? plus >= from && plus < to
-          ? (range[plus] as number)
-          : range3x3(data, width, plus)
-        : Number.POSITIVE_INFINITY;
-    const b =
-      minus > width && minus < size
-        ? minus >= from && minus < to
-          ? (range[minus] as number)
-          : range3x3(data, width, minus)
-        : Number.POSITIVE_INFINITY;
-    const m = Math.min(a, b);
-    return Number.isFinite(m) ? m : 0;
+    if (held.range.length !== data.length) return patternActivity(model, i);
+    return smallerRange(
+      rangeAt(data, width, size, held, i + offset),
+      rangeAt(data, width, size, held, i - offset),
+    );
   };
 }
 
@@ -229,26 +221,14 @@ export function measureSigmas(
     const sampleActivity = values;
     const { data } = map;
     if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
-      // patternActivity's map branch, inlined: same reads, same min, same values.
-      const { range, from, to } = activity;
+      // patternActivity's map branch without its per-call checks: same reads, same values.
       const size = data.length - width - 1;
       for (let j = 0; j < n; j++) {
-        const plus = (indices[j] as number) + neighbourOffset;
-        const minus = (indices[j] as number) - neighbourOffset;
-        const a =
-          plus > width && plus < size
-            ? plus >= from && plus < to
-              ? (range[plus] as number)
-              : range3x3(data, width, plus)
-            : Number.POSITIVE_INFINITY;
-        const b =
-          minus > width && minus < size
-            ? minus >= from && minus < to
-              ? (range[minus] as number)
-              : range3x3(data, width, minus)
-            : Number.POSITIVE_INFINITY;
-        const m = Math.min(a, b);
-        sampleActivity[j] = Number.isFinite(m) ? m : 0;
+        const i = indices[j] as number;
+        sampleActivity[j] = smallerRange(
+          rangeAt(data, width, size, activity, i + neighbourOffset),
+          rangeAt(data, width, size, activity, i - neighbourOffset),
+        );
       }
     } else {
       for (let j = 0; j < n; j++) sampleActivity[j] = patternActivity(probe, indices[j] as number);
