@@ -9,45 +9,34 @@ import { instantiateKernel, type KernelMemory, memoryOfAtLeast } from "./wasm-mo
  * die-to-die kernels'), and holds one band of rows of the frame and the band's output: the
  * frame is copied in band by band, so the memory stays under 2 MB whatever the frame's size.
  */
+/** Each pass has an 8-bit and a 16-bit export of the same signature (byte offsets into memory). */
+type Bin2Pass = (src: number, stride: number, dst: number, width: number, rows: number) => void;
+type ScanPass = (
+  src: number,
+  width: number,
+  from: number,
+  to: number,
+  rows: number,
+  reach: number,
+  out: number,
+) => number;
+type BlockSumsPass = (
+  src: number,
+  stride: number,
+  factor: number,
+  width: number,
+  rows: number,
+  acc: number,
+  out: number,
+) => void;
+
 interface FrameKernel extends KernelMemory {
-  bin2U8(src: number, stride: number, dst: number, width: number, rows: number): void;
-  bin2U16(src: number, stride: number, dst: number, width: number, rows: number): void;
-  scanU8(
-    src: number,
-    width: number,
-    from: number,
-    to: number,
-    rows: number,
-    reach: number,
-    out: number,
-  ): number;
-  blockSumsU8(
-    src: number,
-    stride: number,
-    factor: number,
-    width: number,
-    rows: number,
-    acc: number,
-    out: number,
-  ): void;
-  blockSumsU16(
-    src: number,
-    stride: number,
-    factor: number,
-    width: number,
-    rows: number,
-    acc: number,
-    out: number,
-  ): void;
-  scanU16(
-    src: number,
-    width: number,
-    from: number,
-    to: number,
-    rows: number,
-    reach: number,
-    out: number,
-  ): number;
+  bin2U8: Bin2Pass;
+  bin2U16: Bin2Pass;
+  scanU8: ScanPass;
+  scanU16: ScanPass;
+  blockSumsU8: BlockSumsPass;
+  blockSumsU16: BlockSumsPass;
 }
 
 /** Image rows per band: 32 rows of an 8192 px 16-bit frame are 512 kB, their candidates 1 MB. */
