@@ -12,12 +12,14 @@ export interface LatticeLineReading {
   /** How far the line moves across that axis's die rows over its length, and how far a lattice line may. */
   driftPx: number;
   toleratedDriftPx: number;
-  /** Mean signed residual on the line's own pixels. */
+  /** Mean signed residual on the line's own interior pixels (those with all pair references). */
   onLine: number;
   /**
    * The same mean k = 1 .. repeatPitches pitches away across the line, on either side (the
    * same die phase in the neighbouring rows of dies and reticle fields), in the order +1, -1,
    * +2, -2, ...; null where fewer than half of the shifted pixels lie on the analysed disk.
+   * Empty when fewer than half of the line's pixels are interior: in the rim ring the residual
+   * is taken against extrapolated references, with a gain its copies inward do not share.
    */
   across: Array<number | null>;
 }
@@ -33,6 +35,8 @@ export interface LatticeLineInput {
   mapHeight: number;
   /** The analysed disk, map px: shifted pixels off it read nothing. */
   analysis: DiskRegion;
+  /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
+  edgeMask: Uint8Array | null;
 }
 
 /**
@@ -69,17 +73,19 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
   const onA = axisReading("a", lattice.a, lattice.b);
   const onB = axisReading("b", lattice.b, lattice.a);
   const axis = onA.driftPx <= onB.driftPx ? onA : onB;
-  if (axis.driftPx > axis.toleratedDriftPx)
-    return { ...none, driftPx: axis.driftPx, toleratedDriftPx: axis.toleratedDriftPx };
+  const measured = { driftPx: axis.driftPx, toleratedDriftPx: axis.toleratedDriftPx };
+  if (axis.driftPx > axis.toleratedDriftPx) return { ...none, ...measured };
+  const { samples, sampled } = interiorSamples(input);
+  if (samples.length * 2 < sampled) return { ...none, along: axis.name, ...measured };
   return {
     along: axis.name,
-    driftPx: axis.driftPx,
-    toleratedDriftPx: axis.toleratedDriftPx,
-    onLine: meanSigned(input, { x: 0, y: 0 }) ?? 0,
+    ...measured,
+    onLine: meanSigned(input, samples, { x: 0, y: 0 }) ?? 0,
     across: Array.from({ length: 2 * LATTICE_LINE.repeatPitches }, (_, i) => {
       const k = (i >> 1) + 1;
       const side = i % 2 === 0 ? 1 : -1;
-      return meanSigned(input, { x: side * k * axis.across.x, y: side * k * axis.across.y });
+      const shift = { x: side * k * axis.across.x, y: side * k * axis.across.y };
+      return meanSigned(input, samples, shift);
     }),
   };
 }
@@ -87,7 +93,8 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
 /**
  * The doubled margin applies to a line that keeps to a die row AND whose mean residual at the
  * same die phase 1 to repeatPitches pitches across, on either side, reaches repeatShare of its
- * own. A line whose copies all lie off the analysed disk cannot be judged and keeps it.
+ * own. A line mostly in the rim ring, or whose copies all lie off the analysed disk, cannot be
+ * judged and keeps it.
  */
 export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
   if (reading.along === null) return false;
@@ -97,24 +104,43 @@ export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
   return judged.some((v) => v > cut);
 }
 
-/** Mean of sign x residual over the group's pixels moved by `shift` (map px), on the analysed disk only. */
-function meanSigned(input: LatticeLineInput, shift: Vector): number | null {
-  const { pixels, sign, residual, mapWidth, mapHeight, analysis } = input;
+/**
+ * The line's pixels, every stride-th (a few hundred are enough for each mean), that are
+ * interior: their own residual is taken against real pair references.
+ */
+function interiorSamples({ pixels, edgeMask }: LatticeLineInput): {
+  samples: number[];
+  sampled: number;
+} {
   const stride = Math.max(1, Math.floor(pixels.length / LATTICE_LINE.maxSamples));
-  let sum = 0;
-  let used = 0;
-  let asked = 0;
-  const r2 = analysis.r * analysis.r;
+  const samples: number[] = [];
+  let sampled = 0;
   for (let k = 0; k < pixels.length; k += stride) {
     const p = pixels[k] as number;
+    sampled++;
+    if (!edgeMask?.[p]) samples.push(p);
+  }
+  return { samples, sampled };
+}
+
+/** Mean of sign x residual over the sampled pixels moved by `shift` (map px), on the analysed disk only. */
+function meanSigned(
+  input: LatticeLineInput,
+  samples: readonly number[],
+  shift: Vector,
+): number | null {
+  const { sign, residual, mapWidth, mapHeight, analysis } = input;
+  let sum = 0;
+  let used = 0;
+  const r2 = analysis.r * analysis.r;
+  for (const p of samples) {
     const x = (p % mapWidth) + shift.x;
     const y = Math.floor(p / mapWidth) + shift.y;
-    asked++;
     const dx = x - analysis.cx;
     const dy = y - analysis.cy;
     if (dx * dx + dy * dy > r2) continue;
     sum += sign * sampleBilinear(residual, mapWidth, mapHeight, x, y);
     used++;
   }
-  return used * 2 >= asked && used > 0 ? sum / used : null;
+  return used * 2 >= samples.length && used > 0 ? sum / used : null;
 }

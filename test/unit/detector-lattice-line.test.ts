@@ -54,7 +54,7 @@ function pixelsAbove(map: Float32Array, floor: number): Int32Array {
 }
 
 /** The classify stage on one bright group (the line's pixels) over the given residual. */
-function classify(residual: Float32Array, pixels: Int32Array) {
+function classify(residual: Float32Array, pixels: Int32Array, edgeMask: Uint8Array | null = null) {
   const ctx: FeatureContext = {
     mapWidth: size,
     mapHeight: size,
@@ -92,7 +92,7 @@ function classify(residual: Float32Array, pixels: Int32Array) {
     data: new Uint8Array(size * size),
   };
   return classifyGroups(
-    { groups: [{ pixels, sign: 1 }], ctx, edgeMask: null },
+    { groups: [{ pixels, sign: 1 }], ctx, edgeMask },
     image,
     work,
     wafer,
@@ -118,6 +118,7 @@ function reading(residual: Float32Array, pixels: Int32Array) {
     mapWidth: size,
     mapHeight: size,
     analysis,
+    edgeMask: null,
   });
 }
 
@@ -159,6 +160,11 @@ describe("lines along a die axis (LATTICE_LINE)", () => {
     const line = pixelsAbove(residual, lineLevel);
     assert.equal(needsLatticeLineMargin(reading(residual, line)), false);
     assert.equal(classify(residual, line).length, 1);
+    // In the rim ring its residual is taken against extrapolated references, with a gain its
+    // copies inward do not share: not judged by repeat, it keeps the margin.
+    const rimRing = new Uint8Array(size * size);
+    for (const p of line) rimRing[p] = 1;
+    assert.deepEqual(classify(residual, line, rimRing), []);
   });
 
   it("a line that crosses the rows by more than the lattice's accuracy allows is not a lattice line", () => {
