@@ -107,6 +107,7 @@ export function classifyGroups(
     );
     if (inChipZone) continue;
     const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
+    // A weak line that stays on one die row and repeats pitches across it is a pattern line.
     if (lattice && strength < LATTICE_LINE.margin) {
       const reading = readLatticeLine({
         features: f,
@@ -119,14 +120,7 @@ export function classifyGroups(
         analysis: wafer.analysis,
         edgeMask,
       });
-      const oldRule = alongLatticeAxis(f, lattice);
-      const newRule = needsLatticeLineMargin(reading);
-      if (process.env.LINE3_DEBUG && (oldRule || reading.along))
-        console.error(
-          `LINE3 ${JSON.stringify({ bbox: f.bbox, strength: +strength.toFixed(3), L: +f.lengthPx.toFixed(1), w: +f.widthPx.toFixed(1), n: group.pixels.length, scale, oldRule, newRule, ...reading })}`,
-        );
-      const mode = process.env.LINE3_MODE ?? "new";
-      if (mode === "old" ? oldRule : mode === "new" ? newRule : false) continue;
+      if (needsLatticeLineMargin(reading)) continue;
     }
     // A pattern repeated along a row or column of dies, not a defect in this one.
     if (
@@ -151,15 +145,4 @@ export function classifyGroups(
     });
   }
   return defects;
-}
-
-/** An elongated blob lying along one of the die lattice's axes. */
-function alongLatticeAxis(f: BlobFeatures, lattice: Lattice): boolean {
-  if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return false;
-  const ux = Math.cos(f.orientation);
-  const uy = Math.sin(f.orientation);
-  const limit = Math.cos((1.5 * Math.PI) / 180);
-  return [lattice.a, lattice.b].some(
-    (v) => Math.abs(ux * v.x + uy * v.y) / Math.hypot(v.x, v.y) >= limit,
-  );
 }
