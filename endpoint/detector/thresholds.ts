@@ -181,6 +181,10 @@ export const LATTICE = {
 export const LATTICE_LINE = {
   /** Only lines: length at least 4 widths (a spec scratch is 20 or more). */
   minElongation: 4,
+  /**
+   * A judgement, kept from the angle rule it replaces: a pattern line's coherent residual is
+   * not described by the per-pixel noise, so no threshold for it is derived from that noise.
+   */
   margin: 2,
   /**
    * How far (map px) the measured lattice vector may be off over one pitch: the misregistration
