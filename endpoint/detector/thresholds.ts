@@ -161,18 +161,50 @@ export const LATTICE = {
 } as const;
 
 /**
- * Lines along a lattice axis on patterned wafers. A sub-pixel error in the measured lattice
- * leaves a residual (error x pattern gradient) that is coherent along a whole street or motif
- * row; the per-pixel noise measured elsewhere does not describe it, since a line's length
- * sums it coherently. Kept (justified, not derived): a line within 1.5 degrees of an axis
- * (the lattice's angular accuracy over a die pitch) needs twice the seed threshold. A spec
- * scratch at the must-find floor along an exact lattice axis can therefore be missed; a
- * measured per-line noise (projection of the residual along each axis) would replace it.
+ * Lines along a die axis on patterned wafers (lattice-line.ts, stages/defects.ts). Two pattern
+ * effects make such lines in the die-to-die residual: a sub-pixel error of the measured lattice
+ * (error x pattern gradient, the same street or motif edge in every die) and a reticle
+ * field-boundary street (the spec: up to 3% darker, fields of 2 x 2 to 3 x 3 dies), which
+ * differs from the streets one pitch away but is the same street 2 or 3 pitches away. Their
+ * residual is coherent along a whole row, which the per-pixel noise model does not describe,
+ * so such a line needs `margin` times the seed threshold. What tells them from a scratch is
+ * measured, not the angle: (1) they stay on one die row: over its length L a pattern line
+ * drifts across the measured rows by at most the measured axis's turn from the true one,
+ * L x registrationPx / pitch, plus its own width (its centre line may wander within it); a
+ * scratch at angle t drifts L sin t. (2) They repeat: the same die phase k pitches across
+ * (k = 1 for a lattice error, the field size for a field street) holds the same line, while
+ * across a scratch the residual holds nothing (k >= 2) or its negative echo (k = 1, where the
+ * scratch is the reference of three of the four pair comparisons). Both are necessary for a
+ * pattern line, so the margin applies only when both hold; a line that fails either goes by
+ * the ordinary seed threshold.
  */
 export const LATTICE_LINE = {
-  alignedDeg: 1.5,
+  /** Only lines: length at least 4 widths (a spec scratch is 20 or more). */
   minElongation: 4,
+  /**
+   * A judgement, kept from the angle rule it replaces: a pattern line's coherent residual is
+   * not described by the per-pixel noise, so no threshold for it is derived from that noise.
+   */
   margin: 2,
+  /**
+   * How far (map px) the measured lattice vector may be off over one pitch: the misregistration
+   * the die-to-die allowance is built to forgive (DETECTION.misregistrationShare, half a map px);
+   * a larger error leaves residual on every pattern edge of the wafer, not on one line.
+   */
+  registrationPx: 0.5,
+  /**
+   * A copy k pitches across reads the line's contrast c for a pattern line and 0 (or less) for
+   * a defect: the midpoint between the two hypotheses decides, as in REPEAT.evidenceShare.
+   */
+  repeatShare: 0.5,
+  /** Copies read 1 to 3 pitches across: a lattice error repeats at 1, the spec's largest reticle field at 3. */
+  repeatPitches: 3,
+  /**
+   * Pixels of a line each copy's mean is taken over, at most (evenly strided): a line that
+   * clears the seed threshold stands several sigmas out, so a few hundred give each mean to a
+   * small fraction of c.
+   */
+  maxSamples: 512,
 } as const;
 
 /**

@@ -8,6 +8,7 @@ import { repeatedAlongDirection } from "../direction-evidence.ts";
 import { mergeFragments } from "../fragments.ts";
 import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
+import { needsLatticeLineMargin, readLatticeLine } from "../lattice-line.ts";
 import type { FloatMap } from "../raster.ts";
 import type { Blob } from "../segment.ts";
 import { LATTICE_LINE, MERGE } from "../thresholds.ts";
@@ -106,7 +107,21 @@ export function classifyGroups(
     );
     if (inChipZone) continue;
     const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
-    if (lattice && strength < LATTICE_LINE.margin && alongLatticeAxis(f, lattice)) continue;
+    // A weak line that stays on one die row and repeats pitches across it is a pattern line.
+    if (lattice && strength < LATTICE_LINE.margin) {
+      const reading = readLatticeLine({
+        features: f,
+        pixels: group.pixels,
+        sign: group.sign,
+        lattice,
+        residual: ctx.residual,
+        mapWidth: work.width,
+        mapHeight: work.height,
+        analysis: wafer.analysis,
+        edgeMask,
+      });
+      if (needsLatticeLineMargin(reading)) continue;
+    }
     // A pattern repeated along a row or column of dies, not a defect in this one.
     if (
       lattice &&
@@ -130,15 +145,4 @@ export function classifyGroups(
     });
   }
   return defects;
-}
-
-/** An elongated blob lying along one of the die lattice's axes. */
-function alongLatticeAxis(f: BlobFeatures, lattice: Lattice): boolean {
-  if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return false;
-  const ux = Math.cos(f.orientation);
-  const uy = Math.sin(f.orientation);
-  const limit = Math.cos((LATTICE_LINE.alignedDeg * Math.PI) / 180);
-  return [lattice.a, lattice.b].some(
-    (v) => Math.abs(ux * v.x + uy * v.y) / Math.hypot(v.x, v.y) >= limit,
-  );
 }

@@ -1,0 +1,146 @@
+// A line along a die-lattice axis: a pattern line (lattice-error residual, reticle field street: on one die row, repeated pitches away) or a defect.
+import type { BlobFeatures } from "./blob-features.ts";
+import type { Lattice, Vector } from "./lattice.ts";
+import type { DiskRegion } from "./noise.ts";
+import { sampleBilinear } from "./raster.ts";
+import { LATTICE_LINE } from "./thresholds.ts";
+
+/** What the lattice-line test read on one group (full-resolution px; residual in its own units). */
+export interface LatticeLineReading {
+  /** The lattice vector the line keeps to within what the lattice's accuracy allows, or null. */
+  along: "a" | "b" | null;
+  /** How far the line moves across that axis's die rows over its length, and how far a lattice line may. */
+  driftPx: number;
+  toleratedDriftPx: number;
+  /** Mean signed residual on the line's own interior pixels (those with all pair references). */
+  onLine: number;
+  /**
+   * The same mean k = 1 .. repeatPitches pitches away across the line, on either side (the
+   * same die phase in the neighbouring rows of dies and reticle fields), in the order +1, -1,
+   * +2, -2, ...; null where fewer than half of the shifted pixels lie on the analysed disk.
+   * Empty when fewer than half of the line's pixels are interior: in the rim ring the residual
+   * is taken against extrapolated references, with a gain its copies inward do not share.
+   */
+  across: Array<number | null>;
+}
+
+export interface LatticeLineInput {
+  features: BlobFeatures;
+  /** The group's pixels (map indices) and its sign (+1 bright, -1 dark). */
+  pixels: Int32Array;
+  sign: 1 | -1;
+  lattice: Lattice;
+  residual: Float32Array;
+  mapWidth: number;
+  mapHeight: number;
+  /** The analysed disk, map px: shifted pixels off it read nothing. */
+  analysis: DiskRegion;
+  /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
+  edgeMask: Uint8Array | null;
+}
+
+/**
+ * Reads a group against the two things a pattern line shows (thresholds.ts LATTICE_LINE says
+ * why): it stays on one die row over its length, and the same die phase k pitches across it
+ * holds the same line. `across` is read only for an elongated group that keeps to an axis.
+ */
+export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
+  const { features: f, lattice } = input;
+  const none: LatticeLineReading = {
+    along: null,
+    driftPx: 0,
+    toleratedDriftPx: 0,
+    onLine: 0,
+    across: [],
+  };
+  if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return none;
+  const ux = Math.cos(f.orientation);
+  const uy = Math.sin(f.orientation);
+  const axisReading = (name: "a" | "b", along: Vector, across: Vector) => {
+    const pitch = Math.hypot(along.x, along.y);
+    const cos = Math.abs(ux * along.x + uy * along.y) / pitch;
+    const sin = Math.sqrt(Math.max(0, 1 - cos * cos));
+    return {
+      name,
+      across,
+      driftPx: f.lengthPx * sin,
+      // The measured axis may be turned from the true one by registrationPx over one pitch:
+      // over the line's length that is L x registrationPx / pitch (both in map px, a ratio),
+      // and the line's own width is as far as its centre line can wander on one row.
+      toleratedDriftPx: (f.lengthPx * LATTICE_LINE.registrationPx) / pitch + f.widthPx,
+    };
+  };
+  const onA = axisReading("a", lattice.a, lattice.b);
+  const onB = axisReading("b", lattice.b, lattice.a);
+  const axis = onA.driftPx <= onB.driftPx ? onA : onB;
+  const measured = { driftPx: axis.driftPx, toleratedDriftPx: axis.toleratedDriftPx };
+  if (axis.driftPx > axis.toleratedDriftPx) return { ...none, ...measured };
+  const { samples, sampled } = interiorSamples(input);
+  if (samples.length * 2 < sampled) return { ...none, along: axis.name, ...measured };
+  return {
+    along: axis.name,
+    ...measured,
+    onLine: meanSigned(input, samples, { x: 0, y: 0 }) ?? 0,
+    across: Array.from({ length: 2 * LATTICE_LINE.repeatPitches }, (_, i) => {
+      const k = (i >> 1) + 1;
+      const side = i % 2 === 0 ? 1 : -1;
+      const shift = { x: side * k * axis.across.x, y: side * k * axis.across.y };
+      return meanSigned(input, samples, shift);
+    }),
+  };
+}
+
+/**
+ * The doubled margin applies to a line that keeps to a die row AND whose mean residual at the
+ * same die phase 1 to repeatPitches pitches across, on either side, reaches repeatShare of its
+ * own. A line mostly in the rim ring, or whose copies all lie off the analysed disk, cannot be
+ * judged and keeps it.
+ */
+export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
+  if (reading.along === null) return false;
+  const judged = reading.across.filter((v): v is number => v !== null);
+  if (judged.length === 0) return true;
+  const cut = LATTICE_LINE.repeatShare * reading.onLine;
+  return judged.some((v) => v > cut);
+}
+
+/**
+ * The line's pixels, every stride-th (a few hundred are enough for each mean), that are
+ * interior: their own residual is taken against real pair references.
+ */
+function interiorSamples({ pixels, edgeMask }: LatticeLineInput): {
+  samples: number[];
+  sampled: number;
+} {
+  const stride = Math.max(1, Math.floor(pixels.length / LATTICE_LINE.maxSamples));
+  const samples: number[] = [];
+  let sampled = 0;
+  for (let k = 0; k < pixels.length; k += stride) {
+    const p = pixels[k] as number;
+    sampled++;
+    if (!edgeMask?.[p]) samples.push(p);
+  }
+  return { samples, sampled };
+}
+
+/** Mean of sign x residual over the sampled pixels moved by `shift` (map px), on the analysed disk only. */
+function meanSigned(
+  input: LatticeLineInput,
+  samples: readonly number[],
+  shift: Vector,
+): number | null {
+  const { sign, residual, mapWidth, mapHeight, analysis } = input;
+  let sum = 0;
+  let used = 0;
+  const r2 = analysis.r * analysis.r;
+  for (const p of samples) {
+    const x = (p % mapWidth) + shift.x;
+    const y = Math.floor(p / mapWidth) + shift.y;
+    const dx = x - analysis.cx;
+    const dy = y - analysis.cy;
+    if (dx * dx + dy * dy > r2) continue;
+    sum += sign * sampleBilinear(residual, mapWidth, mapHeight, x, y);
+    used++;
+  }
+  return used * 2 >= samples.length && used > 0 ? sum / used : null;
+}
