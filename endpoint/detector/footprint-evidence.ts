@@ -2,20 +2,22 @@
 //
 // The per-pixel allowance (die-to-die.ts) forgives share x the references' 2x2 range at every
 // pixel: on small dies and motif detail that reaches 9-17% of the level and forgives real
-// particles, voids and scratches (docs/detector-recall.md, round 8). It ignores shape. A
-// sub-pixel shift of the references leaves a difference that follows the reference's gradient
-// (opposite signs on the two sides of a motif edge or line, about zero on flat ground), so its
-// sum over a box telescopes to the reference's differences ACROSS the box and its steps at the
-// box's boundary: edges inside the box cancel. A particle, void or scratch has one sign over its
-// footprint: its sum grows with the area it covers. Where that sum clears both what the shift
-// can leave there and the measured noise of such sums, in at least three of the four
-// directions (the residual's own rule: a defect differs along three directions), the box's
+// particles, voids and scratches (docs/detector-recall.md, round 8). It ignores shape. Inside
+// the rim ring each pair average cancels a lattice error to first order; what the allowance
+// forgives is a second difference of the reference (the bilinear samples' blur, the test die's
+// sampling phase): opposite signs on the two sides of a motif edge or line, zero on flat
+// ground. Summed over a box, a second difference telescopes to the reference's steps where the
+// box's boundary crosses it: edges inside the box cancel. A particle, void or scratch has one
+// sign over its footprint: its sum grows with the area it covers. Where that sum clears both
+// what the blur can leave there and the measured noise of such sums, in at least three of the
+// four directions (the residual's own rule: a defect differs along three directions), the box's
 // pixels get their difference back without the per-pixel allowance; the box's bound is taken
 // off evenly instead.
 //
 // Not called by detect() yet (branch allow3): its hook, in stages/die-to-die.ts between
-// dieToDieResidual and levelDies on the comparison's smoothed map, costs 15-20 ms of CPU here in
-// JavaScript and is measured on the tuning sets in docs/detector-recall.md round 9.
+// dieToDieResidual and levelDies on the comparison's smoothed map, costs about 10 ms of CPU per
+// patterned wafer in JavaScript (a quarter of the stage) for no recall measured on the tuning
+// sets: docs/detector-recall.md round 9 gives the hook, its numbers and what would change that.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, selectKth } from "./raster.ts";

@@ -334,8 +334,8 @@ export const LATTICE_SEARCH = {
  * allow3): where the per-pixel misregistration allowance forgave a particle, void or scratch on
  * motif detail, the box sum of the pair differences is judged against what a sub-pixel shift
  * of the references can leave in that box and against the measured noise of such sums.
- * NOT read by detect() yet: the stage hook is left out (it costs 15-20 ms of CPU in
- * JavaScript and its quality is not yet measured on every tuning set; docs/detector-recall.md
+ * NOT read by detect() yet: the stage hook is left out (about 10 ms of CPU per patterned
+ * wafer in JavaScript for no recall measured on the tuning sets; docs/detector-recall.md
  * round 9), so this block is not in THRESHOLDS_HASH and the detector's version is unchanged.
  * Add it to the hash in the commit that wires the hook.
  */
