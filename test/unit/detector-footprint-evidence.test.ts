@@ -2,7 +2,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { dieToDieResidual, pairMisregistrationShare } from "../../endpoint/detector/die-to-die.ts";
-import { restoreFootprintEvidence, stepBound } from "../../endpoint/detector/footprint-evidence.ts";
+import {
+  boxSums,
+  restoreFootprintEvidence,
+  stepBound,
+} from "../../endpoint/detector/footprint-evidence.ts";
 import type { Vector } from "../../endpoint/detector/lattice.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -75,6 +79,41 @@ function meanAbs(values: Float32Array, x0: number, y0: number, side: number): nu
 }
 
 describe("footprint evidence", () => {
+  it("box sums of a bilinear sample are the bilinear sample of the box sums", () => {
+    // The statistic reads S = B(p) - (B~(p + d) + B~(p - d)) / 2 from one map of box sums; that
+    // is the box sum of the per-pixel differences only because both operations are linear.
+    const width = 40;
+    const height = 36;
+    const random = seededRandom(3);
+    const data = Float32Array.from({ length: width * height }, () => 1000 * random());
+    const side = 8;
+    const sums = new Float32Array(width * height);
+    boxSums(data, width, side, { y0: 6, y1: 28, x0: 6, x1: 30 }, sums, new Float64Array(width));
+    const at = (x: number, y: number) => data[y * width + x] as number;
+    const bilinear = (x: number, y: number, values: (x: number, y: number) => number) => {
+      const ix = Math.floor(x);
+      const iy = Math.floor(y);
+      const fx = x - ix;
+      const fy = y - iy;
+      const top = values(ix, iy) + (values(ix + 1, iy) - values(ix, iy)) * fx;
+      const bottom = values(ix, iy + 1) + (values(ix + 1, iy + 1) - values(ix, iy + 1)) * fx;
+      return top + (bottom - top) * fy;
+    };
+    for (const [px, py, dx, dy] of [
+      [18, 17, 5.37, -3.81],
+      [16, 16, -2.25, 6.6],
+    ] as const) {
+      let direct = 0;
+      for (let y = py - 4; y < py + 4; y++)
+        for (let x = px - 4; x < px + 4; x++)
+          direct += at(x, y) - 0.5 * (bilinear(x + dx, y + dy, at) + bilinear(x - dx, y - dy, at));
+      const box = (x: number, y: number) => sums[y * width + x] as number;
+      const fromSums =
+        box(px, py) - 0.5 * (bilinear(px + dx, py + dy, box) + bilinear(px - dx, py - dy, box));
+      assert.ok(Math.abs(direct - fromSums) < 0.05, `${direct} vs ${fromSums}`);
+    }
+  });
+
   it("bounds a box's misregistration by the steps where its boundary crosses the reference", () => {
     // An 8 x 8 box with its 2-pixel rim (12 x 12). A one-pixel line in its middle: both of its
     // edges are inside, so a blur of it sums to nothing over the box, while each pixel's own
