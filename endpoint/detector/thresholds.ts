@@ -360,3 +360,45 @@ export const LATTICE_SEARCH = {
    */
   faintShare: 0.25,
 } as const;
+
+/**
+ * One-signed die-to-die evidence over a defect-sized box (footprint-evidence.ts, branch
+ * allow3): where the per-pixel misregistration allowance forgave a particle, void or scratch on
+ * motif detail, the box sum of the pair differences is judged against what a sub-pixel shift
+ * of the references can leave in that box and against the measured noise of such sums.
+ * NOT read by detect() yet: the stage hook is left out (about 10 ms of CPU per patterned
+ * wafer in JavaScript for no recall measured on the tuning sets; docs/detector-recall.md
+ * round 9), so this block is not in THRESHOLDS_HASH and the detector's version is unchanged.
+ * Add it to the hash in the commit that wires the hook.
+ */
+export const FOOTPRINT = {
+  /**
+   * Box side, map px: the smallest void, 16 px at 2048 (SPEC.voidPx), is 8 map px at the working
+   * side. Not the smallest particle's (1.1-2.2 map px): on the comparison's smoothed map a box
+   * sum's noise grows faster than a particle's mass (a 4 px box reads a 1.5 px particle at about
+   * 0.4 of its per-pixel SNR), and the bound below covers three steps on each side of the box,
+   * which for a 4 px box is almost every step inside it: no gain over the per-pixel allowance.
+   */
+  boxMapPx: 8,
+  /** Box centres every this many map px: half the box, so a void-sized spot fills most of one box wherever it falls. */
+  strideMapPx: 4,
+  /**
+   * The box evidence must clear this many of its own measured sigmas (after the shift bound)
+   * in three of the four directions: as the seed threshold (DETECTION.seedSigmas), ~2.5e5
+   * boxes per wafer and a Gaussian tail beyond 6 sigma (p = 1e-9) make < 1e-3 false boxes.
+   */
+  evidenceSigmas: 6,
+  /** The noise of the box sums is measured on every this-many-th box centre along x and y (some 10^4 boxes at 2048 px). */
+  noiseSampleEvery: 4,
+  /**
+   * The box sums' noise is the median over this share of the sample boxes, the flattest (by
+   * the steps of their own pixels at the box boundary): misregistration on motif edges would
+   * otherwise be read as noise (measured: 3-5x on a dense pad pattern).
+   */
+  flatShare: 1 / 3,
+  /**
+   * Fewer interior sample boxes than this (a tiny disk): no estimate, no box evidence. The
+   * median of 200 |values| lies within about 10% of its limit (two standard errors).
+   */
+  minNoiseSamples: 200,
+} as const;
