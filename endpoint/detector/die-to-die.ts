@@ -408,30 +408,48 @@ interface KernelFrame {
   ): void;
   /** The ring offsets of the current row's reference cells, one and two dies away. */
   setRow(rangeDeltas: Int32Array, rangeDeltas2: Int32Array): void;
-  /** Residuals of pixels first..last of one row into out (interiorRun's work). */
-  interiorRow(first: number, last: number, out: Float32Array): void;
-  /** Residuals of ring pixels first..last sharing one set of references (edgePixel's work). */
-  edgeRow(
-    first: number,
-    last: number,
-    modes: Int32Array,
-    useSecond: boolean,
+  /**
+   * Residual, edge mask and edge gain of pixels x0..x1 of the row starting at map index `base`
+   * (interiorRun's work on runFrom..runTo, edgePixel's on the rest) into out, edgeMask,
+   * edgeGain; lower..upper2 are the row's runs of each shift (rowIntervals).
+   */
+  row(
+    base: number,
+    span: { x0: number; x1: number; runFrom: number; runTo: number },
+    runs: { lower: Int32Array; upper: Int32Array; lower2: Int32Array; upper2: Int32Array },
     out: Float32Array,
+    edgeMask: Uint8Array | undefined,
+    edgeGain: Uint8Array | undefined,
   ): void;
 }
 
 /**
- * The first `count` values of `row` into `out` from `at`. The rim ring comes in some ten
- * thousand short segments per wafer: a subarray view for each (a few hundred ns) cost more
- * than copying its values one by one; long runs go through one view.
+ * The rim ring's edge gain (units of 1 / EDGE_GAIN_UNIT) of each set of references, indexed as
+ * the kernel's `row` indexes it: two bits per direction d at bit 2d (0 none, 1 pair, 2 two-die
+ * extrapolation, 3 single die). The precisions are summed in direction order, as edgePixel
+ * sums them, so each entry is edgePixel's value for that set.
  */
-function copyRow(row: Float32Array, count: number, out: Float32Array, at: number): void {
-  if (count > 64) {
-    out.set(row.subarray(0, count), at);
-    return;
+function edgeGainTable(): Uint8Array {
+  const precisionOf = [0, PRECISION_PAIR, PRECISION_EXTRAPOLATED, PRECISION_SINGLE];
+  const table = new Uint8Array(256);
+  for (let code = 0; code < 256; code++) {
+    let precisions = 0;
+    let largestPrecision = 0;
+    let count = 0;
+    for (let d = 0; d < 4; d++) {
+      const kind = (code >> (2 * d)) & 3;
+      if (kind === 0) continue;
+      const precision = precisionOf[kind] as number;
+      count++;
+      precisions += precision;
+      if (precision > largestPrecision) largestPrecision = precision;
+    }
+    const dominant = count >= 3 ? precisions - largestPrecision : precisions;
+    table[code] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
   }
-  for (let k = 0; k < count; k++) out[at + k] = row[k] as number;
+  return table;
 }
+const EDGE_GAIN_TABLE = edgeGainTable();
 
 /**
  * The kernel's memory laid out for a width x height map (kernel.ts), with views of its
@@ -440,11 +458,13 @@ function copyRow(row: Float32Array, count: number, out: Float32Array, at: number
 function kernelFrame(width: number, height: number): KernelFrame | null {
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, outOffset } = layout;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset } = layout;
   const size = width * height;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
+  const maskRow = new Uint8Array(buffer, maskOffset, width + 16);
+  const gainRow = new Uint8Array(buffer, gainOffset, width + 16);
   return {
     kernel,
     dataOffset,
@@ -461,30 +481,34 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       doubles.set(fxs2, 32);
       doubles.set(fys2, 40);
       integers.set(offsets2, 96);
+      new Uint8Array(buffer, 576, EDGE_GAIN_TABLE.length).set(EDGE_GAIN_TABLE);
     },
     setRow(rangeDeltas, rangeDeltas2) {
       integers.set(rangeDeltas, 56);
       integers.set(rangeDeltas2, 104);
     },
-    interiorRow(first, last, out) {
-      kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
-      copyRow(outRow, last - first + 1, out, first);
-    },
-    edgeRow(first, last, modes, useSecond, out) {
-      kernel.edge(
+    row(base, { x0, x1, runFrom, runTo }, { lower, upper, lower2, upper2 }, out, mask, gain) {
+      // Byte offsets 448, 480, 512, 544 (die-to-die.wat).
+      integers.set(lower, 112);
+      integers.set(upper, 120);
+      integers.set(lower2, 128);
+      integers.set(upper2, 136);
+      kernel.row(
         dataOffset,
         ringOffset,
         outOffset,
+        maskOffset,
+        gainOffset,
         width,
-        first,
-        last,
-        modes[0] as number,
-        modes[1] as number,
-        modes[2] as number,
-        modes[3] as number,
-        useSecond ? 1 : 0,
+        base,
+        x0,
+        x1,
+        runFrom,
+        runTo,
       );
-      copyRow(outRow, last - first + 1, out, first);
+      out.set(outRow.subarray(x0, x1 + 1), base + x0);
+      mask?.set(maskRow.subarray(x0, x1 + 1), base + x0);
+      gain?.set(gainRow.subarray(x0, x1 + 1), base + x0);
     },
   };
 }
@@ -604,8 +628,6 @@ export function dieToDieResidual(
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
   const rangeDeltas2 = new Int32Array(8);
-  const cuts = new Int32Array(36);
-  const modes = new Int32Array(4);
   for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
     ring.fillTo(y + reachDown);
     for (let k = 0; k < 8; k++) {
@@ -626,10 +648,16 @@ export function dieToDieResidual(
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
-    if (frame) frame.setRow(rangeDeltas, rangeDeltas2);
-    if (runFrom <= runTo && frame) {
-      frame.interiorRow(y * width + runFrom, y * width + runTo, out);
-    } else if (runFrom <= runTo) {
+    if (frame) {
+      // The whole row in the kernel: interior run, rim-ring segments, mask and gain.
+      frame.setRow(rangeDeltas, rangeDeltas2);
+      if (x0 <= x1) {
+        const span = { x0, x1, runFrom, runTo };
+        frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
+      }
+      continue;
+    }
+    if (runFrom <= runTo) {
       interiorRun(
         data,
         width,
@@ -645,11 +673,6 @@ export function dieToDieResidual(
         rangeDeltas,
         shares,
       );
-    }
-    if (frame) {
-      const row = { y, width, x0, x1, runFrom, runTo };
-      ringRow(frame, row, lower, upper, lower2, upper2, cuts, modes, out, edgeMask, edgeGain);
-      continue;
     }
     for (let x = x0; x <= x1; x++) {
       if (x === runFrom && runFrom <= runTo) {
@@ -717,85 +740,6 @@ function rowIntervals(
     const sx = shiftX[k] as number;
     lower[k] = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
     upper[k] = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
-  }
-}
-
-/**
- * The rim-ring pixels of one row through the kernel: along a row, which references a pixel has
- * (a pair, a two-die extrapolation, a single die, none; per direction) changes only where some
- * shift's run [lower, upper] starts or ends, so the row falls into segments of one set of
- * references each, and the kernel does edgePixel's arithmetic on a whole segment. The edge
- * mask and gain are the same for every pixel of a segment (edgePixel's rule, here per segment).
- */
-function ringRow(
-  frame: KernelFrame,
-  row: { y: number; width: number; x0: number; x1: number; runFrom: number; runTo: number },
-  lower: Int32Array,
-  upper: Int32Array,
-  lower2: Int32Array,
-  upper2: Int32Array,
-  cuts: Int32Array,
-  modes: Int32Array,
-  out: Float32Array,
-  edgeMask: Uint8Array | undefined,
-  edgeGain: Uint8Array | undefined,
-): void {
-  const { y, width, x0, x1, runFrom, runTo } = row;
-  let n = 0;
-  cuts[n++] = x0;
-  cuts[n++] = x1 + 1;
-  if (runFrom <= runTo) {
-    cuts[n++] = runFrom;
-    cuts[n++] = runTo + 1;
-  }
-  for (let k = 0; k < 8; k++) {
-    cuts[n++] = lower[k] as number;
-    cuts[n++] = (upper[k] as number) + 1;
-    cuts[n++] = lower2[k] as number;
-    cuts[n++] = (upper2[k] as number) + 1;
-  }
-  const sorted = cuts.subarray(0, n).sort();
-  const base = y * width;
-  for (let c = 0; c + 1 < n; c++) {
-    const from = Math.max(x0, sorted[c] as number);
-    const to = Math.min(x1 + 1, sorted[c + 1] as number);
-    if (from >= to || (runFrom <= runTo && from >= runFrom && from <= runTo)) continue;
-    // edgePixel's choice of references and its precision sums, in its order, at `from`.
-    let precisions = 0;
-    let largestPrecision = 0;
-    let count = 0;
-    for (let d = 0; d < 4; d++) {
-      const k = 2 * d;
-      const plusOk = from >= (lower[k] as number) && from <= (upper[k] as number);
-      const minusOk = from >= (lower[k + 1] as number) && from <= (upper[k + 1] as number);
-      let precision: number;
-      if (plusOk && minusOk) {
-        modes[d] = 1;
-        precision = PRECISION_PAIR;
-      } else if (plusOk || minusOk) {
-        const slot = plusOk ? k : k + 1;
-        const far = from >= (lower2[slot] as number) && from <= (upper2[slot] as number);
-        modes[d] = (far ? 2 : 4) + (plusOk ? 0 : 1);
-        precision = far ? PRECISION_EXTRAPOLATED : PRECISION_SINGLE;
-      } else {
-        modes[d] = 0;
-        continue;
-      }
-      count++;
-      precisions += precision;
-      if (precision > largestPrecision) largestPrecision = precision;
-    }
-    // With no reference the residual stays the +0 it was filled with, as edgePixel writes.
-    if (count > 0) frame.edgeRow(base + from, base + to - 1, modes, count >= 3, out);
-    if (edgeMask) edgeMask.fill(1, base + from, base + to);
-    if (edgeGain) {
-      const dominant = count >= 3 ? precisions - largestPrecision : precisions;
-      edgeGain.fill(
-        Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant)),
-        base + from,
-        base + to,
-      );
-    }
   }
 }
 

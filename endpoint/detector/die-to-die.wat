@@ -17,7 +17,12 @@
 ;;   i32 offset[8] at 192 (pixel index of each shift's top-left sample minus the pixel's),
 ;;   i32 rangeDelta[8] at 224 (ring index of each shift's cell minus the pixel's index),
 ;;   and the same for the shifts two dies away (the rim ring's extrapolations):
-;;   f64 fx2[8] at 256, f64 fy2[8] at 320, i32 offset2[8] at 384, i32 rangeDelta2[8] at 416.
+;;   f64 fx2[8] at 256, f64 fy2[8] at 320, i32 offset2[8] at 384, i32 rangeDelta2[8] at 416;
+;;   for `row`, the current row's x runs over which each shift's sample lies on the wafer:
+;;   i32 lower[8] at 448, upper[8] at 480 (one die away), lower2[8] at 512, upper2[8] at 544
+;;   (two dies away), the rim ring's edge gains (u8[256] at 576, indexed by the four directions'
+;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976.
+;; Bytes 0..1023 in all (PARAMETER_BYTES in kernel.ts).
 ;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
 (module
   (memory (export "memory") 1)
@@ -26,7 +31,7 @@
   ;; on the map), written as float32 to outPtr + 4 * (p - first). Pixels go two at a time: when
   ;; the count is odd, one value past `last` is computed and written too (the caller pads both
   ;; the map and the output).
-  (func (export "interior")
+  (func $interior (export "interior")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (local $q i32) (local $end i32) (local $outBase i32)
@@ -252,7 +257,7 @@
   ;; signed 2nd smallest deviation when `useSecond` is 1 (three or four references), else the
   ;; smallest; ties keep the earlier direction, as edgePixel's running best and second do.
   ;; Two pixels at a time, like `interior`.
-  (func (export "edge")
+  (func $edge (export "edge")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (param $mode0 i32) (param $mode1 i32) (param $mode2 i32) (param $mode3 i32) (param $useSecond i32)
@@ -791,6 +796,159 @@
             (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
+
+  ;; One whole row of the residual (dieToDieResidual's row loop with the kernel): pixels
+  ;; x0..x1 of the row starting at map index `base`. The pixels runFrom..runTo have all eight
+  ;; references on the wafer (`interior`); the rest is the rim ring, which falls into segments
+  ;; of one set of references each: along a row that set changes only where some shift's run
+  ;; [lower, upper] (one die away) or [lower2, upper2] (two dies away) starts or ends, so the
+  ;; row is cut there (cuts sorted in place), and per segment, edgePixel's choice at its first
+  ;; pixel (pair, two-die extrapolation, single die, none, per direction) goes to `edge`.
+  ;; Writes, at x: the residual (float32) to outPtr + 4x, the edge mask (0 interior, 1 ring) to
+  ;; maskPtr + x and the edge gain (the table at 576, indexed by the segment's kinds) to
+  ;; gainPtr + x. Segments go left to right, so what one writes past its end (the kernels
+  ;; work in pairs, the fills in blocks) is written again by the next; past x1 the caller
+  ;; pads and does not read.
+  (func (export "row")
+    (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $maskPtr i32)
+    (param $gainPtr i32) (param $width i32) (param $base i32) (param $x0 i32) (param $x1 i32)
+    (param $runFrom i32) (param $runTo i32)
+    (local $n i32) (local $k i32) (local $i i32) (local $j i32) (local $key i32)
+    (local $from i32) (local $to i32) (local $hasRun i32)
+    (local $code i32) (local $count i32) (local $plus i32) (local $minus i32) (local $slot i32)
+    (local $far i32) (local $mode i32) (local $kind i32) (local $d i32)
+    (local.set $hasRun (i32.le_s (local.get $runFrom) (local.get $runTo)))
+    ;; The cuts (at 832): the row's ends, the interior run's, and each shift's run's.
+    (i32.store offset=832 (i32.const 0) (local.get $x0))
+    (i32.store offset=836 (i32.const 0) (i32.add (local.get $x1) (i32.const 1)))
+    (local.set $n (i32.const 2))
+    (if (local.get $hasRun) (then
+      (i32.store offset=840 (i32.const 0) (local.get $runFrom))
+      (i32.store offset=844 (i32.const 0) (i32.add (local.get $runTo) (i32.const 1)))
+      (local.set $n (i32.const 4))))
+    (local.set $k (i32.const 0))
+    (loop $shifts
+      (local.set $i (i32.shl (local.get $k) (i32.const 2)))
+      (local.set $j (i32.shl (local.get $n) (i32.const 2)))
+      (i32.store offset=832 (local.get $j) (i32.load offset=448 (local.get $i)))
+      (i32.store offset=836 (local.get $j) (i32.add (i32.load offset=480 (local.get $i)) (i32.const 1)))
+      (i32.store offset=840 (local.get $j) (i32.load offset=512 (local.get $i)))
+      (i32.store offset=844 (local.get $j) (i32.add (i32.load offset=544 (local.get $i)) (i32.const 1)))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $shifts (i32.lt_u (local.get $k) (i32.const 8))))
+    ;; Insertion sort, ascending (signed: a run that starts left of the frame is negative).
+    (local.set $i (i32.const 1))
+    (block $sorted
+      (loop $insert
+        (br_if $sorted (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $key (i32.load offset=832 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $j (local.get $i))
+        (block $placed
+          (loop $shift
+            (br_if $placed (i32.eqz (local.get $j)))
+            (br_if $placed (i32.le_s
+              (i32.load offset=828 (i32.shl (local.get $j) (i32.const 2))) (local.get $key)))
+            (i32.store offset=832 (i32.shl (local.get $j) (i32.const 2))
+              (i32.load offset=828 (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+            (br $shift)))
+        (i32.store offset=832 (i32.shl (local.get $j) (i32.const 2)) (local.get $key))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $insert)))
+    ;; Each segment [from, to) between two cuts, clipped to the row.
+    (local.set $i (i32.const 0))
+    (block $segmentsDone
+      (loop $segments
+        (br_if $segmentsDone (i32.ge_u (i32.add (local.get $i) (i32.const 1)) (local.get $n)))
+        (local.set $from (i32.load offset=832 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $to (i32.load offset=836 (i32.shl (local.get $i) (i32.const 2))))
+        (if (i32.lt_s (local.get $from) (local.get $x0)) (then (local.set $from (local.get $x0))))
+        (if (i32.gt_s (local.get $to) (i32.add (local.get $x1) (i32.const 1)))
+          (then (local.set $to (i32.add (local.get $x1) (i32.const 1)))))
+        (if (i32.lt_s (local.get $from) (local.get $to)) (then
+          (if (i32.and (local.get $hasRun) (i32.and
+                (i32.ge_s (local.get $from) (local.get $runFrom))
+                (i32.le_s (local.get $from) (local.get $runTo))))
+            (then
+              ;; Inside the interior run: the whole run once, at its first segment.
+              (if (i32.eq (local.get $from) (local.get $runFrom)) (then
+                (call $interior (local.get $dataPtr) (local.get $ringPtr)
+                  (i32.add (local.get $outPtr) (i32.shl (local.get $runFrom) (i32.const 2)))
+                  (local.get $width)
+                  (i32.add (local.get $base) (local.get $runFrom))
+                  (i32.add (local.get $base) (local.get $runTo)))
+                (call $fillBytes (local.get $maskPtr) (local.get $runFrom)
+                  (i32.add (local.get $runTo) (i32.const 1)) (i32.const 0))
+                ;; EDGE_GAIN_UNIT: a gain of 1.
+                (call $fillBytes (local.get $gainPtr) (local.get $runFrom)
+                  (i32.add (local.get $runTo) (i32.const 1)) (i32.const 32)))))
+            (else
+              ;; edgePixel's choice of references at `from`, per direction d (shifts 2d, 2d + 1):
+              ;; mode (as `edge` takes it) to 976 + 4d, kind (0 none, 1 pair, 2 extrapolated,
+              ;; 3 single) into the table index.
+              (local.set $code (i32.const 0))
+              (local.set $count (i32.const 0))
+              (local.set $d (i32.const 0))
+              (loop $directions
+                (local.set $k (i32.shl (local.get $d) (i32.const 3)))
+                (local.set $plus (i32.and
+                  (i32.ge_s (local.get $from) (i32.load offset=448 (local.get $k)))
+                  (i32.le_s (local.get $from) (i32.load offset=480 (local.get $k)))))
+                (local.set $minus (i32.and
+                  (i32.ge_s (local.get $from) (i32.load offset=452 (local.get $k)))
+                  (i32.le_s (local.get $from) (i32.load offset=484 (local.get $k)))))
+                (if (i32.and (local.get $plus) (local.get $minus))
+                  (then (local.set $mode (i32.const 1)) (local.set $kind (i32.const 1)))
+                  (else (if (i32.or (local.get $plus) (local.get $minus))
+                    (then
+                      (local.set $slot (i32.add (local.get $k) (select (i32.const 0) (i32.const 4) (local.get $plus))))
+                      (local.set $far (i32.and
+                        (i32.ge_s (local.get $from) (i32.load offset=512 (local.get $slot)))
+                        (i32.le_s (local.get $from) (i32.load offset=544 (local.get $slot)))))
+                      (local.set $mode (i32.add
+                        (select (i32.const 2) (i32.const 4) (local.get $far))
+                        (select (i32.const 0) (i32.const 1) (local.get $plus))))
+                      (local.set $kind (select (i32.const 2) (i32.const 3) (local.get $far))))
+                    (else (local.set $mode (i32.const 0)) (local.set $kind (i32.const 0))))))
+                (i32.store offset=976 (i32.shl (local.get $d) (i32.const 2)) (local.get $mode))
+                (local.set $code (i32.or (local.get $code)
+                  (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))
+                (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
+                (local.set $d (i32.add (local.get $d) (i32.const 1)))
+                (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
+              (if (local.get $count)
+                (then
+                  (call $edge (local.get $dataPtr) (local.get $ringPtr)
+                    (i32.add (local.get $outPtr) (i32.shl (local.get $from) (i32.const 2)))
+                    (local.get $width)
+                    (i32.add (local.get $base) (local.get $from))
+                    (i32.sub (i32.add (local.get $base) (local.get $to)) (i32.const 1))
+                    (i32.load offset=976 (i32.const 0)) (i32.load offset=980 (i32.const 0))
+                    (i32.load offset=984 (i32.const 0)) (i32.load offset=988 (i32.const 0))
+                    (i32.ge_u (local.get $count) (i32.const 3))))
+                (else
+                  ;; No reference: +0, as edgePixel writes.
+                  (local.set $j (local.get $from))
+                  (loop $zeros
+                    (v128.store (i32.add (local.get $outPtr) (i32.shl (local.get $j) (i32.const 2)))
+                      (v128.const i32x4 0 0 0 0))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br_if $zeros (i32.lt_s (local.get $j) (local.get $to))))))
+              (call $fillBytes (local.get $maskPtr) (local.get $from) (local.get $to) (i32.const 1))
+              (call $fillBytes (local.get $gainPtr) (local.get $from) (local.get $to)
+                (i32.load8_u offset=576 (local.get $code)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $segments))))
+
+  ;; Bytes ptr + from .. ptr + to - 1 set to `value`, sixteen at a time (up to 15 past `to`).
+  (func $fillBytes (param $ptr i32) (param $from i32) (param $to i32) (param $value i32)
+    (local $fill v128)
+    (local.set $fill (i8x16.splat (local.get $value)))
+    (loop $blocks
+      (v128.store (i32.add (local.get $ptr) (local.get $from)) (local.get $fill))
+      (local.set $from (i32.add (local.get $from) (i32.const 16)))
+      (br_if $blocks (i32.lt_s (local.get $from) (local.get $to)))))
 
   ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
   ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.

@@ -31,6 +31,19 @@ export interface Kernel extends KernelMemory {
     mode3: number,
     useSecond: number,
   ): void;
+  row(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    maskOffset: number,
+    gainOffset: number,
+    width: number,
+    base: number,
+    x0: number,
+    x1: number,
+    runFrom: number,
+    runTo: number,
+  ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
@@ -47,8 +60,8 @@ export interface Kernel extends KernelMemory {
   ): number;
 }
 
-/** Bytes 0..511 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
-export const PARAMETER_BYTES = 512;
+/** Bytes 0..1023 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
+export const PARAMETER_BYTES = 1024;
 let loaded: Kernel | null | undefined;
 let enabled = true;
 
@@ -76,6 +89,9 @@ export interface KernelLayout {
   ringOffset: number;
   /** One output row of the residual kernels. */
   outOffset: number;
+  /** One row of the residual's edge mask (bytes), then one of its edge gain (`row`). */
+  maskOffset: number;
+  gainOffset: number;
   /**
    * Rows for binomial smoothing (three smoothed rows, a source row, an output row) and for
    * the pattern-activity maps (a source row, three rows of max, three of min): seven.
@@ -99,7 +115,9 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
   const dataOffset = PARAMETER_BYTES;
   const ringOffset = dataOffset + 4 * size + rowBytes;
   const outOffset = ringOffset + 4 * size + rowBytes;
-  const blurOffset = outOffset + rowBytes;
+  const maskOffset = outOffset + rowBytes;
+  const gainOffset = maskOffset + rowBytes / 2;
+  const blurOffset = maskOffset + rowBytes;
   const needed = blurOffset + 7 * rowBytes;
   return {
     kernel,
@@ -107,6 +125,8 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
     dataOffset,
     ringOffset,
     outOffset,
+    maskOffset,
+    gainOffset,
     blurOffset,
     rowBytes,
   };
