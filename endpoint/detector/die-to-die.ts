@@ -904,17 +904,46 @@ export function levelDies(
   const sampleKeys = new Int32Array(capacity);
   const sampleValues = new Float32Array(capacity);
   const perKey = new Int32Array(keyCount + 1);
+  // Per key, the samples below minTypicalOffset and those above -minTypicalOffset: whether a
+  // cell's median lies within +-minTypicalOffset follows from these two counts (below).
+  const belowTypical = new Int32Array(keyCount);
+  const aboveMinusTypical = new Int32Array(keyCount);
+  let sawNaN = false;
   let n = 0;
   for (let y = y0; y <= y1; y += 2) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
       const k = key(x, y);
       if (k < 0 || n >= capacity) continue;
+      const v = residual[y * width + x] as number;
       sampleKeys[n] = k;
-      sampleValues[n] = residual[y * width + x] as number;
+      sampleValues[n] = v;
       perKey[k + 1] = (perKey[k + 1] as number) + 1;
+      if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
+      if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
+      else if (Number.isNaN(v)) sawNaN = true;
       n++;
     }
+  }
+  const minSamples = 0.05 * ((la * lb) / 4);
+  if (!sawNaN && minTypicalOffset <= maxOffset) {
+    // Most wafers stop here (no reticle level differences): the typical die's |offset| is
+    // below minTypicalOffset exactly when more than half of the dies have |median| below it
+    // (as minTypicalOffset <= maxOffset, clamping does not move a median across it), and a
+    // cell's median (the floor(count / 2)-th smallest) is below t when at least
+    // floor(count / 2) + 1 samples are, above -t when at least count - floor(count / 2) are.
+    // Counting decides what the medians below would, without ordering any cell.
+    let dies = 0;
+    let small = 0;
+    for (let k = 0; k < keyCount; k += 2) {
+      const count = perKey[k + 1] as number;
+      if (count === 0 || count < minSamples) continue;
+      dies++;
+      const half = Math.floor(count / 2);
+      if ((belowTypical[k] as number) > half && (aboveMinusTypical[k] as number) >= count - half)
+        small++;
+    }
+    if (dies === 0 || small > Math.floor(dies / 2)) return false;
   }
   for (let k = 0; k < keyCount; k++)
     perKey[k + 1] = (perKey[k + 1] as number) + (perKey[k] as number);
@@ -930,7 +959,6 @@ export function levelDies(
   let withOffset = 0;
   const magnitudes = new Float64Array(keyCount);
   let dies = 0;
-  const minSamples = 0.05 * ((la * lb) / 4);
   // In the edge zone (odd keys) the references change from pixel to pixel (pairs along some
   // directions, extrapolations along others): no single die offset there. Left as it is.
   for (let k = 0; k < keyCount; k += 2) {
