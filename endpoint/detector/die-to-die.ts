@@ -848,6 +848,56 @@ function edgePixel(
 }
 
 /**
+ * The last sample x0 + 2m (at most xLast) of the run from x0 whose samples share x0's cell in
+ * levelDies (the floors of s and t, computed as levelDies' key computes them). Each of s and t
+ * is a chain of correctly rounded operations (subtract, multiply, divide by constants), each
+ * monotone in its operand, so s, t and their floors are monotone in x and the samples of one
+ * cell along a row are consecutive: the run's end is found by doubling the step from x0, then
+ * halving it, a handful of evaluations for a run of some twenty samples.
+ */
+function cellRunEnd(
+  x0: number,
+  xLast: number,
+  cx: number,
+  by: number,
+  dyBx: number,
+  ay: number,
+  axDy: number,
+  det: number,
+  sOffset: number,
+  tOffset: number,
+): number {
+  const dx0 = x0 - cx;
+  const i0 = Math.floor((dx0 * by - dyBx) / det - sOffset);
+  const j0 = Math.floor((axDy - ay * dx0) / det - tOffset);
+  // inside: a sample known to share the cell; outside: the first sample known not to (or one
+  // past the row's last sample).
+  let inside = x0;
+  let outside = x0 + 2 * Math.floor((xLast - x0) / 2) + 2;
+  for (let step = 2; inside + step < outside; step *= 2) {
+    const dx = inside + step - cx;
+    const same =
+      Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
+      Math.floor((axDy - ay * dx) / det - tOffset) === j0;
+    if (!same) {
+      outside = inside + step;
+      break;
+    }
+    inside += step;
+  }
+  while (outside - inside > 2) {
+    const x = inside + 2 * Math.floor((outside - inside) / 4);
+    const dx = x - cx;
+    const same =
+      Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
+      Math.floor((axDy - ay * dx) / det - tOffset) === j0;
+    if (same) inside = x;
+    else outside = x;
+  }
+  return inside;
+}
+
+/**
  * Removes each die's own level offset from the residual: dies of one reticle field differ in
  * level (by up to +-0.75% by the spec), which the die-to-die comparison reads as a whole die
  * standing out. The offset is the median residual over the die's cell (robust to defects
@@ -912,17 +962,35 @@ export function levelDies(
   let n = 0;
   for (let y = y0; y <= y1; y += 2) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
-    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
-      const k = key(x, y);
-      if (k < 0 || n >= capacity) continue;
-      const v = residual[y * width + x] as number;
-      sampleKeys[n] = k;
-      sampleValues[n] = v;
-      perKey[k + 1] = (perKey[k + 1] as number) + 1;
-      if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
-      if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
-      else if (Number.isNaN(v)) sawNaN = true;
-      n++;
+    const xLast = Math.floor(cx + h);
+    // key(x, y) a run of samples at a time: its cell is found once per run (cellRunEnd), the
+    // zone read per sample. The row terms of s and t are the values key computes.
+    const dy = y - cy;
+    const dyBx = dy * b.x;
+    const axDy = a.x * dy;
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= xLast && n < capacity; ) {
+      const dx = x - cx;
+      const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
+      const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
+      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset);
+      const cell = i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i);
+      if (cell < 0) {
+        x = end + 2;
+        continue;
+      }
+      for (; x <= end && n < capacity; x += 2) {
+        const at = y * width + x;
+        const k = cell + (edgeMask[at] as number);
+        const v = residual[at] as number;
+        sampleKeys[n] = k;
+        sampleValues[n] = v;
+        perKey[k + 1] = (perKey[k + 1] as number) + 1;
+        if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
+        if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
+        else if (Number.isNaN(v)) sawNaN = true;
+        n++;
+      }
+      x = end + 2;
     }
   }
   const minSamples = 0.05 * ((la * lb) / 4);

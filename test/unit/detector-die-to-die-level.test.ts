@@ -1,4 +1,4 @@
-// Die levelling's early answer (whether the typical die is offset at all, decided by counting) equals the answer from every die's median.
+// Die levelling (its samples taken a run of one die at a time, its early answer by counting) equals levelling from every die's median, pixel by pixel.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { levelDies } from "../../endpoint/detector/die-to-die.ts";
@@ -11,13 +11,14 @@ interface Vec {
 }
 
 /**
- * Whether levelDies levels at all, from its definition: each die's median residual (sorted, the
+ * levelDies from its definition, pixel by pixel: each die's median residual (sorted, the
  * floor(count / 2)-th smallest, over every other pixel of every other row, pair-referenced
  * pixels only), clamped to +-maxOffset; levelled when some die has a nonzero offset and the
- * median |offset| over the dies reaches minTypicalOffset. The die of a pixel is computed as
- * levelDies computes it (the same operations), so both sort the same samples into the same dies.
+ * median |offset| over the dies reaches minTypicalOffset, each pair-referenced pixel then
+ * shrunk towards 0 by its die's offset. The die of a pixel is computed with levelDies'
+ * operations, so both put the same samples into the same dies. Returns whether it levelled.
  */
-function levelsByMedians(
+function levelByMedians(
   residual: Float32Array,
   width: number,
   a: Vec,
@@ -34,36 +35,50 @@ function levelsByMedians(
   const det = a.x * b.y - a.y * b.x;
   const cells = Math.ceil((2 * r) / Math.min(la, lb)) + 4;
   const half = Math.floor(cells / 2);
+  const dieOf = (x: number, y: number): number => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const i = Math.floor((dx * b.y - dy * b.x) / det - phase.a / la) + half;
+    const j = Math.floor((a.x * dy - a.y * dx) / det - phase.b / lb) + half;
+    if (i < 0 || j < 0 || i >= cells || j >= cells || edgeMask[y * width + x] === 1) return -1;
+    return j * cells + i;
+  };
   const samples = new Map<number, number[]>();
   for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.floor(cy + r); y += 2) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
     for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
-      const dx = x - cx;
-      const dy = y - cy;
-      const i = Math.floor((dx * b.y - dy * b.x) / det - phase.a / la) + half;
-      const j = Math.floor((a.x * dy - a.y * dx) / det - phase.b / lb) + half;
-      if (i < 0 || j < 0 || i >= cells || j >= cells || edgeMask[y * width + x] === 1) continue;
-      const key = j * cells + i;
-      const list = samples.get(key) ?? [];
+      const die = dieOf(x, y);
+      if (die < 0) continue;
+      const list = samples.get(die) ?? [];
       list.push(residual[y * width + x] as number);
-      samples.set(key, list);
+      samples.set(die, list);
     }
   }
+  const offsets = new Map<number, number>();
   const magnitudes: number[] = [];
-  let withOffset = 0;
-  for (const list of samples.values()) {
+  for (const [die, list] of samples) {
     if (list.length < 0.05 * ((la * lb) / 4)) continue;
     const median = [...list].sort((u, v) => u - v)[Math.floor(list.length / 2)] as number;
     const clamped = Math.max(-maxOffset, Math.min(maxOffset, median));
     magnitudes.push(Math.abs(clamped));
-    if (clamped !== 0) withOffset++;
+    if (clamped !== 0) offsets.set(die, clamped);
   }
   magnitudes.sort((u, v) => u - v);
   const typical = magnitudes[Math.floor(magnitudes.length / 2)] ?? 0;
-  return withOffset > 0 && typical >= minTypicalOffset;
+  if (offsets.size === 0 || typical < minTypicalOffset) return false;
+  for (let y = Math.max(0, Math.ceil(cy - r)); y <= Math.floor(cy + r); y++) {
+    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
+      const offset = offsets.get(dieOf(x, y)) ?? 0;
+      const v = residual[y * width + x] as number;
+      if (offset > 0 && v > 0) residual[y * width + x] = Math.max(0, v - offset);
+      if (offset < 0 && v < 0) residual[y * width + x] = Math.min(0, v - offset);
+    }
+  }
+  return true;
 }
 
-describe("die levelling decides from counts what the dies' medians decide", () => {
+describe("die levelling gives what the dies' medians give", () => {
   const size = 200;
   const region: DiskRegion = { cx: 100.3, cy: 99.6, r: 90 };
   const a = { x: 24.2, y: 0.4 };
@@ -105,8 +120,9 @@ describe("die levelling decides from counts what the dies' medians decide", () =
         const dy = Math.floor(i / size) - region.cy;
         if (dx * dx + dy * dy > 70 * 70) edgeMask[i] = 1;
       }
-      const expected = levelsByMedians(
-        residual,
+      const expectedOut = residual.slice();
+      const expected = levelByMedians(
+        expectedOut,
         size,
         a,
         b,
@@ -119,11 +135,12 @@ describe("die levelling decides from counts what the dies' medians decide", () =
       const out = residual.slice();
       const got = levelDies(out, size, a, b, phase, region, maxOffset, edgeMask, minTypical);
       assert.equal(got, expected, `seed ${seed}`);
+      assert.ok(
+        out.every((v, i) => Object.is(v, expectedOut[i])),
+        `seed ${seed}: residual differs`,
+      );
       if (got) levelled++;
-      else {
-        notLevelled++;
-        assert.ok(out.every((v, i) => Object.is(v, residual[i])), `seed ${seed}: residual moved`);
-      }
+      else notLevelled++;
     }
     assert.ok(levelled >= 10 && notLevelled >= 10, `${levelled} levelled, ${notLevelled} not`);
   });
