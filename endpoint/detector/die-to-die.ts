@@ -513,6 +513,21 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
   };
 }
 
+/**
+ * The kernel's frame holding `map`, or null when the JavaScript path runs. The kernel reads the
+ * map from its own memory: the stage smooths straight into it (comparisonBuffer); any other
+ * map is copied in. Its interior assumes finite values (die-to-die.wat): a map holding a NaN
+ * or an infinity (no decoded image does) takes the JavaScript path, with the same results.
+ */
+function kernelFrameFor(map: FloatMap): KernelFrame | null {
+  const { width, height, data } = map;
+  const frame = kernelFrame(width, height);
+  if (!frame) return null;
+  const inside = frame.data();
+  if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
+  return frame.kernel.allFinite(frame.dataOffset, width * height) ? frame : null;
+}
+
 export { useKernels as useResidualKernel } from "./kernel.ts";
 
 /**
@@ -608,14 +623,8 @@ export function dieToDieResidual(
     reachDown = Math.max(reachDown, dy);
   }
   const yFirst = Math.max(0, Math.ceil(cy - r));
-  const frame = kernelFrame(width, height);
-  if (frame) {
-    // The kernel reads the map from its own memory: the stage smooths straight into it
-    // (comparisonBuffer); any other map is copied in.
-    const inside = frame.data();
-    if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
-    frame.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
-  }
+  const frame = kernelFrameFor(map);
+  frame?.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
   const ring = new CellRangeRing(
     map,
     cx,

@@ -31,6 +31,18 @@
   ;; on the map), written as float32 to outPtr + 4 * (p - first). Pixels go two at a time: when
   ;; the count is odd, one value past `last` is computed and written too (the caller pads both
   ;; the map and the output).
+  ;; For a map of finite values only (the caller checks with `allFinite`; any other map takes
+  ;; the JavaScript path): then min and max are pmin / pmax (b < a ? b : a, a < b ? b : a),
+  ;; one instruction each instead of the NaN- and signed-zero-aware sequence f64x2.min/max
+  ;; compile to, and the same values: with finite operands the two differ only on a +0 against
+  ;; a -0, and no such pair reaches them here. Cell ranges are max - min in float32, never -0
+  ;; (x - x is +0; max = -0 with min = +0 cannot be) and never negative; so
+  ;; max(range_a, range_b) and share * range - sigma are never -0 either (share > 0, sigma >= 0
+  ;; or -0), and max(0, that) sees no -0. In min(max(d, -allowance), allowance), allowance is
+  ;; never -0: when d and -allowance are both zeros, -allowance is -0 and pmax returns d, as
+  ;; Math.max does (+0 over -0, -0 when both are); pmin then sees allowance = +0 second and
+  ;; returns its first operand on a tie, -0 when that is -0, as Math.min does. The magnitudes
+  ;; of the 2nd smallest are |e|: never -0, never NaN, so any of two equal ones is the same bits.
   (func $interior (export "interior")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
@@ -129,15 +141,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy0)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy1)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share0)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share0)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e0 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e0 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m0 (f64x2.abs (local.get $e0)))
       ;; Direction 1: the pair average of shifts 2 (+d) and 3 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top2) (local.get $q)))))
@@ -161,15 +173,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy2)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy3)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share1)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share1)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e1 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e1 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m1 (f64x2.abs (local.get $e1)))
       ;; Direction 2: the pair average of shifts 4 (+d) and 5 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top4) (local.get $q)))))
@@ -193,15 +205,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy4)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy5)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share2)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share2)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e2 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e2 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m2 (f64x2.abs (local.get $e2)))
       ;; Direction 3: the pair average of shifts 6 (+d) and 7 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top6) (local.get $q)))))
@@ -225,21 +237,21 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy6)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy7)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share3)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share3)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e3 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e3 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m3 (f64x2.abs (local.get $e3)))
 
         ;; 2nd smallest of the four magnitudes, signed by the sum ((e0 + e1) + e2) + e3.
-        (local.set $second (f64x2.min
-          (f64x2.max (f64x2.min (local.get $m0) (local.get $m1)) (f64x2.min (local.get $m2) (local.get $m3)))
-          (f64x2.min (f64x2.max (local.get $m0) (local.get $m1)) (f64x2.max (local.get $m2) (local.get $m3)))))
+        (local.set $second (f64x2.pmin
+          (f64x2.pmax (f64x2.pmin (local.get $m0) (local.get $m1)) (f64x2.pmin (local.get $m2) (local.get $m3)))
+          (f64x2.pmin (f64x2.pmax (local.get $m0) (local.get $m1)) (f64x2.pmax (local.get $m2) (local.get $m3)))))
         (local.set $sum (f64x2.add (f64x2.add (f64x2.add (local.get $e0) (local.get $e1)) (local.get $e2)) (local.get $e3)))
         ;; Math.sign(sum): 1 above 0, -1 below, else the sum itself (+0, -0, NaN).
         (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
@@ -949,6 +961,34 @@
       (v128.store (i32.add (local.get $ptr) (local.get $from)) (local.get $fill))
       (local.set $from (i32.add (local.get $from) (i32.const 16)))
       (br_if $blocks (i32.lt_s (local.get $from) (local.get $to)))))
+
+  ;; 1 when the count float32 values from ptr are all finite (no NaN, no infinity), else 0:
+  ;; whether `interior` may run on the map. The exponent bits all ones mark the non-finite
+  ;; ones; four values at a time, then the last few one by one.
+  (func (export "allFinite") (param $ptr i32) (param $count i32) (result i32)
+    (local $i i32) (local $vectorEnd i32) (local $end i32) (local $exponent v128) (local $seen v128)
+    (local $nonFinite i32)
+    (local.set $exponent (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+    (local.set $vectorEnd (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $vectorsDone
+      (loop $vectors
+        (br_if $vectorsDone (i32.ge_u (local.get $i) (local.get $vectorEnd)))
+        (local.set $seen (v128.or (local.get $seen) (i32x4.eq
+          (v128.and (v128.load (i32.add (local.get $ptr) (local.get $i))) (local.get $exponent))
+          (local.get $exponent))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vectors)))
+    (local.set $nonFinite (v128.any_true (local.get $seen)))
+    (block $scalarsDone
+      (loop $scalars
+        (br_if $scalarsDone (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $nonFinite (i32.or (local.get $nonFinite) (i32.eq
+          (i32.and (i32.load (i32.add (local.get $ptr) (local.get $i))) (i32.const 0x7f800000))
+          (i32.const 0x7f800000))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $scalars)))
+    (i32.eqz (local.get $nonFinite)))
 
   ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
   ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.

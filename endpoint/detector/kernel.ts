@@ -45,6 +45,8 @@ export interface Kernel extends KernelMemory {
     runTo: number,
   ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
+  /** 1 when the count float32 values at byte offset `at` are all finite, else 0. */
+  allFinite(at: number, count: number): number;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
   rangeRow(src: number, hi: number, lo: number, width: number): void;
