@@ -1119,11 +1119,17 @@
   ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
   ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.
   ;; Reads one column past the last cell, as cellRangeRow does.
+  ;; On a map of finite values (the only kind the residual kernels get, see `allFinite`) the
+  ;; vector part takes pmax / pmin (one instruction each, not the NaN- and signed-zero-aware
+  ;; sequence of max / min): they can pick a -0 where Math.max picks +0 (or +0 for -0) only
+  ;; among zeros, which changes max - min only when all four values are zeros, to -0 instead
+  ;; of +0; adding +0 turns that -0 into +0 and leaves every other value as it is.
   (func (export "cellRanges")
     (param $top i32) (param $width i32) (param $into i32) (param $count i32)
     (local $bottom i32) (local $i i32) (local $vectorEnd i32) (local $end i32)
-    (local $t0 v128) (local $t1 v128) (local $b0 v128) (local $b1 v128)
+    (local $t0 v128) (local $t1 v128) (local $b0 v128) (local $b1 v128) (local $zero v128)
     (local $hi f32) (local $lo f32)
+    (local.set $zero (v128.const f32x4 0 0 0 0))
     (local.set $bottom (i32.add (local.get $top) (i32.shl (local.get $width) (i32.const 2))))
     (local.set $vectorEnd (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
     (local.set $end (i32.shl (local.get $count) (i32.const 2)))
@@ -1135,9 +1141,10 @@
         (local.set $b0 (v128.load (i32.add (local.get $bottom) (local.get $i))))
         (local.set $b1 (v128.load offset=4 (i32.add (local.get $bottom) (local.get $i))))
         (v128.store (i32.add (local.get $into) (local.get $i))
-          (f32x4.sub
-            (f32x4.max (f32x4.max (local.get $t0) (local.get $b0)) (f32x4.max (local.get $t1) (local.get $b1)))
-            (f32x4.min (f32x4.min (local.get $t0) (local.get $b0)) (f32x4.min (local.get $t1) (local.get $b1)))))
+          (f32x4.add (f32x4.sub
+            (f32x4.pmax (f32x4.pmax (local.get $t0) (local.get $b0)) (f32x4.pmax (local.get $t1) (local.get $b1)))
+            (f32x4.pmin (f32x4.pmin (local.get $t0) (local.get $b0)) (f32x4.pmin (local.get $t1) (local.get $b1))))
+            (local.get $zero)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $vectors)))
     (block $scalarsDone
