@@ -856,6 +856,84 @@ function edgePixel(
   }
 }
 
+/** levelDies' cells: the disk, the lattice basis and street phase, the cell grid's size. */
+interface DieGrid {
+  cx: number;
+  cy: number;
+  r: number;
+  a: Vector;
+  b: Vector;
+  det: number;
+  sOffset: number;
+  tOffset: number;
+  cells: number;
+  half: number;
+  y0: number;
+  y1: number;
+}
+
+/**
+ * levelDies' samples (every other pixel of every other row of the disk, up to `capacity`), in
+ * row order: per key (2 x cell + zone, as levelDies' key), their number (into perKey[key + 1]),
+ * how many lie below minTypicalOffset and above -minTypicalOffset, and, when given, each
+ * sample's key and value. A row's samples go a run of one cell at a time (cellRunEnd), the
+ * zone read per sample; the row terms of s and t are the values key computes.
+ */
+function sampleDies(
+  grid: DieGrid,
+  residual: Float32Array,
+  width: number,
+  edgeMask: Uint8Array,
+  capacity: number,
+  minTypicalOffset: number,
+  into: {
+    perKey: Int32Array;
+    belowTypical: Int32Array;
+    aboveMinusTypical: Int32Array;
+    sampleKeys?: Int32Array;
+    sampleValues?: Float32Array;
+  },
+): { n: number; sawNaN: boolean } {
+  const { cx, cy, r, a, b, det, sOffset, tOffset, cells, half, y0, y1 } = grid;
+  const { perKey, belowTypical, aboveMinusTypical, sampleKeys, sampleValues } = into;
+  let sawNaN = false;
+  let n = 0;
+  for (let y = y0; y <= y1; y += 2) {
+    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
+    const xLast = Math.floor(cx + h);
+    const dy = y - cy;
+    const dyBx = dy * b.x;
+    const axDy = a.x * dy;
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= xLast && n < capacity; ) {
+      const dx = x - cx;
+      const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
+      const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
+      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset);
+      const cell = i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i);
+      if (cell < 0) {
+        x = end + 2;
+        continue;
+      }
+      for (; x <= end && n < capacity; x += 2) {
+        const at = y * width + x;
+        const k = cell + (edgeMask[at] as number);
+        const v = residual[at] as number;
+        if (sampleKeys && sampleValues) {
+          sampleKeys[n] = k;
+          sampleValues[n] = v;
+        }
+        perKey[k + 1] = (perKey[k + 1] as number) + 1;
+        if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
+        if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
+        else if (Number.isNaN(v)) sawNaN = true;
+        n++;
+      }
+      x = end + 2;
+    }
+  }
+  return { n, sawNaN };
+}
+
 /**
  * The last sample x0 + 2m (at most xLast) of the run from x0 whose samples share x0's cell in
  * levelDies (the floors of s and t, computed as levelDies' key computes them). Each of s and t
@@ -960,50 +1038,20 @@ export function levelDies(
   const y0 = Math.max(0, Math.ceil(cy - r));
   const y1 = Math.floor(cy + r);
   const capacity = Math.ceil(((y1 - y0) / 2 + 1) * (r + 1)) + 16;
-  const sampleKeys = new Int32Array(capacity);
-  const sampleValues = new Float32Array(capacity);
-  const perKey = new Int32Array(keyCount + 1);
+  const grid: DieGrid = { cx, cy, r, a, b, det, sOffset, tOffset, cells, half, y0, y1 };
   // Per key, the samples below minTypicalOffset and those above -minTypicalOffset: whether a
-  // cell's median lies within +-minTypicalOffset follows from these two counts (below).
+  // cell's median lies within +-minTypicalOffset follows from these two counts (below). The
+  // samples themselves are kept only when that does not decide (a second pass).
+  const perKey = new Int32Array(keyCount + 1);
   const belowTypical = new Int32Array(keyCount);
   const aboveMinusTypical = new Int32Array(keyCount);
-  let sawNaN = false;
-  let n = 0;
-  for (let y = y0; y <= y1; y += 2) {
-    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
-    const xLast = Math.floor(cx + h);
-    // key(x, y) a run of samples at a time: its cell is found once per run (cellRunEnd), the
-    // zone read per sample. The row terms of s and t are the values key computes.
-    const dy = y - cy;
-    const dyBx = dy * b.x;
-    const axDy = a.x * dy;
-    for (let x = Math.max(0, Math.ceil(cx - h)); x <= xLast && n < capacity; ) {
-      const dx = x - cx;
-      const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
-      const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
-      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset);
-      const cell = i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i);
-      if (cell < 0) {
-        x = end + 2;
-        continue;
-      }
-      for (; x <= end && n < capacity; x += 2) {
-        const at = y * width + x;
-        const k = cell + (edgeMask[at] as number);
-        const v = residual[at] as number;
-        sampleKeys[n] = k;
-        sampleValues[n] = v;
-        perKey[k + 1] = (perKey[k + 1] as number) + 1;
-        if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
-        if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
-        else if (Number.isNaN(v)) sawNaN = true;
-        n++;
-      }
-      x = end + 2;
-    }
-  }
+  const counted = sampleDies(grid, residual, width, edgeMask, capacity, minTypicalOffset, {
+    perKey,
+    belowTypical,
+    aboveMinusTypical,
+  });
   const minSamples = 0.05 * ((la * lb) / 4);
-  if (!sawNaN && minTypicalOffset <= maxOffset) {
+  if (!counted.sawNaN && minTypicalOffset <= maxOffset) {
     // Most wafers stop here (no reticle level differences): the typical die's |offset| is
     // below minTypicalOffset exactly when more than half of the dies have |median| below it
     // (as minTypicalOffset <= maxOffset, clamping does not move a median across it), and a
@@ -1022,6 +1070,16 @@ export function levelDies(
     }
     if (dies === 0 || small > Math.floor(dies / 2)) return false;
   }
+  const sampleKeys = new Int32Array(capacity);
+  const sampleValues = new Float32Array(capacity);
+  perKey.fill(0);
+  const { n } = sampleDies(grid, residual, width, edgeMask, capacity, minTypicalOffset, {
+    perKey,
+    belowTypical,
+    aboveMinusTypical,
+    sampleKeys,
+    sampleValues,
+  });
   for (let k = 0; k < keyCount; k++)
     perKey[k + 1] = (perKey[k + 1] as number) + (perKey[k] as number);
   const byKey = new Float32Array(n);
