@@ -268,7 +268,9 @@
   ;; extrapolation from its +d / -d side, 4 / 5 that one die, 0 none). The reported value is the
   ;; signed 2nd smallest deviation when `useSecond` is 1 (three or four references), else the
   ;; smallest; ties keep the earlier direction, as edgePixel's running best and second do.
-  ;; Two pixels at a time, like `interior`.
+  ;; Two pixels at a time, like `interior`. A pair's spread is pmax of its two cell ranges:
+  ;; finite (the map is, see `allFinite`), never negative and never -0 (see `interior`), so
+  ;; pmax gives Math.max's bits in one instruction.
   (func $edge (export "edge")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
@@ -402,7 +404,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode0) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top0) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -508,7 +510,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode1) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top2) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -614,7 +616,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode2) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top4) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -720,7 +722,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode3) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top6) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))

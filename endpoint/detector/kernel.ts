@@ -4,10 +4,12 @@ import { instantiateKernel, type KernelMemory, memoryOfAtLeast } from "./wasm-mo
 
 /**
  * The kernels (die-to-die.wat, assembled into die-to-die-kernel.ts by npm run build:wasm): the
- * die-to-die residual's interior and rim ring, its cell ranges, and binomial smoothing, each
- * the same IEEE operations in the same order and precision as its JavaScript version, two
- * (four) pixels per instruction, so the same bits. The JavaScript stays as the reference and
- * the path where WebAssembly SIMD is missing.
+ * die-to-die residual's interior and rim ring (a whole row per call: `row`), its cell ranges,
+ * and binomial smoothing, each the same IEEE operations in the same order and precision as its
+ * JavaScript version, two (four) pixels per instruction, so the same bits. The residual's
+ * kernels run on finite maps only (`allFinite`; their min and max are then single
+ * instructions, with the same values). The JavaScript stays as the reference and the path
+ * where WebAssembly SIMD is missing or the map holds a NaN or an infinity.
  */
 export interface Kernel extends KernelMemory {
   interior(
