@@ -604,9 +604,6 @@ export function dieToDieResidual(
   const upper = new Int32Array(8);
   const lower2 = new Int32Array(8);
   const upper2 = new Int32Array(8);
-  out.fill(0);
-  edgeMask?.fill(0);
-  edgeGain?.fill(EDGE_GAIN_UNIT);
   // Cell rows of the references, relative to the pixel's row (one and two dies away).
   const cellDy = new Int32Array(16);
   const cellDx = new Int32Array(16);
@@ -625,6 +622,19 @@ export function dieToDieResidual(
   const yFirst = Math.max(0, Math.ceil(cy - r));
   const frame = kernelFrameFor(map);
   frame?.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
+  const yLast = Math.min(height - 1, Math.floor(cy + r));
+  // What no row below writes: +0, no extrapolated reference, a gain of 1. The kernel's rows
+  // write every pixel x0..x1 of rows yFirst..yLast, so with it only the rest is filled
+  // (in each row below); the JavaScript path writes fewer pixels and starts from a full fill.
+  const unwritten = (from: number, to: number): void => {
+    out.fill(0, from, to);
+    edgeMask?.fill(0, from, to);
+    edgeGain?.fill(EDGE_GAIN_UNIT, from, to);
+  };
+  if (frame) {
+    unwritten(0, Math.max(0, yFirst) * width);
+    unwritten(Math.max(yFirst, yLast + 1) * width, width * height);
+  } else unwritten(0, width * height);
   const ring = new CellRangeRing(
     map,
     cx,
@@ -637,7 +647,7 @@ export function dieToDieResidual(
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
   const rangeDeltas2 = new Int32Array(8);
-  for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+  for (let y = yFirst; y <= yLast; y++) {
     ring.fillTo(y + reachDown);
     for (let k = 0; k < 8; k++) {
       rangeDeltas[k] = ring.delta(y, cellDy[k] as number, cellDx[k] as number);
@@ -663,7 +673,9 @@ export function dieToDieResidual(
       if (x0 <= x1) {
         const span = { x0, x1, runFrom, runTo };
         frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
-      }
+        unwritten(y * width, y * width + x0);
+        unwritten(y * width + x1 + 1, (y + 1) * width);
+      } else unwritten(y * width, (y + 1) * width);
       continue;
     }
     if (runFrom <= runTo) {
