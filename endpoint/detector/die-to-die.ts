@@ -408,30 +408,48 @@ interface KernelFrame {
   ): void;
   /** The ring offsets of the current row's reference cells, one and two dies away. */
   setRow(rangeDeltas: Int32Array, rangeDeltas2: Int32Array): void;
-  /** Residuals of pixels first..last of one row into out (interiorRun's work). */
-  interiorRow(first: number, last: number, out: Float32Array): void;
-  /** Residuals of ring pixels first..last sharing one set of references (edgePixel's work). */
-  edgeRow(
-    first: number,
-    last: number,
-    modes: Int32Array,
-    useSecond: boolean,
+  /**
+   * Residual, edge mask and edge gain of pixels x0..x1 of the row starting at map index `base`
+   * (interiorRun's work on runFrom..runTo, edgePixel's on the rest) into out, edgeMask,
+   * edgeGain; lower..upper2 are the row's runs of each shift (rowIntervals).
+   */
+  row(
+    base: number,
+    span: { x0: number; x1: number; runFrom: number; runTo: number },
+    runs: { lower: Int32Array; upper: Int32Array; lower2: Int32Array; upper2: Int32Array },
     out: Float32Array,
+    edgeMask: Uint8Array | undefined,
+    edgeGain: Uint8Array | undefined,
   ): void;
 }
 
 /**
- * The first `count` values of `row` into `out` from `at`. The rim ring comes in some ten
- * thousand short segments per wafer: a subarray view for each (a few hundred ns) cost more
- * than copying its values one by one; long runs go through one view.
+ * The rim ring's edge gain (units of 1 / EDGE_GAIN_UNIT) of each set of references, indexed as
+ * the kernel's `row` indexes it: two bits per direction d at bit 2d (0 none, 1 pair, 2 two-die
+ * extrapolation, 3 single die). The precisions are summed in direction order, as edgePixel
+ * sums them, so each entry is edgePixel's value for that set.
  */
-function copyRow(row: Float32Array, count: number, out: Float32Array, at: number): void {
-  if (count > 64) {
-    out.set(row.subarray(0, count), at);
-    return;
+function edgeGainTable(): Uint8Array {
+  const precisionOf = [0, PRECISION_PAIR, PRECISION_EXTRAPOLATED, PRECISION_SINGLE];
+  const table = new Uint8Array(256);
+  for (let code = 0; code < 256; code++) {
+    let precisions = 0;
+    let largestPrecision = 0;
+    let count = 0;
+    for (let d = 0; d < 4; d++) {
+      const kind = (code >> (2 * d)) & 3;
+      if (kind === 0) continue;
+      const precision = precisionOf[kind] as number;
+      count++;
+      precisions += precision;
+      if (precision > largestPrecision) largestPrecision = precision;
+    }
+    const dominant = count >= 3 ? precisions - largestPrecision : precisions;
+    table[code] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
   }
-  for (let k = 0; k < count; k++) out[at + k] = row[k] as number;
+  return table;
 }
+const EDGE_GAIN_TABLE = edgeGainTable();
 
 /**
  * The kernel's memory laid out for a width x height map (kernel.ts), with views of its
@@ -440,11 +458,13 @@ function copyRow(row: Float32Array, count: number, out: Float32Array, at: number
 function kernelFrame(width: number, height: number): KernelFrame | null {
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, outOffset } = layout;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset } = layout;
   const size = width * height;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
+  const maskRow = new Uint8Array(buffer, maskOffset, width + 16);
+  const gainRow = new Uint8Array(buffer, gainOffset, width + 16);
   return {
     kernel,
     dataOffset,
@@ -461,32 +481,51 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       doubles.set(fxs2, 32);
       doubles.set(fys2, 40);
       integers.set(offsets2, 96);
+      new Uint8Array(buffer, 576, EDGE_GAIN_TABLE.length).set(EDGE_GAIN_TABLE);
     },
     setRow(rangeDeltas, rangeDeltas2) {
       integers.set(rangeDeltas, 56);
       integers.set(rangeDeltas2, 104);
     },
-    interiorRow(first, last, out) {
-      kernel.interior(dataOffset, ringOffset, outOffset, width, first, last);
-      copyRow(outRow, last - first + 1, out, first);
-    },
-    edgeRow(first, last, modes, useSecond, out) {
-      kernel.edge(
+    row(base, { x0, x1, runFrom, runTo }, { lower, upper, lower2, upper2 }, out, mask, gain) {
+      // Byte offsets 448, 480, 512, 544 (die-to-die.wat).
+      integers.set(lower, 112);
+      integers.set(upper, 120);
+      integers.set(lower2, 128);
+      integers.set(upper2, 136);
+      kernel.row(
         dataOffset,
         ringOffset,
         outOffset,
+        maskOffset,
+        gainOffset,
         width,
-        first,
-        last,
-        modes[0] as number,
-        modes[1] as number,
-        modes[2] as number,
-        modes[3] as number,
-        useSecond ? 1 : 0,
+        base,
+        x0,
+        x1,
+        runFrom,
+        runTo,
       );
-      copyRow(outRow, last - first + 1, out, first);
+      out.set(outRow.subarray(x0, x1 + 1), base + x0);
+      mask?.set(maskRow.subarray(x0, x1 + 1), base + x0);
+      gain?.set(gainRow.subarray(x0, x1 + 1), base + x0);
     },
   };
+}
+
+/**
+ * The kernel's frame holding `map`, or null when the JavaScript path runs. The kernel reads the
+ * map from its own memory: the stage smooths straight into it (comparisonBuffer); any other
+ * map is copied in. Its interior assumes finite values (die-to-die.wat): a map holding a NaN
+ * or an infinity (no decoded image does) takes the JavaScript path, with the same results.
+ */
+function kernelFrameFor(map: FloatMap): KernelFrame | null {
+  const { width, height, data } = map;
+  const frame = kernelFrame(width, height);
+  if (!frame) return null;
+  const inside = frame.data();
+  if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
+  return frame.kernel.allFinite(frame.dataOffset, width * height) ? frame : null;
 }
 
 export { useKernels as useResidualKernel } from "./kernel.ts";
@@ -565,9 +604,6 @@ export function dieToDieResidual(
   const upper = new Int32Array(8);
   const lower2 = new Int32Array(8);
   const upper2 = new Int32Array(8);
-  out.fill(0);
-  edgeMask?.fill(0);
-  edgeGain?.fill(EDGE_GAIN_UNIT);
   // Cell rows of the references, relative to the pixel's row (one and two dies away).
   const cellDy = new Int32Array(16);
   const cellDx = new Int32Array(16);
@@ -584,14 +620,21 @@ export function dieToDieResidual(
     reachDown = Math.max(reachDown, dy);
   }
   const yFirst = Math.max(0, Math.ceil(cy - r));
-  const frame = kernelFrame(width, height);
+  const frame = kernelFrameFor(map);
+  frame?.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
+  const yLast = Math.min(height - 1, Math.floor(cy + r));
+  // What no row below writes: +0, no extrapolated reference, a gain of 1. The kernel's rows
+  // write every pixel x0..x1 of rows yFirst..yLast, so with it only the rest is filled
+  // (in each row below); the JavaScript path writes fewer pixels and starts from a full fill.
+  const unwritten = (from: number, to: number): void => {
+    out.fill(0, from, to);
+    edgeMask?.fill(0, from, to);
+    edgeGain?.fill(EDGE_GAIN_UNIT, from, to);
+  };
   if (frame) {
-    // The kernel reads the map from its own memory: the stage smooths straight into it
-    // (comparisonBuffer); any other map is copied in.
-    const inside = frame.data();
-    if (!(data.buffer === inside.buffer && data.byteOffset === inside.byteOffset)) inside.set(data);
-    frame.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
-  }
+    unwritten(0, Math.max(0, yFirst) * width);
+    unwritten(Math.max(yFirst, yLast + 1) * width, width * height);
+  } else unwritten(0, width * height);
   const ring = new CellRangeRing(
     map,
     cx,
@@ -604,9 +647,7 @@ export function dieToDieResidual(
   const range = ring.values;
   const rangeDeltas = new Int32Array(8);
   const rangeDeltas2 = new Int32Array(8);
-  const cuts = new Int32Array(36);
-  const modes = new Int32Array(4);
-  for (let y = yFirst; y <= Math.min(height - 1, Math.floor(cy + r)); y++) {
+  for (let y = yFirst; y <= yLast; y++) {
     ring.fillTo(y + reachDown);
     for (let k = 0; k < 8; k++) {
       rangeDeltas[k] = ring.delta(y, cellDy[k] as number, cellDx[k] as number);
@@ -626,10 +667,18 @@ export function dieToDieResidual(
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
-    if (frame) frame.setRow(rangeDeltas, rangeDeltas2);
-    if (runFrom <= runTo && frame) {
-      frame.interiorRow(y * width + runFrom, y * width + runTo, out);
-    } else if (runFrom <= runTo) {
+    if (frame) {
+      // The whole row in the kernel: interior run, rim-ring segments, mask and gain.
+      frame.setRow(rangeDeltas, rangeDeltas2);
+      if (x0 <= x1) {
+        const span = { x0, x1, runFrom, runTo };
+        frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
+        unwritten(y * width, y * width + x0);
+        unwritten(y * width + x1 + 1, (y + 1) * width);
+      } else unwritten(y * width, (y + 1) * width);
+      continue;
+    }
+    if (runFrom <= runTo) {
       interiorRun(
         data,
         width,
@@ -645,11 +694,6 @@ export function dieToDieResidual(
         rangeDeltas,
         shares,
       );
-    }
-    if (frame) {
-      const row = { y, width, x0, x1, runFrom, runTo };
-      ringRow(frame, row, lower, upper, lower2, upper2, cuts, modes, out, edgeMask, edgeGain);
-      continue;
     }
     for (let x = x0; x <= x1; x++) {
       if (x === runFrom && runFrom <= runTo) {
@@ -717,85 +761,6 @@ function rowIntervals(
     const sx = shiftX[k] as number;
     lower[k] = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
     upper[k] = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
-  }
-}
-
-/**
- * The rim-ring pixels of one row through the kernel: along a row, which references a pixel has
- * (a pair, a two-die extrapolation, a single die, none; per direction) changes only where some
- * shift's run [lower, upper] starts or ends, so the row falls into segments of one set of
- * references each, and the kernel does edgePixel's arithmetic on a whole segment. The edge
- * mask and gain are the same for every pixel of a segment (edgePixel's rule, here per segment).
- */
-function ringRow(
-  frame: KernelFrame,
-  row: { y: number; width: number; x0: number; x1: number; runFrom: number; runTo: number },
-  lower: Int32Array,
-  upper: Int32Array,
-  lower2: Int32Array,
-  upper2: Int32Array,
-  cuts: Int32Array,
-  modes: Int32Array,
-  out: Float32Array,
-  edgeMask: Uint8Array | undefined,
-  edgeGain: Uint8Array | undefined,
-): void {
-  const { y, width, x0, x1, runFrom, runTo } = row;
-  let n = 0;
-  cuts[n++] = x0;
-  cuts[n++] = x1 + 1;
-  if (runFrom <= runTo) {
-    cuts[n++] = runFrom;
-    cuts[n++] = runTo + 1;
-  }
-  for (let k = 0; k < 8; k++) {
-    cuts[n++] = lower[k] as number;
-    cuts[n++] = (upper[k] as number) + 1;
-    cuts[n++] = lower2[k] as number;
-    cuts[n++] = (upper2[k] as number) + 1;
-  }
-  const sorted = cuts.subarray(0, n).sort();
-  const base = y * width;
-  for (let c = 0; c + 1 < n; c++) {
-    const from = Math.max(x0, sorted[c] as number);
-    const to = Math.min(x1 + 1, sorted[c + 1] as number);
-    if (from >= to || (runFrom <= runTo && from >= runFrom && from <= runTo)) continue;
-    // edgePixel's choice of references and its precision sums, in its order, at `from`.
-    let precisions = 0;
-    let largestPrecision = 0;
-    let count = 0;
-    for (let d = 0; d < 4; d++) {
-      const k = 2 * d;
-      const plusOk = from >= (lower[k] as number) && from <= (upper[k] as number);
-      const minusOk = from >= (lower[k + 1] as number) && from <= (upper[k + 1] as number);
-      let precision: number;
-      if (plusOk && minusOk) {
-        modes[d] = 1;
-        precision = PRECISION_PAIR;
-      } else if (plusOk || minusOk) {
-        const slot = plusOk ? k : k + 1;
-        const far = from >= (lower2[slot] as number) && from <= (upper2[slot] as number);
-        modes[d] = (far ? 2 : 4) + (plusOk ? 0 : 1);
-        precision = far ? PRECISION_EXTRAPOLATED : PRECISION_SINGLE;
-      } else {
-        modes[d] = 0;
-        continue;
-      }
-      count++;
-      precisions += precision;
-      if (precision > largestPrecision) largestPrecision = precision;
-    }
-    // With no reference the residual stays the +0 it was filled with, as edgePixel writes.
-    if (count > 0) frame.edgeRow(base + from, base + to - 1, modes, count >= 3, out);
-    if (edgeMask) edgeMask.fill(1, base + from, base + to);
-    if (edgeGain) {
-      const dominant = count >= 3 ? precisions - largestPrecision : precisions;
-      edgeGain.fill(
-        Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant)),
-        base + from,
-        base + to,
-      );
-    }
   }
 }
 
@@ -903,6 +868,134 @@ function edgePixel(
   }
 }
 
+/** levelDies' cells: the disk, the lattice basis and street phase, the cell grid's size. */
+interface DieGrid {
+  cx: number;
+  cy: number;
+  r: number;
+  a: Vector;
+  b: Vector;
+  det: number;
+  sOffset: number;
+  tOffset: number;
+  cells: number;
+  half: number;
+  y0: number;
+  y1: number;
+}
+
+/**
+ * levelDies' samples (every other pixel of every other row of the disk, up to `capacity`), in
+ * row order: per key (2 x cell + zone, as levelDies' key), their number (into perKey[key + 1]),
+ * how many lie below minTypicalOffset and above -minTypicalOffset, and, when given, each
+ * sample's key and value. A row's samples go a run of one cell at a time (cellRunEnd), the
+ * zone read per sample; the row terms of s and t are the values key computes.
+ */
+function sampleDies(
+  grid: DieGrid,
+  residual: Float32Array,
+  width: number,
+  edgeMask: Uint8Array,
+  capacity: number,
+  minTypicalOffset: number,
+  into: {
+    perKey: Int32Array;
+    belowTypical: Int32Array;
+    aboveMinusTypical: Int32Array;
+    sampleKeys?: Int32Array;
+    sampleValues?: Float32Array;
+  },
+): { n: number; sawNaN: boolean } {
+  const { cx, cy, r, a, b, det, sOffset, tOffset, cells, half, y0, y1 } = grid;
+  const { perKey, belowTypical, aboveMinusTypical, sampleKeys, sampleValues } = into;
+  let sawNaN = false;
+  let n = 0;
+  for (let y = y0; y <= y1; y += 2) {
+    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
+    const xLast = Math.floor(cx + h);
+    const dy = y - cy;
+    const dyBx = dy * b.x;
+    const axDy = a.x * dy;
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= xLast && n < capacity; ) {
+      const dx = x - cx;
+      const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
+      const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
+      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset);
+      const cell = i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i);
+      if (cell < 0) {
+        x = end + 2;
+        continue;
+      }
+      for (; x <= end && n < capacity; x += 2) {
+        const at = y * width + x;
+        const k = cell + (edgeMask[at] as number);
+        const v = residual[at] as number;
+        if (sampleKeys && sampleValues) {
+          sampleKeys[n] = k;
+          sampleValues[n] = v;
+        }
+        perKey[k + 1] = (perKey[k + 1] as number) + 1;
+        if (v < minTypicalOffset) belowTypical[k] = (belowTypical[k] as number) + 1;
+        if (v > -minTypicalOffset) aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + 1;
+        else if (Number.isNaN(v)) sawNaN = true;
+        n++;
+      }
+      x = end + 2;
+    }
+  }
+  return { n, sawNaN };
+}
+
+/**
+ * The last sample x0 + 2m (at most xLast) of the run from x0 whose samples share x0's cell in
+ * levelDies (the floors of s and t, computed as levelDies' key computes them). Each of s and t
+ * is a chain of correctly rounded operations (subtract, multiply, divide by constants), each
+ * monotone in its operand, so s, t and their floors are monotone in x and the samples of one
+ * cell along a row are consecutive: the run's end is found by doubling the step from x0, then
+ * halving it, a handful of evaluations for a run of some twenty samples.
+ */
+function cellRunEnd(
+  x0: number,
+  xLast: number,
+  cx: number,
+  by: number,
+  dyBx: number,
+  ay: number,
+  axDy: number,
+  det: number,
+  sOffset: number,
+  tOffset: number,
+): number {
+  const dx0 = x0 - cx;
+  const i0 = Math.floor((dx0 * by - dyBx) / det - sOffset);
+  const j0 = Math.floor((axDy - ay * dx0) / det - tOffset);
+  // inside: a sample known to share the cell; outside: the first sample known not to (or one
+  // past the row's last sample).
+  let inside = x0;
+  let outside = x0 + 2 * Math.floor((xLast - x0) / 2) + 2;
+  for (let step = 2; inside + step < outside; step *= 2) {
+    const dx = inside + step - cx;
+    const same =
+      Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
+      Math.floor((axDy - ay * dx) / det - tOffset) === j0;
+    if (!same) {
+      outside = inside + step;
+      break;
+    }
+    inside += step;
+  }
+  while (outside - inside > 2) {
+    const x = inside + 2 * Math.floor((outside - inside) / 4);
+    const dx = x - cx;
+    const same =
+      Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
+      Math.floor((axDy - ay * dx) / det - tOffset) === j0;
+    if (same) inside = x;
+    else outside = x;
+  }
+  return inside;
+}
+
 /**
  * Removes each die's own level offset from the residual: dies of one reticle field differ in
  * level (by up to +-0.75% by the spec), which the die-to-die comparison reads as a whole die
@@ -957,21 +1050,48 @@ export function levelDies(
   const y0 = Math.max(0, Math.ceil(cy - r));
   const y1 = Math.floor(cy + r);
   const capacity = Math.ceil(((y1 - y0) / 2 + 1) * (r + 1)) + 16;
+  const grid: DieGrid = { cx, cy, r, a, b, det, sOffset, tOffset, cells, half, y0, y1 };
+  // Per key, the samples below minTypicalOffset and those above -minTypicalOffset: whether a
+  // cell's median lies within +-minTypicalOffset follows from these two counts (below). The
+  // samples themselves are kept only when that does not decide (a second pass).
+  const perKey = new Int32Array(keyCount + 1);
+  const belowTypical = new Int32Array(keyCount);
+  const aboveMinusTypical = new Int32Array(keyCount);
+  const counted = sampleDies(grid, residual, width, edgeMask, capacity, minTypicalOffset, {
+    perKey,
+    belowTypical,
+    aboveMinusTypical,
+  });
+  const minSamples = 0.05 * ((la * lb) / 4);
+  if (!counted.sawNaN && minTypicalOffset <= maxOffset) {
+    // Most wafers stop here (no reticle level differences): the typical die's |offset| is
+    // below minTypicalOffset exactly when more than half of the dies have |median| below it
+    // (as minTypicalOffset <= maxOffset, clamping does not move a median across it), and a
+    // cell's median (the floor(count / 2)-th smallest) is below t when at least
+    // floor(count / 2) + 1 samples are, above -t when at least count - floor(count / 2) are.
+    // Counting decides what the medians below would, without ordering any cell.
+    let dies = 0;
+    let small = 0;
+    for (let k = 0; k < keyCount; k += 2) {
+      const count = perKey[k + 1] as number;
+      if (count === 0 || count < minSamples) continue;
+      dies++;
+      const half = Math.floor(count / 2);
+      if ((belowTypical[k] as number) > half && (aboveMinusTypical[k] as number) >= count - half)
+        small++;
+    }
+    if (dies === 0 || small > Math.floor(dies / 2)) return false;
+  }
   const sampleKeys = new Int32Array(capacity);
   const sampleValues = new Float32Array(capacity);
-  const perKey = new Int32Array(keyCount + 1);
-  let n = 0;
-  for (let y = y0; y <= y1; y += 2) {
-    const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
-    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x += 2) {
-      const k = key(x, y);
-      if (k < 0 || n >= capacity) continue;
-      sampleKeys[n] = k;
-      sampleValues[n] = residual[y * width + x] as number;
-      perKey[k + 1] = (perKey[k + 1] as number) + 1;
-      n++;
-    }
-  }
+  perKey.fill(0);
+  const { n } = sampleDies(grid, residual, width, edgeMask, capacity, minTypicalOffset, {
+    perKey,
+    belowTypical,
+    aboveMinusTypical,
+    sampleKeys,
+    sampleValues,
+  });
   for (let k = 0; k < keyCount; k++)
     perKey[k + 1] = (perKey[k + 1] as number) + (perKey[k] as number);
   const byKey = new Float32Array(n);
@@ -986,7 +1106,6 @@ export function levelDies(
   let withOffset = 0;
   const magnitudes = new Float64Array(keyCount);
   let dies = 0;
-  const minSamples = 0.05 * ((la * lb) / 4);
   // In the edge zone (odd keys) the references change from pixel to pixel (pairs along some
   // directions, extrapolations along others): no single die offset there. Left as it is.
   for (let k = 0; k < keyCount; k += 2) {

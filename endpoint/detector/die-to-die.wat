@@ -17,7 +17,12 @@
 ;;   i32 offset[8] at 192 (pixel index of each shift's top-left sample minus the pixel's),
 ;;   i32 rangeDelta[8] at 224 (ring index of each shift's cell minus the pixel's index),
 ;;   and the same for the shifts two dies away (the rim ring's extrapolations):
-;;   f64 fx2[8] at 256, f64 fy2[8] at 320, i32 offset2[8] at 384, i32 rangeDelta2[8] at 416.
+;;   f64 fx2[8] at 256, f64 fy2[8] at 320, i32 offset2[8] at 384, i32 rangeDelta2[8] at 416;
+;;   for `row`, the current row's x runs over which each shift's sample lies on the wafer:
+;;   i32 lower[8] at 448, upper[8] at 480 (one die away), lower2[8] at 512, upper2[8] at 544
+;;   (two dies away), the rim ring's edge gains (u8[256] at 576, indexed by the four directions'
+;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976.
+;; Bytes 0..1023 in all (PARAMETER_BYTES in kernel.ts).
 ;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
 (module
   (memory (export "memory") 1)
@@ -26,7 +31,19 @@
   ;; on the map), written as float32 to outPtr + 4 * (p - first). Pixels go two at a time: when
   ;; the count is odd, one value past `last` is computed and written too (the caller pads both
   ;; the map and the output).
-  (func (export "interior")
+  ;; For a map of finite values only (the caller checks with `allFinite`; any other map takes
+  ;; the JavaScript path): then min and max are pmin / pmax (b < a ? b : a, a < b ? b : a),
+  ;; one instruction each instead of the NaN- and signed-zero-aware sequence f64x2.min/max
+  ;; compile to, and the same values: with finite operands the two differ only on a +0 against
+  ;; a -0, and no such pair reaches them here. Cell ranges are max - min in float32, never -0
+  ;; (x - x is +0; max = -0 with min = +0 cannot be) and never negative; so
+  ;; max(range_a, range_b) and share * range - sigma are never -0 either (share > 0, sigma >= 0
+  ;; or -0), and max(0, that) sees no -0. In min(max(d, -allowance), allowance), allowance is
+  ;; never -0: when d and -allowance are both zeros, -allowance is -0 and pmax returns d, as
+  ;; Math.max does (+0 over -0, -0 when both are); pmin then sees allowance = +0 second and
+  ;; returns its first operand on a tie, -0 when that is -0, as Math.min does. The magnitudes
+  ;; of the 2nd smallest are |e|: never -0, never NaN, so any of two equal ones is the same bits.
+  (func $interior (export "interior")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (local $q i32) (local $end i32) (local $outBase i32)
@@ -124,15 +141,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy0)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy1)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share0)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share0)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e0 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e0 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m0 (f64x2.abs (local.get $e0)))
       ;; Direction 1: the pair average of shifts 2 (+d) and 3 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top2) (local.get $q)))))
@@ -156,15 +173,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy2)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy3)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share1)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share1)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e1 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e1 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m1 (f64x2.abs (local.get $e1)))
       ;; Direction 2: the pair average of shifts 4 (+d) and 5 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top4) (local.get $q)))))
@@ -188,15 +205,15 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy4)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy5)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share2)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share2)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e2 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e2 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m2 (f64x2.abs (local.get $e2)))
       ;; Direction 3: the pair average of shifts 6 (+d) and 7 (-d), bilinear at fractions fx, fy.
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top6) (local.get $q)))))
@@ -220,21 +237,21 @@
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy6)))
         (local.get $bTop)) (f64x2.mul (f64x2.sub (local.get $bBottom) (local.get $bTop)) (local.get $fy7)))))
       ;; allowance = max(0, share * max(range_a, range_b) - sigma)
-      (local.set $allowance (f64x2.max (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share3)
-        (f64x2.max
+      (local.set $allowance (f64x2.pmax (local.get $zero) (f64x2.sub (f64x2.mul (local.get $share3)
+        (f64x2.pmax
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q))))
           (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
         (local.get $sigma))))
       ;; e = d - min(max(d, -allowance), allowance), d = v - ref
       (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
-      (local.set $e3 (f64x2.sub (local.get $d) (f64x2.min
-        (f64x2.max (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
+      (local.set $e3 (f64x2.sub (local.get $d) (f64x2.pmin
+        (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m3 (f64x2.abs (local.get $e3)))
 
         ;; 2nd smallest of the four magnitudes, signed by the sum ((e0 + e1) + e2) + e3.
-        (local.set $second (f64x2.min
-          (f64x2.max (f64x2.min (local.get $m0) (local.get $m1)) (f64x2.min (local.get $m2) (local.get $m3)))
-          (f64x2.min (f64x2.max (local.get $m0) (local.get $m1)) (f64x2.max (local.get $m2) (local.get $m3)))))
+        (local.set $second (f64x2.pmin
+          (f64x2.pmax (f64x2.pmin (local.get $m0) (local.get $m1)) (f64x2.pmin (local.get $m2) (local.get $m3)))
+          (f64x2.pmin (f64x2.pmax (local.get $m0) (local.get $m1)) (f64x2.pmax (local.get $m2) (local.get $m3)))))
         (local.set $sum (f64x2.add (f64x2.add (f64x2.add (local.get $e0) (local.get $e1)) (local.get $e2)) (local.get $e3)))
         ;; Math.sign(sum): 1 above 0, -1 below, else the sum itself (+0, -0, NaN).
         (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
@@ -251,8 +268,10 @@
   ;; extrapolation from its +d / -d side, 4 / 5 that one die, 0 none). The reported value is the
   ;; signed 2nd smallest deviation when `useSecond` is 1 (three or four references), else the
   ;; smallest; ties keep the earlier direction, as edgePixel's running best and second do.
-  ;; Two pixels at a time, like `interior`.
-  (func (export "edge")
+  ;; Two pixels at a time, like `interior`. A pair's spread is pmax of its two cell ranges:
+  ;; finite (the map is, see `allFinite`), never negative and never -0 (see `interior`), so
+  ;; pmax gives Math.max's bits in one instruction.
+  (func $edge (export "edge")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (param $mode0 i32) (param $mode1 i32) (param $mode2 i32) (param $mode3 i32) (param $useSecond i32)
@@ -385,7 +404,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx1))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range0) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode0) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top0) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -491,7 +510,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx3))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range2) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode1) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top2) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -597,7 +616,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx5))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range4) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode2) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top4) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -703,7 +722,7 @@
             (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $p))) (local.get $left)) (local.get $fx7))))
           (local.set $far (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
           (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (local.get $near) (local.get $far))))
-          (local.set $spread (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
+          (local.set $spread (f64x2.pmax (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range6) (local.get $q)))) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q))))))
           ) (else (if (i32.eq (local.get $mode3) (i32.const 2)) (then 
           (local.set $p (i32.add (local.get $top6) (local.get $q)))
           (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
@@ -791,6 +810,187 @@
             (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
+
+  ;; One whole row of the residual (dieToDieResidual's row loop with the kernel): pixels
+  ;; x0..x1 of the row starting at map index `base`. The pixels runFrom..runTo have all eight
+  ;; references on the wafer (`interior`); the rest is the rim ring, which falls into segments
+  ;; of one set of references each: along a row that set changes only where some shift's run
+  ;; [lower, upper] (one die away) or [lower2, upper2] (two dies away) starts or ends, so the
+  ;; row is cut there (cuts sorted in place), and per segment, edgePixel's choice at its first
+  ;; pixel (pair, two-die extrapolation, single die, none, per direction) goes to `edge`.
+  ;; Writes, at x: the residual (float32) to outPtr + 4x, the edge mask (0 interior, 1 ring) to
+  ;; maskPtr + x and the edge gain (the table at 576, indexed by the segment's kinds) to
+  ;; gainPtr + x. Segments go left to right, so what one writes past its end (the kernels
+  ;; work in pairs, the fills in blocks) is written again by the next; past x1 the caller
+  ;; pads and does not read.
+  (func (export "row")
+    (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $maskPtr i32)
+    (param $gainPtr i32) (param $width i32) (param $base i32) (param $x0 i32) (param $x1 i32)
+    (param $runFrom i32) (param $runTo i32)
+    (local $n i32) (local $k i32) (local $i i32) (local $j i32) (local $key i32)
+    (local $from i32) (local $to i32) (local $hasRun i32)
+    (local $code i32) (local $count i32) (local $plus i32) (local $minus i32) (local $slot i32)
+    (local $far i32) (local $mode i32) (local $kind i32) (local $d i32)
+    (local.set $hasRun (i32.le_s (local.get $runFrom) (local.get $runTo)))
+    ;; The cuts (at 832): the row's ends, the interior run's, and each shift's run's.
+    (i32.store offset=832 (i32.const 0) (local.get $x0))
+    (i32.store offset=836 (i32.const 0) (i32.add (local.get $x1) (i32.const 1)))
+    (local.set $n (i32.const 2))
+    (if (local.get $hasRun) (then
+      (i32.store offset=840 (i32.const 0) (local.get $runFrom))
+      (i32.store offset=844 (i32.const 0) (i32.add (local.get $runTo) (i32.const 1)))
+      (local.set $n (i32.const 4))))
+    (local.set $k (i32.const 0))
+    (loop $shifts
+      (local.set $i (i32.shl (local.get $k) (i32.const 2)))
+      (local.set $j (i32.shl (local.get $n) (i32.const 2)))
+      (i32.store offset=832 (local.get $j) (i32.load offset=448 (local.get $i)))
+      (i32.store offset=836 (local.get $j) (i32.add (i32.load offset=480 (local.get $i)) (i32.const 1)))
+      (i32.store offset=840 (local.get $j) (i32.load offset=512 (local.get $i)))
+      (i32.store offset=844 (local.get $j) (i32.add (i32.load offset=544 (local.get $i)) (i32.const 1)))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $shifts (i32.lt_u (local.get $k) (i32.const 8))))
+    ;; Insertion sort, ascending (signed: a run that starts left of the frame is negative).
+    (local.set $i (i32.const 1))
+    (block $sorted
+      (loop $insert
+        (br_if $sorted (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $key (i32.load offset=832 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $j (local.get $i))
+        (block $placed
+          (loop $shift
+            (br_if $placed (i32.eqz (local.get $j)))
+            (br_if $placed (i32.le_s
+              (i32.load offset=828 (i32.shl (local.get $j) (i32.const 2))) (local.get $key)))
+            (i32.store offset=832 (i32.shl (local.get $j) (i32.const 2))
+              (i32.load offset=828 (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+            (br $shift)))
+        (i32.store offset=832 (i32.shl (local.get $j) (i32.const 2)) (local.get $key))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $insert)))
+    ;; Each segment [from, to) between two cuts, clipped to the row.
+    (local.set $i (i32.const 0))
+    (block $segmentsDone
+      (loop $segments
+        (br_if $segmentsDone (i32.ge_u (i32.add (local.get $i) (i32.const 1)) (local.get $n)))
+        (local.set $from (i32.load offset=832 (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $to (i32.load offset=836 (i32.shl (local.get $i) (i32.const 2))))
+        (if (i32.lt_s (local.get $from) (local.get $x0)) (then (local.set $from (local.get $x0))))
+        (if (i32.gt_s (local.get $to) (i32.add (local.get $x1) (i32.const 1)))
+          (then (local.set $to (i32.add (local.get $x1) (i32.const 1)))))
+        (if (i32.lt_s (local.get $from) (local.get $to)) (then
+          (if (i32.and (local.get $hasRun) (i32.and
+                (i32.ge_s (local.get $from) (local.get $runFrom))
+                (i32.le_s (local.get $from) (local.get $runTo))))
+            (then
+              ;; Inside the interior run: the whole run once, at its first segment.
+              (if (i32.eq (local.get $from) (local.get $runFrom)) (then
+                (call $interior (local.get $dataPtr) (local.get $ringPtr)
+                  (i32.add (local.get $outPtr) (i32.shl (local.get $runFrom) (i32.const 2)))
+                  (local.get $width)
+                  (i32.add (local.get $base) (local.get $runFrom))
+                  (i32.add (local.get $base) (local.get $runTo)))
+                (call $fillBytes (local.get $maskPtr) (local.get $runFrom)
+                  (i32.add (local.get $runTo) (i32.const 1)) (i32.const 0))
+                ;; EDGE_GAIN_UNIT: a gain of 1.
+                (call $fillBytes (local.get $gainPtr) (local.get $runFrom)
+                  (i32.add (local.get $runTo) (i32.const 1)) (i32.const 32)))))
+            (else
+              ;; edgePixel's choice of references at `from`, per direction d (shifts 2d, 2d + 1):
+              ;; mode (as `edge` takes it) to 976 + 4d, kind (0 none, 1 pair, 2 extrapolated,
+              ;; 3 single) into the table index.
+              (local.set $code (i32.const 0))
+              (local.set $count (i32.const 0))
+              (local.set $d (i32.const 0))
+              (loop $directions
+                (local.set $k (i32.shl (local.get $d) (i32.const 3)))
+                (local.set $plus (i32.and
+                  (i32.ge_s (local.get $from) (i32.load offset=448 (local.get $k)))
+                  (i32.le_s (local.get $from) (i32.load offset=480 (local.get $k)))))
+                (local.set $minus (i32.and
+                  (i32.ge_s (local.get $from) (i32.load offset=452 (local.get $k)))
+                  (i32.le_s (local.get $from) (i32.load offset=484 (local.get $k)))))
+                (if (i32.and (local.get $plus) (local.get $minus))
+                  (then (local.set $mode (i32.const 1)) (local.set $kind (i32.const 1)))
+                  (else (if (i32.or (local.get $plus) (local.get $minus))
+                    (then
+                      (local.set $slot (i32.add (local.get $k) (select (i32.const 0) (i32.const 4) (local.get $plus))))
+                      (local.set $far (i32.and
+                        (i32.ge_s (local.get $from) (i32.load offset=512 (local.get $slot)))
+                        (i32.le_s (local.get $from) (i32.load offset=544 (local.get $slot)))))
+                      (local.set $mode (i32.add
+                        (select (i32.const 2) (i32.const 4) (local.get $far))
+                        (select (i32.const 0) (i32.const 1) (local.get $plus))))
+                      (local.set $kind (select (i32.const 2) (i32.const 3) (local.get $far))))
+                    (else (local.set $mode (i32.const 0)) (local.set $kind (i32.const 0))))))
+                (i32.store offset=976 (i32.shl (local.get $d) (i32.const 2)) (local.get $mode))
+                (local.set $code (i32.or (local.get $code)
+                  (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))
+                (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
+                (local.set $d (i32.add (local.get $d) (i32.const 1)))
+                (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
+              (if (local.get $count)
+                (then
+                  (call $edge (local.get $dataPtr) (local.get $ringPtr)
+                    (i32.add (local.get $outPtr) (i32.shl (local.get $from) (i32.const 2)))
+                    (local.get $width)
+                    (i32.add (local.get $base) (local.get $from))
+                    (i32.sub (i32.add (local.get $base) (local.get $to)) (i32.const 1))
+                    (i32.load offset=976 (i32.const 0)) (i32.load offset=980 (i32.const 0))
+                    (i32.load offset=984 (i32.const 0)) (i32.load offset=988 (i32.const 0))
+                    (i32.ge_u (local.get $count) (i32.const 3))))
+                (else
+                  ;; No reference: +0, as edgePixel writes.
+                  (local.set $j (local.get $from))
+                  (loop $zeros
+                    (v128.store (i32.add (local.get $outPtr) (i32.shl (local.get $j) (i32.const 2)))
+                      (v128.const i32x4 0 0 0 0))
+                    (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                    (br_if $zeros (i32.lt_s (local.get $j) (local.get $to))))))
+              (call $fillBytes (local.get $maskPtr) (local.get $from) (local.get $to) (i32.const 1))
+              (call $fillBytes (local.get $gainPtr) (local.get $from) (local.get $to)
+                (i32.load8_u offset=576 (local.get $code)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $segments))))
+
+  ;; Bytes ptr + from .. ptr + to - 1 set to `value`, sixteen at a time (up to 15 past `to`).
+  (func $fillBytes (param $ptr i32) (param $from i32) (param $to i32) (param $value i32)
+    (local $fill v128)
+    (local.set $fill (i8x16.splat (local.get $value)))
+    (loop $blocks
+      (v128.store (i32.add (local.get $ptr) (local.get $from)) (local.get $fill))
+      (local.set $from (i32.add (local.get $from) (i32.const 16)))
+      (br_if $blocks (i32.lt_s (local.get $from) (local.get $to)))))
+
+  ;; 1 when the count float32 values from ptr are all finite (no NaN, no infinity), else 0:
+  ;; whether `interior` may run on the map. The exponent bits all ones mark the non-finite
+  ;; ones; four values at a time, then the last few one by one.
+  (func (export "allFinite") (param $ptr i32) (param $count i32) (result i32)
+    (local $i i32) (local $vectorEnd i32) (local $end i32) (local $exponent v128) (local $seen v128)
+    (local $nonFinite i32)
+    (local.set $exponent (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+    (local.set $vectorEnd (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $vectorsDone
+      (loop $vectors
+        (br_if $vectorsDone (i32.ge_u (local.get $i) (local.get $vectorEnd)))
+        (local.set $seen (v128.or (local.get $seen) (i32x4.eq
+          (v128.and (v128.load (i32.add (local.get $ptr) (local.get $i))) (local.get $exponent))
+          (local.get $exponent))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $vectors)))
+    (local.set $nonFinite (v128.any_true (local.get $seen)))
+    (block $scalarsDone
+      (loop $scalars
+        (br_if $scalarsDone (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $nonFinite (i32.or (local.get $nonFinite) (i32.eq
+          (i32.and (i32.load (i32.add (local.get $ptr) (local.get $i))) (i32.const 0x7f800000))
+          (i32.const 0x7f800000))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $scalars)))
+    (i32.eqz (local.get $nonFinite)))
 
   ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
   ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.
@@ -921,11 +1121,17 @@
   ;; One row of 2x2 cell ranges: count cells from the top-left pixel at byte address `top`
   ;; (the row below is `width` pixels on), max - min of each cell's four values, to `into`.
   ;; Reads one column past the last cell, as cellRangeRow does.
+  ;; On a map of finite values (the only kind the residual kernels get, see `allFinite`) the
+  ;; vector part takes pmax / pmin (one instruction each, not the NaN- and signed-zero-aware
+  ;; sequence of max / min): they can pick a -0 where Math.max picks +0 (or +0 for -0) only
+  ;; among zeros, which changes max - min only when all four values are zeros, to -0 instead
+  ;; of +0; adding +0 turns that -0 into +0 and leaves every other value as it is.
   (func (export "cellRanges")
     (param $top i32) (param $width i32) (param $into i32) (param $count i32)
     (local $bottom i32) (local $i i32) (local $vectorEnd i32) (local $end i32)
-    (local $t0 v128) (local $t1 v128) (local $b0 v128) (local $b1 v128)
+    (local $t0 v128) (local $t1 v128) (local $b0 v128) (local $b1 v128) (local $zero v128)
     (local $hi f32) (local $lo f32)
+    (local.set $zero (v128.const f32x4 0 0 0 0))
     (local.set $bottom (i32.add (local.get $top) (i32.shl (local.get $width) (i32.const 2))))
     (local.set $vectorEnd (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
     (local.set $end (i32.shl (local.get $count) (i32.const 2)))
@@ -937,9 +1143,10 @@
         (local.set $b0 (v128.load (i32.add (local.get $bottom) (local.get $i))))
         (local.set $b1 (v128.load offset=4 (i32.add (local.get $bottom) (local.get $i))))
         (v128.store (i32.add (local.get $into) (local.get $i))
-          (f32x4.sub
-            (f32x4.max (f32x4.max (local.get $t0) (local.get $b0)) (f32x4.max (local.get $t1) (local.get $b1)))
-            (f32x4.min (f32x4.min (local.get $t0) (local.get $b0)) (f32x4.min (local.get $t1) (local.get $b1)))))
+          (f32x4.add (f32x4.sub
+            (f32x4.pmax (f32x4.pmax (local.get $t0) (local.get $b0)) (f32x4.pmax (local.get $t1) (local.get $b1)))
+            (f32x4.pmin (f32x4.pmin (local.get $t0) (local.get $b0)) (f32x4.pmin (local.get $t1) (local.get $b1))))
+            (local.get $zero)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $vectors)))
     (block $scalarsDone

@@ -4,10 +4,12 @@ import { instantiateKernel, type KernelMemory, memoryOfAtLeast } from "./wasm-mo
 
 /**
  * The kernels (die-to-die.wat, assembled into die-to-die-kernel.ts by npm run build:wasm): the
- * die-to-die residual's interior and rim ring, its cell ranges, and binomial smoothing, each
- * the same IEEE operations in the same order and precision as its JavaScript version, two
- * (four) pixels per instruction, so the same bits. The JavaScript stays as the reference and
- * the path where WebAssembly SIMD is missing.
+ * die-to-die residual's interior and rim ring (a whole row per call: `row`), its cell ranges,
+ * and binomial smoothing, each the same IEEE operations in the same order and precision as its
+ * JavaScript version, two (four) pixels per instruction, so the same bits. The residual's
+ * kernels run on finite maps only (`allFinite`; their min and max are then single
+ * instructions, with the same values). The JavaScript stays as the reference and the path
+ * where WebAssembly SIMD is missing or the map holds a NaN or an infinity.
  */
 export interface Kernel extends KernelMemory {
   interior(
@@ -31,7 +33,22 @@ export interface Kernel extends KernelMemory {
     mode3: number,
     useSecond: number,
   ): void;
+  row(
+    dataOffset: number,
+    ringOffset: number,
+    outOffset: number,
+    maskOffset: number,
+    gainOffset: number,
+    width: number,
+    base: number,
+    x0: number,
+    x1: number,
+    runFrom: number,
+    runTo: number,
+  ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
+  /** 1 when the count float32 values at byte offset `at` are all finite, else 0. */
+  allFinite(at: number, count: number): number;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
   rangeRow(src: number, hi: number, lo: number, width: number): void;
@@ -47,8 +64,8 @@ export interface Kernel extends KernelMemory {
   ): number;
 }
 
-/** Bytes 0..511 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
-export const PARAMETER_BYTES = 512;
+/** Bytes 0..1023 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
+export const PARAMETER_BYTES = 1024;
 let loaded: Kernel | null | undefined;
 let enabled = true;
 
@@ -76,6 +93,9 @@ export interface KernelLayout {
   ringOffset: number;
   /** One output row of the residual kernels. */
   outOffset: number;
+  /** One row of the residual's edge mask (bytes), then one of its edge gain (`row`). */
+  maskOffset: number;
+  gainOffset: number;
   /**
    * Rows for binomial smoothing (three smoothed rows, a source row, an output row) and for
    * the pattern-activity maps (a source row, three rows of max, three of min): seven.
@@ -99,7 +119,9 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
   const dataOffset = PARAMETER_BYTES;
   const ringOffset = dataOffset + 4 * size + rowBytes;
   const outOffset = ringOffset + 4 * size + rowBytes;
-  const blurOffset = outOffset + rowBytes;
+  const maskOffset = outOffset + rowBytes;
+  const gainOffset = maskOffset + rowBytes / 2;
+  const blurOffset = maskOffset + rowBytes;
   const needed = blurOffset + 7 * rowBytes;
   return {
     kernel,
@@ -107,6 +129,8 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
     dataOffset,
     ringOffset,
     outOffset,
+    maskOffset,
+    gainOffset,
     blurOffset,
     rowBytes,
   };
