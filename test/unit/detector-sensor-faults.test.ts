@@ -275,6 +275,34 @@ describe("a lone spike where the die pattern has cancelled is a sensor fault; a 
   }
 });
 
+describe("what the judgement leaves a defect", () => {
+  const x = 7 * 64 + 20;
+  const y = 8 * 64 + LINE_ROW;
+  const image = patternedWafer(1024, { seed: 10, fault: { x, y, value: 65535 } });
+  const { work, judge } = judgeOf(image);
+  const group = groupAt(work, x, y, 1);
+
+  it("a fault-shaped spike whose verdict the noise could flip (the midpoint under 4 sigmas of the neighbours' sum)", () => {
+    assert.equal(isSensorFault(group, judge), true);
+    // The same spike in noise 10 times higher: 0.5 x 0.75 x spike is then under 4 x sqrt(8) sigmas.
+    assert.equal(isSensorFault(group, { ...judge, pairSigma: 10 * judge.pairSigma }), false);
+  });
+
+  it("a spike under a fault's size (the gate's 12 sigmas and 10% of full scale, per map pixel)", () => {
+    assert.equal(isSensorFault(group, { ...judge, spikeFloor: 65535 }), false);
+  });
+
+  it("a candidate in the rim ring, whose references are extrapolated", () => {
+    const ring = new Uint8Array(work.width * work.height).fill(1);
+    assert.equal(isSensorFault(group, { ...judge, edgeMask: ring }), false);
+  });
+
+  it("a group reaching beyond a point (a defect's extent, not one pixel)", () => {
+    const wide = Int32Array.from([...group.pixels, (y + 6) * work.width + x]);
+    assert.equal(isSensorFault({ pixels: wide, sign: 1 }, judge), false);
+  });
+});
+
 describe("detection through the gate on a patterned wafer built here", () => {
   const fault = { x: 7 * 64 + 20, y: 8 * 64 + LINE_ROW, value: 41500 };
 
