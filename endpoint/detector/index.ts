@@ -2,6 +2,7 @@
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import type { Defect, DetectionHints, ModelInfo, Wafer } from "../../schemas/detection.ts";
 import { hysteresisBlobs } from "./segment.ts";
+import { dropSensorFaults, sensorFaultJudge, takeRimBlur } from "./sensor-faults.ts";
 import { chipDefects } from "./stages/chips.ts";
 import { classifyGroups, groupBlobs } from "./stages/defects.ts";
 import { dieToDie } from "./stages/die-to-die.ts";
@@ -36,6 +37,11 @@ export interface DetectionResult {
   defects: Defect[];
   /** Wall time per stage (the names below) and in total, ms. */
   timingMs: Record<string, number>;
+  /**
+   * Single-pixel sensor faults found after the die-to-die comparison and dropped from the
+   * defects (sensor-faults.ts); the gate adds them to the quality block's hotPixelsRemoved.
+   */
+  sensorFaultsRemoved?: number;
 }
 
 /**
@@ -134,9 +140,33 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   const blobs = timer.run("segment", () =>
     hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),
   );
-  const groups = timer.run("group", () =>
-    groupBlobs(blobs, work, wafer, lattice, residual, thresholds, compared.edgeMask),
-  );
+  let sensorFaultsRemoved = 0;
+  const groups = timer.run("group", () => {
+    const grouped = groupBlobs(
+      blobs,
+      work,
+      wafer,
+      lattice,
+      residual,
+      thresholds,
+      compared.edgeMask,
+    );
+    if (!lattice) return grouped;
+    // Where the die pattern has cancelled, a lone spike is a sensor fault, never a defect.
+    const judge = sensorFaultJudge(
+      image,
+      work,
+      lattice,
+      residual,
+      compared.edgeMask,
+      noise.sigmaMap,
+      compared.comparisonSigma,
+      takeRimBlur(image),
+    );
+    const faults = dropSensorFaults(grouped.groups, judge);
+    sensorFaultsRemoved = faults.removed;
+    return { ...grouped, groups: faults.groups };
+  });
   const defects = timer.run("classify", () => [
     ...classifyGroups(groups, image, work, wafer, lattice, thresholds),
     ...chipDefects(image, work.scale, wafer, lattice, noise),
@@ -145,5 +175,6 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     wafer: waferReport(image, wafer, noise, lattice),
     defects,
     timingMs: timer.done(),
+    sensorFaultsRemoved,
   };
 }

@@ -7,6 +7,8 @@
 // The hash of this table is part of the detector's version (see version.ts), so a change
 // here invalidates any ONNX second stage trained against the previous detector.
 
+import { HOT_PIXEL_MIN_STEP, HOT_PIXEL_SIGMAS } from "../quality/thresholds.ts";
+
 /** Spec "The image" / "Defects": the contrast and size rules every stage starts from. */
 export const SPEC = {
   /** Frames are binned to about this many px on the shorter side (speed; a 3 px particle at 2048 still covers a 2x2 bin). */
@@ -359,4 +361,49 @@ export const LATTICE_SEARCH = {
    * and fitting the candidate onto that repeat's multiple keeps its half on the repeat.
    */
   faintShare: 0.25,
+} as const;
+
+/**
+ * Single-pixel sensor faults judged after the die-to-die comparison (sensor-faults.ts, branch
+ * fault3). The spec: hot and dead pixels are single pixels and never defects; the smallest
+ * particle is SPEC.particlePx[0] across at 2048 and passes through the optics' blur. The gate
+ * judges isolation on raw neighbours (endpoint/quality), which a pattern edge or a 1 px motif
+ * line beside the fault confuses; die to die the pattern has cancelled and only the spike is left.
+ */
+export const SENSOR_FAULT = {
+  /**
+   * A fault is the gate's own definition (quality/thresholds.ts): a spike of at least this many
+   * noise sigmas of the full-resolution image ...
+   */
+  spikeSigmas: HOT_PIXEL_SIGMAS,
+  /** ... and of at least this share of full scale (a stuck or dead pixel sits near a rail). */
+  spikeMinStep: HOT_PIXEL_MIN_STEP,
+  /**
+   * The spread a real spot must show around its brightest map pixel (the 8 neighbours' sum over
+   * the peak) is at least that of the spec's smallest particle, a uniform disk SPEC.particlePx[0]
+   * across at 2048, blurred by the optics and integrated over the map pixels; a fault's is 0.
+   * The midpoint between the two decides: below this share of a real spot's least spread the
+   * candidate has no spread that any real feature would have.
+   */
+  spreadShare: 0.5,
+  /**
+   * The midpoint must lie this many noise sigmas (of the 8 neighbours' sum of pair differences)
+   * from both hypotheses, or the candidate is left a defect: 4 sigma, p = 3e-5 per candidate
+   * (a wafer has a handful), so a real particle is almost never taken for a fault by noise.
+   */
+  noiseSigmas: 4,
+  /**
+   * Only a point candidate is judged: every pixel of its group within this many map px of its
+   * peak (the binomial smoothing and the grow threshold spread one pixel's residual over a
+   * 3 x 3 to 5 x 5 blob); anything larger is a defect's extent, never one pixel.
+   */
+  maxReachMapPx: 3,
+  /**
+   * What the gate's rim-blur measure (quality/measures.ts measureRimBlur) reads, in image px, on
+   * a disk with no optical blur at all: the pixel's own area, the profile's bilinear samples and
+   * 0.5 px bins (0.62 px measured at 1024 and 2048 px; test/unit/detector-sensor-faults.test.ts).
+   * Deducted in quadrature to leave the optics' blur; taken a little high so the optics' blur
+   * is never overstated (an overstated blur would expect more spread than a real spot has).
+   */
+  rimBlurSelfPx: 0.65,
 } as const;

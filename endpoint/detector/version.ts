@@ -10,6 +10,7 @@ import {
   REPEAT,
   RIM,
   SCORE,
+  SENSOR_FAULT,
   SPEC,
 } from "./thresholds.ts";
 
@@ -30,6 +31,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       SCORE,
       SPEC,
       REPEAT,
+      SENSOR_FAULT,
     }),
   )
   .digest("hex")

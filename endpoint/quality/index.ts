@@ -4,6 +4,7 @@ import type { GrayImage } from "../../lib/gray-image.ts";
 import type { DetectionHints, Quality, QualityReason } from "../../schemas/detection.ts";
 import type { DetectionResult } from "../detector/index.ts";
 import { rebinPixels } from "../detector/raster.ts";
+import { handOverRimBlur } from "../detector/sensor-faults.ts";
 import { gateWorkingMap, handOverWorkingMap } from "../detector/stages/input.ts";
 import { fitDisk, overviewOf, RIM_RAYS } from "./disk.ts";
 import {
@@ -150,8 +151,10 @@ export function assessQuality(image: GrayImage): QualityAssessment {
     });
   }
   let blurSigmaPx2048: number | null = null;
+  let rimBlurPx: number | null = null;
   if (disk) {
     const blur = measureRimBlur(image, disk, fit.inliers);
+    rimBlurPx = blur;
     if (blur !== null) blurSigmaPx2048 = (blur * 2048) / shorter;
     if (blurSigmaPx2048 !== null && blurSigmaPx2048 > MAX_BLUR_SIGMA_PX_2048) {
       reasons.push({
@@ -169,6 +172,8 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   if (usable) {
     rebinPixels(cleaned.image, work, cleaned.repaired);
     handOverWorkingMap(cleaned.image, work);
+    // The optics' blur tells the detector how much a real spot spreads (sensor-faults.ts).
+    handOverRimBlur(cleaned.image, rimBlurPx);
   }
   return {
     usable,
@@ -195,7 +200,8 @@ export type GatedResult =
 
 /**
  * The gate in front of any detector: an unusable image is answered with the measured reasons
- * and never reaches the detector; a usable one is inspected with its hot pixels removed.
+ * and never reaches the detector; a usable one is inspected with its hot pixels removed (the
+ * quality block's count includes the faults the detector itself dropped, sensorFaultsRemoved).
  */
 export async function gatedDetect(
   image: GrayImage,
@@ -213,10 +219,14 @@ export async function gatedDetect(
       timingMs: { quality: qualityMs },
     };
   }
-  const result = await detect(assessment.image, hints);
+  const { sensorFaultsRemoved = 0, ...result } = await detect(assessment.image, hints);
   return {
     status: "inspected",
-    quality: assessment.quality,
+    // Faults the detector found where the die pattern cancelled are counted with the gate's own.
+    quality: {
+      ...assessment.quality,
+      hotPixelsRemoved: assessment.quality.hotPixelsRemoved + sensorFaultsRemoved,
+    },
     ...result,
     timingMs: { quality: qualityMs, ...result.timingMs },
   };
