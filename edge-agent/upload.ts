@@ -1,4 +1,4 @@
-// Uploads one lot to S3, resumably: the upload loop (settings, journal, images in parallel, the manifest strictly last).
+// Uploads one lot to S3, resumably: the upload loop (settings, journal, each image sent as it is hashed or after the scan, the manifest strictly last).
 import type { S3Client } from "@aws-sdk/client-s3";
 import { lotKeys, safeSegment } from "../lib/keys.ts";
 import { forEachLimited, mapLimited, Semaphore } from "../lib/pool.ts";
@@ -77,7 +77,11 @@ export interface UploadLotOptions {
   /** Deadline of one S3 request; a silent link fails the attempt (then retried) instead of hanging. */
   requestTimeoutMs?: number;
   now?: () => Date;
-  /** Told when the lot is scanned and as each image is settled in S3 (bench/pipeline.ts draws its timeline from it). */
+  /**
+   * Told as each image is hashed (before it is sent), when the whole lot is scanned (for a new lot,
+   * while its images are still being sent), and as each image is settled in S3 (bench/pipeline.ts
+   * draws its timeline from it).
+   */
   onProgress?: (event: UploadProgress) => void;
 }
 
@@ -322,9 +326,13 @@ async function uploadWhileScanning(
     if (journalWritten) await store.save().catch(() => undefined);
     throw error;
   }
+  // Every image hashed; some still being sent.
+  options.onProgress?.({
+    kind: "scanned",
+    images: examined.filter((entry) => entry.kind === "image").length,
+  });
   await Promise.all(sends);
   const scan = assembleScan(listing, examined);
-  options.onProgress?.({ kind: "scanned", images: scan.images.length });
   if (stopped()) {
     if (journalWritten) await store.save().catch(() => undefined);
     if (failures.length === 0) signal?.throwIfAborted();
