@@ -443,6 +443,34 @@ describe("uploadLot against s3rver", () => {
     }
   });
 
+  test("a new folder under a lot id S3 already holds is scanned whole first: the same lot sends nothing, another is refused before any byte", async () => {
+    const images = {
+      "a.png": fakeImage(PNG_SIGNATURE, 20_000),
+      "b.png": fakeImage(PNG_SIGNATURE, 30_000),
+    };
+    const lotFile = JSON.stringify({ lotId: "LOT-IT-TAKEN" });
+    const first = await makeLot({ ...images, "lot.json": lotFile });
+    await upload({ ...first, s3: s3.client() });
+
+    // The same images from another folder (no journal): confirmed against the manifest, not sent.
+    const again = await makeLot({ ...images, "lot.json": lotFile });
+    const client = s3.client();
+    const counts = countCommands(client);
+    const same = await upload({ ...again, s3: client });
+    assert.equal(same.manifestWritten, false);
+    assert.equal(counts.get("PutObjectCommand") ?? 0, 0, "nothing sent");
+
+    // Other content under the same id: refused, and nothing of it goes up (not even as it is hashed).
+    const other = await makeLot({ "a.png": fakeImage(PNG_SIGNATURE, 20_000), "lot.json": lotFile });
+    const otherClient = s3.client();
+    const otherCounts = countCommands(otherClient);
+    await assert.rejects(
+      upload({ ...other, s3: otherClient }),
+      (error: Error) => error.name === "LotIdTakenError" && /already taken/.test(error.message),
+    );
+    assert.equal(otherCounts.get("PutObjectCommand") ?? 0, 0, "no byte went up");
+  });
+
   test("a source file changed between runs is uploaded again from the start", async () => {
     const small = fakeImage(PNG_SIGNATURE, 2000);
     const big = fakeImage(TIFF_SIGNATURE, 6 * PART);
