@@ -256,13 +256,13 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       "scan",
       start,
       trace.scanned,
-      "the agent reads and hashes every image (two at once, SHA-256 on libuv's pool, MD5 on the main thread)",
+      "the agent reads and hashes every image (two at once, SHA-256 on libuv's pool, MD5 on the main thread); a new lot's images are sent as each is hashed, so its PUTs and the local S3 run here too",
     ],
     [
       "send",
       trace.scanned,
       trace.landed,
-      "the agent's PUTs (4 at once) and the local S3 storing them; the manifest last",
+      "the agent's PUTs still in flight (4 at once) and the local S3 storing them; the manifest last",
     ],
     [
       "start",

@@ -177,7 +177,7 @@ export interface PlanJournalInput {
   newLotId?: () => string;
 }
 
-function fileEntry(lotId: string, image: LotScan["images"][number]): JournalFile {
+export function fileEntry(lotId: string, image: LotScan["images"][number]): JournalFile {
   return {
     key: lotKeys.image(lotId, image.fileName),
     sha256: image.sha256,

@@ -125,25 +125,28 @@ export async function readLotFile(path: string): Promise<LotFile> {
 }
 
 /** Files read and hashed at once while scanning. */
-const SCAN_CONCURRENCY = 2;
+export const SCAN_CONCURRENCY = 2;
 
-type ExaminedFile =
+export type ExaminedFile =
   | { kind: "lot-file"; lotFile: LotFile }
   | { kind: "ignored"; fileName: string }
   | { kind: "rejected"; fileName: string; reason: string }
   | { kind: "image"; image: ScannedImage };
 
+/** A name the scan will read as a candidate image (by extension; its content decides later). */
+export function mayBeImage(fileName: string): boolean {
+  return fileName !== LOT_FILE_NAME && !fileName.startsWith(".") && IMAGE_EXTENSION.test(fileName);
+}
+
 /** What one directory entry is: lot.json, not ours, refused (with why), or an image with its checksums. */
-async function examineFile(
+export async function examineFile(
   dir: string,
   fileName: string,
   options: { signal?: AbortSignal; md5UpToBytes?: number },
 ): Promise<ExaminedFile> {
   const path = join(dir, fileName);
   if (fileName === LOT_FILE_NAME) return { kind: "lot-file", lotFile: await readLotFile(path) };
-  if (fileName.startsWith(".") || !IMAGE_EXTENSION.test(fileName)) {
-    return { kind: "ignored", fileName };
-  }
+  if (!mayBeImage(fileName)) return { kind: "ignored", fileName };
   // lstat: a symlink could point anywhere on the machine; only files the machine wrote go up.
   const stats = await lstat(path);
   if (!stats.isFile()) return { kind: "ignored", fileName };
@@ -179,19 +182,14 @@ async function examineFile(
   };
 }
 
-/**
- * Lists a lot directory, checksums every image and reads lot.json. Files that cannot be images
- * are rejected one by one so the rest of the lot still goes; two names that would share a key
- * fail the whole lot, because uploading both would silently lose one.
- */
-export async function scanLot(
-  dir: string,
-  options: {
-    signal?: AbortSignal;
-    /** Files up to this size (the ones sent in one PUT) also get their MD5 in the same pass. */
-    md5UpToBytes?: number;
-  } = {},
-): Promise<LotScan> {
+/** A lot directory's names (sorted) and its lot.json, read before any image is: the lot id comes first. */
+export interface LotListing {
+  dir: string;
+  names: string[];
+  lotFile: LotFile | undefined;
+}
+
+export async function listLot(dir: string): Promise<LotListing> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();
@@ -203,6 +201,19 @@ export async function scanLot(
       },
     );
   }
+  const lotFile = names.includes(LOT_FILE_NAME)
+    ? await readLotFile(join(dir, LOT_FILE_NAME))
+    : undefined;
+  return { dir, names, lotFile };
+}
+
+/**
+ * The scan from its listing and each name's examination (in the listing's order). Files that
+ * cannot be images are rejected one by one so the rest of the lot still goes; two names that
+ * would share a key fail the whole lot, because uploading both would silently lose one.
+ */
+export function assembleScan(listing: LotListing, examined: readonly ExaminedFile[]): LotScan {
+  const { dir, lotFile } = listing;
   const scan: LotScan = {
     dir,
     lotFile: undefined,
@@ -211,20 +222,16 @@ export async function scanLot(
     rejected: [],
     ignored: [],
   };
-  // Up to two files are read and hashed at once (their SHA-256 off this thread): the scan is on
-  // the upload's critical path, one file after another it kept one core busy and left the other idle.
-  const examined = await mapLimited(names, SCAN_CONCURRENCY, (fileName) =>
-    examineFile(dir, fileName, options),
-  );
+  if (lotFile) {
+    scan.lotFile = lotFile;
+    const { lotId: _lotId, ...metadata } = lotFile;
+    scan.metadata = metadata;
+  }
   const bySegment = new Map<string, string>();
   for (const entry of examined) {
     switch (entry.kind) {
-      case "lot-file": {
-        scan.lotFile = entry.lotFile;
-        const { lotId: _lotId, ...metadata } = entry.lotFile;
-        scan.metadata = metadata;
+      case "lot-file":
         break;
-      }
       case "ignored":
         scan.ignored.push(entry.fileName);
         break;
@@ -246,6 +253,30 @@ export async function scanLot(
     }
   }
   return scan;
+}
+
+/**
+ * Lists a lot directory, checksums every image and reads lot.json (assembleScan says what
+ * becomes of each file).
+ */
+export async function scanLot(
+  dir: string,
+  options: {
+    signal?: AbortSignal;
+    /** Files up to this size (the ones sent in one PUT) also get their MD5 in the same pass. */
+    md5UpToBytes?: number;
+  } = {},
+  listing?: LotListing,
+): Promise<LotScan> {
+  const listed = listing ?? (await listLot(dir));
+  // Up to two files are read and hashed at once (their SHA-256 off this thread): the scan is on
+  // the upload's critical path, one file after another it kept one core busy and left the other idle.
+  const examined = await mapLimited(
+    listed.names.filter((name) => name !== LOT_FILE_NAME),
+    SCAN_CONCURRENCY,
+    (fileName) => examineFile(dir, fileName, options),
+  );
+  return assembleScan(listed, examined);
 }
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -49,6 +49,14 @@ export async function readManifestAt(run: Run, key: string): Promise<Manifest | 
   );
 }
 
+/** The lot S3 holds under the run's id (its accepted manifest, or its manifest), if any. */
+export async function lotInS3(run: Run): Promise<Manifest | undefined> {
+  return (
+    (await readManifestAt(run, lotKeys.acceptedManifest(run.lotId))) ??
+    (await readManifestAt(run, lotKeys.manifest(run.lotId)))
+  );
+}
+
 /**
  * Lot ids are identities. Before any byte goes up: when S3 already has a lot under this id
  * (its accepted manifest, or its manifest), the folder must hold exactly that lot's images;
@@ -56,9 +64,7 @@ export async function readManifestAt(run: Run, key: string): Promise<Manifest | 
  * Returns the manifest found (the same lot), if any.
  */
 export async function refuseReusedLotId(run: Run, scan: LotScan): Promise<Manifest | undefined> {
-  const existing =
-    (await readManifestAt(run, lotKeys.acceptedManifest(run.lotId))) ??
-    (await readManifestAt(run, lotKeys.manifest(run.lotId)));
+  const existing = await lotInS3(run);
   if (!existing) return undefined;
   const there = imageSet(existing.images);
   const here = imageSet(scan.images);

@@ -1,13 +1,39 @@
-// Uploads one lot to S3, resumably: the upload loop (settings, journal, images in parallel, the manifest strictly last).
+// Uploads one lot to S3, resumably: the upload loop (settings, journal, each image sent as it is hashed or after the scan, the manifest strictly last).
 import type { S3Client } from "@aws-sdk/client-s3";
-import { lotKeys } from "../lib/keys.ts";
-import { forEachLimited, Semaphore } from "../lib/pool.ts";
+import { lotKeys, safeSegment } from "../lib/keys.ts";
+import { forEachLimited, mapLimited, Semaphore } from "../lib/pool.ts";
+import type { AgentJournal } from "../schemas/agent-journal.ts";
 import { MAX_LOT_IMAGES, type Manifest } from "../schemas/lot.ts";
 import { AgentConfigError, EmptyLotError, TooManyImagesError, UploadError } from "./errors.ts";
 import { ensureImage } from "./image-upload.ts";
-import { acquireLotLock, JournalStore, journalPath, loadJournal, planJournal } from "./journal.ts";
-import { type LotScan, type RejectedFile, scanLot } from "./lot.ts";
-import { buildManifest, readSentManifest, refuseReusedLotId, writeManifest } from "./manifest.ts";
+import {
+  acquireLotLock,
+  fileEntry,
+  JournalStore,
+  journalPath,
+  loadJournal,
+  planJournal,
+} from "./journal.ts";
+import {
+  assembleScan,
+  type ExaminedFile,
+  examineFile,
+  LOT_FILE_NAME,
+  type LotListing,
+  type LotScan,
+  listLot,
+  mayBeImage,
+  type RejectedFile,
+  SCAN_CONCURRENCY,
+  scanLot,
+} from "./lot.ts";
+import {
+  buildManifest,
+  lotInS3,
+  readSentManifest,
+  refuseReusedLotId,
+  writeManifest,
+} from "./manifest.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { abortUpload, describe, type Run, type Settings } from "./s3-calls.ts";
 
@@ -51,13 +77,19 @@ export interface UploadLotOptions {
   /** Deadline of one S3 request; a silent link fails the attempt (then retried) instead of hanging. */
   requestTimeoutMs?: number;
   now?: () => Date;
-  /** Told when the lot is scanned and as each image is settled in S3 (bench/pipeline.ts draws its timeline from it). */
+  /**
+   * Told as each image is hashed (before it is sent), when the whole lot is scanned (for a new lot,
+   * while its images are still being sent), and as each image is settled in S3 (bench/pipeline.ts
+   * draws its timeline from it).
+   */
   onProgress?: (event: UploadProgress) => void;
 }
 
 /** The upload's milestones, as they happen. */
 export type UploadProgress =
   | { kind: "scanned"; images: number }
+  /** The image is hashed and its journal entry made; nothing of it sent yet. */
+  | { kind: "hashed"; fileName: string }
   | { kind: "image"; fileName: string; outcome: "uploaded" | "skipped" };
 
 export interface UploadLotResult {
@@ -126,17 +158,41 @@ function settingsFrom(options: UploadLotOptions): Settings {
  * Uploads the lot in `dir`: scans and checksums it, sends every image not already in S3
  * (resuming multipart uploads from the journal), confirms each one, and only then writes the
  * manifest that triggers processing. Running it again over a finished lot only confirms.
+ *
+ * A lot this folder never started (no journal) whose id S3 does not hold yet is sent while it
+ * is scanned: each image as soon as it is hashed. Nothing in that case needs the whole scan
+ * before sending (the lot id comes from lot.json or is new, no file has an earlier upload to
+ * compare with, no lot in S3 to check the folder against), and the manifest still goes last. A
+ * resumed or re-sent lot, or one whose id S3 already holds, is scanned whole first.
  */
 export async function uploadLot(options: UploadLotOptions): Promise<UploadLotResult> {
   const settings = settingsFrom(options);
-  const log = options.log ?? (() => {});
   options.signal?.throwIfAborted();
+  const listing = await listLot(options.dir);
+  const path = journalPath(options.stateDir, options.dir);
+  const release = await acquireLotLock(path);
+  try {
+    const existing = await loadJournal(path);
+    if (!existing && canSendWhileScanning(listing)) {
+      const sent = await uploadWhileScanning(options, settings, listing, path);
+      if (sent) return sent;
+    }
+    const scan = await scanLot(
+      options.dir,
+      { signal: options.signal, md5UpToBytes: settings.multipartThresholdBytes },
+      listing,
+    );
+    options.onProgress?.({ kind: "scanned", images: scan.images.length });
+    checkScan(options, scan);
+    return await uploadScannedLot(options, settings, scan, path, existing);
+  } finally {
+    await release();
+  }
+}
 
-  const scan = await scanLot(options.dir, {
-    signal: options.signal,
-    md5UpToBytes: settings.multipartThresholdBytes,
-  });
-  options.onProgress?.({ kind: "scanned", images: scan.images.length });
+/** Refuses a scan with nothing to send or more than a manifest holds; logs what is left out. */
+function checkScan(options: UploadLotOptions, scan: LotScan): void {
+  const log = options.log ?? (() => {});
   for (const rejected of scan.rejected)
     log(`lot ${options.dir}: not uploading ${rejected.fileName}: ${rejected.reason}`);
   if (scan.ignored.length) log(`lot ${options.dir}: ignoring ${scan.ignored.join(", ")}`);
@@ -148,14 +204,156 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
       `lot directory ${options.dir} holds ${scan.images.length} images; a lot may have at most ${MAX_MANIFEST_IMAGES}`,
     );
   }
+}
 
-  const path = journalPath(options.stateDir, options.dir);
-  const release = await acquireLotLock(path);
-  try {
-    return await uploadScannedLot(options, settings, scan, path);
-  } finally {
-    await release();
+/**
+ * The listing alone settles what the scan could refuse the whole lot for: too many images, two
+ * names sharing a key. Otherwise (rare) the lot is scanned whole first, and refused before
+ * anything is sent, as always.
+ */
+function canSendWhileScanning(listing: LotListing): boolean {
+  const candidates = listing.names.filter(mayBeImage);
+  if (candidates.length > MAX_MANIFEST_IMAGES) return false;
+  const segments = new Set<string>();
+  for (const name of candidates) {
+    let segment: string;
+    try {
+      segment = safeSegment(name);
+    } catch {
+      continue;
+    }
+    if (segments.has(segment)) return false;
+    segments.add(segment);
   }
+  return true;
+}
+
+/** The run's shared state: the lot id and journal settled, nothing sent yet. */
+function runFor(
+  options: UploadLotOptions,
+  settings: Settings,
+  store: JournalStore,
+  fresh: { freshLot: boolean; replaceable: Set<string> },
+): Run {
+  return {
+    s3: options.s3,
+    bucket: options.bucket,
+    settings,
+    store,
+    semaphore: new Semaphore(settings.concurrency),
+    signal: options.signal,
+    log: options.log ?? (() => {}),
+    lotId: store.journal.lotId,
+    ...fresh,
+  };
+}
+
+/**
+ * A new lot sent as it is scanned: each image goes to the senders (at most `concurrency`
+ * requests at once) as soon as it is hashed, while the next ones are read. The journal, with
+ * the lot id, is on disk before the first byte goes up, and each image's entry is in it before
+ * its upload starts (a multipart upload's id and parts are journalled as they go): a crash
+ * leaves a journal the next run resumes from (the scan-first path), checking each image in S3.
+ * Undefined, with nothing sent, when S3 already holds a lot under the id: that lot must be
+ * compared with the whole scan before any byte goes up.
+ */
+async function uploadWhileScanning(
+  options: UploadLotOptions,
+  settings: Settings,
+  listing: LotListing,
+  path: string,
+): Promise<UploadLotResult | undefined> {
+  const now = options.now ?? (() => new Date());
+  const { signal } = options;
+  const plan = planJournal({
+    existing: undefined,
+    scan: { ...assembleScan(listing, []), dir: options.dir },
+    bucket: options.bucket,
+    now: now(),
+    force: options.force,
+  });
+  const store = new JournalStore(path, plan.journal);
+  const run = runFor(options, settings, store, { freshLot: true, replaceable: new Set() });
+  if (await lotInS3(run)) return undefined;
+  run.log(`lot ${run.lotId}: new upload from ${options.dir}, each image sent as it is hashed`);
+
+  const counts = { uploaded: 0, skipped: 0 };
+  // Images in flight at once, as the scan-first path's pool has them (a multipart upload is
+  // created outside the request slots).
+  const images = new Semaphore(settings.concurrency);
+  const sends: Array<Promise<void>> = [];
+  const failures: Array<{ fileName: string; error: unknown }> = [];
+  const stopped = () => failures.length > 0 || signal?.aborted === true;
+  let journalWritten: Promise<void> | undefined;
+  let examined: ExaminedFile[];
+  try {
+    examined = await mapLimited(
+      listing.names.filter((name) => name !== LOT_FILE_NAME),
+      SCAN_CONCURRENCY,
+      async (fileName): Promise<ExaminedFile> => {
+        // After a failed image nothing more is read or sent: the run fails, the next one resumes.
+        if (stopped()) return { kind: "ignored", fileName };
+        const entry = await examineFile(options.dir, fileName, {
+          signal,
+          md5UpToBytes: settings.multipartThresholdBytes,
+        });
+        if (entry.kind !== "image" || stopped()) return entry;
+        const { image } = entry;
+        store.journal.files[image.fileName] = fileEntry(run.lotId, image);
+        // The lot id on disk before anything goes to S3, so a restart can never pick another.
+        journalWritten ??= store.save();
+        await journalWritten;
+        options.onProgress?.({ kind: "hashed", fileName: image.fileName });
+        sends.push(
+          images
+            .use(() => (stopped() ? Promise.resolve(undefined) : ensureImage(run, image, counts)))
+            .then(
+              (outcome) => {
+                if (outcome) options.onProgress?.({ kind: "image", fileName, outcome });
+              },
+              (error: unknown) => {
+                failures.push({ fileName, error });
+              },
+            ),
+        );
+        return entry;
+      },
+    );
+  } catch (error) {
+    // The scan itself failed (a file unreadable, the run aborted while hashing): no send is left
+    // running behind the caller's back, and the images that went out are marked (best effort).
+    await Promise.all(sends);
+    if (journalWritten) await store.save().catch(() => undefined);
+    throw error;
+  }
+  // Every image hashed; some still being sent.
+  options.onProgress?.({
+    kind: "scanned",
+    images: examined.filter((entry) => entry.kind === "image").length,
+  });
+  await Promise.all(sends);
+  const scan = assembleScan(listing, examined);
+  if (stopped()) {
+    if (journalWritten) await store.save().catch(() => undefined);
+    if (failures.length === 0) signal?.throwIfAborted();
+    throw uploadFailure(run, failures, scan.images.length);
+  }
+  checkScan(options, scan);
+  return finishLot(options, run, scan, counts, undefined);
+}
+
+function uploadFailure(
+  run: Run,
+  failures: ReadonlyArray<{ fileName: string; error: unknown }>,
+  images: number,
+): UploadError {
+  const detail = failures
+    .map(({ fileName, error }) => `${fileName}: ${describe(error)}`)
+    .join("; ");
+  return new UploadError(
+    `lot ${run.lotId}: upload stopped after ${failures.length} of ${images} images failed, manifest not written (${detail})`,
+    { cause: failures[0]?.error },
+  );
 }
 
 async function uploadScannedLot(
@@ -163,12 +361,12 @@ async function uploadScannedLot(
   settings: Settings,
   scan: LotScan,
   path: string,
+  existing: AgentJournal | undefined,
 ): Promise<UploadLotResult> {
-  const log = options.log ?? (() => {});
   const now = options.now ?? (() => new Date());
   const { signal } = options;
   const plan = planJournal({
-    existing: await loadJournal(path),
+    existing,
     scan,
     bucket: options.bucket,
     now: now(),
@@ -177,15 +375,7 @@ async function uploadScannedLot(
   const store = new JournalStore(path, plan.journal);
   // The lot id is on disk before anything goes to S3, so a restart can never pick another.
   await store.save();
-  const run: Run = {
-    s3: options.s3,
-    bucket: options.bucket,
-    settings,
-    store,
-    semaphore: new Semaphore(settings.concurrency),
-    signal,
-    log,
-    lotId: plan.journal.lotId,
+  const run = runFor(options, settings, store, {
     freshLot: plan.freshLot,
     replaceable: new Set(
       plan.changed.flatMap((fileName) => {
@@ -193,7 +383,8 @@ async function uploadScannedLot(
         return file ? [file.key] : [];
       }),
     ),
-  };
+  });
+  const { log } = run;
   log(
     `lot ${run.lotId}: ${plan.freshLot ? "new" : "resuming"} upload of ${scan.images.length} images from ${options.dir}`,
   );
@@ -210,6 +401,7 @@ async function uploadScannedLot(
     scan.images,
     settings.concurrency,
     async (image) => {
+      options.onProgress?.({ kind: "hashed", fileName: image.fileName });
       const outcome = await ensureImage(run, image, counts);
       options.onProgress?.({ kind: "image", fileName: image.fileName, outcome });
     },
@@ -218,15 +410,25 @@ async function uploadScannedLot(
   if (failures.length > 0) {
     // The images that did go out are marked in the journal (best effort: the next run checks S3).
     await store.save().catch(() => undefined);
-    const detail = failures
-      .map(({ item, error }) => `${item.fileName}: ${describe(error)}`)
-      .join("; ");
-    throw new UploadError(
-      `lot ${run.lotId}: upload stopped after ${failures.length} of ${scan.images.length} images failed, manifest not written (${detail})`,
-      { cause: failures[0]?.error },
+    throw uploadFailure(
+      run,
+      failures.map(({ item, error }) => ({ fileName: item.fileName, error })),
+      scan.images.length,
     );
   }
+  return finishLot(options, run, scan, counts, sameLotInS3);
+}
 
+/** Every image is in S3: the manifest, strictly last (or confirmed, when this lot's is already there). */
+async function finishLot(
+  options: UploadLotOptions,
+  run: Run,
+  scan: LotScan,
+  counts: { uploaded: number; skipped: number },
+  sameLotInS3: Manifest | undefined,
+): Promise<UploadLotResult> {
+  const { log, store } = run;
+  const now = options.now ?? (() => new Date());
   const manifestKey = lotKeys.manifest(run.lotId);
   // The images' done marks (image-upload.ts writes them with the journal's next write).
   await store.save();

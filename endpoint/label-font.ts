@@ -53,15 +53,22 @@ export function textWidth(text: string, scale: number): number {
   return Math.max(0, text.length * GLYPH_ADVANCE - 1) * scale;
 }
 
-/** An SVG path drawing `text` with its top-left corner at (x, y); unknown characters are blank. */
-export function textPath(text: string, x: number, y: number, scale: number): string {
-  const parts: string[] = [];
+/** One run of ink of a glyph row: a rectangle in picture pixels. */
+export interface InkRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The ink of `text` with its top-left corner at (x, y), one rectangle per run of ink in a glyph row; unknown characters are blank. */
+export function textRects(text: string, x: number, y: number, scale: number): InkRect[] {
+  const rects: InkRect[] = [];
   [...text.toLowerCase()].forEach((char, index) => {
     const glyph = GLYPHS[char];
     if (!glyph) return;
     const left = x + index * GLYPH_ADVANCE * scale;
     glyph.forEach((row, r) => {
-      // One rectangle per run of ink in a row keeps the path short.
       for (let c = 0; c < row.length; ) {
         if (row[c] !== "#") {
           c++;
@@ -69,12 +76,22 @@ export function textPath(text: string, x: number, y: number, scale: number): str
         }
         let end = c;
         while (row[end] === "#") end++;
-        parts.push(
-          `M${left + c * scale} ${y + r * scale}h${(end - c) * scale}v${scale}h${-(end - c) * scale}z`,
-        );
+        rects.push({
+          x: left + c * scale,
+          y: y + r * scale,
+          width: (end - c) * scale,
+          height: scale,
+        });
         c = end;
       }
     });
   });
-  return parts.join("");
+  return rects;
+}
+
+/** An SVG path drawing `text` with its top-left corner at (x, y): textRects as one path, short. */
+export function textPath(text: string, x: number, y: number, scale: number): string {
+  return textRects(text, x, y, scale)
+    .map((rect) => `M${rect.x} ${rect.y}h${rect.width}v${rect.height}h${-rect.width}z`)
+    .join("");
 }

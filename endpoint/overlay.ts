@@ -1,9 +1,11 @@
 // Draws one wafer's overlay from the raster the endpoint decoded: the wafer downscaled to about 1024 px, each defect boxed and labelled by class, the notch marked.
+
+import sharp from "sharp";
 import { CLASS_COLOURS } from "../lib/defect-style.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
 import type { Defect, Picture, Wafer } from "../schemas/detection.ts";
-import { GLYPH_HEIGHT, textPath, textWidth } from "./label-font.ts";
-import { previewPicture } from "./preview.ts";
+import { GLYPH_HEIGHT, type InkRect, textRects, textWidth } from "./label-font.ts";
+import { previewPixels } from "./preview.ts";
 
 export interface OverlayInput {
   /** The raster the endpoint decoded: the defects and the wafer are measured in its pixels. */
@@ -22,11 +24,35 @@ export interface Overlay {
   scale: number;
 }
 
-/** One mark of the overlay (the notch, a defect's box and tag): SVG in overlay pixels, and the area it covers. */
-export interface OverlayMark {
-  svg: string;
-  box: { x: number; y: number; width: number; height: number };
+/** A point in overlay pixels. */
+interface Point {
+  x: number;
+  y: number;
 }
+
+/**
+ * One coat of paint of a mark, in overlay pixels: filled rectangles (a tag, a label's glyphs), a
+ * rectangle's outline centred on its edge (as an SVG stroke), or a filled polygon with a thin
+ * outline (the notch). The SVG and the raster are both drawn from these.
+ */
+export type Paint =
+  | { kind: "rects"; rects: InkRect[]; colour: string }
+  | { kind: "frame"; rect: InkRect; lineWidth: number; colour: string }
+  | {
+      kind: "polygon";
+      points: Point[];
+      colour: string;
+      outline: { colour: string; width: number };
+    };
+
+/** One mark of the overlay (the notch, a defect's box and tag): its paints in order, and the area it covers. */
+export interface OverlayMark {
+  paints: Paint[];
+  box: InkRect;
+}
+
+/** Coordinates to a tenth of a pixel, as the SVG has always printed them. */
+const tenth = (value: number) => Math.round(value * 10) / 10;
 
 /** The marks drawn over the downscaled wafer; coordinates already in overlay pixels. */
 export function overlayMarks(
@@ -58,16 +84,22 @@ export function overlayMarks(
     x: cx + along.x * r * 1.01 + across.x * side * s,
     y: cy + along.y * r * 1.01 + across.y * side * s,
   });
-  const corners = [tip, base(1), base(-1)];
+  const corners = [tip, base(1), base(-1)].map((c) => ({ x: tenth(c.x), y: tenth(c.y) }));
   const notchText = "notch";
   const textW = textWidth(notchText, label);
   const textH = GLYPH_HEIGHT * label;
   const textX = cx + along.x * r * 0.84 - textW / 2;
   const textY = cy + along.y * r * 0.84 - textH / 2;
   marks.push({
-    svg:
-      `<polygon points="${corners.map((c) => `${c.x.toFixed(1)},${c.y.toFixed(1)}`).join(" ")}" fill="#00e5ff" stroke="#000" stroke-width="1"/>` +
-      `<path d="${textPath(notchText, textX, textY, label)}" fill="#00e5ff"/>`,
+    paints: [
+      {
+        kind: "polygon",
+        points: corners,
+        colour: "#00e5ff",
+        outline: { colour: "#000", width: 1 },
+      },
+      { kind: "rects", rects: textRects(notchText, textX, textY, label), colour: "#00e5ff" },
+    ],
     box: around(2, ...corners.map((c): [number, number, number, number] => [c.x, c.y, 0, 0]), [
       textX,
       textY,
@@ -89,51 +121,257 @@ export function overlayMarks(
     const tagH = (GLYPH_HEIGHT + 4) * label;
     const tagX = Math.min(Math.max(0, x), width - tagW);
     const tagY = y - tagH - 1 >= 0 ? y - tagH - 1 : Math.min(height - tagH, y + h + 1);
+    const frame = { x: tenth(x), y: tenth(y), width: tenth(w), height: tenth(h) };
+    const tag = { x: tenth(tagX), y: tenth(tagY), width: tagW, height: tagH };
     marks.push({
-      svg:
-        `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="${colour}" stroke-width="${lineWidth}"/>` +
-        `<rect x="${tagX.toFixed(1)}" y="${tagY.toFixed(1)}" width="${tagW}" height="${tagH}" fill="${colour}"/>` +
-        `<path d="${textPath(text, tagX + 2 * label, tagY + 2 * label, label)}" fill="#000"/>`,
+      paints: [
+        { kind: "frame", rect: frame, lineWidth, colour },
+        { kind: "rects", rects: [tag], colour },
+        {
+          kind: "rects",
+          rects: textRects(text, tagX + 2 * label, tagY + 2 * label, label),
+          colour: "#000",
+        },
+      ],
       box: around(lineWidth + 1, [x, y, w, h], [tagX, tagY, tagW, tagH]),
     });
   }
   return marks;
 }
 
-/** The whole overlay as one SVG (what the marks draw, for a viewer or a test). */
+/** One paint as SVG. */
+function paintSvg(paint: Paint): string {
+  switch (paint.kind) {
+    case "rects":
+      // One rectangle alone is a rect (a tag); a label's runs of ink are one path.
+      if (paint.rects.length === 1) {
+        const [rect] = paint.rects as [InkRect];
+        return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="${paint.colour}"/>`;
+      }
+      return `<path d="${paint.rects.map((r) => `M${r.x} ${r.y}h${r.width}v${r.height}h${-r.width}z`).join("")}" fill="${paint.colour}"/>`;
+    case "frame": {
+      const { rect } = paint;
+      return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="none" stroke="${paint.colour}" stroke-width="${paint.lineWidth}"/>`;
+    }
+    case "polygon":
+      return `<polygon points="${paint.points.map((p) => `${p.x},${p.y}`).join(" ")}" fill="${paint.colour}" stroke="${paint.outline.colour}" stroke-width="${paint.outline.width}"/>`;
+  }
+}
+
+/** The whole overlay's marks as one SVG (for a viewer, or a test to render with librsvg). */
 export function overlaySvg(
   input: Omit<OverlayInput, "image" | "maxSide">,
   size: { width: number; height: number; scale: number },
 ): string {
   const { width, height } = size;
-  const marks = overlayMarks(input, size).map((mark) => mark.svg);
+  const marks = overlayMarks(input, size).map((mark) => mark.paints.map(paintSvg).join(""));
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${marks.join("")}</svg>`;
 }
 
+/** The part of [from, to) that falls in the pixel [p, p + 1). */
+const overlap = (p: number, from: number, to: number) =>
+  Math.max(0, Math.min(p + 1, to) - Math.max(p, from));
+
+/** Adds a rectangle's area in each pixel (its exact coverage, as an anti-aliasing renderer takes it) to `cover`. */
+function coverRect(cover: Coverage, rect: InkRect, sign = 1): void {
+  const x0 = Math.max(cover.left, Math.floor(rect.x));
+  const x1 = Math.min(cover.left + cover.width, Math.ceil(rect.x + rect.width));
+  const y0 = Math.max(cover.top, Math.floor(rect.y));
+  const y1 = Math.min(cover.top + cover.height, Math.ceil(rect.y + rect.height));
+  for (let y = y0; y < y1; y++) {
+    const dy = overlap(y, rect.y, rect.y + rect.height) * sign;
+    const row = (y - cover.top) * cover.width - cover.left;
+    for (let x = x0; x < x1; x++) {
+      cover.alpha[row + x] =
+        (cover.alpha[row + x] as number) + dy * overlap(x, rect.x, rect.x + rect.width);
+    }
+  }
+}
+
+/** Subsamples per pixel side for the polygon's edges. */
+const SUBSAMPLES = 4;
+
+/** The polygon's fill and outline coverage, by 4 x 4 samples per pixel (the notch: about 40 px across). */
+function coverPolygon(fill: Coverage, outline: Coverage, points: Point[], width: number): void {
+  const inside = (x: number, y: number) => {
+    let crossings = 0;
+    for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+      const a = points[i] as Point;
+      const b = points[j] as Point;
+      if (a.y > y !== b.y > y && x < ((b.x - a.x) * (y - a.y)) / (b.y - a.y) + a.x) crossings++;
+    }
+    return crossings % 2 === 1;
+  };
+  const halfSquared = (width / 2) ** 2;
+  const nearEdge = (x: number, y: number) => {
+    for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+      const a = points[i] as Point;
+      const b = points[j] as Point;
+      const dx = b.x - a.x;
+      const dy = b.y - a.y;
+      const t = Math.max(
+        0,
+        Math.min(1, ((x - a.x) * dx + (y - a.y) * dy) / (dx * dx + dy * dy || 1)),
+      );
+      const ex = x - (a.x + t * dx);
+      const ey = y - (a.y + t * dy);
+      if (ex * ex + ey * ey <= halfSquared) return true;
+    }
+    return false;
+  };
+  const weight = 1 / (SUBSAMPLES * SUBSAMPLES);
+  // Only the pixels near the polygon: the mark's area also holds its label.
+  const reach = width / 2 + 1;
+  const x0 = Math.max(fill.left, Math.floor(Math.min(...points.map((p) => p.x)) - reach));
+  const x1 = Math.min(
+    fill.left + fill.width,
+    Math.ceil(Math.max(...points.map((p) => p.x)) + reach),
+  );
+  const y0 = Math.max(fill.top, Math.floor(Math.min(...points.map((p) => p.y)) - reach));
+  const y1 = Math.min(
+    fill.top + fill.height,
+    Math.ceil(Math.max(...points.map((p) => p.y)) + reach),
+  );
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      let filled = 0;
+      let edged = 0;
+      for (let sy = 0; sy < SUBSAMPLES; sy++) {
+        for (let sx = 0; sx < SUBSAMPLES; sx++) {
+          const px = x + (sx + 0.5) / SUBSAMPLES;
+          const py = y + (sy + 0.5) / SUBSAMPLES;
+          if (inside(px, py)) filled++;
+          if (nearEdge(px, py)) edged++;
+        }
+      }
+      const at = (y - fill.top) * fill.width + (x - fill.left);
+      fill.alpha[at] = filled * weight;
+      outline.alpha[at] = edged * weight;
+    }
+  }
+}
+
+/** How much of each pixel of a mark's area one paint covers (0-1). */
+interface Coverage {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  alpha: Float32Array;
+}
+
+/** Blends `colour` into `rgb` by the coverage ("over", as libvips composites an SVG layer). */
+function blend(rgb: Uint8Array, pictureWidth: number, cover: Coverage, colour: string): void {
+  const hex = colour.length === 4 ? colour.replace(/[0-9a-f]/gi, (d) => d + d) : colour;
+  const ink = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)) as [
+    number,
+    number,
+    number,
+  ];
+  for (let y = 0; y < cover.height; y++) {
+    for (let x = 0; x < cover.width; x++) {
+      const alpha = Math.min(1, cover.alpha[y * cover.width + x] as number);
+      if (alpha <= 0) continue;
+      const at = ((cover.top + y) * pictureWidth + cover.left + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const under = rgb[at + c] as number;
+        rgb[at + c] = Math.round(under + ((ink[c] as number) - under) * alpha);
+      }
+    }
+  }
+}
+
 /**
- * Each mark as its own small SVG, cut to the picture and placed where it belongs: libvips renders
- * and blends only the marks' areas, not a transparent layer the size of the picture (about 20 ms
- * of CPU at 1024 px, as much as encoding the overlay).
+ * Draws each mark into `rgb` here, in JS, with the coverage an anti-aliasing SVG renderer gives
+ * rectangles (exact areas) and the notch's triangle sampled 4 x 4 per pixel: only the marks'
+ * pixels are touched. Rendering each mark's SVG with librsvg cost 5-7 ms of CPU per mark at load
+ * 24-29 (a wafer with 8 defects: 40-60 ms), and libvips' composite more (docs/benchmarks.md,
+ * round 9); overlaySvg's SVG is what these pixels match (test/unit/operator-pictures.test.ts).
  */
-function markLayers(marks: OverlayMark[], width: number, height: number) {
-  const layers: Array<{ input: Buffer; left: number; top: number }> = [];
+function drawMarks(rgb: Uint8Array, width: number, height: number, marks: OverlayMark[]): void {
   for (const mark of marks) {
     const left = Math.max(0, Math.floor(mark.box.x));
     const top = Math.max(0, Math.floor(mark.box.y));
     const right = Math.min(width, Math.ceil(mark.box.x + mark.box.width));
     const bottom = Math.min(height, Math.ceil(mark.box.y + mark.box.height));
     if (right <= left || bottom <= top) continue;
-    const w = right - left;
-    const h = bottom - top;
-    layers.push({
-      input: Buffer.from(
-        `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="${left} ${top} ${w} ${h}">${mark.svg}</svg>`,
-      ),
+    const area = () => ({
       left,
       top,
+      width: right - left,
+      height: bottom - top,
+      alpha: new Float32Array((right - left) * (bottom - top)),
     });
+    for (const paint of mark.paints) {
+      const cover = area();
+      switch (paint.kind) {
+        case "rects":
+          for (const rect of paint.rects) coverRect(cover, rect);
+          blend(rgb, width, cover, paint.colour);
+          break;
+        case "frame": {
+          const { rect, lineWidth: lw } = paint;
+          const half = lw / 2;
+          coverRect(cover, {
+            x: rect.x - half,
+            y: rect.y - half,
+            width: rect.width + lw,
+            height: rect.height + lw,
+          });
+          if (rect.width > lw && rect.height > lw) {
+            coverRect(
+              cover,
+              {
+                x: rect.x + half,
+                y: rect.y + half,
+                width: rect.width - lw,
+                height: rect.height - lw,
+              },
+              -1,
+            );
+          }
+          blend(rgb, width, cover, paint.colour);
+          break;
+        }
+        case "polygon": {
+          const outline = area();
+          coverPolygon(cover, outline, paint.points, paint.outline.width);
+          blend(rgb, width, cover, paint.colour);
+          blend(rgb, width, outline, paint.outline.colour);
+          break;
+        }
+      }
+    }
   }
-  return layers;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Grey pixels as RGB: the marks are coloured. Four pixels at a time as three 32-bit words
+ * (on a little-endian machine, byte by byte elsewhere): a byte at a time this loop was as costly
+ * as the block means before it (docs/benchmarks.md, round 9).
+ */
+function greyToRgb(grey: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array(grey.length * 3);
+  const whole = LITTLE_ENDIAN ? grey.length - (grey.length % 4) : 0;
+  const words = new Uint32Array(rgb.buffer, 0, (whole * 3) / 4);
+  for (let i = 0, w = 0; i < whole; i += 4, w += 3) {
+    const a = grey[i] as number;
+    const b = grey[i + 1] as number;
+    const c = grey[i + 2] as number;
+    const d = grey[i + 3] as number;
+    words[w] = (a | (a << 8) | (a << 16) | (b << 24)) >>> 0;
+    words[w + 1] = (b | (b << 8) | (c << 16) | (c << 24)) >>> 0;
+    words[w + 2] = (c | (d << 8) | (d << 16) | (d << 24)) >>> 0;
+  }
+  for (let i = whole, o = whole * 3; i < grey.length; i++, o += 3) {
+    const v = grey[i] as number;
+    rgb[o] = v;
+    rgb[o + 1] = v;
+    rgb[o + 2] = v;
+  }
+  return rgb;
 }
 
 /**
@@ -144,17 +382,28 @@ function markLayers(marks: OverlayMark[], width: number, height: number) {
 export const OVERLAY_WEBP = { quality: 82, effort: 0 } as const;
 
 /**
- * The wafer downscaled as the preview is (endpoint/preview.ts), the marks drawn on it, encoded
- * once: nothing decodes a preview to draw on it, and the picture is compressed once, not twice
- * (docs/benchmarks.md, round 8).
+ * The overlay's pixels before encoding: the wafer downscaled as the preview is
+ * (endpoint/preview.ts), in RGB, the marks blended in.
+ */
+export async function overlayPixels(
+  input: OverlayInput,
+): Promise<{ rgb: Uint8Array; width: number; height: number; scale: number }> {
+  const { data, width, height } = await previewPixels(input.image, input.maxSide);
+  const scale = width / input.image.width;
+  const rgb = greyToRgb(data);
+  drawMarks(rgb, width, height, overlayMarks(input, { width, height, scale }));
+  return { rgb, width, height, scale };
+}
+
+/**
+ * The overlay, encoded once: nothing decodes a preview to draw on it (docs/benchmarks.md, round
+ * 8), and libvips only encodes (round 9).
  */
 export async function renderOverlay(input: OverlayInput): Promise<Overlay> {
-  const { picture, width, height } = previewPicture(input.image, input.maxSide);
-  const scale = width / input.image.width;
-  const marks = overlayMarks(input, { width, height, scale });
-  const webp = await picture
-    .toColourspace("srgb")
-    .composite(markLayers(marks, width, height))
+  const { rgb, width, height, scale } = await overlayPixels(input);
+  const webp = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), {
+    raw: { width, height, channels: 3 },
+  })
     .webp(OVERLAY_WEBP)
     .toBuffer();
   return { webp, width, height, scale };

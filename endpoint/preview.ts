@@ -3,6 +3,7 @@ import sharp, { type Sharp } from "sharp";
 import { blockSums } from "../lib/block-sums.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
 import { PREVIEW_MAX_SIDE_LIMIT, type Preview } from "../schemas/detection.ts";
+import { blockSumsKernel } from "./detector/frame-passes.ts";
 
 /**
  * Lossy, for a client that draws its own marks on it (the pipeline asks for the overlay instead):
@@ -40,13 +41,14 @@ function toEightBit(image: GrayImage): Uint8Array {
 
 /**
  * The mean of each factor x factor block, in 8 bit (16-bit means scaled by full scale as in
- * toEightBit); a last partial block is dropped, as libvips' own shrink does. One pass over the
- * raster in JS costs about 2-3 ms at 2048 px, where handing the full raster to libvips cost
- * 10-26 ms (a copy, 16 -> 8 bit in JS first, a Lanczos-3 resize of every pixel); see
- * docs/benchmarks.md, round 6.
+ * toEightBit); a last partial block is dropped, as libvips' own shrink does. Handing the full
+ * raster to libvips cost 10-26 ms (a copy, 16 -> 8 bit in JS first, a Lanczos-3 resize of every
+ * pixel; docs/benchmarks.md, round 6). The sums come from the frame kernel (WebAssembly SIMD, the
+ * same whole numbers as lib/block-sums.ts): the JS loop took 12-17 ms of CPU per 2048 px wafer
+ * at load 24, about a fifth of the whole overlay (docs/benchmarks.md, round 9).
  */
 function blockMeans(image: GrayImage, factor: number): GrayImage {
-  const { width, height, sums } = blockSums(image, factor);
+  const { width, height, sums } = blockSumsKernel(image, factor) ?? blockSums(image, factor);
   const out = new Uint8Array(width * height);
   const area = factor * factor;
   const scale = image.bitDepth === 16 ? 1 / (257 * area) : 1 / area;
@@ -63,28 +65,58 @@ export function checkPictureSide(maxSide: number): void {
   }
 }
 
+/** Whole blocks averaged in JS (2048 -> 1024 px exactly), and the size libvips must still resample them to. */
+function reduce(
+  image: GrayImage,
+  maxSide: number,
+): { reduced: GrayImage; width: number; height: number } {
+  checkPictureSide(maxSide);
+  const { width, height } = previewSize(image, maxSide);
+  const factor = Math.floor(Math.min(image.width / width, image.height / height));
+  const reduced = factor >= 2 ? blockMeans(image, factor) : image;
+  return { reduced, width, height };
+}
+
+/** A sharp pipeline over the reduced raster, resampled (Lanczos-3) to the picture's size when the blocks are not it. */
+function pictureOf(reduced: GrayImage, width: number, height: number): Sharp {
+  const pixels = toEightBit(reduced);
+  const picture = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
+    raw: { width: reduced.width, height: reduced.height, channels: 1 },
+  });
+  return reduced.width !== width || reduced.height !== height
+    ? picture.resize(width, height, { fit: "fill" })
+    : picture;
+}
+
 /**
  * The decoded image downscaled to `maxSide`, in 8 bit, as a sharp pipeline not yet encoded: the
- * preview encodes it as it is, the overlay draws its marks on it first. Whole blocks are averaged
- * in JS first (2048 -> 1024 px exactly); libvips resamples only what is left (Lanczos-3), and
- * only encodes when the blocks are the picture already.
+ * preview encodes it as it is. Whole blocks are averaged in JS first (2048 -> 1024 px exactly);
+ * libvips resamples only what is left (Lanczos-3), and only encodes when the blocks are the
+ * picture already.
  */
 export function previewPicture(
   image: GrayImage,
   maxSide: number,
 ): { picture: Sharp; width: number; height: number } {
-  checkPictureSide(maxSide);
-  const { width, height } = previewSize(image, maxSide);
-  const factor = Math.floor(Math.min(image.width / width, image.height / height));
-  const reduced = factor >= 2 ? blockMeans(image, factor) : image;
-  const pixels = toEightBit(reduced);
-  let picture = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
-    raw: { width: reduced.width, height: reduced.height, channels: 1 },
-  });
-  if (reduced.width !== width || reduced.height !== height) {
-    picture = picture.resize(width, height, { fit: "fill" });
+  const { reduced, width, height } = reduce(image, maxSide);
+  return { picture: pictureOf(reduced, width, height), width, height };
+}
+
+/**
+ * previewPicture's pixels, 8-bit grey, row by row, for a caller that draws from them itself (the
+ * overlay); read-only (they may be the image's own pixels). When whole blocks are the picture
+ * already (2048 -> 1024 px), libvips is not involved.
+ */
+export async function previewPixels(
+  image: GrayImage,
+  maxSide: number,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { reduced, width, height } = reduce(image, maxSide);
+  if (reduced.width === width && reduced.height === height) {
+    return { data: toEightBit(reduced), width, height };
   }
-  return { picture, width, height };
+  const data = await pictureOf(reduced, width, height).toColourspace("b-w").raw().toBuffer();
+  return { data, width, height };
 }
 
 /** Renders the decoded image, downscaled to `maxSide`, as a base64 WebP (the response's `preview`). */

@@ -141,14 +141,22 @@ describe("uploadLot against s3rver", () => {
     });
 
     assert.equal(result.lotId, "LOT-IT-FULL");
-    // The scan first, then each image as S3 holds it (in the order they finished).
-    assert.deepEqual(progress[0], { kind: "scanned", images: 3 });
+    // Each image hashed before it is sent and reported as S3 holds it; the scan's end once (a new
+    // lot is sent while it is scanned, so it may come before or after the images).
+    const order = progress.map((event) =>
+      event.kind === "scanned" ? `scanned:${event.images}` : `${event.kind}:${event.fileName}`,
+    );
+    assert.deepEqual(
+      order.filter((e) => e.startsWith("scanned")),
+      ["scanned:3"],
+    );
+    for (const fileName of Object.keys(images)) {
+      const hashed = order.indexOf(`hashed:${fileName}`);
+      assert.ok(hashed >= 0 && hashed < order.indexOf(`image:${fileName}`), order.join(", "));
+    }
     assert.deepEqual(
       progress
-        .slice(1)
-        .map((event) =>
-          event.kind === "image" ? `${event.fileName}:${event.outcome}` : event.kind,
-        )
+        .flatMap((event) => (event.kind === "image" ? [`${event.fileName}:${event.outcome}`] : []))
         .sort(),
       ["big.tiff:uploaded", "wafer 01.png:uploaded", "wafer02.TIF:uploaded"],
     );
@@ -373,6 +381,96 @@ describe("uploadLot against s3rver", () => {
     );
   });
 
+  test("a new lot sent while it is scanned, crashed after some images, resumes with the rest and the manifest last", async () => {
+    const files = Object.fromEntries(
+      Array.from({ length: 8 }, (_, i) => [`w${i}.png`, fakeImage(PNG_SIGNATURE, 20_000 + i)]),
+    );
+    const { dir, stateDir } = await makeLot({
+      ...files,
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-OVERLAP" }),
+    });
+    // The process "dies" once S3 has answered three image PUTs.
+    const crashing = s3.client();
+    const crash = new AbortController();
+    let answered = 0;
+    crashing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        if (context.commandName === "PutObjectCommand" && ++answered === 3) {
+          crash.abort(new Error("simulated crash"));
+        }
+        return output;
+      },
+      { step: "initialize", name: "crashAfterThreePuts" },
+    );
+    const eventsBefore = s3.events.length;
+    await assert.rejects(
+      upload({ dir, s3: crashing, stateDir, concurrency: 1, signal: crash.signal }),
+      /simulated crash/,
+    );
+    const createdKeys = () =>
+      s3.events
+        .slice(eventsBefore)
+        .filter((e) => e.eventName.startsWith("ObjectCreated"))
+        .map((e) => e.key);
+    const sent = createdKeys();
+    assert.ok(
+      sent.length >= 3 && sent.length < 8,
+      `${sent.length} images went out before the crash`,
+    );
+    assert.ok(!sent.some((key) => key.endsWith("manifest.json")), "no manifest before the crash");
+    const journal = await loadJournal(journalPath(stateDir, dir));
+    assert.equal(journal?.lotId, "LOT-IT-OVERLAP", "the lot id was on disk before any image");
+    assert.equal(journal?.manifest, undefined);
+    for (const key of sent) {
+      assert.ok(
+        Object.values(journal?.files ?? {}).some((file) => file.key === key),
+        `${key} was in the journal`,
+      );
+    }
+
+    const client = s3.client();
+    const counts = countCommands(client);
+    const result = await upload({ dir, s3: client, stateDir });
+    assert.equal(result.skipped, sent.length, "what went out before the crash is not sent again");
+    assert.equal(result.uploaded, 8 - sent.length);
+    assert.equal(counts.get("PutObjectCommand"), 8 - sent.length + 1, "the rest and the manifest");
+    const created = createdKeys();
+    assert.equal(created.at(-1), result.manifestKey, "the manifest is the last object created");
+    for (const [fileName, content] of Object.entries(files)) {
+      const stored = await download(client, s3.bucket, lotKeys.image("LOT-IT-OVERLAP", fileName));
+      assert.equal(sha256(stored), sha256(content), `${fileName} arrived intact`);
+    }
+  });
+
+  test("a new folder under a lot id S3 already holds is scanned whole first: the same lot sends nothing, another is refused before any byte", async () => {
+    const images = {
+      "a.png": fakeImage(PNG_SIGNATURE, 20_000),
+      "b.png": fakeImage(PNG_SIGNATURE, 30_000),
+    };
+    const lotFile = JSON.stringify({ lotId: "LOT-IT-TAKEN" });
+    const first = await makeLot({ ...images, "lot.json": lotFile });
+    await upload({ ...first, s3: s3.client() });
+
+    // The same images from another folder (no journal): confirmed against the manifest, not sent.
+    const again = await makeLot({ ...images, "lot.json": lotFile });
+    const client = s3.client();
+    const counts = countCommands(client);
+    const same = await upload({ ...again, s3: client });
+    assert.equal(same.manifestWritten, false);
+    assert.equal(counts.get("PutObjectCommand") ?? 0, 0, "nothing sent");
+
+    // Other content under the same id: refused, and nothing of it goes up (not even as it is hashed).
+    const other = await makeLot({ "a.png": fakeImage(PNG_SIGNATURE, 20_000), "lot.json": lotFile });
+    const otherClient = s3.client();
+    const otherCounts = countCommands(otherClient);
+    await assert.rejects(
+      upload({ ...other, s3: otherClient }),
+      (error: Error) => error.name === "LotIdTakenError" && /already taken/.test(error.message),
+    );
+    assert.equal(otherCounts.get("PutObjectCommand") ?? 0, 0, "no byte went up");
+  });
+
   test("a source file changed between runs is uploaded again from the start", async () => {
     const small = fakeImage(PNG_SIGNATURE, 2000);
     const big = fakeImage(TIFF_SIGNATURE, 6 * PART);
@@ -586,8 +684,8 @@ describe("uploadLot against s3rver", () => {
         s3: s3.client(),
         stateDir,
         onProgress: (event) => {
-          if (event.kind !== "scanned") return;
-          // Between the scan and the send: other bytes, the same length and modification time.
+          if (event.kind !== "hashed") return;
+          // Between the hash and the send: other bytes, the same length and modification time.
           const rewritten = fakeImage(PNG_SIGNATURE, 20_000);
           // Synchronous, so it is done before the upload reads the file.
           writeFileSync(path, rewritten);
@@ -643,7 +741,7 @@ describe("uploadLot against s3rver", () => {
     assert.equal(sha256(stored), sha256(image));
   });
 
-  test("a file rewritten after the scan with a new time is refused before anything is sent", async () => {
+  test("a file rewritten after it was hashed with a new time is refused before anything is sent", async () => {
     const { dir, stateDir } = await makeLot({ "a.png": fakeImage(PNG_SIGNATURE, 20_000) });
     const path = join(dir, "a.png");
     const client = s3.client();
@@ -654,7 +752,7 @@ describe("uploadLot against s3rver", () => {
         s3: client,
         stateDir,
         onProgress: (event) => {
-          if (event.kind !== "scanned") return;
+          if (event.kind !== "hashed") return;
           writeFileSync(path, fakeImage(PNG_SIGNATURE, 20_000));
           const later = new Date(Date.now() + 60_000);
           utimesSync(path, later, later);
