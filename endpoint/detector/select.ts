@@ -51,12 +51,14 @@ export function selectRanksOfMagnitudes(
   const members = bins.map((bin) => new Float64Array(histogram[bin] as number));
   const filled = new Int32Array(bins.length);
   const wanted = bins.length;
-  // The wanted bins lie close together: one range test passes over nearly every value.
+  // The wanted bins lie close together: one range test passes over nearly every value. It is
+  // one unsigned comparison (a bin below the lowest wraps above the span): two comparisons
+  // were a branch taken at random for a median (half the values below it, half above).
   const lowestBin = Math.min(...bins);
-  const highestBin = Math.max(...bins);
+  const span = Math.max(...bins) - lowestBin;
   for (let i = 0, w = first; i < count; i++, w += stride) {
     const bin = (words[w] as number) >>> 16;
-    if (bin < lowestBin || bin > highestBin) continue;
+    if ((bin - lowestBin) >>> 0 > span) continue;
     for (let b = 0; b < wanted; b++) {
       if (bins[b] !== bin) continue;
       const into = members[b] as Float64Array;
