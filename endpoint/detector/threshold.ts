@@ -1,6 +1,6 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
 
-import { seededRandom } from "../../lib/random.ts";
+import { seededUint32At } from "../../lib/random.ts";
 import { kernelLayout } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
@@ -450,16 +450,21 @@ export function pixelTailSample(width: number, height: number, region: DiskRegio
   const columnEdge = new Int32Array(columns + 1);
   for (let k = 0; k <= columns; k++) columnEdge[k] = Math.min(xEnd - xFirst, Math.floor(k * side));
   const out = new Int32Array(columns * rows);
-  const random = seededRandom(PIXEL_TAIL.sampleSeed);
   let n = 0;
   for (let row = 0; row < rows; row++) {
     const top = Math.floor(row * side);
     const tall = Math.min(yEnd - yFirst, Math.floor((row + 1) * side)) - top;
-    for (let column = 0; column < columns; column++) {
+    // Cells wholly beside the disk are passed over (their pixel would be dropped): the columns
+    // within one cell of the disk's widest chord across this row of cells.
+    const nearest = Math.min(Math.max(cy, yFirst + top), yFirst + top + tall - 1);
+    const half = Math.sqrt(Math.max(0, r2 - (nearest - cy) ** 2));
+    const from = Math.max(0, Math.floor((cx - half - xFirst) / side) - 1);
+    const to = Math.min(columns, Math.ceil((cx + half - xFirst) / side) + 1);
+    for (let column = from; column < to; column++) {
       const left = columnEdge[column] as number;
       const wide = (columnEdge[column + 1] as number) - left;
-      // One uniform per cell, its two 16-bit halves as the place across and down.
-      const bits = (random() * 4294967296) >>> 0;
+      // The cell's own number of the seeded stream, its two 16-bit halves the place across and down.
+      const bits = seededUint32At(PIXEL_TAIL.sampleSeed, row * columns + column);
       const x = xFirst + left + (((bits >>> 16) * wide) >>> 16);
       const y = yFirst + top + (((bits & 0xffff) * tall) >>> 16);
       const dx = x - cx;
