@@ -369,7 +369,7 @@ export function activityMap(
  */
 export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
   const { width } = map;
-  const sample = pixelTailSample(map.width, map.height, region);
+  const sample = pixelTailSample(map.width, map.height, region, tailScratch);
   const n = sample.length;
   if (n < 1000) return 1;
   // Scratch kept between calls (detection is synchronous): |centre| is a float32 value, held
@@ -434,7 +434,13 @@ export function pixelTailSampleCount(): number {
  * at most that many pixels gives every one of its pixels (s = 1). Deterministic: the same
  * disk and map give the same pixels (PIXEL_TAIL.sampleSeed).
  */
-export function pixelTailSample(width: number, height: number, region: DiskRegion): Int32Array {
+export function pixelTailSample(
+  width: number,
+  height: number,
+  region: DiskRegion,
+  /** Where to keep the sample between calls (grown when too small); a new array when not given. */
+  scratch?: { sample: Int32Array },
+): Int32Array {
   const { cx, cy, r } = region;
   const r2 = r * r;
   const xFirst = Math.max(1, Math.ceil(cx - r));
@@ -449,7 +455,9 @@ export function pixelTailSample(width: number, height: number, region: DiskRegio
   // Cell k spans [edge(k), edge(k + 1)) from the first pixel: at least one pixel since side >= 1.
   const columnEdge = new Int32Array(columns + 1);
   for (let k = 0; k <= columns; k++) columnEdge[k] = Math.min(xEnd - xFirst, Math.floor(k * side));
-  const out = new Int32Array(columns * rows);
+  let out = scratch?.sample ?? new Int32Array(0);
+  if (out.length < columns * rows) out = new Int32Array(columns * rows);
+  if (scratch) scratch.sample = out;
   let n = 0;
   for (let row = 0; row < rows; row++) {
     const top = Math.floor(row * side);
@@ -475,5 +483,12 @@ export function pixelTailSample(width: number, height: number, region: DiskRegio
   return out.subarray(0, n);
 }
 
-/** pixelTailFactor's sample arrays, grown to the largest sample seen (under 1 MB: the sample is about 73,000 pixels at any size). */
-const tailScratch = { centre: new Float32Array(0), around: new Float64Array(0) };
+/**
+ * pixelTailFactor's sample and its values, grown to the largest sample seen (about 1.3 MB: the
+ * sample is about 73,000 pixels of about 93,000 cells at any size).
+ */
+const tailScratch = {
+  sample: new Int32Array(0),
+  centre: new Float32Array(0),
+  around: new Float64Array(0),
+};

@@ -47,11 +47,15 @@ describe("pixel tail sample (threshold.ts pixelTailSample)", () => {
     }
   });
 
-  it("gives the same pixels every time (seeded)", () => {
-    assert.deepEqual(
-      Array.from(pixelTailSample(width, height, region)),
-      Array.from(pixelTailSample(width, height, region)),
-    );
+  it("gives the same pixels every time (seeded), also into a kept array grown or reused", () => {
+    const first = Array.from(pixelTailSample(width, height, region));
+    assert.deepEqual(Array.from(pixelTailSample(width, height, region)), first);
+    const kept = { sample: new Int32Array(5) };
+    assert.deepEqual(Array.from(pixelTailSample(width, height, region, kept)), first);
+    const grown = kept.sample;
+    assert.ok(grown.length >= first.length);
+    assert.deepEqual(Array.from(pixelTailSample(width, height, region, kept)), first);
+    assert.equal(kept.sample, grown);
   });
 
   it("is stratified: every 30 x 30 block inside the disk holds its share, every pixel phase is drawn", () => {
