@@ -16,3 +16,14 @@ export function seededRandom(seed: number): () => number {
 export function standardNormal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
+
+/**
+ * The 32-bit integer seededRandom(seed)'s number at `index` (0 for the first) is made of (that
+ * number times 2^32), without drawing the ones before it: the generator's state only counts on.
+ */
+export function seededUint32At(seed: number, index: number): number {
+  let t = ((seed >>> 0) + Math.imul(index + 1, 0x6d2b79f5)) >>> 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}

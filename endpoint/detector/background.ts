@@ -1,6 +1,6 @@
 // Smooth illumination model of a bare wafer: a robust low-order 2-D polynomial over the disk.
 import type { DiskRegion } from "./noise.ts";
-import type { FloatMap } from "./raster.ts";
+import { type FloatMap, selectKth } from "./raster.ts";
 
 export interface SmoothBackground {
   degree: number;
@@ -65,39 +65,42 @@ export function fitSmoothBackground(
   noiseSigma: number,
   degree = 4,
 ): SmoothBackground {
+  const { data, width, height } = map;
   const block = Math.max(2, Math.round(region.r / 24));
-  const us: number[] = [];
-  const vs: number[] = [];
-  const values: number[] = [];
-  for (
-    let by = Math.floor((region.cy - region.r) / block);
-    by * block < region.cy + region.r;
-    by++
-  ) {
-    for (
-      let bx = Math.floor((region.cx - region.r) / block);
-      bx * block < region.cx + region.r;
-      bx++
-    ) {
+  const byFirst = Math.floor((region.cy - region.r) / block);
+  const bxFirst = Math.floor((region.cx - region.r) / block);
+  // Blocks whose corner lies before the disk's far edge, as the loops below walk them.
+  const blockRows = Math.max(0, Math.ceil((region.cy + region.r) / block) - byFirst);
+  const blockColumns = Math.max(0, Math.ceil((region.cx + region.r) / block) - bxFirst);
+  const capacity = blockRows * blockColumns;
+  const us = new Float64Array(capacity);
+  const vs = new Float64Array(capacity);
+  const values = new Float64Array(capacity);
+  let count = 0;
+  for (let by = byFirst; by * block < region.cy + region.r; by++) {
+    for (let bx = bxFirst; bx * block < region.cx + region.r; bx++) {
       const x0 = bx * block;
       const y0 = by * block;
       const mx = x0 + block / 2 - 0.5;
       const my = y0 + block / 2 - 0.5;
-      if (x0 < 0 || y0 < 0 || x0 + block > map.width || y0 + block > map.height) continue;
+      if (x0 < 0 || y0 < 0 || x0 + block > width || y0 + block > height) continue;
       if (Math.hypot(mx - region.cx, my - region.cy) > region.r - block * 0.75) continue;
       let sum = 0;
       for (let y = y0; y < y0 + block; y++) {
-        for (let x = x0; x < x0 + block; x++) sum += map.data[y * map.width + x] as number;
+        const rowStart = y * width;
+        for (let x = x0; x < x0 + block; x++) sum += data[rowStart + x] as number;
       }
-      us.push((mx - region.cx) / region.r);
-      vs.push((my - region.cy) / region.r);
-      values.push(sum / (block * block));
+      us[count] = (mx - region.cx) / region.r;
+      vs[count] = (my - region.cy) / region.r;
+      values[count] = sum / (block * block);
+      count++;
     }
   }
   const terms = polynomialTerms(degree);
   const m = terms.length;
-  const count = values.length;
-  const basis = new Float64Array(count * m);
+  // The basis by term: column t holds u^p v^q of every block (the normal equations below
+  // stream two columns at a time).
+  const basis = new Float64Array(m * count);
   // Blocks of one column share u, of one row v: each power is taken once per distinct value
   // (the same u ** p as per block, so the same basis to the last bit).
   const powers = new Map<number, Float64Array>();
@@ -115,27 +118,69 @@ export function fitSmoothBackground(
     const pv = powersOf(vs[i] as number);
     for (let t = 0; t < m; t++) {
       const [p, q] = terms[t] as [number, number];
-      basis[i * m + t] = (pu[p] as number) * (pv[q] as number);
+      basis[t * count + i] = (pu[p] as number) * (pv[q] as number);
     }
   }
   const weights = new Float64Array(count).fill(1);
   let coefficients: Float64Array = new Float64Array(m);
   const residuals = new Float64Array(count);
+  const magnitudes = new Float64Array(count);
+  // Per term, the weighted blocks' (weight not 0) basis and basis x weight, in block order.
+  const kept = new Float64Array(m * count);
+  const weighted = new Float64Array(m * count);
+  const keptValues = new Float64Array(count);
   // The block mean's own noise floor keeps the biweight from rejecting honest blocks.
   const floor = (3 * noiseSigma) / block;
   for (let iteration = 0; iteration < 8; iteration++) {
-    const a = new Float64Array(m * m);
-    const b = new Float64Array(m);
+    let n = 0;
     for (let i = 0; i < count; i++) {
       const w = weights[i] as number;
       if (w === 0) continue;
-      const row = i * m;
-      const value = values[i] as number;
-      for (let r = 0; r < m; r++) {
-        const br = (basis[row + r] as number) * w;
-        b[r] = (b[r] as number) + br * value;
-        for (let c = r; c < m; c++)
-          a[r * m + c] = (a[r * m + c] as number) + br * (basis[row + c] as number);
+      for (let t = 0; t < m; t++) {
+        const value = basis[t * count + i] as number;
+        kept[t * count + n] = value;
+        weighted[t * count + n] = value * w;
+      }
+      keptValues[n] = values[i] as number;
+      n++;
+    }
+    // a[r][c] and b[r] summed over the weighted blocks in block order, each term the product
+    // (basis_r x w) x basis_c as before: the same sums to the last bit. Four sums run side by
+    // side (each its own chain of additions in that order), since one chain waits on each add.
+    const a = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    for (let r = 0; r < m; r++) {
+      const wr = r * count;
+      let sumB = 0;
+      for (let j = 0; j < n; j++) sumB += (weighted[wr + j] as number) * (keptValues[j] as number);
+      b[r] = sumB;
+      let c = r;
+      for (; c + 3 < m; c += 4) {
+        const c0 = c * count;
+        const c1 = c0 + count;
+        const c2 = c1 + count;
+        const c3 = c2 + count;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let j = 0; j < n; j++) {
+          const x = weighted[wr + j] as number;
+          s0 += x * (kept[c0 + j] as number);
+          s1 += x * (kept[c1 + j] as number);
+          s2 += x * (kept[c2 + j] as number);
+          s3 += x * (kept[c3 + j] as number);
+        }
+        a[r * m + c] = s0;
+        a[r * m + c + 1] = s1;
+        a[r * m + c + 2] = s2;
+        a[r * m + c + 3] = s3;
+      }
+      for (; c < m; c++) {
+        const bc = c * count;
+        let sum = 0;
+        for (let j = 0; j < n; j++) sum += (weighted[wr + j] as number) * (kept[bc + j] as number);
+        a[r * m + c] = sum;
       }
     }
     for (let r = 0; r < m; r++) for (let c = 0; c < r; c++) a[r * m + c] = a[c * m + r] as number;
@@ -145,11 +190,20 @@ export function fitSmoothBackground(
     for (let i = 0; i < count; i++) {
       let model = 0;
       for (let t = 0; t < m; t++)
-        model += (basis[i * m + t] as number) * (coefficients[t] as number);
-      residuals[i] = (values[i] as number) - model;
+        model += (basis[t * count + i] as number) * (coefficients[t] as number);
+      const residual = (values[i] as number) - model;
+      residuals[i] = residual;
+      magnitudes[i] = Math.abs(residual);
     }
-    const sorted = Float64Array.from(residuals, Math.abs).sort();
-    const scale = Math.max(floor, 1.4826 * (sorted[Math.floor(count / 2)] ?? 0));
+    // The median |residual| (the middle of them sorted): selected, not sorted; a NaN sorts.
+    const middle = Math.floor(count / 2);
+    const median =
+      count === 0
+        ? 0
+        : magnitudes.some(Number.isNaN)
+          ? (magnitudes.sort()[middle] as number)
+          : selectKth(magnitudes, count, middle);
+    const scale = Math.max(floor, 1.4826 * median);
     const c = 4.685 * scale;
     for (let i = 0; i < count; i++) {
       const z = (residuals[i] as number) / c;

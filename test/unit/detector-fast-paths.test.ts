@@ -13,10 +13,10 @@ import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/dete
 import { workingMap, workingMapSize } from "../../endpoint/detector/stages/input.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
 import {
-  diskRowRun,
   type PatternAwareSigma,
   patternActivity,
   pixelTailFactor,
+  pixelTailSample,
 } from "../../endpoint/detector/threshold.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { decodeGray } from "../../lib/gray-image.ts";
@@ -225,57 +225,24 @@ describe("overview binning (raster.ts binMap)", () => {
   }
 });
 
-describe("disk row runs (threshold.ts diskRowRun)", () => {
-  it("holds exactly the grid points the per-pixel disk test passes", () => {
-    const random = seededRandom(5);
-    for (let trial = 0; trial < 400; trial++) {
-      const step = 1 + Math.floor(random() * 3);
-      const cx = 20 + 80 * random();
-      const r = 3 + 60 * random();
-      const r2 = r * r;
-      const xStart = Math.max(1, Math.ceil(cx - r) + Math.floor(random() * 3) - 1);
-      const xEnd = Math.min(150, cx + r + 2 * random() - 1);
-      const dy = (2 * random() - 1) * (r + 2);
-      const dy2 = dy * dy;
-      const passing: number[] = [];
-      for (let x = xStart; x < xEnd; x += step) {
-        const dx = x - cx;
-        if (dx * dx + dy * dy < r2) passing.push(x);
-      }
-      const run = diskRowRun(xStart, xEnd, step, cx, dy2, r2);
-      const got = Array.from({ length: run.count }, (_, t) => run.first + t * step);
-      assert.deepEqual(got, passing, `trial ${trial}`);
-    }
-  });
-});
-
-/** pixelTailFactor as first written (every bounding-square pixel tested, three fresh arrays), with its step of r / 220 rounded. */
+/**
+ * pixelTailFactor as first written (three fresh arrays, a filter and two selections), on the
+ * pixels of its sample (pixelTailSample; detector-pixel-tail.test.ts pins which they are).
+ */
 function plainPixelTailFactor(
   map: FloatMap,
   residual: Float32Array,
   region: { cx: number; cy: number; r: number },
 ): number {
   const { width, height } = map;
-  const step = Math.max(1, Math.round(region.r / 220));
-  const r2 = region.r * region.r;
-  const yStart = Math.max(1, Math.ceil(region.cy - region.r));
-  const yEnd = Math.min(height - 1, region.cy + region.r);
-  const xStart = Math.max(1, Math.ceil(region.cx - region.r));
-  const xEnd = Math.min(width - 1, region.cx + region.r);
   const centre: number[] = [];
   const aroundAbs: number[] = [];
-  for (let y = yStart; y < yEnd; y += step) {
-    for (let x = xStart; x < xEnd; x += step) {
-      const dx = x - region.cx;
-      const dy = y - region.cy;
-      if (dx * dx + dy * dy >= r2) continue;
-      const i = y * width + x;
-      const at = (j: number) => residual[j] as number;
-      const edges = at(i - 1) + at(i + 1) + at(i - width) + at(i + width);
-      const corners = at(i - width - 1) + at(i - width + 1) + at(i + width - 1) + at(i + width + 1);
-      centre.push(Math.abs(at(i)));
-      aroundAbs.push(Math.abs((2 * edges + corners) / 12));
-    }
+  for (const i of pixelTailSample(width, height, region)) {
+    const at = (j: number) => residual[j] as number;
+    const edges = at(i - 1) + at(i + 1) + at(i - width) + at(i + width);
+    const corners = at(i - width - 1) + at(i - width + 1) + at(i + width - 1) + at(i + width + 1);
+    centre.push(Math.abs(at(i)));
+    aroundAbs.push(Math.abs((2 * edges + corners) / 12));
   }
   if (centre.length < 1000) return 1;
   const around = Float64Array.from(aroundAbs);
@@ -306,10 +273,10 @@ describe("pixel-tail factor (threshold.ts pixelTailFactor)", () => {
   }
   const map: FloatMap = { width, height, scale: 2, data: new Float32Array(width * height) };
   const regions = [
-    { cx: 350.3, cy: 329.6, r: 230.2 }, // step 1
-    { cx: 349.7, cy: 330.2, r: 445.5 }, // step 2, clipped by the frame
-    { cx: 350.2, cy: 330.1, r: 300.4 }, // step 1 before, now 1 in 2 rows and columns
-    { cx: 200.5, cy: 240.1, r: 90.3 },
+    { cx: 350.3, cy: 329.6, r: 230.2 },
+    { cx: 349.7, cy: 330.2, r: 445.5 }, // clipped by the frame
+    { cx: 350.2, cy: 330.1, r: 300.4 },
+    { cx: 200.5, cy: 240.1, r: 90.3 }, // every pixel of the disk
   ];
   for (const region of regions) {
     it(`gives the plain version's factor to the last bit (r ${region.r})`, () => {

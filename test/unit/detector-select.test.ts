@@ -93,3 +93,38 @@ describe("selectKthMagnitude", () => {
     }
   });
 });
+
+describe("selectRanksOfMagnitudes: the histogram shared between calls (branch thr3)", () => {
+  it("gives selectKth's values call after call on samples of other ranges and sizes", () => {
+    const random = seededRandom(41);
+    // Sizes from just over the quickselect cut to large; ranges far apart, so a bin left
+    // filled by one call, or a walk started below the lowest filled bin, would show.
+    for (let call = 0; call < 40; call++) {
+      const count = 2048 + Math.floor(random() * 30_000);
+      const scale = 10 ** Math.floor(random() * 12 - 6);
+      const wide = call % 2 === 0;
+      const values = wide ? new Float64Array(count) : new Float32Array(count);
+      for (let i = 0; i < count; i++) values[i] = scale * Math.abs(Math.log(1 - random()));
+      const ranks = [0, Math.floor(count / 2), Math.floor(0.95 * (count - 1)), count - 1];
+      const got = selectRanksOfMagnitudes(values, count, ranks);
+      ranks.forEach((k, j) => {
+        assert.ok(Object.is(got[j], selectKth(values.slice(), count, k)), `call ${call} rank ${k}`);
+      });
+    }
+  });
+
+  it("recovers after a call that left its pass early (a negative value)", () => {
+    const values = magnitudes(20_000, 43);
+    const spoiled = values.slice();
+    spoiled[15_000] = -1;
+    assert.equal(
+      selectKthMagnitude(spoiled, spoiled.length, 10_000),
+      selectKth(spoiled.slice(), spoiled.length, 10_000),
+    );
+    for (const k of [0, 10_000, 19_999])
+      assert.equal(
+        selectKthMagnitude(values, values.length, k),
+        selectKth(values.slice(), values.length, k),
+      );
+  });
+});

@@ -1,7 +1,7 @@
 // Unit tests of lib/random.ts: the seeded uniforms repeat per seed, and standardNormal has a standard normal's moments.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { seededRandom, seededUint32At, standardNormal } from "../../lib/random.ts";
 
 describe("seededRandom", () => {
   it("gives the same numbers for the same seed and others for another, all in [0, 1)", () => {
@@ -18,6 +18,16 @@ describe("seededRandom", () => {
       Array.from({ length: 1000 }, () => c()),
     );
     assert.ok(first.every((u) => u >= 0 && u < 1));
+  });
+});
+
+describe("seededUint32At", () => {
+  it("is the stream's number at that index times 2^32, for any seed", () => {
+    for (const seed of [0, 1, 42, 0x7a11_5eed, 0xffff_ffff, -5]) {
+      const random = seededRandom(seed);
+      for (let index = 0; index < 5000; index++)
+        assert.equal(seededUint32At(seed, index), random() * 4294967296, `seed ${seed} #${index}`);
+    }
   });
 });
 
