@@ -1,5 +1,6 @@
 // Lot metadata (the optional lot.json a production-line machine writes) and the lot manifest.
 import { z } from "zod";
+import { readConfig, wholeNumberVariable } from "../lib/config.ts";
 import { ImageContentTypeSchema, LotIdSchema, Sha256HexSchema } from "./common.ts";
 
 /**
@@ -11,8 +12,27 @@ export const DIE_PITCH_FRACTION = { min: 0.02, max: 0.1 } as const;
 export const DIE_PITCH_MM_BOUNDS = { min: 4, max: 30 } as const;
 /** Die aspect (x / y) the spec allows on patterned wafers. */
 export const DIE_ASPECT_BOUNDS = { min: 0.5, max: 2 } as const;
-/** A manifest lists at most this many images, and file names of at most this many characters. */
-export const MAX_LOT_IMAGES = 1000;
+/**
+ * The most images a lot may have as shipped: the largest lot whose Step Functions payloads stay
+ * under half of the 256 KiB state limit (test/unit/lot-limit.test.ts runs the lot's ASL at it).
+ */
+export const SHIPPED_MAX_LOT_IMAGES = 1000;
+
+/**
+ * The lot limit in force: SHIPPED_MAX_LOT_IMAGES, or lower where WAFERFLOW_MAX_LOT_IMAGES says so
+ * (a site that wants smaller lots; the end-to-end test of the limit runs its lot at a lower one,
+ * through the same checks). Never higher: the payloads are sized for the shipped limit.
+ */
+export function lotImageLimit(env: Record<string, string | undefined> = process.env): number {
+  const config = readConfig(
+    z.object({ WAFERFLOW_MAX_LOT_IMAGES: wholeNumberVariable(1, SHIPPED_MAX_LOT_IMAGES) }),
+    env,
+  );
+  return config.WAFERFLOW_MAX_LOT_IMAGES ?? SHIPPED_MAX_LOT_IMAGES;
+}
+
+/** A manifest lists at most this many images (read once, at load), and file names of at most this many characters. */
+export const MAX_LOT_IMAGES = lotImageLimit();
 export const MAX_FILE_NAME_LENGTH = 255;
 
 export const DiePitchAxisSchema = z

@@ -1,17 +1,21 @@
-// A lot at the manifest's limits through the embedded stack: 1000 images with 63-character names, every one failing (300 undecodable, 700 too small), ends with one report.
+// A lot at the manifest's limits through the embedded stack: as many images as a lot may have (the limit lowered to 100 for this test) with 63-character names, every one failing (30% undecodable, the rest too small), ends with one report; one image more is refused.
+// First, before anything that loads the schemas: the lot limit is read once, when they load, and the agent and the stack's handlers run in this process.
+import "./helpers/lower-lot-limit.ts";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { LotEndings } from "../../cli/reports.ts";
+import { TooManyImagesError } from "../../edge-agent/errors.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { createS3Client, createSfnClient } from "../../lib/aws.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
-import { MAX_LOT_IMAGES } from "../../schemas/lot.ts";
+import { MAX_LOT_IMAGES, SHIPPED_MAX_LOT_IMAGES } from "../../schemas/lot.ts";
 import type { Report } from "../../schemas/report.ts";
+import { LOT_LIMIT_IN_TEST } from "./helpers/lower-lot-limit.ts";
 
 const STATE_DATA_LIMIT = 256 * 1024;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -52,6 +56,7 @@ describe("a lot at the limits on the embedded stack", () => {
   afterAll(async () => {
     endings?.close();
     await stack?.stop();
+    delete process.env.WAFERFLOW_MAX_LOT_IMAGES;
   });
 
   async function run(dir: string, lotId: string): Promise<Report> {
@@ -69,12 +74,15 @@ describe("a lot at the limits on the embedded stack", () => {
     return ending.report;
   }
 
-  it("1000 images with 63-character names, all failing: one report naming each failure, small state payloads", async () => {
+  it("a lot at the limit with 63-character names, all failing: one report naming each failure, small state payloads; one image more is refused", async () => {
     // One lot at the manifest's limit (MAX_LOT_IMAGES) carries both stresses: the most images a
     // lot may have, and every one of them failing, so each carries its error through the Map.
-    assert.equal(MAX_LOT_IMAGES, 1000);
-    const lotId = "LIMITS-1000-FAILING";
-    const dir = mkdtempSync(join(tmpdir(), "waferflow-1000-"));
+    // The limit is lowered for this file (helpers/lower-lot-limit.ts): the same checks run at
+    // their boundary with a tenth of the shipped 1000 images, whose payloads
+    // test/unit/lot-limit.test.ts checks on the lot's ASL.
+    assert.equal(MAX_LOT_IMAGES, LOT_LIMIT_IN_TEST, "the lowered limit reached the schemas");
+    const lotId = "LIMITS-FAILING";
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-limits-"));
     // Too small for the spec: preprocessing refuses them on their header.
     const tiny = await sharp(Buffer.alloc(64 * 64, 90), {
       raw: { width: 64, height: 64, channels: 1 },
@@ -96,7 +104,7 @@ describe("a lot at the limits on the embedded stack", () => {
         writeFileSync(join(dir, name), tiny);
       }
     }
-    assert.equal(undecodable.size, 300);
+    assert.equal(undecodable.size, (MAX_LOT_IMAGES * 3) / 10);
     writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
     const report = await run(dir, lotId);
     assert.equal(report.counts.images, MAX_LOT_IMAGES);
@@ -117,13 +125,13 @@ describe("a lot at the limits on the embedded stack", () => {
       assert.doesNotMatch(image.error?.message ?? "", /\n\s+at /, "no stack trace in the report");
     }
     const undecodableImages = report.images.filter((i) => undecodable.has(i.fileName));
-    assert.equal(undecodableImages.length, 300);
+    assert.equal(undecodableImages.length, undecodable.size);
     assert.ok(
       undecodableImages.every((i) => i.error?.name !== "ImageSizeError"),
       "the undecodable images fail on their bytes, not on their size",
     );
     const tooSmall = report.images.filter((i) => !undecodable.has(i.fileName));
-    assert.equal(tooSmall.length, 700);
+    assert.equal(tooSmall.length, MAX_LOT_IMAGES - undecodable.size);
     for (const image of tooSmall) {
       assert.equal(image.error?.name, "ImageSizeError", `${image.fileName} refused on its size`);
     }
@@ -132,5 +140,23 @@ describe("a lot at the limits on the embedded stack", () => {
       `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,
     );
     assert.ok(largest < STATE_DATA_LIMIT / 2, `largest state payload ${largest} B`);
+    // What the real handlers' outcomes weigh, scaled to the shipped limit: the payloads grow with
+    // the image count (the Map's results), so this overstates them and must still fit.
+    const scaled = (largest * SHIPPED_MAX_LOT_IMAGES) / MAX_LOT_IMAGES;
+    assert.ok(
+      scaled < STATE_DATA_LIMIT / 2,
+      `${largest} B scaled to the shipped limit: ${scaled} B`,
+    );
+
+    // One image more than the limit: the agent refuses the lot before sending anything.
+    copyFileSync(join(dir, names[0] as string), join(dir, "one-more.png"));
+    await assert.rejects(
+      uploadLot({ dir, s3, bucket: stack.names.bucket, stateDir: join(stack.dataDir, "agent") }),
+      (error: Error) =>
+        error instanceof TooManyImagesError &&
+        error.message.includes(
+          `${MAX_LOT_IMAGES + 1} images; a lot may have at most ${MAX_LOT_IMAGES}`,
+        ),
+    );
   }, 900_000);
 });
