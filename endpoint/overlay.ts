@@ -33,7 +33,7 @@ interface Point {
 /**
  * One coat of paint of a mark, in overlay pixels: filled rectangles (a tag, a label's glyphs), a
  * rectangle's outline centred on its edge (as an SVG stroke), or a filled polygon with a thin
- * outline (the notch). The SVG and the raster are both drawn from these.
+ * outline (the notch). The raster is drawn from these (and the test's SVG of them).
  */
 export type Paint =
   | { kind: "rects"; rects: InkRect[]; colour: string }
@@ -137,35 +137,6 @@ export function overlayMarks(
     });
   }
   return marks;
-}
-
-/** One paint as SVG. */
-function paintSvg(paint: Paint): string {
-  switch (paint.kind) {
-    case "rects":
-      // One rectangle alone is a rect (a tag); a label's runs of ink are one path.
-      if (paint.rects.length === 1) {
-        const [rect] = paint.rects as [InkRect];
-        return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="${paint.colour}"/>`;
-      }
-      return `<path d="${paint.rects.map((r) => `M${r.x} ${r.y}h${r.width}v${r.height}h${-r.width}z`).join("")}" fill="${paint.colour}"/>`;
-    case "frame": {
-      const { rect } = paint;
-      return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="none" stroke="${paint.colour}" stroke-width="${paint.lineWidth}"/>`;
-    }
-    case "polygon":
-      return `<polygon points="${paint.points.map((p) => `${p.x},${p.y}`).join(" ")}" fill="${paint.colour}" stroke="${paint.outline.colour}" stroke-width="${paint.outline.width}"/>`;
-  }
-}
-
-/** The whole overlay's marks as one SVG (for a viewer, or a test to render with librsvg). */
-export function overlaySvg(
-  input: Omit<OverlayInput, "image" | "maxSide">,
-  size: { width: number; height: number; scale: number },
-): string {
-  const { width, height } = size;
-  const marks = overlayMarks(input, size).map((mark) => mark.paints.map(paintSvg).join(""));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${marks.join("")}</svg>`;
 }
 
 /** The part of [from, to) that falls in the pixel [p, p + 1). */
@@ -286,7 +257,7 @@ function blend(rgb: Uint8Array, pictureWidth: number, cover: Coverage, colour: s
  * rectangles (exact areas) and the notch's triangle sampled 4 x 4 per pixel: only the marks'
  * pixels are touched. Rendering each mark's SVG with librsvg cost 5-7 ms of CPU per mark at load
  * 24-29 (a wafer with 8 defects: 40-60 ms), and libvips' composite more (docs/benchmarks.md,
- * round 9); overlaySvg's SVG is what these pixels match (test/unit/operator-pictures.test.ts).
+ * round 9); they match librsvg's rendering of the same paints as SVG (test/unit/operator-pictures.test.ts).
  */
 function drawMarks(rgb: Uint8Array, width: number, height: number, marks: OverlayMark[]): void {
   for (const mark of marks) {

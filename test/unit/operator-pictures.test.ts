@@ -4,7 +4,14 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import sharp from "sharp";
 import { describe, it } from "vitest";
-import { overlayPixels, overlaySvg, renderOverlay } from "../../endpoint/overlay.ts";
+import type { InkRect } from "../../endpoint/label-font.ts";
+import {
+  type OverlayInput,
+  overlayMarks,
+  overlayPixels,
+  type Paint,
+  renderOverlay,
+} from "../../endpoint/overlay.ts";
 import { previewPicture, previewPixels, renderPreview } from "../../endpoint/preview.ts";
 import { renderWaferMap } from "../../functions/artifacts/wafer-map.ts";
 import { CLASS_COLOURS } from "../../lib/defect-style.ts";
@@ -12,6 +19,35 @@ import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
 import { type Preview, PreviewSchema } from "../../schemas/detection.ts";
 import { type Report, ReportSchema } from "../../schemas/report.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
+
+/** One paint as SVG. */
+function paintSvg(paint: Paint): string {
+  switch (paint.kind) {
+    case "rects":
+      // One rectangle alone is a rect (a tag); a label's runs of ink are one path.
+      if (paint.rects.length === 1) {
+        const [rect] = paint.rects as [InkRect];
+        return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="${paint.colour}"/>`;
+      }
+      return `<path d="${paint.rects.map((r) => `M${r.x} ${r.y}h${r.width}v${r.height}h${-r.width}z`).join("")}" fill="${paint.colour}"/>`;
+    case "frame": {
+      const { rect } = paint;
+      return `<rect x="${rect.x}" y="${rect.y}" width="${rect.width}" height="${rect.height}" fill="none" stroke="${paint.colour}" stroke-width="${paint.lineWidth}"/>`;
+    }
+    case "polygon":
+      return `<polygon points="${paint.points.map((p) => `${p.x},${p.y}`).join(" ")}" fill="${paint.colour}" stroke="${paint.outline.colour}" stroke-width="${paint.outline.width}"/>`;
+  }
+}
+
+/** The whole overlay's marks as one SVG, for librsvg to render: the reference the raster is held to. */
+function overlaySvg(
+  input: Omit<OverlayInput, "image" | "maxSide">,
+  size: { width: number; height: number; scale: number },
+): string {
+  const { width, height } = size;
+  const marks = overlayMarks(input, size).map((mark) => mark.paints.map(paintSvg).join(""));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${marks.join("")}</svg>`;
+}
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures");
 const report: Report = ReportSchema.parse(
