@@ -119,16 +119,29 @@ export function estimateDieDifferenceNoise(
   // |D(p) - D(q)| of each sample, in grid order.
   const absDiffs = new Float64Array(capacity);
   const innerSquared = inner * inner;
+  // Each row's samples inside the disk, as the column span [firstColumn, lastColumn]: found
+  // once with the same test both passes used per sample ((x - cx)^2 + dy, rounded, grows with
+  // |x - cx|, so the passing columns are contiguous), so neither pass tests or branches per sample.
+  const firstColumn = new Int32Array(rows.count);
+  const lastColumn = new Int32Array(rows.count);
+  for (let r = 0; r < rows.count; r++) {
+    const dy = ((rows.at[r] as number) - cy) ** 2;
+    let lo = 0;
+    while (lo < columns.count && ((columns.at[lo] as number) - cx) ** 2 + dy > innerSquared) lo++;
+    let hi = columns.count - 1;
+    while (hi >= lo && ((columns.at[hi] as number) - cx) ** 2 + dy > innerSquared) hi--;
+    firstColumn[r] = lo;
+    lastColumn[r] = hi;
+  }
   let n = 0;
   for (let r = 0; r < rows.count; r++) {
     const y = rows.at[r] as number;
-    const dy = (y - cy) ** 2;
     const rowBase = y * width;
     const rowPlusA = rows.plusA[r] as number;
     const rowMinusA = rows.minusA[r] as number;
-    for (let c = 0; c < columns.count; c++) {
+    const last = lastColumn[r] as number;
+    for (let c = firstColumn[r] as number; c <= last; c++) {
       const x = columns.at[c] as number;
-      if ((x - cx) ** 2 + dy > innerSquared) continue;
       const plus = rowPlusA + (columns.plusA[c] as number);
       const minus = rowMinusA + (columns.minusA[c] as number);
       const atP =
@@ -150,12 +163,9 @@ export function estimateDieDifferenceNoise(
   let m = 0;
   let i = 0;
   for (let r = 0; r < rows.count; r++) {
-    const y = rows.at[r] as number;
-    const dy = (y - cy) ** 2;
     const rb = 3 * r;
-    for (let c = 0; c < columns.count; c++) {
-      const x = columns.at[c] as number;
-      if ((x - cx) ** 2 + dy > innerSquared) continue;
+    const last = lastColumn[r] as number;
+    for (let c = firstColumn[r] as number; c <= last; c++) {
       const cb = 3 * c;
       if (
         (range3x3(data, rows.plusB, rb, columns.plusB, cb, 0) <= gate ||
