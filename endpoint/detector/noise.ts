@@ -160,17 +160,46 @@ export function estimateDieDifferenceNoise(
   // within the gate: the one at +b first, the one at -b only when that fails (the same samples
   // pass). Passing samples move to the front in place (m <= i: nothing is overwritten unread).
   const gate = 5 * first;
+  // The +b range, asked of every sample at p and of most at q, from column profiles: per row of
+  // samples, the max and the min of each pixel column over its three +b rows, so a 3x3 range is
+  // the max of three column maxima minus the min of three column minima (the same nine pixels,
+  // so the same max and min) and p and q (and neighbouring samples) share columns instead of
+  // each reading its nine pixels. Column terms grow with the column and with k, so a row's
+  // samples span [plusB of its first sample's k = -1, plusB of its last's k = 1 + lag].
+  const lowShift = Math.min(0, lag);
+  const highShift = Math.max(0, lag);
+  const profileMax = new Float32Array(width + highShift - lowShift);
+  const profileMin = new Float32Array(profileMax.length);
   let m = 0;
   let i = 0;
   for (let r = 0; r < rows.count; r++) {
     const rb = 3 * r;
+    const firstSample = firstColumn[r] as number;
     const last = lastColumn[r] as number;
-    for (let c = firstColumn[r] as number; c <= last; c++) {
+    if (firstSample > last) continue;
+    const spanStart = (columns.plusB[3 * firstSample] as number) + lowShift;
+    const spanEnd = (columns.plusB[3 * last + 2] as number) + highShift;
+    const top = rows.plusB[rb] as number;
+    const middle = rows.plusB[rb + 1] as number;
+    const bottom = rows.plusB[rb + 2] as number;
+    for (let x = spanStart; x <= spanEnd; x++) {
+      const t = data[top + x] as number;
+      const u = data[middle + x] as number;
+      const v = data[bottom + x] as number;
+      profileMax[x - spanStart] = Math.max(t, u, v);
+      profileMin[x - spanStart] = Math.min(t, u, v);
+    }
+    for (let c = firstSample; c <= last; c++) {
       const cb = 3 * c;
+      const c0 = (columns.plusB[cb] as number) - spanStart;
+      const c1 = (columns.plusB[cb + 1] as number) - spanStart;
+      const c2 = (columns.plusB[cb + 2] as number) - spanStart;
+      const passesAtP =
+        profileRange(profileMax, profileMin, c0, c1, c2) <= gate ||
+        range3x3(data, rows.minusB, rb, columns.minusB, cb, 0) <= gate;
       if (
-        (range3x3(data, rows.plusB, rb, columns.plusB, cb, 0) <= gate ||
-          range3x3(data, rows.minusB, rb, columns.minusB, cb, 0) <= gate) &&
-        (range3x3(data, rows.plusB, rb, columns.plusB, cb, lag) <= gate ||
+        passesAtP &&
+        (profileRange(profileMax, profileMin, c0 + lag, c1 + lag, c2 + lag) <= gate ||
           range3x3(data, rows.minusB, rb, columns.minusB, cb, lag) <= gate)
       ) {
         absDiffs[m++] = absDiffs[i] as number;
@@ -228,6 +257,19 @@ function sampleTaps(
     i++;
   }
   return { count, at, plusA, minusA, plusB, minusB };
+}
+
+/** max of profileMax at c0, c1, c2 minus min of profileMin there: a 3x3 range from column profiles. */
+function profileRange(
+  profileMax: Float32Array,
+  profileMin: Float32Array,
+  c0: number,
+  c1: number,
+  c2: number,
+): number {
+  const hi = Math.max(profileMax[c0] as number, profileMax[c1] as number, profileMax[c2] as number);
+  const lo = Math.min(profileMin[c0] as number, profileMin[c1] as number, profileMin[c2] as number);
+  return hi - lo;
 }
 
 /**
