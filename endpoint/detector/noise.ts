@@ -182,12 +182,33 @@ export function estimateDieDifferenceNoise(
     const top = rows.plusB[rb] as number;
     const middle = rows.plusB[rb + 1] as number;
     const bottom = rows.plusB[rb + 2] as number;
+    // Comparisons, not Math.max / Math.min (10-15% of the function): they differ only in the
+    // sign of a zero max or min, which leaves every range's comparison with the gate as it was,
+    // and in dropping a NaN, so a row whose pixels hold one (its sum is NaN; so is a row with
+    // both infinities, harmlessly) is redone with Math.max / Math.min, which keep it.
+    let sum = 0;
     for (let x = spanStart; x <= spanEnd; x++) {
       const t = data[top + x] as number;
       const u = data[middle + x] as number;
       const v = data[bottom + x] as number;
-      profileMax[x - spanStart] = Math.max(t, u, v);
-      profileMin[x - spanStart] = Math.min(t, u, v);
+      sum += t + u + v;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      const high = t > u ? t : u;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      const low = t > u ? u : t;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      profileMax[x - spanStart] = high > v ? high : v;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      profileMin[x - spanStart] = low < v ? low : v;
+    }
+    if (Number.isNaN(sum)) {
+      for (let x = spanStart; x <= spanEnd; x++) {
+        const t = data[top + x] as number;
+        const u = data[middle + x] as number;
+        const v = data[bottom + x] as number;
+        profileMax[x - spanStart] = Math.max(t, u, v);
+        profileMin[x - spanStart] = Math.min(t, u, v);
+      }
     }
     for (let c = firstSample; c <= last; c++) {
       const cb = 3 * c;

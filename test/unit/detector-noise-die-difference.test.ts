@@ -74,6 +74,44 @@ describe("estimateDieDifferenceNoise", () => {
     });
   }
 
+  it("matches the reference on zeros of both signs and on rasters holding NaN or infinities", () => {
+    // Mostly zeros of both signs, one pixel in five a small level: a noise sigma above zero, and
+    // many 3x3 ranges that are a zero of either sign or have a zero max or min.
+    const random = seededRandom(77);
+    const zeros = data.map((_, i) =>
+      random() < 0.2 ? Math.round(random() * 6) - 3 : i % 3 === 0 ? -0 : 0,
+    );
+    const withNaN = data.slice();
+    for (let i = 5_000; i < withNaN.length; i += 9_973) withNaN[i] = Number.NaN;
+    const withInfinities = data.slice();
+    withInfinities[140 * width + 150] = Number.POSITIVE_INFINITY;
+    withInfinities[180 * width + 150] = Number.NEGATIVE_INFINITY;
+    for (const raster of [zeros, withNaN, withInfinities]) {
+      for (const { region, maxSamples } of cases) {
+        const expected = referenceDieDifferenceNoise(
+          raster,
+          width,
+          height,
+          region,
+          a,
+          b,
+          maxSamples,
+        );
+        const actual = estimateDieDifferenceNoise(raster, width, height, region, a, b, maxSamples);
+        assert.ok(Object.is(actual, expected), `${actual} vs reference ${expected}`);
+      }
+    }
+    const sigmaOnZeros = estimateDieDifferenceNoise(
+      zeros,
+      width,
+      height,
+      cases[0]?.region as DiskRegion,
+      a,
+      b,
+    );
+    assert.ok(sigmaOnZeros > 0, `sigma ${sigmaOnZeros} on the zeros raster`);
+  });
+
   it("measures a non-zero sigma on the patterned raster (the comparison is not vacuous)", () => {
     const sigma = estimateDieDifferenceNoise(
       data,
