@@ -119,16 +119,29 @@ export function estimateDieDifferenceNoise(
   // |D(p) - D(q)| of each sample, in grid order.
   const absDiffs = new Float64Array(capacity);
   const innerSquared = inner * inner;
+  // Each row's samples inside the disk, as the column span [firstColumn, lastColumn]: found
+  // once with the same test both passes used per sample ((x - cx)^2 + dy, rounded, grows with
+  // |x - cx|, so the passing columns are contiguous), so neither pass tests or branches per sample.
+  const firstColumn = new Int32Array(rows.count);
+  const lastColumn = new Int32Array(rows.count);
+  for (let r = 0; r < rows.count; r++) {
+    const dy = ((rows.at[r] as number) - cy) ** 2;
+    let lo = 0;
+    while (lo < columns.count && ((columns.at[lo] as number) - cx) ** 2 + dy > innerSquared) lo++;
+    let hi = columns.count - 1;
+    while (hi >= lo && ((columns.at[hi] as number) - cx) ** 2 + dy > innerSquared) hi--;
+    firstColumn[r] = lo;
+    lastColumn[r] = hi;
+  }
   let n = 0;
   for (let r = 0; r < rows.count; r++) {
     const y = rows.at[r] as number;
-    const dy = (y - cy) ** 2;
     const rowBase = y * width;
     const rowPlusA = rows.plusA[r] as number;
     const rowMinusA = rows.minusA[r] as number;
-    for (let c = 0; c < columns.count; c++) {
+    const last = lastColumn[r] as number;
+    for (let c = firstColumn[r] as number; c <= last; c++) {
       const x = columns.at[c] as number;
-      if ((x - cx) ** 2 + dy > innerSquared) continue;
       const plus = rowPlusA + (columns.plusA[c] as number);
       const minus = rowMinusA + (columns.minusA[c] as number);
       const atP =
@@ -147,20 +160,67 @@ export function estimateDieDifferenceNoise(
   // within the gate: the one at +b first, the one at -b only when that fails (the same samples
   // pass). Passing samples move to the front in place (m <= i: nothing is overwritten unread).
   const gate = 5 * first;
+  // The +b range, asked of every sample at p and of most at q, from column profiles: per row of
+  // samples, the max and the min of each pixel column over its three +b rows, so a 3x3 range is
+  // the max of three column maxima minus the min of three column minima (the same nine pixels,
+  // so the same max and min) and p and q (and neighbouring samples) share columns instead of
+  // each reading its nine pixels. Column terms grow with the column and with k, so a row's
+  // samples span [plusB of its first sample's k = -1, plusB of its last's k = 1 + lag].
+  const lowShift = Math.min(0, lag);
+  const highShift = Math.max(0, lag);
+  const profileMax = new Float32Array(width + highShift - lowShift);
+  const profileMin = new Float32Array(profileMax.length);
   let m = 0;
   let i = 0;
   for (let r = 0; r < rows.count; r++) {
-    const y = rows.at[r] as number;
-    const dy = (y - cy) ** 2;
     const rb = 3 * r;
-    for (let c = 0; c < columns.count; c++) {
-      const x = columns.at[c] as number;
-      if ((x - cx) ** 2 + dy > innerSquared) continue;
+    const firstSample = firstColumn[r] as number;
+    const last = lastColumn[r] as number;
+    if (firstSample > last) continue;
+    const spanStart = (columns.plusB[3 * firstSample] as number) + lowShift;
+    const spanEnd = (columns.plusB[3 * last + 2] as number) + highShift;
+    const top = rows.plusB[rb] as number;
+    const middle = rows.plusB[rb + 1] as number;
+    const bottom = rows.plusB[rb + 2] as number;
+    // Comparisons, not Math.max / Math.min (10-15% of the function): they differ only in the
+    // sign of a zero max or min, which leaves every range's comparison with the gate as it was,
+    // and in dropping a NaN, so a row whose pixels hold one (its sum is NaN; so is a row with
+    // both infinities, harmlessly) is redone with Math.max / Math.min, which keep it.
+    let sum = 0;
+    for (let x = spanStart; x <= spanEnd; x++) {
+      const t = data[top + x] as number;
+      const u = data[middle + x] as number;
+      const v = data[bottom + x] as number;
+      sum += t + u + v;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      const high = t > u ? t : u;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      const low = t > u ? u : t;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      profileMax[x - spanStart] = high > v ? high : v;
+      // biome-ignore lint/complexity/useMathMinMax: a comparison here is the point (see above)
+      profileMin[x - spanStart] = low < v ? low : v;
+    }
+    if (Number.isNaN(sum)) {
+      for (let x = spanStart; x <= spanEnd; x++) {
+        const t = data[top + x] as number;
+        const u = data[middle + x] as number;
+        const v = data[bottom + x] as number;
+        profileMax[x - spanStart] = Math.max(t, u, v);
+        profileMin[x - spanStart] = Math.min(t, u, v);
+      }
+    }
+    for (let c = firstSample; c <= last; c++) {
       const cb = 3 * c;
+      const c0 = (columns.plusB[cb] as number) - spanStart;
+      const c1 = (columns.plusB[cb + 1] as number) - spanStart;
+      const c2 = (columns.plusB[cb + 2] as number) - spanStart;
+      const passesAtP =
+        profileRange(profileMax, profileMin, c0, c1, c2) <= gate ||
+        range3x3(data, rows.minusB, rb, columns.minusB, cb, 0) <= gate;
       if (
-        (range3x3(data, rows.plusB, rb, columns.plusB, cb, 0) <= gate ||
-          range3x3(data, rows.minusB, rb, columns.minusB, cb, 0) <= gate) &&
-        (range3x3(data, rows.plusB, rb, columns.plusB, cb, lag) <= gate ||
+        passesAtP &&
+        (profileRange(profileMax, profileMin, c0 + lag, c1 + lag, c2 + lag) <= gate ||
           range3x3(data, rows.minusB, rb, columns.minusB, cb, lag) <= gate)
       ) {
         absDiffs[m++] = absDiffs[i] as number;
@@ -218,6 +278,19 @@ function sampleTaps(
     i++;
   }
   return { count, at, plusA, minusA, plusB, minusB };
+}
+
+/** max of profileMax at c0, c1, c2 minus min of profileMin there: a 3x3 range from column profiles. */
+function profileRange(
+  profileMax: Float32Array,
+  profileMin: Float32Array,
+  c0: number,
+  c1: number,
+  c2: number,
+): number {
+  const hi = Math.max(profileMax[c0] as number, profileMax[c1] as number, profileMax[c2] as number);
+  const lo = Math.min(profileMin[c0] as number, profileMin[c1] as number, profileMin[c2] as number);
+  return hi - lo;
 }
 
 /**
