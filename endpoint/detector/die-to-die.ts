@@ -886,10 +886,10 @@ interface DieGrid {
 
 /**
  * levelDies' samples (every other pixel of every other row of the disk, up to `capacity`), in
- * row order: per key (2 x cell + zone, as levelDies' key), their number (into perKey[key + 1]),
+ * row order: per key (2 x cell + zone, levelDies' key), their number (into perKey[key + 1]),
  * how many lie below minTypicalOffset and above -minTypicalOffset, and, when given, each
  * sample's key and value. A row's samples go a run of one cell at a time (cellRunEnd), the
- * zone read per sample; the row terms of s and t are the values key computes.
+ * zone read per sample; s and t are computed as levelDies' apply loop computes them.
  */
 function sampleDies(
   grid: DieGrid,
@@ -920,7 +920,7 @@ function sampleDies(
       const dx = x - cx;
       const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
       const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
-      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset);
+      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset, 2);
       const cell = i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i);
       if (cell < 0) {
         x = end + 2;
@@ -947,12 +947,14 @@ function sampleDies(
 }
 
 /**
- * The last sample x0 + 2m (at most xLast) of the run from x0 whose samples share x0's cell in
- * levelDies (the floors of s and t, computed as levelDies' key computes them). Each of s and t
- * is a chain of correctly rounded operations (subtract, multiply, divide by constants), each
- * monotone in its operand, so s, t and their floors are monotone in x and the samples of one
- * cell along a row are consecutive: the run's end is found by doubling the step from x0, then
- * halving it, a handful of evaluations for a run of some twenty samples.
+ * The last sample x0 + stride m (at most xLast) of the run from x0 whose samples share x0's
+ * cell in levelDies (the floors of s and t, computed as sampleDies and levelDies' apply loop
+ * compute them). Each of s and t is a chain of correctly rounded operations (subtract,
+ * multiply, divide by constants), each monotone in its operand, so s, t and their floors are
+ * monotone in x and the
+ * pixels of one cell along a row are consecutive: the run's end is found by doubling the step
+ * from x0, then halving it, a handful of evaluations for a run of some twenty samples.
+ * `stride` is 2 for the samples (every other pixel), 1 for the pixels levelling shifts.
  */
 function cellRunEnd(
   x0: number,
@@ -965,6 +967,7 @@ function cellRunEnd(
   det: number,
   sOffset: number,
   tOffset: number,
+  stride: number,
 ): number {
   const dx0 = x0 - cx;
   const i0 = Math.floor((dx0 * by - dyBx) / det - sOffset);
@@ -972,8 +975,8 @@ function cellRunEnd(
   // inside: a sample known to share the cell; outside: the first sample known not to (or one
   // past the row's last sample).
   let inside = x0;
-  let outside = x0 + 2 * Math.floor((xLast - x0) / 2) + 2;
-  for (let step = 2; inside + step < outside; step *= 2) {
+  let outside = x0 + stride * Math.floor((xLast - x0) / stride) + stride;
+  for (let step = stride; inside + step < outside; step *= 2) {
     const dx = inside + step - cx;
     const same =
       Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
@@ -984,8 +987,8 @@ function cellRunEnd(
     }
     inside += step;
   }
-  while (outside - inside > 2) {
-    const x = inside + 2 * Math.floor((outside - inside) / 4);
+  while (outside - inside > stride) {
+    const x = inside + stride * Math.floor((outside - inside) / (2 * stride));
     const dx = x - cx;
     const same =
       Math.floor((dx * by - dyBx) / det - sOffset) === i0 &&
@@ -1033,17 +1036,9 @@ export function levelDies(
   const tOffset = phase.b / lb;
   const cells = Math.ceil((2 * r) / Math.min(la, lb)) + 4;
   const half = Math.floor(cells / 2);
-  const key = (x: number, y: number): number => {
-    const dx = x - cx;
-    const dy = y - cy;
-    const s = (dx * b.y - dy * b.x) / det - sOffset;
-    const t = (a.x * dy - a.y * dx) / det - tOffset;
-    const i = Math.floor(s) + half;
-    const j = Math.floor(t) + half;
-    // A die crossing the edge zone has two references (pair, extrapolation): two offsets.
-    const zone = edgeMask[y * width + x] as number;
-    return i < 0 || j < 0 || i >= cells || j >= cells ? -1 : 2 * (j * cells + i) + zone;
-  };
+  // A sample's key is 2 x cell + zone (cell j * cells + i from the floors of s and t, found in
+  // sampleDies and cellRunEnd): a die crossing the edge zone has two references (pair,
+  // extrapolation), so two offsets.
   // Sampled every other pixel: a die holds hundreds of map pixels at the smallest pitch.
   // Samples are bucketed by cell in flat typed arrays (a counting sort by key), not in lists.
   const keyCount = 2 * cells * cells;
@@ -1121,18 +1116,34 @@ export function levelDies(
   }
   const typical = dies > 0 ? selectKth(magnitudes, dies, Math.floor(dies / 2)) : 0;
   if (withOffset === 0 || typical < minTypicalOffset) return false;
+  // A row's pixels go a run of one cell at a time (cellRunEnd, stride 1), as sampleDies' do:
+  // the cell is computed once per run. Edge-zone pixels (odd keys) have no offset (above).
   for (let y = y0; y <= y1; y++) {
     const h = Math.sqrt(Math.max(0, r * r - (y - cy) ** 2));
-    for (let x = Math.max(0, Math.ceil(cx - h)); x <= Math.floor(cx + h); x++) {
-      const k = key(x, y);
-      const offset = k < 0 ? 0 : (offsets[k] as number);
-      if (offset === 0) continue;
-      // Shrunk towards zero, never past it nor grown: where the edge allowance forgave a
-      // pixel (residual 0), the die's offset lies within what was forgiven.
-      const i = y * width + x;
-      const v = residual[i] as number;
-      residual[i] =
-        offset > 0 ? (v > 0 ? Math.max(0, v - offset) : v) : v < 0 ? Math.min(0, v - offset) : v;
+    const xLast = Math.floor(cx + h);
+    const dy = y - cy;
+    const dyBx = dy * b.x;
+    const axDy = a.x * dy;
+    for (let x = Math.max(0, Math.ceil(cx - h)); x <= xLast; ) {
+      const dx = x - cx;
+      const i = Math.floor((dx * b.y - dyBx) / det - sOffset) + half;
+      const j = Math.floor((axDy - a.y * dx) / det - tOffset) + half;
+      const end = cellRunEnd(x, xLast, cx, b.y, dyBx, a.y, axDy, det, sOffset, tOffset, 1);
+      const offset =
+        i < 0 || j < 0 || i >= cells || j >= cells ? 0 : (offsets[2 * (j * cells + i)] as number);
+      if (offset === 0) {
+        x = end + 1;
+        continue;
+      }
+      for (let at = y * width + x, atEnd = y * width + end; at <= atEnd; at++) {
+        if (edgeMask[at] === 1) continue;
+        // Shrunk towards zero, never past it nor grown: where the edge allowance forgave a
+        // pixel (residual 0), the die's offset lies within what was forgiven.
+        const v = residual[at] as number;
+        residual[at] =
+          offset > 0 ? (v > 0 ? Math.max(0, v - offset) : v) : v < 0 ? Math.min(0, v - offset) : v;
+      }
+      x = end + 1;
     }
   }
   return true;
