@@ -95,7 +95,11 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   );
   const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
   let wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
-  const noise = timer.run("noise", () => measureNoise(work, wafer));
+  // The score's buffer is first written by the threshold stage (every value): until then the
+  // noise stage's samples live in it, not in fresh arrays alive at the detection's peak.
+  const noise = timer.run("noise", () =>
+    measureNoise(work, wafer, frameBuffer("score", mapSize, false)),
+  );
   const illumination = timer.run("background", () => fitIllumination(work, wafer, noise, hint));
   const lattice = illumination.mayBePatterned
     ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))

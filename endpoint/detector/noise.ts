@@ -25,6 +25,12 @@ export function estimateNoiseSigma(
   height: number,
   region: DiskRegion,
   maxSamples = 200_000,
+  /**
+   * Room for the two sample arrays (twice their length, floats), else new ones: detect lends a
+   * map-sized buffer whose own use starts later, so these 1-2 MB are no fresh allocation
+   * alive (or awaiting collection) at detect's peak.
+   */
+  scratch?: Float32Array,
 ): number {
   const rows: number[] = [];
   const y0 = Math.max(1, Math.ceil(region.cy - region.r));
@@ -33,8 +39,10 @@ export function estimateNoiseSigma(
   const rowStride = Math.max(1, Math.round(approxPixels / maxSamples));
   for (let y = y0; y <= y1; y += rowStride) rows.push(y);
   // |Laplacian| (only its size is used) and the largest central difference of each sample.
-  const lap = new Float32Array(Math.ceil(approxPixels / rowStride) + width * 2);
-  const grad = new Float32Array(lap.length);
+  const length = Math.ceil(approxPixels / rowStride) + width * 2;
+  const roomy = scratch !== undefined && scratch.length >= 2 * length;
+  const lap = roomy ? scratch.subarray(0, length) : new Float32Array(length);
+  const grad = roomy ? scratch.subarray(length, 2 * length) : new Float32Array(length);
   let n = 0;
   for (const y of rows) {
     const dy = y - region.cy;

@@ -1,0 +1,62 @@
+// Detect lends its score buffer to the noise stage before the score is written: same answers as new arrays.
+import { describe, expect, it } from "vitest";
+import { estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
+import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
+import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
+
+/** A disk of level 120 with a die-like pattern and seeded noise on a zero background. */
+function raster(size: number, seed: number): Float32Array {
+  const data = new Float32Array(size * size);
+  let state = seed >>> 0;
+  const next = () => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state / 4_294_967_296;
+  };
+  const c = size / 2;
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      if ((x - c) ** 2 + (y - c) ** 2 >= (0.45 * size) ** 2) continue;
+      const pattern = x % 17 < 2 || y % 13 < 2 ? -30 : 0;
+      data[y * size + x] = Math.fround(120 + pattern + 6 * (next() + next() + next() - 1.5));
+    }
+  return data;
+}
+
+describe("lent scratch for the noise stage", () => {
+  const size = 400;
+  const region = { cx: 200, cy: 200, r: 170 };
+  const wafer = { analysis: region } as unknown as WaferPlace;
+
+  it("gives the same sigma and level as fresh arrays, whatever the scratch held", () => {
+    for (const seed of [1, 7, 42]) {
+      const data = raster(size, seed);
+      const work = { data, width: size, height: size, scale: 1 };
+      const fresh = measureNoise(work, wafer);
+      const dirty = new Float32Array(size * size).fill(Number.NaN);
+      dirty[5] = -1e30;
+      const lent = measureNoise(work, wafer, dirty);
+      expect(Object.is(lent.sigmaMap, fresh.sigmaMap)).toBe(true);
+      expect(Object.is(lent.level, fresh.level)).toBe(true);
+      // The scratch was really used (its values overwritten), not passed over.
+      expect(Number.isNaN(dirty[0] as number)).toBe(false);
+      // Sparse sampling (maxSamples) and a scratch too small for it (new arrays) agree too.
+      for (const scratch of [new Float32Array(size * size), new Float32Array(100)])
+        expect(
+          Object.is(
+            estimateNoiseSigma(data, size, size, region, 20_000, scratch),
+            estimateNoiseSigma(data, size, size, region, 20_000),
+          ),
+        ).toBe(true);
+    }
+  });
+
+  it("takes the median of a map with negative values from the lent float32 scratch", () => {
+    const data = raster(size, 3).map((v) => v - 200);
+    const work = { data, width: size, height: size, scale: 1 };
+    const fresh = measureNoise(work, wafer);
+    const lent = measureNoise(work, wafer, new Float32Array(size * size).fill(9));
+    expect(fresh.level).toBeLessThan(0);
+    expect(Object.is(lent.level, fresh.level)).toBe(true);
+    expect(Object.is(lent.sigmaMap, fresh.sigmaMap)).toBe(true);
+  });
+});
