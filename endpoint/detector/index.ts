@@ -102,7 +102,11 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   );
   const illumination = timer.run("background", () => fitIllumination(work, wafer, noise, hint));
   const lattice = illumination.mayBePatterned
-    ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))
+    ? // The residual's buffer is zeroed when the comparison takes it: the search's coarse map
+      // lives in it until then.
+      timer.run("lattice", () =>
+        findLattice(work, wafer, noise, hint, frameBuffer("residual", mapSize, false)),
+      )
     : null;
   if (lattice) wafer = alignNotchWithGrid(wafer, lattice);
   const compared = lattice

@@ -1,5 +1,6 @@
-// Detect lends its score buffer to the noise stage before the score is written: same answers as new arrays.
+// Detect lends map buffers to stages that run before the buffers' own use (noise: the score's, lattice: the residual's): same answers as new arrays.
 import { describe, expect, it } from "vitest";
+import { measureLattice } from "../../endpoint/detector/lattice.ts";
 import { estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
@@ -58,5 +59,37 @@ describe("lent scratch for the noise stage", () => {
     expect(fresh.level).toBeLessThan(0);
     expect(Object.is(lent.level, fresh.level)).toBe(true);
     expect(Object.is(lent.sigmaMap, fresh.sigmaMap)).toBe(true);
+  });
+});
+
+describe("lent buffer for the lattice search's coarse map", () => {
+  it("finds the same lattice as with its own buffer, from a lent one whatever it held", () => {
+    const size = 512;
+    const data = new Float32Array(size * size);
+    let state = 99;
+    const next = () => {
+      state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+      return state / 4_294_967_296;
+    };
+    // Dies of 40 x 30 px turned by 2 degrees: streets 3 px wide, a bright block per die.
+    const c = Math.cos(Math.PI / 90);
+    const s = Math.sin(Math.PI / 90);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const u = (((x * c + y * s) % 40) + 40) % 40;
+        const v = (((-x * s + y * c) % 30) + 30) % 30;
+        const level = u < 3 || v < 3 ? 600 : u > 12 && u < 24 && v > 8 && v < 20 ? 1150 : 1000;
+        data[y * size + x] = level + 16 * (next() + next() + next() - 1.5);
+      }
+    const map = { width: size, height: size, scale: 1, data };
+    const region = { cx: 256, cy: 256, r: 240 };
+    // A 1000 px wafer diameter: its shortest searched pitch (15 px) makes the search coarse (2 x 2).
+    const own = measureLattice(map, region, 1000, 92, 8);
+    const lent = new Float32Array(size * size).fill(Number.NaN);
+    const withLent = measureLattice(map, region, 1000, 92, 8, undefined, lent);
+    expect(own).not.toBeNull();
+    expect(JSON.stringify(withLent)).toBe(JSON.stringify(own));
+    // The coarse map (a quarter of the map's pixels) was built in the lent buffer.
+    expect(Number.isNaN(lent[0] as number)).toBe(false);
   });
 });
