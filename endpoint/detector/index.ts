@@ -115,6 +115,8 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
           residual: frameBuffer("residual", mapSize),
           edgeMask: byteBuffer("edgeMask", mapSize),
           edgeGain: byteBuffer("edgeGain", mapSize),
+          // The score's buffer again: first written by the threshold stage.
+          scratch: frameBuffer("score", mapSize, false),
         }),
       )
     : {

@@ -100,6 +100,8 @@ export function estimateDieDifferenceNoise(
   a: { x: number; y: number },
   b: { x: number; y: number },
   maxSamples = 100_000,
+  /** A buffer lent for the samples' differences (read as doubles where it has room), else new. */
+  scratch?: Float32Array,
 ): number {
   const lag = DETECTION.dieDifferenceLagPx;
   const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
@@ -125,7 +127,11 @@ export function estimateDieDifferenceNoise(
   const capacity = columns.count * rows.count;
   if (capacity < 64) return 0;
   // |D(p) - D(q)| of each sample, in grid order.
-  const absDiffs = new Float64Array(capacity);
+  const roomy =
+    scratch !== undefined && scratch.byteOffset % 8 === 0 && scratch.length >= 2 * capacity;
+  const absDiffs = roomy
+    ? new Float64Array(scratch.buffer, scratch.byteOffset, capacity)
+    : new Float64Array(capacity);
   const innerSquared = inner * inner;
   // Each row's samples inside the disk, as the column span [firstColumn, lastColumn]: found
   // once with the same test both passes used per sample ((x - cx)^2 + dy, rounded, grows with

@@ -1,7 +1,7 @@
 // Detect lends map buffers to stages that run before the buffers' own use (noise: the score's, lattice: the residual's): same answers as new arrays.
 import { describe, expect, it } from "vitest";
 import { measureLattice } from "../../endpoint/detector/lattice.ts";
-import { estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
+import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 
@@ -59,6 +59,35 @@ describe("lent scratch for the noise stage", () => {
     expect(fresh.level).toBeLessThan(0);
     expect(Object.is(lent.level, fresh.level)).toBe(true);
     expect(Object.is(lent.sigmaMap, fresh.sigmaMap)).toBe(true);
+  });
+});
+
+describe("lent buffer for the die-difference noise's samples", () => {
+  it("gives the same sigma as a new array, whatever the buffer held; too small or odd: a new one", () => {
+    const size = 400;
+    const data = raster(size, 11);
+    const region = { cx: 200, cy: 200, r: 170 };
+    const a = { x: 17, y: 0 };
+    const b = { x: 0, y: 13 };
+    const fresh = estimateDieDifferenceNoise(data, size, size, region, a, b);
+    expect(fresh).toBeGreaterThan(0);
+    const lent = new Float32Array(size * size).fill(Number.NaN);
+    expect(
+      Object.is(estimateDieDifferenceNoise(data, size, size, region, a, b, undefined, lent), fresh),
+    ).toBe(true);
+    expect(Number.isNaN(lent[0] as number)).toBe(false);
+    // A view at an offset that is no multiple of 8 bytes cannot hold doubles: left alone.
+    const odd = new Float32Array(size * size + 1).fill(Number.NaN).subarray(1);
+    const small = new Float32Array(10).fill(Number.NaN);
+    for (const scratch of [odd, small]) {
+      expect(
+        Object.is(
+          estimateDieDifferenceNoise(data, size, size, region, a, b, undefined, scratch),
+          fresh,
+        ),
+      ).toBe(true);
+      expect(Number.isNaN(scratch[0] as number)).toBe(true);
+    }
   });
 });
 
