@@ -95,10 +95,18 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   );
   const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
   let wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
-  const noise = timer.run("noise", () => measureNoise(work, wafer));
+  // The score's buffer is first written by the threshold stage (every value): until then the
+  // noise stage's samples live in it, not in fresh arrays alive at the detection's peak.
+  const noise = timer.run("noise", () =>
+    measureNoise(work, wafer, frameBuffer("score", mapSize, false)),
+  );
   const illumination = timer.run("background", () => fitIllumination(work, wafer, noise, hint));
   const lattice = illumination.mayBePatterned
-    ? timer.run("lattice", () => findLattice(work, wafer, noise, hint))
+    ? // The residual's buffer is zeroed when the comparison takes it: the search's coarse map
+      // lives in it until then.
+      timer.run("lattice", () =>
+        findLattice(work, wafer, noise, hint, frameBuffer("residual", mapSize, false)),
+      )
     : null;
   if (lattice) wafer = alignNotchWithGrid(wafer, lattice);
   const compared = lattice
@@ -107,6 +115,8 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
           residual: frameBuffer("residual", mapSize),
           edgeMask: byteBuffer("edgeMask", mapSize),
           edgeGain: byteBuffer("edgeGain", mapSize),
+          // The score's buffer again: first written by the threshold stage.
+          scratch: frameBuffer("score", mapSize, false),
         }),
       )
     : {

@@ -179,19 +179,27 @@ export interface CoarseView {
  */
 let coarseBuffer = new Float32Array(0);
 
-function keptCoarseBuffer(length: number): Float32Array {
+function keptCoarseBuffer(length: number, lent?: Float32Array): Float32Array {
+  // A lent buffer (detect's residual, first written after this stage) spares the fresh one.
+  if (lent && lent.length >= length) return lent.subarray(0, length).fill(0);
   if (coarseBuffer.length !== length) coarseBuffer = new Float32Array(length);
   else coarseBuffer.fill(0);
   return coarseBuffer;
 }
 
 /** The coarse view for a search whose shortest pitch is `minPitch` map px (f = 1: the map itself). */
-export function coarseView(map: FloatMap, region: DiskRegion, minPitch: number): CoarseView {
+export function coarseView(
+  map: FloatMap,
+  region: DiskRegion,
+  minPitch: number,
+  /** Room for the coarse map, lent for the search (its values are overwritten), else kept one. */
+  lent?: Float32Array,
+): CoarseView {
   const factor = minPitch / 2 >= LATTICE_SEARCH.coarsePxPerPitch ? 2 : 1;
   if (factor === 1) return { map, region, factor };
   const width = Math.floor(map.width / 2);
   const height = Math.floor(map.height / 2);
-  const data = keptCoarseBuffer(width * height);
+  const data = keptCoarseBuffer(width * height, lent);
   // Only the disk's bounding square is read: every sample and every shifted sample of the
   // search lies inside the disk.
   const i0 = Math.max(0, Math.floor((region.cx - region.r) / 2) - 1);
@@ -246,11 +254,12 @@ export function latticeSearch(
   region: DiskRegion,
   shortest: number,
   longest: number,
+  lent?: Float32Array,
 ): LatticeSearch {
   return {
     map,
     region,
-    coarse: coarseView(map, region, shortest),
+    coarse: coarseView(map, region, shortest, lent),
     longest,
     samples: {},
     sawPattern: false,
@@ -787,6 +796,8 @@ export function measureLattice(
   notchAngleDeg: number,
   noiseSigma: number,
   expectedPitchPx?: Vector,
+  /** A map-sized buffer first written after this call, lent for the coarse map (coarseView). */
+  lent?: Float32Array,
 ): Lattice | null {
   // The orientation's points, read once per wafer even when the quadrant scan below runs too.
   const points = orientationPoints(map, region);
@@ -797,6 +808,7 @@ export function measureLattice(
     region,
     Math.min(minPitch, ...hinted.map((p) => p * (1 - LATTICE.hintTolerance))),
     Math.max(maxPitch, ...hinted.map((p) => p * (1 + LATTICE.hintTolerance))),
+    lent,
   );
   const priorAngle = gridOrientation(map, region, ((notchAngleDeg - 90) * Math.PI) / 180, points);
   const withPrior = measureLatticeAt(

@@ -25,6 +25,12 @@ export function estimateNoiseSigma(
   height: number,
   region: DiskRegion,
   maxSamples = 200_000,
+  /**
+   * Room for the two sample arrays (twice their length, floats), else new ones: detect lends a
+   * map-sized buffer whose own use starts later, so these 1-2 MB are no fresh allocation
+   * alive (or awaiting collection) at detect's peak.
+   */
+  scratch?: Float32Array,
 ): number {
   const rows: number[] = [];
   const y0 = Math.max(1, Math.ceil(region.cy - region.r));
@@ -33,8 +39,10 @@ export function estimateNoiseSigma(
   const rowStride = Math.max(1, Math.round(approxPixels / maxSamples));
   for (let y = y0; y <= y1; y += rowStride) rows.push(y);
   // |Laplacian| (only its size is used) and the largest central difference of each sample.
-  const lap = new Float32Array(Math.ceil(approxPixels / rowStride) + width * 2);
-  const grad = new Float32Array(lap.length);
+  const length = Math.ceil(approxPixels / rowStride) + width * 2;
+  const roomy = scratch !== undefined && scratch.length >= 2 * length;
+  const lap = roomy ? scratch.subarray(0, length) : new Float32Array(length);
+  const grad = roomy ? scratch.subarray(length, 2 * length) : new Float32Array(length);
   let n = 0;
   for (const y of rows) {
     const dy = y - region.cy;
@@ -92,6 +100,8 @@ export function estimateDieDifferenceNoise(
   a: { x: number; y: number },
   b: { x: number; y: number },
   maxSamples = 100_000,
+  /** A buffer lent for the samples' differences (read as doubles where it has room), else new. */
+  scratch?: Float32Array,
 ): number {
   const lag = DETECTION.dieDifferenceLagPx;
   const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
@@ -117,7 +127,11 @@ export function estimateDieDifferenceNoise(
   const capacity = columns.count * rows.count;
   if (capacity < 64) return 0;
   // |D(p) - D(q)| of each sample, in grid order.
-  const absDiffs = new Float64Array(capacity);
+  const roomy =
+    scratch !== undefined && scratch.byteOffset % 8 === 0 && scratch.length >= 2 * capacity;
+  const absDiffs = roomy
+    ? new Float64Array(scratch.buffer, scratch.byteOffset, capacity)
+    : new Float64Array(capacity);
   const innerSquared = inner * inner;
   // Each row's samples inside the disk, as the column span [firstColumn, lastColumn]: found
   // once with the same test both passes used per sample ((x - cx)^2 + dy, rounded, grows with

@@ -36,7 +36,13 @@ export function dieToDie(
    * the ones it keeps between detections (a fresh 4 MB array costs page faults and, a few MB of
    * them per wafer, one of V8's external-memory collections).
    */
-  buffers: { residual?: Float32Array; edgeMask?: Uint8Array; edgeGain?: Uint8Array } = {},
+  buffers: {
+    residual?: Float32Array;
+    edgeMask?: Uint8Array;
+    edgeGain?: Uint8Array;
+    /** A map-sized buffer first written after this stage, lent for the noise's samples. */
+    scratch?: Float32Array;
+  } = {},
 ): DieToDieResult {
   const size = work.width * work.height;
   for (const [name, buffer] of Object.entries(buffers))
@@ -63,6 +69,8 @@ export function dieToDie(
       wafer.analysis,
       lattice.a,
       lattice.b,
+      undefined,
+      buffers.scratch,
     ),
   );
   dieToDieResidual(

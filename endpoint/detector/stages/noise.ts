@@ -11,22 +11,29 @@ export interface Noise {
   level: number;
 }
 
-export function measureNoise(work: FloatMap, wafer: WaferPlace): Noise {
+/**
+ * `scratch`: a map-sized buffer whose own use starts after this stage (its values are
+ * overwritten here), lent for the samples instead of new arrays.
+ */
+export function measureNoise(work: FloatMap, wafer: WaferPlace, scratch?: Float32Array): Noise {
   const { analysis } = wafer;
   // A third of a grey level (binned) is the quantisation floor of an integer image.
   const sigmaMap = Math.max(
-    estimateNoiseSigma(work.data, work.width, work.height, analysis),
+    estimateNoiseSigma(work.data, work.width, work.height, analysis, undefined, scratch),
     0.3 / work.scale,
   );
-  return { sigmaMap, level: medianOnDisk(work, wafer) };
+  return { sigmaMap, level: medianOnDisk(work, wafer, scratch) };
 }
 
 /** Median of the map over the analysis disk, sampled on a sparse grid (about 150 px per radius). */
-function medianOnDisk(work: FloatMap, wafer: WaferPlace): number {
+function medianOnDisk(work: FloatMap, wafer: WaferPlace, scratch?: Float32Array): number {
   const { data, width, height } = work;
   const { cx, cy, r } = wafer.analysis;
   const step = Math.max(1, Math.floor(r / 150));
-  const values = new Float64Array((Math.ceil((2 * r) / step) + 1) ** 2);
+  // The map's float32 values, held exactly in float32 (the median is one of them).
+  const length = (Math.ceil((2 * r) / step) + 1) ** 2;
+  const values =
+    scratch && scratch.length >= length ? scratch.subarray(0, length) : new Float32Array(length);
   let n = 0;
   let lowest = Number.POSITIVE_INFINITY;
   const yEnd = Math.min(height, cy + r);

@@ -48,6 +48,8 @@ export function findLattice(
   wafer: WaferPlace,
   noise: Noise,
   hint: DetectionHints,
+  /** A map-sized buffer first written after this stage, lent for the search's coarse map. */
+  lent?: Float32Array,
 ): Lattice | null {
   const { analysis, mmPerPx, circle, rim } = wafer;
   const scale = work.scale;
@@ -61,6 +63,7 @@ export function findLattice(
     rim.notchAngleDeg,
     noise.sigmaMap,
     expected,
+    lent,
   );
 }
 
