@@ -640,3 +640,56 @@ describe("smooth illumination fit", () => {
     }
   });
 });
+
+/** A lit disk with a tilt, a stain and a void, Gaussian noise, on a dark chuck. */
+function wafer(
+  width: number,
+  height: number,
+  disk: Region,
+  seed: number,
+  whole = false,
+): { width: number; height: number; scale: number; data: Float32Array } {
+  const random = seededRandom(seed);
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const inside = (x - disk.cx) ** 2 + (y - disk.cy) ** 2 < disk.r ** 2;
+      const stain = (x - disk.cx - 0.4 * disk.r) ** 2 + (y - disk.cy) ** 2 < (0.15 * disk.r) ** 2;
+      const hole = (x - disk.cx) ** 2 + (y - disk.cy + 0.5 * disk.r) ** 2 < (0.06 * disk.r) ** 2;
+      const level = 150 + 20 * ((x - disk.cx) / disk.r) - 12 * ((y - disk.cy) / disk.r) ** 2;
+      const value = inside
+        ? level + (stain ? 15 : 0) - (hole ? 60 : 0) + 3 * standardNormal(random)
+        : 20;
+      // Binned 8-bit levels are quarters; float maps are not.
+      data[y * width + x] = whole ? Math.round(4 * value) / 4 : value;
+    }
+  }
+  return { width, height, scale: 2, data };
+}
+
+// Branch thr3's rewrite (normal equations in registers, a select for the median) on disks cut
+// by the frame, 2 px blocks and binned 8-bit quarters, against the same first-written fit.
+describe("smooth illumination fit, thr3's cases", () => {
+  const cases: Array<[string, number, number, Region, boolean]> = [
+    ["centred disk, quarters", 420, 400, { cx: 210.3, cy: 199.6, r: 180.2 }, true],
+    ["disk cut by the frame", 300, 260, { cx: 140.5, cy: 150.2, r: 150.7 }, false],
+    ["small disk, 2 px blocks", 120, 110, { cx: 60.1, cy: 55.4, r: 40.3 }, false],
+    ["off-centre disk", 500, 500, { cx: 260.8, cy: 230.1, r: 210.9 }, true],
+  ];
+  for (const [name, width, height, disk, whole] of cases) {
+    it(`gives the plain version's coefficients to the last bit: ${name}`, () => {
+      for (const [seed, degree, sigma] of [
+        [1, 4, 3],
+        [2, 2, 0],
+        [3, 4, 40],
+      ] as const) {
+        const map = wafer(width, height, disk, seed, whole);
+        const got = fitSmoothBackground(map, disk, sigma, degree).coefficients;
+        const want = plainSmoothBackground(map, disk, sigma, degree).coefficients;
+        assert.equal(got.length, want.length);
+        for (let t = 0; t < want.length; t++)
+          assert.ok(Object.is(got[t], want[t]), `seed ${seed} term ${t}: ${got[t]} vs ${want[t]}`);
+      }
+    });
+  }
+});
