@@ -30,7 +30,16 @@ type BlockSumsPass = (
   out: number,
 ) => void;
 
+type NoiseSamplesPass = (
+  table: number,
+  rows: number,
+  stride: number,
+  lapOut: number,
+  gradOut: number,
+) => number;
+
 interface FrameKernel extends KernelMemory {
+  noiseSamples: NoiseSamplesPass;
   bin2U8: Bin2Pass;
   bin2U16: Bin2Pass;
   scanU8: ScanPass;
@@ -159,4 +168,62 @@ export function blockSumsKernel(
     sums.set(new Float64Array(buffer, outOffset, rows * width), by * width);
   }
   return { width, height, sums };
+}
+
+/** Map rows per band of the noise samples (with the rows above and below the band's first and last). */
+const NOISE_BAND_ROWS = 64;
+
+/**
+ * estimateNoiseSigma's samples through the kernel: for sample row k (map row rows[k], the
+ * pixels x = starts[k] ... starts[k] + counts[k] - 1, each with its four neighbours inside the
+ * map), |c - 0.25 (l + r + u + d)| into lap and max(|r - l|, |d - u|) into grad, packed from
+ * index 0 in row order: the same float32 values as noise.ts's loop. The map is copied in bands
+ * of whole rows (sample rows and the rows next to them); false (nothing written) where the
+ * kernel is not available.
+ */
+export function noiseSamplesKernel(
+  data: Float32Array,
+  width: number,
+  rows: Int32Array,
+  starts: Int32Array,
+  counts: Int32Array,
+  lap: Float32Array,
+  grad: Float32Array,
+): boolean {
+  const k = kernel();
+  if (!k) return false;
+  const sampleRows = rows.length;
+  let n = 0;
+  for (let first = 0; first < sampleRows; ) {
+    // The band: sample rows while their map rows (one above, one below each) span at most
+    // NOISE_BAND_ROWS + 2 rows.
+    const top = (rows[first] as number) - 1;
+    let last = first;
+    let total = counts[first] as number;
+    while (last + 1 < sampleRows && (rows[last + 1] as number) + 1 - top < NOISE_BAND_ROWS + 2) {
+      last++;
+      total += counts[last] as number;
+    }
+    const bandRows = (rows[last] as number) + 2 - top;
+    const bandBytes = 4 * bandRows * width + PAD;
+    const tableOffset = Math.ceil(bandBytes / 16) * 16;
+    const lapOffset = tableOffset + 8 * (last - first + 1) + PAD;
+    const gradOffset = Math.ceil((lapOffset + 4 * total + PAD) / 16) * 16;
+    const buffer = memoryOfAtLeast(k, gradOffset + 4 * total + PAD);
+    new Float32Array(buffer, 0, bandRows * width).set(
+      data.subarray(top * width, (top + bandRows) * width),
+    );
+    const table = new Int32Array(buffer, tableOffset, 2 * (last - first + 1));
+    for (let r = first; r <= last; r++) {
+      const at = 2 * (r - first);
+      table[at] = 4 * (((rows[r] as number) - top) * width + (starts[r] as number));
+      table[at + 1] = counts[r] as number;
+    }
+    const written = k.noiseSamples(tableOffset, last - first + 1, 4 * width, lapOffset, gradOffset);
+    lap.set(new Float32Array(buffer, lapOffset, written), n);
+    grad.set(new Float32Array(buffer, gradOffset, written), n);
+    n += written;
+    first = last + 1;
+  }
+  return true;
 }
