@@ -38,8 +38,18 @@ type NoiseSamplesPass = (
   gradOut: number,
 ) => number;
 
+type NormalSumsPass = (
+  basis: number,
+  columns: number,
+  blocks: number,
+  weights: number,
+  out: number,
+  terms: number,
+) => void;
+
 interface FrameKernel extends KernelMemory {
   noiseSamples: NoiseSamplesPass;
+  normalSums: NormalSumsPass;
   bin2U8: Bin2Pass;
   bin2U16: Bin2Pass;
   scanU8: ScanPass;
@@ -226,4 +236,37 @@ export function noiseSamplesKernel(
     first = last + 1;
   }
   return true;
+}
+
+/**
+ * The illumination fit's normal equations in the kernel's memory (frame.wat normalSums): the
+ * caller fills `basis` (block-major: each block's terms, then its value) once and `weights`
+ * before each `sums`, whose result holds, at r columns + c for c >= r, the sums the fit's
+ * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit. The views
+ * stay valid until the next call of another frame kernel (which may grow the memory).
+ */
+export interface NormalEquationsKernel {
+  basis: Float64Array;
+  weights: Float64Array;
+  sums(): Float64Array;
+}
+
+/** Room for `blocks` blocks of `terms` terms and a value; null where the kernel is not available. */
+export function normalEquationsKernel(blocks: number, terms: number): NormalEquationsKernel | null {
+  const k = kernel();
+  if (!k) return null;
+  const columns = terms + 1;
+  const basisBytes = 8 * blocks * columns + PAD;
+  const weightsOffset = Math.ceil(basisBytes / 16) * 16;
+  const outOffset = weightsOffset + Math.ceil((8 * blocks + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, outOffset + 8 * terms * columns + PAD);
+  const out = new Float64Array(buffer, outOffset, terms * columns);
+  return {
+    basis: new Float64Array(buffer, 0, blocks * columns),
+    weights: new Float64Array(buffer, weightsOffset, blocks),
+    sums: () => {
+      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms);
+      return out;
+    },
+  };
 }
