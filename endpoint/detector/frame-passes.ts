@@ -156,11 +156,45 @@ export function blockSumsKernel(
   image: { width: number; height: number; data: Uint8Array | Uint16Array },
   factor: number,
 ): { width: number; height: number; sums: Float64Array } | null {
+  let sums = new Float64Array(0);
+  const size = blockBands(image, factor, (width, height) => {
+    sums = new Float64Array(width * height);
+    return (band, at) => sums.set(band, at);
+  });
+  return size && { ...size, sums };
+}
+
+/**
+ * The blocks' sums times `norm`, as float32 (the gate's overview: each value is the double
+ * sum times norm, rounded as a Float32Array store rounds, as overviewOf took it from
+ * blockSumsKernel's sums), without the sums' own map of doubles; null as blockSumsKernel.
+ */
+export function blockMeansKernel(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+  norm: number,
+): { width: number; height: number; data: Float32Array } | null {
+  let data = new Float32Array(0);
+  const size = blockBands(image, factor, (width, height) => {
+    data = new Float32Array(width * height);
+    return (band, at) => {
+      for (let k = 0; k < band.length; k++) data[at + k] = (band[k] as number) * norm;
+    };
+  });
+  return size && { ...size, data };
+}
+
+/** The block sums band by band: `start` gets the blocks' map size and gives what takes each band's sums. */
+function blockBands(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+  start: (width: number, height: number) => (band: Float64Array, at: number) => void,
+): { width: number; height: number } | null {
   const k = kernel();
   if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
   const width = Math.floor(image.width / factor);
   const height = Math.floor(image.height / factor);
-  const sums = new Float64Array(width * height);
+  const take = start(width, height);
   const src = image.data;
   const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
   const stride = image.width;
@@ -175,9 +209,9 @@ export function blockSumsKernel(
     const rows = Math.min(band, height - by);
     copyIn(buffer, src, by * factor * stride, (by + rows) * factor * stride);
     sum(0, stride * bytesPerPixel, factor, width, rows, accOffset, outOffset);
-    sums.set(new Float64Array(buffer, outOffset, rows * width), by * width);
+    take(new Float64Array(buffer, outOffset, rows * width), by * width);
   }
-  return { width, height, sums };
+  return { width, height };
 }
 
 /** Map rows per band of the noise samples (with the rows above and below the band's first and last). */
