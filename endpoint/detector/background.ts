@@ -1,4 +1,6 @@
 // Smooth illumination model of a bare wafer: a robust low-order 2-D polynomial over the disk.
+
+import { normalEquationsKernel } from "./frame-passes.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, selectKth } from "./raster.ts";
 
@@ -121,17 +123,70 @@ export function fitSmoothBackground(
       basis[t * count + i] = (pu[p] as number) * (pv[q] as number);
     }
   }
-  const weights = new Float64Array(count).fill(1);
+  // The WebAssembly kernel (frame.wat normalSums) takes the sums below, the same bits.
+  const columns = m + 1;
+  const kernelSums = normalEquationsKernel(count, m);
+  if (kernelSums) {
+    for (let i = 0; i < count; i++) {
+      for (let t = 0; t < m; t++)
+        kernelSums.basis[i * columns + t] = basis[t * count + i] as number;
+      kernelSums.basis[i * columns + m] = values[i] as number;
+    }
+  }
+  const weights = kernelSums ? kernelSums.weights : new Float64Array(count);
+  weights.fill(1);
   let coefficients: Float64Array = new Float64Array(m);
   const residuals = new Float64Array(count);
   const magnitudes = new Float64Array(count);
-  // Per term, the weighted blocks' (weight not 0) basis and basis x weight, in block order.
-  const kept = new Float64Array(m * count);
-  const weighted = new Float64Array(m * count);
-  const keptValues = new Float64Array(count);
+  // Per term, the weighted blocks' (weight not 0) basis and basis x weight, in block order
+  // (for the JavaScript sums only).
+  const room = kernelSums ? 0 : count;
+  const kept = new Float64Array(m * room);
+  const weighted = new Float64Array(m * room);
+  const keptValues = new Float64Array(room);
   // The block mean's own noise floor keeps the biweight from rejecting honest blocks.
   const floor = (3 * noiseSigma) / block;
   for (let iteration = 0; iteration < 8; iteration++) {
+    const a = new Float64Array(m * m);
+    const b = new Float64Array(m);
+    if (kernelSums) {
+      const sums = kernelSums.sums();
+      for (let r = 0; r < m; r++) {
+        for (let c = r; c < m; c++) a[r * m + c] = sums[r * columns + c] as number;
+        b[r] = sums[r * columns + m] as number;
+      }
+    } else normalSums(a, b);
+    for (let r = 0; r < m; r++) for (let c = 0; c < r; c++) a[r * m + c] = a[c * m + r] as number;
+    const solved = solveLinear(a, b, m);
+    if (!solved) break;
+    coefficients = solved;
+    for (let i = 0; i < count; i++) {
+      let model = 0;
+      for (let t = 0; t < m; t++)
+        model += (basis[t * count + i] as number) * (coefficients[t] as number);
+      const residual = (values[i] as number) - model;
+      residuals[i] = residual;
+      magnitudes[i] = Math.abs(residual);
+    }
+    // The median |residual| (the middle of them sorted): selected, not sorted; a NaN sorts.
+    const middle = Math.floor(count / 2);
+    const median =
+      count === 0
+        ? 0
+        : magnitudes.some(Number.isNaN)
+          ? (magnitudes.sort()[middle] as number)
+          : selectKth(magnitudes, count, middle);
+    const scale = Math.max(floor, 1.4826 * median);
+    const c = 4.685 * scale;
+    for (let i = 0; i < count; i++) {
+      const z = (residuals[i] as number) / c;
+      weights[i] = Math.abs(z) < 1 ? (1 - z * z) ** 2 : 0;
+    }
+  }
+  return { degree, region, coefficients, terms };
+
+  /** The upper triangle of a and all of b (JavaScript, where the kernel is not available). */
+  function normalSums(a: Float64Array, b: Float64Array): void {
     let n = 0;
     for (let i = 0; i < count; i++) {
       const w = weights[i] as number;
@@ -147,8 +202,6 @@ export function fitSmoothBackground(
     // a[r][c] and b[r] summed over the weighted blocks in block order, each term the product
     // (basis_r x w) x basis_c as before: the same sums to the last bit. Four sums run side by
     // side (each its own chain of additions in that order), since one chain waits on each add.
-    const a = new Float64Array(m * m);
-    const b = new Float64Array(m);
     for (let r = 0; r < m; r++) {
       const wr = r * count;
       let sumB = 0;
@@ -183,34 +236,7 @@ export function fitSmoothBackground(
         a[r * m + c] = sum;
       }
     }
-    for (let r = 0; r < m; r++) for (let c = 0; c < r; c++) a[r * m + c] = a[c * m + r] as number;
-    const solved = solveLinear(a, b, m);
-    if (!solved) break;
-    coefficients = solved;
-    for (let i = 0; i < count; i++) {
-      let model = 0;
-      for (let t = 0; t < m; t++)
-        model += (basis[t * count + i] as number) * (coefficients[t] as number);
-      const residual = (values[i] as number) - model;
-      residuals[i] = residual;
-      magnitudes[i] = Math.abs(residual);
-    }
-    // The median |residual| (the middle of them sorted): selected, not sorted; a NaN sorts.
-    const middle = Math.floor(count / 2);
-    const median =
-      count === 0
-        ? 0
-        : magnitudes.some(Number.isNaN)
-          ? (magnitudes.sort()[middle] as number)
-          : selectKth(magnitudes, count, middle);
-    const scale = Math.max(floor, 1.4826 * median);
-    const c = 4.685 * scale;
-    for (let i = 0; i < count; i++) {
-      const z = (residuals[i] as number) / c;
-      weights[i] = Math.abs(z) < 1 ? (1 - z * z) ** 2 : 0;
-    }
   }
-  return { degree, region, coefficients, terms };
 }
 
 /** Per-row polynomial in u: evaluating a whole row then costs one Horner chain per pixel. */

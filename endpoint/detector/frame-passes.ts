@@ -30,7 +30,26 @@ type BlockSumsPass = (
   out: number,
 ) => void;
 
+type NoiseSamplesPass = (
+  table: number,
+  rows: number,
+  stride: number,
+  lapOut: number,
+  gradOut: number,
+) => number;
+
+type NormalSumsPass = (
+  basis: number,
+  columns: number,
+  blocks: number,
+  weights: number,
+  out: number,
+  terms: number,
+) => void;
+
 interface FrameKernel extends KernelMemory {
+  noiseSamples: NoiseSamplesPass;
+  normalSums: NormalSumsPass;
   bin2U8: Bin2Pass;
   bin2U16: Bin2Pass;
   scanU8: ScanPass;
@@ -137,11 +156,45 @@ export function blockSumsKernel(
   image: { width: number; height: number; data: Uint8Array | Uint16Array },
   factor: number,
 ): { width: number; height: number; sums: Float64Array } | null {
+  let sums = new Float64Array(0);
+  const size = blockBands(image, factor, (width, height) => {
+    sums = new Float64Array(width * height);
+    return (band, at) => sums.set(band, at);
+  });
+  return size && { ...size, sums };
+}
+
+/**
+ * The blocks' sums times `norm`, as float32 (the gate's overview: each value is the double
+ * sum times norm, rounded as a Float32Array store rounds, as overviewOf took it from
+ * blockSumsKernel's sums), without the sums' own map of doubles; null as blockSumsKernel.
+ */
+export function blockMeansKernel(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+  norm: number,
+): { width: number; height: number; data: Float32Array } | null {
+  let data = new Float32Array(0);
+  const size = blockBands(image, factor, (width, height) => {
+    data = new Float32Array(width * height);
+    return (band, at) => {
+      for (let k = 0; k < band.length; k++) data[at + k] = (band[k] as number) * norm;
+    };
+  });
+  return size && { ...size, data };
+}
+
+/** The block sums band by band: `start` gets the blocks' map size and gives what takes each band's sums. */
+function blockBands(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  factor: number,
+  start: (width: number, height: number) => (band: Float64Array, at: number) => void,
+): { width: number; height: number } | null {
   const k = kernel();
   if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
   const width = Math.floor(image.width / factor);
   const height = Math.floor(image.height / factor);
-  const sums = new Float64Array(width * height);
+  const take = start(width, height);
   const src = image.data;
   const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
   const stride = image.width;
@@ -156,7 +209,98 @@ export function blockSumsKernel(
     const rows = Math.min(band, height - by);
     copyIn(buffer, src, by * factor * stride, (by + rows) * factor * stride);
     sum(0, stride * bytesPerPixel, factor, width, rows, accOffset, outOffset);
-    sums.set(new Float64Array(buffer, outOffset, rows * width), by * width);
+    take(new Float64Array(buffer, outOffset, rows * width), by * width);
   }
-  return { width, height, sums };
+  return { width, height };
+}
+
+/** Map rows per band of the noise samples (with the rows above and below the band's first and last). */
+const NOISE_BAND_ROWS = 64;
+
+/**
+ * estimateNoiseSigma's samples through the kernel: for sample row k (map row rows[k], the
+ * pixels x = starts[k] ... starts[k] + counts[k] - 1, each with its four neighbours inside the
+ * map), |c - 0.25 (l + r + u + d)| into lap and max(|r - l|, |d - u|) into grad, packed from
+ * index 0 in row order: the same float32 values as noise.ts's loop. The map is copied in bands
+ * of whole rows (sample rows and the rows next to them); false (nothing written) where the
+ * kernel is not available.
+ */
+export function noiseSamplesKernel(
+  data: Float32Array,
+  width: number,
+  rows: Int32Array,
+  starts: Int32Array,
+  counts: Int32Array,
+  lap: Float32Array,
+  grad: Float32Array,
+): boolean {
+  const k = kernel();
+  if (!k) return false;
+  const sampleRows = rows.length;
+  let n = 0;
+  for (let first = 0; first < sampleRows; ) {
+    // The band: sample rows while their map rows (one above, one below each) span at most
+    // NOISE_BAND_ROWS + 2 rows.
+    const top = (rows[first] as number) - 1;
+    let last = first;
+    let total = counts[first] as number;
+    while (last + 1 < sampleRows && (rows[last + 1] as number) + 1 - top < NOISE_BAND_ROWS + 2) {
+      last++;
+      total += counts[last] as number;
+    }
+    const bandRows = (rows[last] as number) + 2 - top;
+    const bandBytes = 4 * bandRows * width + PAD;
+    const tableOffset = Math.ceil(bandBytes / 16) * 16;
+    const lapOffset = tableOffset + 8 * (last - first + 1) + PAD;
+    const gradOffset = Math.ceil((lapOffset + 4 * total + PAD) / 16) * 16;
+    const buffer = memoryOfAtLeast(k, gradOffset + 4 * total + PAD);
+    new Float32Array(buffer, 0, bandRows * width).set(
+      data.subarray(top * width, (top + bandRows) * width),
+    );
+    const table = new Int32Array(buffer, tableOffset, 2 * (last - first + 1));
+    for (let r = first; r <= last; r++) {
+      const at = 2 * (r - first);
+      table[at] = 4 * (((rows[r] as number) - top) * width + (starts[r] as number));
+      table[at + 1] = counts[r] as number;
+    }
+    const written = k.noiseSamples(tableOffset, last - first + 1, 4 * width, lapOffset, gradOffset);
+    lap.set(new Float32Array(buffer, lapOffset, written), n);
+    grad.set(new Float32Array(buffer, gradOffset, written), n);
+    n += written;
+    first = last + 1;
+  }
+  return true;
+}
+
+/**
+ * The illumination fit's normal equations in the kernel's memory (frame.wat normalSums): the
+ * caller fills `basis` (block-major: each block's terms, then its value) once and `weights`
+ * before each `sums`, whose result holds, at r columns + c for c >= r, the sums the fit's
+ * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit. The views
+ * stay valid until the next call of another frame kernel (which may grow the memory).
+ */
+export interface NormalEquationsKernel {
+  basis: Float64Array;
+  weights: Float64Array;
+  sums(): Float64Array;
+}
+
+/** Room for `blocks` blocks of `terms` terms and a value; null where the kernel is not available. */
+export function normalEquationsKernel(blocks: number, terms: number): NormalEquationsKernel | null {
+  const k = kernel();
+  if (!k) return null;
+  const columns = terms + 1;
+  const basisBytes = 8 * blocks * columns + PAD;
+  const weightsOffset = Math.ceil(basisBytes / 16) * 16;
+  const outOffset = weightsOffset + Math.ceil((8 * blocks + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, outOffset + 8 * terms * columns + PAD);
+  const out = new Float64Array(buffer, outOffset, terms * columns);
+  return {
+    basis: new Float64Array(buffer, 0, blocks * columns),
+    weights: new Float64Array(buffer, weightsOffset, blocks),
+    sums: () => {
+      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms);
+      return out;
+    },
+  };
 }

@@ -350,6 +350,123 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rowLoop))))
 
+;; Noise samples (noise.ts estimateNoiseSigma): for each of `rows` table entries (i32 address of
+  ;; the row's first centre pixel c, i32 count), the float32 |c - 0.25 (l + r + u + d)| and
+  ;; max(|r - l|, |d - u|) of `count` pixels in a row, packed one row after another at lapOut and
+  ;; gradOut (float32). u and d lie `stride` bytes before and after c. Each value is the same
+  ;; IEEE double operations, in the same order, as the JavaScript: float32 loads promoted exactly,
+  ;; ((l + r) + u) + d, 0.25 times that, c minus it, abs; |r - l| and |d - u|, their max (f64x2.max
+  ;; is Math.max: NaN if either is, and both are >= +0 otherwise); each rounded to nearest float32
+  ;; as a Float32Array store rounds. Two pixels per step: a row of odd count computes one value
+  ;; past its end (the next row overwrites it; the caller pads the memory for its reads and writes).
+  ;; Returns the number of values written.
+  (func (export "noiseSamples")
+    (param $table i32) (param $rows i32) (param $stride i32) (param $lapOut i32) (param $gradOut i32)
+    (result i32)
+    (local $r i32) (local $c i32) (local $count i32) (local $j i32) (local $n i32) (local $at i32)
+    (local $quarter v128) (local $l v128) (local $right v128) (local $u v128) (local $d v128)
+    (local.set $quarter (f64x2.splat (f64.const 0.25)))
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.load (i32.add (local.get $table) (i32.shl (local.get $r) (i32.const 3)))))
+        (local.set $count
+          (i32.load offset=4 (i32.add (local.get $table) (i32.shl (local.get $r) (i32.const 3)))))
+        (local.set $j (i32.const 0))
+        (block $pixelsDone
+          (loop $pixels
+            (br_if $pixelsDone (i32.ge_s (local.get $j) (local.get $count)))
+            (local.set $at (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $l (f64x2.promote_low_f32x4 (v128.load64_zero (i32.sub (local.get $at) (i32.const 4)))))
+            (local.set $right (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (local.get $at))))
+            (local.set $u
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.sub (local.get $at) (local.get $stride)))))
+            (local.set $d
+              (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $at) (local.get $stride)))))
+            (v128.store64_lane 0
+              (i32.add (local.get $lapOut) (i32.shl (i32.add (local.get $n) (local.get $j)) (i32.const 2)))
+              (f32x4.demote_f64x2_zero
+                (f64x2.abs
+                  (f64x2.sub
+                    (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $at)))
+                    (f64x2.mul (local.get $quarter)
+                      (f64x2.add
+                        (f64x2.add (f64x2.add (local.get $l) (local.get $right)) (local.get $u))
+                        (local.get $d)))))))
+            (v128.store64_lane 0
+              (i32.add (local.get $gradOut) (i32.shl (i32.add (local.get $n) (local.get $j)) (i32.const 2)))
+              (f32x4.demote_f64x2_zero
+                (f64x2.max
+                  (f64x2.abs (f64x2.sub (local.get $right) (local.get $l)))
+                  (f64x2.abs (f64x2.sub (local.get $d) (local.get $u))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 2)))
+            (br $pixels)))
+        (local.set $n (i32.add (local.get $n) (local.get $count)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))
+    (local.get $n))
+
+;; The illumination fit's weighted normal equations (background.ts fitSmoothBackground): for
+  ;; each term r < terms and column c in [r, columns) (the basis's terms, then the block values
+  ;; as the last column), out[r columns + c] = the sum over blocks j of weight j not 0, in block
+  ;; order, of (basis[j][r] w_j) basis[j][c]; basis is block-major (`columns` doubles a block),
+  ;; weights one double a block. Each sum is one lane's own chain of f64 mul and add in the
+  ;; JavaScript's order (a sum starts at +0; no fused multiply-add), eight columns side by side;
+  ;; the lanes past a row's last column read and write padding or entries computed later.
+  (func (export "normalSums")
+    (param $basis i32) (param $columns i32) (param $blocks i32) (param $weights i32) (param $out i32)
+    (param $terms i32)
+    (local $r i32) (local $c i32) (local $j i32) (local $row i32) (local $w f64) (local $x v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $at i32)
+    (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $columns) (i32.const 3)))
+    (block $termsDone
+      (loop $term
+        (br_if $termsDone (i32.ge_u (local.get $r) (local.get $terms)))
+        (local.set $c (local.get $r))
+        (block $groupsDone
+          (loop $group
+            (br_if $groupsDone (i32.ge_u (local.get $c) (local.get $columns)))
+            (local.set $s0 (v128.const f64x2 0 0))
+            (local.set $s1 (v128.const f64x2 0 0))
+            (local.set $s2 (v128.const f64x2 0 0))
+            (local.set $s3 (v128.const f64x2 0 0))
+            (local.set $j (i32.const 0))
+            (local.set $row (local.get $basis))
+            (block $blocksDone
+              (loop $block
+                (br_if $blocksDone (i32.ge_u (local.get $j) (local.get $blocks)))
+                (local.set $w (f64.load (i32.add (local.get $weights) (i32.shl (local.get $j) (i32.const 3)))))
+                (if (f64.ne (local.get $w) (f64.const 0))
+                  (then
+                    (local.set $x
+                      (f64x2.splat
+                        (f64.mul
+                          (f64.load (i32.add (local.get $row) (i32.shl (local.get $r) (i32.const 3))))
+                          (local.get $w))))
+                    (local.set $at (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 3))))
+                    (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $x) (v128.load (local.get $at)))))
+                    (local.set $s1
+                      (f64x2.add (local.get $s1) (f64x2.mul (local.get $x) (v128.load offset=16 (local.get $at)))))
+                    (local.set $s2
+                      (f64x2.add (local.get $s2) (f64x2.mul (local.get $x) (v128.load offset=32 (local.get $at)))))
+                    (local.set $s3
+                      (f64x2.add (local.get $s3) (f64x2.mul (local.get $x) (v128.load offset=48 (local.get $at)))))))
+                (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $block)))
+            (local.set $at
+              (i32.add (local.get $out)
+                (i32.shl (i32.add (i32.mul (local.get $r) (local.get $columns)) (local.get $c)) (i32.const 3))))
+            (v128.store (local.get $at) (local.get $s0))
+            (v128.store offset=16 (local.get $at) (local.get $s1))
+            (v128.store offset=32 (local.get $at) (local.get $s2))
+            (v128.store offset=48 (local.get $at) (local.get $s3))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (br $group)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $term))))
+
 ;; Zeroes bytes [at, at + bytes rounded up to 16) (the column sums; the caller pads them).
   (func $zero (param $at i32) (param $bytes i32)
     (local $end i32)

@@ -1,4 +1,5 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
+import { noiseSamplesKernel } from "./frame-passes.ts";
 import { quantileOfMagnitudes } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
@@ -43,22 +44,39 @@ export function estimateNoiseSigma(
   const roomy = scratch !== undefined && scratch.length >= 2 * length;
   const lap = roomy ? scratch.subarray(0, length) : new Float32Array(length);
   const grad = roomy ? scratch.subarray(length, 2 * length) : new Float32Array(length);
+  // Each sample row's pixels: the disk's chord, up to the arrays' room.
+  const sampleRows = Int32Array.from(rows);
+  const starts = new Int32Array(rows.length);
+  const counts = new Int32Array(rows.length);
   let n = 0;
-  for (const y of rows) {
-    const dy = y - region.cy;
+  for (let k = 0; k < rows.length; k++) {
+    const dy = (sampleRows[k] as number) - region.cy;
     const half = Math.sqrt(Math.max(0, region.r * region.r - dy * dy));
     const xa = Math.max(1, Math.ceil(region.cx - half));
     const xb = Math.min(width - 2, Math.floor(region.cx + half));
-    for (let x = xa; x <= xb && n < lap.length; x++) {
-      const i = y * width + x;
-      const c = data[i] as number;
-      const l = data[i - 1] as number;
-      const r = data[i + 1] as number;
-      const u = data[i - width] as number;
-      const d = data[i + width] as number;
-      lap[n] = Math.abs(c - 0.25 * (l + r + u + d));
-      grad[n] = Math.max(Math.abs(r - l), Math.abs(d - u));
-      n++;
+    const count = Math.max(0, Math.min(xb - xa + 1, lap.length - n));
+    starts[k] = xa;
+    counts[k] = count;
+    n += count;
+  }
+  // The WebAssembly kernel (frame.wat) gives the loop's float32 values, two pixels a step.
+  if (!noiseSamplesKernel(data, width, sampleRows, starts, counts, lap, grad)) {
+    let at = 0;
+    for (let k = 0; k < rows.length; k++) {
+      const rowStart = (sampleRows[k] as number) * width;
+      const xa = starts[k] as number;
+      const xEnd = xa + (counts[k] as number);
+      for (let x = xa; x < xEnd; x++) {
+        const i = rowStart + x;
+        const c = data[i] as number;
+        const l = data[i - 1] as number;
+        const r = data[i + 1] as number;
+        const u = data[i - width] as number;
+        const d = data[i + width] as number;
+        lap[at] = Math.abs(c - 0.25 * (l + r + u + d));
+        grad[at] = Math.max(Math.abs(r - l), Math.abs(d - u));
+        at++;
+      }
     }
   }
   if (n < 16) return 0;

@@ -37,6 +37,11 @@ export function selectRanksOfMagnitudes(
   const stride = wide ? 2 : 1;
   // Infinity, NaN or a set sign bit (negative values, -0) from here up.
   const odd = wide ? 0x7ff00000 : 0x7f800000;
+  if (ranks.length === 1) {
+    const bracketed = selectBracketed(values, words, count, ranks[0] as number, first, stride, odd);
+    if (bracketed === ODD) return quickselect();
+    if (bracketed !== MISSED) return [bracketed];
+  }
   // Only the bins the last call filled are cleared, and the walk below starts at the lowest
   // filled one: a sample of a few thousand values then pays for its own range, not all bins.
   histogram.fill(0, filledBins.low, filledBins.high + 1);
@@ -87,6 +92,73 @@ export function selectRanksOfMagnitudes(
     const into = members[bins.indexOf(bin)] as Float64Array;
     return selectKth(into, into.length, k - below);
   });
+}
+
+/** Values of the bracket's sample: enough that a median's bracket holds about 4% of the values. */
+const SAMPLE = 8192;
+/** Half-width of the bracket around the rank's place in the sample, in its standard deviations. */
+const BRACKET_DEVIATIONS = 4;
+/** selectBracketed's answers that are not a value: an odd word seen, or the rank outside the bracket. */
+const ODD = -1;
+const MISSED = -2;
+
+/**
+ * The k-th smallest in one pass over the values (the histogram needs two, and a walk of its
+ * bins): a spread-out sample of the (high) words, sorted, gives two words that bracket the
+ * rank's place with a margin of BRACKET_DEVIATIONS binomial deviations; the pass counts the
+ * values whose word lies below the bracket (a sign bit of the difference, no branch) and
+ * gathers those inside it, and a quickselect of the gathered values picks the rank. Words
+ * order like the values, so every value below the bracket is smaller than every gathered one
+ * and every value above it larger: the answer is selectKth's, whatever the sample. When the
+ * rank falls outside the bracket (a sample that missed) or more values than expected share it
+ * (ties), MISSED sends the call to the histogram; a word past `odd`, ODD to quickselect.
+ */
+function selectBracketed(
+  values: Float32Array | Float64Array,
+  words: Uint32Array,
+  count: number,
+  k: number,
+  first: number,
+  stride: number,
+  odd: number,
+): number {
+  // Every step-th word from the start (whole numbers, exact as doubles): two quickselects
+  // find the bracket's words, cheaper than sorting the sample. At most an eighth of the
+  // values, so that on small samples the pass, not the sample, does most of the work.
+  const step = Math.max(8, Math.floor(count / SAMPLE));
+  const size = Math.floor((count - 1) / step) + 1;
+  const sample = new Float64Array(size);
+  for (let j = 0, w = first; j < size; j++, w += step * stride) sample[j] = words[w] as number;
+  const share = (k + 0.5) / count;
+  const place = share * size - 0.5;
+  const margin = BRACKET_DEVIATIONS * Math.sqrt(size * share * (1 - share)) + 2;
+  const lowIndex = Math.floor(place - margin);
+  const highIndex = Math.ceil(place + margin);
+  const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
+  const highWord = highIndex >= size ? odd - 1 : selectKth(sample, size, highIndex);
+  if (lowWord >= odd || highWord >= odd) return ODD;
+  const span = highWord - lowWord;
+  // Room for four times the share the bracket should hold; more (ties) goes to the histogram.
+  const capacity = Math.min(count, Math.ceil((4 * count * (highIndex - lowIndex)) / size) + 1024);
+  const gathered = new Float64Array(capacity);
+  let below = 0;
+  let inside = 0;
+  // Signed words: both operands of the difference then stay 32-bit integers.
+  const signed = new Int32Array(words.buffer, words.byteOffset, words.length);
+  for (let i = 0, w = first; i < count; i++, w += stride) {
+    const word = signed[w] as number;
+    // A set sign bit reads negative here, and is odd too.
+    if (word >= odd || word < 0) return ODD;
+    const offset = (word - lowWord) | 0;
+    // Bit 31 of the difference is set exactly when the word lies below the bracket.
+    below += offset >>> 31;
+    if (offset >>> 0 > span) continue;
+    if (inside === capacity) return MISSED;
+    gathered[inside++] = values[i] as number;
+  }
+  const rank = k - below;
+  if (rank < 0 || rank >= inside) return MISSED;
+  return selectKth(gathered, inside, rank);
 }
 
 /** The k-th smallest of values[0..count) (see selectRanksOfMagnitudes). */

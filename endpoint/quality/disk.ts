@@ -1,7 +1,7 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { blockSumsKernel } from "../detector/frame-passes.ts";
+import { blockMeansKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
@@ -65,8 +65,11 @@ export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
   const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
   const norm = 1 / (factor * factor * fullScale(image));
   if (work && exactBlocks(work.scale, factor)) return overviewOfMap(work, factor, norm);
-  // In WebAssembly SIMD where available (the same whole numbers), else in JavaScript.
-  const { width, height, sums } = blockSumsKernel(image, factor) ?? blockSums(image, factor);
+  // In WebAssembly SIMD where available (the same whole numbers, scaled band by band as below),
+  // else in JavaScript.
+  const means = blockMeansKernel(image, factor, norm);
+  if (means) return { ...means, factor };
+  const { width, height, sums } = blockSums(image, factor);
   const data = new Float32Array(width * height);
   for (let k = 0; k < data.length; k++) data[k] = (sums[k] as number) * norm;
   return { width, height, factor, data };

@@ -3,11 +3,13 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "vitest";
 import {
   bin2Kernel,
+  blockMeansKernel,
   blockSumsKernel,
   scanKernel,
   useFrameKernels,
 } from "../../endpoint/detector/frame-passes.ts";
 import { binImage } from "../../endpoint/detector/raster.ts";
+import { overviewOf } from "../../endpoint/quality/disk.ts";
 import { removeHotPixels } from "../../endpoint/quality/measures.ts";
 import { blockSums } from "../../lib/block-sums.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -125,6 +127,38 @@ describe("frame kernels (frame.wat)", () => {
         assert.deepEqual(byKernel.sums, byJavaScript.sums);
       });
     }
+
+    it(`gives ${bitDepth}-bit block means as float32 of the sums times norm (speed6)`, () => {
+      for (const factor of [1, 3, 4, 16]) {
+        const image = frame(16 * factor + 35, 9 * factor + 2, bitDepth, 37 * factor + bitDepth);
+        image.data.fill(top, 0, 3 * image.width);
+        // The overview's norm (1 / (factor^2 full scale)) and one that rounds in float32.
+        for (const norm of [1 / (factor * factor * top), Math.PI / 1e5]) {
+          const means = blockMeansKernel(image, factor, norm);
+          const { width, height, sums } = blockSums(image, factor);
+          assert.ok(means);
+          assert.deepEqual([means.width, means.height], [width, height]);
+          const expected = Float32Array.from(sums, (sum) => sum * norm);
+          for (let k = 0; k < expected.length; k++)
+            assert.ok(Object.is(means.data[k], expected[k]), `factor ${factor}, block ${k}`);
+        }
+      }
+      assert.equal(blockMeansKernel(frame(40, 40, bitDepth, 1), 17, 1), null);
+    });
+
+    it(`gives the gate's ${bitDepth}-bit overview of a frame the map does not tile with and without the kernel`, () => {
+      // 1541 x 1600: factor 3, read from the frame (the map's scale 2 does not tile 3 x 3 blocks).
+      const image = frame(1541, 1600, bitDepth, 5 + bitDepth);
+      const withKernel = overviewOf(image);
+      useFrameKernels(false);
+      const withoutKernel = overviewOf(image);
+      assert.equal(withKernel.factor, 3);
+      assert.deepEqual(
+        [withKernel.width, withKernel.height],
+        [withoutKernel.width, withoutKernel.height],
+      );
+      assert.ok(withKernel.data.every((v, k) => Object.is(v, withoutKernel.data[k])));
+    });
 
     it(`leaves ${bitDepth}-bit blocks over 16 px to JavaScript (32-bit lanes)`, () => {
       assert.equal(blockSumsKernel(frame(40, 40, bitDepth, 1), 17), null);

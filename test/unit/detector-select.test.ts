@@ -128,3 +128,59 @@ describe("selectRanksOfMagnitudes: the histogram shared between calls (branch th
       );
   });
 });
+
+describe("selectKthMagnitude: one pass inside a bracket from a sample (branch speed6)", () => {
+  const expectSame = (values: Float32Array | Float64Array, k: number, what: string) =>
+    assert.ok(
+      Object.is(
+        selectKthMagnitude(values, values.length, k),
+        selectKth(values.slice(), values.length, k),
+      ),
+      `${what}, rank ${k}`,
+    );
+
+  it("gives selectKth's value at every rank, ends and bracket edges included", () => {
+    const random = seededRandom(51);
+    for (const count of [2048, 2049, 8191, 8193, 50_001, 230_000]) {
+      for (const wide of [true, false]) {
+        const values = wide ? new Float64Array(count) : new Float32Array(count);
+        for (let i = 0; i < count; i++) values[i] = Math.abs(Math.log(1 - random())) * 2.5;
+        for (const q of [0, 0.001, 0.25, 0.5, 0.95, 0.999, 1]) {
+          expectSame(values, Math.round(q * (count - 1)), `${count} ${wide ? "f64" : "f32"}`);
+        }
+      }
+    }
+  });
+
+  it("still answers when the sample lies about the rest (every sampled place holds a small value)", () => {
+    // 20,000 values sample every 2nd one: even places tiny, odd places large. The bracket
+    // the sample gives for rank 15,000 holds only tiny values, the rank lies among the large.
+    const random = seededRandom(52);
+    for (const wide of [true, false]) {
+      const values = wide ? new Float64Array(20_000) : new Float32Array(20_000);
+      for (let i = 0; i < values.length; i++)
+        values[i] = i % 2 === 0 ? random() * 1e-3 : 1000 + random() * 1000;
+      for (const k of [0, 5_000, 9_999, 10_000, 15_000, 19_999])
+        expectSame(values, k, "lying sample");
+    }
+  });
+
+  it("still answers when ties fill the bracket past its room", () => {
+    const random = seededRandom(53);
+    for (const wide of [true, false]) {
+      const values = wide ? new Float64Array(40_000) : new Float32Array(40_000);
+      // 60% of the values are one level (binned raw levels tie), the rest spread around it.
+      for (let i = 0; i < values.length; i++) values[i] = random() < 0.6 ? 1.5 : random() * 3;
+      for (const k of [0, 8_000, 20_000, 39_999]) expectSame(values, k, "ties");
+    }
+  });
+
+  it("counts a value in the bracket's lowest and highest word on the right side", () => {
+    // Whole quarters: many values share each word, so words equal to the bracket's ends abound.
+    const random = seededRandom(54);
+    const values = new Float32Array(100_000);
+    for (let i = 0; i < values.length; i++)
+      values[i] = Math.round(Math.abs(Math.log(1 - random())) * 12) / 4;
+    for (let k = 0; k < values.length; k += 4_999) expectSame(values, k, "quarters");
+  });
+});
