@@ -20,15 +20,18 @@ interface ClippedWafer {
   vChipDeg?: number;
   /** Die pitch as a share of the diameter (patterned, grid square to the image) or bare. */
   pitchShare?: number;
+  /** Street level as a share of the die level (default 0.8; the spec allows 0.6-0.95). */
+  streetShare?: number;
 }
 
 /**
  * A wafer filling 98% of a square frame whose bottom (the notch at 90 degrees, 1% of the radius
  * deep) leaves the frame by `leaveShare`; wafer at 50% and chuck at 15% of full scale, the spec's
- * 1 px blur, noise 0.4% of full scale; bare, or dies with streets at 80% of the die level.
+ * 1 px blur, noise 0.4% of full scale; bare, or dies with streets 10% of the pitch wide (one
+ * runs from the frame's centre line, so it crosses the notch's right side).
  */
 function clippedWafer(options: ClippedWafer): { image: GrayImage; cx: number; cy: number } {
-  const { size, leaveShare, roundChip, vChipDeg, pitchShare } = options;
+  const { size, leaveShare, roundChip, vChipDeg, pitchShare, streetShare = 0.8 } = options;
   const random = seededRandom(47);
   const radius = 0.49 * size;
   const cx = size / 2;
@@ -58,7 +61,7 @@ function clippedWafer(options: ClippedWafer): { image: GrayImage; cx: number; cy
         pitch > 0 &&
         ((((dx % pitch) + pitch) % pitch) / pitch < 0.1 ||
           (((dy % pitch) + pitch) % pitch) / pitch < 0.1);
-      level[y * size + x] = onDisk ? (inStreet ? 0.4 : 0.5) * FULL : 0.15 * FULL;
+      level[y * size + x] = onDisk ? (inStreet ? streetShare : 1) * 0.5 * FULL : 0.15 * FULL;
     }
   const blurred = gaussianBlur(level, size, 1);
   const data = new Uint16Array(size * size);
@@ -118,6 +121,26 @@ describe("rim: a chip is not the notch because the notch is out of the frame", (
     const angles = chipAngles(result, cx, cy);
     assert.equal(angles.length, 1, `chips at ${angles.join(", ")}`);
     assert.ok(angleDistanceDeg(angles[0] as number, 333) < 2, `chip at ${angles[0]}`);
+  });
+});
+
+describe("rim: the notch keeps its reading where a dark street crosses its side", () => {
+  it("patterned, streets at the spec's darkest 60% of the die level, the notch in view: the notch and no chip", () => {
+    // The street dips the trace on the V's side: a step the walls' allowance must hold.
+    const { image, cx, cy } = clippedWafer({
+      size: 1024,
+      leaveShare: -0.01,
+      pitchShare: 0.06,
+      streetShare: 0.6,
+    });
+    const result = detect(image);
+    assert.equal(result.wafer.surface, "patterned");
+    assert.ok(
+      angleDistanceDeg(result.wafer.notchAngleDeg, 90) < 1,
+      `notch at ${result.wafer.notchAngleDeg}`,
+    );
+    const angles = chipAngles(result, cx, cy);
+    assert.equal(angles.length, 0, `chips at ${angles.join(", ")}`);
   });
 });
 
