@@ -3,7 +3,7 @@ import { solveLinear } from "./background.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
 import { selectKth } from "./raster.ts";
-import { RIM, SPEC } from "./thresholds.ts";
+import { RIM, RIM_READING, SPEC } from "./thresholds.ts";
 
 export interface RimDeficit {
   /** Centre angle in degrees, clockwise from image +x. */
@@ -13,6 +13,13 @@ export interface RimDeficit {
   areaPx: number;
   /** How far the deficit is from a 90-degree V of ~1% radius depth (0 = perfect notch). */
   notchCost: number;
+  /**
+   * Steepest wall, px: the most that the deficit of two neighbouring traced rays (across the
+   * run and into its ends) differs by beyond their distance apart along the rim. A 90-degree V
+   * falls 1 px per px, so a notch reads about 0 here (its trace noise only); a round bite's
+   * edge reads most of its depth.
+   */
+  wallExcessPx: number;
   bbox: { x0: number; y0: number; x1: number; y1: number };
   centroid: { x: number; y: number };
 }
@@ -62,6 +69,14 @@ export interface RimReading {
   chips: RimDeficit[];
   /** Minimum depth a rim deficit needed to count, px. */
   deficitThresholdPx: number;
+  /**
+   * How much steeper than its 45-degree sides a notch's wall may read, px: the trace noise of
+   * two rays (RIM_READING.notchSideNoiseSigmas x sqrt 2 rim sigmas) plus the rounding of the
+   * V's corners by the rim's edge spread (NOTCH_TIP_LOSS_SIGMAS of it: at the V's mouth the
+   * wafer is the convex corner the tip's argument describes, so the trace enters the V late and
+   * catches up with its side within a ray or two).
+   */
+  notchWallAllowancePx: number;
   shape: RimShape;
 }
 
@@ -181,10 +196,60 @@ function deficitRuns(deficit: Float64Array, low: number, high: number): number[]
   return runs;
 }
 
+/**
+ * The steepest wall of a run (RimDeficit.wallExcessPx): over the traced rays of the run and
+ * the nearest traced ray beyond each end, the largest |deficit step| less the rays' distance
+ * apart along the rim. Bridged (untraced) rays are skipped, so a step across them is judged
+ * against their whole distance.
+ */
+function wallExcess(
+  run: number[],
+  deficit: Float64Array,
+  traced: Uint8Array,
+  spacing: number,
+): number {
+  const n = deficit.length;
+  const first = run[0] as number;
+  const last = run[run.length - 1] as number;
+  // Rays in order along the run, with the nearest traced ray outside each end (within n/4).
+  const order: number[] = [];
+  for (let step = 1; step < n / 4; step++) {
+    const i = (first - step + n) % n;
+    if (traced[i]) {
+      order.push(i);
+      break;
+    }
+  }
+  const offsets: number[] = order.length ? [-(first - (order[0] as number) + n) % n] : [];
+  for (const i of run) {
+    if (!traced[i]) continue;
+    order.push(i);
+    offsets.push((i - first + n) % n);
+  }
+  for (let step = 1; step < n / 4; step++) {
+    const i = (last + step) % n;
+    if (traced[i]) {
+      order.push(i);
+      offsets.push(((last - first + n) % n) + step);
+      break;
+    }
+  }
+  let excess = 0;
+  for (let j = 1; j < order.length; j++) {
+    const rise = Math.abs(
+      (deficit[order[j] as number] as number) - (deficit[order[j - 1] as number] as number),
+    );
+    const apart = ((offsets[j] as number) - (offsets[j - 1] as number)) * spacing;
+    excess = Math.max(excess, rise - apart);
+  }
+  return excess;
+}
+
 function describeRun(
   run: number[],
   rim: RimProfile,
   deficit: Float64Array,
+  traced: Uint8Array,
   circle: Circle,
   shape: RimShape,
   /** The depth a spec notch reads on this rim's trace (readRim). */
@@ -259,9 +324,56 @@ function describeRun(
     widthPx,
     areaPx: area,
     notchCost,
+    wallExcessPx: wallExcess(run, deficit, traced, spacing * circle.r),
     bbox: { x0, y0, x1, y1 },
     centroid: { x: cxSum / weight, y: cySum / weight },
   };
+}
+
+/**
+ * Longest gap of untraced rays bridged (RIM_READING.bridgeChipWidths of the spec's smallest
+ * chip). The chip sizes scale with the frame, which readRim does not see: the frame is taken as
+ * small as this disk allows (the disk at 98% of its shorter side), so the bridge is never longer
+ * than the spec's rule allows.
+ */
+function maxBridgeRays(radiusPx: number, raySpacingPx: number): number {
+  const smallestFrame = (2 * radiusPx) / 0.98;
+  const smallestChipPx = (SPEC.edgeChipPx[0] * smallestFrame) / 2048;
+  return Math.max(1, Math.floor((RIM_READING.bridgeChipWidths * smallestChipPx) / raySpacingPx));
+}
+
+/**
+ * Fills each gap of untraced rays no longer than `maxRays`, with traced rays on both sides, by
+ * the straight line between their deficits (left 0 otherwise, as before): a chip whose rays a
+ * failed trace interrupts is read whole, not as narrow pieces that look like slots or a notch.
+ */
+function bridgeUntraced(deficit: Float64Array, traced: Uint8Array, maxRays: number): void {
+  const n = deficit.length;
+  let start = 0;
+  while (start < n && !traced[start]) start++;
+  if (start === n) return;
+  // Walk once round the circle from a traced ray; `last` is the latest traced ray seen.
+  let last = start;
+  for (let step = 1; step <= n; step++) {
+    const i = (start + step) % n;
+    if (!traced[i]) continue;
+    const gap = ((i - last + n) % n) - 1;
+    if (gap > 0 && gap <= maxRays) {
+      const a = deficit[last] as number;
+      const b = deficit[i] as number;
+      for (let k = 1; k <= gap; k++) deficit[(last + k) % n] = a + ((b - a) * k) / (gap + 1);
+    }
+    last = i;
+  }
+}
+
+/**
+ * The notch's sides fall at 45 degrees: no wall steeper than that by more than the reading's
+ * allowance (RimReading.notchWallAllowancePx). A round bite's edge is steeper: a chip, whatever
+ * its depth, even where the notch itself is out of the frame and no better candidate exists.
+ */
+export function hasNotchWalls(deficit: RimDeficit, allowancePx: number): boolean {
+  return deficit.wallExcessPx <= allowancePx;
 }
 
 /** Splits the rim's deficits (against its fitted shape) into the notch and edge chips. */
@@ -278,20 +390,28 @@ export function readRim(
 ): RimReading {
   const n = rim.radii.length;
   const shape = fitRimShape(rim, circle.r);
-  const deficit = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = rim.radii[i] as number;
-    deficit[i] = Number.isNaN(r) ? 0 : rimRadiusAt(shape, rim.angles[i] as number) - r;
-  }
   const high = Math.max(
     RIM.seedSigmas * shape.sigmaPx,
     RIM.seedFloorPx,
     RIM.seedRadiusShare * circle.r,
   );
   const low = Math.max(RIM.growSigmas * shape.sigmaPx, RIM.growFloorPx);
+  const raySpacingPx = ((2 * Math.PI) / n) * circle.r;
+  const deficit = new Float64Array(n);
+  // A ray that saw no rim, or "rim" further out than the shape by a seed threshold (the rim
+  // never stands out of its shape: a failed trace), is unknown.
+  const traced = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rim.radii[i] as number;
+    if (Number.isNaN(r)) continue;
+    const d = rimRadiusAt(shape, rim.angles[i] as number) - r;
+    if (d < -high) continue;
+    deficit[i] = d;
+    traced[i] = 1;
+  }
+  bridgeUntraced(deficit, traced, maxBridgeRays(circle.r, raySpacingPx));
   // The deepest ray misses the V's tip by up to half a ray spacing, a quarter on average, and a
   // 45-degree side loses as much depth as that offset.
-  const raySpacingPx = ((2 * Math.PI) / n) * circle.r;
   const nominalNotchDepth = SPEC.notchDepthShare * circle.r;
   const expectedNotchDepth =
     edgeSigmaPx > 0
@@ -300,9 +420,12 @@ export function readRim(
           nominalNotchDepth - NOTCH_TIP_LOSS_SIGMAS * edgeSigmaPx - raySpacingPx / 4,
         )
       : nominalNotchDepth;
+  const notchWallAllowancePx =
+    RIM_READING.notchSideNoiseSigmas * Math.SQRT2 * shape.sigmaPx +
+    NOTCH_TIP_LOSS_SIGMAS * edgeSigmaPx;
   const deficits = deficitRuns(deficit, low, high)
     .filter((run) => run.length >= 2)
-    .map((run) => describeRun(run, rim, deficit, circle, shape, expectedNotchDepth));
+    .map((run) => describeRun(run, rim, deficit, traced, circle, shape, expectedNotchDepth));
   let notch: RimDeficit | undefined;
   if (hintedNotchDeg !== undefined) {
     const tolerance = RIM.notchHintToleranceDeg;
@@ -319,7 +442,8 @@ export function readRim(
       .filter(
         (d) =>
           d.depthPx > lo * SPEC.notchDepthShare * circle.r &&
-          d.depthPx < hi * SPEC.notchDepthShare * circle.r,
+          d.depthPx < hi * SPEC.notchDepthShare * circle.r &&
+          hasNotchWalls(d, notchWallAllowancePx),
       )
       .sort((a, b) => a.notchCost - b.notchCost);
     notch = candidates[0];
@@ -337,6 +461,7 @@ export function readRim(
     ...(notch ? { notch } : {}),
     chips,
     deficitThresholdPx: high,
+    notchWallAllowancePx,
     shape,
   };
 }

@@ -431,3 +431,28 @@ export const PIXEL_TAIL = {
    */
   sampleSeed: 0x7a11_5eed,
 } as const;
+
+/**
+ * Reading the rim where the trace fails and telling the notch from chips (rim.ts, branch rim6).
+ * Issue 8: chips missed on clipped, out-of-round and vignetted disks, where a chip was read as
+ * the notch (its rays split by failed traces, or the notch outside the frame).
+ */
+export const RIM_READING = {
+  /**
+   * A wafer's rim never stands out of its own shape: a ray traced further out than the fitted
+   * shape by more than the deficit seed threshold (RIM.seedSigmas rim sigmas) is a trace that
+   * failed (the chuck darkened towards the trace level at a frame edge by frame-centred
+   * vignetting), not rim, and is read as unknown like a ray that saw no rim. A gap of unknown
+   * rays at most this many of the spec's smallest chips wide (12 px at 2048) is bridged by
+   * interpolating the deficit across it: two bites closer than that are one defect by the
+   * spec's own rule (two defects are two only when more than twice the larger one's size apart).
+   */
+  bridgeChipWidths: 1,
+  /**
+   * The notch is a 90-degree V: its sides fall 1 px of depth per px along the rim, so no two
+   * neighbouring rays differ in deficit by more than their distance apart plus the trace noise
+   * of a difference of two rays (sqrt 2 rim sigmas) at this many sigmas (as RIM.seedSigmas: p =
+   * 3e-5 per pair). A deficit with a steeper wall (a round bite's edge) is a chip, never the notch.
+   */
+  notchSideNoiseSigmas: 4,
+} as const;

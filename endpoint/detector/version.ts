@@ -10,6 +10,7 @@ import {
   PIXEL_TAIL,
   REPEAT,
   RIM,
+  RIM_READING,
   SCORE,
   SENSOR_FAULT,
   SPEC,
@@ -34,6 +35,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       SPEC,
       REPEAT,
       SENSOR_FAULT,
+      RIM_READING,
     }),
   )
   .digest("hex")

@@ -177,16 +177,27 @@ describe("rim: the notch as the trace shows it", () => {
     const work = workingMap(image);
     const location = locateDisk(image, work, fullScale(image));
     const hinted = placeWafer(image, work, location, { notchAngleDeg: 110 });
-    const notchRead = readRim(location.rim, location.circle, undefined).chips.find(
-      (c) => Math.abs(c.angleDeg - 110) < 2,
-    );
+    const plain = readRim(location.rim, location.circle, undefined);
+    const plainDeficits = [...(plain.notch ? [plain.notch] : []), ...plain.chips];
+    const notchPlain = plainDeficits.find((c) => Math.abs(c.angleDeg - 110) < 2);
+    const chipPlain = plainDeficits.find((c) => Math.abs(c.angleDeg - 200) < 2);
     const found = placeWafer(image, work, location, {});
     assert.ok(Math.abs(found.rim.notchAngleDeg - 110) < 2, `notch at ${found.rim.notchAngleDeg}`);
     assert.equal(found.rim.chips.length, 1);
     assert.ok(Math.abs((found.rim.chips[0]?.angleDeg ?? 0) - 200) < 2, "the chip stays a chip");
     assert.equal(hinted.rim.chips.length, 1);
-    // Without the trace's loss the chip wins and the notch is reported as a chip.
-    assert.ok(notchRead !== undefined, "without the edge spread the notch is read as a chip");
+    // Without the trace's loss the chip reads closer to a notch than the notch does; only its
+    // walls (a round bite's, steeper than the V's 45 degrees) keep it from being the notch.
+    assert.ok(notchPlain && chipPlain, "both deficits are read");
+    assert.ok(
+      chipPlain.notchCost < notchPlain.notchCost,
+      `without the edge spread the chip's notch cost ${chipPlain.notchCost} is below the notch's ${notchPlain.notchCost}`,
+    );
+    assert.ok(
+      chipPlain.wallExcessPx > plain.notchWallAllowancePx,
+      "the chip's walls are too steep",
+    );
+    assert.ok(Math.abs(plain.notchAngleDeg - 110) < 2, `notch at ${plain.notchAngleDeg}`);
   });
 });
 

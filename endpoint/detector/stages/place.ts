@@ -7,7 +7,7 @@ import type { Lattice } from "../lattice.ts";
 import { locateWafer, type WaferLocation } from "../locate.ts";
 import type { DiskRegion } from "../noise.ts";
 import type { FloatMap } from "../raster.ts";
-import { type RimReading, readRim, rimRadiusAt } from "../rim.ts";
+import { hasNotchWalls, type RimReading, readRim, rimRadiusAt } from "../rim.ts";
 import { RIM, SPEC } from "../thresholds.ts";
 
 export interface WaferPlace {
@@ -123,8 +123,10 @@ function offGridDeg(angleDeg: number, lattice: Lattice): number {
  * the centre. A detected notch off every axis of the measured lattice (by more than the notch
  * hint's tolerance) is a chip that looked like a notch (a V of about the notch's depth); when a
  * deficit within the notch's depth range lies on an axis, it is the notch (the best of them by
- * notch cost) and the other is a chip again. A hinted notch, or no deficit on an axis (the
- * notch clipped by the frame), leaves the reading as it is.
+ * notch cost) and the other is a chip again. With no deficit on an axis (the notch clipped by
+ * the frame) the off-axis one is still a chip: no notch is read, and the frame keeps the angle it
+ * had (the notch's direction is not known; only the chip list changes). A hinted notch leaves
+ * the reading as it is.
  */
 export function alignNotchWithGrid(wafer: WaferPlace, lattice: Lattice): WaferPlace {
   const { rim, circle } = wafer;
@@ -138,10 +140,14 @@ export function alignNotchWithGrid(wafer: WaferPlace, lattice: Lattice): WaferPl
       (d) =>
         d.depthPx > lo * nominal &&
         d.depthPx < hi * nominal &&
+        hasNotchWalls(d, rim.notchWallAllowancePx) &&
         offGridDeg(d.angleDeg, lattice) <= tolerance,
     )
     .sort((p, q) => p.notchCost - q.notchCost)[0];
-  if (!onGrid) return wafer;
+  if (!onGrid) {
+    const { notch: _offGrid, ...withoutNotch } = rim;
+    return { ...wafer, rim: { ...withoutNotch, chips: [...rim.chips, rim.notch] } };
+  }
   const notchAngleDeg = onGrid.angleDeg;
   return {
     ...wafer,
