@@ -15,10 +15,8 @@ import { join } from "node:path";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
 import { LotEndings, quietHandlerLogs } from "../cli/reports.ts";
 import { uploadLot } from "../edge-agent/upload.ts";
-import { runInference } from "../endpoint/inference.ts";
-import { defaultInferenceThreads } from "../endpoint/inference-pool.ts";
-import { createModel } from "../endpoint/models/index.ts";
-import { WARMUP_SIDE_PX, warmUp, warmupWafersFromEnv } from "../endpoint/warmup.ts";
+import { defaultInferenceThreads, startInferencePool } from "../endpoint/inference-pool.ts";
+import { WARMUP_SIDE_PX, warmupWafersFromEnv } from "../endpoint/warmup.ts";
 import { customAttributes } from "../functions/detect-defects/core.ts";
 import { createAgentS3Client, createS3Client, createSfnClient } from "../lib/aws.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
@@ -190,10 +188,12 @@ async function decodeOnce(
 
 /**
  * What the endpoint does per wafer (decode, quality gate, detection, overlay), one wafer after
- * another in this thread, with the hints and overlay size the pipeline asks for: the work no
- * pipeline can avoid, so lot time over this is what the pipeline itself costs. Two passes: the
- * first after the warm-up each endpoint thread runs at start (endpoint/warmup.ts, as in a freshly
- * started endpoint), the second after the first (as in an endpoint that has served a lot).
+ * another in one of the endpoint's own inference worker threads (startInferencePool, one thread:
+ * its heap configured as the endpoint's are), with the hints and overlay size the pipeline asks
+ * for: the work no pipeline can avoid, so lot time over this is what the pipeline itself costs.
+ * Two passes: the first after the warm-up each endpoint thread runs at start (endpoint/warmup.ts,
+ * as in a freshly started endpoint), the second after the first (as in an endpoint that has
+ * served a lot).
  */
 async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing }> {
   const { lotId: _lotId, ...metadata } = LotFileSchema.parse(
@@ -202,35 +202,39 @@ async function inferOnce(lotDir: string): Promise<{ first: Timing; warm: Timing 
   const { hints, previewMaxSide, overlayMaxSide } = parseInvocationAttributes(
     customAttributes(metadata),
   );
-  const model = createModel("classical");
-  await model.load();
-  const files = readdirSync(lotDir).filter(isImage).sort();
-  const infer = (file: string) =>
-    runInference(model, {
-      image: readFileSync(join(lotDir, file)),
-      hints,
-      qualityGate: true,
-      ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
-      ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
-    });
-  const pass = async (): Promise<Timing> => {
-    const cpuStart = process.cpuUsage();
-    const threadsStart = threadCpu();
-    const started = performance.now();
-    for (const file of files) await infer(file);
-    const cpuMs = cpuMsSince(cpuStart);
-    return {
-      totalMs: performance.now() - started,
-      cpuMs,
-      threads: threadCpuSince(threadsStart, cpuMs),
+  // The endpoint's own warm-up (WAFERFLOW_WARMUP_WAFERS) runs in the thread before it is ready.
+  const pool = startInferencePool({ modelSpec: "classical", threads: 1, warmupWafers, log });
+  try {
+    await pool.ready;
+    const files = readdirSync(lotDir).filter(isImage).sort();
+    const infer = (file: string) =>
+      pool.run({
+        image: readFileSync(join(lotDir, file)),
+        hints,
+        qualityGate: true,
+        ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
+        ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
+      });
+    const pass = async (): Promise<Timing> => {
+      const cpuStart = process.cpuUsage();
+      const threadsStart = threadCpu();
+      const started = performance.now();
+      for (const file of files) await infer(file);
+      const cpuMs = cpuMsSince(cpuStart);
+      return {
+        totalMs: performance.now() - started,
+        cpuMs,
+        threads: threadCpuSince(threadsStart, cpuMs),
+      };
     };
-  };
-  const first = files[0];
-  // The endpoint's own warm-up (WAFERFLOW_WARMUP_WAFERS), or one lot wafer when that is 0.
-  if (warmupWafers > 0) await warmUp(model, warmupWafers);
-  else if (first) await infer(first);
-  const firstPass = await pass();
-  return { first: firstPass, warm: await pass() };
+    const first = files[0];
+    // Without the endpoint's warm-up, one lot wafer, so the first pass does not time the compile.
+    if (warmupWafers === 0 && first) await infer(first);
+    const firstPass = await pass();
+    return { first: firstPass, warm: await pass() };
+  } finally {
+    await pool.close();
+  }
 }
 
 interface Timing {
@@ -418,7 +422,7 @@ try {
         "",
         `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}.`,
         "",
-        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (size and header by ranged GET; the SHA-256 is checked by the endpoint), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; stores the overlay the endpoint drew), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, 1024 px overlay), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (\`runInference\`: decode, gate, detection, 1024 px overlay, with the lot's hints, after the endpoint's warm-up), one after another in one thread.`,
+        `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (size and header by ranged GET; the SHA-256 is checked by the endpoint), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; stores the overlay the endpoint drew), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, 1024 px overlay), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (decode, gate, detection, 1024 px overlay, with the lot's hints, after the endpoint's warm-up), one after another in one of the endpoint's inference worker threads (\`startInferencePool\`, one thread).`,
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -439,7 +443,7 @@ try {
         lotRow("warm (same wafers, new lot id)", warm, true),
         ...(scaled ? [lotRow(`scaled (the ${wafers} repeated)`, scaled, true)] : []),
         "",
-        "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds; libvips' threads decode the original and draw and encode the overlay (in the endpoint's inference threads); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs detection in the main thread.",
+        "CPU per wafer by thread (Linux /proc): the main thread runs the whole embedded stack, the functions and the endpoint's HTTP side, so in a lot it is what the pipeline adds; libvips' threads decode the original and draw and encode the overlay (in the endpoint's inference threads); the endpoint's inference worker threads run detection (counted with V8's helper threads, which share their name). Inference alone runs in one such worker thread, as the endpoint's do; its main thread only reads the files and passes them on.",
         "",
         "| run | main thread | libvips threads | inference threads and V8 helpers | local S3 process (not in lot CPU) |",
         "| --- | --- | --- | --- | --- |",

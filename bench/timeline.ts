@@ -102,6 +102,8 @@ export interface EndpointRequest {
   queueMs: number;
   runMs: number;
   queueDepth: number;
+  /** Mark-compacts of the inference thread's heap during the request. */
+  majorGcs: number;
 }
 
 /** An endpoint request from a line of the stack's log ("endpoint: {...}"), or undefined. */
@@ -120,6 +122,7 @@ export function parseEndpointLine(line: string): EndpointRequest | undefined {
       queueMs: number("queueMs"),
       runMs: number("runMs"),
       queueDepth: number("queueDepth"),
+      majorGcs: number("majorGcs"),
     };
   } catch {
     return undefined;
@@ -375,6 +378,15 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       const st = stats(values);
       return `| ${name} | ${values.length} | ${st.mean.toFixed(0)} | ${st.p50.toFixed(0)} | ${st.max.toFixed(0)} |`;
     }),
+  );
+  const inferred = [...spans.values()].flatMap((span) => {
+    const request = span.key ? byKey.get(span.key) : undefined;
+    return request ? [request] : [];
+  });
+  const majorGcs = inferred.reduce((sum, request) => sum + request.majorGcs, 0);
+  lines.push(
+    "",
+    `The inference threads' heaps were mark-compacted ${majorGcs} times during the lot's ${inferred.length} inferences (${inferred.length ? (majorGcs / inferred.length).toFixed(2) : "-"} per wafer; the endpoint's request log).`,
   );
   const map = stateSpan(trace.history, "InspectImages");
   const report = stateSpan(trace.history, "PublishReport");

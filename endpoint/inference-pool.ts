@@ -1,5 +1,6 @@
 // Worker threads that each hold a loaded model, so inferences use every core and the server's thread stays free for I/O.
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
@@ -10,6 +11,13 @@ import {
   type SerialisedError,
 } from "./inference.ts";
 import type { WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
+
+/** One inference's answer, and what it cost the thread's heap. */
+export interface InferenceRun {
+  result: InferenceResult;
+  /** Mark-compacts the worker's heap ran during it (as V8 reported them by its end). */
+  majorGcs: number;
+}
 
 const WORKER_ENTRY = new URL("./inference-worker.mjs", import.meta.url);
 
@@ -25,7 +33,7 @@ export interface InferencePool {
    * Runs one inference on an idle worker (waiting for one if all are busy). The request's image
    * is moved to the worker when it owns its memory: do not read it after the call.
    */
-  run(request: InferenceRequest): Promise<InferenceResult>;
+  run(request: InferenceRequest): Promise<InferenceRun>;
   /** Stops every worker; inferences still running are rejected. */
   close(): Promise<void>;
 }
@@ -51,10 +59,31 @@ export function defaultInferenceThreads(
   );
 }
 
+/**
+ * The old generation each inference thread's heap starts with, in MB. V8 sizes a new isolate's
+ * old-generation limit from its small live heap (about 18 MB here: the detector's code and
+ * tables), so the few MB each wafer promotes kept the heap at that limit, and a concurrent
+ * mark-compact ran 1.2 times per 2048 px wafer: 40-60 ms of V8's helper threads' CPU per wafer, a
+ * quarter of the inference's. With the limit at 128 MB the live heap stays the same (18-23 MB,
+ * 55 MB committed), a mark-compact runs every 6 wafers (set off by external memory, not the
+ * limit), and a warm wafer costs 25% less CPU (docs/benchmarks.md, round 10).
+ */
+export const INFERENCE_OLD_SPACE_MB = 128;
+
+/**
+ * V8 reads its heap flags when an isolate is created: set here, before the workers start, the
+ * value applies to each worker's heap (and any isolate created later), not to the running main
+ * thread's, which is configured already. Node offers no per-worker option for it
+ * (resourceLimits has only maximum sizes).
+ */
+function configureWorkerHeaps(): void {
+  setFlagsFromString(`--initial-old-space-size=${INFERENCE_OLD_SPACE_MB}`);
+}
+
 interface Slot {
   worker: Worker;
   loaded: boolean;
-  task?: { id: number; resolve(result: InferenceResult): void; reject(error: Error): void };
+  task?: { id: number; resolve(run: InferenceRun): void; reject(error: Error): void };
 }
 
 /**
@@ -86,6 +115,7 @@ export function startInferencePool(options: {
       `warm-up wafers must be a non-negative integer, got ${options.warmupWafers}`,
     );
   }
+  configureWorkerHeaps();
   const slots: Slot[] = [];
   const waiting: Array<(slot: Slot) => void> = [];
   let nextId = 1;
@@ -134,7 +164,8 @@ export function startInferencePool(options: {
           const task = slot.task;
           if (task?.id !== message.id) return;
           slot.task = undefined;
-          if (message.kind === "done") task.resolve(message.result);
+          if (message.kind === "done")
+            task.resolve({ result: message.result, majorGcs: message.majorGcs });
           else task.reject(rebuildError(message.error));
           release(slot);
           return;
@@ -187,7 +218,7 @@ export function startInferencePool(options: {
       // A slot handed over while busy (a race between release and a new run) waits again.
       while (slot.task) slot = await idleSlot();
       const id = nextId++;
-      return new Promise<InferenceResult>((resolve, reject) => {
+      return new Promise<InferenceRun>((resolve, reject) => {
         slot.task = { id, resolve, reject };
         const task: WorkerTask = { id, request };
         slot.worker.postMessage(task, transferable(request.image));

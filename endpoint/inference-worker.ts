@@ -1,4 +1,5 @@
 // An inference worker thread: builds and loads the model its spec names once, warms it up, then runs one inference per message.
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import {
   type InferenceRequest,
@@ -27,7 +28,7 @@ export interface WorkerData {
 export type WorkerMessage =
   | { kind: "ready"; warmup: WarmupReport }
   | { kind: "load-failed"; error: SerialisedError }
-  | { kind: "done"; id: number; result: InferenceResult }
+  | { kind: "done"; id: number; result: InferenceResult; majorGcs: number }
   | { kind: "failed"; id: number; error: SerialisedError };
 
 const port = parentPort;
@@ -35,14 +36,28 @@ if (!port) throw new Error("endpoint/inference-worker.ts runs only as a worker t
 const { modelSpec, warmupWafers } = workerData as WorkerData;
 const post = (message: WorkerMessage) => port.postMessage(message);
 
+/**
+ * Mark-compacts of this thread's heap so far: each costs V8's helper threads tens of ms at 2048
+ * px, so the endpoint's request log carries the count per inference (the pool's heap setting).
+ * V8 reports them to the observer a moment later: a task's count may land on the next one.
+ */
+let majorGcs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const { detail } = entry as { detail?: { kind?: number } };
+    if (detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++;
+  }
+}).observe({ entryTypes: ["gc"] });
+
 try {
   const model = createModel(modelSpec);
   await model.load();
   // Before the first request: V8 compiles the detector while this thread runs it (docs/container.md).
   const warmup = await warmUp(model, warmupWafers);
   port.on("message", (task: WorkerTask) => {
+    const gcsBefore = majorGcs;
     runInference(model, task.request).then(
-      (result) => post({ kind: "done", id: task.id, result }),
+      (result) => post({ kind: "done", id: task.id, result, majorGcs: majorGcs - gcsBefore }),
       (error: unknown) => post({ kind: "failed", id: task.id, error: serialiseError(error) }),
     );
   });

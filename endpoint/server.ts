@@ -188,6 +188,8 @@ interface RequestLog {
   queueMs?: number;
   /** On the inference thread (decode, gate, detection, preview and overlay), ms. */
   runMs?: number;
+  /** Mark-compacts of the inference thread's heap during it (worker threads only). */
+  majorGcs?: number;
 }
 
 export async function startEndpointServer(
@@ -294,8 +296,12 @@ export async function startEndpointServer(
   /** S3 reads in flight or done and not yet on a thread; `reading` counts the requests at it. */
   const readAhead = new Semaphore(READ_AHEAD_PER_THREAD * concurrency);
   let reading = 0;
-  const infer = (request: InferenceRequest): Promise<InferenceResult> =>
-    pool ? pool.run(request) : runInference(model, request);
+  const infer = async (request: InferenceRequest, entry: RequestLog): Promise<InferenceResult> => {
+    if (!pool) return runInference(model, request);
+    const { result, majorGcs } = await pool.run(request);
+    entry.majorGcs = majorGcs;
+    return result;
+  };
 
   const ready = (async () => {
     if (pool) {
@@ -398,13 +404,16 @@ export async function startEndpointServer(
         turn = performance.now();
         // On a thread now: the next image may be read.
         releaseReadSlot();
-        return infer({
-          image,
-          hints,
-          qualityGate: options.qualityGate !== false,
-          ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
-          ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
-        });
+        return infer(
+          {
+            image,
+            hints,
+            qualityGate: options.qualityGate !== false,
+            ...(previewMaxSide !== undefined ? { previewMaxSide } : {}),
+            ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
+          },
+          entry,
+        );
       });
       // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.
       entry.queueMs = Math.round((turn - queued) * 100) / 100;

@@ -31,6 +31,7 @@ describe("parseEndpointLine", () => {
       queueDepth: 1,
       queueMs: 100,
       runMs: 370,
+      majorGcs: 1,
     })}`;
     assert.deepEqual(parseEndpointLine(line), {
       end: T0 + 1000,
@@ -41,6 +42,7 @@ describe("parseEndpointLine", () => {
       queueMs: 100,
       runMs: 370,
       queueDepth: 1,
+      majorGcs: 1,
     });
     assert.equal(parseEndpointLine('endpoint: {"event":"inference-worker-warm"}'), undefined);
     assert.equal(parseEndpointLine("s3: started"), undefined);
@@ -84,6 +86,7 @@ describe("describeTimeline", () => {
             queueMs: 200,
             runMs: 1000,
             queueDepth: 0,
+            majorGcs: 0,
           },
           {
             end: T0 + 3400,
@@ -94,6 +97,7 @@ describe("describeTimeline", () => {
             queueMs: 1200,
             runMs: 900,
             queueDepth: 1,
+            majorGcs: 1,
           },
         ],
         cpu,
@@ -122,5 +126,6 @@ describe("describeTimeline", () => {
       /\| of it: after the answer \(overlay and result PUTs, the runner\) \| 2 \| 300 \|/,
     );
     assert.match(text, /\| of it: waiting for an inference thread \| 2 \| 700 \|/);
+    assert.match(text, /mark-compacted 1 times during the lot's 2 inferences \(0\.50 per wafer/);
   });
 });
