@@ -77,6 +77,10 @@ interface Where {
   /** Score sigma (q95) on street bands and off them, interior only. */
   streetSigma: number;
   offStreetSigma: number;
+  /** The same off-street interior samples less their die cell's median score. */
+  dieLevelledSigma: number;
+  /** Spread (q95 / 1.96) of the die cells' median scores (off-street interior samples). */
+  dieMedianSpread: number;
 }
 
 function measure(
@@ -136,7 +140,14 @@ function where(
   const sOffset = lattice.streetPhase.a / la;
   const tOffset = lattice.streetPhase.b / lb;
   const band = 2;
-  const samples: { v: number; street: boolean; ring: boolean; busy: boolean }[] = [];
+  const samples: {
+    v: number;
+    signed: number;
+    cell: number;
+    street: boolean;
+    ring: boolean;
+    busy: boolean;
+  }[] = [];
   const offset = Math.round(a.y) * width + Math.round(a.x);
   const activityOf = (i: number) => {
     const range = (j: number) => {
@@ -165,6 +176,8 @@ function where(
       const dt = Math.abs(t - Math.round(t)) * lb;
       samples.push({
         v: Math.abs(score[i] as number),
+        signed: score[i] as number,
+        cell: Math.floor(s + 0.5) * 100_003 + Math.floor(t + 0.5),
         street: ds <= band || dt <= band,
         ring: Boolean(edgeMask?.[i]),
         busy: activityOf(i),
@@ -184,7 +197,25 @@ function where(
   const share = (list: typeof samples, key: "street" | "ring" | "busy") =>
     list.length ? list.filter((s) => s[key]).length / list.length : 0;
   const interior = samples.filter((s) => !s.ring);
+  // Each die cell's median (off-street interior samples), and the samples less it.
+  const byCell = new Map<number, number[]>();
+  for (const x of interior)
+    if (!x.street) {
+      const list = byCell.get(x.cell) ?? [];
+      list.push(x.signed);
+      byCell.set(x.cell, list);
+    }
+  const medians = new Map<number, number>();
+  for (const [cell, list] of byCell) if (list.length >= 20) medians.set(cell, quantile(list, 0.5));
+  const levelled: number[] = [];
+  for (const x of interior) {
+    const m = medians.get(x.cell);
+    if (!x.street && m !== undefined) levelled.push(Math.abs(x.signed - m));
+  }
+  const medianMagnitudes = [...medians.values()].map(Math.abs);
   return {
+    dieLevelledSigma: quantile(levelled, 0.95) / 1.96,
+    dieMedianSpread: quantile(medianMagnitudes, 0.95) / 1.96,
     streetArea: share(samples, "street"),
     streetTail: share(tail, "street"),
     ringArea: share(samples, "ring"),
@@ -303,7 +334,17 @@ StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
 };
 
 const rows: unknown[] = [];
-for (const dir of positionals) {
+const images = positionals.filter((p) => /\.(png|tiff?)$/i.test(p));
+for (const path of images) {
+  // One image: its statistics and where the score's tail lies, with no evaluation or reference.
+  const { decodeGray } = await import("../lib/gray-image.ts");
+  captured = {};
+  wafer = null;
+  detect(await decodeGray(await readFile(path)));
+  const measured = wafer as { stats: Statistics; where: Where } | null;
+  console.log(path, JSON.stringify(measured));
+}
+for (const dir of positionals.filter((p) => !images.includes(p))) {
   // Every lot's truth first: the reference needs each wafer's drawn noise as it is scored.
   const truthOf = new Map<string, TruthWafer>();
   const { readdir } = await import("node:fs/promises");
