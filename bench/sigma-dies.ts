@@ -50,6 +50,23 @@ function cellOf(lattice: Lattice, region: { cx: number; cy: number }) {
   };
 }
 
+/** Whether (x, y) lies within `band` map px of a street centre line (either axis). */
+function streetBand(lattice: Lattice, region: { cx: number; cy: number }, band: number) {
+  const { a, b } = lattice;
+  const la = Math.hypot(a.x, a.y);
+  const lb = Math.hypot(b.x, b.y);
+  const det = a.x * b.y - a.y * b.x;
+  const sOffset = lattice.streetPhase.a / la;
+  const tOffset = lattice.streetPhase.b / lb;
+  return (x: number, y: number): boolean => {
+    const dx = x - region.cx;
+    const dy = y - region.cy;
+    const s = (dx * b.y - dy * b.x) / det - sOffset;
+    const t = (a.x * dy - a.y * dx) / det - tOffset;
+    return Math.abs(s - Math.round(s)) * la <= band || Math.abs(t - Math.round(t)) * lb <= band;
+  };
+}
+
 /** Calls `visit` on every other pixel of every other row of the analysis disk outside the ring. */
 function eachInterior(
   wafer: WaferPlace,
@@ -149,6 +166,30 @@ function scoreView(
     `score sigma per class ${perClass.map((v) => (quantile(v.map(Math.abs), 0.95) / 1.96).toFixed(3)).join(" ")}; flattest class ${sigma0.toFixed(3)}, less each die's median ${levelledSigma.toFixed(3)}; die medians q05 ${quantile(medians, 0.05).toFixed(3)} q50 ${quantile(medians, 0.5).toFixed(3)} q95 ${quantile(medians, 0.95).toFixed(3)} (${medians.length} dies)`,
   ];
   const highFloor = DETECTION.seedLevelShare * Math.abs(noise.level);
+  // What such a threshold would seed where nothing is drawn: interior pixels (every other one)
+  // over today's seed threshold, and, less their die's median, over the die-levelled one.
+  let seedsToday = 0;
+  const levelledSeedDies = new Set<number>();
+  let seedsLevelled = 0;
+  let seedsOnStreets = 0;
+  let seedsFlat = 0;
+  const nearStreet = streetBand(lattice, wafer.analysis, 2);
+  eachInterior(wafer, work.width, compared.edgeMask, (x, y, i) => {
+    const v = thresholds.score[i] as number;
+    const high = thresholds.highAt(i);
+    if (Math.abs(v) > high) seedsToday++;
+    const key = cell(x, y);
+    const m = dieMedian.get(key) ?? 0;
+    if (Math.abs(v - m) > Math.max(highFloor, (high * levelledSigma) / sigma0)) {
+      seedsLevelled++;
+      if (nearStreet(x, y)) seedsOnStreets++;
+      if (patternActivity(model, i) <= (model.bounds[0] as number)) seedsFlat++;
+      levelledSeedDies.add(key);
+    }
+  });
+  lines.push(
+    `seed pixels (every other pixel, interior): ${seedsToday} over today's threshold, ${seedsLevelled} over the die-levelled one (in ${levelledSeedDies.size} dies; ${seedsOnStreets} within 2 map px of a street centre line, ${seedsFlat} in the flattest class); true defects ${truth.defects.length}`,
+  );
   for (const [index, defect] of truth.defects.entries()) {
     const { x, y, width, height } = defect.bbox;
     // A box whose score is 0 throughout (the allowance forgave all of it) reports its corner.
