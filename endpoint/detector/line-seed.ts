@@ -106,7 +106,10 @@ export function familySigmas(sigmas: number, directions: number): number {
   return (lo + hi) / 2;
 }
 
-/** Segment offsets for each direction, nearest map pixel along the line and beside it. */
+/**
+ * Segment offsets for each direction, nearest map pixel along the line and beside it, every
+ * LINE_SEED.sampleStepMapPx along it.
+ */
 export function lineDirections(width: number): Direction[] {
   const half = (LINE_SEED.segmentMapPx - 1) / 2;
   const d = LINE_SEED.sideOffsetMapPx;
@@ -115,11 +118,12 @@ export function lineDirections(width: number): Direction[] {
     const angle = (k * Math.PI) / LINE_SEED.directions;
     const ux = Math.cos(angle);
     const uy = Math.sin(angle);
-    const centre = new Int32Array(LINE_SEED.segmentMapPx);
-    const sides = new Int32Array(2 * LINE_SEED.segmentMapPx);
+    const samples = Math.floor((2 * half) / LINE_SEED.sampleStepMapPx) + 1;
+    const centre = new Int32Array(samples);
+    const sides = new Int32Array(2 * samples);
     const at = (x: number, y: number) => Math.round(y) * width + Math.round(x);
-    for (let t = -half; t <= half; t++) {
-      const j = t + half;
+    for (let j = 0; j < samples; j++) {
+      const t = -half + j * LINE_SEED.sampleStepMapPx;
       centre[j] = at(t * ux, t * uy);
       sides[2 * j] = at(t * ux - d * uy, t * uy + d * ux);
       sides[2 * j + 1] = at(t * ux + d * uy, t * uy - d * ux);
@@ -211,6 +215,30 @@ function repeatsInGrid(
   return false;
 }
 
+/**
+ * Whether no 8-neighbour stands further out (same sign) than the pixel: along a line its
+ * pixels take turns at being the local peak, so every stretch of it still offers seeds, while
+ * the segments through a run of neighbouring noise pixels are nearly the same test.
+ */
+function peakOfNeighbours(
+  score: Float32Array,
+  i: number,
+  width: number,
+  value: number,
+  sign: 1 | -1,
+): boolean {
+  return (
+    sign * (score[i - 1] as number) <= value &&
+    sign * (score[i + 1] as number) <= value &&
+    sign * (score[i - width] as number) <= value &&
+    sign * (score[i + width] as number) <= value &&
+    sign * (score[i - width - 1] as number) <= value &&
+    sign * (score[i - width + 1] as number) <= value &&
+    sign * (score[i + width - 1] as number) <= value &&
+    sign * (score[i + width + 1] as number) <= value
+  );
+}
+
 /** A small seeded generator (xorshift32): the same disk gets the same sample every time. */
 function seeded(seed: number): () => number {
   let state = seed >>> 0 || 1;
@@ -271,8 +299,9 @@ export function ridgeNoiseRatios(
   const all = sigmaOf(pooled.subarray(0, total));
   return samples.map((values, k) => {
     const n = counts[k] as number;
+    if (n < LINE_SEED.minDirectionSamples) return all;
     const own = sigmaOf(values.subarray(0, n));
-    return own > all * (1 + (2 * 0.95) / Math.sqrt(Math.max(1, n))) ? own : all;
+    return own > all * (1 + (2 * 0.95) / Math.sqrt(n)) ? own : all;
   });
 }
 
@@ -344,6 +373,7 @@ export function lineSeeds(input: LineSeedInput): LineSeed[] {
     const x = i % width;
     if (!withinReach(x, (i - x) / width, region, inner, width, height, reach)) continue;
     const sign: 1 | -1 = v > 0 ? 1 : -1;
+    if (!peakOfNeighbours(score, i, width, sign * v, sign)) continue;
     if (sign * v < low(i) || sign * v < LINE_SEED.candidateSigmas * sigmaAt(i)) continue;
     for (let k = 0; k < dirs.length; k++) {
       const dir = dirs[k] as Direction;

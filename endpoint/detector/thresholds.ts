@@ -451,6 +451,13 @@ export const LINE_SEED = {
    */
   segmentMapPx: 15,
   /**
+   * Samples along a segment every 2 map px (8 over 15 px): the score is binomial-smoothed, which
+   * correlates neighbours by 0.67 at 1 px and 0.17 at 2 px, so 15 adjacent samples hold about
+   * 15 / (1 + 2 (0.67 + 0.17)) = 5.6 independent ones and 8 spaced ones about 6: the same
+   * evidence for half the reads (the test is memory-bound: rows 7 apart are far in memory).
+   */
+  sampleStepMapPx: 2,
+  /**
    * Directions over 180 degrees: 15 degree steps leave at most 7.5 degrees between a line and
    * the nearest direction, which moves a segment's ends 7 sin(7.5 deg) = 0.9 map px off the line:
    * within the half-maximum of a smoothed 1 map px line ([1 2 1] / 4 keeps half at +-1 px).
@@ -481,10 +488,15 @@ export const LINE_SEED = {
    * Noise of the statistic: one sample at a seeded random place in each cell of this many map
    * px (stratified, never in step with a die pattern or JPEG blocks), the directions taken in
    * turn, so each direction gets about 1/12 of the ~5,000 cells of a 1024 px map's disk; its
-   * 95th percentile over 1.96 is its sigma (DETECTION.q95ToSigma), as for every other seed. A
-   * direction's ~400 values read its 95th percentile to about 6%: it is used only where it
-   * lies above all directions pooled (line-seed.ts ridgeNoiseRatios).
+   * 95th percentile over 1.96 is its sigma (DETECTION.q95ToSigma), as for every other seed.
+   * All of them pooled read it to about 1.5%; one direction's ~450 to about 4.5%, so its own is
+   * used only where it lies above the pooled one by twice that (line-seed.ts).
    */
   noiseCellMapPx: 12,
   sampleSeed: 0x5c4a_7c11,
+  /**
+   * A direction's own 95th percentile needs 20 values beyond it (two or three lines crossing
+   * the sample must not make it): fewer samples (maps under ~1000 px across) keep the pooled one.
+   */
+  minDirectionSamples: 400,
 } as const;
