@@ -252,22 +252,22 @@ function seeded(seed: number): () => number {
 }
 
 /**
- * Per direction, the ridge's noise as a multiple of the score's own sigma at the pixel, measured
- * on this wafer: correlated noise, JPEG blocks and die-to-die leftovers along a die axis raise
- * the directions they lie along, and only those; no direction reads below all of them pooled.
+ * The ridge's noise as a multiple of the score's own sigma at the pixel (the thresholds' per-pixel
+ * model, robust to defects), measured on this wafer: the 95th percentile of |ridge| / sigma over a
+ * stratified sample, the directions taken in turn, over 1.96. One value for all directions: a
+ * direction's share of the sample (~250 values) reads its tail to 6%, and the line-shaped things
+ * a direction could hold in excess (streets, motif edges along a die axis) are judged by the
+ * pattern-step and grid-repeat tests and the lattice-line rule instead.
  */
-export function ridgeNoiseRatios(
+export function ridgeNoiseRatio(
   input: Pick<LineSeedInput, "score" | "width" | "height" | "region" | "sigmaAt">,
   dirs: Direction[],
   reach: number,
-): number[] {
+): number {
   const { score, width, height, region, sigmaAt } = input;
   const cell = LINE_SEED.noiseCellMapPx;
   const random = seeded(LINE_SEED.sampleSeed);
-  const cells = Math.ceil(width / cell) * Math.ceil(height / cell);
-  const samples = dirs.map(() => new Float64Array(Math.ceil(cells / dirs.length) + 1));
-  const counts = new Int32Array(dirs.length);
-  const pooled = new Float64Array(cells);
+  const values = new Float64Array(Math.ceil(width / cell) * Math.ceil(height / cell));
   let total = 0;
   const inner = region.r - reach;
   for (let y0 = 0; y0 < height; y0 += cell) {
@@ -278,31 +278,12 @@ export function ridgeNoiseRatios(
       const i = y * width + x;
       const sigma = sigmaAt(i);
       if (!(sigma > 0)) continue;
-      const k = total % dirs.length;
-      const dir = dirs[k] as Direction;
-      const value = Math.abs(ridge(score, i, dir, 1, centreMean(score, i, dir)).ridge) / sigma;
-      (samples[k] as Float64Array)[counts[k] as number] = value;
-      counts[k] = (counts[k] as number) + 1;
-      pooled[total++] = value;
+      const dir = dirs[total % dirs.length] as Direction;
+      values[total++] = Math.abs(ridge(score, i, dir, 1, centreMean(score, i, dir)).ridge) / sigma;
     }
   }
-  const sigmaOf = (values: Float64Array) =>
-    values.length === 0
-      ? Number.POSITIVE_INFINITY
-      : selectKth(values, Math.min(values.length - 1, Math.floor(0.95 * values.length))) *
-        DETECTION.q95ToSigma;
-  // One direction's share of the sample reads its tail less surely than all of them: a
-  // direction keeps the pooled sigma unless its own lies above it by more than twice its
-  // sampling error (never below: a quiet direction may be luck). The 95th percentile of |x|
-  // for a Gaussian, from n values, has a relative standard error of sqrt(0.95 x 0.05 / n) /
-  // (2 phi(1.96) x 1.96) = 0.95 / sqrt(n).
-  const all = sigmaOf(pooled.subarray(0, total));
-  return samples.map((values, k) => {
-    const n = counts[k] as number;
-    if (n < LINE_SEED.minDirectionSamples) return all;
-    const own = sigmaOf(values.subarray(0, n));
-    return own > all * (1 + (2 * 0.95) / Math.sqrt(n)) ? own : all;
-  });
+  if (total === 0) return Number.POSITIVE_INFINITY;
+  return selectKth(values.subarray(0, total), Math.floor(0.95 * total)) * DETECTION.q95ToSigma;
 }
 
 /** The k-th smallest value (0-based) of `values`, which it reorders (Hoare's selection). */
@@ -359,9 +340,10 @@ export function lineSeeds(input: LineSeedInput): LineSeed[] {
   const dirs = lineDirections(width);
   const half = (LINE_SEED.segmentMapPx - 1) / 2;
   const reach = Math.ceil(Math.hypot(half, LINE_SEED.sideOffsetMapPx)) + 1;
-  const ratios = ridgeNoiseRatios(input, dirs, reach);
+  const ratio = ridgeNoiseRatio(input, dirs, reach);
+  if (!Number.isFinite(ratio)) return [];
   const z = familySigmas(DETECTION.seedSigmas, dirs.length);
-  const cheap = ratios.map((ratio) => Math.max(z * ratio * minSigma, floor));
+  const cheap = Math.max(z * ratio * minSigma, floor);
   const candidate = lineCandidateLimit(minLow, minSigma);
   const seeds: LineSeed[] = [];
   const inner = region.r - reach;
@@ -380,16 +362,16 @@ export function lineSeeds(input: LineSeedInput): LineSeed[] {
       // The line's own mean must pass too (the residual's zero is the dies' agreement), and
       // it is the cheaper third of the statistic: most candidates stop here.
       const c = sign * centreMean(score, i, dir);
-      if (c < (cheap[k] as number)) continue;
+      if (c < cheap) continue;
       const { ridge: r, flank } = ridge(score, i, dir, sign, c);
-      if (r < (cheap[k] as number) || flank < LINE_SEED.flankShare * r) continue;
+      if (r < cheap || flank < LINE_SEED.flankShare * r) continue;
       // The noise where the segment lies: its centre and both ends, the largest.
       const sigma = Math.max(
         sigmaAt(i),
         sigmaAt(i + (dir.centre[0] as number)),
         sigmaAt(i + (dir.centre[dir.centre.length - 1] as number)),
       );
-      const needed = Math.max(z * (ratios[k] as number) * sigma, floor);
+      const needed = Math.max(z * ratio * sigma, floor);
       if (r < needed || c < needed) continue;
       // Along a pattern edge the die-to-die allowance forgives misregistrationShare of the
       // step and leaves the rest, the same all along the edge: a ridge no larger than that

@@ -1,6 +1,7 @@
 // Segmenting anomalies: hysteresis thresholding of the smoothed residual into connected blobs.
 import { type LineSeedInput, lineCandidateLimit, lineSeeds } from "./line-seed.ts";
 import type { DiskRegion } from "./noise.ts";
+import { LINE_SEED } from "./thresholds.ts";
 
 export interface Blob {
   /** Working-map pixel indices. */
@@ -102,7 +103,8 @@ export function hysteresisBlobs(
         continue;
       }
       visited[seed] = 1;
-      const count = grow(seed, sign);
+      queue[0] = seed;
+      const count = grow(1, sign);
       // Pixels stay visited either way: an unsupported pixel seed is noise, not a later seed.
       if (count < minPixels) continue;
       blobs.push({ pixels: queue.slice(0, count), sign });
@@ -123,23 +125,36 @@ export function hysteresisBlobs(
     candidates: lineCandidates.subarray(0, lineCount),
     ...line,
   });
+  const half = (LINE_SEED.segmentMapPx - 1) / 2;
   for (const { index, sign, angle } of seeds) {
     if (visited[index]) continue;
-    visited[index] = 1;
-    const count = grow(index, sign);
+    // The evidence is the segment, so the blob starts as the segment: its pixels of the line's
+    // sign, then the usual growth. A weak line's own pixels fall under the grow threshold every
+    // few px, and growth from its seed alone leaves pieces too short to read as a line.
+    const x = index % width;
+    const y = (index - x) / width;
+    let start = 0;
+    for (let t = -half; t <= half; t++) {
+      const q = Math.round(y + t * Math.sin(angle)) * width + Math.round(x + t * Math.cos(angle));
+      if (visited[q] || (score[q] as number) * sign <= 0) continue;
+      visited[q] = 1;
+      queue[start++] = q;
+    }
+    if (start === 0) continue;
+    const count = grow(start, sign);
     blobs.push({ pixels: queue.slice(0, count), sign, lineSeeded: true, lineAngle: angle });
     if (blobs.length >= maxBlobs) return blobs;
   }
   return blobs;
 
   /**
-   * Breadth-first growth from a visited seed over same-sign pixels passing the grow threshold,
-   * with a queue that keeps every visited pixel: afterwards queue[0..count) is the blob.
+   * Breadth-first growth from the visited seeds in queue[0..seeded) over same-sign pixels
+   * passing the grow threshold, with a queue that keeps every visited pixel: afterwards
+   * queue[0..count) is the blob.
    */
-  function grow(seed: number, sign: 1 | -1): number {
-    let top = 0;
+  function grow(seeded: number, sign: 1 | -1): number {
+    let top = seeded;
     let count = 0;
-    queue[top++] = seed;
     let next = 0;
     while (next < top) {
       const p = queue[next++] as number;
