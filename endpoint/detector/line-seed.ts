@@ -239,6 +239,13 @@ function peakOfNeighbours(
   );
 }
 
+/** Whether any sample of the centre segment at map index i lies in a blob already found. */
+function touchesVisited(visited: Uint8Array, i: number, dir: Direction): boolean {
+  for (let j = 0; j < dir.centre.length; j++)
+    if (visited[i + (dir.centre[j] as number)]) return true;
+  return false;
+}
+
 /** A small seeded generator (xorshift32): the same disk gets the same sample every time. */
 function seeded(seed: number): () => number {
   let state = seed >>> 0 || 1;
@@ -363,6 +370,9 @@ export function lineSeeds(input: LineSeedInput): LineSeed[] {
       // it is the cheaper third of the statistic: most candidates stop here.
       const c = sign * centreMean(score, i, dir);
       if (c < cheap) continue;
+      // A segment that reaches into a blob already found measures that blob (a particle's
+      // peak lifts a 15 px mean through it), not a line of its own.
+      if (touchesVisited(visited, i, dir)) continue;
       const { ridge: r, flank } = ridge(score, i, dir, sign, c);
       if (r < cheap || flank < LINE_SEED.flankShare * r) continue;
       // The noise where the segment lies: its centre and both ends, the largest.
