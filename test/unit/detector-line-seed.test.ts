@@ -218,4 +218,34 @@ describe("line seed", () => {
     expect(seedsOn(score, { pattern: flat }).length).toBeGreaterThan(10);
     expect(seedsOn(score, { pattern: edge })).toEqual([]);
   });
+
+  it("takes no segment that reaches into a blob already found (a particle is not a line)", () => {
+    // A bright 3 x 3 spot (a particle, its blob found) and a noise peak 6 px from it: the 15 px
+    // segment from the peak through the spot has a mean far past the line's threshold.
+    const spot = (x: number, y: number) =>
+      Math.abs(x - 200) <= 1 && Math.abs(y - 200) <= 1 ? 40 : 0;
+    const { score } = scoreMap(23, spot);
+    const peak = 200 * size + 206;
+    score[peak] = 8 * scoreSigma;
+    const spotBlob = new Uint8Array(size * size);
+    for (let y = 198; y <= 202; y++) for (let x = 198; x <= 202; x++) spotBlob[y * size + x] = 1;
+    const args = {
+      score,
+      width: size,
+      height: size,
+      region,
+      sigmaAt: () => scoreSigma,
+      minSigma: scoreSigma,
+      floor: 0,
+      pattern: null,
+      lattice: null,
+      minLow: DETECTION.growSigmas * scoreSigma,
+      low: () => DETECTION.growSigmas * scoreSigma,
+      candidates: Int32Array.of(peak),
+    };
+    // Were the spot not a blob yet, the segment through it would seed ...
+    expect(lineSeeds({ ...args, visited: new Uint8Array(size * size) }).length).toBe(1);
+    // ... as it is one, the segment measures the spot, and nothing is seeded.
+    expect(lineSeeds({ ...args, visited: spotBlob })).toEqual([]);
+  });
 });
