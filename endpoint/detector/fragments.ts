@@ -129,7 +129,7 @@ export function mergeFragments(
   latticeSteps?: readonly [Vector, Vector],
   /** 1 where die-to-die references are extrapolated (the rim ring). */
   edgeMask: Uint8Array | null = null,
-): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
+): Blob[] {
   const dropped = new Set<number>();
   if (echoReachPx > 0) {
     const features = blobs.map((b) => measureBlob(b.pixels, b.sign, ctx, false));
@@ -236,8 +236,12 @@ function mergeKept(
   sizeScale: number,
   echoReachPx: number,
   bigPx: number,
-): Array<{ pixels: Int32Array; sign: 1 | -1 }> {
-  let groups = blobs.map((b) => ({ pixels: b.pixels, sign: b.sign }));
+): Blob[] {
+  let groups: Blob[] = blobs.map((b) => ({
+    pixels: b.pixels,
+    sign: b.sign,
+    ...(b.lineSeeded ? { lineSeeded: true } : {}),
+  }));
   for (let round = 0; round < 4; round++) {
     const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx, false));
     const uf = new UnionFind(groups.length);
@@ -270,7 +274,7 @@ function mergeKept(
       }
     }
     if (!merged) break;
-    const byRoot = new Map<number, Array<{ pixels: Int32Array; sign: 1 | -1; weight: number }>>();
+    const byRoot = new Map<number, Array<Blob & { weight: number }>>();
     groups.forEach((g, i) => {
       const root = uf.find(i);
       const list = byRoot.get(root) ?? [];
@@ -286,7 +290,9 @@ function mergeKept(
         o += g.pixels.length;
       }
       const dominant = list.reduce((best, g) => (g.weight > best.weight ? g : best));
-      return { pixels, sign: dominant.sign };
+      // A group any ordinary seed reached stands on that seed; only line seeds: on its shape.
+      const lineSeeded = list.every((g) => g.lineSeeded);
+      return { pixels, sign: dominant.sign, ...(lineSeeded ? { lineSeeded: true } : {}) };
     });
   }
   return groups;

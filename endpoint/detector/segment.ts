@@ -1,10 +1,16 @@
 // Segmenting anomalies: hysteresis thresholding of the smoothed residual into connected blobs.
+import { type LineSeedInput, lineCandidateLimit, lineSeeds } from "./line-seed.ts";
 import type { DiskRegion } from "./noise.ts";
+import { LINE_SEED } from "./thresholds.ts";
 
 export interface Blob {
   /** Working-map pixel indices. */
   pixels: Int32Array;
   sign: 1 | -1;
+  /** Seeded only by the line statistic (line-seed.ts): it must be a scratch to be reported. */
+  lineSeeded?: boolean;
+  /** For a line-seeded blob, the direction of the segment that seeded it (radians, map axes). */
+  lineAngle?: number;
 }
 
 /**
@@ -29,6 +35,11 @@ export interface Thresholds {
     /** A blob seeded only here is kept when it grows to at least this many pixels. */
     minPixels: number;
   };
+  /**
+   * A third seed, after the other two: the score's ridge along short segments (line-seed.ts),
+   * for thin lines whose pixels stay under both seeds. Its noise model is the smoothed seed's.
+   */
+  lineSeed?: Pick<LineSeedInput, "sigmaAt" | "minSigma" | "floor" | "pattern" | "lattice">;
 }
 
 export function hysteresisBlobs(
@@ -52,6 +63,13 @@ export function hysteresisBlobs(
   // The pixel seed's cheap test, read once: this scan passes every pixel of the disk.
   const altResidual = alt?.residual;
   const altMin = alt ? alt.min : Number.POSITIVE_INFINITY;
+  // Pixels under both seeds but past the line seed's candidate limit, kept from this scan for
+  // the line seed after it (one pass over the disk, not two).
+  const line = thresholds.lineSeed;
+  const lineLimit = line ? lineCandidateLimit(minLow, line.minSigma) : Number.POSITIVE_INFINITY;
+  const scanLimit = Math.min(minHigh, lineLimit);
+  let lineCandidates = new Int32Array(line ? 4096 : 0);
+  let lineCount = 0;
   const xFirst = Math.max(1, Math.ceil(cx - r));
   const xLimit = Math.min(width - 1, cx + r);
   for (let y = Math.max(1, Math.ceil(cy - r)); y < Math.min(height - 1, cy + r); y++) {
@@ -60,7 +78,7 @@ export function hysteresisBlobs(
     const rowEnd = y * width + xEnd;
     for (let seed = y * width + xStart; seed < rowEnd; seed++) {
       // Nearly every pixel fails both cheap tests: a tight scan skips them.
-      seed = nextCandidate(score, altResidual, seed, rowEnd, minHigh, altMin);
+      seed = nextCandidate(score, altResidual, seed, rowEnd, scanLimit, altMin);
       if (seed === rowEnd) break;
       if (visited[seed]) continue;
       const sv = score[seed] as number;
@@ -70,49 +88,99 @@ export function hysteresisBlobs(
       let minPixels = 1;
       if (scoreMayPass && Math.abs(sv) >= thresholds.high(seed)) {
         sign = sv > 0 ? 1 : -1;
-      } else {
-        if (!alt) continue;
-        if (!((rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed))) continue;
+      } else if (alt && (rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed)) {
         sign = rv > 0 ? 1 : -1;
         minPixels = alt.minPixels;
-      }
-      let top = 0;
-      let count = 0;
-      queue[top++] = seed;
-      visited[seed] = 1;
-      // Breadth-first with a queue that keeps every visited pixel: after the fill,
-      // queue[0..count) is the blob, without a second array.
-      let next = 0;
-      while (next < top) {
-        const p = queue[next++] as number;
-        count++;
-        const px = p % width;
-        const py = (p - px) / width;
-        for (let ny = py - 1; ny <= py + 1; ny++) {
-          if (ny < 0 || ny >= height) continue;
-          for (let nx = px - 1; nx <= px + 1; nx++) {
-            if (nx < 0 || nx >= width) continue;
-            const q = ny * width + nx;
-            if (visited[q]) continue;
-            const sq = (score[q] as number) * sign;
-            if (sq < minLow || !inside(nx, ny) || sq < thresholds.low(q)) continue;
-            visited[q] = 1;
-            if (top === queue.length) {
-              const grown = new Int32Array(queue.length * 2);
-              grown.set(queue);
-              queue = grown;
-            }
-            queue[top++] = q;
+      } else {
+        if (sv >= lineLimit || sv <= -lineLimit) {
+          if (lineCount === lineCandidates.length) {
+            const grown = new Int32Array(lineCandidates.length * 2);
+            grown.set(lineCandidates);
+            lineCandidates = grown;
           }
+          lineCandidates[lineCount++] = seed;
         }
+        continue;
       }
+      visited[seed] = 1;
+      queue[0] = seed;
+      const count = grow(1, sign);
       // Pixels stay visited either way: an unsupported pixel seed is noise, not a later seed.
       if (count < minPixels) continue;
       blobs.push({ pixels: queue.slice(0, count), sign });
       if (blobs.length >= maxBlobs) return blobs;
     }
   }
+  if (!line) return blobs;
+  // Line seeds are looked for after the others, among pixels no blob took: the blobs above
+  // come out exactly as without them, and a line seed only adds.
+  const seeds = lineSeeds({
+    score,
+    width,
+    height,
+    region,
+    visited,
+    minLow,
+    low: thresholds.low,
+    candidates: lineCandidates.subarray(0, lineCount),
+    ...line,
+  });
+  const half = (LINE_SEED.segmentMapPx - 1) / 2;
+  for (const { index, sign, angle } of seeds) {
+    if (visited[index]) continue;
+    // The evidence is the segment, so the blob starts as the segment: its pixels of the line's
+    // sign, then the usual growth. A weak line's own pixels fall under the grow threshold every
+    // few px, and growth from its seed alone leaves pieces too short to read as a line.
+    const x = index % width;
+    const y = (index - x) / width;
+    let start = 0;
+    for (let t = -half; t <= half; t++) {
+      const q = Math.round(y + t * Math.sin(angle)) * width + Math.round(x + t * Math.cos(angle));
+      if (visited[q] || (score[q] as number) * sign <= 0) continue;
+      visited[q] = 1;
+      queue[start++] = q;
+    }
+    if (start === 0) continue;
+    const count = grow(start, sign);
+    blobs.push({ pixels: queue.slice(0, count), sign, lineSeeded: true, lineAngle: angle });
+    if (blobs.length >= maxBlobs) return blobs;
+  }
   return blobs;
+
+  /**
+   * Breadth-first growth from the visited seeds in queue[0..seeded) over same-sign pixels
+   * passing the grow threshold, with a queue that keeps every visited pixel: afterwards
+   * queue[0..count) is the blob.
+   */
+  function grow(seeded: number, sign: 1 | -1): number {
+    let top = seeded;
+    let count = 0;
+    let next = 0;
+    while (next < top) {
+      const p = queue[next++] as number;
+      count++;
+      const px = p % width;
+      const py = (p - px) / width;
+      for (let ny = py - 1; ny <= py + 1; ny++) {
+        if (ny < 0 || ny >= height) continue;
+        for (let nx = px - 1; nx <= px + 1; nx++) {
+          if (nx < 0 || nx >= width) continue;
+          const q = ny * width + nx;
+          if (visited[q]) continue;
+          const sq = (score[q] as number) * sign;
+          if (sq < minLow || !inside(nx, ny) || sq < thresholds.low(q)) continue;
+          visited[q] = 1;
+          if (top === queue.length) {
+            const grown = new Int32Array(queue.length * 2);
+            grown.set(queue);
+            queue = grown;
+          }
+          queue[top++] = q;
+        }
+      }
+    }
+    return count;
+  }
 }
 
 /**

@@ -456,3 +456,66 @@ export const RIM_READING = {
    */
   notchSideNoiseSigmas: 4,
 } as const;
+
+/**
+ * Seeds along a line (line-seed.ts, branch scratch5, issue 8). A scratch is 1-4 px wide and
+ * 80-600 px long at 2048 (SPEC): the 3x3 smoothing that gives a particle 2.7x in SNR gives a
+ * 1 px line only 1.3x, so a scratch near the must-find contrast reaches a few sigmas per pixel
+ * and is never seeded. Summed along its length its evidence grows like sqrt(length) against
+ * the noise. The statistic: the mean score along a short segment through the pixel, less the
+ * mean of two parallel segments beside it (a ridge: smooth background, a stain's interior or
+ * its soft edge give zero), in a few directions; its noise is measured on the wafer per
+ * direction, and it seeds at the pixel seed's false-alarm rate with the directions' multiple
+ * testing counted.
+ */
+export const LINE_SEED = {
+  /**
+   * Segment length in map px (odd: centred on the pixel). The shortest scratch is 80 px at 2048,
+   * 40 map px (30 at 1536 px frames, binned by 2): a segment of 15 stays within half of it, and
+   * a gently curved scratch is straight over it.
+   */
+  segmentMapPx: 15,
+  /**
+   * Samples along a segment every 2 map px (8 over 15 px): the score is binomial-smoothed, which
+   * correlates neighbours by 0.67 at 1 px and 0.17 at 2 px, so 15 adjacent samples hold about
+   * 15 / (1 + 2 (0.67 + 0.17)) = 5.6 independent ones and 8 spaced ones about 6: the same
+   * evidence for half the reads (the test is memory-bound: rows 7 apart are far in memory).
+   */
+  sampleStepMapPx: 2,
+  /**
+   * Directions over 180 degrees: 15 degree steps leave at most 7.5 degrees between a line and
+   * the nearest direction, which moves a segment's ends 7 sin(7.5 deg) = 0.9 map px off the line:
+   * within the half-maximum of a smoothed 1 map px line ([1 2 1] / 4 keeps half at +-1 px).
+   */
+  directions: 12,
+  /**
+   * The side segments' distance across, map px: the widest scratch (4 px at 2048, 2 map px)
+   * smoothed by the binomial (one px each side) ends at 2 px from its centre; the spec's
+   * correlation length (1 px) and one more for margin put the sides clear of it.
+   */
+  sideOffsetMapPx: 4,
+  /**
+   * A line stands above both sides by its contrast (both flank differences equal the ridge); a
+   * step between the centre and one side leaves one flank at 0 and the other at twice the
+   * ridge. The midpoint between the two decides: each flank must reach half the ridge.
+   */
+  flankShare: 0.5,
+  /**
+   * Speed: only pixels whose own score passes this many sigmas (half the smoothed seed's 6) are
+   * tried as the centre of a segment. On the wafers measured the line's threshold (familySigmas
+   * x its noise) sits near 2 sigmas, so a line worth seeding has a mean of 2-6 sigmas along it,
+   * and a fair share of its 40 or more map px pass 3 sigma: it is still seeded along its
+   * length, while noise offers 0.27% of the pixels as candidates instead of the grow
+   * threshold's 1.2%.
+   */
+  candidateSigmas: 3,
+  /**
+   * Noise of the statistic: one sample at a seeded random place in each cell of this many map
+   * px (stratified, never in step with a die pattern or JPEG blocks), the directions taken in
+   * turn: ~3,000 samples on a 1024 px map's disk read the 95th percentile to about 2%, and its
+   * value over 1.96 is the sigma (DETECTION.q95ToSigma), as for every other seed. Speed: each
+   * sample reads the per-pixel sigma and 24 map pixels rows apart.
+   */
+  noiseCellMapPx: 16,
+  sampleSeed: 0x5c4a_7c11,
+} as const;

@@ -45,12 +45,20 @@ export function groupBlobs(
     residual,
     score: thresholds.score,
   };
-  if (!lattice) return { groups: mergeFragments(blobs, ctx, wafer.sizeScale), ctx };
+  // A line-seeded blob must have grown along the segment that seeded it (a scratch does; a
+  // street crossing or a blotch that a segment happened to cross does not), and on a patterned
+  // wafer must not keep to one die row (classifyGroups says why). Judged per blob, before
+  // grouping, so that such a piece cannot join others into a group that passes.
+  const kept = blobs.filter(
+    (blob) =>
+      !blob.lineSeeded || lineBlobHolds(blob, ctx, work, wafer, lattice, residual, edgeMask),
+  );
+  if (!lattice) return { groups: mergeFragments(kept, ctx, wafer.sizeScale), ctx };
   const pitches = [Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)].map(
     (p) => p * scale,
   );
   const groups = mergeFragments(
-    blobs,
+    kept,
     ctx,
     wafer.sizeScale,
     MERGE.echoReachPitches * Math.max(...pitches),
@@ -62,6 +70,35 @@ export function groupBlobs(
     edgeMask,
   );
   return { groups, ctx, edgeMask };
+}
+
+/** Whether a line-seeded blob lies along its seed's segment and, on a patterned wafer, off the die rows. */
+function lineBlobHolds(
+  blob: Blob,
+  ctx: FeatureContext,
+  work: FloatMap,
+  wafer: WaferPlace,
+  lattice: Lattice | null,
+  residual: Float32Array,
+  edgeMask: Uint8Array | null,
+): boolean {
+  const features = measureBlob(blob.pixels, blob.sign, ctx, false);
+  const off = Math.abs(features.orientation - (blob.lineAngle ?? features.orientation)) % Math.PI;
+  if (Math.min(off, Math.PI - off) > (MERGE.collinearDeg * Math.PI) / 180) return false;
+  if (!lattice) return true;
+  return (
+    readLatticeLine({
+      features,
+      pixels: blob.pixels,
+      sign: blob.sign,
+      lattice,
+      residual,
+      mapWidth: work.width,
+      mapHeight: work.height,
+      analysis: wafer.analysis,
+      edgeMask,
+    }).along === null
+  );
 }
 
 /**
@@ -121,6 +158,10 @@ export function classifyGroups(
         edgeMask,
       });
       if (needsLatticeLineMargin(reading)) continue;
+      // Along one die row (a street, a motif edge) the die-to-die leftover of the pattern's
+      // sampling phase is the same all along the line: summing it does not average it down as
+      // it does noise, so the line seed's evidence does not hold there; the other seeds judge it.
+      if (group.lineSeeded && reading.along !== null) continue;
     }
     // A pattern repeated along a row or column of dies, not a defect in this one.
     if (
@@ -129,6 +170,8 @@ export function classifyGroups(
     )
       continue;
     const defectClass = classifyBlob(f, sizeScale, scale, lattice ? BINOMIAL_SIGMA_PX : 0);
+    // The line seed's evidence is a line's: what it alone seeded must have grown into one.
+    if (group.lineSeeded && defectClass !== "scratch") continue;
     // The seed threshold assumes a Gaussian tail; where the score's tail is measured heavier,
     // a particle-sized blob (the footprint of one such excursion) must clear it by that much.
     // Larger defects are not single excursions: their extent is their evidence.

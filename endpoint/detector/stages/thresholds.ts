@@ -148,6 +148,13 @@ export function detectionThresholds(
         high: (i) => Math.max(pixelSigmas * residualSigma(i), pixelFloor),
         minPixels: DETECTION.pixelSeedMinPixels,
       },
+      lineSeed: {
+        sigmaAt: scoreSigma,
+        minSigma: smallestSigma(interiorScore),
+        floor: highFloor,
+        pattern: lattice ? work.data : null,
+        lattice: lattice ? [lattice.a, lattice.b] : null,
+      },
     },
   };
 }
