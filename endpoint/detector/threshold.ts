@@ -300,7 +300,7 @@ export function measureSigmas(
  * kernel checks each pixel; a working map of binned integer levels passes), else
  * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
  * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
- * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled, or those of `rows`
+ * are zeros; the kernel's pmax / pmin, see die-to-die.wat); a NaN read refuses the map. Rows 1 .. height - 2 are filled, or those of `rows`
  * among them (the readers take range3x3 for any other pixel: the rows only decide speed). The
  * map is a view of the kernel's memory where the die-to-die stage kept its
  * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
@@ -328,6 +328,7 @@ export function activityMap(
   const source = padded.subarray(0, width + 2);
   const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
   const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
+  let exact = 1;
   const rowPass = (y: number): void => {
     const from = y * width - 1;
     if (from >= 0 && from + width + 2 <= size) source.set(data.subarray(from, from + width + 2));
@@ -335,11 +336,10 @@ export function activityMap(
     else
       for (let k = 0; k < width + 2; k++)
         source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
-    kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
+    exact &= kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
   };
   rowPass(first - 1);
   rowPass(first);
-  let exact = 1;
   for (let y = first; y < end; y++) {
     rowPass(y + 1);
     exact &= kernel.rangeColumns(
