@@ -242,10 +242,29 @@ export function measureSigmas(
     bounds = new Float64Array(CLASSES);
     bounds.set(selectRanksOfMagnitudes(sampleActivity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < n; j++) {
-      let k = 0;
-      while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
-      classOf[j] = k;
+    // A sample's class is the number of bounds below its activity: the bounds are order
+    // statistics at rising ranks (never decreasing) and activities are never NaN (0 where no
+    // neighbour range is finite), so once a bound is not below it none further is, and that
+    // count equals the while loop's first bound not below it. Counted as +(a > b), which V8
+    // compiles without branches (a ternary or a loop over the bounds keeps a mispredicted
+    // branch per sample: neighbouring samples' classes are unrelated); for the class count
+    // DETECTION sets, with the loop kept for any other.
+    if (CLASSES === 6) {
+      const b0 = bounds[0] as number;
+      const b1 = bounds[1] as number;
+      const b2 = bounds[2] as number;
+      const b3 = bounds[3] as number;
+      const b4 = bounds[4] as number;
+      for (let j = 0; j < n; j++) {
+        const a = sampleActivity[j] as number;
+        classOf[j] = +(a > b0) + +(a > b1) + +(a > b2) + +(a > b3) + +(a > b4);
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        let k = 0;
+        while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
+        classOf[j] = k;
+      }
     }
   }
   // Samples ordered by class (a stable counting sort; order within a class does not change an
