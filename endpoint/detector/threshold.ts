@@ -200,7 +200,10 @@ export function measureSigmas(
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
-  const indices = new Int32Array(capacity);
+  // Kept between calls (detection is synchronous; a fresh half MB per call was zero-filled
+  // and collected twice a detection): every entry read below is written first in this call.
+  if (sigmaScratch.indices.length < capacity) sigmaScratch.indices = new Int32Array(capacity);
+  const indices = sigmaScratch.indices;
   let n = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
@@ -215,9 +218,16 @@ export function measureSigmas(
   }
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
-  const classOf = new Uint8Array(n);
+  if (sigmaScratch.values.length < n) {
+    sigmaScratch.classOf = new Uint8Array(n);
+    sigmaScratch.values = new Float64Array(n);
+    sigmaScratch.slot = new Int32Array(n);
+  }
+  // One class: every sample is in class 0 (the loop below that classes them does not run).
+  const classOf = sigmaScratch.classOf.subarray(0, n);
+  if (classes === 1) classOf.fill(0);
   // The samples' pattern activities, then (once classed) their magnitudes in class order.
-  const values = new Float64Array(n);
+  const values = sigmaScratch.values.subarray(0, n);
   if (classes > 1) {
     const sampleActivity = values;
     const { data } = map;
@@ -277,7 +287,7 @@ export function measureSigmas(
   const starts = new Int32Array(classes + 1);
   for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
   const next = starts.slice(0, classes);
-  const slot = new Int32Array(n);
+  const slot = sigmaScratch.slot.subarray(0, n);
   for (let j = 0; j < n; j++) {
     const k = classOf[j] as number;
     slot[j] = next[k] as number;
@@ -506,6 +516,14 @@ export function pixelTailSample(
  * pixelTailFactor's sample and its values, grown to the largest sample seen (about 1.3 MB: the
  * sample is about 73,000 pixels of about 93,000 cells at any size).
  */
+/** measureSigmas' per-sample arrays, grown to the largest sample seen (about 0.7 MB at 2048 px). */
+const sigmaScratch = {
+  indices: new Int32Array(0),
+  classOf: new Uint8Array(0),
+  values: new Float64Array(0),
+  slot: new Int32Array(0),
+};
+
 const tailScratch = {
   sample: new Int32Array(0),
   centre: new Float32Array(0),
