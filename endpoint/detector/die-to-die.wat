@@ -1067,24 +1067,40 @@
   ;; takes max and min of src[x], src[x + 1], src[x + 2] for x = 0 .. width - 1 (src starts one
   ;; pixel before the row), rangeColumns those of three such rows. Four pixels per
   ;; instruction; up to three values past a row are written (the caller pads).
+  ;; Max and min are pmax / pmin (a < b ? b : a, b < a ? b : a: one instruction each on x64,
+  ;; where f32x4.max / min are a NaN- and signed-zero-aware sequence of several). Without NaN
+  ;; the two differ only in which zero they pick among zeros of both signs, and max - min does
+  ;; not see it: where the nine values are not all zeros, a zero max (min) is subtracted from
+  ;; (subtracts) a nonzero value, the same for either zero; where all nine are zeros, pmax and
+  ;; pmin keep their first operand on a tie in both trees (the same shape), so max and min are
+  ;; the same value and max - min is +0, what f32x4.max / min give (+0 - -0). pmax / pmin may
+  ;; drop a NaN, so rangeRow returns 0 when any value it reads (src[0 .. width + 1], in $a and
+  ;; $c; the padding past it is finite) is NaN, else 1: the caller then keeps no map.
   (func (export "rangeRow") (param $src i32) (param $hi i32) (param $lo i32) (param $width i32)
+    (result i32)
     (local $i i32) (local $end i32) (local $a v128) (local $b v128) (local $c v128)
+    (local $ordered v128)
     (local.set $end (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $ordered (i32x4.splat (i32.const -1)))
     (block $done
       (loop $pixels
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $a (v128.load (i32.add (local.get $src) (local.get $i))))
         (local.set $b (v128.load offset=4 (i32.add (local.get $src) (local.get $i))))
         (local.set $c (v128.load offset=8 (i32.add (local.get $src) (local.get $i))))
+        (local.set $ordered (v128.and (local.get $ordered) (v128.and
+          (f32x4.eq (local.get $a) (local.get $a)) (f32x4.eq (local.get $c) (local.get $c)))))
         (v128.store (i32.add (local.get $hi) (local.get $i))
-          (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c)))
+          (f32x4.pmax (f32x4.pmax (local.get $a) (local.get $b)) (local.get $c)))
         (v128.store (i32.add (local.get $lo) (local.get $i))
-          (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c)))
+          (f32x4.pmin (f32x4.pmin (local.get $a) (local.get $b)) (local.get $c)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $pixels))))
+        (br $pixels)))
+    (i32x4.all_true (local.get $ordered)))
 
   ;; rangeColumns writes range = max - min in float32 and returns 1 when, at every pixel,
-  ;; that float32 equals the double max - min (what range3x3 returns), else 0.
+  ;; that float32 equals the double max - min (what range3x3 returns), else 0. Its rows come
+  ;; from rangeRow, NaN-free when it returned 1: pmax / pmin as there.
   (func (export "rangeColumns")
     (param $hiAbove i32) (param $hiCurrent i32) (param $hiBelow i32)
     (param $loAbove i32) (param $loCurrent i32) (param $loBelow i32)
@@ -1096,10 +1112,10 @@
     (block $done
       (loop $pixels
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $hi (f32x4.max (f32x4.max (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
+        (local.set $hi (f32x4.pmax (f32x4.pmax (v128.load (i32.add (local.get $hiAbove) (local.get $i)))
           (v128.load (i32.add (local.get $hiCurrent) (local.get $i))))
           (v128.load (i32.add (local.get $hiBelow) (local.get $i)))))
-        (local.set $lo (f32x4.min (f32x4.min (v128.load (i32.add (local.get $loAbove) (local.get $i)))
+        (local.set $lo (f32x4.pmin (f32x4.pmin (v128.load (i32.add (local.get $loAbove) (local.get $i)))
           (v128.load (i32.add (local.get $loCurrent) (local.get $i))))
           (v128.load (i32.add (local.get $loBelow) (local.get $i)))))
         (local.set $d (f32x4.sub (local.get $hi) (local.get $lo)))

@@ -51,7 +51,8 @@ export interface Kernel extends KernelMemory {
   allFinite(at: number, count: number): number;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
-  rangeRow(src: number, hi: number, lo: number, width: number): void;
+  /** 0 when a value it reads is NaN (its max and min may then have dropped it), else 1. */
+  rangeRow(src: number, hi: number, lo: number, width: number): number;
   rangeColumns(
     hiAbove: number,
     hiCurrent: number,

@@ -200,7 +200,10 @@ export function measureSigmas(
   };
   const step = Math.max(1, Math.floor(region.r / 110));
   const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
-  const indices = new Int32Array(capacity);
+  // Kept between calls (detection is synchronous; a fresh half MB per call was zero-filled
+  // and collected twice a detection): every entry read below is written first in this call.
+  if (sigmaScratch.indices.length < capacity) sigmaScratch.indices = new Int32Array(capacity);
+  const indices = sigmaScratch.indices;
   let n = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
@@ -215,9 +218,16 @@ export function measureSigmas(
   }
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
-  const classOf = new Uint8Array(n);
+  if (sigmaScratch.values.length < n) {
+    sigmaScratch.classOf = new Uint8Array(n);
+    sigmaScratch.values = new Float64Array(n);
+    sigmaScratch.slot = new Int32Array(n);
+  }
+  // One class: every sample is in class 0 (the loop below that classes them does not run).
+  const classOf = sigmaScratch.classOf.subarray(0, n);
+  if (classes === 1) classOf.fill(0);
   // The samples' pattern activities, then (once classed) their magnitudes in class order.
-  const values = new Float64Array(n);
+  const values = sigmaScratch.values.subarray(0, n);
   if (classes > 1) {
     const sampleActivity = values;
     const { data } = map;
@@ -242,10 +252,29 @@ export function measureSigmas(
     bounds = new Float64Array(CLASSES);
     bounds.set(selectRanksOfMagnitudes(sampleActivity, n, ranks));
     bounds[CLASSES - 1] = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < n; j++) {
-      let k = 0;
-      while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
-      classOf[j] = k;
+    // A sample's class is the number of bounds below its activity: the bounds are order
+    // statistics at rising ranks (never decreasing) and activities are never NaN (0 where no
+    // neighbour range is finite), so once a bound is not below it none further is, and that
+    // count equals the while loop's first bound not below it. Counted as +(a > b), which V8
+    // compiles without branches (a ternary or a loop over the bounds keeps a mispredicted
+    // branch per sample: neighbouring samples' classes are unrelated); for the class count
+    // DETECTION sets, with the loop kept for any other.
+    if (CLASSES === 6) {
+      const b0 = bounds[0] as number;
+      const b1 = bounds[1] as number;
+      const b2 = bounds[2] as number;
+      const b3 = bounds[3] as number;
+      const b4 = bounds[4] as number;
+      for (let j = 0; j < n; j++) {
+        const a = sampleActivity[j] as number;
+        classOf[j] = +(a > b0) + +(a > b1) + +(a > b2) + +(a > b3) + +(a > b4);
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        let k = 0;
+        while (k < CLASSES - 1 && (sampleActivity[j] as number) > (bounds[k] as number)) k++;
+        classOf[j] = k;
+      }
     }
   }
   // Samples ordered by class (a stable counting sort; order within a class does not change an
@@ -258,7 +287,7 @@ export function measureSigmas(
   const starts = new Int32Array(classes + 1);
   for (let k = 0; k < classes; k++) starts[k + 1] = (starts[k] as number) + (counts[k] as number);
   const next = starts.slice(0, classes);
-  const slot = new Int32Array(n);
+  const slot = sigmaScratch.slot.subarray(0, n);
   for (let j = 0; j < n; j++) {
     const k = classOf[j] as number;
     slot[j] = next[k] as number;
@@ -300,7 +329,7 @@ export function measureSigmas(
  * kernel checks each pixel; a working map of binned integer levels passes), else
  * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
  * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
- * are zeros); a NaN fails the check. Rows 1 .. height - 2 are filled, or those of `rows`
+ * are zeros; the kernel's pmax / pmin, see die-to-die.wat); a NaN read refuses the map. Rows 1 .. height - 2 are filled, or those of `rows`
  * among them (the readers take range3x3 for any other pixel: the rows only decide speed). The
  * map is a view of the kernel's memory where the die-to-die stage kept its
  * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
@@ -328,6 +357,7 @@ export function activityMap(
   const source = padded.subarray(0, width + 2);
   const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
   const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
+  let exact = 1;
   const rowPass = (y: number): void => {
     const from = y * width - 1;
     if (from >= 0 && from + width + 2 <= size) source.set(data.subarray(from, from + width + 2));
@@ -335,11 +365,10 @@ export function activityMap(
     else
       for (let k = 0; k < width + 2; k++)
         source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
-    kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
+    exact &= kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
   };
   rowPass(first - 1);
   rowPass(first);
-  let exact = 1;
   for (let y = first; y < end; y++) {
     rowPass(y + 1);
     exact &= kernel.rangeColumns(
@@ -487,6 +516,14 @@ export function pixelTailSample(
  * pixelTailFactor's sample and its values, grown to the largest sample seen (about 1.3 MB: the
  * sample is about 73,000 pixels of about 93,000 cells at any size).
  */
+/** measureSigmas' per-sample arrays, grown to the largest sample seen (about 0.7 MB at 2048 px). */
+const sigmaScratch = {
+  indices: new Int32Array(0),
+  classOf: new Uint8Array(0),
+  values: new Float64Array(0),
+  slot: new Int32Array(0),
+};
+
 const tailScratch = {
   sample: new Int32Array(0),
   centre: new Float32Array(0),

@@ -243,6 +243,36 @@ describe("die-to-die WebAssembly kernel", () => {
     });
   }
 
+  it("is not taken where a row it reads holds a NaN, wherever the NaN lies", () => {
+    // pmax / pmin keep their first operand against a NaN: a NaN in any column or row of a 3x3
+    // block must still refuse the map (range3x3 skips a NaN neighbour but not a NaN centre).
+    const width = 23;
+    const height = 9;
+    const base = Float32Array.from({ length: width * height }, (_, i) => (i * 37) % 11);
+    assert.ok(activityMap({ width, height, scale: 1, data: base }), "a finite map is kept");
+    for (let at = 0; at < base.length; at++) {
+      const data = base.slice();
+      data[at] = Number.NaN;
+      assert.equal(activityMap({ width, height, scale: 1, data }), null, `NaN at ${at}`);
+    }
+    // Rows 3 .. 5 read rows 2 .. 6 (and a pixel either side): a NaN further off is not read.
+    const data = base.slice();
+    data[0] = Number.NaN;
+    data[8 * width + 5] = Number.NaN;
+    const kept = activityMap({ width, height, scale: 1, data }, { first: 3, end: 6 });
+    assert.ok(kept, "a NaN outside the rows read leaves the map");
+    const model: PatternAwareSigma = {
+      bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+      sigmas: Float64Array.of(1),
+      neighbourOffset: 1,
+      map: { width, height, scale: 1, data },
+    };
+    for (let i = 3 * width + 1; i < 6 * width - 1; i++)
+      assert.ok(
+        Object.is(patternActivity({ ...model, activity: kept }, i), patternActivity(model, i)),
+      );
+  });
+
   it("is not taken where a float32 cannot hold some 3x3 range exactly", () => {
     const width = 20;
     const height = 10;

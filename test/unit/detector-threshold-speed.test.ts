@@ -161,6 +161,22 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
       zone: 1,
     },
   ];
+  it("gives a one-class call the plain version's sigmas right after a call of six classes (kept arrays)", () => {
+    // measureSigmas keeps its per-sample arrays between calls: the classes a patterned call
+    // left there must not leak into a bare one (every sample is class 0 there).
+    for (const round of [0, 1]) {
+      measureSigmas([score, residual], [0.5, 0.1], map, region, lattice);
+      const got = measureSigmas([score, residual], [0, 0], map, region, null);
+      const want = plainMeasureSigmas([score, residual], [0, 0], map, region, null);
+      for (const [r, model] of got.entries())
+        assert.deepEqual(
+          bitsOf(model.sigmas),
+          bitsOf((want[r] as { sigmas: Float64Array }).sigmas),
+          `round ${round}, raster ${r}`,
+        );
+    }
+  });
+
   it("gives the same sigmas with an activity map of some rows only (the rest read through range3x3)", () => {
     const other = patternMap(width, height, 98);
     for (const rows of [
