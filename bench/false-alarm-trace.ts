@@ -1,6 +1,6 @@
 // Follows each reported defect that matches no true one (a false alarm) back through detect()'s stages.
 //
-//   node --import tsx bench/false-alarm-trace.ts <image>...   (truth.json beside each image)
+//   node --import tsx bench/false-alarm-trace.ts [--crossings] <image>...   (truth.json beside each image)
 //
 // Each image goes through the quality gate and then detect()'s stages, called here one by one
 // as detect() calls them (no hints, as `--no-hints` runs), so every intermediate can be read.
@@ -13,6 +13,11 @@
 // 2x2 range of its two reference cells, less the comparison sigma: what die-to-die.ts
 // computes), the residual, the pixel seed's value against its threshold, the die cell the peak
 // lies in (die index along a and b) and, on patterned wafers, the sensor-fault test's numbers.
+// With --crossings, per patterned wafer also the street crossings of the interior grouped by
+// their index modulo 2 and modulo 3 (a reticle field's period): for the class whose peak
+// |residual| has the largest median, that median (comparison sigmas), the smoothed score over
+// its seed threshold, and how many crossings of the class reach it (a reticle field's own
+// pattern at its centre or boundary crossings, round 16 of docs/detector-recall.md).
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
@@ -145,7 +150,7 @@ function gateView(
   return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
 }
 
-async function trace(path: string): Promise<void> {
+async function trace(path: string, options: { crossings: boolean }): Promise<void> {
   const truthFile = TruthSchema.parse(
     JSON.parse(await readFile(join(dirname(path), "truth.json"), "utf8")),
   );
@@ -200,6 +205,79 @@ async function trace(path: string): Promise<void> {
     compared.comparisonSigma,
     compared.edgeGain,
   );
+  if (lattice && options.crossings) {
+    const { a, b } = lattice;
+    const sOff = lattice.streetPhase.a / Math.hypot(a.x, a.y);
+    const tOff = lattice.streetPhase.b / Math.hypot(b.x, b.y);
+    const values: Array<{
+      i: number;
+      j: number;
+      peak: number;
+      seeded: boolean;
+      ratio: number;
+      seedRel: number;
+    }> = [];
+    for (let i = -60; i <= 60; i++)
+      for (let j = -60; j <= 60; j++) {
+        const cx = wafer.analysis.cx + (i + sOff) * a.x + (j + tOff) * b.x;
+        const cy = wafer.analysis.cy + (i + sOff) * a.y + (j + tOff) * b.y;
+        if (Math.hypot(cx - wafer.analysis.cx, cy - wafer.analysis.cy) > wafer.analysis.r - 4)
+          continue;
+        let best = 0;
+        let ratio = 0;
+        let ring = false;
+        for (let dy = -2; dy <= 2; dy++)
+          for (let dx = -2; dx <= 2; dx++) {
+            const q = Math.round(cy + dy) * work.width + Math.round(cx + dx);
+            if (compared.edgeMask?.[q]) ring = true;
+            if (Math.abs(residual[q] as number) > Math.abs(best)) best = residual[q] as number;
+            ratio = Math.max(ratio, Math.abs(thresholds.score[q] as number) / thresholds.highAt(q));
+          }
+        if (ring) continue;
+        const qc = Math.round(cy) * work.width + Math.round(cx);
+        values.push({
+          i,
+          j,
+          peak: best / (compared.comparisonSigma ?? 1),
+          seeded: ratio >= 1,
+          ratio,
+          seedRel: thresholds.highAt(qc) / thresholds.seeds.minHigh,
+        });
+      }
+    const parts: string[] = [];
+    for (const period of [2, 3]) {
+      let bestKey = "";
+      let bestMedian = Number.NEGATIVE_INFINITY;
+      let bestCount = 0;
+      let bestSeeded = 0;
+      for (let pi = 0; pi < period; pi++)
+        for (let pj = 0; pj < period; pj++) {
+          const cls = values.filter(
+            (v) =>
+              ((v.i % period) + period) % period === pi &&
+              ((v.j % period) + period) % period === pj,
+          );
+          const sorted = cls.map((v) => Math.abs(v.peak)).sort((p, q) => p - q);
+          const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+          if (median > bestMedian) {
+            bestMedian = median;
+            bestKey = `${pi},${pj}`;
+            bestCount = cls.length;
+            bestSeeded = cls.filter((v) => v.seeded).length;
+            const r = cls.map((v) => v.ratio).sort((p, q) => p - q);
+            const h = cls.map((v) => v.seedRel).sort((p, q) => p - q);
+            bestKey += ` (score/seed median ${r[Math.floor(r.length / 2)]?.toFixed(2)} max ${r[r.length - 1]?.toFixed(2)}, seed/minHigh median ${h[Math.floor(h.length / 2)]?.toFixed(2)})`;
+          }
+        }
+      parts.push(
+        `period ${period}: class ${bestKey} median |peak| ${bestMedian.toFixed(1)} sigma over ${bestCount}, seeded ${bestSeeded}`,
+      );
+    }
+    const all = values.map((v) => Math.abs(v.peak)).sort((p, q) => p - q);
+    console.log(
+      `  CROSSINGS ${values.length} (median |peak| ${all[Math.floor(all.length / 2)]?.toFixed(1)}): ${parts.join("; ")}`,
+    );
+  }
   const blobs = hysteresisBlobs(
     thresholds.score,
     work.width,
@@ -421,4 +499,6 @@ async function trace(path: string): Promise<void> {
   }
 }
 
-for (const path of process.argv.slice(2)) await trace(path);
+const args = process.argv.slice(2);
+const crossings = args.includes("--crossings");
+for (const path of args.filter((a) => a !== "--crossings")) await trace(path, { crossings });
