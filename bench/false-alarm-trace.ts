@@ -1,0 +1,504 @@
+// Follows each reported defect that matches no true one (a false alarm) back through detect()'s stages.
+//
+//   node --import tsx bench/false-alarm-trace.ts [--crossings] <image>...   (truth.json beside each image)
+//
+// Each image goes through the quality gate and then detect()'s stages, called here one by one
+// as detect() calls them (no hints, as `--no-hints` runs), so every intermediate can be read.
+// Per image it prints the gate's hot-pixel count, the lattice found (image px) against the
+// truth's die pitch, the die-to-die comparison's sigma and the score's tail factor. Per group
+// that becomes a reported defect matching no true one: its blobs and how each was seeded,
+// size, class, strength (peak score over the seed threshold) against the score tail, and at
+// the residual's peak: the four pair differences (a, b, a+b, a-b) on the comparison's smoothed
+// map before the misregistration allowance, each direction's allowance (share x the larger
+// 2x2 range of its two reference cells, less the comparison sigma: what die-to-die.ts
+// computes), the residual, the pixel seed's value against its threshold, the die cell the peak
+// lies in (die index along a and b) and, on patterned wafers, the sensor-fault test's numbers.
+// With --crossings, per patterned wafer also the street crossings of the interior grouped by
+// their index modulo 2 and modulo 3 (a reticle field's period): for the class whose peak
+// |residual| has the largest median, that median (comparison sigmas), the smoothed score over
+// its seed threshold, and how many crossings of the class reach it (a reticle field's own
+// pattern at its centre or boundary crossings, round 16 of docs/detector-recall.md).
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { measureBlob } from "../endpoint/detector/blob-features.ts";
+import { pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import type { Vector } from "../endpoint/detector/lattice.ts";
+import { readLatticeLine } from "../endpoint/detector/lattice-line.ts";
+import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
+import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
+import {
+  isSensorFault,
+  sensorFaultJudge,
+  smallestSpotSpread,
+  takeRimBlur,
+} from "../endpoint/detector/sensor-faults.ts";
+import { classifyGroups, groupBlobs } from "../endpoint/detector/stages/defects.ts";
+import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
+import {
+  checkImage,
+  parseHints,
+  takeHandedOverMap,
+  workingMap,
+} from "../endpoint/detector/stages/input.ts";
+import { measureNoise } from "../endpoint/detector/stages/noise.ts";
+import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
+import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
+import { detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import { assessQuality } from "../endpoint/quality/index.ts";
+import { decodeGray, fullScale } from "../lib/gray-image.ts";
+import { boxesMatch } from "../qa/evaluate.ts";
+import { TruthSchema } from "../schemas/truth.ts";
+
+const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+
+function bilinear(map: FloatMap, x: number, y: number): number {
+  const ix = Math.floor(x);
+  const iy = Math.floor(y);
+  const fx = x - ix;
+  const fy = y - iy;
+  const { data, width } = map;
+  const i = iy * width + ix;
+  const top = (data[i] as number) + ((data[i + 1] as number) - (data[i] as number)) * fx;
+  const bottom =
+    (data[i + width] as number) +
+    ((data[i + width + 1] as number) - (data[i + width] as number)) * fx;
+  return top + (bottom - top) * fy;
+}
+
+/** Max - min of the 2x2 cell whose top-left pixel holds the sample (die-to-die.ts's range). */
+function cellRange(map: FloatMap, x: number, y: number): number {
+  const i = Math.floor(y) * map.width + Math.floor(x);
+  const v = [map.data[i], map.data[i + 1], map.data[i + map.width], map.data[i + map.width + 1]];
+  return Math.max(...(v as number[])) - Math.min(...(v as number[]));
+}
+
+/**
+ * The sensor-fault rule's two readings at a peak (sensor-faults.ts isSensorFault, without its
+ * gates): the largest median of the four raw pair differences in the central 3x3 (the spike) and
+ * the sum over its 8 neighbours of the largest pair difference in the spike's sign (the spread).
+ */
+function faultReading(
+  sign: number,
+  tx: number,
+  ty: number,
+  work: FloatMap,
+  directions: Vector[],
+): { spike: number; spread: number; largest: number[]; medians: number[] } {
+  const pairsAt = (x: number, y: number) => {
+    const v = work.data[y * work.width + x] as number;
+    return directions.map(
+      (d) =>
+        sign * (v - 0.5 * (bilinear(work, x + d.x, y + d.y) + bilinear(work, x - d.x, y - d.y))),
+    );
+  };
+  const median4 = (p: number[]) => {
+    const s = [...p].sort((a, b) => a - b);
+    return 0.5 * ((s[1] as number) + (s[2] as number));
+  };
+  let spike = Number.NEGATIVE_INFINITY;
+  let cx = tx;
+  let cy = ty;
+  for (let dy = -1; dy <= 1; dy++)
+    for (let dx = -1; dx <= 1; dx++) {
+      const m = median4(pairsAt(tx + dx, ty + dy));
+      if (m > spike) {
+        spike = m;
+        cx = tx + dx;
+        cy = ty + dy;
+      }
+    }
+  let spread = 0;
+  const largest: number[] = [];
+  const medians: number[] = [];
+  for (let dy = -1; dy <= 1; dy++)
+    for (let dx = -1; dx <= 1; dx++)
+      if (dx || dy) {
+        const pairs = pairsAt(cx + dx, cy + dy);
+        largest.push(Math.max(...pairs));
+        medians.push(median4(pairs));
+        spread += Math.max(...pairs);
+      }
+  return { spike, spread, largest, medians };
+}
+
+/** The gate's view of the brightest (or darkest) pixel of a box in the decoded image. */
+function gateView(
+  src: Uint8Array | Uint16Array,
+  width: number,
+  box: { x: number; y: number; width: number; height: number },
+  sign: number,
+  threshold: number,
+): string {
+  let at = box.y * width + box.x;
+  for (let y = box.y; y < box.y + box.height; y++)
+    for (let x = box.x; x < box.x + box.width; x++)
+      if (sign * ((src[y * width + x] as number) - (src[at] as number)) > 0) at = y * width + x;
+  const c = src[at] as number;
+  const n = [-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1].map(
+    (o) => src[at + o] as number,
+  );
+  const sorted = [...n].sort((a, b) => a - b);
+  const med = 0.5 * ((sorted[3] as number) + (sorted[4] as number));
+  const spike = Math.abs(c - med);
+  const nearest = c > med ? c - (sorted[7] as number) : (sorted[0] as number) - c;
+  const rows: string[] = [];
+  for (let dy = -2; dy <= 2; dy++) {
+    const row: number[] = [];
+    for (let dx = -2; dx <= 2; dx++) row.push(src[at + dy * width + dx] as number);
+    rows.push(row.join(" "));
+  }
+  return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
+}
+
+async function trace(path: string, options: { crossings: boolean }): Promise<void> {
+  const truthFile = TruthSchema.parse(
+    JSON.parse(await readFile(join(dirname(path), "truth.json"), "utf8")),
+  );
+  const truth = truthFile.wafers.find((w) => w.fileName === basename(path));
+  if (!truth) throw new Error(`${path}: not in its truth.json`);
+  const decoded = await decodeGray(new Uint8Array(await readFile(path)));
+  const gate = assessQuality(decoded);
+  console.log(
+    `\n== ${path}: ${decoded.width} px ${decoded.bitDepth} bit, ${truth.surface}, truth pitch ${JSON.stringify(truth.diePitchPx)}, noise ${truth.noiseSigma}, artefacts [${truth.artefacts?.join(", ") ?? ""}], ${truth.defects.length} true`,
+  );
+  if (!gate.usable) {
+    console.log("  gate: unusable");
+    return;
+  }
+  // The gate's fault threshold (measures.ts removeHotPixels, thresholds.ts).
+  const gateThreshold =
+    Math.max(12 * Math.max(gate.quality.noiseSigma, 0.002), 0.1) * fullScale(decoded);
+  console.log(
+    `  gate: noise ${gate.quality.noiseSigma}, blur ${gate.quality.blurSigmaPx2048} px at 2048, hot pixels removed ${gate.quality.hotPixelsRemoved}`,
+  );
+  const image = gate.image;
+  // detect()'s stages, in its order (endpoint/detector/index.ts).
+  checkImage(image);
+  const hint = parseHints({});
+  const work = takeHandedOverMap(image) ?? workingMap(image);
+  const scale = work.scale;
+  const disk = locateDisk(image, work, fullScale(image));
+  let wafer = placeWafer(image, work, disk, hint);
+  const noise = measureNoise(work, wafer);
+  const illumination = fitIllumination(work, wafer, noise, hint);
+  const lattice = illumination.mayBePatterned ? findLattice(work, wafer, noise, hint) : null;
+  if (lattice) wafer = alignNotchWithGrid(wafer, lattice);
+  // The comparison's smoothed map, as dieToDie builds it (read here for the pair differences).
+  const smooth: FloatMap = { ...work, data: new Float32Array(work.width * work.height) };
+  binomialBlur3(work.data, work.width, work.height, smooth.data);
+  const compared = lattice
+    ? dieToDie(work, wafer, noise, lattice)
+    : {
+        residual: bareResidual(work, wafer, noise, illumination.background),
+        edgeMask: null,
+        comparisonSigma: null,
+        edgeGain: null,
+      };
+  const residual = compared.residual;
+  const thresholds = detectionThresholds(
+    work,
+    wafer,
+    noise,
+    residual,
+    lattice,
+    compared.edgeMask,
+    compared.comparisonSigma,
+    compared.edgeGain,
+  );
+  if (lattice && options.crossings) {
+    const { a, b } = lattice;
+    const sOff = lattice.streetPhase.a / Math.hypot(a.x, a.y);
+    const tOff = lattice.streetPhase.b / Math.hypot(b.x, b.y);
+    const values: Array<{
+      i: number;
+      j: number;
+      peak: number;
+      seeded: boolean;
+      ratio: number;
+      seedRel: number;
+    }> = [];
+    for (let i = -60; i <= 60; i++)
+      for (let j = -60; j <= 60; j++) {
+        const cx = wafer.analysis.cx + (i + sOff) * a.x + (j + tOff) * b.x;
+        const cy = wafer.analysis.cy + (i + sOff) * a.y + (j + tOff) * b.y;
+        if (Math.hypot(cx - wafer.analysis.cx, cy - wafer.analysis.cy) > wafer.analysis.r - 4)
+          continue;
+        let best = 0;
+        let ratio = 0;
+        let ring = false;
+        for (let dy = -2; dy <= 2; dy++)
+          for (let dx = -2; dx <= 2; dx++) {
+            const q = Math.round(cy + dy) * work.width + Math.round(cx + dx);
+            if (compared.edgeMask?.[q]) ring = true;
+            if (Math.abs(residual[q] as number) > Math.abs(best)) best = residual[q] as number;
+            ratio = Math.max(ratio, Math.abs(thresholds.score[q] as number) / thresholds.highAt(q));
+          }
+        if (ring) continue;
+        const qc = Math.round(cy) * work.width + Math.round(cx);
+        values.push({
+          i,
+          j,
+          peak: best / (compared.comparisonSigma ?? 1),
+          seeded: ratio >= 1,
+          ratio,
+          seedRel: thresholds.highAt(qc) / thresholds.seeds.minHigh,
+        });
+      }
+    const parts: string[] = [];
+    for (const period of [2, 3]) {
+      let bestKey = "";
+      let bestMedian = Number.NEGATIVE_INFINITY;
+      let bestCount = 0;
+      let bestSeeded = 0;
+      for (let pi = 0; pi < period; pi++)
+        for (let pj = 0; pj < period; pj++) {
+          const cls = values.filter(
+            (v) =>
+              ((v.i % period) + period) % period === pi &&
+              ((v.j % period) + period) % period === pj,
+          );
+          const sorted = cls.map((v) => Math.abs(v.peak)).sort((p, q) => p - q);
+          const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+          if (median > bestMedian) {
+            bestMedian = median;
+            bestKey = `${pi},${pj}`;
+            bestCount = cls.length;
+            bestSeeded = cls.filter((v) => v.seeded).length;
+            const r = cls.map((v) => v.ratio).sort((p, q) => p - q);
+            const h = cls.map((v) => v.seedRel).sort((p, q) => p - q);
+            bestKey += ` (score/seed median ${r[Math.floor(r.length / 2)]?.toFixed(2)} max ${r[r.length - 1]?.toFixed(2)}, seed/minHigh median ${h[Math.floor(h.length / 2)]?.toFixed(2)})`;
+          }
+        }
+      parts.push(
+        `period ${period}: class ${bestKey} median |peak| ${bestMedian.toFixed(1)} sigma over ${bestCount}, seeded ${bestSeeded}`,
+      );
+    }
+    const all = values.map((v) => Math.abs(v.peak)).sort((p, q) => p - q);
+    console.log(
+      `  CROSSINGS ${values.length} (median |peak| ${all[Math.floor(all.length / 2)]?.toFixed(1)}): ${parts.join("; ")}`,
+    );
+  }
+  const blobs = hysteresisBlobs(
+    thresholds.score,
+    work.width,
+    work.height,
+    wafer.analysis,
+    thresholds.seeds,
+  );
+  const grouped = groupBlobs(blobs, work, wafer, lattice, residual, thresholds, compared.edgeMask);
+  const rimBlur = takeRimBlur(image);
+  const judge = lattice
+    ? sensorFaultJudge(
+        image,
+        work,
+        lattice,
+        residual,
+        compared.edgeMask,
+        noise.sigmaMap,
+        compared.comparisonSigma,
+        rimBlur,
+      )
+    : null;
+  const level = Math.abs(noise.level);
+  console.log(
+    `  map scale ${scale}, level ${f(level)}, sigmaMap ${f(noise.sigmaMap, 3)}, comparison sigma ${f(compared.comparisonSigma ?? Number.NaN, 3)}, score tail ${f(thresholds.scoreTail)}, minHigh ${f(thresholds.seeds.minHigh, 3)}, pixel seed min ${f(thresholds.seeds.pixelSeed?.min ?? Number.NaN, 3)}, blobs ${blobs.length}, groups ${grouped.groups.length}, rim blur ${f(rimBlur ?? Number.NaN)}`,
+  );
+  if (lattice) {
+    const px = (v: Vector) =>
+      `(${f(v.x * scale)}, ${f(v.y * scale)}) |${f(Math.hypot(v.x, v.y) * scale)}| ${f((Math.atan2(v.y, v.x) * 180) / Math.PI)} deg`;
+    console.log(
+      `  lattice a ${px(lattice.a)}, b ${px(lattice.b)}, street phase ${f(lattice.streetPhase.a)}/${f(lattice.streetPhase.b)}, periodicity ${f(lattice.periodicity, 3)}`,
+    );
+  } else console.log("  no lattice (bare path)");
+  const directions: Vector[] = lattice
+    ? [
+        lattice.a,
+        lattice.b,
+        { x: lattice.a.x + lattice.b.x, y: lattice.a.y + lattice.b.y },
+        { x: lattice.a.x - lattice.b.x, y: lattice.a.y - lattice.b.y },
+      ]
+    : [];
+  const sigma = compared.comparisonSigma ?? noise.sigmaMap;
+  const dieOf = (x: number, y: number) => {
+    if (!lattice) return "";
+    const { a, b } = lattice;
+    const det = a.x * b.y - a.y * b.x;
+    const dx = x - wafer.analysis.cx;
+    const dy = y - wafer.analysis.cy;
+    const s = (dx * b.y - dy * b.x) / det - lattice.streetPhase.a / Math.hypot(a.x, a.y);
+    const t = (a.x * dy - a.y * dx) / det - lattice.streetPhase.b / Math.hypot(b.x, b.y);
+    return `die (${Math.floor(s)}, ${Math.floor(t)}) at phase (${f(s - Math.floor(s))}, ${f(t - Math.floor(t))})`;
+  };
+  for (const group of grouped.groups) {
+    const defects = classifyGroups(
+      { ...grouped, groups: [group] },
+      image,
+      work,
+      wafer,
+      lattice,
+      thresholds,
+    );
+    const fault = judge ? isSensorFault(group, judge) : false;
+    for (const d of defects) {
+      const matched = truth.defects.some((t) => boxesMatch(t.bbox, d.bbox));
+      if (matched) continue;
+      // The residual's peak over the group.
+      let top = group.pixels[0] as number;
+      for (const i of group.pixels)
+        if (group.sign * (residual[i] as number) > group.sign * (residual[top] as number)) top = i;
+      const x = top % work.width;
+      const y = Math.floor(top / work.width);
+      const seededBy = new Set<string>();
+      const sizes: number[] = [];
+      for (const blob of blobs) {
+        if (!blob.pixels.some((p) => group.pixels.includes(p))) continue;
+        sizes.push(blob.pixels.length);
+        if (blob.lineSeeded) seededBy.add("line");
+        else if (
+          blob.pixels.some(
+            (p) => Math.abs(thresholds.score[p] as number) >= thresholds.seeds.high(p),
+          )
+        )
+          seededBy.add("score");
+        else seededBy.add("pixel");
+      }
+      let peakScore = 0;
+      let peakAt = top;
+      for (const i of group.pixels)
+        if (Math.abs(thresholds.score[i] as number) > peakScore) {
+          peakScore = Math.abs(thresholds.score[i] as number);
+          peakAt = i;
+        }
+      console.log(
+        `  FALSE ALARM ${d.class} (${d.bbox.x}, ${d.bbox.y}) ${d.bbox.width}x${d.bbox.height}, ${group.pixels.length} map px, sign ${group.sign}, blobs [${sizes.join(", ")}] seeded by ${[...seededBy].join("+")}, score ${f(d.score, 3)}${fault ? ", SENSOR FAULT (would be dropped)" : ""}`,
+      );
+      console.log(
+        `    gate: ${gateView(decoded.data, decoded.width, d.bbox, group.sign, gateThreshold)}`,
+      );
+      console.log(
+        `    peak map (${x}, ${y}) = image (${x * scale}, ${y * scale}), ${dieOf(x, y)}, edge ring ${compared.edgeMask?.[top] ?? 0}; residual ${f(residual[top] as number, 3)} (${f(Math.abs(residual[top] as number) / sigma, 1)} sigma, ${f((100 * Math.abs(residual[top] as number)) / level)}% of level); score peak ${f(peakScore, 3)} vs seed ${f(thresholds.highAt(peakAt), 3)} (${f(peakScore / thresholds.highAt(peakAt))}x); pixel seed ${f(Math.abs(residual[top] as number), 3)} vs ${f(thresholds.seeds.pixelSeed?.high(top) ?? Number.NaN, 3)}`,
+      );
+      const features = measureBlob(group.pixels, group.sign, grouped.ctx);
+      const strength = features.peakScore / thresholds.highAt(peakAt);
+      const reading = lattice
+        ? readLatticeLine({
+            features,
+            pixels: group.pixels,
+            sign: group.sign,
+            lattice,
+            residual,
+            mapWidth: work.width,
+            mapHeight: work.height,
+            analysis: wafer.analysis,
+            edgeMask: compared.edgeMask,
+          })
+        : null;
+      console.log(
+        `    features: length ${f(features.lengthPx, 1)} width ${f(features.widthPx, 1)} px, orientation ${f((features.orientation * 180) / Math.PI, 1)} deg, strength ${f(strength)} (score tail ${f(thresholds.scoreTail)})${reading ? `; lattice line: along ${reading.along}, drift ${f(reading.driftPx, 1)} of ${f(reading.toleratedDriftPx, 1)} px, on line ${f(reading.onLine, 3)}, across [${reading.across.map((v) => (v === null ? "-" : f(v, 3))).join(", ")}]` : ""}`,
+      );
+      if (lattice && reading?.along) {
+        // The same line's pixels moved k pitches ALONG its own axis: a defect has ends, a
+        // pattern leftover that belongs to this die row or column runs on past them.
+        const step = reading.along === "a" ? lattice.a : lattice.b;
+        const copies: string[] = [];
+        for (let k = -6; k <= 6; k++) {
+          let sum = 0;
+          let used = 0;
+          for (const p of group.pixels) {
+            const px = (p % work.width) + k * step.x;
+            const py = Math.floor(p / work.width) + k * step.y;
+            if (Math.hypot(px - wafer.analysis.cx, py - wafer.analysis.cy) > wafer.analysis.r - 2)
+              continue;
+            const q = Math.round(py) * work.width + Math.round(px);
+            sum += group.sign * (residual[q] as number);
+            used++;
+          }
+          copies.push(`${k}: ${used * 2 >= group.pixels.length ? f(sum / used, 3) : "-"}`);
+        }
+        console.log(
+          `    the line moved k pitches along its own axis (mean signed residual): ${copies.join(", ")}`,
+        );
+      }
+      if (lattice && !reading?.along) {
+        // The group's pixels moved k a + l b (k, l = -3..3): the same die phase in the dies
+        // around it. A reticle field's own pattern repeats at the field's period (2 or 3 dies);
+        // a defect in this die does not repeat at all.
+        const grid: string[] = [];
+        for (let l = -3; l <= 3; l++) {
+          const row: string[] = [];
+          for (let k = -3; k <= 3; k++) {
+            let sum = 0;
+            let used = 0;
+            for (const p of group.pixels) {
+              const px = Math.round((p % work.width) + k * lattice.a.x + l * lattice.b.x);
+              const py = Math.round(Math.floor(p / work.width) + k * lattice.a.y + l * lattice.b.y);
+              if (Math.hypot(px - wafer.analysis.cx, py - wafer.analysis.cy) > wafer.analysis.r - 2)
+                continue;
+              sum += group.sign * (residual[py * work.width + px] as number);
+              used++;
+            }
+            row.push(used * 2 >= group.pixels.length ? f(sum / used / sigma, 1) : "-");
+          }
+          grid.push(row.join(" "));
+        }
+        console.log(
+          `    mean signed residual (comparison sigmas) at k a + l b, k across, l down, -3..3: [${grid.join(" | ")}]`,
+        );
+      }
+      if (lattice) {
+        const names = ["a", "b", "a+b", "a-b"];
+        const parts = directions.map((dir, k) => {
+          const plus = bilinear(smooth, x + dir.x, y + dir.y);
+          const minus = bilinear(smooth, x - dir.x, y - dir.y);
+          const diff = (smooth.data[top] as number) - 0.5 * (plus + minus);
+          const range = Math.max(
+            cellRange(smooth, x + dir.x, y + dir.y),
+            cellRange(smooth, x - dir.x, y - dir.y),
+          );
+          const share = pairMisregistrationShare(dir);
+          const allowance = Math.max(0, share * range - sigma);
+          return `${names[k]} ${f(diff, 3)} (allow ${f(allowance, 3)} = ${f(share)} x ${f(range, 3)}; + ${f(plus, 3)} - ${f(minus, 3)})`;
+        });
+        console.log(
+          `    pairs at peak (smoothed map ${f(smooth.data[top] as number, 3)}): ${parts.join("; ")}`,
+        );
+        // Profiles through the peak along x and y (smoothed map, -4..4 map px) here and at each
+        // reference: whether a street or motif edge sits elsewhere in the neighbour dies.
+        const profile = (ox: number, oy: number, stepX: number, stepY: number) =>
+          [-4, -3, -2, -1, 0, 1, 2, 3, 4]
+            .map((k) => f(bilinear(smooth, x + ox + k * stepX, y + oy + k * stepY), 1))
+            .join(" ");
+        const places: Array<[string, number, number]> = [["here", 0, 0]];
+        for (const [k, dir] of directions.slice(0, 2).entries()) {
+          places.push([`+${names[k]}`, dir.x, dir.y], [`-${names[k]}`, -dir.x, -dir.y]);
+        }
+        for (const [name, ox, oy] of places)
+          console.log(
+            `    profile ${name}: along x [${profile(ox, oy, 1, 0)}]  along y [${profile(ox, oy, 0, 1)}]`,
+          );
+        // The raw map around the peak (3x3), for a spike's shape.
+        const rows: string[] = [];
+        for (let dy = -1; dy <= 1; dy++) {
+          const row: string[] = [];
+          for (let dx = -1; dx <= 1; dx++)
+            row.push(f(work.data[top + dy * work.width + dx] as number, 1));
+          rows.push(row.join(" "));
+        }
+        console.log(`    raw map 3x3 at peak: [${rows.join(" | ")}]`);
+      }
+      if (judge) {
+        const reading = faultReading(group.sign, x, y, work, directions);
+        console.log(
+          `    fault rule at peak: spike (median pair difference) ${f(reading.spike, 1)}, neighbours' spread ${f(reading.spread, 1)} = ${f(reading.spread / reading.spike, 3)} of the spike, midpoint ${f(0.5 * judge.spotSpread() * reading.spike, 1)}; per neighbour largest [${reading.largest.map((v) => f(v, 1)).join(" ")}], median of four [${reading.medians.map((v) => f(v, 1)).join(" ")}]`,
+        );
+        console.log(
+          `    sensor-fault test: spike floor ${f(judge.spikeFloor, 2)}, pair sigma ${f(judge.pairSigma, 3)}, least real spread ${f(judge.spotSpread(), 3)} (blur ${f(rimBlur ?? Number.NaN)} px), 4-sigma margin ${f(4 * Math.sqrt(8) * judge.pairSigma, 2)}; spot spread helper at 0 blur ${f(smallestSpotSpread((3 * Math.min(image.width, image.height)) / 2048, 0, scale), 3)}`,
+        );
+      }
+    }
+  }
+}
+
+const args = process.argv.slice(2);
+const crossings = args.includes("--crossings");
+for (const path of args.filter((a) => a !== "--crossings")) await trace(path, { crossings });
