@@ -1,6 +1,7 @@
 // Seeds along a line: a ridge statistic summed along short segments in a few directions finds thin scratches the per-pixel seeds miss.
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
+import { selectKth } from "./raster.ts";
 import { DETECTION, LATTICE_LINE, LINE_SEED } from "./thresholds.ts";
 
 /** What the line seed reads: the smoothed score and its per-pixel noise model. */
@@ -290,33 +291,7 @@ export function ridgeNoiseRatio(
     }
   }
   if (total === 0) return Number.POSITIVE_INFINITY;
-  return selectKth(values.subarray(0, total), Math.floor(0.95 * total)) * DETECTION.q95ToSigma;
-}
-
-/** The k-th smallest value (0-based) of `values`, which it reorders (Hoare's selection). */
-export function selectKth(values: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = values.length - 1;
-  while (lo < hi) {
-    const pivot = values[(lo + hi) >>> 1] as number;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while ((values[i] as number) < pivot) i++;
-      while ((values[j] as number) > pivot) j--;
-      if (i <= j) {
-        const t = values[i] as number;
-        values[i] = values[j] as number;
-        values[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return values[k] as number;
-  }
-  return values[k] as number;
+  return selectKth(values, total, Math.floor(0.95 * total)) * DETECTION.q95ToSigma;
 }
 
 /** Whether a segment and its sides centred at (x, y) stay inside the disk and the map. */
