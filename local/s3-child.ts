@@ -1,5 +1,6 @@
 // Child process running s3rver, started with --openssl-legacy-provider because its ListObjectsV2 tokens use DES.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -11,6 +12,15 @@ import { bodyTooLarge } from "./http.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
+import {
+  CHECKED_BODY_MAX_BYTES,
+  checkedBodyStream,
+  declaredPayloadSha256,
+  digestRefusal,
+  fastObjectFiles,
+  type ObjectFileStore,
+  readHashedBody,
+} from "./s3-object-io.ts";
 import { abortUpload, listParts, type S3Reply, s3Error } from "./s3-uploads.ts";
 import { SignatureError, s3Refusal, verifySignature } from "./sigv4.ts";
 
@@ -109,6 +119,47 @@ async function uploadOperationS3rverLacks(
   return undefined;
 }
 
+/** PutObject: a PUT to a key with no subresource (the SDK adds `x-id`) and no copy source. */
+function isPutObject(ctx: KoaContext): boolean {
+  if (ctx.method !== "PUT" || ctx.headers["x-amz-copy-source"] !== undefined) return false;
+  const [, bucket, ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
+  if (!bucket || key.join("/") === "") return false;
+  return [...new URLSearchParams(ctx.querystring).keys()].every((name) => name === "x-id");
+}
+
+/**
+ * Reads a request's body (aws-chunked bodies of any size, decoded; others up to
+ * CHECKED_BODY_MAX_BYTES, larger ones stream on unchecked) and checks its Content-MD5 and signed
+ * payload hash, as S3 does before storing anything; returns S3's refusal, or hands the body on:
+ * to PutObject with its MD5, so the store neither hashes nor copies it again.
+ */
+async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | undefined> {
+  const chunked = isAwsChunked(ctx.headers);
+  const length = Number(ctx.headers["content-length"] ?? Number.NaN);
+  if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
+  let body: { chunks: Buffer[]; bytes: number; md5: Buffer; sha256Hex?: string };
+  if (chunked) {
+    // The framing is not the object: decoded first, then hashed for Content-MD5 and the ETag (its
+    // payload hash is a STREAMING-* marker, so there is no body SHA-256 to check).
+    const decoded = decodeAwsChunked(await readBodyUpTo(request, MAX_OBJECT_BYTES, bodyTooLarge));
+    const md5 = createHash("md5").update(decoded).digest();
+    body = { chunks: [decoded], bytes: decoded.length, md5 };
+  } else {
+    body = await readHashedBody(request, {
+      sha256: declaredPayloadSha256(ctx.headers) !== undefined,
+      limit: CHECKED_BODY_MAX_BYTES,
+      tooLarge: bodyTooLarge,
+    });
+  }
+  const refusal = digestRefusal(ctx.headers, body);
+  if (refusal) return refusal;
+  const checked = { chunks: body.chunks, bytes: body.bytes, md5Hex: body.md5.toString("hex") };
+  ctx.req = isPutObject(ctx)
+    ? checkedBodyStream(checked)
+    : Readable.from(body.chunks, { objectMode: false });
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? "{}") as S3ChildConfig;
   const app = new S3rver({
@@ -120,6 +171,7 @@ async function main(): Promise<void> {
     configureBuckets: config.buckets.map((name) => ({ name })),
   });
   cacheBucketConfig(app.store);
+  fastObjectFiles(app.store as unknown as ObjectFileStore);
   // s3rver's first middleware is koa-logger, formatting (with colours) a line per request for a
   // winston logger that `silent` mutes: pure CPU, about 6% of the S3 process in a large lot.
   if (app.middleware[0]?.name === "logger") app.middleware.shift();
@@ -149,9 +201,10 @@ async function main(): Promise<void> {
   app.middleware.unshift(conditionalWrites(() => app.store) as never);
   // First in line: s3rver lets anonymous requests through and checks no V4 signature, so an
   // unsigned or wrongly signed request is refused here, before s3rver sees it. S3 signs the
-  // payload's hash as the x-amz-content-sha256 header; the body itself is not hashed again.
-  // Then aws-chunked bodies are decoded, so s3rver's object and part handlers see plain bytes
-  // (the framing's trailing checksum is not verified; our manifests carry SHA-256).
+  // payload's hash as the x-amz-content-sha256 header; the body is then read and checked against
+  // it and its Content-MD5 (checkBody), and aws-chunked bodies are decoded, so s3rver's object and
+  // part handlers see plain bytes (the framing's trailing checksum is not verified; our manifests
+  // carry SHA-256).
   app.middleware.unshift(async (ctx, next) => {
     const request = ctx.req as { rawHeaders: string[] };
     try {
@@ -165,10 +218,12 @@ async function main(): Promise<void> {
       reply(ctx, s3Error(status, code, error.message));
       return;
     }
-    if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
-      ctx.req = Readable.from([
-        decodeAwsChunked(await readBodyUpTo(ctx.req, MAX_OBJECT_BYTES, bodyTooLarge)),
-      ]);
+    if (ctx.req instanceof Readable) {
+      const refusal = await checkBody(ctx, ctx.req);
+      if (refusal) {
+        reply(ctx, refusal);
+        return;
+      }
     }
     try {
       await next();
