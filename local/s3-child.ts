@@ -1,6 +1,5 @@
 // Child process running s3rver, started with --openssl-legacy-provider because its ListObjectsV2 tokens use DES.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -13,11 +12,13 @@ import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
 import {
+  BodyDigestError,
   CHECKED_BODY_MAX_BYTES,
-  checkedBodyStream,
+  checkWhileStoring,
   declaredPayloadSha256,
   digestRefusal,
   fastObjectFiles,
+  malformedContentMd5,
   type ObjectFileStore,
   readHashedBody,
 } from "./s3-object-io.ts";
@@ -128,36 +129,46 @@ function isPutObject(ctx: KoaContext): boolean {
 }
 
 /**
- * Reads a request's body (aws-chunked bodies of any size, decoded; others up to
- * CHECKED_BODY_MAX_BYTES, larger ones stream on unchecked) and checks its Content-MD5 and signed
- * payload hash, as S3 does before storing anything; returns S3's refusal, or hands the body on:
- * to PutObject with its MD5, so the store neither hashes nor copies it again.
+ * Checks a request's body against its Content-MD5 and signed payload hash, as S3 does before
+ * storing anything. PutObject's body streams on to the store, which checks it as it writes it
+ * (fastObjectFiles); any other body (a part, an XML document) is read whole first, up to
+ * CHECKED_BODY_MAX_BYTES (a larger one streams on unchecked). aws-chunked bodies are decoded.
+ * Returns S3's refusal, or undefined with ctx.req the body s3rver is to read.
  */
 async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | undefined> {
+  const malformed = malformedContentMd5(ctx.headers);
+  if (malformed) return malformed;
   const chunked = isAwsChunked(ctx.headers);
   const length = Number(ctx.headers["content-length"] ?? Number.NaN);
-  if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
-  let body: { chunks: Buffer[]; bytes: number; md5: Buffer; sha256Hex?: string };
-  if (chunked) {
-    // The framing is not the object: decoded first, then hashed for Content-MD5 and the ETag (its
-    // payload hash is a STREAMING-* marker, so there is no body SHA-256 to check).
-    const decoded = decodeAwsChunked(await readBodyUpTo(request, MAX_OBJECT_BYTES, bodyTooLarge));
-    const md5 = createHash("md5").update(decoded).digest();
-    body = { chunks: [decoded], bytes: decoded.length, md5 };
-  } else {
-    body = await readHashedBody(request, {
-      sha256: declaredPayloadSha256(ctx.headers) !== undefined,
-      limit: CHECKED_BODY_MAX_BYTES,
-      tooLarge: bodyTooLarge,
-    });
+  if (isPutObject(ctx)) {
+    const body = chunked
+      ? Readable.from([await decodedAwsChunked(request)], { objectMode: false })
+      : request;
+    ctx.req = checkWhileStoring(body, ctx.headers);
+    return undefined;
   }
+  if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
+  // The framing is not the body: decoded first, then hashed (its payload hash is a STREAMING-*
+  // marker, so only a Content-MD5 applies).
+  const body = chunked
+    ? await readHashedBody(Readable.from([await decodedAwsChunked(request)]), {
+        sha256: false,
+        limit: MAX_OBJECT_BYTES,
+        tooLarge: bodyTooLarge,
+      })
+    : await readHashedBody(request, {
+        sha256: declaredPayloadSha256(ctx.headers) !== undefined,
+        limit: CHECKED_BODY_MAX_BYTES,
+        tooLarge: bodyTooLarge,
+      });
   const refusal = digestRefusal(ctx.headers, body);
   if (refusal) return refusal;
-  const checked = { chunks: body.chunks, bytes: body.bytes, md5Hex: body.md5.toString("hex") };
-  ctx.req = isPutObject(ctx)
-    ? checkedBodyStream(checked)
-    : Readable.from(body.chunks, { objectMode: false });
+  ctx.req = Readable.from(body.chunks, { objectMode: false });
   return undefined;
+}
+
+async function decodedAwsChunked(request: Readable): Promise<Buffer> {
+  return decodeAwsChunked(await readBodyUpTo(request, MAX_OBJECT_BYTES, bodyTooLarge));
 }
 
 async function main(): Promise<void> {
@@ -228,6 +239,10 @@ async function main(): Promise<void> {
     try {
       await next();
     } catch (error) {
+      if (error instanceof BodyDigestError) {
+        reply(ctx, error.reply);
+        return;
+      }
       const answer = await uploadOperationS3rverLacks(app, ctx, error);
       if (!answer) throw error;
       reply(ctx, answer);

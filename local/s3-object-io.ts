@@ -1,34 +1,34 @@
-// The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash), each body hashed once, objects written and read in large pieces.
+// The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash), each body hashed once as it streams to its file, objects written and read in large pieces.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { type S3Reply, s3Error } from "./s3-uploads.ts";
 
 const require = createRequire(import.meta.url);
 
 /**
- * Bodies up to this size are read whole before s3rver sees them, so their digests are checked
- * before anything is stored (as S3 does); a larger body (a multi-GiB part) is streamed to s3rver
- * unchecked rather than held in memory. Every image of a lot is far below it.
+ * Bodies other than PutObject's (parts, XML documents) up to this size are read whole before
+ * s3rver sees them, so their digests are checked before anything is stored (as S3 does); a larger
+ * one (a multi-GiB part) is streamed to s3rver unchecked rather than held in memory. PutObject's
+ * body is checked as it streams to its file, at any size.
  */
 export const CHECKED_BODY_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * PutObject writes its body in batches of about this size: s3rver wrote each 64 KiB socket chunk
+ * with its own write; the whole body in one write held every chunk of it in memory at once (fresh
+ * pages each time: more CPU than the writes saved).
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Read size for objects served: s3rver's streams read 64 KiB at a time, so a 4 MiB image was 64
  * reads, 64 socket writes and their callbacks and buffers; 1 MiB makes that 4.
  */
 const READ_CHUNK_BYTES = 1024 * 1024;
-
-/** A request body as it arrived (the socket's chunks, never concatenated), with its MD5. */
-export interface CheckedBody {
-  chunks: Buffer[];
-  bytes: number;
-  /** MD5 of the body, hex: the ETag S3 gives a single PUT. */
-  md5Hex: string;
-}
 
 /**
  * Reads a body up to `limit` bytes, hashing each chunk as it arrives (MD5 always, for the ETag
@@ -85,30 +85,39 @@ export function declaredPayloadSha256(
   return /^[0-9a-f]{64}$/.test(payloadHash) ? payloadHash : undefined;
 }
 
+type Headers = Record<string, string | string[] | undefined>;
+
+/** InvalidDigest when a Content-MD5 is not the base64 of 16 bytes: refused before the body is read. */
+export function malformedContentMd5(headers: Headers): S3Reply | undefined {
+  const contentMd5 = headers["content-md5"];
+  if (contentMd5 === undefined) return undefined;
+  const declared = Buffer.from(String(contentMd5), "base64");
+  if (declared.length === 16 && declared.toString("base64") === String(contentMd5).trim()) {
+    return undefined;
+  }
+  return s3Error(400, "InvalidDigest", "The Content-MD5 you specified was not valid.");
+}
+
 /**
- * Checks a body against the digests its request declares, as S3 does before storing it:
- * Content-MD5 (InvalidDigest when it is not a base64 MD5, BadDigest when it is another body's)
- * and a hex x-amz-content-sha256 (the SigV4 payload hash, whose header the signature covers:
- * XAmzContentSHA256Mismatch). Returns S3's error document, or undefined when both hold.
+ * Checks a body's digests against those its request declares, as S3 does before storing it:
+ * Content-MD5 (BadDigest when it is another body's) and a hex x-amz-content-sha256 (the SigV4
+ * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch). Returns S3's
+ * error document, or undefined when both hold.
  */
 export function digestRefusal(
-  headers: Record<string, string | string[] | undefined>,
+  headers: Headers,
   computed: { md5: Buffer; sha256Hex?: string },
 ): S3Reply | undefined {
+  const malformed = malformedContentMd5(headers);
+  if (malformed) return malformed;
   const contentMd5 = headers["content-md5"];
-  if (contentMd5 !== undefined) {
-    const declared = Buffer.from(String(contentMd5), "base64");
-    if (declared.length !== 16 || declared.toString("base64") !== String(contentMd5).trim()) {
-      return s3Error(400, "InvalidDigest", "The Content-MD5 you specified was not valid.");
-    }
-    if (!declared.equals(computed.md5)) {
-      return s3Error(
-        400,
-        "BadDigest",
-        "The Content-MD5 you specified did not match what we received.",
-        { ExpectedDigest: String(contentMd5), CalculatedDigest: computed.md5.toString("base64") },
-      );
-    }
+  if (contentMd5 !== undefined && !Buffer.from(String(contentMd5), "base64").equals(computed.md5)) {
+    return s3Error(
+      400,
+      "BadDigest",
+      "The Content-MD5 you specified did not match what we received.",
+      { ExpectedDigest: String(contentMd5), CalculatedDigest: computed.md5.toString("base64") },
+    );
   }
   const payloadHash = declaredPayloadSha256(headers);
   if (payloadHash !== undefined && computed.sha256Hex !== payloadHash) {
@@ -125,31 +134,35 @@ export function digestRefusal(
   return undefined;
 }
 
-/** Single PUTs' bodies, checked and hashed: the store writes their chunks without hashing again. */
-const checkedBodies = new WeakMap<object, CheckedBody>();
-
-/**
- * The stream s3rver reads a checked body from; for PutObject the store override below finds the
- * chunks and MD5 behind it and writes them in one call instead.
- */
-export function checkedBodyStream(body: CheckedBody): Readable {
-  const stream = Readable.from(body.chunks, { objectMode: false });
-  checkedBodies.set(stream, body);
-  return stream;
-}
-
-/** The chunks left after the first `written` bytes of them. */
-function remainingChunks(chunks: Buffer[], written: number): Buffer[] {
-  let skip = written;
-  let index = 0;
-  while (index < chunks.length && skip >= (chunks[index] as Buffer).length) {
-    skip -= (chunks[index] as Buffer).length;
-    index++;
+/** A body refused for its digests while the store wrote it: the child answers with `reply`. */
+export class BodyDigestError extends Error {
+  override name = "BodyDigestError";
+  readonly reply: S3Reply;
+  constructor(reply: S3Reply) {
+    super("the body does not match its declared digests");
+    this.reply = reply;
   }
-  const rest = chunks.slice(index);
-  if (skip > 0 && rest[0]) rest[0] = rest[0].subarray(skip);
-  return rest;
 }
+
+/** PutObject bodies and the headers declaring their digests, for the store override below. */
+const declaredDigests = new WeakMap<object, Headers>();
+
+/** Marks a PutObject's body stream: the store checks it against these headers as it writes it. */
+export function checkWhileStoring(body: Readable, headers: Headers): Readable {
+  declaredDigests.set(body, headers);
+  return body;
+}
+
+/** Writes every byte of `chunks` (writev may write less than asked). */
+async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
+  let written = (await file.writev(chunks)).bytesWritten;
+  while (written < bytes) {
+    const rest = Buffer.concat(chunks).subarray(written);
+    written += (await file.write(rest)).bytesWritten;
+  }
+}
+
+let uploadsStarted = 0;
 
 interface StoredObject {
   bucket: string;
@@ -188,37 +201,62 @@ type S3ObjectClass = new (
 ) => { range?: { start: number; end: number } };
 
 /**
- * s3rver's PutObject pipes the body through an MD5 transform into a file stream, a chunk at a
- * time; a checked body has its MD5 already and is written in one call (and, unlike s3rver's own
- * Buffer path, the answer waits until the file is written). Its GetObject serves the file in
- * 64 KiB reads; here in 1 MiB reads. Files, metadata and answers are s3rver's own otherwise.
+ * s3rver's PutObject pipes the body through an MD5 transform into the object's file, one write
+ * per 64 KiB chunk; here a marked body (checkWhileStoring) is hashed (MD5 for the ETag, SHA-256
+ * when signed) as it streams to a file beside the object, in 1 MiB writes, and renamed into place
+ * only when its digests hold. Its GetObject serves the file in 64 KiB reads; here in 1 MiB reads.
+ * Files, metadata and answers are s3rver's own otherwise.
  */
 export function fastObjectFiles(store: ObjectFileStore): void {
   const S3Object = require("s3rver/lib/models/object") as S3ObjectClass;
   const putObject = store.putObject.bind(store);
   store.putObject = async (object) => {
-    const body =
+    const headers =
       typeof object.content === "object" && object.content !== null
-        ? checkedBodies.get(object.content)
+        ? declaredDigests.get(object.content)
         : undefined;
-    if (!body) return putObject(object);
+    if (!headers) return putObject(object);
     const objectPath = store.getResourcePath(object.bucket, object.key, "object");
     await mkdir(dirname(objectPath), { recursive: true });
-    const file = await open(objectPath, "w");
+    // Written beside the object and renamed over it once checked: a refused body leaves the key
+    // as it was, and a reader never sees half an object (s3rver wrote in place).
+    const partial = `${objectPath}.upload-${process.pid}-${++uploadsStarted}`;
+    const md5 = createHash("md5");
+    const sha256 = declaredPayloadSha256(headers) !== undefined ? createHash("sha256") : undefined;
+    let size = 0;
+    const file = await open(partial, "w");
     try {
-      // writev writes what it can per call; go on from where it stopped.
-      let written = 0;
-      let chunks = body.chunks;
-      while (written < body.bytes) {
-        const { bytesWritten } = await file.writev(chunks);
-        written += bytesWritten;
-        chunks = remainingChunks(chunks, bytesWritten);
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for await (const chunk of object.content as AsyncIterable<Buffer>) {
+        md5.update(chunk);
+        sha256?.update(chunk);
+        size += chunk.length;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          await writeAll(file, batch, batchBytes);
+          batch = [];
+          batchBytes = 0;
+        }
       }
-    } finally {
+      if (batchBytes > 0) await writeAll(file, batch, batchBytes);
       await file.close();
+    } catch (error) {
+      await file.close().catch(() => {});
+      await rm(partial, { force: true });
+      throw error;
     }
-    await store.putMetadata(object.bucket, object.key, object.metadata, body.md5Hex);
-    return { size: body.bytes, md5: body.md5Hex };
+    const computed = { md5: md5.digest(), ...(sha256 ? { sha256Hex: sha256.digest("hex") } : {}) };
+    const refusal = digestRefusal(headers, computed);
+    if (refusal) {
+      await rm(partial, { force: true });
+      throw new BodyDigestError(refusal);
+    }
+    await rename(partial, objectPath);
+    const md5Hex = computed.md5.toString("hex");
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5Hex);
+    return { size, md5: md5Hex };
   };
 
   // s3rver's getObject, with the read size as the only change (ranges and 416 as it answers them).

@@ -122,6 +122,17 @@ describe("the local S3's digest checks", () => {
     expect(await stored("sha/wrong.bin")).toBe(false);
   });
 
+  it("leaves the object a refused PUT would have replaced as it was", async () => {
+    const first = randomBytes(200_000);
+    await client.send(putDeclaringSha256("keep/a.bin", first, sha256Hex(first), md5Base64(first)));
+    const second = randomBytes(200_000);
+    const answer = await refusal(
+      client.send(putDeclaringSha256("keep/a.bin", second, sha256Hex(first))),
+    );
+    expect(answer).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
+    expect((await read("keep/a.bin")).equals(first)).toBe(true);
+  });
+
   it("stores a body matching both digests: ETag its MD5, served whole and in ranges byte for byte", async () => {
     // Larger than the 1 MiB read size, so whole and ranged reads cross read boundaries.
     const body = randomBytes(3 * 1024 * 1024 + 12_345);
