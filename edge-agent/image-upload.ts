@@ -90,8 +90,8 @@ export async function putWhole(
           checkEtag(run, `uploading ${file.key}`, put, md5Hex);
           return unquote(put.ETag) === md5Hex ? "stored" : "sent";
         } catch (error) {
-          // Refused by S3 (AWS checks both digests on receipt), or stored and answered with an
-          // ETag that is not the scanned MD5 (the local S3 checks neither and tells by its ETag).
+          // Refused by S3 (AWS and the local S3 check both digests on receipt), or stored and
+          // answered with an ETag that is not the scanned MD5 (a store that checks neither).
           const stored = error instanceof ChecksumMismatchError;
           if (stored || DIGEST_REFUSALS.has(errorName(error))) {
             await explainDigestRefusal(image, error);

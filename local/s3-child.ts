@@ -11,6 +11,17 @@ import { bodyTooLarge } from "./http.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
+import {
+  BodyDigestError,
+  CHECKED_BODY_MAX_BYTES,
+  checkWhileStoring,
+  declaredPayloadSha256,
+  digestRefusal,
+  fastObjectFiles,
+  malformedContentMd5,
+  type ObjectFileStore,
+  readHashedBody,
+} from "./s3-object-io.ts";
 import { abortUpload, listParts, type S3Reply, s3Error } from "./s3-uploads.ts";
 import { SignatureError, s3Refusal, verifySignature } from "./sigv4.ts";
 
@@ -109,6 +120,57 @@ async function uploadOperationS3rverLacks(
   return undefined;
 }
 
+/** PutObject: a PUT to a key with no subresource (the SDK adds `x-id`) and no copy source. */
+function isPutObject(ctx: KoaContext): boolean {
+  if (ctx.method !== "PUT" || ctx.headers["x-amz-copy-source"] !== undefined) return false;
+  const [, bucket, ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
+  if (!bucket || key.join("/") === "") return false;
+  return [...new URLSearchParams(ctx.querystring).keys()].every((name) => name === "x-id");
+}
+
+/**
+ * Checks a request's body against its Content-MD5 and signed payload hash, as S3 does before
+ * storing anything. PutObject's body streams on to the store, which checks it as it writes it
+ * (fastObjectFiles); any other body (a part, an XML document) is read whole first, up to
+ * CHECKED_BODY_MAX_BYTES (a larger one streams on unchecked). aws-chunked bodies are decoded.
+ * Returns S3's refusal, or undefined with ctx.req the body s3rver is to read.
+ */
+async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | undefined> {
+  const malformed = malformedContentMd5(ctx.headers);
+  if (malformed) return malformed;
+  const chunked = isAwsChunked(ctx.headers);
+  const length = Number(ctx.headers["content-length"] ?? Number.NaN);
+  if (isPutObject(ctx)) {
+    const body = chunked
+      ? Readable.from([await decodedAwsChunked(request)], { objectMode: false })
+      : request;
+    ctx.req = checkWhileStoring(body, ctx.headers);
+    return undefined;
+  }
+  if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
+  // The framing is not the body: decoded first, then hashed (its payload hash is a STREAMING-*
+  // marker, so only a Content-MD5 applies).
+  const body = chunked
+    ? await readHashedBody(Readable.from([await decodedAwsChunked(request)]), {
+        sha256: false,
+        limit: MAX_OBJECT_BYTES,
+        tooLarge: bodyTooLarge,
+      })
+    : await readHashedBody(request, {
+        sha256: declaredPayloadSha256(ctx.headers) !== undefined,
+        limit: CHECKED_BODY_MAX_BYTES,
+        tooLarge: bodyTooLarge,
+      });
+  const refusal = digestRefusal(ctx.headers, body);
+  if (refusal) return refusal;
+  ctx.req = Readable.from(body.chunks, { objectMode: false });
+  return undefined;
+}
+
+async function decodedAwsChunked(request: Readable): Promise<Buffer> {
+  return decodeAwsChunked(await readBodyUpTo(request, MAX_OBJECT_BYTES, bodyTooLarge));
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? "{}") as S3ChildConfig;
   const app = new S3rver({
@@ -120,6 +182,7 @@ async function main(): Promise<void> {
     configureBuckets: config.buckets.map((name) => ({ name })),
   });
   cacheBucketConfig(app.store);
+  fastObjectFiles(app.store as unknown as ObjectFileStore);
   // s3rver's first middleware is koa-logger, formatting (with colours) a line per request for a
   // winston logger that `silent` mutes: pure CPU, about 6% of the S3 process in a large lot.
   if (app.middleware[0]?.name === "logger") app.middleware.shift();
@@ -149,9 +212,10 @@ async function main(): Promise<void> {
   app.middleware.unshift(conditionalWrites(() => app.store) as never);
   // First in line: s3rver lets anonymous requests through and checks no V4 signature, so an
   // unsigned or wrongly signed request is refused here, before s3rver sees it. S3 signs the
-  // payload's hash as the x-amz-content-sha256 header; the body itself is not hashed again.
-  // Then aws-chunked bodies are decoded, so s3rver's object and part handlers see plain bytes
-  // (the framing's trailing checksum is not verified; our manifests carry SHA-256).
+  // payload's hash as the x-amz-content-sha256 header; the body is then read and checked against
+  // it and its Content-MD5 (checkBody), and aws-chunked bodies are decoded, so s3rver's object and
+  // part handlers see plain bytes (the framing's trailing checksum is not verified; our manifests
+  // carry SHA-256).
   app.middleware.unshift(async (ctx, next) => {
     const request = ctx.req as { rawHeaders: string[] };
     try {
@@ -165,14 +229,20 @@ async function main(): Promise<void> {
       reply(ctx, s3Error(status, code, error.message));
       return;
     }
-    if (isAwsChunked(ctx.headers) && ctx.req instanceof Readable) {
-      ctx.req = Readable.from([
-        decodeAwsChunked(await readBodyUpTo(ctx.req, MAX_OBJECT_BYTES, bodyTooLarge)),
-      ]);
+    if (ctx.req instanceof Readable) {
+      const refusal = await checkBody(ctx, ctx.req);
+      if (refusal) {
+        reply(ctx, refusal);
+        return;
+      }
     }
     try {
       await next();
     } catch (error) {
+      if (error instanceof BodyDigestError) {
+        reply(ctx, error.reply);
+        return;
+      }
       const answer = await uploadOperationS3rverLacks(app, ctx, error);
       if (!answer) throw error;
       reply(ctx, answer);

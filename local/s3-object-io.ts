@@ -1,0 +1,293 @@
+// The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash), each body hashed once as it streams to its file, objects written and read in large pieces.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import type { Readable } from "node:stream";
+import { type S3Reply, s3Error } from "./s3-uploads.ts";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Bodies other than PutObject's (parts, XML documents) up to this size are read whole before
+ * s3rver sees them, so their digests are checked before anything is stored (as S3 does); a larger
+ * one (a multi-GiB part) is streamed to s3rver unchecked rather than held in memory. PutObject's
+ * body is checked as it streams to its file, at any size.
+ */
+export const CHECKED_BODY_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * PutObject writes its body in batches of about this size: s3rver wrote each 64 KiB socket chunk
+ * with its own write; the whole body in one write held every chunk of it in memory at once (fresh
+ * pages each time: more CPU than the writes saved).
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Read size for objects served: s3rver's streams read 64 KiB at a time, so a 4 MiB image was 64
+ * reads, 64 socket writes and their callbacks and buffers; 1 MiB makes that 4.
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Reads a body up to `limit` bytes, hashing each chunk as it arrives (MD5 always, for the ETag
+ * and Content-MD5; SHA-256 when the signed payload hash is one), keeping the chunks as they came:
+ * a 4 MiB image copied into one Buffer cost more CPU (fresh pages) than hashing it.
+ */
+export function readHashedBody(
+  request: Readable,
+  options: { sha256: boolean; limit: number; tooLarge: (limit: number) => Error },
+): Promise<{ chunks: Buffer[]; bytes: number; md5: Buffer; sha256Hex?: string }> {
+  return new Promise((resolveBody, reject) => {
+    const md5 = createHash("md5");
+    const sha256 = options.sha256 ? createHash("sha256") : undefined;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let settled = false;
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > options.limit) {
+        settled = true;
+        request.off("data", onData);
+        // Paused, not destroyed: the server can still answer on the same connection.
+        request.pause();
+        reject(options.tooLarge(options.limit));
+        return;
+      }
+      md5.update(chunk);
+      sha256?.update(chunk);
+      chunks.push(chunk);
+    };
+    request.on("data", onData);
+    request.once("end", () => {
+      if (settled) return;
+      settled = true;
+      resolveBody({
+        chunks,
+        bytes,
+        md5: md5.digest(),
+        ...(sha256 ? { sha256Hex: sha256.digest("hex") } : {}),
+      });
+    });
+    request.once("error", (cause) => {
+      if (!settled) reject(cause);
+      settled = true;
+    });
+  });
+}
+
+/** The signed payload hash when it is one (not UNSIGNED-PAYLOAD or a STREAMING-* marker). */
+export function declaredPayloadSha256(
+  headers: Record<string, string | string[] | undefined>,
+): string | undefined {
+  const payloadHash = String(headers["x-amz-content-sha256"] ?? "");
+  return /^[0-9a-f]{64}$/.test(payloadHash) ? payloadHash : undefined;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** InvalidDigest when a Content-MD5 is not the base64 of 16 bytes: refused before the body is read. */
+export function malformedContentMd5(headers: Headers): S3Reply | undefined {
+  const contentMd5 = headers["content-md5"];
+  if (contentMd5 === undefined) return undefined;
+  const declared = Buffer.from(String(contentMd5), "base64");
+  if (declared.length === 16 && declared.toString("base64") === String(contentMd5).trim()) {
+    return undefined;
+  }
+  return s3Error(400, "InvalidDigest", "The Content-MD5 you specified was not valid.");
+}
+
+/**
+ * Checks a body's digests against those its request declares, as S3 does before storing it:
+ * Content-MD5 (BadDigest when it is another body's) and a hex x-amz-content-sha256 (the SigV4
+ * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch). Returns S3's
+ * error document, or undefined when both hold.
+ */
+export function digestRefusal(
+  headers: Headers,
+  computed: { md5: Buffer; sha256Hex?: string },
+): S3Reply | undefined {
+  const malformed = malformedContentMd5(headers);
+  if (malformed) return malformed;
+  const contentMd5 = headers["content-md5"];
+  if (contentMd5 !== undefined && !Buffer.from(String(contentMd5), "base64").equals(computed.md5)) {
+    return s3Error(
+      400,
+      "BadDigest",
+      "The Content-MD5 you specified did not match what we received.",
+      { ExpectedDigest: String(contentMd5), CalculatedDigest: computed.md5.toString("base64") },
+    );
+  }
+  const payloadHash = declaredPayloadSha256(headers);
+  if (payloadHash !== undefined && computed.sha256Hex !== payloadHash) {
+    return s3Error(
+      400,
+      "XAmzContentSHA256Mismatch",
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+      {
+        ClientComputedContentSHA256: payloadHash,
+        S3ComputedContentSHA256: computed.sha256Hex ?? "",
+      },
+    );
+  }
+  return undefined;
+}
+
+/** A body refused for its digests while the store wrote it: the child answers with `reply`. */
+export class BodyDigestError extends Error {
+  override name = "BodyDigestError";
+  readonly reply: S3Reply;
+  constructor(reply: S3Reply) {
+    super("the body does not match its declared digests");
+    this.reply = reply;
+  }
+}
+
+/** PutObject bodies and the headers declaring their digests, for the store override below. */
+const declaredDigests = new WeakMap<object, Headers>();
+
+/** Marks a PutObject's body stream: the store checks it against these headers as it writes it. */
+export function checkWhileStoring(body: Readable, headers: Headers): Readable {
+  declaredDigests.set(body, headers);
+  return body;
+}
+
+/** Writes every byte of `chunks` (writev may write less than asked). */
+async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
+  let written = (await file.writev(chunks)).bytesWritten;
+  while (written < bytes) {
+    const rest = Buffer.concat(chunks).subarray(written);
+    written += (await file.write(rest)).bytesWritten;
+  }
+}
+
+let uploadsStarted = 0;
+
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: unknown;
+  metadata: Record<string, string>;
+}
+
+interface ObjectMetadata extends Record<string, string | number | undefined> {
+  "content-length"?: number | string;
+}
+
+/** The part of s3rver's filesystem store whose object reads and writes are replaced here. */
+export interface ObjectFileStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  getMetadata(bucket: string, key: string): Promise<ObjectMetadata>;
+  putMetadata(
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+    md5: string,
+  ): Promise<void>;
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  getObject(
+    bucket: string,
+    key: string,
+    options?: { start?: number; end?: number },
+  ): Promise<unknown>;
+}
+
+type S3ObjectClass = new (
+  bucket: string,
+  key: string,
+  content: unknown,
+  metadata: ObjectMetadata,
+) => { range?: { start: number; end: number } };
+
+/**
+ * s3rver's PutObject pipes the body through an MD5 transform into the object's file, one write
+ * per 64 KiB chunk; here a marked body (checkWhileStoring) is hashed (MD5 for the ETag, SHA-256
+ * when signed) as it streams to a file beside the object, in 1 MiB writes, and renamed into place
+ * only when its digests hold. Its GetObject serves the file in 64 KiB reads; here in 1 MiB reads.
+ * Files, metadata and answers are s3rver's own otherwise.
+ */
+export function fastObjectFiles(store: ObjectFileStore): void {
+  const S3Object = require("s3rver/lib/models/object") as S3ObjectClass;
+  const putObject = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    const headers =
+      typeof object.content === "object" && object.content !== null
+        ? declaredDigests.get(object.content)
+        : undefined;
+    if (!headers) return putObject(object);
+    const objectPath = store.getResourcePath(object.bucket, object.key, "object");
+    await mkdir(dirname(objectPath), { recursive: true });
+    // Written beside the object and renamed over it once checked: a refused body leaves the key
+    // as it was, and a reader never sees half an object (s3rver wrote in place).
+    const partial = `${objectPath}.upload-${process.pid}-${++uploadsStarted}`;
+    const md5 = createHash("md5");
+    const sha256 = declaredPayloadSha256(headers) !== undefined ? createHash("sha256") : undefined;
+    let size = 0;
+    const file = await open(partial, "w");
+    try {
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      for await (const chunk of object.content as AsyncIterable<Buffer>) {
+        md5.update(chunk);
+        sha256?.update(chunk);
+        size += chunk.length;
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes >= WRITE_BATCH_BYTES) {
+          await writeAll(file, batch, batchBytes);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+      if (batchBytes > 0) await writeAll(file, batch, batchBytes);
+      await file.close();
+    } catch (error) {
+      await file.close().catch(() => {});
+      await rm(partial, { force: true });
+      throw error;
+    }
+    const computed = { md5: md5.digest(), ...(sha256 ? { sha256Hex: sha256.digest("hex") } : {}) };
+    const refusal = digestRefusal(headers, computed);
+    if (refusal) {
+      await rm(partial, { force: true });
+      throw new BodyDigestError(refusal);
+    }
+    await rename(partial, objectPath);
+    const md5Hex = computed.md5.toString("hex");
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5Hex);
+    return { size, md5: md5Hex };
+  };
+
+  // s3rver's getObject, with the read size as the only change (ranges and 416 as it answers them).
+  store.getObject = async (bucket, key, options) => {
+    try {
+      const metadata = await store.getMetadata(bucket, key);
+      const lastByte = Math.max(0, Number(metadata["content-length"]) - 1);
+      const ranged = options !== undefined && (options.start !== undefined || Boolean(options.end));
+      const range = {
+        start: options?.start || 0,
+        end: Math.min(options?.end || Number.POSITIVE_INFINITY, lastByte),
+      };
+      if (range.start < 0 || Math.min(range.end, lastByte) < range.start) {
+        const object = new S3Object(bucket, key, null, metadata);
+        if (ranged) object.range = range;
+        return object;
+      }
+      const content = await new Promise((resolveStream, reject) => {
+        const stream = createReadStream(store.getResourcePath(bucket, key, "object"), {
+          ...range,
+          highWaterMark: READ_CHUNK_BYTES,
+        })
+          .on("error", reject)
+          .on("open", () => resolveStream(stream));
+      });
+      const object = new S3Object(bucket, key, content, metadata);
+      if (ranged) object.range = range;
+      return object;
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") return null;
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,174 @@
+// The local S3 checks a body against its Content-MD5 and signed payload hash before storing it, as S3 does, and serves stored objects byte for byte, whole and in ranges.
+import { createHash, randomBytes } from "node:crypto";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
+
+let s3: TestS3;
+let client: S3Client;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  client = s3.client({ maxAttempts: 1 });
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+const md5Base64 = (body: Buffer) => createHash("md5").update(body).digest("base64");
+const sha256Hex = (body: Buffer) => createHash("sha256").update(body).digest("hex");
+
+/** A PutObject whose signed payload hash is the one given (the signer signs a header already set). */
+function putDeclaringSha256(
+  key: string,
+  body: Buffer,
+  sha256: string,
+  contentMd5?: string,
+): PutObjectCommand {
+  const command = new PutObjectCommand({
+    Bucket: s3.bucket,
+    Key: key,
+    Body: body,
+    ...(contentMd5 ? { ContentMD5: contentMd5 } : {}),
+  });
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = sha256;
+      return next(args);
+    },
+    { step: "build", name: "declaredPayloadSha256" },
+  );
+  return command;
+}
+
+async function refusal(send: Promise<unknown>): Promise<{ name: string; status?: number }> {
+  try {
+    await send;
+  } catch (error) {
+    const { name, $metadata } = error as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name, status: $metadata?.httpStatusCode };
+  }
+  throw new Error("the request was accepted");
+}
+
+async function stored(key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+async function read(key: string, range?: string): Promise<Buffer> {
+  const answer = await client.send(
+    new GetObjectCommand({ Bucket: s3.bucket, Key: key, ...(range ? { Range: range } : {}) }),
+  );
+  return Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
+}
+
+describe("the local S3's digest checks", () => {
+  it("refuses a body whose Content-MD5 is another body's (BadDigest) and stores nothing", async () => {
+    const body = randomBytes(70_000);
+    const other = Buffer.from(body);
+    other[0] = (other[0] ?? 0) ^ 1;
+    const eventsBefore = s3.events.length;
+    const answer = await refusal(
+      client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: "md5/wrong.bin",
+          Body: body,
+          ContentMD5: md5Base64(other),
+        }),
+      ),
+    );
+    expect(answer).toEqual({ name: "BadDigest", status: 400 });
+    expect(await stored("md5/wrong.bin")).toBe(false);
+    expect(s3.events.length).toBe(eventsBefore);
+  });
+
+  it("refuses a Content-MD5 that is not a base64 MD5 (InvalidDigest)", async () => {
+    const answer = await refusal(
+      client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: "md5/malformed.bin",
+          Body: Buffer.from("bytes"),
+          ContentMD5: "bm90IGFuIE1ENQ==",
+        }),
+      ),
+    );
+    expect(answer).toEqual({ name: "InvalidDigest", status: 400 });
+    expect(await stored("md5/malformed.bin")).toBe(false);
+  });
+
+  it("refuses a body that is not the one whose SHA-256 was signed, and stores nothing", async () => {
+    const body = randomBytes(50_000);
+    const signedFor = randomBytes(50_000);
+    const answer = await refusal(
+      client.send(putDeclaringSha256("sha/wrong.bin", body, sha256Hex(signedFor))),
+    );
+    expect(answer).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
+    expect(await stored("sha/wrong.bin")).toBe(false);
+  });
+
+  it("leaves the object a refused PUT would have replaced as it was", async () => {
+    const first = randomBytes(200_000);
+    await client.send(putDeclaringSha256("keep/a.bin", first, sha256Hex(first), md5Base64(first)));
+    const second = randomBytes(200_000);
+    const answer = await refusal(
+      client.send(putDeclaringSha256("keep/a.bin", second, sha256Hex(first))),
+    );
+    expect(answer).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
+    expect((await read("keep/a.bin")).equals(first)).toBe(true);
+  });
+
+  it("stores a body matching both digests: ETag its MD5, served whole and in ranges byte for byte", async () => {
+    // Larger than the 1 MiB read size, so whole and ranged reads cross read boundaries.
+    const body = randomBytes(3 * 1024 * 1024 + 12_345);
+    const put = await client.send(
+      putDeclaringSha256("ok/image.bin", body, sha256Hex(body), md5Base64(body)),
+    );
+    const md5Hex = createHash("md5").update(body).digest("hex");
+    expect(put.ETag).toBe(`"${md5Hex}"`);
+    expect(s3.events.at(-1)).toEqual({ eventName: "ObjectCreated:PutObject", key: "ok/image.bin" });
+    expect((await read("ok/image.bin")).equals(body)).toBe(true);
+    expect((await read("ok/image.bin", "bytes=0-65535")).equals(body.subarray(0, 65_536))).toBe(
+      true,
+    );
+    const from = 1024 * 1024 - 7;
+    const to = 2 * 1024 * 1024 + 99;
+    expect(
+      (await read("ok/image.bin", `bytes=${from}-${to}`)).equals(body.subarray(from, to + 1)),
+    ).toBe(true);
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: "ok/image.bin" }),
+    );
+    expect(head.ContentLength).toBe(body.length);
+    expect(head.ETag).toBe(`"${md5Hex}"`);
+  });
+
+  it("stores an empty body and answers a range of it 416, as S3 does", async () => {
+    const put = await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "ok/empty.bin",
+        Body: Buffer.alloc(0),
+        ContentMD5: md5Base64(Buffer.alloc(0)),
+      }),
+    );
+    expect(put.ETag).toBe(`"${createHash("md5").update(Buffer.alloc(0)).digest("hex")}"`);
+    expect((await read("ok/empty.bin")).length).toBe(0);
+    expect(await refusal(read("ok/empty.bin", "bytes=0-9"))).toMatchObject({ status: 416 });
+  });
+});
