@@ -21,6 +21,7 @@ import {
   malformedContentMd5,
   type ObjectFileStore,
   readHashedBody,
+  removeInterruptedUploads,
 } from "./s3-object-io.ts";
 import { abortUpload, listParts, type S3Reply, s3Error } from "./s3-uploads.ts";
 import { SignatureError, s3Refusal, verifySignature } from "./sigv4.ts";
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
     vhostBuckets: false,
     configureBuckets: config.buckets.map((name) => ({ name })),
   });
+  await removeInterruptedUploads(config.directory);
   cacheBucketConfig(app.store);
   fastObjectFiles(app.store as unknown as ObjectFileStore);
   // s3rver's first middleware is koa-logger, formatting (with colours) a line per request for a

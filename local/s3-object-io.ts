@@ -1,9 +1,9 @@
 // The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash), each body hashed once as it streams to its file, objects written and read in large pieces.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { createReadStream, type Dirent } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type S3Reply, s3Error } from "./s3-uploads.ts";
 
@@ -173,6 +173,31 @@ interface StoredObject {
 
 interface ObjectMetadata extends Record<string, string | number | undefined> {
   "content-length"?: number | string;
+}
+
+/** A PutObject's body before it is checked and renamed over its object (fastObjectFiles). */
+const PARTIAL_UPLOAD = /\.upload-\d+-\d+$/;
+
+/**
+ * Removes the partial bodies a PutObject left when the S3 process died mid-write (a crash or
+ * kill -9 of the stack): no object was replaced by them, listings skip them, and at start no
+ * PutObject is in flight, so every one found is a leftover. Returns how many it removed.
+ */
+export async function removeInterruptedUploads(directory: string): Promise<number> {
+  let removed = 0;
+  let entries: Dirent[];
+  try {
+    entries = await readdir(directory, { withFileTypes: true, recursive: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return 0;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile() || !PARTIAL_UPLOAD.test(entry.name)) continue;
+    await rm(join(entry.parentPath, entry.name), { force: true });
+    removed++;
+  }
+  return removed;
 }
 
 /** The part of s3rver's filesystem store whose object reads and writes are replaced here. */
