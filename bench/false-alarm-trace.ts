@@ -27,6 +27,7 @@ import { readLatticeLine } from "../endpoint/detector/lattice-line.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
 import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import {
+  bilinear,
   isSensorFault,
   sensorFaultJudge,
   smallestSpotSpread,
@@ -50,20 +51,6 @@ import { boxesMatch } from "../qa/evaluate.ts";
 import { TruthSchema } from "../schemas/truth.ts";
 
 const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
-
-function bilinear(map: FloatMap, x: number, y: number): number {
-  const ix = Math.floor(x);
-  const iy = Math.floor(y);
-  const fx = x - ix;
-  const fy = y - iy;
-  const { data, width } = map;
-  const i = iy * width + ix;
-  const top = (data[i] as number) + ((data[i + 1] as number) - (data[i] as number)) * fx;
-  const bottom =
-    (data[i + width] as number) +
-    ((data[i + width + 1] as number) - (data[i + width] as number)) * fx;
-  return top + (bottom - top) * fy;
-}
 
 /** Max - min of the 2x2 cell whose top-left pixel holds the sample (die-to-die.ts's range). */
 function cellRange(map: FloatMap, x: number, y: number): number {

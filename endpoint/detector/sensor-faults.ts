@@ -193,7 +193,8 @@ export function sensorFaultJudge(
   };
 }
 
-function bilinear(map: FloatMap, x: number, y: number): number {
+/** Bilinear sample of the map at (x, y); (x + 1, y + 1) must lie inside it. */
+export function bilinear(map: FloatMap, x: number, y: number): number {
   const ix = Math.floor(x);
   const iy = Math.floor(y);
   const fx = x - ix;
