@@ -122,43 +122,13 @@ describe("line seed", () => {
   it("seeds nothing on noise alone, nor on a plateau under the seed", () => {
     for (const seed of [3, 4]) {
       const { score } = scoreMap(seed, () => 0);
-      const args = {
-        score,
-        width: size,
-        height: size,
-        region,
-        sigmaAt: () => scoreSigma,
-        minSigma: scoreSigma,
-        floor: 0,
-        pattern: null,
-        lattice: null,
-        visited: new Uint8Array(size * size),
-        minLow: DETECTION.growSigmas * scoreSigma,
-        low: () => DETECTION.growSigmas * scoreSigma,
-        candidates: everyPixel,
-      };
-      expect(lineSeeds(args)).toEqual([]);
+      expect(seedsOn(score, {})).toEqual([]);
     }
     // A round plateau of 2 sigma per pixel (5.3 score sigmas, under the seed's 6): its interior
     // and its edge have no ridge, so a line statistic must not seed it.
     const plateau = (x: number, y: number) => (Math.hypot(x - 200, y - 200) < 40 ? 2 : 0);
     const { score } = scoreMap(5, plateau);
-    const seeds = lineSeeds({
-      score,
-      width: size,
-      height: size,
-      region,
-      sigmaAt: () => scoreSigma,
-      minSigma: scoreSigma,
-      floor: 0,
-      pattern: null,
-      lattice: null,
-      visited: new Uint8Array(size * size),
-      minLow: DETECTION.growSigmas * scoreSigma,
-      low: () => DETECTION.growSigmas * scoreSigma,
-      candidates: everyPixel,
-    });
-    expect(seeds).toEqual([]);
+    expect(seedsOn(score, {})).toEqual([]);
   });
 
   /** lineSeeds on a score map with the detector's uniform-noise thresholds. */
