@@ -29,6 +29,7 @@ import {
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import { latticePosition } from "./lattice-frame.ts";
 
 const quantile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -52,18 +53,10 @@ function cellOf(lattice: Lattice, region: { cx: number; cy: number }) {
 
 /** Whether (x, y) lies within `band` map px of a street centre line (either axis). */
 function streetBand(lattice: Lattice, region: { cx: number; cy: number }, band: number) {
-  const { a, b } = lattice;
-  const la = Math.hypot(a.x, a.y);
-  const lb = Math.hypot(b.x, b.y);
-  const det = a.x * b.y - a.y * b.x;
-  const sOffset = lattice.streetPhase.a / la;
-  const tOffset = lattice.streetPhase.b / lb;
+  const position = latticePosition(lattice, region);
   return (x: number, y: number): boolean => {
-    const dx = x - region.cx;
-    const dy = y - region.cy;
-    const s = (dx * b.y - dy * b.x) / det - sOffset;
-    const t = (a.x * dy - a.y * dx) / det - tOffset;
-    return Math.abs(s - Math.round(s)) * la <= band || Math.abs(t - Math.round(t)) * lb <= band;
+    const { acrossA, acrossB } = position(x, y);
+    return acrossA <= band || acrossB <= band;
   };
 }
 

@@ -38,6 +38,7 @@ import { commandLineOrExit } from "../lib/cli.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
 import { evaluateDirectory } from "../qa/evaluate.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import { latticePosition } from "./lattice-frame.ts";
 
 interface Captured {
   work?: FloatMap;
@@ -133,12 +134,8 @@ function where(
 ): Where {
   const { width } = work;
   const { cx, cy, r } = wafer.analysis;
-  const { a, b } = lattice;
-  const la = Math.hypot(a.x, a.y);
-  const lb = Math.hypot(b.x, b.y);
-  const det = a.x * b.y - a.y * b.x;
-  const sOffset = lattice.streetPhase.a / la;
-  const tOffset = lattice.streetPhase.b / lb;
+  const { a } = lattice;
+  const position = latticePosition(lattice, wafer.analysis);
   const band = 2;
   const samples: {
     v: number;
@@ -146,6 +143,7 @@ function where(
     cell: number;
     street: boolean;
     ring: boolean;
+    activity: number;
     busy: boolean;
   }[] = [];
   const offset = Math.round(a.y) * width + Math.round(a.x);
@@ -170,24 +168,24 @@ function where(
       if (dx * dx + dy * dy >= r * r) continue;
       const i = y * width + x;
       if (i - offset - width - 1 < 0 || i + offset + width + 1 >= work.data.length) continue;
-      const s = (dx * b.y - dy * b.x) / det - sOffset;
-      const t = (a.x * dy - a.y * dx) / det - tOffset;
-      const ds = Math.abs(s - Math.round(s)) * la;
-      const dt = Math.abs(t - Math.round(t)) * lb;
+      const { s, t, acrossA, acrossB } = position(x, y);
       samples.push({
         v: Math.abs(score[i] as number),
         signed: score[i] as number,
         cell: Math.floor(s + 0.5) * 100_003 + Math.floor(t + 0.5),
-        street: ds <= band || dt <= band,
+        street: acrossA <= band || acrossB <= band,
         ring: Boolean(edgeMask?.[i]),
-        busy: activityOf(i),
-      } as never);
+        activity: activityOf(i),
+        busy: false,
+      });
     }
   }
-  // "busy" held the activity: the busiest sixth of the samples is the busiest class.
-  const activities = samples.map((s) => s.busy as unknown as number);
-  const busyBound = quantile(activities, 1 - 1 / DETECTION.activityClasses);
-  for (const s of samples) s.busy = (s.busy as unknown as number) > busyBound;
+  // The busiest sixth of the samples is the busiest class.
+  const busyBound = quantile(
+    samples.map((s) => s.activity),
+    1 - 1 / DETECTION.activityClasses,
+  );
+  for (const s of samples) s.busy = s.activity > busyBound;
   const sigma =
     quantile(
       samples.map((s) => s.v),
