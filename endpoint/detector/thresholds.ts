@@ -519,3 +519,54 @@ export const LINE_SEED = {
   noiseCellMapPx: 16,
   sampleSeed: 0x5c4a_7c11,
 } as const;
+
+/**
+ * The reticle field's own pattern (branch `reticle7`, docs/detector-recall.md round 18,
+ * reticle-field.ts). The spec's reticle fields (2 x 2 to 3 x 3 dies, per-die levels, field-boundary
+ * streets up to 3% darker) are a second lattice of 2-3 pitches; die-to-die references one pitch
+ * away never share the die's field position, so the field's pattern stays in the residual. It is
+ * found per wafer as an analysis of variance of the residual by field position, and taken off as
+ * the median residual per (field position, die phase) over the dozens of fields on the disk.
+ */
+export const RETICLE_FIELD = {
+  /** Field periods tried along each lattice axis (dies): the spec's 2 x 2 to 3 x 3, and 1. */
+  periods: [1, 2, 3],
+  /**
+   * Die-phase bin of the search, map px along each axis: a field-boundary street (the spec's
+   * narrowest street, a few map px) then covers a bin or more, and a die's pixels (sampled every
+   * other one, below) put about one sample per bin.
+   */
+  searchBinMapPx: 2,
+  /** At most this many search bins along an axis (memory of 36 x bins^2 sums). */
+  searchMaxBins: 48,
+  /** Samples of the search: every other pixel of every other row (speed: ~200,000 on a 1024 px map). */
+  searchStepMapPx: 2,
+  /**
+   * Each residual sample is clipped at this many of the comparison's sigmas before the search
+   * sums it: noise alone passes 4 sigmas in 6e-5 of samples, while a defect (one die) can then
+   * add at most (4 sigma)^2 / n per bin to the between-position variance of n dies, a fifth of
+   * one position's noise share at n = 25: a stain on a few dies does not make a field.
+   */
+  clipSigmas: 4,
+  /**
+   * A field is taken when the variance between field positions (per die-phase bin, mean
+   * squares) is at least this many times the variance within them. On noise alone the ratio is
+   * an F statistic of mean 1 and spread sqrt(2 / df); neighbouring bins are correlated over the
+   * comparison's 3 x 3 smoothing (about 4 bins of 2 px), so even the smallest dies of the spec at
+   * a 2 x 1 period leave df of 25 or more, a spread under 0.3: a ratio of 2 is 3.5 spreads or more
+   * above what noise gives (and the field's own streets read tens to hundreds: measured).
+   */
+  minVarianceRatio: 2,
+  /**
+   * Fewest dies per field position for the template: the median of n values ignores up to
+   * (n - 1) / 2 of them (a defect sits in one die, a cluster in a few), and its noise,
+   * 1.25 sigma / sqrt(n), is under half the residual's at 8.
+   */
+  minDiesPerPosition: 8,
+  /**
+   * A template value is taken off only where it stands this many of its own noise sigmas
+   * (1.25 x the residual's sigma / sqrt(dies)) from the overall median of its die phase: elsewhere
+   * the template would only add its noise; at 3, 0.27% of the bins pass on noise alone.
+   */
+  templateSigmas: 3,
+} as const;

@@ -10,6 +10,7 @@ import {
   MERGE,
   PIXEL_TAIL,
   REPEAT,
+  RETICLE_FIELD,
   RIM,
   RIM_READING,
   SCORE,
@@ -38,6 +39,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       REPEAT,
       SENSOR_FAULT,
       RIM_READING,
+      RETICLE_FIELD,
     }),
   )
   .digest("hex")
