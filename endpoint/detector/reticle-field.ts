@@ -228,8 +228,9 @@ function searchBins(pitch: number): number {
 
 /**
  * Takes the reticle field's pattern off the die-to-die residual (interior pixels, in place):
- * for each field position and die phase (bins of at most 1 map px in the lattice's coordinates,
- * each pixel in the bin of its own sub-pixel phase: dies are not whole pixels apart), the median
+ * for each field position and die phase (bins of at most RETICLE_FIELD.templateBinMapPx in the
+ * lattice's coordinates, each pixel in the bin of its own sub-pixel phase, with the template's
+ * slope across the bin: dies are not whole pixels apart), the median
  * of the residual over the dies at that position, less the median of the positions' medians at
  * that phase; taken off where it stands RETICLE_FIELD.templateSigmas of its own noise out. A
  * defect sits in one die, so the median over the dozens of dies at its position ignores it.
@@ -251,8 +252,8 @@ export function removeReticleField(
   const height = Math.floor(residual.length / width);
   const { p, q } = field;
   const positions = p * q;
-  const binsA = Math.ceil(frame.la);
-  const binsB = Math.ceil(frame.lb);
+  const binsA = Math.ceil(frame.la / RETICLE_FIELD.templateBinMapPx);
+  const binsB = Math.ceil(frame.lb / RETICLE_FIELD.templateBinMapPx);
   const phases = binsA * binsB;
   // Key phase x positions + position: one phase's samples of every position are contiguous.
   const keys = phases * positions;
@@ -262,7 +263,7 @@ export function removeReticleField(
   // One pass over the interior's unforgiven pixels: each one's index, key and value, counted
   // per key (the key of a pixel is its own lattice phase: dies are not whole pixels apart).
   const capacity = Math.ceil(Math.PI * region.r * region.r + 4 * region.r + 16);
-  const { pixels, sampleKeys, sampleValues } = sampleBuffers(capacity);
+  const { pixels, sampleKeys, sampleValues, offsetsA, offsetsB } = sampleBuffers(capacity);
   const starts = new Int32Array(keys + 1);
   let n = 0;
   diskRows(region, width, height, 1, (y, x0, x1) => {
@@ -281,6 +282,9 @@ export function removeReticleField(
       pixels[n] = at;
       sampleKeys[n] = k;
       sampleValues[n] = v;
+      // Where in its bin the pixel lies (bin widths, -0.5 to 0.5 about the bin's centre).
+      offsetsA[n] = (s - i) * binsA - u - 0.5;
+      offsetsB[n] = (t - j) * binsB - w - 0.5;
       n++;
       starts[k + 1] = (starts[k + 1] as number) + 1;
     }
@@ -301,6 +305,60 @@ export function removeReticleField(
     if (count >= RETICLE_FIELD.minDiesPerPosition)
       medians[k] = selectKth(values.subarray(start, start + count), count, count >> 1);
   }
+  // Within a bin the pattern still moves with the pixel's own phase (a street's edge crosses a
+  // bin in a pixel or two): per key, the value and its slope along a and b over the
+  // bin, fitted by least squares to the samples within RETICLE_FIELD.inlierSigmas of the key's
+  // median (a defect, which the median ignored, stays out of the fit too).
+  const sigma = Math.max(noiseSigma, field.sigma);
+  const reach = RETICLE_FIELD.inlierSigmas * sigma;
+  const fit = new Float64Array(9 * keys);
+  for (let m = 0; m < n; m++) {
+    const k = sampleKeys[m] as number;
+    const v = sampleValues[m] as number;
+    const median = medians[k] as number;
+    if (!(Math.abs(v - median) <= reach)) continue;
+    const dx = offsetsA[m] as number;
+    const dy = offsetsB[m] as number;
+    const o = 9 * k;
+    fit[o] = (fit[o] as number) + 1;
+    fit[o + 1] = (fit[o + 1] as number) + dx;
+    fit[o + 2] = (fit[o + 2] as number) + dy;
+    fit[o + 3] = (fit[o + 3] as number) + v;
+    fit[o + 4] = (fit[o + 4] as number) + dx * dx;
+    fit[o + 5] = (fit[o + 5] as number) + dy * dy;
+    fit[o + 6] = (fit[o + 6] as number) + dx * dy;
+    fit[o + 7] = (fit[o + 7] as number) + dx * v;
+    fit[o + 8] = (fit[o + 8] as number) + dy * v;
+  }
+  // Per key: the value at the bin's centre (in medians, replacing the median where the fit
+  // holds) and the slopes, each kept only where it stands templateSigmas of its noise out.
+  const slopesA = new Float32Array(keys);
+  const slopesB = new Float32Array(keys);
+  for (let k = 0; k < keys; k++) {
+    const o = 9 * k;
+    const count = fit[o] as number;
+    if (count < RETICLE_FIELD.minDiesPerPosition) continue;
+    const mx = (fit[o + 1] as number) / count;
+    const my = (fit[o + 2] as number) / count;
+    const mv = (fit[o + 3] as number) / count;
+    const sxx = (fit[o + 4] as number) - count * mx * mx;
+    const syy = (fit[o + 5] as number) - count * my * my;
+    const sxy = (fit[o + 6] as number) - count * mx * my;
+    const sxv = (fit[o + 7] as number) - count * mx * mv;
+    const syv = (fit[o + 8] as number) - count * my * mv;
+    const det = sxx * syy - sxy * sxy;
+    let gx = 0;
+    let gy = 0;
+    if (det > 1e-9 * Math.max(1, sxx * syy)) {
+      gx = (syy * sxv - sxy * syv) / det;
+      gy = (sxx * syv - sxy * sxv) / det;
+      if (Math.abs(gx) * Math.sqrt(sxx) <= RETICLE_FIELD.templateSigmas * sigma) gx = 0;
+      if (Math.abs(gy) * Math.sqrt(syy) <= RETICLE_FIELD.templateSigmas * sigma) gy = 0;
+    }
+    slopesA[k] = gx;
+    slopesB[k] = gy;
+    medians[k] = mv - gx * mx - gy * my;
+  }
   // Each position's level over the whole die (the median of its bins' medians): the spec's
   // per-die levels, which a bin's own median, from a few dozen dies, is too noisy to take off
   // where they are under a few sigmas, yet over the thousands of bins of a die they broaden
@@ -317,11 +375,10 @@ export function removeReticleField(
   }
   const ordered = new Float64Array(positions);
   ordered.set(levels);
-  const commonLevel = selectKth(ordered, positions, positions >> 1);
+  const commonLevel = medianOf(ordered, positions);
   // Per key, what is taken off its pixels: the position's level, and where a bin stands out of
   // its phase by templateSigmas of its own noise once the levels are off, that bin's excess.
   const template = new Float32Array(keys);
-  const sigma = Math.max(noiseSigma, field.sigma);
   let binsTakenOff = 0;
   for (let phase = 0; phase < phases; phase++) {
     const base = phase * positions;
@@ -331,11 +388,16 @@ export function removeReticleField(
       const v = medians[base + f] as number;
       if (!Number.isNaN(v)) ordered[measured++] = v - (levels[f] as number);
     }
-    // The phase's common value: the median over positions (every position measured).
-    if (measured < positions) continue;
-    const overall = selectKth(ordered, positions, positions >> 1);
+    // The phase's common value (what every die shares there, not the field's): the median over
+    // the positions when all of them are measured at this phase; else 0 (what every die shares
+    // cancels in the comparison, and a median over some positions would take in the field's
+    // own pattern: a horizontal boundary street measured only at the positions it bounds).
+    if (measured === 0) continue;
+    const overall = measured === positions ? medianOf(ordered, measured) : 0;
     for (let f = 0; f < positions; f++) {
-      const excess = (medians[base + f] as number) - (levels[f] as number) - overall;
+      const median = medians[base + f] as number;
+      if (Number.isNaN(median)) continue;
+      const excess = median - (levels[f] as number) - overall;
       const dies = (starts[base + f + 1] as number) - (starts[base + f] as number);
       const noise = (1.2533 * sigma) / Math.sqrt(dies);
       if (Math.abs(excess) <= RETICLE_FIELD.templateSigmas * noise) continue;
@@ -346,20 +408,49 @@ export function removeReticleField(
   field.binsTakenOff = binsTakenOff;
   field.bins = keys;
   field.levels = Array.from(levels, (level) => level - commonLevel);
+  // Slopes every position shares at a phase are the die pattern's, not the field's.
+  for (let phase = 0; phase < phases; phase++) {
+    const base = phase * positions;
+    for (const slopes of [slopesA, slopesB]) {
+      for (let f = 0; f < positions; f++) ordered[f] = slopes[base + f] as number;
+      const common = medianOf(ordered, positions);
+      for (let f = 0; f < positions; f++)
+        slopes[base + f] = (slopes[base + f] as number) - common;
+    }
+  }
   for (let m = 0; m < n; m++) {
     const at = pixels[m] as number;
-    residual[at] = (residual[at] as number) - (template[sampleKeys[m] as number] as number);
+    const k = sampleKeys[m] as number;
+    residual[at] =
+      (residual[at] as number) -
+      (template[k] as number) -
+      (slopesA[k] as number) * (offsetsA[m] as number) -
+      (slopesB[k] as number) * (offsetsB[m] as number);
   }
   return field;
+}
+
+/**
+ * The median of the first n values (sorted in place; n is at most 9 here), the mean of the two
+ * middle ones when n is even: of a 2 x 2 field's four positions, two hold a boundary street where
+ * the other two hold an interior one, and either middle value alone would read one of them as
+ * the common level.
+ */
+function medianOf(values: Float64Array, n: number): number {
+  const sorted = values.subarray(0, n).sort();
+  const upper = sorted[n >> 1] as number;
+  return n % 2 === 1 ? upper : 0.5 * ((sorted[(n >> 1) - 1] as number) + upper);
 }
 
 interface SampleBuffers {
   pixels: Int32Array;
   sampleKeys: Int32Array;
   sampleValues: Float32Array;
+  offsetsA: Float32Array;
+  offsetsB: Float32Array;
 }
 
-/** The template's sample buffers, kept between wafers (a 1024 px map's disk is 10 MB of them). */
+/** The template's sample buffers, kept between wafers (a 1024 px map's disk is 16 MB of them). */
 let kept: SampleBuffers | null = null;
 
 function sampleBuffers(capacity: number): SampleBuffers {
@@ -368,6 +459,8 @@ function sampleBuffers(capacity: number): SampleBuffers {
       pixels: new Int32Array(capacity),
       sampleKeys: new Int32Array(capacity),
       sampleValues: new Float32Array(capacity),
+      offsetsA: new Float32Array(capacity),
+      offsetsB: new Float32Array(capacity),
     };
   return kept;
 }
