@@ -414,8 +414,7 @@ export function removeReticleField(
     for (const slopes of [slopesA, slopesB]) {
       for (let f = 0; f < positions; f++) ordered[f] = slopes[base + f] as number;
       const common = medianOf(ordered, positions);
-      for (let f = 0; f < positions; f++)
-        slopes[base + f] = (slopes[base + f] as number) - common;
+      for (let f = 0; f < positions; f++) slopes[base + f] = (slopes[base + f] as number) - common;
     }
   }
   for (let m = 0; m < n; m++) {
