@@ -229,8 +229,8 @@ function searchBins(pitch: number): number {
 /**
  * Takes the reticle field's pattern off the die-to-die residual (interior pixels, in place):
  * for each field position and die phase (bins of at most RETICLE_FIELD.templateBinMapPx in the
- * lattice's coordinates, each pixel in the bin of its own sub-pixel phase, with the template's
- * slope across the bin: dies are not whole pixels apart), the median
+ * lattice's coordinates, each pixel in the bin of its own sub-pixel phase: dies are not whole
+ * pixels apart), the median
  * of the residual over the dies at that position, less the median of the positions' medians at
  * that phase; taken off where it stands RETICLE_FIELD.templateSigmas of its own noise out. A
  * defect sits in one die, so the median over the dozens of dies at its position ignores it.
@@ -263,7 +263,7 @@ export function removeReticleField(
   // One pass over the interior's unforgiven pixels: each one's index, key and value, counted
   // per key (the key of a pixel is its own lattice phase: dies are not whole pixels apart).
   const capacity = Math.ceil(Math.PI * region.r * region.r + 4 * region.r + 16);
-  const { pixels, sampleKeys, sampleValues, offsetsA, offsetsB } = sampleBuffers(capacity);
+  const { pixels, sampleKeys, sampleValues } = sampleBuffers(capacity);
   const starts = new Int32Array(keys + 1);
   let n = 0;
   diskRows(region, width, height, 1, (y, x0, x1) => {
@@ -282,9 +282,6 @@ export function removeReticleField(
       pixels[n] = at;
       sampleKeys[n] = k;
       sampleValues[n] = v;
-      // Where in its bin the pixel lies (bin widths, -0.5 to 0.5 about the bin's centre).
-      offsetsA[n] = (s - i) * binsA - u - 0.5;
-      offsetsB[n] = (t - j) * binsB - w - 0.5;
       n++;
       starts[k + 1] = (starts[k + 1] as number) + 1;
     }
@@ -297,81 +294,44 @@ export function removeReticleField(
     values[fill[k] as number] = sampleValues[m] as number;
     fill[k] = (fill[k] as number) + 1;
   }
-  // Per key, the median over the dies at that position (NaN: too few dies there).
+  // Per key, the median over the dies at that position of the pixels the allowance left (those it
+  // forgave stay forgiven below). NaN: fewer than minDiesPerPosition dies' worth of them (a die
+  // puts about binArea pixels in a bin, and a defect fills them all: counted in pixels, a
+  // median of two dies' pixels would follow a defect).
+  const binArea = (frame.la / binsA) * (frame.lb / binsB);
+  const fewest = RETICLE_FIELD.minDiesPerPosition * Math.max(1, binArea);
   const medians = new Float32Array(keys).fill(Number.NaN);
   for (let k = 0; k < keys; k++) {
     const start = starts[k] as number;
     const count = (starts[k + 1] as number) - start;
-    if (count >= RETICLE_FIELD.minDiesPerPosition)
+    if (count >= fewest)
       medians[k] = selectKth(values.subarray(start, start + count), count, count >> 1);
   }
-  // Within a bin the pattern still moves with the pixel's own phase (a street's edge crosses a
-  // bin in a pixel or two): per key, the value and its slope along a and b over the
-  // bin, fitted by least squares to the samples within RETICLE_FIELD.inlierSigmas of the key's
-  // median (a defect, which the median ignored, stays out of the fit too).
   const sigma = Math.max(noiseSigma, field.sigma);
-  const reach = RETICLE_FIELD.inlierSigmas * sigma;
-  const fit = new Float64Array(9 * keys);
-  for (let m = 0; m < n; m++) {
-    const k = sampleKeys[m] as number;
-    const v = sampleValues[m] as number;
-    const median = medians[k] as number;
-    if (!(Math.abs(v - median) <= reach)) continue;
-    const dx = offsetsA[m] as number;
-    const dy = offsetsB[m] as number;
-    const o = 9 * k;
-    fit[o] = (fit[o] as number) + 1;
-    fit[o + 1] = (fit[o + 1] as number) + dx;
-    fit[o + 2] = (fit[o + 2] as number) + dy;
-    fit[o + 3] = (fit[o + 3] as number) + v;
-    fit[o + 4] = (fit[o + 4] as number) + dx * dx;
-    fit[o + 5] = (fit[o + 5] as number) + dy * dy;
-    fit[o + 6] = (fit[o + 6] as number) + dx * dy;
-    fit[o + 7] = (fit[o + 7] as number) + dx * v;
-    fit[o + 8] = (fit[o + 8] as number) + dy * v;
-  }
-  // Per key: the value at the bin's centre (in medians, replacing the median where the fit
-  // holds) and the slopes, each kept only where it stands templateSigmas of its noise out.
-  const slopesA = new Float32Array(keys);
-  const slopesB = new Float32Array(keys);
-  for (let k = 0; k < keys; k++) {
-    const o = 9 * k;
-    const count = fit[o] as number;
-    if (count < RETICLE_FIELD.minDiesPerPosition) continue;
-    const mx = (fit[o + 1] as number) / count;
-    const my = (fit[o + 2] as number) / count;
-    const mv = (fit[o + 3] as number) / count;
-    const sxx = (fit[o + 4] as number) - count * mx * mx;
-    const syy = (fit[o + 5] as number) - count * my * my;
-    const sxy = (fit[o + 6] as number) - count * mx * my;
-    const sxv = (fit[o + 7] as number) - count * mx * mv;
-    const syv = (fit[o + 8] as number) - count * my * mv;
-    const det = sxx * syy - sxy * sxy;
-    let gx = 0;
-    let gy = 0;
-    if (det > 1e-9 * Math.max(1, sxx * syy)) {
-      gx = (syy * sxv - sxy * syv) / det;
-      gy = (sxx * syv - sxy * sxv) / det;
-      if (Math.abs(gx) * Math.sqrt(sxx) <= RETICLE_FIELD.templateSigmas * sigma) gx = 0;
-      if (Math.abs(gy) * Math.sqrt(syy) <= RETICLE_FIELD.templateSigmas * sigma) gy = 0;
-    }
-    slopesA[k] = gx;
-    slopesB[k] = gy;
-    medians[k] = mv - gx * mx - gy * my;
-  }
-  // Each position's level over the whole die (the median of its bins' medians): the spec's
-  // per-die levels, which a bin's own median, from a few dozen dies, is too noisy to take off
-  // where they are under a few sigmas, yet over the thousands of bins of a die they broaden
-  // the flattest class's noise (round 14). Measured apart, it is taken off every bin.
+  // Each position's level over the whole die: the median of its unforgiven pixels (the spec's
+  // per-die levels, which the allowance hides from a bin's median where it forgives most dies,
+  // yet over the die they broaden the flattest class's noise: round 14). Over the tens of
+  // thousands of a position's pixels a defect's few hundred do not move it.
   const levels = new Float64Array(positions);
-  const perPosition = new Float32Array(phases);
+  const perPosition = new Int32Array(positions + 1);
+  for (let m = 0; m < n; m++) {
+    const f = ((sampleKeys[m] as number) % positions) + 1;
+    perPosition[f] = (perPosition[f] as number) + 1;
+  }
+  for (let f = 0; f < positions; f++)
+    perPosition[f + 1] = (perPosition[f + 1] as number) + (perPosition[f] as number);
+  const unforgiven = new Float32Array(perPosition[positions] as number);
+  const next = perPosition.slice(0, positions);
+  for (let m = 0; m < n; m++) {
+    const f = (sampleKeys[m] as number) % positions;
+    unforgiven[next[f] as number] = sampleValues[m] as number;
+    next[f] = (next[f] as number) + 1;
+  }
   for (let f = 0; f < positions; f++) {
-    let m = 0;
-    for (let phase = 0; phase < phases; phase++) {
-      const v = medians[phase * positions + f] as number;
-      if (!Number.isNaN(v)) perPosition[m++] = v;
-    }
-    levels[f] = m > 0 ? selectKth(perPosition, m, m >> 1) : 0;
+    const from = perPosition[f] as number;
+    const count = (perPosition[f + 1] as number) - from;
+    levels[f] =
+      count > 0 ? selectKth(unforgiven.subarray(from, from + count), count, count >> 1) : 0;
   }
   const ordered = new Float64Array(positions);
   ordered.set(levels);
@@ -398,7 +358,7 @@ export function removeReticleField(
       const median = medians[base + f] as number;
       if (Number.isNaN(median)) continue;
       const excess = median - (levels[f] as number) - overall;
-      const dies = (starts[base + f + 1] as number) - (starts[base + f] as number);
+      const dies = ((starts[base + f + 1] as number) - (starts[base + f] as number)) / binArea;
       const noise = (1.2533 * sigma) / Math.sqrt(dies);
       if (Math.abs(excess) <= RETICLE_FIELD.templateSigmas * noise) continue;
       template[base + f] = (template[base + f] as number) + excess;
@@ -408,23 +368,9 @@ export function removeReticleField(
   field.binsTakenOff = binsTakenOff;
   field.bins = keys;
   field.levels = Array.from(levels, (level) => level - commonLevel);
-  // Slopes every position shares at a phase are the die pattern's, not the field's.
-  for (let phase = 0; phase < phases; phase++) {
-    const base = phase * positions;
-    for (const slopes of [slopesA, slopesB]) {
-      for (let f = 0; f < positions; f++) ordered[f] = slopes[base + f] as number;
-      const common = medianOf(ordered, positions);
-      for (let f = 0; f < positions; f++) slopes[base + f] = (slopes[base + f] as number) - common;
-    }
-  }
   for (let m = 0; m < n; m++) {
     const at = pixels[m] as number;
-    const k = sampleKeys[m] as number;
-    residual[at] =
-      (residual[at] as number) -
-      (template[k] as number) -
-      (slopesA[k] as number) * (offsetsA[m] as number) -
-      (slopesB[k] as number) * (offsetsB[m] as number);
+    residual[at] = (residual[at] as number) - (template[sampleKeys[m] as number] as number);
   }
   return field;
 }
@@ -445,11 +391,9 @@ interface SampleBuffers {
   pixels: Int32Array;
   sampleKeys: Int32Array;
   sampleValues: Float32Array;
-  offsetsA: Float32Array;
-  offsetsB: Float32Array;
 }
 
-/** The template's sample buffers, kept between wafers (a 1024 px map's disk is 16 MB of them). */
+/** The template's sample buffers, kept between wafers (a 1024 px map's disk is 10 MB of them). */
 let kept: SampleBuffers | null = null;
 
 function sampleBuffers(capacity: number): SampleBuffers {
@@ -458,8 +402,6 @@ function sampleBuffers(capacity: number): SampleBuffers {
       pixels: new Int32Array(capacity),
       sampleKeys: new Int32Array(capacity),
       sampleValues: new Float32Array(capacity),
-      offsetsA: new Float32Array(capacity),
-      offsetsB: new Float32Array(capacity),
     };
   return kept;
 }

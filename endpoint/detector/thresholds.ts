@@ -571,18 +571,11 @@ export const RETICLE_FIELD = {
    */
   templateSigmas: 3,
   /**
-   * The template's die-phase bin, map px along each axis, with a slope fitted across it: at 1 px
-   * a bin holds about one pixel per die, and where the pixel grid's phase repeats every few dies
-   * some bins of a field position hold only a handful of dies (a boundary street's column then
-   * keeps its whole residual); 2 px bins hold about four per die, and the slope carries a
-   * street edge's rise across the bin (a camera pixel integrates its area, so edges span a
-   * pixel or two after the comparison's smoothing).
+   * The template's die-phase bin, map px along each axis: at 1 px a bin holds about one pixel
+   * per die, and where the pixel grid's phase repeats every few dies some bins of a field
+   * position hold only a handful of dies (a boundary street's column then keeps its whole
+   * residual); 2 px bins hold about four per die (a camera pixel integrates its area, so an
+   * edge spans a pixel or two after the comparison's smoothing).
    */
   templateBinMapPx: 2,
-  /**
-   * The template's fit within a bin leaves out samples further than this many sigmas from the
-   * bin's median: the seed's own 6 (DETECTION.seedSigmas), what a defect would reach, while a
-   * street edge's slope across a 1 px bin stays inside it.
-   */
-  inlierSigmas: 6,
 } as const;
