@@ -288,7 +288,7 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
     : null;
   const level = Math.abs(noise.level);
   console.log(
-    `  map scale ${scale}, level ${f(level)}, sigmaMap ${f(noise.sigmaMap, 3)}, comparison sigma ${f(compared.comparisonSigma ?? Number.NaN, 3)}, score tail ${f(thresholds.scoreTail)}, minHigh ${f(thresholds.seeds.minHigh, 3)}, pixel seed min ${f(thresholds.seeds.pixelSeed?.min ?? Number.NaN, 3)}, blobs ${blobs.length}, groups ${grouped.groups.length}, rim blur ${f(rimBlur ?? Number.NaN)}, reticle field ${"reticleField" in compared && compared.reticleField ? `${compared.reticleField.p}x${compared.reticleField.q} (variance ratio ${f(compared.reticleField.varianceRatio)}, ${compared.reticleField.binsTakenOff} of ${compared.reticleField.bins} bins)` : "none"}`,
+    `  map scale ${scale}, level ${f(level)}, sigmaMap ${f(noise.sigmaMap, 3)}, comparison sigma ${f(compared.comparisonSigma ?? Number.NaN, 3)}, score tail ${f(thresholds.scoreTail)}, minHigh ${f(thresholds.seeds.minHigh, 3)}, pixel seed min ${f(thresholds.seeds.pixelSeed?.min ?? Number.NaN, 3)}, blobs ${blobs.length}, groups ${grouped.groups.length}, rim blur ${f(rimBlur ?? Number.NaN)}`,
   );
   if (lattice) {
     const px = (v: Vector) =>

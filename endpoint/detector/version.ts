@@ -10,7 +10,6 @@ import {
   MERGE,
   PIXEL_TAIL,
   REPEAT,
-  RETICLE_FIELD,
   RIM,
   RIM_READING,
   SCORE,
@@ -39,7 +38,6 @@ export const THRESHOLDS_HASH = createHash("sha256")
       REPEAT,
       SENSOR_FAULT,
       RIM_READING,
-      RETICLE_FIELD,
     }),
   )
   .digest("hex")

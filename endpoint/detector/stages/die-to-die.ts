@@ -3,7 +3,6 @@ import { comparisonBuffer, dieToDieResidual, levelDies } from "../die-to-die.ts"
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { type ReticleField, removeReticleField } from "../reticle-field.ts";
 import { DETECTION, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
@@ -20,8 +19,6 @@ export interface DieToDieResult {
   comparisonSigma: number;
   /** Per pixel, the noise gain of its references over an interior pixel's (EDGE_GAIN_UNIT = 1). */
   edgeGain: Uint8Array;
-  /** The reticle field whose pattern was taken off the residual, or null (none found). */
-  reticleField: ReticleField | null;
 }
 
 /**
@@ -100,15 +97,5 @@ export function dieToDie(
     // Offsets the grow threshold's level floor cannot see do not matter.
     DETECTION.growLevelShare * Math.abs(noise.level),
   );
-  // The reticle field's own pattern (a lattice of 2-3 dies that references one die away never
-  // share): taken off before any threshold reads the residual (docs/detector-recall.md round 18).
-  const reticleField = removeReticleField(
-    residual,
-    work.width,
-    lattice,
-    wafer.analysis,
-    edgeMask,
-    smoothSigma,
-  );
-  return { residual, edgeMask, comparisonSigma: smoothSigma, edgeGain, reticleField };
+  return { residual, edgeMask, comparisonSigma: smoothSigma, edgeGain };
 }
