@@ -138,7 +138,10 @@ export function createLambdaInvoker(options: {
         timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
       });
       try {
-        const handler = await load(fn);
+        // The load races the timer too: a module still loading when it fires is this invocation's
+        // Sandbox.Timedout (as Lambda's init is bounded), and the timer's rejection always has a
+        // handler (unhandled, it would end the process: the whole local stack).
+        const handler = await Promise.race([load(fn), timeout]);
         const result = await Promise.race([
           Promise.resolve().then(() => handler(payload, context)),
           timeout,

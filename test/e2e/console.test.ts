@@ -208,6 +208,11 @@ beforeAll(async () => {
     viewport: { width: 1400, height: 1000 },
   });
   page = browser.pages()[0] ?? (await browser.newPage());
+  // Playwright gives each wait, click and navigation 30 s by default; these took 1-5 s in a full
+  // run at load 20, so a busier CI machine could come near it. Two minutes: a hang still fails
+  // well within testTimeout, and the lot's own waits say how long they allow.
+  browser.setDefaultTimeout(120_000);
+  browser.setDefaultNavigationTimeout(120_000);
   // Nothing may leave the machine: every request the page makes must go to the console.
   await page.route("**/*", (route) =>
     route.request().url().startsWith(url) ? route.continue() : route.abort(),

@@ -509,8 +509,11 @@ describe("endpoint server under load", () => {
         });
       const answers = [0, 1, 2, 3, 4, 5].map(send);
       await detecting;
-      // Time for the other five to arrive and be read if nothing held them back; a slow machine
-      // can only make this pass without proving anything, never fail.
+      // The two read-aheads come as their requests arrive, which a loaded machine may delay past
+      // any fixed wait: wait for them (the test's timeout is the limit), then give the other three
+      // time to be read if nothing held them back. A slow machine can only make that last wait
+      // prove less, never fail.
+      while (reads < 3) await new Promise((resolve) => setTimeout(resolve, 10));
       await new Promise((resolve) => setTimeout(resolve, 300));
       // One model thread: the image on it and two read ahead.
       assert.equal(reads, 3, "images read while the model holds one");

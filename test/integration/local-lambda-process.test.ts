@@ -47,7 +47,10 @@ describe("local Lambda runtime for built functions (local/lambda-process.ts)", (
     arn: "arn:aws:lambda:us-east-1:000000000000:function:local-ProbeFunction",
     modulePath: "unused",
     exportName: "handler",
-    timeoutSeconds: 3,
+    // Also the limit of a cold start (local/lambda-process.ts), and tests start several sandboxes at
+    // once: 10 s, Lambda's own init limit, so that a loaded CI machine's slow process starts never
+    // time out (3 s did not leave that room); the sleeping handler below still outlives it.
+    timeoutSeconds: 10,
     memorySizeMb: 256,
     environment: { OWN_SETTING: "mine", NODE_OPTIONS: "--enable-source-maps" },
     asyncInvoke: { maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 },
@@ -108,7 +111,7 @@ describe("local Lambda runtime for built functions (local/lambda-process.ts)", (
     };
     assert.deepEqual(result.event, { action: "echo", n: 1 });
     assert.match(result.requestId, /^[0-9a-f-]{36}$/);
-    assert.ok(result.remaining > 0 && result.remaining <= 3000);
+    assert.ok(result.remaining > 0 && result.remaining <= 10_000);
   });
 
   it("runs the function in its own process, without a global require, with its own environment only", async () => {
@@ -188,7 +191,7 @@ describe("local Lambda runtime for built functions (local/lambda-process.ts)", (
     const before = (await invoker.invoke(fn, { action: "env" })) as { pid: number };
     const error = await failure({ action: "sleep" });
     assert.equal(error.errorType, "Sandbox.Timedout");
-    assert.match(error.errorMessage, /Task timed out after 3\.00 seconds/);
+    assert.match(error.errorMessage, /Task timed out after 10\.00 seconds/);
     const after = (await invoker.invoke(fn, { action: "env" })) as { pid: number };
     assert.notEqual(after.pid, before.pid, "a fresh sandbox after the timeout");
   });

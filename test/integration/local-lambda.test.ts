@@ -110,6 +110,22 @@ describe("local Lambda invoker", () => {
     assert.equal(await invoker.invoke(flaky, {}), "ready");
   });
 
+  it("fails a function whose module loads for longer than its timeout with Sandbox.Timedout, and nothing else", async () => {
+    // The timer runs from the invocation, the load included; it fires while the module still
+    // loads, before anything awaits it: that must be this invocation's answer, never a rejection
+    // nobody handles (which ends a Node process, the whole local stack with it).
+    const slowLoad = fn(
+      "slow-load",
+      `await new Promise((r) => setTimeout(r, 3000));
+       export async function handler() { return "too late"; }`,
+      1,
+    );
+    await assert.rejects(
+      invokerFor(slowLoad).invoke(slowLoad, {}),
+      rejectsAs("Sandbox.Timedout", /Task timed out after 1\.00 seconds/),
+    );
+  });
+
   it("fails a handler that outlives the function's timeout with Sandbox.Timedout", async () => {
     const slow = fn(
       "slow",

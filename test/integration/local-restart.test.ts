@@ -23,6 +23,13 @@ import { LocalStackError } from "../../local/errors.ts";
 import { startLocalStack } from "../../local/stack.ts";
 import { fixtureLot, published, topicName } from "./helpers/fixture-lot.ts";
 
+/**
+ * How long a wait for something the stack does in the background (an execution reaching a state,
+ * an event's retry) may take: far more than a quiet machine needs, so that a loaded 2-core CI
+ * machine never fails it; a hang still fails well within testTimeout.
+ */
+const BACKGROUND_WAIT_MS = 120_000;
+
 describe("local stack across restarts", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "waferflow-restart-"));
   /** A SageMaker runtime that takes every request and never answers: a lot's execution stays RUNNING. */
@@ -73,7 +80,11 @@ describe("local stack across restarts", () => {
     const sfn = new SFNClient({});
     const cutOffArn = executionArn(first.names.stateMachineArn, "CUT-OFF");
     let entered: string[] = [];
-    for (let waited = 0; !entered.includes("InspectImages") && waited < 30_000; waited += 100) {
+    for (
+      let waited = 0;
+      !entered.includes("InspectImages") && waited < BACKGROUND_WAIT_MS;
+      waited += 100
+    ) {
       const history = await sfn
         .send(new GetExecutionHistoryCommand({ executionArn: cutOffArn, maxResults: 1000 }))
         .catch(() => ({ events: [] }));
@@ -143,7 +154,7 @@ describe("local stack across restarts", () => {
           line.includes("execution _LATE FAILED") && line.includes(`attempt ${attempt} of 3`),
       );
     const waitFor = async (done: () => boolean) => {
-      for (let waited = 0; !done() && waited < 20_000; waited += 50) {
+      for (let waited = 0; !done() && waited < BACKGROUND_WAIT_MS; waited += 50) {
         await new Promise((resolveWait) => setTimeout(resolveWait, 50));
       }
     };

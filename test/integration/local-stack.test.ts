@@ -56,8 +56,15 @@ function findDirectory(root: string, name: string): string {
   throw new Error(`no directory ${name} under ${root}`);
 }
 
+/**
+ * How long a wait for something the stack does in the background (an event's delivery, an
+ * execution starting) may take: far more than it needs on a quiet machine (well under a second),
+ * so that a loaded 2-core CI machine never fails it; a hang still fails well within testTimeout.
+ */
+const BACKGROUND_WAIT_MS = 120_000;
+
 /** Waits for a line (log lines, messages) that passes `test`, up to `ms`. */
-async function logged(lines: string[], test: (line: string) => boolean, ms = 20_000) {
+async function logged(lines: string[], test: (line: string) => boolean, ms = BACKGROUND_WAIT_MS) {
   for (let waited = 0; waited < ms; waited += 50) {
     const found = lines.find(test);
     if (found) return found;
@@ -457,7 +464,11 @@ describe("local stack through the AWS SDK", () => {
     });
     const executionArn = arnOf(lotId);
     let running: { status?: string; input?: string } = {};
-    for (let waited = 0; running.status !== "RUNNING" && waited < 20_000; waited += 100) {
+    for (
+      let waited = 0;
+      running.status !== "RUNNING" && waited < BACKGROUND_WAIT_MS;
+      waited += 100
+    ) {
       running = await sfn.send(new DescribeExecutionCommand({ executionArn })).catch(() => ({}));
       if (running.status !== "RUNNING") await new Promise((done) => setTimeout(done, 100));
     }

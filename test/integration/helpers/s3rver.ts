@@ -10,8 +10,18 @@ export const TEST_BUCKET = "waferflow-test";
 export interface TestS3 {
   endpoint: string;
   bucket: string;
-  /** Every object created or removed, in the order the server finished storing them. */
+  /**
+   * Every object created, in the order the server finished storing them. They come from the S3
+   * process over IPC, beside its HTTP answers and not before them: an answer may be read first, so
+   * an event is only sure to be here once `waitForCreated` has seen it.
+   */
   events: Array<{ eventName: string; key: string }>;
+  /**
+   * Resolves with the index in `events` of the first creation of `key` at or after index `from`,
+   * once it has arrived (the test's timeout is the limit). The S3 process reports in the order it
+   * stored objects, so every object stored before it has arrived too.
+   */
+  waitForCreated(key: string, from?: number): Promise<number>;
   /** A client for this server; pass overrides to point it elsewhere (a proxy) or change retries. */
   client(overrides?: Partial<S3ClientConfig>): S3Client;
   stop(): Promise<void>;
@@ -34,6 +44,16 @@ export async function startS3rver(): Promise<TestS3> {
     endpoint,
     bucket: TEST_BUCKET,
     events,
+    async waitForCreated(key, from = 0) {
+      for (;;) {
+        const index = events.findIndex(
+          (event, i) =>
+            i >= from && event.key === key && event.eventName.startsWith("ObjectCreated"),
+        );
+        if (index >= 0) return index;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
     client(overrides = {}) {
       const client = new S3Client({
         endpoint,
