@@ -1366,4 +1366,71 @@
     (local $at i32)
     (local.set $at (i32.add (local.get $dataPtr) (i32.shl (local.get $index) (i32.const 2))))
     (v128.load32_lane 1 (i32.add (local.get $at) (local.get $lagBytes)) (v128.load32_zero (local.get $at))))
+
+  ;; The lattice search's lag scan (lattice.ts lagCosts, where every shifted point stays inside
+  ;; the map): for each lag l, the sum over the points, in their order, of (base - sample)^2,
+  ;; where sample is the bilinear value of the map at dataPtr (width px per row) at the point
+  ;; moved by the lag's shift. Two lags per step in f64x2 lanes; each lane is bilinearInside's
+  ;; double operations in its order: x0 = floor(x), fx = x - x0, index y0 * width + x0 (exact
+  ;; integers), a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy summed left to right,
+  ;; then sum + d * d. Points are f64 triples (x, y, base) at pointsPtr; shifts per pair of lags
+  ;; 32 bytes at shiftsPtr (the pair's two x shifts, then its two y shifts); the sums (f64, one per
+  ;; lag, zeroed by the caller) at sumsPtr.
+  (func (export "lagCosts")
+    (param $dataPtr i32) (param $width i32) (param $pointsPtr i32) (param $count i32)
+    (param $shiftsPtr i32) (param $pairs i32) (param $sumsPtr i32)
+    (local $p i32) (local $pointsEnd i32) (local $s i32) (local $o i32) (local $oEnd i32)
+    (local $rowBytes i32) (local $at0 i32) (local $at1 i32)
+    (local $x v128) (local $y v128) (local $base v128) (local $px v128) (local $py v128)
+    (local $x0 v128) (local $y0 v128) (local $fx v128) (local $fy v128) (local $index v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $diff v128)
+    (local $widths v128)
+    (local.set $widths (i32x4.splat (local.get $width)))
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $p (local.get $pointsPtr))
+    (local.set $pointsEnd (i32.add (local.get $pointsPtr) (i32.mul (local.get $count) (i32.const 24))))
+    (local.set $oEnd (i32.add (local.get $sumsPtr) (i32.shl (local.get $pairs) (i32.const 4))))
+    (block $pointsDone
+      (loop $points
+        (br_if $pointsDone (i32.ge_u (local.get $p) (local.get $pointsEnd)))
+        (local.set $x (f64x2.splat (f64.load (local.get $p))))
+        (local.set $y (f64x2.splat (f64.load offset=8 (local.get $p))))
+        (local.set $base (f64x2.splat (f64.load offset=16 (local.get $p))))
+        (local.set $s (local.get $shiftsPtr))
+        (local.set $o (local.get $sumsPtr))
+        (block $lagsDone
+          (loop $lags
+            (br_if $lagsDone (i32.ge_u (local.get $o) (local.get $oEnd)))
+            (local.set $px (f64x2.add (local.get $x) (v128.load (local.get $s))))
+            (local.set $py (f64x2.add (local.get $y) (v128.load offset=16 (local.get $s))))
+            (local.set $x0 (f64x2.floor (local.get $px)))
+            (local.set $y0 (f64x2.floor (local.get $py)))
+            (local.set $fx (f64x2.sub (local.get $px) (local.get $x0)))
+            (local.set $fy (f64x2.sub (local.get $py) (local.get $y0)))
+            (local.set $index (i32x4.add
+              (i32x4.mul (i32x4.trunc_sat_f64x2_s_zero (local.get $y0)) (local.get $widths))
+              (i32x4.trunc_sat_f64x2_s_zero (local.get $x0))))
+            (local.set $at0 (i32.add (local.get $dataPtr) (i32.shl (i32x4.extract_lane 0 (local.get $index)) (i32.const 2))))
+            (local.set $at1 (i32.add (local.get $dataPtr) (i32.shl (i32x4.extract_lane 1 (local.get $index)) (i32.const 2))))
+            (local.set $a (f64x2.promote_low_f32x4 (v128.load32_lane 1 (local.get $at1) (v128.load32_zero (local.get $at0)))))
+            (local.set $b (f64x2.promote_low_f32x4 (v128.load32_lane offset=4 1 (local.get $at1) (v128.load32_zero offset=4 (local.get $at0)))))
+            (local.set $at0 (i32.add (local.get $at0) (local.get $rowBytes)))
+            (local.set $at1 (i32.add (local.get $at1) (local.get $rowBytes)))
+            (local.set $c (f64x2.promote_low_f32x4 (v128.load32_lane 1 (local.get $at1) (v128.load32_zero (local.get $at0)))))
+            (local.set $d (f64x2.promote_low_f32x4 (v128.load32_lane offset=4 1 (local.get $at1) (v128.load32_zero offset=4 (local.get $at0)))))
+            ;; base - (((a + (b - a) * fx) + (c - a) * fy) + (((a - b) - c) + d) * fx * fy)
+            (local.set $diff (f64x2.sub (local.get $base) (f64x2.add
+              (f64x2.add
+                (f64x2.add (local.get $a) (f64x2.mul (f64x2.sub (local.get $b) (local.get $a)) (local.get $fx)))
+                (f64x2.mul (f64x2.sub (local.get $c) (local.get $a)) (local.get $fy)))
+              (f64x2.mul (f64x2.mul
+                (f64x2.add (f64x2.sub (f64x2.sub (local.get $a) (local.get $b)) (local.get $c)) (local.get $d))
+                (local.get $fx)) (local.get $fy)))))
+            (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o))
+              (f64x2.mul (local.get $diff) (local.get $diff))))
+            (local.set $s (i32.add (local.get $s) (i32.const 32)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $lags)))
+        (local.set $p (i32.add (local.get $p) (i32.const 24)))
+        (br $points))))
 )

@@ -63,6 +63,16 @@ export interface Kernel extends KernelMemory {
     range: number,
     width: number,
   ): number;
+  /** The lattice search's lag costs (lattice.ts lagSumsInKernel): sums per lag, two lags a step. */
+  lagCosts(
+    dataPtr: number,
+    width: number,
+    pointsPtr: number,
+    count: number,
+    shiftsPtr: number,
+    pairs: number,
+    sumsPtr: number,
+  ): void;
   /** The die-to-die noise's differences of its grid (noise.ts), or -1 when one is NaN. */
   dieDifferences(
     dataPtr: number,
