@@ -1177,4 +1177,260 @@
         (f32.store (i32.add (local.get $into) (local.get $i)) (f32.sub (local.get $hi) (local.get $lo)))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $scalars))))
+;; The die-to-die noise estimate's two passes over its sampling grid (noise.ts,
+  ;; estimateDieDifferenceNoise), on the smoothed map where the residual kernels read it.
+  ;; The grid is tabled by the caller, all terms in pixels:
+  ;;   per row r of samples, 11 i32 at rowsPtr + 44r: the row's index term (y * width), its +a
+  ;;   and -a terms, its three +b terms, its three -b terms, and the first and last column of
+  ;;   the row's samples inside the disk;
+  ;;   per column c, 9 i32 at colsPtr + 36c: x, its +a and -a terms, three +b, three -b terms.
+  ;; Pass 1: |D(p) - D(q)| of each sample in grid order, as f64 at outPtr, where
+  ;; D(p) = p - 0.5 * (p(+a) + p(-a)) and q = p + lag, each one IEEE double operation on the
+  ;; promoted float32 values in the JavaScript's order. Returns the count, or -1 when a value is
+  ;; NaN (the caller then takes the JavaScript path, which keeps NaN's bits as it always did).
+  (func (export "dieDifferences")
+    (param $dataPtr i32) (param $lag i32) (param $rowsPtr i32) (param $nRows i32)
+    (param $colsPtr i32) (param $outPtr i32) (result i32)
+    (local $rec i32) (local $recEnd i32) (local $rowBase i32) (local $plusA i32) (local $minusA i32)
+    (local $col i32) (local $colEnd i32) (local $p i32) (local $plus i32) (local $minus i32)
+    (local $lagBytes i32) (local $o i32) (local $nan i32) (local $d f64)
+    (local.set $lagBytes (i32.shl (local.get $lag) (i32.const 2)))
+    (local.set $o (local.get $outPtr))
+    (local.set $rec (local.get $rowsPtr))
+    (local.set $recEnd (i32.add (local.get $rowsPtr) (i32.mul (local.get $nRows) (i32.const 44))))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $rec) (local.get $recEnd)))
+        (local.set $rowBase (i32.load (local.get $rec)))
+        (local.set $plusA (i32.load offset=4 (local.get $rec)))
+        (local.set $minusA (i32.load offset=8 (local.get $rec)))
+        (local.set $col (i32.add (local.get $colsPtr) (i32.mul (i32.load offset=36 (local.get $rec)) (i32.const 36))))
+        (local.set $colEnd (i32.add (local.get $colsPtr) (i32.mul (i32.load offset=40 (local.get $rec)) (i32.const 36))))
+        (block $columnsDone
+          (loop $columns
+            (br_if $columnsDone (i32.gt_s (local.get $col) (local.get $colEnd)))
+            ;; Byte addresses of p and of its two references; q's are lagBytes further on.
+            (local.set $p (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (local.get $rowBase) (i32.load (local.get $col))) (i32.const 2))))
+            (local.set $plus (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (local.get $plusA) (i32.load offset=4 (local.get $col))) (i32.const 2))))
+            (local.set $minus (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (local.get $minusA) (i32.load offset=8 (local.get $col))) (i32.const 2))))
+            (local.set $d (f64.abs (f64.sub
+              (f64.sub (f64.promote_f32 (f32.load (local.get $p)))
+                (f64.mul (f64.const 0.5) (f64.add (f64.promote_f32 (f32.load (local.get $plus)))
+                  (f64.promote_f32 (f32.load (local.get $minus))))))
+              (f64.sub (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $lagBytes))))
+                (f64.mul (f64.const 0.5) (f64.add
+                  (f64.promote_f32 (f32.load (i32.add (local.get $plus) (local.get $lagBytes))))
+                  (f64.promote_f32 (f32.load (i32.add (local.get $minus) (local.get $lagBytes))))))))))
+            (local.set $nan (i32.or (local.get $nan) (f64.ne (local.get $d) (local.get $d))))
+            (f64.store (local.get $o) (local.get $d))
+            (local.set $o (i32.add (local.get $o) (i32.const 8)))
+            (local.set $col (i32.add (local.get $col) (i32.const 36)))
+            (br $columns)))
+        (local.set $rec (i32.add (local.get $rec) (i32.const 44)))
+        (br $rows)))
+    (if (result i32) (local.get $nan)
+      (then (i32.const -1))
+      (else (i32.shr_u (i32.sub (local.get $o) (local.get $outPtr)) (i32.const 3)))))
+
+  ;; Pass 2: keeps, in place and in order, the differences (f64 at diffsPtr, pass 1's) of the
+  ;; samples where at p and at q the 3x3 range of the dies at +b, or failing that at -b, is
+  ;; <= gate; returns how many were kept. p and q go side by side in lanes 0 and 1.
+  ;; The +b range of a sample is max - min of three column maxima and three column minima of the
+  ;; row's three +b rows (the row's profile, at profilePtr: maxima, then minima `profileLength`
+  ;; floats on; the same nine pixels, so the same max and min). max and min are f32x4.max / min
+  ;; throughout: Math.max / Math.min of the promoted values (NaN kept, -0 below +0), any grouping
+  ;; the same value. The JavaScript's profile takes comparisons where its row holds no NaN, which
+  ;; can differ only in the sign of a zero max or min, and that leaves every range's comparison
+  ;; with the gate as it was (the range is then the same value, or a zero of the other sign).
+  ;; The ranges are max - min in double, compared with the gate in double, as the JavaScript does.
+  ;; Profiles are built four columns at a time and may read three pixels past the row's last
+  ;; column (the caller keeps room past the map).
+  (func (export "dieDifferenceGate")
+    (param $dataPtr i32) (param $lag i32) (param $rowsPtr i32) (param $nRows i32)
+    (param $colsPtr i32) (param $diffsPtr i32) (param $profilePtr i32) (param $profileLength i32)
+    (param $gate f64) (result i32)
+    (local $rec i32) (local $recEnd i32) (local $col i32) (local $colEnd i32)
+    (local $spanStart i32) (local $spanBytes i32) (local $x i32) (local $minPtr i32)
+    (local $top i32) (local $middle i32) (local $bottom i32) (local $lagBytes i32)
+    (local $read i32) (local $write i32)
+    (local $c0 i32) (local $c1 i32) (local $c2 i32) (local $r0 i32) (local $r1 i32) (local $r2 i32)
+    (local $t v128) (local $u v128) (local $v v128) (local $hi v128) (local $lo v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $pass v128) (local $gates v128)
+    (local.set $gates (f64x2.splat (local.get $gate)))
+    (local.set $lagBytes (i32.shl (local.get $lag) (i32.const 2)))
+    (local.set $minPtr (i32.add (local.get $profilePtr) (i32.shl (local.get $profileLength) (i32.const 2))))
+    (local.set $read (local.get $diffsPtr))
+    (local.set $write (local.get $diffsPtr))
+    (local.set $rec (local.get $rowsPtr))
+    (local.set $recEnd (i32.add (local.get $rowsPtr) (i32.mul (local.get $nRows) (i32.const 44))))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $rec) (local.get $recEnd)))
+        (local.set $col (i32.add (local.get $colsPtr) (i32.mul (i32.load offset=36 (local.get $rec)) (i32.const 36))))
+        (local.set $colEnd (i32.add (local.get $colsPtr) (i32.mul (i32.load offset=40 (local.get $rec)) (i32.const 36))))
+        (if (i32.le_s (local.get $col) (local.get $colEnd))
+          (then
+            ;; The profile spans the first sample's k = -1 column to the last's k = 1 plus lag.
+            (local.set $spanStart (i32.load offset=12 (local.get $col)))
+            (local.set $spanBytes (i32.shl (i32.sub
+              (i32.add (i32.load offset=20 (local.get $colEnd)) (local.get $lag))
+              (local.get $spanStart)) (i32.const 2)))
+            (local.set $top (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (i32.load offset=12 (local.get $rec)) (local.get $spanStart)) (i32.const 2))))
+            (local.set $middle (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (i32.load offset=16 (local.get $rec)) (local.get $spanStart)) (i32.const 2))))
+            (local.set $bottom (i32.add (local.get $dataPtr)
+              (i32.shl (i32.add (i32.load offset=20 (local.get $rec)) (local.get $spanStart)) (i32.const 2))))
+            (local.set $x (i32.const 0))
+            (block $profileDone
+              (loop $profile
+                (br_if $profileDone (i32.gt_s (local.get $x) (local.get $spanBytes)))
+                (local.set $t (v128.load (i32.add (local.get $top) (local.get $x))))
+                (local.set $u (v128.load (i32.add (local.get $middle) (local.get $x))))
+                (local.set $v (v128.load (i32.add (local.get $bottom) (local.get $x))))
+                (v128.store (i32.add (local.get $profilePtr) (local.get $x))
+                  (f32x4.max (f32x4.max (local.get $t) (local.get $u)) (local.get $v)))
+                (v128.store (i32.add (local.get $minPtr) (local.get $x))
+                  (f32x4.min (f32x4.min (local.get $t) (local.get $u)) (local.get $v)))
+                (local.set $x (i32.add (local.get $x) (i32.const 16)))
+                (br $profile)))
+            (block $samplesDone
+              (loop $samples
+                (br_if $samplesDone (i32.gt_s (local.get $col) (local.get $colEnd)))
+                ;; The sample's three +b columns in the profile (bytes), p in lane 0, q in lane 1.
+                (local.set $c0 (i32.shl (i32.sub (i32.load offset=12 (local.get $col)) (local.get $spanStart)) (i32.const 2)))
+                (local.set $c1 (i32.shl (i32.sub (i32.load offset=16 (local.get $col)) (local.get $spanStart)) (i32.const 2)))
+                (local.set $c2 (i32.shl (i32.sub (i32.load offset=20 (local.get $col)) (local.get $spanStart)) (i32.const 2)))
+                (local.set $a (v128.load32_lane 1 (i32.add (i32.add (local.get $profilePtr) (local.get $c0)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $profilePtr) (local.get $c0)))))
+                (local.set $b (v128.load32_lane 1 (i32.add (i32.add (local.get $profilePtr) (local.get $c1)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $profilePtr) (local.get $c1)))))
+                (local.set $c (v128.load32_lane 1 (i32.add (i32.add (local.get $profilePtr) (local.get $c2)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $profilePtr) (local.get $c2)))))
+                (local.set $hi (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c)))
+                (local.set $a (v128.load32_lane 1 (i32.add (i32.add (local.get $minPtr) (local.get $c0)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $minPtr) (local.get $c0)))))
+                (local.set $b (v128.load32_lane 1 (i32.add (i32.add (local.get $minPtr) (local.get $c1)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $minPtr) (local.get $c1)))))
+                (local.set $c (v128.load32_lane 1 (i32.add (i32.add (local.get $minPtr) (local.get $c2)) (local.get $lagBytes))
+                  (v128.load32_zero (i32.add (local.get $minPtr) (local.get $c2)))))
+                (local.set $lo (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c)))
+                (local.set $pass (f64x2.le
+                  (f64x2.sub (f64x2.promote_low_f32x4 (local.get $hi)) (f64x2.promote_low_f32x4 (local.get $lo)))
+                  (local.get $gates)))
+                (if (i32.eqz (i64x2.all_true (local.get $pass)))
+                  (then
+                    ;; The -b range where the +b one failed (computed for both lanes: a lane
+                    ;; that passed stays passed).
+                    (local.set $r0 (i32.load offset=24 (local.get $rec)))
+                    (local.set $r1 (i32.load offset=28 (local.get $rec)))
+                    (local.set $r2 (i32.load offset=32 (local.get $rec)))
+                    (local.set $c0 (i32.load offset=24 (local.get $col)))
+                    (local.set $c1 (i32.load offset=28 (local.get $col)))
+                    (local.set $c2 (i32.load offset=32 (local.get $col)))
+                    (local.set $a (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r0) (local.get $c0)) (local.get $lagBytes)))
+                    (local.set $b (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r0) (local.get $c1)) (local.get $lagBytes)))
+                    (local.set $c (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r0) (local.get $c2)) (local.get $lagBytes)))
+                    (local.set $hi (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c)))
+                    (local.set $lo (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c)))
+                    (local.set $a (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r1) (local.get $c0)) (local.get $lagBytes)))
+                    (local.set $b (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r1) (local.get $c1)) (local.get $lagBytes)))
+                    (local.set $c (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r1) (local.get $c2)) (local.get $lagBytes)))
+                    (local.set $hi (f32x4.max (local.get $hi) (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c))))
+                    (local.set $lo (f32x4.min (local.get $lo) (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c))))
+                    (local.set $a (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r2) (local.get $c0)) (local.get $lagBytes)))
+                    (local.set $b (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r2) (local.get $c1)) (local.get $lagBytes)))
+                    (local.set $c (call $pixelPair (local.get $dataPtr) (i32.add (local.get $r2) (local.get $c2)) (local.get $lagBytes)))
+                    (local.set $hi (f32x4.max (local.get $hi) (f32x4.max (f32x4.max (local.get $a) (local.get $b)) (local.get $c))))
+                    (local.set $lo (f32x4.min (local.get $lo) (f32x4.min (f32x4.min (local.get $a) (local.get $b)) (local.get $c))))
+                    (local.set $pass (v128.or (local.get $pass) (f64x2.le
+                      (f64x2.sub (f64x2.promote_low_f32x4 (local.get $hi)) (f64x2.promote_low_f32x4 (local.get $lo)))
+                      (local.get $gates))))))
+                (if (i64x2.all_true (local.get $pass))
+                  (then
+                    (f64.store (local.get $write) (f64.load (local.get $read)))
+                    (local.set $write (i32.add (local.get $write) (i32.const 8)))))
+                (local.set $read (i32.add (local.get $read) (i32.const 8)))
+                (local.set $col (i32.add (local.get $col) (i32.const 36)))
+                (br $samples)))))
+        (local.set $rec (i32.add (local.get $rec) (i32.const 44)))
+        (br $rows)))
+    (i32.shr_u (i32.sub (local.get $write) (local.get $diffsPtr)) (i32.const 3)))
+
+  ;; The float32 at pixel index `index` of the map at dataPtr in lane 0, the one lagBytes on in
+  ;; lane 1, zeros in lanes 2 and 3.
+  (func $pixelPair (param $dataPtr i32) (param $index i32) (param $lagBytes i32) (result v128)
+    (local $at i32)
+    (local.set $at (i32.add (local.get $dataPtr) (i32.shl (local.get $index) (i32.const 2))))
+    (v128.load32_lane 1 (i32.add (local.get $at) (local.get $lagBytes)) (v128.load32_zero (local.get $at))))
+
+  ;; The lattice search's lag scan (lattice.ts lagCosts, where every shifted point stays inside
+  ;; the map): for each lag l, the sum over the points, in their order, of (base - sample)^2,
+  ;; where sample is the bilinear value of the map at dataPtr (width px per row) at the point
+  ;; moved by the lag's shift. Two lags per step in f64x2 lanes; each lane is bilinearInside's
+  ;; double operations in its order: x0 = floor(x), fx = x - x0, index y0 * width + x0 (exact
+  ;; integers), a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy summed left to right,
+  ;; then sum + d * d. Points are f64 triples (x, y, base) at pointsPtr; shifts per pair of lags
+  ;; 32 bytes at shiftsPtr (the pair's two x shifts, then its two y shifts); the sums (f64, one per
+  ;; lag, zeroed by the caller) at sumsPtr.
+  (func (export "lagCosts")
+    (param $dataPtr i32) (param $width i32) (param $pointsPtr i32) (param $count i32)
+    (param $shiftsPtr i32) (param $pairs i32) (param $sumsPtr i32)
+    (local $p i32) (local $pointsEnd i32) (local $s i32) (local $o i32) (local $oEnd i32)
+    (local $rowBytes i32) (local $at0 i32) (local $at1 i32)
+    (local $x v128) (local $y v128) (local $base v128) (local $px v128) (local $py v128)
+    (local $x0 v128) (local $y0 v128) (local $fx v128) (local $fy v128) (local $index v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $diff v128)
+    (local $widths v128)
+    (local.set $widths (i32x4.splat (local.get $width)))
+    (local.set $rowBytes (i32.shl (local.get $width) (i32.const 2)))
+    (local.set $p (local.get $pointsPtr))
+    (local.set $pointsEnd (i32.add (local.get $pointsPtr) (i32.mul (local.get $count) (i32.const 24))))
+    (local.set $oEnd (i32.add (local.get $sumsPtr) (i32.shl (local.get $pairs) (i32.const 4))))
+    (block $pointsDone
+      (loop $points
+        (br_if $pointsDone (i32.ge_u (local.get $p) (local.get $pointsEnd)))
+        (local.set $x (f64x2.splat (f64.load (local.get $p))))
+        (local.set $y (f64x2.splat (f64.load offset=8 (local.get $p))))
+        (local.set $base (f64x2.splat (f64.load offset=16 (local.get $p))))
+        (local.set $s (local.get $shiftsPtr))
+        (local.set $o (local.get $sumsPtr))
+        (block $lagsDone
+          (loop $lags
+            (br_if $lagsDone (i32.ge_u (local.get $o) (local.get $oEnd)))
+            (local.set $px (f64x2.add (local.get $x) (v128.load (local.get $s))))
+            (local.set $py (f64x2.add (local.get $y) (v128.load offset=16 (local.get $s))))
+            (local.set $x0 (f64x2.floor (local.get $px)))
+            (local.set $y0 (f64x2.floor (local.get $py)))
+            (local.set $fx (f64x2.sub (local.get $px) (local.get $x0)))
+            (local.set $fy (f64x2.sub (local.get $py) (local.get $y0)))
+            (local.set $index (i32x4.add
+              (i32x4.mul (i32x4.trunc_sat_f64x2_s_zero (local.get $y0)) (local.get $widths))
+              (i32x4.trunc_sat_f64x2_s_zero (local.get $x0))))
+            (local.set $at0 (i32.add (local.get $dataPtr) (i32.shl (i32x4.extract_lane 0 (local.get $index)) (i32.const 2))))
+            (local.set $at1 (i32.add (local.get $dataPtr) (i32.shl (i32x4.extract_lane 1 (local.get $index)) (i32.const 2))))
+            (local.set $a (f64x2.promote_low_f32x4 (v128.load32_lane 1 (local.get $at1) (v128.load32_zero (local.get $at0)))))
+            (local.set $b (f64x2.promote_low_f32x4 (v128.load32_lane offset=4 1 (local.get $at1) (v128.load32_zero offset=4 (local.get $at0)))))
+            (local.set $at0 (i32.add (local.get $at0) (local.get $rowBytes)))
+            (local.set $at1 (i32.add (local.get $at1) (local.get $rowBytes)))
+            (local.set $c (f64x2.promote_low_f32x4 (v128.load32_lane 1 (local.get $at1) (v128.load32_zero (local.get $at0)))))
+            (local.set $d (f64x2.promote_low_f32x4 (v128.load32_lane offset=4 1 (local.get $at1) (v128.load32_zero offset=4 (local.get $at0)))))
+            ;; base - (((a + (b - a) * fx) + (c - a) * fy) + (((a - b) - c) + d) * fx * fy)
+            (local.set $diff (f64x2.sub (local.get $base) (f64x2.add
+              (f64x2.add
+                (f64x2.add (local.get $a) (f64x2.mul (f64x2.sub (local.get $b) (local.get $a)) (local.get $fx)))
+                (f64x2.mul (f64x2.sub (local.get $c) (local.get $a)) (local.get $fy)))
+              (f64x2.mul (f64x2.mul
+                (f64x2.add (f64x2.sub (f64x2.sub (local.get $a) (local.get $b)) (local.get $c)) (local.get $d))
+                (local.get $fx)) (local.get $fy)))))
+            (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o))
+              (f64x2.mul (local.get $diff) (local.get $diff))))
+            (local.set $s (i32.add (local.get $s) (i32.const 32)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $lags)))
+        (local.set $p (i32.add (local.get $p) (i32.const 24)))
+        (br $points))))
 )

@@ -63,6 +63,37 @@ export interface Kernel extends KernelMemory {
     range: number,
     width: number,
   ): number;
+  /** The lattice search's lag costs (lattice.ts lagSumsInKernel): sums per lag, two lags a step. */
+  lagCosts(
+    dataPtr: number,
+    width: number,
+    pointsPtr: number,
+    count: number,
+    shiftsPtr: number,
+    pairs: number,
+    sumsPtr: number,
+  ): void;
+  /** The die-to-die noise's differences of its grid (noise.ts), or -1 when one is NaN. */
+  dieDifferences(
+    dataPtr: number,
+    lag: number,
+    rowsPtr: number,
+    rowCount: number,
+    columnsPtr: number,
+    outPtr: number,
+  ): number;
+  /** The die-to-die noise's range gate: keeps the passing differences in place, returns their count. */
+  dieDifferenceGate(
+    dataPtr: number,
+    lag: number,
+    rowsPtr: number,
+    rowCount: number,
+    columnsPtr: number,
+    diffsPtr: number,
+    profilePtr: number,
+    profileLength: number,
+    gate: number,
+  ): number;
 }
 
 /** Bytes 0..1023 of the memory: the residual kernels' parameters (layout in die-to-die.wat). */
@@ -115,6 +146,12 @@ export interface KernelLayout {
 export function kernelLayout(width: number, height: number): KernelLayout | null {
   const kernel = enabled ? loadKernel() : null;
   if (!kernel) return null;
+  const offsets = layoutOffsets(width, height);
+  return { kernel, buffer: memoryOfAtLeast(kernel, offsets.needed), ...offsets };
+}
+
+/** Where each region of kernelLayout lies for a width x height map, and the bytes it needs. */
+function layoutOffsets(width: number, height: number) {
   const size = width * height;
   const rowBytes = 4 * (width + 16);
   const dataOffset = PARAMETER_BYTES;
@@ -125,8 +162,6 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
   const blurOffset = maskOffset + rowBytes;
   const needed = blurOffset + 7 * rowBytes;
   return {
-    kernel,
-    buffer: memoryOfAtLeast(kernel, needed),
     dataOffset,
     ringOffset,
     outOffset,
@@ -134,5 +169,28 @@ export function kernelLayout(width: number, height: number): KernelLayout | null
     gainOffset,
     blurOffset,
     rowBytes,
+    needed,
   };
+}
+
+/**
+ * The kernels' memory when `data` is the width x height map the residual compares, in place
+ * (comparisonBuffer in die-to-die.ts), else null: the region of the residual's ring of cell
+ * ranges (free until the residual runs) then serves as scratch, `scratchBytes` long. Never grows
+ * the memory (which would detach `data`).
+ */
+export function comparisonMapScratch(
+  data: Float32Array,
+  width: number,
+  height: number,
+): { kernel: Kernel; buffer: ArrayBuffer; scratchOffset: number; scratchBytes: number } | null {
+  const kernel = enabled ? loadKernel() : null;
+  if (!kernel) return null;
+  const buffer = kernel.memory.buffer;
+  const { dataOffset, ringOffset, outOffset, needed } = layoutOffsets(width, height);
+  if (data.buffer !== buffer || data.byteOffset !== dataOffset || data.length !== width * height)
+    return null;
+  if (buffer.byteLength < needed) return null;
+  // The ring's region (it ends where the output row begins).
+  return { kernel, buffer, scratchOffset: ringOffset, scratchBytes: outOffset - ringOffset };
 }

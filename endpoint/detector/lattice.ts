@@ -1,4 +1,5 @@
 // Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
+import { kernelLayout } from "./kernel.ts";
 import type { DiskRegion } from "./noise.ts";
 import { type FloatMap, sampleBilinear } from "./raster.ts";
 import { LATTICE, LATTICE_SEARCH } from "./thresholds.ts";
@@ -22,7 +23,7 @@ export interface Lattice {
  * Sample points with the map's value at each, read once: every shift compared against the
  * same points (dozens of lags, the refinement's steps) then pays one bilinear sample per point.
  */
-interface ShiftSamples {
+export interface ShiftSamples {
   xs: Float64Array;
   ys: Float64Array;
   base: Float64Array;
@@ -103,14 +104,21 @@ export function shiftCost(map: FloatMap, samples: ShiftSamples, v: Vector): numb
  * lag at a time over all points misses the cache at nearly every point. Each lag's sum adds
  * the same terms in the same order as shiftCost, so the costs are identical.
  */
-function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: number[]): number[] {
+export function lagCosts(
+  map: FloatMap,
+  samples: ShiftSamples,
+  unit: Vector,
+  lags: number[],
+): number[] {
   const { xs, ys, base } = samples;
   const { data, width, height } = map;
   const count = lags.length;
   const shiftX = Float64Array.from(lags, (lag) => unit.x * lag);
   const shiftY = Float64Array.from(lags, (lag) => unit.y * lag);
-  const sums = new Float64Array(count);
   const inside = lags.every((lag) => staysInside(samples, unit.x * lag, unit.y * lag));
+  const inKernel = inside ? lagSumsInKernel(map, samples, shiftX, shiftY) : null;
+  if (inKernel) return Array.from(inKernel, (sum) => sum / xs.length);
+  const sums = new Float64Array(count);
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as number;
     const y = ys[i] as number;
@@ -131,6 +139,53 @@ function lagCosts(map: FloatMap, samples: ShiftSamples, unit: Vector, lags: numb
     }
   }
   return Array.from(sums, (sum) => sum / xs.length);
+}
+
+/**
+ * lagCosts' sums (where every shifted point stays inside the map) in the WebAssembly SIMD
+ * kernel (die-to-die.wat `lagCosts`), two lags per instruction: the same double operations in
+ * the same order per lag, so the same sums. The map is copied to where the die-to-die stage
+ * later puts its smoothed map (free until then), the points, shifts and sums into the ring
+ * region after it. Null when the kernels are off or absent (the JavaScript loop then runs).
+ */
+function lagSumsInKernel(
+  map: FloatMap,
+  samples: ShiftSamples,
+  shiftX: Float64Array,
+  shiftY: Float64Array,
+): Float64Array | null {
+  const { width, height, data } = map;
+  const layout = kernelLayout(width, height);
+  if (!layout) return null;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset } = layout;
+  const points = samples.xs.length;
+  const pairs = Math.ceil(shiftX.length / 2);
+  const pointsPtr = Math.ceil(ringOffset / 16) * 16;
+  const shiftsPtr = pointsPtr + 24 * points;
+  const sumsPtr = shiftsPtr + 32 * pairs;
+  if (sumsPtr + 16 * pairs > outOffset) return null;
+  new Float32Array(buffer, dataOffset, width * height).set(data);
+  const table = new Float64Array(buffer, pointsPtr, 3 * points);
+  for (let i = 0; i < points; i++) {
+    table[3 * i] = samples.xs[i] as number;
+    table[3 * i + 1] = samples.ys[i] as number;
+    table[3 * i + 2] = samples.base[i] as number;
+  }
+  // Per pair of lags: its x shifts, then its y shifts; an odd count repeats the last lag.
+  const shifts = new Float64Array(buffer, shiftsPtr, 4 * pairs);
+  const last = shiftX.length - 1;
+  for (let k = 0; k < pairs; k++) {
+    const first = 2 * k;
+    const second = Math.min(first + 1, last);
+    shifts[4 * k] = shiftX[first] as number;
+    shifts[4 * k + 1] = shiftX[second] as number;
+    shifts[4 * k + 2] = shiftY[first] as number;
+    shifts[4 * k + 3] = shiftY[second] as number;
+  }
+  const sums = new Float64Array(buffer, sumsPtr, 2 * pairs);
+  sums.fill(0);
+  kernel.lagCosts(dataOffset, width, pointsPtr, points, shiftsPtr, pairs, sumsPtr);
+  return sums.slice(0, shiftX.length);
 }
 
 /**

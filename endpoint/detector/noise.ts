@@ -1,5 +1,6 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
 import { noiseSamplesKernel } from "./frame-passes.ts";
+import { comparisonMapScratch } from "./kernel.ts";
 import { quantileOfMagnitudes } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
@@ -165,6 +166,16 @@ export function estimateDieDifferenceNoise(
     firstColumn[r] = lo;
     lastColumn[r] = hi;
   }
+  const gain = PAIR_DIFFERENCE_GAIN * Math.SQRT2;
+  const inKernel = dieDifferenceNoiseInKernel(
+    data,
+    width,
+    height,
+    lag,
+    { rows, columns, firstColumn, lastColumn, capacity },
+    gain,
+  );
+  if (inKernel !== null) return inKernel;
   let n = 0;
   for (let r = 0; r < rows.count; r++) {
     const y = rows.at[r] as number;
@@ -185,7 +196,6 @@ export function estimateDieDifferenceNoise(
     }
   }
   if (n < 64) return 0;
-  const gain = PAIR_DIFFERENCE_GAIN * Math.SQRT2;
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / gain;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
   // A sample passes when, at p and at q, the smaller of the two ranges (dies at +b and -b) is
@@ -262,6 +272,147 @@ export function estimateDieDifferenceNoise(
   }
   if (m < 0.2 * n) return first;
   return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain;
+}
+
+type SampleTaps = ReturnType<typeof sampleTaps>;
+
+/**
+ * estimateDieDifferenceNoise's two passes in the WebAssembly SIMD kernels (die-to-die.wat
+ * `dieDifferences`, `dieDifferenceGate`), when `data` is the smoothed map in the kernels' memory
+ * (the die-to-die stage's): the same differences in the same order, the same gate, so the same
+ * sigma. The grid's tables go into the residual's ring region (free until the residual runs),
+ * followed by the differences and one row's column profiles. Null (the JavaScript path then
+ * runs) when the kernels are off or absent, the map is elsewhere, the scratch is too small, or
+ * a difference is NaN.
+ */
+function dieDifferenceNoiseInKernel(
+  data: Float32Array,
+  width: number,
+  height: number,
+  lag: number,
+  grid: {
+    rows: SampleTaps;
+    columns: SampleTaps;
+    firstColumn: Int32Array;
+    lastColumn: Int32Array;
+    capacity: number;
+  },
+  gain: number,
+): number | null {
+  const { rows, columns, firstColumn, lastColumn, capacity } = grid;
+  if (lag < 0) return null;
+  if (!gridReadsInsideMap(grid, width, height, lag)) return null;
+  const memory = comparisonMapScratch(data, width, height);
+  if (!memory) return null;
+  const { kernel, buffer, scratchOffset, scratchBytes } = memory;
+  // Records of 11 (rows) and 9 (columns) int32 terms, laid out as die-to-die.wat reads them.
+  const rowsPtr = scratchOffset;
+  const columnsPtr = rowsPtr + 44 * rows.count;
+  const diffsPtr = Math.ceil((columnsPtr + 36 * columns.count) / 16) * 16;
+  const profilePtr = Math.ceil((diffsPtr + 8 * capacity) / 16) * 16;
+  // A row's profile spans at most width + lag + 3 columns; the kernel writes up to 3 past it.
+  const profileLength = Math.ceil((width + lag + 8) / 4) * 4;
+  if (profilePtr + 8 * profileLength > scratchOffset + scratchBytes) return null;
+  const rowRecords = new Int32Array(buffer, rowsPtr, 11 * rows.count);
+  for (let r = 0; r < rows.count; r++) {
+    const o = 11 * r;
+    rowRecords[o] = (rows.at[r] as number) * width;
+    rowRecords[o + 1] = rows.plusA[r] as number;
+    rowRecords[o + 2] = rows.minusA[r] as number;
+    for (let k = 0; k < 3; k++) {
+      rowRecords[o + 3 + k] = rows.plusB[3 * r + k] as number;
+      rowRecords[o + 6 + k] = rows.minusB[3 * r + k] as number;
+    }
+    rowRecords[o + 9] = firstColumn[r] as number;
+    rowRecords[o + 10] = lastColumn[r] as number;
+  }
+  const columnRecords = new Int32Array(buffer, columnsPtr, 9 * columns.count);
+  for (let c = 0; c < columns.count; c++) {
+    const o = 9 * c;
+    columnRecords[o] = columns.at[c] as number;
+    columnRecords[o + 1] = columns.plusA[c] as number;
+    columnRecords[o + 2] = columns.minusA[c] as number;
+    for (let k = 0; k < 3; k++) {
+      columnRecords[o + 3 + k] = columns.plusB[3 * c + k] as number;
+      columnRecords[o + 6 + k] = columns.minusB[3 * c + k] as number;
+    }
+  }
+  const dataPtr = data.byteOffset;
+  const n = kernel.dieDifferences(dataPtr, lag, rowsPtr, rows.count, columnsPtr, diffsPtr);
+  if (n < 0) return null;
+  if (n < 64) return 0;
+  const absDiffs = new Float64Array(buffer, diffsPtr, capacity);
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / gain;
+  const m = kernel.dieDifferenceGate(
+    dataPtr,
+    lag,
+    rowsPtr,
+    rows.count,
+    columnsPtr,
+    diffsPtr,
+    profilePtr,
+    profileLength,
+    5 * first,
+  );
+  if (m < 0.2 * n) return first;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain;
+}
+
+/**
+ * Whether every pixel the two passes read lies in the map (index 0 to width x height - 1). Where one
+ * does not (a disk past the map's edge), the JavaScript reads undefined, a NaN in its sums and
+ * ranges, and the kernels would read other memory, so they must not run. Every column term
+ * grows with the column, so a row's reads span its first sample's smallest terms to its last's
+ * largest (plus the lag); the +b rows' profile spans the same columns.
+ */
+function gridReadsInsideMap(
+  grid: { rows: SampleTaps; columns: SampleTaps; firstColumn: Int32Array; lastColumn: Int32Array },
+  width: number,
+  height: number,
+  lag: number,
+): boolean {
+  const { rows, columns, firstColumn, lastColumn } = grid;
+  const size = width * height;
+  const inside = (rowTerm: number, low: number, high: number) =>
+    rowTerm + low >= 0 && rowTerm + high + lag < size;
+  for (let r = 0; r < rows.count; r++) {
+    const first = firstColumn[r] as number;
+    const last = lastColumn[r] as number;
+    if (first > last) continue;
+    if (
+      !inside(
+        (rows.at[r] as number) * width,
+        columns.at[first] as number,
+        columns.at[last] as number,
+      )
+    )
+      return false;
+    if (
+      !inside(
+        rows.plusA[r] as number,
+        columns.plusA[first] as number,
+        columns.plusA[last] as number,
+      )
+    )
+      return false;
+    if (
+      !inside(
+        rows.minusA[r] as number,
+        columns.minusA[first] as number,
+        columns.minusA[last] as number,
+      )
+    )
+      return false;
+    for (let k = 0; k < 3; k++) {
+      const plusLow = columns.plusB[3 * first] as number;
+      const plusHigh = columns.plusB[3 * last + 2] as number;
+      const minusLow = columns.minusB[3 * first] as number;
+      const minusHigh = columns.minusB[3 * last + 2] as number;
+      if (!inside(rows.plusB[3 * r + k] as number, plusLow, plusHigh)) return false;
+      if (!inside(rows.minusB[3 * r + k] as number, minusLow, minusHigh)) return false;
+    }
+  }
+  return true;
 }
 
 /**

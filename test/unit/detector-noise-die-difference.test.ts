@@ -1,6 +1,8 @@
 // The die-to-die noise estimate (noise.ts) gives, bit for bit, what its previous version gave (kept here as the reference).
 import assert from "node:assert/strict";
-import { describe, it } from "vitest";
+import { afterAll, describe, it } from "vitest";
+import { comparisonBuffer } from "../../endpoint/detector/die-to-die.ts";
+import { kernelLayout, useKernels } from "../../endpoint/detector/kernel.ts";
 import {
   type DiskRegion,
   estimateDieDifferenceNoise,
@@ -112,6 +114,95 @@ describe("estimateDieDifferenceNoise", () => {
     assert.ok(sigmaOnZeros > 0, `sigma ${sigmaOnZeros} on the zeros raster`);
   });
 
+  it("gives the reference's sigma bit for bit in the WebAssembly kernels (map in their memory)", () => {
+    // The die-to-die stage hands the estimate its smoothed map inside the kernels' memory
+    // (comparisonBuffer); the kernels then run both passes. Zeros of both signs, NaN and
+    // infinities included (a NaN difference sends the call back to the JavaScript path).
+    const random = seededRandom(91);
+    const zeros = data.map((_, i) =>
+      random() < 0.2 ? Math.round(random() * 6) - 3 : i % 3 === 0 ? -0 : 0,
+    );
+    const withNaN = data.slice();
+    for (let i = 5_000; i < withNaN.length; i += 9_973) withNaN[i] = Number.NaN;
+    const withInfinities = data.slice();
+    withInfinities[140 * width + 150] = Number.POSITIVE_INFINITY;
+    // Whole quarters: many ties in the ranges and in the differences.
+    const quarters = data.map((v) => Math.round(v * 4) / 4);
+    let kernelRuns = 0;
+    for (const raster of [data, zeros, quarters, withNaN, withInfinities]) {
+      for (const { region, maxSamples } of cases) {
+        const expected = referenceDieDifferenceNoise(
+          raster,
+          width,
+          height,
+          region,
+          a,
+          b,
+          maxSamples,
+        );
+        const { sigma, ran } = inKernelMemory(raster, width, height, region, a, b, maxSamples);
+        if (ran) kernelRuns++;
+        assert.ok(Object.is(sigma, expected), `${sigma} vs reference ${expected}`);
+      }
+    }
+    // At least the three disks inside the map on the four rasters without NaN.
+    assert.ok(kernelRuns >= 12, `the kernel path ran ${kernelRuns} times`);
+  });
+
+  it("gives the reference's sigma in the kernels across lattices and map sizes", () => {
+    const lattices = [
+      { a: { x: 23.5, y: 0 }, b: { x: 0, y: 21.25 } },
+      { a: { x: 17.02, y: -1.4 }, b: { x: 1.6, y: 19.9 } },
+      { a: { x: 31, y: 2 }, b: { x: -2, y: 29 } },
+    ];
+    let kernelRuns = 0;
+    for (const [k, lattice] of lattices.entries()) {
+      for (const [w, h] of [
+        [181, 163],
+        [256, 256],
+        [97, 211],
+      ] as const) {
+        const raster = patternedRaster(w, h, lattice.a, 400 + k);
+        const region = { cx: w / 2 + 0.3, cy: h / 2 - 0.2, r: Math.min(w, h) / 2 - 1.5 };
+        for (const maxSamples of [1_000, 100_000]) {
+          const expected = referenceDieDifferenceNoise(
+            raster,
+            w,
+            h,
+            region,
+            lattice.a,
+            lattice.b,
+            maxSamples,
+          );
+          const { sigma, ran } = inKernelMemory(
+            raster,
+            w,
+            h,
+            region,
+            lattice.a,
+            lattice.b,
+            maxSamples,
+          );
+          if (ran) kernelRuns++;
+          assert.ok(Object.is(sigma, expected), `${w}x${h}: ${sigma} vs ${expected}`);
+        }
+      }
+    }
+    assert.ok(kernelRuns >= 8, `the kernel path ran ${kernelRuns} times`);
+  });
+
+  it("takes the JavaScript path with the kernels off, with the same sigma", () => {
+    const inKernel = comparisonBuffer(width, height);
+    inKernel.set(data);
+    const region = cases[0]?.region as DiskRegion;
+    const withKernel = estimateDieDifferenceNoise(inKernel, width, height, region, a, b);
+    useKernels(false);
+    const without = estimateDieDifferenceNoise(inKernel, width, height, region, a, b);
+    useKernels(true);
+    assert.ok(Object.is(withKernel, without), `${withKernel} vs ${without}`);
+  });
+  afterAll(() => useKernels(true));
+
   it("measures a non-zero sigma on the patterned raster (the comparison is not vacuous)", () => {
     const sigma = estimateDieDifferenceNoise(
       data,
@@ -124,6 +215,30 @@ describe("estimateDieDifferenceNoise", () => {
     assert.ok(sigma > 1 && sigma < 10, `sigma ${sigma}`);
   });
 });
+
+/**
+ * estimateDieDifferenceNoise on a copy of `raster` placed where the die-to-die stage leaves its
+ * smoothed map (the kernels' memory), and whether the kernel path ran: it writes its first row
+ * record where a mark was left (the residual's ring region).
+ */
+function inKernelMemory(
+  raster: Float32Array,
+  width: number,
+  height: number,
+  region: DiskRegion,
+  a: { x: number; y: number },
+  b: { x: number; y: number },
+  maxSamples?: number,
+): { sigma: number; ran: boolean } {
+  const inKernel = comparisonBuffer(width, height);
+  inKernel.set(raster);
+  const layout = kernelLayout(width, height);
+  assert.ok(layout, "WebAssembly SIMD is available in the test runtime");
+  const firstRecord = new Int32Array(layout.buffer, layout.ringOffset, 1);
+  firstRecord[0] = -7;
+  const sigma = estimateDieDifferenceNoise(inKernel, width, height, region, a, b, maxSamples);
+  return { sigma, ran: firstRecord[0] !== -7 };
+}
 
 // The previous version of estimateDieDifferenceNoise, unchanged but for its name.
 function referenceDieDifferenceNoise(

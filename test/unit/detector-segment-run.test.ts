@@ -1,7 +1,7 @@
-// The segmenter's per-row disk runs (segment.ts insideRun) hold exactly the pixels the per-pixel disk test accepts.
+// The segmenter's per-row disk runs (segment.ts insideRun) hold exactly the pixels the per-pixel disk test accepts; its seed scan (nextCandidate) stops where the test as first written does.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { insideRun } from "../../endpoint/detector/segment.ts";
+import { insideRun, nextCandidate } from "../../endpoint/detector/segment.ts";
 import { seededRandom } from "../../lib/random.ts";
 
 describe("insideRun", () => {
@@ -28,6 +28,46 @@ describe("insideRun", () => {
         const got: number[] = [];
         for (let x = start; x < end; x++) got.push(x);
         assert.deepEqual(got, expected, `trial ${trial} row ${y}`);
+      }
+    }
+  });
+});
+
+describe("nextCandidate", () => {
+  it("finds the first pixel the seed test as first written passes, for special values and minima", () => {
+    const specials = [0, -0, 1.5, -1.5, 3, -3, Number.NaN, Infinity, -Infinity, 1e-40, -7];
+    const minima = [2, 0, -0, -1, Number.NaN, Infinity, -Infinity, 1.5, 3];
+    // Every pair of special values as (score, residual) at one pixel, after a run of zeros.
+    for (const minHigh of minima) {
+      for (const minResidual of minima) {
+        for (const sv of specials) {
+          for (const rv of specials) {
+            const score = new Float32Array([0.5, -0.25, sv, 9]);
+            const residual = new Float32Array([0.25, 0.5, rv, 0]);
+            const passes = (s: number, r: number, withResidual: boolean) =>
+              s >= minHigh ||
+              s <= -minHigh ||
+              (withResidual && (r >= minResidual || r <= -minResidual));
+            for (const withResidual of [true, false]) {
+              let expected = score.length;
+              for (let i = 0; i < score.length; i++) {
+                if (passes(score[i] as number, residual[i] as number, withResidual)) {
+                  expected = i;
+                  break;
+                }
+              }
+              const got = nextCandidate(
+                score,
+                withResidual ? residual : undefined,
+                0,
+                score.length,
+                minHigh,
+                minResidual,
+              );
+              assert.equal(got, expected, `${sv} ${rv} ${minHigh} ${minResidual} ${withResidual}`);
+            }
+          }
+        }
       }
     }
   });

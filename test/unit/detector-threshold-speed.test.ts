@@ -309,6 +309,26 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
     };
     assert.equal(activityReader(single)(5000), 0);
     assert.equal(classSigmaReader(single)(1e9), 2.5);
+    // Counted classes (rising bounds) and the loop (any other bounds) give sigmaOfActivity's
+    // sigma for activities on, between and past the bounds, NaN and infinities included.
+    const sigmas = Float64Array.of(1, 2, 3, 4, 5, 6);
+    const boundSets = [
+      [1, 2, 3, 4, 5, Number.POSITIVE_INFINITY],
+      [0, 0, 2, 2, 2, 9],
+      [-0, 0, 0.5, 0.5, 7, 7],
+      [3, 2, 1, 4, 5, 6],
+      [1, Number.NaN, 3, 4, 5, 6],
+      [1, 2, 3, 4, Number.NaN, 6],
+      [1, 2, 3, 4, 5, Number.NaN],
+    ];
+    const activities = [-1, -0, 0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9, 1e9];
+    activities.push(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
+    for (const set of boundSets) {
+      const m: PatternAwareSigma = { ...model, bounds: Float64Array.from(set), sigmas };
+      const sigmaOf = classSigmaReader(m);
+      for (const a of activities)
+        assert.ok(Object.is(sigmaOf(a), sigmaOfActivity(m, a)), `bounds ${set} activity ${a}`);
+    }
   });
 });
 
