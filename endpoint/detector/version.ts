@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import {
   CLASSIFY,
   DETECTION,
+  FAULT_SPREAD,
   LATTICE,
   LATTICE_LINE,
   LATTICE_SEARCH,
@@ -38,6 +39,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       REPEAT,
       SENSOR_FAULT,
       RIM_READING,
+      FAULT_SPREAD,
     }),
   )
   .digest("hex")
