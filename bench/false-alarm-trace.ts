@@ -23,7 +23,7 @@ import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
 import { pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
-import { readLatticeLine } from "../endpoint/detector/lattice-line.ts";
+import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
 import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import {
@@ -382,7 +382,7 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
           })
         : null;
       console.log(
-        `    features: length ${f(features.lengthPx, 1)} width ${f(features.widthPx, 1)} px, orientation ${f((features.orientation * 180) / Math.PI, 1)} deg, strength ${f(strength)} (score tail ${f(thresholds.scoreTail)})${reading ? `; lattice line: along ${reading.along}, drift ${f(reading.driftPx, 1)} of ${f(reading.toleratedDriftPx, 1)} px, on line ${f(reading.onLine, 3)}, across [${reading.across.map((v) => (v === null ? "-" : f(v, 3))).join(", ")}]` : ""}`,
+        `    features: length ${f(features.lengthPx, 1)} width ${f(features.widthPx, 1)} px, orientation ${f((features.orientation * 180) / Math.PI, 1)} deg, strength ${f(strength)} (score tail ${f(thresholds.scoreTail)})${reading ? `; lattice line: along ${reading.along}, drift ${f(reading.driftPx, 1)} of ${f(reading.toleratedDriftPx, 1)} px, on line ${f(reading.onLine, 3)}, across [${reading.across.map((v) => (v === null ? "-" : f(v, 3))).join(", ")}], street offset ${reading.streetOffsetPx === null ? "-" : f(reading.streetOffsetPx, 2)} map px, past the ends ${reading.pastEnds.map((v) => (v === null ? "-" : f(v, 3))).join(" / ")}${lattice && isStreetPhaseLine(reading, lattice) ? " (STREET PHASE: dropped when weak)" : ""}` : ""}`,
       );
       if (lattice && reading?.along) {
         // The same line's pixels moved k pitches ALONG its own axis: a defect has ends, a

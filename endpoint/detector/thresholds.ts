@@ -535,3 +535,32 @@ export const FAULT_SPREAD = {
    */
   minDirections: 3,
 } as const;
+
+/**
+ * A weak line on a narrow street's centre that is the street's sub-pixel sampling phase, not a
+ * scratch (lattice-line.ts isStreetPhaseLine, branch faults7; rounds 16 and 19 of
+ * docs/detector-recall.md). The die-to-die allowance is bounded by the reference cell's 2 x 2
+ * range, which a trough a pixel or two wide does not show; what is left belongs to the whole die
+ * row or column (every die along it has the same street at its own phase), while a scratch ends.
+ */
+export const STREET_PHASE = {
+  /**
+   * The line's centre within this many map px of a street centre line, plus one bin of the
+   * lattice's street-phase reading (a pitch over phaseBins): the binomial smoothing spreads a
+   * trough's leftover one map px either side of the trough.
+   */
+  centreMapPx: 1,
+  /** Bins per pitch of the street-phase reading (lattice.ts streetPhase): its resolution. */
+  phaseBins: 64,
+  /**
+   * One pitch past an end the residual reads 0 for a scratch (it has ended) and the line's own
+   * level c for a die row's leftover (the same street, the same die phase): the midpoint between
+   * the two hypotheses decides, as LATTICE_LINE.repeatShare does across the line.
+   */
+  pastEndShare: 0.5,
+  /**
+   * Samples past an end a reading needs: a line that clears the seed stands several sigmas out,
+   * so a mean over this many (smoothed, about 3 px correlated) reads c to a fraction of itself.
+   */
+  minPastSamples: 12,
+} as const;

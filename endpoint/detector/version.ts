@@ -16,6 +16,7 @@ import {
   SCORE,
   SENSOR_FAULT,
   SPEC,
+  STREET_PHASE,
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
@@ -40,6 +41,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       SENSOR_FAULT,
       RIM_READING,
       FAULT_SPREAD,
+      STREET_PHASE,
     }),
   )
   .digest("hex")
