@@ -94,21 +94,44 @@ const SPOT_OFFSETS: ReadonlyArray<readonly [number, number]> = SPOT_STEPS.flatMa
 function spotMass(radius: number, sigma: number, ox: number, oy: number): Float64Array {
   const side = 2 * SPOT_WINDOW + 1;
   const mass = new Float64Array(side * side);
-  const xs = new Float64Array(side);
+  const xs = stripShares(radius, sigma, ox, "x");
+  const ys = stripShares(radius, sigma, oy, "y");
+  for (let s = 0; s < DISK_STRIPS; s++)
+    for (let y = 0; y < side; y++) {
+      const share = ys[s * side + y] as number;
+      if (share === 0) continue;
+      for (let x = 0; x < side; x++)
+        mass[y * side + x] = (mass[y * side + x] as number) + (xs[s * side + x] as number) * share;
+    }
+  return mass;
+}
+
+const stripCache = new Map<string, Float64Array>();
+
+/**
+ * Per strip of the disk (DISK_STRIPS rows) and map pixel of the window: along x the strip's
+ * blurred length in that pixel column (times the strip's height), along y the share of the
+ * strip's centre line in that pixel row. Each depends on one offset only, so the 25 positions
+ * of smallestSpotResponse share 5 of each (cached with the disk and the blur).
+ */
+function stripShares(radius: number, sigma: number, offset: number, axis: "x" | "y"): Float64Array {
+  const key = `${radius} ${sigma} ${offset} ${axis}`;
+  const kept = stripCache.get(key);
+  if (kept) return kept;
+  const side = 2 * SPOT_WINDOW + 1;
+  const shares = new Float64Array(DISK_STRIPS * side);
   const strip = (2 * radius) / DISK_STRIPS;
   for (let s = 0; s < DISK_STRIPS; s++) {
     const v = -radius + (s + 0.5) * strip;
     const half = Math.sqrt(Math.max(0, radius * radius - v * v));
     for (let k = 0; k < side; k++)
-      xs[k] = strip * segmentShare(k - SPOT_WINDOW, ox - half, ox + half, sigma);
-    for (let y = 0; y < side; y++) {
-      const share = pointShare(y - SPOT_WINDOW, oy + v, sigma);
-      if (share === 0) continue;
-      for (let x = 0; x < side; x++)
-        mass[y * side + x] = (mass[y * side + x] as number) + (xs[x] as number) * share;
-    }
+      shares[s * side + k] =
+        axis === "x"
+          ? strip * segmentShare(k - SPOT_WINDOW, offset - half, offset + half, sigma)
+          : pointShare(k - SPOT_WINDOW, offset + v, sigma);
   }
-  return mass;
+  stripCache.set(key, shares);
+  return shares;
 }
 
 /** The 8 neighbours of a 3 x 3 block, row-major, centre left out: (dx, dy) pairs. */
@@ -186,6 +209,7 @@ export function smallestSpotResponse(
     least = Math.min(least, weighted / (mass[peak] as number));
     spread = Math.min(spread, around / (mass[peak] as number));
   }
+  stripCache.clear();
   const response = { weights, least, spread };
   responseCache.set(key, response);
   return response;
