@@ -23,12 +23,13 @@ import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
 import { pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
-import { readLatticeLine } from "../endpoint/detector/lattice-line.ts";
+import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
 import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import {
   bilinear,
   isSensorFault,
+  readSensorFault,
   sensorFaultJudge,
   smallestSpotSpread,
   takeRimBlur,
@@ -280,7 +281,7 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
         work,
         lattice,
         residual,
-        compared.edgeMask,
+        { cx: wafer.analysis.cx, cy: wafer.analysis.cy, r: wafer.circle.r / work.scale - 1.5 },
         noise.sigmaMap,
         compared.comparisonSigma,
         rimBlur,
@@ -381,7 +382,7 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
           })
         : null;
       console.log(
-        `    features: length ${f(features.lengthPx, 1)} width ${f(features.widthPx, 1)} px, orientation ${f((features.orientation * 180) / Math.PI, 1)} deg, strength ${f(strength)} (score tail ${f(thresholds.scoreTail)})${reading ? `; lattice line: along ${reading.along}, drift ${f(reading.driftPx, 1)} of ${f(reading.toleratedDriftPx, 1)} px, on line ${f(reading.onLine, 3)}, across [${reading.across.map((v) => (v === null ? "-" : f(v, 3))).join(", ")}]` : ""}`,
+        `    features: length ${f(features.lengthPx, 1)} width ${f(features.widthPx, 1)} px, orientation ${f((features.orientation * 180) / Math.PI, 1)} deg, strength ${f(strength)} (score tail ${f(thresholds.scoreTail)})${reading ? `; lattice line: along ${reading.along}, drift ${f(reading.driftPx, 1)} of ${f(reading.toleratedDriftPx, 1)} px, on line ${f(reading.onLine, 3)}, across [${reading.across.map((v) => (v === null ? "-" : f(v, 3))).join(", ")}], street offset ${reading.streetOffsetPx === null ? "-" : f(reading.streetOffsetPx, 2)} map px, past the ends ${reading.pastEnds.map((v) => (v === null ? "-" : f(v, 3))).join(" / ")}${lattice && isStreetPhaseLine(reading, lattice) ? " (STREET PHASE: dropped when weak)" : ""}` : ""}`,
       );
       if (lattice && reading?.along) {
         // The same line's pixels moved k pitches ALONG its own axis: a defect has ends, a
@@ -476,10 +477,14 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
       if (judge) {
         const reading = faultReading(group.sign, x, y, work, directions);
         console.log(
-          `    fault rule at peak: spike (median pair difference) ${f(reading.spike, 1)}, neighbours' spread ${f(reading.spread, 1)} = ${f(reading.spread / reading.spike, 3)} of the spike, midpoint ${f(0.5 * judge.spotSpread() * reading.spike, 1)}; per neighbour largest [${reading.largest.map((v) => f(v, 1)).join(" ")}], median of four [${reading.medians.map((v) => f(v, 1)).join(" ")}]`,
+          `    fault rule at peak (round 11's reading): spike (median pair difference) ${f(reading.spike, 1)}, neighbours' spread ${f(reading.spread, 1)} = ${f(reading.spread / reading.spike, 3)} of the spike; per neighbour largest [${reading.largest.map((v) => f(v, 1)).join(" ")}], median of four [${reading.medians.map((v) => f(v, 1)).join(" ")}]`,
         );
+        const rule = readSensorFault(group, judge);
+        const spot = judge.spotResponse();
         console.log(
-          `    sensor-fault test: spike floor ${f(judge.spikeFloor, 2)}, pair sigma ${f(judge.pairSigma, 3)}, least real spread ${f(judge.spotSpread(), 3)} (blur ${f(rimBlur ?? Number.NaN)} px), 4-sigma margin ${f(4 * Math.sqrt(8) * judge.pairSigma, 2)}; spot spread helper at 0 blur ${f(smallestSpotSpread((3 * Math.min(image.width, image.height)) / 2048, 0, scale), 3)}`,
+          rule
+            ? `    sensor-fault rule: ${rule.fault ? "FAULT" : "defect"}; directions on the wafer ${rule.directions}, spike ${f(rule.spike, 2)} (floor ${f(judge.spikeFloor, 2)}), weighted response ${f(rule.response, 2)} = ${f(rule.response / rule.spike, 3)} of the spike, smallest spot's ${f(rule.spotResponse, 2)} (least ${f(spot.least, 3)}, unweighted ${f(spot.spread, 3)}; blur ${f(rimBlur ?? Number.NaN)} px), sigma ${f(rule.sigma, 2)} (pixel ${f(judge.pixelSigma, 3)}), bound ${f(rule.bound, 2)}; spot spread helper at 0 blur ${f(smallestSpotSpread((3 * Math.min(image.width, image.height)) / 2048, 0, scale), 3)}`
+            : "    sensor-fault rule: not judged (not a point, or under 3 directions on the wafer)",
         );
       }
     }

@@ -168,7 +168,8 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       work,
       lattice,
       residual,
-      compared.edgeMask,
+      // Where the comparison's references are on the wafer (dieToDieResidual's valid radius).
+      { cx: wafer.analysis.cx, cy: wafer.analysis.cy, r: wafer.circle.r / work.scale - 1.5 },
       noise.sigmaMap,
       compared.comparisonSigma,
       takeRimBlur(image),

@@ -3,7 +3,7 @@ import type { BlobFeatures } from "./blob-features.ts";
 import type { Lattice, Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { sampleBilinear } from "./raster.ts";
-import { LATTICE_LINE } from "./thresholds.ts";
+import { LATTICE_LINE, STREET_PHASE } from "./thresholds.ts";
 
 /** What the lattice-line test read on one group (full-resolution px; residual in its own units). */
 export interface LatticeLineReading {
@@ -22,6 +22,17 @@ export interface LatticeLineReading {
    * is taken against extrapolated references, with a gain its copies inward do not share.
    */
   across: Array<number | null>;
+  /**
+   * How far (map px) the line's centre lies from the nearest street centre line parallel to it
+   * (the lattice's street phase); null when not read.
+   */
+  streetOffsetPx: number | null;
+  /**
+   * The same mean one pitch ALONG the line, over the moved pixels that land past each end (the
+   * end towards +axis, then towards -axis): a defect has ends, a die row's own leftover runs on
+   * past them. null where too few land on the analysed disk.
+   */
+  pastEnds: [number | null, number | null];
 }
 
 export interface LatticeLineInput {
@@ -52,6 +63,8 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
     toleratedDriftPx: 0,
     onLine: 0,
     across: [],
+    streetOffsetPx: null,
+    pastEnds: [null, null],
   };
   if (f.lengthPx < LATTICE_LINE.minElongation * Math.max(f.widthPx, 1)) return none;
   const ux = Math.cos(f.orientation);
@@ -77,9 +90,15 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
   if (axis.driftPx > axis.toleratedDriftPx) return { ...none, ...measured };
   const { samples, sampled } = interiorSamples(input);
   if (samples.length * 2 < sampled) return { ...none, along: axis.name, ...measured };
+  const alongVector = axis.name === "a" ? lattice.a : lattice.b;
   return {
     along: axis.name,
     ...measured,
+    streetOffsetPx: streetOffset(input, samples, axis.name),
+    pastEnds: [
+      meanPastEnd(input, samples, alongVector, 1),
+      meanPastEnd(input, samples, alongVector, -1),
+    ],
     onLine: meanSigned(input, samples, { x: 0, y: 0 }) ?? 0,
     across: Array.from({ length: 2 * LATTICE_LINE.repeatPitches }, (_, i) => {
       const k = (i >> 1) + 1;
@@ -102,6 +121,91 @@ export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
   if (judged.length === 0) return true;
   const cut = LATTICE_LINE.repeatShare * reading.onLine;
   return judged.some((v) => v > cut);
+}
+
+/**
+ * A weak line along a lattice axis that lies on a street's centre line and whose residual runs
+ * on past an end at the same die phase (STREET_PHASE): the street's sampling-phase leftover,
+ * which belongs to the whole die row or column, not a scratch (a scratch ends).
+ */
+export function isStreetPhaseLine(reading: LatticeLineReading, lattice: Lattice): boolean {
+  if (reading.along === null || reading.streetOffsetPx === null || !(reading.onLine > 0))
+    return false;
+  // The street phase across the line is read in bins of the other vector's pitch.
+  const across = reading.along === "a" ? lattice.b : lattice.a;
+  const tolerance =
+    STREET_PHASE.centreMapPx + Math.hypot(across.x, across.y) / STREET_PHASE.phaseBins;
+  if (Math.abs(reading.streetOffsetPx) > tolerance) return false;
+  const cut = STREET_PHASE.pastEndShare * reading.onLine;
+  return reading.pastEnds.some((v) => v !== null && v >= cut);
+}
+
+/**
+ * Distance (map px, signed) of the line's centre from the nearest street centre parallel to it:
+ * the die coordinate across the line (along the other lattice vector, in the lattice's own
+ * basis) less the street phase, wrapped to half a pitch, times the spacing of the street lines.
+ */
+function streetOffset(
+  { lattice, mapWidth, analysis }: LatticeLineInput,
+  samples: readonly number[],
+  along: "a" | "b",
+): number | null {
+  if (samples.length === 0) return null;
+  const { a, b } = lattice;
+  const det = a.x * b.y - a.y * b.x;
+  if (det === 0) return null;
+  // The coordinate across a line along b is the a-coordinate, and the other way round.
+  const across = along === "b" ? a : b;
+  const phase = along === "b" ? lattice.streetPhase.a : lattice.streetPhase.b;
+  const acrossPitch = Math.hypot(across.x, across.y);
+  // Street lines parallel to the line lie |det| / |along vector| apart.
+  const alongVector = along === "b" ? b : a;
+  const spacing = Math.abs(det) / Math.hypot(alongVector.x, alongVector.y);
+  let sum = 0;
+  for (const p of samples) {
+    const dx = (p % mapWidth) - analysis.cx;
+    const dy = Math.floor(p / mapWidth) - analysis.cy;
+    const coordinate = along === "b" ? (dx * b.y - dy * b.x) / det : (a.x * dy - a.y * dx) / det;
+    const u = coordinate - phase / acrossPitch;
+    sum += u - Math.round(u);
+  }
+  return (sum / samples.length) * spacing;
+}
+
+/**
+ * Mean of sign x residual over the sampled pixels moved one pitch along `along` (side +1 or
+ * -1) that land past the line's end on that side: the pitch beyond the end at the same die
+ * phase. null when fewer than STREET_PHASE.minPastSamples of them land on the analysed disk.
+ */
+function meanPastEnd(
+  input: LatticeLineInput,
+  samples: readonly number[],
+  along: Vector,
+  side: 1 | -1,
+): number | null {
+  const { sign, residual, mapWidth, mapHeight, analysis } = input;
+  const pitch = Math.hypot(along.x, along.y);
+  const ux = along.x / pitch;
+  const uy = along.y / pitch;
+  let end = Number.NEGATIVE_INFINITY;
+  for (const p of input.pixels) {
+    const t = side * ((p % mapWidth) * ux + Math.floor(p / mapWidth) * uy);
+    if (t > end) end = t;
+  }
+  const r2 = analysis.r * analysis.r;
+  let sum = 0;
+  let used = 0;
+  for (const p of samples) {
+    const x = (p % mapWidth) + side * along.x;
+    const y = Math.floor(p / mapWidth) + side * along.y;
+    if (side * (x * ux + y * uy) <= end) continue;
+    const dx = x - analysis.cx;
+    const dy = y - analysis.cy;
+    if (dx * dx + dy * dy > r2) continue;
+    sum += sign * sampleBilinear(residual, mapWidth, mapHeight, x, y);
+    used++;
+  }
+  return used >= STREET_PHASE.minPastSamples ? sum / used : null;
 }
 
 /**

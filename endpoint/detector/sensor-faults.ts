@@ -3,7 +3,7 @@ import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import type { Lattice, Vector } from "./lattice.ts";
 import type { FloatMap } from "./raster.ts";
 import type { Blob } from "./segment.ts";
-import { DETECTION, SENSOR_FAULT, SPEC } from "./thresholds.ts";
+import { DETECTION, FAULT_SPREAD, SENSOR_FAULT, SPEC } from "./thresholds.ts";
 
 /*
  * The quality gate measures the optics' blur on the wafer rim; the detection of the same pixels
@@ -71,64 +71,160 @@ function segmentShare(i: number, a: number, b: number, sigma: number): number {
   return profile(x1) - profile(x0);
 }
 
-const spreadCache = new Map<string, number>();
 /** Half-width (map px) of the window the spot's map pixels are summed over. */
 const SPOT_WINDOW = 3;
 /** The disk is cut into this many horizontal strips, each integrated exactly along x. */
 const DISK_STRIPS = 128;
+/** Sub-pixel steps (map px) of the spot's position, per axis: 0 to half a pixel (the disk's mirror symmetry gives the rest). */
+const SPOT_STEPS = [0, 0.125, 0.25, 0.375, 0.5];
+/**
+ * Positions (x, y) the least response is taken over: the whole grid (the disk's strips make
+ * the computed masses a little asymmetric, 0.185 against 0.189, so no symmetry is assumed).
+ * The least lies near the centred position (0.138 against 0.140 there for the 1.5 px disk at
+ * 1024 px), so a grid is read.
+ */
+const SPOT_OFFSETS: ReadonlyArray<readonly [number, number]> = SPOT_STEPS.flatMap((ox) =>
+  SPOT_STEPS.map((oy) => [ox, oy] as const),
+);
 
 /**
- * The least spread of a real spot: a uniform disk `diameterPx` across (image px), blurred by a
- * Gaussian of `blurPx` (image px), averaged over map pixels of `scale` image px; the 8 neighbours
- * of its brightest map pixel summed, over that pixel. The least over the disk's sub-pixel
- * positions is centred on a pixel (off centre, more of it falls on neighbours); a quarter pixel
- * off both axes is taken too, as a check. A uniform disk is the most compact spot of its size,
- * so any real spot of that size spreads at least this much. Cached per (size, blur, scale).
+ * The map-pixel masses (a (2 SPOT_WINDOW + 1)^2 window, row-major) of a uniform disk of `radius`
+ * map px centred (ox, oy) map px off the window's centre pixel, blurred by `sigma` map px.
  */
-export function smallestSpotSpread(diameterPx: number, blurPx: number, scale: number): number {
+function spotMass(radius: number, sigma: number, ox: number, oy: number): Float64Array {
+  const side = 2 * SPOT_WINDOW + 1;
+  const mass = new Float64Array(side * side);
+  const xs = stripShares(radius, sigma, ox, "x");
+  const ys = stripShares(radius, sigma, oy, "y");
+  for (let s = 0; s < DISK_STRIPS; s++)
+    for (let y = 0; y < side; y++) {
+      const share = ys[s * side + y] as number;
+      if (share === 0) continue;
+      for (let x = 0; x < side; x++)
+        mass[y * side + x] = (mass[y * side + x] as number) + (xs[s * side + x] as number) * share;
+    }
+  return mass;
+}
+
+const stripCache = new Map<string, Float64Array>();
+
+/**
+ * Per strip of the disk (DISK_STRIPS rows) and map pixel of the window: along x the strip's
+ * blurred length in that pixel column (times the strip's height), along y the share of the
+ * strip's centre line in that pixel row. Each depends on one offset only, so the 25 positions
+ * of smallestSpotResponse share 5 of each (cached with the disk and the blur).
+ */
+function stripShares(radius: number, sigma: number, offset: number, axis: "x" | "y"): Float64Array {
+  const key = `${radius} ${sigma} ${offset} ${axis}`;
+  const kept = stripCache.get(key);
+  if (kept) return kept;
+  const side = 2 * SPOT_WINDOW + 1;
+  const shares = new Float64Array(DISK_STRIPS * side);
+  const strip = (2 * radius) / DISK_STRIPS;
+  for (let s = 0; s < DISK_STRIPS; s++) {
+    const v = -radius + (s + 0.5) * strip;
+    const half = Math.sqrt(Math.max(0, radius * radius - v * v));
+    for (let k = 0; k < side; k++)
+      shares[s * side + k] =
+        axis === "x"
+          ? strip * segmentShare(k - SPOT_WINDOW, offset - half, offset + half, sigma)
+          : pointShare(k - SPOT_WINDOW, offset + v, sigma);
+  }
+  stripCache.set(key, shares);
+  return shares;
+}
+
+/** The 8 neighbours of a 3 x 3 block, row-major, centre left out: (dx, dy) pairs. */
+const NEIGHBOURS: ReadonlyArray<readonly [number, number]> = [
+  [-1, -1],
+  [0, -1],
+  [1, -1],
+  [-1, 0],
+  [1, 0],
+  [-1, 1],
+  [0, 1],
+  [1, 1],
+];
+
+/**
+ * What the spec's smallest spot lends its 8 neighbours, as the rule reads it.
+ * - `weights`: the matched weighting, the neighbours' share of the peak for the spot centred on a
+ *   pixel (NEIGHBOURS order): a real spot's spread has this shape, a fault's is 0, so weighting
+ *   each neighbour by it separates the two by sqrt(sum w^2) noise units instead of the unweighted
+ *   sum's sum(w) / sqrt(8) (Cauchy-Schwarz: never less).
+ * - `least`: the least weighted response, sum(w_n mass_n) over the brightest pixel's mass, over
+ *   the spot's sub-pixel positions (SPOT_OFFSETS): any real spot of that size reads
+ *   at least this times its peak.
+ * - `spread`: the least unweighted 8-neighbour sum over the peak (round 11's reading), for reference.
+ */
+export interface SpotResponse {
+  weights: Float64Array;
+  least: number;
+  spread: number;
+}
+
+const responseCache = new Map<string, SpotResponse>();
+
+/**
+ * The response of the spec's smallest spot: a uniform disk `diameterPx` across (image px),
+ * blurred by a Gaussian of `blurPx` (image px), averaged over map pixels of `scale` image px. A
+ * uniform disk is the most compact spot of its size, so any real spot of that size spreads at
+ * least this much. Cached per (size, blur, scale).
+ */
+export function smallestSpotResponse(
+  diameterPx: number,
+  blurPx: number,
+  scale: number,
+): SpotResponse {
   const key = `${diameterPx.toFixed(3)} ${blurPx.toFixed(3)} ${scale}`;
-  const kept = spreadCache.get(key);
-  if (kept !== undefined) return kept;
+  const kept = responseCache.get(key);
+  if (kept) return kept;
   const radius = diameterPx / scale / 2;
   const sigma = blurPx / scale;
   const side = 2 * SPOT_WINDOW + 1;
-  const mass = new Float64Array(side * side);
-  const xs = new Float64Array(side);
-  const strip = (2 * radius) / DISK_STRIPS;
+  const centre = SPOT_WINDOW * side + SPOT_WINDOW;
+  const centred = spotMass(radius, sigma, 0, 0);
+  const weights = Float64Array.from(
+    NEIGHBOURS,
+    ([dx, dy]) => (centred[centre + dy * side + dx] as number) / (centred[centre] as number),
+  );
   let least = Number.POSITIVE_INFINITY;
-  for (const offset of [0, 0.25]) {
-    const ox = offset;
-    const oy = offset;
-    mass.fill(0);
-    for (let s = 0; s < DISK_STRIPS; s++) {
-      const v = -radius + (s + 0.5) * strip;
-      const half = Math.sqrt(Math.max(0, radius * radius - v * v));
-      for (let k = 0; k < side; k++)
-        xs[k] = strip * segmentShare(k - SPOT_WINDOW, ox - half, ox + half, sigma);
-      for (let y = 0; y < side; y++) {
-        const share = pointShare(y - SPOT_WINDOW, oy + v, sigma);
-        if (share === 0) continue;
-        for (let x = 0; x < side; x++)
-          mass[y * side + x] = (mass[y * side + x] as number) + (xs[x] as number) * share;
-      }
-    }
-    let peak = SPOT_WINDOW * side + SPOT_WINDOW;
+  let spread = Number.POSITIVE_INFINITY;
+  for (const [ox, oy] of SPOT_OFFSETS) {
+    const mass = ox === 0 && oy === 0 ? centred : spotMass(radius, sigma, ox, oy);
+    let peak = centre;
     for (let k = 0; k < mass.length; k++)
       if ((mass[k] as number) > (mass[peak] as number)) peak = k;
     const px = peak % side;
     const py = Math.floor(peak / side);
+    let weighted = 0;
     let around = 0;
-    for (let dy = -1; dy <= 1; dy++)
-      for (let dx = -1; dx <= 1; dx++) {
-        if (dx === 0 && dy === 0) continue;
-        const x = px + dx;
-        const y = py + dy;
-        if (x >= 0 && y >= 0 && x < side && y < side) around += mass[y * side + x] as number;
-      }
-    least = Math.min(least, around / (mass[peak] as number));
+    NEIGHBOURS.forEach(([dx, dy], n) => {
+      const x = px + dx;
+      const y = py + dy;
+      const m = x >= 0 && y >= 0 && x < side && y < side ? (mass[y * side + x] as number) : 0;
+      weighted += (weights[n] as number) * m;
+      around += m;
+    });
+    least = Math.min(least, weighted / (mass[peak] as number));
+    spread = Math.min(spread, around / (mass[peak] as number));
   }
-  spreadCache.set(key, least);
-  return least;
+  stripCache.clear();
+  const response = { weights, least, spread };
+  responseCache.set(key, response);
+  return response;
+}
+
+/** The least unweighted 8-neighbour spread of the smallest spot over its peak (round 11's reading). */
+export function smallestSpotSpread(diameterPx: number, blurPx: number, scale: number): number {
+  return smallestSpotResponse(diameterPx, blurPx, scale).spread;
+}
+
+/** Where a pair reference counts as on the wafer (map px): within r of (cx, cy). */
+export interface ReferenceDisk {
+  cx: number;
+  cy: number;
+  r: number;
 }
 
 /** What the judgement reads about one wafer (sensorFaultJudge builds it). */
@@ -137,38 +233,35 @@ export interface SensorFaultJudge {
   /** The four comparison directions (map px): a, b, a + b, a - b. */
   directions: Vector[];
   residual: Float32Array;
-  edgeMask: Uint8Array | null;
-  /** Noise sigma of one unsmoothed pair difference (map units). */
-  pairSigma: number;
+  /** Pair references outside it are not read (null: the whole map is the wafer). */
+  disk: ReferenceDisk | null;
+  /** Noise sigma of one unsmoothed map pixel (map units). */
+  pixelSigma: number;
   /** A fault's least spike on the map (the gate's definition, averaged over a map pixel). */
   spikeFloor: number;
-  /** The least 8-neighbour spread of the spec's smallest particle on this map (smallestSpotSpread; computed when first asked). */
-  spotSpread: () => number;
+  /** The spec's smallest particle's response on this map (smallestSpotResponse; computed when first asked). */
+  spotResponse: () => SpotResponse;
 }
 
 /**
  * The judgement's inputs for one wafer. `sigmaMap` is the working map's noise sigma,
  * `comparisonSigma` the die-to-die comparison's (on the smoothed map, measured die to die: it
  * holds correlated noise and JPEG error that the map's own estimate misses), `rimBlurPx` the
- * gate's rim blur in image px (null: none measured, then no optical blur is assumed).
+ * gate's rim blur in image px (null: none measured, then no optical blur is assumed), `disk`
+ * where the comparison's pair references are on the wafer (dieToDieResidual's valid radius).
  */
 export function sensorFaultJudge(
   image: GrayImage,
   work: FloatMap,
   lattice: Lattice,
   residual: Float32Array,
-  edgeMask: Uint8Array | null,
+  disk: ReferenceDisk | null,
   sigmaMap: number,
   comparisonSigma: number | null,
   rimBlurPx: number | null,
 ): SensorFaultJudge {
   const { a, b } = lattice;
   const scale = work.scale;
-  // The smoothed comparison's sigma over its white-noise gain: the unsmoothed map's sigma as the
-  // comparison measured it (larger than the map's own for correlated noise: the safe side).
-  const unsmoothed = Math.max(sigmaMap, (comparisonSigma ?? 0) / DETECTION.binomialNoiseGain);
-  // A pixel minus the mean of two bilinear references: variance at most 1 + 1/2 of the pixel's.
-  const pairSigma = unsmoothed * Math.sqrt(1.5);
   const imageSigma = sigmaMap * scale;
   const spikeFloor =
     Math.max(SENSOR_FAULT.spikeSigmas * imageSigma, SENSOR_FAULT.spikeMinStep * fullScale(image)) /
@@ -179,13 +272,15 @@ export function sensorFaultJudge(
     work,
     directions: [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }],
     residual,
-    edgeMask,
-    pairSigma,
+    disk,
+    // The smoothed comparison's sigma over its white-noise gain: the unsmoothed map's sigma as the
+    // comparison measured it (larger than the map's own for correlated noise: the safe side).
+    pixelSigma: Math.max(sigmaMap, (comparisonSigma ?? 0) / DETECTION.binomialNoiseGain),
     spikeFloor,
-    // The blur rounded down to a step of BLUR_STEP_PX: never overstated, and the spread is
-    // computed once per step and image size (about a ms) instead of once per wafer.
-    spotSpread: () =>
-      smallestSpotSpread(
+    // The blur rounded down to a step of BLUR_STEP_PX: never overstated, and the response is
+    // computed once per step and image size (a few ms) instead of once per wafer.
+    spotResponse: () =>
+      smallestSpotResponse(
         diameterPx,
         Math.floor(opticalBlurPx(rimBlurPx) / BLUR_STEP_PX) * BLUR_STEP_PX,
         scale,
@@ -211,22 +306,29 @@ export function bilinear(map: FloatMap, x: number, y: number): number {
 /** The optics' blur is taken in steps of this many image px (rounded down). */
 const BLUR_STEP_PX = 0.05;
 
-/** The median of values[at .. at + 3]: their sum less the largest and the smallest, halved. */
-function medianOfFour(values: Float64Array, at: number): number {
+/** The median of `count` (1-4) values from values[at]: for four, the mean of the middle two. */
+function medianOf(values: Float64Array, at: number, count: number): number {
   const a = values[at] as number;
+  if (count === 1) return a;
   const b = values[at + 1] as number;
+  if (count === 2) return 0.5 * (a + b);
   const c = values[at + 2] as number;
+  if (count === 3) return a + b + c - Math.max(a, b, c) - Math.min(a, b, c);
   const d = values[at + 3] as number;
   return 0.5 * (a + b + c + d - Math.max(a, b, c, d) - Math.min(a, b, c, d));
 }
 
-function largestOfFour(values: Float64Array, at: number): number {
-  return Math.max(
-    values[at] as number,
-    values[at + 1] as number,
-    values[at + 2] as number,
-    values[at + 3] as number,
-  );
+/**
+ * The noise of a median of `count` pair differences over the pixel's own sigma. Each pair
+ * difference is the pixel less the mean of two references (variance at most 1/2 of a pixel's,
+ * bilinear sampling only lowers it); all share the pixel, so the median is the pixel less the
+ * median of the `count` independent reference means: variance 1 + FAULT_SPREAD.medianVariance /
+ * 2 (the median's variance of `count` unit normals).
+ */
+export function pairMedianSigma(count: number): number {
+  const share = FAULT_SPREAD.medianVariance[count - 1];
+  if (share === undefined) throw new RangeError(`pairMedianSigma: count ${count} is not 1-4`);
+  return Math.sqrt(1 + share / 2);
 }
 
 /** Window (map px either side of the residual's peak) whose pair differences are read. */
@@ -236,17 +338,41 @@ const WINDOW = 2;
  * Is this group one sensor fault? Judged on the unsmoothed working map against the same four
  * pair references the die-to-die comparison uses (the pattern cancels there; the comparison's
  * smoothing and misregistration allowance would blur or cut the very shape asked about):
- * - a point: every pixel of the group near its peak (SENSOR_FAULT.maxReachMapPx), all of it
- *   away from the rim ring (references there are extrapolated);
- * - a spike: the median of the four pair differences at the peak pixel reaches the gate's fault
+ * - a point: every pixel of the group near its peak (SENSOR_FAULT.maxReachMapPx);
+ * - the directions read are those whose references, for every pixel of the window, lie on the
+ *   wafer (in the rim ring some fall off it); at least FAULT_SPREAD.minDirections, so that one
+ *   direction's pattern residue cannot move the median;
+ * - a spike: the median of those pair differences at the peak pixel reaches the gate's fault
  *   size (12 sigma and 10% of full scale at full resolution, averaged over a map pixel);
- * - no spread: summed over the 8 neighbours, the most spot-like of the four pair differences
- *   (the largest in the spike's sign: a real spot shows in all four, pattern residue differs
- *   between them) stays under half the least spread of a real spot (smallestSpotSpread), and
- *   that midpoint is SENSOR_FAULT.noiseSigmas noise sigmas clear of both.
+ * - no spread: the 8 neighbours' medians, weighted by the smallest real spot's own profile (a
+ *   matched weighting: smallestSpotResponse), stay FAULT_SPREAD.spotSigmas noise sigmas under
+ *   what that spot would lend them at this spike. Only that side is guarded: a real particle
+ *   taken for a fault is a lost defect, a fault left a defect is what the detector did anyway.
  */
 export function isSensorFault(group: Blob, judge: SensorFaultJudge): boolean {
-  const { work, residual, edgeMask, directions } = judge;
+  return readSensorFault(group, judge)?.fault ?? false;
+}
+
+/** What the rule read on a candidate (null: not a point, or too few directions on the wafer). */
+export interface SensorFaultReading {
+  /** Directions whose references are on the wafer. */
+  directions: number;
+  /** Median pair difference at the spike's pixel (map units, in the group's sign). */
+  spike: number;
+  /** The neighbours' medians weighted by the smallest spot's profile. */
+  response: number;
+  /** What the smallest real spot would read at this spike, least over its positions. */
+  spotResponse: number;
+  /** Noise sigma of spotResponse - response. */
+  sigma: number;
+  /** The response under which the candidate is a fault (spotResponse less spotSigmas sigmas). */
+  bound: number;
+  fault: boolean;
+}
+
+/** The rule's readings on one group (isSensorFault's verdict and what it rests on). */
+export function readSensorFault(group: Blob, judge: SensorFaultJudge): SensorFaultReading | null {
+  const { work, residual, directions, disk } = judge;
   const { width, height } = work;
   const sign = group.sign;
   let top = -1;
@@ -258,67 +384,84 @@ export function isSensorFault(group: Blob, judge: SensorFaultJudge): boolean {
       top = i;
     }
   }
-  if (top < 0) return false;
+  if (top < 0) return null;
   const tx = top % width;
   const ty = Math.floor(top / width);
   for (const i of group.pixels) {
     const reach = Math.max(Math.abs((i % width) - tx), Math.abs(Math.floor(i / width) - ty));
-    if (reach > SENSOR_FAULT.maxReachMapPx) return false;
+    if (reach > SENSOR_FAULT.maxReachMapPx) return null;
   }
-  // Every reference of the window inside the map with a pixel to spare (bilinear reads x + 1).
-  let reachX = 0;
-  let reachY = 0;
-  for (const d of directions) {
-    reachX = Math.max(reachX, Math.abs(d.x));
-    reachY = Math.max(reachY, Math.abs(d.y));
-  }
+  // A direction is read when both its references lie on the map (with a pixel to spare:
+  // bilinear reads x + 1) and on the wafer for every pixel of the window.
   const margin = WINDOW + 1;
-  if (
-    tx - margin - reachX < 0 ||
-    ty - margin - reachY < 0 ||
-    tx + margin + reachX + 1 >= width ||
-    ty + margin + reachY + 1 >= height
-  )
-    return false;
+  if (tx - margin < 0 || ty - margin < 0 || tx + margin >= width || ty + margin >= height)
+    return null;
+  const onWafer = (x: number, y: number) =>
+    x >= 0 &&
+    y >= 0 &&
+    x + 1 < width &&
+    y + 1 < height &&
+    (disk === null || (x - disk.cx) ** 2 + (y - disk.cy) ** 2 <= disk.r * disk.r);
+  const used: Vector[] = [];
+  for (const d of directions) {
+    let inside = true;
+    // The window's corners bound its references (the disk is convex).
+    for (const cy of [ty - WINDOW, ty + WINDOW])
+      for (const cx of [tx - WINDOW, tx + WINDOW])
+        for (const s of [1, -1]) if (!onWafer(cx + s * d.x, cy + s * d.y)) inside = false;
+    if (inside) used.push(d);
+  }
+  const count = used.length;
+  if (count < FAULT_SPREAD.minDirections) return null;
   const side = 2 * WINDOW + 1;
-  // Per window pixel: the four pair differences in the spike's sign.
-  const pairs = new Float64Array(side * side * 4);
+  // Per window pixel: the median of the pair differences read, in the spike's sign.
+  const pairs = new Float64Array(count);
+  const medians = new Float64Array(side * side);
   for (let wy = 0; wy < side; wy++)
     for (let wx = 0; wx < side; wx++) {
       const x = tx + wx - WINDOW;
       const y = ty + wy - WINDOW;
-      const i = y * width + x;
-      if (edgeMask && edgeMask[i] === 1) return false;
-      const v = work.data[i] as number;
-      for (let k = 0; k < 4; k++) {
-        const d = directions[k] as Vector;
+      const v = work.data[y * width + x] as number;
+      for (let k = 0; k < count; k++) {
+        const d = used[k] as Vector;
         const ref = 0.5 * (bilinear(work, x + d.x, y + d.y) + bilinear(work, x - d.x, y - d.y));
-        pairs[(wy * side + wx) * 4 + k] = sign * (v - ref);
+        pairs[k] = sign * (v - ref);
       }
+      medians[wy * side + wx] = medianOf(pairs, 0, count);
     }
   // The spike's pixel: the largest median in the central 3 x 3 (the residual's peak is smoothed).
   let centre = -1;
   let spike = Number.NEGATIVE_INFINITY;
   for (let wy = WINDOW - 1; wy <= WINDOW + 1; wy++)
     for (let wx = WINDOW - 1; wx <= WINDOW + 1; wx++) {
-      const median = medianOfFour(pairs, (wy * side + wx) * 4);
+      const median = medians[wy * side + wx] as number;
       if (median > spike) {
         spike = median;
         centre = wy * side + wx;
       }
     }
-  if (spike < judge.spikeFloor) return false;
-  const cx = centre % side;
-  const cy = Math.floor(centre / side);
-  let spread = 0;
-  for (let dy = -1; dy <= 1; dy++)
-    for (let dx = -1; dx <= 1; dx++) {
-      if (dx === 0 && dy === 0) continue;
-      spread += largestOfFour(pairs, ((cy + dy) * side + cx + dx) * 4);
-    }
-  const midpoint = SENSOR_FAULT.spreadShare * judge.spotSpread() * spike;
-  if (midpoint < SENSOR_FAULT.noiseSigmas * Math.sqrt(8) * judge.pairSigma) return false;
-  return spread < midpoint;
+  const { weights, least } = judge.spotResponse();
+  let response = 0;
+  let weightSquares = 0;
+  NEIGHBOURS.forEach(([dx, dy], n) => {
+    const w = weights[n] as number;
+    response += w * (medians[centre + dy * side + dx] as number);
+    weightSquares += w * w;
+  });
+  // A real spot reads at least least x its peak; the spike is measured with the same noise as
+  // each neighbour, so the difference's noise holds both.
+  const sigma =
+    judge.pixelSigma * pairMedianSigma(count) * Math.sqrt(weightSquares + least * least);
+  const bound = least * spike - FAULT_SPREAD.spotSigmas * sigma;
+  return {
+    directions: count,
+    spike,
+    response,
+    spotResponse: least * spike,
+    sigma,
+    bound,
+    fault: spike >= judge.spikeFloor && bound > 0 && response < bound,
+  };
 }
 
 /** The groups that are not sensor faults, and how many were. */

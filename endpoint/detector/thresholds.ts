@@ -379,20 +379,6 @@ export const SENSOR_FAULT = {
   /** ... and of at least this share of full scale (a stuck or dead pixel sits near a rail). */
   spikeMinStep: HOT_PIXEL_MIN_STEP,
   /**
-   * The spread a real spot must show around its brightest map pixel (the 8 neighbours' sum over
-   * the peak) is at least that of the spec's smallest particle, a uniform disk SPEC.particlePx[0]
-   * across at 2048, blurred by the optics and integrated over the map pixels; a fault's is 0.
-   * The midpoint between the two decides: below this share of a real spot's least spread the
-   * candidate has no spread that any real feature would have.
-   */
-  spreadShare: 0.5,
-  /**
-   * The midpoint must lie this many noise sigmas (of the 8 neighbours' sum of pair differences)
-   * from both hypotheses, or the candidate is left a defect: 4 sigma, p = 3e-5 per candidate
-   * (a wafer has a handful), so a real particle is almost never taken for a fault by noise.
-   */
-  noiseSigmas: 4,
-  /**
    * Only a point candidate is judged: every pixel of its group within this many map px of its
    * peak (the binomial smoothing and the grow threshold spread one pixel's residual over a
    * 3 x 3 to 5 x 5 blob); anything larger is a defect's extent, never one pixel.
@@ -518,4 +504,63 @@ export const LINE_SEED = {
    */
   noiseCellMapPx: 16,
   sampleSeed: 0x5c4a_7c11,
+} as const;
+
+/**
+ * How the sensor-fault rule reads a candidate's spread (sensor-faults.ts, branch faults7; round 19
+ * of docs/detector-recall.md). Round 16 found faults the rule left beside pattern detail, under
+ * JPEG and at the spec's top noise: it summed the largest of four pair differences per
+ * neighbour (biased up by one direction's residue or ringing, and with a noise the margin did not
+ * describe) and asked the midpoint between "fault" and "smallest spot" to be 4 sigmas from both.
+ */
+export const FAULT_SPREAD = {
+  /**
+   * A real spot is judged with this many noise sigmas on its own side: the rule calls a fault
+   * only when the neighbours' weighted response is this far under what the spec's smallest
+   * particle would give at this spike (p = 3e-5 per candidate that a real particle is taken for
+   * a fault; a wafer has a handful of candidates). The other side needs no margin: a fault the
+   * rule cannot call stays a defect, as it would without the rule.
+   */
+  spotSigmas: 4,
+  /**
+   * Variance of the median of n independent unit normals, n = 1..4 (for four, the mean of the
+   * middle two), by integrating their order statistics' densities: what the median of the pair
+   * references' means adds to a pixel's own noise (pairMedianSigma).
+   */
+  medianVariance: [1, 0.5, 0.4487, 0.2982],
+  /**
+   * Directions whose references must lie on the wafer (of a, b, a + b, a - b): with three, one
+   * direction's pattern residue or ringing cannot move the median; in the rim ring one or two
+   * references fall off the disk and are left out instead of the candidate.
+   */
+  minDirections: 3,
+} as const;
+
+/**
+ * A weak line on a narrow street's centre that is the street's sub-pixel sampling phase, not a
+ * scratch (lattice-line.ts isStreetPhaseLine, branch faults7; rounds 16 and 19 of
+ * docs/detector-recall.md). The die-to-die allowance is bounded by the reference cell's 2 x 2
+ * range, which a trough a pixel or two wide does not show; what is left belongs to the whole die
+ * row or column (every die along it has the same street at its own phase), while a scratch ends.
+ */
+export const STREET_PHASE = {
+  /**
+   * The line's centre within this many map px of a street centre line, plus one bin of the
+   * lattice's street-phase reading (a pitch over phaseBins): the binomial smoothing spreads a
+   * trough's leftover one map px either side of the trough.
+   */
+  centreMapPx: 1,
+  /** Bins per pitch of the street-phase reading (lattice.ts streetPhase): its resolution. */
+  phaseBins: 64,
+  /**
+   * One pitch past an end the residual reads 0 for a scratch (it has ended) and the line's own
+   * level c for a die row's leftover (the same street, the same die phase): the midpoint between
+   * the two hypotheses decides, as LATTICE_LINE.repeatShare does across the line.
+   */
+  pastEndShare: 0.5,
+  /**
+   * Samples past an end a reading needs: a line that clears the seed stands several sigmas out,
+   * so a mean over this many (smoothed, about 3 px correlated) reads c to a fraction of itself.
+   */
+  minPastSamples: 12,
 } as const;

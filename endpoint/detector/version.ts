@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import {
   CLASSIFY,
   DETECTION,
+  FAULT_SPREAD,
   LATTICE,
   LATTICE_LINE,
   LATTICE_SEARCH,
@@ -15,6 +16,7 @@ import {
   SCORE,
   SENSOR_FAULT,
   SPEC,
+  STREET_PHASE,
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
@@ -38,6 +40,8 @@ export const THRESHOLDS_HASH = createHash("sha256")
       REPEAT,
       SENSOR_FAULT,
       RIM_READING,
+      FAULT_SPREAD,
+      STREET_PHASE,
     }),
   )
   .digest("hex")

@@ -196,7 +196,14 @@ describe("lines along a die axis (LATTICE_LINE)", () => {
   });
 
   it("a line whose neighbouring rows all lie off the analysed disk cannot be judged by repeat and keeps the margin", () => {
-    const off = { along: "a" as const, driftPx: 1, toleratedDriftPx: 5, onLine: 15 };
+    const off = {
+      along: "a" as const,
+      driftPx: 1,
+      toleratedDriftPx: 5,
+      onLine: 15,
+      streetOffsetPx: null,
+      pastEnds: [null, null] as [null, null],
+    };
     assert.equal(needsLatticeLineMargin({ ...off, across: [null, null, null, null] }), true);
     // Any row on the disk decides: a repeat there is enough, none clears the line.
     assert.equal(needsLatticeLineMargin({ ...off, across: [null, -6, null, 10] }), true);

@@ -282,19 +282,23 @@ describe("what the judgement leaves a defect", () => {
   const { work, judge } = judgeOf(image);
   const group = groupAt(work, x, y, 1);
 
-  it("a fault-shaped spike whose verdict the noise could flip (the midpoint under 4 sigmas of the neighbours' sum)", () => {
+  it("a fault-shaped spike whose verdict the noise could flip (the smallest spot's response under 4 sigmas of the neighbours' weighted medians)", () => {
     assert.equal(isSensorFault(group, judge), true);
-    // The same spike in noise 10 times higher: 0.5 x 0.75 x spike is then under 4 x sqrt(8) sigmas.
-    assert.equal(isSensorFault(group, { ...judge, pairSigma: 10 * judge.pairSigma }), false);
+    // The same spike in noise 20 times higher: 0.14 x spike is then under 4 sigmas of the
+    // weighted response (pixel sigma x 1.07 x 0.4).
+    assert.equal(isSensorFault(group, { ...judge, pixelSigma: 20 * judge.pixelSigma }), false);
   });
 
   it("a spike under a fault's size (the gate's 12 sigmas and 10% of full scale, per map pixel)", () => {
     assert.equal(isSensorFault(group, { ...judge, spikeFloor: 65535 }), false);
   });
 
-  it("a candidate in the rim ring, whose references are extrapolated", () => {
-    const ring = new Uint8Array(work.width * work.height).fill(1);
-    assert.equal(isSensorFault(group, { ...judge, edgeMask: ring }), false);
+  it("a candidate with fewer than three directions whose references are on the wafer", () => {
+    // A disk through the candidate's column: the references at -a and +-(a +- b) fall off it.
+    const mx = Math.floor(x / work.scale);
+    const my = Math.floor(y / work.scale);
+    const tight = { cx: mx + 1000, cy: my, r: 1000 + 40 };
+    assert.equal(isSensorFault(group, { ...judge, disk: tight }), false);
   });
 
   it("a group reaching beyond a point (a defect's extent, not one pixel)", () => {

@@ -8,7 +8,7 @@ import { repeatedAlongDirection } from "../direction-evidence.ts";
 import { mergeFragments } from "../fragments.ts";
 import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
-import { needsLatticeLineMargin, readLatticeLine } from "../lattice-line.ts";
+import { isStreetPhaseLine, needsLatticeLineMargin, readLatticeLine } from "../lattice-line.ts";
 import type { FloatMap } from "../raster.ts";
 import type { Blob } from "../segment.ts";
 import { LATTICE_LINE, MERGE } from "../thresholds.ts";
@@ -158,6 +158,8 @@ export function classifyGroups(
         edgeMask,
       });
       if (needsLatticeLineMargin(reading)) continue;
+      // On a street's centre and running on past its ends: the street's sampling phase.
+      if (isStreetPhaseLine(reading, lattice)) continue;
       // Along one die row (a street, a motif edge) the die-to-die leftover of the pattern's
       // sampling phase is the same all along the line: summing it does not average it down as
       // it does noise, so the line seed's evidence does not hold there; the other seeds judge it.
