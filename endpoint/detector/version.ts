@@ -20,7 +20,7 @@ import {
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
-export const DETECTOR_RELEASE = "2.9.0";
+export const DETECTOR_RELEASE = "2.10.0";
 
 /** sha-256 of the thresholds table, first 12 hex digits. */
 export const THRESHOLDS_HASH = createHash("sha256")
