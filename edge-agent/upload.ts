@@ -179,7 +179,7 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
     }
     const scan = await scanLot(
       options.dir,
-      { signal: options.signal, md5UpToBytes: settings.multipartThresholdBytes },
+      { signal: options.signal, wholeUpToBytes: settings.multipartThresholdBytes },
       listing,
     );
     options.onProgress?.({ kind: "scanned", images: scan.images.length });
@@ -295,7 +295,7 @@ async function uploadWhileScanning(
         if (stopped()) return { kind: "ignored", fileName };
         const entry = await examineFile(options.dir, fileName, {
           signal,
-          md5UpToBytes: settings.multipartThresholdBytes,
+          wholeUpToBytes: settings.multipartThresholdBytes,
         });
         if (entry.kind !== "image" || stopped()) return entry;
         const { image } = entry;
