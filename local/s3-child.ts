@@ -15,6 +15,7 @@ import {
   BodyDigestError,
   CHECKED_BODY_MAX_BYTES,
   CHECKSUM_SHA256_HEADER,
+  checkedBody,
   checkWhileStoring,
   declaredChecksumSha256,
   digestRefusal,
@@ -166,7 +167,7 @@ async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | 
       });
   const refusal = digestRefusal(ctx.headers, body);
   if (refusal) return refusal;
-  ctx.req = Readable.from(body.chunks, { objectMode: false });
+  ctx.req = checkedBody(body);
   return undefined;
 }
 

@@ -1,10 +1,10 @@
 // The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash, x-amz-checksum-sha256), each body hashed once as it streams to its file, objects written and read in large pieces.
 import { createHash } from "node:crypto";
 import { createReadStream, type Dirent } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { type S3Reply, s3Error } from "./s3-uploads.ts";
 
 const require = createRequire(import.meta.url);
@@ -196,6 +196,40 @@ async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Prom
   }
 }
 
+/** Bodies read whole and checked before s3rver saw them (checkedBody): their chunks and MD5. */
+const checkedBodies = new WeakMap<object, { chunks: Buffer[]; bytes: number; md5Hex: string }>();
+
+/**
+ * A body read whole and hashed (readHashedBody), passed on as a stream that carries its chunks
+ * and MD5: storing it as a part then writes the chunks and hashes nothing again (s3rver's putPart
+ * took the MD5 of every part a second time).
+ */
+export function checkedBody(body: { chunks: Buffer[]; bytes: number; md5: Buffer }): Readable {
+  const stream = Readable.from(body.chunks, { objectMode: false });
+  checkedBodies.set(stream, {
+    chunks: body.chunks,
+    bytes: body.bytes,
+    md5Hex: body.md5.toString("hex"),
+  });
+  return stream;
+}
+
+/** Writes chunks in batches of about WRITE_BATCH_BYTES (writev takes a bounded number of buffers). */
+async function writeBatched(file: FileHandle, chunks: Buffer[]): Promise<void> {
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  for (const chunk of chunks) {
+    batch.push(chunk);
+    batchBytes += chunk.length;
+    if (batchBytes >= WRITE_BATCH_BYTES) {
+      await writeAll(file, batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
+  }
+  if (batchBytes > 0) await writeAll(file, batch, batchBytes);
+}
+
 let uploadsStarted = 0;
 
 interface StoredObject {
@@ -245,6 +279,12 @@ export interface ObjectFileStore {
     md5: string,
   ): Promise<void>;
   putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: string | number,
+    content: unknown,
+  ): Promise<{ size: number; md5: string }>;
   getObject(
     bucket: string,
     key: string,
@@ -316,6 +356,29 @@ export function fastObjectFiles(store: ObjectFileStore): void {
     const md5Hex = computed.md5.toString("hex");
     await store.putMetadata(object.bucket, object.key, object.metadata, md5Hex);
     return { size, md5: md5Hex };
+  };
+
+  // s3rver's putPart (the part's file and its .md5 beside it, written in place as s3rver does),
+  // for a body checkBody already read and hashed: its chunks written in 1 MiB batches, its MD5 reused.
+  const putPart = store.putPart.bind(store);
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const checked =
+      typeof content === "object" && content !== null ? checkedBodies.get(content) : undefined;
+    if (!checked) return putPart(bucket, uploadId, partNumber, content);
+    const partPath = join(
+      store.getResourcePath(bucket, undefined, "uploads"),
+      uploadId,
+      String(partNumber),
+    );
+    await mkdir(dirname(partPath), { recursive: true });
+    const file = await open(partPath, "w");
+    try {
+      await writeBatched(file, checked.chunks);
+    } finally {
+      await file.close();
+    }
+    await writeFile(`${partPath}.md5`, checked.md5Hex);
+    return { size: checked.bytes, md5: checked.md5Hex };
   };
 
   // s3rver's getObject, with the read size as the only change (ranges and 416 as it answers them).

@@ -1,10 +1,14 @@
 // The local S3 checks a body against its Content-MD5, signed payload hash and x-amz-checksum-sha256 before storing it, as S3 does (echoing the checksum), and serves stored objects byte for byte, whole and in ranges.
 import { createHash, randomBytes } from "node:crypto";
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -176,6 +180,65 @@ describe("the local S3's digest checks", () => {
       new PutObjectCommand({ Bucket: s3.bucket, Key: "checksum/plain.bin", Body: body }),
     );
     expect(plain.ChecksumSHA256).toBeUndefined();
+  });
+
+  it("stores checked parts once hashed: part ETags their MD5s, a damaged part refused, the object byte for byte", async () => {
+    const key = "parts/object.bin";
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }),
+    );
+    const UploadId = created.UploadId ?? "";
+    // The first part larger than a 1 MiB write batch, so its file is written in several.
+    const parts = [randomBytes(2 * 1024 * 1024 + 77), randomBytes(30_000)];
+    const damaged = Buffer.from(parts[0] ?? []);
+    damaged[5] = (damaged[5] ?? 0) ^ 1;
+    const refused = await refusal(
+      client.send(
+        new UploadPartCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          UploadId,
+          PartNumber: 1,
+          Body: damaged,
+          ContentMD5: md5Base64(parts[0] ?? Buffer.alloc(0)),
+        }),
+      ),
+    );
+    expect(refused).toEqual({ name: "BadDigest", status: 400 });
+    const listedAfterRefusal = await client.send(
+      new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId }),
+    );
+    expect(listedAfterRefusal.Parts ?? []).toEqual([]);
+    const etags: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      const answer = await client.send(
+        new UploadPartCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          UploadId,
+          PartNumber: i + 1,
+          Body: part,
+          ContentMD5: md5Base64(part),
+        }),
+      );
+      expect(answer.ETag).toBe(`"${createHash("md5").update(part).digest("hex")}"`);
+      etags.push(answer.ETag ?? "");
+    }
+    const listed = await client.send(
+      new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId }),
+    );
+    expect(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual(
+      parts.map((part, i) => [i + 1, etags[i], part.length]),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    expect((await read(key)).equals(Buffer.concat(parts))).toBe(true);
   });
 
   it("leaves the object a refused PUT would have replaced as it was", async () => {
