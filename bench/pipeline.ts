@@ -72,6 +72,20 @@ function commitMeasured(): string {
     return "unknown (no git)";
   }
 }
+/**
+ * The V8 heap flags this process (the embedded stack's main thread) was started with: the main
+ * isolate's heap can only be set on Node's command line (package.json's bench:pipeline and start
+ * give --initial-old-space-size), so the report says which configuration it measured.
+ */
+function mainHeapFlags(): string {
+  const flags = process.execArgv.filter((arg) =>
+    /^--(initial|max)-(old|semi)-space-size/.test(arg),
+  );
+  return flags.length
+    ? `The stack's process ran with ${flags.map((flag) => `\`${flag}\``).join(" ")}.`
+    : "The stack's process ran with V8's default heap sizes.";
+}
+
 /** Read once, as the endpoint the stack starts reads it. */
 const warmupWafers = warmupWafersFromEnv();
 const isImage = (name: string) => /\.(png|tiff?)$/i.test(name);
@@ -420,7 +434,7 @@ try {
       [
         "## Pipeline (embedded stack)",
         "",
-        `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}.`,
+        `Machine: ${machineDescription()}. Command: \`${command}\`${getPriority() > 0 ? `, run at nice ${getPriority()}` : ""}. Commit ${commitMeasured()}. Measured ${new Date().toISOString()}. ${mainHeapFlags()}`,
         "",
         `One lot of ${wafers} seeded synthetic wafers, ${size} x ${size} px (${(decode.bytes / 2 ** 20).toFixed(1)} MiB of originals), through the whole pipeline: edge-agent upload, S3 trigger, start function, Step Functions (local runner, Map concurrency 8), PreprocessImage (size and header by ranged GET; the SHA-256 is checked by the endpoint), DetectDefects (an S3 reference the endpoint reads and checks, or the original bytes; stores the overlay the endpoint drew), the SageMaker-contract endpoint (${concurrency} inference worker threads: one decode, quality gate, detection, 1024 px overlay), report. The lot runs first on the freshly started stack (each inference thread warmed up at start on ${warmupWafers} seeded ${WARMUP_SIDE_PX} px wafers, WAFERFLOW_WARMUP_WAFERS; each handler's first load), then again under a new lot id on the same, now warm, stack${scaled ? `, then repeated to ${scaled.wafers} wafers under a third lot id` : ""}. In the same run, the same ${wafers} originals are decoded once each, one after another, with sharp (\`decodeGray\`), and run through the endpoint's inference alone (decode, gate, detection, 1024 px overlay, with the lot's hints, after the endpoint's warm-up), one after another in one of the endpoint's inference worker threads (\`startInferencePool\`, one thread).`,
         "",

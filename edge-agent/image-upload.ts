@@ -13,6 +13,7 @@ import {
   objectMatches,
   type Run,
   refuseUnlessSame,
+  type StoredAnswer,
   send,
   unquote,
 } from "./s3-calls.ts";
@@ -36,22 +37,24 @@ function signWithPayloadSha256(command: PutObjectCommand, sha256Hex: string): Pu
   return command;
 }
 
-/** S3's answers when a body is not the one its Content-MD5 or signed payload hash describes. */
+/** S3's answers when a body is not the one its checksum or signed payload hash describes. */
 const DIGEST_REFUSALS = new Set(["BadDigest", "XAmzContentSHA256Mismatch"]);
 
 /**
- * Sends the image in one PUT. Resolves "stored" when S3's answer is the MD5 of the bytes sent (its
- * ETag, for an object stored plain or SSE-S3): S3 computed it over what it stored, and the size
- * and sha256 metadata went in that same request, so the object is confirmed without a HEAD.
- * "sent" when the ETag says nothing of the bytes (SSE-KMS): the caller confirms by a HEAD.
- * "present" when the conditional PUT found the key taken by these very bytes (checked by a
- * HEAD): nothing was sent, and S3 already holds the image.
+ * Sends the image in one PUT. Resolves "stored" when S3 confirms the bytes it stored are the
+ * scanned ones: its answer echoes the x-amz-checksum-sha256 the PUT carried (S3 checked the body
+ * against it on receipt; under any encryption), or, from a store that echoes no checksum, its
+ * ETag is the MD5 of the bytes sent (plain or SSE-S3). The size and sha256 metadata went in that
+ * same request, so the object is confirmed without a HEAD. "sent" when the answer says nothing of
+ * the bytes: the caller confirms by a HEAD. "present" when the conditional PUT found the key taken
+ * by these very bytes (checked by a HEAD): nothing was sent, and S3 already holds the image.
  *
- * The bytes are not hashed here: the PUT carries the scan's MD5 (Content-MD5) and SHA-256 (the
- * signed payload hash), and S3 refuses a body that is not the one they describe. A file rewritten
- * since the scan is caught before sending by its size and modification time, and otherwise by
- * that refusal; only then is the file hashed again, to tell a changed file (SourceChangedError)
- * from bytes damaged on the way (ChecksumMismatchError, retried).
+ * The bytes are not hashed here: the PUT carries the scan's SHA-256 twice, as the signed payload
+ * hash and as x-amz-checksum-sha256, and S3 refuses a body that is not the one they describe (no
+ * Content-MD5: its MD5 would be a third pass over the image, and confirms nothing the checksum does
+ * not). A file rewritten since the scan is caught before sending by its size and modification
+ * time, and otherwise by that refusal; only then is the file hashed again, to tell a changed file
+ * (SourceChangedError) from bytes damaged on the way (ChecksumMismatchError, retried).
  */
 export async function putWhole(
   run: Run,
@@ -66,8 +69,7 @@ export async function putWhole(
       );
     }
     await assertSourceUnchanged(image);
-    // Scanned without an MD5 (a file that grew past the threshold meanwhile is caught above).
-    const md5Hex = image.md5 ?? createHash("md5").update(body).digest("hex");
+    const checksumSha256 = Buffer.from(file.sha256, "hex").toString("base64");
     try {
       return await send(run, `uploading ${file.key}`, async (abortSignal) => {
         try {
@@ -79,7 +81,7 @@ export async function putWhole(
                 Body: body,
                 ContentLength: body.length,
                 ContentType: file.contentType,
-                ContentMD5: Buffer.from(md5Hex, "hex").toString("base64"),
+                ChecksumSHA256: checksumSha256,
                 Metadata: { sha256: file.sha256 },
                 ...(run.replaceable.has(file.key) ? {} : { IfNoneMatch: "*" }),
               }),
@@ -87,11 +89,10 @@ export async function putWhole(
             ),
             { abortSignal },
           );
-          checkEtag(run, `uploading ${file.key}`, put, md5Hex);
-          return unquote(put.ETag) === md5Hex ? "stored" : "sent";
+          return confirmStored(run, `uploading ${file.key}`, put, checksumSha256, body);
         } catch (error) {
-          // Refused by S3 (AWS and the local S3 check both digests on receipt), or stored and
-          // answered with an ETag that is not the scanned MD5 (a store that checks neither).
+          // Refused by S3 (AWS and the local S3 check the digests on receipt), or stored and
+          // answered with a checksum or ETag that is not the scanned bytes' (a store that checks none).
           const stored = error instanceof ChecksumMismatchError;
           if (stored || DIGEST_REFUSALS.has(errorName(error))) {
             await explainDigestRefusal(image, error);
@@ -112,6 +113,31 @@ export async function putWhole(
       return "present";
     }
   });
+}
+
+/**
+ * What a PutObject's answer says of the bytes stored: its checksum, when the store echoes the one
+ * sent (AWS S3 and the local S3 do); else its ETag where that is an MD5, taken only now (a store
+ * that echoes no checksum is the rare case); else nothing ("sent": the caller HEADs the object).
+ * Other bytes than the body's throw ChecksumMismatchError.
+ */
+export function confirmStored(
+  run: Run,
+  what: string,
+  answer: StoredAnswer & { ChecksumSHA256?: string },
+  checksumSha256: string,
+  body: Buffer,
+): "stored" | "sent" {
+  if (answer.ChecksumSHA256 !== undefined) {
+    if (answer.ChecksumSHA256 === checksumSha256) return "stored";
+    throw new ChecksumMismatchError(
+      `${what}: S3 acknowledged checksum ${answer.ChecksumSHA256} but the bytes sent have SHA-256 ${checksumSha256} (base64)`,
+    );
+  }
+  if (!run.settings.checkEtagMd5) return "sent";
+  const md5Hex = createHash("md5").update(body).digest("hex");
+  checkEtag(run, what, answer, md5Hex);
+  return unquote(answer.ETag) === md5Hex ? "stored" : "sent";
 }
 
 /**

@@ -30,12 +30,8 @@ export interface ScannedImage {
   path: string;
   /** The sanitised key segment, unique within the lot. */
   segment: string;
+  /** Hex; the PUT carries it as its signed payload hash and its x-amz-checksum-sha256, so sending hashes nothing. */
   sha256: string;
-  /**
-   * MD5 of the whole file (hex), taken in the scan's one pass beside the SHA-256, for a file small
-   * enough to go in one PUT (scanLot's md5UpToBytes): its Content-MD5, so sending it hashes nothing.
-   */
-  md5?: string;
   bytes: number;
   mtimeMs: number;
   contentType: ImageContentType;
@@ -62,23 +58,21 @@ export function detectContentType(head: Uint8Array): ImageContentType | undefine
 }
 
 /**
- * SHA-256 (and, asked, MD5) and leading bytes of a file, each hash taken once. A file that wants
- * its MD5 is one small enough for a single PUT (held in memory to send anyway): it is read whole
- * and its SHA-256 taken on libuv's thread pool (WebCrypto) while this thread takes the MD5. A
- * larger one is streamed, so big images never sit in memory.
+ * SHA-256 and leading bytes of a file. A file asked to be read whole (one small enough for a
+ * single PUT, held in memory to send anyway) has its SHA-256 taken on libuv's thread pool
+ * (WebCrypto), leaving this thread free for the sends; a larger one is streamed, so big images
+ * never sit in memory.
  */
 export async function hashFile(
   path: string,
   signal?: AbortSignal,
-  options: { md5?: boolean } = {},
-): Promise<{ sha256: string; md5?: string; bytes: number; head: Buffer }> {
-  if (options.md5) {
+  options: { whole?: boolean } = {},
+): Promise<{ sha256: string; bytes: number; head: Buffer }> {
+  if (options.whole) {
     const body = await readFile(path, { signal });
-    const sha256 = webcrypto.subtle.digest("SHA-256", body);
-    const md5 = createHash("md5").update(body).digest("hex");
+    const sha256 = await webcrypto.subtle.digest("SHA-256", body);
     return {
-      sha256: Buffer.from(await sha256).toString("hex"),
-      md5,
+      sha256: Buffer.from(sha256).toString("hex"),
       bytes: body.length,
       head: Buffer.from(body.subarray(0, SIGNATURE_BYTES)),
     };
@@ -142,7 +136,7 @@ export function mayBeImage(fileName: string): boolean {
 export async function examineFile(
   dir: string,
   fileName: string,
-  options: { signal?: AbortSignal; md5UpToBytes?: number },
+  options: { signal?: AbortSignal; wholeUpToBytes?: number },
 ): Promise<ExaminedFile> {
   const path = join(dir, fileName);
   if (fileName === LOT_FILE_NAME) return { kind: "lot-file", lotFile: await readLotFile(path) };
@@ -156,8 +150,8 @@ export async function examineFile(
   } catch (error) {
     return { kind: "rejected", fileName, reason: (error as Error).message };
   }
-  const { sha256, md5, bytes, head } = await hashFile(path, options.signal, {
-    md5: stats.size <= (options.md5UpToBytes ?? 0),
+  const { sha256, bytes, head } = await hashFile(path, options.signal, {
+    whole: stats.size <= (options.wholeUpToBytes ?? 0),
   });
   if (bytes === 0) return { kind: "rejected", fileName, reason: "file is empty" };
   const contentType = detectContentType(head);
@@ -174,7 +168,6 @@ export async function examineFile(
       path,
       segment,
       sha256,
-      ...(md5 !== undefined ? { md5 } : {}),
       bytes,
       mtimeMs: stats.mtimeMs,
       contentType,
@@ -263,8 +256,8 @@ export async function scanLot(
   dir: string,
   options: {
     signal?: AbortSignal;
-    /** Files up to this size (the ones sent in one PUT) also get their MD5 in the same pass. */
-    md5UpToBytes?: number;
+    /** Files up to this size (the ones sent in one PUT) are read whole and hashed off this thread. */
+    wholeUpToBytes?: number;
   } = {},
   listing?: LotListing,
 ): Promise<LotScan> {

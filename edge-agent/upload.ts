@@ -70,8 +70,9 @@ export interface UploadLotOptions {
   allowSmallParts?: boolean;
   retry?: Partial<RetryPolicy>;
   /**
-   * Compare each ETag with the MD5 of the bytes sent. True by default; turn off for buckets
-   * encrypted with SSE-KMS, whose ETags are not MD5s (Content-MD5 still guards the transfer).
+   * Compare each ETag with the MD5 of the bytes sent where nothing else confirms them: parts and
+   * the manifest (sent with Content-MD5), and a whole image whose PUT answer echoes no checksum.
+   * True by default; an SSE-KMS or SSE-C answer is never compared (its ETag is no MD5).
    */
   checkEtagMd5?: boolean;
   /** Deadline of one S3 request; a silent link fails the attempt (then retried) instead of hanging. */
@@ -179,7 +180,7 @@ export async function uploadLot(options: UploadLotOptions): Promise<UploadLotRes
     }
     const scan = await scanLot(
       options.dir,
-      { signal: options.signal, md5UpToBytes: settings.multipartThresholdBytes },
+      { signal: options.signal, wholeUpToBytes: settings.multipartThresholdBytes },
       listing,
     );
     options.onProgress?.({ kind: "scanned", images: scan.images.length });
@@ -295,7 +296,7 @@ async function uploadWhileScanning(
         if (stopped()) return { kind: "ignored", fileName };
         const entry = await examineFile(options.dir, fileName, {
           signal,
-          md5UpToBytes: settings.multipartThresholdBytes,
+          wholeUpToBytes: settings.multipartThresholdBytes,
         });
         if (entry.kind !== "image" || stopped()) return entry;
         const { image } = entry;

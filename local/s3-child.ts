@@ -14,11 +14,14 @@ import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts"
 import {
   BodyDigestError,
   CHECKED_BODY_MAX_BYTES,
+  CHECKSUM_SHA256_HEADER,
+  checkedBody,
   checkWhileStoring,
-  declaredPayloadSha256,
+  declaredChecksumSha256,
   digestRefusal,
   fastObjectFiles,
-  malformedContentMd5,
+  malformedDigestHeader,
+  needsSha256,
   type ObjectFileStore,
   readHashedBody,
   removeInterruptedUploads,
@@ -137,7 +140,7 @@ function isPutObject(ctx: KoaContext): boolean {
  * Returns S3's refusal, or undefined with ctx.req the body s3rver is to read.
  */
 async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | undefined> {
-  const malformed = malformedContentMd5(ctx.headers);
+  const malformed = malformedDigestHeader(ctx.headers);
   if (malformed) return malformed;
   const chunked = isAwsChunked(ctx.headers);
   const length = Number(ctx.headers["content-length"] ?? Number.NaN);
@@ -150,21 +153,21 @@ async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | 
   }
   if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
   // The framing is not the body: decoded first, then hashed (its payload hash is a STREAMING-*
-  // marker, so only a Content-MD5 applies).
+  // marker, so only a Content-MD5 or a checksum header applies).
   const body = chunked
     ? await readHashedBody(Readable.from([await decodedAwsChunked(request)]), {
-        sha256: false,
+        sha256: needsSha256(ctx.headers),
         limit: MAX_OBJECT_BYTES,
         tooLarge: bodyTooLarge,
       })
     : await readHashedBody(request, {
-        sha256: declaredPayloadSha256(ctx.headers) !== undefined,
+        sha256: needsSha256(ctx.headers),
         limit: CHECKED_BODY_MAX_BYTES,
         tooLarge: bodyTooLarge,
       });
   const refusal = digestRefusal(ctx.headers, body);
   if (refusal) return refusal;
-  ctx.req = Readable.from(body.chunks, { objectMode: false });
+  ctx.req = checkedBody(body);
   return undefined;
 }
 
@@ -259,6 +262,13 @@ async function main(): Promise<void> {
       const message = "The requested range is not satisfiable";
       reply(ctx, s3Error(416, "InvalidRange", message, { ActualObjectSize: "0" }));
       return;
+    }
+    // S3 answers a PutObject that declared x-amz-checksum-sha256 with it (checked on receipt):
+    // the client's confirmation that the object is those bytes, whatever its ETag is.
+    const checksum = declaredChecksumSha256(ctx.headers);
+    if (checksum !== undefined && ctx.status === 200 && isPutObject(ctx)) {
+      ctx.response.set(CHECKSUM_SHA256_HEADER, checksum);
+      ctx.response.set("x-amz-checksum-type", "FULL_OBJECT");
     }
     const encoding = ctx.response.get("content-encoding");
     if (encoding.includes("aws-chunked")) {

@@ -1,10 +1,10 @@
-// The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash), each body hashed once as it streams to its file, objects written and read in large pieces.
+// The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash, x-amz-checksum-sha256), each body hashed once as it streams to its file, objects written and read in large pieces.
 import { createHash } from "node:crypto";
 import { createReadStream, type Dirent } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { type S3Reply, s3Error } from "./s3-uploads.ts";
 
 const require = createRequire(import.meta.url);
@@ -32,13 +32,13 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Reads a body up to `limit` bytes, hashing each chunk as it arrives (MD5 always, for the ETag
- * and Content-MD5; SHA-256 when the signed payload hash is one), keeping the chunks as they came:
+ * and Content-MD5; SHA-256 when the request declares one: needsSha256), keeping the chunks as they came:
  * a 4 MiB image copied into one Buffer cost more CPU (fresh pages) than hashing it.
  */
 export function readHashedBody(
   request: Readable,
   options: { sha256: boolean; limit: number; tooLarge: (limit: number) => Error },
-): Promise<{ chunks: Buffer[]; bytes: number; md5: Buffer; sha256Hex?: string }> {
+): Promise<{ chunks: Buffer[]; bytes: number; md5: Buffer; sha256?: Buffer }> {
   return new Promise((resolveBody, reject) => {
     const md5 = createHash("md5");
     const sha256 = options.sha256 ? createHash("sha256") : undefined;
@@ -67,7 +67,7 @@ export function readHashedBody(
         chunks,
         bytes,
         md5: md5.digest(),
-        ...(sha256 ? { sha256Hex: sha256.digest("hex") } : {}),
+        ...(sha256 ? { sha256: sha256.digest() } : {}),
       });
     });
     request.once("error", (cause) => {
@@ -87,28 +87,56 @@ export function declaredPayloadSha256(
 
 type Headers = Record<string, string | string[] | undefined>;
 
-/** InvalidDigest when a Content-MD5 is not the base64 of 16 bytes: refused before the body is read. */
-export function malformedContentMd5(headers: Headers): S3Reply | undefined {
+/** The flexible checksum S3 checks a body against and echoes in its answer (the agent's PUTs carry it). */
+export const CHECKSUM_SHA256_HEADER = "x-amz-checksum-sha256";
+
+/** The declared x-amz-checksum-sha256 (base64 of the body's SHA-256), when the request has one. */
+export function declaredChecksumSha256(headers: Headers): string | undefined {
+  const value = headers[CHECKSUM_SHA256_HEADER];
+  return value === undefined ? undefined : String(value).trim();
+}
+
+/** True when the body's SHA-256 must be taken: a hex payload hash or an x-amz-checksum-sha256 to check. */
+export function needsSha256(headers: Headers): boolean {
+  return (
+    declaredPayloadSha256(headers) !== undefined || declaredChecksumSha256(headers) !== undefined
+  );
+}
+
+/** InvalidRequest when x-amz-checksum-sha256 is not the base64 of 32 bytes (S3 refuses it before the body). */
+function malformedChecksumSha256(headers: Headers): S3Reply | undefined {
+  const declared = declaredChecksumSha256(headers);
+  if (declared === undefined) return undefined;
+  const bytes = Buffer.from(declared, "base64");
+  if (bytes.length === 32 && bytes.toString("base64") === declared) return undefined;
+  return s3Error(400, "InvalidRequest", `Value for ${CHECKSUM_SHA256_HEADER} header is invalid.`);
+}
+
+/**
+ * A digest header that cannot be one, refused before the body is read: InvalidDigest for a
+ * Content-MD5 that is not the base64 of 16 bytes, InvalidRequest for such an x-amz-checksum-sha256.
+ */
+export function malformedDigestHeader(headers: Headers): S3Reply | undefined {
   const contentMd5 = headers["content-md5"];
-  if (contentMd5 === undefined) return undefined;
+  if (contentMd5 === undefined) return malformedChecksumSha256(headers);
   const declared = Buffer.from(String(contentMd5), "base64");
   if (declared.length === 16 && declared.toString("base64") === String(contentMd5).trim()) {
-    return undefined;
+    return malformedChecksumSha256(headers);
   }
   return s3Error(400, "InvalidDigest", "The Content-MD5 you specified was not valid.");
 }
 
 /**
  * Checks a body's digests against those its request declares, as S3 does before storing it:
- * Content-MD5 (BadDigest when it is another body's) and a hex x-amz-content-sha256 (the SigV4
- * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch). Returns S3's
- * error document, or undefined when both hold.
+ * Content-MD5 (BadDigest when it is another body's), a hex x-amz-content-sha256 (the SigV4
+ * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch) and
+ * x-amz-checksum-sha256 (BadDigest). Returns S3's error document, or undefined when all hold.
  */
 export function digestRefusal(
   headers: Headers,
-  computed: { md5: Buffer; sha256Hex?: string },
+  computed: { md5: Buffer; sha256?: Buffer },
 ): S3Reply | undefined {
-  const malformed = malformedContentMd5(headers);
+  const malformed = malformedDigestHeader(headers);
   if (malformed) return malformed;
   const contentMd5 = headers["content-md5"];
   if (contentMd5 !== undefined && !Buffer.from(String(contentMd5), "base64").equals(computed.md5)) {
@@ -119,16 +147,22 @@ export function digestRefusal(
       { ExpectedDigest: String(contentMd5), CalculatedDigest: computed.md5.toString("base64") },
     );
   }
+  const sha256Hex = computed.sha256?.toString("hex") ?? "";
   const payloadHash = declaredPayloadSha256(headers);
-  if (payloadHash !== undefined && computed.sha256Hex !== payloadHash) {
+  if (payloadHash !== undefined && sha256Hex !== payloadHash) {
     return s3Error(
       400,
       "XAmzContentSHA256Mismatch",
       "The provided 'x-amz-content-sha256' header does not match what was computed.",
-      {
-        ClientComputedContentSHA256: payloadHash,
-        S3ComputedContentSHA256: computed.sha256Hex ?? "",
-      },
+      { ClientComputedContentSHA256: payloadHash, S3ComputedContentSHA256: sha256Hex },
+    );
+  }
+  const checksum = declaredChecksumSha256(headers);
+  if (checksum !== undefined && computed.sha256?.toString("base64") !== checksum) {
+    return s3Error(
+      400,
+      "BadDigest",
+      "The SHA256 you specified did not match the calculated checksum.",
     );
   }
   return undefined;
@@ -160,6 +194,40 @@ async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Prom
     const rest = Buffer.concat(chunks).subarray(written);
     written += (await file.write(rest)).bytesWritten;
   }
+}
+
+/** Bodies read whole and checked before s3rver saw them (checkedBody): their chunks and MD5. */
+const checkedBodies = new WeakMap<object, { chunks: Buffer[]; bytes: number; md5Hex: string }>();
+
+/**
+ * A body read whole and hashed (readHashedBody), passed on as a stream that carries its chunks
+ * and MD5: storing it as a part then writes the chunks and hashes nothing again (s3rver's putPart
+ * took the MD5 of every part a second time).
+ */
+export function checkedBody(body: { chunks: Buffer[]; bytes: number; md5: Buffer }): Readable {
+  const stream = Readable.from(body.chunks, { objectMode: false });
+  checkedBodies.set(stream, {
+    chunks: body.chunks,
+    bytes: body.bytes,
+    md5Hex: body.md5.toString("hex"),
+  });
+  return stream;
+}
+
+/** Writes chunks in batches of about WRITE_BATCH_BYTES (writev takes a bounded number of buffers). */
+async function writeBatched(file: FileHandle, chunks: Buffer[]): Promise<void> {
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  for (const chunk of chunks) {
+    batch.push(chunk);
+    batchBytes += chunk.length;
+    if (batchBytes >= WRITE_BATCH_BYTES) {
+      await writeAll(file, batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
+  }
+  if (batchBytes > 0) await writeAll(file, batch, batchBytes);
 }
 
 let uploadsStarted = 0;
@@ -211,6 +279,12 @@ export interface ObjectFileStore {
     md5: string,
   ): Promise<void>;
   putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: string | number,
+    content: unknown,
+  ): Promise<{ size: number; md5: string }>;
   getObject(
     bucket: string,
     key: string,
@@ -228,7 +302,7 @@ type S3ObjectClass = new (
 /**
  * s3rver's PutObject pipes the body through an MD5 transform into the object's file, one write
  * per 64 KiB chunk; here a marked body (checkWhileStoring) is hashed (MD5 for the ETag, SHA-256
- * when signed) as it streams to a file beside the object, in 1 MiB writes, and renamed into place
+ * when signed or declared as its checksum) as it streams to a file beside the object, in 1 MiB writes, and renamed into place
  * only when its digests hold. Its GetObject serves the file in 64 KiB reads; here in 1 MiB reads.
  * Files, metadata and answers are s3rver's own otherwise.
  */
@@ -247,7 +321,7 @@ export function fastObjectFiles(store: ObjectFileStore): void {
     // as it was, and a reader never sees half an object (s3rver wrote in place).
     const partial = `${objectPath}.upload-${process.pid}-${++uploadsStarted}`;
     const md5 = createHash("md5");
-    const sha256 = declaredPayloadSha256(headers) !== undefined ? createHash("sha256") : undefined;
+    const sha256 = needsSha256(headers) ? createHash("sha256") : undefined;
     let size = 0;
     const file = await open(partial, "w");
     try {
@@ -272,7 +346,7 @@ export function fastObjectFiles(store: ObjectFileStore): void {
       await rm(partial, { force: true });
       throw error;
     }
-    const computed = { md5: md5.digest(), ...(sha256 ? { sha256Hex: sha256.digest("hex") } : {}) };
+    const computed = { md5: md5.digest(), ...(sha256 ? { sha256: sha256.digest() } : {}) };
     const refusal = digestRefusal(headers, computed);
     if (refusal) {
       await rm(partial, { force: true });
@@ -282,6 +356,29 @@ export function fastObjectFiles(store: ObjectFileStore): void {
     const md5Hex = computed.md5.toString("hex");
     await store.putMetadata(object.bucket, object.key, object.metadata, md5Hex);
     return { size, md5: md5Hex };
+  };
+
+  // s3rver's putPart (the part's file and its .md5 beside it, written in place as s3rver does),
+  // for a body checkBody already read and hashed: its chunks written in 1 MiB batches, its MD5 reused.
+  const putPart = store.putPart.bind(store);
+  store.putPart = async (bucket, uploadId, partNumber, content) => {
+    const checked =
+      typeof content === "object" && content !== null ? checkedBodies.get(content) : undefined;
+    if (!checked) return putPart(bucket, uploadId, partNumber, content);
+    const partPath = join(
+      store.getResourcePath(bucket, undefined, "uploads"),
+      uploadId,
+      String(partNumber),
+    );
+    await mkdir(dirname(partPath), { recursive: true });
+    const file = await open(partPath, "w");
+    try {
+      await writeBatched(file, checked.chunks);
+    } finally {
+      await file.close();
+    }
+    await writeFile(`${partPath}.md5`, checked.md5Hex);
+    return { size: checked.bytes, md5: checked.md5Hex };
   };
 
   // s3rver's getObject, with the read size as the only change (ranges and 416 as it answers them).

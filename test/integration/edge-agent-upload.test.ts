@@ -575,8 +575,8 @@ describe("uploadLot against s3rver", () => {
       stateDir,
     });
     assert.equal(result.uploaded, 3);
-    // s3rver answers a PUT with the MD5 of what it stored: that confirms a.png and b.png. The
-    // multipart image (c.png), whose ETag is no MD5, keeps its HEAD after, and its HEAD before,
+    // The local S3 answers a PUT with the x-amz-checksum-sha256 it checked the body against, as S3
+    // does: that confirms a.png and b.png. The multipart image (c.png) keeps its HEAD after, and its HEAD before,
     // so a part-by-part resend is never started for bytes already there.
     assert.equal(counts.get("HeadObjectCommand") ?? 0, 2);
     assert.equal(counts.get("PutObjectCommand") ?? 0, 2 + 1, "a.png, b.png and the manifest");
@@ -690,7 +690,7 @@ describe("uploadLot against s3rver", () => {
   });
 
   test("a file rewritten after the scan, size and time kept, is caught by S3's digest and named as changed", async () => {
-    // Sending hashes nothing (the scan's MD5 and SHA-256 go with the PUT): S3's answer tells.
+    // Sending hashes nothing (the scan's SHA-256 goes with the PUT): S3's answer tells.
     const original = fakeImage(PNG_SIGNATURE, 20_000);
     const { dir, stateDir } = await makeLot({ "a.png": original });
     const path = join(dir, "a.png");

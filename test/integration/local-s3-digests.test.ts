@@ -1,10 +1,14 @@
-// The local S3 checks a body against its Content-MD5 and signed payload hash before storing it, as S3 does, and serves stored objects byte for byte, whole and in ranges.
+// The local S3 checks a body against its Content-MD5, signed payload hash and x-amz-checksum-sha256 before storing it, as S3 does (echoing the checksum), and serves stored objects byte for byte, whole and in ranges.
 import { createHash, randomBytes } from "node:crypto";
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListPartsCommand,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
@@ -22,6 +26,7 @@ afterAll(async () => {
 
 const md5Base64 = (body: Buffer) => createHash("md5").update(body).digest("base64");
 const sha256Hex = (body: Buffer) => createHash("sha256").update(body).digest("hex");
+const sha256Base64 = (body: Buffer) => createHash("sha256").update(body).digest("base64");
 
 /** A PutObject whose signed payload hash is the one given (the signer signs a header already set). */
 function putDeclaringSha256(
@@ -120,6 +125,120 @@ describe("the local S3's digest checks", () => {
     );
     expect(answer).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
     expect(await stored("sha/wrong.bin")).toBe(false);
+  });
+
+  it("refuses a body whose x-amz-checksum-sha256 is another body's (BadDigest) and stores nothing", async () => {
+    const body = randomBytes(70_000);
+    const other = Buffer.from(body);
+    other[9] = (other[9] ?? 0) ^ 1;
+    const eventsBefore = s3.events.length;
+    const answer = await refusal(
+      client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: "checksum/wrong.bin",
+          Body: body,
+          ChecksumSHA256: sha256Base64(other),
+        }),
+      ),
+    );
+    expect(answer).toEqual({ name: "BadDigest", status: 400 });
+    expect(await stored("checksum/wrong.bin")).toBe(false);
+    expect(s3.events.length).toBe(eventsBefore);
+  });
+
+  it("refuses an x-amz-checksum-sha256 that is not a base64 SHA-256 (InvalidRequest)", async () => {
+    const answer = await refusal(
+      client.send(
+        new PutObjectCommand({
+          Bucket: s3.bucket,
+          Key: "checksum/malformed.bin",
+          Body: Buffer.from("bytes"),
+          ChecksumSHA256: "bm90IGEgU0hBLTI1Ng==",
+        }),
+      ),
+    );
+    expect(answer).toEqual({ name: "InvalidRequest", status: 400 });
+    expect(await stored("checksum/malformed.bin")).toBe(false);
+  });
+
+  it("stores a body matching its x-amz-checksum-sha256 and answers with that checksum, as S3 does", async () => {
+    const body = randomBytes(1024 * 1024 + 3);
+    const put = await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "checksum/ok.bin",
+        Body: body,
+        ChecksumSHA256: sha256Base64(body),
+      }),
+    );
+    expect(put.ChecksumSHA256).toBe(sha256Base64(body));
+    expect(put.ETag).toBe(`"${createHash("md5").update(body).digest("hex")}"`);
+    expect((await read("checksum/ok.bin")).equals(body)).toBe(true);
+    // A PUT without the header is answered without one.
+    const plain = await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "checksum/plain.bin", Body: body }),
+    );
+    expect(plain.ChecksumSHA256).toBeUndefined();
+  });
+
+  it("stores checked parts once hashed: part ETags their MD5s, a damaged part refused, the object byte for byte", async () => {
+    const key = "parts/object.bin";
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }),
+    );
+    const UploadId = created.UploadId ?? "";
+    // The first part larger than a 1 MiB write batch, so its file is written in several.
+    const parts = [randomBytes(2 * 1024 * 1024 + 77), randomBytes(30_000)];
+    const damaged = Buffer.from(parts[0] ?? []);
+    damaged[5] = (damaged[5] ?? 0) ^ 1;
+    const refused = await refusal(
+      client.send(
+        new UploadPartCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          UploadId,
+          PartNumber: 1,
+          Body: damaged,
+          ContentMD5: md5Base64(parts[0] ?? Buffer.alloc(0)),
+        }),
+      ),
+    );
+    expect(refused).toEqual({ name: "BadDigest", status: 400 });
+    const listedAfterRefusal = await client.send(
+      new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId }),
+    );
+    expect(listedAfterRefusal.Parts ?? []).toEqual([]);
+    const etags: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      const answer = await client.send(
+        new UploadPartCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          UploadId,
+          PartNumber: i + 1,
+          Body: part,
+          ContentMD5: md5Base64(part),
+        }),
+      );
+      expect(answer.ETag).toBe(`"${createHash("md5").update(part).digest("hex")}"`);
+      etags.push(answer.ETag ?? "");
+    }
+    const listed = await client.send(
+      new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId }),
+    );
+    expect(listed.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual(
+      parts.map((part, i) => [i + 1, etags[i], part.length]),
+    );
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+      }),
+    );
+    expect((await read(key)).equals(Buffer.concat(parts))).toBe(true);
   });
 
   it("leaves the object a refused PUT would have replaced as it was", async () => {

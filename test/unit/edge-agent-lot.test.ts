@@ -176,21 +176,20 @@ describe("scanLot", () => {
     assert.equal(hashed.sha256, createHash("sha256").update(content).digest("hex"));
     assert.equal(hashed.bytes, content.length);
     assert.deepEqual(hashed.head, content.subarray(0, 8));
-    assert.equal(hashed.md5, undefined, "no MD5 unless asked");
-    const both = await hashFile(join(dir, "x.bin"), undefined, { md5: true });
-    assert.equal(both.sha256, hashed.sha256);
-    assert.equal(both.md5, createHash("md5").update(content).digest("hex"));
+    const whole = await hashFile(join(dir, "x.bin"), undefined, { whole: true });
+    assert.deepEqual(whole, hashed, "read whole (SHA-256 off the main thread): the same answer");
   });
 
-  test("scanLot takes the MD5 in the same pass only for files up to md5UpToBytes", async () => {
+  test("scanLot hashes files read whole and streamed alike (wholeUpToBytes)", async () => {
     const small = Buffer.concat([PNG, randomBytes(1000)]);
     const large = Buffer.concat([PNG, randomBytes(5000)]);
     const scan = await scanLot(await lot({ "small.png": small, "large.png": large }), {
-      md5UpToBytes: 2000,
+      wholeUpToBytes: 2000,
     });
     const byName = new Map(scan.images.map((image) => [image.fileName, image]));
-    assert.equal(byName.get("small.png")?.md5, createHash("md5").update(small).digest("hex"));
-    assert.equal(byName.get("large.png")?.md5, undefined);
+    assert.equal(byName.get("small.png")?.sha256, createHash("sha256").update(small).digest("hex"));
     assert.equal(byName.get("large.png")?.sha256, createHash("sha256").update(large).digest("hex"));
+    assert.equal(byName.get("small.png")?.bytes, small.length);
+    assert.equal(byName.get("large.png")?.contentType, "image/png");
   });
 });
