@@ -380,6 +380,18 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
       })
       .join("; ");
   };
+  if (options.misses && compared.edgeMask) {
+    // How many true defects lie in the rim ring (references extrapolated), found or not: a
+    // ring's share of the misses means something only against its share of the defects.
+    const inRing = truth.defects.filter((t) => {
+      const cx = Math.floor((t.bbox.x + t.bbox.width / 2) / scale);
+      const cy = Math.floor((t.bbox.y + t.bbox.height / 2) / scale);
+      return compared.edgeMask?.[cy * work.width + cx] === 1;
+    });
+    console.log(
+      `  true defects in the rim ring: ${inRing.length} of ${truth.defects.length}, ${inRing.filter((t) => reported.some((r) => boxesMatch(t.bbox, r))).length} of them found`,
+    );
+  }
   if (boxes.length > 0) {
     // The residual before die levelling (the same comparison, not levelled), and the seed
     // threshold's pattern-activity classes (stages/thresholds.ts measures them so): what each
