@@ -34,6 +34,7 @@ import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector
 import { detect } from "../endpoint/detector/index.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
 import { readLatticeLine } from "../endpoint/detector/lattice-line.ts";
+import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
 import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import {
@@ -427,7 +428,32 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
     const classes = scoreModel
       ? `${scoreModel.sigmas.length} activity classes, bounds [${[...scoreModel.bounds].map((v) => f(v, 1)).join(", ")}], score sigmas [${[...scoreModel.sigmas].map((v) => f(v, 3)).join(", ")}]`
       : "";
-    console.log(`  seed threshold model: ${classes}; seed ${DETECTION.seedSigmas} sigmas`);
+    // The same classes without the noise floor (what the residual's own statistic reads), and
+    // the die-to-die difference noise before dieToDie's floor (binomial gain x sigmaMap): whether
+    // the floors, which follow measureNoise's sigmaMap, set the thresholds.
+    const [unflooredModel] = measureSigmas(
+      [thresholds.score],
+      [0],
+      work,
+      wafer.analysis,
+      lattice?.a ?? null,
+      ring,
+      0,
+      lattice ? activityMap(work) : null,
+    );
+    const dieDifference = lattice
+      ? estimateDieDifferenceNoise(
+          smooth.data,
+          work.width,
+          work.height,
+          wafer.analysis,
+          lattice.a,
+          lattice.b,
+        )
+      : Number.NaN;
+    console.log(
+      `  seed threshold model: ${classes}; seed ${DETECTION.seedSigmas} sigmas; unfloored class sigmas [${unflooredModel ? [...unflooredModel.sigmas].map((v) => f(v, 3)).join(", ") : ""}]; score floor ${f(0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; die-difference noise ${f(dieDifference, 3)} vs its floor ${f(DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; truth noise per map px ${f((truth.noiseSigma * fullScale(decoded)) / scale, 3)}`,
+    );
     for (const { box, sign: truthSign, label } of boxes) {
       const x0 = Math.max(0, Math.floor(box.x / scale));
       const y0 = Math.max(0, Math.floor(box.y / scale));
