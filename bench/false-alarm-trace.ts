@@ -21,7 +21,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import { pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import { pairMisregistrationShare } from "../endpoint/detector/die-to-die-allowance.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
 import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";

@@ -175,7 +175,7 @@ function layoutOffsets(width: number, height: number) {
 
 /**
  * The kernels' memory when `data` is the width x height map the residual compares, in place
- * (comparisonBuffer in die-to-die.ts), else null: the region of the residual's ring of cell
+ * (comparisonBuffer in die-to-die-frame.ts), else null: the region of the residual's ring of cell
  * ranges (free until the residual runs) then serves as scratch, `scratchBytes` long. Never grows
  * the memory (which would detach `data`).
  */

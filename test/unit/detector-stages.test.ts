@@ -7,11 +7,9 @@ import {
   measureBlob,
 } from "../../endpoint/detector/blob-features.ts";
 import { classifyBlob, voidEdgeWidthPx } from "../../endpoint/detector/classify.ts";
-import {
-  dieToDieResidual,
-  levelDies,
-  pairMisregistrationShare,
-} from "../../endpoint/detector/die-to-die.ts";
+import { levelDies } from "../../endpoint/detector/die-levelling.ts";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { pairMisregistrationShare } from "../../endpoint/detector/die-to-die-allowance.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
