@@ -63,7 +63,7 @@ export interface Kernel extends KernelMemory {
     range: number,
     width: number,
   ): number;
-  /** The lattice search's lag costs (lattice.ts lagSumsInKernel): sums per lag, two lags a step. */
+  /** The lattice search's lag costs (lattice-shift-cost.ts lagSumsInKernel): sums per lag, two lags a step. */
   lagCosts(
     dataPtr: number,
     width: number,

@@ -550,7 +550,7 @@ export const STREET_PHASE = {
    * trough's leftover one map px either side of the trough.
    */
   centreMapPx: 1,
-  /** Bins per pitch of the street-phase reading (lattice.ts streetPhase): its resolution. */
+  /** Bins per pitch of the street-phase reading (lattice-projections.ts streetPhase): its resolution. */
   phaseBins: 64,
   /**
    * One pitch past an end the residual reads 0 for a scratch (it has ended) and the line's own

@@ -13,7 +13,8 @@ import { pairMisregistrationShare } from "../../endpoint/detector/die-to-die-all
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import { type Lattice, measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
+import { type Lattice, measureLattice } from "../../endpoint/detector/lattice.ts";
+import { pitchCandidates } from "../../endpoint/detector/lattice-pitch.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
 import {
   type DiskRegion,
