@@ -1,6 +1,7 @@
 // Follows each reported defect that matches no true one (a false alarm) back through detect()'s stages.
 //
-//   node --import tsx bench/false-alarm-trace.ts [--crossings] <image>...   (truth.json beside each image)
+//   node --import tsx bench/false-alarm-trace.ts [--crossings] [--misses] [--box x,y,w,h]... <image>...
+//   (truth.json beside each image)
 //
 // Each image goes through the quality gate and then detect()'s stages, called here one by one
 // as detect() calls them (no hints, as `--no-hints` runs), so every intermediate can be read.
@@ -18,12 +19,22 @@
 // |residual| has the largest median, that median (comparison sigmas), the smoothed score over
 // its seed threshold, and how many crossings of the class reach it (a reticle field's own
 // pattern at its centre or boundary crossings, round 16 of docs/detector-recall.md).
+// With --misses, detect() itself (the shipping detector, gate in front, no hints) is run first
+// and every true defect none of its reports matches is followed; --box x,y,w,h (image px,
+// repeatable) follows a box of one's own. For such a box it prints where the stages lose it
+// (round 20): the residual's peak in the box before and after die levelling, the smoothed
+// score's and the pixel seed's best ratio to their thresholds there, the seed threshold's
+// pattern-activity class and that class's sigma against the flattest class's, the four pair
+// differences with each direction's allowance at the peak, and the blobs, groups and reports
+// that touch the box.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import { pairMisregistrationShare } from "../endpoint/detector/die-to-die-allowance.ts";
+import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import { detect } from "../endpoint/detector/index.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
 import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
+import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
 import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
 import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import {
@@ -45,10 +56,18 @@ import {
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
-import { detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import { countOnes, detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import {
+  activityMap,
+  measureSigmas,
+  patternActivity,
+  sigmaAt,
+} from "../endpoint/detector/threshold.ts";
+import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
 import { boxesMatch } from "../qa/evaluate.ts";
+import type { BBox } from "../schemas/common.ts";
 import { TruthSchema } from "../schemas/truth.ts";
 
 const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
@@ -138,7 +157,15 @@ function gateView(
   return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
 }
 
-async function trace(path: string, options: { crossings: boolean }): Promise<void> {
+interface TraceOptions {
+  crossings: boolean;
+  /** Follow every true defect the shipping detect() misses. */
+  misses: boolean;
+  /** Boxes (image px) to follow whatever detect() says about them. */
+  boxes: BBox[];
+}
+
+async function trace(path: string, options: TraceOptions): Promise<void> {
   const truthFile = TruthSchema.parse(
     JSON.parse(await readFile(join(dirname(path), "truth.json"), "utf8")),
   );
@@ -160,6 +187,26 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
     `  gate: noise ${gate.quality.noiseSigma}, blur ${gate.quality.blurSigmaPx2048} px at 2048, hot pixels removed ${gate.quality.hotPixelsRemoved}`,
   );
   const image = gate.image;
+  // The shipping detector's verdict first (it takes the map the gate handed over; the stages
+  // below bin their own): which true defects none of its reports matches.
+  const boxes: Array<{ box: BBox; sign: number | null; label: string }> = options.boxes.map(
+    (box) => ({ box, sign: null, label: "BOX" }),
+  );
+  let reported: BBox[] = [];
+  if (options.misses || boxes.length > 0) {
+    reported = detect(image, {}).defects.map((d) => d.bbox);
+    const fs = fullScale(decoded);
+    for (const t of truth.defects)
+      if (options.misses && !reported.some((r) => boxesMatch(t.bbox, r)))
+        boxes.push({
+          box: t.bbox,
+          sign: Math.sign(t.contrast) || 1,
+          label: `MISSED ${t.class} (contrast ${f(100 * t.contrast, 2)}% of full scale = ${f(t.contrast * fs, 1)} codes)`,
+        });
+    console.log(
+      `  detect(): ${reported.length} reported, ${truth.defects.filter((t) => reported.some((r) => boxesMatch(t.bbox, r))).length} of ${truth.defects.length} true found`,
+    );
+  }
   // detect()'s stages, in its order (endpoint/detector/index.ts).
   checkImage(image);
   const hint = parseHints({});
@@ -317,6 +364,201 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
     const t = (a.x * dy - a.y * dx) / det - lattice.streetPhase.b / Math.hypot(b.x, b.y);
     return `die (${Math.floor(s)}, ${Math.floor(t)}) at phase (${f(s - Math.floor(s))}, ${f(t - Math.floor(t))})`;
   };
+  const pairsAt = (x: number, y: number): string => {
+    const names = ["a", "b", "a+b", "a-b"];
+    const at = y * work.width + x;
+    return directions
+      .map((dir, k) => {
+        const plus = bilinear(smooth, x + dir.x, y + dir.y);
+        const minus = bilinear(smooth, x - dir.x, y - dir.y);
+        const diff = (smooth.data[at] as number) - 0.5 * (plus + minus);
+        const range = Math.max(
+          cellRange(smooth, x + dir.x, y + dir.y),
+          cellRange(smooth, x - dir.x, y - dir.y),
+        );
+        const share = pairMisregistrationShare(dir);
+        const allowance = Math.max(0, share * range - sigma);
+        return `${names[k]} ${f(diff, 3)} (allow ${f(allowance, 3)} = ${f(share)} x ${f(range, 3)})`;
+      })
+      .join("; ");
+  };
+  if (options.misses && compared.edgeMask) {
+    // How many true defects lie in the rim ring (references extrapolated), found or not: a
+    // ring's share of the misses means something only against its share of the defects.
+    const inRing = truth.defects.filter((t) => {
+      const cx = Math.floor((t.bbox.x + t.bbox.width / 2) / scale);
+      const cy = Math.floor((t.bbox.y + t.bbox.height / 2) / scale);
+      return compared.edgeMask?.[cy * work.width + cx] === 1;
+    });
+    console.log(
+      `  true defects in the rim ring: ${inRing.length} of ${truth.defects.length}, ${inRing.filter((t) => reported.some((r) => boxesMatch(t.bbox, r))).length} of them found`,
+    );
+  }
+  if (boxes.length > 0) {
+    // The residual before die levelling (the same comparison, not levelled), and the seed
+    // threshold's pattern-activity classes (stages/thresholds.ts measures them so): what each
+    // later step did at the box.
+    let unlevelled: Float32Array | null = null;
+    if (lattice && compared.comparisonSigma !== null) {
+      unlevelled = new Float32Array(work.width * work.height);
+      dieToDieResidual(
+        { ...work, data: smooth.data.slice() },
+        lattice.a,
+        lattice.b,
+        wafer.analysis,
+        wafer.circle.r / work.scale,
+        compared.comparisonSigma,
+        unlevelled,
+      );
+    }
+    const ring =
+      compared.edgeMask &&
+      countOnes(compared.edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
+        ? compared.edgeMask
+        : undefined;
+    const [scoreModel] = measureSigmas(
+      [thresholds.score],
+      [0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap],
+      work,
+      wafer.analysis,
+      lattice?.a ?? null,
+      ring,
+      0,
+      lattice ? activityMap(work) : null,
+    );
+    const classes = scoreModel
+      ? `${scoreModel.sigmas.length} activity classes, bounds [${[...scoreModel.bounds].map((v) => f(v, 1)).join(", ")}], score sigmas [${[...scoreModel.sigmas].map((v) => f(v, 3)).join(", ")}]`
+      : "";
+    // The same classes without the noise floor (what the residual's own statistic reads), and
+    // the die-to-die difference noise before dieToDie's floor (binomial gain x sigmaMap): whether
+    // the floors, which follow measureNoise's sigmaMap, set the thresholds.
+    const [unflooredModel] = measureSigmas(
+      [thresholds.score],
+      [0],
+      work,
+      wafer.analysis,
+      lattice?.a ?? null,
+      ring,
+      0,
+      lattice ? activityMap(work) : null,
+    );
+    const dieDifference = lattice
+      ? estimateDieDifferenceNoise(
+          smooth.data,
+          work.width,
+          work.height,
+          wafer.analysis,
+          lattice.a,
+          lattice.b,
+        )
+      : Number.NaN;
+    console.log(
+      `  seed threshold model: ${classes}; seed ${DETECTION.seedSigmas} sigmas; unfloored class sigmas [${unflooredModel ? [...unflooredModel.sigmas].map((v) => f(v, 3)).join(", ") : ""}]; score floor ${f(0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; die-difference noise ${f(dieDifference, 3)} vs its floor ${f(DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; truth noise per map px ${f((truth.noiseSigma * fullScale(decoded)) / scale, 3)}`,
+    );
+    for (const { box, sign: truthSign, label } of boxes) {
+      const x0 = Math.max(0, Math.floor(box.x / scale));
+      const y0 = Math.max(0, Math.floor(box.y / scale));
+      const x1 = Math.min(work.width - 1, Math.floor((box.x + box.width - 1) / scale));
+      const y1 = Math.min(work.height - 1, Math.floor((box.y + box.height - 1) / scale));
+      let sign = truthSign;
+      if (sign === null) {
+        let extreme = 0;
+        for (let y = y0; y <= y1; y++)
+          for (let x = x0; x <= x1; x++) {
+            const v = residual[y * work.width + x] as number;
+            if (Math.abs(v) > Math.abs(extreme)) extreme = v;
+          }
+        sign = Math.sign(extreme) || 1;
+      }
+      let top = y0 * work.width + x0;
+      let scoreAt = top;
+      let pixelAt = top;
+      let unlevelledTop = top;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      let bestPixel = Number.NEGATIVE_INFINITY;
+      const pixelHigh = thresholds.seeds.pixelSeed?.high;
+      for (let y = y0; y <= y1; y++)
+        for (let x = x0; x <= x1; x++) {
+          const i = y * work.width + x;
+          if (sign * (residual[i] as number) > sign * (residual[top] as number)) top = i;
+          if (
+            unlevelled &&
+            sign * (unlevelled[i] as number) > sign * (unlevelled[unlevelledTop] as number)
+          )
+            unlevelledTop = i;
+          const sr = (sign * (thresholds.score[i] as number)) / thresholds.highAt(i);
+          if (sr > bestScore) {
+            bestScore = sr;
+            scoreAt = i;
+          }
+          if (pixelHigh) {
+            const pr = (sign * (residual[i] as number)) / pixelHigh(i);
+            if (pr > bestPixel) {
+              bestPixel = pr;
+              pixelAt = i;
+            }
+          }
+        }
+      const x = top % work.width;
+      const y = Math.floor(top / work.width);
+      const activity = scoreModel ? patternActivity(scoreModel, scoreAt) : 0;
+      let cls = 0;
+      while (
+        scoreModel &&
+        cls < scoreModel.bounds.length - 1 &&
+        activity > (scoreModel.bounds[cls] as number)
+      )
+        cls++;
+      const classSigma = scoreModel ? sigmaAt(scoreModel, scoreAt) : Number.NaN;
+      const flattest = scoreModel ? Math.min(...scoreModel.sigmas) : Number.NaN;
+      console.log(
+        `  ${label} (${box.x}, ${box.y}) ${box.width}x${box.height}, sign ${sign}: peak map (${x}, ${y}) ${dieOf(x, y)}, edge ring ${compared.edgeMask?.[top] ?? 0}`,
+      );
+      console.log(
+        `    residual ${f(residual[top] as number, 3)} (${f((sign * (residual[top] as number)) / sigma, 1)} sigma, ${f((100 * Math.abs(residual[top] as number)) / level)}% of level)${unlevelled ? `; before levelling ${f(unlevelled[unlevelledTop] as number, 3)} (${f((sign * (unlevelled[unlevelledTop] as number)) / sigma, 1)} sigma; levelling moved the peak pixel by ${f((residual[top] as number) - (unlevelled[top] as number), 3)})` : ""}`,
+      );
+      console.log(
+        `    score best ${f(sign * (thresholds.score[scoreAt] as number), 3)} vs seed ${f(thresholds.highAt(scoreAt), 3)} (${f(bestScore)}x; minHigh ${f(thresholds.seeds.minHigh, 3)}, level floor ${f(DETECTION.seedLevelShare * level, 3)}); there activity ${f(activity, 2)}, class ${cls + 1} of ${scoreModel?.sigmas.length ?? 0}, class score sigma ${f(classSigma, 3)} = ${f(classSigma / flattest)}x the flattest's; pixel seed best ${f(sign * (residual[pixelAt] as number), 3)} vs ${f(pixelHigh ? pixelHigh(pixelAt) : Number.NaN, 3)} (${f(bestPixel)}x)`,
+      );
+      if (lattice)
+        console.log(
+          `    pairs at peak (smoothed ${f(smooth.data[top] as number, 3)}): ${pairsAt(x, y)}`,
+        );
+      const inBox = (i: number) => {
+        const px = i % work.width;
+        const py = Math.floor(i / work.width);
+        return px >= x0 && px <= x1 && py >= y0 && py <= y1;
+      };
+      const touching = blobs.filter((blob) => blob.pixels.some(inBox));
+      const groups = grouped.groups.filter((g) => g.pixels.some(inBox));
+      const verdicts = groups.map((g) => {
+        const defects = classifyGroups(
+          { ...grouped, groups: [g] },
+          image,
+          work,
+          wafer,
+          lattice,
+          thresholds,
+        );
+        const fault = judge ? isSensorFault(g, judge) : false;
+        let peak = 0;
+        let at = g.pixels[0] as number;
+        for (const i of g.pixels)
+          if (Math.abs(thresholds.score[i] as number) > peak) {
+            peak = Math.abs(thresholds.score[i] as number);
+            at = i;
+          }
+        return `group ${g.pixels.length} px sign ${g.sign} strength ${f(peak / thresholds.highAt(at))} (tail ${f(thresholds.scoreTail)})${fault ? " SENSOR FAULT" : ""} -> ${defects.length ? defects.map((d) => `${d.class} (${d.bbox.x}, ${d.bbox.y}) ${d.bbox.width}x${d.bbox.height}`).join(", ") : "dropped at classify"}`;
+      });
+      const near = reported.filter(
+        (r) => boxesMatch(box, r) || (Math.abs(r.x - box.x) < 20 && Math.abs(r.y - box.y) < 20),
+      );
+      console.log(
+        `    blobs touching ${touching.length} [${touching.map((b) => b.pixels.length).join(", ")}]; ${verdicts.join("; ") || "no group"}; detect() reports near it: ${near.map((r) => `(${r.x}, ${r.y}) ${r.width}x${r.height}`).join(", ") || "none"}`,
+      );
+    }
+  }
+  if (options.misses || options.boxes.length > 0) return;
   for (const group of grouped.groups) {
     const defects = classifyGroups(
       { ...grouped, groups: [group] },
@@ -492,5 +734,25 @@ async function trace(path: string, options: { crossings: boolean }): Promise<voi
 }
 
 const args = process.argv.slice(2);
-const crossings = args.includes("--crossings");
-for (const path of args.filter((a) => a !== "--crossings")) await trace(path, { crossings });
+const options: TraceOptions = { crossings: false, misses: false, boxes: [] };
+const paths: string[] = [];
+for (let k = 0; k < args.length; k++) {
+  const arg = args[k] as string;
+  if (arg === "--crossings") options.crossings = true;
+  else if (arg === "--misses") options.misses = true;
+  else if (arg === "--box") {
+    const parts = (args[++k] ?? "").split(",").map(Number);
+    if (
+      parts.length !== 4 ||
+      parts.some((v) => !Number.isInteger(v) || v < 0) ||
+      !parts[2] ||
+      !parts[3]
+    )
+      throw new Error(
+        `--box wants x,y,width,height in whole image pixels (width, height > 0), got '${args[k] ?? ""}'`,
+      );
+    const [x, y, width, height] = parts as [number, number, number, number];
+    options.boxes.push({ x, y, width, height });
+  } else paths.push(arg);
+}
+for (const path of paths) await trace(path, options);

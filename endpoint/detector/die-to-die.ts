@@ -21,6 +21,8 @@ function shiftOf(x: number, y: number, width: number): Shift {
   return { x, y, offset: iy * width + ix, fx: x - ix, fy: y - iy };
 }
 
+// The per-direction allowance the residual applies, for tools that rebuild it (bench/false-alarm-trace.ts).
+export { pairMisregistrationShare } from "./die-to-die-allowance.ts";
 export { useKernels as useResidualKernel } from "./kernel.ts";
 
 /**
