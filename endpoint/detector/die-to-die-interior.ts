@@ -1,4 +1,4 @@
-// The die-to-die residual of interior pixels, whose eight neighbour-die samples all lie on the wafer: the stage's hot loop in JavaScript.
+// The die-to-die residual of interior pixels, whose eight neighbour-die samples all lie on the wafer: the JavaScript path's hot loop (the kernel's `interior` in WebAssembly).
 
 /**
  * Residuals of pixels rowBase+from .. rowBase+to, all of whose neighbour samples lie on the

@@ -1,4 +1,4 @@
-// Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies.
+// Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies, row by row (interior run, rim ring), in the kernel or in JavaScript.
 import { CellRangeRing, pairMisregistrationShare } from "./die-to-die-allowance.ts";
 import { kernelFrameFor } from "./die-to-die-frame.ts";
 import { interiorRun } from "./die-to-die-interior.ts";

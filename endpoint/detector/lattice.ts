@@ -1,4 +1,4 @@
-// Die lattice of a patterned wafer: orientation, pitch vectors and street phase, measured on the map.
+// Die lattice of a patterned wafer, measured on the map in steps: grid orientation, pitch candidates per axis, the best refined vector, street phase.
 import { pitchCandidates } from "./lattice-pitch.ts";
 import {
   diskPoints,
