@@ -1,4 +1,4 @@
-// A 5x7 pixel font drawn as SVG paths, so labels on pictures need no installed fonts (Lambda has none).
+// A 5x7 pixel font as rectangles (textRects), so labels on pictures need no installed fonts (Lambda has none).
 
 /** Rows top to bottom, '#' = ink. Only what labels use: class names, "notch", digits, '#'. */
 const GLYPHS: Record<string, string[]> = {
@@ -87,11 +87,4 @@ export function textRects(text: string, x: number, y: number, scale: number): In
     });
   });
   return rects;
-}
-
-/** An SVG path drawing `text` with its top-left corner at (x, y): textRects as one path, short. */
-export function textPath(text: string, x: number, y: number, scale: number): string {
-  return textRects(text, x, y, scale)
-    .map((rect) => `M${rect.x} ${rect.y}h${rect.width}v${rect.height}h${-rect.width}z`)
-    .join("");
 }

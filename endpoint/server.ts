@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { CUSTOM_ATTRIBUTES_HEADER, parseInvocationAttributes } from "../lib/custom-attributes.ts";
-import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
 import { readBodyUpTo } from "../lib/http-body.ts";
 import { sniffImageFormat } from "../lib/image-format.ts";
 import { Semaphore } from "../lib/pool.ts";
@@ -15,9 +14,7 @@ import {
   isImageReference,
   parseImageReference,
 } from "./content.ts";
-import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
 import {
-  CustomAttributeError,
   ImageContentError,
   ImageReferenceError,
   ModelNotLoadedError,
@@ -25,8 +22,8 @@ import {
   PayloadTooLargeError,
   QueueFullError,
   UnknownEndpointError,
-  UnsupportedContentTypeError,
 } from "./errors.ts";
+import { errorAnswer, statusFor } from "./http-errors.ts";
 import { type ImageSource, imageSourceFromEnv } from "./image-source.ts";
 import { type InferenceRequest, type InferenceResult, runInference } from "./inference.ts";
 import {
@@ -37,6 +34,7 @@ import {
 import { createModel, modelFromEnv, modelSpecFromEnv } from "./models/index.ts";
 import type { WaferModel } from "./models/model.ts";
 import { createWorkQueue } from "./queue.ts";
+import { type Route, routeOf } from "./routes.ts";
 import { warmUp, warmupWafersFromEnv } from "./warmup.ts";
 
 /** SageMaker real-time endpoints accept at most 6 MB per request. */
@@ -116,57 +114,6 @@ export interface RunningEndpoint {
 /** How long close() waits for in-flight requests by default. */
 export const DEFAULT_DRAIN_MS = 30_000;
 
-type Route =
-  | { kind: "ping" }
-  | { kind: "invoke"; runtimeApi: boolean; endpointName: string | undefined }
-  | { kind: "unknown" };
-
-function routeOf(pathname: string): Route {
-  if (pathname === "/ping") return { kind: "ping" };
-  if (pathname === "/invocations")
-    return { kind: "invoke", runtimeApi: false, endpointName: undefined };
-  const runtime = /^\/endpoints\/([^/]+)\/invocations$/.exec(pathname);
-  if (runtime?.[1]) {
-    let name: string;
-    try {
-      name = decodeURIComponent(runtime[1]);
-    } catch {
-      name = runtime[1];
-    }
-    return { kind: "invoke", runtimeApi: true, endpointName: name };
-  }
-  return { kind: "unknown" };
-}
-
-/** The one place where error classes become HTTP statuses. */
-export function statusFor(error: unknown): number {
-  if (error instanceof UnsupportedContentTypeError) return 415;
-  if (error instanceof PayloadTooLargeError) return 413;
-  if (error instanceof UnknownEndpointError) return 404;
-  if (error instanceof QueueFullError || error instanceof ModelNotLoadedError) return 503;
-  if (error instanceof WaferNotFoundError) return 422;
-  if (
-    error instanceof ImageContentError ||
-    error instanceof ImageReferenceError ||
-    error instanceof ImageDecodeError ||
-    error instanceof ImageSizeError ||
-    error instanceof CustomAttributeError ||
-    error instanceof InvalidHintsError
-  ) {
-    return 400;
-  }
-  return 500;
-}
-
-interface ErrorBody {
-  error: { name: string; message: string };
-}
-
-function errorBody(error: unknown): ErrorBody {
-  const err = error instanceof Error ? error : new Error(String(error));
-  return { error: { name: err.name, message: err.message } };
-}
-
 interface RequestLog {
   method: string | undefined;
   path: string;
@@ -236,53 +183,15 @@ export async function startEndpointServer(
     res.end(text);
   };
 
-  /**
-   * The runtime API (/endpoints/{name}/invocations) wraps what the container refused as
-   * ModelError (424) carrying the container's status and body, as SageMaker does; the SDK then
-   * raises ModelError with OriginalStatusCode. The container path answers the status directly.
-   */
   const sendError = (
     res: ServerResponse,
     error: unknown,
     runtimeApi: boolean,
     extra: Record<string, string> = {},
   ) => {
-    const status = statusFor(error);
-    const body = errorBody(error);
-    if (!runtimeApi) {
-      sendJson(res, status, body, extra);
-      return status;
-    }
-    // SageMaker's own refusals (a bad request to it, or no capacity) come back as they are.
-    const ownError =
-      error instanceof UnknownEndpointError || error instanceof PayloadTooLargeError
-        ? "ValidationError"
-        : error instanceof QueueFullError || error instanceof ModelNotLoadedError
-          ? "ServiceUnavailable"
-          : undefined;
-    if (ownError) {
-      sendJson(
-        res,
-        status,
-        { ...body, message: body.error.message },
-        { ...extra, "x-amzn-errortype": ownError },
-      );
-      return status;
-    }
-    const original = JSON.stringify(body);
-    sendJson(
-      res,
-      424,
-      {
-        ...body,
-        ErrorCode: status >= 500 ? "SERVER_ERROR_FROM_MODEL" : "CLIENT_ERROR_FROM_MODEL",
-        Message: `Received ${status >= 500 ? "server" : "client"} error (${status}) from primary with message "${body.error.message}"`,
-        OriginalStatusCode: status,
-        OriginalMessage: original,
-      },
-      { ...extra, "x-amzn-errortype": "ModelError" },
-    );
-    return 424;
+    const answer = errorAnswer(error, runtimeApi);
+    sendJson(res, answer.status, answer.body, { ...extra, ...answer.headers });
+    return answer.status;
   };
 
   const pool: InferencePool | undefined =

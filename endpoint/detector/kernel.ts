@@ -63,7 +63,7 @@ export interface Kernel extends KernelMemory {
     range: number,
     width: number,
   ): number;
-  /** The lattice search's lag costs (lattice.ts lagSumsInKernel): sums per lag, two lags a step. */
+  /** The lattice search's lag costs (lattice-shift-cost.ts lagSumsInKernel): sums per lag, two lags a step. */
   lagCosts(
     dataPtr: number,
     width: number,
@@ -175,7 +175,7 @@ function layoutOffsets(width: number, height: number) {
 
 /**
  * The kernels' memory when `data` is the width x height map the residual compares, in place
- * (comparisonBuffer in die-to-die.ts), else null: the region of the residual's ring of cell
+ * (comparisonBuffer in die-to-die-frame.ts), else null: the region of the residual's ring of cell
  * ranges (free until the residual runs) then serves as scratch, `scratchBytes` long. Never grows
  * the memory (which would detach `data`).
  */

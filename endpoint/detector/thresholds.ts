@@ -122,7 +122,7 @@ export const DETECTION = {
   /**
    * Away from the rim ring (all eight neighbour dies on the wafer), each direction's pair
    * average cancels a lattice error to first order, and what is left is the bilinear samples' own blur,
-   * fx(1 - fx) + fy(1 - fy) of the range at the direction's fractional offsets (die-to-die.ts
+   * fx(1 - fx) + fy(1 - fy) of the range at the direction's fractional offsets (die-to-die-allowance.ts
    * pairMisregistrationShare), plus this much for the die under test's own sampling phase:
    * the largest f(1 - f), a quarter. A judgement, not a fit: at most 0.75, as above.
    */
@@ -550,7 +550,7 @@ export const STREET_PHASE = {
    * trough's leftover one map px either side of the trough.
    */
   centreMapPx: 1,
-  /** Bins per pitch of the street-phase reading (lattice.ts streetPhase): its resolution. */
+  /** Bins per pitch of the street-phase reading (lattice-projections.ts streetPhase): its resolution. */
   phaseBins: 64,
   /**
    * One pitch past an end the residual reads 0 for a scratch (it has ended) and the line's own

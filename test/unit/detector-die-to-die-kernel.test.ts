@@ -2,11 +2,8 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { afterEach, describe, it } from "vitest";
-import {
-  comparisonBuffer,
-  dieToDieResidual,
-  useResidualKernel,
-} from "../../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual, useResidualKernel } from "../../endpoint/detector/die-to-die.ts";
+import { comparisonBuffer } from "../../endpoint/detector/die-to-die-frame.ts";
 import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import {

@@ -1,7 +1,7 @@
 // Die levelling (its samples taken a run of one die at a time, its early answer by counting) equals levelling from every die's median, pixel by pixel.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { levelDies } from "../../endpoint/detector/die-to-die.ts";
+import { levelDies } from "../../endpoint/detector/die-levelling.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import { seededRandom } from "../../lib/random.ts";
 

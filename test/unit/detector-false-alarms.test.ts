@@ -2,11 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { FeatureContext } from "../../endpoint/detector/blob-features.ts";
-import {
-  dieToDieResidual,
-  EDGE_GAIN_UNIT,
-  referenceNoiseGain,
-} from "../../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { EDGE_GAIN_UNIT, referenceNoiseGain } from "../../endpoint/detector/die-to-die-rim-ring.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";

@@ -1,14 +1,11 @@
-// The coarse-to-fine lattice search (lattice.ts): pitch candidates and first fits on the 2 x 2 averaged map land within a coarse pixel, the full-resolution fit on the drawn lattice.
+// The coarse-to-fine lattice search (lattice*.ts): pitch candidates and first fits on the 2 x 2 averaged map land within a coarse pixel, the full-resolution fit on the drawn lattice.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import {
-  coarseView,
-  gridOrientation,
-  latticeSearch,
-  measureLattice,
-  pitchCandidates,
-  refineVector,
-} from "../../endpoint/detector/lattice.ts";
+import { measureLattice } from "../../endpoint/detector/lattice.ts";
+import { pitchCandidates } from "../../endpoint/detector/lattice-pitch.ts";
+import { gridOrientation } from "../../endpoint/detector/lattice-projections.ts";
+import { refineVector } from "../../endpoint/detector/lattice-refine.ts";
+import { coarseView, latticeSearch } from "../../endpoint/detector/lattice-search.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 

@@ -1,8 +1,8 @@
-// The lattice search's cheaper inner loops (lattice.ts) give the same sample points and the same costs, digit for digit.
+// The lattice search's cheaper inner loops (lattice-shift-cost.ts) give the same sample points and the same costs, digit for digit.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { kernelLayout, useKernels } from "../../endpoint/detector/kernel.ts";
-import { lagCosts, samplePoints, shiftCost } from "../../endpoint/detector/lattice.ts";
+import { lagCosts, samplePoints, shiftCost } from "../../endpoint/detector/lattice-shift-cost.ts";
 import { sampleBilinear } from "../../endpoint/detector/raster.ts";
 import { seededRandom } from "../../lib/random.ts";
 

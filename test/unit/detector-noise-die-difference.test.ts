@@ -1,7 +1,7 @@
 // The die-to-die noise estimate (noise.ts) gives, bit for bit, what its previous version gave (kept here as the reference).
 import assert from "node:assert/strict";
 import { afterAll, describe, it } from "vitest";
-import { comparisonBuffer } from "../../endpoint/detector/die-to-die.ts";
+import { comparisonBuffer } from "../../endpoint/detector/die-to-die-frame.ts";
 import { kernelLayout, useKernels } from "../../endpoint/detector/kernel.ts";
 import {
   type DiskRegion,

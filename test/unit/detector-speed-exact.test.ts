@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { fitSmoothBackground, solveLinear } from "../../endpoint/detector/background.ts";
-import { dieToDieResidual, pairMisregistrationShare } from "../../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { pairMisregistrationShare } from "../../endpoint/detector/die-to-die-allowance.ts";
 import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes } from "../../endpoint/detector/select.ts";

@@ -7,15 +7,14 @@ import {
   measureBlob,
 } from "../../endpoint/detector/blob-features.ts";
 import { classifyBlob, voidEdgeWidthPx } from "../../endpoint/detector/classify.ts";
-import {
-  dieToDieResidual,
-  levelDies,
-  pairMisregistrationShare,
-} from "../../endpoint/detector/die-to-die.ts";
+import { levelDies } from "../../endpoint/detector/die-levelling.ts";
+import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
+import { pairMisregistrationShare } from "../../endpoint/detector/die-to-die-allowance.ts";
 import { mergeFragments } from "../../endpoint/detector/fragments.ts";
 import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import { type Lattice, measureLattice, pitchCandidates } from "../../endpoint/detector/lattice.ts";
+import { type Lattice, measureLattice } from "../../endpoint/detector/lattice.ts";
+import { pitchCandidates } from "../../endpoint/detector/lattice-pitch.ts";
 import type { RimProfile } from "../../endpoint/detector/locate.ts";
 import {
   type DiskRegion,

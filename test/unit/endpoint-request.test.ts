@@ -13,8 +13,9 @@ import {
   UnknownEndpointError,
   UnsupportedContentTypeError,
 } from "../../endpoint/errors.ts";
+import { errorAnswer, statusFor } from "../../endpoint/http-errors.ts";
 import { createSerialQueue, createWorkQueue } from "../../endpoint/queue.ts";
-import { statusFor } from "../../endpoint/server.ts";
+import { routeOf } from "../../endpoint/routes.ts";
 import { parseCustomAttributes, parseInvocationAttributes } from "../../lib/custom-attributes.ts";
 import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
 import { isWebpFile, sniffImageFormat } from "../../lib/image-format.ts";
@@ -272,5 +273,65 @@ describe("statusFor", () => {
     for (const [error, status] of cases) {
       assert.equal(statusFor(error), status, String((error as Error).name ?? error));
     }
+  });
+});
+
+describe("errorAnswer", () => {
+  it("answers the container path with the error's own status and body", () => {
+    assert.deepEqual(errorAnswer(new ImageContentError("not an image"), false), {
+      status: 400,
+      body: { error: { name: "ImageContentError", message: "not an image" } },
+      headers: {},
+    });
+  });
+
+  it("wraps a model refusal on the runtime API as ModelError 424 with the original status", () => {
+    const answer = errorAnswer(new WaferNotFoundError("no disk"), true);
+    assert.equal(answer.status, 424);
+    assert.deepEqual(answer.headers, { "x-amzn-errortype": "ModelError" });
+    const body = answer.body as Record<string, unknown>;
+    assert.equal(body.OriginalStatusCode, 422);
+    assert.equal(body.ErrorCode, "CLIENT_ERROR_FROM_MODEL");
+    assert.equal(
+      body.OriginalMessage,
+      JSON.stringify({ error: { name: "WaferNotFoundError", message: "no disk" } }),
+    );
+    const crash = errorAnswer(new TypeError("boom"), true).body as Record<string, unknown>;
+    assert.equal(crash.ErrorCode, "SERVER_ERROR_FROM_MODEL");
+    assert.equal(crash.OriginalStatusCode, 500);
+  });
+
+  it("passes SageMaker's own refusals through the runtime API unwrapped", () => {
+    const tooLarge = errorAnswer(new PayloadTooLargeError("too big"), true);
+    assert.equal(tooLarge.status, 413);
+    assert.deepEqual(tooLarge.headers, { "x-amzn-errortype": "ValidationError" });
+    assert.equal((tooLarge.body as { message: string }).message, "too big");
+    const busy = errorAnswer(new QueueFullError("busy"), true);
+    assert.equal(busy.status, 503);
+    assert.deepEqual(busy.headers, { "x-amzn-errortype": "ServiceUnavailable" });
+  });
+});
+
+describe("routeOf", () => {
+  it("names the container paths, the runtime API path with its decoded endpoint name, and nothing else", () => {
+    assert.deepEqual(routeOf("/ping"), { kind: "ping" });
+    assert.deepEqual(routeOf("/invocations"), {
+      kind: "invoke",
+      runtimeApi: false,
+      endpointName: undefined,
+    });
+    assert.deepEqual(routeOf("/endpoints/wafer%20ep/invocations"), {
+      kind: "invoke",
+      runtimeApi: true,
+      endpointName: "wafer ep",
+    });
+    // A malformed escape keeps the name as sent rather than failing the request.
+    assert.deepEqual(routeOf("/endpoints/bad%E0/invocations"), {
+      kind: "invoke",
+      runtimeApi: true,
+      endpointName: "bad%E0",
+    });
+    assert.deepEqual(routeOf("/endpoints//invocations"), { kind: "unknown" });
+    assert.deepEqual(routeOf("/invocations/extra"), { kind: "unknown" });
   });
 });

@@ -1,5 +1,7 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
-import { comparisonBuffer, dieToDieResidual, levelDies } from "../die-to-die.ts";
+import { levelDies } from "../die-levelling.ts";
+import { dieToDieResidual } from "../die-to-die.ts";
+import { comparisonBuffer } from "../die-to-die-frame.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";

@@ -1,5 +1,5 @@
 // Stage "threshold": seed and grow thresholds from the residual's own measured noise.
-import { EDGE_GAIN_UNIT } from "../die-to-die.ts";
+import { EDGE_GAIN_UNIT } from "../die-to-die-rim-ring.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { scoreTailFactor } from "../score-tail.ts";
