@@ -127,7 +127,7 @@ function selectBracketed(
   // values, so that on small samples the pass, not the sample, does most of the work.
   const step = Math.max(8, Math.floor(count / SAMPLE));
   const size = Math.floor((count - 1) / step) + 1;
-  const sample = new Float64Array(size);
+  const sample = scratch(size, "sample");
   for (let j = 0, w = first; j < size; j++, w += step * stride) sample[j] = words[w] as number;
   const share = (k + 0.5) / count;
   const place = share * size - 0.5;
@@ -135,20 +135,54 @@ function selectBracketed(
   const lowIndex = Math.floor(place - margin);
   const highIndex = Math.ceil(place + margin);
   const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
-  const highWord = highIndex >= size ? odd - 1 : selectKth(sample, size, highIndex);
+  // The first quickselect left every sample word from lowIndex up at or above lowWord, so
+  // the high one is the (highIndex - lowIndex)-th of that tail: the same order statistic.
+  const highWord =
+    highIndex >= size
+      ? odd - 1
+      : lowIndex < 0
+        ? selectKth(sample, size, highIndex)
+        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
   if (lowWord >= odd || highWord >= odd) return ODD;
-  const span = highWord - lowWord;
   // Room for four times the share the bracket should hold; more (ties) goes to the histogram.
   const capacity = Math.min(count, Math.ceil((4 * count * (highIndex - lowIndex)) / size) + 1024);
-  const gathered = new Float64Array(capacity);
-  let below = 0;
-  let inside = 0;
+  const gathered = scratch(capacity, "gathered");
   // Signed words: both operands of the difference then stay 32-bit integers.
   const signed = new Int32Array(words.buffer, words.byteOffset, words.length);
-  for (let i = 0, w = first; i < count; i++, w += stride) {
-    const word = signed[w] as number;
-    // A set sign bit reads negative here, and is odd too.
-    if (word >= odd || word < 0) return ODD;
+  const inside =
+    values instanceof Float32Array
+      ? gatherNarrow(values, signed, count, lowWord, highWord - lowWord, odd, gathered, capacity)
+      : gatherWide(values, signed, count, lowWord, highWord - lowWord, odd, gathered, capacity);
+  if (inside === ODD || inside === MISSED) return inside;
+  const rank = k - lastPass.below;
+  if (rank < 0 || rank >= inside) return MISSED;
+  return selectKth(gathered, inside, rank);
+}
+
+/** How many values the last gathering pass found below its bracket. */
+const lastPass = { below: 0 };
+
+/**
+ * selectBracketed's pass over float32 values (the word is the whole value), one loop per width
+ * so that each reads one kind of array at a fixed stride: the count of values gathered (the
+ * count below the bracket in lastPass), or ODD / MISSED. A word read as
+ * unsigned is at or past `odd` exactly when it is odd or has its sign bit set (odd < 2^31).
+ */
+function gatherNarrow(
+  values: Float32Array,
+  signed: Int32Array,
+  count: number,
+  lowWord: number,
+  span: number,
+  odd: number,
+  gathered: Float64Array,
+  capacity: number,
+): number {
+  let below = 0;
+  let inside = 0;
+  for (let i = 0; i < count; i++) {
+    const word = signed[i] as number;
+    if (word >>> 0 >= odd) return ODD;
     const offset = (word - lowWord) | 0;
     // Bit 31 of the difference is set exactly when the word lies below the bracket.
     below += offset >>> 31;
@@ -156,9 +190,43 @@ function selectBracketed(
     if (inside === capacity) return MISSED;
     gathered[inside++] = values[i] as number;
   }
-  const rank = k - below;
-  if (rank < 0 || rank >= inside) return MISSED;
-  return selectKth(gathered, inside, rank);
+  lastPass.below = below;
+  return inside;
+}
+
+/** gatherNarrow for float64 values: the word is each value's high half (the odd index). */
+function gatherWide(
+  values: Float64Array,
+  signed: Int32Array,
+  count: number,
+  lowWord: number,
+  span: number,
+  odd: number,
+  gathered: Float64Array,
+  capacity: number,
+): number {
+  let below = 0;
+  let inside = 0;
+  for (let i = 0; i < count; i++) {
+    const word = signed[2 * i + 1] as number;
+    if (word >>> 0 >= odd) return ODD;
+    const offset = (word - lowWord) | 0;
+    below += offset >>> 31;
+    if (offset >>> 0 > span) continue;
+    if (inside === capacity) return MISSED;
+    gathered[inside++] = values[i] as number;
+  }
+  lastPass.below = below;
+  return inside;
+}
+
+/** selectBracketed's sample and gathered values, kept between calls (detection is synchronous). */
+const scratchArrays = { sample: new Float64Array(0), gathered: new Float64Array(0) };
+
+/** A scratch array of at least `length` doubles, grown (never shrunk) as calls need. */
+function scratch(length: number, which: keyof typeof scratchArrays): Float64Array {
+  if (scratchArrays[which].length < length) scratchArrays[which] = new Float64Array(length);
+  return scratchArrays[which];
 }
 
 /** The k-th smallest of values[0..count) (see selectRanksOfMagnitudes). */
