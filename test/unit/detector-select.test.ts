@@ -252,3 +252,34 @@ describe("selectKthMagnitude: kept scratch, one pass per width, the high word fr
     }
   });
 });
+
+describe("selectRanksOfMagnitudes: one walk for all ranks, one pool for the wanted bins (branch speed9)", () => {
+  it("gives selectKth's values for ranks in any order, repeated, in one bin or far apart, zeros in the sample", () => {
+    const random = seededRandom(94);
+    for (let call = 0; call < 24; call++) {
+      const wide = call % 2 === 0;
+      const count = 3_000 + Math.floor(random() * 40_000);
+      const values = wide ? new Float64Array(count) : new Float32Array(count);
+      // Binned levels with many zeros (bin 0, far below the rest) and ties, or a spread.
+      for (let i = 0; i < count; i++)
+        values[i] =
+          call % 3 === 0
+            ? Math.abs(Math.log(1 - random())) * 10 ** (call % 5)
+            : Math.round(Math.abs(Math.log(1 - random())) * 6) / 2;
+      const last = count - 1;
+      const rankSets = [
+        [1, 2, 3, 4, 5].map((c) => Math.floor((c / 6) * last)),
+        [Math.round(0.999 * last), Math.round(0.95 * last)],
+        [last, 0, Math.floor(last / 2), Math.floor(last / 2), Math.floor(last / 2) + 1],
+        [Math.floor(random() * count), Math.floor(random() * count), Math.floor(random() * count)],
+      ];
+      for (const ranks of rankSets) {
+        const got = selectRanksOfMagnitudes(values, count, ranks);
+        ranks.forEach((k, j) => {
+          const expected = selectKth(values.slice(), count, k);
+          assert.ok(Object.is(got[j], expected), `call ${call} ranks ${ranks} rank ${k}`);
+        });
+      }
+    }
+  });
+});
