@@ -13,6 +13,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const histogram = new Int32Array(BINS);
 /** The bins of `histogram` that may hold counts (all of them until a pass completes). */
 const filledBins = { low: 0, high: BINS - 1 };
+/** Each wanted bin's next place in the gathering pool during a call, -1 for every other bin. */
+const cursor = new Int32Array(BINS).fill(-1);
 
 /**
  * The k-th smallest of values[0..count), for each k of `ranks`: the same values selectKth
@@ -59,18 +61,31 @@ export function selectRanksOfMagnitudes(
   }
   filledBins.low = low;
   filledBins.high = high;
-  // Each rank's bin and how many values lie in lower bins.
-  const found = ranks.map((k) => {
-    let below = 0;
-    let bin = low;
+  // Each rank's bin and how many values lie in lower bins: one walk up the bins for all ranks,
+  // taken in rising order, each going on from where the one below stopped (the walk for a
+  // rank passes through every state the walk for a lower rank stops at). One walk per rank
+  // from the lowest bin cost about 16,000 empty bins each when the sample holds zeros (bin
+  // 0) and its other values lie near 1 (bins near 0x3ff0 for doubles).
+  const found: { k: number; bin: number; below: number }[] = new Array(ranks.length);
+  const rising = ranks.map((_, j) => j).sort((a, b) => (ranks[a] as number) - (ranks[b] as number));
+  let below = 0;
+  let bin = low;
+  for (const j of rising) {
+    const k = ranks[j] as number;
     while (below + (histogram[bin] as number) <= k) below += histogram[bin++] as number;
-    return { k, bin, below };
-  });
+    found[j] = { k, bin, below };
+  }
   // The distinct bins wanted (a few), each with the array its values are gathered into.
   const bins = [...new Set(found.map((f) => f.bin))];
-  const members = bins.map((bin) => new Float64Array(histogram[bin] as number));
-  const filled = new Int32Array(bins.length);
-  const wanted = bins.length;
+  // The wanted bins' values, gathered in one pool, a slice per bin in value order; `cursor`
+  // holds each wanted bin's next place in it (-1 for the others), so a value finds its slice
+  // by one table read where a search of the wanted bins cost a branch taken at random per
+  // value (several for the class bounds' five ranks).
+  const starts = new Int32Array(bins.length + 1);
+  for (let b = 0; b < bins.length; b++)
+    starts[b + 1] = (starts[b] as number) + (histogram[bins[b] as number] as number);
+  const pool = new Float64Array(starts[bins.length] as number);
+  for (let b = 0; b < bins.length; b++) cursor[bins[b] as number] = starts[b] as number;
   // The wanted bins lie close together: one range test passes over nearly every value. It is
   // one unsigned comparison (a bin below the lowest wraps above the span): two comparisons
   // were a branch taken at random for a median (half the values below it, half above).
@@ -79,18 +94,16 @@ export function selectRanksOfMagnitudes(
   for (let i = 0, w = first; i < count; i++, w += stride) {
     const bin = (words[w] as number) >>> 16;
     if ((bin - lowestBin) >>> 0 > span) continue;
-    for (let b = 0; b < wanted; b++) {
-      if (bins[b] !== bin) continue;
-      const into = members[b] as Float64Array;
-      const m = filled[b] as number;
-      into[m] = values[i] as number;
-      filled[b] = m + 1;
-      break;
-    }
+    const at = cursor[bin] as number;
+    if (at < 0) continue;
+    pool[at] = values[i] as number;
+    cursor[bin] = at + 1;
   }
+  for (const bin of bins) cursor[bin] = -1;
   return found.map(({ k, bin, below }) => {
-    const into = members[bins.indexOf(bin)] as Float64Array;
-    return selectKth(into, into.length, k - below);
+    const b = bins.indexOf(bin);
+    const size = (starts[b + 1] as number) - (starts[b] as number);
+    return selectKth(pool.subarray(starts[b] as number, starts[b + 1] as number), size, k - below);
   });
 }
 
@@ -127,7 +140,7 @@ function selectBracketed(
   // values, so that on small samples the pass, not the sample, does most of the work.
   const step = Math.max(8, Math.floor(count / SAMPLE));
   const size = Math.floor((count - 1) / step) + 1;
-  const sample = new Float64Array(size);
+  const sample = scratch(size, "sample");
   for (let j = 0, w = first; j < size; j++, w += step * stride) sample[j] = words[w] as number;
   const share = (k + 0.5) / count;
   const place = share * size - 0.5;
@@ -135,20 +148,54 @@ function selectBracketed(
   const lowIndex = Math.floor(place - margin);
   const highIndex = Math.ceil(place + margin);
   const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
-  const highWord = highIndex >= size ? odd - 1 : selectKth(sample, size, highIndex);
+  // The first quickselect left every sample word from lowIndex up at or above lowWord, so
+  // the high one is the (highIndex - lowIndex)-th of that tail: the same order statistic.
+  const highWord =
+    highIndex >= size
+      ? odd - 1
+      : lowIndex < 0
+        ? selectKth(sample, size, highIndex)
+        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
   if (lowWord >= odd || highWord >= odd) return ODD;
-  const span = highWord - lowWord;
   // Room for four times the share the bracket should hold; more (ties) goes to the histogram.
   const capacity = Math.min(count, Math.ceil((4 * count * (highIndex - lowIndex)) / size) + 1024);
-  const gathered = new Float64Array(capacity);
-  let below = 0;
-  let inside = 0;
+  const gathered = scratch(capacity, "gathered");
   // Signed words: both operands of the difference then stay 32-bit integers.
   const signed = new Int32Array(words.buffer, words.byteOffset, words.length);
-  for (let i = 0, w = first; i < count; i++, w += stride) {
-    const word = signed[w] as number;
-    // A set sign bit reads negative here, and is odd too.
-    if (word >= odd || word < 0) return ODD;
+  const inside =
+    values instanceof Float32Array
+      ? gatherNarrow(values, signed, count, lowWord, highWord - lowWord, odd, gathered, capacity)
+      : gatherWide(values, signed, count, lowWord, highWord - lowWord, odd, gathered, capacity);
+  if (inside === ODD || inside === MISSED) return inside;
+  const rank = k - lastPass.below;
+  if (rank < 0 || rank >= inside) return MISSED;
+  return selectKth(gathered, inside, rank);
+}
+
+/** How many values the last gathering pass found below its bracket. */
+const lastPass = { below: 0 };
+
+/**
+ * selectBracketed's pass over float32 values (the word is the whole value), one loop per width
+ * so that each reads one kind of array at a fixed stride: the count of values gathered (the
+ * count below the bracket in lastPass), or ODD / MISSED. A word read as
+ * unsigned is at or past `odd` exactly when it is odd or has its sign bit set (odd < 2^31).
+ */
+function gatherNarrow(
+  values: Float32Array,
+  signed: Int32Array,
+  count: number,
+  lowWord: number,
+  span: number,
+  odd: number,
+  gathered: Float64Array,
+  capacity: number,
+): number {
+  let below = 0;
+  let inside = 0;
+  for (let i = 0; i < count; i++) {
+    const word = signed[i] as number;
+    if (word >>> 0 >= odd) return ODD;
     const offset = (word - lowWord) | 0;
     // Bit 31 of the difference is set exactly when the word lies below the bracket.
     below += offset >>> 31;
@@ -156,9 +203,43 @@ function selectBracketed(
     if (inside === capacity) return MISSED;
     gathered[inside++] = values[i] as number;
   }
-  const rank = k - below;
-  if (rank < 0 || rank >= inside) return MISSED;
-  return selectKth(gathered, inside, rank);
+  lastPass.below = below;
+  return inside;
+}
+
+/** gatherNarrow for float64 values: the word is each value's high half (the odd index). */
+function gatherWide(
+  values: Float64Array,
+  signed: Int32Array,
+  count: number,
+  lowWord: number,
+  span: number,
+  odd: number,
+  gathered: Float64Array,
+  capacity: number,
+): number {
+  let below = 0;
+  let inside = 0;
+  for (let i = 0; i < count; i++) {
+    const word = signed[2 * i + 1] as number;
+    if (word >>> 0 >= odd) return ODD;
+    const offset = (word - lowWord) | 0;
+    below += offset >>> 31;
+    if (offset >>> 0 > span) continue;
+    if (inside === capacity) return MISSED;
+    gathered[inside++] = values[i] as number;
+  }
+  lastPass.below = below;
+  return inside;
+}
+
+/** selectBracketed's sample and gathered values, kept between calls (detection is synchronous). */
+const scratchArrays = { sample: new Float64Array(0), gathered: new Float64Array(0) };
+
+/** A scratch array of at least `length` doubles, grown (never shrunk) as calls need. */
+function scratch(length: number, which: keyof typeof scratchArrays): Float64Array {
+  if (scratchArrays[which].length < length) scratchArrays[which] = new Float64Array(length);
+  return scratchArrays[which];
 }
 
 /** The k-th smallest of values[0..count) (see selectRanksOfMagnitudes). */

@@ -184,3 +184,102 @@ describe("selectKthMagnitude: one pass inside a bracket from a sample (branch sp
     for (let k = 0; k < values.length; k += 4_999) expectSame(values, k, "quarters");
   });
 });
+
+describe("selectKthMagnitude: kept scratch, one pass per width, the high word from the tail (branch speed9)", () => {
+  const same = (values: Float32Array | Float64Array, count: number, k: number, what: string) => {
+    const expected = selectKth(values.slice(0, count), count, k);
+    const got = selectKthMagnitude(values, count, k);
+    assert.ok(Object.is(got, expected), `${what}, rank ${k}: ${got} against ${expected}`);
+  };
+
+  it("gives selectKth's value call after call, large then small, float32 and float64 in turn", () => {
+    // A large call grows the kept sample and gathered arrays; the smaller calls after it
+    // must read only what they wrote (stale values past their own count would show).
+    const random = seededRandom(91);
+    for (let call = 0; call < 30; call++) {
+      const count =
+        call % 3 === 0
+          ? 200_000 + Math.floor(random() * 50_000)
+          : 2048 + Math.floor(random() * 9_000);
+      const wide = call % 2 === 1;
+      const values = wide ? new Float64Array(count) : new Float32Array(count);
+      const scale = 10 ** Math.floor(random() * 8 - 4);
+      for (let i = 0; i < count; i++) values[i] = scale * Math.abs(Math.log(1 - random()));
+      for (const q of [0, 0.001, 0.5, 0.95, 0.999, 1])
+        same(
+          values,
+          count,
+          Math.round(q * (count - 1)),
+          `call ${call} ${wide ? "f64" : "f32"} ${count}`,
+        );
+    }
+  });
+
+  it("keeps signed zeros, denormals and the largest finite values apart, and sends odd words to quickselect", () => {
+    const random = seededRandom(92);
+    for (const wide of [true, false]) {
+      const tiny = wide ? 5e-324 : 1.401298464324817e-45;
+      const huge = wide ? Number.MAX_VALUE : 3.4028234663852886e38;
+      const base = [0, tiny, 2 * tiny, 1e-300, 1, 1.5, huge];
+      const count = 30_000;
+      const values = wide ? new Float64Array(count) : new Float32Array(count);
+      for (let i = 0; i < count; i++)
+        values[i] = base[Math.floor(random() * base.length)] as number;
+      for (const k of [0, 1, 4_285, 4_286, 15_000, 25_714, 25_715, 29_999])
+        same(values, count, k, "specials");
+      for (const odd of [-0, -tiny, Number.POSITIVE_INFINITY, Number.NaN]) {
+        const spoiled = values.slice();
+        spoiled[count - 1] = odd;
+        for (const k of [0, 15_000, 29_998])
+          same(spoiled, count - 1, k, `odd word past count ${odd}`);
+        spoiled[12_345] = odd;
+        if (!Number.isNaN(odd))
+          for (const k of [0, 15_000, 29_999]) same(spoiled, count, k, `odd word ${odd}`);
+      }
+    }
+  });
+
+  it("finds the high word from the first quickselect's tail at every bracket position", () => {
+    // Ranks at both ends put one bracket word outside the sample (lowIndex < 0, highIndex
+    // past it) and the rest in between; ties make the two bracket words equal.
+    const random = seededRandom(93);
+    for (const tied of [false, true]) {
+      const values = new Float64Array(70_000);
+      for (let i = 0; i < values.length; i++)
+        values[i] = tied ? Math.round(random() * 6) / 2 : Math.abs(Math.log(1 - random()));
+      for (let k = 0; k < values.length; k += 997) same(values, values.length, k, `tied ${tied}`);
+      same(values, values.length, values.length - 1, `tied ${tied}`);
+    }
+  });
+});
+
+describe("selectRanksOfMagnitudes: one walk for all ranks, one pool for the wanted bins (branch speed9)", () => {
+  it("gives selectKth's values for ranks in any order, repeated, in one bin or far apart, zeros in the sample", () => {
+    const random = seededRandom(94);
+    for (let call = 0; call < 24; call++) {
+      const wide = call % 2 === 0;
+      const count = 3_000 + Math.floor(random() * 40_000);
+      const values = wide ? new Float64Array(count) : new Float32Array(count);
+      // Binned levels with many zeros (bin 0, far below the rest) and ties, or a spread.
+      for (let i = 0; i < count; i++)
+        values[i] =
+          call % 3 === 0
+            ? Math.abs(Math.log(1 - random())) * 10 ** (call % 5)
+            : Math.round(Math.abs(Math.log(1 - random())) * 6) / 2;
+      const last = count - 1;
+      const rankSets = [
+        [1, 2, 3, 4, 5].map((c) => Math.floor((c / 6) * last)),
+        [Math.round(0.999 * last), Math.round(0.95 * last)],
+        [last, 0, Math.floor(last / 2), Math.floor(last / 2), Math.floor(last / 2) + 1],
+        [Math.floor(random() * count), Math.floor(random() * count), Math.floor(random() * count)],
+      ];
+      for (const ranks of rankSets) {
+        const got = selectRanksOfMagnitudes(values, count, ranks);
+        ranks.forEach((k, j) => {
+          const expected = selectKth(values.slice(), count, k);
+          assert.ok(Object.is(got[j], expected), `call ${call} ranks ${ranks} rank ${k}`);
+        });
+      }
+    }
+  });
+});
