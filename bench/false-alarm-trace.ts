@@ -416,9 +416,13 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
       countOnes(compared.edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
         ? compared.edgeMask
         : undefined;
+    // The score's floor as stages/thresholds.ts sets it (round 21: the comparison's sigma where
+    // the die-to-die stage ran, else the raw map's sigma smoothed once).
+    const scoreFloor =
+      0.8 * (compared.comparisonSigma ?? DETECTION.binomialNoiseGain * noise.sigmaMap);
     const [scoreModel] = measureSigmas(
       [thresholds.score],
-      [0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap],
+      [scoreFloor],
       work,
       wafer.analysis,
       lattice?.a ?? null,
@@ -453,7 +457,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         )
       : Number.NaN;
     console.log(
-      `  seed threshold model: ${classes}; seed ${DETECTION.seedSigmas} sigmas; unfloored class sigmas [${unflooredModel ? [...unflooredModel.sigmas].map((v) => f(v, 3)).join(", ") : ""}]; score floor ${f(0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; die-difference noise ${f(dieDifference, 3)} vs its floor ${f(DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; truth noise per map px ${f((truth.noiseSigma * fullScale(decoded)) / scale, 3)}`,
+      `  seed threshold model: ${classes}; seed ${DETECTION.seedSigmas} sigmas; unfloored class sigmas [${unflooredModel ? [...unflooredModel.sigmas].map((v) => f(v, 3)).join(", ") : ""}]; score floor ${f(scoreFloor, 3)}; die-difference noise ${f(dieDifference, 3)} vs binomial gain x sigmaMap ${f(DETECTION.binomialNoiseGain * noise.sigmaMap, 3)}; truth noise per map px ${f((truth.noiseSigma * fullScale(decoded)) / scale, 3)}`,
     );
     for (const { box, sign: truthSign, label } of boxes) {
       const x0 = Math.max(0, Math.floor(box.x / scale));

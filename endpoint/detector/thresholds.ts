@@ -564,3 +564,23 @@ export const STREET_PHASE = {
    */
   minPastSamples: 12,
 } as const;
+
+/**
+ * The noise floors of a patterned wafer's comparison (die-to-die allowance, residual) and score
+ * (branch floor8, docs/detector-recall.md rounds 20-21). They come from the die-difference noise
+ * (noise.ts estimateDieDifferenceNoise on the smoothed map the comparison runs on), where the
+ * pattern cancels, instead of max(binomialNoiseGain x sigmaMap, die difference): sigmaMap, a
+ * Laplacian MAD on the raw map, reads street and motif edges as noise once they cover much of
+ * the disk (dies under about 22 map px: 1.7x the noise, up to 2.3x), while the die difference
+ * read 0.97-1.07x. The max had been kept for correlated noise, blur and JPEG, which the die
+ * difference measures too (it runs on the same smoothed map). Bare wafers, and wafers where the
+ * die difference has too few samples, keep sigmaMap.
+ */
+export const COMPARISON_FLOOR = {
+  /**
+   * The least per-pixel sigma of an integer image's map, in grey levels of one image pixel
+   * (divided by the map's binning scale, times the binomial gain): rounding to integers adds a
+   * uniform error of sigma 1/sqrt(12) = 0.29; a third of a level, as the noise stage's floor.
+   */
+  quantisationLevels: 0.3,
+} as const;

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import {
   CLASSIFY,
+  COMPARISON_FLOOR,
   DETECTION,
   FAULT_SPREAD,
   LATTICE,
@@ -42,6 +43,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       RIM_READING,
       FAULT_SPREAD,
       STREET_PHASE,
+      COMPARISON_FLOOR,
     }),
   )
   .digest("hex")

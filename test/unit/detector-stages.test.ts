@@ -617,7 +617,7 @@ describe("thresholds: noise floors of the statistic each seed tests", () => {
     const t = detectionThresholds(work, wafer, noise, quiet, lattice, null, comparisonSigma);
     const pixel = DETECTION.pixelSeedSigmas * 0.8 * comparisonSigma;
     assert.ok(Math.abs((t.seeds.pixelSeed?.min ?? 0) - pixel) < 1e-9, `${t.seeds.pixelSeed?.min}`);
-    // The score keeps the raw rule.
+    // The score's floor: that sigma too (here equal to the raw rule's 0.375 x sigmaMap).
     const score = 0.8 * DETECTION.binomialNoiseGain * noise.sigmaMap;
     assert.ok(Math.abs(t.seeds.minHigh - DETECTION.seedSigmas * score) < 1e-9);
     // The raw map's floor (the bare rule) was 2.7x higher: a particle at the spec's floor,

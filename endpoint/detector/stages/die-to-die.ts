@@ -5,7 +5,7 @@ import { comparisonBuffer } from "../die-to-die-frame.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { DETECTION, SPEC } from "../thresholds.ts";
+import { COMPARISON_FLOOR, DETECTION, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
@@ -61,20 +61,28 @@ export function dieToDie(
   const edgeGain = buffers.edgeGain ?? new Uint8Array(size);
   // The comparison's own noise, measured on the map it compares: correlated sensor noise, blur
   // and JPEG smoothing survive the binomial smoothing better than white noise, and a sigma
-  // from the white-noise gain would forgive most of their residual as misregistration.
-  const smoothSigma = Math.max(
-    DETECTION.binomialNoiseGain * noise.sigmaMap,
-    estimateDieDifferenceNoise(
-      smoothMap,
-      work.width,
-      work.height,
-      wafer.analysis,
-      lattice.a,
-      lattice.b,
-      undefined,
-      buffers.scratch,
-    ),
+  // from the white-noise gain would forgive most of their residual as misregistration. The
+  // die difference is also where the pattern cancels: the raw map's Laplacian MAD (sigmaMap)
+  // reads street and motif edges as noise on small dies (1.7x the noise on dies under 22 map px,
+  // docs/detector-recall.md round 20), so it is no floor here; it stands in only where the die
+  // difference could not be measured (too few samples inside the disk).
+  const dieDifference = estimateDieDifferenceNoise(
+    smoothMap,
+    work.width,
+    work.height,
+    wafer.analysis,
+    lattice.a,
+    lattice.b,
+    undefined,
+    buffers.scratch,
   );
+  const smoothSigma =
+    dieDifference > 0
+      ? Math.max(
+          dieDifference,
+          (DETECTION.binomialNoiseGain * COMPARISON_FLOOR.quantisationLevels) / work.scale,
+        )
+      : DETECTION.binomialNoiseGain * noise.sigmaMap;
   dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,

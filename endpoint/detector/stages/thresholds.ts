@@ -69,14 +69,17 @@ export function detectionThresholds(
   const { sigmaMap, level } = noise;
   // Noise floors, 80% of what the sensor noise alone puts into each statistic (the measured
   // 95th percentiles may read lower: allowance and order statistics shrink the body, not the
-  // tail). The score: the raw map's noise smoothed once (on patterned wafers the comparison's
-  // smoothing makes its noise lower still, but its tail on correlated noise is not: the raw
-  // rule is kept). The residual: the raw map less a smooth model on bare wafers (sigmaMap);
-  // on patterned wafers a difference of binomial-smoothed values, whose tail is set by the
-  // centre pixel's noise shared by all four comparisons: comparisonSigma, measured die to die
-  // on that map (correlated noise included), not the raw map's sigma.
+  // tail). The score: the map's noise smoothed once (on patterned wafers the comparison's
+  // smoothing makes its noise lower still, but its tail on correlated noise is not: the
+  // once-smoothed rule is kept). On bare wafers that is the raw map's sigma times the white-noise
+  // gain; on patterned wafers it is comparisonSigma, the smoothed map's own sigma measured die to
+  // die (correlated noise included), because the raw map's sigma there reads the pattern's edges
+  // as noise on small dies (docs/detector-recall.md rounds 20-21). The residual: the raw map
+  // less a smooth model on bare wafers (sigmaMap); on patterned wafers a difference of
+  // binomial-smoothed values, whose tail is set by the centre pixel's noise shared by all four
+  // comparisons: comparisonSigma again, not the raw map's sigma.
   const floors = [
-    0.8 * DETECTION.binomialNoiseGain * sigmaMap,
+    0.8 * (comparisonSigma ?? DETECTION.binomialNoiseGain * sigmaMap),
     0.8 * (comparisonSigma ?? sigmaMap),
   ];
   // On a patterned wafer every threshold reads pattern activity (two 3x3 ranges) at each
