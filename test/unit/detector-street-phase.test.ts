@@ -1,129 +1,22 @@
 // Unit tests of the street sampling-phase rule (lattice-line.ts isStreetPhaseLine) on residual maps built here, and a real scratch along a street centre on a wafer built here: a weak line on a street's centre that runs on past its ends is the street's sampling phase, a scratch that ends is a defect.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import type { FeatureContext } from "../../endpoint/detector/blob-features.ts";
-import { measureBlob } from "../../endpoint/detector/blob-features.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import type { Lattice } from "../../endpoint/detector/lattice.ts";
-import { isStreetPhaseLine, readLatticeLine } from "../../endpoint/detector/lattice-line.ts";
-import type { DiskRegion } from "../../endpoint/detector/noise.ts";
-import type { FloatMap } from "../../endpoint/detector/raster.ts";
-import { classifyGroups } from "../../endpoint/detector/stages/defects.ts";
-import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
-import type { DetectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
+import { isStreetPhaseLine } from "../../endpoint/detector/lattice-line.ts";
 import { gatedDetect } from "../../endpoint/quality/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
-// A 320 x 320 map at full resolution (scale 1), dies of 20 x 20 px, the disk 150 px in radius.
-// The seed threshold is 10 everywhere; a line at 15 has strength 1.5: over the ordinary
-// threshold, under the doubled one.
-const size = 320;
-const lattice: Lattice = {
-  a: { x: 20, y: 0 },
-  b: { x: 0, y: 20 },
-  streetPhase: { a: 0, b: 0 },
-  periodicity: 1,
-};
-const analysis: DiskRegion = { cx: 160, cy: 160, r: 150 };
-const seedThreshold = 10;
-const lineLevel = 15;
-
-/** Draws a line 2 px wide from (x0, y0), `length` px at `deg` from +x, adding `level` to each pixel it covers. */
-function drawLine(
-  map: Float32Array,
-  x0: number,
-  y0: number,
-  length: number,
-  deg: number,
-  level: number,
-): void {
-  const ux = Math.cos((deg * Math.PI) / 180);
-  const uy = Math.sin((deg * Math.PI) / 180);
-  const covered = new Set<number>();
-  for (let t = 0; t <= length; t += 0.25)
-    for (const across of [-0.5, 0.5]) {
-      const x = Math.round(x0 + t * ux - across * uy);
-      const y = Math.round(y0 + t * uy + across * ux);
-      covered.add(y * size + x);
-    }
-  for (const p of covered) map[p] = (map[p] as number) + level;
-}
-
-function pixelsAbove(map: Float32Array, floor: number): Int32Array {
-  const out: number[] = [];
-  for (let p = 0; p < map.length; p++) if ((map[p] as number) >= floor) out.push(p);
-  return Int32Array.from(out);
-}
-
-/** The classify stage on one bright group (the line's pixels) over the given residual. */
-function classify(residual: Float32Array, pixels: Int32Array, edgeMask: Uint8Array | null = null) {
-  const ctx: FeatureContext = {
-    mapWidth: size,
-    mapHeight: size,
-    mapScale: 1,
-    residual,
-    score: residual,
-  };
-  const work: FloatMap = {
-    width: size,
-    height: size,
-    scale: 1,
-    data: new Float32Array(size * size).fill(100),
-  };
-  const wafer = {
-    circle: { cx: 160, cy: 160, r: 160 },
-    rim: { chips: [] },
-    frame: { cx: 160, cy: 160, radiusPx: 160, diameterMm: 300, notchAngleDeg: 90 },
-    mmPerPx: 300 / 320,
-    exclusionPx: 3.2,
-    analysis,
-    sizeScale: size / 2048,
-    toMap: (v: number) => v,
-    waferLevel: 100,
-    chuckLevel: 20,
-  } as unknown as WaferPlace;
-  const thresholds = {
-    score: residual,
-    highAt: () => seedThreshold,
-    scoreTail: 1,
-  } as unknown as DetectionThresholds;
-  const image: GrayImage = {
-    width: size,
-    height: size,
-    bitDepth: 8,
-    data: new Uint8Array(size * size),
-  };
-  return classifyGroups(
-    { groups: [{ pixels, sign: 1 }], ctx, edgeMask },
-    image,
-    work,
-    wafer,
-    lattice,
-    thresholds,
-  );
-}
-
-function reading(residual: Float32Array, pixels: Int32Array) {
-  const ctx: FeatureContext = {
-    mapWidth: size,
-    mapHeight: size,
-    mapScale: 1,
-    residual,
-    score: residual,
-  };
-  return readLatticeLine({
-    features: measureBlob(pixels, 1, ctx, false),
-    pixels,
-    sign: 1,
-    lattice,
-    residual,
-    mapWidth: size,
-    mapHeight: size,
-    analysis,
-    edgeMask: null,
-  });
-}
+import {
+  classify,
+  drawLine,
+  lattice,
+  lineLevel,
+  pixelsAbove,
+  reading,
+  seedThreshold,
+  size,
+} from "../helpers/lattice-line-maps.ts";
 
 /** A street row's leftover: level `line` on x0..x1 of row y (2 px wide), `beyond` on the rest of x = 30..290. */
 function streetRow(y: number, x0: number, x1: number, line: number, beyond: number): Float32Array {
