@@ -214,11 +214,19 @@ export function checkedBody(body: { chunks: Buffer[]; bytes: number; md5: Buffer
   return stream;
 }
 
-/** Writes chunks in batches of about WRITE_BATCH_BYTES (writev takes a bounded number of buffers). */
-async function writeBatched(file: FileHandle, chunks: Buffer[]): Promise<void> {
+/**
+ * Writes chunks in batches of about WRITE_BATCH_BYTES (writev takes a bounded number of buffers),
+ * handing each chunk to `onChunk` first (a stream's digests are taken as it is written).
+ */
+async function writeBatched(
+  file: FileHandle,
+  chunks: Iterable<Buffer> | AsyncIterable<Buffer>,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<void> {
   let batch: Buffer[] = [];
   let batchBytes = 0;
-  for (const chunk of chunks) {
+  for await (const chunk of chunks) {
+    onChunk?.(chunk);
     batch.push(chunk);
     batchBytes += chunk.length;
     if (batchBytes >= WRITE_BATCH_BYTES) {
@@ -325,21 +333,11 @@ export function fastObjectFiles(store: ObjectFileStore): void {
     let size = 0;
     const file = await open(partial, "w");
     try {
-      let batch: Buffer[] = [];
-      let batchBytes = 0;
-      for await (const chunk of object.content as AsyncIterable<Buffer>) {
+      await writeBatched(file, object.content as AsyncIterable<Buffer>, (chunk) => {
         md5.update(chunk);
         sha256?.update(chunk);
         size += chunk.length;
-        batch.push(chunk);
-        batchBytes += chunk.length;
-        if (batchBytes >= WRITE_BATCH_BYTES) {
-          await writeAll(file, batch, batchBytes);
-          batch = [];
-          batchBytes = 0;
-        }
-      }
-      if (batchBytes > 0) await writeAll(file, batch, batchBytes);
+      });
       await file.close();
     } catch (error) {
       await file.close().catch(() => {});
