@@ -72,6 +72,9 @@ import { TruthSchema } from "../schemas/truth.ts";
 
 const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 
+/** Names of the four pair directions, in the order of trace()'s `directions` (a, b, then the diagonals). */
+const PAIR_NAMES = ["a", "b", "a+b", "a-b"];
+
 /** Max - min of the 2x2 cell whose top-left pixel holds the sample (die-to-die.ts's range). */
 function cellRange(map: FloatMap, x: number, y: number): number {
   const i = Math.floor(y) * map.width + Math.floor(x);
@@ -364,8 +367,9 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
     const t = (a.x * dy - a.y * dx) / det - lattice.streetPhase.b / Math.hypot(b.x, b.y);
     return `die (${Math.floor(s)}, ${Math.floor(t)}) at phase (${f(s - Math.floor(s))}, ${f(t - Math.floor(t))})`;
   };
-  const pairsAt = (x: number, y: number): string => {
-    const names = ["a", "b", "a+b", "a-b"];
+  // The four pair differences at (x, y) on the smoothed map, each with its allowance (and, with
+  // `references`, the two reference values): one reading for the miss and false-alarm traces.
+  const pairsAt = (x: number, y: number, references = false): string => {
     const at = y * work.width + x;
     return directions
       .map((dir, k) => {
@@ -378,7 +382,8 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         );
         const share = pairMisregistrationShare(dir);
         const allowance = Math.max(0, share * range - sigma);
-        return `${names[k]} ${f(diff, 3)} (allow ${f(allowance, 3)} = ${f(share)} x ${f(range, 3)})`;
+        const sides = references ? `; + ${f(plus, 3)} - ${f(minus, 3)}` : "";
+        return `${PAIR_NAMES[k]} ${f(diff, 3)} (allow ${f(allowance, 3)} = ${f(share)} x ${f(range, 3)}${sides})`;
       })
       .join("; ");
   };
@@ -680,21 +685,8 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         );
       }
       if (lattice) {
-        const names = ["a", "b", "a+b", "a-b"];
-        const parts = directions.map((dir, k) => {
-          const plus = bilinear(smooth, x + dir.x, y + dir.y);
-          const minus = bilinear(smooth, x - dir.x, y - dir.y);
-          const diff = (smooth.data[top] as number) - 0.5 * (plus + minus);
-          const range = Math.max(
-            cellRange(smooth, x + dir.x, y + dir.y),
-            cellRange(smooth, x - dir.x, y - dir.y),
-          );
-          const share = pairMisregistrationShare(dir);
-          const allowance = Math.max(0, share * range - sigma);
-          return `${names[k]} ${f(diff, 3)} (allow ${f(allowance, 3)} = ${f(share)} x ${f(range, 3)}; + ${f(plus, 3)} - ${f(minus, 3)})`;
-        });
         console.log(
-          `    pairs at peak (smoothed map ${f(smooth.data[top] as number, 3)}): ${parts.join("; ")}`,
+          `    pairs at peak (smoothed map ${f(smooth.data[top] as number, 3)}): ${pairsAt(x, y, true)}`,
         );
         // Profiles through the peak along x and y (smoothed map, -4..4 map px) here and at each
         // reference: whether a street or motif edge sits elsewhere in the neighbour dies.
@@ -704,7 +696,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
             .join(" ");
         const places: Array<[string, number, number]> = [["here", 0, 0]];
         for (const [k, dir] of directions.slice(0, 2).entries()) {
-          places.push([`+${names[k]}`, dir.x, dir.y], [`-${names[k]}`, -dir.x, -dir.y]);
+          places.push([`+${PAIR_NAMES[k]}`, dir.x, dir.y], [`-${PAIR_NAMES[k]}`, -dir.x, -dir.y]);
         }
         for (const [name, ox, oy] of places)
           console.log(
