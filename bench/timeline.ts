@@ -259,7 +259,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       "scan",
       start,
       trace.scanned,
-      "the agent reads and hashes every image (two at once, SHA-256 on libuv's pool; the PUT carries it as its checksum, no MD5); a new lot's images are sent as each is hashed, so its PUTs and the local S3 run here too",
+      "the agent reads and hashes every image (two at once, SHA-256 on its main thread; the PUT carries it as its checksum, no MD5); a new lot's images are sent as each is hashed, so its PUTs and the local S3 run here too",
     ],
     [
       "send",

@@ -1,5 +1,5 @@
 // Reads a lot directory as a machine left it: which files are images, their checksums, and lot.json.
-import { createHash, randomBytes, webcrypto } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -59,9 +59,11 @@ export function detectContentType(head: Uint8Array): ImageContentType | undefine
 
 /**
  * SHA-256 and leading bytes of a file. A file asked to be read whole (one small enough for a
- * single PUT, held in memory to send anyway) has its SHA-256 taken on libuv's thread pool
- * (WebCrypto), leaving this thread free for the sends; a larger one is streamed, so big images
- * never sit in memory.
+ * single PUT) is read in one piece and hashed here; a larger one is streamed, so big images never
+ * sit in memory. Not WebCrypto on libuv's pool: its asynchronous digest copies the whole buffer on
+ * this thread first (a fresh 4 MiB allocation and its page faults), which took about as much of
+ * this thread as hashing it here, and 1.5-2 ms more CPU per 4 MiB image in all (docs/benchmarks.md,
+ * pipeline round 15).
  */
 export async function hashFile(
   path: string,
@@ -70,9 +72,8 @@ export async function hashFile(
 ): Promise<{ sha256: string; bytes: number; head: Buffer }> {
   if (options.whole) {
     const body = await readFile(path, { signal });
-    const sha256 = await webcrypto.subtle.digest("SHA-256", body);
     return {
-      sha256: Buffer.from(sha256).toString("hex"),
+      sha256: createHash("sha256").update(body).digest("hex"),
       bytes: body.length,
       head: Buffer.from(body.subarray(0, SIGNATURE_BYTES)),
     };

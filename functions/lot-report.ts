@@ -160,8 +160,8 @@ export function reportedImageItems(
 
 /**
  * Writes the lot's KLARF and wafer map (not for a failed lot: nothing was inspected), then the
- * report with its links to S3, then its summary to the lot's and images' table items (the images'
- * in batches of 25: a 1000-image lot is 40 requests, not 1000). `manifestImages` are the images
+ * report with its links to S3, then its summary to the lot's and images' table items, side by side
+ * (the images' in batches of 25: a 1000-image lot is 40 requests, not 1000). `manifestImages` are the images
  * RecordLot recorded; their items keep what it wrote. Returns the report as stored.
  */
 export async function storeReport(
@@ -172,15 +172,19 @@ export async function storeReport(
   const withArtifacts = input.status === "failed" ? input : await writeLotArtifacts(input, deps);
   const report = await withLinks(withArtifacts, linkDeps(deps));
   await putJson(deps.s3, deps.bucket, report.reportKey, report);
-  await updateItem(deps.db, deps.table, lotItemKey(report.lotId), {
-    status: ITEM_STATUS[report.status],
-    counts: report.counts,
-    reportKey: report.reportKey,
-    completedAt: report.completedAt,
-    updatedAt: report.completedAt,
-    error: report.error,
-  });
-  await batchPut(deps.db, deps.table, reportedImageItems(report, manifestImages));
+  // The lot's item and its images' items are separate writes, each whole and idempotent (a retry
+  // writes both again): side by side, the report is published one round trip sooner.
+  await Promise.all([
+    updateItem(deps.db, deps.table, lotItemKey(report.lotId), {
+      status: ITEM_STATUS[report.status],
+      counts: report.counts,
+      reportKey: report.reportKey,
+      completedAt: report.completedAt,
+      updatedAt: report.completedAt,
+      error: report.error,
+    }),
+    batchPut(deps.db, deps.table, reportedImageItems(report, manifestImages)),
+  ]);
   return report;
 }
 

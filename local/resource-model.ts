@@ -18,6 +18,14 @@ export interface LocalBucket {
   name: string;
   /** S3 sends a bucket's events to EventBridge only when its notification configuration says so. */
   eventBridgeEnabled: boolean;
+  /** The bucket's default encryption when it is SSE-KMS (BucketEncryption): the key's ARN, and whether an S3 Bucket Key is used. */
+  defaultKms?: BucketKms;
+}
+
+/** SSE-KMS default encryption, as S3 reports it on each object answer. */
+export interface BucketKms {
+  keyArn: string;
+  bucketKeyEnabled: boolean;
 }
 
 export interface LocalTable {
@@ -295,10 +303,12 @@ export function buildLocalModel(template: Template, templatePath: string): Local
       | { EventBridgeConfiguration?: { EventBridgeEnabled?: unknown } }
       | undefined;
     const enabled = notifications?.EventBridgeConfiguration?.EventBridgeEnabled;
+    const defaultKms = bucketKms(propertiesOf(logicalId, resource).BucketEncryption);
     return {
       logicalId,
       name: resolver.physicalName(logicalId),
       eventBridgeEnabled: enabled === true || enabled === "true",
+      ...(defaultKms ? { defaultKms } : {}),
     };
   });
   const tables = deployed("AWS::DynamoDB::Table").map(([logicalId, resource]) => {
@@ -391,5 +401,25 @@ export function buildLocalModel(template: Template, templatePath: string): Local
     endpointName: resolver.parameter("EndpointName"),
     outputs,
     functionEnvironment: mergedEnvironment(functions),
+  };
+}
+
+/**
+ * A bucket's SSE-KMS default encryption from its resolved BucketEncryption, or undefined for any
+ * other (none, SSE-S3). A key given by id (a Ref to the template's key) becomes its local ARN.
+ */
+function bucketKms(encryption: unknown): BucketKms | undefined {
+  const rules = isRecord(encryption) ? encryption.ServerSideEncryptionConfiguration : undefined;
+  const rule = Array.isArray(rules) ? (rules[0] as unknown) : undefined;
+  if (!isRecord(rule) || !isRecord(rule.ServerSideEncryptionByDefault)) return undefined;
+  const { SSEAlgorithm, KMSMasterKeyID } = rule.ServerSideEncryptionByDefault;
+  if (SSEAlgorithm !== "aws:kms" && SSEAlgorithm !== "aws:kms:dsse") return undefined;
+  const key =
+    typeof KMSMasterKeyID === "string" && KMSMasterKeyID ? KMSMasterKeyID : "alias/aws/s3";
+  return {
+    keyArn: key.startsWith("arn:")
+      ? key
+      : localArn("kms", key.startsWith("alias/") ? key : `key/${key}`),
+    bucketKeyEnabled: rule.BucketKeyEnabled === true || rule.BucketKeyEnabled === "true",
   };
 }

@@ -8,6 +8,7 @@ import { readBodyUpTo } from "../lib/http-body.ts";
 import { LOCAL_CREDENTIALS } from "./account.ts";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
 import { bodyTooLarge } from "./http.ts";
+import type { BucketKms } from "./resource-model.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
 import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
@@ -124,6 +125,35 @@ async function uploadOperationS3rverLacks(
   return undefined;
 }
 
+/** The bucket a path-style request names (undefined at the service level). */
+function bucketOf(ctx: KoaContext): string | undefined {
+  const bucket = (ctx.originalUrl.split("?")[0] ?? "").split("/")[1];
+  return bucket ? decodeURIComponent(bucket) : undefined;
+}
+
+/**
+ * Requests S3 answers with the object's encryption (x-amz-server-side-encryption and its key):
+ * PutObject, CopyObject, UploadPart, Create/CompleteMultipartUpload, GetObject and HeadObject.
+ */
+function answersWithEncryption(ctx: KoaContext): boolean {
+  const [, bucket, ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
+  if (!bucket || key.join("/") === "") return false;
+  const names = [...new URLSearchParams(ctx.querystring).keys()].filter(
+    (name) => name !== "x-id" && name !== "versionId" && !name.startsWith("response-"),
+  );
+  switch (ctx.method) {
+    case "PUT":
+      return names.every((name) => name === "partNumber" || name === "uploadId");
+    case "POST":
+      return names.length === 1 && (names[0] === "uploads" || names[0] === "uploadId");
+    case "GET":
+    case "HEAD":
+      return names.every((name) => name === "partNumber");
+    default:
+      return false;
+  }
+}
+
 /** PutObject: a PUT to a key with no subresource (the SDK adds `x-id`) and no copy source. */
 function isPutObject(ctx: KoaContext): boolean {
   if (ctx.method !== "PUT" || ctx.headers["x-amz-copy-source"] !== undefined) return false;
@@ -139,7 +169,11 @@ function isPutObject(ctx: KoaContext): boolean {
  * CHECKED_BODY_MAX_BYTES (a larger one streams on unchecked). aws-chunked bodies are decoded.
  * Returns S3's refusal, or undefined with ctx.req the body s3rver is to read.
  */
-async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | undefined> {
+async function checkBody(
+  ctx: KoaContext,
+  request: Readable,
+  kmsBuckets: Record<string, BucketKms>,
+): Promise<S3Reply | undefined> {
   const malformed = malformedDigestHeader(ctx.headers);
   if (malformed) return malformed;
   const chunked = isAwsChunked(ctx.headers);
@@ -148,7 +182,10 @@ async function checkBody(ctx: KoaContext, request: Readable): Promise<S3Reply | 
     const body = chunked
       ? Readable.from([await decodedAwsChunked(request)], { objectMode: false })
       : request;
-    ctx.req = checkWhileStoring(body, ctx.headers);
+    // An SSE-KMS bucket's ETags are no MD5s on S3: the store need not take one for them.
+    const bucket = bucketOf(ctx);
+    const opaqueEtag = bucket !== undefined && Object.hasOwn(kmsBuckets, bucket);
+    ctx.req = checkWhileStoring(body, ctx.headers, { opaqueEtag });
     return undefined;
   }
   if (!chunked && !(Number.isInteger(length) && length <= CHECKED_BODY_MAX_BYTES)) return undefined;
@@ -177,6 +214,7 @@ async function decodedAwsChunked(request: Readable): Promise<Buffer> {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? "{}") as S3ChildConfig;
+  const kmsBuckets = config.kmsBuckets ?? {};
   const app = new S3rver({
     address: "127.0.0.1",
     port: config.port,
@@ -235,7 +273,7 @@ async function main(): Promise<void> {
       return;
     }
     if (ctx.req instanceof Readable) {
-      const refusal = await checkBody(ctx, ctx.req);
+      const refusal = await checkBody(ctx, ctx.req, kmsBuckets);
       if (refusal) {
         reply(ctx, refusal);
         return;
@@ -269,6 +307,18 @@ async function main(): Promise<void> {
     if (checksum !== undefined && ctx.status === 200 && isPutObject(ctx)) {
       ctx.response.set(CHECKSUM_SHA256_HEADER, checksum);
       ctx.response.set("x-amz-checksum-type", "FULL_OBJECT");
+    }
+    // A bucket whose default encryption is SSE-KMS: S3 names the algorithm and key on every
+    // object it stores or serves (and clients such as the agent then know its ETags are no MD5s).
+    const bucket = bucketOf(ctx);
+    const kms =
+      bucket !== undefined && Object.hasOwn(kmsBuckets, bucket) ? kmsBuckets[bucket] : undefined;
+    if (kms && ctx.status >= 200 && ctx.status < 300 && answersWithEncryption(ctx)) {
+      ctx.response.set("x-amz-server-side-encryption", "aws:kms");
+      ctx.response.set("x-amz-server-side-encryption-aws-kms-key-id", kms.keyArn);
+      if (kms.bucketKeyEnabled) {
+        ctx.response.set("x-amz-server-side-encryption-bucket-key-enabled", "true");
+      }
     }
     const encoding = ctx.response.get("content-encoding");
     if (encoding.includes("aws-chunked")) {

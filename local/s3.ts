@@ -3,11 +3,14 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ServiceStartError } from "./errors.ts";
 import type { LocalService } from "./http.ts";
+import type { BucketKms } from "./resource-model.ts";
 
 export interface S3ChildConfig {
   port: number;
   directory: string;
   buckets: string[];
+  /** The buckets whose default encryption is SSE-KMS (template.yaml), answered as S3 answers them. */
+  kmsBuckets?: Record<string, BucketKms>;
 }
 
 /** An object that was created in S3, with what EventBridge's "Object Created" event needs. */

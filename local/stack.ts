@@ -234,6 +234,11 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       port: ports.s3 ?? 0,
       directory: join(dataDir, "s3"),
       buckets: model.buckets.map((bucket) => bucket.name),
+      kmsBuckets: Object.fromEntries(
+        model.buckets.flatMap((bucket) =>
+          bucket.defaultKms ? [[bucket.name, bucket.defaultKms]] : [],
+        ),
+      ),
       onObjectCreated: (object) => trigger?.onObjectCreated(object),
       log,
     });

@@ -36,8 +36,11 @@ export async function writeLotArtifacts(
 ): Promise<Report> {
   const klarfKey = lotKeys.klarf(report.lotId);
   const waferMapKey = lotKeys.waferMap(report.lotId);
-  await putObject(deps.s3, deps.bucket, klarfKey, writeKlarf(report), CONTENT_TYPES.klarf);
-  await putObject(deps.s3, deps.bucket, waferMapKey, renderWaferMap(report), CONTENT_TYPES.svg);
+  // Two independent objects: written side by side, so the report waits for one round trip.
+  await Promise.all([
+    putObject(deps.s3, deps.bucket, klarfKey, writeKlarf(report), CONTENT_TYPES.klarf),
+    putObject(deps.s3, deps.bucket, waferMapKey, renderWaferMap(report), CONTENT_TYPES.svg),
+  ]);
   return { ...report, artifacts: { klarfKey, waferMapKey } };
 }
 

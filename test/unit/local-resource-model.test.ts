@@ -89,6 +89,13 @@ describe("buildLocalModel on the repository's template.yaml", () => {
     assert.equal(model.endpointName, "waferflow-detector");
   });
 
+  it("reads the lot bucket's SSE-KMS default encryption: the template's key, as a local ARN, with a Bucket Key", () => {
+    assert.deepEqual(model.buckets[0]?.defaultKms, {
+      keyArn: "arn:aws:kms:us-east-1:000000000000:key/local-DataKey",
+      bucketKeyEnabled: true,
+    });
+  });
+
   it("resolves the template's Outputs to the same names and ARNs as its resources", () => {
     assert.equal(model.outputs.LotBucketName, model.buckets[0]?.name);
     assert.equal(model.outputs.LotTableName, model.tables[0]?.name);

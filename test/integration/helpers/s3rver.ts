@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { BucketKms } from "../../../local/resource-model.ts";
 import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, startS3 } from "../../../local/s3.ts";
 
 export const TEST_BUCKET = "waferflow-test";
@@ -27,13 +28,15 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-export async function startS3rver(): Promise<TestS3> {
+/** With `kms`, the test bucket's default encryption is SSE-KMS with that key (as the template's lot bucket's is). */
+export async function startS3rver(options: { kms?: BucketKms } = {}): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "waferflow-s3rver-"));
   const events: TestS3["events"] = [];
   const server = await startS3({
     port: 0,
     directory,
     buckets: [TEST_BUCKET],
+    ...(options.kms ? { kmsBuckets: { [TEST_BUCKET]: options.kms } } : {}),
     onObjectCreated: (object) =>
       events.push({ eventName: `ObjectCreated:${object.reason}`, key: object.key }),
     log: () => {},
