@@ -315,22 +315,36 @@ function directionsOf(a: Vector, b: Vector, width: number): Direction[] {
  * lattice's error and the sampling phase do not change across the wafer), so the wafer measures them.
  */
 function fitDirection(dir: Direction, readings: Float64Array, count: number): void {
-  let keep: (n: number) => boolean = () => true;
+  // Footprints kept in the fit (all in the first pass).
+  const kept = new Uint8Array(count).fill(1);
+  const residuals = new Float64Array(count);
+  const magnitudes = new Float64Array(count);
+  const xtx = new Float64Array(9);
+  const xty = new Float64Array(3);
   for (let pass = 0; pass < 2; pass++) {
-    const xtx = new Float64Array(9);
-    const xty = new Float64Array(3);
+    xtx.fill(0);
+    xty.fill(0);
     let used = 0;
     for (let n = 0; n < count; n++) {
-      if (!keep(n)) continue;
+      if (!kept[n]) continue;
       const f = readings[4 * n] as number;
-      const row = [readings[4 * n + 1], readings[4 * n + 2], readings[4 * n + 3]] as number[];
-      for (let i = 0; i < 3; i++) {
-        xty[i] = (xty[i] as number) + (row[i] as number) * f;
-        for (let j = 0; j < 3; j++)
-          xtx[3 * i + j] = (xtx[3 * i + j] as number) + (row[i] as number) * (row[j] as number);
-      }
+      const u = readings[4 * n + 1] as number;
+      const v = readings[4 * n + 2] as number;
+      const w = readings[4 * n + 3] as number;
+      xty[0] = (xty[0] as number) + u * f;
+      xty[1] = (xty[1] as number) + v * f;
+      xty[2] = (xty[2] as number) + w * f;
+      xtx[0] = (xtx[0] as number) + u * u;
+      xtx[1] = (xtx[1] as number) + u * v;
+      xtx[2] = (xtx[2] as number) + u * w;
+      xtx[4] = (xtx[4] as number) + v * v;
+      xtx[5] = (xtx[5] as number) + v * w;
+      xtx[8] = (xtx[8] as number) + w * w;
       used++;
     }
+    xtx[3] = xtx[1] as number;
+    xtx[6] = xtx[2] as number;
+    xtx[7] = xtx[5] as number;
     const inverse = invert3(xtx);
     if (!inverse || used < 16) return;
     const coefficient = [0, 1, 2].map(
@@ -339,21 +353,20 @@ function fitDirection(dir: Direction, readings: Float64Array, count: number): vo
         (inverse[3 * i + 1] as number) * (xty[1] as number) +
         (inverse[3 * i + 2] as number) * (xty[2] as number),
     ) as [number, number, number];
-    const residuals = new Float64Array(count);
-    for (let n = 0; n < count; n++)
-      residuals[n] =
+    let m = 0;
+    for (let n = 0; n < count; n++) {
+      const e =
         (readings[4 * n] as number) -
         coefficient[0] * (readings[4 * n + 1] as number) -
         coefficient[1] * (readings[4 * n + 2] as number) -
         coefficient[2] * (readings[4 * n + 3] as number);
-    const kept = Float64Array.from(
-      Array.from(residuals).filter((_, n) => keep(n)),
-      Math.abs,
-    );
-    const sigma = MAD_TO_SIGMA * quantileOf(kept, 0.5);
+      residuals[n] = e;
+      if (kept[n]) magnitudes[m++] = Math.abs(e);
+    }
+    const sigma = MAD_TO_SIGMA * quantileOf(magnitudes.subarray(0, m), 0.5);
     if (pass === 0) {
       const limit = FOOTPRINT_FLUX.trimSigmas * sigma;
-      keep = (n) => Math.abs(residuals[n] as number) <= limit;
+      for (let n = 0; n < count; n++) kept[n] = Math.abs(residuals[n] as number) <= limit ? 1 : 0;
       continue;
     }
     const z = FOOTPRINT_FLUX.coefficientSigmas;
@@ -421,6 +434,45 @@ function windowInside(
   return edgeMask[y * width + x] === 0;
 }
 
+/**
+ * Pixels of rows y0..y1 inside the disk (and HALF + 1 from the map's sides) whose |residual| is
+ * at least floor and no less than any of its 8 neighbours'. A small function of its own: the scan
+ * passes every map pixel once, and V8 compiles a short loop far better than one inside a long
+ * function (2.3 against 0.5 ms on a 1006 px map).
+ */
+function localMaxima(
+  residual: Float32Array,
+  width: number,
+  region: DiskRegion,
+  y0: number,
+  y1: number,
+  floor: number,
+): number[] {
+  const { cx, cy, r } = region;
+  const found: number[] = [];
+  for (let y = y0; y <= y1; y++) {
+    const dy = y - cy;
+    const half = Math.sqrt(Math.max(0, r * r - dy * dy));
+    const from = y * width + Math.max(HALF + 1, Math.ceil(cx - half));
+    const to = y * width + Math.min(width - HALF - 2, Math.floor(cx + half));
+    for (let at = from; at <= to; at++) {
+      const v = residual[at] as number;
+      if (v < floor && v > -floor) continue;
+      if (!(Math.abs(v) >= floor)) continue;
+      const m = Math.abs(v);
+      let isMax = true;
+      for (let j = -width; j <= width && isMax; j += width)
+        for (let i = -1; i <= 1; i++)
+          if (Math.abs(residual[at + j + i] as number) > m) {
+            isMax = false;
+            break;
+          }
+      if (isMax) found.push(at);
+    }
+  }
+  return found;
+}
+
 /** Quantile q of values (sorted in place). */
 function quantileOf(values: Float64Array, q: number): number {
   values.sort();
@@ -470,27 +522,12 @@ export function restoreOneSignedFootprints(
   // directions or more (elsewhere it cannot have cut the 2nd smallest of four).
   const floor = FOOTPRINT_FLUX.candidateSigmas * PAIR_DIFFERENCE_GAIN * sigma;
   const candidates: number[] = [];
-  for (let y = y0; y <= y1; y++) {
-    const dy = y - cy;
-    const half = Math.sqrt(Math.max(0, r * r - dy * dy));
-    const xFrom = Math.max(HALF + 1, Math.ceil(cx - half));
-    const xTo = Math.min(width - HALF - 2, Math.floor(cx + half));
-    for (let x = xFrom; x <= xTo; x++) {
-      const at = y * width + x;
-      const m = Math.abs(residual[at] as number);
-      if (!(m >= floor)) continue;
-      let isMax = true;
-      for (let j = -1; j <= 1 && isMax; j++)
-        for (let i = -1; i <= 1; i++)
-          if (Math.abs(residual[at + j * width + i] as number) > m) {
-            isMax = false;
-            break;
-          }
-      if (!isMax) continue;
-      let acting = 0;
-      for (const dir of dirs) if (reader.allowance(at, dir, sigma) > 0) acting++;
-      if (acting >= 3 && windowInside(x, y, width, edgeMask, region)) candidates.push(at);
-    }
+  for (const at of localMaxima(residual, width, region, y0, y1, floor)) {
+    const x = at % width;
+    let acting = 0;
+    for (const dir of dirs) if (reader.allowance(at, dir, sigma) > 0) acting++;
+    if (acting >= 3 && windowInside(x, (at - x) / width, width, edgeMask, region))
+      candidates.push(at);
   }
   // Nothing the allowance can have cut: the wafer's statistic need not be measured.
   if (candidates.length === 0) return none;
