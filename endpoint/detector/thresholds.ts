@@ -584,3 +584,59 @@ export const COMPARISON_FLOOR = {
    */
   quantisationLevels: 0.3,
 } as const;
+
+/**
+ * The die-to-die allowance judged over a footprint (die-to-die-footprint.ts, branch allowance8,
+ * docs/detector-recall.md round 23): a shift or blur of the references leaves second
+ * differences whose sum over a box telescopes to its sides; a particle adds one-signed flux.
+ */
+export const FOOTPRINT_FLUX = {
+  /**
+   * Candidates: local maxima of |residual| at least this many pair-difference sigmas. Gaussian
+   * noise puts the 2nd smallest of four pair differences there about once in 10^4 pixels; a
+   * particle the allowance cut by half from the spec's must-find floor (5 raw noise sigmas,
+   * about 6 pair sigmas of the smoothed map for a 3 px spot) still stands there.
+   */
+  candidateSigmas: 3,
+  /**
+   * The flux statistic's noise and the shift model's coefficients are measured on the wafer at
+   * about this many footprints on a grid (8 values each: four directions, two signs): the 84th
+   * percentile of 2,400 values is known to about 3%, three coefficients from 300 footprints to
+   * a few % of their spread, and defects are a vanishing share of the grid.
+   */
+  noiseFootprints: 300,
+  /**
+   * The shift model's coefficients are fitted on the same footprints; a second fit leaves out
+   * those this many robust sigmas off the first (defects, detail the model does not describe):
+   * p = 6e-5 for Gaussian noise, so noise alone drops almost none.
+   */
+  trimSigmas: 4,
+  /**
+   * Each coefficient's bound is its fitted magnitude plus this many standard errors (p = 3e-5
+   * one-sided that a shift puts more there), never more than the shift model allows.
+   */
+  coefficientSigmas: 4,
+  /**
+   * The statistic's noise is read on the footprints whose shift bound is in this lowest share
+   * (the streets' and dies' flat parts, which every spec pattern has: a motif does not fill a
+   * die): there the flux over the bound is noise alone.
+   */
+  flatShare: 0.25,
+  /**
+   * Detail the shift model does not describe (sharp edges between samples) would pass the
+   * noise's threshold on motif: the threshold is at least the grid's own quantile at this share,
+   * so no more than 1 in 500 footprints of the clean wafer would pass (2,400 values: about five
+   * beyond it, a stable enough tail).
+   */
+  gridPassShare: 0.002,
+  /** Too few footprints (a disk smaller than a few dies of interior): no judgement, no change. */
+  minNoiseFootprints: 64,
+  /** The one-sigma quantile of a normal (Phi(1)), for the spread of the measured statistic. */
+  oneSigmaQuantile: 0.8413,
+  /**
+   * Flux beyond the shift model must clear the measured median by this many sigmas in each of
+   * three directions: one-sided p = 3e-5 per direction, and the residual's 2nd-smallest rule
+   * needs three such directions before anything moves.
+   */
+  fluxSigmas: 4,
+} as const;

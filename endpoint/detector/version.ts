@@ -5,6 +5,7 @@ import {
   COMPARISON_FLOOR,
   DETECTION,
   FAULT_SPREAD,
+  FOOTPRINT_FLUX,
   LATTICE,
   LATTICE_LINE,
   LATTICE_SEARCH,
@@ -44,6 +45,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       FAULT_SPREAD,
       STREET_PHASE,
       COMPARISON_FLOOR,
+      FOOTPRINT_FLUX,
     }),
   )
   .digest("hex")

@@ -1,6 +1,7 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
 import { levelDies } from "../die-levelling.ts";
 import { dieToDieResidual } from "../die-to-die.ts";
+import { restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
@@ -93,6 +94,16 @@ export function dieToDie(
     residual,
     edgeMask,
     edgeGain,
+  );
+  // The allowance is shape-blind: give back what it forgave of one-signed spots on motif detail.
+  restoreOneSignedFootprints(
+    { ...work, data: smoothMap },
+    lattice.a,
+    lattice.b,
+    wafer.analysis,
+    smoothSigma,
+    edgeMask,
+    residual,
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
