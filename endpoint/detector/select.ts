@@ -233,6 +233,101 @@ function gatherWide(
   return inside;
 }
 
+/**
+ * quantileOfMagnitudes of the values whose key passes the gate (keys[i] <= gate; a NaN key
+ * fails), over values[0..count) in one pass, without moving the passing values to the front
+ * first: the quantile and how many passed, or null (the caller then compacts and asks
+ * quantileOfMagnitudes). The rank is that of the passing count m (round(q (m - 1))), known at
+ * the pass's end: the bracket is placed by share, from a spread-out sample of the passing
+ * values, as selectBracketed places its own. A passing value with an odd word (sign bit,
+ * infinity, NaN), a rank outside the bracket or an overfull bracket gives null. Otherwise
+ * the answer is the rank's order statistic of the passing values, which is quantileOfMagnitudes'
+ * answer on them (no -0 or NaN among them, so that value is one number whichever way it is
+ * selected). `passing` alone is exact when m < minimum (the caller's "too few passed": no
+ * quantile is taken, its value is NaN).
+ */
+export function gatedQuantileOfMagnitudes(
+  values: Float32Array,
+  keys: Float32Array,
+  count: number,
+  gate: number,
+  q: number,
+  minimum: number,
+): { quantile: number; passing: number } | null {
+  if (count < SMALL || !LITTLE_ENDIAN) return null;
+  const words = new Int32Array(values.buffer, values.byteOffset, count);
+  const odd = 0x7f800000;
+  const step = Math.max(8, Math.floor(count / SAMPLE));
+  const sample = scratch(Math.floor((count - 1) / step) + 1, "sample");
+  let size = 0;
+  for (let i = 0; i < count; i += step)
+    if ((keys[i] as number) <= gate) sample[size++] = words[i] as number;
+  if (size < 64) return null;
+  const place = q * size - 0.5;
+  const margin = BRACKET_DEVIATIONS * Math.sqrt(size * q * (1 - q)) + 2;
+  const lowIndex = Math.floor(place - margin);
+  const highIndex = Math.ceil(place + margin);
+  const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
+  const highWord =
+    highIndex >= size
+      ? odd - 1
+      : lowIndex < 0
+        ? selectKth(sample, size, highIndex)
+        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
+  // A sample word with its sign bit set reads as negative here: below lowWord's test as odd.
+  if (lowWord < 0 || highWord < 0 || lowWord >= odd || highWord >= odd) return null;
+  const span = highWord - lowWord;
+  const capacity = Math.min(count, Math.ceil((4 * count * (highIndex - lowIndex)) / size) + 1024);
+  const gathered = scratch(capacity, "gathered");
+  let passing = 0;
+  let below = 0;
+  let inside = 0;
+  // The gate and the bracket's edges counted as 0 / 1 without branches (about one value in
+  // ten fails the gate, at random). Values at the bracket's two end words are counted, not
+  // gathered: on a binned 8-bit map the samples take a few hundred distinct values, some
+  // held by a twentieth of the sample, and a bracket of one or two of them would otherwise
+  // gather tens of thousands of ties for the quickselect. Only a value strictly inside the
+  // bracket takes a branch.
+  let oddSeen = 0;
+  let atLow = 0;
+  let atHigh = 0;
+  const inner = span - 1;
+  for (let i = 0; i < count; i++) {
+    const passes = +((keys[i] as number) <= gate);
+    const word = words[i] as number;
+    passing += passes;
+    oddSeen |= passes & +(word >>> 0 >= odd);
+    const offset = (word - lowWord) | 0;
+    below += passes & (offset >>> 31);
+    atLow += passes & +(offset === 0);
+    atHigh += passes & +(offset === span);
+    if ((offset - 1) >>> 0 >= inner || passes === 0) continue;
+    if (inside === capacity) return null;
+    gathered[inside++] = values[i] as number;
+  }
+  if (oddSeen) return null;
+  if (passing < minimum) return { quantile: Number.NaN, passing };
+  const k = Math.min(passing - 1, Math.max(0, Math.round(q * (passing - 1))));
+  // Ranks from the bracket's low end: the low word's values, the ones strictly inside, then
+  // the high word's (the same values when the two words are one).
+  const rank = k - below;
+  if (rank < 0) return null;
+  if (rank < atLow) return { quantile: wordValue(lowWord), passing };
+  if (rank < atLow + inside)
+    return { quantile: selectKth(gathered, inside, rank - atLow), passing };
+  if (span > 0 && rank < atLow + inside + atHigh) return { quantile: wordValue(highWord), passing };
+  return null;
+}
+
+/** The float32 value whose bits are `word`. */
+function wordValue(word: number): number {
+  wordBits[0] = word;
+  return wordFloat[0] as number;
+}
+
+const wordBits = new Int32Array(1);
+const wordFloat = new Float32Array(wordBits.buffer);
+
 /** selectBracketed's sample and gathered values, kept between calls (detection is synchronous). */
 const scratchArrays = { sample: new Float64Array(0), gathered: new Float64Array(0) };
 
