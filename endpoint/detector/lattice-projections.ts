@@ -69,16 +69,23 @@ export function diskPoints(
   // The last whole pixel before each end: a scattered pick stays on a pixel of the frame.
   const xLast = Math.ceil(xEnd) - 1;
   const yLast = Math.ceil(yEnd) - 1;
-  for (let gy = Math.max(0, Math.ceil(region.cy - region.r)); gy < yEnd; gy += stride) {
-    for (let gx = Math.max(0, Math.ceil(region.cx - region.r)); gx < xEnd; gx += stride) {
+  const yFrom = Math.max(0, Math.ceil(region.cy - region.r));
+  const xFrom = Math.max(0, Math.ceil(region.cx - region.r));
+  // The scattered picks' offsets by cell number, worked out once per process (scatterTable).
+  const picks = scattered
+    ? scatterTable(
+        stride,
+        Math.ceil((yEnd - yFrom) / stride) * Math.ceil((xEnd - xFrom) / stride) + 1,
+      )
+    : null;
+  for (let gy = yFrom; gy < yEnd; gy += stride) {
+    for (let gx = xFrom; gx < xEnd; gx += stride) {
       let x = gx;
       let y = gy;
-      if (scattered) {
+      if (picks) {
         cell++;
-        const tx = cell * 0.6180339887498949;
-        const ty = cell * 0.7548776662466927;
-        x = Math.min(xLast, gx + Math.floor((tx - Math.floor(tx)) * stride));
-        y = Math.min(yLast, gy + Math.floor((ty - Math.floor(ty)) * stride));
+        x = Math.min(xLast, gx + (picks[2 * cell] as number));
+        y = Math.min(yLast, gy + (picks[2 * cell + 1] as number));
       }
       const ox = x - region.cx;
       const oy = y - region.cy;
@@ -90,6 +97,29 @@ export function diskPoints(
     }
   }
   return { dx: dx.subarray(0, n), dy: dy.subarray(0, n), value: value.subarray(0, n) };
+}
+
+/**
+ * Per stride, the scattered picks' offsets of cells 0, 1, 2, ... (x then y, whole pixels in
+ * [0, stride)): floor(frac(cell phi) stride) with phi the additive recurrences' steps, the same
+ * expressions diskPoints evaluated per cell, so the same whole numbers. A wafer's cells are
+ * numbered from 1 in the same order at every size, so one table, grown to the most cells seen,
+ * serves every detection.
+ */
+const scatterTables = new Map<number, Int32Array>();
+
+function scatterTable(stride: number, cells: number): Int32Array {
+  const known = scatterTables.get(stride);
+  if (known && known.length >= 2 * cells) return known;
+  const table = new Int32Array(2 * Math.max(cells, 1024));
+  for (let cell = 0; cell < table.length / 2; cell++) {
+    const tx = cell * 0.6180339887498949;
+    const ty = cell * 0.7548776662466927;
+    table[2 * cell] = Math.floor((tx - Math.floor(tx)) * stride);
+    table[2 * cell + 1] = Math.floor((ty - Math.floor(ty)) * stride);
+  }
+  scatterTables.set(stride, table);
+  return table;
 }
 
 /** Variance of the bin means of one projection profile (empty bins left out). */
