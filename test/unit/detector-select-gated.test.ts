@@ -210,3 +210,52 @@ describe("estimateNoiseSigma with the gated median (branch speed10)", () => {
     }
   });
 });
+
+describe("selectRanksOfMagnitudes on a typed core (branch speed10)", () => {
+  it("answers rank lists of every element kind and single ranks as selectKth does", async () => {
+    const { selectKth } = await import("../../endpoint/detector/raster.ts");
+    const { quantilesOfMagnitudes, selectKthMagnitude, selectRanksOfMagnitudes } = await import(
+      "../../endpoint/detector/select.ts"
+    );
+    const random = seededRandom(12);
+    for (const wide of [true, false]) {
+      for (const count of [100, 2048, 30_000]) {
+        const base = new Float64Array(count);
+        for (let i = 0; i < count; i++)
+          base[i] =
+            random() < 0.1 ? 0 : random() < 0.5 ? Math.round(random() * 64) / 4 : random() * 9;
+        const values = wide ? base : Float32Array.from(base);
+        const expected = (k: number) => selectKth(values.slice(), count, k);
+        const last = count - 1;
+        // Small integers, the same as doubles (a kind of their own), a holey list, repeats, unsorted.
+        const holey: number[] = new Array(3);
+        holey[0] = last;
+        holey[1] = 0;
+        holey[2] = last >> 1;
+        const lists: number[][] = [
+          [0],
+          [last],
+          [last >> 1, 0, last],
+          [1.5 * 2, last - 0.5 * 2],
+          holey,
+          [7, 7, 3],
+        ];
+        for (const ranks of lists) {
+          const got = selectRanksOfMagnitudes(values, count, ranks);
+          assert.equal(got.length, ranks.length);
+          for (const [j, k] of ranks.entries())
+            assert.ok(Object.is(got[j], expected(k)), `rank ${k}`);
+          for (const k of ranks)
+            assert.ok(Object.is(selectKthMagnitude(values, count, k), expected(k)));
+        }
+        const [low, high] = quantilesOfMagnitudes(values, count, [0.25, 0.999]);
+        assert.ok(Object.is(low, expected(Math.round(0.25 * last))));
+        assert.ok(Object.is(high, expected(Math.round(0.999 * last))));
+      }
+    }
+    assert.deepEqual(quantilesOfMagnitudes(new Float64Array(0), 0, [0.5, 0.9]), [
+      Number.NaN,
+      Number.NaN,
+    ]);
+  });
+});
