@@ -225,3 +225,23 @@ export function gridOrientation(
   }
   return best;
 }
+
+/**
+ * One small call of each projection at load (the answers are not used), so that every line of
+ * them has run before a wafer's first call: V8 compiles a long loop while the first large call
+ * is still inside it, and a line after the loop that had never run then left the compiled code
+ * for the interpreter at every later call too (measured: gridSharpness about once per patterned
+ * detection, streetPhase and the table's build now and then).
+ */
+function primeTypeFeedback(): void {
+  const side = 24;
+  const data = new Float32Array(side * side);
+  for (let i = 0; i < data.length; i++) data[i] = (i % 7) + (i % 5);
+  const map: FloatMap = { width: side, height: side, scale: 1, data };
+  const region: DiskRegion = { cx: side / 2, cy: side / 2, r: side / 2 - 2 };
+  const points = diskPoints(map, region, 2, true);
+  gridOrientation(map, region, 0, points);
+  streetPhase(points, { x: 1, y: 0 }, 5);
+}
+
+primeTypeFeedback();
