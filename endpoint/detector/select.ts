@@ -362,28 +362,48 @@ export function gatedQuantileOfMagnitudes(
   let passing = 0;
   let below = 0;
   let inside = 0;
-  // The gate and the bracket's edges counted as 0 / 1 without branches (about one value in
-  // ten fails the gate, at random). Values at the bracket's two end words are counted, not
-  // gathered: on a binned 8-bit map the samples take a few hundred distinct values, some
-  // held by a twentieth of the sample, and a bracket of one or two of them would otherwise
-  // gather tens of thousands of ties for the quickselect. Only a value strictly inside the
-  // bracket takes a branch.
   let oddSeen = 0;
   let atLow = 0;
   let atHigh = 0;
-  const inner = span - 1;
-  for (let i = 0; i < count; i++) {
-    const passes = +((keys[i] as number) <= gate);
-    const word = words[i] as number;
-    passing += passes;
-    oddSeen |= passes & +(word >>> 0 >= odd);
-    const offset = (word - lowWord) | 0;
-    below += passes & (offset >>> 31);
-    atLow += passes & +(offset === 0);
-    atHigh += passes & +(offset === span);
-    if ((offset - 1) >>> 0 >= inner || passes === 0) continue;
-    if (inside === capacity) return null;
-    gathered[inside++] = values[i] as number;
+  // The gate and the bracket's lower edge counted as 0 / 1 without branches (about one value
+  // in ten fails the gate, at random). Where the sample shows ties at the bracket's end words
+  // (a binned 8-bit map: its |Laplacian| takes a few hundred distinct values, some held by a
+  // twentieth of the sample), values at those two words are counted, not gathered: a bracket
+  // of one or two tied values would otherwise gather tens of thousands of ties for the
+  // quickselect. Without ties (continuous values) the two counts cost more than they save.
+  let tied = 0;
+  for (let j = 0; j < size; j++) {
+    const word = sample[j] as number;
+    if (word === lowWord || word === highWord) tied++;
+  }
+  if (tied * 64 > size) {
+    const inner = span - 1;
+    for (let i = 0; i < count; i++) {
+      const passes = +((keys[i] as number) <= gate);
+      const word = words[i] as number;
+      passing += passes;
+      oddSeen |= passes & +(word >>> 0 >= odd);
+      const offset = (word - lowWord) | 0;
+      below += passes & (offset >>> 31);
+      atLow += passes & +(offset === 0);
+      atHigh += passes & +(offset === span);
+      if ((offset - 1) >>> 0 >= inner || passes === 0) continue;
+      if (inside === capacity) return null;
+      gathered[inside++] = values[i] as number;
+    }
+  } else {
+    // Every value of the bracket gathered, its end words included (atLow and atHigh stay 0).
+    for (let i = 0; i < count; i++) {
+      const passes = +((keys[i] as number) <= gate);
+      const word = words[i] as number;
+      passing += passes;
+      oddSeen |= passes & +(word >>> 0 >= odd);
+      const offset = (word - lowWord) | 0;
+      below += passes & (offset >>> 31);
+      if (offset >>> 0 > span || passes === 0) continue;
+      if (inside === capacity) return null;
+      gathered[inside++] = values[i] as number;
+    }
   }
   if (oddSeen) return null;
   if (passing < minimum) return { quantile: Number.NaN, passing };
@@ -474,7 +494,10 @@ function primeTypeFeedback(): void {
     selectKthMagnitude(values, count, count >> 1);
     selectRanksOfMagnitudes(values, count, [1, count >> 1, count - 2]);
   }
+  // Both of the gated pass's loops: continuous values, and values tied at the bracket's ends.
   gatedQuantileOfMagnitudes(narrow, narrow, count, count / 16, 0.5, 0);
+  const tied = narrow.map((v) => Math.round(v / 32));
+  gatedQuantileOfMagnitudes(tied, narrow, count, count / 16, 0.5, 0);
 }
 
 primeTypeFeedback();
