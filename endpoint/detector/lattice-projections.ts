@@ -106,12 +106,14 @@ export function diskPoints(
  * numbered from 1 in the same order at every size, so one table, grown to the most cells seen,
  * serves every detection.
  */
-const scatterTables = new Map<number, Int32Array>();
+const scatterTables = new Map<number, Uint8Array | Int32Array>();
 
-function scatterTable(stride: number, cells: number): Int32Array {
+/** A byte per offset for the strides the lattice uses (offsets below 256): a quarter of the memory. */
+function scatterTable(stride: number, cells: number): Uint8Array | Int32Array {
   const known = scatterTables.get(stride);
   if (known && known.length >= 2 * cells) return known;
-  const table = new Int32Array(2 * Math.max(cells, 1024));
+  const length = 2 * Math.max(cells, 1024);
+  const table = stride <= 256 ? new Uint8Array(length) : new Int32Array(length);
   for (let cell = 0; cell < table.length / 2; cell++) {
     const tx = cell * 0.6180339887498949;
     const ty = cell * 0.7548776662466927;

@@ -59,7 +59,8 @@ describe("diskPoints from the scattered offsets' table (branch speed10)", () => 
     const map: FloatMap = { width: 700, height: 640, scale: 1, data: new Float32Array(700 * 640) };
     for (let i = 0; i < map.data.length; i++) map.data[i] = Math.round(random() * 1000) / 8;
     // Inside the map, past its edges, fractional centres, a tiny disk; each stride the
-    // detector uses (4, 8) and others; the table grows on the large disks and serves the small.
+    // detector uses (4, 8) and others (300: the table of whole words, not bytes); the table
+    // grows on the large disks and serves the small.
     const regions: DiskRegion[] = [
       { cx: 120.5, cy: 100.25, r: 60 },
       { cx: 350, cy: 320, r: 300 },
@@ -68,7 +69,7 @@ describe("diskPoints from the scattered offsets' table (branch speed10)", () => 
       { cx: 350, cy: 320, r: 3.2 },
       { cx: 200.1, cy: 220.9, r: 150.3 },
     ];
-    for (const stride of [4, 8, 3, 5, 1]) {
+    for (const stride of [4, 8, 3, 5, 1, 300]) {
       for (const region of regions) {
         for (const scattered of [true, false]) {
           const got = diskPoints(map, region, stride, scattered);
