@@ -69,16 +69,23 @@ export function diskPoints(
   // The last whole pixel before each end: a scattered pick stays on a pixel of the frame.
   const xLast = Math.ceil(xEnd) - 1;
   const yLast = Math.ceil(yEnd) - 1;
-  for (let gy = Math.max(0, Math.ceil(region.cy - region.r)); gy < yEnd; gy += stride) {
-    for (let gx = Math.max(0, Math.ceil(region.cx - region.r)); gx < xEnd; gx += stride) {
+  const yFrom = Math.max(0, Math.ceil(region.cy - region.r));
+  const xFrom = Math.max(0, Math.ceil(region.cx - region.r));
+  // The scattered picks' offsets by cell number, worked out once per process (scatterTable).
+  const picks = scattered
+    ? scatterTable(
+        stride,
+        Math.ceil((yEnd - yFrom) / stride) * Math.ceil((xEnd - xFrom) / stride) + 1,
+      )
+    : null;
+  for (let gy = yFrom; gy < yEnd; gy += stride) {
+    for (let gx = xFrom; gx < xEnd; gx += stride) {
       let x = gx;
       let y = gy;
-      if (scattered) {
+      if (picks) {
         cell++;
-        const tx = cell * 0.6180339887498949;
-        const ty = cell * 0.7548776662466927;
-        x = Math.min(xLast, gx + Math.floor((tx - Math.floor(tx)) * stride));
-        y = Math.min(yLast, gy + Math.floor((ty - Math.floor(ty)) * stride));
+        x = Math.min(xLast, gx + (picks[2 * cell] as number));
+        y = Math.min(yLast, gy + (picks[2 * cell + 1] as number));
       }
       const ox = x - region.cx;
       const oy = y - region.cy;
@@ -90,6 +97,31 @@ export function diskPoints(
     }
   }
   return { dx: dx.subarray(0, n), dy: dy.subarray(0, n), value: value.subarray(0, n) };
+}
+
+/**
+ * Per stride, the scattered picks' offsets of cells 0, 1, 2, ... (x then y, whole pixels in
+ * [0, stride)): floor(frac(cell phi) stride) with phi the additive recurrences' steps, the same
+ * expressions diskPoints evaluated per cell, so the same whole numbers. A wafer's cells are
+ * numbered from 1 in the same order at every size, so one table, grown to the most cells seen,
+ * serves every detection.
+ */
+const scatterTables = new Map<number, Uint8Array | Int32Array>();
+
+/** A byte per offset for the strides the lattice uses (offsets below 256): a quarter of the memory. */
+function scatterTable(stride: number, cells: number): Uint8Array | Int32Array {
+  const known = scatterTables.get(stride);
+  if (known && known.length >= 2 * cells) return known;
+  const length = 2 * Math.max(cells, 1024);
+  const table = stride <= 256 ? new Uint8Array(length) : new Int32Array(length);
+  for (let cell = 0; cell < table.length / 2; cell++) {
+    const tx = cell * 0.6180339887498949;
+    const ty = cell * 0.7548776662466927;
+    table[2 * cell] = Math.floor((tx - Math.floor(tx)) * stride);
+    table[2 * cell + 1] = Math.floor((ty - Math.floor(ty)) * stride);
+  }
+  scatterTables.set(stride, table);
+  return table;
 }
 
 /** Variance of the bin means of one projection profile (empty bins left out). */
@@ -195,3 +227,23 @@ export function gridOrientation(
   }
   return best;
 }
+
+/**
+ * One small call of each projection at load (the answers are not used), so that every line of
+ * them has run before a wafer's first call: V8 compiles a long loop while the first large call
+ * is still inside it, and a line after the loop that had never run then left the compiled code
+ * for the interpreter at every later call too (measured: gridSharpness about once per patterned
+ * detection, streetPhase and the table's build now and then).
+ */
+function primeTypeFeedback(): void {
+  const side = 24;
+  const data = new Float32Array(side * side);
+  for (let i = 0; i < data.length; i++) data[i] = (i % 7) + (i % 5);
+  const map: FloatMap = { width: side, height: side, scale: 1, data };
+  const region: DiskRegion = { cx: side / 2, cy: side / 2, r: side / 2 - 2 };
+  const points = diskPoints(map, region, 2, true);
+  gridOrientation(map, region, 0, points);
+  streetPhase(points, { x: 1, y: 0 }, 5);
+}
+
+primeTypeFeedback();

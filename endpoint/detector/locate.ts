@@ -591,3 +591,11 @@ function sortByAngle(rim: RimProfile): RimProfile {
   }
   return { angles, radii };
 }
+
+/**
+ * One small call of otsuThreshold at load (the answer is not used): V8 compiles its first long
+ * loop while the first large call is still inside it, and the lines after it that had never run
+ * then left the compiled code for the interpreter at every later call (measured on main: about
+ * once per detection, the histogram pass over the overview finishing unoptimised).
+ */
+otsuThreshold(Float32Array.from({ length: 64 }, (_, i) => (i * 37) % 11));

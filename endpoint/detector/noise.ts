@@ -1,7 +1,7 @@
 // Measuring the sensor noise sigma of one image, robust to die patterns and defects.
 import { noiseSamplesKernel } from "./frame-passes.ts";
 import { comparisonMapScratch } from "./kernel.ts";
-import { quantileOfMagnitudes } from "./select.ts";
+import { gatedQuantileOfMagnitudes, quantileOfMagnitudes } from "./select.ts";
 import { DETECTION } from "./thresholds.ts";
 
 export interface DiskRegion {
@@ -84,6 +84,13 @@ export function estimateNoiseSigma(
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   // sqrt(2)*sigma is the spread of a central difference; 3 of those passes 99.7% of noise.
   const gate = 3 * Math.SQRT2 * first;
+  // The passing samples' median in one pass over the two arrays (select.ts), where moving them
+  // to the front first took a pass of its own; the same median, or null and the path below.
+  const gated = gatedQuantileOfMagnitudes(lap, grad, n, gate, 0.5, n * 0.2);
+  if (gated) {
+    if (gated.passing < n * 0.2) return first;
+    return (MAD_TO_SIGMA * gated.quantile) / LAPLACIAN_GAIN;
+  }
   // The passing samples, moved to the front in place (m <= i: nothing is overwritten unread).
   let m = 0;
   for (let i = 0; i < n; i++) {
