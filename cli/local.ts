@@ -87,6 +87,13 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   // Built functions (WAFERFLOW_FUNCTIONS=built) run in sandbox processes with the stack's
   // environment, not this process's: the console link must be there too.
   stack.env.REPORT_LINK_BASE_URL = operatorConsole.url;
+  // Before the stack announces itself (endpoints.json, the lines below): a signal sent the moment
+  // it does must stop it cleanly (watchInbox returns at once on an aborted signal, the finally
+  // below removes the file and stops the stack), not kill it with its files open.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   // Other processes (waferflow invoke, scripts) find this stack, and may use the file as --env-vars.
   const removeEndpointsFile = writeEndpointsFile({
     Parameters: stackConnection(
@@ -151,10 +158,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     `Drop lot folders into ${inbox} (a lot is complete when its lot.json appears, or after ${quietMs} ms of quiet). Ctrl-C stops.`,
   );
 
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   try {
     await watchInbox({
       inbox,

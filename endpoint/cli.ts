@@ -42,8 +42,16 @@ function parseOptions<T extends Record<string, { type: "string" | "boolean"; sho
   }
 }
 
-/** Waits for SIGINT or SIGTERM, then drains and closes the server. */
-async function serveUntilSignal(server: RunningEndpoint, name: string): Promise<number> {
+/**
+ * Announces the server (the line supervisors and tests wait for), then waits for SIGINT or SIGTERM
+ * and drains and closes it. The handlers go in before the line is printed: a signal sent the moment
+ * the line arrives otherwise found none and killed the process (exit by signal, nothing drained).
+ */
+async function serveUntilSignal(
+  server: RunningEndpoint,
+  name: string,
+  ready: string,
+): Promise<number> {
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const stop = (received: NodeJS.Signals) => {
       process.off("SIGINT", stop);
@@ -52,6 +60,7 @@ async function serveUntilSignal(server: RunningEndpoint, name: string): Promise<
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    console.log(ready);
   });
   console.log(`waferflow ${name}: ${signal}: finishing requests in flight`);
   await server.close();
@@ -82,10 +91,11 @@ export async function runEndpointCommand(argv: string[]): Promise<number> {
     modelSpec,
     ...(values["endpoint-name"] ? { endpointName: values["endpoint-name"] } : {}),
   });
-  console.log(
+  return serveUntilSignal(
+    server,
+    "endpoint",
     `waferflow endpoint: model ${server.model.name} ${server.model.version} (${server.concurrency} inference threads) listening on ${server.url} (GET /ping, POST /invocations)`,
   );
-  return serveUntilSignal(server, "endpoint");
 }
 
 export async function runServeCommand(argv: string[]): Promise<number> {
@@ -101,8 +111,9 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     host: CONTAINER_HOST,
     modelSpec: modelSpecFromEnv(),
   });
-  console.log(
+  return serveUntilSignal(
+    server,
+    "serve",
     `waferflow serve: model ${server.model.name} ${server.model.version} (${server.concurrency} inference threads) listening on ${CONTAINER_HOST}:${server.port} (GET /ping, POST /invocations)`,
   );
-  return serveUntilSignal(server, "serve");
 }

@@ -38,17 +38,14 @@ function launch(args: string[]) {
   });
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
   const output = () => ({ stdout, stderr });
+  // Resolved in the very chunk that announces the server, not on a later poll: the tests signal at
+  // once, as a supervisor may, so a command that announces itself before its signal handlers are in
+  // fails here (it did: killed by the signal, nothing drained).
   const listening = new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (/listening on http/.test(stdout)) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 50);
-    void exited.then(() => {
-      clearInterval(timer);
-      reject(new Error(`exited before listening: ${stderr}`));
+    child.stdout.on("data", () => {
+      if (/listening on http/.test(stdout)) resolve();
     });
+    void exited.then(() => reject(new Error(`exited before listening: ${stderr}`)));
   });
   listening.catch(() => {});
   return { child, exited, output, listening };

@@ -1,33 +1,46 @@
-// vitest sequencer: the slowest files start first, whatever their project, so the last minute of a run is not one long file on one busy worker while the others idle.
+// vitest sequencer: the slowest files start first (isolated files, then each worker-sharing project as one block), so the last minute of a run is not one long file on one busy worker while the others idle.
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Wall seconds each slow file took in a full run on 2 cores (WAFERFLOW_CPU_REPORT's startedAt and
- * endedAt, clean clone, load average 2-6, 2026-11-30 09:48), for
- * a clean clone: vitest's own results cache (which it prefers, below) is empty there, and its
- * fallback, file size, puts every e2e file before every integration file and the unit files last.
- * A file not listed costs nothing here and keeps vitest's order. Keep the list to the slow ones.
+ * Wall seconds each slow file took in a full run on 2 cores, for a clean clone: vitest's own
+ * results cache (which it prefers, below) is empty there, and its fallback, file size, puts every
+ * e2e file before every integration file and the unit files last. From the lead's clean-clone run
+ * of 2026-11-30 22:13 (vitest's per-file durations, load about 2) and testfast4's WAFERFLOW_CPU_REPORT
+ * run at 22:21 (load 14-25, where the order held: the run ended on 1-2 s unit files). Only the
+ * order counts. A file not listed costs nothing here and keeps vitest's order. Keep the list to
+ * the slow ones, and files that wait long (local-lambda-process sits out a 10 s function timeout:
+ * started late, that wait would be the run's tail).
  */
 const MEASURED_SECONDS: Record<string, number> = {
-  "test/e2e/console.test.ts": 87,
-  "test/integration/pipeline-parity.test.ts": 48,
-  "test/integration/endpoint-server.test.ts": 40,
-  "test/integration/local-faults.test.ts": 22,
-  "test/integration/built-functions.test.ts": 21,
-  "test/integration/awscli-local.test.ts": 21,
-  "test/integration/evaluate.test.ts": 20,
-  "test/integration/local-restart.test.ts": 19,
-  "test/integration/local-crash.test.ts": 19,
-  // 95 s at 1000 images; its lot is now at a lowered limit of 100 (testfast3): about a fifth.
-  "test/e2e/lot-limits.test.ts": 18,
-  "test/e2e/lot-identity.test.ts": 16,
-  "test/integration/container.test.ts": 13,
-  "test/unit/infra.test.ts": 11,
-  "test/unit/synth-generate.test.ts": 9,
-  "test/integration/lot-awscli.test.ts": 8,
-  "test/integration/endpoint-cli.test.ts": 7,
-  "test/integration/edge-agent-upload.test.ts": 6,
-  "test/integration/edge-agent-network.test.ts": 5,
+  "test/e2e/console.test.ts": 38,
+  "test/integration/pipeline-parity.test.ts": 20,
+  "test/integration/endpoint-server.test.ts": 14,
+  "test/integration/local-faults.test.ts": 11,
+  "test/integration/local-lambda-process.test.ts": 10.5,
+  "test/e2e/lot-identity.test.ts": 10.3,
+  "test/integration/evaluate.test.ts": 9.6,
+  "test/integration/local-crash.test.ts": 9.5,
+  "test/integration/built-functions.test.ts": 9.4,
+  "test/unit/synth-generate.test.ts": 9.1,
+  "test/unit/infra.test.ts": 7.3,
+  "test/integration/local-restart.test.ts": 7.1,
+  "test/integration/container.test.ts": 7,
+  "test/unit/detector-sensor-faults.test.ts": 6.9,
+  "test/integration/awscli-local.test.ts": 6.6,
+  "test/integration/cli.test.ts": 5.9,
+  "test/integration/edge-agent-network.test.ts": 5.8,
+  "test/unit/detector-speed-exact.test.ts": 5.3,
+  "test/integration/inference-pool.test.ts": 5.2,
+  // 95 s at 1000 images; its lot is now at a lowered limit of 100 (testfast3).
+  "test/e2e/lot-limits.test.ts": 5.1,
+  "test/integration/lot-awscli.test.ts": 5,
+  "test/integration/endpoint-onnx.test.ts": 4.7,
+  "test/integration/edge-agent-upload.test.ts": 4.4,
+  "test/integration/endpoint-cli.test.ts": 4.3,
+  "test/unit/detector-fault-spread.test.ts": 4,
+  "test/unit/synth-artefacts.test.ts": 3.9,
+  "test/unit/detector-stages.test.ts": 3.8,
+  "test/integration/launcher.test.ts": 3.7,
 };
 
 export default class SlowestFirst extends BaseSequencer {
@@ -40,7 +53,29 @@ export default class SlowestFirst extends BaseSequencer {
       return MEASURED_SECONDS[spec.moduleId.slice(root.length + 1)] ?? 0;
     };
     const cost = new Map(ordered.map((spec) => [spec, seconds(spec)]));
-    // Stable: files of equal cost keep vitest's order.
-    return ordered.sort((a, b) => (cost.get(b) ?? 0) - (cost.get(a) ?? 0));
+    // The files of a project that shares its workers (isolate: false: unit, integration-shared) run
+    // one after another, never between other projects' files: a worker is reused only for a file
+    // of its own project, so each switch of project started a fresh one (32 workers, 7 of them for
+    // a single file, where grouped the run needs about 23; a fresh worker is about 0.3 s of CPU and
+    // loads the project's modules again). Isolated files (a process each anyway) go first, then
+    // each sharing project, the one with the slowest file first; within a group the slowest first.
+    const groupOf = (spec: TestSpecification): string =>
+      spec.project.config.isolate ? "" : spec.project.name;
+    const slowestInGroup = new Map<string, number>();
+    for (const spec of ordered) {
+      const group = groupOf(spec);
+      slowestInGroup.set(group, Math.max(slowestInGroup.get(group) ?? 0, cost.get(spec) ?? 0));
+    }
+    const rank = (spec: TestSpecification): number => {
+      const group = groupOf(spec);
+      return group === "" ? Number.POSITIVE_INFINITY : (slowestInGroup.get(group) ?? 0);
+    };
+    // Stable: files of equal rank and cost keep vitest's order (which keeps projects together).
+    return ordered.sort(
+      (a, b) =>
+        rank(b) - rank(a) ||
+        (groupOf(a) === groupOf(b) ? 0 : groupOf(a) < groupOf(b) ? -1 : 1) ||
+        (cost.get(b) ?? 0) - (cost.get(a) ?? 0),
+    );
   }
 }
