@@ -44,8 +44,9 @@ describe("previewPixels at half size", () => {
     const shapes: Array<[number, number, number]> = [
       [64, 64, 0],
       [128, 66, 0],
-      [66, 40, 0], // rows of half words: the general path
-      [64, 40, 1], // a view one byte into its buffer: the general path
+      [66, 40, 0], // rows of half words: block by block
+      [67, 40, 0], // an odd width: the last column dropped
+      [64, 40, 1], // a view one byte into its buffer: block by block
       [1000, 8, 0],
     ];
     for (const bitDepth of [8, 16] as const) {
