@@ -65,8 +65,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /**
  * blockMeans at factor 2 of an 8-bit frame (a 2048 px wafer's 1024 px overlay), the same bytes,
  * in one pass and without the array of sums: the kernel's sums went through a fresh 8 MB array of
- * doubles and a second loop to bytes, 7-8 ms of the inference thread's CPU per 2048 px wafer,
- * three quarters of it those two copies (docs/benchmarks.md, round 16). Rows of whole 32-bit
+ * doubles and a second loop to bytes, and the overlay cost the inference thread 4.5 ms more CPU
+ * per 2048 px wafer that way (docs/benchmarks.md, round 16). Rows of whole 32-bit
  * words take four pixels of each of two rows per two reads (halveWords); other widths, one
  * block at a time.
  */
