@@ -45,9 +45,11 @@ function toEightBit(image: GrayImage): Uint8Array {
  * raster to libvips cost 10-26 ms (a copy, 16 -> 8 bit in JS first, a Lanczos-3 resize of every
  * pixel; docs/benchmarks.md, round 6). The sums come from the frame kernel (WebAssembly SIMD, the
  * same whole numbers as lib/block-sums.ts): the JS loop took 12-17 ms of CPU per 2048 px wafer
- * at load 24, about a fifth of the whole overlay (docs/benchmarks.md, round 9).
+ * at load 24, about a fifth of the whole overlay (docs/benchmarks.md, round 9). Factor 2, the
+ * common one, takes its own pass (halve8, halve16), with the same bytes.
  */
 function blockMeans(image: GrayImage, factor: number): GrayImage {
+  if (factor === 2) return image.data instanceof Uint8Array ? halve8(image) : halve16(image);
   const { width, height, sums } = blockSumsKernel(image, factor) ?? blockSums(image, factor);
   const out = new Uint8Array(width * height);
   const area = factor * factor;
@@ -56,6 +58,98 @@ function blockMeans(image: GrayImage, factor: number): GrayImage {
   const offset = image.bitDepth === 16 ? 128 * area : area / 2;
   for (let i = 0; i < out.length; i++) out[i] = ((sums[i] as number) + offset) * scale;
   return { width, height, bitDepth: 8, data: out };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * blockMeans at factor 2 of an 8-bit frame (a 2048 px wafer's 1024 px overlay), the same bytes,
+ * in one pass and without the array of sums: the kernel's sums went through a fresh 8 MB array of
+ * doubles and a second loop to bytes, and the overlay cost the inference thread 4.5 ms more CPU
+ * per 2048 px wafer that way (docs/benchmarks.md, round 16). Rows of whole 32-bit
+ * words take four pixels of each of two rows per two reads (halveWords); other widths, one
+ * block at a time.
+ */
+function halve8(image: GrayImage): GrayImage {
+  const { width, height } = image;
+  const data = image.data as Uint8Array;
+  const outWidth = Math.floor(width / 2);
+  const outHeight = Math.floor(height / 2);
+  const out = new Uint8Array(outWidth * outHeight);
+  if (LITTLE_ENDIAN && width % 4 === 0 && data.byteOffset % 4 === 0) {
+    halveWords(data, width, outHeight, out);
+  } else {
+    for (let y = 0; y < outHeight; y++) {
+      let upper = 2 * y * width;
+      let lower = upper + width;
+      let o = y * outWidth;
+      for (let x = 0; x < outWidth; x++, upper += 2, lower += 2, o++) {
+        const sum =
+          (data[upper] as number) +
+          (data[upper + 1] as number) +
+          (data[lower] as number) +
+          (data[lower + 1] as number);
+        out[o] = (sum + 2) >> 2;
+      }
+    }
+  }
+  return { width: outWidth, height: outHeight, bitDepth: 8, data: out };
+}
+
+/**
+ * halve8 on rows of whole 32-bit words (little-endian): two reads give two blocks' sums side by
+ * side in 16-bit lanes (at most 4 x 255 + 2, so no lane carries into the next), and
+ * floor((sum + 2) / 4) is bits 2-9 of each lane.
+ */
+function halveWords(data: Uint8Array, width: number, outHeight: number, out: Uint8Array): void {
+  const rowWords = width / 4;
+  const outWidth = width / 2;
+  const words = new Uint32Array(data.buffer, data.byteOffset, 2 * outHeight * rowWords);
+  for (let y = 0; y < outHeight; y++) {
+    let upper = 2 * y * rowWords;
+    let lower = upper + rowWords;
+    let o = y * outWidth;
+    for (let x = 0; x < rowWords; x++, upper++, lower++, o += 2) {
+      const u = words[upper] as number;
+      const l = words[lower] as number;
+      const lanes =
+        (u & 0x00ff00ff) +
+        ((u >>> 8) & 0x00ff00ff) +
+        (l & 0x00ff00ff) +
+        ((l >>> 8) & 0x00ff00ff) +
+        0x00020002;
+      // A Uint8Array keeps the low 8 bits of what is stored.
+      out[o] = lanes >>> 2;
+      out[o + 1] = lanes >>> 18;
+    }
+  }
+}
+
+/**
+ * blockMeans at factor 2 of a 16-bit frame, the same bytes (the same sum, offset and scale), in
+ * one pass without the array of sums.
+ */
+function halve16(image: GrayImage): GrayImage {
+  const { width, height } = image;
+  const data = image.data as Uint16Array;
+  const outWidth = Math.floor(width / 2);
+  const outHeight = Math.floor(height / 2);
+  const out = new Uint8Array(outWidth * outHeight);
+  const scale = 1 / (257 * 4);
+  for (let y = 0; y < outHeight; y++) {
+    let upper = 2 * y * width;
+    let lower = upper + width;
+    let o = y * outWidth;
+    for (let x = 0; x < outWidth; x++, upper += 2, lower += 2, o++) {
+      const sum =
+        (data[upper] as number) +
+        (data[upper + 1] as number) +
+        (data[lower] as number) +
+        (data[lower + 1] as number);
+      out[o] = (sum + 128 * 4) * scale;
+    }
+  }
+  return { width: outWidth, height: outHeight, bitDepth: 8, data: out };
 }
 
 /** Checks a requested picture side (preview_px, overlay_px) before any work is done for it. */
