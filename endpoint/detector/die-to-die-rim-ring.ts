@@ -1,4 +1,4 @@
-// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: extrapolated references and their noise gain.
+// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: symmetric pairs that stay on it first, extrapolated references only where none does, and their noise gain.
 import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 
 /**
@@ -171,4 +171,190 @@ export function edgePixel(
     const dominant = n >= 3 ? precisions - largestPrecision : precisions;
     edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
   }
+}
+
+/**
+ * One rim-ring pixel (edgePixel's place in the row), compared first with the references that
+ * are real dies on the wafer on both sides: for each direction whose +d and -d samples both lie
+ * on the wafer, the pair average, with the interior's per-direction allowance
+ * (pairMisregistrationShare). A symmetric pair cancels the rim's illumination gradient
+ * (vignetting, roll-off) to first order as the interior's does, at half a pixel's variance,
+ * where edgePixel's two-die extrapolation (2 near - far) has five times one pixel's and forgives
+ * three cells' ranges (2 near + far), so a particle read through it loses most of its residual
+ * (docs/detector-recall.md round 20: 1.7-8.4 noise sigmas against 10-20 inside).
+ * The rule keeps the interior's protection against a defect in one reference die (an echo):
+ * the reported value must exceed along two independent comparisons.
+ * - three pairs: the 2nd smallest of them (two of three must exceed);
+ * - two pairs: the smaller of the two;
+ * - one pair: the smaller of it and the most precise other comparison (a single neighbour
+ *   die, else a two-die extrapolation, ties to the smaller allowance): where that other one is
+ *   biased by the gradient it can only lower the value, never add a false alarm the pair
+ *   alone would not;
+ * - no pair: edgePixel's rule (bit for bit the same value).
+ * The edge gain is referenceNoiseGain of the comparisons that must exceed together.
+ */
+export function rimRingPixel(
+  data: Float32Array,
+  width: number,
+  out: Float32Array,
+  base: number,
+  x: number,
+  lower: Int32Array,
+  upper: Int32Array,
+  lower2: Int32Array,
+  upper2: Int32Array,
+  offsets: Int32Array,
+  fxs: Float64Array,
+  fys: Float64Array,
+  offsets2: Int32Array,
+  fxs2: Float64Array,
+  fys2: Float64Array,
+  noiseSigma: number,
+  range: Float32Array,
+  rangeDeltas: Int32Array,
+  rangeDeltas2: Int32Array,
+  /** Per direction, the interior's share of the range forgiven (pairMisregistrationShare). */
+  shares: Float64Array,
+  edgeGain: Uint8Array | undefined,
+): void {
+  const v = data[base] as number;
+  // The pairs' signed deviations, in direction order.
+  let pairs = 0;
+  let pair0 = 0;
+  let pair1 = 0;
+  let pair2 = 0;
+  // The most precise one-sided comparison: its precision, allowance and deviation.
+  let otherPrecision = 0;
+  let otherAllowance = Number.POSITIVE_INFINITY;
+  let other = 0;
+  for (let k = 0; k < 8; k += 2) {
+    const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
+    const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
+    if (plusOk && minusOk) {
+      const ref =
+        0.5 *
+        (bilinearAt(
+          data,
+          width,
+          base + (offsets[k] as number),
+          fxs[k] as number,
+          fys[k] as number,
+        ) +
+          bilinearAt(
+            data,
+            width,
+            base + (offsets[k + 1] as number),
+            fxs[k + 1] as number,
+            fys[k + 1] as number,
+          ));
+      const spread = Math.max(
+        range[base + (rangeDeltas[k] as number)] as number,
+        range[base + (rangeDeltas[k + 1] as number)] as number,
+      );
+      const allowance = Math.max(0, (shares[k >> 1] as number) * spread - noiseSigma);
+      const d = v - ref;
+      const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
+      if (pairs === 0) pair0 = e;
+      else if (pairs === 1) pair1 = e;
+      else pair2 = e;
+      pairs++;
+    } else if (plusOk || minusOk) {
+      const slot = plusOk ? k : k + 1;
+      const near = bilinearAt(
+        data,
+        width,
+        base + (offsets[slot] as number),
+        fxs[slot] as number,
+        fys[slot] as number,
+      );
+      let ref: number;
+      let spread: number;
+      let precision: number;
+      if (x >= (lower2[slot] as number) && x <= (upper2[slot] as number)) {
+        const far = bilinearAt(
+          data,
+          width,
+          base + (offsets2[slot] as number),
+          fxs2[slot] as number,
+          fys2[slot] as number,
+        );
+        ref = 2 * near - far;
+        spread =
+          2 * (range[base + (rangeDeltas[slot] as number)] as number) +
+          (range[base + (rangeDeltas2[slot] as number)] as number);
+        precision = PRECISION_EXTRAPOLATED;
+      } else {
+        ref = near;
+        spread = range[base + (rangeDeltas[slot] as number)] as number;
+        precision = PRECISION_SINGLE;
+      }
+      const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
+      if (
+        precision > otherPrecision ||
+        (precision === otherPrecision && allowance < otherAllowance)
+      ) {
+        const d = v - ref;
+        otherPrecision = precision;
+        otherAllowance = allowance;
+        other = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
+      }
+    }
+  }
+  if (pairs === 0) {
+    edgePixel(
+      data,
+      width,
+      out,
+      base,
+      x,
+      lower,
+      upper,
+      lower2,
+      upper2,
+      offsets,
+      fxs,
+      fys,
+      offsets2,
+      fxs2,
+      fys2,
+      noiseSigma,
+      range,
+      rangeDeltas,
+      rangeDeltas2,
+      edgeGain,
+    );
+    return;
+  }
+  let value: number;
+  let precision: number;
+  if (pairs >= 3) {
+    // The 2nd smallest magnitude of three (the median).
+    const m0 = Math.abs(pair0);
+    const m1 = Math.abs(pair1);
+    const m2 = Math.abs(pair2);
+    value =
+      m0 <= m1
+        ? m1 <= m2
+          ? pair1
+          : m0 <= m2
+            ? pair2
+            : pair0
+        : m0 <= m2
+          ? pair0
+          : m1 <= m2
+            ? pair2
+            : pair1;
+    precision = 2 * PRECISION_PAIR;
+  } else if (pairs === 2) {
+    value = Math.abs(pair0) <= Math.abs(pair1) ? pair0 : pair1;
+    precision = 2 * PRECISION_PAIR;
+  } else if (otherPrecision > 0) {
+    value = Math.abs(pair0) <= Math.abs(other) ? pair0 : other;
+    precision = PRECISION_PAIR + otherPrecision;
+  } else {
+    value = pair0;
+    precision = PRECISION_PAIR;
+  }
+  out[base] = value;
+  if (edgeGain) edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(precision));
 }

@@ -279,22 +279,44 @@ function plainDieToDieResidual(
         continue;
       }
       edgeMask[i] = 1;
+      // The rim ring (die-to-die-rim-ring.ts rimRingPixel): the symmetric pairs left on the
+      // wafer first (each with its direction's pair share), one-sided references only where
+      // fewer than two pairs are left.
       let best = Number.POSITIVE_INFINITY;
       let bestSigned = 0;
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
       let n = 0;
+      const pairs: number[] = [];
+      let otherPrecision = 0;
+      let otherAllowance = Number.POSITIVE_INFINITY;
+      let other = 0;
       for (let k = 0; k < 8; k += 2) {
         const plus = one[k] as ReturnType<typeof tap>;
         const minus = one[k + 1] as ReturnType<typeof tap>;
         let ref: number;
         let spread: number;
+        let precision = 0;
         if (plus.ok && minus.ok) {
-          ref =
+          const pairRef =
             0.5 *
             (bilinear(data, width, plus.j, plus.fx, plus.fy) +
               bilinear(data, width, minus.j, minus.fx, minus.fy));
-          spread = Math.max(cellRange(data, width, plus.j), cellRange(data, width, minus.j));
+          const pairSpread = Math.max(
+            cellRange(data, width, plus.j),
+            cellRange(data, width, minus.j),
+          );
+          const pairAllowance = Math.max(
+            0,
+            (pairShares[k / 2] as number) * pairSpread - noiseSigma,
+          );
+          const d = v - pairRef;
+          pairs.push(
+            d > pairAllowance ? d - pairAllowance : d < -pairAllowance ? d + pairAllowance : 0,
+          );
+          // What edgePixel compares here (the fixed share), for the rule without pairs.
+          ref = pairRef;
+          spread = pairSpread;
         } else if (plus.ok || minus.ok) {
           const slot = plus.ok ? k : k + 1;
           const near = one[slot] as ReturnType<typeof tap>;
@@ -303,9 +325,11 @@ function plainDieToDieResidual(
           if (far.ok) {
             ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
             spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
+            precision = 0.2;
           } else {
             ref = nearValue;
             spread = cellRange(data, width, near.j);
+            precision = 1;
           }
         } else {
           continue;
@@ -313,6 +337,15 @@ function plainDieToDieResidual(
         const allowance = Math.max(0, share * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
+        if (
+          precision > 0 &&
+          (precision > otherPrecision ||
+            (precision === otherPrecision && allowance < otherAllowance))
+        ) {
+          otherPrecision = precision;
+          otherAllowance = allowance;
+          other = e;
+        }
         n++;
         const mag = Math.abs(e);
         if (mag < best) {
@@ -325,7 +358,15 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+      const byMagnitude = [...pairs].sort((p, q) => Math.abs(p) - Math.abs(q));
+      if (pairs.length >= 3) out[i] = byMagnitude[1] as number;
+      else if (pairs.length === 2) out[i] = byMagnitude[0] as number;
+      else if (pairs.length === 1)
+        out[i] =
+          otherPrecision > 0 && Math.abs(other) < Math.abs(pairs[0] as number)
+            ? other
+            : (pairs[0] as number);
+      else out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
     }
   }
   return { out, edgeMask };
