@@ -1,4 +1,4 @@
-// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: symmetric pairs that stay on it first, extrapolated references only where none does, and their noise gain.
+// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where fewer than two are, and their noise gain.
 import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 
 /**
@@ -96,6 +96,13 @@ export function edgePixel(
   rangeDeltas: Int32Array,
   rangeDeltas2: Int32Array,
   edgeGain: Uint8Array | undefined,
+  /** The directions compared, bit d for direction d (rimRingDirections); all four by default. */
+  include = 15,
+  /**
+   * Per direction, the share of the range a pair forgives (pairMisregistrationShare, as
+   * inside); without it, the fixed share (MISREGISTRATION_SHARE) that one-sided references take.
+   */
+  pairShares: Float64Array | null = null,
 ): void {
   const v = data[base] as number;
   // Summed precision of the references compared, and the largest (referenceNoiseGain).
@@ -107,11 +114,13 @@ export function edgePixel(
   let secondSigned = 0;
   let n = 0;
   for (let k = 0; k < 8; k += 2) {
+    if (((include >> (k >> 1)) & 1) === 0) continue;
     const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
     let ref: number;
     let spread: number;
     let precision: number;
+    let share: number = MISREGISTRATION_SHARE;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
@@ -124,6 +133,7 @@ export function edgePixel(
         range[base + (rangeDeltas[k + 1] as number)] as number,
       );
       precision = PRECISION_PAIR;
+      share = pairShares ? (pairShares[k >> 1] as number) : MISREGISTRATION_SHARE;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -145,7 +155,7 @@ export function edgePixel(
       continue;
     }
     // Noise alone makes ~2 sigma of range; that part is not forgiven.
-    let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
+    let allowance = share * spread - noiseSigma;
     if (allowance < 0) allowance = 0;
     const d = v - ref;
     const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
@@ -174,187 +184,50 @@ export function edgePixel(
 }
 
 /**
- * One rim-ring pixel (edgePixel's place in the row), compared first with the references that
- * are real dies on the wafer on both sides: for each direction whose +d and -d samples both lie
- * on the wafer, the pair average, with the interior's per-direction allowance
- * (pairMisregistrationShare). A symmetric pair cancels the rim's illumination gradient
- * (vignetting, roll-off) to first order as the interior's does, at half a pixel's variance,
- * where edgePixel's two-die extrapolation (2 near - far) has five times one pixel's and forgives
- * three cells' ranges (2 near + far), so a particle read through it loses most of its residual
- * (docs/detector-recall.md round 20: 1.7-8.4 noise sigmas against 10-20 inside).
- * The rule keeps the interior's protection against a defect in one reference die (an echo):
- * the reported value must exceed along two independent comparisons.
- * - three pairs: the 2nd smallest of them (two of three must exceed);
- * - two pairs: the smaller of the two;
- * - one pair: the smaller of it and the most precise other comparison (a single neighbour
- *   die, else a two-die extrapolation, ties to the smaller allowance): where that other one is
- *   biased by the gradient it can only lower the value, never add a false alarm the pair
- *   alone would not;
- * - no pair: edgePixel's rule (bit for bit the same value).
- * The edge gain is referenceNoiseGain of the comparisons that must exceed together.
+ * One rim-ring pixel: which of edgePixel's comparisons it keeps (bit d for direction d).
+ * Round 20 (docs/detector-recall.md) found most ring misses where the 2nd smallest of four took
+ * a two-die extrapolation (2 near - far: five times a pixel's variance and three cells' ranges
+ * forgiven), though symmetric pairs of real dies were left on the wafer. A pair average cancels
+ * the rim's illumination gradient (vignetting, roll-off) to first order as the interior's does,
+ * at half a pixel's variance. So where pairs are left, the comparison keeps the interior's
+ * protection against a defect in one reference die (an echo: the value must exceed along two
+ * independent comparisons) with the most precise references:
+ * - two or three pairs: those alone (the smaller of two, the 2nd smallest of three);
+ * - one pair: it and one one-sided comparison, the first direction (a, b, a + b, a - b) with a
+ *   two-die extrapolation (unbiased by a linear gradient), else the first with a single die;
+ *   the smaller of the two is reported, so that one's bias can lower the value but never add a
+ *   false alarm that the pair alone would not;
+ * - no pair: all of them (edgePixel's rule).
+ * The choice depends only on which references lie on the wafer, so it is constant along a row
+ * segment: the kernel's `row` makes the same choice per segment (die-to-die.wat).
  */
-export function rimRingPixel(
-  data: Float32Array,
-  width: number,
-  out: Float32Array,
-  base: number,
+export function rimRingDirections(
   x: number,
   lower: Int32Array,
   upper: Int32Array,
   lower2: Int32Array,
   upper2: Int32Array,
-  offsets: Int32Array,
-  fxs: Float64Array,
-  fys: Float64Array,
-  offsets2: Int32Array,
-  fxs2: Float64Array,
-  fys2: Float64Array,
-  noiseSigma: number,
-  range: Float32Array,
-  rangeDeltas: Int32Array,
-  rangeDeltas2: Int32Array,
-  /** Per direction, the interior's share of the range forgiven (pairMisregistrationShare). */
-  shares: Float64Array,
-  edgeGain: Uint8Array | undefined,
-): void {
-  const v = data[base] as number;
-  // The pairs' signed deviations, in direction order.
+): number {
   let pairs = 0;
-  let pair0 = 0;
-  let pair1 = 0;
-  let pair2 = 0;
-  // The most precise one-sided comparison: its precision, allowance and deviation.
-  let otherPrecision = 0;
-  let otherAllowance = Number.POSITIVE_INFINITY;
-  let other = 0;
-  for (let k = 0; k < 8; k += 2) {
+  let pairMask = 0;
+  let extrapolated = -1;
+  let single = -1;
+  for (let d = 0; d < 4; d++) {
+    const k = 2 * d;
     const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
     if (plusOk && minusOk) {
-      const ref =
-        0.5 *
-        (bilinearAt(
-          data,
-          width,
-          base + (offsets[k] as number),
-          fxs[k] as number,
-          fys[k] as number,
-        ) +
-          bilinearAt(
-            data,
-            width,
-            base + (offsets[k + 1] as number),
-            fxs[k + 1] as number,
-            fys[k + 1] as number,
-          ));
-      const spread = Math.max(
-        range[base + (rangeDeltas[k] as number)] as number,
-        range[base + (rangeDeltas[k + 1] as number)] as number,
-      );
-      const allowance = Math.max(0, (shares[k >> 1] as number) * spread - noiseSigma);
-      const d = v - ref;
-      const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
-      if (pairs === 0) pair0 = e;
-      else if (pairs === 1) pair1 = e;
-      else pair2 = e;
       pairs++;
+      pairMask |= 1 << d;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
-      const near = bilinearAt(
-        data,
-        width,
-        base + (offsets[slot] as number),
-        fxs[slot] as number,
-        fys[slot] as number,
-      );
-      let ref: number;
-      let spread: number;
-      let precision: number;
-      if (x >= (lower2[slot] as number) && x <= (upper2[slot] as number)) {
-        const far = bilinearAt(
-          data,
-          width,
-          base + (offsets2[slot] as number),
-          fxs2[slot] as number,
-          fys2[slot] as number,
-        );
-        ref = 2 * near - far;
-        spread =
-          2 * (range[base + (rangeDeltas[slot] as number)] as number) +
-          (range[base + (rangeDeltas2[slot] as number)] as number);
-        precision = PRECISION_EXTRAPOLATED;
-      } else {
-        ref = near;
-        spread = range[base + (rangeDeltas[slot] as number)] as number;
-        precision = PRECISION_SINGLE;
-      }
-      const allowance = Math.max(0, MISREGISTRATION_SHARE * spread - noiseSigma);
-      if (
-        precision > otherPrecision ||
-        (precision === otherPrecision && allowance < otherAllowance)
-      ) {
-        const d = v - ref;
-        otherPrecision = precision;
-        otherAllowance = allowance;
-        other = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
-      }
+      const far = x >= (lower2[slot] as number) && x <= (upper2[slot] as number);
+      if (far && extrapolated < 0) extrapolated = d;
+      if (!far && single < 0) single = d;
     }
   }
-  if (pairs === 0) {
-    edgePixel(
-      data,
-      width,
-      out,
-      base,
-      x,
-      lower,
-      upper,
-      lower2,
-      upper2,
-      offsets,
-      fxs,
-      fys,
-      offsets2,
-      fxs2,
-      fys2,
-      noiseSigma,
-      range,
-      rangeDeltas,
-      rangeDeltas2,
-      edgeGain,
-    );
-    return;
-  }
-  let value: number;
-  let precision: number;
-  if (pairs >= 3) {
-    // The 2nd smallest magnitude of three (the median).
-    const m0 = Math.abs(pair0);
-    const m1 = Math.abs(pair1);
-    const m2 = Math.abs(pair2);
-    value =
-      m0 <= m1
-        ? m1 <= m2
-          ? pair1
-          : m0 <= m2
-            ? pair2
-            : pair0
-        : m0 <= m2
-          ? pair0
-          : m1 <= m2
-            ? pair2
-            : pair1;
-    precision = 2 * PRECISION_PAIR;
-  } else if (pairs === 2) {
-    value = Math.abs(pair0) <= Math.abs(pair1) ? pair0 : pair1;
-    precision = 2 * PRECISION_PAIR;
-  } else if (otherPrecision > 0) {
-    value = Math.abs(pair0) <= Math.abs(other) ? pair0 : other;
-    precision = PRECISION_PAIR + otherPrecision;
-  } else {
-    value = pair0;
-    precision = PRECISION_PAIR;
-  }
-  out[base] = value;
-  if (edgeGain) edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(precision));
+  if (pairs === 0) return 15;
+  if (pairs >= 2) return pairMask;
+  const other = extrapolated >= 0 ? extrapolated : single;
+  return other >= 0 ? pairMask | (1 << other) : pairMask;
 }

@@ -2,7 +2,7 @@
 import { CellRangeRing, pairMisregistrationShare } from "./die-to-die-allowance.ts";
 import { kernelFrameFor } from "./die-to-die-frame.ts";
 import { interiorRun } from "./die-to-die-interior.ts";
-import { EDGE_GAIN_UNIT, rimRingPixel } from "./die-to-die-rim-ring.ts";
+import { EDGE_GAIN_UNIT, edgePixel, rimRingDirections } from "./die-to-die-rim-ring.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
@@ -159,37 +159,6 @@ export function dieToDieResidual(
       if (x0 <= x1) {
         const span = { x0, x1, runFrom, runTo };
         frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
-        // The rim ring again with its on-wafer pairs (die-to-die-rim-ring.ts), over the kernel's
-        // extrapolations.
-        for (let x = x0; x <= x1; x++) {
-          if (x === runFrom && runFrom <= runTo) {
-            x = runTo;
-            continue;
-          }
-          rimRingPixel(
-            data,
-            width,
-            out,
-            y * width + x,
-            x,
-            lower,
-            upper,
-            lower2,
-            upper2,
-            offsets,
-            fxs,
-            fys,
-            offsets2,
-            fxs2,
-            fys2,
-            noiseSigma,
-            range,
-            rangeDeltas,
-            rangeDeltas2,
-            shares,
-            edgeGain,
-          );
-        }
         unwritten(y * width, y * width + x0);
         unwritten(y * width + x1 + 1, (y + 1) * width);
       } else unwritten(y * width, (y + 1) * width);
@@ -218,7 +187,7 @@ export function dieToDieResidual(
         continue;
       }
       if (edgeMask) edgeMask[y * width + x] = 1;
-      rimRingPixel(
+      edgePixel(
         data,
         width,
         out,
@@ -238,8 +207,9 @@ export function dieToDieResidual(
         range,
         rangeDeltas,
         rangeDeltas2,
-        shares,
         edgeGain,
+        rimRingDirections(x, lower, upper, lower2, upper2),
+        shares,
       );
     }
   }

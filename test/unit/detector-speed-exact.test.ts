@@ -279,44 +279,38 @@ function plainDieToDieResidual(
         continue;
       }
       edgeMask[i] = 1;
-      // The rim ring (die-to-die-rim-ring.ts rimRingPixel): the symmetric pairs left on the
-      // wafer first (each with its direction's pair share), one-sided references only where
-      // fewer than two pairs are left.
+      // The rim ring (die-to-die-rim-ring.ts rimRingDirections): where pairs are left on the
+      // wafer, two or three pairs alone, or one pair and the first direction with a two-die
+      // extrapolation (else the first with a single die); with no pair, every direction.
+      const kinds = [0, 2, 4, 6].map((k) => {
+        const plus = one[k] as ReturnType<typeof tap>;
+        const minus = one[k + 1] as ReturnType<typeof tap>;
+        if (plus.ok && minus.ok) return "pair";
+        if (!plus.ok && !minus.ok) return "none";
+        return tap(x, y, plus.ok ? k : k + 1, 2).ok ? "extrapolated" : "single";
+      });
+      const pairCount = kinds.filter((kind) => kind === "pair").length;
+      const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
+      const kept = kinds.map(
+        (kind, d) => pairCount === 0 || kind === "pair" || (pairCount === 1 && d === other),
+      );
       let best = Number.POSITIVE_INFINITY;
       let bestSigned = 0;
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
       let n = 0;
-      const pairs: number[] = [];
-      let otherPrecision = 0;
-      let otherAllowance = Number.POSITIVE_INFINITY;
-      let other = 0;
       for (let k = 0; k < 8; k += 2) {
+        if (!kept[k / 2]) continue;
         const plus = one[k] as ReturnType<typeof tap>;
         const minus = one[k + 1] as ReturnType<typeof tap>;
         let ref: number;
         let spread: number;
-        let precision = 0;
         if (plus.ok && minus.ok) {
-          const pairRef =
+          ref =
             0.5 *
             (bilinear(data, width, plus.j, plus.fx, plus.fy) +
               bilinear(data, width, minus.j, minus.fx, minus.fy));
-          const pairSpread = Math.max(
-            cellRange(data, width, plus.j),
-            cellRange(data, width, minus.j),
-          );
-          const pairAllowance = Math.max(
-            0,
-            (pairShares[k / 2] as number) * pairSpread - noiseSigma,
-          );
-          const d = v - pairRef;
-          pairs.push(
-            d > pairAllowance ? d - pairAllowance : d < -pairAllowance ? d + pairAllowance : 0,
-          );
-          // What edgePixel compares here (the fixed share), for the rule without pairs.
-          ref = pairRef;
-          spread = pairSpread;
+          spread = Math.max(cellRange(data, width, plus.j), cellRange(data, width, minus.j));
         } else if (plus.ok || minus.ok) {
           const slot = plus.ok ? k : k + 1;
           const near = one[slot] as ReturnType<typeof tap>;
@@ -325,27 +319,18 @@ function plainDieToDieResidual(
           if (far.ok) {
             ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
             spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
-            precision = 0.2;
           } else {
             ref = nearValue;
             spread = cellRange(data, width, near.j);
-            precision = 1;
           }
         } else {
           continue;
         }
-        const allowance = Math.max(0, share * spread - noiseSigma);
+        // A pair forgives its direction's share, as inside; a one-sided reference the fixed one.
+        const kindShare = plus.ok && minus.ok ? (pairShares[k / 2] as number) : share;
+        const allowance = Math.max(0, kindShare * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
-        if (
-          precision > 0 &&
-          (precision > otherPrecision ||
-            (precision === otherPrecision && allowance < otherAllowance))
-        ) {
-          otherPrecision = precision;
-          otherAllowance = allowance;
-          other = e;
-        }
         n++;
         const mag = Math.abs(e);
         if (mag < best) {
@@ -358,15 +343,7 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      const byMagnitude = [...pairs].sort((p, q) => Math.abs(p) - Math.abs(q));
-      if (pairs.length >= 3) out[i] = byMagnitude[1] as number;
-      else if (pairs.length === 2) out[i] = byMagnitude[0] as number;
-      else if (pairs.length === 1)
-        out[i] =
-          otherPrecision > 0 && Math.abs(other) < Math.abs(pairs[0] as number)
-            ? other
-            : (pairs[0] as number);
-      else out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+      out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
     }
   }
   return { out, edgeMask };
