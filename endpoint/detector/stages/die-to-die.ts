@@ -5,7 +5,7 @@ import { comparisonBuffer } from "../die-to-die-frame.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { COMPARISON_FLOOR, DETECTION, RIM, SPEC } from "../thresholds.ts";
+import { COMPARISON_FLOOR, DETECTION, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
@@ -93,9 +93,10 @@ export function dieToDie(
     residual,
     edgeMask,
     edgeGain,
-    // The deepest bite an edge chip can take (its widest, at the rim reading's largest
-    // depth-to-width ratio): the rim ring's references stay inside it.
-    (RIM.chipMaxDepthToWidth * (SPEC.edgeChipPx[1] as number) * wafer.sizeScale) / work.scale,
+    // How deep the spec's widest edge chip bites, as a round bite (its radius, half its
+    // width: RIM's model of a chip, a slot only from 0.9 of the width): the rim ring's references
+    // stay inside it.
+    ((SPEC.edgeChipPx[1] as number) / 2) * (wafer.sizeScale / work.scale),
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
