@@ -46,7 +46,7 @@ import {
   takeRimBlur,
 } from "../endpoint/detector/sensor-faults.ts";
 import { classifyGroups, groupBlobs } from "../endpoint/detector/stages/defects.ts";
-import { dieToDie, rimReach } from "../endpoint/detector/stages/die-to-die.ts";
+import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
 import {
   checkImage,
   parseHints,
@@ -414,9 +414,6 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         wafer.circle.r / work.scale,
         compared.comparisonSigma,
         unlevelled,
-        undefined,
-        undefined,
-        rimReach(wafer, work.scale),
       );
     }
     const ring =

@@ -96,7 +96,11 @@ export function edgePixel(
   rangeDeltas: Int32Array,
   rangeDeltas2: Int32Array,
   edgeGain: Uint8Array | undefined,
-  /** The directions compared, bit d for direction d (rimRingDirections); all four by default. */
+  /**
+   * The directions compared, bit d for direction d, and VETO_BIT (rimRingDirections); all four
+   * by default. With VETO_BIT the smallest of all is reported (every comparison must exceed)
+   * and the gain is that of the pairs alone.
+   */
   include = 15,
   /**
    * Per direction, the share of the range a pair forgives (pairMisregistrationShare, as
@@ -107,6 +111,7 @@ export function edgePixel(
   const v = data[base] as number;
   // Summed precision of the references compared, and the largest (referenceNoiseGain).
   let precisions = 0;
+  let pairPrecisions = 0;
   let largestPrecision = 0;
   let best = Number.POSITIVE_INFINITY;
   let bestSigned = 0;
@@ -133,6 +138,7 @@ export function edgePixel(
         range[base + (rangeDeltas[k + 1] as number)] as number,
       );
       precision = PRECISION_PAIR;
+      pairPrecisions += PRECISION_PAIR;
       share = pairShares ? (pairShares[k >> 1] as number) : MISREGISTRATION_SHARE;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
@@ -173,15 +179,20 @@ export function edgePixel(
       secondSigned = e;
     }
   }
+  const veto = (include & VETO_BIT) !== 0;
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
-  out[base] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
   if (edgeGain) {
     // The 2nd smallest of 3 or 4 comparisons exceeds t when all but one do: the cheapest set
-    // leaves out the most precise reference. The smallest of 1 or 2 needs all of them.
-    const dominant = n >= 3 ? precisions - largestPrecision : precisions;
+    // leaves out the most precise reference. The smallest of 1 or 2 needs all of them. With a
+    // veto, the pairs' gain (the veto only lowers the tail further).
+    const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largestPrecision : precisions;
     edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
   }
 }
+
+/** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
+export const VETO_BIT = 16;
 
 /**
  * One rim-ring pixel: which of edgePixel's comparisons it keeps (bit d for direction d).
@@ -189,17 +200,21 @@ export function edgePixel(
  * a two-die extrapolation (2 near - far: five times a pixel's variance and three cells' ranges
  * forgiven), though symmetric pairs of real dies were left on the wafer. A pair average cancels
  * the rim's illumination gradient (vignetting, roll-off) to first order as the interior's does,
- * at half a pixel's variance. So where pairs are left, the comparison keeps the interior's
- * protection against a defect in one reference die (an echo: the value must exceed along two
- * independent comparisons) with the most precise references:
- * - two or three pairs: those alone (the smaller of two, the 2nd smallest of three);
- * - one pair: it and one one-sided comparison, the first direction (a, b, a + b, a - b) with a
- *   two-die extrapolation (unbiased by a linear gradient), else the first with a single die;
- *   the smaller of the two is reported, so that one's bias can lower the value but never add a
- *   false alarm that the pair alone would not;
+ * at half a pixel's variance. So where pairs are left, the most precise references decide, and
+ * the value must still exceed along independent comparisons (a defect in one reference die, an
+ * echo, cannot make a detection by itself):
+ * - three pairs: those alone, the 2nd smallest (two of three must exceed);
+ * - two pairs: both and one one-sided comparison, the smallest (all three must exceed, VETO_BIT):
+ *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
+ *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
+ *   little noise, so the gain is the two pairs';
+ * - one pair: it and one one-sided comparison, the smaller;
  * - no pair: all of them (edgePixel's rule).
- * The choice depends only on which references lie on the wafer, so it is constant along a row
- * segment: the kernel's `row` makes the same choice per segment (die-to-die.wat).
+ * The one-sided comparison is the first direction (a, b, a + b, a - b) with a two-die
+ * extrapolation (unbiased by a linear gradient), else the first with a single die; a bias in it
+ * can only lower the value, never add a false alarm. The choice depends only on which
+ * references lie on the wafer, so it is constant along a row segment: the kernel's `row` makes
+ * the same choice per segment (die-to-die.wat).
  */
 export function rimRingDirections(
   x: number,
@@ -227,7 +242,8 @@ export function rimRingDirections(
     }
   }
   if (pairs === 0) return 15;
-  if (pairs >= 2) return pairMask;
+  if (pairs >= 3) return pairMask;
   const other = extrapolated >= 0 ? extrapolated : single;
-  return other >= 0 ? pairMask | (1 << other) : pairMask;
+  if (other < 0) return pairMask;
+  return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
 }

@@ -51,11 +51,6 @@ export function dieToDieResidual(
    * in units of 1 / EDGE_GAIN_UNIT; interior pixels are set to EDGE_GAIN_UNIT (a gain of 1).
    */
   edgeGain?: Uint8Array,
-  /**
-   * How far (map px) into the wafer from its rim a bite can reach (the spec's widest edge chip
-   * at its deepest, stages/die-to-die.ts): the rim ring takes no reference there.
-   */
-  rimReach = 0,
 ): void {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
@@ -93,19 +88,8 @@ export function dieToDieResidual(
   const shiftY2 = shiftY.map((v) => 2 * v);
   const lower = new Int32Array(8);
   const upper = new Int32Array(8);
-  // The rim ring takes its references inside the rim's safe margin: the analysis disk (inside
-  // the edge exclusion and the disk's shortest radius) and deeper than an edge chip can bite.
-  // Between it and the rim lie the notch, edge chips and the rim's roll-off: two pairs whose
-  // members fell into two chips one die away (SYN-7014-1/wafer-007, chips reaching 5 px past
-  // the exclusion) read the chuck and made a false void. The interior run keeps validR.
-  const safeR = Math.min(validR, r, waferRadius - rimReach);
-  const safeR2 = safeR * safeR;
-  const safe = {
-    lower: new Int32Array(8),
-    upper: new Int32Array(8),
-    lower2: new Int32Array(8),
-    upper2: new Int32Array(8),
-  };
+  const lower2 = new Int32Array(8);
+  const upper2 = new Int32Array(8);
   // Cell rows of the references, relative to the pixel's row (one and two dies away).
   const cellDy = new Int32Array(16);
   const cellDx = new Int32Array(16);
@@ -162,20 +146,19 @@ export function dieToDieResidual(
     // Each shift keeps its sample on the wafer (and in the frame) for one run of x per row;
     // pixels inside all 8 runs take the fast path.
     rowIntervals(y, shiftX, shiftY, cx, cy, validR2, width, height, lower, upper);
+    rowIntervals(y, shiftX2, shiftY2, cx, cy, validR2, width, height, lower2, upper2);
     let runFrom = x0;
     let runTo = x1;
     for (let k = 0; k < 8; k++) {
       runFrom = Math.max(runFrom, lower[k] as number);
       runTo = Math.min(runTo, upper[k] as number);
     }
-    rowIntervals(y, shiftX, shiftY, cx, cy, safeR2, width, height, safe.lower, safe.upper);
-    rowIntervals(y, shiftX2, shiftY2, cx, cy, safeR2, width, height, safe.lower2, safe.upper2);
     if (frame) {
       // The whole row in the kernel: interior run, rim-ring segments, mask and gain.
       frame.setRow(rangeDeltas, rangeDeltas2);
       if (x0 <= x1) {
         const span = { x0, x1, runFrom, runTo };
-        frame.row(y * width, span, safe, out, edgeMask, edgeGain);
+        frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
         unwritten(y * width, y * width + x0);
         unwritten(y * width + x1 + 1, (y + 1) * width);
       } else unwritten(y * width, (y + 1) * width);
@@ -210,10 +193,10 @@ export function dieToDieResidual(
         out,
         y * width + x,
         x,
-        safe.lower,
-        safe.upper,
-        safe.lower2,
-        safe.upper2,
+        lower,
+        upper,
+        lower2,
+        upper2,
         offsets,
         fxs,
         fys,
@@ -225,7 +208,7 @@ export function dieToDieResidual(
         rangeDeltas,
         rangeDeltas2,
         edgeGain,
-        rimRingDirections(x, safe.lower, safe.upper, safe.lower2, safe.upper2),
+        rimRingDirections(x, lower, upper, lower2, upper2),
         shares,
       );
     }

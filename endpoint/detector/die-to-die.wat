@@ -944,10 +944,11 @@
                 (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
-              ;; rimRingPixel's choice (die-to-die-rim-ring.ts): where pairs are left on the
-              ;; wafer, two or three pairs alone, or one pair and the first direction with a
-              ;; two-die extrapolation (else the first with a single die); the dropped
-              ;; directions' modes become 0, and the code and count are those of what is kept.
+              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where pairs are left on
+              ;; the wafer, three pairs alone, or one or two pairs and the first direction with
+              ;; a two-die extrapolation (else the first with a single die); the dropped
+              ;; directions' modes become 0, and the code and count are those of what is kept
+              ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
               (local.set $pairs (i32.const 0))
               (local.set $d (i32.const 0))
               (loop $countPairs
@@ -957,7 +958,7 @@
                 (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
               (if (local.get $pairs) (then
                 (local.set $chosen (i32.const -1))
-                (if (i32.eq (local.get $pairs) (i32.const 1)) (then
+                (if (i32.le_u (local.get $pairs) (i32.const 2)) (then
                   ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
                   (local.set $kind (i32.const 2))
                   (loop $kinds
@@ -987,8 +988,9 @@
                       (select (i32.const 2) (i32.const 3) (i32.le_u (local.get $mode) (i32.const 3)))
                       (i32.eq (local.get $mode) (i32.const 1)))
                     (i32.eqz (local.get $mode))))
-                  (local.set $code (i32.or (local.get $code)
-                    (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))
+                  (if (i32.or (i32.ne (local.get $pairs) (i32.const 2)) (i32.eq (local.get $kind) (i32.const 1)))
+                    (then (local.set $code (i32.or (local.get $code)
+                      (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))))
                   (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                   (local.set $d (i32.add (local.get $d) (i32.const 1)))
                   (br_if $keep (i32.lt_u (local.get $d) (i32.const 4))))))
@@ -1001,7 +1003,9 @@
                     (i32.sub (i32.add (local.get $base) (local.get $to)) (i32.const 1))
                     (i32.load offset=976 (i32.const 0)) (i32.load offset=980 (i32.const 0))
                     (i32.load offset=984 (i32.const 0)) (i32.load offset=988 (i32.const 0))
-                    (i32.ge_u (local.get $count) (i32.const 3))))
+                    ;; Two pairs and their veto: all three must exceed (the smallest).
+                    (i32.and (i32.ge_u (local.get $count) (i32.const 3))
+                      (i32.ne (local.get $pairs) (i32.const 2)))))
                 (else
                   ;; No reference: +0, as edgePixel writes.
                   (local.set $j (local.get $from))

@@ -216,16 +216,14 @@ function plainDieToDieResidual(
   const validR2 = validR * validR;
   const { cx, cy, r } = region;
   /** Index, fractions and whether the sample at (x, y) + times * shift lies on the wafer. */
-  // The rim ring's references lie inside the analysis disk (die-to-die.ts safeR).
-  const safeR2 = Math.min(validR, r) ** 2;
-  const tap = (x: number, y: number, k: number, times: 1 | 2, radius2 = validR2) => {
+  const tap = (x: number, y: number, k: number, times: 1 | 2) => {
     const sx = times * (shifts[k] as { sx: number }).sx;
     const sy = times * (shifts[k] as { sy: number }).sy;
     const ix = Math.floor(sx);
     const iy = Math.floor(sy);
     const qy = y + sy;
     const oy = qy - cy;
-    const h2 = radius2 - oy * oy;
+    const h2 = validR2 - oy * oy;
     let ok = !(h2 <= 0 || qy < 0 || qy >= height - 1);
     if (ok) {
       const h = Math.sqrt(h2);
@@ -281,22 +279,23 @@ function plainDieToDieResidual(
         continue;
       }
       edgeMask[i] = 1;
-      const near = shifts.map((_, k) => tap(x, y, k, 1, safeR2));
       // The rim ring (die-to-die-rim-ring.ts rimRingDirections): where pairs are left on the
-      // wafer, two or three pairs alone, or one pair and the first direction with a two-die
+      // wafer, three pairs alone, or one or two pairs and the first direction with a two-die
       // extrapolation (else the first with a single die); with no pair, every direction.
       const kinds = [0, 2, 4, 6].map((k) => {
-        const plus = near[k] as ReturnType<typeof tap>;
-        const minus = near[k + 1] as ReturnType<typeof tap>;
+        const plus = one[k] as ReturnType<typeof tap>;
+        const minus = one[k + 1] as ReturnType<typeof tap>;
         if (plus.ok && minus.ok) return "pair";
         if (!plus.ok && !minus.ok) return "none";
-        return tap(x, y, plus.ok ? k : k + 1, 2, safeR2).ok ? "extrapolated" : "single";
+        return tap(x, y, plus.ok ? k : k + 1, 2).ok ? "extrapolated" : "single";
       });
       const pairCount = kinds.filter((kind) => kind === "pair").length;
       const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
       const kept = kinds.map(
-        (kind, d) => pairCount === 0 || kind === "pair" || (pairCount === 1 && d === other),
+        (kind, d) => pairCount === 0 || kind === "pair" || (pairCount <= 2 && d === other),
       );
+      // Two pairs and a one-sided veto: the smallest of the three.
+      const veto = pairCount === 2 && other !== undefined;
       let best = Number.POSITIVE_INFINITY;
       let bestSigned = 0;
       let second = Number.POSITIVE_INFINITY;
@@ -304,8 +303,8 @@ function plainDieToDieResidual(
       let n = 0;
       for (let k = 0; k < 8; k += 2) {
         if (!kept[k / 2]) continue;
-        const plus = near[k] as ReturnType<typeof tap>;
-        const minus = near[k + 1] as ReturnType<typeof tap>;
+        const plus = one[k] as ReturnType<typeof tap>;
+        const minus = one[k + 1] as ReturnType<typeof tap>;
         let ref: number;
         let spread: number;
         if (plus.ok && minus.ok) {
@@ -316,15 +315,15 @@ function plainDieToDieResidual(
           spread = Math.max(cellRange(data, width, plus.j), cellRange(data, width, minus.j));
         } else if (plus.ok || minus.ok) {
           const slot = plus.ok ? k : k + 1;
-          const nearTap = near[slot] as ReturnType<typeof tap>;
-          const far = tap(x, y, slot, 2, safeR2);
-          const nearValue = bilinear(data, width, nearTap.j, nearTap.fx, nearTap.fy);
+          const near = one[slot] as ReturnType<typeof tap>;
+          const far = tap(x, y, slot, 2);
+          const nearValue = bilinear(data, width, near.j, near.fx, near.fy);
           if (far.ok) {
             ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
-            spread = 2 * cellRange(data, width, nearTap.j) + cellRange(data, width, far.j);
+            spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
           } else {
             ref = nearValue;
-            spread = cellRange(data, width, nearTap.j);
+            spread = cellRange(data, width, near.j);
           }
         } else {
           continue;
@@ -346,7 +345,7 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
     }
   }
   return { out, edgeMask };

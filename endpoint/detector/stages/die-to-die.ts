@@ -24,15 +24,6 @@ export interface DieToDieResult {
 }
 
 /**
- * How deep (map px) the spec's widest edge chip bites into the wafer, as a round bite (its
- * radius, half its width: RIM's model of a chip, a slot only from 0.9 of the width): the rim
- * ring's references stay further in (dieToDieResidual's rimReach).
- */
-export function rimReach(wafer: Pick<WaferPlace, "sizeScale">, mapScale: number): number {
-  return ((SPEC.edgeChipPx[1] as number) / 2) * (wafer.sizeScale / mapScale);
-}
-
-/**
  * Die-to-die residual, compared on a lightly smoothed map: box-binned fine motif features
  * alias differently in each die (a 1 px gap falls in one bin here, across two there);
  * smoothing makes the map interpolable so neighbour dies can be sampled at sub-pixel offsets.
@@ -102,7 +93,6 @@ export function dieToDie(
     residual,
     edgeMask,
     edgeGain,
-    rimReach(wafer, work.scale),
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
