@@ -203,7 +203,9 @@ export const VETO_BIT = 16;
  * at half a pixel's variance. So where pairs are left, the most precise references decide, and
  * the value must still exceed along independent comparisons (a defect in one reference die, an
  * echo, cannot make a detection by itself):
- * - three pairs: those alone, the 2nd smallest (two of three must exceed);
+ * - three pairs: they and one one-sided comparison, the 2nd smallest (three of four must
+ *   exceed, as inside): two pairs whose members share one extended defect (a stain over two
+ *   neighbouring reference dies, SYN-7063-1/wafer-002) are outvoted;
  * - two pairs: both and one one-sided comparison, the smallest (all three must exceed, VETO_BIT):
  *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
  *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
@@ -242,7 +244,6 @@ export function rimRingDirections(
     }
   }
   if (pairs === 0) return 15;
-  if (pairs >= 3) return pairMask;
   const other = extrapolated >= 0 ? extrapolated : single;
   if (other < 0) return pairMask;
   return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);

@@ -945,8 +945,8 @@
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
               ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where pairs are left on
-              ;; the wafer, three pairs alone, or one or two pairs and the first direction with
-              ;; a two-die extrapolation (else the first with a single die); the dropped
+              ;; the wafer, the pairs and the first direction with a two-die extrapolation
+              ;; (else the first with a single die); the dropped
               ;; directions' modes become 0, and the code and count are those of what is kept
               ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
               (local.set $pairs (i32.const 0))
@@ -958,7 +958,8 @@
                 (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
               (if (local.get $pairs) (then
                 (local.set $chosen (i32.const -1))
-                (if (i32.le_u (local.get $pairs) (i32.const 2)) (then
+                ;; The first one-sided direction: extrapolated first, then a single die.
+                (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
                   ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
                   (local.set $kind (i32.const 2))
                   (loop $kinds

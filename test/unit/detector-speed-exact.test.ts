@@ -280,8 +280,8 @@ function plainDieToDieResidual(
       }
       edgeMask[i] = 1;
       // The rim ring (die-to-die-rim-ring.ts rimRingDirections): where pairs are left on the
-      // wafer, three pairs alone, or one or two pairs and the first direction with a two-die
-      // extrapolation (else the first with a single die); with no pair, every direction.
+      // wafer, the pairs and the first direction with a two-die extrapolation (else the first
+      // with a single die); with no pair, every direction.
       const kinds = [0, 2, 4, 6].map((k) => {
         const plus = one[k] as ReturnType<typeof tap>;
         const minus = one[k + 1] as ReturnType<typeof tap>;
@@ -291,9 +291,7 @@ function plainDieToDieResidual(
       });
       const pairCount = kinds.filter((kind) => kind === "pair").length;
       const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
-      const kept = kinds.map(
-        (kind, d) => pairCount === 0 || kind === "pair" || (pairCount <= 2 && d === other),
-      );
+      const kept = kinds.map((kind, d) => pairCount === 0 || kind === "pair" || d === other);
       // Two pairs and a one-sided veto: the smallest of the three.
       const veto = pairCount === 2 && other !== undefined;
       let best = Number.POSITIVE_INFINITY;
