@@ -210,8 +210,10 @@ export const VETO_BIT = 16;
  *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
  *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
  *   little noise, so the gain is the two pairs';
- * - one pair: it and one one-sided comparison, the smaller;
- * - no pair: all of them (edgePixel's rule).
+ * - one pair or none: all of them (edgePixel's rule). One pair and one one-sided comparison
+ *   (the smaller of two) was tried: where the pair has a member off the real disk (in an edge
+ *   chip, SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012) the pair
+ *   exceeds by itself and the one extrapolation decided alone, at the pair's gain.
  * The one-sided comparison is the first direction (a, b, a + b, a - b) with a two-die
  * extrapolation (unbiased by a linear gradient), else the first with a single die; a bias in it
  * can only lower the value, never add a false alarm. The choice depends only on which
@@ -243,7 +245,7 @@ export function rimRingDirections(
       if (!far && single < 0) single = d;
     }
   }
-  if (pairs === 0) return 15;
+  if (pairs <= 1) return 15;
   const other = extrapolated >= 0 ? extrapolated : single;
   if (other < 0) return pairMask;
   return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);

@@ -944,9 +944,9 @@
                 (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
-              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where pairs are left on
-              ;; the wafer, the pairs and the first direction with a two-die extrapolation
-              ;; (else the first with a single die); the dropped
+              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where two or three pairs are
+              ;; left on the wafer, the pairs and the first direction with a two-die
+              ;; extrapolation (else the first with a single die); the dropped
               ;; directions' modes become 0, and the code and count are those of what is kept
               ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
               (local.set $pairs (i32.const 0))
@@ -956,10 +956,10 @@
                   (i32.eq (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))) (i32.const 1))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
-              (if (local.get $pairs) (then
+              (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
                 (local.set $chosen (i32.const -1))
                 ;; The first one-sided direction: extrapolated first, then a single die.
-                (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
+                (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
                   ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
                   (local.set $kind (i32.const 2))
                   (loop $kinds

@@ -78,12 +78,12 @@ describe("rim ring: the noise gain of extrapolated references", () => {
 
   it("marks interior pixels 1 and the rim ring by its configuration (pair, extrapolated, single)", () => {
     assert.ok(gains.has(EDGE_GAIN_UNIT));
-    // The ring's configurations (rimRingPixel): two or three pairs left on the wafer (two pairs
-    // must exceed together), one pair and an extrapolation, and no pair (edgePixel's rule: the
-    // three least precise of four extrapolations).
+    // The ring's configurations (rimRingDirections): two or three pairs left on the wafer (two
+    // pairs must exceed together), and one pair or none (edgePixel's rule: the three least
+    // precise of four comparisons).
     const pair = 2;
     const extrapolated = 1 / 5;
-    for (const precision of [2 * pair, pair + extrapolated, 3 * extrapolated])
+    for (const precision of [2 * pair, 3 * extrapolated])
       assert.ok(
         gains.has(Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(precision))),
         `gain ${referenceNoiseGain(precision)} present`,
@@ -108,13 +108,15 @@ describe("rim ring: the noise gain of extrapolated references", () => {
     }
   });
 
-  it("where pairs are left on the wafer, the ring's tail divided by its derived gain matches the interior's", () => {
+  it("where pairs are left on the wafer, the ring's tail divided by its derived gain is no wider than the interior's", () => {
     assert.ok(pairedScaled.length > 2000, `${pairedScaled.length} ring pixels with pairs`);
+    // The gain is the two pairs' (1.035); the one-sided comparison that must exceed with them
+    // only thins the tail (here to about 0.75 of the interior's at these quantiles).
     for (const q of [0.98, 0.99]) {
       const inner = quantile(interior, q);
       const scaled = quantile(pairedScaled, q);
       assert.ok(
-        scaled > 0.85 * inner && scaled < 1.15 * inner,
+        scaled > 0.6 * inner && scaled < 1.15 * inner,
         `paired ring q${q} / gain ${scaled} vs interior ${inner}`,
       );
     }

@@ -291,7 +291,7 @@ function plainDieToDieResidual(
       });
       const pairCount = kinds.filter((kind) => kind === "pair").length;
       const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
-      const kept = kinds.map((kind, d) => pairCount === 0 || kind === "pair" || d === other);
+      const kept = kinds.map((kind, d) => pairCount <= 1 || kind === "pair" || d === other);
       // Two pairs and a one-sided veto: the smallest of the three.
       const veto = pairCount === 2 && other !== undefined;
       let best = Number.POSITIVE_INFINITY;
