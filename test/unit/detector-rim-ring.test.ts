@@ -52,11 +52,9 @@ function vignettedDies(seed: number, pitch: number, particles: Particle[]): Floa
 }
 
 function stages(map: FloatMap) {
-  // A 400 px frame: the spec's sizes scale by 400 / 2048 (the deepest chip's reach, 9.8 px).
   const wafer = {
     analysis: region,
     circle: { cx: region.cx, cy: region.cy, r: region.r + 5 },
-    sizeScale: size / 2048,
   } as WaferPlace;
   const noise = measureNoise(map, wafer);
   const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
