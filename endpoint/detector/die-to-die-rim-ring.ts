@@ -1,4 +1,4 @@
-// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: extrapolated references and their noise gain.
+// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where fewer than two are, and their noise gain.
 import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 
 /**
@@ -96,10 +96,22 @@ export function edgePixel(
   rangeDeltas: Int32Array,
   rangeDeltas2: Int32Array,
   edgeGain: Uint8Array | undefined,
+  /**
+   * The directions compared, bit d for direction d, and VETO_BIT (rimRingDirections); all four
+   * by default. With VETO_BIT the smallest of all is reported (every comparison must exceed)
+   * and the gain is that of the pairs alone.
+   */
+  include = 15,
+  /**
+   * Per direction, the share of the range a pair forgives (pairMisregistrationShare, as
+   * inside); without it, the fixed share (MISREGISTRATION_SHARE) that one-sided references take.
+   */
+  pairShares: Float64Array | null = null,
 ): void {
   const v = data[base] as number;
   // Summed precision of the references compared, and the largest (referenceNoiseGain).
   let precisions = 0;
+  let pairPrecisions = 0;
   let largestPrecision = 0;
   let best = Number.POSITIVE_INFINITY;
   let bestSigned = 0;
@@ -107,11 +119,13 @@ export function edgePixel(
   let secondSigned = 0;
   let n = 0;
   for (let k = 0; k < 8; k += 2) {
+    if (((include >> (k >> 1)) & 1) === 0) continue;
     const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
     const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
     let ref: number;
     let spread: number;
     let precision: number;
+    let share: number = MISREGISTRATION_SHARE;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
@@ -124,6 +138,8 @@ export function edgePixel(
         range[base + (rangeDeltas[k + 1] as number)] as number,
       );
       precision = PRECISION_PAIR;
+      pairPrecisions += PRECISION_PAIR;
+      share = pairShares ? (pairShares[k >> 1] as number) : MISREGISTRATION_SHARE;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -145,7 +161,7 @@ export function edgePixel(
       continue;
     }
     // Noise alone makes ~2 sigma of range; that part is not forgiven.
-    let allowance = MISREGISTRATION_SHARE * spread - noiseSigma;
+    let allowance = share * spread - noiseSigma;
     if (allowance < 0) allowance = 0;
     const d = v - ref;
     const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;
@@ -163,12 +179,74 @@ export function edgePixel(
       secondSigned = e;
     }
   }
+  const veto = (include & VETO_BIT) !== 0;
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
-  out[base] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
   if (edgeGain) {
     // The 2nd smallest of 3 or 4 comparisons exceeds t when all but one do: the cheapest set
-    // leaves out the most precise reference. The smallest of 1 or 2 needs all of them.
-    const dominant = n >= 3 ? precisions - largestPrecision : precisions;
+    // leaves out the most precise reference. The smallest of 1 or 2 needs all of them. With a
+    // veto, the pairs' gain (the veto only lowers the tail further).
+    const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largestPrecision : precisions;
     edgeGain[base] = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(dominant));
   }
+}
+
+/** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
+export const VETO_BIT = 16;
+
+/**
+ * One rim-ring pixel: which of edgePixel's comparisons it keeps (bit d for direction d).
+ * Round 20 (docs/detector-recall.md) found most ring misses where the 2nd smallest of four took
+ * a two-die extrapolation (2 near - far: five times a pixel's variance and three cells' ranges
+ * forgiven), though symmetric pairs of real dies were left on the wafer. A pair average cancels
+ * the rim's illumination gradient (vignetting, roll-off) to first order as the interior's does,
+ * at half a pixel's variance. So where pairs are left, the most precise references decide, and
+ * the value must still exceed along independent comparisons (a defect in one reference die, an
+ * echo, cannot make a detection by itself):
+ * - three pairs: they and one one-sided comparison, the 2nd smallest (three of four must
+ *   exceed, as inside): two pairs whose members share one extended defect (a stain over two
+ *   neighbouring reference dies, SYN-7063-1/wafer-002) are outvoted;
+ * - two pairs: both and one one-sided comparison, the smallest (all three must exceed, VETO_BIT):
+ *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
+ *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
+ *   little noise, so the gain is the two pairs';
+ * - one pair or none: all of them (edgePixel's rule). One pair and one one-sided comparison
+ *   (the smaller of two) was tried: where the pair has a member off the real disk (in an edge
+ *   chip, SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012) the pair
+ *   exceeds by itself and the one extrapolation decided alone, at the pair's gain.
+ * The one-sided comparison is the first direction (a, b, a + b, a - b) with a two-die
+ * extrapolation (unbiased by a linear gradient), else the first with a single die; a bias in it
+ * can only lower the value, never add a false alarm. The choice depends only on which
+ * references lie on the wafer, so it is constant along a row segment: the kernel's `row` makes
+ * the same choice per segment (die-to-die.wat).
+ */
+export function rimRingDirections(
+  x: number,
+  lower: Int32Array,
+  upper: Int32Array,
+  lower2: Int32Array,
+  upper2: Int32Array,
+): number {
+  let pairs = 0;
+  let pairMask = 0;
+  let extrapolated = -1;
+  let single = -1;
+  for (let d = 0; d < 4; d++) {
+    const k = 2 * d;
+    const plusOk = x >= (lower[k] as number) && x <= (upper[k] as number);
+    const minusOk = x >= (lower[k + 1] as number) && x <= (upper[k + 1] as number);
+    if (plusOk && minusOk) {
+      pairs++;
+      pairMask |= 1 << d;
+    } else if (plusOk || minusOk) {
+      const slot = plusOk ? k : k + 1;
+      const far = x >= (lower2[slot] as number) && x <= (upper2[slot] as number);
+      if (far && extrapolated < 0) extrapolated = d;
+      if (!far && single < 0) single = d;
+    }
+  }
+  if (pairs <= 1) return 15;
+  const other = extrapolated >= 0 ? extrapolated : single;
+  if (other < 0) return pairMask;
+  return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
 }

@@ -2,7 +2,7 @@
 import { CellRangeRing, pairMisregistrationShare } from "./die-to-die-allowance.ts";
 import { kernelFrameFor } from "./die-to-die-frame.ts";
 import { interiorRun } from "./die-to-die-interior.ts";
-import { EDGE_GAIN_UNIT, edgePixel } from "./die-to-die-rim-ring.ts";
+import { EDGE_GAIN_UNIT, edgePixel, rimRingDirections } from "./die-to-die-rim-ring.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
@@ -208,6 +208,8 @@ export function dieToDieResidual(
         rangeDeltas,
         rangeDeltas2,
         edgeGain,
+        rimRingDirections(x, lower, upper, lower2, upper2),
+        shares,
       );
     }
   }

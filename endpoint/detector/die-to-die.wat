@@ -264,7 +264,8 @@
         (br $pixels))))
 
   ;; Residuals of rim-ring pixels first..last (edgePixel's work) that share one set of
-  ;; references: per direction d, mode{d} says which (1 the pair average, 2 / 3 the two-die
+  ;; references: per direction d, mode{d} says which (1 the pair average, with the direction's
+  ;; pair share at 128 as inside, 2 / 3 the two-die
   ;; extrapolation from its +d / -d side, 4 / 5 that one die, 0 none). The reported value is the
   ;; signed 2nd smallest deviation when `useSecond` is 1 (three or four references), else the
   ;; smallest; ties keep the earlier direction, as edgePixel's running best and second do.
@@ -292,7 +293,8 @@
     (local $fx6 v128) (local $fy6 v128) (local $twoFx6 v128) (local $twoFy6 v128)
     (local $top7 i32) (local $twoTop7 i32) (local $range7 i32) (local $twoRange7 i32)
     (local $fx7 v128) (local $fy7 v128) (local $twoFx7 v128) (local $twoFy7 v128)
-    (local $share v128) (local $sigma v128) (local $half v128) (local $two v128) (local $zero v128)
+    (local $share v128) (local $share0 v128) (local $share1 v128) (local $share2 v128) (local $share3 v128)
+    (local $sigma v128) (local $half v128) (local $two v128) (local $zero v128)
     (local $infinity v128)
     (local $v v128) (local $left v128) (local $upper v128) (local $lower v128) (local $near v128)
     (local $far v128) (local $ref v128) (local $spread v128) (local $allowance v128) (local $d v128)
@@ -363,6 +365,16 @@
     (local.set $twoFx7 (f64x2.splat (f64.load offset=312 (i32.const 0))))
     (local.set $twoFy7 (f64x2.splat (f64.load offset=376 (i32.const 0))))
     (local.set $share (f64x2.splat (f64.load offset=168 (i32.const 0))))
+    ;; A pair forgives its direction's share (pairMisregistrationShare), as inside; a one-sided
+    ;; reference the fixed share.
+    (local.set $share0 (f64x2.splat (select (f64.load offset=128 (i32.const 0))
+      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode0) (i32.const 1)))))
+    (local.set $share1 (f64x2.splat (select (f64.load offset=136 (i32.const 0))
+      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode1) (i32.const 1)))))
+    (local.set $share2 (f64x2.splat (select (f64.load offset=144 (i32.const 0))
+      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode2) (i32.const 1)))))
+    (local.set $share3 (f64x2.splat (select (f64.load offset=152 (i32.const 0))
+      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode3) (i32.const 1)))))
     (local.set $sigma (f64x2.splat (f64.load offset=160 (i32.const 0))))
     (local.set $half (f64x2.splat (f64.const 0.5)))
     (local.set $two (f64x2.splat (f64.const 2)))
@@ -470,7 +482,7 @@
           (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy1))))
           (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range1) (local.get $q)))))
           ))))))))
-          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share0) (local.get $spread)) (local.get $sigma)))
           (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
             (f64x2.lt (local.get $allowance) (local.get $zero))))
           (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
@@ -576,7 +588,7 @@
           (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy3))))
           (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range3) (local.get $q)))))
           ))))))))
-          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share1) (local.get $spread)) (local.get $sigma)))
           (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
             (f64x2.lt (local.get $allowance) (local.get $zero))))
           (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
@@ -682,7 +694,7 @@
           (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy5))))
           (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range5) (local.get $q)))))
           ))))))))
-          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share2) (local.get $spread)) (local.get $sigma)))
           (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
             (f64x2.lt (local.get $allowance) (local.get $zero))))
           (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
@@ -788,7 +800,7 @@
           (local.set $ref (f64x2.add (local.get $upper) (f64x2.mul (f64x2.sub (local.get $lower) (local.get $upper)) (local.get $fy7))))
           (local.set $spread (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $range7) (local.get $q)))))
           ))))))))
-          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share) (local.get $spread)) (local.get $sigma)))
+          (local.set $allowance (f64x2.sub (f64x2.mul (local.get $share3) (local.get $spread)) (local.get $sigma)))
           (local.set $allowance (v128.bitselect (local.get $zero) (local.get $allowance)
             (f64x2.lt (local.get $allowance) (local.get $zero))))
           (local.set $d (f64x2.sub (local.get $v) (local.get $ref)))
@@ -831,6 +843,7 @@
     (local $from i32) (local $to i32) (local $hasRun i32)
     (local $code i32) (local $count i32) (local $plus i32) (local $minus i32) (local $slot i32)
     (local $far i32) (local $mode i32) (local $kind i32) (local $d i32)
+    (local $pairs i32) (local $chosen i32)
     (local.set $hasRun (i32.le_s (local.get $runFrom) (local.get $runTo)))
     ;; The cuts (at 832): the row's ends, the interior run's, and each shift's run's.
     (i32.store offset=832 (i32.const 0) (local.get $x0))
@@ -931,6 +944,57 @@
                 (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
+              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where two or three pairs are
+              ;; left on the wafer, the pairs and the first direction with a two-die
+              ;; extrapolation (else the first with a single die); the dropped
+              ;; directions' modes become 0, and the code and count are those of what is kept
+              ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
+              (local.set $pairs (i32.const 0))
+              (local.set $d (i32.const 0))
+              (loop $countPairs
+                (local.set $pairs (i32.add (local.get $pairs)
+                  (i32.eq (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))) (i32.const 1))))
+                (local.set $d (i32.add (local.get $d) (i32.const 1)))
+                (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
+              (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
+                (local.set $chosen (i32.const -1))
+                ;; The first one-sided direction: extrapolated first, then a single die.
+                (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
+                  ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
+                  (local.set $kind (i32.const 2))
+                  (loop $kinds
+                    (local.set $d (i32.const 0))
+                    (loop $pick
+                      (local.set $mode (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))))
+                      (if (i32.and (i32.lt_s (local.get $chosen) (i32.const 0))
+                            (i32.or (i32.eq (local.get $mode) (local.get $kind))
+                              (i32.eq (local.get $mode) (i32.add (local.get $kind) (i32.const 1)))))
+                        (then (local.set $chosen (local.get $d))))
+                      (local.set $d (i32.add (local.get $d) (i32.const 1)))
+                      (br_if $pick (i32.lt_u (local.get $d) (i32.const 4))))
+                    (local.set $kind (i32.add (local.get $kind) (i32.const 2)))
+                    (br_if $kinds (i32.le_u (local.get $kind) (i32.const 4))))))
+                (local.set $code (i32.const 0))
+                (local.set $count (i32.const 0))
+                (local.set $d (i32.const 0))
+                (loop $keep
+                  (local.set $mode (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))))
+                  (if (i32.and (i32.ne (local.get $mode) (i32.const 1))
+                        (i32.ne (local.get $d) (local.get $chosen)))
+                    (then (local.set $mode (i32.const 0))))
+                  (i32.store offset=976 (i32.shl (local.get $d) (i32.const 2)) (local.get $mode))
+                  ;; Kind from mode: 0 none, 1 pair, 2 / 3 extrapolated, 4 / 5 single.
+                  (local.set $kind (select (i32.const 0)
+                    (select (i32.const 1)
+                      (select (i32.const 2) (i32.const 3) (i32.le_u (local.get $mode) (i32.const 3)))
+                      (i32.eq (local.get $mode) (i32.const 1)))
+                    (i32.eqz (local.get $mode))))
+                  (if (i32.or (i32.ne (local.get $pairs) (i32.const 2)) (i32.eq (local.get $kind) (i32.const 1)))
+                    (then (local.set $code (i32.or (local.get $code)
+                      (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))))
+                  (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
+                  (local.set $d (i32.add (local.get $d) (i32.const 1)))
+                  (br_if $keep (i32.lt_u (local.get $d) (i32.const 4))))))
               (if (local.get $count)
                 (then
                   (call $edge (local.get $dataPtr) (local.get $ringPtr)
@@ -940,7 +1004,9 @@
                     (i32.sub (i32.add (local.get $base) (local.get $to)) (i32.const 1))
                     (i32.load offset=976 (i32.const 0)) (i32.load offset=980 (i32.const 0))
                     (i32.load offset=984 (i32.const 0)) (i32.load offset=988 (i32.const 0))
-                    (i32.ge_u (local.get $count) (i32.const 3))))
+                    ;; Two pairs and their veto: all three must exceed (the smallest).
+                    (i32.and (i32.ge_u (local.get $count) (i32.const 3))
+                      (i32.ne (local.get $pairs) (i32.const 2)))))
                 (else
                   ;; No reference: +0, as edgePixel writes.
                   (local.set $j (local.get $from))

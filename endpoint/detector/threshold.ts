@@ -206,6 +206,12 @@ export function measureSigmas(
   maskValue = 1,
   /** activityMap(map), read instead of two 3x3 ranges per pattern activity (same values). */
   activity: ActivityMap | null = null,
+  /**
+   * When given, each sample is divided by its pixel's noise gain (gain[i] / gainUnit): the
+   * rim ring's pixels compare with references of several kinds, and this measures their
+   * common unit (stages/thresholds.ts).
+   */
+  gain: { values: Uint8Array; unit: number } | null = null,
 ): PatternAwareSigma[] {
   const { width, height } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -316,8 +322,15 @@ export function measureSigmas(
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
   const magnitudes = values;
   return rasters.map((raster, r) => {
-    for (let j = 0; j < n; j++)
-      magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
+    if (gain)
+      for (let j = 0; j < n; j++) {
+        const i = indices[j] as number;
+        magnitudes[slot[j] as number] =
+          (gain.unit * Math.abs(raster[i] as number)) / Math.max(1, gain.values[i] as number);
+      }
+    else
+      for (let j = 0; j < n; j++)
+        magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
     const floor = floors[r] ?? 0;
     // The selections never reorder `magnitudes`, so the class slices below read it as filled.
     const global = needsGlobal

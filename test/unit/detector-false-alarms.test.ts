@@ -52,6 +52,8 @@ describe("rim ring: the noise gain of extrapolated references", () => {
   const interior: number[] = [];
   const ring: number[] = [];
   const ringScaled: number[] = [];
+  /** Ring pixels compared with one or more pairs left on the wafer, divided by their gain. */
+  const pairedScaled: number[] = [];
   const gains = new Set<number>();
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
@@ -70,24 +72,26 @@ describe("rim ring: the noise gain of extrapolated references", () => {
       } else if (gain >= 1.5) {
         ring.push(v);
         ringScaled.push(v / gain);
-      }
+      } else pairedScaled.push(v / gain);
     }
   }
 
   it("marks interior pixels 1 and the rim ring by its configuration (pair, extrapolated, single)", () => {
     assert.ok(gains.has(EDGE_GAIN_UNIT));
-    // Four compared, one to four of them extrapolated (the rest pair averages): the dominant
-    // set is the three least precise references.
+    // The ring's configurations (rimRingDirections): two or three pairs left on the wafer (two
+    // pairs must exceed together), and one pair or none (edgePixel's rule: the three least
+    // precise of four comparisons).
     const pair = 2;
     const extrapolated = 1 / 5;
-    for (const precision of [2 * pair + extrapolated, pair + 2 * extrapolated, 3 * extrapolated])
+    for (const precision of [2 * pair, 3 * extrapolated])
       assert.ok(
         gains.has(Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(precision))),
         `gain ${referenceNoiseGain(precision)} present`,
       );
     assert.equal(referenceNoiseGain(3 * pair), 1);
     assert.ok(Math.abs(referenceNoiseGain(3 * extrapolated) - 1.512) < 0.001);
-    assert.ok(ring.length > 2000, `${ring.length} ring pixels of gain >= 1.5`);
+    // Only the outermost pixels, where no pair is left, still extrapolate every reference.
+    assert.ok(ring.length > 300, `${ring.length} ring pixels of gain >= 1.5`);
   });
 
   it("the outer ring's residual tail lies further out than the interior's; divided by the derived gain it matches", () => {
@@ -100,6 +104,20 @@ describe("rim ring: the noise gain of extrapolated references", () => {
       assert.ok(
         scaled > 0.85 * inner && scaled < 1.15 * inner,
         `ring q${q} / gain ${scaled} vs interior ${inner}`,
+      );
+    }
+  });
+
+  it("where pairs are left on the wafer, the ring's tail divided by its derived gain is no wider than the interior's", () => {
+    assert.ok(pairedScaled.length > 2000, `${pairedScaled.length} ring pixels with pairs`);
+    // The gain is the two pairs' (1.035); the one-sided comparison that must exceed with them
+    // only thins the tail (here to about 0.75 of the interior's at these quantiles).
+    for (const q of [0.98, 0.99]) {
+      const inner = quantile(interior, q);
+      const scaled = quantile(pairedScaled, q);
+      assert.ok(
+        scaled > 0.6 * inner && scaled < 1.15 * inner,
+        `paired ring q${q} / gain ${scaled} vs interior ${inner}`,
       );
     }
   });

@@ -279,12 +279,28 @@ function plainDieToDieResidual(
         continue;
       }
       edgeMask[i] = 1;
+      // The rim ring (die-to-die-rim-ring.ts rimRingDirections): where pairs are left on the
+      // wafer, the pairs and the first direction with a two-die extrapolation (else the first
+      // with a single die); with no pair, every direction.
+      const kinds = [0, 2, 4, 6].map((k) => {
+        const plus = one[k] as ReturnType<typeof tap>;
+        const minus = one[k + 1] as ReturnType<typeof tap>;
+        if (plus.ok && minus.ok) return "pair";
+        if (!plus.ok && !minus.ok) return "none";
+        return tap(x, y, plus.ok ? k : k + 1, 2).ok ? "extrapolated" : "single";
+      });
+      const pairCount = kinds.filter((kind) => kind === "pair").length;
+      const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
+      const kept = kinds.map((kind, d) => pairCount <= 1 || kind === "pair" || d === other);
+      // Two pairs and a one-sided veto: the smallest of the three.
+      const veto = pairCount === 2 && other !== undefined;
       let best = Number.POSITIVE_INFINITY;
       let bestSigned = 0;
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
       let n = 0;
       for (let k = 0; k < 8; k += 2) {
+        if (!kept[k / 2]) continue;
         const plus = one[k] as ReturnType<typeof tap>;
         const minus = one[k + 1] as ReturnType<typeof tap>;
         let ref: number;
@@ -310,7 +326,9 @@ function plainDieToDieResidual(
         } else {
           continue;
         }
-        const allowance = Math.max(0, share * spread - noiseSigma);
+        // A pair forgives its direction's share, as inside; a one-sided reference the fixed one.
+        const kindShare = plus.ok && minus.ok ? (pairShares[k / 2] as number) : share;
+        const allowance = Math.max(0, kindShare * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
         n++;
@@ -325,7 +343,7 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      out[i] = n === 0 ? 0 : n >= 3 ? secondSigned : bestSigned;
+      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
     }
   }
   return { out, edgeMask };

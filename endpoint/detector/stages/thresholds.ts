@@ -102,10 +102,13 @@ export function detectionThresholds(
       zone === undefined ? undefined : (edgeMask as Uint8Array),
       zone,
       activity,
+      zone === 1 && edgeGain ? { values: edgeGain, unit: EDGE_GAIN_UNIT } : null,
     ) as [PatternAwareSigma, PatternAwareSigma];
-  // Near the rim the die-to-die references are extrapolated from two dies on one side
-  // (2 near - far: five times the variance of one pixel, against half of it for a pair
-  // average): that ring's noise is measured apart, never below the interior's.
+  // Near the rim some references are missing: the ring compares with the pairs left on the
+  // wafer, else with extrapolations (die-to-die-rim-ring.ts), each pixel with its own noise
+  // gain. The ring's noise is measured apart, per unit of that gain (each sample divided by its
+  // pixel's gain), and each ring pixel's sigma is its gain times the larger of that unit and the
+  // interior's sigma: the interior's rule with the ring's own noise statistic.
   const ring =
     edgeMask && countOnes(edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
       ? edgeMask
@@ -125,7 +128,7 @@ export function detectionThresholds(
     return (i: number): number => {
       if (!edgeMask?.[i]) return singleClass ? interiorSigma(0) : interiorSigma(activityAt(i));
       const activity = activityAt(i);
-      return Math.max(edgeSigma ? edgeSigma(activity) : 0, gainAt(i) * interiorSigma(activity));
+      return gainAt(i) * Math.max(edgeSigma ? edgeSigma(activity) : 0, interiorSigma(activity));
     };
   };
   const scoreSigma = zoned(interiorScore, ringScore);
