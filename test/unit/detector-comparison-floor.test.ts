@@ -1,15 +1,11 @@
 // Unit test of the patterned noise floors on small dies: they come from the die-difference noise, where the pattern cancels, not from the raw map's Laplacian, which reads motif edges as noise.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
-import { measureLattice } from "../../endpoint/detector/lattice.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
-import { dieToDie } from "../../endpoint/detector/stages/die-to-die.ts";
-import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
-import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
-import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { comparisonStages } from "../helpers/comparison-stages.ts";
 
 const size = 400;
 const region: DiskRegion = { cx: 200, cy: 200, r: 185 };
@@ -43,25 +39,7 @@ function smallDieMap(seed: number, particle?: { cx: number; cy: number; contrast
 }
 
 function stages(map: FloatMap) {
-  const wafer = {
-    analysis: region,
-    circle: { cx: region.cx, cy: region.cy, r: region.r + 5 },
-  } as WaferPlace;
-  const noise = measureNoise(map, wafer);
-  const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
-  assert.ok(lattice, "the die grid was found");
-  const compared = dieToDie(map, wafer, noise, lattice);
-  const thresholds = detectionThresholds(
-    map,
-    wafer,
-    noise,
-    compared.residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
-  return { noise, compared, thresholds };
+  return comparisonStages(map, region);
 }
 
 describe("patterned noise floors on small dies", () => {

@@ -2,14 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { EDGE_GAIN_UNIT } from "../../endpoint/detector/die-to-die-rim-ring.ts";
-import { measureLattice } from "../../endpoint/detector/lattice.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
-import { dieToDie } from "../../endpoint/detector/stages/die-to-die.ts";
-import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
-import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
-import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { comparisonStages } from "../helpers/comparison-stages.ts";
 
 const size = 400;
 const region: DiskRegion = { cx: 200, cy: 200, r: 185 };
@@ -52,25 +48,7 @@ function vignettedDies(seed: number, pitch: number, particles: Particle[]): Floa
 }
 
 function stages(map: FloatMap) {
-  const wafer = {
-    analysis: region,
-    circle: { cx: region.cx, cy: region.cy, r: region.r + 5 },
-  } as WaferPlace;
-  const noise = measureNoise(map, wafer);
-  const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
-  assert.ok(lattice, "the die grid was found");
-  const compared = dieToDie(map, wafer, noise, lattice);
-  const thresholds = detectionThresholds(
-    map,
-    wafer,
-    noise,
-    compared.residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
-  return { compared, thresholds };
+  return comparisonStages(map, region);
 }
 
 /** The best smoothed score over its seed threshold within 2 px of (cx, cy), and where. */
