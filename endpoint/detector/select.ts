@@ -222,20 +222,8 @@ function selectBracketed(
   const size = Math.floor((count - 1) / step) + 1;
   const sample = scratch(size, "sample");
   for (let j = 0, w = first; j < size; j++, w += step * stride) sample[j] = words[w] as number;
-  const share = (k + 0.5) / count;
-  const place = share * size - 0.5;
-  const margin = BRACKET_DEVIATIONS * Math.sqrt(size * share * (1 - share)) + 2;
-  const lowIndex = Math.floor(place - margin);
-  const highIndex = Math.ceil(place + margin);
-  const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
-  // The first quickselect left every sample word from lowIndex up at or above lowWord, so
-  // the high one is the (highIndex - lowIndex)-th of that tail: the same order statistic.
-  const highWord =
-    highIndex >= size
-      ? odd - 1
-      : lowIndex < 0
-        ? selectKth(sample, size, highIndex)
-        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
+  sampleBracket(sample, size, (k + 0.5) / count, odd);
+  const { lowIndex, highIndex, lowWord, highWord } = bracket;
   if (lowWord >= odd || highWord >= odd) return ODD;
   // Room for four times the share the bracket should hold; more (ties) goes to the histogram.
   const capacity = Math.min(count, Math.ceil((4 * count * (highIndex - lowIndex)) / size) + 1024);
@@ -250,6 +238,33 @@ function selectBracketed(
   const rank = k - lastPass.below;
   if (rank < 0 || rank >= inside) return MISSED;
   return selectKth(gathered, inside, rank);
+}
+
+/** The last sampleBracket's answer (one object for the module, as lastPass: no allocation per call). */
+const bracket = { lowIndex: 0, highIndex: 0, lowWord: 0, highWord: 0 };
+
+/**
+ * Into `bracket`: the sample's indices around the rank at `share` of it, BRACKET_DEVIATIONS
+ * binomial deviations (and 2) either side, and the sample's words at them (`odd` - 1 past its
+ * end); the quickselects reorder the sample.
+ */
+function sampleBracket(sample: Float64Array, size: number, share: number, odd: number): void {
+  const place = share * size - 0.5;
+  const margin = BRACKET_DEVIATIONS * Math.sqrt(size * share * (1 - share)) + 2;
+  const lowIndex = Math.floor(place - margin);
+  const highIndex = Math.ceil(place + margin);
+  const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
+  // The first quickselect left every sample word from lowIndex up at or above lowWord, so
+  // the high one is the (highIndex - lowIndex)-th of that tail: the same order statistic.
+  bracket.highWord =
+    highIndex >= size
+      ? odd - 1
+      : lowIndex < 0
+        ? selectKth(sample, size, highIndex)
+        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
+  bracket.lowIndex = lowIndex;
+  bracket.highIndex = highIndex;
+  bracket.lowWord = lowWord;
 }
 
 /** How many values the last gathering pass found below its bracket. */
@@ -343,17 +358,8 @@ export function gatedQuantileOfMagnitudes(
   for (let i = 0; i < count; i += step)
     if ((keys[i] as number) <= gate) sample[size++] = words[i] as number;
   if (size < 64) return null;
-  const place = q * size - 0.5;
-  const margin = BRACKET_DEVIATIONS * Math.sqrt(size * q * (1 - q)) + 2;
-  const lowIndex = Math.floor(place - margin);
-  const highIndex = Math.ceil(place + margin);
-  const lowWord = lowIndex < 0 ? 0 : selectKth(sample, size, lowIndex);
-  const highWord =
-    highIndex >= size
-      ? odd - 1
-      : lowIndex < 0
-        ? selectKth(sample, size, highIndex)
-        : selectKth(sample.subarray(lowIndex, size), size - lowIndex, highIndex - lowIndex);
+  sampleBracket(sample, size, q, odd);
+  const { lowIndex, highIndex, lowWord, highWord } = bracket;
   // A sample word with its sign bit set reads as negative here: below lowWord's test as odd.
   if (lowWord < 0 || highWord < 0 || lowWord >= odd || highWord >= odd) return null;
   const span = highWord - lowWord;
