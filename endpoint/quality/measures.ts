@@ -3,6 +3,7 @@ import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { scanKernel } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace } from "../detector/raster.ts";
+import { quantileOfMagnitudes } from "../detector/select.ts";
 import {
   HOT_PIXEL_ISOLATION,
   HOT_PIXEL_MIN_STEP,
@@ -49,13 +50,15 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
     }
   }
   if (n < 16) return 0;
-  const work = lap.slice(0, n);
-  const first = (MAD_TO_SIGMA * quantileInPlace(work, n, 0.5)) / LAPLACIAN_GAIN;
+  // Magnitudes (>= +0, never NaN): the histogram select gives quickselect's very k-th value
+  // without reordering, so the first median needs no copy and the gated one reuses `grad`.
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   const gate = 3 * Math.SQRT2 * first;
   let m = 0;
-  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) work[m++] = lap[i] as number;
+  // In place over `grad`: slot m <= i is written only after grad[i] was read.
+  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) grad[m++] = lap[i] as number;
   if (m < n * 0.2) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(work, m, 0.5)) / LAPLACIAN_GAIN;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(grad, m, 0.5)) / LAPLACIAN_GAIN;
 }
 
 /** Shares of the pixels inside `disk` at the top code and at the bottom code (8-bit steps). */
