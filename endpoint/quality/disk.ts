@@ -144,16 +144,22 @@ function overviewOfPairs(
   }
 }
 
+/** otsu's counts, kept between calls (cleared at each): whole numbers counted in 32-bit integers. */
+const otsuCounts = new Int32Array(256);
+
 /** Otsu's threshold over [0, 1] and the means of the two classes it separates. */
 export function otsu(data: Float32Array): { threshold: number; low: number; high: number } {
   const bins = 256;
-  const hist = new Float64Array(bins);
-  for (let i = 0; i < data.length; i++) {
+  const counts = otsuCounts;
+  counts.fill(0);
+  const length = data.length;
+  for (let i = 0; i < length; i++) {
     const x = (data[i] as number) * bins;
     // Truncation is the floor on [0, bins): the common case without the clamps' calls.
     const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
-    hist[b] = (hist[b] as number) + 1;
+    counts[b] = (counts[b] as number) + 1;
   }
+  const hist = Float64Array.from(counts);
   const total = data.length;
   let sumAll = 0;
   for (let b = 0; b < bins; b++) sumAll += b * (hist[b] as number);
