@@ -3,6 +3,7 @@ import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { scanKernel } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace } from "../detector/raster.ts";
+import { quantileOfMagnitudes } from "../detector/select.ts";
 import {
   HOT_PIXEL_ISOLATION,
   HOT_PIXEL_MIN_STEP,
@@ -49,13 +50,15 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
     }
   }
   if (n < 16) return 0;
-  const work = lap.slice(0, n);
-  const first = (MAD_TO_SIGMA * quantileInPlace(work, n, 0.5)) / LAPLACIAN_GAIN;
+  // Magnitudes (>= +0, never NaN): the histogram select gives quickselect's very k-th value
+  // without reordering, so the first median needs no copy and the gated one reuses `grad`.
+  const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   const gate = 3 * Math.SQRT2 * first;
   let m = 0;
-  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) work[m++] = lap[i] as number;
+  // In place over `grad`: slot m <= i is written only after grad[i] was read.
+  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) grad[m++] = lap[i] as number;
   if (m < n * 0.2) return first;
-  return (MAD_TO_SIGMA * quantileInPlace(work, m, 0.5)) / LAPLACIAN_GAIN;
+  return (MAD_TO_SIGMA * quantileOfMagnitudes(grad, m, 0.5)) / LAPLACIAN_GAIN;
 }
 
 /** Shares of the pixels inside `disk` at the top code and at the bottom code (8-bit steps). */
@@ -339,7 +342,14 @@ export function removeHotPixels(
   // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
   const repaired: number[] = [];
   const judge = new FaultJudge(src, width, threshold, quick);
-  for (const i of candidates) {
+  // Most candidates (a die edge's pixels) stand out along no axis, the judge's first test: that
+  // test runs over all of them in a loop compiled for one pixel type, the judge on the rest.
+  const standing =
+    src instanceof Uint8Array
+      ? standingOut8(src, width, quick, candidates)
+      : standingOut16(src, width, quick, candidates);
+  for (let c = 0; c < standing; c++) {
+    const i = candidates[c] as number;
     const level = judge.repairedLevel(i);
     if (Number.isNaN(level)) continue;
     if (!out) out = src.slice();
@@ -408,6 +418,65 @@ function candidatesOf16(src: Uint16Array, width: number, height: number, quick: 
     }
   }
   return found;
+}
+
+/**
+ * Packs to the front of `candidates` (in their order) those that stand out of both neighbours,
+ * on one side, by at least `quick` along a row, a column or a diagonal (FaultJudge's first
+ * test: a pixel that does not is no fault), and returns how many. 8-bit pixels.
+ */
+function standingOut8(src: Uint8Array, width: number, quick: number, candidates: number[]): number {
+  let kept = 0;
+  for (let c = 0; c < candidates.length; c++) {
+    const i = candidates[c] as number;
+    const v = src[i] as number;
+    const dl = v - (src[i - 1] as number);
+    const dr = v - (src[i + 1] as number);
+    const du = v - (src[i - width] as number);
+    const dd = v - (src[i + width] as number);
+    const da = v - (src[i - width - 1] as number);
+    const db = v - (src[i + width + 1] as number);
+    const dc = v - (src[i - width + 1] as number);
+    const de = v - (src[i + width - 1] as number);
+    if (
+      (dr * dl > 0 && Math.abs(dl) >= quick && Math.abs(dr) >= quick) ||
+      (du * dd > 0 && Math.abs(du) >= quick && Math.abs(dd) >= quick) ||
+      (da * db > 0 && Math.abs(da) >= quick && Math.abs(db) >= quick) ||
+      (dc * de > 0 && Math.abs(dc) >= quick && Math.abs(de) >= quick)
+    )
+      candidates[kept++] = i;
+  }
+  return kept;
+}
+
+/** standingOut8 for 16-bit pixels (the same code, compiled for the other array type). */
+function standingOut16(
+  src: Uint16Array,
+  width: number,
+  quick: number,
+  candidates: number[],
+): number {
+  let kept = 0;
+  for (let c = 0; c < candidates.length; c++) {
+    const i = candidates[c] as number;
+    const v = src[i] as number;
+    const dl = v - (src[i - 1] as number);
+    const dr = v - (src[i + 1] as number);
+    const du = v - (src[i - width] as number);
+    const dd = v - (src[i + width] as number);
+    const da = v - (src[i - width - 1] as number);
+    const db = v - (src[i + width + 1] as number);
+    const dc = v - (src[i - width + 1] as number);
+    const de = v - (src[i + width - 1] as number);
+    if (
+      (dr * dl > 0 && Math.abs(dl) >= quick && Math.abs(dr) >= quick) ||
+      (du * dd > 0 && Math.abs(du) >= quick && Math.abs(dd) >= quick) ||
+      (da * db > 0 && Math.abs(da) >= quick && Math.abs(db) >= quick) ||
+      (dc * de > 0 && Math.abs(dc) >= quick && Math.abs(de) >= quick)
+    )
+      candidates[kept++] = i;
+  }
+  return kept;
 }
 
 /** Judges one candidate pixel of the scan: the repaired level of a fault, or NaN. */
