@@ -3,7 +3,8 @@ import type { BlobFeatures } from "./blob-features.ts";
 import type { Lattice, Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { sampleBilinear } from "./raster.ts";
-import { LATTICE_LINE, STREET_PHASE } from "./thresholds.ts";
+import type { Blob } from "./segment.ts";
+import { LATTICE_LINE, SPEC, STREET_PHASE, STREET_PHASE_ROW } from "./thresholds.ts";
 
 /** What the lattice-line test read on one group (full-resolution px; residual in its own units). */
 export interface LatticeLineReading {
@@ -130,7 +131,12 @@ export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
  * on past an end at the same die phase (STREET_PHASE): the street's sampling-phase leftover,
  * which belongs to the whole die row or column, not a scratch (a scratch ends).
  */
-export function isStreetPhaseLine(reading: LatticeLineReading, lattice: Lattice): boolean {
+export function isStreetPhaseLine(
+  reading: LatticeLineReading,
+  lattice: Lattice,
+  /** The line's length and the longest scratch it could be (longestScratchPx), full-resolution px. */
+  length?: { lengthPx: number; longestScratchPx: number },
+): boolean {
   if (reading.along === null || reading.streetOffsetPx === null || !(reading.onLine > 0))
     return false;
   // The street phase across the line is read in bins of the other vector's pitch.
@@ -138,8 +144,28 @@ export function isStreetPhaseLine(reading: LatticeLineReading, lattice: Lattice)
   const tolerance =
     STREET_PHASE.centreMapPx + Math.hypot(across.x, across.y) / STREET_PHASE.phaseBins;
   if (Math.abs(reading.streetOffsetPx) > tolerance) return false;
+  // Longer than any scratch: no past-end evidence needed (a row across the whole disk has none).
+  if (length && length.lengthPx > length.longestScratchPx) return true;
   const cut = STREET_PHASE.pastEndShare * reading.onLine;
   return reading.pastEnds.some((v) => v !== null && v >= cut);
+}
+
+/**
+ * The longest line (full-resolution px) one scratch along `along` can make: the spec's longest
+ * scratch, plus STREET_PHASE_ROW.endPitches pitches of the row's own leftover fragments the merge
+ * may have joined to it. `mapScale` turns the lattice's map px into full-resolution px.
+ */
+export function longestScratchPx(
+  along: "a" | "b",
+  lattice: Lattice,
+  sizeScale: number,
+  mapScale: number,
+): number {
+  const vector = along === "a" ? lattice.a : lattice.b;
+  return (
+    SPEC.scratchLengthPx[1] * sizeScale +
+    STREET_PHASE_ROW.endPitches * Math.hypot(vector.x, vector.y) * mapScale
+  );
 }
 
 /**
@@ -291,4 +317,41 @@ function meanSigned(
     used++;
   }
   return used * 2 >= samples.length && used > 0 ? sum / used : null;
+}
+
+/** One group formed from the weak blobs alone, and what the line rule reads on it. */
+export interface WeakGroupJudge {
+  /** The group's strength: its peak score over the seed threshold at its centroid. */
+  strength: (group: Blob) => number;
+  /** The line reading of a group (readLatticeLine on its features). */
+  read: (group: Blob) => LatticeLineReading;
+  /** The group's length (full-resolution px) and the longest scratch along that axis. */
+  length: (group: Blob, along: "a" | "b") => { lengthPx: number; longestScratchPx: number };
+}
+
+/**
+ * The map pixels of weak blobs that, grouped among themselves, make a street sampling-phase line
+ * (isStreetPhaseLine). A street row's leftover is pixel-seeded as fragments a die apart; grouped
+ * with a strong defect next to the row, they take the defect's strength and the line rule
+ * (which judges weak lines only) never sees them, so the defect is reported as a scratch the
+ * row's length. Judged on their own first, such a row is dropped before it can join anything;
+ * a weak scratch along a street still has ends, so it is not. `group` is the stage's own merge.
+ */
+export function streetPhaseRowPixels(
+  weak: Blob[],
+  group: (blobs: Blob[]) => Blob[],
+  judge: WeakGroupJudge,
+  lattice: Lattice,
+  mapSize: number,
+): Uint8Array | null {
+  let marked: Uint8Array | null = null;
+  for (const g of group(weak)) {
+    if (judge.strength(g) >= LATTICE_LINE.margin) continue;
+    const reading = judge.read(g);
+    if (reading.along === null) continue;
+    if (!isStreetPhaseLine(reading, lattice, judge.length(g, reading.along))) continue;
+    marked ??= new Uint8Array(mapSize);
+    for (const p of g.pixels) marked[p] = 1;
+  }
+  return marked;
 }

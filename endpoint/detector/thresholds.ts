@@ -640,3 +640,19 @@ export const FOOTPRINT_FLUX = {
    */
   fluxSigmas: 4,
 } as const;
+
+/**
+ * A street sampling-phase row that no scratch explains by its length (lattice-line.ts
+ * longestScratchPx, branch phase9; docs/detector-recall.md round 25). Used only for a weak line
+ * on a street's centre line (STREET_PHASE's test of where it lies): there, a line longer than
+ * one scratch can be is the row's leftover even where nothing past its ends can be read (a row
+ * across the whole disk ends at the rim ring).
+ */
+export const STREET_PHASE_ROW = {
+  /**
+   * Past the spec's longest scratch (SPEC.scratchLengthPx), this many die pitches along the row:
+   * a scratch on a street whose row carries a leftover may have been joined with one of the
+   * row's fragments (a die apart, as the pixel seed leaves them) beyond each end.
+   */
+  endPitches: 2,
+} as const;

@@ -19,6 +19,7 @@ import {
   SENSOR_FAULT,
   SPEC,
   STREET_PHASE,
+  STREET_PHASE_ROW,
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
@@ -46,6 +47,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       STREET_PHASE,
       COMPARISON_FLOOR,
       FOOTPRINT_FLUX,
+      STREET_PHASE_ROW,
     }),
   )
   .digest("hex")
