@@ -2,7 +2,7 @@
 import { noiseSamplesKernel } from "./frame-passes.ts";
 import { comparisonMapScratch } from "./kernel.ts";
 import { gatedQuantileOfMagnitudes, quantileOfMagnitudes } from "./select.ts";
-import { DETECTION } from "./thresholds.ts";
+import { DETECTION, DIE_DIFFERENCE_SECOND_READING } from "./thresholds.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -134,7 +134,17 @@ export function estimateDieDifferenceNoise(
 ): number {
   const alongA = dieDifferenceNoiseAlong(data, width, height, region, a, b, maxSamples, scratch);
   if (alongA.gated || alongA.sigma <= 0) return alongA.sigma;
-  const alongB = dieDifferenceNoiseAlong(data, width, height, region, b, a, maxSamples, scratch);
+  // The second reading only has to tell whether b reads lower: a share of the grid does.
+  const alongB = dieDifferenceNoiseAlong(
+    data,
+    width,
+    height,
+    region,
+    b,
+    a,
+    Math.round(maxSamples * DIE_DIFFERENCE_SECOND_READING.gridShare),
+    scratch,
+  );
   return alongB.sigma > 0 ? Math.min(alongA.sigma, alongB.sigma) : alongA.sigma;
 }
 

@@ -656,3 +656,18 @@ export const STREET_PHASE_ROW = {
    */
   endPitches: 2,
 } as const;
+
+/**
+ * The die-difference noise's second reading, along b, made only where the gate along a passes
+ * too few samples (noise.ts estimateDieDifferenceNoise; branch phase9, docs/detector-recall.md
+ * round 25): it costs a second pass over the grid on the finest dies.
+ */
+export const DIE_DIFFERENCE_SECOND_READING = {
+  /**
+   * Share of the first reading's samples it reads (its grid's step twice as coarse): 25,000 of
+   * 100,000, of which at least a fifth pass its gate; a median of 5,000 |differences| reads sigma
+   * to about 1.1% (the MAD's relative standard error, 0.78 / sqrt(n)), well under the 10-100%
+   * by which the two directions' readings differ on the finest dies.
+   */
+  gridShare: 0.25,
+} as const;

@@ -71,7 +71,9 @@ describe("die-difference noise on the finest dies", () => {
       Math.abs(first / smoothedSigma - 1) < 0.12,
       `estimate ${first}, smoothed noise ${smoothedSigma}`,
     );
-    assert.equal(first, swapped);
+    // The same lower direction is kept either way; the second reading samples a quarter of the
+    // grid (DIE_DIFFERENCE_SECOND_READING), so the two agree to its sampling error, not exactly.
+    assert.ok(Math.abs(swapped / first - 1) < 0.03, `first ${first}, swapped ${swapped}`);
   });
 
   it("is unchanged where the gate passes (no motif): the noise along a alone", () => {
