@@ -3,7 +3,8 @@ import type { BlobFeatures } from "./blob-features.ts";
 import type { Lattice, Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import { sampleBilinear } from "./raster.ts";
-import { LATTICE_LINE, STREET_PHASE } from "./thresholds.ts";
+import type { Blob } from "./segment.ts";
+import { LATTICE_LINE, SPEC, STREET_PHASE, STREET_PHASE_ROW } from "./thresholds.ts";
 
 /** What the lattice-line test read on one group (full-resolution px; residual in its own units). */
 export interface LatticeLineReading {
@@ -96,8 +97,10 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
     ...measured,
     streetOffsetPx: streetOffset(input, samples, axis.name),
     pastEnds: [
-      meanPastEnd(input, samples, alongVector, 1),
-      meanPastEnd(input, samples, alongVector, -1),
+      meanPastEnd(input, samples, alongVector, 1) ??
+        meanPastEndFolded(input, samples, alongVector, 1),
+      meanPastEnd(input, samples, alongVector, -1) ??
+        meanPastEndFolded(input, samples, alongVector, -1),
     ],
     onLine: meanSigned(input, samples, { x: 0, y: 0 }) ?? 0,
     across: Array.from({ length: 2 * LATTICE_LINE.repeatPitches }, (_, i) => {
@@ -128,7 +131,12 @@ export function needsLatticeLineMargin(reading: LatticeLineReading): boolean {
  * on past an end at the same die phase (STREET_PHASE): the street's sampling-phase leftover,
  * which belongs to the whole die row or column, not a scratch (a scratch ends).
  */
-export function isStreetPhaseLine(reading: LatticeLineReading, lattice: Lattice): boolean {
+export function isStreetPhaseLine(
+  reading: LatticeLineReading,
+  lattice: Lattice,
+  /** The line's length and the longest scratch it could be (longestScratchPx), full-resolution px. */
+  length?: { lengthPx: number; longestScratchPx: number },
+): boolean {
   if (reading.along === null || reading.streetOffsetPx === null || !(reading.onLine > 0))
     return false;
   // The street phase across the line is read in bins of the other vector's pitch.
@@ -136,8 +144,28 @@ export function isStreetPhaseLine(reading: LatticeLineReading, lattice: Lattice)
   const tolerance =
     STREET_PHASE.centreMapPx + Math.hypot(across.x, across.y) / STREET_PHASE.phaseBins;
   if (Math.abs(reading.streetOffsetPx) > tolerance) return false;
+  // Longer than any scratch: no past-end evidence needed (a row across the whole disk has none).
+  if (length && length.lengthPx > length.longestScratchPx) return true;
   const cut = STREET_PHASE.pastEndShare * reading.onLine;
   return reading.pastEnds.some((v) => v !== null && v >= cut);
+}
+
+/**
+ * The longest line (full-resolution px) one scratch along `along` can make: the spec's longest
+ * scratch, plus STREET_PHASE_ROW.endPitches pitches of the row's own leftover fragments the merge
+ * may have joined to it. `mapScale` turns the lattice's map px into full-resolution px.
+ */
+export function longestScratchPx(
+  along: "a" | "b",
+  lattice: Lattice,
+  sizeScale: number,
+  mapScale: number,
+): number {
+  const vector = along === "a" ? lattice.a : lattice.b;
+  return (
+    SPEC.scratchLengthPx[1] * sizeScale +
+    STREET_PHASE_ROW.endPitches * Math.hypot(vector.x, vector.y) * mapScale
+  );
 }
 
 /**
@@ -209,6 +237,48 @@ function meanPastEnd(
 }
 
 /**
+ * The same reading where the line's own pixels are too sparse for it: a line grouped from
+ * fragments (pixel-seeded pieces of one die row, tens of map px apart) moves too few of them
+ * one pitch past its end. Then each sampled pixel is moved along the line by the least whole
+ * number of pitches that takes it past the end: every sample lands in the pitch beyond the end
+ * at its own die phase, the stretch (and the die phases) one pitch's move of a continuous line
+ * reads. A scratch has ended there and reads 0; a die row's leftover (a street's sampling phase)
+ * runs on. null when fewer than STREET_PHASE.minPastSamples of them land on the analysed disk.
+ */
+function meanPastEndFolded(
+  input: LatticeLineInput,
+  samples: readonly number[],
+  along: Vector,
+  side: 1 | -1,
+): number | null {
+  const { sign, residual, mapWidth, mapHeight, analysis } = input;
+  const pitch = Math.hypot(along.x, along.y);
+  const ux = along.x / pitch;
+  const uy = along.y / pitch;
+  let end = Number.NEGATIVE_INFINITY;
+  for (const p of input.pixels) {
+    const t = side * ((p % mapWidth) * ux + Math.floor(p / mapWidth) * uy);
+    if (t > end) end = t;
+  }
+  const r2 = analysis.r * analysis.r;
+  let sum = 0;
+  let used = 0;
+  for (const p of samples) {
+    const px = p % mapWidth;
+    const py = Math.floor(p / mapWidth);
+    const pitches = Math.floor((end - side * (px * ux + py * uy)) / pitch) + 1;
+    const x = px + side * pitches * along.x;
+    const y = py + side * pitches * along.y;
+    const dx = x - analysis.cx;
+    const dy = y - analysis.cy;
+    if (dx * dx + dy * dy > r2) continue;
+    sum += sign * sampleBilinear(residual, mapWidth, mapHeight, x, y);
+    used++;
+  }
+  return used >= STREET_PHASE.minPastSamples ? sum / used : null;
+}
+
+/**
  * The line's pixels, every stride-th (a few hundred are enough for each mean), that are
  * interior: their own residual is taken against real pair references.
  */
@@ -247,4 +317,41 @@ function meanSigned(
     used++;
   }
   return used * 2 >= samples.length && used > 0 ? sum / used : null;
+}
+
+/** One group formed from the weak blobs alone, and what the line rule reads on it. */
+export interface WeakGroupJudge {
+  /** The group's strength: its peak score over the seed threshold at its centroid. */
+  strength: (group: Blob) => number;
+  /** The line reading of a group (readLatticeLine on its features). */
+  read: (group: Blob) => LatticeLineReading;
+  /** The group's length (full-resolution px) and the longest scratch along that axis. */
+  length: (group: Blob, along: "a" | "b") => { lengthPx: number; longestScratchPx: number };
+}
+
+/**
+ * The map pixels of weak blobs that, grouped among themselves, make a street sampling-phase line
+ * (isStreetPhaseLine). A street row's leftover is pixel-seeded as fragments a die apart; grouped
+ * with a strong defect next to the row, they take the defect's strength and the line rule
+ * (which judges weak lines only) never sees them, so the defect is reported as a scratch the
+ * row's length. Judged on their own first, such a row is dropped before it can join anything;
+ * a weak scratch along a street still has ends, so it is not. `group` is the stage's own merge.
+ */
+export function streetPhaseRowPixels(
+  weak: Blob[],
+  group: (blobs: Blob[]) => Blob[],
+  judge: WeakGroupJudge,
+  lattice: Lattice,
+  mapSize: number,
+): Uint8Array | null {
+  let marked: Uint8Array | null = null;
+  for (const g of group(weak)) {
+    if (judge.strength(g) >= LATTICE_LINE.margin) continue;
+    const reading = judge.read(g);
+    if (reading.along === null) continue;
+    if (!isStreetPhaseLine(reading, lattice, judge.length(g, reading.along))) continue;
+    marked ??= new Uint8Array(mapSize);
+    for (const p of g.pixels) marked[p] = 1;
+  }
+  return marked;
 }

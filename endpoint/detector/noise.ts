@@ -2,7 +2,7 @@
 import { noiseSamplesKernel } from "./frame-passes.ts";
 import { comparisonMapScratch } from "./kernel.ts";
 import { gatedQuantileOfMagnitudes, quantileOfMagnitudes } from "./select.ts";
-import { DETECTION } from "./thresholds.ts";
+import { DETECTION, DIE_DIFFERENCE_SECOND_READING } from "./thresholds.ts";
 
 export interface DiskRegion {
   cx: number;
@@ -103,6 +103,51 @@ export function estimateNoiseSigma(
 /** Var(p - mean of two independent samples) = (1 + 1/2) sigma^2. */
 export const PAIR_DIFFERENCE_GAIN = Math.sqrt(1.5);
 
+/** One die-difference reading: its sigma (0: too few samples) and whether its gate passed enough samples. */
+interface DieDifferenceReading {
+  sigma: number;
+  gated: boolean;
+}
+
+const UNMEASURED: DieDifferenceReading = { sigma: 0, gated: false };
+
+/**
+ * Noise sigma of `data` as the die-to-die comparison sees it (dieDifferenceNoiseAlong below,
+ * pair differences along a). Where too few samples pass its gate (dies so fine that motif
+ * detail reaches every sample's 3x3 range), the ungated reading adds the pattern's die-to-die
+ * residue to the noise, so it is an upper bound only; the same reading along b (pairs one
+ * die pitch apart along b, the gate in the dies along a) is another upper bound of the same noise,
+ * and the lower of the two is the tighter one (docs/detector-recall.md round 24: along b it read
+ * 1.09-1.42x the truth on 7066's finest dies where along a read 1.32-2.34x). Wafers whose
+ * gate passes along a are measured along a only, as before.
+ */
+export function estimateDieDifferenceNoise(
+  data: Float32Array,
+  width: number,
+  height: number,
+  region: DiskRegion,
+  a: { x: number; y: number },
+  b: { x: number; y: number },
+  maxSamples = 100_000,
+  /** A buffer lent for the samples' differences (read as doubles where it has room), else new. */
+  scratch?: Float32Array,
+): number {
+  const alongA = dieDifferenceNoiseAlong(data, width, height, region, a, b, maxSamples, scratch);
+  if (alongA.gated || alongA.sigma <= 0) return alongA.sigma;
+  // The second reading only has to tell whether b reads lower: a share of the grid does.
+  const alongB = dieDifferenceNoiseAlong(
+    data,
+    width,
+    height,
+    region,
+    b,
+    a,
+    Math.round(maxSamples * DIE_DIFFERENCE_SECOND_READING.gridShare),
+    scratch,
+  );
+  return alongB.sigma > 0 ? Math.min(alongA.sigma, alongB.sigma) : alongA.sigma;
+}
+
 /**
  * Noise sigma of `data` as the die-to-die comparison sees it: from the MAD of
  * D(p) - D(q), where D(p) = p - (p(+a) + p(-a)) / 2 is the pair difference one die pitch apart
@@ -118,7 +163,7 @@ export const PAIR_DIFFERENCE_GAIN = Math.sqrt(1.5);
  * gate on the local range in the dies along b, at p and at q, which shares no sample with the
  * difference and so does not bias it.
  */
-export function estimateDieDifferenceNoise(
+function dieDifferenceNoiseAlong(
   data: Float32Array,
   width: number,
   height: number,
@@ -128,12 +173,12 @@ export function estimateDieDifferenceNoise(
   maxSamples = 100_000,
   /** A buffer lent for the samples' differences (read as doubles where it has room), else new. */
   scratch?: Float32Array,
-): number {
+): DieDifferenceReading {
   const lag = DETECTION.dieDifferenceLagPx;
   const step = Math.max(1, Math.round(Math.sqrt((Math.PI * region.r * region.r) / maxSamples)));
   const reach = Math.hypot(a.x, a.y) + Math.hypot(b.x, b.y) + 2 + lag;
   const inner = region.r - reach;
-  if (inner <= 4) return 0;
+  if (inner <= 4) return UNMEASURED;
   const { cx, cy } = region;
   // The grid's sampled columns and rows, each with the nearest pixels of its references
   // (nearest-pixel samples: a bilinear one averages noise away and would understate sigma).
@@ -151,7 +196,7 @@ export function estimateDieDifferenceNoise(
   );
   const rows = sampleTaps(Math.ceil(cy - inner), cy + inner, step, 2, height - 2, a.y, b.y, width);
   const capacity = columns.count * rows.count;
-  if (capacity < 64) return 0;
+  if (capacity < 64) return UNMEASURED;
   // |D(p) - D(q)| of each sample, in grid order.
   const roomy =
     scratch !== undefined && scratch.byteOffset % 8 === 0 && scratch.length >= 2 * capacity;
@@ -202,7 +247,7 @@ export function estimateDieDifferenceNoise(
       absDiffs[n++] = Math.abs(atP - atQ);
     }
   }
-  if (n < 64) return 0;
+  if (n < 64) return UNMEASURED;
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / gain;
   // A 3x3 range of pure noise stays under about 5 sigma (the largest minus the smallest of 9).
   // A sample passes when, at p and at q, the smaller of the two ranges (dies at +b and -b) is
@@ -277,8 +322,8 @@ export function estimateDieDifferenceNoise(
       i++;
     }
   }
-  if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain;
+  if (m < 0.2 * n) return { sigma: first, gated: false };
+  return { sigma: (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain, gated: true };
 }
 
 type SampleTaps = ReturnType<typeof sampleTaps>;
@@ -305,7 +350,7 @@ function dieDifferenceNoiseInKernel(
     capacity: number;
   },
   gain: number,
-): number | null {
+): DieDifferenceReading | null {
   const { rows, columns, firstColumn, lastColumn, capacity } = grid;
   if (lag < 0) return null;
   if (!gridReadsInsideMap(grid, width, height, lag)) return null;
@@ -347,7 +392,7 @@ function dieDifferenceNoiseInKernel(
   const dataPtr = data.byteOffset;
   const n = kernel.dieDifferences(dataPtr, lag, rowsPtr, rows.count, columnsPtr, diffsPtr);
   if (n < 0) return null;
-  if (n < 64) return 0;
+  if (n < 64) return UNMEASURED;
   const absDiffs = new Float64Array(buffer, diffsPtr, capacity);
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, n, 0.5)) / gain;
   const m = kernel.dieDifferenceGate(
@@ -361,8 +406,8 @@ function dieDifferenceNoiseInKernel(
     profileLength,
     5 * first,
   );
-  if (m < 0.2 * n) return first;
-  return (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain;
+  if (m < 0.2 * n) return { sigma: first, gated: false };
+  return { sigma: (MAD_TO_SIGMA * quantileOfMagnitudes(absDiffs, m, 0.5)) / gain, gated: true };
 }
 
 /**

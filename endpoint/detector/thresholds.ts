@@ -640,3 +640,34 @@ export const FOOTPRINT_FLUX = {
    */
   fluxSigmas: 4,
 } as const;
+
+/**
+ * A street sampling-phase row that no scratch explains by its length (lattice-line.ts
+ * longestScratchPx, branch phase9; docs/detector-recall.md round 25). Used only for a weak line
+ * on a street's centre line (STREET_PHASE's test of where it lies): there, a line longer than
+ * one scratch can be is the row's leftover even where nothing past its ends can be read (a row
+ * across the whole disk ends at the rim ring).
+ */
+export const STREET_PHASE_ROW = {
+  /**
+   * Past the spec's longest scratch (SPEC.scratchLengthPx), this many die pitches along the row:
+   * a scratch on a street whose row carries a leftover may have been joined with one of the
+   * row's fragments (a die apart, as the pixel seed leaves them) beyond each end.
+   */
+  endPitches: 2,
+} as const;
+
+/**
+ * The die-difference noise's second reading, along b, made only where the gate along a passes
+ * too few samples (noise.ts estimateDieDifferenceNoise; branch phase9, docs/detector-recall.md
+ * round 25): it costs a second pass over the grid on the finest dies.
+ */
+export const DIE_DIFFERENCE_SECOND_READING = {
+  /**
+   * Share of the first reading's samples it reads (its grid's step twice as coarse): 25,000 of
+   * 100,000, of which at least a fifth pass its gate; a median of 5,000 |differences| reads sigma
+   * to about 1.1% (the MAD's relative standard error, 0.78 / sqrt(n)), well under the 10-100%
+   * by which the two directions' readings differ on the finest dies.
+   */
+  gridShare: 0.25,
+} as const;

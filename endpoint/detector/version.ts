@@ -4,6 +4,7 @@ import {
   CLASSIFY,
   COMPARISON_FLOOR,
   DETECTION,
+  DIE_DIFFERENCE_SECOND_READING,
   FAULT_SPREAD,
   FOOTPRINT_FLUX,
   LATTICE,
@@ -19,6 +20,7 @@ import {
   SENSOR_FAULT,
   SPEC,
   STREET_PHASE,
+  STREET_PHASE_ROW,
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
@@ -46,6 +48,8 @@ export const THRESHOLDS_HASH = createHash("sha256")
       STREET_PHASE,
       COMPARISON_FLOOR,
       FOOTPRINT_FLUX,
+      STREET_PHASE_ROW,
+      DIE_DIFFERENCE_SECOND_READING,
     }),
   )
   .digest("hex")

@@ -8,7 +8,13 @@ import { repeatedAlongDirection } from "../direction-evidence.ts";
 import { mergeFragments } from "../fragments.ts";
 import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
-import { isStreetPhaseLine, needsLatticeLineMargin, readLatticeLine } from "../lattice-line.ts";
+import {
+  isStreetPhaseLine,
+  longestScratchPx,
+  needsLatticeLineMargin,
+  readLatticeLine,
+  streetPhaseRowPixels,
+} from "../lattice-line.ts";
 import type { FloatMap } from "../raster.ts";
 import type { Blob } from "../segment.ts";
 import { LATTICE_LINE, MERGE } from "../thresholds.ts";
@@ -57,19 +63,58 @@ export function groupBlobs(
   const pitches = [Math.hypot(lattice.a.x, lattice.a.y), Math.hypot(lattice.b.x, lattice.b.y)].map(
     (p) => p * scale,
   );
-  const groups = mergeFragments(
-    kept,
-    ctx,
-    wafer.sizeScale,
-    MERGE.echoReachPitches * Math.max(...pitches),
-    MERGE.bigPitchShare * Math.min(...pitches),
-    [
-      { x: lattice.a.x * scale, y: lattice.a.y * scale },
-      { x: lattice.b.x * scale, y: lattice.b.y * scale },
-    ],
-    edgeMask,
+  const merge = (some: Blob[]) =>
+    mergeFragments(
+      some,
+      ctx,
+      wafer.sizeScale,
+      MERGE.echoReachPitches * Math.max(...pitches),
+      MERGE.bigPitchShare * Math.min(...pitches),
+      [
+        { x: lattice.a.x * scale, y: lattice.a.y * scale },
+        { x: lattice.b.x * scale, y: lattice.b.y * scale },
+      ],
+      edgeMask,
+    );
+  // A weak street row's sampling-phase leftover is judged on its own before it can join a
+  // strong defect beside the row (lattice-line.ts streetPhaseRowPixels says why).
+  const strengthOf = (blob: Blob, f = measureBlob(blob.pixels, blob.sign, ctx, false)) =>
+    f.peakScore / thresholds.highAt(mapIndex(work, wafer, f.centroid));
+  const rows = streetPhaseRowPixels(
+    kept.filter((blob) => strengthOf(blob) < LATTICE_LINE.margin),
+    merge,
+    {
+      strength: (g) => strengthOf(g),
+      read: (g) =>
+        readLatticeLine({
+          features: measureBlob(g.pixels, g.sign, ctx, false),
+          pixels: g.pixels,
+          sign: g.sign,
+          lattice,
+          residual,
+          mapWidth: work.width,
+          mapHeight: work.height,
+          analysis: wafer.analysis,
+          edgeMask,
+        }),
+      length: (g, along) => ({
+        lengthPx: measureBlob(g.pixels, g.sign, ctx, false).lengthPx,
+        longestScratchPx: longestScratchPx(along, lattice, wafer.sizeScale, scale),
+      }),
+    },
+    lattice,
+    work.width * work.height,
   );
+  const groups = merge(rows ? kept.filter((blob) => !rows[blob.pixels[0] as number]) : kept);
   return { groups, ctx, edgeMask };
+}
+
+/** The working-map index of a full-resolution point, clamped to the map. */
+function mapIndex(work: FloatMap, wafer: WaferPlace, p: Point): number {
+  return (
+    Math.min(work.height - 1, Math.max(0, Math.round(wafer.toMap(p.y)))) * work.width +
+    Math.min(work.width - 1, Math.max(0, Math.round(wafer.toMap(p.x))))
+  );
 }
 
 /** Whether a line-seeded blob lies along its seed's segment and, on a patterned wafer, off the die rows. */
@@ -113,7 +158,7 @@ export function classifyGroups(
   lattice: Lattice | null,
   thresholds: DetectionThresholds,
 ): Defect[] {
-  const { circle, exclusionPx, sizeScale, frame, toMap } = wafer;
+  const { circle, exclusionPx, sizeScale, frame } = wafer;
   const scale = work.scale;
   // A chip deeper than the edge exclusion shows up inside the analysed disk too: its zone.
   const chipZones = wafer.rim.chips.map((c) => {
@@ -126,9 +171,7 @@ export function classifyGroups(
       depth: c.depthPx,
     };
   });
-  const mapIndexOf = (p: Point) =>
-    Math.min(work.height - 1, Math.max(0, Math.round(toMap(p.y)))) * work.width +
-    Math.min(work.width - 1, Math.max(0, Math.round(toMap(p.x))));
+  const mapIndexOf = (p: Point) => mapIndex(work, wafer, p);
   const dieOf = dieLookup(lattice, wafer, scale);
   const defects: Defect[] = [];
   for (const group of groups) {
@@ -159,7 +202,14 @@ export function classifyGroups(
       });
       if (needsLatticeLineMargin(reading)) continue;
       // On a street's centre and running on past its ends: the street's sampling phase.
-      if (isStreetPhaseLine(reading, lattice)) continue;
+      const length =
+        reading.along === null
+          ? undefined
+          : {
+              lengthPx: f.lengthPx,
+              longestScratchPx: longestScratchPx(reading.along, lattice, sizeScale, scale),
+            };
+      if (isStreetPhaseLine(reading, lattice, length)) continue;
       // Along one die row (a street, a motif edge) the die-to-die leftover of the pattern's
       // sampling phase is the same all along the line: summing it does not average it down as
       // it does noise, so the line seed's evidence does not hold there; the other seeds judge it.
