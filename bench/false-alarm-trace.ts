@@ -27,10 +27,21 @@
 // pattern-activity class and that class's sigma against the flattest class's, the four pair
 // differences with each direction's allowance at the peak, and the blobs, groups and reports
 // that touch the box.
+// With --ring (beside --misses or --box), a peak in the rim ring also gets what dieToDie's
+// edgePixel compared there (round 26): per direction a symmetric pair, a two-die extrapolation
+// (2 near - far) or a single die, by the same on-wafer test as the comparison (the fitted
+// circle less 1.5 map px, inside the frame), each difference with its allowance, which of them
+// rimRingDirections keeps, the value that rule reports and the reference set's noise gain.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
 import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
+import {
+  referenceNoiseGain,
+  rimRingDirections,
+  VETO_BIT,
+} from "../endpoint/detector/die-to-die-rim-ring.ts";
 import { detect } from "../endpoint/detector/index.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
 import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
@@ -160,8 +171,113 @@ function gateView(
   return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
 }
 
+/**
+ * What edgePixel (die-to-die-rim-ring.ts) compares at the ring pixel (x, y) of the smoothed
+ * map: per direction the kind of reference the on-wafer test leaves (dieToDie's rowIntervals:
+ * the sample inside the circle of radius validR and inside the frame), the difference and its
+ * allowance, the directions rimRingDirections keeps, the value its rule reports and the gain.
+ */
+function ringComparison(
+  smooth: FloatMap,
+  x: number,
+  y: number,
+  directions: Vector[],
+  circle: { cx: number; cy: number },
+  validR: number,
+  sigma: number,
+): string {
+  const onWafer = (sx: number, sy: number) => {
+    const qx = x + sx;
+    const qy = y + sy;
+    return (
+      qy >= 0 &&
+      qy < smooth.height - 1 &&
+      qx >= 0 &&
+      qx <= smooth.width - 2 &&
+      (qx - circle.cx) ** 2 + (qy - circle.cy) ** 2 < validR * validR
+    );
+  };
+  const v = smooth.data[y * smooth.width + x] as number;
+  // rimRingDirections reads the on-wafer test as row intervals; one pixel's are [x, x] or empty.
+  const lower = new Int32Array(8);
+  const upper = new Int32Array(8);
+  const lower2 = new Int32Array(8);
+  const upper2 = new Int32Array(8);
+  const set = (lo: Int32Array, up: Int32Array, k: number, ok: boolean) => {
+    lo[k] = ok ? x : 1;
+    up[k] = ok ? x : 0;
+  };
+  const precisionOf = { pair: 2, extrapolated: 1 / 5, single: 1 };
+  const readings = directions.map((d, k) => {
+    const plus = onWafer(d.x, d.y);
+    const minus = onWafer(-d.x, -d.y);
+    set(lower, upper, 2 * k, plus);
+    set(lower, upper, 2 * k + 1, minus);
+    set(lower2, upper2, 2 * k, onWafer(2 * d.x, 2 * d.y));
+    set(lower2, upper2, 2 * k + 1, onWafer(-2 * d.x, -2 * d.y));
+    if (plus && minus) {
+      const ref = 0.5 * (bilinear(smooth, x + d.x, y + d.y) + bilinear(smooth, x - d.x, y - d.y));
+      const spread = Math.max(
+        cellRange(smooth, x + d.x, y + d.y),
+        cellRange(smooth, x - d.x, y - d.y),
+      );
+      return { kind: "pair" as const, diff: v - ref, spread, share: pairMisregistrationShare(d) };
+    }
+    if (!plus && !minus) return null;
+    const s = plus ? 1 : -1;
+    const near = bilinear(smooth, x + s * d.x, y + s * d.y);
+    if (onWafer(2 * s * d.x, 2 * s * d.y)) {
+      const far = bilinear(smooth, x + 2 * s * d.x, y + 2 * s * d.y);
+      const spread =
+        2 * cellRange(smooth, x + s * d.x, y + s * d.y) +
+        cellRange(smooth, x + 2 * s * d.x, y + 2 * s * d.y);
+      return {
+        kind: "extrapolated" as const,
+        diff: v - (2 * near - far),
+        spread,
+        share: MISREGISTRATION_SHARE,
+      };
+    }
+    return {
+      kind: "single" as const,
+      diff: v - near,
+      spread: cellRange(smooth, x + s * d.x, y + s * d.y),
+      share: MISREGISTRATION_SHARE,
+    };
+  });
+  const include = rimRingDirections(x, lower, upper, lower2, upper2);
+  const veto = (include & VETO_BIT) !== 0;
+  const kept: number[] = [];
+  let precisions = 0;
+  let pairPrecisions = 0;
+  let largest = 0;
+  const parts = readings.map((r, k) => {
+    if (!r) return `${PAIR_NAMES[k]} none`;
+    const allowance = Math.max(0, r.share * r.spread - sigma);
+    const e =
+      r.diff > allowance ? r.diff - allowance : r.diff < -allowance ? r.diff + allowance : 0;
+    const used = ((include >> k) & 1) === 1;
+    if (used) {
+      kept.push(e);
+      const p = precisionOf[r.kind];
+      precisions += p;
+      if (r.kind === "pair") pairPrecisions += p;
+      largest = Math.max(largest, p);
+    }
+    return `${PAIR_NAMES[k]} ${r.kind} ${f(r.diff, 3)} (allow ${f(allowance, 3)})${used ? "" : " not kept"}`;
+  });
+  kept.sort((p, q) => Math.abs(p) - Math.abs(q));
+  const n = kept.length;
+  const value = n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : (kept[0] as number);
+  const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largest : precisions;
+  const rule = n >= 3 && !veto ? "2nd smallest" : "smallest";
+  return `${parts.join("; ")}; kept ${n}${veto ? " with the veto" : ""}, ${rule}: ${f(value, 3)}, gain ${f(referenceNoiseGain(dominant))}`;
+}
+
 interface TraceOptions {
   crossings: boolean;
+  /** With --misses or --box: what the rim ring compared at a peak in it. */
+  ring: boolean;
   /** Follow every true defect the shipping detect() misses. */
   misses: boolean;
   /** Boxes (image px) to follow whatever detect() says about them. */
@@ -533,6 +649,10 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         console.log(
           `    pairs at peak (smoothed ${f(smooth.data[top] as number, 3)}): ${pairsAt(x, y)}`,
         );
+      if (options.ring && lattice && compared.edgeMask?.[top])
+        console.log(
+          `    ring comparison at peak: ${ringComparison(smooth, x, y, directions, wafer.analysis, wafer.circle.r / work.scale - 1.5, sigma)}`,
+        );
       const inBox = (i: number) => {
         const px = i % work.width;
         const py = Math.floor(i / work.width);
@@ -730,12 +850,13 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
 }
 
 const args = process.argv.slice(2);
-const options: TraceOptions = { crossings: false, misses: false, boxes: [] };
+const options: TraceOptions = { crossings: false, ring: false, misses: false, boxes: [] };
 const paths: string[] = [];
 for (let k = 0; k < args.length; k++) {
   const arg = args[k] as string;
   if (arg === "--crossings") options.crossings = true;
   else if (arg === "--misses") options.misses = true;
+  else if (arg === "--ring") options.ring = true;
   else if (arg === "--box") {
     const parts = (args[++k] ?? "").split(",").map(Number);
     if (
