@@ -1,4 +1,4 @@
-// `npm test`: lint, type check and the test runner side by side (lint and type check niced, in the runner's waits), one exit code for all.
+// `npm test`: lint, type check and the test runner side by side (tsc is single-threaded and mostly waits on nothing), one exit code for all.
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,16 +14,10 @@ process.env.NODE_COMPILE_CACHE ??= join(ROOT, "node_modules/.cache/waferflow/nod
  * One step as a child process. The test runner streams its output (it is the long one); the others
  * are held back and printed whole when they end, so their lines never interleave with the tests'.
  */
-function step(name, command, args, { stream = false, background = false } = {}) {
+function step(name, command, args, { stream = false } = {}) {
   const started = Date.now();
-  // A background step runs under `nice`: the test runner and the stacks it starts get the cores
-  // first, and the step fills the time they spend waiting on processes and sockets.
-  const [file, fileArgs] =
-    background && process.platform !== "win32"
-      ? ["nice", ["-n", "10", join(BIN, command), ...args]]
-      : [join(BIN, command), args];
   return new Promise((resolveStep) => {
-    const child = spawn(file, fileArgs, {
+    const child = spawn(join(BIN, command), args, {
       cwd: ROOT,
       stdio: stream ? "inherit" : ["ignore", "pipe", "pipe"],
       // A coloured report even when held back: the steps write to our terminal in the end.
@@ -54,21 +48,16 @@ function step(name, command, args, { stream = false, background = false } = {}) 
 // Extra arguments (`npm test -- test/unit/foo.test.ts`) go to vitest.
 const vitestArgs = ["run", ...process.argv.slice(2)];
 const results = await Promise.all([
-  step("biome check", "biome", ["check", "."], { background: true }),
+  step("biome check", "biome", ["check", "."]),
   // Incremental: a second run re-checks only what changed (the cache lives in node_modules/.cache).
-  step(
-    "tsc --noEmit",
-    "tsc",
-    [
-      "--noEmit",
-      "-p",
-      "tsconfig.json",
-      "--incremental",
-      "--tsBuildInfoFile",
-      "node_modules/.cache/waferflow/tsconfig.tsbuildinfo",
-    ],
-    { background: true },
-  ),
+  step("tsc --noEmit", "tsc", [
+    "--noEmit",
+    "-p",
+    "tsconfig.json",
+    "--incremental",
+    "--tsBuildInfoFile",
+    "node_modules/.cache/waferflow/tsconfig.tsbuildinfo",
+  ]),
   step("vitest", "vitest", vitestArgs, { stream: true }),
 ]);
 const failed = results.filter((result) => !result.ok).map((result) => result.name);
