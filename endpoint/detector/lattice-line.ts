@@ -98,9 +98,9 @@ export function readLatticeLine(input: LatticeLineInput): LatticeLineReading {
     streetOffsetPx: streetOffset(input, samples, axis.name),
     pastEnds: [
       meanPastEnd(input, samples, alongVector, 1) ??
-        meanPastEndFolded(input, samples, alongVector, 1),
+        meanPastEnd(input, samples, alongVector, 1, true),
       meanPastEnd(input, samples, alongVector, -1) ??
-        meanPastEndFolded(input, samples, alongVector, -1),
+        meanPastEnd(input, samples, alongVector, -1, true),
     ],
     onLine: meanSigned(input, samples, { x: 0, y: 0 }) ?? 0,
     across: Array.from({ length: 2 * LATTICE_LINE.repeatPitches }, (_, i) => {
@@ -204,52 +204,21 @@ function streetOffset(
  * Mean of sign x residual over the sampled pixels moved one pitch along `along` (side +1 or
  * -1) that land past the line's end on that side: the pitch beyond the end at the same die
  * phase. null when fewer than STREET_PHASE.minPastSamples of them land on the analysed disk.
+ *
+ * `folded`: the same reading where the line's own pixels are too sparse for it. A line grouped
+ * from fragments (pixel-seeded pieces of one die row, tens of map px apart) moves too few of
+ * them one pitch past its end; then each sampled pixel is moved along the line by the least
+ * whole number of pitches that takes it past the end: every sample lands in the pitch beyond
+ * the end at its own die phase, the stretch (and the die phases) one pitch's move of a
+ * continuous line reads. A scratch has ended there and reads 0; a die row's leftover (a
+ * street's sampling phase) runs on.
  */
 function meanPastEnd(
   input: LatticeLineInput,
   samples: readonly number[],
   along: Vector,
   side: 1 | -1,
-): number | null {
-  const { sign, residual, mapWidth, mapHeight, analysis } = input;
-  const pitch = Math.hypot(along.x, along.y);
-  const ux = along.x / pitch;
-  const uy = along.y / pitch;
-  let end = Number.NEGATIVE_INFINITY;
-  for (const p of input.pixels) {
-    const t = side * ((p % mapWidth) * ux + Math.floor(p / mapWidth) * uy);
-    if (t > end) end = t;
-  }
-  const r2 = analysis.r * analysis.r;
-  let sum = 0;
-  let used = 0;
-  for (const p of samples) {
-    const x = (p % mapWidth) + side * along.x;
-    const y = Math.floor(p / mapWidth) + side * along.y;
-    if (side * (x * ux + y * uy) <= end) continue;
-    const dx = x - analysis.cx;
-    const dy = y - analysis.cy;
-    if (dx * dx + dy * dy > r2) continue;
-    sum += sign * sampleBilinear(residual, mapWidth, mapHeight, x, y);
-    used++;
-  }
-  return used >= STREET_PHASE.minPastSamples ? sum / used : null;
-}
-
-/**
- * The same reading where the line's own pixels are too sparse for it: a line grouped from
- * fragments (pixel-seeded pieces of one die row, tens of map px apart) moves too few of them
- * one pitch past its end. Then each sampled pixel is moved along the line by the least whole
- * number of pitches that takes it past the end: every sample lands in the pitch beyond the end
- * at its own die phase, the stretch (and the die phases) one pitch's move of a continuous line
- * reads. A scratch has ended there and reads 0; a die row's leftover (a street's sampling phase)
- * runs on. null when fewer than STREET_PHASE.minPastSamples of them land on the analysed disk.
- */
-function meanPastEndFolded(
-  input: LatticeLineInput,
-  samples: readonly number[],
-  along: Vector,
-  side: 1 | -1,
+  folded = false,
 ): number | null {
   const { sign, residual, mapWidth, mapHeight, analysis } = input;
   const pitch = Math.hypot(along.x, along.y);
@@ -266,9 +235,10 @@ function meanPastEndFolded(
   for (const p of samples) {
     const px = p % mapWidth;
     const py = Math.floor(p / mapWidth);
-    const pitches = Math.floor((end - side * (px * ux + py * uy)) / pitch) + 1;
+    const pitches = folded ? Math.floor((end - side * (px * ux + py * uy)) / pitch) + 1 : 1;
     const x = px + side * pitches * along.x;
     const y = py + side * pitches * along.y;
+    if (!folded && side * (x * ux + y * uy) <= end) continue;
     const dx = x - analysis.cx;
     const dy = y - analysis.cy;
     if (dx * dx + dy * dy > r2) continue;

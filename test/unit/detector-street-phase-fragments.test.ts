@@ -1,4 +1,4 @@
-// Unit tests of the street sampling-phase rule on a line grouped from fragments (lattice-line.ts meanPastEndFolded): a street row whose leftover clears the seed only at some die phases is still read past its ends, so it is dropped; fragments that end are still a defect.
+// Unit tests of the street sampling-phase rule on a line grouped from fragments (lattice-line.ts meanPastEnd, folded): a street row whose leftover clears the seed only at some die phases is still read past its ends, so it is dropped; fragments that end are still a defect.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { isStreetPhaseLine } from "../../endpoint/detector/lattice-line.ts";
