@@ -24,6 +24,20 @@ export const analysis: DiskRegion = { cx: 160, cy: 160, r: 150 };
 export const seedThreshold = 10;
 export const lineLevel = 15;
 
+/** The wafer the maps lie on: the frame filled by a 300 mm disk, no chips, analysed as `analysis`. */
+export const wafer = {
+  circle: { cx: 160, cy: 160, r: 160 },
+  rim: { chips: [] },
+  frame: { cx: 160, cy: 160, radiusPx: 160, diameterMm: 300, notchAngleDeg: 90 },
+  mmPerPx: 300 / 320,
+  exclusionPx: 3.2,
+  analysis,
+  sizeScale: size / 2048,
+  toMap: (v: number) => v,
+  waferLevel: 100,
+  chuckLevel: 20,
+} as unknown as WaferPlace;
+
 /** Draws a line 2 px wide from (x0, y0), `length` px at `deg` from +x, adding `level` to each pixel it covers. */
 export function drawLine(
   map: Float32Array,
@@ -70,18 +84,6 @@ export function classify(
     scale: 1,
     data: new Float32Array(size * size).fill(100),
   };
-  const wafer = {
-    circle: { cx: 160, cy: 160, r: 160 },
-    rim: { chips: [] },
-    frame: { cx: 160, cy: 160, radiusPx: 160, diameterMm: 300, notchAngleDeg: 90 },
-    mmPerPx: 300 / 320,
-    exclusionPx: 3.2,
-    analysis,
-    sizeScale: size / 2048,
-    toMap: (v: number) => v,
-    waferLevel: 100,
-    chuckLevel: 20,
-  } as unknown as WaferPlace;
   const thresholds = {
     score: residual,
     highAt: () => seedThreshold,

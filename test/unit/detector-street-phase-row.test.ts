@@ -5,11 +5,9 @@ import { isStreetPhaseLine } from "../../endpoint/detector/lattice-line.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import type { Blob } from "../../endpoint/detector/segment.ts";
 import { classifyGroups, groupBlobs } from "../../endpoint/detector/stages/defects.ts";
-import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 import type { DetectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import {
-  analysis,
   classify,
   drawLine,
   lattice,
@@ -18,23 +16,12 @@ import {
   reading,
   seedThreshold,
   size,
+  wafer,
 } from "../helpers/lattice-line-maps.ts";
 
 // The helpers' map: 320 px at scale 1, dies of 20 px, street centre rows at y = 160 + 20 k, the
 // disk 150 px in radius, sizeScale 320 / 2048: the spec's longest scratch is 94 px here, and
 // with two pitches of the row's fragments 134 px.
-const wafer = {
-  circle: { cx: 160, cy: 160, r: 160 },
-  rim: { chips: [] },
-  frame: { cx: 160, cy: 160, radiusPx: 160, diameterMm: 300, notchAngleDeg: 90 },
-  mmPerPx: 300 / 320,
-  exclusionPx: 3.2,
-  analysis,
-  sizeScale: size / 2048,
-  toMap: (v: number) => v,
-  waferLevel: 100,
-  chuckLevel: 20,
-} as unknown as WaferPlace;
 
 /** The group and classify stages on the given blobs (seed threshold 10 everywhere). */
 function detectBlobs(residual: Float32Array, blobs: Blob[]) {
