@@ -11,7 +11,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startS3rver, type TestS3 } from "./helpers/s3rver.ts";
+import { isStored, refusal, startS3rver, type TestS3 } from "./helpers/s3rver.ts";
 
 let s3: TestS3;
 let client: S3Client;
@@ -52,27 +52,7 @@ function putDeclaringSha256(
   return command;
 }
 
-async function refusal(send: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  try {
-    await send;
-  } catch (error) {
-    const { name, $metadata } = error as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name, status: $metadata?.httpStatusCode };
-  }
-  throw new Error("the request was accepted");
-}
-
-async function stored(key: string): Promise<boolean> {
-  try {
-    await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
-      return false;
-    }
-    throw error;
-  }
-}
+const stored = (key: string) => isStored(client, s3.bucket, key);
 
 async function read(key: string, range?: string): Promise<Buffer> {
   const answer = await client.send(

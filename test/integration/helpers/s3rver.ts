@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { BucketKms } from "../../../local/resource-model.ts";
 import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, startS3 } from "../../../local/s3.ts";
 
@@ -74,4 +74,28 @@ export async function startS3rver(options: { kms?: BucketKms } = {}): Promise<Te
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** The error a refused request ends with (its name and HTTP status); fails the test if it was accepted. */
+export async function refusal(send: Promise<unknown>): Promise<{ name: string; status?: number }> {
+  try {
+    await send;
+  } catch (error) {
+    const { name, $metadata } = error as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name, status: $metadata?.httpStatusCode };
+  }
+  throw new Error("the request was accepted");
+}
+
+/** Whether S3 holds `key` in `bucket` (HEAD: 404 is no, any other failure is thrown). */
+export async function isStored(client: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      return false;
+    }
+    throw error;
+  }
 }
