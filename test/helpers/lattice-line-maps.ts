@@ -65,19 +65,11 @@ export function pixelsAbove(map: Float32Array, floor: number): Int32Array {
   return Int32Array.from(out);
 }
 
-/** The classify stage on one bright group (the line's pixels) over the given residual. */
-export function classify(
-  residual: Float32Array,
-  pixels: Int32Array,
-  edgeMask: Uint8Array | null = null,
-) {
-  const ctx: FeatureContext = {
-    mapWidth: size,
-    mapHeight: size,
-    mapScale: 1,
-    residual,
-    score: residual,
-  };
+/**
+ * What the group and classify stages read besides the residual: a flat working map, thresholds
+ * seeding at seedThreshold everywhere on `residual`, and a blank 8-bit image.
+ */
+export function groupingInputs(residual: Float32Array) {
   const work: FloatMap = {
     width: size,
     height: size,
@@ -95,6 +87,23 @@ export function classify(
     bitDepth: 8,
     data: new Uint8Array(size * size),
   };
+  return { work, thresholds, image };
+}
+
+/** The classify stage on one bright group (the line's pixels) over the given residual. */
+export function classify(
+  residual: Float32Array,
+  pixels: Int32Array,
+  edgeMask: Uint8Array | null = null,
+) {
+  const ctx: FeatureContext = {
+    mapWidth: size,
+    mapHeight: size,
+    mapScale: 1,
+    residual,
+    score: residual,
+  };
+  const { work, thresholds, image } = groupingInputs(residual);
   return classifyGroups(
     { groups: [{ pixels, sign: 1 }], ctx, edgeMask },
     image,

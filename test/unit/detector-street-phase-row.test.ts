@@ -2,14 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { isStreetPhaseLine } from "../../endpoint/detector/lattice-line.ts";
-import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import type { Blob } from "../../endpoint/detector/segment.ts";
 import { classifyGroups, groupBlobs } from "../../endpoint/detector/stages/defects.ts";
-import type { DetectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
-import type { GrayImage } from "../../lib/gray-image.ts";
 import {
   classify,
   drawLine,
+  groupingInputs,
   lattice,
   lineLevel,
   pixelsAbove,
@@ -25,23 +23,7 @@ import {
 
 /** The group and classify stages on the given blobs (seed threshold 10 everywhere). */
 function detectBlobs(residual: Float32Array, blobs: Blob[]) {
-  const work: FloatMap = {
-    width: size,
-    height: size,
-    scale: 1,
-    data: new Float32Array(size * size).fill(100),
-  };
-  const thresholds = {
-    score: residual,
-    highAt: () => seedThreshold,
-    scoreTail: 1,
-  } as unknown as DetectionThresholds;
-  const image: GrayImage = {
-    width: size,
-    height: size,
-    bitDepth: 8,
-    data: new Uint8Array(size * size),
-  };
+  const { work, thresholds, image } = groupingInputs(residual);
   const grouped = groupBlobs(blobs, work, wafer, lattice, residual, thresholds);
   return classifyGroups(grouped, image, work, wafer, lattice, thresholds);
 }
