@@ -455,11 +455,12 @@ function gridReadsInsideMap(
       )
     )
       return false;
+    // The row's first and last columns bound every tap of the 3x3 gate along b.
+    const plusLow = columns.plusB[3 * first] as number;
+    const plusHigh = columns.plusB[3 * last + 2] as number;
+    const minusLow = columns.minusB[3 * first] as number;
+    const minusHigh = columns.minusB[3 * last + 2] as number;
     for (let k = 0; k < 3; k++) {
-      const plusLow = columns.plusB[3 * first] as number;
-      const plusHigh = columns.plusB[3 * last + 2] as number;
-      const minusLow = columns.minusB[3 * first] as number;
-      const minusHigh = columns.minusB[3 * last + 2] as number;
       if (!inside(rows.plusB[3 * r + k] as number, plusLow, plusHigh)) return false;
       if (!inside(rows.minusB[3 * r + k] as number, minusLow, minusHigh)) return false;
     }
