@@ -519,16 +519,20 @@ function blurAttenuation(patch: Patch, sigma: number): number {
 }
 
 /** Adds Gaussian sensor noise and rounds to the output bit depth. */
-function quantise(
+export function quantise(
   design: WaferDesign,
   level: Float32Array,
   fullScale: number,
 ): Uint8Array | Uint16Array {
-  // A table of normals indexed by a fast integer hash keeps noise at a few ns per pixel.
+  // A table of normals indexed by a fast integer hash keeps noise at a few ns per pixel. Each pixel sums two
+  // independent draws, scaled by 1/sqrt(2): one table alone repeats its 65,536 values about 64 times over a
+  // 2048 px frame, so its single deepest entry (about -5 sigma) came back as a cluster of equally deep pixels
+  // that the detector rightly calls a particle (docs/detector-recall.md round 27, B). A sum of two draws has
+  // 2^32 values and the same Gaussian law.
   const tableBits = 16;
   const table = new Float32Array(1 << tableBits);
   const random = new Random(design.noiseSeed);
-  const sigma = design.noiseSigma * fullScale;
+  const sigma = (design.noiseSigma * fullScale) / Math.SQRT2;
   for (let k = 0; k < table.length; k++) table[k] = random.normal() * sigma;
   let state = (design.noiseSeed | 1) >>> 0 || 1;
   const pixels = fullScale === 255 ? new Uint8Array(level.length) : new Uint16Array(level.length);
@@ -541,7 +545,11 @@ function quantise(
       state ^= state << 13;
       state ^= state >>> 17;
       state ^= state << 5;
-      white[k] = table[(state >>> shift) & 0xffff] ?? 0;
+      const first = table[(state >>> shift) & 0xffff] ?? 0;
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      white[k] = first + (table[(state >>> shift) & 0xffff] ?? 0);
     }
     const kernelSigma = correlation / 2;
     const gain = 1 / gaussianNoiseGain(kernelSigma);
@@ -556,7 +564,12 @@ function quantise(
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    const value = (level[k] ?? 0) * fullScale + (table[(state >>> shift) & 0xffff] ?? 0) + 0.5;
+    const first = table[(state >>> shift) & 0xffff] ?? 0;
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    const value =
+      (level[k] ?? 0) * fullScale + first + (table[(state >>> shift) & 0xffff] ?? 0) + 0.5;
     pixels[k] = value <= 0 ? 0 : Math.min(value, fullScale);
   }
   return pixels;
