@@ -67,7 +67,11 @@ import {
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
-import { countOnes, detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import {
+  countOnes,
+  detectionThresholds,
+  withScoreTail,
+} from "../endpoint/detector/stages/thresholds.ts";
 import {
   activityMap,
   measureSigmas,
@@ -349,7 +353,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         edgeGain: null,
       };
   const residual = compared.residual;
-  const thresholds = detectionThresholds(
+  const seedThresholds = detectionThresholds(
     work,
     wafer,
     noise,
@@ -385,7 +389,10 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
             const q = Math.round(cy + dy) * work.width + Math.round(cx + dx);
             if (compared.edgeMask?.[q]) ring = true;
             if (Math.abs(residual[q] as number) > Math.abs(best)) best = residual[q] as number;
-            ratio = Math.max(ratio, Math.abs(thresholds.score[q] as number) / thresholds.highAt(q));
+            ratio = Math.max(
+              ratio,
+              Math.abs(seedThresholds.score[q] as number) / seedThresholds.highAt(q),
+            );
           }
         if (ring) continue;
         const qc = Math.round(cy) * work.width + Math.round(cx);
@@ -395,7 +402,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
           peak: best / (compared.comparisonSigma ?? 1),
           seeded: ratio >= 1,
           ratio,
-          seedRel: thresholds.highAt(qc) / thresholds.seeds.minHigh,
+          seedRel: seedThresholds.highAt(qc) / seedThresholds.seeds.minHigh,
         });
       }
     const parts: string[] = [];
@@ -433,12 +440,14 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
     );
   }
   const blobs = hysteresisBlobs(
-    thresholds.score,
+    seedThresholds.score,
     work.width,
     work.height,
     wafer.analysis,
-    thresholds.seeds,
+    seedThresholds.seeds,
   );
+  // The score's tail, read on what the seeds did not grow into defects or lines (as detect() does).
+  const thresholds = withScoreTail(seedThresholds, blobs, work, wafer);
   const grouped = groupBlobs(blobs, work, wafer, lattice, residual, thresholds, compared.edgeMask);
   const rimBlur = takeRimBlur(image);
   const judge = lattice

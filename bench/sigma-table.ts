@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { detect } from "../endpoint/detector/index.ts";
 import type { Lattice } from "../endpoint/detector/lattice.ts";
 import type { FloatMap } from "../endpoint/detector/raster.ts";
+import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
 import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
 import { workingMap } from "../endpoint/detector/stages/input.ts";
 import type { Noise } from "../endpoint/detector/stages/noise.ts";
@@ -26,6 +27,8 @@ import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
 import {
   type DetectionThresholds,
   detectionThresholds,
+  type SeedThresholds,
+  withScoreTail,
 } from "../endpoint/detector/stages/thresholds.ts";
 import { StageTimer } from "../endpoint/detector/stages/timer.ts";
 import {
@@ -92,7 +95,9 @@ function measure(
   residual: Float32Array,
   edgeMask: Uint8Array | null,
   comparisonSigma: number,
-  thresholds: DetectionThresholds,
+  thresholds: SeedThresholds,
+  /** The score's tail factor, measured after segmentation (NaN until then). */
+  scoreTail: number,
 ): Statistics {
   const ring =
     edgeMask && edgeMask.reduce((n, v) => n + v, 0) >= DETECTION.minZoneSamples ? edgeMask : null;
@@ -112,7 +117,7 @@ function measure(
     scoreSigmas: Array.from(score.sigmas),
     residualSigmas: Array.from(res.sigmas),
     pixelTail: pixelTailFactor(work, residual, wafer.analysis),
-    scoreTail: thresholds.scoreTail,
+    scoreTail,
     minHigh: thresholds.seeds.minHigh,
     pixelSeedMin: thresholds.seeds.pixelSeed?.min ?? Number.NaN,
     highFloor: DETECTION.seedLevelShare * Math.abs(noise.level),
@@ -265,7 +270,7 @@ function reference(
   const work = workingMap(image);
   const noise = measureNoise(work, wafer);
   const compared = dieToDie(work, wafer, noise, lattice);
-  const thresholds = detectionThresholds(
+  const seedThresholds = detectionThresholds(
     work,
     wafer,
     noise,
@@ -275,6 +280,13 @@ function reference(
     compared.comparisonSigma,
     compared.edgeGain,
   );
+  const blobs = hysteresisBlobs(
+    seedThresholds.score,
+    work.width,
+    work.height,
+    wafer.analysis,
+    seedThresholds.seeds,
+  );
   return measure(
     work,
     wafer,
@@ -283,7 +295,8 @@ function reference(
     compared.residual,
     compared.edgeMask,
     compared.comparisonSigma,
-    thresholds,
+    seedThresholds,
+    withScoreTail(seedThresholds, blobs, work, wafer).scoreTail,
   );
 }
 
@@ -312,7 +325,7 @@ StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
   else if (name === "threshold" && captured.lattice && captured.compared) {
     const { work, wafer: place, noise, lattice, compared } = captured as Required<Captured>;
     if (work && place && noise && lattice && compared.comparisonSigma !== null) {
-      const thresholds = out as DetectionThresholds;
+      const thresholds = out as SeedThresholds;
       wafer = {
         stats: measure(
           work,
@@ -323,11 +336,14 @@ StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
           compared.edgeMask,
           compared.comparisonSigma,
           thresholds,
+          Number.NaN,
         ),
         where: where(work, place, lattice, thresholds.score, compared.edgeMask),
       };
     }
-  }
+  } else if (name === "segment" && wafer)
+    // The score's tail is measured on what segmentation left as noise (score-tail.ts).
+    wafer.stats.scoreTail = (out as { thresholds: DetectionThresholds }).thresholds.scoreTail;
   return out;
 };
 

@@ -122,6 +122,9 @@ for (const path of positionals) {
           wafer.analysis,
           t.seeds,
         );
+        // A tree whose score tail is measured after segmentation (branch tail9) does it here.
+        if (tree.thresholds.withScoreTail)
+          thresholds = tree.thresholds.withScoreTail(thresholds, blobs, work, wafer);
       },
       group: () => {
         groups = tree.defects.groupBlobs(

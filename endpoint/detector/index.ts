@@ -17,7 +17,7 @@ import { measureNoise } from "./stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "./stages/place.ts";
 import { waferReport } from "./stages/report.ts";
 import { bareResidual, findLattice, fitIllumination } from "./stages/surface.ts";
-import { detectionThresholds } from "./stages/thresholds.ts";
+import { detectionThresholds, withScoreTail } from "./stages/thresholds.ts";
 import { StageTimer } from "./stages/timer.ts";
 import { DETECTOR_VERSION } from "./version.ts";
 
@@ -134,7 +134,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
         edgeGain: null,
       };
   const residual = compared.residual;
-  const thresholds = timer.run("threshold", () =>
+  const seedThresholds = timer.run("threshold", () =>
     detectionThresholds(
       work,
       wafer,
@@ -147,9 +147,17 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       frameBuffer("score", mapSize, false),
     ),
   );
-  const blobs = timer.run("segment", () =>
-    hysteresisBlobs(thresholds.score, work.width, work.height, wafer.analysis, thresholds.seeds),
-  );
+  const { blobs, thresholds } = timer.run("segment", () => {
+    const grown = hysteresisBlobs(
+      seedThresholds.score,
+      work.width,
+      work.height,
+      wafer.analysis,
+      seedThresholds.seeds,
+    );
+    // The score's tail is read on what the seeds did not grow into defects or lines.
+    return { blobs: grown, thresholds: withScoreTail(seedThresholds, grown, work, wafer) };
+  });
   let sensorFaultsRemoved = 0;
   const groups = timer.run("group", () => {
     const grouped = groupBlobs(

@@ -1,7 +1,7 @@
 // How much heavier than a Gaussian the smoothed detection score's tail is, measured robustly to defects.
 import type { DiskRegion } from "./noise.ts";
 import { quantileOfMagnitudes } from "./select.ts";
-import { DETECTION } from "./thresholds.ts";
+import { DETECTION, SCORE_TAIL, SPEC } from "./thresholds.ts";
 
 /**
  * The seed threshold is DETECTION.seedSigmas sigmas of the score, with sigma read from its
@@ -9,9 +9,17 @@ import { DETECTION } from "./thresholds.ts";
  * detail (JPEG blocks, correlated noise) that survive the die-to-die comparison, whose single
  * excursions are particle-sized blobs just over the threshold. The tail is
  * measured like the pixel seed's (pixelTailFactor): the |score| / sigma quantile at 1e-3 against
- * the Gaussian's 3.29. Defects would dominate that quantile over the whole disk (a stain covers
- * a few % of it), so it is read per sector of the disk (DETECTION.scoreTailSectors: rings x
- * angles) and the median sector is taken: a defect moves only the few sectors it lies in.
+ * the Gaussian's 3.29, per sector of the disk (DETECTION.scoreTailSectors: rings x angles), the
+ * median sector standing for the wafer.
+ *
+ * The tail is that of the noise, so it is read on what the detector would call noise: the
+ * pixels of `notNoise` (the grown blobs larger than one excursion of noise can be: stains,
+ * voids, scratches, street rows and columns; see notNoiseBlobs) are left out. A sector holds
+ * only ~1,200-2,500 samples, so its 1e-3 quantile is its 2nd-3rd largest: three samples of any
+ * defect or pattern line set it, and the median sector alone did not protect the wafer whose
+ * defects or street lines touch half the sectors (docs/detector-recall.md rounds 26 and 30).
+ * JPEG and correlated noise are wafer-wide, their excursions particle-sized: they stay in
+ * every sector's sample and still lift the factor.
  * Returns the factor (>= 1) by which a particle-sized blob must clear the seed threshold.
  */
 export function scoreTailFactor(
@@ -19,6 +27,8 @@ export function scoreTailFactor(
   width: number,
   region: DiskRegion,
   sigmaAt: (i: number) => number,
+  /** Map pixel indices that are not noise (each list one blob's pixels), left out. */
+  notNoise: readonly Int32Array[] = [],
 ): number {
   const { rings, angles, step } = DETECTION.scoreTailSectors;
   const sectors = rings * angles;
@@ -29,15 +39,18 @@ export function scoreTailFactor(
   const x1 = Math.min(width - 2, Math.floor(cx + r));
   const quadrants = angles === 4;
   // One pass places every sample in its sector; a second fills each sector's values.
-  const capacity = (Math.floor((y1 - y0) / step) + 1) * (Math.floor((x1 - x0) / step) + 1);
+  const columns = Math.floor((x1 - x0) / step) + 1;
+  const capacity = (Math.floor((y1 - y0) / step) + 1) * columns;
+  const skipped = sampleGridMask(notNoise, width, x0, y0, step, columns, capacity);
   const indices = new Int32Array(Math.max(0, capacity));
   const sectorOf = new Uint8Array(Math.max(0, capacity));
   const counts = new Int32Array(sectors);
   let n = 0;
   const r2 = r * r;
-  for (let y = y0; y <= y1; y += step) {
+  for (let y = y0, row = 0; y <= y1; y += step, row += columns) {
     const dy = y - cy;
-    for (let x = x0; x <= x1; x += step) {
+    for (let x = x0, cell = row; x <= x1; x += step, cell++) {
+      if (skipped?.[cell]) continue;
       const dx = x - cx;
       const d2 = dx * dx + dy * dy;
       if (d2 >= r2) continue;
@@ -80,6 +93,74 @@ export function scoreTailFactor(
   tails.sort((a, b) => a - b);
   const median = tails[Math.floor(tails.length / 2)] as number;
   return Math.max(1, median / DETECTION.pixelTailGaussianSigmas);
+}
+
+/**
+ * 1 on the cells of the sample grid (every `step`-th pixel of every `step`-th row from (x0, y0),
+ * `columns` per row) that a pixel of `pixels` falls on; null when there are none to leave out.
+ */
+function sampleGridMask(
+  pixels: readonly Int32Array[],
+  width: number,
+  x0: number,
+  y0: number,
+  step: number,
+  columns: number,
+  cells: number,
+): Uint8Array | null {
+  if (pixels.length === 0 || cells <= 0) return null;
+  const mask = new Uint8Array(cells);
+  for (const list of pixels)
+    for (let k = 0; k < list.length; k++) {
+      const i = list[k] as number;
+      const y = Math.floor(i / width);
+      const dx = i - y * width - x0;
+      const dy = y - y0;
+      if (dx < 0 || dy < 0 || dx % step !== 0 || dy % step !== 0) continue;
+      const column = dx / step;
+      if (column >= columns) continue;
+      const cell = (dy / step) * columns + column;
+      if (cell < cells) mask[cell] = 1;
+    }
+  return mask;
+}
+
+/**
+ * The blobs that are not one excursion of noise: those whose extent (the longer side of their
+ * box, map px) exceeds SCORE_TAIL.noiseBlobMaxExtentParticles times the spec's largest particle
+ * on the map. Their pixels are left out of the tail measurement (scoreTailFactor).
+ */
+export function notNoiseBlobs(
+  blobs: readonly { pixels: Int32Array }[],
+  width: number,
+  /** Full-resolution px per map px. */
+  mapScale: number,
+  /** The frame's shorter side / 2048 (the spec's sizes are at 2048). */
+  sizeScale: number,
+): Int32Array[] {
+  const limit =
+    (SCORE_TAIL.noiseBlobMaxExtentParticles * SPEC.particlePx[1] * sizeScale) / mapScale;
+  const out: Int32Array[] = [];
+  for (const blob of blobs) {
+    const pixels = blob.pixels;
+    // A blob of fewer pixels than the limit cannot span more than it (8-connected).
+    if (pixels.length <= limit) continue;
+    let xMin = width;
+    let xMax = -1;
+    let yMin = Number.POSITIVE_INFINITY;
+    let yMax = -1;
+    for (let k = 0; k < pixels.length; k++) {
+      const i = pixels[k] as number;
+      const y = Math.floor(i / width);
+      const x = i - y * width;
+      if (x < xMin) xMin = x;
+      if (x > xMax) xMax = x;
+      if (y < yMin) yMin = y;
+      if (y > yMax) yMax = y;
+    }
+    if (Math.max(xMax - xMin + 1, yMax - yMin + 1) > limit) out.push(pixels);
+  }
+  return out;
 }
 
 /** The angle sector of (dx, dy): `angles` equal sectors counted from -pi, anticlockwise. */

@@ -671,3 +671,20 @@ export const DIE_DIFFERENCE_SECOND_READING = {
    */
   gridShare: 0.25,
 } as const;
+
+/**
+ * The score's tail read on noise only (score-tail.ts notNoiseBlobs, branch tail9;
+ * docs/detector-recall.md round 30): grown blobs that are defects or pattern lines are left out
+ * of the measurement, so that they cannot raise the bar a particle must clear.
+ */
+export const SCORE_TAIL = {
+  /**
+   * A grown blob longer than this many of the spec's largest particles (SPEC.particlePx, 16 px
+   * at 2048) is not one excursion of noise. One excursion (a JPEG block is 8 px, correlated
+   * noise 1 px long) grown to its 2.5-sigma flanks spans at most a particle plus the blur
+   * (1 px sigma) and the score's 3x3 smoothing each side; twice the largest particle leaves
+   * room for both at every map scale, and every stain (60 px and up), scratch and street line
+   * is longer.
+   */
+  noiseBlobMaxExtentParticles: 2,
+} as const;

@@ -17,6 +17,7 @@ import {
   RIM,
   RIM_READING,
   SCORE,
+  SCORE_TAIL,
   SENSOR_FAULT,
   SPEC,
   STREET_PHASE,
@@ -50,6 +51,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       FOOTPRINT_FLUX,
       STREET_PHASE_ROW,
       DIE_DIFFERENCE_SECOND_READING,
+      SCORE_TAIL,
     }),
   )
   .digest("hex")

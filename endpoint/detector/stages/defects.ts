@@ -20,7 +20,7 @@ import type { Blob } from "../segment.ts";
 import { LATTICE_LINE, MERGE } from "../thresholds.ts";
 import type { WaferPlace } from "./place.ts";
 import { clampBox, dieLookup, scoreFrom } from "./report.ts";
-import type { DetectionThresholds } from "./thresholds.ts";
+import type { DetectionThresholds, SeedThresholds } from "./thresholds.ts";
 
 /** Std-dev of the [1 2 1] / 4 kernel, px: sqrt(0.5). */
 const BINOMIAL_SIGMA_PX = Math.SQRT1_2;
@@ -39,7 +39,7 @@ export function groupBlobs(
   wafer: WaferPlace,
   lattice: Lattice | null,
   residual: Float32Array,
-  thresholds: DetectionThresholds,
+  thresholds: SeedThresholds,
   /** 1 where die-to-die references are extrapolated (the rim ring); null on bare wafers. */
   edgeMask: Uint8Array | null = null,
 ): BlobGroups {

@@ -2,8 +2,8 @@
 import { EDGE_GAIN_UNIT } from "../die-to-die-rim-ring.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { scoreTailFactor } from "../score-tail.ts";
-import type { Thresholds } from "../segment.ts";
+import { notNoiseBlobs, scoreTailFactor } from "../score-tail.ts";
+import type { Blob, Thresholds } from "../segment.ts";
 import {
   activityMap,
   activityReader,
@@ -17,18 +17,49 @@ import { DETECTION } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
-export interface DetectionThresholds {
+/** What segmentation needs: the score and its seed and grow thresholds. */
+export interface SeedThresholds {
   /** The smoothed residual the seeds and growth are tested on. */
   score: Float32Array;
   seeds: Thresholds;
   /** Seed threshold at a map pixel (for scoring). */
   highAt: (i: number) => number;
+  /** The score's noise sigma at a map pixel (highAt is DETECTION.seedSigmas of it, floored). */
+  scoreSigmaAt: (i: number) => number;
+}
+
+/** The seed thresholds and, once segmentation has run, the score's measured tail. */
+export interface DetectionThresholds extends SeedThresholds {
   /**
    * How much heavier than a Gaussian the score's tail is (score-tail.ts, >= 1): a single
    * excursion of die-specific detail (a JPEG block, correlated noise) is particle-sized, so a
    * particle-sized blob must stand this much further out than the seed threshold.
    */
   scoreTail: number;
+}
+
+/**
+ * The thresholds with the score's tail measured on what segmentation left as noise: the pixels
+ * of grown blobs larger than an excursion of noise (defects, pattern lines) are left out
+ * (score-tail.ts says why).
+ */
+export function withScoreTail(
+  thresholds: SeedThresholds,
+  blobs: readonly Blob[],
+  work: FloatMap,
+  wafer: WaferPlace,
+): DetectionThresholds {
+  const notNoise = notNoiseBlobs(blobs, work.width, work.scale, wafer.sizeScale);
+  return {
+    ...thresholds,
+    scoreTail: scoreTailFactor(
+      thresholds.score,
+      work.width,
+      wafer.analysis,
+      thresholds.scoreSigmaAt,
+      notNoise,
+    ),
+  };
 }
 
 /**
@@ -59,7 +90,7 @@ export function detectionThresholds(
   edgeGain: Uint8Array | null = null,
   /** A buffer of the map's size for the score (every value is written), else a new one. */
   scoreBuffer?: Float32Array,
-): DetectionThresholds {
+): SeedThresholds {
   const score = scoreBuffer ?? new Float32Array(work.width * work.height);
   if (score.length !== work.width * work.height)
     throw new RangeError(
@@ -142,7 +173,7 @@ export function detectionThresholds(
   return {
     score,
     highAt,
-    scoreTail: scoreTailFactor(score, work.width, wafer.analysis, scoreSigma),
+    scoreSigmaAt: scoreSigma,
     seeds: {
       minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(interiorScore), highFloor),
       minLow: Math.max(DETECTION.growSigmas * smallestSigma(interiorScore), lowFloor),
