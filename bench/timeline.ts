@@ -104,6 +104,10 @@ export interface EndpointRequest {
   queueDepth: number;
   /** Mark-compacts of the inference thread's heap during the request. */
   majorGcs: number;
+  /** Of runMs, the worker thread's own time on it (undefined from an endpoint that does not say). */
+  threadBusyMs?: number;
+  /** The worker thread's wait for this request since its previous answer. */
+  threadIdleMs?: number;
 }
 
 /** An endpoint request from a line of the stack's log ("endpoint: {...}"), or undefined. */
@@ -123,6 +127,8 @@ export function parseEndpointLine(line: string): EndpointRequest | undefined {
       runMs: number("runMs"),
       queueDepth: number("queueDepth"),
       majorGcs: number("majorGcs"),
+      ...(typeof entry.threadBusyMs === "number" ? { threadBusyMs: entry.threadBusyMs } : {}),
+      ...(typeof entry.threadIdleMs === "number" ? { threadIdleMs: entry.threadIdleMs } : {}),
     };
   } catch {
     return undefined;
@@ -344,6 +350,9 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "of it: the endpoint's S3 read": [],
     "of it: waiting for an inference thread": [],
     "of it: on an inference thread": [],
+    "of that: the thread's own time on it (its clock)": [],
+    "of that: handed to the thread and back (the server's event loop)": [],
+    "the thread's wait for it after its previous answer, when it had been queued": [],
     "of it: after the answer (overlay and result PUTs, the runner)": [],
     "endpoint queue depth when the request came": [],
   };
@@ -362,6 +371,20 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     push("of it: the endpoint's S3 read", request.fetchMs);
     push("of it: waiting for an inference thread", request.queueMs);
     push("of it: on an inference thread", request.runMs);
+    if (request.threadBusyMs !== undefined) {
+      push("of that: the thread's own time on it (its clock)", request.threadBusyMs);
+      push(
+        "of that: handed to the thread and back (the server's event loop)",
+        request.runMs - request.threadBusyMs,
+      );
+    }
+    // A request that waited for a thread was there when the thread answered its previous one:
+    // the thread's wait for it is the hand-over alone, a core the lot could have used.
+    if (request.threadIdleMs !== undefined && request.queueMs > 1)
+      push(
+        "the thread's wait for it after its previous answer, when it had been queued",
+        request.threadIdleMs,
+      );
     push(
       "of it: after the answer (overlay and result PUTs, the runner)",
       span.detect.to - request.end,
@@ -388,6 +411,14 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "",
     `The inference threads' heaps were mark-compacted ${majorGcs} times during the lot's ${inferred.length} inferences (${inferred.length ? (majorGcs / inferred.length).toFixed(2) : "-"} per wafer; the endpoint's request log).`,
   );
+  const handOver =
+    parts["the thread's wait for it after its previous answer, when it had been queued"] ?? [];
+  if (handOver.length) {
+    lines.push(
+      "",
+      `The inference threads waited ${seconds(stats(handOver).total)} s in all for ${handOver.length} requests already queued when they answered the one before (each thread's own clock): the hand-over through the server's event loop.`,
+    );
+  }
   const map = stateSpan(trace.history, "InspectImages");
   const report = stateSpan(trace.history, "PublishReport");
   if (map && report) {

@@ -10,13 +10,15 @@ import {
   rebuildError,
   type SerialisedError,
 } from "./inference.ts";
-import type { WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
+import type { ThreadTiming, WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
 
 /** One inference's answer, and what it cost the thread's heap. */
 export interface InferenceRun {
   result: InferenceResult;
   /** Mark-compacts the worker's heap ran during it (as V8 reported them by its end). */
   majorGcs: number;
+  /** The worker's own view of the task: its time on it, and its wait for it. */
+  thread: ThreadTiming;
 }
 
 const WORKER_ENTRY = new URL("./inference-worker.mjs", import.meta.url);
@@ -165,7 +167,11 @@ export function startInferencePool(options: {
           if (task?.id !== message.id) return;
           slot.task = undefined;
           if (message.kind === "done")
-            task.resolve({ result: message.result, majorGcs: message.majorGcs });
+            task.resolve({
+              result: message.result,
+              majorGcs: message.majorGcs,
+              thread: message.thread,
+            });
           else task.reject(rebuildError(message.error));
           release(slot);
           return;

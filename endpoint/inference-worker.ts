@@ -28,8 +28,20 @@ export interface WorkerData {
 export type WorkerMessage =
   | { kind: "ready"; warmup: WarmupReport }
   | { kind: "load-failed"; error: SerialisedError }
-  | { kind: "done"; id: number; result: InferenceResult; majorGcs: number }
+  | { kind: "done"; id: number; result: InferenceResult; majorGcs: number; thread: ThreadTiming }
   | { kind: "failed"; id: number; error: SerialisedError };
+
+/**
+ * The task as this thread saw it: from taking the message to posting the answer, and how long the
+ * thread had waited for the message since its previous answer (or since it said ready). The pool's
+ * own view adds the hand-over both ways, which waits on the server's thread.
+ */
+export interface ThreadTiming {
+  /** Taking the task to posting its answer, ms. */
+  busyMs: number;
+  /** The previous answer (or ready) posted to this task taken, ms. */
+  idleMs: number;
+}
 
 const port = parentPort;
 if (!port) throw new Error("endpoint/inference-worker.ts runs only as a worker thread");
@@ -54,14 +66,25 @@ try {
   await model.load();
   // Before the first request: V8 compiles the detector while this thread runs it (docs/container.md).
   const warmup = await warmUp(model, warmupWafers);
+  let answeredAt = 0;
   port.on("message", (task: WorkerTask) => {
+    const takenAt = performance.now();
+    const idleMs = takenAt - answeredAt;
     const gcsBefore = majorGcs;
     runInference(model, task.request).then(
-      (result) => post({ kind: "done", id: task.id, result, majorGcs: majorGcs - gcsBefore }),
-      (error: unknown) => post({ kind: "failed", id: task.id, error: serialiseError(error) }),
+      (result) => {
+        const thread = { busyMs: performance.now() - takenAt, idleMs };
+        post({ kind: "done", id: task.id, result, majorGcs: majorGcs - gcsBefore, thread });
+        answeredAt = performance.now();
+      },
+      (error: unknown) => {
+        post({ kind: "failed", id: task.id, error: serialiseError(error) });
+        answeredAt = performance.now();
+      },
     );
   });
   post({ kind: "ready", warmup });
+  answeredAt = performance.now();
 } catch (error) {
   post({ kind: "load-failed", error: serialiseError(error) });
 }

@@ -137,6 +137,10 @@ interface RequestLog {
   runMs?: number;
   /** Mark-compacts of the inference thread's heap during it (worker threads only). */
   majorGcs?: number;
+  /** Of runMs, the worker thread's own time on the task (the rest is the hand-over both ways). */
+  threadBusyMs?: number;
+  /** The worker thread's wait for this task since its previous answer, ms. */
+  threadIdleMs?: number;
 }
 
 export async function startEndpointServer(
@@ -207,8 +211,10 @@ export async function startEndpointServer(
   let reading = 0;
   const infer = async (request: InferenceRequest, entry: RequestLog): Promise<InferenceResult> => {
     if (!pool) return runInference(model, request);
-    const { result, majorGcs } = await pool.run(request);
+    const { result, majorGcs, thread } = await pool.run(request);
     entry.majorGcs = majorGcs;
+    entry.threadBusyMs = Math.round(thread.busyMs * 100) / 100;
+    entry.threadIdleMs = Math.round(thread.idleMs * 100) / 100;
     return result;
   };
 

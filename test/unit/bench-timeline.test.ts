@@ -32,6 +32,8 @@ describe("parseEndpointLine", () => {
       queueMs: 100,
       runMs: 370,
       majorGcs: 1,
+      threadBusyMs: 360,
+      threadIdleMs: 2,
     })}`;
     assert.deepEqual(parseEndpointLine(line), {
       end: T0 + 1000,
@@ -43,6 +45,8 @@ describe("parseEndpointLine", () => {
       runMs: 370,
       queueDepth: 1,
       majorGcs: 1,
+      threadBusyMs: 360,
+      threadIdleMs: 2,
     });
     assert.equal(parseEndpointLine('endpoint: {"event":"inference-worker-warm"}'), undefined);
     assert.equal(parseEndpointLine("s3: started"), undefined);
@@ -98,6 +102,9 @@ describe("describeTimeline", () => {
             runMs: 900,
             queueDepth: 1,
             majorGcs: 1,
+            // The thread's own clock: 880 of the 900 ms, and 30 ms waiting for it after w0's answer.
+            threadBusyMs: 880,
+            threadIdleMs: 30,
           },
         ],
         cpu,
@@ -127,5 +134,16 @@ describe("describeTimeline", () => {
     );
     assert.match(text, /\| of it: waiting for an inference thread \| 2 \| 700 \|/);
     assert.match(text, /mark-compacted 1 times during the lot's 2 inferences \(0\.50 per wafer/);
+    // Only w1 says what its thread saw: 20 ms of hand-over, and a 30 ms wait while it was queued.
+    assert.match(text, /\| of that: the thread's own time on it \(its clock\) \| 1 \| 880 \|/);
+    assert.match(
+      text,
+      /\| of that: handed to the thread and back \(the server's event loop\) \| 1 \| 20 \|/,
+    );
+    assert.match(
+      text,
+      /\| the thread's wait for it after its previous answer, when it had been queued \| 1 \| 30 \|/,
+    );
+    assert.match(text, /The inference threads waited 0\.03 s in all for 1 requests already queued/);
   });
 });
