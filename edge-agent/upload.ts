@@ -431,8 +431,6 @@ async function finishLot(
   const { log, store } = run;
   const now = options.now ?? (() => new Date());
   const manifestKey = lotKeys.manifest(run.lotId);
-  // The images' done marks (image-upload.ts writes them with the journal's next write).
-  await store.save();
   const result = (manifest: Manifest, manifestWritten: boolean): UploadLotResult => ({
     lotId: run.lotId,
     manifestKey,
@@ -447,6 +445,8 @@ async function finishLot(
     const manifest = await readSentManifest(run, manifestKey, journal.manifest.sha256);
     if (manifest) {
       log(`lot ${run.lotId}: already uploaded; manifest ${manifestKey} confirmed`);
+      // The images' done marks (image-upload.ts writes them with the journal's next write).
+      await store.save();
       return result(manifest, false);
     }
     log(
@@ -457,9 +457,20 @@ async function finishLot(
   if (sameLotInS3 && !options.force) {
     // Another run (or another folder with the same images) already sent this lot: a no-op.
     log(`lot ${run.lotId}: already in S3 with the same images; manifest left as it is`);
+    await store.save();
     return result(sameLotInS3, false);
   }
-  const sha256 = await writeManifest(run, manifest, sameLotInS3 !== undefined);
+  // The images' done marks go to disk with the manifest's record, in one write after it: the
+  // manifest is the lot's trigger, so a write (and its fsync) before it only delayed the lot. A
+  // crash between the two loses nothing: the next run checks each image in S3 whatever its mark
+  // says, finds this manifest and leaves it (refuseReusedLotId), as after any crash past the PUT.
+  let sha256: string;
+  try {
+    sha256 = await writeManifest(run, manifest, sameLotInS3 !== undefined);
+  } catch (error) {
+    await store.save().catch(() => undefined);
+    throw error;
+  }
   journal.manifest = { key: manifestKey, createdAt: manifest.createdAt, sha256 };
   await store.save();
   log(
