@@ -419,6 +419,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
       `The inference threads waited ${seconds(stats(handOver).total)} s in all for ${handOver.length} requests already queued when they answered the one before (each thread's own clock): the hand-over through the server's event loop.`,
     );
   }
+  lines.push("", startSteps(trace, spans, requests, firstRun));
   const map = stateSpan(trace.history, "InspectImages");
   const report = stateSpan(trace.history, "PublishReport");
   if (map && report) {
@@ -428,4 +429,44 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * The start phase step by step, each from the manifest landing (the agent's last PUT answered):
+ * the execution's start (the trigger and StartLot), RecordLot's end, the first per-image states,
+ * the endpoint taking the first request and having its image, the first inference.
+ */
+function startSteps(
+  trace: LotTrace,
+  spans: ReturnType<typeof imageSpans>,
+  requests: EndpointRequest[],
+  firstRun: number,
+): string {
+  const at = (event: HistoryEvent | undefined) =>
+    event?.timestamp === undefined ? undefined : new Date(event.timestamp).getTime();
+  const started = at(trace.history.find((event) => event.type === "ExecutionStarted"));
+  const recorded = stateSpan(trace.history, "RecordLot")?.to;
+  const earliest = (values: Array<number | undefined>) => {
+    const known = values.filter((value): value is number => value !== undefined);
+    return known.length ? Math.min(...known) : undefined;
+  };
+  const list = [...spans.values()];
+  const steps: Array<[string, number | undefined]> = [
+    ["execution started", started],
+    ["RecordLot left", recorded],
+    ["first PreprocessImage entered", earliest(list.map((span) => span.preprocess?.from))],
+    ["first DetectDefects entered", earliest(list.map((span) => span.detect?.from))],
+    ["the endpoint took the first request", earliest(requests.map((r) => r.end - r.ms))],
+    [
+      "the endpoint had the first image",
+      earliest(requests.map((r) => r.end - r.ms + r.readWaitMs + r.fetchMs)),
+    ],
+    ["first inference on a thread", Number.isFinite(firstRun) ? firstRun : undefined],
+  ];
+  const text = steps
+    .map(([name, time]) =>
+      time === undefined ? `${name} -` : `${name} +${Math.round(time - trace.landed)} ms`,
+    )
+    .join(", ");
+  return `From the manifest landing: ${text}.`;
 }

@@ -145,5 +145,11 @@ describe("describeTimeline", () => {
       /\| the thread's wait for it after its previous answer, when it had been queued \| 1 \| 30 \|/,
     );
     assert.match(text, /The inference threads waited 0\.03 s in all for 1 requests already queued/);
+    // The start step by step from the manifest landing at 1.0 s: w0's request came at 1.25 s,
+    // had its image 50 ms later, and went on a thread at 1.5 s (no ExecutionStarted, no RecordLot).
+    assert.match(
+      text,
+      /From the manifest landing: execution started -, RecordLot left -, first PreprocessImage entered \+100 ms, first DetectDefects entered \+200 ms, the endpoint took the first request \+250 ms, the endpoint had the first image \+300 ms, first inference on a thread \+500 ms\./,
+    );
   });
 });
