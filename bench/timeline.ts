@@ -352,7 +352,7 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "of it: on an inference thread": [],
     "of that: the thread's own time on it (its clock)": [],
     "of that: handed to the thread and back (the server's event loop)": [],
-    "the thread's wait for it after its previous answer, when it had been queued": [],
+    "of it: a thread free while it waited (the hand-over)": [],
     "of it: after the answer (overlay and result PUTs, the runner)": [],
     "endpoint queue depth when the request came": [],
   };
@@ -378,12 +378,13 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
         request.runMs - request.threadBusyMs,
       );
     }
-    // A request that waited for a thread was there when the thread answered its previous one:
-    // the thread's wait for it is the hand-over alone, a core the lot could have used.
-    if (request.threadIdleMs !== undefined && request.queueMs > 1)
+    // The thread that took it sat free for threadIdleMs and the request waited queueMs, both up
+    // to the same moment: the shorter is the time a thread was free while this request waited,
+    // the hand-over alone, a core the lot could have used.
+    if (request.threadIdleMs !== undefined)
       push(
-        "the thread's wait for it after its previous answer, when it had been queued",
-        request.threadIdleMs,
+        "of it: a thread free while it waited (the hand-over)",
+        Math.min(request.threadIdleMs, request.queueMs),
       );
     push(
       "of it: after the answer (overlay and result PUTs, the runner)",
@@ -411,12 +412,11 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "",
     `The inference threads' heaps were mark-compacted ${majorGcs} times during the lot's ${inferred.length} inferences (${inferred.length ? (majorGcs / inferred.length).toFixed(2) : "-"} per wafer; the endpoint's request log).`,
   );
-  const handOver =
-    parts["the thread's wait for it after its previous answer, when it had been queued"] ?? [];
+  const handOver = parts["of it: a thread free while it waited (the hand-over)"] ?? [];
   if (handOver.length) {
     lines.push(
       "",
-      `The inference threads waited ${seconds(stats(handOver).total)} s in all for ${handOver.length} requests already queued when they answered the one before (each thread's own clock): the hand-over through the server's event loop.`,
+      `An inference thread sat free while a request waited for ${seconds(stats(handOver).total)} s in all over the lot's ${handOver.length} requests (each thread's own clock against the request's wait): the hand-over.`,
     );
   }
   lines.push("", startSteps(trace, spans, requests, firstRun));

@@ -91,6 +91,9 @@ describe("describeTimeline", () => {
             runMs: 1000,
             queueDepth: 0,
             majorGcs: 0,
+            // Its thread had been free 5 s (since the lot before): only the request's 200 ms of
+            // waiting count as a thread free while work waited.
+            threadIdleMs: 5000,
           },
           {
             end: T0 + 3400,
@@ -134,17 +137,17 @@ describe("describeTimeline", () => {
     );
     assert.match(text, /\| of it: waiting for an inference thread \| 2 \| 700 \|/);
     assert.match(text, /mark-compacted 1 times during the lot's 2 inferences \(0\.50 per wafer/);
-    // Only w1 says what its thread saw: 20 ms of hand-over, and a 30 ms wait while it was queued.
+    // w1's thread: 20 ms of its 900 handing over, and free for 30 ms of the 1200 w1 waited.
     assert.match(text, /\| of that: the thread's own time on it \(its clock\) \| 1 \| 880 \|/);
     assert.match(
       text,
       /\| of that: handed to the thread and back \(the server's event loop\) \| 1 \| 20 \|/,
     );
+    assert.match(text, /\| of it: a thread free while it waited \(the hand-over\) \| 2 \| 115 \|/);
     assert.match(
       text,
-      /\| the thread's wait for it after its previous answer, when it had been queued \| 1 \| 30 \|/,
+      /An inference thread sat free while a request waited for 0\.23 s in all over the lot's 2 requests/,
     );
-    assert.match(text, /The inference threads waited 0\.03 s in all for 1 requests already queued/);
     // The start step by step from the manifest landing at 1.0 s: w0's request came at 1.25 s,
     // had its image 50 ms later, and went on a thread at 1.5 s (no ExecutionStarted, no RecordLot).
     assert.match(
