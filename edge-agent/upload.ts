@@ -80,8 +80,8 @@ export interface UploadLotOptions {
   now?: () => Date;
   /**
    * Told as each image is hashed (before it is sent), when the whole lot is scanned (for a new lot,
-   * while its images are still being sent), and as each image is settled in S3 (bench/pipeline.ts
-   * draws its timeline from it).
+   * while its images are still being sent), as each image is settled in S3, and when the manifest
+   * is written (bench/pipeline.ts draws its timeline from it).
    */
   onProgress?: (event: UploadProgress) => void;
 }
@@ -91,7 +91,9 @@ export type UploadProgress =
   | { kind: "scanned"; images: number }
   /** The image is hashed and its journal entry made; nothing of it sent yet. */
   | { kind: "hashed"; fileName: string }
-  | { kind: "image"; fileName: string; outcome: "uploaded" | "skipped" };
+  | { kind: "image"; fileName: string; outcome: "uploaded" | "skipped" }
+  /** The manifest's PUT was answered: the lot's trigger has fired (the journal's record follows). */
+  | { kind: "manifest"; key: string };
 
 export interface UploadLotResult {
   lotId: string;
@@ -483,6 +485,7 @@ async function finishLot(
     await store.save().catch(() => undefined);
     throw error;
   }
+  options.onProgress?.({ kind: "manifest", key: manifestKey });
   journal.manifest = { key: manifestKey, createdAt: manifest.createdAt, sha256 };
   await store.save();
   log(

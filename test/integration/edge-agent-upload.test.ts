@@ -145,8 +145,14 @@ describe("uploadLot against s3rver", () => {
     // Each image hashed before it is sent and reported as S3 holds it; the scan's end once (a new
     // lot is sent while it is scanned, so it may come before or after the images).
     const order = progress.map((event) =>
-      event.kind === "scanned" ? `scanned:${event.images}` : `${event.kind}:${event.fileName}`,
+      event.kind === "scanned"
+        ? `scanned:${event.images}`
+        : event.kind === "manifest"
+          ? `manifest:${event.key}`
+          : `${event.kind}:${event.fileName}`,
     );
+    // The manifest last, once every image is in S3.
+    assert.equal(order.at(-1), "manifest:lots/LOT-IT-FULL/manifest.json", order.join(", "));
     assert.deepEqual(
       order.filter((e) => e.startsWith("scanned")),
       ["scanned:3"],
