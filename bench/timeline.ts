@@ -104,6 +104,10 @@ export interface EndpointRequest {
   queueDepth: number;
   /** Mark-compacts of the inference thread's heap during the request. */
   majorGcs: number;
+  /** Of runMs, the worker thread's own time on it (undefined from an endpoint that does not say). */
+  threadBusyMs?: number;
+  /** The worker thread's wait for this request since its previous answer. */
+  threadIdleMs?: number;
 }
 
 /** An endpoint request from a line of the stack's log ("endpoint: {...}"), or undefined. */
@@ -123,6 +127,8 @@ export function parseEndpointLine(line: string): EndpointRequest | undefined {
       runMs: number("runMs"),
       queueDepth: number("queueDepth"),
       majorGcs: number("majorGcs"),
+      ...(typeof entry.threadBusyMs === "number" ? { threadBusyMs: entry.threadBusyMs } : {}),
+      ...(typeof entry.threadIdleMs === "number" ? { threadIdleMs: entry.threadIdleMs } : {}),
     };
   } catch {
     return undefined;
@@ -344,6 +350,9 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "of it: the endpoint's S3 read": [],
     "of it: waiting for an inference thread": [],
     "of it: on an inference thread": [],
+    "of that: the thread's own time on it (its clock)": [],
+    "of that: handed to the thread and back (the server's event loop)": [],
+    "of it: a thread free while it waited (the hand-over)": [],
     "of it: after the answer (overlay and result PUTs, the runner)": [],
     "endpoint queue depth when the request came": [],
   };
@@ -362,6 +371,21 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     push("of it: the endpoint's S3 read", request.fetchMs);
     push("of it: waiting for an inference thread", request.queueMs);
     push("of it: on an inference thread", request.runMs);
+    if (request.threadBusyMs !== undefined) {
+      push("of that: the thread's own time on it (its clock)", request.threadBusyMs);
+      push(
+        "of that: handed to the thread and back (the server's event loop)",
+        request.runMs - request.threadBusyMs,
+      );
+    }
+    // The thread that took it sat free for threadIdleMs and the request waited queueMs, both up
+    // to the same moment: the shorter is the time a thread was free while this request waited,
+    // the hand-over alone, a core the lot could have used.
+    if (request.threadIdleMs !== undefined)
+      push(
+        "of it: a thread free while it waited (the hand-over)",
+        Math.min(request.threadIdleMs, request.queueMs),
+      );
     push(
       "of it: after the answer (overlay and result PUTs, the runner)",
       span.detect.to - request.end,
@@ -388,6 +412,14 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     "",
     `The inference threads' heaps were mark-compacted ${majorGcs} times during the lot's ${inferred.length} inferences (${inferred.length ? (majorGcs / inferred.length).toFixed(2) : "-"} per wafer; the endpoint's request log).`,
   );
+  const handOver = parts["of it: a thread free while it waited (the hand-over)"] ?? [];
+  if (handOver.length) {
+    lines.push(
+      "",
+      `An inference thread sat free while a request waited for ${seconds(stats(handOver).total)} s in all over the lot's ${handOver.length} requests (each thread's own clock against the request's wait): the hand-over.`,
+    );
+  }
+  lines.push("", startSteps(trace, spans, requests, firstRun));
   const map = stateSpan(trace.history, "InspectImages");
   const report = stateSpan(trace.history, "PublishReport");
   if (map && report) {
@@ -397,4 +429,44 @@ export function describeTimeline(trace: LotTrace, sliceCount = 16): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * The start phase step by step, each from the manifest landing (the agent's last PUT answered):
+ * the execution's start (the trigger and StartLot), RecordLot's end, the first per-image states,
+ * the endpoint taking the first request and having its image, the first inference.
+ */
+function startSteps(
+  trace: LotTrace,
+  spans: ReturnType<typeof imageSpans>,
+  requests: EndpointRequest[],
+  firstRun: number,
+): string {
+  const at = (event: HistoryEvent | undefined) =>
+    event?.timestamp === undefined ? undefined : new Date(event.timestamp).getTime();
+  const started = at(trace.history.find((event) => event.type === "ExecutionStarted"));
+  const recorded = stateSpan(trace.history, "RecordLot")?.to;
+  const earliest = (values: Array<number | undefined>) => {
+    const known = values.filter((value): value is number => value !== undefined);
+    return known.length ? Math.min(...known) : undefined;
+  };
+  const list = [...spans.values()];
+  const steps: Array<[string, number | undefined]> = [
+    ["execution started", started],
+    ["RecordLot left", recorded],
+    ["first PreprocessImage entered", earliest(list.map((span) => span.preprocess?.from))],
+    ["first DetectDefects entered", earliest(list.map((span) => span.detect?.from))],
+    ["the endpoint took the first request", earliest(requests.map((r) => r.end - r.ms))],
+    [
+      "the endpoint had the first image",
+      earliest(requests.map((r) => r.end - r.ms + r.readWaitMs + r.fetchMs)),
+    ],
+    ["first inference on a thread", Number.isFinite(firstRun) ? firstRun : undefined],
+  ];
+  const text = steps
+    .map(([name, time]) =>
+      time === undefined ? `${name} -` : `${name} +${Math.round(time - trace.landed)} ms`,
+    )
+    .join(", ");
+  return `From the manifest landing: ${text}.`;
 }

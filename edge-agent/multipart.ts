@@ -150,7 +150,7 @@ export async function putMultipart(
     missing,
     run.settings.concurrency,
     async (partNumber) => {
-      await run.semaphore.use(async () => {
+      const part = await run.semaphore.use(async () => {
         const offset = (partNumber - 1) * partSizeBytes;
         const length = Math.min(partSizeBytes, file.bytes - offset);
         const body = await readRange(image.path, offset, length);
@@ -172,9 +172,12 @@ export async function putMultipart(
           checkEtag(run, what, part, md5.toString("hex"));
           return part.ETag ?? md5.toString("hex");
         });
-        active.parts.push({ partNumber, etag, bytes: length });
-        await run.store.save();
+        return { partNumber, etag, bytes: length };
       });
+      // Journalled once the request slot is free: its fsync no longer holds up another image's
+      // PUT. The part is in the journal before the upload is completed, as before.
+      active.parts.push(part);
+      await run.store.save();
     },
     run.signal,
   );

@@ -88,8 +88,9 @@ export function createS3ImageSource(options: {
 /**
  * The object's bytes in one buffer of its announced length, filled as the chunks arrive: the
  * SDK's transformToByteArray keeps every chunk and copies them into a new buffer at the end (one
- * more copy of each image, and its garbage, on the server's thread). A body that is not a Node
- * stream, or of unknown length, goes the SDK's way.
+ * more copy of each image, and its garbage, on the server's thread). The buffer is shared memory,
+ * so the inference pool offers it to every thread without copying it (endpoint/inference-pool.ts).
+ * A body that is not a Node stream, or of unknown length, goes the SDK's way.
  */
 async function readBody(
   body: { transformToByteArray(): Promise<Uint8Array> },
@@ -97,7 +98,7 @@ async function readBody(
   uri: string,
 ): Promise<Uint8Array> {
   if (length === undefined || !(Symbol.asyncIterator in body)) return body.transformToByteArray();
-  const bytes = new Uint8Array(length);
+  const bytes = new Uint8Array(new SharedArrayBuffer(length));
   let filled = 0;
   for await (const chunk of body as AsyncIterable<Uint8Array>) {
     if (filled + chunk.length > length) {

@@ -10,13 +10,17 @@ import {
   rebuildError,
   type SerialisedError,
 } from "./inference.ts";
-import type { WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
+import type { ThreadTiming, WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
 
 /** One inference's answer, and what it cost the thread's heap. */
 export interface InferenceRun {
   result: InferenceResult;
   /** Mark-compacts the worker's heap ran during it (as V8 reported them by its end). */
   majorGcs: number;
+  /** The worker's own view of the task: its time on it, and its wait for it. */
+  thread: ThreadTiming;
+  /** From the request's arrival in the pool to a thread taking it, ms. */
+  waitedMs: number;
 }
 
 const WORKER_ENTRY = new URL("./inference-worker.mjs", import.meta.url);
@@ -30,11 +34,14 @@ export interface InferencePool {
    */
   readonly ready: Promise<void>;
   /**
-   * Runs one inference on an idle worker (waiting for one if all are busy). The request's image
-   * is moved to the worker when it owns its memory: do not read it after the call.
+   * Runs one inference on the first worker free to take it: requests wait in the pool, and each
+   * thread takes the oldest waiting one itself as it finishes the one before. The image is shared
+   * with the threads when it lies in a SharedArrayBuffer (endpoint/image-source.ts reads it there)
+   * and copied into one otherwise; the caller's bytes are left as they are. `onStart` is told
+   * when a thread takes it.
    */
-  run(request: InferenceRequest): Promise<InferenceRun>;
-  /** Stops every worker; inferences still running are rejected. */
+  run(request: InferenceRequest, hooks?: { onStart?: () => void }): Promise<InferenceRun>;
+  /** Stops every worker; inferences running or waiting are rejected. */
   close(): Promise<void>;
 }
 
@@ -82,22 +89,30 @@ function configureWorkerHeaps(): void {
 
 interface Slot {
   worker: Worker;
+  /** Its mark in a task's claim. */
+  tag: number;
   loaded: boolean;
-  task?: { id: number; resolve(run: InferenceRun): void; reject(error: Error): void };
+}
+
+interface Task {
+  message: WorkerTask;
+  resolve(run: InferenceRun): void;
+  reject(error: Error): void;
+  onStart?: () => void;
+  /** Epoch ms it was offered to the threads. */
+  offeredAt: number;
 }
 
 /**
- * The image's memory, moved to the worker instead of copied (a few MB per wafer) when the image
- * owns all of it; the caller must not read the image afterwards. A view into a larger buffer
- * (a pooled or shared one) is copied as before.
+ * The image in shared memory, so every thread can be offered it and the one that takes it reads
+ * it in place: as it is when it already lies in a SharedArrayBuffer, else copied into one (the
+ * caller's bytes stay as they are).
  */
-function transferable(image: Uint8Array): ArrayBuffer[] {
-  const { buffer } = image;
-  return buffer instanceof ArrayBuffer &&
-    image.byteOffset === 0 &&
-    image.byteLength === buffer.byteLength
-    ? [buffer]
-    : [];
+function sharedImage(image: Uint8Array): Uint8Array {
+  if (image.buffer instanceof SharedArrayBuffer) return image;
+  const shared = new Uint8Array(new SharedArrayBuffer(image.byteLength));
+  shared.set(image);
+  return shared;
 }
 
 export function startInferencePool(options: {
@@ -117,24 +132,26 @@ export function startInferencePool(options: {
   }
   configureWorkerHeaps();
   const slots: Slot[] = [];
-  const waiting: Array<(slot: Slot) => void> = [];
+  /** Every task not yet answered, taken or not, in the order it came. */
+  const tasks = new Map<number, Task>();
   let nextId = 1;
+  let nextTag = 1;
   let closing = false;
-
-  const release = (slot: Slot) => {
-    const next = waiting.shift();
-    if (next) next(slot);
-  };
+  const epochNow = () => performance.timeOrigin + performance.now();
+  const offer = (slot: Slot, task: Task) => slot.worker.postMessage(task.message);
+  const untaken = (task: Task) => Atomics.load(task.message.claim, 0) === 0;
 
   const spawn = (): { slot: Slot; loaded: Promise<void> } => {
+    const tag = nextTag++;
     const workerData: WorkerData = {
+      tag,
       modelSpec: options.modelSpec,
       warmupWafers: options.warmupWafers,
     };
     const worker = new Worker(WORKER_ENTRY, { workerData });
     // An idle pool must not keep the process alive; the server's socket does while it serves.
     worker.unref();
-    const slot: Slot = { worker, loaded: false };
+    const slot: Slot = { worker, tag, loaded: false };
     let settleLoad: { resolve(): void; reject(error: Error): void } | undefined;
     const loaded = new Promise<void>((resolve, reject) => {
       settleLoad = { resolve, reject };
@@ -154,20 +171,28 @@ export function startInferencePool(options: {
           }
           slot.loaded = true;
           settleLoad?.resolve();
-          release(slot);
+          // What came before this thread was ready (or while its predecessor crashed) is its too.
+          for (const task of tasks.values()) if (untaken(task)) offer(slot, task);
           return;
         case "load-failed":
           settleLoad?.reject(rebuildError(message.error));
           return;
+        case "started":
+          tasks.get(message.id)?.onStart?.();
+          return;
         case "done":
         case "failed": {
-          const task = slot.task;
-          if (task?.id !== message.id) return;
-          slot.task = undefined;
+          const task = tasks.get(message.id);
+          if (!task) return;
+          tasks.delete(message.id);
           if (message.kind === "done")
-            task.resolve({ result: message.result, majorGcs: message.majorGcs });
+            task.resolve({
+              result: message.result,
+              majorGcs: message.majorGcs,
+              thread: message.thread,
+              waitedMs: Math.max(0, message.thread.startedAt - task.offeredAt),
+            });
           else task.reject(rebuildError(message.error));
-          release(slot);
           return;
         }
       }
@@ -181,8 +206,12 @@ export function startInferencePool(options: {
       if (index >= 0) slots.splice(index, 1);
       const why = `inference worker stopped (exit code ${code}${lastError ? `: ${lastError.name}: ${lastError.message}` : ""})`;
       settleLoad?.reject(new Error(why));
-      slot.task?.reject(new Error(why));
-      slot.task = undefined;
+      // What it had taken dies with it; what nobody took yet stays for the others.
+      for (const [id, task] of tasks) {
+        if (Atomics.load(task.message.claim, 0) !== tag) continue;
+        tasks.delete(id);
+        task.reject(new Error(why));
+      }
       // A worker whose model never loaded has said why (ready rejects); another would fail alike.
       if (closing || !slot.loaded) return;
       // A crashed worker (out of memory, a native fault) is replaced, so the pool keeps its size.
@@ -203,30 +232,35 @@ export function startInferencePool(options: {
   // Observed by the server; a rejection here must not count as unhandled.
   ready.catch(() => {});
 
-  const idleSlot = (): Promise<Slot> => {
-    const idle = slots.find((slot) => slot.loaded && !slot.task);
-    if (idle) return Promise.resolve(idle);
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-
   return {
     size: options.threads,
     ready,
-    async run(request) {
-      if (closing) throw new Error("the inference pool is closed");
-      let slot = await idleSlot();
-      // A slot handed over while busy (a race between release and a new run) waits again.
-      while (slot.task) slot = await idleSlot();
+    run(request, hooks) {
+      if (closing) return Promise.reject(new Error("the inference pool is closed"));
       const id = nextId++;
       return new Promise<InferenceRun>((resolve, reject) => {
-        slot.task = { id, resolve, reject };
-        const task: WorkerTask = { id, request };
-        slot.worker.postMessage(task, transferable(request.image));
+        const task: Task = {
+          message: {
+            id,
+            request: { ...request, image: sharedImage(request.image) },
+            claim: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
+          },
+          resolve,
+          reject,
+          ...(hooks?.onStart ? { onStart: hooks.onStart } : {}),
+          offeredAt: epochNow(),
+        };
+        tasks.set(id, task);
+        // Offered to every ready thread at once; the first one free takes it. A thread still
+        // loading is offered what is waiting when it says ready.
+        for (const slot of slots) if (slot.loaded) offer(slot, task);
       });
     },
     async close() {
       closing = true;
       await Promise.all(slots.map((slot) => slot.worker.terminate()));
+      for (const task of tasks.values()) task.reject(new Error("the inference pool is closed"));
+      tasks.clear();
     },
   };
 }

@@ -137,6 +137,10 @@ interface RequestLog {
   runMs?: number;
   /** Mark-compacts of the inference thread's heap during it (worker threads only). */
   majorGcs?: number;
+  /** Of runMs, the worker thread's own time on the task (the rest is the hand-over both ways). */
+  threadBusyMs?: number;
+  /** The worker thread's wait for this task since its previous answer, ms. */
+  threadIdleMs?: number;
 }
 
 export async function startEndpointServer(
@@ -199,16 +203,36 @@ export async function startEndpointServer(
       ? startInferencePool({ modelSpec, threads, warmupWafers, log })
       : undefined;
   const concurrency = pool?.size ?? 1;
-  // Requests beyond `concurrency` wait here (bounded: over maxQueuedRequests they get 503).
   const maxQueued = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED;
-  const queue = createWorkQueue(maxQueued, concurrency);
+  // Bounds the requests waiting for the model or on it (over maxQueuedRequests they get 503). The
+  // in-process model runs one at a time from here; the pool takes every request at once and its
+  // threads take them in turn themselves, so no thread waits for this thread to hand one over.
+  const queue = createWorkQueue(maxQueued, pool ? maxQueued : 1);
   /** S3 reads in flight or done and not yet on a thread; `reading` counts the requests at it. */
   const readAhead = new Semaphore(READ_AHEAD_PER_THREAD * concurrency);
   let reading = 0;
-  const infer = async (request: InferenceRequest, entry: RequestLog): Promise<InferenceResult> => {
-    if (!pool) return runInference(model, request);
-    const { result, majorGcs } = await pool.run(request);
+  const round = (value: number) => Math.round(value * 100) / 100;
+  /** Runs the inference; `onStart` is told when it is on a thread, and the log says how long it waited. */
+  const infer = async (
+    request: InferenceRequest,
+    entry: RequestLog,
+    onStart: () => void,
+  ): Promise<InferenceResult> => {
+    if (!pool) {
+      const started = performance.now();
+      onStart();
+      const result = await runInference(model, request);
+      entry.queueMs ??= 0;
+      entry.runMs = round(performance.now() - started);
+      return result;
+    }
+    const { result, majorGcs, thread, waitedMs } = await pool.run(request, { onStart });
     entry.majorGcs = majorGcs;
+    // By the thread's clock: its wait in the pool, and from its start to the answer here.
+    entry.queueMs = round(waitedMs);
+    entry.runMs = round(performance.timeOrigin + performance.now() - thread.startedAt);
+    entry.threadBusyMs = round(thread.busyMs);
+    entry.threadIdleMs = round(thread.idleMs);
     return result;
   };
 
@@ -308,11 +332,10 @@ export async function startEndpointServer(
       if (fetchMs !== undefined) entry.fetchMs = fetchMs;
       entry.queueDepth = queue.depth;
       const queued = performance.now();
-      let turn = queued;
+      // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.
       const result = await queue.run(() => {
-        turn = performance.now();
-        // On a thread now: the next image may be read.
-        releaseReadSlot();
+        // The in-process model's wait is this queue's; the pool's is measured by the pool.
+        if (!pool) entry.queueMs = round(performance.now() - queued);
         return infer(
           {
             image,
@@ -322,18 +345,17 @@ export async function startEndpointServer(
             ...(overlayMaxSide !== undefined ? { overlayMaxSide } : {}),
           },
           entry,
+          // On a thread now: the next image may be read.
+          () => releaseReadSlot(),
         );
       });
-      // Where a request's time goes (waiting for a thread or on one): bench/pipeline.ts reads it.
-      entry.queueMs = Math.round((turn - queued) * 100) / 100;
-      entry.runMs = Math.round((performance.now() - turn) * 100) / 100;
       const response: EndpointAnswer = {
         model: model.info,
         ...result,
         timingMs: {
           ...(fetchMs !== undefined ? { fetch: fetchMs } : {}),
           // Time from the request's turn in the queue to its answer, waiting included.
-          inference: Math.round((performance.now() - queued) * 100) / 100,
+          inference: round(performance.now() - queued),
           ...result.timingMs,
         },
       };

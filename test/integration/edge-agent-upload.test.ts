@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,8 +145,14 @@ describe("uploadLot against s3rver", () => {
     // Each image hashed before it is sent and reported as S3 holds it; the scan's end once (a new
     // lot is sent while it is scanned, so it may come before or after the images).
     const order = progress.map((event) =>
-      event.kind === "scanned" ? `scanned:${event.images}` : `${event.kind}:${event.fileName}`,
+      event.kind === "scanned"
+        ? `scanned:${event.images}`
+        : event.kind === "manifest"
+          ? `manifest:${event.key}`
+          : `${event.kind}:${event.fileName}`,
     );
+    // The manifest last, once every image is in S3.
+    assert.equal(order.at(-1), "manifest:lots/LOT-IT-FULL/manifest.json", order.join(", "));
     assert.deepEqual(
       order.filter((e) => e.startsWith("scanned")),
       ["scanned:3"],
@@ -558,6 +564,35 @@ describe("uploadLot against s3rver", () => {
     assert.equal(result.manifestWritten, false);
     assert.equal(counts.get("PutObjectCommand") ?? 0, 0, "nothing is sent again");
     assert.equal(counts.get("UploadPartCommand") ?? 0, 0);
+  });
+
+  test("a new lot whose journal cannot be written sends nothing and fails naming the journal", async () => {
+    const { dir, stateDir } = await makeLot({
+      "a.png": fakeImage(PNG_SIGNATURE, 4000),
+      "b.png": fakeImage(PNG_SIGNATURE, 3 * PART),
+      "lot.json": JSON.stringify({ lotId: "LOT-IT-NOJOURNAL" }),
+    });
+    const client = s3.client();
+    const counts = countCommands(client);
+    const hashed: string[] = [];
+    await assert.rejects(
+      upload({
+        dir,
+        s3: client,
+        stateDir,
+        onProgress: (event) => {
+          if (event.kind !== "hashed") return;
+          // Told as the first image is hashed, while its journal write is under way (the scan
+          // does not wait for it): a directory where the journal goes fails that write's rename.
+          if (hashed.length === 0) mkdirSync(journalPath(stateDir, dir));
+          hashed.push(event.fileName);
+        },
+      }),
+      (error: Error) => error.name === "JournalError" && /cannot be written/.test(error.message),
+    );
+    // Nothing went to S3: every send waits for the journal.
+    for (const command of ["PutObjectCommand", "CreateMultipartUploadCommand", "UploadPartCommand"])
+      assert.equal(counts.get(command) ?? 0, 0, command);
   });
 
   test("a new lot's small images go out in one conditional PUT each, no HEAD before or after", async () => {

@@ -1,4 +1,4 @@
-// The endpoint's inference threads: each warms up before it is ready; an image that owns its memory is moved to the worker, not copied; a view into a larger buffer is copied and left intact; a thread's heap is not mark-compacted per wafer.
+// The endpoint's inference threads: each warms up before it is ready; an image in shared memory is shared, any other copied and left intact; threads take waiting requests oldest first; a thread's heap is not mark-compacted per wafer.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -7,6 +7,7 @@ import { type InferencePool, startInferencePool } from "../../endpoint/inference
 
 const LOT = resolve(import.meta.dirname, "../fixtures/lot-e2e");
 const WAFER = join(LOT, "wafer-001.png");
+const lotImages = () => readdirSync(LOT).filter((name) => /\.(png|tif)$/.test(name));
 
 describe("inference pool", () => {
   let pool: InferencePool;
@@ -42,16 +43,16 @@ describe("inference pool", () => {
     );
   });
 
-  it("moves an image that owns its memory to the worker and answers for it", async () => {
+  it("shares an image that lies in shared memory with the threads and leaves it as it is", async () => {
     const file = readFileSync(WAFER);
-    const image = new Uint8Array(file.byteLength);
+    const image = new Uint8Array(new SharedArrayBuffer(file.byteLength));
     image.set(file);
     const { result } = await pool.run({ image, hints: {}, qualityGate: true });
     assert.equal(result.status, "inspected");
-    assert.equal(image.byteLength, 0, "the image's memory went to the worker");
+    assert.deepEqual(Buffer.from(image), file, "the shared bytes are untouched");
   });
 
-  it("copies a view into a larger buffer, which stays readable, and answers the same", async () => {
+  it("copies any other image into shared memory, leaving the caller's bytes readable, and answers the same", async () => {
     const file = readFileSync(WAFER);
     const larger = new Uint8Array(file.byteLength + 16);
     larger.set(file, 16);
@@ -62,11 +63,25 @@ describe("inference pool", () => {
     assert.deepEqual(Buffer.from(view), file, "the caller's bytes are untouched");
   });
 
+  it("takes the requests waiting for it oldest first", async () => {
+    const files = lotImages().slice(0, 4);
+    const started: number[] = [];
+    await Promise.all(
+      files.map((file, index) =>
+        pool.run(
+          { image: readFileSync(join(LOT, file)), hints: {}, qualityGate: true },
+          { onStart: () => started.push(index) },
+        ),
+      ),
+    );
+    assert.deepEqual(started, [0, 1, 2, 3]);
+  });
+
   it("runs a mark-compact of its heap every few wafers, not one per wafer", async () => {
     // With V8's default old-generation limit for this small heap, each of these wafers (about
     // 1024 px, with the pipeline's overlay) set one off: 18 in 18, measured. With the pool's
     // INFERENCE_OLD_SPACE_MB, 4 in 18 (external memory sets those off).
-    const files = readdirSync(LOT).filter((name) => /\.(png|tif)$/.test(name));
+    const files = lotImages();
     const counts: number[] = [];
     for (let round = 0; round < 2; round++) {
       for (const file of files) {
@@ -85,5 +100,58 @@ describe("inference pool", () => {
       total <= counts.length / 2,
       `${total} mark-compacts in ${counts.length} inferences (${counts.join(", ")})`,
     );
+  });
+
+  describe("with two threads", () => {
+    let pair: InferencePool;
+    beforeAll(async () => {
+      pair = startInferencePool({
+        modelSpec: "classical",
+        threads: 2,
+        warmupWafers: 0,
+        log: () => {},
+      });
+      await pair.ready;
+    });
+    afterAll(async () => {
+      await pair?.close();
+    });
+
+    it("answers every request sent at once, each told as a thread takes it", async () => {
+      const files = lotImages().slice(0, 6);
+      const events: string[] = [];
+      const runs = await Promise.all(
+        files.map((file, index) =>
+          pair
+            .run(
+              { image: readFileSync(join(LOT, file)), hints: {}, qualityGate: true },
+              { onStart: () => events.push(`start ${index}`) },
+            )
+            .then((run) => {
+              events.push(`answer ${index}`);
+              return run;
+            }),
+        ),
+      );
+      for (const [index, run] of runs.entries()) {
+        assert.equal(run.result.status, "inspected", files[index]);
+        assert.ok(run.waitedMs >= 0 && run.thread.busyMs > 0, JSON.stringify(run.thread));
+        const start = events.indexOf(`start ${index}`);
+        assert.ok(start >= 0 && start < events.indexOf(`answer ${index}`), events.join(", "));
+      }
+    });
+
+    it("rejects what is still waiting when it is closed", async () => {
+      const doomed = startInferencePool({
+        modelSpec: "classical",
+        threads: 1,
+        warmupWafers: 0,
+        log: () => {},
+      });
+      // Offered before the thread is ready: it waits in the pool.
+      const waiting = doomed.run({ image: readFileSync(WAFER), hints: {}, qualityGate: true });
+      await doomed.close();
+      await assert.rejects(waiting, /inference (pool is closed|worker stopped)/);
+    });
   });
 });

@@ -32,6 +32,8 @@ describe("parseEndpointLine", () => {
       queueMs: 100,
       runMs: 370,
       majorGcs: 1,
+      threadBusyMs: 360,
+      threadIdleMs: 2,
     })}`;
     assert.deepEqual(parseEndpointLine(line), {
       end: T0 + 1000,
@@ -43,6 +45,8 @@ describe("parseEndpointLine", () => {
       runMs: 370,
       queueDepth: 1,
       majorGcs: 1,
+      threadBusyMs: 360,
+      threadIdleMs: 2,
     });
     assert.equal(parseEndpointLine('endpoint: {"event":"inference-worker-warm"}'), undefined);
     assert.equal(parseEndpointLine("s3: started"), undefined);
@@ -87,6 +91,9 @@ describe("describeTimeline", () => {
             runMs: 1000,
             queueDepth: 0,
             majorGcs: 0,
+            // Its thread had been free 5 s (since the lot before): only the request's 200 ms of
+            // waiting count as a thread free while work waited.
+            threadIdleMs: 5000,
           },
           {
             end: T0 + 3400,
@@ -98,6 +105,9 @@ describe("describeTimeline", () => {
             runMs: 900,
             queueDepth: 1,
             majorGcs: 1,
+            // The thread's own clock: 880 of the 900 ms, and 30 ms waiting for it after w0's answer.
+            threadBusyMs: 880,
+            threadIdleMs: 30,
           },
         ],
         cpu,
@@ -127,5 +137,22 @@ describe("describeTimeline", () => {
     );
     assert.match(text, /\| of it: waiting for an inference thread \| 2 \| 700 \|/);
     assert.match(text, /mark-compacted 1 times during the lot's 2 inferences \(0\.50 per wafer/);
+    // w1's thread: 20 ms of its 900 handing over, and free for 30 ms of the 1200 w1 waited.
+    assert.match(text, /\| of that: the thread's own time on it \(its clock\) \| 1 \| 880 \|/);
+    assert.match(
+      text,
+      /\| of that: handed to the thread and back \(the server's event loop\) \| 1 \| 20 \|/,
+    );
+    assert.match(text, /\| of it: a thread free while it waited \(the hand-over\) \| 2 \| 115 \|/);
+    assert.match(
+      text,
+      /An inference thread sat free while a request waited for 0\.23 s in all over the lot's 2 requests/,
+    );
+    // The start step by step from the manifest landing at 1.0 s: w0's request came at 1.25 s,
+    // had its image 50 ms later, and went on a thread at 1.5 s (no ExecutionStarted, no RecordLot).
+    assert.match(
+      text,
+      /From the manifest landing: execution started -, RecordLot left -, first PreprocessImage entered \+100 ms, first DetectDefects entered \+200 ms, the endpoint took the first request \+250 ms, the endpoint had the first image \+300 ms, first inference on a thread \+500 ms\./,
+    );
   });
 });
