@@ -59,16 +59,19 @@ export function fitCircleAlgebraic(
 
 /**
  * Circle fit that ignores rim points far from the circle (notch, chips, dirt on the chuck):
- * iteratively refits on points within a few robust deviations of the current circle.
+ * iteratively refits on points within a few robust deviations of the current circle. The
+ * first circle is the fit through all points, or `start` when a circle is known already (the
+ * notch and chips then never pull the first weights).
  */
 export function fitCircleRobust(
   xs: Float64Array,
   ys: Float64Array,
   minTolerancePx: number,
+  start?: Circle,
 ): Circle | null {
   const n = xs.length;
   const weights = new Float64Array(n).fill(1);
-  let circle = fitCircleAlgebraic(xs, ys);
+  let circle = start ?? fitCircleAlgebraic(xs, ys);
   if (!circle) return null;
   const deviations = new Float64Array(n);
   for (let iteration = 0; iteration < 6; iteration++) {

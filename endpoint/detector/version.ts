@@ -17,6 +17,7 @@ import {
   RIM,
   RIM_READING,
   SCORE,
+  SEEDED_TRACE,
   SENSOR_FAULT,
   SPEC,
   STREET_PHASE,
@@ -50,6 +51,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       FOOTPRINT_FLUX,
       STREET_PHASE_ROW,
       DIE_DIFFERENCE_SECOND_READING,
+      SEEDED_TRACE,
     }),
   )
   .digest("hex")

@@ -3,11 +3,12 @@ import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { blockMeansKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
-import { findRimBySteps } from "../detector/locate.ts";
+import { type DiskSeed, findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
 import {
   DIAMETER_FRACTION_RANGE,
   MAX_CENTRE_OFFSET_FRACTION,
+  MAX_RIM_RESIDUAL,
   MIN_CHUCK_CONTRAST,
   MIN_RIM_COVERAGE,
   MIN_WAFER_INTERIOR,
@@ -51,6 +52,15 @@ export interface DiskFit {
   inliers: RimPoint[];
   /** Share of the disk (0.9 of its radius) that is of the wafer's brightness class. */
   interior: number | null;
+  /**
+   * How the rim was found: by one global level (Otsu's split) or by the rim's local step
+   * (vignetting), and, for the level, the wafer's class and the two class means (fractions of
+   * full scale).
+   */
+  by: "level" | "steps";
+  waferIsBright: boolean;
+  waferLevel: number;
+  chuckLevel: number;
 }
 
 /**
@@ -334,6 +344,10 @@ function fitDiskByLevel(overview: Overview): DiskFit {
     residual,
     inliers,
     interior,
+    by: "level",
+    waferIsBright: waferBright,
+    waferLevel: waferBright ? split.high : split.low,
+    chuckLevel: waferBright ? split.low : split.high,
   };
 }
 
@@ -416,5 +430,45 @@ export function fitDisk(overview: Overview): DiskFit {
     // One surface by one level cannot be judged under such vignetting; the outline (residual,
     // diameter, centre) and the noise and clipping measures still are.
     interior: null,
+    by: "steps",
+    waferIsBright: steps.waferIsBright,
+    waferLevel: Number.NaN,
+    chuckLevel: Number.NaN,
   };
+}
+
+/**
+ * The disk handed to locate as the start of its own trace (locate.ts DiskSeed), or null. Only
+ * a disk found by one global level, that the gate would pass on its outline (contrast, rim
+ * coverage, size, centre, roundness, one surface inside): locate traces the rim at a level
+ * between that level's two class means. Under vignetting (the rim's local step) locate finds
+ * the disk itself, with a trace level per direction.
+ */
+export function diskSeed(overview: Overview, fit: DiskFit): DiskSeed | null {
+  const { circle } = fit;
+  if (fit.by !== "level" || !circle) return null;
+  const passes =
+    fit.contrast >= MIN_CHUCK_CONTRAST &&
+    fit.inliers.length / RIM_RAYS >= MIN_RIM_COVERAGE &&
+    fit.residual !== null &&
+    fit.residual <= MAX_RIM_RESIDUAL &&
+    specDisk(overview, fit);
+  if (!passes) return null;
+  return {
+    circle: { cx: circle.cx, cy: circle.cy, r: circle.r },
+    pixelPx: overview.factor,
+    waferIsBright: fit.waferIsBright,
+    waferLevel: fit.waferLevel,
+    chuckLevel: fit.chuckLevel,
+  };
+}
+
+/**
+ * The gate's disk of `image` as a seed for locate, from the working map as the gate takes it
+ * (overviewOf, fitDisk): what detect() computes when no gate handed it one, so that a gated
+ * and an ungated detection of the same pixels start from the same seed.
+ */
+export function diskSeedOf(image: GrayImage, work: FloatMap): DiskSeed | null {
+  const overview = overviewOf(image, work);
+  return diskSeed(overview, fitDisk(overview));
 }

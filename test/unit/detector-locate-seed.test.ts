@@ -1,4 +1,4 @@
-// Unit tests of locate's speed work (branch speed11): the robust circle fit's median by selection, bit for bit.
+// Unit tests of locate's speed work (branch speed11): the robust fit's median by selection; locate started from the gate's disk.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
@@ -6,6 +6,12 @@ import {
   fitCircleAlgebraic,
   fitCircleRobust,
 } from "../../endpoint/detector/geometry.ts";
+import { locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
+import { readRim } from "../../endpoint/detector/rim.ts";
+import { takeHandedOverSeed, workingMap } from "../../endpoint/detector/stages/input.ts";
+import { diskSeed, diskSeedOf, fitDisk, overviewOf } from "../../endpoint/quality/disk.ts";
+import { assessQuality } from "../../endpoint/quality/index.ts";
+import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 /** fitCircleRobust as it was before speed11: the median deviation from a sorted copy. */
@@ -107,4 +113,206 @@ describe("fitCircleRobust: the median deviation by selection", () => {
       }
     });
   }
+});
+
+interface SyntheticDisk {
+  size: number;
+  /** Axis ratio of the disk (the spec's least is 0.993), its long axis along x. */
+  axisRatio: number;
+  /** How far the disk's bottom leaves the frame, share of the frame (the spec allows 1%). */
+  leaveShare: number;
+  /** Angle (degrees, clockwise from +x) of the notch (1% of the radius deep, a 90-degree V). */
+  notchDeg: number;
+  /** A round bite: a disc of this radius whose centre lies 0.3 of it inside the rim. */
+  chip?: { deg: number; radiusPx: number };
+  /** A bright speck of the wafer's level on the chuck: angle, distance past the rim, radius. */
+  speck?: { deg: number; pastRimPx: number; radiusPx: number };
+}
+
+/**
+ * An 8-bit bare wafer filling 96% of a square frame (98% with its bottom clipped): wafer at
+ * 60% and chuck at 12% of full scale, edges sampled over a 4 x 4 grid per pixel (a soft rim),
+ * Gaussian noise of 1% of full scale.
+ */
+function syntheticDisk(options: SyntheticDisk): { image: GrayImage; cx: number; cy: number } {
+  const { size, axisRatio, leaveShare, notchDeg, chip, speck } = options;
+  const random = seededRandom(11);
+  const radius = (leaveShare > 0 ? 0.49 : 0.48) * size;
+  const cx = size / 2 - 0.3;
+  const cy = leaveShare > 0 ? size - 1 + leaveShare * size - radius : size / 2 + 0.4;
+  const a = radius / Math.sqrt(axisRatio);
+  const b = radius * Math.sqrt(axisRatio);
+  const toRad = Math.PI / 180;
+  const bite = chip && {
+    x: cx + (radius - 0.3 * chip.radiusPx) * Math.cos(chip.deg * toRad),
+    y: cy + (radius - 0.3 * chip.radiusPx) * Math.sin(chip.deg * toRad),
+  };
+  const dot = speck && {
+    x: cx + (radius + speck.pastRimPx) * Math.cos(speck.deg * toRad),
+    y: cy + (radius + speck.pastRimPx) * Math.sin(speck.deg * toRad),
+  };
+  const onWafer = (x: number, y: number): boolean => {
+    const dx = x - cx;
+    const dy = y - cy;
+    const phi = Math.atan2(dy, dx);
+    const rim = 1 / Math.sqrt((Math.cos(phi) / a) ** 2 + (Math.sin(phi) / b) ** 2);
+    const off = angleDistance((phi / toRad + 360) % 360, notchDeg) * toRad * radius;
+    const notch = Math.max(0, 0.01 * radius - off);
+    if (Math.hypot(dx, dy) >= rim - notch)
+      return dot ? Math.hypot(x - dot.x, y - dot.y) < (speck?.radiusPx ?? 0) : false;
+    return !(bite && chip && Math.hypot(x - bite.x, y - bite.y) <= chip.radiusPx);
+  };
+  const data = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      // Only pixels near an edge are sampled finely.
+      const r = Math.hypot(x - cx, y - cy);
+      let share: number;
+      if (
+        Math.abs(r - radius) > 0.02 * radius + 4 &&
+        !(dot && Math.hypot(x - dot.x, y - dot.y) < 8)
+      ) {
+        share = r < radius ? 1 : 0;
+      } else {
+        let inside = 0;
+        for (let sy = 0; sy < 4; sy++)
+          for (let sx = 0; sx < 4; sx++)
+            if (onWafer(x - 0.375 + sx / 4, y - 0.375 + sy / 4)) inside++;
+        share = inside / 16;
+      }
+      const level = 0.12 + 0.48 * share + 0.01 * standardNormal(random);
+      data[y * size + x] = Math.max(0, Math.min(255, Math.round(level * 255)));
+    }
+  return { image: { width: size, height: size, bitDepth: 8, data }, cx, cy };
+}
+
+function angleDistance(a: number, b: number): number {
+  const d = (((a - b) % 360) + 360) % 360;
+  return d > 180 ? 360 - d : d;
+}
+
+function located(image: GrayImage, seeded: boolean): WaferLocation {
+  const work = workingMap(image);
+  const seed = seeded ? diskSeedOf(image, work) : null;
+  if (seeded) assert.ok(seed, "the gate's fit is a seed");
+  return locateWafer(image, work, fullScale(image), seed);
+}
+
+/** The traced rim radius nearest `deg` (degrees clockwise from +x). */
+function rimRadiusNear(location: WaferLocation, deg: number): number {
+  const { angles, radii } = location.rim;
+  let best = 0;
+  for (let i = 1; i < angles.length; i++) {
+    const d = angleDistance(((angles[i] as number) * 180) / Math.PI, deg);
+    if (d < angleDistance(((angles[best] as number) * 180) / Math.PI, deg)) best = i;
+  }
+  return radii[best] as number;
+}
+
+describe("locate from the gate's disk (a seed)", () => {
+  const cases: Array<{ name: string; disk: SyntheticDisk }> = [
+    {
+      name: "an out-of-round disk (axis ratio 0.993) with its notch and a chip",
+      disk: {
+        size: 1024,
+        axisRatio: 0.993,
+        leaveShare: 0,
+        notchDeg: 200,
+        chip: { deg: 40, radiusPx: 14 },
+      },
+    },
+    {
+      name: "a disk leaving the frame by 1% at the bottom, a chip beside the clip",
+      disk: {
+        size: 1024,
+        axisRatio: 0.996,
+        leaveShare: 0.01,
+        notchDeg: 300,
+        chip: { deg: 60, radiusPx: 12 },
+      },
+    },
+  ];
+  for (const { name, disk } of cases) {
+    it(`fits the disk the coarse pass finds, within 0.05 px, and reads the same notch and chip: ${name}`, () => {
+      const { image } = syntheticDisk(disk);
+      const seeded = located(image, true);
+      const coarse = located(image, false);
+      for (const key of ["cx", "cy", "r"] as const)
+        assert.ok(
+          Math.abs(seeded.circle[key] - coarse.circle[key]) < 0.05,
+          `${key}: seeded ${seeded.circle[key]}, coarse ${coarse.circle[key]}`,
+        );
+      const rim = readRim(seeded.rim, seeded.circle, undefined);
+      assert.ok(
+        angleDistance(rim.notchAngleDeg, disk.notchDeg) < 1,
+        `notch at ${rim.notchAngleDeg}`,
+      );
+      const chips = rim.chips.map((c) => c.angleDeg);
+      assert.equal(chips.length, 1, `chips at ${chips.join(", ")}`);
+      assert.ok(angleDistance(chips[0] as number, disk.chip?.deg ?? 0) < 2, `chip at ${chips[0]}`);
+      const coarseRim = readRim(coarse.rim, coarse.circle, undefined);
+      assert.equal(coarseRim.chips.length, 1);
+      assert.ok(Math.abs(rim.notchAngleDeg - coarseRim.notchAngleDeg) < 0.2);
+    });
+  }
+
+  it("does not reach a speck on the chuck past the out-of-round disk, which the coarse reach (3% of r) took for the rim", () => {
+    const disk: SyntheticDisk = {
+      size: 2048,
+      axisRatio: 1,
+      leaveShare: 0,
+      notchDeg: 90,
+      // Past the seeded reach (about r + 22 px at 2048), inside the coarse one (r + 41).
+      speck: { deg: 0, pastRimPx: 31, radiusPx: 3 },
+    };
+    const { image } = syntheticDisk(disk);
+    const seeded = located(image, true);
+    const coarse = located(image, false);
+    const r = seeded.circle.r;
+    assert.ok(
+      Math.abs(rimRadiusNear(seeded, 0) - r) < 1,
+      `seeded: ${rimRadiusNear(seeded, 0)} vs r ${r}`,
+    );
+    assert.ok(rimRadiusNear(coarse, 0) > r + 25, `coarse: ${rimRadiusNear(coarse, 0)} vs r ${r}`);
+  });
+
+  it("falls back to the coarse pass, bit for bit, when the seed's circle cannot hold the rim", () => {
+    const { image } = syntheticDisk({ size: 1024, axisRatio: 0.993, leaveShare: 0, notchDeg: 90 });
+    const work = workingMap(image);
+    const seed = diskSeedOf(image, work);
+    assert.ok(seed);
+    const tooSmall = { ...seed, circle: { ...seed.circle, r: seed.circle.r - 40 } };
+    const fallback = locateWafer(image, work, fullScale(image), tooSmall);
+    const coarse = locateWafer(image, work, fullScale(image), null);
+    assert.ok(
+      Object.is(fallback.circle.cx, coarse.circle.cx) &&
+        Object.is(fallback.circle.r, coarse.circle.r),
+    );
+    assert.deepEqual(Array.from(fallback.rim.radii), Array.from(coarse.rim.radii));
+  });
+});
+
+describe("the gate's disk seed", () => {
+  it("is handed over with a usable image's map when no pixel was repaired, and equals the one detect() fits", () => {
+    const { image } = syntheticDisk({ size: 1024, axisRatio: 0.995, leaveShare: 0, notchDeg: 90 });
+    const assessment = assessQuality(image);
+    assert.ok(assessment.usable);
+    assert.equal(assessment.quality.hotPixelsRemoved, 0);
+    const handed = takeHandedOverSeed(assessment.image);
+    assert.ok(handed, "a seed was handed over");
+    assert.deepEqual(handed, diskSeedOf(image, workingMap(image)));
+    assert.equal(takeHandedOverSeed(assessment.image), undefined, "it is taken once");
+  });
+
+  it("is null for a disk found by the rim's local step (vignetting): locate then finds its own", () => {
+    const { image } = syntheticDisk({ size: 512, axisRatio: 1, leaveShare: 0, notchDeg: 90 });
+    const work = workingMap(image);
+    const overview = overviewOf(image, work);
+    const fit = fitDisk(overview);
+    assert.equal(fit.by, "level");
+    assert.ok(diskSeed(overview, fit));
+    assert.equal(diskSeed(overview, { ...fit, by: "steps" }), null);
+    assert.equal(diskSeed(overview, { ...fit, contrast: 0.05 }), null, "two classes too close");
+    assert.equal(diskSeed(overview, { ...fit, residual: 0.05 }), null, "not round");
+  });
 });
