@@ -150,6 +150,12 @@ export function castRays(
       }
     }
     const level = typeof threshold === "number" ? threshold : threshold(phi);
+    // Where every sample lies inside sampleRay's clamp, the unclamped sample is the same.
+    const inside =
+      whole &&
+      inClamp(centre.x + rFrom * c, centre.y + rFrom * s, width, height) &&
+      inClamp(centre.x + rEnd * c, centre.y + rEnd * s, width, height);
+    const sample = inside ? sampleUnclamped : sampleRay;
     // samples[filled..usable) are taken.
     let filled = usable;
     // The outermost wafer sample with two more wafer samples inside it and chuck beyond it.
@@ -159,7 +165,7 @@ export function castRays(
       while (filled > i - 2) {
         filled--;
         const r = rFrom + filled * step;
-        samples[filled] = sampleRay(data, width, height, centre.x + r * c, centre.y + r * s);
+        samples[filled] = sample(data, width, height, centre.x + r * c, centre.y + r * s);
       }
       const v = samples[i] as number;
       if (!(bright ? v > level : v < level)) {
@@ -181,12 +187,40 @@ export function castRays(
     while (filled > lowest) {
       filled--;
       const r = rFrom + filled * step;
-      samples[filled] = sampleRay(data, width, height, centre.x + r * c, centre.y + r * s);
+      samples[filled] = sample(data, width, height, centre.x + r * c, centre.y + r * s);
     }
     const at = refineCrossing(samples, usable, k, level, bright);
     radii[ray] = rFrom + at * step;
   }
   return { angles, radii };
+}
+
+/**
+ * sampleRay at a point inside its clamp ([0, width - 1.001] x [0, height - 1.001]): the clamp
+ * returns x and y themselves there, and truncation is the floor of a non-negative coordinate.
+ */
+function sampleUnclamped(
+  data: ArrayLike<number>,
+  width: number,
+  _height: number,
+  x: number,
+  y: number,
+): number {
+  const x0 = x | 0;
+  const y0 = y | 0;
+  const fx = x - x0;
+  const fy = y - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/** Whether sampleRay's clamp leaves (x, y) as it is. */
+function inClamp(x: number, y: number, width: number, height: number): boolean {
+  return x >= 0 && y >= 0 && x <= width - 1.001 && y <= height - 1.001;
 }
 
 function inFrame(x: number, y: number, width: number, height: number): boolean {

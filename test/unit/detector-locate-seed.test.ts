@@ -6,7 +6,7 @@ import {
   fitCircleAlgebraic,
   fitCircleRobust,
 } from "../../endpoint/detector/geometry.ts";
-import { locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
+import { castRays, locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
 import { readRim } from "../../endpoint/detector/rim.ts";
 import { takeHandedOverSeed, workingMap } from "../../endpoint/detector/stages/input.ts";
 import { diskSeed, diskSeedOf, fitDisk, overviewOf } from "../../endpoint/quality/disk.ts";
@@ -315,4 +315,113 @@ describe("the gate's disk seed", () => {
     assert.equal(diskSeed(overview, { ...fit, contrast: 0.05 }), null, "two classes too close");
     assert.equal(diskSeed(overview, { ...fit, residual: 0.05 }), null, "not round");
   });
+});
+
+/** sampleRay's clamped bilinear sample: castRays' reference for every sample. */
+function clampedSample(data: Uint8Array, width: number, height: number, x: number, y: number) {
+  const cx = x < 0 ? 0 : Math.min(x, width - 1.001);
+  const cy = y < 0 ? 0 : Math.min(y, height - 1.001);
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const fx = cx - x0;
+  const fy = cy - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/** castRays' radius of one bright-wafer ray, every sample of it taken with the clamp (its contract). */
+function referenceRadius(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  centre: { x: number; y: number },
+  phi: number,
+  rFrom: number,
+  rTo: number,
+  level: number,
+): number {
+  const count = Math.max(8, Math.ceil(rTo - rFrom));
+  const c = Math.cos(phi);
+  const s = Math.sin(phi);
+  const samples: number[] = [];
+  for (let k = 0; k < count; k++) {
+    const x = centre.x + (rFrom + k) * c;
+    const y = centre.y + (rFrom + k) * s;
+    if (x < 0 || y < 0 || x > width - 1 || y > height - 1) break;
+    samples.push(clampedSample(data, width, height, x, y));
+  }
+  const usable = samples.length;
+  const at = (i: number) => samples[i] as number;
+  let k = -1;
+  for (let i = usable - 1, sawChuck = false; i >= 2 && k < 0; i--) {
+    if (!(at(i) > level)) sawChuck = true;
+    else if (sawChuck && at(i - 1) > level && at(i - 2) > level) k = i;
+  }
+  if (k < 0 || k >= usable - 1) return Number.NaN;
+  const mean = (from: number, to: number) => {
+    let sum = 0;
+    let n = 0;
+    for (let i = Math.max(0, from); i <= Math.min(usable - 1, to); i++, n++) sum += at(i);
+    return n > 0 ? sum / n : Number.NaN;
+  };
+  const inside = mean(k - 6, k - 3);
+  const outside = mean(k + 3, k + 6);
+  const mid = Number.isNaN(inside) || Number.isNaN(outside) ? level : (inside + outside) / 2;
+  for (let j = Math.min(usable - 2, k + 3); j >= Math.max(0, k - 3); j--) {
+    const a = at(j) - mid;
+    const b = at(j + 1) - mid;
+    if (a > 0 && !(b > 0)) return rFrom + (j + a / (a - b));
+  }
+  const a = at(k) - level;
+  const b = at(k + 1) - level;
+  return rFrom + (k + a / (a - b));
+}
+
+describe("castRays: samples inside the clamp are read without it", () => {
+  /** A bright disk about (150.3, 128.6) of radius `r` on a dark chuck, 8-bit, noisy. */
+  function diskFrame(r: number): Uint8Array {
+    const random = seededRandom(5);
+    const data = new Uint8Array(301 * 257);
+    for (let y = 0; y < 257; y++)
+      for (let x = 0; x < 301; x++) {
+        const level = Math.hypot(x - 150.3, y - 128.6) < r ? 180 : 30;
+        data[y * 301 + x] = Math.max(
+          0,
+          Math.min(255, Math.round(level + 6 * standardNormal(random))),
+        );
+      }
+    return data;
+  }
+  const cases = [
+    // Every ray inside the clamp: the unclamped reads.
+    { name: "inside", r: 112.4, centre: { x: 150.3, y: 128.6 }, rFrom: 95, rTo: 122 },
+    // The ray along +x ends 0.0005 px before the last column (inside the frame, outside the
+    // clamp), with the rim close enough that the refinement reads that last sample; rays
+    // through the top and bottom are cut at the frame.
+    { name: "+x edge", r: 146.2, centre: { x: 150.9995, y: 128.6 }, rFrom: 95, rTo: 149.5 },
+    // The same along +y at the last row.
+    { name: "+y edge", r: 124, centre: { x: 150.3, y: 128.9995 }, rFrom: 95, rTo: 127.5 },
+  ];
+  for (const { name, r, centre, rFrom, rTo } of cases) {
+    it(`gives the radii of rays sampled whole with the clamp, bit for bit: ${name}`, () => {
+      const data = diskFrame(r);
+      const rays = 720;
+      const got = castRays(data, 301, 257, centre, rays, rFrom, rTo, 1, 105, true);
+      let traced = 0;
+      for (let ray = 0; ray < rays; ray++) {
+        const phi = (2 * Math.PI * ray) / rays;
+        const expected = referenceRadius(data, 301, 257, centre, phi, rFrom, rTo, 105);
+        assert.ok(
+          Object.is(got.radii[ray], expected),
+          `ray ${ray}: ${got.radii[ray]} vs ${expected}`,
+        );
+        if (!Number.isNaN(expected)) traced++;
+      }
+      assert.ok(traced > 0, "some rays traced");
+    });
+  }
 });
