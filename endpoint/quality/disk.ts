@@ -1,10 +1,11 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { blockMeansKernel } from "../detector/frame-passes.ts";
+import { bin2AndBlockMeansKernel, blockMeansKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { type DiskSeed, findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
+import { workingMap, workingScale } from "../detector/stages/input.ts";
 import {
   DIAMETER_FRACTION_RANGE,
   MAX_CENTRE_OFFSET_FRACTION,
@@ -72,7 +73,7 @@ export interface DiskFit {
  * is read again.
  */
 export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
-  const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
+  const factor = overviewFactor(image);
   const norm = 1 / (factor * factor * fullScale(image));
   if (work && exactBlocks(work.scale, factor)) return overviewOfMap(work, factor, norm);
   // In WebAssembly SIMD where available (the same whole numbers, scaled band by band as below),
@@ -83,6 +84,38 @@ export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
   const data = new Float32Array(width * height);
   for (let k = 0; k < data.length; k++) data[k] = (sums[k] as number) * norm;
   return { width, height, factor, data };
+}
+
+/**
+ * The working map of `image` (binned into `buffer`, as workingMap) and overviewOf(image, map):
+ * where the overview's blocks do not tile the map's and the map is a 2 x 2 binning, both from
+ * one pass over the frame (bin2AndBlockMeansKernel: the same values, the frame copied into the
+ * kernel's memory once instead of twice).
+ */
+export function workingMapAndOverview(
+  image: GrayImage,
+  buffer: Float32Array,
+): { work: FloatMap; overview: Overview } {
+  const factor = overviewFactor(image);
+  if (workingScale(image) === 2 && !exactBlocks(2, factor)) {
+    const norm = 1 / (factor * factor * fullScale(image));
+    const means = bin2AndBlockMeansKernel(image, buffer, factor, norm);
+    if (means) {
+      const work = {
+        width: Math.floor(image.width / 2),
+        height: Math.floor(image.height / 2),
+        scale: 2,
+        data: buffer,
+      };
+      return { work, overview: { ...means, factor } };
+    }
+  }
+  const work = workingMap(image, buffer);
+  return { work, overview: overviewOf(image, work) };
+}
+
+function overviewFactor(image: GrayImage): number {
+  return Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
 }
 
 function exactBlocks(scale: number, factor: number): boolean {
@@ -466,9 +499,10 @@ export function diskSeed(overview: Overview, fit: DiskFit): DiskSeed | null {
 /**
  * The gate's disk of `image` as a seed for locate, from the working map as the gate takes it
  * (overviewOf, fitDisk): what detect() computes when no gate handed it one, so that a gated
- * and an ungated detection of the same pixels start from the same seed.
+ * and an ungated detection of the same pixels start from the same seed. `overview`, when
+ * given, is overviewOf(image, work) taken already (workingMapAndOverview).
  */
-export function diskSeedOf(image: GrayImage, work: FloatMap): DiskSeed | null {
-  const overview = overviewOf(image, work);
-  return diskSeed(overview, fitDisk(overview));
+export function diskSeedOf(image: GrayImage, work: FloatMap, overview?: Overview): DiskSeed | null {
+  const taken = overview ?? overviewOf(image, work);
+  return diskSeed(taken, fitDisk(taken));
 }

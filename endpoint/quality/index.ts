@@ -5,8 +5,8 @@ import type { DetectionHints, Quality, QualityReason } from "../../schemas/detec
 import type { DetectionResult } from "../detector/index.ts";
 import { rebinPixels } from "../detector/raster.ts";
 import { handOverRimBlur } from "../detector/sensor-faults.ts";
-import { gateWorkingMap, handOverDiskSeed, handOverWorkingMap } from "../detector/stages/input.ts";
-import { diskSeed, fitDisk, overviewOf, RIM_RAYS } from "./disk.ts";
+import { gateMapBuffer, handOverDiskSeed, handOverWorkingMap } from "../detector/stages/input.ts";
+import { diskSeed, fitDisk, RIM_RAYS, workingMapAndOverview } from "./disk.ts";
 import {
   type Disk,
   measureClipping,
@@ -43,8 +43,7 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   const shorter = Math.min(image.width, image.height);
   // The detector's working map, taken here once: the overview is binned from it, and a usable
   // image's detection gets it (with its repaired pixels' blocks re-binned) instead of binning.
-  const work = gateWorkingMap(image);
-  const overview = overviewOf(image, work);
+  const { work, overview } = workingMapAndOverview(image, gateMapBuffer(image));
   const fit = fitDisk(overview);
   const reasons: QualityReason[] = [];
   const chuckContrast = Math.max(0, fit.contrast);

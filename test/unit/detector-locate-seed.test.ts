@@ -8,8 +8,18 @@ import {
 } from "../../endpoint/detector/geometry.ts";
 import { castRays, locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
 import { readRim } from "../../endpoint/detector/rim.ts";
-import { takeHandedOverSeed, workingMap } from "../../endpoint/detector/stages/input.ts";
-import { diskSeed, diskSeedOf, fitDisk, overviewOf } from "../../endpoint/quality/disk.ts";
+import {
+  takeHandedOverSeed,
+  workingMap,
+  workingMapSize,
+} from "../../endpoint/detector/stages/input.ts";
+import {
+  diskSeed,
+  diskSeedOf,
+  fitDisk,
+  overviewOf,
+  workingMapAndOverview,
+} from "../../endpoint/quality/disk.ts";
 import { assessQuality } from "../../endpoint/quality/index.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
@@ -422,6 +432,53 @@ describe("castRays: samples inside the clamp are read without it", () => {
         if (!Number.isNaN(expected)) traced++;
       }
       assert.ok(traced > 0, "some rays traced");
+    });
+  }
+});
+
+describe("the working map and the gate's overview from one pass over the frame", () => {
+  function randomFrame(width: number, height: number, bitDepth: 8 | 16, seed: number): GrayImage {
+    const random = seededRandom(seed);
+    const top = bitDepth === 8 ? 255 : 65535;
+    const data = bitDepth === 8 ? new Uint8Array(width * height) : new Uint16Array(width * height);
+    for (let i = 0; i < data.length; i++) {
+      const u = random();
+      data[i] = u < 0.02 ? 0 : u > 0.98 ? top : Math.floor(random() * (top + 1));
+    }
+    return { width, height, bitDepth, data };
+  }
+  function sameBits(actual: Float32Array, expected: Float32Array, what: string): void {
+    assert.equal(actual.length, expected.length, `${what}: length`);
+    for (let i = 0; i < expected.length; i++)
+      if (!Object.is(actual[i], expected[i]))
+        assert.fail(`${what}: value ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+  // 1536 and 1964 x 2048 (overview factor 3 on a 2 x 2 map: one pass); odd sides (a last map
+  // row, block row or column dropped); 2048 and 1024 (the overview from the map: two steps).
+  const sizes: Array<[number, number, 8 | 16]> = [
+    [1536, 1536, 8],
+    [1964, 2048, 8],
+    [1601, 1547, 16],
+    [2047, 1999, 16],
+    [2048, 2048, 8],
+    [1024, 1031, 16],
+  ];
+  for (const [width, height, bitDepth] of sizes) {
+    it(`equals workingMap then overviewOf, bit for bit (${width}x${height}, ${bitDepth} bit)`, () => {
+      const image = randomFrame(width, height, bitDepth, width + height);
+      const separate = workingMap(image);
+      const overview = overviewOf(image, separate);
+      // A buffer of stale values: the pass must write every one of the map's.
+      const buffer = new Float32Array(workingMapSize(image)).fill(7);
+      const both = workingMapAndOverview(image, buffer);
+      assert.equal(both.work.width, separate.width);
+      assert.equal(both.work.height, separate.height);
+      assert.equal(both.work.scale, separate.scale);
+      sameBits(both.work.data, separate.data, "map");
+      assert.equal(both.overview.factor, overview.factor);
+      assert.equal(both.overview.width, overview.width);
+      assert.equal(both.overview.height, overview.height);
+      sameBits(both.overview.data, overview.data, "overview");
     });
   }
 });

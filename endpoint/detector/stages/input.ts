@@ -71,11 +71,16 @@ let handedOver = new WeakMap<object, FloatMap>();
 
 /** The working map of `image`, in the gate's kept buffer (valid until the next call). */
 export function gateWorkingMap(image: GrayImage): FloatMap {
+  return workingMap(image, gateMapBuffer(image));
+}
+
+/** The gate's kept buffer, ready for `image`'s working map (what workingMap's `buffer` needs). */
+export function gateMapBuffer(image: GrayImage): Float32Array {
   const size = workingMapSize(image);
   if (gateBuffer.length !== size) gateBuffer = new Float32Array(size);
   // binImage sums into the buffer only for factors above 2; 1 and 2 write every value.
   else if (workingScale(image) > 2) gateBuffer.fill(0);
-  return workingMap(image, gateBuffer);
+  return gateBuffer;
 }
 
 /** Hands `map` (the working map of `image`'s pixels as they are now) to the next detection of them. */
