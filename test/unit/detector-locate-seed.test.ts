@@ -6,6 +6,7 @@ import {
   fitCircleAlgebraic,
   fitCircleRobust,
 } from "../../endpoint/detector/geometry.ts";
+import { detect } from "../../endpoint/detector/index.ts";
 import { castRays, locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
 import { readRim } from "../../endpoint/detector/rim.ts";
 import {
@@ -20,7 +21,7 @@ import {
   overviewOf,
   workingMapAndOverview,
 } from "../../endpoint/quality/disk.ts";
-import { assessQuality } from "../../endpoint/quality/index.ts";
+import { assessQuality, gatedDetect } from "../../endpoint/quality/index.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
@@ -312,6 +313,30 @@ describe("the gate's disk seed", () => {
     assert.ok(handed, "a seed was handed over");
     assert.deepEqual(handed, diskSeedOf(image, workingMap(image)));
     assert.equal(takeHandedOverSeed(assessment.image), undefined, "it is taken once");
+  });
+
+  it("gives a gated detection equal to an ungated one of the same pixels (seed handed over vs fitted in detect)", async () => {
+    const { image } = syntheticDisk({
+      size: 1024,
+      axisRatio: 0.995,
+      leaveShare: 0,
+      notchDeg: 250,
+      chip: { deg: 20, radiusPx: 14 },
+    });
+    const gated = await gatedDetect(image, {}, detect);
+    assert.equal(gated.status, "inspected");
+    assert.equal(gated.quality.hotPixelsRemoved, 0, "no pixel repaired: the seed was handed over");
+    assert.equal(takeHandedOverSeed(image), undefined, "the detection took the seed");
+    const ungated = detect(image);
+    const { timingMs: _a, ...withSeed } = gated as Extract<typeof gated, { status: "inspected" }>;
+    assert.deepEqual(
+      { wafer: withSeed.wafer, defects: withSeed.defects },
+      { wafer: ungated.wafer, defects: ungated.defects },
+    );
+    assert.ok(
+      ungated.defects.some((d) => d.class === "edge_chip"),
+      "the chip is found",
+    );
   });
 
   it("is null for a disk found by the rim's local step (vignetting): locate then finds its own", () => {
