@@ -314,23 +314,9 @@ function fitDiskByLevel(overview: Overview): DiskFit {
     if (dx < -1e-9) reach = Math.min(reach, -cx0 / dx);
     if (dy > 1e-9) reach = Math.min(reach, (height - 1 - cy0) / dy);
     if (dy < -1e-9) reach = Math.min(reach, -cy0 / dy);
-    const sample = (t: number) => {
-      const x = Math.round(cx0 + dx * t);
-      const y = Math.round(cy0 + dy * t);
-      return data[y * width + x] as number;
-    };
+    const sample = (t: number) => nearestOnRay(data, width, cx0, cy0, dx, dy, t);
     if (isWafer(sample(reach))) continue;
-    let run = 0;
-    let found = -1;
-    for (let t = reach; t >= 0; t -= 1) {
-      if (isWafer(sample(t))) {
-        run++;
-        if (run >= RIM_RUN) {
-          found = t + RIM_RUN - 1;
-          break;
-        }
-      } else run = 0;
-    }
+    const found = firstWaferRun(data, width, cx0, cy0, dx, dy, reach, split.threshold, waferBright);
     if (found < 0) continue;
     // Sub-pixel: where the level crosses the threshold between the last chuck and first wafer sample.
     const outer = sample(found + 1);
@@ -348,26 +334,7 @@ function fitDiskByLevel(overview: Overview): DiskFit {
   const { circle, inliers } = robustCircle(rim, factor);
   const residual = circle ? rmsResidual(inliers, circle) : null;
   // A wafer is one surface: inside its rim nearly everything is of the wafer's class.
-  let interior: number | null = null;
-  if (circle) {
-    const r = (0.9 * circle.r) / factor;
-    const ocx = (circle.cx + 0.5) / factor - 0.5;
-    const ocy = (circle.cy + 0.5) / factor - 0.5;
-    let inside = 0;
-    let total = 0;
-    for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
-      const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
-      for (
-        let x = Math.max(0, Math.ceil(ocx - half));
-        x <= Math.min(width - 1, ocx + half);
-        x += 2
-      ) {
-        total++;
-        if (isWafer(data[y * width + x] as number)) inside++;
-      }
-    }
-    interior = total > 0 ? inside / total : null;
-  }
+  const interior = circle ? interiorShare(overview, circle, split.threshold, waferBright) : null;
   return {
     contrast,
     threshold: split.threshold,
@@ -382,6 +349,97 @@ function fitDiskByLevel(overview: Overview): DiskFit {
     waferLevel: waferBright ? split.high : split.low,
     chuckLevel: waferBright ? split.low : split.high,
   };
+}
+
+/** The overview's value nearest the point t along the ray from (cx0, cy0) in direction (dx, dy). */
+function nearestOnRay(
+  data: Float32Array,
+  width: number,
+  cx0: number,
+  cy0: number,
+  dx: number,
+  dy: number,
+  t: number,
+): number {
+  const x = Math.round(cx0 + dx * t);
+  const y = Math.round(cy0 + dy * t);
+  return data[y * width + x] as number;
+}
+
+/**
+ * fitDiskByLevel's scan of one ray from `reach` inwards in steps of 1: the t at which the
+ * first run of RIM_RUN samples of the wafer's class ends, plus RIM_RUN - 1 (its outer end), or
+ * -1; a function of its own rather than calls of two closures per sample.
+ */
+function firstWaferRun(
+  data: Float32Array,
+  width: number,
+  cx0: number,
+  cy0: number,
+  dx: number,
+  dy: number,
+  reach: number,
+  threshold: number,
+  waferBright: boolean,
+): number {
+  let run = 0;
+  for (let t = reach; t >= 0; t -= 1) {
+    const v = nearestOnRay(data, width, cx0, cy0, dx, dy, t);
+    if (waferBright ? v >= threshold : v < threshold) {
+      run++;
+      if (run >= RIM_RUN) return t + RIM_RUN - 1;
+    } else run = 0;
+  }
+  return -1;
+}
+
+/**
+ * Share of the overview's pixels (every other row and column) within 0.9 of the circle's radius
+ * that are of the wafer's class; null when none lies in the frame.
+ */
+export function interiorShare(
+  overview: Overview,
+  circle: { cx: number; cy: number; r: number },
+  threshold: number,
+  waferBright: boolean,
+): number | null {
+  const { width, height, data, factor } = overview;
+  const r = (0.9 * circle.r) / factor;
+  const ocx = (circle.cx + 0.5) / factor - 0.5;
+  const ocy = (circle.cy + 0.5) / factor - 0.5;
+  let inside = 0;
+  let total = 0;
+  for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
+    const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
+    const from = Math.max(0, Math.ceil(ocx - half));
+    const to = Math.min(width - 1, ocx + half);
+    if (from > to) continue;
+    total += Math.floor((to - from) / 2) + 1;
+    inside += waferClassOnRow(data, y * width, from, to, threshold, waferBright);
+  }
+  return total > 0 ? inside / total : null;
+}
+
+/**
+ * How many of data[row + x], x = from, from + 2, ... <= to, are of the wafer's class (at or
+ * above the threshold for a bright wafer, below it for a dark one): fitDiskByLevel's interior
+ * test, a loop per class instead of a call of the class test per pixel. `to` may be fractional.
+ */
+function waferClassOnRow(
+  data: Float32Array,
+  row: number,
+  from: number,
+  to: number,
+  threshold: number,
+  waferBright: boolean,
+): number {
+  let count = 0;
+  if (waferBright) {
+    for (let x = from; x <= to; x += 2) if ((data[row + x] as number) >= threshold) count++;
+  } else {
+    for (let x = from; x <= to; x += 2) if ((data[row + x] as number) < threshold) count++;
+  }
+  return count;
 }
 
 /**

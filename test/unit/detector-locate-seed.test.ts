@@ -18,6 +18,7 @@ import {
   diskSeed,
   diskSeedOf,
   fitDisk,
+  interiorShare,
   overviewOf,
   workingMapAndOverview,
 } from "../../endpoint/quality/disk.ts";
@@ -504,6 +505,122 @@ describe("the working map and the gate's overview from one pass over the frame",
       assert.equal(both.overview.width, overview.width);
       assert.equal(both.overview.height, overview.height);
       sameBits(both.overview.data, overview.data, "overview");
+    });
+  }
+});
+
+describe("the gate's disk fit, its per-pixel class tests in loops of their own", () => {
+  /** fitDiskByLevel's rim scan and interior share as written before speed11 (closures per sample). */
+  function reference(
+    overview: ReturnType<typeof overviewOf>,
+    threshold: number,
+    waferBright: boolean,
+  ) {
+    const { width, height, data, factor } = overview;
+    const isWafer = (v: number) => (waferBright ? v >= threshold : v < threshold);
+    const cx0 = (width - 1) / 2;
+    const cy0 = (height - 1) / 2;
+    const maxReach = Math.hypot(width, height) / 2;
+    const rim: Array<{ x: number; y: number }> = [];
+    for (let ray = 0; ray < 360; ray++) {
+      const angle = (2 * Math.PI * ray) / 360;
+      const dx = Math.cos(angle);
+      const dy = Math.sin(angle);
+      let reach = maxReach;
+      if (dx > 1e-9) reach = Math.min(reach, (width - 1 - cx0) / dx);
+      if (dx < -1e-9) reach = Math.min(reach, -cx0 / dx);
+      if (dy > 1e-9) reach = Math.min(reach, (height - 1 - cy0) / dy);
+      if (dy < -1e-9) reach = Math.min(reach, -cy0 / dy);
+      const sample = (t: number) =>
+        data[Math.round(cy0 + dy * t) * width + Math.round(cx0 + dx * t)] as number;
+      if (isWafer(sample(reach))) continue;
+      let run = 0;
+      let found = -1;
+      for (let t = reach; t >= 0; t -= 1) {
+        if (isWafer(sample(t))) {
+          run++;
+          if (run >= 3) {
+            found = t + 2;
+            break;
+          }
+        } else run = 0;
+      }
+      if (found < 0) continue;
+      const outer = sample(found + 1);
+      const inner = sample(found);
+      const frac = inner !== outer ? (inner - threshold) / (inner - outer) : 0.5;
+      const t = found + Math.min(1, Math.max(0, frac));
+      rim.push({ x: (cx0 + dx * t + 0.5) * factor - 0.5, y: (cy0 + dy * t + 0.5) * factor - 0.5 });
+    }
+    const interiorOf = (circle: { cx: number; cy: number; r: number }) => {
+      const r = (0.9 * circle.r) / factor;
+      const ocx = (circle.cx + 0.5) / factor - 0.5;
+      const ocy = (circle.cy + 0.5) / factor - 0.5;
+      let inside = 0;
+      let total = 0;
+      for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
+        const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
+        for (
+          let x = Math.max(0, Math.ceil(ocx - half));
+          x <= Math.min(width - 1, ocx + half);
+          x += 2
+        ) {
+          total++;
+          if (isWafer(data[y * width + x] as number)) inside++;
+        }
+      }
+      return total > 0 ? inside / total : null;
+    };
+    return { rim, interiorOf };
+  }
+
+  const disks: Array<{ name: string; disk: SyntheticDisk; invert: boolean }> = [
+    {
+      name: "bright wafer",
+      disk: { size: 1024, axisRatio: 0.995, leaveShare: 0, notchDeg: 90 },
+      invert: false,
+    },
+    {
+      name: "dark wafer on a bright chuck",
+      disk: { size: 1024, axisRatio: 1, leaveShare: 0, notchDeg: 30 },
+      invert: true,
+    },
+    {
+      name: "a disk leaving the frame",
+      disk: { size: 1024, axisRatio: 0.993, leaveShare: 0.01, notchDeg: 200 },
+      invert: false,
+    },
+  ];
+  for (const { name, disk, invert } of disks) {
+    it(`finds the rim points and interior share the closures found, bit for bit: ${name}`, () => {
+      const { image } = syntheticDisk(disk);
+      if (invert)
+        for (let i = 0; i < image.data.length; i++) image.data[i] = 255 - (image.data[i] as number);
+      const overview = overviewOf(image);
+      const fit = fitDisk(overview);
+      assert.equal(fit.by, "level");
+      assert.ok(fit.circle);
+      const expected = reference(overview, fit.threshold, fit.waferIsBright);
+      assert.equal(fit.rim.length, expected.rim.length);
+      fit.rim.forEach((p, i) => {
+        assert.ok(
+          Object.is(p.x, expected.rim[i]?.x) && Object.is(p.y, expected.rim[i]?.y),
+          `rim point ${i}`,
+        );
+      });
+      assert.ok(
+        Object.is(fit.interior, expected.interiorOf(fit.circle)),
+        `interior ${fit.interior}`,
+      );
+      // Circles that cut the frame's edges, off centre, and one wholly outside it.
+      for (const circle of [
+        { ...fit.circle, r: fit.circle.r * 1.2 },
+        { cx: fit.circle.cx + 37.3, cy: fit.circle.cy - 51.7, r: fit.circle.r * 1.1 },
+        { cx: -900.5, cy: 300.25, r: 200 },
+      ]) {
+        const share = interiorShare(overview, circle, fit.threshold, fit.waferIsBright);
+        assert.ok(Object.is(share, expected.interiorOf(circle)), `interior ${share}`);
+      }
     });
   }
 });
