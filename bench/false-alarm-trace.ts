@@ -62,6 +62,7 @@ import {
   checkImage,
   parseHints,
   takeHandedOverMap,
+  takeHandedOverSeed,
   workingMap,
 } from "../endpoint/detector/stages/input.ts";
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
@@ -79,6 +80,7 @@ import {
   sigmaAt,
 } from "../endpoint/detector/threshold.ts";
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import { diskSeedOf } from "../endpoint/quality/disk.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
 import { boxesMatch } from "../qa/evaluate.ts";
@@ -335,7 +337,10 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
   const hint = parseHints({});
   const work = takeHandedOverMap(image) ?? workingMap(image);
   const scale = work.scale;
-  const disk = locateDisk(image, work, fullScale(image));
+  // Locate starts from the gate's disk, as in detect(): handed over, or fitted as the gate fits it.
+  const handedSeed = takeHandedOverSeed(image);
+  const seed = handedSeed === undefined ? diskSeedOf(image, work) : handedSeed;
+  const disk = locateDisk(image, work, fullScale(image), seed);
   let wafer = placeWafer(image, work, disk, hint);
   const noise = measureNoise(work, wafer);
   const illumination = fitIllumination(work, wafer, noise, hint);

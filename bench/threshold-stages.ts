@@ -48,6 +48,7 @@ async function loadTree(root: string) {
     segment: await at(`${detector}/segment.ts`),
     defects: await at(`${detector}/stages/defects.ts`),
     chips: await at(`${detector}/stages/chips.ts`),
+    disk: await at("endpoint/quality/disk.ts"),
   };
 }
 
@@ -67,7 +68,13 @@ for (const path of positionals) {
   const hint = current.input.parseHints({});
   const size = current.input.workingMapSize(image);
   const work = current.input.workingMap(image, new Float32Array(size));
-  const disk = current.place.locateDisk(image, work, fullScale(image));
+  // Locate starts from the gate's disk, as detect() fits it when not handed one.
+  const disk = current.place.locateDisk(
+    image,
+    work,
+    fullScale(image),
+    current.disk.diskSeedOf?.(image, work) ?? null,
+  );
   let wafer = current.place.placeWafer(image, work, disk, hint);
   const noise = current.noise.measureNoise(work, wafer);
   const illumination = current.surface.fitIllumination(work, wafer, noise, hint);

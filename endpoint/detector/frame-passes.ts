@@ -177,11 +177,19 @@ export function blockMeansKernel(
   let data = new Float32Array(0);
   const size = blockBands(image, factor, (width, height) => {
     data = new Float32Array(width * height);
-    return (band, at) => {
-      for (let k = 0; k < band.length; k++) data[at + k] = (band[k] as number) * norm;
-    };
+    return (band, at) => scaleInto(data, at, band, norm);
   });
   return size && { ...size, data };
+}
+
+/**
+ * out[at + k] = band[k] * norm for every k: a function of its own, compiled once for these
+ * array types, where the loop inside a closure made per call ran in code V8 had not optimised
+ * for it at every call.
+ */
+function scaleInto(out: Float32Array, at: number, band: Float64Array, norm: number): void {
+  const n = band.length;
+  for (let k = 0; k < n; k++) out[at + k] = (band[k] as number) * norm;
 }
 
 /** The block sums band by band: `start` gets the blocks' map size and gives what takes each band's sums. */
@@ -212,6 +220,64 @@ function blockBands(
     take(new Float64Array(buffer, outOffset, rows * width), by * width);
   }
   return { width, height };
+}
+
+/**
+ * bin2Kernel's map (into `out`, width x height map px) and blockMeansKernel's means (factor x
+ * factor blocks times `norm`) of one frame in one pass: each band of rows is copied into the
+ * kernel's memory once and both kernels read it, where the two calls copied the frame twice
+ * (the gate's working map and its overview, where the overview's blocks do not tile the map's:
+ * 1536-2047 px frames). Bands are whole map rows and whole block rows (a multiple of both 2
+ * and factor), and the kernels keep nothing from one band to the next, so both results are the
+ * separate calls' to the bit. Null (nothing written) where the kernel is not available or
+ * blockMeansKernel would return null.
+ */
+export function bin2AndBlockMeansKernel(
+  image: { width: number; height: number; data: Uint8Array | Uint16Array },
+  out: Float32Array,
+  factor: number,
+  norm: number,
+): { width: number; height: number; data: Float32Array } | null {
+  const k = kernel();
+  if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
+  const src = image.data;
+  const stride = image.width;
+  const mapWidth = Math.floor(image.width / 2);
+  const mapHeight = Math.floor(image.height / 2);
+  const width = Math.floor(image.width / factor);
+  const height = Math.floor(image.height / factor);
+  const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
+  // Image rows per band: a multiple of 2 and of factor, about BAND_ROWS.
+  const unit = factor % 2 === 0 ? factor : 2 * factor;
+  const bandRows = Math.max(unit, Math.floor(BAND_ROWS / unit) * unit);
+  const bandBytes = bandRows * stride * bytesPerPixel + PAD;
+  const binOffset = Math.ceil(bandBytes / 16) * 16;
+  const accOffset = binOffset + Math.ceil((4 * (bandRows / 2) * mapWidth + PAD) / 16) * 16;
+  const sumsOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, sumsOffset + 8 * (bandRows / factor) * width + PAD);
+  const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
+  const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
+  const data = new Float32Array(width * height);
+  for (let y = 0; ; y += bandRows) {
+    const binRows = Math.max(0, Math.min(bandRows / 2, mapHeight - y / 2));
+    const blockRows = Math.max(0, Math.min(bandRows / factor, height - y / factor));
+    if (binRows === 0 && blockRows === 0) break;
+    copyIn(buffer, src, y * stride, (y + Math.max(2 * binRows, factor * blockRows)) * stride);
+    if (binRows > 0) {
+      bin(0, stride * bytesPerPixel, binOffset, mapWidth, binRows);
+      out.set(new Float32Array(buffer, binOffset, binRows * mapWidth), (y / 2) * mapWidth);
+    }
+    if (blockRows > 0) {
+      sum(0, stride * bytesPerPixel, factor, width, blockRows, accOffset, sumsOffset);
+      scaleInto(
+        data,
+        (y / factor) * width,
+        new Float64Array(buffer, sumsOffset, blockRows * width),
+        norm,
+      );
+    }
+  }
+  return { width, height, data };
 }
 
 /** Map rows per band of the noise samples (with the rows above and below the band's first and last). */

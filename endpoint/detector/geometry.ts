@@ -1,5 +1,6 @@
 // Wafer geometry: robust circle fitting and conversions from image pixels to wafer millimetres and dies.
 import type { Die, Point } from "../../schemas/common.ts";
+import { selectKthMagnitude } from "./select.ts";
 
 export interface Circle {
   cx: number;
@@ -58,16 +59,19 @@ export function fitCircleAlgebraic(
 
 /**
  * Circle fit that ignores rim points far from the circle (notch, chips, dirt on the chuck):
- * iteratively refits on points within a few robust deviations of the current circle.
+ * iteratively refits on points within a few robust deviations of the current circle. The
+ * first circle is the fit through all points, or `start` when a circle is known already (the
+ * notch and chips then never pull the first weights).
  */
 export function fitCircleRobust(
   xs: Float64Array,
   ys: Float64Array,
   minTolerancePx: number,
+  start?: Circle,
 ): Circle | null {
   const n = xs.length;
   const weights = new Float64Array(n).fill(1);
-  let circle = fitCircleAlgebraic(xs, ys);
+  let circle = start ?? fitCircleAlgebraic(xs, ys);
   if (!circle) return null;
   const deviations = new Float64Array(n);
   for (let iteration = 0; iteration < 6; iteration++) {
@@ -76,8 +80,9 @@ export function fitCircleRobust(
         Math.hypot((xs[i] as number) - circle.cx, (ys[i] as number) - circle.cy) - circle.r,
       );
     }
-    const sorted = Float64Array.from(deviations).sort();
-    const mad = sorted[Math.floor(n / 2)] ?? 0;
+    // The median deviation by selection, not a sort of a copy: the same value (deviations are
+    // magnitudes, >= +0 and never NaN for finite points), without n log n per iteration.
+    const mad = n > 0 ? selectKthMagnitude(deviations, n, Math.floor(n / 2)) : 0;
     const tolerance = Math.max(minTolerancePx, 4 * 1.4826 * mad);
     for (let i = 0; i < n; i++) weights[i] = (deviations[i] as number) <= tolerance ? 1 : 0;
     const next = fitCircleAlgebraic(xs, ys, weights);

@@ -1,6 +1,7 @@
 // The default classical-vision wafer defect detector: locate the wafer, model it, flag what differs.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import type { Defect, DetectionHints, ModelInfo, Wafer } from "../../schemas/detection.ts";
+import { diskSeedOf, workingMapAndOverview } from "../quality/disk.ts";
 import { hysteresisBlobs } from "./segment.ts";
 import { dropSensorFaults, sensorFaultJudge, takeRimBlur } from "./sensor-faults.ts";
 import { chipDefects } from "./stages/chips.ts";
@@ -10,7 +11,7 @@ import {
   checkImage,
   parseHints,
   takeHandedOverMap,
-  workingMap,
+  takeHandedOverSeed,
   workingMapSize,
 } from "./stages/input.ts";
 import { measureNoise } from "./stages/noise.ts";
@@ -89,11 +90,21 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
   const hint = parseHints(hints);
   const mapSize = workingMapSize(image);
   // The quality gate hands over the map it binned of these very pixels (stages/input.ts).
-  const work = timer.run(
-    "bin",
-    () => takeHandedOverMap(image) ?? workingMap(image, frameBuffer("work", mapSize)),
-  );
-  const disk = timer.run("locate", () => locateDisk(image, work, fullScale(image)));
+  // Binning here (no map handed over), the gate's overview comes from the same pass over the
+  // frame: locate's seed is fitted on it (diskSeedOf).
+  const { work, overview } = timer.run("bin", () => {
+    const handed = takeHandedOverMap(image);
+    return handed
+      ? { work: handed, overview: undefined }
+      : workingMapAndOverview(image, frameBuffer("work", mapSize));
+  });
+  // Locate starts from the gate's disk (handed over, or fitted here as the gate fits it, so
+  // that gated and ungated detections of the same pixels agree).
+  const disk = timer.run("locate", () => {
+    const handed = takeHandedOverSeed(image);
+    const seed = handed === undefined ? diskSeedOf(image, work, overview) : handed;
+    return locateDisk(image, work, fullScale(image), seed);
+  });
   let wafer = timer.run("rim", () => placeWafer(image, work, disk, hint));
   // The score's buffer is first written by the threshold stage (every value): until then the
   // noise stage's samples live in it, not in fresh arrays alive at the detection's peak.

@@ -5,7 +5,7 @@ import { DIAMETER_FRACTION_RANGE } from "../quality/thresholds.ts";
 import { WaferNotFoundError } from "./errors.ts";
 import { type Circle, fitCircleRobust } from "./geometry.ts";
 import { binMap, type FloatMap, sampleBilinear } from "./raster.ts";
-import { RIM } from "./thresholds.ts";
+import { RIM, SEEDED_TRACE } from "./thresholds.ts";
 
 export interface RimProfile {
   /** Ray angles in radians, clockwise from image +x (image y points down). */
@@ -150,6 +150,12 @@ export function castRays(
       }
     }
     const level = typeof threshold === "number" ? threshold : threshold(phi);
+    // Where every sample lies inside sampleRay's clamp, the unclamped sample is the same.
+    const inside =
+      whole &&
+      inClamp(centre.x + rFrom * c, centre.y + rFrom * s, width, height) &&
+      inClamp(centre.x + rEnd * c, centre.y + rEnd * s, width, height);
+    const sample = inside ? sampleUnclamped : sampleRay;
     // samples[filled..usable) are taken.
     let filled = usable;
     // The outermost wafer sample with two more wafer samples inside it and chuck beyond it.
@@ -159,7 +165,7 @@ export function castRays(
       while (filled > i - 2) {
         filled--;
         const r = rFrom + filled * step;
-        samples[filled] = sampleRay(data, width, height, centre.x + r * c, centre.y + r * s);
+        samples[filled] = sample(data, width, height, centre.x + r * c, centre.y + r * s);
       }
       const v = samples[i] as number;
       if (!(bright ? v > level : v < level)) {
@@ -181,12 +187,40 @@ export function castRays(
     while (filled > lowest) {
       filled--;
       const r = rFrom + filled * step;
-      samples[filled] = sampleRay(data, width, height, centre.x + r * c, centre.y + r * s);
+      samples[filled] = sample(data, width, height, centre.x + r * c, centre.y + r * s);
     }
     const at = refineCrossing(samples, usable, k, level, bright);
     radii[ray] = rFrom + at * step;
   }
   return { angles, radii };
+}
+
+/**
+ * sampleRay at a point inside its clamp ([0, width - 1.001] x [0, height - 1.001]): the clamp
+ * returns x and y themselves there, and truncation is the floor of a non-negative coordinate.
+ */
+function sampleUnclamped(
+  data: ArrayLike<number>,
+  width: number,
+  _height: number,
+  x: number,
+  y: number,
+): number {
+  const x0 = x | 0;
+  const y0 = y | 0;
+  const fx = x - x0;
+  const fy = y - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/** Whether sampleRay's clamp leaves (x, y) as it is. */
+function inClamp(x: number, y: number, width: number, height: number): boolean {
+  return x >= 0 && y >= 0 && x <= width - 1.001 && y <= height - 1.001;
 }
 
 function inFrame(x: number, y: number, width: number, height: number): boolean {
@@ -344,6 +378,7 @@ function fitRim(
   rim: RimProfile,
   centre: { x: number; y: number },
   minTolerancePx: number,
+  start?: Circle,
 ): Circle | null {
   let valid = 0;
   for (let i = 0; i < rim.radii.length; i++) if (!Number.isNaN(rim.radii[i] as number)) valid++;
@@ -359,7 +394,7 @@ function fitRim(
     ys[j] = centre.y + r * Math.sin(phi);
     j++;
   }
-  return fitCircleRobust(xs, ys, minTolerancePx);
+  return fitCircleRobust(xs, ys, minTolerancePx, start);
 }
 
 /** Re-expresses rim radii about a new centre (the fitted one) so deficits read directly. */
@@ -508,10 +543,40 @@ function coarseBySteps(overview: FloatMap, fullScale: number): CoarseDisk {
 }
 
 /**
- * Locates the wafer. `work` is the binned working map (used for the coarse pass); the rim is
- * then measured on the full-resolution image for sub-pixel radius and chip depth.
+ * A disk found before detection (the quality gate's fit, endpoint/quality/disk.ts): where
+ * locate's own trace starts, in place of its coarse pass.
  */
-export function locateWafer(image: GrayImage, work: FloatMap, fullScale: number): WaferLocation {
+export interface DiskSeed {
+  /** Full-resolution px. */
+  circle: Circle;
+  /** Full-resolution px per pixel of the overview the seed was fitted on. */
+  pixelPx: number;
+  waferIsBright: boolean;
+  /** Mean wafer and chuck levels, fractions of full scale. */
+  waferLevel: number;
+  chuckLevel: number;
+}
+
+/**
+ * Locates the wafer. `work` is the binned working map (used for the coarse pass); the rim is
+ * then measured on the full-resolution image for sub-pixel radius and chip depth. With a
+ * `seed` (a disk found by one global level), the coarse pass is skipped: the full-resolution
+ * rays start from the seed's circle and reach only as far past it as an out-of-round disk and
+ * the seed's own error need, and the robust fit starts from it. The answer is still locate's
+ * own fit of its own rim.
+ */
+export function locateWafer(
+  image: GrayImage,
+  work: FloatMap,
+  fullScale: number,
+  seed?: DiskSeed | null,
+): WaferLocation {
+  if (seed) {
+    // A trace the seed cannot hold (its circle too far off, or a rim outside its window) is
+    // not an answer: the disk is then found from scratch, as without a seed.
+    const traced = traceFromSeed(image, seed, fullScale);
+    if (traced) return traced;
+  }
   const factor = Math.max(1, Math.floor(Math.min(work.width, work.height) / 320));
   const overview = factor > 1 ? binMap(work, factor) : work;
   const byLevel = coarseByLevel(overview, fullScale);
@@ -538,7 +603,7 @@ function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): Waf
   const toFull = (v: number) => (v + 0.5) * overview.scale - 0.5;
   const centreFull = { x: toFull(circle.cx), y: toFull(circle.cy) };
   const rFull = circle.r * overview.scale;
-  const rays = Math.min(8192, Math.max(720, Math.round((2 * Math.PI * rFull) / 1.5)));
+  const rays = raysFor(rFull);
   // Inward reach covers the deepest edge chips (a few % of the radius) and the notch.
   const rim = castRays(
     image.data,
@@ -558,6 +623,67 @@ function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): Waf
       "no wafer disk found: the rim could not be traced at full resolution",
     );
   }
+  return placeFit(image, rim, centreFull, fine, waferMean, chuckMean);
+}
+
+/** Rays of the full-resolution trace: one per 1.5 px of rim. */
+function raysFor(rFull: number): number {
+  return Math.min(8192, Math.max(720, Math.round((2 * Math.PI * rFull) / 1.5)));
+}
+
+/**
+ * The rim at full resolution from a seed disk, or null when the seed cannot hold it. The rays
+ * reach inwards as traceRim's do (the deepest chips and the notch); outwards only past the
+ * seed's circle by the spec's out-of-round share, the seed's error and the samples the
+ * crossing's refinement reads beyond it, where traceRim's reach 3% of the radius out covers a
+ * coarse circle's error. The traced levels are the seed's (the chuck and wafer class means of
+ * one global level) and the rim is traced at RIM.traceShare between them, as coarseByLevel's.
+ */
+function traceFromSeed(image: GrayImage, seed: DiskSeed, fullScale: number): WaferLocation | null {
+  const { circle, pixelPx, waferIsBright } = seed;
+  const centreFull = { x: circle.cx, y: circle.cy };
+  const rFull = circle.r;
+  const margin = SEEDED_TRACE.seedErrorPixels * pixelPx;
+  const reach = rFull * (1 + SEEDED_TRACE.outOfRoundShare) + margin + SEEDED_TRACE.refineSamples;
+  const waferMean = seed.waferLevel * fullScale;
+  const chuckMean = seed.chuckLevel * fullScale;
+  const rimThreshold = chuckMean + RIM.traceShare * (waferMean - chuckMean);
+  const rim = castRays(
+    image.data,
+    image.width,
+    image.height,
+    centreFull,
+    raysFor(rFull),
+    rFull * 0.93 - margin,
+    reach,
+    1,
+    rimThreshold,
+    waferIsBright,
+  );
+  const fine = fitRim(rim, centreFull, 0.75, circle);
+  if (!fine) return null;
+  // The fitted disk's out-of-round rim, with the refinement's samples, must lie inside the
+  // reach from the rays' origin; else some rays stopped short of it and the fit is the seed's.
+  const offset = Math.hypot(fine.cx - centreFull.x, fine.cy - centreFull.y);
+  const farthest = fine.r * (1 + SEEDED_TRACE.outOfRoundShare / 2) + offset;
+  if (farthest + SEEDED_TRACE.refineSamples > reach) return null;
+  try {
+    return placeFit(image, rim, centreFull, fine, waferMean, chuckMean);
+  } catch (error) {
+    if (error instanceof WaferNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** The located wafer from a fine fit of the full-resolution rim, checked against the spec's size. */
+function placeFit(
+  image: GrayImage,
+  rim: RimProfile,
+  centreFull: { x: number; y: number },
+  fine: Circle,
+  waferMean: number,
+  chuckMean: number,
+): WaferLocation {
   const rimAbout = recentre(rim, centreFull, fine);
   // The gate's plausible range for the spec's 80-98%: a disk outside it is not the wafer (a
   // level can outline a vignetted wafer's bright centre only), whatever the coarse pass said.

@@ -688,3 +688,24 @@ export const SCORE_TAIL = {
    */
   noiseBlobMaxExtentParticles: 2,
 } as const;
+
+/**
+ * Locate's trace started from a disk found before detection (the quality gate's fit; locate.ts
+ * traceFromSeed, branch speed11): how far beyond the seed's circle the rays must reach.
+ */
+export const SEEDED_TRACE = {
+  /**
+   * The spec's disk is out of round down to an axis ratio of 0.993: its rim lies up to that
+   * share of the radius beyond a circle fitted to it (the whole 0.7%, not half, so that a seed
+   * fitted to a differently weighted set of rim points is covered too).
+   */
+  outOfRoundShare: 1 - 0.993,
+  /**
+   * The seed's own error, in pixels of the overview it was fitted on: its rim crossings are
+   * sub-pixel there, and the circle through 360 of them is good to well under one such pixel;
+   * two, as the coarse pass's margin (castRays' window in traceRim) has always allowed.
+   */
+  seedErrorPixels: 2,
+  /** castRays' refinement reads six samples beyond the crossing: one more keeps it in the ray. */
+  refineSamples: 7,
+} as const;

@@ -18,6 +18,7 @@ import {
   RIM_READING,
   SCORE,
   SCORE_TAIL,
+  SEEDED_TRACE,
   SENSOR_FAULT,
   SPEC,
   STREET_PHASE,
@@ -52,6 +53,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       STREET_PHASE_ROW,
       DIE_DIFFERENCE_SECOND_READING,
       SCORE_TAIL,
+      SEEDED_TRACE,
     }),
   )
   .digest("hex")

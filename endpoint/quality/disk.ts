@@ -1,13 +1,15 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { blockMeansKernel } from "../detector/frame-passes.ts";
+import { bin2AndBlockMeansKernel, blockMeansKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
-import { findRimBySteps } from "../detector/locate.ts";
+import { type DiskSeed, findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
+import { workingMap, workingScale } from "../detector/stages/input.ts";
 import {
   DIAMETER_FRACTION_RANGE,
   MAX_CENTRE_OFFSET_FRACTION,
+  MAX_RIM_RESIDUAL,
   MIN_CHUCK_CONTRAST,
   MIN_RIM_COVERAGE,
   MIN_WAFER_INTERIOR,
@@ -51,6 +53,15 @@ export interface DiskFit {
   inliers: RimPoint[];
   /** Share of the disk (0.9 of its radius) that is of the wafer's brightness class. */
   interior: number | null;
+  /**
+   * How the rim was found: by one global level (Otsu's split) or by the rim's local step
+   * (vignetting), and, for the level, the wafer's class and the two class means (fractions of
+   * full scale).
+   */
+  by: "level" | "steps";
+  waferIsBright: boolean;
+  waferLevel: number;
+  chuckLevel: number;
 }
 
 /**
@@ -62,7 +73,7 @@ export interface DiskFit {
  * is read again.
  */
 export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
-  const factor = Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
+  const factor = overviewFactor(image);
   const norm = 1 / (factor * factor * fullScale(image));
   if (work && exactBlocks(work.scale, factor)) return overviewOfMap(work, factor, norm);
   // In WebAssembly SIMD where available (the same whole numbers, scaled band by band as below),
@@ -73,6 +84,38 @@ export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
   const data = new Float32Array(width * height);
   for (let k = 0; k < data.length; k++) data[k] = (sums[k] as number) * norm;
   return { width, height, factor, data };
+}
+
+/**
+ * The working map of `image` (binned into `buffer`, as workingMap) and overviewOf(image, map):
+ * where the overview's blocks do not tile the map's and the map is a 2 x 2 binning, both from
+ * one pass over the frame (bin2AndBlockMeansKernel: the same values, the frame copied into the
+ * kernel's memory once instead of twice).
+ */
+export function workingMapAndOverview(
+  image: GrayImage,
+  buffer: Float32Array,
+): { work: FloatMap; overview: Overview } {
+  const factor = overviewFactor(image);
+  if (workingScale(image) === 2 && !exactBlocks(2, factor)) {
+    const norm = 1 / (factor * factor * fullScale(image));
+    const means = bin2AndBlockMeansKernel(image, buffer, factor, norm);
+    if (means) {
+      const work = {
+        width: Math.floor(image.width / 2),
+        height: Math.floor(image.height / 2),
+        scale: 2,
+        data: buffer,
+      };
+      return { work, overview: { ...means, factor } };
+    }
+  }
+  const work = workingMap(image, buffer);
+  return { work, overview: overviewOf(image, work) };
+}
+
+function overviewFactor(image: GrayImage): number {
+  return Math.max(1, Math.floor(Math.min(image.width, image.height) / OVERVIEW_SIDE));
 }
 
 function exactBlocks(scale: number, factor: number): boolean {
@@ -271,23 +314,9 @@ function fitDiskByLevel(overview: Overview): DiskFit {
     if (dx < -1e-9) reach = Math.min(reach, -cx0 / dx);
     if (dy > 1e-9) reach = Math.min(reach, (height - 1 - cy0) / dy);
     if (dy < -1e-9) reach = Math.min(reach, -cy0 / dy);
-    const sample = (t: number) => {
-      const x = Math.round(cx0 + dx * t);
-      const y = Math.round(cy0 + dy * t);
-      return data[y * width + x] as number;
-    };
+    const sample = (t: number) => nearestOnRay(data, width, cx0, cy0, dx, dy, t);
     if (isWafer(sample(reach))) continue;
-    let run = 0;
-    let found = -1;
-    for (let t = reach; t >= 0; t -= 1) {
-      if (isWafer(sample(t))) {
-        run++;
-        if (run >= RIM_RUN) {
-          found = t + RIM_RUN - 1;
-          break;
-        }
-      } else run = 0;
-    }
+    const found = firstWaferRun(data, width, cx0, cy0, dx, dy, reach, split.threshold, waferBright);
     if (found < 0) continue;
     // Sub-pixel: where the level crosses the threshold between the last chuck and first wafer sample.
     const outer = sample(found + 1);
@@ -305,26 +334,7 @@ function fitDiskByLevel(overview: Overview): DiskFit {
   const { circle, inliers } = robustCircle(rim, factor);
   const residual = circle ? rmsResidual(inliers, circle) : null;
   // A wafer is one surface: inside its rim nearly everything is of the wafer's class.
-  let interior: number | null = null;
-  if (circle) {
-    const r = (0.9 * circle.r) / factor;
-    const ocx = (circle.cx + 0.5) / factor - 0.5;
-    const ocy = (circle.cy + 0.5) / factor - 0.5;
-    let inside = 0;
-    let total = 0;
-    for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
-      const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
-      for (
-        let x = Math.max(0, Math.ceil(ocx - half));
-        x <= Math.min(width - 1, ocx + half);
-        x += 2
-      ) {
-        total++;
-        if (isWafer(data[y * width + x] as number)) inside++;
-      }
-    }
-    interior = total > 0 ? inside / total : null;
-  }
+  const interior = circle ? interiorShare(overview, circle, split.threshold, waferBright) : null;
   return {
     contrast,
     threshold: split.threshold,
@@ -334,7 +344,102 @@ function fitDiskByLevel(overview: Overview): DiskFit {
     residual,
     inliers,
     interior,
+    by: "level",
+    waferIsBright: waferBright,
+    waferLevel: waferBright ? split.high : split.low,
+    chuckLevel: waferBright ? split.low : split.high,
   };
+}
+
+/** The overview's value nearest the point t along the ray from (cx0, cy0) in direction (dx, dy). */
+function nearestOnRay(
+  data: Float32Array,
+  width: number,
+  cx0: number,
+  cy0: number,
+  dx: number,
+  dy: number,
+  t: number,
+): number {
+  const x = Math.round(cx0 + dx * t);
+  const y = Math.round(cy0 + dy * t);
+  return data[y * width + x] as number;
+}
+
+/**
+ * fitDiskByLevel's scan of one ray from `reach` inwards in steps of 1: the t at which the
+ * first run of RIM_RUN samples of the wafer's class ends, plus RIM_RUN - 1 (its outer end), or
+ * -1; a function of its own rather than calls of two closures per sample.
+ */
+function firstWaferRun(
+  data: Float32Array,
+  width: number,
+  cx0: number,
+  cy0: number,
+  dx: number,
+  dy: number,
+  reach: number,
+  threshold: number,
+  waferBright: boolean,
+): number {
+  let run = 0;
+  for (let t = reach; t >= 0; t -= 1) {
+    const v = nearestOnRay(data, width, cx0, cy0, dx, dy, t);
+    if (waferBright ? v >= threshold : v < threshold) {
+      run++;
+      if (run >= RIM_RUN) return t + RIM_RUN - 1;
+    } else run = 0;
+  }
+  return -1;
+}
+
+/**
+ * Share of the overview's pixels (every other row and column) within 0.9 of the circle's radius
+ * that are of the wafer's class; null when none lies in the frame.
+ */
+export function interiorShare(
+  overview: Overview,
+  circle: { cx: number; cy: number; r: number },
+  threshold: number,
+  waferBright: boolean,
+): number | null {
+  const { width, height, data, factor } = overview;
+  const r = (0.9 * circle.r) / factor;
+  const ocx = (circle.cx + 0.5) / factor - 0.5;
+  const ocy = (circle.cy + 0.5) / factor - 0.5;
+  let inside = 0;
+  let total = 0;
+  for (let y = Math.max(0, Math.ceil(ocy - r)); y <= Math.min(height - 1, ocy + r); y += 2) {
+    const half = Math.sqrt(Math.max(0, r * r - (y - ocy) ** 2));
+    const from = Math.max(0, Math.ceil(ocx - half));
+    const to = Math.min(width - 1, ocx + half);
+    if (from > to) continue;
+    total += Math.floor((to - from) / 2) + 1;
+    inside += waferClassOnRow(data, y * width, from, to, threshold, waferBright);
+  }
+  return total > 0 ? inside / total : null;
+}
+
+/**
+ * How many of data[row + x], x = from, from + 2, ... <= to, are of the wafer's class (at or
+ * above the threshold for a bright wafer, below it for a dark one): fitDiskByLevel's interior
+ * test, a loop per class instead of a call of the class test per pixel. `to` may be fractional.
+ */
+function waferClassOnRow(
+  data: Float32Array,
+  row: number,
+  from: number,
+  to: number,
+  threshold: number,
+  waferBright: boolean,
+): number {
+  let count = 0;
+  if (waferBright) {
+    for (let x = from; x <= to; x += 2) if ((data[row + x] as number) >= threshold) count++;
+  } else {
+    for (let x = from; x <= to; x += 2) if ((data[row + x] as number) < threshold) count++;
+  }
+  return count;
 }
 
 /**
@@ -416,5 +521,46 @@ export function fitDisk(overview: Overview): DiskFit {
     // One surface by one level cannot be judged under such vignetting; the outline (residual,
     // diameter, centre) and the noise and clipping measures still are.
     interior: null,
+    by: "steps",
+    waferIsBright: steps.waferIsBright,
+    waferLevel: Number.NaN,
+    chuckLevel: Number.NaN,
   };
+}
+
+/**
+ * The disk handed to locate as the start of its own trace (locate.ts DiskSeed), or null. Only
+ * a disk found by one global level, that the gate would pass on its outline (contrast, rim
+ * coverage, size, centre, roundness, one surface inside): locate traces the rim at a level
+ * between that level's two class means. Under vignetting (the rim's local step) locate finds
+ * the disk itself, with a trace level per direction.
+ */
+export function diskSeed(overview: Overview, fit: DiskFit): DiskSeed | null {
+  const { circle } = fit;
+  if (fit.by !== "level" || !circle) return null;
+  const passes =
+    fit.contrast >= MIN_CHUCK_CONTRAST &&
+    fit.inliers.length / RIM_RAYS >= MIN_RIM_COVERAGE &&
+    fit.residual !== null &&
+    fit.residual <= MAX_RIM_RESIDUAL &&
+    specDisk(overview, fit);
+  if (!passes) return null;
+  return {
+    circle: { cx: circle.cx, cy: circle.cy, r: circle.r },
+    pixelPx: overview.factor,
+    waferIsBright: fit.waferIsBright,
+    waferLevel: fit.waferLevel,
+    chuckLevel: fit.chuckLevel,
+  };
+}
+
+/**
+ * The gate's disk of `image` as a seed for locate, from the working map as the gate takes it
+ * (overviewOf, fitDisk): what detect() computes when no gate handed it one, so that a gated
+ * and an ungated detection of the same pixels start from the same seed. `overview`, when
+ * given, is overviewOf(image, work) taken already (workingMapAndOverview).
+ */
+export function diskSeedOf(image: GrayImage, work: FloatMap, overview?: Overview): DiskSeed | null {
+  const taken = overview ?? overviewOf(image, work);
+  return diskSeed(taken, fitDisk(taken));
 }

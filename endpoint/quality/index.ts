@@ -5,8 +5,8 @@ import type { DetectionHints, Quality, QualityReason } from "../../schemas/detec
 import type { DetectionResult } from "../detector/index.ts";
 import { rebinPixels } from "../detector/raster.ts";
 import { handOverRimBlur } from "../detector/sensor-faults.ts";
-import { gateWorkingMap, handOverWorkingMap } from "../detector/stages/input.ts";
-import { fitDisk, overviewOf, RIM_RAYS } from "./disk.ts";
+import { gateMapBuffer, handOverDiskSeed, handOverWorkingMap } from "../detector/stages/input.ts";
+import { diskSeed, fitDisk, RIM_RAYS, workingMapAndOverview } from "./disk.ts";
 import {
   type Disk,
   measureClipping,
@@ -43,8 +43,8 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   const shorter = Math.min(image.width, image.height);
   // The detector's working map, taken here once: the overview is binned from it, and a usable
   // image's detection gets it (with its repaired pixels' blocks re-binned) instead of binning.
-  const work = gateWorkingMap(image);
-  const fit = fitDisk(overviewOf(image, work));
+  const { work, overview } = workingMapAndOverview(image, gateMapBuffer(image));
+  const fit = fitDisk(overview);
   const reasons: QualityReason[] = [];
   const chuckContrast = Math.max(0, fit.contrast);
   if (chuckContrast < MIN_CHUCK_CONTRAST) {
@@ -172,6 +172,9 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   if (usable) {
     rebinPixels(cleaned.image, work, cleaned.repaired);
     handOverWorkingMap(cleaned.image, work);
+    // The disk, as the start of locate's trace: only where no pixel was repaired, so that it is
+    // the disk detect() would fit of the pixels it gets (it fits its own otherwise).
+    if (cleaned.removed === 0) handOverDiskSeed(cleaned.image, diskSeed(overview, fit));
     // The optics' blur tells the detector how much a real spot spreads (sensor-faults.ts).
     handOverRimBlur(cleaned.image, rimBlurPx);
   }

@@ -2,6 +2,7 @@
 import type { GrayImage } from "../../../lib/gray-image.ts";
 import { type DetectionHints, DetectionHintsSchema } from "../../../schemas/detection.ts";
 import { InvalidHintsError, InvalidImageError } from "../errors.ts";
+import type { DiskSeed } from "../locate.ts";
 import { binImage, type FloatMap } from "../raster.ts";
 import { SPEC } from "../thresholds.ts";
 
@@ -70,11 +71,16 @@ let handedOver = new WeakMap<object, FloatMap>();
 
 /** The working map of `image`, in the gate's kept buffer (valid until the next call). */
 export function gateWorkingMap(image: GrayImage): FloatMap {
+  return workingMap(image, gateMapBuffer(image));
+}
+
+/** The gate's kept buffer, ready for `image`'s working map (what workingMap's `buffer` needs). */
+export function gateMapBuffer(image: GrayImage): Float32Array {
   const size = workingMapSize(image);
   if (gateBuffer.length !== size) gateBuffer = new Float32Array(size);
   // binImage sums into the buffer only for factors above 2; 1 and 2 write every value.
   else if (workingScale(image) > 2) gateBuffer.fill(0);
-  return workingMap(image, gateBuffer);
+  return gateBuffer;
 }
 
 /** Hands `map` (the working map of `image`'s pixels as they are now) to the next detection of them. */
@@ -93,4 +99,24 @@ export function takeHandedOverMap(image: GrayImage): FloatMap | undefined {
     map.width === Math.floor(image.width / scale) &&
     map.data.length === workingMapSize(image);
   return fits ? map : undefined;
+}
+
+/*
+ * The gate's disk, handed to locate the same way (keyed weakly by the pixel array, taken once):
+ * a seed, or null where the gate's disk is no seed (found by the rim's local step); undefined
+ * when nothing was handed over for these pixels (detect then computes the seed as the gate does).
+ */
+let seedHandedOver = new WeakMap<object, DiskSeed | null>();
+
+/** Hands the gate's disk of `image`'s pixels (as they are now) to their next detection. */
+export function handOverDiskSeed(image: GrayImage, seed: DiskSeed | null): void {
+  seedHandedOver = new WeakMap([[image.data, seed]]);
+}
+
+/** The seed handed over for exactly these pixels (once): a seed, null (none), or undefined. */
+export function takeHandedOverSeed(image: GrayImage): DiskSeed | null | undefined {
+  if (!seedHandedOver.has(image.data)) return undefined;
+  const seed = seedHandedOver.get(image.data) ?? null;
+  seedHandedOver.delete(image.data);
+  return seed;
 }
