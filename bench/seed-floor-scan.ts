@@ -1,0 +1,71 @@
+// Per patterned wafer, the seed threshold over the noise floor's seed: whether the thresholds read noise or the pattern's leftovers.
+//
+//   node --import tsx bench/seed-floor-scan.ts <lot dir>...
+//
+// Runs the gate and detect()'s stages up to the thresholds (no hints) on every wafer-* image of
+// each lot folder and prints minHigh (the flattest activity class's seed threshold of the dies)
+// over 6 x 0.8 x the comparison sigma (the seed the noise floor alone would set), then how many
+// wafers read over 1.5x and 2x (docs/detector-recall.md rounds 26 and 29: a leftover of the die
+// pattern over more than ~5% of the disk lifts the whole wafer's seed). Used in round 29 to count
+// the reticle wafers whose seed reads the leftover, before and after a change.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
+import {
+  checkImage,
+  parseHints,
+  takeHandedOverMap,
+  workingMap,
+} from "../endpoint/detector/stages/input.ts";
+import { measureNoise } from "../endpoint/detector/stages/noise.ts";
+import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
+import { findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
+import { detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import { assessQuality } from "../endpoint/quality/index.ts";
+import { decodeGray, fullScale } from "../lib/gray-image.ts";
+
+/** minHigh over the noise floor's seed, or null for an unusable or bare wafer. */
+async function seedOverFloor(path: string): Promise<number | null> {
+  const gate = assessQuality(await decodeGray(new Uint8Array(await readFile(path))));
+  if (!gate.usable) return null;
+  const image = gate.image;
+  checkImage(image);
+  const hint = parseHints({});
+  const work = takeHandedOverMap(image) ?? workingMap(image);
+  let wafer = placeWafer(image, work, locateDisk(image, work, fullScale(image)), hint);
+  const noise = measureNoise(work, wafer);
+  if (!fitIllumination(work, wafer, noise, hint).mayBePatterned) return null;
+  const lattice = findLattice(work, wafer, noise, hint);
+  if (!lattice) return null;
+  wafer = alignNotchWithGrid(wafer, lattice);
+  const compared = dieToDie(work, wafer, noise, lattice);
+  const thresholds = detectionThresholds(
+    work,
+    wafer,
+    noise,
+    compared.residual,
+    lattice,
+    compared.edgeMask,
+    compared.comparisonSigma,
+    compared.edgeGain,
+  );
+  return thresholds.seeds.minHigh / (DETECTION.seedSigmas * 0.8 * compared.comparisonSigma);
+}
+
+const dirs = process.argv.slice(2);
+if (dirs.length === 0) {
+  console.error("usage: bench/seed-floor-scan.ts <lot dir>...");
+  process.exit(2);
+}
+const ratios: number[] = [];
+for (const dir of dirs)
+  for (const name of (await readdir(dir)).filter((f) => f.startsWith("wafer-")).sort()) {
+    const ratio = await seedOverFloor(join(dir, name));
+    console.log(`${join(dir, name)} ${ratio === null ? "bare or unusable" : ratio.toFixed(2)}`);
+    if (ratio !== null) ratios.push(ratio);
+  }
+ratios.sort((a, b) => a - b);
+console.log(
+  `${ratios.length} patterned wafers: over 1.5x ${ratios.filter((r) => r > 1.5).length}, over 2x ${ratios.filter((r) => r > 2).length}, median ${ratios[Math.floor(ratios.length / 2)]?.toFixed(2)}, max ${ratios.at(-1)?.toFixed(2)}`,
+);
