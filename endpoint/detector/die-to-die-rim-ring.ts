@@ -1,4 +1,4 @@
-// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where fewer than two are, and their noise gain.
+// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where none is, and their noise gain.
 import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 
 /**
@@ -191,7 +191,11 @@ export function edgePixel(
   }
 }
 
-/** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
+/**
+ * rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed), at the
+ * gain of the pairs alone (the one-sided comparison's bias is not cancelled, so it counts only as
+ * a veto).
+ */
 export const VETO_BIT = 16;
 
 /**
@@ -210,10 +214,16 @@ export const VETO_BIT = 16;
  *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
  *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
  *   little noise, so the gain is the two pairs';
- * - one pair or none: all of them (edgePixel's rule). One pair and one one-sided comparison
- *   (the smaller of two) was tried: where the pair has a member off the real disk (in an edge
- *   chip, SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012) the pair
- *   exceeds by itself and the one extrapolation decided alone, at the pair's gain.
+ * - one pair: it and one one-sided comparison, the smaller of two (both must exceed). With a
+ *   two-die extrapolation, which a linear gradient does not bias either, the gain is that of
+ *   both (pair + extrapolation: precision 2.2, gain 1.12); with a single die, which the
+ *   gradient biases, that die only vetoes and the gain is the pair's (1.13). Round 22 found
+ *   this rule's false alarms where the pair had a member off the real disk (in an edge chip,
+ *   SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012): the pair exceeded by
+ *   itself and the extrapolation decided alone. So references are taken only where the wafer
+ *   really is (the rim rim.ts measured, chips and out-of-roundness included: measuredDiskRuns),
+ *   and a pair whose member would read the chuck is no pair;
+ * - none: all of them (edgePixel's rule: the 2nd smallest of up to four one-sided comparisons).
  * The one-sided comparison is the first direction (a, b, a + b, a - b) with a two-die
  * extrapolation (unbiased by a linear gradient), else the first with a single die; a bias in it
  * can only lower the value, never add a false alarm. The choice depends only on which
@@ -245,8 +255,12 @@ export function rimRingDirections(
       if (!far && single < 0) single = d;
     }
   }
-  if (pairs <= 1) return 15;
+  if (pairs === 0) return 15;
   const other = extrapolated >= 0 ? extrapolated : single;
-  if (other < 0) return pairMask;
+  // One pair and nothing else on the wafer: the pair alone, as edgePixel's rule compares it.
+  if (other < 0) return pairs === 1 ? 15 : pairMask;
+  if (pairs === 1) {
+    return other === extrapolated ? pairMask | (1 << other) : pairMask | (1 << other) | VETO_BIT;
+  }
   return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
 }

@@ -944,11 +944,12 @@
                 (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
-              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where two or three pairs are
-              ;; left on the wafer, the pairs and the first direction with a two-die
+              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where one, two or three pairs
+              ;; are left on the wafer, the pairs and the first direction with a two-die
               ;; extrapolation (else the first with a single die); the dropped
               ;; directions' modes become 0, and the code and count are those of what is kept
-              ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
+              ;; (the code leaves a one-sided veto out where its bias is not cancelled: with two
+              ;; pairs, and with one pair beside a single die; the gain is then the pairs').
               (local.set $pairs (i32.const 0))
               (local.set $d (i32.const 0))
               (loop $countPairs
@@ -956,10 +957,10 @@
                   (i32.eq (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))) (i32.const 1))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
-              (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
+              (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
                 (local.set $chosen (i32.const -1))
                 ;; The first one-sided direction: extrapolated first, then a single die.
-                (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
+                (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
                   ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
                   (local.set $kind (i32.const 2))
                   (loop $kinds
@@ -989,7 +990,9 @@
                       (select (i32.const 2) (i32.const 3) (i32.le_u (local.get $mode) (i32.const 3)))
                       (i32.eq (local.get $mode) (i32.const 1)))
                     (i32.eqz (local.get $mode))))
-                  (if (i32.or (i32.ne (local.get $pairs) (i32.const 2)) (i32.eq (local.get $kind) (i32.const 1)))
+                  (if (i32.or (i32.eq (local.get $kind) (i32.const 1))
+                        (i32.or (i32.ge_u (local.get $pairs) (i32.const 3))
+                          (i32.and (i32.eq (local.get $pairs) (i32.const 1)) (i32.eq (local.get $kind) (i32.const 2)))))
                     (then (local.set $code (i32.or (local.get $code)
                       (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))))
                   (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))

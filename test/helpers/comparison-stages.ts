@@ -9,14 +9,20 @@ import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
 
 /**
- * Runs the stages on `map` with the wafer at `region` (its rim 5 px outside the analysis disk),
- * as detect() chains them; fails the test when no die grid is found.
+ * Runs the stages on `map` with the wafer at `region` (its rim 5 px outside the analysis disk,
+ * round, no chips, as the rim reading measures it), as detect() chains them; fails the test
+ * when no die grid is found.
  */
 export function comparisonStages(map: FloatMap, region: DiskRegion) {
+  const r = region.r + 5;
   const wafer = {
     analysis: region,
-    circle: { cx: region.cx, cy: region.cy, r: region.r + 5 },
-  } as WaferPlace;
+    circle: { cx: region.cx, cy: region.cy, r },
+    rim: {
+      chips: [],
+      shape: { r0: r, cos: new Float64Array(3), sin: new Float64Array(3), sigmaPx: 0 },
+    },
+  } as unknown as WaferPlace;
   const noise = measureNoise(map, wafer);
   const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
   assert.ok(lattice, "the die grid was found");
