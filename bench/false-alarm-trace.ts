@@ -35,8 +35,16 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import {
+  dieToDieResidual,
+  pairMisregistrationShare,
+  REFERENCE_RIM_MARGIN,
+} from "../endpoint/detector/die-to-die.ts";
 import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
+import {
+  type MeasuredDiskRuns,
+  measuredDiskRuns,
+} from "../endpoint/detector/die-to-die-rim-disk.ts";
 import {
   referenceNoiseGain,
   rimRingDirections,
@@ -65,6 +73,7 @@ import {
   workingMap,
 } from "../endpoint/detector/stages/input.ts";
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
+import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
 import { countOnes, detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
@@ -74,7 +83,7 @@ import {
   patternActivity,
   sigmaAt,
 } from "../endpoint/detector/threshold.ts";
-import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import { DETECTION, RIM } from "../endpoint/detector/thresholds.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
 import { boxesMatch } from "../qa/evaluate.ts";
@@ -171,10 +180,25 @@ function gateView(
   return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
 }
 
+/** The disk the comparison takes its references from, as the stage dieToDie measures it. */
+function measuredDisk(wafer: WaferPlace, work: FloatMap): MeasuredDiskRuns {
+  const { rim } = wafer;
+  return measuredDiskRuns(
+    rim.shape,
+    rim.notch ? [...rim.chips, rim.notch] : rim.chips,
+    wafer.circle,
+    work.scale,
+    work.height,
+    REFERENCE_RIM_MARGIN,
+    RIM.growFloorPx,
+  );
+}
+
 /**
  * What edgePixel (die-to-die-rim-ring.ts) compares at the ring pixel (x, y) of the smoothed
  * map: per direction the kind of reference the on-wafer test leaves (dieToDie's rowIntervals:
- * the sample inside the circle of radius validR and inside the frame), the difference and its
+ * the sample inside the circle of radius validR, inside the frame and inside the measured
+ * disk's runs of both rows it is interpolated between), the difference and its
  * allowance, the directions rimRingDirections keeps, the value its rule reports and the gain.
  */
 function ringComparison(
@@ -185,17 +209,25 @@ function ringComparison(
   circle: { cx: number; cy: number },
   validR: number,
   sigma: number,
+  disk: MeasuredDiskRuns,
 ): string {
   const onWafer = (sx: number, sy: number) => {
     const qx = x + sx;
     const qy = y + sy;
-    return (
-      qy >= 0 &&
-      qy < smooth.height - 1 &&
-      qx >= 0 &&
-      qx <= smooth.width - 2 &&
-      (qx - circle.cx) ** 2 + (qy - circle.cy) ** 2 < validR * validR
-    );
+    if (
+      !(
+        qy >= 0 &&
+        qy < smooth.height - 1 &&
+        qx >= 0 &&
+        qx <= smooth.width - 2 &&
+        (qx - circle.cx) ** 2 + (qy - circle.cy) ** 2 < validR * validR
+      )
+    )
+      return false;
+    const row = Math.floor(qy);
+    const from = Math.max(disk.left[row] as number, disk.left[row + 1] as number);
+    const to = Math.min(disk.right[row] as number, disk.right[row + 1] as number);
+    return qx >= from - 1e-9 && qx <= to + 1e-9;
   };
   const v = smooth.data[y * smooth.width + x] as number;
   // rimRingDirections reads the on-wafer test as row intervals; one pixel's are [x, x] or empty.
@@ -530,6 +562,9 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         wafer.circle.r / work.scale,
         compared.comparisonSigma,
         unlevelled,
+        undefined,
+        undefined,
+        measuredDisk(wafer, work),
       );
     }
     const ring =
@@ -651,7 +686,16 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         );
       if (options.ring && lattice && compared.edgeMask?.[top])
         console.log(
-          `    ring comparison at peak: ${ringComparison(smooth, x, y, directions, wafer.analysis, wafer.circle.r / work.scale - 1.5, sigma)}`,
+          `    ring comparison at peak: ${ringComparison(
+            smooth,
+            x,
+            y,
+            directions,
+            wafer.analysis,
+            wafer.circle.r / work.scale - REFERENCE_RIM_MARGIN,
+            sigma,
+            measuredDisk(wafer, work),
+          )}`,
         );
       const inBox = (i: number) => {
         const px = i % work.width;

@@ -405,6 +405,7 @@ describe("die-to-die residual", () => {
       1,
       height,
       1.5,
+      0.5,
     );
   };
   for (const [k, lattice] of LATTICES.entries()) {

@@ -7,7 +7,7 @@ import { measuredDiskRuns } from "../die-to-die-rim-disk.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { COMPARISON_FLOOR, DETECTION, SPEC } from "../thresholds.ts";
+import { COMPARISON_FLOOR, DETECTION, RIM, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
@@ -96,7 +96,7 @@ export function dieToDie(
     edgeMask,
     edgeGain,
     // The rim ring's references where the wafer really is: inside its measured rim, out of its
-    // chips and its notch.
+    // chips and its notch (the rim trusted to the trace's half pixel, RIM.growFloorPx).
     measuredDiskRuns(
       wafer.rim.shape,
       wafer.rim.notch ? [...wafer.rim.chips, wafer.rim.notch] : wafer.rim.chips,
@@ -104,6 +104,7 @@ export function dieToDie(
       work.scale,
       work.height,
       REFERENCE_RIM_MARGIN,
+      RIM.growFloorPx,
     ),
   );
   // The allowance is shape-blind: give back what it forgave of one-signed spots on motif detail.
