@@ -61,6 +61,14 @@ function edgeGainTable(): Uint8Array {
 }
 export const EDGE_GAIN_TABLE = edgeGainTable();
 
+/**
+ * The largest edge gain (EDGE_GAIN_UNIT units) of a reference set at least as precise as one
+ * symmetric pair: every set a pair decides (with or beside a one-sided comparison) lies at or
+ * under it; the sets only one-sided references decide (two-die extrapolations, 1.51 and more)
+ * lie above. The ring's noise is measured apart above it (stages/thresholds.ts).
+ */
+export const PAIR_PRECISE_GAIN = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(PRECISION_PAIR));
+
 function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy: number): number {
   const p00 = data[j] as number;
   const top = p00 + ((data[j + 1] as number) - p00) * fx;
