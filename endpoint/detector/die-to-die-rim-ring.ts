@@ -69,6 +69,15 @@ export const EDGE_GAIN_TABLE = edgeGainTable();
  */
 export const PAIR_PRECISE_GAIN = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(PRECISION_PAIR));
 
+/**
+ * The edge gain (EDGE_GAIN_UNIT units) of the commonest set only one-sided references decide:
+ * four two-die extrapolations, the 2nd smallest (1.51). The noise unit of the ring's
+ * extrapolated pixels is measured on the pixels of this set.
+ */
+export const FOUR_EXTRAPOLATIONS_GAIN = Math.round(
+  EDGE_GAIN_UNIT * referenceNoiseGain(3 * PRECISION_EXTRAPOLATED),
+);
+
 function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy: number): number {
   const p00 = data[j] as number;
   const top = p00 + ((data[j + 1] as number) - p00) * fx;

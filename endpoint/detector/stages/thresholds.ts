@@ -1,5 +1,9 @@
 // Stage "threshold": seed and grow thresholds from the residual's own measured noise.
-import { EDGE_GAIN_UNIT, PAIR_PRECISE_GAIN } from "../die-to-die-rim-ring.ts";
+import {
+  EDGE_GAIN_UNIT,
+  FOUR_EXTRAPOLATIONS_GAIN,
+  PAIR_PRECISE_GAIN,
+} from "../die-to-die-rim-ring.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { scoreTailFactor } from "../score-tail.ts";
@@ -118,21 +122,24 @@ export function detectionThresholds(
   // The ring's pixels that only one-sided references decide (extrapolations: their curvature
   // bias and three cells' allowance are not a pair's) get at least their own measured unit: a
   // quieter rule for the pairs' pixels lowers the pooled unit, and must not lower theirs
-  // (docs/detector-recall.md round 28).
-  const extrapolated = ring && edgeGain ? extrapolatedZone(ring, edgeGain) : null;
-  const [extrapolatedScore, extrapolatedResidual] = extrapolated
-    ? (measureSigmas(
-        [score, residual],
-        floors,
-        work,
-        wafer.analysis,
-        lattice?.a ?? null,
-        extrapolated,
-        1,
-        activity,
-        { values: edgeGain as Uint8Array, unit: EDGE_GAIN_UNIT },
-      ) as [PatternAwareSigma, PatternAwareSigma])
-    : [null, null];
+  // (docs/detector-recall.md round 28). It is read on their commonest set (four
+  // extrapolations), where it has samples enough for every activity class (else not at all).
+  const extrapolated =
+    ring && edgeGain && lattice
+      ? (measureSigmas(
+          [score, residual],
+          floors,
+          work,
+          wafer.analysis,
+          lattice.a,
+          edgeGain,
+          FOUR_EXTRAPOLATIONS_GAIN,
+          activity,
+          { values: edgeGain, unit: EDGE_GAIN_UNIT },
+        ) as [PatternAwareSigma, PatternAwareSigma])
+      : null;
+  const [extrapolatedScore, extrapolatedResidual] =
+    extrapolated && extrapolated[0].sigmas.length > 1 ? extrapolated : [null, null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
@@ -189,23 +196,6 @@ export function detectionThresholds(
       },
     },
   };
-}
-
-/**
- * 1 at the ring's pixels whose reference set is less precise than one pair (edge gain over
- * PAIR_PRECISE_GAIN: only one-sided references decide), else 0; null when they are too few to
- * measure a noise of their own.
- */
-function extrapolatedZone(ring: Uint8Array, edgeGain: Uint8Array): Uint8Array | null {
-  const zone = new Uint8Array(ring.length);
-  let n = 0;
-  for (let i = 0; i < ring.length; i++) {
-    if (ring[i] !== 0 && (edgeGain[i] as number) > PAIR_PRECISE_GAIN) {
-      zone[i] = 1;
-      n++;
-    }
-  }
-  return n >= DETECTION.minZoneSamples ? zone : null;
 }
 
 /**
