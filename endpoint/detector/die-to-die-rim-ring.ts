@@ -134,6 +134,11 @@ export function edgePixel(
   let bestSigned = 0;
   let second = Number.POSITIVE_INFINITY;
   let secondSigned = 0;
+  // The most negative and most positive comparison: the smallest of all is reported only when
+  // every comparison exceeds in one direction (a defect here moves the pixel against all of its
+  // references alike; an echo or a bitten reference moves one comparison, either way).
+  let lowest = Number.POSITIVE_INFINITY;
+  let highest = Number.NEGATIVE_INFINITY;
   let n = 0;
   for (let k = 0; k < 8; k += 2) {
     if (((include >> (k >> 1)) & 1) === 0) continue;
@@ -185,6 +190,8 @@ export function edgePixel(
     n++;
     precisions += precision;
     if (precision > largestPrecision) largestPrecision = precision;
+    if (e < lowest) lowest = e;
+    if (e > highest) highest = e;
     const mag = e < 0 ? -e : e;
     if (mag < best) {
       second = best;
@@ -198,7 +205,10 @@ export function edgePixel(
   }
   const veto = (include & VETO_BIT) !== 0;
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
-  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
+  let oneWay = 0;
+  if (lowest > 0) oneWay = lowest;
+  else if (highest < 0) oneWay = highest;
+  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : oneWay;
   if (edgeGain) {
     // The 2nd smallest of 3 or 4 comparisons exceeds t when all but one do: the cheapest set
     // leaves out the most precise reference. The smallest of 1 or 2 needs all of them. With a

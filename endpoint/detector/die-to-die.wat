@@ -300,6 +300,7 @@
     (local $far v128) (local $ref v128) (local $spread v128) (local $allowance v128) (local $d v128)
     (local $e v128) (local $mag v128) (local $c1 v128) (local $c2 v128)
     (local $best v128) (local $second v128) (local $bestSigned v128) (local $secondSigned v128)
+    (local $lowest v128) (local $highest v128)
     (local.set $top0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=192 (i32.const 0)) (i32.const 2))))
     (local.set $twoTop0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=384 (i32.const 0)) (i32.const 2))))
     (local.set $range0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=224 (i32.const 0)) (i32.const 2))))
@@ -392,6 +393,8 @@
         (local.set $second (local.get $infinity))
         (local.set $bestSigned (local.get $zero))
         (local.set $secondSigned (local.get $zero))
+        (local.set $lowest (local.get $infinity))
+        (local.set $highest (f64x2.neg (local.get $infinity)))
 
         ;; Direction 0 (shifts 0 and 1): mode 1 pair, 2 / 3 extrapolated from shift 0 / 1,
         ;; 4 / 5 that single die, 0 none.
@@ -498,7 +501,9 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
+          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
         ;; Direction 1 (shifts 2 and 3): mode 1 pair, 2 / 3 extrapolated from shift 2 / 3,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode1) (then
@@ -604,7 +609,9 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
+          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
         ;; Direction 2 (shifts 4 and 5): mode 1 pair, 2 / 3 extrapolated from shift 4 / 5,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode2) (then
@@ -710,7 +717,9 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
+          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
         ;; Direction 3 (shifts 6 and 7): mode 1 pair, 2 / 3 extrapolated from shift 6 / 7,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode3) (then
@@ -816,10 +825,19 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
+          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
         (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
           (f32x4.demote_f64x2_zero
-            (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
+            ;; The smallest of all (every comparison must exceed): in one direction only,
+            ;; else 0 (edgePixel).
+            (select (local.get $secondSigned)
+              (v128.bitselect (local.get $lowest)
+                (v128.bitselect (local.get $highest) (local.get $zero)
+                  (f64x2.lt (local.get $highest) (local.get $zero)))
+                (f64x2.gt (local.get $lowest) (local.get $zero)))
+              (local.get $useSecond))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
 

@@ -312,6 +312,7 @@ function plainDieToDieResidual(
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
       let n = 0;
+      const signedOf: number[] = [];
       for (let k = 0; k < 8; k += 2) {
         if (!kept[k / 2]) continue;
         const plus = one[k] as ReturnType<typeof tap>;
@@ -344,6 +345,7 @@ function plainDieToDieResidual(
         const allowance = Math.max(0, kindShare * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
+        signedOf[k / 2] = e;
         n++;
         const mag = Math.abs(e);
         if (mag < best) {
@@ -356,7 +358,12 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
+      // The smallest of all only where every comparison exceeds in one direction, else 0.
+      const signs = kept
+        .map((keep, d) => (keep ? signedOf[d] : undefined))
+        .filter((e): e is number => e !== undefined);
+      const oneWay = signs.every((e) => e > 0) || signs.every((e) => e < 0);
+      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : oneWay ? bestSigned : 0;
     }
   }
   return { out, edgeMask };
