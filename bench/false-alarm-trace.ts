@@ -30,8 +30,10 @@
 // With --ring (beside --misses or --box), a peak in the rim ring also gets what dieToDie's
 // edgePixel compared there (round 26): per direction a symmetric pair, a two-die extrapolation
 // (2 near - far) or a single die, by the same on-wafer test as the comparison (the fitted
-// circle less 1.5 map px, inside the frame), each difference with its allowance, which of them
-// rimRingDirections keeps, the value that rule reports and the reference set's noise gain.
+// circle less 1.5 map px, inside the frame, inside the rim the rim reading measured: round 28),
+// each difference with its allowance, which of them rimRingDirections keeps, the value that
+// rule reports (the smallest only when all kept exceed one way, else 0) and the reference
+// set's noise gain.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
@@ -300,7 +302,10 @@ function ringComparison(
   });
   kept.sort((p, q) => Math.abs(p) - Math.abs(q));
   const n = kept.length;
-  const value = n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : (kept[0] as number);
+  // The smallest counts only when every kept comparison exceeds in one direction (edgePixel).
+  const oneWay = kept.every((e) => e > 0) || kept.every((e) => e < 0);
+  const value =
+    n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : oneWay ? (kept[0] as number) : 0;
   const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largest : precisions;
   const rule = n >= 3 && !veto ? "2nd smallest" : "smallest";
   return `${parts.join("; ")}; kept ${n}${veto ? " with the veto" : ""}, ${rule}: ${f(value, 3)}, gain ${f(referenceNoiseGain(dominant))}`;
