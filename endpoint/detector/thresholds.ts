@@ -671,3 +671,20 @@ export const DIE_DIFFERENCE_SECOND_READING = {
    */
   gridShare: 0.25,
 } as const;
+
+/**
+ * The linear-interpolation error of the die-to-die references (die-to-die-allowance.ts
+ * boundInterpolationError, branch trough9, docs/detector-recall.md round 31): a pair's allowance
+ * also forgives f(1 - f) / 2 x the pattern's second difference across each axis (the textbook
+ * bound: no tuned share), where the direction sampled at the pixel's own phase agrees with it.
+ */
+export const INTERPOLATION_ERROR = {
+  /**
+   * Read where |residual| is at least this many pair-difference sigmas (the footprint pass's
+   * candidate floor, FOOTPRINT_FLUX.candidateSigmas: the 2nd smallest of four Gaussian pair
+   * differences passes it about once in 10^4 pixels, and a must-find particle stands about 6
+   * there); an anchor direction "agrees" under the same level (a defect that reaches detection
+   * differs from it by more).
+   */
+  gatePairSigmas: 3,
+} as const;
