@@ -2,7 +2,7 @@
 import type { KernelFrame } from "./die-to-die-frame.ts";
 import type { Vector } from "./lattice.ts";
 import type { FloatMap } from "./raster.ts";
-import { DETECTION } from "./thresholds.ts";
+import { DETECTION, INTERPOLATION_ERROR } from "./thresholds.ts";
 
 /**
  * Share of the reference's local 2x2 range forgiven in the rim ring, where some reference is
@@ -302,8 +302,9 @@ export function boundInterpolationError(
   // Per axis, the direction whose samples lie nearest the pixel's own phase across it (the
   // least coefficient; 0 on an axis-aligned lattice): its references show the pattern as the
   // die under test was sampled.
-  const anchorX = leastIndex(pairs.map((p) => p.cx));
-  const anchorY = leastIndex(pairs.map((p) => p.cy));
+  const anchorX = anchorOf(pairs.map((p) => p.cx));
+  const anchorY = anchorOf(pairs.map((p) => p.cy));
+  if (anchorX < 0 && anchorY < 0) return 0;
   const differences = new Float64Array(4);
   const slopes = new Float64Array(4);
   const deviations = new Float64Array(4);
@@ -325,12 +326,16 @@ export function boundInterpolationError(
       // phase of the pattern shows, and the other directions' disagreement is their samples'
       // phase. A defect in the die under test disagrees with the anchor too, so its contrast is
       // never forgiven. The anchors are read first: most pixels over the gate are defects.
+      const agreement = Math.min(gate, INTERPOLATION_ERROR.agreeShare * Math.abs(old));
       const agreeX =
-        Math.abs(v - pairReference(data, width, at, pairs[anchorX] as PairSamples)) < gate;
+        anchorX >= 0 &&
+        Math.abs(v - pairReference(data, width, at, pairs[anchorX] as PairSamples)) < agreement;
       const agreeY =
-        anchorY === anchorX
+        anchorY >= 0 &&
+        (anchorY === anchorX
           ? agreeX
-          : Math.abs(v - pairReference(data, width, at, pairs[anchorY] as PairSamples)) < gate;
+          : Math.abs(v - pairReference(data, width, at, pairs[anchorY] as PairSamples)) <
+            agreement);
       if (!agreeX && !agreeY) continue;
       for (let k = 0; k < 4; k++) {
         const pair = pairs[k] as PairSamples;
@@ -384,10 +389,21 @@ export function boundInterpolationError(
   return lowered;
 }
 
-/** Index of the least value (the first of equals). */
-function leastIndex(values: number[]): number {
-  let best = 0;
-  for (let k = 1; k < values.length; k++)
-    if ((values[k] as number) < (values[best] as number)) best = k;
-  return best;
+/**
+ * The anchor across one axis: the direction with the least coefficient, when that is at most
+ * INTERPOLATION_ERROR.anchorShare of the largest (its samples lie at the pixel's own phase
+ * across the axis, to that share of the error the others can make); else -1 (a lattice turned
+ * so that every direction samples between pixels: no direction shows the pixel's own phase).
+ */
+function anchorOf(coefficients: number[]): number {
+  let least = 0;
+  let largest = 0;
+  for (let k = 1; k < coefficients.length; k++) {
+    if ((coefficients[k] as number) < (coefficients[least] as number)) least = k;
+    if ((coefficients[k] as number) > (coefficients[largest] as number)) largest = k;
+  }
+  const top = coefficients[largest] as number;
+  return top > 0 && (coefficients[least] as number) <= INTERPOLATION_ERROR.anchorShare * top
+    ? least
+    : -1;
 }

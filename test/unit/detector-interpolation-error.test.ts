@@ -146,6 +146,25 @@ describe("die-to-die allowance: the references' interpolation error", () => {
     }
   });
 
+  it("acts on no axis where every direction samples between pixels (a turned lattice)", () => {
+    // Turned so that a, b, a + b and a - b all fall 0.2-0.5 px between pixels across y (and a
+    // whole pixel across x): no direction shows the pixel's own phase there, so no anchor.
+    const data = streetMap(null);
+    const map = { width: SIZE, height: SIZE, scale: 1, data };
+    const turned: Vector = { x: 20, y: 3.3 };
+    const residual = new Float32Array(SIZE * SIZE);
+    const edgeMask = new Uint8Array(SIZE * SIZE);
+    dieToDieResidual(map, turned, B, REGION, REGION.r + 4, SIGMA, residual, edgeMask);
+    const before = residual.slice();
+    const gate = INTERPOLATION_ERROR.gatePairSigmas * PAIR_SIGMA;
+    assert.ok(before.some((v) => Math.abs(v) >= gate));
+    assert.equal(
+      boundInterpolationError(map, turned, B, REGION, SIGMA, gate, edgeMask, residual),
+      0,
+    );
+    assert.deepEqual(residual, before);
+  });
+
   it("changes nothing on a whole-pixel lattice (no sample between pixels)", () => {
     const data = streetMap(null);
     const map = { width: SIZE, height: SIZE, scale: 1, data };
