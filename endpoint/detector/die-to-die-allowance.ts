@@ -2,7 +2,7 @@
 import type { KernelFrame } from "./die-to-die-frame.ts";
 import type { Vector } from "./lattice.ts";
 import type { FloatMap } from "./raster.ts";
-import { DETECTION } from "./thresholds.ts";
+import { DETECTION, INTERPOLATION_ERROR } from "./thresholds.ts";
 
 /**
  * Share of the reference's local 2x2 range forgiven in the rim ring, where some reference is
@@ -158,4 +158,270 @@ export class CellRangeRing {
   private slotOf(row: number): number {
     return ((row % this.rows) + this.rows) % this.rows;
   }
+}
+
+/**
+ * The linear-interpolation error of a pair's references (branch trough9, docs/detector-recall.md
+ * rounds 27 and 31). A bilinear sample at fraction f between two map pixels along an axis misses
+ * the pattern by up to f(1 - f) / 2 x its second difference across that axis (the textbook bound
+ * of linear interpolation); both samples of a pair sit at f and 1 - f, so one coefficient serves
+ * both. The slope-based share above cannot bound it: at the bottom of a narrow trough or the top
+ * of a narrow ridge (a dark street, a motif line 1-2 map px wide) the reference's 2x2 range is
+ * near 0 while the second difference is largest, so on a half-integer map pitch every second
+ * street row read as a line of voids.
+ */
+export interface PairSamples {
+  /** Index offsets of the two references' cells (top-left pixel) from the pixel's index. */
+  plus: number;
+  minus: number;
+  /** Each sample's fractions inside its cell. */
+  plusFx: number;
+  plusFy: number;
+  minusFx: number;
+  minusFy: number;
+  /** fx(1 - fx) / 2 and fy(1 - fy) / 2: the bound's coefficients along x and y (one per pair). */
+  cx: number;
+  cy: number;
+  /** The direction's slope share (pairMisregistrationShare). */
+  share: number;
+}
+
+/** The four directions' pair samples (a, b, a + b, a - b) for a map `width` wide, as dieToDieResidual takes them. */
+export function pairSamples(a: Vector, b: Vector, width: number): PairSamples[] {
+  const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  return dirs.map((d) => {
+    const plusX = Math.floor(d.x);
+    const plusY = Math.floor(d.y);
+    const minusX = Math.floor(-d.x);
+    const minusY = Math.floor(-d.y);
+    const fx = d.x - plusX;
+    const fy = d.y - plusY;
+    return {
+      plus: plusY * width + plusX,
+      minus: minusY * width + minusX,
+      plusFx: fx,
+      plusFy: fy,
+      minusFx: -d.x - minusX,
+      minusFy: -d.y - minusY,
+      cx: (fx * (1 - fx)) / 2,
+      cy: (fy * (1 - fy)) / 2,
+      share: pairMisregistrationShare(d),
+    };
+  });
+}
+
+/**
+ * The largest |second difference across y| over the 2x2 cell at j: rows j - width .. j + 2
+ * width of its two columns, eight reads for the four second differences.
+ */
+function cellCurvatureY(data: Float32Array, width: number, j: number): number {
+  const above = j - width;
+  const below = j + 2 * width;
+  const l0 = data[above] as number;
+  const l1 = data[j] as number;
+  const l2 = data[j + width] as number;
+  const l3 = data[below] as number;
+  const r0 = data[above + 1] as number;
+  const r1 = data[j + 1] as number;
+  const r2 = data[j + width + 1] as number;
+  const r3 = data[below + 1] as number;
+  return Math.max(
+    Math.max(Math.abs(l0 - 2 * l1 + l2), Math.abs(l1 - 2 * l2 + l3)),
+    Math.max(Math.abs(r0 - 2 * r1 + r2), Math.abs(r1 - 2 * r2 + r3)),
+  );
+}
+
+/** The largest |second difference across x| over the 2x2 cell at j: columns -1 .. 2 of its two rows. */
+function cellCurvatureX(data: Float32Array, width: number, j: number): number {
+  const t0 = data[j - 1] as number;
+  const t1 = data[j] as number;
+  const t2 = data[j + 1] as number;
+  const t3 = data[j + 2] as number;
+  const k = j + width;
+  const b0 = data[k - 1] as number;
+  const b1 = data[k] as number;
+  const b2 = data[k + 1] as number;
+  const b3 = data[k + 2] as number;
+  return Math.max(
+    Math.max(Math.abs(t0 - 2 * t1 + t2), Math.abs(t1 - 2 * t2 + t3)),
+    Math.max(Math.abs(b0 - 2 * b1 + b2), Math.abs(b1 - 2 * b2 + b3)),
+  );
+}
+
+/** The pair's reference for the pixel at index `at`, in interiorRun's order of operations (the same value). */
+function pairReference(data: Float32Array, width: number, at: number, pair: PairSamples): number {
+  const jp = at + pair.plus;
+  const jm = at + pair.minus;
+  const aLeft = data[jp] as number;
+  const aTop = aLeft + ((data[jp + 1] as number) - aLeft) * pair.plusFx;
+  const aBottomLeft = data[jp + width] as number;
+  const aBottom = aBottomLeft + ((data[jp + width + 1] as number) - aBottomLeft) * pair.plusFx;
+  const bLeft = data[jm] as number;
+  const bTop = bLeft + ((data[jm + 1] as number) - bLeft) * pair.minusFx;
+  const bBottomLeft = data[jm + width] as number;
+  const bBottom = bBottomLeft + ((data[jm + width + 1] as number) - bBottomLeft) * pair.minusFx;
+  return 0.5 * (aTop + (aBottom - aTop) * pair.plusFy + bTop + (bBottom - bTop) * pair.minusFy);
+}
+
+/** The 2x2 range of the cell at j (cellRangeRow's value). */
+function cellRangeAt(data: Float32Array, width: number, j: number): number {
+  const p = data[j] as number;
+  const q = data[j + 1] as number;
+  const r = data[j + width] as number;
+  const s = data[j + width + 1] as number;
+  return Math.max(p, q, r, s) - Math.min(p, q, r, s);
+}
+
+/**
+ * Adds the interpolation-error term to the allowance of interior pixels (edgeMask 0) whose
+ * residual is at least `gate`, and writes the residual again (2nd smallest of the four
+ * deviations, signed by their sum) where it shrinks. Across each axis the term acts only where
+ * the anchor (the direction sampled nearest the pixel's own phase across it) agrees with the
+ * pixel within `gate`: a defect in the die under test disagrees with every direction, so none of
+ * its contrast is forgiven; a sampling-phase leftover disagrees only with the directions sampled
+ * between pixels. The curvature is read in the eight reference dies, never in the die under
+ * test. A larger allowance can only lower a residual, and under the gate no seed or footprint
+ * candidate depends on the value, so the pass reads only where the residual stands out (about
+ * 1% of the disk) instead of every pixel in the kernel. The rim ring (extrapolated or single
+ * references) keeps its fixed share. Returns how many pixels it lowered.
+ */
+export function boundInterpolationError(
+  map: FloatMap,
+  a: Vector,
+  b: Vector,
+  region: { cx: number; cy: number; r: number },
+  sigma: number,
+  gate: number,
+  edgeMask: Uint8Array,
+  residual: Float32Array,
+): number {
+  const { data, width, height } = map;
+  const pairs = pairSamples(a, b, width);
+  if (pairs.every((p) => p.cx === 0 && p.cy === 0)) return 0;
+  // Per axis, the direction whose samples lie nearest the pixel's own phase across it (the
+  // least coefficient; 0 on an axis-aligned lattice): its references show the pattern as the
+  // die under test was sampled.
+  const anchorX = anchorOf(pairs.map((p) => p.cx));
+  const anchorY = anchorOf(pairs.map((p) => p.cy));
+  if (anchorX < 0 && anchorY < 0) return 0;
+  const differences = new Float64Array(4);
+  const slopes = new Float64Array(4);
+  const deviations = new Float64Array(4);
+  let lowered = 0;
+  // Every pixel read here only writes itself, so the gated ones can be listed first.
+  for (const at of gatedPixels(residual, edgeMask, width, height, region, gate)) {
+    const old = residual[at] as number;
+    const v = data[at] as number;
+    // The interpolation error is forgiven across an axis only where the anchor's references
+    // agree with the pixel before any allowance (on an edge the slope's allowance would
+    // forgive a defect along the anchor too): then the die under test holds what its own
+    // phase of the pattern shows, and the other directions' disagreement is their samples'
+    // phase. A defect in the die under test disagrees with the anchor too, so its contrast is
+    // never forgiven. The anchors are read first: most pixels over the gate are defects.
+    const agreement = Math.min(gate, INTERPOLATION_ERROR.agreeShare * Math.abs(old));
+    const agreeX =
+      anchorX >= 0 &&
+      Math.abs(v - pairReference(data, width, at, pairs[anchorX] as PairSamples)) < agreement;
+    const agreeY =
+      anchorY >= 0 &&
+      (anchorY === anchorX
+        ? agreeX
+        : Math.abs(v - pairReference(data, width, at, pairs[anchorY] as PairSamples)) < agreement);
+    if (!agreeX && !agreeY) continue;
+    for (let k = 0; k < 4; k++) {
+      const pair = pairs[k] as PairSamples;
+      // Interior pixels' references lie on the wafer (the disk less 1.5 px), so the
+      // curvature's reads one pixel beyond their cells stay inside the map.
+      const jp = at + pair.plus;
+      const jm = at + pair.minus;
+      differences[k] = v - pairReference(data, width, at, pair);
+      slopes[k] = pair.share * Math.max(cellRangeAt(data, width, jp), cellRangeAt(data, width, jm));
+    }
+    // The pattern's curvature across each axis, read in the reference dies off the pixel's
+    // own die row along it (all directions but that axis' anchor), at their several sub-pixel
+    // phases: never in the die under test, nor in the dies a scratch along the anchor's row
+    // would share with it.
+    let curvatureX = 0;
+    let curvatureY = 0;
+    for (let k = 0; k < 4; k++) {
+      const pair = pairs[k] as PairSamples;
+      if (agreeX && k !== anchorX)
+        curvatureX = Math.max(
+          curvatureX,
+          cellCurvatureX(data, width, at + pair.plus),
+          cellCurvatureX(data, width, at + pair.minus),
+        );
+      if (agreeY && k !== anchorY)
+        curvatureY = Math.max(
+          curvatureY,
+          cellCurvatureY(data, width, at + pair.plus),
+          cellCurvatureY(data, width, at + pair.minus),
+        );
+    }
+    let sum = 0;
+    for (let k = 0; k < 4; k++) {
+      const pair = pairs[k] as PairSamples;
+      const term = pair.cx * curvatureX + pair.cy * curvatureY;
+      const allowance = Math.max(0, (slopes[k] as number) + term - sigma);
+      const d = differences[k] as number;
+      const e = d - Math.min(Math.max(d, -allowance), allowance);
+      deviations[k] = Math.abs(e);
+      sum += e;
+    }
+    deviations.sort();
+    const value = Math.sign(sum) * (deviations[1] as number);
+    if (Math.abs(value) < Math.abs(old)) {
+      residual[at] = value;
+      lowered++;
+    }
+  }
+  return lowered;
+}
+
+/**
+ * Interior pixels (edgeMask 0) of the disk with |residual| >= gate, in raster order. A small
+ * function of its own: V8 compiles the scan several times slower inside the long pass (as the
+ * footprint pass's scan, die-to-die-footprint.ts localMaxima).
+ */
+function gatedPixels(
+  residual: Float32Array,
+  edgeMask: Uint8Array,
+  width: number,
+  height: number,
+  { cx, cy, r }: { cx: number; cy: number; r: number },
+  gate: number,
+): number[] {
+  const gated: number[] = [];
+  const y0 = Math.max(0, Math.ceil(cy - r));
+  const y1 = Math.min(height - 1, Math.floor(cy + r));
+  for (let y = y0; y <= y1; y++) {
+    const dy = y - cy;
+    const half = Math.sqrt(Math.max(0, r * r - dy * dy));
+    const x0 = Math.max(0, Math.ceil(cx - half));
+    const x1 = Math.min(width - 1, Math.floor(cx + half));
+    for (let at = y * width + x0, end = y * width + x1; at <= end; at++) {
+      const value = residual[at] as number;
+      if ((value >= gate || value <= -gate) && edgeMask[at] === 0) gated.push(at);
+    }
+  }
+  return gated;
+}
+
+/**
+ * The anchor across one axis: the direction with the least coefficient, when that is at most
+ * INTERPOLATION_ERROR.anchorShare of the largest (its samples lie at the pixel's own phase
+ * across the axis, to that share of the error the others can make); else -1 (a lattice turned
+ * so that every direction samples between pixels: no direction shows the pixel's own phase).
+ */
+function anchorOf(coefficients: number[]): number {
+  let least = 0;
+  let largest = 0;
+  for (let k = 1; k < coefficients.length; k++) {
+    if ((coefficients[k] as number) < (coefficients[least] as number)) least = k;
+    if ((coefficients[k] as number) > (coefficients[largest] as number)) largest = k;
+  }
+  const top = coefficients[largest] as number;
+  return top > 0 && (coefficients[least] as number) <= INTERPOLATION_ERROR.anchorShare * top
+    ? least
+    : -1;
 }

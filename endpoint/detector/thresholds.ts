@@ -709,3 +709,37 @@ export const SEEDED_TRACE = {
   /** castRays' refinement reads six samples beyond the crossing: one more keeps it in the ray. */
   refineSamples: 7,
 } as const;
+
+/**
+ * The linear-interpolation error of the die-to-die references (die-to-die-allowance.ts
+ * boundInterpolationError, branch trough9, docs/detector-recall.md round 31): a pair's allowance
+ * also forgives f(1 - f) / 2 x the pattern's second difference across each axis (the textbook
+ * bound: no tuned share), where the direction sampled at the pixel's own phase agrees with it.
+ */
+export const INTERPOLATION_ERROR = {
+  /**
+   * Read where |residual| is at least this many pair-difference sigmas (the footprint pass's
+   * candidate floor, FOOTPRINT_FLUX.candidateSigmas: the 2nd smallest of four Gaussian pair
+   * differences passes it about once in 10^4 pixels, and a must-find particle stands about 6
+   * there); an anchor direction "agrees" under the same level (a defect that reaches detection
+   * differs from it by more).
+   */
+  gatePairSigmas: 3,
+  /**
+   * The anchor agrees with a pixel when their difference is also under this share of the
+   * pixel's residual: the midpoint between the two hypotheses (a sampling leftover: the anchor
+   * reads about 0; a defect in the die under test: the anchor reads the residual), as
+   * STREET_PHASE.pastEndShare decides between a scratch and a row. A weak defect near the gate
+   * then needs noise of half its size, not of what is left under the gate, to pass as agreeing.
+   */
+  agreeShare: 0.5,
+  /**
+   * An axis has an anchor only when the least coefficient (its own interpolation error) is at
+   * most this share of the largest one it would authorise: its own leftover is then at most a
+   * quarter of the others', under agreeShare, so it cannot pass for agreement by itself. A
+   * measured axis a few hundredths of a px off whole (0.04 px: 0.17 of the largest) keeps its
+   * anchor; a lattice turned so far that every direction samples well between pixels (the
+   * least 0.4-0.5 of the largest) gets no term across that axis.
+   */
+  anchorShare: 0.25,
+} as const;

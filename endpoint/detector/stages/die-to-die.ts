@@ -1,13 +1,14 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
 import { levelDies } from "../die-levelling.ts";
 import { dieToDieResidual, REFERENCE_RIM_MARGIN } from "../die-to-die.ts";
+import { boundInterpolationError } from "../die-to-die-allowance.ts";
 import { restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
 import { measuredDiskRuns } from "../die-to-die-rim-disk.ts";
 import type { Lattice } from "../lattice.ts";
-import { estimateDieDifferenceNoise } from "../noise.ts";
+import { estimateDieDifferenceNoise, PAIR_DIFFERENCE_GAIN } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { COMPARISON_FLOOR, DETECTION, RIM, SPEC } from "../thresholds.ts";
+import { COMPARISON_FLOOR, DETECTION, INTERPOLATION_ERROR, RIM, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
@@ -106,6 +107,17 @@ export function dieToDie(
       REFERENCE_RIM_MARGIN,
       RIM.growFloorPx,
     ),
+  );
+  // Bilinear references miss a narrow trough's or ridge's depth by their curvature, not their slope.
+  boundInterpolationError(
+    { ...work, data: smoothMap },
+    lattice.a,
+    lattice.b,
+    wafer.analysis,
+    smoothSigma,
+    INTERPOLATION_ERROR.gatePairSigmas * PAIR_DIFFERENCE_GAIN * smoothSigma,
+    edgeMask,
+    residual,
   );
   // The allowance is shape-blind: give back what it forgave of one-signed spots on motif detail.
   restoreOneSignedFootprints(
