@@ -81,7 +81,7 @@ import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector
 import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
 import {
   countOnes,
-  detectionThresholds,
+  thresholdsOfComparison,
   withScoreTail,
 } from "../endpoint/detector/stages/thresholds.ts";
 import {
@@ -395,16 +395,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         edgeGain: null,
       };
   const residual = compared.residual;
-  const seedThresholds = detectionThresholds(
-    work,
-    wafer,
-    noise,
-    residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
+  const seedThresholds = thresholdsOfComparison(work, wafer, noise, lattice, compared);
   if (lattice && options.crossings) {
     const { a, b } = lattice;
     const sOff = lattice.streetPhase.a / Math.hypot(a.x, a.y);

@@ -20,7 +20,7 @@ import {
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
-import { detectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
+import { thresholdsOfComparison } from "../endpoint/detector/stages/thresholds.ts";
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
@@ -40,16 +40,7 @@ async function seedOverFloor(path: string): Promise<number | null> {
   if (!lattice) return null;
   wafer = alignNotchWithGrid(wafer, lattice);
   const compared = dieToDie(work, wafer, noise, lattice);
-  const thresholds = detectionThresholds(
-    work,
-    wafer,
-    noise,
-    compared.residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
+  const thresholds = thresholdsOfComparison(work, wafer, noise, lattice, compared);
   return thresholds.seeds.minHigh / (DETECTION.seedSigmas * 0.8 * compared.comparisonSigma);
 }
 

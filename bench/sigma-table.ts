@@ -26,8 +26,8 @@ import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
 import {
   type DetectionThresholds,
-  detectionThresholds,
   type SeedThresholds,
+  thresholdsOfComparison,
   withScoreTail,
 } from "../endpoint/detector/stages/thresholds.ts";
 import { StageTimer } from "../endpoint/detector/stages/timer.ts";
@@ -270,16 +270,7 @@ function reference(
   const work = workingMap(image);
   const noise = measureNoise(work, wafer);
   const compared = dieToDie(work, wafer, noise, lattice);
-  const seedThresholds = detectionThresholds(
-    work,
-    wafer,
-    noise,
-    compared.residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
+  const seedThresholds = thresholdsOfComparison(work, wafer, noise, lattice, compared);
   const blobs = hysteresisBlobs(
     seedThresholds.score,
     work.width,

@@ -18,7 +18,7 @@ import { measureNoise } from "./stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "./stages/place.ts";
 import { waferReport } from "./stages/report.ts";
 import { bareResidual, findLattice, fitIllumination } from "./stages/surface.ts";
-import { detectionThresholds, withScoreTail } from "./stages/thresholds.ts";
+import { thresholdsOfComparison, withScoreTail } from "./stages/thresholds.ts";
 import { StageTimer } from "./stages/timer.ts";
 import { DETECTOR_VERSION } from "./version.ts";
 
@@ -146,15 +146,12 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       };
   const residual = compared.residual;
   const seedThresholds = timer.run("threshold", () =>
-    detectionThresholds(
+    thresholdsOfComparison(
       work,
       wafer,
       noise,
-      residual,
       lattice,
-      compared.edgeMask,
-      compared.comparisonSigma,
-      compared.edgeGain,
+      compared,
       frameBuffer("score", mapSize, false),
     ),
   );

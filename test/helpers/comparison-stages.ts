@@ -7,7 +7,7 @@ import type { RimDeficit } from "../../endpoint/detector/rim.ts";
 import { dieToDie } from "../../endpoint/detector/stages/die-to-die.ts";
 import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
-import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
+import { thresholdsOfComparison } from "../../endpoint/detector/stages/thresholds.ts";
 
 /**
  * Runs the stages on `map` with the wafer at `region` (its rim 5 px outside the analysis disk,
@@ -33,15 +33,6 @@ export function comparisonStages(
   const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
   assert.ok(lattice, "the die grid was found");
   const compared = dieToDie(map, wafer, noise, lattice);
-  const thresholds = detectionThresholds(
-    map,
-    wafer,
-    noise,
-    compared.residual,
-    lattice,
-    compared.edgeMask,
-    compared.comparisonSigma,
-    compared.edgeGain,
-  );
+  const thresholds = thresholdsOfComparison(map, wafer, noise, lattice, compared);
   return { noise, compared, thresholds };
 }

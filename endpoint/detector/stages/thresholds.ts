@@ -67,6 +67,39 @@ export function withScoreTail(
 }
 
 /**
+ * The residual and what the comparison measured with it (stages/die-to-die.ts DieToDieResult on
+ * patterned wafers; on bare ones the residual alone, the rest null).
+ */
+export interface ComparedResidual {
+  residual: Float32Array;
+  edgeMask: Uint8Array | null;
+  comparisonSigma: number | null;
+  edgeGain: Uint8Array | null;
+}
+
+/** detectionThresholds on what the comparison stage returned, as detect() calls it. */
+export function thresholdsOfComparison(
+  work: FloatMap,
+  wafer: WaferPlace,
+  noise: Noise,
+  lattice: Lattice | null,
+  compared: ComparedResidual,
+  scoreBuffer?: Float32Array,
+): SeedThresholds {
+  return detectionThresholds(
+    work,
+    wafer,
+    noise,
+    compared.residual,
+    lattice,
+    compared.edgeMask,
+    compared.comparisonSigma,
+    compared.edgeGain,
+    scoreBuffer,
+  );
+}
+
+/**
  * Seed and grow thresholds from the residual's own measured noise: from 95th percentiles of
  * |score| (1.96 sigma if Gaussian), not from medians: die-to-die residuals are zero-inflated
  * by their edge allowance, and false alarms live in the tail. Defects cover a few % of the
