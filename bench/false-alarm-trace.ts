@@ -30,23 +30,13 @@
 // With --ring (beside --misses or --box), a peak in the rim ring also gets what dieToDie's
 // edgePixel compared there (round 26): per direction a symmetric pair, a two-die extrapolation
 // (2 near - far) or a single die, by the same on-wafer test as the comparison (the fitted
-// circle less 1.5 map px, inside the frame, inside the rim the rim reading measured: round 28),
-// each difference with its allowance, which of them rimRingDirections keeps, the value that
-// rule reports (the smallest only when all kept exceed one way, else 0) and the reference
-// set's noise gain.
+// circle less 1.5 map px, inside the frame), each difference with its allowance, which of them
+// rimRingDirections keeps, the value that rule reports and the reference set's noise gain.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import {
-  dieToDieResidual,
-  pairMisregistrationShare,
-  REFERENCE_RIM_MARGIN,
-} from "../endpoint/detector/die-to-die.ts";
+import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
 import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
-import {
-  type MeasuredDiskRuns,
-  measuredDiskRuns,
-} from "../endpoint/detector/die-to-die-rim-disk.ts";
 import {
   referenceNoiseGain,
   rimRingDirections,
@@ -76,7 +66,6 @@ import {
   workingMap,
 } from "../endpoint/detector/stages/input.ts";
 import { measureNoise } from "../endpoint/detector/stages/noise.ts";
-import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
 import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
 import {
@@ -90,7 +79,7 @@ import {
   patternActivity,
   sigmaAt,
 } from "../endpoint/detector/threshold.ts";
-import { DETECTION, RIM } from "../endpoint/detector/thresholds.ts";
+import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { diskSeedOf } from "../endpoint/quality/disk.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
@@ -188,25 +177,10 @@ function gateView(
   return `decoded pixel (${at % width}, ${Math.floor(at / width)}) = ${c}: spike over the 8 neighbours' median ${f(spike, 1)} (gate threshold ${f(threshold, 1)}), nearest neighbour ${f(nearest / spike, 3)} of the spike below it (isolation needs 0.8); 5x5 [${rows.join(" | ")}]`;
 }
 
-/** The disk the comparison takes its references from, as the stage dieToDie measures it. */
-function measuredDisk(wafer: WaferPlace, work: FloatMap): MeasuredDiskRuns {
-  const { rim } = wafer;
-  return measuredDiskRuns(
-    rim.shape,
-    rim.notch ? [...rim.chips, rim.notch] : rim.chips,
-    wafer.circle,
-    work.scale,
-    work.height,
-    REFERENCE_RIM_MARGIN,
-    RIM.growFloorPx,
-  );
-}
-
 /**
  * What edgePixel (die-to-die-rim-ring.ts) compares at the ring pixel (x, y) of the smoothed
  * map: per direction the kind of reference the on-wafer test leaves (dieToDie's rowIntervals:
- * the sample inside the circle of radius validR, inside the frame and inside the measured
- * disk's runs of both rows it is interpolated between), the difference and its
+ * the sample inside the circle of radius validR and inside the frame), the difference and its
  * allowance, the directions rimRingDirections keeps, the value its rule reports and the gain.
  */
 function ringComparison(
@@ -217,25 +191,17 @@ function ringComparison(
   circle: { cx: number; cy: number },
   validR: number,
   sigma: number,
-  disk: MeasuredDiskRuns,
 ): string {
   const onWafer = (sx: number, sy: number) => {
     const qx = x + sx;
     const qy = y + sy;
-    if (
-      !(
-        qy >= 0 &&
-        qy < smooth.height - 1 &&
-        qx >= 0 &&
-        qx <= smooth.width - 2 &&
-        (qx - circle.cx) ** 2 + (qy - circle.cy) ** 2 < validR * validR
-      )
-    )
-      return false;
-    const row = Math.floor(qy);
-    const from = Math.max(disk.left[row] as number, disk.left[row + 1] as number);
-    const to = Math.min(disk.right[row] as number, disk.right[row + 1] as number);
-    return qx >= from - 1e-9 && qx <= to + 1e-9;
+    return (
+      qy >= 0 &&
+      qy < smooth.height - 1 &&
+      qx >= 0 &&
+      qx <= smooth.width - 2 &&
+      (qx - circle.cx) ** 2 + (qy - circle.cy) ** 2 < validR * validR
+    );
   };
   const v = smooth.data[y * smooth.width + x] as number;
   // rimRingDirections reads the on-wafer test as row intervals; one pixel's are [x, x] or empty.
@@ -308,10 +274,7 @@ function ringComparison(
   });
   kept.sort((p, q) => Math.abs(p) - Math.abs(q));
   const n = kept.length;
-  // The smallest counts only when every kept comparison exceeds in one direction (edgePixel).
-  const oneWay = kept.every((e) => e > 0) || kept.every((e) => e < 0);
-  const value =
-    n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : oneWay ? (kept[0] as number) : 0;
+  const value = n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : (kept[0] as number);
   const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largest : precisions;
   const rule = n >= 3 && !veto ? "2nd smallest" : "smallest";
   return `${parts.join("; ")}; kept ${n}${veto ? " with the veto" : ""}, ${rule}: ${f(value, 3)}, gain ${f(referenceNoiseGain(dominant))}`;
@@ -572,9 +535,6 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         wafer.circle.r / work.scale,
         compared.comparisonSigma,
         unlevelled,
-        undefined,
-        undefined,
-        measuredDisk(wafer, work),
       );
     }
     const ring =
@@ -696,16 +656,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         );
       if (options.ring && lattice && compared.edgeMask?.[top])
         console.log(
-          `    ring comparison at peak: ${ringComparison(
-            smooth,
-            x,
-            y,
-            directions,
-            wafer.analysis,
-            wafer.circle.r / work.scale - REFERENCE_RIM_MARGIN,
-            sigma,
-            measuredDisk(wafer, work),
-          )}`,
+          `    ring comparison at peak: ${ringComparison(smooth, x, y, directions, wafer.analysis, wafer.circle.r / work.scale - 1.5, sigma)}`,
         );
       const inBox = (i: number) => {
         const px = i % work.width;

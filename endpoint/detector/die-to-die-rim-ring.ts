@@ -1,4 +1,4 @@
-// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where none is, and their noise gain.
+// The die-to-die residual of the rim ring, where some neighbour dies fall off the wafer: the symmetric pairs left on it first, extrapolated references only where fewer than two are, and their noise gain.
 import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 
 /**
@@ -61,23 +61,6 @@ function edgeGainTable(): Uint8Array {
 }
 export const EDGE_GAIN_TABLE = edgeGainTable();
 
-/**
- * The largest edge gain (EDGE_GAIN_UNIT units) of a reference set at least as precise as one
- * symmetric pair: every set a pair decides (with or beside a one-sided comparison) lies at or
- * under it; the sets only one-sided references decide (two-die extrapolations, 1.51 and more)
- * lie above. The ring's noise is measured apart above it (stages/thresholds.ts).
- */
-export const PAIR_PRECISE_GAIN = Math.round(EDGE_GAIN_UNIT * referenceNoiseGain(PRECISION_PAIR));
-
-/**
- * The edge gain (EDGE_GAIN_UNIT units) of the commonest set only one-sided references decide:
- * four two-die extrapolations, the 2nd smallest (1.51). The noise unit of the ring's
- * extrapolated pixels is measured on the pixels of this set.
- */
-export const FOUR_EXTRAPOLATIONS_GAIN = Math.round(
-  EDGE_GAIN_UNIT * referenceNoiseGain(3 * PRECISION_EXTRAPOLATED),
-);
-
 function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy: number): number {
   const p00 = data[j] as number;
   const top = p00 + ((data[j + 1] as number) - p00) * fx;
@@ -134,11 +117,6 @@ export function edgePixel(
   let bestSigned = 0;
   let second = Number.POSITIVE_INFINITY;
   let secondSigned = 0;
-  // The most negative and most positive comparison: the smallest of all is reported only when
-  // every comparison exceeds in one direction (a defect here moves the pixel against all of its
-  // references alike; an echo or a bitten reference moves one comparison, either way).
-  let lowest = Number.POSITIVE_INFINITY;
-  let highest = Number.NEGATIVE_INFINITY;
   let n = 0;
   for (let k = 0; k < 8; k += 2) {
     if (((include >> (k >> 1)) & 1) === 0) continue;
@@ -190,8 +168,6 @@ export function edgePixel(
     n++;
     precisions += precision;
     if (precision > largestPrecision) largestPrecision = precision;
-    if (e < lowest) lowest = e;
-    if (e > highest) highest = e;
     const mag = e < 0 ? -e : e;
     if (mag < best) {
       second = best;
@@ -205,10 +181,7 @@ export function edgePixel(
   }
   const veto = (include & VETO_BIT) !== 0;
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
-  let oneWay = 0;
-  if (lowest > 0) oneWay = lowest;
-  else if (highest < 0) oneWay = highest;
-  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : oneWay;
+  out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
   if (edgeGain) {
     // The 2nd smallest of 3 or 4 comparisons exceeds t when all but one do: the cheapest set
     // leaves out the most precise reference. The smallest of 1 or 2 needs all of them. With a
@@ -218,11 +191,7 @@ export function edgePixel(
   }
 }
 
-/**
- * rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed), at the
- * gain of the pairs alone (the one-sided comparison's bias is not cancelled, so it counts only as
- * a veto).
- */
+/** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
 export const VETO_BIT = 16;
 
 /**
@@ -241,16 +210,10 @@ export const VETO_BIT = 16;
  *   the one-sided reference lies inwards, so two pairs whose outer members both fall into edge
  *   chips (SYN-7014-1/wafer-007: two chips one die away read the chuck) are vetoed; it adds
  *   little noise, so the gain is the two pairs';
- * - one pair: it and one one-sided comparison, the smaller of two (both must exceed). With a
- *   two-die extrapolation, which a linear gradient does not bias either, the gain is that of
- *   both (pair + extrapolation: precision 2.2, gain 1.12); with a single die, which the
- *   gradient biases, that die only vetoes and the gain is the pair's (1.13). Round 22 found
- *   this rule's false alarms where the pair had a member off the real disk (in an edge chip,
- *   SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012): the pair exceeded by
- *   itself and the extrapolation decided alone. So references are taken only where the wafer
- *   really is (the rim rim.ts measured, chips and out-of-roundness included: measuredDiskRuns),
- *   and a pair whose member would read the chuck is no pair;
- * - none: all of them (edgePixel's rule: the 2nd smallest of up to four one-sided comparisons).
+ * - one pair or none: all of them (edgePixel's rule). One pair and one one-sided comparison
+ *   (the smaller of two) was tried: where the pair has a member off the real disk (in an edge
+ *   chip, SYN-7014-1/wafer-005; past an out-of-round rim, SYN-7060-3/wafer-012) the pair
+ *   exceeds by itself and the one extrapolation decided alone, at the pair's gain.
  * The one-sided comparison is the first direction (a, b, a + b, a - b) with a two-die
  * extrapolation (unbiased by a linear gradient), else the first with a single die; a bias in it
  * can only lower the value, never add a false alarm. The choice depends only on which
@@ -282,12 +245,8 @@ export function rimRingDirections(
       if (!far && single < 0) single = d;
     }
   }
-  if (pairs === 0) return 15;
+  if (pairs <= 1) return 15;
   const other = extrapolated >= 0 ? extrapolated : single;
-  // One pair and nothing else on the wafer: the pair alone, as edgePixel's rule compares it.
-  if (other < 0) return pairs === 1 ? 15 : pairMask;
-  if (pairs === 1) {
-    return other === extrapolated ? pairMask | (1 << other) : pairMask | (1 << other) | VETO_BIT;
-  }
+  if (other < 0) return pairMask;
   return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
 }

@@ -2,7 +2,6 @@
 import { CellRangeRing, pairMisregistrationShare } from "./die-to-die-allowance.ts";
 import { kernelFrameFor } from "./die-to-die-frame.ts";
 import { interiorRun } from "./die-to-die-interior.ts";
-import type { MeasuredDiskRuns } from "./die-to-die-rim-disk.ts";
 import { EDGE_GAIN_UNIT, edgePixel, rimRingDirections } from "./die-to-die-rim-ring.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
@@ -25,12 +24,6 @@ function shiftOf(x: number, y: number, width: number): Shift {
 // The per-direction allowance the residual applies, for tools that rebuild it (bench/false-alarm-trace.ts).
 export { pairMisregistrationShare } from "./die-to-die-allowance.ts";
 export { useKernels as useResidualKernel } from "./kernel.ts";
-
-/**
- * How far inside the rim (map px) a reference must lie to count as on the wafer: its bilinear
- * sample and the comparison map's smoothing reach about a pixel further out.
- */
-export const REFERENCE_RIM_MARGIN = 1.5;
 
 /**
  * residual(p) = how far p stands out from the same die position in the neighbouring dies
@@ -58,12 +51,6 @@ export function dieToDieResidual(
    * in units of 1 / EDGE_GAIN_UNIT; interior pixels are set to EDGE_GAIN_UNIT (a gain of 1).
    */
   edgeGain?: Uint8Array,
-  /**
-   * When given, a reference counts as on the wafer only inside these runs too (the disk as
-   * rim.ts measured it: measuredDiskRuns), not only inside the fitted circle: a reference in an
-   * edge chip or past an out-of-round rim reads the chuck.
-   */
-  disk?: MeasuredDiskRuns,
 ): void {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
@@ -95,7 +82,7 @@ export function dieToDieResidual(
     }
   });
   const { cx, cy, r } = region;
-  const validR = waferRadius - REFERENCE_RIM_MARGIN;
+  const validR = waferRadius - 1.5;
   const validR2 = validR * validR;
   const shiftX2 = shiftX.map((v) => 2 * v);
   const shiftY2 = shiftY.map((v) => 2 * v);
@@ -158,8 +145,8 @@ export function dieToDieResidual(
     const x1 = Math.min(width - 1, Math.floor(cx + half));
     // Each shift keeps its sample on the wafer (and in the frame) for one run of x per row;
     // pixels inside all 8 runs take the fast path.
-    rowIntervals(y, shiftX, shiftY, cx, cy, validR2, width, height, lower, upper, disk);
-    rowIntervals(y, shiftX2, shiftY2, cx, cy, validR2, width, height, lower2, upper2, disk);
+    rowIntervals(y, shiftX, shiftY, cx, cy, validR2, width, height, lower, upper);
+    rowIntervals(y, shiftX2, shiftY2, cx, cy, validR2, width, height, lower2, upper2);
     let runFrom = x0;
     let runTo = x1;
     for (let k = 0; k < 8; k++) {
@@ -228,11 +215,7 @@ export function dieToDieResidual(
   }
 }
 
-/**
- * For row y: the x range [lower[k], upper[k]] over which shift k lands on the wafer: inside the
- * fitted circle (validR2) and, when given, inside the measured disk's runs of both map rows the
- * sample is interpolated between.
- */
+/** For row y: the x range [lower[k], upper[k]] over which shift k lands on the wafer. */
 function rowIntervals(
   y: number,
   shiftX: Float64Array,
@@ -244,7 +227,6 @@ function rowIntervals(
   height: number,
   lower: Int32Array,
   upper: Int32Array,
-  disk: MeasuredDiskRuns | undefined,
 ): void {
   for (let k = 0; k < 8; k++) {
     const qy = y + (shiftY[k] as number);
@@ -259,17 +241,5 @@ function rowIntervals(
     const sx = shiftX[k] as number;
     lower[k] = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
     upper[k] = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
-    if (disk) {
-      const row = Math.floor(qy);
-      const from = Math.max(disk.left[row] as number, disk.left[row + 1] as number);
-      const to = Math.min(disk.right[row] as number, disk.right[row + 1] as number);
-      if (from > to) {
-        lower[k] = 1;
-        upper[k] = 0;
-        continue;
-      }
-      lower[k] = Math.max(lower[k] as number, Math.ceil(from - sx - 1e-9));
-      upper[k] = Math.min(upper[k] as number, Math.floor(to - sx + 1e-9));
-    }
   }
 }

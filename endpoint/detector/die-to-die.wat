@@ -300,7 +300,6 @@
     (local $far v128) (local $ref v128) (local $spread v128) (local $allowance v128) (local $d v128)
     (local $e v128) (local $mag v128) (local $c1 v128) (local $c2 v128)
     (local $best v128) (local $second v128) (local $bestSigned v128) (local $secondSigned v128)
-    (local $lowest v128) (local $highest v128)
     (local.set $top0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=192 (i32.const 0)) (i32.const 2))))
     (local.set $twoTop0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=384 (i32.const 0)) (i32.const 2))))
     (local.set $range0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=224 (i32.const 0)) (i32.const 2))))
@@ -393,8 +392,6 @@
         (local.set $second (local.get $infinity))
         (local.set $bestSigned (local.get $zero))
         (local.set $secondSigned (local.get $zero))
-        (local.set $lowest (local.get $infinity))
-        (local.set $highest (f64x2.neg (local.get $infinity)))
 
         ;; Direction 0 (shifts 0 and 1): mode 1 pair, 2 / 3 extrapolated from shift 0 / 1,
         ;; 4 / 5 that single die, 0 none.
@@ -501,9 +498,7 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
-          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
-          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
         ;; Direction 1 (shifts 2 and 3): mode 1 pair, 2 / 3 extrapolated from shift 2 / 3,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode1) (then
@@ -609,9 +604,7 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
-          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
-          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
         ;; Direction 2 (shifts 4 and 5): mode 1 pair, 2 / 3 extrapolated from shift 4 / 5,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode2) (then
@@ -717,9 +710,7 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
-          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
-          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
         ;; Direction 3 (shifts 6 and 7): mode 1 pair, 2 / 3 extrapolated from shift 6 / 7,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode3) (then
@@ -825,19 +816,10 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
-          (local.set $lowest (f64x2.pmin (local.get $lowest) (local.get $e)))
-          (local.set $highest (f64x2.pmax (local.get $highest) (local.get $e)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
         (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
           (f32x4.demote_f64x2_zero
-            ;; The smallest of all (every comparison must exceed): in one direction only,
-            ;; else 0 (edgePixel).
-            (select (local.get $secondSigned)
-              (v128.bitselect (local.get $lowest)
-                (v128.bitselect (local.get $highest) (local.get $zero)
-                  (f64x2.lt (local.get $highest) (local.get $zero)))
-                (f64x2.gt (local.get $lowest) (local.get $zero)))
-              (local.get $useSecond))))
+            (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
 
@@ -962,12 +944,11 @@
                 (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $directions (i32.lt_u (local.get $d) (i32.const 4))))
-              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where one, two or three pairs
-              ;; are left on the wafer, the pairs and the first direction with a two-die
+              ;; rimRingDirections' choice (die-to-die-rim-ring.ts): where two or three pairs are
+              ;; left on the wafer, the pairs and the first direction with a two-die
               ;; extrapolation (else the first with a single die); the dropped
               ;; directions' modes become 0, and the code and count are those of what is kept
-              ;; (the code leaves a one-sided veto out where its bias is not cancelled: with two
-              ;; pairs, and with one pair beside a single die; the gain is then the pairs').
+              ;; (with two pairs the code leaves the one-sided veto out: the gain is the pairs').
               (local.set $pairs (i32.const 0))
               (local.set $d (i32.const 0))
               (loop $countPairs
@@ -975,10 +956,10 @@
                   (i32.eq (i32.load offset=976 (i32.shl (local.get $d) (i32.const 2))) (i32.const 1))))
                 (local.set $d (i32.add (local.get $d) (i32.const 1)))
                 (br_if $countPairs (i32.lt_u (local.get $d) (i32.const 4))))
-              (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
+              (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
                 (local.set $chosen (i32.const -1))
                 ;; The first one-sided direction: extrapolated first, then a single die.
-                (if (i32.ge_u (local.get $pairs) (i32.const 1)) (then
+                (if (i32.ge_u (local.get $pairs) (i32.const 2)) (then
                   ;; Modes 2 / 3: extrapolated; then modes 4 / 5: a single die.
                   (local.set $kind (i32.const 2))
                   (loop $kinds
@@ -1008,9 +989,7 @@
                       (select (i32.const 2) (i32.const 3) (i32.le_u (local.get $mode) (i32.const 3)))
                       (i32.eq (local.get $mode) (i32.const 1)))
                     (i32.eqz (local.get $mode))))
-                  (if (i32.or (i32.eq (local.get $kind) (i32.const 1))
-                        (i32.or (i32.ge_u (local.get $pairs) (i32.const 3))
-                          (i32.and (i32.eq (local.get $pairs) (i32.const 1)) (i32.eq (local.get $kind) (i32.const 2)))))
+                  (if (i32.or (i32.ne (local.get $pairs) (i32.const 2)) (i32.eq (local.get $kind) (i32.const 1)))
                     (then (local.set $code (i32.or (local.get $code)
                       (i32.shl (local.get $kind) (i32.shl (local.get $d) (i32.const 1)))))))
                   (local.set $count (i32.add (local.get $count) (i32.ne (local.get $kind) (i32.const 0))))

@@ -3,32 +3,20 @@ import assert from "node:assert/strict";
 import { measureLattice } from "../../endpoint/detector/lattice.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
-import type { RimDeficit } from "../../endpoint/detector/rim.ts";
 import { dieToDie } from "../../endpoint/detector/stages/die-to-die.ts";
 import { measureNoise } from "../../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 import { thresholdsOfComparison } from "../../endpoint/detector/stages/thresholds.ts";
 
 /**
- * Runs the stages on `map` with the wafer at `region` (its rim 5 px outside the analysis disk,
- * round, with `chips` as the rim reading measures them), as detect() chains them; fails the test
- * when no die grid is found.
+ * Runs the stages on `map` with the wafer at `region` (its rim 5 px outside the analysis disk),
+ * as detect() chains them; fails the test when no die grid is found.
  */
-export function comparisonStages(
-  map: FloatMap,
-  region: DiskRegion,
-  /** The rim reading's chips, when the test's disk has some. */
-  chips: RimDeficit[] = [],
-) {
-  const r = region.r + 5;
+export function comparisonStages(map: FloatMap, region: DiskRegion) {
   const wafer = {
     analysis: region,
-    circle: { cx: region.cx, cy: region.cy, r },
-    rim: {
-      chips,
-      shape: { r0: r, cos: new Float64Array(3), sin: new Float64Array(3), sigmaPx: 0 },
-    },
-  } as unknown as WaferPlace;
+    circle: { cx: region.cx, cy: region.cy, r: region.r + 5 },
+  } as WaferPlace;
   const noise = measureNoise(map, wafer);
   const lattice = measureLattice(map, region, 2 * region.r, 90, noise.sigmaMap);
   assert.ok(lattice, "the die grid was found");

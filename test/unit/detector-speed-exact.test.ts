@@ -4,10 +4,6 @@ import { describe, it } from "vitest";
 import { fitSmoothBackground, solveLinear } from "../../endpoint/detector/background.ts";
 import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
 import { pairMisregistrationShare } from "../../endpoint/detector/die-to-die-allowance.ts";
-import {
-  type MeasuredDiskRuns,
-  measuredDiskRuns,
-} from "../../endpoint/detector/die-to-die-rim-disk.ts";
 import { estimateDieDifferenceNoise, estimateNoiseSigma } from "../../endpoint/detector/noise.ts";
 import { binomialBlur3, quantileInPlace } from "../../endpoint/detector/raster.ts";
 import { quantileOfMagnitudes } from "../../endpoint/detector/select.ts";
@@ -196,8 +192,6 @@ function cellRange(data: Float32Array, width: number, j: number): number {
  * of the 8 neighbour samples (and the 8 two dies away) lie on the wafer; all 8 -> pair
  * averages in the interior's arithmetic order, else the rim's pair / extrapolation / single
  * reference. The fast version (runs, carried columns, a ring of cell ranges) must match it.
- * With `disk`, a sample lies on the wafer only where its position is inside the measured disk's
- * runs of both rows it is interpolated between, too.
  */
 function plainDieToDieResidual(
   data: Float32Array,
@@ -208,7 +202,6 @@ function plainDieToDieResidual(
   region: Region,
   waferRadius: number,
   noiseSigma: number,
-  disk?: MeasuredDiskRuns,
 ): { out: Float32Array; edgeMask: Uint8Array } {
   const share = DETECTION.misregistrationShare;
   const out = new Float32Array(width * height);
@@ -237,12 +230,6 @@ function plainDieToDieResidual(
       const lower = Math.max(Math.ceil(cx - h - sx + 1e-9), Math.ceil(-sx));
       const upper = Math.min(Math.floor(cx + h - sx - 1e-9), Math.floor(width - 2 - sx));
       ok = x >= lower && x <= upper;
-    }
-    if (ok && disk) {
-      const row = Math.floor(qy);
-      const from = Math.max(disk.left[row] as number, disk.left[row + 1] as number);
-      const to = Math.min(disk.right[row] as number, disk.right[row + 1] as number);
-      ok = x + sx >= from - 1e-9 && x + sx <= to + 1e-9;
     }
     return { j: y * width + x + iy * width + ix, fx: sx - ix, fy: sy - iy, ok };
   };
@@ -304,7 +291,7 @@ function plainDieToDieResidual(
       });
       const pairCount = kinds.filter((kind) => kind === "pair").length;
       const other = [kinds.indexOf("extrapolated"), kinds.indexOf("single")].find((d) => d >= 0);
-      const kept = kinds.map((kind, d) => pairCount === 0 || kind === "pair" || d === other);
+      const kept = kinds.map((kind, d) => pairCount <= 1 || kind === "pair" || d === other);
       // Two pairs and a one-sided veto: the smallest of the three.
       const veto = pairCount === 2 && other !== undefined;
       let best = Number.POSITIVE_INFINITY;
@@ -312,7 +299,6 @@ function plainDieToDieResidual(
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
       let n = 0;
-      const signedOf: number[] = [];
       for (let k = 0; k < 8; k += 2) {
         if (!kept[k / 2]) continue;
         const plus = one[k] as ReturnType<typeof tap>;
@@ -345,7 +331,6 @@ function plainDieToDieResidual(
         const allowance = Math.max(0, kindShare * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
-        signedOf[k / 2] = e;
         n++;
         const mag = Math.abs(e);
         if (mag < best) {
@@ -358,12 +343,7 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
-      // The smallest of all only where every comparison exceeds in one direction, else 0.
-      const signs = kept
-        .map((keep, d) => (keep ? signedOf[d] : undefined))
-        .filter((e): e is number => e !== undefined);
-      const oneWay = signs.every((e) => e > 0) || signs.every((e) => e < 0);
-      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : oneWay ? bestSigned : 0;
+      out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
     }
   }
   return { out, edgeMask };
@@ -375,46 +355,6 @@ const sameBits = (x: ArrayBufferView, y: ArrayBufferView): boolean =>
   );
 
 describe("die-to-die residual", () => {
-  // A disk out of round (+-1.2 px along two axes), with a chip 12 px deep at 30 degrees and the
-  // notch at 90: the references are taken where this disk is (measuredDiskRuns).
-  const measured = (height: number): MeasuredDiskRuns => {
-    const circle = { cx: 151.3, cy: 143.8, r: 139.5 };
-    const shape = {
-      r0: 139.5,
-      cos: Float64Array.of(0, 1.2, 0),
-      sin: Float64Array.of(0, 0, 0.5),
-      sigmaPx: 0.5,
-    };
-    const deficit = (angleDeg: number, depthPx: number, widthPx: number) => {
-      const phi = (angleDeg * Math.PI) / 180;
-      const x = circle.cx + (circle.r - depthPx / 2) * Math.cos(phi);
-      const y = circle.cy + (circle.r - depthPx / 2) * Math.sin(phi);
-      return {
-        angleDeg,
-        depthPx,
-        widthPx,
-        areaPx: depthPx * widthPx,
-        notchCost: 1,
-        wallExcessPx: 0,
-        bbox: {
-          x0: x - widthPx / 2,
-          y0: y - widthPx / 2,
-          x1: x + widthPx / 2,
-          y1: y + widthPx / 2,
-        },
-        centroid: { x, y },
-      };
-    };
-    return measuredDiskRuns(
-      shape,
-      [deficit(30, 12, 30), deficit(90, 1.4, 2.8)],
-      circle,
-      1,
-      height,
-      1.5,
-      0.5,
-    );
-  };
   for (const [k, lattice] of LATTICES.entries()) {
     it(`matches the pixel-by-pixel definition bit for bit (lattice ${k})`, () => {
       const width = 300;
@@ -446,54 +386,6 @@ describe("die-to-die residual", () => {
       let interior = 0;
       for (const m of expected.edgeMask) interior += m === 0 ? 1 : 0;
       assert.ok(interior > 0.3 * width * height, `${interior} interior pixels`);
-      assert.ok(sameBits(out, expected.out), "residual differs from the definition");
-      assert.ok(sameBits(edgeMask, expected.edgeMask), "edge mask differs");
-    });
-    it(`matches it inside a measured disk too (lattice ${k})`, () => {
-      const width = 300;
-      const height = 290;
-      const data = patternedRaster(width, height, lattice.a, lattice.b, 70 + k, k % 2 === 1);
-      const region = { cx: 151.3, cy: 143.8, r: 125 };
-      const disk = measured(height);
-      const expected = plainDieToDieResidual(
-        data,
-        width,
-        height,
-        lattice.a,
-        lattice.b,
-        region,
-        139.5,
-        4,
-        disk,
-      );
-      const circleOnly = plainDieToDieResidual(
-        data,
-        width,
-        height,
-        lattice.a,
-        lattice.b,
-        region,
-        139.5,
-        4,
-      );
-      let moved = 0;
-      for (let i = 0; i < width * height; i++)
-        moved += expected.edgeMask[i] !== circleOnly.edgeMask[i] ? 1 : 0;
-      assert.ok(moved > 100, `the measured disk moved the ring's edge at ${moved} pixels`);
-      const out = new Float32Array(width * height).fill(7);
-      const edgeMask = new Uint8Array(width * height).fill(3);
-      dieToDieResidual(
-        { width, height, scale: 1, data },
-        lattice.a,
-        lattice.b,
-        region,
-        139.5,
-        4,
-        out,
-        edgeMask,
-        undefined,
-        disk,
-      );
       assert.ok(sameBits(out, expected.out), "residual differs from the definition");
       assert.ok(sameBits(edgeMask, expected.edgeMask), "edge mask differs");
     });

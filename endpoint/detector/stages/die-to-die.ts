@@ -1,14 +1,13 @@
 // Stage "dieToDie": each pixel of a patterned wafer against the same spot in its neighbour dies.
 import { levelDies } from "../die-levelling.ts";
-import { dieToDieResidual, REFERENCE_RIM_MARGIN } from "../die-to-die.ts";
+import { dieToDieResidual } from "../die-to-die.ts";
 import { boundInterpolationError } from "../die-to-die-allowance.ts";
 import { restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
-import { measuredDiskRuns } from "../die-to-die-rim-disk.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise, PAIR_DIFFERENCE_GAIN } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
-import { COMPARISON_FLOOR, DETECTION, INTERPOLATION_ERROR, RIM, SPEC } from "../thresholds.ts";
+import { COMPARISON_FLOOR, DETECTION, INTERPOLATION_ERROR, SPEC } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
 
@@ -96,17 +95,6 @@ export function dieToDie(
     residual,
     edgeMask,
     edgeGain,
-    // The rim ring's references where the wafer really is: inside its measured rim, out of its
-    // chips and its notch (the rim trusted to the trace's half pixel, RIM.growFloorPx).
-    measuredDiskRuns(
-      wafer.rim.shape,
-      wafer.rim.notch ? [...wafer.rim.chips, wafer.rim.notch] : wafer.rim.chips,
-      wafer.circle,
-      work.scale,
-      work.height,
-      REFERENCE_RIM_MARGIN,
-      RIM.growFloorPx,
-    ),
   );
   // Bilinear references miss a narrow trough's or ridge's depth by their curvature, not their slope.
   boundInterpolationError(

@@ -1,9 +1,5 @@
 // Stage "threshold": seed and grow thresholds from the residual's own measured noise.
-import {
-  EDGE_GAIN_UNIT,
-  FOUR_EXTRAPOLATIONS_GAIN,
-  PAIR_PRECISE_GAIN,
-} from "../die-to-die-rim-ring.ts";
+import { EDGE_GAIN_UNIT } from "../die-to-die-rim-ring.ts";
 import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { notNoiseBlobs, scoreTailFactor } from "../score-tail.ts";
@@ -183,53 +179,24 @@ export function detectionThresholds(
       : null;
   const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
   const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
-  // The ring's pixels that only one-sided references decide (extrapolations: their curvature
-  // bias and three cells' allowance are not a pair's) get at least their own measured unit: a
-  // quieter rule for the pairs' pixels lowers the pooled unit, and must not lower theirs
-  // (docs/detector-recall.md round 28). It is read on their commonest set (four
-  // extrapolations), where it has samples enough for every activity class (else not at all).
-  const extrapolated =
-    ring && edgeGain && lattice
-      ? (measureSigmas(
-          [score, residual],
-          floors,
-          work,
-          wafer.analysis,
-          lattice.a,
-          edgeGain,
-          FOUR_EXTRAPOLATIONS_GAIN,
-          activity,
-          { values: edgeGain, unit: EDGE_GAIN_UNIT },
-        ) as [PatternAwareSigma, PatternAwareSigma])
-      : null;
-  const [extrapolatedScore, extrapolatedResidual] =
-    extrapolated && extrapolated[0].sigmas.length > 1 ? extrapolated : [null, null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
   // activity per pixel serves both. The models' fields are read once (activityReader,
   // classSigmaReader: the values of sigmaAt, patternActivity and sigmaOfActivity).
-  const zoned = (
-    interior: PatternAwareSigma,
-    edge: PatternAwareSigma | null,
-    extrapolatedEdge: PatternAwareSigma | null,
-  ) => {
+  const zoned = (interior: PatternAwareSigma, edge: PatternAwareSigma | null) => {
     const activityAt = activityReader(interior);
     const interiorSigma = classSigmaReader(interior);
     const edgeSigma = edge && ring ? classSigmaReader(edge) : null;
-    const extrapolatedSigma = extrapolatedEdge ? classSigmaReader(extrapolatedEdge) : null;
     const singleClass = interior.sigmas.length === 1;
     return (i: number): number => {
       if (!edgeMask?.[i]) return singleClass ? interiorSigma(0) : interiorSigma(activityAt(i));
       const activity = activityAt(i);
-      const unit = Math.max(edgeSigma ? edgeSigma(activity) : 0, interiorSigma(activity));
-      if (extrapolatedSigma && (edgeGain?.[i] as number) > PAIR_PRECISE_GAIN)
-        return gainAt(i) * Math.max(unit, extrapolatedSigma(activity));
-      return gainAt(i) * unit;
+      return gainAt(i) * Math.max(edgeSigma ? edgeSigma(activity) : 0, interiorSigma(activity));
     };
   };
-  const scoreSigma = zoned(interiorScore, ringScore, extrapolatedScore);
-  const residualSigma = zoned(interiorResidual, ringResidual, extrapolatedResidual);
+  const scoreSigma = zoned(interiorScore, ringScore);
+  const residualSigma = zoned(interiorResidual, ringResidual);
   const highFloor = DETECTION.seedLevelShare * Math.abs(level);
   const lowFloor = DETECTION.growLevelShare * Math.abs(level);
   const pixelFloor = DETECTION.pixelSeedFloorFactor * highFloor;
