@@ -516,9 +516,13 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
   const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
   // The quiet samples, compacted in place at the front of `centre` (never ahead of the reads).
   const cut = DETECTION.growSigmas * aroundSigma;
+  // Without a branch: each value is written at the front's next place and kept there (the
+  // place moves on) only when it is quiet; a place at or before k was read already. Whether a
+  // sample is quiet is random from one sample to the next, so a branch mispredicted often.
   let m = 0;
   for (let k = 0; k < n; k++) {
-    if ((aroundAbs[k] as number) < cut) centre[m++] = centre[k] as number;
+    centre[m] = centre[k] as number;
+    m += +((aroundAbs[k] as number) < cut);
   }
   if (m < 1000) return 1;
   // Both quantiles from one histogram pass over the sample.
