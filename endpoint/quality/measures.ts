@@ -107,7 +107,6 @@ export function measureRimBlur(
   disk: Disk,
   rim: ReadonlyArray<{ x: number; y: number; angle: number }>,
 ): number | null {
-  const full = fullScale(image);
   const halfWindow = Math.max(8, Math.min(0.06 * disk.r, 160));
   const step = 0.5;
   const samples = Math.round((2 * halfWindow) / step) + 1;
@@ -118,7 +117,6 @@ export function measureRimBlur(
   const quarter = Math.floor(samples / 4);
   // The median's scratch: quantileInPlace reorders what it is given, the profile must stay.
   const scratch = new Float64Array(quarter);
-  const { data, width, height } = image;
   let used = 0;
   // Every other direction is plenty: the mean profile of ~150 rays is far below the noise.
   for (let index = 0; index < rim.length; index += 2) {
@@ -130,10 +128,7 @@ export function measureRimBlur(
     const outX = disk.cx + dx * (r0 + halfWindow);
     const outY = disk.cy + dy * (r0 + halfWindow);
     if (outX < 0 || outY < 0 || outX > image.width - 1 || outY > image.height - 1) continue;
-    for (let s = 0; s < samples; s++) {
-      const t = r0 - halfWindow + s * step;
-      profile[s] = samplePixels(data, width, height, disk.cx + dx * t, disk.cy + dy * t) / full;
-    }
+    sampleRimProfile(image, disk.cx, disk.cy, dx, dy, r0 - halfWindow, step, samples, profile);
     scratch.set(profile.subarray(0, quarter));
     const inside = quantileInPlace(scratch, quarter, 0.5);
     scratch.set(profile.subarray(samples - quarter));
@@ -218,6 +213,67 @@ function samplePixels(
   const y0 = Math.floor(cy);
   const fx = cx - x0;
   const fy = cy - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/**
+ * measureRimBlur's profile of one ray, in full-scale units: samplePixels at (cx, cy) + (dx, dy)
+ * t for t = from + s step, s = 0 .. samples - 1, into profile. Positions move monotonically
+ * along the ray (t rises, and so does each rounded product and sum), so when both ends lie
+ * inside samplePixels' clamp box every sample does, and the clamp is left out: the same reads
+ * and arithmetic, hence the same values.
+ */
+export function sampleRimProfile(
+  image: GrayImage,
+  cx: number,
+  cy: number,
+  dx: number,
+  dy: number,
+  from: number,
+  step: number,
+  samples: number,
+  profile: Float64Array,
+): void {
+  const { data, width, height } = image;
+  const full = fullScale(image);
+  const tFirst = from + 0 * step;
+  const tLast = from + (samples - 1) * step;
+  if (
+    insideClampBox(cx + dx * tFirst, cy + dy * tFirst, width, height) &&
+    insideClampBox(cx + dx * tLast, cy + dy * tLast, width, height)
+  )
+    for (let s = 0; s < samples; s++) {
+      const t = from + s * step;
+      profile[s] = samplePixelsInside(data, width, cx + dx * t, cy + dy * t) / full;
+    }
+  else
+    for (let s = 0; s < samples; s++) {
+      const t = from + s * step;
+      profile[s] = samplePixels(data, width, height, cx + dx * t, cy + dy * t) / full;
+    }
+}
+
+/** Whether samplePixels leaves x, y as they are: inside [0, width - 1.001] x [0, height - 1.001] (no NaN). */
+function insideClampBox(x: number, y: number, width: number, height: number): boolean {
+  return x >= 0 && x <= width - 1.001 && y >= 0 && y <= height - 1.001;
+}
+
+/** samplePixels at a point inside its clamp box (insideClampBox): the same value, without the clamp. */
+function samplePixelsInside(
+  data: Uint8Array | Uint16Array,
+  width: number,
+  x: number,
+  y: number,
+): number {
+  const x0 = Math.floor(x);
+  const y0 = Math.floor(y);
+  const fx = x - x0;
+  const fy = y - y0;
   const i = y0 * width + x0;
   const a = data[i] as number;
   const b = data[i + 1] as number;
