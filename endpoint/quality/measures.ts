@@ -17,6 +17,9 @@ export type Disk = DiskRegion;
 /** 10-90% width of a Gaussian-blurred step is 2.563 sigma. */
 const EDGE_WIDTH_PER_SIGMA = 2.563;
 
+/** measureNoise's two sample arrays, grown to the largest sample seen (about 1 MB at 2048 px). */
+const noiseScratch = { lap: new Float64Array(0), grad: new Float64Array(0) };
+
 /**
  * Noise sigma (fraction of full scale) from the MAD of a 5-point Laplacian inside `disk`, on
  * pixels whose central differences are small (so die edges do not count as noise).
@@ -27,8 +30,12 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
   const area = Math.PI * disk.r * disk.r;
   const step = Math.max(1, Math.round(Math.sqrt(area / maxSamples)));
   const capacity = Math.ceil(area / (step * step)) + 4 * Math.ceil(disk.r) + 16;
-  const lap = new Float64Array(capacity);
-  const grad = new Float64Array(capacity);
+  // Kept between calls (the gate is synchronous): every entry read below is written first.
+  if (noiseScratch.lap.length < capacity) {
+    noiseScratch.lap = new Float64Array(capacity);
+    noiseScratch.grad = new Float64Array(capacity);
+  }
+  const { lap, grad } = noiseScratch;
   let n = 0;
   const y0 = Math.max(1, Math.ceil(disk.cy - disk.r));
   const y1 = Math.min(height - 2, Math.floor(disk.cy + disk.r));
@@ -55,8 +62,14 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   const gate = 3 * Math.SQRT2 * first;
   let m = 0;
-  // In place over `grad`: slot m <= i is written only after grad[i] was read.
-  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) grad[m++] = lap[i] as number;
+  // In place over `grad`: slot m <= i is written only after grad[i] was read. Without a
+  // branch (whether a sample passes is random from one to the next): every sample is written
+  // at slot m, which moves on only past those that pass.
+  for (let i = 0; i < n; i++) {
+    const passes = +((grad[i] as number) <= gate);
+    grad[m] = lap[i] as number;
+    m += passes;
+  }
   if (m < n * 0.2) return first;
   return (MAD_TO_SIGMA * quantileOfMagnitudes(grad, m, 0.5)) / LAPLACIAN_GAIN;
 }
