@@ -1,6 +1,6 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { scanKernel } from "../detector/frame-passes.ts";
+import { scanKernelInto } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace } from "../detector/raster.ts";
 import { quantileOfMagnitudes } from "../detector/select.ts";
@@ -403,10 +403,11 @@ export function removeHotPixels(
     fullScale(image);
   const quick = threshold * HOT_PIXEL_ISOLATION;
   // Three pixels of margin: the along-structure test reads a neighbour's line two steps on.
-  const candidates =
+  const count =
     src instanceof Uint8Array
       ? candidatesOf8(src, width, height, quick)
       : candidatesOf16(src, width, height, quick);
+  const candidates = candidateScratch.indices;
   let out: Uint8Array | Uint16Array | null = null;
   // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
   const repaired: number[] = [];
@@ -415,8 +416,8 @@ export function removeHotPixels(
   // test runs over all of them in a loop compiled for one pixel type, the judge on the rest.
   const standing =
     src instanceof Uint8Array
-      ? standingOut8(src, width, quick, candidates)
-      : standingOut16(src, width, quick, candidates);
+      ? standingOut8(src, width, quick, candidates, count)
+      : standingOut16(src, width, quick, candidates, count);
   for (let c = 0; c < standing; c++) {
     const i = candidates[c] as number;
     const level = judge.repairedLevel(i);
@@ -425,6 +426,10 @@ export function removeHotPixels(
     out[i] = Math.round(level);
     repaired.push(i);
   }
+  // A frame that made millions of candidates (a tiny reach on a noisy frame) does not keep
+  // their array: the kept one stays at most 4 MB (a patterned 2048 px frame needs about 0.25).
+  if (candidateScratch.indices.length > KEPT_CANDIDATES)
+    candidateScratch.indices = new Int32Array(0);
   return out
     ? { image: { ...image, data: out }, removed: repaired.length, repaired }
     : { image, removed: 0, repaired };
@@ -437,11 +442,12 @@ export function removeHotPixels(
  * for one array type (the shared version cost 35% more on a 16-bit 2048 px wafer), and carries
  * the left neighbour along the row instead of reading it again.
  */
-function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number[] {
-  const found: number[] = [];
+function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
   // In WebAssembly SIMD where available (frame-passes.ts): the same candidates, in this order.
-  if (scanKernel(src, width, height, 3, reach, found)) return found;
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
+  if (scanned !== null) return scanned;
+  const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -455,7 +461,20 @@ function candidatesOf8(src: Uint8Array, width: number, height: number, quick: nu
       found.push(i);
     }
   }
-  return found;
+  return keepCandidates(found);
+}
+
+/** The scan's candidates, kept between calls (the gate is synchronous) and grown as needed. */
+const candidateScratch = { indices: new Int32Array(0) };
+/** The most candidates whose array is kept for the next frame (4 MB of indices). */
+const KEPT_CANDIDATES = 1 << 20;
+
+/** The JavaScript scan's candidates into candidateScratch: their count. */
+function keepCandidates(found: number[]): number {
+  if (candidateScratch.indices.length < found.length)
+    candidateScratch.indices = new Int32Array(found.length);
+  candidateScratch.indices.set(found);
+  return found.length;
 }
 
 /**
@@ -469,10 +488,11 @@ function withinReach(quick: number): { reach: number; span: number } {
 }
 
 /** candidatesOf8 for 16-bit pixels (the same code, compiled for the other array type). */
-function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number[] {
-  const found: number[] = [];
+function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
-  if (scanKernel(src, width, height, 3, reach, found)) return found;
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
+  if (scanned !== null) return scanned;
+  const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -486,7 +506,7 @@ function candidatesOf16(src: Uint16Array, width: number, height: number, quick: 
       found.push(i);
     }
   }
-  return found;
+  return keepCandidates(found);
 }
 
 /**
@@ -494,9 +514,15 @@ function candidatesOf16(src: Uint16Array, width: number, height: number, quick: 
  * on one side, by at least `quick` along a row, a column or a diagonal (FaultJudge's first
  * test: a pixel that does not is no fault), and returns how many. 8-bit pixels.
  */
-function standingOut8(src: Uint8Array, width: number, quick: number, candidates: number[]): number {
+function standingOut8(
+  src: Uint8Array,
+  width: number,
+  quick: number,
+  candidates: Int32Array,
+  count: number,
+): number {
   let kept = 0;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < count; c++) {
     const i = candidates[c] as number;
     const v = src[i] as number;
     const dl = v - (src[i - 1] as number);
@@ -523,10 +549,11 @@ function standingOut16(
   src: Uint16Array,
   width: number,
   quick: number,
-  candidates: number[],
+  candidates: Int32Array,
+  count: number,
 ): number {
   let kept = 0;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < count; c++) {
     const i = candidates[c] as number;
     const v = src[i] as number;
     const dl = v - (src[i - 1] as number);
