@@ -155,8 +155,7 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
       const r = rim.radii[i] as number;
       if (Number.isNaN(r)) continue;
       const row = i * m;
-      let model = 0;
-      for (let p = 0; p < m; p++) model += (basis[row + p] as number) * (coef[p] as number);
+      const model = m === 7 ? modelOfSeven(basis, row, coef) : modelOf(basis, row, coef, m);
       residuals[i] = r - model;
       abs[count++] = Math.abs(r - model);
     }
@@ -179,12 +178,36 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
   return { r0: coef[0] as number, cos, sin, sigmaPx: sigma };
 }
 
+/** The fitted radius of one ray: the basis row times the coefficients, summed from +0 in order. */
+function modelOf(basis: Float64Array, row: number, coef: Float64Array, m: number): number {
+  let model = 0;
+  for (let p = 0; p < m; p++) model += (basis[row + p] as number) * (coef[p] as number);
+  return model;
+}
+
 /**
- * fitRimShape's weighted normal equations for seven basis functions (RIM.shapeOrder 3), a row
- * at a time with the row's eight sums in locals: each sum takes the same terms, (basis_p * w) *
- * basis_q and (basis_p * w) * r, in the same order (rays rising), from the same +0 start as the
- * general loop, so every entry is the same double; the general loop read and wrote each of the
- * 49 entries in memory per ray (about 2.6 ms a fit of 4,000 rays).
+ * modelOf for seven basis functions, written out: the same products added in the same order
+ * from the same +0 (so a -0 sum still comes out +0), hence the same double.
+ */
+function modelOfSeven(basis: Float64Array, row: number, coef: Float64Array): number {
+  let model = 0;
+  model += (basis[row] as number) * (coef[0] as number);
+  model += (basis[row + 1] as number) * (coef[1] as number);
+  model += (basis[row + 2] as number) * (coef[2] as number);
+  model += (basis[row + 3] as number) * (coef[3] as number);
+  model += (basis[row + 4] as number) * (coef[4] as number);
+  model += (basis[row + 5] as number) * (coef[5] as number);
+  model += (basis[row + 6] as number) * (coef[6] as number);
+  return model;
+}
+
+/**
+ * fitRimShape's weighted normal equations for seven basis functions (RIM.shapeOrder 3), two
+ * rows of the matrix per pass over the rays (rows 0-1, 2-3, 4-5, then 6) with their sums in
+ * locals: each sum takes the same terms, (basis_p * w) * basis_q and (basis_p * w) * r, in the
+ * same order (rays rising), from the same +0 start as the general loop, so every entry is the
+ * same double; the general loop read and wrote each of the 49 entries in memory per ray (about
+ * 2.6 ms a fit of 4,000 rays), and a pass per row read every ray's weight and basis seven times.
  */
 function normalEquationsOfSeven(
   basis: Float64Array,
@@ -193,40 +216,127 @@ function normalEquationsOfSeven(
   a: Float64Array,
   b: Float64Array,
 ): void {
+  for (let p = 0; p < 6; p += 2) normalEquationRowsOfSeven(basis, radii, weights, a, b, p);
+  normalEquationRowOfSeven(basis, radii, weights, a, b, 6);
+}
+
+/** Rows p and p + 1 of the seven-function normal equations, in one pass over the rays. */
+function normalEquationRowsOfSeven(
+  basis: Float64Array,
+  radii: Float64Array,
+  weights: Float64Array,
+  a: Float64Array,
+  b: Float64Array,
+  p: number,
+): void {
   const n = weights.length;
-  for (let p = 0; p < 7; p++) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let s4 = 0;
-    let s5 = 0;
-    let s6 = 0;
-    let sr = 0;
-    for (let i = 0; i < n; i++) {
-      const w = weights[i] as number;
-      if (w === 0) continue;
-      const row = i * 7;
-      const bp = (basis[row + p] as number) * w;
-      sr += bp * (radii[i] as number);
-      s0 += bp * (basis[row] as number);
-      s1 += bp * (basis[row + 1] as number);
-      s2 += bp * (basis[row + 2] as number);
-      s3 += bp * (basis[row + 3] as number);
-      s4 += bp * (basis[row + 4] as number);
-      s5 += bp * (basis[row + 5] as number);
-      s6 += bp * (basis[row + 6] as number);
-    }
-    b[p] = sr;
-    const at = p * 7;
-    a[at] = s0;
-    a[at + 1] = s1;
-    a[at + 2] = s2;
-    a[at + 3] = s3;
-    a[at + 4] = s4;
-    a[at + 5] = s5;
-    a[at + 6] = s6;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  let s6 = 0;
+  let sr = 0;
+  let t0 = 0;
+  let t1 = 0;
+  let t2 = 0;
+  let t3 = 0;
+  let t4 = 0;
+  let t5 = 0;
+  let t6 = 0;
+  let tr = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i] as number;
+    if (w === 0) continue;
+    const row = i * 7;
+    const r = radii[i] as number;
+    const b0 = basis[row] as number;
+    const b1 = basis[row + 1] as number;
+    const b2 = basis[row + 2] as number;
+    const b3 = basis[row + 3] as number;
+    const b4 = basis[row + 4] as number;
+    const b5 = basis[row + 5] as number;
+    const b6 = basis[row + 6] as number;
+    const bp = (basis[row + p] as number) * w;
+    const bq = (basis[row + p + 1] as number) * w;
+    sr += bp * r;
+    s0 += bp * b0;
+    s1 += bp * b1;
+    s2 += bp * b2;
+    s3 += bp * b3;
+    s4 += bp * b4;
+    s5 += bp * b5;
+    s6 += bp * b6;
+    tr += bq * r;
+    t0 += bq * b0;
+    t1 += bq * b1;
+    t2 += bq * b2;
+    t3 += bq * b3;
+    t4 += bq * b4;
+    t5 += bq * b5;
+    t6 += bq * b6;
   }
+  b[p] = sr;
+  b[p + 1] = tr;
+  const at = p * 7;
+  a[at] = s0;
+  a[at + 1] = s1;
+  a[at + 2] = s2;
+  a[at + 3] = s3;
+  a[at + 4] = s4;
+  a[at + 5] = s5;
+  a[at + 6] = s6;
+  a[at + 7] = t0;
+  a[at + 8] = t1;
+  a[at + 9] = t2;
+  a[at + 10] = t3;
+  a[at + 11] = t4;
+  a[at + 12] = t5;
+  a[at + 13] = t6;
+}
+
+/** Row p of the seven-function normal equations, in one pass over the rays. */
+function normalEquationRowOfSeven(
+  basis: Float64Array,
+  radii: Float64Array,
+  weights: Float64Array,
+  a: Float64Array,
+  b: Float64Array,
+  p: number,
+): void {
+  const n = weights.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let s4 = 0;
+  let s5 = 0;
+  let s6 = 0;
+  let sr = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i] as number;
+    if (w === 0) continue;
+    const row = i * 7;
+    const bp = (basis[row + p] as number) * w;
+    sr += bp * (radii[i] as number);
+    s0 += bp * (basis[row] as number);
+    s1 += bp * (basis[row + 1] as number);
+    s2 += bp * (basis[row + 2] as number);
+    s3 += bp * (basis[row + 3] as number);
+    s4 += bp * (basis[row + 4] as number);
+    s5 += bp * (basis[row + 5] as number);
+    s6 += bp * (basis[row + 6] as number);
+  }
+  b[p] = sr;
+  const at = p * 7;
+  a[at] = s0;
+  a[at + 1] = s1;
+  a[at + 2] = s2;
+  a[at + 3] = s3;
+  a[at + 4] = s4;
+  a[at + 5] = s5;
+  a[at + 6] = s6;
 }
 
 /** Contiguous runs (circularly) of rays whose deficit exceeds `low`, keeping those peaking over `high`. */

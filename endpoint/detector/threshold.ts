@@ -320,17 +320,24 @@ export function measureSigmas(
   // The overall sigma stands in for a class of under 100 samples, and is the only one on a
   // bare wafer; when every class has its 100, it is never read and not measured.
   const needsGlobal = classes === 1 || Array.from(counts).some((c) => c < 100);
-  const magnitudes = values;
+  // Two rasters (the thresholds' score and residual) are gathered in one pass over the samples,
+  // each sample's pixel, slot and gain read once for both: the same magnitude in each slot.
+  const pair = rasters.length === 2;
+  if (pair && sigmaScratch.second.length < n) sigmaScratch.second = new Float64Array(n);
+  if (pair)
+    gatherMagnitudesOfTwo(
+      rasters[0] as Float32Array,
+      rasters[1] as Float32Array,
+      indices,
+      slot,
+      n,
+      values,
+      sigmaScratch.second,
+      gain,
+    );
   return rasters.map((raster, r) => {
-    if (gain)
-      for (let j = 0; j < n; j++) {
-        const i = indices[j] as number;
-        magnitudes[slot[j] as number] =
-          (gain.unit * Math.abs(raster[i] as number)) / Math.max(1, gain.values[i] as number);
-      }
-    else
-      for (let j = 0; j < n; j++)
-        magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
+    const magnitudes = pair ? (r === 0 ? values : sigmaScratch.second.subarray(0, n)) : values;
+    if (!pair) gatherMagnitudes(raster, indices, slot, n, magnitudes, gain);
     const floor = floors[r] ?? 0;
     // The selections never reorder `magnitudes`, so the class slices below read it as filled.
     const global = needsGlobal
@@ -350,6 +357,59 @@ export function measureSigmas(
     }
     return { bounds, sigmas, neighbourOffset, map, activity };
   });
+}
+
+/**
+ * measureSigmas' samples of one raster: |raster| at each sample's pixel (divided by the pixel's
+ * noise gain over its unit when given), written at the sample's slot in class order.
+ */
+function gatherMagnitudes(
+  raster: Float32Array,
+  indices: Int32Array,
+  slot: Int32Array,
+  n: number,
+  magnitudes: Float64Array,
+  gain: { values: Uint8Array; unit: number } | null,
+): void {
+  if (gain)
+    for (let j = 0; j < n; j++) {
+      const i = indices[j] as number;
+      magnitudes[slot[j] as number] =
+        (gain.unit * Math.abs(raster[i] as number)) / Math.max(1, gain.values[i] as number);
+    }
+  else
+    for (let j = 0; j < n; j++)
+      magnitudes[slot[j] as number] = Math.abs(raster[indices[j] as number] as number);
+}
+
+/** gatherMagnitudes of two rasters in one pass: each value by the same expression. */
+function gatherMagnitudesOfTwo(
+  first: Float32Array,
+  second: Float32Array,
+  indices: Int32Array,
+  slot: Int32Array,
+  n: number,
+  firstMagnitudes: Float64Array,
+  secondMagnitudes: Float64Array,
+  gain: { values: Uint8Array; unit: number } | null,
+): void {
+  if (gain) {
+    const unit = gain.unit;
+    const gains = gain.values;
+    for (let j = 0; j < n; j++) {
+      const i = indices[j] as number;
+      const at = slot[j] as number;
+      const divisor = Math.max(1, gains[i] as number);
+      firstMagnitudes[at] = (unit * Math.abs(first[i] as number)) / divisor;
+      secondMagnitudes[at] = (unit * Math.abs(second[i] as number)) / divisor;
+    }
+  } else
+    for (let j = 0; j < n; j++) {
+      const i = indices[j] as number;
+      const at = slot[j] as number;
+      firstMagnitudes[at] = Math.abs(first[i] as number);
+      secondMagnitudes[at] = Math.abs(second[i] as number);
+    }
 }
 
 /**
@@ -456,9 +516,13 @@ export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: D
   const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
   // The quiet samples, compacted in place at the front of `centre` (never ahead of the reads).
   const cut = DETECTION.growSigmas * aroundSigma;
+  // Without a branch: each value is written at the front's next place and kept there (the
+  // place moves on) only when it is quiet; a place at or before k was read already. Whether a
+  // sample is quiet is random from one sample to the next, so a branch mispredicted often.
   let m = 0;
   for (let k = 0; k < n; k++) {
-    if ((aroundAbs[k] as number) < cut) centre[m++] = centre[k] as number;
+    centre[m] = centre[k] as number;
+    m += +((aroundAbs[k] as number) < cut);
   }
   if (m < 1000) return 1;
   // Both quantiles from one histogram pass over the sample.
@@ -553,6 +617,8 @@ const sigmaScratch = {
   classOf: new Uint8Array(0),
   values: new Float64Array(0),
   slot: new Int32Array(0),
+  /** The second raster's magnitudes, when two are measured (gathered in the same pass). */
+  second: new Float64Array(0),
 };
 
 const tailScratch = {

@@ -1,6 +1,6 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { scanKernel } from "../detector/frame-passes.ts";
+import { scanKernelInto } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace } from "../detector/raster.ts";
 import { quantileOfMagnitudes } from "../detector/select.ts";
@@ -17,6 +17,9 @@ export type Disk = DiskRegion;
 /** 10-90% width of a Gaussian-blurred step is 2.563 sigma. */
 const EDGE_WIDTH_PER_SIGMA = 2.563;
 
+/** measureNoise's two sample arrays, grown to the largest sample seen (about 1 MB at 2048 px). */
+const noiseScratch = { lap: new Float64Array(0), grad: new Float64Array(0) };
+
 /**
  * Noise sigma (fraction of full scale) from the MAD of a 5-point Laplacian inside `disk`, on
  * pixels whose central differences are small (so die edges do not count as noise).
@@ -27,8 +30,12 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
   const area = Math.PI * disk.r * disk.r;
   const step = Math.max(1, Math.round(Math.sqrt(area / maxSamples)));
   const capacity = Math.ceil(area / (step * step)) + 4 * Math.ceil(disk.r) + 16;
-  const lap = new Float64Array(capacity);
-  const grad = new Float64Array(capacity);
+  // Kept between calls (the gate is synchronous): every entry read below is written first.
+  if (noiseScratch.lap.length < capacity) {
+    noiseScratch.lap = new Float64Array(capacity);
+    noiseScratch.grad = new Float64Array(capacity);
+  }
+  const { lap, grad } = noiseScratch;
   let n = 0;
   const y0 = Math.max(1, Math.ceil(disk.cy - disk.r));
   const y1 = Math.min(height - 2, Math.floor(disk.cy + disk.r));
@@ -55,8 +62,14 @@ export function measureNoise(image: GrayImage, disk: Disk, maxSamples = 60_000):
   const first = (MAD_TO_SIGMA * quantileOfMagnitudes(lap, n, 0.5)) / LAPLACIAN_GAIN;
   const gate = 3 * Math.SQRT2 * first;
   let m = 0;
-  // In place over `grad`: slot m <= i is written only after grad[i] was read.
-  for (let i = 0; i < n; i++) if ((grad[i] as number) <= gate) grad[m++] = lap[i] as number;
+  // In place over `grad`: slot m <= i is written only after grad[i] was read. Without a
+  // branch (whether a sample passes is random from one to the next): every sample is written
+  // at slot m, which moves on only past those that pass.
+  for (let i = 0; i < n; i++) {
+    const passes = +((grad[i] as number) <= gate);
+    grad[m] = lap[i] as number;
+    m += passes;
+  }
   if (m < n * 0.2) return first;
   return (MAD_TO_SIGMA * quantileOfMagnitudes(grad, m, 0.5)) / LAPLACIAN_GAIN;
 }
@@ -107,7 +120,6 @@ export function measureRimBlur(
   disk: Disk,
   rim: ReadonlyArray<{ x: number; y: number; angle: number }>,
 ): number | null {
-  const full = fullScale(image);
   const halfWindow = Math.max(8, Math.min(0.06 * disk.r, 160));
   const step = 0.5;
   const samples = Math.round((2 * halfWindow) / step) + 1;
@@ -118,7 +130,6 @@ export function measureRimBlur(
   const quarter = Math.floor(samples / 4);
   // The median's scratch: quantileInPlace reorders what it is given, the profile must stay.
   const scratch = new Float64Array(quarter);
-  const { data, width, height } = image;
   let used = 0;
   // Every other direction is plenty: the mean profile of ~150 rays is far below the noise.
   for (let index = 0; index < rim.length; index += 2) {
@@ -130,10 +141,7 @@ export function measureRimBlur(
     const outX = disk.cx + dx * (r0 + halfWindow);
     const outY = disk.cy + dy * (r0 + halfWindow);
     if (outX < 0 || outY < 0 || outX > image.width - 1 || outY > image.height - 1) continue;
-    for (let s = 0; s < samples; s++) {
-      const t = r0 - halfWindow + s * step;
-      profile[s] = samplePixels(data, width, height, disk.cx + dx * t, disk.cy + dy * t) / full;
-    }
+    sampleRimProfile(image, disk.cx, disk.cy, dx, dy, r0 - halfWindow, step, samples, profile);
     scratch.set(profile.subarray(0, quarter));
     const inside = quantileInPlace(scratch, quarter, 0.5);
     scratch.set(profile.subarray(samples - quarter));
@@ -218,6 +226,67 @@ function samplePixels(
   const y0 = Math.floor(cy);
   const fx = cx - x0;
   const fy = cy - y0;
+  const i = y0 * width + x0;
+  const a = data[i] as number;
+  const b = data[i + 1] as number;
+  const c = data[i + width] as number;
+  const d = data[i + width + 1] as number;
+  return a + (b - a) * fx + (c - a) * fy + (a - b - c + d) * fx * fy;
+}
+
+/**
+ * measureRimBlur's profile of one ray, in full-scale units: samplePixels at (cx, cy) + (dx, dy)
+ * t for t = from + s step, s = 0 .. samples - 1, into profile. Positions move monotonically
+ * along the ray (t rises, and so does each rounded product and sum), so when both ends lie
+ * inside samplePixels' clamp box every sample does, and the clamp is left out: the same reads
+ * and arithmetic, hence the same values.
+ */
+export function sampleRimProfile(
+  image: GrayImage,
+  cx: number,
+  cy: number,
+  dx: number,
+  dy: number,
+  from: number,
+  step: number,
+  samples: number,
+  profile: Float64Array,
+): void {
+  const { data, width, height } = image;
+  const full = fullScale(image);
+  const tFirst = from + 0 * step;
+  const tLast = from + (samples - 1) * step;
+  if (
+    insideClampBox(cx + dx * tFirst, cy + dy * tFirst, width, height) &&
+    insideClampBox(cx + dx * tLast, cy + dy * tLast, width, height)
+  )
+    for (let s = 0; s < samples; s++) {
+      const t = from + s * step;
+      profile[s] = samplePixelsInside(data, width, cx + dx * t, cy + dy * t) / full;
+    }
+  else
+    for (let s = 0; s < samples; s++) {
+      const t = from + s * step;
+      profile[s] = samplePixels(data, width, height, cx + dx * t, cy + dy * t) / full;
+    }
+}
+
+/** Whether samplePixels leaves x, y as they are: inside [0, width - 1.001] x [0, height - 1.001] (no NaN). */
+function insideClampBox(x: number, y: number, width: number, height: number): boolean {
+  return x >= 0 && x <= width - 1.001 && y >= 0 && y <= height - 1.001;
+}
+
+/** samplePixels at a point inside its clamp box (insideClampBox): the same value, without the clamp. */
+function samplePixelsInside(
+  data: Uint8Array | Uint16Array,
+  width: number,
+  x: number,
+  y: number,
+): number {
+  const x0 = Math.floor(x);
+  const y0 = Math.floor(y);
+  const fx = x - x0;
+  const fy = y - y0;
   const i = y0 * width + x0;
   const a = data[i] as number;
   const b = data[i + 1] as number;
@@ -334,10 +403,11 @@ export function removeHotPixels(
     fullScale(image);
   const quick = threshold * HOT_PIXEL_ISOLATION;
   // Three pixels of margin: the along-structure test reads a neighbour's line two steps on.
-  const candidates =
+  const count =
     src instanceof Uint8Array
       ? candidatesOf8(src, width, height, quick)
       : candidatesOf16(src, width, height, quick);
+  const candidates = candidateScratch.indices;
   let out: Uint8Array | Uint16Array | null = null;
   // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
   const repaired: number[] = [];
@@ -346,8 +416,8 @@ export function removeHotPixels(
   // test runs over all of them in a loop compiled for one pixel type, the judge on the rest.
   const standing =
     src instanceof Uint8Array
-      ? standingOut8(src, width, quick, candidates)
-      : standingOut16(src, width, quick, candidates);
+      ? standingOut8(src, width, quick, candidates, count)
+      : standingOut16(src, width, quick, candidates, count);
   for (let c = 0; c < standing; c++) {
     const i = candidates[c] as number;
     const level = judge.repairedLevel(i);
@@ -356,6 +426,10 @@ export function removeHotPixels(
     out[i] = Math.round(level);
     repaired.push(i);
   }
+  // A frame that made millions of candidates (a tiny reach on a noisy frame) does not keep
+  // their array: the kept one stays at most 4 MB (a patterned 2048 px frame needs about 0.25).
+  if (candidateScratch.indices.length > KEPT_CANDIDATES)
+    candidateScratch.indices = new Int32Array(0);
   return out
     ? { image: { ...image, data: out }, removed: repaired.length, repaired }
     : { image, removed: 0, repaired };
@@ -368,11 +442,12 @@ export function removeHotPixels(
  * for one array type (the shared version cost 35% more on a 16-bit 2048 px wafer), and carries
  * the left neighbour along the row instead of reading it again.
  */
-function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number[] {
-  const found: number[] = [];
+function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
   // In WebAssembly SIMD where available (frame-passes.ts): the same candidates, in this order.
-  if (scanKernel(src, width, height, 3, reach, found)) return found;
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
+  if (scanned !== null) return scanned;
+  const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -386,7 +461,20 @@ function candidatesOf8(src: Uint8Array, width: number, height: number, quick: nu
       found.push(i);
     }
   }
-  return found;
+  return keepCandidates(found);
+}
+
+/** The scan's candidates, kept between calls (the gate is synchronous) and grown as needed. */
+const candidateScratch = { indices: new Int32Array(0) };
+/** The most candidates whose array is kept for the next frame (4 MB of indices). */
+const KEPT_CANDIDATES = 1 << 20;
+
+/** The JavaScript scan's candidates into candidateScratch: their count. */
+function keepCandidates(found: number[]): number {
+  if (candidateScratch.indices.length < found.length)
+    candidateScratch.indices = new Int32Array(found.length);
+  candidateScratch.indices.set(found);
+  return found.length;
 }
 
 /**
@@ -400,10 +488,11 @@ function withinReach(quick: number): { reach: number; span: number } {
 }
 
 /** candidatesOf8 for 16-bit pixels (the same code, compiled for the other array type). */
-function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number[] {
-  const found: number[] = [];
+function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
-  if (scanKernel(src, width, height, 3, reach, found)) return found;
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
+  if (scanned !== null) return scanned;
+  const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {
     const row = y * width;
     let left = src[row + 2] as number;
@@ -417,7 +506,7 @@ function candidatesOf16(src: Uint16Array, width: number, height: number, quick: 
       found.push(i);
     }
   }
-  return found;
+  return keepCandidates(found);
 }
 
 /**
@@ -425,9 +514,15 @@ function candidatesOf16(src: Uint16Array, width: number, height: number, quick: 
  * on one side, by at least `quick` along a row, a column or a diagonal (FaultJudge's first
  * test: a pixel that does not is no fault), and returns how many. 8-bit pixels.
  */
-function standingOut8(src: Uint8Array, width: number, quick: number, candidates: number[]): number {
+function standingOut8(
+  src: Uint8Array,
+  width: number,
+  quick: number,
+  candidates: Int32Array,
+  count: number,
+): number {
   let kept = 0;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < count; c++) {
     const i = candidates[c] as number;
     const v = src[i] as number;
     const dl = v - (src[i - 1] as number);
@@ -454,10 +549,11 @@ function standingOut16(
   src: Uint16Array,
   width: number,
   quick: number,
-  candidates: number[],
+  candidates: Int32Array,
+  count: number,
 ): number {
   let kept = 0;
-  for (let c = 0; c < candidates.length; c++) {
+  for (let c = 0; c < count; c++) {
     const i = candidates[c] as number;
     const v = src[i] as number;
     const dl = v - (src[i - 1] as number);

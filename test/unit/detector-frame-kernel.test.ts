@@ -6,6 +6,7 @@ import {
   blockMeansKernel,
   blockSumsKernel,
   scanKernel,
+  scanKernelInto,
   useFrameKernels,
 } from "../../endpoint/detector/frame-passes.ts";
 import { binImage } from "../../endpoint/detector/raster.ts";
@@ -162,6 +163,47 @@ describe("frame kernels (frame.wat)", () => {
 
     it(`leaves ${bitDepth}-bit blocks over 16 px to JavaScript (32-bit lanes)`, () => {
       assert.equal(blockSumsKernel(frame(40, 40, bitDepth, 1), 17), null);
+    });
+
+    it(`scans ${bitDepth}-bit frames into a kept array, grown and reused with stale values (branch speed12)`, () => {
+      const into = { indices: Int32Array.of(-5, 7, 123_456) };
+      for (const [width, height] of [
+        [301, 97],
+        [301, 203],
+        [22, 75],
+        [301, 97],
+      ] as Array<[number, number]>) {
+        const image = frame(width, height, bitDepth, 5 * width + height + bitDepth);
+        for (const reach of [0, 7, Math.round(top * 0.08)]) {
+          const count = scanKernelInto(image.data, width, height, 3, reach, into);
+          assert.ok(count !== null, "WebAssembly SIMD is available in this Node");
+          assert.deepEqual(
+            Array.from(into.indices.subarray(0, count)),
+            scanByJavaScript(image, reach),
+            `${width}x${height}, reach ${reach}`,
+          );
+        }
+      }
+    });
+
+    it(`removes the same hot pixels of ${bitDepth}-bit frames one after another with and without the kernel (kept candidates, branch speed12)`, () => {
+      const frames = [
+        frame(301, 203, bitDepth, 31),
+        frame(97, 61, bitDepth, 32),
+        frame(301, 203, bitDepth, 33),
+      ];
+      for (const image of frames)
+        for (let k = 0; k < 12; k++)
+          image.data[(7 + 3 * k) * image.width + 8 + 4 * k] = k % 2 ? top : 0;
+      const withKernel = frames.map((image) => removeHotPixels(image, 0.003));
+      useFrameKernels(false);
+      const withoutKernel = frames.map((image) => removeHotPixels(image, 0.003));
+      for (const [k, got] of withKernel.entries()) {
+        const want = withoutKernel[k] as ReturnType<typeof removeHotPixels>;
+        assert.ok(got.removed > 0, `frame ${k} removed ${got.removed}`);
+        assert.deepEqual(got.repaired, want.repaired, `frame ${k}`);
+        assert.deepEqual(got.image.data, want.image.data, `frame ${k}`);
+      }
     });
 
     it(`removes the same hot pixels of a ${bitDepth}-bit frame with and without the kernel`, () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
+import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/detector/select.ts";
 import {
   pixelTailFactor,
   pixelTailSample,
@@ -133,5 +134,52 @@ describe("pixel tail factor on the stratified sample", () => {
       // 3 standard errors of the tail quantile over the body's (1% and 0.35%).
       assert.ok(factor >= 1 && factor < 1.035, `seed ${seed}: factor ${factor}`);
     }
+  });
+
+  it("gives the factor of its version with the quiet samples kept by a branch (branch speed12)", () => {
+    // pixelTailFactor as it was before speed12: the quiet samples compacted by an if.
+    const plainFactor = (residual: Float32Array): number => {
+      const sample = pixelTailSample(size, size, region);
+      const n = sample.length;
+      const centre = new Float32Array(n);
+      const aroundAbs = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
+        const i = sample[j] as number;
+        const at = (k: number) => residual[k] as number;
+        const edges = at(i - 1) + at(i + 1) + at(i - size) + at(i + size);
+        const corners = at(i - size - 1) + at(i - size + 1) + at(i + size - 1) + at(i + size + 1);
+        centre[j] = Math.abs(at(i));
+        aroundAbs[j] = Math.abs((2 * edges + corners) / 12);
+      }
+      const cut =
+        DETECTION.growSigmas * quantileOfMagnitudes(aroundAbs, n, 0.95) * DETECTION.q95ToSigma;
+      let m = 0;
+      for (let k = 0; k < n; k++)
+        if ((aroundAbs[k] as number) < cut) centre[m++] = centre[k] as number;
+      if (m < 1000) return 1;
+      const [tail, body] = quantilesOfMagnitudes(centre, m, [
+        DETECTION.pixelTailQuantile,
+        0.95,
+      ]) as [number, number];
+      const bodySigma = body * DETECTION.q95ToSigma;
+      return bodySigma > 0 ? Math.max(1, tail / DETECTION.pixelTailGaussianSigmas / bodySigma) : 1;
+    };
+    // Heavy tails of lone pixels (kept: quiet neighbours) and of blotches (left out), JPEG-like
+    // zeros, and a residual whose every sample is loud but one in three (too few quiet ones).
+    const random = seededRandom(35);
+    const residuals = [0.005, 0.02, 0.08].map((share) =>
+      Float32Array.from({ length: size * size }, (_, i) => {
+        const noise = 2 * standardNormal(random);
+        const blotch = Math.floor(i / size) % 37 < 3 && i % 41 < 4 ? 30 : 0;
+        return random() < share ? 18 * Math.sign(noise || 1) : random() < 0.2 ? 0 : noise + blotch;
+      }),
+    );
+    const factors = residuals.map((residual) => pixelTailFactor(map(residual), residual, region));
+    for (const [k, residual] of residuals.entries())
+      assert.ok(Object.is(factors[k], plainFactor(residual)), `factor ${factors[k]}`);
+    assert.ok(
+      factors.some((f) => f > 1.5),
+      `a heavy tail read: ${factors}`,
+    );
   });
 });

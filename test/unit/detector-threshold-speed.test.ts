@@ -61,7 +61,13 @@ function plainMeasureSigmas(
   mask?: Uint8Array,
   maskValue = 1,
   activity: ActivityMap | null = null,
+  gain: { values: Uint8Array; unit: number } | null = null,
 ): Array<{ bounds: Float64Array; sigmas: Float64Array }> {
+  // Each sample's magnitude, divided by its pixel's noise gain over the unit when given.
+  const magnitudeOf = (raster: Float32Array, i: number) =>
+    gain
+      ? (gain.unit * Math.abs(raster[i] as number)) / Math.max(1, gain.values[i] as number)
+      : Math.abs(raster[i] as number);
   const { width, height } = map;
   const CLASSES = DETECTION.activityClasses;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -111,7 +117,7 @@ function plainMeasureSigmas(
   for (let j = 0; j < n; j++) byClass[classOf[j] as number]?.push(indices[j] as number);
   const needsGlobal = classes === 1 || byClass.some((c) => c.length < 100);
   return rasters.map((raster, r) => {
-    const all = Float64Array.from(byClass.flat(), (i) => Math.abs(raster[i] as number));
+    const all = Float64Array.from(byClass.flat(), (i) => magnitudeOf(raster, i));
     const floor = floors[r] ?? 0;
     const global = needsGlobal
       ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * DETECTION.q95ToSigma)
@@ -119,9 +125,7 @@ function plainMeasureSigmas(
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
-      const bucket = Float64Array.from(byClass[k] as number[], (i) =>
-        Math.abs(raster[i] as number),
-      );
+      const bucket = Float64Array.from(byClass[k] as number[], (i) => magnitudeOf(raster, i));
       const sigma =
         classes > 1 && bucket.length >= 100
           ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * DETECTION.q95ToSigma
@@ -264,6 +268,54 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
       });
     }
   }
+
+  it("gathers two rasters in one pass as one at a time does: with the ring's noise gains, and for one or three rasters (branch speed12)", () => {
+    // The ring zone divides each sample by its pixel's gain (0 counts as 1); the pair of rasters
+    // is gathered in one pass, any other count one raster at a time.
+    const random = seededRandom(24);
+    const gain = {
+      values: Uint8Array.from({ length: width * height }, () => Math.floor(random() * 90)),
+      unit: 16,
+    };
+    const third = residualRaster(width * height, 25);
+    const activity = activityMap(map);
+    for (const withGain of [null, gain]) {
+      for (const rasters of [[score, residual], [residual], [score, residual, third]]) {
+        for (const c of cases) {
+          const floors = [0.5, 0.1, 0.2];
+          const got = measureSigmas(
+            rasters,
+            floors,
+            map,
+            region,
+            c.latticeA,
+            c.mask,
+            c.zone,
+            activity,
+            withGain,
+          );
+          const want = plainMeasureSigmas(
+            rasters,
+            floors,
+            map,
+            region,
+            c.latticeA,
+            c.mask,
+            c.zone,
+            activity,
+            withGain,
+          );
+          const what = `${c.label}, ${rasters.length} rasters${withGain ? ", gains" : ""}`;
+          assert.equal(got.length, rasters.length, what);
+          for (const [r, model] of got.entries()) {
+            const expected = want[r] as { bounds: Float64Array; sigmas: Float64Array };
+            assert.deepEqual(bitsOf(model.bounds), bitsOf(expected.bounds), what);
+            assert.deepEqual(bitsOf(model.sigmas), bitsOf(expected.sigmas), `${what}, raster ${r}`);
+          }
+        }
+      }
+    }
+  });
 
   it("reads the activity and class sigma the model's functions give (activityReader, classSigmaReader)", () => {
     const [model] = measureSigmas(
