@@ -82,6 +82,7 @@ import {
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { diskSeedOf } from "../endpoint/quality/disk.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
+import { usageErrorLine, wantsHelp } from "../lib/cli.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
 import { boxesMatch } from "../qa/evaluate.ts";
 import type { BBox } from "../schemas/common.ts";
@@ -854,7 +855,24 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
   }
 }
 
+const USAGE = `Usage: node --import tsx bench/false-alarm-trace.ts [--crossings] [--ring] [--misses] [--box x,y,w,h]... <image>...
+   (truth.json beside each image)
+
+Follows each reported defect that matches no true one back through detect()'s stages (gate in
+front, no hints); --misses also follows every true defect detect() missed, --box a box of one's
+own (image px, repeatable), --ring adds the rim ring's comparisons, --crossings the street
+crossings by reticle phase. The header of bench/false-alarm-trace.ts says what each line reads.`;
+/** A wrong command line: its one stderr line, exit status 2 (lib/cli.ts's convention). */
+function usageExit(message: string): never {
+  process.stderr.write(`${usageErrorLine("false-alarm-trace.ts", message)}\n`);
+  process.exit(2);
+}
+
 const args = process.argv.slice(2);
+if (wantsHelp(args)) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const options: TraceOptions = { crossings: false, ring: false, misses: false, boxes: [] };
 const paths: string[] = [];
 for (let k = 0; k < args.length; k++) {
@@ -870,11 +888,13 @@ for (let k = 0; k < args.length; k++) {
       !parts[2] ||
       !parts[3]
     )
-      throw new Error(
+      usageExit(
         `--box wants x,y,width,height in whole image pixels (width, height > 0), got '${args[k] ?? ""}'`,
       );
     const [x, y, width, height] = parts as [number, number, number, number];
     options.boxes.push({ x, y, width, height });
-  } else paths.push(arg);
+  } else if (arg.startsWith("-")) usageExit(`unknown option '${arg}'`);
+  else paths.push(arg);
 }
+if (paths.length === 0) usageExit("no image given");
 for (const path of paths) await trace(path, options);

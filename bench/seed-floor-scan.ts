@@ -23,6 +23,7 @@ import { findLattice, fitIllumination } from "../endpoint/detector/stages/surfac
 import { thresholdsOfComparison } from "../endpoint/detector/stages/thresholds.ts";
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
 import { assessQuality } from "../endpoint/quality/index.ts";
+import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
 import { decodeGray, fullScale } from "../lib/gray-image.ts";
 
 /** minHigh over the noise floor's seed, or null for an unusable or bare wafer. */
@@ -44,9 +45,22 @@ async function seedOverFloor(path: string): Promise<number | null> {
   return thresholds.seeds.minHigh / (DETECTION.seedSigmas * 0.8 * compared.comparisonSigma);
 }
 
-const dirs = process.argv.slice(2);
+const USAGE = `Usage: node --import tsx bench/seed-floor-scan.ts <lot dir>...
+
+Per patterned wafer-* image of each lot folder (gate, then detect()'s stages to the thresholds, no
+hints): the flattest class's seed threshold over the seed the noise floor alone would set, then
+how many wafers read over 1.5x and 2x.`;
+const { positionals: dirs } = commandLineOrExit(
+  "seed-floor-scan.ts",
+  USAGE,
+  process.argv.slice(2),
+  {},
+  {
+    allowPositionals: true,
+  },
+);
 if (dirs.length === 0) {
-  console.error("usage: bench/seed-floor-scan.ts <lot dir>...");
+  process.stderr.write(`${usageErrorLine("seed-floor-scan.ts", "no lot folder given")}\n`);
   process.exit(2);
 }
 const ratios: number[] = [];

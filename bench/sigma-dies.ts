@@ -27,6 +27,7 @@ import {
   patternActivity,
 } from "../endpoint/detector/threshold.ts";
 import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
 import { decodeGray } from "../lib/gray-image.ts";
 import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
 import { latticePosition } from "./lattice-frame.ts";
@@ -227,7 +228,24 @@ StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
   return out;
 };
 
-for (const path of process.argv.slice(2)) {
+const USAGE = `Usage: node --import tsx bench/sigma-dies.ts <image>...   (truth.json beside each image)
+
+Per patterned wafer: the die-level offsets left in the flattest class's score sigma, and which
+true defects a die-levelled threshold would seed.`;
+const { positionals: images } = commandLineOrExit(
+  "sigma-dies.ts",
+  USAGE,
+  process.argv.slice(2),
+  {},
+  {
+    allowPositionals: true,
+  },
+);
+if (images.length === 0) {
+  process.stderr.write(`${usageErrorLine("sigma-dies.ts", "no image given")}\n`);
+  process.exit(2);
+}
+for (const path of images) {
   const lot = TruthSchema.parse(
     JSON.parse(await readFile(join(dirname(path), "truth.json"), "utf8")),
   );

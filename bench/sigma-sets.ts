@@ -6,6 +6,7 @@
 // bench's quality mix (`npm run bench:detector -- --artefact-mix 0.3 --out-of-spec-fraction 0.1`,
 // 4 lots x 30 wafers), written to <dir>/lots as the bench's --keep does.
 import { join } from "node:path";
+import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
 import { generateLots, type LotOptions } from "../synth/generate.ts";
 
 const SIZES = [1024, 1536, 2048];
@@ -31,10 +32,23 @@ const PRESETS: Record<number, Omit<LotOptions, "outDir" | "seed">> = {
 };
 const QUALITY_MIX = { lots: 4, wafers: 30, artefactMix: 0.3, outOfSpecFraction: 0.1 };
 
-const [seedText, dir] = process.argv.slice(2);
+const USAGE = `Usage: node --import tsx bench/sigma-sets.ts <seed> <dir>
+
+Writes a tuning set to <dir>/lots: seeds 7010, 7011 and 7012 with their round-5 options, any
+other tuning seed with the bench's quality mix (4 lots x 30 wafers).`;
+const { positionals } = commandLineOrExit(
+  "sigma-sets.ts",
+  USAGE,
+  process.argv.slice(2),
+  {},
+  {
+    allowPositionals: true,
+  },
+);
+const [seedText, dir] = positionals;
 const seed = Number(seedText);
-if (!Number.isSafeInteger(seed) || !dir) {
-  console.error("Usage: sigma-sets.ts <seed> <dir>");
+if (!Number.isSafeInteger(seed) || !dir || positionals.length !== 2) {
+  process.stderr.write(`${usageErrorLine("sigma-sets.ts", "wants a whole seed and a folder")}\n`);
   process.exit(2);
 }
 await generateLots({
