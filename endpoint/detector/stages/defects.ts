@@ -10,6 +10,7 @@ import { pixelToWaferMm } from "../geometry.ts";
 import type { Lattice } from "../lattice.ts";
 import {
   isStreetPhaseLine,
+  type LatticeLineReading,
   longestScratchPx,
   needsLatticeLineMargin,
   readLatticeLine,
@@ -53,8 +54,9 @@ export function groupBlobs(
   };
   // A line-seeded blob must have grown along the segment that seeded it (a scratch does; a
   // street crossing or a blotch that a segment happened to cross does not), and on a patterned
-  // wafer must not keep to one die row (classifyGroups says why). Judged per blob, before
-  // grouping, so that such a piece cannot join others into a group that passes.
+  // wafer must not be a pattern line (isPatternLine: a row that repeats across, or a street's
+  // phase; keeping to a row alone is not enough, a scratch along an axis does too). Judged per
+  // blob, before grouping, so that such a piece cannot join others into a group that passes.
   const kept = blobs.filter(
     (blob) =>
       !blob.lineSeeded || lineBlobHolds(blob, ctx, work, wafer, lattice, residual, edgeMask),
@@ -117,7 +119,7 @@ function mapIndex(work: FloatMap, wafer: WaferPlace, p: Point): number {
   );
 }
 
-/** Whether a line-seeded blob lies along its seed's segment and, on a patterned wafer, off the die rows. */
+/** Whether a line-seeded blob lies along its seed's segment and, on a patterned wafer, is no pattern line. */
 function lineBlobHolds(
   blob: Blob,
   ctx: FeatureContext,
@@ -131,19 +133,41 @@ function lineBlobHolds(
   const off = Math.abs(features.orientation - (blob.lineAngle ?? features.orientation)) % Math.PI;
   if (Math.min(off, Math.PI - off) > (MERGE.collinearDeg * Math.PI) / 180) return false;
   if (!lattice) return true;
-  return (
-    readLatticeLine({
-      features,
-      pixels: blob.pixels,
-      sign: blob.sign,
-      lattice,
-      residual,
-      mapWidth: work.width,
-      mapHeight: work.height,
-      analysis: wafer.analysis,
-      edgeMask,
-    }).along === null
-  );
+  const reading = readLatticeLine({
+    features,
+    pixels: blob.pixels,
+    sign: blob.sign,
+    lattice,
+    residual,
+    mapWidth: work.width,
+    mapHeight: work.height,
+    analysis: wafer.analysis,
+    edgeMask,
+  });
+  return !isPatternLine(reading, lattice, features.lengthPx, wafer.sizeScale, work.scale);
+}
+
+/**
+ * Whether a line the lattice-line test read is the pattern's, by the evidence classify judges
+ * weak lines on (LATTICE_LINE, STREET_PHASE): it keeps to a die row AND either repeats at the
+ * same die phase pitches across (or cannot be judged there), or lies on a street's centre and
+ * runs on past an end or is longer than any scratch. Keeping to a row alone is not that
+ * evidence: a scratch parallel to a lattice axis keeps to a row as easily as a street does, but
+ * its copies across do not repeat it and it lies off the street centre.
+ */
+function isPatternLine(
+  reading: LatticeLineReading,
+  lattice: Lattice,
+  lengthPx: number,
+  sizeScale: number,
+  mapScale: number,
+): boolean {
+  if (reading.along === null) return false;
+  if (needsLatticeLineMargin(reading)) return true;
+  return isStreetPhaseLine(reading, lattice, {
+    lengthPx,
+    longestScratchPx: longestScratchPx(reading.along, lattice, sizeScale, mapScale),
+  });
 }
 
 /**
@@ -210,10 +234,9 @@ export function classifyGroups(
               longestScratchPx: longestScratchPx(reading.along, lattice, sizeScale, scale),
             };
       if (isStreetPhaseLine(reading, lattice, length)) continue;
-      // Along one die row (a street, a motif edge) the die-to-die leftover of the pattern's
-      // sampling phase is the same all along the line: summing it does not average it down as
-      // it does noise, so the line seed's evidence does not hold there; the other seeds judge it.
-      if (group.lineSeeded && reading.along !== null) continue;
+      // A line-seeded group that keeps to a die row but shows none of the pattern's evidence
+      // above (no copy across, off the street centre or ending) is a scratch along the axis:
+      // kept, as groupBlobs' lineBlobHolds keeps its pieces (isPatternLine says why).
     }
     // A pattern repeated along a row or column of dies, not a defect in this one.
     if (
