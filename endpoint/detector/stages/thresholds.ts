@@ -9,6 +9,7 @@ import {
   activityReader,
   classSigmaReader,
   measureSigmas,
+  measureSigmasOfZones,
   type PatternAwareSigma,
   pixelTailFactor,
   smallestSigma,
@@ -177,8 +178,19 @@ export function detectionThresholds(
     edgeMask && countOnes(edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
       ? edgeMask
       : null;
-  const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
-  const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
+  // Both zones from one walk over the disk's samples (the same models as measure(0), measure(1)).
+  const [[interiorScore, interiorResidual], [ringScore, ringResidual]] = ring
+    ? (measureSigmasOfZones(
+        [score, residual],
+        floors,
+        work,
+        wafer.analysis,
+        lattice?.a ?? null,
+        ring,
+        activity,
+        edgeGain ? { values: edgeGain, unit: EDGE_GAIN_UNIT } : null,
+      ) as [[PatternAwareSigma, PatternAwareSigma], [PatternAwareSigma, PatternAwareSigma]])
+    : [measure(), [null, null]];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
