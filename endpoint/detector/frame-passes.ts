@@ -79,62 +79,10 @@ function kernel(): FrameKernel | null {
   return loaded;
 }
 
-/** Copies pixels [from, to) of `src` into the kernel's memory at byte `at` (0 unless given). */
-function copyIn(
-  buffer: ArrayBuffer,
-  src: Uint8Array | Uint16Array,
-  from: number,
-  to: number,
-  at = 0,
-) {
-  if (src instanceof Uint8Array) new Uint8Array(buffer, at, to - from).set(src.subarray(from, to));
-  else new Uint16Array(buffer, at, to - from).set(src.subarray(from, to));
-}
-
-/**
- * A frame left whole in the kernel's memory (at byte 0) by the gate's first pass over it, so
- * that the gate's hot-pixel scan reads it there instead of copying the frame in a second time
- * (about 0.3 ms of a 2048 px frame). Valid while no other pass has taken the memory since
- * (`generation`) and, the caller's part, while `src` has not changed.
- */
-export interface HeldFrame {
-  readonly src: Uint8Array | Uint16Array;
-  readonly generation: number;
-}
-
-/**
- * The largest frame held whole (a 2048 px 16-bit frame, 8 MiB of the kernel's memory, which
- * never shrinks); a larger one is copied in band by band for each pass, as before.
- */
-const HELD_FRAME_BYTES = 8 * 1024 * 1024;
-/** Counts the passes that took the kernel's memory: a held frame is valid while it is its own. */
-let generation = 0;
-let held: HeldFrame | null = null;
-
-/** memoryOfAtLeast for a pass that writes the memory's start: whatever frame was held is gone. */
-function memoryFor(k: FrameKernel, bytes: number): ArrayBuffer {
-  generation++;
-  held = null;
-  return memoryOfAtLeast(k, bytes);
-}
-
-/** Whether a frame of `pixels` pixels of `bytesPerPixel` is held whole by the pass copying it. */
-function holds(pixels: number, bytesPerPixel: number): boolean {
-  return pixels * bytesPerPixel <= HELD_FRAME_BYTES;
-}
-
-/** The byte after a held frame's pixels where a pass's other regions may start. */
-function afterFrame(pixels: number, bytesPerPixel: number): number {
-  return Math.ceil((pixels * bytesPerPixel + PAD) / 16) * 16;
-}
-
-/**
- * The frame `src` as the last pass left it in the kernel's memory, or null where that pass did
- * not hold it whole (too large, another frame) or another pass has taken the memory since.
- * Pass it to scanKernelInto only while `src` is unchanged.
- */
-export function heldFrame(src: Uint8Array | Uint16Array): HeldFrame | null {
-  return held && held.src === src && held.generation === generation ? held : null;
+/** Copies pixels [from, to) of `src` into the kernel's memory at byte 0. */
+function copyIn(buffer: ArrayBuffer, src: Uint8Array | Uint16Array, from: number, to: number) {
+  if (src instanceof Uint8Array) new Uint8Array(buffer, 0, to - from).set(src.subarray(from, to));
+  else new Uint16Array(buffer, 0, to - from).set(src.subarray(from, to));
 }
 
 /**
@@ -151,25 +99,15 @@ export function bin2Kernel(
   const k = kernel();
   if (!k) return false;
   const bytesPerPixel = src instanceof Uint8Array ? 1 : 2;
-  // Held whole: each band is copied to its own place in the frame (the same bytes copied as
-  // into one band's place, still read by the kernel right after), and the rows the binning
-  // does not read are copied after them.
-  const hold = holds(src.length, bytesPerPixel);
   const bandBytes = 2 * BAND_ROWS * stride * bytesPerPixel + PAD;
-  const outOffset = hold ? afterFrame(src.length, bytesPerPixel) : Math.ceil(bandBytes / 16) * 16;
-  const buffer = memoryFor(k, outOffset + 4 * BAND_ROWS * width + PAD);
+  const outOffset = Math.ceil(bandBytes / 16) * 16;
+  const buffer = memoryOfAtLeast(k, outOffset + 4 * BAND_ROWS * width + PAD);
   const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
   for (let y = 0; y < height; y += BAND_ROWS) {
     const rows = Math.min(BAND_ROWS, height - y);
-    const at = hold ? 2 * y * stride * bytesPerPixel : 0;
-    copyIn(buffer, src, 2 * y * stride, 2 * (y + rows) * stride, at);
-    bin(at, stride * bytesPerPixel, outOffset, width, rows);
+    copyIn(buffer, src, 2 * y * stride, 2 * (y + rows) * stride);
+    bin(0, stride * bytesPerPixel, outOffset, width, rows);
     out.set(new Float32Array(buffer, outOffset, rows * width), y * width);
-  }
-  if (hold) {
-    const read = Math.min(src.length, 2 * height * stride);
-    copyIn(buffer, src, read, src.length, read * bytesPerPixel);
-    held = { src, generation };
   }
   return true;
 }
@@ -207,8 +145,6 @@ export function scanKernelInto(
   margin: number,
   reach: number,
   into: { indices: Int32Array },
-  /** heldFrame(src) after the pass that held it: the scan reads the frame where it lies. */
-  frame: HeldFrame | null = null,
 ): number | null {
   const k = kernel();
   const top = src instanceof Uint8Array ? 255 : 65535;
@@ -216,25 +152,17 @@ export function scanKernelInto(
   // No difference of two pixels exceeds the lane's top: no candidates.
   if (reach >= top) return 0;
   const bytesPerPixel = top === 255 ? 1 : 2;
-  // The held frame's bytes are the frame's, and the candidates go after them (nothing of the
-  // frame is written: it stays held).
-  const inMemory = frame !== null && heldFrame(src) === frame && src.length >= width * height;
   const bandBytes = (BAND_ROWS + 1) * width * bytesPerPixel + PAD;
-  const outOffset = inMemory
-    ? afterFrame(src.length, bytesPerPixel)
-    : Math.ceil(bandBytes / 16) * 16;
-  const buffer = inMemory
-    ? memoryOfAtLeast(k, outOffset + 4 * BAND_ROWS * width)
-    : memoryFor(k, outOffset + 4 * BAND_ROWS * width);
+  const outOffset = Math.ceil(bandBytes / 16) * 16;
+  const buffer = memoryOfAtLeast(k, outOffset + 4 * BAND_ROWS * width);
   const scan = bytesPerPixel === 1 ? k.scanU8 : k.scanU16;
   const indices = new Int32Array(buffer, outOffset, BAND_ROWS * width);
   let count = 0;
   for (let y = margin; y < height - margin; y += BAND_ROWS) {
     const rows = Math.min(BAND_ROWS, height - margin - y);
-    // The band's rows and the row above it, at byte 0 (copied) or where the held frame has them.
-    if (!inMemory) copyIn(buffer, src, (y - 1) * width, (y + rows) * width);
-    const first = inMemory ? y * width * bytesPerPixel : width * bytesPerPixel;
-    const n = scan(first, width, margin, width - margin, rows, reach, outOffset);
+    // The band's rows and the row above it.
+    copyIn(buffer, src, (y - 1) * width, (y + rows) * width);
+    const n = scan(width * bytesPerPixel, width, margin, width - margin, rows, reach, outOffset);
     if (into.indices.length < count + n) {
       const grown = new Int32Array(Math.max(count + n, 2 * into.indices.length, 4096));
       grown.set(into.indices.subarray(0, count));
@@ -312,7 +240,7 @@ function blockBands(
   const bandBytes = band * factor * stride * bytesPerPixel + PAD;
   const accOffset = Math.ceil(bandBytes / 16) * 16;
   const outOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryFor(k, outOffset + 8 * band * width);
+  const buffer = memoryOfAtLeast(k, outOffset + 8 * band * width);
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   for (let by = 0; by < height; by += band) {
     const rows = Math.min(band, height - by);
@@ -351,31 +279,25 @@ export function bin2AndBlockMeansKernel(
   // Image rows per band: a multiple of 2 and of factor, about BAND_ROWS.
   const unit = factor % 2 === 0 ? factor : 2 * factor;
   const bandRows = Math.max(unit, Math.floor(BAND_ROWS / unit) * unit);
-  // Held whole as bin2Kernel holds it: each band copied to its own place in the frame.
-  const hold = holds(src.length, bytesPerPixel);
   const bandBytes = bandRows * stride * bytesPerPixel + PAD;
-  const binOffset = hold ? afterFrame(src.length, bytesPerPixel) : Math.ceil(bandBytes / 16) * 16;
+  const binOffset = Math.ceil(bandBytes / 16) * 16;
   const accOffset = binOffset + Math.ceil((4 * (bandRows / 2) * mapWidth + PAD) / 16) * 16;
   const sumsOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryFor(k, sumsOffset + 8 * (bandRows / factor) * width + PAD);
+  const buffer = memoryOfAtLeast(k, sumsOffset + 8 * (bandRows / factor) * width + PAD);
   const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   const data = new Float32Array(width * height);
-  // Pixels copied so far (each band's rows follow the last band's: y advances by the rows copied).
-  let copied = 0;
   for (let y = 0; ; y += bandRows) {
     const binRows = Math.max(0, Math.min(bandRows / 2, mapHeight - y / 2));
     const blockRows = Math.max(0, Math.min(bandRows / factor, height - y / factor));
     if (binRows === 0 && blockRows === 0) break;
-    const at = hold ? y * stride * bytesPerPixel : 0;
-    copied = (y + Math.max(2 * binRows, factor * blockRows)) * stride;
-    copyIn(buffer, src, y * stride, copied, at);
+    copyIn(buffer, src, y * stride, (y + Math.max(2 * binRows, factor * blockRows)) * stride);
     if (binRows > 0) {
-      bin(at, stride * bytesPerPixel, binOffset, mapWidth, binRows);
+      bin(0, stride * bytesPerPixel, binOffset, mapWidth, binRows);
       out.set(new Float32Array(buffer, binOffset, binRows * mapWidth), (y / 2) * mapWidth);
     }
     if (blockRows > 0) {
-      sum(at, stride * bytesPerPixel, factor, width, blockRows, accOffset, sumsOffset);
+      sum(0, stride * bytesPerPixel, factor, width, blockRows, accOffset, sumsOffset);
       scaleInto(
         data,
         (y / factor) * width,
@@ -383,10 +305,6 @@ export function bin2AndBlockMeansKernel(
         norm,
       );
     }
-  }
-  if (hold) {
-    copyIn(buffer, src, copied, src.length, copied * bytesPerPixel);
-    held = { src, generation };
   }
   return { width, height, data };
 }
@@ -430,7 +348,7 @@ export function noiseSamplesKernel(
     const tableOffset = Math.ceil(bandBytes / 16) * 16;
     const lapOffset = tableOffset + 8 * (last - first + 1) + PAD;
     const gradOffset = Math.ceil((lapOffset + 4 * total + PAD) / 16) * 16;
-    const buffer = memoryFor(k, gradOffset + 4 * total + PAD);
+    const buffer = memoryOfAtLeast(k, gradOffset + 4 * total + PAD);
     new Float32Array(buffer, 0, bandRows * width).set(
       data.subarray(top * width, (top + bandRows) * width),
     );
@@ -470,7 +388,7 @@ export function normalEquationsKernel(blocks: number, terms: number): NormalEqua
   const basisBytes = 8 * blocks * columns + PAD;
   const weightsOffset = Math.ceil(basisBytes / 16) * 16;
   const outOffset = weightsOffset + Math.ceil((8 * blocks + PAD) / 16) * 16;
-  const buffer = memoryFor(k, outOffset + 8 * terms * columns + PAD);
+  const buffer = memoryOfAtLeast(k, outOffset + 8 * terms * columns + PAD);
   const out = new Float64Array(buffer, outOffset, terms * columns);
   return {
     basis: new Float64Array(buffer, 0, blocks * columns),

@@ -1,12 +1,7 @@
 // Finds the wafer disk for the quality gate: Otsu split of a small overview, rim scanned inward along rays, circle fitted.
 import { blockSums } from "../../lib/block-sums.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import {
-  bin2AndBlockMeansKernel,
-  blockMeansKernel,
-  type HeldFrame,
-  heldFrame,
-} from "../detector/frame-passes.ts";
+import { bin2AndBlockMeansKernel, blockMeansKernel } from "../detector/frame-passes.ts";
 import { fitCircleAlgebraic } from "../detector/geometry.ts";
 import { type DiskSeed, findRimBySteps } from "../detector/locate.ts";
 import { type FloatMap, quantileInPlace } from "../detector/raster.ts";
@@ -95,13 +90,12 @@ export function overviewOf(image: GrayImage, work?: FloatMap): Overview {
  * The working map of `image` (binned into `buffer`, as workingMap) and overviewOf(image, map):
  * where the overview's blocks do not tile the map's and the map is a 2 x 2 binning, both from
  * one pass over the frame (bin2AndBlockMeansKernel: the same values, the frame copied into the
- * kernel's memory once instead of twice). `frame`: the frame as the kernel's memory still
- * holds it (heldFrame), for the hot-pixel scan while the image is unchanged, or null.
+ * kernel's memory once instead of twice).
  */
 export function workingMapAndOverview(
   image: GrayImage,
   buffer: Float32Array,
-): { work: FloatMap; overview: Overview; frame: HeldFrame | null } {
+): { work: FloatMap; overview: Overview } {
   const factor = overviewFactor(image);
   if (workingScale(image) === 2 && !exactBlocks(2, factor)) {
     const norm = 1 / (factor * factor * fullScale(image));
@@ -113,13 +107,11 @@ export function workingMapAndOverview(
         scale: 2,
         data: buffer,
       };
-      return { work, overview: { ...means, factor }, frame: heldFrame(image.data) };
+      return { work, overview: { ...means, factor } };
     }
   }
   const work = workingMap(image, buffer);
-  const overview = overviewOf(image, work);
-  // Taken after both passes: where the overview read the frame again, that pass held nothing.
-  return { work, overview, frame: heldFrame(image.data) };
+  return { work, overview: overviewOf(image, work) };
 }
 
 function overviewFactor(image: GrayImage): number {

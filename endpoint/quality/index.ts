@@ -43,7 +43,7 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   const shorter = Math.min(image.width, image.height);
   // The detector's working map, taken here once: the overview is binned from it, and a usable
   // image's detection gets it (with its repaired pixels' blocks re-binned) instead of binning.
-  const { work, overview, frame } = workingMapAndOverview(image, gateMapBuffer(image));
+  const { work, overview } = workingMapAndOverview(image, gateMapBuffer(image));
   const fit = fitDisk(overview);
   const reasons: QualityReason[] = [];
   const chuckContrast = Math.max(0, fit.contrast);
@@ -168,11 +168,7 @@ export function assessQuality(image: GrayImage): QualityAssessment {
   }
   const usable = reasons.length === 0;
   // Hot pixels are removed only from images that will be inspected.
-  // Its candidate scan reads the frame where the first pass left it in the kernel's memory
-  // (`frame`: nothing since has changed the image or taken that memory).
-  const cleaned = usable
-    ? removeHotPixels(image, noiseSigma, frame)
-    : { image, removed: 0, repaired: [] };
+  const cleaned = usable ? removeHotPixels(image, noiseSigma) : { image, removed: 0, repaired: [] };
   if (usable) {
     rebinPixels(cleaned.image, work, cleaned.repaired);
     handOverWorkingMap(cleaned.image, work);

@@ -1,6 +1,6 @@
 // The gate's pixel measures on the found disk: noise sigma, clipped fractions, rim blur, and hot-pixel removal.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import { type HeldFrame, scanKernelInto } from "../detector/frame-passes.ts";
+import { scanKernelInto } from "../detector/frame-passes.ts";
 import { type DiskRegion, LAPLACIAN_GAIN, MAD_TO_SIGMA } from "../detector/noise.ts";
 import { quantileInPlace } from "../detector/raster.ts";
 import { quantileOfMagnitudes } from "../detector/select.ts";
@@ -395,8 +395,6 @@ const NEIGHBOUR_OFFSETS = (width: number) => [
 export function removeHotPixels(
   image: GrayImage,
   noiseSigma: number,
-  /** heldFrame(image.data) of the gate's first pass, while the image is unchanged (speed only). */
-  frame: HeldFrame | null = null,
 ): { image: GrayImage; removed: number; repaired: number[] } {
   const { width, height } = image;
   const src = image.data;
@@ -407,8 +405,8 @@ export function removeHotPixels(
   // Three pixels of margin: the along-structure test reads a neighbour's line two steps on.
   const count =
     src instanceof Uint8Array
-      ? candidatesOf8(src, width, height, quick, frame)
-      : candidatesOf16(src, width, height, quick, frame);
+      ? candidatesOf8(src, width, height, quick)
+      : candidatesOf16(src, width, height, quick);
   const candidates = candidateScratch.indices;
   let out: Uint8Array | Uint16Array | null = null;
   // Indices of the pixels replaced (the gate re-bins their blocks of its working map).
@@ -444,16 +442,10 @@ export function removeHotPixels(
  * for one array type (the shared version cost 35% more on a 16-bit 2048 px wafer), and carries
  * the left neighbour along the row instead of reading it again.
  */
-function candidatesOf8(
-  src: Uint8Array,
-  width: number,
-  height: number,
-  quick: number,
-  frame: HeldFrame | null,
-): number {
+function candidatesOf8(src: Uint8Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
   // In WebAssembly SIMD where available (frame-passes.ts): the same candidates, in this order.
-  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch, frame);
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
   if (scanned !== null) return scanned;
   const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {
@@ -496,15 +488,9 @@ function withinReach(quick: number): { reach: number; span: number } {
 }
 
 /** candidatesOf8 for 16-bit pixels (the same code, compiled for the other array type). */
-function candidatesOf16(
-  src: Uint16Array,
-  width: number,
-  height: number,
-  quick: number,
-  frame: HeldFrame | null,
-): number {
+function candidatesOf16(src: Uint16Array, width: number, height: number, quick: number): number {
   const { reach, span } = withinReach(quick);
-  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch, frame);
+  const scanned = scanKernelInto(src, width, height, 3, reach, candidateScratch);
   if (scanned !== null) return scanned;
   const found: number[] = [];
   for (let y = 3; y < height - 3; y++) {

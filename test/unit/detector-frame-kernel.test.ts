@@ -5,13 +5,12 @@ import {
   bin2Kernel,
   blockMeansKernel,
   blockSumsKernel,
-  heldFrame,
   scanKernel,
   scanKernelInto,
   useFrameKernels,
 } from "../../endpoint/detector/frame-passes.ts";
 import { binImage } from "../../endpoint/detector/raster.ts";
-import { overviewOf, workingMapAndOverview } from "../../endpoint/quality/disk.ts";
+import { overviewOf } from "../../endpoint/quality/disk.ts";
 import { removeHotPixels } from "../../endpoint/quality/measures.ts";
 import { blockSums } from "../../lib/block-sums.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
@@ -207,67 +206,6 @@ describe("frame kernels (frame.wat)", () => {
       }
     });
 
-    it(`scans a ${bitDepth}-bit frame where the gate's first pass left it in the kernel's memory, to the copied scan's candidates (branch speed13)`, () => {
-      const reaches = [0, 7, Math.round(top * 0.08)];
-      // 2x2 binning alone (odd height: a last row the binning does not read), and the map with
-      // the overview in one pass (1541 x 1600: factor 3 on scale 2).
-      for (const [width, height, both] of [
-        [301, 97, false],
-        [515, 200, false],
-        [1541, 1600, true],
-      ] as Array<[number, number, boolean]>) {
-        const image = frame(width, height, bitDepth, 3 * width + height + bitDepth);
-        const buffer = new Float32Array(Math.floor(width / 2) * Math.floor(height / 2));
-        let held: ReturnType<typeof heldFrame>;
-        if (both) held = workingMapAndOverview(image, buffer).frame;
-        else {
-          assert.ok(
-            bin2Kernel(image.data, width, Math.floor(width / 2), Math.floor(height / 2), buffer),
-          );
-          held = heldFrame(image.data);
-        }
-        assert.ok(held, `${width}x${height}: the frame is held`);
-        for (const reach of reaches) {
-          const into = { indices: new Int32Array(0) };
-          const count = scanKernelInto(image.data, width, height, 3, reach, into, held);
-          assert.ok(count !== null);
-          assert.deepEqual(
-            Array.from(into.indices.subarray(0, count)),
-            scanByJavaScript(image, reach),
-            `${width}x${height}, reach ${reach}`,
-          );
-          // The scan writes only after the frame: it is still held for the next scan.
-          assert.equal(heldFrame(image.data), held);
-        }
-      }
-    });
-
-    it(`does not read a ${bitDepth}-bit frame's held copy once another pass took the kernel's memory (branch speed13)`, () => {
-      const image = frame(301, 97, bitDepth, 41);
-      const other = frame(301, 97, bitDepth, 42);
-      const buffer = new Float32Array(150 * 48);
-      assert.ok(bin2Kernel(image.data, 301, 150, 48, buffer));
-      const held = heldFrame(image.data);
-      assert.ok(held);
-      assert.equal(heldFrame(other.data), null, "another frame is not the one held");
-      // Another frame through another pass overwrites the memory's start.
-      assert.ok(blockSumsKernel(other, 2));
-      assert.equal(heldFrame(image.data), null);
-      const into = { indices: new Int32Array(0) };
-      const count = scanKernelInto(image.data, 301, 97, 3, 7, into, held);
-      assert.deepEqual(
-        Array.from(into.indices.subarray(0, count ?? 0)),
-        scanByJavaScript(image, 7),
-      );
-      // Nor a token of another frame.
-      assert.ok(bin2Kernel(other.data, 301, 150, 48, buffer));
-      const wrong = scanKernelInto(image.data, 301, 97, 3, 7, into, heldFrame(other.data));
-      assert.deepEqual(
-        Array.from(into.indices.subarray(0, wrong ?? 0)),
-        scanByJavaScript(image, 7),
-      );
-    });
-
     it(`removes the same hot pixels of a ${bitDepth}-bit frame with and without the kernel`, () => {
       const image = frame(301, 203, bitDepth, 99 + bitDepth);
       // Isolated spikes on the flat part, away from the random columns.
@@ -285,13 +223,4 @@ describe("frame kernels (frame.wat)", () => {
       assert.deepEqual(withKernel.image.data, withoutKernel.image.data);
     });
   }
-  it("holds no frame over 8 MiB (the kernel's memory never shrinks): a 2049 x 2049 16-bit frame is copied band by band (branch speed13)", () => {
-    const image = frame(2049, 2049, 16, 5);
-    const buffer = new Float32Array(1024 * 1024);
-    assert.ok(bin2Kernel(image.data, 2049, 1024, 1024, buffer));
-    assert.equal(heldFrame(image.data), null);
-    const square = frame(2048, 2048, 16, 6);
-    assert.ok(bin2Kernel(square.data, 2048, 1024, 1024, buffer));
-    assert.ok(heldFrame(square.data), "a 2048 px 16-bit frame (8 MiB) is held");
-  });
 });
