@@ -213,21 +213,13 @@ export function measureSigmas(
    */
   gain: { values: Uint8Array; unit: number } | null = null,
 ): PatternAwareSigma[] {
-  const { width, height } = map;
-  const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
-  const probe: PatternAwareSigma = {
-    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
-    sigmas: Float64Array.of(0),
-    neighbourOffset,
-    map,
-    activity,
-  };
-  const step = Math.max(1, Math.floor(region.r / 110));
-  const capacity = Math.ceil((2 * region.r) / step + 2) ** 2;
+  const capacity = sampleCapacity(region);
   // Kept between calls (detection is synchronous; a fresh half MB per call was zero-filled
   // and collected twice a detection): every entry read below is written first in this call.
   if (sigmaScratch.indices.length < capacity) sigmaScratch.indices = new Int32Array(capacity);
   const indices = sigmaScratch.indices;
+  const { width, height } = map;
+  const step = sampleStep(region);
   let n = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
@@ -240,6 +232,97 @@ export function measureSigmas(
       if (dx * dx + dy * dy < r2 && (!mask || mask[i] === maskValue)) indices[n++] = i;
     }
   }
+  return sigmasOfSamples(rasters, floors, map, latticeA, indices, n, activity, gain);
+}
+
+/**
+ * measureSigmas of both zones of `mask` (mask 0, then mask 1 with the ring's gain): the same
+ * models as its two calls, from one walk over the disk's sample grid where each call walked it
+ * (the samples of each zone are the walk's pixels of that zone, in the walk's order either way).
+ */
+export function measureSigmasOfZones(
+  rasters: Float32Array[],
+  floors: number[],
+  map: FloatMap,
+  region: DiskRegion,
+  latticeA: Vector | null,
+  mask: Uint8Array,
+  activity: ActivityMap | null,
+  ringGain: { values: Uint8Array; unit: number } | null,
+): [PatternAwareSigma[], PatternAwareSigma[]] {
+  const capacity = sampleCapacity(region);
+  if (sigmaScratch.indices.length < capacity) sigmaScratch.indices = new Int32Array(capacity);
+  if (sigmaScratch.ringIndices.length < capacity)
+    sigmaScratch.ringIndices = new Int32Array(capacity);
+  const interior = sigmaScratch.indices;
+  const ring = sigmaScratch.ringIndices;
+  const { width, height } = map;
+  let nInterior = 0;
+  let nRing = 0;
+  const yEnd = Math.min(height - 1, region.cy + region.r);
+  const xEnd = Math.min(width - 1, region.cx + region.r);
+  const r2 = region.r * region.r;
+  const step = sampleStep(region);
+  for (let y = Math.max(1, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+    const dy = y - region.cy;
+    for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+      const dx = x - region.cx;
+      const i = y * width + x;
+      if (dx * dx + dy * dy < r2) {
+        // Written to both, kept by the zone it belongs to (a mask value other than 0 or 1
+        // belongs to neither, as in measureSigmas).
+        const m = mask[i];
+        interior[nInterior] = i;
+        ring[nRing] = i;
+        nInterior += +(m === 0);
+        nRing += +(m === 1);
+      }
+    }
+  }
+  // The interior's models are built (fresh arrays) before the ring's samples reuse the scratch.
+  const inside = sigmasOfSamples(
+    rasters,
+    floors,
+    map,
+    latticeA,
+    interior,
+    nInterior,
+    activity,
+    null,
+  );
+  const outside = sigmasOfSamples(rasters, floors, map, latticeA, ring, nRing, activity, ringGain);
+  return [inside, outside];
+}
+
+/** The disk's sample grid: every step-th pixel each way, about 220 across the disk. */
+function sampleStep(region: DiskRegion): number {
+  return Math.max(1, Math.floor(region.r / 110));
+}
+
+function sampleCapacity(region: DiskRegion): number {
+  return Math.ceil((2 * region.r) / sampleStep(region) + 2) ** 2;
+}
+
+/** measureSigmas from its samples' pixel indices (indices[0 .. n)). */
+function sigmasOfSamples(
+  rasters: Float32Array[],
+  floors: number[],
+  map: FloatMap,
+  latticeA: Vector | null,
+  indices: Int32Array,
+  n: number,
+  activity: ActivityMap | null,
+  gain: { values: Uint8Array; unit: number } | null,
+): PatternAwareSigma[] {
+  const { width } = map;
+  const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
+  const probe: PatternAwareSigma = {
+    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+    sigmas: Float64Array.of(0),
+    neighbourOffset,
+    map,
+    activity,
+  };
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
   if (sigmaScratch.values.length < n) {
@@ -619,6 +702,8 @@ const sigmaScratch = {
   slot: new Int32Array(0),
   /** The second raster's magnitudes, when two are measured (gathered in the same pass). */
   second: new Float64Array(0),
+  /** measureSigmasOfZones' ring samples (the interior's are `indices`). */
+  ringIndices: new Int32Array(0),
 };
 
 const tailScratch = {

@@ -13,6 +13,7 @@ import {
   activityReader,
   classSigmaReader,
   measureSigmas,
+  measureSigmasOfZones,
   type PatternAwareSigma,
   patternActivity,
   sigmaOfActivity,
@@ -380,6 +381,77 @@ describe("noise sigmas per pattern-activity class (threshold.ts measureSigmas)",
       const sigmaOf = classSigmaReader(m);
       for (const a of activities)
         assert.ok(Object.is(sigmaOf(a), sigmaOfActivity(m, a)), `bounds ${set} activity ${a}`);
+    }
+  });
+
+  it("measures both zones from one walk with the two calls' models to the last bit (measureSigmasOfZones)", () => {
+    // Gains as the rim ring's pixels carry them (several kinds of reference), and a mask value
+    // of neither zone (2) on some pixels: it must stay out of both.
+    const random = seededRandom(31);
+    const gains = new Uint8Array(width * height);
+    for (let i = 0; i < gains.length; i++) gains[i] = 16 + Math.floor(random() * 40);
+    const mask = ringMask.slice();
+    for (let i = 0; i < mask.length; i += 97) mask[i] = 2;
+    const gain = { values: gains, unit: 16 };
+    const activity = activityMap(map);
+    const small = { cx: 100.5, cy: 90.2, r: 41.7 };
+    for (const [label, latticeA, disk, act] of [
+      ["patterned", lattice, region, activity],
+      ["patterned, no activity map", lattice, region, null],
+      ["bare", null, region, null],
+      ["small disk (sparse classes)", lattice, small, activity],
+    ] as const) {
+      for (let round = 0; round < 2; round++) {
+        const [inside, outside] = measureSigmasOfZones(
+          [score, residual],
+          [0.5, 0.1],
+          map,
+          disk,
+          latticeA,
+          mask,
+          act,
+          gain,
+        );
+        const wantInside = measureSigmas(
+          [score, residual],
+          [0.5, 0.1],
+          map,
+          disk,
+          latticeA,
+          mask,
+          0,
+          act,
+        );
+        const wantOutside = measureSigmas(
+          [score, residual],
+          [0.5, 0.1],
+          map,
+          disk,
+          latticeA,
+          mask,
+          1,
+          act,
+          gain,
+        );
+        for (const [got, want, zone] of [
+          [inside, wantInside, "interior"],
+          [outside, wantOutside, "ring"],
+        ] as const) {
+          assert.equal(got.length, 2);
+          for (const [r, model] of got.entries()) {
+            const w = want[r] as PatternAwareSigma;
+            const where = `${label}, ${zone}, raster ${r}, round ${round}`;
+            assert.deepEqual(bitsOf(model.bounds), bitsOf(w.bounds), where);
+            assert.deepEqual(bitsOf(model.sigmas), bitsOf(w.sigmas), where);
+            assert.equal(model.neighbourOffset, w.neighbourOffset, where);
+          }
+        }
+        // The ring's noise differs from the interior's here (its samples are divided by their gains).
+        assert.notDeepEqual(
+          bitsOf(inside[0]?.sigmas as Float64Array),
+          bitsOf(outside[0]?.sigmas as Float64Array),
+        );
+      }
     }
   });
 });

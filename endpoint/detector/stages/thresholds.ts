@@ -9,6 +9,7 @@ import {
   activityReader,
   classSigmaReader,
   measureSigmas,
+  measureSigmasOfZones,
   type PatternAwareSigma,
   pixelTailFactor,
   smallestSigma,
@@ -156,17 +157,18 @@ export function detectionThresholds(
   const activity = lattice
     ? activityMap(work, { first: Math.floor(cy - r) - reach, end: Math.ceil(cy + r) + reach + 1 })
     : null;
-  const measure = (zone?: 0 | 1) =>
+  // The whole disk's noise, where there is no ring of its own.
+  const measureWhole = () =>
     measureSigmas(
       [score, residual],
       floors,
       work,
       wafer.analysis,
       lattice?.a ?? null,
-      zone === undefined ? undefined : (edgeMask as Uint8Array),
-      zone,
+      undefined,
+      undefined,
       activity,
-      zone === 1 && edgeGain ? { values: edgeGain, unit: EDGE_GAIN_UNIT } : null,
+      null,
     ) as [PatternAwareSigma, PatternAwareSigma];
   // Near the rim some references are missing: the ring compares with the pairs left on the
   // wafer, else with extrapolations (die-to-die-rim-ring.ts), each pixel with its own noise
@@ -177,8 +179,20 @@ export function detectionThresholds(
     edgeMask && countOnes(edgeMask, DETECTION.minZoneSamples) >= DETECTION.minZoneSamples
       ? edgeMask
       : null;
-  const [interiorScore, interiorResidual] = measure(ring ? 0 : undefined);
-  const [ringScore, ringResidual] = ring ? measure(1) : [null, null];
+  // Both zones from one walk over the disk's samples (the same models as measureSigmas' call
+  // per zone: mask 0, then mask 1 with the ring's gains).
+  const [[interiorScore, interiorResidual], [ringScore, ringResidual]] = ring
+    ? (measureSigmasOfZones(
+        [score, residual],
+        floors,
+        work,
+        wafer.analysis,
+        lattice?.a ?? null,
+        ring,
+        activity,
+        edgeGain ? { values: edgeGain, unit: EDGE_GAIN_UNIT } : null,
+      ) as [[PatternAwareSigma, PatternAwareSigma], [PatternAwareSigma, PatternAwareSigma]])
+    : [measureWhole(), [null, null]];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
