@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
 import { Semaphore } from "../lib/pool.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
-import { contextFields, type LambdaInvoker, logFailure, timedOut } from "./lambda.ts";
+import { contextFields, type LambdaInvoker, logFailure, withinTimeout } from "./lambda.ts";
 import type { LocalFunction } from "./resource-model.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
@@ -205,18 +205,12 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
       return limitOf(fn).use(async () => {
         const sandbox = acquire(fn);
         const context = contextFields(fn);
-        let timer: NodeJS.Timeout | undefined;
         try {
           // A cold start gets the function's timeout for its init too (Lambda allows 10 s, then retries).
-          const initTimeout = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
-          });
-          await Promise.race([sandbox.ready, initTimeout]);
-          clearTimeout(timer);
+          await withinTimeout(fn, sandbox.ready);
           const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
-          const answer = await new Promise<ChildMessage>((settle, reject) => {
+          const reply = new Promise<ChildMessage>((settle) => {
             sandbox.pending = { id: context.awsRequestId, settle };
-            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
             // Lambda hands the handler a deserialised copy, never the caller's object.
             const payload = JSON.stringify(event ?? null);
             sandbox.child.send({
@@ -226,6 +220,7 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
               context: { ...context, deadlineMs },
             });
           });
+          const answer = await withinTimeout(fn, reply);
           if (answer.type === "result") return JSON.parse(answer.result) as unknown;
           if (answer.type === "ready") throw new LocalStackError("sandbox answered out of turn");
           throw lambdaError(answer);
@@ -241,7 +236,6 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
           }
           throw logFailure(options.log, fn, context.awsRequestId, failure);
         } finally {
-          clearTimeout(timer);
           sandbox.busy = false;
           sandbox.pending = undefined;
         }
