@@ -7,6 +7,7 @@ import { Semaphore } from "../lib/pool.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
 import { contextFields, type LambdaInvoker, logFailure, withinTimeout } from "./lambda.ts";
 import type { LocalFunction } from "./resource-model.ts";
+import { stopChild } from "./s3.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
 /** Sandboxes per function at once; further invocations wait for one, as with reserved concurrency. */
@@ -245,20 +246,7 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
     async close() {
       closed = true;
       const all = [...sandboxes.values()].flat();
-      await Promise.all(
-        all.map(
-          (sandbox) =>
-            new Promise<void>((done) => {
-              if (sandbox.child.exitCode !== null || sandbox.child.signalCode !== null) {
-                done();
-                return;
-              }
-              sandbox.child.once("exit", () => done());
-              sandbox.child.kill("SIGTERM");
-              setTimeout(() => sandbox.child.kill("SIGKILL"), 2000).unref();
-            }),
-        ),
-      );
+      await Promise.all(all.map((sandbox) => stopChild(sandbox.child, 2000)));
     },
   };
 }

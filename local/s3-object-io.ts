@@ -93,13 +93,12 @@ export function malformedDigestHeader(headers: Headers): S3Reply | undefined {
  * Content-MD5 (BadDigest when it is another body's), a hex x-amz-content-sha256 (the SigV4
  * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch) and
  * x-amz-checksum-sha256 (BadDigest). Returns S3's error document, or undefined when all hold.
+ * The headers' form was checked before the body was read (malformedDigestHeader).
  */
 export function digestRefusal(
   headers: Headers,
   computed: { md5?: Buffer; sha256?: Buffer },
 ): S3Reply | undefined {
-  const malformed = malformedDigestHeader(headers);
-  if (malformed) return malformed;
   const contentMd5 = headers["content-md5"];
   if (contentMd5 !== undefined) {
     if (!computed.md5) throw new Error("a Content-MD5 was declared but the body's MD5 not taken");
