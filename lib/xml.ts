@@ -1,4 +1,4 @@
-// Text escaped for XML and SVG: the local SNS's query-protocol answers and the wafer map's SVG.
+// Text escaped for XML and SVG: the local SNS's and S3's answers and the wafer map's SVG.
 
 export function escapeXml(text: string): string {
   return text

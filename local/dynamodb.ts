@@ -3,9 +3,9 @@ import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import {
   CreateTableCommand,
-  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "./account.ts";
 import { ServiceApiError, ServiceStartError } from "./errors.ts";
@@ -17,7 +17,8 @@ import { jsonProtocolError } from "./sigv4.ts";
 const require = createRequire(import.meta.url);
 const dynalite = require("dynalite") as (options: Record<string, unknown>) => Server;
 
-const TABLE_ACTIVE_WAIT_MS = 10_000;
+/** The SDK's waiter for ACTIVE, in seconds: dynalite creates tables at once (createTableMs 0). */
+const TABLE_ACTIVE_WAIT = { maxWaitTime: 10, minDelay: 0.02, maxDelay: 0.2 };
 /** DynamoDB's own cap on a request (BatchWriteItem of 25 items of 400 KB is 10 MB). */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
@@ -77,7 +78,7 @@ export async function startDynamoDb(options: {
         // A persisted data dir keeps its tables from the last run.
         if (!(error instanceof ResourceInUseException)) throw error;
       }
-      await waitUntilActive(client, table.name);
+      await waitUntilTableExists({ client, ...TABLE_ACTIVE_WAIT }, { TableName: table.name });
     }
   } catch (cause) {
     await stop();
@@ -88,16 +89,4 @@ export async function startDynamoDb(options: {
     client.destroy();
   }
   return { url, port, stop };
-}
-
-async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
-  const deadline = Date.now() + TABLE_ACTIVE_WAIT_MS;
-  for (;;) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === "ACTIVE") return;
-    if (Date.now() > deadline) {
-      throw new ServiceStartError(`table ${tableName} is still ${Table?.TableStatus}`);
-    }
-    await new Promise((done) => setTimeout(done, 20));
-  }
 }

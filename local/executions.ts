@@ -1,6 +1,6 @@
 // Runs Step Functions executions of the template's state machines with aws-local-stepfunctions: start, stop, redrive, persist, resume after a crash.
 import { randomUUID } from "node:crypto";
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -33,8 +33,6 @@ const HISTORY_DRAIN_MS = 100;
 
 export interface ExecutionEngine {
   stateMachines: LocalStateMachine[];
-  /** The state machine of that ARN, or StateMachineDoesNotExist. */
-  stateMachine(arn: string): LocalStateMachine;
   start(request: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord;
   get(executionArn: string): ExecutionRecord;
   list(stateMachineArn: string): ExecutionRecord[];
@@ -270,7 +268,6 @@ export function createExecutionEngine(options: {
 
   return {
     stateMachines: options.stateMachines,
-    stateMachine: (arn) => machineOf(arn).spec,
 
     start(request) {
       const machine = machineOf(request.stateMachineArn);
@@ -395,34 +392,24 @@ export function createExecutionEngine(options: {
       }
     },
 
-    waitFor(executionArn, timeoutMs) {
-      const name = executionArn.split(":").at(-1);
-      return new Promise((resolveWait, reject) => {
-        const check = () => {
-          const record = executions.get(executionArn);
-          if (record && record.status !== "RUNNING" && !aborters.has(record.executionArn)) {
-            cleanup();
-            resolveWait(record);
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          const record = executions.get(executionArn);
-          reject(
-            new ExecutionWaitTimeoutError(
-              record
-                ? `execution '${name}' is still ${record.status} after ${timeoutMs} ms`
-                : `no execution named '${name}' started within ${timeoutMs} ms`,
-            ),
+    async waitFor(executionArn, timeoutMs) {
+      const signal = AbortSignal.timeout(timeoutMs);
+      for (;;) {
+        const record = executions.get(executionArn);
+        if (record && record.status !== "RUNNING" && !aborters.has(executionArn)) return record;
+        try {
+          await once(changes, "change", { signal });
+        } catch (error) {
+          if (!signal.aborted) throw error;
+          const name = executionArn.split(":").at(-1);
+          const status = executions.get(executionArn)?.status;
+          throw new ExecutionWaitTimeoutError(
+            status
+              ? `execution '${name}' is still ${status} after ${timeoutMs} ms`
+              : `no execution named '${name}' started within ${timeoutMs} ms`,
           );
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          changes.off("change", check);
-        };
-        changes.on("change", check);
-        check();
-      });
+        }
+      }
     },
 
     async close() {

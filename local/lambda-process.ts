@@ -5,8 +5,9 @@ import { fileURLToPath } from "node:url";
 import type { BuiltFunction } from "../infra/build-layout.ts";
 import { Semaphore } from "../lib/pool.ts";
 import { LambdaInvocationError, LocalStackError } from "./errors.ts";
-import { contextFields, type LambdaInvoker, logFailure, timedOut } from "./lambda.ts";
+import { contextFields, type LambdaInvoker, logFailure, withinTimeout } from "./lambda.ts";
 import type { LocalFunction } from "./resource-model.ts";
+import { stopChild } from "./s3.ts";
 
 const BOOTSTRAP = fileURLToPath(new URL("./lambda-bootstrap.mjs", import.meta.url));
 /** Sandboxes per function at once; further invocations wait for one, as with reserved concurrency. */
@@ -205,18 +206,12 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
       return limitOf(fn).use(async () => {
         const sandbox = acquire(fn);
         const context = contextFields(fn);
-        let timer: NodeJS.Timeout | undefined;
         try {
           // A cold start gets the function's timeout for its init too (Lambda allows 10 s, then retries).
-          const initTimeout = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
-          });
-          await Promise.race([sandbox.ready, initTimeout]);
-          clearTimeout(timer);
+          await withinTimeout(fn, sandbox.ready);
           const deadlineMs = Date.now() + fn.timeoutSeconds * 1000;
-          const answer = await new Promise<ChildMessage>((settle, reject) => {
+          const reply = new Promise<ChildMessage>((settle) => {
             sandbox.pending = { id: context.awsRequestId, settle };
-            timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
             // Lambda hands the handler a deserialised copy, never the caller's object.
             const payload = JSON.stringify(event ?? null);
             sandbox.child.send({
@@ -226,6 +221,7 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
               context: { ...context, deadlineMs },
             });
           });
+          const answer = await withinTimeout(fn, reply);
           if (answer.type === "result") return JSON.parse(answer.result) as unknown;
           if (answer.type === "ready") throw new LocalStackError("sandbox answered out of turn");
           throw lambdaError(answer);
@@ -241,7 +237,6 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
           }
           throw logFailure(options.log, fn, context.awsRequestId, failure);
         } finally {
-          clearTimeout(timer);
           sandbox.busy = false;
           sandbox.pending = undefined;
         }
@@ -251,20 +246,7 @@ export function createProcessLambdaInvoker(options: ProcessInvokerOptions): Proc
     async close() {
       closed = true;
       const all = [...sandboxes.values()].flat();
-      await Promise.all(
-        all.map(
-          (sandbox) =>
-            new Promise<void>((done) => {
-              if (sandbox.child.exitCode !== null || sandbox.child.signalCode !== null) {
-                done();
-                return;
-              }
-              sandbox.child.once("exit", () => done());
-              sandbox.child.kill("SIGTERM");
-              setTimeout(() => sandbox.child.kill("SIGKILL"), 2000).unref();
-            }),
-        ),
-      );
+      await Promise.all(all.map((sandbox) => stopChild(sandbox.child, 2000)));
     },
   };
 }

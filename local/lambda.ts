@@ -36,13 +36,25 @@ export function contextFields(fn: LocalFunction) {
   };
 }
 
-/** What Lambda reports when a handler outlives its function's Timeout. */
-export const timedOut = (fn: LocalFunction) =>
-  new LambdaInvocationError(
-    "Sandbox.Timedout",
-    `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`,
-    [],
-  );
+/**
+ * `work`, or Lambda's Sandbox.Timedout once the function's Timeout has passed. The timer's
+ * rejection always has a handler (unhandled, it would end the process: the whole local stack).
+ */
+export async function withinTimeout<T>(fn: LocalFunction, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const message = `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new LambdaInvocationError("Sandbox.Timedout", message, [])),
+      fn.timeoutSeconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Logs a failed invocation as Lambda's log would show it, and hands the error back to throw. */
 export function logFailure(
@@ -133,24 +145,14 @@ export function createLambdaInvoker(options: {
       };
       // Lambda hands the handler a deserialised copy, never the caller's object.
       const payload = JSON.parse(JSON.stringify(event ?? null)) as unknown;
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(timedOut(fn)), fn.timeoutSeconds * 1000);
-      });
       try {
-        // The load races the timer too: a module still loading when it fires is this invocation's
-        // Sandbox.Timedout (as Lambda's init is bounded), and the timer's rejection always has a
-        // handler (unhandled, it would end the process: the whole local stack).
-        const handler = await Promise.race([load(fn), timeout]);
-        const result = await Promise.race([
-          Promise.resolve().then(() => handler(payload, context)),
-          timeout,
-        ]);
+        // The load is timed too: a module still loading when the time is up is this invocation's
+        // Sandbox.Timedout (as Lambda's init is bounded).
+        const run = load(fn).then((handler) => handler(payload, context));
+        const result = await withinTimeout(fn, run);
         return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
       } catch (error) {
         throw logFailure(options.log, fn, context.awsRequestId, asLambdaError(error));
-      } finally {
-        clearTimeout(timer);
       }
     },
   };

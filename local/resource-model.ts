@@ -54,7 +54,7 @@ export interface LocalFunction {
   asyncInvoke: DeliveryLimits;
 }
 
-/** How an event is retried, and where it goes once given up on. */
+/** How Lambda retries a failed asynchronous invocation, and where the event goes once given up on. */
 export interface DeliveryLimits {
   /** Retries after the first attempt. */
   maximumRetryAttempts: number;
@@ -81,18 +81,17 @@ export interface LocalSchedule {
   targetFunction: string;
 }
 
+/**
+ * A rule's `RetryPolicy` and `DeadLetterConfig` are not kept: they govern EventBridge handing the
+ * event to Lambda's asynchronous queue, which fails on AWS only when Lambda throttles or is down;
+ * here that hand-over is a function call. The function's `asyncInvoke` decides what a failing
+ * handler gets.
+ */
 export interface LocalEventRule {
   /** "<function logical id>.<event name>". */
   id: string;
   pattern: Record<string, unknown>;
   targetFunction: string;
-  /**
-   * The rule's `RetryPolicy` and `DeadLetterConfig`: they govern EventBridge handing the event to
-   * Lambda's asynchronous queue, which fails on AWS only when Lambda throttles or is down. Locally
-   * that hand-over is a function call that cannot fail, so these are read, checked and shown, and
-   * the function's `asyncInvoke` decides what a failing handler gets.
-   */
-  delivery: DeliveryLimits;
 }
 
 export interface LocalModel {
@@ -220,33 +219,10 @@ function queueName(arn: unknown, where: string): string | undefined {
 }
 
 /**
- * A function's or a rule's retry settings: Lambda and EventBridge both take 0 retries up to their
- * maximum and 60 s up to their maximum age, both maxima being the defaults. Anything else fails
- * the start, naming the field.
+ * A function's asynchronous-invocation settings (EventBridge invokes asynchronously): 0-2 retries
+ * and an event age of 60 s-6 h, both maxima being the defaults, and an SQS dead-letter queue. Anything
+ * else fails the start, naming the field.
  */
-function deliveryLimits(
-  config: Record<string, unknown>,
-  where: string,
-  maxima: { retries: number; ageSeconds: number },
-  deadLetterQueue: string | undefined,
-): DeliveryLimits {
-  const bounded = (field: string, min: number, max: number) => {
-    const value = config[field];
-    const number = value === undefined ? max : Number(value);
-    if (!Number.isInteger(number) || number < min || number > max) {
-      throw new TemplateError(
-        `${where}.${field}: ${String(value)} is not a whole number from ${min} to ${max}`,
-      );
-    }
-    return number;
-  };
-  return {
-    maximumRetryAttempts: bounded("MaximumRetryAttempts", 0, maxima.retries),
-    maximumEventAgeSeconds: bounded("MaximumEventAgeInSeconds", 60, maxima.ageSeconds),
-    ...(deadLetterQueue ? { deadLetterQueue } : {}),
-  };
-}
-
 function asyncInvokeOf(
   resolver: IntrinsicResolver,
   properties: Record<string, unknown>,
@@ -258,6 +234,16 @@ function asyncInvokeOf(
     resolver.resolve(properties.EventInvokeConfig ?? globals.EventInvokeConfig ?? {}, where),
     where,
   );
+  const bounded = (field: string, min: number, max: number) => {
+    const value = config[field];
+    const number = value === undefined ? max : Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) {
+      throw new TemplateError(
+        `${where}.${field}: ${String(value)} is not a whole number from ${min} to ${max}`,
+      );
+    }
+    return number;
+  };
   const deadLetter = resolver.resolve(
     properties.DeadLetterQueue ?? globals.DeadLetterQueue,
     `${logicalId}.DeadLetterQueue`,
@@ -268,15 +254,11 @@ function asyncInvokeOf(
     );
   }
   const queue = queueName(deadLetter?.TargetArn, `${logicalId}.DeadLetterQueue.TargetArn`);
-  return deliveryLimits(config, where, { retries: 2, ageSeconds: 21_600 }, queue);
-}
-
-function ruleDeliveryOf(eventProperties: Record<string, unknown>, id: string): DeliveryLimits {
-  const retry = (eventProperties.RetryPolicy ?? {}) as Record<string, unknown>;
-  const deadLetter = eventProperties.DeadLetterConfig as { Arn?: unknown } | undefined;
-  const queue = queueName(deadLetter?.Arn, `${id}.DeadLetterConfig.Arn`);
-  // EventBridge: 185 attempts over 24 hours.
-  return deliveryLimits(retry, `${id}.RetryPolicy`, { retries: 185, ageSeconds: 86_400 }, queue);
+  return {
+    maximumRetryAttempts: bounded("MaximumRetryAttempts", 0, 2),
+    maximumEventAgeSeconds: bounded("MaximumEventAgeInSeconds", 60, 21_600),
+    ...(queue ? { deadLetterQueue: queue } : {}),
+  };
 }
 
 export function buildLocalModel(template: Template, templatePath: string): LocalModel {
@@ -361,12 +343,7 @@ export function buildLocalModel(template: Template, templatePath: string): Local
         schedules.push({ id, rateSeconds, targetFunction: logicalId });
       } else {
         const pattern = asRecord(eventProperties.Pattern, `${id}.Pattern`);
-        eventRules.push({
-          id,
-          pattern,
-          targetFunction: logicalId,
-          delivery: ruleDeliveryOf(eventProperties, id),
-        });
+        eventRules.push({ id, pattern, targetFunction: logicalId });
       }
     }
   }

@@ -7,24 +7,21 @@ import { Readable } from "node:stream";
 import { readBodyUpTo } from "../lib/http-body.ts";
 import { LOCAL_CREDENTIALS } from "./account.ts";
 import { decodeAwsChunked, isAwsChunked, withoutAwsChunked } from "./aws-chunked.ts";
-import { bodyTooLarge } from "./http.ts";
+import { bodyTooLarge, closeServer, listen } from "./http.ts";
 import type { BucketKms } from "./resource-model.ts";
 import type { S3ChildConfig, S3ChildMessage, S3ObjectCreated } from "./s3.ts";
-import { conditionalWrites } from "./s3-conditional.ts";
 import { type BucketConfigStore, cacheBucketConfig } from "./s3-config-cache.ts";
 import {
   BodyDigestError,
   CHECKED_BODY_MAX_BYTES,
   CHECKSUM_SHA256_HEADER,
-  checkedBody,
   checkWhileStoring,
   declaredChecksumSha256,
   digestRefusal,
+  digestsOf,
   fastObjectFiles,
   malformedDigestHeader,
-  needsSha256,
   type ObjectFileStore,
-  readHashedBody,
   removeInterruptedUploads,
 } from "./s3-object-io.ts";
 import { abortUpload, listParts, type S3Reply, s3Error } from "./s3-uploads.ts";
@@ -40,7 +37,6 @@ interface KoaContext {
   method: string;
   originalUrl: string;
   querystring: string;
-  params?: { bucket?: string; key?: string };
   headers: Record<string, string | string[] | undefined>;
   status: number;
   body: unknown;
@@ -74,11 +70,6 @@ interface S3EventNotification {
   }>;
 }
 
-interface RequestFacts {
-  method: string;
-  url: string;
-}
-
 function reply(ctx: KoaContext, answer: S3Reply): void {
   ctx.status = answer.status;
   if (answer.contentType) ctx.type = answer.contentType;
@@ -90,18 +81,57 @@ function send(message: S3ChildMessage): void {
 }
 
 /**
- * s3rver reports a completed multipart upload and a browser POST upload alike ("Post"); the
- * request that caused the event tells them apart, and it is still in scope when s3rver emits.
+ * s3rver reports a completed multipart upload and a browser POST upload alike ("Post"); the URL
+ * of the request that caused the event tells them apart, and it is still in scope when s3rver emits.
  */
-const currentRequest = new AsyncLocalStorage<RequestFacts>();
+const currentRequestUrl = new AsyncLocalStorage<string>();
 
-function reasonFor(eventName: string, request: RequestFacts | undefined): string | undefined {
+function reasonFor(eventName: string, url: string | undefined): string | undefined {
   if (eventName === "ObjectCreated:Put") return "PutObject";
   if (eventName === "ObjectCreated:Copy") return "CopyObject";
   if (eventName === "ObjectCreated:Post") {
-    return request && /[?&]uploadId=/.test(request.url) ? "CompleteMultipartUpload" : "PostObject";
+    return url && /[?&]uploadId=/.test(url) ? "CompleteMultipartUpload" : "PostObject";
   }
   return undefined;
+}
+
+/**
+ * What a path-style request addresses: its bucket and key ("" at the service or bucket level) and
+ * its subresources (query names, less the SDK's `x-id` and GetObject's `versionId`/`response-*`).
+ */
+function targetOf(ctx: KoaContext) {
+  const [, bucket = "", ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
+  const query = new URLSearchParams(ctx.querystring);
+  const subresources = [...query.keys()].filter(
+    (name) => name !== "x-id" && name !== "versionId" && !name.startsWith("response-"),
+  );
+  const only = (...allowed: string[]) => subresources.every((name) => allowed.includes(name));
+  return {
+    bucket: decodeURIComponent(bucket),
+    key: key.map(decodeURIComponent).join("/"),
+    query,
+    subresources,
+    only,
+  };
+}
+type Target = ReturnType<typeof targetOf>;
+
+/** PutObject: a PUT to a key with no subresource and no copy source. */
+const isPutObject = (ctx: KoaContext, target: Target) =>
+  ctx.method === "PUT" &&
+  target.key !== "" &&
+  target.subresources.length === 0 &&
+  ctx.headers["x-amz-copy-source"] === undefined;
+
+/**
+ * Requests S3 answers with the object's encryption (x-amz-server-side-encryption and its key):
+ * PutObject, CopyObject, UploadPart, Create/CompleteMultipartUpload, GetObject and HeadObject.
+ */
+function answersWithEncryption(ctx: KoaContext, { key, subresources, only }: Target): boolean {
+  if (key === "") return false;
+  if (ctx.method === "PUT") return only("partNumber", "uploadId");
+  if (ctx.method === "GET" || ctx.method === "HEAD") return only("partNumber");
+  return ctx.method === "POST" && subresources.length === 1 && only("uploads", "uploadId");
 }
 
 /**
@@ -113,9 +143,8 @@ async function uploadOperationS3rverLacks(
   ctx: KoaContext,
   error: unknown,
 ): Promise<S3Reply | undefined> {
-  const query = new URLSearchParams(ctx.querystring);
+  const { bucket, key, query } = targetOf(ctx);
   const uploadId = query.get("uploadId");
-  const { bucket, key } = ctx.params ?? {};
   if ((error as { code?: string }).code !== "MethodNotAllowed" || !uploadId || !bucket || !key) {
     return undefined;
   }
@@ -125,41 +154,39 @@ async function uploadOperationS3rverLacks(
   return undefined;
 }
 
-/** The bucket a path-style request names (undefined at the service level). */
-function bucketOf(ctx: KoaContext): string | undefined {
-  const bucket = (ctx.originalUrl.split("?")[0] ?? "").split("/")[1];
-  return bucket ? decodeURIComponent(bucket) : undefined;
-}
-
 /**
- * Requests S3 answers with the object's encryption (x-amz-server-side-encryption and its key):
- * PutObject, CopyObject, UploadPart, Create/CompleteMultipartUpload, GetObject and HeadObject.
+ * Conditional writes: s3rver ignores If-None-Match on writes; AWS S3 (since 2024) answers a
+ * PutObject or CompleteMultipartUpload with `If-None-Match: *` 412 PreconditionFailed when the key
+ * already holds an object. Writes to one key are serialised so two such writes racing cannot both
+ * succeed.
  */
-function answersWithEncryption(ctx: KoaContext): boolean {
-  const [, bucket, ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
-  if (!bucket || key.join("/") === "") return false;
-  const names = [...new URLSearchParams(ctx.querystring).keys()].filter(
-    (name) => name !== "x-id" && name !== "versionId" && !name.startsWith("response-"),
-  );
-  switch (ctx.method) {
-    case "PUT":
-      return names.every((name) => name === "partNumber" || name === "uploadId");
-    case "POST":
-      return names.length === 1 && (names[0] === "uploads" || names[0] === "uploadId");
-    case "GET":
-    case "HEAD":
-      return names.every((name) => name === "partNumber");
-    default:
-      return false;
-  }
-}
-
-/** PutObject: a PUT to a key with no subresource (the SDK adds `x-id`) and no copy source. */
-function isPutObject(ctx: KoaContext): boolean {
-  if (ctx.method !== "PUT" || ctx.headers["x-amz-copy-source"] !== undefined) return false;
-  const [, bucket, ...key] = (ctx.originalUrl.split("?")[0] ?? "").split("/");
-  if (!bucket || key.join("/") === "") return false;
-  return [...new URLSearchParams(ctx.querystring).keys()].every((name) => name === "x-id");
+function conditionalWrites(app: S3rverApp) {
+  const busy = new Map<string, Promise<void>>();
+  return async (ctx: KoaContext, next: () => Promise<void>): Promise<void> => {
+    const { bucket, key, query } = targetOf(ctx);
+    const isPut = ctx.method === "PUT" && !query.has("uploadId") && !query.has("partNumber");
+    const isComplete = ctx.method === "POST" && query.has("uploadId");
+    if (ctx.headers["if-none-match"] !== "*" || !(isPut || isComplete) || !bucket || !key) {
+      await next();
+      return;
+    }
+    const id = `${bucket}/${key}`;
+    while (busy.has(id)) await busy.get(id);
+    let release = () => {};
+    busy.set(id, new Promise<void>((resolve) => (release = resolve)));
+    try {
+      if (await app.store.existsObject(bucket, key)) {
+        const condition = { Condition: "If-None-Match" };
+        const message = "At least one of the pre-conditions you specified did not hold";
+        reply(ctx, s3Error(412, "PreconditionFailed", message, condition));
+        return;
+      }
+      await next();
+    } finally {
+      busy.delete(id);
+      release();
+    }
+  };
 }
 
 /**
@@ -178,13 +205,13 @@ async function checkBody(
   if (malformed) return malformed;
   const chunked = isAwsChunked(ctx.headers);
   const length = Number(ctx.headers["content-length"] ?? Number.NaN);
-  if (isPutObject(ctx)) {
+  const target = targetOf(ctx);
+  if (isPutObject(ctx, target)) {
     const body = chunked
       ? Readable.from([await decodedAwsChunked(request)], { objectMode: false })
       : request;
     // An SSE-KMS bucket's ETags are no MD5s on S3: the store need not take one for them.
-    const bucket = bucketOf(ctx);
-    const opaqueEtag = bucket !== undefined && Object.hasOwn(kmsBuckets, bucket);
+    const opaqueEtag = Object.hasOwn(kmsBuckets, target.bucket);
     ctx.req = checkWhileStoring(body, ctx.headers, { opaqueEtag });
     return undefined;
   }
@@ -192,19 +219,11 @@ async function checkBody(
   // The framing is not the body: decoded first, then hashed (its payload hash is a STREAMING-*
   // marker, so only a Content-MD5 or a checksum header applies).
   const body = chunked
-    ? await readHashedBody(Readable.from([await decodedAwsChunked(request)]), {
-        sha256: needsSha256(ctx.headers),
-        limit: MAX_OBJECT_BYTES,
-        tooLarge: bodyTooLarge,
-      })
-    : await readHashedBody(request, {
-        sha256: needsSha256(ctx.headers),
-        limit: CHECKED_BODY_MAX_BYTES,
-        tooLarge: bodyTooLarge,
-      });
-  const refusal = digestRefusal(ctx.headers, body);
+    ? await decodedAwsChunked(request)
+    : await readBodyUpTo(request, CHECKED_BODY_MAX_BYTES, bodyTooLarge);
+  const refusal = digestRefusal(ctx.headers, digestsOf(body, ctx.headers));
   if (refusal) return refusal;
-  ctx.req = checkedBody(body);
+  ctx.req = Readable.from([body], { objectMode: false });
   return undefined;
 }
 
@@ -231,9 +250,9 @@ async function main(): Promise<void> {
   if (app.middleware[0]?.name === "logger") app.middleware.shift();
   await app.configureBuckets();
   app.on("event", (notification) => {
-    const request = currentRequest.getStore();
+    const url = currentRequestUrl.getStore();
     for (const record of notification.Records) {
-      const reason = reasonFor(record.eventName, request);
+      const reason = reasonFor(record.eventName, url);
       if (!reason) continue;
       const created: S3ObjectCreated = {
         bucket: record.s3.bucket.name,
@@ -252,7 +271,7 @@ async function main(): Promise<void> {
 
   // Behind the signature check and framing decoder below (unshifted after this): If-None-Match on
   // writes, as AWS S3 answers it, only for requests already known to be signed.
-  app.middleware.unshift(conditionalWrites(() => app.store) as never);
+  app.middleware.unshift(conditionalWrites(app));
   // First in line: s3rver lets anonymous requests through and checks no V4 signature, so an
   // unsigned or wrongly signed request is refused here, before s3rver sees it. S3 signs the
   // payload's hash as the x-amz-content-sha256 header; the body is then read and checked against
@@ -303,17 +322,16 @@ async function main(): Promise<void> {
     }
     // S3 answers a PutObject that declared x-amz-checksum-sha256 with it (checked on receipt):
     // the client's confirmation that the object is those bytes, whatever its ETag is.
+    const target = targetOf(ctx);
     const checksum = declaredChecksumSha256(ctx.headers);
-    if (checksum !== undefined && ctx.status === 200 && isPutObject(ctx)) {
+    if (checksum !== undefined && ctx.status === 200 && isPutObject(ctx, target)) {
       ctx.response.set(CHECKSUM_SHA256_HEADER, checksum);
       ctx.response.set("x-amz-checksum-type", "FULL_OBJECT");
     }
     // A bucket whose default encryption is SSE-KMS: S3 names the algorithm and key on every
     // object it stores or serves (and clients such as the agent then know its ETags are no MD5s).
-    const bucket = bucketOf(ctx);
-    const kms =
-      bucket !== undefined && Object.hasOwn(kmsBuckets, bucket) ? kmsBuckets[bucket] : undefined;
-    if (kms && ctx.status >= 200 && ctx.status < 300 && answersWithEncryption(ctx)) {
+    const kms = Object.hasOwn(kmsBuckets, target.bucket) ? kmsBuckets[target.bucket] : undefined;
+    if (kms && ctx.status >= 200 && ctx.status < 300 && answersWithEncryption(ctx, target)) {
       ctx.response.set("x-amz-server-side-encryption", "aws:kms");
       ctx.response.set("x-amz-server-side-encryption-aws-kms-key-id", kms.keyArn);
       if (kms.bucketKeyEnabled) {
@@ -329,23 +347,11 @@ async function main(): Promise<void> {
   });
   const handle = app.callback();
   const server = createServer((request, response) => {
-    currentRequest.run({ method: request.method ?? "", url: request.url ?? "" }, () =>
-      handle(request, response),
-    );
+    currentRequestUrl.run(request.url ?? "", () => handle(request, response));
   });
-  server.on("error", (error) => {
-    send({ type: "failed", message: error.message });
-    process.exit(1);
-  });
-  server.listen(config.port, "127.0.0.1", () => {
-    const address = server.address();
-    send({ type: "ready", port: typeof address === "object" && address ? address.port : 0 });
-  });
+  send({ type: "ready", port: await listen(server, config.port, "S3") });
 
-  const stop = () => {
-    server.close(() => process.exit(0));
-    server.closeAllConnections();
-  };
+  const stop = () => closeServer(server).then(() => process.exit(0));
   process.on("message", (message: { type?: string }) => {
     if (message.type === "stop") stop();
   });

@@ -1,10 +1,11 @@
 // The local S3's request bodies and object files: the digests S3 checks on receipt (Content-MD5, the signed payload hash, x-amz-checksum-sha256), each body hashed once as it streams to its file, objects written and read in large pieces.
 import { createHash } from "node:crypto";
-import { createReadStream, type Dirent } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, type Dirent } from "node:fs";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { type S3Reply, s3Error } from "./s3-uploads.ts";
 
 const require = createRequire(import.meta.url);
@@ -18,9 +19,8 @@ const require = createRequire(import.meta.url);
 export const CHECKED_BODY_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
- * PutObject writes its body in batches of about this size: s3rver wrote each 64 KiB socket chunk
- * with its own write; the whole body in one write held every chunk of it in memory at once (fresh
- * pages each time: more CPU than the writes saved).
+ * PutObject's file buffers up to this much while a write is under way, written then in one writev:
+ * s3rver wrote each 64 KiB socket chunk with its own write.
  */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -29,53 +29,6 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * reads, 64 socket writes and their callbacks and buffers; 1 MiB makes that 4.
  */
 const READ_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * Reads a body up to `limit` bytes, hashing each chunk as it arrives (MD5 always, for the ETag
- * and Content-MD5; SHA-256 when the request declares one: needsSha256), keeping the chunks as they came:
- * a 4 MiB image copied into one Buffer cost more CPU (fresh pages) than hashing it.
- */
-export function readHashedBody(
-  request: Readable,
-  options: { sha256: boolean; limit: number; tooLarge: (limit: number) => Error },
-): Promise<{ chunks: Buffer[]; bytes: number; md5: Buffer; sha256?: Buffer }> {
-  return new Promise((resolveBody, reject) => {
-    const md5 = createHash("md5");
-    const sha256 = options.sha256 ? createHash("sha256") : undefined;
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let settled = false;
-    const onData = (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > options.limit) {
-        settled = true;
-        request.off("data", onData);
-        // Paused, not destroyed: the server can still answer on the same connection.
-        request.pause();
-        reject(options.tooLarge(options.limit));
-        return;
-      }
-      md5.update(chunk);
-      sha256?.update(chunk);
-      chunks.push(chunk);
-    };
-    request.on("data", onData);
-    request.once("end", () => {
-      if (settled) return;
-      settled = true;
-      resolveBody({
-        chunks,
-        bytes,
-        md5: md5.digest(),
-        ...(sha256 ? { sha256: sha256.digest() } : {}),
-      });
-    });
-    request.once("error", (cause) => {
-      if (!settled) reject(cause);
-      settled = true;
-    });
-  });
-}
 
 /** The signed payload hash when it is one (not UNSIGNED-PAYLOAD or a STREAMING-* marker). */
 export function declaredPayloadSha256(
@@ -101,6 +54,15 @@ export function needsSha256(headers: Headers): boolean {
   return (
     declaredPayloadSha256(headers) !== undefined || declaredChecksumSha256(headers) !== undefined
   );
+}
+
+/** The digests a body read whole must be checked against (digestRefusal): only those its request declares. */
+export function digestsOf(body: Buffer, headers: Headers): { md5?: Buffer; sha256?: Buffer } {
+  const digest = (algorithm: string) => createHash(algorithm).update(body).digest();
+  return {
+    ...(headers["content-md5"] !== undefined ? { md5: digest("md5") } : {}),
+    ...(needsSha256(headers) ? { sha256: digest("sha256") } : {}),
+  };
 }
 
 /** InvalidRequest when x-amz-checksum-sha256 is not the base64 of 32 bytes (S3 refuses it before the body). */
@@ -131,13 +93,12 @@ export function malformedDigestHeader(headers: Headers): S3Reply | undefined {
  * Content-MD5 (BadDigest when it is another body's), a hex x-amz-content-sha256 (the SigV4
  * payload hash, whose header the signature covers: XAmzContentSHA256Mismatch) and
  * x-amz-checksum-sha256 (BadDigest). Returns S3's error document, or undefined when all hold.
+ * The headers' form was checked before the body was read (malformedDigestHeader).
  */
 export function digestRefusal(
   headers: Headers,
   computed: { md5?: Buffer; sha256?: Buffer },
 ): S3Reply | undefined {
-  const malformed = malformedDigestHeader(headers);
-  if (malformed) return malformed;
   const contentMd5 = headers["content-md5"];
   if (contentMd5 !== undefined) {
     if (!computed.md5) throw new Error("a Content-MD5 was declared but the body's MD5 not taken");
@@ -207,57 +168,6 @@ export function checkWhileStoring(
   return body;
 }
 
-/** Writes every byte of `chunks` (writev may write less than asked). */
-async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
-  let written = (await file.writev(chunks)).bytesWritten;
-  while (written < bytes) {
-    const rest = Buffer.concat(chunks).subarray(written);
-    written += (await file.write(rest)).bytesWritten;
-  }
-}
-
-/** Bodies read whole and checked before s3rver saw them (checkedBody): their chunks and MD5. */
-const checkedBodies = new WeakMap<object, { chunks: Buffer[]; bytes: number; md5Hex: string }>();
-
-/**
- * A body read whole and hashed (readHashedBody), passed on as a stream that carries its chunks
- * and MD5: storing it as a part then writes the chunks and hashes nothing again (s3rver's putPart
- * took the MD5 of every part a second time).
- */
-export function checkedBody(body: { chunks: Buffer[]; bytes: number; md5: Buffer }): Readable {
-  const stream = Readable.from(body.chunks, { objectMode: false });
-  checkedBodies.set(stream, {
-    chunks: body.chunks,
-    bytes: body.bytes,
-    md5Hex: body.md5.toString("hex"),
-  });
-  return stream;
-}
-
-/**
- * Writes chunks in batches of about WRITE_BATCH_BYTES (writev takes a bounded number of buffers),
- * handing each chunk to `onChunk` first (a stream's digests are taken as it is written).
- */
-async function writeBatched(
-  file: FileHandle,
-  chunks: Iterable<Buffer> | AsyncIterable<Buffer>,
-  onChunk?: (chunk: Buffer) => void,
-): Promise<void> {
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  for await (const chunk of chunks) {
-    onChunk?.(chunk);
-    batch.push(chunk);
-    batchBytes += chunk.length;
-    if (batchBytes >= WRITE_BATCH_BYTES) {
-      await writeAll(file, batch, batchBytes);
-      batch = [];
-      batchBytes = 0;
-    }
-  }
-  if (batchBytes > 0) await writeAll(file, batch, batchBytes);
-}
-
 let uploadsStarted = 0;
 
 interface StoredObject {
@@ -307,12 +217,6 @@ export interface ObjectFileStore {
     md5: string,
   ): Promise<void>;
   putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
-  putPart(
-    bucket: string,
-    uploadId: string,
-    partNumber: string | number,
-    content: unknown,
-  ): Promise<{ size: number; md5: string }>;
   getObject(
     bucket: string,
     key: string,
@@ -331,7 +235,8 @@ type S3ObjectClass = new (
  * s3rver's PutObject pipes the body through an MD5 transform into the object's file, one write
  * per 64 KiB chunk; here a marked body (checkWhileStoring) is hashed (SHA-256 when signed or
  * declared as its checksum, MD5 where checkWhileStoring says it is needed) as it streams to a file
- * beside the object, in 1 MiB writes, and renamed into place only when its digests hold. Its GetObject serves the file in 64 KiB reads; here in 1 MiB reads.
+ * beside the object, in writes of up to 1 MiB, and renamed into place only when its digests hold.
+ * Its GetObject serves the file in 64 KiB reads; here in 1 MiB reads.
  * Files, metadata and answers are s3rver's own otherwise.
  */
 export function fastObjectFiles(store: ObjectFileStore): void {
@@ -358,16 +263,20 @@ export function fastObjectFiles(store: ObjectFileStore): void {
         ? createHash("md5")
         : undefined;
     let size = 0;
-    const file = await open(partial, "w");
     try {
-      await writeBatched(file, object.content as AsyncIterable<Buffer>, (chunk) => {
-        md5?.update(chunk);
-        sha256?.update(chunk);
-        size += chunk.length;
-      });
-      await file.close();
+      await pipeline(
+        object.content as AsyncIterable<Buffer>,
+        async function* hashed(chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            md5?.update(chunk);
+            sha256?.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(partial, { highWaterMark: WRITE_BATCH_BYTES }),
+      );
     } catch (error) {
-      await file.close().catch(() => {});
       await rm(partial, { force: true });
       throw error;
     }
@@ -385,29 +294,6 @@ export function fastObjectFiles(store: ObjectFileStore): void {
     const etag = (computed.md5 ?? computed.sha256?.subarray(0, 16))?.toString("hex") ?? "";
     await store.putMetadata(object.bucket, object.key, object.metadata, etag);
     return { size, md5: etag };
-  };
-
-  // s3rver's putPart (the part's file and its .md5 beside it, written in place as s3rver does),
-  // for a body checkBody already read and hashed: its chunks written in 1 MiB batches, its MD5 reused.
-  const putPart = store.putPart.bind(store);
-  store.putPart = async (bucket, uploadId, partNumber, content) => {
-    const checked =
-      typeof content === "object" && content !== null ? checkedBodies.get(content) : undefined;
-    if (!checked) return putPart(bucket, uploadId, partNumber, content);
-    const partPath = join(
-      store.getResourcePath(bucket, undefined, "uploads"),
-      uploadId,
-      String(partNumber),
-    );
-    await mkdir(dirname(partPath), { recursive: true });
-    const file = await open(partPath, "w");
-    try {
-      await writeBatched(file, checked.chunks);
-    } finally {
-      await file.close();
-    }
-    await writeFile(`${partPath}.md5`, checked.md5Hex);
-    return { size: checked.bytes, md5: checked.md5Hex };
   };
 
   // s3rver's getObject, with the read size as the only change (ranges and 416 as it answers them).

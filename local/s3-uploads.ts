@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { escapeXml } from "../lib/xml.ts";
 
 const S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/";
 const MAX_PARTS = 1000;
@@ -11,14 +12,6 @@ export interface S3Reply {
   status: number;
   contentType?: string;
   body: string;
-}
-
-function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
 }
 
 function xml(status: number, body: string): S3Reply {

@@ -92,7 +92,13 @@ export function startS3(options: LocalS3Options): Promise<LocalService> {
       } else if (message.type === "ready") {
         ready = true;
         const url = `http://127.0.0.1:${message.port}`;
-        resolvePromise({ url, port: message.port, stop: () => stopChild(child) });
+        // Asked over IPC while it can be, so it closes its server before it exits.
+        const ask = () => (child.connected ? child.send({ type: "stop" }) : child.kill("SIGTERM"));
+        resolvePromise({
+          url,
+          port: message.port,
+          stop: () => stopChild(child, STOP_GRACE_MS, ask),
+        });
       }
     });
     child.on("error", (cause) => {
@@ -107,15 +113,22 @@ export function startS3(options: LocalS3Options): Promise<LocalService> {
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/**
+ * Stops a child process of the stack (the S3 process, a Lambda sandbox): `ask` asks it to stop
+ * (default SIGTERM); one still running after `graceMs` is killed.
+ */
+export function stopChild(
+  child: ChildProcess,
+  graceMs: number,
+  ask = () => child.kill("SIGTERM"),
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolvePromise) => {
-    const forceKill = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    const forceKill = setTimeout(() => child.kill("SIGKILL"), graceMs);
     child.once("exit", () => {
       clearTimeout(forceKill);
       resolvePromise();
     });
-    if (child.connected) child.send({ type: "stop" });
-    else child.kill("SIGTERM");
+    ask();
   });
 }

@@ -106,18 +106,6 @@ function operations(engine: ExecutionEngine) {
       const { page, nextToken } = pageOf(events, body, 100);
       return { events: page, ...(nextToken ? { nextToken } : {}) };
     },
-    DescribeStateMachine(body: Record<string, unknown>) {
-      const found = engine.stateMachine(text(body, "stateMachineArn", true));
-      return {
-        stateMachineArn: found.arn,
-        name: found.name,
-        status: "ACTIVE",
-        definition: JSON.stringify(found.definition),
-        roleArn: found.roleArn,
-        type: "STANDARD",
-        creationDate: 0,
-      };
-    },
     ListStateMachines() {
       return {
         stateMachines: engine.stateMachines.map((sm) => ({

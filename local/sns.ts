@@ -5,7 +5,6 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import { escapeXml } from "../lib/xml.ts";
-import { LOCAL_ACCOUNT } from "./account.ts";
 import { ServiceApiError } from "./errors.ts";
 import { type LocalService, startService } from "./http.ts";
 import { queryProtocolError } from "./sigv4.ts";
@@ -181,26 +180,6 @@ export async function startSns(options: {
             .map((arn) => `<member><TopicArn>${escapeXml(arn)}</TopicArn></member>`)
             .join("");
           respond(response, action, `<Topics>${members}</Topics>`);
-          return;
-        }
-        case "GetTopicAttributes": {
-          const arn = required(params, "TopicArn");
-          topicNamed(arn);
-          const attributes: Record<string, string> = {
-            TopicArn: arn,
-            Owner: LOCAL_ACCOUNT,
-            DisplayName: "",
-            SubscriptionsConfirmed: String(listeners.get(arn)?.size ?? 0),
-            SubscriptionsPending: "0",
-            SubscriptionsDeleted: "0",
-          };
-          const entries = Object.entries(attributes)
-            .map(
-              ([key, value]) =>
-                `<entry><key>${key}</key><value>${escapeXml(value)}</value></entry>`,
-            )
-            .join("");
-          respond(response, action, `<Attributes>${entries}</Attributes>`);
           return;
         }
         case "Publish": {

@@ -35,7 +35,6 @@ import {
   StopExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import {
-  GetTopicAttributesCommand,
   ListTopicsCommand,
   NotFoundException,
   PublishCommand,
@@ -290,14 +289,10 @@ describe("local stack through the AWS SDK", () => {
     assert.ok(lines.some((line) => line.messageId === published.MessageId));
   });
 
-  it("lists the template's topics, describes one and rejects an unknown one by name", async () => {
+  it("lists the template's topics and rejects an unknown one by name", async () => {
     const topics = await sns.send(new ListTopicsCommand({}));
     const arns = (topics.Topics ?? []).map((topic) => topic.TopicArn).sort();
     assert.deepEqual(arns, [stack.names.alertTopicArn, stack.names.reportTopicArn].sort());
-    const attributes = await sns.send(
-      new GetTopicAttributesCommand({ TopicArn: stack.names.reportTopicArn }),
-    );
-    assert.equal(attributes.Attributes?.TopicArn, stack.names.reportTopicArn);
     await assert.rejects(
       sns.send(
         new PublishCommand({

@@ -149,7 +149,7 @@ describe("buildLocalModel on the repository's template.yaml", () => {
     );
   });
 
-  it("reads each triggered function's EventInvokeConfig and dead-letter queue, and each rule's RetryPolicy", () => {
+  it("reads each triggered function's EventInvokeConfig and dead-letter queue", () => {
     const resolver = new IntrinsicResolver(loadTemplate());
     const queueNamed = (logicalId: string) => resolver.physicalName(logicalId);
     const triggered = model.eventRules.map((rule) =>
@@ -160,13 +160,6 @@ describe("buildLocalModel on the repository's template.yaml", () => {
         maximumRetryAttempts: 2,
         maximumEventAgeSeconds: 3600,
         deadLetterQueue: queueNamed("AsyncInvokeDeadLetterQueue"),
-      });
-    }
-    for (const rule of model.eventRules) {
-      assert.deepEqual(rule.delivery, {
-        maximumRetryAttempts: 8,
-        maximumEventAgeSeconds: 3600,
-        deadLetterQueue: queueNamed("TriggerDeadLetterQueue"),
       });
     }
   });
@@ -198,7 +191,7 @@ describe("buildLocalModel refusals", () => {
     );
   });
 
-  it("refuses an EventInvokeConfig or RetryPolicy Lambda or EventBridge would refuse, naming the field", () => {
+  it("refuses an EventInvokeConfig Lambda would refuse, naming the field", () => {
     const withConfig = (config: string) =>
       templateWith(`
   A: { Type: AWS::Serverless::Function, Properties: { Handler: a.handler, ${config} }, ${entry} }
@@ -207,13 +200,6 @@ describe("buildLocalModel refusals", () => {
     assert.throws(
       () => buildLocalModel(loadTemplate(invokeConfig), invokeConfig),
       /A\.EventInvokeConfig\.MaximumRetryAttempts: 3 is not a whole number from 0 to 2/,
-    );
-    const retryPolicy = withConfig(
-      "Events: { E: { Type: EventBridgeRule, Properties: { Pattern: { source: [x] }, RetryPolicy: { MaximumEventAgeInSeconds: 30 } } } }",
-    );
-    assert.throws(
-      () => buildLocalModel(loadTemplate(retryPolicy), retryPolicy),
-      /A\.E\.RetryPolicy\.MaximumEventAgeInSeconds: 30 is not a whole number from 60 to 86400/,
     );
     const defaults = withConfig("Timeout: 5");
     assert.deepEqual(buildLocalModel(loadTemplate(defaults), defaults).functions[0]?.asyncInvoke, {

@@ -139,7 +139,6 @@ describe("createTrigger", () => {
     id: "StartLotFunction.ManifestCreated",
     pattern: { source: ["aws.s3"], detail: { object: { key: [{ wildcard: "*/manifest.json" }] } } },
     targetFunction: "StartLotFunction",
-    delivery: { maximumRetryAttempts: 8, maximumEventAgeSeconds: 3600 },
   };
   /** An invoker whose function fails `failures` times, then succeeds. */
   const flakyInvoker = (failures: number) => {
