@@ -32,6 +32,8 @@ export interface Kernel extends KernelMemory {
     mode2: number,
     mode3: number,
     useSecond: number,
+    /** 1 for two pairs and their one-sided veto (edgePixel's VETO_BIT, vetoAbstains). */
+    veto: number,
   ): void;
   row(
     dataOffset: number,
