@@ -42,6 +42,7 @@ import {
 } from "../endpoint/detector/die-to-die.ts";
 import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
 import {
+  PAIRS_DECIDE_BIT,
   referenceNoiseGain,
   rimRingDirections,
   VETO_BIT,
@@ -267,7 +268,12 @@ function ringComparison(
   let largest = 0;
   const parts = readings.map((r, k) => {
     if (!r) return `${PAIR_NAMES[k]} none`;
-    const allowance = Math.max(0, r.share * r.spread - sigma);
+    // An extrapolation's own share only where two or more pairs decide (PAIRS_DECIDE_BIT).
+    const share =
+      r.kind === "extrapolated" && (include & PAIRS_DECIDE_BIT) === 0
+        ? MISREGISTRATION_SHARE
+        : r.share;
+    const allowance = Math.max(0, share * r.spread - sigma);
     const e =
       r.diff > allowance ? r.diff - allowance : r.diff < -allowance ? r.diff + allowance : 0;
     const used = ((include >> k) & 1) === 1;

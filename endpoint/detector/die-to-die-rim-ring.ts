@@ -163,7 +163,8 @@ export function edgePixel(
           2 * (range[base + (rangeDeltas[slot] as number)] as number) +
           (range[base + (rangeDeltas2[slot] as number)] as number);
         precision = PRECISION_EXTRAPOLATED;
-        if (extrapolationShares) share = extrapolationShares[k >> 1] as number;
+        if (extrapolationShares && (include & PAIRS_DECIDE_BIT) !== 0)
+          share = extrapolationShares[k >> 1] as number;
       } else {
         ref = near;
         spread = range[base + (rangeDeltas[slot] as number)] as number;
@@ -234,6 +235,18 @@ export function vetoAbstains(diff: number, allowance: number, pairValue: number)
 
 /** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
 export const VETO_BIT = 16;
+/**
+ * rimRingDirections' flag: two or more pairs decide, so a two-die extrapolation forgives its own
+ * share (extrapolationMisregistrationShare). With one pair or none, three extrapolations or
+ * more outvote the pair, and 2 near - far carries a die's own level twice: the spec lets a
+ * reticle field's dies differ by +-0.75% and its boundary streets be 3% darker, which such an
+ * extrapolation turns into 3-6% (a must-find particle's contrast). The fixed share (0.75 of
+ * the three cells' ranges) stays the guard there: with the smaller share a false particle at a
+ * street crossing 40 px inside the rim of SYN-7063-9/wafer-004 (reticle; one pair, three
+ * extrapolations all reading +4.5% of the level) crossed its seed (docs/detector-recall.md
+ * round 34).
+ */
+export const PAIRS_DECIDE_BIT = 32;
 
 /**
  * One rim-ring pixel: which of edgePixel's comparisons it keeps (bit d for direction d).
@@ -288,6 +301,8 @@ export function rimRingDirections(
   }
   if (pairs <= 1) return 15;
   const other = extrapolated >= 0 ? extrapolated : single;
-  if (other < 0) return pairMask;
-  return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
+  if (other < 0) return pairMask | PAIRS_DECIDE_BIT;
+  return pairs === 2
+    ? pairMask | (1 << other) | VETO_BIT | PAIRS_DECIDE_BIT
+    : pairMask | (1 << other) | PAIRS_DECIDE_BIT;
 }

@@ -277,7 +277,7 @@
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (param $mode0 i32) (param $mode1 i32) (param $mode2 i32) (param $mode3 i32) (param $useSecond i32)
-    (param $veto i32)
+    (param $veto i32) (param $pairsDecide i32)
     (local $q i32) (local $end i32) (local $outBase i32) (local $rowBytes i32) (local $p i32)
     (local $top0 i32) (local $twoTop0 i32) (local $range0 i32) (local $twoRange0 i32)
     (local $fx0 v128) (local $fy0 v128) (local $twoFx0 v128) (local $twoFy0 v128)
@@ -369,22 +369,27 @@
     (local.set $twoFy7 (f64x2.splat (f64.load offset=376 (i32.const 0))))
     (local.set $share (f64x2.splat (f64.load offset=168 (i32.const 0))))
     ;; A pair forgives its direction's share (pairMisregistrationShare), as inside; a two-die
-    ;; extrapolation (modes 2 / 3) its own (at 992), a single die the fixed share.
+    ;; extrapolation (modes 2 / 3) its own (at 992) where two or more pairs decide with it
+    ;; (pairsDecide), else, and a single die always, the fixed share.
     (local.set $share0 (f64x2.splat (select (f64.load offset=128 (i32.const 0))
       (select (f64.load offset=992 (i32.const 0)) (f64.load offset=168 (i32.const 0))
-        (i32.or (i32.eq (local.get $mode0) (i32.const 2)) (i32.eq (local.get $mode0) (i32.const 3))))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode0) (i32.const 2)) (i32.eq (local.get $mode0) (i32.const 3)))))
       (i32.eq (local.get $mode0) (i32.const 1)))))
     (local.set $share1 (f64x2.splat (select (f64.load offset=136 (i32.const 0))
       (select (f64.load offset=1000 (i32.const 0)) (f64.load offset=168 (i32.const 0))
-        (i32.or (i32.eq (local.get $mode1) (i32.const 2)) (i32.eq (local.get $mode1) (i32.const 3))))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode1) (i32.const 2)) (i32.eq (local.get $mode1) (i32.const 3)))))
       (i32.eq (local.get $mode1) (i32.const 1)))))
     (local.set $share2 (f64x2.splat (select (f64.load offset=144 (i32.const 0))
       (select (f64.load offset=1008 (i32.const 0)) (f64.load offset=168 (i32.const 0))
-        (i32.or (i32.eq (local.get $mode2) (i32.const 2)) (i32.eq (local.get $mode2) (i32.const 3))))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode2) (i32.const 2)) (i32.eq (local.get $mode2) (i32.const 3)))))
       (i32.eq (local.get $mode2) (i32.const 1)))))
     (local.set $share3 (f64x2.splat (select (f64.load offset=152 (i32.const 0))
       (select (f64.load offset=1016 (i32.const 0)) (f64.load offset=168 (i32.const 0))
-        (i32.or (i32.eq (local.get $mode3) (i32.const 2)) (i32.eq (local.get $mode3) (i32.const 3))))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode3) (i32.const 2)) (i32.eq (local.get $mode3) (i32.const 3)))))
       (i32.eq (local.get $mode3) (i32.const 1)))))
     (local.set $sigma (f64x2.splat (f64.load offset=160 (i32.const 0))))
     (local.set $half (f64x2.splat (f64.const 0.5)))
@@ -1071,7 +1076,9 @@
                       (i32.ne (local.get $pairs) (i32.const 2)))
                     ;; ... unless the veto abstains.
                     (i32.and (i32.ge_u (local.get $count) (i32.const 3))
-                      (i32.eq (local.get $pairs) (i32.const 2)))))
+                      (i32.eq (local.get $pairs) (i32.const 2)))
+                    ;; Two or more pairs decide: an extrapolation forgives its own share.
+                    (i32.ge_u (local.get $pairs) (i32.const 2))))
                 (else
                   ;; No reference: +0, as edgePixel writes.
                   (local.set $j (local.get $from))

@@ -337,7 +337,8 @@ function plainDieToDieResidual(
           if (far.ok) {
             ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
             spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
-            kindShare = extrapolationShares[k / 2] as number;
+            // ... where two or more pairs decide with it; else the fixed one.
+            if (pairCount >= 2) kindShare = extrapolationShares[k / 2] as number;
           } else {
             ref = nearValue;
             spread = cellRange(data, width, near.j);
