@@ -5,7 +5,11 @@ import {
   extrapolationMisregistrationShare,
   MISREGISTRATION_SHARE,
 } from "../../endpoint/detector/die-to-die-allowance.ts";
-import { EDGE_GAIN_UNIT, vetoAbstains } from "../../endpoint/detector/die-to-die-rim-ring.ts";
+import {
+  edgePixel,
+  rimRingDirections,
+  vetoAbstains,
+} from "../../endpoint/detector/die-to-die-rim-ring.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
@@ -73,47 +77,6 @@ describe("rim ring: the extrapolation's allowance", () => {
     }
   });
 
-  it("leaves a ring particle beside a street edge its contrast where extrapolations decide", () => {
-    // Ring sites 1.5 px inside a die from its vertical street edge (the reference cells there
-    // span the 400-code step), in flat die area vertically; one per die.
-    const clean = comparisonStages(dies(6, []), region);
-    const sites: Particle[] = [];
-    for (let y = 10; y < size - 10; y++)
-      for (let x = 10; x < size - 10; x++) {
-        const u = (((x + 7) % pitch) + pitch) % pitch;
-        const v = (((y + 3) % pitch) + pitch) % pitch;
-        if (Math.abs(u - (street + 1.5)) > 0.5 || Math.abs(v - 0.2 * pitch) > 0.5) continue;
-        if (clean.compared.edgeMask[y * size + x] !== 1) continue;
-        // Where one pair or none is left: all four comparisons decide, three of them one-sided
-        // (gain 1.5 and more). Where two pairs are left, the pairs' own share decides (the
-        // interior's rule), which this round leaves as it is.
-        if ((clean.compared.edgeGain[y * size + x] as number) < 1.4 * EDGE_GAIN_UNIT) continue;
-        if (sites.some((s) => Math.hypot(s.cx - x, s.cy - y) < pitch)) continue;
-        sites.push({ cx: x, cy: y, contrast: -40 });
-      }
-    assert.ok(sites.length >= 12, `${sites.length} ring sites`);
-    const run = comparisonStages(dies(6, sites), region);
-    // The particle's peak residual over its contrast (10 noise sigmas; the comparison's 3x3
-    // binomial smoothing leaves about 0.56 of a 3 x 3 square at its centre). Main's fixed
-    // share (0.75 of 2 near + far ranges: about 500 codes here) read (362, 113) as 0.
-    let weakest = Number.POSITIVE_INFINITY;
-    let where = "";
-    for (const s of sites) {
-      let peak = 0;
-      for (let dy = -1; dy <= 1; dy++)
-        for (let dx = -1; dx <= 1; dx++)
-          peak = Math.max(
-            peak,
-            Math.abs(run.compared.residual[(s.cy + dy) * size + s.cx + dx] as number),
-          );
-      if (peak / -s.contrast < weakest) {
-        weakest = peak / -s.contrast;
-        where = `(${s.cx}, ${s.cy})`;
-      }
-    }
-    assert.ok(weakest > 0.4, `the weakest ring particle ${where} reads ${weakest} of its contrast`);
-  });
-
   it("keeps a clean ring on a fractional pitch under its seed", () => {
     const clean = comparisonStages(dies(6, []), region);
     let ringPixels = 0;
@@ -153,5 +116,141 @@ describe("rim ring: the two-pair veto abstains only without evidence", () => {
   it("does not abstain where the one-sided comparison itself exceeds: it then counts as a comparison", () => {
     assert.equal(vetoAbstains(12, 5, 8), false);
     assert.equal(vetoAbstains(-12, 5, -8), false);
+  });
+});
+
+/**
+ * One rim-ring pixel of a flat 64 x 64 map (level 100, the pixel at (30, 30) raised by
+ * `contrast`), dies 10 px apart along x and y (whole pixels: every sample on a pixel), and the
+ * given kind of reference per direction (a, b, a + b, a - b): "pair", "extrapolated" (from the
+ * + side) or "none". Each reference cell's 2x2 range is `ranges` of its kind; pair members can
+ * be set to another level (`pairLevel`, an edge chip's chuck). edgePixel is the JavaScript
+ * definition the kernel matches bit for bit (detector-speed-exact).
+ */
+function ringPixel(options: {
+  kinds: Array<"pair" | "extrapolated" | "none">;
+  contrast: number;
+  ranges: { pair: number; near: number; far: number };
+  pairLevel?: number;
+}): number {
+  const width = 64;
+  const data = new Float32Array(width * width).fill(100);
+  const range = new Float32Array(width * width);
+  const base = 30 * width + 30;
+  data[base] = 100 + options.contrast;
+  const dirs = [
+    { x: 10, y: 0 },
+    { x: 0, y: 10 },
+    { x: 10, y: 10 },
+    { x: 10, y: -10 },
+  ];
+  const offsets = new Int32Array(8);
+  const offsets2 = new Int32Array(8);
+  const lower = new Int32Array(8).fill(1);
+  const upper = new Int32Array(8);
+  const lower2 = new Int32Array(8).fill(1);
+  const upper2 = new Int32Array(8);
+  dirs.forEach((d, k) => {
+    for (const [slot, sign] of [
+      [2 * k, 1],
+      [2 * k + 1, -1],
+    ] as const) {
+      offsets[slot] = sign * (d.y * width + d.x);
+      offsets2[slot] = 2 * sign * (d.y * width + d.x);
+    }
+    const kind = options.kinds[k];
+    const on = (lo: Int32Array, up: Int32Array, slot: number) => {
+      lo[slot] = 0;
+      up[slot] = width - 2;
+    };
+    if (kind === "pair") {
+      on(lower, upper, 2 * k);
+      on(lower, upper, 2 * k + 1);
+      for (const slot of [2 * k, 2 * k + 1]) {
+        range[base + (offsets[slot] as number)] = options.ranges.pair;
+        if (options.pairLevel !== undefined)
+          data[base + (offsets[slot] as number)] = options.pairLevel;
+      }
+    } else if (kind === "extrapolated") {
+      on(lower, upper, 2 * k);
+      on(lower2, upper2, 2 * k);
+      range[base + (offsets[2 * k] as number)] = options.ranges.near;
+      range[base + (offsets2[2 * k] as number)] = options.ranges.far;
+    }
+  });
+  const zeros = new Float64Array(8);
+  const out = new Float32Array(width * width);
+  edgePixel(
+    data,
+    width,
+    out,
+    base,
+    30,
+    lower,
+    upper,
+    lower2,
+    upper2,
+    offsets,
+    zeros,
+    zeros,
+    offsets2,
+    zeros,
+    zeros,
+    1,
+    range,
+    offsets,
+    offsets2,
+    undefined,
+    rimRingDirections(30, lower, upper, lower2, upper2),
+    Float64Array.from(dirs, () => DETECTION.samplingPhaseShare),
+    Float64Array.from(dirs, extrapolationMisregistrationShare),
+  );
+  return out[base] as number;
+}
+
+describe("rim ring: one ring pixel (edgePixel)", () => {
+  // Pairs forgive 0.25 x 40 - 1 = 9 of a +30 particle (21 left). The inward extrapolation's
+  // cells range 40 each: the fixed share forgave 0.75 x 120 - 1 = 89 (its 0 vetoed both pairs),
+  // its own share (whole pixels: 0.125) forgives 14.
+  const ranges = { pair: 40, near: 40, far: 40 };
+  it("two pairs and an extrapolation: the extrapolation forgives its own share, so the veto no longer casts 0", () => {
+    const value = ringPixel({
+      kinds: ["pair", "pair", "extrapolated", "none"],
+      contrast: 30,
+      ranges,
+    });
+    assert.ok(Math.abs(value - 16) < 1e-4, `value ${value}`);
+  });
+
+  it("the veto abstains where the extrapolation's allowance holds both 0 and the pairs' reading (a street edge in its cells)", () => {
+    // Its cells range 200 (a street edge): 0.125 x 600 - 1 = 74 > 30, and 30 - 21 < 74.
+    const value = ringPixel({
+      kinds: ["pair", "pair", "extrapolated", "none"],
+      contrast: 30,
+      ranges: { pair: 40, near: 200, far: 200 },
+    });
+    assert.ok(Math.abs(value - 21) < 1e-4, `value ${value}`);
+  });
+
+  it("the veto still holds where both pairs' members read an edge chip and the inward die reads the pixel", () => {
+    // Pair members at 40 (the chuck), the pixel and the inward dies at 100: the pairs read
+    // +60 - 9 = 51, the extrapolation 0 under 14.
+    const value = ringPixel({
+      kinds: ["pair", "pair", "extrapolated", "none"],
+      contrast: 0,
+      ranges,
+      pairLevel: 40,
+    });
+    assert.equal(value, 0);
+  });
+
+  it("one pair and extrapolations keep the fixed share (a reticle field's level enters 2 near - far twice)", () => {
+    // Three extrapolations forgive 89 each: the 2nd smallest of four is 0.
+    const value = ringPixel({
+      kinds: ["pair", "extrapolated", "extrapolated", "extrapolated"],
+      contrast: 30,
+      ranges,
+    });
+    assert.equal(value, 0);
   });
 });
