@@ -7,8 +7,10 @@ import { DETECTION, INTERPOLATION_ERROR } from "./thresholds.ts";
 /**
  * Share of the reference's local 2x2 range forgiven in the rim ring against a single die
  * (no second die on the wafer to extrapolate from): a lattice error does not cancel there, so
- * the fixed share of thresholds.ts. It also caps every other share (pairs and two-die
- * extrapolations, below).
+ * the fixed share of thresholds.ts. Two-die extrapolations keep it too where one pair or none
+ * is left (die-to-die-rim-ring.ts PAIRS_DECIDE_BIT: there it also stands in for a reticle
+ * field's die levels, which 2 near - far carries twice). It caps every other share (pairs and
+ * two-die extrapolations, below).
  */
 export const MISREGISTRATION_SHARE = DETECTION.misregistrationShare;
 
