@@ -74,7 +74,8 @@ function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy
  * both sides exist, else a two-die linear extrapolation from the side that does, else that
  * single die. A pair forgives its direction's share (pairMisregistrationShare), a two-die
  * extrapolation its own (extrapolationMisregistrationShare) where two or more pairs decide
- * (PAIRS_DECIDE_BIT) and else the fixed share (MISREGISTRATION_SHARE), as a single die always. Closure-free for speed (this ring can hold a third of the disk).
+ * (PAIRS_DECIDE_BIT) and else the fixed share (MISREGISTRATION_SHARE), as a single die
+ * always. Closure-free for speed (this ring can hold a third of the disk).
  */
 export function edgePixel(
   data: Float32Array,
