@@ -35,12 +35,18 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import { dieToDieResidual, pairMisregistrationShare } from "../endpoint/detector/die-to-die.ts";
+import {
+  dieToDieResidual,
+  extrapolationMisregistrationShare,
+  pairMisregistrationShare,
+} from "../endpoint/detector/die-to-die.ts";
 import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
 import {
+  PAIRS_DECIDE_BIT,
   referenceNoiseGain,
   rimRingDirections,
   VETO_BIT,
+  vetoAbstains,
 } from "../endpoint/detector/die-to-die-rim-ring.ts";
 import { detect } from "../endpoint/detector/index.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
@@ -242,7 +248,7 @@ function ringComparison(
         kind: "extrapolated" as const,
         diff: v - (2 * near - far),
         spread,
-        share: MISREGISTRATION_SHARE,
+        share: extrapolationMisregistrationShare(d),
       };
     }
     return {
@@ -255,17 +261,27 @@ function ringComparison(
   const include = rimRingDirections(x, lower, upper, lower2, upper2);
   const veto = (include & VETO_BIT) !== 0;
   const kept: number[] = [];
+  let pairValue = Number.POSITIVE_INFINITY;
+  let oneSided = { diff: 0, allowance: 0 };
   let precisions = 0;
   let pairPrecisions = 0;
   let largest = 0;
   const parts = readings.map((r, k) => {
     if (!r) return `${PAIR_NAMES[k]} none`;
-    const allowance = Math.max(0, r.share * r.spread - sigma);
+    // An extrapolation's own share only where two or more pairs decide (PAIRS_DECIDE_BIT).
+    const share =
+      r.kind === "extrapolated" && (include & PAIRS_DECIDE_BIT) === 0
+        ? MISREGISTRATION_SHARE
+        : r.share;
+    const allowance = Math.max(0, share * r.spread - sigma);
     const e =
       r.diff > allowance ? r.diff - allowance : r.diff < -allowance ? r.diff + allowance : 0;
     const used = ((include >> k) & 1) === 1;
     if (used) {
       kept.push(e);
+      if (r.kind === "pair") {
+        if (Math.abs(e) < Math.abs(pairValue)) pairValue = e;
+      } else oneSided = { diff: r.diff, allowance };
       const p = precisionOf[r.kind];
       precisions += p;
       if (r.kind === "pair") pairPrecisions += p;
@@ -275,10 +291,18 @@ function ringComparison(
   });
   kept.sort((p, q) => Math.abs(p) - Math.abs(q));
   const n = kept.length;
-  const value = n === 0 ? 0 : n >= 3 && !veto ? (kept[1] as number) : (kept[0] as number);
+  const abstains = veto && vetoAbstains(oneSided.diff, oneSided.allowance, pairValue);
+  const value =
+    n === 0
+      ? 0
+      : n >= 3 && !veto
+        ? (kept[1] as number)
+        : abstains
+          ? pairValue
+          : (kept[0] as number);
   const dominant = veto ? pairPrecisions : n >= 3 ? precisions - largest : precisions;
   const rule = n >= 3 && !veto ? "2nd smallest" : "smallest";
-  return `${parts.join("; ")}; kept ${n}${veto ? " with the veto" : ""}, ${rule}: ${f(value, 3)}, gain ${f(referenceNoiseGain(dominant))}`;
+  return `${parts.join("; ")}; kept ${n}${veto ? ` with the veto${abstains ? " (abstains)" : ""}` : ""}, ${rule}: ${f(value, 3)}, gain ${f(referenceNoiseGain(dominant))}`;
 }
 
 interface TraceOptions {

@@ -5,11 +5,12 @@ import type { FloatMap } from "./raster.ts";
 import { DETECTION, INTERPOLATION_ERROR } from "./thresholds.ts";
 
 /**
- * Share of the reference's local 2x2 range forgiven in the rim ring, where some reference is
- * not a pair average (an extrapolation from two dies, or a single die): a lattice error does
- * not cancel there, the steep vignetting near the rim leaves curvature the pairs do not
- * remove, and the ring's own misregistration is not measured; so the fixed share of
- * thresholds.ts, for every comparison of a ring pixel.
+ * Share of the reference's local 2x2 range forgiven in the rim ring against a single die
+ * (no second die on the wafer to extrapolate from): a lattice error does not cancel there, so
+ * the fixed share of thresholds.ts. Two-die extrapolations keep it too where one pair or none
+ * is left (die-to-die-rim-ring.ts PAIRS_DECIDE_BIT: there it also stands in for a reticle
+ * field's die levels, which 2 near - far carries twice). It caps every other share (pairs and
+ * two-die extrapolations, below).
  */
 export const MISREGISTRATION_SHARE = DETECTION.misregistrationShare;
 
@@ -32,6 +33,33 @@ export function pairMisregistrationShare(d: Vector): number {
     MISREGISTRATION_SHARE,
     fx * (1 - fx) + fy * (1 - fy) + DETECTION.samplingPhaseShare,
   );
+}
+
+/**
+ * Share of the reference cells' summed range (2 x near + far) forgiven for the rim ring's
+ * two-die extrapolation 2 near - far along a die vector d (map px). The spec's die grid is
+ * rectangular and its dies identical, so an error e in the measured vector puts the near
+ * sample at d + e from its true spot and the far one at 2(d + e): 2 (-g.e) - (-2 g.e) = 0, the
+ * lattice error cancels to first order, as in a pair (the fixed MISREGISTRATION_SHARE assumed
+ * it does not). What is left is each bilinear sample's own blur, at most f(1 - f) of its cell's
+ * range per axis (pairMisregistrationShare's bound, per sample): s(d) at the near sample, s(2d)
+ * at the far one, weighted 2 and 1, so at most max(s(d), s(2d)) x (2 near range + far range).
+ * The die under test's own sampling phase adds DETECTION.samplingPhaseShare of one range, the
+ * near cell's, at most half of that share of the sum. Never more than the fixed share.
+ */
+export function extrapolationMisregistrationShare(d: Vector): number {
+  return Math.min(
+    MISREGISTRATION_SHARE,
+    Math.max(sampleBlurShare(d.x, d.y), sampleBlurShare(2 * d.x, 2 * d.y)) +
+      DETECTION.samplingPhaseShare / 2,
+  );
+}
+
+/** fx(1 - fx) + fy(1 - fy) at the fractional offsets of a shift (x, y): one bilinear sample's blur share. */
+function sampleBlurShare(x: number, y: number): number {
+  const fx = x - Math.floor(x);
+  const fy = y - Math.floor(y);
+  return fx * (1 - fx) + fy * (1 - fy);
 }
 
 /**

@@ -22,6 +22,8 @@ export interface KernelFrame {
     fxs2: Float64Array,
     fys2: Float64Array,
     offsets2: Int32Array,
+    /** Per direction, a two-die extrapolation's share (extrapolationMisregistrationShare). */
+    extrapolationShares: Float64Array,
   ): void;
   /** The ring offsets of the current row's reference cells, one and two dies away. */
   setRow(rangeDeltas: Int32Array, rangeDeltas2: Int32Array): void;
@@ -60,7 +62,17 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
     ringOffset,
     data: () => new Float32Array(buffer, dataOffset, size),
     ring: (length) => new Float32Array(buffer, ringOffset, length),
-    setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2) {
+    setParameters(
+      fxs,
+      fys,
+      shares,
+      noiseSigma,
+      offsets,
+      fxs2,
+      fys2,
+      offsets2,
+      extrapolationShares,
+    ) {
       doubles.set(fxs, 0);
       doubles.set(fys, 8);
       doubles.set(shares, 16);
@@ -70,6 +82,8 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       doubles.set(fxs2, 32);
       doubles.set(fys2, 40);
       integers.set(offsets2, 96);
+      // Byte 992 (die-to-die.wat).
+      doubles.set(extrapolationShares, 124);
       new Uint8Array(buffer, 576, EDGE_GAIN_TABLE.length).set(EDGE_GAIN_TABLE);
     },
     setRow(rangeDeltas, rangeDeltas2) {

@@ -72,8 +72,10 @@ function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy
 /**
  * One pixel near the rim, where some neighbour dies fall off the wafer: a pair average where
  * both sides exist, else a two-die linear extrapolation from the side that does, else that
- * single die. Every comparison here forgives the fixed share (MISREGISTRATION_SHARE).
- * Closure-free for speed (this ring can hold a third of the disk).
+ * single die. A pair forgives its direction's share (pairMisregistrationShare), a two-die
+ * extrapolation its own (extrapolationMisregistrationShare) where two or more pairs decide
+ * (PAIRS_DECIDE_BIT) and else the fixed share (MISREGISTRATION_SHARE), as a single die
+ * always. Closure-free for speed (this ring can hold a third of the disk).
  */
 export function edgePixel(
   data: Float32Array,
@@ -104,9 +106,14 @@ export function edgePixel(
   include = 15,
   /**
    * Per direction, the share of the range a pair forgives (pairMisregistrationShare, as
-   * inside); without it, the fixed share (MISREGISTRATION_SHARE) that one-sided references take.
+   * inside); without it, the fixed share (MISREGISTRATION_SHARE).
    */
   pairShares: Float64Array | null = null,
+  /**
+   * Per direction, the share of the summed range a two-die extrapolation forgives
+   * (extrapolationMisregistrationShare); without it, the fixed share.
+   */
+  extrapolationShares: Float64Array | null = null,
 ): void {
   const v = data[base] as number;
   // Summed precision of the references compared, and the largest (referenceNoiseGain).
@@ -117,6 +124,11 @@ export function edgePixel(
   let bestSigned = 0;
   let second = Number.POSITIVE_INFINITY;
   let secondSigned = 0;
+  // With VETO_BIT: the pairs' smallest, and the one-sided comparison's difference and allowance.
+  let pairBest = Number.POSITIVE_INFINITY;
+  let pairBestSigned = 0;
+  let oneSidedDiff = 0;
+  let oneSidedAllowance = 0;
   let n = 0;
   for (let k = 0; k < 8; k += 2) {
     if (((include >> (k >> 1)) & 1) === 0) continue;
@@ -152,6 +164,8 @@ export function edgePixel(
           2 * (range[base + (rangeDeltas[slot] as number)] as number) +
           (range[base + (rangeDeltas2[slot] as number)] as number);
         precision = PRECISION_EXTRAPOLATED;
+        if (extrapolationShares && (include & PAIRS_DECIDE_BIT) !== 0)
+          share = extrapolationShares[k >> 1] as number;
       } else {
         ref = near;
         spread = range[base + (rangeDeltas[slot] as number)] as number;
@@ -169,6 +183,15 @@ export function edgePixel(
     precisions += precision;
     if (precision > largestPrecision) largestPrecision = precision;
     const mag = e < 0 ? -e : e;
+    if (precision === PRECISION_PAIR) {
+      if (mag < pairBest) {
+        pairBest = mag;
+        pairBestSigned = e;
+      }
+    } else {
+      oneSidedDiff = d;
+      oneSidedAllowance = allowance;
+    }
     if (mag < best) {
       second = best;
       secondSigned = bestSigned;
@@ -180,6 +203,11 @@ export function edgePixel(
     }
   }
   const veto = (include & VETO_BIT) !== 0;
+  // The veto abstains where its one-sided comparison is consistent both with no defect and
+  // with what the pairs read: its allowance covers its difference from 0 and from the pairs'
+  // value (vetoAbstains). Then the pairs' smallest is reported.
+  if (veto && vetoAbstains(oneSidedDiff, oneSidedAllowance, pairBestSigned))
+    bestSigned = pairBestSigned;
   // Written here, not returned: a returned double would be boxed on the heap for every pixel.
   out[base] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
   if (edgeGain) {
@@ -191,8 +219,35 @@ export function edgePixel(
   }
 }
 
+/**
+ * Whether the two-pair veto's one-sided comparison (difference `diff` from its reference, that
+ * reference's allowance `allowance`) carries no evidence: the values it allows,
+ * diff +- allowance, hold both 0 (no defect) and the pairs' reading `pairValue` (the smaller
+ * pair's, after its own allowance). Round 32 (docs/detector-recall.md, SYN-20261517-9/wafer-029):
+ * an extrapolation across a street edge forgave 31.5 codes and its 0 vetoed two pairs that
+ * read 8.5-9.8. The veto exists for pairs whose outer members read the chuck (an edge chip one
+ * die away): there the pairs read tens of percent of the level and a one-sided reference on
+ * the real die reads about 0 under a small allowance, so it still vetoes. The same test as the
+ * kernel's (die-to-die.wat `edge`), operation for operation.
+ */
+export function vetoAbstains(diff: number, allowance: number, pairValue: number): boolean {
+  return Math.abs(diff) <= allowance && Math.abs(diff - pairValue) <= allowance;
+}
+
 /** rimRingDirections' flag: report the smallest of the kept comparisons (all must exceed). */
 export const VETO_BIT = 16;
+/**
+ * rimRingDirections' flag: two or more pairs decide, so a two-die extrapolation forgives its own
+ * share (extrapolationMisregistrationShare). With one pair or none, three extrapolations or
+ * more outvote the pair, and 2 near - far carries a die's own level twice: the spec lets a
+ * reticle field's dies differ by +-0.75% and its boundary streets be 3% darker, which such an
+ * extrapolation turns into 3-6% (a must-find particle's contrast). The fixed share (0.75 of
+ * the three cells' ranges) stays the guard there: with the smaller share a false particle at a
+ * street crossing 40 px inside the rim of SYN-7063-9/wafer-004 (reticle; one pair, three
+ * extrapolations all reading +4.5% of the level) crossed its seed (docs/detector-recall.md
+ * round 34).
+ */
+export const PAIRS_DECIDE_BIT = 32;
 
 /**
  * One rim-ring pixel: which of edgePixel's comparisons it keeps (bit d for direction d).
@@ -247,6 +302,8 @@ export function rimRingDirections(
   }
   if (pairs <= 1) return 15;
   const other = extrapolated >= 0 ? extrapolated : single;
-  if (other < 0) return pairMask;
-  return pairs === 2 ? pairMask | (1 << other) | VETO_BIT : pairMask | (1 << other);
+  if (other < 0) return pairMask | PAIRS_DECIDE_BIT;
+  return pairs === 2
+    ? pairMask | (1 << other) | VETO_BIT | PAIRS_DECIDE_BIT
+    : pairMask | (1 << other) | PAIRS_DECIDE_BIT;
 }

@@ -1,5 +1,9 @@
 // Die-to-die residual of a patterned wafer: each pixel against the same spot in neighbouring dies, row by row (interior run, rim ring), in the kernel or in JavaScript.
-import { CellRangeRing, pairMisregistrationShare } from "./die-to-die-allowance.ts";
+import {
+  CellRangeRing,
+  extrapolationMisregistrationShare,
+  pairMisregistrationShare,
+} from "./die-to-die-allowance.ts";
 import { kernelFrameFor } from "./die-to-die-frame.ts";
 import { interiorRun } from "./die-to-die-interior.ts";
 import { EDGE_GAIN_UNIT, edgePixel, rimRingDirections } from "./die-to-die-rim-ring.ts";
@@ -22,7 +26,10 @@ function shiftOf(x: number, y: number, width: number): Shift {
 }
 
 // The per-direction allowance the residual applies, for tools that rebuild it (bench/false-alarm-trace.ts).
-export { pairMisregistrationShare } from "./die-to-die-allowance.ts";
+export {
+  extrapolationMisregistrationShare,
+  pairMisregistrationShare,
+} from "./die-to-die-allowance.ts";
 export { useKernels as useResidualKernel } from "./kernel.ts";
 
 /**
@@ -55,6 +62,7 @@ export function dieToDieResidual(
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
   const shares = Float64Array.from(dirs, pairMisregistrationShare);
+  const extrapolationShares = Float64Array.from(dirs, extrapolationMisregistrationShare);
   // Tables, interleaved +d, -d per direction; the x2 tables hold the two-die extrapolation.
   const shiftX = new Float64Array(8);
   const shiftY = new Float64Array(8);
@@ -107,7 +115,17 @@ export function dieToDieResidual(
   }
   const yFirst = Math.max(0, Math.ceil(cy - r));
   const frame = kernelFrameFor(map);
-  frame?.setParameters(fxs, fys, shares, noiseSigma, offsets, fxs2, fys2, offsets2);
+  frame?.setParameters(
+    fxs,
+    fys,
+    shares,
+    noiseSigma,
+    offsets,
+    fxs2,
+    fys2,
+    offsets2,
+    extrapolationShares,
+  );
   const yLast = Math.min(height - 1, Math.floor(cy + r));
   // What no row below writes: +0, no extrapolated reference, a gain of 1. The kernel's rows
   // write every pixel x0..x1 of rows yFirst..yLast, so with it only the rest is filled
@@ -210,6 +228,7 @@ export function dieToDieResidual(
         edgeGain,
         rimRingDirections(x, lower, upper, lower2, upper2),
         shares,
+        extrapolationShares,
       );
     }
   }

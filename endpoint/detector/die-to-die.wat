@@ -21,7 +21,8 @@
 ;;   for `row`, the current row's x runs over which each shift's sample lies on the wafer:
 ;;   i32 lower[8] at 448, upper[8] at 480 (one die away), lower2[8] at 512, upper2[8] at 544
 ;;   (two dies away), the rim ring's edge gains (u8[256] at 576, indexed by the four directions'
-;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976.
+;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976;
+;;   f64 the rim ring's two-die extrapolation shares[4] at 992 (extrapolationMisregistrationShare).
 ;; Bytes 0..1023 in all (PARAMETER_BYTES in kernel.ts).
 ;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
 (module
@@ -276,6 +277,7 @@
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
     (param $first i32) (param $last i32)
     (param $mode0 i32) (param $mode1 i32) (param $mode2 i32) (param $mode3 i32) (param $useSecond i32)
+    (param $veto i32) (param $pairsDecide i32)
     (local $q i32) (local $end i32) (local $outBase i32) (local $rowBytes i32) (local $p i32)
     (local $top0 i32) (local $twoTop0 i32) (local $range0 i32) (local $twoRange0 i32)
     (local $fx0 v128) (local $fy0 v128) (local $twoFx0 v128) (local $twoFy0 v128)
@@ -300,6 +302,7 @@
     (local $far v128) (local $ref v128) (local $spread v128) (local $allowance v128) (local $d v128)
     (local $e v128) (local $mag v128) (local $c1 v128) (local $c2 v128)
     (local $best v128) (local $second v128) (local $bestSigned v128) (local $secondSigned v128)
+    (local $pairBest v128) (local $pairBestSigned v128) (local $oneD v128) (local $oneA v128)
     (local.set $top0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=192 (i32.const 0)) (i32.const 2))))
     (local.set $twoTop0 (i32.add (local.get $dataPtr) (i32.shl (i32.load offset=384 (i32.const 0)) (i32.const 2))))
     (local.set $range0 (i32.add (local.get $ringPtr) (i32.shl (i32.load offset=224 (i32.const 0)) (i32.const 2))))
@@ -365,16 +368,29 @@
     (local.set $twoFx7 (f64x2.splat (f64.load offset=312 (i32.const 0))))
     (local.set $twoFy7 (f64x2.splat (f64.load offset=376 (i32.const 0))))
     (local.set $share (f64x2.splat (f64.load offset=168 (i32.const 0))))
-    ;; A pair forgives its direction's share (pairMisregistrationShare), as inside; a one-sided
-    ;; reference the fixed share.
+    ;; A pair forgives its direction's share (pairMisregistrationShare), as inside; a two-die
+    ;; extrapolation (modes 2 / 3) its own (at 992) where two or more pairs decide with it
+    ;; (pairsDecide), else, and a single die always, the fixed share.
     (local.set $share0 (f64x2.splat (select (f64.load offset=128 (i32.const 0))
-      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode0) (i32.const 1)))))
+      (select (f64.load offset=992 (i32.const 0)) (f64.load offset=168 (i32.const 0))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode0) (i32.const 2)) (i32.eq (local.get $mode0) (i32.const 3)))))
+      (i32.eq (local.get $mode0) (i32.const 1)))))
     (local.set $share1 (f64x2.splat (select (f64.load offset=136 (i32.const 0))
-      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode1) (i32.const 1)))))
+      (select (f64.load offset=1000 (i32.const 0)) (f64.load offset=168 (i32.const 0))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode1) (i32.const 2)) (i32.eq (local.get $mode1) (i32.const 3)))))
+      (i32.eq (local.get $mode1) (i32.const 1)))))
     (local.set $share2 (f64x2.splat (select (f64.load offset=144 (i32.const 0))
-      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode2) (i32.const 1)))))
+      (select (f64.load offset=1008 (i32.const 0)) (f64.load offset=168 (i32.const 0))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode2) (i32.const 2)) (i32.eq (local.get $mode2) (i32.const 3)))))
+      (i32.eq (local.get $mode2) (i32.const 1)))))
     (local.set $share3 (f64x2.splat (select (f64.load offset=152 (i32.const 0))
-      (f64.load offset=168 (i32.const 0)) (i32.eq (local.get $mode3) (i32.const 1)))))
+      (select (f64.load offset=1016 (i32.const 0)) (f64.load offset=168 (i32.const 0))
+        (i32.and (local.get $pairsDecide)
+          (i32.or (i32.eq (local.get $mode3) (i32.const 2)) (i32.eq (local.get $mode3) (i32.const 3)))))
+      (i32.eq (local.get $mode3) (i32.const 1)))))
     (local.set $sigma (f64x2.splat (f64.load offset=160 (i32.const 0))))
     (local.set $half (f64x2.splat (f64.const 0.5)))
     (local.set $two (f64x2.splat (f64.const 2)))
@@ -392,6 +408,8 @@
         (local.set $second (local.get $infinity))
         (local.set $bestSigned (local.get $zero))
         (local.set $secondSigned (local.get $zero))
+        (local.set $pairBest (local.get $infinity))
+        (local.set $pairBestSigned (local.get $zero))
 
         ;; Direction 0 (shifts 0 and 1): mode 1 pair, 2 / 3 extrapolated from shift 0 / 1,
         ;; 4 / 5 that single die, 0 none.
@@ -498,7 +516,17 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          ;; The veto's bookkeeping (edgePixel): the pairs' smallest, the one-sided d and allowance.
+          (if (local.get $veto) (then
+            (if (i32.eq (local.get $mode0) (i32.const 1))
+              (then
+                (local.set $c1 (f64x2.lt (local.get $mag) (local.get $pairBest)))
+                (local.set $pairBestSigned (v128.bitselect (local.get $e) (local.get $pairBestSigned) (local.get $c1)))
+                (local.set $pairBest (v128.bitselect (local.get $mag) (local.get $pairBest) (local.get $c1))))
+              (else
+                (local.set $oneD (local.get $d))
+                (local.set $oneA (local.get $allowance))))))))
         ;; Direction 1 (shifts 2 and 3): mode 1 pair, 2 / 3 extrapolated from shift 2 / 3,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode1) (then
@@ -604,7 +632,17 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          ;; The veto's bookkeeping (edgePixel): the pairs' smallest, the one-sided d and allowance.
+          (if (local.get $veto) (then
+            (if (i32.eq (local.get $mode1) (i32.const 1))
+              (then
+                (local.set $c1 (f64x2.lt (local.get $mag) (local.get $pairBest)))
+                (local.set $pairBestSigned (v128.bitselect (local.get $e) (local.get $pairBestSigned) (local.get $c1)))
+                (local.set $pairBest (v128.bitselect (local.get $mag) (local.get $pairBest) (local.get $c1))))
+              (else
+                (local.set $oneD (local.get $d))
+                (local.set $oneA (local.get $allowance))))))))
         ;; Direction 2 (shifts 4 and 5): mode 1 pair, 2 / 3 extrapolated from shift 4 / 5,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode2) (then
@@ -710,7 +748,17 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          ;; The veto's bookkeeping (edgePixel): the pairs' smallest, the one-sided d and allowance.
+          (if (local.get $veto) (then
+            (if (i32.eq (local.get $mode2) (i32.const 1))
+              (then
+                (local.set $c1 (f64x2.lt (local.get $mag) (local.get $pairBest)))
+                (local.set $pairBestSigned (v128.bitselect (local.get $e) (local.get $pairBestSigned) (local.get $c1)))
+                (local.set $pairBest (v128.bitselect (local.get $mag) (local.get $pairBest) (local.get $c1))))
+              (else
+                (local.set $oneD (local.get $d))
+                (local.set $oneA (local.get $allowance))))))))
         ;; Direction 3 (shifts 6 and 7): mode 1 pair, 2 / 3 extrapolated from shift 6 / 7,
         ;; 4 / 5 that single die, 0 none.
         (if (local.get $mode3) (then
@@ -816,10 +864,29 @@
           (local.set $secondSigned (v128.bitselect (local.get $bestSigned)
             (v128.bitselect (local.get $e) (local.get $secondSigned) (local.get $c2)) (local.get $c1)))
           (local.set $best (v128.bitselect (local.get $mag) (local.get $best) (local.get $c1)))
-          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))))
+          (local.set $bestSigned (v128.bitselect (local.get $e) (local.get $bestSigned) (local.get $c1)))
+          ;; The veto's bookkeeping (edgePixel): the pairs' smallest, the one-sided d and allowance.
+          (if (local.get $veto) (then
+            (if (i32.eq (local.get $mode3) (i32.const 1))
+              (then
+                (local.set $c1 (f64x2.lt (local.get $mag) (local.get $pairBest)))
+                (local.set $pairBestSigned (v128.bitselect (local.get $e) (local.get $pairBestSigned) (local.get $c1)))
+                (local.set $pairBest (v128.bitselect (local.get $mag) (local.get $pairBest) (local.get $c1))))
+              (else
+                (local.set $oneD (local.get $d))
+                (local.set $oneA (local.get $allowance))))))))
         (v128.store64_lane 0 (i32.add (local.get $outBase) (local.get $q))
           (f32x4.demote_f64x2_zero
-            (select (local.get $secondSigned) (local.get $bestSigned) (local.get $useSecond))))
+            (select (local.get $secondSigned)
+              ;; With the veto: where the one-sided comparison allows both 0 and the pairs' value
+              ;; (vetoAbstains: |d| <= allowance and |d - pairs'| <= allowance), the pairs' smallest.
+              (select
+                (v128.bitselect (local.get $pairBestSigned) (local.get $bestSigned)
+                  (v128.and
+                    (f64x2.le (f64x2.abs (local.get $oneD)) (local.get $oneA))
+                    (f64x2.le (f64x2.abs (f64x2.sub (local.get $oneD) (local.get $pairBestSigned))) (local.get $oneA))))
+                (local.get $bestSigned) (local.get $veto))
+              (local.get $useSecond))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
         (br $pixels))))
 
@@ -1006,7 +1073,12 @@
                     (i32.load offset=984 (i32.const 0)) (i32.load offset=988 (i32.const 0))
                     ;; Two pairs and their veto: all three must exceed (the smallest).
                     (i32.and (i32.ge_u (local.get $count) (i32.const 3))
-                      (i32.ne (local.get $pairs) (i32.const 2)))))
+                      (i32.ne (local.get $pairs) (i32.const 2)))
+                    ;; ... unless the veto abstains.
+                    (i32.and (i32.ge_u (local.get $count) (i32.const 3))
+                      (i32.eq (local.get $pairs) (i32.const 2)))
+                    ;; Two or more pairs decide: an extrapolation forgives its own share.
+                    (i32.ge_u (local.get $pairs) (i32.const 2))))
                 (else
                   ;; No reference: +0, as edgePixel writes.
                   (local.set $j (local.get $from))

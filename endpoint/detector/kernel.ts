@@ -32,6 +32,10 @@ export interface Kernel extends KernelMemory {
     mode2: number,
     mode3: number,
     useSecond: number,
+    /** 1 for two pairs and their one-sided veto (edgePixel's VETO_BIT, vetoAbstains). */
+    veto: number,
+    /** 1 where two or more pairs decide (PAIRS_DECIDE_BIT): two-die extrapolations take their own share. */
+    pairsDecide: number,
   ): void;
   row(
     dataOffset: number,

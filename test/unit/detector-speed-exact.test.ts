@@ -208,6 +208,17 @@ function plainDieToDieResidual(
   const edgeMask = new Uint8Array(width * height);
   const dirs = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
   const pairShares = dirs.map(pairMisregistrationShare);
+  // A two-die extrapolation: the larger blur share f(1 - f) (per axis) of its two samples, at
+  // d and 2d, plus half the sampling-phase share, capped at the fixed share.
+  const blur = (x: number, y: number) =>
+    (x - Math.floor(x)) * (1 - (x - Math.floor(x))) +
+    (y - Math.floor(y)) * (1 - (y - Math.floor(y)));
+  const extrapolationShares = dirs.map((d) =>
+    Math.min(
+      share,
+      Math.max(blur(d.x, d.y), blur(2 * d.x, 2 * d.y)) + DETECTION.samplingPhaseShare / 2,
+    ),
+  );
   const shifts: Array<{ sx: number; sy: number }> = [];
   for (const d of dirs) {
     shifts.push({ sx: d.x, sy: d.y }, { sx: -d.x, sy: -d.y });
@@ -298,6 +309,9 @@ function plainDieToDieResidual(
       let bestSigned = 0;
       let second = Number.POSITIVE_INFINITY;
       let secondSigned = 0;
+      let pairBest = Number.POSITIVE_INFINITY;
+      let pairBestSigned = 0;
+      let oneSided = { diff: 0, allowance: 0 };
       let n = 0;
       for (let k = 0; k < 8; k += 2) {
         if (!kept[k / 2]) continue;
@@ -305,7 +319,11 @@ function plainDieToDieResidual(
         const minus = one[k + 1] as ReturnType<typeof tap>;
         let ref: number;
         let spread: number;
+        // A pair forgives its direction's share, as inside; a two-die extrapolation its own,
+        // a single die the fixed one.
+        let kindShare: number = share;
         if (plus.ok && minus.ok) {
+          kindShare = pairShares[k / 2] as number;
           ref =
             0.5 *
             (bilinear(data, width, plus.j, plus.fx, plus.fy) +
@@ -319,6 +337,8 @@ function plainDieToDieResidual(
           if (far.ok) {
             ref = 2 * nearValue - bilinear(data, width, far.j, far.fx, far.fy);
             spread = 2 * cellRange(data, width, near.j) + cellRange(data, width, far.j);
+            // ... where two or more pairs decide with it; else the fixed one.
+            if (pairCount >= 2) kindShare = extrapolationShares[k / 2] as number;
           } else {
             ref = nearValue;
             spread = cellRange(data, width, near.j);
@@ -326,13 +346,17 @@ function plainDieToDieResidual(
         } else {
           continue;
         }
-        // A pair forgives its direction's share, as inside; a one-sided reference the fixed one.
-        const kindShare = plus.ok && minus.ok ? (pairShares[k / 2] as number) : share;
         const allowance = Math.max(0, kindShare * spread - noiseSigma);
         const diff = v - ref;
         const e = diff > allowance ? diff - allowance : diff < -allowance ? diff + allowance : 0;
         n++;
         const mag = Math.abs(e);
+        if (plus.ok && minus.ok) {
+          if (mag < pairBest) {
+            pairBest = mag;
+            pairBestSigned = e;
+          }
+        } else oneSided = { diff, allowance };
         if (mag < best) {
           second = best;
           secondSigned = bestSigned;
@@ -343,6 +367,13 @@ function plainDieToDieResidual(
           secondSigned = e;
         }
       }
+      // The veto abstains where its one-sided comparison allows both 0 and the pairs' value.
+      if (
+        veto &&
+        Math.abs(oneSided.diff) <= oneSided.allowance &&
+        Math.abs(oneSided.diff - pairBestSigned) <= oneSided.allowance
+      )
+        bestSigned = pairBestSigned;
       out[i] = n === 0 ? 0 : n >= 3 && !veto ? secondSigned : bestSigned;
     }
   }
