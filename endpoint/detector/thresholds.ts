@@ -763,11 +763,15 @@ export const SPOT_STATISTIC = {
    * The spot seed's false-alarm budget, expected Gaussian false seeds per wafer: the seed's
    * threshold in sigmas is z with 2 N Q(z) = this (both signs; N the analysis disk's map pixels,
    * every pixel counted as an independent test: the residual's smoothing correlates neighbours,
-   * so the true number of tests is smaller and the rate lower). Half the spec's target of 0.02
-   * false alarms per clean wafer: a judgement (the other half for every other stage). At a
-   * 1024 px map (N about 7e5) it reads 5.7 sigmas against the pixel seed's fixed 6.5.
+   * so the true number of tests is smaller and the rate lower). A tenth of the spec's target of
+   * 0.02 false alarms per clean wafer, the rest left to every other stage: a judgement. At a
+   * 1024 px map (N about 7e5) it reads 5.95 sigmas against the pixel seed's fixed 6.5. Measured
+   * (round 35): at 0.01 per wafer the spot seed added 3 false alarms on 390 tuning wafers
+   * (0.0077 per wafer: the noise model, with the pixel seed's measured tail, holds the budget);
+   * the budget is therefore the trade itself, and 0.01 cost as many false alarms as half the
+   * particles it found.
    */
-  falseAlarmsPerWafer: 0.01,
+  falseAlarmsPerWafer: 0.002,
   /**
    * The footprint test (sensor-faults.ts readSensorFault: the 8 neighbours' die-to-die medians
    * on the unsmoothed map, weighted by the spec's smallest spot's own profile): a candidate has
