@@ -193,8 +193,9 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     );
     const faults = dropSensorFaults(grouped.groups, judge);
     sensorFaultsRemoved = faults.removed;
-    // A spot whose score the second smoothing took under the seed may still pass the pixel
-    // seed's statistic: classify may take its strength from there (spot-statistic.ts).
+    // A spot whose score the second smoothing took under the seed may still pass the spot
+    // seed's threshold on the residual: classify may take its strength from there
+    // (spot-statistic.ts), when its footprint is a spot's.
     const pixelSeed = thresholds.seeds.pixelSeed;
     if (pixelSeed)
       for (const group of faults.groups) {

@@ -12,7 +12,7 @@ export interface Blob {
   /** For a line-seeded blob, the direction of the segment that seeded it (radians, map axes). */
   lineAngle?: number;
   /**
-   * A group's strength on the pixel seed's statistic when its footprint is a spot's
+   * A group's residual peak over the spot seed's threshold (pixelSeed.spot) when that passes and its footprint is a spot's
    * (spot-statistic.ts; set at the group stage on patterned wafers, absent elsewhere).
    */
   spotStrength?: number;
