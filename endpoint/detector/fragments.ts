@@ -241,6 +241,7 @@ function mergeKept(
     pixels: b.pixels,
     sign: b.sign,
     ...(b.lineSeeded ? { lineSeeded: true } : {}),
+    ...(b.spotSeeded ? { spotSeeded: true } : {}),
   }));
   for (let round = 0; round < 4; round++) {
     const features = groups.map((g) => measureBlob(g.pixels, g.sign, ctx, false));
@@ -292,7 +293,14 @@ function mergeKept(
       const dominant = list.reduce((best, g) => (g.weight > best.weight ? g : best));
       // A group any ordinary seed reached stands on that seed; only line seeds: on its shape.
       const lineSeeded = list.every((g) => g.lineSeeded);
-      return { pixels, sign: dominant.sign, ...(lineSeeded ? { lineSeeded: true } : {}) };
+      // Likewise a group only spot seeds reached stands on the spot's evidence alone.
+      const spotSeeded = list.every((g) => g.spotSeeded);
+      return {
+        pixels,
+        sign: dominant.sign,
+        ...(lineSeeded ? { lineSeeded: true } : {}),
+        ...(spotSeeded ? { spotSeeded: true } : {}),
+      };
     });
   }
   return groups;

@@ -4,6 +4,7 @@ import type { Defect, DetectionHints, ModelInfo, Wafer } from "../../schemas/det
 import { diskSeedOf, workingMapAndOverview } from "../quality/disk.ts";
 import { hysteresisBlobs } from "./segment.ts";
 import { dropSensorFaults, sensorFaultJudge, takeRimBlur } from "./sensor-faults.ts";
+import { spotStrength } from "./spot-statistic.ts";
 import { chipDefects } from "./stages/chips.ts";
 import { classifyGroups, groupBlobs } from "./stages/defects.ts";
 import { dieToDie } from "./stages/die-to-die.ts";
@@ -192,6 +193,15 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     );
     const faults = dropSensorFaults(grouped.groups, judge);
     sensorFaultsRemoved = faults.removed;
+    // A spot whose score the second smoothing took under the seed may still pass the spot
+    // seed's threshold on the residual: classify may take its strength from there
+    // (spot-statistic.ts), when its footprint is a spot's.
+    const pixelSeed = thresholds.seeds.pixelSeed;
+    if (pixelSeed)
+      for (const group of faults.groups) {
+        const spot = spotStrength(group, residual, pixelSeed, judge);
+        if (spot > 0) group.spotStrength = spot;
+      }
     return { ...grouped, groups: faults.groups };
   });
   const defects = timer.run("classify", () => [

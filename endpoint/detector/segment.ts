@@ -11,6 +11,16 @@ export interface Blob {
   lineSeeded?: boolean;
   /** For a line-seeded blob, the direction of the segment that seeded it (radians, map axes). */
   lineAngle?: number;
+  /**
+   * A group's residual peak over the spot seed's threshold (pixelSeed.spot) when that passes and its footprint is a spot's
+   * (spot-statistic.ts; set at the group stage on patterned wafers, absent elsewhere).
+   */
+  spotStrength?: number;
+  /**
+   * Seeded only by the spot seed (pixelSeed.spot: under every other seed): it must be a
+   * particle whose footprint is a spot's to be reported (spot-statistic.ts).
+   */
+  spotSeeded?: boolean;
 }
 
 /**
@@ -34,6 +44,12 @@ export interface Thresholds {
     high: (i: number) => number;
     /** A blob seeded only here is kept when it grows to at least this many pixels. */
     minPixels: number;
+    /**
+     * A lower threshold on the same residual, from the false-alarm rate over the disk's pixels
+     * (spot-statistic.ts spotSeedSigmas), for the spec's smallest particle: what it alone
+     * seeds is marked spotSeeded (patterned wafers only, where a footprint can be read).
+     */
+    spot?: { min: number; high: (i: number) => number };
   };
   /**
    * A third seed, after the other two: the score's ridge along short segments (line-seed.ts),
@@ -62,7 +78,8 @@ export function hysteresisBlobs(
   const alt = thresholds.pixelSeed;
   // The pixel seed's cheap test, read once: this scan passes every pixel of the disk.
   const altResidual = alt?.residual;
-  const altMin = alt ? alt.min : Number.POSITIVE_INFINITY;
+  const spot = alt?.spot;
+  const altMin = alt ? Math.min(alt.min, spot ? spot.min : alt.min) : Number.POSITIVE_INFINITY;
   // Pixels under both seeds but past the line seed's candidate limit, kept from this scan for
   // the line seed after it (one pass over the disk, not two).
   const line = thresholds.lineSeed;
@@ -86,11 +103,16 @@ export function hysteresisBlobs(
       const rv = altResidual ? (altResidual[seed] as number) : 0;
       let sign: 1 | -1;
       let minPixels = 1;
+      let spotSeeded = false;
       if (scoreMayPass && Math.abs(sv) >= thresholds.high(seed)) {
         sign = sv > 0 ? 1 : -1;
       } else if (alt && (rv >= alt.min || rv <= -alt.min) && Math.abs(rv) >= alt.high(seed)) {
         sign = rv > 0 ? 1 : -1;
         minPixels = alt.minPixels;
+      } else if (spot && (rv >= spot.min || rv <= -spot.min) && Math.abs(rv) >= spot.high(seed)) {
+        sign = rv > 0 ? 1 : -1;
+        minPixels = (alt as NonNullable<typeof alt>).minPixels;
+        spotSeeded = true;
       } else {
         if (sv >= lineLimit || sv <= -lineLimit) {
           if (lineCount === lineCandidates.length) {
@@ -107,7 +129,14 @@ export function hysteresisBlobs(
       const count = grow(1, sign);
       // Pixels stay visited either way: an unsupported pixel seed is noise, not a later seed.
       if (count < minPixels) continue;
-      blobs.push({ pixels: queue.slice(0, count), sign });
+      // The scan meets a defect's flank first: a blob that grew over a pixel passing another
+      // seed stands on that seed, as if it had been seeded there.
+      if (spotSeeded && reachesOtherSeed(count, sign)) spotSeeded = false;
+      blobs.push(
+        spotSeeded
+          ? { pixels: queue.slice(0, count), sign, spotSeeded: true }
+          : { pixels: queue.slice(0, count), sign },
+      );
       if (blobs.length >= maxBlobs) return blobs;
     }
   }
@@ -146,6 +175,18 @@ export function hysteresisBlobs(
     if (blobs.length >= maxBlobs) return blobs;
   }
   return blobs;
+
+  /** Whether a pixel of queue[0..count) passes the score's seed or the pixel seed, in `sign`. */
+  function reachesOtherSeed(count: number, sign: 1 | -1): boolean {
+    for (let k = 0; k < count; k++) {
+      const p = queue[k] as number;
+      const sv = sign * (score[p] as number);
+      if (sv >= minHigh && sv >= thresholds.high(p)) return true;
+      const rv = sign * ((altResidual as Float32Array)[p] as number);
+      if (alt && rv >= alt.min && rv >= alt.high(p)) return true;
+    }
+    return false;
+  }
 
   /**
    * Breadth-first growth from the visited seeds in queue[0..seeded) over same-sign pixels

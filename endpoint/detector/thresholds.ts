@@ -743,3 +743,41 @@ export const INTERPOLATION_ERROR = {
    */
   anchorShare: 0.25,
 } as const;
+
+/**
+ * A spot-sized particle's strength read on the unsmoothed residual (spot-statistic.ts, branch
+ * spot35, round 35 of docs/detector-recall.md; group D-spot of round 32). The score smooths the
+ * residual a second time (3x3 binomial on top of the comparison's): matched to a blob of about
+ * 1 map px sigma, it keeps 48-60% of the residual's peak for the spec's smallest particle (3 px
+ * across, energy in one or two pixels). The residual itself (the comparison's one smoothing, the
+ * binomial's sigma 0.71 px) is the statistic matched to that spot, and the pixel seed already
+ * tests it at DETECTION.pixelSeedSigmas of its own measured noise (per activity class, floored by
+ * the die-difference noise of the same map, times its measured tail: JPEG and correlated noise
+ * included), p = 8e-11 per pixel under a Gaussian tail: under 1e-4 per wafer of 1e6 pixels.
+ * A particle-sized group whose residual passes that test is kept at classify even when its
+ * score's strength stays under the score tail, provided its footprint is a spot's, not a hot
+ * pixel's: the spec's hot pixels are single pixels and never defects.
+ */
+export const SPOT_STATISTIC = {
+  /**
+   * The spot seed's false-alarm budget, expected Gaussian false seeds per wafer: the seed's
+   * threshold in sigmas is z with 2 N Q(z) = this (both signs; N the analysis disk's map pixels,
+   * every pixel counted as an independent test: the residual's smoothing correlates neighbours,
+   * so the true number of tests is smaller and the rate lower). A tenth of the spec's target of
+   * 0.02 false alarms per clean wafer, the rest left to every other stage: a judgement. At a
+   * 1024 px map (N about 7e5) it reads 5.95 sigmas against the pixel seed's fixed 6.5. Measured
+   * (round 35): at 0.01 per wafer the spot seed added 3 false alarms on 390 tuning wafers
+   * (0.0077 per wafer: the noise model, with the pixel seed's measured tail, holds the budget);
+   * the budget is therefore the trade itself, and 0.01 cost as many false alarms as half the
+   * particles it found.
+   */
+  falseAlarmsPerWafer: 0.002,
+  /**
+   * The footprint test (sensor-faults.ts readSensorFault: the 8 neighbours' die-to-die medians
+   * on the unsmoothed map, weighted by the spec's smallest spot's own profile): a candidate has
+   * a spot's footprint when that response reaches this share of what the smallest spot would
+   * give at its spike. The midpoint between the two hypotheses (a single hot pixel: 0; the
+   * smallest spot: at least the full response), as INTERPOLATION_ERROR.agreeShare decides.
+   */
+  spreadShare: 0.5,
+} as const;

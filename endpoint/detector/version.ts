@@ -22,6 +22,7 @@ import {
   SEEDED_TRACE,
   SENSOR_FAULT,
   SPEC,
+  SPOT_STATISTIC,
   STREET_PHASE,
   STREET_PHASE_ROW,
 } from "./thresholds.ts";
@@ -56,6 +57,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       SCORE_TAIL,
       SEEDED_TRACE,
       INTERPOLATION_ERROR,
+      SPOT_STATISTIC,
     }),
   )
   .digest("hex")

@@ -250,11 +250,18 @@ export function classifyGroups(
     // The seed threshold assumes a Gaussian tail; where the score's tail is measured heavier,
     // a particle-sized blob (the footprint of one such excursion) must clear it by that much.
     // Larger defects are not single excursions: their extent is their evidence.
-    if (defectClass === "particle" && strength < thresholds.scoreTail) continue;
+    // A spot the second smoothing took under the seed passes on the statistic matched to it,
+    // when that statistic passes its own (tail-measured) threshold and the footprint is a
+    // spot's, not a hot pixel's (spot-statistic.ts; SPOT_STATISTIC says why).
+    const spot = group.spotStrength ?? 0;
+    if (defectClass === "particle" && strength < thresholds.scoreTail && spot < 1) continue;
+    // What only the spot seed reached stands on the spot's evidence alone: a particle, a spot's footprint.
+    if (group.spotSeeded && (defectClass !== "particle" || spot < 1)) continue;
     const mm = pixelToWaferMm(frame, f.centroid.x, f.centroid.y);
     defects.push({
       class: defectClass,
-      score: scoreFrom(strength),
+      // Only a spot kept by its own statistic is scored on it: every other defect as before.
+      score: scoreFrom(strength < thresholds.scoreTail ? Math.max(strength, spot) : strength),
       bbox: clampBox(f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, image.width, image.height),
       centroidPx: f.centroid,
       areaPx: f.areaPx,

@@ -4,6 +4,7 @@ import type { Lattice } from "../lattice.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
 import { notNoiseBlobs, scoreTailFactor } from "../score-tail.ts";
 import type { Blob, Thresholds } from "../segment.ts";
+import { spotSeedSigmas } from "../spot-statistic.ts";
 import {
   activityMap,
   activityReader,
@@ -217,6 +218,12 @@ export function detectionThresholds(
   // Single-pixel seeds assume a Gaussian tail; JPEG and smeared sensor faults have heavier ones.
   const pixelSigmas = DETECTION.pixelSeedSigmas * pixelTailFactor(work, residual, wafer.analysis);
   const highAt = (i: number) => Math.max(DETECTION.seedSigmas * scoreSigma(i), highFloor);
+  // The spot seed (patterned wafers: the footprint is read die to die): the pixel seed's
+  // statistic and noise model at the false-alarm rate over the disk's pixels.
+  const spotSigmas = lattice
+    ? spotSeedSigmas(Math.PI * wafer.analysis.r * wafer.analysis.r) *
+      (pixelSigmas / DETECTION.pixelSeedSigmas)
+    : null;
   return {
     score,
     highAt,
@@ -231,6 +238,14 @@ export function detectionThresholds(
         min: Math.max(pixelSigmas * smallestSigma(interiorResidual), pixelFloor),
         high: (i) => Math.max(pixelSigmas * residualSigma(i), pixelFloor),
         minPixels: DETECTION.pixelSeedMinPixels,
+        ...(spotSigmas === null
+          ? {}
+          : {
+              spot: {
+                min: Math.max(spotSigmas * smallestSigma(interiorResidual), pixelFloor),
+                high: (i: number) => Math.max(spotSigmas * residualSigma(i), pixelFloor),
+              },
+            }),
       },
       lineSeed: {
         sigmaAt: scoreSigma,

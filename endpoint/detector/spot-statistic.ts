@@ -1,0 +1,75 @@
+// A spot-sized particle's seed and strength on the once-smoothed residual (the statistic matched to the spec's smallest particle), told from a hot pixel by its footprint.
+import type { Blob, Thresholds } from "./segment.ts";
+import { readSensorFault, type SensorFaultJudge } from "./sensor-faults.ts";
+import { SPOT_STATISTIC } from "./thresholds.ts";
+
+/**
+ * Upper tail of the standard normal, Q(z) = P(Z > z), for z >= 0 by its continued fraction
+ * phi(z) / (z + 1 / (z + 2 / (z + 3 / ...))): relative error far under 1e-6 for z >= 3, where
+ * false-alarm rates per pixel are read (the erf approximations in use elsewhere are good to
+ * 1.5e-7 absolute, which is the whole tail at 5 sigmas).
+ */
+export function normalUpperTail(z: number): number {
+  if (!(z >= 0)) throw new RangeError(`normalUpperTail: z ${z} is not >= 0`);
+  if (z < 3) {
+    // Near the body the fraction converges slowly: integrate the density instead (Simpson).
+    const steps = 2000;
+    const upper = 12;
+    const h = (upper - z) / steps;
+    let sum = 0;
+    for (let k = 0; k <= steps; k++) {
+      const t = z + k * h;
+      const w = k === 0 || k === steps ? 1 : k % 2 === 1 ? 4 : 2;
+      sum += w * Math.exp(-0.5 * t * t);
+    }
+    return (sum * h) / 3 / Math.sqrt(2 * Math.PI);
+  }
+  let fraction = z;
+  for (let k = 60; k >= 1; k--) fraction = z + k / fraction;
+  return Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) / fraction;
+}
+
+/**
+ * The spot seed's threshold in noise sigmas for `tests` pixels: z with 2 tests Q(z) equal to
+ * SPOT_STATISTIC.falseAlarmsPerWafer (both signs), by bisection on Q's monotone tail.
+ */
+export function spotSeedSigmas(tests: number): number {
+  const perTest = SPOT_STATISTIC.falseAlarmsPerWafer / (2 * Math.max(1, tests));
+  let lo = 0;
+  let hi = 20;
+  for (let k = 0; k < 60; k++) {
+    const mid = 0.5 * (lo + hi);
+    if (normalUpperTail(mid) > perTest) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * The group's strength on the spot seed's statistic: its largest residual, in its sign, over
+ * the spot seed's threshold at that pixel (>= 1: the statistic passes its false-alarm rate). 0
+ * when it does not pass, or when its footprint cannot be told from a hot pixel's: the group
+ * must read as a point (readSensorFault: within SENSOR_FAULT.maxReachMapPx of its peak, with
+ * FAULT_SPREAD.minDirections pairs on the wafer; otherwise the rule has nothing to read and the
+ * group keeps the score's verdict alone) whose unsmoothed die-to-die neighbours carry at least
+ * SPOT_STATISTIC.spreadShare of what the spec's smallest spot would lend them.
+ */
+export function spotStrength(
+  group: Blob,
+  residual: Float32Array,
+  pixelSeed: NonNullable<Thresholds["pixelSeed"]>,
+  judge: SensorFaultJudge,
+): number {
+  const spot = pixelSeed.spot;
+  if (!spot) return 0;
+  let best = 0;
+  for (const p of group.pixels) {
+    const v = group.sign * (residual[p] as number);
+    if (v < spot.min) continue;
+    best = Math.max(best, v / spot.high(p));
+  }
+  if (best < 1) return 0;
+  const reading = readSensorFault(group, judge);
+  if (!reading || !(reading.spike > 0)) return 0;
+  return reading.response >= SPOT_STATISTIC.spreadShare * reading.spotResponse ? best : 0;
+}
