@@ -38,6 +38,11 @@ export interface KernelFrame {
     edgeMask: Uint8Array | undefined,
     edgeGain: Uint8Array | undefined,
   ): void;
+  /**
+   * The map indices base + x of the last `row`'s pixels x0..x1 whose residual's magnitude is at
+   * least the float32 `limit`, ascending (a view of the kernel's memory, valid until the next call).
+   */
+  listAtLeast(base: number, x0: number, x1: number, limit: number): Int32Array;
 }
 
 /**
@@ -47,13 +52,15 @@ export interface KernelFrame {
 function kernelFrame(width: number, height: number): KernelFrame | null {
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset } = layout;
+  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset, listOffset } =
+    layout;
   const size = width * height;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
   const maskRow = new Uint8Array(buffer, maskOffset, width + 16);
   const gainRow = new Uint8Array(buffer, gainOffset, width + 16);
+  const listRow = new Int32Array(buffer, listOffset, width + 16);
   return {
     kernel,
     dataOffset,
@@ -98,6 +105,9 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       out.set(outRow.subarray(x0, x1 + 1), base + x0);
       mask?.set(maskRow.subarray(x0, x1 + 1), base + x0);
       gain?.set(gainRow.subarray(x0, x1 + 1), base + x0);
+    },
+    listAtLeast(base, x0, x1, limit) {
+      return listRow.subarray(0, kernel.listAtLeast(outOffset, x0, x1, limit, base, listOffset));
     },
   };
 }

@@ -1058,6 +1058,40 @@
         (br $scalars)))
     (i32.eqz (local.get $nonFinite)))
 
+  ;; The row's pixels x0..x1 (float32 at rowPtr + 4x) whose magnitude is at least `limit`
+  ;; (a float32 at or below the caller's double limit, so every value that reaches the double
+  ;; limit is listed; NaN never is), as map indices base + x, ascending, to listPtr; returns
+  ;; how many. Four values at a time (the last group's lanes past x1 masked off; the row is
+  ;; padded, so the load stays inside it).
+  (func (export "listAtLeast")
+    (param $rowPtr i32) (param $x0 i32) (param $x1 i32) (param $limit f32) (param $base i32)
+    (param $listPtr i32) (result i32)
+    (local $x i32) (local $n i32) (local $bound v128) (local $bits i32) (local $left i32)
+    (local.set $bound (f32x4.splat (local.get $limit)))
+    (local.set $x (local.get $x0))
+    (block $done
+      (loop $groups
+        (br_if $done (i32.gt_s (local.get $x) (local.get $x1)))
+        (local.set $bits (i32x4.bitmask (f32x4.ge
+          (f32x4.abs (v128.load (i32.add (local.get $rowPtr) (i32.shl (local.get $x) (i32.const 2)))))
+          (local.get $bound))))
+        ;; Lanes past x1: off.
+        (local.set $left (i32.sub (local.get $x1) (local.get $x)))
+        (if (i32.lt_s (local.get $left) (i32.const 3)) (then
+          (local.set $bits (i32.and (local.get $bits)
+            (i32.sub (i32.shl (i32.const 1) (i32.add (local.get $left) (i32.const 1))) (i32.const 1))))))
+        (block $lanesDone
+          (loop $lanes
+            (br_if $lanesDone (i32.eqz (local.get $bits)))
+            (i32.store (i32.add (local.get $listPtr) (i32.shl (local.get $n) (i32.const 2)))
+              (i32.add (i32.add (local.get $base) (local.get $x)) (i32.ctz (local.get $bits))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (local.set $bits (i32.and (local.get $bits) (i32.sub (local.get $bits) (i32.const 1))))
+            (br $lanes)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $groups)))
+    (local.get $n))
+
   ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
   ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.
   (func (export "blurRow") (param $src i32) (param $dst i32) (param $width i32)
