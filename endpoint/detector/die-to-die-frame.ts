@@ -52,8 +52,17 @@ export interface KernelFrame {
 function kernelFrame(width: number, height: number): KernelFrame | null {
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset, listOffset } =
-    layout;
+  const {
+    kernel,
+    buffer,
+    dataOffset,
+    ringOffset,
+    outOffset,
+    maskOffset,
+    gainOffset,
+    listOffset,
+    rowsOffset,
+  } = layout;
   const size = width * height;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
@@ -78,6 +87,8 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       doubles.set(fys2, 40);
       integers.set(offsets2, 96);
       new Uint8Array(buffer, 576, EDGE_GAIN_TABLE.length).set(EDGE_GAIN_TABLE);
+      // No row of this map has run `interior` yet: its kept interpolations are not this map's.
+      integers[248] = -2147483648;
     },
     setRow(rangeDeltas, rangeDeltas2) {
       integers.set(rangeDeltas, 56);
@@ -101,6 +112,7 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
         x1,
         runFrom,
         runTo,
+        rowsOffset,
       );
       out.set(outRow.subarray(x0, x1 + 1), base + x0);
       mask?.set(maskRow.subarray(x0, x1 + 1), base + x0);

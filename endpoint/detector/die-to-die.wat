@@ -21,7 +21,9 @@
 ;;   for `row`, the current row's x runs over which each shift's sample lies on the wafer:
 ;;   i32 lower[8] at 448, upper[8] at 480 (one die away), lower2[8] at 512, upper2[8] at 544
 ;;   (two dies away), the rim ring's edge gains (u8[256] at 576, indexed by the four directions'
-;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976.
+;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976;
+;;   for `interior`, the last row it ran on: i32 base at 992 (the caller writes -2^31 before a
+;;   map's first row: none), first at 996, last at 1000 (map indices).
 ;; Bytes 0..1023 in all (PARAMETER_BYTES in kernel.ts).
 ;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
 (module
@@ -45,8 +47,11 @@
   ;; of the 2nd smallest are |e|: never -0, never NaN, so any of two equal ones is the same bits.
   (func $interior (export "interior")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
-    (param $first i32) (param $last i32)
+    (param $first i32) (param $last i32) (param $base i32) (param $rowsPtr i32)
     (local $q i32) (local $end i32) (local $outBase i32)
+    (local $reuseFrom i32) (local $reuseTo i32) (local $reuse i32) (local $p i32) (local $hq i32)
+    (local $hStride i32) (local $h0 i32) (local $h1 i32) (local $h2 i32) (local $h3 i32)
+    (local $h4 i32) (local $h5 i32) (local $h6 i32) (local $h7 i32)
     (local $top0 i32) (local $bottom0 i32) (local $range0 i32) (local $fx0 v128) (local $fy0 v128)
     (local $top1 i32) (local $bottom1 i32) (local $range1 i32) (local $fx1 v128) (local $fy1 v128)
     (local $top2 i32) (local $bottom2 i32) (local $range2 i32) (local $fx2 v128) (local $fy2 v128)
@@ -111,31 +116,66 @@
     (local.set $zero (f64x2.splat (f64.const 0)))
     (local.set $one (f64x2.splat (f64.const 1)))
     (local.set $minusOne (f64x2.splat (f64.const -1)))
+    ;; Each shift's bottom interpolations of this row, kept by column (8 x (width + 16) doubles
+    ;; at rowsPtr) for the next row: a shift's bottom row here is its top row there (the same
+    ;; two samples, the same fraction, the same operations: the same doubles). Valid where the
+    ;; last row this ran on (base, first and last at 992, 996 and 1000) is the row above and
+    ;; covered both of a pair's pixels; elsewhere the top is interpolated as before.
+    (local.set $hStride (i32.shl (i32.add (local.get $width) (i32.const 16)) (i32.const 3)))
+    (local.set $h0 (local.get $rowsPtr))
+    (local.set $h1 (i32.add (local.get $h0) (local.get $hStride)))
+    (local.set $h2 (i32.add (local.get $h1) (local.get $hStride)))
+    (local.set $h3 (i32.add (local.get $h2) (local.get $hStride)))
+    (local.set $h4 (i32.add (local.get $h3) (local.get $hStride)))
+    (local.set $h5 (i32.add (local.get $h4) (local.get $hStride)))
+    (local.set $h6 (i32.add (local.get $h5) (local.get $hStride)))
+    (local.set $h7 (i32.add (local.get $h6) (local.get $hStride)))
+    (local.set $reuseFrom (i32.const 1))
+    (local.set $reuseTo (i32.const 0))
+    (if (i32.eq (i32.load offset=992 (i32.const 0)) (i32.sub (local.get $base) (local.get $width)))
+      (then
+        (local.set $reuseFrom (i32.add (i32.load offset=996 (i32.const 0)) (local.get $width)))
+        (local.set $reuseTo (i32.add (i32.load offset=1000 (i32.const 0)) (local.get $width)))))
+    (i32.store offset=992 (i32.const 0) (local.get $base))
+    (i32.store offset=996 (i32.const 0) (local.get $first))
+    (i32.store offset=1000 (i32.const 0) (local.get $last))
+    (local.set $hq (i32.shl (i32.sub (local.get $first) (local.get $base)) (i32.const 3)))
     (local.set $q (i32.shl (local.get $first) (i32.const 2)))
     (local.set $end (i32.shl (local.get $last) (i32.const 2)))
     (local.set $outBase (i32.sub (local.get $outPtr) (local.get $q)))
     (block $done
       (loop $pixels
         (br_if $done (i32.gt_u (local.get $q) (local.get $end)))
+        (local.set $p (i32.shr_u (local.get $q) (i32.const 2)))
+        (local.set $reuse (i32.and (i32.ge_s (local.get $p) (local.get $reuseFrom))
+          (i32.le_s (i32.add (local.get $p) (i32.const 1)) (local.get $reuseTo))))
         (local.set $v (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dataPtr) (local.get $q)))))
 
       ;; Direction 0: the pair average of shifts 0 (+d) and 1 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h0) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top0) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top0) (local.get $q))))
-        (local.get $left)) (local.get $fx0))))
+        (local.get $left)) (local.get $fx0))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom0) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom0) (local.get $q))))
         (local.get $left)) (local.get $fx0))))
+      (v128.store (i32.add (local.get $h0) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h1) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top1) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top1) (local.get $q))))
-        (local.get $left)) (local.get $fx1))))
+        (local.get $left)) (local.get $fx1))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom1) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom1) (local.get $q))))
         (local.get $left)) (local.get $fx1))))
+      (v128.store (i32.add (local.get $h1) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy0)))
@@ -152,22 +192,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m0 (f64x2.abs (local.get $e0)))
       ;; Direction 1: the pair average of shifts 2 (+d) and 3 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h2) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top2) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top2) (local.get $q))))
-        (local.get $left)) (local.get $fx2))))
+        (local.get $left)) (local.get $fx2))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom2) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom2) (local.get $q))))
         (local.get $left)) (local.get $fx2))))
+      (v128.store (i32.add (local.get $h2) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h3) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top3) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top3) (local.get $q))))
-        (local.get $left)) (local.get $fx3))))
+        (local.get $left)) (local.get $fx3))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom3) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom3) (local.get $q))))
         (local.get $left)) (local.get $fx3))))
+      (v128.store (i32.add (local.get $h3) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy2)))
@@ -184,22 +232,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m1 (f64x2.abs (local.get $e1)))
       ;; Direction 2: the pair average of shifts 4 (+d) and 5 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h4) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top4) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top4) (local.get $q))))
-        (local.get $left)) (local.get $fx4))))
+        (local.get $left)) (local.get $fx4))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom4) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom4) (local.get $q))))
         (local.get $left)) (local.get $fx4))))
+      (v128.store (i32.add (local.get $h4) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h5) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top5) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top5) (local.get $q))))
-        (local.get $left)) (local.get $fx5))))
+        (local.get $left)) (local.get $fx5))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom5) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom5) (local.get $q))))
         (local.get $left)) (local.get $fx5))))
+      (v128.store (i32.add (local.get $h5) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy4)))
@@ -216,22 +272,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m2 (f64x2.abs (local.get $e2)))
       ;; Direction 3: the pair average of shifts 6 (+d) and 7 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h6) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top6) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top6) (local.get $q))))
-        (local.get $left)) (local.get $fx6))))
+        (local.get $left)) (local.get $fx6))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom6) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom6) (local.get $q))))
         (local.get $left)) (local.get $fx6))))
+      (v128.store (i32.add (local.get $h6) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h7) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top7) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top7) (local.get $q))))
-        (local.get $left)) (local.get $fx7))))
+        (local.get $left)) (local.get $fx7))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom7) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom7) (local.get $q))))
         (local.get $left)) (local.get $fx7))))
+      (v128.store (i32.add (local.get $h7) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy6)))
@@ -261,6 +325,7 @@
               (f64x2.gt (local.get $sum) (local.get $zero)))
             (local.get $second))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (local.set $hq (i32.add (local.get $hq) (i32.const 16)))
         (br $pixels))))
 
   ;; Residuals of rim-ring pixels first..last (edgePixel's work) that share one set of
@@ -838,7 +903,7 @@
   (func (export "row")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $maskPtr i32)
     (param $gainPtr i32) (param $width i32) (param $base i32) (param $x0 i32) (param $x1 i32)
-    (param $runFrom i32) (param $runTo i32)
+    (param $runFrom i32) (param $runTo i32) (param $rowsPtr i32)
     (local $n i32) (local $k i32) (local $i i32) (local $j i32) (local $key i32)
     (local $from i32) (local $to i32) (local $hasRun i32)
     (local $code i32) (local $count i32) (local $plus i32) (local $minus i32) (local $slot i32)
@@ -904,7 +969,8 @@
                   (i32.add (local.get $outPtr) (i32.shl (local.get $runFrom) (i32.const 2)))
                   (local.get $width)
                   (i32.add (local.get $base) (local.get $runFrom))
-                  (i32.add (local.get $base) (local.get $runTo)))
+                  (i32.add (local.get $base) (local.get $runTo))
+                  (local.get $base) (local.get $rowsPtr))
                 (call $fillBytes (local.get $maskPtr) (local.get $runFrom)
                   (i32.add (local.get $runTo) (i32.const 1)) (i32.const 0))
                 ;; EDGE_GAIN_UNIT: a gain of 1.

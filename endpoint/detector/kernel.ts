@@ -19,6 +19,8 @@ export interface Kernel extends KernelMemory {
     width: number,
     first: number,
     last: number,
+    base: number,
+    rowsOffset: number,
   ): void;
   edge(
     dataOffset: number,
@@ -45,6 +47,7 @@ export interface Kernel extends KernelMemory {
     x1: number,
     runFrom: number,
     runTo: number,
+    rowsOffset: number,
   ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
   /** 1 when the count float32 values at byte offset `at` are all finite, else 0. */
@@ -147,6 +150,8 @@ export interface KernelLayout {
   blurOffset: number;
   /** Room for one row's map indices (listAtLeast's output). */
   listOffset: number;
+  /** Eight rows of doubles (width + 16 each): `interior`'s bottom interpolations per shift. */
+  rowsOffset: number;
   /** Bytes per row of each region (room for a pixel past the row: kernels run in pairs). */
   rowBytes: number;
 }
@@ -175,7 +180,8 @@ function layoutOffsets(width: number, height: number) {
   const gainOffset = maskOffset + rowBytes / 2;
   const blurOffset = maskOffset + rowBytes;
   const listOffset = blurOffset + 7 * rowBytes;
-  const needed = listOffset + rowBytes;
+  const rowsOffset = listOffset + rowBytes;
+  const needed = rowsOffset + 8 * 2 * rowBytes;
   return {
     dataOffset,
     ringOffset,
@@ -184,6 +190,7 @@ function layoutOffsets(width: number, height: number) {
     gainOffset,
     blurOffset,
     listOffset,
+    rowsOffset,
     rowBytes,
     needed,
   };

@@ -1,12 +1,13 @@
-// speed14's exact cuts outside the die-to-die list: structuredBlockShare on typed arrays (no array of shares), against main's version written out here.
+// speed14's exact cuts outside the die-to-die list: structuredBlockShare on typed arrays against main's version written out here, and the residual kernel's kept interpolations (one row to the next) against the JavaScript path.
 import assert from "node:assert/strict";
-import { describe, it } from "vitest";
+import { afterEach, describe, it } from "vitest";
 import {
   backgroundRowCoefficients,
   fitSmoothBackground,
   type SmoothBackground,
   structuredBlockShare,
 } from "../../endpoint/detector/background.ts";
+import { dieToDieResidual, useResidualKernel } from "../../endpoint/detector/die-to-die.ts";
 import type { DiskRegion } from "../../endpoint/detector/noise.ts";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
@@ -100,4 +101,89 @@ describe("structuredBlockShare on typed arrays", () => {
       }
     });
   }
+});
+
+describe("the residual kernel's interpolations kept from one row for the next", () => {
+  afterEach(() => useResidualKernel(true));
+  const sameBits = (x: ArrayBufferView, y: ArrayBufferView): boolean =>
+    Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+      Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+    );
+  const width = 260;
+  const height = 300;
+  const raster = (seed: number) => {
+    const random = seededRandom(seed);
+    return Float32Array.from({ length: width * height }, () => 100 + 20 * random());
+  };
+  const run = (
+    data: Float32Array,
+    a: { x: number; y: number },
+    b: { x: number; y: number },
+    region: DiskRegion,
+    kernel: boolean,
+  ) => {
+    useResidualKernel(kernel);
+    const out = new Float32Array(width * height);
+    const edgeMask = new Uint8Array(width * height);
+    const edgeGain = new Uint8Array(width * height);
+    dieToDieResidual(
+      { width, height, scale: 1, data },
+      a,
+      b,
+      region,
+      region.r + 2,
+      1,
+      out,
+      edgeMask,
+      edgeGain,
+    );
+    return { out, edgeMask, edgeGain };
+  };
+
+  it("are never read across maps, even where a map's first interior row follows the last one's", () => {
+    // Interior pixels (every reference a pair on the wafer) are those the edge mask leaves 0.
+    const interiorRows = (mask: Uint8Array, region: DiskRegion): number[] => {
+      const rows: number[] = [];
+      for (let y = 0; y < height; y++) {
+        let inside = false;
+        for (let x = 0; x < width && !inside; x++)
+          inside =
+            mask[y * width + x] === 0 &&
+            (x - region.cx) ** 2 + (y - region.cy) ** 2 < region.r ** 2;
+        if (inside) rows.push(y);
+      }
+      return rows;
+    };
+    const a1 = { x: 15.5, y: 0.25 };
+    const b1 = { x: -0.25, y: 16.5 };
+    const first: DiskRegion = { cx: 130.2, cy: 64.5, r: 66 };
+    const firstRows = interiorRows(run(raster(31), a1, b1, first, false).edgeMask, first);
+    const lastRow = firstRows[firstRows.length - 1] as number;
+    // A second disk, on another map with another lattice, whose first interior row is the next
+    // row: the kept interpolations of the first call's last interior row lie right above it.
+    const a2 = { x: 17.25, y: 0.5 };
+    const b2 = { x: -0.5, y: 15.75 };
+    let second: DiskRegion | null = null;
+    for (let cy = 120; cy < 260 && !second; cy += 0.25) {
+      const region = { cx: 130.2, cy, r: 66 };
+      if (Math.ceil(cy - 66) > lastRow) break;
+      const rows = interiorRows(run(raster(32), a2, b2, region, false).edgeMask, region);
+      if (rows[0] === lastRow + 1) second = region;
+    }
+    assert.ok(second, `no disk starts its interior at row ${lastRow + 1}`);
+    const calls: Array<[number, { x: number; y: number }, { x: number; y: number }, DiskRegion]> = [
+      [31, a1, b1, first],
+      [32, a2, b2, second],
+      [31, a1, b1, { cx: 130.2, cy: 130.1, r: 120 }],
+    ];
+    const simd = calls.map(([seed, a, b, region]) => run(raster(seed), a, b, region, true));
+    const js = calls.map(([seed, a, b, region]) => run(raster(seed), a, b, region, false));
+    for (let k = 0; k < calls.length; k++) {
+      const got = simd[k] as ReturnType<typeof run>;
+      const want = js[k] as ReturnType<typeof run>;
+      assert.ok(sameBits(got.out, want.out), `call ${k}: residual differs`);
+      assert.ok(sameBits(got.edgeMask, want.edgeMask), `call ${k}: edge mask differs`);
+      assert.ok(sameBits(got.edgeGain, want.edgeGain), `call ${k}: edge gain differs`);
+    }
+  });
 });
