@@ -58,6 +58,55 @@ export function solveLinear(a: Float64Array, b: Float64Array, n: number): Float6
 }
 
 /**
+ * Each kept block's sum (block x block pixels from column starts[k], row y0) into
+ * sums[at + k]: row by row, left to right, from +0, as a plain loop per block adds them, so the
+ * same doubles. Four blocks' sums run side by side: one chain of additions waits on each add,
+ * four independent chains do not wait on each other.
+ */
+function blockRowSums(
+  data: Float32Array,
+  width: number,
+  y0: number,
+  block: number,
+  starts: Int32Array,
+  kept: number,
+  sums: Float64Array,
+  at: number,
+): void {
+  let k = 0;
+  for (; k + 3 < kept; k += 4) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let y = y0; y < y0 + block; y++) {
+      const p0 = y * width + (starts[k] as number);
+      const p1 = y * width + (starts[k + 1] as number);
+      const p2 = y * width + (starts[k + 2] as number);
+      const p3 = y * width + (starts[k + 3] as number);
+      for (let x = 0; x < block; x++) {
+        s0 += data[p0 + x] as number;
+        s1 += data[p1 + x] as number;
+        s2 += data[p2 + x] as number;
+        s3 += data[p3 + x] as number;
+      }
+    }
+    sums[at + k] = s0;
+    sums[at + k + 1] = s1;
+    sums[at + k + 2] = s2;
+    sums[at + k + 3] = s3;
+  }
+  for (; k < kept; k++) {
+    let sum = 0;
+    for (let y = y0; y < y0 + block; y++) {
+      const p = y * width + (starts[k] as number);
+      for (let x = 0; x < block; x++) sum += data[p + x] as number;
+    }
+    sums[at + k] = sum;
+  }
+}
+
+/**
  * Fits the polynomial to block means with Tukey-biweight reweighting, so that stains and
  * voids (a few % of the blocks) do not pull the illumination model towards themselves.
  */
@@ -78,25 +127,25 @@ export function fitSmoothBackground(
   const us = new Float64Array(capacity);
   const vs = new Float64Array(capacity);
   const values = new Float64Array(capacity);
+  // The blocks of one block row that are kept (inside the frame and the disk), by left column.
+  const starts = new Int32Array(Math.max(0, blockColumns));
   let count = 0;
   for (let by = byFirst; by * block < region.cy + region.r; by++) {
+    const y0 = by * block;
+    const my = y0 + block / 2 - 0.5;
+    let kept = 0;
     for (let bx = bxFirst; bx * block < region.cx + region.r; bx++) {
       const x0 = bx * block;
-      const y0 = by * block;
       const mx = x0 + block / 2 - 0.5;
-      const my = y0 + block / 2 - 0.5;
       if (x0 < 0 || y0 < 0 || x0 + block > width || y0 + block > height) continue;
       if (Math.hypot(mx - region.cx, my - region.cy) > region.r - block * 0.75) continue;
-      let sum = 0;
-      for (let y = y0; y < y0 + block; y++) {
-        const rowStart = y * width;
-        for (let x = x0; x < x0 + block; x++) sum += data[rowStart + x] as number;
-      }
-      us[count] = (mx - region.cx) / region.r;
-      vs[count] = (my - region.cy) / region.r;
-      values[count] = sum / (block * block);
-      count++;
+      starts[kept++] = x0;
+      us[count + kept - 1] = (mx - region.cx) / region.r;
+      vs[count + kept - 1] = (my - region.cy) / region.r;
     }
+    blockRowSums(data, width, y0, block, starts, kept, values, count);
+    for (let k = count; k < count + kept; k++) values[k] = (values[k] as number) / (block * block);
+    count += kept;
   }
   const terms = polynomialTerms(degree);
   const m = terms.length;
@@ -160,20 +209,29 @@ export function fitSmoothBackground(
     const solved = solveLinear(a, b, m);
     if (!solved) break;
     coefficients = solved;
+    // Each block's model is summed term by term from +0 (the same additions in the same order
+    // as one block at a time), a term for all blocks per pass: the blocks' sums do not wait on
+    // each other.
+    residuals.fill(0);
+    for (let t = 0; t < m; t++) {
+      const c = coefficients[t] as number;
+      const column = t * count;
+      for (let i = 0; i < count; i++)
+        residuals[i] = (residuals[i] as number) + (basis[column + i] as number) * c;
+    }
+    let sawNaN = false;
     for (let i = 0; i < count; i++) {
-      let model = 0;
-      for (let t = 0; t < m; t++)
-        model += (basis[t * count + i] as number) * (coefficients[t] as number);
-      const residual = (values[i] as number) - model;
+      const residual = (values[i] as number) - (residuals[i] as number);
       residuals[i] = residual;
       magnitudes[i] = Math.abs(residual);
+      if (Number.isNaN(residual)) sawNaN = true;
     }
     // The median |residual| (the middle of them sorted): selected, not sorted; a NaN sorts.
     const middle = Math.floor(count / 2);
     const median =
       count === 0
         ? 0
-        : magnitudes.some(Number.isNaN)
+        : sawNaN
           ? (magnitudes.sort()[middle] as number)
           : selectKth(magnitudes, count, middle);
     const scale = Math.max(floor, 1.4826 * median);
@@ -275,28 +333,39 @@ export function structuredBlockShare(
   const yEnd = Math.min(height, region.cy + region.r);
   const xEnd = Math.min(width, region.cx + region.r);
   const row = new Float64Array(background.degree + 1);
-  for (let y = Math.max(0, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+  const { cx, cy, r } = region;
+  const r2 = r ** 2;
+  const degree = background.degree;
+  const data = work.data;
+  for (let y = Math.max(0, Math.ceil(cy - r)); y < yEnd; y += step) {
     backgroundRowCoefficients(background, y, row);
     const by = Math.min(blocksPerSide - 1, Math.floor((y - y0) / blockSide));
-    for (let x = Math.max(0, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
-      if ((x - region.cx) ** 2 + (y - region.cy) ** 2 >= region.r ** 2) continue;
+    const dy2 = (y - cy) ** 2;
+    for (let x = Math.max(0, Math.ceil(cx - r)); x < xEnd; x += step) {
+      if ((x - cx) ** 2 + dy2 >= r2) continue;
       const b = by * blocksPerSide + Math.min(blocksPerSide - 1, Math.floor((x - x0) / blockSide));
       totals[b] = (totals[b] as number) + 1;
-      const u = (x - region.cx) / region.r;
+      const u = (x - cx) / r;
       let model = 0;
-      for (let p = background.degree; p >= 0; p--) model = model * u + (row[p] as number);
-      if (Math.abs((work.data[y * width + x] as number) - model) > limit)
+      for (let p = degree; p >= 0; p--) model = model * u + (row[p] as number);
+      if (Math.abs((data[y * width + x] as number) - model) > limit)
         outs[b] = (outs[b] as number) + 1;
     }
   }
   // Blocks mostly off the disk (corners) say little: only those with a fair sample count.
-  const counts = Array.from(totals);
-  const fair = 0.5 * Math.max(...counts);
-  const shares = counts
-    .map((t, b) => (t >= fair && t > 0 ? (outs[b] as number) / t : Number.NaN))
-    .filter((v) => !Number.isNaN(v))
-    .sort((p, q) => p - q);
-  return shares.length > 0 ? (shares[Math.floor(shares.length / 2)] as number) : 0;
+  // (Loops over the typed arrays: the same shares, in ascending order, as mapping and sorting
+  // an array of them; no value is NaN or -0 here, so the numeric sorts agree.)
+  let most = Number.NEGATIVE_INFINITY;
+  for (let b = 0; b < blocks; b++) most = Math.max(most, totals[b] as number);
+  const fair = 0.5 * most;
+  const shares = new Float64Array(blocks);
+  let kept = 0;
+  for (let b = 0; b < blocks; b++) {
+    const t = totals[b] as number;
+    if (t >= fair && t > 0) shares[kept++] = (outs[b] as number) / t;
+  }
+  const sorted = shares.subarray(0, kept).sort();
+  return kept > 0 ? (sorted[Math.floor(kept / 2)] as number) : 0;
 }
 
 /** residual = map - background inside the disk, 0 elsewhere. */

@@ -61,6 +61,50 @@ function sampleDies(
         x = end + 2;
         continue;
       }
+      if (!(sampleKeys && sampleValues)) {
+        // Counting only (the first pass): the run's counts in locals, added once per run, so
+        // no count waits on the previous sample's store to the same key. Whole numbers: the
+        // same counts as adding one at a time.
+        let inner = 0;
+        let innerBelow = 0;
+        let innerAbove = 0;
+        let edge = 0;
+        let edgeBelow = 0;
+        let edgeAbove = 0;
+        let nan = 0;
+        for (; x <= end && n < capacity; x += 2) {
+          const at = y * width + x;
+          const zone = edgeMask[at] as number;
+          const v = residual[at] as number;
+          const below = +(v < minTypicalOffset);
+          const above = +(v > -minTypicalOffset);
+          if (above === 0 && Number.isNaN(v)) nan = 1;
+          if (zone === 0) {
+            inner++;
+            innerBelow += below;
+            innerAbove += above;
+          } else if (zone === 1) {
+            edge++;
+            edgeBelow += below;
+            edgeAbove += above;
+          } else {
+            const k = cell + zone;
+            perKey[k + 1] = (perKey[k + 1] as number) + 1;
+            belowTypical[k] = (belowTypical[k] as number) + below;
+            aboveMinusTypical[k] = (aboveMinusTypical[k] as number) + above;
+          }
+          n++;
+        }
+        perKey[cell + 1] = (perKey[cell + 1] as number) + inner;
+        perKey[cell + 2] = (perKey[cell + 2] as number) + edge;
+        belowTypical[cell] = (belowTypical[cell] as number) + innerBelow;
+        belowTypical[cell + 1] = (belowTypical[cell + 1] as number) + edgeBelow;
+        aboveMinusTypical[cell] = (aboveMinusTypical[cell] as number) + innerAbove;
+        aboveMinusTypical[cell + 1] = (aboveMinusTypical[cell + 1] as number) + edgeAbove;
+        if (nan !== 0) sawNaN = true;
+        x = end + 2;
+        continue;
+      }
       for (; x <= end && n < capacity; x += 2) {
         const at = y * width + x;
         const k = cell + (edgeMask[at] as number);

@@ -1,4 +1,6 @@
 // The die-to-die misregistration allowance: the share of a reference's 2x2 cell range forgiven per direction, and those cell ranges row by row.
+
+import type { StandingOut } from "./die-to-die.ts";
 import type { KernelFrame } from "./die-to-die-frame.ts";
 import type { Vector } from "./lattice.ts";
 import type { FloatMap } from "./raster.ts";
@@ -322,6 +324,12 @@ export function boundInterpolationError(
   gate: number,
   edgeMask: Uint8Array,
   residual: Float32Array,
+  /**
+   * dieToDieResidual's list of the pixels that may stand out, when no pass since has raised a
+   * pixel's |residual|: the gated pixels are then found among them (the same pixels, in the
+   * same order) instead of by a walk over the disk.
+   */
+  standing?: StandingOut,
 ): number {
   const { data, width, height } = map;
   const pairs = pairSamples(a, b, width);
@@ -337,7 +345,10 @@ export function boundInterpolationError(
   const deviations = new Float64Array(4);
   let lowered = 0;
   // Every pixel read here only writes itself, so the gated ones can be listed first.
-  for (const at of gatedPixels(residual, edgeMask, width, height, region, gate)) {
+  const gated = standing?.serves(region, width, gate)
+    ? gatedAmong(standing, residual, edgeMask, gate)
+    : gatedPixels(residual, edgeMask, width, height, region, gate);
+  for (const at of gated) {
     const old = residual[at] as number;
     const v = data[at] as number;
     // The interpolation error is forgiven across an axis only where the anchor's references
@@ -431,6 +442,28 @@ function gatedPixels(
       const value = residual[at] as number;
       if ((value >= gate || value <= -gate) && edgeMask[at] === 0) gated.push(at);
     }
+  }
+  return gated;
+}
+
+/**
+ * gatedPixels' answer from dieToDieResidual's list: its pixels are the disk's spans as
+ * gatedPixels walks them (the same region, width and formulas), ascending, and hold every one
+ * whose |residual| reaches the list's limit (at most the gate), so the pixels over the gate
+ * are among them, in the same order.
+ */
+function gatedAmong(
+  standing: StandingOut,
+  residual: Float32Array,
+  edgeMask: Uint8Array,
+  gate: number,
+): number[] {
+  const gated: number[] = [];
+  const { indices, count } = standing;
+  for (let n = 0; n < count; n++) {
+    const at = indices[n] as number;
+    const value = residual[at] as number;
+    if ((value >= gate || value <= -gate) && edgeMask[at] === 0) gated.push(at);
   }
   return gated;
 }

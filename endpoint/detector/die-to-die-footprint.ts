@@ -1,4 +1,5 @@
 // The die-to-die allowance judged over a particle's footprint: where the residual carries more one-signed flux than a sub-pixel shift of the references can put there, the allowance is given back.
+import type { StandingOut } from "./die-to-die.ts";
 import { pairMisregistrationShare } from "./die-to-die-allowance.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
@@ -473,6 +474,59 @@ function localMaxima(
   return found;
 }
 
+/**
+ * localMaxima's answer from dieToDieResidual's list: the list holds, ascending, every pixel of
+ * the disk's rows (a superset of localMaxima's spans, which keep HALF + 1 from the map's
+ * sides) whose |residual| reaches the list's limit (at most floor), so localMaxima's pixels
+ * are those of the list inside its spans that pass the same tests, in the same order.
+ */
+function localMaximaAmong(
+  standing: StandingOut,
+  residual: Float32Array,
+  width: number,
+  region: DiskRegion,
+  y0: number,
+  y1: number,
+  floor: number,
+): number[] {
+  const { cx, cy, r } = region;
+  const { indices, count } = standing;
+  const found: number[] = [];
+  let row = -1;
+  let from = 0;
+  let to = -1;
+  for (let n = 0; n < count; n++) {
+    const at = indices[n] as number;
+    const v = residual[at] as number;
+    if (!(Math.abs(v) >= floor)) continue;
+    const y = Math.floor(at / width);
+    if (y !== row) {
+      // localMaxima's span of row y (none outside y0..y1).
+      row = y;
+      const dy = y - cy;
+      const half = Math.sqrt(Math.max(0, r * r - dy * dy));
+      from = y * width + Math.max(HALF + 1, Math.ceil(cx - half));
+      to = y < y0 || y > y1 ? -1 : y * width + Math.min(width - HALF - 2, Math.floor(cx + half));
+    }
+    if (at < from || at > to) continue;
+    const m = Math.abs(v);
+    let isMax = true;
+    for (let j = -width; j <= width && isMax; j += width)
+      for (let i = -1; i <= 1; i++)
+        if (Math.abs(residual[at + j + i] as number) > m) {
+          isMax = false;
+          break;
+        }
+    if (isMax) found.push(at);
+  }
+  return found;
+}
+
+/** The footprints' candidate floor: FOOTPRINT_FLUX.candidateSigmas pair-difference sigmas. */
+export function candidateFloor(sigma: number): number {
+  return FOOTPRINT_FLUX.candidateSigmas * PAIR_DIFFERENCE_GAIN * sigma;
+}
+
 /** Quantile q of values (sorted in place). */
 function quantileOf(values: Float64Array, q: number): number {
   values.sort();
@@ -502,6 +556,12 @@ export function restoreOneSignedFootprints(
   sigma: number,
   edgeMask: Uint8Array,
   residual: Float32Array,
+  /**
+   * dieToDieResidual's list of the pixels that may stand out, when no pass since has raised a
+   * pixel's |residual| (boundInterpolationError only lowers them): the candidates are then
+   * found among its pixels (the same ones, in the same order) instead of by a walk over the disk.
+   */
+  standing?: StandingOut,
 ): FootprintOutcome {
   const { width, height, data } = map;
   const none = { candidates: 0, restored: 0, threshold: 0 };
@@ -520,9 +580,12 @@ export function restoreOneSignedFootprints(
   );
   // Candidates: interior local maxima of |residual| where the allowance acts in three
   // directions or more (elsewhere it cannot have cut the 2nd smallest of four).
-  const floor = FOOTPRINT_FLUX.candidateSigmas * PAIR_DIFFERENCE_GAIN * sigma;
+  const floor = candidateFloor(sigma);
   const candidates: number[] = [];
-  for (const at of localMaxima(residual, width, region, y0, y1, floor)) {
+  const maxima = standing?.serves(region, width, floor)
+    ? localMaximaAmong(standing, residual, width, region, y0, y1, floor)
+    : localMaxima(residual, width, region, y0, y1, floor);
+  for (const at of maxima) {
     const x = at % width;
     let acting = 0;
     for (const dir of dirs) if (reader.allowance(at, dir, sigma) > 0) acting++;

@@ -40,6 +40,11 @@ export interface KernelFrame {
     edgeMask: Uint8Array | undefined,
     edgeGain: Uint8Array | undefined,
   ): void;
+  /**
+   * The map indices base + x of the last `row`'s pixels x0..x1 whose residual's magnitude is at
+   * least the float32 `limit`, ascending (a view of the kernel's memory, valid until the next call).
+   */
+  listAtLeast(base: number, x0: number, x1: number, limit: number): Int32Array;
 }
 
 /**
@@ -49,13 +54,24 @@ export interface KernelFrame {
 function kernelFrame(width: number, height: number): KernelFrame | null {
   const layout = kernelLayout(width, height);
   if (!layout) return null;
-  const { kernel, buffer, dataOffset, ringOffset, outOffset, maskOffset, gainOffset } = layout;
+  const {
+    kernel,
+    buffer,
+    dataOffset,
+    ringOffset,
+    outOffset,
+    maskOffset,
+    gainOffset,
+    listOffset,
+    rowsOffset,
+  } = layout;
   const size = width * height;
   const doubles = new Float64Array(buffer, 0, PARAMETER_BYTES / 8);
   const integers = new Int32Array(buffer, 0, PARAMETER_BYTES / 4);
   const outRow = new Float32Array(buffer, outOffset, width + 16);
   const maskRow = new Uint8Array(buffer, maskOffset, width + 16);
   const gainRow = new Uint8Array(buffer, gainOffset, width + 16);
+  const listRow = new Int32Array(buffer, listOffset, width + 16);
   return {
     kernel,
     dataOffset,
@@ -85,6 +101,9 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
       // Byte 992 (die-to-die.wat).
       doubles.set(extrapolationShares, 124);
       new Uint8Array(buffer, 576, EDGE_GAIN_TABLE.length).set(EDGE_GAIN_TABLE);
+      // No row of this map has run `interior` yet: its kept interpolations are not this map's
+      // (byte 176, die-to-die.wat).
+      integers[44] = -2147483648;
     },
     setRow(rangeDeltas, rangeDeltas2) {
       integers.set(rangeDeltas, 56);
@@ -108,10 +127,14 @@ function kernelFrame(width: number, height: number): KernelFrame | null {
         x1,
         runFrom,
         runTo,
+        rowsOffset,
       );
       out.set(outRow.subarray(x0, x1 + 1), base + x0);
       mask?.set(maskRow.subarray(x0, x1 + 1), base + x0);
       gain?.set(gainRow.subarray(x0, x1 + 1), base + x0);
+    },
+    listAtLeast(base, x0, x1, limit) {
+      return listRow.subarray(0, kernel.listAtLeast(outOffset, x0, x1, limit, base, listOffset));
     },
   };
 }

@@ -25,6 +25,72 @@ function shiftOf(x: number, y: number, width: number): Shift {
   return { x, y, offset: iy * width + ix, fx: x - ix, fy: y - iy };
 }
 
+/**
+ * The residual's pixels that may stand out: every pixel of the disk's rows (the spans
+ * dieToDieResidual writes) whose |residual| was at least `limit` when it was written, and maybe
+ * a few more (the kernel compares in float32 against a bound at or below `limit`), as map
+ * indices in ascending order. The later passes that look only at pixels over a bound of at
+ * least `limit` (boundInterpolationError's gate, the footprints' candidates) read this list
+ * instead of the whole disk, each testing its own bound on the values as they are then; that is
+ * exact as long as no pass in between raises a pixel's |residual|.
+ */
+export class StandingOut {
+  readonly limit: number;
+  readonly region: DiskRegion;
+  readonly width: number;
+  /** Indices 0..count - 1 hold the list (the array is kept between wafers and may be longer). */
+  indices: Int32Array;
+  count = 0;
+  constructor(limit: number, region: DiskRegion, width: number) {
+    this.limit = limit;
+    this.region = region;
+    this.width = width;
+    this.indices = standingBuffer;
+  }
+
+  add(at: number): void {
+    if (this.count === this.indices.length) this.grow(this.count + 1);
+    this.indices[this.count++] = at;
+  }
+
+  addAll(list: Int32Array): void {
+    if (this.count + list.length > this.indices.length) this.grow(this.count + list.length);
+    this.indices.set(list, this.count);
+    this.count += list.length;
+  }
+
+  /** Whether this list serves a pass over `region` of a `width` px map for values >= bound. */
+  serves(region: DiskRegion, width: number, bound: number): boolean {
+    return (
+      bound >= this.limit &&
+      width === this.width &&
+      region.cx === this.region.cx &&
+      region.cy === this.region.cy &&
+      region.r === this.region.r
+    );
+  }
+
+  private grow(needed: number): void {
+    const grown = new Int32Array(Math.max(needed, 2 * this.indices.length));
+    grown.set(this.indices.subarray(0, this.count));
+    this.indices = grown;
+    standingBuffer = grown;
+  }
+}
+
+/** StandingOut's indices, kept between wafers (a few thousand per wafer). */
+let standingBuffer = new Int32Array(4096);
+
+/** The largest float32 at or below x (x finite and positive): the kernel's bound for `limit`. */
+export function float32AtMost(x: number): number {
+  const f = Math.fround(x);
+  if (f <= x) return f;
+  const bits = new Float32Array([f]);
+  const word = new Int32Array(bits.buffer);
+  word[0] = (word[0] as number) - 1;
+  return bits[0] as number;
+}
+
 // The per-direction allowance the residual applies, for tools that rebuild it (bench/false-alarm-trace.ts).
 export {
   extrapolationMisregistrationShare,
@@ -58,7 +124,12 @@ export function dieToDieResidual(
    * in units of 1 / EDGE_GAIN_UNIT; interior pixels are set to EDGE_GAIN_UNIT (a gain of 1).
    */
   edgeGain?: Uint8Array,
-): void {
+  /**
+   * When given (finite and positive), the pixels whose |residual| is at least this are listed
+   * as they are written (StandingOut), and the list returned.
+   */
+  listLimit?: number,
+): StandingOut | undefined {
   const { width, height, data } = map;
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
   const shares = Float64Array.from(dirs, pairMisregistrationShare);
@@ -127,6 +198,11 @@ export function dieToDieResidual(
     extrapolationShares,
   );
   const yLast = Math.min(height - 1, Math.floor(cy + r));
+  const listed =
+    listLimit !== undefined && Number.isFinite(listLimit) && listLimit > 0
+      ? new StandingOut(listLimit, region, width)
+      : undefined;
+  const listBound = listed ? float32AtMost(listLimit as number) : 0;
   // What no row below writes: +0, no extrapolated reference, a gain of 1. The kernel's rows
   // write every pixel x0..x1 of rows yFirst..yLast, so with it only the rest is filled
   // (in each row below); the JavaScript path writes fewer pixels and starts from a full fill.
@@ -177,6 +253,7 @@ export function dieToDieResidual(
       if (x0 <= x1) {
         const span = { x0, x1, runFrom, runTo };
         frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
+        if (listed) listed.addAll(frame.listAtLeast(y * width, x0, x1, listBound));
         unwritten(y * width, y * width + x0);
         unwritten(y * width + x1 + 1, (y + 1) * width);
       } else unwritten(y * width, (y + 1) * width);
@@ -231,7 +308,11 @@ export function dieToDieResidual(
         extrapolationShares,
       );
     }
+    if (listed)
+      for (let at = y * width + x0, end = y * width + x1; at <= end; at++)
+        if (Math.abs(out[at] as number) >= listBound) listed.add(at);
   }
+  return listed;
 }
 
 /** For row y: the x range [lower[k], upper[k]] over which shift k lands on the wafer. */

@@ -22,7 +22,9 @@
 ;;   i32 lower[8] at 448, upper[8] at 480 (one die away), lower2[8] at 512, upper2[8] at 544
 ;;   (two dies away), the rim ring's edge gains (u8[256] at 576, indexed by the four directions'
 ;;   kinds of reference, 2 bits each), and its scratch: i32 cuts[36] at 832, i32 modes[4] at 976;
-;;   f64 the rim ring's two-die extrapolation shares[4] at 992 (extrapolationMisregistrationShare).
+;;   f64 the rim ring's two-die extrapolation shares[4] at 992 (extrapolationMisregistrationShare);
+;;   for `interior`, the last row it ran on: i32 base at 176 (the caller writes -2^31 before a
+;;   map's first row: none), first at 180, last at 184 (map indices).
 ;; Bytes 0..1023 in all (PARAMETER_BYTES in kernel.ts).
 ;; Shifts are interleaved +d, -d per direction (a, b, a + b, a - b), as in dieToDieResidual.
 (module
@@ -46,8 +48,11 @@
   ;; of the 2nd smallest are |e|: never -0, never NaN, so any of two equal ones is the same bits.
   (func $interior (export "interior")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $width i32)
-    (param $first i32) (param $last i32)
+    (param $first i32) (param $last i32) (param $base i32) (param $rowsPtr i32)
     (local $q i32) (local $end i32) (local $outBase i32)
+    (local $reuseFrom i32) (local $reuseTo i32) (local $reuse i32) (local $p i32) (local $hq i32)
+    (local $hStride i32) (local $h0 i32) (local $h1 i32) (local $h2 i32) (local $h3 i32)
+    (local $h4 i32) (local $h5 i32) (local $h6 i32) (local $h7 i32)
     (local $top0 i32) (local $bottom0 i32) (local $range0 i32) (local $fx0 v128) (local $fy0 v128)
     (local $top1 i32) (local $bottom1 i32) (local $range1 i32) (local $fx1 v128) (local $fy1 v128)
     (local $top2 i32) (local $bottom2 i32) (local $range2 i32) (local $fx2 v128) (local $fy2 v128)
@@ -112,31 +117,66 @@
     (local.set $zero (f64x2.splat (f64.const 0)))
     (local.set $one (f64x2.splat (f64.const 1)))
     (local.set $minusOne (f64x2.splat (f64.const -1)))
+    ;; Each shift's bottom interpolations of this row, kept by column (8 x (width + 16) doubles
+    ;; at rowsPtr) for the next row: a shift's bottom row here is its top row there (the same
+    ;; two samples, the same fraction, the same operations: the same doubles). Valid where the
+    ;; last row this ran on (base, first and last at 176, 180 and 184) is the row above and
+    ;; covered both of a pair's pixels; elsewhere the top is interpolated as before.
+    (local.set $hStride (i32.shl (i32.add (local.get $width) (i32.const 16)) (i32.const 3)))
+    (local.set $h0 (local.get $rowsPtr))
+    (local.set $h1 (i32.add (local.get $h0) (local.get $hStride)))
+    (local.set $h2 (i32.add (local.get $h1) (local.get $hStride)))
+    (local.set $h3 (i32.add (local.get $h2) (local.get $hStride)))
+    (local.set $h4 (i32.add (local.get $h3) (local.get $hStride)))
+    (local.set $h5 (i32.add (local.get $h4) (local.get $hStride)))
+    (local.set $h6 (i32.add (local.get $h5) (local.get $hStride)))
+    (local.set $h7 (i32.add (local.get $h6) (local.get $hStride)))
+    (local.set $reuseFrom (i32.const 1))
+    (local.set $reuseTo (i32.const 0))
+    (if (i32.eq (i32.load offset=176 (i32.const 0)) (i32.sub (local.get $base) (local.get $width)))
+      (then
+        (local.set $reuseFrom (i32.add (i32.load offset=180 (i32.const 0)) (local.get $width)))
+        (local.set $reuseTo (i32.add (i32.load offset=184 (i32.const 0)) (local.get $width)))))
+    (i32.store offset=176 (i32.const 0) (local.get $base))
+    (i32.store offset=180 (i32.const 0) (local.get $first))
+    (i32.store offset=184 (i32.const 0) (local.get $last))
+    (local.set $hq (i32.shl (i32.sub (local.get $first) (local.get $base)) (i32.const 3)))
     (local.set $q (i32.shl (local.get $first) (i32.const 2)))
     (local.set $end (i32.shl (local.get $last) (i32.const 2)))
     (local.set $outBase (i32.sub (local.get $outPtr) (local.get $q)))
     (block $done
       (loop $pixels
         (br_if $done (i32.gt_u (local.get $q) (local.get $end)))
+        (local.set $p (i32.shr_u (local.get $q) (i32.const 2)))
+        (local.set $reuse (i32.and (i32.ge_s (local.get $p) (local.get $reuseFrom))
+          (i32.le_s (i32.add (local.get $p) (i32.const 1)) (local.get $reuseTo))))
         (local.set $v (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $dataPtr) (local.get $q)))))
 
       ;; Direction 0: the pair average of shifts 0 (+d) and 1 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h0) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top0) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top0) (local.get $q))))
-        (local.get $left)) (local.get $fx0))))
+        (local.get $left)) (local.get $fx0))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom0) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom0) (local.get $q))))
         (local.get $left)) (local.get $fx0))))
+      (v128.store (i32.add (local.get $h0) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h1) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top1) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top1) (local.get $q))))
-        (local.get $left)) (local.get $fx1))))
+        (local.get $left)) (local.get $fx1))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom1) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom1) (local.get $q))))
         (local.get $left)) (local.get $fx1))))
+      (v128.store (i32.add (local.get $h1) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy0)))
@@ -153,22 +193,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m0 (f64x2.abs (local.get $e0)))
       ;; Direction 1: the pair average of shifts 2 (+d) and 3 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h2) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top2) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top2) (local.get $q))))
-        (local.get $left)) (local.get $fx2))))
+        (local.get $left)) (local.get $fx2))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom2) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom2) (local.get $q))))
         (local.get $left)) (local.get $fx2))))
+      (v128.store (i32.add (local.get $h2) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h3) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top3) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top3) (local.get $q))))
-        (local.get $left)) (local.get $fx3))))
+        (local.get $left)) (local.get $fx3))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom3) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom3) (local.get $q))))
         (local.get $left)) (local.get $fx3))))
+      (v128.store (i32.add (local.get $h3) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy2)))
@@ -185,22 +233,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m1 (f64x2.abs (local.get $e1)))
       ;; Direction 2: the pair average of shifts 4 (+d) and 5 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h4) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top4) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top4) (local.get $q))))
-        (local.get $left)) (local.get $fx4))))
+        (local.get $left)) (local.get $fx4))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom4) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom4) (local.get $q))))
         (local.get $left)) (local.get $fx4))))
+      (v128.store (i32.add (local.get $h4) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h5) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top5) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top5) (local.get $q))))
-        (local.get $left)) (local.get $fx5))))
+        (local.get $left)) (local.get $fx5))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom5) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom5) (local.get $q))))
         (local.get $left)) (local.get $fx5))))
+      (v128.store (i32.add (local.get $h5) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy4)))
@@ -217,22 +273,30 @@
         (f64x2.pmax (local.get $d) (f64x2.neg (local.get $allowance))) (local.get $allowance))))
       (local.set $m2 (f64x2.abs (local.get $e2)))
       ;; Direction 3: the pair average of shifts 6 (+d) and 7 (-d), bilinear at fractions fx, fy.
+      (if (local.get $reuse)
+        (then (local.set $aTop (v128.load (i32.add (local.get $h6) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top6) (local.get $q)))))
       (local.set $aTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top6) (local.get $q))))
-        (local.get $left)) (local.get $fx6))))
+        (local.get $left)) (local.get $fx6))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom6) (local.get $q)))))
       (local.set $aBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom6) (local.get $q))))
         (local.get $left)) (local.get $fx6))))
+      (v128.store (i32.add (local.get $h6) (local.get $hq)) (local.get $aBottom))
+      (if (local.get $reuse)
+        (then (local.set $bTop (v128.load (i32.add (local.get $h7) (local.get $hq)))))
+        (else
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $top7) (local.get $q)))))
       (local.set $bTop (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $top7) (local.get $q))))
-        (local.get $left)) (local.get $fx7))))
+        (local.get $left)) (local.get $fx7))))))
       (local.set $left (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $bottom7) (local.get $q)))))
       (local.set $bBottom (f64x2.add (local.get $left) (f64x2.mul (f64x2.sub
         (f64x2.promote_low_f32x4 (v128.load64_zero offset=4 (i32.add (local.get $bottom7) (local.get $q))))
         (local.get $left)) (local.get $fx7))))
+      (v128.store (i32.add (local.get $h7) (local.get $hq)) (local.get $bBottom))
       ;; ref = 0.5 * (aTop + (aBottom - aTop) * fy_a + bTop + (bBottom - bTop) * fy_b), summed left to right
       (local.set $ref (f64x2.mul (local.get $half) (f64x2.add (f64x2.add (f64x2.add
         (local.get $aTop) (f64x2.mul (f64x2.sub (local.get $aBottom) (local.get $aTop)) (local.get $fy6)))
@@ -262,6 +326,7 @@
               (f64x2.gt (local.get $sum) (local.get $zero)))
             (local.get $second))))
         (local.set $q (i32.add (local.get $q) (i32.const 8)))
+        (local.set $hq (i32.add (local.get $hq) (i32.const 16)))
         (br $pixels))))
 
   ;; Residuals of rim-ring pixels first..last (edgePixel's work) that share one set of
@@ -905,7 +970,7 @@
   (func (export "row")
     (param $dataPtr i32) (param $ringPtr i32) (param $outPtr i32) (param $maskPtr i32)
     (param $gainPtr i32) (param $width i32) (param $base i32) (param $x0 i32) (param $x1 i32)
-    (param $runFrom i32) (param $runTo i32)
+    (param $runFrom i32) (param $runTo i32) (param $rowsPtr i32)
     (local $n i32) (local $k i32) (local $i i32) (local $j i32) (local $key i32)
     (local $from i32) (local $to i32) (local $hasRun i32)
     (local $code i32) (local $count i32) (local $plus i32) (local $minus i32) (local $slot i32)
@@ -971,7 +1036,8 @@
                   (i32.add (local.get $outPtr) (i32.shl (local.get $runFrom) (i32.const 2)))
                   (local.get $width)
                   (i32.add (local.get $base) (local.get $runFrom))
-                  (i32.add (local.get $base) (local.get $runTo)))
+                  (i32.add (local.get $base) (local.get $runTo))
+                  (local.get $base) (local.get $rowsPtr))
                 (call $fillBytes (local.get $maskPtr) (local.get $runFrom)
                   (i32.add (local.get $runTo) (i32.const 1)) (i32.const 0))
                 ;; EDGE_GAIN_UNIT: a gain of 1.
@@ -1129,6 +1195,40 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $scalars)))
     (i32.eqz (local.get $nonFinite)))
+
+  ;; The row's pixels x0..x1 (float32 at rowPtr + 4x) whose magnitude is at least `limit`
+  ;; (a float32 at or below the caller's double limit, so every value that reaches the double
+  ;; limit is listed; NaN never is), as map indices base + x, ascending, to listPtr; returns
+  ;; how many. Four values at a time (the last group's lanes past x1 masked off; the row is
+  ;; padded, so the load stays inside it).
+  (func (export "listAtLeast")
+    (param $rowPtr i32) (param $x0 i32) (param $x1 i32) (param $limit f32) (param $base i32)
+    (param $listPtr i32) (result i32)
+    (local $x i32) (local $n i32) (local $bound v128) (local $bits i32) (local $left i32)
+    (local.set $bound (f32x4.splat (local.get $limit)))
+    (local.set $x (local.get $x0))
+    (block $done
+      (loop $groups
+        (br_if $done (i32.gt_s (local.get $x) (local.get $x1)))
+        (local.set $bits (i32x4.bitmask (f32x4.ge
+          (f32x4.abs (v128.load (i32.add (local.get $rowPtr) (i32.shl (local.get $x) (i32.const 2)))))
+          (local.get $bound))))
+        ;; Lanes past x1: off.
+        (local.set $left (i32.sub (local.get $x1) (local.get $x)))
+        (if (i32.lt_s (local.get $left) (i32.const 3)) (then
+          (local.set $bits (i32.and (local.get $bits)
+            (i32.sub (i32.shl (i32.const 1) (i32.add (local.get $left) (i32.const 1))) (i32.const 1))))))
+        (block $lanesDone
+          (loop $lanes
+            (br_if $lanesDone (i32.eqz (local.get $bits)))
+            (i32.store (i32.add (local.get $listPtr) (i32.shl (local.get $n) (i32.const 2)))
+              (i32.add (i32.add (local.get $base) (local.get $x)) (i32.ctz (local.get $bits))))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (local.set $bits (i32.and (local.get $bits) (i32.sub (local.get $bits) (i32.const 1))))
+            (br $lanes)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $groups)))
+    (local.get $n))
 
   ;; raster.ts binomialBlur3's horizontal pass on one row: 0.25 * (left + right) + 0.5 * centre
   ;; in doubles, rounded to float32, the end pixels replicated. Two pixels at a time inside.

@@ -19,6 +19,8 @@ export interface Kernel extends KernelMemory {
     width: number,
     first: number,
     last: number,
+    base: number,
+    rowsOffset: number,
   ): void;
   edge(
     dataOffset: number,
@@ -49,10 +51,23 @@ export interface Kernel extends KernelMemory {
     x1: number,
     runFrom: number,
     runTo: number,
+    rowsOffset: number,
   ): void;
   cellRanges(top: number, width: number, into: number, count: number): void;
   /** 1 when the count float32 values at byte offset `at` are all finite, else 0. */
   allFinite(at: number, count: number): number;
+  /**
+   * Writes base + x for the row's x0..x1 (float32 at rowPtr) whose magnitude is at least the
+   * float32 `limit` to listPtr (i32, ascending); returns how many.
+   */
+  listAtLeast(
+    rowPtr: number,
+    x0: number,
+    x1: number,
+    limit: number,
+    base: number,
+    listPtr: number,
+  ): number;
   blurRow(src: number, dst: number, width: number): void;
   blurColumns(above: number, current: number, below: number, dst: number, width: number): void;
   /** 0 when a value it reads is NaN (its max and min may then have dropped it), else 1. */
@@ -137,6 +152,10 @@ export interface KernelLayout {
    * the pattern-activity maps (a source row, three rows of max, three of min): seven.
    */
   blurOffset: number;
+  /** Room for one row's map indices (listAtLeast's output). */
+  listOffset: number;
+  /** Eight rows of doubles (width + 16 each): `interior`'s bottom interpolations per shift. */
+  rowsOffset: number;
   /** Bytes per row of each region (room for a pixel past the row: kernels run in pairs). */
   rowBytes: number;
 }
@@ -164,7 +183,9 @@ function layoutOffsets(width: number, height: number) {
   const maskOffset = outOffset + rowBytes;
   const gainOffset = maskOffset + rowBytes / 2;
   const blurOffset = maskOffset + rowBytes;
-  const needed = blurOffset + 7 * rowBytes;
+  const listOffset = blurOffset + 7 * rowBytes;
+  const rowsOffset = listOffset + rowBytes;
+  const needed = rowsOffset + 8 * 2 * rowBytes;
   return {
     dataOffset,
     ringOffset,
@@ -172,6 +193,8 @@ function layoutOffsets(width: number, height: number) {
     maskOffset,
     gainOffset,
     blurOffset,
+    listOffset,
+    rowsOffset,
     rowBytes,
     needed,
   };

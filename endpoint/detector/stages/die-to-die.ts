@@ -2,7 +2,7 @@
 import { levelDies } from "../die-levelling.ts";
 import { dieToDieResidual } from "../die-to-die.ts";
 import { boundInterpolationError } from "../die-to-die-allowance.ts";
-import { restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
+import { candidateFloor, restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise, PAIR_DIFFERENCE_GAIN } from "../noise.ts";
@@ -85,7 +85,12 @@ export function dieToDie(
           (DETECTION.binomialNoiseGain * COMPARISON_FLOOR.quantisationLevels) / work.scale,
         )
       : DETECTION.binomialNoiseGain * noise.sigmaMap;
-  dieToDieResidual(
+  const gate = INTERPOLATION_ERROR.gatePairSigmas * PAIR_DIFFERENCE_GAIN * smoothSigma;
+  // The two passes after the residual look only at pixels over their own bounds: the residual
+  // lists those over the lower of the two as it writes them, and both read the list instead of
+  // walking the disk (boundInterpolationError only lowers pixels, so the list still holds every
+  // footprint candidate after it).
+  const standing = dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,
     lattice.b,
@@ -95,6 +100,7 @@ export function dieToDie(
     residual,
     edgeMask,
     edgeGain,
+    Math.min(gate, candidateFloor(smoothSigma)),
   );
   // Bilinear references miss a narrow trough's or ridge's depth by their curvature, not their slope.
   boundInterpolationError(
@@ -103,9 +109,10 @@ export function dieToDie(
     lattice.b,
     wafer.analysis,
     smoothSigma,
-    INTERPOLATION_ERROR.gatePairSigmas * PAIR_DIFFERENCE_GAIN * smoothSigma,
+    gate,
     edgeMask,
     residual,
+    standing,
   );
   // The allowance is shape-blind: give back what it forgave of one-signed spots on motif detail.
   restoreOneSignedFootprints(
@@ -116,6 +123,7 @@ export function dieToDie(
     smoothSigma,
     edgeMask,
     residual,
+    standing,
   );
   // A die of a reticle field at +0.75% against neighbours at -0.75% differs by 1.5%.
   levelDies(
