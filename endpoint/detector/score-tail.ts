@@ -51,8 +51,14 @@ export function scoreTailFactor(
   const columns = Math.floor((x1 - x0) / step) + 1;
   const capacity = (Math.floor((y1 - y0) / step) + 1) * columns;
   const skipped = sampleGridMask(notNoise, width, x0, y0, step, columns, capacity);
-  const indices = new Int32Array(Math.max(0, capacity));
-  const sectorOf = new Uint8Array(Math.max(0, capacity));
+  // Kept between calls (detection is synchronous): every entry read below is written first.
+  if (tailScratch.indices.length < capacity) {
+    tailScratch.indices = new Int32Array(capacity);
+    tailScratch.sectorOf = new Uint8Array(capacity);
+    tailScratch.values = new Float64Array(capacity);
+  }
+  const indices = tailScratch.indices;
+  const sectorOf = tailScratch.sectorOf;
   const counts = new Int32Array(sectors);
   let n = 0;
   const r2 = r * r;
@@ -60,9 +66,9 @@ export function scoreTailFactor(
     known && sigmaOfActivity && known.step === step && known.x0 === x0 && known.y0 === y0
       ? known
       : null;
-  if (grid && gridScratch.activity.length < capacity)
-    gridScratch.activity = new Float64Array(capacity);
-  const sampleActivity = gridScratch.activity;
+  if (grid && tailScratch.activity.length < capacity)
+    tailScratch.activity = new Float64Array(capacity);
+  const sampleActivity = tailScratch.activity;
   for (let y = y0, row = 0, gridRow = 0; y <= y1; y += step, row += columns, gridRow++) {
     const dy = y - cy;
     for (let x = x0, cell = row; x <= x1; x += step, cell++) {
@@ -89,7 +95,8 @@ export function scoreTailFactor(
     }
   }
   // Each sector's values in one slice of `values`, in sample order.
-  const values = new Float64Array(n);
+  // Each of values[0..n) is written once below (a sector's slice, in sample order).
+  const values = tailScratch.values;
   const starts = new Int32Array(sectors + 1);
   for (let s = 0; s < sectors; s++) starts[s + 1] = (starts[s] as number) + (counts[s] as number);
   const fill = starts.slice(0, sectors);
@@ -129,8 +136,17 @@ export function scoreTailFactor(
   return Math.max(1, median / DETECTION.pixelTailGaussianSigmas);
 }
 
-/** The samples' activities read from the thresholds' grid (kept: detection is synchronous). */
-const gridScratch = { activity: new Float64Array(0) };
+/**
+ * scoreTailFactor's per-sample arrays, kept between calls (about 0.8 MB a 2048 px wafer, that
+ * was allocated, zero-filled and collected each detection): pixel, sector, value and the
+ * activity read from the thresholds' grid.
+ */
+const tailScratch = {
+  indices: new Int32Array(0),
+  sectorOf: new Uint8Array(0),
+  values: new Float64Array(0),
+  activity: new Float64Array(0),
+};
 
 /**
  * 1 on the cells of the sample grid (every `step`-th pixel of every `step`-th row from (x0, y0),
