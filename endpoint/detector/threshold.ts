@@ -321,7 +321,7 @@ export function measureSigmasOfZones(
         }
         nInterior += +(m === 0);
         nRing += +(m === 1);
-      }
+      } else if (cells) cells[cell] = Number.NaN;
     }
   }
   // The interior's models are built (fresh arrays) before the ring's samples reuse the scratch.
@@ -374,8 +374,8 @@ function sampleGridScratch(
 ): SampleGridActivity {
   const cells = columns * rows;
   if (sigmaScratch.gridActivity.length < cells) sigmaScratch.gridActivity = new Float64Array(cells);
+  // Every cell is written by the walk (NaN off the disk).
   const activity = sigmaScratch.gridActivity.subarray(0, cells);
-  activity.fill(Number.NaN);
   return { x0, y0, step, columns, rows, activity };
 }
 
