@@ -1,6 +1,7 @@
 // How much heavier than a Gaussian the smoothed detection score's tail is, measured robustly to defects.
 import type { DiskRegion } from "./noise.ts";
 import { quantileOfMagnitudes } from "./select.ts";
+import type { SampleGridActivity } from "./threshold.ts";
 import { DETECTION, SCORE_TAIL, SPEC } from "./thresholds.ts";
 
 /**
@@ -29,6 +30,14 @@ export function scoreTailFactor(
   sigmaAt: (i: number) => number,
   /** Map pixel indices that are not noise (each list one blob's pixels), left out. */
   notNoise: readonly Int32Array[] = [],
+  /**
+   * The pattern activities the thresholds took on the disk's sample grid, and the sigma from a
+   * pixel and its activity (sigmaAt(i) is sigmaOfActivity(i, activity at i)). Where the grid
+   * is this one's (same origin and step) and holds the sample, the activity is read there
+   * instead of from the map's two ranges again: the same value, so the same sigma.
+   */
+  known: SampleGridActivity | null = null,
+  sigmaOfActivity: ((i: number, activity: number) => number) | null = null,
 ): number {
   const { rings, angles, step } = DETECTION.scoreTailSectors;
   const sectors = rings * angles;
@@ -42,12 +51,25 @@ export function scoreTailFactor(
   const columns = Math.floor((x1 - x0) / step) + 1;
   const capacity = (Math.floor((y1 - y0) / step) + 1) * columns;
   const skipped = sampleGridMask(notNoise, width, x0, y0, step, columns, capacity);
-  const indices = new Int32Array(Math.max(0, capacity));
-  const sectorOf = new Uint8Array(Math.max(0, capacity));
+  // Kept between calls (detection is synchronous): every entry read below is written first.
+  if (tailScratch.indices.length < capacity) {
+    tailScratch.indices = new Int32Array(capacity);
+    tailScratch.sectorOf = new Uint8Array(capacity);
+    tailScratch.values = new Float64Array(capacity);
+  }
+  const indices = tailScratch.indices;
+  const sectorOf = tailScratch.sectorOf;
   const counts = new Int32Array(sectors);
   let n = 0;
   const r2 = r * r;
-  for (let y = y0, row = 0; y <= y1; y += step, row += columns) {
+  const grid =
+    known && sigmaOfActivity && known.step === step && known.x0 === x0 && known.y0 === y0
+      ? known
+      : null;
+  if (grid && tailScratch.activity.length < capacity)
+    tailScratch.activity = new Float64Array(capacity);
+  const sampleActivity = tailScratch.activity;
+  for (let y = y0, row = 0, gridRow = 0; y <= y1; y += step, row += columns, gridRow++) {
     const dy = y - cy;
     for (let x = x0, cell = row; x <= x1; x += step, cell++) {
       if (skipped?.[cell]) continue;
@@ -59,23 +81,42 @@ export function scoreTailFactor(
       const angle = quadrants ? quadrantOf(dx, dy) : angleSector(dx, dy, angles);
       const s = ring * angles + angle;
       indices[n] = y * width + x;
+      if (grid) {
+        // NaN (no sample of the thresholds' walk there): the sigma is read from the map.
+        const column = cell - row;
+        sampleActivity[n] =
+          gridRow < grid.rows && column < grid.columns
+            ? (grid.activity[gridRow * grid.columns + column] as number)
+            : Number.NaN;
+      }
       sectorOf[n] = s;
       counts[s] = (counts[s] as number) + 1;
       n++;
     }
   }
   // Each sector's values in one slice of `values`, in sample order.
-  const values = new Float64Array(n);
+  // Each of values[0..n) is written once below (a sector's slice, in sample order).
+  const values = tailScratch.values;
   const starts = new Int32Array(sectors + 1);
   for (let s = 0; s < sectors; s++) starts[s + 1] = (starts[s] as number) + (counts[s] as number);
   const fill = starts.slice(0, sectors);
-  for (let k = 0; k < n; k++) {
-    const i = indices[k] as number;
-    const s = sectorOf[k] as number;
-    const sigma = sigmaAt(i);
-    values[fill[s] as number] = sigma > 0 ? Math.abs(score[i] as number) / sigma : 0;
-    fill[s] = (fill[s] as number) + 1;
-  }
+  if (grid && sigmaOfActivity)
+    for (let k = 0; k < n; k++) {
+      const i = indices[k] as number;
+      const s = sectorOf[k] as number;
+      const a = sampleActivity[k] as number;
+      const sigma = Number.isNaN(a) ? sigmaAt(i) : sigmaOfActivity(i, a);
+      values[fill[s] as number] = sigma > 0 ? Math.abs(score[i] as number) / sigma : 0;
+      fill[s] = (fill[s] as number) + 1;
+    }
+  else
+    for (let k = 0; k < n; k++) {
+      const i = indices[k] as number;
+      const s = sectorOf[k] as number;
+      const sigma = sigmaAt(i);
+      values[fill[s] as number] = sigma > 0 ? Math.abs(score[i] as number) / sigma : 0;
+      fill[s] = (fill[s] as number) + 1;
+    }
   const tails: number[] = [];
   for (let s = 0; s < sectors; s++) {
     const count = counts[s] as number;
@@ -94,6 +135,18 @@ export function scoreTailFactor(
   const median = tails[Math.floor(tails.length / 2)] as number;
   return Math.max(1, median / DETECTION.pixelTailGaussianSigmas);
 }
+
+/**
+ * scoreTailFactor's per-sample arrays, kept between calls (about 0.8 MB a 2048 px wafer, that
+ * was allocated, zero-filled and collected each detection): pixel, sector, value and the
+ * activity read from the thresholds' grid.
+ */
+const tailScratch = {
+  indices: new Int32Array(0),
+  sectorOf: new Uint8Array(0),
+  values: new Float64Array(0),
+  activity: new Float64Array(0),
+};
 
 /**
  * 1 on the cells of the sample grid (every `step`-th pixel of every `step`-th row from (x0, y0),

@@ -249,23 +249,57 @@ export function measureSigmasOfZones(
   mask: Uint8Array,
   activity: ActivityMap | null,
   ringGain: { values: Uint8Array; unit: number } | null,
-): [PatternAwareSigma[], PatternAwareSigma[]] {
+): [PatternAwareSigma[], PatternAwareSigma[], SampleGridActivity | null] {
   const capacity = sampleCapacity(region);
   if (sigmaScratch.indices.length < capacity) sigmaScratch.indices = new Int32Array(capacity);
   if (sigmaScratch.ringIndices.length < capacity)
     sigmaScratch.ringIndices = new Int32Array(capacity);
   const interior = sigmaScratch.indices;
   const ring = sigmaScratch.ringIndices;
-  const { width, height } = map;
+  const { width, height, data } = map;
   let nInterior = 0;
   let nRing = 0;
   const yEnd = Math.min(height - 1, region.cy + region.r);
   const xEnd = Math.min(width - 1, region.cx + region.r);
   const r2 = region.r * region.r;
   const step = sampleStep(region);
-  for (let y = Math.max(1, Math.ceil(region.cy - region.r)); y < yEnd; y += step) {
+  const x0 = Math.max(1, Math.ceil(region.cx - region.r));
+  const y0 = Math.max(1, Math.ceil(region.cy - region.r));
+  // On a patterned wafer each sample's pattern activity is taken here, once for both zones, in
+  // the walk: the zones' models read it from their lists (sigmasOfSamples' `known`), and the
+  // score tail reads it from the grid (score-tail.ts), where each had read the two ranges again.
+  const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
+  // The walk's columns and rows, counted by its own loops (no rounding to argue about).
+  let columns = 0;
+  for (let x = x0; x < xEnd; x += step) columns++;
+  let rows = 0;
+  for (let y = y0; y < yEnd; y += step) rows++;
+  const grid =
+    neighbourOffset !== 0 && columns > 0 && rows > 0
+      ? sampleGridScratch(x0, y0, step, columns, rows)
+      : null;
+  const cells = grid?.activity;
+  if (cells) {
+    if (sigmaScratch.interiorActivity.length < capacity)
+      sigmaScratch.interiorActivity = new Float64Array(capacity);
+    if (sigmaScratch.ringActivity.length < capacity)
+      sigmaScratch.ringActivity = new Float64Array(capacity);
+  }
+  const interiorActivity = sigmaScratch.interiorActivity;
+  const ringActivity = sigmaScratch.ringActivity;
+  // patternActivity's reads (its map branch when the map is whole, as sigmasOfSamples has it).
+  const held = activity && activity.range.length === data.length ? activity : null;
+  const size = data.length - width - 1;
+  const probe: PatternAwareSigma = {
+    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+    sigmas: Float64Array.of(0),
+    neighbourOffset,
+    map,
+    activity,
+  };
+  for (let y = y0, row = 0; y < yEnd; y += step, row += columns) {
     const dy = y - region.cy;
-    for (let x = Math.max(1, Math.ceil(region.cx - region.r)); x < xEnd; x += step) {
+    for (let x = x0, cell = row; x < xEnd; x += step, cell++) {
       const dx = x - region.cx;
       const i = y * width + x;
       if (dx * dx + dy * dy < r2) {
@@ -274,9 +308,20 @@ export function measureSigmasOfZones(
         const m = mask[i];
         interior[nInterior] = i;
         ring[nRing] = i;
+        if (cells) {
+          const a = held
+            ? smallerRange(
+                rangeAt(data, width, size, held, i + neighbourOffset),
+                rangeAt(data, width, size, held, i - neighbourOffset),
+              )
+            : patternActivity(probe, i);
+          cells[cell] = a;
+          interiorActivity[nInterior] = a;
+          ringActivity[nRing] = a;
+        }
         nInterior += +(m === 0);
         nRing += +(m === 1);
-      }
+      } else if (cells) cells[cell] = Number.NaN;
     }
   }
   // The interior's models are built (fresh arrays) before the ring's samples reuse the scratch.
@@ -289,9 +334,49 @@ export function measureSigmasOfZones(
     nInterior,
     activity,
     null,
+    cells ? interiorActivity : null,
   );
-  const outside = sigmasOfSamples(rasters, floors, map, latticeA, ring, nRing, activity, ringGain);
-  return [inside, outside];
+  const outside = sigmasOfSamples(
+    rasters,
+    floors,
+    map,
+    latticeA,
+    ring,
+    nRing,
+    activity,
+    ringGain,
+    cells ? ringActivity : null,
+  );
+  return [inside, outside, grid];
+}
+
+/**
+ * The pattern activity (patternActivity with the map's lattice and activity map) at each cell of
+ * the disk's sample grid: cell (column, row) is the pixel (x0 + column step, y0 + row step);
+ * NaN at the cells the walk took no sample at (off the disk). Held in scratch: valid until the
+ * next measureSigmasOfZones call (detection is synchronous).
+ */
+export interface SampleGridActivity {
+  x0: number;
+  y0: number;
+  step: number;
+  columns: number;
+  rows: number;
+  activity: Float64Array;
+}
+
+function sampleGridScratch(
+  x0: number,
+  y0: number,
+  step: number,
+  columns: number,
+  rows: number,
+): SampleGridActivity {
+  const cells = columns * rows;
+  if (sigmaScratch.gridActivity.length < cells) sigmaScratch.gridActivity = new Float64Array(cells);
+  // Every cell is written by the walk (NaN off the disk).
+  const activity = sigmaScratch.gridActivity.subarray(0, cells);
+  return { x0, y0, step, columns, rows, activity };
 }
 
 /** The disk's sample grid: every step-th pixel each way, about 220 across the disk. */
@@ -313,6 +398,8 @@ function sigmasOfSamples(
   n: number,
   activity: ActivityMap | null,
   gain: { values: Uint8Array; unit: number } | null,
+  /** The samples' pattern activities when the caller took them (the same values), else null. */
+  known: Float64Array | null = null,
 ): PatternAwareSigma[] {
   const { width } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
@@ -338,7 +425,8 @@ function sigmasOfSamples(
   if (classes > 1) {
     const sampleActivity = values;
     const { data } = map;
-    if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
+    if (known) sampleActivity.set(known.subarray(0, n));
+    else if (activity && activity.range.length === data.length && neighbourOffset !== 0) {
       // patternActivity's map branch without its per-call checks: same reads, same values.
       const size = data.length - width - 1;
       for (let j = 0; j < n; j++) {
@@ -704,6 +792,10 @@ const sigmaScratch = {
   second: new Float64Array(0),
   /** measureSigmasOfZones' ring samples (the interior's are `indices`). */
   ringIndices: new Int32Array(0),
+  /** measureSigmasOfZones' pattern activities: per zone sample, and per cell of the grid. */
+  interiorActivity: new Float64Array(0),
+  ringActivity: new Float64Array(0),
+  gridActivity: new Float64Array(0),
 };
 
 const tailScratch = {

@@ -702,3 +702,124 @@ describe("exact order statistics stay what the rewrites lean on (select.ts)", ()
     assert.deepEqual(values, copy);
   });
 });
+
+describe("score tail reading the thresholds' sample-grid activities (measureSigmasOfZones, scoreTailFactor)", () => {
+  // A disk of r 470 (the 2048 px wafer's map): the noise walk's step (r / 110) is the score
+  // tail's (4), so the tail can read the activities the walk took.
+  const width = 1000;
+  const height = 960;
+  const map = patternMap(width, height, 51);
+  const score = residualRaster(width * height, 52);
+  const residual = residualRaster(width * height, 53);
+  const lattice = { x: 23.2, y: 1.6 };
+  const random = seededRandom(54);
+  const gains = new Uint8Array(width * height);
+  for (let i = 0; i < gains.length; i++) gains[i] = 16 + Math.floor(random() * 40);
+  const gain = { values: gains, unit: 16 };
+  const ringOf = (region: { cx: number; cy: number; r: number }) => {
+    const mask = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        if (Math.hypot(x - region.cx, y - region.cy) > region.r - 60) mask[y * width + x] = 1;
+    for (let i = 0; i < mask.length; i += 97) mask[i] = 2;
+    return mask;
+  };
+  for (const [label, region, withMap] of [
+    ["step 4, activity map", { cx: 500.3, cy: 478.6, r: 470.2 }, true],
+    ["step 4, no activity map", { cx: 499, cy: 480, r: 455 }, false],
+    ["step 3 (the tail reads the map itself)", { cx: 500.3, cy: 478.6, r: 435.7 }, true],
+  ] as const) {
+    it(`gives the same grid activities, models and tail factor to the last bit (${label})`, () => {
+      const mask = ringOf(region);
+      const activity = withMap ? activityMap(map) : null;
+      const [inside, outside, grid] = measureSigmasOfZones(
+        [score, residual],
+        [0.5, 0.1],
+        map,
+        region,
+        lattice,
+        mask,
+        activity,
+        gain,
+      );
+      const interior = inside[0] as PatternAwareSigma;
+      const edge = outside[0] as PatternAwareSigma;
+      // The models are the two calls' (the walk's activities stand in for sigmasOfSamples' own).
+      const wantInside = measureSigmas(
+        [score, residual],
+        [0.5, 0.1],
+        map,
+        region,
+        lattice,
+        mask,
+        0,
+        activity,
+      );
+      const wantOutside = measureSigmas(
+        [score, residual],
+        [0.5, 0.1],
+        map,
+        region,
+        lattice,
+        mask,
+        1,
+        activity,
+        gain,
+      );
+      for (const [got, want] of [
+        [inside, wantInside],
+        [outside, wantOutside],
+      ] as const)
+        for (const [r, model] of got.entries()) {
+          assert.deepEqual(bitsOf(model.bounds), bitsOf((want[r] as PatternAwareSigma).bounds));
+          assert.deepEqual(bitsOf(model.sigmas), bitsOf((want[r] as PatternAwareSigma).sigmas));
+        }
+      assert.ok(grid);
+      // Every cell the walk sampled holds patternActivity of its pixel; the others are NaN.
+      let sampled = 0;
+      for (let row = 0; row < grid.rows; row++)
+        for (let column = 0; column < grid.columns; column++) {
+          const a = grid.activity[row * grid.columns + column] as number;
+          const x: number = grid.x0 + column * grid.step;
+          const y: number = grid.y0 + row * grid.step;
+          const onDisk: boolean = (x - region.cx) ** 2 + (y - region.cy) ** 2 < region.r ** 2;
+          assert.equal(Number.isNaN(a), !onDisk, `cell ${column}, ${row}`);
+          if (!onDisk) continue;
+          sampled++;
+          assert.ok(
+            Object.is(a, patternActivity(interior, y * width + x)),
+            `cell ${column}, ${row}`,
+          );
+        }
+      assert.ok(sampled > 20_000);
+      // The zoned sigma as the thresholds build it, from an activity and from the map.
+      const interiorSigma = classSigmaReader(interior);
+      const edgeSigma = classSigmaReader(edge);
+      const sigmaOf = (i: number, a: number) =>
+        mask[i]
+          ? ((gains[i] as number) / 16) * Math.max(edgeSigma(a), interiorSigma(a))
+          : interiorSigma(a);
+      let mapReads = 0;
+      const sigmaAt = (i: number) => {
+        mapReads++;
+        return sigmaOf(i, patternActivity(interior, i));
+      };
+      // A few blobs left out, as segmentation's would be.
+      const notNoise = [
+        Int32Array.from(
+          { length: 400 },
+          (_, k) => (300 + (k % 20)) * width + 400 + Math.floor(k / 20),
+        ),
+      ];
+      const want = scoreTailFactor(score, width, region, sigmaAt, notNoise);
+      const plainReads = mapReads;
+      mapReads = 0;
+      const got = scoreTailFactor(score, width, region, sigmaAt, notNoise, grid, sigmaOf);
+      assert.ok(want > 1.2, `factor ${want}`);
+      assert.ok(Object.is(got, want), `${got} against ${want}`);
+      // On a grid of the tail's step no sample reads the map; on another every one does.
+      if (grid.step === DETECTION.scoreTailSectors.step) assert.equal(mapReads, 0);
+      else assert.equal(mapReads, plainReads);
+    });
+  }
+});

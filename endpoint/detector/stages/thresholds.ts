@@ -13,6 +13,7 @@ import {
   measureSigmasOfZones,
   type PatternAwareSigma,
   pixelTailFactor,
+  type SampleGridActivity,
   smallestSigma,
 } from "../threshold.ts";
 import { DETECTION } from "../thresholds.ts";
@@ -28,6 +29,13 @@ export interface SeedThresholds {
   highAt: (i: number) => number;
   /** The score's noise sigma at a map pixel (highAt is DETECTION.seedSigmas of it, floored). */
   scoreSigmaAt: (i: number) => number;
+  /**
+   * The pattern activities the noise measurement took on the disk's sample grid (null where it
+   * took none), and scoreSigmaAt from a pixel and its activity: the score tail reads its
+   * samples' activities there (score-tail.ts).
+   */
+  sampleGrid?: SampleGridActivity | null;
+  scoreSigmaOfActivity?: (i: number, activity: number) => number;
 }
 
 /** The seed thresholds and, once segmentation has run, the score's measured tail. */
@@ -60,6 +68,8 @@ export function withScoreTail(
       wafer.analysis,
       thresholds.scoreSigmaAt,
       notNoise,
+      thresholds.sampleGrid ?? null,
+      thresholds.scoreSigmaOfActivity ?? null,
     ),
   };
 }
@@ -182,7 +192,7 @@ export function detectionThresholds(
       : null;
   // Both zones from one walk over the disk's samples (the same models as measureSigmas' call
   // per zone: mask 0, then mask 1 with the ring's gains).
-  const [[interiorScore, interiorResidual], [ringScore, ringResidual]] = ring
+  const [[interiorScore, interiorResidual], [ringScore, ringResidual], sampleGrid] = ring
     ? (measureSigmasOfZones(
         [score, residual],
         floors,
@@ -192,8 +202,12 @@ export function detectionThresholds(
         ring,
         activity,
         edgeGain ? { values: edgeGain, unit: EDGE_GAIN_UNIT } : null,
-      ) as [[PatternAwareSigma, PatternAwareSigma], [PatternAwareSigma, PatternAwareSigma]])
-    : [measureWhole(), [null, null]];
+      ) as [
+        [PatternAwareSigma, PatternAwareSigma],
+        [PatternAwareSigma, PatternAwareSigma],
+        SampleGridActivity | null,
+      ])
+    : [measureWhole(), [null, null], null];
   const gainAt = (i: number): number =>
     edgeGain ? Math.max(1, (edgeGain[i] as number) / EDGE_GAIN_UNIT) : 1;
   // Both zones' models were measured on the same map with the same lattice: one pattern
@@ -207,6 +221,16 @@ export function detectionThresholds(
     return (i: number): number => {
       if (!edgeMask?.[i]) return singleClass ? interiorSigma(0) : interiorSigma(activityAt(i));
       const activity = activityAt(i);
+      return gainAt(i) * Math.max(edgeSigma ? edgeSigma(activity) : 0, interiorSigma(activity));
+    };
+  };
+  // zoned's sigma from a pixel and its activity (the activity already known): the same branches.
+  const zonedOfActivity = (interior: PatternAwareSigma, edge: PatternAwareSigma | null) => {
+    const interiorSigma = classSigmaReader(interior);
+    const edgeSigma = edge && ring ? classSigmaReader(edge) : null;
+    const singleClass = interior.sigmas.length === 1;
+    return (i: number, activity: number): number => {
+      if (!edgeMask?.[i]) return singleClass ? interiorSigma(0) : interiorSigma(activity);
       return gainAt(i) * Math.max(edgeSigma ? edgeSigma(activity) : 0, interiorSigma(activity));
     };
   };
@@ -228,6 +252,8 @@ export function detectionThresholds(
     score,
     highAt,
     scoreSigmaAt: scoreSigma,
+    sampleGrid,
+    scoreSigmaOfActivity: sampleGrid ? zonedOfActivity(interiorScore, ringScore) : undefined,
     seeds: {
       minHigh: Math.max(DETECTION.seedSigmas * smallestSigma(interiorScore), highFloor),
       minLow: Math.max(DETECTION.growSigmas * smallestSigma(interiorScore), lowFloor),
