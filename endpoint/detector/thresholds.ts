@@ -780,4 +780,18 @@ export const SPOT_STATISTIC = {
    * smallest spot: at least the full response), as INTERPOLATION_ERROR.agreeShare decides.
    */
   spreadShare: 0.5,
+  /**
+   * The direction test (readSensorFault's pair differences at the spike's pixel on the
+   * unsmoothed map): a spot candidate's least pair difference must reach this share of the
+   * spike (their median). A spot in the die under test adds its contrast to every pair
+   * difference alike (share 1); a difference that one direction does not see reads 0 there:
+   * a reticle field's boundary street, up to 3% darker than the others (spec), is shared by
+   * the pair along it and read by every pair across it. The midpoint of the two, as
+   * spreadShare. Noise: the pairs share the centre pixel, so they differ only by their
+   * references' averages (a pixel sigma between two of them): a spot at the spot seed's
+   * threshold (3-4 pair sigmas at its spike) keeps about 2 pixel sigmas of margin per
+   * direction. Round 38 (docs/detector-recall.md): at the ring's row of such a street,
+   * SYN-7065-3/wafer-001 (1622, 440) read 0.38; the spot rule's seven gains 0.87-1.
+   */
+  agreeShare: 0.5,
 } as const;
