@@ -74,7 +74,7 @@ export function spotStrength(
   if (!reading || !(reading.spike > 0)) return 0;
   if (reading.response < SPOT_STATISTIC.spreadShare * reading.spotResponse) return 0;
   // Every direction read must see it: a spot in the die under test raises each pair difference
-  // alike; a level along one die axis (a reticle field's boundary street, which the pair along
-  // it shares) leaves that direction out (SPOT_STATISTIC.agreeShare).
+  // alike; a street's sampling phase along one die axis (which the pair along it shares)
+  // leaves that direction out (SPOT_STATISTIC.agreeShare).
   return reading.weakest >= SPOT_STATISTIC.agreeShare * reading.spike ? best : 0;
 }

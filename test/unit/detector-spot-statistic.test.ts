@@ -216,11 +216,11 @@ describe("spotStrength: a spot's footprint, not a hot pixel's", () => {
     assert.equal(strengthAt(image, x, y, 1200), 0);
   });
 
-  it("drops a level along one die axis, which the pair along it shares (a field-boundary street)", () => {
+  it("drops a level along one die axis, which the pair along it shares (a street's row)", () => {
     // A 2 px row across the whole wafer, 8 noise sigmas over the spot's contrast share: every
-    // die of this die row carries it at the same place (as a reticle field's boundary street
-    // runs along a whole row of fields), so the pair along a cancels it and the three across
-    // read it. Its footprint is spread (left and right carry it), so only the direction test
+    // die of this die row carries it at the same place (as a street's sampling phase, or a
+    // reticle field's boundary street, along a), so the pair along a cancels it and the pairs
+    // across read it. Its footprint is spread (left and right carry it), so only the direction test
     // tells it from a spot. Round 38: SYN-7065-3/wafer-001 (1622, 440).
     const image = patterned(5, null, null);
     const data = image.data as Uint16Array;
