@@ -363,6 +363,8 @@ export interface SensorFaultReading {
   response: number;
   /** What the smallest real spot would read at this spike, least over its positions. */
   spotResponse: number;
+  /** The least of the directions' pair differences at the spike's pixel (map units, in the group's sign). */
+  weakest: number;
   /** Noise sigma of spotResponse - response. */
   sigma: number;
   /** The response under which the candidate is a fault (spotResponse less spotSigmas sigmas). */
@@ -440,6 +442,16 @@ export function readSensorFault(group: Blob, judge: SensorFaultJudge): SensorFau
         centre = wy * side + wx;
       }
     }
+  // The least of the directions' pair differences at the spike's pixel (spotStrength's test:
+  // a spot in this die raises every one; a difference along one die axis leaves it out).
+  const cx = tx + (centre % side) - WINDOW;
+  const cy = ty + Math.floor(centre / side) - WINDOW;
+  const atCentre = work.data[cy * width + cx] as number;
+  let weakest = Number.POSITIVE_INFINITY;
+  for (const d of used) {
+    const ref = 0.5 * (bilinear(work, cx + d.x, cy + d.y) + bilinear(work, cx - d.x, cy - d.y));
+    weakest = Math.min(weakest, sign * (atCentre - ref));
+  }
   const { weights, least } = judge.spotResponse();
   let response = 0;
   let weightSquares = 0;
@@ -458,6 +470,7 @@ export function readSensorFault(group: Blob, judge: SensorFaultJudge): SensorFau
     spike,
     response,
     spotResponse: least * spike,
+    weakest,
     sigma,
     bound,
     fault: spike >= judge.spikeFloor && bound > 0 && response < bound,

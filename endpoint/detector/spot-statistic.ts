@@ -52,7 +52,8 @@ export function spotSeedSigmas(tests: number): number {
  * must read as a point (readSensorFault: within SENSOR_FAULT.maxReachMapPx of its peak, with
  * FAULT_SPREAD.minDirections pairs on the wafer; otherwise the rule has nothing to read and the
  * group keeps the score's verdict alone) whose unsmoothed die-to-die neighbours carry at least
- * SPOT_STATISTIC.spreadShare of what the spec's smallest spot would lend them.
+ * SPOT_STATISTIC.spreadShare of what the spec's smallest spot would lend them, and whose
+ * spike every direction read carries (at least SPOT_STATISTIC.agreeShare of it).
  */
 export function spotStrength(
   group: Blob,
@@ -71,5 +72,9 @@ export function spotStrength(
   if (best < 1) return 0;
   const reading = readSensorFault(group, judge);
   if (!reading || !(reading.spike > 0)) return 0;
-  return reading.response >= SPOT_STATISTIC.spreadShare * reading.spotResponse ? best : 0;
+  if (reading.response < SPOT_STATISTIC.spreadShare * reading.spotResponse) return 0;
+  // Every direction read must see it: a spot in the die under test raises each pair difference
+  // alike; a street's sampling phase along one die axis (which the pair along it shares)
+  // leaves that direction out (SPOT_STATISTIC.agreeShare).
+  return reading.weakest >= SPOT_STATISTIC.agreeShare * reading.spike ? best : 0;
 }

@@ -780,4 +780,21 @@ export const SPOT_STATISTIC = {
    * smallest spot: at least the full response), as INTERPOLATION_ERROR.agreeShare decides.
    */
   spreadShare: 0.5,
+  /**
+   * The direction test (readSensorFault's pair differences at the spike's pixel on the
+   * unsmoothed map): a spot candidate's least pair difference must reach this share of the
+   * spike (their median). A spot in the die under test adds its contrast to every pair
+   * difference alike (share 1); a difference that one direction does not see reads 0 there.
+   * A street along a lattice axis does that: the dies along it sample it at the same sub-pixel
+   * phase (that pair reads 0), the dies across it at other phases, and where the street is
+   * about a map pixel wide the die under test can hold its trough in one pixel while the
+   * references straddle it (a flat 2x2 cell: no allowance); a reticle field's boundary street,
+   * up to 3% darker than the others (spec), is shared the same way. The midpoint of the two,
+   * as spreadShare. Noise: the pairs share the centre pixel, so they differ only by their
+   * references' averages (a pixel sigma between two of them): a spot at the spot seed's
+   * threshold (3-4 pair sigmas at its spike) keeps about 2 pixel sigmas of margin per
+   * direction. Round 38 (docs/detector-recall.md): in such a street's trough in the rim ring,
+   * SYN-7065-3/wafer-001 (1622, 440) read 0.38; the spot rule's seven gains 0.87-1.
+   */
+  agreeShare: 0.5,
 } as const;

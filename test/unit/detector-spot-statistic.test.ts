@@ -216,6 +216,27 @@ describe("spotStrength: a spot's footprint, not a hot pixel's", () => {
     assert.equal(strengthAt(image, x, y, 1200), 0);
   });
 
+  it("drops a level along one die axis, which the pair along it shares (a street's row)", () => {
+    // A 2 px row across the whole wafer, 8 noise sigmas over the spot's contrast share: every
+    // die of this die row carries it at the same place (as a street's sampling phase, or a
+    // reticle field's boundary street, along a), so the pair along a cancels it and the pairs
+    // across read it. Its footprint is spread (left and right carry it), so only the direction test
+    // tells it from a spot. Round 38: SYN-7065-3/wafer-001 (1622, 440).
+    const image = patterned(5, null, null);
+    const data = image.data as Uint16Array;
+    for (const row of [y, y + 1])
+      for (let k = 0; k < SIDE; k++)
+        data[row * SIDE + k] = Math.min(65535, (data[row * SIDE + k] as number) + 8 * NOISE);
+    assert.equal(strengthAt(image, x, y, 1200), 0);
+    // The same contrast as a spot at the same place is kept: the test is the direction's.
+    const spot = patterned(
+      5,
+      { x: x + 0.5, y: y + 0.5, diameter: 1.5, contrast: (8 * NOISE) / 0.6 },
+      null,
+    );
+    assert.ok(strengthAt(spot, x, y, 1200) >= 1);
+  });
+
   it("returns 0 under the spot seed", () => {
     const image = patterned(5, { x: x + 0.5, y: y + 0.5, diameter: 1.5, contrast: 4000 }, null);
     assert.equal(strengthAt(image, x, y, 900), 0);
