@@ -3,7 +3,7 @@ import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import type { Defect, DetectionHints, ModelInfo, Wafer } from "../../schemas/detection.ts";
 import { diskSeedOf, workingMapAndOverview } from "../quality/disk.ts";
 import { hysteresisBlobs } from "./segment.ts";
-import { dropSensorFaults, sensorFaultJudge, takeRimBlur } from "./sensor-faults.ts";
+import { dropSensorFaults, sensorFaultJudge, takeRepairs, takeRimBlur } from "./sensor-faults.ts";
 import { spotStrength } from "./spot-statistic.ts";
 import { chipDefects } from "./stages/chips.ts";
 import { classifyGroups, groupBlobs } from "./stages/defects.ts";
@@ -190,6 +190,7 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
       noise.sigmaMap,
       compared.comparisonSigma,
       takeRimBlur(image),
+      takeRepairs(image),
     );
     const faults = dropSensorFaults(grouped.groups, judge);
     sensorFaultsRemoved = faults.removed;

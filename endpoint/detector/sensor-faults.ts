@@ -26,6 +26,23 @@ export function takeRimBlur(image: GrayImage): number | null {
   return rimBlurs.get(image.data) ?? null;
 }
 
+/*
+ * The pixels the gate replaced as hot or dead (image indices), handed over the same way: where
+ * one was replaced, the image holds the gate's estimate from its neighbours, not an observation.
+ */
+let repairs = new WeakMap<object, readonly number[]>();
+
+/** Hands the gate's repaired pixels (indices into `image`) to the detection of `image`. */
+export function handOverRepairs(image: GrayImage, repaired: readonly number[]): void {
+  repairs = new WeakMap();
+  if (repaired.length > 0) repairs.set(image.data, repaired);
+}
+
+/** The pixels the gate repaired in exactly these pixels (none without the gate in front). */
+export function takeRepairs(image: GrayImage): readonly number[] {
+  return repairs.get(image.data) ?? [];
+}
+
 /**
  * The optics' own blur (Gaussian sigma, image px) from the gate's rim reading: the measure reads
  * SENSOR_FAULT.rimBlurSelfPx on a rim with no optical blur, deducted in quadrature.
@@ -241,6 +258,8 @@ export interface SensorFaultJudge {
   spikeFloor: number;
   /** The spec's smallest particle's response on this map (smallestSpotResponse; computed when first asked). */
   spotResponse: () => SpotResponse;
+  /** Map pixels holding a pixel the gate repaired (its estimate, not an observation). */
+  repaired: ReadonlySet<number>;
 }
 
 /**
@@ -259,9 +278,17 @@ export function sensorFaultJudge(
   sigmaMap: number,
   comparisonSigma: number | null,
   rimBlurPx: number | null,
+  repairedPx: readonly number[] = [],
 ): SensorFaultJudge {
   const { a, b } = lattice;
   const scale = work.scale;
+  // The map pixel each repaired image pixel was binned into (raster.ts rebinPixels' blocks).
+  const repaired = new Set<number>();
+  for (const index of repairedPx) {
+    const bx = Math.floor((index % image.width) / scale);
+    const by = Math.floor(Math.floor(index / image.width) / scale);
+    if (bx < work.width && by < work.height) repaired.add(by * work.width + bx);
+  }
   const imageSigma = sigmaMap * scale;
   const spikeFloor =
     Math.max(SENSOR_FAULT.spikeSigmas * imageSigma, SENSOR_FAULT.spikeMinStep * fullScale(image)) /
@@ -285,6 +312,7 @@ export function sensorFaultJudge(
         Math.floor(opticalBlurPx(rimBlurPx) / BLUR_STEP_PX) * BLUR_STEP_PX,
         scale,
       ),
+    repaired,
   };
 }
 
@@ -365,6 +393,8 @@ export interface SensorFaultReading {
   spotResponse: number;
   /** The least of the directions' pair differences at the spike's pixel (map units, in the group's sign). */
   weakest: number;
+  /** The spike's pixel (map index). */
+  centre: number;
   /** Noise sigma of spotResponse - response. */
   sigma: number;
   /** The response under which the candidate is a fault (spotResponse less spotSigmas sigmas). */
@@ -471,6 +501,7 @@ export function readSensorFault(group: Blob, judge: SensorFaultJudge): SensorFau
     response,
     spotResponse: least * spike,
     weakest,
+    centre: cy * width + cx,
     sigma,
     bound,
     fault: spike >= judge.spikeFloor && bound > 0 && response < bound,

@@ -53,7 +53,8 @@ export function spotSeedSigmas(tests: number): number {
  * FAULT_SPREAD.minDirections pairs on the wafer; otherwise the rule has nothing to read and the
  * group keeps the score's verdict alone) whose unsmoothed die-to-die neighbours carry at least
  * SPOT_STATISTIC.spreadShare of what the spec's smallest spot would lend them, and whose
- * spike every direction read carries (at least SPOT_STATISTIC.agreeShare of it).
+ * spike every direction read carries (at least SPOT_STATISTIC.agreeShare of it), and whose
+ * spike's pixel holds no pixel the quality gate repaired (a repair is no observation).
  */
 export function spotStrength(
   group: Blob,
@@ -73,6 +74,12 @@ export function spotStrength(
   const reading = readSensorFault(group, judge);
   if (!reading || !(reading.spike > 0)) return 0;
   if (reading.response < SPOT_STATISTIC.spreadShare * reading.spotResponse) return 0;
+  // A spike on a pixel the gate repaired is the gate's estimate against the references, not an
+  // observation of this die: the gate replaces only a pixel standing out of its neighbours by
+  // 12 sigmas and 10% of full scale (each neighbour by most of that, or along a structure), a
+  // single-pixel footprint no spec particle has (3 px across before blur), so it replaced a hot
+  // pixel or the motif's detail sampled into one pixel (round 39), never a spot.
+  if (judge.repaired.has(reading.centre)) return 0;
   // Every direction read must see it: a spot in the die under test raises each pair difference
   // alike; a street's sampling phase along one die axis (which the pair along it shares)
   // leaves that direction out (SPOT_STATISTIC.agreeShare).

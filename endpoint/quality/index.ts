@@ -4,7 +4,7 @@ import type { GrayImage } from "../../lib/gray-image.ts";
 import type { DetectionHints, Quality, QualityReason } from "../../schemas/detection.ts";
 import type { DetectionResult } from "../detector/index.ts";
 import { rebinPixels } from "../detector/raster.ts";
-import { handOverRimBlur } from "../detector/sensor-faults.ts";
+import { handOverRepairs, handOverRimBlur } from "../detector/sensor-faults.ts";
 import { gateMapBuffer, handOverDiskSeed, handOverWorkingMap } from "../detector/stages/input.ts";
 import { diskSeed, fitDisk, RIM_RAYS, workingMapAndOverview } from "./disk.ts";
 import {
@@ -177,6 +177,8 @@ export function assessQuality(image: GrayImage): QualityAssessment {
     if (cleaned.removed === 0) handOverDiskSeed(cleaned.image, diskSeed(overview, fit));
     // The optics' blur tells the detector how much a real spot spreads (sensor-faults.ts).
     handOverRimBlur(cleaned.image, rimBlurPx);
+    // Where it replaced a pixel the spot rule has no observation to stand on (spot-statistic.ts).
+    handOverRepairs(cleaned.image, cleaned.repaired);
   }
   return {
     usable,

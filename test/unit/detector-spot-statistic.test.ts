@@ -167,8 +167,18 @@ function patterned(
   return { width: SIDE, height: SIDE, bitDepth: 16, data };
 }
 
-/** spotStrength of a 3 x 3 group around (x, y) whose residual peaks at `peak` there. */
-function strengthAt(image: GrayImage, x: number, y: number, peak: number): number {
+/**
+ * spotStrength of a 3 x 3 group around (x, y) whose residual peaks at `peak` there (in `sign`),
+ * with `repairedPx` the image pixels the gate replaced.
+ */
+function strengthAt(
+  image: GrayImage,
+  x: number,
+  y: number,
+  peak: number,
+  sign: 1 | -1 = 1,
+  repairedPx: number[] = [],
+): number {
   const work = workingMap(image);
   const lattice: Lattice = {
     a: { x: PITCH, y: 0 },
@@ -180,10 +190,20 @@ function strengthAt(image: GrayImage, x: number, y: number, peak: number): numbe
   const pixels: number[] = [];
   for (let dy = -1; dy <= 1; dy++)
     for (let dx = -1; dx <= 1; dx++) pixels.push((y + dy) * SIDE + x + dx);
-  residual[y * SIDE + x] = peak;
+  residual[y * SIDE + x] = sign * peak;
   const disk = { cx: SIDE / 2, cy: SIDE / 2, r: 0.45 * SIDE - 1.5 };
-  const judge = sensorFaultJudge(image, work, lattice, residual, disk, NOISE, 0.375 * NOISE, null);
-  const group: Blob = { pixels: Int32Array.from(pixels), sign: 1, spotSeeded: true };
+  const judge = sensorFaultJudge(
+    image,
+    work,
+    lattice,
+    residual,
+    disk,
+    NOISE,
+    0.375 * NOISE,
+    null,
+    repairedPx,
+  );
+  const group: Blob = { pixels: Int32Array.from(pixels), sign, spotSeeded: true };
   // Spot seed at 1000 codes of residual: the peak's ratio is what is returned when it passes.
   return spotStrength(
     group,
@@ -240,5 +260,41 @@ describe("spotStrength: a spot's footprint, not a hot pixel's", () => {
   it("returns 0 under the spot seed", () => {
     const image = patterned(5, { x: x + 0.5, y: y + 0.5, diameter: 1.5, contrast: 4000 }, null);
     assert.equal(strengthAt(image, x, y, 900), 0);
+  });
+
+  it("drops a spike on a pixel the gate repaired (the motif's detail taken for a hot pixel)", () => {
+    // A bright motif dot in every die, 1.5 px across, at sub-pixel phases that differ die to die
+    // (the pitch is not whole); in the die under test it sits centred on (x, y), and the gate
+    // replaced that pixel by its neighbours' level (its hot-pixel repair: 0.5 (left + right)).
+    // The references still carry the dot spread over their pixels, so the die under test reads
+    // as a dark spot with a spot's footprint (round 39: SYN-20261520-1/wafer-017 (1022, 333)).
+    const image = patterned(5, null, null);
+    const data = image.data as Uint16Array;
+    const offX = x + 0.5 - 7 * PITCH;
+    const offY = y + 0.5 - 8 * PITCH;
+    const dot = 20 * NOISE;
+    for (let j = 0; j < SIDE / PITCH; j++)
+      for (let i = 0; i < SIDE / PITCH; i++) {
+        const cx = i * PITCH + offX;
+        const cy = j * PITCH + offY;
+        for (let py = Math.floor(cy) - 2; py <= cy + 2; py++)
+          for (let px = Math.floor(cx) - 2; px <= cx + 2; px++) {
+            if (px < 0 || py < 0 || px >= SIDE || py >= SIDE) continue;
+            let inside = 0;
+            for (let v = 0; v < 16; v++)
+              for (let u = 0; u < 16; u++)
+                if (Math.hypot(px + (u + 0.5) / 16 - cx, py + (v + 0.5) / 16 - cy) < 0.75) inside++;
+            const k = py * SIDE + px;
+            data[k] = Math.min(65535, Math.round((data[k] as number) + (dot * inside) / 256));
+          }
+      }
+    const at = y * SIDE + x;
+    data[at] = Math.round(0.5 * ((data[at - 1] as number) + (data[at + 1] as number)));
+    // Without the gate's word the spot rule takes the hole for a dark spot (main's behaviour)...
+    assert.ok(strengthAt(image, x, y, 1200, -1) >= 1);
+    // ...with it, the spike's pixel is the gate's estimate, not an observation: no spot.
+    assert.equal(strengthAt(image, x, y, 1200, -1, [at]), 0);
+    // A repair elsewhere on the wafer changes nothing.
+    assert.ok(strengthAt(image, x, y, 1200, -1, [at + 5 * SIDE]) >= 1);
   });
 });
