@@ -1,33 +1,8 @@
 // A spot-sized particle's seed and strength on the once-smoothed residual (the statistic matched to the spec's smallest particle), told from a hot pixel by its footprint.
+import { gaussianUpperTail } from "./line-seed.ts";
 import type { Blob, Thresholds } from "./segment.ts";
 import { readSensorFault, type SensorFaultJudge } from "./sensor-faults.ts";
 import { SPOT_STATISTIC } from "./thresholds.ts";
-
-/**
- * Upper tail of the standard normal, Q(z) = P(Z > z), for z >= 0 by its continued fraction
- * phi(z) / (z + 1 / (z + 2 / (z + 3 / ...))): relative error far under 1e-6 for z >= 3, where
- * false-alarm rates per pixel are read (the erf approximations in use elsewhere are good to
- * 1.5e-7 absolute, which is the whole tail at 5 sigmas).
- */
-export function normalUpperTail(z: number): number {
-  if (!(z >= 0)) throw new RangeError(`normalUpperTail: z ${z} is not >= 0`);
-  if (z < 3) {
-    // Near the body the fraction converges slowly: integrate the density instead (Simpson).
-    const steps = 2000;
-    const upper = 12;
-    const h = (upper - z) / steps;
-    let sum = 0;
-    for (let k = 0; k <= steps; k++) {
-      const t = z + k * h;
-      const w = k === 0 || k === steps ? 1 : k % 2 === 1 ? 4 : 2;
-      sum += w * Math.exp(-0.5 * t * t);
-    }
-    return (sum * h) / 3 / Math.sqrt(2 * Math.PI);
-  }
-  let fraction = z;
-  for (let k = 60; k >= 1; k--) fraction = z + k / fraction;
-  return Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI) / fraction;
-}
 
 /**
  * The spot seed's threshold in noise sigmas for `tests` pixels: z with 2 tests Q(z) equal to
@@ -39,7 +14,7 @@ export function spotSeedSigmas(tests: number): number {
   let hi = 20;
   for (let k = 0; k < 60; k++) {
     const mid = 0.5 * (lo + hi);
-    if (normalUpperTail(mid) > perTest) lo = mid;
+    if (gaussianUpperTail(mid) > perTest) lo = mid;
     else hi = mid;
   }
   return hi;

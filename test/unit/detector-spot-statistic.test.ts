@@ -2,20 +2,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { Lattice } from "../../endpoint/detector/lattice.ts";
+import { gaussianUpperTail } from "../../endpoint/detector/line-seed.ts";
 import { type Blob, hysteresisBlobs, type Thresholds } from "../../endpoint/detector/segment.ts";
 import { sensorFaultJudge } from "../../endpoint/detector/sensor-faults.ts";
-import {
-  normalUpperTail,
-  spotSeedSigmas,
-  spotStrength,
-} from "../../endpoint/detector/spot-statistic.ts";
+import { spotSeedSigmas, spotStrength } from "../../endpoint/detector/spot-statistic.ts";
 import { workingMap } from "../../endpoint/detector/stages/input.ts";
 import { DETECTION, SPOT_STATISTIC } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
 describe("the spot seed's threshold (derived, not fitted)", () => {
-  it("reads the normal tail where false-alarm rates live", () => {
+  it("reads the normal tail where false-alarm rates live (line-seed's gaussianUpperTail, shared)", () => {
     // Reference values of Q(z) = P(Z > z).
     const known: Array<[number, number]> = [
       [1, 0.158655253931457],
@@ -25,13 +22,13 @@ describe("the spot seed's threshold (derived, not fitted)", () => {
       [6.5, 4.01600058385e-11],
     ];
     for (const [z, q] of known)
-      assert.ok(Math.abs(normalUpperTail(z) / q - 1) < 1e-5, `Q(${z}) ${normalUpperTail(z)}`);
+      assert.ok(Math.abs(gaussianUpperTail(z) / q - 1) < 1e-5, `Q(${z}) ${gaussianUpperTail(z)}`);
   });
 
   it("puts the budget of false seeds on the disk's pixels, both signs", () => {
     for (const tests of [1e4, 3e5, 7.2e5, 1.1e6]) {
       const z = spotSeedSigmas(tests);
-      const expected = 2 * tests * normalUpperTail(z);
+      const expected = 2 * tests * gaussianUpperTail(z);
       assert.ok(
         Math.abs(expected / SPOT_STATISTIC.falseAlarmsPerWafer - 1) < 1e-6,
         `${tests}: ${expected}`,
