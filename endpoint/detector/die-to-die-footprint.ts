@@ -460,18 +460,17 @@ function localMaxima(
       const v = residual[at] as number;
       if (v < floor && v > -floor) continue;
       if (!(Math.abs(v) >= floor)) continue;
-      const m = Math.abs(v);
-      let isMax = true;
-      for (let j = -width; j <= width && isMax; j += width)
-        for (let i = -1; i <= 1; i++)
-          if (Math.abs(residual[at + j + i] as number) > m) {
-            isMax = false;
-            break;
-          }
-      if (isMax) found.push(at);
+      if (noNeighbourAbove(residual, width, at, Math.abs(v))) found.push(at);
     }
   }
   return found;
+}
+
+/** Whether no pixel of the 3x3 neighbourhood of `at` reads a larger |residual| than m. */
+function noNeighbourAbove(residual: Float32Array, width: number, at: number, m: number): boolean {
+  for (let j = -width; j <= width; j += width)
+    for (let i = -1; i <= 1; i++) if (Math.abs(residual[at + j + i] as number) > m) return false;
+  return true;
 }
 
 /**
@@ -509,15 +508,7 @@ function localMaximaAmong(
       to = y < y0 || y > y1 ? -1 : y * width + Math.min(width - HALF - 2, Math.floor(cx + half));
     }
     if (at < from || at > to) continue;
-    const m = Math.abs(v);
-    let isMax = true;
-    for (let j = -width; j <= width && isMax; j += width)
-      for (let i = -1; i <= 1; i++)
-        if (Math.abs(residual[at + j + i] as number) > m) {
-          isMax = false;
-          break;
-        }
-    if (isMax) found.push(at);
+    if (noNeighbourAbove(residual, width, at, Math.abs(v))) found.push(at);
   }
   return found;
 }
