@@ -235,6 +235,21 @@ export function measureSigmas(
   return sigmasOfSamples(rasters, floors, map, latticeA, indices, n, activity, gain);
 }
 
+/** A one-class model whose patternActivity reads a pixel's activity the way the class models will. */
+function activityProbe(
+  map: PatternAwareSigma["map"],
+  activity: PatternAwareSigma["activity"],
+  neighbourOffset: number,
+): PatternAwareSigma {
+  return {
+    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
+    sigmas: Float64Array.of(0),
+    neighbourOffset,
+    map,
+    activity,
+  };
+}
+
 /**
  * measureSigmas of both zones of `mask` (mask 0, then mask 1 with the ring's gain): the same
  * models as its two calls, from one walk over the disk's sample grid where each call walked it
@@ -290,13 +305,7 @@ export function measureSigmasOfZones(
   // patternActivity's reads (its map branch when the map is whole, as sigmasOfSamples has it).
   const held = activity && activity.range.length === data.length ? activity : null;
   const size = data.length - width - 1;
-  const probe: PatternAwareSigma = {
-    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
-    sigmas: Float64Array.of(0),
-    neighbourOffset,
-    map,
-    activity,
-  };
+  const probe = activityProbe(map, activity, neighbourOffset);
   for (let y = y0, row = 0; y < yEnd; y += step, row += columns) {
     const dy = y - region.cy;
     for (let x = x0, cell = row; x < xEnd; x += step, cell++) {
@@ -403,13 +412,7 @@ function sigmasOfSamples(
 ): PatternAwareSigma[] {
   const { width } = map;
   const neighbourOffset = latticeA ? Math.round(latticeA.y) * width + Math.round(latticeA.x) : 0;
-  const probe: PatternAwareSigma = {
-    bounds: Float64Array.of(Number.POSITIVE_INFINITY),
-    sigmas: Float64Array.of(0),
-    neighbourOffset,
-    map,
-    activity,
-  };
+  const probe = activityProbe(map, activity, neighbourOffset);
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
   if (sigmaScratch.values.length < n) {
