@@ -47,8 +47,12 @@ type NormalSumsPass = (
   terms: number,
 ) => void;
 
+/** out[k] = float32(sums[k] * norm), k < count (byte offsets; f64 in, f32 out). */
+type ScalePass = (src: number, count: number, norm: number, dst: number) => void;
+
 interface FrameKernel extends KernelMemory {
   noiseSamples: NoiseSamplesPass;
+  scaleToFloat32: ScalePass;
   normalSums: NormalSumsPass;
   bin2U8: Bin2Pass;
   bin2U16: Bin2Pass;
@@ -283,7 +287,9 @@ export function bin2AndBlockMeansKernel(
   const binOffset = Math.ceil(bandBytes / 16) * 16;
   const accOffset = binOffset + Math.ceil((4 * (bandRows / 2) * mapWidth + PAD) / 16) * 16;
   const sumsOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryOfAtLeast(k, sumsOffset + 8 * (bandRows / factor) * width + PAD);
+  // The band's means as float32, scaled in the kernel (scaleToFloat32: scaleInto's values).
+  const meansOffset = sumsOffset + Math.ceil((8 * (bandRows / factor) * width + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, meansOffset + 4 * (bandRows / factor) * width + PAD);
   const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   const data = new Float32Array(width * height);
@@ -298,12 +304,8 @@ export function bin2AndBlockMeansKernel(
     }
     if (blockRows > 0) {
       sum(0, stride * bytesPerPixel, factor, width, blockRows, accOffset, sumsOffset);
-      scaleInto(
-        data,
-        (y / factor) * width,
-        new Float64Array(buffer, sumsOffset, blockRows * width),
-        norm,
-      );
+      k.scaleToFloat32(sumsOffset, blockRows * width, norm, meansOffset);
+      data.set(new Float32Array(buffer, meansOffset, blockRows * width), (y / factor) * width);
     }
   }
   return { width, height, data };

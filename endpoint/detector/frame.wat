@@ -467,6 +467,29 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $term))))
 
+;; The block means as float32 (frame-passes.ts scaleInto): out[k] = f32(sums[k] * norm) for k <
+  ;; count, sums as f64 at src, out as f32 at dst (not overlapping). JavaScript takes the double
+  ;; product and a Float32Array store rounds it to nearest, ties to even; f64x2.mul is the same
+  ;; double product lane by lane and f32x4.demote_f64x2_zero the same rounding. Two at a time,
+  ;; then one left over.
+  (func (export "scaleToFloat32") (param $src i32) (param $count i32) (param $norm f64) (param $dst i32)
+    (local $k i32) (local $pairs i32) (local $scale v128)
+    (local.set $scale (f64x2.splat (local.get $norm)))
+    (local.set $pairs (i32.and (local.get $count) (i32.const -2)))
+    (block $pairsDone
+      (loop $pair
+        (br_if $pairsDone (i32.ge_u (local.get $k) (local.get $pairs)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+          (f32x4.demote_f64x2_zero
+            (f64x2.mul (v128.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 3))))
+              (local.get $scale))))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
+        (br $pair)))
+    (if (i32.lt_u (local.get $k) (local.get $count)) (then
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (f64.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 3))))
+          (local.get $norm)))))))
+
 ;; Zeroes bytes [at, at + bytes rounded up to 16) (the column sums; the caller pads them).
   (func $zero (param $at i32) (param $bytes i32)
     (local $end i32)
