@@ -45,6 +45,7 @@ type NormalSumsPass = (
   weights: number,
   out: number,
   terms: number,
+  full: number,
 ) => void;
 
 /** out[k] = float32(sums[k] * norm), k < count (byte offsets; f64 in, f32 out). */
@@ -373,8 +374,9 @@ export function noiseSamplesKernel(
  * The illumination fit's normal equations in the kernel's memory (frame.wat normalSums): the
  * caller fills `basis` (block-major: each block's terms, then its value) once and `weights`
  * before each `sums`, whose result holds, at r columns + c for c >= r, the sums the fit's
- * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit. The views
- * stay valid until the next call of another frame kernel (which may grow the memory).
+ * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit; with `full`,
+ * for every c (each row's own sums below the diagonal too: the rim fit's). The views stay
+ * valid until the next call of another frame kernel (which may grow the memory).
  */
 export interface NormalEquationsKernel {
   basis: Float64Array;
@@ -383,7 +385,11 @@ export interface NormalEquationsKernel {
 }
 
 /** Room for `blocks` blocks of `terms` terms and a value; null where the kernel is not available. */
-export function normalEquationsKernel(blocks: number, terms: number): NormalEquationsKernel | null {
+export function normalEquationsKernel(
+  blocks: number,
+  terms: number,
+  full = false,
+): NormalEquationsKernel | null {
   const k = kernel();
   if (!k) return null;
   const columns = terms + 1;
@@ -396,7 +402,7 @@ export function normalEquationsKernel(blocks: number, terms: number): NormalEqua
     basis: new Float64Array(buffer, 0, blocks * columns),
     weights: new Float64Array(buffer, weightsOffset, blocks),
     sums: () => {
-      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms);
+      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms, full ? 1 : 0);
       return out;
     },
   };

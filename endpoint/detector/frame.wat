@@ -413,9 +413,11 @@
   ;; weights one double a block. Each sum is one lane's own chain of f64 mul and add in the
   ;; JavaScript's order (a sum starts at +0; no fused multiply-add), eight columns side by side;
   ;; the lanes past a row's last column read and write padding or entries computed later.
+  ;; With $full 1, every row's columns start at 0 (c in [0, columns)): the rim fit's rows
+  ;; (rim.ts fitRimShape), whose lower triangle is its own sums, not the upper one's mirror.
   (func (export "normalSums")
     (param $basis i32) (param $columns i32) (param $blocks i32) (param $weights i32) (param $out i32)
-    (param $terms i32)
+    (param $terms i32) (param $full i32)
     (local $r i32) (local $c i32) (local $j i32) (local $row i32) (local $w f64) (local $x v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $at i32)
     (local $rowBytes i32)
@@ -423,7 +425,7 @@
     (block $termsDone
       (loop $term
         (br_if $termsDone (i32.ge_u (local.get $r) (local.get $terms)))
-        (local.set $c (local.get $r))
+        (local.set $c (select (i32.const 0) (local.get $r) (local.get $full)))
         (block $groupsDone
           (loop $group
             (br_if $groupsDone (i32.ge_u (local.get $c) (local.get $columns)))

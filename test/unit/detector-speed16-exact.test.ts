@@ -1,7 +1,8 @@
-// speed16's faster paths (otsu's four partial histograms, the overview's means scaled in the kernel, the working map's buffer left unzeroed) give the plain versions' bits.
+// speed16's faster paths (otsu's four partial histograms, the overview's means scaled in the kernel, the working map's buffer left unzeroed, the rim fit's sums in the kernel) give the plain versions' bits.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { bin2AndBlockMeansKernel, useFrameKernels } from "../../endpoint/detector/frame-passes.ts";
+import { fitRimShape } from "../../endpoint/detector/rim.ts";
 import { workingMap, workingMapSize, workingScale } from "../../endpoint/detector/stages/input.ts";
 import { otsu, workingMapAndOverview } from "../../endpoint/quality/disk.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
@@ -170,6 +171,39 @@ describe("detect's working map in its kept buffer, not zeroed for scales 1 and 2
         } finally {
           useFrameKernels(true);
         }
+      }
+    }
+  });
+});
+
+describe("the rim fit's normal equations in the frame kernel (rim.ts fitRimShape)", () => {
+  // Against the general loop: detector-rim-speed.test.ts (kernel on, as detect runs it).
+  it("gives the JavaScript path's fit to the bit: gaps, outliers, a flat, order 3 and 2", () => {
+    const random = seededRandom(1601);
+    for (const [n, order] of [
+      [7, 3],
+      [64, 3],
+      [1999, 3],
+      [4001, 2],
+    ] as const) {
+      const angles = new Float64Array(n);
+      const radii = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const phi = (2 * Math.PI * i) / n;
+        angles[i] = phi;
+        const u = random();
+        radii[i] =
+          u < 0.06
+            ? Number.NaN
+            : 900 + 3 * Math.cos(2 * phi) + (random() - 0.5) + (u > 0.97 ? 150 * random() : 0);
+      }
+      const rim = { angles, radii };
+      const kernel = fitRimShape(rim, 890, order);
+      useFrameKernels(false);
+      try {
+        assert.deepEqual(fitRimShape(rim, 890, order), kernel, `${n} rays, order ${order}`);
+      } finally {
+        useFrameKernels(true);
       }
     }
   });
