@@ -3,7 +3,7 @@ import { solveLinear } from "./background.ts";
 import { normalEquationsKernel } from "./frame-passes.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
-import { selectKth } from "./raster.ts";
+import { selectKthMagnitude } from "./select.ts";
 import { RIM, RIM_READING, SPEC } from "./thresholds.ts";
 
 export interface RimDeficit {
@@ -180,7 +180,8 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
       abs[count++] = Math.abs(r - model);
     }
     // Sub-pixel tracing leaves ~0.1 px of spread at best; the floor keeps weights sane.
-    const median = count > 0 ? selectKth(abs, count, Math.floor(count / 2)) : 0;
+    // |residual|s: never -0; a NaN (a fit gone to NaN) sends selectKthMagnitude to quickselect.
+    const median = count > 0 ? selectKthMagnitude(abs, count, Math.floor(count / 2)) : 0;
     sigma = Math.max(0.1, 1.4826 * median);
     const c = 4.685 * sigma;
     for (let i = 0; i < n; i++) {

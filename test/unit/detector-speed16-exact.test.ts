@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { bin2AndBlockMeansKernel, useFrameKernels } from "../../endpoint/detector/frame-passes.ts";
+import { quantileInPlace, selectKth } from "../../endpoint/detector/raster.ts";
 import { fitRimShape } from "../../endpoint/detector/rim.ts";
+import { quantileOfMagnitudes, selectKthMagnitude } from "../../endpoint/detector/select.ts";
 import { workingMap, workingMapSize, workingScale } from "../../endpoint/detector/stages/input.ts";
 import { otsu, workingMapAndOverview } from "../../endpoint/quality/disk.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
@@ -205,6 +207,32 @@ describe("the rim fit's normal equations in the frame kernel (rim.ts fitRimShape
       } finally {
         useFrameKernels(true);
       }
+    }
+  });
+});
+
+describe("medians by the faster selection (fitDiskByLevel's centre level, fitRimShape's |residual|)", () => {
+  it("equal quickselect's on block means (ties, zeros) and on |residuals| (a NaN, an infinity)", () => {
+    const random = seededRandom(1602);
+    for (const count of [1, 2, 7, 2047, 2048, 2049, 17_161]) {
+      const means = Float32Array.from({ length: count }, () =>
+        random() < 0.2 ? 0 : Math.round(random() * 1020) / 1020,
+      );
+      const k = Math.floor(count / 2);
+      assert.ok(
+        Object.is(
+          quantileOfMagnitudes(means, count, 0.5),
+          quantileInPlace(means.slice(), count, 0.5),
+        ),
+        `${count} means`,
+      );
+      const residuals = Float64Array.from({ length: count }, () => Math.abs(random() - 0.5));
+      if (count > 5) residuals[3] = Number.NaN;
+      if (count > 6) residuals[5] = Number.POSITIVE_INFINITY;
+      assert.ok(
+        Object.is(selectKthMagnitude(residuals, count, k), selectKth(residuals.slice(), count, k)),
+        `${count} residuals`,
+      );
     }
   });
 });
