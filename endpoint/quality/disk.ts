@@ -190,52 +190,19 @@ function overviewOfPairs(
 
 /** otsu's counts, kept between calls (cleared at each): whole numbers counted in 32-bit integers. */
 const otsuCounts = new Int32Array(256);
-/**
- * Four partial histograms of otsu's values, side by side (kept, cleared at each call): value i
- * counts in the (i mod 4)-th. One histogram's count of a bin waited on the previous value's
- * store whenever two values in a row shared a bin (the chuck and the wafer are each a few
- * levels: most of them do); four chains interleave. Whole numbers: the four partial counts of a
- * bin add up to its count in any order.
- */
-const otsuPartialCounts = new Int32Array(4 * 256);
-
-/**
- * otsu's bin of one value: truncation is the floor on [0, bins), the common case without the
- * clamps' calls; NaN gives NaN (an index a typed array ignores, so the value is not counted).
- */
-function otsuBin(value: number, bins: number): number {
-  const x = value * bins;
-  return x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
-}
 
 /** Otsu's threshold over [0, 1] and the means of the two classes it separates. */
 export function otsu(data: Float32Array): { threshold: number; low: number; high: number } {
   const bins = 256;
   const counts = otsuCounts;
-  const partial = otsuPartialCounts;
-  partial.fill(0);
+  counts.fill(0);
   const length = data.length;
-  let i = 0;
-  for (; i + 3 < length; i += 4) {
-    const b0 = otsuBin(data[i] as number, bins);
-    const b1 = bins + otsuBin(data[i + 1] as number, bins);
-    const b2 = 2 * bins + otsuBin(data[i + 2] as number, bins);
-    const b3 = 3 * bins + otsuBin(data[i + 3] as number, bins);
-    partial[b0] = (partial[b0] as number) + 1;
-    partial[b1] = (partial[b1] as number) + 1;
-    partial[b2] = (partial[b2] as number) + 1;
-    partial[b3] = (partial[b3] as number) + 1;
+  for (let i = 0; i < length; i++) {
+    const x = (data[i] as number) * bins;
+    // Truncation is the floor on [0, bins): the common case without the clamps' calls.
+    const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
+    counts[b] = (counts[b] as number) + 1;
   }
-  for (; i < length; i++) {
-    const b = otsuBin(data[i] as number, bins);
-    partial[b] = (partial[b] as number) + 1;
-  }
-  for (let b = 0; b < bins; b++)
-    counts[b] =
-      (partial[b] as number) +
-      (partial[bins + b] as number) +
-      (partial[2 * bins + b] as number) +
-      (partial[3 * bins + b] as number);
   const hist = Float64Array.from(counts);
   const total = data.length;
   let sumAll = 0;
@@ -604,26 +571,3 @@ export function diskSeedOf(image: GrayImage, work: FloatMap, overview?: Overview
   const taken = overview ?? overviewOf(image, work);
   return diskSeed(taken, fitDisk(taken));
 }
-
-/**
- * One small call of otsu at load (the answer is not used), so that every line of it has run
- * before a wafer's first call: V8 compiles its counting loop while the first large call is
- * still inside it (on-stack replacement), and a line after the loop that had never run then
- * sent the compiled code back to the interpreter at every later call too (seen with
- * --trace-deopt: "insufficient type feedback", once per detection in some processes). The
- * values reach both ends' clamps and a NaN; the count leaves the 4-wide loop a remainder.
- */
-function primeOtsu(): void {
-  const values = new Float32Array(67);
-  for (let i = 0; i < values.length; i++) values[i] = ((i * 37) % 67) / 60 - 0.05;
-  values[5] = Number.NaN;
-  const level = new Float32Array(9).fill(0.5);
-  // V8 gives a function its feedback vector (where type feedback is recorded) only after
-  // several calls: one or two calls at load record nothing.
-  for (let k = 0; k < 16; k++) {
-    otsu(values);
-    otsu(level);
-  }
-}
-
-primeOtsu();

@@ -1,4 +1,4 @@
-// speed16's faster paths (otsu's four partial histograms, the overview's means scaled in the kernel, the working map's buffer left unzeroed, the rim fit's sums in the kernel) give the plain versions' bits.
+// speed16's faster paths (the overview's means scaled in the kernel, the working map's buffer left unzeroed, the rim fit's sums in the kernel, two medians by the one-pass selection) give the plain versions' bits.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { bin2AndBlockMeansKernel, useFrameKernels } from "../../endpoint/detector/frame-passes.ts";
@@ -6,55 +6,9 @@ import { quantileInPlace, selectKth } from "../../endpoint/detector/raster.ts";
 import { fitRimShape } from "../../endpoint/detector/rim.ts";
 import { quantileOfMagnitudes, selectKthMagnitude } from "../../endpoint/detector/select.ts";
 import { workingMap, workingMapSize, workingScale } from "../../endpoint/detector/stages/input.ts";
-import { otsu, workingMapAndOverview } from "../../endpoint/quality/disk.ts";
+import { workingMapAndOverview } from "../../endpoint/quality/disk.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
-
-/** otsu as written before speed16: one histogram, one count per value. */
-function plainOtsu(data: Float32Array): { threshold: number; low: number; high: number } {
-  const bins = 256;
-  const counts = new Int32Array(bins);
-  for (let i = 0; i < data.length; i++) {
-    const x = (data[i] as number) * bins;
-    const b = x >= 0 && x < bins ? x | 0 : Math.min(bins - 1, Math.max(0, Math.floor(x)));
-    counts[b] = (counts[b] as number) + 1;
-  }
-  const hist = Float64Array.from(counts);
-  const total = data.length;
-  let sumAll = 0;
-  for (let b = 0; b < bins; b++) sumAll += b * (hist[b] as number);
-  let weightLow = 0;
-  let sumLow = 0;
-  let best = -1;
-  let bestBin = 0;
-  for (let b = 0; b < bins - 1; b++) {
-    weightLow += hist[b] as number;
-    sumLow += b * (hist[b] as number);
-    const weightHigh = total - weightLow;
-    if (weightLow === 0 || weightHigh === 0) continue;
-    const meanLow = sumLow / weightLow;
-    const meanHigh = (sumAll - sumLow) / weightHigh;
-    const between = weightLow * weightHigh * (meanLow - meanHigh) ** 2;
-    if (between > best) {
-      best = between;
-      bestBin = b;
-    }
-  }
-  if (best < 0) {
-    const mean = (sumAll / Math.max(1, total) + 0.5) / bins;
-    return { threshold: mean, low: mean, high: mean };
-  }
-  let wl = 0;
-  let sl = 0;
-  for (let b = 0; b <= bestBin; b++) {
-    wl += hist[b] as number;
-    sl += b * (hist[b] as number);
-  }
-  const wh = total - wl;
-  const low = wl > 0 ? (sl / wl + 0.5) / bins : 0;
-  const high = wh > 0 ? ((sumAll - sl) / wh + 0.5) / bins : 1;
-  return { threshold: (bestBin + 1) / bins, low, high };
-}
 
 function sameBits(actual: Float32Array, expected: Float32Array, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
@@ -62,53 +16,6 @@ function sameBits(actual: Float32Array, expected: Float32Array, what: string): v
     if (!Object.is(actual[i], expected[i]))
       assert.fail(`${what}: value ${i} is ${actual[i]}, expected ${expected[i]}`);
 }
-
-describe("otsu's four partial histograms (quality/disk.ts)", () => {
-  /** Two levels with noise (a chuck and a wafer), runs of one bin, the clamps' ends and NaNs. */
-  function values(length: number, seed: number, nanAt: number[]): Float32Array {
-    const random = seededRandom(seed);
-    const out = new Float32Array(length);
-    for (let i = 0; i < length; i++) {
-      const u = random();
-      out[i] =
-        u < 0.05
-          ? -0.2 * random()
-          : u < 0.1
-            ? 1 + 0.3 * random()
-            : u < 0.55
-              ? 0.2 + 0.01 * Math.floor(random() * 3)
-              : 0.7 + 0.05 * random();
-    }
-    for (const at of nanAt) if (at < length) out[at] = Number.NaN;
-    if (length > 3) out.set([0, 1, -0], length - 3);
-    return out;
-  }
-  // Every remainder of the four-wide loop, a NaN in each lane and in the remainder.
-  const cases: Array<[number, number[]]> = [
-    [0, []],
-    [1, [0]],
-    [2, []],
-    [3, [2]],
-    [5, [4]],
-    [6, []],
-    [7, [1, 6]],
-    [64, []],
-    [4097, [0, 1, 2, 3, 4096]],
-    [4098, [5]],
-    [4099, [4098]],
-    [4100, [2, 3]],
-  ];
-  for (const [length, nanAt] of cases) {
-    it(`gives the one-histogram split to the bit (${length} values, NaN at ${nanAt.join(",") || "none"})`, () => {
-      const data = values(length, length + 3, nanAt);
-      assert.deepEqual(otsu(data), plainOtsu(data));
-    });
-  }
-  it("gives the one-level answer when every value is in one bin", () => {
-    const data = new Float32Array(4003).fill(0.4);
-    assert.deepEqual(otsu(data), plainOtsu(data));
-  });
-});
 
 describe("the overview's block means scaled in the kernel (frame-passes.ts)", () => {
   /** Frames whose block sums round differently to float32: full-scale values, ones, zeros, noise. */
