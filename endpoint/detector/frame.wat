@@ -469,8 +469,9 @@
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $term))))
 
-;; The block means as float32 (frame-passes.ts scaleInto): out[k] = f32(sums[k] * norm) for k <
-  ;; count, sums as f64 at src, out as f32 at dst (not overlapping). JavaScript takes the double
+;; The block means as float32 (frame-passes.ts blockMeansKernel and bin2AndBlockMeansKernel):
+  ;; out[k] = f32(sums[k] * norm) for k < count, sums as f64 at src, out as f32 at dst (not
+  ;; overlapping). JavaScript (overviewOf's path without the kernel) takes the double
   ;; product and a Float32Array store rounds it to nearest, ties to even; f64x2.mul is the same
   ;; double product lane by lane and f32x4.demote_f64x2_zero the same rounding. Two at a time,
   ;; then one left over.

@@ -6,7 +6,7 @@ import { quantileInPlace, selectKth } from "../../endpoint/detector/raster.ts";
 import { fitRimShape } from "../../endpoint/detector/rim.ts";
 import { quantileOfMagnitudes, selectKthMagnitude } from "../../endpoint/detector/select.ts";
 import { workingMap, workingMapSize, workingScale } from "../../endpoint/detector/stages/input.ts";
-import { workingMapAndOverview } from "../../endpoint/quality/disk.ts";
+import { overviewOf, workingMapAndOverview } from "../../endpoint/quality/disk.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
 
@@ -55,6 +55,14 @@ describe("the overview's block means scaled in the kernel (frame-passes.ts)", ()
           expected[by * means.width + bx] = sum * norm;
         }
       sameBits(means.data, expected, "overview");
+      // The gate's overview of the frame alone (blockMeansKernel), and without the kernels.
+      sameBits(overviewOf(image).data, expected, "overviewOf");
+      useFrameKernels(false);
+      try {
+        sameBits(overviewOf(image).data, expected, "overviewOf without the kernels");
+      } finally {
+        useFrameKernels(true);
+      }
     });
   }
 });
