@@ -341,15 +341,34 @@ export function structuredBlockShare(
     backgroundRowCoefficients(background, y, row);
     const by = Math.min(blocksPerSide - 1, Math.floor((y - y0) / blockSide));
     const dy2 = (y - cy) ** 2;
+    // A row's samples go a block at a time: each block's counts are kept in locals and added
+    // once per run, so no count waits on the previous sample's store to the same block, and
+    // the outlier test is counted without a branch (a NaN is not counted, as before). Whole
+    // numbers: the same counts as adding one at a time.
+    let runBlock = -1;
+    let runTotal = 0;
+    let runOut = 0;
     for (let x = Math.max(0, Math.ceil(cx - r)); x < xEnd; x += step) {
       if ((x - cx) ** 2 + dy2 >= r2) continue;
       const b = by * blocksPerSide + Math.min(blocksPerSide - 1, Math.floor((x - x0) / blockSide));
-      totals[b] = (totals[b] as number) + 1;
+      if (b !== runBlock) {
+        if (runBlock >= 0) {
+          totals[runBlock] = (totals[runBlock] as number) + runTotal;
+          outs[runBlock] = (outs[runBlock] as number) + runOut;
+        }
+        runBlock = b;
+        runTotal = 0;
+        runOut = 0;
+      }
+      runTotal++;
       const u = (x - cx) / r;
       let model = 0;
       for (let p = degree; p >= 0; p--) model = model * u + (row[p] as number);
-      if (Math.abs((data[y * width + x] as number) - model) > limit)
-        outs[b] = (outs[b] as number) + 1;
+      runOut += +(Math.abs((data[y * width + x] as number) - model) > limit);
+    }
+    if (runBlock >= 0) {
+      totals[runBlock] = (totals[runBlock] as number) + runTotal;
+      outs[runBlock] = (outs[runBlock] as number) + runOut;
     }
   }
   // Blocks mostly off the disk (corners) say little: only those with a fair sample count.

@@ -45,10 +45,15 @@ type NormalSumsPass = (
   weights: number,
   out: number,
   terms: number,
+  full: number,
 ) => void;
+
+/** out[k] = float32(sums[k] * norm), k < count (byte offsets; f64 in, f32 out). */
+type ScalePass = (src: number, count: number, norm: number, dst: number) => void;
 
 interface FrameKernel extends KernelMemory {
   noiseSamples: NoiseSamplesPass;
+  scaleToFloat32: ScalePass;
   normalSums: NormalSumsPass;
   bin2U8: Bin2Pass;
   bin2U16: Bin2Pass;
@@ -206,26 +211,24 @@ export function blockMeansKernel(
   let data = new Float32Array(0);
   const size = blockBands(image, factor, (width, height) => {
     data = new Float32Array(width * height);
-    return (band, at) => scaleInto(data, at, band, norm);
+    return (_band, at, scaled) => data.set(scaled(norm), at);
   });
   return size && { ...size, data };
-}
-
-/**
- * out[at + k] = band[k] * norm for every k: a function of its own, compiled once for these
- * array types, where the loop inside a closure made per call ran in code V8 had not optimised
- * for it at every call.
- */
-function scaleInto(out: Float32Array, at: number, band: Float64Array, norm: number): void {
-  const n = band.length;
-  for (let k = 0; k < n; k++) out[at + k] = (band[k] as number) * norm;
 }
 
 /** The block sums band by band: `start` gets the blocks' map size and gives what takes each band's sums. */
 function blockBands(
   image: { width: number; height: number; data: Uint8Array | Uint16Array },
   factor: number,
-  start: (width: number, height: number) => (band: Float64Array, at: number) => void,
+  start: (
+    width: number,
+    height: number,
+  ) => (
+    band: Float64Array,
+    at: number,
+    /** The band's sums times `norm` as float32 (scaleToFloat32: each double sum times norm, rounded as a Float32Array store rounds), in the kernel's memory. */
+    scaled: (norm: number) => Float32Array,
+  ) => void,
 ): { width: number; height: number } | null {
   const k = kernel();
   if (!k || !Number.isInteger(factor) || factor < 1 || factor > 16) return null;
@@ -240,13 +243,17 @@ function blockBands(
   const bandBytes = band * factor * stride * bytesPerPixel + PAD;
   const accOffset = Math.ceil(bandBytes / 16) * 16;
   const outOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryOfAtLeast(k, outOffset + 8 * band * width);
+  const meansOffset = outOffset + Math.ceil((8 * band * width + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, meansOffset + 4 * band * width + PAD);
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   for (let by = 0; by < height; by += band) {
     const rows = Math.min(band, height - by);
     copyIn(buffer, src, by * factor * stride, (by + rows) * factor * stride);
     sum(0, stride * bytesPerPixel, factor, width, rows, accOffset, outOffset);
-    take(new Float64Array(buffer, outOffset, rows * width), by * width);
+    take(new Float64Array(buffer, outOffset, rows * width), by * width, (norm) => {
+      k.scaleToFloat32(outOffset, rows * width, norm, meansOffset);
+      return new Float32Array(buffer, meansOffset, rows * width);
+    });
   }
   return { width, height };
 }
@@ -283,7 +290,9 @@ export function bin2AndBlockMeansKernel(
   const binOffset = Math.ceil(bandBytes / 16) * 16;
   const accOffset = binOffset + Math.ceil((4 * (bandRows / 2) * mapWidth + PAD) / 16) * 16;
   const sumsOffset = accOffset + Math.ceil((4 * width * factor + PAD) / 16) * 16;
-  const buffer = memoryOfAtLeast(k, sumsOffset + 8 * (bandRows / factor) * width + PAD);
+  // The band's means as float32, scaled in the kernel (scaleToFloat32: each double sum times norm, rounded as a Float32Array store rounds).
+  const meansOffset = sumsOffset + Math.ceil((8 * (bandRows / factor) * width + PAD) / 16) * 16;
+  const buffer = memoryOfAtLeast(k, meansOffset + 4 * (bandRows / factor) * width + PAD);
   const bin = bytesPerPixel === 1 ? k.bin2U8 : k.bin2U16;
   const sum = bytesPerPixel === 1 ? k.blockSumsU8 : k.blockSumsU16;
   const data = new Float32Array(width * height);
@@ -298,12 +307,8 @@ export function bin2AndBlockMeansKernel(
     }
     if (blockRows > 0) {
       sum(0, stride * bytesPerPixel, factor, width, blockRows, accOffset, sumsOffset);
-      scaleInto(
-        data,
-        (y / factor) * width,
-        new Float64Array(buffer, sumsOffset, blockRows * width),
-        norm,
-      );
+      k.scaleToFloat32(sumsOffset, blockRows * width, norm, meansOffset);
+      data.set(new Float32Array(buffer, meansOffset, blockRows * width), (y / factor) * width);
     }
   }
   return { width, height, data };
@@ -371,8 +376,9 @@ export function noiseSamplesKernel(
  * The illumination fit's normal equations in the kernel's memory (frame.wat normalSums): the
  * caller fills `basis` (block-major: each block's terms, then its value) once and `weights`
  * before each `sums`, whose result holds, at r columns + c for c >= r, the sums the fit's
- * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit. The views
- * stay valid until the next call of another frame kernel (which may grow the memory).
+ * JavaScript takes (a[r][c] for c < terms, b[r] at c = terms), to the last bit; with `full`,
+ * for every c (each row's own sums below the diagonal too: the rim fit's). The views stay
+ * valid until the next call of another frame kernel (which may grow the memory).
  */
 export interface NormalEquationsKernel {
   basis: Float64Array;
@@ -381,7 +387,11 @@ export interface NormalEquationsKernel {
 }
 
 /** Room for `blocks` blocks of `terms` terms and a value; null where the kernel is not available. */
-export function normalEquationsKernel(blocks: number, terms: number): NormalEquationsKernel | null {
+export function normalEquationsKernel(
+  blocks: number,
+  terms: number,
+  full = false,
+): NormalEquationsKernel | null {
   const k = kernel();
   if (!k) return null;
   const columns = terms + 1;
@@ -394,7 +404,7 @@ export function normalEquationsKernel(blocks: number, terms: number): NormalEqua
     basis: new Float64Array(buffer, 0, blocks * columns),
     weights: new Float64Array(buffer, weightsOffset, blocks),
     sums: () => {
-      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms);
+      k.normalSums(0, columns, blocks, weightsOffset, outOffset, terms, full ? 1 : 0);
       return out;
     },
   };

@@ -413,9 +413,11 @@
   ;; weights one double a block. Each sum is one lane's own chain of f64 mul and add in the
   ;; JavaScript's order (a sum starts at +0; no fused multiply-add), eight columns side by side;
   ;; the lanes past a row's last column read and write padding or entries computed later.
+  ;; With $full 1, every row's columns start at 0 (c in [0, columns)): the rim fit's rows
+  ;; (rim.ts fitRimShape), whose lower triangle is its own sums, not the upper one's mirror.
   (func (export "normalSums")
     (param $basis i32) (param $columns i32) (param $blocks i32) (param $weights i32) (param $out i32)
-    (param $terms i32)
+    (param $terms i32) (param $full i32)
     (local $r i32) (local $c i32) (local $j i32) (local $row i32) (local $w f64) (local $x v128)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $at i32)
     (local $rowBytes i32)
@@ -423,7 +425,7 @@
     (block $termsDone
       (loop $term
         (br_if $termsDone (i32.ge_u (local.get $r) (local.get $terms)))
-        (local.set $c (local.get $r))
+        (local.set $c (select (i32.const 0) (local.get $r) (local.get $full)))
         (block $groupsDone
           (loop $group
             (br_if $groupsDone (i32.ge_u (local.get $c) (local.get $columns)))
@@ -466,6 +468,30 @@
             (br $group)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $term))))
+
+;; The block means as float32 (frame-passes.ts blockMeansKernel and bin2AndBlockMeansKernel):
+  ;; out[k] = f32(sums[k] * norm) for k < count, sums as f64 at src, out as f32 at dst (not
+  ;; overlapping). JavaScript (overviewOf's path without the kernel) takes the double
+  ;; product and a Float32Array store rounds it to nearest, ties to even; f64x2.mul is the same
+  ;; double product lane by lane and f32x4.demote_f64x2_zero the same rounding. Two at a time,
+  ;; then one left over.
+  (func (export "scaleToFloat32") (param $src i32) (param $count i32) (param $norm f64) (param $dst i32)
+    (local $k i32) (local $pairs i32) (local $scale v128)
+    (local.set $scale (f64x2.splat (local.get $norm)))
+    (local.set $pairs (i32.and (local.get $count) (i32.const -2)))
+    (block $pairsDone
+      (loop $pair
+        (br_if $pairsDone (i32.ge_u (local.get $k) (local.get $pairs)))
+        (v128.store64_lane 0 (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+          (f32x4.demote_f64x2_zero
+            (f64x2.mul (v128.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 3))))
+              (local.get $scale))))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
+        (br $pair)))
+    (if (i32.lt_u (local.get $k) (local.get $count)) (then
+      (f32.store (i32.add (local.get $dst) (i32.shl (local.get $k) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (f64.load (i32.add (local.get $src) (i32.shl (local.get $k) (i32.const 3))))
+          (local.get $norm)))))))
 
 ;; Zeroes bytes [at, at + bytes rounded up to 16) (the column sums; the caller pads them).
   (func $zero (param $at i32) (param $bytes i32)

@@ -14,6 +14,7 @@ import {
   takeHandedOverMap,
   takeHandedOverSeed,
   workingMapSize,
+  workingScale,
 } from "./stages/input.ts";
 import { measureNoise } from "./stages/noise.ts";
 import { alignNotchWithGrid, locateDisk, placeWafer } from "./stages/place.ts";
@@ -97,7 +98,9 @@ export function detect(image: GrayImage, hints?: DetectionHints): DetectionResul
     const handed = takeHandedOverMap(image);
     return handed
       ? { work: handed, overview: undefined }
-      : workingMapAndOverview(image, frameBuffer("work", mapSize));
+      : // Binning by 1 or 2 writes every value of the map (as gateMapBuffer relies on); only
+        // larger factors sum into it and need it zeroed.
+        workingMapAndOverview(image, frameBuffer("work", mapSize, workingScale(image) > 2));
   });
   // Locate starts from the gate's disk (handed over, or fitted here as the gate fits it, so
   // that gated and ungated detections of the same pixels agree).

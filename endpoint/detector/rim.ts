@@ -1,8 +1,9 @@
 // Reading the rim profile: the orientation notch (V, ~1% of the radius deep) and edge chips.
 import { solveLinear } from "./background.ts";
+import { normalEquationsKernel } from "./frame-passes.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
 import type { RimProfile } from "./locate.ts";
-import { selectKth } from "./raster.ts";
+import { selectKthMagnitude } from "./select.ts";
 import { RIM, RIM_READING, SPEC } from "./thresholds.ts";
 
 export interface RimDeficit {
@@ -111,7 +112,12 @@ export function rimRadiusAt(shape: RimShape, phi: number): number {
 export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.shapeOrder): RimShape {
   const n = rim.radii.length;
   const m = 1 + 2 * order;
-  const weights = new Float64Array(n);
+  // The weighted normal equations in the frame kernel (frame.wat normalSums, every row's own
+  // sums: the same (basis_p w) basis_q and (basis_p w) r added from +0 in ray order, skipping
+  // weight 0, as the loops below): its basis (each ray's terms, then its radius) is filled
+  // once, its weights are the fit's own.
+  const kernelSums = normalEquationsKernel(n, m, true);
+  const weights = kernelSums ? kernelSums.weights : new Float64Array(n);
   for (let i = 0; i < n; i++) weights[i] = Number.isNaN(rim.radii[i] as number) ? 0 : 1;
   let coef: Float64Array = new Float64Array(m);
   coef[0] = r0;
@@ -126,13 +132,27 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
       basis[row + 2 * k] = Math.sin(k * phi);
     }
   }
+  const columns = m + 1;
+  if (kernelSums) {
+    const into = kernelSums.basis;
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < m; p++) into[i * columns + p] = basis[i * m + p] as number;
+      into[i * columns + m] = rim.radii[i] as number;
+    }
+  }
   const residuals = new Float64Array(n);
   const abs = new Float64Array(n);
   let sigma = 0;
   for (let iteration = 0; iteration < 6; iteration++) {
     const a = new Float64Array(m * m);
     const b = new Float64Array(m);
-    if (m === 7) normalEquationsOfSeven(basis, rim.radii, weights, a, b);
+    if (kernelSums) {
+      const sums = kernelSums.sums();
+      for (let p = 0; p < m; p++) {
+        for (let q = 0; q < m; q++) a[p * m + q] = sums[p * columns + q] as number;
+        b[p] = sums[p * columns + m] as number;
+      }
+    } else if (m === 7) normalEquationsOfSeven(basis, rim.radii, weights, a, b);
     else {
       for (let i = 0; i < n; i++) {
         const w = weights[i] as number;
@@ -160,7 +180,8 @@ export function fitRimShape(rim: RimProfile, r0: number, order: number = RIM.sha
       abs[count++] = Math.abs(r - model);
     }
     // Sub-pixel tracing leaves ~0.1 px of spread at best; the floor keeps weights sane.
-    const median = count > 0 ? selectKth(abs, count, Math.floor(count / 2)) : 0;
+    // |residual|s: never -0; a NaN (a fit gone to NaN) sends selectKthMagnitude to quickselect.
+    const median = count > 0 ? selectKthMagnitude(abs, count, Math.floor(count / 2)) : 0;
     sigma = Math.max(0.1, 1.4826 * median);
     const c = 4.685 * sigma;
     for (let i = 0; i < n; i++) {
