@@ -110,31 +110,48 @@ export function boundRimInterpolationError(
     const include = rimRingDirections(x, lower, upper, lower2, upper2);
     if ((include & PAIRS_DECIDE_BIT) === 0) continue;
     const old = residual[at] as number;
-    const v = data[at] as number;
-    // The anchor agrees under the interior's level (the gate, in pair sigmas, but never half
-    // the pixel's residual: the midpoint between a sampling leftover, where the anchor reads
-    // about 0, and a defect in the die under test, where it reads the residual); a two-die
-    // extrapolation's difference spreads twice a pair's, so its gate part is twice as wide.
-    const agrees = (d: number): boolean => {
-      const kind = anchorKind(x, d, lower, upper, lower2, upper2);
-      if (kind === ANCHOR_NONE) return false;
-      const level = Math.min(
-        kind === ANCHOR_PAIR ? gate : EXTRAPOLATION_DIFFERENCE_GAIN * gate,
-        INTERPOLATION_ERROR.agreeShare * Math.abs(old),
+    const agreement = INTERPOLATION_ERROR.agreeShare * Math.abs(old);
+    const agreeX =
+      anchorX >= 0 &&
+      anchorAgrees(
+        data,
+        width,
+        at,
+        x,
+        anchorX,
+        gate,
+        agreement,
+        shifts,
+        lower,
+        upper,
+        lower2,
+        upper2,
       );
-      return (
-        Math.abs(v - anchorReference(data, width, at, d, kind, shifts, x, lower, upper)) < level
-      );
-    };
-    const agreeX = anchorX >= 0 && agrees(anchorX);
-    const agreeY = anchorY >= 0 && (anchorY === anchorX ? agreeX : agrees(anchorY));
+    const agreeY =
+      anchorY >= 0 &&
+      (anchorY === anchorX
+        ? agreeX
+        : anchorAgrees(
+            data,
+            width,
+            at,
+            x,
+            anchorY,
+            gate,
+            agreement,
+            shifts,
+            lower,
+            upper,
+            lower2,
+            upper2,
+          ));
     if (!agreeX && !agreeY) continue;
     let curvatureX = 0;
     let curvatureY = 0;
     for (let d = 0; d < 4; d++) {
       const plus = 2 * d;
       if (!isPair(x, plus, lower, upper)) continue;
-      for (const slot of [plus, plus + 1]) {
+      for (let slot = plus; slot <= plus + 1; slot++) {
         const j = at + (offsets[slot] as number);
         if (!curvatureInside(j, width, height)) continue;
         if (agreeX && d !== anchorX)
@@ -232,6 +249,39 @@ function anchorKind(
     : ANCHOR_NONE;
 }
 
+/**
+ * Whether the pixel at index `at` (column x) agrees with the anchor along direction d: its raw
+ * difference from d's reference (no allowance) is under the interior's level, the gate (in pair
+ * sigmas) but never over `agreement` (half the pixel's residual: the midpoint between a
+ * sampling leftover, where the anchor reads about 0, and a defect in the die under test, where
+ * it reads the residual). A two-die extrapolation's difference spreads twice a pair's
+ * (EXTRAPOLATION_DIFFERENCE_GAIN), so its gate part is twice as wide. No pair and no two-die
+ * extrapolation along d: no agreement.
+ */
+function anchorAgrees(
+  data: Float32Array,
+  width: number,
+  at: number,
+  x: number,
+  d: number,
+  gate: number,
+  agreement: number,
+  shifts: ReturnType<typeof referenceShifts>,
+  lower: Int32Array,
+  upper: Int32Array,
+  lower2: Int32Array,
+  upper2: Int32Array,
+): boolean {
+  const kind = anchorKind(x, d, lower, upper, lower2, upper2);
+  if (kind === ANCHOR_NONE) return false;
+  const level = Math.min(
+    kind === ANCHOR_PAIR ? gate : EXTRAPOLATION_DIFFERENCE_GAIN * gate,
+    agreement,
+  );
+  const reference = anchorReference(data, width, at, d, kind, shifts, x, lower, upper);
+  return Math.abs((data[at] as number) - reference) < level;
+}
+
 /** Direction d's reference of that kind for the pixel at index `at`, as edgePixel builds it. */
 function anchorReference(
   data: Float32Array,
@@ -246,16 +296,26 @@ function anchorReference(
 ): number {
   const { offsets, fxs, fys, offsets2, fxs2, fys2 } = shifts;
   const k = 2 * d;
-  const sample = (slot: number): number =>
-    bilinearAt(
-      data,
-      width,
-      at + (offsets[slot] as number),
-      fxs[slot] as number,
-      fys[slot] as number,
+  if (kind === ANCHOR_PAIR)
+    return (
+      0.5 *
+      (bilinearAt(data, width, at + (offsets[k] as number), fxs[k] as number, fys[k] as number) +
+        bilinearAt(
+          data,
+          width,
+          at + (offsets[k + 1] as number),
+          fxs[k + 1] as number,
+          fys[k + 1] as number,
+        ))
     );
-  if (kind === ANCHOR_PAIR) return 0.5 * (sample(k) + sample(k + 1));
   const slot = x >= (lower[k] as number) && x <= (upper[k] as number) ? k : k + 1;
+  const near = bilinearAt(
+    data,
+    width,
+    at + (offsets[slot] as number),
+    fxs[slot] as number,
+    fys[slot] as number,
+  );
   const far = bilinearAt(
     data,
     width,
@@ -263,5 +323,5 @@ function anchorReference(
     fxs2[slot] as number,
     fys2[slot] as number,
   );
-  return 2 * sample(slot) - far;
+  return 2 * near - far;
 }
