@@ -546,7 +546,8 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
     );
   }
   if (boxes.length > 0) {
-    // The residual before die levelling (the same comparison, not levelled), and the seed
+    // The kernel's residual (the same comparison before the interpolation-error passes of the
+    // interior and the rim ring, the footprints' restoring and die levelling), and the seed
     // threshold's pattern-activity classes (stages/thresholds.ts measures them so): what each
     // later step did at the box.
     let unlevelled: Float32Array | null = null;
@@ -670,7 +671,7 @@ async function trace(path: string, options: TraceOptions): Promise<void> {
         `  ${label} (${box.x}, ${box.y}) ${box.width}x${box.height}, sign ${sign}: peak map (${x}, ${y}) ${dieOf(x, y)}, edge ring ${compared.edgeMask?.[top] ?? 0}`,
       );
       console.log(
-        `    residual ${f(residual[top] as number, 3)} (${f((sign * (residual[top] as number)) / sigma, 1)} sigma, ${f((100 * Math.abs(residual[top] as number)) / level)}% of level)${unlevelled ? `; before levelling ${f(unlevelled[unlevelledTop] as number, 3)} (${f((sign * (unlevelled[unlevelledTop] as number)) / sigma, 1)} sigma; levelling moved the peak pixel by ${f((residual[top] as number) - (unlevelled[top] as number), 3)})` : ""}`,
+        `    residual ${f(residual[top] as number, 3)} (${f((sign * (residual[top] as number)) / sigma, 1)} sigma, ${f((100 * Math.abs(residual[top] as number)) / level)}% of level)${unlevelled ? `; the kernel's, before the passes after it and levelling, ${f(unlevelled[unlevelledTop] as number, 3)} (${f((sign * (unlevelled[unlevelledTop] as number)) / sigma, 1)} sigma; those moved the peak pixel by ${f((residual[top] as number) - (unlevelled[top] as number), 3)})` : ""}`,
       );
       console.log(
         `    score best ${f(sign * (thresholds.score[scoreAt] as number), 3)} vs seed ${f(thresholds.highAt(scoreAt), 3)} (${f(bestScore)}x; minHigh ${f(thresholds.seeds.minHigh, 3)}, level floor ${f(DETECTION.seedLevelShare * level, 3)}); there activity ${f(activity, 2)}, class ${cls + 1} of ${scoreModel?.sigmas.length ?? 0}, class score sigma ${f(classSigma, 3)} = ${f(classSigma / flattest)}x the flattest's; pixel seed best ${f(sign * (residual[pixelAt] as number), 3)} vs ${f(pixelHigh ? pixelHigh(pixelAt) : Number.NaN, 3)} (${f(bestPixel)}x)`,

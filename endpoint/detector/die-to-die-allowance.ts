@@ -244,7 +244,7 @@ export function pairSamples(a: Vector, b: Vector, width: number): PairSamples[] 
  * The largest |second difference across y| over the 2x2 cell at j: rows j - width .. j + 2
  * width of its two columns, eight reads for the four second differences.
  */
-function cellCurvatureY(data: Float32Array, width: number, j: number): number {
+export function cellCurvatureY(data: Float32Array, width: number, j: number): number {
   const above = j - width;
   const below = j + 2 * width;
   const l0 = data[above] as number;
@@ -262,7 +262,7 @@ function cellCurvatureY(data: Float32Array, width: number, j: number): number {
 }
 
 /** The largest |second difference across x| over the 2x2 cell at j: columns -1 .. 2 of its two rows. */
-function cellCurvatureX(data: Float32Array, width: number, j: number): number {
+export function cellCurvatureX(data: Float32Array, width: number, j: number): number {
   const t0 = data[j - 1] as number;
   const t1 = data[j] as number;
   const t2 = data[j + 1] as number;
@@ -294,7 +294,7 @@ function pairReference(data: Float32Array, width: number, at: number, pair: Pair
 }
 
 /** The 2x2 range of the cell at j (cellRangeRow's value). */
-function cellRangeAt(data: Float32Array, width: number, j: number): number {
+export function cellRangeAt(data: Float32Array, width: number, j: number): number {
   const p = data[j] as number;
   const q = data[j + 1] as number;
   const r = data[j + width] as number;
@@ -346,8 +346,8 @@ export function boundInterpolationError(
   let lowered = 0;
   // Every pixel read here only writes itself, so the gated ones can be listed first.
   const gated = standing?.serves(region, width, gate)
-    ? gatedAmong(standing, residual, edgeMask, gate)
-    : gatedPixels(residual, edgeMask, width, height, region, gate);
+    ? gatedAmong(standing, residual, edgeMask, 0, gate)
+    : gatedPixels(residual, edgeMask, 0, width, height, region, gate);
   for (const at of gated) {
     const old = residual[at] as number;
     const v = data[at] as number;
@@ -418,13 +418,14 @@ export function boundInterpolationError(
 }
 
 /**
- * Interior pixels (edgeMask 0) of the disk with |residual| >= gate, in raster order. A small
- * function of its own: V8 compiles the scan several times slower inside the long pass (as the
- * footprint pass's scan, die-to-die-footprint.ts localMaxima).
+ * Pixels of the disk with |residual| >= gate and edgeMask `mask` (0 interior, 1 rim ring), in
+ * raster order. A small function of its own: V8 compiles the scan several times slower inside
+ * the long pass (as the footprint pass's scan, die-to-die-footprint.ts localMaxima).
  */
-function gatedPixels(
+export function gatedPixels(
   residual: Float32Array,
   edgeMask: Uint8Array,
+  mask: number,
   width: number,
   height: number,
   { cx, cy, r }: { cx: number; cy: number; r: number },
@@ -440,7 +441,7 @@ function gatedPixels(
     const x1 = Math.min(width - 1, Math.floor(cx + half));
     for (let at = y * width + x0, end = y * width + x1; at <= end; at++) {
       const value = residual[at] as number;
-      if ((value >= gate || value <= -gate) && edgeMask[at] === 0) gated.push(at);
+      if ((value >= gate || value <= -gate) && edgeMask[at] === mask) gated.push(at);
     }
   }
   return gated;
@@ -452,10 +453,11 @@ function gatedPixels(
  * whose |residual| reaches the list's limit (at most the gate), so the pixels over the gate
  * are among them, in the same order.
  */
-function gatedAmong(
+export function gatedAmong(
   standing: StandingOut,
   residual: Float32Array,
   edgeMask: Uint8Array,
+  mask: number,
   gate: number,
 ): number[] {
   const gated: number[] = [];
@@ -463,7 +465,7 @@ function gatedAmong(
   for (let n = 0; n < count; n++) {
     const at = indices[n] as number;
     const value = residual[at] as number;
-    if ((value >= gate || value <= -gate) && edgeMask[at] === 0) gated.push(at);
+    if ((value >= gate || value <= -gate) && edgeMask[at] === mask) gated.push(at);
   }
   return gated;
 }
@@ -474,7 +476,7 @@ function gatedAmong(
  * across the axis, to that share of the error the others can make); else -1 (a lattice turned
  * so that every direction samples between pixels: no direction shows the pixel's own phase).
  */
-function anchorOf(coefficients: number[]): number {
+export function anchorOf(coefficients: number[]): number {
   let least = 0;
   let largest = 0;
   for (let k = 1; k < coefficients.length; k++) {

@@ -9,6 +9,15 @@ import { MISREGISTRATION_SHARE } from "./die-to-die-allowance.ts";
 const PRECISION_PAIR = 2;
 const PRECISION_EXTRAPOLATED = 1 / 5;
 const PRECISION_SINGLE = 1;
+/**
+ * How much wider a two-die extrapolation's difference v - (2 near - far) spreads than a pair's
+ * v - (p + m) / 2 under the same per-pixel noise: sqrt((1 + 5) / (1 + 1/2)) = 2. A test on the
+ * difference at a level set in pair sigmas takes this factor to keep its false rate
+ * (die-to-die-rim-interpolation.ts, the anchor's agreement).
+ */
+export const EXTRAPOLATION_DIFFERENCE_GAIN = Math.sqrt(
+  (1 + 1 / PRECISION_EXTRAPOLATED) / (1 + 1 / PRECISION_PAIR),
+);
 /** The interior's summed precision: three pair references (referenceNoiseGain). */
 const INTERIOR_PRECISION = 3 * PRECISION_PAIR;
 /** edgeGain's unit (a gain of 1); a Uint8Array then holds gains up to 7.9. */
@@ -61,7 +70,13 @@ function edgeGainTable(): Uint8Array {
 }
 export const EDGE_GAIN_TABLE = edgeGainTable();
 
-function bilinearAt(data: Float32Array, width: number, j: number, fx: number, fy: number): number {
+export function bilinearAt(
+  data: Float32Array,
+  width: number,
+  j: number,
+  fx: number,
+  fy: number,
+): number {
   const p00 = data[j] as number;
   const top = p00 + ((data[j + 1] as number) - p00) * fx;
   const p01 = data[j + width] as number;
@@ -114,6 +129,12 @@ export function edgePixel(
    * (extrapolationMisregistrationShare); without it, the fixed share.
    */
   extrapolationShares: Float64Array | null = null,
+  /**
+   * Per direction, what a pair forgives besides its share of the range: its references'
+   * interpolation error (die-to-die-rim-interpolation.ts, granted after the residual on the few
+   * ring pixels that stand out); without it, nothing.
+   */
+  pairTerms: Float64Array | null = null,
 ): void {
   const v = data[base] as number;
   // Summed precision of the references compared, and the largest (referenceNoiseGain).
@@ -138,6 +159,7 @@ export function edgePixel(
     let spread: number;
     let precision: number;
     let share: number = MISREGISTRATION_SHARE;
+    let term = 0;
     if (plusOk && minusOk) {
       const j1 = base + (offsets[k] as number);
       const j2 = base + (offsets[k + 1] as number);
@@ -152,6 +174,7 @@ export function edgePixel(
       precision = PRECISION_PAIR;
       pairPrecisions += PRECISION_PAIR;
       share = pairShares ? (pairShares[k >> 1] as number) : MISREGISTRATION_SHARE;
+      if (pairTerms) term = pairTerms[k >> 1] as number;
     } else if (plusOk || minusOk) {
       const slot = plusOk ? k : k + 1;
       const jNear = base + (offsets[slot] as number);
@@ -175,7 +198,7 @@ export function edgePixel(
       continue;
     }
     // Noise alone makes ~2 sigma of range; that part is not forgiven.
-    let allowance = share * spread - noiseSigma;
+    let allowance = share * spread + term - noiseSigma;
     if (allowance < 0) allowance = 0;
     const d = v - ref;
     const e = d > allowance ? d - allowance : d < -allowance ? d + allowance : 0;

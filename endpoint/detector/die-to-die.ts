@@ -99,6 +99,60 @@ export {
 export { useKernels as useResidualKernel } from "./kernel.ts";
 
 /**
+ * The references' shift tables for a map `width` wide, interleaved +d, -d per direction
+ * (a, b, a + b, a - b): one die away (shiftX/Y, offsets, fxs, fys) and two (the x2 tables, for
+ * the rim ring's two-die extrapolation), with each direction's allowance shares. One builder
+ * for the residual and for the passes that rebuild a rim-ring pixel after it
+ * (die-to-die-rim-interpolation.ts), so both read the same samples.
+ */
+export function referenceShifts(a: Vector, b: Vector, width: number) {
+  const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
+  const shares = Float64Array.from(dirs, pairMisregistrationShare);
+  const extrapolationShares = Float64Array.from(dirs, extrapolationMisregistrationShare);
+  const shiftX = new Float64Array(8);
+  const shiftY = new Float64Array(8);
+  const offsets = new Int32Array(8);
+  const fxs = new Float64Array(8);
+  const fys = new Float64Array(8);
+  const offsets2 = new Int32Array(8);
+  const fxs2 = new Float64Array(8);
+  const fys2 = new Float64Array(8);
+  dirs.forEach((d, k) => {
+    for (const [slot, sign] of [
+      [2 * k, 1],
+      [2 * k + 1, -1],
+    ] as const) {
+      const one = shiftOf(sign * d.x, sign * d.y, width);
+      const two = shiftOf(2 * sign * d.x, 2 * sign * d.y, width);
+      shiftX[slot] = sign * d.x;
+      shiftY[slot] = sign * d.y;
+      offsets[slot] = one.offset;
+      fxs[slot] = one.fx;
+      fys[slot] = one.fy;
+      offsets2[slot] = two.offset;
+      fxs2[slot] = two.fx;
+      fys2[slot] = two.fy;
+    }
+  });
+  const shiftX2 = shiftX.map((v) => 2 * v);
+  const shiftY2 = shiftY.map((v) => 2 * v);
+  return {
+    shares,
+    extrapolationShares,
+    shiftX,
+    shiftY,
+    shiftX2,
+    shiftY2,
+    offsets,
+    fxs,
+    fys,
+    offsets2,
+    fxs2,
+    fys2,
+  };
+}
+
+/**
  * residual(p) = how far p stands out from the same die position in the neighbouring dies
  * along a, b, a+b and a-b. Opposite neighbours are averaged, which cancels illumination
  * gradients to first order (vignetting is steep near the rim); where one side leaves the
@@ -131,40 +185,23 @@ export function dieToDieResidual(
   listLimit?: number,
 ): StandingOut | undefined {
   const { width, height, data } = map;
-  const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
-  const shares = Float64Array.from(dirs, pairMisregistrationShare);
-  const extrapolationShares = Float64Array.from(dirs, extrapolationMisregistrationShare);
-  // Tables, interleaved +d, -d per direction; the x2 tables hold the two-die extrapolation.
-  const shiftX = new Float64Array(8);
-  const shiftY = new Float64Array(8);
-  const offsets = new Int32Array(8);
-  const fxs = new Float64Array(8);
-  const fys = new Float64Array(8);
-  const offsets2 = new Int32Array(8);
-  const fxs2 = new Float64Array(8);
-  const fys2 = new Float64Array(8);
-  dirs.forEach((d, k) => {
-    for (const [slot, sign] of [
-      [2 * k, 1],
-      [2 * k + 1, -1],
-    ] as const) {
-      const one = shiftOf(sign * d.x, sign * d.y, width);
-      const two = shiftOf(2 * sign * d.x, 2 * sign * d.y, width);
-      shiftX[slot] = sign * d.x;
-      shiftY[slot] = sign * d.y;
-      offsets[slot] = one.offset;
-      fxs[slot] = one.fx;
-      fys[slot] = one.fy;
-      offsets2[slot] = two.offset;
-      fxs2[slot] = two.fx;
-      fys2[slot] = two.fy;
-    }
-  });
+  const {
+    shares,
+    extrapolationShares,
+    shiftX,
+    shiftY,
+    shiftX2,
+    shiftY2,
+    offsets,
+    fxs,
+    fys,
+    offsets2,
+    fxs2,
+    fys2,
+  } = referenceShifts(a, b, width);
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
   const validR2 = validR * validR;
-  const shiftX2 = shiftX.map((v) => 2 * v);
-  const shiftY2 = shiftY.map((v) => 2 * v);
   const lower = new Int32Array(8);
   const upper = new Int32Array(8);
   const lower2 = new Int32Array(8);
@@ -316,7 +353,7 @@ export function dieToDieResidual(
 }
 
 /** For row y: the x range [lower[k], upper[k]] over which shift k lands on the wafer. */
-function rowIntervals(
+export function rowIntervals(
   y: number,
   shiftX: Float64Array,
   shiftY: Float64Array,

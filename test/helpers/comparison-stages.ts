@@ -22,5 +22,5 @@ export function comparisonStages(map: FloatMap, region: DiskRegion) {
   assert.ok(lattice, "the die grid was found");
   const compared = dieToDie(map, wafer, noise, lattice);
   const thresholds = thresholdsOfComparison(map, wafer, noise, lattice, compared);
-  return { noise, compared, thresholds };
+  return { noise, lattice, compared, thresholds };
 }

@@ -4,6 +4,7 @@ import { dieToDieResidual } from "../die-to-die.ts";
 import { boundInterpolationError } from "../die-to-die-allowance.ts";
 import { candidateFloor, restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
+import { boundRimInterpolationError } from "../die-to-die-rim-interpolation.ts";
 import type { Lattice } from "../lattice.ts";
 import { estimateDieDifferenceNoise, PAIR_DIFFERENCE_GAIN } from "../noise.ts";
 import { binomialBlur3, type FloatMap } from "../raster.ts";
@@ -86,10 +87,10 @@ export function dieToDie(
         )
       : DETECTION.binomialNoiseGain * noise.sigmaMap;
   const gate = INTERPOLATION_ERROR.gatePairSigmas * PAIR_DIFFERENCE_GAIN * smoothSigma;
-  // The two passes after the residual look only at pixels over their own bounds: the residual
-  // lists those over the lower of the two as it writes them, and both read the list instead of
-  // walking the disk (boundInterpolationError only lowers pixels, so the list still holds every
-  // footprint candidate after it).
+  // The three passes after the residual look only at pixels over their own bounds: the residual
+  // lists those over the lowest of their bounds as it writes them, and all read the list instead of
+  // walking the disk (boundInterpolationError and boundRimInterpolationError only lower pixels,
+  // so the list still holds every footprint candidate after them).
   const standing = dieToDieResidual(
     { ...work, data: smoothMap },
     lattice.a,
@@ -108,6 +109,19 @@ export function dieToDie(
     lattice.a,
     lattice.b,
     wafer.analysis,
+    smoothSigma,
+    gate,
+    edgeMask,
+    residual,
+    standing,
+  );
+  // The rim ring's pairs sample a narrow street between map rows as the interior's do.
+  boundRimInterpolationError(
+    { ...work, data: smoothMap },
+    lattice.a,
+    lattice.b,
+    wafer.analysis,
+    wafer.circle.r / work.scale,
     smoothSigma,
     gate,
     edgeMask,
