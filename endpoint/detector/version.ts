@@ -28,7 +28,7 @@ import {
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
-export const DETECTOR_RELEASE = "2.15.1";
+export const DETECTOR_RELEASE = "2.16.0";
 
 /** sha-256 of the thresholds table, first 12 hex digits. */
 export const THRESHOLDS_HASH = createHash("sha256")
