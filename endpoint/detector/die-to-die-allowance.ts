@@ -331,23 +331,14 @@ export function boundInterpolationError(
    */
   standing?: StandingOut,
 ): number {
-  const { data, width, height } = map;
-  const pairs = pairSamples(a, b, width);
-  if (pairs.every((p) => p.cx === 0 && p.cy === 0)) return 0;
-  // Per axis, the direction whose samples lie nearest the pixel's own phase across it (the
-  // least coefficient; 0 on an axis-aligned lattice): its references show the pattern as the
-  // die under test was sampled.
-  const anchorX = anchorOf(pairs.map((p) => p.cx));
-  const anchorY = anchorOf(pairs.map((p) => p.cy));
-  if (anchorX < 0 && anchorY < 0) return 0;
+  const { data, width } = map;
+  const anchored = anchoredGatedPixels(map, a, b, region, gate, edgeMask, 0, residual, standing);
+  if (!anchored) return 0;
+  const { pairs, anchorX, anchorY, gated } = anchored;
   const differences = new Float64Array(4);
   const slopes = new Float64Array(4);
   const deviations = new Float64Array(4);
   let lowered = 0;
-  // Every pixel read here only writes itself, so the gated ones can be listed first.
-  const gated = standing?.serves(region, width, gate)
-    ? gatedAmong(standing, residual, edgeMask, 0, gate)
-    : gatedPixels(residual, edgeMask, 0, width, height, region, gate);
   for (const at of gated) {
     const old = residual[at] as number;
     const v = data[at] as number;
@@ -415,6 +406,39 @@ export function boundInterpolationError(
     }
   }
   return lowered;
+}
+
+/**
+ * What both interpolation-error passes (interior, and rim ring: round 41) start from: the four
+ * pairs' sample positions, the anchor across each axis, and the pixels with edgeMask `mask` over
+ * the gate; null where no pass is needed (every direction samples at the pixel's own phase, or
+ * no direction does across either axis).
+ */
+export function anchoredGatedPixels(
+  map: FloatMap,
+  a: Vector,
+  b: Vector,
+  region: { cx: number; cy: number; r: number },
+  gate: number,
+  edgeMask: Uint8Array,
+  mask: number,
+  residual: Float32Array,
+  standing?: StandingOut,
+): { pairs: PairSamples[]; anchorX: number; anchorY: number; gated: number[] } | null {
+  const { width, height } = map;
+  const pairs = pairSamples(a, b, width);
+  if (pairs.every((p) => p.cx === 0 && p.cy === 0)) return null;
+  // Per axis, the direction whose samples lie nearest the pixel's own phase across it (the
+  // least coefficient; 0 on an axis-aligned lattice): its references show the pattern as the
+  // die under test was sampled.
+  const anchorX = anchorOf(pairs.map((p) => p.cx));
+  const anchorY = anchorOf(pairs.map((p) => p.cy));
+  if (anchorX < 0 && anchorY < 0) return null;
+  // Every pixel read by a pass only writes itself, so the gated ones can be listed first.
+  const gated = standing?.serves(region, width, gate)
+    ? gatedAmong(standing, residual, edgeMask, mask, gate)
+    : gatedPixels(residual, edgeMask, mask, width, height, region, gate);
+  return { pairs, anchorX, anchorY, gated };
 }
 
 /**

@@ -2,13 +2,10 @@
 import type { StandingOut } from "./die-to-die.ts";
 import { referenceShifts, rowIntervals } from "./die-to-die.ts";
 import {
-  anchorOf,
+  anchoredGatedPixels,
   cellCurvatureX,
   cellCurvatureY,
   cellRangeAt,
-  gatedAmong,
-  gatedPixels,
-  pairSamples,
 } from "./die-to-die-allowance.ts";
 import {
   bilinearAt,
@@ -63,15 +60,9 @@ export function boundRimInterpolationError(
   standing?: StandingOut,
 ): number {
   const { data, width, height } = map;
-  const pairs = pairSamples(a, b, width);
-  if (pairs.every((p) => p.cx === 0 && p.cy === 0)) return 0;
-  const anchorX = anchorOf(pairs.map((p) => p.cx));
-  const anchorY = anchorOf(pairs.map((p) => p.cy));
-  if (anchorX < 0 && anchorY < 0) return 0;
-  const gated = standing?.serves(region, width, gate)
-    ? gatedAmong(standing, residual, edgeMask, 1, gate)
-    : gatedPixels(residual, edgeMask, 1, width, height, region, gate);
-  if (gated.length === 0) return 0;
+  const anchored = anchoredGatedPixels(map, a, b, region, gate, edgeMask, 1, residual, standing);
+  if (!anchored || anchored.gated.length === 0) return 0;
+  const { pairs, anchorX, anchorY, gated } = anchored;
   const shifts = referenceShifts(a, b, width);
   const { shiftX, shiftY, shiftX2, shiftY2, offsets, fxs, fys, offsets2, fxs2, fys2 } = shifts;
   const validR = waferRadius - 1.5;
