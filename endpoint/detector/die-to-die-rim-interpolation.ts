@@ -1,6 +1,6 @@
 // The rim ring's pairs given the interior's interpolation-error term (round 41): a ring pixel over the gate where two or more pairs decide is compared again with each pair's bilinear sampling error forgiven, where the anchor across the axis agrees with it.
 import type { StandingOut } from "./die-to-die.ts";
-import { referenceShifts, rowIntervals } from "./die-to-die.ts";
+import { referenceIntervals, referenceShifts } from "./die-to-die.ts";
 import {
   anchoredGatedPixels,
   cellCurvatureX,
@@ -64,13 +64,9 @@ export function boundRimInterpolationError(
   if (!anchored || anchored.gated.length === 0) return 0;
   const { pairs, anchorX, anchorY, gated } = anchored;
   const shifts = referenceShifts(a, b, width);
-  const { shiftX, shiftY, shiftX2, shiftY2, offsets, fxs, fys, offsets2, fxs2, fys2 } = shifts;
-  const validR = waferRadius - 1.5;
-  const validR2 = validR * validR;
-  const lower = new Int32Array(8);
-  const upper = new Int32Array(8);
-  const lower2 = new Int32Array(8);
-  const upper2 = new Int32Array(8);
+  const { offsets, fxs, fys, offsets2, fxs2, fys2 } = shifts;
+  const intervals = referenceIntervals(shifts, region.cx, region.cy, waferRadius, width, height);
+  const { lower, upper, lower2, upper2 } = intervals;
   // edgePixel reads each reference's cell range at range[pixel + delta]: here a table of the
   // pixel's sixteen cells (one and two dies away), each as CellRangeRing stores it (float32).
   const ranges = new Float32Array(16);
@@ -83,19 +79,7 @@ export function boundRimInterpolationError(
     const y = Math.floor(at / width);
     const x = at - y * width;
     if (y !== row) {
-      rowIntervals(y, shiftX, shiftY, region.cx, region.cy, validR2, width, height, lower, upper);
-      rowIntervals(
-        y,
-        shiftX2,
-        shiftY2,
-        region.cx,
-        region.cy,
-        validR2,
-        width,
-        height,
-        lower2,
-        upper2,
-      );
+      intervals.forRow(y);
       row = y;
     }
     const include = rimRingDirections(x, lower, upper, lower2, upper2);

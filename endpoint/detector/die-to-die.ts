@@ -185,6 +185,7 @@ export function dieToDieResidual(
   listLimit?: number,
 ): StandingOut | undefined {
   const { width, height, data } = map;
+  const shifts = referenceShifts(a, b, width);
   const {
     shares,
     extrapolationShares,
@@ -198,14 +199,11 @@ export function dieToDieResidual(
     offsets2,
     fxs2,
     fys2,
-  } = referenceShifts(a, b, width);
+  } = shifts;
   const { cx, cy, r } = region;
   const validR = waferRadius - 1.5;
-  const validR2 = validR * validR;
-  const lower = new Int32Array(8);
-  const upper = new Int32Array(8);
-  const lower2 = new Int32Array(8);
-  const upper2 = new Int32Array(8);
+  const intervals = referenceIntervals(shifts, cx, cy, waferRadius, width, height);
+  const { lower, upper, lower2, upper2 } = intervals;
   // Cell rows of the references, relative to the pixel's row (one and two dies away).
   const cellDy = new Int32Array(16);
   const cellDx = new Int32Array(16);
@@ -276,8 +274,7 @@ export function dieToDieResidual(
     const x1 = Math.min(width - 1, Math.floor(cx + half));
     // Each shift keeps its sample on the wafer (and in the frame) for one run of x per row;
     // pixels inside all 8 runs take the fast path.
-    rowIntervals(y, shiftX, shiftY, cx, cy, validR2, width, height, lower, upper);
-    rowIntervals(y, shiftX2, shiftY2, cx, cy, validR2, width, height, lower2, upper2);
+    intervals.forRow(y);
     let runFrom = x0;
     let runTo = x1;
     for (let k = 0; k < 8; k++) {
@@ -289,7 +286,7 @@ export function dieToDieResidual(
       frame.setRow(rangeDeltas, rangeDeltas2);
       if (x0 <= x1) {
         const span = { x0, x1, runFrom, runTo };
-        frame.row(y * width, span, { lower, upper, lower2, upper2 }, out, edgeMask, edgeGain);
+        frame.row(y * width, span, intervals, out, edgeMask, edgeGain);
         if (listed) listed.addAll(frame.listAtLeast(y * width, x0, x1, listBound));
         unwritten(y * width, y * width + x0);
         unwritten(y * width + x1 + 1, (y + 1) * width);
@@ -352,8 +349,41 @@ export function dieToDieResidual(
   return listed;
 }
 
+/**
+ * One row at a time: the x runs over which each reference one die away (lower, upper) and two
+ * dies away (lower2, upper2) lands on the wafer less 1.5 px (rowIntervals for both shift sets);
+ * the residual, the ring's interpolation-error pass and the kernel read the same four arrays.
+ */
+export function referenceIntervals(
+  { shiftX, shiftY, shiftX2, shiftY2 }: ReturnType<typeof referenceShifts>,
+  cx: number,
+  cy: number,
+  /** The wafer's radius in map px: a reference counts as on the wafer 1.5 px inside it. */
+  waferRadius: number,
+  width: number,
+  height: number,
+) {
+  const validR = waferRadius - 1.5;
+  const validR2 = validR * validR;
+  const lower = new Int32Array(8);
+  const upper = new Int32Array(8);
+  const lower2 = new Int32Array(8);
+  const upper2 = new Int32Array(8);
+  return {
+    lower,
+    upper,
+    lower2,
+    upper2,
+    /** Sets the four arrays for row y. */
+    forRow(y: number): void {
+      rowIntervals(y, shiftX, shiftY, cx, cy, validR2, width, height, lower, upper);
+      rowIntervals(y, shiftX2, shiftY2, cx, cy, validR2, width, height, lower2, upper2);
+    },
+  };
+}
+
 /** For row y: the x range [lower[k], upper[k]] over which shift k lands on the wafer. */
-export function rowIntervals(
+function rowIntervals(
   y: number,
   shiftX: Float64Array,
   shiftY: Float64Array,

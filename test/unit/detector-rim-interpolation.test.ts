@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import {
   dieToDieResidual,
+  referenceIntervals,
   referenceShifts,
-  rowIntervals,
 } from "../../endpoint/detector/die-to-die.ts";
 import { boundInterpolationError } from "../../endpoint/detector/die-to-die-allowance.ts";
 import { boundRimInterpolationError } from "../../endpoint/detector/die-to-die-rim-interpolation.ts";
@@ -79,14 +79,9 @@ function onStreetRow(y: number): boolean {
 /** The rim-ring comparison's choice at (x, y) (rimRingDirections), as the residual made it. */
 function ringChoice(lattice: Lattice, x: number, y: number): number {
   const shifts = referenceShifts(lattice.a, lattice.b, size);
-  const validR2 = (region.r + 5 - 1.5) ** 2;
-  const lower = new Int32Array(8);
-  const upper = new Int32Array(8);
-  const lower2 = new Int32Array(8);
-  const upper2 = new Int32Array(8);
-  const { cx, cy } = region;
-  rowIntervals(y, shifts.shiftX, shifts.shiftY, cx, cy, validR2, size, size, lower, upper);
-  rowIntervals(y, shifts.shiftX2, shifts.shiftY2, cx, cy, validR2, size, size, lower2, upper2);
+  const intervals = referenceIntervals(shifts, region.cx, region.cy, region.r + 5, size, size);
+  intervals.forRow(y);
+  const { lower, upper, lower2, upper2 } = intervals;
   return rimRingDirections(x, lower, upper, lower2, upper2);
 }
 
