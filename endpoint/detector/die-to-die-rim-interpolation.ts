@@ -87,39 +87,12 @@ export function boundRimInterpolationError(
     const old = residual[at] as number;
     const agreement = INTERPOLATION_ERROR.agreeShare * Math.abs(old);
     const agreeX =
-      anchorX >= 0 &&
-      anchorAgrees(
-        data,
-        width,
-        at,
-        x,
-        anchorX,
-        gate,
-        agreement,
-        shifts,
-        lower,
-        upper,
-        lower2,
-        upper2,
-      );
+      anchorX >= 0 && anchorAgrees(data, width, at, x, anchorX, gate, agreement, shifts, intervals);
     const agreeY =
       anchorY >= 0 &&
       (anchorY === anchorX
         ? agreeX
-        : anchorAgrees(
-            data,
-            width,
-            at,
-            x,
-            anchorY,
-            gate,
-            agreement,
-            shifts,
-            lower,
-            upper,
-            lower2,
-            upper2,
-          ));
+        : anchorAgrees(data, width, at, x, anchorY, gate, agreement, shifts, intervals));
     if (!agreeX && !agreeY) continue;
     let curvatureX = 0;
     let curvatureY = 0;
@@ -242,11 +215,9 @@ function anchorAgrees(
   gate: number,
   agreement: number,
   shifts: ReturnType<typeof referenceShifts>,
-  lower: Int32Array,
-  upper: Int32Array,
-  lower2: Int32Array,
-  upper2: Int32Array,
+  intervals: ReturnType<typeof referenceIntervals>,
 ): boolean {
+  const { lower, upper, lower2, upper2 } = intervals;
   const kind = anchorKind(x, d, lower, upper, lower2, upper2);
   if (kind === ANCHOR_NONE) return false;
   const level = Math.min(
