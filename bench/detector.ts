@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { build, type Plugin } from "esbuild";
@@ -507,11 +507,17 @@ async function main(): Promise<void> {
   }
 }
 
+/** The `nice -n N ` this process runs under (empty at 0), so the written command says how it was run. */
+function niceness(): string {
+  const nice = getPriority();
+  return nice === 0 ? "" : `nice -n ${nice} `;
+}
+
 /** Only the speed and memory tables, written between their own markers inside the detector section. */
 async function speedRun(args: { seed: number; repeats: number; write: boolean }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-speed-"));
   try {
-    const command = `nice -n 10 npm run bench:detector -- --speed-only --seed ${args.seed} --repeats ${args.repeats}`;
+    const command = `${niceness()}npm run bench:detector -- --speed-only --seed ${args.seed} --repeats ${args.repeats}`;
     const text = await speedAndMemory(dir, args.seed, args.repeats, command);
     console.log(text);
     if (args.write) {
@@ -598,7 +604,7 @@ async function qualityRun(args: {
       .reduce((sum, w) => sum + (w.hotPixelsRemoved ?? 0), 0);
     const isolated = args.isolate > 0 ? await isolatedTable(dir, args.seed, args.isolate) : [];
     const cpu = cpus()[0]?.model ?? "unknown CPU";
-    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}${args.isolate ? ` --isolate ${args.isolate}` : ""}${args.useLotHints ? "" : " --no-hints"}`;
+    const command = `${niceness()}npm run bench:detector -- --seed ${args.seed} --lots ${args.lots} --wafers ${args.wafers} --artefact-mix ${args.artefactMix} --out-of-spec-fraction ${args.outOfSpecFraction}${args.isolate ? ` --isolate ${args.isolate}` : ""}${args.useLotHints ? "" : " --no-hints"}`;
     const text = [
       "## Quality gate and artefacts",
       "",
@@ -682,7 +688,7 @@ async function isolatedTable(dir: string, seed: number, perKind: number): Promis
 async function isolatedRun(args: { seed: number; isolate: number; write: boolean }): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "waferflow-bench-isolated-"));
   try {
-    const command = `nice -n 10 npm run bench:detector -- --seed ${args.seed} --isolate ${args.isolate}`;
+    const command = `${niceness()}npm run bench:detector -- --seed ${args.seed} --isolate ${args.isolate}`;
     const text = [
       "```",
       command,
