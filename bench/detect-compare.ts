@@ -18,15 +18,8 @@
 // shared machine, old and new then see the same load, which two separate runs do not.
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import sharp from "sharp";
-import { detect } from "../endpoint/detector/index.ts";
-import { StageTimer } from "../endpoint/detector/stages/timer.ts";
-import { gatedDetect } from "../endpoint/quality/index.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
-import { hintsFromMetadata } from "../lib/custom-attributes.ts";
-import { decodeGray } from "../lib/gray-image.ts";
 import type { DetectionHints } from "../schemas/detection.ts";
-import { LotFileSchema } from "../schemas/lot.ts";
 
 const IMAGE = /\.(png|tiff?)$/i;
 
@@ -227,6 +220,15 @@ const { values, positionals: args } = commandLineOrExit(
   { allowPositionals: true },
 );
 const [command, ...positionals] = args;
+// The detector, the gate and sharp load once the command line is read: --help stays cheap.
+const { default: sharp } = await import("sharp");
+const { detect } = await import("../endpoint/detector/index.ts");
+const { StageTimer } = await import("../endpoint/detector/stages/timer.ts");
+const { gatedDetect } = await import("../endpoint/quality/index.ts");
+const { hintsFromMetadata } = await import("../lib/custom-attributes.ts");
+const { decodeGray } = await import("../lib/gray-image.ts");
+const { LotFileSchema } = await import("../schemas/lot.ts");
+
 if (command === "record" && values.out && positionals.length > 0) {
   await record(values.out, positionals);
 } else if (command === "diff" && positionals.length === 2) {

@@ -5,21 +5,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { build, type Plugin } from "esbuild";
-import sharp from "sharp";
-import { DETECTOR_VERSION, type DetectionResult, detect } from "../endpoint/detector/index.ts";
+import type { Plugin } from "esbuild";
+import type { DetectionResult } from "../endpoint/detector/index.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
-import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
-import {
-  type EvaluationMetrics,
-  evaluateDirectory,
-  type SubsetMetrics,
-  type WaferEvaluation,
-} from "../qa/evaluate.ts";
-import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
-import { ARTEFACT_KINDS, type ArtefactKind, PATTERN_ARTEFACTS } from "../synth/artefacts.ts";
-import { generateLots, generateWafer } from "../synth/generate.ts";
-import { missLines, type WaferForMisses } from "./misses.ts";
+import type { GrayImage } from "../lib/gray-image.ts";
+import type { EvaluationMetrics, SubsetMetrics, WaferEvaluation } from "../qa/evaluate.ts";
+import type { TruthWafer } from "../schemas/truth.ts";
+import type { ArtefactKind } from "../synth/artefacts.ts";
+import type { WaferForMisses } from "./misses.ts";
 
 const SECTION_START = "<!-- detector:start -->";
 const SECTION_END = "<!-- detector:end -->";
@@ -400,32 +393,7 @@ const DETECTOR_BENCH_USAGE = `Usage: npm run bench:detector -- [options]
   -h, --help                   this text`;
 
 async function main(): Promise<void> {
-  const { values } = commandLineOrExit(
-    "bench/detector.ts",
-    DETECTOR_BENCH_USAGE,
-    process.argv.slice(2),
-    {
-      seed: { type: "string" },
-      lots: { type: "string" },
-      wafers: { type: "string" },
-      repeats: { type: "string" },
-      "no-write": { type: "boolean" },
-      /** Each artefact of the spec is added to a wafer with this probability (writes the quality section). */
-      "artefact-mix": { type: "string" },
-      "out-of-spec-fraction": { type: "string" },
-      /** Score without lot.json hints (diameter, notch, die pitch): the detector finds them. */
-      "no-hints": { type: "boolean" },
-      /** Also run this many wafers per artefact with that artefact alone (and a lot with none). */
-      isolate: { type: "string" },
-      /** Only the 2048 px speed and memory tables (rewrites that part of the detector section). */
-      "speed-only": { type: "boolean" },
-      /** Quality run: write the wafers here and leave them, so a miss can be followed stage by stage. */
-      keep: { type: "string" },
-      /** Quality run: name each missed defect, false alarm and wrong wafer verdict. */
-      "list-misses": { type: "boolean" },
-    },
-    { allowPositionals: true },
-  );
+  const { values } = commandLine;
   const seed = Number(values.seed ?? DEFAULT_SEED);
   const lots = Number(values.lots ?? 20);
   const wafers = Number(values.wafers ?? 10);
@@ -702,5 +670,44 @@ async function isolatedRun(args: { seed: number; isolate: number; write: boolean
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+// Read before anything heavy loads (below): --help and usage errors stay cheap.
+const commandLine = commandLineOrExit(
+  "bench/detector.ts",
+  DETECTOR_BENCH_USAGE,
+  process.argv.slice(2),
+  {
+    seed: { type: "string" },
+    lots: { type: "string" },
+    wafers: { type: "string" },
+    repeats: { type: "string" },
+    "no-write": { type: "boolean" },
+    /** Each artefact of the spec is added to a wafer with this probability (writes the quality section). */
+    "artefact-mix": { type: "string" },
+    "out-of-spec-fraction": { type: "string" },
+    /** Score without lot.json hints (diameter, notch, die pitch): the detector finds them. */
+    "no-hints": { type: "boolean" },
+    /** Also run this many wafers per artefact with that artefact alone (and a lot with none). */
+    isolate: { type: "string" },
+    /** Only the 2048 px speed and memory tables (rewrites that part of the detector section). */
+    "speed-only": { type: "boolean" },
+    /** Quality run: write the wafers here and leave them, so a miss can be followed stage by stage. */
+    keep: { type: "string" },
+    /** Quality run: name each missed defect, false alarm and wrong wafer verdict. */
+    "list-misses": { type: "boolean" },
+  },
+  { allowPositionals: true },
+);
+
+// The detector, the generator, sharp and esbuild load once the command line is read.
+const { build } = await import("esbuild");
+const { default: sharp } = await import("sharp");
+const { DETECTOR_VERSION, detect } = await import("../endpoint/detector/index.ts");
+const { decodeGray } = await import("../lib/gray-image.ts");
+const { evaluateDirectory } = await import("../qa/evaluate.ts");
+const { TruthSchema } = await import("../schemas/truth.ts");
+const { ARTEFACT_KINDS, PATTERN_ARTEFACTS } = await import("../synth/artefacts.ts");
+const { generateLots, generateWafer } = await import("../synth/generate.ts");
+const { missLines } = await import("./misses.ts");
 
 await main();

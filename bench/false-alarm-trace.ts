@@ -34,65 +34,10 @@
 // rimRingDirections keeps, the value that rule reports and the reference set's noise gain.
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { measureBlob } from "../endpoint/detector/blob-features.ts";
-import {
-  dieToDieResidual,
-  extrapolationMisregistrationShare,
-  pairMisregistrationShare,
-} from "../endpoint/detector/die-to-die.ts";
-import { MISREGISTRATION_SHARE } from "../endpoint/detector/die-to-die-allowance.ts";
-import {
-  PAIRS_DECIDE_BIT,
-  referenceNoiseGain,
-  rimRingDirections,
-  VETO_BIT,
-  vetoAbstains,
-} from "../endpoint/detector/die-to-die-rim-ring.ts";
-import { detect } from "../endpoint/detector/index.ts";
 import type { Vector } from "../endpoint/detector/lattice.ts";
-import { isStreetPhaseLine, readLatticeLine } from "../endpoint/detector/lattice-line.ts";
-import { estimateDieDifferenceNoise } from "../endpoint/detector/noise.ts";
-import { binomialBlur3, type FloatMap } from "../endpoint/detector/raster.ts";
-import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
-import {
-  bilinear,
-  isSensorFault,
-  readSensorFault,
-  sensorFaultJudge,
-  smallestSpotSpread,
-  takeRimBlur,
-} from "../endpoint/detector/sensor-faults.ts";
-import { classifyGroups, groupBlobs } from "../endpoint/detector/stages/defects.ts";
-import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
-import {
-  checkImage,
-  parseHints,
-  takeHandedOverMap,
-  takeHandedOverSeed,
-  workingMap,
-} from "../endpoint/detector/stages/input.ts";
-import { measureNoise } from "../endpoint/detector/stages/noise.ts";
-import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
-import { bareResidual, findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
-import {
-  countOnes,
-  thresholdsOfComparison,
-  withScoreTail,
-} from "../endpoint/detector/stages/thresholds.ts";
-import {
-  activityMap,
-  measureSigmas,
-  patternActivity,
-  sigmaAt,
-} from "../endpoint/detector/threshold.ts";
-import { DETECTION } from "../endpoint/detector/thresholds.ts";
-import { diskSeedOf } from "../endpoint/quality/disk.ts";
-import { assessQuality } from "../endpoint/quality/index.ts";
+import type { FloatMap } from "../endpoint/detector/raster.ts";
 import { usageErrorLine, wantsHelp } from "../lib/cli.ts";
-import { decodeGray, fullScale } from "../lib/gray-image.ts";
-import { boxesMatch } from "../qa/evaluate.ts";
 import type { BBox } from "../schemas/common.ts";
-import { TruthSchema } from "../schemas/truth.ts";
 
 const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 
@@ -922,4 +867,49 @@ for (let k = 0; k < args.length; k++) {
   else paths.push(arg);
 }
 if (paths.length === 0) usageExit("no image given");
+// The gate, the detector and sharp load once the command line is read: --help and usage errors stay cheap.
+const { measureBlob } = await import("../endpoint/detector/blob-features.ts");
+const { dieToDieResidual, extrapolationMisregistrationShare, pairMisregistrationShare } =
+  await import("../endpoint/detector/die-to-die.ts");
+const { MISREGISTRATION_SHARE } = await import("../endpoint/detector/die-to-die-allowance.ts");
+const { PAIRS_DECIDE_BIT, referenceNoiseGain, rimRingDirections, VETO_BIT, vetoAbstains } =
+  await import("../endpoint/detector/die-to-die-rim-ring.ts");
+const { detect } = await import("../endpoint/detector/index.ts");
+const { isStreetPhaseLine, readLatticeLine } = await import("../endpoint/detector/lattice-line.ts");
+const { estimateDieDifferenceNoise } = await import("../endpoint/detector/noise.ts");
+const { binomialBlur3 } = await import("../endpoint/detector/raster.ts");
+const { hysteresisBlobs } = await import("../endpoint/detector/segment.ts");
+const {
+  bilinear,
+  isSensorFault,
+  readSensorFault,
+  sensorFaultJudge,
+  smallestSpotSpread,
+  takeRimBlur,
+} = await import("../endpoint/detector/sensor-faults.ts");
+const { classifyGroups, groupBlobs } = await import("../endpoint/detector/stages/defects.ts");
+const { dieToDie } = await import("../endpoint/detector/stages/die-to-die.ts");
+const { checkImage, parseHints, takeHandedOverMap, takeHandedOverSeed, workingMap } = await import(
+  "../endpoint/detector/stages/input.ts"
+);
+const { measureNoise } = await import("../endpoint/detector/stages/noise.ts");
+const { alignNotchWithGrid, locateDisk, placeWafer } = await import(
+  "../endpoint/detector/stages/place.ts"
+);
+const { bareResidual, findLattice, fitIllumination } = await import(
+  "../endpoint/detector/stages/surface.ts"
+);
+const { countOnes, thresholdsOfComparison, withScoreTail } = await import(
+  "../endpoint/detector/stages/thresholds.ts"
+);
+const { activityMap, measureSigmas, patternActivity, sigmaAt } = await import(
+  "../endpoint/detector/threshold.ts"
+);
+const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
+const { diskSeedOf } = await import("../endpoint/quality/disk.ts");
+const { assessQuality } = await import("../endpoint/quality/index.ts");
+const { decodeGray, fullScale } = await import("../lib/gray-image.ts");
+const { boxesMatch } = await import("../qa/evaluate.ts");
+const { TruthSchema } = await import("../schemas/truth.ts");
+
 for (const path of paths) await trace(path, options);

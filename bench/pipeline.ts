@@ -16,27 +16,11 @@ import {
 } from "node:fs";
 import { availableParallelism, getPriority, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
-import { LotEndings, quietHandlerLogs } from "../cli/reports.ts";
-import { uploadLot } from "../edge-agent/upload.ts";
-import { defaultInferenceThreads, startInferencePool } from "../endpoint/inference-pool.ts";
-import { WARMUP_SIDE_PX, warmupWafersFromEnv } from "../endpoint/warmup.ts";
-import { customAttributes } from "../functions/detect-defects/core.ts";
-import { createAgentS3Client, createS3Client, createSfnClient } from "../lib/aws.ts";
+import type { HistoryEvent } from "@aws-sdk/client-sfn";
 import { commandLineOrExit } from "../lib/cli.ts";
-import { parseInvocationAttributes } from "../lib/custom-attributes.ts";
-import { decodeGray } from "../lib/gray-image.ts";
-import { type LocalStack, startLocalStack } from "../local/stack.ts";
-import { LotFileSchema } from "../schemas/lot.ts";
+import type { LocalStack } from "../local/stack.ts";
 import type { Report } from "../schemas/report.ts";
-import { generateLots } from "../synth/generate.ts";
-import { BENCHMARKS_PATH, machineDescription, stats, writeSection } from "./report.ts";
-import {
-  CpuSampler,
-  describeTimeline,
-  type EndpointRequest,
-  parseEndpointLine,
-} from "./timeline.ts";
+import type { EndpointRequest } from "./timeline.ts";
 
 const PIPELINE_BENCH_USAGE = `Usage: npm run bench:pipeline -- [options]
   One seeded lot through the embedded stack (cold, warm, then scaled) against decoding and
@@ -58,6 +42,25 @@ const { values } = commandLineOrExit(
     seed: { type: "string", default: "20261126" },
   },
 );
+// The stack, the SDK, the detector and the generator load once the command line is read: --help
+// and usage errors stay cheap.
+const { GetExecutionHistoryCommand } = await import("@aws-sdk/client-sfn");
+const { LotEndings, quietHandlerLogs } = await import("../cli/reports.ts");
+const { uploadLot } = await import("../edge-agent/upload.ts");
+const { defaultInferenceThreads, startInferencePool } = await import(
+  "../endpoint/inference-pool.ts"
+);
+const { WARMUP_SIDE_PX, warmupWafersFromEnv } = await import("../endpoint/warmup.ts");
+const { customAttributes } = await import("../functions/detect-defects/core.ts");
+const { createAgentS3Client, createS3Client, createSfnClient } = await import("../lib/aws.ts");
+const { parseInvocationAttributes } = await import("../lib/custom-attributes.ts");
+const { decodeGray } = await import("../lib/gray-image.ts");
+const { startLocalStack } = await import("../local/stack.ts");
+const { LotFileSchema } = await import("../schemas/lot.ts");
+const { generateLots } = await import("../synth/generate.ts");
+const { BENCHMARKS_PATH, machineDescription, stats, writeSection } = await import("./report.ts");
+const { CpuSampler, describeTimeline, parseEndpointLine } = await import("./timeline.ts");
+
 const wafers = Number(values.wafers);
 const scaleTo = Number(values["scale-to"]);
 /** The scale-up issue 10 asks for: per-wafer time flat from 25 to 200 wafers. */

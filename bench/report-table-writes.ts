@@ -1,10 +1,7 @@
 // The report's table writes for a 1000-image lot, one UpdateItem per image against 25 items per BatchWriteItem, in CPU seconds of one process (client and the local stack's DynamoDB), same run.
 //
 //   node bench/report-table-writes.ts [--rounds 3]
-import { batchPut, imageItemKey, recordedImageItem, updateItem } from "../functions/lot-table.ts";
-import { createDocumentClient } from "../lib/aws.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
-import { startLocalStack } from "../local/stack.ts";
 
 const IMAGES = 1000;
 /** updateItem's callers ran eight at a time (mapLimited(..., 8)). */
@@ -18,6 +15,12 @@ const { values } = commandLineOrExit(
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds must be a whole number >= 1");
+// Loaded once the command line is read: --help and usage errors start no stack and load no SDK.
+const { batchPut, imageItemKey, recordedImageItem, updateItem } = await import(
+  "../functions/lot-table.ts"
+);
+const { createDocumentClient } = await import("../lib/aws.ts");
+const { startLocalStack } = await import("../local/stack.ts");
 
 const cpuSeconds = () => {
   const usage = process.cpuUsage();

@@ -10,21 +10,7 @@
 // the reticle wafers whose seed reads the leftover, before and after a change.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
-import {
-  checkImage,
-  parseHints,
-  takeHandedOverMap,
-  workingMap,
-} from "../endpoint/detector/stages/input.ts";
-import { measureNoise } from "../endpoint/detector/stages/noise.ts";
-import { alignNotchWithGrid, locateDisk, placeWafer } from "../endpoint/detector/stages/place.ts";
-import { findLattice, fitIllumination } from "../endpoint/detector/stages/surface.ts";
-import { thresholdsOfComparison } from "../endpoint/detector/stages/thresholds.ts";
-import { DETECTION } from "../endpoint/detector/thresholds.ts";
-import { assessQuality } from "../endpoint/quality/index.ts";
 import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
-import { decodeGray, fullScale } from "../lib/gray-image.ts";
 
 /** minHigh over the noise floor's seed, or null for an unusable or bare wafer. */
 async function seedOverFloor(path: string): Promise<number | null> {
@@ -63,6 +49,21 @@ if (dirs.length === 0) {
   process.stderr.write(`${usageErrorLine("seed-floor-scan.ts", "no lot folder given")}\n`);
   process.exit(2);
 }
+// The gate and the detector load once the command line is read: --help and usage errors stay cheap.
+const { dieToDie } = await import("../endpoint/detector/stages/die-to-die.ts");
+const { checkImage, parseHints, takeHandedOverMap, workingMap } = await import(
+  "../endpoint/detector/stages/input.ts"
+);
+const { measureNoise } = await import("../endpoint/detector/stages/noise.ts");
+const { alignNotchWithGrid, locateDisk, placeWafer } = await import(
+  "../endpoint/detector/stages/place.ts"
+);
+const { findLattice, fitIllumination } = await import("../endpoint/detector/stages/surface.ts");
+const { thresholdsOfComparison } = await import("../endpoint/detector/stages/thresholds.ts");
+const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
+const { assessQuality } = await import("../endpoint/quality/index.ts");
+const { decodeGray, fullScale } = await import("../lib/gray-image.ts");
+
 const ratios: number[] = [];
 for (const dir of dirs)
   for (const name of (await readdir(dir)).filter((f) => f.startsWith("wafer-")).sort()) {

@@ -14,23 +14,40 @@
 //   flattest class, floored as detect() floors it (an estimate: one ratio for every class).
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { detect } from "../endpoint/detector/index.ts";
 import type { Lattice } from "../endpoint/detector/lattice.ts";
 import type { FloatMap } from "../endpoint/detector/raster.ts";
 import type { Noise } from "../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
 import type { DetectionThresholds } from "../endpoint/detector/stages/thresholds.ts";
-import { StageTimer } from "../endpoint/detector/stages/timer.ts";
-import {
-  measureSigmas,
-  type PatternAwareSigma,
-  patternActivity,
-} from "../endpoint/detector/threshold.ts";
-import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import type { PatternAwareSigma } from "../endpoint/detector/threshold.ts";
 import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
-import { decodeGray } from "../lib/gray-image.ts";
-import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
-import { latticePosition } from "./lattice-frame.ts";
+import type { TruthWafer } from "../schemas/truth.ts";
+
+const USAGE = `Usage: node --import tsx bench/sigma-dies.ts <image>...   (truth.json beside each image)
+
+Per patterned wafer: the die-level offsets left in the flattest class's score sigma, and which
+true defects a die-levelled threshold would seed.`;
+const { positionals: images } = commandLineOrExit(
+  "sigma-dies.ts",
+  USAGE,
+  process.argv.slice(2),
+  {},
+  {
+    allowPositionals: true,
+  },
+);
+if (images.length === 0) {
+  process.stderr.write(`${usageErrorLine("sigma-dies.ts", "no image given")}\n`);
+  process.exit(2);
+}
+// The detector and sharp load once the command line is read: --help and usage errors stay cheap.
+const { detect } = await import("../endpoint/detector/index.ts");
+const { StageTimer } = await import("../endpoint/detector/stages/timer.ts");
+const { measureSigmas, patternActivity } = await import("../endpoint/detector/threshold.ts");
+const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
+const { decodeGray } = await import("../lib/gray-image.ts");
+const { TruthSchema } = await import("../schemas/truth.ts");
+const { latticePosition } = await import("./lattice-frame.ts");
 
 const quantile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -228,23 +245,6 @@ StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
   return out;
 };
 
-const USAGE = `Usage: node --import tsx bench/sigma-dies.ts <image>...   (truth.json beside each image)
-
-Per patterned wafer: the die-level offsets left in the flattest class's score sigma, and which
-true defects a die-levelled threshold would seed.`;
-const { positionals: images } = commandLineOrExit(
-  "sigma-dies.ts",
-  USAGE,
-  process.argv.slice(2),
-  {},
-  {
-    allowPositionals: true,
-  },
-);
-if (images.length === 0) {
-  process.stderr.write(`${usageErrorLine("sigma-dies.ts", "no image given")}\n`);
-  process.exit(2);
-}
 for (const path of images) {
   const lot = TruthSchema.parse(
     JSON.parse(await readFile(join(dirname(path), "truth.json"), "utf8")),

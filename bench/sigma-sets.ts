@@ -7,7 +7,7 @@
 // 4 lots x 30 wafers), written to <dir>/lots as the bench's --keep does.
 import { join } from "node:path";
 import { commandLineOrExit, usageErrorLine } from "../lib/cli.ts";
-import { generateLots, type LotOptions } from "../synth/generate.ts";
+import type { LotOptions } from "../synth/generate.ts";
 
 const SIZES = [1024, 1536, 2048];
 const PRESETS: Record<number, Omit<LotOptions, "outDir" | "seed">> = {
@@ -51,6 +51,8 @@ if (!Number.isSafeInteger(seed) || !dir || positionals.length !== 2) {
   process.stderr.write(`${usageErrorLine("sigma-sets.ts", "wants a whole seed and a folder")}\n`);
   process.exit(2);
 }
+// The generator (sharp, the renderer) loads once the command line is read: --help stays cheap.
+const { generateLots } = await import("../synth/generate.ts");
 await generateLots({
   outDir: join(dir, "lots"),
   seed,

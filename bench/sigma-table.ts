@@ -15,33 +15,18 @@
 // and on the busiest activity class, against each one's share of the disk.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { detect } from "../endpoint/detector/index.ts";
 import type { Lattice } from "../endpoint/detector/lattice.ts";
 import type { FloatMap } from "../endpoint/detector/raster.ts";
-import { hysteresisBlobs } from "../endpoint/detector/segment.ts";
-import { dieToDie } from "../endpoint/detector/stages/die-to-die.ts";
-import { workingMap } from "../endpoint/detector/stages/input.ts";
 import type { Noise } from "../endpoint/detector/stages/noise.ts";
-import { measureNoise } from "../endpoint/detector/stages/noise.ts";
 import type { WaferPlace } from "../endpoint/detector/stages/place.ts";
-import {
-  type DetectionThresholds,
-  type SeedThresholds,
-  thresholdsOfComparison,
-  withScoreTail,
+import type {
+  DetectionThresholds,
+  SeedThresholds,
 } from "../endpoint/detector/stages/thresholds.ts";
-import { StageTimer } from "../endpoint/detector/stages/timer.ts";
-import {
-  measureSigmas,
-  type PatternAwareSigma,
-  pixelTailFactor,
-} from "../endpoint/detector/threshold.ts";
-import { DETECTION } from "../endpoint/detector/thresholds.ts";
+import type { PatternAwareSigma } from "../endpoint/detector/threshold.ts";
 import { commandLineOrExit } from "../lib/cli.ts";
 import type { GrayImage } from "../lib/gray-image.ts";
-import { evaluateDirectory } from "../qa/evaluate.ts";
-import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
-import { latticePosition } from "./lattice-frame.ts";
+import type { TruthWafer } from "../schemas/truth.ts";
 
 interface Captured {
   work?: FloatMap;
@@ -302,6 +287,21 @@ if (!values.out || positionals.length === 0) {
   console.error("Usage: sigma-table.ts --out table.json <set dir>...");
   process.exit(2);
 }
+// The detector and the evaluator load once the command line is read: --help and usage errors stay cheap.
+const { detect } = await import("../endpoint/detector/index.ts");
+const { hysteresisBlobs } = await import("../endpoint/detector/segment.ts");
+const { dieToDie } = await import("../endpoint/detector/stages/die-to-die.ts");
+const { workingMap } = await import("../endpoint/detector/stages/input.ts");
+const { measureNoise } = await import("../endpoint/detector/stages/noise.ts");
+const { thresholdsOfComparison, withScoreTail } = await import(
+  "../endpoint/detector/stages/thresholds.ts"
+);
+const { StageTimer } = await import("../endpoint/detector/stages/timer.ts");
+const { measureSigmas, pixelTailFactor } = await import("../endpoint/detector/threshold.ts");
+const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
+const { evaluateDirectory } = await import("../qa/evaluate.ts");
+const { TruthSchema } = await import("../schemas/truth.ts");
+const { latticePosition } = await import("./lattice-frame.ts");
 
 let captured: Captured = {};
 let wafer: { stats: Statistics; where: Where } | null = null;

@@ -12,7 +12,6 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { commandLineOrExit } from "../lib/cli.ts";
-import { fullScale } from "../lib/gray-image.ts";
 
 const USAGE =
   "Usage: threshold-stages.ts --against <old checkout> [--rounds n] [--inner n] <image>...";
@@ -27,6 +26,9 @@ if (!values.against || positionals.length === 0) {
   console.error(USAGE);
   process.exit(2);
 }
+// sharp (under lib/gray-image.ts) loads once the command line is read: --help stays cheap.
+const { fullScale } = await import("../lib/gray-image.ts");
+
 const rounds = Number(values.rounds ?? 15);
 const inner = Number(values.inner ?? 5);
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;

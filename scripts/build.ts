@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, extname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
@@ -93,27 +93,77 @@ function npmCpu(architecture: string): string {
   throw new BuildError(`unknown Lambda architecture '${architecture}'`);
 }
 
-async function buildFunction(
-  logicalId: string,
-  resource: TemplateResource,
+/**
+ * Functions the template builds alike: the same code folder and the same BuildProperties but for
+ * their one entry point. esbuild bundles several entry points in one run (no code splitting: each
+ * output is the whole bundle it would be alone), and one process parses the shared sources (the AWS
+ * SDK, zod, Powertools) once instead of once per function.
+ */
+interface FunctionGroup {
+  logicalIds: string[];
+  codeDir: string;
+  buildProperties: Record<string, unknown>;
+}
+
+function groupFunctions(
+  functions: Array<[string, TemplateResource]>,
   templateDir: string,
+): FunctionGroup[] {
+  const groups = new Map<string, FunctionGroup>();
+  for (const [logicalId, resource] of functions) {
+    const buildProperties = (resource.Metadata?.BuildProperties ?? {}) as Record<string, unknown>;
+    const codeDir = resolve(templateDir, String(resource.Properties?.CodeUri ?? "."));
+    const { EntryPoints: entryPoints, ...options } = buildProperties;
+    // A function of several entry points keeps a run of its own: sam build lays those out by
+    // their common folder, which a shared run would change.
+    const key =
+      Array.isArray(entryPoints) && entryPoints.length === 1
+        ? JSON.stringify([codeDir, options])
+        : `alone:${logicalId}`;
+    const group = groups.get(key) ?? { logicalIds: [], codeDir, buildProperties };
+    group.logicalIds.push(logicalId);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * One esbuild run for a group. Each function's bundle lands where sam build's run of that function
+ * alone puts it: `<BUILD_DIR>/<LogicalId>/<entry's name>.<ext>`, named with esbuild's `out=in` entry
+ * syntax under an outdir of BUILD_DIR. Returns the run's metafile.
+ */
+async function buildFunctionGroup(
+  group: FunctionGroup,
+  resources: Map<string, TemplateResource>,
 ): Promise<string> {
-  const properties = resource.Properties ?? {};
-  const buildProperties = (resource.Metadata?.BuildProperties ?? {}) as Record<string, unknown>;
-  const outdir = join(BUILD_DIR, logicalId);
-  const metafile = join(BUILD_DIR, `.${logicalId}.meta.json`);
-  const { entryPoints, args } = esbuildArguments(buildProperties, outdir);
-  const codeDir = resolve(templateDir, String(properties.CodeUri ?? "."));
+  const [first] = group.logicalIds as [string, ...string[]];
+  const metafile = join(BUILD_DIR, `.${first}.meta.json`);
+  let entryPoints: string[];
+  let args: string[];
+  if (group.logicalIds.length === 1) {
+    ({ entryPoints, args } = esbuildArguments(group.buildProperties, join(BUILD_DIR, first)));
+  } else {
+    args = esbuildArguments(group.buildProperties, BUILD_DIR).args;
+    entryPoints = group.logicalIds.map((logicalId) => {
+      const properties = (resources.get(logicalId)?.Metadata?.BuildProperties ?? {}) as Record<
+        string,
+        unknown
+      >;
+      const [entry] = esbuildArguments(properties, BUILD_DIR).entryPoints as [string];
+      return `${logicalId}/${basename(entry, extname(entry))}=${entry}`;
+    });
+  }
   try {
     await run(ESBUILD, [...entryPoints, ...args, `--metafile=${metafile}`, "--log-level=warning"], {
-      cwd: codeDir,
+      cwd: group.codeDir,
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (cause) {
     const stderr = (cause as { stderr?: string }).stderr ?? "";
-    throw new BuildError(`esbuild failed for ${logicalId}: ${stderr.trim() || String(cause)}`, {
-      cause,
-    });
+    throw new BuildError(
+      `esbuild failed for ${group.logicalIds.join(", ")}: ${stderr.trim() || String(cause)}`,
+      { cause },
+    );
   }
   return metafile;
 }
@@ -222,7 +272,9 @@ export async function build(
   const started = Date.now();
   const [metafiles] = await Promise.all([
     Promise.all(
-      functions.map(([logicalId, resource]) => buildFunction(logicalId, resource, templateDir)),
+      groupFunctions(functions, templateDir).map((group) =>
+        buildFunctionGroup(group, new Map(functions)),
+      ),
     ),
     Promise.all(
       layers.map(([logicalId, resource]) => buildLayer(logicalId, resource, templateDir, log)),
