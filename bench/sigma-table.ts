@@ -308,7 +308,8 @@ let wafer: { stats: Statistics; where: Where } | null = null;
 const timed = StageTimer.prototype.run;
 StageTimer.prototype.run = function run<T>(name: string, stage: () => T): T {
   const out = timed.call(this, name, stage) as T;
-  if (name === "bin") captured.work = out as FloatMap;
+  // The bin stage hands on the working map with the gate's overview beside it.
+  if (name === "bin") captured.work = (out as { work: FloatMap }).work;
   else if (name === "rim") captured.wafer = out as WaferPlace;
   else if (name === "noise") captured.noise = out as Noise;
   else if (name === "lattice") captured.lattice = out as Lattice;
