@@ -495,10 +495,15 @@ export function gatedAmong(
 }
 
 /**
- * The anchor across one axis: the direction with the least coefficient, when that is at most
- * INTERPOLATION_ERROR.anchorShare of the largest (its samples lie at the pixel's own phase
- * across the axis, to that share of the error the others can make); else -1 (a lattice turned
- * so that every direction samples between pixels: no direction shows the pixel's own phase).
+ * The anchor across one axis: the direction with the least coefficient (its samples lie nearest
+ * the pixel's own phase across the axis), whenever any direction samples between pixels at all;
+ * else -1 (a whole-pixel lattice: nothing to bound). No bar on how small the least must be: what
+ * keeps a weak defect from passing as a sampling leftover is the agreement's cap (agreeShare, half
+ * the pixel's residual), not the anchor's own share (round 45 of docs/detector-recall.md: with the
+ * cap kept, 7063-6/001's scratch is found with any least coefficient). A bar refused lattices
+ * turned so that every direction samples between pixels, exactly where a narrow dark street leaves
+ * its largest leftovers (round 46: seed 20261525's 1/wafer-043, two false particles in the rim
+ * ring, anchor refused at 0.265 of the largest).
  */
 export function anchorOf(coefficients: number[]): number {
   let least = 0;
@@ -507,8 +512,5 @@ export function anchorOf(coefficients: number[]): number {
     if ((coefficients[k] as number) < (coefficients[least] as number)) least = k;
     if ((coefficients[k] as number) > (coefficients[largest] as number)) largest = k;
   }
-  const top = coefficients[largest] as number;
-  return top > 0 && (coefficients[least] as number) <= INTERPOLATION_ERROR.anchorShare * top
-    ? least
-    : -1;
+  return (coefficients[largest] as number) > 0 ? least : -1;
 }

@@ -733,15 +733,6 @@ export const INTERPOLATION_ERROR = {
    * then needs noise of half its size, not of what is left under the gate, to pass as agreeing.
    */
   agreeShare: 0.5,
-  /**
-   * An axis has an anchor only when the least coefficient (its own interpolation error) is at
-   * most this share of the largest one it would authorise: its own leftover is then at most a
-   * quarter of the others', under agreeShare, so it cannot pass for agreement by itself. A
-   * measured axis a few hundredths of a px off whole (0.04 px: 0.17 of the largest) keeps its
-   * anchor; a lattice turned so far that every direction samples well between pixels (the
-   * least 0.4-0.5 of the largest) gets no term across that axis.
-   */
-  anchorShare: 0.25,
 } as const;
 
 /**
