@@ -192,11 +192,10 @@ export class CellRangeRing {
 
 /**
  * The linear-interpolation error of a pair's references (branch trough9, docs/detector-recall.md
- * rounds 27, 31 and 47). A bilinear sample at fraction f between two map pixels along an axis
- * misses the pattern by up to c(f) x its cell's second difference across that axis
- * (streetSamplingCoefficient: the bound for a box-sampled street, not the textbook f(1 - f) / 2,
- * which a street narrower than the sampling exceeds 4-5x); both samples of a pair sit at f and
- * 1 - f, so one coefficient serves both. The slope-based share above cannot bound it: at the bottom of a narrow trough or the top
+ * rounds 27 and 31). A bilinear sample at fraction f between two map pixels along an axis misses
+ * the pattern by up to f(1 - f) / 2 x its second difference across that axis (the textbook bound
+ * of linear interpolation); both samples of a pair sit at f and 1 - f, so one coefficient serves
+ * both. The slope-based share above cannot bound it: at the bottom of a narrow trough or the top
  * of a narrow ridge (a dark street, a motif line 1-2 map px wide) the reference's 2x2 range is
  * near 0 while the second difference is largest, so on a half-integer map pitch every second
  * street row read as a line of voids.
@@ -210,15 +209,9 @@ export interface PairSamples {
   plusFy: number;
   minusFx: number;
   minusFy: number;
-  /**
-   * fx(1 - fx) / 2 and fy(1 - fy) / 2: how far between pixels the pair samples along x and y
-   * (one per pair; 0 at the pixel's own phase), which picks each axis' anchor (anchorOf).
-   */
+  /** fx(1 - fx) / 2 and fy(1 - fy) / 2: the bound's coefficients along x and y (one per pair). */
   cx: number;
   cy: number;
-  /** streetSamplingCoefficient along x and y: the term's factors on the curvature (one per pair). */
-  kx: number;
-  ky: number;
   /** The direction's slope share (pairMisregistrationShare). */
   share: number;
 }
@@ -226,8 +219,6 @@ export interface PairSamples {
 /** The four directions' pair samples (a, b, a + b, a - b) for a map `width` wide, as dieToDieResidual takes them. */
 export function pairSamples(a: Vector, b: Vector, width: number): PairSamples[] {
   const dirs: Vector[] = [a, b, { x: a.x + b.x, y: a.y + b.y }, { x: a.x - b.x, y: a.y - b.y }];
-  const narrowest =
-    INTERPOLATION_ERROR.narrowestStreetShare * Math.min(Math.hypot(a.x, a.y), Math.hypot(b.x, b.y));
   return dirs.map((d) => {
     const plusX = Math.floor(d.x);
     const plusY = Math.floor(d.y);
@@ -244,35 +235,9 @@ export function pairSamples(a: Vector, b: Vector, width: number): PairSamples[] 
       minusFy: -d.y - minusY,
       cx: (fx * (1 - fx)) / 2,
       cy: (fy * (1 - fy)) / 2,
-      kx: streetSamplingCoefficient(fx, narrowest),
-      ky: streetSamplingCoefficient(fy, narrowest),
       share: pairMisregistrationShare(d),
     };
   });
-}
-
-/**
- * The factor c on a cell's second difference that bounds a bilinear sample's error at fraction
- * f between two map pixels, for a profile that is a street (a trough or ridge) at least
- * `narrowest` map px wide or an edge, box-sampled (a map pixel integrates the scene over its
- * area: the sensor's pixel, and the binning) and smoothed by the comparison's binomial
- * [1/4 1/2 1/4] (any optical blur only smooths it further). Round 31's f(1 - f) / 2 is the
- * textbook bound for a profile whose curvature varies slowly over a pixel; a box-sampled street
- * is not one: its profile over the sampling phase is piecewise linear with kinks one pixel
- * apart (a street of one pixel), or nearly a staircase (narrower), so the curvature sits in the
- * kinks and a reference sampled between them sees a fraction of it. Computed for one street
- * of width w at every position (docs/detector-recall.md round 47, the sweep's table), the worst
- * ratio of the error to the larger |second difference| at the cell's two columns is, with m the
- * nearer fraction min(f, 1 - f), min(1 - m, m (2 - w) / w) for w <= 1 and at most m for w >= 1
- * (an edge: under m too). It grows as w shrinks (a thinner street jumps between columns with a
- * smaller phase step), so w is floored at the spec's narrowest street on this lattice; 0 at a
- * whole-pixel phase, and always at least f(1 - f) / 2.
- */
-export function streetSamplingCoefficient(f: number, narrowest: number): number {
-  const m = Math.min(f, 1 - f);
-  if (m <= 0) return 0;
-  const w = Math.min(1, narrowest);
-  return Math.min(1 - m, (m * (2 - w)) / w);
 }
 
 /**
@@ -426,7 +391,7 @@ export function boundInterpolationError(
     let sum = 0;
     for (let k = 0; k < 4; k++) {
       const pair = pairs[k] as PairSamples;
-      const term = pair.kx * curvatureX + pair.ky * curvatureY;
+      const term = pair.cx * curvatureX + pair.cy * curvatureY;
       const allowance = Math.max(0, (slopes[k] as number) + term - sigma);
       const d = differences[k] as number;
       const e = d - Math.min(Math.max(d, -allowance), allowance);

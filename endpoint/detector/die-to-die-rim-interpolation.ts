@@ -23,8 +23,8 @@ import { INTERPOLATION_ERROR } from "./thresholds.ts";
  * boundInterpolationError's rule (die-to-die-allowance.ts, round 31) for the rim ring's pairs
  * (edgeMask 1) where two or more pairs decide (PAIRS_DECIDE_BIT). A pair in the ring samples its
  * two reference dies at fractions f and 1 - f exactly as inside, so it misses a narrow trough or
- * ridge (a dark street between two map rows) by up to c(f) x the curvature across that axis
- * (streetSamplingCoefficient, round 47), which its 2x2 range cannot bound (at a street's bottom the range is near 0). Round 40
+ * ridge (a dark street between two map rows) by up to f(1 - f) / 2 x the curvature across that
+ * axis, which its 2x2 range cannot bound (at a street's bottom the range is near 0). Round 40
  * (docs/detector-recall.md, SYN-20261523-6/wafer-012): three false particles mid street in the
  * ring, pairs b and a +- b reading -3.1 to -4.2 codes against an anchor a at -0.06 to +0.32.
  *
@@ -110,7 +110,7 @@ export function boundRimInterpolationError(
     }
     for (let d = 0; d < 4; d++) {
       const pair = pairs[d] as (typeof pairs)[number];
-      terms[d] = pair.kx * curvatureX + pair.ky * curvatureY;
+      terms[d] = pair.cx * curvatureX + pair.cy * curvatureY;
     }
     for (let slot = 0; slot < 8; slot++) {
       rangeDeltas[slot] = slot - at;

@@ -712,12 +712,9 @@ export const SEEDED_TRACE = {
 
 /**
  * The linear-interpolation error of the die-to-die references (die-to-die-allowance.ts
- * boundInterpolationError, branch trough9, docs/detector-recall.md round 31; the coefficient
- * round 47's): a pair's allowance also forgives c(f) x the pattern's second difference across
- * each axis, where the direction sampled at the pixel's own phase agrees with it. c(f) is the
- * worst ratio of a bilinear sample's error to its cell's second differences for a box-sampled,
- * binomially smoothed street no narrower than the spec admits (streetSamplingCoefficient): no
- * tuned share.
+ * boundInterpolationError, branch trough9, docs/detector-recall.md round 31): a pair's allowance
+ * also forgives f(1 - f) / 2 x the pattern's second difference across each axis (the textbook
+ * bound: no tuned share), where the direction sampled at the pixel's own phase agrees with it.
  */
 export const INTERPOLATION_ERROR = {
   /**
@@ -736,17 +733,6 @@ export const INTERPOLATION_ERROR = {
    * then needs noise of half its size, not of what is left under the gate, to pass as agreeing.
    */
   agreeShare: 0.5,
-  /**
-   * The narrowest street the spec admits, as a share of the die pitch ("streets 2-15% of the
-   * pitch wide", ../shared/spec/wafer-images.md). A street narrower than a map pixel is a
-   * near-step in the sampled profile: moved by a sub-pixel phase its deficit jumps between two
-   * columns, and the linear-interpolation error grows as the street narrows (round 47 of
-   * docs/detector-recall.md: c(f) = min(1 - m, m (2 - w) / w) for a street w map px wide, m the
-   * nearer fraction); the spec's floor on w is what keeps that bound finite without reading the
-   * wafer. Read against the shorter die vector in map px, the narrowest street either axis can
-   * hold.
-   */
-  narrowestStreetShare: 0.02,
 } as const;
 
 /**
