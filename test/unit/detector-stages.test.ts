@@ -26,7 +26,8 @@ import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.t
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
-import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
+import { measureSigmas } from "../../endpoint/detector/threshold.ts";
+import { pixelTailFactor } from "../../endpoint/detector/threshold-pixel-tail.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
