@@ -229,7 +229,7 @@ export const REPEAT = {
   maxSamples: 256,
 } as const;
 
-/** Rim, notch and edge chips (locate.ts, rim.ts). */
+/** Rim, notch and edge chips (locate.ts, locate-coarse.ts, rim.ts). */
 export const RIM = {
   /**
    * The rim is traced at this share of the way from the chuck to the wafer level: below the

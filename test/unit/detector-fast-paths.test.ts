@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
-import { castRays } from "../../endpoint/detector/locate.ts";
+import { castRays } from "../../endpoint/detector/locate-rays.ts";
 import {
   binMap,
   binomialBlur3,
@@ -144,7 +144,7 @@ function plainCrossing(
 const sameBits = (a: Float64Array, b: Float64Array) =>
   assert.deepEqual(Array.from(a, String), Array.from(b, String));
 
-describe("rim rays (locate.ts castRays)", () => {
+describe("rim rays (locate-rays.ts castRays)", () => {
   const cases = [
     // A disk inside the frame; one whose rim leaves the frame (rays cut short); a dark wafer.
     { label: "8 bit, disk inside", kind: "u8", cx: 150.3, cy: 148.7, r: 120, bright: true },

@@ -15,7 +15,7 @@ import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { type Lattice, measureLattice } from "../../endpoint/detector/lattice.ts";
 import { pitchCandidates } from "../../endpoint/detector/lattice-pitch.ts";
-import type { RimProfile } from "../../endpoint/detector/locate.ts";
+import type { RimProfile } from "../../endpoint/detector/locate-rays.ts";
 import {
   type DiskRegion,
   estimateDieDifferenceNoise,
