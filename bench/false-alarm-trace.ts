@@ -902,9 +902,8 @@ const { bareResidual, findLattice, fitIllumination } = await import(
 const { countOnes, thresholdsOfComparison, withScoreTail } = await import(
   "../endpoint/detector/stages/thresholds.ts"
 );
-const { activityMap, measureSigmas, patternActivity, sigmaAt } = await import(
-  "../endpoint/detector/threshold.ts"
-);
+const { measureSigmas, sigmaAt } = await import("../endpoint/detector/threshold.ts");
+const { activityMap, patternActivity } = await import("../endpoint/detector/threshold-activity.ts");
 const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
 const { diskSeedOf } = await import("../endpoint/quality/disk.ts");
 const { assessQuality } = await import("../endpoint/quality/index.ts");

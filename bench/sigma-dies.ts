@@ -43,7 +43,8 @@ if (images.length === 0) {
 // The detector and sharp load once the command line is read: --help and usage errors stay cheap.
 const { detect } = await import("../endpoint/detector/index.ts");
 const { StageTimer } = await import("../endpoint/detector/stages/timer.ts");
-const { measureSigmas, patternActivity } = await import("../endpoint/detector/threshold.ts");
+const { measureSigmas } = await import("../endpoint/detector/threshold.ts");
+const { patternActivity } = await import("../endpoint/detector/threshold-activity.ts");
 const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
 const { decodeGray } = await import("../lib/gray-image.ts");
 const { TruthSchema } = await import("../schemas/truth.ts");

@@ -297,7 +297,8 @@ const { thresholdsOfComparison, withScoreTail } = await import(
   "../endpoint/detector/stages/thresholds.ts"
 );
 const { StageTimer } = await import("../endpoint/detector/stages/timer.ts");
-const { measureSigmas, pixelTailFactor } = await import("../endpoint/detector/threshold.ts");
+const { measureSigmas } = await import("../endpoint/detector/threshold.ts");
+const { pixelTailFactor } = await import("../endpoint/detector/threshold-pixel-tail.ts");
 const { DETECTION } = await import("../endpoint/detector/thresholds.ts");
 const { evaluateDirectory } = await import("../qa/evaluate.ts");
 const { TruthSchema } = await import("../schemas/truth.ts");

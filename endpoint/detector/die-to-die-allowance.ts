@@ -444,7 +444,7 @@ export function anchoredGatedPixels(
 /**
  * Pixels of the disk with |residual| >= gate and edgeMask `mask` (0 interior, 1 rim ring), in
  * raster order. A small function of its own: V8 compiles the scan several times slower inside
- * the long pass (as the footprint pass's scan, die-to-die-footprint.ts localMaxima).
+ * the long pass (as the footprint pass's scan, die-to-die-footprint-candidates.ts localMaxima).
  */
 export function gatedPixels(
   residual: Float32Array,

@@ -1300,7 +1300,7 @@
         (f64.mul (f64.const 0.5) (f64.promote_f32 (f32.load (i32.add (local.get $current) (local.get $i))))))))))
   )
 
-  ;; The pattern activity's 3x3 max and min (threshold.ts), in two separable passes over flat
+  ;; The pattern activity's 3x3 max and min (threshold-activity.ts), in two separable passes over flat
   ;; pixel indices (as range3x3 reads them, a row's ends neighbour the next row's): rangeRow
   ;; takes max and min of src[x], src[x + 1], src[x + 2] for x = 0 .. width - 1 (src starts one
   ;; pixel before the row), rangeColumns those of three such rows. Four pixels per

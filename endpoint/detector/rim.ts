@@ -2,7 +2,7 @@
 import { solveLinear } from "./background.ts";
 import { normalEquationsKernel } from "./frame-passes.ts";
 import { angleDistanceDeg, type Circle } from "./geometry.ts";
-import type { RimProfile } from "./locate.ts";
+import type { RimProfile } from "./locate-rays.ts";
 import { selectKthMagnitude } from "./select.ts";
 import { RIM, RIM_READING, SPEC } from "./thresholds.ts";
 

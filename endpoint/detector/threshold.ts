@@ -1,12 +1,11 @@
 // Detection thresholds that follow the die pattern: score noise measured apart on flat and busy die areas.
 
-import { seededUint32At } from "../../lib/random.ts";
-import { kernelLayout } from "./kernel.ts";
 import type { Vector } from "./lattice.ts";
 import type { DiskRegion } from "./noise.ts";
 import type { FloatMap } from "./raster.ts";
-import { quantileOfMagnitudes, quantilesOfMagnitudes, selectRanksOfMagnitudes } from "./select.ts";
-import { DETECTION, PIXEL_TAIL } from "./thresholds.ts";
+import { quantileOfMagnitudes, selectRanksOfMagnitudes } from "./select.ts";
+import { type ActivityMap, patternActivity, rangeAt, smallerRange } from "./threshold-activity.ts";
+import { DETECTION } from "./thresholds.ts";
 
 /**
  * Score sigma per class of local pattern activity. On a patterned wafer the die-to-die
@@ -24,94 +23,8 @@ export interface PatternAwareSigma {
   activity?: ActivityMap | null;
 }
 
-/**
- * range3x3 of the pixels [from, to) (whole rows), held exactly as float32 (activityMap checks
- * that it is); range3x3 itself answers for any other pixel.
- */
-export interface ActivityMap {
-  range: Float32Array;
-  from: number;
-  to: number;
-}
-
 const CLASSES = DETECTION.activityClasses;
 const Q95_TO_SIGMA = DETECTION.q95ToSigma;
-
-function range3x3(data: Float32Array, width: number, i: number): number {
-  // The nine values in the order of a row-by-row walk (min and max do not depend on it).
-  const up = i - width;
-  const down = i + width;
-  const a0 = data[up - 1] as number;
-  const a1 = data[up] as number;
-  const a2 = data[up + 1] as number;
-  const b0 = data[i - 1] as number;
-  const b1 = data[i] as number;
-  const b2 = data[i + 1] as number;
-  const c0 = data[down - 1] as number;
-  const c1 = data[down] as number;
-  const c2 = data[down + 1] as number;
-  let lo = b1;
-  let hi = b1;
-  if (a0 < lo) lo = a0;
-  if (a0 > hi) hi = a0;
-  if (a1 < lo) lo = a1;
-  if (a1 > hi) hi = a1;
-  if (a2 < lo) lo = a2;
-  if (a2 > hi) hi = a2;
-  if (b0 < lo) lo = b0;
-  if (b0 > hi) hi = b0;
-  if (b2 < lo) lo = b2;
-  if (b2 > hi) hi = b2;
-  if (c0 < lo) lo = c0;
-  if (c0 > hi) hi = c0;
-  if (c1 < lo) lo = c1;
-  if (c1 > hi) hi = c1;
-  if (c2 < lo) lo = c2;
-  if (c2 > hi) hi = c2;
-  return hi - lo;
-}
-
-/**
- * Pattern activity at pixel i: the 3x3 range at the same die position in the two neighbour
- * dies along a, the smaller of the two. Measured on the neighbours so that a defect at i
- * does not raise its own threshold, and the smaller one so that a defect there does not either.
- */
-export function patternActivity(model: PatternAwareSigma, i: number): number {
-  if (model.neighbourOffset === 0) return 0;
-  const { data, width } = model.map;
-  const size = data.length - width - 1;
-  const held = model.activity;
-  // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-  const map = held && held.range.length === data.length ? held : NO_ACTIVITY_MAP;
-  return smallerRange(
-    rangeAt(data, width, size, map, i + model.neighbourOffset),
-    rangeAt(data, width, size, map, i - model.neighbourOffset),
-  );
-}
-
-/** Stands for "no activity map": it holds no pixel, so every range is computed. */
-const NO_ACTIVITY_MAP: ActivityMap = { range: new Float32Array(0), from: 0, to: 0 };
-
-/**
- * The 3x3 range at pixel j: read from the activity map where it holds j, else computed; +Infinity
- * off the map's interior (no neighbour die there).
- */
-function rangeAt(
-  data: Float32Array,
-  width: number,
-  size: number,
-  map: ActivityMap,
-  j: number,
-): number {
-  if (!(j > width && j < size)) return Number.POSITIVE_INFINITY;
-  return j >= map.from && j < map.to ? (map.range[j] as number) : range3x3(data, width, j);
-}
-
-/** Pattern activity from the two neighbours' ranges: the smaller, 0 where neither die exists. */
-function smallerRange(a: number, b: number): number {
-  const m = Math.min(a, b);
-  return Number.isFinite(m) ? m : 0;
-}
 
 export function sigmaAt(model: PatternAwareSigma, i: number): number {
   if (model.sigmas.length === 1) return model.sigmas[0] as number;
@@ -127,29 +40,6 @@ export function sigmaOfActivity(model: PatternAwareSigma, activity: number): num
   let k = 0;
   while (k < model.bounds.length - 1 && activity > (model.bounds[k] as number)) k++;
   return model.sigmas[k] as number;
-}
-
-/**
- * patternActivity(model, i) as a closure with the model's fields read once: the same reads in
- * the same order, so the same values. The thresholds ask it at every sample of the score tail
- * and every pixel segmentation tests (tens of thousands per wafer), where walking the model's
- * fields each time cost more than the activity itself.
- */
-export function activityReader(model: PatternAwareSigma): (i: number) => number {
-  const offset = model.neighbourOffset;
-  if (offset === 0) return () => 0;
-  const { data, width } = model.map;
-  const size = data.length - width - 1;
-  const held = model.activity;
-  if (!held) return (i) => patternActivity(model, i);
-  return (i) => {
-    // A view of the kernel's memory reads as empty once detached: then range3x3 again.
-    if (held.range.length !== data.length) return patternActivity(model, i);
-    return smallerRange(
-      rangeAt(data, width, size, held, i + offset),
-      rangeAt(data, width, size, held, i - offset),
-    );
-  };
 }
 
 /** sigmaOfActivity(model, activity) with the model's fields read once (same values). */
@@ -586,205 +476,6 @@ function gatherMagnitudesOfTwo(
     }
 }
 
-/**
- * range3x3 at every pixel of the map, through the WebAssembly kernel (kernel.ts): 3x3 max and
- * min in two separable f32x4 passes over flat pixel indices, which is how range3x3 reads its
- * block (a row's last pixel neighbours the next row's first), then max - min in float32. It
- * is kept only when every such float32 equals the double max - min range3x3 computes (the
- * kernel checks each pixel; a working map of binned integer levels passes), else
- * null. Both take the same extremes, and where they may differ, a +0 against a -0 as max or
- * min, the difference has the same bits (x - (+0) = x - (-0) for x != 0, and +0 when both
- * are zeros; the kernel's pmax / pmin, see die-to-die.wat); a NaN read refuses the map. Rows 1 .. height - 2 are filled, or those of `rows`
- * among them (the readers take range3x3 for any other pixel: the rows only decide speed). The
- * map is a view of the kernel's memory where the die-to-die stage kept its
- * smoothed map, free by the threshold stage: it holds until the next detection's die-to-die
- * stage (or a grow, which empties the view; patternActivity then takes range3x3 again).
- * Null without the kernel or on a map under 3 x 3.
- */
-export function activityMap(
-  map: FloatMap,
-  /** Rows [first, end) worth holding (those the thresholds read); all when not given. */
-  rows?: { first: number; end: number },
-): ActivityMap | null {
-  const { width, height, data } = map;
-  if (width < 3 || height < 3) return null;
-  const first = Math.max(1, Math.floor(rows?.first ?? 1));
-  const end = Math.min(height - 1, Math.ceil(rows?.end ?? height - 1));
-  if (end <= first) return null;
-  const layout = kernelLayout(width, height);
-  if (!layout) return null;
-  const { kernel, buffer, dataOffset, blurOffset, rowBytes } = layout;
-  const size = width * height;
-  // The source row and its neighbours in flat order: pixels y * width - 1 .. y * width + width;
-  // the padding the four-wide passes read past it is zero.
-  const padded = new Float32Array(buffer, blurOffset, rowBytes / 4);
-  padded.fill(0, width + 2);
-  const source = padded.subarray(0, width + 2);
-  const hiRow = (y: number) => blurOffset + (1 + (y % 3)) * rowBytes;
-  const loRow = (y: number) => blurOffset + (4 + (y % 3)) * rowBytes;
-  let exact = 1;
-  const rowPass = (y: number): void => {
-    const from = y * width - 1;
-    if (from >= 0 && from + width + 2 <= size) source.set(data.subarray(from, from + width + 2));
-    // Past the frame's first or last pixel (only for outputs never read): the nearest pixel.
-    else
-      for (let k = 0; k < width + 2; k++)
-        source[k] = data[Math.min(size - 1, Math.max(0, from + k))] as number;
-    exact &= kernel.rangeRow(blurOffset, hiRow(y), loRow(y), width);
-  };
-  rowPass(first - 1);
-  rowPass(first);
-  for (let y = first; y < end; y++) {
-    rowPass(y + 1);
-    exact &= kernel.rangeColumns(
-      hiRow(y - 1),
-      hiRow(y),
-      hiRow(y + 1),
-      loRow(y - 1),
-      loRow(y),
-      loRow(y + 1),
-      dataOffset + 4 * y * width,
-      width,
-    );
-  }
-  return exact
-    ? { range: new Float32Array(buffer, dataOffset, size), from: first * width, to: end * width }
-    : null;
-}
-
-/**
- * How much heavier than a Gaussian the tail of `residual` is, measured where it matters for
- * single-pixel seeds: the |residual| quantile DETECTION.pixelTailQuantile over its 95th
- * percentile, each in units of what a Gaussian gives (3.29 and 1.96 sigma), never below 1.
- * Pixels whose eight neighbours (binomial weights, centre left out) stand out are left out:
- * an extended defect or stain is not noise, while an isolated noise extreme, the thing
- * the pixel seed must not fire on, keeps quiet neighbours and stays in the sample.
- * The sample is pixelTailSample's: about pixelTailSampleCount() pixels spread over the disk.
- */
-export function pixelTailFactor(map: FloatMap, residual: Float32Array, region: DiskRegion): number {
-  const { width } = map;
-  const sample = pixelTailSample(map.width, map.height, region, tailScratch);
-  const n = sample.length;
-  if (n < 1000) return 1;
-  // Scratch kept between calls (detection is synchronous): |centre| is a float32 value, held
-  // exactly in a Float32Array; |around| is a double.
-  const centre = tailScratch.centre.length >= n ? tailScratch.centre : new Float32Array(n);
-  const aroundAbs = tailScratch.around.length >= n ? tailScratch.around : new Float64Array(n);
-  tailScratch.centre = centre;
-  tailScratch.around = aroundAbs;
-  for (let j = 0; j < n; j++) {
-    const i = sample[j] as number;
-    const edges =
-      (residual[i - 1] as number) +
-      (residual[i + 1] as number) +
-      (residual[i - width] as number) +
-      (residual[i + width] as number);
-    const corners =
-      (residual[i - width - 1] as number) +
-      (residual[i - width + 1] as number) +
-      (residual[i + width - 1] as number) +
-      (residual[i + width + 1] as number);
-    centre[j] = Math.abs(residual[i] as number);
-    aroundAbs[j] = Math.abs((2 * edges + corners) / 12);
-  }
-  const aroundSigma = quantileOfMagnitudes(aroundAbs, n, 0.95) * Q95_TO_SIGMA;
-  // The quiet samples, compacted in place at the front of `centre` (never ahead of the reads).
-  const cut = DETECTION.growSigmas * aroundSigma;
-  // Without a branch: each value is written at the front's next place and kept there (the
-  // place moves on) only when it is quiet; a place at or before k was read already. Whether a
-  // sample is quiet is random from one sample to the next, so a branch mispredicted often.
-  let m = 0;
-  for (let k = 0; k < n; k++) {
-    centre[m] = centre[k] as number;
-    m += +((aroundAbs[k] as number) < cut);
-  }
-  if (m < 1000) return 1;
-  // Both quantiles from one histogram pass over the sample.
-  const [tailQuantile, bodyQuantile] = quantilesOfMagnitudes(centre, m, [
-    DETECTION.pixelTailQuantile,
-    0.95,
-  ]) as [number, number];
-  const tail = tailQuantile / DETECTION.pixelTailGaussianSigmas;
-  const body = bodyQuantile * Q95_TO_SIGMA;
-  return body > 0 ? Math.max(1, tail / body) : 1;
-}
-
-/**
- * How many samples the pixel tail needs (thresholds.ts PIXEL_TAIL): the n at which the
- * quantile DETECTION.pixelTailQuantile of |Gaussian noise| has the relative standard error
- * PIXEL_TAIL.relativeError, SE = sqrt(p (1 - p) / n) / f(x_p) with f(x) = 2 phi(x): 72,800.
- */
-export function pixelTailSampleCount(): number {
-  const p = DETECTION.pixelTailQuantile;
-  const x = DETECTION.pixelTailGaussianSigmas;
-  const density = (2 * Math.exp((-x * x) / 2)) / Math.sqrt(2 * Math.PI);
-  return Math.ceil((p * (1 - p)) / (PIXEL_TAIL.relativeError * x * density) ** 2);
-}
-
-/**
- * The pixel tail's sample, as map indices in row order of its cells: the disk's bounding square
- * (pixels with all eight neighbours on the map) cut into square cells of side s, whole pixels
- * each ([floor(k s), floor((k + 1) s)) from the square's corner), s chosen so that the disk
- * holds pixelTailSampleCount() cells, and one pixel at a seeded random place in each cell,
- * kept when it lies inside the disk (a cell the rim cuts keeps its pixel as often as it lies
- * inside). Stratified: every part of the disk holds its share of the sample, and the places
- * are never in step with a die pattern or 8 px JPEG blocks as a regular grid's can be. A disk of
- * at most that many pixels gives every one of its pixels (s = 1). Deterministic: the same
- * disk and map give the same pixels (PIXEL_TAIL.sampleSeed).
- */
-export function pixelTailSample(
-  width: number,
-  height: number,
-  region: DiskRegion,
-  /** Where to keep the sample between calls (grown when too small); a new array when not given. */
-  scratch?: { sample: Int32Array },
-): Int32Array {
-  const { cx, cy, r } = region;
-  const r2 = r * r;
-  const xFirst = Math.max(1, Math.ceil(cx - r));
-  const yFirst = Math.max(1, Math.ceil(cy - r));
-  // Exclusive ends: the last pixel with a neighbour on each side, and the disk's edge.
-  const xEnd = Math.min(width - 1, Math.ceil(cx + r));
-  const yEnd = Math.min(height - 1, Math.ceil(cy + r));
-  if (xEnd <= xFirst || yEnd <= yFirst) return new Int32Array(0);
-  const side = Math.max(1, Math.sqrt((Math.PI * r2) / pixelTailSampleCount()));
-  const columns = Math.ceil((xEnd - xFirst) / side);
-  const rows = Math.ceil((yEnd - yFirst) / side);
-  // Cell k spans [edge(k), edge(k + 1)) from the first pixel: at least one pixel since side >= 1.
-  const columnEdge = new Int32Array(columns + 1);
-  for (let k = 0; k <= columns; k++) columnEdge[k] = Math.min(xEnd - xFirst, Math.floor(k * side));
-  let out = scratch?.sample ?? new Int32Array(0);
-  if (out.length < columns * rows) out = new Int32Array(columns * rows);
-  if (scratch) scratch.sample = out;
-  let n = 0;
-  for (let row = 0; row < rows; row++) {
-    const top = Math.floor(row * side);
-    const tall = Math.min(yEnd - yFirst, Math.floor((row + 1) * side)) - top;
-    // Cells wholly beside the disk are passed over (their pixel would be dropped): the columns
-    // within one cell of the disk's widest chord across this row of cells.
-    const nearest = Math.min(Math.max(cy, yFirst + top), yFirst + top + tall - 1);
-    const half = Math.sqrt(Math.max(0, r2 - (nearest - cy) ** 2));
-    const from = Math.max(0, Math.floor((cx - half - xFirst) / side) - 1);
-    const to = Math.min(columns, Math.ceil((cx + half - xFirst) / side) + 1);
-    for (let column = from; column < to; column++) {
-      const left = columnEdge[column] as number;
-      const wide = (columnEdge[column + 1] as number) - left;
-      // The cell's own number of the seeded stream, its two 16-bit halves the place across and down.
-      const bits = seededUint32At(PIXEL_TAIL.sampleSeed, row * columns + column);
-      const x = xFirst + left + (((bits >>> 16) * wide) >>> 16);
-      const y = yFirst + top + (((bits & 0xffff) * tall) >>> 16);
-      const dx = x - cx;
-      const dy = y - cy;
-      if (dx * dx + dy * dy < r2) out[n++] = y * width + x;
-    }
-  }
-  return out.subarray(0, n);
-}
-
-/**
- * pixelTailFactor's sample and its values, grown to the largest sample seen (about 1.3 MB: the
- * sample is about 73,000 pixels of about 93,000 cells at any size).
- */
 /** measureSigmas' per-sample arrays, grown to the largest sample seen (about 0.7 MB at 2048 px). */
 const sigmaScratch = {
   indices: new Int32Array(0),
@@ -799,10 +490,4 @@ const sigmaScratch = {
   interiorActivity: new Float64Array(0),
   ringActivity: new Float64Array(0),
   gridActivity: new Float64Array(0),
-};
-
-const tailScratch = {
-  sample: new Int32Array(0),
-  centre: new Float32Array(0),
-  around: new Float64Array(0),
 };

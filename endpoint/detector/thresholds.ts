@@ -229,7 +229,7 @@ export const REPEAT = {
   maxSamples: 256,
 } as const;
 
-/** Rim, notch and edge chips (locate.ts, rim.ts). */
+/** Rim, notch and edge chips (locate.ts, locate-coarse.ts, rim.ts). */
 export const RIM = {
   /**
    * The rim is traced at this share of the way from the chuck to the wafer level: below the
@@ -395,7 +395,7 @@ export const SENSOR_FAULT = {
 } as const;
 
 /**
- * The pixel seed's tail sample (threshold.ts pixelTailFactor, branch thr3). The sample is as
+ * The pixel seed's tail sample (threshold-pixel-tail.ts pixelTailFactor, branch thr3). The sample is as
  * large as the standard error of the quantile it reads allows, not larger: an order statistic
  * at probability p of n samples has SE = sqrt(p (1 - p) / n) / f(x_p), f the density there.
  * For |noise| of a Gaussian at p = DETECTION.pixelTailQuantile (x_p = 3.29 sigma,

@@ -6,11 +6,8 @@ import { dieToDieResidual, useResidualKernel } from "../../endpoint/detector/die
 import { comparisonBuffer } from "../../endpoint/detector/die-to-die-frame.ts";
 import { KERNEL_BASE64 } from "../../endpoint/detector/die-to-die-kernel.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
-import {
-  activityMap,
-  type PatternAwareSigma,
-  patternActivity,
-} from "../../endpoint/detector/threshold.ts";
+import type { PatternAwareSigma } from "../../endpoint/detector/threshold.ts";
+import { activityMap, patternActivity } from "../../endpoint/detector/threshold-activity.ts";
 import { seededRandom } from "../../lib/random.ts";
 import { assemble, KERNELS, kernelModule } from "../../scripts/build-wasm.ts";
 

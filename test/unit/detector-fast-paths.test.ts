@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
-import { castRays } from "../../endpoint/detector/locate.ts";
+import { castRays } from "../../endpoint/detector/locate-rays.ts";
 import {
   binMap,
   binomialBlur3,
@@ -12,12 +12,9 @@ import {
 import { quantileOfMagnitudes, quantilesOfMagnitudes } from "../../endpoint/detector/select.ts";
 import { workingMap, workingMapSize } from "../../endpoint/detector/stages/input.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
-import {
-  type PatternAwareSigma,
-  patternActivity,
-  pixelTailFactor,
-  pixelTailSample,
-} from "../../endpoint/detector/threshold.ts";
+import type { PatternAwareSigma } from "../../endpoint/detector/threshold.ts";
+import { patternActivity } from "../../endpoint/detector/threshold-activity.ts";
+import { pixelTailFactor, pixelTailSample } from "../../endpoint/detector/threshold-pixel-tail.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { decodeGray, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom } from "../../lib/random.ts";
@@ -147,7 +144,7 @@ function plainCrossing(
 const sameBits = (a: Float64Array, b: Float64Array) =>
   assert.deepEqual(Array.from(a, String), Array.from(b, String));
 
-describe("rim rays (locate.ts castRays)", () => {
+describe("rim rays (locate-rays.ts castRays)", () => {
   const cases = [
     // A disk inside the frame; one whose rim leaves the frame (rays cut short); a dark wafer.
     { label: "8 bit, disk inside", kind: "u8", cx: 150.3, cy: 148.7, r: 120, bright: true },
@@ -260,7 +257,7 @@ function plainPixelTailFactor(
   return body > 0 ? Math.max(1, tail / body) : 1;
 }
 
-describe("pixel-tail factor (threshold.ts pixelTailFactor)", () => {
+describe("pixel-tail factor (threshold-pixel-tail.ts pixelTailFactor)", () => {
   // Gaussian-ish noise, mostly exact zeros (a die-to-die residual), a few heavy outliers.
   const width = 700;
   const height = 660;
@@ -292,7 +289,7 @@ describe("pixel-tail factor (threshold.ts pixelTailFactor)", () => {
   });
 });
 
-describe("pattern activity (threshold.ts patternActivity)", () => {
+describe("pattern activity (threshold-activity.ts patternActivity)", () => {
   it("is the smaller 3x3 range of the two neighbour dies, as a plain loop gives it", () => {
     const random = seededRandom(3);
     const width = 90;

@@ -2,10 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { dieToDieResidual } from "../../endpoint/detector/die-to-die.ts";
-import {
-  restoreOneSignedFootprints,
-  shiftBounds,
-} from "../../endpoint/detector/die-to-die-footprint.ts";
+import { restoreOneSignedFootprints } from "../../endpoint/detector/die-to-die-footprint.ts";
+import { shiftBounds } from "../../endpoint/detector/die-to-die-footprint-reader.ts";
 import type { Vector } from "../../endpoint/detector/lattice.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";

@@ -7,7 +7,8 @@ import {
   fitCircleRobust,
 } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
-import { castRays, locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
+import { locateWafer, type WaferLocation } from "../../endpoint/detector/locate.ts";
+import { castRays } from "../../endpoint/detector/locate-rays.ts";
 import { readRim } from "../../endpoint/detector/rim.ts";
 import {
   takeHandedOverSeed,

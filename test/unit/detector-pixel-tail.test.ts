@@ -1,4 +1,4 @@
-// The pixel seed's tail sample (threshold.ts pixelTailSample): its size from the tail quantile's standard error, stratified over the disk, seeded.
+// The pixel seed's tail sample (threshold-pixel-tail.ts pixelTailSample): its size from the tail quantile's standard error, stratified over the disk, seeded.
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import type { FloatMap } from "../../endpoint/detector/raster.ts";
@@ -7,7 +7,7 @@ import {
   pixelTailFactor,
   pixelTailSample,
   pixelTailSampleCount,
-} from "../../endpoint/detector/threshold.ts";
+} from "../../endpoint/detector/threshold-pixel-tail.ts";
 import { DETECTION, PIXEL_TAIL } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 
@@ -30,7 +30,7 @@ describe("pixel tail sample size (thresholds.ts PIXEL_TAIL)", () => {
   });
 });
 
-describe("pixel tail sample (threshold.ts pixelTailSample)", () => {
+describe("pixel tail sample (threshold-pixel-tail.ts pixelTailSample)", () => {
   const width = 1000;
   const height = 960;
   const region = { cx: 500.3, cy: 470.8, r: 420.6 };

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "vitest";
 import { solveLinear } from "../../endpoint/detector/background.ts";
-import type { RimProfile } from "../../endpoint/detector/locate.ts";
+import type { RimProfile } from "../../endpoint/detector/locate-rays.ts";
 import { selectKth } from "../../endpoint/detector/raster.ts";
 import { fitRimShape } from "../../endpoint/detector/rim.ts";
 import { seededRandom } from "../../lib/random.ts";

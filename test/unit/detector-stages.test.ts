@@ -15,7 +15,7 @@ import { angleDistanceDeg } from "../../endpoint/detector/geometry.ts";
 import { detect } from "../../endpoint/detector/index.ts";
 import { type Lattice, measureLattice } from "../../endpoint/detector/lattice.ts";
 import { pitchCandidates } from "../../endpoint/detector/lattice-pitch.ts";
-import type { RimProfile } from "../../endpoint/detector/locate.ts";
+import type { RimProfile } from "../../endpoint/detector/locate-rays.ts";
 import {
   type DiskRegion,
   estimateDieDifferenceNoise,
@@ -26,7 +26,8 @@ import { fitRimShape, readRim, rimRadiusAt } from "../../endpoint/detector/rim.t
 import { hysteresisBlobs } from "../../endpoint/detector/segment.ts";
 import type { WaferPlace } from "../../endpoint/detector/stages/place.ts";
 import { detectionThresholds } from "../../endpoint/detector/stages/thresholds.ts";
-import { measureSigmas, pixelTailFactor } from "../../endpoint/detector/threshold.ts";
+import { measureSigmas } from "../../endpoint/detector/threshold.ts";
+import { pixelTailFactor } from "../../endpoint/detector/threshold-pixel-tail.ts";
 import { CLASSIFY, DETECTION } from "../../endpoint/detector/thresholds.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";

@@ -8,10 +8,8 @@ import {
   useResidualKernel,
 } from "../../endpoint/detector/die-to-die.ts";
 import { boundInterpolationError } from "../../endpoint/detector/die-to-die-allowance.ts";
-import {
-  candidateFloor,
-  restoreOneSignedFootprints,
-} from "../../endpoint/detector/die-to-die-footprint.ts";
+import { restoreOneSignedFootprints } from "../../endpoint/detector/die-to-die-footprint.ts";
+import { candidateFloor } from "../../endpoint/detector/die-to-die-footprint-candidates.ts";
 import { PAIR_DIFFERENCE_GAIN } from "../../endpoint/detector/noise.ts";
 import { binomialBlur3 } from "../../endpoint/detector/raster.ts";
 import { INTERPOLATION_ERROR } from "../../endpoint/detector/thresholds.ts";

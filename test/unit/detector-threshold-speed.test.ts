@@ -8,16 +8,18 @@ import { type Blob, hysteresisBlobs, type Thresholds } from "../../endpoint/dete
 import { quantileOfMagnitudes, selectRanksOfMagnitudes } from "../../endpoint/detector/select.ts";
 import { countOnes } from "../../endpoint/detector/stages/thresholds.ts";
 import {
-  type ActivityMap,
-  activityMap,
-  activityReader,
   classSigmaReader,
   measureSigmas,
   measureSigmasOfZones,
   type PatternAwareSigma,
-  patternActivity,
   sigmaOfActivity,
 } from "../../endpoint/detector/threshold.ts";
+import {
+  type ActivityMap,
+  activityMap,
+  activityReader,
+  patternActivity,
+} from "../../endpoint/detector/threshold-activity.ts";
 import { DETECTION } from "../../endpoint/detector/thresholds.ts";
 import { seededRandom } from "../../lib/random.ts";
 

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
-import { otsuThreshold } from "../../endpoint/detector/locate.ts";
+import { otsuThreshold } from "../../endpoint/detector/locate-coarse.ts";
 import { binImage, rebinPixels } from "../../endpoint/detector/raster.ts";
 import {
   gateWorkingMap,

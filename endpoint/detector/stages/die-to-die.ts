@@ -2,7 +2,8 @@
 import { levelDies } from "../die-levelling.ts";
 import { dieToDieResidual } from "../die-to-die.ts";
 import { boundInterpolationError } from "../die-to-die-allowance.ts";
-import { candidateFloor, restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
+import { restoreOneSignedFootprints } from "../die-to-die-footprint.ts";
+import { candidateFloor } from "../die-to-die-footprint-candidates.ts";
 import { comparisonBuffer } from "../die-to-die-frame.ts";
 import { boundRimInterpolationError } from "../die-to-die-rim-interpolation.ts";
 import type { Lattice } from "../lattice.ts";

@@ -6,16 +6,15 @@ import { notNoiseBlobs, scoreTailFactor } from "../score-tail.ts";
 import type { Blob, Thresholds } from "../segment.ts";
 import { spotSeedSigmas } from "../spot-statistic.ts";
 import {
-  activityMap,
-  activityReader,
   classSigmaReader,
   measureSigmas,
   measureSigmasOfZones,
   type PatternAwareSigma,
-  pixelTailFactor,
   type SampleGridActivity,
   smallestSigma,
 } from "../threshold.ts";
+import { activityMap, activityReader } from "../threshold-activity.ts";
+import { pixelTailFactor } from "../threshold-pixel-tail.ts";
 import { DETECTION } from "../thresholds.ts";
 import type { Noise } from "./noise.ts";
 import type { WaferPlace } from "./place.ts";
