@@ -7,7 +7,7 @@ import type { Circle } from "./geometry.ts";
 import { type CoarseDisk, coarseByLevel, coarseBySteps } from "./locate-coarse.ts";
 import { castRays, fitRim, type RimProfile } from "./locate-rays.ts";
 import { binMap, type FloatMap } from "./raster.ts";
-import { RIM, SEEDED_TRACE } from "./thresholds.ts";
+import { COARSE_TRACE, RIM, SEEDED_TRACE } from "./thresholds.ts";
 
 export interface WaferLocation {
   circle: Circle;
@@ -79,6 +79,18 @@ export function locateWafer(
   const overview = factor > 1 ? binMap(work, factor) : work;
   const byLevel = coarseByLevel(overview, fullScale);
   if (!byLevel) return traceRim(image, overview, coarseBySteps(overview, fullScale));
+  const outer = outerRimBySteps(overview, fullScale, byLevel);
+  if (outer) {
+    // The wafer is the outermost disk: the chuck lies around it. A level disk whose trace
+    // window ends inside the rim's local step outlined part of the wafer (its centre, bright
+    // under frame-centred vignetting and a level falling towards the rim, with a chuck as
+    // bright as that centre), whatever its size.
+    try {
+      return traceRim(image, overview, outer);
+    } catch (stepsError) {
+      if (!(stepsError instanceof WaferNotFoundError)) throw stepsError;
+    }
+  }
   try {
     return traceRim(image, overview, byLevel);
   } catch (levelError) {
@@ -95,6 +107,30 @@ export function locateWafer(
   }
 }
 
+/**
+ * The disk of the rim's local step (coarseBySteps) when it reaches past the window in which
+ * traceRim would look for the level disk's rim (COARSE_TRACE, overview px): the level's
+ * full-resolution trace cannot find that rim, so the level outlined something inside it; null
+ * when the steps find no plausible disk or one that the level's trace window holds.
+ */
+function outerRimBySteps(
+  overview: FloatMap,
+  fullScale: number,
+  byLevel: CoarseDisk,
+): CoarseDisk | null {
+  let steps: CoarseDisk;
+  try {
+    steps = coarseBySteps(overview, fullScale);
+  } catch (error) {
+    if (error instanceof WaferNotFoundError) return null;
+    throw error;
+  }
+  const level = byLevel.circle;
+  const offset = Math.hypot(steps.circle.cx - level.cx, steps.circle.cy - level.cy);
+  const reach = level.r * COARSE_TRACE.outwardShare + COARSE_TRACE.marginPixels;
+  return steps.circle.r + offset > reach ? steps : null;
+}
+
 /** The rim at full resolution from a coarse disk: sub-pixel radius and chip depth. */
 function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): WaferLocation {
   const { circle, rimThreshold, waferIsBright, waferMean, chuckMean } = coarse;
@@ -109,8 +145,8 @@ function traceRim(image: GrayImage, overview: FloatMap, coarse: CoarseDisk): Waf
     image.height,
     centreFull,
     rays,
-    rFull * 0.93 - 2 * overview.scale,
-    rFull * 1.03 + 2 * overview.scale,
+    rFull * 0.93 - COARSE_TRACE.marginPixels * overview.scale,
+    rFull * COARSE_TRACE.outwardShare + COARSE_TRACE.marginPixels * overview.scale,
     1,
     rimThreshold,
     waferIsBright,

@@ -690,6 +690,22 @@ export const SCORE_TAIL = {
 } as const;
 
 /**
+ * The full-resolution trace from a coarse disk (locate.ts traceRim) looks for the rim out to
+ * this window beyond the coarse circle; a disk of the rim's local step reaching past it is a rim
+ * that trace cannot see, so the coarse disk of one level is then not the wafer (round 49).
+ */
+export const COARSE_TRACE = {
+  /**
+   * The window's outer end as a share of the coarse radius: the coarse circle, fitted on the
+   * overview, is good to well under 1% of the radius, and the spec's out-of-round disk (axis
+   * ratio 0.993) reaches 0.7% past it; 3% (the value traceRim has always used) covers both.
+   */
+  outwardShare: 1.03,
+  /** ... plus this many overview pixels (the coarse fit's own error, as SEEDED_TRACE's seed). */
+  marginPixels: 2,
+} as const;
+
+/**
  * Locate's trace started from a disk found before detection (the quality gate's fit; locate.ts
  * traceFromSeed, branch speed11): how far beyond the seed's circle the rays must reach.
  */

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import {
   CLASSIFY,
+  COARSE_TRACE,
   COMPARISON_FLOOR,
   DETECTION,
   DIE_DIFFERENCE_SECOND_READING,
@@ -58,6 +59,7 @@ export const THRESHOLDS_HASH = createHash("sha256")
       SEEDED_TRACE,
       INTERPOLATION_ERROR,
       SPOT_STATISTIC,
+      COARSE_TRACE,
     }),
   )
   .digest("hex")

@@ -63,12 +63,12 @@ describe("a vignetted disk filling 98% of the frame", () => {
 });
 
 /**
- * A wafer whose own level falls towards its rim (5% here), under the same frame-centred
- * vignetting, on a chuck 20% brighter: one global level then outlines the wafer's bright centre
- * (a "disk" of two thirds of the frame), which the detector used to report as the wafer. The
- * rim's local step finds the real one.
+ * A wafer whose own level falls towards its rim (by `fall` of full scale, as (rho / r)^power),
+ * under the same frame-centred vignetting, on a chuck 20% brighter: one global level then
+ * outlines the wafer's bright centre, which the detector used to report as the wafer. The rim's
+ * local step finds the real one.
  */
-function shadedDisk(seed: number): GrayImage {
+function shadedDisk(seed: number, fall = 0.05, power = 2): GrayImage {
   const r = 0.485 * SIDE;
   const cx = (SIDE - 1) / 2 + 4;
   const cy = (SIDE - 1) / 2 - 3;
@@ -84,7 +84,7 @@ function shadedDisk(seed: number): GrayImage {
       const cover = Math.min(1, Math.max(0, r - rho + 0.5));
       const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
       const gain = (1 + amplitude) / (q * q);
-      const wafer = 0.56 - 0.05 * Math.min(1, (rho / r) ** 2);
+      const wafer = 0.56 - fall * Math.min(1, (rho / r) ** power);
       const level = (wafer * cover + 0.76 * (1 - cover)) * gain;
       data[v * SIDE + u] = Math.max(
         0,
@@ -96,8 +96,25 @@ function shadedDisk(seed: number): GrayImage {
 }
 
 describe("a wafer shaded towards its rim, under vignetting", () => {
+  // 5% as (rho / r)^2: the level's "disk" is two thirds of the frame, too small for the spec.
   it("is located at its rim, not at the bright centre one level outlines", () => {
     const image = shadedDisk(3);
+    const { usable, quality } = assessQuality(image);
+    assert.ok(usable, JSON.stringify(quality.reasons));
+    const result = detect(image);
+    assert.ok(
+      Math.abs(result.wafer.radiusPx - 0.485 * SIDE) < 2,
+      `radius ${result.wafer.radiusPx} vs ${0.485 * SIDE}`,
+    );
+  });
+
+  // 6% falling mostly in the outer third ((rho / r)^6): the bright centre one level outlines is
+  // 72% of the frame, a size the gate's range allows, so only the rim's local step beyond the
+  // level trace's window tells it from the wafer (locate.ts outerRimBySteps, round 49 of
+  // docs/detector-recall.md; SYN-20261528-10/wafer-013 was this case, its four defects outside
+  // the disk found).
+  it("is located at its rim when the bright centre outlined is of a size the spec allows", () => {
+    const image = shadedDisk(3, 0.06, 6);
     const { usable, quality } = assessQuality(image);
     assert.ok(usable, JSON.stringify(quality.reasons));
     const result = detect(image);
