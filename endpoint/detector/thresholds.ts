@@ -149,6 +149,17 @@ export const LATTICE = {
   goodPeriodicity: 0.8,
   /** Below half the energy cancelled, the surface is not a die lattice. */
   minPeriodicity: 0.5,
+  /**
+   * The match quality is read per block of the sample disk, this many blocks per side, and the
+   * blocks' median (weighted by their samples) is the periodicity: a die grid repeats in every
+   * block, a defect breaks it only where it lies (lattice-refine.ts matchQuality). The sample
+   * disk spans about 1.5 radii, so a block is about an eighth of the wafer's diameter: the
+   * spec's largest stain (300 px at 2048, about 15% of the diameter) touches at most 3 x 3 of
+   * the 28-32 blocks that hold samples, and the median holds while defects touch under half the
+   * samples. Finer blocks read a faint pattern's energy on fewer samples each (noisier blocks);
+   * coarser ones give one stain a larger share. The same 6 as the precheck's blocks below.
+   */
+  qualityBlocks: 6,
   /** A hinted pitch is searched +-5% (rounded metadata, out-of-round disks). */
   hintTolerance: 0.05,
   /**
