@@ -40,6 +40,14 @@ const FIXTURE = join(ROOT, "test/fixtures/lot-e2e");
 const DOCS = process.env.WAFERFLOW_DOCS_OUT
   ? resolve(ROOT, process.env.WAFERFLOW_DOCS_OUT)
   : mkdtempSync(join(tmpdir(), "waferflow-console-docs-"));
+/**
+ * The full-page screenshots only when the docs are refreshed: nothing reads them otherwise (no
+ * test compares them), and each is a full-page render and PNG encode in chromium.
+ */
+async function screenshotForDocs(name: string): Promise<void> {
+  if (process.env.WAFERFLOW_DOCS_OUT)
+    await page.screenshot({ path: join(DOCS, name), fullPage: true });
+}
 const CHROMIUM = "/usr/bin/chromium";
 const truth = TruthSchema.parse(JSON.parse(readFileSync(join(FIXTURE, "truth.json"), "utf8")));
 /** A patterned wafer with defects in dies: the one whose overlay and map are checked. */
@@ -219,8 +227,15 @@ beforeAll(async () => {
   );
 });
 
+/** Once: after the console's tests, or at the file's end if they never got that far. */
+let browserClosed: Promise<void> | undefined;
+const closeBrowser = (): Promise<void> => {
+  browserClosed ??= browser ? browser.close() : Promise.resolve();
+  return browserClosed;
+};
+
 afterAll(async () => {
-  await browser?.close();
+  await closeBrowser();
   if (child && child.exitCode === null) {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGINT");
@@ -232,6 +247,10 @@ afterAll(async () => {
 });
 
 describe("the operator console on a running local stack", () => {
+  // The later tests read the stack through the CLI and plain fetch: an open page would keep
+  // chromium rendering the lot's updates (the replays below set it PROCESSING again) meanwhile.
+  afterAll(closeBrowser);
+
   it("shows a lot as it arrives, without reloading the page", async () => {
     await page.goto(url);
     await page.waitForSelector("body[data-ready=true]");
@@ -259,7 +278,7 @@ describe("the operator console on a running local stack", () => {
     );
     await page.locator('input[data-filter=class][value="scratch"]').check();
     await page.evaluate("Promise.all([...document.images].map((i) => i.decode()))");
-    await page.screenshot({ path: join(DOCS, "console.png"), fullPage: true });
+    await screenshotForDocs("console.png");
   });
 
   it("draws a true defect's box where it is on the overlay, and marks it in its die on the wafer map", async () => {
@@ -371,7 +390,7 @@ describe("the operator console on a running local stack", () => {
         `the ${expected.class} mark lies in die r${die.row} c${die.col}`,
       );
     }
-    await page.screenshot({ path: join(DOCS, "console-wafer.png"), fullPage: true });
+    await screenshotForDocs("console-wafer.png");
   });
 
   it("stores a KLARF that reads back to the report's defects, dies and classes, and an e-mail an operator reads", async () => {
