@@ -96,25 +96,25 @@ function shadedDisk(seed: number, fall = 0.05, power = 2): GrayImage {
 }
 
 describe("a wafer shaded towards its rim, under vignetting", () => {
-  // 5% as (rho / r)^2: the level's "disk" is two thirds of the frame, too small for the spec.
-  it("is located at its rim, not at the bright centre one level outlines", () => {
-    const image = shadedDisk(3);
-    const { usable, quality } = assessQuality(image);
-    assert.ok(usable, JSON.stringify(quality.reasons));
-    const result = detect(image);
-    assert.ok(
-      Math.abs(result.wafer.radiusPx - 0.485 * SIDE) < 2,
-      `radius ${result.wafer.radiusPx} vs ${0.485 * SIDE}`,
-    );
-  });
-
-  // 6% falling mostly in the outer third ((rho / r)^6): the bright centre one level outlines is
-  // 72% of the frame, a size the gate's range allows, so only the rim's local step beyond the
-  // level trace's window tells it from the wafer (locate.ts outerRimBySteps, round 49 of
-  // docs/detector-recall.md; SYN-20261528-10/wafer-013 was this case, its four defects outside
-  // the disk found).
-  it("is located at its rim when the bright centre outlined is of a size the spec allows", () => {
-    const image = shadedDisk(3, 0.06, 6);
+  it.each([
+    // 5% as (rho / r)^2: the level's "disk" is two thirds of the frame, too small for the spec.
+    {
+      name: "is located at its rim, not at the bright centre one level outlines",
+      fall: 0.05,
+      power: 2,
+    },
+    // 6% falling mostly in the outer third ((rho / r)^6): the bright centre one level outlines is
+    // 72% of the frame, a size the gate's range allows, so only the rim's local step beyond the
+    // level trace's window tells it from the wafer (locate.ts outerRimBySteps, round 49 of
+    // docs/detector-recall.md; SYN-20261528-10/wafer-013 was this case, its four defects outside
+    // the disk found).
+    {
+      name: "is located at its rim when the bright centre outlined is of a size the spec allows",
+      fall: 0.06,
+      power: 6,
+    },
+  ])("$name", ({ fall, power }) => {
+    const image = shadedDisk(3, fall, power);
     const { usable, quality } = assessQuality(image);
     assert.ok(usable, JSON.stringify(quality.reasons));
     const result = detect(image);
