@@ -29,7 +29,7 @@ import {
 } from "./thresholds.ts";
 
 /** Bump when a stage's algorithm changes; threshold changes change the hash on their own. */
-export const DETECTOR_RELEASE = "2.18.0";
+export const DETECTOR_RELEASE = "2.19.0";
 
 /** sha-256 of the thresholds table, first 12 hex digits. */
 export const THRESHOLDS_HASH = createHash("sha256")

@@ -322,3 +322,44 @@ test("a wafer that overfills the frame on one side is still measured and inspect
   assert.equal(score.found, 1);
   assert.equal(score.falseAlarms, 0, JSON.stringify(result.defects));
 });
+
+test("a void beside an edge chip, not touching it, is reported with the chip", () => {
+  // Round 50 of docs/detector-recall.md, G (SYN-20261529-7/wafer-007): a defect near a chip was
+  // dropped as the chip's inward part because its centroid fell in the chip's box widened by the
+  // chip's whole width. The chip's inward part is contiguous with the chip; a void 13 px along
+  // the rim from the chip's bite is a defect of its own.
+  const chipDeg = 200;
+  const chipRadius = 12;
+  const gapPx = 13;
+  const voidRadius = 6;
+  const voidDeg = chipDeg + ((chipRadius + gapPx + voidRadius) / bareSpec.radius) * (180 / Math.PI);
+  const voidR = bareSpec.radius - 16;
+  const voidX = bareSpec.centre.x + voidR * Math.cos((voidDeg * Math.PI) / 180);
+  const voidY = bareSpec.centre.y + voidR * Math.sin((voidDeg * Math.PI) / 180);
+  const near = disc("void", voidX, voidY, voidRadius, 0.12);
+  const spec: WaferSpec = {
+    ...bareSpec,
+    defects: [near],
+    chip: { angleDeg: chipDeg, radius: chipRadius },
+    seed: 5,
+  };
+  const result = detect(renderWafer(spec));
+  const chipX = bareSpec.centre.x + bareSpec.radius * Math.cos((chipDeg * Math.PI) / 180);
+  const chipY = bareSpec.centre.y + bareSpec.radius * Math.sin((chipDeg * Math.PI) / 180);
+  const truth = [
+    { class: "void" as const, bbox: near.bbox },
+    {
+      class: "edge_chip" as const,
+      bbox: {
+        x: Math.floor(chipX - chipRadius),
+        y: Math.floor(chipY - chipRadius),
+        width: 2 * chipRadius,
+        height: 2 * chipRadius,
+      },
+    },
+  ];
+  const score = scoreWafer(truth, result.defects);
+  const reported = JSON.stringify(result.defects.map((d) => [d.class, d.bbox]));
+  assert.equal(score.found, 2, `found ${score.found}: ${reported}`);
+  assert.equal(score.falseAlarms, 0, reported);
+});

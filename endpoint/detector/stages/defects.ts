@@ -184,17 +184,19 @@ export function classifyGroups(
 ): Defect[] {
   const { circle, exclusionPx, sizeScale, frame } = wafer;
   const scale = work.scale;
-  // A chip deeper than the edge exclusion shows up inside the analysed disk too: its zone.
-  const chipZones = wafer.rim.chips.map((c) => {
-    const margin = c.widthPx + 2 * scale;
-    return {
-      x0: c.bbox.x0 - margin,
-      y0: c.bbox.y0 - margin,
-      x1: c.bbox.x1 + margin,
-      y1: c.bbox.y1 + margin,
-      depth: c.depthPx,
-    };
-  });
+  // A chip deeper than the edge exclusion shows up inside the analysed disk too: its inward part,
+  // contiguous with the chip. A group is that part when its box touches the chip's box, widened
+  // only by the slack the radial test below allows the chip's measured depth (4 map px): a
+  // separate defect beside the chip, however near, is not dropped with it (round 50 of
+  // docs/detector-recall.md, G: a void 13 px from a chip's box was).
+  const chipSlack = 4 * scale;
+  const chipZones = wafer.rim.chips.map((c) => ({
+    x0: c.bbox.x0 - chipSlack,
+    y0: c.bbox.y0 - chipSlack,
+    x1: c.bbox.x1 + chipSlack,
+    y1: c.bbox.y1 + chipSlack,
+    depth: c.depthPx,
+  }));
   const mapIndexOf = (p: Point) => mapIndex(work, wafer, p);
   const dieOf = dieLookup(lattice, wafer, scale);
   const defects: Defect[] = [];
@@ -203,11 +205,11 @@ export function classifyGroups(
     const fromCentre = Math.hypot(f.centroid.x - circle.cx, f.centroid.y - circle.cy);
     const inChipZone = chipZones.some(
       (z) =>
-        f.centroid.x >= z.x0 &&
-        f.centroid.x <= z.x1 &&
-        f.centroid.y >= z.y0 &&
-        f.centroid.y <= z.y1 &&
-        fromCentre > circle.r - exclusionPx - z.depth - 4 * scale,
+        f.bbox.x0 <= z.x1 &&
+        f.bbox.x1 >= z.x0 &&
+        f.bbox.y0 <= z.y1 &&
+        f.bbox.y1 >= z.y0 &&
+        fromCentre > circle.r - exclusionPx - z.depth - chipSlack,
     );
     if (inChipZone) continue;
     const strength = f.peakScore / thresholds.highAt(mapIndexOf(f.centroid));
