@@ -1,9 +1,9 @@
 // Refining a lattice vector and scoring it: a Gauss-Newton fit of the shift, coarse then fine, and its match quality (the periodicity).
 import type { Vector } from "./lattice.ts";
 import { FIT_MOVE, type LatticeSearch, latticeSearch, samplesFor } from "./lattice-search.ts";
-import { type ShiftSamples, shiftCost, staysInside } from "./lattice-shift-cost.ts";
+import { blockShiftSums, type ShiftSamples, shiftCost, staysInside } from "./lattice-shift-cost.ts";
 import type { DiskRegion } from "./noise.ts";
-import { type FloatMap, sampleBilinear } from "./raster.ts";
+import type { FloatMap } from "./raster.ts";
 import { LATTICE, LATTICE_SEARCH } from "./thresholds.ts";
 
 /**
@@ -161,29 +161,13 @@ const NOISE_FLOOR = 8 / 9;
  * LATTICE.minPeriodicity (docs/detector-recall.md round 48).
  */
 function matchQuality(map: FloatMap, samples: ShiftSamples, v: Vector, noiseSigma: number): number {
-  const halfShift = { x: v.x / 2, y: v.y / 2 };
   const variance = noiseSigma * noiseSigma;
   const floor = NOISE_FLOOR * variance;
-  const { block, blocks } = sampleBlocks(samples);
-  const atV = new Float64Array(blocks);
-  const atHalf = new Float64Array(blocks);
-  const counts = new Float64Array(blocks);
-  const { xs, ys, base } = samples;
-  const { data, width, height } = map;
-  let halfSum = 0;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i] as number;
-    const y = ys[i] as number;
-    const b = block[i] as number;
-    const dv = (base[i] as number) - sampleBilinear(data, width, height, x + v.x, y + v.y);
-    const dh =
-      (base[i] as number) - sampleBilinear(data, width, height, x + halfShift.x, y + halfShift.y);
-    atV[b] = (atV[b] as number) + dv * dv;
-    atHalf[b] = (atHalf[b] as number) + dh * dh;
-    counts[b] = (counts[b] as number) + 1;
-    halfSum += dh * dh;
-  }
-  if (xs.length === 0 || halfSum / xs.length - floor <= 0.5 * variance) return 0;
+  const count = samples.xs.length;
+  const { block, blocks, counts } = sampleBlocks(samples);
+  const atHalf = blockShiftSums(map, samples, { x: v.x / 2, y: v.y / 2 }, block, blocks);
+  if (count === 0 || (atHalf[blocks] as number) / count - floor <= 0.5 * variance) return 0;
+  const atV = blockShiftSums(map, samples, v, block, blocks);
   const perBlock: Array<{ quality: number; weight: number }> = [];
   for (let b = 0; b < blocks; b++) {
     const n = counts[b] as number;
@@ -211,9 +195,16 @@ function weightedMedian(items: Array<{ quality: number; weight: number }>): numb
 }
 
 /** Each sample's block (row-major) in the sample points' bounding square, built once per set. */
-const BLOCKS = new WeakMap<ShiftSamples, { block: Uint16Array; blocks: number }>();
+interface SampleBlocks {
+  block: Uint16Array;
+  blocks: number;
+  /** Sample points per block. */
+  counts: Float64Array;
+}
 
-function sampleBlocks(samples: ShiftSamples): { block: Uint16Array; blocks: number } {
+const BLOCKS = new WeakMap<ShiftSamples, SampleBlocks>();
+
+function sampleBlocks(samples: ShiftSamples): SampleBlocks {
   const known = BLOCKS.get(samples);
   if (known) return known;
   const { xs, ys } = samples;
@@ -230,12 +221,15 @@ function sampleBlocks(samples: ShiftSamples): { block: Uint16Array; blocks: numb
   }
   const span = Math.max(x1 - x0, y1 - y0, 1e-9);
   const block = new Uint16Array(xs.length);
+  const counts = new Float64Array(side * side);
   for (let i = 0; i < xs.length; i++) {
     const bx = Math.min(side - 1, Math.floor((((xs[i] as number) - x0) / span) * side));
     const by = Math.min(side - 1, Math.floor((((ys[i] as number) - y0) / span) * side));
-    block[i] = by * side + bx;
+    const b = by * side + bx;
+    block[i] = b;
+    counts[b] = (counts[b] as number) + 1;
   }
-  const made = { block, blocks: side * side };
+  const made = { block, blocks: side * side, counts };
   BLOCKS.set(samples, made);
   return made;
 }

@@ -84,6 +84,37 @@ export function shiftCost(map: FloatMap, samples: ShiftSamples, v: Vector): numb
 }
 
 /**
+ * shiftCost's squared differences summed per block of sample points (`block[i]` in
+ * 0..blocks - 1), then, at index `blocks`, their sum over all points in point order: the sum
+ * shiftCost divides, to the last digit.
+ */
+export function blockShiftSums(
+  map: FloatMap,
+  samples: ShiftSamples,
+  v: Vector,
+  block: Uint16Array,
+  blocks: number,
+): Float64Array {
+  const { xs, ys, base } = samples;
+  const { data, width, height } = map;
+  const sums = new Float64Array(blocks + 1);
+  const inside = staysInside(samples, v.x, v.y);
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = (xs[i] as number) + v.x;
+    const y = (ys[i] as number) + v.y;
+    const d =
+      (base[i] as number) -
+      (inside ? bilinearInside(data, width, x, y) : sampleBilinear(data, width, height, x, y));
+    const b = block[i] as number;
+    sums[b] = (sums[b] as number) + d * d;
+    total += d * d;
+  }
+  sums[blocks] = total;
+  return sums;
+}
+
+/**
  * shiftCost at every lag along `unit`, point by point: all lags of one point lie on one line
  * through it (a row, for the axis near x), so its samples stay in cache, where pricing one
  * lag at a time over all points misses the cache at nearly every point. Each lag's sum adds
