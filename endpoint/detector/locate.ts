@@ -79,14 +79,17 @@ export function locateWafer(
   const overview = factor > 1 ? binMap(work, factor) : work;
   const byLevel = coarseByLevel(overview, fullScale);
   if (!byLevel) return traceRim(image, overview, coarseBySteps(overview, fullScale));
-  const outer = outerRimBySteps(overview, fullScale, byLevel);
-  if (outer) {
+  // The rim's local step, asked once whenever the level found a disk: both the check below and
+  // the fallback after a failed level trace use it.
+  const bySteps = stepsDiskOrNull(overview, fullScale);
+  const stepsOutside = bySteps !== null && reachesPastTrace(bySteps, byLevel);
+  if (bySteps && stepsOutside) {
     // The wafer is the outermost disk: the chuck lies around it. A level disk whose trace
     // window ends inside the rim's local step outlined part of the wafer (its centre, bright
     // under frame-centred vignetting and a level falling towards the rim, with a chuck as
     // bright as that centre), whatever its size.
     try {
-      return traceRim(image, overview, outer);
+      return traceRim(image, overview, bySteps);
     } catch (stepsError) {
       if (!(stepsError instanceof WaferNotFoundError)) throw stepsError;
     }
@@ -97,38 +100,37 @@ export function locateWafer(
     // The global level outlined a disk that the full-resolution trace does not confirm: under
     // strong vignetting it can outline the bright centre only (a "disk" of half the frame).
     // The rim's local step does not depend on one level for the whole frame; if it finds no
-    // plausible disk either, the level's own reason is the one reported.
-    if (!(levelError instanceof WaferNotFoundError)) throw levelError;
+    // plausible disk either (or was traced above and failed), the level's own reason is the one
+    // reported.
+    if (!(levelError instanceof WaferNotFoundError) || !bySteps || stepsOutside) throw levelError;
     try {
-      return traceRim(image, overview, coarseBySteps(overview, fullScale));
+      return traceRim(image, overview, bySteps);
     } catch (stepsError) {
       throw stepsError instanceof WaferNotFoundError ? levelError : stepsError;
     }
   }
 }
 
-/**
- * The disk of the rim's local step (coarseBySteps) when it reaches past the window in which
- * traceRim would look for the level disk's rim (COARSE_TRACE, overview px): the level's
- * full-resolution trace cannot find that rim, so the level outlined something inside it; null
- * when the steps find no plausible disk or one that the level's trace window holds.
- */
-function outerRimBySteps(
-  overview: FloatMap,
-  fullScale: number,
-  byLevel: CoarseDisk,
-): CoarseDisk | null {
-  let steps: CoarseDisk;
+/** coarseBySteps, or null when the rim's local step finds no plausible disk. */
+function stepsDiskOrNull(overview: FloatMap, fullScale: number): CoarseDisk | null {
   try {
-    steps = coarseBySteps(overview, fullScale);
+    return coarseBySteps(overview, fullScale);
   } catch (error) {
     if (error instanceof WaferNotFoundError) return null;
     throw error;
   }
+}
+
+/**
+ * Whether the rim's local step reaches past the window in which traceRim would look for the
+ * level disk's rim (COARSE_TRACE, overview px): the level's full-resolution trace cannot find
+ * that rim, so the level outlined something inside it.
+ */
+function reachesPastTrace(steps: CoarseDisk, byLevel: CoarseDisk): boolean {
   const level = byLevel.circle;
   const offset = Math.hypot(steps.circle.cx - level.cx, steps.circle.cy - level.cy);
   const reach = level.r * COARSE_TRACE.outwardShare + COARSE_TRACE.marginPixels;
-  return steps.circle.r + offset > reach ? steps : null;
+  return steps.circle.r + offset > reach;
 }
 
 /** The rim at full resolution from a coarse disk: sub-pixel radius and chip depth. */
