@@ -1,22 +1,15 @@
 // `waferflow local` (npm start): the embedded stack plus an inbox watcher, printing reports as they land.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type ConsoleServer, startConsole } from "../console/server.ts";
-import { watchInbox } from "../edge-agent/inbox.ts";
-import { uploadLot } from "../edge-agent/upload.ts";
-import { loadTemplate, TEMPLATE_PATH } from "../infra/template.ts";
-import { createAgentS3Client, createDocumentClient, createS3Client } from "../lib/aws.ts";
+import type { ConsoleServer } from "../console/server.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
-import { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } from "../local/endpoints-file.ts";
-import { buildLocalModel } from "../local/resource-model.ts";
-import { LOCAL_CREDENTIALS, startLocalStack } from "../local/stack.ts";
-import { LotEndings, quietHandlerLogs, reportTable, summariseReport } from "./reports.ts";
 
 export const DEFAULT_CONSOLE_PORT = 8642;
 
 /** The console on its usual port, or on any free one when that is taken. */
 async function openConsole(port: number, log: (line: string) => void): Promise<ConsoleServer> {
+  const { startConsole } = await import("../console/server.ts");
   try {
     return await startConsole({ port, log });
   } catch (error) {
@@ -71,6 +64,23 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     );
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Loaded once the command line is good, in the order the file's imports had: \`waferflow local
+  // --help\` and its usage errors load none of it (about 1 s of CPU per start).
+  await import("../console/server.ts");
+  const { watchInbox } = await import("../edge-agent/inbox.ts");
+  const { uploadLot } = await import("../edge-agent/upload.ts");
+  const { loadTemplate, TEMPLATE_PATH } = await import("../infra/template.ts");
+  const { createAgentS3Client, createDocumentClient, createS3Client } = await import(
+    "../lib/aws.ts"
+  );
+  const { ENDPOINTS_FILE, stackConnection, writeEndpointsFile } = await import(
+    "../local/endpoints-file.ts"
+  );
+  const { buildLocalModel } = await import("../local/resource-model.ts");
+  const { LOCAL_CREDENTIALS, startLocalStack } = await import("../local/stack.ts");
+  const { LotEndings, quietHandlerLogs, reportTable, summariseReport } = await import(
+    "./reports.ts"
+  );
   quietHandlerLogs();
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });

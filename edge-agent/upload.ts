@@ -34,14 +34,13 @@ import {
   refuseReusedLotId,
   writeManifest,
 } from "./manifest.ts";
+import { MIB, MIN_PART_SIZE_BYTES } from "./part-size.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
 import { abortUpload, describe, type Run, type Settings } from "./s3-calls.ts";
 
-const MIB = 1024 * 1024;
 export const DEFAULT_PART_SIZE_BYTES = 8 * MIB;
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
-/** S3 refuses smaller parts (except the last one). */
-export const MIN_PART_SIZE_BYTES = 5 * MIB;
+export { MIN_PART_SIZE_BYTES };
 const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
 const MAX_MANIFEST_IMAGES = MAX_LOT_IMAGES;
 export const DEFAULT_CONCURRENCY = 4;

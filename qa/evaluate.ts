@@ -3,18 +3,15 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { EvaluationInputError } from "../endpoint/detector/errors.ts";
-import { type DetectionResult, detect } from "../endpoint/detector/index.ts";
+import type { DetectionResult } from "../endpoint/detector/index.ts";
 import { ModelLoadError, ModelSpecError } from "../endpoint/errors.ts";
-import { createModel } from "../endpoint/models/index.ts";
-import { gatedDetect } from "../endpoint/quality/index.ts";
 import { UsageError, wantsHelp } from "../lib/cli.ts";
-import { hintsFromMetadata } from "../lib/custom-attributes.ts";
-import { decodeGray, type GrayImage } from "../lib/gray-image.ts";
+import type { GrayImage } from "../lib/gray-image.ts";
 import { describeZodError } from "../lib/zod-issues.ts";
 import { type BBox, DEFECT_CLASSES, type DefectClass, type Point } from "../schemas/common.ts";
 import type { Defect, DetectionHints } from "../schemas/detection.ts";
-import { type LotFile, LotFileSchema } from "../schemas/lot.ts";
-import { TruthSchema, type TruthWafer } from "../schemas/truth.ts";
+import type { LotFile } from "../schemas/lot.ts";
+import type { TruthWafer } from "../schemas/truth.ts";
 
 /** Spec: a report finds a true defect at IoU >= 0.1, or when one box holds the other's centre. */
 export const MATCH_IOU = 0.1;
@@ -324,7 +321,10 @@ export function summarise(allWafers: WaferEvaluation[]): EvaluationMetrics {
 async function detectorFromSpec(
   spec: string | undefined,
 ): Promise<NonNullable<EvaluateOptions["detector"]>> {
-  if (spec === undefined || spec.trim() === "classical") return detect;
+  if (spec === undefined || spec.trim() === "classical") {
+    return (await import("../endpoint/detector/index.ts")).detect;
+  }
+  const { createModel } = await import("../endpoint/models/index.ts");
   const model = createModel(spec);
   await model.load();
   return (image, hints) => model.detect(image, hints);
@@ -340,6 +340,14 @@ export async function evaluateDirectory(
     throw new EvaluationInputError(`no truth.json found in '${dir}' or its sub-folders`);
   }
   const run = options.detector ?? (await detectorFromSpec(options.model));
+  // Loaded once there is a labelled set to read: \`waferflow evaluate --help\`, its usage errors
+  // and a missing directory load none of it (about 1 s of CPU per start).
+  const { gatedDetect } = await import("../endpoint/quality/index.ts");
+  const { hintsFromMetadata } = await import("../lib/custom-attributes.ts");
+  const { decodeGray } = await import("../lib/gray-image.ts");
+  const { LotFileSchema } = await import("../schemas/lot.ts");
+  const { TruthSchema } = await import("../schemas/truth.ts");
+  const reader: WaferReader = { decodeGray, gatedDetect };
   const wafers: WaferEvaluation[] = [];
   for (const lotDir of lotDirs) {
     const parsedTruth = TruthSchema.safeParse(await readJson(join(lotDir, "truth.json")));
@@ -367,6 +375,7 @@ export async function evaluateDirectory(
         hints,
         run,
         options.qualityGate ?? true,
+        reader,
       );
       wafers.push(evaluation);
       options.onWafer?.(evaluation);
@@ -375,12 +384,19 @@ export async function evaluateDirectory(
   return { dir, metrics: summarise(wafers), wafers };
 }
 
+/** The decoder and the quality gate, loaded by evaluateDirectory once it has a set to read. */
+interface WaferReader {
+  decodeGray: typeof import("../lib/gray-image.ts").decodeGray;
+  gatedDetect: typeof import("../endpoint/quality/index.ts").gatedDetect;
+}
+
 async function evaluateWafer(
   lotDir: string,
   truth: TruthWafer,
   hints: DetectionHints,
   run: NonNullable<EvaluateOptions["detector"]>,
   qualityGate: boolean,
+  { decodeGray, gatedDetect }: WaferReader,
 ): Promise<WaferEvaluation> {
   const expected = truth.expected === "unusable" ? ("unusable" as const) : ("inspected" as const);
   const base = {
