@@ -44,14 +44,15 @@ describe("a stack killed with SIGKILL in the middle of a lot", () => {
     const executionFile = join(dataDir, "sfn", "executions", `waferflow-lot-local~${lotId}.json`);
     // Under way: the agent is done (it prints "uploaded" only after its journal is saved, an fsync
     // a loaded disk may make slower than the stack's way to the endpoint in the same process), the
-    // Map state was entered (saved as it happened) and the endpoint is being called.
+    // Map state was entered (saved as it happened) and DetectDefects is waiting on the endpoint,
+    // which never answers in the child.
     await until(
       "the upload to end and the Map to be under way",
       () =>
         stdout.includes("uploaded") &&
         existsSync(executionFile) &&
         readFileSync(executionFile, "utf8").includes("MapStateEntered") &&
-        stderr.includes("fault injected: ThrottlingException"),
+        stderr.includes("endpoint called"),
       120_000,
     ).catch((error: Error) => {
       throw new Error(
