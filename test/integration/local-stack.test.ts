@@ -1,6 +1,6 @@
 // The local stack of template.yaml through the real AWS SDK v3 clients: S3, DynamoDB, SNS, Step Functions and the EventBridge rules, with the real handlers.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -537,5 +537,13 @@ describe("local stack through the AWS SDK", () => {
       await logged(logLines, (line) => line.includes("lots/MULTIPART-LOT/manifest.json")),
       /matched s3:\/\/.*\/lots\/MULTIPART-LOT\/manifest\.json \(CompleteMultipartUpload\) -> StartLotFunction$/,
     );
+  });
+
+  // Last: it stops the stack (afterAll's stop() then returns the same stop). An ephemeral stack of
+  // its own in local-restart.test.ts cost a stack start (an S3 process) for this alone.
+  it("deletes an ephemeral stack's data dir when it stops", async () => {
+    assert.ok(existsSync(stack.dataDir));
+    await stack.stop();
+    assert.equal(existsSync(stack.dataDir), false);
   });
 });
