@@ -44,7 +44,7 @@ describe("the embedded stack under injected faults", () => {
 
   it("starts one execution and publishes one report when the manifest event arrives three times at once", async () => {
     const lotId = "FAULT-DUP-1";
-    await upload(lotId, 2);
+    await upload(lotId, 1);
     const outcome = await stack.waitForExecution(lotId);
     assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
     assert.ok(logs.some((line) => line.includes("delivering 3 copies")));
@@ -61,7 +61,7 @@ describe("the embedded stack under injected faults", () => {
   it("finishes a lot whose endpoint throttles a few times, then answers", async () => {
     const lotId = "FAULT-THROTTLE-1";
     stack.faults.throttleEndpoint(3);
-    await upload(lotId, 2);
+    await upload(lotId, 1);
     const outcome = await stack.waitForExecution(lotId);
     assert.equal(outcome.status, "SUCCEEDED", outcome.cause);
     assert.equal(
@@ -81,7 +81,7 @@ describe("the embedded stack under injected faults", () => {
   it("fails the lot, with one failed report and one alert, when the model server is down", async () => {
     const lotId = "FAULT-DOWN-1";
     await stack.faults.stopModelServer();
-    await upload(lotId, 2);
+    await upload(lotId, 1);
     // SDK retries, then the state machine's own (five attempts, 50 ms apart here) before it gives up.
     const outcome = await stack.waitForExecution(lotId, 200_000);
     assert.equal(outcome.status, "FAILED");
