@@ -21,6 +21,7 @@ const HANDLER_LOGS = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ??
 const INTEGRATION_SHARED_WORKER = [
   "awscli-local",
   "built-functions",
+  "cli",
   "container",
   "edge-agent-cli",
   "edge-agent-inbox",
@@ -39,6 +40,8 @@ const INTEGRATION_SHARED_WORKER = [
   "local-endpoint",
   "local-lambda",
   "local-lambda-process",
+  "local-s3-digests",
+  "local-s3-kms",
   "local-sns-structure",
   "lot-awscli",
   "lot-failure",
