@@ -398,7 +398,7 @@ describe("endpoint server before its model is loaded", () => {
       awaitLoad: false,
       modelSpec: "classical",
       inferenceThreads: 1,
-      warmupWafers: 2,
+      warmupWafers: 1,
       log: (line) => logLines.push(line),
     });
     let warm = false;
@@ -407,7 +407,7 @@ describe("endpoint server before its model is loaded", () => {
     });
     try {
       const early = await fetch(`${server.url}/ping`);
-      // Asked right after the port is bound: the worker has still to load and inspect 2 wafers.
+      // Asked right after the port is bound: the worker has still to load and inspect its wafer.
       assert.equal(warm, false, "warm-up finished before the first /ping");
       assert.equal(early.status, 503);
       assert.equal(((await early.json()) as { status: string }).status, "loading");
@@ -415,7 +415,7 @@ describe("endpoint server before its model is loaded", () => {
       assert.equal((await fetch(`${server.url}/ping`)).status, 200);
       const events = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
       const warmup = events.find((entry) => entry.event === "inference-worker-warm");
-      assert.equal(warmup?.wafers, 2, logLines.join("\n"));
+      assert.equal(warmup?.wafers, 1, logLines.join("\n"));
       // The warm event comes before any /ping that answered 200.
       const warmAt = events.indexOf(warmup as Record<string, unknown>);
       const firstOk = events.findIndex((entry) => entry.path === "/ping" && entry.status === 200);
