@@ -15,8 +15,8 @@ const HANDLER_LOGS = { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ??
  * Integration files that hold no stack in their own process: they start real processes and servers,
  * or use the one shared stack (test/setup/shared-stack.ts, a child process). These share a worker's
  * module cache (isolate: false), which saves a fresh worker per file (about 0.3 s of CPU each). A
- * file that starts a stack in its own process (startLocalStack, the CLI's main()) stays isolated:
- * the handlers that stack loads read their configuration once, at load, for that stack.
+ * file that starts a stack in its own process (startLocalStack, the CLI's main()) does not run
+ * here: the shared stack's connection, which these files put into process.env, would be under it.
  */
 const INTEGRATION_SHARED_WORKER = [
   "awscli-local",
@@ -47,6 +47,24 @@ const INTEGRATION_SHARED_WORKER = [
   "lot-failure",
   "pipeline-parity",
   "pipeline-unusable",
+].map((name) => `test/integration/${name}.test.ts`);
+
+/**
+ * Integration files that start stacks in their own process, one at a time, and set nothing else in
+ * the environment: they share workers of their own (isolate: false), so the stack's modules
+ * (aws-local-stepfunctions, dynalite, the handlers' imports, the model server; about 1.5-2 s of CPU)
+ * load once per worker, not once per file. Each stack loads its own instance of every handler
+ * (local/lambda.ts: one import URL per load, so a handler reads its configuration at load from the
+ * stack that loaded it; local-restart checks this across stacks in one process), and a stack puts
+ * back process.env as it found it when it stops. All five in one worker in either order: green.
+ * endpoint-server stays isolated: it unsets WAFERFLOW_INFERENCE_THREADS for its whole process.
+ */
+const INTEGRATION_STACK_WORKER = [
+  "execution-ended",
+  "local-crash",
+  "local-faults",
+  "local-restart",
+  "local-stack",
 ].map((name) => `test/integration/${name}.test.ts`);
 
 /**
@@ -115,7 +133,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          exclude: INTEGRATION_SHARED_WORKER,
+          exclude: [...INTEGRATION_SHARED_WORKER, ...INTEGRATION_STACK_WORKER],
           env: HANDLER_LOGS,
           globalSetup: ["test/setup/build.ts"],
           // Generous: limits for a hung test, not for a machine that is merely shared.
@@ -132,6 +150,18 @@ export default defineConfig({
           env: HANDLER_LOGS,
           // One embedded stack for the files that need none of their own (helpers/shared-stack.ts).
           globalSetup: ["test/setup/build.ts", "test/setup/shared-stack.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration-stacks",
+          include: INTEGRATION_STACK_WORKER,
+          isolate: false,
+          env: HANDLER_LOGS,
+          globalSetup: ["test/setup/build.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
