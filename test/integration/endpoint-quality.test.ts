@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { createModel } from "../../endpoint/models/index.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import { EndpointAnswerSchema } from "../../schemas/detection.ts";
 import { TruthSchema } from "../../schemas/truth.ts";
@@ -14,7 +15,14 @@ describe("endpoint quality gate on the lot-quality fixture", () => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    server = await startEndpointServer({ port: 0, log: (line) => logLines.push(line) });
+    // The classical model in this thread: the gate and the detector run in the same runInference
+    // an inference thread runs (inference-pool and endpoint-server test the threads), without a
+    // thread to start and a detector to compile in it.
+    server = await startEndpointServer({
+      port: 0,
+      model: createModel("classical"),
+      log: (line) => logLines.push(line),
+    });
   });
   afterAll(async () => {
     await server.close();
