@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
-import { modelFromEnv } from "../../endpoint/models/index.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import { customAttributes } from "../../functions/detect-defects/core.ts";
 import type { LocalStack } from "../../local/stack.ts";
@@ -52,13 +51,9 @@ describe("native path and pipeline path agree", () => {
       sizes.set(name, readFileSync(join(lotDir, name)).length);
     }
     stack = sharedStack();
-    // The endpoint alone, as a customer would call it with the file in hand (any size, no S3). Its
-    // model (the stack's default) runs in this thread: the same runInference an inference thread
-    // runs, without a thread to start and a detector to compile in it (inference-pool and
-    // endpoint-server test the threads).
+    // The endpoint alone, as a customer would call it with the file in hand (any size, no S3).
     native = await startEndpointServer({
       port: 0,
-      model: modelFromEnv(),
       maxBodyBytes: 64 * 1024 * 1024,
       imageSource: null,
       log: () => {},
