@@ -1,12 +1,20 @@
 // bin/waferflow.js under an older Node re-runs itself under the pinned Node 22: signals reach that child, and its exit status comes back.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, it } from "vitest";
-import { olderNode } from "./helpers/older-node.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A Node older than 22 on this machine, which makes the launcher re-run under the pinned one. */
+function olderNode(): string | undefined {
+  for (const candidate of ["/usr/bin/node", "/usr/local/bin/node"]) {
+    const probe = spawnSync(candidate, ["-p", "process.versions.node"], { encoding: "utf8" });
+    if (probe.status === 0 && Number(probe.stdout.split(".")[0]) < 22) return candidate;
+  }
+  return undefined;
+}
 
 const OLD_NODE = olderNode();
 const groups: number[] = [];
@@ -54,22 +62,21 @@ afterAll(() => {
 });
 
 describe("the waferflow launcher under an older Node", () => {
-  // SIGTERM: endpoint-cli.test.ts starts its `waferflow endpoint` through this launcher when
-  // there is an older Node, and requires exit status 0 and "stopped on SIGTERM" (a launcher killed
-  // by the signal exits with none): one endpoint start less here.
-  it("passes SIGINT on, so the command stops cleanly and its exit status 0 comes back", async () => {
-    if (!OLD_NODE) {
-      console.log("launcher test not run: no Node older than 22 here, so nothing is re-run");
-      return;
-    }
-    const run = launch(["endpoint", "--port", "0"]);
-    await run.listening;
-    run.child.kill("SIGINT");
-    const [code, received] = await run.exited;
-    assert.equal(received, null, "the launcher itself was not killed by the signal");
-    assert.equal(code, 0, run.output().stderr);
-    assert.match(run.output().stdout, /stopped on SIGINT/);
-  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`passes ${signal} on, so the command stops cleanly and its exit status 0 comes back`, async () => {
+      if (!OLD_NODE) {
+        console.log("launcher test not run: no Node older than 22 here, so nothing is re-run");
+        return;
+      }
+      const run = launch(["endpoint", "--port", "0"]);
+      await run.listening;
+      run.child.kill(signal);
+      const [code, received] = await run.exited;
+      assert.equal(received, null, "the launcher itself was not killed by the signal");
+      assert.equal(code, 0, run.output().stderr);
+      assert.match(run.output().stdout, new RegExp(`stopped on ${signal}`));
+    });
+  }
 
   it("returns the re-run command's exit status", async () => {
     if (!OLD_NODE) {
