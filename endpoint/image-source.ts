@@ -1,8 +1,7 @@
 // Reads the images that requests name by S3 reference: one bucket, only lot image keys, bytes checked against their SHA-256.
 import { createHash } from "node:crypto";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
-import { createS3Client } from "../lib/aws.ts";
 import { readConfig } from "../lib/config.ts";
 import { LOTS_PREFIX } from "../lib/keys.ts";
 import type { ImageReference } from "../schemas/detection.ts";
@@ -28,8 +27,12 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: match[1], key: match[2] };
 }
 
+/**
+ * `s3` may be a promise: imageSourceFromEnv loads the AWS SDK only when references can come (the
+ * SDK's import is most of a bare `waferflow endpoint` start's CPU otherwise).
+ */
 export function createS3ImageSource(options: {
-  s3: S3Client;
+  s3: S3Client | Promise<S3Client>;
   bucket: string;
   maxBytes?: number;
 }): ImageSource {
@@ -50,7 +53,11 @@ export function createS3ImageSource(options: {
       }
       let bytes: Uint8Array;
       try {
-        const response = await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const [s3, { GetObjectCommand }] = await Promise.all([
+          options.s3,
+          import("@aws-sdk/client-s3"),
+        ]);
+        const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
           response.Body?.transformToWebStream().cancel();
           throw new ImageReferenceError(
@@ -131,5 +138,10 @@ export function imageSourceFromEnv(
     env,
   );
   if (!config.WAFERFLOW_IMAGE_BUCKET) return undefined;
-  return createS3ImageSource({ s3: createS3Client(env), bucket: config.WAFERFLOW_IMAGE_BUCKET });
+  // The SDK's import (about 1 s of CPU) starts now, so the first reference does not wait for it;
+  // an endpoint that takes images in the body only never loads it.
+  const s3 = import("../lib/aws.ts").then(({ createS3Client }) => createS3Client(env));
+  // Observed by each read; a failure here must not count as unhandled before the first one.
+  s3.catch(() => {});
+  return createS3ImageSource({ s3, bucket: config.WAFERFLOW_IMAGE_BUCKET });
 }

@@ -21,11 +21,13 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { readImageHeader } from "../../lib/gray-image.ts";
-import { InvocationResponseSchema } from "../../schemas/detection.ts";
+import { InvocationResponseSchema, UnusableResponseSchema } from "../../schemas/detection.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DOCKERFILE = join(ROOT, "endpoint/Dockerfile");
 const WAFER = join(ROOT, "test/fixtures/lot-e2e/wafer-001.png");
+/** Out of spec (sensor noise, 512 px): the quality gate answers it `unusable` without a detection. */
+const REFUSED = join(ROOT, "test/fixtures/lot-quality/wafer-005.png");
 
 interface Dockerfile {
   workdir: string;
@@ -390,11 +392,14 @@ describe("the model container (endpoint/Dockerfile)", () => {
   });
 
   it("on SIGTERM finishes the request in flight, then exits 0", async () => {
-    const answer = await send(port, "POST", "/invocations", readFileSync(WAFER), async () => {
+    // The body goes once the server is draining; an image the gate refuses still goes through an
+    // inference thread and answers 200, one detection less than a wafer (the test above has one).
+    const answer = await send(port, "POST", "/invocations", readFileSync(REFUSED), async () => {
       child.kill("SIGTERM");
       await waitFor(() => output, /finishing requests in flight/, "draining", exited);
     });
     assert.equal(answer.status, 200, answer.body);
+    assert.equal(UnusableResponseSchema.parse(JSON.parse(answer.body)).status, "unusable");
     assert.equal(answer.headers.connection, "close");
     const [code, signal] = await exited;
     assert.equal(signal, null);

@@ -1,8 +1,9 @@
-// Integration tests of `waferflow endpoint` as a real process: it serves, names its model, and stops cleanly on SIGTERM.
+// Integration tests of `waferflow endpoint`: as a real process it serves, names its model, and stops cleanly on SIGTERM; it refuses a missing model file and a bad port.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "vitest";
+import { inProcess } from "./helpers/cli-in-process.ts";
 
 const NODE = "node_modules/.bin/node";
 
@@ -52,21 +53,19 @@ describe("waferflow endpoint", () => {
     assert.match(cli.output().stdout, /stopped on SIGTERM/);
   });
 
+  // The two refusals run cli/main.ts's main() in this process (helpers/cli-in-process.ts): what a
+  // real start adds, its exit status and stderr, cli.test.ts checks on real `waferflow` processes
+  // (a usage error, exit 2; a failing command, exit 1), and the test above starts this command.
   it("fails at start, naming the problem, when the model file is missing", async () => {
-    const cli = startCli(["--port", "0", "--model", "onnx:does/not/exist.onnx"]);
-    const [code] = await cli.exited;
-    assert.equal(code, 1);
-    assert.match(
-      cli.output().stderr,
-      /waferflow endpoint: .*does\/not\/exist\.onnx does not exist/,
-    );
-    assert.doesNotMatch(cli.output().stderr, /ModelSpecError/, "no class names in messages");
+    const run = await inProcess(["endpoint", "--port", "0", "--model", "onnx:does/not/exist.onnx"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /waferflow endpoint: .*does\/not\/exist\.onnx does not exist/);
+    assert.doesNotMatch(run.stderr, /ModelSpecError/, "no class names in messages");
   });
 
   it("refuses a bad port", async () => {
-    const cli = startCli(["--port", "70000"]);
-    const [code] = await cli.exited;
-    assert.equal(code, 2, "a usage error");
-    assert.match(cli.output().stderr, /--port must be an integer from 0 to 65535, got '70000'/);
+    const run = await inProcess(["endpoint", "--port", "70000"]);
+    assert.equal(run.code, 2, "a usage error");
+    assert.match(run.stderr, /--port must be an integer from 0 to 65535, got '70000'/);
   });
 });

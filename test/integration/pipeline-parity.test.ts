@@ -19,6 +19,14 @@ import { generateWafer } from "../../synth/generate.ts";
 import { sharedStack, sharedStackLog } from "./helpers/shared-stack.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
+/**
+ * Three of the fixture lot's six wafers, one of each kind the two paths could treat apart: 8-bit
+ * PNG (bare, not square), 16-bit PNG (patterned), TIFF (bare, three defects). What the property
+ * turns on is the path (the lot's hints, the S3 reference, the report's copy of each answer), the
+ * same for every wafer of a kind; the other three (an 8-bit TIFF without defects, two 8-bit
+ * patterned PNGs) are one more detection each on both paths.
+ */
+const WAFERS = ["wafer-001.png", "wafer-002.png", "wafer-005.tif"];
 /** 2048 px at 16 bit: about 7.7 MB, over the inline limit (which an inline-configured DetectDefects keeps to). */
 const LARGE_WAFER = "wafer-large-16bit.png";
 
@@ -31,13 +39,12 @@ describe("native path and pipeline path agree", () => {
 
   beforeAll(async () => {
     lotDir = mkdtempSync(join(tmpdir(), "waferflow-parity-"));
-    cpSync(FIXTURE, lotDir, { recursive: true });
+    for (const name of ["lot.json", ...WAFERS]) cpSync(join(FIXTURE, name), join(lotDir, name));
     const lotFile = join(lotDir, "lot.json");
     writeFileSync(
       lotFile,
       JSON.stringify({ ...JSON.parse(readFileSync(lotFile, "utf8")), lotId: "PARITY-1" }),
     );
-    // truth.json belongs to the fixture's wafers only; the agent ignores it either way.
     const large = await generateWafer(7, 0, { size: 2048, format: "png", bitDepth: 16 });
     writeFileSync(join(lotDir, LARGE_WAFER), large.bytes);
     for (const name of readdirSync(lotDir).filter((n) => /\.(png|tiff?)$/.test(n))) {

@@ -131,4 +131,19 @@ describe("imageSourceFromEnv", () => {
       /WAFERFLOW_IMAGE_BUCKET/,
     );
   });
+
+  it("reads through the S3 client it loads once a bucket is named", async () => {
+    const s3 = mockClient(S3Client);
+    try {
+      s3.on(GetObjectCommand, { Bucket: "lot-bucket", Key: KEY }).resolves({
+        ContentLength: BYTES.length,
+        Body: { transformToByteArray: async () => BYTES },
+      } as never);
+      const source = imageSourceFromEnv({ WAFERFLOW_IMAGE_BUCKET: "lot-bucket" });
+      const read = await source?.read({ s3Uri: `s3://lot-bucket/${KEY}`, sha256: SHA256 });
+      assert.deepEqual(read, BYTES);
+    } finally {
+      s3.restore();
+    }
+  });
 });

@@ -1,4 +1,4 @@
-# The Debian aws CLI's own entry point (what /usr/bin/aws calls), run once per request line in one resident interpreter: each command pays its own driver and session, not Python's start and the CLI's imports again.
+# The Debian aws CLI's own entry point (what /usr/bin/aws calls), run once per request line in one resident interpreter: each command pays its own driver and session, not Python's start, the CLI's imports and its data files' parsing again.
 #
 # Requests come on stdin, one JSON list of arguments per line (without "aws"); each answer is
 # one JSON line on file descriptor 3: {"rc": exit code, "stdout": ..., "stderr": ...}. What a
@@ -11,7 +11,31 @@ import sys
 
 from awscli.clidriver import AWSCLIEntryPoint
 
+# After awscli's import: it is what makes its own botocore importable as `botocore`.
+import botocore.session
+from botocore.loaders import create_loader
+
 answers = os.fdopen(3, "w", encoding="utf-8")
+
+# One data loader for every session, by data path: the CLI's JSON models and the list of services
+# are read and parsed once in this interpreter, not once per command (measured: 0.17 s of CPU a
+# command before, 0.05-0.09 s after). The loader only reads the installation's data files (nothing
+# in this CLI changes what it returns), and each command still gets its own driver, session,
+# client, argument parsing, signing and output, as a process would.
+loaders = {}
+
+
+def shared_data_loader(session):
+    def loader():
+        path = session.get_config_variable("data_path")
+        if path not in loaders:
+            loaders[path] = create_loader(path)
+        return loaders[path]
+
+    session._components.lazy_register_component("data_loader", loader)
+
+
+botocore.session.Session._register_data_loader = shared_data_loader
 
 
 def captured():

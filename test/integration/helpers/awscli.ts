@@ -39,7 +39,8 @@ type Command = (service: string, endpoint: string, ...args: string[]) => Promise
  * `aws(service, endpoint, ...args)` runs the CLI's own entry point (`AWSCLIEntryPoint().main`,
  * all /usr/bin/aws does) in one resident interpreter per file (helpers/awscli-resident.py):
  * every command gets a new driver and session, as a new process would, without Python's start
- * and the CLI's imports (about 0.6 s of CPU a command). `aws.started(...)` is a real `aws`
+ * and the CLI's imports (about 0.6 s of CPU a command) and with the CLI's data files (its JSON
+ * service models) parsed once per interpreter, not per command. `aws.started(...)` is a real `aws`
  * process, for what only a process shows (its exit status); `aws.close()` ends the interpreter.
  */
 export type AwsCli = Command & { started: Command; close(): Promise<void> };
