@@ -8,8 +8,8 @@ import { readRunningStack } from "../local/endpoints-file.ts";
 import { LambdaInvocationError } from "../local/errors.ts";
 import { createProcessLambdaInvoker } from "../local/lambda-process.ts";
 import { buildLocalModel } from "../local/resource-model.ts";
-import { type LocalStack, startLocalStack } from "../local/stack.ts";
-import { quietHandlerLogs } from "./reports.ts";
+import type { LocalStack } from "../local/stack.ts";
+import { quietHandlerLogs } from "./quiet-logs.ts";
 
 export const INVOKE_USAGE = `Usage: waferflow invoke <LogicalId> -e <event.json> [--env-vars <file>] [--data-dir <dir>]
 
@@ -101,6 +101,9 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
       log(
         `invoke: no running stack holds ${dataDir}; starting one ${ownDir ? `on ${dataDir}` : "on a temporary dir"}`,
       );
+      // Loaded only here: against a running stack (the usual case) the command needs none of the
+      // stack's services, and loading them is most of a `waferflow invoke` start's CPU.
+      const { startLocalStack } = await import("../local/stack.ts");
       stack = await startLocalStack({
         ...(ownDir ? { dataDir } : { ephemeral: true }),
         functions: "built",

@@ -142,10 +142,4 @@ export function reportTable(report: Report): string {
   return lines.join("\n");
 }
 
-/**
- * Handlers log through Powertools, whose INFO lines go to stdout as Lambda wants; here stdout
- * carries reports, so below WARN (which goes to stderr) they stay quiet unless asked for.
- */
-export function quietHandlerLogs(): void {
-  process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
-}
+export { quietHandlerLogs } from "./quiet-logs.ts";

@@ -269,6 +269,7 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
       stateMachineArn: stack.names.stateMachineArn,
     });
     assert.equal(second.executionName, `${LOT_ID}--r2`);
-    await stack.waitForExecution(second.executionName, 240_000);
+    // Not run to its end: the first re-run above is, and the numbering is what this one shows.
+    // Stopping the stack (afterAll) aborts it, as a stop does any running execution.
   });
 });
