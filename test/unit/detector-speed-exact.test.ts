@@ -128,8 +128,10 @@ describe("die-difference noise estimate", () => {
     // A disk touching the frame's edges.
     { cx: 205, cy: 197, r: 196 },
   ];
+  // Each lattice once, integer data (ties in the medians) on two of them and float on the other
+  // two: the shift tables depend on the lattice only, the medians' ties on the data only.
   for (const [k, lattice] of LATTICES.entries()) {
-    for (const integer of [false, true]) {
+    for (const integer of [k % 2 === 1]) {
       it(`matches the plain version exactly (lattice ${k}, ${integer ? "integer" : "float"} data)`, () => {
         const width = 410;
         const height = 395;
