@@ -71,7 +71,7 @@ function plainDieDifferenceNoise(
   }
   const n = diffs.length;
   if (n < 64) return 0;
-  const abs = Float64Array.from(diffs, Math.abs);
+  const abs = new Float64Array(diffs).map(Math.abs);
   const gain = Math.sqrt(1.5) * Math.SQRT2;
   const first = (1.4826 * quantileInPlace(abs, n, 0.5)) / gain;
   const gate = 5 * first;
@@ -656,7 +656,7 @@ function plainSmoothBackground(
         model += (basis[i * m + t] as number) * (coefficients[t] as number);
       residuals[i] = (values[i] as number) - model;
     }
-    const sorted = Float64Array.from(residuals, Math.abs).sort();
+    const sorted = new Float64Array(residuals).map(Math.abs).sort();
     const scale = Math.max(floor, 1.4826 * (sorted[Math.floor(count / 2)] ?? 0));
     const c = 4.685 * scale;
     for (let i = 0; i < count; i++) {
