@@ -47,10 +47,13 @@ function previousDiskPoints(
   return { dx: dx.subarray(0, n), dy: dy.subarray(0, n), value: value.subarray(0, n) };
 }
 
+/** Bit for bit (stricter than Object.is per value); the first differing value named on failure. */
 function sameBits(a: Float32Array, b: Float32Array, what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++)
-    assert.ok(Object.is(a[i], b[i]), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  const bits = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  if (bits(a).equals(bits(b))) return;
+  const i = a.findIndex((value, k) => !Object.is(value, b[k]));
+  assert.fail(`${what}[${i}]: ${a[i]} vs ${b[i]}`);
 }
 
 describe("diskPoints from the scattered offsets' table (branch speed10)", () => {

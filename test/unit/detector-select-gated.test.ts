@@ -41,11 +41,11 @@ function sample(count: number, seed: number, binned: boolean, failShare: number)
 describe("gatedQuantileOfMagnitudes (branch speed10)", () => {
   it("gives the compacted sample's quantile and passing count, binned and continuous, at many gates and ranks", () => {
     let answered = 0;
+    // One seed per kind of sample: two more (3 binned, 4 continuous) reached no statement or
+    // branch of select.ts these do not (v8 coverage, compared), at twice the cost.
     for (const [seed, binned] of [
       [1, true],
       [2, false],
-      [3, true],
-      [4, false],
     ] as const) {
       for (const count of [2048, 5000, 60_000, 231_000]) {
         for (const failShare of [0, 0.1, 0.6]) {

@@ -71,7 +71,7 @@ function plainDieDifferenceNoise(
   }
   const n = diffs.length;
   if (n < 64) return 0;
-  const abs = Float64Array.from(diffs, Math.abs);
+  const abs = new Float64Array(diffs).map(Math.abs);
   const gain = Math.sqrt(1.5) * Math.SQRT2;
   const first = (1.4826 * quantileInPlace(abs, n, 0.5)) / gain;
   const gate = 5 * first;
@@ -128,8 +128,10 @@ describe("die-difference noise estimate", () => {
     // A disk touching the frame's edges.
     { cx: 205, cy: 197, r: 196 },
   ];
+  // Each lattice once, integer data (ties in the medians) on two of them and float on the other
+  // two: the shift tables depend on the lattice only, the medians' ties on the data only.
   for (const [k, lattice] of LATTICES.entries()) {
-    for (const integer of [false, true]) {
+    for (const integer of [k % 2 === 1]) {
       it(`matches the plain version exactly (lattice ${k}, ${integer ? "integer" : "float"} data)`, () => {
         const width = 410;
         const height = 395;
@@ -654,7 +656,7 @@ function plainSmoothBackground(
         model += (basis[i * m + t] as number) * (coefficients[t] as number);
       residuals[i] = (values[i] as number) - model;
     }
-    const sorted = Float64Array.from(residuals, Math.abs).sort();
+    const sorted = new Float64Array(residuals).map(Math.abs).sort();
     const scale = Math.max(floor, 1.4826 * (sorted[Math.floor(count / 2)] ?? 0));
     const c = 4.685 * scale;
     for (let i = 0; i < count; i++) {

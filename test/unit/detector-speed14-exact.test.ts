@@ -163,13 +163,25 @@ describe("the residual kernel's interpolations kept from one row for the next", 
     // row: the kept interpolations of the first call's last interior row lie right above it.
     const a2 = { x: 17.25, y: 0.5 };
     const b2 = { x: -0.5, y: 15.75 };
-    let second: DiskRegion | null = null;
-    for (let cy = 120; cy < 260 && !second; cy += 0.25) {
+    // The first such disk on a quarter-pixel grid of centres: a disk lower down starts its
+    // interior no higher, so a bisection finds the first centre at or below that row (10 runs of
+    // the residual, not the 160 of a walk down the grid).
+    const map2 = raster(32);
+    const firstInteriorRow = (cy: number): number => {
       const region = { cx: 130.2, cy, r: 66 };
-      if (Math.ceil(cy - 66) > lastRow) break;
-      const rows = interiorRows(run(raster(32), a2, b2, region, false).edgeMask, region);
-      if (rows[0] === lastRow + 1) second = region;
+      return interiorRows(run(map2, a2, b2, region, false).edgeMask, region)[0] ?? height;
+    };
+    let low = 120;
+    let high = 260;
+    assert.ok(firstInteriorRow(low) <= lastRow, "the search starts above the row");
+    while (high - low > 0.25) {
+      const mid = low + Math.floor((high - low) / 0.5) * 0.25;
+      if (firstInteriorRow(mid) >= lastRow + 1) high = mid;
+      else low = mid;
     }
+    // low's disk starts its interior above that row, high's at it or below.
+    const second: DiskRegion | null =
+      firstInteriorRow(high) === lastRow + 1 ? { cx: 130.2, cy: high, r: 66 } : null;
     assert.ok(second, `no disk starts its interior at row ${lastRow + 1}`);
     const calls: Array<[number, { x: number; y: number }, { x: number; y: number }, DiskRegion]> = [
       [31, a1, b1, first],

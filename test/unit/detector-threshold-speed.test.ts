@@ -105,7 +105,7 @@ function plainMeasureSigmas(
   let bounds = Float64Array.of(Number.POSITIVE_INFINITY);
   const classes = latticeA && n >= CLASSES * 200 ? CLASSES : 1;
   if (classes > 1) {
-    const act = Float64Array.from(indices, (i) => patternActivity(probe, i));
+    const act = new Float64Array(indices).map((i) => patternActivity(probe, i));
     bounds = new Float64Array(CLASSES);
     for (let k = 0; k < CLASSES - 1; k++)
       bounds[k] = selectKth(act.slice(), n, Math.floor(((k + 1) / CLASSES) * (n - 1)));
@@ -120,7 +120,7 @@ function plainMeasureSigmas(
   for (let j = 0; j < n; j++) byClass[classOf[j] as number]?.push(indices[j] as number);
   const needsGlobal = classes === 1 || byClass.some((c) => c.length < 100);
   return rasters.map((raster, r) => {
-    const all = Float64Array.from(byClass.flat(), (i) => magnitudeOf(raster, i));
+    const all = new Float64Array(byClass.flat()).map((i) => magnitudeOf(raster, i));
     const floor = floors[r] ?? 0;
     const global = needsGlobal
       ? Math.max(floor, quantileOfMagnitudes(all, n, 0.95) * DETECTION.q95ToSigma)
@@ -128,7 +128,7 @@ function plainMeasureSigmas(
     const sigmas = new Float64Array(classes);
     let running = floor;
     for (let k = 0; k < classes; k++) {
-      const bucket = Float64Array.from(byClass[k] as number[], (i) => magnitudeOf(raster, i));
+      const bucket = new Float64Array(byClass[k] as number[]).map((i) => magnitudeOf(raster, i));
       const sigma =
         classes > 1 && bucket.length >= 100
           ? quantileOfMagnitudes(bucket, bucket.length, 0.95) * DETECTION.q95ToSigma

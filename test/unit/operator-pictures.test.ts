@@ -159,7 +159,7 @@ describe("overlay", () => {
     const gray: GrayImage = {
       ...eight,
       bitDepth: 16,
-      data: Uint16Array.from(eight.data, (v) => v * 257),
+      data: new Uint16Array(eight.data).map((v) => v * 257),
     };
     const preview = PreviewSchema.parse(await renderPreview(gray, 512));
     assert.equal(Math.max(preview.width, preview.height), 512);
@@ -257,7 +257,7 @@ describe("overlay", () => {
     const sixteen: GrayImage = {
       ...eight,
       bitDepth: 16,
-      data: Uint16Array.from(eight.data, (v) => v * 257 + (v % 7)),
+      data: new Uint16Array(eight.data).map((v) => v * 257 + (v % 7)),
     };
     for (const image of [eight, sixteen]) {
       // Exact blocks (a half, a quarter) and a side libvips must resample to.

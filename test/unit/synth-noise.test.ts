@@ -19,7 +19,12 @@ function flatNoise(noiseSeed: number): Float64Array {
   };
   const pixels = quantise(design, new Float32Array(SIDE * SIDE).fill(MID_LEVEL), FULL_SCALE);
   const sigma = NOISE_SIGMA * FULL_SCALE;
-  return Float64Array.from(pixels, (value) => (value - MID_LEVEL * FULL_SCALE) / sigma);
+  // A loop, not Float64Array.from(pixels, map): the same values, without about 0.25 s of CPU
+  // per call spent in from's per-element iteration.
+  const noise = new Float64Array(pixels.length);
+  for (let k = 0; k < pixels.length; k++)
+    noise[k] = ((pixels[k] as number) - MID_LEVEL * FULL_SCALE) / sigma;
+  return noise;
 }
 
 describe("synth sensor noise (render.ts quantise)", () => {
