@@ -4,57 +4,50 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 /**
  * Wall seconds each slow file took in a full run on 2 cores, for a clean clone: vitest's own
  * results cache (which it prefers, below) is empty there, and its fallback, file size, puts every
- * e2e file before every integration file and the unit files last. From the lead's clean-clone run
- * of main 3405bc3 on 2026-12-02 13:29 (vitest's per-file durations, 3 workers, quiet machine):
+ * e2e file before every integration file and the unit files last. From the lead's clean run of
+ * round testfast7's merge on 2026-12-02 17:21 (each file's wall in `WAFERFLOW_CPU_REPORT`, quiet):
  * every file of 3 s or more. Only the order counts. A file not listed costs nothing here and keeps
- * vitest's order, so an unlisted slow file may start among the last: that run (and testfast6's
- * on the same commit) ended on `bench-help` and `synth-noise`, 4 s each and unlisted then.
+ * vitest's order, so an unlisted slow file may start among the last: round testfast6's runs of
+ * 3405bc3 ended on `bench-help` and `synth-noise`, 4 s each and unlisted then.
  * Keep the list to the slow ones, and files that wait long (local-lambda-process sits out a 10 s
  * function timeout: started late, that wait would be the run's tail).
  */
 const MEASURED_SECONDS: Record<string, number> = {
-  "test/e2e/console.test.ts": 66.7,
-  "test/integration/endpoint-server.test.ts": 24.4,
-  "test/integration/local-faults.test.ts": 24.2,
-  "test/integration/built-functions.test.ts": 16.5,
-  "test/integration/local-crash.test.ts": 16.2,
-  "test/e2e/lot-identity.test.ts": 14.8,
-  "test/integration/local-restart.test.ts": 14.1,
-  "test/integration/awscli-local.test.ts": 13.4,
-  "test/integration/pipeline-parity.test.ts": 12.9,
-  "test/integration/inference-pool.test.ts": 11.8,
-  "test/integration/container.test.ts": 11.8,
-  "test/integration/cli.test.ts": 11.6,
-  "test/integration/local-lambda-process.test.ts": 11.2,
-  "test/unit/synth-generate.test.ts": 10.7,
-  "test/integration/edge-agent-upload.test.ts": 10.4,
-  "test/unit/infra.test.ts": 10.1,
-  "test/integration/local-stack.test.ts": 9,
-  "test/unit/detector-locate-seed.test.ts": 8.5,
-  "test/integration/endpoint-cli.test.ts": 8.3,
-  "test/unit/detector-sensor-faults.test.ts": 8.2,
-  "test/integration/local-cli.test.ts": 8.2,
+  "test/e2e/console.test.ts": 52.4,
+  "test/integration/built-functions.test.ts": 20.1,
+  "test/integration/endpoint-server.test.ts": 16.9,
+  "test/e2e/lot-identity.test.ts": 16.2,
+  "test/unit/detector-locate-seed.test.ts": 16,
+  "test/unit/infra.test.ts": 14.5,
+  "test/integration/local-faults.test.ts": 14,
+  "test/integration/pipeline-parity.test.ts": 14,
+  "test/integration/local-crash.test.ts": 12.5,
+  "test/integration/container.test.ts": 12.3,
+  "test/unit/synth-generate.test.ts": 11.6,
+  "test/unit/detector-sensor-faults.test.ts": 11.2,
+  "test/integration/inference-pool.test.ts": 11.1,
+  "test/integration/local-lambda-process.test.ts": 11.1,
+  "test/integration/evaluate.test.ts": 10.8,
+  "test/integration/awscli-local.test.ts": 10,
+  "test/e2e/lot-limits.test.ts": 9,
+  "test/integration/edge-agent-network.test.ts": 8.9,
   "test/unit/detector-threshold-speed.test.ts": 7.8,
-  // 95 s at 1000 images; its lot is now at a lowered limit of 100 (testfast3).
-  "test/e2e/lot-limits.test.ts": 7.7,
-  "test/integration/evaluate.test.ts": 7.6,
-  "test/unit/detector-speed-exact.test.ts": 7.1,
-  "test/integration/launcher.test.ts": 7.1,
-  "test/integration/edge-agent-network.test.ts": 6.6,
-  "test/integration/endpoint-onnx.test.ts": 6.4,
-  "test/unit/detector-fault-spread.test.ts": 5.1,
-  "test/integration/endpoint-quality.test.ts": 4.5,
-  "test/unit/bench-help.test.ts": 4.3,
-  "test/unit/synth-noise.test.ts": 4.2,
-  "test/integration/lot-awscli.test.ts": 4.2,
-  "test/integration/execution-ended.test.ts": 4.2,
-  "test/unit/synth-artefacts.test.ts": 4,
-  "test/unit/detector-rim-streets.test.ts": 3.4,
-  "test/unit/detector-wafer.test.ts": 3.2,
+  "test/integration/local-stack.test.ts": 7.6,
+  "test/integration/edge-agent-upload.test.ts": 7.5,
+  "test/unit/detector-fault-spread.test.ts": 7.5,
+  "test/integration/local-restart.test.ts": 7,
+  "test/integration/local-cli.test.ts": 6.5,
+  "test/integration/launcher.test.ts": 6.1,
+  "test/integration/lot-awscli.test.ts": 6,
+  "test/unit/synth-artefacts.test.ts": 5.7,
+  "test/unit/detector-rim-streets.test.ts": 5.3,
+  "test/unit/detector-wafer.test.ts": 5,
+  "test/integration/cli.test.ts": 4.4,
+  "test/integration/endpoint-onnx.test.ts": 4.4,
+  "test/unit/detector-speed-exact.test.ts": 4.3,
+  "test/unit/detector-stages.test.ts": 3.9,
+  "test/integration/execution-ended.test.ts": 3.2,
   "test/integration/local-s3-digests.test.ts": 3.1,
-  "test/unit/detector-lattice-points.test.ts": 3,
-  "test/unit/detector-speed14-exact.test.ts": 3,
-  "test/unit/detector-stages.test.ts": 3,
 };
 
 export default class SlowestFirst extends BaseSequencer {
