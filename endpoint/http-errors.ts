@@ -1,6 +1,6 @@
 // The one place where the endpoint's error classes become HTTP answers: the status, and the SageMaker runtime API's ModelError envelope.
 import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
-import { InvalidHintsError, WaferNotFoundError } from "./detector/index.ts";
+import { InvalidHintsError, WaferNotFoundError } from "./detector/errors.ts";
 import {
   CustomAttributeError,
   ImageContentError,

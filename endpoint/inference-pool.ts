@@ -4,12 +4,8 @@ import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
-import {
-  type InferenceRequest,
-  type InferenceResult,
-  rebuildError,
-  type SerialisedError,
-} from "./inference.ts";
+import type { InferenceRequest, InferenceResult } from "./inference.ts";
+import { rebuildError, type SerialisedError } from "./inference-errors.ts";
 import type { ThreadTiming, WorkerData, WorkerMessage, WorkerTask } from "./inference-worker.ts";
 
 /** One inference's answer, and what it cost the thread's heap. */

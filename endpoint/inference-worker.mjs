@@ -1,5 +1,9 @@
-// Entry of an inference worker thread: worker threads do not inherit the CLI's TypeScript loader, so register tsx here first.
-import { register } from "tsx/esm/api";
-
-register();
+// Entry of an inference worker thread: worker threads do not inherit the CLI's TypeScript loader.
+// Node strips the types itself from 22.18 on (as bin/waferflow.js relies on), without tsx's loader
+// (0.2-0.4 s of CPU per thread); an older Node, or an installed copy under node_modules (Node never
+// strips files there), registers tsx first.
+if (!process.features.typescript || import.meta.url.includes("/node_modules/")) {
+  const { register } = await import("tsx/esm/api");
+  register();
+}
 await import("./inference-worker.ts");

@@ -1,14 +1,7 @@
 // One inference, the same in the server's thread or a worker thread: decode once, gate, detect, and draw the preview and overlay from that raster.
 import { performance } from "node:perf_hooks";
-import { decodeGray, ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { decodeGray } from "../lib/gray-image.ts";
 import type { DetectionHints, EndpointAnswer, InvocationResponse } from "../schemas/detection.ts";
-import { InvalidHintsError, InvalidImageError, WaferNotFoundError } from "./detector/index.ts";
-import {
-  ImageContentError,
-  ModelLoadError,
-  ModelNotLoadedError,
-  ModelOutputError,
-} from "./errors.ts";
 import type { WaferModel } from "./models/model.ts";
 import { renderOverlayPicture } from "./overlay.ts";
 import { renderPreview } from "./preview.ts";
@@ -72,41 +65,4 @@ export async function runInference(
   };
 }
 
-/** Errors an inference raises on purpose, rebuilt by name when they cross from a worker thread. */
-const KNOWN_ERRORS: Record<string, new (message: string) => Error> = {
-  ImageDecodeError,
-  ImageSizeError,
-  ImageContentError,
-  InvalidHintsError,
-  InvalidImageError,
-  WaferNotFoundError,
-  ModelLoadError,
-  ModelNotLoadedError,
-  ModelOutputError,
-};
-
-export interface SerialisedError {
-  name: string;
-  message: string;
-  stack?: string;
-}
-
-export function serialiseError(error: unknown): SerialisedError {
-  if (error instanceof Error) {
-    return {
-      name: error.name,
-      message: error.message,
-      ...(error.stack ? { stack: error.stack } : {}),
-    };
-  }
-  return { name: "Error", message: String(error) };
-}
-
-/** The same class (so the server maps it to the same status), message and the worker's stack. */
-export function rebuildError(serialised: SerialisedError): Error {
-  const Known = KNOWN_ERRORS[serialised.name];
-  const error = Known ? new Known(serialised.message) : new Error(serialised.message);
-  if (!Known) error.name = serialised.name;
-  if (serialised.stack) error.stack = serialised.stack;
-  return error;
-}
+export { rebuildError, type SerialisedError, serialiseError } from "./inference-errors.ts";

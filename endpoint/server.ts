@@ -25,7 +25,7 @@ import {
 } from "./errors.ts";
 import { errorAnswer, statusFor } from "./http-errors.ts";
 import { type ImageSource, imageSourceFromEnv } from "./image-source.ts";
-import { type InferenceRequest, type InferenceResult, runInference } from "./inference.ts";
+import type { InferenceRequest, InferenceResult } from "./inference.ts";
 import {
   defaultInferenceThreads,
   type InferencePool,
@@ -47,6 +47,16 @@ const DEFAULT_MAX_QUEUED = 32;
  */
 const READ_AHEAD_PER_THREAD = 2;
 const PRODUCTION_VARIANT = "AllTraffic";
+
+/**
+ * The inference code (detector, quality gate, sharp's pictures), imported when a request runs in
+ * this thread: with worker threads, this thread only names the model and passes requests on.
+ */
+let inference: Promise<typeof import("./inference.ts")> | undefined;
+const loadInference = () => {
+  inference ??= import("./inference.ts");
+  return inference;
+};
 
 export interface EndpointServerOptions {
   port: number;
@@ -221,7 +231,7 @@ export async function startEndpointServer(
     if (!pool) {
       const started = performance.now();
       onStart();
-      const result = await runInference(model, request);
+      const result = await (await loadInference()).runInference(model, request);
       entry.queueMs ??= 0;
       entry.runMs = round(performance.now() - started);
       return result;

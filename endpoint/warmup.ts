@@ -3,7 +3,6 @@ import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { readConfig, wholeNumberVariable } from "../lib/config.ts";
 import type { DetectionHints } from "../schemas/detection.ts";
-import { runInference } from "./inference.ts";
 import type { WaferModel } from "./models/model.ts";
 
 /**
@@ -49,6 +48,8 @@ export async function warmUp(model: WaferModel, wafers: number): Promise<WarmupR
   if (wafers === 0) return { wafers, sidePx: WARMUP_SIDE_PX, ms: 0, cpuMs: 0 };
   // Loaded only when used: with 0 wafers (the tests' setting) a thread pays nothing for it.
   const { generateWafer } = await import("../synth/generate.ts");
+  // So is the inference: the server's thread reads warmupWafersFromEnv from here without loading the detector.
+  const { runInference } = await import("./inference.ts");
   const hints: DetectionHints = { waferDiameterMm: 300 };
   for (let index = 0; index < wafers; index++) {
     const wafer = await generateWafer(WARMUP_SEED, index, {

@@ -1,6 +1,6 @@
 // The default classical-vision wafer defect detector: locate the wafer, model it, flag what differs.
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
-import type { Defect, DetectionHints, ModelInfo, Wafer } from "../../schemas/detection.ts";
+import type { Defect, DetectionHints, Wafer } from "../../schemas/detection.ts";
 import { diskSeedOf, workingMapAndOverview } from "../quality/disk.ts";
 import { hysteresisBlobs } from "./segment.ts";
 import { dropSensorFaults, sensorFaultJudge, takeRepairs, takeRimBlur } from "./sensor-faults.ts";
@@ -22,7 +22,6 @@ import { waferReport } from "./stages/report.ts";
 import { bareResidual, findLattice, fitIllumination } from "./stages/surface.ts";
 import { thresholdsOfComparison, withScoreTail } from "./stages/thresholds.ts";
 import { StageTimer } from "./stages/timer.ts";
-import { DETECTOR_VERSION } from "./version.ts";
 
 export {
   DetectorError,
@@ -31,9 +30,7 @@ export {
   WaferNotFoundError,
 } from "./errors.ts";
 
-export { DETECTOR_VERSION } from "./version.ts";
-
-export const DETECTOR_INFO: ModelInfo = { name: "waferflow-classical", version: DETECTOR_VERSION };
+export { DETECTOR_INFO, DETECTOR_VERSION } from "./version.ts";
 
 export interface DetectionResult {
   wafer: Wafer;

@@ -1,5 +1,6 @@
 // The detector's version: a release number for its algorithms plus a hash of its thresholds table.
 import { createHash } from "node:crypto";
+import type { ModelInfo } from "../../schemas/detection.ts";
 import {
   CLASSIFY,
   COARSE_TRACE,
@@ -70,3 +71,6 @@ export const THRESHOLDS_HASH = createHash("sha256")
  * `waferflow.detector_version`) and what the endpoint checks before loading it.
  */
 export const DETECTOR_VERSION = `${DETECTOR_RELEASE}+${THRESHOLDS_HASH}`;
+
+/** The classical model's name and version; here, so a server can name it without loading the detector. */
+export const DETECTOR_INFO: ModelInfo = { name: "waferflow-classical", version: DETECTOR_VERSION };
