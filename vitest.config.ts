@@ -78,7 +78,7 @@ process.env.WAFERFLOW_WARMUP_WAFERS ??= "0";
 
 /**
  * One inference thread per endpoint, not one per core: each thread costs about 0.5 s of CPU to
- * start (tsx's loader, the detector's modules) and compiles the detector for itself, and the tests'
+ * start (the detector's modules) and compiles the detector for itself, and the tests'
  * stacks see a few wafers each. The tests of the default (endpoint-server) unset it.
  */
 process.env.WAFERFLOW_INFERENCE_THREADS ??= "1";
