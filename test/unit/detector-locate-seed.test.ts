@@ -199,6 +199,31 @@ function syntheticDisk(options: SyntheticDisk): { image: GrayImage; cx: number; 
   return { image: { width: size, height: size, bitDepth: 8, data }, cx, cy };
 }
 
+/** syntheticDisk once per set of options in this file (the tests only read the image). */
+const disks = new Map<string, ReturnType<typeof syntheticDisk>>();
+function diskOf(options: SyntheticDisk): ReturnType<typeof syntheticDisk> {
+  const key = JSON.stringify(options);
+  const kept = disks.get(key) ?? syntheticDisk(options);
+  disks.set(key, kept);
+  return kept;
+}
+
+/** The out-of-round disk with its notch and a chip; and a rounder one with a chip (detect's). */
+const OUT_OF_ROUND: SyntheticDisk = {
+  size: 1024,
+  axisRatio: 0.993,
+  leaveShare: 0,
+  notchDeg: 200,
+  chip: { deg: 40, radiusPx: 14 },
+};
+const ROUNDER: SyntheticDisk = {
+  size: 1024,
+  axisRatio: 0.995,
+  leaveShare: 0,
+  notchDeg: 250,
+  chip: { deg: 20, radiusPx: 14 },
+};
+
 function angleDistance(a: number, b: number): number {
   const d = (((a - b) % 360) + 360) % 360;
   return d > 180 ? 360 - d : d;
@@ -226,13 +251,7 @@ describe("locate from the gate's disk (a seed)", () => {
   const cases: Array<{ name: string; disk: SyntheticDisk }> = [
     {
       name: "an out-of-round disk (axis ratio 0.993) with its notch and a chip",
-      disk: {
-        size: 1024,
-        axisRatio: 0.993,
-        leaveShare: 0,
-        notchDeg: 200,
-        chip: { deg: 40, radiusPx: 14 },
-      },
+      disk: OUT_OF_ROUND,
     },
     {
       name: "a disk leaving the frame by 1% at the bottom, a chip beside the clip",
@@ -247,7 +266,7 @@ describe("locate from the gate's disk (a seed)", () => {
   ];
   for (const { name, disk } of cases) {
     it(`fits the disk the coarse pass finds, within 0.05 px, and reads the same notch and chip: ${name}`, () => {
-      const { image } = syntheticDisk(disk);
+      const { image } = diskOf(disk);
       const seeded = located(image, true);
       const coarse = located(image, false);
       for (const key of ["cx", "cy", "r"] as const)
@@ -293,7 +312,7 @@ describe("locate from the gate's disk (a seed)", () => {
   });
 
   it("falls back to the coarse pass, bit for bit, when the seed's circle cannot hold the rim", () => {
-    const { image } = syntheticDisk({ size: 1024, axisRatio: 0.993, leaveShare: 0, notchDeg: 90 });
+    const { image } = diskOf(OUT_OF_ROUND);
     const work = workingMap(image);
     const seed = diskSeedOf(image, work);
     assert.ok(seed);
@@ -310,7 +329,7 @@ describe("locate from the gate's disk (a seed)", () => {
 
 describe("the gate's disk seed", () => {
   it("is handed over with a usable image's map when no pixel was repaired, and equals the one detect() fits", () => {
-    const { image } = syntheticDisk({ size: 1024, axisRatio: 0.995, leaveShare: 0, notchDeg: 90 });
+    const { image } = diskOf(ROUNDER);
     const assessment = assessQuality(image);
     assert.ok(assessment.usable);
     assert.equal(assessment.quality.hotPixelsRemoved, 0);
@@ -321,13 +340,7 @@ describe("the gate's disk seed", () => {
   });
 
   it("gives a gated detection equal to an ungated one of the same pixels (seed handed over vs fitted in detect)", async () => {
-    const { image } = syntheticDisk({
-      size: 1024,
-      axisRatio: 0.995,
-      leaveShare: 0,
-      notchDeg: 250,
-      chip: { deg: 20, radiusPx: 14 },
-    });
+    const { image } = diskOf(ROUNDER);
     const gated = await gatedDetect(image, {}, detect);
     assert.equal(gated.status, "inspected");
     assert.equal(gated.quality.hotPixelsRemoved, 0, "no pixel repaired: the seed was handed over");

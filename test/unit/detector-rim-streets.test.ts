@@ -32,11 +32,17 @@ function grazingStreetWafer(size: number, chipDeg: number | null): GrayImage {
     for (let x = 0; x < size; x++) {
       const dx = x - cx;
       const dy = y - cy;
-      const phi = Math.atan2(dy, dx);
-      const arc = ((angleDistanceDeg((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
-      const edge = radius - Math.max(0, 0.01 * radius - arc);
+      const r = Math.hypot(dx, dy);
+      // The notch's edge lies within 1% of the radius: nearer the centre, or past the radius,
+      // the edge need not be computed (the same pixels, the per-pixel angles only near the rim).
+      let inside = r < 0.98 * radius;
+      if (!inside && r < radius) {
+        const phi = Math.atan2(dy, dx);
+        const arc = ((angleDistanceDeg((phi * 180) / Math.PI, 90) * Math.PI) / 180) * radius;
+        inside = r < radius - Math.max(0, 0.01 * radius - arc);
+      }
       const chipped = chipDeg !== null && Math.hypot(x - chipX, y - chipY) <= 12;
-      const onDisk = Math.hypot(dx, dy) < edge && !chipped;
+      const onDisk = inside && !chipped;
       const u = (((cos * dx + sin * dy) % pitch) + pitch) % pitch;
       const v = (((-sin * dx + cos * dy) % pitch) + pitch) % pitch;
       const inStreet = u < street || v < street;
@@ -86,16 +92,21 @@ function notchAndVChipWafer(size: number, notchShare: number, chipDeg: number): 
     for (let x = 0; x < size; x++) {
       const dx = x - cx;
       const dy = y - cy;
-      const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
-      // Rim length from each V's centre; a 90-degree V is as deep as that length is short.
-      const arc = (centreDeg: number) =>
-        ((angleDistanceDeg(deg, centreDeg) * Math.PI) / 180) * radius;
-      const edge =
-        radius - Math.max(0, notchShare * radius - arc(90), 0.01 * radius - arc(chipDeg));
+      const r = Math.hypot(dx, dy);
+      // Both Vs lie within max(notchShare, 1%) of the radius: the angles only near the rim.
+      let inside = r < (1 - Math.max(notchShare, 0.01) - 0.01) * radius;
+      if (!inside && r < radius) {
+        const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
+        // Rim length from each V's centre; a 90-degree V is as deep as that length is short.
+        const arc = (centreDeg: number) =>
+          ((angleDistanceDeg(deg, centreDeg) * Math.PI) / 180) * radius;
+        inside =
+          r < radius - Math.max(0, notchShare * radius - arc(90), 0.01 * radius - arc(chipDeg));
+      }
       const u = ((dx % pitch) + pitch) % pitch;
       const v = ((dy % pitch) + pitch) % pitch;
       const inStreet = u < street || v < street;
-      level[y * size + x] = Math.hypot(dx, dy) < edge ? (inStreet ? 0.4 : 0.5) * full : 0.15 * full;
+      level[y * size + x] = inside ? (inStreet ? 0.4 : 0.5) * full : 0.15 * full;
     }
   const blurred = gaussianBlur(level, size, 1);
   const data = new Uint16Array(size * size);

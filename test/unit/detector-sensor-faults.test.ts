@@ -68,11 +68,26 @@ function baseWafer(side: number, seed: number): Uint16Array {
   return data;
 }
 
+/** One buffer per side for the loops' images, each used and dropped before the next is built. */
+const scratches = new Map<number, Uint16Array>();
+
 function patternedWafer(
   side: number,
-  opts: { seed: number; fault?: { x: number; y: number; value: number }; spot?: Spot },
+  opts: {
+    seed: number;
+    fault?: { x: number; y: number; value: number };
+    spot?: Spot;
+    /** Build into the side's scratch buffer (the previous scratch image is overwritten). */
+    scratch?: boolean;
+  },
 ): GrayImage {
-  const data = baseWafer(side, opts.seed).slice();
+  const base = baseWafer(side, opts.seed);
+  let data: Uint16Array;
+  if (opts.scratch) {
+    data = scratches.get(side) ?? new Uint16Array(base.length);
+    scratches.set(side, data);
+    data.set(base);
+  } else data = base.slice();
   const spot = opts.spot;
   if (spot) {
     // Area coverage of the disk, 16 x 16 sub-samples per pixel of its box.
@@ -184,8 +199,12 @@ describe("the gate's rim blur, read back as the optics' blur", () => {
   });
 });
 
-/** The judge of a wafer built here, with its known lattice (no optical blur: the least spread). */
-function judgeOf(image: GrayImage) {
+/**
+ * The judge of a wafer built here, with its known lattice (no optical blur: the least spread).
+ * Given a point, the residual is filled only on the group groupAt makes there: the judge reads
+ * the residual at the group's pixels alone (to find its peak), so the verdict is the same.
+ */
+function judgeOf(image: GrayImage, only?: { x: number; y: number }) {
   const work = workingMap(image);
   const pitch = (64 * (image.width / 1024)) / work.scale;
   const lattice: Lattice = {
@@ -197,8 +216,15 @@ function judgeOf(image: GrayImage) {
   // The residual only points the judge at the group's peak: pixel minus its pair references.
   const residual = new Float32Array(work.width * work.height);
   const at = (x: number, y: number) => work.data[y * work.width + x] as number;
-  for (let y = pitch + 1; y < work.height - pitch - 1; y++)
-    for (let x = pitch + 1; x < work.width - pitch - 1; x++)
+  let [x0, x1, y0, y1] = [pitch + 1, work.width - pitch - 1, pitch + 1, work.height - pitch - 1];
+  if (only) {
+    const mx = Math.floor(only.x / work.scale);
+    const my = Math.floor(only.y / work.scale);
+    [x0, x1] = [Math.max(x0, mx - 2), Math.min(x1, mx + 3)];
+    [y0, y1] = [Math.max(y0, my - 2), Math.min(y1, my + 3)];
+  }
+  for (let y = y0; y < y1; y++)
+    for (let x = x0; x < x1; x++)
       residual[y * work.width + x] =
         at(x, y) -
         0.25 * (at(x - pitch, y) + at(x + pitch, y) + at(x, y - pitch) + at(x, y + pitch));
@@ -240,8 +266,8 @@ describe("a lone spike where the die pattern has cancelled is a sensor fault; a 
         for (const value of [65535, 0]) {
           const x = dieX + u * s;
           const y = dieY + w * s;
-          const image = patternedWafer(side, { seed: 10, fault: { x, y, value } });
-          const { work, judge } = judgeOf(image);
+          const image = patternedWafer(side, { seed: 10, fault: { x, y, value }, scratch: true });
+          const { work, judge } = judgeOf(image, { x, y });
           const sign = value > 0 ? 1 : -1;
           assert.equal(
             isSensorFault(groupAt(work, x, y, sign), judge),
@@ -262,8 +288,9 @@ describe("a lone spike where the die pattern has cancelled is a sensor fault; a 
             const image = patternedWafer(side, {
               seed: 10,
               spot: { x, y, diameter: 1.5 * s, contrast },
+              scratch: true,
             });
-            const { work, judge } = judgeOf(image);
+            const { work, judge } = judgeOf(image, { x, y });
             const sign = contrast > 0 ? 1 : -1;
             assert.equal(
               isSensorFault(groupAt(work, x, y, sign), judge),

@@ -247,8 +247,15 @@ test("bare wafer on a bright chuck with a hinted notch and 200 mm diameter", () 
   assert.ok(Math.abs((v?.waferMm.y ?? 0) - (dx * Math.sin(a) + dy * Math.cos(a))) < 0.3);
 });
 
+/** The clean bare wafer, drawn once: the clean test and the bad hint's refusal read it. */
+let clean: GrayImage | undefined;
+function cleanWafer(): GrayImage {
+  clean ??= renderWafer({ ...bareSpec, defects: [], chip: undefined, seed: 9 });
+  return clean;
+}
+
 test("clean wafer: no defects reported", () => {
-  const result = detect(renderWafer({ ...bareSpec, defects: [], chip: undefined, seed: 9 }));
+  const result = detect(cleanWafer());
   assert.deepEqual(result.defects, []);
 });
 
@@ -296,8 +303,7 @@ test("bad input is refused with errors that say what is wrong", () => {
     (e: unknown) => e instanceof WaferNotFoundError && /no wafer disk/.test(e.message),
   );
   assert.throws(
-    () =>
-      detect(renderWafer({ ...bareSpec, defects: [], chip: undefined }), { notchAngleDeg: 400 }),
+    () => detect(cleanWafer(), { notchAngleDeg: 400 }),
     /invalid detection hint notchAngleDeg/,
   );
 });
