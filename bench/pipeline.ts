@@ -45,7 +45,8 @@ const { values } = commandLineOrExit(
 // The stack, the SDK, the detector and the generator load once the command line is read: --help
 // and usage errors stay cheap.
 const { GetExecutionHistoryCommand } = await import("@aws-sdk/client-sfn");
-const { LotEndings, quietHandlerLogs } = await import("../cli/reports.ts");
+const { LotEndings } = await import("../cli/reports.ts");
+const { quietHandlerLogs } = await import("../cli/quiet-logs.ts");
 const { uploadLot } = await import("../edge-agent/upload.ts");
 const { defaultInferenceThreads, startInferencePool } = await import(
   "../endpoint/inference-pool.ts"

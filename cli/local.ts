@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { ConsoleServer } from "../console/server.ts";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { LOCAL_PROFILE, parsePorts, writeClientFiles } from "../local/client-files.ts";
+import { quietHandlerLogs } from "./quiet-logs.ts";
 
 export const DEFAULT_CONSOLE_PORT = 8642;
 
@@ -64,9 +65,8 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     );
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  // Loaded once the command line is good, in the order the file's imports had: \`waferflow local
-  // --help\` and its usage errors load none of it (about 1 s of CPU per start).
-  await import("../console/server.ts");
+  // Loaded once the command line is good: `waferflow local --help` and its usage errors load none
+  // of it (about 1 s of CPU per start). The console's server loads when it opens (openConsole).
   const { watchInbox } = await import("../edge-agent/inbox.ts");
   const { uploadLot } = await import("../edge-agent/upload.ts");
   const { loadTemplate, TEMPLATE_PATH } = await import("../infra/template.ts");
@@ -78,9 +78,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   );
   const { buildLocalModel } = await import("../local/resource-model.ts");
   const { LOCAL_CREDENTIALS, startLocalStack } = await import("../local/stack.ts");
-  const { LotEndings, quietHandlerLogs, reportTable, summariseReport } = await import(
-    "./reports.ts"
-  );
+  const { LotEndings, reportTable, summariseReport } = await import("./reports.ts");
   quietHandlerLogs();
   const inbox = resolve(values.inbox);
   mkdirSync(inbox, { recursive: true });

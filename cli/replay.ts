@@ -2,6 +2,7 @@
 import { join, resolve } from "node:path";
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import type { LocalStack } from "../local/stack.ts";
+import { quietHandlerLogs } from "./quiet-logs.ts";
 import type { LotEnding } from "./reports.ts";
 
 export interface ReplayOutcome {
@@ -23,12 +24,12 @@ export async function replayLots(
   options: ReplayOptions = {},
 ): Promise<ReplayOutcome[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  // Loaded here, in the order the file's imports had: \`waferflow replay --help\` and its usage
+  // Loaded here, in the order the file's imports had: `waferflow replay --help` and its usage
   // errors load none of it (about 1 s of CPU per start).
   const { uploadLot } = await import("../edge-agent/upload.ts");
   const { createAgentS3Client, createS3Client } = await import("../lib/aws.ts");
   const { startLocalStack } = await import("../local/stack.ts");
-  const { LotEndings, quietHandlerLogs } = await import("./reports.ts");
+  const { LotEndings } = await import("./reports.ts");
   quietHandlerLogs();
   const stack = options.stack ?? (await startLocalStack({ ephemeral: true, log }));
   const s3 = createS3Client();

@@ -141,5 +141,3 @@ export function reportTable(report: Report): string {
   if (report.links?.console) lines.push(`  ${report.links.console}`);
   return lines.join("\n");
 }
-
-export { quietHandlerLogs } from "./quiet-logs.ts";

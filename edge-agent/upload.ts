@@ -40,8 +40,6 @@ import { abortUpload, describe, type Run, type Settings } from "./s3-calls.ts";
 
 export const DEFAULT_PART_SIZE_BYTES = 8 * MIB;
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 8 * MIB;
-export { MIN_PART_SIZE_BYTES };
-
 const MAX_PART_SIZE_BYTES = 5 * 1024 * MIB;
 const MAX_MANIFEST_IMAGES = MAX_LOT_IMAGES;
 export const DEFAULT_CONCURRENCY = 4;

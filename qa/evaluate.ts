@@ -340,7 +340,7 @@ export async function evaluateDirectory(
     throw new EvaluationInputError(`no truth.json found in '${dir}' or its sub-folders`);
   }
   const run = options.detector ?? (await detectorFromSpec(options.model));
-  // Loaded once there is a labelled set to read: \`waferflow evaluate --help\`, its usage errors
+  // Loaded once there is a labelled set to read: `waferflow evaluate --help`, its usage errors
   // and a missing directory load none of it (about 1 s of CPU per start).
   const { gatedDetect } = await import("../endpoint/quality/index.ts");
   const { hintsFromMetadata } = await import("../lib/custom-attributes.ts");
