@@ -1,13 +1,8 @@
 // An inference worker thread: builds and loads the model its spec names once, warms it up, then runs one inference per message.
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
-import {
-  type InferenceRequest,
-  type InferenceResult,
-  runInference,
-  type SerialisedError,
-  serialiseError,
-} from "./inference.ts";
+import { type InferenceRequest, type InferenceResult, runInference } from "./inference.ts";
+import { type SerialisedError, serialiseError } from "./inference-errors.ts";
 import { createModel } from "./models/index.ts";
 import { type WarmupReport, warmUp } from "./warmup.ts";
 

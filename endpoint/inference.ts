@@ -64,5 +64,3 @@ export async function runInference(
     timingMs: { decode: decodeMs, ...gated.timingMs, ...pictureMs },
   };
 }
-
-export { rebuildError, type SerialisedError, serialiseError } from "./inference-errors.ts";
