@@ -37,6 +37,11 @@ export function createS3ImageSource(options: {
   maxBytes?: number;
 }): ImageSource {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_REFERENCED_BYTES;
+  // The client and the SDK's command class, resolved once for every read (a source exists only
+  // where references can come, so loading the SDK here loads nothing an endpoint would not use).
+  const sdk = Promise.all([options.s3, import("@aws-sdk/client-s3")]);
+  // Observed by each read; a failure here must not count as unhandled before the first one.
+  sdk.catch(() => {});
   return {
     bucket: options.bucket,
     async read(reference) {
@@ -53,10 +58,7 @@ export function createS3ImageSource(options: {
       }
       let bytes: Uint8Array;
       try {
-        const [s3, { GetObjectCommand }] = await Promise.all([
-          options.s3,
-          import("@aws-sdk/client-s3"),
-        ]);
+        const [s3, { GetObjectCommand }] = await sdk;
         const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         if (response.ContentLength !== undefined && response.ContentLength > maxBytes) {
           response.Body?.transformToWebStream().cancel();
@@ -141,7 +143,5 @@ export function imageSourceFromEnv(
   // The SDK's import (about 1 s of CPU) starts now, so the first reference does not wait for it;
   // an endpoint that takes images in the body only never loads it.
   const s3 = import("../lib/aws.ts").then(({ createS3Client }) => createS3Client(env));
-  // Observed by each read; a failure here must not count as unhandled before the first one.
-  s3.catch(() => {});
   return createS3ImageSource({ s3, bucket: config.WAFERFLOW_IMAGE_BUCKET });
 }
