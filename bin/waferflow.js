@@ -45,6 +45,9 @@ if (major < 22) {
   if (!process.features.typescript || import.meta.url.includes("/node_modules/")) {
     const { register } = await import("tsx/esm/api");
     register();
+  } else {
+    // Node's stripped text remembered between starts (lib/strip-types-cache.mjs).
+    await import("../lib/strip-types-cache.mjs");
   }
   const { main } = await import("../cli/main.ts");
   process.exitCode = await main(process.argv.slice(2));

@@ -5,5 +5,8 @@
 if (!process.features.typescript || import.meta.url.includes("/node_modules/")) {
   const { register } = await import("tsx/esm/api");
   register();
+} else {
+  // Node's stripped text remembered between starts (lib/strip-types-cache.mjs).
+  await import("../lib/strip-types-cache.mjs");
 }
 await import("./inference-worker.ts");

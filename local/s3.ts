@@ -54,6 +54,7 @@ export const S3RVER_CLIENT_ENV = {
 } as const;
 
 const CHILD_MODULE = fileURLToPath(new URL("./s3-child.ts", import.meta.url));
+const STRIP_TYPES_CACHE = new URL("../lib/strip-types-cache.mjs", import.meta.url).href;
 const STOP_GRACE_MS = 5_000;
 
 /**
@@ -66,10 +67,11 @@ export function startS3(options: LocalS3Options): Promise<LocalService> {
   const child = fork(CHILD_MODULE, [JSON.stringify(config)], {
     // Node's own type stripping where it has it (22.18+: about 0.2 s of CPU less per start than
     // tsx's loader); s3-child.ts and what it imports use erasable syntax only. tsx otherwise.
+    // Node's stripped text remembered between starts (lib/strip-types-cache.mjs).
     execArgv: [
       "--openssl-legacy-provider",
       ...(process.features.typescript && !CHILD_MODULE.includes("/node_modules/")
-        ? []
+        ? ["--import", STRIP_TYPES_CACHE]
         : ["--import", import.meta.resolve("tsx")]),
     ],
     stdio: ["ignore", "pipe", "pipe", "ipc"],

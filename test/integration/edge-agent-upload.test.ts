@@ -344,6 +344,9 @@ describe("uploadLot against s3rver", () => {
     const child = spawn(
       process.execPath,
       [
+        // Node's stripped text remembered between starts, as `waferflow` does.
+        "--import",
+        fileURLToPath(new URL("../../lib/strip-types-cache.mjs", import.meta.url)),
         fileURLToPath(new URL("./helpers/edge-agent-upload-child.ts", import.meta.url)),
         JSON.stringify({
           dir,

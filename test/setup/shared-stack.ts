@@ -25,6 +25,8 @@ declare module "vitest" {
 const ROOT = resolve(import.meta.dirname, "../..");
 const NODE = join(ROOT, "node_modules/.bin/node");
 const CHILD = join(ROOT, "test/setup/shared-stack-child.ts");
+/** Node's stripped text remembered between starts, as `waferflow` does (lib/strip-types-cache.mjs). */
+const STRIP_TYPES_CACHE = join(ROOT, "lib/strip-types-cache.mjs");
 const START_TIMEOUT_MS = 180_000;
 
 function started(child: ChildProcess): Promise<SharedStackConnection> {
@@ -59,7 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const child = spawn(
     NODE,
     // Node's own type stripping, not tsx's loader (tsconfig.json's erasableSyntaxOnly).
-    [CHILD, join(work, "data"), join(work, "stack.log")],
+    ["--import", STRIP_TYPES_CACHE, CHILD, join(work, "data"), join(work, "stack.log")],
     {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe", "ipc"],
