@@ -1,24 +1,182 @@
-// Lot ids are identities, every file is accounted for, and a re-run is explicit: on the embedded stack, through the agent and StartLot.
+// Lots on one embedded stack, in this file's process: one at the manifest's limits (the limit lowered to 100 for this file) with 63-character names, every one failing (30% undecodable, the rest too small), ends with one report and one image more is refused; then lot ids are identities, every file is accounted for, and a re-run is explicit, through the agent and StartLot.
+// One stack for both (a stack start, its S3 child and its modules are about 3-4 s of CPU, and this file's process a fresh worker): the two lots have their own ids, prefixes and agent journals.
+// First, before anything that loads the schemas: the lot limit is read once, when they load, and the agent and the stack's handlers run in this process.
+import "./helpers/lower-lot-limit.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { reprocessLot, runLotsCommand } from "../../cli/lots.ts";
 import { LotEndings } from "../../cli/reports.ts";
-import { LotIdTakenError } from "../../edge-agent/errors.ts";
+import { LotIdTakenError, TooManyImagesError } from "../../edge-agent/errors.ts";
 import { uploadLot } from "../../edge-agent/upload.ts";
 import { listLots } from "../../functions/lot-watch/core.ts";
 import { createDocumentClient, createS3Client, createSfnClient } from "../../lib/aws.ts";
 import { lotKeys } from "../../lib/keys.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { type Alert, AlertSchema } from "../../schemas/alert.ts";
+import { MAX_LOT_IMAGES, SHIPPED_MAX_LOT_IMAGES } from "../../schemas/lot.ts";
 import { type Report, ReportSchema } from "../../schemas/report.ts";
+import { LOT_LIMIT_IN_TEST } from "./helpers/lower-lot-limit.ts";
 
+const STATE_DATA_LIMIT = 256 * 1024;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/lot-e2e");
 const LOT_ID = "E2E-IDENTITY-1";
+
+/** The one stack of this file, with its model server (the identity lot's wafers are inspected). */
+let stack: LocalStack;
+const s3 = createS3Client();
+beforeAll(async () => {
+  stack = await startLocalStack({ ephemeral: true, log: () => {} });
+});
+afterAll(async () => {
+  await stack?.stop();
+  delete process.env.WAFERFLOW_MAX_LOT_IMAGES;
+});
+
+/** The largest state output and the execution input of one execution, from its history. */
+async function largestPayload(executionArn: string): Promise<number> {
+  const sfn = createSfnClient();
+  let largest = 0;
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(
+      new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000 }),
+    );
+    for (const event of page.events ?? ([] as HistoryEvent[])) {
+      const payload =
+        event.stateExitedEventDetails?.output ?? event.executionStartedEventDetails?.input ?? "";
+      largest = Math.max(largest, Buffer.byteLength(payload));
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return largest;
+}
+
+// First: the identity lot's re-run below is left running when the file ends (the stop aborts it).
+describe("a lot at the limits on the embedded stack", () => {
+  let endings: LotEndings;
+  const reports: Report[] = [];
+
+  beforeAll(() => {
+    // No image of this lot may get past preprocessing, and the test below requires each to fail
+    // there, on its bytes or its size: one that reached the model server (which the identity lot
+    // needs) would fail as ImageRejectedByModelError, not ImageSizeError.
+    endings = new LotEndings(stack, s3, (ending) => {
+      if (ending.kind === "report") reports.push(ending.report);
+    });
+  });
+  afterAll(() => {
+    endings?.close();
+  });
+
+  async function run(dir: string, lotId: string): Promise<Report> {
+    await uploadLot({
+      dir,
+      s3,
+      bucket: stack.names.bucket,
+      stateDir: join(stack.dataDir, "agent"),
+      concurrency: 8,
+    });
+    const ending = await endings.wait(lotId, 800_000);
+    assert.ok(ending?.kind === "report", `lot ${lotId} ended with a report`);
+    const outcome = await stack.waitForExecution(lotId, 60_000);
+    assert.equal(outcome.status, "SUCCEEDED");
+    return ending.report;
+  }
+
+  it("a lot at the limit with 63-character names, all failing: one report naming each failure, small state payloads; one image more is refused", async () => {
+    // One lot at the manifest's limit (MAX_LOT_IMAGES) carries both stresses: the most images a
+    // lot may have, and every one of them failing, so each carries its error through the Map.
+    // The limit is lowered for this file (helpers/lower-lot-limit.ts): the same checks run at
+    // their boundary with a tenth of the shipped 1000 images, whose payloads
+    // test/unit/lot-limit.test.ts checks on the lot's ASL.
+    assert.equal(MAX_LOT_IMAGES, LOT_LIMIT_IN_TEST, "the lowered limit reached the schemas");
+    const lotId = "LIMITS-FAILING";
+    const dir = mkdtempSync(join(tmpdir(), "waferflow-limits-"));
+    // Too small for the spec: preprocessing refuses them on their header.
+    const tiny = await sharp(Buffer.alloc(64 * 64, 90), {
+      raw: { width: 64, height: 64, channels: 1 },
+    })
+      .png()
+      .toBuffer();
+    const names: string[] = [];
+    const undecodable = new Set<string>();
+    for (let i = 0; i < MAX_LOT_IMAGES; i++) {
+      const stem = `wafer-${String(i).padStart(4, "0")}-`;
+      const name = `${stem.padEnd(59, "x")}.png`;
+      assert.equal(name.length, 63);
+      names.push(name);
+      if (i % 10 < 3) {
+        // A PNG signature, then bytes no decoder accepts: the agent takes it, preprocessing fails fast.
+        undecodable.add(name);
+        writeFileSync(join(dir, name), Buffer.concat([PNG_SIGNATURE, Buffer.alloc(64, i % 251)]));
+      } else {
+        writeFileSync(join(dir, name), tiny);
+      }
+    }
+    assert.equal(undecodable.size, (MAX_LOT_IMAGES * 3) / 10);
+    writeFileSync(join(dir, "lot.json"), JSON.stringify({ lotId }));
+    const report = await run(dir, lotId);
+    assert.equal(report.counts.images, MAX_LOT_IMAGES);
+    assert.deepEqual(report.images.map((i) => i.fileName).sort(), names.sort());
+    const accounted =
+      report.counts.clean +
+      report.counts.withDefects +
+      report.counts.failed +
+      report.counts.unusable +
+      report.counts.rejected;
+    assert.equal(accounted, MAX_LOT_IMAGES, "every image has an outcome");
+    assert.equal(report.counts.failed, MAX_LOT_IMAGES, "every image failed");
+    assert.equal(report.status, "incomplete");
+    for (const image of report.images) {
+      assert.equal(image.status, "failed");
+      assert.ok(image.error?.name, `${image.fileName} has an error name`);
+      assert.ok((image.error?.message.length ?? 0) <= 500, "messages stay short");
+      assert.doesNotMatch(image.error?.message ?? "", /\n\s+at /, "no stack trace in the report");
+    }
+    const undecodableImages = report.images.filter((i) => undecodable.has(i.fileName));
+    assert.equal(undecodableImages.length, undecodable.size);
+    assert.ok(
+      undecodableImages.every((i) => i.error?.name !== "ImageSizeError"),
+      "the undecodable images fail on their bytes, not on their size",
+    );
+    const tooSmall = report.images.filter((i) => !undecodable.has(i.fileName));
+    assert.equal(tooSmall.length, MAX_LOT_IMAGES - undecodable.size);
+    for (const image of tooSmall) {
+      assert.equal(image.error?.name, "ImageSizeError", `${image.fileName} refused on its size`);
+    }
+    assert.equal(reports.filter((r) => r.lotId === lotId).length, 1, "exactly one report");
+    const largest = await largestPayload(
+      `${stack.names.stateMachineArn.replace(":stateMachine:", ":execution:")}:${lotId}`,
+    );
+    assert.ok(largest < STATE_DATA_LIMIT / 2, `largest state payload ${largest} B`);
+    // What the real handlers' outcomes weigh, scaled to the shipped limit: the payloads grow with
+    // the image count (the Map's results), so this overstates them and must still fit.
+    const scaled = (largest * SHIPPED_MAX_LOT_IMAGES) / MAX_LOT_IMAGES;
+    assert.ok(
+      scaled < STATE_DATA_LIMIT / 2,
+      `${largest} B scaled to the shipped limit: ${scaled} B`,
+    );
+
+    // One image more than the limit: the agent refuses the lot before sending anything.
+    copyFileSync(join(dir, names[0] as string), join(dir, "one-more.png"));
+    await assert.rejects(
+      uploadLot({ dir, s3, bucket: stack.names.bucket, stateDir: join(stack.dataDir, "agent") }),
+      (error: Error) =>
+        error instanceof TooManyImagesError &&
+        error.message.includes(
+          `${MAX_LOT_IMAGES + 1} images; a lot may have at most ${MAX_LOT_IMAGES}`,
+        ),
+    );
+  }, 900_000);
+});
 
 function lotFolder(images: string[], extra: Record<string, Buffer> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "waferflow-identity-"));
@@ -29,9 +187,7 @@ function lotFolder(images: string[], extra: Record<string, Buffer> = {}): string
 }
 
 describe("lot identity, accounting and reprocessing on the embedded stack", () => {
-  let stack: LocalStack;
   let endings: LotEndings;
-  const s3 = createS3Client();
   const alerts: Alert[] = [];
   let stateDir: string;
   let first: Report;
@@ -75,12 +231,13 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
   }
 
   beforeAll(async () => {
-    stack = await startLocalStack({ ephemeral: true, log: () => {} });
     endings = new LotEndings(stack, s3);
     stack.onMessage("alerts", (m) => alerts.push(AlertSchema.parse(JSON.parse(m.message))));
     stateDir = join(stack.dataDir, "agent-test");
     mkdirSync(stateDir, { recursive: true });
-    const dir = lotFolder(["wafer-001.png", "wafer-006.png"], {
+    // Two bare wafers, a PNG and a TIFF: what is checked here is identity and accounting, and a
+    // bare wafer is the cheaper inspection (no die lattice), twice (the lot and its re-run).
+    const dir = lotFolder(["wafer-001.png", "wafer-003.tif"], {
       "empty.png": Buffer.alloc(0),
       "notes.png": Buffer.from("this is not an image at all"),
     });
@@ -93,9 +250,8 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
     objectsBefore = await objectHashes();
     reportBefore = await reportText();
   });
-  afterAll(async () => {
+  afterAll(() => {
     endings?.close();
-    await stack?.stop();
   });
 
   it("reports every file of the lot: inspected ones and the refused ones with their reasons", () => {
@@ -136,7 +292,7 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
   it("refuses in the agent a folder that reuses the id with the same names but other bytes", async () => {
     const other = lotFolder([]);
     copyFileSync(join(FIXTURE, "wafer-002.png"), join(other, "wafer-001.png"));
-    copyFileSync(join(FIXTURE, "wafer-006.png"), join(other, "wafer-006.png"));
+    copyFileSync(join(FIXTURE, "wafer-003.tif"), join(other, "wafer-003.tif"));
     await assert.rejects(
       uploadLot({ dir: other, s3, bucket: stack.names.bucket, stateDir }),
       LotIdTakenError,
@@ -182,7 +338,7 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
   });
 
   it("uploading the same lot again is a no-op", async () => {
-    const again = lotFolder(["wafer-001.png", "wafer-006.png"], {
+    const again = lotFolder(["wafer-001.png", "wafer-003.tif"], {
       "empty.png": Buffer.alloc(0),
       "notes.png": Buffer.from("this is not an image at all"),
     });
@@ -270,6 +426,6 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
     });
     assert.equal(second.executionName, `${LOT_ID}--r2`);
     // Not run to its end: the first re-run above is, and the numbering is what this one shows.
-    // Stopping the stack (afterAll) aborts it, as a stop does any running execution.
+    // Stopping the stack (the file's afterAll) aborts it, as a stop does any running execution.
   });
 });
