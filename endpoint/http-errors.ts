@@ -1,5 +1,5 @@
 // The one place where the endpoint's error classes become HTTP answers: the status, and the SageMaker runtime API's ModelError envelope.
-import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { ImageDecodeError, ImageSizeError } from "../lib/image-errors.ts";
 import { InvalidHintsError, WaferNotFoundError } from "./detector/errors.ts";
 import {
   CustomAttributeError,

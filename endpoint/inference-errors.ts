@@ -1,6 +1,6 @@
 // Errors crossing from an inference thread to the server's, by name; apart from inference.ts so the
 // server's thread rebuilds them without loading the detector, the quality gate and sharp's pictures.
-import { ImageDecodeError, ImageSizeError } from "../lib/gray-image.ts";
+import { ImageDecodeError, ImageSizeError } from "../lib/image-errors.ts";
 import { InvalidHintsError, InvalidImageError, WaferNotFoundError } from "./detector/errors.ts";
 import {
   ImageContentError,

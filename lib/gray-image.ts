@@ -1,5 +1,6 @@
 // Decoding wafer images into one grayscale pixel buffer, the form every detector stage reads.
 import sharp, { type Metadata } from "sharp";
+import { ImageDecodeError, ImageSizeError } from "./image-errors.ts";
 
 /** A decoded single-channel image; full scale is 255 (8 bit) or 65535 (16 bit). */
 export interface GrayImage {
@@ -22,14 +23,6 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   maxSide: 8192,
   maxPixels: 8192 * 8192,
 };
-
-export class ImageDecodeError extends Error {
-  override name = "ImageDecodeError";
-}
-
-export class ImageSizeError extends Error {
-  override name = "ImageSizeError";
-}
 
 export function fullScale(image: Pick<GrayImage, "bitDepth">): number {
   return image.bitDepth === 16 ? 65535 : 255;

@@ -1,14 +1,13 @@
 // Builds the model the endpoint serves from one specification string (WAFERFLOW_MODEL or --model).
 import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, extname, resolve } from "node:path";
 import { z } from "zod";
 import { readConfig } from "../../lib/config.ts";
-import { ModelSpecError } from "../errors.ts";
+import type { ModelInfo } from "../../schemas/detection.ts";
+import { ModelNotLoadedError, ModelSpecError } from "../errors.ts";
 import { chainModels } from "./chain.ts";
 import { createClassicalModel } from "./classical.ts";
-import type { WaferModel } from "./model.ts";
-import { createOnnxDetectorModel } from "./onnx-detector.ts";
-import { createOnnxRefinementStage } from "./onnx-stage.ts";
+import type { RefinementStage, WaferModel } from "./model.ts";
 
 export type { RefinementStage, WaferModel } from "./model.ts";
 
@@ -48,6 +47,56 @@ export function parseModelSpec(spec: string): ModelSpec {
   throw new ModelSpecError(`unknown model spec '${spec}'; expected ${MODEL_SPEC_HELP}`);
 }
 
+/** An ONNX plugin's name before it is loaded: the file's base name (onnx-detector.ts, onnx-stage.ts). */
+const onnxInfo = (path: string): ModelInfo => ({
+  name: `onnx-${basename(path, extname(path))}`,
+  version: "unloaded",
+});
+
+/**
+ * The ONNX plugins' code (onnxruntime-node, protobufjs, the detector's geometry and its
+ * WebAssembly kernels) is imported at their load(), not when a spec is checked or a model named:
+ * `waferflow endpoint`/`serve` and every stack's endpoint build the model in their own thread only
+ * to check the spec and name it (its inference threads load it), and a classical server never
+ * needs that code (about 0.2-0.3 s of CPU per server start). Until load() the info is the file's
+ * name and "unloaded", as the plugins' own; after it, theirs.
+ */
+function onnxDetectorLoadedLater(path: string): WaferModel {
+  let loaded: WaferModel | undefined;
+  return {
+    get info() {
+      return loaded?.info ?? onnxInfo(path);
+    },
+    load: async () => {
+      const model = (await import("./onnx-detector.ts")).createOnnxDetectorModel(path);
+      await model.load();
+      loaded = model;
+    },
+    detect: async (image, hints) => {
+      if (!loaded) throw new ModelNotLoadedError(`ONNX model ${path} is not loaded`);
+      return await loaded.detect(image, hints);
+    },
+  };
+}
+
+function onnxStageLoadedLater(path: string): RefinementStage {
+  let loaded: RefinementStage | undefined;
+  return {
+    get info() {
+      return loaded?.info ?? onnxInfo(path);
+    },
+    load: async () => {
+      const stage = (await import("./onnx-stage.ts")).createOnnxRefinementStage(path);
+      await stage.load();
+      loaded = stage;
+    },
+    refine: async (image, result) => {
+      if (!loaded) throw new ModelNotLoadedError(`ONNX stage ${path} is not loaded`);
+      return await loaded.refine(image, result);
+    },
+  };
+}
+
 /** The model a spec names, not yet loaded: call load() (the server does) to read and check ONNX files. */
 export function createModel(spec: string): WaferModel {
   const parsed = parseModelSpec(spec);
@@ -55,9 +104,9 @@ export function createModel(spec: string): WaferModel {
     case "classical":
       return createClassicalModel();
     case "classical+onnx":
-      return chainModels(createClassicalModel(), [createOnnxRefinementStage(parsed.onnxPath)]);
+      return chainModels(createClassicalModel(), [onnxStageLoadedLater(parsed.onnxPath)]);
     case "onnx":
-      return createOnnxDetectorModel(parsed.onnxPath);
+      return onnxDetectorLoadedLater(parsed.onnxPath);
   }
 }
 

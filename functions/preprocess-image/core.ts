@@ -1,6 +1,7 @@
 // Checks one wafer image's size against its manifest and reads its header by ranged GETs: a PNG or TIFF the endpoint can take.
 import type { S3Client } from "@aws-sdk/client-s3";
-import { type DecodeLimits, ImageDecodeError, readImageHeader } from "../../lib/gray-image.ts";
+import { type DecodeLimits, readImageHeader } from "../../lib/gray-image.ts";
+import { ImageDecodeError } from "../../lib/image-errors.ts";
 import type { ManifestImage } from "../../schemas/lot.ts";
 import type {
   DetectInput,

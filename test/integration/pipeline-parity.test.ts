@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { replayLots } from "../../cli/replay.ts";
+import { createModel } from "../../endpoint/models/index.ts";
 import { startEndpointServer } from "../../endpoint/server.ts";
 import { customAttributes } from "../../functions/detect-defects/core.ts";
 import type { LocalStack } from "../../local/stack.ts";
@@ -52,8 +53,12 @@ describe("native path and pipeline path agree", () => {
     }
     stack = sharedStack();
     // The endpoint alone, as a customer would call it with the file in hand (any size, no S3).
+    // The classical model in this thread: the same runInference an inference thread runs (the
+    // stack's endpoint runs it in threads, so the comparison also spans the two), without a thread
+    // to start and a detector to compile in it (this worker's other files have compiled it here).
     native = await startEndpointServer({
       port: 0,
+      model: createModel("classical"),
       maxBodyBytes: 64 * 1024 * 1024,
       imageSource: null,
       log: () => {},

@@ -17,7 +17,7 @@ import { errorAnswer, statusFor } from "../../endpoint/http-errors.ts";
 import { createSerialQueue, createWorkQueue } from "../../endpoint/queue.ts";
 import { routeOf } from "../../endpoint/routes.ts";
 import { parseCustomAttributes, parseInvocationAttributes } from "../../lib/custom-attributes.ts";
-import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
+import { ImageDecodeError, ImageSizeError } from "../../lib/image-errors.ts";
 import { isWebpFile, sniffImageFormat } from "../../lib/image-format.ts";
 
 const PNG = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);

@@ -12,7 +12,7 @@ import {
   preprocessImage,
   preprocessImageRef,
 } from "../../functions/preprocess-image/core.ts";
-import { ImageDecodeError, ImageSizeError } from "../../lib/gray-image.ts";
+import { ImageDecodeError, ImageSizeError } from "../../lib/image-errors.ts";
 import { manifestImage, manifestText, s3Body, serviceError } from "../helpers/aws-fakes.ts";
 
 async function ramp16(width: number, height: number, low: number, high: number): Promise<Buffer> {
