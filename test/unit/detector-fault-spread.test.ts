@@ -13,6 +13,7 @@ import { FAULT_SPREAD } from "../../endpoint/detector/thresholds.ts";
 import { gatedDetect } from "../../endpoint/quality/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { normalDrawCache } from "../helpers/normal-draws.ts";
 
 // A 1024 px 16-bit patterned wafer: square dies of `pitch` px (not a whole number: every die's
 // edges fall at another sub-pixel phase, as on a real lattice), streets 6 px wide at 22000, the
@@ -40,6 +41,58 @@ function level(x: number, y: number, pitch: number): number {
   return w < LINE ? 31000 : 25400;
 }
 
+/** The pattern by pixel area, per pitch (the four wafers of pitch 64 share it). */
+const patterns = new Map<number, Float64Array>();
+
+function pattern(pitch: number): Float64Array {
+  const kept = patterns.get(pitch);
+  if (kept) return kept;
+  // level() of a sub-sample at (x, y): a street when its column's or its row's offset in the die
+  // is under 6, else its row's level. Each column's and row's class is worked out once (the
+  // same offsets level() computes), and the 16 levels are whole numbers whose sum is exact in
+  // any order: the same area means as summing level() per sub-sample.
+  const columnInStreet = new Uint8Array(SIDE * SUB);
+  const rowLevel = new Float64Array(SIDE * SUB);
+  for (let k = 0; k < SIDE; k++)
+    for (let i = 0; i < SUB; i++) {
+      const at = k + (i + 0.5) / SUB;
+      const offset = at - pitch * Math.floor(at / pitch);
+      columnInStreet[k * SUB + i] = offset < 6 ? 1 : 0;
+      rowLevel[k * SUB + i] =
+        offset < 6
+          ? 22000
+          : offset >= LINE && offset < LINE + 1
+            ? 22400
+            : offset < LINE
+              ? 31000
+              : 25400;
+    }
+  const data = new Float64Array(SIDE * SIDE);
+  const c = SIDE / 2;
+  const r = 0.45 * SIDE;
+  for (let y = 0; y < SIDE; y++)
+    for (let x = 0; x < SIDE; x++) {
+      // On the disk by Math.hypot, as drawn before; Math.sqrt where clear of the rim by 1e-6 px.
+      const d = Math.sqrt((x + 0.5 - c) ** 2 + (y + 0.5 - c) ** 2);
+      const onDisk = Math.abs(d - r) > 1e-6 ? d < r : Math.hypot(x + 0.5 - c, y + 0.5 - c) < r;
+      let v = 4000;
+      if (onDisk) {
+        v = 0;
+        for (let j = 0; j < SUB; j++) {
+          const rowValue = rowLevel[y * SUB + j] as number;
+          for (let i = 0; i < SUB; i++) v += columnInStreet[x * SUB + i] ? 22000 : rowValue;
+        }
+        v /= SUB * SUB;
+      }
+      data[y * SIDE + x] = v;
+    }
+  patterns.set(pitch, data);
+  return data;
+}
+
+/** Standard normal draws per seed (each wafer's noise). */
+const normalDraws = normalDrawCache();
+
 /** The pattern and its noise (kept: most tests add one spot or fault to the same wafer). */
 const bases = new Map<string, Uint16Array>();
 
@@ -47,24 +100,14 @@ function base(pitch: number, noise: number, seed: number): Uint16Array {
   const key = `${pitch} ${noise} ${seed}`;
   const kept = bases.get(key);
   if (kept) return kept;
-  const random = seededRandom(seed);
+  const levels = pattern(pitch);
+  const draws = normalDraws(seed, SIDE * SIDE);
   const data = new Uint16Array(SIDE * SIDE);
-  const c = SIDE / 2;
-  const r = 0.45 * SIDE;
-  for (let y = 0; y < SIDE; y++)
-    for (let x = 0; x < SIDE; x++) {
-      let v = 4000;
-      if (Math.hypot(x + 0.5 - c, y + 0.5 - c) < r) {
-        v = 0;
-        for (let j = 0; j < SUB; j++)
-          for (let i = 0; i < SUB; i++) v += level(x + (i + 0.5) / SUB, y + (j + 0.5) / SUB, pitch);
-        v /= SUB * SUB;
-      }
-      data[y * SIDE + x] = Math.max(
-        0,
-        Math.min(65535, Math.round(v + noise * standardNormal(random))),
-      );
-    }
+  for (let i = 0; i < SIDE * SIDE; i++)
+    data[i] = Math.max(
+      0,
+      Math.min(65535, Math.round((levels[i] as number) + noise * (draws[i] as number))),
+    );
   bases.set(key, data);
   return data;
 }
@@ -129,11 +172,20 @@ describe("the noise of a median of pair differences (re-derived, not fitted)", (
         const v = standardNormal(random);
         for (let k = 0; k < n; k++)
           means[k] = 0.5 * (standardNormal(random) + standardNormal(random));
-        const sorted = Array.from(means).sort((p, q) => p - q);
+        // Sorted in place (insertion: n is 3 or 4), the order a comparator sort gives.
+        for (let k = 1; k < n; k++) {
+          const m = means[k] as number;
+          let at = k - 1;
+          while (at >= 0 && (means[at] as number) > m) {
+            means[at + 1] = means[at] as number;
+            at--;
+          }
+          means[at + 1] = m;
+        }
         const median =
           n % 2
-            ? (sorted[(n - 1) / 2] as number)
-            : 0.5 * ((sorted[1] as number) + (sorted[2] as number));
+            ? (means[(n - 1) / 2] as number)
+            : 0.5 * ((means[1] as number) + (means[2] as number));
         sum2 += (v - median) ** 2;
       }
       const measured = Math.sqrt(sum2 / draws);

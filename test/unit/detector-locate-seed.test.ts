@@ -26,6 +26,7 @@ import {
 import { assessQuality, gatedDetect } from "../../endpoint/quality/index.ts";
 import { fullScale, type GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { normalDrawCache } from "../helpers/normal-draws.ts";
 
 /** fitCircleRobust as it was before speed11: the median deviation from a sorted copy. */
 function fitCircleRobustBySort(
@@ -149,7 +150,6 @@ interface SyntheticDisk {
  */
 function syntheticDisk(options: SyntheticDisk): { image: GrayImage; cx: number; cy: number } {
   const { size, axisRatio, leaveShare, notchDeg, chip, speck } = options;
-  const random = seededRandom(11);
   const radius = (leaveShare > 0 ? 0.49 : 0.48) * size;
   const cx = size / 2 - 0.3;
   const cy = leaveShare > 0 ? size - 1 + leaveShare * size - radius : size / 2 + 0.4;
@@ -164,28 +164,58 @@ function syntheticDisk(options: SyntheticDisk): { image: GrayImage; cx: number; 
     x: cx + (radius + speck.pastRimPx) * Math.cos(speck.deg * toRad),
     y: cy + (radius + speck.pastRimPx) * Math.sin(speck.deg * toRad),
   };
+  // The rim lies between the ellipse's half axes, less the notch (at most 1% of the radius) near
+  // it: a sample nearer the centre than the least, or past the most, is decided without its angle
+  // (margins of 1e-6 px, far above rounding at these radii: the same answers as the exact test).
+  const surelyInside = Math.min(a, b) - 0.01 * radius - 1e-6;
+  const surelyOutside = Math.max(a, b) + 1e-6;
   const onWafer = (x: number, y: number): boolean => {
     const dx = x - cx;
     const dy = y - cy;
-    const phi = Math.atan2(dy, dx);
-    const rim = 1 / Math.sqrt((Math.cos(phi) / a) ** 2 + (Math.sin(phi) / b) ** 2);
-    const off = angleDistance((phi / toRad + 360) % 360, notchDeg) * toRad * radius;
-    const notch = Math.max(0, 0.01 * radius - off);
-    if (Math.hypot(dx, dy) >= rim - notch)
-      return dot ? Math.hypot(x - dot.x, y - dot.y) < (speck?.radiusPx ?? 0) : false;
+    // Math.sqrt against the margins; Math.hypot, as before, where the angle decides.
+    const rough = Math.sqrt(dx * dx + dy * dy);
+    let outside = rough >= surelyOutside;
+    if (!outside && rough >= surelyInside) {
+      const distance = Math.hypot(dx, dy);
+      const phi = Math.atan2(dy, dx);
+      const rim = 1 / Math.sqrt((Math.cos(phi) / a) ** 2 + (Math.sin(phi) / b) ** 2);
+      const off = angleDistance((phi / toRad + 360) % 360, notchDeg) * toRad * radius;
+      const notch = Math.max(0, 0.01 * radius - off);
+      outside = distance >= rim - notch;
+    }
+    if (outside) return dot ? Math.hypot(x - dot.x, y - dot.y) < (speck?.radiusPx ?? 0) : false;
     return !(bite && chip && Math.hypot(x - bite.x, y - bite.y) <= chip.radiusPx);
   };
+  // The noise: seed 11's draws, the same for every disk of a size (drawn once per file).
+  const noise = normalDraws(11, size * size);
+  // Pixels farther than `band` from the circle of `radius` take a share of 0 or 1. The distance
+  // by Math.sqrt decides those clear of the band's edges by 1e-6 px; the rest by Math.hypot, as
+  // before (the two differ by a rounding or two).
+  const band = 0.02 * radius + 4;
   const data = new Uint8Array(size * size);
-  for (let y = 0; y < size; y++)
+  for (let y = 0; y < size; y++) {
+    const dy = y - cy;
     for (let x = 0; x < size; x++) {
-      // Only pixels near an edge are sampled finely.
-      const r = Math.hypot(x - cx, y - cy);
+      const dx = x - cx;
+      let r = Math.sqrt(dx * dx + dy * dy);
+      let away = Math.abs(r - radius) > band;
+      if (Math.abs(Math.abs(r - radius) - band) <= 1e-6) {
+        r = Math.hypot(dx, dy);
+        away = Math.abs(r - radius) > band;
+      }
       let share: number;
-      if (
-        Math.abs(r - radius) > 0.02 * radius + 4 &&
-        !(dot && Math.hypot(x - dot.x, y - dot.y) < 8)
-      ) {
+      // Only pixels near an edge are sampled finely.
+      if (away && !(dot && Math.hypot(x - dot.x, y - dot.y) < 8)) {
         share = r < radius ? 1 : 0;
+      } else if (
+        r < surelyInside - 0.54 &&
+        !(bite && chip && Math.hypot(x - bite.x, y - bite.y) <= chip.radiusPx + 0.54)
+      ) {
+        // Every sample (at most 0.53 px from the pixel's centre) is inside the rim, none bitten.
+        share = 1;
+      } else if (r >= surelyOutside + 0.54 && !(dot && Math.hypot(x - dot.x, y - dot.y) < 8)) {
+        // Every sample is past the rim and far from the speck.
+        share = 0;
       } else {
         let inside = 0;
         for (let sy = 0; sy < 4; sy++)
@@ -193,11 +223,15 @@ function syntheticDisk(options: SyntheticDisk): { image: GrayImage; cx: number; 
             if (onWafer(x - 0.375 + sx / 4, y - 0.375 + sy / 4)) inside++;
         share = inside / 16;
       }
-      const level = 0.12 + 0.48 * share + 0.01 * standardNormal(random);
+      const level = 0.12 + 0.48 * share + 0.01 * (noise[y * size + x] as number);
       data[y * size + x] = Math.max(0, Math.min(255, Math.round(level * 255)));
     }
+  }
   return { image: { width: size, height: size, bitDepth: 8, data }, cx, cy };
 }
+
+/** Standard normal draws per seed and count, shared by the file's disks. */
+const normalDraws = normalDrawCache();
 
 /** syntheticDisk once per set of options in this file (the tests only read the image). */
 const disks = new Map<string, ReturnType<typeof syntheticDisk>>();

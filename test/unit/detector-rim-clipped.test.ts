@@ -7,6 +7,7 @@ import { readRim } from "../../endpoint/detector/rim.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { seededRandom, standardNormal } from "../../lib/random.ts";
 import { gaussianBlur } from "../helpers/gaussian-blur.ts";
+import { normalDrawCache } from "../helpers/normal-draws.ts";
 
 const FULL = 65535;
 
@@ -24,6 +25,9 @@ interface ClippedWafer {
   streetShare?: number;
 }
 
+/** Standard normal draws per seed and count (the wafers' noise). */
+const normalDraws = normalDrawCache();
+
 /**
  * A wafer filling 98% of a square frame whose bottom (the notch at 90 degrees, 1% of the radius
  * deep) leaves the frame by `leaveShare`; wafer at 50% and chuck at 15% of full scale, the spec's
@@ -32,7 +36,6 @@ interface ClippedWafer {
  */
 function clippedWafer(options: ClippedWafer): { image: GrayImage; cx: number; cy: number } {
   const { size, leaveShare, roundChip, vChipDeg, pitchShare, streetShare = 0.8 } = options;
-  const random = seededRandom(47);
   const radius = 0.49 * size;
   const cx = size / 2;
   const cy = size - 1 + leaveShare * size - radius;
@@ -42,31 +45,46 @@ function clippedWafer(options: ClippedWafer): { image: GrayImage; cx: number; cy
     x: cx + (radius - 0.3 * roundChip.radiusPx) * Math.cos((roundChip.deg * Math.PI) / 180),
     y: cy + (radius - 0.3 * roundChip.radiusPx) * Math.sin((roundChip.deg * Math.PI) / 180),
   };
+  // The edge lies between the radius less the deepest V (1% of it) and the radius: a pixel nearer
+  // the centre than that, or past the radius, is decided by Math.sqrt's distance (1e-6 px
+  // margins, far above its rounding) without the angle; in between, exactly as drawn before.
+  const surelyInside = radius - 0.01 * radius - 1e-6;
+  const surelyOutside = radius + 1e-6;
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
       const dx = x - cx;
       const dy = y - cy;
-      const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
-      const arc = (centreDeg: number) =>
-        ((angleDistanceDeg(deg, centreDeg) * Math.PI) / 180) * radius;
-      const vDepth = (centreDeg: number | undefined) =>
-        centreDeg === undefined ? 0 : Math.max(0, 0.01 * radius - arc(centreDeg));
-      const edge = radius - Math.max(vDepth(90), vDepth(vChipDeg));
+      const rough = Math.sqrt(dx * dx + dy * dy);
+      let inside = rough < surelyInside;
+      if (!inside && rough < surelyOutside) {
+        const deg = (Math.atan2(dy, dx) * 180) / Math.PI;
+        const arc = (centreDeg: number) =>
+          ((angleDistanceDeg(deg, centreDeg) * Math.PI) / 180) * radius;
+        const vDepth = (centreDeg: number | undefined) =>
+          centreDeg === undefined ? 0 : Math.max(0, 0.01 * radius - arc(centreDeg));
+        const edge = radius - Math.max(vDepth(90), vDepth(vChipDeg));
+        inside = Math.hypot(dx, dy) < edge;
+      }
       const bitten =
         chip !== undefined &&
         roundChip !== undefined &&
+        Math.abs(x - chip.x) <= roundChip.radiusPx &&
+        Math.abs(y - chip.y) <= roundChip.radiusPx &&
         Math.hypot(x - chip.x, y - chip.y) <= roundChip.radiusPx;
-      const onDisk = Math.hypot(dx, dy) < edge && !bitten;
+      const onDisk = inside && !bitten;
       const inStreet =
+        onDisk &&
         pitch > 0 &&
         ((((dx % pitch) + pitch) % pitch) / pitch < 0.1 ||
           (((dy % pitch) + pitch) % pitch) / pitch < 0.1);
       level[y * size + x] = onDisk ? (inStreet ? streetShare : 1) * 0.5 * FULL : 0.15 * FULL;
     }
   const blurred = gaussianBlur(level, size, 1);
+  // Seed 47's draws, the same for both wafers of a size (drawn once per file).
+  const draws = normalDraws(47, size * size);
   const data = new Uint16Array(size * size);
   for (let i = 0; i < data.length; i++)
-    data[i] = Math.round((blurred[i] as number) + 0.004 * FULL * standardNormal(random));
+    data[i] = Math.round((blurred[i] as number) + 0.004 * FULL * (draws[i] as number));
   return { image: { width: size, height: size, bitDepth: 16, data }, cx, cy };
 }
 
