@@ -16,35 +16,48 @@ const NOISE = 1.8;
  * codes per map px (1.35% of full scale binned 2 x 2), and `stains` soft-edged discs
  * (fractions of the map side: x, y, radius; contrast in codes, a 15 px ramp).
  */
+/** The noise-free levels of a grid by its stains (tests only read them): the seeds share them. */
+const gridLevels = new Map<string, Float64Array>();
+
 function faintGrid(seed: number, stains: Array<[number, number, number, number]>): FloatMap {
+  const key = JSON.stringify(stains);
+  let levels = gridLevels.get(key);
+  if (!levels) {
+    levels = new Float64Array(SIZE * SIZE);
+    const c = SIZE / 2;
+    const rim = SIZE / 2 - 6;
+    for (let y = 0; y < SIZE; y++)
+      for (let x = 0; x < SIZE; x++) {
+        const i = y * SIZE + x;
+        if (Math.hypot(x - c, y - c) > rim) {
+          levels[i] = 20;
+          continue;
+        }
+        const u = (x % PITCH) / PITCH;
+        const v = (y % PITCH) / PITCH;
+        let value = LEVEL;
+        if (u * PITCH < 3 || v * PITCH < 3) value *= 0.95;
+        else {
+          if (v > 0.1 && v < 0.35) value += 5;
+          if (u > 0.1 && u < 0.35) value += 4;
+          if (v > 0.5 && v < 0.6) value -= 4;
+          if (u > 0.5 && u < 0.6) value -= 4;
+          if (u > 0.65 && u < 0.85 && v > 0.65 && v < 0.85) value += 3;
+        }
+        for (const [sx, sy, sr, contrast] of stains) {
+          const d = Math.hypot(x - sx * SIZE, y - sy * SIZE);
+          if (d < sr * SIZE) value += contrast * Math.min(1, (sr * SIZE - d) / 15);
+        }
+        levels[i] = value;
+      }
+    gridLevels.set(key, levels);
+  }
+  // One normal per pixel in raster order, as the levels were drawn.
   const random = seededRandom(seed);
-  const c = SIZE / 2;
-  const rim = SIZE / 2 - 6;
   const data = new Float32Array(SIZE * SIZE);
-  for (let y = 0; y < SIZE; y++)
-    for (let x = 0; x < SIZE; x++) {
-      const i = y * SIZE + x;
-      if (Math.hypot(x - c, y - c) > rim) {
-        data[i] = 20 + NOISE * standardNormal(random);
-        continue;
-      }
-      const u = (x % PITCH) / PITCH;
-      const v = (y % PITCH) / PITCH;
-      let value = LEVEL;
-      if (u * PITCH < 3 || v * PITCH < 3) value *= 0.95;
-      else {
-        if (v > 0.1 && v < 0.35) value += 5;
-        if (u > 0.1 && u < 0.35) value += 4;
-        if (v > 0.5 && v < 0.6) value -= 4;
-        if (u > 0.5 && u < 0.6) value -= 4;
-        if (u > 0.65 && u < 0.85 && v > 0.65 && v < 0.85) value += 3;
-      }
-      for (const [sx, sy, sr, contrast] of stains) {
-        const d = Math.hypot(x - sx * SIZE, y - sy * SIZE);
-        if (d < sr * SIZE) value += contrast * Math.min(1, (sr * SIZE - d) / 15);
-      }
-      data[i] = value + NOISE * standardNormal(random);
-    }
+  for (let i = 0; i < data.length; i++) {
+    data[i] = (levels[i] as number) + NOISE * standardNormal(random);
+  }
   return { width: SIZE, height: SIZE, scale: 1, data };
 }
 

@@ -8,7 +8,10 @@ import { seededRandom } from "../../lib/random.ts";
 
 /** The k-th smallest by a full sort of a copy: what any exact select must return. */
 function sortedKth(values: ArrayLike<number>, count: number, q: number): number {
-  const copy = Float64Array.from({ length: count }, (_, i) => values[i] as number).sort();
+  // A plain loop, not Float64Array.from with a map function (several times slower per value).
+  const copy = new Float64Array(count);
+  for (let i = 0; i < count; i++) copy[i] = values[i] as number;
+  copy.sort();
   const k = Math.min(count - 1, Math.max(0, Math.round(q * (count - 1))));
   return copy[k] as number;
 }

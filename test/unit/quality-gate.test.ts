@@ -18,6 +18,25 @@ interface DiskOptions {
   vignette?: number;
 }
 
+/** The disk's anti-aliased coverage of each pixel: the same for every frame, computed once. */
+const COVERAGE = (() => {
+  const cx = 255.5 + 4;
+  const cy = 255.5 - 3;
+  const r = SIDE * 0.44;
+  const coverage = new Float64Array(SIDE * SIDE);
+  for (let v = 0; v < SIDE; v++) {
+    for (let u = 0; u < SIDE; u++) {
+      coverage[v * SIDE + u] = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
+    }
+  }
+  return coverage;
+})();
+
+/** Noise-free levels by their options (tests only read them): frames that differ in noise share them. */
+const levels = new Map<string, Float32Array>();
+/** Each seed's standard normals, one per pixel in order (the same draws as `new Random(seed)`). */
+const normals = new Map<number, Float64Array>();
+
 /** A 512 px frame with an anti-aliased disk (88% of the frame), Gaussian noise, 8 bit. */
 function diskImage(options: DiskOptions = {}): GrayImage {
   const {
@@ -28,23 +47,31 @@ function diskImage(options: DiskOptions = {}): GrayImage {
     seed = 1,
     vignette = 0,
   } = options;
-  const corner2 = 2 * (SIDE / 2) ** 2;
-  const cx = 255.5 + 4;
-  const cy = 255.5 - 3;
-  const r = SIDE * 0.44;
-  let level: Float32Array = new Float32Array(SIDE * SIDE);
-  for (let v = 0; v < SIDE; v++) {
-    for (let u = 0; u < SIDE; u++) {
-      const c = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
-      const fall = 1 - (vignette * ((u - 255.5) ** 2 + (v - 255.5) ** 2)) / corner2;
-      level[v * SIDE + u] = (waferLevel * c + chuckLevel * (1 - c)) * fall;
+  const key = `${waferLevel} ${chuckLevel} ${vignette} ${blurPx}`;
+  let level = levels.get(key);
+  if (!level) {
+    const corner2 = 2 * (SIDE / 2) ** 2;
+    level = new Float32Array(SIDE * SIDE);
+    for (let v = 0; v < SIDE; v++) {
+      for (let u = 0; u < SIDE; u++) {
+        const c = COVERAGE[v * SIDE + u] as number;
+        const fall = 1 - (vignette * ((u - 255.5) ** 2 + (v - 255.5) ** 2)) / corner2;
+        level[v * SIDE + u] = (waferLevel * c + chuckLevel * (1 - c)) * fall;
+      }
     }
+    if (blurPx > 0) level = gaussianBlur(level, SIDE, SIDE, blurPx);
+    levels.set(key, level);
   }
-  if (blurPx > 0) level = gaussianBlur(level, SIDE, SIDE, blurPx);
-  const random = new Random(seed);
+  let normal = normals.get(seed);
+  if (!normal) {
+    const random = new Random(seed);
+    normal = new Float64Array(SIDE * SIDE);
+    for (let k = 0; k < normal.length; k++) normal[k] = random.normal();
+    normals.set(seed, normal);
+  }
   const data = new Uint8Array(SIDE * SIDE);
   for (let k = 0; k < data.length; k++) {
-    const value = ((level[k] as number) + noise * random.normal()) * 255 + 0.5;
+    const value = ((level[k] as number) + noise * (normal[k] as number)) * 255 + 0.5;
     data[k] = Math.max(0, Math.min(255, value));
   }
   return { width: SIDE, height: SIDE, bitDepth: 8, data };

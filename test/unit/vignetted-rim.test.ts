@@ -15,28 +15,60 @@ const SIDE = 768;
  * dark as (or darker than) the wafer's centre: no single level separates the two.
  */
 function vignettedDisk(opts: { wafer: number; chuck: number; seed: number }): GrayImage {
-  const r = 0.49 * SIDE;
-  const cx = (SIDE - 1) / 2 + 0.03 * SIDE * Math.cos(0.7);
-  const cy = (SIDE - 1) / 2 + 0.03 * SIDE * Math.sin(0.7);
+  const { cover, gain } = vignettedGeometry();
+  const normal = normalsOf(opts.seed);
+  const data = new Uint8Array(SIDE * SIDE);
+  for (let k = 0; k < data.length; k++) {
+    const c = cover[k] as number;
+    const level = (opts.wafer * c + opts.chuck * (1 - c)) * (gain[k] as number);
+    data[k] = Math.max(0, Math.min(255, (level + 0.006 * (normal[k] as number)) * 255 + 0.5));
+  }
+  return { width: SIDE, height: SIDE, bitDepth: 8, data };
+}
+
+/**
+ * Each seed's standard normals, one per pixel in raster order: the draws `new Random(seed)` gives
+ * a frame, made once for the four frames of this file (all seed 3).
+ */
+const normals = new Map<number, Float64Array>();
+function normalsOf(seed: number): Float64Array {
+  let normal = normals.get(seed);
+  if (!normal) {
+    const random = new Random(seed);
+    normal = new Float64Array(SIDE * SIDE);
+    for (let k = 0; k < normal.length; k++) normal[k] = random.normal();
+    normals.set(seed, normal);
+  }
+  return normal;
+}
+
+/** The cos^4 vignetting's gain per pixel (frame-centred, +-12%): the same for every frame. */
+function vignetteGain(u: number, v: number): number {
   const amplitude = 0.12;
   const half = SIDE / 2;
   const edge = (1 - amplitude) / (1 + amplitude);
   const f2 = (half * half) / (1 / Math.sqrt(edge) - 1);
-  const random = new Random(opts.seed);
-  const data = new Uint8Array(SIDE * SIDE);
+  const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
+  return (1 + amplitude) / (q * q);
+}
+
+/** vignettedDisk's coverage and gain per pixel, made once (its frames differ in levels only). */
+let vignetted: { cover: Float64Array; gain: Float64Array } | undefined;
+function vignettedGeometry(): { cover: Float64Array; gain: Float64Array } {
+  if (vignetted) return vignetted;
+  const r = 0.49 * SIDE;
+  const cx = (SIDE - 1) / 2 + 0.03 * SIDE * Math.cos(0.7);
+  const cy = (SIDE - 1) / 2 + 0.03 * SIDE * Math.sin(0.7);
+  const cover = new Float64Array(SIDE * SIDE);
+  const gain = new Float64Array(SIDE * SIDE);
   for (let v = 0; v < SIDE; v++) {
     for (let u = 0; u < SIDE; u++) {
-      const cover = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
-      const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
-      const gain = (1 + amplitude) / (q * q);
-      const level = (opts.wafer * cover + opts.chuck * (1 - cover)) * gain;
-      data[v * SIDE + u] = Math.max(
-        0,
-        Math.min(255, (level + 0.006 * random.normal()) * 255 + 0.5),
-      );
+      cover[v * SIDE + u] = Math.min(1, Math.max(0, r - Math.hypot(u - cx, v - cy) + 0.5));
+      gain[v * SIDE + u] = vignetteGain(u, v);
     }
   }
-  return { width: SIDE, height: SIDE, bitDepth: 8, data };
+  vignetted = { cover, gain };
+  return vignetted;
 }
 
 describe("a vignetted disk filling 98% of the frame", () => {
@@ -70,29 +102,35 @@ describe("a vignetted disk filling 98% of the frame", () => {
  */
 function shadedDisk(seed: number, fall = 0.05, power = 2): GrayImage {
   const r = 0.485 * SIDE;
-  const cx = (SIDE - 1) / 2 + 4;
-  const cy = (SIDE - 1) / 2 - 3;
-  const amplitude = 0.12;
-  const half = SIDE / 2;
-  const edge = (1 - amplitude) / (1 + amplitude);
-  const f2 = (half * half) / (1 / Math.sqrt(edge) - 1);
-  const random = new Random(seed);
+  const { rho, gain } = shadedGeometry();
+  const normal = normalsOf(seed);
   const data = new Uint8Array(SIDE * SIDE);
-  for (let v = 0; v < SIDE; v++) {
-    for (let u = 0; u < SIDE; u++) {
-      const rho = Math.hypot(u - cx, v - cy);
-      const cover = Math.min(1, Math.max(0, r - rho + 0.5));
-      const q = 1 + ((u - (SIDE - 1) / 2) ** 2 + (v - (SIDE - 1) / 2) ** 2) / f2;
-      const gain = (1 + amplitude) / (q * q);
-      const wafer = 0.56 - fall * Math.min(1, (rho / r) ** power);
-      const level = (wafer * cover + 0.76 * (1 - cover)) * gain;
-      data[v * SIDE + u] = Math.max(
-        0,
-        Math.min(255, (level + 0.006 * random.normal()) * 255 + 0.5),
-      );
-    }
+  for (let k = 0; k < data.length; k++) {
+    const distance = rho[k] as number;
+    const cover = Math.min(1, Math.max(0, r - distance + 0.5));
+    const wafer = 0.56 - fall * Math.min(1, (distance / r) ** power);
+    const level = (wafer * cover + 0.76 * (1 - cover)) * (gain[k] as number);
+    data[k] = Math.max(0, Math.min(255, (level + 0.006 * (normal[k] as number)) * 255 + 0.5));
   }
   return { width: SIDE, height: SIDE, bitDepth: 8, data };
+}
+
+/** shadedDisk's distance from the wafer's centre and vignetting gain per pixel, made once. */
+let shaded: { rho: Float64Array; gain: Float64Array } | undefined;
+function shadedGeometry(): { rho: Float64Array; gain: Float64Array } {
+  if (shaded) return shaded;
+  const cx = (SIDE - 1) / 2 + 4;
+  const cy = (SIDE - 1) / 2 - 3;
+  const rho = new Float64Array(SIDE * SIDE);
+  const gain = new Float64Array(SIDE * SIDE);
+  for (let v = 0; v < SIDE; v++) {
+    for (let u = 0; u < SIDE; u++) {
+      rho[v * SIDE + u] = Math.hypot(u - cx, v - cy);
+      gain[v * SIDE + u] = vignetteGain(u, v);
+    }
+  }
+  shaded = { rho, gain };
+  return shaded;
 }
 
 describe("a wafer shaded towards its rim, under vignetting", () => {
