@@ -392,14 +392,17 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
   });
 
   it("re-runs a finished lot only when asked, as a new execution, keeping the previous report", async () => {
-    const started = await reprocessLot(LOT_ID, {
-      db: createDocumentClient(),
-      s3,
-      sfn: createSfnClient(),
-      table: stack.names.table,
-      bucket: stack.names.bucket,
-      stateMachineArn: stack.names.stateMachineArn,
-    });
+    // What `waferflow reprocess` hands reprocessLot: the stack's clients and names.
+    const reprocess = () =>
+      reprocessLot(LOT_ID, {
+        db: createDocumentClient(),
+        s3,
+        sfn: createSfnClient(),
+        table: stack.names.table,
+        bucket: stack.names.bucket,
+        stateMachineArn: stack.names.stateMachineArn,
+      });
+    const started = await reprocess();
     assert.equal(started.executionName, `${LOT_ID}--r1`);
     const outcome = await stack.waitForExecution(started.executionName, 240_000);
     assert.equal(outcome.status, "SUCCEEDED");
@@ -416,14 +419,7 @@ describe("lot identity, accounting and reprocessing on the embedded stack", () =
       new GetObjectCommand({ Bucket: stack.names.bucket, Key: started.previousReportKey }),
     );
     assert.equal(await kept.Body?.transformToString(), reportBefore);
-    const second = await reprocessLot(LOT_ID, {
-      db: createDocumentClient(),
-      s3,
-      sfn: createSfnClient(),
-      table: stack.names.table,
-      bucket: stack.names.bucket,
-      stateMachineArn: stack.names.stateMachineArn,
-    });
+    const second = await reprocess();
     assert.equal(second.executionName, `${LOT_ID}--r2`);
     // Not run to its end: the first re-run above is, and the numbering is what this one shows.
     // Stopping the stack (the file's afterAll) aborts it, as a stop does any running execution.

@@ -1,5 +1,6 @@
 // Seeded standard normal draws kept per seed: the raster builders of a test file that draw their noise from the same seed and size get the same numbers without drawing them again.
 import { seededRandom, standardNormal } from "../../lib/random.ts";
+import { Random } from "../../synth/random.ts";
 
 /**
  * A cache of the first `count` numbers standardNormal(seededRandom(seed)) draws, one array per
@@ -16,6 +17,22 @@ export function normalDrawCache(): (seed: number, count: number) => Float64Array
       const random = seededRandom(seed);
       draws = new Float64Array(count);
       for (let i = 0; i < count; i++) draws[i] = standardNormal(random);
+      kept.set(key, draws);
+    }
+    return draws;
+  };
+}
+
+/** The same for the generator's own stream: the first `count` of `new Random(seed).normal()`. */
+export function synthNormalDrawCache(): (seed: number, count: number) => Float64Array {
+  const kept = new Map<string, Float64Array>();
+  return (seed, count) => {
+    const key = `${seed} ${count}`;
+    let draws = kept.get(key);
+    if (!draws) {
+      const random = new Random(seed);
+      draws = new Float64Array(count);
+      for (let i = 0; i < count; i++) draws[i] = random.normal();
       kept.set(key, draws);
     }
     return draws;

@@ -5,6 +5,7 @@ import { assessQuality, gatedDetect, thresholds } from "../../endpoint/quality/i
 import type { GrayImage } from "../../lib/gray-image.ts";
 import { gaussianBlur } from "../../synth/artefacts.ts";
 import { Random } from "../../synth/random.ts";
+import { synthNormalDrawCache } from "../helpers/normal-draws.ts";
 
 const SIDE = 512;
 
@@ -35,7 +36,7 @@ const COVERAGE = (() => {
 /** Noise-free levels by their options (tests only read them): frames that differ in noise share them. */
 const levels = new Map<string, Float32Array>();
 /** Each seed's standard normals, one per pixel in order (the same draws as `new Random(seed)`). */
-const normals = new Map<number, Float64Array>();
+const normalDraws = synthNormalDrawCache();
 
 /** A 512 px frame with an anti-aliased disk (88% of the frame), Gaussian noise, 8 bit. */
 function diskImage(options: DiskOptions = {}): GrayImage {
@@ -62,13 +63,7 @@ function diskImage(options: DiskOptions = {}): GrayImage {
     if (blurPx > 0) level = gaussianBlur(level, SIDE, SIDE, blurPx);
     levels.set(key, level);
   }
-  let normal = normals.get(seed);
-  if (!normal) {
-    const random = new Random(seed);
-    normal = new Float64Array(SIDE * SIDE);
-    for (let k = 0; k < normal.length; k++) normal[k] = random.normal();
-    normals.set(seed, normal);
-  }
+  const normal = normalDraws(seed, SIDE * SIDE);
   const data = new Uint8Array(SIDE * SIDE);
   for (let k = 0; k < data.length; k++) {
     const value = ((level[k] as number) + noise * (normal[k] as number)) * 255 + 0.5;

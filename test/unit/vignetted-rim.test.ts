@@ -4,7 +4,7 @@ import { describe, it } from "vitest";
 import { detect } from "../../endpoint/detector/index.ts";
 import { assessQuality } from "../../endpoint/quality/index.ts";
 import type { GrayImage } from "../../lib/gray-image.ts";
-import { Random } from "../../synth/random.ts";
+import { synthNormalDrawCache } from "../helpers/normal-draws.ts";
 
 const SIDE = 768;
 
@@ -26,21 +26,9 @@ function vignettedDisk(opts: { wafer: number; chuck: number; seed: number }): Gr
   return { width: SIDE, height: SIDE, bitDepth: 8, data };
 }
 
-/**
- * Each seed's standard normals, one per pixel in raster order: the draws `new Random(seed)` gives
- * a frame, made once for the four frames of this file (all seed 3).
- */
-const normals = new Map<number, Float64Array>();
-function normalsOf(seed: number): Float64Array {
-  let normal = normals.get(seed);
-  if (!normal) {
-    const random = new Random(seed);
-    normal = new Float64Array(SIDE * SIDE);
-    for (let k = 0; k < normal.length; k++) normal[k] = random.normal();
-    normals.set(seed, normal);
-  }
-  return normal;
-}
+/** Each seed's standard normals, one per pixel in raster order (the four frames are all seed 3). */
+const normalDraws = synthNormalDrawCache();
+const normalsOf = (seed: number): Float64Array => normalDraws(seed, SIDE * SIDE);
 
 /** The cos^4 vignetting's gain per pixel (frame-centred, +-12%): the same for every frame. */
 function vignetteGain(u: number, v: number): number {
