@@ -17,7 +17,6 @@ import { createDocumentClient, createS3Client, createSfnClient } from "../lib/aw
 import { parseCommandLine, UsageError, wantsHelp } from "../lib/cli.ts";
 import { lotKeys } from "../lib/keys.ts";
 import { readRunningStack } from "../local/endpoints-file.ts";
-import { S3RVER_CLIENT_CONFIG } from "../local/s3.ts";
 import { type DeadLetter, readDeadLetters } from "../local/trigger.ts";
 import { LotIdSchema } from "../schemas/common.ts";
 
@@ -74,7 +73,6 @@ async function connect(dataDirOption: string | undefined, needStack: boolean): P
       s3: new S3Client({
         ...common,
         endpoint: running.endpoints.s3,
-        ...S3RVER_CLIENT_CONFIG,
       }),
       sfn: new SFNClient({ ...common, endpoint: running.endpoints.sfn }),
       table: running.names.table ?? "",

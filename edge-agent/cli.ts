@@ -126,8 +126,7 @@ export async function runAgentCommand(
   const { createAgentS3Client } = await import("../lib/aws.ts");
   const { watchInbox } = await import("./inbox.ts");
   const { uploadLot } = await import("./upload.ts");
-  const s3 =
-    deps.s3 ?? createAgentS3Client(deps.env ? { ...process.env, ...deps.env } : process.env);
+  const s3 = deps.s3 ?? createAgentS3Client();
   const shutdown = deps.signal ? undefined : shutdownSignal();
   const signal = deps.signal ?? (shutdown as { signal: AbortSignal }).signal;
   const log = (line: string) => err(line);

@@ -142,6 +142,6 @@ export function imageSourceFromEnv(
   if (!config.WAFERFLOW_IMAGE_BUCKET) return undefined;
   // The SDK's import (about 1 s of CPU) starts now, so the first reference does not wait for it;
   // an endpoint that takes images in the body only never loads it.
-  const s3 = import("../lib/aws.ts").then(({ createS3Client }) => createS3Client(env));
+  const s3 = import("../lib/aws.ts").then(({ createS3Client }) => createS3Client());
   return createS3ImageSource({ s3, bucket: config.WAFERFLOW_IMAGE_BUCKET });
 }

@@ -7,55 +7,40 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /**
- * Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables. Against a local
- * endpoint, S3 must be path-style, and checksums only when required: s3rver stores the
- * aws-chunked CRC32 framing as object bytes otherwise (our SHA-256 guards integrity instead).
+ * Endpoints, credentials and region come from the SDK's own environment variables
+ * (AWS_ENDPOINT_URL_<SERVICE> locally). Nothing else differs: the embedded stack's S3 takes what
+ * the SDK's defaults send (path-style URLs, which the SDK picks for an IP endpoint; aws-chunked
+ * bodies with trailing checksums), so the clients we test are configured as the ones we ship.
  */
-function isLocal(env: NodeJS.ProcessEnv): boolean {
-  return env.WAFERFLOW_LOCAL === "1" || Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
-}
+const COMMON_CONFIG = { maxAttempts: 3 };
 
-function commonConfig(env: NodeJS.ProcessEnv) {
-  return {
-    maxAttempts: 3,
-    ...(isLocal(env)
-      ? {
-          requestChecksumCalculation: "WHEN_REQUIRED" as const,
-          responseChecksumValidation: "WHEN_REQUIRED" as const,
-        }
-      : {}),
-  };
-}
-
-export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return new S3Client({ ...commonConfig(env), forcePathStyle: isLocal(env) });
+export function createS3Client(): S3Client {
+  return new S3Client(COMMON_CONFIG);
 }
 
 /**
  * For the edge agent: it retries every request itself (edge-agent/retry.ts, with backoff sized for
  * a factory link), so the SDK must not retry underneath it and multiply the attempts.
  */
-export function createAgentS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return new S3Client({ ...commonConfig(env), maxAttempts: 1, forcePathStyle: isLocal(env) });
+export function createAgentS3Client(): S3Client {
+  return new S3Client({ ...COMMON_CONFIG, maxAttempts: 1 });
 }
 
-export function createDocumentClient(env: NodeJS.ProcessEnv = process.env): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient(commonConfig(env)), {
+export function createDocumentClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(COMMON_CONFIG), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }
 
-export function createSfnClient(env: NodeJS.ProcessEnv = process.env): SFNClient {
-  return new SFNClient(commonConfig(env));
+export function createSfnClient(): SFNClient {
+  return new SFNClient(COMMON_CONFIG);
 }
 
-export function createSnsClient(env: NodeJS.ProcessEnv = process.env): SNSClient {
-  return new SNSClient(commonConfig(env));
+export function createSnsClient(): SNSClient {
+  return new SNSClient(COMMON_CONFIG);
 }
 
-export function createSageMakerRuntimeClient(
-  env: NodeJS.ProcessEnv = process.env,
-): SageMakerRuntimeClient {
+export function createSageMakerRuntimeClient(): SageMakerRuntimeClient {
   // The detector is CPU-bound and may queue requests: allow for it rather than retrying early.
-  return new SageMakerRuntimeClient({ ...commonConfig(env), maxAttempts: 2 });
+  return new SageMakerRuntimeClient({ ...COMMON_CONFIG, maxAttempts: 2 });
 }

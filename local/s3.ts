@@ -37,22 +37,6 @@ export interface LocalS3Options extends S3ChildConfig {
 
 export { LOCAL_CREDENTIALS } from "./account.ts";
 
-/**
- * How a client talks to s3rver: path-style URLs (it serves no virtual-host buckets), checksums
- * only when required (the child decodes aws-chunked framing too, for clients that cannot be told).
- */
-export const S3RVER_CLIENT_CONFIG = {
-  forcePathStyle: true,
-  requestChecksumCalculation: "WHEN_REQUIRED",
-  responseChecksumValidation: "WHEN_REQUIRED",
-} as const;
-
-/** The checksum settings as the SDK reads them from the environment (handlers, child processes). */
-export const S3RVER_CLIENT_ENV = {
-  AWS_REQUEST_CHECKSUM_CALCULATION: "when_required",
-  AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required",
-} as const;
-
 const CHILD_MODULE = fileURLToPath(new URL("./s3-child.ts", import.meta.url));
 const STRIP_TYPES_CACHE = new URL("../lib/strip-types-cache.mjs", import.meta.url).href;
 const STOP_GRACE_MS = 5_000;

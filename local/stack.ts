@@ -16,7 +16,7 @@ import { createExecutionEngine, type ExecutionEngine } from "./executions.ts";
 import { createLambdaInvoker, type LambdaInvoker } from "./lambda.ts";
 import { createProcessLambdaInvoker } from "./lambda-process.ts";
 import { buildLocalModel, type LocalModel } from "./resource-model.ts";
-import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, S3RVER_CLIENT_ENV, startS3 } from "./s3.ts";
+import { LOCAL_CREDENTIALS, startS3 } from "./s3.ts";
 import { startSageMakerFront } from "./sagemaker.ts";
 import { startSfn } from "./sfn.ts";
 import { type PublishedMessage, startSns } from "./sns.ts";
@@ -280,7 +280,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
             endpoint: s3.url,
             region: LOCAL_REGION,
             credentials: LOCAL_CREDENTIALS,
-            ...S3RVER_CLIENT_CONFIG,
           }),
         }),
         log: (line) => log(`endpoint: ${line}`),
@@ -315,8 +314,6 @@ async function start(options: LocalStackOptions): Promise<LocalStack> {
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
-      WAFERFLOW_LOCAL: "1",
-      ...S3RVER_CLIENT_ENV,
     };
 
     let invoker: LambdaInvoker;

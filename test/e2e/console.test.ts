@@ -132,9 +132,6 @@ async function putFixtureLot(): Promise<void> {
     endpoint: running.endpoints.s3,
     region: "us-east-1",
     credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
   });
   const bucket = running.names.bucket ?? "";
   try {

@@ -117,7 +117,6 @@ describe("local stack through the AWS SDK", () => {
     assert.equal(stack.env.ENDPOINT_NAME, stack.names.endpointName);
     assert.equal(process.env.AWS_ENDPOINT_URL_S3, stack.endpoints.s3);
     assert.equal(process.env.AWS_ENDPOINT_URL_SFN, stack.endpoints.sfn);
-    assert.equal(process.env.WAFERFLOW_LOCAL, "1");
     assert.equal(stack.env.NODE_OPTIONS, undefined, "Lambda runtime options stay out");
     for (const url of Object.values(stack.endpoints).filter(Boolean)) {
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -157,7 +156,6 @@ describe("local stack through the AWS SDK", () => {
 
   it("stores the bytes, not the aws-chunked framing, for a client on the SDK's default checksums", async () => {
     const defaultChecksums = new S3Client({
-      forcePathStyle: true,
       requestChecksumCalculation: "WHEN_SUPPORTED",
       responseChecksumValidation: "WHEN_SUPPORTED",
     });

@@ -233,8 +233,15 @@ describe("S3 and SNS helpers", () => {
 
 describe("clients", () => {
   it("the edge agent's S3 client leaves retries to the agent; the workflow's retries 3 times", async () => {
-    const env = { AWS_REGION: "us-east-1" } as NodeJS.ProcessEnv;
-    assert.equal(await createAgentS3Client(env).config.maxAttempts(), 1);
-    assert.equal(await createS3Client(env).config.maxAttempts(), 3);
+    assert.equal(await createAgentS3Client().config.maxAttempts(), 1);
+    assert.equal(await createS3Client().config.maxAttempts(), 3);
+  });
+
+  it("are configured as on AWS: no forced path style, the SDK's own checksum defaults", async () => {
+    for (const client of [createS3Client(), createAgentS3Client()]) {
+      assert.notEqual(client.config.forcePathStyle, true);
+      assert.equal(await client.config.requestChecksumCalculation(), "WHEN_SUPPORTED");
+      assert.equal(await client.config.responseChecksumValidation(), "WHEN_SUPPORTED");
+    }
   });
 });

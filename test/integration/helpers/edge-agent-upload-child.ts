@@ -18,9 +18,6 @@ const s3 = new S3Client({
   endpoint: args.endpoint,
   region: "us-east-1",
   credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-  forcePathStyle: true,
-  requestChecksumCalculation: "WHEN_REQUIRED",
-  responseChecksumValidation: "WHEN_REQUIRED",
 });
 s3.middlewareStack.add(
   (next, context) => async (input) => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeadObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { BucketKms } from "../../../local/resource-model.ts";
-import { LOCAL_CREDENTIALS, S3RVER_CLIENT_CONFIG, startS3 } from "../../../local/s3.ts";
+import { LOCAL_CREDENTIALS, startS3 } from "../../../local/s3.ts";
 
 export const TEST_BUCKET = "waferflow-test";
 
@@ -62,7 +62,6 @@ export async function startS3rver(options: { kms?: BucketKms } = {}): Promise<Te
         endpoint,
         region: "us-east-1",
         credentials: LOCAL_CREDENTIALS,
-        ...S3RVER_CLIENT_CONFIG,
         ...overrides,
       });
       clients.push(client);
