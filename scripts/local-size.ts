@@ -29,7 +29,7 @@ export interface LocalSize {
   /** local / (served + protocol). */
   share: number;
   /** Each local/ file's lines, largest first. */
-  files: Array<{ path: string; lines: number; protocol: boolean }>;
+  files: Array<{ name: string; path: string; lines: number; protocol: boolean }>;
 }
 
 const linesOf = (path: string) => readFileSync(path, "utf8").split("\n").length - 1;
@@ -45,6 +45,7 @@ export function measureLocalSize(root: string = ROOT): LocalSize {
   const files = readdirSync(localDir)
     .filter((name) => name.endsWith(".ts"))
     .map((name) => ({
+      name,
       path: relative(root, join(localDir, name)),
       lines: linesOf(join(localDir, name)),
       protocol: isProtocolFile(name),
@@ -52,7 +53,7 @@ export function measureLocalSize(root: string = ROOT): LocalSize {
     .sort((a, b) => b.lines - a.lines);
   // A renamed protocol file would silently move to the other side of the share.
   for (const name of PROTOCOL_FILES) {
-    if (!files.some((file) => file.path === relative(root, join(localDir, name)))) {
+    if (!files.some((file) => file.name === name)) {
       throw new Error(`local/${name} is listed as protocol code but does not exist`);
     }
   }
